@@ -1,0 +1,111 @@
+"""Articles: decoding bytes to text (BOM, declared charset, detection) and the version types.
+
+Spans from discovery are code-point offsets into the decoded text, and a rewrite is encoded back
+with the same encoding, so every byte outside the replaced spans stays identical.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from dataclasses import dataclass
+
+from archiver.errors import InputError
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE
+)
+_XML_ENCODING = re.compile(rb"""^<\?xml[^>]{0,100}encoding=["']([A-Za-z0-9_.-]{1,40})""")
+
+
+@dataclass(frozen=True)
+class DecodedArticle:
+    text: str
+    encoding: str  # codec used; encode(text, encoding) gives the bytes back
+
+    def encode(self, text: str) -> bytes:
+        return text.encode(self.encoding, errors="strict")
+
+
+def article_id_for(data: bytes) -> str:
+    """The default article id: a short hash of the source bytes."""
+    return hashlib.sha256(data).hexdigest()[:20]
+
+
+def _declared(data: bytes) -> str | None:
+    head = data[:4096]
+    m = _XML_ENCODING.match(head) or _META_CHARSET.search(head)
+    if not m:
+        return None
+    name = m.group(1).decode("ascii", "replace").lower()
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:8192]
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    return controls > len(sample) * 0.05
+
+
+def decode_article(data: bytes, declared_charset: str | None = None, max_bytes: int | None = None) -> DecodedArticle:
+    """Decode an article. Raises InputError with a plain reason when it cannot be used."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise InputError(
+            f"article is {len(data):,} bytes, over the limit of {max_bytes:,} (ARCHIVER_MAX_ARTICLE_BYTES)"
+        )
+    if not data.strip():
+        raise InputError("article is empty")
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            # Keep the BOM in the text so that encoding gives back the same bytes.
+            enc = {"utf-8-sig": "utf-8"}.get(codec, codec)
+            if enc == "utf-8":
+                return DecodedArticle(data.decode("utf-8", errors="strict"), "utf-8")
+            return _strict(data, codec)
+    try:
+        return DecodedArticle(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        pass
+    if _looks_binary(data):
+        raise InputError("article looks like binary data, not text or HTML")
+    for candidate in (declared_charset, _declared(data)):
+        if candidate:
+            try:
+                codec = codecs.lookup(candidate).name
+                return DecodedArticle(data.decode(codec), codec)
+            except (LookupError, UnicodeDecodeError):
+                continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:1_000_000]).best()
+    if best is not None:
+        try:
+            codec = codecs.lookup(best.encoding).name
+            text = data.decode(codec)
+            if text.encode(codec) == data:
+                return DecodedArticle(text, codec)
+        except (LookupError, UnicodeError):
+            pass
+    raise InputError("article is not valid UTF-8 and no declared or detected charset decodes it")
+
+
+def _strict(data: bytes, codec: str) -> DecodedArticle:
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"article has a {codec} byte-order mark but does not decode: {exc.reason}") from None
+    # utf-16/utf-32 decoders drop the BOM; keep a codec that writes it back.
+    return DecodedArticle(text, codec)

@@ -1,0 +1,70 @@
+"""What discovery finds: embedded posts and images, each with its span in the decoded article."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PROVIDERS = (
+    "twitter", "instagram", "facebook", "youtube", "tiktok", "bluesky",
+    "threads", "mastodon", "telegram", "reddit", "linkedin",
+)
+
+
+@dataclass
+class Embed:
+    """One occurrence of an embedded post. Offsets count code points of the decoded text."""
+
+    provider: str
+    post_id: str | None
+    url: str | None
+    start: int
+    end: int
+    handle: str | None = None
+    author: str | None = None
+    text: str | None = None
+    date: str | None = None
+    media_links: list[str] = field(default_factory=list)
+    # How it was written: "blockquote", "iframe", "url-line", "flattened", "shortcode", ...
+    form: str = ""
+
+    @property
+    def key(self) -> str:
+        """Groups occurrences of the same post; flattened embeds without id group by their text."""
+        if self.post_id:
+            return f"{self.provider}:{self.post_id}"
+        basis = "|".join([self.handle or "", self.date or "", self.text or "", *self.media_links])
+        import hashlib
+
+        return f"{self.provider}:unresolved:{hashlib.sha256(basis.encode()).hexdigest()[:16]}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ImageRef:
+    """One occurrence of an image URL; the span covers exactly the URL as written."""
+
+    url: str
+    start: int
+    end: int
+    alt: str | None = None
+    credit: str | None = None
+    # Where it was found: "img-src", "srcset", "og:image", "json-ld", "markdown", "text", ...
+    form: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Discovery:
+    embeds: list[Embed] = field(default_factory=list)
+    images: list[ImageRef] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "embeds": [e.to_json() for e in self.embeds],
+            "images": [i.to_json() for i in self.images],
+        }
