@@ -60,7 +60,9 @@ def _looks_binary(data: bytes) -> bool:
     return controls > len(sample) * 0.05
 
 
-def decode_article(data: bytes, declared_charset: str | None = None, max_bytes: int | None = None) -> DecodedArticle:
+def decode_article(
+    data: bytes, declared_charset: str | None = None, max_bytes: int | None = None
+) -> DecodedArticle:
     """Decode an article. Raises InputError with a plain reason when it cannot be used."""
     if max_bytes is not None and len(data) > max_bytes:
         raise InputError(

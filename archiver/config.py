@@ -53,6 +53,9 @@ class Settings:
     capture_fresh_for: int = 7 * 24 * 3600
     max_redeliveries: int = 3
     archive_deadline: float = 60.0
+    media_dedupe_window: int = 30 * 24 * 3600
+    visibility_timeout: int = 3600
+    task_time_limit: int = 900
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     # --- derived values -------------------------------------------------------------
@@ -100,11 +103,11 @@ def load_settings(env: dict[str, str] | None = None, defaults_file: Path | None 
             values.update(tomllib.loads(path.read_text(encoding="utf-8")))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
-    fields = {f.name: f for f in dataclasses.fields(Settings) if f.name != "extra"}
-    unknown = set(values) - set(fields)
+    fields = {f.name for f in dataclasses.fields(Settings) if f.name != "extra"}
+    unknown = set(values) - fields
     if unknown:
         raise ConfigError(f"{path}: unknown settings {sorted(unknown)}")
-    for name, f in fields.items():
+    for name in sorted(fields):
         raw = env.get(f"ARCHIVER_{name.upper()}")
         if raw is not None:
             default = Settings.__dataclass_fields__[name].default

@@ -27,6 +27,9 @@ class CaptureContext:
     article_url: str | None = None
     # The decoded article text, so a provider can read what surrounded the embed (source lines).
     article_text: str | None = None
+    # Fixed by the pipeline before the capture starts, so a capture run twice writes the same keys.
+    # The provider uses it for the main post (quoted/parent posts get their own).
+    capture_id: str | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 

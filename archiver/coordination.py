@@ -1,0 +1,84 @@
+"""Coordination between concurrent captures: locks and per-article completion sets.
+
+In-process for the embedded runner, Redis for Celery workers; the pipeline only sees this interface.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from typing import Protocol
+
+from redis.exceptions import LockError
+
+
+class Coordinator(Protocol):
+    def lock(self, name: str, timeout: float = 120.0) -> AbstractContextManager[None]: ...
+
+    def mark_done(self, group: str, member: str) -> int:
+        """Add member to the group's done-set and return the set's size (idempotent)."""
+        ...
+
+
+class LocalCoordinator:
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._done: dict[str, set[str]] = defaultdict(set)
+
+    @contextmanager
+    def lock(self, name: str, timeout: float = 120.0) -> Iterator[None]:
+        with self._guard:
+            lk = self._locks[name]
+        if not lk.acquire(timeout=timeout):
+            raise TimeoutError(f"lock {name!r} not acquired within {timeout:.0f}s")
+        try:
+            yield
+        finally:
+            lk.release()
+
+    def mark_done(self, group: str, member: str) -> int:
+        with self._guard:
+            self._done[group].add(member)
+            return len(self._done[group])
+
+
+class RedisCoordinator:
+    """Locks and done-sets in Redis, shared by every worker process."""
+
+    def __init__(self, url: str, prefix: str = "archiver", ttl: int = 7 * 24 * 3600) -> None:
+        import redis
+
+        self.redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        self.prefix = prefix
+        self.ttl = ttl
+
+    @contextmanager
+    def lock(self, name: str, timeout: float = 120.0) -> Iterator[None]:
+        lk = self.redis.lock(f"{self.prefix}:lock:{name}", timeout=max(timeout * 2, 60),
+                             blocking_timeout=timeout)
+        if not lk.acquire():
+            raise TimeoutError(f"lock {name!r} not acquired within {timeout:.0f}s")
+        try:
+            yield
+        finally:
+            with suppress(LockError):  # an expired lock is already gone
+                lk.release()
+
+    def mark_done(self, group: str, member: str) -> int:
+        key = f"{self.prefix}:done:{group}"
+        pipe = self.redis.pipeline()
+        pipe.sadd(key, member)
+        pipe.expire(key, self.ttl)
+        pipe.scard(key)
+        return int(pipe.execute()[2])
+
+    def attempt(self, task_id: str) -> int:
+        """Count deliveries of one task; bounded redelivery after a worker died."""
+        key = f"{self.prefix}:attempts:{task_id}"
+        pipe = self.redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, self.ttl)
+        return int(pipe.execute()[0])

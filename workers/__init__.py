@@ -1,0 +1,1 @@
+"""Celery orchestration: thin tasks over archiver.pipeline, one task per step per item."""

@@ -1,0 +1,93 @@
+"""Tasks: discover an article, capture each item, finalize once every item has ended.
+
+Each task is idempotent and may be delivered again after a worker dies; a delivery counter in
+Redis bounds how often, after which the item is stored as failed so the article still completes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+
+from archiver import pipeline
+from archiver.coordination import RedisCoordinator
+from archiver.pipeline import NotReady, Runtime
+from workers.app import app, settings
+
+log = logging.getLogger(__name__)
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """One Runtime per worker process (created after fork)."""
+    global _runtime
+    if _runtime is None:
+        coordinator = RedisCoordinator(settings.broker_url)
+        from archiver.ratelimit import RedisHostLimiter
+
+        limiter = RedisHostLimiter(settings.broker_url, settings)
+        _runtime = Runtime.from_settings(settings, coordinator=coordinator, limiter=limiter)
+    return _runtime
+
+
+def _over_delivered(task: Task) -> bool:
+    coord = runtime().coordinator
+    assert isinstance(coord, RedisCoordinator)
+    attempts = coord.attempt(task.request.id)
+    return attempts > settings.max_redeliveries + 1
+
+
+@app.task(bind=True, name="archiver.process_article")
+def process_article(self: Task, article_id: str, source_sha256: str, url: str | None = None,
+                    base_url: str | None = None, fmt: str = "auto") -> dict[str, Any]:
+    rt = runtime()
+    data = rt.store.get(pipeline.source_key(article_id, source_sha256))
+    plan = pipeline.prepare(rt, data, url=url, base_url=base_url, article_id=article_id, fmt=fmt)
+    pending = pipeline.pending_items(rt, plan)
+    done = [it["item_id"] for it in plan.items if it["item_id"] not in pending]
+    for iid in done:
+        rt.coordinator.mark_done(plan.group, iid)
+    for iid in pending:
+        capture_item.delay(article_id, source_sha256, iid)
+    if not pending:
+        finalize_article.delay(article_id, source_sha256)
+    return {"article_id": article_id, "items": len(plan.items), "queued": len(pending)}
+
+
+@app.task(bind=True, name="archiver.capture_item")
+def capture_item(self: Task, article_id: str, source_sha256: str, item_id: str,
+                 force: bool = False) -> str:
+    rt = runtime()
+    plan = pipeline.load_plan(rt, article_id, source_sha256)
+    if _over_delivered(self):
+        result = pipeline.failed_result(plan.item(item_id), "worker lost too often while capturing")
+        pipeline.save_result(rt, plan, result)
+    else:
+        result = pipeline.capture_item(rt, plan, item_id, force=force)
+    if rt.coordinator.mark_done(plan.group, item_id) >= len(plan.items):
+        finalize_article.delay(article_id, source_sha256)
+    return result["status"]
+
+
+@app.task(bind=True, name="archiver.finalize_article", max_retries=5, default_retry_delay=2)
+def finalize_article(self: Task, article_id: str, source_sha256: str, reason: str = "archive") -> int:
+    rt = runtime()
+    plan = pipeline.load_plan(rt, article_id, source_sha256)
+    try:
+        return pipeline.finalize(rt, plan, reason=reason).number
+    except NotReady as exc:
+        raise self.retry(exc=exc) from exc
+
+
+def retry_article(article_id: str) -> int:
+    """Queue a fresh capture of every item that did not end well; finalize follows."""
+    rt = runtime()
+    plan = pipeline.load_plan(rt, article_id)
+    todo = pipeline.pending_items(rt, plan)
+    for iid in todo:
+        capture_item.delay(article_id, plan.source_sha256, iid, force=True)
+    if not todo:
+        finalize_article.delay(article_id, plan.source_sha256, "retry")
+    return len(todo)
