@@ -215,6 +215,15 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0  # pragma: no cover - execvp does not return
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from archiver.web.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="archiver", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"archiver {__version__}")
@@ -258,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("demo", help="archive a bundled sample article against a local fixture origin")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("serve", help="serve the stable URLs of archived copies over HTTP")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8080)
+    sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("worker", help="run a Celery worker (same as celery -A workers.app worker)")
     sp.add_argument("--concurrency", type=int, default=2)

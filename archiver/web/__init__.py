@@ -1,0 +1,1 @@
+"""The HTTP side: the public stable URLs and (later) the API and pages."""
