@@ -25,6 +25,9 @@ class Settings:
     s3_region: str = "us-east-1"
     s3_access_key: str = ""
     s3_secret_key: str = ""
+    s3_connect_timeout: float = 5.0
+    s3_read_timeout: float = 30.0
+    s3_max_attempts: int = 3
     catalog: str = ""
     broker_url: str = "redis://127.0.0.1:6379/0"
     public_base_url: str = "http://127.0.0.1:8080/media"

@@ -1,0 +1,61 @@
+"""Shared fixtures: real Redis, SeaweedFS (S3) and PostgreSQL started lazily, and settings in tmp dirs.
+
+Servers are session-scoped and start only when a test asks for them; a server that cannot start
+fails the test with its log tail (never a skip).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from archiver.config import Settings, load_settings  # noqa: E402
+from tests.harness.services import SeaweedFS, start_postgres, start_redis, start_seaweedfs  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with start_redis() as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[SeaweedFS]:
+    with start_seaweedfs() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3: SeaweedFS) -> str:
+    """A fresh, empty bucket on the session's SeaweedFS."""
+    return s3.make_bucket()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """ARCHIVER_TEST_POSTGRES_DSN if set, else a throwaway local PostgreSQL."""
+    given = os.environ.get("ARCHIVER_TEST_POSTGRES_DSN")
+    if given:
+        yield given
+        return
+    with start_postgres() as server:
+        yield server.dsn
+
+
+@pytest.fixture
+def tmp_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """A factory: make_settings(**overrides) -> Settings with defaults, no environment, home=tmp_path."""
+
+    def make_settings(**overrides: Any) -> Settings:
+        return load_settings(env={}).replace(**{"home": str(tmp_path), **overrides})
+
+    return make_settings

@@ -1,0 +1,1 @@
+"""Starters for the real servers the integration tests and benchmarks run against."""
