@@ -52,6 +52,7 @@ class Settings:
     max_image_pixels: int = 100_000_000
     max_image_frames: int = 1000
     media_derivatives: bool = True
+    media_time_limit: float = 15.0
     capture_threads: int = 8
     capture_fresh_for: int = 7 * 24 * 3600
     max_redeliveries: int = 3

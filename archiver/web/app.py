@@ -27,6 +27,7 @@ _TYPES = {
 
 
 def content_type_for(key: str, data: bytes) -> str:
+    """By the key's kind, else by the bytes themselves (never by what the origin claimed)."""
     for suffix, ctype in _TYPES.items():
         if key.endswith(suffix):
             return ctype

@@ -1,0 +1,145 @@
+"""Images per second through fetch -> verify -> derive -> store, beside the bare fetch + sha256 + put.
+
+Serves distinct photo-like JPEGs from a loopback origin and archives them with the real
+`archive_media` into a local directory and into SeaweedFS (started by the test harness), with the
+same thread count for both paths. The aim: the full path at no less than half the bare rate with
+derivatives on.
+
+    .venv/bin/python benchmarks/bench_media.py [--count 96] [--threads 8] [--size 1200x800] [--store both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+from PIL import Image, ImageChops
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from archiver.config import Settings  # noqa: E402
+from archiver.fetch import Fetcher  # noqa: E402
+from archiver.media import archive_media  # noqa: E402
+from archiver.store import LocalStore, ObjectStore, S3Store, blob_key  # noqa: E402
+
+
+def photos(count: int, size: tuple[int, int]) -> list[bytes]:
+    """Distinct JPEGs with gradients and noise, sized and compressed like news photos."""
+    base = Image.merge("RGB", (Image.linear_gradient("L").resize(size),
+                               Image.radial_gradient("L").resize(size),
+                               Image.linear_gradient("L").rotate(90).resize(size)))
+    noise = Image.merge("RGB", [Image.effect_noise(size, 12)] * 3)
+    out = []
+    for i in range(count):
+        im = ImageChops.add(ImageChops.offset(base, i * 37, i * 11), noise, scale=1.6)
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=85)
+        out.append(buf.getvalue())
+    return out
+
+
+def serve(bodies: list[bytes]) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            try:
+                body = bodies[int(self.path.strip("/").split(".")[0])]
+            except (ValueError, IndexError):
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server
+
+
+def rate(work: Callable[[int], None], count: int, threads: int) -> float:
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, range(count)))
+    return count / (time.perf_counter() - t0)
+
+
+def run(name: str, make_store: Callable[[str], ObjectStore], base: str, settings: Settings, count: int,
+        threads: int) -> None:
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=threads))
+    bare_store = make_store("bare")
+
+    def bare(i: int) -> None:
+        resp = session.get(f"{base}/{i}.jpg", timeout=10)
+        resp.raise_for_status()
+        digest = hashlib.sha256(resp.content).hexdigest()
+        bare_store.put(blob_key(digest), resp.content, content_type="image/jpeg", if_none_match=True)
+
+    full_store = make_store("full")
+    fetcher = Fetcher(settings)
+    failures: list[str] = []
+
+    def full(i: int) -> None:
+        rec = archive_media(f"{base}/{i}.jpg", kind="image", fetcher=fetcher, store=full_store,
+                            settings=settings)
+        if rec.status != "archived" or len(rec.derived) != 2:
+            failures.append(f"{i}: {rec.status} {rec.error}")
+
+    bare_rate = rate(bare, count, threads)
+    full_rate = rate(full, count, threads)
+    if failures:
+        raise SystemExit(f"{name}: {len(failures)} images not archived, e.g. {failures[0]}")
+    print(f"{name:10s} bare fetch+sha256+put {bare_rate:7.1f} img/s   full path {full_rate:7.1f} img/s   "
+          f"ratio {full_rate / bare_rate:.2f} (aim >= 0.50)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=96)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--size", default="1200x800", help="WIDTHxHEIGHT of the test photos")
+    parser.add_argument("--store", choices=["local", "s3", "both"], default="both")
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    bodies = photos(args.count, (width, height))
+    average = sum(map(len, bodies)) // args.count // 1024
+    print(f"{args.count} JPEGs of {width}x{height}, {average} KB on average, {args.threads} threads")
+    server = serve(bodies)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    settings = Settings(fetch_allow=f"127.0.0.1:{server.server_address[1]}", host_concurrency=args.threads,
+                        host_rate_per_second=1e6)
+    with ExitStack() as stack:
+        if args.store in ("local", "both"):
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-media-")))
+            run("local", lambda sub: LocalStore(tmp / sub, "http://127.0.0.1/media"), base, settings,
+                args.count, args.threads)
+        if args.store in ("s3", "both"):
+            from tests.harness.services import start_seaweedfs
+
+            weed = stack.enter_context(start_seaweedfs())
+            run("seaweedfs", lambda sub: S3Store(weed.client(), weed.make_bucket(), sub, "http://127.0.0.1/media",
+                                                 weed.endpoint_url), base, settings, args.count, args.threads)
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

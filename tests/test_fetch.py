@@ -1,0 +1,579 @@
+"""The safe fetcher against loopback servers: address guard, redirects, limits, retries, records."""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from archiver import fetch as fetch_mod
+from archiver.config import Settings
+from archiver.fetch import Fetcher, FetchError, address_refusal, check_url, parse_allow
+from archiver.ratelimit import LimiterTimeout, LocalHostLimiter, RedisHostLimiter
+
+Route = Callable[[BaseHTTPRequestHandler], None]
+
+
+class Origin:
+    """A loopback HTTP server whose paths are small functions; it counts and records requests."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.active = 0
+        self.max_active = 0
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                with lock:
+                    origin.requests.append((self.path, dict(self.headers.items())))
+                    origin.active += 1
+                    origin.max_active = max(origin.max_active, origin.active)
+                try:
+                    route = origin.routes.get(self.path.split("?")[0])
+                    if route is None:
+                        send(self, 404, b"not here")
+                    else:
+                        route(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                finally:
+                    with lock:
+                        origin.active -= 1
+
+        lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Listener:
+    """A loopback socket that only counts connections: the proof that a refused URL got no request."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.hits = 0
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.hits += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+def send(h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    h.send_response(status)
+    for k, v in (headers or {}).items():
+        h.send_header(k, v)
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.wfile.write(body)
+
+
+def redirect(to: str, status: int = 302) -> Route:
+    return lambda h: send(h, status, b"", {"Location": to})
+
+
+@pytest.fixture
+def origin() -> Iterator[Origin]:
+    o = Origin()
+    yield o
+    o.close()
+
+
+@pytest.fixture
+def victim() -> Iterator[Listener]:
+    v = Listener()
+    yield v
+    v.close()
+
+
+def settings_for(origin: Origin, **kw: object) -> Settings:
+    base: dict[str, object] = {
+        "fetch_allow": f"127.0.0.1:{origin.port}",
+        "fetch_retries": 0,
+        "fetch_deadline": 5.0,
+        "fetch_read_timeout": 3.0,
+    }
+    base.update(kw)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+@contextmanager
+def fetcher_for(settings: Settings) -> Iterator[Fetcher]:
+    f = Fetcher(settings)
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+# --- the address guard ------------------------------------------------------------------------
+LOOPBACK_SPELLINGS = [
+    "127.0.0.1",
+    "localhost",
+    "[::ffff:127.0.0.1]",
+    "2130706433",
+    "0177.0.0.1",
+    "0x7f.1",
+    "127.1",
+    "LOCALHOST.",
+    "[::1]",
+]
+
+
+@pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
+def test_redirect_to_loopback_refused_and_listener_untouched(
+    origin: Origin, victim: Listener, host: str
+) -> None:
+    origin.routes["/r"] = redirect(f"http://{host}:{victim.port}/secret")
+    with fetcher_for(settings_for(origin)) as f, pytest.raises(FetchError) as err:
+        f.get(origin.url("/r"))
+    assert err.value.kind == "refused"
+    assert len(err.value.exchanges) == 1 and err.value.exchanges[0].status == 302
+    time.sleep(0.05)
+    assert victim.hits == 0
+
+
+@pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
+def test_direct_link_to_loopback_refused(origin: Origin, victim: Listener, host: str) -> None:
+    with fetcher_for(settings_for(origin)) as f, pytest.raises(FetchError) as err:
+        f.get(f"http://{host}:{victim.port}/secret", kind="image")
+    assert err.value.kind == "refused"
+    assert not err.value.retryable
+    assert victim.hits == 0
+
+
+@pytest.mark.parametrize(
+    "ip",
+    [
+        "169.254.169.254",
+        "169.254.1.1",
+        "fe80::1",
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.1.1",
+        "100.64.0.1",
+        "100.127.255.254",
+        "fc00::1",
+        "fd12:3456::1",
+        "224.0.0.1",
+        "239.255.255.250",
+        "ff02::1",
+        "ff0e::1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "0.0.0.0",
+        "::",
+        "192.0.2.7",
+        "198.18.0.1",
+        "2001:db8::1",
+        "::ffff:10.0.0.1",
+        "::ffff:8.8.8.8",
+        "2002:a00:1::1",
+        "64:ff9b::a00:1",
+    ],
+)
+def test_every_non_global_class_refused_without_connecting(ip: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_connection(*a: object, **k: object) -> None:
+        raise AssertionError("the guard opened a connection")
+
+    monkeypatch.setattr(socket, "create_connection", no_connection)
+    monkeypatch.setattr(socket.socket, "connect", no_connection)
+    assert address_refusal(ipaddress.ip_address(ip)) is not None
+    host = f"[{ip}]" if ":" in ip else ip
+    with pytest.raises(FetchError) as err:
+        check_url(f"http://{host}/x", Settings())
+    assert err.value.kind == "refused"
+    assert (
+        ip.split("::ffff:")[-1] in str(err.value)
+        or "IPv4-mapped" in str(err.value)
+        or "embeds" in str(err.value)
+    )
+
+
+@pytest.mark.parametrize("ip", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "2002:808:808::1"])
+def test_public_addresses_pass(ip: str) -> None:
+    assert address_refusal(ipaddress.ip_address(ip)) is None
+
+
+def test_name_resolving_to_any_private_address_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fake_getaddrinfo(host: str, port: int, *a: object) -> list[tuple[object, ...]]:
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    with pytest.raises(FetchError) as err:
+        check_url("https://rebinding.example/", Settings())
+    assert err.value.kind == "refused" and "10.1.2.3" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "url,kind",
+    [
+        ("ftp://example.com/x", "refused"),
+        ("file:///etc/passwd", "refused"),
+        ("gopher://example.com/", "refused"),
+        ("javascript:alert(1)", "refused"),
+        ("http://user:pw@example.com/", "refused"),
+        ("http:///nohost", "bad_url"),
+        ("http://exa mple.com/", "bad_url"),
+        ("http://example.com:99999/", "bad_url"),
+        ("http://[::1/", "bad_url"),
+        ("http://ex\x00ample.com/", "bad_url"),
+        ("", "refused"),
+    ],
+)
+def test_bad_urls_are_clear_errors(url: str, kind: str) -> None:
+    with pytest.raises(FetchError) as err:
+        check_url(url, Settings())
+    assert err.value.kind == kind
+    assert "\n" not in str(err.value)
+
+
+def test_allow_list_forms() -> None:
+    rules = parse_allow(["127.0.0.1:8080", "10.0.0.0/8", "cdn.intranet", "[::1]:9000", "media.local:81"])
+    lo, ten, v6 = (
+        ipaddress.ip_address("127.0.0.1"),
+        ipaddress.ip_address("10.9.8.7"),
+        ipaddress.ip_address("::1"),
+    )
+
+    def allowed(host: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> bool:
+        return any(r.matches(host, ip, port) for r in rules)
+
+    assert allowed("127.0.0.1", lo, 8080) and not allowed("127.0.0.1", lo, 8081)
+    assert allowed("anything", ten, 1234)
+    assert allowed("cdn.intranet", ten, 80) and allowed("cdn.intranet", lo, 443)
+    assert allowed("::1", v6, 9000) and not allowed("::1", v6, 9001)
+    assert allowed("media.local", lo, 81) and not allowed("media.local", lo, 80)
+
+
+def test_allowed_port_only(origin: Origin, victim: Listener) -> None:
+    with fetcher_for(settings_for(origin)) as f:
+        assert f.get(origin.url("/missing")).status == 404
+        with pytest.raises(FetchError):
+            f.get(f"http://127.0.0.1:{victim.port}/")
+    assert victim.hits == 0
+
+
+# --- exchanges, redirects, statuses -------------------------------------------------------------
+def test_get_records_every_hop(origin: Origin) -> None:
+    origin.routes["/a"] = redirect("/b", 301)
+    origin.routes["/b"] = redirect(origin.url("/c?x=1"), 307)
+    origin.routes["/c"] = lambda h: send(
+        h, 200, b'{"ok": true}', {"Content-Type": "Application/JSON; charset=utf-8"}
+    )
+    s = settings_for(origin, user_agent="archiver-test (+https://example.org/contact)")
+    with fetcher_for(s) as f:
+        resp = f.get(origin.url("/a"))
+    assert resp.status == 200 and resp.json() == {"ok": True}
+    assert resp.url == origin.url("/a") and resp.final_url == origin.url("/c?x=1")
+    assert resp.content_type == "application/json"
+    assert resp.headers["CONTENT-TYPE"].startswith("Application/JSON")
+    assert [e.status for e in resp.exchanges] == [301, 307, 200]
+    last = resp.exchanges[-1]
+    assert last.resolved_ip == "127.0.0.1" and last.elapsed_ms > 0 and last.started_at.tzinfo is not None
+    assert last.request_headers["User-Agent"] == "archiver-test (+https://example.org/contact)"
+    assert last.request_headers["Host"] == f"127.0.0.1:{origin.port}"
+    assert ("Content-Type", "Application/JSON; charset=utf-8") in last.response_headers
+    assert last.body == b'{"ok": true}' and len(last.sha256) == 64
+    assert [p for p, _ in origin.requests] == ["/a", "/b", "/c?x=1"]
+
+
+def test_no_follow_returns_the_redirect(origin: Origin) -> None:
+    origin.routes["/t"] = redirect("https://example.com/elsewhere", 301)
+    with fetcher_for(settings_for(origin)) as f:
+        resp = f.get(origin.url("/t"), follow_redirects=False)
+    assert resp.status == 301 and resp.headers["location"] == "https://example.com/elsewhere"
+
+
+def test_redirect_loop_stops(origin: Origin) -> None:
+    origin.routes["/loop"] = redirect("/loop")
+    with fetcher_for(settings_for(origin)) as f, pytest.raises(FetchError) as err:
+        f.get(origin.url("/loop"))
+    assert err.value.kind == "bad_response" and len(err.value.exchanges) == 6
+
+
+def test_redirect_to_other_scheme_refused(origin: Origin) -> None:
+    origin.routes["/f"] = redirect("file:///etc/passwd")
+    with fetcher_for(settings_for(origin)) as f, pytest.raises(FetchError) as err:
+        f.get(origin.url("/f"))
+    assert err.value.kind == "refused"
+
+
+def test_404_and_invalid_json(origin: Origin) -> None:
+    origin.routes["/bad"] = lambda h: send(h, 200, b"<html>not json")
+    with fetcher_for(settings_for(origin, fetch_retries=2)) as f:
+        gone = f.get(origin.url("/gone"))
+        assert gone.status == 404 and len(gone.exchanges) == 1  # 4xx is an answer, not retried
+        with pytest.raises(FetchError) as err:
+            f.get(origin.url("/bad")).json()
+    assert err.value.kind == "bad_response"
+
+
+def test_retries_5xx_then_succeeds(origin: Origin) -> None:
+    calls = []
+
+    def flaky(h: BaseHTTPRequestHandler) -> None:
+        calls.append(1)
+        send(h, 200, b"fine") if len(calls) == 3 else send(h, 503, b"busy")
+
+    origin.routes["/flaky"] = flaky
+    with fetcher_for(settings_for(origin, fetch_retries=2)) as f:
+        resp = f.get(origin.url("/flaky"))
+    assert resp.status == 200 and [e.status for e in resp.exchanges] == [503, 503, 200]
+
+
+def test_retry_after_honoured_and_too_long_not_waited(origin: Origin) -> None:
+    calls = []
+
+    def limited(h: BaseHTTPRequestHandler) -> None:
+        calls.append(time.monotonic())
+        send(h, 200, b"ok") if len(calls) == 2 else send(h, 429, b"slow down", {"Retry-After": "1"})
+
+    origin.routes["/limited"] = limited
+    origin.routes["/never"] = lambda h: send(h, 429, b"", {"Retry-After": "3600"})
+    with fetcher_for(settings_for(origin, fetch_retries=2)) as f:
+        assert f.get(origin.url("/limited")).status == 200
+        assert calls[1] - calls[0] >= 0.95
+        t0 = time.monotonic()
+        resp = f.get(origin.url("/never"))
+    assert resp.status == 429 and len(resp.exchanges) == 1 and time.monotonic() - t0 < 1
+
+
+def test_connection_refused_is_network_and_retryable(origin: Origin) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with (
+        fetcher_for(settings_for(origin, fetch_allow=f"127.0.0.1:{port}")) as f,
+        pytest.raises(FetchError) as err,
+    ):
+        f.get(f"http://127.0.0.1:{port}/")
+    assert err.value.kind == "network" and err.value.retryable
+
+
+def test_credentials_do_not_follow_to_another_host(origin: Origin) -> None:
+    other = Origin()
+    try:
+        other.routes["/x"] = lambda h: send(h, 200, b"ok")
+        origin.routes["/go"] = redirect(f"http://localhost:{other.port}/x")
+        s = settings_for(origin, fetch_allow=f"127.0.0.1:{origin.port},localhost:{other.port}")
+        with fetcher_for(s) as f:
+            resp = f.get(origin.url("/go"), headers={"Authorization": "Bearer secret", "X-Keep": "1"})
+        assert resp.status == 200
+        sent = other.requests[0][1]
+        assert "Authorization" not in sent and sent["X-Keep"] == "1"
+        assert origin.requests[0][1]["Authorization"] == "Bearer secret"
+    finally:
+        other.close()
+
+
+# --- limits -----------------------------------------------------------------------------------------
+def test_slow_drip_cut_at_deadline(origin: Origin) -> None:
+    def drip(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", "1000000")
+        h.end_headers()
+        for _ in range(200):
+            h.wfile.write(b"x")
+            h.wfile.flush()
+            time.sleep(0.1)
+
+    origin.routes["/drip"] = drip
+    with fetcher_for(settings_for(origin, fetch_retries=2)) as f:
+        t0 = time.monotonic()
+        with pytest.raises(FetchError) as err:
+            f.get(origin.url("/drip"), kind="image", deadline=1.0)
+    assert err.value.kind == "timeout" and err.value.retryable
+    assert time.monotonic() - t0 < 2.0
+    assert 0 < len(err.value.exchanges[-1].body) < 100  # truncated body kept with the error
+
+
+def test_slow_headers_cut_at_deadline(origin: Origin) -> None:
+    def drip_headers(h: BaseHTTPRequestHandler) -> None:
+        h.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        for i in range(100):
+            h.wfile.write(f"X-H{i}: y\r\n".encode())
+            h.wfile.flush()
+            time.sleep(0.1)
+
+    origin.routes["/slowhead"] = drip_headers
+    with fetcher_for(settings_for(origin)) as f:
+        t0 = time.monotonic()
+        with pytest.raises(FetchError) as err:
+            f.get(origin.url("/slowhead"), deadline=0.8)
+    assert err.value.kind == "timeout" and time.monotonic() - t0 < 1.5
+
+
+def test_overall_deadline_at_bounds_every_request(origin: Origin) -> None:
+    origin.routes["/slow"] = lambda h: (time.sleep(3), send(h, 200, b"late"))
+    with fetcher_for(settings_for(origin)) as f:
+        f.deadline_at = time.monotonic() + 0.5
+        t0 = time.monotonic()
+        with pytest.raises(FetchError) as err:
+            f.get(origin.url("/slow"))
+    assert err.value.kind == "timeout" and time.monotonic() - t0 < 1.0
+
+
+def test_endless_body_cut_at_cap(origin: Origin) -> None:
+    def endless(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Connection", "close")  # no length: the body ends when the server says so (never)
+        h.end_headers()
+        while True:
+            h.wfile.write(b"x" * 65536)
+
+    origin.routes["/endless"] = endless
+    t0 = time.monotonic()
+    with fetcher_for(settings_for(origin, max_bytes_image=300_000)) as f, pytest.raises(FetchError) as err:
+        f.get(origin.url("/endless"), kind="image")
+    assert err.value.kind == "too_large" and time.monotonic() - t0 < 2
+    assert len(err.value.exchanges[-1].body) <= 300_000
+
+
+def test_endless_chunked_body_cut_at_cap(origin: Origin) -> None:
+    def endless(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        chunk = b"y" * 65536
+        while True:
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+    origin.routes["/chunked"] = endless
+    with fetcher_for(settings_for(origin, max_bytes_json=200_000)) as f, pytest.raises(FetchError) as err:
+        f.get(origin.url("/chunked"))
+    assert err.value.kind == "too_large" and not err.value.retryable
+    assert len(err.value.exchanges[-1].body) <= 200_000
+
+
+def test_gzip_bomb_counted_decoded(origin: Origin) -> None:
+    bomb = gzip.compress(b"\0" * 50_000_000, compresslevel=9)
+    assert len(bomb) < 100_000
+    origin.routes["/bomb"] = lambda h: send(h, 200, bomb, {"Content-Encoding": "gzip"})
+    with fetcher_for(settings_for(origin, max_bytes_json=1_000_000)) as f, pytest.raises(FetchError) as err:
+        f.get(origin.url("/bomb"))
+    assert err.value.kind == "too_large"
+
+
+def test_declared_length_over_cap_refused_early(origin: Origin) -> None:
+    origin.routes["/big"] = lambda h: send(h, 200, b"z" * 5000)
+    with fetcher_for(settings_for(origin, max_bytes_json=1000)) as f, pytest.raises(FetchError) as err:
+        f.get(origin.url("/big"))
+    assert err.value.kind == "too_large"
+
+
+def test_gzip_body_decoded(origin: Origin) -> None:
+    origin.routes["/gz"] = lambda h: send(
+        h, 200, gzip.compress(b"hello " * 1000), {"Content-Encoding": "gzip"}
+    )
+    with fetcher_for(settings_for(origin)) as f:
+        assert f.get(origin.url("/gz")).body == b"hello " * 1000
+
+
+def test_unknown_kind_is_a_programming_error(origin: Origin) -> None:
+    with fetcher_for(settings_for(origin)) as f, pytest.raises(ValueError):
+        f.get(origin.url("/x"), kind="pdf")
+
+
+# --- politeness -------------------------------------------------------------------------------------
+def test_host_concurrency_limit_holds_across_threads(origin: Origin) -> None:
+    origin.routes["/slow"] = lambda h: (time.sleep(0.2), send(h, 200, b"ok"))
+    s = settings_for(origin, host_concurrency=2, host_rate_per_second=1000.0)
+    with fetcher_for(s) as f:
+        threads = [threading.Thread(target=f.get, args=(origin.url("/slow"),)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(origin.requests) == 6 and origin.max_active == 2
+
+
+def test_local_limiter_rate_and_deadline() -> None:
+    lim = LocalHostLimiter(concurrency=10, rate_per_second=4.0)
+    t0 = time.monotonic()
+    for _ in range(6):  # a burst of 4, then 4 per second
+        with lim.acquire("Example.com"):
+            pass
+    assert 0.4 <= time.monotonic() - t0 < 1.0
+    with lim.acquire("other.example"):  # another host has its own bucket
+        pass
+    with pytest.raises(LimiterTimeout):
+        for _ in range(10):
+            with lim.acquire("example.com", deadline=time.monotonic() + 0.05):
+                pass
+
+
+def test_redis_limiter_shared_between_instances(redis_url: str) -> None:
+    a = RedisHostLimiter(redis_url, concurrency=1, rate_per_second=1000.0)
+    b = RedisHostLimiter(redis_url, concurrency=1, rate_per_second=1000.0)
+    with (
+        a.acquire("host.example"),
+        pytest.raises(LimiterTimeout),
+        b.acquire("host.example", deadline=time.monotonic() + 0.2),
+    ):
+        pass
+    with b.acquire("host.example", deadline=time.monotonic() + 0.2):  # released: free again
+        pass
+    rate = RedisHostLimiter(redis_url, concurrency=10, rate_per_second=5.0)
+    t0 = time.monotonic()
+    for _ in range(7):  # burst of 5, then 5 per second
+        with rate.acquire("rated.example"):
+            pass
+    assert 0.3 <= time.monotonic() - t0 < 1.5
+
+
+def test_dns_lookup_bounded_by_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    def hung_getaddrinfo(*a: object, **k: object) -> list[object]:
+        time.sleep(2)
+        return []
+
+    monkeypatch.setattr(socket, "getaddrinfo", hung_getaddrinfo)
+    t0 = time.monotonic()
+    with pytest.raises(FetchError) as err:
+        fetch_mod.resolve_target("http://slow-dns.example/", Settings(), timeout=0.2)
+    assert err.value.kind == "timeout" and time.monotonic() - t0 < 1.0
