@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import re
-import secrets
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -28,6 +27,8 @@ from archiver.config import Settings
 from archiver.coordination import Coordinator, LocalCoordinator
 from archiver.discover import Embed, ImageRef, discover
 from archiver.errors import InputError
+from archiver.providers.markup import unresolved_post_id
+from archiver.snapshot import new_capture_id
 from archiver.store import ObjectNotFound, ObjectStore, open_store
 
 log = logging.getLogger(__name__)
@@ -76,11 +77,6 @@ def patch_key(article_id: str, n: int) -> str:
 
 def item_id_for(kind: str, key: str) -> str:
     return hashlib.sha256(f"{kind}\n{key}".encode()).hexdigest()[:16]
-
-
-def unresolved_post_id(embed: Embed) -> str:
-    """The id a post without one in the markup is filed under (hash of what the article showed)."""
-    return "unresolved-" + embed.key.rsplit(":", 1)[-1]
 
 
 # --- runtime -----------------------------------------------------------------------------------
@@ -276,7 +272,7 @@ def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False) 
             if existing is not None and existing["status"] == "capturing":
                 capture_id = existing["capture_id"]
             else:
-                capture_id = new_capture_id()
+                capture_id = new_capture_id(utcnow())
                 save_result(rt, plan, {**failed_result(item, None), "status": "capturing",
                                        "capture_id": capture_id})
             result = _capture_embed(rt, plan, item, capture_id)
@@ -287,11 +283,6 @@ def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False) 
         result = failed_result(item, f"internal error: {type(exc).__name__}: {exc}")
     save_result(rt, plan, result)
     return result
-
-
-def new_capture_id() -> str:
-    """Sortable and unique: capture time, then randomness."""
-    return f"{utcnow():%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
 def _capture_embed(rt: Runtime, plan: Plan, item: dict[str, Any], capture_id: str) -> dict[str, Any]:

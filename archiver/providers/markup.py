@@ -1,0 +1,220 @@
+"""What the publisher's embed markup carries: the first source of every post, always present.
+
+The article's own copy of an embed (text, author, handle, date, links, the "— Name (@handle) Date"
+line and any "(Source: …)" line) is read here, for every provider. ``MarkupProvider`` snapshots
+just that, for platforms the archiver cannot fetch yet; Twitter uses the same helpers as its
+source 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections.abc import Sequence
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING, Any
+
+from archiver import snapshot
+from archiver.errors import ArchiverError
+from archiver.providers.base import CaptureContext, CaptureResult
+
+if TYPE_CHECKING:
+    from archiver.discover.model import Embed
+
+MARKUP_SOURCE = "publisher_markup"
+_MOJIBAKE_DASH = "â€”"
+_ATTRIBUTION = re.compile(r"(?:—|&mdash;|&#8212;|" + _MOJIBAKE_DASH + r")[ \t\u00a0]*[^\n—]{0,120}?"
+                          r"\(@[A-Za-z0-9_]{1,15}\)[^\n]{0,80}")
+# "(Source: …)", "(Courtesy: …)", "(Video: …)", Hindi "(स्रोत: …)", "(साभार: …)", with any dash/colon.
+_SOURCE_LINE = re.compile(
+    r"\(\s*(?:sources?|courtesy|via|credit|credits|photo|photos|video|videos|स्रोत|साभार|सोर्स)"
+    r"\s*[:：\-–—]\s*[^()\n]{1,200}\)", re.IGNORECASE)
+_URL = re.compile(r"(?:https?://|(?<![\w/.])(?=pic\.(?:twitter|x)\.com/)|(?<![\w/.])(?=t\.co/))"
+                  r"[^\s<>\"'()\[\]]+")
+_TRAILING = ".,;:!?…—"
+
+
+class _Text(HTMLParser):
+    """Visible text of a markup fragment; <br> and block ends become newlines; links collected."""
+
+    _BLOCK = frozenset({"p", "div", "blockquote", "li", "figcaption", "h1", "h2", "h3", "h4"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.links: list[str] = []
+        self.lang: str | None = None
+        self.dir: str | None = None
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag == "a" and a.get("href"):
+            self.links.append(a["href"] or "")
+        elif tag == "p" and self.lang is None:
+            self.lang, self.dir = a.get("lang"), a.get("dir")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def parse_fragment(fragment: str) -> tuple[str, list[str], str | None, str | None]:
+    """(visible text, link hrefs, lang, dir) of an HTML or plain-text fragment."""
+    p = _Text()
+    try:
+        p.feed(fragment)
+        p.close()
+    except (AssertionError, ValueError):  # html.parser on pathological input
+        return html.unescape(fragment), [], None, None
+    text = "".join(p.parts).replace(_MOJIBAKE_DASH, "—").replace("\u00a0", " ")
+    return text, p.links, p.lang, p.dir
+
+
+def _clean(text: str) -> str:
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    return "\n".join(lines).strip()
+
+
+def span_of(ctx: CaptureContext, embed: Embed) -> str:
+    text = ctx.article_text or ""
+    if 0 <= embed.start <= embed.end <= len(text):
+        return text[embed.start:embed.end]
+    return ""
+
+
+def _tail(ctx: CaptureContext, embed: Embed) -> str:
+    """The text right after the embed: the rest of its line and the next non-empty line."""
+    text = ctx.article_text or ""
+    if not 0 <= embed.end <= len(text):
+        return ""
+    rest = text[embed.end:embed.end + 600]
+    lines = rest.split("\n")
+    picked = [lines[0]]
+    for line in lines[1:3]:
+        picked.append(line)
+        if line.strip():
+            break
+    return "\n".join(picked)
+
+
+def attribution(occurrences: Sequence[Embed], ctx: CaptureContext) -> dict[str, Any]:
+    """What the article showed as the post's attribution: the "— Name (@handle) Date" line and any
+    source lines in the embed or right after it."""
+    shown: str | None = None
+    sources: list[str] = []
+    for e in occurrences:
+        visible, _, _, _ = parse_fragment(span_of(ctx, e) + _tail(ctx, e))
+        if shown is None and (m := _ATTRIBUTION.search(visible)):
+            shown = " ".join(m.group(0).split())
+        for m in _SOURCE_LINE.finditer(visible):
+            line = " ".join(m.group(0).split())
+            if line not in sources:
+                sources.append(line)
+    first = occurrences[0] if occurrences else None
+    return {
+        "shown": shown,
+        "source_lines": sources,
+        "author": first.author if first else None,
+        "handle": first.handle if first else None,
+        "date": first.date if first else None,
+    }
+
+
+def _links(text: str, hrefs: Sequence[str], media_links: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for raw in [*hrefs, *(m.group(0) for m in _URL.finditer(text)), *media_links]:
+        link = html.unescape(raw).rstrip(_TRAILING)
+        if link and link not in out:
+            out.append(link)
+    return out
+
+
+def markup_data(occurrences: Sequence[Embed], ctx: CaptureContext) -> dict[str, Any]:
+    """What the richest occurrence carries, in manifest field names."""
+    e = occurrences[0]
+    fragment = span_of(ctx, e)
+    _, hrefs, lang, direction = parse_fragment(fragment)
+    text = _clean(e.text) if e.text else None
+    return {
+        "form": e.form,
+        "post_id": e.post_id,
+        "url": e.url,
+        "text": text or None,
+        "author": e.author,
+        "handle": e.handle,
+        "date": e.date,
+        "lang": lang,
+        "dir": direction,
+        "links": _links(e.text or "", hrefs, e.media_links),
+        "media_links": list(e.media_links),
+    }
+
+
+def markup_source(occurrences: Sequence[Embed], ctx: CaptureContext) -> dict[str, Any]:
+    """Source 1 with its provenance: the article, and the hash of the embed's span as written."""
+    fragment = span_of(ctx, occurrences[0])
+    entry = snapshot.source_entry(MARKUP_SOURCE, [], outcome="ok", data=markup_data(occurrences, ctx),
+                                  fallback_url=ctx.article_url, fetched_at=ctx.now())
+    entry["response_sha256"] = hashlib.sha256(fragment.encode("utf-8", "surrogatepass")).hexdigest()
+    return entry
+
+
+def articles_entry(occurrences: Sequence[Embed], ctx: CaptureContext) -> list[dict[str, Any]]:
+    return [{
+        "article_id": ctx.article_id,
+        "url": ctx.article_url,
+        "occurrences": [{"start": e.start, "end": e.end, "form": e.form} for e in occurrences],
+    }]
+
+
+def unresolved_post_id(embed: Embed) -> str:
+    """The id a post without one in the markup is filed under (hash of what the article showed)."""
+    return "unresolved-" + embed.key.rsplit(":", 1)[-1]
+
+
+def safe_post_id(post_id: str | None) -> bool:
+    return bool(post_id) and bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}", post_id or "")) \
+        and ".." not in (post_id or "")
+
+
+class MarkupProvider:
+    """Snapshots only what the publisher's markup carries (no fetch). Archived when the markup
+    has the post's text, unresolved otherwise; either way nothing the reader saw is lost."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def capture(self, occurrences: Sequence[Embed], ctx: CaptureContext) -> CaptureResult:
+        if not occurrences:
+            return CaptureResult("failed", self.name, None, None, error="no occurrences to capture")
+        first = occurrences[0]
+        post_id = first.post_id if safe_post_id(first.post_id) else unresolved_post_id(first)
+        data = markup_data(occurrences, ctx)
+        status = "archived" if data["text"] else "unresolved"
+        capture_id = ctx.capture_id or snapshot.new_capture_id(ctx.now())
+        m = snapshot.base_manifest(provider=self.name, post_id=post_id, capture_id=capture_id,
+                                   captured_at=ctx.now(), status=status, url=first.url)
+        m["author"].update(name=first.author, handle=first.handle)
+        m.update(text=data["text"], text_expanded=data["text"], lang=data["lang"],
+                 attribution=attribution(occurrences, ctx), articles=articles_entry(occurrences, ctx),
+                 sources=[markup_source(occurrences, ctx)])
+        if status == "unresolved":
+            m["error"] = "the embed markup carries no text of the post"
+        try:
+            key = snapshot.write_snapshot(ctx.store, m, [])
+        except (ArchiverError, OSError, ValueError) as exc:  # storage trouble is reported, never raised
+            return CaptureResult("failed", self.name, post_id, first.url, capture_id,
+                                 error=f"could not store the snapshot: {exc}")
+        return CaptureResult(status, self.name, post_id, first.url, capture_id, key, m["error"], m)

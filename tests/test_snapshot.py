@@ -1,0 +1,150 @@
+"""Manifest schema, object keys, WARC records, and the generic markup capture."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archiver.discover.model import Embed
+from archiver.fetch import Exchange
+from archiver.providers import get_provider
+from archiver.providers.base import CaptureContext
+from archiver.providers.markup import MarkupProvider
+from archiver.providers.twitter import TwitterProvider
+from archiver.snapshot import (
+    ManifestError,
+    base_manifest,
+    build_warc,
+    manifest_key,
+    new_capture_id,
+    read_warc,
+    validate_manifest,
+    warc_key,
+    write_snapshot,
+)
+from archiver.store import LocalStore
+
+T0 = datetime(2025, 7, 15, 9, 12, 33, 123000, tzinfo=UTC)
+
+
+def _manifest(**changes: Any) -> dict[str, Any]:
+    m = base_manifest(provider="twitter", post_id="1945048830047662087", capture_id=new_capture_id(T0),
+                      captured_at=T0, status="archived", url="https://twitter.com/ANI/status/1945048830047662087")
+    m.update(text="hello", text_expanded="hello")
+    m.update(changes)
+    return m
+
+
+def _exchange(**kw: Any) -> Exchange:
+    base: dict[str, Any] = dict(method="GET", url="http://127.0.0.1:9/tweet-result?id=1", request_headers={
+        "User-Agent": "archiver"}, status=200, response_headers=[("Content-Type", "application/json"),
+                                                                 ("Content-Encoding", "gzip"),
+                                                                 ("Content-Length", "3")],
+        http_version="HTTP/1.1", resolved_ip="127.0.0.1", started_at=T0, elapsed_ms=3.0,
+        body=b'{"id_str":"1","text":"\xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8\xe0\xa5\x8d\xe0\xa4\xa4\xe0\xa5\x87"}')
+    base.update(kw)
+    return Exchange(**base)
+
+
+def test_capture_ids_sort_by_time_and_are_unique() -> None:
+    a = new_capture_id(T0)
+    b = new_capture_id(datetime(2025, 7, 15, 9, 12, 34, tzinfo=UTC))
+    assert a.startswith("20250715T091233Z-") and a < b
+    assert len({new_capture_id(T0) for _ in range(200)}) == 200
+
+
+def test_keys_follow_the_layout_and_refuse_hostile_parts() -> None:
+    cid = new_capture_id(T0)
+    assert manifest_key("twitter", "123", cid) == f"posts/twitter/123/{cid}.json"
+    assert warc_key("twitter", "unresolved-0123456789abcdef", cid).endswith(".warc.gz")
+    for provider, post_id, capture in [("twitter", "../etc", cid), ("twitter", "a/b", cid),
+                                       ("Twitter", "1", cid), ("twitter", "1", "not-an-id"),
+                                       ("twitter", "", cid)]:
+        with pytest.raises(ValueError):
+            manifest_key(provider, post_id, capture)
+
+
+def test_schema_accepts_base_and_rejects_broken_manifests() -> None:
+    validate_manifest(_manifest())
+    for breakage in [
+        lambda m: m.pop("sources"),
+        lambda m: m.update(status="great"),
+        lambda m: m["author"].update(avatar_sha256="xyz"),
+        lambda m: m.update(captured_at="2025-07-15 09:12"),
+        lambda m: m.update(media=[{"type": "photo"}]),
+        lambda m: m.update(unknown_field=1),
+        lambda m: m.update(schema="archiver.manifest.v2"),
+    ]:
+        m = copy.deepcopy(_manifest())
+        breakage(m)
+        with pytest.raises(ManifestError):
+            validate_manifest(m)
+
+
+def test_warc_round_trip_keeps_exchanges() -> None:
+    ok = _exchange()
+    failed = _exchange(url="http://127.0.0.1:9/slow", status=None, response_headers=[], body=b"",
+                       error="timeout: read timed out", resolved_ip=None)
+    data = build_warc([ok, failed], capture_id="20250715T091233Z-0011aabb")
+    assert gzip.decompress(data).startswith(b"WARC/1.")
+    records = read_warc(data)
+    assert [r["type"] for r in records] == ["warcinfo", "request", "response", "request", "metadata"]
+    resp = records[2]
+    assert resp["uri"] == ok.url and resp["status"] == 200 and resp["payload"] == ok.body
+    assert resp["date"] == "2025-07-15T09:12:33Z" and resp["ip"] == "127.0.0.1"
+    headers = dict(resp["http_headers"])
+    # The body is stored decoded, so wire headers are renamed and the length is the stored one.
+    assert "Content-Encoding" not in headers and headers["X-Archive-Orig-Content-Encoding"] == "gzip"
+    assert headers["Content-Length"] == str(len(ok.body))
+    assert b"read timed out" in records[4]["payload"] and records[3]["ip"] is None
+
+
+def test_write_snapshot_validates_and_writes_both(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path, "http://127.0.0.1:1/media")
+    m = _manifest()
+    key = write_snapshot(store, m, [_exchange()])
+    stored = json.loads(store.get(key))
+    assert stored["warc"] == key.removesuffix(".json") + ".warc.gz"
+    assert read_warc(store.get(stored["warc"]))[2]["status"] == 200
+    bad = _manifest(status="bogus")
+    with pytest.raises(ManifestError):
+        write_snapshot(store, bad, [])
+    assert not store.exists(manifest_key("twitter", bad["post_id"], bad["capture_id"]))
+
+
+def _ctx(tmp_path: Path, text: str, tmp_settings: Any) -> CaptureContext:
+    settings = tmp_settings()
+    return CaptureContext(settings=settings, fetcher=None, store=LocalStore(tmp_path, "http://x/m"),  # type: ignore[arg-type]
+                          article_id="a", article_url="https://news.example/a", article_text=text)
+
+
+def test_markup_provider_archives_text_and_keeps_unresolved(tmp_path: Path, tmp_settings: Any) -> None:
+    text = ('<blockquote class="instagram-media"><p>Last sheet of ice goes out</p>A post shared by '
+            'Pine Ridge (@pineridgeresort)</blockquote>\n(Source: Instagram)')
+    e = Embed("instagram", "C4kP2rTz8Lm", "https://www.instagram.com/p/C4kP2rTz8Lm/", 0, text.index("\n"),
+              handle="pineridgeresort", text="Last sheet of ice goes out", form="blockquote")
+    ctx = _ctx(tmp_path, text, tmp_settings)
+    res = get_provider("instagram").capture([e], ctx)
+    assert res.status == "archived" and res.post_id == "C4kP2rTz8Lm"
+    m = json.loads(ctx.store.get(res.manifest_key or ""))
+    validate_manifest(m)
+    assert m["text"] == "Last sheet of ice goes out" and m["warc"] is None
+    assert m["attribution"]["source_lines"] == ["(Source: Instagram)"]
+    bare = Embed("tiktok", None, None, 0, 0, form="iframe")
+    res = MarkupProvider("tiktok").capture([bare], ctx)
+    assert res.status == "unresolved" and res.post_id and res.post_id.startswith("unresolved-")
+    validate_manifest(res.manifest)
+
+
+def test_registry() -> None:
+    assert isinstance(get_provider("twitter"), TwitterProvider)
+    assert get_provider("youtube").name == "youtube"
+    for bad in ["", "../x", "Twitter", "x" * 40]:
+        with pytest.raises(ValueError):
+            get_provider(bad)
