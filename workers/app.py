@@ -23,7 +23,9 @@ app.conf.update(
     task_serializer="json",
     accept_content=["json"],
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+    # Unacked messages of a dead worker return to the queue once older than the visibility
+    # timeout; scan for them on every restore tick (every 10 s) rather than every tenth.
+    broker_transport_options={"visibility_timeout": settings.visibility_timeout, "unacked_restore_throttle": 1},
     task_default_queue="archiver",
     worker_hijack_root_logger=False,
     task_time_limit=settings.task_time_limit,

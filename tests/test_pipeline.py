@@ -1,0 +1,177 @@
+"""The embedded pipeline end to end, against the fixture origin, on a local directory and on S3."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from archiver import pipeline
+from archiver.config import Settings
+from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_image
+from archiver.rewrite import Patch, revert_patch
+
+TWEET = "1945048830047662087"
+VIDEO_TWEET = "1763973978935815120"
+
+
+def article(origin: FixtureOrigin) -> str:
+    img = origin.url("/media/lead.jpg")
+    return (
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+        f'<meta property="og:image" content="{img}"></head><body>\n'
+        "<p>नई दिल्ली, वाईबीएन डेस्क। जयशंकर और लावरोव &amp; the SCO.</p>\n"
+        f'<figure><img src="{img}" alt="Lead (Photo: YBN Desk)"><figcaption>YBN</figcaption></figure>\n'
+        '<blockquote class="twitter-tweet"><p lang="en" dir="ltr">Lavrov and Jaishankar meet in Tianjin '
+        '<a href="https://t.co/HA2sQBIEQc">pic.twitter.com/HA2sQBIEQc</a></p>&mdash; ANI (@ANI) '
+        f'<a href="https://twitter.com/ANI/status/{TWEET}?ref_src=twsrc%5Etfw">July 15, 2025</a></blockquote> '
+        '<script async src="https://platform.twitter.com/widgets.js" charset="utf-8"></script>\n'
+        f"<p>\nhttps://x.com/PinecrestObs/status/{VIDEO_TWEET}?s=20\n</p>\n"
+        f'<p>Gone: <img src="{origin.url("/media/missing.jpg")}"></p>\n'
+        "</body></html>\n"
+    )
+
+
+@pytest.fixture
+def origin() -> Iterator[FixtureOrigin]:
+    tweets = [
+        TweetFixture(id=TWEET, handle="ANI", name="ANI", text="Lavrov and Jaishankar meet in Tianjin",
+                     photos=[{"name": "p1.jpg", "alt": "handshake", "width": 640, "height": 400}],
+                     media_code="HA2sQBIEQc"),
+        TweetFixture(id=VIDEO_TWEET, handle="PinecrestObs", name="Pinecrest Observer", text="Ice-out 👇",
+                     video={"name": "ice", "width": 640, "height": 360, "duration_ms": 4000}),
+    ]
+    with FixtureOrigin(tweets=tweets, images={"/media/lead.jpg": make_image("lead", 800, 450)}) as o:
+        yield o
+
+
+@pytest.fixture(params=["file", "s3"])
+def settings(request: pytest.FixtureRequest, tmp_settings: Callable[..., Settings],
+             origin: FixtureOrigin) -> Settings:
+    extra: dict[str, str] = {}
+    if request.param == "s3":
+        s3 = request.getfixturevalue("s3")
+        extra = s3.settings_overrides(s3.make_bucket(), "news")
+    return tmp_settings(**origin.settings_overrides(), **extra, public_base_url="https://archive.example/media")
+
+
+def keys(rt: pipeline.Runtime) -> set[str]:
+    return set(rt.store.list(""))
+
+
+def test_archive_end_to_end(settings: Settings, origin: FixtureOrigin) -> None:
+    src = article(origin).encode()
+    rt = pipeline.Runtime.from_settings(settings)
+    rep = pipeline.archive(rt, src, base_url="https://news.example/story")
+    assert rep["article_id"] == hashlib.sha256(src).hexdigest()[:20]
+    assert rep["version"] == 1
+
+    by_id = {e["post_id"]: e for e in rep["embeds"]}
+    assert set(by_id) == {TWEET, VIDEO_TWEET}
+    for e in by_id.values():
+        assert e["status"] == "archived", e
+        manifest = json.loads(rt.store.get(e["snapshot"]))
+        assert manifest["post_id"] == e["post_id"]
+        assert manifest["text"]
+    assert by_id[TWEET]["url"] == f"https://twitter.com/ANI/status/{TWEET}"
+
+    images = {i["url"]: i for i in rep["images"]}
+    lead = images[origin.url("/media/lead.jpg")]
+    assert lead["status"] == "archived"
+    assert lead["occurrences"] == 2  # og:image and <img>: one capture
+    assert lead["sha256"] == hashlib.sha256(origin.media_bytes("/media/lead.jpg")).hexdigest()
+    blob = f"blobs/sha256/{lead['sha256'][:2]}/{lead['sha256']}"
+    assert rt.store.get(blob) == origin.media_bytes("/media/lead.jpg")
+    assert lead["stable_url"] == f"https://archive.example/media/{blob}"
+    missing = images[origin.url("/media/missing.jpg")]
+    assert missing["status"] == "failed" and "404" in missing["error"]
+
+    # The rewrite: stable image URLs, Robust Links on the tweet, every other byte identical.
+    body = rt.store.get(pipeline.version_key(rep["article_id"], 1))
+    text = body.decode()
+    expected = src.decode().replace(origin.url("/media/lead.jpg"), lead["stable_url"])
+    snapshot_url = rt.store.public_url(by_id[TWEET]["snapshot"])
+    assert f'data-versionurl="{snapshot_url}"' in text
+    assert f'data-originalurl="https://twitter.com/ANI/status/{TWEET}"' in text
+    assert "data-versiondate=" in text
+    # The bare-URL paragraph of the second tweet carries them too, on its <p>.
+    assert text.count("data-versionurl=") == 2
+    assert re.sub(r' data-(?:originalurl|versionurl|versiondate)="[^"]*"', "", text) == expected
+    patch = Patch.from_json(json.loads(rt.store.get(pipeline.patch_key(rep["article_id"], 1))))
+    assert revert_patch(text, patch) == src.decode()
+    assert rt.store.get(pipeline.source_key(rep["article_id"], hashlib.sha256(src).hexdigest())) == src
+    if settings.storage.startswith("file:") or not settings.storage:
+        assert Path(rep["rewritten"]).read_bytes() == body
+
+    # Archiving the same article again: same bytes, nothing new stored, nothing fetched again.
+    before, fetched = keys(rt), len(origin.requests)
+    again = pipeline.archive(rt, src, base_url="https://news.example/story")
+    assert again["version"] == 1 and not again["new_version"]
+    assert keys(rt) == before
+    # Only the failed image is tried again.
+    assert [r.path for r in origin.requests[fetched:]] == ["/media/missing.jpg"]
+    rt.close()
+
+
+def test_failing_tweet_endpoint_then_retry(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    settings = tmp_settings(**origin.settings_overrides(), fetch_retries=0)
+    origin.set_behaviour("/tweet-result", "garbage", sticky=True)
+    origin.set_behaviour("/oembed", "500", sticky=True)
+    src = article(origin).encode()
+    rt = pipeline.Runtime.from_settings(settings)
+    rep = pipeline.archive(rt, src, article_id="story-1")
+    statuses = {e["post_id"]: e for e in rep["embeds"]}
+    assert statuses[TWEET]["status"] in ("unavailable", "failed")
+    assert statuses[TWEET]["error"]
+    # The rest of the article is still archived and rewritten.
+    assert {i["status"] for i in rep["images"]} == {"archived", "failed"}
+    v1 = rt.store.get(pipeline.version_key("story-1", 1)).decode()
+    assert "/blobs/sha256/" in v1 and "data-versionurl" not in v1
+
+    origin.set_behaviour("/tweet-result", "ok")
+    origin.set_behaviour("/oembed", "ok")
+    rep2 = pipeline.retry(rt, "story-1")
+    assert {e["status"] for e in rep2["embeds"]} == {"archived"}
+    assert rep2["version"] == 2
+    v2 = rt.store.get(pipeline.version_key("story-1", 2)).decode()
+    assert v2.count("data-versionurl") == 2
+    assert [v["reason"] for v in pipeline.versions(rt, "story-1")] == ["archive", "retry"]
+    rt.close()
+
+
+def test_timeouts_end_within_the_deadline(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    import time
+
+    settings = tmp_settings(**origin.settings_overrides(), archive_deadline=3.0, fetch_retries=0,
+                             fetch_read_timeout=1.0)
+    origin.set_behaviour("/tweet-result", "timeout", sticky=True)
+    origin.set_behaviour("/oembed", "timeout", sticky=True)
+    rt = pipeline.Runtime.from_settings(settings)
+    started = time.monotonic()
+    rep = pipeline.archive(rt, article(origin).encode(), article_id="slow")
+    assert time.monotonic() - started < 8
+    assert all(e["status"] in ("unavailable", "failed") for e in rep["embeds"])
+    assert all(e["error"] for e in rep["embeds"])
+    assert rep["version"] == 1
+    rt.close()
+
+
+def test_a_capture_that_died_is_redone_under_the_same_id(tmp_settings: Callable[..., Settings],
+                                                          origin: FixtureOrigin) -> None:
+    """A worker that died mid-capture left a 'capturing' result: the next run reuses its capture id,
+    so it overwrites the same manifest and WARC keys instead of adding a second capture."""
+    rt = pipeline.Runtime.from_settings(tmp_settings(**origin.settings_overrides()))
+    plan = pipeline.prepare(rt, article(origin).encode(), article_id="died")
+    item = next(it for it in plan.items if it["kind"] == "embed" and it["post_id"] == TWEET)
+    pipeline.save_result(rt, plan, {**pipeline.failed_result(item, None), "status": "capturing",
+                                    "capture_id": "20260101T000000Z-0000abcd"})
+    result = pipeline.capture_item(rt, plan, item["item_id"])
+    assert result["status"] == "archived"
+    assert result["capture_id"] == "20260101T000000Z-0000abcd"
+    assert result["snapshot"] == f"posts/twitter/{TWEET}/20260101T000000Z-0000abcd.json"
+    assert rt.store.exists(f"posts/twitter/{TWEET}/20260101T000000Z-0000abcd.warc.gz")
+    rt.close()

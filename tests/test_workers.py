@@ -1,0 +1,176 @@
+"""Distributed mode on real Celery worker processes, a real Redis broker and a real S3 (SeaweedFS)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archiver import pipeline
+from archiver.config import Settings
+from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_image
+from archiver.rewrite import Patch, revert_patch
+
+ROOT = Path(__file__).resolve().parent.parent
+TWEET = "1945048830047662087"
+
+pytestmark = pytest.mark.integration
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    for name in Settings.__dataclass_fields__:
+        if name == "extra":
+            continue
+        value = getattr(settings, name)
+        env[f"ARCHIVER_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
+class Worker:
+    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 2) -> None:
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "archiver", "--pool", "prefork",
+             "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+            cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children: no chance to ack, requeue or clean up."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def origin() -> Iterator[FixtureOrigin]:
+    tweets = [TweetFixture(id=TWEET, handle="ANI", name="ANI", text="भारत और रूस: Lavrov meets Jaishankar",
+                           lang="hi", photos=[{"name": "p1.jpg", "alt": "handshake", "width": 640, "height": 400}],
+                           media_code="HA2sQBIEQc")]
+    images = {f"/img/{i}.jpg": make_image(f"img{i}", 320, 200) for i in range(3)}
+    with FixtureOrigin(tweets=tweets, images=images, timeout_sleep=30.0) as o:
+        yield o
+
+
+def article(origin: FixtureOrigin) -> bytes:
+    imgs = "".join(f'<p><img src="{origin.url(f"/img/{i}.jpg")}" alt="photo {i}"></p>\n' for i in range(3))
+    return (
+        "<html><body><h1>तियानजिन में जयशंकर-लावरोव वार्ता</h1>\n" + imgs +
+        '<blockquote class="twitter-tweet"><p lang="hi" dir="ltr">भारत और रूस: Lavrov meets Jaishankar '
+        '<a href="https://t.co/HA2sQBIEQc">pic.twitter.com/HA2sQBIEQc</a></p>&mdash; ANI (@ANI) '
+        f'<a href="https://twitter.com/ANI/status/{TWEET}">July 15, 2025</a></blockquote>\n</body></html>\n'
+    ).encode()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str, s3, origin: FixtureOrigin) -> Settings:
+    from archiver.config import load_settings
+
+    return load_settings(env={}).replace(
+        home=str(tmp_path), catalog=f"sqlite:///{tmp_path / 'catalog.sqlite3'}", broker_url=redis_url,
+        public_base_url="https://archive.example/media", visibility_timeout=4, fetch_read_timeout=60.0,
+        fetch_deadline=60.0, **s3.settings_overrides(s3.make_bucket(), "prod"), **origin.settings_overrides(),
+    )
+
+
+def submit(settings: Settings, path: Path, wait: float) -> dict:
+    out = subprocess.run([sys.executable, "-m", "archiver.cli", "submit", str(path), "--article-id", "story",
+                          "--json", "--wait", str(wait)], env=settings_env(settings), capture_output=True,
+                         text=True, timeout=wait + 60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def check_article(settings: Settings, src: bytes, origin: FixtureOrigin) -> pipeline.Runtime:
+    rt = pipeline.Runtime.from_settings(settings)
+    history = pipeline.versions(rt, "story")
+    assert [v["version"] for v in history] == [1]
+    body = rt.store.get(history[0]["key"]).decode()
+    plan = pipeline.load_plan(rt, "story", hashlib.sha256(src).hexdigest())
+    results = [pipeline.load_result(rt, plan, it["item_id"]) for it in plan.items]
+    assert sorted(r["status"] for r in results) == ["archived"] * 4
+    for i in range(3):
+        digest = hashlib.sha256(origin.media_bytes(f"/img/{i}.jpg")).hexdigest()
+        assert rt.store.get(f"blobs/sha256/{digest[:2]}/{digest}") == origin.media_bytes(f"/img/{i}.jpg")
+        assert f"https://archive.example/media/blobs/sha256/{digest[:2]}/{digest}" in body
+    assert body.count("data-versionurl=") == 1
+    patch = Patch.from_json(json.loads(rt.store.get(pipeline.patch_key("story", 1))))
+    assert revert_patch(body, patch) == src.decode()
+    return rt
+
+
+def test_worker_archives_an_article(settings: Settings, origin: FixtureOrigin, tmp_path: Path) -> None:
+    src = article(origin)
+    path = tmp_path / "story.html"
+    path.write_bytes(src)
+    worker = Worker(settings_env(settings), tmp_path / "worker.log")
+    try:
+        out = submit(settings, path, wait=90)
+    finally:
+        worker.stop()
+    assert out["version"] == 1
+    rt = check_article(settings, src, origin)
+    manifests = [k for k in rt.store.list(f"posts/twitter/{TWEET}/") if k.endswith(".json")]
+    assert len(manifests) == 1
+    rt.close()
+
+
+def test_worker_killed_mid_capture(settings: Settings, origin: FixtureOrigin, tmp_path: Path) -> None:
+    """SIGKILL the worker while it is fetching the tweet's photo; a new worker finishes the article
+    with no object lost and none duplicated."""
+    src = article(origin)
+    path = tmp_path / "story.html"
+    path.write_bytes(src)
+    origin.set_behaviour("/media/p1", "timeout")  # the first photo fetch hangs (once)
+    env = settings_env(settings)
+    first = Worker(env, tmp_path / "worker1.log")
+    try:
+        submit_proc = subprocess.Popen([sys.executable, "-m", "archiver.cli", "submit", str(path), "--article-id",
+                                        "story", "--json"], env=env, cwd=ROOT, stdout=subprocess.PIPE)
+        assert submit_proc.wait(timeout=60) == 0
+        deadline = time.monotonic() + 60
+        while origin.count("/media/p1") == 0:
+            assert time.monotonic() < deadline, (tmp_path / "worker1.log").read_text()[-3000:]
+            time.sleep(0.05)
+        first.kill()
+    finally:
+        first.stop()
+    rt = pipeline.Runtime.from_settings(settings)
+    assert pipeline.versions(rt, "story") == []  # nothing finished while the capture hung
+    time.sleep(settings.visibility_timeout + 1)  # the dead worker's task becomes visible again
+
+    second = Worker(env, tmp_path / "worker2.log")
+    try:
+        deadline = time.monotonic() + 120
+        while not pipeline.versions(rt, "story"):
+            assert time.monotonic() < deadline, (tmp_path / "worker2.log").read_text()[-3000:]
+            time.sleep(0.2)
+    finally:
+        second.stop()
+    rt.close()
+    rt = check_article(settings, src, origin)
+    assert origin.count("/media/p1") >= 2  # fetched again after the kill
+    # The capture that died and the one that finished share one capture id: one manifest, one WARC.
+    post_keys = sorted(rt.store.list(f"posts/twitter/{TWEET}/"))
+    assert len([k for k in post_keys if k.endswith(".json")]) == 1, post_keys
+    assert len([k for k in post_keys if k.endswith(".warc.gz")]) == 1, post_keys
+    photo = hashlib.sha256(origin.media_bytes("/media/p1.jpg")).hexdigest()
+    assert rt.store.exists(f"blobs/sha256/{photo[:2]}/{photo}")
+    rt.close()
