@@ -16,6 +16,7 @@ from archiver import pipeline
 from archiver.config import Settings
 
 ARTICLE_ID = "demo-sco-jaishankar-lavrov"
+DEMO_PORT = 38471
 TWEET_ID = "1945048830047662087"
 IMAGE_PATH = (
     "/young-bharat-news/media/media_files/2025/07/15/"
@@ -46,7 +47,8 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
 
     out = out or sys.stdout
     template = resources.files("archiver.samples").joinpath("demo-article.html").read_text(encoding="utf-8")
-    with FixtureOrigin(tweets=[demo_tweet()], images={IMAGE_PATH: _lead_image()}) as origin:
+    # A fixed port when free, so the article's bytes (and so its plan) are the same at every run.
+    with FixtureOrigin(tweets=[demo_tweet()], images={IMAGE_PATH: _lead_image()}, port=DEMO_PORT) as origin:
         article = template.replace("{ORIGIN}", origin.base_url).encode("utf-8")
         demo_settings = settings.replace(**origin.settings_overrides())
         rt = pipeline.Runtime.from_settings(demo_settings)
@@ -55,6 +57,7 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
             rep = pipeline.archive(rt, article, article_id=ARTICLE_ID, base_url=origin.base_url + "/news/")
             after = set(rt.store.list(""))
             patch = json.loads(rt.store.get(pipeline.patch_key(ARTICLE_ID, rep["version"])))
+            snapshots = {e["snapshot"]: json.loads(rt.store.get(e["snapshot"])) for e in rep["embeds"] if e["snapshot"]}
         finally:
             rt.close()
     new_keys = sorted(after - before)
@@ -71,6 +74,16 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
     w("\nembeds:\n")
     for e in rep["embeds"]:
         w(f"  {e['provider']} {e['post_id']}: {e['status']}  snapshot {e['snapshot']}\n")
+        if e.get("snapshot"):
+            m = snapshots[e["snapshot"]]
+            author = m.get("author") or {}
+            w(f"    {author.get('name')} (@{author.get('handle')}), posted {m.get('created_at')}\n")
+            w(f"    text: {m.get('text')!r}\n")
+            for med in m.get("media") or []:
+                w(f"    {med.get('type')}: {med.get('mime')} {med.get('width')}x{med.get('height')} "
+                  f"sha256 {med.get('sha256')}\n")
+            names = ", ".join(_source_label(src) for src in m.get("sources") or [])
+            w(f"    sources: {names}\n")
         if e.get("error"):
             w(f"    error: {e['error']}\n")
     w("images:\n")
@@ -80,8 +93,13 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
             w(f"    error: {i['error']}\n")
     w(f"\nwhat changed in the article (version {rep['version']}, {len(patch['ops'])} span(s); "
       "every other byte is identical):\n")
+    source = article.decode("utf-8")
     for op in patch["ops"]:
-        w(f"  @{op['start']}-{op['end']}\n    - {op['old']}\n    + {op['new']}\n")
+        if op["old"]:
+            w(f"  at {op['start']}-{op['end']}:\n    - {op['old']}\n    + {op['new']}\n")
+        else:
+            w(f"  inserted at {op['start']}, after {source[max(0, op['start'] - 40):op['start']]!r}:\n"
+              f"    + {op['new']}\n")
     w(f"\nrewritten article: {rep['rewritten']}\noriginal kept at:  {rep['source']}\n")
     return 0
 
@@ -100,3 +118,8 @@ def _lead_image() -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=85)
     return buf.getvalue()
+
+
+def _source_label(src: dict[str, Any]) -> str:
+    status = src.get("http_status")
+    return f"{src.get('name')} (HTTP {status})" if status is not None else f"{src.get('name')} (the article)"

@@ -144,7 +144,8 @@ class FixtureOrigin:
 
     def __init__(self, tweets: Iterable[TweetFixture | Mapping[str, Any]] = (),
                  images: Mapping[str, bytes] | None = None, *, retry_after: int = 1,
-                 timeout_sleep: float = 2.0) -> None:
+                 timeout_sleep: float = 2.0, port: int = 0) -> None:
+        self.port = port  # 0: any free port; a fixed port falls back to a free one when taken
         self.tweets: dict[str, TweetFixture] = {}
         self.retry_after = retry_after
         self.timeout_sleep = min(_MAX_SLEEP, max(0.0, timeout_sleep))
@@ -169,7 +170,10 @@ class FixtureOrigin:
         class Handler(_Handler):
             fixture = origin
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        try:
+            self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        except OSError:
+            self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
