@@ -1,0 +1,84 @@
+"""Small helpers shared by the HTML, Markdown and text scanners: text cleanup, URL resolution,
+which URLs count as images, and photo credits written into alt text or captions.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urljoin
+
+_TAG = re.compile(r"<[^<>]{0,4000}>")
+_SPACE = re.compile(r"\s+")
+_IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|heic|bmp|tiff?|svg)(?:[?#]|$)", re.I)
+# Redirectors to posts, analytics beacons and well-known placeholders: never images to keep.
+_NOT_IMAGE = re.compile(
+    r"^(?:https?:)?//(?:[\w.\-]*\.)?(?:pic\.twitter\.com|t\.co|pic\.x\.com)(?:/|$)"
+    r"|facebook\.com/tr[/?]|google-analytics\.com|googletagmanager\.com|doubleclick\.net"
+    r"|scorecardresearch\.com|quantserve\.com|bat\.bing\.com|pixel\.wp\.com|/pixel\.gif"
+    r"|(?:^|/)(?:blank|spacer|pixel|transparent|placeholder|lazy|loading|grey|gray|1x1)"
+    r"(?:[-_](?:\d{1,4}x\d{1,4}|\d{1,4}|img|image|pixel|placeholder))?\.(?:gif|png|svg)(?:[?#]|$)",
+    re.I,
+)
+_BAD_SCHEME = re.compile(r"^\s*(?:data|javascript|about|blob|mailto|tel|file|cid):", re.I)
+
+_CREDIT_MARK = re.compile(
+    r"\b(?:Photo(?:graph)?s?|Image|Picture|Foto|Credit|Illustration|Video)(?:\s+by|\s*:)\s*([^()]{2,160})", re.I
+)
+_CREDIT_PAREN = re.compile(r"\(([^()]{2,160})\)\s*\.?\s*$")
+_CREDIT_PAREN_MARK = re.compile(
+    r"\(\s*(?:Photo(?:graph)?|Image|Picture|Foto|Credit)(?:\s+by|\s*:)\s*([^()]{2,160})\)\s*\.?\s*$", re.I
+)
+
+
+def clean_text(fragment: str) -> str:
+    """Markup fragment to plain text: tags dropped, entities decoded, whitespace collapsed."""
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", fragment))).strip()
+
+
+def resolve(url: str, base: str | None) -> str:
+    """Absolute URL for `url` (already entity-decoded) against `base`; as written if no base."""
+    url = url.strip()
+    if base:
+        try:
+            return urljoin(base, url)
+        except ValueError:
+            return url
+    if url.startswith("//"):
+        return "https:" + url
+    return url
+
+
+def is_image_candidate(url: str) -> bool:
+    """False for data: URIs, placeholders, tracking pixels and post redirectors."""
+    if not url or len(url) > 8192 or _BAD_SCHEME.match(url) or url.startswith("#"):
+        return False
+    return not _NOT_IMAGE.search(url)
+
+
+def looks_like_image_path(url: str) -> bool:
+    """True when the path ends with a common image extension (used where nothing else says so)."""
+    return bool(_IMAGE_EXT.search(url))
+
+
+def credit_from_alt(alt: str | None) -> str | None:
+    """The "(Photo: Name)", "(Photo by Name / Agency)", "(Name / Agency)" conventions."""
+    if not alt:
+        return None
+    m = _CREDIT_PAREN_MARK.search(alt)
+    if m:
+        return m.group(1).strip()
+    m = _CREDIT_PAREN.search(alt)
+    if m and "/" in m.group(1):
+        return m.group(1).strip()
+    return None
+
+
+def credit_from_caption(caption: str | None) -> str | None:
+    """A caption's credit: what follows "Photograph:" and the like, or a trailing "(… / …)"."""
+    if not caption:
+        return None
+    m = _CREDIT_MARK.search(caption)
+    if m:
+        return m.group(1).strip().rstrip(".") or None
+    return credit_from_alt(caption)

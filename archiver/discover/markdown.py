@@ -1,0 +1,176 @@
+"""Markdown discovery: image targets (inline, angle-bracketed, reference style, balanced
+parentheses) and static-site shortcodes (Hugo tweet/x/instagram/youtube, Jekyll twitter).
+
+Spans of images cover exactly the URL as written, so a rewrite replaces only that.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import sys
+
+from archiver.discover import urls
+from archiver.discover.common import credit_from_alt, is_image_candidate
+from archiver.discover.model import Embed, ImageRef
+
+_IMAGE = re.compile(r"!\[([^\[\]\n]{0,1000}+)\]([(\[]?)")
+_TITLE_CLOSE = re.compile(
+    r"""[ \t]*+(?:\n[ \t]*+)?(?:"[^"\n]{0,1000}+"|'[^'\n]{0,1000}+'|\([^()\n]{0,1000}+\))?[ \t]*+\)"""
+)
+_REF_LABEL = re.compile(r"([^\]\n]{0,999}+)\]")
+_REF_DEF = re.compile(r"^[ ]{0,3}\[([^\]\n]{1,999}+)\]:[ \t]*+(?:<([^<>\n]{1,4000}+)>|(\S{1,4000}+))", re.M)
+_FENCE = re.compile(r"^[ ]{0,3}(```|~~~)", re.M)
+_HUGO = re.compile(
+    r"\{\{([<%])[ \t]*+(tweet|x|twitter|instagram|youtube)[ \t]++([^{}\n]{0,500}?)[ \t]*+[>%]\}\}", re.I
+)
+_JEKYLL = re.compile(r"\{%[ \t]*+(twitter|tweet|instagram|youtube)[ \t]++([^%\n]{1,500}?)[ \t]*+%\}", re.I)
+_PARAM = re.compile(r"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)'|(\S+))|"([^"]*)"|(\S+)""")
+_MAX_URL = 4096
+
+
+def fenced_ranges(text: str) -> list[tuple[int, int]]:
+    """Code-fence regions (``` or ~~~), whose content is shown, not rendered."""
+    ranges: list[tuple[int, int]] = []
+    opening: tuple[int, str] | None = None
+    for m in _FENCE.finditer(text):
+        if opening is None:
+            opening = (m.start(), m.group(1))
+        elif m.group(1) == opening[1]:
+            ranges.append((opening[0], m.end()))
+            opening = None
+    if opening is not None:
+        ranges.append((opening[0], len(text)))
+    return ranges
+
+
+def inside(ranges: list[tuple[int, int]], pos: int) -> bool:
+    """True when pos lies in one of the sorted, non-overlapping ranges."""
+    i = bisect.bisect_right(ranges, (pos, sys.maxsize)) - 1
+    return i >= 0 and ranges[i][0] <= pos < ranges[i][1]
+
+
+def _target(text: str, i: int) -> tuple[int, int, int] | None:
+    """Parse an inline target after "(": (url start, url end, position after ")")."""
+    n = len(text)
+    while i < n and text[i] in " \t":
+        i += 1
+    if i < n and text[i] == "<":
+        close = text.find(">", i + 1, min(n, i + 1 + _MAX_URL))
+        if close < 0 or "\n" in text[i + 1:close]:
+            return None
+        start, end, after = i + 1, close, close + 1
+    else:
+        start, depth, j = i, 0, i
+        stop = min(n, i + _MAX_URL)
+        while j < stop:
+            c = text[j]
+            if c.isspace():
+                break
+            if c == "\\":
+                j += 2
+                continue
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                if depth == 0:
+                    break
+                depth -= 1
+            j += 1
+        end = after = min(j, stop)
+    m = _TITLE_CLOSE.match(text, after)
+    if not m or end <= start:
+        return None
+    return start, end, m.end()
+
+
+def _norm_label(label: str) -> str:
+    return " ".join(label.split()).casefold()
+
+
+def images(text: str, fences: list[tuple[int, int]]) -> list[ImageRef]:
+    """Markdown images outside code fences, one per inline occurrence or used definition."""
+    out: list[ImageRef] = []
+    refs: dict[str, str] = {}
+    pos = 0
+    while True:
+        m = _IMAGE.search(text, pos)
+        if not m:
+            break
+        pos = m.end()
+        if inside(fences, m.start()):
+            continue
+        alt = m.group(1).strip() or None
+        if m.group(2) == "(":
+            found = _target(text, m.end())
+            if found:
+                start, end, pos = found
+                _add(out, text[start:end], start, end, "markdown", alt)
+        else:
+            label = m.group(1)
+            if m.group(2) == "[":
+                lm = _REF_LABEL.match(text, m.end())
+                if lm and lm.group(1).strip():
+                    label = lm.group(1)
+            refs.setdefault(_norm_label(label), alt or "")
+    if refs:
+        for d in _REF_DEF.finditer(text):
+            key = _norm_label(d.group(1))
+            if key in refs and not inside(fences, d.start()):
+                g = 2 if d.group(2) is not None else 3
+                _add(out, d.group(g), d.start(g), d.end(g), "markdown-ref", refs.pop(key) or None)
+    return out
+
+
+def _add(out: list[ImageRef], url: str, start: int, end: int, form: str, alt: str | None) -> None:
+    url = url.replace("\\(", "(").replace("\\)", ")")
+    if is_image_candidate(url):
+        out.append(ImageRef(url=url, start=start, end=end, alt=alt, credit=credit_from_alt(alt), form=form))
+
+
+def shortcodes(text: str) -> list[Embed]:
+    """Hugo and Jekyll embed shortcodes (the escaped `{{</* … */>}}` form is not one)."""
+    out: list[Embed] = []
+    for m in _HUGO.finditer(text):
+        named, positional = _params(m.group(3))
+        found = _shortcode_post(m.group(2).lower(), named, positional)
+        if found:
+            out.append(_embed(found, m.start(), m.end(), named.get("user")))
+    for m in _JEKYLL.finditer(text):
+        _, positional = _params(m.group(2))
+        found = _shortcode_post(m.group(1).lower(), {}, positional)
+        if found:
+            out.append(_embed(found, m.start(), m.end(), None))
+    return out
+
+
+def _params(raw: str) -> tuple[dict[str, str], list[str]]:
+    named: dict[str, str] = {}
+    positional: list[str] = []
+    for p in _PARAM.finditer(raw):
+        if p.group(1):
+            named[p.group(1).lower()] = next(g for g in p.group(2, 3, 4) if g is not None)
+        else:
+            positional.append(p.group(5) if p.group(5) is not None else p.group(6))
+    return named, positional
+
+
+def _shortcode_post(kind: str, named: dict[str, str], positional: list[str]) -> urls.PostMatch | None:
+    value = named.get("id") or (positional[0] if positional else "")
+    if not value:
+        return None
+    found = urls.match_post_url(value)
+    if found:
+        return found
+    if kind in ("tweet", "x", "twitter") and value.isdigit() and len(value) <= 20:
+        return "twitter", value, urls.twitter_url(value, named.get("user"))
+    if kind == "instagram":
+        return urls.match_post_url(f"https://www.instagram.com/p/{value}/")
+    if kind == "youtube":
+        return urls.match_post_url(f"https://www.youtube.com/watch?v={value}")
+    return None
+
+
+def _embed(found: urls.PostMatch, start: int, end: int, user: str | None) -> Embed:
+    return Embed(provider=found[0], post_id=found[1], url=found[2], start=start, end=end,
+                 handle=user, form="shortcode")

@@ -1,0 +1,137 @@
+"""The discovery entry point: choose the scanners for the article's format, run them, and fold
+nested findings (a block comment around a figure around a URL line) into one embed each.
+"""
+
+from __future__ import annotations
+
+import re
+
+from archiver.discover import markdown, text
+from archiver.discover.html import HtmlScanner
+from archiver.discover.markdown import inside
+from archiver.discover.model import Discovery, Embed, ImageRef
+from archiver.discover.urls import PostMatch, twitter_url
+from archiver.errors import InputError
+
+FORMATS = ("auto", "html", "markdown", "text")
+_HTML_HINT = re.compile(
+    r"<(?:!doctype|html|head|body|p|div|span|a|img|br|blockquote|iframe|figure|script|meta|h[1-6]|ul|li"
+    r"|table|section|article|picture|source|amp-[a-z]{1,20})(?=[\s/>])|<!--",
+    re.I,
+)
+_MD_HINT = re.compile(
+    r"!\[[^\[\]\n]{0,1000}+\][(\[]|^[ ]{0,3}\[[^\]\n]{1,999}+\]:[ \t]|\{\{[<%]|\{%[ \t]|^[ ]{0,3}(?:```|~~~)",
+    re.M,
+)
+_MD_MARKERS = ("![", "]:", "{{<", "{{%", "{%", "```", "~~~")  # cheap pre-check for _MD_HINT
+_SAMPLE = 1_000_000
+
+
+def detect_format(doc: str) -> tuple[bool, bool]:
+    """(has HTML, has Markdown) judged from the start of the document."""
+    sample = doc[:_SAMPLE]
+    maybe_md = any(marker in sample for marker in _MD_MARKERS)
+    return bool(_HTML_HINT.search(sample)), maybe_md and bool(_MD_HINT.search(sample))
+
+
+def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discovery:
+    """Every embedded post and image in `doc` with spans into it. `fmt`: auto|html|markdown|text."""
+    if not isinstance(doc, str):
+        raise InputError(f"article text must be a decoded string, not {type(doc).__name__}")
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if base_url is not None and not isinstance(base_url, str):
+        raise InputError("base URL must be a string")
+    base_url = (base_url.strip() or None) if base_url else None
+    if fmt == "auto":
+        has_html, has_md = detect_format(doc)
+        fmt = "markdown" if has_md else "html" if has_html else "text"
+    embeds: list[Embed] = []
+    images: list[ImageRef] = []
+    excluded: list[tuple[int, int]] = []
+    if fmt in ("html", "markdown"):
+        scanner = HtmlScanner(doc, base_url)
+        scanner.run()
+        embeds += scanner.embeds
+        images += scanner.resolved_images()
+        excluded = _merged_ranges(excluded + scanner.raw_regions)
+        embeds += [_line_embed(s, e, f, "paragraph") for s, e, f in text.url_paragraphs(doc)
+                   if not _inside_any(excluded, s)]
+    if fmt == "markdown":
+        fences = markdown.fenced_ranges(doc)
+        excluded = _merged_ranges(excluded + fences)
+        images += [_resolved(i, base_url) for i in markdown.images(doc, fences)]
+        embeds += markdown.shortcodes(doc)
+    if fmt in ("markdown", "text"):
+        embeds += [e for e in text.flattened_tweets(doc) if not _inside_any(excluded, e.start)]
+    if fmt == "text":
+        images += [_resolved(i, base_url) for i in text.image_lines(doc)]
+    embeds += [_line_embed(s, e, f, "url-line") for s, e, f in text.url_lines(doc)
+               if not _inside_any(excluded, s)]
+    return Discovery(embeds=fold_nested(embeds), images=_unique(images))
+
+
+def _inside_any(ranges: list[tuple[int, int]], pos: int) -> bool:
+    return bool(ranges) and inside(ranges, pos)
+
+
+def _merged_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping ranges covering the same positions."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(ranges):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def _line_embed(start: int, end: int, found: PostMatch, form: str) -> Embed:
+    return Embed(provider=found[0], post_id=found[1], url=found[2], start=start, end=end, form=form)
+
+
+def _resolved(image: ImageRef, base_url: str | None) -> ImageRef:
+    from archiver.discover.common import resolve
+
+    image.url = resolve(image.url, base_url)
+    return image
+
+
+_MERGED = ("post_id", "url", "handle", "author", "text", "date", "media_links")
+
+
+def fold_nested(embeds: list[Embed]) -> list[Embed]:
+    """One entry per construct: an embed inside another (the URL line in a WordPress block, the
+    blockquote in an fb-post div) gives its details to the outer one and is dropped, except the
+    placeholder blockquote of an AMP element, which is a second occurrence of its own."""
+    embeds = sorted(embeds, key=lambda e: (e.start, -e.end))
+    kept: list[Embed] = []
+    outer: Embed | None = None
+    for e in embeds:
+        if outer is not None and e.end <= outer.end:
+            same = e.provider == outer.provider and (
+                not e.post_id or not outer.post_id or e.post_id == outer.post_id)
+            if same:
+                for name in _MERGED:
+                    if not getattr(outer, name) and getattr(e, name):
+                        setattr(outer, name, getattr(e, name))
+            if same and outer.form == "amp" and e.form == "blockquote":
+                e.post_id, e.url = outer.post_id, e.url or outer.url
+                kept.append(e)
+            continue
+        kept.append(e)
+        outer = e
+    for e in kept:
+        if e.provider == "twitter" and e.post_id and e.handle and (not e.url or "/i/web/" in e.url):
+            e.url = twitter_url(e.post_id, e.handle)
+    return kept
+
+
+def _unique(images: list[ImageRef]) -> list[ImageRef]:
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for image in sorted(images, key=lambda i: (i.start, i.end)):
+        if (image.start, image.end) not in seen:
+            seen.add((image.start, image.end))
+            out.append(image)
+    return out

@@ -1,0 +1,247 @@
+"""Every embed form of formats/embeds.md: exact post ids, canonical URLs, handles and spans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from archiver.discover import discover
+from archiver.errors import InputError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "discover"
+BASE = "https://www.example.com/story/"
+
+
+def load(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def span(text: str, begin: str, finish: str, nth: int = 0) -> tuple[int, int]:
+    """Offsets of the nth construct that starts with `begin` and ends with the first `finish` after it."""
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(begin, start + 1)
+    return start, text.index(finish, start) + len(finish)
+
+
+TW = "https://twitter.com/{}/status/{}"
+
+
+def test_official_blockquote_with_variations() -> None:
+    text = load("twitter-blockquote.html")
+    embeds = discover(text).embeds
+    assert [e.post_id for e in embeds] == ["1764927578469150481", "1764999999999999999", "1765000000000000001"]
+    first, second, third = embeds
+    assert (first.start, first.end) == span(text, '<blockquote class="twitter-tweet">', "</script>")
+    assert first.url == TW.format("PinecrestObs", "1764927578469150481")
+    assert (first.handle, first.author, first.date) == ("PinecrestObs", "Pinecrest Observer", "March 5, 2024")
+    assert first.text.startswith("Ice fishing season") and first.text.endswith("pic.twitter.com/Rv7sKq2LpZ")
+    assert first.media_links == ["pic.twitter.com/Rv7sKq2LpZ"]
+    assert first.form == "blockquote"
+    # classes in another order, literal dash, parentheses and emoji in the name, Hindi date,
+    # x.com link with &amp; query, protocol-relative widgets.js on the next line
+    assert (second.start, second.end) == span(text, "<blockquote data-cards", 'widgets.js" charset="utf-8"></script>')
+    assert second.url == TW.format("LakemontSnow", "1764999999999999999")
+    assert (second.author, second.handle, second.date) == ("Lakemont Snow Desk (LSD) ❄️", "LakemontSnow", "5 मार्च 2024")
+    # mojibake dash, nested in a pull quote: the inner blockquote only
+    assert (third.start, third.end) == span(text, '<blockquote class="twitter-tweet" data-lang="fr">', "</blockquote>")
+    assert (third.author, third.handle, third.date) == ("Lac Mont", "LacMont", "5 mars 2024")
+
+
+def test_video_embed_and_timeline_is_not_a_post() -> None:
+    text = load("twitter-video.html")
+    (e,) = discover(text).embeds
+    assert e.post_id == "1765709230920277604" and e.handle == "LakemontSki"
+    assert (e.start, e.end) == span(text, "<blockquote", "</blockquote>")
+    assert e.media_links == ["pic.twitter.com/Nm4xTq8VbC"]
+
+
+def test_rendered_iframes() -> None:
+    text = load("twitter-rendered.html")
+    wrapper, old = discover(text).embeds
+    assert wrapper.post_id == old.post_id == "1748306223249557432"
+    assert (wrapper.start, wrapper.end) == span(text, '<div class="twitter-tweet', "</iframe></div>")
+    assert (old.start, old.end) == span(text, '<iframe id="twitter-widget-3"', "</iframe>")
+    assert wrapper.handle is None and wrapper.form == "iframe"
+
+
+def test_stub_blockquote() -> None:
+    text = load("twitter-stub.html")
+    (e,) = discover(text).embeds
+    assert (e.post_id, e.handle) == ("1766441302328346877", "LakemontDPW")
+    assert e.url == TW.format("LakemontDPW", "1766441302328346877")
+    assert (e.start, e.end) == span(text, "<blockquote", "</blockquote>")
+
+
+def test_status_url_lines() -> None:
+    text = load("twitter-urls.txt")
+    embeds = discover(text).embeds
+    assert len(embeds) == 15
+    assert {e.post_id for e in embeds} == {"1764927578469150481"}
+    lines = [ln for ln in text.splitlines() if ln.startswith("https://") and "/status" in ln]
+    assert [text[e.start:e.end] for e in embeds] == lines[:15]
+    assert all(e.form == "url-line" for e in embeds)
+
+
+def test_wordpress_blocks_lines_and_paragraphs() -> None:
+    text = load("wordpress.html")
+    embeds = discover(text).embeds
+    assert [e.form for e in embeds] == ["wp-block", "wp-block", "url-line", "paragraph", "figure"]
+    block, legacy, line, para, figure = embeds
+    assert (block.start, block.end) == span(text, "<!-- wp:embed", "<!-- /wp:embed -->")
+    assert (legacy.start, legacy.end) == span(text, "<!-- wp:core-embed/twitter", "<!-- /wp:core-embed/twitter -->")
+    assert block.post_id == legacy.post_id == "1766441302328346877"
+    assert text[line.start:line.end] == "https://twitter.com/LakemontSki/status/1765709230920277604"
+    assert text[para.start:para.end] == "<p>https://x.com/LakemontSki/status/1765709230920277604</p>"
+    assert para.url == TW.format("LakemontSki", "1765709230920277604")
+    assert (figure.start, figure.end) == span(text, '<figure class="wp-block-embed wp-block-embed-twitter', "</figure>")
+    assert figure.post_id == "1764927578469150481"
+
+
+def test_amp_twitter_and_its_placeholder() -> None:
+    text = load("amp.html")
+    embeds = discover(text).embeds
+    assert [(e.form, e.post_id) for e in embeds] == [
+        ("amp", "1765709230920277604"), ("blockquote", "1765709230920277604"), ("amp", "1748306223249557432")]
+    amp = embeds[0]
+    assert (amp.start, amp.end) == span(text, "<amp-twitter", "</amp-twitter>")
+    assert amp.handle == "LakemontSki" and amp.url == TW.format("LakemontSki", "1765709230920277604")
+    assert (embeds[2].start, embeds[2].end) == span(text, "<amp-twitter", "</amp-twitter>", nth=1)
+
+
+def test_static_site_shortcodes_but_not_escaped_ones() -> None:
+    text = load("shortcodes.md")
+    embeds = discover(text).embeds
+    assert len(embeds) == 4 and {e.post_id for e in embeds} == {"1764927578469150481"}
+    assert [text[e.start:e.end] for e in embeds] == [
+        '{{< tweet user="PinecrestObs" id="1764927578469150481" >}}',
+        "{{< tweet 1764927578469150481 >}}",
+        '{{< x user="PinecrestObs" id="1764927578469150481" >}}',
+        "{% twitter https://twitter.com/PinecrestObs/status/1764927578469150481 align=center %}",
+    ]
+    assert embeds[0].handle == "PinecrestObs" and embeds[0].form == "shortcode"
+
+
+def test_flattened_text() -> None:
+    text = load("flattened.txt")
+    embeds = discover(text).embeds
+    assert all(e.post_id is None and e.url is None and e.form == "flattened" for e in embeds)
+    assert [(e.handle, e.date) for e in embeds] == [
+        ("PinecrestObs", "March 5, 2024"), ("LakemontDPW", "February 13, 2024"),
+        ("LakemontTrails", "5 मार्च 2024"), ("PinecrestObs", "March 5, 2024"), ("LakemontSki", "March 7, 2024")]
+    first, glued, media_after, run1, run2 = embeds
+    assert (first.start, first.end) == span(text, "Ice fishing season", "March 5, 2024")
+    assert first.author == "Pinecrest Observer" and first.media_links == ["pic.twitter.com/Rv7sKq2LpZ"]
+    assert glued.text == "Plows out on Route 9 pic.twitter.com/Hq2vNw5xRt"
+    assert (media_after.start, media_after.end) == span(text, "Trail report", "pic.twitter.com/Zx9yWv8uTs")
+    assert media_after.media_links == ["pic.twitter.com/Zx9yWv8uTs"]
+    assert run1.end == run2.start and text[run2.start:run2.end].startswith("Groomers were out all night")
+    assert run2.text == "Groomers were out all night"
+
+
+def test_seed_article() -> None:
+    text = load("seed-article.txt")
+    found = discover(text, base_url=BASE)
+    (e,) = found.embeds
+    assert (e.provider, e.post_id, e.handle, e.author, e.date) == ("twitter", None, "ANI", "ANI", "July 15, 2025")
+    assert e.text.startswith("Russia's Foreign Minister Sergey Lavrov") and e.text.endswith("Tianjin, China")
+    assert e.media_links == ["pic.twitter.com/HA2sQBIEQc"]
+    assert (e.start, e.end) == span(text, "Russia's Foreign Minister", "pic.twitter.com/HA2sQBIEQc")
+    (image,) = found.images
+    path = text.split("\n", 1)[0].removesuffix(")")
+    assert path.endswith(".jpg") and image.start == 0 and text[image.start:image.end] == path
+    assert image.url == "https://www.example.com" + path
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("instagram-v14.html", [("instagram", "C4kP2rTz8Lm", "https://www.instagram.com/p/C4kP2rTz8Lm/",
+                                 "pineridgeresort", '<blockquote class="instagram-media"', "embed.js\"></script>"),
+                                ("instagram", "C5aB3cD4eF5", "https://www.instagram.com/reel/C5aB3cD4eF5/",
+                                 None, "https://www.instagram.com/reel/", "?igsh=abc")]),
+        ("instagram-v7.html", [("instagram", "BQw8sN3kLp2", "https://www.instagram.com/p/BQw8sN3kLp2/",
+                                "pinecrestobserver", "<blockquote", "embeds.js\"></script>")]),
+        ("facebook.html", [
+            ("facebook", "pfbid0Rt7Ux2YkLmNq3VwZ8sD5fGhJ1cPaE4bK6nM9oQ2rS7tU3vW5xY8zA1bC4dE6fHl",
+             "https://www.facebook.com/LakemontDPW/posts/pfbid0Rt7Ux2YkLmNq3VwZ8sD5fGhJ1cPaE4bK6nM9oQ2rS7tU3vW5xY8zA1bC4dE6fHl",
+             None, '<div class="fb-post"', "</blockquote></div>"),
+            ("facebook", "10161234567890123", "https://www.facebook.com/PinecrestObserver/posts/10161234567890123",
+             None, "<iframe", "</iframe>")]),
+        ("tiktok.html", [("tiktok", "7342136643995317486",
+                          "https://www.tiktok.com/@pinecrestobserver/video/7342136643995317486",
+                          "pinecrestobserver", "<blockquote", "embed.js\"></script>")]),
+        ("bluesky.html", [("bluesky", "3kmzg4tk6c6zb",
+                           "https://bsky.app/profile/did:plc:pft7v4seh2kvj72ceuvw75ef/post/3kmzg4tk6c6zb",
+                           "trails.lakemont.example", "<blockquote", "</script>")]),
+        ("threads.html", [("threads", "C4nR8sLq2Xe", "https://www.threads.com/@pineridgeresort/post/C4nR8sLq2Xe",
+                           "pineridgeresort", "<blockquote", "</script>")]),
+        ("mastodon.html", [
+            ("mastodon", "112036596940807418", "https://social.pinecrest.example/@observer/112036596940807418",
+             "observer", "<iframe", "</script>"),
+            ("mastodon", "112037147443259630", "https://social.pinecrest.example/@observer/112037147443259630",
+             "observer", '<blockquote class="mastodon-embed"', "</script>")]),
+        ("telegram.html", [("telegram", "lakemontalerts/512", "https://t.me/lakemontalerts/512",
+                            "lakemontalerts", "<script", "</script>")]),
+        ("reddit.html", [
+            ("reddit", "1b6yq2k", "https://www.reddit.com/r/Lakemont/comments/1b6yq2k/", "pier4regular",
+             '<blockquote class="reddit-embed-bq"', "</script>"),
+            ("reddit", "a9k2xq", "https://www.reddit.com/r/Lakemont/comments/a9k2xq/", None,
+             '<blockquote class="reddit-card"', "</script>")]),
+        ("linkedin.html", [
+            ("linkedin", "urn:li:share:7171882352641923661",
+             "https://www.linkedin.com/feed/update/urn:li:share:7171882352641923661/", None, "<iframe", "</iframe>"),
+            ("linkedin", "urn:li:ugcPost:7171882352641923999",
+             "https://www.linkedin.com/feed/update/urn:li:ugcPost:7171882352641923999/", None,
+             '<iframe src="https://www.linkedin.com/embed/feed/update/urn:li:ugcPost', "</iframe>")]),
+    ],
+)
+def test_other_providers(name: str, expected: list[tuple]) -> None:
+    text = load(name)
+    embeds = discover(text).embeds
+    assert len(embeds) == len(expected)
+    for e, (provider, post_id, url, handle, begin, finish) in zip(embeds, expected, strict=True):
+        assert (e.provider, e.post_id, e.url, e.handle) == (provider, post_id, url, handle)
+        start = text.index(begin, e.start)
+        assert start == e.start
+        assert e.end == text.index(finish, start) + len(finish)
+
+
+def test_youtube_forms_one_entry_per_occurrence() -> None:
+    text = load("youtube.html")
+    embeds = discover(text).embeds
+    assert len(embeds) == 7 and {e.post_id for e in embeds} == {"Tq2wE9rY4uI"}
+    assert {e.url for e in embeds} == {"https://www.youtube.com/watch?v=Tq2wE9rY4uI"}
+    assert [e.form for e in embeds] == ["iframe"] * 3 + ["lazy-player", "iframe", "url-line", "url-line"]
+    lazy = embeds[3]
+    assert text[lazy.start:lazy.end].endswith('data-query="feature=oembed"></div>')
+    assert text[embeds[4].start:embeds[4].end].startswith("<iframe")  # the noscript copy
+
+
+def test_instagram_details() -> None:
+    v7 = discover(load("instagram-v7.html")).embeds[0]
+    assert (v7.author, v7.text) == ("Pinecrest Observer", "First snow on the pier")
+    assert v7.date == "Feb 11, 2017 at 7:02am PST"
+    assert discover(load("instagram-v7.html")).images == []  # the CSS data URI is not an image
+
+
+def test_facebook_sdk_and_pixel_are_not_posts_or_images() -> None:
+    found = discover(load("facebook.html"))
+    assert len(found.embeds) == 2 and found.images == []
+    assert found.embeds[0].text == "Parking ban in effect from 10pm."
+
+
+def test_unknown_format_is_an_input_error() -> None:
+    with pytest.raises(InputError):
+        discover("text", fmt="pdf")
+    with pytest.raises(InputError):
+        discover(b"bytes")  # type: ignore[arg-type]
+
+
+def test_explicit_formats() -> None:
+    html_doc = load("twitter-stub.html")
+    assert discover(html_doc, fmt="text").embeds == []
+    assert len(discover(html_doc, fmt="html").embeds) == 1
+    flattened = load("flattened.txt")
+    assert discover(flattened, fmt="html").embeds == []

@@ -1,0 +1,110 @@
+"""Splicing on spans, patches that apply and revert exactly, and Robust Links attributes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archiver.discover import discover
+from archiver.rewrite import (
+    Patch,
+    PatchError,
+    Replacement,
+    add_robust_links,
+    apply_patch,
+    revert_patch,
+    splice,
+)
+
+TWEET = ('<blockquote class="twitter-tweet"><p>Hi</p>&mdash; A (@a) '
+         '<a href="https://twitter.com/a/status/{id}">March 5, 2024</a></blockquote>')
+
+
+def test_splice_replaces_only_spans_and_reverts() -> None:
+    text = "héllo wörld 😀 end"
+    new, patch = splice(text, [Replacement(12, 13, "[emoji]"), Replacement(0, 5, "HELLO")])
+    assert new == "HELLO wörld [emoji] end"
+    assert [op["old"] for op in patch.ops] == ["héllo", "😀"]
+    assert revert_patch(new, patch) == text
+    assert apply_patch(text, Patch.from_json(patch.to_json())) == new
+
+
+def test_overlaps_and_out_of_range_are_errors() -> None:
+    with pytest.raises(ValueError):
+        splice("abcdef", [Replacement(0, 3, "x"), Replacement(2, 4, "y")])
+    with pytest.raises(ValueError):
+        splice("abc", [Replacement(2, 9, "x")])
+
+
+def test_hashes_guard_apply_and_revert() -> None:
+    new, patch = splice("abc", [Replacement(1, 2, "B")])
+    with pytest.raises(PatchError):
+        apply_patch("abd", patch)
+    with pytest.raises(PatchError):
+        revert_patch(new + " ", patch)
+    with pytest.raises(PatchError):
+        Patch.from_json({"ops": [{"start": "x"}], "base_sha256": "", "result_sha256": ""})
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> str:
+    parts = []
+    for _ in range(draw(st.integers(0, 8))):
+        kind = draw(st.sampled_from(["prose", "tweet", "img", "line"]))
+        if kind == "prose":
+            parts.append(draw(st.text(alphabet=st.characters(exclude_characters="<>&\r"), max_size=40)))
+        elif kind == "tweet":
+            parts.append(TWEET.format(id=draw(st.integers(10, 10**19))))
+        elif kind == "img":
+            path = draw(st.from_regex(r"[a-z0-9/_-]{1,20}", fullmatch=True))
+            parts.append(f'<img src="/{path}.jpg" alt="x">')
+        else:
+            parts.append(f"\nhttps://x.com/u/status/{draw(st.integers(10, 10**19))}\n")
+    return "".join(parts)
+
+
+@settings(max_examples=150, deadline=None)
+@given(documents(), st.randoms(use_true_random=False))
+def test_property_splice_keeps_outside_bytes_and_reverts(doc: str, rnd) -> None:
+    found = discover(doc, fmt="html")
+    spans = sorted([(e.start, e.end) for e in found.embeds] + [(i.start, i.end) for i in found.images])
+    chosen, last = [], -1
+    for s, e in spans:
+        if s >= last and rnd.random() < 0.8:
+            chosen.append(Replacement(s, e, rnd.choice(["", "https://stable.example/x", "é😀" * rnd.randint(0, 3)])))
+            last = e
+    new, patch = splice(doc, chosen)
+    # every character outside the replaced spans is unchanged, in order
+    pos_old = pos_new = 0
+    for r in sorted(chosen, key=lambda r: r.start):
+        assert new[pos_new:pos_new + r.start - pos_old] == doc[pos_old:r.start]
+        pos_new += r.start - pos_old + len(r.new)
+        pos_old = r.end
+    assert new[pos_new:] == doc[pos_old:]
+    assert revert_patch(new, Patch.from_json(patch.to_json())) == doc
+    assert apply_patch(doc, patch) == new
+
+
+def test_robust_links_on_first_tag_only_and_idempotent() -> None:
+    markup = TWEET.format(id=1) + ' <script async src="https://platform.twitter.com/widgets.js"></script>'
+    once = add_robust_links(markup, "https://twitter.com/a/status/1", "https://m.example/v?a=1&b=2", "2024-03-05")
+    assert once.startswith('<blockquote class="twitter-tweet" data-originalurl="https://twitter.com/a/status/1" '
+                           'data-versionurl="https://m.example/v?a=1&amp;b=2" data-versiondate="2024-03-05">')
+    assert once[once.index("><p>"):] == markup[markup.index("><p>"):]
+    assert add_robust_links(once, "https://twitter.com/a/status/1", "https://m.example/v?a=1&b=2",
+                            "2024-03-05") == once
+    changed = add_robust_links(once, "https://o", "https://v2", "2025-01-01")
+    assert changed == add_robust_links(markup, "https://o", "https://v2", "2025-01-01")
+
+
+def test_robust_links_other_shapes() -> None:
+    assert add_robust_links("https://x.com/a/status/1", "o", "v", "d") == "https://x.com/a/status/1"
+    assert add_robust_links("Text — A (@a) March 5, 2024", "o", "v", "d") == "Text — A (@a) March 5, 2024"
+    assert add_robust_links('<iframe src="x" />', "o", "v", "d") == (
+        '<iframe src="x" data-originalurl="o" data-versionurl="v" data-versiondate="d" />')
+    wp = '<!-- wp:embed {"url":"u"} -->\n<figure class="f"><div>u</div></figure>\n<!-- /wp:embed -->'
+    assert add_robust_links(wp, "o", "v", "d") == wp.replace('class="f"', 'class="f" data-originalurl="o" '
+                                                              'data-versionurl="v" data-versiondate="d"')
+    assert add_robust_links('<p title=\'a "q"\'>x</p>', 'a"b', "v", "<d>") == (
+        '<p title=\'a "q"\' data-originalurl="a&quot;b" data-versionurl="v" data-versiondate="&lt;d&gt;">x</p>')
