@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,45 +16,12 @@ from archiver import pipeline
 from archiver.config import Settings
 from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_image
 from archiver.rewrite import Patch, revert_patch
+from tests.harness.celery_worker import Worker, settings_env
 
 ROOT = Path(__file__).resolve().parent.parent
 TWEET = "1945048830047662087"
 
 pytestmark = pytest.mark.integration
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
-    for name in Settings.__dataclass_fields__:
-        if name == "extra":
-            continue
-        value = getattr(settings, name)
-        env[f"ARCHIVER_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
-    return env
-
-
-class Worker:
-    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 2) -> None:
-        self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "archiver", "--pool", "prefork",
-             "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        """SIGKILL the worker and its pool children: no chance to ack, requeue or clean up."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture
