@@ -277,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--concurrency", type=int, default=2)
     sp.add_argument("--loglevel", default="INFO")
     sp.set_defaults(func=cmd_worker)
+
+    from archiver.commands import register_all
+
+    register_all(sub)
     return p
 
 

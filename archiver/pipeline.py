@@ -434,32 +434,10 @@ def finalize(rt: Runtime, plan: Plan, *, reason: str = "archive") -> Version:
     source = _load_source(rt, plan)
     new_text, patch = splice(source.text, build_replacements(rt, source.text, plan, results))
     body = new_text.encode(plan.encoding, errors="xmlcharrefreplace")
-    digest = sha256_hex(body)
+    base = {"kind": "source", "sha256": plan.source_sha256, "key": source_key(plan.article_id, plan.source_sha256)}
+    version = write_version(rt, plan.article_id, body, reason=reason, source_sha256=plan.source_sha256,
+                            encoding=plan.encoding, patch_doc={"base": base, **patch.to_json()})
     aid = plan.article_id
-    with rt.coordinator.lock(f"article:{aid}", timeout=120):
-        history = versions(rt, aid)
-        if history and history[-1]["sha256"] == digest:
-            v = history[-1]
-            version = Version(aid, v["version"], v["key"], digest, v["created_at"], v["reason"],
-                              v["source_sha256"], new=False)
-        else:
-            n = (history[-1]["version"] + 1) if history else 1
-            created = iso(utcnow())
-            # Body and patch first; the metadata file commits the version (a crash before it leaves
-            # an uncommitted body that the next finalize overwrites).
-            rt.store.put(version_key(aid, n), body, content_type="text/html; charset=" + plan.encoding)
-            patch_doc = {"base": {"kind": "source", "sha256": plan.source_sha256,
-                                  "key": source_key(aid, plan.source_sha256)}, **patch.to_json()}
-            rt.store.put(patch_key(aid, n), _dumps(patch_doc), content_type="application/json")
-            meta = {"article_id": aid, "version": n, "key": version_key(aid, n), "sha256": digest,
-                    "created_at": created, "reason": reason, "source_sha256": plan.source_sha256,
-                    "patch_key": patch_key(aid, n), "archiver_version": __version__}
-            rt.store.put(version_meta_key(aid, n), _dumps(meta), content_type="application/json")
-            version = Version(aid, n, version_key(aid, n), digest, created, reason, plan.source_sha256,
-                              new=True)
-        rt.catalog.record_version(article_id=aid, version=version.number, key=version.key, sha256=digest,
-                                  source_sha256=plan.source_sha256, reason=version.reason,
-                                  created_at=version.created_at)
     statuses = [r["status"] for r in results.values()]
     done = all(is_final(r) for r in results.values())
     now = iso(utcnow())
@@ -468,6 +446,37 @@ def finalize(rt: Runtime, plan: Plan, *, reason: str = "archive") -> Version:
                               created_at=now, updated_at=now)
     log.info("article %s: version %d (%s), statuses %s", aid, version.number,
              "new" if version.new else "unchanged", statuses)
+    return version
+
+
+def write_version(rt: Runtime, article_id: str, body: bytes, *, reason: str, source_sha256: str, encoding: str,
+                  patch_doc: dict[str, Any], unless_current: bool = True) -> Version:
+    """Commit `body` as the article's next version (finalize, restore and revert all come here).
+
+    With `unless_current`, bytes equal to the current version's write nothing and return it.
+    Body and patch are written first; the metadata file commits the version, so a crash before it
+    leaves an uncommitted body that the next writer overwrites. Serialized per article.
+    """
+    digest = sha256_hex(body)
+    aid = article_id
+    with rt.coordinator.lock(f"article:{aid}", timeout=120):
+        history = versions(rt, aid)
+        if unless_current and history and history[-1]["sha256"] == digest:
+            v = history[-1]
+            version = Version(aid, v["version"], v["key"], digest, v["created_at"], v["reason"],
+                              v["source_sha256"], new=False)
+        else:
+            n = (history[-1]["version"] + 1) if history else 1
+            created = iso(utcnow())
+            rt.store.put(version_key(aid, n), body, content_type="text/html; charset=" + encoding)
+            rt.store.put(patch_key(aid, n), _dumps(patch_doc), content_type="application/json")
+            meta = {"article_id": aid, "version": n, "key": version_key(aid, n), "sha256": digest,
+                    "created_at": created, "reason": reason, "source_sha256": source_sha256,
+                    "encoding": encoding, "patch_key": patch_key(aid, n), "archiver_version": __version__}
+            rt.store.put(version_meta_key(aid, n), _dumps(meta), content_type="application/json")
+            version = Version(aid, n, version_key(aid, n), digest, created, reason, source_sha256, new=True)
+        rt.catalog.record_version(article_id=aid, version=version.number, key=version.key, sha256=digest,
+                                  source_sha256=source_sha256, reason=version.reason, created_at=version.created_at)
     return version
 
 
