@@ -314,7 +314,9 @@ def _capture_embed(rt: Runtime, plan: Plan, item: dict[str, Any], capture_id: st
             handle=author.get("handle"), author=author.get("name"), text=manifest.get("text"),
             posted_at=manifest.get("created_at"),
         )
-    return {**base, "post_id": res.post_id or item.get("post_id"), "url": res.url or item.get("url"),
+    # "unresolved-…" is only the filing name of a post the article shows without an id.
+    resolved_id = res.post_id if res.post_id and not res.post_id.startswith("unresolved-") else None
+    return {**base, "post_id": resolved_id or item.get("post_id"), "url": res.url or item.get("url"),
             "status": res.status, "snapshot": res.manifest_key, "capture_id": res.capture_id,
             "captured_at": captured_at, "error": res.error}
 
