@@ -60,6 +60,7 @@ class Settings:
     media_dedupe_window: int = 30 * 24 * 3600
     visibility_timeout: int = 3600
     task_time_limit: int = 900
+    capture_retry_delays: str = "60,600,3600"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     # --- derived values -------------------------------------------------------------
@@ -78,6 +79,10 @@ class Settings:
     @property
     def fetch_allow_list(self) -> list[str]:
         return [p.strip() for p in self.fetch_allow.split(",") if p.strip()]
+
+    @property
+    def capture_retry_delay_list(self) -> list[float]:
+        return [float(p) for p in self.capture_retry_delays.split(",") if p.strip()]
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -139,3 +139,28 @@ def test_worker_killed_mid_capture(settings: Settings, origin: FixtureOrigin, tm
     photo = hashlib.sha256(origin.media_bytes("/media/p1.jpg")).hexdigest()
     assert rt.store.exists(f"blobs/sha256/{photo[:2]}/{photo}")
     rt.close()
+
+
+def test_workers_back_off_and_finish_a_failed_capture(settings: Settings, origin: FixtureOrigin,
+                                                      tmp_path: Path) -> None:
+    """A tweet whose endpoints fail once: the article is rewritten without it, then the workers'
+    backoff captures it again and the article gets a second version with the snapshot."""
+    settings = settings.replace(capture_retry_delays="1", fetch_retries=0)
+    origin.set_behaviour("/tweet-result", "500")
+    origin.set_behaviour("/oembed", "500")
+    src = article(origin)
+    path = tmp_path / "story.html"
+    path.write_bytes(src)
+    with Worker(settings_env(settings), tmp_path / "worker.log"):
+        out = submit(settings, path, wait=90)
+        assert out["version"] == 1
+        rt = pipeline.Runtime.from_settings(settings)
+        deadline = time.monotonic() + 60
+        while len(pipeline.versions(rt, "story")) < 2:
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
+            time.sleep(0.2)
+    history = pipeline.versions(rt, "story")
+    assert [v["reason"] for v in history] == ["archive", "retry"]
+    assert "data-versionurl" not in rt.store.get(history[0]["key"]).decode()
+    assert rt.store.get(history[1]["key"]).decode().count("data-versionurl=") == 1
+    rt.close()

@@ -7,6 +7,7 @@ Redis bounds how often, after which the item is stored as failed so the article 
 from __future__ import annotations
 
 import logging
+import random
 from typing import Any
 
 from celery import Task
@@ -14,6 +15,7 @@ from celery import Task
 from archiver import pipeline
 from archiver.coordination import RedisCoordinator
 from archiver.pipeline import NotReady, Runtime
+from archiver.providers.base import RETRYABLE_STATUSES
 from workers.app import app, settings
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ def process_article(self: Task, article_id: str, source_sha256: str, url: str | 
 
 @app.task(bind=True, name="archiver.capture_item")
 def capture_item(self: Task, article_id: str, source_sha256: str, item_id: str,
-                 force: bool = False) -> str:
+                 force: bool = False, attempt: int = 0) -> str:
     rt = runtime()
     plan = pipeline.load_plan(rt, article_id, source_sha256)
     if _over_delivered(self):
@@ -67,7 +69,13 @@ def capture_item(self: Task, article_id: str, source_sha256: str, item_id: str,
     else:
         result = pipeline.capture_item(rt, plan, item_id, force=force)
     if rt.coordinator.mark_done(plan.group, item_id) >= len(plan.items):
-        finalize_article.delay(article_id, source_sha256)
+        finalize_article.delay(article_id, source_sha256, "archive" if attempt == 0 else "retry")
+    delays = settings.capture_retry_delay_list
+    if result["status"] in RETRYABLE_STATUSES and attempt < len(delays):
+        # The article is finalized with what there is now; a later capture that succeeds
+        # finalizes it again into a new version (the workers' backoff).
+        capture_item.apply_async((article_id, source_sha256, item_id), {"force": True, "attempt": attempt + 1},
+                                 countdown=delays[attempt] * random.uniform(0.8, 1.2))
     return result["status"]
 
 
