@@ -61,20 +61,14 @@ def _print_report(rep: dict[str, Any]) -> None:
           f"{' (new)' if rep.get('new_version') else ' (unchanged, nothing new stored)'}")
     print(f"  rewritten: {rep['rewritten']}")
     for e in rep["embeds"]:
-        what = e["post_id"] or "(no id in markup)"
-        line = f"  embed {e['provider']} {what}: {e['status']}"
-        if e.get("snapshot"):
-            line += f" -> {e['snapshot']}"
-        if e.get("error"):
-            line += f" ({e['error']})"
-        print(line)
+        _print_item(f"embed {e['provider']} {e['post_id'] or '(no id in markup)'}", e["status"], e.get("snapshot"),
+                    e.get("error"))
     for i in rep["images"]:
-        line = f"  image {i['url']}: {i['status']}"
-        if i.get("stable_url"):
-            line += f" -> {i['stable_url']}"
-        if i.get("error"):
-            line += f" ({i['error']})"
-        print(line)
+        _print_item(f"image {i['url']}", i["status"], i.get("stable_url"), i.get("error"))
+
+
+def _print_item(what: str, status: str, where: str | None, error: str | None) -> None:
+    print(f"  {what}: {status}" + (f" -> {where}" if where else "") + (f" ({error})" if error else ""))
 
 
 def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
