@@ -58,7 +58,7 @@ def _print_json(obj: Any) -> None:
 
 def _print_report(rep: dict[str, Any]) -> None:
     print(f"article {rep['article_id']}: version {rep['version']}"
-          f"{' (new)' if rep.get('new_version') else ' (unchanged, nothing new stored)'}")
+          f"{' (new)' if rep.get('new_version') else ' (unchanged)'}")
     print(f"  rewritten: {rep['rewritten']}")
     for e in rep["embeds"]:
         _print_item(f"embed {e['provider']} {e['post_id'] or '(no id in markup)'}", e["status"], e.get("snapshot"),

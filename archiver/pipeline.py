@@ -268,8 +268,9 @@ def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False) 
     try:
         if item["kind"] == "embed":
             # The capture id is fixed before any object is written, so a capture that dies halfway
-            # and runs again overwrites the same keys instead of leaving a second, partial capture.
-            if existing is not None and existing["status"] == "capturing":
+            # and runs again overwrites the same keys instead of leaving a second, partial capture;
+            # a retry of one that ended unavailable or failed completes that same capture.
+            if existing is not None and existing.get("capture_id") and not is_final(existing):
                 capture_id = existing["capture_id"]
             else:
                 capture_id = new_capture_id(utcnow())
