@@ -140,6 +140,8 @@ def test_failing_tweet_endpoint_then_retry(tmp_settings: Callable[..., Settings]
     v2 = rt.store.get(pipeline.version_key("story-1", 2)).decode()
     assert v2.count("data-versionurl") == 2
     assert [v["reason"] for v in pipeline.versions(rt, "story-1")] == ["archive", "retry"]
+    # The retry completed the first, unavailable capture: one manifest, not two.
+    assert len([k for k in rt.store.list(f"posts/twitter/{TWEET}/") if k.endswith(".json")]) == 1
     rt.close()
 
 
