@@ -16,6 +16,10 @@ python_bin="$(command -v python3.11 || command -v python3)"
 "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || { echo "setup: Python 3.11+ is required (found $("$python_bin" --version))" >&2; exit 1; }
 "$python_bin" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+# Headless browser for the web UI tests (driven by Playwright through executable_path).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Fonts covering Devanagari, Arabic and the rest, for pages and PNG cards.
+[ -d /usr/share/fonts/truetype/noto ] || missing+=(fonts-noto-core)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]} from apt"
   $SUDO apt-get update -qq
