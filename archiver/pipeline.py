@@ -26,7 +26,7 @@ from archiver.catalog import Catalog, open_catalog
 from archiver.config import Settings
 from archiver.coordination import Coordinator, LocalCoordinator
 from archiver.discover import Embed, ImageRef, discover
-from archiver.errors import InputError
+from archiver.errors import ArchiverError, InputError
 from archiver.providers.markup import unresolved_post_id
 from archiver.snapshot import new_capture_id
 from archiver.store import ObjectNotFound, ObjectStore, open_store
@@ -368,6 +368,10 @@ class Version:
                 "reason": self.reason, "source_sha256": self.source_sha256}
 
 
+class VersionConflict(ArchiverError):
+    """Another version was written between reading the current one and writing its successor."""
+
+
 class NotReady(Exception):
     """Some items of the article have no stored result yet."""
 
@@ -453,17 +457,23 @@ def finalize(rt: Runtime, plan: Plan, *, reason: str = "archive") -> Version:
 
 
 def write_version(rt: Runtime, article_id: str, body: bytes, *, reason: str, source_sha256: str, encoding: str,
-                  patch_doc: dict[str, Any], unless_current: bool = True) -> Version:
+                  patch_doc: dict[str, Any], unless_current: bool = True,
+                  expected_current: int | None = None) -> Version:
     """Commit `body` as the article's next version (finalize, restore and revert all come here).
 
     With `unless_current`, bytes equal to the current version's write nothing and return it.
     Body and patch are written first; the metadata file commits the version, so a crash before it
-    leaves an uncommitted body that the next writer overwrites. Serialized per article.
+    leaves an uncommitted body that the next writer overwrites. Serialized per article; with
+    `expected_current` (an edit made on top of that version) a newer version raises VersionConflict.
     """
     digest = sha256_hex(body)
     aid = article_id
     with rt.coordinator.lock(f"article:{aid}", timeout=120):
         history = versions(rt, aid)
+        current = history[-1]["version"] if history else 0
+        if expected_current is not None and current != expected_current:
+            raise VersionConflict(f"article {aid!r} moved to version {current} while an edit of version "
+                                  f"{expected_current} was prepared; run it again")
         if unless_current and history and history[-1]["sha256"] == digest:
             v = history[-1]
             version = Version(aid, v["version"], v["key"], digest, v["created_at"], v["reason"],

@@ -177,3 +177,17 @@ def test_a_capture_that_died_is_redone_under_the_same_id(tmp_settings: Callable[
     assert result["snapshot"] == f"posts/twitter/{TWEET}/20260101T000000Z-0000abcd.json"
     assert rt.store.exists(f"posts/twitter/{TWEET}/20260101T000000Z-0000abcd.warc.gz")
     rt.close()
+
+
+def test_an_edit_of_a_stale_version_is_refused(tmp_settings: Callable[..., Settings]) -> None:
+    rt = pipeline.Runtime.from_settings(tmp_settings())
+    rep = pipeline.archive(rt, b"<p>plain</p>", article_id="plain")
+    doc = {"base": {"kind": "version", "version": 1}, "ops": []}
+    v2 = pipeline.write_version(rt, "plain", b"<p>edited</p>", reason="restore", source_sha256="x", encoding="utf-8",
+                                patch_doc=doc, expected_current=rep["version"])
+    assert v2.number == 2
+    with pytest.raises(pipeline.VersionConflict):
+        pipeline.write_version(rt, "plain", b"<p>late</p>", reason="restore", source_sha256="x", encoding="utf-8",
+                               patch_doc=doc, expected_current=1)
+    assert [v["version"] for v in pipeline.versions(rt, "plain")] == [1, 2]
+    rt.close()
