@@ -61,6 +61,20 @@ class Settings:
     visibility_timeout: int = 3600
     task_time_limit: int = 900
     capture_retry_delays: str = "60,600,3600"
+    health_dead_after_failures: int = 3
+    health_dead_after_hours: float = 72.0
+    health_placeholder_sha256s: str = ""
+    cms_callback_url: str = ""
+    cms_callback_secret: str = ""
+    auto_restore_sites: str = ""
+    feeds: str = ""
+    object_lock_retention_days: int = 0
+    fetch_ca_bundle: str = ""
+    youtube_oembed_url: str = "https://www.youtube.com/oembed"
+    tiktok_oembed_url: str = "https://www.tiktok.com/oembed"
+    reddit_oembed_url: str = "https://www.reddit.com/oembed"
+    bluesky_oembed_url: str = "https://embed.bsky.app/oembed"
+    mastodon_oembed_url: str = "https://{host}/api/oembed"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     # --- derived values -------------------------------------------------------------

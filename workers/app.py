@@ -14,7 +14,7 @@ from archiver.config import load_settings
 
 settings = load_settings()
 
-app = Celery("archiver", broker=settings.broker_url, include=["workers.tasks"])
+app = Celery("archiver", broker=settings.broker_url, include=["workers.tasks", "workers.feeds", "workers.health"])
 app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
@@ -30,5 +30,6 @@ app.conf.update(
     worker_hijack_root_logger=False,
     task_time_limit=settings.task_time_limit,
     task_soft_time_limit=max(1, settings.task_time_limit - 10),
-    beat_schedule={},
+    beat_schedule={"health-checks": {"task": "archiver.health_schedule", "schedule": 300.0},
+                   **({"poll-feeds": {"task": "archiver.poll_feeds", "schedule": 300.0}} if settings.feeds else {})},
 )

@@ -1,19 +1,26 @@
-"""The ASGI app behind `archiver serve`: stable URLs of archived copies, and health.
+"""The ASGI app behind `archiver serve`: the HTTP API, the web pages, stable URLs and health.
 
 Public paths serve only archived copies (blobs, derivatives, post snapshots) with their real
-content type, `nosniff`, long cache headers and a strict CSP, so a hostile file cannot run as a page.
+content type, `nosniff`, long cache headers and a strict CSP, so a hostile file cannot run as a page;
+what compliance has taken down answers 410. Everything else is added by the route modules in
+archiver/web/routes/ and needs a token (archiver/web/deps.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from archiver import __version__
 from archiver.config import Settings
-from archiver.store import ObjectNotFound, open_store
+from archiver.errors import ArchiverError, InputError
+from archiver.pipeline import Runtime
+from archiver.store import ObjectNotFound
+from archiver.web.routes import routers
 
 PUBLIC_PREFIXES = ("blobs/", "derived/", "posts/")
 CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
@@ -36,22 +43,51 @@ def content_type_for(key: str, data: bytes) -> str:
     return sniff(data) or "application/octet-stream"
 
 
-def create_app(settings: Settings) -> FastAPI:
-    store = open_store(settings)
-    app = FastAPI(title="archiver", version=__version__)
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    """The app; `runtime` is built from `settings` unless given (tests share one)."""
+    from archiver import compliance
 
-    @app.get("/healthz")
+    rt = runtime or Runtime.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        intake = getattr(app.state, "intake", None)
+        if intake is not None:
+            intake.close()
+        if runtime is None:
+            rt.close()
+
+    app = FastAPI(title="archiver", version=__version__, lifespan=lifespan,
+                  description="Archived social posts and images of news articles: publish hook, "
+                              "article status, compliance search, holds, takedowns and evidence.")
+    app.state.runtime = rt
+    max_body = 2 * settings.max_article_bytes + (1 << 20)  # JSON escaping may double an article
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Response:
+        length = request.headers.get("content-length", "")
+        if length and (not length.isdigit() or int(length) > max_body):
+            return JSONResponse({"detail": "request body too large"}, status_code=413)
+        return await call_next(request)
+
+    @app.get("/healthz", tags=["public"])
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/media/{key:path}")
+    @app.get("/media/{key:path}", tags=["public"], response_class=Response,
+             responses={404: {"description": "not archived"}, 410: {"description": "taken down"}})
     def media(key: str) -> Response:
         if not key.startswith(PUBLIC_PREFIXES):
             raise HTTPException(status_code=404, detail="not found")
         try:
-            data = store.get(key)
+            data = rt.store.get(key)
         except (ObjectNotFound, ValueError):
             raise HTTPException(status_code=404, detail="not found") from None
+        reason = compliance.hidden_reason(rt, key)
+        if reason is not None:
+            return JSONResponse({"detail": "taken down", "reason": reason}, status_code=410,
+                                headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
         headers = {
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "public, max-age=31536000, immutable",
@@ -59,8 +95,19 @@ def create_app(settings: Settings) -> FastAPI:
         }
         return Response(content=data, media_type=content_type_for(key, data), headers=headers)
 
+    for router in routers():
+        app.include_router(router)
+
+    @app.exception_handler(InputError)
+    def bad_input(_request: Request, exc: InputError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(ArchiverError)
+    def unavailable(_request: Request, exc: ArchiverError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
     @app.exception_handler(Exception)
-    def internal(_request: Any, exc: Exception) -> JSONResponse:
+    def internal(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     return app

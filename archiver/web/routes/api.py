@@ -1,0 +1,342 @@
+"""The JSON API under /v1 and /metrics: publish hook, article status, compliance search and actions.
+
+Every route validates its input with pydantic models and path patterns, answers JSON errors, and
+names the roles it admits (admin may do everything). Compliance searches, views, exports, holds
+and takedowns are written to the append-only audit log; the log itself is only readable here.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import IO, Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from archiver import audit, compliance, pipeline
+from archiver.auth import Principal
+from archiver.errors import InputError
+from archiver.intake import Intake
+from archiver.metrics import registry_for
+from archiver.pipeline import Runtime
+from archiver.store import ObjectNotFound
+from archiver.web.deps import get_runtime, require_role
+
+router = APIRouter()
+
+PROVIDER = Path(pattern=compliance.PROVIDER_RE.pattern, max_length=32)
+POST_ID = Path(pattern=compliance.POST_ID_RE.pattern, max_length=200)
+ARTICLE_ID = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", max_length=128)
+DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+SHA256 = r"^[0-9a-f]{64}$"
+PHASH = r"^[0-9a-f]{16}$"
+STATUS = r"^[a-z_]{1,32}$"
+
+Publisher = Annotated[Principal, Depends(require_role("publisher"))]
+Editor = Annotated[Principal, Depends(require_role("editor"))]
+Reader = Annotated[Principal, Depends(require_role("compliance", "editor"))]
+Compliance = Annotated[Principal, Depends(require_role("compliance"))]
+Operator = Annotated[Principal, Depends(require_role("editor", "compliance"))]
+Rt = Annotated[Runtime, Depends(get_runtime)]
+
+
+# --- the publish hook -----------------------------------------------------------------------------
+class WPText(BaseModel):
+    raw: str | None = None
+    rendered: str | None = None
+
+
+class ArticleIn(BaseModel):
+    """A plain body {article_id, url, html|body, published_at} or a WordPress post (webhook or REST)."""
+
+    model_config = ConfigDict(extra="ignore")
+    article_id: str | None = Field(None, max_length=128)
+    id: int | str | None = Field(None, description="WordPress REST post id")
+    ID: int | str | None = Field(None, description="WordPress webhook post id")
+    url: str | None = Field(None, max_length=2048)
+    link: str | None = Field(None, max_length=2048)
+    guid: str | WPText | None = None
+    base_url: str | None = Field(None, max_length=2048)
+    html: str | None = None
+    body: str | None = None
+    content: str | WPText | None = None
+    post_content: str | None = None
+    published_at: str | None = Field(None, max_length=40)
+    date_gmt: str | None = Field(None, max_length=40)
+    post_date_gmt: str | None = Field(None, max_length=40)
+
+    @field_validator("url", "link", "base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and (urlsplit(value).scheme not in {"http", "https"} or not urlsplit(value).netloc):
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+    def normalized(self) -> tuple[str, str, str | None, str | None]:
+        """(article_id, body, url, published_at); InputError when something essential is missing."""
+        article_id = self.article_id or next((str(v) for v in (self.ID, self.id) if v is not None), None)
+        content = self.content.raw or self.content.rendered if isinstance(self.content, WPText) else self.content
+        body = self.html or self.body or content or self.post_content
+        guid = self.guid.rendered if isinstance(self.guid, WPText) else self.guid
+        url = self.url or self.link or (guid if guid and guid.startswith(("http://", "https://")) else None)
+        if not article_id:
+            raise InputError("the article id is missing (article_id, or a WordPress ID/id)")
+        if not body:
+            raise InputError("the article body is missing (html, body, content or post_content)")
+        return article_id, body, url, self.published_at or self.date_gmt or self.post_date_gmt
+
+
+class JobOut(BaseModel):
+    job_id: str
+    article_id: str
+    source_sha256: str
+    mode: str
+    queued: bool
+    status_url: str
+
+
+def get_intake(request: Request) -> Intake:
+    state = request.app.state
+    if getattr(state, "intake", None) is None:
+        state.intake = Intake(get_runtime(request))
+    return state.intake
+
+
+@router.post("/v1/articles", status_code=202, response_model=JobOut, tags=["articles"])
+def publish(article: ArticleIn, _who: Publisher, rt: Rt, intake: Annotated[Intake, Depends(get_intake)]) -> JobOut:
+    """The publish hook: archive this article (idempotent on article id plus content hash)."""
+    article_id, body, url, published_at = article.normalized()
+    data = body.encode("utf-8")
+    if len(data) > rt.settings.max_article_bytes:
+        raise HTTPException(status_code=413, detail=f"article over {rt.settings.max_article_bytes} bytes")
+    job = intake.submit(article_id, data, url=url, base_url=article.base_url, published_at=published_at)
+    return JobOut(**asdict(job), status_url=f"/v1/articles/{job.article_id}")
+
+
+# --- articles ---------------------------------------------------------------------------------
+def _intake_records(rt: Runtime, article_id: str) -> list[dict[str, Any]]:
+    out = []
+    for key in rt.store.list(f"intake/{article_id}/"):
+        try:
+            out.append(json.loads(rt.store.get(key)))
+        except (ObjectNotFound, ValueError):
+            continue
+    return sorted(out, key=lambda r: r.get("received_at") or "")
+
+
+@router.get("/v1/articles/{article_id}", tags=["articles"])
+def article_status(rt: Rt, _who: Operator, article_id: str = ARTICLE_ID) -> dict[str, Any]:
+    """Status, committed versions, per-item results and the current rewritten body."""
+    row = rt.catalog.article(article_id)
+    received = _intake_records(rt, article_id)
+    if row is None:
+        if not received:
+            raise HTTPException(status_code=404, detail="no such article")
+        last = received[-1]
+        return {"article_id": article_id, "status": "queued", "job_id": last["job_id"], "url": last.get("url"),
+                "published_at": last.get("published_at"), "source_sha256": last["source_sha256"],
+                "versions": [], "items": [], "body": None}
+    sha = row["source_sha256"]
+    plan = pipeline.load_plan(rt, article_id, sha)
+    items = []
+    for item in plan.items:
+        res = pipeline.load_result(rt, plan, item["item_id"]) or {}
+        items.append({
+            "item_id": item["item_id"], "kind": item["kind"], "provider": item.get("provider"),
+            "post_id": res.get("post_id", item.get("post_id")), "url": res.get("url") or item.get("url"),
+            "status": res.get("status", "pending"), "error": res.get("error"),
+            "snapshot": res.get("snapshot"), "sha256": res.get("sha256"), "stable_url": res.get("stable_url"),
+            "occurrences": len(item.get("occurrences") or ()),
+        })
+    versions = pipeline.versions(rt, article_id)
+    body = None
+    if versions:
+        current = versions[-1]
+        body = rt.store.get(current["key"]).decode(current.get("encoding") or plan.encoding, "replace")
+    published = next((r.get("published_at") for r in reversed(received) if r["source_sha256"] == sha), None)
+    return {
+        "article_id": article_id, "status": row["status"], "url": row["url"], "source_sha256": sha,
+        "job_id": f"{article_id}:{sha[:16]}", "published_at": published,
+        "created_at": row["created_at"], "updated_at": row["updated_at"],
+        "current_version": versions[-1]["version"] if versions else None,
+        "versions": versions, "items": items, "body": body,
+    }
+
+
+# --- search and posts --------------------------------------------------------------------------------
+class SearchParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    q: str = Field("", max_length=500)
+    handle: str | None = Field(None, max_length=100)
+    author: str | None = Field(None, max_length=200)
+    provider: str | None = Field(None, pattern=compliance.PROVIDER_RE.pattern.join("^$"))
+    posted_since: str | None = Field(None, pattern=DATE)
+    posted_until: str | None = Field(None, pattern=DATE)
+    captured_since: str | None = Field(None, pattern=DATE)
+    captured_until: str | None = Field(None, pattern=DATE)
+    article_id: str | None = Field(None, max_length=128)
+    status: str | None = Field(None, pattern=STATUS)
+    image_sha256: str | None = Field(None, pattern=SHA256)
+    near_phash: str | None = Field(None, pattern=PHASH)
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=100_000)
+
+    def filters(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v not in (None, "")}
+
+
+def _search(rt: Runtime, params: SearchParams) -> Any:
+    fields = params.model_dump()
+    q = fields.pop("q")
+    return rt.catalog.search(q, **fields)
+
+
+@router.get("/v1/search", tags=["compliance"])
+def search(rt: Rt, who: Reader, params: Annotated[SearchParams, Query()]) -> dict[str, Any]:
+    """Posts by words (any script), author, handle, dates, status, article, image; audit-logged."""
+    result = _search(rt, params)
+    hits = list(result.hits)
+    for hit in hits:
+        hit["compliance"] = compliance.post_state(rt, hit["provider"], hit["post_id"])
+    audit.record(rt, who, "search", params.q, params.filters(), result_count=result.total)
+    return {"total": result.total, "limit": params.limit, "offset": params.offset, "hits": hits}
+
+
+def _post_or_404(rt: Runtime, provider: str, post_id: str) -> list[tuple[str, dict[str, Any]]]:
+    docs = compliance.manifests(rt, provider, post_id)
+    if not docs:
+        raise HTTPException(status_code=404, detail="no such post")
+    return docs
+
+
+@router.get("/v1/posts/{provider}/{post_id}", tags=["compliance"])
+def post(rt: Rt, who: Reader, provider: str = PROVIDER, post_id: str = POST_ID) -> dict[str, Any]:
+    """Every capture of a post over time, with its manifest; audit-logged."""
+    docs = _post_or_404(rt, provider, post_id)
+    lister = getattr(rt.catalog, "post_captures", rt.catalog.captures)
+    captures = lister(provider, post_id)
+    audit.record(rt, who, "view", f"{provider}/{post_id}", {"captures": len(docs)}, result_count=len(docs))
+    return {"provider": provider, "post_id": post_id, "captures": captures,
+            "manifests": [{"key": key, "manifest": doc} for key, doc in docs],
+            "compliance": compliance.post_state(rt, provider, post_id)}
+
+
+# --- compliance actions ---------------------------------------------------------------------------
+class Reason(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(..., min_length=1, max_length=2000)
+
+
+@router.put("/v1/posts/{provider}/{post_id}/hold", tags=["compliance"])
+def hold(body: Reason, rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
+    """Legal hold: Object Lock on every object of the post where the bucket has it; recorded always."""
+    _post_or_404(rt, provider, post_id)
+    return compliance.set_hold(rt, who, provider, post_id, on=True, reason=body.reason)
+
+
+@router.delete("/v1/posts/{provider}/{post_id}/hold", tags=["compliance"])
+def release_hold(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
+    _post_or_404(rt, provider, post_id)
+    return compliance.set_hold(rt, who, provider, post_id, on=False)
+
+
+@router.put("/v1/posts/{provider}/{post_id}/takedown", tags=["compliance"])
+def takedown(body: Reason, rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
+    """Hide the post's snapshots, cards and media from public serving (410); evidence is kept."""
+    _post_or_404(rt, provider, post_id)
+    return compliance.set_takedown(rt, who, provider, post_id, on=True, reason=body.reason)
+
+
+@router.delete("/v1/posts/{provider}/{post_id}/takedown", tags=["compliance"])
+def lift_takedown(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
+    _post_or_404(rt, provider, post_id)
+    return compliance.set_takedown(rt, who, provider, post_id, on=False)
+
+
+class PostRef(BaseModel):
+    provider: str = Field(..., pattern=compliance.PROVIDER_RE.pattern.join("^$"))
+    post_id: str = Field(..., pattern=compliance.POST_ID_RE.pattern.join("^$"))
+
+
+class ExportIn(BaseModel):
+    """Either posts, or a search whose hits (up to its limit) are exported."""
+
+    model_config = ConfigDict(extra="forbid")
+    posts: list[PostRef] = Field(default_factory=list, max_length=compliance.MAX_EXPORT_POSTS)
+    search: SearchParams | None = None
+
+
+def _zip_response(rt: Runtime, who: Principal, posts: list[tuple[str, str]], query: dict[str, Any] | None,
+                  name: str) -> StreamingResponse:
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - closed by the stream
+    try:
+        compliance.export_bundle(rt, who, posts, spool, query=query)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        with spool:
+            yield from iter(lambda: spool.read(1 << 20), b"")
+
+    return StreamingResponse(chunks(), media_type="application/zip",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                      "Cache-Control": "no-store"})
+
+
+@router.get("/v1/posts/{provider}/{post_id}/export", tags=["compliance"], response_class=Response,
+            responses={200: {"content": {"application/zip": {}}}})
+def export_post(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> Response:
+    """Evidence bundle of one post: manifests, WARC records, originals and SHA256SUMS."""
+    _post_or_404(rt, provider, post_id)
+    return _zip_response(rt, who, [(provider, post_id)], None, f"evidence-{provider}-{post_id}.zip")
+
+
+@router.post("/v1/exports", tags=["compliance"], response_class=Response,
+             responses={200: {"content": {"application/zip": {}}}})
+def export(body: ExportIn, rt: Rt, who: Compliance) -> Response:
+    """Evidence bundle of listed posts or of a search result."""
+    posts = [(p.provider, p.post_id) for p in body.posts]
+    query = None
+    if body.search is not None:
+        query = body.search.model_dump()
+        posts += [(h["provider"], h["post_id"]) for h in _search(rt, body.search).hits]
+    if not posts:
+        raise HTTPException(status_code=422, detail="nothing to export: give posts or a search with hits")
+    for provider, post_id in dict.fromkeys(posts):
+        _post_or_404(rt, provider, post_id)
+    return _zip_response(rt, who, posts, query, "evidence.zip")
+
+
+# --- audit log and metrics -------------------------------------------------------------------------
+@router.get("/v1/audit", tags=["compliance"])
+def audit_log(rt: Rt, who: Compliance,
+              since: Annotated[str | None, Query(pattern=DATE)] = None,
+              action: Annotated[str | None, Query(pattern=STATUS)] = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+              offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:
+    """The audit log, newest first. Read-only: no route changes or deletes an event."""
+    return {"events": audit.list_events(rt, since, limit, action=action, offset=offset)}
+
+
+@router.get("/metrics", tags=["operations"], response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+def metrics(request: Request, rt: Rt, _who: Operator,
+            intake: Annotated[Intake, Depends(get_intake)]) -> Response:
+    """Prometheus text: queue depth, captures and articles by status, fetch latencies."""
+    state = request.app.state
+    if getattr(state, "metrics_registry", None) is None:
+        state.metrics_registry = registry_for(rt, lambda: _queue_depth(intake))
+    return Response(generate_latest(state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _queue_depth(intake: Intake) -> int | None:
+    client = intake.redis()
+    return None if client is None else int(client.llen("archiver"))

@@ -1,0 +1,415 @@
+"""Server-rendered pages for compliance staff and editors: search, a post's captures, an article.
+
+Plain HTML from Jinja2 templates (autoescaped), one small stylesheet, no JavaScript: the pages work
+in any browser and in a text-mode one. Browsers authenticate with the HttpOnly, SameSite=Strict
+cookie `archiver_token` that POST /login sets from an API token; a page asked for without it
+redirects to the login form. Every search and every view of a post or an article is audit-logged.
+
+Everything shown comes from storage or the catalog, that is from third parties (post text,
+handles, URLs): it is escaped by the templates, links are built from checked ids, and the only
+embedded third-party markup (the static card) is shown in a sandboxed iframe served with a CSP.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable, Coroutine
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from archiver import audit, compliance, pipeline
+from archiver.auth import Principal, authenticate
+from archiver.errors import InputError
+from archiver.pipeline import Runtime
+from archiver.store import ObjectNotFound
+from archiver.web.app import CSP as MEDIA_CSP
+from archiver.web.app import PUBLIC_PREFIXES, content_type_for
+from archiver.web.deps import COOKIE_NAME, get_runtime, require_role
+
+HERE = Path(__file__).resolve().parent.parent
+PAGE_SIZE = 20
+STATUSES = ("archived", "unavailable", "deleted", "protected", "tombstoned", "unresolved", "failed")
+# Who may open which page (admin may do everything): publishers only use the publish hook.
+SEARCH_ROLES = ("compliance", "editor")
+ARTICLE_ROLES = ("editor", "compliance")
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+_PROVIDER = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_POST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
+_LANG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_WORD = re.compile(r"[a-z][a-z_-]{0,31}")
+
+
+def seg(value: Any) -> str:
+    """One URL path segment: everything but unreserved characters percent-encoded."""
+    return quote(str(value), safe="")
+
+
+def lang_attr(value: Any) -> str | None:
+    """A BCP 47-looking language tag from a manifest, or None (never a hostile attribute value)."""
+    return value if isinstance(value, str) and _LANG.fullmatch(value) and value != "und" else None
+
+
+def status_class(value: Any) -> str:
+    return f"status-{value}" if isinstance(value, str) and _WORD.fullmatch(value) else "status-other"
+
+
+def ext_url(value: Any) -> str | None:
+    """A third party's URL fit for an href: http(s) only (never javascript:, data: and the like)."""
+    if not isinstance(value, str):
+        return None
+    parts = urlsplit(value)
+    return value if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+class PageRoute(APIRoute):
+    """Errors of page routes as pages: no login → the login form, 403/404 → a readable page."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as exc:
+                if exc.status_code == 401:
+                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+                return render(request, "error.html", {"status": exc.status_code, "detail": exc.detail},
+                              status_code=exc.status_code)
+
+        return page_handler
+
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    context.setdefault("principal", getattr(request.state, "principal", None))
+    return templates.TemplateResponse(request, name, context, status_code=status_code, headers=PAGE_HEADERS)
+
+
+def media_url(key: str | None) -> str | None:
+    """The /evidence/ path of a stored object (public prefixes only), each segment encoded."""
+    if not key or not key.startswith(PUBLIC_PREFIXES):
+        return None
+    return "/evidence/" + "/".join(seg(p) for p in key.split("/"))
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never `//host`, a scheme or a backslash trick (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target if not any(ord(c) < 32 for c in target) else "/"
+
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters.update(seg=seg, status_class=status_class, ext_url=ext_url, media_url=media_url,
+                             local_path=safe_next)
+
+
+# --- static ----------------------------------------------------------------------------------------
+@router.get("/static/archiver.css")
+def stylesheet() -> Response:
+    css = (HERE / "static" / "archiver.css").read_bytes()
+    return Response(css, media_type="text/css; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/evidence/{key:path}")
+def evidence(key: str, rt: Runtime = Depends(get_runtime),
+             _principal: Principal = Depends(require_role(*SEARCH_ROLES))) -> Response:
+    """A stored copy for signed-in staff: what /media/ serves, taken-down posts included (the
+    evidence is kept; only the public copy is hidden), never cached by shared caches."""
+    if not key.startswith(PUBLIC_PREFIXES):
+        raise HTTPException(status_code=404, detail="not found")
+    try:
+        data = rt.store.get(key)
+    except (ObjectNotFound, ValueError):
+        raise HTTPException(status_code=404, detail="not found") from None
+    return Response(data, media_type=content_type_for(key, data), headers={
+        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": MEDIA_CSP,
+        "Cache-Control": "private, no-store"})
+
+
+# --- login -----------------------------------------------------------------------------------------
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", {"next": safe_next(next), "error": None})
+
+
+@router.post("/login")
+def login(request: Request, token: str = Form(""), next: str = Form("/"),
+          rt: Runtime = Depends(get_runtime)) -> Response:
+    principal = authenticate(rt.catalog, token.strip())
+    if principal is None:
+        return render(request, "login.html", {"next": safe_next(next), "error": "That token is not valid."},
+                      status_code=401)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(COOKIE_NAME, token.strip(), httponly=True, samesite="strict", path="/",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+@router.api_route("/logout", methods=["GET", "POST"])
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    return response
+
+
+# --- search ----------------------------------------------------------------------------------------
+def _day(value: str, field: str, errors: list[str]) -> str | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        errors.append(f"{field}: expected a date like 2025-07-15")
+        return None
+
+
+def _card_of(rt: Runtime, hit: dict[str, Any]) -> dict[str, Any]:
+    """A hit as the result card shows it. A catalog row without the post's language was indexed
+    without its manifest's details: language and media are then read from the manifest itself."""
+    hit = {**hit, "compliance": compliance.post_state(rt, hit["provider"], hit["post_id"])}
+    if hit.get("lang"):
+        return {**hit, "lang": lang_attr(hit["lang"])}
+    manifest = _manifest(rt, hit.get("manifest_key"))
+    media = hit.get("media") or [
+        {"sha256": m["sha256"], "key": m.get("key"), "mime": m.get("mime"),
+         "thumb_key": _thumb_key(rt, m["sha256"])}
+        for m in _media_of(manifest) if m.get("status") == "archived" and m.get("sha256")
+    ]
+    return {**hit, "lang": lang_attr(manifest.get("lang")), "media": media}
+
+
+@router.get("/")
+@router.get("/search")
+def search_page(
+    request: Request,
+    q: str = Query("", max_length=500),
+    handle: str = Query("", max_length=100),
+    author: str = Query("", max_length=200),
+    provider: str = Query("", max_length=32),
+    posted_from: str = Query("", max_length=10),
+    posted_to: str = Query("", max_length=10),
+    captured_from: str = Query("", max_length=10),
+    captured_to: str = Query("", max_length=10),
+    status: str = Query("", max_length=20),
+    article: str = Query("", max_length=128),
+    page: int = Query(1, ge=1, le=10_000),
+    rt: Runtime = Depends(get_runtime),
+    principal: Principal = Depends(require_role(*SEARCH_ROLES)),
+) -> HTMLResponse:
+    form = {"q": q, "handle": handle, "author": author, "provider": provider, "posted_from": posted_from,
+            "posted_to": posted_to, "captured_from": captured_from, "captured_to": captured_to,
+            "status": status, "article": article}
+    context: dict[str, Any] = {"form": form, "statuses": STATUSES, "result": None, "errors": [], "page": page}
+    if not any(v.strip() for v in form.values()):
+        return render(request, "search.html", context)
+    errors: list[str] = context["errors"]
+    filters: dict[str, Any] = {
+        "handle": handle.strip().lstrip("@") or None,
+        "author": author.strip() or None,
+        "provider": provider.strip() or None,
+        "posted_since": _day(posted_from, "posted from", errors),
+        "posted_until": _day(posted_to, "posted to", errors),
+        "captured_since": _day(captured_from, "captured from", errors),
+        "captured_until": _day(captured_to, "captured to", errors),
+        "article_id": article.strip() or None,
+        "status": status if status in STATUSES else None,
+    }
+    if status and status not in STATUSES:
+        errors.append(f"status: expected one of {', '.join(STATUSES)}")
+    if errors:
+        return render(request, "search.html", context, status_code=400)
+    filters = {k: v for k, v in filters.items() if v is not None}
+    result = rt.catalog.search(q.strip(), **filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    audit.record(rt, principal, "search", "posts", {"q": q.strip(), **filters, "page": page}, result.total)
+    hits = [_card_of(rt, hit) for hit in result.hits]
+    query = {k: v for k, v in form.items() if v}
+    context.update(result=result, hits=hits, pages=max(1, -(-result.total // PAGE_SIZE)),
+                   prev_url=f"/search?{urlencode({**query, 'page': page - 1})}" if page > 1 else None,
+                   next_url=(f"/search?{urlencode({**query, 'page': page + 1})}"
+                             if page * PAGE_SIZE < result.total else None))
+    return render(request, "search.html", context)
+
+
+# --- a post ----------------------------------------------------------------------------------------
+def _manifest(rt: Runtime, key: str | None) -> dict[str, Any]:
+    if not key:
+        return {}
+    try:
+        doc = json.loads(rt.store.get(key))
+    except (ObjectNotFound, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _media_of(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    media = manifest.get("media")
+    return [m for m in media if isinstance(m, dict)] if isinstance(media, list) else []
+
+
+def _author_of(manifest: dict[str, Any]) -> dict[str, Any]:
+    author = manifest.get("author")
+    return author if isinstance(author, dict) else {}
+
+
+def word_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """(op, text) runs, op one of equal/insert/delete, word by word (whitespace kept)."""
+    a, b = re.findall(r"\s+|\S+", old), re.findall(r"\s+|\S+", new)
+    runs: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag in ("equal", "delete", "replace") and i1 != i2:
+            runs.append(("equal" if tag == "equal" else "delete", "".join(a[i1:i2])))
+        if tag in ("insert", "replace") and j1 != j2:
+            runs.append(("insert", "".join(b[j1:j2])))
+    return runs
+
+
+def capture_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """What differs between two manifests of one post: text, media, author, status."""
+    old_text, new_text = old.get("text") or "", new.get("text") or ""
+    old_media = {m.get("sha256"): m for m in _media_of(old) if m.get("sha256")}
+    new_media = {m.get("sha256"): m for m in _media_of(new) if m.get("sha256")}
+    author_changes = [
+        {"field": f, "old": _author_of(old).get(f), "new": _author_of(new).get(f)}
+        for f in ("name", "handle", "id", "verified")
+        if _author_of(old).get(f) != _author_of(new).get(f)
+    ]
+    changes = {
+        "text": word_diff(old_text, new_text) if old_text != new_text else None,
+        "media_added": [new_media[s] for s in new_media if s not in old_media],
+        "media_removed": [old_media[s] for s in old_media if s not in new_media],
+        "author": author_changes,
+        "status": (old.get("status"), new.get("status")) if old.get("status") != new.get("status") else None,
+    }
+    changes["any"] = bool(changes["text"] or changes["media_added"] or changes["media_removed"]
+                          or author_changes or changes["status"])
+    return changes
+
+
+def _thumb_key(rt: Runtime, sha256: Any) -> str | None:
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        return None
+    key = f"derived/{sha256}/thumb.webp"
+    return key if rt.store.exists(key) else None
+
+
+@router.get("/posts/{provider}/{post_id}")
+def post_page(request: Request, provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
+              principal: Principal = Depends(require_role(*SEARCH_ROLES))) -> HTMLResponse:
+    if not _PROVIDER.fullmatch(provider) or not _POST_ID.fullmatch(post_id) or ".." in post_id:
+        raise HTTPException(status_code=404, detail="no such post")
+    rows = sorted(rt.catalog.post_captures(provider, post_id), key=lambda r: r.get("captured_at") or "")
+    if not rows:
+        raise HTTPException(status_code=404, detail="no capture of this post")
+    captures: list[dict[str, Any]] = []
+    previous: dict[str, Any] | None = None
+    for row in rows:
+        manifest = _manifest(rt, row.get("manifest_key"))
+        key = row.get("manifest_key") or ""
+        card_key = key[: -len(".json")] + ".card.html" if key.endswith(".json") else None
+        media = [{**m, "thumb_key": _thumb_key(rt, m.get("sha256"))} for m in _media_of(manifest)]
+        captures.append({
+            "row": row, "manifest": manifest, "author": _author_of(manifest), "media": media,
+            "lang": lang_attr(manifest.get("lang")),
+            "sources": [s for s in manifest.get("sources") or [] if isinstance(s, dict)],
+            "warc_key": manifest.get("warc") if isinstance(manifest.get("warc"), str) else None,
+            "card_key": card_key if card_key and rt.store.exists(card_key) else None,
+            "changes": capture_changes(previous, manifest) if previous is not None else None,
+        })
+        previous = manifest
+    captures.reverse()  # newest first; each shows what changed since the one before it
+    articles = [r["article_id"] for r in rt.catalog.query(
+        "SELECT DISTINCT article_id FROM items WHERE provider = ? AND post_id = ? ORDER BY article_id",
+        [provider, post_id])]
+    audit.record(rt, principal, "view", f"post:{provider}/{post_id}", {"captures": len(captures)}, len(captures))
+    return render(request, "post.html", {"provider": provider, "post_id": post_id, "captures": captures,
+                                         "latest": captures[0], "articles": articles,
+                                         "compliance": compliance.post_state(rt, provider, post_id)})
+
+
+# --- an article ------------------------------------------------------------------------------------
+HealthSource = Callable[[Runtime, str], "dict[str, Any] | None"]
+_health_source: list[HealthSource] = []
+
+
+def provide_article_health(source: HealthSource) -> None:
+    """Fill the article page's link-health block (the link-health module calls this once).
+
+    `source(runtime, article_id)` returns None or a dict with `state`, `checked_at`, `items`
+    ({item_id: {state, checked_at, detail}}) and an optional `restore_url` (a POST form target,
+    rendered as a "Restore" button); the template shows whatever of these keys is present.
+    """
+    _health_source[:] = [source]
+
+
+def article_health(rt: Runtime, article_id: str) -> dict[str, Any] | None:
+    return _health_source[0](rt, article_id) if _health_source else None
+
+
+@router.get("/articles/{article_id}")
+def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_runtime),
+                 principal: Principal = Depends(require_role(*ARTICLE_ROLES))) -> HTMLResponse:
+    try:
+        pipeline.check_article_id(article_id)
+        plan = pipeline.load_plan(rt, article_id)
+    except InputError:
+        raise HTTPException(status_code=404, detail="no such article") from None
+    embeds, images = [], []
+    for item in plan.items:
+        res = pipeline.load_result(rt, plan, item["item_id"]) or {"status": "pending"}
+        entry = {"item": item, "result": res, "occurrences": len(item["occurrences"])}
+        if item["kind"] == "embed":
+            snapshot = res.get("snapshot")
+            entry["stable_url"] = rt.store.public_url(snapshot) if snapshot else None
+            entry["post_id"] = res.get("post_id") or item.get("post_id")
+            embeds.append(entry)
+        else:
+            entry["thumb_key"] = _thumb_key(rt, res.get("sha256"))
+            images.append(entry)
+    versions = pipeline.versions(rt, article_id)
+    audit.record(rt, principal, "view", f"article:{article_id}", {"versions": len(versions)}, None)
+    return render(request, "article.html", {
+        "article_id": article_id, "article": rt.catalog.article(article_id) or {}, "plan": plan,
+        "versions": versions, "embeds": embeds, "images": images,
+        "health": article_health(rt, article_id),
+    })
+
+
+@router.get("/articles/{article_id}/versions/{number}")
+def article_version(article_id: str, number: int, rt: Runtime = Depends(get_runtime),
+                    _principal: Principal = Depends(require_role(*ARTICLE_ROLES))) -> Response:
+    """A version's bytes as plain text (never rendered as the publisher's HTML here)."""
+    try:
+        pipeline.check_article_id(article_id)
+        data = rt.store.get(pipeline.version_key(article_id, number))
+    except (InputError, ObjectNotFound, ValueError):
+        raise HTTPException(status_code=404, detail="no such version") from None
+    meta = next((v for v in pipeline.versions(rt, article_id) if v["version"] == number), None)
+    if meta is None:
+        raise HTTPException(status_code=404, detail="no such version")
+    charset = meta.get("encoding") if re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", str(meta.get("encoding"))) else "utf-8"
+    return Response(data, media_type=f"text/plain; charset={charset}",
+                    headers={**PAGE_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox"})

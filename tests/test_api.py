@@ -1,0 +1,165 @@
+"""The HTTP API in-process: the publish hook (embedded and onto a real Redis queue), article status,
+search and post views (audit-logged), metrics, JSON errors and the read-only audit log."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from archiver.config import Settings
+from archiver.fixture_origin import FixtureOrigin
+from tests.apikit import ARTICLE_ID, TWEET, Api, api, archive_sample, article_html, fixture_origin, private_redis_db
+
+
+@pytest.fixture
+def origin() -> Iterator[FixtureOrigin]:
+    with fixture_origin() as o:
+        yield o
+
+
+@pytest.fixture
+def embedded(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> Iterator[Api]:
+    with api(tmp_settings(broker_url="", **origin.settings_overrides())) as a:
+        yield a
+
+
+def _wait(a: Api) -> None:
+    a.client.app.state.intake.wait_idle()
+
+
+def test_publish_hook_embedded_is_idempotent_and_archives(embedded: Api, origin: FixtureOrigin) -> None:
+    body = {"article_id": "wire-7", "url": "https://news.example/wire-7", "html": article_html(origin),
+            "published_at": "2025-07-15T10:00:00Z"}
+    first = embedded.call("publisher", "POST", "/v1/articles", json=body)
+    assert first.status_code == 202, first.text
+    job = first.json()
+    assert job["job_id"].startswith("wire-7:") and job["queued"] and job["mode"] == "embedded"
+    _wait(embedded)
+    again = embedded.call("publisher", "POST", "/v1/articles", json=body).json()
+    assert again["job_id"] == job["job_id"] and not again["queued"]
+
+    status = embedded.call("editor", "GET", "/v1/articles/wire-7").json()
+    assert status["published_at"] == "2025-07-15T10:00:00Z"
+    assert [v["version"] for v in status["versions"]] == [1]
+    assert {i["kind"]: i["status"] for i in status["items"]} == {"embed": "archived", "image": "archived"}
+    assert "नई दिल्ली" in status["body"] and "/media/" in status["body"]
+
+    changed = embedded.call("publisher", "POST", "/v1/articles", json={**body, "html": body["html"] + "<p>x</p>"})
+    assert changed.json()["job_id"] != job["job_id"] and changed.json()["queued"]
+    _wait(embedded)
+
+
+@pytest.mark.parametrize("payload", [
+    {"ID": 4711, "post_content": "<p>Hello from WordPress</p>", "guid": "https://cms.example/?p=4711",
+     "post_date_gmt": "2025-07-15 10:00:00", "post_status": "publish", "post_author": "3"},
+    {"id": 4711, "content": {"raw": "<p>Hello from WordPress</p>", "rendered": "<p>x</p>"},
+     "link": "https://cms.example/hello", "date_gmt": "2025-07-15T10:00:00", "status": "publish"},
+], ids=["webhook", "rest"])
+def test_wordpress_payloads(embedded: Api, payload: dict) -> None:
+    resp = embedded.call("publisher", "POST", "/v1/articles", json=payload)
+    assert resp.status_code == 202, resp.text
+    assert resp.json()["article_id"] == "4711"
+    _wait(embedded)
+    src = [k for k in embedded.rt.store.list("articles/4711/sources/")]
+    assert len(src) == 1 and embedded.rt.store.get(src[0]) == b"<p>Hello from WordPress</p>"
+
+
+@pytest.mark.parametrize(("payload", "code"), [
+    ({"html": "<p>no id</p>"}, 400),
+    ({"article_id": "x"}, 400),
+    ({"article_id": "../etc", "html": "<p>x</p>"}, 400),
+    ({"article_id": "ok", "html": "<p>x</p>", "url": "javascript:alert(1)"}, 422),
+    ({"article_id": "ok", "html": 5}, 422),
+], ids=["no-id", "no-body", "bad-id", "bad-url", "bad-type"])
+def test_publish_hook_rejects_bad_input_as_json(embedded: Api, payload: dict, code: int) -> None:
+    resp = embedded.call("publisher", "POST", "/v1/articles", json=payload)
+    assert resp.status_code == code
+    assert "detail" in resp.json()
+
+
+def test_publish_hook_queues_once_on_redis(tmp_settings: Callable[..., Settings], redis_url: str) -> None:
+    broker = private_redis_db(redis_url, 14)
+    r = redis.Redis.from_url(broker)
+    r.flushdb()
+    with api(tmp_settings(broker_url=broker)) as a:
+        body = {"article_id": "queued-1", "html": "<p>queued</p>", "url": "https://news.example/q"}
+        first = a.call("publisher", "POST", "/v1/articles", json=body).json()
+        second = a.call("publisher", "POST", "/v1/articles", json=body).json()
+        assert first["mode"] == "queue" and first["queued"] and not second["queued"]
+        assert first["job_id"] == second["job_id"]
+        assert r.llen("archiver") == 1
+        message = json.loads(r.lindex("archiver", 0))
+        assert message["headers"]["task"] == "archiver.process_article"
+        args = json.loads(base64.b64decode(message["body"]))[0]
+        assert args[:2] == ["queued-1", first["source_sha256"]]
+        assert a.rt.store.get(f"articles/queued-1/sources/{first['source_sha256']}") == b"<p>queued</p>"
+        status = a.call("editor", "GET", "/v1/articles/queued-1").json()
+        assert status["status"] == "queued" and status["job_id"] == first["job_id"]
+        metrics = a.call("admin", "GET", "/metrics").text
+        assert 'archiver_queue_depth{queue="archiver"} 1.0' in metrics
+    r.flushdb()
+
+
+@pytest.fixture
+def archived(embedded: Api, origin: FixtureOrigin) -> Api:
+    archive_sample(embedded.rt, origin)
+    return embedded
+
+
+def test_article_status_unknown_is_404(archived: Api) -> None:
+    assert archived.call("editor", "GET", "/v1/articles/nope").status_code == 404
+    assert archived.call("editor", "GET", "/v1/articles/..%2F..").status_code in {404, 422}
+
+
+def test_search_and_post_view_are_audited(archived: Api) -> None:
+    found = archived.call("compliance", "GET", "/v1/search", params={"q": "Jaishankar", "provider": "twitter"})
+    assert found.status_code == 200, found.text
+    data = found.json()
+    assert data["total"] >= 1 and data["hits"][0]["post_id"] == TWEET
+    assert ARTICLE_ID in data["hits"][0]["articles"]
+    view = archived.call("compliance", "GET", f"/v1/posts/twitter/{TWEET}").json()
+    assert len(view["manifests"]) == 1 and view["manifests"][0]["manifest"]["post_id"] == TWEET
+    assert archived.call("compliance", "GET", "/v1/posts/twitter/999").status_code == 404
+
+    events = archived.call("compliance", "GET", "/v1/audit").json()["events"]
+    assert [e["action"] for e in events[:2]] == ["view", "search"]
+    search_event = events[1]
+    assert search_event["actor"] == "test-compliance" and search_event["target"] == "Jaishankar"
+    assert search_event["result_count"] == data["total"] and search_event["detail"]["provider"] == "twitter"
+    stored = [k for k in archived.rt.store.list("audit/") if k.endswith(".json")]
+    assert len(stored) == 2
+
+
+def test_search_rejects_bad_params(archived: Api) -> None:
+    for params in ({"limit": 0}, {"limit": 10_000}, {"posted_since": "yesterday"}, {"image_sha256": "zz"}):
+        resp = archived.call("compliance", "GET", "/v1/search", params=params)
+        assert resp.status_code == 422 and resp.json()["detail"]
+
+
+def test_audit_log_cannot_be_changed(archived: Api) -> None:
+    archived.call("compliance", "GET", "/v1/search", params={"q": "x"})
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        for path in ("/v1/audit", "/v1/audit/1"):
+            resp = archived.call("admin", method, path, json={})
+            assert resp.status_code in {404, 405}, (method, path)
+    assert archived.call("admin", "GET", "/v1/audit").json()["events"]
+
+
+def test_metrics_report_captures_and_fetch_histogram(archived: Api) -> None:
+    text = archived.call("editor", "GET", "/metrics").text
+    assert 'archiver_captures{status="archived"} 1.0' in text
+    assert "# TYPE archiver_fetch_seconds histogram" in text
+    assert "archiver_queue_depth" in text
+
+
+def test_errors_are_json_never_tracebacks(archived: Api) -> None:
+    resp = archived.call("admin", "POST", "/v1/articles", content=b"{not json",
+                         headers={"Content-Type": "application/json"})
+    assert resp.status_code == 422 and "Traceback" not in resp.text
+    huge = archived.call("publisher", "POST", "/v1/articles", content=b"x",
+                         headers={"Content-Length": str(10**12)})
+    assert huge.status_code == 413

@@ -1,0 +1,180 @@
+"""Legal hold (Object Lock on S3 where the bucket has it, and the catalog always), takedown (410 to
+the public, evidence kept), evidence bundles checked offline, and the audit trail of it all."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from archiver import audit, compliance
+from archiver.config import Settings
+from archiver.fixture_origin import FixtureOrigin
+from tests.apikit import TWEET, Api, api, archive_sample, fixture_origin
+from tests.harness.celery_worker import settings_env
+
+POST = f"/v1/posts/twitter/{TWEET}"
+
+
+@pytest.fixture
+def origin() -> Iterator[FixtureOrigin]:
+    with fixture_origin() as o:
+        yield o
+
+
+@pytest.fixture
+def archived(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> Iterator[Api]:
+    with api(tmp_settings(broker_url="", **origin.settings_overrides())) as a:
+        archive_sample(a.rt, origin)
+        yield a
+
+
+def _post_public_keys(a: Api) -> tuple[str, str, str]:
+    manifest_key = next(k for k in a.rt.store.list(f"posts/twitter/{TWEET}/") if k.endswith(".json"))
+    manifest = json.loads(a.rt.store.get(manifest_key))
+    sha = next(m["sha256"] for m in manifest["media"] if m["sha256"])
+    return manifest_key, f"blobs/sha256/{sha[:2]}/{sha}", manifest["warc"]
+
+
+def test_takedown_hides_from_the_public_keeps_evidence_and_is_audited(archived: Api) -> None:
+    manifest_key, blob, warc = _post_public_keys(archived)
+    lead = next(k for k in archived.rt.store.list("blobs/") if k != blob)  # the article's own image
+    for key in (manifest_key, blob, warc, lead):
+        assert archived.client.get(f"/media/{key}").status_code == 200
+
+    resp = archived.call("compliance", "PUT", f"{POST}/takedown", json={"reason": "court order 12/2025"})
+    assert resp.status_code == 200 and resp.json()["takedown"]["reason"] == "court order 12/2025"
+    for key in (manifest_key, blob, warc):
+        gone = archived.client.get(f"/media/{key}")
+        assert gone.status_code == 410 and gone.json()["reason"] == "court order 12/2025"
+        assert archived.rt.store.exists(key)  # evidence kept
+    assert archived.client.get(f"/media/{lead}").status_code == 200
+    # compliance still sees and exports it
+    assert archived.call("compliance", "GET", POST).json()["compliance"]["takedown"]
+    assert archived.call("compliance", "GET", f"{POST}/export").status_code == 200
+
+    # the catalog index is rebuilt from storage
+    archived.rt.catalog.execute("DELETE FROM takedown_keys")
+    assert archived.client.get(f"/media/{blob}").status_code == 200
+    assert compliance.reindex(archived.rt) == 1
+    assert archived.client.get(f"/media/{blob}").status_code == 410
+
+    assert archived.call("compliance", "DELETE", f"{POST}/takedown").status_code == 200
+    assert archived.client.get(f"/media/{manifest_key}").status_code == 200
+    actions = [e["action"] for e in audit.list_events(archived.rt)]
+    assert actions[0] == "restore_public" and "takedown" in actions and "export" in actions
+
+
+def test_takedown_needs_a_reason_and_an_existing_post(archived: Api) -> None:
+    assert archived.call("compliance", "PUT", f"{POST}/takedown", json={}).status_code == 422
+    assert archived.call("compliance", "PUT", f"{POST}/takedown", json={"reason": ""}).status_code == 422
+    missing = archived.call("compliance", "PUT", "/v1/posts/twitter/42/takedown", json={"reason": "x"})
+    assert missing.status_code == 404
+
+
+def test_hold_on_local_store_is_recorded(archived: Api) -> None:
+    resp = archived.call("compliance", "PUT", f"{POST}/hold", json={"reason": "litigation"}).json()
+    assert resp["hold"]["reason"] == "litigation" and resp["hold"]["object_lock"] is False
+    stored = json.loads(archived.rt.store.get(compliance.state_key("twitter", TWEET)))
+    assert stored["hold"]["by"] == "test-compliance"
+    assert compliance.post_state(archived.rt, "twitter", TWEET)["hold"]
+    assert archived.call("compliance", "DELETE", f"{POST}/hold").json()["hold"] is None
+
+
+def test_hold_sets_object_lock_legal_hold_on_s3(tmp_settings: Callable[..., Settings], origin: FixtureOrigin,
+                                                 s3: object) -> None:
+    bucket = s3.make_bucket(object_lock=True)  # type: ignore[attr-defined]
+    settings = tmp_settings(broker_url="", **origin.settings_overrides(),
+                            **s3.settings_overrides(bucket, "news"))  # type: ignore[attr-defined]
+    with api(settings) as a:
+        archive_sample(a.rt, origin)
+        manifest_key, blob, warc = _post_public_keys(a)
+        resp = a.call("compliance", "PUT", f"{POST}/hold", json={"reason": "litigation"}).json()
+        assert resp["hold"]["object_lock"] is True and resp["hold"]["objects"] >= 3
+        for key in (manifest_key, blob, warc):
+            assert a.rt.store.legal_hold(key), key  # type: ignore[attr-defined]
+        a.call("compliance", "DELETE", f"{POST}/hold")
+        assert not a.rt.store.legal_hold(manifest_key)  # type: ignore[attr-defined]
+
+
+def _export(a: Api) -> bytes:
+    resp = a.call("compliance", "POST", "/v1/exports", json={"search": {"q": "Tianjin"}})
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "application/zip"
+    return resp.content
+
+
+def test_export_bundle_verifies_offline_and_tampering_is_named(archived: Api, tmp_path: Path) -> None:
+    data = _export(archived)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        manifest_key, blob, warc = _post_public_keys(archived)
+        assert {manifest_key, blob, warc, "SHA256SUMS", "README.txt", "export.json"} <= set(names)
+        meta = json.loads(zf.read("export.json"))
+        assert meta["query"]["q"] == "Tianjin" and meta["posts"][0]["post_id"] == TWEET
+        originals = {n: zf.read(n) for n in names}
+    assert originals[blob] == archived.rt.store.get(blob)
+
+    bundle = tmp_path / "evidence.zip"
+    bundle.write_bytes(data)
+    ok = compliance.verify_bundle(bundle)
+    assert ok.ok and ok.files == len(names) - 1
+    cli = str(Path(sys.executable).with_name("archiver"))
+    run = subprocess.run([cli, "verify", str(bundle)], capture_output=True, text=True, timeout=60,
+                         env=settings_env(archived.settings))
+    assert run.returncode == 0 and run.stdout.strip() == f"OK {len(names) - 1} files"
+
+    # flip one byte of the WARC, rebuilding the zip so only the hash list can tell
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(tampered, "w") as zf:
+        for name, content in originals.items():
+            if name == warc:
+                content = content[:10] + bytes([content[10] ^ 1]) + content[11:]
+            zf.writestr(name, content)
+    bad = compliance.verify_bundle(tampered)
+    assert not bad.ok and any(p.startswith(f"{warc}: SHA-256 mismatch") for p in bad.problems)
+    run = subprocess.run([cli, "verify", str(tampered)], capture_output=True, text=True, timeout=60,
+                         env=settings_env(archived.settings))
+    assert run.returncode == 2 and warc in run.stdout
+
+    # a media blob left out: the manifest names what is missing
+    partial = tmp_path / "partial.zip"
+    sums = "".join(line + "\n" for line in originals["SHA256SUMS"].decode().splitlines() if blob not in line)
+    with zipfile.ZipFile(partial, "w") as zf:
+        for name, content in originals.items():
+            if name != blob:
+                zf.writestr(name, sums if name == "SHA256SUMS" else content)
+    problems = compliance.verify_bundle(partial).problems
+    assert problems == [f"{manifest_key}: media {blob.rsplit('/', 1)[-1][:16]}… is not in the bundle"]
+
+
+def test_raw_byte_flip_in_zip_fails(archived: Api, tmp_path: Path) -> None:
+    _, blob, _ = _post_public_keys(archived)
+    original = archived.rt.store.get(blob)
+    data = bytearray(_export(archived))
+    at = data.find(original[:256])  # originals are stored uncompressed: flip one of their bytes in place
+    assert at > 0
+    data[at + 200] ^= 0x01
+    bundle = tmp_path / "flipped.zip"
+    bundle.write_bytes(bytes(data))
+    result = compliance.verify_bundle(bundle)
+    assert not result.ok and all(p.startswith(blob) for p in result.problems), result.problems
+
+
+def test_audit_events_are_append_only_in_storage_and_reindexable(archived: Api) -> None:
+    archived.call("compliance", "GET", "/v1/search", params={"q": "Lavrov"})
+    archived.call("compliance", "GET", POST)
+    keys = [k for k in archived.rt.store.list("audit/") if k.endswith(".json")]
+    assert len(keys) == 2
+    event = json.loads(archived.rt.store.get(keys[0]))
+    assert archived.rt.store.put(keys[0], b"{}", if_none_match=True) is False  # never overwritten
+    archived.rt.catalog.execute("DELETE FROM audit_log")
+    assert audit.list_events(archived.rt) == []
+    assert audit.reindex(archived.rt) == 2
+    assert {e["event_id"] for e in audit.list_events(archived.rt)} >= {event["id"]}

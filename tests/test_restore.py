@@ -1,0 +1,243 @@
+"""Restore and revert: exact article bytes, a signed CMS callback, audit events, auto-restore."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from archiver import audit, health, pipeline, restore
+from archiver.config import Settings
+from archiver.errors import InputError
+from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_image
+from tests.test_health import T0, TWEET, article
+
+BASE = "https://archive.example/media"
+CARD = b"<!doctype html><html><body><p>Lavrov and Jaishankar meet</p></body></html>"
+
+
+class Receiver:
+    """A CMS endpoint on loopback that keeps every POST it gets."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[dict[str, str], bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/archiver"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def origin() -> Iterator[FixtureOrigin]:
+    tweets = [TweetFixture(id=TWEET, handle="ANI", name="ANI", text="Lavrov and Jaishankar meet")]
+    images = {f"/media/{n}.jpg": make_image(n, 64, 48) for n in ("a", "b", "c", "d")}
+    with FixtureOrigin(tweets=tweets, images=images) as o:
+        yield o
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def setup(tmp_settings: Callable[..., Settings], origin: FixtureOrigin, **overrides: Any) -> pipeline.Runtime:
+    settings = tmp_settings(**{**origin.settings_overrides(), "public_base_url": BASE, "fetch_retries": 0,
+                               "health_dead_after_failures": 1, "health_dead_after_hours": 0.0, **overrides})
+    rt = pipeline.Runtime.from_settings(settings)
+    pipeline.archive(rt, article(origin).encode(), article_id="story", url="https://news.example/story")
+    return rt
+
+
+def card_for(rt: pipeline.Runtime) -> tuple[dict[str, Any], str]:
+    """The tweet's result and its card key (the card is written here when the capture made none)."""
+    plan = pipeline.load_plan(rt, "story")
+    item = next(i for i in plan.items if i["kind"] == "embed")
+    res = pipeline.load_result(rt, plan, item["item_id"])
+    assert res is not None and res["status"] == "archived"
+    manifest = json.loads(rt.store.get(res["snapshot"]))
+    key = (manifest.get("cards") or {}).get("html") or res["snapshot"].removesuffix(".json") + ".card.html"
+    if not rt.store.exists(key):
+        rt.store.put(key, CARD, content_type="text/html; charset=utf-8")
+    return res, key
+
+
+def kill_everything(origin: FixtureOrigin) -> None:
+    origin.set_behaviour("/oembed", "404", sticky=True)
+    origin.set_behaviour("/tweet-result", "empty", sticky=True)
+    origin.set_behaviour("/media/a.jpg", "404", sticky=True)
+
+
+def body(rt: pipeline.Runtime, n: int) -> bytes:
+    return rt.store.get(pipeline.version_key("story", n))
+
+
+def test_restore_then_revert_give_exact_bytes(tmp_settings: Callable[..., Settings], origin: FixtureOrigin,
+                                             receiver: Receiver) -> None:
+    rt = setup(tmp_settings, origin, cms_callback_url=receiver.url, cms_callback_secret="s3cret")
+    res, key = card_for(rt)
+    v1 = body(rt, 1).decode()
+    assert restore.restore(rt, "story")["new_version"] is False  # nothing is dead yet
+    kill_everything(origin)
+    health.article_health(rt, "story", check_now=True, now=T0)
+    assert {o.kind for o in health.dead_items(rt, "story")} == {"embed", "image"}
+
+    report = restore.restore(rt, "story")
+    start = v1.index('<blockquote class="twitter-tweet"')
+    end = v1.index("</script>") + len("</script>")
+    frame = (f'<iframe class="archiver-card" src="{BASE}/{key}" '
+             f'title="Archived copy of https://twitter.com/ANI/status/{TWEET}" sandbox="" loading="lazy" '
+             'referrerpolicy="no-referrer" style="border:0;width:100%;max-width:550px;min-height:250px" '
+             f'data-originalurl="https://twitter.com/ANI/status/{TWEET}" '
+             f'data-versionurl="{BASE}/{res["snapshot"]}" data-versiondate="{res["captured_at"]}"></iframe>')
+    expected = (v1[:start] + frame + v1[end:]).encode()
+    assert body(rt, 2) == expected
+    statuses = {i["kind"]: i["status"] for i in report["items"]}
+    assert statuses == {"embed": "restored", "image": "already"}  # the image already pointed at its copy
+    v = pipeline.versions(rt, "story")[-1]
+    assert report["current"] == 2 and report["version"] == {
+        "version": 2, "created": v["created_at"], "reason": "restore", "key": v["key"],
+        "path": rt.store.locate(v["key"]), "sha256": hashlib.sha256(expected).hexdigest()}
+    patch = json.loads(rt.store.get(v["patch_key"]))
+    assert patch["base"]["version"] == 1 and patch["ops"][0]["old"] == v1[start:end]  # reversible
+
+    assert restore.restore(rt, "story")["new_version"] is False  # idempotent
+    back = restore.revert(rt, "story", 1)
+    assert back["current"] == 3 and back["version"]["reason"] == "revert" and body(rt, 3) == body(rt, 1)
+    # Restoring after the revert carries the spans through the revert: the same bytes as before.
+    restore.restore(rt, "story")
+    assert body(rt, 4) == expected
+    assert restore.revert(rt, "story", 3)["current"] == 5 and body(rt, 5) == v1.encode()
+
+    headers, raw = receiver.posts[0]
+    assert headers["x-archiver-signature"] == "sha256=" + hmac.new(b"s3cret", raw, hashlib.sha256).hexdigest()
+    assert json.loads(raw)["event"] == "restore" and json.loads(raw)["current"] == 2
+    assert [json.loads(b)["event"] for _, b in receiver.posts] == ["restore", "revert", "restore", "revert"]
+    assert report["callback"] == {"url": receiver.url, "status": 204, "error": None}
+    actions = [e["action"] for e in audit.list_events(rt, action=None)]
+    assert actions.count("restore") == 4 and actions.count("revert") == 2
+
+
+def test_restore_chosen_items_and_bad_requests(tmp_settings: Callable[..., Settings],
+                                              origin: FixtureOrigin) -> None:
+    rt = setup(tmp_settings, origin)
+    plan = pipeline.load_plan(rt, "story")
+    embed = next(i for i in plan.items if i["kind"] == "embed")
+    with pytest.raises(InputError):
+        restore.restore(rt, "story", item_ids=["nope"])
+    with pytest.raises(InputError):
+        restore.revert(rt, "story", 9)
+    with pytest.raises(InputError):
+        restore.restore(rt, "no-such-article")
+    res = pipeline.load_result(rt, plan, embed["item_id"])
+    if not rt.store.exists(res["snapshot"].removesuffix(".json") + ".card.html"):
+        # No card (captures before cards existed): that item fails clearly and nothing is written.
+        rep = restore.restore(rt, "story", item_ids=[embed["item_id"]])
+        assert "no static card" in rep["items"][0]["error"] and not rep["new_version"]
+        card_for(rt)
+    # An item chosen by the editor is restored even though its original is alive.
+    rep = restore.restore(rt, "story", item_ids=[embed["item_id"]])
+    assert rep["new_version"] and rep["items"][0]["status"] == "restored"
+
+
+def test_auto_restore_for_policy_sites(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    rt = setup(tmp_settings, origin, auto_restore_sites="news.example")
+    card_for(rt)
+    kill_everything(origin)
+    tweet = next(o for o in health.enroll(rt, "story") if o.kind == "embed")
+    rec = health.check(rt, tweet, now=T0 + timedelta(hours=1))
+    assert rec["state"] == "dead"
+    (done,) = restore.auto_restore(rt, tweet.url)
+    assert done["version"]["reason"] == "auto-restore" and b"archiver-card" in body(rt, 2)
+    other = setup(tmp_settings, origin, auto_restore_sites="elsewhere.example")
+    assert restore.auto_restore(other, tweet.url) == []
+
+
+def test_http_api_and_editors_pages(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    from fastapi.testclient import TestClient
+
+    from archiver.auth import create_token
+    from archiver.web.app import create_app
+    from archiver.web.routes import health as health_routes
+    from archiver.web.routes import pages
+
+    rt = setup(tmp_settings, origin)
+    card_for(rt)
+    pages.provide_article_health(health_routes.article_block)  # the pages tests may have cleared it
+    editor = create_token(rt.catalog, "editor")
+    compliance = create_token(rt.catalog, "compliance")
+    client = TestClient(create_app(rt.settings, runtime=rt))
+    auth = {"Authorization": f"Bearer {editor}"}
+    assert client.get("/v1/articles/story/health").status_code == 401
+    assert client.post("/v1/articles/story/restore", headers={"Authorization": f"Bearer {compliance}"}
+                       ).status_code == 403
+    kill_everything(origin)
+    r = client.get("/v1/articles/story/health", params={"check_now": "true"}, headers=auth)
+    assert r.status_code == 200 and r.json()["summary"]["dead"] == 2
+    assert all(i["history"] for i in r.json()["items"])
+    assert client.get("/v1/health", headers=auth).json()["articles"][0]["dead"] == 2
+    assert client.get("/v1/articles/..%2Fx/health", headers=auth).status_code == 404
+
+    client.cookies.set("archiver_token", editor)
+    page = client.get("/articles/story").text
+    assert 'id="health"' in page and '<form method="post" action="/articles/story/restore">' in page
+    assert "<code>story</code>" in client.get("/health").text
+    r = client.post("/articles/story/restore", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/articles/story#health"
+    assert pipeline.versions(rt, "story")[-1]["reason"] == "restore"
+    client.cookies.clear()
+
+    r = client.post("/v1/articles/story/revert", json={"version": 1}, headers=auth)
+    assert r.status_code == 200 and r.json()["current"] == 3 and body(rt, 3) == body(rt, 1)
+    r = client.post("/v1/articles/story/restore", json={}, headers=auth)
+    assert r.status_code == 200 and r.json()["current"] == 4 and body(rt, 4) == body(rt, 2)
+    assert client.post("/v1/articles/story/revert", json={"version": 99}, headers=auth).status_code == 404
+
+
+def test_cli_health_restore_revert_and_show_agree(tmp_settings: Callable[..., Settings], origin: FixtureOrigin,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from archiver import cli
+
+    rt = setup(tmp_settings, origin)
+    card_for(rt)
+    for name in ("home", "public_base_url", "fetch_allow", "twitter_oembed_url", "twitter_syndication_url",
+                 "twitter_shortlink_url", "health_dead_after_failures", "health_dead_after_hours", "fetch_retries"):
+        monkeypatch.setenv(f"ARCHIVER_{name.upper()}", str(getattr(rt.settings, name)))
+    kill_everything(origin)
+
+    def run(*argv: str) -> dict[str, Any]:
+        capsys.readouterr()
+        assert cli.main(list(argv)) == 0
+        return json.loads(capsys.readouterr().out)
+
+    rep = run("health", "--article-id", "story", "--check-now", "--json")
+    assert rep["summary"]["dead"] == 2 and rep["articles"][0]["items"][0]["history"]
+    assert run("health", "--json")["summary"]["dead"] == 2  # the stored states, no fetching
+    restored = run("restore", "story", "--all-dead", "--json")
+    shown = run("show", "story", "--json")
+    assert shown["current"] == restored["current"] == 2 and shown["versions"][-1] == restored["version"]
+    reverted = run("revert", "story", "--to", "1", "--json")
+    shown = run("show", "story", "--json")
+    assert shown["versions"][-1] == reverted["version"] and body(rt, 3) == body(rt, 1)
+    assert cli.main(["revert", "story", "--to", "7"]) == 2
