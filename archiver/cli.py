@@ -1,4 +1,4 @@
-"""The `archiver` command: archive, submit, retry, extract, show, demo, worker.
+"""The `archiver` command: archive articles, run the service, search, restore, verify evidence.
 
 Errors the user can act on are printed as one line and a non-zero exit; tracebacks only with
 ARCHIVER_DEBUG=1.
