@@ -20,6 +20,7 @@ import json
 import random
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import certifi
 import urllib3
@@ -38,6 +39,8 @@ from urllib3.util.request import ACCEPT_ENCODING
 from urllib3.util.ssl_ import create_urllib3_context
 
 from archiver.config import Settings
+from archiver.errors import ConfigError
+from archiver.metrics import observe_fetch
 from archiver.ratelimit import HostLimiter, LimiterTimeout, LocalHostLimiter
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -268,6 +271,25 @@ def resolve_target(url: str, settings: Settings, timeout: float | None = None) -
     return Target(url, scheme, host, port, path, tuple(str(ip) for ip in addresses))
 
 
+def normalize_url(url: str) -> str:
+    """The key under which a URL is fetched once: scheme and host lower-cased, the scheme's default
+    port and the fragment dropped; user info, path and query exactly as given. A URL that does not
+    parse is returned as it is."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        host += f":{port}"
+    return urlunsplit((scheme, userinfo + at + host, parts.path, parts.query, ""))
+
+
 def check_url(url: str, settings: Settings) -> None:
     """The address guard alone: raises FetchError('refused' or 'bad_url') for what may not be fetched."""
     resolve_target(url, settings)
@@ -336,13 +358,28 @@ class Fetcher:
         # An absolute time.monotonic() no request may outlive (the embedded run's overall deadline).
         self.deadline_at: float | None = None
         self._ssl_context = create_urllib3_context()
-        self._ssl_context.load_verify_locations(certifi.where())
+        bundle = settings.fetch_ca_bundle or certifi.where()
+        try:
+            self._ssl_context.load_verify_locations(bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"fetch_ca_bundle {bundle!r} is not a readable PEM bundle: {exc}") from None
 
     def close(self) -> None:
         """Nothing is pooled; kept so callers can release the fetcher the same way in every mode."""
 
     def get(self, url: str, *, kind: str = "json", headers: dict[str, str] | None = None,
             deadline: float | None = None, follow_redirects: bool = True) -> Response:
+        started = time.monotonic()
+        try:
+            resp = self._get(url, kind, headers, deadline, follow_redirects)
+        except FetchError as exc:
+            observe_fetch(kind, time.monotonic() - started, exc.kind)
+            raise
+        observe_fetch(kind, time.monotonic() - started, "ok")
+        return resp
+
+    def _get(self, url: str, kind: str, headers: dict[str, str] | None, deadline: float | None,
+             follow_redirects: bool) -> Response:
         cap = _cap_for(kind, self.settings)
         end = time.monotonic() + (self.settings.fetch_deadline if deadline is None else deadline)
         if self.deadline_at is not None:

@@ -39,6 +39,7 @@ if features.check("avif"):
     IMAGE_FORMATS["image/avif"] = "AVIF"
 VIDEO_MIMES = frozenset({"video/mp4", "video/webm", "video/quicktime"})
 WEB_SIZE, THUMB_SIZE = 1600, 320
+WEB_QUALITY, THUMB_QUALITY = 75, 80
 
 _MARKUP = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|script|"
                      rb"svg|!doctype\s+svg|iframe|div|p\b|meta|title|a\s)", re.IGNORECASE | re.DOTALL)
@@ -180,21 +181,45 @@ def _rgb(im: Image.Image) -> Image.Image:
     return im if im.mode == mode else im.convert(mode)
 
 
-def _webp(frames: list[Image.Image], durations: list[int], loop: int) -> bytes:
-    """WebP with no metadata at all: info is emptied so no EXIF, XMP or ICC can be carried over."""
+def _fit(size: tuple[int, int], bound: int) -> tuple[int, int]:
+    """`size` scaled down (never up) to fit in a bound x bound box, aspect ratio kept."""
+    width, height = size
+    scale = min(1.0, bound / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _shrink(im: Image.Image, bound: int) -> Image.Image:
+    """`im` fitted in bound x bound: a cheap box reduce first, then Pillow's antialiased bilinear.
+    `im` itself when it already fits."""
+    target = _fit(im.size, bound)
+    if target == im.size:
+        return im
+    return im.resize(target, Image.Resampling.BILINEAR, reducing_gap=1.5)
+
+
+def _webp(frames: list[Image.Image], durations: list[int], loop: int, quality: int) -> bytes:
+    """WebP with no metadata at all: info is emptied so no EXIF, XMP or ICC can be carried over.
+
+    method=0 is libwebp's fastest encoder setting; serving copies do not need its slower searches."""
     for f in frames:
         f.info = {}
     out = io.BytesIO()
     if len(frames) > 1:
-        frames[0].save(out, "WEBP", quality=80, method=0, save_all=True, append_images=frames[1:],
+        frames[0].save(out, "WEBP", quality=quality, method=0, save_all=True, append_images=frames[1:],
                        duration=durations, loop=loop)
     else:
-        frames[0].save(out, "WEBP", quality=80, method=0)
+        frames[0].save(out, "WEBP", quality=quality, method=0)
     return out.getvalue()
 
 
 def _process(data: bytes, settings: Settings, derive: bool) -> tuple[ImageInfo, dict[str, bytes]]:
-    """Verify (and optionally derive) in one decode; MediaRejected for anything we will not keep."""
+    """Verify, hash and (optionally) derive from one decode; MediaRejected for anything we will not keep.
+
+    A JPEG is decoded once, at the smallest DCT scale (1/2, 1/4, 1/8) still at least web-sized:
+    libjpeg reads every coefficient of the file at any scale, so damaged data is caught as surely
+    as by a full-size decode, at a fraction of the cost. The web copy, the thumbnail and the
+    perceptual hash (taken from the thumbnail, which is made in both modes) all come from that one
+    decode, so the hash of the same bytes does not depend on whether derivatives are on."""
     mime = sniff(data)
     if mime not in IMAGE_FORMATS:
         raise MediaRejected(f"not an allowed image type: {mime or 'unrecognised bytes'}")
@@ -206,18 +231,26 @@ def _process(data: bytes, settings: Settings, derive: bool) -> tuple[ImageInfo, 
             if width < 1 or height < 1 or width * height > ceiling:
                 raise MediaRejected(f"image of {width}x{height} pixels is over the ceiling of {ceiling}")
             frames = _count_frames(im, max(1, settings.max_image_frames), clock)
+            loop = int(im.info.get("loop", 0) or 0)
             orientation = im.getexif().get(0x0112, 1)
             if orientation in (5, 6, 7, 8):
                 width, height = height, width
-            first = ImageOps.exif_transpose(im.copy()) if orientation != 1 else im.copy()
-            first.load()
+            if im.format == "JPEG":
+                im.draft(None, _fit(im.size, WEB_SIZE))
+            im.load()
             clock.check("decoding")
+            first = ImageOps.exif_transpose(im) if orientation != 1 else im
+            thumb = _shrink(_rgb(first), THUMB_SIZE)
+            if thumb is im:
+                thumb = im.copy()   # frames of an animation are read into im itself
+            info = ImageInfo(mime, IMAGE_FORMATS[mime], width, height, frames, dhash(thumb))
             derived: dict[str, bytes] = {}
             if derive:
-                derived = _derive(im, first, frames, ceiling, clock)
-            preview = first.copy()
-            preview.thumbnail((64, 64))
-            info = ImageInfo(mime, IMAGE_FORMATS[mime], width, height, frames, dhash(preview))
+                web_frames, durations = _web_frames(im, first, frames, ceiling, clock)
+                derived["web.webp"] = _webp(web_frames, durations, loop, WEB_QUALITY)
+                clock.check("encoding web copy")
+                derived["thumb.webp"] = _webp([thumb], [], 0, THUMB_QUALITY)
+                clock.check("encoding thumbnail")
     except MediaRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -227,29 +260,20 @@ def _process(data: bytes, settings: Settings, derive: bool) -> tuple[ImageInfo, 
     return info, derived
 
 
-def _derive(im: Image.Image, first: Image.Image, frames: int, ceiling: int,
-            clock: _Clock) -> dict[str, bytes]:
-    web_frames: list[Image.Image] = []
-    durations: list[int] = []
-    # Animations stay animated when decoding every frame stays under the pixel ceiling.
+def _web_frames(im: Image.Image, first: Image.Image, frames: int, ceiling: int,
+                clock: _Clock) -> tuple[list[Image.Image], list[int]]:
+    """The web-sized frames and their durations. Animations stay animated when decoding every
+    frame stays under the pixel ceiling; otherwise the first frame stands for them."""
     if frames > 1 and im.size[0] * im.size[1] * frames <= ceiling:
+        web_frames: list[Image.Image] = []
+        durations: list[int] = []
         for frame in ImageSequence.Iterator(im):
-            f = _rgb(frame.copy())
-            f.thumbnail((WEB_SIZE, WEB_SIZE))
-            web_frames.append(f)
+            shrunk = _shrink(_rgb(frame), WEB_SIZE)
+            web_frames.append(shrunk.copy() if shrunk is frame else shrunk)   # the next seek reuses frame
             durations.append(int(frame.info.get("duration", 100) or 100))
             clock.check("resizing frames")
-    else:
-        f = _rgb(first.copy())
-        f.thumbnail((WEB_SIZE, WEB_SIZE))
-        web_frames.append(f)
-    web = _webp(web_frames, durations, int(im.info.get("loop", 0) or 0))
-    clock.check("encoding web copy")
-    thumb_img = _rgb(web_frames[0].copy())
-    thumb_img.thumbnail((THUMB_SIZE, THUMB_SIZE))
-    thumb = _webp([thumb_img], [], 0)
-    clock.check("encoding thumbnail")
-    return {"web.webp": web, "thumb.webp": thumb}
+        return web_frames, durations
+    return [_shrink(_rgb(first), WEB_SIZE)], []
 
 
 def inspect_image(data: bytes, settings: Settings) -> ImageInfo:

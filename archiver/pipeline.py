@@ -323,15 +323,17 @@ def _capture_embed(rt: Runtime, plan: Plan, item: dict[str, Any], capture_id: st
 
 
 def _capture_image(rt: Runtime, plan: Plan, item: dict[str, Any]) -> dict[str, Any]:
+    from archiver.fetch import normalize_url
     from archiver.media import archive_media
 
     url = item["url"]
+    same = normalize_url(url)  # spellings of one URL share one fetch
     base = {"item_id": item["item_id"], "kind": "image", "url": url, "occurrences": len(item["occurrences"])}
     window = rt.settings.media_dedupe_window
     # One fetch of a URL across all workers: whoever holds the lock fetches, the others reuse.
-    with rt.coordinator.lock(f"url:{hashlib.sha256(url.encode()).hexdigest()}", timeout=180):
+    with rt.coordinator.lock(f"url:{hashlib.sha256(same.encode()).hexdigest()}", timeout=180):
         since = iso(utcnow() - timedelta(seconds=window))
-        seen = rt.catalog.recent_url_fetch(url, since)
+        seen = rt.catalog.recent_url_fetch(same, since)
         blob = rt.catalog.blob(seen["sha256"]) if seen else None
         if blob is not None and rt.store.exists(blob["key"]):
             result = {**base, "status": "archived", "sha256": blob["sha256"], "key": blob["key"],
@@ -343,7 +345,7 @@ def _capture_image(rt: Runtime, plan: Plan, item: dict[str, Any]) -> dict[str, A
                         "sha256": rec.sha256, "stable_url": None, "error": rec.error or rec.status}
             rt.catalog.record_blob(sha256=rec.sha256, key=rec.key, mime=rec.mime, bytes=rec.bytes,
                                    width=rec.width, height=rec.height, phash=rec.phash)
-            rt.catalog.record_url_fetch(url, rec.sha256, iso(utcnow()))
+            rt.catalog.record_url_fetch(same, rec.sha256, iso(utcnow()))
             result = {**base, "status": "archived", "sha256": rec.sha256, "key": rec.key, "mime": rec.mime,
                       "stable_url": rt.store.public_url(rec.key), "error": None}
     for occ in item["occurrences"]:

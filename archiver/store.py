@@ -18,7 +18,12 @@ Choices worth knowing:
   A key cannot be both an object and a "directory" of other keys there (``a`` and ``a/b``):
   such a put raises ``ValueError``.
 * ``LocalStore`` has no Object Lock: ``supports_object_lock()`` is False and
-  ``set_legal_hold`` returns False (a sidecar flag would protect nothing).
+  ``set_legal_hold`` / ``set_retention`` return False (a sidecar flag would protect nothing).
+* On an S3 bucket with Object Lock, originals are retained: a bucket's default retention rule
+  applies to every new version by itself (S3 does it); where the bucket has Object Lock but no
+  default rule, ``put_blob`` sends a GOVERNANCE retention of ``object_lock_retention_days`` with
+  the write itself, so no original is ever stored unretained for a moment. A blob that already
+  existed keeps the retention it was written with.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
@@ -53,6 +59,7 @@ _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _META_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+RETENTION_MODES = ("GOVERNANCE", "COMPLIANCE")
 
 
 class ObjectNotFound(KeyError):
@@ -71,6 +78,27 @@ class ObjectInfo:
     size: int
     content_type: str
     metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LockConfig:
+    """A bucket's Object Lock configuration: whether it is on, and its default retention rule."""
+
+    enabled: bool = False
+    default_mode: str | None = None    # GOVERNANCE or COMPLIANCE when the bucket has a default rule
+    default_days: int | None = None    # the rule's period, in days (a rule in years is converted)
+
+    @property
+    def has_default_retention(self) -> bool:
+        return self.enabled and self.default_mode is not None
+
+
+def _check_retention(until: datetime, mode: str) -> datetime:
+    if mode not in RETENTION_MODES:
+        raise ValueError(f"retention mode must be one of {RETENTION_MODES}, not {mode!r}")
+    if until.tzinfo is None:
+        raise ValueError("retention date must be timezone-aware")
+    return until.astimezone(UTC)
 
 
 def check_key(key: str, *, what: str = "key") -> str:
@@ -131,6 +159,11 @@ class ObjectStore(ABC):
     """Where archived bytes live. Implementations are safe to share between threads."""
 
     def __init__(self, public_base_url: str) -> None:
+        parts = urlsplit(public_base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            # A query here would make every stable URL look like (or be) a signed, expiring one.
+            raise ConfigError(f"public_base_url {public_base_url!r} must be an http(s) URL "
+                              "without query or fragment")
         self.public_base_url = public_base_url.rstrip("/")
 
     @abstractmethod
@@ -160,8 +193,17 @@ class ObjectStore(ABC):
         """Put or lift an Object Lock legal hold; False where the store cannot hold objects."""
 
     @abstractmethod
+    def set_retention(self, key: str, until: datetime, mode: str = "GOVERNANCE") -> bool:
+        """Retain ``key``'s current version until ``until`` (Object Lock retention); False where
+        the store cannot retain objects. ObjectNotFound if absent."""
+
+    @abstractmethod
+    def lock_config(self) -> LockConfig:
+        """The Object Lock configuration of the underlying bucket (disabled where there is none)."""
+
     def supports_object_lock(self) -> bool:
-        """Whether legal holds are enforced by this store."""
+        """Whether legal holds and retention are enforced by this store."""
+        return self.lock_config().enabled
 
     @abstractmethod
     def describe(self) -> str:
@@ -302,8 +344,14 @@ class LocalStore(ObjectStore):
             raise ObjectNotFound(key)
         return False
 
-    def supports_object_lock(self) -> bool:
+    def set_retention(self, key: str, until: datetime, mode: str = "GOVERNANCE") -> bool:
+        _check_retention(until, mode)
+        if not self.exists(key):
+            raise ObjectNotFound(key)
         return False
+
+    def lock_config(self) -> LockConfig:
+        return LockConfig()
 
     def describe(self) -> str:
         return self.root.resolve().as_uri()
@@ -316,14 +364,15 @@ class S3Store(ObjectStore):
     """Objects in an S3 bucket under an optional prefix, through one thread-safe boto3 client."""
 
     def __init__(self, client: Any, bucket: str, prefix: str, public_base_url: str,
-                 endpoint_url: str = "") -> None:
+                 endpoint_url: str = "", retention_days: int = 0) -> None:
         super().__init__(public_base_url)
         self.client = client
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url
-        self._lock_support: bool | None = None
-        self._lock_support_guard = threading.Lock()
+        self.retention_days = max(0, retention_days)
+        self._lock_config: LockConfig | None = None
+        self._lock_config_guard = threading.Lock()
 
     def _full(self, key: str) -> str:
         check_key(key)
@@ -337,6 +386,22 @@ class S3Store(ObjectStore):
 
     def put(self, key: str, data: bytes, *, content_type: str = DEFAULT_CONTENT_TYPE,
             if_none_match: bool = False, metadata: dict[str, str] | None = None) -> bool:
+        return self._put(key, data, content_type, if_none_match, metadata, None)
+
+    def put_blob(self, data: bytes, content_type: str) -> tuple[str, str, bool]:
+        """As ObjectStore.put_blob, retained by ``retention_days`` when the bucket has Object Lock
+        but no default rule (a default rule retains every new version by itself)."""
+        sha = hashlib.sha256(data).hexdigest()
+        key = blob_key(sha)
+        retain = None
+        if self.retention_days:
+            conf = self.lock_config()
+            if conf.enabled and not conf.has_default_retention:
+                retain = ("GOVERNANCE", datetime.now(UTC) + timedelta(days=self.retention_days))
+        return sha, key, self._put(key, data, content_type, True, None, retain)
+
+    def _put(self, key: str, data: bytes, content_type: str, if_none_match: bool,
+             metadata: dict[str, str] | None, retain: tuple[str, datetime] | None) -> bool:
         from botocore.exceptions import BotoCoreError, ClientError
 
         body = bytes(data)
@@ -347,6 +412,8 @@ class S3Store(ObjectStore):
         }
         if if_none_match:
             args["IfNoneMatch"] = "*"
+        if retain is not None:
+            args["ObjectLockMode"], args["ObjectLockRetainUntilDate"] = retain
         try:
             self.client.put_object(**args)
         except ClientError as exc:
@@ -460,20 +527,59 @@ class S3Store(ObjectStore):
             raise self._fail("read the legal hold of", key, exc) from None
         return resp.get("LegalHold", {}).get("Status") == "ON"
 
-    def supports_object_lock(self) -> bool:
+    def set_retention(self, key: str, until: datetime, mode: str = "GOVERNANCE") -> bool:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        with self._lock_support_guard:
-            if self._lock_support is None:
+        until = _check_retention(until, mode)
+        if not self.exists(key):
+            raise ObjectNotFound(key)
+        if not self.supports_object_lock():
+            return False
+        try:
+            self.client.put_object_retention(Bucket=self.bucket, Key=self._full(key),
+                                             Retention={"Mode": mode, "RetainUntilDate": until})
+        except ClientError as exc:
+            if _code(exc) in {"NoSuchKey", "404"}:
+                raise ObjectNotFound(key) from None
+            raise self._fail("set the retention of", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._fail("set the retention of", key, exc) from None
+        return True
+
+    def retention(self, key: str) -> tuple[str, datetime] | None:
+        """(mode, retain-until) of ``key``'s current version, None when it is not retained."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            resp = self.client.get_object_retention(Bucket=self.bucket, Key=self._full(key))
+        except ClientError as exc:
+            if _code(exc) in {"NoSuchKey", "404"}:
+                raise ObjectNotFound(key) from None
+            if _code(exc) in {"InvalidRequest", "ObjectLockConfigurationNotFoundError",
+                              "NoSuchObjectLockConfiguration"}:
+                return None
+            raise self._fail("read the retention of", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._fail("read the retention of", key, exc) from None
+        ret = resp.get("Retention") or {}
+        if not ret.get("Mode") or not ret.get("RetainUntilDate"):
+            return None
+        return ret["Mode"], ret["RetainUntilDate"].astimezone(UTC)
+
+    def lock_config(self) -> LockConfig:
+        """Read once per store (buckets do not lose Object Lock); ClientError means none."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        with self._lock_config_guard:
+            if self._lock_config is None:
                 try:
-                    conf = self.client.get_object_lock_configuration(Bucket=self.bucket)
-                    enabled = conf.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+                    resp = self.client.get_object_lock_configuration(Bucket=self.bucket)
+                    self._lock_config = _lock_config(resp.get("ObjectLockConfiguration") or {})
                 except ClientError:
-                    enabled = False
+                    self._lock_config = LockConfig()
                 except BotoCoreError as exc:
                     raise self._fail("inspect bucket", self.bucket, exc) from None
-                self._lock_support = enabled
-            return self._lock_support
+            return self._lock_config
 
     def ensure_bucket(self, *, object_lock: bool = False) -> bool:
         """Create the bucket if it is missing (tests, demo); True if it was created."""
@@ -501,8 +607,8 @@ class S3Store(ObjectStore):
             raise self._fail("create bucket", self.bucket, exc) from None
         except BotoCoreError as exc:
             raise self._fail("create bucket", self.bucket, exc) from None
-        with self._lock_support_guard:
-            self._lock_support = None
+        with self._lock_config_guard:
+            self._lock_config = None
         return True
 
     def describe(self) -> str:
@@ -511,6 +617,15 @@ class S3Store(ObjectStore):
 
     def locate(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._full(key)}"
+
+
+def _lock_config(conf: dict[str, Any]) -> LockConfig:
+    if conf.get("ObjectLockEnabled") != "Enabled":
+        return LockConfig()
+    rule = (conf.get("Rule") or {}).get("DefaultRetention") or {}
+    mode = rule.get("Mode") if rule.get("Mode") in RETENTION_MODES else None
+    days = rule.get("Days") or (rule.get("Years") or 0) * 365 or None
+    return LockConfig(True, mode, days if mode else None)
 
 
 def _code(exc: Any) -> str:
@@ -565,5 +680,5 @@ def open_store(settings: Settings) -> ObjectStore:
             except ValueError as exc:
                 raise ConfigError(f"storage URL {url!r}: bad prefix ({exc})") from None
         return S3Store(s3_client(settings), bucket, prefix, settings.public_base_url,
-                       settings.s3_endpoint_url)
+                       settings.s3_endpoint_url, settings.object_lock_retention_days)
     raise ConfigError(f"storage URL {url!r} must start with file:/// or s3://")

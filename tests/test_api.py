@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -153,6 +154,8 @@ def test_metrics_report_captures_and_fetch_histogram(archived: Api) -> None:
     text = archived.call("editor", "GET", "/metrics").text
     assert 'archiver_captures{status="archived"} 1.0' in text
     assert "# TYPE archiver_fetch_seconds histogram" in text
+    # The archived article's fetches went through the fetcher and were timed.
+    assert re.search(r'archiver_fetch_seconds_count\{kind="image",outcome="ok"\} [1-9]', text)
     assert "archiver_queue_depth" in text
 
 

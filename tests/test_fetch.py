@@ -15,7 +15,7 @@ import pytest
 
 from archiver import fetch as fetch_mod
 from archiver.config import Settings
-from archiver.fetch import Fetcher, FetchError, address_refusal, check_url, parse_allow
+from archiver.fetch import Fetcher, FetchError, address_refusal, check_url, normalize_url, parse_allow
 from archiver.ratelimit import LimiterTimeout, LocalHostLimiter, RedisHostLimiter
 
 Route = Callable[[BaseHTTPRequestHandler], None]
@@ -270,6 +270,19 @@ def test_bad_urls_are_clear_errors(url: str, kind: str) -> None:
         check_url(url, Settings())
     assert err.value.kind == kind
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("url,normal", [
+    ("HTTPS://Img.Example.COM:443/A/B.JPG?X=1&y=%2F#frag", "https://img.example.com/A/B.JPG?X=1&y=%2F"),
+    ("http://img.example.com:80/a.jpg", "http://img.example.com/a.jpg"),
+    ("https://img.example.com:80/a.jpg", "https://img.example.com:80/a.jpg"),   # not the default port
+    ("http://[2001:DB8::1]:8080/x#y", "http://[2001:db8::1]:8080/x"),
+    ("http://Ed:PW@Img.Example.com/a", "http://Ed:PW@img.example.com/a"),       # user info untouched
+    ("http://img.example.com:99999/a", "http://img.example.com:99999/a"),       # unparseable: as given
+])
+def test_normalize_url(url: str, normal: str) -> None:
+    assert normalize_url(url) == normal
+    assert normalize_url(normal) == normal
 
 
 def test_allow_list_forms() -> None:

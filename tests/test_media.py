@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, features
 
+from archiver import media
 from archiver.config import Settings
 from archiver.fetch import Fetcher
 from archiver.media import (
@@ -243,6 +244,26 @@ def test_derivatives_oriented_and_stripped() -> None:
 def test_big_image_resized_for_web() -> None:
     out = derive_image(encode(picture((2400, 1200)), "JPEG"), Settings())
     assert Image.open(io.BytesIO(out["web.webp"])).size == (1600, 800)
+
+
+def test_big_jpeg_decoded_at_reduced_scale_still_fully_verified() -> None:
+    """Big JPEGs are decoded at a reduced DCT scale; that decode still reads the whole file."""
+    data = encode(picture((4000, 2000)), "JPEG", quality=90)
+    info = inspect_image(data, Settings())
+    assert (info.width, info.height) == (4000, 2000)   # the original's size, not the decode's
+    assert Image.open(io.BytesIO(derive_image(data, Settings())["web.webp"])).size == (1600, 800)
+    for cut in (len(data) // 2, len(data) - 2000):
+        with pytest.raises(MediaRejected, match="damaged"):
+            inspect_image(data[:cut], Settings())
+
+
+def test_phash_does_not_depend_on_decode_scale_or_derivatives() -> None:
+    big = inspect_image(encode(picture((3200, 1600)), "JPEG", quality=90), Settings())
+    small = inspect_image(encode(picture((800, 400)), "JPEG", quality=90), Settings())
+    assert bin(int(big.phash or "0", 16) ^ int(small.phash or "0", 16)).count("1") <= 4
+    data = encode(picture((1800, 900)), "JPEG")
+    derived_info, _ = media._process(data, Settings(), derive=True)
+    assert derived_info.phash == inspect_image(data, Settings()).phash
 
 
 def test_animation_kept_animated() -> None:

@@ -6,14 +6,17 @@ import base64
 import hashlib
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from archiver.config import Settings
 from archiver.errors import ConfigError
 from archiver.store import (
     LocalStore,
+    LockConfig,
     ObjectNotFound,
     ObjectStore,
     S3Store,
@@ -167,6 +170,13 @@ def test_public_url_is_stable_and_not_presigned(store: ObjectStore) -> None:
     assert store.public_url("posts/x/a b#c.json") == f"{BASE}/posts/x/a%20b%23c.json"
 
 
+@pytest.mark.parametrize("base", ["", "/media", "ftp://cdn.example/m", "https://cdn.example/m?X-Amz-Expires=604800",
+                                  "https://cdn.example/m#x"])
+def test_public_base_url_must_be_a_plain_http_url(base: str, tmp_settings: Callable[..., Settings]) -> None:
+    with pytest.raises(ConfigError, match="public_base_url"):
+        open_store(tmp_settings(public_base_url=base))
+
+
 def test_legal_hold_without_object_lock(store: ObjectStore) -> None:
     store.put("k/held", b"x")
     assert store.supports_object_lock() is False
@@ -189,6 +199,79 @@ def test_legal_hold_on_an_object_lock_bucket(lock_store: S3Store, s3: SeaweedFS)
     assert not lock_store.legal_hold("blobs/held")
     with pytest.raises(ObjectNotFound):
         lock_store.set_legal_hold("blobs/missing", True)
+
+
+def _delete_current_version(s3: SeaweedFS, st: S3Store, key: str) -> None:
+    client = s3.client()
+    version = client.head_object(Bucket=st.bucket, Key=st._full(key))["VersionId"]
+    client.delete_object(Bucket=st.bucket, Key=st._full(key), VersionId=version)
+
+
+def _days_from_now(when: datetime) -> float:
+    return (when - datetime.now(UTC)).total_seconds() / 86400
+
+
+def test_lock_configuration_is_detected(store: ObjectStore, lock_store: S3Store) -> None:
+    assert store.lock_config() == LockConfig()
+    assert lock_store.lock_config() == LockConfig(enabled=True)
+    assert not lock_store.lock_config().has_default_retention
+
+
+def test_bucket_default_retention_applies_to_blobs(s3: SeaweedFS,
+                                                   tmp_settings: Callable[..., Settings]) -> None:
+    bucket = s3.make_bucket(object_lock=True)
+    s3.client().put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 2}}})
+    st = open_store(tmp_settings(object_lock_retention_days=30, **s3.settings_overrides(bucket, "pre")))
+    assert isinstance(st, S3Store)
+    assert st.lock_config() == LockConfig(True, "GOVERNANCE", 2)
+    _, key, created = st.put_blob(b"agency photo", "image/jpeg")
+    assert created
+    retained = st.retention(key)
+    assert retained is not None and retained[0] == "GOVERNANCE"
+    assert 1.9 < _days_from_now(retained[1]) <= 2.0   # the bucket's rule, not our setting
+    with pytest.raises(ClientError):
+        _delete_current_version(s3, st, key)
+    assert st.get(key) == b"agency photo"
+
+
+def test_retention_days_applied_when_the_bucket_has_no_rule(s3: SeaweedFS,
+                                                            tmp_settings: Callable[..., Settings]) -> None:
+    bucket = s3.make_bucket(object_lock=True)
+    st = open_store(tmp_settings(object_lock_retention_days=3, **s3.settings_overrides(bucket)))
+    assert isinstance(st, S3Store)
+    _, key, _ = st.put_blob(b"evidence bytes", "image/png")
+    retained = st.retention(key)
+    assert retained is not None and retained[0] == "GOVERNANCE"
+    assert 2.99 < _days_from_now(retained[1]) <= 3.0
+    with pytest.raises(ClientError):
+        _delete_current_version(s3, st, key)
+    assert st.put_blob(b"evidence bytes", "image/png")[2] is False   # still stored once
+    st.put("articles/a/v1", b"not evidence")
+    assert st.retention("articles/a/v1") is None      # only originals are retained implicitly
+
+
+def test_no_retention_when_off(lock_store: S3Store) -> None:
+    _, key, _ = lock_store.put_blob(b"kept but not retained", "image/png")
+    assert lock_store.retention_days == 0 and lock_store.retention(key) is None
+
+
+def test_set_retention(lock_store: S3Store, store: ObjectStore, s3: SeaweedFS) -> None:
+    until = datetime.now(UTC) + timedelta(days=1)
+    lock_store.put("posts/x/manifest.json", b"{}")
+    assert lock_store.set_retention("posts/x/manifest.json", until, mode="COMPLIANCE")
+    mode, when = lock_store.retention("posts/x/manifest.json") or ("", None)
+    assert mode == "COMPLIANCE" and when is not None and abs((when - until).total_seconds()) < 1
+    with pytest.raises(ClientError):
+        _delete_current_version(s3, lock_store, "posts/x/manifest.json")
+    with pytest.raises(ObjectNotFound):
+        lock_store.set_retention("posts/missing", until)
+    store.put("k/kept", b"x")
+    assert store.set_retention("k/kept", until) is False   # no Object Lock: nothing is promised
+    with pytest.raises(ValueError):
+        store.set_retention("k/kept", until.replace(tzinfo=None))
+    with pytest.raises(ValueError):
+        store.set_retention("k/kept", until, mode="FOREVER")
 
 
 def test_local_store_layout_and_atomicity(tmp_path: Path) -> None:
