@@ -1,8 +1,10 @@
-"""A local stand-in for Twitter's oEmbed, syndication and t.co endpoints and for media hosts.
+"""A local stand-in for Twitter's oEmbed, syndication and t.co endpoints, the oEmbed endpoints of
+YouTube, TikTok, Reddit, Bluesky and Mastodon, and media hosts.
 
 Tests and ``archiver demo`` need the real response shapes without the network: this in-process
 HTTP server (loopback, port 0, daemon threads) generates oEmbed and syndication JSON from tweet
-fixtures in the shapes of ``shared/formats/``, redirects t.co codes, serves real media bytes
+fixtures in the shapes of ``shared/formats/`` (and the other platforms' oEmbed answers from post
+fixtures, in the shapes those endpoints return), redirects t.co codes, serves real media bytes
 (Pillow JPEG/PNG, small MP4 files with valid boxes) and plays failures on request (404, ``{}``,
 tombstone, 429 then success, timeouts, garbage, 500). Every request is recorded.
 
@@ -29,8 +31,10 @@ from urllib.parse import parse_qsl, urlsplit
 from archiver.providers.twitter import parse_status_url, snowflake_time, syndication_token
 
 STATES = ("live", "deleted", "tombstone", "protected")
+POST_STATES = ("live", "deleted", "private")
+OEMBED_PROVIDERS = ("youtube", "tiktok", "reddit", "bluesky", "mastodon")
 RTL_LANGS = frozenset({"ar", "he", "fa", "ur", "ps", "yi"})
-STEP_NAMES = ("ok", "empty", "tombstone", "429", "timeout", "garbage")
+STEP_NAMES = ("ok", "empty", "tombstone", "429", "timeout", "garbage", "redirect")
 TOMBSTONE_TEXT = ("Age-restricted adult content. This content might not be appropriate for people under "
                   "18 years old. To view this media, you’ll need to log in to X. Learn more")
 _MAX_SLEEP = 30.0
@@ -75,6 +79,32 @@ class TweetFixture:
         if self.created_at:
             return datetime.fromisoformat(self.created_at.replace("Z", "+00:00")).astimezone(UTC)
         return snowflake_time(self.id) or datetime(2010, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class PostFixture:
+    """A post of another platform, answered by its oEmbed endpoint. ``url`` is the canonical post
+    URL discovery reports (the ``url`` the capture asks oEmbed about); ``text`` the title, caption
+    or post text; ``state`` live, deleted (oEmbed 404) or private (401 from YouTube, else 403)."""
+
+    provider: str
+    url: str
+    text: str = ""
+    author_name: str = ""
+    handle: str = ""
+    lang: str = "en"
+    state: str = "live"
+    thumbnail: bool = True
+
+    def __post_init__(self) -> None:
+        if self.provider not in OEMBED_PROVIDERS:
+            raise ValueError(f"post fixture provider must be one of {OEMBED_PROVIDERS}, not {self.provider!r}")
+        if self.state not in POST_STATES:
+            raise ValueError(f"post fixture state must be one of {POST_STATES}, not {self.state!r}")
+
+    @property
+    def slug(self) -> str:
+        return hashlib.sha256(self.url.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -143,10 +173,12 @@ class FixtureOrigin:
     """The in-process origin. Use as a context manager; ``base_url`` is valid inside it."""
 
     def __init__(self, tweets: Iterable[TweetFixture | Mapping[str, Any]] = (),
-                 images: Mapping[str, bytes] | None = None, *, retry_after: int = 1,
+                 images: Mapping[str, bytes] | None = None, *,
+                 posts: Iterable[PostFixture | Mapping[str, Any]] = (), retry_after: int = 1,
                  timeout_sleep: float = 2.0, port: int = 0) -> None:
         self.port = port  # 0: any free port; a fixed port falls back to a free one when taken
         self.tweets: dict[str, TweetFixture] = {}
+        self.posts: dict[str, PostFixture] = {}
         self.retry_after = retry_after
         self.timeout_sleep = min(_MAX_SLEEP, max(0.0, timeout_sleep))
         self.requests: list[RecordedRequest] = []
@@ -160,6 +192,7 @@ class FixtureOrigin:
         for path, body in (images or {}).items():
             self.add_image(path, body)
         self._pending = [t if isinstance(t, TweetFixture) else TweetFixture(**dict(t)) for t in tweets]
+        self._pending_posts = [p if isinstance(p, PostFixture) else PostFixture(**dict(p)) for p in posts]
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> FixtureOrigin:
@@ -179,7 +212,9 @@ class FixtureOrigin:
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
         for t in self._pending:
             self.add_tweet(t)
-        self._pending = []
+        for p in self._pending_posts:
+            self.add_post(p)
+        self._pending, self._pending_posts = [], []
         self._thread = threading.Thread(target=self._server.serve_forever, name="fixture-origin", daemon=True)
         self._thread.start()
         return self
@@ -207,6 +242,9 @@ class FixtureOrigin:
             "twitter_oembed_url": self.url("/oembed"),
             "twitter_syndication_url": self.url("/tweet-result"),
             "twitter_shortlink_url": self.url("/t.co/{code}"),
+            **{f"{name}_oembed_url": self.url(f"/oembed/{name}") for name in OEMBED_PROVIDERS
+               if name != "mastodon"},
+            "mastodon_oembed_url": self.url("/mastodon/{host}/api/oembed"),
             "fetch_allow": "127.0.0.1",
         }
 
@@ -243,6 +281,21 @@ class FixtureOrigin:
                         self.add_image(path, b"#EXTM3U\n", "application/x-mpegURL")
                 self.add_image(self._poster(t, kind, spec), make_image(f"poster:{spec['name']}", 64, 36))
         return t
+
+    def add_post(self, post: PostFixture | Mapping[str, Any]) -> PostFixture:
+        """Answer oEmbed requests about ``post.url``; its thumbnail is served too."""
+        p = post if isinstance(post, PostFixture) else PostFixture(**dict(post))
+        if not self.base_url:
+            self._pending_posts.append(p)
+            return p
+        self.posts[p.url] = p
+        if p.thumbnail:
+            self.add_image(self.thumbnail_path(p), make_image(f"thumb:{p.url}", 120, 90))
+        return p
+
+    @staticmethod
+    def thumbnail_path(p: PostFixture) -> str:
+        return f"/thumbs/{p.provider}/{p.slug}.jpg"
 
     def set_behaviour(self, match: str, *steps: str, sticky: bool = False) -> None:
         """Answer requests matching ``match`` ("/path" or "/path?id=…", the given query values
@@ -399,6 +452,66 @@ class FixtureOrigin:
                 "html": blockquote, "width": 550, "height": None, "type": "rich", "cache_age": "3153600000",
                 "provider_name": "Twitter", "provider_url": "https://twitter.com", "version": "1.0"}
 
+    def post_oembed_json(self, p: PostFixture) -> dict[str, Any]:
+        """The platform's oEmbed answer for ``p``, in that platform's shape."""
+        thumb = {"thumbnail_url": self.url(self.thumbnail_path(p)), "thumbnail_width": 120,
+                 "thumbnail_height": 90} if p.thumbnail else {}
+        text, name, handle = html.escape(p.text, quote=False), html.escape(p.author_name), html.escape(p.handle)
+        if p.provider == "youtube":
+            vid = re.sub(r".*[?&]v=([-\w]{11}).*", r"\1", p.url)
+            return {"title": p.text, "author_name": p.author_name,
+                    "author_url": f"https://www.youtube.com/@{p.handle}", "type": "video", "height": 113,
+                    "width": 200, "version": "1.0", "provider_name": "YouTube",
+                    "provider_url": "https://www.youtube.com/", **thumb,
+                    "html": f'<iframe width="200" height="113" src="https://www.youtube.com/embed/{vid}'
+                            f'?feature=oembed" frameborder="0" allowfullscreen title="{html.escape(p.text)}">'
+                            "</iframe>"}
+        if p.provider == "tiktok":
+            vid = p.url.rstrip("/").rsplit("/", 1)[-1]
+            return {"version": "1.0", "type": "video", "title": p.text,
+                    "author_url": f"https://www.tiktok.com/@{p.handle}", "author_name": p.author_name,
+                    "width": "100%", "height": "100%", **thumb,
+                    "html": f'<blockquote class="tiktok-embed" cite="{html.escape(p.url)}" '
+                            f'data-video-id="{vid}"><section><a target="_blank" title="@{handle}" '
+                            f'href="https://www.tiktok.com/@{handle}?refer=embed">@{handle}</a> {text}'
+                            '</section></blockquote> <script async src="https://www.tiktok.com/embed.js"></script>',
+                    "provider_url": "https://www.tiktok.com", "provider_name": "TikTok",
+                    "author_unique_id": p.handle, "embed_product_id": vid, "embed_type": "video"}
+        if p.provider == "reddit":
+            return {"provider_url": "https://www.reddit.com/", "version": "1.0", "title": p.text,
+                    "provider_name": "reddit", "type": "rich", "author_name": p.handle,
+                    "html": f'<blockquote class="reddit-embed-bq" style="height:500px" ><a href="{html.escape(p.url)}">'
+                            f'{text}</a><br> by <a href="https://www.reddit.com/user/{handle}/">u/{handle}</a>'
+                            '</blockquote><script async src="https://embed.reddit.com/widgets.js" '
+                            'charset="UTF-8"></script>', "height": 316, "width": 640}
+        if p.provider == "bluesky":
+            return {"type": "rich", "version": "1.0", "author_name": p.author_name,
+                    "author_url": f"https://bsky.app/profile/{p.handle}", "provider_name": "Bluesky Social",
+                    "provider_url": "https://bsky.app", "cache_age": 86400, "width": 600, "height": None,
+                    "html": f'<blockquote class="bluesky-embed" data-bluesky-uri="at://{handle}/app.bsky.feed.'
+                            f'post/{p.url.rsplit("/", 1)[-1]}"><p lang="{p.lang}">{text}</p>&mdash; {name} '
+                            f'(<a href="https://bsky.app/profile/{handle}?ref_src=embed">@{handle}</a>) '
+                            f'<a href="{html.escape(p.url)}?ref_src=embed">March 6, 2024 at 10:00 AM</a>'
+                            '</blockquote><script async src="https://embed.bsky.app/static/embed.js" '
+                            'charset="utf-8"></script>'}
+        host = urlsplit(p.url).hostname or ""
+        return {"type": "rich", "version": "1.0", "title": f"New status by {p.handle}",
+                "author_name": p.author_name, "author_url": f"https://{host}/@{p.handle}",
+                "provider_name": host, "provider_url": f"https://{host}/", "cache_age": 86400,
+                "html": f'<blockquote class="mastodon-embed" data-embed-url="{html.escape(p.url)}/embed">'
+                        f'<p lang="{p.lang}">{text}</p></blockquote>'
+                        f'<script data-allowed-prefixes="https://{host}/" async src="https://{host}/embed.js">'
+                        "</script>", "width": 400, "height": None}
+
+    def _post_oembed(self, provider: str, query: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+        p = self.posts.get(query.get("url", ""))
+        if p is None or p.provider != provider or p.state == "deleted":
+            return 404, [("Content-Type", "text/html; charset=utf-8")], b"Not Found"
+        if p.state == "private":
+            status = 401 if provider == "youtube" else 403
+            return status, [("Content-Type", "text/html; charset=utf-8")], b"Unauthorized"
+        return _json(200, self.post_oembed_json(p))
+
     def shortlink_target(self, code: str) -> str | None:
         for t in self.tweets.values():
             if t.media_code == code:
@@ -449,6 +562,12 @@ class FixtureOrigin:
             if t.state == "tombstone":
                 return _json(200, tombstone_json())
             return _json(200, self.syndication_json(t))
+        if path.startswith("/oembed/"):
+            return self._post_oembed(path[len("/oembed/"):], query)
+        if m := re.fullmatch(r"/mastodon/([a-z0-9.\-]{1,253})/api/oembed", path):
+            if urlsplit(query.get("url", "")).hostname != m.group(1):
+                return 404, [("Content-Type", "text/html; charset=utf-8")], b"Not Found"
+            return self._post_oembed("mastodon", query)
         if path.startswith("/t.co/"):
             target = self.shortlink_target(path[len("/t.co/"):])
             if target is None:
@@ -480,6 +599,8 @@ class FixtureOrigin:
             return self.respond(path, query)
         if step == "garbage":
             return 200, [("Content-Type", "application/json")], b"<html>\x00\xff\xfe{{not json"
+        if step == "redirect":  # to the site's home page, as CDNs do for what they removed
+            return 302, [("Location", "/"), ("Content-Type", "text/plain")], b""
         return int(step), [("Content-Type", "text/plain")], f"fixture status {step}".encode()
 
 

@@ -3,7 +3,9 @@ exchanges beside it as WARC records, so a capture can be re-derived and shown to
 
 Object layout (an interface, keep it stable):
 ``posts/<provider>/<post_id>/<capture_id>.json`` (manifest) and
-``posts/<provider>/<post_id>/<capture_id>.warc.gz`` (the exchanges); media live under ``blobs/``.
+``posts/<provider>/<post_id>/<capture_id>.warc.gz`` (the exchanges) and
+``posts/<provider>/<post_id>/<capture_id>.card.html`` / ``.card.png`` (the static cards, see
+``archiver.card``); media live under ``blobs/``.
 """
 
 from __future__ import annotations
@@ -259,15 +261,20 @@ def dumps(manifest: dict[str, Any]) -> bytes:
 
 def write_snapshot(store: ObjectStore, manifest: dict[str, Any],
                    exchanges: Sequence[Exchange]) -> str:
-    """Validate, then write the WARC (when there were exchanges) and the manifest; returns the
-    manifest key. Writing the same capture again overwrites the same keys."""
+    """Validate, then write the WARC (when there were exchanges), the static cards and last the
+    manifest (which commits the capture); returns the manifest key. Writing the same capture again
+    overwrites the same keys."""
+    from archiver.card import card_keys, write_cards
+
     provider, post_id, capture_id = manifest["provider"], manifest["post_id"], manifest["capture_id"]
     key = manifest_key(provider, post_id, capture_id)
     if exchanges:
         manifest["warc"] = warc_key(provider, post_id, capture_id)
+    manifest["cards"] = card_keys(manifest)
     validate_manifest(manifest)
     if exchanges:
         store.put(manifest["warc"], build_warc(exchanges, capture_id=capture_id),
                   content_type="application/warc")
+    write_cards(store, manifest)
     store.put(key, dumps(manifest), content_type="application/json")
     return key

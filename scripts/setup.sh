@@ -18,8 +18,10 @@ python_bin="$(command -v python3.11 || command -v python3)"
 "$python_bin" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 # Headless browser for the web UI tests (driven by Playwright through executable_path).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-# Fonts covering Devanagari, Arabic and the rest, for pages and PNG cards.
-[ -d /usr/share/fonts/truetype/noto ] || missing+=(fonts-noto-core)
+# Fonts covering Latin, Devanagari, Arabic and emoji, for pages and the PNG cards.
+for font in fonts-noto-core fonts-noto-color-emoji fonts-dejavu-core; do
+  dpkg-query -W -f='${Status}' "$font" 2>/dev/null | grep -q "ok installed" || missing+=("$font")
+done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]} from apt"
   $SUDO apt-get update -qq

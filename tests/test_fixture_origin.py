@@ -129,3 +129,28 @@ def test_fixture_validation() -> None:
     with pytest.raises(TypeError):
         FixtureOrigin(tweets=[{"id": "1", "handle": "h", "name": "n", "colour": "red"}])
     assert json.loads(json.dumps(FixtureOrigin().settings_overrides()))["fetch_allow"] == "127.0.0.1"
+
+
+def test_other_providers_oembed_shapes_and_states() -> None:
+    posts = [{"provider": "youtube", "url": "https://www.youtube.com/watch?v=Tq2wE9rY4uI", "text": "T <b>",
+              "author_name": "PO", "handle": "PinecrestObserver"},
+             {"provider": "youtube", "url": "https://www.youtube.com/watch?v=Pp1oO2iI3uU", "state": "private"},
+             {"provider": "tiktok", "url": "https://www.tiktok.com/@po/video/7342136643995317486", "text": "c",
+              "handle": "po", "state": "deleted"},
+             {"provider": "mastodon", "url": "https://social.example/@po/112036596940807418", "text": "hi",
+              "handle": "po", "thumbnail": False}]
+    with FixtureOrigin(posts=posts) as o:
+        s = o.settings_overrides()
+        yt = requests.get(s["youtube_oembed_url"], params={"url": posts[0]["url"], "format": "json"}, timeout=5)
+        body = yt.json()
+        assert {"title", "author_name", "author_url", "thumbnail_url", "html", "type"} <= set(body)
+        assert body["title"] == "T <b>" and "&lt;b&gt;" in body["html"]
+        thumb = requests.get(body["thumbnail_url"], timeout=5)
+        assert Image.open(io.BytesIO(thumb.content)).size == (120, 90)
+        assert requests.get(s["youtube_oembed_url"], params={"url": posts[1]["url"]}, timeout=5).status_code == 401
+        assert requests.get(s["tiktok_oembed_url"], params={"url": posts[2]["url"]}, timeout=5).status_code == 404
+        masto = s["mastodon_oembed_url"].replace("{host}", "social.example")
+        answer = requests.get(masto, params={"url": posts[3]["url"]}, timeout=5).json()
+        assert answer["author_url"] == "https://social.example/@po" and "<p lang=\"en\">hi</p>" in answer["html"]
+        wrong_host = s["mastodon_oembed_url"].replace("{host}", "other.example")
+        assert requests.get(wrong_host, params={"url": posts[3]["url"]}, timeout=5).status_code == 404

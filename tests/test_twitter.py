@@ -89,7 +89,9 @@ DELETED = {"id": "1600000000000000000", "handle": "gone", "name": "Gone", "text"
 TOMB = {"id": "1577836800000000000", "handle": "nsfw", "name": "N", "text": "x", "state": "tombstone"}
 PROTECTED = {"id": "1111111111111111111", "handle": "locked", "name": "Locked", "text": "x",
              "state": "protected"}
-ALL = [PHOTO, VIDEO, QUOTED, GIF, REPLY, EDITED, HINDI, ARABIC, DELETED, TOMB, PROTECTED]
+EMOJI = {"id": "1765709230920277605", "handle": "LakemontSnow", "name": "Lakemont Snow Desk (LSD) ❄️",
+         "text": "Family sledding day 👨‍👩‍👧‍👦🛷 keycap 1️⃣ flags 🇮🇳🇺🇦 skin 👍🏽 — done ✅"}
+ALL = [PHOTO, VIDEO, QUOTED, GIF, REPLY, EDITED, HINDI, ARABIC, DELETED, TOMB, PROTECTED, EMOJI]
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +104,17 @@ Capture = Callable[..., CaptureResult]
 
 
 @pytest.fixture
-def env(origin: FixtureOrigin, tmp_settings: Callable[..., Any], tmp_path: Path) -> dict[str, Any]:
+def env(origin: FixtureOrigin, tmp_settings: Callable[..., Any], tmp_path: Path) -> Iterator[dict[str, Any]]:
     settings = tmp_settings(**origin.settings_overrides(), fetch_retries=1, fetch_max_retry_after=2.0,
                             media_derivatives=False)
-    return {"settings": settings, "store": LocalStore(tmp_path / "objects", "http://127.0.0.1:1/media"),
-            "fetcher": Fetcher(settings)}
+    store = LocalStore(tmp_path / "objects", "http://127.0.0.1:1/media")
+    yield {"settings": settings, "store": store, "fetcher": Fetcher(settings)}
+    # Every manifest a test wrote (quoted and parent captures too) is valid and has its cards.
+    for key in store.list("posts/"):
+        if key.endswith(".json"):
+            m = json.loads(store.get(key))
+            validate_manifest(m)
+            assert store.exists(m["cards"]["html"]) and store.exists(m["cards"]["png"])
 
 
 def _capture(env: dict[str, Any], embeds: list[Embed], text: str = "", settings: Any = None) -> CaptureResult:
@@ -241,6 +249,10 @@ def test_video_best_bitrate_and_quoted_post_captured(origin: FixtureOrigin, env:
     assert video["type"] == "video" and video["bitrate"] == 2176000 and "/1280x720/" in video["original_url"]
     assert video["sha256"] == hashlib.sha256(origin.media_bytes(video["original_url"])).hexdigest()
     assert video["duration"] == pytest.approx(41.708)
+    # The poster is archived too, byte for byte.
+    poster = origin.media_bytes(video["poster_url"])
+    assert video["poster_sha256"] == hashlib.sha256(poster).hexdigest()
+    assert env["store"].get(video["poster_key"]) == poster
     assert m["text"].endswith("👇 https://t.co/" + origin.tweets[VIDEO["id"]].media_code)
     q = m["quoted"]
     assert q["post_id"] == QUOTED["id"] and q["status"] == "archived"
@@ -285,6 +297,15 @@ def test_non_latin_text_kept_exactly(env: dict[str, Any], tweet: dict[str, Any])
     assert oembed["data"]["text"] == tweet["text"]
     assert oembed["data"]["dir"] == ("rtl" if tweet["lang"] == "ar" else "ltr")
     assert m["author"]["name"] == tweet["name"]
+
+
+def test_emoji_sequences_kept_exactly(env: dict[str, Any]) -> None:
+    res = _capture(env, [_embed(EMOJI)])
+    m = _stored_manifest(env, res)
+    assert res.status == "archived"
+    assert m["text"] == EMOJI["text"] and m["author"]["name"] == EMOJI["name"]
+    assert next(s for s in m["sources"] if s["name"] == "oembed")["data"]["text"] == EMOJI["text"]
+    assert EMOJI["text"] in env["store"].get(m["cards"]["html"]).decode("utf-8")
 
 
 def test_deleted_keeps_what_the_article_showed(env: dict[str, Any]) -> None:

@@ -20,7 +20,6 @@ import math
 import re
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -29,10 +28,13 @@ from archiver import snapshot
 from archiver.errors import ArchiverError
 from archiver.providers import markup
 from archiver.providers.base import CaptureContext, CaptureResult
+from archiver.providers.sources import Fetched
+from archiver.providers.sources import get as _get
+from archiver.providers.sources import json_object as _json_object
 
 if TYPE_CHECKING:
     from archiver.discover.model import Embed
-    from archiver.fetch import Exchange, Response
+    from archiver.fetch import Exchange
 
 PROVIDER = "twitter"
 TWITTER_EPOCH_MS = 1288834974657
@@ -45,8 +47,6 @@ _SHORT_CODE = re.compile(r"(?i)(?:pic\.(?:twitter|x)\.com|\bt\.co)/([A-Za-z0-9]{
 _HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
 _DIGITS = re.compile(r"[0-9]{1,20}")
 _RADIX_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-# Outcomes of a source that say "try again later" rather than anything about the post.
-TRANSIENT = frozenset({"rate_limited", "server_error", "network", "bad_response"})
 
 ArchiveMedia = Callable[..., Any]
 
@@ -153,62 +153,6 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 # --- sources ---------------------------------------------------------------------------------
-@dataclass
-class Fetched:
-    """One source's answer: what it said (``outcome``), the parsed body and the raw exchanges."""
-
-    name: str
-    outcome: str
-    data: Any = None
-    error: str | None = None
-    exchanges: list[Exchange] = field(default_factory=list)
-    url: str | None = None
-
-    @property
-    def transient(self) -> bool:
-        return self.outcome in TRANSIENT
-
-    def entry(self, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        return snapshot.source_entry(self.name, self.exchanges, outcome=self.outcome, error=self.error,
-                                     data=data, fallback_url=self.url)
-
-
-def _get(ctx: CaptureContext, name: str, url: str, *, kind: str = "json",
-         follow_redirects: bool = True) -> tuple[Response | None, Fetched]:
-    from archiver.fetch import FetchError
-
-    try:
-        resp = ctx.fetcher.get(url, kind=kind, follow_redirects=follow_redirects)
-    except FetchError as exc:
-        outcome = "network" if exc.retryable else "bad_response"
-        return None, Fetched(name, outcome, error=f"{exc.kind}: {exc}", exchanges=list(exc.exchanges),
-                             url=url)
-    fetched = Fetched(name, "ok", exchanges=list(resp.exchanges), url=url)
-    if resp.status == 429:
-        fetched.outcome, fetched.error = "rate_limited", f"HTTP 429 from {name} (rate limited)"
-    elif resp.status >= 500:
-        fetched.outcome, fetched.error = "server_error", f"HTTP {resp.status} from {name}"
-    elif resp.status == 404:
-        fetched.outcome = "not_found"
-    elif resp.status in (401, 403):
-        fetched.outcome = "forbidden"
-    elif resp.status >= 400:
-        fetched.outcome, fetched.error = "error", f"HTTP {resp.status} from {name}"
-    return resp, fetched
-
-
-def _json_object(resp: Response, fetched: Fetched) -> dict[str, Any] | None:
-    try:
-        body = resp.json()
-    except Exception as exc:  # FetchError(bad_response) from the real fetcher, ValueError from others
-        fetched.outcome, fetched.error = "bad_response", f"{fetched.name}: {exc}"
-        return None
-    if not isinstance(body, dict):
-        fetched.outcome, fetched.error = "bad_response", f"{fetched.name}: JSON is not an object"
-        return None
-    return body
-
-
 def fetch_oembed(ctx: CaptureContext, post_id: str, handle: str | None) -> Fetched:
     query = urlencode({"url": canonical_url(post_id, handle), "omit_script": "true", "dnt": "true"})
     resp, fetched = _get(ctx, "oembed", f"{ctx.settings.twitter_oembed_url}?{query}")
@@ -535,6 +479,13 @@ class TwitterProvider:
                              mime=rec.mime, bytes=rec.bytes, width=rec.width, height=rec.height,
                              original_url=rec.original_url, final_url=rec.final_url,
                              duration=rec.duration if rec.duration is not None else item["duration"])
+            if item["poster_url"]:
+                # The still shown before playback: the static card needs it. Its loss is recorded
+                # in its source entry but does not hold the capture back.
+                poster = self._fetch_medium(ctx, "poster", item["poster_url"], "image", sources, exchanges)
+                archived = poster is not None and poster.status == "archived"
+                entry["poster_sha256"] = poster.sha256 if archived else None
+                entry["poster_key"] = poster.key if archived else None
             if entry["status"] == "failed" and problem is None:
                 problem = f"{item['type']} {item['url']}: {entry['error'] or 'failed'}"
             m["media"].append(entry)
@@ -622,3 +573,7 @@ def _write(ctx: CaptureContext, m: dict[str, Any], exchanges: list[Exchange]) ->
         return CaptureResult("failed", PROVIDER, m["post_id"], m["url"], m["capture_id"],
                              error=f"could not store the snapshot: {exc}")
     return CaptureResult(m["status"], PROVIDER, m["post_id"], m["url"], m["capture_id"], key, m["error"], m)
+
+
+def make_provider() -> TwitterProvider:
+    return TwitterProvider()

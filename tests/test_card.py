@@ -1,0 +1,199 @@
+"""Static cards: hostile text rendered harmlessly in both cards, media from the stable copies,
+Devanagari / Arabic / emoji drawn with fonts of their own, missing fonts never fatal."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from archiver import card
+from archiver.discover.model import Embed
+from archiver.fetch import Fetcher
+from archiver.fixture_origin import FixtureOrigin
+from archiver.providers import get_provider
+from archiver.providers.base import CaptureContext
+from archiver.snapshot import base_manifest, validate_manifest, write_snapshot
+from archiver.store import LocalStore
+
+XSS = '<script>alert("x")</script> <img src=x onerror=alert(1)> javascript:alert(1)'
+HOSTILE = {"id": "1757429972446608399", "handle": "evil_one", "name": f'Evil <b onmouseover="alert(1)">{XSS}',
+           "text": f"{XSS} see https://example.com/ok?a=1&b=2 and javascript:alert(2)",
+           "photos": [{"name": "EvIlPhoto1.jpg", "alt": '"><script>alert(3)</script><img src=x onerror=alert(4)>',
+                       "width": 80, "height": 60}],
+           "video": {"name": "evilclip", "width": 320, "height": 180, "duration_ms": 1500,
+                     "alt": "<svg onload=alert(5)>"}}
+HINDI = "विदेश मंत्री डॉ. एस. जयशंकर ने तियानजिन में लावरोव से मुलाकात की"
+ARABIC = "وزير الخارجية الروسي يلتقي نظيره الهندي في تيانجين"
+EMOJI = "Snow day 🎉❄️👨‍👩‍👧 🇮🇳"
+T0 = datetime(2025, 7, 15, 9, 12, 33, tzinfo=UTC)
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def assert_harmless(fragment: str) -> _Tags:
+    parsed = _Tags()
+    parsed.feed(fragment)
+    parsed.close()
+    allowed = {"article", "header", "footer", "div", "p", "strong", "span", "a", "img", "video", "time",
+               "blockquote"}
+    for tag, attrs in parsed.tags:
+        assert tag in allowed, tag
+        for name, value in attrs.items():
+            assert not name.startswith("on"), (tag, name)
+            if name in ("href", "src", "poster"):
+                assert value and value.startswith(("http://", "https://")), (tag, name, value)
+            if name == "style":
+                assert value and not any(bad in value.lower() for bad in ("url(", "expression", "javascript"))
+    return parsed
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[FixtureOrigin]:
+    with FixtureOrigin(tweets=[HOSTILE]) as o:
+        yield o
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "objects", "http://127.0.0.1:1/media")
+
+
+def _manifest(text: str, lang: str, name: str = "ANI") -> dict[str, Any]:
+    m = base_manifest(provider="twitter", post_id="1945048830047662087", capture_id="20250715T091233Z-0123abcd",
+                      captured_at=T0, status="archived", url="https://twitter.com/ANI/status/1945048830047662087")
+    m.update(text=text, text_expanded=text, lang=lang, created_at="2025-07-15T09:00:00.000Z")
+    m["author"].update(name=name, handle="ANI")
+    m["attribution"]["shown"] = "— ANI (@ANI) July 15, 2025"
+    return m
+
+
+def _png(data: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
+
+
+def test_hostile_tweet_renders_harmlessly_in_both_cards(origin: FixtureOrigin, store: LocalStore,
+                                                         tmp_settings: Any) -> None:
+    settings = tmp_settings(**origin.settings_overrides(), media_derivatives=False)
+    ctx = CaptureContext(settings=settings, fetcher=Fetcher(settings), store=store)
+    embed = Embed("twitter", HOSTILE["id"], None, 0, 0, handle=HOSTILE["handle"], form="blockquote")
+    res = get_provider("twitter").capture([embed], ctx)
+    assert res.status == "archived", res.error
+    m = json.loads(store.get(res.manifest_key or ""))
+    validate_manifest(m)
+    fragment = store.get(m["cards"]["html"]).decode("utf-8")
+    parsed = assert_harmless(fragment)
+    text = "".join(parsed.text)
+    # The hostile strings are shown as the text they are, not interpreted.
+    assert '<script>alert("x")</script>' in text and "javascript:alert(2)" in text
+    assert 'Evil <b onmouseover="alert(1)">' in text
+    alts = [a.get("alt") for t, a in parsed.tags if t == "img" and a.get("alt", "").startswith('"><script>')]
+    assert alts == [HOSTILE["photos"][0]["alt"]]
+    hrefs = [a["href"] for t, a in parsed.tags if t == "a"]
+    assert "https://example.com/ok?a=1&b=2" in hrefs and not any("javascript" in h for h in hrefs)
+    # Media come from the stable copies, never from the platform.
+    photo, video = m["media"]
+    srcs = {a.get("src") for t, a in parsed.tags if t in ("img", "video")}
+    assert store.public_url(photo["key"]) in srcs and store.public_url(video["key"]) in srcs
+    posters = [a.get("poster") for t, a in parsed.tags if t == "video"]
+    assert posters == [store.public_url(video["poster_key"])]
+    assert not any(origin.base_url in (s or "") for s in srcs)
+    png = _png(store.get(m["cards"]["png"]))
+    assert png.format == "PNG" and png.width == 600 and png.height > 300
+
+
+@pytest.mark.parametrize(("text", "lang", "script"), [(HINDI, "hi", "devanagari"), (ARABIC, "ar", "arabic"),
+                                                      (EMOJI, "en", "emoji")])
+def test_scripts_drawn_with_their_own_fonts(store: LocalStore, text: str, lang: str, script: str) -> None:
+    assert not card.face(script, 18).fallback, f"no font installed for {script}"
+    m = _manifest(text, lang)
+    im = _png(card.render_card_png(m, store))
+    assert "archiver-font-fallback" not in im.info
+    html_card = card.render_card_html(m, store)
+    assert_harmless(html_card)
+    assert f'lang="{lang}"' in html_card and text in html_card
+
+
+def test_shaping_changes_the_drawing() -> None:
+    # Raqm applies the fonts' shaping: a conjunct (क्ष) and joined Arabic are narrower than their parts.
+    deva = card.face("devanagari", 40)
+    assert card._measure("क्ष", "devanagari", deva) < card._measure("क", "devanagari", deva) + \
+        card._measure("्", "devanagari", deva) + card._measure("ष", "devanagari", deva)
+    arabic = card.face("arabic", 40)
+    assert card._measure("سلام", "arabic", arabic) < sum(card._measure(c, "arabic", arabic) for c in "سلام")
+
+
+def test_arabic_runs_right_to_left_and_emoji_in_colour(store: LocalStore) -> None:
+    im = _png(card.render_card_png(_manifest(ARABIC, "ar"), store)).convert("RGB")
+    # The text line sits against the right margin (an RTL paragraph), not the left one.
+    band = im.crop((0, 90, im.width, 125))
+    dark = [x for x in range(band.width) for y in range(band.height) if sum(band.getpixel((x, y))) < 200]
+    assert dark and max(dark) > im.width - 40 and min(dark) > 60
+    emoji = _png(card.render_card_png(_manifest("🎉🎉🎉", "en"), store)).convert("RGB")
+    colours = {px for _, px in emoji.crop((0, 90, 200, 125)).getcolors(1 << 16) or [] if max(px) - min(px) > 80}
+    assert colours, "emoji drawn without colour"
+
+
+def test_script_runs() -> None:
+    runs = card.script_runs("Hi विदेश 🇮🇳🤝 سلام!")
+    assert [s for s, _ in runs] == ["latin", "devanagari", "emoji", "arabic"]
+    assert "".join(r for _, r in runs) == "Hi विदेश 🇮🇳🤝 سلام!"
+
+
+def test_missing_fonts_fall_back_and_are_recorded(store: LocalStore, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(card, "FONT_DIRS", (tmp_path / "no-fonts",))
+    for cached in (card._font_files, card.face, card._load_font):
+        cached.cache_clear()
+    try:
+        im = _png(card.render_card_png(_manifest(f"{HINDI} {EMOJI}", "hi"), store))
+    finally:
+        for cached in (card._font_files, card.face, card._load_font):
+            cached.cache_clear()
+    assert im.width == 600
+    assert {"devanagari", "emoji", "latin"} <= set(im.info["archiver-font-fallback"].split(","))
+
+
+def test_statuses_long_text_and_odd_values(store: LocalStore) -> None:
+    m = _manifest("x" * 9000 + " " + "word " * 3000, "en")
+    m.update(status="deleted", url="javascript:alert(1)", lang='en" onload="x')
+    m["author"]["avatar_sha256"] = "0" * 64  # not stored: no avatar, no failure
+    m["media"] = [{"type": "photo", "status": "failed", "key": None, "alt_text": "<b>gone</b>"}]
+    fragment = card.render_card_html(m, store)
+    parsed = assert_harmless(fragment)
+    assert "deleted" in "".join(parsed.text) and "[image not archived: <b>gone</b>]" in "".join(parsed.text)
+    assert not any(t == "a" and "javascript" in (a.get("href") or "") for t, a in parsed.tags)
+    im = _png(card.render_card_png(m, store))
+    assert im.height <= card.MAX_PNG_HEIGHT
+
+
+def test_write_snapshot_writes_cards_beside_the_manifest(store: LocalStore) -> None:
+    m = _manifest(HINDI, "hi")
+    key = write_snapshot(store, m, [])
+    stored = json.loads(store.get(key))
+    base = key.removesuffix(".json")
+    assert stored["cards"] == {"html": f"{base}.card.html", "png": f"{base}.card.png"}
+    assert store.get(stored["cards"]["html"]).decode() == card.render_card_html(stored, store)
+    first = store.get(stored["cards"]["png"])
+    write_snapshot(store, m, [])  # the same capture again: the same bytes
+    assert store.get(stored["cards"]["png"]) == first
