@@ -166,3 +166,10 @@ def test_errors_are_json_never_tracebacks(archived: Api) -> None:
     huge = archived.call("publisher", "POST", "/v1/articles", content=b"x",
                          headers={"Content-Length": str(10**12)})
     assert huge.status_code == 413
+
+
+def test_openapi_description_needs_a_token(archived: Api) -> None:
+    assert archived.client.get("/openapi.json").status_code == 401
+    assert archived.client.get("/docs").status_code == 404
+    spec = archived.call("compliance", "GET", "/openapi.json").json()
+    assert "/v1/search" in spec["paths"]

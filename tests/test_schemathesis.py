@@ -33,7 +33,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Ap
 
 @pytest.fixture(scope="module")
 def api_schema(env: Api) -> object:
-    return schemathesis.openapi.from_asgi("/openapi.json", env.client.app)
+    return schemathesis.openapi.from_asgi("/openapi.json", env.client.app, headers=env.h("admin"))
 
 
 @pytest.fixture(autouse=True)

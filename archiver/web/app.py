@@ -12,14 +12,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from archiver import __version__
+from archiver.auth import ROLES, Principal
 from archiver.config import Settings
 from archiver.errors import ArchiverError, InputError
 from archiver.pipeline import Runtime
 from archiver.store import ObjectNotFound
+from archiver.web.deps import require_role
 from archiver.web.routes import routers
 
 PUBLIC_PREFIXES = ("blobs/", "derived/", "posts/")
@@ -58,7 +60,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         if runtime is None:
             rt.close()
 
-    app = FastAPI(title="archiver", version=__version__, lifespan=lifespan,
+    # The OpenAPI description is served below behind a token like everything else; no CDN-backed docs.
+    app = FastAPI(title="archiver", version=__version__, lifespan=lifespan, openapi_url=None, docs_url=None,
+                  redoc_url=None,
                   description="Archived social posts and images of news articles: publish hook, "
                               "article status, compliance search, holds, takedowns and evidence.")
     app.state.runtime = rt
@@ -70,6 +74,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         if length and (not length.isdigit() or int(length) > max_body):
             return JSONResponse({"detail": "request body too large"}, status_code=413)
         return await call_next(request)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_: Principal = Depends(require_role(*ROLES))) -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     @app.get("/healthz", tags=["public"])
     def healthz() -> dict[str, Any]:
