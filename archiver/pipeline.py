@@ -307,7 +307,17 @@ def _capture_embed(rt: Runtime, plan: Plan, item: dict[str, Any], capture_id: st
     res = get_provider(item["provider"]).capture(occurrences, ctx)
     manifest = res.manifest or {}
     captured_at = manifest.get("captured_at") or iso(utcnow())
-    if res.capture_id and res.manifest_key:
+    if res.capture_id and res.manifest_key and res.manifest:
+        # The same indexing as `archiver reindex`: the capture, its post's search row, its images,
+        # and the quoted and parent posts it captured in their own right.
+        from archiver.reindex import index_capture
+
+        index_capture(rt, res.manifest_key, res.manifest)
+        for relation in ("quoted", "parent"):
+            ref = res.manifest.get(relation)
+            if isinstance(ref, dict) and ref.get("manifest_key"):
+                index_capture(rt, ref["manifest_key"], json.loads(rt.store.get(ref["manifest_key"])))
+    elif res.capture_id and res.manifest_key:
         author = manifest.get("author") or {}
         rt.catalog.record_capture(
             capture_id=res.capture_id, provider=res.provider, post_id=res.post_id or post_id,

@@ -1,12 +1,23 @@
-"""Catalog queries in portable SQL (SQLite 3.24+ and PostgreSQL share upserts and types).
+"""Catalog queries in portable SQL (SQLite 3.35+ and PostgreSQL share upserts and types).
 
-Every row here can be rebuilt from object storage: manifests, item results and article versions.
+Every row here can be rebuilt from object storage (`archiver reindex`): manifests, item results
+and article versions. Search runs over `posts`, one row per post holding its latest capture and
+its words (full-text machinery per backend: FTS5 or a tsvector); `post_media` lists the blobs of
+every capture of a post, so an image hash leads to the posts and, through blob_uses and items,
+to every article that used it.
 """
 
 from __future__ import annotations
 
+import json
+import zlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
+
+from archiver.catalog.text import Clause, parse_query, tokenize
+from archiver.errors import InputError
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS articles (
@@ -45,8 +56,16 @@ SCHEMA = [
         handle TEXT,
         author TEXT,
         text TEXT,
-        posted_at TEXT)""",
+        posted_at TEXT,
+        lang TEXT,
+        media TEXT)""",
     "CREATE INDEX IF NOT EXISTS captures_post ON captures (provider, post_id, captured_at)",
+    "CREATE INDEX IF NOT EXISTS items_post ON items (provider, post_id)",
+    """CREATE TABLE IF NOT EXISTS post_media (
+        sha256 TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        post_id TEXT NOT NULL,
+        PRIMARY KEY (sha256, provider, post_id))""",
     """CREATE TABLE IF NOT EXISTS blobs (
         sha256 TEXT PRIMARY KEY,
         key TEXT NOT NULL,
@@ -75,14 +94,53 @@ SCHEMA = [
         created_at TEXT NOT NULL,
         PRIMARY KEY (article_id, version))""",
 ]
+# Columns added after the first release: added to older databases on open.
+ADDED_COLUMNS = {"captures": ["lang", "media"]}
+# After the backend's own `posts` table.
+POST_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS posts_captured ON posts (captured_at)",
+    "CREATE INDEX IF NOT EXISTS posts_posted ON posts (posted_at)",
+    "CREATE INDEX IF NOT EXISTS posts_handle ON posts (handle_norm, id)",
+    "CREATE INDEX IF NOT EXISTS posts_provider ON posts (provider, id)",
+    "CREATE INDEX IF NOT EXISTS posts_status ON posts (status, id)",
+]
+# Every table the catalog rebuilds from storage (reindex clears these, nothing else).
+INDEX_TABLES = ("articles", "items", "captures", "posts", "post_media", "blobs", "blob_uses", "url_fetches",
+                "versions")
+POST_FIELDS = ("provider", "post_id", "capture_id", "url", "status", "manifest_key", "captured_at", "posted_at",
+               "handle", "author", "text", "lang")
+MAX_LIMIT = 1000
+# Counting a million matches of a common word costs more than the page of hits; beyond this
+# many, `total` says "at least".
+COUNT_CAP = 10_000
 
 
 class Backend(Protocol):
     placeholder: str
+    search_schema: Sequence[str]
+    integrity_error: type[Exception]
+    doc_columns: dict[str, str]
 
     def connect(self) -> Any: ...
     def describe(self) -> str: ...
     def close(self) -> None: ...
+    def columns(self, table: str) -> set[str]: ...
+    def doc_values(self, text_tokens: Sequence[str], author_tokens: Sequence[str]) -> list[Any]: ...
+    def match_sql(self, words: Sequence[Clause], author: Sequence[Clause]) -> tuple[str, str, list[Any], str]: ...
+    def hamming_sql(self, a: str, b: str) -> str: ...
+    def bulk_insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+@dataclass
+class SearchResult:
+    """`total` counts matches up to COUNT_CAP; `total_exact` is False when there are more."""
+
+    total: int
+    hits: list[dict[str, Any]] = field(default_factory=list)
+    total_exact: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"total": self.total, "total_exact": self.total_exact, "hits": self.hits}
 
 
 class Catalog:
@@ -108,6 +166,13 @@ class Catalog:
             return
         conn = self.backend.connect()
         for stmt in SCHEMA:
+            conn.execute(stmt)
+        for table, cols in ADDED_COLUMNS.items():
+            have = self.backend.columns(table)
+            for col in cols:
+                if col not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} TEXT")
+        for stmt in [*self.backend.search_schema, *POST_INDEXES]:
             conn.execute(stmt)
         self._ready = True
 
@@ -163,8 +228,44 @@ class Catalog:
         )
 
     # --- captures of posts ---------------------------------------------------------------------
-    def record_capture(self, **row: Any) -> None:
+    def record_capture(self, *, media: Sequence[dict[str, Any]] | None = None, **row: Any) -> None:
+        """Record one capture (optionally with its manifest's media list) and refresh the post's
+        search row when this capture is the post's latest."""
+        media_rows = _media_summary(media or [])
+        row["media"] = json.dumps(media_rows, sort_keys=True) if media is not None else None
         self._upsert("captures", row, ["capture_id"])
+        for m in media_rows:
+            self._upsert("post_media", {"sha256": m["sha256"], "provider": row["provider"],
+                                        "post_id": row["post_id"]}, ["sha256", "provider", "post_id"])
+        latest = self.query(
+            "SELECT * FROM captures WHERE provider = ? AND post_id = ? ORDER BY captured_at DESC, capture_id DESC "
+            "LIMIT 1", [row["provider"], row["post_id"]])
+        if latest and latest[0]["capture_id"] == row["capture_id"]:
+            self._index_post(latest[0])
+
+    def _index_post(self, cap: dict[str, Any]) -> None:
+        values = [cap.get(c) for c in POST_FIELDS] + [_handle_norm(cap.get("handle")), cap.get("media") or "[]"]
+        values += self.backend.doc_values(tokenize(cap.get("text")), tokenize(cap.get("author")))
+        cols = ["id", *POST_FIELDS, "handle_norm", "media", *self.backend.doc_columns]
+        marks = ["?"] * (len(POST_FIELDS) + 3) + list(self.backend.doc_columns.values())
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("id", "provider", "post_id"))
+        sql = (f"INSERT INTO posts ({', '.join(cols)}) VALUES ({', '.join(marks)}) "  # noqa: S608
+               f"ON CONFLICT (provider, post_id) DO UPDATE SET {updates}")
+        row_id = post_row_id(cap)
+        for attempt in range(8):
+            try:
+                self.execute(sql, [row_id + attempt, *values])
+                return
+            except self.backend.integrity_error:
+                if attempt == 7:
+                    raise
+
+    def post_captures(self, provider: str, post_id: str) -> list[dict[str, Any]]:
+        """Every capture of a post, oldest first, media decoded."""
+        rows = self.captures(provider, post_id)
+        for r in rows:
+            r["media"] = json.loads(r["media"]) if r.get("media") else []
+        return rows
 
     def latest_capture(self, provider: str, post_id: str, since: str, statuses: Sequence[str]) -> dict | None:
         marks = ", ".join("?" for _ in statuses)
@@ -205,3 +306,211 @@ class Catalog:
     def recent_url_fetch(self, url: str, since: str) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM url_fetches WHERE url = ? AND fetched_at >= ?", [url, since])
         return rows[0] if rows else None
+
+    def articles_using_blob(self, sha256: str) -> list[dict[str, Any]]:
+        """Every article that used this image: as an image of its own (blob_uses) or inside an
+        embedded post whose capture holds it (items of the posts in post_media)."""
+        direct = self.query(
+            "SELECT article_id, position, url FROM blob_uses WHERE sha256 = ? ORDER BY article_id, position", [sha256])
+        via_posts = self.query(
+            "SELECT DISTINCT i.article_id, i.provider, i.post_id, i.url FROM post_media m JOIN items i "
+            "ON i.provider = m.provider AND i.post_id = m.post_id AND i.kind = 'embed' WHERE m.sha256 = ? "
+            "ORDER BY i.article_id, i.provider, i.post_id", [sha256])
+        return ([{"article_id": r["article_id"], "via": "image", "position": r["position"], "url": r["url"]}
+                 for r in direct] +
+                [{"article_id": r["article_id"], "via": "post", "provider": r["provider"], "post_id": r["post_id"],
+                  "url": r["url"]} for r in via_posts])
+
+    def near_blobs(self, phash: str, max_distance: int = 8, limit: int = 100) -> list[dict[str, Any]]:
+        """Blobs whose perceptual hash is within `max_distance` bits of `phash`, closest first."""
+        phash = _check_phash(phash)
+        dist = self.backend.hamming_sql("phash", "?")
+        return self.query(
+            f"SELECT * FROM (SELECT b.*, {dist} AS distance FROM blobs b WHERE phash IS NOT NULL "  # noqa: S608
+            f"AND length(phash) = 16) n WHERE distance <= ? ORDER BY distance, sha256 LIMIT ?",
+            [phash, int(max_distance), _limit(limit)])
+
+    # --- search ------------------------------------------------------------------------------
+    def search(self, q: str = "", *, handle: str | None = None, author: str | None = None,
+               provider: str | None = None, posted_since: Any = None, posted_until: Any = None,
+               captured_since: Any = None, captured_until: Any = None, article_id: str | None = None,
+               status: str | Sequence[str] | None = None, image_sha256: str | None = None,
+               near_phash: str | None = None, max_distance: int = 8, limit: int = 50,
+               offset: int = 0) -> SearchResult:
+        """Posts (their latest capture) matching every given filter, the most recently archived
+        post first (by the time of its first capture: see post_row_id).
+
+        `q`: words (all required), "phrases", prefix* terms, in any script. Dates are ISO dates or
+        timestamps (UTC unless they say otherwise); `*_until` includes the day or second given.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        words, author_clauses = parse_query(q), _author_clauses(author)
+        source, order = "posts p", "p.id"
+        if words or author_clauses:
+            source, frag, extra, order = self.backend.match_sql(words, author_clauses)
+            where.append(frag)
+            params += extra
+        elif author is not None and author.strip():
+            return SearchResult(0)  # an author made only of punctuation matches no one
+        if handle is not None:
+            where.append("p.handle_norm = ?")
+            params.append(_handle_norm(handle))
+        if provider is not None:
+            where.append("p.provider = ?")
+            params.append(provider)
+        for col, since, until in (("posted_at", posted_since, posted_until),
+                                  ("captured_at", captured_since, captured_until)):
+            if since not in (None, ""):
+                where.append(f"p.{col} >= ?")
+                params.append(_bound(since, end=False))
+            if until not in (None, ""):
+                where.append(f"p.{col} < ?")
+                params.append(_bound(until, end=True))
+        if status:
+            statuses = [status] if isinstance(status, str) else list(status)
+            where.append(f"p.status IN ({', '.join('?' for _ in statuses)})")
+            params += statuses
+        if article_id is not None:
+            where.append("(p.provider, p.post_id) IN (SELECT provider, post_id FROM items "
+                         "WHERE article_id = ? AND kind = 'embed')")
+            params.append(article_id)
+        if image_sha256 is not None:
+            where.append("(p.provider, p.post_id) IN (SELECT provider, post_id FROM post_media WHERE sha256 = ?)")
+            params.append(image_sha256.lower())
+        if near_phash is not None:
+            dist = self.backend.hamming_sql("b.phash", "?")
+            near = ("(p.provider, p.post_id) IN (SELECT m.provider, m.post_id FROM post_media m JOIN "  # noqa: S608
+                    f"blobs b ON b.sha256 = m.sha256 WHERE length(b.phash) = 16 AND {dist} <= ?)")
+            where.append(near)
+            params += [_check_phash(near_phash), int(max_distance)]
+        cond = " WHERE " + " AND ".join(where) if where else ""
+        counted = self.query(
+            f"SELECT count(*) AS n FROM (SELECT 1 FROM {source}{cond} LIMIT ?) m",  # noqa: S608
+            [*params, COUNT_CAP + 1])[0]["n"]
+        if not counted:
+            return SearchResult(0)
+        rows = self.query(
+            f"SELECT p.* FROM {source}{cond} ORDER BY {order} DESC LIMIT ? OFFSET ?",  # noqa: S608
+            [*params, _limit(limit), max(0, int(offset))])
+        return SearchResult(min(int(counted), COUNT_CAP), self._hits(rows), counted <= COUNT_CAP)
+
+    def _hits(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        # Two IN lists walk the (provider, post_id) indexes on both backends; pairs are then matched here.
+        providers, post_ids = sorted({r["provider"] for r in rows}), sorted({r["post_id"] for r in rows})
+        cond = (f"provider IN ({', '.join('?' for _ in providers)}) "
+                f"AND post_id IN ({', '.join('?' for _ in post_ids)})")
+        articles: dict[tuple[str, str], set[str]] = {}
+        for r in self.query(f"SELECT DISTINCT provider, post_id, article_id FROM items "  # noqa: S608
+                            f"WHERE kind = 'embed' AND {cond}", [*providers, *post_ids]):
+            articles.setdefault((r["provider"], r["post_id"]), set()).add(r["article_id"])
+        counts = {(r["provider"], r["post_id"]): r["n"] for r in self.query(
+            f"SELECT provider, post_id, count(*) AS n FROM captures WHERE {cond} "  # noqa: S608
+            "GROUP BY provider, post_id", [*providers, *post_ids])}
+        hits = []
+        for r in rows:
+            key = (r["provider"], r["post_id"])
+            hit = {c: r[c] for c in POST_FIELDS}
+            hit["articles"] = sorted(articles.get(key, ()))
+            hit["media"] = json.loads(r["media"]) if r["media"] else []
+            hit["captures"] = counts.get(key, 0)
+            hits.append(hit)
+        return hits
+
+    # --- bulk loading and clearing (reindex, benchmarks) -------------------------------------
+    def load_posts(self, captures: Sequence[dict[str, Any]]) -> None:
+        """Insert captures of posts not yet in the catalog, one capture per post, in bulk.
+
+        For a fresh catalog (benchmarks, a cleared reindex); `record_capture` is the general path.
+        """
+        self.ensure_schema()
+        cap_cols = [*POST_FIELDS, "media"]
+        post_cols = ["id", *POST_FIELDS, "handle_norm", "media", *self.backend.doc_columns]
+        cap_rows, post_rows, media_rows = [], [], []
+        for c in captures:
+            media = _media_summary(c.get("media") or [])
+            media_json = json.dumps(media, sort_keys=True)
+            base = [c.get(k) for k in POST_FIELDS]
+            cap_rows.append([*base, media_json])
+            post_rows.append([post_row_id(c), *base, _handle_norm(c.get("handle")), media_json,
+                              *self.backend.doc_values(tokenize(c.get("text")), tokenize(c.get("author")))])
+            media_rows += [[m["sha256"], c["provider"], c["post_id"]] for m in media]
+        self.backend.bulk_insert("captures", cap_cols, cap_rows)
+        self.backend.bulk_insert("posts", post_cols, post_rows)
+        if media_rows:
+            self.backend.bulk_insert("post_media", ["sha256", "provider", "post_id"], media_rows)
+
+    def clear_index(self) -> None:
+        """Empty every table rebuilt from storage (not tokens, not the audit log)."""
+        for table in INDEX_TABLES:
+            self.execute(f"DELETE FROM {table}")  # noqa: S608
+
+
+def post_row_id(capture: dict[str, Any]) -> int:
+    """A post's catalog id, from its first indexed capture: capture time in milliseconds, then
+    three digits of a hash of the post, so result order (newest id first) is a function of what
+    storage holds and a reindex restores it. A clash (same millisecond and hash) takes the next id."""
+    at = datetime.fromisoformat(capture["captured_at"].replace("Z", "+00:00"))
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    bucket = zlib.crc32(f"{capture['provider']}/{capture['post_id']}".encode()) % 1000
+    return int(at.timestamp() * 1000) * 1000 + bucket
+
+
+def _media_summary(media: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What a search hit shows of a capture's media: archived blobs, with their thumbnail key."""
+    out = []
+    for m in media:
+        sha = m.get("sha256")
+        if not sha or m.get("status", "archived") != "archived":
+            continue
+        mime = m.get("mime")
+        thumb = f"derived/{sha}/thumb.webp" if (mime or "").startswith("image/") else m.get("thumb_key")
+        out.append({"sha256": sha, "key": m.get("key") or f"blobs/sha256/{sha[:2]}/{sha}", "mime": mime,
+                    "type": m.get("type"), "thumb_key": thumb})
+    return out
+
+
+def _handle_norm(handle: str | None) -> str | None:
+    return handle.strip().lstrip("@").casefold() if handle else None
+
+
+def _author_clauses(author: str | None) -> list[Clause]:
+    toks = tokenize(author)
+    return [Clause(tuple(toks))] if toks else []
+
+
+def _limit(limit: int) -> int:
+    return max(1, min(int(limit), MAX_LIMIT))
+
+
+def _check_phash(phash: str) -> str:
+    value = (phash or "").strip().lower()
+    if len(value) != 16 or any(ch not in "0123456789abcdef" for ch in value):
+        raise InputError(f"perceptual hash {phash!r} must be 16 hex digits")
+    return value
+
+
+def _bound(value: Any, *, end: bool) -> str:
+    """An ISO comparison bound: since → inclusive start; until → exclusive end (the next day or second)."""
+    if isinstance(value, datetime):
+        dt: datetime | None = value
+    elif isinstance(value, date):
+        dt = None
+        day = value
+    else:
+        text = str(value).strip()
+        try:
+            if len(text) == 10:
+                dt, day = None, date.fromisoformat(text)
+            else:
+                dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise InputError(f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 timestamp") from None
+    if dt is None:
+        return (day + timedelta(days=1) if end else day).isoformat()
+    dt = (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC).replace(microsecond=0)
+    if end:
+        dt += timedelta(seconds=1)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S")

@@ -1,15 +1,69 @@
-"""SQLite backend: the embedded default, one file, safe for several processes (WAL)."""
+"""SQLite backend: the embedded default, one file, safe for several processes (WAL).
+
+Full text is an FTS5 table over the posts index (external content, kept in step by triggers, so
+a post and its words change in one statement). Tokens come from archiver.catalog.text, already
+cut and folded; FTS5's `ascii` tokenizer treats every non-ASCII character as part of a token, so
+it only splits them at the spaces between them.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from archiver.catalog.text import Clause
+
+
+def hamming(a: str | None, b: str | None) -> int | None:
+    """Bits that differ between two 64-bit hex hashes (None if either is not one)."""
+    try:
+        return (int(a, 16) ^ int(b, 16)).bit_count() if a and b else None
+    except ValueError:
+        return None
 
 
 class SqliteBackend:
     placeholder = "?"
+    search_schema = (
+        """CREATE TABLE IF NOT EXISTS posts (
+            id INTEGER PRIMARY KEY,
+            provider TEXT NOT NULL,
+            post_id TEXT NOT NULL,
+            capture_id TEXT NOT NULL,
+            url TEXT,
+            status TEXT NOT NULL,
+            manifest_key TEXT,
+            captured_at TEXT NOT NULL,
+            posted_at TEXT,
+            handle TEXT,
+            handle_norm TEXT,
+            author TEXT,
+            text TEXT,
+            lang TEXT,
+            media TEXT,
+            text_doc TEXT,
+            author_doc TEXT,
+            UNIQUE (provider, post_id))""",
+        """CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(
+            text_doc, author_doc, content='posts', content_rowid='id', tokenize='ascii', detail='full')""",
+        """CREATE TRIGGER IF NOT EXISTS posts_fts_ai AFTER INSERT ON posts BEGIN
+            INSERT INTO posts_fts (rowid, text_doc, author_doc) VALUES (new.id, new.text_doc, new.author_doc);
+        END""",
+        """CREATE TRIGGER IF NOT EXISTS posts_fts_ad AFTER DELETE ON posts BEGIN
+            INSERT INTO posts_fts (posts_fts, rowid, text_doc, author_doc)
+            VALUES ('delete', old.id, old.text_doc, old.author_doc);
+        END""",
+        """CREATE TRIGGER IF NOT EXISTS posts_fts_au AFTER UPDATE ON posts BEGIN
+            INSERT INTO posts_fts (posts_fts, rowid, text_doc, author_doc)
+            VALUES ('delete', old.id, old.text_doc, old.author_doc);
+            INSERT INTO posts_fts (rowid, text_doc, author_doc) VALUES (new.id, new.text_doc, new.author_doc);
+        END""",
+    )
+    integrity_error = sqlite3.IntegrityError
+    doc_columns: ClassVar[dict[str, str]] = {"text_doc": "?", "author_doc": "?"}
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -25,6 +79,7 @@ class SqliteBackend:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.row_factory = sqlite3.Row
+            conn.create_function("hamming", 2, hamming, deterministic=True)
             self._local.conn = conn
         return conn
 
@@ -36,3 +91,36 @@ class SqliteBackend:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+    # --- search ---------------------------------------------------------------------------------
+    def columns(self, table: str) -> set[str]:
+        return {row["name"] for row in self.connect().execute(f"PRAGMA table_info({table})")}
+
+    @staticmethod
+    def doc_values(text_tokens: Sequence[str], author_tokens: Sequence[str]) -> list[Any]:
+        return [" ".join(text_tokens), " ".join(author_tokens)]
+
+    @staticmethod
+    def match_sql(words: Sequence[Clause], author: Sequence[Clause]) -> tuple[str, str, list[Any], str]:
+        """(FROM, WHERE fragment, parameters, ORDER column): FTS5 walks its matches newest id first."""
+        def phrase(c: Clause) -> str:
+            return '"' + " ".join(t.replace('"', '""') for t in c.tokens) + '"' + (" *" if c.prefix else "")
+
+        parts = [phrase(c) for c in words] + [f"author_doc : {phrase(c)}" for c in author]
+        return ("posts_fts f JOIN posts p ON p.id = f.rowid", "posts_fts MATCH ?", [" AND ".join(parts)],
+                "f.rowid")
+
+    @staticmethod
+    def hamming_sql(a: str, b: str) -> str:
+        return f"hamming({a}, {b})"
+
+    def bulk_insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        conn = self.connect()
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608
+        conn.execute("BEGIN")
+        try:
+            conn.executemany(sql, rows)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")

@@ -1,0 +1,91 @@
+"""Words for full-text search, cut in Python so both backends index exactly the same tokens.
+
+Neither backend's own tokenizer copes with every script: SQLite's unicode61 splits Devanagari at
+its vowel signs (combining marks), and PostgreSQL's default parser drops letters its locale does
+not know. So text is normalized here (NFKC, casefold, Arabic diacritics and tatweel removed,
+zero-width joiners dropped) and cut into tokens: runs of letters, digits and combining marks;
+each CJK ideograph or kana alone (a phrase of single characters then finds any substring); each
+emoji alone. SQLite indexes the tokens with its `ascii` tokenizer (every non-ASCII character is a
+token character, so a token is never split again); PostgreSQL stores them as a `tsvector` literal.
+
+Queries use the same cut: words must all match (AND), "quoted words" must be adjacent, a trailing
+`*` makes the last token a prefix. A query string is never SQL: it only ever becomes tokens.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+
+MAX_TOKEN_CHARS = 100
+MAX_QUERY_CLAUSES = 16
+# Arabic harakat, superscript alef and tatweel; zero-width (non-)joiners and the BOM.
+_DROP = dict.fromkeys([*range(0x064B, 0x0660), 0x0670, 0x0640, 0x200C, 0x200D, 0xFEFF])
+_CJK = ("\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f")
+
+
+def _ranges(codepoints: list[int]) -> str:
+    out, start = [], None
+    prev = -2
+    for cp in [*codepoints, -1]:
+        if cp != prev + 1:
+            if start is not None:
+                out.append(re.escape(chr(start)) if start == prev
+                           else f"{re.escape(chr(start))}-{re.escape(chr(prev))}")
+            start = cp
+        prev = cp
+    return "".join(out)
+
+
+@cache
+def _token_re() -> re.Pattern[str]:
+    marks, symbols = [], []
+    for cp in range(sys.maxunicode + 1):
+        cat = unicodedata.category(chr(cp))
+        if cat[0] == "M":
+            marks.append(cp)
+        elif cat == "So" and cp >= 0x2000:
+            symbols.append(cp)
+    cjk, mark, sym = _CJK, _ranges(marks), _ranges(symbols)
+    # A word: letters/digits (not CJK) with any combining marks inside or after them.
+    word = f"(?:(?![{cjk}])[^\\W_])(?:(?![{cjk}])[^\\W_]|[{mark}])*"
+    return re.compile(f"[{cjk}]|[{sym}]|{word}")
+
+
+def normalize(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold().translate(_DROP)
+
+
+def tokenize(text: str | None) -> list[str]:
+    """The search tokens of `text`, in order."""
+    if not text:
+        return []
+    return [t[:MAX_TOKEN_CHARS] for t in _token_re().findall(normalize(text))]
+
+
+@dataclass(frozen=True)
+class Clause:
+    """Tokens that must appear next to each other; `prefix` makes the last one a prefix."""
+
+    tokens: tuple[str, ...]
+    prefix: bool = False
+
+
+_QUERY_PART = re.compile(r'"([^"]*)"(\*?)|([^\s"]+)')
+
+
+def parse_query(q: str) -> list[Clause]:
+    """Clauses of a user query: words, "phrases" and prefix* terms, all required."""
+    clauses: list[Clause] = []
+    for m in _QUERY_PART.finditer(q or ""):
+        phrase, star, word = m.group(1), m.group(2), m.group(3)
+        raw = phrase if phrase is not None else word
+        prefix = bool(star) or (word is not None and word.endswith("*"))
+        toks = tokenize(raw)
+        if toks:
+            # A lone CJK character or emoji is a whole token already: no prefix to widen.
+            clauses.append(Clause(tuple(toks), prefix))
+    return clauses[:MAX_QUERY_CLAUSES]
