@@ -112,7 +112,7 @@ POST_FIELDS = ("provider", "post_id", "capture_id", "url", "status", "manifest_k
 MAX_LIMIT = 1000
 # Counting a million matches of a common word costs more than the page of hits; beyond this
 # many, `total` says "at least".
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 
 
 class Backend(Protocol):

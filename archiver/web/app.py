@@ -35,6 +35,16 @@ _TYPES = {
 }
 
 
+def load_copy(rt: Runtime, key: str) -> bytes:
+    """The bytes of an archived copy (blob, derivative, post snapshot); 404 for anything else."""
+    if not key.startswith(PUBLIC_PREFIXES):
+        raise HTTPException(status_code=404, detail="not found")
+    try:
+        return rt.store.get(key)
+    except (ObjectNotFound, ValueError):
+        raise HTTPException(status_code=404, detail="not found") from None
+
+
 def content_type_for(key: str, data: bytes) -> str:
     """By the key's kind, else by the bytes themselves (never by what the origin claimed)."""
     for suffix, ctype in _TYPES.items():
@@ -86,12 +96,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     @app.get("/media/{key:path}", tags=["public"], response_class=Response,
              responses={404: {"description": "not archived"}, 410: {"description": "taken down"}})
     def media(key: str) -> Response:
-        if not key.startswith(PUBLIC_PREFIXES):
-            raise HTTPException(status_code=404, detail="not found")
-        try:
-            data = rt.store.get(key)
-        except (ObjectNotFound, ValueError):
-            raise HTTPException(status_code=404, detail="not found") from None
+        data = load_copy(rt, key)
         reason = compliance.hidden_reason(rt, key)
         if reason is not None:
             return JSONResponse({"detail": "taken down", "reason": reason}, status_code=410,

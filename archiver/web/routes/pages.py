@@ -32,7 +32,7 @@ from archiver.errors import InputError
 from archiver.pipeline import Runtime
 from archiver.store import ObjectNotFound
 from archiver.web.app import CSP as MEDIA_CSP
-from archiver.web.app import PUBLIC_PREFIXES, content_type_for
+from archiver.web.app import PUBLIC_PREFIXES, content_type_for, load_copy
 from archiver.web.deps import COOKIE_NAME, get_runtime, require_role
 
 HERE = Path(__file__).resolve().parent.parent
@@ -139,12 +139,7 @@ def evidence(key: str, rt: Runtime = Depends(get_runtime),
              _principal: Principal = Depends(require_role(*SEARCH_ROLES))) -> Response:
     """A stored copy for signed-in staff: what /media/ serves, taken-down posts included (the
     evidence is kept; only the public copy is hidden), never cached by shared caches."""
-    if not key.startswith(PUBLIC_PREFIXES):
-        raise HTTPException(status_code=404, detail="not found")
-    try:
-        data = rt.store.get(key)
-    except (ObjectNotFound, ValueError):
-        raise HTTPException(status_code=404, detail="not found") from None
+    data = load_copy(rt, key)
     return Response(data, media_type=content_type_for(key, data), headers={
         "X-Content-Type-Options": "nosniff", "Content-Security-Policy": MEDIA_CSP,
         "Cache-Control": "private, no-store"})
