@@ -212,6 +212,56 @@ def _webp(frames: list[Image.Image], durations: list[int], loop: int, quality: i
     return out.getvalue()
 
 
+# JPEG markers that carry no image data: APP1-APP13 and APP15 (EXIF with GPS, XMP, IPTC, ICC,
+# maker notes...) and COM. APP0 (JFIF) and APP14 (Adobe: how to read the colour channels) stay.
+_JPEG_METADATA = frozenset({*range(0xE1, 0xEE), 0xEF, 0xFE})
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
+
+
+def strip_jpeg_metadata(data: bytes) -> bytes:
+    """The same JPEG with every metadata segment dropped and the image data byte for byte as it was
+    (no re-encoding, so no loss). Segments are walked up to the first scan; everything from there
+    on is image data. ValueError for a malformed header."""
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG")
+    out = [data[:2]]
+    pos = 2
+    while pos < len(data):
+        if data[pos] != 0xFF:
+            raise ValueError(f"JPEG marker expected at byte {pos}")
+        while pos < len(data) and data[pos] == 0xFF:   # fill bytes
+            pos += 1
+        if pos >= len(data):
+            break
+        marker = data[pos]
+        pos += 1
+        if marker in _JPEG_STANDALONE:
+            out.append(bytes((0xFF, marker)))
+            continue
+        if pos + 2 > len(data):
+            raise ValueError("JPEG segment length cut off")
+        (length,) = struct.unpack(">H", data[pos:pos + 2])
+        end = pos + length
+        if length < 2 or end > len(data):
+            raise ValueError("JPEG segment runs past the end")
+        if marker == 0xDA:   # start of scan: the rest is image data
+            out.append(bytes((0xFF, marker)) + data[pos:])
+            return b"".join(out)
+        if marker not in _JPEG_METADATA:
+            out.append(bytes((0xFF, marker)) + data[pos:end])
+        pos = end
+    raise ValueError("JPEG has no image data")
+
+
+def _stripped_or_none(data: bytes) -> bytes | None:
+    """The lossless web copy, or None when our segment walk disagrees with the decoder that
+    accepted the file (the web copy is then re-encoded instead)."""
+    try:
+        return strip_jpeg_metadata(data)
+    except ValueError:
+        return None
+
+
 def _process(data: bytes, settings: Settings, derive: bool) -> tuple[ImageInfo, dict[str, bytes]]:
     """Verify, hash and (optionally) derive from one decode; MediaRejected for anything we will not keep.
 
@@ -235,8 +285,11 @@ def _process(data: bytes, settings: Settings, derive: bool) -> tuple[ImageInfo, 
             orientation = im.getexif().get(0x0112, 1)
             if orientation in (5, 6, 7, 8):
                 width, height = height, width
+            # An upright JPEG that is already web-sized is served as itself minus its metadata:
+            # lossless, and no re-encoding. Then only the thumbnail needs pixels.
+            lossless = im.format == "JPEG" and orientation == 1 and max(im.size) <= WEB_SIZE
             if im.format == "JPEG":
-                im.draft(None, _fit(im.size, WEB_SIZE))
+                im.draft(None, _fit(im.size, THUMB_SIZE if lossless else WEB_SIZE))
             im.load()
             clock.check("decoding")
             first = ImageOps.exif_transpose(im) if orientation != 1 else im
@@ -246,8 +299,12 @@ def _process(data: bytes, settings: Settings, derive: bool) -> tuple[ImageInfo, 
             info = ImageInfo(mime, IMAGE_FORMATS[mime], width, height, frames, dhash(thumb))
             derived: dict[str, bytes] = {}
             if derive:
-                web_frames, durations = _web_frames(im, first, frames, ceiling, clock)
-                derived["web.webp"] = _webp(web_frames, durations, loop, WEB_QUALITY)
+                stripped = _stripped_or_none(data) if lossless else None
+                if stripped is not None:
+                    derived["web.jpg"] = stripped
+                else:
+                    web_frames, durations = _web_frames(im, first, frames, ceiling, clock)
+                    derived["web.webp"] = _webp(web_frames, durations, loop, WEB_QUALITY)
                 clock.check("encoding web copy")
                 derived["thumb.webp"] = _webp([thumb], [], 0, THUMB_QUALITY)
                 clock.check("encoding thumbnail")
@@ -282,7 +339,9 @@ def inspect_image(data: bytes, settings: Settings) -> ImageInfo:
 
 
 def derive_image(data: bytes, settings: Settings) -> dict[str, bytes]:
-    """Serving copies {"web.webp", "thumb.webp"}: orientation applied, metadata stripped."""
+    """Serving copies: "thumb.webp", and "web.jpg" (an upright, web-sized JPEG with its metadata
+    segments dropped, image data untouched) or "web.webp" (resized and re-encoded); orientation
+    applied, no metadata."""
     return _process(data, settings, derive=True)[1]
 
 
@@ -362,7 +421,8 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
             raise OSError(f"store computed sha256 {sha}, expected {rec.sha256}")
         for name, body in derived.items():
             key = derived_key(sha, name)
-            store.put(key, body, content_type="image/webp", if_none_match=True,
+            store.put(key, body, content_type="image/jpeg" if name.endswith(".jpg") else "image/webp",
+                      if_none_match=True,
                       metadata={"source-sha256": sha})
             rec.derived[name] = key
     except Exception as exc:   # any storage backend failure is a retryable failure of this item

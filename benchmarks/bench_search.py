@@ -89,7 +89,8 @@ def posts(n: int, vocabs: dict[str, Vocab], handles: Vocab, rng: random.Random) 
         if rng.random() < 0.2:
             text += " " + rng.choice(EMOJI)
         posted = EPOCH + timedelta(seconds=rng.randrange(SPAN_DAYS * 86400))
-        captured = posted + timedelta(seconds=rng.randrange(30 * 86400))
+        # Milliseconds from the row number: catalog ids come from the capture time, so they differ.
+        captured = posted + timedelta(seconds=rng.randrange(30 * 86400), milliseconds=i % 1000)
         handle = handles.draw(1)[0]
         batch.append({
             "provider": "twitter" if rng.random() < 0.8 else rng.choice(["instagram", "bluesky", "youtube"]),
@@ -97,7 +98,8 @@ def posts(n: int, vocabs: dict[str, Vocab], handles: Vocab, rng: random.Random) 
             "url": f"https://twitter.com/{handle}/status/{10**17 + i}",
             "status": "archived" if rng.random() < 0.9 else rng.choice(["deleted", "protected", "unavailable"]),
             "manifest_key": f"posts/twitter/{10**17 + i}/c.json",
-            "captured_at": f"{captured:%Y-%m-%dT%H:%M:%S}.000Z", "posted_at": f"{posted:%Y-%m-%dT%H:%M:%S}Z",
+            "captured_at": f"{captured:%Y-%m-%dT%H:%M:%S}.{captured.microsecond // 1000:03d}Z",
+            "posted_at": f"{posted:%Y-%m-%dT%H:%M:%S}Z",
             "handle": handle, "author": handle.split("_")[0].title() + " " + vocabs["en"].draw(1)[0].title(),
             "text": text, "lang": lang, "media": [],
         })

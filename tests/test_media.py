@@ -441,3 +441,32 @@ def test_derivatives_off(files: Files, env: tuple[Settings, Fetcher, LocalStore]
         settings=settings.replace(media_derivatives=False),
     )
     assert rec.status == "archived" and rec.derived == {} and list(store.list("derived/")) == []
+
+
+def test_upright_web_sized_jpeg_is_served_losslessly_without_metadata() -> None:
+    """No re-encoding: the web copy is the original's image data, byte for byte, minus EXIF (GPS),
+    XMP and comments."""
+    from archiver.media import strip_jpeg_metadata
+
+    exif = Image.Exif()
+    exif[0x010F] = "SpyCam"
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)}
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>GPSLatitude 48,51N</rdf:RDF></x:xmpmeta>'
+    data = encode(picture((1200, 800)), "JPEG", exif=exif.tobytes(), quality=90, xmp=xmp, comment=b"shot by SpyCam")
+    assert b"GPS" in data and b"SpyCam" in data
+    out = derive_image(data, Settings())
+    assert set(out) == {"web.jpg", "thumb.webp"}
+    web = out["web.jpg"]
+    for body in out.values():
+        assert b"Exif" not in body and b"SpyCam" not in body and b"GPS" not in body and b"xmpmeta" not in body
+    # The image data (from the first scan on) is untouched, and decodes to the very same pixels.
+    assert web[web.index(b"\xff\xda"):] == data[data.index(b"\xff\xda"):]
+    assert Image.open(io.BytesIO(web)).tobytes() == Image.open(io.BytesIO(data)).tobytes()
+    assert strip_jpeg_metadata(web) == web
+    with pytest.raises(ValueError):
+        strip_jpeg_metadata(b"\xff\xd8\xff\xe1\xff\xff")
+
+
+def test_a_rotated_or_large_jpeg_is_re_encoded() -> None:
+    assert set(derive_image(jpeg_with_gps(orientation=6), Settings())) == {"web.webp", "thumb.webp"}
+    assert set(derive_image(encode(picture((2400, 1200)), "JPEG"), Settings())) == {"web.webp", "thumb.webp"}

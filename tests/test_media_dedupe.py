@@ -71,7 +71,7 @@ def test_same_image_in_50_articles_is_fetched_once_and_stored_once(
     key = blob_key(sha)
     assert list(rt.store.list("blobs/")) == [key]   # one stored original ...
     assert rt.store.get(key) == data                # ... byte for byte
-    assert sorted(rt.store.list("derived/")) == [f"derived/{sha}/thumb.webp", f"derived/{sha}/web.webp"]
+    assert sorted(rt.store.list("derived/")) == [f"derived/{sha}/thumb.webp", f"derived/{sha}/web.jpg"]
 
     stable = rt.store.public_url(key)
     assert stable == f"{PUBLIC}/{key}"
