@@ -63,6 +63,7 @@ class Settings:
     capture_retry_delays: str = "60,600,3600"
     health_dead_after_failures: int = 3
     health_dead_after_hours: float = 72.0
+    health_round_seconds: float = 300.0
     health_placeholder_sha256s: str = ""
     cms_callback_url: str = ""
     cms_callback_secret: str = ""

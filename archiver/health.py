@@ -122,7 +122,7 @@ def originals(rt: Runtime, article_id: str) -> list[Original]:
 
 
 def enroll(rt: Runtime, article_id: str, *, now: datetime | None = None) -> list[Original]:
-    """Index the article's originals for periodic checks; new ones fall due within the hour."""
+    """Index the article's originals for periodic checks; new ones fall due within the next round."""
     ensure_schema(rt.catalog)
     now = now or utcnow()
     found = originals(rt, article_id)
@@ -131,7 +131,7 @@ def enroll(rt: Runtime, article_id: str, *, now: datetime | None = None) -> list
         rt.catalog.execute(
             "INSERT INTO link_uses (url_sha256, article_id, item_id) VALUES (?, ?, ?) "
             "ON CONFLICT (url_sha256, article_id, item_id) DO NOTHING", [sha, o.article_id, o.item_id])
-        due = iso(now + timedelta(seconds=random.uniform(0, HOUR)))
+        due = iso(now + timedelta(seconds=random.uniform(0, rt.settings.health_round_seconds)))
         rt.catalog.execute(
             "INSERT INTO link_health (url_sha256, url, kind, provider, post_id, archived_sha256, state, failures, "
             "next_check_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'unchecked', 0, ?, ?) "

@@ -164,3 +164,35 @@ def test_workers_back_off_and_finish_a_failed_capture(settings: Settings, origin
     assert "data-versionurl" not in rt.store.get(history[0]["key"]).decode()
     assert rt.store.get(history[1]["key"]).decode().count("data-versionurl=") == 1
     rt.close()
+
+
+def test_health_round_on_real_workers_declares_a_deleted_tweet_dead(settings: Settings, origin: FixtureOrigin,
+                                                                   tmp_path: Path) -> None:
+    """The beat task's round, run by a real worker: it enrolls the article, queues the checks, and
+    a tweet whose oEmbed answers 404 and syndication {} becomes dead; the live images stay live."""
+    from celery import Celery
+
+    from archiver import health
+
+    settings = settings.replace(health_round_seconds=1.0, health_dead_after_failures=1, health_dead_after_hours=0.0)
+    src = article(origin)
+    path = tmp_path / "story.html"
+    path.write_bytes(src)
+    with Worker(settings_env(settings), tmp_path / "worker.log"):
+        assert submit(settings, path, wait=90)["version"] == 1
+        origin.set_behaviour("/oembed", "404", sticky=True)
+        origin.set_behaviour("/tweet-result", "empty", sticky=True)
+        beat = Celery("t", broker=settings.broker_url)
+        rt = pipeline.Runtime.from_settings(settings)
+        deadline = time.monotonic() + 60
+        while True:
+            beat.send_task("archiver.health_schedule", queue="archiver")  # what beat sends every round
+            time.sleep(0.7)
+            states = {it["kind"] + ":" + it["url"]: it["state"]
+                      for it in health.article_health(rt, "story")["items"]}
+            if "unchecked" not in states.values():
+                break
+            assert time.monotonic() < deadline, (states, (tmp_path / "worker.log").read_text()[-3000:])
+    assert states[f"embed:https://twitter.com/ANI/status/{TWEET}"] == "dead"
+    assert [s for k, s in states.items() if k.startswith("image:")] == ["live"] * 3
+    rt.close()

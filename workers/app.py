@@ -30,6 +30,6 @@ app.conf.update(
     worker_hijack_root_logger=False,
     task_time_limit=settings.task_time_limit,
     task_soft_time_limit=max(1, settings.task_time_limit - 10),
-    beat_schedule={"health-checks": {"task": "archiver.health_schedule", "schedule": 300.0},
+    beat_schedule={"health-checks": {"task": "archiver.health_schedule", "schedule": settings.health_round_seconds},
                    **({"poll-feeds": {"task": "archiver.poll_feeds", "schedule": 300.0}} if settings.feeds else {})},
 )

@@ -14,10 +14,10 @@ from typing import Any
 
 from archiver import health, restore
 from archiver.pipeline import iso, utcnow
-from workers.app import app
+from workers.app import app, settings
 from workers.tasks import runtime
 
-ROUND_SECONDS = 300.0
+ROUND_SECONDS = settings.health_round_seconds
 BATCH = 500
 _last_enrolled: str | None = None
 
