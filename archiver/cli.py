@@ -106,30 +106,26 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     from archiver import pipeline
-    from archiver.article import article_id_for, decode_article
-    from archiver.store import open_store
+    from archiver.article import article_id_for
+    from archiver.intake import Intake
 
     data, final_url = _read_input(args.source, settings)
-    decode_article(data, max_bytes=settings.max_article_bytes)  # refuse undecodable input up front
-    article_id = pipeline.check_article_id(args.article_id or article_id_for(data))
-    sha = pipeline.sha256_hex(data)
-    store = open_store(settings)
-    store.put(pipeline.source_key(article_id, sha), data, if_none_match=True)
     url = final_url or (args.source if args.source.startswith(("http://", "https://")) else None)
-
-    from workers.tasks import process_article
-
+    rt = pipeline.Runtime.from_settings(settings)
     try:
-        task = process_article.delay(article_id, sha, url, args.base_url or url, args.format)
-    except Exception as exc:
-        raise ArchiverError(f"cannot reach the broker at {settings.broker_url}: {exc}") from None
-    out = {"article_id": article_id, "source_sha256": sha, "task_id": task.id, "queued": True}
+        job = Intake(rt).submit(args.article_id or article_id_for(data), data, url=url,
+                                base_url=args.base_url, via="cli", fmt=args.format, queue_only=True)
+    finally:
+        rt.close()
+    out = {"article_id": job.article_id, "source_sha256": job.source_sha256, "job_id": job.job_id,
+           "queued": job.queued}
     if args.wait:
-        out.update(_wait_for_version(settings, article_id, sha, args.wait))
+        out.update(_wait_for_version(settings, job.article_id, job.source_sha256, args.wait))
     if args.json:
         _print_json(out)
     else:
-        print(f"queued article {article_id} (task {task.id})")
+        state = "queued" if job.queued else "already queued or archived"
+        print(f"article {job.article_id}: {state} (job {job.job_id})")
         if args.wait:
             print(f"  version {out.get('version')}: {out.get('rewritten')}")
     return 0

@@ -85,8 +85,10 @@ class Intake:
 
     # --- submitting --------------------------------------------------------------------------
     def submit(self, article_id: str, data: bytes, *, url: str | None = None, base_url: str | None = None,
-               published_at: str | None = None, via: str = "api") -> Job:
-        """Store the source and start archiving it once; InputError for an unusable article."""
+               published_at: str | None = None, via: str = "api", fmt: str = "auto",
+               queue_only: bool = False) -> Job:
+        """Store the source and start archiving it once; InputError for an unusable article.
+        With `queue_only` an unreachable broker is an error instead of a reason to archive here."""
         article_id = pipeline.check_article_id(article_id)
         decode_article(data, max_bytes=self.rt.settings.max_article_bytes)
         sha = pipeline.sha256_hex(data)
@@ -102,8 +104,10 @@ class Intake:
         done = any(v.get("source_sha256") == sha for v in pipeline.versions(self.rt, article_id))
         client = self.redis()
         if client is not None:
-            queued = not done and self._enqueue(client, job_id, [article_id, sha, url, base_url or url, "auto"])
+            queued = not done and self._enqueue(client, job_id, [article_id, sha, url, base_url or url, fmt])
             return Job(job_id, article_id, sha, "queue", queued)
+        if queue_only:
+            raise ArchiverError(f"cannot reach the broker at {self.rt.settings.broker_url}")
         queued = not done and self._run_embedded(job_id, data, article_id, url, base_url)
         return Job(job_id, article_id, sha, "embedded", queued)
 

@@ -75,3 +75,11 @@ def test_declared_non_utf8_article_is_archived_byte_exact(tmp_path: Path) -> Non
 
     rep = json.loads(out.stdout)
     assert Path(rep["rewritten"]).read_bytes() == text.encode("cp1251")
+
+
+def test_submit_without_a_broker_is_a_clear_error(tmp_path: Path) -> None:
+    ok = tmp_path / "ok.html"
+    ok.write_text("<p>hello</p>")
+    out = run(["submit", str(ok)], tmp_path, ARCHIVER_BROKER_URL="redis://127.0.0.1:1/0")
+    assert out.returncode == 2 and "cannot reach the broker" in out.stderr
+    assert "Traceback" not in out.stderr
