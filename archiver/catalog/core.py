@@ -338,7 +338,8 @@ class Catalog:
                near_phash: str | None = None, max_distance: int = 8, limit: int = 50,
                offset: int = 0) -> SearchResult:
         """Posts (their latest capture) matching every given filter, the most recently archived
-        post first (by the time of its first capture: see post_row_id).
+        post first (by the time of its first capture: see post_row_id); a query by dates alone
+        lists the newest first by the date it filters on.
 
         `q`: words (all required), "phrases", prefix* terms, in any script. Dates are ISO dates or
         timestamps (UTC unless they say otherwise); `*_until` includes the day or second given.
@@ -384,19 +385,26 @@ class Catalog:
                     f"blobs b ON b.sha256 = m.sha256 WHERE length(b.phash) = 16 AND {dist} <= ?)")
             where.append(near)
             params += [_check_phash(near_phash), int(max_distance)]
-        if order == "p.id" and any(v not in (None, "") for v in (posted_since, posted_until, captured_since,
-                                                                 captured_until)):
-            # Ids follow capture time, so walking them newest first to find an old date range reads
-            # most of the table; "+ 0" hides the id order and the planner takes the date index.
-            order = "p.id + 0"
+        dated = [col for col, since, until in (("posted_at", posted_since, posted_until),
+                                               ("captured_at", captured_since, captured_until))
+                 if since not in (None, "") or until not in (None, "")]
+        # Ids follow capture time, so walking them newest first to an old date range would read most
+        # of the table: a query by dates alone lists newest first by that date, along its index.
+        order_by = f"p.{dated[0]} DESC, p.id DESC" if dated and order == "p.id" else f"{order} DESC"
         cond = " WHERE " + " AND ".join(where) if where else ""
         counted = self.query(
             f"SELECT count(*) AS n FROM (SELECT 1 FROM {source}{cond} LIMIT ?) m",  # noqa: S608
             [*params, COUNT_CAP + 1])[0]["n"]
         if not counted:
             return SearchResult(0)
+        if counted > COUNT_CAP and not dated and self.backend.walk_ids_when_common:
+            # A common word: walking posts newest first and testing each finds a page at once,
+            # where collecting every match and sorting them costs as many rows as match.
+            # (OFFSET 0 keeps the planner from flattening the walk away.)
+            source = "(SELECT * FROM posts ORDER BY id DESC OFFSET 0) p"
+            order_by = "p.id DESC"
         rows = self.query(
-            f"SELECT p.* FROM {source}{cond} ORDER BY {order} DESC LIMIT ? OFFSET ?",  # noqa: S608
+            f"SELECT p.* FROM {source}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
             [*params, _limit(limit), max(0, int(offset))])
         return SearchResult(min(int(counted), COUNT_CAP), self._hits(rows), counted <= COUNT_CAP)
 
