@@ -397,12 +397,6 @@ class Catalog:
             [*params, COUNT_CAP + 1])[0]["n"]
         if not counted:
             return SearchResult(0)
-        if counted > COUNT_CAP and not dated and self.backend.walk_ids_when_common:
-            # A common word: walking posts newest first and testing each finds a page at once,
-            # where collecting every match and sorting them costs as many rows as match.
-            # (OFFSET 0 keeps the planner from flattening the walk away.)
-            source = "(SELECT * FROM posts ORDER BY id DESC OFFSET 0) p"
-            order_by = "p.id DESC"
         rows = self.query(
             f"SELECT p.* FROM {source}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
             [*params, _limit(limit), max(0, int(offset))])

@@ -27,7 +27,6 @@ def hamming(a: str | None, b: str | None) -> int | None:
 
 class SqliteBackend:
     placeholder = "?"
-    walk_ids_when_common = False  # FTS5 already yields matches newest rowid first
     search_schema = (
         """CREATE TABLE IF NOT EXISTS posts (
             id INTEGER PRIMARY KEY,
