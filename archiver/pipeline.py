@@ -27,7 +27,7 @@ from archiver.config import Settings
 from archiver.coordination import Coordinator, LocalCoordinator
 from archiver.discover import Embed, ImageRef, discover
 from archiver.errors import ArchiverError, InputError
-from archiver.providers.markup import unresolved_post_id
+from archiver.providers.markup import filing_id
 from archiver.snapshot import new_capture_id
 from archiver.store import ObjectNotFound, ObjectStore, open_store
 
@@ -293,7 +293,7 @@ def _capture_embed(rt: Runtime, plan: Plan, item: dict[str, Any], capture_id: st
     occurrences = [Embed(**o) for o in item["occurrences"]]
     base = {"item_id": item["item_id"], "kind": "embed", "provider": item["provider"],
             "occurrences": len(occurrences)}
-    post_id = item.get("post_id") or unresolved_post_id(occurrences[0])
+    post_id = filing_id(occurrences[0])
     since = iso(utcnow() - timedelta(seconds=rt.settings.capture_fresh_for))
     fresh = rt.catalog.latest_capture(item["provider"], post_id, since, FINAL_EMBED_STATUSES)
     if fresh is not None:
@@ -327,7 +327,7 @@ def _capture_embed(rt: Runtime, plan: Plan, item: dict[str, Any], capture_id: st
         )
     # "unresolved-…" is only the filing name of a post the article shows without an id.
     resolved_id = res.post_id if res.post_id and not res.post_id.startswith("unresolved-") else None
-    return {**base, "post_id": resolved_id or item.get("post_id"), "url": res.url or item.get("url"),
+    return {**base, "post_id": item.get("post_id") or resolved_id, "url": res.url or item.get("url"),
             "status": res.status, "snapshot": res.manifest_key, "capture_id": res.capture_id,
             "captured_at": captured_at, "error": res.error}
 

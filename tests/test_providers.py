@@ -199,3 +199,20 @@ def test_thumbnail_from_markup(origin: FixtureOrigin, env: dict[str, Any]) -> No
 def test_ids_that_carry_time(func: Callable[[str], datetime | None], post_id: str,
                              expected: datetime | None) -> None:
     assert func(post_id) == expected
+
+
+def test_a_telegram_post_is_filed_under_its_own_id(tmp_path: Path) -> None:
+    """Telegram's "channel/123" is stored and indexed as "channel:123" (one key segment), not lost
+    under a hash; the article's report keeps the id as discovery gave it."""
+    from archiver import pipeline
+    from archiver.config import load_settings
+
+    html = ('<p>Alert</p><script async src="https://telegram.org/js/telegram-widget.js?22" '
+            'data-telegram-post="lakemontalerts/512" data-width="100%"></script>')
+    rt = pipeline.Runtime.from_settings(load_settings(env={}).replace(home=str(tmp_path)))
+    rep = pipeline.archive(rt, html.encode(), article_id="tg")
+    (embed,) = rep["embeds"]
+    assert embed["post_id"] == "lakemontalerts/512"
+    assert embed["snapshot"].startswith("posts/telegram/lakemontalerts:512/")
+    assert rt.catalog.captures("telegram", "lakemontalerts:512")
+    rt.close()

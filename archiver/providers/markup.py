@@ -184,6 +184,14 @@ def unresolved_post_id(embed: Embed) -> str:
     return "unresolved-" + embed.key.rsplit(":", 1)[-1]
 
 
+def filing_id(embed: Embed) -> str:
+    """The id a post is stored and indexed under: its own id, with "/" (Telegram's "channel/123")
+    written ":" so it stays one key segment and one URL segment; for a post whose markup carries
+    no usable id, a hash of what the article showed."""
+    candidate = embed.post_id.replace("/", ":") if embed.post_id else None
+    return candidate if safe_post_id(candidate) else unresolved_post_id(embed)
+
+
 def safe_post_id(post_id: str | None) -> bool:
     return bool(post_id) and bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}", post_id or "")) \
         and ".." not in (post_id or "")
@@ -200,7 +208,7 @@ class MarkupProvider:
         if not occurrences:
             return CaptureResult("failed", self.name, None, None, error="no occurrences to capture")
         first = occurrences[0]
-        post_id = first.post_id if safe_post_id(first.post_id) else unresolved_post_id(first)
+        post_id = filing_id(first)
         data = markup_data(occurrences, ctx)
         status = "archived" if data["text"] else "unresolved"
         capture_id = ctx.capture_id or snapshot.new_capture_id(ctx.now())

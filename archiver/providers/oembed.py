@@ -130,7 +130,7 @@ class OEmbedProvider:
         if not occurrences:
             return CaptureResult("failed", self.name, None, None, error="no occurrences to capture")
         first = next((e for e in occurrences if markup.safe_post_id(e.post_id)), occurrences[0])
-        post_id = first.post_id if markup.safe_post_id(first.post_id) else markup.unresolved_post_id(first)
+        post_id = markup.filing_id(first)
         post_url = next((e.url for e in occurrences if safe_url(e.url)), None)
         capture_id = ctx.capture_id or snapshot.new_capture_id(ctx.now())
         mk = markup.markup_data(occurrences, ctx)
