@@ -31,6 +31,16 @@ _CREDIT_PAREN_MARK = re.compile(
 )
 
 
+def last_dash(text: str, lo: int, hi: int, dashes: tuple[str, ...]) -> tuple[int, int]:
+    """The last attribution dash in text[lo:hi]: (position, width), or (-1, 0) when there is none."""
+    best, width = -1, 0
+    for dash in dashes:
+        at = text.rfind(dash, lo, hi)
+        if at > best:
+            best, width = at, len(dash)
+    return best, width
+
+
 def clean_text(fragment: str) -> str:
     """Markup fragment to plain text: tags dropped, entities decoded, whitespace collapsed."""
     return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", fragment))).strip()

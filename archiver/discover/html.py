@@ -20,6 +20,7 @@ from archiver.discover.common import (
     credit_from_alt,
     credit_from_caption,
     is_image_candidate,
+    last_dash,
     resolve,
 )
 from archiver.discover.model import Embed, ImageRef
@@ -175,12 +176,7 @@ def _links(text: str, start: int, end: int) -> list[_Link]:
 def parse_attribution(plain: str, handle_re: re.Pattern[str] = _HANDLE) -> tuple[str, str, int] | None:
     """"— Name (@handle)" in plain text: (author, handle, end offset) for the first one found."""
     for m in handle_re.finditer(plain):
-        lo = max(0, m.start() - 200)
-        best, width = -1, 0
-        for dash in _DASHES:
-            d = plain.rfind(dash, lo, m.start())
-            if d > best:
-                best, width = d, len(dash)
+        best, width = last_dash(plain, max(0, m.start() - 200), m.start(), _DASHES)
         if best < 0:
             continue
         author = plain[best + width:m.start()].strip()

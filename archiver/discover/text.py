@@ -9,7 +9,7 @@ import html
 import re
 
 from archiver.discover import urls
-from archiver.discover.common import is_image_candidate, looks_like_image_path
+from archiver.discover.common import is_image_candidate, last_dash, looks_like_image_path
 from archiver.discover.model import Embed, ImageRef
 
 _URL_LINE = re.compile(r"^[ \t]*+(https?://[^\s<>\"]++)[ \t\r]*+$", re.M | re.I)
@@ -75,12 +75,7 @@ def flattened_tweets(text: str) -> list[Embed]:
     for m in _HANDLE.finditer(text):
         if m.start() < prev_end:
             continue
-        lo = max(prev_end, m.start() - 200)
-        dash, width = -1, 0
-        for d in _DASHES:
-            at = text.rfind(d, lo, m.start())
-            if at > dash:
-                dash, width = at, len(d)
+        dash, width = last_dash(text, max(prev_end, m.start() - 200), m.start(), _DASHES)
         if dash < 0:
             continue
         author = text[dash + width:m.start()].strip()
