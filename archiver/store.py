@@ -384,6 +384,25 @@ class S3Store(ObjectStore):
     def _fail(self, action: str, key: str, exc: Exception) -> StoreError:
         return StoreError(f"cannot {action} {key!r} in {self.describe()}: {exc}")
 
+    def _call(self, action: str, key: str, op: str, *, otherwise: frozenset[str] = frozenset(),
+              **kwargs: Any) -> Any:
+        """``self.client.<op>(**kwargs)``, its answer or None for an error code in ``otherwise``
+        (what the caller takes as "not here" or "not supported"); a missing object raises
+        ObjectNotFound, any other S3 or network trouble StoreError."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self.client, op)(**kwargs)
+        except ClientError as exc:
+            code = _code(exc)
+            if code in otherwise:
+                return None
+            if code in _MISSING:
+                raise ObjectNotFound(key) from None
+            raise self._fail(action, key, exc) from None
+        except BotoCoreError as exc:
+            raise self._fail(action, key, exc) from None
+
     def put(self, key: str, data: bytes, *, content_type: str = DEFAULT_CONTENT_TYPE,
             if_none_match: bool = False, metadata: dict[str, str] | None = None) -> bool:
         return self._put(key, data, content_type, if_none_match, metadata, None)
@@ -402,8 +421,6 @@ class S3Store(ObjectStore):
 
     def _put(self, key: str, data: bytes, content_type: str, if_none_match: bool,
              metadata: dict[str, str] | None, retain: tuple[str, datetime] | None) -> bool:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         body = bytes(data)
         args: dict[str, Any] = {
             "Bucket": self.bucket, "Key": self._full(key), "Body": body,
@@ -414,42 +431,22 @@ class S3Store(ObjectStore):
             args["IfNoneMatch"] = "*"
         if retain is not None:
             args["ObjectLockMode"], args["ObjectLockRetainUntilDate"] = retain
-        try:
-            self.client.put_object(**args)
-        except ClientError as exc:
-            if if_none_match and _code(exc) in {"PreconditionFailed", "412",
-                                                 "ConditionalRequestConflict", "409"}:
-                return False
-            raise self._fail("write", key, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail("write", key, exc) from None
-        return True
+        # A conditional put that finds the key answers 412 (or 409 while another write is in flight).
+        exists = _EXISTS if if_none_match else frozenset()
+        return self._call("write", key, "put_object", otherwise=exists, **args) is not None
 
     def get(self, key: str) -> bytes:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError
 
+        resp = self._call("read", key, "get_object", Bucket=self.bucket, Key=self._full(key))
         try:
-            resp = self.client.get_object(Bucket=self.bucket, Key=self._full(key))
             with contextlib.closing(resp["Body"]) as body:
                 return body.read()
-        except ClientError as exc:
-            if _code(exc) in {"NoSuchKey", "404", "NotFound"}:
-                raise ObjectNotFound(key) from None
-            raise self._fail("read", key, exc) from None
         except BotoCoreError as exc:
             raise self._fail("read", key, exc) from None
 
     def head(self, key: str) -> ObjectInfo:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            resp = self.client.head_object(Bucket=self.bucket, Key=self._full(key))
-        except ClientError as exc:
-            if _code(exc) in {"NoSuchKey", "404", "NotFound"}:
-                raise ObjectNotFound(key) from None
-            raise self._fail("inspect", key, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail("inspect", key, exc) from None
+        resp = self._call("inspect", key, "head_object", Bucket=self.bucket, Key=self._full(key))
         return ObjectInfo(key=key, size=int(resp.get("ContentLength") or 0),
                           content_type=resp.get("ContentType") or DEFAULT_CONTENT_TYPE,
                           metadata=dict(resp.get("Metadata") or {}))
@@ -463,16 +460,8 @@ class S3Store(ObjectStore):
 
     def checksum_sha256(self, key: str) -> str | None:
         """The SHA-256 checksum S3 recorded for ``key`` (base64), if any."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            resp = self.client.head_object(Bucket=self.bucket, Key=self._full(key), ChecksumMode="ENABLED")
-        except ClientError as exc:
-            if _code(exc) in {"NoSuchKey", "404", "NotFound"}:
-                raise ObjectNotFound(key) from None
-            raise self._fail("inspect", key, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail("inspect", key, exc) from None
+        resp = self._call("inspect", key, "head_object", Bucket=self.bucket, Key=self._full(key),
+                          ChecksumMode="ENABLED")
         return resp.get("ChecksumSHA256")
 
     def list(self, prefix: str) -> Iterator[str]:
@@ -491,77 +480,35 @@ class S3Store(ObjectStore):
         return iter(sorted(keys))
 
     def set_legal_hold(self, key: str, on: bool) -> bool:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         if not self.exists(key):
             raise ObjectNotFound(key)
         if not self.supports_object_lock():
             return False
-        try:
-            self.client.put_object_legal_hold(Bucket=self.bucket, Key=self._full(key),
-                                              LegalHold={"Status": "ON" if on else "OFF"})
-        except ClientError as exc:
-            if _code(exc) in {"NoSuchKey", "404"}:
-                raise ObjectNotFound(key) from None
-            if _code(exc) in {"InvalidRequest", "ObjectLockConfigurationNotFoundError", "NotImplemented"}:
-                return False
-            raise self._fail("set a legal hold on", key, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail("set a legal hold on", key, exc) from None
-        return True
+        return self._call("set a legal hold on", key, "put_object_legal_hold", otherwise=_NO_LOCK_WRITE,
+                          Bucket=self.bucket, Key=self._full(key),
+                          LegalHold={"Status": "ON" if on else "OFF"}) is not None
 
     def legal_hold(self, key: str) -> bool:
         """Whether ``key`` is under a legal hold now."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            resp = self.client.get_object_legal_hold(Bucket=self.bucket, Key=self._full(key))
-        except ClientError as exc:
-            if _code(exc) in {"NoSuchKey", "404"}:
-                raise ObjectNotFound(key) from None
-            if _code(exc) in {"InvalidRequest", "ObjectLockConfigurationNotFoundError",
-                              "NoSuchObjectLockConfiguration"}:
-                return False
-            raise self._fail("read the legal hold of", key, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail("read the legal hold of", key, exc) from None
-        return resp.get("LegalHold", {}).get("Status") == "ON"
+        resp = self._call("read the legal hold of", key, "get_object_legal_hold", otherwise=_NO_LOCK_READ,
+                          Bucket=self.bucket, Key=self._full(key))
+        return resp is not None and resp.get("LegalHold", {}).get("Status") == "ON"
 
     def set_retention(self, key: str, until: datetime, mode: str = "GOVERNANCE") -> bool:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         until = _check_retention(until, mode)
         if not self.exists(key):
             raise ObjectNotFound(key)
         if not self.supports_object_lock():
             return False
-        try:
-            self.client.put_object_retention(Bucket=self.bucket, Key=self._full(key),
-                                             Retention={"Mode": mode, "RetainUntilDate": until})
-        except ClientError as exc:
-            if _code(exc) in {"NoSuchKey", "404"}:
-                raise ObjectNotFound(key) from None
-            raise self._fail("set the retention of", key, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail("set the retention of", key, exc) from None
+        self._call("set the retention of", key, "put_object_retention", Bucket=self.bucket, Key=self._full(key),
+                   Retention={"Mode": mode, "RetainUntilDate": until})
         return True
 
     def retention(self, key: str) -> tuple[str, datetime] | None:
         """(mode, retain-until) of ``key``'s current version, None when it is not retained."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            resp = self.client.get_object_retention(Bucket=self.bucket, Key=self._full(key))
-        except ClientError as exc:
-            if _code(exc) in {"NoSuchKey", "404"}:
-                raise ObjectNotFound(key) from None
-            if _code(exc) in {"InvalidRequest", "ObjectLockConfigurationNotFoundError",
-                              "NoSuchObjectLockConfiguration"}:
-                return None
-            raise self._fail("read the retention of", key, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail("read the retention of", key, exc) from None
-        ret = resp.get("Retention") or {}
+        resp = self._call("read the retention of", key, "get_object_retention", otherwise=_NO_LOCK_READ,
+                          Bucket=self.bucket, Key=self._full(key))
+        ret = (resp or {}).get("Retention") or {}
         if not ret.get("Mode") or not ret.get("RetainUntilDate"):
             return None
         return ret["Mode"], ret["RetainUntilDate"].astimezone(UTC)
@@ -583,30 +530,16 @@ class S3Store(ObjectStore):
 
     def ensure_bucket(self, *, object_lock: bool = False) -> bool:
         """Create the bucket if it is missing (tests, demo); True if it was created."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
+        if self._call("inspect bucket", self.bucket, "head_bucket", otherwise=_NO_BUCKET, Bucket=self.bucket):
             return False
-        except ClientError as exc:
-            if _code(exc) not in {"404", "NoSuchBucket", "NotFound"}:
-                raise self._fail("inspect bucket", self.bucket, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail("inspect bucket", self.bucket, exc) from None
         args: dict[str, Any] = {"Bucket": self.bucket}
         region = self.client.meta.region_name
         if region and region != "us-east-1":
             args["CreateBucketConfiguration"] = {"LocationConstraint": region}
         if object_lock:
             args["ObjectLockEnabledForBucket"] = True
-        try:
-            self.client.create_bucket(**args)
-        except ClientError as exc:
-            if _code(exc) in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
-                return False
-            raise self._fail("create bucket", self.bucket, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail("create bucket", self.bucket, exc) from None
+        if self._call("create bucket", self.bucket, "create_bucket", otherwise=_BUCKET_TAKEN, **args) is None:
+            return False
         with self._lock_config_guard:
             self._lock_config = None
         return True
@@ -626,6 +559,15 @@ def _lock_config(conf: dict[str, Any]) -> LockConfig:
     mode = rule.get("Mode") if rule.get("Mode") in RETENTION_MODES else None
     days = rule.get("Days") or (rule.get("Years") or 0) * 365 or None
     return LockConfig(True, mode, days if mode else None)
+
+
+# S3 error codes, as AWS, MinIO, SeaweedFS and Ceph spell them.
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+_EXISTS = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+_NO_LOCK_WRITE = frozenset({"InvalidRequest", "ObjectLockConfigurationNotFoundError", "NotImplemented"})
+_NO_LOCK_READ = frozenset({"InvalidRequest", "ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"})
+_NO_BUCKET = frozenset({"404", "NoSuchBucket", "NotFound"})
+_BUCKET_TAKEN = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
 
 
 def _code(exc: Any) -> str:
