@@ -115,6 +115,28 @@ MAX_LIMIT = 1000
 COUNT_CAP = 1_000
 
 
+def posts_table(id_column: str, doc_columns: str) -> str:
+    """The posts table (one row per post: its latest capture and its words) in a backend's types."""
+    return f"""CREATE TABLE IF NOT EXISTS posts (
+            {id_column},
+            provider TEXT NOT NULL,
+            post_id TEXT NOT NULL,
+            capture_id TEXT NOT NULL,
+            url TEXT,
+            status TEXT NOT NULL,
+            manifest_key TEXT,
+            captured_at TEXT NOT NULL,
+            posted_at TEXT,
+            handle TEXT,
+            handle_norm TEXT,
+            author TEXT,
+            text TEXT,
+            lang TEXT,
+            media TEXT,
+            {doc_columns},
+            UNIQUE (provider, post_id))"""
+
+
 class Backend(Protocol):
     placeholder: str
     search_schema: Sequence[str]

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from archiver.catalog.core import posts_table
 from archiver.catalog.text import Clause
 
 
@@ -28,25 +29,7 @@ def hamming(a: str | None, b: str | None) -> int | None:
 class SqliteBackend:
     placeholder = "?"
     search_schema = (
-        """CREATE TABLE IF NOT EXISTS posts (
-            id INTEGER PRIMARY KEY,
-            provider TEXT NOT NULL,
-            post_id TEXT NOT NULL,
-            capture_id TEXT NOT NULL,
-            url TEXT,
-            status TEXT NOT NULL,
-            manifest_key TEXT,
-            captured_at TEXT NOT NULL,
-            posted_at TEXT,
-            handle TEXT,
-            handle_norm TEXT,
-            author TEXT,
-            text TEXT,
-            lang TEXT,
-            media TEXT,
-            text_doc TEXT,
-            author_doc TEXT,
-            UNIQUE (provider, post_id))""",
+        posts_table("id INTEGER PRIMARY KEY", "text_doc TEXT, author_doc TEXT"),
         """CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(
             text_doc, author_doc, content='posts', content_rowid='id', tokenize='ascii', detail='full')""",
         """CREATE TRIGGER IF NOT EXISTS posts_fts_ai AFTER INSERT ON posts BEGIN
