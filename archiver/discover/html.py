@@ -412,12 +412,7 @@ class HtmlScanner:
         tid = tag.get("data-tweet-id")
         if not found and tid and tid.isdigit():
             found = ("twitter", tid, urls.twitter_url(tid, None))
-        p = _P_OPEN.search(self.text, s, e)
-        body, after = None, s
-        if p:
-            pe = self.text.find("</p", p.end(), e)
-            pe = pe if pe >= 0 else e
-            body, after = clean_text(self.text[p.end():pe]), pe
+        body, after = self._first_paragraph(s, e)
         attribution = parse_attribution(clean_text(self.text[after:e]))
         url_handle = _url_handle(found)
         handle = attribution[1] if attribution else url_handle
@@ -428,14 +423,18 @@ class HtmlScanner:
                   author=attribution[0] if attribution else None, handle=handle, date=date,
                   media_links=_PIC.findall(body or ""))
 
+    def _first_paragraph(self, s: int, e: int) -> tuple[str | None, int]:
+        """The text of the first <p> in text[s:e] and where it ends (s when there is none)."""
+        p = _P_OPEN.search(self.text, s, e)
+        if not p:
+            return None, s
+        pe = self.text.find("</p", p.end(), e)
+        pe = pe if pe >= 0 else e
+        return clean_text(self.text[p.end():pe]), pe
+
     def _social_blockquote(self, found: urls.PostMatch | None, provider: str, tag: Tag, links: list[_Link],
                            s: int, e: int, end: int, handle_re: re.Pattern[str]) -> None:
-        p = _P_OPEN.search(self.text, s, e)
-        body, after = None, s
-        if p:
-            pe = self.text.find("</p", p.end(), e)
-            pe = pe if pe >= 0 else e
-            body, after = clean_text(self.text[p.end():pe]), pe
+        body, after = self._first_paragraph(s, e)
         attribution = parse_attribution(clean_text(self.text[after:e]), handle_re)
         self._add(found, provider, tag.start, end, "blockquote", text=body,
                   author=attribution[0] if attribution else None,
