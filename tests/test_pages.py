@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from archiver import audit
 from archiver import compliance as actions
 from archiver.auth import authenticate
 from archiver.web.app import create_app
@@ -46,6 +47,7 @@ def compliance(app: Any, corpus: pc.Corpus) -> TestClient:
 
 
 def audit_events(corpus: pc.Corpus, action: str) -> list[dict[str, Any]]:
+    audit.ensure_schema(corpus.runtime.catalog)  # the first test may run before any event
     return corpus.runtime.catalog.query(
         "SELECT action, target, result_count, actor, role, detail FROM audit_log WHERE action = ? ORDER BY at",
         [action])

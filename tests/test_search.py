@@ -241,3 +241,120 @@ def test_cli_search_gives_the_catalogs_results(tmp_path: Path, monkeypatch: pyte
     assert main(["search", "x", "--since", "yesterday"]) == 2
     assert "not a date" in capsys.readouterr().err
     cat.close()
+
+
+def record(cat: Catalog, post_id: str, text: str, *, handle: str = "desk", day: int = 1,
+           author: str = "Night Desk") -> None:
+    cat.record_capture(
+        capture_id=f"202602{day:02d}T000000Z-{int(post_id):08x}", provider="twitter", post_id=post_id, url=None,
+        status="archived", manifest_key=f"posts/twitter/{post_id}/c.json",
+        captured_at=f"2026-02-{day:02d}T00:00:{int(post_id) % 60:02d}.000Z", handle=handle, author=author,
+        text=text, posted_at=None, media=[])
+
+
+def test_a_phrase_needs_its_words_in_order_not_only_its_pairs(catalog: Catalog) -> None:
+    """PostgreSQL finds phrase candidates by their neighbouring pairs: both pairs apart is no phrase."""
+    load(catalog)
+    record(catalog, "10", "the red fox runs; later a fox jumps", day=2)
+    record(catalog, "11", "a red fox jumps high", day=3)
+    record(catalog, "12", "東京の都 京都", day=4)
+    assert ids(catalog, '"red fox jumps"') == ["11"]
+    assert ids(catalog, '"fox jumps"') == ["11", "10"]
+    assert ids(catalog, '"red fox ju"*') == ["11"]
+    assert ids(catalog, '"a fox j"*') == ["10"]
+    assert ids(catalog, "東京都") == ["3"]  # pairs 東京 and 京都 are in post 12 too, not the phrase
+    assert ids(catalog, "京都") == ["12", "3"]
+    assert ids(catalog, '"ani news"') == ["1"]  # a phrase of the author's name, as before
+    assert ids(catalog, '"night desk"', author="night desk") == ["12", "11", "10"]
+
+
+def test_words_by_one_handle(catalog: Catalog) -> None:
+    load(catalog)
+    record(catalog, "20", "fox news of the day", handle="O'Brien\\x_1", day=2)
+    record(catalog, "21", "fox news of the day", handle="other", day=3)
+    assert ids(catalog, "fox", handle="@o'brien\\X_1") == ["20"]
+    assert ids(catalog, "fox", handle="other") == ["21"]
+    assert ids(catalog, "fox news", author="night", handle="OTHER") == ["21"]
+    assert ids(catalog, "fox", handle="o'brien") == []
+    assert ids(catalog, "fox", handle="   ") == []  # a blank handle is no handle filter gone missing
+    assert ids(catalog, "jaishankar", handle="ani") == ["1"]
+
+
+def test_pages_beyond_the_count_cap(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the cap the page comes from the database's ordered walk, below it from the ids the
+    count collected: the same order either way."""
+    from archiver.catalog import core
+
+    for i in range(30):
+        record(catalog, str(100 + i), "common words" + (" rare" if i % 7 == 0 else ""), day=1 + i % 28)
+    everything = [h["post_id"] for h in catalog.search("common", limit=100).hits]
+    assert len(everything) == 30
+    monkeypatch.setattr(core, "COUNT_CAP", 5)
+    res = catalog.search("common", limit=7, offset=3)
+    assert (res.total, res.total_exact) == (5, False)
+    assert [h["post_id"] for h in res.hits] == everything[3:10]
+    rare = catalog.search("rare", limit=2, offset=1)
+    assert (rare.total, rare.total_exact) == (5, True)
+    assert [h["post_id"] for h in rare.hits] == [p for p in everything if (int(p) - 100) % 7 == 0][1:3]
+    assert catalog.search("rare", offset=10).hits == []
+
+
+def test_postgres_picks_the_walk_for_common_words_and_the_sort_for_rare_ones(postgres_dsn: str) -> None:
+    cat = open_catalog(fresh_pg_dsn(postgres_dsn))
+    for i in range(300):
+        record(cat, str(1000 + i), "everywhere" + (" seldom" if i == 7 else ""), day=1 + i % 28)
+    cat.execute("ANALYZE posts")
+    order = {}
+    for q in ("everywhere", "seldom"):
+        source, cond, params, col = cat.backend.match_sql(parse_query(q), [], None)
+        order[q] = cat.backend.page_order(source, f" WHERE {cond}", params, col, 50)
+    assert order == {"everywhere": "p.id DESC", "seldom": "p.id + 0 DESC"}
+    cat.close()
+
+
+def test_an_older_postgres_catalog_gets_pairs_and_handles_on_open(postgres_dsn: str) -> None:
+    dsn = fresh_pg_dsn(postgres_dsn)
+    cat = open_catalog(dsn)
+    load(cat)
+    # As the first release wrote them: positions only, no pair or handle lexemes, no format mark.
+    cat.execute("UPDATE posts SET doc = ts_filter(doc, '{a,b}')")
+    cat.execute("DELETE FROM catalog_meta")
+    assert ids(cat, '"meets lavrov"') == [] and ids(cat, "lavrov", handle="ani") == []
+    cat.close()
+    again = open_catalog(dsn)
+    assert ids(again, '"meets lavrov"') == ["1"]
+    assert ids(again, "lavrov", handle="ani") == ["1"]
+    assert ids(again, "東京") == ["3"]
+    again.close()
+
+
+OLD_SQLITE_FTS = [
+    """CREATE VIRTUAL TABLE posts_fts USING fts5(
+        text_doc, author_doc, content='posts', content_rowid='id', tokenize='ascii', detail='full')""",
+    """CREATE TRIGGER posts_fts_ai AFTER INSERT ON posts BEGIN
+        INSERT INTO posts_fts (rowid, text_doc, author_doc) VALUES (new.id, new.text_doc, new.author_doc);
+    END""",
+]
+
+
+def test_an_older_sqlite_catalog_gets_its_handle_column_on_open(tmp_path: Path) -> None:
+    import sqlite3
+
+    from archiver.catalog.core import posts_table
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(posts_table("id INTEGER PRIMARY KEY", "text_doc TEXT, author_doc TEXT"))
+    for stmt in OLD_SQLITE_FTS:
+        conn.execute(stmt)
+    conn.execute("INSERT INTO posts (id, provider, post_id, capture_id, status, captured_at, handle, handle_norm, "
+                 "text, text_doc, author_doc) VALUES (1, 'twitter', '9', 'c', 'archived', "
+                 "'2026-01-01T00:00:00Z', 'ANI', 'ani', 'Jaishankar meets Lavrov', "
+                 "'jaishankar meets lavrov', 'ani news')")
+    conn.commit()
+    conn.close()
+    cat = open_catalog(f"sqlite:///{path}")
+    assert ids(cat, "lavrov", handle="ani") == ["9"]
+    assert ids(cat, '"meets lavrov"', author="news") == ["9"]
+    assert ids(cat, "lavrov", handle="other") == []
+    cat.close()

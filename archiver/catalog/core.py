@@ -147,9 +147,13 @@ class Backend(Protocol):
     def describe(self) -> str: ...
     def close(self) -> None: ...
     def columns(self, table: str) -> set[str]: ...
-    def doc_values(self, text_tokens: Sequence[str], author_tokens: Sequence[str]) -> list[Any]: ...
-    def match_sql(self, words: Sequence[Clause], author: Sequence[Clause]) -> tuple[str, str, list[Any], str]: ...
+    def doc_values(self, text_tokens: Sequence[str], author_tokens: Sequence[str],
+                   handle: str | None) -> list[Any]: ...
+    def match_sql(self, words: Sequence[Clause], author: Sequence[Clause],
+                  handle: str | None) -> tuple[str, str, list[Any], str]: ...
+    def upgrade(self) -> None: ...
     def hamming_sql(self, a: str, b: str) -> str: ...
+    def page_order(self, source: str, cond: str, params: Sequence[Any], order: str, wanted: int) -> str: ...
     def bulk_insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
 
 
@@ -196,6 +200,7 @@ class Catalog:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} TEXT")
         for stmt in [*self.backend.search_schema, *POST_INDEXES]:
             conn.execute(stmt)
+        self.backend.upgrade()
         self._ready = True
 
     def describe(self) -> str:
@@ -266,8 +271,9 @@ class Catalog:
             self._index_post(latest[0])
 
     def _index_post(self, cap: dict[str, Any]) -> None:
-        values = [cap.get(c) for c in POST_FIELDS] + [_handle_norm(cap.get("handle")), cap.get("media") or "[]"]
-        values += self.backend.doc_values(tokenize(cap.get("text")), tokenize(cap.get("author")))
+        handle = _handle_norm(cap.get("handle"))
+        values = [cap.get(c) for c in POST_FIELDS] + [handle, cap.get("media") or "[]"]
+        values += self.backend.doc_values(tokenize(cap.get("text")), tokenize(cap.get("author")), handle)
         cols = ["id", *POST_FIELDS, "handle_norm", "media", *self.backend.doc_columns]
         marks = ["?"] * (len(POST_FIELDS) + 3) + list(self.backend.doc_columns.values())
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("id", "provider", "post_id"))
@@ -370,15 +376,19 @@ class Catalog:
         params: list[Any] = []
         words, author_clauses = parse_query(q), _author_clauses(author)
         source, order = "posts p", "p.id"
+        handle_norm = _handle_norm(handle) if handle is not None else None
+        # With words, the handle is part of the full-text match (one index lookup for both).
+        handle_in_text = bool(handle_norm) and bool(words or author_clauses)
         if words or author_clauses:
-            source, frag, extra, order = self.backend.match_sql(words, author_clauses)
+            source, frag, extra, order = self.backend.match_sql(
+                words, author_clauses, handle_norm if handle_in_text else None)
             where.append(frag)
             params += extra
         elif author is not None and author.strip():
             return SearchResult(0)  # an author made only of punctuation matches no one
-        if handle is not None:
+        if handle is not None and not handle_in_text:
             where.append("p.handle_norm = ?")
-            params.append(_handle_norm(handle))
+            params.append(handle_norm)
         if provider is not None:
             where.append("p.provider = ?")
             params.append(provider)
@@ -410,19 +420,30 @@ class Catalog:
         dated = [col for col, since, until in (("posted_at", posted_since, posted_until),
                                                ("captured_at", captured_since, captured_until))
                  if since not in (None, "") or until not in (None, "")]
-        # Ids follow capture time, so walking them newest first to an old date range would read most
-        # of the table: a query by dates alone lists newest first by that date, along its index.
-        order_by = f"p.{dated[0]} DESC, p.id DESC" if dated and order == "p.id" else f"{order} DESC"
         cond = " WHERE " + " AND ".join(where) if where else ""
-        counted = self.query(
-            f"SELECT count(*) AS n FROM (SELECT 1 FROM {source}{cond} LIMIT ?) m",  # noqa: S608
-            [*params, COUNT_CAP + 1])[0]["n"]
-        if not counted:
+        limit, offset = _limit(limit), max(0, int(offset))
+        # Counting (up to the cap) collects the matching ids in whatever order is cheapest; by dates,
+        # the date index alone counts them.
+        ids = [r["id"] for r in self.query(f"SELECT {'1' if dated else 'p.id'} AS id FROM {source}{cond} "  # noqa: S608
+                                           "LIMIT ?", [*params, COUNT_CAP + 1])]
+        if not ids:
             return SearchResult(0)
-        rows = self.query(
-            f"SELECT p.* FROM {source}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
-            [*params, _limit(limit), max(0, int(offset))])
-        return SearchResult(min(int(counted), COUNT_CAP), self._hits(rows), counted <= COUNT_CAP)
+        if dated:
+            # Ids follow capture time, so walking them newest first to an old date range would read
+            # most of the table: a query by dates alone lists newest first by that date, along its index.
+            order_by = f"p.{dated[0]} DESC, p.id DESC" if order == "p.id" else f"{order} DESC"
+            rows = self.query(f"SELECT p.* FROM {source}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
+                              [*params, limit, offset])
+        elif len(ids) <= COUNT_CAP:
+            # Every match is known: the page is read by id, without matching anything again.
+            page = sorted(ids, reverse=True)[offset:offset + limit]
+            rows = self.query(f"SELECT p.* FROM posts p WHERE p.id IN ({', '.join('?' for _ in page)}) "  # noqa: S608
+                              "ORDER BY p.id DESC", page) if page else []
+        else:
+            order_by = self.backend.page_order(source, cond, params, order, offset + limit)
+            rows = self.query(f"SELECT p.* FROM {source}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
+                              [*params, limit, offset])
+        return SearchResult(min(len(ids), COUNT_CAP), self._hits(rows), len(ids) <= COUNT_CAP)
 
     def _hits(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not rows:
@@ -463,8 +484,9 @@ class Catalog:
             media_json = json.dumps(media, sort_keys=True)
             base = [c.get(k) for k in POST_FIELDS]
             cap_rows.append([*base, media_json])
-            post_rows.append([post_row_id(c), *base, _handle_norm(c.get("handle")), media_json,
-                              *self.backend.doc_values(tokenize(c.get("text")), tokenize(c.get("author")))])
+            handle = _handle_norm(c.get("handle"))
+            post_rows.append([post_row_id(c), *base, handle, media_json,
+                              *self.backend.doc_values(tokenize(c.get("text")), tokenize(c.get("author")), handle)])
             media_rows += [[m["sha256"], c["provider"], c["post_id"]] for m in media]
         self.backend.bulk_insert("captures", cap_cols, cap_rows)
         self.backend.bulk_insert("posts", post_cols, post_rows)

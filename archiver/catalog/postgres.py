@@ -4,6 +4,13 @@ Full text is a `tsvector` column built in Python from archiver.catalog.text toke
 over as a literal (its input function does not run the parser, whose idea of a letter depends on
 the server's locale and drops Devanagari or Arabic under C). Words of the post are labelled A,
 the author's name B, so an author filter is a tsquery on label B. A GIN index serves both.
+
+GIN keeps no positions, so a phrase query reads every post holding all its words to check their
+order: for two common words (or two CJK characters) that is thousands of rows. The vector therefore
+also holds each pair of neighbouring tokens as one lexeme (`~a b`), and a phrase asks for its
+pairs too: the index then finds just about the posts with the phrase, and the order check runs on
+those alone. The post's handle is a lexeme as well (`@handle`), so words by one account are one
+index lookup. No token holds `~`, `@` or a space, so neither kind can match a word.
 """
 
 from __future__ import annotations
@@ -11,34 +18,47 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any, ClassVar
 
 import psycopg
 from psycopg.rows import dict_row
 
 from archiver.catalog.core import posts_table
-from archiver.catalog.text import Clause
+from archiver.catalog.text import Clause, tokenize
 
 MAX_POSITION = 16383  # tsvector positions above this are clamped by PostgreSQL
 AUTHOR_GAP = 64  # author positions start after the text's, so no phrase spans the two
+DOC_FORMAT = "2"  # 2: pair and handle lexemes. Older vectors are rebuilt when the catalog opens.
 
 
 def _lexeme(token: str) -> str:
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def tsvector_literal(text_tokens: Sequence[str], author_tokens: Sequence[str]) -> str:
-    """`'word':1A,5A 'name':70B` for the given tokens."""
+def _pair(a: str, b: str) -> str:
+    return f"~{a} {b}"
+
+
+def tsvector_literal(text_tokens: Sequence[str], author_tokens: Sequence[str], handle: str | None = None) -> str:
+    """`'word':1A,5A 'name':70B '~word next' '@handle'` for the given tokens."""
     positions: dict[str, list[str]] = defaultdict(list)
     for i, tok in enumerate(text_tokens, 1):
         positions[tok].append(f"{min(i, MAX_POSITION)}A")
     start = min(len(text_tokens) + AUTHOR_GAP, MAX_POSITION - len(author_tokens))
     for i, tok in enumerate(author_tokens, start):
         positions[tok].append(f"{min(i, MAX_POSITION)}B")
-    return " ".join(f"{_lexeme(tok)}:{','.join(pos[:256])}" for tok, pos in positions.items())
+    # Pairs past the last position could never be a phrase (positions there are all the same).
+    pairs = {_pair(a, b) for toks in (text_tokens[:MAX_POSITION], author_tokens[:MAX_POSITION])
+             for a, b in pairwise(toks)}
+    entries = [f"{_lexeme(tok)}:{','.join(pos[:256])}" for tok, pos in positions.items()]
+    entries += [_lexeme(p) for p in sorted(pairs)]
+    if handle:
+        entries.append(_lexeme("@" + handle))
+    return " ".join(entries)
 
 
-def tsquery_literal(words: Sequence[Clause], author: Sequence[Clause]) -> str:
+def tsquery_literal(words: Sequence[Clause], author: Sequence[Clause], handle: str | None = None) -> str:
     def term(token: str, prefix: bool, label: str) -> str:
         flags = ("*" if prefix else "") + label
         return _lexeme(token) + (f":{flags}" if flags else "")
@@ -48,7 +68,16 @@ def tsquery_literal(words: Sequence[Clause], author: Sequence[Clause]) -> str:
         terms = [term(t, c.prefix and i == last, label) for i, t in enumerate(c.tokens)]
         return f"({' <-> '.join(terms)})" if len(terms) > 1 else terms[0]
 
-    return " & ".join([phrase(c, "") for c in words] + [phrase(c, "B") for c in author])
+    def pairs(c: Clause) -> list[str]:
+        last = len(c.tokens) - 2
+        return [term(_pair(a, b), c.prefix and i == last, "")
+                for i, (a, b) in enumerate(pairwise(c.tokens))]
+
+    parts = [phrase(c, "") for c in words] + [phrase(c, "B") for c in author]
+    parts += [p for c in [*words, *author] for p in pairs(c)]
+    if handle:
+        parts.append(_lexeme("@" + handle))
+    return " & ".join(parts)
 
 
 class PostgresBackend:
@@ -68,6 +97,9 @@ class PostgresBackend:
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
             conn = psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row, connect_timeout=10)
+            # Never prepare: a prepared search can fall back to a generic plan that cannot know how
+            # common a word is, and picks one plan for a word in half the posts and one in ten.
+            conn.prepare_threshold = None
             self._local.conn = conn
         return conn
 
@@ -88,17 +120,72 @@ class PostgresBackend:
         return {r["column_name"] for r in rows}
 
     @staticmethod
-    def doc_values(text_tokens: Sequence[str], author_tokens: Sequence[str]) -> list[Any]:
-        return [tsvector_literal(text_tokens, author_tokens)]
+    def doc_values(text_tokens: Sequence[str], author_tokens: Sequence[str], handle: str | None) -> list[Any]:
+        return [tsvector_literal(text_tokens, author_tokens, handle)]
 
     @staticmethod
-    def match_sql(words: Sequence[Clause], author: Sequence[Clause]) -> tuple[str, str, list[Any], str]:
+    def match_sql(words: Sequence[Clause], author: Sequence[Clause],
+                  handle: str | None) -> tuple[str, str, list[Any], str]:
         """(FROM, WHERE fragment, parameters, ORDER column)."""
-        return "posts p", "p.doc @@ ?::tsquery", [tsquery_literal(words, author)], "p.id"
+        return "posts p", "p.doc @@ ?::tsquery", [tsquery_literal(words, author, handle)], "p.id"
+
+    def upgrade(self) -> None:
+        """Rebuild the vectors of a catalog written by an older release (DOC_FORMAT).
+
+        In one transaction, so searches see the old vectors or the new ones: new vectors are copied
+        into a scratch table, the GIN index is dropped, every row updated at once and the index
+        built again (row-by-row updates of an indexed vector run about 50 times slower). An
+        advisory lock makes two processes opening the catalog do it once.
+        """
+        conn = self.connect()
+        conn.execute("CREATE TABLE IF NOT EXISTS catalog_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        done = "SELECT 1 FROM catalog_meta WHERE name = 'doc_format' AND value = %s"
+        if conn.execute(done, (DOC_FORMAT,)).fetchone():
+            return
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('archiver catalog upgrade'))")
+            if conn.execute(done, (DOC_FORMAT,)).fetchone():
+                return
+            if conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone():
+                conn.execute("CREATE TEMP TABLE doc_upgrade (id BIGINT, doc TSVECTOR) ON COMMIT DROP")
+                with conn.cursor(name="doc_upgrade_read") as read, conn.cursor() as write, \
+                        write.copy("COPY doc_upgrade (id, doc) FROM STDIN") as copy:
+                    read.itersize = 5000
+                    read.execute("SELECT id, text, author, handle_norm FROM posts")
+                    for r in read:
+                        copy.write_row((r["id"], tsvector_literal(tokenize(r["text"]), tokenize(r["author"]),
+                                                                  r["handle_norm"])))
+                conn.execute("DROP INDEX IF EXISTS posts_doc")
+                conn.execute("UPDATE posts p SET doc = d.doc FROM doc_upgrade d WHERE p.id = d.id")
+                conn.execute(self.search_schema[1])
+            conn.execute("INSERT INTO catalog_meta (name, value) VALUES ('doc_format', %s) "
+                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (DOC_FORMAT,))
 
     @staticmethod
     def hamming_sql(a: str, b: str) -> str:
         return f"bit_count(('x' || {a})::bit(64) # ('x' || {b})::bit(64))"
+
+    def page_order(self, source: str, cond: str, params: Sequence[Any], order: str, wanted: int) -> str:
+        """ORDER BY for a page of a search with more matches than the count cap.
+
+        Two plans: walk the ids newest first, testing each post, until `wanted` match (about
+        wanted x posts / matches rows), or read every match from the index and sort them (one row
+        per match). The planner prices the walk as if each test were free and favours it even for
+        a few thousand matches, where it reads tens of thousands of rows; so the choice is made
+        here from the planner's estimate of the matches, and `+ 0` keeps it from walking the index.
+        """
+        conn = self.connect()
+        plan = conn.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source}{cond}".replace("?", "%s"),  # noqa: S608
+                            tuple(params)).fetchone()
+        matches = max(1.0, float(plan["QUERY PLAN"][0]["Plan"]["Plan Rows"]))
+        posts = self._post_count(conn)
+        # A walked row costs about 0.6 of a sorted one (measured: benchmarks/bench_search.py).
+        walked, sorted_rows = 0.6 * wanted * posts / matches, matches
+        return f"{order} DESC" if walked <= sorted_rows else f"{order} + 0 DESC"
+
+    def _post_count(self, conn: Any) -> float:
+        row = conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'posts'::regclass").fetchone()
+        return max(1.0, float(row["reltuples"]))
 
     def bulk_insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         conn = self.connect()

@@ -17,6 +17,10 @@ from typing import Any, ClassVar
 from archiver.catalog.core import posts_table
 from archiver.catalog.text import Clause
 
+# The handle as one FTS token (hex, so the ascii tokenizer never splits it): words by one account
+# are then one FTS query instead of a walk over every post holding the words.
+HANDLE_DOC = "handle_doc TEXT GENERATED ALWAYS AS ('h' || lower(hex(handle_norm))) VIRTUAL"
+
 
 def hamming(a: str | None, b: str | None) -> int | None:
     """Bits that differ between two 64-bit hex hashes (None if either is not one)."""
@@ -29,20 +33,23 @@ def hamming(a: str | None, b: str | None) -> int | None:
 class SqliteBackend:
     placeholder = "?"
     search_schema = (
-        posts_table("id INTEGER PRIMARY KEY", "text_doc TEXT, author_doc TEXT"),
+        posts_table("id INTEGER PRIMARY KEY", f"text_doc TEXT, author_doc TEXT, {HANDLE_DOC}"),
         """CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(
-            text_doc, author_doc, content='posts', content_rowid='id', tokenize='ascii', detail='full')""",
+            text_doc, author_doc, handle_doc, content='posts', content_rowid='id', tokenize='ascii',
+            detail='full')""",
         """CREATE TRIGGER IF NOT EXISTS posts_fts_ai AFTER INSERT ON posts BEGIN
-            INSERT INTO posts_fts (rowid, text_doc, author_doc) VALUES (new.id, new.text_doc, new.author_doc);
+            INSERT INTO posts_fts (rowid, text_doc, author_doc, handle_doc)
+            VALUES (new.id, new.text_doc, new.author_doc, new.handle_doc);
         END""",
         """CREATE TRIGGER IF NOT EXISTS posts_fts_ad AFTER DELETE ON posts BEGIN
-            INSERT INTO posts_fts (posts_fts, rowid, text_doc, author_doc)
-            VALUES ('delete', old.id, old.text_doc, old.author_doc);
+            INSERT INTO posts_fts (posts_fts, rowid, text_doc, author_doc, handle_doc)
+            VALUES ('delete', old.id, old.text_doc, old.author_doc, old.handle_doc);
         END""",
         """CREATE TRIGGER IF NOT EXISTS posts_fts_au AFTER UPDATE ON posts BEGIN
-            INSERT INTO posts_fts (posts_fts, rowid, text_doc, author_doc)
-            VALUES ('delete', old.id, old.text_doc, old.author_doc);
-            INSERT INTO posts_fts (rowid, text_doc, author_doc) VALUES (new.id, new.text_doc, new.author_doc);
+            INSERT INTO posts_fts (posts_fts, rowid, text_doc, author_doc, handle_doc)
+            VALUES ('delete', old.id, old.text_doc, old.author_doc, old.handle_doc);
+            INSERT INTO posts_fts (rowid, text_doc, author_doc, handle_doc)
+            VALUES (new.id, new.text_doc, new.author_doc, new.handle_doc);
         END""",
     )
     integrity_error = sqlite3.IntegrityError
@@ -77,25 +84,54 @@ class SqliteBackend:
 
     # --- search ---------------------------------------------------------------------------------
     def columns(self, table: str) -> set[str]:
-        return {row["name"] for row in self.connect().execute(f"PRAGMA table_info({table})")}
+        # table_xinfo: generated columns too
+        return {row["name"] for row in self.connect().execute(f"PRAGMA table_xinfo({table})")}
 
     @staticmethod
-    def doc_values(text_tokens: Sequence[str], author_tokens: Sequence[str]) -> list[Any]:
-        return [" ".join(text_tokens), " ".join(author_tokens)]
+    def doc_values(text_tokens: Sequence[str], author_tokens: Sequence[str], handle: str | None) -> list[Any]:
+        return [" ".join(text_tokens), " ".join(author_tokens)]  # handle_doc is computed by SQLite
 
     @staticmethod
-    def match_sql(words: Sequence[Clause], author: Sequence[Clause]) -> tuple[str, str, list[Any], str]:
+    def match_sql(words: Sequence[Clause], author: Sequence[Clause],
+                  handle: str | None) -> tuple[str, str, list[Any], str]:
         """(FROM, WHERE fragment, parameters, ORDER column): FTS5 walks its matches newest id first."""
         def phrase(c: Clause) -> str:
             return '"' + " ".join(t.replace('"', '""') for t in c.tokens) + '"' + (" *" if c.prefix else "")
 
         parts = [phrase(c) for c in words] + [f"author_doc : {phrase(c)}" for c in author]
+        if handle:
+            parts.append(f'handle_doc : "h{handle.encode().hex()}"')
         return ("posts_fts f JOIN posts p ON p.id = f.rowid", "posts_fts MATCH ?", [" AND ".join(parts)],
                 "f.rowid")
+
+    def upgrade(self) -> None:
+        """Give a catalog written by an older release its handle column, then rebuild the FTS table."""
+        conn = self.connect()
+        if "handle_doc" in self.columns("posts"):
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if "handle_doc" not in self.columns("posts"):
+                for trigger in ("posts_fts_ai", "posts_fts_ad", "posts_fts_au"):
+                    conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+                conn.execute("DROP TABLE IF EXISTS posts_fts")
+                conn.execute(f"ALTER TABLE posts ADD COLUMN {HANDLE_DOC}")
+                for stmt in self.search_schema[1:]:
+                    conn.execute(stmt)
+                conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     @staticmethod
     def hamming_sql(a: str, b: str) -> str:
         return f"hamming({a}, {b})"
+
+    @staticmethod
+    def page_order(source: str, cond: str, params: Sequence[Any], order: str, wanted: int) -> str:
+        """FTS5 hands its matches over newest id first: the walk stops after `wanted`."""
+        return f"{order} DESC"
 
     def bulk_insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         conn = self.connect()
