@@ -148,13 +148,14 @@ class PostgresBackend:
                 return
             if conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone():
                 conn.execute("CREATE TEMP TABLE doc_upgrade (id BIGINT, doc TSVECTOR) ON COMMIT DROP")
-                with conn.cursor(name="doc_upgrade_read") as read, conn.cursor() as write, \
-                        write.copy("COPY doc_upgrade (id, doc) FROM STDIN") as copy:
-                    read.itersize = 5000
+                # One COPY per batch: a connection cannot fetch from the cursor while a COPY runs.
+                with conn.cursor(name="doc_upgrade_read") as read, conn.cursor() as write:
                     read.execute("SELECT id, text, author, handle_norm FROM posts")
-                    for r in read:
-                        copy.write_row((r["id"], tsvector_literal(tokenize(r["text"]), tokenize(r["author"]),
-                                                                  r["handle_norm"])))
+                    while rows := read.fetchmany(5000):
+                        with write.copy("COPY doc_upgrade (id, doc) FROM STDIN") as copy:
+                            for r in rows:
+                                copy.write_row((r["id"], tsvector_literal(
+                                    tokenize(r["text"]), tokenize(r["author"]), r["handle_norm"])))
                 conn.execute("DROP INDEX IF EXISTS posts_doc")
                 conn.execute("UPDATE posts p SET doc = d.doc FROM doc_upgrade d WHERE p.id = d.id")
                 conn.execute(self.search_schema[1])
