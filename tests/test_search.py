@@ -307,7 +307,7 @@ def test_postgres_picks_the_walk_for_common_words_and_the_sort_for_rare_ones(pos
     order = {}
     for q in ("everywhere", "seldom"):
         source, cond, params, col = cat.backend.match_sql(parse_query(q), [], None)
-        order[q] = cat.backend.page_order(source, f" WHERE {cond}", params, col, 50)
+        order[q] = cat.backend.page_order(cat._sql(f"SELECT 1 FROM {source} WHERE {cond}"), params, col, 50)
     assert order == {"everywhere": "p.id DESC", "seldom": "p.id + 0 DESC"}
     cat.close()
 

@@ -153,7 +153,7 @@ class Backend(Protocol):
                   handle: str | None) -> tuple[str, str, list[Any], str]: ...
     def upgrade(self) -> None: ...
     def hamming_sql(self, a: str, b: str) -> str: ...
-    def page_order(self, source: str, cond: str, params: Sequence[Any], order: str, wanted: int) -> str: ...
+    def page_order(self, matches_sql: str, params: Sequence[Any], order: str, wanted: int) -> str: ...
     def bulk_insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
 
 
@@ -423,10 +423,10 @@ class Catalog:
         cond = " WHERE " + " AND ".join(where) if where else ""
         limit, offset = _limit(limit), max(0, int(offset))
         # Counting (up to the cap) collects the matching ids in whatever order is cheapest; by dates,
-        # the date index alone counts them.
-        ids = [r["id"] for r in self.query(f"SELECT {'1' if dated else 'p.id'} AS id FROM {source}{cond} "  # noqa: S608
-                                           "LIMIT ?", [*params, COUNT_CAP + 1])]
-        if not ids:
+        # the date index alone counts them, and then only the number of rows found is used.
+        found = [r["id"] for r in self.query(f"SELECT {'1' if dated else 'p.id'} AS id FROM {source}{cond} "  # noqa: S608
+                                             "LIMIT ?", [*params, COUNT_CAP + 1])]
+        if not found:
             return SearchResult(0)
         if dated:
             # Ids follow capture time, so walking them newest first to an old date range would read
@@ -434,16 +434,17 @@ class Catalog:
             order_by = f"p.{dated[0]} DESC, p.id DESC" if order == "p.id" else f"{order} DESC"
             rows = self.query(f"SELECT p.* FROM {source}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
                               [*params, limit, offset])
-        elif len(ids) <= COUNT_CAP:
+        elif len(found) <= COUNT_CAP:
             # Every match is known: the page is read by id, without matching anything again.
-            page = sorted(ids, reverse=True)[offset:offset + limit]
+            page = sorted(found, reverse=True)[offset:offset + limit]
             rows = self.query(f"SELECT p.* FROM posts p WHERE p.id IN ({', '.join('?' for _ in page)}) "  # noqa: S608
                               "ORDER BY p.id DESC", page) if page else []
         else:
-            order_by = self.backend.page_order(source, cond, params, order, offset + limit)
+            order_by = self.backend.page_order(self._sql(f"SELECT 1 FROM {source}{cond}"),  # noqa: S608
+                                               params, order, offset + limit)
             rows = self.query(f"SELECT p.* FROM {source}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
                               [*params, limit, offset])
-        return SearchResult(min(len(ids), COUNT_CAP), self._hits(rows), len(ids) <= COUNT_CAP)
+        return SearchResult(min(len(found), COUNT_CAP), self._hits(rows), len(found) <= COUNT_CAP)
 
     def _hits(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not rows:

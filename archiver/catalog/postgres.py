@@ -166,7 +166,7 @@ class PostgresBackend:
     def hamming_sql(a: str, b: str) -> str:
         return f"bit_count(('x' || {a})::bit(64) # ('x' || {b})::bit(64))"
 
-    def page_order(self, source: str, cond: str, params: Sequence[Any], order: str, wanted: int) -> str:
+    def page_order(self, matches_sql: str, params: Sequence[Any], order: str, wanted: int) -> str:
         """ORDER BY for a page of a search with more matches than the count cap.
 
         Two plans: walk the ids newest first, testing each post, until `wanted` match (about
@@ -174,10 +174,10 @@ class PostgresBackend:
         per match). The planner prices the walk as if each test were free and favours it even for
         a few thousand matches, where it reads tens of thousands of rows; so the choice is made
         here from the planner's estimate of the matches, and `+ 0` keeps it from walking the index.
+        `matches_sql` selects the matches, written with this backend's placeholders.
         """
         conn = self.connect()
-        plan = conn.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source}{cond}".replace("?", "%s"),  # noqa: S608
-                            tuple(params)).fetchone()
+        plan = conn.execute(f"EXPLAIN (FORMAT JSON) {matches_sql}", tuple(params)).fetchone()
         matches = max(1.0, float(plan["QUERY PLAN"][0]["Plan"]["Plan Rows"]))
         posts = self._post_count(conn)
         # A walked row costs about 0.6 of a sorted one (measured: benchmarks/bench_search.py).

@@ -129,7 +129,7 @@ class SqliteBackend:
         return f"hamming({a}, {b})"
 
     @staticmethod
-    def page_order(source: str, cond: str, params: Sequence[Any], order: str, wanted: int) -> str:
+    def page_order(matches_sql: str, params: Sequence[Any], order: str, wanted: int) -> str:
         """FTS5 hands its matches over newest id first: the walk stops after `wanted`."""
         return f"{order} DESC"
 
