@@ -73,7 +73,9 @@ def tsquery_literal(words: Sequence[Clause], author: Sequence[Clause], handle: s
         return [term(_pair(a, b), c.prefix and i == last, "")
                 for i, (a, b) in enumerate(pairwise(c.tokens))]
 
-    parts = [phrase(c, "") for c in words] + [phrase(c, "B") for c in author]
+    # A two-word phrase in the words is its pair lexeme alone: exact, and no row is read again to
+    # check positions. The author's pairs may come from the text, so its phrases keep positions.
+    parts = [phrase(c, "") for c in words if len(c.tokens) != 2] + [phrase(c, "B") for c in author]
     parts += [p for c in [*words, *author] for p in pairs(c)]
     if handle:
         parts.append(_lexeme("@" + handle))
