@@ -306,8 +306,11 @@ class PostgresServer(Service):
                                capture_output=True, timeout=30, check=False)
 
 
-def start_postgres(timeout: float = 60.0) -> PostgresServer:
-    """initdb + pg_ctl on a free port; as root, the cluster is run by the ``postgres`` user."""
+def start_postgres(timeout: float = 60.0, settings: dict[str, str] | None = None) -> PostgresServer:
+    """initdb + pg_ctl on a free port; as root, the cluster is run by the ``postgres`` user.
+
+    `settings` are server parameters (``-c name=value``) over the defaults, e.g. memory sizes.
+    """
     pattern = "/usr/lib/postgresql/*/bin/"
     initdb = find_binary("initdb", pattern + "initdb")
     pg_ctl = str(Path(initdb).resolve().parent / "pg_ctl")
@@ -329,6 +332,7 @@ def start_postgres(timeout: float = 60.0) -> PostgresServer:
                 "--no-sync", "--no-instructions"], timeout)
     options = (f"-p {server.port} -k {tmpdir} -c listen_addresses={LOOPBACK} -c fsync=off "
                "-c synchronous_commit=off -c full_page_writes=off")
+    options += "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
     server.run([pg_ctl, "-D", str(data), "-l", str(server.log), "-o", options, "-w", "-t", str(int(timeout)),
                 "start"], timeout + 5)
     server._wait(server.accepts, timeout)
