@@ -260,11 +260,25 @@ def failed_result(item: dict[str, Any], reason: str | None) -> dict[str, Any]:
 
 # --- capture ---------------------------------------------------------------------------------------
 def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False) -> dict[str, Any]:
-    """Capture one item and store its result. A final stored result is returned as is."""
+    """Capture one item and store its result. A final stored result is returned as is.
+
+    One capture of a post runs at a time, across workers: a task delivered twice, or two articles
+    embedding the same post, wait for the first capture and then find it (stored, or fresh).
+    """
+    item = plan.item(item_id)
+    if item["kind"] == "embed" and item.get("post_id"):
+        lock = f"capture:{item['provider']}:{item['post_id']}"
+    else:
+        lock = f"capture:{plan.group}:{item_id}"
+    with rt.coordinator.lock(lock, timeout=float(rt.settings.task_time_limit)):
+        return _capture_item(rt, plan, item, force=force)
+
+
+def _capture_item(rt: Runtime, plan: Plan, item: dict[str, Any], *, force: bool) -> dict[str, Any]:
+    item_id = item["item_id"]
     existing = load_result(rt, plan, item_id)
     if existing is not None and is_final(existing) and not force:
         return existing
-    item = plan.item(item_id)
     try:
         if item["kind"] == "embed":
             # The capture id is fixed before any object is written, so a capture that dies halfway

@@ -191,3 +191,28 @@ def test_an_edit_of_a_stale_version_is_refused(tmp_settings: Callable[..., Setti
                                patch_doc=doc, expected_current=1)
     assert [v["version"] for v in pipeline.versions(rt, "plain")] == [1, 2]
     rt.close()
+
+
+def test_two_deliveries_of_one_item_at_once_make_one_capture(tmp_settings: Callable[..., Settings],
+                                                             origin: FixtureOrigin) -> None:
+    """A task delivered twice (a redelivered process_article queues its items again) can run twice at
+    the same moment, and another article may embed the same post: later ones wait for the first
+    capture and take its result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rt = pipeline.Runtime.from_settings(tmp_settings(**origin.settings_overrides()))
+    plan = pipeline.prepare(rt, article(origin).encode(), article_id="twice")
+    item = next(it for it in plan.items if it["kind"] == "embed" and it["post_id"] == TWEET)
+    origin.timeout_sleep = 0.3  # every capture takes that long, so all four start before one ends
+    origin.set_behaviour("/tweet-result", "timeout", sticky=True)
+    other = pipeline.prepare(rt, article(origin).replace("Gone:", "Also gone:").encode(), article_id="other")
+    runs = [(plan, item["item_id"])] * 3 + [(other, item["item_id"])]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda run: pipeline.capture_item(rt, *run), runs))
+    assert {r["status"] for r in results} == {"archived"}
+    assert len({r["capture_id"] for r in results}) == 1
+    assert origin.count("/tweet-result", id=TWEET) == 1
+    manifests = [k for k in keys(rt) if re.fullmatch(rf"posts/twitter/{TWEET}/[^/.]+\.json", k)]
+    assert len(manifests) == 1, manifests
+    assert len(rt.catalog.query("SELECT * FROM captures WHERE post_id = ?", [TWEET])) == 1
+    rt.close()
