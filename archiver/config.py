@@ -60,6 +60,7 @@ class Settings:
     media_dedupe_window: int = 30 * 24 * 3600
     visibility_timeout: int = 3600
     task_time_limit: int = 900
+    lock_lease: float = 30.0
     capture_retry_delays: str = "60,600,3600"
     health_dead_after_failures: int = 3
     health_dead_after_hours: float = 72.0

@@ -1,17 +1,22 @@
 """Coordination between concurrent captures: locks and per-article completion sets.
 
 In-process for the embedded runner, Redis for Celery workers; the pipeline only sees this interface.
+A Redis lock lives as long as the process holding it: it is leased for a few seconds and renewed
+while held, so a worker killed mid-capture frees it within one lease, not after the longest task.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Protocol
 
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
+
+log = logging.getLogger(__name__)
 
 
 class Coordinator(Protocol):
@@ -48,22 +53,39 @@ class LocalCoordinator:
 class RedisCoordinator:
     """Locks and done-sets in Redis, shared by every worker process."""
 
-    def __init__(self, url: str, prefix: str = "archiver", ttl: int = 7 * 24 * 3600) -> None:
+    def __init__(self, url: str, prefix: str = "archiver", ttl: int = 7 * 24 * 3600, lease: float = 30.0) -> None:
         import redis
 
         self.redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self.prefix = prefix
         self.ttl = ttl
+        self.lease = max(1.0, lease)
 
     @contextmanager
     def lock(self, name: str, timeout: float = 120.0) -> Iterator[None]:
-        lk = self.redis.lock(f"{self.prefix}:lock:{name}", timeout=max(timeout * 2, 60),
-                             blocking_timeout=timeout)
+        """Wait up to `timeout` seconds for the lock; hold it, renewed every third of a lease, until done."""
+        # thread_local=False: the renewing thread must see the token the acquiring thread got.
+        lk = self.redis.lock(f"{self.prefix}:lock:{name}", timeout=self.lease, blocking_timeout=timeout,
+                             thread_local=False)
         if not lk.acquire():
             raise TimeoutError(f"lock {name!r} not acquired within {timeout:.0f}s")
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(self.lease / 3):
+                try:
+                    lk.reacquire()
+                except (LockError, RedisError) as exc:
+                    log.warning("lock %s lost while held: %s", name, exc)
+                    return
+
+        renewer = threading.Thread(target=renew, name=f"lock-renew:{name}", daemon=True)
+        renewer.start()
         try:
             yield
         finally:
+            done.set()
+            renewer.join()
             with suppress(LockError):  # an expired lock is already gone
                 lk.release()
 

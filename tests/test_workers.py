@@ -50,7 +50,7 @@ def settings(tmp_path: Path, redis_url: str, s3, origin: FixtureOrigin) -> Setti
 
     return load_settings(env={}).replace(
         home=str(tmp_path), catalog=f"sqlite:///{tmp_path / 'catalog.sqlite3'}", broker_url=redis_url,
-        public_base_url="https://archive.example/media", visibility_timeout=4, fetch_read_timeout=60.0,
+        public_base_url="https://archive.example/media", visibility_timeout=4, lock_lease=3.0, fetch_read_timeout=60.0,
         fetch_deadline=60.0, **s3.settings_overrides(s3.make_bucket(), "prod"), **origin.settings_overrides(),
     )
 

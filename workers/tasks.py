@@ -26,7 +26,7 @@ def runtime() -> Runtime:
     """One Runtime per worker process (created after fork)."""
     global _runtime
     if _runtime is None:
-        coordinator = RedisCoordinator(settings.broker_url)
+        coordinator = RedisCoordinator(settings.broker_url, lease=settings.lock_lease)
         from archiver.ratelimit import RedisHostLimiter
 
         limiter = RedisHostLimiter(settings.broker_url, settings)
