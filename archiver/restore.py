@@ -23,7 +23,16 @@ from urllib.parse import urlsplit
 from archiver import health
 from archiver.auth import Principal
 from archiver.errors import ArchiverError, InputError
-from archiver.pipeline import Plan, Runtime, check_article_id, load_plan, load_result, versions, write_version
+from archiver.pipeline import (
+    Plan,
+    Runtime,
+    check_article_id,
+    encodable,
+    load_plan,
+    load_result,
+    versions,
+    write_version,
+)
 from archiver.rewrite import Patch, PatchError, Replacement, splice
 from archiver.store import ObjectNotFound
 
@@ -53,15 +62,21 @@ def _history(rt: Runtime, article_id: str) -> list[dict[str, Any]]:
 # --- carrying source spans to the current version ------------------------------------------------
 def patch_chain(rt: Runtime, history: list[dict[str, Any]], number: int, source_sha256: str) -> list[Patch]:
     """The patches leading from the source to version `number`, oldest first."""
+    return [patch for patch, _ in chain_docs(rt, history, number, source_sha256)]
+
+
+def chain_docs(rt: Runtime, history: list[dict[str, Any]], number: int,
+               source_sha256: str) -> list[tuple[Patch, dict[str, Any]]]:
+    """Each patch from the source to version `number` with its stored document, oldest first."""
     metas = {v["version"]: v for v in history}
-    chain: list[Patch] = []
+    chain: list[tuple[Patch, dict[str, Any]]] = []
     while True:
         meta = metas.get(number)
         if meta is None or len(chain) > len(metas):
             raise RestoreError(f"version {number} is missing from the article's history")
         try:
             doc = json.loads(rt.store.get(meta["patch_key"]))
-            chain.append(Patch.from_json(doc))
+            chain.append((Patch.from_json(doc), doc))
         except (ObjectNotFound, KeyError, ValueError) as exc:
             raise RestoreError(f"version {number} has no usable patch: {exc}") from None
         base = doc.get("base") or {}
@@ -120,11 +135,6 @@ def card_markup(rt: Runtime, result: dict[str, Any], key: str, *, html_context: 
             f'data-versiondate="{e(result.get("captured_at") or "")}"></iframe>')
 
 
-def _encodable(text: str, encoding: str) -> str:
-    """`text` as it reads back after encoding, so spliced positions stay true in the stored bytes."""
-    return text.encode(encoding, errors="xmlcharrefreplace").decode(encoding)
-
-
 def _replacements(rt: Runtime, plan: Plan, text: str, encoding: str, chain: list[Patch],
                   item: dict[str, Any]) -> list[Replacement]:
     res = load_result(rt, plan, item["item_id"]) or {}
@@ -141,7 +151,7 @@ def _replacements(rt: Runtime, plan: Plan, text: str, encoding: str, chain: list
             new = card_markup(rt, res, key, html_context=old.lstrip().startswith("<"))
         else:
             new = res["stable_url"]
-        new = _encodable(new, encoding)
+        new = encodable(new, encoding)
         if new != old:
             reps.append(Replacement(span[0], span[1], new))
     return reps

@@ -241,3 +241,38 @@ def test_cli_health_restore_revert_and_show_agree(tmp_settings: Callable[..., Se
     shown = run("show", "story", "--json")
     assert shown["versions"][-1] == reverted["version"] and body(rt, 3) == body(rt, 1)
     assert cli.main(["revert", "story", "--to", "7"]) == 2
+
+
+def test_a_later_capture_keeps_the_editors_restore(tmp_settings: Callable[..., Settings],
+                                                   origin: FixtureOrigin) -> None:
+    """An image failed at publication, the dead tweet was restored to its card, then a retry captures
+    the image: the new version is the restored one with the image pointed at its copy, not a
+    rewrite of the source that drops the card."""
+    origin.set_behaviour("/media/b.jpg", "500", sticky=True)
+    rt = setup(tmp_settings, origin)
+    card_for(rt)
+    b_url = origin.url("/media/b.jpg")
+    assert b_url in body(rt, 1).decode()
+    origin.set_behaviour("/oembed", "404", sticky=True)
+    origin.set_behaviour("/tweet-result", "empty", sticky=True)
+    health.article_health(rt, "story", check_now=True, now=T0)
+    restored = restore.restore(rt, "story", item_ids=[next(
+        i["item_id"] for i in pipeline.load_plan(rt, "story").items if i["kind"] == "embed")])
+    assert restored["current"] == 2
+    v2 = body(rt, 2).decode()
+    assert 'class="archiver-card"' in v2
+
+    origin.set_behaviour("/media/b.jpg", "ok")
+    report = pipeline.retry(rt, "story")
+    assert report["version"] == 3
+    plan = pipeline.load_plan(rt, "story")
+    b_item = next(i for i in plan.items if i.get("url") == b_url)
+    stable = pipeline.load_result(rt, plan, b_item["item_id"])["stable_url"]
+    assert body(rt, 3).decode() == v2.replace(b_url, stable)
+    history = pipeline.versions(rt, "story")
+    assert [v["reason"] for v in history] == ["archive", "restore", "retry"]
+    patch = json.loads(rt.store.get(history[-1]["patch_key"]))
+    assert patch["base"]["kind"] == "version" and patch["base"]["version"] == 2
+    # The chain still leads back to the source: restoring and reverting keep working on top of it.
+    assert restore.revert(rt, "story", 2)["current"] == 4 and body(rt, 4) == body(rt, 2)
+    rt.close()
