@@ -1,4 +1,7 @@
 FROM python:3.11-slim
+# The cards' fonts (Latin, Devanagari, Arabic, CJK, emoji) and FriBiDi for raqm's text shaping.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-noto-core fonts-noto-cjk \
+        fonts-noto-color-emoji fonts-dejavu-core libfribidi0 && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY archiver ./archiver

@@ -7,7 +7,7 @@ Two renderings of one snapshot manifest, both built only from what the archive h
 * a PNG of the same card drawn with Pillow. Text is split into runs by script (Latin, Devanagari,
   Arabic, Hebrew, emoji, ...) and each run is drawn with a font that covers it, laid out by raqm
   so Devanagari conjuncts and Arabic joining are shaped and right-to-left text runs right to left.
-  Fonts come from the OS (Debian ``fonts-noto-core``, ``fonts-noto-color-emoji``,
+  Fonts come from the OS (Debian ``fonts-noto-core``, ``fonts-noto-cjk``, ``fonts-noto-color-emoji``,
   ``fonts-dejavu-core``); a missing font falls back along its chain and finally to Pillow's
   built-in font, and the PNG records which scripts had no font of their own.
 

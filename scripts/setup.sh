@@ -18,9 +18,10 @@ python_bin="$(command -v python3.11 || command -v python3)"
 "$python_bin" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 # Headless browser for the web UI tests (driven by Playwright through executable_path).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-# Fonts covering Latin, Devanagari, Arabic and emoji, for pages and the PNG cards.
-for font in fonts-noto-core fonts-noto-color-emoji fonts-dejavu-core; do
-  dpkg-query -W -f='${Status}' "$font" 2>/dev/null | grep -q "ok installed" || missing+=("$font")
+# Fonts covering Latin, Devanagari, Arabic, Chinese/Japanese/Korean and emoji, for pages and the PNG cards.
+# libfribidi0: Pillow's bundled raqm loads it to shape Arabic and Devanagari in the cards.
+for pkg in fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core libfribidi0; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]} from apt"

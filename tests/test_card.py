@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, features
 
 from archiver import card
 from archiver.discover.model import Embed
@@ -33,6 +33,7 @@ HOSTILE = {"id": "1757429972446608399", "handle": "evil_one", "name": f'Evil <b 
 HINDI = "विदेश मंत्री डॉ. एस. जयशंकर ने तियानजिन में लावरोव से मुलाकात की"
 ARABIC = "وزير الخارجية الروسي يلتقي نظيره الهندي في تيانجين"
 EMOJI = "Snow day 🎉❄️👨‍👩‍👧 🇮🇳"
+CJK = "天津で日印外相が会談した 서울에서도 보도"
 T0 = datetime(2025, 7, 15, 9, 12, 33, tzinfo=UTC)
 
 
@@ -123,9 +124,10 @@ def test_hostile_tweet_renders_harmlessly_in_both_cards(origin: FixtureOrigin, s
 
 
 @pytest.mark.parametrize(("text", "lang", "script"), [(HINDI, "hi", "devanagari"), (ARABIC, "ar", "arabic"),
-                                                      (EMOJI, "en", "emoji")])
+                                                      (CJK, "ja", "cjk"), (EMOJI, "en", "emoji")])
 def test_scripts_drawn_with_their_own_fonts(store: LocalStore, text: str, lang: str, script: str) -> None:
     assert not card.face(script, 18).fallback, f"no font installed for {script}"
+    assert features.check("raqm"), "no raqm: joined and conjunct letters would not be shaped (libfribidi0)"
     m = _manifest(text, lang)
     im = _png(card.render_card_png(m, store))
     assert "archiver-font-fallback" not in im.info
