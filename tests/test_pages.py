@@ -18,12 +18,17 @@ from archiver.auth import authenticate
 from archiver.web.app import create_app
 from archiver.web.routes import pages
 from tests import pages_corpus as pc
+from tests.harness.services import fresh_pg_dsn
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pc.Corpus]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[pc.Corpus]:
+    """The same archive on each catalog backend: every page test runs on both."""
+    overrides = {}
+    if request.param == "postgres":
+        overrides["catalog"] = fresh_pg_dsn(request.getfixturevalue("postgres_dsn"))
     with pc.origin() as origin:
-        c = pc.build(tmp_path_factory.mktemp("pages"), origin)
+        c = pc.build(tmp_path_factory.mktemp("pages"), origin, **overrides)
     yield c
     c.runtime.close()
 

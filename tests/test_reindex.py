@@ -13,7 +13,7 @@ from archiver import pipeline
 from archiver.config import Settings
 from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_image
 from archiver.reindex import reindex
-from tests.test_search import fresh_pg_dsn
+from tests.harness.services import fresh_pg_dsn
 
 HINDI, ARABIC = "1945048830047662087", "1763973978935815120"
 QUERIES: list[dict[str, Any]] = [

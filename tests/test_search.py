@@ -4,7 +4,6 @@ every script, phrases, prefixes, filters, image hashes, near-duplicates, hostile
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,16 +14,9 @@ import pytest
 from archiver.catalog import Catalog, open_catalog
 from archiver.catalog.text import parse_query, tokenize
 from archiver.errors import InputError
+from tests.harness.services import fresh_pg_dsn
 
 SHA_A, SHA_B, SHA_C = "aa" * 32, "bb" * 32, "cc" * 32
-
-
-def fresh_pg_dsn(dsn: str) -> str:
-    """A new empty database on the harness server, so tests never see each other's rows."""
-    name = "search_" + secrets.token_hex(6)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return dsn.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -337,3 +337,13 @@ def start_postgres(timeout: float = 60.0, settings: dict[str, str] | None = None
                 "start"], timeout + 5)
     server._wait(server.accepts, timeout)
     return server
+
+
+def fresh_pg_dsn(dsn: str) -> str:
+    """A new empty database on the server at `dsn`, so tests never see each other's rows."""
+    import psycopg
+
+    name = "test_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return dsn.rsplit("/", 1)[0] + "/" + name
