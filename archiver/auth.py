@@ -13,7 +13,7 @@ import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from archiver.catalog import Catalog
+from archiver.catalog.core import Catalog
 from archiver.errors import InputError
 
 ROLES = ("publisher", "editor", "compliance", "admin")

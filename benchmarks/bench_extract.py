@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bs4 import BeautifulSoup
 
-from archiver.discover import discover
+from archiver.discover.scan import discover
 from archiver.discover.urls import match_post_url
 
 TWEET = ('<blockquote class="twitter-tweet"><p lang="en" dir="ltr">Post number {n} about the lake '

@@ -30,10 +30,13 @@ from PIL import Image, ImageChops
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archiver.config import Settings  # noqa: E402
-from archiver.fetch import Fetcher  # noqa: E402
-from archiver.media import archive_media  # noqa: E402
-from archiver.store import LocalStore, ObjectStore, S3Store, blob_key  # noqa: E402
+from archiver.capture.fetch import Fetcher  # noqa: E402
+from archiver.capture.media import archive_media  # noqa: E402
+from archiver.config.settings import Settings  # noqa: E402
+from archiver.storage.base import ObjectStore  # noqa: E402
+from archiver.storage.layout import blob_key  # noqa: E402
+from archiver.storage.local import LocalStore  # noqa: E402
+from archiver.storage.s3 import S3Store  # noqa: E402
 
 
 def photos(count: int, size: tuple[int, int]) -> list[bytes]:

@@ -27,11 +27,12 @@ from celery import Celery
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archiver import pipeline  # noqa: E402
-from archiver.config import load_settings  # noqa: E402
-from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_image  # noqa: E402
+from archiver.config.settings import load_settings  # noqa: E402
 from archiver.providers.twitter import syndication_token  # noqa: E402
-from archiver.store import open_store  # noqa: E402
+from archiver.runtime import Runtime  # noqa: E402
+from archiver.storage.backend import open_store  # noqa: E402
+from archiver.storage.layout import sha256_hex, source_key  # noqa: E402
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image  # noqa: E402
 from tests.harness.celery_worker import Worker, settings_env  # noqa: E402
 from tests.harness.services import start_redis, start_seaweedfs  # noqa: E402
 
@@ -92,17 +93,17 @@ def bare(settings, origin: FixtureOrigin, corpus: list[tuple[str, bytes]], concu
     return len(corpus) / (time.perf_counter() - started) * 60
 
 
-def wait_rewritten(rt: pipeline.Runtime, article_id: str, deadline: float) -> None:
+def wait_rewritten(rt: Runtime, article_id: str, deadline: float) -> None:
     while not rt.catalog.versions(article_id):
         if time.monotonic() > deadline:
             raise TimeoutError(article_id)
         time.sleep(0.01)
 
 
-def publish(app: Celery, rt: pipeline.Runtime, article_id: str, body: bytes) -> None:
+def publish(app: Celery, rt: Runtime, article_id: str, body: bytes) -> None:
     """What `archiver submit` does: store the source, queue the article."""
-    sha = pipeline.sha256_hex(body)
-    rt.store.put(pipeline.source_key(article_id, sha), body, if_none_match=True)
+    sha = sha256_hex(body)
+    rt.store.put(source_key(article_id, sha), body, if_none_match=True)
     app.send_task("archiver.process_article", args=[article_id, sha, None, None, "auto"], queue="archiver")
 
 
@@ -125,7 +126,7 @@ def main() -> int:
                 broker_url=redis.url, **s3.settings_overrides(s3.make_bucket(), "bench"),
                 **origin.settings_overrides(), host_rate_per_second=1000.0, host_concurrency=16)
             app = Celery("bench", broker=redis.url)
-            rt = pipeline.Runtime.from_settings(settings)
+            rt = Runtime.from_settings(settings)
             burst = make_corpus(origin, args.articles, f"b{procs}")
             rest = make_corpus(origin, args.at_rest, f"r{procs}")
             bare_corpus = make_corpus(origin, args.articles, f"x{procs}")

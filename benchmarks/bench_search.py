@@ -35,7 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archiver.catalog import Catalog, open_catalog  # noqa: E402
+from archiver.catalog.backend import open_catalog  # noqa: E402
+from archiver.catalog.core import Catalog  # noqa: E402
 
 BATCH = 50_000
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)

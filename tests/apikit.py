@@ -10,10 +10,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from archiver import pipeline
 from archiver.auth import ROLES, create_token
-from archiver.config import Settings
-from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_image
+from archiver.config.settings import Settings
+from archiver.runners.local import archive
+from archiver.runtime import Runtime
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 from archiver.web.app import create_app
 
 TWEET = "1945048830047662087"
@@ -50,7 +51,7 @@ def private_redis_db(redis_url: str, db: int) -> str:
 @dataclass
 class Api:
     settings: Settings
-    rt: pipeline.Runtime
+    rt: Runtime
     client: TestClient
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -64,13 +65,13 @@ class Api:
 
 @contextmanager
 def api(settings: Settings) -> Iterator[Api]:
-    rt = pipeline.Runtime.from_settings(settings)
+    rt = Runtime.from_settings(settings)
     app = create_app(settings, rt)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(settings, rt, client, {role: create_token(rt.catalog, role, f"test-{role}") for role in ROLES})
     rt.close()
 
 
-def archive_sample(rt: pipeline.Runtime, origin: FixtureOrigin) -> dict[str, Any]:
-    return pipeline.archive(rt, article_html(origin).encode(), article_id=ARTICLE_ID,
+def archive_sample(rt: Runtime, origin: FixtureOrigin) -> dict[str, Any]:
+    return archive(rt, article_html(origin).encode(), article_id=ARTICLE_ID,
                             url="https://news.example/story-1")

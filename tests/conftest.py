@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from archiver.config import Settings, load_settings  # noqa: E402
+from archiver.config.settings import Settings, load_settings  # noqa: E402
 from tests.harness.services import SeaweedFS, start_postgres, start_redis, start_seaweedfs  # noqa: E402
 
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archiver import pipeline
 from archiver.auth import create_token
-from archiver.config import Settings, load_settings
-from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_image
+from archiver.config.settings import Settings, load_settings
+from archiver.runners.local import archive
+from archiver.runtime import Runtime
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 
 HINDI_ID = "1945048830047662087"
 ARABIC_ID = "1700000000000000001"
@@ -67,7 +68,7 @@ def article_ar() -> bytes:
 @dataclass
 class Corpus:
     settings: Settings
-    runtime: pipeline.Runtime
+    runtime: Runtime
     tokens: dict[str, str]
     forged_capture_id: str
 
@@ -82,10 +83,10 @@ def build(home: Path, fixture: FixtureOrigin, **overrides: Any) -> Corpus:
     settings = load_settings(env={}).replace(**{
         "home": str(home), "catalog": f"sqlite:///{home / 'catalog.sqlite3'}", "capture_fresh_for": 0,
         "public_base_url": "https://archive.example/media", **fixture.settings_overrides(), **overrides})
-    rt = pipeline.Runtime.from_settings(settings)
-    pipeline.archive(rt, article_hi(fixture), article_id="story-hi", url="https://news.example/hi")
+    rt = Runtime.from_settings(settings)
+    archive(rt, article_hi(fixture), article_id="story-hi", url="https://news.example/hi")
     fixture.tweets[HINDI_ID].text = HINDI_EDITED
-    pipeline.archive(rt, article_ar(), article_id="story-ar", url="https://news.example/ar")
+    archive(rt, article_ar(), article_id="story-ar", url="https://news.example/ar")
     capture_id = "20250716T101500Z-0badc0de"
     key = f"posts/twitter/{FORGED_ID}/{capture_id}.json"
     manifest = {"capture_id": capture_id, "captured_at": "2025-07-16T10:15:00.000Z", "provider": "twitter",

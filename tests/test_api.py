@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from archiver.config import Settings
-from archiver.fixture_origin import FixtureOrigin
+from archiver.config.settings import Settings
+from archiver.testing.fixture_origin import FixtureOrigin
 from tests.apikit import ARTICLE_ID, TWEET, Api, api, archive_sample, article_html, fixture_origin, private_redis_db
 
 

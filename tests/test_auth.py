@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from archiver.auth import authenticate, create_token
-from archiver.catalog import open_catalog
-from archiver.config import Settings
+from archiver.catalog.backend import open_catalog
+from archiver.config.settings import Settings
 from archiver.errors import InputError
 from tests.apikit import TWEET, Api, api, archive_sample, fixture_origin
 from tests.harness.celery_worker import settings_env
@@ -20,7 +20,7 @@ from tests.harness.celery_worker import settings_env
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    from archiver.config import load_settings
+    from archiver.config.settings import load_settings
 
     home = tmp_path_factory.mktemp("auth")
     with fixture_origin() as origin:

@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 from PIL import Image, features
 
-from archiver import card
+from archiver.capture import cards as card
+from archiver.capture.fetch import Fetcher
+from archiver.capture.manifest import base_manifest, validate_manifest
+from archiver.capture.record import write_snapshot
 from archiver.discover.model import Embed
-from archiver.fetch import Fetcher
-from archiver.fixture_origin import FixtureOrigin
-from archiver.providers import get_provider
 from archiver.providers.base import CaptureContext
-from archiver.snapshot import base_manifest, validate_manifest, write_snapshot
-from archiver.store import LocalStore
+from archiver.providers.registry import get_provider
+from archiver.storage.local import LocalStore
+from archiver.testing.fixture_origin import FixtureOrigin
 
 XSS = '<script>alert("x")</script> <img src=x onerror=alert(1)> javascript:alert(1)'
 HOSTILE = {"id": "1757429972446608399", "handle": "evil_one", "name": f'Evil <b onmouseover="alert(1)">{XSS}',

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from archiver.catalog import Catalog, open_catalog
+from archiver.catalog.backend import open_catalog
+from archiver.catalog.core import Catalog
 from archiver.errors import ConfigError
 
 

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from archiver import audit, compliance
-from archiver.config import Settings
-from archiver.fixture_origin import FixtureOrigin
+from archiver.compliance import audit
+from archiver.compliance.evidence import verify_bundle
+from archiver.compliance.holds import post_state, reindex, state_key
+from archiver.config.settings import Settings
+from archiver.testing.fixture_origin import FixtureOrigin
 from tests.apikit import TWEET, Api, api, archive_sample, fixture_origin
 from tests.harness.celery_worker import settings_env
 
@@ -62,7 +64,7 @@ def test_takedown_hides_from_the_public_keeps_evidence_and_is_audited(archived: 
     # the catalog index is rebuilt from storage
     archived.rt.catalog.execute("DELETE FROM takedown_keys")
     assert archived.client.get(f"/media/{blob}").status_code == 200
-    assert compliance.reindex(archived.rt) == 1
+    assert reindex(archived.rt) == 1
     assert archived.client.get(f"/media/{blob}").status_code == 410
 
     assert archived.call("compliance", "DELETE", f"{POST}/takedown").status_code == 200
@@ -81,9 +83,9 @@ def test_takedown_needs_a_reason_and_an_existing_post(archived: Api) -> None:
 def test_hold_on_local_store_is_recorded(archived: Api) -> None:
     resp = archived.call("compliance", "PUT", f"{POST}/hold", json={"reason": "litigation"}).json()
     assert resp["hold"]["reason"] == "litigation" and resp["hold"]["object_lock"] is False
-    stored = json.loads(archived.rt.store.get(compliance.state_key("twitter", TWEET)))
+    stored = json.loads(archived.rt.store.get(state_key("twitter", TWEET)))
     assert stored["hold"]["by"] == "test-compliance"
-    assert compliance.post_state(archived.rt, "twitter", TWEET)["hold"]
+    assert post_state(archived.rt, "twitter", TWEET)["hold"]
     assert archived.call("compliance", "DELETE", f"{POST}/hold").json()["hold"] is None
 
 
@@ -123,7 +125,7 @@ def test_export_bundle_verifies_offline_and_tampering_is_named(archived: Api, tm
 
     bundle = tmp_path / "evidence.zip"
     bundle.write_bytes(data)
-    ok = compliance.verify_bundle(bundle)
+    ok = verify_bundle(bundle)
     assert ok.ok and ok.files == len(names) - 1
     cli = str(Path(sys.executable).with_name("archiver"))
     run = subprocess.run([cli, "verify", str(bundle)], capture_output=True, text=True, timeout=60,
@@ -137,7 +139,7 @@ def test_export_bundle_verifies_offline_and_tampering_is_named(archived: Api, tm
             if name == warc:
                 content = content[:10] + bytes([content[10] ^ 1]) + content[11:]
             zf.writestr(name, content)
-    bad = compliance.verify_bundle(tampered)
+    bad = verify_bundle(tampered)
     assert not bad.ok and any(p.startswith(f"{warc}: SHA-256 mismatch") for p in bad.problems)
     run = subprocess.run([cli, "verify", str(tampered)], capture_output=True, text=True, timeout=60,
                          env=settings_env(archived.settings))
@@ -150,7 +152,7 @@ def test_export_bundle_verifies_offline_and_tampering_is_named(archived: Api, tm
         for name, content in originals.items():
             if name != blob:
                 zf.writestr(name, sums if name == "SHA256SUMS" else content)
-    problems = compliance.verify_bundle(partial).problems
+    problems = verify_bundle(partial).problems
     assert problems == [f"{manifest_key}: media {blob.rsplit('/', 1)[-1][:16]}… is not in the bundle"]
 
 
@@ -163,7 +165,7 @@ def test_raw_byte_flip_in_zip_fails(archived: Api, tmp_path: Path) -> None:
     data[at + 200] ^= 0x01
     bundle = tmp_path / "flipped.zip"
     bundle.write_bytes(bytes(data))
-    result = compliance.verify_bundle(bundle)
+    result = verify_bundle(bundle)
     assert not result.ok and all(p.startswith(blob) for p in result.problems), result.problems
 
 

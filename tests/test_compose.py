@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from archiver.cli import build_parser
+from archiver.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 

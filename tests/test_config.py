@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.config import DEFAULTS_FILE, Settings, load_settings
+from archiver.config.settings import DEFAULTS_FILE, Settings, load_settings
 from archiver.errors import ConfigError
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.discover import discover
+from archiver.discover.scan import discover
 from archiver.errors import InputError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discover"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archiver.discover import discover
+from archiver.discover.scan import discover
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discover"
 BASE = "https://www.example.com/story/"

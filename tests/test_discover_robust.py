@@ -7,8 +7,8 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.discover import discover
 from archiver.discover.model import Discovery
+from archiver.discover.scan import discover
 
 TWEET = ('<blockquote class="twitter-tweet"><p>Hi</p>&mdash; A (@a) '
          '<a href="https://twitter.com/a/status/1764927578469150481">March 5, 2024</a></blockquote>')

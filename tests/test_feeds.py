@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from archiver import pipeline
-from archiver.config import Settings
-from archiver.feeds import article_id_for_entry, poll_feeds
-from archiver.fixture_origin import FixtureOrigin
-from archiver.intake import Intake
+from archiver.article.versions import versions
+from archiver.config.settings import Settings
+from archiver.runners.feeds import article_id_for_entry, poll_feeds
+from archiver.runners.intake import Intake
+from archiver.runtime import Runtime
+from archiver.storage.layout import sha256_hex
+from archiver.testing.fixture_origin import FixtureOrigin
 
 RSS = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
@@ -41,7 +43,7 @@ def test_poll_submits_new_entries_once(tmp_settings: Callable[..., Settings], or
     atom = origin.add_image("/atom.xml", ATOM.encode(), "application/atom+xml")
     broken = origin.url("/missing.xml")
     settings = tmp_settings(broker_url="", fetch_allow="127.0.0.1", feeds=f"{rss}, {broken},{atom}")
-    rt = pipeline.Runtime.from_settings(settings)
+    rt = Runtime.from_settings(settings)
     intake = Intake(rt)
     try:
         first = poll_feeds(intake)
@@ -51,7 +53,7 @@ def test_poll_submits_new_entries_once(tmp_settings: Callable[..., Settings], or
         one = article_id_for_entry(rss, "https://news.example/?p=1")
         sources = list(rt.store.list(f"articles/{one}/sources/"))
         assert [rt.store.get(k).decode() for k in sources] == ["<p>नई दिल्ली first</p>"]
-        assert pipeline.versions(rt, one)[-1]["version"] == 1
+        assert versions(rt, one)[-1]["version"] == 1
         assert rt.catalog.article(one)["url"] == "https://news.example/one"
 
         again = poll_feeds(intake)
@@ -60,7 +62,7 @@ def test_poll_submits_new_entries_once(tmp_settings: Callable[..., Settings], or
         origin.add_image("/feed.xml", RSS.format(one="edited").encode(), "application/rss+xml")
         edited = poll_feeds(intake)
         intake.wait_idle()
-        assert edited.submitted == [f"{one}:{pipeline.sha256_hex('<p>नई दिल्ली edited</p>'.encode())[:16]}"]
+        assert edited.submitted == [f"{one}:{sha256_hex('<p>नई दिल्ली edited</p>'.encode())[:16]}"]
     finally:
         intake.close()
         rt.close()
@@ -69,7 +71,7 @@ def test_poll_submits_new_entries_once(tmp_settings: Callable[..., Settings], or
 def test_feeds_refuse_private_addresses_without_allow(tmp_settings: Callable[..., Settings],
                                                        origin: FixtureOrigin) -> None:
     rss = origin.add_image("/feed.xml", RSS.format(one="x").encode(), "application/rss+xml")
-    rt = pipeline.Runtime.from_settings(tmp_settings(broker_url="", feeds=rss))
+    rt = Runtime.from_settings(tmp_settings(broker_url="", feeds=rss))
     intake = Intake(rt)
     try:
         report = poll_feeds(intake)

@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from archiver import fetch as fetch_mod
-from archiver.config import Settings
-from archiver.fetch import Fetcher, FetchError, address_refusal, check_url, normalize_url, parse_allow
-from archiver.ratelimit import LimiterTimeout, LocalHostLimiter, RedisHostLimiter
+from archiver.capture import fetch as fetch_mod
+from archiver.capture.fetch import Fetcher, FetchError, address_refusal, check_url, normalize_url, parse_allow
+from archiver.capture.ratelimit import LimiterTimeout, LocalHostLimiter, RedisHostLimiter
+from archiver.config.settings import Settings
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 

@@ -11,9 +11,9 @@ import pytest
 import requests
 from PIL import Image
 
-from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_mp4
-from archiver.media import mp4_duration
+from archiver.capture.media import mp4_duration
 from archiver.providers.twitter import syndication_token
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_mp4
 
 LIVE = {"id": "1757429972446608301", "handle": "LakemontDPW", "name": "Lakemont Public Works",
         "text": "Plows all night & ban map: https://t.co/Lk4mZp8sQe",

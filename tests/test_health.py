@@ -11,12 +11,24 @@ import pytest
 import redis
 from PIL import Image
 
-from archiver import health, pipeline
-from archiver.config import Settings
+from archiver.config.settings import Settings
 from archiver.coordination import RedisCoordinator
-from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_image
-from archiver.health import Probe, advance, new_record
-from archiver.store import StoreError
+from archiver.health.originals import (
+    article_health,
+    check,
+    claim,
+    dead_items,
+    due,
+    enroll_all,
+    load_record,
+    overview,
+    reindex,
+)
+from archiver.health.state import DAY, Probe, advance, new_record
+from archiver.runners.local import archive
+from archiver.runtime import Runtime
+from archiver.storage.base import StoreError
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 
 TWEET = "1945048830047662087"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -46,16 +58,16 @@ def origin() -> Iterator[FixtureOrigin]:
         yield o
 
 
-def make_rt(settings: Settings, **kw: object) -> pipeline.Runtime:
-    return pipeline.Runtime.from_settings(settings, **kw)  # type: ignore[arg-type]
+def make_rt(settings: Settings, **kw: object) -> Runtime:
+    return Runtime.from_settings(settings, **kw)  # type: ignore[arg-type]
 
 
-def archived(tmp_settings: Callable[..., Settings], origin: FixtureOrigin, **overrides: object) -> pipeline.Runtime:
+def archived(tmp_settings: Callable[..., Settings], origin: FixtureOrigin, **overrides: object) -> Runtime:
     settings = tmp_settings(**{**origin.settings_overrides(), "public_base_url": "https://archive.example/media",
                                "fetch_retries": 0, "health_dead_after_failures": 1,
                                "health_dead_after_hours": 0.0, **overrides})
     rt = make_rt(settings)
-    pipeline.archive(rt, article(origin).encode(), article_id="story", url="https://news.example/story")
+    archive(rt, article(origin).encode(), article_id="story", url="https://news.example/story")
     return rt
 
 
@@ -87,16 +99,16 @@ def test_inconclusive_never_counts_and_intervals_grow(tmp_settings: Callable[...
     intervals = []
     for i in range(8):
         rec = advance(rec, Probe("ok", "HTTP 200"), T0 + timedelta(days=i * 40), s)
-        intervals.append(rec["interval"] / health.DAY)
+        intervals.append(rec["interval"] / DAY)
     assert intervals == [1, 2, 4, 8, 16, 30, 30, 30]
     rec = advance(rec, Probe("failure", "HTTP 404"), T0 + timedelta(days=400), s)
-    assert rec["state"] == "dead" and rec["interval"] == health.DAY
+    assert rec["state"] == "dead" and rec["interval"] == DAY
 
 
 # --- against the origin -----------------------------------------------------------------------------
 def test_dying_originals_are_declared_dead(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
     rt = archived(tmp_settings, origin)
-    first = health.article_health(rt, "story", check_now=True, now=T0)
+    first = article_health(rt, "story", check_now=True, now=T0)
     assert first["summary"]["live"] == 5, first
     origin.set_behaviour("/oembed", "404", sticky=True)
     origin.set_behaviour("/tweet-result", "empty", sticky=True)
@@ -104,7 +116,7 @@ def test_dying_originals_are_declared_dead(tmp_settings: Callable[..., Settings]
     origin.add_image("/media/b.jpg", blank_png())
     origin.set_behaviour("/media/c.jpg", "redirect", sticky=True)
     origin.set_behaviour("/media/d.jpg", "503", sticky=True)
-    rep = health.article_health(rt, "story", check_now=True, now=T0 + timedelta(hours=1))
+    rep = article_health(rt, "story", check_now=True, now=T0 + timedelta(hours=1))
     items = by_url(rep, origin)
     tweet = next(i for i in rep["items"] if i["kind"] == "embed")
     assert tweet["state"] == "dead" and "deleted" in tweet["last_detail"]
@@ -114,12 +126,12 @@ def test_dying_originals_are_declared_dead(tmp_settings: Callable[..., Settings]
     assert items["/media/d.jpg"]["state"] == "live"  # 503 is the host's trouble, not a death
     assert [h["outcome"] for h in items["/media/d.jpg"]["history"]] == ["ok", "inconclusive"]
     assert rep["summary"] == {"unchecked": 0, "live": 1, "suspect": 0, "dead": 4}
-    assert [o.url for o in health.dead_items(rt, "story")].__len__() == 4
-    (row,) = health.overview(rt)
+    assert [o.url for o in dead_items(rt, "story")].__len__() == 4
+    (row,) = overview(rt)
     assert row["article_id"] == "story" and row["dead"] == 4 and row["live"] == 1
     # It answers again: live again.
     origin.set_behaviour("/media/a.jpg", "ok", sticky=True)
-    again = health.check(rt, {"url": origin.url("/media/a.jpg"), "kind": "image"}, now=T0 + timedelta(days=2))
+    again = check(rt, {"url": origin.url("/media/a.jpg"), "kind": "image"}, now=T0 + timedelta(days=2))
     assert again["state"] == "live" and again["failures"] == []
 
 
@@ -132,7 +144,7 @@ def test_placeholder_by_listed_sha256_and_html_instead_of_image(tmp_settings: Ca
     origin.add_image("/media/a.jpg", placeholder)
     origin.add_image("/media/b.jpg", b"<!doctype html><title>Image not found</title>", "text/html")
     origin.add_image("/media/c.jpg", make_image("a new photo", 64, 48))
-    rep = by_url(health.article_health(rt, "story", check_now=True, now=T0), origin)
+    rep = by_url(article_health(rt, "story", check_now=True, now=T0), origin)
     assert rep["/media/a.jpg"]["state"] == "dead" and "known placeholder" in rep["/media/a.jpg"]["last_detail"]
     assert rep["/media/b.jpg"]["state"] == "dead" and "HTML" in rep["/media/b.jpg"]["last_detail"]
     assert rep["/media/c.jpg"]["state"] == "live"  # a different real image is not a death
@@ -147,10 +159,10 @@ def test_a_flapping_host_never_reaches_dead(tmp_settings: Callable[..., Settings
     seen = set()
     for i in range(12):
         now = T0 + timedelta(hours=10 * i)
-        seen.add(health.check(rt, d, now=now)["state"])
-        seen.add(health.check(rt, c, now=now)["state"])
+        seen.add(check(rt, d, now=now)["state"])
+        seen.add(check(rt, c, now=now)["state"])
     assert "dead" not in seen and seen >= {"suspect", "live"}
-    assert health.load_record(rt, d["url"])["state"] == "live"
+    assert load_record(rt, d["url"])["state"] == "live"
 
 
 def _closed_port() -> int:
@@ -164,49 +176,49 @@ def test_an_s3_outage_during_a_check_changes_no_state(tmp_settings: Callable[...
     overrides = s3.settings_overrides(s3.make_bucket(), "news")  # type: ignore[attr-defined]
     rt = archived(tmp_settings, origin, **overrides)
     a = {"url": origin.url("/media/a.jpg"), "kind": "image"}
-    assert health.check(rt, a, now=T0)["state"] == "live"
+    assert check(rt, a, now=T0)["state"] == "live"
     origin.set_behaviour("/media/a.jpg", "404", sticky=True)
     broken = make_rt(rt.settings.replace(s3_endpoint_url=f"http://127.0.0.1:{_closed_port()}",
                                          s3_max_attempts=1, s3_connect_timeout=1.0, s3_read_timeout=1.0))
     with pytest.raises(StoreError):
-        health.check(broken, a, now=T0 + timedelta(hours=1))
-    rec = health.load_record(rt, a["url"])
+        check(broken, a, now=T0 + timedelta(hours=1))
+    rec = load_record(rt, a["url"])
     assert rec["state"] == "live" and len(rec["history"]) == 1
     assert rt.catalog.query("SELECT state FROM link_health WHERE url = ?", [a["url"]]) == [{"state": "live"}]
 
 
 def test_a_redis_outage_during_a_check_changes_no_state(tmp_settings: Callable[..., Settings],
                                                         origin: FixtureOrigin) -> None:
-    from archiver.ratelimit import RedisHostLimiter
+    from archiver.capture.ratelimit import RedisHostLimiter
 
     rt = archived(tmp_settings, origin)
     a = {"url": origin.url("/media/a.jpg"), "kind": "image"}
-    assert health.check(rt, a, now=T0)["state"] == "live"
+    assert check(rt, a, now=T0)["state"] == "live"
     origin.set_behaviour("/media/a.jpg", "404", sticky=True)
     dead_redis = f"redis://127.0.0.1:{_closed_port()}/0"
     for kw in ({"coordinator": RedisCoordinator(dead_redis)},
                {"limiter": RedisHostLimiter(dead_redis, rt.settings)}):
         with pytest.raises(redis.exceptions.ConnectionError):
-            health.check(make_rt(rt.settings, **kw), a, now=T0 + timedelta(hours=1))
-    rec = health.load_record(rt, a["url"])
+            check(make_rt(rt.settings, **kw), a, now=T0 + timedelta(hours=1))
+    rec = load_record(rt, a["url"])
     assert rec["state"] == "live" and len(rec["history"]) == 1
 
 
 def test_scheduling_enrolls_spreads_and_claims(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
     rt = archived(tmp_settings, origin)
-    assert health.enroll_all(rt, now=T0) == 5
-    assert health.due(rt, now=T0 - timedelta(minutes=1)) == []
-    batch = health.due(rt, now=T0 + timedelta(hours=1))
+    assert enroll_all(rt, now=T0) == 5
+    assert due(rt, now=T0 - timedelta(minutes=1)) == []
+    batch = due(rt, now=T0 + timedelta(hours=1))
     assert len(batch) == 5 and {o["kind"] for o in batch} == {"embed", "image"}
-    health.claim(rt, [o["url"] for o in batch], T0 + timedelta(hours=2))
-    assert health.due(rt, now=T0 + timedelta(hours=1, minutes=30)) == []
-    rec = health.check(rt, batch[0], now=T0 + timedelta(hours=1))
-    assert rec["state"] == "live" and health.DAY * 0.9 <= (
+    claim(rt, [o["url"] for o in batch], T0 + timedelta(hours=2))
+    assert due(rt, now=T0 + timedelta(hours=1, minutes=30)) == []
+    rec = check(rt, batch[0], now=T0 + timedelta(hours=1))
+    assert rec["state"] == "live" and DAY * 0.9 <= (
         datetime.fromisoformat(rec["next_check_at"].replace("Z", "+00:00")) - T0 - timedelta(hours=1)
-    ).total_seconds() <= health.DAY * 1.1
+    ).total_seconds() <= DAY * 1.1
     # The catalog is an index: rebuilt from storage it says the same.
     rt.catalog.execute("DELETE FROM link_health")
-    assert health.reindex(rt) == 1
+    assert reindex(rt) == 1
     assert rt.catalog.query("SELECT state FROM link_health") == [{"state": "live"}]
 
 

@@ -13,19 +13,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, features
 
-from archiver import media
-from archiver.config import Settings
-from archiver.fetch import Fetcher
-from archiver.media import (
-    MediaRejected,
-    archive_media,
-    derive_image,
-    dhash,
-    inspect_image,
-    mp4_duration,
-    sniff,
-)
-from archiver.store import LocalStore
+from archiver.capture import media
+from archiver.capture.fetch import Fetcher
+from archiver.capture.media import MediaRejected, archive_media, derive_image, dhash, inspect_image, mp4_duration, sniff
+from archiver.config.settings import Settings
+from archiver.storage.local import LocalStore
 
 # Run under the production policy even though pytest resets warning filters for each test.
 pytestmark = pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
@@ -446,7 +438,7 @@ def test_derivatives_off(files: Files, env: tuple[Settings, Fetcher, LocalStore]
 def test_upright_web_sized_jpeg_is_served_losslessly_without_metadata() -> None:
     """No re-encoding: the web copy is the original's image data, byte for byte, minus EXIF (GPS),
     XMP and comments."""
-    from archiver.media import strip_jpeg_metadata
+    from archiver.capture.media import strip_jpeg_metadata
 
     exif = Image.Exif()
     exif[0x010F] = "SpyCam"

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-from archiver import pipeline
-from archiver.config import Settings, load_settings
-from archiver.fixture_origin import FixtureOrigin, make_image
-from archiver.store import blob_key
+from archiver.article.versions import versions
+from archiver.config.settings import Settings, load_settings
+from archiver.runtime import Runtime
+from archiver.storage.layout import blob_key, sha256_hex, source_key
+from archiver.testing.fixture_origin import FixtureOrigin, make_image
 from tests.harness.celery_worker import Worker, settings_env
 
 pytestmark = pytest.mark.integration
@@ -48,26 +49,26 @@ def article(i: int, url: str) -> bytes:
 def test_same_image_in_50_articles_is_fetched_once_and_stored_once(
         settings: Settings, origin: FixtureOrigin, tmp_path: Path) -> None:
     url = origin.url(IMAGE)
-    rt = pipeline.Runtime.from_settings(settings)
+    rt = Runtime.from_settings(settings)
     app = Celery("dedupe-test", broker=settings.broker_url)
     bodies = {f"story-{i:02d}": article(i, url) for i in range(ARTICLES)}
     env = settings_env(settings)
     with Worker(env, tmp_path / "w1.log", concurrency=2), Worker(env, tmp_path / "w2.log", concurrency=2):
         for aid, body in bodies.items():   # what `archiver submit` does: store the source, queue it
-            sha = pipeline.sha256_hex(body)
-            rt.store.put(pipeline.source_key(aid, sha), body, if_none_match=True)
+            sha = sha256_hex(body)
+            rt.store.put(source_key(aid, sha), body, if_none_match=True)
             app.send_task("archiver.process_article", args=[aid, sha, None, None, "auto"], queue="archiver")
         deadline = time.monotonic() + 150
         pending = set(bodies)
         while pending and time.monotonic() < deadline:
-            pending = {aid for aid in pending if not pipeline.versions(rt, aid)}
+            pending = {aid for aid in pending if not versions(rt, aid)}
             time.sleep(0.2)
         logs = "".join((tmp_path / n).read_text(errors="replace")[-2000:] for n in ("w1.log", "w2.log"))
         assert not pending, f"{len(pending)} articles never got a version; worker logs:\n{logs}"
 
     assert origin.count(IMAGE) == 1   # one fetch across 2 processes x 2 children
     data = origin.media_bytes(IMAGE)
-    sha = pipeline.sha256_hex(data)
+    sha = sha256_hex(data)
     key = blob_key(sha)
     assert list(rt.store.list("blobs/")) == [key]   # one stored original ...
     assert rt.store.get(key) == data                # ... byte for byte
@@ -79,7 +80,7 @@ def test_same_image_in_50_articles_is_fetched_once_and_stored_once(
     expected = sorted((aid, body.decode().index(url)) for aid, body in bodies.items())
     assert sorted((u["article_id"], u["position"]) for u in uses) == expected
     for aid, body in bodies.items():
-        history = pipeline.versions(rt, aid)
+        history = versions(rt, aid)
         assert len(history) == 1
         text = rt.store.get(history[0]["key"]).decode()
         assert f'src="{stable}"' in text   # the stable public URL went into the article

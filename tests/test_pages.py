@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from archiver import audit
-from archiver import compliance as actions
 from archiver.auth import authenticate
+from archiver.compliance import audit
+from archiver.compliance.holds import set_takedown
+from archiver.steps.prepare import load_plan
 from archiver.web.app import create_app
 from archiver.web.routes import pages
 from tests import pages_corpus as pc
@@ -258,9 +259,8 @@ def test_article_page_renders_a_health_block_when_provided(compliance: TestClien
     plan_items = {}
 
     def health(_rt: Any, article_id: str) -> dict[str, Any]:
-        from archiver import pipeline
 
-        plan = pipeline.load_plan(corpus.runtime, article_id)
+        plan = load_plan(corpus.runtime, article_id)
         plan_items.update({it["item_id"]: {"state": "dead", "checked_at": "2025-08-01T00:00:00Z",
                                            "detail": "<b>404</b>"} for it in plan.items if it["kind"] == "embed"})
         return {"state": "dead", "checked_at": "2025-08-01T00:00:00Z", "items": plan_items,
@@ -280,7 +280,7 @@ def test_taken_down_posts_stay_visible_to_staff_as_evidence(app: Any, compliance
                                                              corpus: pc.Corpus) -> None:
     rt = corpus.runtime
     principal = authenticate(rt.catalog, corpus.tokens["compliance"])
-    actions.set_takedown(rt, principal, "twitter", pc.EVIL_ID, on=True, reason="<script>alert(9)</script> court order")
+    set_takedown(rt, principal, "twitter", pc.EVIL_ID, on=True, reason="<script>alert(9)</script> court order")
     manifest_key = rt.catalog.captures("twitter", pc.EVIL_ID)[-1]["manifest_key"]
     public = TestClient(app, follow_redirects=False)
     assert public.get(f"/media/{manifest_key}").status_code == 410

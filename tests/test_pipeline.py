@@ -10,10 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from archiver import pipeline
-from archiver.config import Settings
-from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_image
-from archiver.rewrite import Patch, revert_patch
+from archiver.article.splice import Patch, revert_patch
+from archiver.article.versions import VersionConflict, versions, write_version
+from archiver.config.settings import Settings
+from archiver.runners.local import archive, retry
+from archiver.runtime import Runtime
+from archiver.steps.capture import capture_item
+from archiver.steps.prepare import prepare
+from archiver.steps.results import failed_result, save_result
+from archiver.storage.layout import patch_key, source_key, version_key
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 
 TWEET = "1945048830047662087"
 VIDEO_TWEET = "1763973978935815120"
@@ -59,14 +65,14 @@ def settings(request: pytest.FixtureRequest, tmp_settings: Callable[..., Setting
     return tmp_settings(**origin.settings_overrides(), **extra, public_base_url="https://archive.example/media")
 
 
-def keys(rt: pipeline.Runtime) -> set[str]:
+def keys(rt: Runtime) -> set[str]:
     return set(rt.store.list(""))
 
 
 def test_archive_end_to_end(settings: Settings, origin: FixtureOrigin) -> None:
     src = article(origin).encode()
-    rt = pipeline.Runtime.from_settings(settings)
-    rep = pipeline.archive(rt, src, base_url="https://news.example/story")
+    rt = Runtime.from_settings(settings)
+    rep = archive(rt, src, base_url="https://news.example/story")
     assert rep["article_id"] == hashlib.sha256(src).hexdigest()[:20]
     assert rep["version"] == 1
 
@@ -91,7 +97,7 @@ def test_archive_end_to_end(settings: Settings, origin: FixtureOrigin) -> None:
     assert missing["status"] == "failed" and "404" in missing["error"]
 
     # The rewrite: stable image URLs, Robust Links on the tweet, every other byte identical.
-    body = rt.store.get(pipeline.version_key(rep["article_id"], 1))
+    body = rt.store.get(version_key(rep["article_id"], 1))
     text = body.decode()
     expected = src.decode().replace(origin.url("/media/lead.jpg"), lead["stable_url"])
     snapshot_url = rt.store.public_url(by_id[TWEET]["snapshot"])
@@ -101,15 +107,15 @@ def test_archive_end_to_end(settings: Settings, origin: FixtureOrigin) -> None:
     # The bare-URL paragraph of the second tweet carries them too, on its <p>.
     assert text.count("data-versionurl=") == 2
     assert re.sub(r' data-(?:originalurl|versionurl|versiondate)="[^"]*"', "", text) == expected
-    patch = Patch.from_json(json.loads(rt.store.get(pipeline.patch_key(rep["article_id"], 1))))
+    patch = Patch.from_json(json.loads(rt.store.get(patch_key(rep["article_id"], 1))))
     assert revert_patch(text, patch) == src.decode()
-    assert rt.store.get(pipeline.source_key(rep["article_id"], hashlib.sha256(src).hexdigest())) == src
+    assert rt.store.get(source_key(rep["article_id"], hashlib.sha256(src).hexdigest())) == src
     if settings.storage.startswith("file:") or not settings.storage:
         assert Path(rep["rewritten"]).read_bytes() == body
 
     # Archiving the same article again: same bytes, nothing new stored, nothing fetched again.
     before, fetched = keys(rt), len(origin.requests)
-    again = pipeline.archive(rt, src, base_url="https://news.example/story")
+    again = archive(rt, src, base_url="https://news.example/story")
     assert again["version"] == 1 and not again["new_version"]
     assert keys(rt) == before
     # Only the failed image is tried again.
@@ -122,24 +128,24 @@ def test_failing_tweet_endpoint_then_retry(tmp_settings: Callable[..., Settings]
     origin.set_behaviour("/tweet-result", "garbage", sticky=True)
     origin.set_behaviour("/oembed", "500", sticky=True)
     src = article(origin).encode()
-    rt = pipeline.Runtime.from_settings(settings)
-    rep = pipeline.archive(rt, src, article_id="story-1")
+    rt = Runtime.from_settings(settings)
+    rep = archive(rt, src, article_id="story-1")
     statuses = {e["post_id"]: e for e in rep["embeds"]}
     assert statuses[TWEET]["status"] in ("unavailable", "failed")
     assert statuses[TWEET]["error"]
     # The rest of the article is still archived and rewritten.
     assert {i["status"] for i in rep["images"]} == {"archived", "failed"}
-    v1 = rt.store.get(pipeline.version_key("story-1", 1)).decode()
+    v1 = rt.store.get(version_key("story-1", 1)).decode()
     assert "/blobs/sha256/" in v1 and "data-versionurl" not in v1
 
     origin.set_behaviour("/tweet-result", "ok")
     origin.set_behaviour("/oembed", "ok")
-    rep2 = pipeline.retry(rt, "story-1")
+    rep2 = retry(rt, "story-1")
     assert {e["status"] for e in rep2["embeds"]} == {"archived"}
     assert rep2["version"] == 2
-    v2 = rt.store.get(pipeline.version_key("story-1", 2)).decode()
+    v2 = rt.store.get(version_key("story-1", 2)).decode()
     assert v2.count("data-versionurl") == 2
-    assert [v["reason"] for v in pipeline.versions(rt, "story-1")] == ["archive", "retry"]
+    assert [v["reason"] for v in versions(rt, "story-1")] == ["archive", "retry"]
     # The retry completed the first, unavailable capture: one manifest, not two.
     assert len([k for k in rt.store.list(f"posts/twitter/{TWEET}/") if k.endswith(".json")]) == 1
     rt.close()
@@ -152,9 +158,9 @@ def test_timeouts_end_within_the_deadline(tmp_settings: Callable[..., Settings],
                              fetch_read_timeout=1.0)
     origin.set_behaviour("/tweet-result", "timeout", sticky=True)
     origin.set_behaviour("/oembed", "timeout", sticky=True)
-    rt = pipeline.Runtime.from_settings(settings)
+    rt = Runtime.from_settings(settings)
     started = time.monotonic()
-    rep = pipeline.archive(rt, article(origin).encode(), article_id="slow")
+    rep = archive(rt, article(origin).encode(), article_id="slow")
     assert time.monotonic() - started < 8
     assert all(e["status"] in ("unavailable", "failed") for e in rep["embeds"])
     assert all(e["error"] for e in rep["embeds"])
@@ -166,12 +172,12 @@ def test_a_capture_that_died_is_redone_under_the_same_id(tmp_settings: Callable[
                                                           origin: FixtureOrigin) -> None:
     """A worker that died mid-capture left a 'capturing' result: the next run reuses its capture id,
     so it overwrites the same manifest and WARC keys instead of adding a second capture."""
-    rt = pipeline.Runtime.from_settings(tmp_settings(**origin.settings_overrides()))
-    plan = pipeline.prepare(rt, article(origin).encode(), article_id="died")
+    rt = Runtime.from_settings(tmp_settings(**origin.settings_overrides()))
+    plan = prepare(rt, article(origin).encode(), article_id="died")
     item = next(it for it in plan.items if it["kind"] == "embed" and it["post_id"] == TWEET)
-    pipeline.save_result(rt, plan, {**pipeline.failed_result(item, None), "status": "capturing",
+    save_result(rt, plan, {**failed_result(item, None), "status": "capturing",
                                     "capture_id": "20260101T000000Z-0000abcd"})
-    result = pipeline.capture_item(rt, plan, item["item_id"])
+    result = capture_item(rt, plan, item["item_id"])
     assert result["status"] == "archived"
     assert result["capture_id"] == "20260101T000000Z-0000abcd"
     assert result["snapshot"] == f"posts/twitter/{TWEET}/20260101T000000Z-0000abcd.json"
@@ -180,16 +186,16 @@ def test_a_capture_that_died_is_redone_under_the_same_id(tmp_settings: Callable[
 
 
 def test_an_edit_of_a_stale_version_is_refused(tmp_settings: Callable[..., Settings]) -> None:
-    rt = pipeline.Runtime.from_settings(tmp_settings())
-    rep = pipeline.archive(rt, b"<p>plain</p>", article_id="plain")
+    rt = Runtime.from_settings(tmp_settings())
+    rep = archive(rt, b"<p>plain</p>", article_id="plain")
     doc = {"base": {"kind": "version", "version": 1}, "ops": []}
-    v2 = pipeline.write_version(rt, "plain", b"<p>edited</p>", reason="restore", source_sha256="x", encoding="utf-8",
+    v2 = write_version(rt, "plain", b"<p>edited</p>", reason="restore", source_sha256="x", encoding="utf-8",
                                 patch_doc=doc, expected_current=rep["version"])
     assert v2.number == 2
-    with pytest.raises(pipeline.VersionConflict):
-        pipeline.write_version(rt, "plain", b"<p>late</p>", reason="restore", source_sha256="x", encoding="utf-8",
+    with pytest.raises(VersionConflict):
+        write_version(rt, "plain", b"<p>late</p>", reason="restore", source_sha256="x", encoding="utf-8",
                                patch_doc=doc, expected_current=1)
-    assert [v["version"] for v in pipeline.versions(rt, "plain")] == [1, 2]
+    assert [v["version"] for v in versions(rt, "plain")] == [1, 2]
     rt.close()
 
 
@@ -200,15 +206,15 @@ def test_two_deliveries_of_one_item_at_once_make_one_capture(tmp_settings: Calla
     capture and take its result."""
     from concurrent.futures import ThreadPoolExecutor
 
-    rt = pipeline.Runtime.from_settings(tmp_settings(**origin.settings_overrides()))
-    plan = pipeline.prepare(rt, article(origin).encode(), article_id="twice")
+    rt = Runtime.from_settings(tmp_settings(**origin.settings_overrides()))
+    plan = prepare(rt, article(origin).encode(), article_id="twice")
     item = next(it for it in plan.items if it["kind"] == "embed" and it["post_id"] == TWEET)
     origin.timeout_sleep = 0.3  # every capture takes that long, so all four start before one ends
     origin.set_behaviour("/tweet-result", "timeout", sticky=True)
-    other = pipeline.prepare(rt, article(origin).replace("Gone:", "Also gone:").encode(), article_id="other")
+    other = prepare(rt, article(origin).replace("Gone:", "Also gone:").encode(), article_id="other")
     runs = [(plan, item["item_id"])] * 3 + [(other, item["item_id"])]
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda run: pipeline.capture_item(rt, *run), runs))
+        results = list(pool.map(lambda run: capture_item(rt, *run), runs))
     assert {r["status"] for r in results} == {"archived"}
     assert len({r["capture_id"] for r in results}) == 1
     assert origin.count("/tweet-result", id=TWEET) == 1

@@ -12,18 +12,21 @@ from typing import Any
 
 import pytest
 
+from archiver.capture.fetch import Fetcher
+from archiver.capture.manifest import validate_manifest
+from archiver.capture.warc import read_warc
 from archiver.discover.model import Embed
-from archiver.fetch import Fetcher
-from archiver.fixture_origin import FixtureOrigin
-from archiver.providers import get_provider
 from archiver.providers.base import CaptureContext, CaptureResult
 from archiver.providers.bluesky import id_time as bluesky_time
 from archiver.providers.markup import MarkupProvider
 from archiver.providers.mastodon import id_time as mastodon_time
 from archiver.providers.oembed import OEmbedProvider
+from archiver.providers.registry import get_provider
 from archiver.providers.tiktok import id_time as tiktok_time
-from archiver.snapshot import read_warc, validate_manifest
-from archiver.store import LocalStore
+from archiver.runners.local import archive
+from archiver.runtime import Runtime
+from archiver.storage.local import LocalStore
+from archiver.testing.fixture_origin import FixtureOrigin
 
 YT = {"provider": "youtube", "url": "https://www.youtube.com/watch?v=Tq2wE9rY4uI",
       "text": "Ice-out on Lake Mont, time-lapse", "author_name": "Pinecrest Observer", "handle": "PinecrestObserver"}
@@ -179,7 +182,7 @@ def test_markup_only_when_no_endpoint(origin: FixtureOrigin, env: dict[str, Any]
 
 
 def test_thumbnail_from_markup(origin: FixtureOrigin, env: dict[str, Any]) -> None:
-    from archiver.fixture_origin import make_image
+    from archiver.testing.fixture_origin import make_image
 
     thumb = origin.add_image("/markup-thumbs/reel.jpg", make_image("reel", 40, 30))
     article = (f'<blockquote class="reddit-embed-bq"><img src="{thumb}" alt=""><a href="{RD["url"]}">'
@@ -204,13 +207,12 @@ def test_ids_that_carry_time(func: Callable[[str], datetime | None], post_id: st
 def test_a_telegram_post_is_filed_under_its_own_id(tmp_path: Path) -> None:
     """Telegram's "channel/123" is stored and indexed as "channel:123" (one key segment), not lost
     under a hash; the article's report keeps the id as discovery gave it."""
-    from archiver import pipeline
-    from archiver.config import load_settings
+    from archiver.config.settings import load_settings
 
     html = ('<p>Alert</p><script async src="https://telegram.org/js/telegram-widget.js?22" '
             'data-telegram-post="lakemontalerts/512" data-width="100%"></script>')
-    rt = pipeline.Runtime.from_settings(load_settings(env={}).replace(home=str(tmp_path)))
-    rep = pipeline.archive(rt, html.encode(), article_id="tg")
+    rt = Runtime.from_settings(load_settings(env={}).replace(home=str(tmp_path)))
+    rep = archive(rt, html.encode(), article_id="tg")
     (embed,) = rep["embeds"]
     assert embed["post_id"] == "lakemontalerts/512"
     assert embed["snapshot"].startswith("posts/telegram/lakemontalerts:512/")

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from archiver import pipeline
-from archiver.config import Settings
-from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_image
-from archiver.reindex import reindex
+from archiver.config.settings import Settings
+from archiver.runners.local import archive
+from archiver.runners.reindex import reindex
+from archiver.runtime import Runtime
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 from tests.harness.services import fresh_pg_dsn
 
 HINDI, ARABIC = "1945048830047662087", "1763973978935815120"
@@ -55,7 +56,7 @@ def settings(request: pytest.FixtureRequest, tmp_settings: Callable[..., Setting
     return tmp_settings(**origin.settings_overrides(), **extra, public_base_url="https://archive.example/media")
 
 
-def snapshot(rt: pipeline.Runtime) -> list[Any]:
+def snapshot(rt: Runtime) -> list[Any]:
     out: list[Any] = [rt.catalog.search(**q).to_json() for q in QUERIES]
     lead = rt.catalog.search("संबंधों").hits[0]["media"][0]["sha256"]
     out.append(rt.catalog.search(image_sha256=lead).to_json())
@@ -68,8 +69,8 @@ def snapshot(rt: pipeline.Runtime) -> list[Any]:
 
 
 def test_drop_and_reindex_gives_the_same_search_results(settings: Settings, origin: FixtureOrigin) -> None:
-    rt = pipeline.Runtime.from_settings(settings)
-    articles = [pipeline.archive(rt, story(origin, n), article_id=f"story-{n}") for n in range(3)]
+    rt = Runtime.from_settings(settings)
+    articles = [archive(rt, story(origin, n), article_id=f"story-{n}") for n in range(3)]
     assert all(e["status"] == "archived" for a in articles for e in a["embeds"])
 
     # What the pipeline recorded as it went already answers searches in any script.
@@ -99,6 +100,6 @@ def test_drop_and_reindex_gives_the_same_search_results(settings: Settings, orig
     assert snapshot(rt) == before
     # And the pipeline still finds its fresh captures in the rebuilt catalog: nothing new stored.
     keys = set(rt.store.list(""))
-    pipeline.archive(rt, story(origin, 1), article_id="story-1")
+    archive(rt, story(origin, 1), article_id="story-1")
     assert set(rt.store.list("")) == keys
     rt.close()

@@ -13,10 +13,18 @@ from typing import Any
 
 import pytest
 
-from archiver import audit, health, pipeline, restore
-from archiver.config import Settings
+from archiver.article.versions import versions
+from archiver.compliance import audit
+from archiver.config.settings import Settings
 from archiver.errors import InputError
-from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_image
+from archiver.health.originals import article_health, check, dead_items, enroll
+from archiver.health.restore import auto_restore, restore, revert
+from archiver.runners.local import archive, retry
+from archiver.runtime import Runtime
+from archiver.steps.prepare import load_plan
+from archiver.steps.results import load_result
+from archiver.storage.layout import version_key
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 from tests.test_health import T0, TWEET, article
 
 BASE = "https://archive.example/media"
@@ -61,19 +69,19 @@ def receiver() -> Iterator[Receiver]:
     r.server.server_close()
 
 
-def setup(tmp_settings: Callable[..., Settings], origin: FixtureOrigin, **overrides: Any) -> pipeline.Runtime:
+def setup(tmp_settings: Callable[..., Settings], origin: FixtureOrigin, **overrides: Any) -> Runtime:
     settings = tmp_settings(**{**origin.settings_overrides(), "public_base_url": BASE, "fetch_retries": 0,
                                "health_dead_after_failures": 1, "health_dead_after_hours": 0.0, **overrides})
-    rt = pipeline.Runtime.from_settings(settings)
-    pipeline.archive(rt, article(origin).encode(), article_id="story", url="https://news.example/story")
+    rt = Runtime.from_settings(settings)
+    archive(rt, article(origin).encode(), article_id="story", url="https://news.example/story")
     return rt
 
 
-def card_for(rt: pipeline.Runtime) -> tuple[dict[str, Any], str]:
+def card_for(rt: Runtime) -> tuple[dict[str, Any], str]:
     """The tweet's result and its card key (the card is written here when the capture made none)."""
-    plan = pipeline.load_plan(rt, "story")
+    plan = load_plan(rt, "story")
     item = next(i for i in plan.items if i["kind"] == "embed")
-    res = pipeline.load_result(rt, plan, item["item_id"])
+    res = load_result(rt, plan, item["item_id"])
     assert res is not None and res["status"] == "archived"
     manifest = json.loads(rt.store.get(res["snapshot"]))
     key = (manifest.get("cards") or {}).get("html") or res["snapshot"].removesuffix(".json") + ".card.html"
@@ -88,8 +96,8 @@ def kill_everything(origin: FixtureOrigin) -> None:
     origin.set_behaviour("/media/a.jpg", "404", sticky=True)
 
 
-def body(rt: pipeline.Runtime, n: int) -> bytes:
-    return rt.store.get(pipeline.version_key("story", n))
+def body(rt: Runtime, n: int) -> bytes:
+    return rt.store.get(version_key("story", n))
 
 
 def test_restore_then_revert_give_exact_bytes(tmp_settings: Callable[..., Settings], origin: FixtureOrigin,
@@ -97,12 +105,12 @@ def test_restore_then_revert_give_exact_bytes(tmp_settings: Callable[..., Settin
     rt = setup(tmp_settings, origin, cms_callback_url=receiver.url, cms_callback_secret="s3cret")
     res, key = card_for(rt)
     v1 = body(rt, 1).decode()
-    assert restore.restore(rt, "story")["new_version"] is False  # nothing is dead yet
+    assert restore(rt, "story")["new_version"] is False  # nothing is dead yet
     kill_everything(origin)
-    health.article_health(rt, "story", check_now=True, now=T0)
-    assert {o.kind for o in health.dead_items(rt, "story")} == {"embed", "image"}
+    article_health(rt, "story", check_now=True, now=T0)
+    assert {o.kind for o in dead_items(rt, "story")} == {"embed", "image"}
 
-    report = restore.restore(rt, "story")
+    report = restore(rt, "story")
     start = v1.index('<blockquote class="twitter-tweet"')
     end = v1.index("</script>") + len("</script>")
     frame = (f'<iframe class="archiver-card" src="{BASE}/{key}" '
@@ -114,20 +122,20 @@ def test_restore_then_revert_give_exact_bytes(tmp_settings: Callable[..., Settin
     assert body(rt, 2) == expected
     statuses = {i["kind"]: i["status"] for i in report["items"]}
     assert statuses == {"embed": "restored", "image": "already"}  # the image already pointed at its copy
-    v = pipeline.versions(rt, "story")[-1]
+    v = versions(rt, "story")[-1]
     assert report["current"] == 2 and report["version"] == {
         "version": 2, "created": v["created_at"], "reason": "restore", "key": v["key"],
         "path": rt.store.locate(v["key"]), "sha256": hashlib.sha256(expected).hexdigest()}
     patch = json.loads(rt.store.get(v["patch_key"]))
     assert patch["base"]["version"] == 1 and patch["ops"][0]["old"] == v1[start:end]  # reversible
 
-    assert restore.restore(rt, "story")["new_version"] is False  # idempotent
-    back = restore.revert(rt, "story", 1)
+    assert restore(rt, "story")["new_version"] is False  # idempotent
+    back = revert(rt, "story", 1)
     assert back["current"] == 3 and back["version"]["reason"] == "revert" and body(rt, 3) == body(rt, 1)
     # Restoring after the revert carries the spans through the revert: the same bytes as before.
-    restore.restore(rt, "story")
+    restore(rt, "story")
     assert body(rt, 4) == expected
-    assert restore.revert(rt, "story", 3)["current"] == 5 and body(rt, 5) == v1.encode()
+    assert revert(rt, "story", 3)["current"] == 5 and body(rt, 5) == v1.encode()
 
     headers, raw = receiver.posts[0]
     assert headers["x-archiver-signature"] == "sha256=" + hmac.new(b"s3cret", raw, hashlib.sha256).hexdigest()
@@ -141,22 +149,22 @@ def test_restore_then_revert_give_exact_bytes(tmp_settings: Callable[..., Settin
 def test_restore_chosen_items_and_bad_requests(tmp_settings: Callable[..., Settings],
                                               origin: FixtureOrigin) -> None:
     rt = setup(tmp_settings, origin)
-    plan = pipeline.load_plan(rt, "story")
+    plan = load_plan(rt, "story")
     embed = next(i for i in plan.items if i["kind"] == "embed")
     with pytest.raises(InputError):
-        restore.restore(rt, "story", item_ids=["nope"])
+        restore(rt, "story", item_ids=["nope"])
     with pytest.raises(InputError):
-        restore.revert(rt, "story", 9)
+        revert(rt, "story", 9)
     with pytest.raises(InputError):
-        restore.restore(rt, "no-such-article")
-    res = pipeline.load_result(rt, plan, embed["item_id"])
+        restore(rt, "no-such-article")
+    res = load_result(rt, plan, embed["item_id"])
     if not rt.store.exists(res["snapshot"].removesuffix(".json") + ".card.html"):
         # No card (captures before cards existed): that item fails clearly and nothing is written.
-        rep = restore.restore(rt, "story", item_ids=[embed["item_id"]])
+        rep = restore(rt, "story", item_ids=[embed["item_id"]])
         assert "no static card" in rep["items"][0]["error"] and not rep["new_version"]
         card_for(rt)
     # An item chosen by the editor is restored even though its original is alive.
-    rep = restore.restore(rt, "story", item_ids=[embed["item_id"]])
+    rep = restore(rt, "story", item_ids=[embed["item_id"]])
     assert rep["new_version"] and rep["items"][0]["status"] == "restored"
 
 
@@ -164,13 +172,13 @@ def test_auto_restore_for_policy_sites(tmp_settings: Callable[..., Settings], or
     rt = setup(tmp_settings, origin, auto_restore_sites="news.example")
     card_for(rt)
     kill_everything(origin)
-    tweet = next(o for o in health.enroll(rt, "story") if o.kind == "embed")
-    rec = health.check(rt, tweet, now=T0 + timedelta(hours=1))
+    tweet = next(o for o in enroll(rt, "story") if o.kind == "embed")
+    rec = check(rt, tweet, now=T0 + timedelta(hours=1))
     assert rec["state"] == "dead"
-    (done,) = restore.auto_restore(rt, tweet.url)
+    (done,) = auto_restore(rt, tweet.url)
     assert done["version"]["reason"] == "auto-restore" and b"archiver-card" in body(rt, 2)
     other = setup(tmp_settings, origin, auto_restore_sites="elsewhere.example")
-    assert restore.auto_restore(other, tweet.url) == []
+    assert auto_restore(other, tweet.url) == []
 
 
 def test_http_api_and_editors_pages(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
@@ -204,7 +212,7 @@ def test_http_api_and_editors_pages(tmp_settings: Callable[..., Settings], origi
     assert "<code>story</code>" in client.get("/health").text
     r = client.post("/articles/story/restore", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/articles/story#health"
-    assert pipeline.versions(rt, "story")[-1]["reason"] == "restore"
+    assert versions(rt, "story")[-1]["reason"] == "restore"
     client.cookies.clear()
 
     r = client.post("/v1/articles/story/revert", json={"version": 1}, headers=auth)
@@ -217,7 +225,7 @@ def test_http_api_and_editors_pages(tmp_settings: Callable[..., Settings], origi
 def test_cli_health_restore_revert_and_show_agree(tmp_settings: Callable[..., Settings], origin: FixtureOrigin,
                                                   monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from archiver import cli
+    from archiver.cli import main as cli
 
     rt = setup(tmp_settings, origin)
     card_for(rt)
@@ -255,24 +263,24 @@ def test_a_later_capture_keeps_the_editors_restore(tmp_settings: Callable[..., S
     assert b_url in body(rt, 1).decode()
     origin.set_behaviour("/oembed", "404", sticky=True)
     origin.set_behaviour("/tweet-result", "empty", sticky=True)
-    health.article_health(rt, "story", check_now=True, now=T0)
-    restored = restore.restore(rt, "story", item_ids=[next(
-        i["item_id"] for i in pipeline.load_plan(rt, "story").items if i["kind"] == "embed")])
+    article_health(rt, "story", check_now=True, now=T0)
+    restored = restore(rt, "story", item_ids=[next(
+        i["item_id"] for i in load_plan(rt, "story").items if i["kind"] == "embed")])
     assert restored["current"] == 2
     v2 = body(rt, 2).decode()
     assert 'class="archiver-card"' in v2
 
     origin.set_behaviour("/media/b.jpg", "ok")
-    report = pipeline.retry(rt, "story")
+    report = retry(rt, "story")
     assert report["version"] == 3
-    plan = pipeline.load_plan(rt, "story")
+    plan = load_plan(rt, "story")
     b_item = next(i for i in plan.items if i.get("url") == b_url)
-    stable = pipeline.load_result(rt, plan, b_item["item_id"])["stable_url"]
+    stable = load_result(rt, plan, b_item["item_id"])["stable_url"]
     assert body(rt, 3).decode() == v2.replace(b_url, stable)
-    history = pipeline.versions(rt, "story")
+    history = versions(rt, "story")
     assert [v["reason"] for v in history] == ["archive", "restore", "retry"]
     patch = json.loads(rt.store.get(history[-1]["patch_key"]))
     assert patch["base"]["kind"] == "version" and patch["base"]["version"] == 2
     # The chain still leads back to the source: restoring and reverting keep working on top of it.
-    assert restore.revert(rt, "story", 2)["current"] == 4 and body(rt, 4) == body(rt, 2)
+    assert revert(rt, "story", 2)["current"] == 4 and body(rt, 4) == body(rt, 2)
     rt.close()

@@ -6,16 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.discover import discover
-from archiver.rewrite import (
-    Patch,
-    PatchError,
-    Replacement,
-    add_robust_links,
-    apply_patch,
-    revert_patch,
-    splice,
-)
+from archiver.article.splice import Patch, PatchError, Replacement, add_robust_links, apply_patch, revert_patch, splice
+from archiver.discover.scan import discover
 
 TWEET = ('<blockquote class="twitter-tweet"><p>Hi</p>&mdash; A (@a) '
          '<a href="https://twitter.com/a/status/{id}">March 5, 2024</a></blockquote>')

@@ -18,7 +18,7 @@ from tests.apikit import Api, api, archive_sample, fixture_origin, private_redis
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Api]:
-    from archiver.config import load_settings
+    from archiver.config.settings import load_settings
 
     home = tmp_path_factory.mktemp("fuzz")
     with fixture_origin() as origin:

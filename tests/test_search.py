@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from archiver.catalog import Catalog, open_catalog
+from archiver.catalog.backend import open_catalog
+from archiver.catalog.core import Catalog
 from archiver.catalog.text import parse_query, tokenize
 from archiver.errors import InputError
 from tests.harness.services import fresh_pg_dsn
@@ -211,7 +212,7 @@ def test_postgres_default_parser_is_not_enough(postgres_dsn: str) -> None:
 
 def test_cli_search_gives_the_catalogs_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from archiver.cli import main
+    from archiver.cli.main import main
 
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     cat = open_catalog(url)

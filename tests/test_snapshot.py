@@ -11,24 +11,17 @@ from typing import Any
 
 import pytest
 
+from archiver.capture.fetch import Exchange
+from archiver.capture.manifest import ManifestError, base_manifest, new_capture_id, validate_manifest
+from archiver.capture.record import write_snapshot
+from archiver.capture.warc import build_warc, read_warc
 from archiver.discover.model import Embed
-from archiver.fetch import Exchange
-from archiver.providers import get_provider
 from archiver.providers.base import CaptureContext
 from archiver.providers.markup import MarkupProvider
+from archiver.providers.registry import get_provider
 from archiver.providers.twitter import TwitterProvider
-from archiver.snapshot import (
-    ManifestError,
-    base_manifest,
-    build_warc,
-    manifest_key,
-    new_capture_id,
-    read_warc,
-    validate_manifest,
-    warc_key,
-    write_snapshot,
-)
-from archiver.store import LocalStore
+from archiver.storage.layout import manifest_key, warc_key
+from archiver.storage.local import LocalStore
 
 T0 = datetime(2025, 7, 15, 9, 12, 33, 123000, tzinfo=UTC)
 

@@ -12,18 +12,13 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from archiver.config import Settings
+from archiver.config.settings import Settings
 from archiver.errors import ConfigError
-from archiver.store import (
-    LocalStore,
-    LockConfig,
-    ObjectNotFound,
-    ObjectStore,
-    S3Store,
-    StoreError,
-    blob_key,
-    open_store,
-)
+from archiver.storage.backend import open_store
+from archiver.storage.base import LockConfig, ObjectNotFound, ObjectStore, StoreError
+from archiver.storage.layout import blob_key
+from archiver.storage.local import LocalStore
+from archiver.storage.s3 import S3Store
 from tests.harness.services import SeaweedFS, free_port
 
 BASE = "https://media.example.org/archive"

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import trustme
 
-from archiver.config import Settings
+from archiver.capture.fetch import Fetcher, FetchError
+from archiver.config.settings import Settings
 from archiver.errors import ConfigError
-from archiver.fetch import Fetcher, FetchError
 
 HOST = "photos.newsroom.test"
 

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from archiver.capture.fetch import Fetcher
+from archiver.capture.manifest import validate_manifest
+from archiver.capture.warc import read_warc
 from archiver.discover.model import Embed
-from archiver.fetch import Fetcher
-from archiver.fixture_origin import FixtureOrigin
-from archiver.providers import get_provider
 from archiver.providers.base import CaptureContext, CaptureResult
+from archiver.providers.registry import get_provider
 from archiver.providers.twitter import (
     TwitterProvider,
     double_to_radix,
@@ -27,8 +28,8 @@ from archiver.providers.twitter import (
     snowflake_time,
     syndication_token,
 )
-from archiver.snapshot import read_warc, validate_manifest
-from archiver.store import LocalStore
+from archiver.storage.local import LocalStore
+from archiver.testing.fixture_origin import FixtureOrigin
 
 # Computed with node: ((Number(id)/1e15)*Math.PI).toString(36).replace(/(0+|\.)/g,'')
 NODE_TOKENS = {

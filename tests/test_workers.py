@@ -12,10 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from archiver import pipeline
-from archiver.config import Settings
-from archiver.fixture_origin import FixtureOrigin, TweetFixture, make_image
-from archiver.rewrite import Patch, revert_patch
+from archiver.article.splice import Patch, revert_patch
+from archiver.article.versions import versions
+from archiver.config.settings import Settings
+from archiver.health.originals import article_health
+from archiver.runtime import Runtime
+from archiver.steps.prepare import load_plan
+from archiver.steps.results import load_result
+from archiver.storage.layout import patch_key
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 from tests.harness.celery_worker import Worker, settings_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +51,7 @@ def article(origin: FixtureOrigin) -> bytes:
 
 @pytest.fixture
 def settings(tmp_path: Path, redis_url: str, s3, origin: FixtureOrigin) -> Settings:
-    from archiver.config import load_settings
+    from archiver.config.settings import load_settings
 
     return load_settings(env={}).replace(
         home=str(tmp_path), catalog=f"sqlite:///{tmp_path / 'catalog.sqlite3'}", broker_url=redis_url,
@@ -63,20 +68,20 @@ def submit(settings: Settings, path: Path, wait: float) -> dict:
     return json.loads(out.stdout)
 
 
-def check_article(settings: Settings, src: bytes, origin: FixtureOrigin) -> pipeline.Runtime:
-    rt = pipeline.Runtime.from_settings(settings)
-    history = pipeline.versions(rt, "story")
+def check_article(settings: Settings, src: bytes, origin: FixtureOrigin) -> Runtime:
+    rt = Runtime.from_settings(settings)
+    history = versions(rt, "story")
     assert [v["version"] for v in history] == [1]
     body = rt.store.get(history[0]["key"]).decode()
-    plan = pipeline.load_plan(rt, "story", hashlib.sha256(src).hexdigest())
-    results = [pipeline.load_result(rt, plan, it["item_id"]) for it in plan.items]
+    plan = load_plan(rt, "story", hashlib.sha256(src).hexdigest())
+    results = [load_result(rt, plan, it["item_id"]) for it in plan.items]
     assert sorted(r["status"] for r in results) == ["archived"] * 4
     for i in range(3):
         digest = hashlib.sha256(origin.media_bytes(f"/img/{i}.jpg")).hexdigest()
         assert rt.store.get(f"blobs/sha256/{digest[:2]}/{digest}") == origin.media_bytes(f"/img/{i}.jpg")
         assert f"https://archive.example/media/blobs/sha256/{digest[:2]}/{digest}" in body
     assert body.count("data-versionurl=") == 1
-    patch = Patch.from_json(json.loads(rt.store.get(pipeline.patch_key("story", 1))))
+    patch = Patch.from_json(json.loads(rt.store.get(patch_key("story", 1))))
     assert revert_patch(body, patch) == src.decode()
     return rt
 
@@ -117,14 +122,14 @@ def test_worker_killed_mid_capture(settings: Settings, origin: FixtureOrigin, tm
         first.kill()
     finally:
         first.stop()
-    rt = pipeline.Runtime.from_settings(settings)
-    assert pipeline.versions(rt, "story") == []  # nothing finished while the capture hung
+    rt = Runtime.from_settings(settings)
+    assert versions(rt, "story") == []  # nothing finished while the capture hung
     time.sleep(settings.visibility_timeout + 1)  # the dead worker's task becomes visible again
 
     second = Worker(env, tmp_path / "worker2.log")
     try:
         deadline = time.monotonic() + 120
-        while not pipeline.versions(rt, "story"):
+        while not versions(rt, "story"):
             assert time.monotonic() < deadline, (tmp_path / "worker2.log").read_text()[-3000:]
             time.sleep(0.2)
     finally:
@@ -154,12 +159,12 @@ def test_workers_back_off_and_finish_a_failed_capture(settings: Settings, origin
     with Worker(settings_env(settings), tmp_path / "worker.log"):
         out = submit(settings, path, wait=90)
         assert out["version"] == 1
-        rt = pipeline.Runtime.from_settings(settings)
+        rt = Runtime.from_settings(settings)
         deadline = time.monotonic() + 60
-        while len(pipeline.versions(rt, "story")) < 2:
+        while len(versions(rt, "story")) < 2:
             assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
             time.sleep(0.2)
-    history = pipeline.versions(rt, "story")
+    history = versions(rt, "story")
     assert [v["reason"] for v in history] == ["archive", "retry"]
     assert "data-versionurl" not in rt.store.get(history[0]["key"]).decode()
     assert rt.store.get(history[1]["key"]).decode().count("data-versionurl=") == 1
@@ -172,7 +177,6 @@ def test_health_round_on_real_workers_declares_a_deleted_tweet_dead(settings: Se
     a tweet whose oEmbed answers 404 and syndication {} becomes dead; the live images stay live."""
     from celery import Celery
 
-    from archiver import health
 
     settings = settings.replace(health_round_seconds=1.0, health_dead_after_failures=1, health_dead_after_hours=0.0)
     src = article(origin)
@@ -183,13 +187,13 @@ def test_health_round_on_real_workers_declares_a_deleted_tweet_dead(settings: Se
         origin.set_behaviour("/oembed", "404", sticky=True)
         origin.set_behaviour("/tweet-result", "empty", sticky=True)
         beat = Celery("t", broker=settings.broker_url)
-        rt = pipeline.Runtime.from_settings(settings)
+        rt = Runtime.from_settings(settings)
         deadline = time.monotonic() + 60
         while True:
             beat.send_task("archiver.health_schedule", queue="archiver")  # what beat sends every round
             time.sleep(0.7)
             states = {it["kind"] + ":" + it["url"]: it["state"]
-                      for it in health.article_health(rt, "story")["items"]}
+                      for it in article_health(rt, "story")["items"]}
             if "unchecked" not in states.values():
                 break
             assert time.monotonic() < deadline, (states, (tmp_path / "worker.log").read_text()[-3000:])

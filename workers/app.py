@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from archiver.config import load_settings
+from archiver.config.settings import load_settings
 
 settings = load_settings()
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from archiver.intake import Intake
+from archiver.runners.feeds import poll_feeds as poll
+from archiver.runners.intake import Intake
 from workers.app import app
 from workers.tasks import runtime
 
@@ -15,7 +16,6 @@ _intake: Intake | None = None
 
 @app.task(name="archiver.poll_feeds", ignore_result=True)
 def poll_feeds() -> dict[str, Any]:
-    from archiver.feeds import poll_feeds as poll
 
     global _intake
     rt = runtime()

@@ -12,8 +12,9 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from archiver import health, restore
-from archiver.pipeline import iso, utcnow
+from archiver.dates import iso, utcnow
+from archiver.health.originals import check, claim, due, enroll_all
+from archiver.health.restore import auto_restore
 from workers.app import app, settings
 from workers.tasks import runtime
 
@@ -29,10 +30,10 @@ def schedule_checks() -> dict[str, Any]:
     now = utcnow()
     try:
         with rt.coordinator.lock("health-schedule", timeout=1):
-            enrolled = health.enroll_all(rt, since=_last_enrolled, now=now)
+            enrolled = enroll_all(rt, since=_last_enrolled, now=now)
             _last_enrolled = iso(now - timedelta(seconds=ROUND_SECONDS))
-            batch = health.due(rt, now=now, limit=BATCH)
-            health.claim(rt, [o["url"] for o in batch], now + timedelta(hours=1))
+            batch = due(rt, now=now, limit=BATCH)
+            claim(rt, [o["url"] for o in batch], now + timedelta(hours=1))
     except TimeoutError:
         return {"skipped": "another scheduling round is running"}
     for o in batch:
@@ -43,7 +44,7 @@ def schedule_checks() -> dict[str, Any]:
 @app.task(name="archiver.health_check", ignore_result=True)
 def check_original(original: dict[str, Any]) -> str:
     rt = runtime()
-    rec = health.check(rt, original)
+    rec = check(rt, original)
     if rec["state"] == "dead" and rec["since"] == rec["last_checked_at"]:
-        restore.auto_restore(rt, rec["url"])
+        auto_restore(rt, rec["url"])
     return rec["state"]

@@ -12,10 +12,15 @@ from typing import Any
 
 from celery import Task
 
-from archiver import pipeline
+from archiver.capture.ratelimit import RedisHostLimiter
 from archiver.coordination import RedisCoordinator
-from archiver.pipeline import NotReady, Runtime
 from archiver.providers.base import RETRYABLE_STATUSES
+from archiver.runtime import Runtime
+from archiver.steps import capture as capture_step
+from archiver.steps.finalize import NotReady, finalize
+from archiver.steps.prepare import load_plan, prepare
+from archiver.steps.results import failed_result, pending_items, save_result
+from archiver.storage.layout import source_key
 from workers.app import app, settings
 
 log = logging.getLogger(__name__)
@@ -27,7 +32,6 @@ def runtime() -> Runtime:
     global _runtime
     if _runtime is None:
         coordinator = RedisCoordinator(settings.broker_url, lease=settings.lock_lease)
-        from archiver.ratelimit import RedisHostLimiter
 
         limiter = RedisHostLimiter(settings.broker_url, settings)
         _runtime = Runtime.from_settings(settings, coordinator=coordinator, limiter=limiter)
@@ -45,9 +49,9 @@ def _over_delivered(task: Task) -> bool:
 def process_article(self: Task, article_id: str, source_sha256: str, url: str | None = None,
                     base_url: str | None = None, fmt: str = "auto") -> dict[str, Any]:
     rt = runtime()
-    data = rt.store.get(pipeline.source_key(article_id, source_sha256))
-    plan = pipeline.prepare(rt, data, url=url, base_url=base_url, article_id=article_id, fmt=fmt)
-    pending = pipeline.pending_items(rt, plan)
+    data = rt.store.get(source_key(article_id, source_sha256))
+    plan = prepare(rt, data, url=url, base_url=base_url, article_id=article_id, fmt=fmt)
+    pending = pending_items(rt, plan)
     done = [it["item_id"] for it in plan.items if it["item_id"] not in pending]
     for iid in done:
         rt.coordinator.mark_done(plan.group, iid)
@@ -62,12 +66,12 @@ def process_article(self: Task, article_id: str, source_sha256: str, url: str | 
 def capture_item(self: Task, article_id: str, source_sha256: str, item_id: str,
                  force: bool = False, attempt: int = 0) -> str:
     rt = runtime()
-    plan = pipeline.load_plan(rt, article_id, source_sha256)
+    plan = load_plan(rt, article_id, source_sha256)
     if _over_delivered(self):
-        result = pipeline.failed_result(plan.item(item_id), "worker lost too often while capturing")
-        pipeline.save_result(rt, plan, result)
+        result = failed_result(plan.item(item_id), "worker lost too often while capturing")
+        save_result(rt, plan, result)
     else:
-        result = pipeline.capture_item(rt, plan, item_id, force=force)
+        result = capture_step.capture_item(rt, plan, item_id, force=force)
     if rt.coordinator.mark_done(plan.group, item_id) >= len(plan.items):
         finalize_article.delay(article_id, source_sha256, "archive" if attempt == 0 else "retry")
     delays = settings.capture_retry_delay_list
@@ -82,9 +86,9 @@ def capture_item(self: Task, article_id: str, source_sha256: str, item_id: str,
 @app.task(bind=True, name="archiver.finalize_article", max_retries=5, default_retry_delay=2)
 def finalize_article(self: Task, article_id: str, source_sha256: str, reason: str = "archive") -> int:
     rt = runtime()
-    plan = pipeline.load_plan(rt, article_id, source_sha256)
+    plan = load_plan(rt, article_id, source_sha256)
     try:
-        return pipeline.finalize(rt, plan, reason=reason).number
+        return finalize(rt, plan, reason=reason).number
     except NotReady as exc:
         raise self.retry(exc=exc) from exc
 
@@ -92,8 +96,8 @@ def finalize_article(self: Task, article_id: str, source_sha256: str, reason: st
 def retry_article(article_id: str) -> int:
     """Queue a fresh capture of every item that did not end well; finalize follows."""
     rt = runtime()
-    plan = pipeline.load_plan(rt, article_id)
-    todo = pipeline.pending_items(rt, plan)
+    plan = load_plan(rt, article_id)
+    todo = pending_items(rt, plan)
     for iid in todo:
         capture_item.delay(article_id, plan.source_sha256, iid, force=True)
     if not todo:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from archiver.discover import markdown, text
+from archiver.discover.common import resolve
 from archiver.discover.html import HtmlScanner
 from archiver.discover.markdown import inside
 from archiver.discover.model import Discovery, Embed, ImageRef
@@ -91,7 +92,6 @@ def _line_embed(start: int, end: int, found: PostMatch, form: str) -> Embed:
 
 
 def _resolved(image: ImageRef, base_url: str | None) -> ImageRef:
-    from archiver.discover.common import resolve
 
     image.url = resolve(image.url, base_url)
     return image

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from archiver.config import Settings
+    from archiver.capture.fetch import Fetcher
+    from archiver.config.settings import Settings
     from archiver.discover.model import Embed
-    from archiver.fetch import Fetcher
-    from archiver.store import ObjectStore
+    from archiver.storage.base import ObjectStore
 
 # Outcome of one capture. "unavailable" and "failed" are worth retrying; the rest are final.
 EMBED_STATUSES = ("archived", "unavailable", "deleted", "protected", "tombstoned", "unresolved", "failed")
@@ -63,3 +63,13 @@ class Provider(Protocol):
         """Capture one post. `occurrences` are every embed of that post in the article
         (same key), richest markup first; never raises for remote trouble, it reports it."""
         ...
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """A setting a provider declares (an endpoint URL or template): `name` is the settings field and the
+    `ARCHIVER_<NAME>` environment variable, `default` its value when unset, `doc` one line for operators."""
+
+    name: str
+    default: str
+    doc: str

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
-from archiver import snapshot
+from archiver.capture.manifest import base_manifest, new_capture_id, source_entry
+from archiver.capture.record import write_snapshot
 from archiver.errors import ArchiverError
 from archiver.providers.base import CaptureContext, CaptureResult
 
@@ -165,7 +166,7 @@ def markup_data(occurrences: Sequence[Embed], ctx: CaptureContext) -> dict[str, 
 def markup_source(occurrences: Sequence[Embed], ctx: CaptureContext) -> dict[str, Any]:
     """Source 1 with its provenance: the article, and the hash of the embed's span as written."""
     fragment = span_of(ctx, occurrences[0])
-    entry = snapshot.source_entry(MARKUP_SOURCE, [], outcome="ok", data=markup_data(occurrences, ctx),
+    entry = source_entry(MARKUP_SOURCE, [], outcome="ok", data=markup_data(occurrences, ctx),
                                   fallback_url=ctx.article_url, fetched_at=ctx.now())
     entry["response_sha256"] = hashlib.sha256(fragment.encode("utf-8", "surrogatepass")).hexdigest()
     return entry
@@ -211,8 +212,8 @@ class MarkupProvider:
         post_id = filing_id(first)
         data = markup_data(occurrences, ctx)
         status = "archived" if data["text"] else "unresolved"
-        capture_id = ctx.capture_id or snapshot.new_capture_id(ctx.now())
-        m = snapshot.base_manifest(provider=self.name, post_id=post_id, capture_id=capture_id,
+        capture_id = ctx.capture_id or new_capture_id(ctx.now())
+        m = base_manifest(provider=self.name, post_id=post_id, capture_id=capture_id,
                                    captured_at=ctx.now(), status=status, url=first.url)
         m["author"].update(name=first.author, handle=first.handle)
         m.update(text=data["text"], text_expanded=data["text"], lang=data["lang"],
@@ -221,7 +222,7 @@ class MarkupProvider:
         if status == "unresolved":
             m["error"] = "the embed markup carries no text of the post"
         try:
-            key = snapshot.write_snapshot(ctx.store, m, [])
+            key = write_snapshot(ctx.store, m, [])
         except (ArchiverError, OSError, ValueError) as exc:  # storage trouble is reported, never raised
             return CaptureResult("failed", self.name, post_id, first.url, capture_id,
                                  error=f"could not store the snapshot: {exc}")

@@ -20,16 +20,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from archiver import snapshot
-from archiver.card import safe_url
+from archiver.capture.cards import safe_url
+from archiver.capture.manifest import base_manifest, new_capture_id, source_entry, utc_iso
+from archiver.capture.media import archive_media
+from archiver.capture.record import write_snapshot
 from archiver.errors import ArchiverError
 from archiver.providers import markup
 from archiver.providers.base import CaptureContext, CaptureResult
 from archiver.providers.sources import Fetched, get, json_object
 
 if TYPE_CHECKING:
+    from archiver.capture.fetch import Exchange
     from archiver.discover.model import Embed
-    from archiver.fetch import Exchange
 
 ArchiveMedia = Callable[..., Any]
 _HOST = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+")
@@ -132,7 +134,7 @@ class OEmbedProvider:
         first = next((e for e in occurrences if markup.safe_post_id(e.post_id)), occurrences[0])
         post_id = markup.filing_id(first)
         post_url = next((e.url for e in occurrences if safe_url(e.url)), None)
-        capture_id = ctx.capture_id or snapshot.new_capture_id(ctx.now())
+        capture_id = ctx.capture_id or new_capture_id(ctx.now())
         mk = markup.markup_data(occurrences, ctx)
         sources = [markup.markup_source(occurrences, ctx)]
         exchanges: list[Exchange] = []
@@ -143,12 +145,12 @@ class OEmbedProvider:
             sources.append(oembed.entry(oembed.data))
             o = oembed.data or {}
         text, text_source = (o["text"], "oembed") if o.get("text") else (mk["text"], markup.MARKUP_SOURCE)
-        m = snapshot.base_manifest(provider=self.name, post_id=post_id, capture_id=capture_id,
+        m = base_manifest(provider=self.name, post_id=post_id, capture_id=capture_id,
                                    captured_at=ctx.now(), status="failed", url=post_url)
         created = self.spec.id_time(post_id) if markup.safe_post_id(first.post_id) else None
         m.update(text=text, text_expanded=text, text_source=text_source if text else None,
                  lang=o.get("lang") or mk["lang"],
-                 created_at=snapshot.utc_iso(created) if created else None,
+                 created_at=utc_iso(created) if created else None,
                  attribution=markup.attribution(occurrences, ctx),
                  articles=markup.articles_entry(occurrences, ctx))
         m["author"].update(name=o.get("author") or first.author, handle=o.get("handle") or first.handle)
@@ -160,7 +162,7 @@ class OEmbedProvider:
                 status, error = "unavailable", problem
         m["status"], m["error"], m["sources"] = status, error, sources
         try:
-            key = snapshot.write_snapshot(ctx.store, m, exchanges)
+            key = write_snapshot(ctx.store, m, exchanges)
         except (ArchiverError, OSError, ValueError) as exc:
             return CaptureResult("failed", self.name, post_id, post_url, capture_id,
                                  error=f"could not store the snapshot: {exc}")
@@ -185,7 +187,6 @@ class OEmbedProvider:
                    exchanges: list[Exchange]) -> str | None:
         """Archive the thumbnail as a medium; returns an error when it failed in a retryable way."""
         if self._archive_media is None:
-            from archiver.media import archive_media
 
             self._archive_media = archive_media
         entry = {"type": "thumbnail", "status": "failed", "error": None, "sha256": None, "key": None,
@@ -196,13 +197,13 @@ class OEmbedProvider:
             rec = self._archive_media(url, kind="image", fetcher=ctx.fetcher, store=ctx.store,
                                       settings=ctx.settings)
         except (ArchiverError, OSError, ValueError) as exc:
-            sources.append(snapshot.source_entry("thumbnail", [], outcome="failed", error=str(exc),
+            sources.append(source_entry("thumbnail", [], outcome="failed", error=str(exc),
                                                  fallback_url=url))
             entry["error"] = str(exc)
             m["media"].append(entry)
             return f"thumbnail {url}: {exc}"
         exchanges.extend(rec.exchanges)
-        sources.append(snapshot.source_entry("thumbnail", rec.exchanges, outcome=rec.status, error=rec.error,
+        sources.append(source_entry("thumbnail", rec.exchanges, outcome=rec.status, error=rec.error,
                                              fallback_url=url, data={"sha256": rec.sha256, "key": rec.key}))
         entry.update(status=rec.status, error=rec.error, sha256=rec.sha256, key=rec.key, mime=rec.mime,
                      bytes=rec.bytes, width=rec.width, height=rec.height, final_url=rec.final_url)

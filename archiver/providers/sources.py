@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from archiver import snapshot
+from archiver.capture.fetch import FetchError
+from archiver.capture.manifest import source_entry
 
 if TYPE_CHECKING:
-    from archiver.fetch import Exchange, Response
+    from archiver.capture.fetch import Exchange, Response
     from archiver.providers.base import CaptureContext
 
 # Outcomes of a source that say "try again later" rather than anything about the post.
@@ -33,14 +34,13 @@ class Fetched:
         return self.outcome in TRANSIENT
 
     def entry(self, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        return snapshot.source_entry(self.name, self.exchanges, outcome=self.outcome, error=self.error,
+        return source_entry(self.name, self.exchanges, outcome=self.outcome, error=self.error,
                                      data=data, fallback_url=self.url)
 
 
 def get(ctx: CaptureContext, name: str, url: str, *, kind: str = "json",
         follow_redirects: bool = True) -> tuple[Response | None, Fetched]:
     """GET ``url`` as source ``name``; the response (None when none came) and its classification."""
-    from archiver.fetch import FetchError
 
     try:
         resp = ctx.fetcher.get(url, kind=kind, follow_redirects=follow_redirects)

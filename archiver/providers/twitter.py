@@ -24,7 +24,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-from archiver import snapshot
+from archiver.capture.manifest import base_manifest, new_capture_id, source_entry, utc_iso
+from archiver.capture.media import archive_media
+from archiver.capture.record import write_snapshot
 from archiver.errors import ArchiverError
 from archiver.providers import markup
 from archiver.providers.base import CaptureContext, CaptureResult
@@ -33,8 +35,8 @@ from archiver.providers.sources import get as _get
 from archiver.providers.sources import json_object as _json_object
 
 if TYPE_CHECKING:
+    from archiver.capture.fetch import Exchange
     from archiver.discover.model import Embed
-    from archiver.fetch import Exchange
 
 PROVIDER = "twitter"
 TWITTER_EPOCH_MS = 1288834974657
@@ -311,7 +313,7 @@ def _edit(tweet: dict[str, Any], post_id: str) -> dict[str, Any] | None:
         "is_edited": len(ids) > 1 or tweet.get("isEdited") is True,
         "is_latest": not ids or ids[-1] == post_id,
         "latest_id": ids[-1] if ids else None,
-        "editable_until": snapshot.utc_iso(until_dt) if until_dt else None,
+        "editable_until": utc_iso(until_dt) if until_dt else None,
         "edits_remaining": int(remaining) if isinstance(remaining, str | int) and str(remaining).isdigit()
         else None,
     }
@@ -355,7 +357,6 @@ class TwitterProvider:
 
     def _media_fn(self) -> ArchiveMedia:
         if self._archive_media is None:
-            from archiver.media import archive_media
 
             self._archive_media = archive_media
         return self._archive_media
@@ -378,7 +379,7 @@ class TwitterProvider:
                 transient = any(a.transient for a in attempts)
                 return self._unresolved(occurrences, ctx, sources, exchanges, transient)
             handle, post_id = found[0] or handle, found[1]
-        capture_id = ctx.capture_id or snapshot.new_capture_id(ctx.now())
+        capture_id = ctx.capture_id or new_capture_id(ctx.now())
         return self._capture_post(ctx, post_id, handle, capture_id, occurrences, sources, exchanges, depth=0)
 
     # The whole capture of one post; quoted and parent posts come back here with depth 1.
@@ -396,7 +397,7 @@ class TwitterProvider:
         mk = sources[0]["data"] if sources and sources[0]["name"] == markup.MARKUP_SOURCE else {}
         handle = _str(user.get("screen_name")) or o.get("handle") or handle
         url = canonical_url(post_id, handle)
-        m = snapshot.base_manifest(provider=PROVIDER, post_id=post_id, capture_id=capture_id,
+        m = base_manifest(provider=PROVIDER, post_id=post_id, capture_id=capture_id,
                                    captured_at=ctx.now(), status="failed", url=url)
         text, expanded = expand_text(tweet)
         text_source = "syndication" if text else None
@@ -444,8 +445,8 @@ class TwitterProvider:
     def _times(m: dict[str, Any], post_id: str, tweet: dict[str, Any]) -> None:
         snow = snowflake_time(post_id)
         stated = _parse_time(tweet.get("created_at"))
-        m["created_at_snowflake"] = snapshot.utc_iso(snow) if snow else None
-        m["created_at"] = snapshot.utc_iso(stated or snow) if (stated or snow) else None
+        m["created_at_snowflake"] = utc_iso(snow) if snow else None
+        m["created_at"] = utc_iso(stated or snow) if (stated or snow) else None
         # created_at is stated to the second; the snowflake to the millisecond.
         m["created_at_consistent"] = (abs((stated - snow).total_seconds()) < 1.5
                                       if stated and snow else None)
@@ -497,12 +498,12 @@ class TwitterProvider:
             rec = self._media_fn()(url, kind=kind, fetcher=ctx.fetcher, store=ctx.store,
                                    settings=ctx.settings)
         except (ArchiverError, OSError, ValueError) as exc:
-            sources.append(snapshot.source_entry(name, [], outcome="failed", error=str(exc),
+            sources.append(source_entry(name, [], outcome="failed", error=str(exc),
                                                  fallback_url=url))
             return None
         recs = list(getattr(rec, "exchanges", None) or [])
         exchanges.extend(recs)
-        sources.append(snapshot.source_entry(name, recs, outcome=rec.status, error=rec.error,
+        sources.append(source_entry(name, recs, outcome=rec.status, error=rec.error,
                                              fallback_url=url, data={"sha256": rec.sha256, "key": rec.key}))
         return rec
 
@@ -527,9 +528,9 @@ class TwitterProvider:
                     exchanges: list[Exchange], transient: bool) -> CaptureResult:
         e = occurrences[0]
         post_id = markup.unresolved_post_id(e)
-        capture_id = ctx.capture_id or snapshot.new_capture_id(ctx.now())
+        capture_id = ctx.capture_id or new_capture_id(ctx.now())
         status = "unavailable" if transient else "unresolved"
-        m = snapshot.base_manifest(provider=PROVIDER, post_id=post_id, capture_id=capture_id,
+        m = base_manifest(provider=PROVIDER, post_id=post_id, capture_id=capture_id,
                                    captured_at=ctx.now(), status=status, url=None)
         mk = sources[0]["data"]
         m.update(text=mk["text"], text_expanded=mk["text"], text_source=markup.MARKUP_SOURCE, lang=mk["lang"],
@@ -568,7 +569,7 @@ def _synd_summary(synd: Fetched) -> dict[str, Any] | None:
 
 def _write(ctx: CaptureContext, m: dict[str, Any], exchanges: list[Exchange]) -> CaptureResult:
     try:
-        key = snapshot.write_snapshot(ctx.store, m, exchanges)
+        key = write_snapshot(ctx.store, m, exchanges)
     except (ArchiverError, OSError, ValueError) as exc:
         return CaptureResult("failed", PROVIDER, m["post_id"], m["url"], m["capture_id"],
                              error=f"could not store the snapshot: {exc}")

@@ -17,10 +17,12 @@ from fastapi.responses import JSONResponse, Response
 
 from archiver import __version__
 from archiver.auth import ROLES, Principal
-from archiver.config import Settings
+from archiver.capture.media import sniff
+from archiver.compliance.holds import hidden_reason
+from archiver.config.settings import Settings
 from archiver.errors import ArchiverError, InputError
-from archiver.pipeline import Runtime
-from archiver.store import ObjectNotFound
+from archiver.runtime import Runtime
+from archiver.storage.base import ObjectNotFound
 from archiver.web.deps import require_role
 from archiver.web.routes import routers
 
@@ -50,14 +52,12 @@ def content_type_for(key: str, data: bytes) -> str:
     for suffix, ctype in _TYPES.items():
         if key.endswith(suffix):
             return ctype
-    from archiver.media import sniff
 
     return sniff(data) or "application/octet-stream"
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     """The app; `runtime` is built from `settings` unless given (tests share one)."""
-    from archiver import compliance
 
     rt = runtime or Runtime.from_settings(settings)
 
@@ -97,7 +97,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
              responses={404: {"description": "not archived"}, 410: {"description": "taken down"}})
     def media(key: str) -> Response:
         data = load_copy(rt, key)
-        reason = compliance.hidden_reason(rt, key)
+        reason = hidden_reason(rt, key)
         if reason is not None:
             return JSONResponse({"detail": "taken down", "reason": reason}, status_code=410,
                                 headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

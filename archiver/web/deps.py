@@ -13,8 +13,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from archiver.auth import ROLES, Principal, authenticate
-from archiver.config import Settings
-from archiver.pipeline import Runtime
+from archiver.config.settings import Settings
+from archiver.runtime import Runtime
 
 COOKIE_NAME = "archiver_token"
 _bearer = HTTPBearer(auto_error=False, description="an API token made by `archiver token create`")

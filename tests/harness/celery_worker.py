@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from archiver.config import Settings
+from archiver.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,19 +19,24 @@ from fastapi.responses import Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from archiver import audit, compliance, pipeline
+from archiver.article.versions import versions
 from archiver.auth import Principal
+from archiver.compliance import audit
+from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle
+from archiver.compliance.holds import POST_ID_RE, PROVIDER_RE, manifests, post_state, set_hold, set_takedown
 from archiver.errors import InputError
-from archiver.intake import Intake
 from archiver.metrics import registry_for
-from archiver.pipeline import Runtime
-from archiver.store import ObjectNotFound
+from archiver.runners.intake import Intake
+from archiver.runtime import Runtime
+from archiver.steps.prepare import load_plan
+from archiver.steps.results import load_result
+from archiver.storage.base import ObjectNotFound
 from archiver.web.deps import get_runtime, require_role
 
 router = APIRouter()
 
-PROVIDER = Path(pattern=compliance.PROVIDER_RE.pattern, max_length=32)
-POST_ID = Path(pattern=compliance.POST_ID_RE.pattern, max_length=200)
+PROVIDER = Path(pattern=PROVIDER_RE.pattern, max_length=32)
+POST_ID = Path(pattern=POST_ID_RE.pattern, max_length=200)
 ARTICLE_ID = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", max_length=128)
 DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 SHA256 = r"^[0-9a-f]{64}$"
@@ -143,10 +148,10 @@ def article_status(rt: Rt, _who: Operator, article_id: str = ARTICLE_ID) -> dict
                 "published_at": last.get("published_at"), "source_sha256": last["source_sha256"],
                 "versions": [], "items": [], "body": None}
     sha = row["source_sha256"]
-    plan = pipeline.load_plan(rt, article_id, sha)
+    plan = load_plan(rt, article_id, sha)
     items = []
     for item in plan.items:
-        res = pipeline.load_result(rt, plan, item["item_id"]) or {}
+        res = load_result(rt, plan, item["item_id"]) or {}
         items.append({
             "item_id": item["item_id"], "kind": item["kind"], "provider": item.get("provider"),
             "post_id": res.get("post_id", item.get("post_id")), "url": res.get("url") or item.get("url"),
@@ -154,18 +159,18 @@ def article_status(rt: Rt, _who: Operator, article_id: str = ARTICLE_ID) -> dict
             "snapshot": res.get("snapshot"), "sha256": res.get("sha256"), "stable_url": res.get("stable_url"),
             "occurrences": len(item.get("occurrences") or ()),
         })
-    versions = pipeline.versions(rt, article_id)
+    history = versions(rt, article_id)
     body = None
-    if versions:
-        current = versions[-1]
+    if history:
+        current = history[-1]
         body = rt.store.get(current["key"]).decode(current.get("encoding") or plan.encoding, "replace")
     published = next((r.get("published_at") for r in reversed(received) if r["source_sha256"] == sha), None)
     return {
         "article_id": article_id, "status": row["status"], "url": row["url"], "source_sha256": sha,
         "job_id": f"{article_id}:{sha[:16]}", "published_at": published,
         "created_at": row["created_at"], "updated_at": row["updated_at"],
-        "current_version": versions[-1]["version"] if versions else None,
-        "versions": versions, "items": items, "body": body,
+        "current_version": history[-1]["version"] if history else None,
+        "versions": history, "items": items, "body": body,
     }
 
 
@@ -175,7 +180,7 @@ class SearchParams(BaseModel):
     q: str = Field("", max_length=500)
     handle: str | None = Field(None, max_length=100)
     author: str | None = Field(None, max_length=200)
-    provider: str | None = Field(None, pattern=compliance.PROVIDER_RE.pattern.join("^$"))
+    provider: str | None = Field(None, pattern=PROVIDER_RE.pattern.join("^$"))
     posted_since: str | None = Field(None, pattern=DATE)
     posted_until: str | None = Field(None, pattern=DATE)
     captured_since: str | None = Field(None, pattern=DATE)
@@ -203,13 +208,13 @@ def search(rt: Rt, who: Reader, params: Annotated[SearchParams, Query()]) -> dic
     result = _search(rt, params)
     hits = list(result.hits)
     for hit in hits:
-        hit["compliance"] = compliance.post_state(rt, hit["provider"], hit["post_id"])
+        hit["compliance"] = post_state(rt, hit["provider"], hit["post_id"])
     audit.record(rt, who, "search", params.q, params.filters(), result_count=result.total)
     return {"total": result.total, "limit": params.limit, "offset": params.offset, "hits": hits}
 
 
 def _post_or_404(rt: Runtime, provider: str, post_id: str) -> list[tuple[str, dict[str, Any]]]:
-    docs = compliance.manifests(rt, provider, post_id)
+    docs = manifests(rt, provider, post_id)
     if not docs:
         raise HTTPException(status_code=404, detail="no such post")
     return docs
@@ -224,7 +229,7 @@ def post(rt: Rt, who: Reader, provider: str = PROVIDER, post_id: str = POST_ID) 
     audit.record(rt, who, "view", f"{provider}/{post_id}", {"captures": len(docs)}, result_count=len(docs))
     return {"provider": provider, "post_id": post_id, "captures": captures,
             "manifests": [{"key": key, "manifest": doc} for key, doc in docs],
-            "compliance": compliance.post_state(rt, provider, post_id)}
+            "compliance": post_state(rt, provider, post_id)}
 
 
 # --- compliance actions ---------------------------------------------------------------------------
@@ -237,38 +242,38 @@ class Reason(BaseModel):
 def hold(body: Reason, rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
     """Legal hold: Object Lock on every object of the post where the bucket has it; recorded always."""
     _post_or_404(rt, provider, post_id)
-    return compliance.set_hold(rt, who, provider, post_id, on=True, reason=body.reason)
+    return set_hold(rt, who, provider, post_id, on=True, reason=body.reason)
 
 
 @router.delete("/v1/posts/{provider}/{post_id}/hold", tags=["compliance"])
 def release_hold(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
     _post_or_404(rt, provider, post_id)
-    return compliance.set_hold(rt, who, provider, post_id, on=False)
+    return set_hold(rt, who, provider, post_id, on=False)
 
 
 @router.put("/v1/posts/{provider}/{post_id}/takedown", tags=["compliance"])
 def takedown(body: Reason, rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
     """Hide the post's snapshots, cards and media from public serving (410); evidence is kept."""
     _post_or_404(rt, provider, post_id)
-    return compliance.set_takedown(rt, who, provider, post_id, on=True, reason=body.reason)
+    return set_takedown(rt, who, provider, post_id, on=True, reason=body.reason)
 
 
 @router.delete("/v1/posts/{provider}/{post_id}/takedown", tags=["compliance"])
 def lift_takedown(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
     _post_or_404(rt, provider, post_id)
-    return compliance.set_takedown(rt, who, provider, post_id, on=False)
+    return set_takedown(rt, who, provider, post_id, on=False)
 
 
 class PostRef(BaseModel):
-    provider: str = Field(..., pattern=compliance.PROVIDER_RE.pattern.join("^$"))
-    post_id: str = Field(..., pattern=compliance.POST_ID_RE.pattern.join("^$"))
+    provider: str = Field(..., pattern=PROVIDER_RE.pattern.join("^$"))
+    post_id: str = Field(..., pattern=POST_ID_RE.pattern.join("^$"))
 
 
 class ExportIn(BaseModel):
     """Either posts, or a search whose hits (up to its limit) are exported."""
 
     model_config = ConfigDict(extra="forbid")
-    posts: list[PostRef] = Field(default_factory=list, max_length=compliance.MAX_EXPORT_POSTS)
+    posts: list[PostRef] = Field(default_factory=list, max_length=MAX_EXPORT_POSTS)
     search: SearchParams | None = None
 
 
@@ -276,7 +281,7 @@ def _zip_response(rt: Runtime, who: Principal, posts: list[tuple[str, str]], que
                   name: str) -> StreamingResponse:
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - closed by the stream
     try:
-        compliance.export_bundle(rt, who, posts, spool, query=query)
+        export_bundle(rt, who, posts, spool, query=query)
     except BaseException:
         spool.close()
         raise

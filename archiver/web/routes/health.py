@@ -13,10 +13,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from archiver import health, restore
+from archiver.article.versions import RestoreError
 from archiver.auth import Principal
 from archiver.errors import InputError
-from archiver.pipeline import Runtime, check_article_id
+from archiver.health import originals as health_originals
+from archiver.health.originals import load_record, originals, overview
+from archiver.health.restore import restore, revert
+from archiver.runtime import Runtime
+from archiver.steps.prepare import check_article_id
 from archiver.web.deps import get_runtime, require_role
 from archiver.web.routes import pages
 
@@ -49,7 +53,7 @@ def _run(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return fn(*args, **kwargs)
     except InputError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
-    except restore.RestoreError as exc:
+    except RestoreError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
 
 
@@ -60,7 +64,7 @@ def health_overview(state: str | None = Query(None, pattern="^(unchecked|live|su
                     rt: Runtime = Depends(get_runtime),
                     _principal: Principal = Depends(require_role(*VIEW_ROLES))) -> dict[str, Any]:
     """Per article, how many of its originals are in each state; worst first."""
-    return {"articles": health.overview(rt, state=state, limit=limit, offset=offset)}
+    return {"articles": overview(rt, state=state, limit=limit, offset=offset)}
 
 
 @router.get("/v1/articles/{article_id}/health", tags=["health"])
@@ -69,7 +73,7 @@ def article_health(article_id: str, check_now: bool = False, rt: Runtime = Depen
     """Every item of the article with its state and history; `check_now` (editors) checks each now."""
     if check_now and principal.role not in (*EDIT_ROLES, "admin"):
         raise HTTPException(status_code=403, detail=f"role {principal.role!r} may not start checks")
-    return _run(health.article_health, rt, _article(article_id), check_now=check_now)
+    return _run(health_originals.article_health, rt, _article(article_id), check_now=check_now)
 
 
 @router.post("/v1/articles/{article_id}/restore", tags=["health"])
@@ -78,7 +82,7 @@ def restore_article(article_id: str, body: RestoreIn | None = None, rt: Runtime 
     """Replace dead embeds by their static cards and point dead images at their stable copies, as a
     new version (the report's `version` is what `archiver show --json` lists for it)."""
     body = body or RestoreIn()
-    return _run(restore.restore, rt, _article(article_id), item_ids=body.items or None,
+    return _run(restore, rt, _article(article_id), item_ids=body.items or None,
                 all_dead=body.all_dead, principal=principal)
 
 
@@ -86,21 +90,21 @@ def restore_article(article_id: str, body: RestoreIn | None = None, rt: Runtime 
 def revert_article(article_id: str, body: RevertIn, rt: Runtime = Depends(get_runtime),
                    principal: Principal = Depends(require_role(*EDIT_ROLES))) -> dict[str, Any]:
     """Make an earlier version's bytes, exactly, the new current version."""
-    return _run(restore.revert, rt, _article(article_id), body.version, principal=principal)
+    return _run(revert, rt, _article(article_id), body.version, principal=principal)
 
 
 # --- pages -----------------------------------------------------------------------------------------
 def health_page(request: Request, state: str | None = Query(None, pattern="^(|unchecked|live|suspect|dead)$"),
                 rt: Runtime = Depends(get_runtime),
                 _principal: Principal = Depends(require_role(*VIEW_ROLES))) -> HTMLResponse:
-    rows = health.overview(rt, state=state or None, limit=500)
+    rows = overview(rt, state=state or None, limit=500)
     return pages.render(request, "health.html", {"rows": rows, "state": state or "",
                                                  "states": ("dead", "suspect", "live", "unchecked")})
 
 
 def restore_form(article_id: str, rt: Runtime = Depends(get_runtime),
                  principal: Principal = Depends(require_role(*EDIT_ROLES))) -> RedirectResponse:
-    _run(restore.restore, rt, _article(article_id), principal=principal)
+    _run(restore, rt, _article(article_id), principal=principal)
     return RedirectResponse(f"/articles/{pages.seg(article_id)}#health", status_code=303)
 
 
@@ -113,8 +117,8 @@ router.add_api_route("/articles/{article_id}/restore", restore_form, methods=["P
 def article_block(rt: Runtime, article_id: str) -> dict[str, Any] | None:
     """The article page's link-health block; None until one of its originals has been checked."""
     items = {}
-    for o in health.originals(rt, article_id):
-        rec = health.load_record(rt, o.url)
+    for o in originals(rt, article_id):
+        rec = load_record(rt, o.url)
         if rec is not None and rec["state"] != "unchecked":
             items[o.item_id] = {"state": rec["state"], "checked_at": rec["last_checked_at"],
                                 "detail": rec["last_detail"]}

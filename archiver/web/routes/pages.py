@@ -26,11 +26,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from archiver import audit, compliance, pipeline
+from archiver.article.versions import versions
 from archiver.auth import Principal, authenticate
+from archiver.compliance import audit
+from archiver.compliance.holds import post_state
 from archiver.errors import InputError
-from archiver.pipeline import Runtime
-from archiver.store import ObjectNotFound
+from archiver.runtime import Runtime
+from archiver.steps.prepare import check_article_id, load_plan
+from archiver.steps.results import load_result
+from archiver.storage.base import ObjectNotFound
+from archiver.storage.layout import version_key
 from archiver.web.app import CSP as MEDIA_CSP
 from archiver.web.app import PUBLIC_PREFIXES, content_type_for, load_copy
 from archiver.web.deps import COOKIE_NAME, get_runtime, require_role
@@ -185,7 +190,7 @@ def _day(value: str, field: str, errors: list[str]) -> str | None:
 def _card_of(rt: Runtime, hit: dict[str, Any]) -> dict[str, Any]:
     """A hit as the result card shows it. A catalog row without the post's language was indexed
     without its manifest's details: language and media are then read from the manifest itself."""
-    hit = {**hit, "compliance": compliance.post_state(rt, hit["provider"], hit["post_id"])}
+    hit = {**hit, "compliance": post_state(rt, hit["provider"], hit["post_id"])}
     if hit.get("lang"):
         return {**hit, "lang": lang_attr(hit["lang"])}
     manifest = _manifest(rt, hit.get("manifest_key"))
@@ -342,7 +347,7 @@ def post_page(request: Request, provider: str, post_id: str, rt: Runtime = Depen
     audit.record(rt, principal, "view", f"post:{provider}/{post_id}", {"captures": len(captures)}, len(captures))
     return render(request, "post.html", {"provider": provider, "post_id": post_id, "captures": captures,
                                          "latest": captures[0], "articles": articles,
-                                         "compliance": compliance.post_state(rt, provider, post_id)})
+                                         "compliance": post_state(rt, provider, post_id)})
 
 
 # --- an article ------------------------------------------------------------------------------------
@@ -368,13 +373,13 @@ def article_health(rt: Runtime, article_id: str) -> dict[str, Any] | None:
 def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_runtime),
                  principal: Principal = Depends(require_role(*ARTICLE_ROLES))) -> HTMLResponse:
     try:
-        pipeline.check_article_id(article_id)
-        plan = pipeline.load_plan(rt, article_id)
+        check_article_id(article_id)
+        plan = load_plan(rt, article_id)
     except InputError:
         raise HTTPException(status_code=404, detail="no such article") from None
     embeds, images = [], []
     for item in plan.items:
-        res = pipeline.load_result(rt, plan, item["item_id"]) or {"status": "pending"}
+        res = load_result(rt, plan, item["item_id"]) or {"status": "pending"}
         entry = {"item": item, "result": res, "occurrences": len(item["occurrences"])}
         if item["kind"] == "embed":
             snapshot = res.get("snapshot")
@@ -384,11 +389,11 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
         else:
             entry["thumb_key"] = _thumb_key(rt, res.get("sha256"))
             images.append(entry)
-    versions = pipeline.versions(rt, article_id)
-    audit.record(rt, principal, "view", f"article:{article_id}", {"versions": len(versions)}, None)
+    history = versions(rt, article_id)
+    audit.record(rt, principal, "view", f"article:{article_id}", {"versions": len(history)}, None)
     return render(request, "article.html", {
         "article_id": article_id, "article": rt.catalog.article(article_id) or {}, "plan": plan,
-        "versions": versions, "embeds": embeds, "images": images,
+        "versions": history, "embeds": embeds, "images": images,
         "health": article_health(rt, article_id),
     })
 
@@ -398,11 +403,11 @@ def article_version(article_id: str, number: int, rt: Runtime = Depends(get_runt
                     _principal: Principal = Depends(require_role(*ARTICLE_ROLES))) -> Response:
     """A version's bytes as plain text (never rendered as the publisher's HTML here)."""
     try:
-        pipeline.check_article_id(article_id)
-        data = rt.store.get(pipeline.version_key(article_id, number))
+        check_article_id(article_id)
+        data = rt.store.get(version_key(article_id, number))
     except (InputError, ObjectNotFound, ValueError):
         raise HTTPException(status_code=404, detail="no such version") from None
-    meta = next((v for v in pipeline.versions(rt, article_id) if v["version"] == number), None)
+    meta = next((v for v in versions(rt, article_id) if v["version"] == number), None)
     if meta is None:
         raise HTTPException(status_code=404, detail="no such version")
     charset = meta.get("encoding") if re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", str(meta.get("encoding"))) else "utf-8"

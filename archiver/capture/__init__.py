@@ -1,0 +1,1 @@
+"""The capture step's machinery: the safe fetcher, media, manifests, WARC records and static cards."""

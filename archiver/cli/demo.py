@@ -1,0 +1,127 @@
+"""`archiver demo`: the whole pipeline, offline, on a bundled Hindi/English article.
+
+A local fixture origin plays Twitter's oEmbed, syndication and t.co endpoints and the newspaper's
+image host; the article is archived on the embedded default (local directory + SQLite), and the
+demo prints what it stored and what it changed in the article.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from typing import Any
+
+from archiver.config.settings import Settings
+from archiver.runners.local import archive
+from archiver.runtime import Runtime
+from archiver.storage.layout import patch_key
+from archiver.testing.fixture_origin import FixtureOrigin
+
+ARTICLE_ID = "demo-sco-jaishankar-lavrov"
+DEMO_PORT = 38471
+TWEET_ID = "1945048830047662087"
+IMAGE_PATH = (
+    "/young-bharat-news/media/media_files/2025/07/15/"
+    "external-affairs-minister-dr-s-jaishankar-and-russian-foreign-minister-sergei-lavrov-2025-07-15-15-40-12.jpg"
+)
+
+
+def demo_tweet() -> dict[str, Any]:
+    return {
+        "id": TWEET_ID,
+        "handle": "ANI",
+        "name": "ANI",
+        "lang": "en",
+        "created_at": "2025-07-15T09:12:33.000Z",
+        "text": (
+            "Russia's Foreign Minister Sergey Lavrov and Minister of External Affairs of India Dr S "
+            "Jaishankar hold a meeting on the sidelines of the SCO Council of Foreign Ministers meeting "
+            "in Tianjin, China\n\n(Source: Ministry of Foreign Affairs of Russia)"
+        ),
+        "photos": [{"name": "Gw0ANIsco1.jpg", "width": 1200, "height": 800,
+                    "alt": "Sergey Lavrov and Dr S Jaishankar shake hands in Tianjin"}],
+        "media_code": "HA2sQBIEQc",
+    }
+
+
+def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> int:
+
+    out = out or sys.stdout
+    template = resources.files("archiver.samples").joinpath("demo-article.html").read_text(encoding="utf-8")
+    # A fixed port when free, so the article's bytes (and so its plan) are the same at every run.
+    with FixtureOrigin(tweets=[demo_tweet()], images={IMAGE_PATH: _lead_image()}, port=DEMO_PORT) as origin:
+        article = template.replace("{ORIGIN}", origin.base_url).encode("utf-8")
+        demo_settings = settings.replace(**origin.settings_overrides())
+        rt = Runtime.from_settings(demo_settings)
+        try:
+            before = set(rt.store.list(""))
+            rep = archive(rt, article, article_id=ARTICLE_ID, base_url=origin.base_url + "/news/")
+            after = set(rt.store.list(""))
+            patch = json.loads(rt.store.get(patch_key(ARTICLE_ID, rep["version"])))
+            snapshots = {e["snapshot"]: json.loads(rt.store.get(e["snapshot"])) for e in rep["embeds"] if e["snapshot"]}
+        finally:
+            rt.close()
+    new_keys = sorted(after - before)
+    if as_json:
+        out.write(json.dumps({**rep, "stored": new_keys, "changes": patch["ops"],
+                              "storage": demo_settings.storage_url}, ensure_ascii=False, indent=2) + "\n")
+        return 0
+    w = out.write
+    w(f"archiver demo: archived article {rep['article_id']} into {demo_settings.storage_url}\n\n")
+    tail = ":\n" if new_keys else " (everything was already archived)\n"
+    w(f"stored {len(new_keys)} new object(s){tail}")
+    for key in new_keys:
+        w(f"  {key}\n")
+    w("\nembeds:\n")
+    for e in rep["embeds"]:
+        w(f"  {e['provider']} {e['post_id']}: {e['status']}  snapshot {e['snapshot']}\n")
+        if e.get("snapshot"):
+            m = snapshots[e["snapshot"]]
+            author = m.get("author") or {}
+            w(f"    {author.get('name')} (@{author.get('handle')}), posted {m.get('created_at')}\n")
+            w(f"    text: {m.get('text')!r}\n")
+            for med in m.get("media") or []:
+                w(f"    {med.get('type')}: {med.get('mime')} {med.get('width')}x{med.get('height')} "
+                  f"sha256 {med.get('sha256')}\n")
+            names = ", ".join(_source_label(src) for src in m.get("sources") or [])
+            w(f"    sources: {names}\n")
+        if e.get("error"):
+            w(f"    error: {e['error']}\n")
+    w("images:\n")
+    for i in rep["images"]:
+        w(f"  {i['url']}\n    {i['status']} sha256 {i['sha256']}\n    -> {i['stable_url']}\n")
+        if i.get("error"):
+            w(f"    error: {i['error']}\n")
+    w(f"\nwhat changed in the article (version {rep['version']}, {len(patch['ops'])} span(s); "
+      "every other byte is identical):\n")
+    source = article.decode("utf-8")
+    for op in patch["ops"]:
+        if op["old"]:
+            w(f"  at {op['start']}-{op['end']}:\n    - {op['old']}\n    + {op['new']}\n")
+        else:
+            w(f"  inserted at {op['start']}, after {source[max(0, op['start'] - 40):op['start']]!r}:\n"
+              f"    + {op['new']}\n")
+    w(f"\nrewritten article: {rep['rewritten']}\noriginal kept at:  {rep['source']}\n")
+    return 0
+
+
+def _lead_image() -> bytes:
+    """A real JPEG, drawn here so the demo needs no network and no bundled binary."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (1200, 675), (24, 48, 96))
+    draw = ImageDraw.Draw(img)
+    for i in range(0, 1200, 40):
+        draw.line([(i, 0), (1200 - i, 675)], fill=(200, 160, 60), width=3)
+    draw.rectangle([100, 450, 1100, 600], fill=(240, 240, 240))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def _source_label(src: dict[str, Any]) -> str:
+    status = src.get("http_status")
+    return f"{src.get('name')} (HTTP {status})" if status is not None else f"{src.get('name')} (the article)"

@@ -1,0 +1,112 @@
+"""CLI of the link-health area: `archiver health`, `archiver restore` and `archiver revert`.
+
+`restore` and `revert` print, for the version they wrote, the entry `archiver show --json` prints
+for it; their actions are audit-logged under the local user's name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from typing import Any
+
+from archiver.auth import Principal
+from archiver.config.settings import Settings
+from archiver.health.originals import article_health
+from archiver.health.restore import auto_restore, restore, revert
+from archiver.runtime import Runtime
+from archiver.steps.prepare import check_article_id
+
+
+def _principal() -> Principal:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Principal(token_id="cli", name=f"cli:{user}", role="admin")  # noqa: S106 - an id, not a secret
+
+
+def _print(obj: dict[str, Any], as_json: bool, line: str) -> None:
+    sys.stdout.write((json.dumps(obj, ensure_ascii=False, indent=2) if as_json else line) + "\n")
+
+
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+
+    rt = Runtime.from_settings(settings)
+    try:
+        if args.article_id:
+            ids = [check_article_id(args.article_id)]
+        else:
+            ids = [r["article_id"] for r in rt.catalog.query("SELECT article_id FROM articles ORDER BY article_id")]
+        articles = [article_health(rt, aid, check_now=args.check_now) for aid in ids]
+        if args.check_now:
+            for dead in {i["url"] for a in articles for i in a["items"] if i["state"] == "dead"}:
+                auto_restore(rt, dead)
+    finally:
+        rt.close()
+    summary: dict[str, int] = {}
+    for a in articles:
+        for state, n in a["summary"].items():
+            summary[state] = summary.get(state, 0) + n
+    out = {"summary": summary, "articles": articles}
+    lines = [f"{a['article_id']}: " + ", ".join(f"{n} {s}" for s, n in a["summary"].items() if n)
+             + "".join(f"\n  {i['state']:<9} {i['kind']:<5} {i['url']}" + (f"  ({i['last_detail']})"
+                                                                          if i["last_detail"] else "")
+                       for i in a["items"])
+             for a in articles]
+    _print(out, args.json, "\n".join(lines) or "no articles")
+    return 0
+
+
+def _version_line(rep: dict[str, Any]) -> str:
+    v = rep["version"]
+    state = "new" if rep["new_version"] else "unchanged"
+    return f"* v{v['version']}  {v['created']}  {v['reason']:<8} {v['path']}  ({state})"
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+
+    rt = Runtime.from_settings(settings)
+    try:
+        rep = restore(rt, args.article_id, item_ids=args.item or None, all_dead=args.all_dead,
+                              principal=_principal())
+    finally:
+        rt.close()
+    lines = [_version_line(rep)] + [f"  {i['status']:<8} {i['kind']:<5} {i['url']}"
+                                    + (f"  ({i['error']})" if i["error"] else "") for i in rep["items"]]
+    _print(rep, args.json, "\n".join(lines))
+    return 0
+
+
+def cmd_revert(args: argparse.Namespace, settings: Settings) -> int:
+
+    rt = Runtime.from_settings(settings)
+    try:
+        rep = revert(rt, args.article_id, args.to, principal=_principal())
+    finally:
+        rt.close()
+    _print(rep, args.json, _version_line(rep) + f"  = v{args.to}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    sp = sub.add_parser("health", help="the state of every embedded original, with its history")
+    sp.add_argument("--article-id", help="only this article (default: every article)")
+    sp.add_argument("--check-now", action="store_true", help="check each original now instead of reporting")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_health)
+
+    sp = sub.add_parser("restore", help="point dead embeds and images of an article at their stable copies")
+    sp.add_argument("article_id")
+    sp.add_argument("--item", action="append", metavar="ID", help="restore this item (repeatable)")
+    sp.add_argument("--all-dead", action="store_true", help="restore every dead item (the default)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_restore)
+
+    sp = sub.add_parser("revert", help="make an earlier version's bytes the current version again")
+    sp.add_argument("article_id")
+    sp.add_argument("--to", type=int, required=True, metavar="VERSION")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_revert)

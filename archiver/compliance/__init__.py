@@ -1,0 +1,1 @@
+"""Compliance: the audit log, legal holds and takedowns, evidence bundles and their verification."""

@@ -1,0 +1,185 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import json
+import re
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+from archiver.auth import Principal
+from archiver.catalog.core import Catalog
+from archiver.compliance import audit
+from archiver.dates import iso, utcnow
+from archiver.errors import InputError
+from archiver.runtime import Runtime
+from archiver.storage.base import ObjectNotFound
+from archiver.storage.layout import blob_key
+
+PROVIDER_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+POST_ID_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}")
+
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS post_compliance (
+        provider TEXT NOT NULL,
+        post_id TEXT NOT NULL,
+        held INTEGER NOT NULL,
+        taken_down INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (provider, post_id))""",
+    """CREATE TABLE IF NOT EXISTS takedown_keys (
+        key TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        post_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (key, provider, post_id))""",
+]
+
+_ready: weakref.WeakSet[Catalog] = weakref.WeakSet()
+
+class PostNotFound(InputError):
+    """No stored capture of that post."""
+
+def ensure_schema(catalog: Catalog) -> None:
+    if catalog not in _ready:
+        for stmt in _SCHEMA:
+            catalog.execute(stmt)
+        _ready.add(catalog)
+
+def check_post(provider: str, post_id: str) -> tuple[str, str]:
+    if not PROVIDER_RE.fullmatch(provider) or not POST_ID_RE.fullmatch(post_id) or ".." in post_id:
+        raise PostNotFound(f"no post {provider!r}/{post_id!r}")
+    return provider, post_id
+
+def post_prefix(provider: str, post_id: str) -> str:
+    return f"posts/{provider}/{post_id}/"
+
+def state_key(provider: str, post_id: str) -> str:
+    return f"compliance/posts/{provider}/{post_id}.json"
+
+# --- what belongs to a post ---------------------------------------------------------------------
+def manifests(rt: Runtime, provider: str, post_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """(key, manifest) of every stored capture, oldest first; unreadable files are skipped."""
+    out = []
+    for key in rt.store.list(post_prefix(*check_post(provider, post_id))):
+        if key.endswith(".json"):
+            try:
+                doc = json.loads(rt.store.get(key))
+            except (ObjectNotFound, ValueError):
+                continue
+            if isinstance(doc, dict) and doc.get("schema") == "archiver.manifest.v1":
+                out.append((key, doc))
+    return out
+
+def media_sha256s(docs: Iterable[dict[str, Any]]) -> list[str]:
+    shas = {m["sha256"] for d in docs for m in d.get("media") or ()
+            if isinstance(m, dict) and isinstance(m.get("sha256"), str) and SHA256_RE.fullmatch(m["sha256"])}
+    return sorted(shas)
+
+def post_keys(rt: Runtime, provider: str, post_id: str) -> list[str]:
+    """Every stored object of the post: its snapshots, WARCs, cards, media originals and derivatives."""
+    own = list(rt.store.list(post_prefix(*check_post(provider, post_id))))
+    if not own:
+        raise PostNotFound(f"no stored capture of {provider}/{post_id}")
+    keys = list(own)
+    for sha in media_sha256s(d for _, d in manifests(rt, provider, post_id)):
+        if rt.store.exists(blob_key(sha)):
+            keys.append(blob_key(sha))
+        keys.extend(rt.store.list(f"derived/{sha}/"))
+    return keys
+
+# --- state ----------------------------------------------------------------------------------
+def post_state(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
+    """{"hold": {...} | None, "takedown": {...} | None} as indexed in the catalog."""
+    ensure_schema(rt.catalog)
+    rows = rt.catalog.query("SELECT state FROM post_compliance WHERE provider = ? AND post_id = ?",
+                            [provider, post_id])
+    return json.loads(rows[0]["state"]) if rows else {"hold": None, "takedown": None}
+
+def _hidden_keys(rt: Runtime, provider: str, post_id: str) -> list[str]:
+    docs = [d for _, d in manifests(rt, provider, post_id)]
+    return [post_prefix(provider, post_id)] + [f"blob:{sha}" for sha in media_sha256s(docs)]
+
+def _index(rt: Runtime, provider: str, post_id: str, state: dict[str, Any]) -> None:
+    ensure_schema(rt.catalog)
+    cat = rt.catalog
+    cat.execute(
+        "INSERT INTO post_compliance (provider, post_id, held, taken_down, state, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (provider, post_id) DO UPDATE SET held = excluded.held, "
+        "taken_down = excluded.taken_down, state = excluded.state, updated_at = excluded.updated_at",
+        [provider, post_id, int(bool(state.get("hold"))), int(bool(state.get("takedown"))),
+         json.dumps(state, ensure_ascii=False, sort_keys=True), iso(utcnow())],
+    )
+    cat.execute("DELETE FROM takedown_keys WHERE provider = ? AND post_id = ?", [provider, post_id])
+    if state.get("takedown"):
+        for key in _hidden_keys(rt, provider, post_id):
+            cat.execute(
+                "INSERT INTO takedown_keys (key, provider, post_id, reason) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (key, provider, post_id) DO NOTHING",
+                [key, provider, post_id, state["takedown"]["reason"]],
+            )
+
+def _save(rt: Runtime, provider: str, post_id: str, state: dict[str, Any]) -> None:
+    doc = {"schema": "archiver.compliance.v1", "provider": provider, "post_id": post_id, **state}
+    rt.store.put(state_key(provider, post_id), json.dumps(doc, ensure_ascii=False, sort_keys=True).encode(),
+                 content_type="application/json")
+    _index(rt, provider, post_id, state)
+
+def _by(principal: Principal | None) -> dict[str, Any]:
+    return {"by": principal.name if principal else "system", "at": iso(utcnow())}
+
+def set_hold(rt: Runtime, principal: Principal | None, provider: str, post_id: str, *, on: bool,
+             reason: str = "") -> dict[str, Any]:
+    """Put (or lift) a legal hold; returns the new state with what the store enforced."""
+    keys = post_keys(rt, provider, post_id)
+    object_lock = rt.store.supports_object_lock()
+    enforced = sum(1 for key in keys if object_lock and rt.store.set_legal_hold(key, on))
+    state = post_state(rt, provider, post_id)
+    state["hold"] = {"reason": reason, "object_lock": object_lock, "objects": enforced, **_by(principal)} if on \
+        else None
+    _save(rt, provider, post_id, state)
+    audit.record(rt, principal, "hold" if on else "release_hold", f"{provider}/{post_id}",
+                 {"reason": reason, "object_lock": object_lock, "objects": enforced, "keys": len(keys)})
+    return state
+
+def set_takedown(rt: Runtime, principal: Principal | None, provider: str, post_id: str, *, on: bool,
+                 reason: str = "") -> dict[str, Any]:
+    """Hide the post from public serving (or show it again); the stored evidence is untouched."""
+    post_keys(rt, provider, post_id)  # the post must exist
+    state = post_state(rt, provider, post_id)
+    state["takedown"] = {"reason": reason, **_by(principal)} if on else None
+    _save(rt, provider, post_id, state)
+    audit.record(rt, principal, "takedown" if on else "restore_public", f"{provider}/{post_id}",
+                 {"reason": reason})
+    return state
+
+def hidden_reason(rt: Runtime, key: str) -> str | None:
+    """Why a public key is taken down, or None when it may be served."""
+    parts = key.split("/")
+    if key.startswith("posts/"):
+        candidates = ["/".join(parts[:i]) + "/" for i in range(3, len(parts))]
+    elif key.startswith(("blobs/", "derived/")):
+        candidates = [f"blob:{parts[-1] if key.startswith('blobs/') else parts[1]}"]
+    else:
+        return None
+    if not candidates:
+        return None
+    ensure_schema(rt.catalog)
+    marks = ", ".join("?" for _ in candidates)
+    rows = rt.catalog.query(f"SELECT reason FROM takedown_keys WHERE key IN ({marks}) LIMIT 1",  # noqa: S608
+                            candidates)
+    return rows[0]["reason"] if rows else None
+
+def reindex(rt: Runtime) -> int:
+    """Rebuild post_compliance and takedown_keys from the stored states; returns how many."""
+    n = 0
+    for key in rt.store.list("compliance/posts/"):
+        doc = json.loads(rt.store.get(key))
+        _index(rt, doc["provider"], doc["post_id"], {"hold": doc.get("hold"), "takedown": doc.get("takedown")})
+        n += 1
+    return n

@@ -1,0 +1,124 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict
+from typing import Any
+from urllib.parse import urlsplit
+
+from archiver.capture.fetch import FetchError
+from archiver.capture.media import MediaRejected, inspect_image, sniff
+from archiver.config.settings import Settings
+from archiver.health.state import Original, Probe
+from archiver.providers.base import CaptureContext
+from archiver.providers.twitter import decide, fetch_oembed, fetch_syndication, parse_status_url
+from archiver.runtime import Runtime
+
+# Generic placeholder images recognised by their 64-bit dHash (media.dhash): a blank single-colour
+# image hashes to zero whatever its size or colour (spacer GIFs, "removed" grey boxes).
+PLACEHOLDER_DHASHES = {"0000000000000000": "a blank single-colour image"}
+
+PLACEHOLDER_MAX_DISTANCE = 2
+
+_HOME_PATH = re.compile(r"(?i)^/?(?:index\.\w{2,5}|default\.\w{2,5}|home/?)?$")
+
+_NOT_FOUND = re.compile(r"(?i)(?:^|[/_.?=&-])(?:404|410|not[-_]?found|notfound|missing|removed|unavailable|"
+                        r"error|deleted)(?:$|[/_.?=&-])")
+
+_HTML_START = re.compile(rb"(?is)^\s*(?:<!doctype|<html|<head|<body|<\?xml|<!--|<div|<p\b|<title)")
+
+def probe(rt: Runtime, original: Original | dict[str, Any]) -> Probe:
+    """Ask the original once, through the safe fetcher. Failures of our own side raise."""
+    o = original if isinstance(original, dict) else asdict(original)
+    if o["kind"] == "embed" and o.get("provider") == "twitter" and o.get("post_id"):
+        return probe_tweet(rt, o["post_id"], o["url"])
+    if o["kind"] == "embed":
+        return probe_page(rt, o["url"])
+    return probe_image(rt, o["url"], o.get("archived_sha256"))
+
+def probe_tweet(rt: Runtime, post_id: str, url: str) -> Probe:
+    """oEmbed and syndication, read as a capture reads them (providers/twitter.decide)."""
+
+    ctx = CaptureContext(settings=rt.settings, fetcher=rt.fetcher, store=rt.store)
+    found = parse_status_url(url)
+    synd = fetch_syndication(ctx, post_id)
+    oembed = fetch_oembed(ctx, post_id, found[0] if found else None)
+    status, reason = decide(oembed, synd, True)
+    if status == "archived":
+        return Probe("ok", "the post is up")
+    if status in ("deleted", "tombstoned", "protected"):
+        return Probe("failure", f"{status}: {reason}")
+    return Probe("inconclusive", reason or status)
+
+def probe_page(rt: Runtime, url: str) -> Probe:
+    """A post of a provider without an API: only 404/410 of its page count."""
+
+    try:
+        resp = rt.fetcher.get(url, kind="html")
+    except FetchError as exc:
+        return Probe("inconclusive", f"{exc.kind}: {exc}")
+    if resp.status in (404, 410, 451):
+        return Probe("failure", f"HTTP {resp.status}")
+    if 200 <= resp.status < 300:
+        return Probe("ok", f"HTTP {resp.status}")
+    return Probe("inconclusive", f"HTTP {resp.status}")
+
+def _redirect_failure(url: str, final_url: str) -> str | None:
+    if final_url == url:
+        return None
+    before, after = urlsplit(url), urlsplit(final_url)
+    if _HOME_PATH.match(after.path) and not _HOME_PATH.match(before.path):
+        return f"redirected to the site's home page ({final_url[:200]})"
+    target = f"{after.path}?{after.query}"
+    if _NOT_FOUND.search(target) and not _NOT_FOUND.search(f"{before.path}?{before.query}"):
+        return f"redirected to a 'not found' page ({final_url[:200]})"
+    return None
+
+def placeholder_reason(data: bytes, settings: Settings, archived_sha256: str | None = None) -> str | None:
+    """Why these image bytes are a generic placeholder rather than the image, or None."""
+
+    sha = hashlib.sha256(data).hexdigest()
+    if sha == archived_sha256:
+        return None
+    known = {s.strip().lower() for s in settings.health_placeholder_sha256s.split(",") if s.strip()}
+    if sha in known:
+        return "a known placeholder image (sha256 listed in health_placeholder_sha256s)"
+    try:
+        info = inspect_image(data, settings)
+    except (MediaRejected, ValueError, OSError):
+        return None
+    if not info.phash:
+        return None
+    for ref, label in PLACEHOLDER_DHASHES.items():
+        if bin(int(info.phash, 16) ^ int(ref, 16)).count("1") <= PLACEHOLDER_MAX_DISTANCE:
+            return f"a placeholder image ({label})"
+    return None
+
+def probe_image(rt: Runtime, url: str, archived_sha256: str | None = None) -> Probe:
+
+    try:
+        resp = rt.fetcher.get(url, kind="image")
+    except FetchError as exc:
+        return Probe("inconclusive", f"{exc.kind}: {exc}")
+    if resp.status == 429 or resp.status >= 500:
+        return Probe("inconclusive", f"HTTP {resp.status}")
+    if resp.status in (404, 410, 451):
+        return Probe("failure", f"HTTP {resp.status}")
+    moved = _redirect_failure(url, resp.final_url)
+    if moved:
+        return Probe("failure", moved)
+    if resp.status >= 300:
+        return Probe("inconclusive", f"HTTP {resp.status}")
+    if hashlib.sha256(resp.body).hexdigest() == archived_sha256:
+        return Probe("ok", "the same bytes as archived")
+    mime = sniff(resp.body)
+    if mime is None or not mime.startswith(("image/", "video/")):
+        if resp.content_type in ("text/html", "application/xhtml+xml") or _HTML_START.match(resp.body[:512]):
+            return Probe("failure", "the image became an HTML page")
+        return Probe("failure", f"no longer an image ({resp.content_type or 'no content type'})")
+    reason = placeholder_reason(resp.body, rt.settings, archived_sha256)
+    if reason:
+        return Probe("failure", reason)
+    return Probe("ok", f"HTTP {resp.status}, {mime}")

@@ -1,0 +1,196 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from archiver.article.splice import Patch, PatchError, Replacement, splice
+from archiver.article.versions import RestoreError, encodable, map_span, patch_chain, versions, write_version
+from archiver.auth import Principal
+from archiver.compliance import audit
+from archiver.errors import ArchiverError, InputError
+from archiver.health.callback import notify_cms
+from archiver.health.originals import dead_items, ensure_schema, url_sha256
+from archiver.runtime import Runtime
+from archiver.steps.prepare import Plan, check_article_id, load_plan
+from archiver.steps.results import load_result
+from archiver.storage.base import ObjectNotFound
+
+log = logging.getLogger(__name__)
+
+
+# --- reports in the shape of `archiver show --json` ----------------------------------------------
+def version_entry(rt: Runtime, v: dict[str, Any]) -> dict[str, Any]:
+    return {"version": v["version"], "created": v["created_at"], "reason": v["reason"], "key": v["key"],
+            "path": rt.store.locate(v["key"]), "sha256": v["sha256"]}
+
+def _history(rt: Runtime, article_id: str) -> list[dict[str, Any]]:
+    history = versions(rt, check_article_id(article_id))
+    if not history:
+        raise InputError(f"no article {article_id!r} in {rt.store.describe()}")
+    return history
+
+# --- what a dead item becomes ---------------------------------------------------------------------
+def card_key(rt: Runtime, result: dict[str, Any]) -> str:
+    """The static card of the item's capture; RestoreError when there is none."""
+    snapshot = result.get("snapshot")
+    if result.get("status") != "archived" or not snapshot:
+        raise RestoreError(f"no archived copy of {result.get('url')} to restore from "
+                           f"(capture status {result.get('status')!r})")
+    manifest = json.loads(rt.store.get(snapshot))
+    key = (manifest.get("cards") or {}).get("html") or snapshot.removesuffix(".json") + ".card.html"
+    if not isinstance(key, str) or not rt.store.exists(key):
+        raise RestoreError(f"the capture {result.get('capture_id')} of {result.get('url')} has no static card "
+                           f"({key}) yet: capture the post again to make one")
+    return key
+
+def card_markup(rt: Runtime, result: dict[str, Any], key: str, *, html_context: bool) -> str:
+    """A sandboxed frame showing the card (HTML), or the card's stable URL (text, Markdown lines)."""
+    src = rt.store.public_url(key)
+    if not html_context:
+        return src
+    e = html.escape
+    original = result.get("url") or ""
+    title = f"Archived copy of {original}" if original else "Archived copy of a post"
+    return (f'<iframe class="archiver-card" src="{e(src)}" title="{e(title)}" sandbox="" loading="lazy" '
+            f'referrerpolicy="no-referrer" style="border:0;width:100%;max-width:550px;min-height:250px" '
+            f'data-originalurl="{e(original)}" data-versionurl="{e(rt.store.public_url(result["snapshot"]))}" '
+            f'data-versiondate="{e(result.get("captured_at") or "")}"></iframe>')
+
+def _replacements(rt: Runtime, plan: Plan, text: str, encoding: str, chain: list[Patch],
+                  item: dict[str, Any]) -> list[Replacement]:
+    res = load_result(rt, plan, item["item_id"]) or {}
+    reps = []
+    key = card_key(rt, res) if item["kind"] == "embed" else None
+    if item["kind"] == "image" and not res.get("stable_url"):
+        raise RestoreError(f"no stable copy of {item['url']} (capture status {res.get('status')!r})")
+    for occ in item["occurrences"]:
+        span = map_span(chain, occ["start"], occ["end"])
+        if span is None:
+            raise RestoreError(f"an edit in a later version cut across {item.get('url')} at {occ['start']}")
+        old = text[span[0]:span[1]]
+        if key is not None:
+            new = card_markup(rt, res, key, html_context=old.lstrip().startswith("<"))
+        else:
+            new = res["stable_url"]
+        new = encodable(new, encoding)
+        if new != old:
+            reps.append(Replacement(span[0], span[1], new))
+    return reps
+
+# --- restore and revert ---------------------------------------------------------------------------
+def restore(rt: Runtime, article_id: str, *, item_ids: list[str] | None = None, all_dead: bool = False,
+            principal: Principal | None = None, auto: bool = False) -> dict[str, Any]:
+    """Restore the given items (with `all_dead`, or when none are given: every dead one too) into a
+    new version; report what happened to each."""
+    with rt.coordinator.lock(f"restore:{article_id}", timeout=120):
+        history = _history(rt, article_id)
+        current = history[-1]
+        plan = load_plan(rt, article_id, current["source_sha256"])
+        wanted = set(item_ids or [])
+        unknown = sorted(wanted - {it["item_id"] for it in plan.items})
+        if unknown:
+            raise InputError(f"article {article_id!r} has no item {', '.join(unknown)}")
+        if all_dead or not wanted:
+            wanted |= {o.item_id for o in dead_items(rt, article_id)}
+        encoding = current.get("encoding") or plan.encoding
+        text = rt.store.get(current["key"]).decode(encoding)
+        chain = patch_chain(rt, history, current["version"], plan.source_sha256)
+        reps: list[Replacement] = []
+        outcome = []
+        for item in plan.items:
+            if item["item_id"] not in wanted:
+                continue
+            entry = {"item_id": item["item_id"], "kind": item["kind"], "url": item.get("url")}
+            try:
+                found = _replacements(rt, plan, text, encoding, chain, item)
+            except (RestoreError, ObjectNotFound) as exc:
+                outcome.append({**entry, "status": "error", "error": str(exc)})
+                continue
+            reps.extend(found)
+            outcome.append({**entry, "status": "restored" if found else "already", "error": None})
+        version = current
+        new = False
+        if reps:
+            try:
+                new_text, patch = splice(text, reps)
+            except (ValueError, PatchError) as exc:
+                raise RestoreError(f"restoring {article_id!r}: {exc}") from None
+            base = {"kind": "version", "version": current["version"], "sha256": current["sha256"],
+                    "key": current["key"]}
+            written = write_version(
+                rt, article_id, new_text.encode(encoding), reason="auto-restore" if auto else "restore",
+                source_sha256=plan.source_sha256, encoding=encoding,
+                patch_doc={"base": base, **patch.to_json(),
+                           "restored": [o["item_id"] for o in outcome if o["status"] == "restored"]},
+                unless_current=False, expected_current=current["version"])
+            version = next(v for v in versions(rt, article_id) if v["version"] == written.number)
+            new = True
+    report = {"article_id": article_id, "current": version["version"], "version": version_entry(rt, version),
+              "new_version": new, "items": outcome}
+    report["callback"] = notify_cms(rt, "restore", report) if new else None
+    _audit(rt, principal, "restore", article_id, {"version": version["version"], "new_version": new,
+                                                  "auto": auto, "items": outcome,
+                                                  "callback": report["callback"]},
+           sum(1 for o in outcome if o["status"] == "restored"))
+    return report
+
+def revert(rt: Runtime, article_id: str, to_version: int, *, principal: Principal | None = None) -> dict[str, Any]:
+    """Write version `to_version`'s bytes, exactly, as a new current version."""
+    with rt.coordinator.lock(f"restore:{article_id}", timeout=120):
+        history = _history(rt, article_id)
+        target = next((v for v in history if v["version"] == to_version), None)
+        if target is None:
+            raise InputError(f"article {article_id!r} has no version {to_version} "
+                             f"(versions 1-{history[-1]['version']})")
+        body = rt.store.get(target["key"])
+        if hashlib.sha256(body).hexdigest() != target["sha256"]:
+            raise RestoreError(f"stored bytes of version {to_version} do not match their recorded sha256")
+        encoding = target.get("encoding") or "utf-8"
+        _, patch = splice(body.decode(encoding, errors="replace"), [])
+        base = {"kind": "version", "version": to_version, "sha256": target["sha256"], "key": target["key"]}
+        written = write_version(rt, article_id, body, reason="revert", source_sha256=target["source_sha256"],
+                                encoding=encoding, patch_doc={"base": base, **patch.to_json(),
+                                                              "reverted_to": to_version},
+                                unless_current=False, expected_current=history[-1]["version"])
+        version = next(v for v in versions(rt, article_id) if v["version"] == written.number)
+    report = {"article_id": article_id, "current": version["version"], "version": version_entry(rt, version),
+              "new_version": True, "reverted_to": to_version}
+    report["callback"] = notify_cms(rt, "revert", report)
+    _audit(rt, principal, "revert", article_id, {"version": version["version"], "reverted_to": to_version,
+                                                 "callback": report["callback"]}, 1)
+    return report
+
+def _audit(rt: Runtime, principal: Principal | None, action: str, article_id: str, detail: dict[str, Any],
+           count: int) -> None:
+
+    audit.record(rt, principal, action, f"article:{article_id}", detail, count)
+
+# --- auto-restore policy ----------------------------------------------------------------------------
+def auto_restore_sites(rt: Runtime) -> set[str]:
+    return {h.strip().lower().rstrip(".") for h in rt.settings.auto_restore_sites.split(",") if h.strip()}
+
+def auto_restore(rt: Runtime, url: str) -> list[dict[str, Any]]:
+    """Restore every article of a policy site that uses this (now dead) original."""
+    sites = auto_restore_sites(rt)
+    if not sites:
+        return []
+    ensure_schema(rt.catalog)
+    rows = rt.catalog.query(
+        "SELECT DISTINCT a.article_id AS article_id, a.url AS url FROM link_uses u "
+        "JOIN articles a ON a.article_id = u.article_id WHERE u.url_sha256 = ? ORDER BY a.article_id",
+        [url_sha256(url)])
+    done = []
+    for row in rows:
+        host = (urlsplit(row["url"] or "").hostname or "").lower()
+        if host and any(host == s or host.endswith("." + s) for s in sites):
+            try:
+                done.append(restore(rt, row["article_id"], auto=True))
+            except ArchiverError as exc:
+                log.warning("auto-restore of %s failed: %s", row["article_id"], exc)
+    return done

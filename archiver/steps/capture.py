@@ -1,0 +1,135 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+from archiver.capture.fetch import normalize_url
+from archiver.capture.manifest import new_capture_id
+from archiver.capture.media import archive_media
+from archiver.catalog.indexing import index_capture
+from archiver.dates import iso, utcnow
+from archiver.discover.model import Embed
+from archiver.providers.base import CaptureContext
+from archiver.providers.markup import filing_id
+from archiver.providers.registry import get_provider
+from archiver.runtime import Runtime
+from archiver.steps.prepare import Plan, _load_source
+from archiver.steps.results import FINAL_EMBED_STATUSES, failed_result, is_final, load_result, save_result
+
+log = logging.getLogger(__name__)
+
+
+# --- capture ---------------------------------------------------------------------------------------
+def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False) -> dict[str, Any]:
+    """Capture one item and store its result. A final stored result is returned as is.
+
+    One capture of a post runs at a time, across workers: a task delivered twice, or two articles
+    embedding the same post, wait for the first capture and then find it (stored, or fresh).
+    """
+    item = plan.item(item_id)
+    if item["kind"] == "embed" and item.get("post_id"):
+        lock = f"capture:{item['provider']}:{item['post_id']}"
+    else:
+        lock = f"capture:{plan.group}:{item_id}"
+    with rt.coordinator.lock(lock, timeout=float(rt.settings.task_time_limit)):
+        return _capture_item(rt, plan, item, force=force)
+
+def _capture_item(rt: Runtime, plan: Plan, item: dict[str, Any], *, force: bool) -> dict[str, Any]:
+    item_id = item["item_id"]
+    existing = load_result(rt, plan, item_id)
+    if existing is not None and is_final(existing) and not force:
+        return existing
+    try:
+        if item["kind"] == "embed":
+            # The capture id is fixed before any object is written, so a capture that dies halfway
+            # and runs again overwrites the same keys instead of leaving a second, partial capture;
+            # a retry of one that ended unavailable or failed completes that same capture.
+            if existing is not None and existing.get("capture_id") and not is_final(existing):
+                capture_id = existing["capture_id"]
+            else:
+                capture_id = new_capture_id(utcnow())
+                save_result(rt, plan, {**failed_result(item, None), "status": "capturing",
+                                       "capture_id": capture_id})
+            result = _capture_embed(rt, plan, item, capture_id)
+        else:
+            result = _capture_image(rt, plan, item)
+    except Exception as exc:
+        log.exception("capture of %s %s failed", item["kind"], item.get("url"))
+        result = failed_result(item, f"internal error: {type(exc).__name__}: {exc}")
+    save_result(rt, plan, result)
+    return result
+
+def _capture_embed(rt: Runtime, plan: Plan, item: dict[str, Any], capture_id: str) -> dict[str, Any]:
+
+    occurrences = [Embed(**o) for o in item["occurrences"]]
+    base = {"item_id": item["item_id"], "kind": "embed", "provider": item["provider"],
+            "occurrences": len(occurrences)}
+    post_id = filing_id(occurrences[0])
+    since = iso(utcnow() - timedelta(seconds=rt.settings.capture_fresh_for))
+    fresh = rt.catalog.latest_capture(item["provider"], post_id, since, FINAL_EMBED_STATUSES)
+    if fresh is not None:
+        # A fresh capture is reused: archiving the same post again stores nothing new.
+        return {**base, "post_id": item.get("post_id"), "url": fresh["url"] or item.get("url"),
+                "status": fresh["status"], "snapshot": fresh["manifest_key"],
+                "capture_id": fresh["capture_id"], "captured_at": fresh["captured_at"], "error": None}
+    ctx = CaptureContext(settings=rt.settings, fetcher=rt.fetcher, store=rt.store, article_id=plan.article_id,
+                         article_url=plan.url, article_text=_load_source(rt, plan).text,
+                         capture_id=capture_id)
+    res = get_provider(item["provider"]).capture(occurrences, ctx)
+    manifest = res.manifest or {}
+    captured_at = manifest.get("captured_at") or iso(utcnow())
+    if res.capture_id and res.manifest_key and res.manifest:
+        # The same indexing as `archiver reindex`: the capture, its post's search row, its images,
+        # and the quoted and parent posts it captured in their own right.
+
+        index_capture(rt, res.manifest_key, res.manifest)
+        for relation in ("quoted", "parent"):
+            ref = res.manifest.get(relation)
+            if isinstance(ref, dict) and ref.get("manifest_key"):
+                index_capture(rt, ref["manifest_key"], json.loads(rt.store.get(ref["manifest_key"])))
+    elif res.capture_id and res.manifest_key:
+        author = manifest.get("author") or {}
+        rt.catalog.record_capture(
+            capture_id=res.capture_id, provider=res.provider, post_id=res.post_id or post_id,
+            url=res.url, status=res.status, manifest_key=res.manifest_key, captured_at=captured_at,
+            handle=author.get("handle"), author=author.get("name"), text=manifest.get("text"),
+            posted_at=manifest.get("created_at"),
+        )
+    # "unresolved-…" is only the filing name of a post the article shows without an id.
+    resolved_id = res.post_id if res.post_id and not res.post_id.startswith("unresolved-") else None
+    return {**base, "post_id": item.get("post_id") or resolved_id, "url": res.url or item.get("url"),
+            "status": res.status, "snapshot": res.manifest_key, "capture_id": res.capture_id,
+            "captured_at": captured_at, "error": res.error}
+
+def _capture_image(rt: Runtime, plan: Plan, item: dict[str, Any]) -> dict[str, Any]:
+
+    url = item["url"]
+    same = normalize_url(url)  # spellings of one URL share one fetch
+    base = {"item_id": item["item_id"], "kind": "image", "url": url, "occurrences": len(item["occurrences"])}
+    window = rt.settings.media_dedupe_window
+    # One fetch of a URL across all workers: whoever holds the lock fetches, the others reuse.
+    with rt.coordinator.lock(f"url:{hashlib.sha256(same.encode()).hexdigest()}", timeout=180):
+        since = iso(utcnow() - timedelta(seconds=window))
+        seen = rt.catalog.recent_url_fetch(same, since)
+        blob = rt.catalog.blob(seen["sha256"]) if seen else None
+        if blob is not None and rt.store.exists(blob["key"]):
+            result = {**base, "status": "archived", "sha256": blob["sha256"], "key": blob["key"],
+                      "mime": blob["mime"], "stable_url": rt.store.public_url(blob["key"]), "error": None}
+        else:
+            rec = archive_media(url, kind="image", fetcher=rt.fetcher, store=rt.store, settings=rt.settings)
+            if rec.status != "archived" or not rec.sha256 or not rec.key:
+                return {**base, "status": rec.status if rec.status in ("rejected", "failed") else "failed",
+                        "sha256": rec.sha256, "stable_url": None, "error": rec.error or rec.status}
+            rt.catalog.record_blob(sha256=rec.sha256, key=rec.key, mime=rec.mime, bytes=rec.bytes,
+                                   width=rec.width, height=rec.height, phash=rec.phash)
+            rt.catalog.record_url_fetch(same, rec.sha256, iso(utcnow()))
+            result = {**base, "status": "archived", "sha256": rec.sha256, "key": rec.key, "mime": rec.mime,
+                      "stable_url": rt.store.public_url(rec.key), "error": None}
+    for occ in item["occurrences"]:
+        rt.catalog.record_blob_use(result["sha256"], plan.article_id, occ["start"], url)
+    return result

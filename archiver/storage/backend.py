@@ -1,0 +1,40 @@
+"""Opening the object store named by the settings: a local directory or an S3 bucket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from archiver.errors import ConfigError
+from archiver.storage.base import ObjectStore, check_key
+from archiver.storage.local import LocalStore
+from archiver.storage.s3 import _BUCKET_RE, S3Store, s3_client
+
+if TYPE_CHECKING:
+    from archiver.config.settings import Settings
+
+
+def open_store(settings: Settings) -> ObjectStore:
+    """The store named by ``settings.storage_url``: ``file:///dir`` or ``s3://bucket/prefix``."""
+    url = settings.storage_url
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ConfigError(f"storage URL {url!r} must not have a query or fragment")
+    if parts.scheme == "file":
+        path = unquote(parts.path)
+        if parts.netloc not in ("", "localhost") or not path.startswith("/"):
+            raise ConfigError(f"storage URL {url!r} must look like file:///absolute/dir")
+        return LocalStore(Path(path), settings.public_base_url)
+    if parts.scheme == "s3":
+        bucket, prefix = parts.netloc, unquote(parts.path).strip("/")
+        if not _BUCKET_RE.fullmatch(bucket):
+            raise ConfigError(f"storage URL {url!r}: {bucket!r} is not a valid bucket name")
+        if prefix:
+            try:
+                check_key(prefix)
+            except ValueError as exc:
+                raise ConfigError(f"storage URL {url!r}: bad prefix ({exc})") from None
+        return S3Store(s3_client(settings), bucket, prefix, settings.public_base_url,
+                       settings.s3_endpoint_url, settings.object_lock_retention_days)
+    raise ConfigError(f"storage URL {url!r} must start with file:/// or s3://")

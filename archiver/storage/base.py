@@ -1,0 +1,178 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from archiver.errors import ArchiverError, ConfigError
+from archiver.storage.layout import blob_key
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+MAX_KEY_BYTES = 1024  # the S3 limit, store prefix included
+
+MAX_SEGMENT_BYTES = 255  # the usual file-name limit
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+_META_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+RETENTION_MODES = ("GOVERNANCE", "COMPLIANCE")
+
+class ObjectNotFound(KeyError):
+    """No object under that key."""
+
+class StoreError(ArchiverError):
+    """The object store could not be reached or refused an operation."""
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What ``head`` tells about a stored object."""
+
+    key: str
+    size: int
+    content_type: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+@dataclass(frozen=True)
+class LockConfig:
+    """A bucket's Object Lock configuration: whether it is on, and its default retention rule."""
+
+    enabled: bool = False
+    default_mode: str | None = None    # GOVERNANCE or COMPLIANCE when the bucket has a default rule
+    default_days: int | None = None    # the rule's period, in days (a rule in years is converted)
+
+    @property
+    def has_default_retention(self) -> bool:
+        return self.enabled and self.default_mode is not None
+
+def _check_retention(until: datetime, mode: str) -> datetime:
+    if mode not in RETENTION_MODES:
+        raise ValueError(f"retention mode must be one of {RETENTION_MODES}, not {mode!r}")
+    if until.tzinfo is None:
+        raise ValueError("retention date must be timezone-aware")
+    return until.astimezone(UTC)
+
+def check_key(key: str, *, what: str = "key") -> str:
+    """Return ``key`` if it is a safe relative object key, else raise ValueError."""
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"{what} must be a non-empty string, not {key!r}")
+    if _CONTROL_RE.search(key) or "\\" in key:
+        raise ValueError(f"{what} {key!r} contains a backslash or a control character")
+    if key.startswith("/"):
+        raise ValueError(f"{what} {key!r} must be relative")
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise ValueError(f"{what} is longer than {MAX_KEY_BYTES} bytes")
+    for segment in key.split("/"):
+        if segment in ("", ".", ".."):
+            raise ValueError(f"{what} {key!r} has an empty, '.' or '..' segment")
+        if len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES:
+            raise ValueError(f"{what} {key!r} has a segment longer than {MAX_SEGMENT_BYTES} bytes")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} {key!r} is not valid Unicode") from None
+    return key
+
+def _check_prefix(prefix: str) -> str:
+    """A list prefix is a key, possibly ending in '/' or a partial segment; '' means all."""
+    if prefix == "":
+        return prefix
+    check_key(prefix[:-1] if prefix.endswith("/") else prefix, what="prefix")
+    return prefix
+
+def _check_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in (metadata or {}).items():
+        if not isinstance(name, str) or not _META_NAME_RE.fullmatch(name):
+            raise ValueError(f"metadata name {name!r} must be ASCII letters, digits, '-' or '_'")
+        if not isinstance(value, str) or not value.isascii() or _CONTROL_RE.search(value):
+            raise ValueError(f"metadata {name!r} must be printable ASCII")
+        out[name.lower()] = value
+    return out
+
+def _check_content_type(content_type: str) -> str:
+    if not isinstance(content_type, str) or not content_type.isascii() or _CONTROL_RE.search(content_type):
+        raise ValueError(f"content type {content_type!r} must be printable ASCII")
+    return content_type or DEFAULT_CONTENT_TYPE
+
+class ObjectStore(ABC):
+    """Where archived bytes live. Implementations are safe to share between threads."""
+
+    def __init__(self, public_base_url: str) -> None:
+        parts = urlsplit(public_base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            # A query here would make every stable URL look like (or be) a signed, expiring one.
+            raise ConfigError(f"public_base_url {public_base_url!r} must be an http(s) URL "
+                              "without query or fragment")
+        self.public_base_url = public_base_url.rstrip("/")
+
+    @abstractmethod
+    def put(self, key: str, data: bytes, *, content_type: str = DEFAULT_CONTENT_TYPE,
+            if_none_match: bool = False, metadata: dict[str, str] | None = None) -> bool:
+        """Write ``data`` under ``key``. With ``if_none_match`` an existing key is left alone
+        and False is returned; otherwise True."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """The bytes under ``key``; ObjectNotFound if there are none."""
+
+    @abstractmethod
+    def head(self, key: str) -> ObjectInfo:
+        """Size, content type and metadata of ``key``; ObjectNotFound if absent."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored under ``key``."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys starting with ``prefix`` (a plain string prefix), sorted."""
+
+    @abstractmethod
+    def set_legal_hold(self, key: str, on: bool) -> bool:
+        """Put or lift an Object Lock legal hold; False where the store cannot hold objects."""
+
+    @abstractmethod
+    def set_retention(self, key: str, until: datetime, mode: str = "GOVERNANCE") -> bool:
+        """Retain ``key``'s current version until ``until`` (Object Lock retention); False where
+        the store cannot retain objects. ObjectNotFound if absent."""
+
+    @abstractmethod
+    def lock_config(self) -> LockConfig:
+        """The Object Lock configuration of the underlying bucket (disabled where there is none)."""
+
+    def supports_object_lock(self) -> bool:
+        """Whether legal holds and retention are enforced by this store."""
+        return self.lock_config().enabled
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where this store is, for messages."""
+
+    @abstractmethod
+    def locate(self, key: str) -> str:
+        """Where an operator finds ``key``: a file path or an s3:// URL."""
+
+    def put_blob(self, data: bytes, content_type: str) -> tuple[str, str, bool]:
+        """Store an original by content: (sha256 hex, key, created). Idempotent."""
+        sha = hashlib.sha256(data).hexdigest()
+        key = blob_key(sha)
+        created = self.put(key, data, content_type=content_type, if_none_match=True)
+        return sha, key, created
+
+    def public_url(self, key: str) -> str:
+        """The stable address readers use; never presigned, never expiring."""
+        return f"{self.public_base_url}/{quote(check_key(key), safe='/')}"
