@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""The one clock format archiver stores: UTC, ISO 8601 to the second with a Z."""
 
 from __future__ import annotations
 

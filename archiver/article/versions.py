@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""Article versions: committing a new version (body, patch, then the metadata that commits it),
+listing them from storage, and carrying a source span through the chain of patches to a version.
+
+Finalize, restore and revert all write through `write_version`, serialized per article.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""The capture manifest: what was captured of a post and how, validated against the versioned JSON
+Schema in archiver/schemas/, with the capture id and source entries it is built from.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,15 @@
-"""TODO docstring."""
+"""The media pipeline: the one path by which any image or video becomes a stored original.
+
+Bytes from the web are evidence and hostile at once. The real type is read from the bytes, not
+from the Content-Type; only raster formats we can decode safely are kept (an SVG or an HTML page
+served as image/jpeg is refused, with the reason). Pillow opens images with an explicit formats
+list, a pixel ceiling below its own, a frame cap and a time limit. The original is stored
+untouched, content-addressed by SHA-256; serving copies (orientation applied, every byte of
+metadata, GPS first of all, dropped) are derived from it.
+
+Pillow's DecompressionBombWarning is turned into an error for the whole process when this module
+is imported: there is no decoding in archiver where a bomb should only warn.
+"""
 
 from __future__ import annotations
 

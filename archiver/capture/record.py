@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Writing one capture to storage: the WARC of its exchanges, its static cards and, last, the manifest
+that commits it. Writing the same capture again overwrites the same keys.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""WARC records of a capture's HTTP exchanges (ISO 28500, written and read with warcio), so a capture
+can be re-derived and shown to a third party.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Indexing one stored capture in the catalog: its capture row, its post's search row and its image
+blobs. A fresh capture and `archiver reindex` both come here, so the live index equals a rebuilt one.
+"""
 
 from __future__ import annotations
 

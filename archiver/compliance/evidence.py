@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Evidence bundles: a zip of the stored bytes of chosen posts with a SHA256SUMS list, and
+`verify_bundle`, which checks one offline (no settings, storage or catalog needed).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""The signed callback that tells the CMS an article changed (restore, revert): HMAC-SHA256 over the
+body, posted through the fetcher's address guard.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,16 @@
-"""TODO docstring."""
+"""Link health: is every original an article embeds (a tweet, an image URL) still there?
+
+A single probe proves nothing (hosts flap, CDNs time out), so each original has a state machine:
+live → suspect at the first failure → dead only after `health_dead_after_failures` failures in a
+row spanning at least `health_dead_after_hours`; any good answer makes it live again. Timeouts,
+5xx, 429 and network errors are inconclusive and never count. A failure on our side (object
+storage, Redis, the catalog) raises before anything is written, so it records nothing.
+
+The truth is one object per original, `health/<sha256 of url>.json` (state, streak, history);
+the catalog tables link_health and link_uses index it for the due-list and the per-article views
+and can be rebuilt from storage (`reindex`). Intervals grow for stable links: a day, doubling up
+to a month.
+"""
 
 from __future__ import annotations
 

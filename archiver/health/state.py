@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""The liveness state machine of one original: live → suspect → dead, with growing check intervals.
+Pure: it takes a record and a probe result and returns the next record.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,13 @@
-"""TODO docstring."""
+"""Rebuild the catalog from object storage, which stays the truth: `archiver reindex`.
+
+Manifests under posts/ give captures, the posts' search rows and their media; plans, item
+results and version metadata under articles/ give articles, items, image uses and versions;
+blob rows (with the perceptual hash) are recomputed from the stored originals. Every write is an
+upsert, so a reindex can run at any time, twice, or be interrupted and run again.
+
+Captures are indexed through `archiver.catalog.indexing.index_capture`, the same path a fresh
+capture takes, so the live index and a rebuilt one hold the same rows.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""The capture step: one post or one image of a plan, captured once across workers, its result stored.
+A final stored result is kept; a fresh capture of the same post is reused.
+"""
 
 from __future__ import annotations
 

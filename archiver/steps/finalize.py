@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""The last step: once every item has a result, splice stable URLs and Robust Links over the spans
+and write the next article version (on top of an editor's restore or revert when there is one).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""The report of an archived article, in the shape `archiver archive --json` prints."""
 
 from __future__ import annotations
 

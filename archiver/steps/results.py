@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Item results: each item's stored outcome (archived, failed, ...) and which outcomes are final."""
 
 from __future__ import annotations
 

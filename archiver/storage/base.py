@@ -1,4 +1,33 @@
-"""TODO docstring."""
+"""The ObjectStore interface every backend implements, with the key and metadata checks they share.
+
+Object storage is the source of truth; this is one small interface over a local directory (local.py)
+or S3 (s3.py).
+
+Everything the archiver keeps (originals, manifests, article versions) goes through
+``ObjectStore`` so the local runner (a directory) and the distributed mode (AWS S3, MinIO,
+SeaweedFS, Ceph through boto3) behave alike. Originals are content-addressed
+(``blobs/sha256/ab/<hex>``) and written with a conditional put, so two workers storing the same
+bytes never clobber each other and S3 verifies the SHA-256 on arrival.
+
+Choices worth knowing:
+
+* Keys are ``/``-separated relative paths, partly built from third-party ids, so they are
+  checked strictly (``check_key``): no absolute paths, ``.``/``..`` or empty segments,
+  backslashes, NUL or other control characters.
+* ``LocalStore`` keeps the content type and metadata of each object in a JSON sidecar
+  ``<root>/.meta/<key>.json`` (read back by ``head``); ``.meta`` and ``.tmp`` are reserved
+  top-level names. Writes are atomic (temp file + ``os.replace``); a conditional put publishes
+  with ``os.link``, which fails if the name exists, so racing processes never clobber.
+  A key cannot be both an object and a "directory" of other keys there (``a`` and ``a/b``):
+  such a put raises ``ValueError``.
+* ``LocalStore`` has no Object Lock: ``supports_object_lock()`` is False and
+  ``set_legal_hold`` / ``set_retention`` return False (a sidecar flag would protect nothing).
+* On an S3 bucket with Object Lock, originals are retained: a bucket's default retention rule
+  applies to every new version by itself (S3 does it); where the bucket has Object Lock but no
+  default rule, ``put_blob`` sends a GOVERNANCE retention of ``object_lock_retention_days`` with
+  the write itself, so no original is ever stored unretained for a moment. A blob that already
+  existed keeps the retention it was written with.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,17 @@
-"""TODO docstring."""
+"""Every object key archiver writes, in one place (an interface: keep it stable).
+
+```
+blobs/sha256/ab/<hex>                               originals, content-addressed
+derived/<hex>/web.jpg | web.webp, thumb.webp        serving copies
+posts/<provider>/<post_id>/<capture_id>.json        manifest (+ .warc.gz, .card.html, .card.png)
+articles/<id>/sources/<sha256>                      each source as received
+articles/<id>/plans/<sha256>.json                   the plan of that source
+articles/<id>/results/<sha256>/<item_id>.json       each item's outcome
+articles/<id>/v<N>, v<N>.patch.json, v<N>.json      versions, their patches, their metadata
+health/<sha256 of url>.json                         each original's liveness record
+```
+Post ids and capture ids are checked before they become part of a key.
+"""
 
 from __future__ import annotations
 

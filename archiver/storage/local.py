@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""A local directory as object storage: atomic writes, conditional puts by hard link, JSON sidecars
+for content type and metadata. The embedded default, with no server.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Any S3-compatible service as object storage through boto3: conditional puts (`If-None-Match`),
+Object Lock legal holds and retention where the bucket supports them, S3 errors mapped to ours.
+"""
 
 from __future__ import annotations
 
