@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from fnmatch import fnmatch
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,10 @@ from typing import Any
 import pytest
 from PIL import Image, features
 
-from archiver.capture import cards as card
+from archiver.capture.cards import fonts, scripts
+from archiver.capture.cards.html_card import card_frame, link_segments, render_card_html
+from archiver.capture.cards.png_card import MAX_PNG_HEIGHT, render_card_png
+from archiver.capture.cards.textlayout import measure
 from archiver.capture.fetch import Fetcher
 from archiver.capture.manifest import base_manifest, validate_manifest
 from archiver.capture.record import write_snapshot
@@ -127,52 +132,50 @@ def test_hostile_tweet_renders_harmlessly_in_both_cards(origin: FixtureOrigin, s
 @pytest.mark.parametrize(("text", "lang", "script"), [(HINDI, "hi", "devanagari"), (ARABIC, "ar", "arabic"),
                                                       (CJK, "ja", "cjk"), (EMOJI, "en", "emoji")])
 def test_scripts_drawn_with_their_own_fonts(store: LocalStore, text: str, lang: str, script: str) -> None:
-    assert not card.face(script, 18).fallback, f"no font installed for {script}"
+    assert not fonts.face(script, 18).fallback, f"no font installed for {script}"
     assert features.check("raqm"), "no raqm: joined and conjunct letters would not be shaped (libfribidi0)"
     m = _manifest(text, lang)
-    im = _png(card.render_card_png(m, store))
+    im = _png(render_card_png(m, store))
     assert "archiver-font-fallback" not in im.info
-    html_card = card.render_card_html(m, store)
+    html_card = render_card_html(m, store)
     assert_harmless(html_card)
     assert f'lang="{lang}"' in html_card and text in html_card
 
 
 def test_shaping_changes_the_drawing() -> None:
     # Raqm applies the fonts' shaping: a conjunct (क्ष) and joined Arabic are narrower than their parts.
-    deva = card.face("devanagari", 40)
-    assert card._measure("क्ष", "devanagari", deva) < card._measure("क", "devanagari", deva) + \
-        card._measure("्", "devanagari", deva) + card._measure("ष", "devanagari", deva)
-    arabic = card.face("arabic", 40)
-    assert card._measure("سلام", "arabic", arabic) < sum(card._measure(c, "arabic", arabic) for c in "سلام")
+    deva = fonts.face("devanagari", 40)
+    assert measure("क्ष", "devanagari", deva) < measure("क", "devanagari", deva) + \
+        measure("्", "devanagari", deva) + measure("ष", "devanagari", deva)
+    arabic = fonts.face("arabic", 40)
+    assert measure("سلام", "arabic", arabic) < sum(measure(c, "arabic", arabic) for c in "سلام")
 
 
 def test_arabic_runs_right_to_left_and_emoji_in_colour(store: LocalStore) -> None:
-    im = _png(card.render_card_png(_manifest(ARABIC, "ar"), store)).convert("RGB")
+    im = _png(render_card_png(_manifest(ARABIC, "ar"), store)).convert("RGB")
     # The text line sits against the right margin (an RTL paragraph), not the left one.
     band = im.crop((0, 90, im.width, 125))
     dark = [x for x in range(band.width) for y in range(band.height) if sum(band.getpixel((x, y))) < 200]
     assert dark and max(dark) > im.width - 40 and min(dark) > 60
-    emoji = _png(card.render_card_png(_manifest("🎉🎉🎉", "en"), store)).convert("RGB")
+    emoji = _png(render_card_png(_manifest("🎉🎉🎉", "en"), store)).convert("RGB")
     colours = {px for _, px in emoji.crop((0, 90, 200, 125)).getcolors(1 << 16) or [] if max(px) - min(px) > 80}
     assert colours, "emoji drawn without colour"
 
 
 def test_script_runs() -> None:
-    runs = card.script_runs("Hi विदेश 🇮🇳🤝 سلام!")
+    runs = scripts.script_runs("Hi विदेश 🇮🇳🤝 سلام!")
     assert [s for s, _ in runs] == ["latin", "devanagari", "emoji", "arabic"]
     assert "".join(r for _, r in runs) == "Hi विदेश 🇮🇳🤝 سلام!"
 
 
 def test_missing_fonts_fall_back_and_are_recorded(store: LocalStore, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(card, "FONT_DIRS", (tmp_path / "no-fonts",))
-    for cached in (card._font_files, card.face, card._load_font):
-        cached.cache_clear()
+    monkeypatch.setattr(fonts, "FONT_DIRS", (tmp_path / "no-fonts",))
+    fonts.clear_caches()
     try:
-        im = _png(card.render_card_png(_manifest(f"{HINDI} {EMOJI}", "hi"), store))
+        im = _png(render_card_png(_manifest(f"{HINDI} {EMOJI}", "hi"), store))
     finally:
-        for cached in (card._font_files, card.face, card._load_font):
-            cached.cache_clear()
+        fonts.clear_caches()
     assert im.width == 600
     assert {"devanagari", "emoji", "latin"} <= set(im.info["archiver-font-fallback"].split(","))
 
@@ -182,12 +185,12 @@ def test_statuses_long_text_and_odd_values(store: LocalStore) -> None:
     m.update(status="deleted", url="javascript:alert(1)", lang='en" onload="x')
     m["author"]["avatar_sha256"] = "0" * 64  # not stored: no avatar, no failure
     m["media"] = [{"type": "photo", "status": "failed", "key": None, "alt_text": "<b>gone</b>"}]
-    fragment = card.render_card_html(m, store)
+    fragment = render_card_html(m, store)
     parsed = assert_harmless(fragment)
     assert "deleted" in "".join(parsed.text) and "[image not archived: <b>gone</b>]" in "".join(parsed.text)
     assert not any(t == "a" and "javascript" in (a.get("href") or "") for t, a in parsed.tags)
-    im = _png(card.render_card_png(m, store))
-    assert im.height <= card.MAX_PNG_HEIGHT
+    im = _png(render_card_png(m, store))
+    assert im.height <= MAX_PNG_HEIGHT
 
 
 def test_write_snapshot_writes_cards_beside_the_manifest(store: LocalStore) -> None:
@@ -196,7 +199,39 @@ def test_write_snapshot_writes_cards_beside_the_manifest(store: LocalStore) -> N
     stored = json.loads(store.get(key))
     base = key.removesuffix(".json")
     assert stored["cards"] == {"html": f"{base}.card.html", "png": f"{base}.card.png"}
-    assert store.get(stored["cards"]["html"]).decode() == card.render_card_html(stored, store)
+    assert store.get(stored["cards"]["html"]).decode() == render_card_html(stored, store)
     first = store.get(stored["cards"]["png"])
     write_snapshot(store, m, [])  # the same capture again: the same bytes
     assert store.get(stored["cards"]["png"]) == first
+
+
+def test_link_segments_keep_the_text_and_link_only_safe_urls() -> None:
+    text = "see https://example.com/ok?a=1&b=2). and javascript:alert(2) http://x\u00a0y"
+    parts = link_segments(text)
+    assert "".join(p for p, _ in parts) == text
+    assert [h for _, h in parts if h] == ["https://example.com/ok?a=1&b=2", "http://x"]
+    assert link_segments("") == [("", None)]
+
+
+def test_card_frame_is_one_sandboxed_iframe_with_escaped_attributes() -> None:
+    original = 'https://x.com/a/status/1?q="><script>alert(1)</script>'
+    frame = card_frame("https://media.example/c.card.html", original=original,
+                       version_url="https://media.example/c.json", version_date="2025-07-15T09:12:33.123Z")
+    parsed = _Tags()
+    parsed.feed(frame)
+    parsed.close()
+    assert [t for t, _ in parsed.tags] == ["iframe"] and not "".join(parsed.text)
+    attrs = parsed.tags[0][1]
+    assert attrs["sandbox"] == "" and attrs["data-originalurl"] == original
+    assert attrs["title"] == f"Archived copy of {original}" and attrs["referrerpolicy"] == "no-referrer"
+    assert card_frame("s", original="", version_url="v", version_date="").count("Archived copy of a post") == 1
+
+
+def test_card_templates_are_package_data() -> None:
+    # A wheel install (not editable) must carry the templates the cards render from.
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["archiver"]
+    package = Path(fonts.__file__).resolve().parent
+    root = package.parent.parent.parent
+    templates = sorted(p.relative_to(root / "archiver").as_posix() for p in (package / "templates").iterdir())
+    assert templates and all(any(fnmatch(t, pat) for pat in patterns) for t in templates), templates

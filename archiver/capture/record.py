@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from archiver.capture.cards import write_cards
+from archiver.capture.cards.write import write_cards
 from archiver.capture.manifest import dumps, validate_manifest
 from archiver.capture.warc import build_warc
 from archiver.storage.layout import card_keys, manifest_key, warc_key

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import logging
 from typing import Any
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit
 from archiver.article.splice import Patch, PatchError, Replacement, splice
 from archiver.article.versions import RestoreError, encodable, map_span, patch_chain, versions, write_version
 from archiver.auth import Principal
+from archiver.capture.cards.html_card import card_frame
 from archiver.compliance import audit
 from archiver.errors import ArchiverError, InputError
 from archiver.health.callback import notify_cms
@@ -50,17 +50,13 @@ def card_key(rt: Runtime, result: dict[str, Any]) -> str:
     return key
 
 def card_markup(rt: Runtime, result: dict[str, Any], key: str, *, html_context: bool) -> str:
-    """A sandboxed frame showing the card (HTML), or the card's stable URL (text, Markdown lines)."""
+    """A sandboxed frame showing the card (HTML, from the cards' frame template), or the card's stable
+    URL (text, Markdown lines)."""
     src = rt.store.public_url(key)
     if not html_context:
         return src
-    e = html.escape
-    original = result.get("url") or ""
-    title = f"Archived copy of {original}" if original else "Archived copy of a post"
-    return (f'<iframe class="archiver-card" src="{e(src)}" title="{e(title)}" sandbox="" loading="lazy" '
-            f'referrerpolicy="no-referrer" style="border:0;width:100%;max-width:550px;min-height:250px" '
-            f'data-originalurl="{e(original)}" data-versionurl="{e(rt.store.public_url(result["snapshot"]))}" '
-            f'data-versiondate="{e(result.get("captured_at") or "")}"></iframe>')
+    return card_frame(src, original=result.get("url") or "", version_url=rt.store.public_url(result["snapshot"]),
+                      version_date=result.get("captured_at") or "")
 
 def _replacements(rt: Runtime, plan: Plan, text: str, encoding: str, chain: list[Patch],
                   item: dict[str, Any]) -> list[Replacement]:

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from archiver.capture.cards import safe_url
+from archiver.capture.cards.content import safe_url
 from archiver.capture.manifest import base_manifest, new_capture_id, source_entry, utc_iso
 from archiver.capture.media import archive_media
 from archiver.capture.record import write_snapshot

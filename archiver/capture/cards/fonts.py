@@ -1,0 +1,115 @@
+"""Fonts for the PNG card: which installed font draws which script, loaded once per size.
+
+Pillow draws only the glyphs its one font has, so a card mixing Latin, Devanagari, Arabic and emoji
+needs a font per script. Each script has a chain of Noto (then DejaVu, Liberation) files, looked up by
+file name under FONT_DIRS; a missing font is never fatal: the Latin font (or Pillow's built-in one)
+draws instead, and the face says so (``fallback``) so the card can record it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from PIL import ImageFont, features
+
+log = logging.getLogger(__name__)
+
+FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
+
+# Per script, the fonts to try in order (file names, searched under FONT_DIRS).
+FONT_CHAINS: dict[str, tuple[str, ...]] = {
+    "latin": ("NotoSans-Regular.ttf", "DejaVuSans.ttf", "LiberationSans-Regular.ttf"),
+    "latin-bold": ("NotoSans-Bold.ttf", "DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf"),
+    "devanagari": ("NotoSansDevanagari-Regular.ttf", "NotoSerifDevanagari-Regular.ttf"),
+    "arabic": ("NotoNaskhArabic-Regular.ttf", "NotoSansArabic-Regular.ttf", "DejaVuSans.ttf"),
+    "hebrew": ("NotoSansHebrew-Regular.ttf", "DejaVuSans.ttf"),
+    "bengali": ("NotoSansBengali-Regular.ttf", "NotoSerifBengali-Regular.ttf"),
+    "tamil": ("NotoSansTamil-Regular.ttf", "NotoSerifTamil-Regular.ttf"),
+    "gurmukhi": ("NotoSansGurmukhi-Regular.ttf",),
+    "gujarati": ("NotoSansGujarati-Regular.ttf",),
+    "telugu": ("NotoSansTelugu-Regular.ttf",),
+    "kannada": ("NotoSansKannada-Regular.ttf",),
+    "malayalam": ("NotoSansMalayalam-Regular.ttf",),
+    "thai": ("NotoSansThai-Regular.ttf",),
+    "cjk": ("NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf", "DroidSansFallbackFull.ttf"),
+    "emoji": ("NotoColorEmoji.ttf",),
+}
+
+EMOJI_SIZE = 109  # the one bitmap strike of Noto Color Emoji, in pixels
+
+
+@cache
+def raqm() -> bool:
+    """Whether Pillow has libraqm: complex shaping (conjuncts, joined Arabic) and per-run direction."""
+    return bool(features.check("raqm"))
+
+
+@cache
+def _font_files() -> dict[str, Path]:
+    """Every font file under FONT_DIRS by file name (first found wins)."""
+    found: dict[str, Path] = {}
+    for root in FONT_DIRS:
+        try:
+            for path in sorted(root.rglob("*")):
+                if path.suffix.lower() in (".ttf", ".otf", ".ttc") and path.name not in found:
+                    found[path.name] = path
+        except OSError:
+            continue
+    return found
+
+
+@cache
+def _load_font(path: str, size: int) -> ImageFont.FreeTypeFont | None:
+    """The font file at ``path`` at ``size`` pixels, with raqm layout when available; None if unreadable."""
+    layout = ImageFont.Layout.RAQM if raqm() else ImageFont.Layout.BASIC
+    try:
+        return ImageFont.truetype(path, size, layout_engine=layout)
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class Face:
+    """A loaded font for one script at one pixel size; ``scale`` < 1 for bitmap emoji (drawn at
+    EMOJI_SIZE, then scaled down)."""
+
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont
+    scale: float
+    fallback: bool  # no font of the script's own chain was found
+
+    @property
+    def emoji(self) -> bool:
+        return self.scale != 1.0
+
+
+@cache
+def face(script: str, size: int) -> Face:
+    """The first font of ``script``'s chain that loads at ``size`` pixels; then Latin; then Pillow's
+    default. Never raises; logs a warning when it falls back."""
+    files = _font_files()
+    if script == "emoji":
+        path = files.get(FONT_CHAINS["emoji"][0])
+        font = _load_font(str(path), EMOJI_SIZE) if path else None
+        if font is not None:
+            return Face(font, size / EMOJI_SIZE, False)
+    else:
+        for name in FONT_CHAINS.get(script, ()):
+            path = files.get(name)
+            font = _load_font(str(path), size) if path else None
+            if font is not None:
+                return Face(font, 1.0, False)
+    if script not in ("latin", "latin-bold"):
+        log.warning("card: no font for %s text; drawing it with the Latin font", script)
+        latin = face("latin", size)
+        return Face(latin.font, 1.0, True)
+    log.warning("card: no font file found under %s; using Pillow's built-in font", FONT_DIRS)
+    return Face(ImageFont.load_default(size), 1.0, True)
+
+
+def clear_caches() -> None:
+    """Forget the fonts found and loaded (after FONT_DIRS changed, or fonts were installed)."""
+    for cached in (_font_files, _load_font, face):
+        cached.cache_clear()

@@ -1,0 +1,66 @@
+"""The HTML card, and the frame that puts a card into an article, rendered from Jinja2 templates.
+
+The card is a self-contained fragment (one ``<article>`` with inline styles, no script) served beside
+the manifest and shown in a sandboxed iframe when an editor restores a dead embed. Its text comes from
+platforms, so the templates are autoescaped: every value is escaped where it is written, URLs are
+checked with ``safe_url`` before they become ``href``/``src``, and only ``link_segments`` decides which
+parts of a text are links. Templates live in ``templates/`` inside the package (package data).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from archiver.capture.cards.content import CardContent, card_content, safe_url, stable_url
+
+if TYPE_CHECKING:
+    from archiver.storage.base import ObjectStore
+
+_URL = re.compile(r"https?://[^\s<>\"'\u00a0]+")
+
+_TRAILING = ".,;:!?…)]}»”’"
+
+_ENV = Environment(loader=PackageLoader("archiver.capture.cards", "templates"), autoescape=True,
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def link_segments(text: str) -> list[tuple[str, str | None]]:
+    """``text`` cut into (text, href) pairs that concatenate back to it: ``href`` is the segment itself
+    for an http(s) URL that passes ``safe_url`` (trailing punctuation left out), None for plain text."""
+    out: list[tuple[str, str | None]] = []
+    pos = 0
+    for m in _URL.finditer(text):
+        url = m.group(0).rstrip(_TRAILING)
+        if m.start() > pos:
+            out.append((text[pos:m.start()], None))
+        out.append((url, safe_url(url)))
+        pos = m.start() + len(url)
+    if pos < len(text) or not out:
+        out.append((text[pos:], None))
+    return out
+
+
+def card_html(content: CardContent, store: ObjectStore) -> str:
+    """The HTML card of ``content`` (a fragment: one ``<article>`` element); media and the avatar
+    point at their stable public URLs in ``store``, or are named in a note when there is none."""
+    media = [{"kind": x.kind, "label": x.label, "moving": x.moving, "alt": x.alt,
+              "src": stable_url(store, x.key) if x.archived else None,
+              "poster": stable_url(store, x.poster_key) if x.moving else None}
+             for x in content.media]
+    return _ENV.get_template("card.html").render(
+        c=content, avatar=stable_url(store, content.avatar_key), media=media, links=link_segments)
+
+
+def render_card_html(manifest: dict[str, Any], store: ObjectStore) -> str:
+    """The sanitized HTML card of one snapshot (a fragment: one ``<article>`` element)."""
+    return card_html(card_content(manifest, store), store)
+
+
+def card_frame(src: str, *, original: str, version_url: str, version_date: str) -> str:
+    """The markup that shows the card at ``src`` in an article: a sandboxed, lazy iframe titled after
+    the ``original`` post's URL, with Robust Links attributes (original, version URL and date)."""
+    return _ENV.get_template("frame.html").render(src=src, original=original, version_url=version_url,
+                                                  version_date=version_date)

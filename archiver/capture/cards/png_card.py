@@ -1,0 +1,188 @@
+"""The PNG card: the same content as the HTML card, drawn as one image 600 pixels wide.
+
+A PNG shows what the post looked like wherever HTML cannot go (evidence bundles, chat, print) and
+cannot run anything. The card is a column of blocks (text paragraphs and media thumbnails) under a
+header with the avatar, name and handle; text layout is textlayout.py's. The same content gives the
+same bytes, and scripts drawn without a font of their own are recorded in a PNG text chunk
+(``archiver-font-fallback``).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image, ImageDraw, PngImagePlugin
+
+from archiver.capture.cards.content import CardContent, card_content
+from archiver.capture.cards.textlayout import Color, Line, draw_line, wrap
+
+if TYPE_CHECKING:
+    from archiver.storage.base import ObjectStore
+
+MAX_PNG_HEIGHT = 4000  # pixels; what does not fit is left out
+
+MAX_MEDIA_IN_CARD = 4
+
+MAX_RELATED_CHARS = 600  # of a quoted or parent post's text
+
+
+@dataclass
+class _Block:
+    """A block of the card, laid out: its height in pixels and what to draw (text lines or an image)."""
+
+    height: int
+    kind: str
+    data: Any
+
+
+class _Canvas:
+    """The card's blocks, added top to bottom, then drawn by ``render``."""
+
+    WIDTH, PAD = 600, 24
+    INK, GREY, LINK, NOTE = (15, 20, 25), (83, 100, 113), (29, 111, 165), (138, 83, 0)
+
+    def __init__(self) -> None:
+        self.blocks: list[_Block] = []
+        self.inner = self.WIDTH - 2 * self.PAD
+        self.fallbacks: set[str] = set()  # scripts drawn without a font of their own
+
+    def text(self, text: str, size: int, color: Color, *, bold: bool = False, indent: int = 0,
+             gap: int = 6) -> None:
+        """A paragraph at ``size`` pixels, ``gap`` pixels of space below it; nothing for blank text."""
+        if not text.strip():
+            return
+        lines = self._wrap(text, size, self.inner - indent, bold)
+        line_h = round(size * 1.55)
+        self.blocks.append(_Block(len(lines) * line_h + gap, "text", (lines, size, line_h, color, indent)))
+
+    def _wrap(self, text: str, size: int, width: int, bold: bool) -> list[Line]:
+        lines = wrap(text, size, width, bold)
+        self.fallbacks.update(p.script for _, words in lines for w in words for p in w if p.face.fallback)
+        return lines
+
+    def image(self, data: bytes | None, label: str, play: bool) -> None:
+        """A medium's thumbnail (with a play mark for moving media), or ``[label]`` if it cannot be shown."""
+        thumb = _thumbnail(data, self.inner) if data else None
+        if thumb is None:
+            self.text(f"[{label}]", 14, self.GREY)
+            return
+        self.blocks.append(_Block(thumb.height + 8, "image", (thumb, play)))
+
+    def render(self, avatar: Image.Image | None, name: str, handle: str) -> bytes:
+        """The PNG bytes: the header, then every block that fits within MAX_PNG_HEIGHT."""
+        head_h = 64
+        height = min(MAX_PNG_HEIGHT, self.PAD * 2 + head_h + sum(b.height for b in self.blocks))
+        img = Image.new("RGBA", (self.WIDTH, height), (255, 255, 255, 255))
+        draw = ImageDraw.Draw(img)
+        draw.rounded_rectangle([0, 0, self.WIDTH - 1, height - 1], radius=14, outline=(207, 217, 222), width=2)
+        x0 = self.PAD
+        if avatar is not None:
+            mask = Image.new("L", avatar.size, 0)
+            ImageDraw.Draw(mask).ellipse([0, 0, avatar.width - 1, avatar.height - 1], fill=255)
+            img.paste(avatar, (x0, self.PAD), mask)
+            x0 += avatar.width + 12
+        self._header_line(img, x0, self.PAD + 22, name, 18, self.INK, bold=True)
+        if handle:
+            self._header_line(img, x0, self.PAD + 48, f"@{handle}", 15, self.GREY)
+        y = self.PAD + head_h
+        for block in self.blocks:
+            if y + block.height > height:
+                break
+            if block.kind == "text":
+                lines, size, line_h, color, indent = block.data
+                for line in lines:
+                    draw_line(img, line, left=self.PAD + indent, width=self.inner - indent,
+                              baseline=y + round(size * 1.15), size=size, color=color)
+                    y += line_h
+                y += block.height - len(lines) * line_h
+            else:
+                thumb, play = block.data
+                img.paste(thumb, (self.PAD, y))
+                if play:
+                    cx, cy = self.PAD + thumb.width // 2, y + thumb.height // 2
+                    draw.ellipse([cx - 22, cy - 22, cx + 22, cy + 22], fill=(0, 0, 0, 160))
+                    draw.polygon([(cx - 8, cy - 12), (cx - 8, cy + 12), (cx + 13, cy)], fill=(255, 255, 255))
+                y += block.height
+        out = io.BytesIO()
+        img.convert("RGB").save(out, "PNG", pnginfo=_png_info(self.fallbacks))
+        return out.getvalue()
+
+    def _header_line(self, img: Image.Image, x: int, baseline: int, text: str, size: int, color: Color, *,
+                     bold: bool = False) -> None:
+        """The first line of ``text`` from ``x``, always left-aligned (name and handle)."""
+        lines = self._wrap(text, size, self.WIDTH - self.PAD - x, bold)
+        if lines:
+            indent = x - self.PAD
+            draw_line(img, lines[0], left=self.PAD + indent, width=self.inner - indent, baseline=baseline,
+                      size=size, color=color, align_right=False)
+
+
+def _png_info(fallbacks: set[str]) -> PngImagePlugin.PngInfo:
+    """PNG text chunks; which scripts were drawn without a font of their own, if any."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", "archiver card")
+    if fallbacks:
+        info.add_text("archiver-font-fallback", ",".join(sorted(fallbacks)))
+    return info
+
+
+def _thumbnail(data: bytes, width: int) -> Image.Image | None:
+    """The medium scaled to ``width`` pixels (at most 340 px high), RGBA; None if Pillow cannot read it."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.width * im.height > 100_000_000:
+                return None
+            im.draft("RGB", (width, 340))
+            im.seek(0)
+            out = im.convert("RGBA")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    out.thumbnail((width, 340), Image.Resampling.LANCZOS)
+    return out
+
+
+def _blob(store: ObjectStore, key: Any) -> bytes | None:
+    """The stored object ``key``; None for no key or a missing or unreadable object."""
+    if not isinstance(key, str) or not key:
+        return None
+    try:
+        return store.get(key)
+    except (KeyError, OSError, ValueError):
+        return None
+
+
+def draw_card(content: CardContent, store: ObjectStore) -> bytes:
+    """The PNG card of ``content``; media and the avatar are read from ``store`` (missing ones are
+    shown by a label, or left out)."""
+    c = content
+    card = _Canvas()
+    if c.note:
+        card.text(c.note, 14, card.NOTE)
+    card.text(c.text or "(no text)", 18, card.INK, gap=12)
+    for item in c.media[:MAX_MEDIA_IN_CARD]:
+        data = _blob(store, item.poster_key if item.moving else item.key) if item.archived or item.moving else None
+        card.image(data, item.label + (f": {item.alt}" if item.alt else ""), play=item.moving)
+    for rel in c.related:
+        if rel.found:
+            card.text(f"{rel.label} {rel.name} @{rel.handle}".strip(), 14, card.GREY, indent=12, gap=2)
+            card.text(rel.text[:MAX_RELATED_CHARS], 15, card.INK, indent=12, gap=10)
+    card.text(c.created, 14, card.GREY, gap=2)
+    card.text(c.shown, 14, card.GREY, gap=2)
+    for line in c.source_lines:
+        card.text(line, 14, card.GREY, gap=2)
+    if c.original:
+        card.text(f"Original: {c.original}", 13, card.LINK, gap=2)
+    card.text(f"Archived {c.captured} · capture {c.capture_id}", 13, card.GREY)
+    avatar = None
+    if c.avatar_key:
+        avatar = _thumbnail(_blob(store, c.avatar_key) or b"", 48)
+        if avatar is not None:
+            avatar = avatar.resize((48, 48))
+    return card.render(avatar, c.name or c.handle or "Unknown", c.handle)
+
+
+def render_card_png(manifest: dict[str, Any], store: ObjectStore) -> bytes:
+    """The card of one snapshot as PNG bytes (600 px wide, at most MAX_PNG_HEIGHT high)."""
+    return draw_card(card_content(manifest, store), store)

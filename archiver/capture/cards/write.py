@@ -1,0 +1,27 @@
+"""Writing a capture's two static cards, HTML and PNG, beside its manifest.
+
+The capture step calls ``write_cards`` once per manifest; the content is read once (including the
+stored manifests of quoted and parent posts) and drawn twice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from archiver.capture.cards.content import card_content
+from archiver.capture.cards.html_card import card_html
+from archiver.capture.cards.png_card import draw_card
+from archiver.storage.layout import card_keys
+
+if TYPE_CHECKING:
+    from archiver.storage.base import ObjectStore
+
+
+def write_cards(store: ObjectStore, manifest: dict[str, Any]) -> dict[str, str]:
+    """Render and store both cards of ``manifest``; returns their keys ({"html": …, "png": …}).
+    Same manifest, same bytes: writing again overwrites identical objects."""
+    keys = card_keys(manifest)
+    content = card_content(manifest, store)
+    store.put(keys["html"], card_html(content, store).encode("utf-8"), content_type="text/html; charset=utf-8")
+    store.put(keys["png"], draw_card(content, store), content_type="image/png")
+    return keys
