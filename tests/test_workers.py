@@ -60,9 +60,9 @@ def settings(tmp_path: Path, redis_url: str, s3, origin: FixtureOrigin) -> Setti
     )
 
 
-def submit(settings: Settings, path: Path, wait: float) -> dict:
-    out = subprocess.run([sys.executable, "-m", "archiver.cli", "submit", str(path), "--article-id", "story",
-                          "--json", "--wait", str(wait)], env=settings_env(settings), capture_output=True,
+def submit(settings: Settings, path: Path, wait: float, *flags: str, article_id: str = "story") -> dict:
+    out = subprocess.run([sys.executable, "-m", "archiver.cli", "submit", str(path), "--article-id", article_id,
+                          "--json", "--wait", str(wait), *flags], env=settings_env(settings), capture_output=True,
                          text=True, timeout=wait + 60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
@@ -100,6 +100,19 @@ def test_worker_archives_an_article(settings: Settings, origin: FixtureOrigin, t
     manifests = [k for k in rt.store.list(f"posts/twitter/{TWEET}/") if k.endswith(".json")]
     assert len(manifests) == 1
     rt.close()
+
+
+def test_submit_charset_reaches_the_plan_on_the_workers(settings: Settings, tmp_path: Path) -> None:
+    """`submit --charset` travels in the queued message: the worker decodes with it, not with a guess."""
+    src = "<p>Привет, мир</p>".encode("cp1251")  # undeclared; detection alone guesses another code page
+    path = tmp_path / "cyr.html"
+    path.write_bytes(src)
+    with Worker(settings_env(settings), tmp_path / "worker.log"):
+        out = submit(settings, path, 90, "--charset", "windows-1251", article_id="cyr")
+    assert out["version"] == 1
+    with Runtime.from_settings(settings) as rt:
+        assert load_plan(rt, "cyr", hashlib.sha256(src).hexdigest()).encoding == "cp1251"
+        assert rt.store.get(versions(rt, "cyr")[-1]["key"]) == src
 
 
 def test_worker_killed_mid_capture(settings: Settings, origin: FixtureOrigin, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import Task
 
+from archiver.article.input import ArticleInput
 from archiver.capture.ratelimit import RedisHostLimiter
 from archiver.coordination import RedisCoordinator
 from archiver.providers.base import RETRYABLE_STATUSES
@@ -47,10 +48,16 @@ def _over_delivered(task: Task) -> bool:
 
 @app.task(bind=True, name="archiver.process_article")
 def process_article(self: Task, article_id: str, source_sha256: str, url: str | None = None,
-                    base_url: str | None = None, fmt: str = "auto") -> dict[str, Any]:
+                    base_url: str | None = None, fmt: str = "auto", charset: str | None = None,
+                    published_at: str | None = None) -> dict[str, Any]:
+    """Discover the stored source's items and queue one capture per pending item (or the finalize).
+
+    The arguments after the sha256 are the fields of the ArticleInput Intake took in
+    (archiver/runners/intake.py sends them as keyword arguments)."""
     rt = runtime()
-    data = rt.store.get(source_key(article_id, source_sha256))
-    plan = prepare(rt, data, url=url, base_url=base_url, article_id=article_id, fmt=fmt)
+    article = ArticleInput(rt.store.get(source_key(article_id, source_sha256)), url=url, base_url=base_url,
+                           charset=charset, format=fmt, published_at=published_at)
+    plan = prepare(rt, article, article_id=article_id, source_stored=True)
     pending = pending_items(rt, plan)
     done = [it["item_id"] for it in plan.items if it["item_id"] not in pending]
     for iid in done:
@@ -91,15 +98,3 @@ def finalize_article(self: Task, article_id: str, source_sha256: str, reason: st
         return finalize(rt, plan, reason=reason).number
     except NotReady as exc:
         raise self.retry(exc=exc) from exc
-
-
-def retry_article(article_id: str) -> int:
-    """Queue a fresh capture of every item that did not end well; finalize follows."""
-    rt = runtime()
-    plan = load_plan(rt, article_id)
-    todo = pending_items(rt, plan)
-    for iid in todo:
-        capture_item.delay(article_id, plan.source_sha256, iid, force=True)
-    if not todo:
-        finalize_article.delay(article_id, plan.source_sha256, "retry")
-    return len(todo)

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 from archiver.auth import ROLES, create_token
@@ -22,25 +23,19 @@ from archiver.runtime import Runtime
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-
-    catalog = open_catalog(settings.catalog_url)
-    try:
+    with closing(open_catalog(settings.catalog_url)) as catalog:
         token = create_token(catalog, args.role, args.name or "")
-    finally:
-        catalog.close()
     print(f"created a {args.role} token (shown once, stored hashed): {token}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-
     posts = []
     for ref in args.post:
         provider, _, post_id = ref.partition("/")
         posts.append(check_post(provider, post_id))
     out = Path(args.output)
-    rt = Runtime.from_settings(settings)
-    try:
+    with Runtime.from_settings(settings) as rt:
         fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -49,14 +44,11 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-    finally:
-        rt.close()
     print(json.dumps({"bundle": str(out), **summary}))
     return 0
 
 
 def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
-
     if not Path(args.bundle).is_file():
         raise InputError(f"{args.bundle}: no such file")
     result = verify_bundle(args.bundle)
@@ -69,6 +61,7 @@ def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add token (create), export and verify."""
     sp = sub.add_parser("token", help="API tokens")
     tsub = sp.add_subparsers(dest="token_command", required=True)
     tc = tsub.add_parser("create", help="make an API token; prints it (once) as the last word")

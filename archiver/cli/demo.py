@@ -1,17 +1,19 @@
 """`archiver demo`: the whole pipeline, offline, on a bundled Hindi/English article.
 
 A local fixture origin plays Twitter's oEmbed, syndication and t.co endpoints and the newspaper's
-image host; the article is archived on the embedded default (local directory + SQLite), and the
-demo prints what it stored and what it changed in the article.
+image host; the article is archived by the local runner on the default storage (local directory +
+SQLite), and the demo prints what it stored and what it changed in the article.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from importlib import resources
 from typing import Any
 
+from archiver.article.input import ArticleInput
 from archiver.config.settings import Settings
 from archiver.runners.local import archive
 from archiver.runtime import Runtime
@@ -46,22 +48,21 @@ def demo_tweet() -> dict[str, Any]:
 
 
 def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> int:
-
+    """Archive the sample article against a local fixture origin and write what happened to
+    `out` (stdout): a readable account, or with `as_json` the archive report plus "stored", "changes"
+    and "storage". Returns the exit code (0)."""
     out = out or sys.stdout
     template = resources.files("archiver.samples").joinpath("demo-article.html").read_text(encoding="utf-8")
     # A fixed port when free, so the article's bytes (and so its plan) are the same at every run.
     with FixtureOrigin(tweets=[demo_tweet()], images={IMAGE_PATH: _lead_image()}, port=DEMO_PORT) as origin:
         article = template.replace("{ORIGIN}", origin.base_url).encode("utf-8")
         demo_settings = settings.replace(**origin.settings_overrides())
-        rt = Runtime.from_settings(demo_settings)
-        try:
+        with Runtime.from_settings(demo_settings) as rt:
             before = set(rt.store.list(""))
-            rep = archive(rt, article, article_id=ARTICLE_ID, base_url=origin.base_url + "/news/")
+            rep = archive(rt, ArticleInput(article, base_url=origin.base_url + "/news/"), article_id=ARTICLE_ID)
             after = set(rt.store.list(""))
             patch = json.loads(rt.store.get(patch_key(ARTICLE_ID, rep["version"])))
             snapshots = {e["snapshot"]: json.loads(rt.store.get(e["snapshot"])) for e in rep["embeds"] if e["snapshot"]}
-        finally:
-            rt.close()
     new_keys = sorted(after - before)
     if as_json:
         out.write(json.dumps({**rep, "stored": new_keys, "changes": patch["ops"],
@@ -104,6 +105,17 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
               f"    + {op['new']}\n")
     w(f"\nrewritten article: {rep['rewritten']}\noriginal kept at:  {rep['source']}\n")
     return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    return run_demo(settings, as_json=args.json)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add demo."""
+    sp = sub.add_parser("demo", help="archive a bundled sample article against a local fixture origin")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_demo)
 
 
 def _lead_image() -> bytes:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
-import sys
 from typing import Any
 
 from archiver.auth import Principal
+from archiver.cli.output import print_json
 from archiver.config.settings import Settings
 from archiver.health.originals import article_health
 from archiver.health.restore import auto_restore, restore, revert
@@ -29,13 +28,11 @@ def _principal() -> Principal:
 
 
 def _print(obj: dict[str, Any], as_json: bool, line: str) -> None:
-    sys.stdout.write((json.dumps(obj, ensure_ascii=False, indent=2) if as_json else line) + "\n")
+    print_json(obj) if as_json else print(line)
 
 
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
-
-    rt = Runtime.from_settings(settings)
-    try:
+    with Runtime.from_settings(settings) as rt:
         if args.article_id:
             ids = [check_article_id(args.article_id)]
         else:
@@ -44,8 +41,6 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
         if args.check_now:
             for dead in {i["url"] for a in articles for i in a["items"] if i["state"] == "dead"}:
                 auto_restore(rt, dead)
-    finally:
-        rt.close()
     summary: dict[str, int] = {}
     for a in articles:
         for state, n in a["summary"].items():
@@ -67,13 +62,9 @@ def _version_line(rep: dict[str, Any]) -> str:
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
-
-    rt = Runtime.from_settings(settings)
-    try:
+    with Runtime.from_settings(settings) as rt:
         rep = restore(rt, args.article_id, item_ids=args.item or None, all_dead=args.all_dead,
-                              principal=_principal())
-    finally:
-        rt.close()
+                      principal=_principal())
     lines = [_version_line(rep)] + [f"  {i['status']:<8} {i['kind']:<5} {i['url']}"
                                     + (f"  ({i['error']})" if i["error"] else "") for i in rep["items"]]
     _print(rep, args.json, "\n".join(lines))
@@ -81,17 +72,14 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_revert(args: argparse.Namespace, settings: Settings) -> int:
-
-    rt = Runtime.from_settings(settings)
-    try:
+    with Runtime.from_settings(settings) as rt:
         rep = revert(rt, args.article_id, args.to, principal=_principal())
-    finally:
-        rt.close()
     _print(rep, args.json, _version_line(rep) + f"  = v{args.to}")
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add health, restore and revert."""
     sp = sub.add_parser("health", help="the state of every embedded original, with its history")
     sp.add_argument("--article-id", help="only this article (default: every article)")
     sp.add_argument("--check-now", action="store_true", help="check each original now instead of reporting")

@@ -6,14 +6,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import closing
 
 from archiver.catalog.backend import open_catalog
+from archiver.cli.output import print_json
 from archiver.config.settings import Settings
 from archiver.runners.reindex import reindex
 from archiver.runtime import Runtime
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add search and reindex."""
     p = sub.add_parser("search", help="search archived posts: words, \"phrases\", prefix*, any script",
                        description="Search archived posts (their latest capture). Words are all required; "
                                    "\"quoted words\" must be adjacent; word* is a prefix.")
@@ -42,18 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-
-    catalog = open_catalog(settings.catalog_url)
-    try:
+    with closing(open_catalog(settings.catalog_url)) as catalog:
         res = catalog.search(
             args.query, handle=args.handle, author=args.author, provider=args.provider, posted_since=args.since,
             posted_until=args.until, captured_since=args.captured_since, captured_until=args.captured_until,
             article_id=args.article, status=args.status, image_sha256=args.image_sha256,
             near_phash=args.near_phash, max_distance=args.distance, limit=args.limit, offset=args.offset)
-    finally:
-        catalog.close()
     if args.json:
-        sys.stdout.write(json.dumps(res.to_json(), ensure_ascii=False, indent=2) + "\n")
+        print_json(res.to_json())
         return 0
     print(f"{res.total} post{'s' if res.total != 1 else ''}")
     for h in res.hits:
@@ -67,12 +66,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
-
-    rt = Runtime.from_settings(settings)
-    try:
+    with Runtime.from_settings(settings) as rt:
         rep = reindex(rt, fresh=args.fresh)
-    finally:
-        rt.close()
     if args.json:
         sys.stdout.write(json.dumps(rep.to_json()) + "\n")
     else:

@@ -15,6 +15,7 @@ from typing import Any
 
 import feedparser
 
+from archiver.article.input import ArticleInput, is_http_url
 from archiver.capture.fetch import FetchError
 from archiver.errors import ArchiverError
 from archiver.runners.intake import Intake
@@ -65,9 +66,10 @@ def poll_feed(intake: Intake, feed_url: str, report: PollReport) -> None:
         if rt.store.exists(seen):
             continue
         link = entry.get("link")
-        url = link if isinstance(link, str) and link.startswith(("http://", "https://")) else None
-        job = intake.submit(article_id_for_entry(feed_url, guid), content.encode("utf-8"), url=url,
-                            published_at=entry.get("published") or entry.get("updated"), via=f"feed {feed_url}")
+        published = entry.get("published") or entry.get("updated")
+        article = ArticleInput(content.encode("utf-8"), url=link if is_http_url(link) else None,
+                               published_at=published if isinstance(published, str) else None)
+        job = intake.submit(article_id_for_entry(feed_url, guid), article, via=f"feed {feed_url}")
         rt.store.put(seen, job.job_id.encode(), content_type="text/plain", if_none_match=True)
         if job.queued:
             report.submitted.append(job.job_id)

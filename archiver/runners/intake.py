@@ -1,10 +1,11 @@
-"""Taking in a published article from the publish hook or the feed poller, exactly once.
+"""Taking in a published article from the publish hook, the feed poller or `archiver submit`, exactly once.
 
 The source is stored first (content-addressed, if_none_match), then the article is queued to the
-Celery workers when the broker answers, else archived here on one background thread (the
-embedded mode). The job id is `<article_id>:<first 16 hex of the source sha256>`: the same
-article with the same bytes is the same job, queued at most once (a Redis SET NX marker; an
-already committed version for those bytes also counts as done).
+Celery workers when the broker answers, else archived here by the local runner on one background
+thread. The job id is `<article_id>:<first 16 hex of the source sha256>`: the same article with the
+same bytes is the same job, queued at most once (a Redis SET NX marker; an already committed
+version for those bytes also counts as done). Task messages are published with kombu
+(archiver/runners/queue.py), so this process never imports Celery.
 """
 
 from __future__ import annotations
@@ -14,28 +15,37 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
 
-from archiver.article.decode import decode_article
+import redis
+
+from archiver.article.input import ArticleInput
 from archiver.article.versions import versions
 from archiver.dates import iso, utcnow
 from archiver.errors import ArchiverError
 from archiver.runners.local import archive
+from archiver.runners.queue import CAPTURE_ITEM, FINALIZE_ARTICLE, PROCESS_ARTICLE, TaskQueue
 from archiver.runtime import Runtime
-from archiver.steps.prepare import check_article_id
-from archiver.storage.layout import sha256_hex, source_key
+from archiver.steps.prepare import check_article_id, load_plan
+from archiver.steps.results import pending_items
+from archiver.storage.layout import source_key
 
 log = logging.getLogger(__name__)
-QUEUE = "archiver"
 JOB_TTL = 30 * 24 * 3600
+MODE_QUEUE = "queue"
+# The local runner's value of Job.mode. It is part of the publish hook's JSON answer, so it keeps
+# the name it had before the local runner was called that.
+MODE_LOCAL = "embedded"
 
 
 @dataclass
 class Job:
+    """One submitted article source, as the publish hook answers it (JSON keys are these fields)."""
+
     job_id: str
     article_id: str
     source_sha256: str
-    mode: str  # "queue" (Celery) or "embedded"
+    mode: str  # MODE_QUEUE (Celery workers) or MODE_LOCAL (the local runner, in this process)
     queued: bool  # queued (or started) by this call; False when it already was
 
 
@@ -48,24 +58,24 @@ def intake_key(article_id: str, source_sha256: str) -> str:
 
 
 class Intake:
-    """One per process (the API app, the feed poller); safe to share between threads."""
+    """One per process (the API app, the feed poller, a CLI command); safe to share between threads.
+
+    A context manager: leaving the `with` block waits for local runs and closes the connections."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._guard = threading.Lock()
-        self._redis: Any = None
-        self._celery: Any = None
+        self._redis: redis.Redis | None = None
+        self._tasks: TaskQueue | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._running: set[str] = set()
 
     # --- the broker ------------------------------------------------------------------------
-    def redis(self) -> Any | None:
+    def redis(self) -> redis.Redis | None:
         """A client of the broker's Redis when it answers a PING now; None otherwise."""
         url = self.rt.settings.broker_url
         if not url.startswith(("redis://", "rediss://", "unix://")):
             return None
-        import redis
-
         with self._guard:
             if self._redis is None:
                 self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=0.5)
@@ -75,89 +85,114 @@ class Intake:
             return None
         return self._redis
 
-    def _producer(self) -> Any:
-        from celery import Celery
-
+    def tasks(self) -> TaskQueue:
+        """The publisher of task messages onto the workers' queue."""
         with self._guard:
-            if self._celery is None:
-                self._celery = Celery("archiver-intake", broker=self.rt.settings.broker_url,
-                                      set_as_current=False)
-                self._celery.conf.update(task_serializer="json", accept_content=["json"],
-                                         task_default_queue=QUEUE, broker_connection_retry=False,
-                                         broker_connection_max_retries=1)
-            return self._celery
+            if self._tasks is None:
+                self._tasks = TaskQueue(self.rt.settings.broker_url)
+            return self._tasks
+
+    def _reachable_broker(self) -> redis.Redis:
+        client = self.redis()
+        if client is None:
+            raise ArchiverError(f"cannot reach the broker at {self.rt.settings.broker_url}")
+        return client
 
     # --- submitting --------------------------------------------------------------------------
-    def submit(self, article_id: str, data: bytes, *, url: str | None = None, base_url: str | None = None,
-               published_at: str | None = None, via: str = "api", fmt: str = "auto",
-               queue_only: bool = False) -> Job:
+    def submit(self, article_id: str, article: ArticleInput, *, via: str = "api", queue_only: bool = False) -> Job:
         """Store the source and start archiving it once; InputError for an unusable article.
-        With `queue_only` an unreachable broker is an error instead of a reason to archive here."""
+
+        The article goes to the workers when the broker answers, else to the local runner here; with
+        `queue_only` an unreachable broker is an ArchiverError instead."""
         article_id = check_article_id(article_id)
-        decode_article(data, max_bytes=self.rt.settings.max_article_bytes)
-        sha = sha256_hex(data)
+        article.decode(max_bytes=self.rt.settings.max_article_bytes)
+        sha = article.sha256
         job_id = job_id_for(article_id, sha)
         store = self.rt.store
-        store.put(source_key(article_id, sha), data, content_type="application/octet-stream",
+        store.put(source_key(article_id, sha), article.data, content_type="application/octet-stream",
                   if_none_match=True)
-        record = {"job_id": job_id, "article_id": article_id, "source_sha256": sha, "url": url,
-                  "base_url": base_url, "published_at": published_at, "via": via,
-                  "received_at": iso(utcnow())}
+        record = {"job_id": job_id, "article_id": article_id, "source_sha256": sha, "url": article.url,
+                  "base_url": article.base_url, "published_at": article.published_at, "via": via,
+                  "format": article.format, "charset": article.charset, "received_at": iso(utcnow())}
         store.put(intake_key(article_id, sha), json.dumps(record, ensure_ascii=False, sort_keys=True).encode(),
                   content_type="application/json", if_none_match=True)
         done = any(v.get("source_sha256") == sha for v in versions(self.rt, article_id))
-        client = self.redis()
+        client = self._reachable_broker() if queue_only else self.redis()
         if client is not None:
-            queued = not done and self._enqueue(client, job_id, [article_id, sha, url, base_url or url, fmt])
-            return Job(job_id, article_id, sha, "queue", queued)
-        if queue_only:
-            raise ArchiverError(f"cannot reach the broker at {self.rt.settings.broker_url}")
-        queued = not done and self._run_embedded(job_id, data, article_id, url, base_url)
-        return Job(job_id, article_id, sha, "embedded", queued)
+            queued = not done and self._enqueue(client, job_id, article_id, article)
+            return Job(job_id, article_id, sha, MODE_QUEUE, queued)
+        queued = not done and self._run_locally(job_id, article_id, article)
+        return Job(job_id, article_id, sha, MODE_LOCAL, queued)
 
-    def _enqueue(self, client: Any, job_id: str, args: list[Any]) -> bool:
+    def _enqueue(self, client: redis.Redis, job_id: str, article_id: str, article: ArticleInput) -> bool:
         marker = f"archiver:job:{job_id}"
         if not client.set(marker, "1", nx=True, ex=JOB_TTL):
             return False
+        fields = {"url": article.url, "base_url": article.base, "fmt": article.format, "charset": article.charset,
+                  "published_at": article.published_at}
         try:
-            self._producer().send_task("archiver.process_article", args=args, queue=QUEUE)
-        except Exception as exc:
+            self.tasks().send(PROCESS_ARTICLE, [article_id, article.sha256], fields)
+        except ArchiverError as exc:
             client.delete(marker)
             raise ArchiverError(f"cannot queue {job_id}: {exc}") from None
         return True
 
-    def _run_embedded(self, job_id: str, data: bytes, article_id: str, url: str | None,
-                      base_url: str | None) -> bool:
+    def _run_locally(self, job_id: str, article_id: str, article: ArticleInput) -> bool:
         with self._guard:
             if job_id in self._running:
                 return False
             self._running.add(job_id)
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-archive")
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-archive")
             executor = self._executor
 
         def work() -> None:
-            rt = Runtime.from_settings(self.rt.settings)
             try:
-                archive(rt, data, url=url, base_url=base_url or url, article_id=article_id)
+                with Runtime.from_settings(self.rt.settings) as rt:
+                    archive(rt, article, article_id=article_id, source_stored=True)
             except Exception:
-                log.exception("embedded archive of %s failed; `archiver retry %s` resumes it", job_id, article_id)
+                log.exception("local archive of %s failed; `archiver retry %s` resumes it", job_id, article_id)
             finally:
-                rt.close()
                 with self._guard:
                     self._running.discard(job_id)
 
         executor.submit(work)
         return True
 
+    # --- retrying ----------------------------------------------------------------------------
+    def retry(self, article_id: str) -> int:
+        """Queue a fresh capture of every item of the article that did not end well; a finalize follows
+        (queued here when nothing is left to capture). Returns how many items were queued.
+
+        Raises InputError for an unknown article, ArchiverError when the broker cannot be reached."""
+        self._reachable_broker()
+        plan = load_plan(self.rt, check_article_id(article_id))
+        todo = pending_items(self.rt, plan)
+        for item_id in todo:
+            self.tasks().send(CAPTURE_ITEM, [plan.article_id, plan.source_sha256, item_id], {"force": True})
+        if not todo:
+            self.tasks().send(FINALIZE_ARTICLE, [plan.article_id, plan.source_sha256, "retry"])
+        return len(todo)
+
+    # --- shutting down -----------------------------------------------------------------------
     def wait_idle(self) -> None:
-        """Let embedded jobs finish (tests, shutdown)."""
+        """Let local runs finish (tests, shutdown)."""
         with self._guard:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True)
 
     def close(self) -> None:
+        """Wait for local runs, then close the broker connections."""
         self.wait_idle()
+        if self._tasks is not None:
+            self._tasks.close()
         if self._redis is not None:
             self._redis.close()
+
+    def __enter__(self) -> Intake:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""The first step: store the article's source and a plan of its distinct items (posts grouped by id,
+images by URL) with every occurrence's span. The first plan stored for a source wins.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from archiver import __version__
-from archiver.article.decode import DecodedArticle, article_id_for, decode_article
+from archiver.article.decode import DecodedArticle, article_id_for
+from archiver.article.input import ArticleInput
 from archiver.dates import iso, utcnow
 from archiver.discover.model import Embed, ImageRef
 from archiver.discover.scan import discover
 from archiver.errors import InputError
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound, _dumps
-from archiver.storage.layout import plan_key, sha256_hex, source_key
+from archiver.storage.layout import plan_key, source_key
 
 _ARTICLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -85,25 +88,32 @@ def check_article_id(article_id: str) -> str:
         )
     return article_id
 
-def prepare(rt: Runtime, data: bytes, *, url: str | None = None, base_url: str | None = None,
-            article_id: str | None = None, fmt: str = "auto", charset: str | None = None) -> Plan:
-    """Store the source, discover its items and store the plan (first plan for a source wins)."""
-    decoded = decode_article(data, charset, max_bytes=rt.settings.max_article_bytes)
-    article_id = check_article_id(article_id or article_id_for(data))
-    sha = sha256_hex(data)
-    rt.store.put(source_key(article_id, sha), data, content_type="application/octet-stream",
-                 if_none_match=True)
+def prepare(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | None = None,
+            source_stored: bool = False) -> Plan:
+    """Store the source, discover its items and store the plan (first plan for a source wins).
+
+    `article` is what a face built (bytes: ArticleInput(bytes)); `article_id` defaults to a hash of
+    the bytes; `source_stored` says the source is already in storage (Intake stored it), so it is not
+    written twice. The source is written before the plan, so a stored plan implies a stored source
+    and is taken as it is, with no decoding and no write. Raises InputError for an unusable article."""
+    article = ArticleInput.of(article)
+    article_id = check_article_id(article_id or article_id_for(article.data))
+    sha = article.sha256
     try:
         plan = Plan.from_json(json.loads(rt.store.get(plan_key(article_id, sha))))
     except ObjectNotFound:
-        found = discover(decoded.text, base_url=base_url or url, fmt=fmt)
-        plan = Plan(article_id, sha, decoded.encoding, url, base_url or url, iso(utcnow()),
+        decoded = article.decode(max_bytes=rt.settings.max_article_bytes)
+        if not source_stored:
+            rt.store.put(source_key(article_id, sha), article.data, content_type="application/octet-stream",
+                         if_none_match=True)
+        found = discover(decoded.text, base_url=article.base, fmt=article.format)
+        plan = Plan(article_id, sha, decoded.encoding, article.url, article.base, iso(utcnow()),
                     _group_items(found.embeds, found.images))
         if not rt.store.put(plan_key(article_id, sha), _dumps(plan.to_json()),
                             content_type="application/json", if_none_match=True):
             plan = Plan.from_json(json.loads(rt.store.get(plan_key(article_id, sha))))
     now = iso(utcnow())
-    rt.catalog.record_article(article_id=article_id, url=url, source_sha256=sha, encoding=plan.encoding,
+    rt.catalog.record_article(article_id=article_id, url=article.url, source_sha256=sha, encoding=plan.encoding,
                               status="capturing", created_at=now, updated_at=now)
     return plan
 

@@ -9,7 +9,7 @@ archiver/web/routes/ and needs a token (archiver/web/deps.py).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -21,6 +21,7 @@ from archiver.capture.media import sniff
 from archiver.compliance.holds import hidden_reason
 from archiver.config.settings import Settings
 from archiver.errors import ArchiverError, InputError
+from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
 from archiver.web.deps import require_role
@@ -52,23 +53,22 @@ def content_type_for(key: str, data: bytes) -> str:
     for suffix, ctype in _TYPES.items():
         if key.endswith(suffix):
             return ctype
-
     return sniff(data) or "application/octet-stream"
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
-    """The app; `runtime` is built from `settings` unless given (tests share one)."""
+    """The app; `runtime` is built from `settings` unless given (tests share one).
 
+    The app's lifespan closes what it built: the publish hook's Intake (waiting for local runs) and
+    the runtime, unless the caller gave it."""
     rt = runtime or Runtime.from_settings(settings)
+    intake = Intake(rt)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        intake = getattr(app.state, "intake", None)
-        if intake is not None:
-            intake.close()
-        if runtime is None:
-            rt.close()
+        # A runtime the caller gave stays open: the caller closes it.
+        with rt if runtime is None else nullcontext(rt), intake:
+            yield
 
     # The OpenAPI description is served below behind a token like everything else; no CDN-backed docs.
     app = FastAPI(title="archiver", version=__version__, lifespan=lifespan, openapi_url=None, docs_url=None,
@@ -76,6 +76,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
                   description="Archived social posts and images of news articles: publish hook, "
                               "article status, compliance search, holds, takedowns and evidence.")
     app.state.runtime = rt
+    app.state.intake = intake
     max_body = 2 * settings.max_article_bytes + (1 << 20)  # JSON escaping may double an article
 
     @app.middleware("http")

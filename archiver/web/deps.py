@@ -1,4 +1,4 @@
-"""Request dependencies shared by every route module: the runtime, settings and who is calling.
+"""Request dependencies shared by every route module: the runtime, settings, the intake and who is calling.
 
 Auth is `Authorization: Bearer TOKEN` or, for browser pages, the HttpOnly cookie `archiver_token`.
 No token or an unknown one → 401; a known token whose role may not do this → 403. The admin role
@@ -14,20 +14,27 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from archiver.auth import ROLES, Principal, authenticate
 from archiver.config.settings import Settings
+from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
 
 COOKIE_NAME = "archiver_token"
 _bearer = HTTPBearer(auto_error=False, description="an API token made by `archiver token create`")
 
-__all__ = ["COOKIE_NAME", "Principal", "get_principal", "get_runtime", "get_settings", "require_role"]
+__all__ = ["COOKIE_NAME", "Principal", "get_intake", "get_principal", "get_runtime", "get_settings", "require_role"]
 
 
 def get_runtime(request: Request) -> Runtime:
+    """The app's one Runtime (archiver/web/app.py builds it, or the caller gave it)."""
     return request.app.state.runtime
 
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.runtime.settings
+
+
+def get_intake(request: Request) -> Intake:
+    """The app's one Intake: the publish hook's queue (or local runner) and the queue depth metric."""
+    return request.app.state.intake
 
 
 def get_principal(

@@ -12,13 +12,13 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import IO, Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from archiver.article.input import ArticleInput, is_http_url
 from archiver.article.versions import versions
 from archiver.auth import Principal
 from archiver.compliance import audit
@@ -31,7 +31,7 @@ from archiver.runtime import Runtime
 from archiver.steps.prepare import load_plan
 from archiver.steps.results import load_result
 from archiver.storage.base import ObjectNotFound
-from archiver.web.deps import get_runtime, require_role
+from archiver.web.deps import get_intake, get_runtime, require_role
 
 router = APIRouter()
 
@@ -79,7 +79,7 @@ class ArticleIn(BaseModel):
     @field_validator("url", "link", "base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and (urlsplit(value).scheme not in {"http", "https"} or not urlsplit(value).netloc):
+        if value is not None and not is_http_url(value):
             raise ValueError("must be an absolute http(s) URL")
         return value
 
@@ -106,13 +106,6 @@ class JobOut(BaseModel):
     status_url: str
 
 
-def get_intake(request: Request) -> Intake:
-    state = request.app.state
-    if getattr(state, "intake", None) is None:
-        state.intake = Intake(get_runtime(request))
-    return state.intake
-
-
 @router.post("/v1/articles", status_code=202, response_model=JobOut, tags=["articles"])
 def publish(article: ArticleIn, _who: Publisher, rt: Rt, intake: Annotated[Intake, Depends(get_intake)]) -> JobOut:
     """The publish hook: archive this article (idempotent on article id plus content hash)."""
@@ -120,7 +113,7 @@ def publish(article: ArticleIn, _who: Publisher, rt: Rt, intake: Annotated[Intak
     data = body.encode("utf-8")
     if len(data) > rt.settings.max_article_bytes:
         raise HTTPException(status_code=413, detail=f"article over {rt.settings.max_article_bytes} bytes")
-    job = intake.submit(article_id, data, url=url, base_url=article.base_url, published_at=published_at)
+    job = intake.submit(article_id, ArticleInput(data, url=url, base_url=article.base_url, published_at=published_at))
     return JobOut(**asdict(job), status_url=f"/v1/articles/{job.article_id}")
 
 

@@ -1,0 +1,90 @@
+"""What a face hands to the pipeline: one article as received, with what its sender declared.
+
+Every face (the CLI's `archive`, `submit` and `extract`, the publish hook, the feed poller) builds one
+`ArticleInput`, and it travels unchanged through Intake (in-process, or as the fields of the queued
+task) to `prepare`. Before it existed each face passed loose arguments and two of them got lost on
+the way: `submit --charset` and the format when intake fell back to archiving in-process.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from archiver.article.decode import DecodedArticle, decode_article
+from archiver.discover.scan import FORMATS
+from archiver.errors import InputError
+from archiver.storage.layout import sha256_hex
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInput:
+    """One article's bytes as received, and what its sender declared about them.
+
+    data: the bytes, untouched (they are stored and rewritten byte for byte).
+    url: where the article is published (an absolute http(s) URL), or None.
+    base_url: what relative links resolve against (absolute http(s)); `url` when None.
+    charset: the charset to try when the bytes are not UTF-8 and declare none (a Python codec name).
+    format: "auto", "html", "markdown" or "text": how discovery reads the text.
+    published_at: when the sender says it was published, as the sender wrote it.
+
+    Raises InputError (a one-line reason) when a field is malformed; the bytes themselves are
+    judged when decoded (`decode`).
+    """
+
+    data: bytes
+    url: str | None = None
+    base_url: str | None = None
+    charset: str | None = None
+    format: str = "auto"
+    published_at: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, bytes):
+            raise InputError(f"article must be bytes, not {type(self.data).__name__}")
+        for name in ("url", "base_url"):
+            value = getattr(self, name)
+            if value is not None and not is_http_url(value):
+                raise InputError(f"{name.replace('_', ' ')} {value!r} is not an absolute http(s) URL")
+        if self.charset is not None:
+            try:
+                codecs.lookup(self.charset)
+            except (LookupError, TypeError):
+                raise InputError(f"unknown charset {self.charset!r}") from None
+        if self.format not in FORMATS:
+            raise InputError(f"unknown format {self.format!r}: use one of {', '.join(FORMATS)}")
+        if self.published_at is not None and not isinstance(self.published_at, str):
+            raise InputError(f"published_at must be a string, not {type(self.published_at).__name__}")
+
+    @classmethod
+    def of(cls, article: ArticleInput | bytes, *, url: str | None = None, base_url: str | None = None,
+           charset: str | None = None, format: str = "auto") -> ArticleInput:
+        """`article` itself, or bytes wrapped with the given fields (a shorthand for library callers)."""
+        if isinstance(article, ArticleInput):
+            return article
+        return cls(article, url=url, base_url=base_url, charset=charset, format=format)
+
+    @property
+    def base(self) -> str | None:
+        """The URL relative links resolve against: base_url, else url, else None."""
+        return self.base_url or self.url
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the bytes: the source's name in storage."""
+        return sha256_hex(self.data)
+
+    def decode(self, max_bytes: int | None = None) -> DecodedArticle:
+        """The text (BOM, then UTF-8, then this charset or the declared one, then detection).
+
+        Raises InputError when the article is over `max_bytes`, empty, binary or undecodable."""
+        return decode_article(self.data, self.charset, max_bytes=max_bytes)
+
+
+def is_http_url(value: object) -> bool:
+    """Whether `value` is an absolute http(s) URL (a string with that scheme and a host)."""
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc)

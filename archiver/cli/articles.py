@@ -1,0 +1,205 @@
+"""CLI of one article: `archiver archive` (the local runner), `submit` (to the Celery workers),
+`retry`, `extract` (what discovery finds) and `show` (the article's versions).
+
+`archive`, `submit` and `extract` read the article from a file, stdin or an http(s) URL and build one
+ArticleInput from it and the flags, which is what the pipeline is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from archiver.article.decode import article_id_for
+from archiver.article.input import ArticleInput
+from archiver.article.versions import versions
+from archiver.capture.fetch import Fetcher, FetchError
+from archiver.cli.output import print_json
+from archiver.config.settings import Settings
+from archiver.discover.scan import FORMATS, discover
+from archiver.errors import ArchiverError, InputError
+from archiver.runners.intake import Intake
+from archiver.runners.local import archive, retry
+from archiver.runtime import Runtime
+from archiver.steps.prepare import check_article_id
+
+
+def read_source(source: str, settings: Settings) -> tuple[bytes, str | None]:
+    """(bytes, final URL or None) of a path, '-' (stdin) or an http(s) URL fetched through the safe
+    fetcher. Raises InputError for a missing file, a failed fetch or a file over max_article_bytes."""
+    if source.startswith(("http://", "https://")):
+        fetcher = Fetcher(settings.replace(max_bytes_html=settings.max_article_bytes))
+        try:
+            resp = fetcher.get(source, kind="html")
+        except FetchError as exc:
+            raise InputError(f"cannot fetch {source}: {exc}") from None
+        finally:
+            fetcher.close()
+        if resp.status != 200:
+            raise InputError(f"cannot fetch {source}: HTTP {resp.status}")
+        return resp.body, resp.final_url
+    if source == "-":
+        return sys.stdin.buffer.read(settings.max_article_bytes + 1), None
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(f"{source}: no such file")
+    size = path.stat().st_size
+    if size > settings.max_article_bytes:
+        raise InputError(
+            f"{source} is {size:,} bytes, over the limit of {settings.max_article_bytes:,} "
+            "(ARCHIVER_MAX_ARTICLE_BYTES)"
+        )
+    return path.read_bytes(), None
+
+
+def article_input(args: argparse.Namespace, settings: Settings, *, with_url: bool = True) -> ArticleInput:
+    """The ArticleInput of `args.source` and the article flags; the fetched URL is the article's URL
+    (`with_url`). Raises InputError as read_source does, or for a malformed flag value."""
+    data, final_url = read_source(args.source, settings)
+    url = final_url or (args.source if args.source.startswith(("http://", "https://")) else None)
+    return ArticleInput(data, url=url if with_url else None, base_url=args.base_url, charset=args.charset,
+                        format=args.format)
+
+
+def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
+    article = article_input(args, settings)
+    with Runtime.from_settings(settings) as rt:
+        rep = archive(rt, article, article_id=args.article_id)
+    print_json(rep) if args.json else print_report(rep)
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
+    if args.queue:
+        with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
+            n = intake.retry(args.article_id)
+        print(f"queued {n} item(s) of {args.article_id} for another capture")
+        return 0
+    with Runtime.from_settings(settings) as rt:
+        rep = retry(rt, args.article_id)
+    print_json(rep) if args.json else print_report(rep)
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    article = article_input(args, settings)
+    with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
+        job = intake.submit(args.article_id or article_id_for(article.data), article, via="cli", queue_only=True)
+        out: dict[str, Any] = {"article_id": job.article_id, "source_sha256": job.source_sha256,
+                               "job_id": job.job_id, "queued": job.queued}
+        if args.wait:
+            out.update(wait_for_version(rt, job.article_id, job.source_sha256, args.wait))
+    if args.json:
+        print_json(out)
+    else:
+        state = "queued" if job.queued else "already queued or archived"
+        print(f"article {job.article_id}: {state} (job {job.job_id})")
+        if args.wait:
+            print(f"  version {out.get('version')}: {out.get('rewritten')}")
+    return 0
+
+
+def wait_for_version(rt: Runtime, article_id: str, sha: str, timeout: float) -> dict[str, Any]:
+    """{"version", "rewritten"} of the first version written from source `sha`, polled every 0.1 s.
+
+    Raises ArchiverError when none is committed within `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        done = [v for v in versions(rt, article_id) if v["source_sha256"] == sha]
+        if done:
+            return {"version": done[-1]["version"], "rewritten": rt.store.locate(done[-1]["key"])}
+        time.sleep(0.1)
+    raise ArchiverError(f"article {article_id} was not rewritten within {timeout:.0f}s (still queued?)")
+
+
+def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
+    article = article_input(args, settings, with_url=False)
+    decoded = article.decode(max_bytes=settings.max_article_bytes)
+    found = discover(decoded.text, base_url=article.base_url, fmt=article.format)
+    if args.json:
+        print_json(found.to_json())
+    else:
+        for e in found.embeds:
+            print(f"embed {e.provider} {e.post_id or '-'} [{e.start}:{e.end}] {e.url or ''}")
+        for i in found.images:
+            print(f"image [{i.start}:{i.end}] {i.url}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    with Runtime.from_settings(settings) as rt:
+        history = versions(rt, check_article_id(args.article_id))
+        if not history:
+            raise InputError(f"no article {args.article_id!r} in {rt.store.describe()}")
+        out = {
+            "article_id": args.article_id,
+            "current": history[-1]["version"],
+            "versions": [{"version": v["version"], "created": v["created_at"], "reason": v["reason"],
+                          "key": v["key"], "path": rt.store.locate(v["key"]), "sha256": v["sha256"]}
+                         for v in history],
+        }
+    if args.json:
+        print_json(out)
+    else:
+        for v in out["versions"]:
+            mark = "*" if v["version"] == out["current"] else " "
+            print(f"{mark} v{v['version']}  {v['created']}  {v['reason']:<8} {v['path']}")
+    return 0
+
+
+def print_report(rep: dict[str, Any]) -> None:
+    """The human-readable form of an archive or retry report (the JSON form is in the README)."""
+    print(f"article {rep['article_id']}: version {rep['version']}"
+          f"{' (new)' if rep.get('new_version') else ' (unchanged)'}")
+    print(f"  rewritten: {rep['rewritten']}")
+    for e in rep["embeds"]:
+        _print_item(f"embed {e['provider']} {e['post_id'] or '(no id in markup)'}", e["status"], e.get("snapshot"),
+                    e.get("error"))
+    for i in rep["images"]:
+        _print_item(f"image {i['url']}", i["status"], i.get("stable_url"), i.get("error"))
+
+
+def _print_item(what: str, status: str, where: str | None, error: str | None) -> None:
+    print(f"  {what}: {status}" + (f" -> {where}" if where else "") + (f" ({error})" if error else ""))
+
+
+def _article_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("source", help="article file, '-' for stdin, or an http(s) URL")
+    sp.add_argument("--base-url", help="URL the article is published at (resolves relative links)")
+    sp.add_argument("--format", default="auto", choices=list(FORMATS))
+    sp.add_argument("--charset", help="charset of the file when it does not declare one")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add archive, submit, retry, extract and show."""
+    sp = sub.add_parser("archive", help="archive one article in this process (the local runner)")
+    _article_args(sp)
+    sp.add_argument("--article-id", help="defaults to a hash of the source")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_archive)
+
+    sp = sub.add_parser("submit", help="queue an article for the Celery workers")
+    _article_args(sp)
+    sp.add_argument("--article-id")
+    sp.add_argument("--wait", type=float, metavar="SECONDS", help="wait for the rewritten version")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_submit)
+
+    sp = sub.add_parser("retry", help="capture again what failed, then rewrite")
+    sp.add_argument("article_id")
+    sp.add_argument("--queue", action="store_true", help="hand the work to the Celery workers")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_retry)
+
+    sp = sub.add_parser("extract", help="list the embeds and images an article holds")
+    _article_args(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_extract)
+
+    sp = sub.add_parser("show", help="an article's versions")
+    sp.add_argument("article_id")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_show)

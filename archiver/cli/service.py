@@ -1,0 +1,38 @@
+"""CLI of the running service: `archiver serve` (the API, web UI and stable URLs) and `archiver worker`
+(a Celery worker; the library itself never imports Celery, this command executes the `celery` program)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from archiver.config.settings import Settings
+from archiver.runners.queue import QUEUE
+from archiver.web.app import create_app
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn  # only this command serves HTTP; other commands start without it
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, _settings: Settings) -> int:
+    argv = ["celery", "-A", "workers.app", "worker", "--loglevel", args.loglevel,
+            "--concurrency", str(args.concurrency), "-Q", QUEUE]
+    os.execvp(argv[0], argv)  # noqa: S606 - fixed argv, no shell
+    return 0  # pragma: no cover - execvp does not return
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add serve and worker."""
+    sp = sub.add_parser("serve", help="serve the stable URLs of archived copies over HTTP")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8080)
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("worker", help="run a Celery worker (same as celery -A workers.app worker)")
+    sp.add_argument("--concurrency", type=int, default=2)
+    sp.add_argument("--loglevel", default="INFO")
+    sp.set_defaults(func=cmd_worker)
