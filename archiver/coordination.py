@@ -1,6 +1,6 @@
 """Coordination between concurrent captures: locks and per-article completion sets.
 
-In-process for the embedded runner, Redis for Celery workers; the pipeline only sees this interface.
+In-process for the local runner, Redis for Celery workers; the pipeline only sees this interface.
 A Redis lock lives as long as the process holding it: it is leased for a few seconds and renewed
 while held, so a worker killed mid-capture frees it within one lease, not after the longest task.
 """

@@ -355,7 +355,7 @@ class Fetcher:
     def __init__(self, settings: Settings, limiter: HostLimiter | None = None) -> None:
         self.settings = settings
         self.limiter: HostLimiter = limiter or LocalHostLimiter.from_settings(settings)
-        # An absolute time.monotonic() no request may outlive (the embedded run's overall deadline).
+        # An absolute time.monotonic() no request may outlive (the local runner's overall deadline).
         self.deadline_at: float | None = None
         self._ssl_context = create_urllib3_context()
         bundle = settings.fetch_ca_bundle or certifi.where()

@@ -1,6 +1,6 @@
 """Per-host politeness: at most N requests in flight and R requests per second to any one host.
 
-Every fetch holds a slot of its host while it talks to it. The embedded runner shares one
+Every fetch holds a slot of its host while it talks to it. The local runner shares one
 in-process limiter between its threads; Celery workers share a token bucket kept in Redis, so the
 limits hold for the whole fleet and not per process.
 """

@@ -1,4 +1,4 @@
-"""SQLite backend: the embedded default, one file, safe for several processes (WAL).
+"""SQLite backend: the default (no server), one file, safe for several processes (WAL).
 
 Full text is an FTS5 table over the posts index (external content, kept in step by triggers, so
 a post and its words change in one statement). Tokens come from archiver.catalog.text, already

@@ -1,5 +1,5 @@
 """A local directory as object storage: atomic writes, conditional puts by hard link, JSON sidecars
-for content type and metadata. The embedded default, with no server.
+for content type and metadata. The default, with no server.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from archiver.storage.base import (
 _RESERVED_LOCAL = (".meta", ".tmp")
 
 class LocalStore(ObjectStore):
-    """Objects as files under one directory (the embedded mode)."""
+    """Objects as files under one directory (the default, e.g. for the local runner)."""
 
     def __init__(self, root: Path | str, public_base_url: str) -> None:
         super().__init__(public_base_url)
