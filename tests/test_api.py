@@ -1,4 +1,4 @@
-"""The HTTP API in-process: the publish hook (embedded and onto a real Redis queue), article status,
+"""The HTTP API in-process: the publish hook (on the local runner and onto a real Redis queue), article status,
 search and post views (audit-logged), metrics, JSON errors and the read-only audit log."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def origin() -> Iterator[FixtureOrigin]:
 
 
 @pytest.fixture
-def embedded(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> Iterator[Api]:
+def local(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> Iterator[Api]:
     with api(tmp_settings(broker_url="", **origin.settings_overrides())) as a:
         yield a
 
@@ -32,26 +32,27 @@ def _wait(a: Api) -> None:
     a.client.app.state.intake.wait_idle()
 
 
-def test_publish_hook_embedded_is_idempotent_and_archives(embedded: Api, origin: FixtureOrigin) -> None:
+def test_publish_hook_on_the_local_runner_is_idempotent_and_archives(local: Api, origin: FixtureOrigin) -> None:
     body = {"article_id": "wire-7", "url": "https://news.example/wire-7", "html": article_html(origin),
             "published_at": "2025-07-15T10:00:00Z"}
-    first = embedded.call("publisher", "POST", "/v1/articles", json=body)
+    first = local.call("publisher", "POST", "/v1/articles", json=body)
     assert first.status_code == 202, first.text
     job = first.json()
+    # "embedded" is the local runner: the JSON value keeps its old name.
     assert job["job_id"].startswith("wire-7:") and job["queued"] and job["mode"] == "embedded"
-    _wait(embedded)
-    again = embedded.call("publisher", "POST", "/v1/articles", json=body).json()
+    _wait(local)
+    again = local.call("publisher", "POST", "/v1/articles", json=body).json()
     assert again["job_id"] == job["job_id"] and not again["queued"]
 
-    status = embedded.call("editor", "GET", "/v1/articles/wire-7").json()
+    status = local.call("editor", "GET", "/v1/articles/wire-7").json()
     assert status["published_at"] == "2025-07-15T10:00:00Z"
     assert [v["version"] for v in status["versions"]] == [1]
     assert {i["kind"]: i["status"] for i in status["items"]} == {"embed": "archived", "image": "archived"}
     assert "नई दिल्ली" in status["body"] and "/media/" in status["body"]
 
-    changed = embedded.call("publisher", "POST", "/v1/articles", json={**body, "html": body["html"] + "<p>x</p>"})
+    changed = local.call("publisher", "POST", "/v1/articles", json={**body, "html": body["html"] + "<p>x</p>"})
     assert changed.json()["job_id"] != job["job_id"] and changed.json()["queued"]
-    _wait(embedded)
+    _wait(local)
 
 
 @pytest.mark.parametrize("payload", [
@@ -60,13 +61,13 @@ def test_publish_hook_embedded_is_idempotent_and_archives(embedded: Api, origin:
     {"id": 4711, "content": {"raw": "<p>Hello from WordPress</p>", "rendered": "<p>x</p>"},
      "link": "https://cms.example/hello", "date_gmt": "2025-07-15T10:00:00", "status": "publish"},
 ], ids=["webhook", "rest"])
-def test_wordpress_payloads(embedded: Api, payload: dict) -> None:
-    resp = embedded.call("publisher", "POST", "/v1/articles", json=payload)
+def test_wordpress_payloads(local: Api, payload: dict) -> None:
+    resp = local.call("publisher", "POST", "/v1/articles", json=payload)
     assert resp.status_code == 202, resp.text
     assert resp.json()["article_id"] == "4711"
-    _wait(embedded)
-    src = [k for k in embedded.rt.store.list("articles/4711/sources/")]
-    assert len(src) == 1 and embedded.rt.store.get(src[0]) == b"<p>Hello from WordPress</p>"
+    _wait(local)
+    src = [k for k in local.rt.store.list("articles/4711/sources/")]
+    assert len(src) == 1 and local.rt.store.get(src[0]) == b"<p>Hello from WordPress</p>"
 
 
 @pytest.mark.parametrize(("payload", "code"), [
@@ -76,8 +77,8 @@ def test_wordpress_payloads(embedded: Api, payload: dict) -> None:
     ({"article_id": "ok", "html": "<p>x</p>", "url": "javascript:alert(1)"}, 422),
     ({"article_id": "ok", "html": 5}, 422),
 ], ids=["no-id", "no-body", "bad-id", "bad-url", "bad-type"])
-def test_publish_hook_rejects_bad_input_as_json(embedded: Api, payload: dict, code: int) -> None:
-    resp = embedded.call("publisher", "POST", "/v1/articles", json=payload)
+def test_publish_hook_rejects_bad_input_as_json(local: Api, payload: dict, code: int) -> None:
+    resp = local.call("publisher", "POST", "/v1/articles", json=payload)
     assert resp.status_code == code
     assert "detail" in resp.json()
 
@@ -106,9 +107,9 @@ def test_publish_hook_queues_once_on_redis(tmp_settings: Callable[..., Settings]
 
 
 @pytest.fixture
-def archived(embedded: Api, origin: FixtureOrigin) -> Api:
-    archive_sample(embedded.rt, origin)
-    return embedded
+def archived(local: Api, origin: FixtureOrigin) -> Api:
+    archive_sample(local.rt, origin)
+    return local
 
 
 def test_article_status_unknown_is_404(archived: Api) -> None:

@@ -43,9 +43,7 @@ def test_poll_submits_new_entries_once(tmp_settings: Callable[..., Settings], or
     atom = origin.add_image("/atom.xml", ATOM.encode(), "application/atom+xml")
     broken = origin.url("/missing.xml")
     settings = tmp_settings(broker_url="", fetch_allow="127.0.0.1", feeds=f"{rss}, {broken},{atom}")
-    rt = Runtime.from_settings(settings)
-    intake = Intake(rt)
-    try:
+    with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
         first = poll_feeds(intake)
         intake.wait_idle()
         assert (first.feeds, first.entries, len(first.submitted)) == (2, 3, 3)
@@ -63,19 +61,11 @@ def test_poll_submits_new_entries_once(tmp_settings: Callable[..., Settings], or
         edited = poll_feeds(intake)
         intake.wait_idle()
         assert edited.submitted == [f"{one}:{sha256_hex('<p>नई दिल्ली edited</p>'.encode())[:16]}"]
-    finally:
-        intake.close()
-        rt.close()
 
 
 def test_feeds_refuse_private_addresses_without_allow(tmp_settings: Callable[..., Settings],
                                                        origin: FixtureOrigin) -> None:
     rss = origin.add_image("/feed.xml", RSS.format(one="x").encode(), "application/rss+xml")
-    rt = Runtime.from_settings(tmp_settings(broker_url="", feeds=rss))
-    intake = Intake(rt)
-    try:
+    with Runtime.from_settings(tmp_settings(broker_url="", feeds=rss)) as rt, Intake(rt) as intake:
         report = poll_feeds(intake)
         assert report.feeds == 0 and report.submitted == [] and len(report.errors) == 1
-    finally:
-        intake.close()
-        rt.close()

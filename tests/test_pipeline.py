@@ -1,4 +1,4 @@
-"""The embedded pipeline end to end, against the fixture origin, on a local directory and on S3."""
+"""The local runner end to end, against the fixture origin, on a local directory and on S3."""
 
 from __future__ import annotations
 
