@@ -1,24 +1,59 @@
-"""Settings: documented defaults from config/defaults.toml, overridden by ARCHIVER_* variables.
+"""Settings: one frozen, validated object passed to every step, so a worker and the local runner behave alike.
 
-One frozen object is passed to every step, so a worker and the embedded runner behave alike.
+The defaults live here and nowhere else, so an installed wheel has them. Where a value comes from, lowest
+first: these defaults, then a TOML file named by ``ARCHIVER_CONFIG_FILE`` (``config/archiver.example.toml``
+documents every key and what it means), then ``ARCHIVER_<NAME>`` environment variables. ``load_settings``
+is the one place that reads the file and the environment; ``Settings(**values)`` is just those values over
+the defaults.
+
+Each provider declares its own endpoint settings (``archiver.providers.registry.provider_settings()``).
+They are settings like the others (attribute, keyword, ``replace``, ``ARCHIVER_<NAME>``), but they are
+looked up when a ``Settings`` is made, not when this module is imported: provider modules import what
+imports this module, so reading the registry at import time would be an import cycle at run time.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
 from archiver.errors import ConfigError
+from archiver.providers.registry import provider_settings
 
-DEFAULTS_FILE = Path(__file__).resolve().parent.parent.parent / "config" / "defaults.toml"
+ENV_PREFIX = "ARCHIVER_"
+# Names a TOML file of settings (the format of config/archiver.example.toml); the environment wins over it.
+CONFIG_FILE_VARIABLE = "ARCHIVER_CONFIG_FILE"
+
+_FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
 
-@dataclass(frozen=True)
-class Settings:
+def _switch(value: Any) -> Any:
+    """An on/off value: the words pydantic knows, with blanks around them allowed and "" meaning off."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        return False if word in _FALSE_WORDS else word
+    return value
+
+
+Switch = Annotated[bool, BeforeValidator(_switch)]
+
+
+class Settings(BaseModel):
+    """Every setting of archiver with its default; the meaning of each is in config/archiver.example.toml.
+
+    Sizes are bytes and times seconds unless the name says otherwise. Frozen: derive a changed copy with
+    ``replace``. Making one with an unknown name or a value of the wrong type raises
+    ``pydantic.ValidationError`` (``load_settings`` turns that into a ``ConfigError``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    # where things live
     home: str = "./archiver-data"
     storage: str = ""
     s3_endpoint_url: str = ""
@@ -31,11 +66,9 @@ class Settings:
     catalog: str = ""
     broker_url: str = "redis://127.0.0.1:6379/0"
     public_base_url: str = "http://127.0.0.1:8080/media"
-    twitter_oembed_url: str = "https://publish.twitter.com/oembed"
-    twitter_syndication_url: str = "https://cdn.syndication.twimg.com/tweet-result"
-    twitter_shortlink_url: str = "https://t.co/{code}"
+    # safe fetching
     fetch_allow: str = ""
-    user_agent: str = "archiver/0.1"
+    user_agent: str = "archiver/0.1 (+https://github.com/archiver-news/archiver; news archive bot)"
     fetch_connect_timeout: float = 5.0
     fetch_read_timeout: float = 10.0
     fetch_deadline: float = 20.0
@@ -49,10 +82,13 @@ class Settings:
     max_article_bytes: int = 25 * 1024 * 1024
     host_concurrency: int = 4
     host_rate_per_second: float = 10.0
+    fetch_ca_bundle: str = ""
+    # media
     max_image_pixels: int = 100_000_000
     max_image_frames: int = 1000
-    media_derivatives: bool = True
+    media_derivatives: Switch = True
     media_time_limit: float = 15.0
+    # capture and the runners
     capture_threads: int = 8
     capture_fresh_for: int = 7 * 24 * 3600
     max_redeliveries: int = 3
@@ -62,6 +98,7 @@ class Settings:
     task_time_limit: int = 900
     lock_lease: float = 30.0
     capture_retry_delays: str = "60,600,3600"
+    # link health and restoring
     health_dead_after_failures: int = 3
     health_dead_after_hours: float = 72.0
     health_round_seconds: float = 300.0
@@ -69,72 +106,105 @@ class Settings:
     cms_callback_url: str = ""
     cms_callback_secret: str = ""
     auto_restore_sites: str = ""
+    # feeds, object lock
     feeds: str = ""
     object_lock_retention_days: int = 0
-    fetch_ca_bundle: str = ""
-    youtube_oembed_url: str = "https://www.youtube.com/oembed"
-    tiktok_oembed_url: str = "https://www.tiktok.com/oembed"
-    reddit_oembed_url: str = "https://www.reddit.com/oembed"
-    bluesky_oembed_url: str = "https://embed.bsky.app/oembed"
-    mastodon_oembed_url: str = "https://{host}/api/oembed"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    if TYPE_CHECKING:
+        # The providers' settings (twitter_oembed_url, ...): strings, kept as pydantic extras.
+        def __getattr__(self, name: str) -> str: ...
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_settings(cls, data: Any) -> Any:
+        """Add every provider's setting at its default unless given; refuse names nobody declared."""
+        if not isinstance(data, Mapping):
+            return data
+        declared = {spec.name: spec.default for spec in provider_settings()}
+        unknown = sorted(set(data) - set(cls.model_fields) - set(declared))
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        wrong = sorted(name for name in declared if name in data and not isinstance(data[name], str))
+        if wrong:
+            raise ValueError(f"not a string: {', '.join(wrong)}")
+        return {**declared, **data}
 
     # --- derived values -------------------------------------------------------------
     @property
     def home_path(self) -> Path:
+        """``home`` as an absolute path (``~`` expanded)."""
         return Path(self.home).expanduser().resolve()
 
     @property
     def storage_url(self) -> str:
+        """``storage``, or ``file://<home>/objects`` when unset."""
         return self.storage or (self.home_path / "objects").as_uri()
 
     @property
     def catalog_url(self) -> str:
+        """``catalog``, or ``sqlite:///<home>/catalog.sqlite3`` when unset."""
         return self.catalog or f"sqlite:///{self.home_path / 'catalog.sqlite3'}"
 
     @property
     def fetch_allow_list(self) -> list[str]:
+        """The non-empty entries of the comma list ``fetch_allow``, stripped."""
         return [p.strip() for p in self.fetch_allow.split(",") if p.strip()]
 
     @property
     def capture_retry_delay_list(self) -> list[float]:
+        """``capture_retry_delays`` as seconds, in order."""
         return [float(p) for p in self.capture_retry_delays.split(",") if p.strip()]
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes`` applied and validated (ValidationError for an unknown name or a bad value)."""
+        return type(self)(**{**self.model_dump(), **changes})
 
 
-def _coerce(name: str, raw: str, kind: type) -> Any:
-    try:
-        if kind is bool:
-            low = raw.strip().lower()
-            if low in {"1", "true", "yes", "on"}:
-                return True
-            if low in {"0", "false", "no", "off", ""}:
-                return False
-            raise ValueError(raw)
-        return kind(raw)
-    except ValueError:
-        raise ConfigError(f"ARCHIVER_{name.upper()}={raw!r} is not a valid {kind.__name__}") from None
+def env_name(name: str) -> str:
+    """The environment variable of setting ``name``: ``fetch_retries`` -> ``ARCHIVER_FETCH_RETRIES``."""
+    return f"{ENV_PREFIX}{name.upper()}"
 
 
-def load_settings(env: dict[str, str] | None = None, defaults_file: Path | None = None) -> Settings:
-    """Defaults file, then ARCHIVER_* environment variables (environment wins)."""
-    env = dict(os.environ) if env is None else env
-    values: dict[str, Any] = {}
-    path = defaults_file or DEFAULTS_FILE
-    if path.exists():
-        try:
-            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-    fields = {f.name for f in dataclasses.fields(Settings) if f.name != "extra"}
-    unknown = set(values) - fields
+def load_settings(env: Mapping[str, str] | None = None, config_file: str | Path | None = None) -> Settings:
+    """The settings in force: defaults, then the config file, then ``ARCHIVER_<NAME>`` variables of ``env``.
+
+    ``env`` defaults to ``os.environ``; variables that name no setting are ignored. The config file is
+    ``config_file`` if given, else ``env[ARCHIVER_CONFIG_FILE]`` if set and not empty, else none.
+    Raises ConfigError with a one-line message naming the variable (or the file and key) for a value
+    that is not valid, a missing or malformed file, or an unknown key in the file.
+    """
+    env = os.environ if env is None else env
+    path = config_file or env.get(CONFIG_FILE_VARIABLE) or None
+    from_file = _read_config_file(Path(path)) if path else {}
+    names = Settings().model_dump()
+    unknown = sorted(set(from_file) - set(names))
     if unknown:
-        raise ConfigError(f"{path}: unknown settings {sorted(unknown)}")
-    for name in sorted(fields):
-        raw = env.get(f"ARCHIVER_{name.upper()}")
-        if raw is not None:
-            default = Settings.__dataclass_fields__[name].default
-            values[name] = _coerce(name, raw, type(default))
-    return Settings(**values)
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; config/archiver.example.toml lists them")
+    from_env = {name: env[env_name(name)] for name in names if env_name(name) in env}
+    try:
+        return Settings(**{**from_file, **from_env})
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, from_env, path)) from None
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    """The top-level keys of a TOML settings file; ConfigError if it is missing or not TOML."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{CONFIG_FILE_VARIABLE}: no such file: {path}") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _explain(exc: ValidationError, from_env: Mapping[str, str], path: str | Path | None) -> str:
+    """One line naming where the first bad value came from: its variable, or the file and key."""
+    error = exc.errors(include_url=False)[0]
+    name = str(error["loc"][0]) if error["loc"] else ""
+    message = str(error["msg"]).splitlines()[0]
+    if name in from_env:
+        return f"{env_name(name)}={from_env[name]!r}: {message}"
+    if name:
+        return f"{path}: {name} = {error['input']!r}: {message}"
+    return f"{path or 'settings'}: {message}"

@@ -16,10 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process load exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
-    for name in Settings.__dataclass_fields__:
-        if name == "extra":
-            continue
-        value = getattr(settings, name)
+    for name, value in settings.model_dump().items():
         env[f"ARCHIVER_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
 
