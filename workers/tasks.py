@@ -11,6 +11,7 @@ import random
 from typing import Any
 
 from celery import Task
+from celery.signals import worker_process_shutdown
 
 from archiver.article.input import ArticleInput
 from archiver.capture.ratelimit import RedisHostLimiter
@@ -33,10 +34,16 @@ def runtime() -> Runtime:
     global _runtime
     if _runtime is None:
         coordinator = RedisCoordinator(settings.broker_url, lease=settings.lock_lease)
-
         limiter = RedisHostLimiter(settings.broker_url, settings)
         _runtime = Runtime.from_settings(settings, coordinator=coordinator, limiter=limiter)
     return _runtime
+
+
+@worker_process_shutdown.connect
+def close_runtime(**_: Any) -> None:
+    """Close this worker process's Runtime (catalog, fetcher connections) when the process ends."""
+    if _runtime is not None:
+        _runtime.close()
 
 
 def _over_delivered(task: Task) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,11 @@ def read_source(source: str, settings: Settings) -> tuple[bytes, str | None]:
     """(bytes, final URL or None) of a path, '-' (stdin) or an http(s) URL fetched through the safe
     fetcher. Raises InputError for a missing file, a failed fetch or a file over max_article_bytes."""
     if source.startswith(("http://", "https://")):
-        fetcher = Fetcher(settings.replace(max_bytes_html=settings.max_article_bytes))
-        try:
-            resp = fetcher.get(source, kind="html")
-        except FetchError as exc:
-            raise InputError(f"cannot fetch {source}: {exc}") from None
-        finally:
-            fetcher.close()
+        with closing(Fetcher(settings.replace(max_bytes_html=settings.max_article_bytes))) as fetcher:
+            try:
+                resp = fetcher.get(source, kind="html")
+            except FetchError as exc:
+                raise InputError(f"cannot fetch {source}: {exc}") from None
         if resp.status != 200:
             raise InputError(f"cannot fetch {source}: HTTP {resp.status}")
         return resp.body, resp.final_url
