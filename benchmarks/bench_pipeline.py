@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from archiver.config.settings import load_settings  # noqa: E402
-from archiver.providers.twitter import syndication_token  # noqa: E402
+from archiver.providers.twitter.ids import syndication_token  # noqa: E402
 from archiver.runtime import Runtime  # noqa: E402
 from archiver.storage.backend import open_store  # noqa: E402
 from archiver.storage.layout import sha256_hex, source_key  # noqa: E402

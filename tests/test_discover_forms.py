@@ -1,4 +1,5 @@
-"""Every embed form of formats/embeds.md: exact post ids, canonical URLs, handles and spans."""
+"""Every embed form the providers declare (fixtures in tests/fixtures/discover/): exact post ids,
+canonical URLs, handles and spans."""
 
 from __future__ import annotations
 

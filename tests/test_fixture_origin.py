@@ -12,7 +12,7 @@ import requests
 from PIL import Image
 
 from archiver.capture.media import mp4_duration
-from archiver.providers.twitter import syndication_token
+from archiver.providers.twitter.ids import syndication_token
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_mp4
 
 LIVE = {"id": "1757429972446608301", "handle": "LakemontDPW", "name": "Lakemont Public Works",
@@ -23,7 +23,7 @@ LIVE = {"id": "1757429972446608301", "handle": "LakemontDPW", "name": "Lakemont 
         "media_code": "Hq2vNw5xRt", "quoted_id": "1762828123138730112"}
 QUOTED = {"id": "1762828123138730112", "handle": "LakemontDPW", "name": "Lakemont Public Works", "text": "q"}
 DELETED = {"id": "1600000000000000000", "handle": "gone", "name": "Gone", "text": "x", "state": "deleted"}
-# Top-level keys of the real responses in shared/formats/.
+# Top-level keys of the real responses of cdn.syndication.twimg.com/tweet-result and publish.twitter.com/oembed.
 SYNDICATION_KEYS = {"__typename", "lang", "favorite_count", "possibly_sensitive", "created_at",
                     "display_text_range", "entities", "id_str", "text", "user", "edit_control",
                     "mediaDetails", "photos", "conversation_count", "news_action_type", "isEdited",

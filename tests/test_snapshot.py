@@ -19,7 +19,7 @@ from archiver.discover.model import Embed
 from archiver.providers.base import CaptureContext
 from archiver.providers.markup import MarkupProvider
 from archiver.providers.registry import get_provider
-from archiver.providers.twitter import TwitterProvider
+from archiver.providers.twitter.capture import TwitterProvider
 from archiver.storage.layout import manifest_key, warc_key
 from archiver.storage.local import LocalStore
 

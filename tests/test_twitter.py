@@ -18,16 +18,9 @@ from archiver.capture.warc import read_warc
 from archiver.discover.model import Embed
 from archiver.providers.base import CaptureContext, CaptureResult
 from archiver.providers.registry import get_provider
-from archiver.providers.twitter import (
-    TwitterProvider,
-    double_to_radix,
-    expand_text,
-    media_plan,
-    parse_status_url,
-    photo_original_url,
-    snowflake_time,
-    syndication_token,
-)
+from archiver.providers.twitter.api import expand_text, media_plan, photo_original_url
+from archiver.providers.twitter.capture import TwitterProvider
+from archiver.providers.twitter.ids import double_to_radix, parse_status_url, snowflake_time, syndication_token
 from archiver.storage.local import LocalStore
 from archiver.testing.fixture_origin import FixtureOrigin
 

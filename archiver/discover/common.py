@@ -8,18 +8,21 @@ import html
 import re
 from urllib.parse import urljoin
 
+from archiver.discover import constructs
+from archiver.providers import registry
+
 _TAG = re.compile(r"<[^<>]{0,4000}>")
 _SPACE = re.compile(r"\s+")
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|heic|bmp|tiff?|svg)(?:[?#]|$)", re.I)
-# Redirectors to posts, analytics beacons and well-known placeholders: never images to keep.
-_NOT_IMAGE = re.compile(
-    r"^(?:https?:)?//(?:[\w.\-]*\.)?(?:pic\.twitter\.com|t\.co|pic\.x\.com)(?:/|$)"
-    r"|facebook\.com/tr[/?]|google-analytics\.com|googletagmanager\.com|doubleclick\.net"
+# Analytics beacons and well-known placeholders: never images to keep (nor the providers' short links
+# to posts, added from the registry by `_not_image`).
+_NOT_IMAGE = (
+    r"facebook\.com/tr[/?]|google-analytics\.com|googletagmanager\.com|doubleclick\.net"
     r"|scorecardresearch\.com|quantserve\.com|bat\.bing\.com|pixel\.wp\.com|/pixel\.gif"
     r"|(?:^|/)(?:blank|spacer|pixel|transparent|placeholder|lazy|loading|grey|gray|1x1)"
-    r"(?:[-_](?:\d{1,4}x\d{1,4}|\d{1,4}|img|image|pixel|placeholder))?\.(?:gif|png|svg)(?:[?#]|$)",
-    re.I,
+    r"(?:[-_](?:\d{1,4}x\d{1,4}|\d{1,4}|img|image|pixel|placeholder))?\.(?:gif|png|svg)(?:[?#]|$)"
 )
+_not_image: re.Pattern[str] | None = None
 _BAD_SCHEME = re.compile(r"^\s*(?:data|javascript|about|blob|mailto|tel|file|cid):", re.I)
 
 _CREDIT_MARK = re.compile(
@@ -63,7 +66,24 @@ def is_image_candidate(url: str) -> bool:
     """False for data: URIs, placeholders, tracking pixels and post redirectors."""
     if not url or len(url) > 8192 or _BAD_SCHEME.match(url) or url.startswith("#"):
         return False
-    return not _NOT_IMAGE.search(url)
+    return not (_not_image or _compile_not_image()).search(url)
+
+
+def _compile_not_image() -> re.Pattern[str]:
+    """`_NOT_IMAGE` plus the registered providers' short-link hosts, compiled once per provider set."""
+    global _not_image
+    hosts = "|".join(re.escape(h) for h in constructs.current().redirect_hosts)
+    redirects = rf"^(?:https?:)?//(?:[\w.\-]*\.)?(?:{hosts})(?:/|$)|" if hosts else ""
+    _not_image = re.compile(redirects + _NOT_IMAGE, re.I)
+    return _not_image
+
+
+def _forget() -> None:
+    global _not_image
+    _not_image = None
+
+
+registry.on_change(_forget)
 
 
 def looks_like_image_path(url: str) -> bool:

@@ -4,6 +4,11 @@ A tree parser gives no cheap character offsets and is slow, so this is a linear 
 regex finds the opening tags that matter, a possessive (non-backtracking) pattern finds where
 each tag ends, and matching close tags come from one pass per tag name. Every search is bounded
 or consumes what it scans, so hostile markup costs time linear in its length.
+
+The scanner knows no platform: blockquote and div classes, AMP elements, iframe and script
+attributes come from the provider modules (``constructs.current()``), whose readers get the
+scanner and add what they find with ``HtmlScanner.add``. Iframes, WordPress blocks and figures need
+no reader: the post URL they carry is enough.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ import bisect
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from archiver.discover import urls
+from archiver.discover import constructs
 from archiver.discover.common import (
     clean_text,
     credit_from_alt,
@@ -24,24 +30,18 @@ from archiver.discover.common import (
     resolve,
 )
 from archiver.discover.model import Embed, ImageRef
+from archiver.discover.urls import PostMatch, handle_in_url, match_post_url
 
-# The lookahead on the first letter lets the engine skip the many other tags cheaply.
-_START = re.compile(
-    r"<(?=[iIsSmMbBtTfFxXaA!])(?:(img|amp-img|source|iframe|meta|base|script|style|textarea|title|xmp|blockquote|figure"
-    r"|amp-twitter|amp-instagram|amp-youtube|amp-facebook|amp-reddit|amp-iframe)(?=[\s/>])|(!--))",
-    re.I,
-)
+# The tags every article is scanned for; the providers' AMP elements are added (`_start`).
+_TAGS = ("img", "amp-img", "source", "iframe", "meta", "base", "script", "style", "textarea", "title", "xmp",
+         "blockquote", "figure", "amp-iframe")
+_start_cache: tuple[int, re.Pattern[str]] | None = None
 _TAG_BODY = re.compile(r"""(?:[^>"']++|"[^"]*+"|'[^']*+')*+>""")
 _ATTR = re.compile(r"""([^\s"'>/=][^\s"'>/=]*+)(?:\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|([^\s"'=<>`]++)))?""")
 _TAG_WINDOW = 32768
 _RAW_CLOSE = {
     name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "textarea", "title", "xmp")
 }
-# Divs are the commonest tag; only those with an embed class are worth parsing.
-_DIV_CANDIDATE = re.compile(
-    r"<[dD][iI][vV](?=[\s/>])[^<>]{0,3000}?class\s*+=[^<>]{0,500}?(?:fb-post|fb-video|twitter-tweet|rll-youtube-player)",
-    re.I,
-)
 _WP_OPEN = re.compile(r"<!--\s*wp:(embed|core-embed/[\w-]{1,40})\s+(\{.*\})\s*/?-->", re.S)
 _TRAIL_SCRIPT = re.compile(r"\s{0,200}<script\b([^<>]{0,1000})>\s{0,100}</script\s*>", re.I)
 _EMBED_SCRIPT = re.compile(
@@ -50,13 +50,7 @@ _EMBED_SCRIPT = re.compile(
 _A_OPEN = re.compile(r"<a\b([^<>]{0,3000})>", re.I)
 _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'<>]+))""", re.I)
 _P_OPEN = re.compile(r"<p\b[^<>]{0,1000}>", re.I)
-_TIME = re.compile(r"<time\b[^<>]{0,1000}>([^<]{0,200})</time", re.I)
-_HANDLE = re.compile(r"\(\s?@(\w{1,15})\s?\)")
-_BSKY_HANDLE = re.compile(r"\(\s?@([\w.\-]{1,253})\s?\)")
-_REDDIT_USER = re.compile(r"reddit\.com/u(?:ser)?/([\w\-]{2,30})", re.I)
 _DASHES = ("—", "â€”", "&mdash;", "―")
-_PIC = re.compile(r"pic\.(?:twitter|x)\.com/\w{1,40}", re.I)
-_IG_BY = re.compile(r"(?:shared|posted) by (.{1,120}?) \(@([\w.]{1,30})\)")
 _FIGCAPTION = re.compile(r"<figcaption\b[^<>]{0,2000}>(.{0,4000}?)</figcaption", re.I | re.S)
 _CREDIT_EL = re.compile(
     r"""<(span|p|div|small|cite|em)\b[^<>]{0,500}?\bclass\s*=\s*["']?[^"'<>]{0,200}?credit[^<>]{0,500}>"""
@@ -75,14 +69,6 @@ _LAZY_SRCSET = ("data-srcset", "data-lazy-srcset", "data-original-set")
 _META_IMAGE = {
     "og:image": "og:image", "og:image:url": "og:image", "og:image:secure_url": "og:image",
     "twitter:image": "twitter:image", "twitter:image:src": "twitter:image",
-}
-_EMBED_BLOCKQUOTES = (
-    "twitter-tweet", "twitter-video", "instagram-media", "tiktok-embed", "bluesky-embed",
-    "text-post-media", "mastodon-embed", "reddit-embed-bq", "reddit-card", "fb-xfbml-parse-ignore",
-)
-_AMP_ATTR = {
-    "amp-twitter": "data-tweetid", "amp-instagram": "data-shortcode", "amp-youtube": "data-videoid",
-    "amp-facebook": "data-href", "amp-reddit": "data-src", "amp-iframe": "src",
 }
 
 Attrs = dict[str, tuple[str, int, int]]  # name -> (raw value, value start, value end)
@@ -105,9 +91,27 @@ class Tag:
 
 
 @dataclass
-class _Link:
+class Link:
+    """A link inside an embed: its href (entities decoded) and the raw markup between <a> and </a>."""
+
     href: str
-    anchor: str  # raw markup between <a> and </a>
+    anchor: str
+
+
+@dataclass
+class Block:
+    """A blockquote embed being read: its open tag, its inner markup text[inner_start:inner_end], where
+    the element ends, and the links inside."""
+
+    tag: Tag
+    inner_start: int
+    inner_end: int
+    end: int
+    links: list[Link]
+
+    @property
+    def hrefs(self) -> list[str | None]:
+        return [link.href for link in self.links]
 
 
 def parse_attrs(text: str, start: int, end: int) -> Attrs:
@@ -161,7 +165,8 @@ def parse_srcset(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return spans
 
 
-def _links(text: str, start: int, end: int) -> list[_Link]:
+def links(text: str, start: int, end: int) -> list[Link]:
+    """The links (<a href>) in text[start:end]."""
     out = []
     for m in _A_OPEN.finditer(text, start, end):
         h = _HREF.search(m.group(1))
@@ -169,12 +174,13 @@ def _links(text: str, start: int, end: int) -> list[_Link]:
             continue
         href = html.unescape(h.group(1) or h.group(2) or h.group(3) or "")
         close = text.find("</a", m.end(), min(end, m.end() + 2000))
-        out.append(_Link(href, text[m.end():close] if close >= 0 else ""))
+        out.append(Link(href, text[m.end():close] if close >= 0 else ""))
     return out
 
 
-def parse_attribution(plain: str, handle_re: re.Pattern[str] = _HANDLE) -> tuple[str, str, int] | None:
-    """"— Name (@handle)" in plain text: (author, handle, end offset) for the first one found."""
+def parse_attribution(plain: str, handle_re: re.Pattern[str]) -> tuple[str, str, int] | None:
+    """"— Name (@handle)" in plain text: (author, handle, end offset) for the first one found;
+    ``handle_re`` finds "(@handle)" with the handle in group 1."""
     for m in handle_re.finditer(plain):
         best, width = last_dash(plain, max(0, m.start() - 200), m.start(), _DASHES)
         if best < 0:
@@ -185,10 +191,11 @@ def parse_attribution(plain: str, handle_re: re.Pattern[str] = _HANDLE) -> tuple
     return None
 
 
-def _post_from(values: list[str | None], provider: str | None = None) -> urls.PostMatch | None:
+def post_from(values: list[str | None], provider: str | None = None) -> PostMatch | None:
+    """The first of ``values`` that is a post URL (of ``provider``, when given)."""
     for value in values:
         if value:
-            found = urls.match_post_url(value)
+            found = match_post_url(value)
             if found and (provider is None or found[0] == provider):
                 return found
     return None
@@ -212,6 +219,7 @@ class HtmlScanner:
         self._closers: dict[str, list[tuple[int, int]]] = {}
         self._figures: tuple[list[int], list[tuple[int, int]]] | None = None
         self._figure_credit: dict[int, str | None] = {}
+        self.constructs = constructs.current()
 
     # --- tokenizing ---------------------------------------------------------------------
     def _tag(self, name: str, start: int, body: int) -> Tag | None:
@@ -244,7 +252,7 @@ class HtmlScanner:
             self._pairs[name] = found
         return found
 
-    def _element_end(self, tag: Tag) -> tuple[int, int]:
+    def element_end(self, tag: Tag) -> tuple[int, int]:
         """(inner end, element end) of the element opened by `tag`; bounded guess if never closed."""
         pair = self._pair_map(tag.name).get(tag.start)
         if pair:
@@ -258,8 +266,9 @@ class HtmlScanner:
 
     def run(self) -> None:
         text, pos = self.text, 0
+        start = _start(self.constructs)
         while not self._stop:
-            m = _START.search(text, pos)
+            m = start.search(text, pos)
             if not m:
                 break
             if m.group(2):
@@ -270,9 +279,12 @@ class HtmlScanner:
                 pos = m.end()
                 continue
             pos = self._dispatch(tag)
+        candidate = self.constructs.div_candidate
+        if candidate is None:
+            return
         raw = sorted(self.raw_regions)
         raw_starts = [r[0] for r in raw]
-        for m in _DIV_CANDIDATE.finditer(text):
+        for m in candidate.finditer(text):
             i = bisect.bisect_right(raw_starts, m.start()) - 1
             if i >= 0 and raw[i][1] > m.start():
                 continue
@@ -305,13 +317,20 @@ class HtmlScanner:
             self._iframe(tag)
         elif name == "figure":
             self._figure(tag)
-        elif name in _AMP_ATTR:
-            self._amp(tag)
+        elif name == "amp-iframe":
+            found = post_from([tag.get("src")])
+            if found:
+                self.add_element(tag, found, "amp")
+        elif name in self.constructs.amp:
+            self.constructs.amp[name](self, tag)
         return tag.end
 
     # --- embeds -----------------------------------------------------------------------
-    def _add(self, found: urls.PostMatch | None, provider: str, start: int, end: int, form: str,
-             **fields: object) -> Embed:
+    def add(self, found: PostMatch | None, provider: str, start: int, end: int, form: str,
+            **fields: object) -> Embed:
+        """Record an embed of ``provider`` over text[start:end] (the embed script right after it
+        included); ``found`` gives its id and URL, ``fields`` any of Embed's (handle, author, text,
+        date, media_links: empty values are left out)."""
         post_id, url = (found[1], found[2]) if found else (None, None)
         m = _TRAIL_SCRIPT.match(self.text, end)
         if m and _EMBED_SCRIPT.search(m.group(1)):
@@ -344,7 +363,7 @@ class HtmlScanner:
         except ValueError:
             return
         url = data.get("url") if isinstance(data, dict) else None
-        found = urls.match_post_url(url) if isinstance(url, str) else None
+        found = match_post_url(url) if isinstance(url, str) else None
         if not found:
             return
         block = m.group(1)
@@ -355,75 +374,17 @@ class HtmlScanner:
             self._closers[block] = closers
         i = bisect.bisect_left(closers, (end, 0))
         close_end = closers[i][1] if i < len(closers) else end
-        self._add(found, found[0], start, close_end, "wp-block", handle=_url_handle(found))
+        self.add(found, found[0], start, close_end, "wp-block", handle=handle_in_url(found))
 
     def _blockquote(self, tag: Tag) -> None:
         classes = tag.classes()
-        kind = next((c for c in _EMBED_BLOCKQUOTES if c in classes), None)
-        if kind is None:
+        reader = next((r for c, (_, r) in self.constructs.blockquotes.items() if c in classes), None)
+        if reader is None:
             return
-        inner_end, end = self._element_end(tag)
-        s, e = tag.end, inner_end
-        links = _links(self.text, s, e)
-        hrefs: list[str | None] = [link.href for link in links]
-        if kind in ("twitter-tweet", "twitter-video"):
-            self._tweet(tag, links, s, e, end)
-        elif kind == "instagram-media":
-            found = _post_from([tag.get("data-instgrm-permalink"), *hrefs], "instagram")
-            plain = clean_text(self.text[s:e])
-            by = _IG_BY.search(plain)
-            t = _TIME.search(self.text, s, e)
-            caption = next((clean_text(li.anchor) for li in links
-                            if urls.match_post_url(li.href) and _is_caption(clean_text(li.anchor))), None)
-            self._add(found, "instagram", tag.start, end, "blockquote",
-                      author=by.group(1) if by else None, handle=by.group(2) if by else None,
-                      date=clean_text(t.group(1)) if t else None, text=caption)
-        elif kind == "tiktok-embed":
-            cite = tag.get("cite")
-            found = _post_from([cite])
-            vid = tag.get("data-video-id")
-            if vid and vid.isdigit() and (not found or found[1] != vid):
-                found = ("tiktok", vid, None)
-            self._add(found, "tiktok", tag.start, end, "blockquote",
-                      handle=_url_handle(found), text=clean_text(self.text[s:e]) or None)
-        elif kind == "bluesky-embed":
-            found = _post_from([*reversed(hrefs), tag.get("data-bluesky-uri")], "bluesky")
-            self._social_blockquote(found, "bluesky", tag, links, s, e, end, _BSKY_HANDLE)
-        elif kind == "text-post-media":
-            found = _post_from([tag.get("data-text-post-permalink"), *hrefs], "threads")
-            self._add(found, "threads", tag.start, end, "blockquote", handle=_url_handle(found))
-        elif kind == "mastodon-embed":
-            found = _post_from([tag.get("data-embed-url"), *hrefs], "mastodon")
-            self._add(found, "mastodon", tag.start, end, "blockquote", handle=_url_handle(found))
-        elif kind in ("reddit-embed-bq", "reddit-card"):
-            found = _post_from(hrefs, "reddit")
-            title = next((clean_text(li.anchor) for li in links if urls.match_post_url(li.href)), None)
-            users = (_REDDIT_USER.search(li.href) for li in links)
-            handle = next((u.group(1) for u in users if u), None)
-            self._add(found, "reddit", tag.start, end, "blockquote", text=title, handle=handle)
-        else:
-            found = _post_from([tag.get("cite"), *hrefs], "facebook")
-            if found:
-                self._facebook_fields(found, tag.start, end, links, s, e, "blockquote")
+        inner_end, end = self.element_end(tag)
+        reader(self, Block(tag, tag.end, inner_end, end, links(self.text, tag.end, inner_end)))
 
-    def _tweet(self, tag: Tag, links: list[_Link], s: int, e: int, end: int) -> None:
-        status = [(li, f) for li in links if (f := urls.match_post_url(li.href)) and f[0] == "twitter"]
-        found = status[-1][1] if status else None
-        tid = tag.get("data-tweet-id")
-        if not found and tid and tid.isdigit():
-            found = ("twitter", tid, urls.twitter_url(tid, None))
-        body, after = self._first_paragraph(s, e)
-        attribution = parse_attribution(clean_text(self.text[after:e]))
-        url_handle = _url_handle(found)
-        handle = attribution[1] if attribution else url_handle
-        if found and handle and url_handle and url_handle.lower() == handle.lower():
-            found = (found[0], found[1], urls.twitter_url(found[1], handle))
-        date = clean_text(status[-1][0].anchor) if status else None
-        self._add(found, "twitter", tag.start, end, "blockquote", text=body,
-                  author=attribution[0] if attribution else None, handle=handle, date=date,
-                  media_links=_PIC.findall(body or ""))
-
-    def _first_paragraph(self, s: int, e: int) -> tuple[str | None, int]:
+    def first_paragraph(self, s: int, e: int) -> tuple[str | None, int]:
         """The text of the first <p> in text[s:e] and where it ends (s when there is none)."""
         p = _P_OPEN.search(self.text, s, e)
         if not p:
@@ -432,94 +393,45 @@ class HtmlScanner:
         pe = pe if pe >= 0 else e
         return clean_text(self.text[p.end():pe]), pe
 
-    def _social_blockquote(self, found: urls.PostMatch | None, provider: str, tag: Tag, links: list[_Link],
-                           s: int, e: int, end: int, handle_re: re.Pattern[str]) -> None:
-        body, after = self._first_paragraph(s, e)
-        attribution = parse_attribution(clean_text(self.text[after:e]), handle_re)
-        self._add(found, provider, tag.start, end, "blockquote", text=body,
-                  author=attribution[0] if attribution else None,
-                  handle=attribution[1] if attribution else _url_handle(found),
-                  date=clean_text(links[-1].anchor) if links else None)
-
-    def _facebook_fields(self, found: urls.PostMatch, start: int, end: int, links: list[_Link],
-                         s: int, e: int, form: str) -> None:
-        p = _P_OPEN.search(self.text, s, e)
-        body = None
-        if p:
-            pe = self.text.find("</p", p.end(), e)
-            body = clean_text(self.text[p.end():pe if pe >= 0 else e])
-        author = next((clean_text(li.anchor) for li in links
-                       if "facebook.com" in li.href and not urls.match_post_url(li.href)), None)
-        date = next((clean_text(li.anchor) for li in reversed(links) if urls.match_post_url(li.href)), None)
-        self._add(found, "facebook", start, end, form, text=body, author=author, date=date)
+    def add_element(self, tag: Tag, found: PostMatch, form: str) -> None:
+        """Record the whole element opened by ``tag`` as an embed of the post ``found``."""
+        _, end = self.element_end(tag)
+        self.add(found, found[0], tag.start, end, form)
 
     def _iframe(self, tag: Tag) -> None:
-        found = _post_from([tag.get("src"), tag.get("data-src"), tag.get("data-lazy-src")])
-        tid = tag.get("data-tweet-id")
-        if not found and tid and tid.isdigit():
-            found = ("twitter", tid, urls.twitter_url(tid, None))
+        found = post_from([tag.get("src"), tag.get("data-src"), tag.get("data-lazy-src")])
+        for attr, read in self.constructs.iframe_ids:
+            if found:
+                break
+            value = tag.get(attr)
+            found = read(value) if value else None
         if not found:
             return
         close = re.compile(r"</iframe\s*>", re.I).search(self.text, tag.end, min(self.n, tag.end + 5000))
-        self._add(found, found[0], tag.start, close.end() if close else tag.end, "iframe",
-                  handle=_url_handle(found) if found[0] != "twitter" else None)
+        self.add(found, found[0], tag.start, close.end() if close else tag.end, "iframe", handle=handle_in_url(found))
 
     def _div(self, tag: Tag) -> None:
         classes = tag.classes()
-        if classes & {"fb-post", "fb-video"}:
-            found = _post_from([tag.get("data-href")], "facebook")
-            if found:
-                inner_end, end = self._element_end(tag)
-                links = _links(self.text, tag.end, inner_end)
-                self._facebook_fields(found, tag.start, end, links, tag.end, inner_end, "div")
-        elif "twitter-tweet" in classes:
-            inner_end, end = self._element_end(tag)
-            m = re.search(r"""data-tweet-id\s*=\s*["']?(\d{1,20})""", self.text[tag.end:inner_end])
-            found = ("twitter", m.group(1), urls.twitter_url(m.group(1), None)) if m else None
-            if not found:
-                iframe_src = re.search(r"""\ssrc\s*=\s*["']([^"']{1,4000})""", self.text[tag.end:inner_end])
-                found = _post_from([html.unescape(iframe_src.group(1))] if iframe_src else [], "twitter")
-            if found:
-                self._add(found, "twitter", tag.start, end, "iframe")
-        elif "rll-youtube-player" in classes:
-            vid = tag.get("data-id") or ""
-            found = _post_from([tag.get("data-src")], "youtube") or _post_from(
-                [f"https://www.youtube.com/watch?v={vid}"], "youtube")
-            if found:
-                _, end = self._element_end(tag)
-                self._add(found, "youtube", tag.start, end, "lazy-player")
+        reader = next((r for c, r in self.constructs.divs.items() if c in classes), None)
+        if reader is not None:
+            reader(self, tag)
 
     def _figure(self, tag: Tag) -> None:
         classes = tag.classes()
         if "wp-block-embed" not in classes and not any(c.startswith("wp-block-embed-") for c in classes):
             return
-        inner_end, end = self._element_end(tag)
+        inner_end, end = self.element_end(tag)
         m = _URL_IN.search(self.text, tag.end, inner_end)
-        found = urls.match_post_url(html.unescape(m.group(0))) if m else None
+        found = match_post_url(html.unescape(m.group(0))) if m else None
         if found:
-            self._add(found, found[0], tag.start, end, "figure", handle=_url_handle(found))
-
-    def _amp(self, tag: Tag) -> None:
-        value = tag.get(_AMP_ATTR[tag.name]) or ""
-        if tag.name == "amp-twitter" and value.isdigit():
-            found: urls.PostMatch | None = ("twitter", value, urls.twitter_url(value, None))
-        elif tag.name == "amp-instagram":
-            found = _post_from([f"https://www.instagram.com/p/{value}/"], "instagram")
-        elif tag.name == "amp-youtube":
-            found = _post_from([f"https://www.youtube.com/watch?v={value}"], "youtube")
-        else:
-            found = _post_from([value])
-        if found:
-            _, end = self._element_end(tag)
-            self._add(found, found[0], tag.start, end, "amp")
+            self.add(found, found[0], tag.start, end, "figure", handle=handle_in_url(found))
 
     def _script(self, tag: Tag, inner_end: int, end: int) -> None:
-        post = tag.get("data-telegram-post")
-        if post:
-            found = urls.telegram_post(post)
-            if found:
-                self._add(found, "telegram", tag.start, end, "script", handle=found[1].split("/")[0])
-            return
+        for attr, read in self.constructs.scripts:
+            value = tag.get(attr)
+            if value:
+                read(self, tag, value, end)
+                return
         if "ld+json" in (tag.get("type") or "").lower():
             self._json_ld(tag.end, inner_end)
 
@@ -662,11 +574,6 @@ def _is_pixel(tag: Tag) -> bool:
     return w in ("0", "1", "1px") and h in ("0", "1", "1px")
 
 
-def _is_caption(anchor: str) -> bool:
-    low = anchor.lower()
-    return bool(anchor) and not any(k in low for k in ("shared by", "posted by", "view this post"))
-
-
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1
@@ -675,17 +582,49 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _url_handle(found: urls.PostMatch | None) -> str | None:
-    """The account name a canonical post URL carries, if any."""
-    if not found or not found[2]:
-        return None
-    provider, url = found[0], found[2]
-    patterns = {
-        "twitter": r"twitter\.com/(?!i/)(\w{1,15})/status/",
-        "tiktok": r"tiktok\.com/@([\w.\-]+)/",
-        "threads": r"threads\.com/@([\w.]+)/",
-        "mastodon": r"/@([\w.]+)/\d",
-        "bluesky": r"/profile/(?!did:)([\w.\-]+)/post/",
-    }
-    m = re.search(patterns[provider], url) if provider in patterns else None
-    return m.group(1) if m else None
+def _start(tables: constructs.Constructs) -> re.Pattern[str]:
+    """The opening tags the scanner stops at: `_TAGS` and the providers' AMP elements."""
+    global _start_cache
+    cached = _start_cache
+    if cached is None or cached[0] != tables.generation:
+        names = [*_TAGS, *(t for t in tables.amp if t not in _TAGS)]
+        # The lookahead on the first letter lets the engine skip the many other tags cheaply.
+        first = "".join(sorted({c for n in names for c in (n[0].lower(), n[0].upper())}))
+        alternatives = "|".join(re.escape(n) for n in names)
+        pattern = re.compile(rf"<(?=[{first}!])(?:({alternatives})(?=[\s/>])|(!--))", re.I)
+        cached = _start_cache = (tables.generation, pattern)
+    return cached[1]
+
+
+def social_blockquote(scan: HtmlScanner, block: Block, found: PostMatch | None, provider: str,
+                      handle_re: re.Pattern[str]) -> None:
+    """Read the common blockquote shape: the post's text in the first <p>, then "— Name (@handle)"
+    (``handle_re`` finds "(@handle)") and the date as the last link."""
+    body, after = scan.first_paragraph(block.inner_start, block.inner_end)
+    attribution = parse_attribution(clean_text(scan.text[after:block.inner_end]), handle_re)
+    scan.add(found, provider, block.tag.start, block.end, "blockquote", text=body,
+             author=attribution[0] if attribution else None,
+             handle=attribution[1] if attribution else handle_in_url(found),
+             date=clean_text(block.links[-1].anchor) if block.links else None)
+
+
+def permalink_blockquote(provider: str, attr: str) -> Callable[[HtmlScanner, Block], None]:
+    """A reader for blockquotes that name their post in ``attr`` (or a link) and show nothing more
+    worth reading; the handle comes from the post URL."""
+
+    def read(scan: HtmlScanner, block: Block) -> None:
+        found = post_from([block.tag.get(attr), *block.hrefs], provider)
+        scan.add(found, provider, block.tag.start, block.end, "blockquote", handle=handle_in_url(found))
+
+    return read
+
+
+def amp_reader(attr: str, to_post: Callable[[str], PostMatch | None]) -> Callable[[HtmlScanner, Tag], None]:
+    """A reader for an AMP element naming its post in ``attr`` (``to_post`` reads the value)."""
+
+    def read(scan: HtmlScanner, tag: Tag) -> None:
+        found = to_post(tag.get(attr) or "")
+        if found:
+            scan.add_element(tag, found, "amp")
+
+    return read

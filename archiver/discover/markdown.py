@@ -1,5 +1,6 @@
 """Markdown discovery: image targets (inline, angle-bracketed, reference style, balanced
-parentheses) and static-site shortcodes (Hugo tweet/x/instagram/youtube, Jekyll twitter).
+parentheses) and static-site shortcodes (Hugo ``{{< name … >}}``, Jekyll ``{% name … %}``; the names
+and what their argument means come from the provider modules, e.g. tweet/x/twitter, instagram, youtube).
 
 Spans of images cover exactly the URL as written, so a rewrite replaces only that.
 """
@@ -10,9 +11,10 @@ import bisect
 import re
 import sys
 
-from archiver.discover import urls
+from archiver.discover import constructs
 from archiver.discover.common import credit_from_alt, is_image_candidate
 from archiver.discover.model import Embed, ImageRef
+from archiver.discover.urls import PostMatch, match_post_url
 
 _IMAGE = re.compile(r"!\[([^\[\]\n]{0,1000}+)\]([(\[]?)")
 _TITLE_CLOSE = re.compile(
@@ -21,10 +23,6 @@ _TITLE_CLOSE = re.compile(
 _REF_LABEL = re.compile(r"([^\]\n]{0,999}+)\]")
 _REF_DEF = re.compile(r"^[ ]{0,3}\[([^\]\n]{1,999}+)\]:[ \t]*+(?:<([^<>\n]{1,4000}+)>|(\S{1,4000}+))", re.M)
 _FENCE = re.compile(r"^[ ]{0,3}(```|~~~)", re.M)
-_HUGO = re.compile(
-    r"\{\{([<%])[ \t]*+(tweet|x|twitter|instagram|youtube)[ \t]++([^{}\n]{0,500}?)[ \t]*+[>%]\}\}", re.I
-)
-_JEKYLL = re.compile(r"\{%[ \t]*+(twitter|tweet|instagram|youtube)[ \t]++([^%\n]{1,500}?)[ \t]*+%\}", re.I)
 _PARAM = re.compile(r"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)'|(\S+))|"([^"]*)"|(\S+)""")
 _MAX_URL = 4096
 
@@ -131,14 +129,17 @@ def _add(out: list[ImageRef], url: str, start: int, end: int, form: str, alt: st
 def shortcodes(text: str) -> list[Embed]:
     """Hugo and Jekyll embed shortcodes (the escaped `{{</* … */>}}` form is not one)."""
     out: list[Embed] = []
-    for m in _HUGO.finditer(text):
+    tables = constructs.current()
+    if tables.hugo is None or tables.jekyll is None:
+        return out
+    for m in tables.hugo.finditer(text):
         named, positional = _params(m.group(3))
-        found = _shortcode_post(m.group(2).lower(), named, positional)
+        found = _shortcode_post(tables, m.group(2).lower(), named, positional)
         if found:
             out.append(_embed(found, m.start(), m.end(), named.get("user")))
-    for m in _JEKYLL.finditer(text):
+    for m in tables.jekyll.finditer(text):
         _, positional = _params(m.group(2))
-        found = _shortcode_post(m.group(1).lower(), {}, positional)
+        found = _shortcode_post(tables, m.group(1).lower(), {}, positional)
         if found:
             out.append(_embed(found, m.start(), m.end(), None))
     return out
@@ -155,22 +156,15 @@ def _params(raw: str) -> tuple[dict[str, str], list[str]]:
     return named, positional
 
 
-def _shortcode_post(kind: str, named: dict[str, str], positional: list[str]) -> urls.PostMatch | None:
+def _shortcode_post(tables: constructs.Constructs, kind: str, named: dict[str, str],
+                    positional: list[str]) -> PostMatch | None:
+    """The post a shortcode names: a post URL as its argument, else what its provider reads in it."""
     value = named.get("id") or (positional[0] if positional else "")
     if not value:
         return None
-    found = urls.match_post_url(value)
-    if found:
-        return found
-    if kind in ("tweet", "x", "twitter") and value.isdigit() and len(value) <= 20:
-        return "twitter", value, urls.twitter_url(value, named.get("user"))
-    if kind == "instagram":
-        return urls.match_post_url(f"https://www.instagram.com/p/{value}/")
-    if kind == "youtube":
-        return urls.match_post_url(f"https://www.youtube.com/watch?v={value}")
-    return None
+    return match_post_url(value) or tables.shortcodes[kind](value, named.get("user"))
 
 
-def _embed(found: urls.PostMatch, start: int, end: int, user: str | None) -> Embed:
+def _embed(found: PostMatch, start: int, end: int, user: str | None) -> Embed:
     return Embed(provider=found[0], post_id=found[1], url=found[2], start=start, end=end,
                  handle=user, form="shortcode")

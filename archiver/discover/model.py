@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-PROVIDERS = (
-    "twitter", "instagram", "facebook", "youtube", "tiktok", "bluesky",
-    "threads", "mastodon", "telegram", "reddit", "linkedin",
-)
+from archiver.providers import registry
+
+
+def __getattr__(name: str) -> Any:
+    """``PROVIDERS``: the registered providers' names (computed on use: the registry imports the
+    provider modules, which import this one)."""
+    if name == "PROVIDERS":
+        return registry.names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -34,8 +40,6 @@ class Embed:
         if self.post_id:
             return f"{self.provider}:{self.post_id}"
         basis = "|".join([self.handle or "", self.date or "", self.text or "", *self.media_links])
-        import hashlib
-
         return f"{self.provider}:unresolved:{hashlib.sha256(basis.encode()).hexdigest()[:16]}"
 
     def to_json(self) -> dict[str, Any]:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import re
 
-from archiver.discover import markdown, text
+from archiver.discover import constructs, markdown, text
 from archiver.discover.common import resolve
 from archiver.discover.html import HtmlScanner
 from archiver.discover.markdown import inside
 from archiver.discover.model import Discovery, Embed, ImageRef
-from archiver.discover.urls import PostMatch, twitter_url
+from archiver.discover.urls import PostMatch
 from archiver.errors import InputError
 
 FORMATS = ("auto", "html", "markdown", "text")
@@ -64,7 +64,8 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
         images += [_resolved(i, base_url) for i in markdown.images(doc, fences)]
         embeds += markdown.shortcodes(doc)
     if fmt in ("markdown", "text"):
-        embeds += [e for e in text.flattened_tweets(doc) if not _inside_any(excluded, e.start)]
+        for read in constructs.current().text_forms:
+            embeds += [e for e in read(doc) if not _inside_any(excluded, e.start)]
     if fmt == "text":
         images += [_resolved(i, base_url) for i in text.image_lines(doc)]
     embeds += [_line_embed(s, e, f, "url-line") for s, e, f in text.url_lines(doc)
@@ -92,7 +93,6 @@ def _line_embed(start: int, end: int, found: PostMatch, form: str) -> Embed:
 
 
 def _resolved(image: ImageRef, base_url: str | None) -> ImageRef:
-
     image.url = resolve(image.url, base_url)
     return image
 
@@ -121,9 +121,10 @@ def fold_nested(embeds: list[Embed]) -> list[Embed]:
             continue
         kept.append(e)
         outer = e
+    finish = constructs.current().finish
     for e in kept:
-        if e.provider == "twitter" and e.post_id and e.handle and (not e.url or "/i/web/" in e.url):
-            e.url = twitter_url(e.post_id, e.handle)
+        if e.provider in finish:
+            finish[e.provider](e)
     return kept
 
 

@@ -1,20 +1,27 @@
-"""TODO docstring."""
+"""Liveness probes: asking an original (a post, a page, an image URL) whether it is still there.
+A probe only reports; the state machine in state.py decides what a report means.
+
+An embedded post is asked through its provider's probe (``ProviderSpec.probe``, found in the
+registry: Twitter reads oEmbed and syndication); a provider without one, or a post without an id,
+gets the generic page probe. Images are probed here.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from archiver.capture.fetch import FetchError
 from archiver.capture.media import MediaRejected, inspect_image, sniff
-from archiver.config.settings import Settings
 from archiver.health.state import Original, Probe
-from archiver.providers.base import CaptureContext
-from archiver.providers.twitter import decide, fetch_oembed, fetch_syndication, parse_status_url
-from archiver.runtime import Runtime
+from archiver.providers import registry
+
+if TYPE_CHECKING:
+    from archiver.config.settings import Settings
+    from archiver.runtime import Runtime
 
 # Generic placeholder images recognised by their 64-bit dHash (media.dhash): a blank single-colour
 # image hashes to zero whatever its size or colour (spacer GIFs, "removed" grey boxes).
@@ -29,32 +36,20 @@ _NOT_FOUND = re.compile(r"(?i)(?:^|[/_.?=&-])(?:404|410|not[-_]?found|notfound|m
 
 _HTML_START = re.compile(rb"(?is)^\s*(?:<!doctype|<html|<head|<body|<\?xml|<!--|<div|<p\b|<title)")
 
+
 def probe(rt: Runtime, original: Original | dict[str, Any]) -> Probe:
     """Ask the original once, through the safe fetcher. Failures of our own side raise."""
     o = original if isinstance(original, dict) else asdict(original)
-    if o["kind"] == "embed" and o.get("provider") == "twitter" and o.get("post_id"):
-        return probe_tweet(rt, o["post_id"], o["url"])
     if o["kind"] == "embed":
+        spec = registry.find(o.get("provider"))
+        if spec is not None and spec.probe is not None and o.get("post_id"):
+            return spec.probe(rt, o["url"], o["post_id"])
         return probe_page(rt, o["url"])
     return probe_image(rt, o["url"], o.get("archived_sha256"))
 
-def probe_tweet(rt: Runtime, post_id: str, url: str) -> Probe:
-    """oEmbed and syndication, read as a capture reads them (providers/twitter.decide)."""
-
-    ctx = CaptureContext(settings=rt.settings, fetcher=rt.fetcher, store=rt.store)
-    found = parse_status_url(url)
-    synd = fetch_syndication(ctx, post_id)
-    oembed = fetch_oembed(ctx, post_id, found[0] if found else None)
-    status, reason = decide(oembed, synd, True)
-    if status == "archived":
-        return Probe("ok", "the post is up")
-    if status in ("deleted", "tombstoned", "protected"):
-        return Probe("failure", f"{status}: {reason}")
-    return Probe("inconclusive", reason or status)
 
 def probe_page(rt: Runtime, url: str) -> Probe:
-    """A post of a provider without an API: only 404/410 of its page count."""
-
+    """A post of a provider without a probe of its own: only 404/410/451 of its page count."""
     try:
         resp = rt.fetcher.get(url, kind="html")
     except FetchError as exc:
@@ -64,6 +59,7 @@ def probe_page(rt: Runtime, url: str) -> Probe:
     if 200 <= resp.status < 300:
         return Probe("ok", f"HTTP {resp.status}")
     return Probe("inconclusive", f"HTTP {resp.status}")
+
 
 def _redirect_failure(url: str, final_url: str) -> str | None:
     if final_url == url:
@@ -76,9 +72,9 @@ def _redirect_failure(url: str, final_url: str) -> str | None:
         return f"redirected to a 'not found' page ({final_url[:200]})"
     return None
 
+
 def placeholder_reason(data: bytes, settings: Settings, archived_sha256: str | None = None) -> str | None:
     """Why these image bytes are a generic placeholder rather than the image, or None."""
-
     sha = hashlib.sha256(data).hexdigest()
     if sha == archived_sha256:
         return None
@@ -96,8 +92,10 @@ def placeholder_reason(data: bytes, settings: Settings, archived_sha256: str | N
             return f"a placeholder image ({label})"
     return None
 
-def probe_image(rt: Runtime, url: str, archived_sha256: str | None = None) -> Probe:
 
+def probe_image(rt: Runtime, url: str, archived_sha256: str | None = None) -> Probe:
+    """An image: gone on 404/410/451, a redirect to a home or "not found" page, an HTML page or
+    another type in its place, or a placeholder image; the same bytes or another image are ok."""
     try:
         resp = rt.fetcher.get(url, kind="image")
     except FetchError as exc:

@@ -1,17 +1,38 @@
-"""Bluesky: the embed markup and oEmbed (``bluesky_oembed_url``, embed.bsky.app): the post text
-from the blockquote it returns, the author and handle. Record keys are TIDs, which carry the
-creation time."""
+"""Bluesky: its post URLs (bsky.app, at:// URIs, embed.bsky.app) and the ``bluesky-embed``
+blockquote; captured from the embed markup and oEmbed (``bluesky_oembed_url``, embed.bsky.app): the
+post text from the blockquote it returns, the author and handle. Record keys are TIDs, which carry
+the creation time. Liveness: the generic page probe."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
+from archiver.discover.html import Block, HtmlScanner, post_from, social_blockquote
+from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec, html_text
 
-PROVIDER = "bluesky"
+NAME = "bluesky"
+ENDPOINT = SettingSpec("bluesky_oembed_url", "https://embed.bsky.app/oembed", "Bluesky's oEmbed endpoint.")
 _S32 = "234567abcdefghijklmnopqrstuvwxyz"
+_CANONICAL = "https://bsky.app/profile/{actor}/post/{id}"
+_POST = re.compile(r"https?://(?:www\.)?bsky\.app/profile/(?P<actor>[\w.:\-]{1,253})/post/(?P<id>[a-z0-9]{5,20})(?![\w])",
+                   re.I)
+_AT_URI = re.compile(r"at://(?P<actor>[\w.:\-]{1,253})/app\.bsky\.feed\.post/(?P<id>[a-z0-9]{5,20})(?![\w])", re.I)
+_EMBED = re.compile(
+    r"https?://embed\.bsky\.app/embed/(?P<actor>[\w.:\-]{1,253})/app\.bsky\.feed\.post/(?P<id>[a-z0-9]{5,20})(?![\w])",
+    re.I,
+)
+# "(@handle)" in the blockquote's attribution line.
+_ATTRIBUTION_HANDLE = re.compile(r"\(\s?@([\w.\-]{1,253})\s?\)")
+
+
+def _blockquote(scan: HtmlScanner, block: Block) -> None:
+    """``<blockquote class="bluesky-embed" data-bluesky-uri=…>``: the post's link comes last."""
+    found = post_from([*reversed(block.hrefs), block.tag.get("data-bluesky-uri")], NAME)
+    social_blockquote(scan, block, found, NAME, _ATTRIBUTION_HANDLE)
 
 
 def _handle(body: dict[str, Any]) -> str | None:
@@ -34,9 +55,15 @@ def id_time(post_id: str) -> datetime | None:
         return None
 
 
-SPEC = PlatformSpec(PROVIDER, "bluesky_oembed_url", text=lambda body: html_text(body.get("html")),
+SPEC = PlatformSpec(NAME, ENDPOINT.name, text=lambda body: html_text(body.get("html")),
                     handle=_handle, id_time=id_time)
 
-
-def make_provider() -> OEmbedProvider:
-    return OEmbedProvider(SPEC)
+PROVIDER = ProviderSpec(
+    name=NAME,
+    order=5,
+    urls=(PostUrl(_POST, _CANONICAL), PostUrl(_AT_URI, _CANONICAL), PostUrl(_EMBED, _CANONICAL)),
+    handle_in_url=re.compile(r"/profile/(?!did:)([\w.\-]+)/post/"),
+    embeds=EmbedForms(blockquotes={"bluesky-embed": _blockquote}),
+    settings=(ENDPOINT,),
+    capture=partial(OEmbedProvider, SPEC),
+)

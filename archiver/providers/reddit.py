@@ -1,14 +1,49 @@
-"""Reddit: the embed markup and oEmbed (``reddit_oembed_url``: title, author). Reddit's oEmbed
-carries no thumbnail; one is archived only when the embed markup has it."""
+"""Reddit: its post URLs (reddit.com comments pages, redd.it), the ``reddit-embed-bq`` and
+``reddit-card`` blockquotes, ``<amp-reddit>``; captured from the embed markup and oEmbed
+(``reddit_oembed_url``: title, author). Reddit's oEmbed carries no thumbnail; one is archived only
+when the embed markup has it. Liveness: the generic page probe.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
+from archiver.discover.common import clean_text
+from archiver.discover.html import Block, HtmlScanner, amp_reader, post_from
+from archiver.discover.urls import match_post_url
+from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec
 
-PROVIDER = "reddit"
+NAME = "reddit"
+ENDPOINT = SettingSpec("reddit_oembed_url", "https://www.reddit.com/oembed", "Reddit's oEmbed endpoint.")
+
+_COMMENTS = re.compile(
+    r"https?://(?:(?:www|old|new|np|m|embed|sh)\.)?reddit(?:media)?\.com/"
+    r"(?:r/(?P<sub>\w{2,21})/|u(?:ser)?/[\w\-]{2,30}/)?comments/(?P<id>[a-z0-9]{1,12})(?![a-z0-9])",
+    re.I,
+)
+_SHORT = re.compile(r"https?://(?:www\.)?redd\.it/(?P<id>[a-z0-9]{1,12})(?![a-z0-9])", re.I)
+_USER = re.compile(r"reddit\.com/u(?:ser)?/([\w\-]{2,30})", re.I)
+
+
+def _post(m: re.Match[str]) -> tuple[str, str | None]:
+    """Ids are case-insensitive: kept in lower case; the canonical URL names the subreddit if known."""
+    post_id = m["id"].lower()
+    sub = m.groupdict().get("sub")
+    if sub:
+        return post_id, f"https://www.reddit.com/r/{sub}/comments/{post_id}/"
+    return post_id, f"https://www.reddit.com/comments/{post_id}/"
+
+
+def _blockquote(scan: HtmlScanner, block: Block) -> None:
+    """The post's title is the anchor of its link; the author, a /user/ link."""
+    found = post_from(block.hrefs, NAME)
+    title = next((clean_text(li.anchor) for li in block.links if match_post_url(li.href)), None)
+    users = (_USER.search(li.href) for li in block.links)
+    handle = next((u.group(1) for u in users if u), None)
+    scan.add(found, NAME, block.tag.start, block.end, "blockquote", text=title, handle=handle)
 
 
 def _handle(body: dict[str, Any]) -> str | None:
@@ -18,8 +53,16 @@ def _handle(body: dict[str, Any]) -> str | None:
     return None
 
 
-SPEC = PlatformSpec(PROVIDER, "reddit_oembed_url", handle=_handle)
+SPEC = PlatformSpec(NAME, ENDPOINT.name, handle=_handle)
 
-
-def make_provider() -> OEmbedProvider:
-    return OEmbedProvider(SPEC)
+PROVIDER = ProviderSpec(
+    name=NAME,
+    order=9,
+    urls=(PostUrl(_COMMENTS, post=_post), PostUrl(_SHORT, post=_post)),
+    embeds=EmbedForms(
+        blockquotes={"reddit-embed-bq": _blockquote, "reddit-card": _blockquote},
+        amp={"amp-reddit": amp_reader("data-src", lambda value: post_from([value]))},
+    ),
+    settings=(ENDPOINT,),
+    capture=partial(OEmbedProvider, SPEC),
+)

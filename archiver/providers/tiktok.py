@@ -1,16 +1,45 @@
-"""TikTok: the embed markup, oEmbed (``tiktok_oembed_url``: caption, author, thumbnail) and the
-thumbnail archived. Video ids carry their creation time in the top 32 bits."""
+"""TikTok: its video URLs and the ``tiktok-embed`` blockquote; captured from the embed markup, oEmbed
+(``tiktok_oembed_url``: caption, author, thumbnail) and the thumbnail archived. Video ids carry their
+creation time in the top 32 bits. Liveness: the generic page probe.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
+from archiver.discover.common import clean_text
+from archiver.discover.html import Block, HtmlScanner, post_from
+from archiver.discover.urls import handle_in_url
+from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec
 
-PROVIDER = "tiktok"
+NAME = "tiktok"
+ENDPOINT = SettingSpec("tiktok_oembed_url", "https://www.tiktok.com/oembed", "TikTok's oEmbed endpoint.")
 _FIRST_ID = 6_000_000_000_000_000_000  # ids before 2016 do not follow the timestamp layout
+
+_VIDEO = re.compile(
+    r"https?://(?:(?:www|m)\.)?tiktok\.com/(?:@(?P<user>[\w.\-]{1,60})/video/|embed/v2/|embed/|v/)(?P<id>\d{5,25})(?!\d)",
+    re.I,
+)
+
+
+def _video(m: re.Match[str]) -> tuple[str, str | None]:
+    """The canonical URL needs the account; embed and short forms have none."""
+    user = m["user"]
+    return m["id"], f"https://www.tiktok.com/@{user}/video/{m['id']}" if user else None
+
+
+def _blockquote(scan: HtmlScanner, block: Block) -> None:
+    """``<blockquote class="tiktok-embed" cite=… data-video-id=…>``; its text is the caption."""
+    found = post_from([block.tag.get("cite")])
+    vid = block.tag.get("data-video-id")
+    if vid and vid.isdigit() and (not found or found[1] != vid):
+        found = (NAME, vid, None)
+    scan.add(found, NAME, block.tag.start, block.end, "blockquote", handle=handle_in_url(found),
+             text=clean_text(scan.text[block.inner_start:block.inner_end]) or None)
 
 
 def _handle(body: dict[str, Any]) -> str | None:
@@ -28,8 +57,14 @@ def id_time(post_id: str) -> datetime | None:
     return datetime.fromtimestamp(int(post_id) >> 32, UTC)
 
 
-SPEC = PlatformSpec(PROVIDER, "tiktok_oembed_url", handle=_handle, id_time=id_time)
+SPEC = PlatformSpec(NAME, ENDPOINT.name, handle=_handle, id_time=id_time)
 
-
-def make_provider() -> OEmbedProvider:
-    return OEmbedProvider(SPEC)
+PROVIDER = ProviderSpec(
+    name=NAME,
+    order=4,
+    urls=(PostUrl(_VIDEO, post=_video),),
+    handle_in_url=re.compile(r"tiktok\.com/@([\w.\-]+)/"),
+    embeds=EmbedForms(blockquotes={"tiktok-embed": _blockquote}),
+    settings=(ENDPOINT,),
+    capture=partial(OEmbedProvider, SPEC),
+)

@@ -1,14 +1,53 @@
-"""YouTube: the embed markup, oEmbed (``youtube_oembed_url``: title, channel, thumbnail) and the
-thumbnail archived. The video itself is not downloaded."""
+"""YouTube: its video URLs (embed, shorts, live, watch, youtu.be), the lazy-loaded player WordPress
+plugins write, ``<amp-youtube>``, the youtube shortcode; captured from the embed markup, oEmbed
+(``youtube_oembed_url``: title, channel, thumbnail) and the thumbnail archived. The video itself is
+not downloaded. Liveness: the generic page probe.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
+from archiver.discover.html import HtmlScanner, Tag, amp_reader, post_from
+from archiver.discover.urls import PostMatch, match_post_url, query
+from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec
 
-PROVIDER = "youtube"
+NAME = "youtube"
+ENDPOINT = SettingSpec("youtube_oembed_url", "https://www.youtube.com/oembed", "YouTube's oEmbed endpoint.")
+
+_PATH = re.compile(
+    r"https?://(?:(?:www|m|music)\.)?youtube(?:-nocookie)?\.com/(?:embed|shorts|live|v|e)/(?P<id>[-\w]{11})(?![-\w])",
+    re.I,
+)
+_SHORT = re.compile(r"https?://(?:www\.)?youtu\.be/(?P<id>[-\w]{11})(?![-\w])", re.I)
+_WATCH = re.compile(r"https?://(?:(?:www|m|music)\.)?youtube\.com/watch/?\?", re.I)
+
+
+def _video(video: str) -> tuple[str, str | None] | None:
+    """A video id as the post; "videoseries" (a playlist) is none."""
+    if not video or video.lower() == "videoseries":
+        return None
+    return video, f"https://www.youtube.com/watch?v={video}"
+
+
+def _watch(m: re.Match[str]) -> tuple[str, str | None] | None:
+    v = query(m.string).get("v", [""])[0]
+    return _video(v if re.fullmatch(r"[-\w]{11}", v) else "")
+
+
+def _watch_url(video: str) -> PostMatch | None:
+    return post_from([f"https://www.youtube.com/watch?v={video}"], NAME)
+
+
+def _lazy_player(scan: HtmlScanner, tag: Tag) -> None:
+    """WP Rocket's ``<div class="rll-youtube-player" data-src=… data-id=…>`` placeholder."""
+    found = post_from([tag.get("data-src")], NAME) or _watch_url(tag.get("data-id") or "")
+    if found:
+        _, end = scan.element_end(tag)
+        scan.add(found, NAME, tag.start, end, "lazy-player")
 
 
 def _handle(body: dict[str, Any]) -> str | None:
@@ -17,8 +56,18 @@ def _handle(body: dict[str, Any]) -> str | None:
     return m.group(1) if m else None
 
 
-SPEC = PlatformSpec(PROVIDER, "youtube_oembed_url", handle=_handle)
+SPEC = PlatformSpec(NAME, ENDPOINT.name, handle=_handle)
 
-
-def make_provider() -> OEmbedProvider:
-    return OEmbedProvider(SPEC)
+PROVIDER = ProviderSpec(
+    name=NAME,
+    order=3,
+    urls=(PostUrl(_PATH, post=lambda m: _video(m["id"])), PostUrl(_SHORT, post=lambda m: _video(m["id"])),
+          PostUrl(_WATCH, post=_watch)),
+    embeds=EmbedForms(
+        divs={"rll-youtube-player": _lazy_player},
+        amp={"amp-youtube": amp_reader("data-videoid", _watch_url)},
+        shortcodes={"youtube": lambda value, user: match_post_url(f"https://www.youtube.com/watch?v={value}")},
+    ),
+    settings=(ENDPOINT,),
+    capture=partial(OEmbedProvider, SPEC),
+)

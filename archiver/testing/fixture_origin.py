@@ -3,10 +3,12 @@ YouTube, TikTok, Reddit, Bluesky and Mastodon, and media hosts.
 
 Tests and ``archiver demo`` need the real response shapes without the network: this in-process
 HTTP server (loopback, port 0, daemon threads) generates oEmbed and syndication JSON from tweet
-fixtures in the shapes of ``shared/formats/`` (and the other platforms' oEmbed answers from post
-fixtures, in the shapes those endpoints return), redirects t.co codes, serves real media bytes
-(Pillow JPEG/PNG, small MP4 files with valid boxes) and plays failures on request (404, ``{}``,
-tombstone, 429 then success, timeouts, garbage, 500). Every request is recorded.
+fixtures in the shapes publish.twitter.com/oembed and cdn.syndication.twimg.com/tweet-result
+answer (``tests/test_fixture_origin.py`` checks their top-level keys against those real answers),
+and the other platforms' oEmbed answers from post fixtures, in the shapes those endpoints return;
+it redirects t.co codes, serves real media bytes (Pillow JPEG/PNG, small MP4 files with valid
+boxes) and plays failures on request (404, ``{}``, tombstone, 429 then success, timeouts, garbage,
+500). Every request is recorded.
 
     with FixtureOrigin(tweets=[{"id": "1757429972446608301", "handle": "LakemontDPW", ...}]) as origin:
         settings = settings.replace(**origin.settings_overrides())
@@ -28,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from archiver.providers.twitter import parse_status_url, snowflake_time, syndication_token
+from archiver.providers.twitter.ids import parse_status_url, snowflake_time, syndication_token
 
 STATES = ("live", "deleted", "tombstone", "protected")
 POST_STATES = ("live", "deleted", "private")

@@ -1,0 +1,41 @@
+"""LinkedIn: feed update URLs (``urn:li:share|ugcPost|activity:<id>``, also percent-encoded in embed
+iframes) and the /posts/ slugs that end in the same id. No public endpoint to ask: the shared markup
+capture and the generic page probe.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from archiver.providers.base import PostUrl, ProviderSpec
+
+NAME = "linkedin"
+# A cheap first test; the URL is decoded before the real patterns run.
+_HOST = re.compile(r"https?(?::|%3A)(?://|%2F%2F)(?:[\w]{1,10}\.)?linkedin\.com", re.I)
+_UPDATE = re.compile(
+    r"https?://(?:[\w]{1,10}\.)?linkedin\.com/(?:embed/)?feed/update/(urn:li:(?:share|ugcPost|activity):\d{5,25})",
+    re.I,
+)
+_POSTS = re.compile(
+    r"https?://(?:[\w]{1,10}\.)?linkedin\.com/posts/[^/?#\s]{1,300}?-(activity|share|ugcPost)-(\d{10,25})(?!\d)",
+    re.I,
+)
+
+
+def _post(m: re.Match[str]) -> tuple[str, str | None] | None:
+    """Embed iframes write the URN percent-encoded: the URL is decoded first."""
+    url = m.string
+    if "%3a" in url.lower():
+        url = unquote(url)
+    found = _UPDATE.match(url)
+    urn = found.group(1) if found else None
+    if urn is None:
+        found = _POSTS.match(url)
+        if not found:
+            return None
+        urn = f"urn:li:{found.group(1)}:{found.group(2)}"
+    return urn, f"https://www.linkedin.com/feed/update/{urn}/"
+
+
+PROVIDER = ProviderSpec(name=NAME, order=10, urls=(PostUrl(_HOST, post=_post),))

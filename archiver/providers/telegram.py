@@ -1,0 +1,49 @@
+"""Telegram: public channel post URLs (t.me, telegram.me, telegram.dog) and the widget script
+``<script data-telegram-post="channel/123">``. A post's id is "channel/number" (stored with ":" for
+"/", see ``markup.filing_id``). No public endpoint to ask: the shared markup capture and the
+generic page probe.
+"""
+
+from __future__ import annotations
+
+import re
+
+from archiver.discover.html import HtmlScanner, Tag
+from archiver.discover.urls import PostMatch
+from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
+
+NAME = "telegram"
+_POST = re.compile(
+    r"https?://(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/(?:s/)?(?P<channel>[A-Za-z]\w{3,31})/(?P<n>\d{1,10})(?!\d)",
+    re.I,
+)
+_WIDGET_POST = re.compile(r"([A-Za-z]\w{3,31})/(\d{1,10})")
+
+
+def telegram_post(value: str) -> PostMatch | None:
+    """A ``data-telegram-post`` value ("channel/123") as a post."""
+    m = _WIDGET_POST.fullmatch(value.strip())
+    if not m:
+        return None
+    post_id = f"{m.group(1)}/{m.group(2)}"
+    return NAME, post_id, f"https://t.me/{post_id}"
+
+
+def _url(m: re.Match[str]) -> tuple[str, str | None] | None:
+    found = telegram_post(f"{m['channel']}/{m['n']}")
+    return (found[1], found[2]) if found else None
+
+
+def _widget(scan: HtmlScanner, tag: Tag, value: str, end: int) -> None:
+    """The widget script stands where the post shows: the script element is the embed."""
+    found = telegram_post(value)
+    if found:
+        scan.add(found, NAME, tag.start, end, "script", handle=found[1].split("/")[0])
+
+
+PROVIDER = ProviderSpec(
+    name=NAME,
+    order=8,
+    urls=(PostUrl(_POST, post=_url),),
+    embeds=EmbedForms(scripts={"data-telegram-post": _widget}),
+)

@@ -1,0 +1,21 @@
+"""Threads: its post URLs (threads.net and threads.com) and the ``text-post-media`` blockquote.
+No public endpoint to ask: the shared markup capture and the generic page probe.
+"""
+
+from __future__ import annotations
+
+import re
+
+from archiver.discover.html import permalink_blockquote
+from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
+
+NAME = "threads"
+_POST = re.compile(r"https?://(?:www\.)?threads\.(?:net|com)/@(?P<user>[\w.]{1,40})/post/(?P<id>[-\w]{5,40})", re.I)
+
+PROVIDER = ProviderSpec(
+    name=NAME,
+    order=6,
+    urls=(PostUrl(_POST, "https://www.threads.com/@{user}/post/{id}"),),
+    handle_in_url=re.compile(r"threads\.com/@([\w.]+)/"),
+    embeds=EmbedForms(blockquotes={"text-post-media": permalink_blockquote(NAME, "data-text-post-permalink")}),
+)

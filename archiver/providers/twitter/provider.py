@@ -1,0 +1,89 @@
+"""Twitter/X, declared for the registry: its status URLs, how articles embed tweets, its three
+endpoints as settings, its capture (``capture.py``) and its liveness probe (oEmbed and syndication
+read as a capture reads them).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from archiver.discover.urls import query
+from archiver.health.state import Probe
+from archiver.providers.base import CaptureContext, EmbedForms, PostUrl, ProviderSpec, SettingSpec
+from archiver.providers.twitter.api import decide, fetch_oembed, fetch_syndication
+from archiver.providers.twitter.capture import TwitterProvider
+from archiver.providers.twitter.discovery import (
+    finish,
+    flattened_tweets,
+    post_of_id,
+    read_amp,
+    read_blockquote,
+    read_rendered,
+    shortcode_post,
+)
+from archiver.providers.twitter.ids import NAME, parse_status_url, status_url
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
+
+_STATUS = re.compile(
+    r"https?://(?:(?:www|mobile|m)\.)?(?:(?:fx|vx)?twitter|fixupx|fixvx|x)\.com/(?:#!/)?"
+    r"(?:i/web/status|i/status|i/topics/tweet|(?P<user>\w{1,15})/status(?:es)?)/(?P<id>\d{1,20})(?![\d\w])",
+    re.I,
+)
+_WIDGET = re.compile(r"https?://platform\.twitter\.com/embed/(?:Tweet|index)\.html\?", re.I)
+
+
+def _status(m: re.Match[str]) -> tuple[str, str | None]:
+    return m["id"], status_url(m["id"], m["user"])
+
+
+def _widget(m: re.Match[str]) -> tuple[str, str | None] | None:
+    """The widget's iframe: the id is a query parameter."""
+    ids = query(m.string).get("id")
+    if ids and ids[0].isdigit() and len(ids[0]) <= 20:
+        return ids[0], status_url(ids[0], None)
+    return None
+
+
+def probe(rt: Runtime, url: str, post_id: str) -> Probe:
+    """oEmbed and syndication, read as a capture reads them (``api.decide``): archived is up;
+    deleted, tombstoned and protected are gone; anything else is inconclusive."""
+    ctx = CaptureContext(settings=rt.settings, fetcher=rt.fetcher, store=rt.store)
+    found = parse_status_url(url)
+    synd = fetch_syndication(ctx, post_id)
+    oembed = fetch_oembed(ctx, post_id, found[0] if found else None)
+    status, reason = decide(oembed, synd, True)
+    if status == "archived":
+        return Probe("ok", "the post is up")
+    if status in ("deleted", "tombstoned", "protected"):
+        return Probe("failure", f"{status}: {reason}")
+    return Probe("inconclusive", reason or status)
+
+
+PROVIDER = ProviderSpec(
+    name=NAME,
+    order=0,
+    urls=(PostUrl(_STATUS, post=_status), PostUrl(_WIDGET, post=_widget)),
+    handle_in_url=re.compile(r"twitter\.com/(?!i/)(\w{1,15})/status/"),
+    redirect_hosts=("pic.twitter.com", "t.co", "pic.x.com"),
+    embeds=EmbedForms(
+        blockquotes={"twitter-tweet": read_blockquote, "twitter-video": read_blockquote},
+        divs={"twitter-tweet": read_rendered},
+        amp={"amp-twitter": read_amp},
+        iframe_ids={"data-tweet-id": post_of_id},
+        shortcodes={"tweet": shortcode_post, "x": shortcode_post, "twitter": shortcode_post},
+        text=flattened_tweets,
+    ),
+    finish=finish,
+    settings=(
+        SettingSpec("twitter_oembed_url", "https://publish.twitter.com/oembed", "Twitter's oEmbed endpoint."),
+        SettingSpec("twitter_syndication_url", "https://cdn.syndication.twimg.com/tweet-result",
+                    "Twitter's syndication endpoint (the tweet-result JSON)."),
+        SettingSpec("twitter_shortlink_url", "https://t.co/{code}",
+                    "Template of t.co / pic.twitter.com short links; {code} is the code."),
+    ),
+    capture=TwitterProvider,
+    probe=probe,
+)
