@@ -82,7 +82,7 @@ def test_amp_images_and_noscript_copy() -> None:
 
 
 def test_srcset_algorithm_edge_cases() -> None:
-    from archiver.discover.html import parse_srcset
+    from archiver.discover.tags import parse_srcset
 
     value = "a.jpg 1x,b.jpg 2x, c,d.jpg 3x , e.jpg,, f(1).jpg 100w"
     spans = parse_srcset(value, 0, len(value))

@@ -38,7 +38,7 @@ PINBOARD = '''
 
     import re
 
-    from archiver.discover.html import permalink_blockquote
+    from archiver.discover.readers import permalink_blockquote
     from archiver.health.state import Probe
     from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 

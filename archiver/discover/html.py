@@ -1,4 +1,5 @@
-"""HTML discovery: embed constructs and image URLs with exact offsets into the article text.
+"""HTML discovery: embed constructs and image URLs with exact offsets into the article text (the
+images are read by the base class, ``html_images.HtmlImages``).
 
 A tree parser gives no cheap character offsets and is slow, so this is a linear scanner: one
 regex finds the opening tags that matter, a possessive (non-backtracking) pattern finds where
@@ -17,19 +18,13 @@ import bisect
 import html
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from archiver.discover import constructs
-from archiver.discover.common import (
-    clean_text,
-    credit_from_alt,
-    credit_from_caption,
-    is_image_candidate,
-    last_dash,
-    resolve,
-)
+from archiver.discover.common import clean_text
+from archiver.discover.html_images import HtmlImages
 from archiver.discover.model import Embed, ImageRef
+from archiver.discover.readers import post_from
+from archiver.discover.tags import Block, Tag, links, parse_attrs
 from archiver.discover.urls import PostMatch, handle_in_url, match_post_url
 
 # The tags every article is scanned for; the providers' AMP elements are added (`_start`).
@@ -37,7 +32,6 @@ _TAGS = ("img", "amp-img", "source", "iframe", "meta", "base", "script", "style"
          "blockquote", "figure", "amp-iframe")
 _start_cache: tuple[int, re.Pattern[str]] | None = None
 _TAG_BODY = re.compile(r"""(?:[^>"']++|"[^"]*+"|'[^']*+')*+>""")
-_ATTR = re.compile(r"""([^\s"'>/=][^\s"'>/=]*+)(?:\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|([^\s"'=<>`]++)))?""")
 _TAG_WINDOW = 32768
 _RAW_CLOSE = {
     name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "textarea", "title", "xmp")
@@ -47,161 +41,11 @@ _TRAIL_SCRIPT = re.compile(r"\s{0,200}<script\b([^<>]{0,1000})>\s{0,100}</script
 _EMBED_SCRIPT = re.compile(
     r"""src\s*=\s*["']?[^"'\s>]{0,300}/(?:widgets|embeds?|platform)\.js""", re.I
 )
-_A_OPEN = re.compile(r"<a\b([^<>]{0,3000})>", re.I)
-_HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'<>]+))""", re.I)
 _P_OPEN = re.compile(r"<p\b[^<>]{0,1000}>", re.I)
-_DASHES = ("—", "â€”", "&mdash;", "―")
-_FIGCAPTION = re.compile(r"<figcaption\b[^<>]{0,2000}>(.{0,4000}?)</figcaption", re.I | re.S)
-_CREDIT_EL = re.compile(
-    r"""<(span|p|div|small|cite|em)\b[^<>]{0,500}?\bclass\s*=\s*["']?[^"'<>]{0,200}?credit[^<>]{0,500}>"""
-    r"""(.{0,600}?)</\1\s*>""",
-    re.I | re.S,
-)
 _URL_IN = re.compile(r"""https?://[^\s<>"']{1,2000}""")
-_JSON_STRING = re.compile(r'"((?:[^"\\]++|\\.)*+)"(\s*+:)?', re.S)
-_LD_KEY_FALLBACK = re.compile(r'"(?:image|thumbnailUrl|contentUrl)"\s*+:\s*+\[?\s*+"([^"\\]{1,4000})"')
-
-_LAZY_SRC = (
-    "data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-hi-res-src",
-    "data-full-src", "data-orig-src", "data-echo", "data-pagespeed-lazy-src",
-)
-_LAZY_SRCSET = ("data-srcset", "data-lazy-srcset", "data-original-set")
-_META_IMAGE = {
-    "og:image": "og:image", "og:image:url": "og:image", "og:image:secure_url": "og:image",
-    "twitter:image": "twitter:image", "twitter:image:src": "twitter:image",
-}
-
-Attrs = dict[str, tuple[str, int, int]]  # name -> (raw value, value start, value end)
 
 
-@dataclass
-class Tag:
-    name: str
-    start: int
-    end: int
-    attrs: Attrs
-
-    def get(self, name: str) -> str | None:
-        """Attribute value with entities decoded, or None."""
-        found = self.attrs.get(name)
-        return html.unescape(found[0]) if found is not None else None
-
-    def classes(self) -> set[str]:
-        return set((self.get("class") or "").lower().split())
-
-
-@dataclass
-class Link:
-    """A link inside an embed: its href (entities decoded) and the raw markup between <a> and </a>."""
-
-    href: str
-    anchor: str
-
-
-@dataclass
-class Block:
-    """A blockquote embed being read: its open tag, its inner markup text[inner_start:inner_end], where
-    the element ends, and the links inside."""
-
-    tag: Tag
-    inner_start: int
-    inner_end: int
-    end: int
-    links: list[Link]
-
-    @property
-    def hrefs(self) -> list[str | None]:
-        return [link.href for link in self.links]
-
-
-def parse_attrs(text: str, start: int, end: int) -> Attrs:
-    """Attributes of the tag body text[start:end]; the first of a repeated name wins (as in HTML)."""
-    attrs: Attrs = {}
-    for m in _ATTR.finditer(text, start, end):
-        name = m.group(1).lower()
-        if name in attrs:
-            continue
-        for g in (2, 3, 4):
-            if m.group(g) is not None:
-                attrs[name] = (m.group(g), m.start(g), m.end(g))
-                break
-        else:
-            attrs[name] = ("", m.end(1), m.end(1))
-    return attrs
-
-
-def parse_srcset(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Spans of the candidate URLs in text[start:end], by the HTML spec's srcset algorithm:
-    a URL runs to whitespace (trailing commas dropped); descriptors run to a comma outside
-    parentheses. So commas inside URLs (Cloudinary `c_scale,w_480`) stay in the URL."""
-    spans: list[tuple[int, int]] = []
-    i = start
-    while i < end:
-        while i < end and (text[i] in " \t\n\r\f,"):
-            i += 1
-        if i >= end:
-            break
-        j = i
-        while j < end and text[j] not in " \t\n\r\f":
-            j += 1
-        url_end = j
-        if text[j - 1] == ",":
-            while url_end > i and text[url_end - 1] == ",":
-                url_end -= 1
-        else:
-            depth = 0
-            while j < end:
-                c = text[j]
-                if c == "(":
-                    depth += 1
-                elif c == ")" and depth:
-                    depth -= 1
-                elif c == "," and not depth:
-                    break
-                j += 1
-        if url_end > i:
-            spans.append((i, url_end))
-        i = j + 1 if j < end else end
-    return spans
-
-
-def links(text: str, start: int, end: int) -> list[Link]:
-    """The links (<a href>) in text[start:end]."""
-    out = []
-    for m in _A_OPEN.finditer(text, start, end):
-        h = _HREF.search(m.group(1))
-        if not h:
-            continue
-        href = html.unescape(h.group(1) or h.group(2) or h.group(3) or "")
-        close = text.find("</a", m.end(), min(end, m.end() + 2000))
-        out.append(Link(href, text[m.end():close] if close >= 0 else ""))
-    return out
-
-
-def parse_attribution(plain: str, handle_re: re.Pattern[str]) -> tuple[str, str, int] | None:
-    """"— Name (@handle)" in plain text: (author, handle, end offset) for the first one found;
-    ``handle_re`` finds "(@handle)" with the handle in group 1."""
-    for m in handle_re.finditer(plain):
-        best, width = last_dash(plain, max(0, m.start() - 200), m.start(), _DASHES)
-        if best < 0:
-            continue
-        author = plain[best + width:m.start()].strip()
-        if author and "\n" not in author:
-            return author, m.group(1), m.end()
-    return None
-
-
-def post_from(values: list[str | None], provider: str | None = None) -> PostMatch | None:
-    """The first of ``values`` that is a post URL (of ``provider``, when given)."""
-    for value in values:
-        if value:
-            found = match_post_url(value)
-            if found and (provider is None or found[0] == provider):
-                return found
-    return None
-
-
-class HtmlScanner:
+class HtmlScanner(HtmlImages):
     """One pass over an HTML (or HTML-bearing Markdown) document."""
 
     def __init__(self, text: str, base_url: str | None) -> None:
@@ -435,153 +279,6 @@ class HtmlScanner:
         if "ld+json" in (tag.get("type") or "").lower():
             self._json_ld(tag.end, inner_end)
 
-    # --- images -----------------------------------------------------------------------
-    def _image(self, raw: str, start: int, end: int, form: str, alt: str | None, credit: str | None,
-               decode: bool = True) -> None:
-        url = html.unescape(raw).strip() if decode else raw.strip()
-        if not is_image_candidate(url):
-            return
-        self.images.append(ImageRef(url=url, start=start, end=end, alt=alt, credit=credit, form=form))
-
-    def _srcset(self, tag: Tag, attr: str, form: str, alt: str | None) -> None:
-        found = tag.attrs.get(attr)
-        if not found:
-            return
-        credit = self._credit(tag.start, alt)
-        for s, e in parse_srcset(self.text, found[1], found[2]):
-            self._image(self.text[s:e], s, e, form, alt, credit)
-
-    def _img(self, tag: Tag) -> None:
-        if _is_pixel(tag):
-            return
-        alt = tag.get("alt")
-        alt = clean_text(alt) if alt else None
-        credit = self._credit(tag.start, alt)
-        lazy = [a for a in _LAZY_SRC if a in tag.attrs and is_image_candidate(tag.get(a) or "")]
-        for attr in lazy or ["src"]:
-            found = tag.attrs.get(attr)
-            if found and found[0].strip():
-                s, e = _trimmed(self.text, found[1], found[2])
-                self._image(self.text[s:e], s, e, "img-src" if attr == "src" else attr, alt, credit)
-        lazy_sets = [a for a in _LAZY_SRCSET if a in tag.attrs]
-        for attr in lazy_sets or ["srcset"]:
-            self._srcset(tag, attr, attr, alt)
-
-    def _meta(self, tag: Tag) -> None:
-        key = (tag.get("property") or tag.get("name") or "").strip().lower()
-        form = _META_IMAGE.get(key) or ("meta" if (tag.get("itemprop") or "").lower() == "image" else None)
-        found = tag.attrs.get("content")
-        if form and found:
-            s, e = _trimmed(self.text, found[1], found[2])
-            self._image(self.text[s:e], s, e, form, None, None)
-
-    def _json_ld(self, start: int, end: int) -> None:
-        wanted: set[str] = set()
-        try:
-            _collect_ld(json.loads(self.text[start:end]), wanted, 0)
-        except (ValueError, RecursionError):
-            for m in _LD_KEY_FALLBACK.finditer(self.text, start, end):
-                self._image(m.group(1), m.start(1), m.end(1), "json-ld", None, None, decode=False)
-            return
-        if not wanted:
-            return
-        for m in _JSON_STRING.finditer(self.text, start, end):
-            if m.group(2):
-                continue
-            raw = m.group(1)
-            try:
-                value = json.loads(f'"{raw}"') if "\\" in raw else raw
-            except ValueError:
-                continue
-            if value in wanted:
-                self._image(value, m.start(1), m.end(1), "json-ld", None, None, decode=False)
-
-    def _credit(self, pos: int, alt: str | None) -> str | None:
-        return self._credit_of_figure(pos) or credit_from_alt(alt)
-
-    def _credit_of_figure(self, pos: int) -> str | None:
-        if self._figures is None:
-            pairs = sorted((s, c[1]) for s, c in self._pair_map("figure").items())
-            self._figures = ([p[0] for p in pairs], pairs)
-        starts, pairs = self._figures
-        i = bisect.bisect_right(starts, pos) - 1
-        for j in range(i, max(-1, i - 8), -1):
-            fs, fe = pairs[j]
-            if fe > pos:
-                if fs not in self._figure_credit:
-                    self._figure_credit[fs] = self._figure_text_credit(fs, fe)
-                return self._figure_credit[fs]
-        return None
-
-    def _figure_text_credit(self, start: int, end: int) -> str | None:
-        end = min(end, start + 200_000)
-        m = _CREDIT_EL.search(self.text, start, end)
-        if m:
-            return clean_text(m.group(2)) or None
-        cap = _FIGCAPTION.search(self.text, start, end)
-        return credit_from_caption(clean_text(cap.group(1))) if cap else None
-
-    # --- results ----------------------------------------------------------------------
-    def resolved_images(self) -> list[ImageRef]:
-        base = self.base_url
-        if self.base_href:
-            base = resolve(html.unescape(self.base_href), self.base_url)
-        for image in self.images:
-            image.url = resolve(image.url, base)
-        return [i for i in self.images if is_image_candidate(i.url)]
-
-
-def _collect_ld(node: object, out: set[str], depth: int) -> None:
-    """Image URLs in a JSON-LD document: `image` values (string, list, ImageObject, @list),
-    `thumbnailUrl`, and `url`/`contentUrl` of ImageObject nodes anywhere (also in @graph)."""
-    if depth > 40:
-        return
-    if isinstance(node, list):
-        for item in node:
-            _collect_ld(item, out, depth + 1)
-        return
-    if not isinstance(node, dict):
-        return
-    types = node.get("@type")
-    types = types if isinstance(types, list) else [types]
-    if "ImageObject" in types:
-        for key in ("url", "contentUrl"):
-            if isinstance(node.get(key), str):
-                out.add(node[key])
-    for key, value in node.items():
-        if key in ("image", "thumbnailUrl", "@list") and depth < 40:
-            _collect_image_values(value, out, depth + 1)
-        elif isinstance(value, dict | list):
-            _collect_ld(value, out, depth + 1)
-
-
-def _collect_image_values(value: object, out: set[str], depth: int) -> None:
-    if isinstance(value, str):
-        out.add(value)
-    elif isinstance(value, list):
-        for item in value:
-            _collect_image_values(item, out, depth + 1)
-    elif isinstance(value, dict):
-        if isinstance(value.get("url"), str):
-            out.add(value["url"])
-        if isinstance(value.get("contentUrl"), str):
-            out.add(value["contentUrl"])
-        _collect_ld(value, out, depth + 1)
-
-
-def _is_pixel(tag: Tag) -> bool:
-    w, h = (tag.get("width") or "").strip(), (tag.get("height") or "").strip()
-    return w in ("0", "1", "1px") and h in ("0", "1", "1px")
-
-
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
 def _start(tables: constructs.Constructs) -> re.Pattern[str]:
     """The opening tags the scanner stops at: `_TAGS` and the providers' AMP elements."""
     global _start_cache
@@ -596,35 +293,3 @@ def _start(tables: constructs.Constructs) -> re.Pattern[str]:
     return cached[1]
 
 
-def social_blockquote(scan: HtmlScanner, block: Block, found: PostMatch | None, provider: str,
-                      handle_re: re.Pattern[str]) -> None:
-    """Read the common blockquote shape: the post's text in the first <p>, then "— Name (@handle)"
-    (``handle_re`` finds "(@handle)") and the date as the last link."""
-    body, after = scan.first_paragraph(block.inner_start, block.inner_end)
-    attribution = parse_attribution(clean_text(scan.text[after:block.inner_end]), handle_re)
-    scan.add(found, provider, block.tag.start, block.end, "blockquote", text=body,
-             author=attribution[0] if attribution else None,
-             handle=attribution[1] if attribution else handle_in_url(found),
-             date=clean_text(block.links[-1].anchor) if block.links else None)
-
-
-def permalink_blockquote(provider: str, attr: str) -> Callable[[HtmlScanner, Block], None]:
-    """A reader for blockquotes that name their post in ``attr`` (or a link) and show nothing more
-    worth reading; the handle comes from the post URL."""
-
-    def read(scan: HtmlScanner, block: Block) -> None:
-        found = post_from([block.tag.get(attr), *block.hrefs], provider)
-        scan.add(found, provider, block.tag.start, block.end, "blockquote", handle=handle_in_url(found))
-
-    return read
-
-
-def amp_reader(attr: str, to_post: Callable[[str], PostMatch | None]) -> Callable[[HtmlScanner, Tag], None]:
-    """A reader for an AMP element naming its post in ``attr`` (``to_post`` reads the value)."""
-
-    def read(scan: HtmlScanner, tag: Tag) -> None:
-        found = to_post(tag.get(attr) or "")
-        if found:
-            scan.add_element(tag, found, "amp")
-
-    return read

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from archiver.capture.fetch import Fetcher
     from archiver.config.settings import Settings
-    from archiver.discover.html import Block, HtmlScanner, Tag
+    from archiver.discover.html import HtmlScanner
     from archiver.discover.model import Embed
+    from archiver.discover.tags import Block, Tag
     from archiver.health.state import Probe
     from archiver.runtime import Runtime
     from archiver.storage.base import ObjectStore
@@ -31,6 +32,9 @@ RETRYABLE_STATUSES = frozenset({"unavailable", "failed"})
 
 @dataclass
 class CaptureContext:
+    """What a capture works with: settings, the safe fetcher, the object store, and the article it
+    was found in."""
+
     settings: Settings
     fetcher: Fetcher
     store: ObjectStore
@@ -46,6 +50,9 @@ class CaptureContext:
 
 @dataclass
 class CaptureResult:
+    """The outcome of capturing one post: its status (``EMBED_STATUSES``), where the manifest was
+    written and, for the caller's indexing, the manifest itself."""
+
     status: str
     provider: str
     post_id: str | None
@@ -116,7 +123,8 @@ class PostUrl:
 
 
 # Readers of embed markup. Each one is handed the HTML scanner (``archiver.discover.html``) and adds
-# what it finds with ``scan.add(...)``; finding nothing is fine.
+# what it finds with ``scan.add(...)``; finding nothing is fine. ``archiver.discover.readers`` has
+# ready-made ones for the common shapes and the helpers they share.
 BlockquoteReader = Callable[["HtmlScanner", "Block"], None]
 TagReader = Callable[["HtmlScanner", "Tag"], None]
 # (scanner, the <script> tag, the attribute's value, where the script element ends)

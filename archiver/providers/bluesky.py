@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from archiver.discover.html import Block, HtmlScanner, post_from, social_blockquote
+from archiver.discover.html import HtmlScanner
+from archiver.discover.readers import post_from, social_blockquote
+from archiver.discover.tags import Block
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec, html_text
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 
 from archiver.discover.common import clean_text
-from archiver.discover.html import Block, HtmlScanner, amp_reader, post_from
+from archiver.discover.html import HtmlScanner
+from archiver.discover.readers import amp_reader, post_from
+from archiver.discover.tags import Block
 from archiver.discover.urls import match_post_url
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
 

@@ -7,8 +7,8 @@ oEmbed 404 is deleted, 401/403 protected, 429/5xx/timeouts unavailable (retried)
 endpoint has nothing to say the markup alone is kept, and a post with no text from anywhere is
 ``unresolved``, never a success with empty text.
 
-A platform module (``youtube.py``, ...) is a ``PlatformSpec``: its endpoint setting and how to
-read its answer. A new provider is one such file.
+A platform module (``youtube.py``, ...) fills a ``PlatformSpec`` (its endpoint setting and how to
+read its answer) and declares ``capture=partial(OEmbedProvider, SPEC)`` in its ``ProviderSpec``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from archiver.capture.cards.content import safe_url
 from archiver.capture.manifest import base_manifest, new_capture_id, source_entry, utc_iso
-from archiver.capture.media import archive_media
+from archiver.capture.media import archive_media as _archive_media
 from archiver.capture.record import write_snapshot
 from archiver.errors import ArchiverError
 from archiver.providers import markup
@@ -84,12 +84,13 @@ def markup_thumbnail(span: str) -> str | None:
 
 
 class OEmbedProvider:
-    """Markup + oEmbed + thumbnail capture for one platform (see ``PlatformSpec``)."""
+    """Markup + oEmbed + thumbnail capture for one platform (see ``PlatformSpec``); ``archive_media``
+    stands in for ``archiver.capture.media.archive_media`` (tests)."""
 
     def __init__(self, spec: PlatformSpec, archive_media: ArchiveMedia | None = None) -> None:
         self.spec = spec
         self.name = spec.name
-        self._archive_media = archive_media
+        self._archive_media = archive_media or _archive_media
 
     def endpoint(self, ctx: CaptureContext, post_url: str) -> str | None:
         """The oEmbed request URL for ``post_url``; None when no endpoint is configured."""
@@ -186,9 +187,6 @@ class OEmbedProvider:
     def _thumbnail(self, ctx: CaptureContext, m: dict[str, Any], url: str, sources: list[dict[str, Any]],
                    exchanges: list[Exchange]) -> str | None:
         """Archive the thumbnail as a medium; returns an error when it failed in a retryable way."""
-        if self._archive_media is None:
-
-            self._archive_media = archive_media
         entry = {"type": "thumbnail", "status": "failed", "error": None, "sha256": None, "key": None,
                  "mime": None, "bytes": None, "width": None, "height": None, "duration": None,
                  "original_url": url, "final_url": None, "listed_url": url, "bitrate": None,

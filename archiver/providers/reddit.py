@@ -11,7 +11,9 @@ from functools import partial
 from typing import Any
 
 from archiver.discover.common import clean_text
-from archiver.discover.html import Block, HtmlScanner, amp_reader, post_from
+from archiver.discover.html import HtmlScanner
+from archiver.discover.readers import amp_reader, post_from
+from archiver.discover.tags import Block
 from archiver.discover.urls import match_post_url
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec

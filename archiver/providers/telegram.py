@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from archiver.discover.html import HtmlScanner, Tag
+from archiver.discover.html import HtmlScanner
+from archiver.discover.tags import Tag
 from archiver.discover.urls import PostMatch
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
 

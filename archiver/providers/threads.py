@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from archiver.discover.html import permalink_blockquote
+from archiver.discover.readers import permalink_blockquote
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
 
 NAME = "threads"

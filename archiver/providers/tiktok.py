@@ -11,7 +11,9 @@ from functools import partial
 from typing import Any
 
 from archiver.discover.common import clean_text
-from archiver.discover.html import Block, HtmlScanner, post_from
+from archiver.discover.html import HtmlScanner
+from archiver.discover.readers import post_from
+from archiver.discover.tags import Block
 from archiver.discover.urls import handle_in_url
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec

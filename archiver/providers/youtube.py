@@ -10,7 +10,9 @@ import re
 from functools import partial
 from typing import Any
 
-from archiver.discover.html import HtmlScanner, Tag, amp_reader, post_from
+from archiver.discover.html import HtmlScanner
+from archiver.discover.readers import amp_reader, post_from
+from archiver.discover.tags import Tag
 from archiver.discover.urls import PostMatch, match_post_url, query
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec

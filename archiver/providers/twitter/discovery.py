@@ -12,8 +12,10 @@ import html
 import re
 
 from archiver.discover.common import clean_text, last_dash
-from archiver.discover.html import Block, HtmlScanner, Tag, parse_attribution, post_from
+from archiver.discover.html import HtmlScanner
 from archiver.discover.model import Embed
+from archiver.discover.readers import parse_attribution, post_from
+from archiver.discover.tags import Block, Tag
 from archiver.discover.urls import PostMatch, handle_in_url, match_post_url
 from archiver.providers.twitter.ids import NAME, status_url
 
