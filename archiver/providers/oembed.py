@@ -27,7 +27,7 @@ from archiver.capture.record import write_snapshot
 from archiver.errors import ArchiverError
 from archiver.providers import markup
 from archiver.providers.base import CaptureContext, CaptureResult
-from archiver.providers.sources import Fetched, get, json_object
+from archiver.providers.sources import Fetched, get_object
 
 if TYPE_CHECKING:
     from archiver.capture.fetch import Exchange
@@ -106,13 +106,12 @@ class OEmbedProvider:
         return f"{template}{sep}{urlencode({'url': post_url, 'format': 'json'})}"
 
     def fetch_oembed(self, ctx: CaptureContext, post_url: str) -> Fetched | None:
+        """Ask the platform's oEmbed about ``post_url``; ``data`` gets title, text, author, handle,
+        thumbnail and lang when it answered. None when no endpoint is configured."""
         url = self.endpoint(ctx, post_url)
         if url is None:
             return None
-        resp, fetched = get(ctx, "oembed", url)
-        if resp is None or fetched.outcome != "ok":
-            return fetched
-        body = json_object(resp, fetched)
+        body, fetched = get_object(ctx, "oembed", url)
         if body is None:
             return fetched
         text = self.spec.text(body)

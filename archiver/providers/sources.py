@@ -73,3 +73,12 @@ def json_object(resp: Response, fetched: Fetched) -> dict[str, Any] | None:
         fetched.outcome, fetched.error = "bad_response", f"{fetched.name}: JSON is not an object"
         return None
     return body
+
+
+def get_object(ctx: CaptureContext, name: str, url: str) -> tuple[dict[str, Any] | None, Fetched]:
+    """GET ``url`` as source ``name`` and read its body as a JSON object: (the object, or None when the
+    source did not answer "ok" with one, and the classification)."""
+    resp, fetched = get(ctx, name, url)
+    if resp is None or fetched.outcome != "ok":
+        return None, fetched
+    return json_object(resp, fetched), fetched

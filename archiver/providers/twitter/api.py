@@ -17,9 +17,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 from archiver.capture.manifest import utc_iso
 from archiver.providers import markup
 from archiver.providers.base import CaptureContext
-from archiver.providers.sources import Fetched
-from archiver.providers.sources import get as _get
-from archiver.providers.sources import json_object as _json_object
+from archiver.providers.sources import Fetched, get, get_object
 from archiver.providers.twitter.ids import DIGITS, STATUS_URL, canonical_url, parse_status_url, syndication_token
 
 if TYPE_CHECKING:
@@ -32,10 +30,7 @@ def fetch_oembed(ctx: CaptureContext, post_id: str, handle: str | None) -> Fetch
     """Ask oEmbed about the post; ``data`` gets url, author, handle, text, lang, dir and links when it
     answered with a post ("bad_response" when its html carries no text)."""
     query = urlencode({"url": canonical_url(post_id, handle), "omit_script": "true", "dnt": "true"})
-    resp, fetched = _get(ctx, "oembed", f"{ctx.settings.twitter_oembed_url}?{query}")
-    if resp is None or fetched.outcome != "ok":
-        return fetched
-    body = _json_object(resp, fetched)
+    body, fetched = get_object(ctx, "oembed", f"{ctx.settings.twitter_oembed_url}?{query}")
     if body is None:
         return fetched
     _, hrefs, lang, direction = markup.parse_fragment(str(body.get("html") or ""))
@@ -69,10 +64,7 @@ def fetch_syndication(ctx: CaptureContext, post_id: str) -> Fetched:
     """Ask syndication for the tweet JSON: outcome "ok" with the tweet as ``data``, "empty" ({}),
     "tombstone", "forbidden", "not_found", or the transport's classification."""
     query = urlencode({"id": post_id, "lang": "en", "token": syndication_token(post_id)})
-    resp, fetched = _get(ctx, "syndication", f"{ctx.settings.twitter_syndication_url}?{query}")
-    if resp is None or fetched.outcome != "ok":
-        return fetched
-    body = _json_object(resp, fetched)
+    body, fetched = get_object(ctx, "syndication", f"{ctx.settings.twitter_syndication_url}?{query}")
     if body is None:
         return fetched
     kind = body.get("__typename")
@@ -102,7 +94,7 @@ def resolve_shortlinks(ctx: CaptureContext, embed: Embed) -> tuple[tuple[str | N
     attempts: list[Fetched] = []
     for code in seen[:5]:
         url = ctx.settings.twitter_shortlink_url.replace("{code}", quote(code, safe=""))
-        resp, fetched = _get(ctx, "shortlink", url, kind="html", follow_redirects=False)
+        resp, fetched = get(ctx, "shortlink", url, kind="html", follow_redirects=False)
         attempts.append(fetched)
         if resp is None:
             continue
