@@ -1,4 +1,13 @@
-"""TODO docstring."""
+"""Restoring an article whose originals died, and reverting it to any earlier version.
+
+Restore works on the CURRENT version's bytes: each dead item's occurrences (spans in the source the
+plan was made from) are carried through the chain of version patches to where they sit now, and
+only those spans change — a dead tweet embed becomes a frame showing its static card (the embed
+markup it replaces stays in the new version's patch, so the restore can be reversed), a dead image
+points at its stable copy. Revert writes an earlier version's bytes, exactly, as a new current
+version. Both go through article.versions.write_version, tell the CMS through a signed callback, and are
+audit-logged.
+"""
 
 from __future__ import annotations
 
