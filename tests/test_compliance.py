@@ -15,8 +15,9 @@ import pytest
 
 from archiver.compliance import audit
 from archiver.compliance.evidence import verify_bundle
-from archiver.compliance.holds import post_state, reindex, state_key
+from archiver.compliance.holds import post_state, reindex
 from archiver.config.settings import Settings
+from archiver.storage.layout import compliance_state_key as state_key
 from archiver.testing.fixture_origin import FixtureOrigin
 from tests.apikit import TWEET, Api, api, archive_sample, fixture_origin
 from tests.harness.celery_worker import settings_env

@@ -17,8 +17,8 @@ from typing import Any
 from archiver.auth import Principal
 from archiver.catalog.core import Catalog
 from archiver.runtime import Runtime
+from archiver.storage.layout import AUDIT_PREFIX, audit_key
 
-PREFIX = "audit/"
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS audit_log (
         event_id TEXT PRIMARY KEY,
@@ -74,7 +74,7 @@ def record(rt: Runtime, principal: Principal | None, action: str, target: str, d
         "detail": detail,
         "result_count": result_count,
     }
-    key = f"{PREFIX}{now:%Y/%m/%d}/{now:%Y%m%dT%H%M%S%fZ}-{event_id}.json"
+    key = audit_key(now, event_id)
     data = json.dumps(event, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
     rt.store.put(key, data, content_type="application/json", if_none_match=True)
     _index(rt.catalog, event, key)
@@ -103,7 +103,7 @@ def list_events(rt: Runtime, since: str | None = None, limit: int = 100, *, acti
 def reindex(rt: Runtime) -> int:
     """Insert every stored event missing from the catalog; returns how many were seen."""
     n = 0
-    for key in rt.store.list(PREFIX):
+    for key in rt.store.list(AUDIT_PREFIX):
         if key.endswith(".json"):
             _index(rt.catalog, json.loads(rt.store.get(key)), key)
             n += 1

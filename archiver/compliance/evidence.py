@@ -16,12 +16,12 @@ from typing import IO, Any
 from archiver import __version__
 from archiver.auth import Principal
 from archiver.compliance import audit
-from archiver.compliance.holds import PostNotFound, check_post, media_sha256s, post_prefix, post_state
+from archiver.compliance.holds import PostNotFound, check_post, media_sha256s, post_state
 from archiver.dates import iso, utcnow
 from archiver.errors import InputError
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import blob_key
+from archiver.storage.layout import blob_key, post_prefix
 
 SUMS = "SHA256SUMS"
 

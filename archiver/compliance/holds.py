@@ -11,7 +11,6 @@ SHA256SUMS list, which `verify_bundle` checks offline. Every action is written t
 from __future__ import annotations
 
 import json
-import re
 import weakref
 from collections.abc import Iterable
 from typing import Any
@@ -22,14 +21,9 @@ from archiver.compliance import audit
 from archiver.dates import iso, utcnow
 from archiver.errors import InputError
 from archiver.runtime import Runtime
+from archiver.storage import layout
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import blob_key
-
-PROVIDER_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-
-POST_ID_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}")
-
-SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS post_compliance (
@@ -60,21 +54,18 @@ def ensure_schema(catalog: Catalog) -> None:
         _ready.add(catalog)
 
 def check_post(provider: str, post_id: str) -> tuple[str, str]:
-    if not PROVIDER_RE.fullmatch(provider) or not POST_ID_RE.fullmatch(post_id) or ".." in post_id:
-        raise PostNotFound(f"no post {provider!r}/{post_id!r}")
+    """(provider, post_id) when both are well formed; PostNotFound otherwise (no such post can be stored)."""
+    try:
+        layout.check_post(provider, post_id)
+    except ValueError:
+        raise PostNotFound(f"no post {provider!r}/{post_id!r}") from None
     return provider, post_id
-
-def post_prefix(provider: str, post_id: str) -> str:
-    return f"posts/{provider}/{post_id}/"
-
-def state_key(provider: str, post_id: str) -> str:
-    return f"compliance/posts/{provider}/{post_id}.json"
 
 # --- what belongs to a post ---------------------------------------------------------------------
 def manifests(rt: Runtime, provider: str, post_id: str) -> list[tuple[str, dict[str, Any]]]:
     """(key, manifest) of every stored capture, oldest first; unreadable files are skipped."""
     out = []
-    for key in rt.store.list(post_prefix(*check_post(provider, post_id))):
+    for key in rt.store.list(layout.post_prefix(*check_post(provider, post_id))):
         if key.endswith(".json"):
             try:
                 doc = json.loads(rt.store.get(key))
@@ -86,19 +77,19 @@ def manifests(rt: Runtime, provider: str, post_id: str) -> list[tuple[str, dict[
 
 def media_sha256s(docs: Iterable[dict[str, Any]]) -> list[str]:
     shas = {m["sha256"] for d in docs for m in d.get("media") or ()
-            if isinstance(m, dict) and isinstance(m.get("sha256"), str) and SHA256_RE.fullmatch(m["sha256"])}
+            if isinstance(m, dict) and isinstance(m.get("sha256"), str) and layout.SHA256_RE.fullmatch(m["sha256"])}
     return sorted(shas)
 
 def post_keys(rt: Runtime, provider: str, post_id: str) -> list[str]:
     """Every stored object of the post: its snapshots, WARCs, cards, media originals and derivatives."""
-    own = list(rt.store.list(post_prefix(*check_post(provider, post_id))))
+    own = list(rt.store.list(layout.post_prefix(*check_post(provider, post_id))))
     if not own:
         raise PostNotFound(f"no stored capture of {provider}/{post_id}")
     keys = list(own)
     for sha in media_sha256s(d for _, d in manifests(rt, provider, post_id)):
         if rt.store.exists(blob_key(sha)):
             keys.append(blob_key(sha))
-        keys.extend(rt.store.list(f"derived/{sha}/"))
+        keys.extend(rt.store.list(layout.derived_prefix(sha)))
     return keys
 
 # --- state ----------------------------------------------------------------------------------
@@ -111,7 +102,7 @@ def post_state(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
 
 def _hidden_keys(rt: Runtime, provider: str, post_id: str) -> list[str]:
     docs = [d for _, d in manifests(rt, provider, post_id)]
-    return [post_prefix(provider, post_id)] + [f"blob:{sha}" for sha in media_sha256s(docs)]
+    return [layout.post_prefix(provider, post_id)] + [f"blob:{sha}" for sha in media_sha256s(docs)]
 
 def _index(rt: Runtime, provider: str, post_id: str, state: dict[str, Any]) -> None:
     ensure_schema(rt.catalog)
@@ -134,8 +125,8 @@ def _index(rt: Runtime, provider: str, post_id: str, state: dict[str, Any]) -> N
 
 def _save(rt: Runtime, provider: str, post_id: str, state: dict[str, Any]) -> None:
     doc = {"schema": "archiver.compliance.v1", "provider": provider, "post_id": post_id, **state}
-    rt.store.put(state_key(provider, post_id), json.dumps(doc, ensure_ascii=False, sort_keys=True).encode(),
-                 content_type="application/json")
+    data = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
+    rt.store.put(layout.compliance_state_key(provider, post_id), data, content_type="application/json")
     _index(rt, provider, post_id, state)
 
 def _by(principal: Principal | None) -> dict[str, Any]:
@@ -169,9 +160,9 @@ def set_takedown(rt: Runtime, principal: Principal | None, provider: str, post_i
 def hidden_reason(rt: Runtime, key: str) -> str | None:
     """Why a public key is taken down, or None when it may be served."""
     parts = key.split("/")
-    if key.startswith("posts/"):
+    if key.startswith(layout.POSTS_PREFIX):
         candidates = ["/".join(parts[:i]) + "/" for i in range(3, len(parts))]
-    elif key.startswith(("blobs/", "derived/")):
+    elif key.startswith((layout.BLOB_PREFIX, layout.DERIVED_PREFIX)):
         candidates = [f"blob:{parts[-1] if key.startswith('blobs/') else parts[1]}"]
     else:
         return None
@@ -186,7 +177,7 @@ def hidden_reason(rt: Runtime, key: str) -> str | None:
 def reindex(rt: Runtime) -> int:
     """Rebuild post_compliance and takedown_keys from the stored states; returns how many."""
     n = 0
-    for key in rt.store.list("compliance/posts/"):
+    for key in rt.store.list(layout.COMPLIANCE_POSTS_PREFIX):
         doc = json.loads(rt.store.get(key))
         _index(rt, doc["provider"], doc["post_id"], {"hold": doc.get("hold"), "takedown": doc.get("takedown")})
         n += 1

@@ -28,7 +28,7 @@ from archiver.runners.queue import CAPTURE_ITEM, FINALIZE_ARTICLE, PROCESS_ARTIC
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import pending_items
-from archiver.storage.layout import source_key
+from archiver.storage.layout import intake_key, source_key
 
 log = logging.getLogger(__name__)
 JOB_TTL = 30 * 24 * 3600
@@ -51,10 +51,6 @@ class Job:
 
 def job_id_for(article_id: str, source_sha256: str) -> str:
     return f"{article_id}:{source_sha256[:16]}"
-
-
-def intake_key(article_id: str, source_sha256: str) -> str:
-    return f"intake/{article_id}/{source_sha256}.json"
 
 
 class Intake:

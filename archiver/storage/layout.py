@@ -8,7 +8,10 @@ articles/<id>/sources/<sha256>                      each source as received
 articles/<id>/plans/<sha256>.json                   the plan of that source
 articles/<id>/results/<sha256>/<item_id>.json       each item's outcome
 articles/<id>/v<N>, v<N>.patch.json, v<N>.json      versions, their patches, their metadata
+intake/<id>/<sha256>.json                           what the publish hook received with a source
 health/<sha256 of url>.json                         each original's liveness record
+compliance/posts/<provider>/<post_id>.json          a post's hold and takedown state
+audit/<YYYY>/<MM>/<DD>/<time>-<id>.json             the audit log, one object per event
 ```
 Post ids and capture ids are checked before they become part of a key.
 """
@@ -17,77 +20,155 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 from typing import Any
+
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
+PROVIDER_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+POST_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
+CAPTURE_ID_RE = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
+
+BLOB_PREFIX = "blobs/sha256/"
+DERIVED_PREFIX = "derived/"
+POSTS_PREFIX = "posts/"
+ARTICLES_PREFIX = "articles/"
+HEALTH_PREFIX = "health/"
+COMPLIANCE_POSTS_PREFIX = "compliance/posts/"
+AUDIT_PREFIX = "audit/"
+INTAKE_PREFIX = "intake/"
+# What `archiver serve` answers publicly under /media/ (takedowns excepted).
+PUBLIC_PREFIXES = ("blobs/", DERIVED_PREFIX, POSTS_PREFIX)
 
 
 def sha256_hex(data: bytes) -> str:
+    """Lowercase hex SHA-256 of `data`: the content address of originals and sources."""
     return hashlib.sha256(data).hexdigest()
 
-# --- object keys (an interface: keep stable) ------------------------------------------------
-def source_key(article_id: str, source_sha: str) -> str:
-    return f"articles/{article_id}/sources/{source_sha}"
 
-def plan_key(article_id: str, source_sha: str) -> str:
-    return f"articles/{article_id}/plans/{source_sha}.json"
-
-def result_key(article_id: str, source_sha: str, item_id: str) -> str:
-    return f"articles/{article_id}/results/{source_sha}/{item_id}.json"
-
-def version_key(article_id: str, n: int) -> str:
-    return f"articles/{article_id}/v{n}"
-
-def version_meta_key(article_id: str, n: int) -> str:
-    return f"articles/{article_id}/v{n}.json"
-
-def patch_key(article_id: str, n: int) -> str:
-    return f"articles/{article_id}/v{n}.patch.json"
-
-BLOB_PREFIX = "blobs/sha256/"
-
-_SHA256_RE = re.compile(r"[0-9a-f]{64}")
-
+# --- originals and serving copies ---------------------------------------------------------------
 def blob_key(sha256: str) -> str:
-    """The content-addressed key of an original: ``blobs/sha256/ab/<hex>``."""
-    if not isinstance(sha256, str) or not _SHA256_RE.fullmatch(sha256):
+    """The content-addressed key of an original: ``blobs/sha256/ab/<hex>``; ValueError for a bad digest."""
+    if not isinstance(sha256, str) or not SHA256_RE.fullmatch(sha256):
         raise ValueError(f"not a lowercase SHA-256 hex digest: {sha256!r}")
     return f"{BLOB_PREFIX}{sha256[:2]}/{sha256}"
 
-_CAPTURE_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 
-_POST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
+def derived_prefix(sha256: str) -> str:
+    """Where the serving copies of one original live: ``derived/<hex>/``."""
+    return f"{DERIVED_PREFIX}{sha256}/"
+
+
+def derived_key(sha256: str, name: str) -> str:
+    """A serving copy of an original: ``derived/<hex>/<name>`` (web.jpg, web.webp, thumb.webp)."""
+    return f"{derived_prefix(sha256)}{name}"
+
+
+# --- captures of posts --------------------------------------------------------------------------
+def check_post(provider: str, post_id: str) -> None:
+    """ValueError unless `provider` and `post_id` are safe to become key segments."""
+    if not PROVIDER_RE.fullmatch(provider or ""):
+        raise ValueError(f"bad provider name {provider!r}")
+    if not POST_ID_RE.fullmatch(post_id or "") or ".." in post_id:
+        raise ValueError(f"bad post id {post_id!r}")
+
 
 def _check_parts(provider: str, post_id: str, capture_id: str) -> None:
-    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", provider or ""):
-        raise ValueError(f"bad provider name {provider!r}")
-    if not _POST_ID.fullmatch(post_id or "") or ".." in post_id:
-        raise ValueError(f"bad post id {post_id!r}")
-    if not _CAPTURE_ID.fullmatch(capture_id or ""):
+    check_post(provider, post_id)
+    if not CAPTURE_ID_RE.fullmatch(capture_id or ""):
         raise ValueError(f"bad capture id {capture_id!r}")
 
+
+def post_prefix(provider: str, post_id: str) -> str:
+    """Every capture of one post lives under ``posts/<provider>/<post_id>/``."""
+    return f"{POSTS_PREFIX}{provider}/{post_id}/"
+
+
 def manifest_key(provider: str, post_id: str, capture_id: str) -> str:
+    """``posts/<provider>/<post_id>/<capture_id>.json``; ValueError for unsafe parts."""
     _check_parts(provider, post_id, capture_id)
-    return f"posts/{provider}/{post_id}/{capture_id}.json"
+    return f"{post_prefix(provider, post_id)}{capture_id}.json"
+
 
 def warc_key(provider: str, post_id: str, capture_id: str) -> str:
+    """``posts/<provider>/<post_id>/<capture_id>.warc.gz``: the capture's HTTP exchanges."""
     _check_parts(provider, post_id, capture_id)
-    return f"posts/{provider}/{post_id}/{capture_id}.warc.gz"
+    return f"{post_prefix(provider, post_id)}{capture_id}.warc.gz"
 
-# --- keys ---------------------------------------------------------------------------------------
+
 def card_keys(manifest: dict[str, Any]) -> dict[str, str]:
-    """Where the cards of a capture live, beside its manifest."""
-
+    """Where the static cards of a capture live, beside its manifest: {"html": …, "png": …}."""
     base = manifest_key(manifest["provider"], manifest["post_id"], manifest["capture_id"]).removesuffix(".json")
     return {"html": f"{base}.card.html", "png": f"{base}.card.png"}
 
-# --- the one path ---------------------------------------------------------------------------------
-def derived_key(sha256: str, name: str) -> str:
-    return f"derived/{sha256}/{name}"
+
+# --- articles -----------------------------------------------------------------------------------
+def article_prefix(article_id: str) -> str:
+    """Everything of one article lives under ``articles/<id>/``."""
+    return f"{ARTICLES_PREFIX}{article_id}/"
 
 
-HEALTH_PREFIX = "health/"
+def source_key(article_id: str, source_sha: str) -> str:
+    """``articles/<id>/sources/<sha256>``: one source exactly as received."""
+    return f"{article_prefix(article_id)}sources/{source_sha}"
 
+
+def plan_key(article_id: str, source_sha: str) -> str:
+    """``articles/<id>/plans/<sha256>.json``: the items discovered in that source."""
+    return f"{article_prefix(article_id)}plans/{source_sha}.json"
+
+
+def result_key(article_id: str, source_sha: str, item_id: str) -> str:
+    """``articles/<id>/results/<sha256>/<item_id>.json``: one item's outcome."""
+    return f"{article_prefix(article_id)}results/{source_sha}/{item_id}.json"
+
+
+def version_key(article_id: str, n: int) -> str:
+    """``articles/<id>/v<N>``: the bytes of version N."""
+    return f"{article_prefix(article_id)}v{n}"
+
+
+def version_meta_key(article_id: str, n: int) -> str:
+    """``articles/<id>/v<N>.json``: the metadata that commits version N."""
+    return f"{article_prefix(article_id)}v{n}.json"
+
+
+def patch_key(article_id: str, n: int) -> str:
+    """``articles/<id>/v<N>.patch.json``: how version N was made from its base."""
+    return f"{article_prefix(article_id)}v{n}.patch.json"
+
+
+def version_number(article_id: str, key: str) -> int | None:
+    """N when `key` is the metadata object ``articles/<id>/v<N>.json`` of this article, else None."""
+    m = re.fullmatch(rf"{re.escape(article_prefix(article_id))}v(\d+)\.json", key)
+    return int(m.group(1)) if m else None
+
+
+def intake_key(article_id: str, source_sha256: str) -> str:
+    """``intake/<id>/<sha256>.json``: what the publish hook received with a source (url, times, via)."""
+    return f"{INTAKE_PREFIX}{article_id}/{source_sha256}.json"
+
+
+def intake_prefix(article_id: str) -> str:
+    """Every intake record of one article: ``intake/<id>/``."""
+    return f"{INTAKE_PREFIX}{article_id}/"
+
+
+# --- health, compliance, audit ------------------------------------------------------------------
 def url_sha256(url: str) -> str:
+    """Hex SHA-256 of a URL's UTF-8 bytes: how an original's health record is named."""
     return hashlib.sha256(url.encode("utf-8")).hexdigest()
 
+
 def record_key(url: str) -> str:
+    """``health/<sha256 of url>.json``: one original's liveness record."""
     return f"{HEALTH_PREFIX}{url_sha256(url)}.json"
+
+
+def compliance_state_key(provider: str, post_id: str) -> str:
+    """``compliance/posts/<provider>/<post_id>.json``: a post's hold and takedown state."""
+    return f"{COMPLIANCE_POSTS_PREFIX}{provider}/{post_id}.json"
+
+
+def audit_key(at: datetime, event_id: str) -> str:
+    """``audit/<YYYY>/<MM>/<DD>/<time>-<id>.json``: one audit event, written once and never again."""
+    return f"{AUDIT_PREFIX}{at:%Y/%m/%d}/{at:%Y%m%dT%H%M%S%fZ}-{event_id}.json"

@@ -24,10 +24,10 @@ from archiver.errors import ArchiverError, InputError
 from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
+from archiver.storage.layout import PUBLIC_PREFIXES
 from archiver.web.deps import require_role
 from archiver.web.routes import routers
 
-PUBLIC_PREFIXES = ("blobs/", "derived/", "posts/")
 CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 _TYPES = {
     ".json": "application/json",

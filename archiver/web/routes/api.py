@@ -23,7 +23,7 @@ from archiver.article.versions import versions
 from archiver.auth import Principal
 from archiver.compliance import audit
 from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle
-from archiver.compliance.holds import POST_ID_RE, PROVIDER_RE, manifests, post_state, set_hold, set_takedown
+from archiver.compliance.holds import manifests, post_state, set_hold, set_takedown
 from archiver.errors import InputError
 from archiver.metrics import registry_for
 from archiver.runners.intake import Intake
@@ -31,6 +31,7 @@ from archiver.runtime import Runtime
 from archiver.steps.prepare import load_plan
 from archiver.steps.results import load_result
 from archiver.storage.base import ObjectNotFound
+from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, intake_prefix
 from archiver.web.deps import get_intake, get_runtime, require_role
 
 router = APIRouter()
@@ -120,7 +121,7 @@ def publish(article: ArticleIn, _who: Publisher, rt: Rt, intake: Annotated[Intak
 # --- articles ---------------------------------------------------------------------------------
 def _intake_records(rt: Runtime, article_id: str) -> list[dict[str, Any]]:
     out = []
-    for key in rt.store.list(f"intake/{article_id}/"):
+    for key in rt.store.list(intake_prefix(article_id)):
         try:
             out.append(json.loads(rt.store.get(key)))
         except (ObjectNotFound, ValueError):

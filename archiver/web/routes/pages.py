@@ -35,9 +35,9 @@ from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import load_result
 from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import version_key
+from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, PUBLIC_PREFIXES, derived_key, version_key
 from archiver.web.app import CSP as MEDIA_CSP
-from archiver.web.app import PUBLIC_PREFIXES, content_type_for, load_copy
+from archiver.web.app import content_type_for, load_copy
 from archiver.web.deps import COOKIE_NAME, get_runtime, require_role
 
 HERE = Path(__file__).resolve().parent.parent
@@ -56,8 +56,6 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-_PROVIDER = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-_POST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
 _LANG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _WORD = re.compile(r"[a-z][a-z_-]{0,31}")
@@ -312,14 +310,14 @@ def capture_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 def _thumb_key(rt: Runtime, sha256: Any) -> str | None:
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
         return None
-    key = f"derived/{sha256}/thumb.webp"
+    key = derived_key(sha256, "thumb.webp")
     return key if rt.store.exists(key) else None
 
 
 @router.get("/posts/{provider}/{post_id}")
 def post_page(request: Request, provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
               principal: Principal = Depends(require_role(*SEARCH_ROLES))) -> HTMLResponse:
-    if not _PROVIDER.fullmatch(provider) or not _POST_ID.fullmatch(post_id) or ".." in post_id:
+    if not PROVIDER_RE.fullmatch(provider) or not POST_ID_RE.fullmatch(post_id) or ".." in post_id:
         raise HTTPException(status_code=404, detail="no such post")
     rows = sorted(rt.catalog.post_captures(provider, post_id), key=lambda r: r.get("captured_at") or "")
     if not rows:
