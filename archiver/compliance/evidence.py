@@ -21,7 +21,7 @@ from archiver.dates import iso, utcnow
 from archiver.errors import InputError
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import blob_key, post_prefix
+from archiver.storage.layout import BLOB_PREFIX, POSTS_PREFIX, blob_key, post_prefix
 
 SUMS = "SHA256SUMS"
 
@@ -57,7 +57,7 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
 
         def add(name: str, data: bytes) -> None:
-            kind = zipfile.ZIP_STORED if name.endswith(_STORED_SUFFIXES) or name.startswith("blobs/") \
+            kind = zipfile.ZIP_STORED if name.endswith(_STORED_SUFFIXES) or name.startswith(BLOB_PREFIX) \
                 else zipfile.ZIP_DEFLATED
             zf.writestr(name, data, compress_type=kind)
             sums.append((hashlib.sha256(data).hexdigest(), name))
@@ -149,9 +149,9 @@ def verify_bundle(path: str | Path) -> Verification:
                 result.problems.append(f"{name}: SHA-256 mismatch (listed {digest[:16]}…, is {actual[name][:16]}…)")
             result.files += 1
         for name in names:
-            if name.startswith("blobs/sha256/") and name in actual and actual[name] != name.rsplit("/", 1)[-1]:
+            if name.startswith(BLOB_PREFIX) and name in actual and actual[name] != name.rsplit("/", 1)[-1]:
                 result.problems.append(f"{name}: content does not match its name")
-            if not (name.startswith("posts/") and name.endswith(".json")):
+            if not (name.startswith(POSTS_PREFIX) and name.endswith(".json")):
                 continue
             try:
                 doc = json.loads(zf.read(name))
