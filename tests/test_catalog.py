@@ -60,9 +60,9 @@ def test_captures_freshness_and_unicode(catalog: Catalog) -> None:
 
 def test_blobs_uses_and_url_fetches(catalog: Catalog) -> None:
     catalog.record_blob(sha256="ab" * 32, key="blobs/sha256/ab/" + "ab" * 32, mime="image/jpeg", bytes=10,
-                        width=2, height=3, phash="ff00")
+                        width=2, height=3, dhash="ff00")
     catalog.record_blob(sha256="ab" * 32, key="blobs/sha256/ab/" + "ab" * 32, mime="image/jpeg", bytes=10,
-                        width=2, height=3, phash="ff00")
+                        width=2, height=3, dhash="ff00")
     for article, pos in [("a1", 10), ("a2", 5), ("a1", 10)]:
         catalog.record_blob_use("ab" * 32, article, pos, "https://img.example/x.jpg")
     assert [(u["article_id"], u["position"]) for u in catalog.blob_uses("ab" * 32)] == [("a1", 10), ("a2", 5)]
@@ -74,7 +74,7 @@ def test_blobs_uses_and_url_fetches(catalog: Catalog) -> None:
 def test_values_are_bound_not_interpolated(catalog: Catalog) -> None:
     evil = "x'); DROP TABLE items; --"
     catalog.record_item(article_id=evil, source_sha256="s", item_id="i", kind="image", provider=None,
-                        post_id=None, url=evil, status="failed", error=evil, snapshot_key=None, sha256=None,
+                        post_id=None, url=evil, status="failed", error=evil, manifest_key=None, sha256=None,
                         stable_url=None, occurrences=1, updated_at="2026-01-01T00:00:00Z")
     assert catalog.items(evil, "s")[0]["error"] == evil
 

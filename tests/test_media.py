@@ -155,7 +155,7 @@ def test_avif_accepted_when_pillow_decodes_it() -> None:
 def test_inspect_allowed_formats(fmt: str, mime: str) -> None:
     info = inspect_image(encode(picture((120, 80)), fmt), Settings())
     assert (info.mime, info.format, info.width, info.height, info.frames) == (mime, fmt, 120, 80, 1)
-    assert info.phash is not None and len(info.phash) == 16
+    assert info.dhash is not None and len(info.dhash) == 16
 
 
 def test_tall_png_bomb_refused() -> None:
@@ -249,13 +249,13 @@ def test_big_jpeg_decoded_at_reduced_scale_still_fully_verified() -> None:
             inspect_image(data[:cut], Settings())
 
 
-def test_phash_does_not_depend_on_decode_scale_or_derivatives() -> None:
+def test_dhash_does_not_depend_on_decode_scale_or_derivatives() -> None:
     big = inspect_image(encode(picture((3200, 1600)), "JPEG", quality=90), Settings())
     small = inspect_image(encode(picture((800, 400)), "JPEG", quality=90), Settings())
-    assert bin(int(big.phash or "0", 16) ^ int(small.phash or "0", 16)).count("1") <= 4
+    assert bin(int(big.dhash or "0", 16) ^ int(small.dhash or "0", 16)).count("1") <= 4
     data = encode(picture((1800, 900)), "JPEG")
     derived_info, _ = media._process(data, Settings(), derive=True)
-    assert derived_info.phash == inspect_image(data, Settings()).phash
+    assert derived_info.dhash == inspect_image(data, Settings()).dhash
 
 
 def test_animation_kept_animated() -> None:
@@ -302,7 +302,7 @@ def test_archive_image_end_to_end(files: Files, env: tuple[Settings, Fetcher, Lo
     assert rec.status == "archived", rec.error
     assert store.get(rec.key) == data  # the evidence, byte for byte
     assert rec.key.endswith(rec.sha256) and rec.bytes == len(data) and rec.mime == "image/jpeg"
-    assert (rec.width, rec.height) == (100, 200) and rec.phash
+    assert (rec.width, rec.height) == (100, 200) and rec.dhash
     assert rec.derived == {
         "web.webp": f"derived/{rec.sha256}/web.webp",
         "thumb.webp": f"derived/{rec.sha256}/thumb.webp",

@@ -55,10 +55,10 @@ def load(cat: Catalog) -> None:
             handle=p["handle"], author=p["author"], text=p["text"], posted_at=p["posted_at"], lang=None,
             media=p["media"])
     cat.record_item(article_id="story-1", source_sha256="s", item_id="i1", kind="embed", provider="twitter",
-                    post_id="1", url=None, status="archived", error=None, snapshot_key=None, sha256=None,
+                    post_id="1", url=None, status="archived", error=None, manifest_key=None, sha256=None,
                     stable_url=None, occurrences=1, updated_at="2026-01-01T00:00:00Z")
     cat.record_item(article_id="story-2", source_sha256="s", item_id="i2", kind="embed", provider="twitter",
-                    post_id="2", url=None, status="archived", error=None, snapshot_key=None, sha256=None,
+                    post_id="2", url=None, status="archived", error=None, manifest_key=None, sha256=None,
                     stable_url=None, occurrences=1, updated_at="2026-01-01T00:00:00Z")
 
 
@@ -162,11 +162,11 @@ def test_latest_capture_wins_and_old_words_go(catalog: Catalog) -> None:
 def test_image_hash_and_near_duplicates(catalog: Catalog) -> None:
     load(catalog)
     catalog.record_blob(sha256=SHA_A, key=f"blobs/sha256/aa/{SHA_A}", mime="image/jpeg", bytes=1, width=1,
-                        height=1, phash="f0f0f0f0f0f0f0f0")
+                        height=1, dhash="f0f0f0f0f0f0f0f0")
     catalog.record_blob(sha256=SHA_B, key=f"blobs/sha256/bb/{SHA_B}", mime="image/png", bytes=1, width=1,
-                        height=1, phash="0f0f0f0f0f0f0f0f")
+                        height=1, dhash="0f0f0f0f0f0f0f0f")
     catalog.record_blob(sha256=SHA_C, key=f"blobs/sha256/cc/{SHA_C}", mime="image/png", bytes=1, width=1,
-                        height=1, phash="f0f0f0f0f0f0f0f3")  # 2 bits from A
+                        height=1, dhash="f0f0f0f0f0f0f0f3")  # 2 bits from A
     catalog.record_blob_use(SHA_C, "story-9", 120, "https://img.example/c.png")
     catalog.record_blob_use(SHA_A, "story-3", 40, "https://img.example/a.jpg")
     assert ids(catalog, image_sha256=SHA_A.upper()) == ["1"]

@@ -64,7 +64,7 @@ class ImageInfo:
     width: int        # as displayed, EXIF orientation applied
     height: int
     frames: int
-    phash: str | None
+    dhash: str | None  # 64-bit difference hash, 16 hex digits
 
 @dataclass
 class MediaRecord:
@@ -77,7 +77,7 @@ class MediaRecord:
     width: int | None = None
     height: int | None = None
     duration: float | None = None
-    phash: str | None = None
+    dhash: str | None = None
     derived: dict[str, str] = field(default_factory=dict)
     status: str = "failed"
     error: str | None = None
@@ -387,7 +387,7 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
     try:
         if kind == "image":
             info, derived = _process(data, settings, derive=settings.media_derivatives)
-            rec.width, rec.height, rec.phash = info.width, info.height, info.phash
+            rec.width, rec.height, rec.dhash = info.width, info.height, info.dhash
         elif rec.mime not in VIDEO_MIMES:
             raise MediaRejected(f"not an allowed video type: {rec.mime or 'unrecognised bytes'}")
         else:

@@ -39,7 +39,7 @@ SCHEMA = [
         url TEXT,
         status TEXT NOT NULL,
         error TEXT,
-        snapshot_key TEXT,
+        manifest_key TEXT,
         sha256 TEXT,
         stable_url TEXT,
         occurrences INTEGER NOT NULL DEFAULT 1,
@@ -73,7 +73,7 @@ SCHEMA = [
         bytes BIGINT,
         width INTEGER,
         height INTEGER,
-        phash TEXT)""",
+        dhash TEXT)""",
     """CREATE TABLE IF NOT EXISTS blob_uses (
         sha256 TEXT NOT NULL,
         article_id TEXT NOT NULL,
@@ -96,6 +96,9 @@ SCHEMA = [
 ]
 # Columns added after the first release: added to older databases on open.
 ADDED_COLUMNS = {"captures": ["lang", "media"]}
+# Columns renamed after the first release (old name -> new): renamed in older databases on open.
+# blobs.phash holds a difference hash (dHash); items.snapshot_key is an item's manifest key.
+RENAMED_COLUMNS = {"blobs": {"phash": "dhash"}, "items": {"snapshot_key": "manifest_key"}}
 # After the backend's own `posts` table.
 POST_INDEXES = [
     "CREATE INDEX IF NOT EXISTS posts_captured ON posts (captured_at)",
@@ -193,6 +196,7 @@ class Catalog:
         conn = self.backend.connect()
         for stmt in SCHEMA:
             conn.execute(stmt)
+        self._rename_columns(conn)
         for table, cols in ADDED_COLUMNS.items():
             have = self.backend.columns(table)
             for col in cols:
@@ -202,6 +206,19 @@ class Catalog:
             conn.execute(stmt)
         self.backend.upgrade()
         self._ready = True
+
+    def _rename_columns(self, conn: Any) -> None:
+        """Give a catalog written by an older release the current column names (RENAMED_COLUMNS)."""
+        for table, names in RENAMED_COLUMNS.items():
+            have = self.backend.columns(table)
+            for old, new in names.items():
+                if old not in have or new in have:
+                    continue
+                try:
+                    conn.execute(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
+                except Exception:
+                    if new not in self.backend.columns(table):  # not another process renaming it first
+                        raise
 
     def describe(self) -> str:
         return self.backend.describe()
@@ -349,14 +366,14 @@ class Catalog:
                 [{"article_id": r["article_id"], "via": "post", "provider": r["provider"], "post_id": r["post_id"],
                   "url": r["url"]} for r in via_posts])
 
-    def near_blobs(self, phash: str, max_distance: int = 8, limit: int = 100) -> list[dict[str, Any]]:
-        """Blobs whose perceptual hash is within `max_distance` bits of `phash`, closest first."""
-        phash = _check_phash(phash)
-        dist = self.backend.hamming_sql("phash", "?")
+    def near_blobs(self, dhash: str, max_distance: int = 8, limit: int = 100) -> list[dict[str, Any]]:
+        """Blobs whose difference hash is within `max_distance` bits of `dhash`, closest first."""
+        dhash = _check_dhash(dhash)
+        dist = self.backend.hamming_sql("dhash", "?")
         return self.query(
-            f"SELECT * FROM (SELECT b.*, {dist} AS distance FROM blobs b WHERE phash IS NOT NULL "  # noqa: S608
-            f"AND length(phash) = 16) n WHERE distance <= ? ORDER BY distance, sha256 LIMIT ?",
-            [phash, int(max_distance), _limit(limit)])
+            f"SELECT * FROM (SELECT b.*, {dist} AS distance FROM blobs b WHERE dhash IS NOT NULL "  # noqa: S608
+            f"AND length(dhash) = 16) n WHERE distance <= ? ORDER BY distance, sha256 LIMIT ?",
+            [dhash, int(max_distance), _limit(limit)])
 
     # --- search ------------------------------------------------------------------------------
     def search(self, q: str = "", *, handle: str | None = None, author: str | None = None,
@@ -412,11 +429,11 @@ class Catalog:
             where.append("(p.provider, p.post_id) IN (SELECT provider, post_id FROM post_media WHERE sha256 = ?)")
             params.append(image_sha256.lower())
         if near_phash is not None:
-            dist = self.backend.hamming_sql("b.phash", "?")
+            dist = self.backend.hamming_sql("b.dhash", "?")
             near = ("(p.provider, p.post_id) IN (SELECT m.provider, m.post_id FROM post_media m JOIN "  # noqa: S608
-                    f"blobs b ON b.sha256 = m.sha256 WHERE length(b.phash) = 16 AND {dist} <= ?)")
+                    f"blobs b ON b.sha256 = m.sha256 WHERE length(b.dhash) = 16 AND {dist} <= ?)")
             where.append(near)
-            params += [_check_phash(near_phash), int(max_distance)]
+            params += [_check_dhash(near_phash), int(max_distance)]
         dated = [col for col, since, until in (("posted_at", posted_since, posted_until),
                                                ("captured_at", captured_since, captured_until))
                  if since not in (None, "") or until not in (None, "")]
@@ -537,10 +554,10 @@ def _limit(limit: int) -> int:
     return max(1, min(int(limit), MAX_LIMIT))
 
 
-def _check_phash(phash: str) -> str:
-    value = (phash or "").strip().lower()
+def _check_dhash(dhash: str) -> str:
+    value = (dhash or "").strip().lower()
     if len(value) != 16 or any(ch not in "0123456789abcdef" for ch in value):
-        raise InputError(f"perceptual hash {phash!r} must be 16 hex digits")
+        raise InputError(f"perceptual hash {dhash!r} must be 16 hex digits")
     return value
 
 

@@ -1,22 +1,38 @@
 """Indexing one stored capture in the catalog: its capture row, its post's search row and its image
 blobs. A fresh capture and `archiver reindex` both come here, so the live index equals a rebuilt one.
+
+A fresh capture hands over what it measured of the images it archived (size, dimensions, difference
+hash), so they are recorded as they are; only `archiver reindex`, which has nothing but the stored
+originals, reads and decodes them again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from archiver.capture.media import MediaRejected, inspect_image
+from archiver.capture.media import MediaRecord, MediaRejected, inspect_image
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import blob_key
 
 
-def _image_blob(rt: Runtime, sha256: str, key: str | None, mime: str | None) -> bool:
-    """Record an image original (size, dimensions, perceptual hash) unless the catalog has it."""
+def record_image_blob(rt: Runtime, rec: MediaRecord) -> None:
+    """Record an archived image original from what archiving it measured (no read, no decoding)."""
+    rt.catalog.record_blob(sha256=rec.sha256, key=rec.key or blob_key(rec.sha256 or ""), mime=rec.mime,
+                           bytes=rec.bytes, width=rec.width, height=rec.height, dhash=rec.dhash)
 
+
+def image_blob(rt: Runtime, sha256: str, key: str | None, mime: str | None,
+               measured: MediaRecord | None = None) -> bool:
+    """Record an image original (size, dimensions, difference hash) unless the catalog has it; True
+    when recorded. `measured` is what the capture learnt archiving it; without it the stored
+    original is read and decoded (False when it is not in storage)."""
     if rt.catalog.blob(sha256) is not None:
         return False
+    if measured is not None and measured.sha256 == sha256:
+        record_image_blob(rt, measured)
+        return True
     key = key or blob_key(sha256)
     try:
         data = rt.store.get(key)
@@ -24,20 +40,26 @@ def _image_blob(rt: Runtime, sha256: str, key: str | None, mime: str | None) -> 
         return False
     try:
         info = inspect_image(data, rt.settings)
-        width, height, phash, mime = info.width, info.height, info.phash, info.mime
+        width, height, dhash, mime = info.width, info.height, info.dhash, info.mime
     except MediaRejected:
-        width = height = phash = None
+        width = height = dhash = None
     rt.catalog.record_blob(sha256=sha256, key=key, mime=mime, bytes=len(data), width=width, height=height,
-                           phash=phash)
+                           dhash=dhash)
     return True
 
-def index_capture(rt: Runtime, manifest_key: str, manifest: dict[str, Any]) -> int:
-    """Index one stored capture: its row, its post's search row, its image blobs. Returns new blobs."""
+
+def index_capture(rt: Runtime, manifest_key: str, manifest: dict[str, Any],
+                  measured: Mapping[str, MediaRecord] | None = None) -> int:
+    """Index one stored capture: its row, its post's search row, its image blobs. Returns new blobs.
+
+    `measured`: the capture's archived media by sha256, so a fresh capture's images are not decoded
+    again (`archiver reindex` passes none)."""
+    measured = measured or {}
     new_blobs = 0
     media = manifest.get("media") or []
     for m in media:
         if m.get("status") == "archived" and m.get("sha256") and (m.get("mime") or "").startswith("image/"):
-            new_blobs += _image_blob(rt, m["sha256"], m.get("key"), m.get("mime"))
+            new_blobs += image_blob(rt, m["sha256"], m.get("key"), m.get("mime"), measured.get(m["sha256"]))
     author = manifest.get("author") or {}
     rt.catalog.record_capture(
         capture_id=manifest["capture_id"], provider=manifest["provider"], post_id=manifest["post_id"],

@@ -85,10 +85,10 @@ def placeholder_reason(data: bytes, settings: Settings, archived_sha256: str | N
         info = inspect_image(data, settings)
     except (MediaRejected, ValueError, OSError):
         return None
-    if not info.phash:
+    if not info.dhash:
         return None
     for ref, label in PLACEHOLDER_DHASHES.items():
-        if bin(int(info.phash, 16) ^ int(ref, 16)).count("1") <= PLACEHOLDER_MAX_DISTANCE:
+        if bin(int(info.dhash, 16) ^ int(ref, 16)).count("1") <= PLACEHOLDER_MAX_DISTANCE:
             return f"a placeholder image ({label})"
     return None
 
