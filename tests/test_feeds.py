@@ -51,7 +51,7 @@ def test_poll_submits_new_entries_once(tmp_settings: Callable[..., Settings], or
         one = article_id_for_entry(rss, "https://news.example/?p=1")
         sources = list(rt.store.list(f"articles/{one}/sources/"))
         assert [rt.store.get(k).decode() for k in sources] == ["<p>नई दिल्ली first</p>"]
-        assert versions(rt, one)[-1]["version"] == 1
+        assert versions(rt, one)[-1].version == 1
         assert rt.catalog.article(one)["url"] == "https://news.example/one"
 
         again = poll_feeds(intake)

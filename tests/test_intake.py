@@ -54,7 +54,7 @@ def test_markdown_submitted_without_a_broker_is_discovered_as_markdown(local: tu
     intake.submit("md", ArticleInput(MARKDOWN, format="markdown"))
     intake.wait_idle()
     items = load_plan(rt, "md").items
-    assert [(i["kind"], i["provider"], i["occurrences"][0]["form"]) for i in items] == [
+    assert [(i.kind, i.provider, i.occurrences[0].form) for i in items] == [
         ("embed", "twitter", "flattened")]
 
 

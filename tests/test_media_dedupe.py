@@ -82,7 +82,7 @@ def test_same_image_in_50_articles_is_fetched_once_and_stored_once(
     for aid, body in bodies.items():
         history = versions(rt, aid)
         assert len(history) == 1
-        text = rt.store.get(history[0]["key"]).decode()
+        text = rt.store.get(history[0].key).decode()
         assert f'src="{stable}"' in text   # the stable public URL went into the article
         assert "X-Amz-" not in text and "Signature=" not in text and "Expires=" not in text
         position = body.decode().index(url)

@@ -261,8 +261,8 @@ def test_article_page_renders_a_health_block_when_provided(compliance: TestClien
     def health(_rt: Any, article_id: str) -> dict[str, Any]:
 
         plan = load_plan(corpus.runtime, article_id)
-        plan_items.update({it["item_id"]: {"state": "dead", "checked_at": "2025-08-01T00:00:00Z",
-                                           "detail": "<b>404</b>"} for it in plan.items if it["kind"] == "embed"})
+        plan_items.update({it.item_id: {"state": "dead", "checked_at": "2025-08-01T00:00:00Z",
+                                        "detail": "<b>404</b>"} for it in plan.items if it.kind == "embed"})
         return {"state": "dead", "checked_at": "2025-08-01T00:00:00Z", "items": plan_items,
                 "restore_url": f"/v1/articles/{article_id}/restore"}
 

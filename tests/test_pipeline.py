@@ -13,11 +13,12 @@ import pytest
 from archiver.article.splice import Patch, revert_patch
 from archiver.article.versions import VersionConflict, versions, write_version
 from archiver.config.settings import Settings
+from archiver.records.result import failed_result
 from archiver.runners.local import archive, retry
 from archiver.runtime import Runtime
 from archiver.steps.capture import capture_item
 from archiver.steps.prepare import prepare
-from archiver.steps.results import failed_result, save_result
+from archiver.steps.results import save_result
 from archiver.storage.layout import patch_key, source_key, version_key
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 
@@ -145,7 +146,7 @@ def test_failing_tweet_endpoint_then_retry(tmp_settings: Callable[..., Settings]
     assert rep2["version"] == 2
     v2 = rt.store.get(version_key("story-1", 2)).decode()
     assert v2.count("data-versionurl") == 2
-    assert [v["reason"] for v in versions(rt, "story-1")] == ["archive", "retry"]
+    assert [v.reason for v in versions(rt, "story-1")] == ["archive", "retry"]
     # The retry completed the first, unavailable capture: one manifest, not two.
     assert len([k for k in rt.store.list(f"posts/twitter/{TWEET}/") if k.endswith(".json")]) == 1
     rt.close()
@@ -174,13 +175,13 @@ def test_a_capture_that_died_is_redone_under_the_same_id(tmp_settings: Callable[
     so it overwrites the same manifest and WARC keys instead of adding a second capture."""
     rt = Runtime.from_settings(tmp_settings(**origin.settings_overrides()))
     plan = prepare(rt, article(origin).encode(), article_id="died")
-    item = next(it for it in plan.items if it["kind"] == "embed" and it["post_id"] == TWEET)
-    save_result(rt, plan, {**failed_result(item, None), "status": "capturing",
-                                    "capture_id": "20260101T000000Z-0000abcd"})
-    result = capture_item(rt, plan, item["item_id"])
-    assert result["status"] == "archived"
-    assert result["capture_id"] == "20260101T000000Z-0000abcd"
-    assert result["snapshot"] == f"posts/twitter/{TWEET}/20260101T000000Z-0000abcd.json"
+    item = next(it for it in plan.items if it.kind == "embed" and it.post_id == TWEET)
+    save_result(rt, plan, failed_result(item, None).model_copy(update={"status": "capturing",
+                                                                      "capture_id": "20260101T000000Z-0000abcd"}))
+    result = capture_item(rt, plan, item.item_id)
+    assert result.status == "archived"
+    assert result.capture_id == "20260101T000000Z-0000abcd"
+    assert result.manifest_key == f"posts/twitter/{TWEET}/20260101T000000Z-0000abcd.json"
     assert rt.store.exists(f"posts/twitter/{TWEET}/20260101T000000Z-0000abcd.warc.gz")
     rt.close()
 
@@ -195,7 +196,7 @@ def test_an_edit_of_a_stale_version_is_refused(tmp_settings: Callable[..., Setti
     with pytest.raises(VersionConflict):
         write_version(rt, "plain", b"<p>late</p>", reason="restore", source_sha256="x", encoding="utf-8",
                                patch_doc=doc, expected_current=1)
-    assert [v["version"] for v in versions(rt, "plain")] == [1, 2]
+    assert [v.version for v in versions(rt, "plain")] == [1, 2]
     rt.close()
 
 
@@ -208,15 +209,15 @@ def test_two_deliveries_of_one_item_at_once_make_one_capture(tmp_settings: Calla
 
     rt = Runtime.from_settings(tmp_settings(**origin.settings_overrides()))
     plan = prepare(rt, article(origin).encode(), article_id="twice")
-    item = next(it for it in plan.items if it["kind"] == "embed" and it["post_id"] == TWEET)
+    item = next(it for it in plan.items if it.kind == "embed" and it.post_id == TWEET)
     origin.timeout_sleep = 0.3  # every capture takes that long, so all four start before one ends
     origin.set_behaviour("/tweet-result", "timeout", sticky=True)
     other = prepare(rt, article(origin).replace("Gone:", "Also gone:").encode(), article_id="other")
-    runs = [(plan, item["item_id"])] * 3 + [(other, item["item_id"])]
+    runs = [(plan, item.item_id)] * 3 + [(other, item.item_id)]
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda run: capture_item(rt, *run), runs))
-    assert {r["status"] for r in results} == {"archived"}
-    assert len({r["capture_id"] for r in results}) == 1
+    assert {r.status for r in results} == {"archived"}
+    assert len({r.capture_id for r in results}) == 1
     assert origin.count("/tweet-result", id=TWEET) == 1
     manifests = [k for k in keys(rt) if re.fullmatch(rf"posts/twitter/{TWEET}/[^/.]+\.json", k)]
     assert len(manifests) == 1, manifests

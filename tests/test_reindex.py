@@ -61,8 +61,8 @@ def snapshot(rt: Runtime) -> list[Any]:
     lead = rt.catalog.search("संबंधों").hits[0]["media"][0]["sha256"]
     out.append(rt.catalog.search(image_sha256=lead).to_json())
     out.append(rt.catalog.articles_using_blob(lead))
-    phash = rt.catalog.blob(lead)["phash"]
-    out.append([{k: b[k] for k in ("sha256", "distance")} for b in rt.catalog.near_blobs(phash, 64)])
+    dhash = rt.catalog.blob(lead)["dhash"]
+    out.append([{k: b[k] for k in ("sha256", "distance")} for b in rt.catalog.near_blobs(dhash, 64)])
     out.append([rt.catalog.versions(a) for a in sorted(h for r in out[:1] for hit in r["hits"]
                                                       for h in hit["articles"])])
     return json.loads(json.dumps(out))

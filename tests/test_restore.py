@@ -19,6 +19,7 @@ from archiver.config.settings import Settings
 from archiver.errors import InputError
 from archiver.health.originals import article_health, check, dead_items, enroll
 from archiver.health.restore import auto_restore, restore, revert
+from archiver.records.result import EmbedResult, ImageResult
 from archiver.runners.local import archive, retry
 from archiver.runtime import Runtime
 from archiver.steps.prepare import load_plan
@@ -77,14 +78,14 @@ def setup(tmp_settings: Callable[..., Settings], origin: FixtureOrigin, **overri
     return rt
 
 
-def card_for(rt: Runtime) -> tuple[dict[str, Any], str]:
+def card_for(rt: Runtime) -> tuple[EmbedResult, str]:
     """The tweet's result and its card key (the card is written here when the capture made none)."""
     plan = load_plan(rt, "story")
-    item = next(i for i in plan.items if i["kind"] == "embed")
-    res = load_result(rt, plan, item["item_id"])
-    assert res is not None and res["status"] == "archived"
-    manifest = json.loads(rt.store.get(res["snapshot"]))
-    key = (manifest.get("cards") or {}).get("html") or res["snapshot"].removesuffix(".json") + ".card.html"
+    item = next(i for i in plan.items if i.kind == "embed")
+    res = load_result(rt, plan, item.item_id)
+    assert isinstance(res, EmbedResult) and res.status == "archived" and res.manifest_key
+    manifest = json.loads(rt.store.get(res.manifest_key))
+    key = (manifest.get("cards") or {}).get("html") or res.manifest_key.removesuffix(".json") + ".card.html"
     if not rt.store.exists(key):
         rt.store.put(key, CARD, content_type="text/html; charset=utf-8")
     return res, key
@@ -117,16 +118,16 @@ def test_restore_then_revert_give_exact_bytes(tmp_settings: Callable[..., Settin
              f'title="Archived copy of https://twitter.com/ANI/status/{TWEET}" sandbox="" loading="lazy" '
              'referrerpolicy="no-referrer" style="border:0;width:100%;max-width:550px;min-height:250px" '
              f'data-originalurl="https://twitter.com/ANI/status/{TWEET}" '
-             f'data-versionurl="{BASE}/{res["snapshot"]}" data-versiondate="{res["captured_at"]}"></iframe>')
+             f'data-versionurl="{BASE}/{res.manifest_key}" data-versiondate="{res.captured_at}"></iframe>')
     expected = (v1[:start] + frame + v1[end:]).encode()
     assert body(rt, 2) == expected
     statuses = {i["kind"]: i["status"] for i in report["items"]}
     assert statuses == {"embed": "restored", "image": "already"}  # the image already pointed at its copy
     v = versions(rt, "story")[-1]
     assert report["current"] == 2 and report["version"] == {
-        "version": 2, "created": v["created_at"], "reason": "restore", "key": v["key"],
-        "path": rt.store.locate(v["key"]), "sha256": hashlib.sha256(expected).hexdigest()}
-    patch = json.loads(rt.store.get(v["patch_key"]))
+        "version": 2, "created": v.created_at, "reason": "restore", "key": v.key,
+        "path": rt.store.locate(v.key), "sha256": hashlib.sha256(expected).hexdigest()}
+    patch = json.loads(rt.store.get(v.patch_key))
     assert patch["base"]["version"] == 1 and patch["ops"][0]["old"] == v1[start:end]  # reversible
 
     assert restore(rt, "story")["new_version"] is False  # idempotent
@@ -150,21 +151,22 @@ def test_restore_chosen_items_and_bad_requests(tmp_settings: Callable[..., Setti
                                               origin: FixtureOrigin) -> None:
     rt = setup(tmp_settings, origin)
     plan = load_plan(rt, "story")
-    embed = next(i for i in plan.items if i["kind"] == "embed")
+    embed = next(i for i in plan.items if i.kind == "embed")
     with pytest.raises(InputError):
         restore(rt, "story", item_ids=["nope"])
     with pytest.raises(InputError):
         revert(rt, "story", 9)
     with pytest.raises(InputError):
         restore(rt, "no-such-article")
-    res = load_result(rt, plan, embed["item_id"])
-    if not rt.store.exists(res["snapshot"].removesuffix(".json") + ".card.html"):
+    res = load_result(rt, plan, embed.item_id)
+    assert isinstance(res, EmbedResult) and res.manifest_key
+    if not rt.store.exists(res.manifest_key.removesuffix(".json") + ".card.html"):
         # No card (captures before cards existed): that item fails clearly and nothing is written.
-        rep = restore(rt, "story", item_ids=[embed["item_id"]])
+        rep = restore(rt, "story", item_ids=[embed.item_id])
         assert "no static card" in rep["items"][0]["error"] and not rep["new_version"]
         card_for(rt)
     # An item chosen by the editor is restored even though its original is alive.
-    rep = restore(rt, "story", item_ids=[embed["item_id"]])
+    rep = restore(rt, "story", item_ids=[embed.item_id])
     assert rep["new_version"] and rep["items"][0]["status"] == "restored"
 
 
@@ -212,7 +214,7 @@ def test_http_api_and_editors_pages(tmp_settings: Callable[..., Settings], origi
     assert "<code>story</code>" in client.get("/health").text
     r = client.post("/articles/story/restore", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/articles/story#health"
-    assert versions(rt, "story")[-1]["reason"] == "restore"
+    assert versions(rt, "story")[-1].reason == "restore"
     client.cookies.clear()
 
     r = client.post("/v1/articles/story/revert", json={"version": 1}, headers=auth)
@@ -265,7 +267,7 @@ def test_a_later_capture_keeps_the_editors_restore(tmp_settings: Callable[..., S
     origin.set_behaviour("/tweet-result", "empty", sticky=True)
     article_health(rt, "story", check_now=True, now=T0)
     restored = restore(rt, "story", item_ids=[next(
-        i["item_id"] for i in load_plan(rt, "story").items if i["kind"] == "embed")])
+        i.item_id for i in load_plan(rt, "story").items if i.kind == "embed")])
     assert restored["current"] == 2
     v2 = body(rt, 2).decode()
     assert 'class="archiver-card"' in v2
@@ -274,12 +276,14 @@ def test_a_later_capture_keeps_the_editors_restore(tmp_settings: Callable[..., S
     report = retry(rt, "story")
     assert report["version"] == 3
     plan = load_plan(rt, "story")
-    b_item = next(i for i in plan.items if i.get("url") == b_url)
-    stable = load_result(rt, plan, b_item["item_id"])["stable_url"]
+    b_item = next(i for i in plan.items if i.url == b_url)
+    b_result = load_result(rt, plan, b_item.item_id)
+    assert isinstance(b_result, ImageResult)
+    stable = b_result.stable_url
     assert body(rt, 3).decode() == v2.replace(b_url, stable)
     history = versions(rt, "story")
-    assert [v["reason"] for v in history] == ["archive", "restore", "retry"]
-    patch = json.loads(rt.store.get(history[-1]["patch_key"]))
+    assert [v.reason for v in history] == ["archive", "restore", "retry"]
+    patch = json.loads(rt.store.get(history[-1].patch_key))
     assert patch["base"]["kind"] == "version" and patch["base"]["version"] == 2
     # The chain still leads back to the source: restoring and reverting keep working on top of it.
     assert revert(rt, "story", 2)["current"] == 4 and body(rt, 4) == body(rt, 2)

@@ -71,11 +71,11 @@ def submit(settings: Settings, path: Path, wait: float, *flags: str, article_id:
 def check_article(settings: Settings, src: bytes, origin: FixtureOrigin) -> Runtime:
     rt = Runtime.from_settings(settings)
     history = versions(rt, "story")
-    assert [v["version"] for v in history] == [1]
-    body = rt.store.get(history[0]["key"]).decode()
+    assert [v.version for v in history] == [1]
+    body = rt.store.get(history[0].key).decode()
     plan = load_plan(rt, "story", hashlib.sha256(src).hexdigest())
-    results = [load_result(rt, plan, it["item_id"]) for it in plan.items]
-    assert sorted(r["status"] for r in results) == ["archived"] * 4
+    results = [load_result(rt, plan, it.item_id) for it in plan.items]
+    assert sorted(r.status for r in results if r) == ["archived"] * 4
     for i in range(3):
         digest = hashlib.sha256(origin.media_bytes(f"/img/{i}.jpg")).hexdigest()
         assert rt.store.get(f"blobs/sha256/{digest[:2]}/{digest}") == origin.media_bytes(f"/img/{i}.jpg")
@@ -112,7 +112,7 @@ def test_submit_charset_reaches_the_plan_on_the_workers(settings: Settings, tmp_
     assert out["version"] == 1
     with Runtime.from_settings(settings) as rt:
         assert load_plan(rt, "cyr", hashlib.sha256(src).hexdigest()).encoding == "cp1251"
-        assert rt.store.get(versions(rt, "cyr")[-1]["key"]) == src
+        assert rt.store.get(versions(rt, "cyr")[-1].key) == src
 
 
 def test_worker_killed_mid_capture(settings: Settings, origin: FixtureOrigin, tmp_path: Path) -> None:
@@ -178,9 +178,9 @@ def test_workers_back_off_and_finish_a_failed_capture(settings: Settings, origin
             assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
             time.sleep(0.2)
     history = versions(rt, "story")
-    assert [v["reason"] for v in history] == ["archive", "retry"]
-    assert "data-versionurl" not in rt.store.get(history[0]["key"]).decode()
-    assert rt.store.get(history[1]["key"]).decode().count("data-versionurl=") == 1
+    assert [v.reason for v in history] == ["archive", "retry"]
+    assert "data-versionurl" not in rt.store.get(history[0].key).decode()
+    assert rt.store.get(history[1].key).decode().count("data-versionurl=") == 1
     rt.close()
 
 

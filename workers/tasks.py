@@ -17,11 +17,12 @@ from archiver.article.input import ArticleInput
 from archiver.capture.ratelimit import RedisHostLimiter
 from archiver.coordination import RedisCoordinator
 from archiver.providers.base import RETRYABLE_STATUSES
+from archiver.records.result import failed_result
 from archiver.runtime import Runtime
 from archiver.steps import capture as capture_step
 from archiver.steps.finalize import NotReady, finalize
 from archiver.steps.prepare import load_plan, prepare
-from archiver.steps.results import failed_result, pending_items, save_result
+from archiver.steps.results import load_results, pending, save_result
 from archiver.storage.layout import source_key
 from workers.app import app, settings
 
@@ -65,15 +66,14 @@ def process_article(self: Task, article_id: str, source_sha256: str, url: str | 
     article = ArticleInput(rt.store.get(source_key(article_id, source_sha256)), url=url, base_url=base_url,
                            charset=charset, format=fmt, published_at=published_at)
     plan = prepare(rt, article, article_id=article_id, source_stored=True)
-    pending = pending_items(rt, plan)
-    done = [it["item_id"] for it in plan.items if it["item_id"] not in pending]
-    for iid in done:
+    todo = pending(plan, load_results(rt, plan))
+    for iid in (it.item_id for it in plan.items if it.item_id not in todo):
         rt.coordinator.mark_done(plan.group, iid)
-    for iid in pending:
+    for iid in todo:
         capture_item.delay(article_id, source_sha256, iid)
-    if not pending:
+    if not todo:
         finalize_article.delay(article_id, source_sha256)
-    return {"article_id": article_id, "items": len(plan.items), "queued": len(pending)}
+    return {"article_id": article_id, "items": len(plan.items), "queued": len(todo)}
 
 
 @app.task(bind=True, name="archiver.capture_item")
@@ -89,12 +89,12 @@ def capture_item(self: Task, article_id: str, source_sha256: str, item_id: str,
     if rt.coordinator.mark_done(plan.group, item_id) >= len(plan.items):
         finalize_article.delay(article_id, source_sha256, "archive" if attempt == 0 else "retry")
     delays = settings.capture_retry_delay_list
-    if result["status"] in RETRYABLE_STATUSES and attempt < len(delays):
+    if result.status in RETRYABLE_STATUSES and attempt < len(delays):
         # The article is finalized with what there is now; a later capture that succeeds
         # finalizes it again into a new version (the workers' backoff).
         capture_item.apply_async((article_id, source_sha256, item_id), {"force": True, "attempt": attempt + 1},
                                  countdown=delays[attempt] * random.uniform(0.8, 1.2))
-    return result["status"]
+    return result.status
 
 
 @app.task(bind=True, name="archiver.finalize_article", max_retries=5, default_retry_delay=2)

@@ -7,7 +7,7 @@ Finalize, restore and revert all write through `write_version`, serialized per a
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,26 +15,36 @@ from archiver import __version__
 from archiver.article.splice import Patch
 from archiver.dates import iso, utcnow
 from archiver.errors import ArchiverError
+from archiver.records.version import Version
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound, _dumps
-from archiver.storage.layout import patch_key, sha256_hex, version_key, version_meta_key
+from archiver.storage.layout import (
+    article_prefix,
+    patch_key,
+    sha256_hex,
+    version_key,
+    version_meta_key,
+    version_number,
+)
 
 
-# --- finalize ---------------------------------------------------------------------------------------
-@dataclass
-class Version:
-    article_id: str
-    number: int
-    key: str
-    sha256: str
-    created_at: str
-    reason: str
-    source_sha256: str
+# --- committing ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Written:
+    """What `write_version` left current: the committed `version`, and whether this call wrote it
+    (`new` is False when the bytes equalled the current version's)."""
+
+    version: Version
     new: bool
 
-    def to_json(self) -> dict[str, Any]:
-        return {"version": self.number, "key": self.key, "sha256": self.sha256, "created_at": self.created_at,
-                "reason": self.reason, "source_sha256": self.source_sha256}
+    @property
+    def number(self) -> int:
+        return self.version.version
+
+    @property
+    def key(self) -> str:
+        return self.version.key
+
 
 class RestoreError(ArchiverError):
     """The article cannot be restored or reverted as asked (its version history does not allow it)."""
@@ -43,71 +53,88 @@ class RestoreError(ArchiverError):
 class VersionConflict(ArchiverError):
     """Another version was written between reading the current one and writing its successor."""
 
-def versions(rt: Runtime, article_id: str) -> list[dict[str, Any]]:
-    """Committed versions from storage (the truth), oldest first."""
+
+def versions(rt: Runtime, article_id: str) -> list[Version]:
+    """Committed versions from storage (the truth), oldest first; RecordError for a malformed one."""
     out = []
-    for key in rt.store.list(f"articles/{article_id}/v"):
-        m = re.fullmatch(rf"articles/{re.escape(article_id)}/v(\d+)\.json", key)
-        if m:
-            out.append(json.loads(rt.store.get(key)))
-    return sorted(out, key=lambda v: v["version"])
+    for key in rt.store.list(f"{article_prefix(article_id)}v"):
+        if version_number(article_id, key) is not None:
+            out.append(Version.loads(rt.store.get(key), key))
+    return sorted(out, key=lambda v: v.version)
+
+
+def version_entry(rt: Runtime, v: Version) -> dict[str, Any]:
+    """One version as `archiver show --json` and restore reports give it:
+    {"version", "created", "reason", "key", "path" (a file path in file mode, else the key), "sha256"}."""
+    return {"version": v.version, "created": v.created_at, "reason": v.reason, "key": v.key,
+            "path": rt.store.locate(v.key), "sha256": v.sha256}
+
 
 def encodable(text: str, encoding: str) -> str:
     """`text` as it reads back after encoding (characters the encoding lacks become references)."""
     return text.encode(encoding, errors="xmlcharrefreplace").decode(encoding)
 
+
 def write_version(rt: Runtime, article_id: str, body: bytes, *, reason: str, source_sha256: str, encoding: str,
-                  patch_doc: dict[str, Any], unless_current: bool = True,
-                  expected_current: int | None = None) -> Version:
+                  patch_doc: dict[str, Any], unless_current: bool = True, expected_current: int | None = None,
+                  history: Sequence[Version] | None = None) -> Written:
     """Commit `body` as the article's next version (finalize, restore and revert all come here).
 
     With `unless_current`, bytes equal to the current version's write nothing and return it.
     Body and patch are written first; the metadata file commits the version, so a crash before it
     leaves an uncommitted body that the next writer overwrites. Serialized per article; with
     `expected_current` (an edit made on top of that version) a newer version raises VersionConflict.
+    `history` is the article's versions as the caller listed them: under the lock one existence check
+    (is there a version after its last?) replaces listing them again, and they are listed only when
+    another writer got in between.
     """
     digest = sha256_hex(body)
     aid = article_id
     with rt.coordinator.lock(f"article:{aid}", timeout=120):
-        history = versions(rt, aid)
-        current = history[-1]["version"] if history else 0
-        if expected_current is not None and current != expected_current:
-            raise VersionConflict(f"article {aid!r} moved to version {current} while an edit of version "
+        # Versions are committed one after another under this lock, so when the one after the last
+        # known is not committed, the known list is still the whole history.
+        known = list(history) if history is not None else None
+        if known is None or rt.store.exists(version_meta_key(aid, (known[-1].version if known else 0) + 1)):
+            known = versions(rt, aid)
+        current = known[-1] if known else None
+        number = current.version if current else 0
+        if expected_current is not None and number != expected_current:
+            raise VersionConflict(f"article {aid!r} moved to version {number} while an edit of version "
                                   f"{expected_current} was prepared; run it again")
-        if unless_current and history and history[-1]["sha256"] == digest:
-            v = history[-1]
-            version = Version(aid, v["version"], v["key"], digest, v["created_at"], v["reason"],
-                              v["source_sha256"], new=False)
+        if unless_current and current is not None and current.sha256 == digest:
+            written = Written(current, new=False)
         else:
-            n = (history[-1]["version"] + 1) if history else 1
-            created = iso(utcnow())
+            n = number + 1
             rt.store.put(version_key(aid, n), body, content_type="text/html; charset=" + encoding)
             rt.store.put(patch_key(aid, n), _dumps(patch_doc), content_type="application/json")
-            meta = {"article_id": aid, "version": n, "key": version_key(aid, n), "sha256": digest,
-                    "created_at": created, "reason": reason, "source_sha256": source_sha256,
-                    "encoding": encoding, "patch_key": patch_key(aid, n), "archiver_version": __version__}
-            rt.store.put(version_meta_key(aid, n), _dumps(meta), content_type="application/json")
-            version = Version(aid, n, version_key(aid, n), digest, created, reason, source_sha256, new=True)
-        rt.catalog.record_version(article_id=aid, version=version.number, key=version.key, sha256=digest,
-                                  source_sha256=source_sha256, reason=version.reason, created_at=version.created_at)
-    return version
+            meta = Version(article_id=aid, version=n, key=version_key(aid, n), sha256=digest,
+                           created_at=iso(utcnow()), reason=reason, source_sha256=source_sha256,
+                           encoding=encoding, patch_key=patch_key(aid, n), archiver_version=__version__)
+            rt.store.put(version_meta_key(aid, n), meta.dumps(), content_type="application/json")
+            written = Written(meta, new=True)
+        v = written.version
+        rt.catalog.record_version(article_id=aid, version=v.version, key=v.key, sha256=v.sha256,
+                                  source_sha256=v.source_sha256, reason=v.reason, created_at=v.created_at)
+    return written
 
 # --- carrying source spans to the current version ------------------------------------------------
-def patch_chain(rt: Runtime, history: list[dict[str, Any]], number: int, source_sha256: str) -> list[Patch]:
+def patch_chain(rt: Runtime, history: Sequence[Version], number: int, source_sha256: str) -> list[Patch]:
     """The patches leading from the source to version `number`, oldest first."""
     return [patch for patch, _ in chain_docs(rt, history, number, source_sha256)]
 
-def chain_docs(rt: Runtime, history: list[dict[str, Any]], number: int,
+def chain_docs(rt: Runtime, history: Sequence[Version], number: int,
                source_sha256: str) -> list[tuple[Patch, dict[str, Any]]]:
     """Each patch from the source to version `number` with its stored document, oldest first."""
-    metas = {v["version"]: v for v in history}
+    metas = {v.version: v for v in history}
     chain: list[tuple[Patch, dict[str, Any]]] = []
     while True:
         meta = metas.get(number)
         if meta is None or len(chain) > len(metas):
             raise RestoreError(f"version {number} is missing from the article's history")
         try:
-            doc = json.loads(rt.store.get(meta["patch_key"]))
+            if meta.patch_key is None:
+                raise KeyError("patch_key")
+            doc = json.loads(rt.store.get(meta.patch_key))
             chain.append((Patch.from_json(doc), doc))
         except (ObjectNotFound, KeyError, ValueError) as exc:
             raise RestoreError(f"version {number} has no usable patch: {exc}") from None
@@ -117,7 +144,7 @@ def chain_docs(rt: Runtime, history: list[dict[str, Any]], number: int,
             continue
         if base.get("kind") == "source" and base.get("sha256") == source_sha256:
             return chain[::-1]
-        raise RestoreError(f"version {meta['version']} does not derive from source {source_sha256[:12]}")
+        raise RestoreError(f"version {meta.version} does not derive from source {source_sha256[:12]}")
 
 def map_span(chain: list[Patch], start: int, end: int) -> tuple[int, int] | None:
     """Where [start, end) of the source sits after the chain, or None if an edit cut across it."""

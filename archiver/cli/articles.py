@@ -16,7 +16,7 @@ from typing import Any
 
 from archiver.article.decode import article_id_for
 from archiver.article.input import ArticleInput
-from archiver.article.versions import versions
+from archiver.article.versions import version_entry, versions
 from archiver.capture.fetch import Fetcher, FetchError
 from archiver.cli.output import print_json
 from archiver.config.settings import Settings
@@ -107,9 +107,9 @@ def wait_for_version(rt: Runtime, article_id: str, sha: str, timeout: float) -> 
     Raises ArchiverError when none is committed within `timeout` seconds."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        done = [v for v in versions(rt, article_id) if v["source_sha256"] == sha]
+        done = [v for v in versions(rt, article_id) if v.source_sha256 == sha]
         if done:
-            return {"version": done[-1]["version"], "rewritten": rt.store.locate(done[-1]["key"])}
+            return {"version": done[-1].version, "rewritten": rt.store.locate(done[-1].key)}
         time.sleep(0.1)
     raise ArchiverError(f"article {article_id} was not rewritten within {timeout:.0f}s (still queued?)")
 
@@ -135,10 +135,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
             raise InputError(f"no article {args.article_id!r} in {rt.store.describe()}")
         out = {
             "article_id": args.article_id,
-            "current": history[-1]["version"],
-            "versions": [{"version": v["version"], "created": v["created_at"], "reason": v["reason"],
-                          "key": v["key"], "path": rt.store.locate(v["key"]), "sha256": v["sha256"]}
-                         for v in history],
+            "current": history[-1].version,
+            "versions": [version_entry(rt, v) for v in history],
         }
     if args.json:
         print_json(out)

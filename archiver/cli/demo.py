@@ -62,7 +62,8 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
             rep = archive(rt, ArticleInput(article, base_url=origin.base_url + "/news/"), article_id=ARTICLE_ID)
             after = set(rt.store.list(""))
             patch = json.loads(rt.store.get(patch_key(ARTICLE_ID, rep["version"])))
-            snapshots = {e["snapshot"]: json.loads(rt.store.get(e["snapshot"])) for e in rep["embeds"] if e["snapshot"]}
+            # The report's "snapshot" is each embed's manifest key.
+            manifests = {e["snapshot"]: json.loads(rt.store.get(e["snapshot"])) for e in rep["embeds"] if e["snapshot"]}
     new_keys = sorted(after - before)
     if as_json:
         out.write(json.dumps({**rep, "stored": new_keys, "changes": patch["ops"],
@@ -78,7 +79,7 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
     for e in rep["embeds"]:
         w(f"  {e['provider']} {e['post_id']}: {e['status']}  snapshot {e['snapshot']}\n")
         if e.get("snapshot"):
-            m = snapshots[e["snapshot"]]
+            m = manifests[e["snapshot"]]
             author = m.get("author") or {}
             w(f"    {author.get('name')} (@{author.get('handle')}), posted {m.get('created_at')}\n")
             w(f"    text: {m.get('text')!r}\n")

@@ -27,9 +27,11 @@ from archiver.dates import iso, utcnow
 from archiver.errors import InputError
 from archiver.health.probes import probe
 from archiver.health.state import STATES, Original, advance, new_record
+from archiver.records.plan import EmbedItem, Plan
+from archiver.records.result import EmbedResult, ImageResult
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
-from archiver.steps.results import load_result
+from archiver.steps.results import Results, load_results
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import HEALTH_PREFIX, record_key, url_sha256
 
@@ -73,14 +75,24 @@ def ensure_schema(catalog: Catalog) -> None:
 def originals(rt: Runtime, article_id: str) -> list[Original]:
     """The article's items (its current source's plan) with the URL each one's original lives at."""
     plan = load_plan(rt, check_article_id(article_id))
+    return originals_of(plan, load_results(rt, plan))
+
+
+def originals_of(plan: Plan, results: Results) -> list[Original]:
+    """The items of `plan` with the URL each one's original lives at, from their `results` (by item id)."""
     out = []
     for item in plan.items:
-        res = load_result(rt, plan, item["item_id"]) or {}
-        url = res.get("url") or item.get("url")
+        res = results.get(item.item_id)
+        url = (res.url if res else None) or item.url
         if not url:
             continue  # a flattened embed nothing resolved: there is no original to ask
-        out.append(Original(plan.article_id, item["item_id"], item["kind"], url, item.get("provider"),
-                            res.get("post_id") or item.get("post_id"), res.get("status"), res.get("sha256")))
+        if isinstance(item, EmbedItem):
+            post_id = (res.post_id if isinstance(res, EmbedResult) else None) or item.post_id
+            out.append(Original(plan.article_id, item.item_id, item.kind, url, item.provider, post_id,
+                                res.status if res else None))
+        else:
+            out.append(Original(plan.article_id, item.item_id, item.kind, url, None, None,
+                                res.status if res else None, res.sha256 if isinstance(res, ImageResult) else None))
     return out
 
 def enroll(rt: Runtime, article_id: str, *, now: datetime | None = None) -> list[Original]:
@@ -214,5 +226,9 @@ def overview(rt: Runtime, *, state: str | None = None, limit: int = 200, offset:
 
 def dead_items(rt: Runtime, article_id: str) -> list[Original]:
     """The article's originals whose stored state is dead."""
-    return [o for o in originals(rt, article_id)
-            if (load_record(rt, o.url) or {}).get("state") == "dead"]
+    return dead_among(rt, originals(rt, article_id))
+
+
+def dead_among(rt: Runtime, found: list[Original]) -> list[Original]:
+    """Those of the originals `found` whose stored state is dead."""
+    return [o for o in found if (load_record(rt, o.url) or {}).get("state") == "dead"]

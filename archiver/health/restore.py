@@ -18,102 +18,117 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archiver.article.splice import Patch, PatchError, Replacement, splice
-from archiver.article.versions import RestoreError, encodable, map_span, patch_chain, versions, write_version
+from archiver.article.versions import (
+    RestoreError,
+    encodable,
+    map_span,
+    patch_chain,
+    version_entry,
+    versions,
+    write_version,
+)
 from archiver.auth import Principal
 from archiver.capture.cards.html_card import card_frame
 from archiver.compliance import audit
 from archiver.errors import ArchiverError, InputError
 from archiver.health.callback import notify_cms
-from archiver.health.originals import dead_items, ensure_schema, url_sha256
+from archiver.health.originals import dead_among, ensure_schema, originals_of, url_sha256
+from archiver.records.plan import EmbedItem, ImageItem
+from archiver.records.result import EmbedResult, ImageResult, ItemResult
+from archiver.records.version import Version
 from archiver.runtime import Runtime
-from archiver.steps.prepare import Plan, check_article_id, load_plan
-from archiver.steps.results import load_result
+from archiver.steps.prepare import check_article_id, load_plan
+from archiver.steps.results import load_results
 from archiver.storage.base import ObjectNotFound
 
 log = logging.getLogger(__name__)
 
 
-# --- reports in the shape of `archiver show --json` ----------------------------------------------
-def version_entry(rt: Runtime, v: dict[str, Any]) -> dict[str, Any]:
-    return {"version": v["version"], "created": v["created_at"], "reason": v["reason"], "key": v["key"],
-            "path": rt.store.locate(v["key"]), "sha256": v["sha256"]}
-
-def _history(rt: Runtime, article_id: str) -> list[dict[str, Any]]:
+# --- the article's versions --------------------------------------------------------------------------
+def _history(rt: Runtime, article_id: str) -> list[Version]:
     history = versions(rt, check_article_id(article_id))
     if not history:
         raise InputError(f"no article {article_id!r} in {rt.store.describe()}")
     return history
 
+
 # --- what a dead item becomes ---------------------------------------------------------------------
-def card_key(rt: Runtime, result: dict[str, Any]) -> str:
+def card_key(rt: Runtime, result: ItemResult | None) -> str:
     """The static card of the item's capture; RestoreError when there is none."""
-    snapshot = result.get("snapshot")
-    if result.get("status") != "archived" or not snapshot:
-        raise RestoreError(f"no archived copy of {result.get('url')} to restore from "
-                           f"(capture status {result.get('status')!r})")
-    manifest = json.loads(rt.store.get(snapshot))
-    key = (manifest.get("cards") or {}).get("html") or snapshot.removesuffix(".json") + ".card.html"
+    embed = result if isinstance(result, EmbedResult) else None
+    if embed is None or embed.status != "archived" or not embed.manifest_key:
+        raise RestoreError(f"no archived copy of {result.url if result else None} to restore from "
+                           f"(capture status {result.status if result else None!r})")
+    manifest = json.loads(rt.store.get(embed.manifest_key))
+    key = (manifest.get("cards") or {}).get("html") or embed.manifest_key.removesuffix(".json") + ".card.html"
     if not isinstance(key, str) or not rt.store.exists(key):
-        raise RestoreError(f"the capture {result.get('capture_id')} of {result.get('url')} has no static card "
+        raise RestoreError(f"the capture {embed.capture_id} of {embed.url} has no static card "
                            f"({key}) yet: capture the post again to make one")
     return key
 
-def card_markup(rt: Runtime, result: dict[str, Any], key: str, *, html_context: bool) -> str:
+
+def card_markup(rt: Runtime, result: EmbedResult, key: str, *, html_context: bool) -> str:
     """A sandboxed frame showing the card (HTML, from the cards' frame template), or the card's stable
     URL (text, Markdown lines)."""
     src = rt.store.public_url(key)
-    if not html_context:
+    if not html_context or result.manifest_key is None:
         return src
-    return card_frame(src, original=result.get("url") or "", version_url=rt.store.public_url(result["snapshot"]),
-                      version_date=result.get("captured_at") or "")
+    return card_frame(src, original=result.url or "", version_url=rt.store.public_url(result.manifest_key),
+                      version_date=result.captured_at or "")
 
-def _replacements(rt: Runtime, plan: Plan, text: str, encoding: str, chain: list[Patch],
-                  item: dict[str, Any]) -> list[Replacement]:
-    res = load_result(rt, plan, item["item_id"]) or {}
+
+def _replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch], item: EmbedItem | ImageItem,
+                  res: ItemResult | None) -> list[Replacement]:
+    """What restoring `item` (with its result `res`) changes in the current version's `text`."""
     reps = []
-    key = card_key(rt, res) if item["kind"] == "embed" else None
-    if item["kind"] == "image" and not res.get("stable_url"):
-        raise RestoreError(f"no stable copy of {item['url']} (capture status {res.get('status')!r})")
-    for occ in item["occurrences"]:
-        span = map_span(chain, occ["start"], occ["end"])
+    key = card_key(rt, res) if isinstance(item, EmbedItem) else None
+    stable_url = res.stable_url if isinstance(res, ImageResult) else None
+    if isinstance(item, ImageItem) and not stable_url:
+        raise RestoreError(f"no stable copy of {item.url} (capture status {res.status if res else None!r})")
+    for occ in item.occurrences:
+        span = map_span(chain, occ.start, occ.end)
         if span is None:
-            raise RestoreError(f"an edit in a later version cut across {item.get('url')} at {occ['start']}")
+            raise RestoreError(f"an edit in a later version cut across {item.url} at {occ.start}")
         old = text[span[0]:span[1]]
-        if key is not None:
+        if key is not None and isinstance(res, EmbedResult):
             new = card_markup(rt, res, key, html_context=old.lstrip().startswith("<"))
         else:
-            new = res["stable_url"]
+            new = stable_url or ""
         new = encodable(new, encoding)
         if new != old:
             reps.append(Replacement(span[0], span[1], new))
     return reps
 
+
 # --- restore and revert ---------------------------------------------------------------------------
 def restore(rt: Runtime, article_id: str, *, item_ids: list[str] | None = None, all_dead: bool = False,
             principal: Principal | None = None, auto: bool = False) -> dict[str, Any]:
     """Restore the given items (with `all_dead`, or when none are given: every dead one too) into a
-    new version; report what happened to each."""
+    new version; report what happened to each.
+
+    The current version's plan and item results are read once, and its dead items found among them."""
     with rt.coordinator.lock(f"restore:{article_id}", timeout=120):
         history = _history(rt, article_id)
         current = history[-1]
-        plan = load_plan(rt, article_id, current["source_sha256"])
+        plan = load_plan(rt, article_id, current.source_sha256)
+        results = load_results(rt, plan)
         wanted = set(item_ids or [])
-        unknown = sorted(wanted - {it["item_id"] for it in plan.items})
+        unknown = sorted(wanted - {it.item_id for it in plan.items})
         if unknown:
             raise InputError(f"article {article_id!r} has no item {', '.join(unknown)}")
         if all_dead or not wanted:
-            wanted |= {o.item_id for o in dead_items(rt, article_id)}
-        encoding = current.get("encoding") or plan.encoding
-        text = rt.store.get(current["key"]).decode(encoding)
-        chain = patch_chain(rt, history, current["version"], plan.source_sha256)
+            wanted |= {o.item_id for o in dead_among(rt, originals_of(plan, results))}
+        encoding = current.encoding or plan.encoding
+        text = rt.store.get(current.key).decode(encoding)
+        chain = patch_chain(rt, history, current.version, plan.source_sha256)
         reps: list[Replacement] = []
         outcome = []
         for item in plan.items:
-            if item["item_id"] not in wanted:
+            if item.item_id not in wanted:
                 continue
-            entry = {"item_id": item["item_id"], "kind": item["kind"], "url": item.get("url")}
+            entry = {"item_id": item.item_id, "kind": item.kind, "url": item.url}
             try:
-                found = _replacements(rt, plan, text, encoding, chain, item)
+                found = _replacements(rt, text, encoding, chain, item, results.get(item.item_id))
             except (RestoreError, ObjectNotFound) as exc:
                 outcome.append({**entry, "status": "error", "error": str(exc)})
                 continue
@@ -126,50 +141,50 @@ def restore(rt: Runtime, article_id: str, *, item_ids: list[str] | None = None, 
                 new_text, patch = splice(text, reps)
             except (ValueError, PatchError) as exc:
                 raise RestoreError(f"restoring {article_id!r}: {exc}") from None
-            base = {"kind": "version", "version": current["version"], "sha256": current["sha256"],
-                    "key": current["key"]}
-            written = write_version(
+            base = {"kind": "version", "version": current.version, "sha256": current.sha256, "key": current.key}
+            version = write_version(
                 rt, article_id, new_text.encode(encoding), reason="auto-restore" if auto else "restore",
                 source_sha256=plan.source_sha256, encoding=encoding,
                 patch_doc={"base": base, **patch.to_json(),
                            "restored": [o["item_id"] for o in outcome if o["status"] == "restored"]},
-                unless_current=False, expected_current=current["version"])
-            version = next(v for v in versions(rt, article_id) if v["version"] == written.number)
+                unless_current=False, expected_current=current.version, history=history).version
             new = True
-    report = {"article_id": article_id, "current": version["version"], "version": version_entry(rt, version),
+    report = {"article_id": article_id, "current": version.version, "version": version_entry(rt, version),
               "new_version": new, "items": outcome}
     report["callback"] = notify_cms(rt, "restore", report) if new else None
-    _audit(rt, principal, "restore", article_id, {"version": version["version"], "new_version": new,
+    _audit(rt, principal, "restore", article_id, {"version": version.version, "new_version": new,
                                                   "auto": auto, "items": outcome,
                                                   "callback": report["callback"]},
            sum(1 for o in outcome if o["status"] == "restored"))
     return report
 
+
 def revert(rt: Runtime, article_id: str, to_version: int, *, principal: Principal | None = None) -> dict[str, Any]:
     """Write version `to_version`'s bytes, exactly, as a new current version."""
     with rt.coordinator.lock(f"restore:{article_id}", timeout=120):
         history = _history(rt, article_id)
-        target = next((v for v in history if v["version"] == to_version), None)
+        target = next((v for v in history if v.version == to_version), None)
         if target is None:
             raise InputError(f"article {article_id!r} has no version {to_version} "
-                             f"(versions 1-{history[-1]['version']})")
-        body = rt.store.get(target["key"])
-        if hashlib.sha256(body).hexdigest() != target["sha256"]:
+                             f"(versions 1-{history[-1].version})")
+        body = rt.store.get(target.key)
+        if hashlib.sha256(body).hexdigest() != target.sha256:
             raise RestoreError(f"stored bytes of version {to_version} do not match their recorded sha256")
-        encoding = target.get("encoding") or "utf-8"
+        encoding = target.encoding or "utf-8"
         _, patch = splice(body.decode(encoding, errors="replace"), [])
-        base = {"kind": "version", "version": to_version, "sha256": target["sha256"], "key": target["key"]}
-        written = write_version(rt, article_id, body, reason="revert", source_sha256=target["source_sha256"],
+        base = {"kind": "version", "version": to_version, "sha256": target.sha256, "key": target.key}
+        version = write_version(rt, article_id, body, reason="revert", source_sha256=target.source_sha256,
                                 encoding=encoding, patch_doc={"base": base, **patch.to_json(),
                                                               "reverted_to": to_version},
-                                unless_current=False, expected_current=history[-1]["version"])
-        version = next(v for v in versions(rt, article_id) if v["version"] == written.number)
-    report = {"article_id": article_id, "current": version["version"], "version": version_entry(rt, version),
+                                unless_current=False, expected_current=history[-1].version,
+                                history=history).version
+    report = {"article_id": article_id, "current": version.version, "version": version_entry(rt, version),
               "new_version": True, "reverted_to": to_version}
     report["callback"] = notify_cms(rt, "revert", report)
-    _audit(rt, principal, "revert", article_id, {"version": version["version"], "reverted_to": to_version,
+    _audit(rt, principal, "revert", article_id, {"version": version.version, "reverted_to": to_version,
                                                  "callback": report["callback"]}, 1)
     return report
+
 
 def _audit(rt: Runtime, principal: Principal | None, action: str, article_id: str, detail: dict[str, Any],
            count: int) -> None:

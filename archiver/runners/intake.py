@@ -112,7 +112,7 @@ class Intake:
                   "format": article.format, "charset": article.charset, "received_at": iso(utcnow())}
         store.put(intake_key(article_id, sha), json.dumps(record, ensure_ascii=False, sort_keys=True).encode(),
                   content_type="application/json", if_none_match=True)
-        done = any(v.get("source_sha256") == sha for v in versions(self.rt, article_id))
+        done = any(v.source_sha256 == sha for v in versions(self.rt, article_id))
         client = self._reachable_broker() if queue_only else self.redis()
         if client is not None:
             queued = not done and self._enqueue(client, job_id, article_id, article)

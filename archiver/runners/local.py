@@ -13,28 +13,45 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from archiver.article.input import ArticleInput
+from archiver.records.plan import Plan
+from archiver.records.result import ItemResult, failed_result
 from archiver.runtime import Runtime
 from archiver.steps.capture import capture_item
 from archiver.steps.finalize import finalize
-from archiver.steps.prepare import Plan, load_plan, prepare
+from archiver.steps.prepare import load_plan, prepare
 from archiver.steps.report import report
-from archiver.steps.results import failed_result, pending_items, save_result
+from archiver.steps.results import load_result, load_results, pending, save_result
 
 
-def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float) -> None:
-    """Capture items on a thread pool; what is not done by the deadline (time.monotonic()) is stored as failed."""
+def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float) -> dict[str, ItemResult]:
+    """Capture items on a thread pool; what is not done by the deadline (time.monotonic()) is stored as
+    failed. Returns the items' stored results by item id."""
     if not item_ids:
-        return
+        return {}
     pool = ThreadPoolExecutor(max_workers=max(1, rt.settings.capture_threads), thread_name_prefix="capture")
     futures = {pool.submit(capture_item, rt, plan, iid, force=True): iid for iid in item_ids}
-    _, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
-    for fut in pending:
+    done, late = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+    results = {}
+    for fut in done:
+        # A capture that raised (its lock, say) stored nothing new: what storage holds stands.
+        res = fut.result() if fut.exception() is None else load_result(rt, plan, futures[fut])
+        if res is not None:
+            results[futures[fut]] = res
+    for fut in late:
         fut.cancel()
-        item = plan.item(futures[fut])
-        save_result(rt, plan, failed_result(
-            item, f"timed out after {rt.settings.archive_deadline:.0f}s; `archiver retry {plan.article_id}` "
-                  "finishes it"))
+        result = failed_result(plan.item(futures[fut]), f"timed out after {rt.settings.archive_deadline:.0f}s; "
+                                                        f"`archiver retry {plan.article_id}` finishes it")
+        save_result(rt, plan, result)
+        results[futures[fut]] = result
     pool.shutdown(wait=False, cancel_futures=True)
+    return results
+
+
+def _run(rt: Runtime, plan: Plan, deadline: float, reason: str) -> dict[str, Any]:
+    """Capture what has no final result, then finalize and report, each result read from storage once."""
+    results = load_results(rt, plan)
+    results.update(run_captures(rt, plan, pending(plan, results), deadline))
+    return report(rt, plan, finalize(rt, plan, reason=reason, results=results), results)
 
 
 def archive(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | None = None, url: str | None = None,
@@ -50,14 +67,11 @@ def archive(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | Non
     deadline = time.monotonic() + rt.settings.archive_deadline
     rt.fetcher.deadline_at = deadline
     plan = prepare(rt, article, article_id=article_id, source_stored=source_stored)
-    run_captures(rt, plan, pending_items(rt, plan), deadline)
-    return report(rt, plan, finalize(rt, plan))
+    return _run(rt, plan, deadline, "archive")
 
 
 def retry(rt: Runtime, article_id: str) -> dict[str, Any]:
     """Capture again what failed or was unavailable, then write a new version if anything changed."""
     deadline = time.monotonic() + rt.settings.archive_deadline
     rt.fetcher.deadline_at = deadline
-    plan = load_plan(rt, article_id)
-    run_captures(rt, plan, pending_items(rt, plan), deadline)
-    return report(rt, plan, finalize(rt, plan, reason="retry"))
+    return _run(rt, load_plan(rt, article_id), deadline, "retry")

@@ -2,7 +2,7 @@
 
 Manifests under posts/ give captures, the posts' search rows and their media; plans, item
 results and version metadata under articles/ give articles, items, image uses and versions;
-blob rows (with the perceptual hash) are recomputed from the stored originals. Every write is an
+blob rows (with the difference hash) are recomputed from the stored originals. Every write is an
 upsert, so a reindex can run at any time, twice, or be interrupted and run again.
 
 Captures are indexed through `archiver.catalog.indexing.index_capture`, the same path a fresh
@@ -18,13 +18,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
 
-from archiver.catalog.indexing import _image_blob, index_capture
+from archiver.catalog.indexing import image_blob, index_capture
 from archiver.dates import iso, utcnow
+from archiver.records.base import RecordError
+from archiver.records.plan import Plan
+from archiver.records.result import ImageResult, ItemResult, load_item_result
+from archiver.records.version import Version
 from archiver.runtime import Runtime
-from archiver.steps.prepare import Plan
-from archiver.steps.results import is_final
+from archiver.steps.results import is_final, record_item
 from archiver.storage.base import ObjectNotFound
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,11 @@ _ARTICLE_OBJECT = re.compile(
 
 READ_THREADS = 8
 
+
 @dataclass
 class ReindexReport:
+    """What a reindex did: rows recorded of each kind, and stored objects skipped as unreadable."""
+
     captures: int = 0
     articles: int = 0
     items: int = 0
@@ -49,18 +54,19 @@ class ReindexReport:
     def to_json(self) -> dict[str, int]:
         return asdict(self)
 
-def _read_json(rt: Runtime, keys: Iterable[str]) -> Iterator[tuple[str, dict[str, Any] | None]]:
-    """(key, parsed object or None if unreadable), reading several objects at once."""
-    def read(key: str) -> tuple[str, dict[str, Any] | None]:
+
+def _read(rt: Runtime, keys: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
+    """(key, stored bytes or None if gone), reading several objects at once."""
+    def read(key: str) -> tuple[str, bytes | None]:
         try:
-            doc = json.loads(rt.store.get(key))
-        except (ObjectNotFound, ValueError) as exc:
+            return key, rt.store.get(key)
+        except ObjectNotFound as exc:
             log.warning("reindex: skipping %s: %s", key, exc)
             return key, None
-        return key, doc if isinstance(doc, dict) else None
 
     with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="reindex") as pool:
         yield from pool.map(read, keys)
+
 
 def reindex(rt: Runtime, *, fresh: bool = False,
             progress: Callable[[ReindexReport], None] | None = None) -> ReindexReport:
@@ -72,9 +78,10 @@ def reindex(rt: Runtime, *, fresh: bool = False,
     # first capture, as when it was archived, and later ones update it.
     manifests = sorted((k for k in rt.store.list("posts/") if _MANIFEST.fullmatch(k)),
                        key=lambda k: (k.rsplit("/", 1)[1], k))
-    for key, manifest in _read_json(rt, manifests):
+    for key, data in _read(rt, manifests):
         try:
-            if manifest is None:
+            manifest = json.loads(data) if data is not None else None
+            if not isinstance(manifest, dict):
                 raise ValueError("not a JSON object")
             rep.blobs += index_capture(rt, key, manifest)
             rep.captures += 1
@@ -97,62 +104,64 @@ def reindex(rt: Runtime, *, fresh: bool = False,
             rep.skipped += 1
     return rep
 
+
 def _index_article(rt: Runtime, article_id: str, objects: list[tuple[re.Match[str], str]],
                    rep: ReindexReport) -> None:
-    docs = dict(_read_json(rt, [key for _, key in objects]))
+    """Index one article's plans, item results and versions; a malformed object is skipped (counted)."""
+    data = dict(_read(rt, [key for _, key in objects]))
     plans: dict[str, Plan] = {}
-    results: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    versions: list[dict[str, Any]] = []
+    results: dict[str, list[ItemResult]] = defaultdict(list)
+    versions: list[Version] = []
     for m, key in objects:
-        doc = docs.get(key)
-        if doc is None:
+        raw = data.get(key)
+        try:
+            if raw is None:
+                raise RecordError(f"{key} is gone")
+            if m["plan"]:
+                plans[m["plan"]] = Plan.loads(raw, key)
+            elif m["rsrc"]:
+                results[m["rsrc"]].append(load_item_result(raw, key))
+            else:
+                versions.append(Version.loads(raw, key))
+        except RecordError as exc:
+            log.warning("reindex: skipping %s", exc)
             rep.skipped += 1
-        elif m["plan"]:
-            plans[m["plan"]] = Plan.from_json(doc)
-        elif m["rsrc"]:
-            results[m["rsrc"]].append(doc)
-        else:
-            versions.append(doc)
-    versions.sort(key=lambda v: v["version"])
+    versions.sort(key=lambda v: v.version)
     if not plans:
         raise ValueError("no plan stored")
     # The article's current source: the latest version's, else the newest plan.
     newest = max(plans.values(), key=lambda p: p.created_at)
-    plan = plans.get(versions[-1]["source_sha256"], newest) if versions else newest
+    plan = plans.get(versions[-1].source_sha256, newest) if versions else newest
     now = iso(utcnow())
     for sha, res_list in results.items():
         item_plan = plans.get(sha)
         for res in res_list:
             _index_result(rt, article_id, sha, item_plan, res, now, rep)
-    by_item = {r["item_id"]: r for r in results.get(plan.source_sha256, [])}
-    done = all(is_final(by_item.get(it["item_id"])) for it in plan.items)
+    by_item = {r.item_id: r for r in results.get(plan.source_sha256, [])}
+    done = all(is_final(by_item.get(it.item_id)) for it in plan.items)
     status = ("complete" if done else "partial") if versions else "capturing"
     rt.catalog.record_article(
         article_id=article_id, url=plan.url, source_sha256=plan.source_sha256, encoding=plan.encoding,
         status=status, created_at=min(p.created_at for p in plans.values()),
-        updated_at=versions[-1]["created_at"] if versions else plan.created_at)
+        updated_at=versions[-1].created_at if versions else plan.created_at)
     for v in versions:
-        rt.catalog.record_version(article_id=article_id, version=v["version"], key=v["key"], sha256=v["sha256"],
-                                  source_sha256=v["source_sha256"], reason=v["reason"],
-                                  created_at=v["created_at"])
+        rt.catalog.record_version(article_id=article_id, version=v.version, key=v.key, sha256=v.sha256,
+                                  source_sha256=v.source_sha256, reason=v.reason, created_at=v.created_at)
         rep.versions += 1
 
-def _index_result(rt: Runtime, article_id: str, source_sha: str, plan: Plan | None, res: dict[str, Any],
+
+def _index_result(rt: Runtime, article_id: str, source_sha: str, plan: Plan | None, res: ItemResult,
                   now: str, rep: ReindexReport) -> None:
-    rt.catalog.record_item(
-        article_id=article_id, source_sha256=source_sha, item_id=res["item_id"], kind=res["kind"],
-        provider=res.get("provider"), post_id=res.get("post_id"), url=res.get("url"), status=res["status"],
-        error=res.get("error"), snapshot_key=res.get("snapshot"), sha256=res.get("sha256"),
-        stable_url=res.get("stable_url"), occurrences=res.get("occurrences", 1), updated_at=now)
+    record_item(rt, article_id, source_sha, res, now)
     rep.items += 1
-    if res["kind"] != "image" or res["status"] != "archived" or not res.get("sha256"):
+    if not isinstance(res, ImageResult) or res.status != "archived" or not res.sha256:
         return
-    rep.blobs += _image_blob(rt, res["sha256"], res.get("key"), res.get("mime"))
+    rep.blobs += image_blob(rt, res.sha256, res.key, res.mime)
     if plan is None:
         return
     try:
-        occurrences = plan.item(res["item_id"])["occurrences"]
+        occurrences = plan.item(res.item_id).occurrences
     except KeyError:
         return
     for occ in occurrences:
-        rt.catalog.record_blob_use(res["sha256"], article_id, occ["start"], res.get("url") or "")
+        rt.catalog.record_blob_use(res.sha256, article_id, occ.start, res.url or "")

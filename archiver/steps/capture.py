@@ -8,81 +8,89 @@ import hashlib
 import json
 import logging
 from datetime import timedelta
-from typing import Any
 
 from archiver.capture.fetch import normalize_url
 from archiver.capture.manifest import new_capture_id
 from archiver.capture.media import archive_media
-from archiver.catalog.indexing import index_capture
+from archiver.catalog.indexing import index_capture, record_image_blob
 from archiver.dates import iso, utcnow
-from archiver.discover.model import Embed
 from archiver.providers.base import CaptureContext
 from archiver.providers.markup import filing_id
 from archiver.providers.registry import get_provider
+from archiver.records.plan import EmbedItem, ImageItem, Plan
+from archiver.records.result import (
+    CAPTURING,
+    FINAL_EMBED_STATUSES,
+    EmbedResult,
+    ImageResult,
+    ItemResult,
+    failed_result,
+)
 from archiver.runtime import Runtime
-from archiver.steps.prepare import Plan, _load_source
-from archiver.steps.results import FINAL_EMBED_STATUSES, failed_result, is_final, load_result, save_result
+from archiver.steps.prepare import load_source
+from archiver.steps.results import is_final, load_result, save_result
 
 log = logging.getLogger(__name__)
 
 
 # --- capture ---------------------------------------------------------------------------------------
-def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False) -> dict[str, Any]:
+def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False) -> ItemResult:
     """Capture one item and store its result. A final stored result is returned as is.
 
     One capture of a post runs at a time, across workers: a task delivered twice, or two articles
     embedding the same post, wait for the first capture and then find it (stored, or fresh).
     """
     item = plan.item(item_id)
-    if item["kind"] == "embed" and item.get("post_id"):
-        lock = f"capture:{item['provider']}:{item['post_id']}"
+    if isinstance(item, EmbedItem) and item.post_id:
+        lock = f"capture:{item.provider}:{item.post_id}"
     else:
         lock = f"capture:{plan.group}:{item_id}"
     with rt.coordinator.lock(lock, timeout=float(rt.settings.task_time_limit)):
         return _capture_item(rt, plan, item, force=force)
 
-def _capture_item(rt: Runtime, plan: Plan, item: dict[str, Any], *, force: bool) -> dict[str, Any]:
-    item_id = item["item_id"]
-    existing = load_result(rt, plan, item_id)
+
+def _capture_item(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem, *, force: bool) -> ItemResult:
+    existing = load_result(rt, plan, item.item_id)
     if existing is not None and is_final(existing) and not force:
         return existing
+    result: ItemResult
     try:
-        if item["kind"] == "embed":
+        if isinstance(item, EmbedItem):
             # The capture id is fixed before any object is written, so a capture that dies halfway
             # and runs again overwrites the same keys instead of leaving a second, partial capture;
             # a retry of one that ended unavailable or failed completes that same capture.
-            if existing is not None and existing.get("capture_id") and not is_final(existing):
-                capture_id = existing["capture_id"]
+            if isinstance(existing, EmbedResult) and existing.capture_id and not is_final(existing):
+                capture_id = existing.capture_id
             else:
                 capture_id = new_capture_id(utcnow())
-                save_result(rt, plan, {**failed_result(item, None), "status": "capturing",
-                                       "capture_id": capture_id})
+                save_result(rt, plan, failed_result(item, None).model_copy(
+                    update={"status": CAPTURING, "capture_id": capture_id}))
             result = _capture_embed(rt, plan, item, capture_id)
         else:
             result = _capture_image(rt, plan, item)
     except Exception as exc:
-        log.exception("capture of %s %s failed", item["kind"], item.get("url"))
+        log.exception("capture of %s %s failed", item.kind, item.url)
         result = failed_result(item, f"internal error: {type(exc).__name__}: {exc}")
     save_result(rt, plan, result)
     return result
 
-def _capture_embed(rt: Runtime, plan: Plan, item: dict[str, Any], capture_id: str) -> dict[str, Any]:
 
-    occurrences = [Embed(**o) for o in item["occurrences"]]
-    base = {"item_id": item["item_id"], "kind": "embed", "provider": item["provider"],
-            "occurrences": len(occurrences)}
+def _capture_embed(rt: Runtime, plan: Plan, item: EmbedItem, capture_id: str) -> EmbedResult:
+
+    occurrences = item.occurrences
+    base = {"item_id": item.item_id, "provider": item.provider, "occurrences": len(occurrences)}
     post_id = filing_id(occurrences[0])
     since = iso(utcnow() - timedelta(seconds=rt.settings.capture_fresh_for))
-    fresh = rt.catalog.latest_capture(item["provider"], post_id, since, FINAL_EMBED_STATUSES)
+    fresh = rt.catalog.latest_capture(item.provider, post_id, since, FINAL_EMBED_STATUSES)
     if fresh is not None:
         # A fresh capture is reused: archiving the same post again stores nothing new.
-        return {**base, "post_id": item.get("post_id"), "url": fresh["url"] or item.get("url"),
-                "status": fresh["status"], "snapshot": fresh["manifest_key"],
-                "capture_id": fresh["capture_id"], "captured_at": fresh["captured_at"], "error": None}
+        return EmbedResult(**base, post_id=item.post_id, url=fresh["url"] or item.url, status=fresh["status"],
+                           manifest_key=fresh["manifest_key"], capture_id=fresh["capture_id"],
+                           captured_at=fresh["captured_at"], error=None)
     ctx = CaptureContext(settings=rt.settings, fetcher=rt.fetcher, store=rt.store, article_id=plan.article_id,
-                         article_url=plan.url, article_text=_load_source(rt, plan).text,
+                         article_url=plan.url, article_text=load_source(rt, plan).text,
                          capture_id=capture_id)
-    res = get_provider(item["provider"]).capture(occurrences, ctx)
+    res = get_provider(item.provider).capture(occurrences, ctx)
     manifest = res.manifest or {}
     captured_at = manifest.get("captured_at") or iso(utcnow())
     if res.capture_id and res.manifest_key and res.manifest:
@@ -104,15 +112,15 @@ def _capture_embed(rt: Runtime, plan: Plan, item: dict[str, Any], capture_id: st
         )
     # "unresolved-…" is only the filing name of a post the article shows without an id.
     resolved_id = res.post_id if res.post_id and not res.post_id.startswith("unresolved-") else None
-    return {**base, "post_id": item.get("post_id") or resolved_id, "url": res.url or item.get("url"),
-            "status": res.status, "snapshot": res.manifest_key, "capture_id": res.capture_id,
-            "captured_at": captured_at, "error": res.error}
+    return EmbedResult(**base, post_id=item.post_id or resolved_id, url=res.url or item.url, status=res.status,
+                       manifest_key=res.manifest_key, capture_id=res.capture_id, captured_at=captured_at,
+                       error=res.error)
 
-def _capture_image(rt: Runtime, plan: Plan, item: dict[str, Any]) -> dict[str, Any]:
+def _capture_image(rt: Runtime, plan: Plan, item: ImageItem) -> ImageResult:
 
-    url = item["url"]
+    url = item.url
     same = normalize_url(url)  # spellings of one URL share one fetch
-    base = {"item_id": item["item_id"], "kind": "image", "url": url, "occurrences": len(item["occurrences"])}
+    base = {"item_id": item.item_id, "url": url, "occurrences": len(item.occurrences)}
     window = rt.settings.media_dedupe_window
     # One fetch of a URL across all workers: whoever holds the lock fetches, the others reuse.
     with rt.coordinator.lock(f"url:{hashlib.sha256(same.encode()).hexdigest()}", timeout=180):
@@ -120,18 +128,17 @@ def _capture_image(rt: Runtime, plan: Plan, item: dict[str, Any]) -> dict[str, A
         seen = rt.catalog.recent_url_fetch(same, since)
         blob = rt.catalog.blob(seen["sha256"]) if seen else None
         if blob is not None and rt.store.exists(blob["key"]):
-            result = {**base, "status": "archived", "sha256": blob["sha256"], "key": blob["key"],
-                      "mime": blob["mime"], "stable_url": rt.store.public_url(blob["key"]), "error": None}
+            result = ImageResult(**base, status="archived", sha256=blob["sha256"], key=blob["key"], mime=blob["mime"],
+                                 stable_url=rt.store.public_url(blob["key"]), error=None)
         else:
             rec = archive_media(url, kind="image", fetcher=rt.fetcher, store=rt.store, settings=rt.settings)
             if rec.status != "archived" or not rec.sha256 or not rec.key:
-                return {**base, "status": rec.status if rec.status in ("rejected", "failed") else "failed",
-                        "sha256": rec.sha256, "stable_url": None, "error": rec.error or rec.status}
-            rt.catalog.record_blob(sha256=rec.sha256, key=rec.key, mime=rec.mime, bytes=rec.bytes,
-                                   width=rec.width, height=rec.height, phash=rec.phash)
+                return ImageResult(**base, status=rec.status if rec.status in ("rejected", "failed") else "failed",
+                                   sha256=rec.sha256, stable_url=None, error=rec.error or rec.status)
+            record_image_blob(rt, rec)
             rt.catalog.record_url_fetch(same, rec.sha256, iso(utcnow()))
-            result = {**base, "status": "archived", "sha256": rec.sha256, "key": rec.key, "mime": rec.mime,
-                      "stable_url": rt.store.public_url(rec.key), "error": None}
-    for occ in item["occurrences"]:
-        rt.catalog.record_blob_use(result["sha256"], plan.article_id, occ["start"], url)
+            result = ImageResult(**base, status="archived", sha256=rec.sha256, key=rec.key, mime=rec.mime,
+                                 stable_url=rt.store.public_url(rec.key), error=None)
+    for occ in item.occurrences:
+        rt.catalog.record_blob_use(result.sha256 or "", plan.article_id, occ.start, url)
     return result

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from archiver.article.splice import Replacement, add_robust_links, splice
 from archiver.article.versions import (
     RestoreError,
-    Version,
     VersionConflict,
+    Written,
     chain_docs,
     encodable,
     map_span,
@@ -20,16 +21,23 @@ from archiver.article.versions import (
     write_version,
 )
 from archiver.dates import iso, utcnow
+from archiver.records.plan import EmbedItem, Plan
+from archiver.records.result import EmbedResult, ImageResult
+from archiver.records.version import Version
 from archiver.runtime import Runtime
-from archiver.steps.prepare import Plan, _load_source
-from archiver.steps.results import is_final, load_result
+from archiver.steps.prepare import load_source
+from archiver.steps.results import Results, is_final, load_results
 from archiver.storage.layout import source_key
 
 log = logging.getLogger(__name__)
 
+# Where a source span [start, end) sits in a later version's text; None where an edit cut across it.
+SpanMap = Callable[[int, int], tuple[int, int] | None]
+
 
 class NotReady(Exception):
     """Some items of the article have no stored result yet."""
+
 
 def _minimal(start: int, old: str, new: str) -> tuple[int, int, str]:
     """Narrow a replacement to the part that differs, so nested spans do not collide."""
@@ -41,33 +49,33 @@ def _minimal(start: int, old: str, new: str) -> tuple[int, int, str]:
         s += 1
     return start + p, start + len(old) - s, new[p:len(new) - s]
 
-def build_replacements(rt: Runtime, text: str, plan: Plan, results: dict[str, dict[str, Any]],
-                       where: Callable[[int, int], tuple[int, int] | None] | None = None,
-                       leave: Collection[str] = ()) -> list:
+
+def build_replacements(rt: Runtime, text: str, plan: Plan, results: Results, where: SpanMap | None = None,
+                       leave: Collection[str] = ()) -> list[Replacement]:
     """What the archived items change in `text`: images point at their stable copies, embeds get
     Robust Links. `text` is the source, or with `where` (an occurrence's source span to its span in
     `text`, None where an edit cut across it) a later version; items in `leave` stay as they are."""
 
     reps: list[Replacement] = []
     for item in plan.items:
-        res = results.get(item["item_id"])
-        if not res or res["status"] != "archived" or item["item_id"] in leave:
+        res = results.get(item.item_id)
+        if res is None or res.status != "archived" or item.item_id in leave:
             continue
-        spans = [where(o["start"], o["end"]) if where else (o["start"], o["end"]) for o in item["occurrences"]]
-        if item["kind"] == "image" and res.get("stable_url"):
+        spans = [where(o.start, o.end) if where else (o.start, o.end) for o in item.occurrences]
+        if isinstance(res, ImageResult) and res.stable_url:
             for span in spans:
-                if span is not None and text[span[0]:span[1]] != res["stable_url"]:
-                    reps.append(Replacement(span[0], span[1], res["stable_url"]))
-        elif item["kind"] == "embed" and res.get("snapshot"):
-            original = res.get("url") or item.get("url")
+                if span is not None and text[span[0]:span[1]] != res.stable_url:
+                    reps.append(Replacement(span[0], span[1], res.stable_url))
+        elif isinstance(res, EmbedResult) and isinstance(item, EmbedItem) and res.manifest_key:
+            original = res.url or item.url
             if not original:
                 continue
-            version_url = rt.store.public_url(res["snapshot"])
+            version_url = rt.store.public_url(res.manifest_key)
             for span in spans:
                 if span is None:
                     continue
                 old = text[span[0]:span[1]]
-                new = add_robust_links(old, original, version_url, res.get("captured_at") or "")
+                new = add_robust_links(old, original, version_url, res.captured_at or "")
                 if new != old:
                     reps.append(Replacement(*_minimal(span[0], old, new)))
     reps.sort(key=lambda r: (r.start, r.end))
@@ -79,79 +87,88 @@ def build_replacements(rt: Runtime, text: str, plan: Plan, results: dict[str, di
         kept.append(r)
     return kept
 
-def finalize(rt: Runtime, plan: Plan, *, reason: str = "archive") -> Version:
+
+def finalize(rt: Runtime, plan: Plan, *, reason: str = "archive", results: Results | None = None) -> Written:
     """Write the rewritten article as a new version unless the current one has the same bytes.
 
     The rewrite is made from the source, unless an editor's restore or revert lies under the
     current version: then it is made on the current version, so their work stays (see `_edited`).
+    `results` are the items' results when the caller has them all (the local runner); otherwise each
+    is read from storage, once. Raises NotReady when an item has none.
     """
-
-    results = {}
-    for item in plan.items:
-        res = load_result(rt, plan, item["item_id"])
-        if res is None:
-            raise NotReady(f"item {item['item_id']} of {plan.article_id} has no result yet")
-        results[item["item_id"]] = res
+    if results is None:
+        results = load_results(rt, plan)
+    missing = [it.item_id for it in plan.items if it.item_id not in results]
+    if missing:
+        raise NotReady(f"item {missing[0]} of {plan.article_id} has no result yet")
     for attempt in range(3):
         # A restore or revert that lands meanwhile makes the write fail, and the next turn sees it.
-        expected, edited = _edited(rt, plan)
+        history = versions(rt, plan.article_id)
+        edited = _edited(rt, plan, history)
         if edited is None:
-            text = _load_source(rt, plan).text
+            text = load_source(rt, plan).text
             encoding = plan.encoding
             reps = build_replacements(rt, text, plan, results)
-            base = {"kind": "source", "sha256": plan.source_sha256,
-                    "key": source_key(plan.article_id, plan.source_sha256)}
+            base: dict[str, Any] = {"kind": "source", "sha256": plan.source_sha256,
+                                    "key": source_key(plan.article_id, plan.source_sha256)}
         else:
-            current, text, encoding, where, restored = edited
-            reps = build_replacements(rt, text, plan, results, where, restored)
-            base = {"kind": "version", "version": current["version"], "sha256": current["sha256"],
-                    "key": current["key"]}
+            current, text, encoding = edited.current, edited.text, edited.encoding
+            reps = build_replacements(rt, text, plan, results, edited.where, edited.restored)
+            base = {"kind": "version", "version": current.version, "sha256": current.sha256, "key": current.key}
         # Each new text as it reads back from the stored bytes, so the patch's spans stay true there.
         new_text, patch = splice(text, [Replacement(r.start, r.end, encodable(r.new, encoding)) for r in reps])
         try:
-            version = write_version(rt, plan.article_id, new_text.encode(encoding, errors="xmlcharrefreplace"),
+            written = write_version(rt, plan.article_id, new_text.encode(encoding, errors="xmlcharrefreplace"),
                                     reason=reason, source_sha256=plan.source_sha256, encoding=encoding,
-                                    patch_doc={"base": base, **patch.to_json()}, expected_current=expected)
+                                    patch_doc={"base": base, **patch.to_json()},
+                                    expected_current=history[-1].version if history else None, history=history)
             break
         except VersionConflict:
             if attempt == 2:
                 raise
     aid = plan.article_id
-    statuses = [r["status"] for r in results.values()]
+    statuses = [r.status for r in results.values()]
     done = all(is_final(r) for r in results.values())
     now = iso(utcnow())
     rt.catalog.record_article(article_id=aid, url=plan.url, source_sha256=plan.source_sha256,
                               encoding=plan.encoding, status="complete" if done else "partial",
                               created_at=now, updated_at=now)
-    log.info("article %s: version %d (%s), statuses %s", aid, version.number,
-             "new" if version.new else "unchanged", statuses)
-    return version
+    log.info("article %s: version %d (%s), statuses %s", aid, written.number,
+             "new" if written.new else "unchanged", statuses)
+    return written
 
-Edited = tuple[dict[str, Any], str, str, Callable[[int, int], tuple[int, int] | None], set[str]]
 
-def _edited(rt: Runtime, plan: Plan) -> tuple[int | None, Edited | None]:
-    """The current version's number, and the version itself when it derives from this plan's
-    source through an editor's restore or revert: its text and encoding, where each source span
-    sits in it, and the items the editor restored (left as they are). None when the article is
-    written from the source.
-    """
+@dataclass(frozen=True)
+class Edited:
+    """The current version when an editor's restore or revert lies under it: its `text` in its
+    `encoding`, where each source span sits in it, and the items the editor restored (left alone)."""
 
-    history = versions(rt, plan.article_id)
+    current: Version
+    text: str
+    encoding: str
+    where: SpanMap
+    restored: set[str]
+
+
+def _edited(rt: Runtime, plan: Plan, history: list[Version]) -> Edited | None:
+    """The current version of `history` when it derives from this plan's source through an editor's
+    restore or revert; None when the article is written from the source."""
+
     if not history:
-        return None, None
+        return None
     current = history[-1]
-    if current.get("source_sha256") != plan.source_sha256:
-        return current["version"], None  # a new text of the article: written from its source
+    if current.source_sha256 != plan.source_sha256:
+        return None  # a new text of the article: written from its source
     try:
-        docs = chain_docs(rt, history, current["version"], plan.source_sha256)
+        docs = chain_docs(rt, history, current.version, plan.source_sha256)
     except RestoreError as exc:
         log.warning("article %s: version %s cannot be traced to its source (%s); rewriting from the source",
-                    plan.article_id, current["version"], exc)
-        return current["version"], None
+                    plan.article_id, current.version, exc)
+        return None
     if len(docs) == 1:
-        return current["version"], None  # written from the source itself
+        return None  # written from the source itself
     chain = [patch for patch, _ in docs]
     restored = {str(i) for _, doc in docs for i in doc.get("restored") or []}
-    encoding = current.get("encoding") or plan.encoding
-    text = rt.store.get(current["key"]).decode(encoding)
-    return current["version"], (current, text, encoding, lambda start, end: map_span(chain, start, end), restored)
+    encoding = current.encoding or plan.encoding
+    text = rt.store.get(current.key).decode(encoding)
+    return Edited(current, text, encoding, lambda start, end: map_span(chain, start, end), restored)

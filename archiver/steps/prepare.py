@@ -5,88 +5,59 @@ images by URL) with every occurrence's span. The first plan stored for a source 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
-from archiver import __version__
 from archiver.article.decode import DecodedArticle, article_id_for
 from archiver.article.input import ArticleInput
 from archiver.dates import iso, utcnow
 from archiver.discover.model import Embed, ImageRef
 from archiver.discover.scan import discover
 from archiver.errors import InputError
+from archiver.records.plan import EmbedItem, ImageItem, Plan
 from archiver.runtime import Runtime
-from archiver.storage.base import ObjectNotFound, _dumps
+from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import plan_key, source_key
 
 _ARTICLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
+
 def item_id_for(kind: str, key: str) -> str:
+    """The id of an item: 16 hex digits from its kind and its grouping key (post key or image URL)."""
     return hashlib.sha256(f"{kind}\n{key}".encode()).hexdigest()[:16]
 
+
 # --- plans ---------------------------------------------------------------------------------------
-@dataclass
-class Plan:
-    """The distinct items of one article source, with every occurrence's span."""
+def _group_items(embeds: Iterable[Embed], images: Iterable[ImageRef]) -> list[EmbedItem | ImageItem]:
+    """Occurrences grouped into items: posts by key (provider and id, or flattened text), images by URL.
 
-    article_id: str
-    source_sha256: str
-    encoding: str
-    url: str | None
-    base_url: str | None
-    created_at: str
-    items: list[dict[str, Any]]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "article_id": self.article_id, "source_sha256": self.source_sha256,
-            "source_key": source_key(self.article_id, self.source_sha256), "encoding": self.encoding,
-            "url": self.url, "base_url": self.base_url, "created_at": self.created_at,
-            "archiver_version": __version__, "items": self.items,
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Plan:
-        return cls(d["article_id"], d["source_sha256"], d["encoding"], d.get("url"), d.get("base_url"),
-                   d["created_at"], d["items"])
-
-    def item(self, item_id: str) -> dict[str, Any]:
-        for it in self.items:
-            if it["item_id"] == item_id:
-                return it
-        raise KeyError(item_id)
-
-    @property
-    def group(self) -> str:
-        return f"{self.article_id}:{self.source_sha256}"
-
-def _group_items(embeds: Iterable[Embed], images: Iterable[ImageRef]) -> list[dict[str, Any]]:
-    groups: dict[str, dict[str, Any]] = {}
+    An embed's occurrences come richest markup first, so a provider reads the best copy; items are
+    ordered by kind, then first position, so equal sources give equal plans."""
+    posts: dict[str, list[Embed]] = {}
     for e in embeds:
-        iid = item_id_for("embed", e.key)
-        g = groups.setdefault(iid, {"item_id": iid, "kind": "embed", "provider": e.provider,
-                                    "post_id": e.post_id, "url": e.url, "occurrences": []})
-        g["occurrences"].append(e.to_json())
-        g["url"] = g["url"] or e.url
+        posts.setdefault(item_id_for("embed", e.key), []).append(e)
+    pictures: dict[str, list[ImageRef]] = {}
     for im in images:
-        iid = item_id_for("image", im.url)
-        g = groups.setdefault(iid, {"item_id": iid, "kind": "image", "url": im.url, "occurrences": []})
-        g["occurrences"].append(im.to_json())
-    # Richest markup first so a provider reads the best copy; stable order for equal plans.
-    for g in groups.values():
-        if g["kind"] == "embed":
-            g["occurrences"].sort(key=lambda o: (-(o["end"] - o["start"]), o["start"]))
-    return sorted(groups.values(), key=lambda g: (g["kind"], min(o["start"] for o in g["occurrences"])))
+        pictures.setdefault(item_id_for("image", im.url), []).append(im)
+    items: list[EmbedItem | ImageItem] = []
+    for iid, found in posts.items():
+        first = found[0]
+        url = next((e.url for e in found if e.url), None)
+        found.sort(key=lambda o: (-(o.end - o.start), o.start))
+        items.append(EmbedItem(item_id=iid, provider=first.provider, post_id=first.post_id, url=url,
+                               occurrences=found))
+    items += [ImageItem(item_id=iid, url=found[0].url, occurrences=found) for iid, found in pictures.items()]
+    return sorted(items, key=lambda it: (it.kind, min(o.start for o in it.occurrences)))
+
 
 def check_article_id(article_id: str) -> str:
+    """`article_id` itself; InputError unless it is 1-128 letters, digits, '.', '_' or '-' (no '..')."""
     if not _ARTICLE_ID.match(article_id) or ".." in article_id:
         raise InputError(
             f"article id {article_id!r} must be 1-128 characters of letters, digits, '.', '_' or '-'"
         )
     return article_id
+
 
 def prepare(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | None = None,
             source_stored: bool = False) -> Plan:
@@ -99,35 +70,43 @@ def prepare(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | Non
     article = ArticleInput.of(article)
     article_id = check_article_id(article_id or article_id_for(article.data))
     sha = article.sha256
+    key = plan_key(article_id, sha)
     try:
-        plan = Plan.from_json(json.loads(rt.store.get(plan_key(article_id, sha))))
+        plan = Plan.loads(rt.store.get(key), key)
     except ObjectNotFound:
         decoded = article.decode(max_bytes=rt.settings.max_article_bytes)
         if not source_stored:
             rt.store.put(source_key(article_id, sha), article.data, content_type="application/octet-stream",
                          if_none_match=True)
         found = discover(decoded.text, base_url=article.base, fmt=article.format)
-        plan = Plan(article_id, sha, decoded.encoding, article.url, article.base, iso(utcnow()),
-                    _group_items(found.embeds, found.images))
-        if not rt.store.put(plan_key(article_id, sha), _dumps(plan.to_json()),
-                            content_type="application/json", if_none_match=True):
-            plan = Plan.from_json(json.loads(rt.store.get(plan_key(article_id, sha))))
+        plan = Plan(article_id=article_id, source_sha256=sha, encoding=decoded.encoding, url=article.url,
+                    base_url=article.base, created_at=iso(utcnow()),
+                    items=_group_items(found.embeds, found.images))
+        if not rt.store.put(key, plan.dumps(), content_type="application/json", if_none_match=True):
+            plan = Plan.loads(rt.store.get(key), key)
     now = iso(utcnow())
     rt.catalog.record_article(article_id=article_id, url=article.url, source_sha256=sha, encoding=plan.encoding,
                               status="capturing", created_at=now, updated_at=now)
     return plan
 
+
 def load_plan(rt: Runtime, article_id: str, source_sha: str | None = None) -> Plan:
+    """The stored plan of the article's source `source_sha` (default: the catalog's current source).
+
+    InputError when the article or its plan is unknown; RecordError when the stored plan is malformed."""
     if source_sha is None:
         row = rt.catalog.article(article_id)
         if row is None:
             raise InputError(f"no article {article_id!r} in the catalog ({rt.catalog.describe()})")
         source_sha = row["source_sha256"]
+    key = plan_key(article_id, source_sha)
     try:
-        return Plan.from_json(json.loads(rt.store.get(plan_key(article_id, source_sha))))
+        return Plan.loads(rt.store.get(key), key)
     except ObjectNotFound:
         raise InputError(f"article {article_id!r} has no stored plan for source {source_sha[:12]}") from None
 
-def _load_source(rt: Runtime, plan: Plan) -> DecodedArticle:
+
+def load_source(rt: Runtime, plan: Plan) -> DecodedArticle:
+    """The source `plan` was made from, decoded with the plan's encoding."""
     data = rt.store.get(source_key(plan.article_id, plan.source_sha256))
     return DecodedArticle(data.decode(plan.encoding), plan.encoding)

@@ -26,10 +26,12 @@ from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle
 from archiver.compliance.holds import manifests, post_state, set_hold, set_takedown
 from archiver.errors import InputError
 from archiver.metrics import registry_for
+from archiver.records.plan import EmbedItem
+from archiver.records.result import EmbedResult, ImageResult
 from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
 from archiver.steps.prepare import load_plan
-from archiver.steps.results import load_result
+from archiver.steps.results import load_results
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, intake_prefix
 from archiver.web.deps import get_intake, get_runtime, require_role
@@ -143,28 +145,33 @@ def article_status(rt: Rt, _who: Operator, article_id: str = ARTICLE_ID) -> dict
                 "versions": [], "items": [], "body": None}
     sha = row["source_sha256"]
     plan = load_plan(rt, article_id, sha)
+    results = load_results(rt, plan)
     items = []
     for item in plan.items:
-        res = load_result(rt, plan, item["item_id"]) or {}
+        res = results.get(item.item_id)
+        embed = res if isinstance(res, EmbedResult) else None
+        image = res if isinstance(res, ImageResult) else None
+        post_id = item.post_id if isinstance(item, EmbedItem) else None
         items.append({
-            "item_id": item["item_id"], "kind": item["kind"], "provider": item.get("provider"),
-            "post_id": res.get("post_id", item.get("post_id")), "url": res.get("url") or item.get("url"),
-            "status": res.get("status", "pending"), "error": res.get("error"),
-            "snapshot": res.get("snapshot"), "sha256": res.get("sha256"), "stable_url": res.get("stable_url"),
-            "occurrences": len(item.get("occurrences") or ()),
+            "item_id": item.item_id, "kind": item.kind,
+            "provider": item.provider if isinstance(item, EmbedItem) else None,
+            "post_id": embed.post_id if embed else post_id, "url": (res.url if res else None) or item.url,
+            "status": res.status if res else "pending", "error": res.error if res else None,
+            "snapshot": embed.manifest_key if embed else None, "sha256": image.sha256 if image else None,
+            "stable_url": image.stable_url if image else None, "occurrences": len(item.occurrences),
         })
     history = versions(rt, article_id)
     body = None
     if history:
         current = history[-1]
-        body = rt.store.get(current["key"]).decode(current.get("encoding") or plan.encoding, "replace")
+        body = rt.store.get(current.key).decode(current.encoding or plan.encoding, "replace")
     published = next((r.get("published_at") for r in reversed(received) if r["source_sha256"] == sha), None)
     return {
         "article_id": article_id, "status": row["status"], "url": row["url"], "source_sha256": sha,
         "job_id": f"{article_id}:{sha[:16]}", "published_at": published,
         "created_at": row["created_at"], "updated_at": row["updated_at"],
-        "current_version": history[-1]["version"] if history else None,
-        "versions": history, "items": items, "body": body,
+        "current_version": history[-1].version if history else None,
+        "versions": [v.to_json() for v in history], "items": items, "body": body,
     }
 
 

@@ -31,9 +31,11 @@ from archiver.auth import Principal, authenticate
 from archiver.compliance import audit
 from archiver.compliance.holds import post_state
 from archiver.errors import InputError
+from archiver.records.plan import EmbedItem
+from archiver.records.result import EmbedResult, ImageResult
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
-from archiver.steps.results import load_result
+from archiver.steps.results import load_results
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, PUBLIC_PREFIXES, derived_key, version_key
 from archiver.web.app import CSP as MEDIA_CSP
@@ -375,17 +377,19 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
         plan = load_plan(rt, article_id)
     except InputError:
         raise HTTPException(status_code=404, detail="no such article") from None
+    results = load_results(rt, plan)
     embeds, images = [], []
     for item in plan.items:
-        res = load_result(rt, plan, item["item_id"]) or {"status": "pending"}
-        entry = {"item": item, "result": res, "occurrences": len(item["occurrences"])}
-        if item["kind"] == "embed":
-            snapshot = res.get("snapshot")
-            entry["stable_url"] = rt.store.public_url(snapshot) if snapshot else None
-            entry["post_id"] = res.get("post_id") or item.get("post_id")
+        res = results.get(item.item_id)
+        entry: dict[str, Any] = {"item": item, "result": res or {"status": "pending"},
+                                 "occurrences": len(item.occurrences)}
+        if isinstance(item, EmbedItem):
+            embed = res if isinstance(res, EmbedResult) else None
+            entry["stable_url"] = rt.store.public_url(embed.manifest_key) if embed and embed.manifest_key else None
+            entry["post_id"] = (embed.post_id if embed else None) or item.post_id
             embeds.append(entry)
         else:
-            entry["thumb_key"] = _thumb_key(rt, res.get("sha256"))
+            entry["thumb_key"] = _thumb_key(rt, res.sha256 if isinstance(res, ImageResult) else None)
             images.append(entry)
     history = versions(rt, article_id)
     audit.record(rt, principal, "view", f"article:{article_id}", {"versions": len(history)}, None)
@@ -405,9 +409,9 @@ def article_version(article_id: str, number: int, rt: Runtime = Depends(get_runt
         data = rt.store.get(version_key(article_id, number))
     except (InputError, ObjectNotFound, ValueError):
         raise HTTPException(status_code=404, detail="no such version") from None
-    meta = next((v for v in versions(rt, article_id) if v["version"] == number), None)
+    meta = next((v for v in versions(rt, article_id) if v.version == number), None)
     if meta is None:
         raise HTTPException(status_code=404, detail="no such version")
-    charset = meta.get("encoding") if re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", str(meta.get("encoding"))) else "utf-8"
+    charset = meta.encoding if re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", str(meta.encoding)) else "utf-8"
     return Response(data, media_type=f"text/plain; charset={charset}",
                     headers={**PAGE_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox"})

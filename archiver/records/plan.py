@@ -1,0 +1,81 @@
+"""The plan of one article source: its distinct items (posts grouped by id, images by URL), each
+with every occurrence discovery found (the Embed or ImageRef records, spans included).
+
+Stored once per source at ``articles/<id>/plans/<sha256>.json`` and read by every later step.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, computed_field
+
+from archiver import __version__
+from archiver.discover.model import Embed, ImageRef
+from archiver.records.base import Record
+from archiver.storage.layout import source_key
+
+SHA256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class EmbedItem(Record):
+    """One embedded post: every occurrence of it in the article (same provider and post id, or the
+    same flattened text), richest markup first. `post_id` and `url` come from the occurrences."""
+
+    what = "plan item"
+    item_id: str
+    kind: Literal["embed"] = "embed"
+    provider: str
+    post_id: str | None = None
+    url: str | None = None
+    occurrences: list[Embed] = Field(min_length=1)
+
+
+class ImageItem(Record):
+    """One image URL: every place the article uses it (img src, srcset, og:image, ...)."""
+
+    what = "plan item"
+    item_id: str
+    kind: Literal["image"] = "image"
+    url: str
+    occurrences: list[ImageRef] = Field(min_length=1)
+
+
+PlanItem = Annotated[EmbedItem | ImageItem, Field(discriminator="kind")]
+
+
+class Plan(Record):
+    """The distinct items of one article source, with every occurrence's span.
+
+    Offsets count code points of the source decoded with `encoding`. `created_at` is ISO 8601 UTC.
+    Stored with its `source_key` and the `archiver_version` that made it.
+    """
+
+    what = "plan"
+    article_id: str
+    source_sha256: SHA256
+    encoding: str
+    url: str | None = None
+    base_url: str | None = None
+    created_at: str
+    archiver_version: str = __version__
+    items: list[PlanItem] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def source_key(self) -> str:
+        """Where the source this plan was made from is stored."""
+        return source_key(self.article_id, self.source_sha256)
+
+    @property
+    def group(self) -> str:
+        """The name of this plan's set of items in locks and done-sets: ``<article id>:<source sha256>``."""
+        return f"{self.article_id}:{self.source_sha256}"
+
+    def item(self, item_id: str) -> EmbedItem | ImageItem:
+        """The item with this id; KeyError when the plan has none."""
+        for it in self.items:
+            if it.item_id == item_id:
+                return it
+        raise KeyError(item_id)
+

@@ -1,0 +1,104 @@
+"""Item results: the stored outcome of capturing one item of a plan, at
+``articles/<id>/results/<source sha256>/<item_id>.json``.
+
+An embed's result names the capture it ended with by its `manifest_key` (the catalog's name for
+the manifest's object key). Stored results, the `archiver archive --json` report and the HTTP API
+have always called it "snapshot", and they still do: the field is written under that alias.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, TypeAdapter
+
+from archiver.providers.base import EMBED_STATUSES
+from archiver.records.base import Record, load_as
+from archiver.records.plan import EmbedItem, ImageItem
+
+# The outcomes that end an item; the others ("unavailable", "failed") are captured again by retry.
+FINAL_EMBED_STATUSES = ("archived", "deleted", "protected", "tombstoned", "unresolved")
+FINAL_IMAGE_STATUSES = ("archived", "rejected")
+IMAGE_STATUSES = ("archived", "rejected", "failed")
+# Stored while a capture runs: its capture id is fixed, so a capture run again writes the same keys.
+CAPTURING = "capturing"
+
+
+def _one_of(allowed: tuple[str, ...]) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"status {value!r} is not one of {', '.join(allowed)}")
+        return value
+    return AfterValidator(check)
+
+
+class EmbedResult(Record):
+    """What capturing one embedded post ended with.
+
+    status: one of EMBED_STATUSES, or "capturing" while a capture runs. manifest_key (stored as
+    "snapshot"): the manifest of the capture, None when nothing was stored. capture_id and
+    captured_at (ISO 8601 UTC) identify that capture. occurrences: how many times the article
+    embeds the post.
+    """
+
+    what = "item result"
+    item_id: str
+    kind: Literal["embed"] = "embed"
+    provider: str
+    post_id: str | None = None
+    url: str | None = None
+    status: Annotated[str, _one_of((*EMBED_STATUSES, CAPTURING))]
+    manifest_key: str | None = Field(None, alias="snapshot")
+    capture_id: str | None = None
+    captured_at: str | None = None
+    error: str | None = None
+    occurrences: int = 1
+
+    @property
+    def final(self) -> bool:
+        """Whether this outcome ends the item (a retry leaves it alone)."""
+        return self.status in FINAL_EMBED_STATUSES
+
+
+class ImageResult(Record):
+    """What archiving one image ended with.
+
+    status: archived, rejected (not an image we keep) or failed (worth retrying). sha256 and key:
+    the original's digest and object key; mime its sniffed type; stable_url the public URL the
+    article now points at. occurrences: how many places the article uses the URL.
+    """
+
+    what = "item result"
+    item_id: str
+    kind: Literal["image"] = "image"
+    url: str
+    status: Annotated[str, _one_of(IMAGE_STATUSES)]
+    sha256: str | None = None
+    key: str | None = None
+    mime: str | None = None
+    stable_url: str | None = None
+    error: str | None = None
+    occurrences: int = 1
+
+    @property
+    def final(self) -> bool:
+        """Whether this outcome ends the item (a retry leaves it alone)."""
+        return self.status in FINAL_IMAGE_STATUSES
+
+
+ItemResult = EmbedResult | ImageResult
+_ITEM_RESULT: TypeAdapter[ItemResult] = TypeAdapter(Annotated[ItemResult, Field(discriminator="kind")])
+
+
+def load_item_result(data: bytes | str, key: str) -> ItemResult:
+    """The item result stored at `key` (either kind); RecordError when it is not one."""
+    return load_as(_ITEM_RESULT, data, key, "item result")
+
+
+def failed_result(item: EmbedItem | ImageItem, reason: str | None) -> ItemResult:
+    """A failed outcome of `item` (retry captures it again), with `reason` as its error."""
+    if isinstance(item, EmbedItem):
+        return EmbedResult(item_id=item.item_id, provider=item.provider, post_id=item.post_id, url=item.url,
+                           status="failed", error=reason, occurrences=len(item.occurrences))
+    return ImageResult(item_id=item.item_id, url=item.url, status="failed", error=reason,
+                       occurrences=len(item.occurrences))
