@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from archiver.records.result import failed_result
 from archiver.runners.local import archive, retry
 from archiver.runtime import Runtime
 from archiver.steps.capture import capture_item
-from archiver.steps.prepare import prepare
+from archiver.steps.finalize import finalize
+from archiver.steps.prepare import load_plan, prepare
 from archiver.steps.results import save_result
 from archiver.storage.layout import patch_key, source_key, version_key
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
@@ -222,4 +224,38 @@ def test_two_deliveries_of_one_item_at_once_make_one_capture(tmp_settings: Calla
     manifests = [k for k in keys(rt) if re.fullmatch(rf"posts/twitter/{TWEET}/[^/.]+\.json", k)]
     assert len(manifests) == 1, manifests
     assert len(rt.catalog.query("SELECT * FROM captures WHERE post_id = ?", [TWEET])) == 1
+    rt.close()
+
+
+def test_each_result_is_read_once_per_step(tmp_settings: Callable[..., Settings], origin: FixtureOrigin,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local runner reads each item result once and passes it on to finalize and the report (a
+    capture reads its own once more); finalize alone reads each once and lists the versions once."""
+    rt = Runtime.from_settings(tmp_settings(**origin.settings_overrides()))
+    reads: Counter[str] = Counter()
+    lists: list[str] = []
+    get, listing = rt.store.get, rt.store.list
+
+    def counting_get(key: str, *args: object, **kwargs: object) -> bytes:
+        reads[key] += 1
+        return get(key, *args, **kwargs)
+
+    def counting_list(prefix: str, *args: object, **kwargs: object) -> object:
+        lists.append(prefix)
+        return listing(prefix, *args, **kwargs)
+
+    monkeypatch.setattr(rt.store, "get", counting_get)
+    monkeypatch.setattr(rt.store, "list", counting_list)
+    archive(rt, article(origin).encode(), article_id="once")
+    plan = load_plan(rt, "once")
+    results = {k: n for k, n in reads.items() if "/results/" in k}
+    assert len(results) == len(plan.items) and set(results.values()) == {2}, results  # runner + capture
+
+    reads.clear()
+    lists.clear()
+    finalize(rt, plan)  # what a worker's finalize task does
+    assert sorted(k for k in reads if "/results/" in k) == sorted(
+        f"articles/once/results/{plan.source_sha256}/{it.item_id}.json" for it in plan.items)
+    assert all(n == 1 for n in reads.values()), reads
+    assert lists == ["articles/once/v"]  # write_version checks for a v2 instead of listing again
     rt.close()

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from archiver.catalog.backend import open_catalog
+from archiver.catalog.core import RENAMED_COLUMNS
 from archiver.config.settings import Settings
 from archiver.runners.local import archive
 from archiver.runners.reindex import reindex
@@ -103,3 +105,31 @@ def test_drop_and_reindex_gives_the_same_search_results(settings: Settings, orig
     archive(rt, story(origin, 1), article_id="story-1")
     assert set(rt.store.list("")) == keys
     rt.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_an_older_catalog_gets_the_new_column_names_when_opened(backend: str, request: pytest.FixtureRequest,
+                                                                 tmp_path: Any) -> None:
+    """blobs.phash became dhash and items.snapshot_key became manifest_key: a catalog written before
+    is renamed in place when opened, rows kept, with no reindex needed."""
+    url = (f"sqlite:///{tmp_path}/old.db" if backend == "sqlite"
+           else fresh_pg_dsn(request.getfixturevalue("postgres_dsn")))
+    old = open_catalog(url)
+    old.ensure_schema()
+    for table, names in RENAMED_COLUMNS.items():  # back to the names an older release wrote
+        for before, after in names.items():
+            old.execute(f"ALTER TABLE {table} RENAME COLUMN {after} TO {before}")
+    old.execute("INSERT INTO blobs (sha256, key, mime, bytes, width, height, phash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ["ab" * 32, "blobs/sha256/ab/" + "ab" * 32, "image/jpeg", 10, 2, 3, "f0f0f0f0f0f0f0f0"])
+    old.execute("INSERT INTO items (article_id, source_sha256, item_id, kind, status, snapshot_key, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", ["a", "s", "i", "embed", "archived", "posts/x/1/c.json", "t"])
+    old.close()
+
+    catalog = open_catalog(url)
+    assert catalog.blob("ab" * 32)["dhash"] == "f0f0f0f0f0f0f0f0"
+    assert [b["sha256"] for b in catalog.near_blobs("f0f0f0f0f0f0f0f1", 1)] == ["ab" * 32]
+    assert catalog.items("a", "s")[0]["manifest_key"] == "posts/x/1/c.json"
+    catalog.close()
+    again = open_catalog(url)  # opening a renamed catalog again changes nothing
+    assert "phash" not in again.blob("ab" * 32) and again.blob("ab" * 32)["dhash"] == "f0f0f0f0f0f0f0f0"
+    again.close()
