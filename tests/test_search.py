@@ -11,8 +11,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from archiver.catalog import search as searching
 from archiver.catalog.backend import open_catalog
 from archiver.catalog.core import Catalog
+from archiver.catalog.query import SearchQuery
 from archiver.catalog.text import parse_query, tokenize
 from archiver.errors import InputError
 from tests.harness.services import fresh_pg_dsn
@@ -186,9 +188,18 @@ def test_image_hash_and_near_duplicates(catalog: Catalog) -> None:
                                "col:lavrov", "author_doc : ani", "' & ! <-> :*", "\\", "\x00", "%_", "ण्" * 300])
 def test_hostile_queries_are_only_text(catalog: Catalog, q: str) -> None:
     load(catalog)
-    res = catalog.search(q, handle=q, author=q, provider=q, article_id=q, status=q, image_sha256=q)
+    # Built without validation: even what SearchQuery would refuse is only ever a bound value.
+    hostile = SearchQuery.model_construct(q=q, handle=q, author=q, provider=q, article_id=q, status=[q],
+                                          image_sha256=q)
+    res = catalog.search(hostile)
     assert res.total == 0
-    catalog.search(q)  # no error whatever the words
+    catalog.search(SearchQuery.model_construct(q=q))  # no error whatever the words
+    try:
+        validated = catalog.search(q, handle=q, author=q, provider=q, article_id=q, status=q, image_sha256=q)
+    except InputError:
+        pass  # a clear error: what SearchQuery refuses (a provider, a status, a hash, 500+ characters)
+    else:
+        assert validated.total == 0
     assert catalog.search("").total == 5
 
 
@@ -276,13 +287,11 @@ def test_words_by_one_handle(catalog: Catalog) -> None:
 def test_pages_beyond_the_count_cap(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the cap the page comes from the database's ordered walk, below it from the ids the
     count collected: the same order either way."""
-    from archiver.catalog import core
-
     for i in range(30):
         record(catalog, str(100 + i), "common words" + (" rare" if i % 7 == 0 else ""), day=1 + i % 28)
     everything = [h["post_id"] for h in catalog.search("common", limit=100).hits]
     assert len(everything) == 30
-    monkeypatch.setattr(core, "COUNT_CAP", 5)
+    monkeypatch.setattr(searching, "COUNT_CAP", 5)
     res = catalog.search("common", limit=7, offset=3)
     assert (res.total, res.total_exact) == (5, False)
     assert [h["post_id"] for h in res.hits] == everything[3:10]

@@ -4,7 +4,8 @@ Every row here can be rebuilt from object storage (`archiver reindex`): manifest
 and article versions. Search runs over `posts`, one row per post holding its latest capture and
 its words (full-text machinery per backend: FTS5 or a tsvector); `post_media` lists the blobs of
 every capture of a post, so an image hash leads to the posts and, through blob_uses and items,
-to every article that used it.
+to every article that used it. What a search asks is a SearchQuery (query.py); how it is run over
+`posts` is search.py; the hits it returns are assembled here (`Catalog.hits`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from archiver.catalog.text import Clause, parse_query, tokenize
+from archiver.catalog.query import MAX_LIMIT, SearchQuery
+from archiver.catalog.search import SearchResult, run_search
+from archiver.catalog.text import Clause, handle_norm, tokenize
 from archiver.errors import InputError
 
 SCHEMA = [
@@ -112,10 +114,6 @@ INDEX_TABLES = ("articles", "items", "captures", "posts", "post_media", "blobs",
                 "versions")
 POST_FIELDS = ("provider", "post_id", "capture_id", "url", "status", "manifest_key", "captured_at", "posted_at",
                "handle", "author", "text", "lang")
-MAX_LIMIT = 1000
-# Counting a million matches of a common word costs more than the page of hits; beyond this
-# many, `total` says "at least".
-COUNT_CAP = 1_000
 
 
 def posts_table(id_column: str, doc_columns: str) -> str:
@@ -158,18 +156,6 @@ class Backend(Protocol):
     def hamming_sql(self, a: str, b: str) -> str: ...
     def page_order(self, matches_sql: str, params: Sequence[Any], order: str, wanted: int) -> str: ...
     def bulk_insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
-
-
-@dataclass
-class SearchResult:
-    """`total` counts matches up to COUNT_CAP; `total_exact` is False when there are more."""
-
-    total: int
-    hits: list[dict[str, Any]] = field(default_factory=list)
-    total_exact: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        return {"total": self.total, "total_exact": self.total_exact, "hits": self.hits}
 
 
 class Catalog:
@@ -288,7 +274,7 @@ class Catalog:
             self._index_post(latest[0])
 
     def _index_post(self, cap: dict[str, Any]) -> None:
-        handle = _handle_norm(cap.get("handle"))
+        handle = handle_norm(cap.get("handle"))
         values = [cap.get(c) for c in POST_FIELDS] + [handle, cap.get("media") or "[]"]
         values += self.backend.doc_values(tokenize(cap.get("text")), tokenize(cap.get("author")), handle)
         cols = ["id", *POST_FIELDS, "handle_norm", "media", *self.backend.doc_columns]
@@ -376,94 +362,21 @@ class Catalog:
             [dhash, int(max_distance), _limit(limit)])
 
     # --- search ------------------------------------------------------------------------------
-    def search(self, q: str = "", *, handle: str | None = None, author: str | None = None,
-               provider: str | None = None, posted_since: Any = None, posted_until: Any = None,
-               captured_since: Any = None, captured_until: Any = None, article_id: str | None = None,
-               status: str | Sequence[str] | None = None, image_sha256: str | None = None,
-               near_phash: str | None = None, max_distance: int = 8, limit: int = 50,
-               offset: int = 0) -> SearchResult:
-        """Posts (their latest capture) matching every given filter, the most recently archived
-        post first (by the time of its first capture: see post_row_id); a query by dates alone
-        lists the newest first by the date it filters on.
+    def search(self, query: SearchQuery | str = "", /, **filters: Any) -> SearchResult:
+        """Posts matching a SearchQuery (archiver/catalog/query.py), newest archived first.
 
-        `q`: words (all required), "phrases", prefix* terms, in any script. Dates are ISO dates or
-        timestamps (UTC unless they say otherwise); `*_until` includes the day or second given.
+        Also callable as `search("words", handle=..., ...)`: the words and filters (field names or
+        public names) are validated into a SearchQuery first; InputError says what does not fit.
         """
-        where: list[str] = []
-        params: list[Any] = []
-        words, author_clauses = parse_query(q), _author_clauses(author)
-        source, order = "posts p", "p.id"
-        handle_norm = _handle_norm(handle) if handle is not None else None
-        # With words, the handle is part of the full-text match (one index lookup for both).
-        handle_in_text = bool(handle_norm) and bool(words or author_clauses)
-        if words or author_clauses:
-            source, frag, extra, order = self.backend.match_sql(
-                words, author_clauses, handle_norm if handle_in_text else None)
-            where.append(frag)
-            params += extra
-        elif author is not None and author.strip():
-            return SearchResult(0)  # an author made only of punctuation matches no one
-        if handle is not None and not handle_in_text:
-            where.append("p.handle_norm = ?")
-            params.append(handle_norm)
-        if provider is not None:
-            where.append("p.provider = ?")
-            params.append(provider)
-        for col, since, until in (("posted_at", posted_since, posted_until),
-                                  ("captured_at", captured_since, captured_until)):
-            if since not in (None, ""):
-                where.append(f"p.{col} >= ?")
-                params.append(_bound(since, end=False))
-            if until not in (None, ""):
-                where.append(f"p.{col} < ?")
-                params.append(_bound(until, end=True))
-        if status:
-            statuses = [status] if isinstance(status, str) else list(status)
-            where.append(f"p.status IN ({', '.join('?' for _ in statuses)})")
-            params += statuses
-        if article_id is not None:
-            where.append("(p.provider, p.post_id) IN (SELECT provider, post_id FROM items "
-                         "WHERE article_id = ? AND kind = 'embed')")
-            params.append(article_id)
-        if image_sha256 is not None:
-            where.append("(p.provider, p.post_id) IN (SELECT provider, post_id FROM post_media WHERE sha256 = ?)")
-            params.append(image_sha256.lower())
-        if near_phash is not None:
-            dist = self.backend.hamming_sql("b.dhash", "?")
-            near = ("(p.provider, p.post_id) IN (SELECT m.provider, m.post_id FROM post_media m JOIN "  # noqa: S608
-                    f"blobs b ON b.sha256 = m.sha256 WHERE length(b.dhash) = 16 AND {dist} <= ?)")
-            where.append(near)
-            params += [_check_dhash(near_phash), int(max_distance)]
-        dated = [col for col, since, until in (("posted_at", posted_since, posted_until),
-                                               ("captured_at", captured_since, captured_until))
-                 if since not in (None, "") or until not in (None, "")]
-        cond = " WHERE " + " AND ".join(where) if where else ""
-        limit, offset = _limit(limit), max(0, int(offset))
-        # Counting (up to the cap) collects the matching ids in whatever order is cheapest; by dates,
-        # the date index alone counts them, and then only the number of rows found is used.
-        found = [r["id"] for r in self.query(f"SELECT {'1' if dated else 'p.id'} AS id FROM {source}{cond} "  # noqa: S608
-                                             "LIMIT ?", [*params, COUNT_CAP + 1])]
-        if not found:
-            return SearchResult(0)
-        if dated:
-            # Ids follow capture time, so walking them newest first to an old date range would read
-            # most of the table: a query by dates alone lists newest first by that date, along its index.
-            order_by = f"p.{dated[0]} DESC, p.id DESC" if order == "p.id" else f"{order} DESC"
-            rows = self.query(f"SELECT p.* FROM {source}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
-                              [*params, limit, offset])
-        elif len(found) <= COUNT_CAP:
-            # Every match is known: the page is read by id, without matching anything again.
-            page = sorted(found, reverse=True)[offset:offset + limit]
-            rows = self.query(f"SELECT p.* FROM posts p WHERE p.id IN ({', '.join('?' for _ in page)}) "  # noqa: S608
-                              "ORDER BY p.id DESC", page) if page else []
-        else:
-            order_by = self.backend.page_order(self._sql(f"SELECT 1 FROM {source}{cond}"),  # noqa: S608
-                                               params, order, offset + limit)
-            rows = self.query(f"SELECT p.* FROM {source}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
-                              [*params, limit, offset])
-        return SearchResult(min(len(found), COUNT_CAP), self._hits(rows), len(found) <= COUNT_CAP)
+        if not isinstance(query, SearchQuery):
+            query = SearchQuery.parse({"q": query, **filters})
+        elif filters:
+            raise TypeError("give a SearchQuery or words and filters, not both")
+        return run_search(self, query)
 
-    def _hits(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def hits(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Search hits for rows of `posts`: the POST_FIELDS, plus "articles" (ids embedding the post),
+        "media" (archived blobs with thumbnails) and "captures" (how many)."""
         if not rows:
             return []
         # Two IN lists walk the (provider, post_id) indexes on both backends; pairs are then matched here.
@@ -502,7 +415,7 @@ class Catalog:
             media_json = json.dumps(media, sort_keys=True)
             base = [c.get(k) for k in POST_FIELDS]
             cap_rows.append([*base, media_json])
-            handle = _handle_norm(c.get("handle"))
+            handle = handle_norm(c.get("handle"))
             post_rows.append([post_row_id(c), *base, handle, media_json,
                               *self.backend.doc_values(tokenize(c.get("text")), tokenize(c.get("author")), handle)])
             media_rows += [[m["sha256"], c["provider"], c["post_id"]] for m in media]
@@ -541,15 +454,6 @@ def _media_summary(media: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _handle_norm(handle: str | None) -> str | None:
-    return handle.strip().lstrip("@").casefold() if handle else None
-
-
-def _author_clauses(author: str | None) -> list[Clause]:
-    toks = tokenize(author)
-    return [Clause(tuple(toks))] if toks else []
-
-
 def _limit(limit: int) -> int:
     return max(1, min(int(limit), MAX_LIMIT))
 
@@ -559,27 +463,3 @@ def _check_dhash(dhash: str) -> str:
     if len(value) != 16 or any(ch not in "0123456789abcdef" for ch in value):
         raise InputError(f"perceptual hash {dhash!r} must be 16 hex digits")
     return value
-
-
-def _bound(value: Any, *, end: bool) -> str:
-    """An ISO comparison bound: since → inclusive start; until → exclusive end (the next day or second)."""
-    if isinstance(value, datetime):
-        dt: datetime | None = value
-    elif isinstance(value, date):
-        dt = None
-        day = value
-    else:
-        text = str(value).strip()
-        try:
-            if len(text) == 10:
-                dt, day = None, date.fromisoformat(text)
-            else:
-                dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise InputError(f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 timestamp") from None
-    if dt is None:
-        return (day + timedelta(days=1) if end else day).isoformat()
-    dt = (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC).replace(microsecond=0)
-    if end:
-        dt += timedelta(seconds=1)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S")

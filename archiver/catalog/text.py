@@ -59,6 +59,11 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().translate(_DROP)
 
 
+def handle_norm(handle: str | None) -> str | None:
+    """A handle as the index keeps it: without blanks around it or its @, case-folded (None for none)."""
+    return handle.strip().lstrip("@").casefold() if handle else None
+
+
 def tokenize(text: str | None) -> list[str]:
     """The search tokens of `text`, in order."""
     if not text:

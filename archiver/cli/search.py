@@ -1,5 +1,11 @@
 """`archiver search` (the catalog's search, as the API gives it) and `archiver reindex` (rebuild
-the catalog from object storage)."""
+the catalog from object storage).
+
+`archiver search` has one option per SearchQuery field (archiver/catalog/query.py), made from the
+field: its name (`--field-name`, or the field's Flag: `--since`), its description as the help, a
+repeatable option for a list; the model's defaults and validation apply, so a value that does not
+fit is one line on stderr and exit 2.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import sys
 from contextlib import closing
 
 from archiver.catalog.backend import open_catalog
+from archiver.catalog.query import SearchQuery, flag, is_list
 from archiver.cli.output import print_json
 from archiver.config.settings import Settings
 from archiver.runners.reindex import reindex
@@ -20,21 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="search archived posts: words, \"phrases\", prefix*, any script",
                        description="Search archived posts (their latest capture). Words are all required; "
                                    "\"quoted words\" must be adjacent; word* is a prefix.")
-    p.add_argument("query", nargs="?", default="", help="words, \"phrases\", prefix*; empty: every post")
-    p.add_argument("--handle", help="the author's handle (with or without @)")
-    p.add_argument("--author", help="words of the author's display name")
-    p.add_argument("--provider", help="twitter, instagram, ...")
-    p.add_argument("--since", help="posted on or after (YYYY-MM-DD or ISO 8601)")
-    p.add_argument("--until", help="posted on or before (YYYY-MM-DD or ISO 8601)")
-    p.add_argument("--captured-since", help="captured on or after")
-    p.add_argument("--captured-until", help="captured on or before")
-    p.add_argument("--article", help="only posts embedded in this article id")
-    p.add_argument("--status", action="append", help="capture status (archived, deleted, ...); repeatable")
-    p.add_argument("--image-sha256", help="posts whose captured media include this image")
-    p.add_argument("--near-phash", help="posts with an image near this 16-hex perceptual hash")
-    p.add_argument("--distance", type=int, default=8, help="Hamming distance for --near-phash (default 8)")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--offset", type=int, default=0)
+    for name, field in SearchQuery.model_fields.items():
+        spelled = flag(name)
+        default = "" if field.default is None else f" (default {field.default})"
+        if spelled.positional:
+            p.add_argument(name, metavar=spelled.name, nargs="?", default=argparse.SUPPRESS, help=field.description)
+        else:
+            p.add_argument(spelled.name, dest=name, action="append" if is_list(name) else "store",
+                           metavar=spelled.name.lstrip("-").replace("-", "_").upper(),
+                           default=argparse.SUPPRESS, help=f"{field.description}{default}")
     p.add_argument("--json", action="store_true", help='print {"total", "hits": [...]}')
     p.set_defaults(func=cmd_search)
 
@@ -45,12 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    given = {name: getattr(args, name) for name in SearchQuery.model_fields if hasattr(args, name)}
+    query = SearchQuery.parse(given, spell=lambda name: flag(name).name)
     with closing(open_catalog(settings.catalog_url)) as catalog:
-        res = catalog.search(
-            args.query, handle=args.handle, author=args.author, provider=args.provider, posted_since=args.since,
-            posted_until=args.until, captured_since=args.captured_since, captured_until=args.captured_until,
-            article_id=args.article, status=args.status, image_sha256=args.image_sha256,
-            near_phash=args.near_phash, max_distance=args.distance, limit=args.limit, offset=args.offset)
+        res = catalog.search(query)
     if args.json:
         print_json(res.to_json())
         return 0

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from archiver.article.input import ArticleInput, is_http_url
 from archiver.article.versions import versions
 from archiver.auth import Principal
+from archiver.catalog.query import DATE_PATTERN, SearchQuery
+from archiver.catalog.search import SearchResult
 from archiver.compliance import audit
 from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle
 from archiver.compliance.holds import manifests, post_state, set_hold, set_takedown
@@ -41,9 +43,6 @@ router = APIRouter()
 PROVIDER = Path(pattern=PROVIDER_RE.pattern, max_length=32)
 POST_ID = Path(pattern=POST_ID_RE.pattern, max_length=200)
 ARTICLE_ID = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", max_length=128)
-DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
-SHA256 = r"^[0-9a-f]{64}$"
-PHASH = r"^[0-9a-f]{16}$"
 STATUS = r"^[a-z_]{1,32}$"
 
 Publisher = Annotated[Principal, Depends(require_role("publisher"))]
@@ -176,31 +175,16 @@ def article_status(rt: Rt, _who: Operator, article_id: str = ARTICLE_ID) -> dict
 
 
 # --- search and posts --------------------------------------------------------------------------------
-class SearchParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    q: str = Field("", max_length=500)
-    handle: str | None = Field(None, max_length=100)
-    author: str | None = Field(None, max_length=200)
-    provider: str | None = Field(None, pattern=PROVIDER_RE.pattern.join("^$"))
-    posted_since: str | None = Field(None, pattern=DATE)
-    posted_until: str | None = Field(None, pattern=DATE)
-    captured_since: str | None = Field(None, pattern=DATE)
-    captured_until: str | None = Field(None, pattern=DATE)
-    article_id: str | None = Field(None, max_length=128)
-    status: str | None = Field(None, pattern=STATUS)
-    image_sha256: str | None = Field(None, pattern=SHA256)
-    near_phash: str | None = Field(None, pattern=PHASH)
-    limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0, le=100_000)
+class SearchParams(SearchQuery):
+    """GET /v1/search's query parameters: a SearchQuery (its fields, under their public names),
+    whose page is at most 200 hits (each hit reads its compliance state) and 100,000 deep."""
 
-    def filters(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump().items() if v not in (None, "")}
+    limit: int = Field(50, ge=1, le=200, title="Limit", description="hits on a page")
+    offset: int = Field(0, ge=0, le=100_000, title="Offset", description="hits to skip")
 
 
-def _search(rt: Runtime, params: SearchParams) -> Any:
-    fields = params.model_dump()
-    q = fields.pop("q")
-    return rt.catalog.search(q, **fields)
+def _search(rt: Runtime, params: SearchParams) -> SearchResult:
+    return rt.catalog.search(params)
 
 
 @router.get("/v1/search", tags=["compliance"])
@@ -312,7 +296,7 @@ def export(body: ExportIn, rt: Rt, who: Compliance) -> Response:
     posts = [(p.provider, p.post_id) for p in body.posts]
     query = None
     if body.search is not None:
-        query = body.search.model_dump()
+        query = body.search.model_dump(mode="json", by_alias=True)
         posts += [(h["provider"], h["post_id"]) for h in _search(rt, body.search).hits]
     if not posts:
         raise HTTPException(status_code=422, detail="nothing to export: give posts or a search with hits")
@@ -324,7 +308,7 @@ def export(body: ExportIn, rt: Rt, who: Compliance) -> Response:
 # --- audit log and metrics -------------------------------------------------------------------------
 @router.get("/v1/audit", tags=["compliance"])
 def audit_log(rt: Rt, who: Compliance,
-              since: Annotated[str | None, Query(pattern=DATE)] = None,
+              since: Annotated[str | None, Query(pattern=DATE_PATTERN)] = None,
               action: Annotated[str | None, Query(pattern=STATUS)] = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:

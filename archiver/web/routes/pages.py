@@ -16,7 +16,6 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Coroutine
-from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -25,12 +24,15 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from archiver.article.versions import versions
 from archiver.auth import Principal, authenticate
+from archiver.catalog.query import SearchQuery, problems
 from archiver.compliance import audit
 from archiver.compliance.holds import post_state
 from archiver.errors import InputError
+from archiver.providers.base import EMBED_STATUSES
 from archiver.records.plan import EmbedItem
 from archiver.records.result import EmbedResult, ImageResult
 from archiver.runtime import Runtime
@@ -44,7 +46,11 @@ from archiver.web.deps import COOKIE_NAME, get_runtime, require_role
 
 HERE = Path(__file__).resolve().parent.parent
 PAGE_SIZE = 20
-STATUSES = ("archived", "unavailable", "deleted", "protected", "tombstoned", "unresolved", "failed")
+# The search form's fields are SearchQuery's (its paging is the page number); links made before the
+# form used those names keep working.
+SEARCH_FIELDS = tuple(name for name in SearchQuery.model_fields if name not in ("limit", "offset"))
+FORMER_SEARCH_NAMES = {"posted_from": "posted_since", "posted_to": "posted_until", "captured_from": "captured_since",
+                       "captured_to": "captured_until", "article": "article_id"}
 # Who may open which page (admin may do everything): publishers only use the publish hook.
 SEARCH_ROLES = ("compliance", "editor")
 ARTICLE_ROLES = ("editor", "compliance")
@@ -177,14 +183,15 @@ def logout() -> Response:
 
 
 # --- search ----------------------------------------------------------------------------------------
-def _day(value: str, field: str, errors: list[str]) -> str | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        errors.append(f"{field}: expected a date like 2025-07-15")
-        return None
+def _search_form(params: Any) -> dict[str, str]:
+    """The search form's values by SearchQuery field name ("" when not given), from the query string."""
+    given = {FORMER_SEARCH_NAMES.get(k, k): v.strip() for k, v in params.items()}
+    return {name: given.get(name, "") for name in SEARCH_FIELDS}
+
+
+def _label(name: str) -> str:
+    """A SearchQuery field as the form's error messages name it: its title, in lower case."""
+    return (SearchQuery.model_fields[name].title or name).lower()
 
 
 def _card_of(rt: Runtime, hit: dict[str, Any]) -> dict[str, Any]:
@@ -206,50 +213,31 @@ def _card_of(rt: Runtime, hit: dict[str, Any]) -> dict[str, Any]:
 @router.get("/search")
 def search_page(
     request: Request,
-    q: str = Query("", max_length=500),
-    handle: str = Query("", max_length=100),
-    author: str = Query("", max_length=200),
-    provider: str = Query("", max_length=32),
-    posted_from: str = Query("", max_length=10),
-    posted_to: str = Query("", max_length=10),
-    captured_from: str = Query("", max_length=10),
-    captured_to: str = Query("", max_length=10),
-    status: str = Query("", max_length=20),
-    article: str = Query("", max_length=128),
     page: int = Query(1, ge=1, le=10_000),
     rt: Runtime = Depends(get_runtime),
     principal: Principal = Depends(require_role(*SEARCH_ROLES)),
 ) -> HTMLResponse:
-    form = {"q": q, "handle": handle, "author": author, "provider": provider, "posted_from": posted_from,
-            "posted_to": posted_to, "captured_from": captured_from, "captured_to": captured_to,
-            "status": status, "article": article}
-    context: dict[str, Any] = {"form": form, "statuses": STATUSES, "result": None, "errors": [], "page": page}
-    if not any(v.strip() for v in form.values()):
+    """The search form and a page of its hits. The form's fields are SearchQuery's: each is read
+    from the query string by its field name (or its former name), empty ones are no filter, and
+    what does not validate is shown as a message (400), with nothing searched."""
+    form = _search_form(request.query_params)
+    context: dict[str, Any] = {"form": form, "fields": SearchQuery.model_fields, "statuses": EMBED_STATUSES,
+                               "result": None, "errors": [], "page": page}
+    given = {k: v for k, v in form.items() if v}
+    if not given:
         return render(request, "search.html", context)
-    errors: list[str] = context["errors"]
-    filters: dict[str, Any] = {
-        "handle": handle.strip().lstrip("@") or None,
-        "author": author.strip() or None,
-        "provider": provider.strip() or None,
-        "posted_since": _day(posted_from, "posted from", errors),
-        "posted_until": _day(posted_to, "posted to", errors),
-        "captured_since": _day(captured_from, "captured from", errors),
-        "captured_until": _day(captured_to, "captured to", errors),
-        "article_id": article.strip() or None,
-        "status": status if status in STATUSES else None,
-    }
-    if status and status not in STATUSES:
-        errors.append(f"status: expected one of {', '.join(STATUSES)}")
-    if errors:
+    try:
+        query = SearchQuery.model_validate({**given, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE})
+    except ValidationError as exc:
+        context["errors"] = problems(exc, _label)
         return render(request, "search.html", context, status_code=400)
-    filters = {k: v for k, v in filters.items() if v is not None}
-    result = rt.catalog.search(q.strip(), **filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    audit.record(rt, principal, "search", "posts", {"q": q.strip(), **filters, "page": page}, result.total)
+    result = rt.catalog.search(query)
+    filters = {k: v for k, v in query.filters().items() if k not in ("q", "limit", "offset")}
+    audit.record(rt, principal, "search", "posts", {"q": query.q, **filters, "page": page}, result.total)
     hits = [_card_of(rt, hit) for hit in result.hits]
-    query = {k: v for k, v in form.items() if v}
     context.update(result=result, hits=hits, pages=max(1, -(-result.total // PAGE_SIZE)),
-                   prev_url=f"/search?{urlencode({**query, 'page': page - 1})}" if page > 1 else None,
-                   next_url=(f"/search?{urlencode({**query, 'page': page + 1})}"
+                   prev_url=f"/search?{urlencode({**given, 'page': page - 1})}" if page > 1 else None,
+                   next_url=(f"/search?{urlencode({**given, 'page': page + 1})}"
                              if page * PAGE_SIZE < result.total else None))
     return render(request, "search.html", context)
 

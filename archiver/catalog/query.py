@@ -1,0 +1,197 @@
+"""The search query: one typed model that every face builds and the catalog runs.
+
+A filter used to have a spelling per face (`--since` on the CLI, `posted_since` in the API,
+`posted_from` on the web page). Now the field names of `SearchQuery` are the names, and each face
+derives its own from them:
+
+- the API (GET /v1/search) takes the model as its query parameters: a field's public name is the
+  field name, or its alias where an older public name is kept (`near_phash`);
+- the CLI (`archiver search`) makes one option per field: `--field-name`, or what the field's `Flag`
+  says (`--since`), with the field's description as its help;
+- the web page's form fields are named after the fields (templates/search.html), and its error
+  messages use the fields' titles.
+
+So a new filter is a field here, its SQL in archiver/catalog/search.py, and one form field in
+archiver/web/templates/search.html (if the page should offer it). Validation happens here, once:
+a bad value is one clear message naming the field as the face spells it (`problems`, `parse`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import UnionType
+from typing import Annotated, Any, Self, Union, get_args, get_origin
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+)
+
+from archiver.errors import InputError
+from archiver.providers.base import EMBED_STATUSES
+from archiver.storage.layout import PROVIDER_RE
+
+# A date (the whole day) or an ISO 8601 timestamp (UTC unless it names an offset).
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+MAX_LIMIT = 1000
+DEFAULT_DISTANCE = 8
+_DATE = re.compile(DATE_PATTERN)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """How `archiver search` spells a field when it is not `--field-name`: another option name, or
+    (positional=True) the command's argument, shown as `name`."""
+
+    name: str
+    positional: bool = False
+
+
+def _instant(value: Any) -> date | datetime:
+    if isinstance(value, date):  # a datetime is a date too
+        return value
+    text = str(value).strip()
+    if _DATE.fullmatch(text):
+        try:
+            if len(text) == 10:
+                return date.fromisoformat(text)
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a date: expected a date like 2025-07-15 or an ISO 8601 timestamp")
+
+
+# A bound of a date range: a `date` means the whole day, a `datetime` that second (naive: UTC).
+Instant = Annotated[date | datetime, PlainValidator(_instant),
+                    PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json"),
+                    WithJsonSchema({"type": "string", "pattern": DATE_PATTERN})]
+
+
+def _hex(digits: int, what: str) -> Any:
+    """Hex digits of a hash, any case in, lower case kept."""
+    def check(value: str) -> str:
+        value = value.strip().lower()
+        if len(value) != digits or any(ch not in "0123456789abcdef" for ch in value):
+            raise ValueError(f"expected {digits} hex digits ({what})")
+        return value
+    return Annotated[str, AfterValidator(check),
+                     WithJsonSchema({"type": "string", "pattern": f"^[0-9a-f]{{{digits}}}$"})]
+
+
+def _status(value: str) -> str:
+    if value not in EMBED_STATUSES:
+        raise ValueError(f"expected one of {', '.join(EMBED_STATUSES)}")
+    return value
+
+
+def _listed(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+Status = Annotated[str, AfterValidator(_status), WithJsonSchema({"type": "string", "enum": list(EMBED_STATUSES)})]
+Sha256 = _hex(64, "a SHA-256")
+DHash = _hex(16, "a difference hash")
+
+
+class SearchQuery(BaseModel):
+    """Posts (their latest capture) matching every filter given; None (or an empty list) is no filter.
+
+    `q`: words (all required), "phrases", prefix* terms, in any script. Date bounds include the
+    day or second they name. `handle` matches with or without its @, in any case; a handle of
+    blanks matches no post. `limit` hits from `offset`, newest archived first.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    q: Annotated[str, Field(max_length=500, title="Words",
+                            description='words, "phrases", prefix*; empty: every post'),
+                 Flag("query", positional=True)] = ""
+    handle: str | None = Field(None, max_length=100, title="Handle",
+                               description="the author's handle (with or without @)")
+    author: str | None = Field(None, max_length=200, title="Author", description="words of the author's display name")
+    provider: str | None = Field(None, pattern=PROVIDER_RE.pattern.join("^$"), title="Provider",
+                                 description="twitter, instagram, ...")
+    posted_since: Annotated[Instant | None, Field(title="Posted from",
+                                                  description="posted on or after (YYYY-MM-DD or ISO 8601)"),
+                            Flag("--since")] = None
+    posted_until: Annotated[Instant | None, Field(title="Posted to",
+                                                  description="posted on or before (YYYY-MM-DD or ISO 8601)"),
+                            Flag("--until")] = None
+    captured_since: Instant | None = Field(None, title="Captured from", description="captured on or after")
+    captured_until: Instant | None = Field(None, title="Captured to", description="captured on or before")
+    article_id: Annotated[str | None, Field(max_length=128, title="Article id",
+                                            description="only posts embedded in this article id"),
+                          Flag("--article")] = None
+    status: Annotated[list[Status] | None, BeforeValidator(_listed),
+                      Field(title="Status", description="capture status (archived, deleted, ...); repeatable")] = None
+    image_sha256: Sha256 | None = Field(None, title="Image SHA-256",
+                                        description="posts whose captured media include this image")
+    near_dhash: Annotated[DHash | None,
+                          Field(alias="near_phash", title="Near image",
+                                description="posts with an image near this 16-hex difference hash (dHash)"),
+                          Flag("--near-phash")] = None
+    max_distance: Annotated[int | None, Field(ge=0, le=64, title="Distance",
+                                              description=f"bits an image near --near-phash may differ by "
+                                                          f"(default {DEFAULT_DISTANCE})"),
+                            Flag("--distance")] = None
+    limit: int = Field(50, ge=1, le=MAX_LIMIT, title="Limit", description="hits on a page")
+    offset: int = Field(0, ge=0, title="Offset", description="hits to skip")
+
+    @classmethod
+    def parse(cls, values: Mapping[str, Any], spell: Callable[[str], str] | None = None) -> Self:
+        """Validate `values` (keyed by field name or public alias) into a query.
+
+        Raises InputError with one line naming each bad field as `spell(field name)` gives it
+        (default: the field name) when the values do not fit.
+        """
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise InputError("; ".join(problems(exc, spell))) from None
+
+    @property
+    def distance(self) -> int:
+        """Bits an image near `near_dhash` may differ by."""
+        return DEFAULT_DISTANCE if self.max_distance is None else self.max_distance
+
+    def filters(self) -> dict[str, Any]:
+        """The query as JSON values under their public names, without the filters not given
+        (what the audit log records)."""
+        return {k: v for k, v in self.model_dump(mode="json", by_alias=True).items() if v not in (None, "", [])}
+
+
+def flag(name: str) -> Flag:
+    """How the CLI spells field `name`."""
+    found = [m for m in SearchQuery.model_fields[name].metadata if isinstance(m, Flag)]
+    return found[0] if found else Flag("--" + name.replace("_", "-"))
+
+
+def is_list(name: str) -> bool:
+    """Whether field `name` holds several values (a repeatable option, a repeated parameter)."""
+    annotation = SearchQuery.model_fields[name].annotation
+    kinds = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return any(get_origin(k) is list for k in kinds)
+
+
+def problems(exc: ValidationError, spell: Callable[[str], str] | None = None) -> list[str]:
+    """One `name: what is wrong` line per error of `exc`, the name given by `spell(field name)`."""
+    by_alias = {f.alias: name for name, f in SearchQuery.model_fields.items() if f.alias}
+    out = []
+    for err in exc.errors():
+        loc = str(err["loc"][0]) if err["loc"] else ""
+        name = by_alias.get(loc, loc)
+        ctx_error = (err.get("ctx") or {}).get("error")
+        message = str(ctx_error) if err["type"] == "value_error" and ctx_error else err["msg"]
+        label = spell(name) if spell and name in SearchQuery.model_fields else name
+        out.append(f"{label}: {message}" if label else message)
+    return list(dict.fromkeys(out))

@@ -1,0 +1,135 @@
+"""Running a SearchQuery over the posts index: which rows match, in which order, and how many.
+
+Every filter of archiver/catalog/query.py becomes a condition here, in portable SQL (the full-text
+part comes from the backend: FTS5 or a tsvector). How a search stays fast at a million posts: it
+first collects up to COUNT_CAP + 1 matching ids (the count); below the cap the page is read by id;
+above it the backend picks how to walk to the page (`Backend.page_order`). A query by dates alone
+lists the newest first by the date it filters on, along that date's index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from archiver.catalog.query import SearchQuery
+from archiver.catalog.text import Clause, handle_norm, parse_query, tokenize
+
+if TYPE_CHECKING:
+    from archiver.catalog.core import Catalog
+
+# Counting a million matches of a common word costs more than the page of hits; beyond this
+# many, `total` says "at least".
+COUNT_CAP = 1_000
+
+
+@dataclass
+class SearchResult:
+    """`total` counts matches up to COUNT_CAP; `total_exact` is False when there are more.
+    `hits` are what Catalog.hits gives: one dict per post, newest archived first."""
+
+    total: int
+    hits: list[dict[str, Any]] = field(default_factory=list)
+    total_exact: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """{"total", "total_exact", "hits"}: what `archiver search --json` prints."""
+        return {"total": self.total, "total_exact": self.total_exact, "hits": self.hits}
+
+
+def run_search(catalog: Catalog, query: SearchQuery) -> SearchResult:
+    """Posts (their latest capture) matching every filter of `query`, the most recently archived
+    post first (by the time of its first capture: see core.post_row_id); a query by dates alone
+    lists the newest first by the date it filters on."""
+    where: list[str] = []
+    params: list[Any] = []
+    words, author = parse_query(query.q), _author_clauses(query.author)
+    source, order = "posts p", "p.id"
+    handle = handle_norm(query.handle) if query.handle is not None else None
+    # With words, the handle is part of the full-text match (one index lookup for both).
+    handle_in_text = bool(handle) and bool(words or author)
+    if words or author:
+        source, frag, extra, order = catalog.backend.match_sql(words, author, handle if handle_in_text else None)
+        where.append(frag)
+        params += extra
+    elif query.author is not None and query.author.strip():
+        return SearchResult(0)  # an author made only of punctuation matches no one
+    if query.handle is not None and not handle_in_text:
+        where.append("p.handle_norm = ?")
+        params.append(handle)
+    if query.provider is not None:
+        where.append("p.provider = ?")
+        params.append(query.provider)
+    dated = []
+    for col, since, until in (("posted_at", query.posted_since, query.posted_until),
+                              ("captured_at", query.captured_since, query.captured_until)):
+        if since is not None:
+            where.append(f"p.{col} >= ?")
+            params.append(_bound(since, end=False))
+        if until is not None:
+            where.append(f"p.{col} < ?")
+            params.append(_bound(until, end=True))
+        if since is not None or until is not None:
+            dated.append(col)
+    if query.status:
+        where.append(f"p.status IN ({', '.join('?' for _ in query.status)})")
+        params += query.status
+    if query.article_id is not None:
+        where.append("(p.provider, p.post_id) IN (SELECT provider, post_id FROM items "
+                     "WHERE article_id = ? AND kind = 'embed')")
+        params.append(query.article_id)
+    if query.image_sha256 is not None:
+        where.append("(p.provider, p.post_id) IN (SELECT provider, post_id FROM post_media WHERE sha256 = ?)")
+        params.append(query.image_sha256)
+    if query.near_dhash is not None:
+        dist = catalog.backend.hamming_sql("b.dhash", "?")
+        where.append("(p.provider, p.post_id) IN (SELECT m.provider, m.post_id FROM post_media m JOIN "  # noqa: S608
+                     f"blobs b ON b.sha256 = m.sha256 WHERE length(b.dhash) = 16 AND {dist} <= ?)")
+        params += [query.near_dhash, query.distance]
+    cond = " WHERE " + " AND ".join(where) if where else ""
+    rows, found = _page(catalog, source, cond, params, order, dated, query.limit, query.offset)
+    return SearchResult(min(found, COUNT_CAP), catalog.hits(rows), found <= COUNT_CAP)
+
+
+def _page(catalog: Catalog, source: str, cond: str, params: list[Any], order: str, dated: list[str],
+          limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """(the page's post rows, matches found up to COUNT_CAP + 1)."""
+    # Counting (up to the cap) collects the matching ids in whatever order is cheapest; by dates,
+    # the date index alone counts them, and then only the number of rows found is used.
+    found = [r["id"] for r in catalog.query(f"SELECT {'1' if dated else 'p.id'} AS id FROM {source}{cond} "  # noqa: S608
+                                            "LIMIT ?", [*params, COUNT_CAP + 1])]
+    if not found:
+        return [], 0
+    if dated:
+        # Ids follow capture time, so walking them newest first to an old date range would read
+        # most of the table: a query by dates alone lists newest first by that date, along its index.
+        order_by = f"p.{dated[0]} DESC, p.id DESC" if order == "p.id" else f"{order} DESC"
+        rows = catalog.query(f"SELECT p.* FROM {source}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
+                             [*params, limit, offset])
+    elif len(found) <= COUNT_CAP:
+        # Every match is known: the page is read by id, without matching anything again.
+        page = sorted(found, reverse=True)[offset:offset + limit]
+        rows = catalog.query(f"SELECT p.* FROM posts p WHERE p.id IN ({', '.join('?' for _ in page)}) "  # noqa: S608
+                             "ORDER BY p.id DESC", page) if page else []
+    else:
+        order_by = catalog.backend.page_order(catalog._sql(f"SELECT 1 FROM {source}{cond}"),  # noqa: S608
+                                              params, order, offset + limit)
+        rows = catalog.query(f"SELECT p.* FROM {source}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
+                             [*params, limit, offset])
+    return rows, len(found)
+
+
+def _author_clauses(author: str | None) -> list[Clause]:
+    toks = tokenize(author)
+    return [Clause(tuple(toks))] if toks else []
+
+
+def _bound(value: date | datetime, *, end: bool) -> str:
+    """An ISO comparison bound: since → inclusive start; until → exclusive end (the next day or second)."""
+    if not isinstance(value, datetime):
+        return (value + timedelta(days=1) if end else value).isoformat()
+    dt = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).replace(microsecond=0)
+    if end:
+        dt += timedelta(seconds=1)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S")
