@@ -21,10 +21,10 @@ from archiver.capture.cards.html_card import card_frame, link_segments, render_c
 from archiver.capture.cards.png_card import MAX_PNG_HEIGHT, render_card_png
 from archiver.capture.cards.textlayout import measure
 from archiver.capture.fetch import Fetcher
-from archiver.capture.manifest import base_manifest, validate_manifest
-from archiver.capture.record import write_snapshot
+from archiver.capture.manifest import Manifest, validate_manifest
+from archiver.capture.record import store_capture, write_snapshot
 from archiver.discover.model import Embed
-from archiver.providers.base import CaptureContext
+from archiver.providers.base import CaptureContext, Occurrence
 from archiver.providers.registry import get_provider
 from archiver.storage.local import LocalStore
 from archiver.testing.fixture_origin import FixtureOrigin
@@ -85,8 +85,8 @@ def store(tmp_path: Path) -> LocalStore:
 
 
 def _manifest(text: str, lang: str, name: str = "ANI") -> dict[str, Any]:
-    m = base_manifest(provider="twitter", post_id="1945048830047662087", capture_id="20250715T091233Z-0123abcd",
-                      captured_at=T0, status="archived", url="https://twitter.com/ANI/status/1945048830047662087")
+    m = Manifest.new(provider="twitter", post_id="1945048830047662087", capture_id="20250715T091233Z-0123abcd",
+                     captured_at=T0, status="archived", url="https://twitter.com/ANI/status/1945048830047662087").to_json()
     m.update(text=text, text_expanded=text, lang=lang, created_at="2025-07-15T09:00:00.000Z")
     m["author"].update(name=name, handle="ANI")
     m["attribution"]["shown"] = "— ANI (@ANI) July 15, 2025"
@@ -102,9 +102,9 @@ def _png(data: bytes) -> Image.Image:
 def test_hostile_tweet_renders_harmlessly_in_both_cards(origin: FixtureOrigin, store: LocalStore,
                                                          tmp_settings: Any) -> None:
     settings = tmp_settings(**origin.settings_overrides(), media_derivatives=False)
-    ctx = CaptureContext(settings=settings, fetcher=Fetcher(settings), store=store)
+    ctx = CaptureContext(settings=settings, fetcher=Fetcher(settings))
     embed = Embed("twitter", HOSTILE["id"], None, 0, 0, handle=HOSTILE["handle"], form="blockquote")
-    res = get_provider("twitter").capture([embed], ctx)
+    res = store_capture(get_provider("twitter").capture([Occurrence(embed)], ctx), ctx, store)
     assert res.status == "archived", res.error
     m = json.loads(store.get(res.manifest_key or ""))
     validate_manifest(m)

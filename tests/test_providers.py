@@ -14,9 +14,10 @@ import pytest
 
 from archiver.capture.fetch import Fetcher
 from archiver.capture.manifest import validate_manifest
+from archiver.capture.record import CaptureResult, store_capture
 from archiver.capture.warc import read_warc
 from archiver.discover.model import Embed
-from archiver.providers.base import CaptureContext, CaptureResult
+from archiver.providers.base import CaptureContext, occurrences_in
 from archiver.providers.bluesky import id_time as bluesky_time
 from archiver.providers.markup import MarkupProvider
 from archiver.providers.mastodon import id_time as mastodon_time
@@ -67,9 +68,8 @@ def env(origin: FixtureOrigin, tmp_settings: Callable[..., Any], tmp_path: Path)
 
 def _capture(env: dict[str, Any], embed: Embed, settings: Any = None) -> CaptureResult:
     s = settings or env["settings"]
-    ctx = CaptureContext(settings=s, fetcher=Fetcher(s), store=env["store"], article_id="art-1",
-                         article_url="https://news.example/story", article_text="")
-    return get_provider(embed.provider).capture([embed], ctx)
+    ctx = CaptureContext(settings=s, fetcher=Fetcher(s), article_id="art-1", article_url="https://news.example/story")
+    return store_capture(get_provider(embed.provider).capture(occurrences_in("", [embed]), ctx), ctx, env["store"])
 
 
 def _embed(post: dict[str, Any], post_id: str, text: str | None = None) -> Embed:
@@ -188,9 +188,9 @@ def test_thumbnail_from_markup(origin: FixtureOrigin, env: dict[str, Any]) -> No
     article = (f'<blockquote class="reddit-embed-bq"><img src="{thumb}" alt=""><a href="{RD["url"]}">'
                "Ice out</a></blockquote>")
     e = Embed("reddit", "1b6yq2k", RD["url"], 0, len(article), text="Ice out", form="blockquote")
-    ctx = CaptureContext(settings=env["settings"], fetcher=env["fetcher"], store=env["store"],
-                         article_text=article)
-    m = _manifest(env, get_provider("reddit").capture([e], ctx))
+    ctx = CaptureContext(settings=env["settings"], fetcher=env["fetcher"])
+    m = _manifest(env, store_capture(get_provider("reddit").capture(occurrences_in(article, [e]), ctx), ctx,
+                                     env["store"]))
     assert m["media"][0]["original_url"] == thumb and m["media"][0]["status"] == "archived"
 
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from archiver.capture.fetch import Exchange
-from archiver.capture.manifest import ManifestError, base_manifest, new_capture_id, validate_manifest
-from archiver.capture.record import write_snapshot
+from archiver.capture.manifest import Manifest, ManifestError, new_capture_id, validate_manifest
+from archiver.capture.record import CaptureResult, store_capture, write_snapshot
 from archiver.capture.warc import build_warc, read_warc
 from archiver.discover.model import Embed
-from archiver.providers.base import CaptureContext
+from archiver.providers.base import CaptureContext, Provider, occurrences_in
 from archiver.providers.markup import MarkupProvider
 from archiver.providers.registry import get_provider
 from archiver.providers.twitter.capture import TwitterProvider
@@ -27,8 +27,8 @@ T0 = datetime(2025, 7, 15, 9, 12, 33, 123000, tzinfo=UTC)
 
 
 def _manifest(**changes: Any) -> dict[str, Any]:
-    m = base_manifest(provider="twitter", post_id="1945048830047662087", capture_id=new_capture_id(T0),
-                      captured_at=T0, status="archived", url="https://twitter.com/ANI/status/1945048830047662087")
+    m = Manifest.new(provider="twitter", post_id="1945048830047662087", capture_id=new_capture_id(T0), captured_at=T0,
+                     status="archived", url="https://twitter.com/ANI/status/1945048830047662087").to_json()
     m.update(text="hello", text_expanded="hello")
     m.update(changes)
     return m
@@ -111,10 +111,10 @@ def test_write_snapshot_validates_and_writes_both(tmp_path: Path) -> None:
     assert not store.exists(manifest_key("twitter", bad["post_id"], bad["capture_id"]))
 
 
-def _ctx(tmp_path: Path, text: str, tmp_settings: Any) -> CaptureContext:
-    settings = tmp_settings()
-    return CaptureContext(settings=settings, fetcher=None, store=LocalStore(tmp_path, "http://x/m"),  # type: ignore[arg-type]
-                          article_id="a", article_url="https://news.example/a", article_text=text)
+def _capture(tmp_path: Path, tmp_settings: Any, provider: Provider, embed: Embed, text: str) -> CaptureResult:
+    ctx = CaptureContext(settings=tmp_settings(), fetcher=None,  # type: ignore[arg-type]
+                         article_id="a", article_url="https://news.example/a")
+    return store_capture(provider.capture(occurrences_in(text, [embed]), ctx), ctx, LocalStore(tmp_path, "http://x/m"))
 
 
 def test_markup_provider_archives_text_and_keeps_unresolved(tmp_path: Path, tmp_settings: Any) -> None:
@@ -122,15 +122,14 @@ def test_markup_provider_archives_text_and_keeps_unresolved(tmp_path: Path, tmp_
             'Pine Ridge (@pineridgeresort)</blockquote>\n(Source: Instagram)')
     e = Embed("instagram", "C4kP2rTz8Lm", "https://www.instagram.com/p/C4kP2rTz8Lm/", 0, text.index("\n"),
               handle="pineridgeresort", text="Last sheet of ice goes out", form="blockquote")
-    ctx = _ctx(tmp_path, text, tmp_settings)
-    res = get_provider("instagram").capture([e], ctx)
+    res = _capture(tmp_path, tmp_settings, get_provider("instagram"), e, text)
     assert res.status == "archived" and res.post_id == "C4kP2rTz8Lm"
-    m = json.loads(ctx.store.get(res.manifest_key or ""))
+    m = json.loads(LocalStore(tmp_path, "http://x/m").get(res.manifest_key or ""))
     validate_manifest(m)
     assert m["text"] == "Last sheet of ice goes out" and m["warc"] is None
     assert m["attribution"]["source_lines"] == ["(Source: Instagram)"]
     bare = Embed("tiktok", None, None, 0, 0, form="iframe")
-    res = MarkupProvider("tiktok").capture([bare], ctx)
+    res = _capture(tmp_path, tmp_settings, MarkupProvider("tiktok"), bare, text)
     assert res.status == "unresolved" and res.post_id and res.post_id.startswith("unresolved-")
     validate_manifest(res.manifest)
 

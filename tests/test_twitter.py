@@ -14,9 +14,10 @@ import pytest
 
 from archiver.capture.fetch import Fetcher
 from archiver.capture.manifest import validate_manifest
+from archiver.capture.record import CaptureResult, store_capture
 from archiver.capture.warc import read_warc
 from archiver.discover.model import Embed
-from archiver.providers.base import CaptureContext, CaptureResult
+from archiver.providers.base import CaptureContext, occurrences_in
 from archiver.providers.registry import get_provider
 from archiver.providers.twitter.api import expand_text, media_plan, photo_original_url
 from archiver.providers.twitter.capture import TwitterProvider
@@ -113,9 +114,9 @@ def env(origin: FixtureOrigin, tmp_settings: Callable[..., Any], tmp_path: Path)
 
 def _capture(env: dict[str, Any], embeds: list[Embed], text: str = "", settings: Any = None) -> CaptureResult:
     s = settings or env["settings"]
-    ctx = CaptureContext(settings=s, fetcher=Fetcher(s) if settings else env["fetcher"], store=env["store"],
-                         article_id="art-1", article_url="https://news.example/story", article_text=text)
-    return get_provider("twitter").capture(embeds, ctx)
+    ctx = CaptureContext(settings=s, fetcher=Fetcher(s) if settings else env["fetcher"], article_id="art-1",
+                         article_url="https://news.example/story")
+    return store_capture(get_provider("twitter").capture(occurrences_in(text, embeds), ctx), ctx, env["store"])
 
 
 def _embed(tweet: dict[str, Any], text: str = "") -> Embed:
@@ -400,7 +401,7 @@ def test_blockquote_attribution_from_html(env: dict[str, Any]) -> None:
 
 
 def test_hostile_occurrences_never_raise(env: dict[str, Any]) -> None:
-    empty_ctx = CaptureContext(env["settings"], env["fetcher"], env["store"])
+    empty_ctx = CaptureContext(env["settings"], env["fetcher"])
     assert TwitterProvider().capture([], empty_ctx).status == "failed"
     e = Embed("twitter", None, None, 50, 10, handle="bad handle!", text=None, form="flattened")
     res = _capture(env, [e], "short")

@@ -1,17 +1,32 @@
-"""The capture manifest: what was captured of a post and how, validated against the versioned JSON
-Schema in archiver/schemas/, with the capture id and source entries it is built from.
+"""The capture manifest: what was captured of one post and how, as a typed model.
+
+A manifest is stored at ``posts/<provider>/<post_id>/<capture_id>.json`` and is a public interface:
+its JSON shape is version 1 of the schema, ``archiver/schemas/manifest.v1.json``, which is generated
+from the models here (``python -m archiver.capture.manifest --schema`` prints it; ``--write`` writes
+it; a test keeps the checked-in file equal to what the models generate). Stored manifests are
+validated by the model itself (``validate_manifest``, ``load_manifest``).
+
+Optional fields are written only when a capture set them (``to_json`` leaves unset ones out), so a
+Twitter manifest carries ``edit`` and ``created_at_snowflake`` while a markup-only one does not, as
+they always did.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import secrets
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 from archiver import __version__
 from archiver.errors import ArchiverError
@@ -19,96 +34,321 @@ from archiver.errors import ArchiverError
 if TYPE_CHECKING:
     from archiver.capture.fetch import Exchange
 
-
 SCHEMA_ID = "archiver.manifest.v1"
-
 SCHEMA_FILE = "manifest.v1.json"
+# Outcome of one capture. "unavailable" and "failed" are worth retrying; the rest are final.
+EmbedStatus = Literal["archived", "unavailable", "deleted", "protected", "tombstoned", "unresolved", "failed"]
+EMBED_STATUSES: tuple[str, ...] = get_args(EmbedStatus)
+
+Utc = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+CaptureId = Annotated[str, StringConstraints(pattern=r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")]
+Count = Annotated[int, Field(ge=0)]
+
 
 class ManifestError(ArchiverError):
     """A manifest does not satisfy the schema; the message names the first offending field."""
 
+
+class _Part(BaseModel):
+    """Every part of a manifest: strict JSON types, no field the schema does not name."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Author(_Part):
+    """Who posted it. ``avatar_url`` is the avatar at its original size; the capture step archives it
+    and sets ``avatar_sha256``."""
+
+    name: str | None
+    handle: str | None
+    id: str | None
+    avatar_sha256: Sha256 | None
+    avatar_url: str | None = None
+    verified: bool | None = None
+    verified_type: str | None = None
+
+
+class Edit(_Part):
+    """The post's edit chain (Twitter's edit_control)."""
+
+    edit_ids: list[str]
+    is_edited: bool
+    is_latest: bool
+    latest_id: str | None = None
+    editable_until: Utc | None = None
+    edits_remaining: int | None = None
+
+
+class Media(_Part):
+    """One archived (or not) medium: the original's digest and key, what was fetched, as listed."""
+
+    type: Literal["photo", "video", "animated_gif", "thumbnail"]
+    status: Literal["archived", "rejected", "failed"]
+    error: str | None = None
+    sha256: Sha256 | None
+    key: str | None = None
+    mime: str | None
+    bytes: Count | None
+    width: Count | None
+    height: Count | None
+    duration: Annotated[float, Field(ge=0)] | None
+    original_url: str
+    final_url: str | None = None
+    listed_url: str | None = None
+    bitrate: int | None = None
+    poster_url: str | None = None
+    alt_text: str | None
+    poster_sha256: Sha256 | None = None
+    poster_key: str | None = None
+
+
+class PostRef(_Part):
+    """A quoted or parent post: its own capture when it was captured in its own right."""
+
+    post_id: str
+    url: str | None = None
+    capture_id: CaptureId | None
+    manifest_key: str | None
+    status: str | None
+
+
+class ReferencedBy(_Part):
+    """The capture that quoted this post or replied to it."""
+
+    capture_id: CaptureId
+    relation: Literal["quoted", "parent"]
+
+
+class Attribution(_Part):
+    """What the article showed as the post's attribution."""
+
+    shown: str | None = Field(description="the attribution line as the article showed it, "
+                                          "e.g. '— ANI (@ANI) July 15, 2025'")
+    source_lines: list[str]
+    author: str | None = None
+    handle: str | None = None
+    date: str | None = None
+
+
+class ArticleOccurrence(_Part):
+    """Where the article embeds the post: code point offsets of the decoded article, and the form."""
+
+    start: Count
+    end: Count
+    form: str
+
+
+class ArticleRef(_Part):
+    """An article that embeds the post, with every occurrence."""
+
+    article_id: str | None
+    url: str | None
+    occurrences: list[ArticleOccurrence]
+
+
+class Source(_Part):
+    """Provenance of one source: the first request's URL, the last response's URL, status and body hash."""
+
+    name: Annotated[str, Field(min_length=1)]
+    request_url: str | None
+    final_url: str | None
+    fetched_at: Utc
+    http_status: int | None
+    response_sha256: Sha256 | None
+    outcome: str = Field(description="what this source said: ok, not_found, forbidden, empty, tombstone, "
+                                     "rate_limited, error, ...")
+    error: str | None = None
+    data: dict[str, Any] | None = Field(None, description="what this source carried, in the archiver's field names")
+
+
+class Cards(_Part):
+    """The static cards rendered from this manifest: a sanitized HTML fragment and a PNG."""
+
+    html: str
+    png: str
+
+
+class Manifest(_Part):
+    """One capture of one social post: what each source said, with provenance, and where the archived
+    bytes are. Raw HTTP exchanges are kept beside it as WARC records."""
+
+    schema_: Literal["archiver.manifest.v1"] = Field(alias="schema")
+    archiver_version: Annotated[str, Field(min_length=1)]
+    capture_id: CaptureId
+    captured_at: Utc
+    provider: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+    post_id: Annotated[str, Field(min_length=1, max_length=200)]
+    status: EmbedStatus
+    error: str | None = None
+    url: str | None
+    author: Author
+    created_at: Utc | None
+    created_at_snowflake: Utc | None = None
+    created_at_consistent: bool | None = None
+    text: str | None
+    text_expanded: str | None
+    lang: str | None
+    possibly_sensitive: bool | None = None
+    tombstone: str | None = None
+    edit: Edit | None = None
+    media: list[Media]
+    quoted: PostRef | None
+    parent: PostRef | None
+    referenced_by: list[ReferencedBy] = Field(default_factory=list)
+    attribution: Attribution
+    articles: list[ArticleRef]
+    sources: list[Source]
+    warc: str | None
+    text_source: str | None = Field(None, description="which source the top-level text came from")
+    cards: Cards | None = None
+
+    model_config = ConfigDict(populate_by_name=True, title="archiver post snapshot manifest, version 1")
+
+    @classmethod
+    def new(cls, *, provider: str, post_id: str, capture_id: str, captured_at: datetime, status: str,
+            url: str | None) -> Self:
+        """Every required field, empty; providers fill in what they learn. Not validated until it is
+        stored (``validate_manifest``), so a bad value is reported as a storage failure."""
+        return cls.model_construct(
+            schema_=SCHEMA_ID, archiver_version=__version__, capture_id=capture_id, captured_at=utc_iso(captured_at),
+            provider=provider, post_id=post_id, status=status, error=None, url=url,
+            author=Author.model_construct(name=None, handle=None, id=None, avatar_sha256=None),
+            created_at=None, text=None, text_expanded=None, lang=None, media=[], quoted=None, parent=None,
+            attribution=Attribution.model_construct(shown=None, source_lines=[]), articles=[], sources=[],
+            warc=None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored JSON shape: plain dicts and lists, optional fields only when they were set."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+    def dumps(self) -> bytes:
+        """The stored bytes: UTF-8 JSON, keys sorted, two-space indent."""
+        return dumps(self.to_json())
+
+
+# --- capture ids, times, sources -----------------------------------------------------------------
 def utc_iso(dt: datetime) -> str:
     """ISO 8601 in UTC with millisecond precision and a Z: ``2024-03-05T08:15:00.132Z``."""
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
+
 def new_capture_id(now: datetime | None = None) -> str:
     """Sortable and unique: ``YYYYMMDDTHHMMSSZ-<8 hex>``."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
-# --- schema ------------------------------------------------------------------------------------
-@cache
-def load_schema() -> dict[str, Any]:
-    text = resources.files("archiver").joinpath(f"schemas/{SCHEMA_FILE}").read_text(encoding="utf-8")
-    return json.loads(text)
 
-@cache
-def _validator() -> Any:
-    import jsonschema
+def related_capture_id(capture_id: str, relation: str) -> str:
+    """The capture id of a post captured in its own right as the ``relation`` ("quoted", "parent") of
+    capture ``capture_id``: derived from it, so a capture run twice writes the same related keys."""
+    return capture_id[:-8] + hashlib.sha256(f"{capture_id}/{relation}".encode()).hexdigest()[:8]
 
-    schema = load_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
-
-def validate_manifest(manifest: Any) -> None:
-    """Raise ManifestError naming the first problem if ``manifest`` breaks the schema."""
-    errors = sorted(_validator().iter_errors(manifest), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        where = "/".join(str(p) for p in err.absolute_path) or "(top)"
-        raise ManifestError(f"manifest invalid at {where}: {err.message}")
-
-# --- manifest pieces ----------------------------------------------------------------------------
-def base_manifest(*, provider: str, post_id: str, capture_id: str, captured_at: datetime,
-                  status: str, url: str | None) -> dict[str, Any]:
-    """Every required field, empty; providers fill in what they learn."""
-    return {
-        "schema": SCHEMA_ID,
-        "archiver_version": __version__,
-        "capture_id": capture_id,
-        "captured_at": utc_iso(captured_at),
-        "provider": provider,
-        "post_id": post_id,
-        "status": status,
-        "error": None,
-        "url": url,
-        "author": {"name": None, "handle": None, "id": None, "avatar_sha256": None},
-        "created_at": None,
-        "text": None,
-        "text_expanded": None,
-        "lang": None,
-        "media": [],
-        "quoted": None,
-        "parent": None,
-        "attribution": {"shown": None, "source_lines": []},
-        "articles": [],
-        "sources": [],
-        "warc": None,
-    }
 
 def source_entry(name: str, exchanges: Sequence[Exchange], *, outcome: str, error: str | None = None,
                  data: dict[str, Any] | None = None, fallback_url: str | None = None,
-                 fetched_at: datetime | None = None) -> dict[str, Any]:
+                 fetched_at: datetime | None = None) -> Source:
     """Provenance of one source from the exchanges that produced it: the first request's URL,
-    the last response's URL, status and body hash."""
+    the last response's URL, status and body hash (``fallback_url`` and ``fetched_at`` when there
+    were no exchanges)."""
     first = exchanges[0] if exchanges else None
     last = exchanges[-1] if exchanges else None
     when = first.started_at if first is not None else (fetched_at or datetime.now(UTC))
     answered = last is not None and last.status is not None
-    return {
-        "name": name,
-        "request_url": first.url if first is not None else fallback_url,
-        "final_url": last.url if last is not None else fallback_url,
-        "fetched_at": utc_iso(when),
-        "http_status": last.status if answered else None,
-        "response_sha256": hashlib.sha256(last.body).hexdigest() if answered else None,
-        "outcome": outcome,
-        "error": error,
-        "data": data,
-    }
+    return Source.model_construct(
+        name=name,
+        request_url=first.url if first is not None else fallback_url,
+        final_url=last.url if last is not None else fallback_url,
+        fetched_at=utc_iso(when),
+        http_status=last.status if answered and last is not None else None,
+        response_sha256=hashlib.sha256(last.body).hexdigest() if answered and last is not None else None,
+        outcome=outcome,
+        error=error,
+        data=data,
+    )
 
-# --- writing -------------------------------------------------------------------------------------
+
+# --- validating and storing ----------------------------------------------------------------------
+def validate_manifest(manifest: Manifest | dict[str, Any] | Any) -> Manifest:
+    """The manifest as a validated model; ManifestError naming the first problem if ``manifest`` (a
+    model, or its JSON shape as plain dicts) breaks the schema."""
+    data = manifest.to_json() if isinstance(manifest, Manifest) else manifest
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        err = sorted(exc.errors(), key=lambda e: [str(p) for p in e["loc"]])[0]
+        where = "/".join(str(p) for p in err["loc"]) or "(top)"
+        raise ManifestError(f"manifest invalid at {where}: {err['msg']}") from None
+
+
+def load_manifest(data: bytes | str) -> Manifest:
+    """A stored manifest's bytes as a validated model; ManifestError when they are not one."""
+    try:
+        parsed = json.loads(data)
+    except ValueError as exc:
+        raise ManifestError(f"manifest is not JSON: {exc}") from None
+    return validate_manifest(parsed)
+
+
 def dumps(manifest: dict[str, Any]) -> bytes:
+    """A manifest's JSON shape as stored: UTF-8, keys sorted, two-space indent."""
     return json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+
+
+# --- the JSON Schema, generated ------------------------------------------------------------------
+class _SchemaGenerator(GenerateJsonSchema):
+    """Pydantic's JSON Schema without the titles it derives from Python names."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
+        out = super().model_schema(schema)
+        if schema["cls"] is not Manifest:
+            out.pop("title", None)
+        if "description" in out:  # a docstring, wrapped for the source: one line in the schema
+            out["description"] = " ".join(out["description"].split())
+        return out
+
+
+def manifest_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of version 1 manifests, generated from ``Manifest``."""
+    body = Manifest.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
+    head = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"https://archiver.example/schemas/{SCHEMA_FILE}",
+            "title": body.pop("title"), "description": body.pop("description"), "type": body.pop("type")}
+    defs = body.pop("$defs")
+    return {**head, **body, "$defs": defs}
+
+
+def schema_text() -> str:
+    """``manifest_schema()`` as the checked-in file's text."""
+    return json.dumps(manifest_schema(), ensure_ascii=False, indent=2) + "\n"
+
+
+def checked_in_schema() -> str:
+    """The text of ``archiver/schemas/manifest.v1.json`` as installed with the package."""
+    return resources.files("archiver").joinpath(f"schemas/{SCHEMA_FILE}").read_text(encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m archiver.capture.manifest --schema`` prints the generated schema; ``--write`` writes
+    it over ``archiver/schemas/manifest.v1.json`` (for a source checkout)."""
+    parser = argparse.ArgumentParser(prog="python -m archiver.capture.manifest", description=main.__doc__)
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--schema", action="store_true", help="print the generated JSON Schema")
+    group.add_argument("--write", action="store_true", help=f"write it to archiver/schemas/{SCHEMA_FILE}")
+    args = parser.parse_args(argv)
+    if args.schema:
+        sys.stdout.write(schema_text())
+        return 0
+    path = Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_FILE
+    path.write_text(schema_text(), encoding="utf-8")
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

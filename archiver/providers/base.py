@@ -13,65 +13,124 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+# Every outcome of a capture: the manifest's statuses (defined with the manifest model).
+from archiver.capture.manifest import EMBED_STATUSES as EMBED_STATUSES
 
 if TYPE_CHECKING:
-    from archiver.capture.fetch import Fetcher
+    from archiver.capture.fetch import Exchange, Fetcher
+    from archiver.capture.manifest import Manifest
     from archiver.config.settings import Settings
     from archiver.discover.html import HtmlScanner
     from archiver.discover.model import Embed
     from archiver.discover.tags import Block, Tag
     from archiver.health.state import Probe
     from archiver.runtime import Runtime
-    from archiver.storage.base import ObjectStore
 
-# Outcome of one capture. "unavailable" and "failed" are worth retrying; the rest are final.
-EMBED_STATUSES = ("archived", "unavailable", "deleted", "protected", "tombstoned", "unresolved", "failed")
+# The outcomes worth capturing again; the others are final.
 RETRYABLE_STATUSES = frozenset({"unavailable", "failed"})
+# How much of the article after an occurrence a provider sees (``Occurrence.after``), in code points.
+AFTER_WINDOW = 600
 
 
 @dataclass
 class CaptureContext:
-    """What a capture works with: settings, the safe fetcher, the object store, and the article it
-    was found in."""
+    """What a capture works with: settings, the safe fetcher, the article the post was found in, and
+    the capture id. A provider stores nothing: it returns a ``CapturedPost``."""
 
     settings: Settings
     fetcher: Fetcher
-    store: ObjectStore
     article_id: str | None = None
     article_url: str | None = None
-    # The decoded article text, so a provider can read what surrounded the embed (source lines).
-    article_text: str | None = None
     # Fixed by the pipeline before the capture starts, so a capture run twice writes the same keys.
-    # The provider uses it for the main post (quoted/parent posts get their own).
+    # The provider uses it for the main post (quoted/parent posts get ids derived from it).
     capture_id: str | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
+@dataclass(frozen=True)
+class Occurrence:
+    """One occurrence of a post as its provider sees it: what discovery found (``embed``), its markup
+    as the article wrote it (``markup``: the embed's span of the decoded article) and the text right
+    after it (``after``: the rest of the span's line and the next non-empty line, at most
+    ``AFTER_WINDOW`` code points; where a flattened embed's "(Source: …)" line sits)."""
+
+    embed: Embed
+    markup: str = ""
+    after: str = ""
+
+
+def occurrences_in(text: str, embeds: Sequence[Embed]) -> list[Occurrence]:
+    """Each embed with its markup and what follows it, cut from the decoded article ``text``. A span
+    that does not fit the text gives empty markup (and, past the end, nothing after)."""
+    out = []
+    for e in embeds:
+        markup = text[e.start:e.end] if 0 <= e.start <= e.end <= len(text) else ""
+        after = ""
+        if 0 <= e.end <= len(text):
+            lines = text[e.end:e.end + AFTER_WINDOW].split("\n")
+            picked = [lines[0]]
+            for line in lines[1:3]:
+                picked.append(line)
+                if line.strip():
+                    break
+            after = "\n".join(picked)
+        out.append(Occurrence(e, markup, after))
+    return out
+
+
 @dataclass
-class CaptureResult:
-    """The outcome of capturing one post: its status (``EMBED_STATUSES``), where the manifest was
-    written and, for the caller's indexing, the manifest itself."""
+class MediaRef:
+    """A medium a post shows, for the capture step to archive into the manifest's ``media``.
 
-    status: str
+    ``type`` is the manifest's media type (photo, video, animated_gif, thumbnail); ``url`` is fetched
+    first and ``listed_url`` (as the platform listed it) when that fails and differs; ``poster_url``
+    is the still shown before playback, archived too; ``source`` names the medium's source entries.
+    ``duration`` is in seconds, ``bitrate`` in bits per second.
+    """
+
+    type: str
+    url: str
+    listed_url: str | None = None
+    alt_text: str | None = None
+    bitrate: int | None = None
+    duration: float | None = None
+    poster_url: str | None = None
+    source: str = "media"
+
+    @property
+    def kind(self) -> str:
+        """How the fetcher and ``archive_media`` treat it: "image" or "video"."""
+        return "image" if self.type in ("photo", "thumbnail") else "video"
+
+
+Relation = Literal["quoted", "parent"]
+
+
+@dataclass
+class CapturedPost:
+    """What a provider captured of one post, before anything is stored.
+
+    ``manifest`` holds what the sources said (status and error included, ``sources`` with their
+    provenance); ``exchanges`` are every raw HTTP exchange, for the WARC; ``media`` (and the author's
+    ``avatar_url`` in the manifest) are the media to archive; ``related`` are the quoted and parent
+    posts captured in their own right. The capture step (``archiver.capture.record``) archives the
+    media, stores the related posts, fills ``media``, ``quoted`` and ``parent``, and writes the WARC,
+    the cards and the manifest. ``manifest`` is None when nothing could be captured (``error`` says why).
+    """
+
     provider: str
-    post_id: str | None
-    url: str | None
-    capture_id: str | None = None
-    manifest_key: str | None = None
+    manifest: Manifest | None
+    exchanges: list[Exchange] = field(default_factory=list)
+    media: list[MediaRef] = field(default_factory=list)
+    related: dict[Relation, CapturedPost] = field(default_factory=dict)
     error: str | None = None
-    manifest: dict[str, Any] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "provider": self.provider,
-            "post_id": self.post_id,
-            "url": self.url,
-            "capture_id": self.capture_id,
-            "snapshot": self.manifest_key,
-            "error": self.error,
-        }
+    @property
+    def status(self) -> str:
+        """The capture's status as the provider decided it (``EMBED_STATUSES``)."""
+        return self.manifest.status if self.manifest is not None else "failed"
 
 
 class Provider(Protocol):
@@ -79,9 +138,9 @@ class Provider(Protocol):
 
     name: str
 
-    def capture(self, occurrences: Sequence[Embed], ctx: CaptureContext) -> CaptureResult:
-        """Capture one post. `occurrences` are every embed of that post in the article
-        (same key), richest markup first; never raises for remote trouble, it reports it."""
+    def capture(self, occurrences: Sequence[Occurrence], ctx: CaptureContext) -> CapturedPost:
+        """Capture one post. `occurrences` are every embed of that post in the article (same key),
+        richest markup first; never raises for remote trouble, it reports it; stores nothing."""
         ...
 
 

@@ -2,8 +2,9 @@
 
 The article's own copy of an embed (text, author, handle, date, links, the "— Name (@handle) Date"
 line and any "(Source: …)" line) is read here, for every provider. ``MarkupProvider`` snapshots
-just that, for platforms the archiver cannot fetch yet; Twitter uses the same helpers as its
-source 1.
+just that, for platforms the archiver cannot fetch yet; Twitter and the oEmbed capture use the
+same helpers as their source 1. A provider sees each occurrence's markup and what follows it
+(``base.Occurrence``), never the whole article.
 """
 
 from __future__ import annotations
@@ -15,10 +16,16 @@ from collections.abc import Sequence
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
-from archiver.capture.manifest import base_manifest, new_capture_id, source_entry
-from archiver.capture.record import write_snapshot
-from archiver.errors import ArchiverError
-from archiver.providers.base import CaptureContext, CaptureResult
+from archiver.capture.manifest import (
+    ArticleOccurrence,
+    ArticleRef,
+    Attribution,
+    Manifest,
+    Source,
+    new_capture_id,
+    source_entry,
+)
+from archiver.providers.base import CaptureContext, CapturedPost, Occurrence
 
 if TYPE_CHECKING:
     from archiver.discover.model import Embed
@@ -88,49 +95,22 @@ def _clean(text: str) -> str:
     return "\n".join(lines).strip()
 
 
-def span_of(ctx: CaptureContext, embed: Embed) -> str:
-    text = ctx.article_text or ""
-    if 0 <= embed.start <= embed.end <= len(text):
-        return text[embed.start:embed.end]
-    return ""
-
-
-def _tail(ctx: CaptureContext, embed: Embed) -> str:
-    """The text right after the embed: the rest of its line and the next non-empty line."""
-    text = ctx.article_text or ""
-    if not 0 <= embed.end <= len(text):
-        return ""
-    rest = text[embed.end:embed.end + 600]
-    lines = rest.split("\n")
-    picked = [lines[0]]
-    for line in lines[1:3]:
-        picked.append(line)
-        if line.strip():
-            break
-    return "\n".join(picked)
-
-
-def attribution(occurrences: Sequence[Embed], ctx: CaptureContext) -> dict[str, Any]:
+def attribution(occurrences: Sequence[Occurrence]) -> Attribution:
     """What the article showed as the post's attribution: the "— Name (@handle) Date" line and any
     source lines in the embed or right after it."""
     shown: str | None = None
     sources: list[str] = []
-    for e in occurrences:
-        visible, _, _, _ = parse_fragment(span_of(ctx, e) + _tail(ctx, e))
+    for o in occurrences:
+        visible, _, _, _ = parse_fragment(o.markup + o.after)
         if shown is None and (m := _ATTRIBUTION.search(visible)):
             shown = " ".join(m.group(0).split())
         for m in _SOURCE_LINE.finditer(visible):
             line = " ".join(m.group(0).split())
             if line not in sources:
                 sources.append(line)
-    first = occurrences[0] if occurrences else None
-    return {
-        "shown": shown,
-        "source_lines": sources,
-        "author": first.author if first else None,
-        "handle": first.handle if first else None,
-        "date": first.date if first else None,
-    }
+    first = occurrences[0].embed if occurrences else None
+    return Attribution(shown=shown, source_lines=sources, author=first.author if first else None,
+                       handle=first.handle if first else None, date=first.date if first else None)
 
 
 def _links(text: str, hrefs: Sequence[str], media_links: Sequence[str]) -> list[str]:
@@ -142,11 +122,12 @@ def _links(text: str, hrefs: Sequence[str], media_links: Sequence[str]) -> list[
     return out
 
 
-def markup_data(occurrences: Sequence[Embed], ctx: CaptureContext) -> dict[str, Any]:
-    """What the richest occurrence carries, in manifest field names."""
-    e = occurrences[0]
-    fragment = span_of(ctx, e)
-    _, hrefs, lang, direction = parse_fragment(fragment)
+def markup_data(occurrences: Sequence[Occurrence]) -> dict[str, Any]:
+    """What the richest occurrence carries, in manifest field names (text, author, handle, date,
+    lang, dir, links, ...)."""
+    o = occurrences[0]
+    e = o.embed
+    _, hrefs, lang, direction = parse_fragment(o.markup)
     text = _clean(e.text) if e.text else None
     return {
         "form": e.form,
@@ -163,21 +144,26 @@ def markup_data(occurrences: Sequence[Embed], ctx: CaptureContext) -> dict[str, 
     }
 
 
-def markup_source(occurrences: Sequence[Embed], ctx: CaptureContext) -> dict[str, Any]:
+def markup_source(occurrences: Sequence[Occurrence], ctx: CaptureContext) -> Source:
     """Source 1 with its provenance: the article, and the hash of the embed's span as written."""
-    fragment = span_of(ctx, occurrences[0])
-    entry = source_entry(MARKUP_SOURCE, [], outcome="ok", data=markup_data(occurrences, ctx),
-                                  fallback_url=ctx.article_url, fetched_at=ctx.now())
-    entry["response_sha256"] = hashlib.sha256(fragment.encode("utf-8", "surrogatepass")).hexdigest()
+    entry = source_entry(MARKUP_SOURCE, [], outcome="ok", data=markup_data(occurrences),
+                         fallback_url=ctx.article_url, fetched_at=ctx.now())
+    entry.response_sha256 = hashlib.sha256(occurrences[0].markup.encode("utf-8", "surrogatepass")).hexdigest()
     return entry
 
 
-def articles_entry(occurrences: Sequence[Embed], ctx: CaptureContext) -> list[dict[str, Any]]:
-    return [{
-        "article_id": ctx.article_id,
-        "url": ctx.article_url,
-        "occurrences": [{"start": e.start, "end": e.end, "form": e.form} for e in occurrences],
-    }]
+def new_manifest(name: str, occurrences: Sequence[Occurrence], ctx: CaptureContext, *, post_id: str,
+                 capture_id: str, url: str | None, status: str = "failed") -> Manifest:
+    """A manifest of post ``post_id`` captured now as ``capture_id``, with what the article showed
+    around its occurrences (attribution, and where the article embeds it); none for a post captured
+    in its own right (a quoted or parent post)."""
+    m = Manifest.new(provider=name, post_id=post_id, capture_id=capture_id, captured_at=ctx.now(), status=status,
+                     url=url)
+    if occurrences:
+        m.attribution = attribution(occurrences)
+        m.articles = [ArticleRef(article_id=ctx.article_id, url=ctx.article_url, occurrences=[
+            ArticleOccurrence(start=o.embed.start, end=o.embed.end, form=o.embed.form) for o in occurrences])]
+    return m
 
 
 def unresolved_post_id(embed: Embed) -> str:
@@ -205,25 +191,18 @@ class MarkupProvider:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def capture(self, occurrences: Sequence[Embed], ctx: CaptureContext) -> CaptureResult:
+    def capture(self, occurrences: Sequence[Occurrence], ctx: CaptureContext) -> CapturedPost:
+        """The post as its richest occurrence shows it (``Provider.capture``)."""
         if not occurrences:
-            return CaptureResult("failed", self.name, None, None, error="no occurrences to capture")
-        first = occurrences[0]
-        post_id = filing_id(first)
-        data = markup_data(occurrences, ctx)
+            return CapturedPost(self.name, None, error="no occurrences to capture")
+        first = occurrences[0].embed
+        data = markup_data(occurrences)
         status = "archived" if data["text"] else "unresolved"
-        capture_id = ctx.capture_id or new_capture_id(ctx.now())
-        m = base_manifest(provider=self.name, post_id=post_id, capture_id=capture_id,
-                                   captured_at=ctx.now(), status=status, url=first.url)
-        m["author"].update(name=first.author, handle=first.handle)
-        m.update(text=data["text"], text_expanded=data["text"], lang=data["lang"],
-                 attribution=attribution(occurrences, ctx), articles=articles_entry(occurrences, ctx),
-                 sources=[markup_source(occurrences, ctx)])
+        m = new_manifest(self.name, occurrences, ctx, post_id=filing_id(first), url=first.url, status=status,
+                         capture_id=ctx.capture_id or new_capture_id(ctx.now()))
+        m.author.name, m.author.handle = first.author, first.handle
+        m.text, m.text_expanded, m.lang = data["text"], data["text"], data["lang"]
+        m.sources = [markup_source(occurrences, ctx)]
         if status == "unresolved":
-            m["error"] = "the embed markup carries no text of the post"
-        try:
-            key = write_snapshot(ctx.store, m, [])
-        except (ArchiverError, OSError, ValueError) as exc:  # storage trouble is reported, never raised
-            return CaptureResult("failed", self.name, post_id, first.url, capture_id,
-                                 error=f"could not store the snapshot: {exc}")
-        return CaptureResult(status, self.name, post_id, first.url, capture_id, key, m["error"], m)
+            m.error = "the embed markup carries no text of the post"
+        return CapturedPost(self.name, m)

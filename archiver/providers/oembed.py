@@ -2,7 +2,7 @@
 oEmbed needs no token (YouTube, TikTok, Reddit, Bluesky, Mastodon).
 
 Sources, each with its own provenance: the publisher's markup (always), the platform's oEmbed
-answer (text, author, thumbnail) and the thumbnail itself, archived through ``archive_media``.
+answer (text, author, thumbnail) and the thumbnail itself, which the capture step archives.
 oEmbed 404 is deleted, 401/403 protected, 429/5xx/timeouts unavailable (retried); when the
 endpoint has nothing to say the markup alone is kept, and a post with no text from anywhere is
 ``unresolved``, never a success with empty text.
@@ -21,19 +21,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from archiver.capture.cards.content import safe_url
-from archiver.capture.manifest import base_manifest, new_capture_id, source_entry, utc_iso
-from archiver.capture.media import archive_media as _archive_media
-from archiver.capture.record import write_snapshot
-from archiver.errors import ArchiverError
+from archiver.capture.manifest import new_capture_id, utc_iso
 from archiver.providers import markup
-from archiver.providers.base import CaptureContext, CaptureResult
+from archiver.providers.base import CaptureContext, CapturedPost, MediaRef, Occurrence
 from archiver.providers.sources import Fetched, get_object
 
 if TYPE_CHECKING:
     from archiver.capture.fetch import Exchange
-    from archiver.discover.model import Embed
 
-ArchiveMedia = Callable[..., Any]
 _HOST = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+")
 _IMG = re.compile(r"""(?is)<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""")
 _POSTER = re.compile(r"""(?is)\b(?:poster|data-thumbnail|data-poster)\s*=\s*["']([^"']+)["']""")
@@ -84,13 +79,11 @@ def markup_thumbnail(span: str) -> str | None:
 
 
 class OEmbedProvider:
-    """Markup + oEmbed + thumbnail capture for one platform (see ``PlatformSpec``); ``archive_media``
-    stands in for ``archiver.capture.media.archive_media`` (tests)."""
+    """Markup + oEmbed + thumbnail capture for one platform (see ``PlatformSpec``)."""
 
-    def __init__(self, spec: PlatformSpec, archive_media: ArchiveMedia | None = None) -> None:
+    def __init__(self, spec: PlatformSpec) -> None:
         self.spec = spec
         self.name = spec.name
-        self._archive_media = archive_media or _archive_media
 
     def endpoint(self, ctx: CaptureContext, post_url: str) -> str | None:
         """The oEmbed request URL for ``post_url``; None when no endpoint is configured."""
@@ -128,14 +121,15 @@ class OEmbedProvider:
         }
         return fetched
 
-    def capture(self, occurrences: Sequence[Embed], ctx: CaptureContext) -> CaptureResult:
+    def capture(self, occurrences: Sequence[Occurrence], ctx: CaptureContext) -> CapturedPost:
+        """The post from its markup and the platform's oEmbed; the thumbnail (oEmbed's, else one the
+        markup carries) is left for the capture step to archive (``Provider.capture``)."""
         if not occurrences:
-            return CaptureResult("failed", self.name, None, None, error="no occurrences to capture")
-        first = next((e for e in occurrences if markup.safe_post_id(e.post_id)), occurrences[0])
-        post_id = markup.filing_id(first)
-        post_url = next((e.url for e in occurrences if safe_url(e.url)), None)
-        capture_id = ctx.capture_id or new_capture_id(ctx.now())
-        mk = markup.markup_data(occurrences, ctx)
+            return CapturedPost(self.name, None, error="no occurrences to capture")
+        first = next((o for o in occurrences if markup.safe_post_id(o.embed.post_id)), occurrences[0])
+        post_id = markup.filing_id(first.embed)
+        post_url = next((o.embed.url for o in occurrences if safe_url(o.embed.url)), None)
+        mk = markup.markup_data(occurrences)
         sources = [markup.markup_source(occurrences, ctx)]
         exchanges: list[Exchange] = []
         oembed = self.fetch_oembed(ctx, post_url) if post_url else None
@@ -145,28 +139,21 @@ class OEmbedProvider:
             sources.append(oembed.entry(oembed.data))
             o = oembed.data or {}
         text, text_source = (o["text"], "oembed") if o.get("text") else (mk["text"], markup.MARKUP_SOURCE)
-        m = base_manifest(provider=self.name, post_id=post_id, capture_id=capture_id,
-                                   captured_at=ctx.now(), status="failed", url=post_url)
-        created = self.spec.id_time(post_id) if markup.safe_post_id(first.post_id) else None
-        m.update(text=text, text_expanded=text, text_source=text_source if text else None,
-                 lang=o.get("lang") or mk["lang"],
-                 created_at=utc_iso(created) if created else None,
-                 attribution=markup.attribution(occurrences, ctx),
-                 articles=markup.articles_entry(occurrences, ctx))
-        m["author"].update(name=o.get("author") or first.author, handle=o.get("handle") or first.handle)
-        status, error = self._decide(oembed, bool(text))
-        thumb_url = safe_url(o.get("thumbnail_url")) or markup_thumbnail(markup.span_of(ctx, first))
-        if thumb_url and status != "unavailable":
-            problem = self._thumbnail(ctx, m, thumb_url, sources, exchanges)
-            if problem and status == "archived":
-                status, error = "unavailable", problem
-        m["status"], m["error"], m["sources"] = status, error, sources
-        try:
-            key = write_snapshot(ctx.store, m, exchanges)
-        except (ArchiverError, OSError, ValueError) as exc:
-            return CaptureResult("failed", self.name, post_id, post_url, capture_id,
-                                 error=f"could not store the snapshot: {exc}")
-        return CaptureResult(status, self.name, post_id, post_url, capture_id, key, error, m)
+        m = markup.new_manifest(self.name, occurrences, ctx, post_id=post_id, url=post_url,
+                                capture_id=ctx.capture_id or new_capture_id(ctx.now()))
+        created = self.spec.id_time(post_id) if markup.safe_post_id(first.embed.post_id) else None
+        m.text, m.text_expanded, m.text_source = text, text, text_source if text else None
+        m.lang = o.get("lang") or mk["lang"]
+        m.created_at = utc_iso(created) if created else None
+        m.author.name = o.get("author") or first.embed.author
+        m.author.handle = o.get("handle") or first.embed.handle
+        m.status, m.error = self._decide(oembed, bool(text))
+        m.sources = sources
+        media = []
+        thumb_url = safe_url(o.get("thumbnail_url")) or markup_thumbnail(first.markup)
+        if thumb_url and m.status != "unavailable":
+            media.append(MediaRef("thumbnail", thumb_url, listed_url=thumb_url, source="thumbnail"))
+        return CapturedPost(self.name, m, exchanges=exchanges, media=media)
 
     @staticmethod
     def _decide(oembed: Fetched | None, has_text: bool) -> tuple[str, str | None]:
@@ -182,27 +169,3 @@ class OEmbedProvider:
         why = "oEmbed carried no text" if oembed is not None and oembed.outcome == "ok" else \
             "no oEmbed answer" if oembed is not None else "no oEmbed endpoint for this post"
         return "unresolved", f"{why} and the embed markup carries no text of the post"
-
-    def _thumbnail(self, ctx: CaptureContext, m: dict[str, Any], url: str, sources: list[dict[str, Any]],
-                   exchanges: list[Exchange]) -> str | None:
-        """Archive the thumbnail as a medium; returns an error when it failed in a retryable way."""
-        entry = {"type": "thumbnail", "status": "failed", "error": None, "sha256": None, "key": None,
-                 "mime": None, "bytes": None, "width": None, "height": None, "duration": None,
-                 "original_url": url, "final_url": None, "listed_url": url, "bitrate": None,
-                 "poster_url": None, "alt_text": None}
-        try:
-            rec = self._archive_media(url, kind="image", fetcher=ctx.fetcher, store=ctx.store,
-                                      settings=ctx.settings)
-        except (ArchiverError, OSError, ValueError) as exc:
-            sources.append(source_entry("thumbnail", [], outcome="failed", error=str(exc),
-                                                 fallback_url=url))
-            entry["error"] = str(exc)
-            m["media"].append(entry)
-            return f"thumbnail {url}: {exc}"
-        exchanges.extend(rec.exchanges)
-        sources.append(source_entry("thumbnail", rec.exchanges, outcome=rec.status, error=rec.error,
-                                             fallback_url=url, data={"sha256": rec.sha256, "key": rec.key}))
-        entry.update(status=rec.status, error=rec.error, sha256=rec.sha256, key=rec.key, mime=rec.mime,
-                     bytes=rec.bytes, width=rec.width, height=rec.height, final_url=rec.final_url)
-        m["media"].append(entry)
-        return f"thumbnail {url}: {rec.error or 'failed'}" if rec.status == "failed" else None

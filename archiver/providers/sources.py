@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from archiver.capture.fetch import FetchError
-from archiver.capture.manifest import source_entry
+from archiver.capture.manifest import Source, source_entry
 
 if TYPE_CHECKING:
     from archiver.capture.fetch import Exchange, Response
@@ -33,9 +33,10 @@ class Fetched:
     def transient(self) -> bool:
         return self.outcome in TRANSIENT
 
-    def entry(self, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        return source_entry(self.name, self.exchanges, outcome=self.outcome, error=self.error,
-                                     data=data, fallback_url=self.url)
+    def entry(self, data: dict[str, Any] | None = None) -> Source:
+        """This source's manifest entry, carrying ``data`` (in the archiver's field names)."""
+        return source_entry(self.name, self.exchanges, outcome=self.outcome, error=self.error, data=data,
+                            fallback_url=self.url)
 
 
 def get(ctx: CaptureContext, name: str, url: str, *, kind: str = "json",

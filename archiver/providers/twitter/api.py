@@ -11,17 +11,14 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from archiver.capture.manifest import utc_iso
 from archiver.providers import markup
-from archiver.providers.base import CaptureContext
+from archiver.providers.base import CaptureContext, Occurrence
 from archiver.providers.sources import Fetched, get, get_object
 from archiver.providers.twitter.ids import DIGITS, STATUS_URL, canonical_url, parse_status_url, syndication_token
-
-if TYPE_CHECKING:
-    from archiver.discover.model import Embed
 
 _SHORT_CODE = re.compile(r"(?i)(?:pic\.(?:twitter|x)\.com|\bt\.co)/([A-Za-z0-9]{1,30})")
 
@@ -83,11 +80,13 @@ def fetch_syndication(ctx: CaptureContext, post_id: str) -> Fetched:
     return fetched
 
 
-def resolve_shortlinks(ctx: CaptureContext, embed: Embed) -> tuple[tuple[str | None, str] | None,
-                                                                  list[Fetched]]:
-    """Follow the pic.twitter.com / t.co codes a flattened embed shows to its status URL."""
+def resolve_shortlinks(ctx: CaptureContext, occurrence: Occurrence) -> tuple[tuple[str | None, str] | None,
+                                                                            list[Fetched]]:
+    """Follow the pic.twitter.com / t.co codes a flattened embed shows (in what discovery read and in
+    its markup) to its status URL: ((handle or None, post id) or None, every attempt)."""
+    embed = occurrence.embed
     seen: list[str] = []
-    for text in [*embed.media_links, embed.text or "", markup.span_of(ctx, embed)]:
+    for text in [*embed.media_links, embed.text or "", occurrence.markup]:
         for m in _SHORT_CODE.finditer(text):
             if m.group(1) not in seen:
                 seen.append(m.group(1))

@@ -50,7 +50,7 @@ def _widget(m: re.Match[str]) -> tuple[str, str | None] | None:
 def probe(rt: Runtime, url: str, post_id: str) -> Probe:
     """oEmbed and syndication, read as a capture reads them (``api.decide``): archived is up;
     deleted, tombstoned and protected are gone; anything else is inconclusive."""
-    ctx = CaptureContext(settings=rt.settings, fetcher=rt.fetcher, store=rt.store)
+    ctx = CaptureContext(settings=rt.settings, fetcher=rt.fetcher)
     found = parse_status_url(url)
     synd = fetch_syndication(ctx, post_id)
     oembed = fetch_oembed(ctx, post_id, found[0] if found else None)
