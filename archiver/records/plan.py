@@ -18,26 +18,36 @@ from archiver.storage.layout import source_key
 SHA256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
-class EmbedItem(Record):
-    """One embedded post: every occurrence of it in the article (same provider and post id, or the
-    same flattened text), richest markup first. `post_id` and `url` come from the occurrences."""
+class EmbedFields(Record):
+    """What an embed's plan item and its result both name: the item, the platform, the post id and URL."""
 
-    what = "plan item"
     item_id: str
     kind: Literal["embed"] = "embed"
     provider: str
     post_id: str | None = None
     url: str | None = None
-    occurrences: list[Embed] = Field(min_length=1)
 
 
-class ImageItem(Record):
-    """One image URL: every place the article uses it (img src, srcset, og:image, ...)."""
+class ImageFields(Record):
+    """What an image's plan item and its result both name: the item and the image URL."""
 
-    what = "plan item"
     item_id: str
     kind: Literal["image"] = "image"
     url: str
+
+
+class EmbedItem(EmbedFields):
+    """One embedded post: every occurrence of it in the article (same provider and post id, or the
+    same flattened text), richest markup first. `post_id` and `url` come from the occurrences."""
+
+    what = "plan item"
+    occurrences: list[Embed] = Field(min_length=1)
+
+
+class ImageItem(ImageFields):
+    """One image URL: every place the article uses it (img src, srcset, og:image, ...)."""
+
+    what = "plan item"
     occurrences: list[ImageRef] = Field(min_length=1)
 
 

@@ -8,13 +8,13 @@ have always called it "snapshot", and they still do: the field is written under 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, Field, TypeAdapter
 
 from archiver.providers.base import EMBED_STATUSES
 from archiver.records.base import Record, load_as
-from archiver.records.plan import EmbedItem, ImageItem
+from archiver.records.plan import EmbedFields, EmbedItem, ImageFields, ImageItem
 
 # The outcomes that end an item; the others ("unavailable", "failed") are captured again by retry.
 FINAL_EMBED_STATUSES = ("archived", "deleted", "protected", "tombstoned", "unresolved")
@@ -32,7 +32,24 @@ def _one_of(allowed: tuple[str, ...]) -> AfterValidator:
     return AfterValidator(check)
 
 
-class EmbedResult(Record):
+class _Outcome(Record):
+    """What every item result has besides the item's fields: its status and error, and how many
+    occurrences of the item it stands for."""
+
+    what = "item result"
+    # The statuses that end the item (a retry leaves it alone).
+    finals: ClassVar[tuple[str, ...]] = ()
+    status: str
+    error: str | None = None
+    occurrences: int = 1
+
+    @property
+    def final(self) -> bool:
+        """Whether this outcome ends the item (a retry leaves it alone)."""
+        return self.status in self.finals
+
+
+class EmbedResult(_Outcome, EmbedFields):
     """What capturing one embedded post ended with.
 
     status: one of EMBED_STATUSES, or "capturing" while a capture runs. manifest_key (stored as
@@ -41,26 +58,14 @@ class EmbedResult(Record):
     embeds the post.
     """
 
-    what = "item result"
-    item_id: str
-    kind: Literal["embed"] = "embed"
-    provider: str
-    post_id: str | None = None
-    url: str | None = None
+    finals = FINAL_EMBED_STATUSES
     status: Annotated[str, _one_of((*EMBED_STATUSES, CAPTURING))]
     manifest_key: str | None = Field(None, alias="snapshot")
     capture_id: str | None = None
     captured_at: str | None = None
-    error: str | None = None
-    occurrences: int = 1
-
-    @property
-    def final(self) -> bool:
-        """Whether this outcome ends the item (a retry leaves it alone)."""
-        return self.status in FINAL_EMBED_STATUSES
 
 
-class ImageResult(Record):
+class ImageResult(_Outcome, ImageFields):
     """What archiving one image ended with.
 
     status: archived, rejected (not an image we keep) or failed (worth retrying). sha256 and key:
@@ -68,22 +73,12 @@ class ImageResult(Record):
     article now points at. occurrences: how many places the article uses the URL.
     """
 
-    what = "item result"
-    item_id: str
-    kind: Literal["image"] = "image"
-    url: str
+    finals = FINAL_IMAGE_STATUSES
     status: Annotated[str, _one_of(IMAGE_STATUSES)]
     sha256: str | None = None
     key: str | None = None
     mime: str | None = None
     stable_url: str | None = None
-    error: str | None = None
-    occurrences: int = 1
-
-    @property
-    def final(self) -> bool:
-        """Whether this outcome ends the item (a retry leaves it alone)."""
-        return self.status in FINAL_IMAGE_STATUSES
 
 
 ItemResult = EmbedResult | ImageResult
