@@ -5,16 +5,16 @@ A final stored result is kept; a fresh capture of the same post is reused.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from datetime import timedelta
 
 from archiver.capture.fetch import normalize_url
 from archiver.capture.manifest import new_capture_id
 from archiver.capture.media import archive_media
-from archiver.catalog.indexing import index_capture, record_image_blob
+from archiver.capture.record import record_capture
+from archiver.catalog.indexing import record_image_blob
 from archiver.dates import iso, utcnow
-from archiver.providers.base import CaptureContext
+from archiver.providers.base import CaptureContext, occurrences_in
 from archiver.providers.markup import filing_id
 from archiver.providers.registry import get_provider
 from archiver.records.plan import EmbedItem, ImageItem, Plan
@@ -87,29 +87,13 @@ def _capture_embed(rt: Runtime, plan: Plan, item: EmbedItem, capture_id: str) ->
         return EmbedResult(**base, post_id=item.post_id, url=fresh["url"] or item.url, status=fresh["status"],
                            manifest_key=fresh["manifest_key"], capture_id=fresh["capture_id"],
                            captured_at=fresh["captured_at"], error=None)
-    ctx = CaptureContext(settings=rt.settings, fetcher=rt.fetcher, store=rt.store, article_id=plan.article_id,
-                         article_url=plan.url, article_text=load_source(rt, plan).text,
+    # The provider sees each occurrence's markup, not the article; storing and indexing (the same
+    # indexing as `archiver reindex`, quoted and parent posts included) happen in record_capture.
+    ctx = CaptureContext(settings=rt.settings, fetcher=rt.fetcher, article_id=plan.article_id, article_url=plan.url,
                          capture_id=capture_id)
-    res = get_provider(item.provider).capture(occurrences, ctx)
-    manifest = res.manifest or {}
-    captured_at = manifest.get("captured_at") or iso(utcnow())
-    if res.capture_id and res.manifest_key and res.manifest:
-        # The same indexing as `archiver reindex`: the capture, its post's search row, its images,
-        # and the quoted and parent posts it captured in their own right.
-
-        index_capture(rt, res.manifest_key, res.manifest)
-        for relation in ("quoted", "parent"):
-            ref = res.manifest.get(relation)
-            if isinstance(ref, dict) and ref.get("manifest_key"):
-                index_capture(rt, ref["manifest_key"], json.loads(rt.store.get(ref["manifest_key"])))
-    elif res.capture_id and res.manifest_key:
-        author = manifest.get("author") or {}
-        rt.catalog.record_capture(
-            capture_id=res.capture_id, provider=res.provider, post_id=res.post_id or post_id,
-            url=res.url, status=res.status, manifest_key=res.manifest_key, captured_at=captured_at,
-            handle=author.get("handle"), author=author.get("name"), text=manifest.get("text"),
-            posted_at=manifest.get("created_at"),
-        )
+    captured = get_provider(item.provider).capture(occurrences_in(load_source(rt, plan).text, occurrences), ctx)
+    res = record_capture(rt, captured, ctx)
+    captured_at = res.manifest.captured_at if res.manifest is not None else iso(utcnow())
     # "unresolved-…" is only the filing name of a post the article shows without an id.
     resolved_id = res.post_id if res.post_id and not res.post_id.startswith("unresolved-") else None
     return EmbedResult(**base, post_id=item.post_id or resolved_id, url=res.url or item.url, status=res.status,
