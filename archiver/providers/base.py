@@ -5,6 +5,10 @@ A provider module defines ``PROVIDER = ProviderSpec(...)``: its post URLs (``Pos
 constructs it recognises (``EmbedForms``), its endpoint settings (``SettingSpec``), its capture (a
 ``Provider``) and its liveness probe. Everything has a shared default, so a small platform declares
 little more than its URL patterns.
+
+A capture sees each occurrence's markup (``Occurrence``), never the whole article, and returns what it
+captured (``CapturedPost``) without storing anything: the capture step stores it in one place
+(``archiver.capture.record``).
 """
 
 from __future__ import annotations
