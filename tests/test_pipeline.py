@@ -13,6 +13,7 @@ import pytest
 
 from archiver.article.splice import Patch, revert_patch
 from archiver.article.versions import VersionConflict, versions, write_version
+from archiver.catalog import indexing
 from archiver.config.settings import Settings
 from archiver.records.result import failed_result
 from archiver.runners.local import archive, retry
@@ -258,4 +259,25 @@ def test_each_result_is_read_once_per_step(tmp_settings: Callable[..., Settings]
         f"articles/once/results/{plan.source_sha256}/{it.item_id}.json" for it in plan.items)
     assert all(n == 1 for n in reads.values()), reads
     assert lists == ["articles/once/v"]  # write_version checks for a v2 instead of listing again
+    rt.close()
+
+
+def test_a_fresh_capture_indexes_its_images_without_decoding_them_again(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The difference hash (and size) archiving measured reach the catalog as they are: indexing a
+    fresh capture decodes no image again (only `archiver reindex`, which has just the originals, does)."""
+    rt = Runtime.from_settings(tmp_settings(**origin.settings_overrides()))
+
+    def no_decoding(*_: object, **__: object) -> None:
+        raise AssertionError("indexing decoded an image the capture had measured")
+
+    monkeypatch.setattr(indexing, "inspect_image", no_decoding)
+    rep = archive(rt, article(origin).encode(), article_id="measured")
+    tweet = next(e for e in rep["embeds"] if e["post_id"] == TWEET)
+    manifest = json.loads(rt.store.get(tweet["snapshot"]))
+    photos = [m for m in manifest["media"] if m["status"] == "archived" and m["mime"].startswith("image/")]
+    assert photos
+    for m in photos:
+        blob = rt.catalog.blob(m["sha256"])
+        assert blob is not None and blob["dhash"] and (blob["width"], blob["height"]) == (m["width"], m["height"])
     rt.close()
