@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from archiver.capture.manifest import (
@@ -67,7 +68,6 @@ def test_stored_manifests_validate_and_read_back_unchanged(path: Path) -> None:
 
 @pytest.mark.parametrize("path", STORED, ids=[p.stem for p in STORED])
 def test_stored_manifests_satisfy_the_checked_in_schema(path: Path) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads(checked_in_schema())
     jsonschema.Draft202012Validator.check_schema(schema)
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(json.loads(path.read_bytes()))) == []
