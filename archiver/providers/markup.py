@@ -26,6 +26,7 @@ from archiver.capture.manifest import (
     source_entry,
 )
 from archiver.providers.base import CaptureContext, CapturedPost, Occurrence
+from archiver.storage.layout import safe_post_id
 
 if TYPE_CHECKING:
     from archiver.discover.model import Embed
@@ -177,11 +178,6 @@ def filing_id(embed: Embed) -> str:
     no usable id, a hash of what the article showed."""
     candidate = embed.post_id.replace("/", ":") if embed.post_id else None
     return candidate if safe_post_id(candidate) else unresolved_post_id(embed)
-
-
-def safe_post_id(post_id: str | None) -> bool:
-    return bool(post_id) and bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}", post_id or "")) \
-        and ".." not in (post_id or "")
 
 
 class MarkupProvider:

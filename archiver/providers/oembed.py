@@ -25,6 +25,7 @@ from archiver.capture.manifest import new_capture_id, utc_iso
 from archiver.providers import markup
 from archiver.providers.base import CaptureContext, CapturedPost, MediaRef, Occurrence
 from archiver.providers.sources import Fetched, get_object
+from archiver.storage.layout import safe_post_id
 
 if TYPE_CHECKING:
     from archiver.capture.fetch import Exchange
@@ -126,7 +127,7 @@ class OEmbedProvider:
         markup carries) is left for the capture step to archive (``Provider.capture``)."""
         if not occurrences:
             return CapturedPost(self.name, None, error="no occurrences to capture")
-        first = next((o for o in occurrences if markup.safe_post_id(o.embed.post_id)), occurrences[0])
+        first = next((o for o in occurrences if safe_post_id(o.embed.post_id)), occurrences[0])
         post_id = markup.filing_id(first.embed)
         post_url = next((o.embed.url for o in occurrences if safe_url(o.embed.url)), None)
         mk = markup.markup_data(occurrences)
@@ -141,7 +142,7 @@ class OEmbedProvider:
         text, text_source = (o["text"], "oembed") if o.get("text") else (mk["text"], markup.MARKUP_SOURCE)
         m = markup.new_manifest(self.name, occurrences, ctx, post_id=post_id, url=post_url,
                                 capture_id=ctx.capture_id or new_capture_id(ctx.now()))
-        created = self.spec.id_time(post_id) if markup.safe_post_id(first.embed.post_id) else None
+        created = self.spec.id_time(post_id) if safe_post_id(first.embed.post_id) else None
         m.text, m.text_expanded, m.text_source = text, text, text_source if text else None
         m.lang = o.get("lang") or mk["lang"]
         m.created_at = utc_iso(created) if created else None

@@ -28,14 +28,9 @@ from archiver.records.version import Version
 from archiver.runtime import Runtime
 from archiver.steps.results import is_final, record_item
 from archiver.storage.base import ObjectNotFound
+from archiver.storage.layout import ARTICLE_OBJECT_RE, ARTICLES_PREFIX, MANIFEST_KEY_RE, POSTS_PREFIX
 
 log = logging.getLogger(__name__)
-
-_MANIFEST = re.compile(r"posts/[a-z][a-z0-9_-]{0,31}/[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}/\d{8}T\d{6}Z-[0-9a-f]{8}\.json")
-
-_ARTICLE_OBJECT = re.compile(
-    r"articles/(?P<aid>[^/]+)/(?:plans/(?P<plan>[0-9a-f]{64})\.json"
-    r"|results/(?P<rsrc>[0-9a-f]{64})/(?P<item>[0-9a-f]+)\.json|v(?P<version>\d+)\.json)")
 
 READ_THREADS = 8
 
@@ -76,7 +71,7 @@ def reindex(rt: Runtime, *, fresh: bool = False,
         rt.catalog.clear_index()
     # Oldest capture first (capture ids start with their time): each post's row is made from its
     # first capture, as when it was archived, and later ones update it.
-    manifests = sorted((k for k in rt.store.list("posts/") if _MANIFEST.fullmatch(k)),
+    manifests = sorted((k for k in rt.store.list(POSTS_PREFIX) if MANIFEST_KEY_RE.fullmatch(k)),
                        key=lambda k: (k.rsplit("/", 1)[1], k))
     for key, data in _read(rt, manifests):
         try:
@@ -91,8 +86,8 @@ def reindex(rt: Runtime, *, fresh: bool = False,
         if progress and rep.captures % 1000 == 0:
             progress(rep)
     by_article: dict[str, list[tuple[re.Match[str], str]]] = defaultdict(list)
-    for key in rt.store.list("articles/"):
-        m = _ARTICLE_OBJECT.fullmatch(key)
+    for key in rt.store.list(ARTICLES_PREFIX):
+        m = ARTICLE_OBJECT_RE.fullmatch(key)
         if m:
             by_article[m["aid"]].append((m, key))
     for article_id, objects in sorted(by_article.items()):

@@ -68,7 +68,7 @@ def check_post(provider: str, post_id: str) -> None:
     """ValueError unless `provider` and `post_id` are safe to become key segments."""
     if not PROVIDER_RE.fullmatch(provider or ""):
         raise ValueError(f"bad provider name {provider!r}")
-    if not POST_ID_RE.fullmatch(post_id or "") or ".." in post_id:
+    if not safe_post_id(post_id):
         raise ValueError(f"bad post id {post_id!r}")
 
 
@@ -76,6 +76,17 @@ def _check_parts(provider: str, post_id: str, capture_id: str) -> None:
     check_post(provider, post_id)
     if not CAPTURE_ID_RE.fullmatch(capture_id or ""):
         raise ValueError(f"bad capture id {capture_id!r}")
+
+
+def safe_post_id(post_id: str | None) -> bool:
+    """Whether `post_id` can be a key segment as it is (else the post is filed under another id)."""
+    return bool(post_id) and bool(POST_ID_RE.fullmatch(post_id or "")) and ".." not in (post_id or "")
+
+
+# A stored manifest: posts/<provider>/<post_id>/<capture_id>.json
+MANIFEST_KEY_RE = re.compile(
+    rf"{POSTS_PREFIX}(?P<provider>{PROVIDER_RE.pattern})/(?P<post_id>{POST_ID_RE.pattern})/"
+    rf"(?P<capture_id>{CAPTURE_ID_RE.pattern})\.json")
 
 
 def post_prefix(provider: str, post_id: str) -> str:
@@ -141,6 +152,12 @@ def version_number(article_id: str, key: str) -> int | None:
     """N when `key` is the metadata object ``articles/<id>/v<N>.json`` of this article, else None."""
     m = re.fullmatch(rf"{re.escape(article_prefix(article_id))}v(\d+)\.json", key)
     return int(m.group(1)) if m else None
+
+
+# What `archiver reindex` reads under articles/: plans, item results and version metadata.
+ARTICLE_OBJECT_RE = re.compile(
+    rf"{ARTICLES_PREFIX}(?P<aid>[^/]+)/(?:plans/(?P<plan>{SHA256_RE.pattern})\.json"
+    rf"|results/(?P<rsrc>{SHA256_RE.pattern})/(?P<item>[0-9a-f]+)\.json|v(?P<version>\d+)\.json)")
 
 
 def intake_key(article_id: str, source_sha256: str) -> str:
