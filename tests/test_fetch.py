@@ -13,8 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from archiver.capture import fetch as fetch_mod
-from archiver.capture.fetch import Fetcher, FetchError, address_refusal, check_url, normalize_url, parse_allow
+from archiver.capture import guard
+from archiver.capture.exchange import FetchError
+from archiver.capture.fetch import Fetcher
+from archiver.capture.guard import address_refusal, check_url, normalize_url, parse_allow
 from archiver.capture.ratelimit import LimiterTimeout, LocalHostLimiter, RedisHostLimiter
 from archiver.config.settings import Settings
 
@@ -588,5 +590,5 @@ def test_dns_lookup_bounded_by_deadline(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(socket, "getaddrinfo", hung_getaddrinfo)
     t0 = time.monotonic()
     with pytest.raises(FetchError) as err:
-        fetch_mod.resolve_target("http://slow-dns.example/", Settings(), timeout=0.2)
+        guard.resolve_target("http://slow-dns.example/", Settings(), timeout=0.2)
     assert err.value.kind == "timeout" and time.monotonic() - t0 < 1.0

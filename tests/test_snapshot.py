@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from archiver.capture.fetch import Exchange
+from archiver.capture.exchange import Exchange
 from archiver.capture.manifest import Manifest, ManifestError, new_capture_id, validate_manifest
 from archiver.capture.record import CaptureResult, store_capture, write_snapshot
 from archiver.capture.warc import build_warc, read_warc

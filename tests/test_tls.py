@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import trustme
 
-from archiver.capture.fetch import Fetcher, FetchError
+from archiver.capture.exchange import FetchError
+from archiver.capture.fetch import Fetcher
 from archiver.config.settings import Settings
 from archiver.errors import ConfigError
 

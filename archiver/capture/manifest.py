@@ -32,7 +32,7 @@ from archiver import __version__
 from archiver.errors import ArchiverError
 
 if TYPE_CHECKING:
-    from archiver.capture.fetch import Exchange
+    from archiver.capture.exchange import Exchange
 
 SCHEMA_ID = "archiver.manifest.v1"
 SCHEMA_FILE = "manifest.v1.json"

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageOps, ImageSequence, features
 
-from archiver.capture.fetch import Exchange, Fetcher, FetchError
+from archiver.capture.exchange import Exchange, FetchError
+from archiver.capture.fetch import Fetcher
 from archiver.config.settings import Settings
 from archiver.storage.layout import derived_key
 

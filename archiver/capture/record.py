@@ -22,7 +22,7 @@ from archiver.errors import ArchiverError
 from archiver.storage.layout import card_keys, manifest_key, warc_key
 
 if TYPE_CHECKING:
-    from archiver.capture.fetch import Exchange
+    from archiver.capture.exchange import Exchange
     from archiver.providers.base import CaptureContext, CapturedPost, MediaRef
     from archiver.runtime import Runtime
     from archiver.storage.base import ObjectStore

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from archiver import __version__
 
 if TYPE_CHECKING:
-    from archiver.capture.fetch import Exchange
+    from archiver.capture.exchange import Exchange
 
 
 # Headers that describe the wire form of a body we store decoded; kept under another name.

@@ -17,7 +17,8 @@ from typing import Any
 from archiver.article.decode import article_id_for
 from archiver.article.input import ArticleInput
 from archiver.article.versions import version_entry, versions
-from archiver.capture.fetch import Fetcher, FetchError
+from archiver.capture.exchange import FetchError
+from archiver.capture.fetch import Fetcher
 from archiver.cli.output import print_json
 from archiver.config.settings import Settings
 from archiver.discover.scan import FORMATS, discover

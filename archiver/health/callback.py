@@ -11,7 +11,8 @@ import json
 import logging
 from typing import Any
 
-from archiver.capture.fetch import FetchError, resolve_target
+from archiver.capture.exchange import FetchError
+from archiver.capture.guard import resolve_target
 from archiver.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from archiver.capture.fetch import FetchError
+from archiver.capture.exchange import FetchError
 from archiver.capture.media import MediaRejected, inspect_image, sniff
 from archiver.health.state import Original, Probe
 from archiver.providers import registry

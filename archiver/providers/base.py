@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from archiver.capture.manifest import EMBED_STATUSES as EMBED_STATUSES
 
 if TYPE_CHECKING:
-    from archiver.capture.fetch import Exchange, Fetcher
+    from archiver.capture.exchange import Exchange
+    from archiver.capture.fetch import Fetcher
     from archiver.capture.manifest import Manifest
     from archiver.config.settings import Settings
     from archiver.discover.html import HtmlScanner

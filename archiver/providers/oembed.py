@@ -28,7 +28,7 @@ from archiver.providers.sources import Fetched, get_object
 from archiver.storage.layout import safe_post_id
 
 if TYPE_CHECKING:
-    from archiver.capture.fetch import Exchange
+    from archiver.capture.exchange import Exchange
 
 _HOST = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+")
 _IMG = re.compile(r"""(?is)<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""")

@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from archiver.capture.fetch import FetchError
+from archiver.capture.exchange import FetchError
 from archiver.capture.manifest import Source, source_entry
 
 if TYPE_CHECKING:
-    from archiver.capture.fetch import Exchange, Response
+    from archiver.capture.exchange import Exchange, Response
     from archiver.providers.base import CaptureContext
 
 # Outcomes of a source that say "try again later" rather than anything about the post.

@@ -16,7 +16,7 @@ from typing import Any
 import feedparser
 
 from archiver.article.input import ArticleInput, is_http_url
-from archiver.capture.fetch import FetchError
+from archiver.capture.exchange import FetchError
 from archiver.errors import ArchiverError
 from archiver.runners.intake import Intake
 

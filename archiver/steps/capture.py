@@ -8,7 +8,7 @@ import hashlib
 import logging
 from datetime import timedelta
 
-from archiver.capture.fetch import normalize_url
+from archiver.capture.guard import normalize_url
 from archiver.capture.manifest import new_capture_id
 from archiver.capture.media import archive_media
 from archiver.capture.record import record_capture

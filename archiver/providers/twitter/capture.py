@@ -45,7 +45,7 @@ from archiver.providers.twitter.api import (
 from archiver.providers.twitter.ids import DIGITS, HANDLE, NAME, canonical_url, parse_time, snowflake_time
 
 if TYPE_CHECKING:
-    from archiver.capture.fetch import Exchange
+    from archiver.capture.exchange import Exchange
 
 _AVATAR_SIZE = re.compile(r"_(?:normal|bigger|mini|x96|200x200|400x400)(\.\w+)$")
 # The quoted and parent posts: (relation, the tweet's object key, the tweet's id key).

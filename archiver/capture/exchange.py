@@ -1,0 +1,73 @@
+"""What a fetch produces: each HTTP exchange, the response it ends in, and the error when there is none.
+
+Kept apart from the fetcher so the address guard (guard.py), the manifest, the WARC writer and the
+providers can name these records and catch FetchError without importing the fetcher itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+RETRYABLE_KINDS = frozenset({"timeout", "network"})
+
+
+@dataclass
+class Exchange:
+    """One HTTP request and its response (each redirect hop and each retry is its own)."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    status: int | None = None
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    http_version: str = "HTTP/1.1"
+    resolved_ip: str | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    elapsed_ms: float = 0.0
+    body: bytes = b""
+    error: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        """Lowercase hex SHA-256 of the (decoded) body."""
+        return hashlib.sha256(self.body).hexdigest()
+
+
+@dataclass
+class Response:
+    """What a GET ended in: the final hop's status, headers and decoded body, with every exchange
+    on the way (`url` as asked, `final_url` after redirects)."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    exchanges: list[Exchange]
+
+    def json(self) -> Any:
+        """The body parsed as JSON; FetchError('bad_response') when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise FetchError("bad_response", f"{self.final_url}: invalid JSON ({exc})",
+                             self.exchanges) from None
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+class FetchError(Exception):
+    """A fetch that produced no usable response; `kind` says why, str() says it in one line."""
+
+    def __init__(self, kind: str, message: str, exchanges: list[Exchange] | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retryable = kind in RETRYABLE_KINDS
+        self.exchanges: list[Exchange] = exchanges if exchanges is not None else []
