@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from archiver.article.decode import SourceCache
 from archiver.capture.fetch import Fetcher
 from archiver.catalog.backend import open_catalog
 from archiver.catalog.core import Catalog
@@ -30,6 +31,8 @@ class Runtime:
     coordinator: Coordinator = field(default_factory=LocalCoordinator)
     limiter: Any = None
     _fetcher: Fetcher | None = None
+    # Decoded article sources, shared by the steps of this process (see SourceCache).
+    sources: SourceCache = field(default_factory=SourceCache)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, coordinator: Coordinator | None = None,

@@ -262,6 +262,37 @@ def test_each_result_is_read_once_per_step(tmp_settings: Callable[..., Settings]
     rt.close()
 
 
+def test_the_source_is_decoded_once_per_process_not_once_per_embed(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local runner decodes the article in prepare and its captures share that text: the stored
+    source is never read back. A worker process (a fresh Runtime) capturing every item reads it once."""
+    settings = tmp_settings(**origin.settings_overrides())
+    data = article(origin).encode()
+    sha = hashlib.sha256(data).hexdigest()
+    key = source_key("decoded-once", sha)
+    # The worker captures again rather than reuse the fresh captures (capture_fresh_for=0).
+    for rt, expected in ((Runtime.from_settings(settings), 0),
+                         (Runtime.from_settings(settings.replace(capture_fresh_for=0)), 1)):
+        reads: Counter[str] = Counter()
+        get = rt.store.get
+
+        def counting_get(k: str, *args: object, _reads: Counter[str] = reads, _get: Callable[..., bytes] = get,
+                         **kwargs: object) -> bytes:
+            _reads[k] += 1
+            return _get(k, *args, **kwargs)
+
+        monkeypatch.setattr(rt.store, "get", counting_get)
+        if expected == 0:
+            rep = archive(rt, data, article_id="decoded-once")
+            assert sum(1 for e in rep["embeds"] if e["status"] == "archived") == 2
+        else:  # a worker: the plan from storage, every item captured again
+            plan = load_plan(rt, "decoded-once")
+            for item in plan.items:
+                capture_item(rt, plan, item.item_id, force=True)
+        assert reads[key] == expected, reads
+        rt.close()
+
+
 def test_a_fresh_capture_indexes_its_images_without_decoding_them_again(
         tmp_settings: Callable[..., Settings], origin: FixtureOrigin, monkeypatch: pytest.MonkeyPatch) -> None:
     """The difference hash (and size) archiving measured reach the catalog as they are: indexing a

@@ -1,4 +1,4 @@
-"""Articles: decoding bytes to text (BOM, declared charset, detection) and the version types.
+"""Articles: decoding bytes to text (BOM, declared charset, detection), and a small cache of decoded sources.
 
 Spans from discovery are code-point offsets into the decoded text, and a rewrite is encoded back
 with the same encoding, so every byte outside the replaced spans stays identical.
@@ -9,6 +9,9 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from archiver.errors import InputError
@@ -111,3 +114,40 @@ def _strict(data: bytes, codec: str) -> DecodedArticle:
         raise InputError(f"article has a {codec} byte-order mark but does not decode: {exc.reason}") from None
     # utf-16/utf-32 decoders drop the BOM; keep a codec that writes it back.
     return DecodedArticle(text, codec)
+
+
+class SourceCache:
+    """The article sources this process decoded last, by key (``<article id>:<source sha256>``).
+
+    A source is content-addressed and never changes, so a decoded copy can be shared by every step
+    of the process that needs it: the local runner's captures decode the article once, not once per
+    embed. Holds at most `size` sources (the newest); thread-safe, and a source is decoded at most
+    once at a time (`get` loads under the cache's lock).
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._items: OrderedDict[str, DecodedArticle] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: str, source: DecodedArticle) -> None:
+        """Keep `source` under `key`, dropping the oldest beyond `size`."""
+        with self._lock:
+            self._keep(key, source)
+
+    def get(self, key: str, load: Callable[[], DecodedArticle]) -> DecodedArticle:
+        """The cached source under `key`, else `load()` (its errors propagate, nothing is cached)."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+            source = load()
+            self._keep(key, source)
+            return source
+
+    def _keep(self, key: str, source: DecodedArticle) -> None:
+        self._items[key] = source
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)

@@ -83,7 +83,9 @@ def prepare(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | Non
                     base_url=article.base, created_at=iso(utcnow()),
                     items=_group_items(found.embeds, found.images))
         if not rt.store.put(key, plan.dumps(), content_type="application/json", if_none_match=True):
-            plan = Plan.loads(rt.store.get(key), key)
+            plan = Plan.loads(rt.store.get(key), key)  # another process stored the first plan
+        if plan.encoding == decoded.encoding:
+            rt.sources.put(plan.group, decoded)  # the steps after this one need not decode it again
     now = iso(utcnow())
     rt.catalog.record_article(article_id=article_id, url=article.url, source_sha256=sha, encoding=plan.encoding,
                               status="capturing", created_at=now, updated_at=now)
@@ -107,6 +109,11 @@ def load_plan(rt: Runtime, article_id: str, source_sha: str | None = None) -> Pl
 
 
 def load_source(rt: Runtime, plan: Plan) -> DecodedArticle:
-    """The source `plan` was made from, decoded with the plan's encoding."""
-    data = rt.store.get(source_key(plan.article_id, plan.source_sha256))
-    return DecodedArticle(data.decode(plan.encoding), plan.encoding)
+    """The source `plan` was made from, decoded with the plan's encoding: read and decoded once per
+    process (rt.sources), so each step that needs it, and each capture of the local runner, shares it.
+    ObjectNotFound when the source is not stored."""
+    def load() -> DecodedArticle:
+        data = rt.store.get(source_key(plan.article_id, plan.source_sha256))
+        return DecodedArticle(data.decode(plan.encoding), plan.encoding)
+
+    return rt.sources.get(plan.group, load)
