@@ -7,6 +7,7 @@ COPY pyproject.toml README.md ./
 COPY archiver ./archiver
 COPY workers ./workers
 COPY config ./config
-RUN pip install --no-cache-dir -e .
+# config/archiver.example.toml documents every setting; the defaults themselves are inside the package.
+RUN pip install --no-cache-dir .
 USER nobody
 CMD ["archiver", "--help"]
