@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from archiver.catalog.backend import open_catalog
-from archiver.catalog.core import RENAMED_COLUMNS
+from archiver.catalog.schema import RENAMED_COLUMNS
 from archiver.config.settings import Settings
 from archiver.runners.local import archive
 from archiver.runners.reindex import reindex

@@ -342,7 +342,7 @@ OLD_SQLITE_FTS = [
 def test_an_older_sqlite_catalog_gets_its_handle_column_on_open(tmp_path: Path) -> None:
     import sqlite3
 
-    from archiver.catalog.core import posts_table
+    from archiver.catalog.schema import posts_table
 
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)

@@ -5,7 +5,8 @@ and article versions. Search runs over `posts`, one row per post holding its lat
 its words (full-text machinery per backend: FTS5 or a tsvector); `post_media` lists the blobs of
 every capture of a post, so an image hash leads to the posts and, through blob_uses and items,
 to every article that used it. What a search asks is a SearchQuery (query.py); how it is run over
-`posts` is search.py; the hits it returns are assembled here (`Catalog.hits`).
+`posts` is search.py; the hits it returns are assembled here (`Catalog.hits`). The tables and their
+upgrades are schema.py; what a backend supplies is base.py.
 """
 
 from __future__ import annotations
@@ -14,151 +15,24 @@ import json
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from archiver.catalog.base import Backend
 from archiver.catalog.query import MAX_LIMIT, SearchQuery
+from archiver.catalog.schema import INDEX_TABLES, POST_FIELDS, create_schema
 from archiver.catalog.search import SearchResult, run_search
-from archiver.catalog.text import Clause, handle_norm, tokenize
+from archiver.catalog.text import handle_norm, tokenize
 from archiver.errors import InputError
-
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS articles (
-        article_id TEXT PRIMARY KEY,
-        url TEXT,
-        source_sha256 TEXT NOT NULL,
-        encoding TEXT NOT NULL,
-        status TEXT NOT NULL,
-        current_version INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS items (
-        article_id TEXT NOT NULL,
-        source_sha256 TEXT NOT NULL,
-        item_id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        provider TEXT,
-        post_id TEXT,
-        url TEXT,
-        status TEXT NOT NULL,
-        error TEXT,
-        manifest_key TEXT,
-        sha256 TEXT,
-        stable_url TEXT,
-        occurrences INTEGER NOT NULL DEFAULT 1,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (article_id, source_sha256, item_id))""",
-    """CREATE TABLE IF NOT EXISTS captures (
-        capture_id TEXT PRIMARY KEY,
-        provider TEXT NOT NULL,
-        post_id TEXT NOT NULL,
-        url TEXT,
-        status TEXT NOT NULL,
-        manifest_key TEXT,
-        captured_at TEXT NOT NULL,
-        handle TEXT,
-        author TEXT,
-        text TEXT,
-        posted_at TEXT,
-        lang TEXT,
-        media TEXT)""",
-    "CREATE INDEX IF NOT EXISTS captures_post ON captures (provider, post_id, captured_at)",
-    "CREATE INDEX IF NOT EXISTS items_post ON items (provider, post_id)",
-    """CREATE TABLE IF NOT EXISTS post_media (
-        sha256 TEXT NOT NULL,
-        provider TEXT NOT NULL,
-        post_id TEXT NOT NULL,
-        PRIMARY KEY (sha256, provider, post_id))""",
-    """CREATE TABLE IF NOT EXISTS blobs (
-        sha256 TEXT PRIMARY KEY,
-        key TEXT NOT NULL,
-        mime TEXT,
-        bytes BIGINT,
-        width INTEGER,
-        height INTEGER,
-        dhash TEXT)""",
-    """CREATE TABLE IF NOT EXISTS blob_uses (
-        sha256 TEXT NOT NULL,
-        article_id TEXT NOT NULL,
-        position INTEGER NOT NULL,
-        url TEXT NOT NULL,
-        PRIMARY KEY (sha256, article_id, position))""",
-    """CREATE TABLE IF NOT EXISTS url_fetches (
-        url TEXT PRIMARY KEY,
-        sha256 TEXT NOT NULL,
-        fetched_at TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS versions (
-        article_id TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        key TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        source_sha256 TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (article_id, version))""",
-]
-# Columns added after the first release: added to older databases on open.
-ADDED_COLUMNS = {"captures": ["lang", "media"]}
-# Columns renamed after the first release (old name -> new): renamed in older databases on open.
-# blobs.phash holds a difference hash (dHash); items.snapshot_key is an item's manifest key.
-RENAMED_COLUMNS = {"blobs": {"phash": "dhash"}, "items": {"snapshot_key": "manifest_key"}}
-# After the backend's own `posts` table.
-POST_INDEXES = [
-    "CREATE INDEX IF NOT EXISTS posts_captured ON posts (captured_at)",
-    "CREATE INDEX IF NOT EXISTS posts_posted ON posts (posted_at)",
-    "CREATE INDEX IF NOT EXISTS posts_handle ON posts (handle_norm, id)",
-    "CREATE INDEX IF NOT EXISTS posts_provider ON posts (provider, id)",
-    "CREATE INDEX IF NOT EXISTS posts_status ON posts (status, id)",
-]
-# Every table the catalog rebuilds from storage (reindex clears these, nothing else).
-INDEX_TABLES = ("articles", "items", "captures", "posts", "post_media", "blobs", "blob_uses", "url_fetches",
-                "versions")
-POST_FIELDS = ("provider", "post_id", "capture_id", "url", "status", "manifest_key", "captured_at", "posted_at",
-               "handle", "author", "text", "lang")
-
-
-def posts_table(id_column: str, doc_columns: str) -> str:
-    """The posts table (one row per post: its latest capture and its words) in a backend's types."""
-    return f"""CREATE TABLE IF NOT EXISTS posts (
-            {id_column},
-            provider TEXT NOT NULL,
-            post_id TEXT NOT NULL,
-            capture_id TEXT NOT NULL,
-            url TEXT,
-            status TEXT NOT NULL,
-            manifest_key TEXT,
-            captured_at TEXT NOT NULL,
-            posted_at TEXT,
-            handle TEXT,
-            handle_norm TEXT,
-            author TEXT,
-            text TEXT,
-            lang TEXT,
-            media TEXT,
-            {doc_columns},
-            UNIQUE (provider, post_id))"""
-
-
-class Backend(Protocol):
-    placeholder: str
-    search_schema: Sequence[str]
-    integrity_error: type[Exception]
-    doc_columns: dict[str, str]
-
-    def connect(self) -> Any: ...
-    def describe(self) -> str: ...
-    def close(self) -> None: ...
-    def columns(self, table: str) -> set[str]: ...
-    def doc_values(self, text_tokens: Sequence[str], author_tokens: Sequence[str],
-                   handle: str | None) -> list[Any]: ...
-    def match_sql(self, words: Sequence[Clause], author: Sequence[Clause],
-                  handle: str | None) -> tuple[str, str, list[Any], str]: ...
-    def upgrade(self) -> None: ...
-    def hamming_sql(self, a: str, b: str) -> str: ...
-    def page_order(self, matches_sql: str, params: Sequence[Any], order: str, wanted: int) -> str: ...
-    def bulk_insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
+from archiver.storage.layout import blob_key, derived_key
 
 
 class Catalog:
+    """The catalog over one backend: records what storage holds and reads it back as dicts of columns.
+
+    Tables are created or upgraded on first use; record_* methods upsert (safe to repeat, as a
+    reindex does); reads return lists of row dicts, oldest or lowest first unless said otherwise.
+    """
+
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self._ready = False
@@ -177,34 +51,11 @@ class Catalog:
         return [dict(row) for row in cur.fetchall()]
 
     def ensure_schema(self) -> None:
+        """Create or upgrade the catalog's tables once per Catalog (schema.py: create_schema)."""
         if self._ready:
             return
-        conn = self.backend.connect()
-        for stmt in SCHEMA:
-            conn.execute(stmt)
-        self._rename_columns(conn)
-        for table, cols in ADDED_COLUMNS.items():
-            have = self.backend.columns(table)
-            for col in cols:
-                if col not in have:
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} TEXT")
-        for stmt in [*self.backend.search_schema, *POST_INDEXES]:
-            conn.execute(stmt)
-        self.backend.upgrade()
+        create_schema(self.backend)
         self._ready = True
-
-    def _rename_columns(self, conn: Any) -> None:
-        """Give a catalog written by an older release the current column names (RENAMED_COLUMNS)."""
-        for table, names in RENAMED_COLUMNS.items():
-            have = self.backend.columns(table)
-            for old, new in names.items():
-                if old not in have or new in have:
-                    continue
-                try:
-                    conn.execute(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
-                except Exception:
-                    if new not in self.backend.columns(table):  # not another process renaming it first
-                        raise
 
     def describe(self) -> str:
         return self.backend.describe()
@@ -448,10 +299,19 @@ def _media_summary(media: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         if not sha or m.get("status", "archived") != "archived":
             continue
         mime = m.get("mime")
-        thumb = f"derived/{sha}/thumb.webp" if (mime or "").startswith("image/") else m.get("thumb_key")
-        out.append({"sha256": sha, "key": m.get("key") or f"blobs/sha256/{sha[:2]}/{sha}", "mime": mime,
+        thumb = derived_key(sha, "thumb.webp") if (mime or "").startswith("image/") else m.get("thumb_key")
+        out.append({"sha256": sha, "key": m.get("key") or _blob_key_or_none(sha), "mime": mime,
                     "type": m.get("type"), "thumb_key": thumb})
     return out
+
+
+def _blob_key_or_none(sha256: str) -> str | None:
+    """The original's key under the layout; None for a digest that is not lowercase SHA-256 hex
+    (no such key can exist; the entry is still listed, and its sha256 still finds the post)."""
+    try:
+        return blob_key(sha256)
+    except ValueError:
+        return None
 
 
 def _limit(limit: int) -> int:

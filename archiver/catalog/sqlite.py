@@ -9,12 +9,12 @@ it only splits them at the spaces between them.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from archiver.catalog.core import posts_table
+from archiver.catalog.base import ThreadConnections
+from archiver.catalog.schema import posts_table
 from archiver.catalog.text import Clause
 
 # The handle as one FTS token (hex, so the ascii tokenizer never splits it): words by one account
@@ -30,7 +30,9 @@ def hamming(a: str | None, b: str | None) -> int | None:
         return None
 
 
-class SqliteBackend:
+class SqliteBackend(ThreadConnections):
+    """The catalog in one SQLite file (WAL), a connection per thread; full text by FTS5."""
+
     placeholder = "?"
     search_schema = (
         posts_table("id INTEGER PRIMARY KEY", f"text_doc TEXT, author_doc TEXT, {HANDLE_DOC}"),
@@ -56,31 +58,22 @@ class SqliteBackend:
     doc_columns: ClassVar[dict[str, str]] = {"text_doc": "?", "author_doc": "?"}
 
     def __init__(self, path: str) -> None:
+        super().__init__()
         self.path = path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
 
-    def connect(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.row_factory = sqlite3.Row
-            conn.create_function("hamming", 2, hamming, deterministic=True)
-            self._local.conn = conn
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.row_factory = sqlite3.Row
+        conn.create_function("hamming", 2, hamming, deterministic=True)
         return conn
 
     def describe(self) -> str:
         return f"sqlite:///{self.path}"
-
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
 
     # --- search ---------------------------------------------------------------------------------
     def columns(self, table: str) -> set[str]:

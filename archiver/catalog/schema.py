@@ -1,0 +1,161 @@
+"""The catalog's tables, and bringing a catalog written by an older release up to date.
+
+Both backends share these tables in portable SQL; each adds its own `posts` table (`posts_table`
+in its own types, with its full-text columns) and index. A catalog is brought up to date when it
+is opened (`create_schema`): missing tables and indexes are created, renamed columns get their
+new names, added columns are added, then the backend's own upgrade runs. Every table here can be
+rebuilt from object storage (`archiver reindex` clears INDEX_TABLES).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archiver.catalog.base import Backend
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS articles (
+        article_id TEXT PRIMARY KEY,
+        url TEXT,
+        source_sha256 TEXT NOT NULL,
+        encoding TEXT NOT NULL,
+        status TEXT NOT NULL,
+        current_version INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS items (
+        article_id TEXT NOT NULL,
+        source_sha256 TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        provider TEXT,
+        post_id TEXT,
+        url TEXT,
+        status TEXT NOT NULL,
+        error TEXT,
+        manifest_key TEXT,
+        sha256 TEXT,
+        stable_url TEXT,
+        occurrences INTEGER NOT NULL DEFAULT 1,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (article_id, source_sha256, item_id))""",
+    """CREATE TABLE IF NOT EXISTS captures (
+        capture_id TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        post_id TEXT NOT NULL,
+        url TEXT,
+        status TEXT NOT NULL,
+        manifest_key TEXT,
+        captured_at TEXT NOT NULL,
+        handle TEXT,
+        author TEXT,
+        text TEXT,
+        posted_at TEXT,
+        lang TEXT,
+        media TEXT)""",
+    "CREATE INDEX IF NOT EXISTS captures_post ON captures (provider, post_id, captured_at)",
+    "CREATE INDEX IF NOT EXISTS items_post ON items (provider, post_id)",
+    """CREATE TABLE IF NOT EXISTS post_media (
+        sha256 TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        post_id TEXT NOT NULL,
+        PRIMARY KEY (sha256, provider, post_id))""",
+    """CREATE TABLE IF NOT EXISTS blobs (
+        sha256 TEXT PRIMARY KEY,
+        key TEXT NOT NULL,
+        mime TEXT,
+        bytes BIGINT,
+        width INTEGER,
+        height INTEGER,
+        dhash TEXT)""",
+    """CREATE TABLE IF NOT EXISTS blob_uses (
+        sha256 TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        PRIMARY KEY (sha256, article_id, position))""",
+    """CREATE TABLE IF NOT EXISTS url_fetches (
+        url TEXT PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        fetched_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS versions (
+        article_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        source_sha256 TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (article_id, version))""",
+]
+# Columns added after the first release: added to older databases on open.
+ADDED_COLUMNS = {"captures": ["lang", "media"]}
+# Columns renamed after the first release (old name -> new): renamed in older databases on open.
+# blobs.phash holds a difference hash (dHash); items.snapshot_key is an item's manifest key.
+RENAMED_COLUMNS = {"blobs": {"phash": "dhash"}, "items": {"snapshot_key": "manifest_key"}}
+# After the backend's own `posts` table.
+POST_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS posts_captured ON posts (captured_at)",
+    "CREATE INDEX IF NOT EXISTS posts_posted ON posts (posted_at)",
+    "CREATE INDEX IF NOT EXISTS posts_handle ON posts (handle_norm, id)",
+    "CREATE INDEX IF NOT EXISTS posts_provider ON posts (provider, id)",
+    "CREATE INDEX IF NOT EXISTS posts_status ON posts (status, id)",
+]
+# Every table the catalog rebuilds from storage (reindex clears these, nothing else).
+INDEX_TABLES = ("articles", "items", "captures", "posts", "post_media", "blobs", "blob_uses", "url_fetches",
+                "versions")
+POST_FIELDS = ("provider", "post_id", "capture_id", "url", "status", "manifest_key", "captured_at", "posted_at",
+               "handle", "author", "text", "lang")
+
+
+def posts_table(id_column: str, doc_columns: str) -> str:
+    """The posts table (one row per post: its latest capture and its words) in a backend's types."""
+    return f"""CREATE TABLE IF NOT EXISTS posts (
+            {id_column},
+            provider TEXT NOT NULL,
+            post_id TEXT NOT NULL,
+            capture_id TEXT NOT NULL,
+            url TEXT,
+            status TEXT NOT NULL,
+            manifest_key TEXT,
+            captured_at TEXT NOT NULL,
+            posted_at TEXT,
+            handle TEXT,
+            handle_norm TEXT,
+            author TEXT,
+            text TEXT,
+            lang TEXT,
+            media TEXT,
+            {doc_columns},
+            UNIQUE (provider, post_id))"""
+
+
+def create_schema(backend: Backend) -> None:
+    """Create the tables and indexes a catalog lacks and upgrade one an older release wrote
+    (idempotent: what is already there is left as it is). Raises the backend's database errors."""
+    conn = backend.connect()
+    for stmt in SCHEMA:
+        conn.execute(stmt)
+    _rename_columns(backend, conn)
+    for table, cols in ADDED_COLUMNS.items():
+        have = backend.columns(table)
+        for col in cols:
+            if col not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} TEXT")
+    for stmt in [*backend.search_schema, *POST_INDEXES]:
+        conn.execute(stmt)
+    backend.upgrade()
+
+
+def _rename_columns(backend: Backend, conn: Any) -> None:
+    """Give a catalog written by an older release the current column names (RENAMED_COLUMNS)."""
+    for table, names in RENAMED_COLUMNS.items():
+        have = backend.columns(table)
+        for old, new in names.items():
+            if old not in have or new in have:
+                continue
+            try:
+                conn.execute(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
+            except Exception:
+                if new not in backend.columns(table):  # not another process renaming it first
+                    raise
