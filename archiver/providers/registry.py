@@ -5,10 +5,9 @@ A provider module is any module under ``archiver/providers/`` (subpackages inclu
 ``PROVIDER = ProviderSpec(...)`` (``base.py``); shared helper modules (``markup``, ``oembed``,
 ``sources``, ...) define none and are skipped. Modules are found by walking the package with
 ``pkgutil`` and imported with ``importlib``, never statically: the settings module imports this one,
-and a static import of the provider modules would make a cycle (config -> registry -> twitter ->
-capture.fetch -> config). Collecting the providers must not import ``archiver.config.settings``
-either (the settings model is built from ``provider_settings()`` while that module loads); a test
-checks it.
+and a static import of the provider modules (or of the shared markup capture) would make a cycle
+(config -> registry -> twitter -> capture.fetch -> config). For the same reason the settings module
+calls ``provider_settings()`` only when a ``Settings`` is made, never while it loads.
 
 Providers from outside the package: ``register_package("pkg")`` walks another package the same way,
 and installed distributions can name a module or package in the entry-point group
