@@ -22,7 +22,7 @@ from archiver.steps.finalize import finalize
 from archiver.steps.prepare import load_plan
 from archiver.steps.report import report
 from archiver.steps.results import load_result, load_results, pending
-from archiver.storage.base import _dumps
+from archiver.storage.base import json_bytes
 from archiver.storage.layout import plan_key, result_key, source_key, version_meta_key
 
 TWEET = "1945048830047662087"
@@ -111,12 +111,12 @@ def stored(tmp_settings: Callable[..., Settings]) -> Iterator[Runtime]:
     """A store holding one article's source, plan, item results and first version in today's shape."""
     rt = Runtime.from_settings(tmp_settings(public_base_url="https://archive.example/media"))
     rt.store.put(source_key("shape", SHA), SOURCE)
-    rt.store.put(plan_key("shape", SHA), _dumps(PLAN))
+    rt.store.put(plan_key("shape", SHA), json_bytes(PLAN))
     for res in (EMBED_ARCHIVED, IMAGE_ARCHIVED, IMAGE_FAILED):
-        rt.store.put(result_key("shape", SHA, res["item_id"]), _dumps(res))
+        rt.store.put(result_key("shape", SHA, res["item_id"]), json_bytes(res))
     rt.store.put("articles/shape/v1", SOURCE)
-    rt.store.put("articles/shape/v1.patch.json", _dumps({"base": {"kind": "source", "sha256": SHA}, "ops": []}))
-    rt.store.put(version_meta_key("shape", 1), _dumps(VERSION))
+    rt.store.put("articles/shape/v1.patch.json", json_bytes({"base": {"kind": "source", "sha256": SHA}, "ops": []}))
+    rt.store.put(version_meta_key("shape", 1), json_bytes(VERSION))
     rt.catalog.record_article(article_id="shape", url=None, source_sha256=SHA, encoding="utf-8", status="partial",
                               created_at="2026-11-30T04:19:59Z", updated_at="2026-11-30T04:20:00Z")
     yield rt
@@ -153,7 +153,7 @@ def test_a_malformed_stored_object_is_a_clear_error(stored: Runtime, kind: str, 
     rt = stored
     key = {"result": result_key("shape", SHA, EMBED_ARCHIVED["item_id"]), "plan": plan_key("shape", SHA),
            "version": version_meta_key("shape", 1)}[kind]
-    rt.store.put(key, _dumps(doc))
+    rt.store.put(key, json_bytes(doc))
     with pytest.raises(RecordError) as err:
         if kind == "result":
             load_result(rt, Plan.loads(json.dumps(PLAN), "plan.json"), EMBED_ARCHIVED["item_id"])

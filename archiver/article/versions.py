@@ -17,7 +17,7 @@ from archiver.dates import iso, utcnow
 from archiver.errors import ArchiverError
 from archiver.records.version import Version
 from archiver.runtime import Runtime
-from archiver.storage.base import ObjectNotFound, _dumps
+from archiver.storage.base import ObjectNotFound, json_bytes
 from archiver.storage.layout import (
     article_prefix,
     patch_key,
@@ -106,7 +106,7 @@ def write_version(rt: Runtime, article_id: str, body: bytes, *, reason: str, sou
         else:
             n = number + 1
             rt.store.put(version_key(aid, n), body, content_type="text/html; charset=" + encoding)
-            rt.store.put(patch_key(aid, n), _dumps(patch_doc), content_type="application/json")
+            rt.store.put(patch_key(aid, n), json_bytes(patch_doc), content_type="application/json")
             meta = Version(article_id=aid, version=n, key=version_key(aid, n), sha256=digest,
                            created_at=iso(utcnow()), reason=reason, source_sha256=source_sha256,
                            encoding=encoding, patch_key=patch_key(aid, n), archiver_version=__version__)

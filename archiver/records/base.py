@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from archiver.errors import ArchiverError
-from archiver.storage.base import _dumps
+from archiver.storage.base import json_bytes
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ class Record(BaseModel):
 
     def dumps(self) -> bytes:
         """The bytes written to storage: sorted keys, the store's usual indentation."""
-        return _dumps(self.to_json())
+        return json_bytes(self.to_json())
 
     @classmethod
     def loads(cls, data: bytes | str, key: str) -> Self:

@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 from archiver.errors import ConfigError
 from archiver.storage.base import ObjectStore, check_key
 from archiver.storage.local import LocalStore
-from archiver.storage.s3 import _BUCKET_RE, S3Store, s3_client
+from archiver.storage.s3 import BUCKET_RE, S3Store, s3_client
 
 if TYPE_CHECKING:
     from archiver.config.settings import Settings
@@ -28,7 +28,7 @@ def open_store(settings: Settings) -> ObjectStore:
         return LocalStore(Path(path), settings.public_base_url)
     if parts.scheme == "s3":
         bucket, prefix = parts.netloc, unquote(parts.path).strip("/")
-        if not _BUCKET_RE.fullmatch(bucket):
+        if not BUCKET_RE.fullmatch(bucket):
             raise ConfigError(f"storage URL {url!r}: {bucket!r} is not a valid bucket name")
         if prefix:
             try:

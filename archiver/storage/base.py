@@ -45,7 +45,8 @@ from archiver.errors import ArchiverError, ConfigError
 from archiver.storage.layout import blob_key
 
 
-def _dumps(obj: Any) -> bytes:
+def json_bytes(obj: Any) -> bytes:
+    """How archiver writes a JSON object to storage: UTF-8, sorted keys, one-space indent (stable bytes)."""
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -87,7 +88,7 @@ class LockConfig:
     def has_default_retention(self) -> bool:
         return self.enabled and self.default_mode is not None
 
-def _check_retention(until: datetime, mode: str) -> datetime:
+def check_retention(until: datetime, mode: str) -> datetime:
     if mode not in RETENTION_MODES:
         raise ValueError(f"retention mode must be one of {RETENTION_MODES}, not {mode!r}")
     if until.tzinfo is None:
@@ -115,14 +116,14 @@ def check_key(key: str, *, what: str = "key") -> str:
         raise ValueError(f"{what} {key!r} is not valid Unicode") from None
     return key
 
-def _check_prefix(prefix: str) -> str:
+def check_prefix(prefix: str) -> str:
     """A list prefix is a key, possibly ending in '/' or a partial segment; '' means all."""
     if prefix == "":
         return prefix
     check_key(prefix[:-1] if prefix.endswith("/") else prefix, what="prefix")
     return prefix
 
-def _check_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
+def check_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in (metadata or {}).items():
         if not isinstance(name, str) or not _META_NAME_RE.fullmatch(name):
@@ -132,7 +133,7 @@ def _check_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
         out[name.lower()] = value
     return out
 
-def _check_content_type(content_type: str) -> str:
+def check_content_type(content_type: str) -> str:
     if not isinstance(content_type, str) or not content_type.isascii() or _CONTROL_RE.search(content_type):
         raise ValueError(f"content type {content_type!r} must be printable ASCII")
     return content_type or DEFAULT_CONTENT_TYPE

@@ -21,11 +21,11 @@ from archiver.storage.base import (
     ObjectNotFound,
     ObjectStore,
     StoreError,
-    _check_content_type,
-    _check_metadata,
-    _check_prefix,
-    _check_retention,
+    check_content_type,
     check_key,
+    check_metadata,
+    check_prefix,
+    check_retention,
 )
 
 _RESERVED_LOCAL = (".meta", ".tmp")
@@ -66,7 +66,7 @@ class LocalStore(ObjectStore):
     def put(self, key: str, data: bytes, *, content_type: str = DEFAULT_CONTENT_TYPE,
             if_none_match: bool = False, metadata: dict[str, str] | None = None) -> bool:
         path = self._path(key)
-        meta = {"content_type": _check_content_type(content_type), "metadata": _check_metadata(metadata)}
+        meta = {"content_type": check_content_type(content_type), "metadata": check_metadata(metadata)}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self._write_temp(bytes(data))
@@ -127,7 +127,7 @@ class LocalStore(ObjectStore):
         return self._path(key).is_file()
 
     def list(self, prefix: str) -> Iterator[str]:
-        _check_prefix(prefix)
+        check_prefix(prefix)
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         if base:
             self._path(base)
@@ -150,7 +150,7 @@ class LocalStore(ObjectStore):
         return False
 
     def set_retention(self, key: str, until: datetime, mode: str = "GOVERNANCE") -> bool:
-        _check_retention(until, mode)
+        check_retention(until, mode)
         if not self.exists(key):
             raise ObjectNotFound(key)
         return False

@@ -24,11 +24,11 @@ from archiver.storage.base import (
     ObjectNotFound,
     ObjectStore,
     StoreError,
-    _check_content_type,
-    _check_metadata,
-    _check_prefix,
-    _check_retention,
+    check_content_type,
     check_key,
+    check_metadata,
+    check_prefix,
+    check_retention,
 )
 from archiver.storage.layout import blob_key
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from archiver.config.settings import Settings
 
 
-_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 class S3Store(ObjectStore):
     """Objects in an S3 bucket under an optional prefix, through one thread-safe boto3 client."""
@@ -102,7 +102,7 @@ class S3Store(ObjectStore):
         body = bytes(data)
         args: dict[str, Any] = {
             "Bucket": self.bucket, "Key": self._full(key), "Body": body,
-            "ContentType": _check_content_type(content_type), "Metadata": _check_metadata(metadata),
+            "ContentType": check_content_type(content_type), "Metadata": check_metadata(metadata),
             "ChecksumSHA256": base64.b64encode(hashlib.sha256(body).digest()).decode("ascii"),
         }
         if if_none_match:
@@ -145,7 +145,7 @@ class S3Store(ObjectStore):
     def list(self, prefix: str) -> Iterator[str]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        _check_prefix(prefix)
+        check_prefix(prefix)
         base = f"{self.prefix}/" if self.prefix else ""
         keys: list[str] = []
         try:
@@ -173,7 +173,7 @@ class S3Store(ObjectStore):
         return resp is not None and resp.get("LegalHold", {}).get("Status") == "ON"
 
     def set_retention(self, key: str, until: datetime, mode: str = "GOVERNANCE") -> bool:
-        until = _check_retention(until, mode)
+        until = check_retention(until, mode)
         if not self.exists(key):
             raise ObjectNotFound(key)
         if not self.supports_object_lock():
