@@ -31,6 +31,8 @@ _ready: weakref.WeakSet[Catalog] = weakref.WeakSet()
 
 @dataclass(frozen=True)
 class Principal:
+    """Who called: the token's id, its name and its role (one of ROLES)."""
+
     token_id: str
     name: str
     role: str
@@ -41,6 +43,7 @@ def _hash(token: str) -> str:
 
 
 def ensure_schema(catalog: Catalog) -> None:
+    """Create the api_tokens table in `catalog` if missing; done once per Catalog object."""
     if catalog not in _ready:
         catalog.execute(_SCHEMA)
         _ready.add(catalog)

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 
 class Coordinator(Protocol):
+    """What the pipeline needs: named locks (timeout in seconds; TimeoutError if not acquired) and done-sets."""
+
     def lock(self, name: str, timeout: float = 120.0) -> AbstractContextManager[None]: ...
 
     def mark_done(self, group: str, member: str) -> int:
@@ -28,6 +30,8 @@ class Coordinator(Protocol):
 
 
 class LocalCoordinator:
+    """Locks and done-sets in this process's memory, for the local runner; nothing expires."""
+
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)

@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
 
 def iso(dt: datetime) -> str:
+    """`dt` in UTC as 'YYYY-MM-DDTHH:MM:SSZ' (ISO 8601, whole seconds); a naive `dt` is taken as local time."""
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

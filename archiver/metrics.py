@@ -48,6 +48,10 @@ class ArchiveCollector(Collector):
 
 
 def registry_for(rt: Any, queue_depth: Any) -> CollectorRegistry:
+    """A fresh registry with FETCH_SECONDS and the archive gauges read from `rt.catalog`.
+
+    `queue_depth` is a callable returning the number of queued messages, or None when unknown.
+    """
     reg = CollectorRegistry()
     reg.register(FETCH_SECONDS)
     reg.register(ArchiveCollector(rt, queue_depth))

@@ -31,6 +31,9 @@ _XML_ENCODING = re.compile(rb"""^<\?xml[^>]{0,100}encoding=["']([A-Za-z0-9_.-]{1
 
 @dataclass(frozen=True)
 class DecodedArticle:
+    """An article's text and the codec it was decoded with; `encode(text)` gives bytes back in that codec
+    (UnicodeEncodeError for a character it cannot hold)."""
+
     text: str
     encoding: str  # codec used; encode(text, encoding) gives the bytes back
 

@@ -28,6 +28,8 @@ class PatchError(ValueError):
 
 @dataclass
 class Replacement:
+    """Put `new` in place of text[start:end]; offsets count code points of the decoded text."""
+
     start: int
     end: int
     new: str
@@ -66,6 +68,7 @@ class Patch:
 
 
 def text_sha256(text: str) -> str:
+    """The SHA-256 (64 lowercase hex digits) of `text` encoded as UTF-8, lone surrogates kept."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

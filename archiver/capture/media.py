@@ -60,6 +60,9 @@ class MediaRejected(Exception):
 
 @dataclass
 class ImageInfo:
+    """An image we keep, as inspect_image read it: sniffed MIME type, Pillow format name, size in pixels,
+    frame count and difference hash."""
+
     mime: str
     format: str
     width: int        # as displayed, EXIF orientation applied
@@ -69,6 +72,9 @@ class ImageInfo:
 
 @dataclass
 class MediaRecord:
+    """What archive_media did with one URL: `status` archived, rejected or failed (`error` says why); the
+    original's SHA-256, key and size in `bytes`; pixels or `duration` in seconds; derived name → key; exchanges."""
+
     original_url: str
     final_url: str | None = None
     sha256: str | None = None

@@ -24,6 +24,8 @@ class LimiterTimeout(Exception):
 
 
 class HostLimiter(Protocol):
+    """Per-host slots every fetch holds: in-process (LocalHostLimiter) or shared through Redis by the workers."""
+
     def acquire(self, host: str, deadline: float | None = None) -> AbstractContextManager[None]:
         """Hold one slot of `host`; `deadline` is a time.monotonic() value (LimiterTimeout past it)."""
         ...

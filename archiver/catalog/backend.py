@@ -10,6 +10,7 @@ from archiver.errors import ConfigError
 
 
 def open_catalog(url: str) -> Catalog:
+    """The Catalog for `sqlite:///path` or `postgresql://...` (connects lazily); ConfigError for any other URL."""
     if url.startswith("sqlite:///"):
 
         return Catalog(SqliteBackend(url.removeprefix("sqlite:///")))

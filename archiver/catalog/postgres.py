@@ -59,6 +59,7 @@ def tsvector_literal(text_tokens: Sequence[str], author_tokens: Sequence[str], h
 
 
 def tsquery_literal(words: Sequence[Clause], author: Sequence[Clause], handle: str | None = None) -> str:
+    """A tsquery ANDing every clause (`author` ones on label B), their pair lexemes and `'@handle'`."""
     def term(token: str, prefix: bool, label: str) -> str:
         flags = ("*" if prefix else "") + label
         return _lexeme(token) + (f":{flags}" if flags else "")

@@ -56,6 +56,7 @@ def _token_re() -> re.Pattern[str]:
 
 
 def normalize(text: str) -> str:
+    """`text` as indexed and queried: NFKC, case-folded, Arabic diacritics, tatweel and zero-width joiners dropped."""
     return unicodedata.normalize("NFKC", text).casefold().translate(_DROP)
 
 

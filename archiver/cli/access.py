@@ -23,6 +23,7 @@ from archiver.runtime import Runtime
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver token create`: make a token for `args.role` and print it once; returns 0."""
     with closing(open_catalog(settings.catalog_url)) as catalog:
         token = create_token(catalog, args.role, args.name or "")
     print(f"created a {args.role} token (shown once, stored hashed): {token}")
@@ -30,6 +31,8 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver export`: write the evidence bundle of the `provider/post_id` posts to `args.output` (atomically)
+    and print its summary as JSON; returns 0. InputError for a malformed or unknown post, or too many posts."""
     posts = []
     for ref in args.post:
         provider, _, post_id = ref.partition("/")
@@ -49,6 +52,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
+    """`archiver verify`: check a bundle offline; prints "OK n files" and returns 0, or one FAILED line per
+    problem and returns 2. InputError when the file does not exist."""
     if not Path(args.bundle).is_file():
         raise InputError(f"{args.bundle}: no such file")
     result = verify_bundle(args.bundle)

@@ -65,6 +65,8 @@ def article_input(args: argparse.Namespace, settings: Settings, *, with_url: boo
 
 
 def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver archive`: archive the article in this process and print its report (`--json`: as JSON);
+    returns 0. InputError for an unreadable or unusable article."""
     article = article_input(args, settings)
     with Runtime.from_settings(settings) as rt:
         rep = archive(rt, article, article_id=args.article_id)
@@ -73,6 +75,8 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver retry`: capture again what failed, here or with `--queue` on the workers; returns 0.
+    InputError for an unknown article; ArchiverError when `--queue` cannot reach the broker."""
     if args.queue:
         with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
             n = intake.retry(args.article_id)
@@ -85,6 +89,9 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver submit`: queue the article for the workers and print its job, with `--wait` seconds the new
+    version too; returns 0. InputError for an unusable article; ArchiverError when the broker is unreachable
+    or the wait runs out."""
     article = article_input(args, settings)
     with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
         job = intake.submit(args.article_id or article_id_for(article.data), article, via="cli", queue_only=True)
@@ -116,6 +123,8 @@ def wait_for_version(rt: Runtime, article_id: str, sha: str, timeout: float) -> 
 
 
 def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver extract`: print the embeds and images discovery finds, with code-point spans; returns 0.
+    Nothing is fetched but the article itself; InputError for an unreadable article."""
     article = article_input(args, settings, with_url=False)
     decoded = article.decode(max_bytes=settings.max_article_bytes)
     found = discover(decoded.text, base_url=article.base_url, fmt=article.format)
@@ -130,6 +139,8 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver show`: print the article's versions, the current one marked; returns 0.
+    InputError for a malformed id or an article with no version."""
     with Runtime.from_settings(settings) as rt:
         history = versions(rt, check_article_id(args.article_id))
         if not history:

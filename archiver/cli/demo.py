@@ -30,6 +30,7 @@ IMAGE_PATH = (
 
 
 def demo_tweet() -> dict[str, Any]:
+    """The demo's one tweet, as TweetFixture fields (id, handle, text, a 1200x800 photo...), for the fixture origin."""
     return {
         "id": TWEET_ID,
         "handle": "ANI",
@@ -109,6 +110,7 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver demo`: run_demo on stdout, as JSON with `--json`; returns 0."""
     return run_demo(settings, as_json=args.json)
 
 

@@ -32,6 +32,8 @@ def _print(obj: dict[str, Any], as_json: bool, line: str) -> None:
 
 
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver health`: print the state of every original of one article (or all); with `--check-now`,
+    probe each now and auto-restore for policy sites. Returns 0; InputError for a malformed or unknown article."""
     with Runtime.from_settings(settings) as rt:
         if args.article_id:
             ids = [check_article_id(args.article_id)]
@@ -62,6 +64,8 @@ def _version_line(rep: dict[str, Any]) -> str:
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver restore`: restore the `--item`s (and with `--all-dead` or none given, every dead one) into a new
+    version and print it with each item's outcome; returns 0. InputError or RestoreError when it cannot."""
     with Runtime.from_settings(settings) as rt:
         rep = restore(rt, args.article_id, item_ids=args.item or None, all_dead=args.all_dead,
                       principal=_principal())
@@ -72,6 +76,8 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_revert(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver revert`: write version `--to`'s bytes as a new current version and print it; returns 0.
+    InputError for an unknown article or version, RestoreError when its stored bytes fail their SHA-256."""
     with Runtime.from_settings(settings) as rt:
         rep = revert(rt, args.article_id, args.to, principal=_principal())
     _print(rep, args.json, _version_line(rep) + f"  = v{args.to}")

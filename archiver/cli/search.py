@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver search`: print the hits (one line each, or `--json`); returns 0. A value that does not fit
+    the SearchQuery field raises InputError (exit 2)."""
     given = {name: getattr(args, name) for name in SearchQuery.model_fields if hasattr(args, name)}
     query = SearchQuery.parse(given, spell=lambda name: flag(name).name)
     with closing(open_catalog(settings.catalog_url)) as catalog:
@@ -65,6 +67,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver reindex`: rebuild the catalog from object storage (`--fresh`: its tables emptied first) and
+    print what was indexed; returns 0."""
     with Runtime.from_settings(settings) as rt:
         rep = reindex(rt, fresh=args.fresh)
     if args.json:

@@ -38,6 +38,7 @@ _COLUMNS = ("event_id", "at", "token_id", "actor", "role", "action", "target", "
 
 
 def ensure_schema(catalog: Catalog) -> None:
+    """Create the audit_log table and its index in `catalog` if missing; once per Catalog object."""
     if catalog not in _ready:
         for stmt in _SCHEMA:
             catalog.execute(stmt)

@@ -96,6 +96,8 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
 
 @dataclass
 class Verification:
+    """What verify_bundle found: `files` listed in SHA256SUMS and hashed, one line per problem; ok if none."""
+
     files: int = 0
     problems: list[str] = field(default_factory=list)
 

@@ -48,6 +48,7 @@ class PostNotFound(InputError):
     """No stored capture of that post."""
 
 def ensure_schema(catalog: Catalog) -> None:
+    """Create the post_compliance and takedown_keys tables in `catalog` if missing; once per Catalog object."""
     if catalog not in _ready:
         for stmt in _SCHEMA:
             catalog.execute(stmt)
@@ -76,6 +77,7 @@ def manifests(rt: Runtime, provider: str, post_id: str) -> list[tuple[str, dict[
     return out
 
 def media_sha256s(docs: Iterable[dict[str, Any]]) -> list[str]:
+    """The distinct, well-formed SHA-256 hex digests of the media in these manifests, sorted."""
     shas = {m["sha256"] for d in docs for m in d.get("media") or ()
             if isinstance(m, dict) and isinstance(m.get("sha256"), str) and layout.SHA256_RE.fullmatch(m["sha256"])}
     return sorted(shas)

@@ -64,6 +64,8 @@ class ImageRef:
 
 @dataclass
 class Discovery:
+    """What `discover` found in one article: its embeds and its images, each with its span."""
+
     embeds: list[Embed] = field(default_factory=list)
     images: list[ImageRef] = field(default_factory=list)
 

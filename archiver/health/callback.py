@@ -23,6 +23,7 @@ CALLBACK_TIMEOUT = 10.0
 
 # --- the CMS callback ------------------------------------------------------------------------------
 def sign(secret: str, body: bytes) -> str:
+    """The X-Archiver-Signature value: "sha256=" and the hex HMAC-SHA256 of `body` keyed by UTF-8 `secret`."""
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 def notify_cms(rt: Runtime, event: str, report: dict[str, Any]) -> dict[str, Any] | None:

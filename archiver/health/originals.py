@@ -64,6 +64,7 @@ _SCHEMA = [
 _ready: weakref.WeakSet[Catalog] = weakref.WeakSet()
 
 def ensure_schema(catalog: Catalog) -> None:
+    """Create the link_health and link_uses tables and their indexes in `catalog` if missing; once per Catalog."""
     if catalog not in _ready:
         for stmt in _SCHEMA:
             catalog.execute(stmt)
@@ -141,6 +142,7 @@ def claim(rt: Runtime, urls: list[str], until: datetime) -> None:
 
 # --- storage and index ------------------------------------------------------------------------------
 def load_record(rt: Runtime, url: str) -> dict[str, Any] | None:
+    """The stored liveness record of original `url` (new_record's keys), or None when never stored."""
     try:
         return json.loads(rt.store.get(record_key(url)))
     except ObjectNotFound:

@@ -193,6 +193,7 @@ def _audit(rt: Runtime, principal: Principal | None, action: str, article_id: st
 
 # --- auto-restore policy ----------------------------------------------------------------------------
 def auto_restore_sites(rt: Runtime) -> set[str]:
+    """The host names of the auto_restore_sites setting (comma-separated), lower-cased; each covers its subdomains."""
     return {h.strip().lower().rstrip(".") for h in rt.settings.auto_restore_sites.split(",") if h.strip()}
 
 def auto_restore(rt: Runtime, url: str) -> list[dict[str, Any]]:

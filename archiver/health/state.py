@@ -29,12 +29,16 @@ def _parse(ts: str) -> datetime:
 # --- probes: what the original says now ------------------------------------------------------------
 @dataclass(frozen=True)
 class Probe:
+    """What one liveness check of an original found: its outcome and a one-line detail for people."""
+
     outcome: str   # "ok", "failure" (counts toward dead) or "inconclusive" (never counts)
     detail: str
 
 # --- the state machine ------------------------------------------------------------------------------
 def new_record(url: str, kind: str, provider: str | None = None, post_id: str | None = None,
                archived_sha256: str | None = None) -> dict[str, Any]:
+    """The record of an original never checked: state "unchecked", no failures or history (times are ISO strings,
+    `interval` seconds); the shape advance() takes and returns and storage keeps."""
     return {"url": url, "url_sha256": url_sha256(url), "kind": kind, "provider": provider, "post_id": post_id,
             "archived_sha256": archived_sha256,
             "state": "unchecked", "since": None, "failures": [], "checks": 0, "last_checked_at": None,

@@ -49,6 +49,7 @@ def _handle(body: dict[str, Any]) -> str | None:
 
 
 def id_time(post_id: str) -> datetime | None:
+    """When a snowflake status id was made (UTC, to the millisecond); None for pre-2.0 or non-snowflake ids."""
     if not re.fullmatch(r"\d{18,19}", post_id) or not _FIRST_SNOWFLAKE <= int(post_id) < 1 << 63:
         return None
     return datetime.fromtimestamp((int(post_id) >> 16) / 1000, UTC)

@@ -64,6 +64,7 @@ def html_text(fragment: Any) -> str | None:
 
 
 def html_lang(fragment: Any) -> str | None:
+    """The language tag (e.g. 'pt-BR') of the first <p> with a `lang` in an oEmbed blockquote; None if none."""
     m = re.search(r"""(?is)<p\b[^>]*\blang\s*=\s*["']([A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*)["']""",
                   fragment if isinstance(fragment, str) else "")
     return m.group(1) if m else None

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class PollReport:
+    """One polling round: feeds read, entries with a guid and content, the job ids it queued, and one line
+    per feed that failed."""
+
     feeds: int = 0
     entries: int = 0
     submitted: list[str] = field(default_factory=list)  # job ids
@@ -49,6 +52,10 @@ def article_id_for_entry(feed_url: str, guid: str) -> str:
 
 
 def poll_feed(intake: Intake, feed_url: str, report: PollReport) -> None:
+    """Fetch one feed and submit each entry whose content is new, adding to `report`.
+
+    Raises FetchError when the feed cannot be fetched (or is not HTTP 200), ArchiverError when an entry
+    cannot be submitted (the rest of the feed is then left for the next poll)."""
     rt = intake.rt
     resp = rt.fetcher.get(feed_url, kind="html", headers={"Accept": "application/atom+xml, application/rss+xml, "
                                                                      "application/xml;q=0.9, */*;q=0.5"})

@@ -50,6 +50,7 @@ class Job:
 
 
 def job_id_for(article_id: str, source_sha256: str) -> str:
+    """The job id of one article source: `<article_id>:<first 16 hex digits of its SHA-256>`."""
     return f"{article_id}:{source_sha256[:16]}"
 
 

@@ -89,6 +89,7 @@ class LockConfig:
         return self.enabled and self.default_mode is not None
 
 def check_retention(until: datetime, mode: str) -> datetime:
+    """`until` in UTC when `mode` is GOVERNANCE or COMPLIANCE and `until` is timezone-aware; ValueError otherwise."""
     if mode not in RETENTION_MODES:
         raise ValueError(f"retention mode must be one of {RETENTION_MODES}, not {mode!r}")
     if until.tzinfo is None:
@@ -124,6 +125,8 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 def check_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
+    """User metadata with names lower-cased ({} for None); ValueError for a name that is not 1-128 ASCII letters,
+    digits, '-' or '_' (starting with a letter or digit) or a value that is not printable ASCII."""
     out: dict[str, str] = {}
     for name, value in (metadata or {}).items():
         if not isinstance(name, str) or not _META_NAME_RE.fullmatch(name):
@@ -134,6 +137,7 @@ def check_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
     return out
 
 def check_content_type(content_type: str) -> str:
+    """`content_type` if printable ASCII ('' gives application/octet-stream); ValueError otherwise."""
     if not isinstance(content_type, str) or not content_type.isascii() or _CONTROL_RE.search(content_type):
         raise ValueError(f"content type {content_type!r} must be printable ASCII")
     return content_type or DEFAULT_CONTENT_TYPE

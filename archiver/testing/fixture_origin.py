@@ -38,6 +38,8 @@ _MAX_SLEEP = 30.0
 
 @dataclass
 class RecordedRequest:
+    """One request the origin received: method, path, decoded query parameters, headers (lower-case names)."""
+
     method: str
     path: str
     query: dict[str, str]

@@ -216,6 +216,7 @@ class ResponseShapes:
 
 
 def tombstone_json() -> dict[str, Any]:
+    """The syndication tweet-result body of a withheld tweet: a TweetTombstone with its notice text and link."""
     return {"__typename": "TweetTombstone", "tombstone": {"text": {
         "text": TOMBSTONE_TEXT,
         "entities": [{"from_index": 147, "to_index": 157, "ref": {

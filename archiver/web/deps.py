@@ -29,6 +29,7 @@ def get_runtime(request: Request) -> Runtime:
 
 
 def get_settings(request: Request) -> Settings:
+    """The settings of the app's one Runtime (a dependency)."""
     return request.app.state.runtime.settings
 
 

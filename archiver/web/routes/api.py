@@ -55,6 +55,8 @@ Rt = Annotated[Runtime, Depends(get_runtime)]
 
 # --- the publish hook -----------------------------------------------------------------------------
 class WPText(BaseModel):
+    """A WordPress REST text field, `{"raw": ..., "rendered": ...}` (as in `content` and `guid`)."""
+
     raw: str | None = None
     rendered: str | None = None
 
@@ -100,6 +102,9 @@ class ArticleIn(BaseModel):
 
 
 class JobOut(BaseModel):
+    """The publish hook's answer: the job for this article source (`job_id` is `article_id:` plus the first
+    16 hex digits of its SHA-256), `mode` "queue" or "embedded", whether this call queued it, where to poll."""
+
     job_id: str
     article_id: str
     source_sha256: str
@@ -219,6 +224,8 @@ def post(rt: Rt, who: Reader, provider: str = PROVIDER, post_id: str = POST_ID) 
 
 # --- compliance actions ---------------------------------------------------------------------------
 class Reason(BaseModel):
+    """Why the post is held or taken down: free text, 1 to 2000 characters; kept with the state and audit-logged."""
+
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(..., min_length=1, max_length=2000)
 
@@ -232,6 +239,7 @@ def hold(body: Reason, rt: Rt, who: Compliance, provider: str = PROVIDER, post_i
 
 @router.delete("/v1/posts/{provider}/{post_id}/hold", tags=["compliance"])
 def release_hold(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
+    """Lift the legal hold (and its Object Lock holds); returns the post's new compliance state; 404 if unknown."""
     _post_or_404(rt, provider, post_id)
     return set_hold(rt, who, provider, post_id, on=False)
 
@@ -245,11 +253,14 @@ def takedown(body: Reason, rt: Rt, who: Compliance, provider: str = PROVIDER, po
 
 @router.delete("/v1/posts/{provider}/{post_id}/takedown", tags=["compliance"])
 def lift_takedown(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
+    """Serve the post publicly again; returns the post's new compliance state; 404 if unknown."""
     _post_or_404(rt, provider, post_id)
     return set_takedown(rt, who, provider, post_id, on=False)
 
 
 class PostRef(BaseModel):
+    """One archived post: its provider name and its id on that platform."""
+
     provider: str = Field(..., pattern=PROVIDER_RE.pattern.join("^$"))
     post_id: str = Field(..., pattern=POST_ID_RE.pattern.join("^$"))
 

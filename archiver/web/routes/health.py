@@ -32,12 +32,16 @@ router = APIRouter()
 
 
 class RestoreIn(BaseModel):
+    """Which items of the article to restore: the listed item ids, plus every dead one with `all_dead`."""
+
     items: list[str] = Field(default_factory=list, max_length=1000,
                              description="item ids to restore; empty: every dead item")
     all_dead: bool = Field(False, description="also restore every dead item")
 
 
 class RevertIn(BaseModel):
+    """The earlier version (a number from 1) whose exact bytes become a new current version."""
+
     version: int = Field(ge=1, description="the version whose bytes become current again")
 
 
@@ -97,6 +101,8 @@ def revert_article(article_id: str, body: RevertIn, rt: Runtime = Depends(get_ru
 def health_page(request: Request, state: str | None = Query(None, pattern="^(|unchecked|live|suspect|dead)$"),
                 rt: Runtime = Depends(get_runtime),
                 _principal: Principal = Depends(require_role(*VIEW_ROLES))) -> HTMLResponse:
+    """The link-health page: up to 500 articles with their originals counted by state, worst first;
+    with `state`, only the articles having an original in that state."""
     rows = overview(rt, state=state or None, limit=500)
     return pages.render(request, "health.html", {"rows": rows, "state": state or "",
                                                  "states": ("dead", "suspect", "live", "unchecked")})
@@ -104,6 +110,7 @@ def health_page(request: Request, state: str | None = Query(None, pattern="^(|un
 
 def restore_form(article_id: str, rt: Runtime = Depends(get_runtime),
                  principal: Principal = Depends(require_role(*EDIT_ROLES))) -> RedirectResponse:
+    """The article page's "Restore" button: restore every dead item, then back to the page (303)."""
     _run(restore, rt, _article(article_id), principal=principal)
     return RedirectResponse(f"/articles/{pages.seg(article_id)}#health", status_code=303)
 

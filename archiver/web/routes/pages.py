@@ -80,6 +80,7 @@ def lang_attr(value: Any) -> str | None:
 
 
 def status_class(value: Any) -> str:
+    """The CSS class for a status word (`status-archived`), or `status-other` for anything unexpected."""
     return f"status-{value}" if isinstance(value, str) and _WORD.fullmatch(value) else "status-other"
 
 
@@ -114,6 +115,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    """Template `name` rendered with `context` (plus the signed-in principal) and the page security headers."""
     context.setdefault("principal", getattr(request.state, "principal", None))
     return templates.TemplateResponse(request, name, context, status_code=status_code, headers=PAGE_HEADERS)
 
@@ -140,6 +142,7 @@ templates.env.filters.update(seg=seg, status_class=status_class, ext_url=ext_url
 # --- static ----------------------------------------------------------------------------------------
 @router.get("/static/archiver.css")
 def stylesheet() -> Response:
+    """The pages' one stylesheet (text/css), cacheable for an hour; no sign-in needed."""
     css = (HERE / "static" / "archiver.css").read_bytes()
     return Response(css, media_type="text/css; charset=utf-8",
                     headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
@@ -159,12 +162,15 @@ def evidence(key: str, rt: Runtime = Depends(get_runtime),
 # --- login -----------------------------------------------------------------------------------------
 @router.get("/login")
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    """The sign-in form: paste an API token; `next` is the path on this site to go to afterwards."""
     return render(request, "login.html", {"next": safe_next(next), "error": None})
 
 
 @router.post("/login")
 def login(request: Request, token: str = Form(""), next: str = Form("/"),
           rt: Runtime = Depends(get_runtime)) -> Response:
+    """Sign in with an API token: sets the HttpOnly `archiver_token` cookie and redirects (303) to `next`;
+    401 with the form again when the token is not valid."""
     principal = authenticate(rt.catalog, token.strip())
     if principal is None:
         return render(request, "login.html", {"next": safe_next(next), "error": "That token is not valid."},
@@ -177,6 +183,7 @@ def login(request: Request, token: str = Form(""), next: str = Form("/"),
 
 @router.api_route("/logout", methods=["GET", "POST"])
 def logout() -> Response:
+    """Sign out: deletes the `archiver_token` cookie and redirects (303) to the sign-in form."""
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
     return response
@@ -307,6 +314,8 @@ def _thumb_key(rt: Runtime, sha256: Any) -> str | None:
 @router.get("/posts/{provider}/{post_id}")
 def post_page(request: Request, provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
               principal: Principal = Depends(require_role(*SEARCH_ROLES))) -> HTMLResponse:
+    """Every capture of one post, newest first, each with what changed since the one before, the
+    articles that embed it and its hold or takedown; 404 for a malformed id or a post never captured."""
     if not PROVIDER_RE.fullmatch(provider) or not POST_ID_RE.fullmatch(post_id) or ".." in post_id:
         raise HTTPException(status_code=404, detail="no such post")
     rows = sorted(rt.catalog.post_captures(provider, post_id), key=lambda r: r.get("captured_at") or "")
@@ -354,12 +363,15 @@ def provide_article_health(source: HealthSource) -> None:
 
 
 def article_health(rt: Runtime, article_id: str) -> dict[str, Any] | None:
+    """The article's link-health block from the registered source (see provide_article_health), or None."""
     return _health_source[0](rt, article_id) if _health_source else None
 
 
 @router.get("/articles/{article_id}")
 def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_runtime),
                  principal: Principal = Depends(require_role(*ARTICLE_ROLES))) -> HTMLResponse:
+    """One article: its embeds and images with their capture results, its stored versions and its
+    link health; 404 for a malformed id or an unknown article."""
     try:
         check_article_id(article_id)
         plan = load_plan(rt, article_id)
