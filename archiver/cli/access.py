@@ -13,7 +13,7 @@ import tempfile
 from contextlib import closing
 from pathlib import Path
 
-from archiver.auth import ROLES, create_token
+from archiver.auth import create_token
 from archiver.catalog.backend import open_catalog
 from archiver.compliance.evidence import export_bundle, verify_bundle
 from archiver.compliance.holds import check_post
@@ -63,22 +63,3 @@ def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
     for problem in result.problems:
         print(f"FAILED {problem}")
     return 2
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add token (create), export and verify."""
-    sp = sub.add_parser("token", help="API tokens")
-    tsub = sp.add_subparsers(dest="token_command", required=True)
-    tc = tsub.add_parser("create", help="make an API token; prints it (once) as the last word")
-    tc.add_argument("--role", required=True, choices=ROLES)
-    tc.add_argument("--name", help="who or what holds the token (shown in the audit log)")
-    tc.set_defaults(func=cmd_token_create)
-
-    sp = sub.add_parser("export", help="write an evidence bundle (zip) of archived posts")
-    sp.add_argument("post", nargs="+", help="provider/post_id, e.g. twitter/20")
-    sp.add_argument("-o", "--output", required=True, help="the zip to write")
-    sp.set_defaults(func=cmd_export)
-
-    sp = sub.add_parser("verify", help="check an evidence bundle offline: exit 0 'OK n files', else 2")
-    sp.add_argument("bundle")
-    sp.set_defaults(func=cmd_verify)

@@ -21,7 +21,7 @@ from archiver.capture.exchange import FetchError
 from archiver.capture.fetch import Fetcher
 from archiver.cli.output import print_json
 from archiver.config.settings import Settings
-from archiver.discover.scan import FORMATS, discover
+from archiver.discover.scan import discover
 from archiver.errors import ArchiverError, InputError
 from archiver.runners.intake import Intake
 from archiver.runners.local import archive, retry
@@ -173,42 +173,3 @@ def print_report(rep: dict[str, Any]) -> None:
 
 def _print_item(what: str, status: str, where: str | None, error: str | None) -> None:
     print(f"  {what}: {status}" + (f" -> {where}" if where else "") + (f" ({error})" if error else ""))
-
-
-def _article_args(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("source", help="article file, '-' for stdin, or an http(s) URL")
-    sp.add_argument("--base-url", help="URL the article is published at (resolves relative links)")
-    sp.add_argument("--format", default="auto", choices=list(FORMATS))
-    sp.add_argument("--charset", help="charset of the file when it does not declare one")
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add archive, submit, retry, extract and show."""
-    sp = sub.add_parser("archive", help="archive one article in this process (the local runner)")
-    _article_args(sp)
-    sp.add_argument("--article-id", help="defaults to a hash of the source")
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_archive)
-
-    sp = sub.add_parser("submit", help="queue an article for the Celery workers")
-    _article_args(sp)
-    sp.add_argument("--article-id")
-    sp.add_argument("--wait", type=float, metavar="SECONDS", help="wait for the rewritten version")
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_submit)
-
-    sp = sub.add_parser("retry", help="capture again what failed, then rewrite")
-    sp.add_argument("article_id")
-    sp.add_argument("--queue", action="store_true", help="hand the work to the Celery workers")
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_retry)
-
-    sp = sub.add_parser("extract", help="list the embeds and images an article holds")
-    _article_args(sp)
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_extract)
-
-    sp = sub.add_parser("show", help="an article's versions")
-    sp.add_argument("article_id")
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_show)

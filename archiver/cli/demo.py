@@ -114,13 +114,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, as_json=args.json)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add demo."""
-    sp = sub.add_parser("demo", help="archive a bundled sample article against a local fixture origin")
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_demo)
-
-
 def _lead_image() -> bytes:
     """A real JPEG, drawn here so the demo needs no network and no bundled binary."""
     import io

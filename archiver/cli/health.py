@@ -82,25 +82,3 @@ def cmd_revert(args: argparse.Namespace, settings: Settings) -> int:
         rep = revert(rt, args.article_id, args.to, principal=_principal())
     _print(rep, args.json, _version_line(rep) + f"  = v{args.to}")
     return 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add health, restore and revert."""
-    sp = sub.add_parser("health", help="the state of every embedded original, with its history")
-    sp.add_argument("--article-id", help="only this article (default: every article)")
-    sp.add_argument("--check-now", action="store_true", help="check each original now instead of reporting")
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_health)
-
-    sp = sub.add_parser("restore", help="point dead embeds and images of an article at their stable copies")
-    sp.add_argument("article_id")
-    sp.add_argument("--item", action="append", metavar="ID", help="restore this item (repeatable)")
-    sp.add_argument("--all-dead", action="store_true", help="restore every dead item (the default)")
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_restore)
-
-    sp = sub.add_parser("revert", help="make an earlier version's bytes the current version again")
-    sp.add_argument("article_id")
-    sp.add_argument("--to", type=int, required=True, metavar="VERSION")
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_revert)

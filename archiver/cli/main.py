@@ -1,21 +1,23 @@
 """The `archiver` command: archive articles, run the service, search, restore, verify evidence.
 
-This module only builds the parser (the commands live in the modules archiver/cli/commands.py
-lists), loads the settings and maps errors to exit codes: 0 done, 2 bad input or configuration
-(ArchiverError: one line on stderr), 1 internal error (one line; the traceback only with
+This module only builds the parser (archiver/cli/arguments.py), loads the module of the command that
+runs (by the name its parser gives), loads the settings and maps errors to exit codes: 0 done, 2 bad
+input or configuration (ArchiverError: one line on stderr), 1 internal error (one line; the traceback only with
 ARCHIVER_DEBUG=1), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 from archiver import __version__
-from archiver.cli.commands import register_all
-from archiver.config.settings import load_settings
+from archiver.cli.arguments import register_all
+from archiver.config.settings import Settings, load_settings
 from archiver.errors import ArchiverError
 
 EXIT_INPUT = 2
@@ -31,6 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def command(run: str) -> Callable[[argparse.Namespace, Settings], int | None]:
+    """The function a parser names as ``"<module>:<function>"`` of archiver/cli/, its module imported now:
+    commands are loaded by name when they run, so `archiver --help` does not import every command's
+    dependencies."""
+    module, _, function = run.partition(":")
+    handler: Callable[[argparse.Namespace, Settings], int | None] = getattr(
+        importlib.import_module(f"archiver.cli.{module}"), function)
+    return handler
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code (argparse exits 2 itself on bad arguments)."""
     args = build_parser().parse_args(argv)
@@ -38,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         settings = load_settings()
-        return int(args.func(args, settings) or 0)
+        return int(command(args.run)(args, settings) or 0)
     except ArchiverError as exc:
         print(f"archiver: error: {exc}", file=sys.stderr)
         return EXIT_INPUT

@@ -15,34 +15,11 @@ import sys
 from contextlib import closing
 
 from archiver.catalog.backend import open_catalog
-from archiver.catalog.query import SearchQuery, flag, is_list
+from archiver.catalog.query import SearchQuery, flag
 from archiver.cli.output import print_json
 from archiver.config.settings import Settings
 from archiver.runners.reindex import reindex
 from archiver.runtime import Runtime
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add search and reindex."""
-    p = sub.add_parser("search", help="search archived posts: words, \"phrases\", prefix*, any script",
-                       description="Search archived posts (their latest capture). Words are all required; "
-                                   "\"quoted words\" must be adjacent; word* is a prefix.")
-    for name, field in SearchQuery.model_fields.items():
-        spelled = flag(name)
-        default = "" if field.default is None else f" (default {field.default})"
-        if spelled.positional:
-            p.add_argument(name, metavar=spelled.name, nargs="?", default=argparse.SUPPRESS, help=field.description)
-        else:
-            p.add_argument(spelled.name, dest=name, action="append" if is_list(name) else "store",
-                           metavar=spelled.name.lstrip("-").replace("-", "_").upper(),
-                           default=argparse.SUPPRESS, help=f"{field.description}{default}")
-    p.add_argument("--json", action="store_true", help='print {"total", "hits": [...]}')
-    p.set_defaults(func=cmd_search)
-
-    r = sub.add_parser("reindex", help="rebuild the catalog from object storage")
-    r.add_argument("--fresh", action="store_true", help="empty the rebuilt tables first (drops stale rows)")
-    r.add_argument("--json", action="store_true")
-    r.set_defaults(func=cmd_reindex)
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:

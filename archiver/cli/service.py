@@ -26,16 +26,3 @@ def cmd_worker(args: argparse.Namespace, _settings: Settings) -> int:
             "--concurrency", str(args.concurrency), "-Q", QUEUE]
     os.execvp(argv[0], argv)  # noqa: S606 - fixed argv, no shell
     return 0  # pragma: no cover - execvp does not return
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add serve and worker."""
-    sp = sub.add_parser("serve", help="serve the stable URLs of archived copies over HTTP")
-    sp.add_argument("--host", default="127.0.0.1")
-    sp.add_argument("--port", type=int, default=8080)
-    sp.set_defaults(func=cmd_serve)
-
-    sp = sub.add_parser("worker", help="run a Celery worker (same as celery -A workers.app worker)")
-    sp.add_argument("--concurrency", type=int, default=2)
-    sp.add_argument("--loglevel", default="INFO")
-    sp.set_defaults(func=cmd_worker)

@@ -1,0 +1,142 @@
+"""What a user can type: the arguments of every `archiver` command, by group.
+
+Each subcommand names the function that runs it as ``"<module>:<function>"`` of archiver/cli/; `main`
+imports that module only when the command runs, so `archiver --help` (or `archiver verify`) does not
+load what every other command needs (FastAPI, psycopg, Celery's kombu, Pillow). GROUPS is the order of
+`archiver --help`. A command function takes (args, settings) and returns the exit code; errors the user
+can act on are raised as archiver.errors.ArchiverError (main prints them as one line and exits 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from archiver.auth import ROLES
+from archiver.catalog.query import SearchQuery, flag, is_list
+from archiver.discover.scan import FORMATS
+
+
+def _article_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("source", help="article file, '-' for stdin, or an http(s) URL")
+    sp.add_argument("--base-url", help="URL the article is published at (resolves relative links)")
+    sp.add_argument("--format", default="auto", choices=list(FORMATS))
+    sp.add_argument("--charset", help="charset of the file when it does not declare one")
+
+def articles(sub: argparse._SubParsersAction) -> None:
+    """Add archive, submit, retry, extract and show."""
+    sp = sub.add_parser("archive", help="archive one article in this process (the local runner)")
+    _article_args(sp)
+    sp.add_argument("--article-id", help="defaults to a hash of the source")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="articles:cmd_archive")
+
+    sp = sub.add_parser("submit", help="queue an article for the Celery workers")
+    _article_args(sp)
+    sp.add_argument("--article-id")
+    sp.add_argument("--wait", type=float, metavar="SECONDS", help="wait for the rewritten version")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="articles:cmd_submit")
+
+    sp = sub.add_parser("retry", help="capture again what failed, then rewrite")
+    sp.add_argument("article_id")
+    sp.add_argument("--queue", action="store_true", help="hand the work to the Celery workers")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="articles:cmd_retry")
+
+    sp = sub.add_parser("extract", help="list the embeds and images an article holds")
+    _article_args(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="articles:cmd_extract")
+
+    sp = sub.add_parser("show", help="an article's versions")
+    sp.add_argument("article_id")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="articles:cmd_show")
+
+def demo(sub: argparse._SubParsersAction) -> None:
+    """Add demo."""
+    sp = sub.add_parser("demo", help="archive a bundled sample article against a local fixture origin")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="demo:cmd_demo")
+
+def service(sub: argparse._SubParsersAction) -> None:
+    """Add serve and worker."""
+    sp = sub.add_parser("serve", help="serve the stable URLs of archived copies over HTTP")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8080)
+    sp.set_defaults(run="service:cmd_serve")
+
+    sp = sub.add_parser("worker", help="run a Celery worker (same as celery -A workers.app worker)")
+    sp.add_argument("--concurrency", type=int, default=2)
+    sp.add_argument("--loglevel", default="INFO")
+    sp.set_defaults(run="service:cmd_worker")
+
+def access(sub: argparse._SubParsersAction) -> None:
+    """Add token (create), export and verify."""
+    sp = sub.add_parser("token", help="API tokens")
+    tsub = sp.add_subparsers(dest="token_command", required=True)
+    tc = tsub.add_parser("create", help="make an API token; prints it (once) as the last word")
+    tc.add_argument("--role", required=True, choices=ROLES)
+    tc.add_argument("--name", help="who or what holds the token (shown in the audit log)")
+    tc.set_defaults(run="access:cmd_token_create")
+
+    sp = sub.add_parser("export", help="write an evidence bundle (zip) of archived posts")
+    sp.add_argument("post", nargs="+", help="provider/post_id, e.g. twitter/20")
+    sp.add_argument("-o", "--output", required=True, help="the zip to write")
+    sp.set_defaults(run="access:cmd_export")
+
+    sp = sub.add_parser("verify", help="check an evidence bundle offline: exit 0 'OK n files', else 2")
+    sp.add_argument("bundle")
+    sp.set_defaults(run="access:cmd_verify")
+
+def health(sub: argparse._SubParsersAction) -> None:
+    """Add health, restore and revert."""
+    sp = sub.add_parser("health", help="the state of every embedded original, with its history")
+    sp.add_argument("--article-id", help="only this article (default: every article)")
+    sp.add_argument("--check-now", action="store_true", help="check each original now instead of reporting")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="health:cmd_health")
+
+    sp = sub.add_parser("restore", help="point dead embeds and images of an article at their stable copies")
+    sp.add_argument("article_id")
+    sp.add_argument("--item", action="append", metavar="ID", help="restore this item (repeatable)")
+    sp.add_argument("--all-dead", action="store_true", help="restore every dead item (the default)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="health:cmd_restore")
+
+    sp = sub.add_parser("revert", help="make an earlier version's bytes the current version again")
+    sp.add_argument("article_id")
+    sp.add_argument("--to", type=int, required=True, metavar="VERSION")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="health:cmd_revert")
+
+def search(sub: argparse._SubParsersAction) -> None:
+    """Add search and reindex."""
+    p = sub.add_parser("search", help="search archived posts: words, \"phrases\", prefix*, any script",
+                       description="Search archived posts (their latest capture). Words are all required; "
+                                   "\"quoted words\" must be adjacent; word* is a prefix.")
+    for name, field in SearchQuery.model_fields.items():
+        spelled = flag(name)
+        default = "" if field.default is None else f" (default {field.default})"
+        if spelled.positional:
+            p.add_argument(name, metavar=spelled.name, nargs="?", default=argparse.SUPPRESS, help=field.description)
+        else:
+            p.add_argument(spelled.name, dest=name, action="append" if is_list(name) else "store",
+                           metavar=spelled.name.lstrip("-").replace("-", "_").upper(),
+                           default=argparse.SUPPRESS, help=f"{field.description}{default}")
+    p.add_argument("--json", action="store_true", help='print {"total", "hits": [...]}')
+    p.set_defaults(run="search:cmd_search")
+
+    r = sub.add_parser("reindex", help="rebuild the catalog from object storage")
+    r.add_argument("--fresh", action="store_true", help="empty the rebuilt tables first (drops stale rows)")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(run="search:cmd_reindex")
+
+
+GROUPS = (articles, demo, service, access, health, search)
+
+
+def register_all(sub: argparse._SubParsersAction) -> None:
+    """Add every group's subcommands to `sub`, the `archiver` parser's subparsers."""
+    for group in GROUPS:
+        group(sub)
