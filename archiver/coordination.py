@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Protocol
 
-from redis.exceptions import LockError, RedisError
-
 log = logging.getLogger(__name__)
 
 
@@ -58,8 +56,10 @@ class RedisCoordinator:
     """Locks and done-sets in Redis, shared by every worker process."""
 
     def __init__(self, url: str, prefix: str = "archiver", ttl: int = 7 * 24 * 3600, lease: float = 30.0) -> None:
-        import redis
+        import redis  # the Redis client only where Redis is used: the local runner starts without it
 
+        self.errors: tuple[type[Exception], ...] = (redis.exceptions.LockError, redis.exceptions.RedisError)
+        self.lock_error: type[Exception] = redis.exceptions.LockError
         self.redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self.prefix = prefix
         self.ttl = ttl
@@ -79,7 +79,7 @@ class RedisCoordinator:
             while not done.wait(self.lease / 3):
                 try:
                     lk.reacquire()
-                except (LockError, RedisError) as exc:
+                except self.errors as exc:
                     log.warning("lock %s lost while held: %s", name, exc)
                     return
 
@@ -90,7 +90,7 @@ class RedisCoordinator:
         finally:
             done.set()
             renewer.join()
-            with suppress(LockError):  # an expired lock is already gone
+            with suppress(self.lock_error):  # an expired lock is already gone
                 lk.release()
 
     def mark_done(self, group: str, member: str) -> int:

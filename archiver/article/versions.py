@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver import __version__
 from archiver.article.splice import Patch
 from archiver.dates import iso, utcnow
 from archiver.errors import ArchiverError
 from archiver.records.version import Version
-from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound, json_bytes
 from archiver.storage.layout import (
     article_prefix,
@@ -26,6 +25,9 @@ from archiver.storage.layout import (
     version_meta_key,
     version_number,
 )
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 
 # --- committing ------------------------------------------------------------------------------------

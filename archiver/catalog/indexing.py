@@ -9,12 +9,14 @@ originals, reads and decodes them again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver.capture.media import MediaRecord, MediaRejected, inspect_image
-from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import blob_key
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 
 def record_image_blob(rt: Runtime, rec: MediaRecord) -> None:

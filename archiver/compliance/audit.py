@@ -12,12 +12,14 @@ import json
 import secrets
 import weakref
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver.auth import Principal
 from archiver.catalog.core import Catalog
-from archiver.runtime import Runtime
 from archiver.storage.layout import AUDIT_PREFIX, audit_key
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS audit_log (

@@ -11,7 +11,7 @@ import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from archiver import __version__
 from archiver.auth import Principal
@@ -19,9 +19,11 @@ from archiver.compliance import audit
 from archiver.compliance.holds import PostNotFound, check_post, media_sha256s, post_state
 from archiver.dates import iso, utcnow
 from archiver.errors import InputError
-from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import BLOB_PREFIX, POSTS_PREFIX, blob_key, post_prefix
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 SUMS = "SHA256SUMS"
 

@@ -13,17 +13,19 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver.auth import Principal
 from archiver.catalog.core import Catalog
 from archiver.compliance import audit
 from archiver.dates import iso, utcnow
 from archiver.errors import InputError
-from archiver.runtime import Runtime
 from archiver.storage import layout
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import blob_key
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS post_compliance (

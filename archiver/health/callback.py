@@ -9,11 +9,13 @@ import hmac
 import http.client
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver.capture.exchange import FetchError
 from archiver.capture.guard import resolve_target
-from archiver.runtime import Runtime
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import random
 import weakref
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver.catalog.core import Catalog
 from archiver.dates import iso, utcnow
@@ -29,11 +29,13 @@ from archiver.health.probes import probe
 from archiver.health.state import STATES, Original, advance, new_record
 from archiver.records.plan import EmbedItem, Plan
 from archiver.records.result import EmbedResult, ImageResult
-from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import Results, load_results
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import HEALTH_PREFIX, record_key, url_sha256
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

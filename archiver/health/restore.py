@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from archiver.article.splice import Patch, PatchError, Replacement, splice
@@ -36,10 +36,12 @@ from archiver.health.originals import dead_among, ensure_schema, originals_of, u
 from archiver.records.plan import EmbedItem, ImageItem
 from archiver.records.result import EmbedResult, ImageResult, ItemResult
 from archiver.records.version import Version
-from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import load_results
 from archiver.storage.base import ObjectNotFound
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

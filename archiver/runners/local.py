@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver.article.input import ArticleInput
 from archiver.records.plan import Plan
 from archiver.records.result import ItemResult, failed_result
-from archiver.runtime import Runtime
 from archiver.steps.capture import capture_item
 from archiver.steps.finalize import finalize
 from archiver.steps.prepare import load_plan, prepare
 from archiver.steps.report import report
 from archiver.steps.results import load_result, load_results, pending, save_result
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 
 def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float) -> dict[str, ItemResult]:

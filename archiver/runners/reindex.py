@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from archiver.catalog.indexing import image_blob, index_capture
 from archiver.dates import iso, utcnow
@@ -25,10 +26,12 @@ from archiver.records.base import RecordError
 from archiver.records.plan import Plan
 from archiver.records.result import ImageResult, ItemResult, load_item_result
 from archiver.records.version import Version
-from archiver.runtime import Runtime
 from archiver.steps.results import is_final, record_item
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import ARTICLE_OBJECT_RE, ARTICLES_PREFIX, MANIFEST_KEY_RE, POSTS_PREFIX
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from archiver.capture.guard import normalize_url
 from archiver.capture.manifest import new_capture_id
@@ -26,9 +27,11 @@ from archiver.records.result import (
     ItemResult,
     failed_result,
 )
-from archiver.runtime import Runtime
 from archiver.steps.prepare import load_source
 from archiver.steps.results import is_final, load_result, save_result
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

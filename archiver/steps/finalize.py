@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver.article.splice import Replacement, add_robust_links, splice
 from archiver.article.versions import (
@@ -24,10 +24,12 @@ from archiver.dates import iso, utcnow
 from archiver.records.plan import EmbedItem, Plan
 from archiver.records.result import EmbedResult, ImageResult
 from archiver.records.version import Version
-from archiver.runtime import Runtime
 from archiver.steps.prepare import load_source
 from archiver.steps.results import Results, is_final, load_results
 from archiver.storage.layout import source_key
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

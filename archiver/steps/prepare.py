@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from archiver.article.decode import DecodedArticle, article_id_for
 from archiver.article.input import ArticleInput
@@ -15,9 +16,11 @@ from archiver.discover.model import Embed, ImageRef
 from archiver.discover.scan import discover
 from archiver.errors import InputError
 from archiver.records.plan import EmbedItem, ImageItem, Plan
-from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import plan_key, source_key
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 _ARTICLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 

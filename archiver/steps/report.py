@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver.article.versions import Written
 from archiver.records.plan import EmbedItem, Plan
 from archiver.records.result import EmbedResult, ImageResult
-from archiver.runtime import Runtime
 from archiver.steps.results import Results
 from archiver.storage.layout import source_key
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 
 def report(rt: Runtime, plan: Plan, version: Written | None, results: Results) -> dict[str, Any]:

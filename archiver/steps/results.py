@@ -5,13 +5,16 @@ and indexing it, and which items still need a capture.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from archiver.dates import iso, utcnow
 from archiver.records.plan import Plan
 from archiver.records.result import EmbedResult, ItemResult, load_item_result
-from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import result_key
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 # Item results by item id: what a step read (or made) once and passes on.
 Results = Mapping[str, ItemResult]
