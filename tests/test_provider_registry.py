@@ -4,6 +4,7 @@ and settings all pick it up with no other edit."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -96,37 +97,60 @@ def pinboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Module
 
 
 # --- the package's own providers ----------------------------------------------------------------------
+# The platforms the README names: each must be registered; more may be (a new one is one module).
+BUILT_IN = {"twitter", "instagram", "facebook", "youtube", "tiktok", "bluesky", "threads", "telegram", "reddit",
+            "linkedin", "mastodon"}
+# Endpoint settings operators may already set (ARCHIVER_<NAME>): their names and defaults stay.
+KNOWN_SETTINGS = {
+    ("twitter_oembed_url", "https://publish.twitter.com/oembed"),
+    ("twitter_syndication_url", "https://cdn.syndication.twimg.com/tweet-result"),
+    ("twitter_shortlink_url", "https://t.co/{code}"),
+    ("youtube_oembed_url", "https://www.youtube.com/oembed"),
+    ("tiktok_oembed_url", "https://www.tiktok.com/oembed"),
+    ("reddit_oembed_url", "https://www.reddit.com/oembed"),
+    ("bluesky_oembed_url", "https://embed.bsky.app/oembed"),
+    ("mastodon_oembed_url", "https://{host}/api/oembed"),
+}
+
+
 def test_every_platform_is_one_registered_module() -> None:
-    assert registry.names() == ("twitter", "instagram", "facebook", "youtube", "tiktok", "bluesky", "threads",
-                                "telegram", "reddit", "linkedin", "mastodon")
-    for spec in registry.providers():
+    names = registry.names()
+    assert set(names) >= BUILT_IN
+    assert len(names) == len(set(names))
+    specs = registry.providers()
+    assert list(specs) == sorted(specs, key=lambda p: (p.any_host, p.order, p.name))  # the order URLs are tried
+    for spec in specs:
         assert isinstance(spec, ProviderSpec) and spec.urls, spec.name
+        assert registry.find(spec.name) is spec
     assert registry.find("markup") is None and registry.find("oembed") is None  # shared helpers are skipped
 
 
 def test_provider_settings_keep_their_names_and_defaults() -> None:
-    assert {(s.name, s.default) for s in registry.provider_settings()} == {
-        ("twitter_oembed_url", "https://publish.twitter.com/oembed"),
-        ("twitter_syndication_url", "https://cdn.syndication.twimg.com/tweet-result"),
-        ("twitter_shortlink_url", "https://t.co/{code}"),
-        ("youtube_oembed_url", "https://www.youtube.com/oembed"),
-        ("tiktok_oembed_url", "https://www.tiktok.com/oembed"),
-        ("reddit_oembed_url", "https://www.reddit.com/oembed"),
-        ("bluesky_oembed_url", "https://embed.bsky.app/oembed"),
-        ("mastodon_oembed_url", "https://{host}/api/oembed"),
-    }
-    assert all(isinstance(s, SettingSpec) and s.doc for s in registry.provider_settings())
+    settings = registry.provider_settings()
+    names = [s.name for s in settings]
+    assert len(names) == len(set(names))  # unique
+    for setting in settings:  # each declared by exactly one registered provider, and documented
+        assert isinstance(setting, SettingSpec) and setting.doc, setting.name
+        assert sum(setting.name in {s.name for s in p.settings} for p in registry.providers()) == 1, setting.name
+    assert {(s.name, s.default) for s in settings} >= KNOWN_SETTINGS
 
 
 def test_importing_the_registry_imports_no_provider() -> None:
     # The settings module imports the registry: provider modules (which import what imports the
     # settings) are imported on first use, never with the registry.
     code = ("import sys\nfrom archiver.providers import registry\n"
-            "print(sorted(m for m in sys.modules if m.startswith(('archiver.providers.', 'archiver.config'))))\n"
-            "print(len(registry.names()))")
+            "loaded = sorted(m for m in sys.modules if m.startswith(('archiver.providers.', 'archiver.config')))\n"
+            "names = registry.names()\n"
+            "print(loaded)\n"
+            "print(sorted(m for m in loaded if hasattr(sys.modules[m], 'PROVIDER')))\n"
+            "print(sorted(names))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split("\n")[:2] == ["['archiver.providers.base', 'archiver.providers.registry']", "11"]
+    loaded, providers, names = (ast.literal_eval(line) for line in out.stdout.splitlines()[:3])
+    assert "archiver.providers.registry" in loaded
+    assert not [m for m in loaded if m.startswith("archiver.config")]
+    assert providers == []  # no module declaring a PROVIDER was imported with the registry
+    assert set(names) >= BUILT_IN  # they are all found on first use
 
 
 def test_a_provider_name_and_a_setting_are_declared_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,6 +195,13 @@ def test_archiver_extract_finds_them(pinboard: ModuleType, tmp_path: Path, monke
     embeds = json.loads(capsys.readouterr().out)["embeds"]
     assert [(e["provider"], e["post_id"], e["form"]) for e in embeds] == [
         ("pinboard", "41", "iframe"), ("pinboard", "42", "url-line"), ("pinboard", "50", "blockquote")]
+
+
+def test_the_new_platform_adds_exactly_its_own_provider_and_setting(request: pytest.FixtureRequest) -> None:
+    names, settings = set(registry.names()), {s.name for s in registry.provider_settings()}
+    request.getfixturevalue("pinboard")
+    assert "pinboard" not in names and set(registry.names()) == names | {"pinboard"}
+    assert {s.name for s in registry.provider_settings()} == settings | {"pinboard_api_url"}
 
 
 def test_its_setting_is_a_setting(pinboard: ModuleType) -> None:
