@@ -2,8 +2,9 @@
 
 Public paths serve only archived copies (blobs, derivatives, post snapshots) with their real
 content type, `nosniff`, long cache headers and a strict CSP, so a hostile file cannot run as a page;
-what compliance has taken down answers 410. Everything else is added by the route modules in
-archiver/web/routes/ and needs a token (archiver/web/deps.py).
+what compliance has taken down answers 410 (the copies themselves: archiver/web/copies.py).
+Everything else is added by the route modules in archiver/web/routes/ (api, health, pages) and needs
+a token (archiver/web/deps.py).
 """
 
 from __future__ import annotations
@@ -12,48 +13,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from archiver import __version__
 from archiver.auth import ROLES, Principal
-from archiver.capture.media import sniff
 from archiver.compliance.holds import hidden_reason
 from archiver.config.settings import Settings
 from archiver.errors import ArchiverError, InputError
 from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
-from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import PUBLIC_PREFIXES
+from archiver.web.copies import CSP, content_type_for, load_copy
 from archiver.web.deps import require_role
-from archiver.web.routes import routers
-
-CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
-_TYPES = {
-    ".json": "application/json",
-    ".warc.gz": "application/warc",
-    ".html": "text/html; charset=utf-8",
-    ".png": "image/png",
-    ".webp": "image/webp",
-}
-
-
-def load_copy(rt: Runtime, key: str) -> bytes:
-    """The bytes of an archived copy (blob, derivative, post snapshot); 404 for anything else."""
-    if not key.startswith(PUBLIC_PREFIXES):
-        raise HTTPException(status_code=404, detail="not found")
-    try:
-        return rt.store.get(key)
-    except (ObjectNotFound, ValueError):
-        raise HTTPException(status_code=404, detail="not found") from None
-
-
-def content_type_for(key: str, data: bytes) -> str:
-    """By the key's kind, else by the bytes themselves (never by what the origin claimed)."""
-    for suffix, ctype in _TYPES.items():
-        if key.endswith(suffix):
-            return ctype
-    return sniff(data) or "application/octet-stream"
+from archiver.web.routes import api, health, pages
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -109,8 +81,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         }
         return Response(content=data, media_type=content_type_for(key, data), headers=headers)
 
-    for router in routers():
-        app.include_router(router)
+    for routes in (api, health, pages):
+        app.include_router(routes.router)
 
     @app.exception_handler(InputError)
     def bad_input(_request: Request, exc: InputError) -> JSONResponse:

@@ -40,8 +40,8 @@ from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import load_results
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, PUBLIC_PREFIXES, derived_key, version_key
-from archiver.web.app import CSP as MEDIA_CSP
-from archiver.web.app import content_type_for, load_copy
+from archiver.web.copies import CSP as MEDIA_CSP
+from archiver.web.copies import content_type_for, load_copy
 from archiver.web.deps import COOKIE_NAME, get_runtime, require_role
 
 HERE = Path(__file__).resolve().parent.parent
