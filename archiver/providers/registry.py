@@ -5,9 +5,10 @@ A provider module is any module under ``archiver/providers/`` (subpackages inclu
 ``PROVIDER = ProviderSpec(...)`` (``base.py``); shared helper modules (``markup``, ``oembed``,
 ``sources``, ...) define none and are skipped. Modules are found by walking the package with
 ``pkgutil`` and imported with ``importlib``, never statically: the settings module imports this one,
-and a static import of the provider modules (or of the shared markup capture) would make a cycle
-(config -> registry -> twitter -> capture.fetch -> config). For the same reason the settings module
-calls ``provider_settings()`` only when a ``Settings`` is made, never while it loads.
+and a static import of the provider modules would make a cycle (config -> registry -> twitter ->
+capture.fetch -> config). For the same reason the settings module calls ``provider_settings()`` only
+when a ``Settings`` is made, never while it loads. The shared markup capture imports nothing that
+leads back here, so it is imported statically.
 
 Providers from outside the package: ``register_package("pkg")`` walks another package the same way,
 and installed distributions can name a module or package in the entry-point group
@@ -25,10 +26,9 @@ from collections.abc import Callable
 from types import ModuleType
 
 from archiver.providers.base import Provider, ProviderSpec, SettingSpec
+from archiver.providers.markup import MarkupProvider
 
 ENTRY_POINT_GROUP = "archiver.providers"
-# The capture of platforms that declare none (imported on first use, like the provider modules).
-_MARKUP_MODULE = "archiver.providers.markup"
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 _lock = threading.RLock()
@@ -101,8 +101,7 @@ def get_provider(name: str) -> Provider:
     spec = find(name)
     if spec is not None and spec.capture is not None:
         return spec.capture()
-    provider: Provider = importlib.import_module(_MARKUP_MODULE).MarkupProvider(name)
-    return provider
+    return MarkupProvider(name)
 
 
 def provider_settings() -> list[SettingSpec]:
