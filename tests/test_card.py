@@ -22,9 +22,9 @@ from archiver.capture.cards.png_card import MAX_PNG_HEIGHT, render_card_png
 from archiver.capture.cards.textlayout import measure
 from archiver.capture.fetch import Fetcher
 from archiver.capture.manifest import Manifest, validate_manifest
-from archiver.capture.record import store_capture, write_snapshot
+from archiver.capture.record import store_capture
 from archiver.discover.model import Embed
-from archiver.providers.base import CaptureContext, Occurrence
+from archiver.providers.base import CaptureContext, CapturedPost, Occurrence
 from archiver.providers.registry import get_provider
 from archiver.storage.local import LocalStore
 from archiver.testing.fixture_origin import FixtureOrigin
@@ -193,15 +193,19 @@ def test_statuses_long_text_and_odd_values(store: LocalStore) -> None:
     assert im.height <= MAX_PNG_HEIGHT
 
 
-def test_write_snapshot_writes_cards_beside_the_manifest(store: LocalStore) -> None:
-    m = _manifest(HINDI, "hi")
-    key = write_snapshot(store, m, [])
+def test_storing_a_capture_writes_cards_beside_the_manifest(store: LocalStore, tmp_settings: Any) -> None:
+    ctx = CaptureContext(settings=tmp_settings(), fetcher=None)  # type: ignore[arg-type]
+
+    def capture() -> CapturedPost:
+        return CapturedPost("twitter", validate_manifest(_manifest(HINDI, "hi")))
+
+    key = store_capture(capture(), ctx, store).manifest_key or ""
     stored = json.loads(store.get(key))
     base = key.removesuffix(".json")
     assert stored["cards"] == {"html": f"{base}.card.html", "png": f"{base}.card.png"}
     assert store.get(stored["cards"]["html"]).decode() == render_card_html(stored, store)
     first = store.get(stored["cards"]["png"])
-    write_snapshot(store, m, [])  # the same capture again: the same bytes
+    assert store_capture(capture(), ctx, store).manifest_key == key  # the same capture again: the same bytes
     assert store.get(stored["cards"]["png"]) == first
 
 

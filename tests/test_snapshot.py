@@ -13,10 +13,10 @@ import pytest
 
 from archiver.capture.exchange import Exchange
 from archiver.capture.manifest import Manifest, ManifestError, new_capture_id, validate_manifest
-from archiver.capture.record import CaptureResult, store_capture, write_snapshot
+from archiver.capture.record import CaptureResult, store_capture
 from archiver.capture.warc import build_warc, read_warc
 from archiver.discover.model import Embed
-from archiver.providers.base import CaptureContext, Provider, occurrences_in
+from archiver.providers.base import CaptureContext, CapturedPost, Provider, occurrences_in
 from archiver.providers.markup import MarkupProvider
 from archiver.providers.registry import get_provider
 from archiver.providers.twitter.capture import TwitterProvider
@@ -98,17 +98,21 @@ def test_warc_round_trip_keeps_exchanges() -> None:
     assert b"read timed out" in records[4]["payload"] and records[3]["ip"] is None
 
 
-def test_write_snapshot_validates_and_writes_both(tmp_path: Path) -> None:
+def test_storing_a_capture_validates_and_writes_the_manifest_and_warc(tmp_path: Path, tmp_settings: Any) -> None:
     store = LocalStore(tmp_path, "http://127.0.0.1:1/media")
-    m = _manifest()
-    key = write_snapshot(store, m, [_exchange()])
-    stored = json.loads(store.get(key))
-    assert stored["warc"] == key.removesuffix(".json") + ".warc.gz"
+    ctx = CaptureContext(settings=tmp_settings(), fetcher=None)  # type: ignore[arg-type]
+    res = store_capture(CapturedPost("twitter", validate_manifest(_manifest()), [_exchange()]), ctx, store)
+    assert res.status == "archived" and res.manifest_key
+    stored = json.loads(store.get(res.manifest_key))
+    assert stored["warc"] == res.manifest_key.removesuffix(".json") + ".warc.gz"
     assert read_warc(store.get(stored["warc"]))[2]["status"] == 200
-    bad = _manifest(status="bogus")
-    with pytest.raises(ManifestError):
-        write_snapshot(store, bad, [])
-    assert not store.exists(manifest_key("twitter", bad["post_id"], bad["capture_id"]))
+    bad = validate_manifest(_manifest())
+    bad.status = "bogus"  # what a provider may set: validated only when stored
+    res = store_capture(CapturedPost("twitter", bad, [_exchange()]), ctx, store)
+    assert res.status == "failed" and res.manifest_key is None
+    assert res.error and res.error.startswith("could not store the capture:") and "status" in res.error
+    assert not store.exists(manifest_key("twitter", bad.post_id, bad.capture_id))
+    assert not store.exists(warc_key("twitter", bad.post_id, bad.capture_id))  # nothing written
 
 
 def _capture(tmp_path: Path, tmp_settings: Any, provider: Provider, embed: Embed, text: str) -> CaptureResult:

@@ -89,22 +89,17 @@ def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStor
         key, stored = _write(store, m, exchanges)
     except (ArchiverError, OSError, ValueError) as exc:
         return CaptureResult("failed", m.provider, m.post_id, m.url, m.capture_id,
-                             error=f"could not store the snapshot: {exc}", related=related)
+                             error=f"could not store the capture: {exc}", related=related)
     return CaptureResult(stored.status, m.provider, m.post_id, m.url, m.capture_id, key, stored.error, stored,
                          related, measured)
 
 
-def write_snapshot(store: ObjectStore, manifest: Manifest | dict[str, Any], exchanges: Sequence[Exchange]) -> str:
+def _write(store: ObjectStore, manifest: Manifest, exchanges: Sequence[Exchange]) -> tuple[str, Manifest]:
     """Validate, then write the WARC (when there were exchanges), the static cards and last the
-    manifest (which commits the capture); returns the manifest key. ``manifest`` (a model, or its JSON
-    shape) gets its ``warc`` and ``cards`` keys. ManifestError (nothing written) when it breaks the
-    schema; ValueError when its provider, post id or capture id cannot be part of a key."""
-    return _write(store, manifest, exchanges)[0]
-
-
-def _write(store: ObjectStore, manifest: Manifest | dict[str, Any],
-           exchanges: Sequence[Exchange]) -> tuple[str, Manifest]:
-    data = manifest.to_json() if isinstance(manifest, Manifest) else manifest
+    manifest (which commits the capture); returns the manifest key and the stored manifest, which has
+    its ``warc`` and ``cards`` keys. ManifestError (nothing written) when it breaks the schema;
+    ValueError when its provider, post id or capture id cannot be part of a key."""
+    data = manifest.to_json()
     provider, post_id, capture_id = data["provider"], data["post_id"], data["capture_id"]
     key = manifest_key(provider, post_id, capture_id)
     if exchanges:
