@@ -48,7 +48,8 @@ class CaptureContext:
     fetcher: Fetcher
     article_id: str | None = None
     article_url: str | None = None
-    # Fixed by the pipeline before the capture starts, so a capture run twice writes the same keys.
+    # Fixed by the capture step (archiver/steps/capture.py) before the capture starts, so a capture
+    # run twice writes the same keys.
     # The provider uses it for the main post (quoted/parent posts get ids derived from it).
     capture_id: str | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

@@ -2,7 +2,7 @@
 
 JSON under /v1 for the CMS and scripts; for editors, the /health page and the link-health block of
 the article page (filled through pages.provide_article_health) with its "Restore" button, a form
-POST back to /articles/{id}/restore. Restores and reverts are audit-logged by archiver.restore.
+POST back to /articles/{id}/restore. Restores and reverts are audit-logged by archiver.health.restore.
 """
 
 from __future__ import annotations
