@@ -16,11 +16,18 @@ from archiver.catalog.text import Clause
 
 
 class Backend(Protocol):
-    """A catalog database: SQLite (sqlite.py) or PostgreSQL (postgres.py).
+    """A catalog database: SQLite (sqlite.py) or PostgreSQL (postgres.py). A new backend implements
+    what follows and gets its URL scheme in backend.py (`open_catalog`); the Catalog (core.py) and
+    the search (search.py) write the rest in portable SQL. `ThreadConnections` gives `connect` and
+    `close`. Every method may raise the database driver's own errors (connection lost, bad SQL); the
+    Catalog does not translate them.
 
-    `placeholder` is its parameter mark ("?" or "%s"); `search_schema` creates its `posts` table
-    and full-text index; `doc_columns` maps each full-text column of `posts` to the SQL of its value
-    (`?` marks where `doc_values` go); `integrity_error` is what a unique-key clash raises.
+    `placeholder` is its parameter mark ("?" or "%s"): the Catalog writes `?` and replaces it.
+    `search_schema` are the statements (each idempotent, `IF NOT EXISTS`) that create its `posts`
+    table (`schema.posts_table` with the backend's id column and full-text columns) and full-text
+    index. `doc_columns` maps each full-text column of `posts` to the SQL of its value, `?` marking
+    where the values of `doc_values` go, in order. `integrity_error` is the exception class a
+    unique-key clash raises (the Catalog catches it to retry a post id that is taken).
     """
 
     placeholder: str
@@ -28,18 +35,71 @@ class Backend(Protocol):
     integrity_error: type[Exception]
     doc_columns: dict[str, str]
 
-    def connect(self) -> Any: ...
-    def describe(self) -> str: ...
-    def close(self) -> None: ...
-    def columns(self, table: str) -> set[str]: ...
+    def connect(self) -> Any:
+        """This thread's connection, opened on first use (one per thread: the local runner's pool
+        and the API's workers write at once). In autocommit mode: each statement commits on its own.
+        `execute(sql, params)` on it takes SQL with this backend's placeholders and a tuple, and
+        returns a cursor whose `fetchone()` / `fetchall()` rows are read by column name
+        (`row["col"]`, `dict(row)`). Raises the driver's error when the database cannot be reached."""
+        ...
+
+    def describe(self) -> str:
+        """Where the catalog is, for messages ("sqlite:///path", "host:port/db"), credentials left out."""
+        ...
+
+    def close(self) -> None:
+        """Close this thread's connection, if it has one; the next `connect()` opens another."""
+        ...
+
+    def columns(self, table: str) -> set[str]:
+        """The names of `table`'s columns (generated ones included); empty if there is no such table.
+        Schema upgrades use it to see which columns an older catalog lacks."""
+        ...
+
     def doc_values(self, text_tokens: Sequence[str], author_tokens: Sequence[str],
-                   handle: str | None) -> list[Any]: ...
+                   handle: str | None) -> list[Any]:
+        """The values of a post's full-text columns, one per `?` in `doc_columns` (in its order), from
+        the post's text and author tokens (already cut and folded by catalog/text.py) and its
+        normalized handle (None if it has none). Pure: no database access."""
+        ...
+
     def match_sql(self, words: Sequence[Clause], author: Sequence[Clause],
-                  handle: str | None) -> tuple[str, str, list[Any], str]: ...
-    def upgrade(self) -> None: ...
-    def hamming_sql(self, a: str, b: str) -> str: ...
-    def page_order(self, matches_sql: str, params: Sequence[Any], order: str, wanted: int) -> str: ...
-    def bulk_insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
+                  handle: str | None) -> tuple[str, str, list[Any], str]:
+        """How to find the posts holding every clause of `words` (anywhere in the text) and of
+        `author` (in the author's name), and, when `handle` (normalized) is given, by that handle:
+        `(from_sql, where_sql, params, order_column)`. `from_sql` names `posts` as `p` (joined to
+        whatever else the index needs); `where_sql` is one condition with `?` marks for `params`;
+        `order_column` is an SQL expression that orders like `p.id` (a higher id is a post first
+        captured later), the one the search pages by. Each clause is a phrase (its tokens next to
+        each other, the last one a prefix when `prefix`); `words` and `author` are not both empty."""
+        ...
+
+    def upgrade(self) -> None:
+        """Bring full-text data written by an older release up to this one (rebuild the index, add a
+        column), after `search_schema` ran. Idempotent and cheap when there is nothing to do, and safe
+        when several processes open the same catalog at once (one does the work; searches meanwhile
+        see the old data or the new, never half of it)."""
+        ...
+
+    def hamming_sql(self, a: str, b: str) -> str:
+        """An SQL expression for the number of bits that differ between `a` and `b`, each an SQL
+        expression (a column or `?`) holding a 64-bit hash as 16 hex digits: the distance near-image
+        search filters and sorts by."""
+        ...
+
+    def page_order(self, matches_sql: str, params: Sequence[Any], order: str, wanted: int) -> str:
+        """The ORDER BY (without the keywords) for one page of a search with more matches than the
+        count cap: newest first by `order` (the `order_column` of `match_sql`), `wanted` the rows up to
+        the end of the page. `matches_sql` (already in this backend's placeholders, with `params`)
+        selects the matches, should the backend want to estimate how many there are to choose a plan."""
+        ...
+
+    def bulk_insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert `rows` (values in `cols` order) into `table` at once, in one transaction: all of
+        them or, on any error (which is raised), none. For loading a fresh or cleared catalog
+        (`Catalog.load_posts`), so no upsert: a row whose key is already there raises
+        `integrity_error`."""
+        ...
 
 
 class ThreadConnections:
