@@ -121,9 +121,10 @@ class CapturedPost:
     ``manifest`` holds what the sources said (status and error included, ``sources`` with their
     provenance); ``exchanges`` are every raw HTTP exchange, for the WARC; ``media`` (and the author's
     ``avatar_url`` in the manifest) are the media to archive; ``related`` are the quoted and parent
-    posts captured in their own right. The capture step (``archiver.capture.record``) archives the
-    media, stores the related posts, fills ``media``, ``quoted`` and ``parent``, and writes the WARC,
-    the cards and the manifest. ``manifest`` is None when nothing could be captured (``error`` says why).
+    posts captured in their own right. ``archiver.capture.record`` (called by the capture step,
+    ``archiver.steps.capture``) archives the media, stores the related posts, fills ``media``,
+    ``quoted`` and ``parent``, and writes the WARC, the cards and the manifest. ``manifest`` is None
+    when nothing could be captured (``error`` says why).
     """
 
     provider: str
