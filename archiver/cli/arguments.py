@@ -130,7 +130,7 @@ def search(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("reindex", help="rebuild the catalog from object storage")
     r.add_argument("--fresh", action="store_true", help="empty the rebuilt tables first (drops stale rows)")
     r.add_argument("--json", action="store_true")
-    r.set_defaults(run="search:cmd_reindex")
+    r.set_defaults(run="reindex:cmd_reindex")
 
 
 GROUPS = (articles, demo, service, access, health, search)

@@ -10,16 +10,12 @@ fit is one line on stderr and exit 2.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from contextlib import closing
 
 from archiver.catalog.backend import open_catalog
 from archiver.catalog.query import SearchQuery, flag
 from archiver.cli.output import print_json
 from archiver.config.settings import Settings
-from archiver.runners.reindex import reindex
-from archiver.runtime import Runtime
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
@@ -40,17 +36,4 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
               f"{text[:100]}{'…' if len(text) > 100 else ''}")
         if h["articles"]:
             print(f"    in: {', '.join(h['articles'])}")
-    return 0
-
-
-def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
-    """`archiver reindex`: rebuild the catalog from object storage (`--fresh`: its tables emptied first) and
-    print what was indexed; returns 0."""
-    with Runtime.from_settings(settings) as rt:
-        rep = reindex(rt, fresh=args.fresh)
-    if args.json:
-        sys.stdout.write(json.dumps(rep.to_json()) + "\n")
-    else:
-        print(f"reindexed {rt.store.describe()} into {rt.catalog.describe()}: " +
-              ", ".join(f"{v} {k}" for k, v in rep.to_json().items()))
     return 0
