@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from archiver.article.decode import DecodedArticle, SourceCache
 from archiver.article.splice import Patch, revert_patch
 from archiver.article.versions import VersionConflict, versions, write_version
 from archiver.catalog import indexing
@@ -312,3 +313,23 @@ def test_a_fresh_capture_indexes_its_images_without_decoding_them_again(
         blob = rt.catalog.blob(m["sha256"])
         assert blob is not None and blob["dhash"] and (blob["width"], blob["height"]) == (m["width"], m["height"])
     rt.close()
+
+
+def test_the_source_cache_stays_within_its_bounds() -> None:
+    """At most `size` sources and `max_chars` code points are kept, newest first; a source larger
+    than the bound is never kept; a source is loaded once while it is kept."""
+    cache = SourceCache(size=3, max_chars=10)
+    for key in "abc":
+        cache.put(key, DecodedArticle(key * 4, "utf-8"))
+    loads: list[str] = []
+
+    def load(key: str) -> DecodedArticle:
+        loads.append(key)
+        return DecodedArticle(key * 4, "utf-8")
+
+    assert cache.get("c", lambda: load("c")).text == "cccc" and loads == []  # kept: no load
+    assert cache.get("a", lambda: load("a")).text == "aaaa" and loads == ["a"]  # dropped for chars
+    cache.put("big", DecodedArticle("x" * 11, "utf-8"))
+    cache.get("big", lambda: load("big"))
+    cache.get("big", lambda: load("big"))
+    assert loads == ["a", "big", "big"]  # too large to keep: loaded each time

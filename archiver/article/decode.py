@@ -124,17 +124,20 @@ class SourceCache:
 
     A source is content-addressed and never changes, so a decoded copy can be shared by every step
     of the process that needs it: the local runner's captures decode the article once, not once per
-    embed. Holds at most `size` sources (the newest); thread-safe, and a source is decoded at most
-    once at a time (`get` loads under the cache's lock).
+    embed. Holds at most `size` sources and `max_chars` code points in all (the newest first; a
+    source larger than that alone is not kept), so a worker holding a few 25 MB articles stays
+    bounded. Thread-safe; a source is decoded at most once at a time (`get` loads under the lock).
     """
 
-    def __init__(self, size: int = 4) -> None:
+    def __init__(self, size: int = 4, max_chars: int = 16_000_000) -> None:
         self.size = size
+        self.max_chars = max_chars
         self._items: OrderedDict[str, DecodedArticle] = OrderedDict()
+        self._chars = 0
         self._lock = threading.Lock()
 
     def put(self, key: str, source: DecodedArticle) -> None:
-        """Keep `source` under `key`, dropping the oldest beyond `size`."""
+        """Keep `source` under `key`, dropping the oldest beyond `size` sources or `max_chars`."""
         with self._lock:
             self._keep(key, source)
 
@@ -150,7 +153,12 @@ class SourceCache:
             return source
 
     def _keep(self, key: str, source: DecodedArticle) -> None:
+        if len(source.text) > self.max_chars:
+            return
+        old = self._items.pop(key, None)
+        self._chars -= len(old.text) if old is not None else 0
         self._items[key] = source
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        self._chars += len(source.text)
+        while len(self._items) > self.size or self._chars > self.max_chars:
+            _, dropped = self._items.popitem(last=False)
+            self._chars -= len(dropped.text)
