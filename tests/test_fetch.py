@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import pathlib
 import socket
 import threading
 import time
@@ -17,8 +18,10 @@ from archiver.capture import guard
 from archiver.capture.exchange import FetchError
 from archiver.capture.fetch import Fetcher
 from archiver.capture.guard import address_refusal, check_url, normalize_url, parse_allow
+from archiver.capture.media import archive_media
 from archiver.capture.ratelimit import LimiterTimeout, LocalHostLimiter, RedisHostLimiter
 from archiver.config.settings import Settings
+from archiver.storage.local import LocalStore
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 
@@ -592,3 +595,71 @@ def test_dns_lookup_bounded_by_deadline(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(FetchError) as err:
         guard.resolve_target("http://slow-dns.example/", Settings(), timeout=0.2)
     assert err.value.kind == "timeout" and time.monotonic() - t0 < 1.0
+
+
+# --- response heads that break HTTP: a final refusal, never retried ------------------------------------
+def _many_headers(h: BaseHTTPRequestHandler) -> None:
+    h.wfile.write(b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(150))
+                  + b"Content-Type: image/png\r\nContent-Length: 2\r\n\r\nok")
+
+
+def _megabyte_header_line(h: BaseHTTPRequestHandler) -> None:
+    h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (1 << 20) + b"\r\nContent-Length: 2\r\n\r\nok")
+
+
+def _endless_header_line(h: BaseHTTPRequestHandler) -> None:
+    h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Endless: ")
+    for _ in range(10_000):  # 640 MB if nobody stops reading; the client hangs up after 64 KiB
+        h.wfile.write(b"a" * 65536)
+
+
+def _endless_status_line(h: BaseHTTPRequestHandler) -> None:
+    h.wfile.write(b"HTTP/1.1 200 ")
+    for _ in range(10_000):
+        h.wfile.write(b"O" * 65536)
+
+
+def _not_http(h: BaseHTTPRequestHandler) -> None:
+    h.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+
+
+@pytest.mark.parametrize(
+    ("route", "says"),
+    [
+        (_many_headers, "more than 100 headers"),
+        (_megabyte_header_line, "header line"),
+        (_endless_header_line, "header line"),
+        (_endless_status_line, "status line"),
+        (_not_http, "BadStatusLine"),
+    ],
+    ids=["150-headers", "1MB-header-line", "endless-header-line", "endless-status-line", "not-http"],
+)
+def test_response_head_breaking_http_is_final_not_retried(origin: Origin, route: Route, says: str) -> None:
+    origin.routes["/head"] = route
+    with fetcher_for(settings_for(origin, fetch_retries=3)) as f:
+        t0 = time.monotonic()
+        with pytest.raises(FetchError) as err:
+            f.get(origin.url("/head"), kind="image")
+        assert time.monotonic() - t0 < 3
+    assert err.value.kind == "malformed" and not err.value.retryable
+    assert says in str(err.value) and "\n" not in str(err.value) and len(str(err.value)) < 500
+    assert len(origin.requests) == 1  # asked once: the answer will not change on a retry
+    assert len(err.value.exchanges) == 1 and err.value.exchanges[0].error == str(err.value)
+
+
+def test_image_behind_a_malformed_head_is_rejected(origin: Origin, tmp_path: pathlib.Path) -> None:
+    origin.routes["/flood.png"] = _many_headers
+    origin.routes["/long.png"] = _megabyte_header_line
+    store = LocalStore(tmp_path, "http://copies.example/")
+    with fetcher_for(settings_for(origin, fetch_retries=3)) as f:
+        for path in ("/flood.png", "/long.png"):
+            rec = archive_media(origin.url(path), kind="image", fetcher=f, store=store, settings=f.settings)
+            assert rec.status == "rejected" and "breaks HTTP" in (rec.error or "")
+    assert len(origin.requests) == 2 and list(store.list("")) == []
+
+
+def test_connection_closed_before_any_answer_stays_retryable(origin: Origin) -> None:
+    origin.routes["/hangup"] = lambda h: None  # answers nothing; the connection closes (Connection: close)
+    with fetcher_for(settings_for(origin, fetch_retries=1)) as f, pytest.raises(FetchError) as err:
+        f.get(origin.url("/hangup"))
+    assert err.value.kind == "network" and err.value.retryable and len(origin.requests) == 2

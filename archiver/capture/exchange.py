@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+# A FetchError's kind: timeout and network are worth another try; bad_url, refused (the address
+# guard), too_large, bad_response (too many redirects, invalid JSON) and malformed (a response head
+# that breaks HTTP: over 100 header lines, an endless line, a status line that is not HTTP) are not.
 RETRYABLE_KINDS = frozenset({"timeout", "network"})
 
 

@@ -94,6 +94,23 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+def _response_head(conn: HTTPConnection, target: Target, watchdog: _Watchdog) -> urllib3.HTTPResponse:
+    """The response's status line and headers, read by http.client under its limits.
+
+    A head that breaks HTTP (more than 100 header lines, a status or header line over 64 KiB, a
+    status line that is not HTTP) is the server's answer, not a network accident: FetchError
+    "malformed", which is final (never retried; an image fetched so is rejected). A connection closed
+    before any answer, and anything once the deadline cut the socket, go on as network or timeout."""
+    try:
+        return conn.getresponse()
+    except http.client.HTTPException as exc:
+        if watchdog.fired or isinstance(exc, http.client.RemoteDisconnected):
+            raise
+        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise FetchError("malformed", f"{target.url[:200]}: the response head breaks HTTP "
+                                      f"({type(exc).__name__}: {reason})") from None
+
+
 class Fetcher:
     """GET with the address guard, limits, politeness, retries and exchange records."""
 
@@ -246,7 +263,7 @@ class Fetcher:
             conn.timeout = min(s.fetch_read_timeout, max(0.01, end - time.monotonic()))
             conn.request("GET", target.path, headers=ex.request_headers, preload_content=False,
                          decode_content=True, enforce_content_length=False)
-            resp = conn.getresponse()
+            resp = _response_head(conn, target, watchdog)
             ex.status = resp.status
             ex.http_version = {10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}.get(resp.version, "HTTP/1.1")
             ex.response_headers = list(resp.headers.items())
