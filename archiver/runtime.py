@@ -13,6 +13,7 @@ from archiver.catalog.backend import open_catalog
 from archiver.catalog.core import Catalog
 from archiver.config.settings import Settings
 from archiver.coordination import Coordinator, LocalCoordinator
+from archiver.steps.results import ResultGate
 from archiver.storage.backend import open_store
 from archiver.storage.base import ObjectStore
 
@@ -33,6 +34,8 @@ class Runtime:
     _fetcher: Fetcher | None = None
     # Decoded article sources, shared by the steps of this process (see SourceCache).
     sources: SourceCache = field(default_factory=SourceCache)
+    # Item results this process committed, so a late capture does not overwrite them (see ResultGate).
+    results: ResultGate = field(default_factory=ResultGate)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, coordinator: Coordinator | None = None,

@@ -2,20 +2,28 @@
 
 Each task is idempotent and may be delivered again after a worker dies; a delivery counter in
 Redis bounds how often, after which the item is stored as failed so the article still completes.
+An infrastructure fault (archiver.faults: storage, catalog or broker trouble) inside a task is
+retried with backoff and never stored as an item's outcome; a task that still cannot finish (or
+whose retry cannot even be queued) is found again by the sweeper (workers/sweep.py).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from celery import Task
+from celery.exceptions import Retry
 from celery.signals import worker_process_shutdown
 
 from archiver.article.input import ArticleInput
 from archiver.capture.ratelimit import RedisHostLimiter
 from archiver.coordination import RedisCoordinator
+from archiver.faults import is_infrastructure_error
 from archiver.providers.base import RETRYABLE_STATUSES
 from archiver.records.result import failed_result
 from archiver.runtime import Runtime
@@ -24,7 +32,7 @@ from archiver.steps.finalize import NotReady, finalize
 from archiver.steps.prepare import load_plan, prepare
 from archiver.steps.results import load_results, pending, save_result
 from archiver.storage.layout import source_key
-from workers.app import app, settings
+from workers.app import app, fetch_window, settings
 
 log = logging.getLogger(__name__)
 _runtime: Runtime | None = None
@@ -48,13 +56,45 @@ def close_runtime(**_: Any) -> None:
 
 
 def _over_delivered(task: Task) -> bool:
+    """Whether this delivery of the task is one too many: a worker died holding it again and again.
+    Counted per task id and retry, so a retry after a fault starts a fresh count."""
     coord = runtime().coordinator
     assert isinstance(coord, RedisCoordinator)
-    attempts = coord.attempt(task.request.id)
+    attempts = coord.attempt(f"{task.request.id}:{task.request.retries}")
     return attempts > settings.max_redeliveries + 1
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def retry_faults(fn: F) -> F:
+    """Run a bound task body; an infrastructure fault is retried with capped, jittered backoff (2 s
+    doubling to fault_retry_max_delay) up to fault_retries times, and then left to the sweeper."""
+
+    @functools.wraps(fn)
+    def run(self: Task, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except Retry:
+            raise
+        except Exception as exc:
+            if not is_infrastructure_error(exc) or self.request.retries >= settings.fault_retries:
+                raise
+            delay = min(settings.fault_retry_max_delay, 2.0 * 2 ** self.request.retries) * random.uniform(0.8, 1.2)
+            log.warning("%s[%s]: %s: %s; retrying in %.0f s", self.name, self.request.id, type(exc).__name__,
+                        exc, delay)
+            raise self.retry(exc=exc, countdown=delay, max_retries=settings.fault_retries) from None
+
+    return run  # type: ignore[return-value]
+
+
+def _start_capture_clock(rt: Runtime) -> None:
+    """Fetches of this task end before its soft time limit, so it stores what it has in time."""
+    rt.fetcher.deadline_at = time.monotonic() + fetch_window(settings)
+
+
 @app.task(bind=True, name="archiver.process_article")
+@retry_faults
 def process_article(self: Task, article_id: str, source_sha256: str, url: str | None = None,
                     base_url: str | None = None, fmt: str = "auto", charset: str | None = None,
                     published_at: str | None = None) -> dict[str, Any]:
@@ -77,28 +117,43 @@ def process_article(self: Task, article_id: str, source_sha256: str, url: str | 
 
 
 @app.task(bind=True, name="archiver.capture_item")
+@retry_faults
 def capture_item(self: Task, article_id: str, source_sha256: str, item_id: str,
                  force: bool = False, attempt: int = 0) -> str:
+    """Capture one item of the plan (archiver.steps.capture), then queue the finalize when it was the
+    last; a retryable outcome is captured again after the next capture_retry_delays entry: by a
+    countdown here when that is short (a message held for later must stay under the broker's
+    visibility timeout), else by the sweeper, which reads the item's retry_at."""
     rt = runtime()
+    _start_capture_clock(rt)
     plan = load_plan(rt, article_id, source_sha256)
     if _over_delivered(self):
         result = failed_result(plan.item(item_id), "worker lost too often while capturing")
+        result = result.model_copy(update={"attempt": attempt})
         save_result(rt, plan, result)
     else:
-        result = capture_step.capture_item(rt, plan, item_id, force=force)
+        result = capture_step.capture_item(rt, plan, item_id, force=force, attempt=attempt)
     if rt.coordinator.mark_done(plan.group, item_id) >= len(plan.items):
         finalize_article.delay(article_id, source_sha256, "archive" if attempt == 0 else "retry")
     delays = settings.capture_retry_delay_list
-    if result.status in RETRYABLE_STATUSES and attempt < len(delays):
+    if result.status in RETRYABLE_STATUSES and attempt < len(delays) and delays[attempt] <= _countdown_limit():
         # The article is finalized with what there is now; a later capture that succeeds
         # finalizes it again into a new version (the workers' backoff).
         capture_item.apply_async((article_id, source_sha256, item_id), {"force": True, "attempt": attempt + 1},
-                                 countdown=delays[attempt] * random.uniform(0.8, 1.2))
+                                 countdown=delays[attempt] * random.uniform(0.8, 1.0))
     return result.status
 
 
+def _countdown_limit() -> float:
+    """The longest delay a task message may be held for: half the visibility timeout (a held message
+    is unacknowledged, and one older than the timeout would be delivered a second time)."""
+    return settings.visibility_timeout / 2
+
+
 @app.task(bind=True, name="archiver.finalize_article", max_retries=5, default_retry_delay=2)
+@retry_faults
 def finalize_article(self: Task, article_id: str, source_sha256: str, reason: str = "archive") -> int:
+    """Write the article's next version once every item has a result (NotReady: retried shortly)."""
     rt = runtime()
     plan = load_plan(rt, article_id, source_sha256)
     try:

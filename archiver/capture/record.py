@@ -19,6 +19,7 @@ from archiver.capture.media import MediaRecord, archive_media
 from archiver.capture.warc import build_warc
 from archiver.catalog.indexing import index_capture
 from archiver.errors import ArchiverError
+from archiver.faults import is_infrastructure_error
 from archiver.storage.layout import card_keys, manifest_key, warc_key
 
 if TYPE_CHECKING:
@@ -70,7 +71,9 @@ def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStor
     the manifest's ``media``, ``quoted`` and ``parent``, then write its WARC, cards and manifest.
 
     A medium that failed in a way worth retrying makes an archived capture "unavailable" (with that
-    medium as its error). Storage trouble is reported as a "failed" result, never raised."""
+    medium as its error). A capture that cannot be stored as it is (a manifest the schema refuses, a
+    key it cannot make) is a "failed" result; an infrastructure fault (archiver.faults: the store or
+    the catalog in trouble) is raised, so the caller retries instead of recording it as the post's."""
     m = captured.manifest
     if m is None:
         return CaptureResult("failed", captured.provider, None, None, error=captured.error)
@@ -88,6 +91,8 @@ def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStor
     try:
         key, stored = _write(store, m, exchanges)
     except (ArchiverError, OSError, ValueError) as exc:
+        if is_infrastructure_error(exc):
+            raise
         return CaptureResult("failed", m.provider, m.post_id, m.url, m.capture_id,
                              error=f"could not store the capture: {exc}", related=related)
     return CaptureResult(stored.status, m.provider, m.post_id, m.url, m.capture_id, key, stored.error, stored,
@@ -125,6 +130,8 @@ def _archive_media(m: Manifest, refs: Sequence[MediaRef], ctx: CaptureContext, s
         try:
             rec = archive_media(url, kind=kind, fetcher=ctx.fetcher, store=store, settings=ctx.settings)
         except (ArchiverError, OSError, ValueError) as exc:
+            if is_infrastructure_error(exc):
+                raise
             m.sources.append(source_entry(name, [], outcome="failed", error=str(exc), fallback_url=url))
             return f"could not archive the medium: {exc}"
         exchanges.extend(rec.exchanges)

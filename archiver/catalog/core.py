@@ -95,6 +95,35 @@ class Catalog:
             [row["version"], row["article_id"], row["version"]],
         )
 
+    def sweep_candidates(self, *, now: str, stale_before: str, recent_since: str, limit: int) -> list[dict[str, Any]]:
+        """Articles the sweeper should look at (ISO 8601 UTC times; oldest first, at most `limit`),
+        each not swept since `stale_before`:
+
+        - not finished ("queued" or "capturing") and without progress since `stale_before` (neither
+          the article nor any of its items' rows changed): a lost task, a dead capture, a lost finalize;
+        - an item's scheduled capture due (`items.retry_at` <= `now`);
+        - changed since `recent_since`, with an item result newer than the article's last finalize
+          and older than `stale_before`: the finalize that should have followed was lost.
+        """
+        return self.query(
+            """SELECT a.article_id, a.source_sha256, a.url, a.status, a.updated_at FROM articles a
+               WHERE (a.swept_at IS NULL OR a.swept_at < ?) AND (
+                 (a.status IN ('queued', 'capturing') AND a.updated_at < ?
+                  AND NOT EXISTS (SELECT 1 FROM items i WHERE i.article_id = a.article_id
+                                  AND i.source_sha256 = a.source_sha256 AND i.updated_at >= ?))
+                 OR EXISTS (SELECT 1 FROM items i WHERE i.article_id = a.article_id
+                            AND i.source_sha256 = a.source_sha256 AND i.retry_at IS NOT NULL AND i.retry_at <= ?)
+                 OR (a.updated_at >= ? AND EXISTS (
+                       SELECT 1 FROM items i WHERE i.article_id = a.article_id AND i.source_sha256 = a.source_sha256
+                       AND i.updated_at > a.updated_at AND i.updated_at < ?)))
+               ORDER BY a.updated_at LIMIT ?""",
+            [stale_before, stale_before, stale_before, now, recent_since, stale_before, limit],
+        )
+
+    def mark_swept(self, article_id: str, swept_at: str) -> None:
+        """Record that the sweeper re-queued what `article_id` was missing at `swept_at` (ISO 8601 UTC)."""
+        self.execute("UPDATE articles SET swept_at = ? WHERE article_id = ?", [swept_at, article_id])
+
     def versions(self, article_id: str) -> list[dict[str, Any]]:
         return self.query("SELECT * FROM versions WHERE article_id = ? ORDER BY version", [article_id])
 

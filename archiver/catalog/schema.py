@@ -22,7 +22,8 @@ SCHEMA = [
         status TEXT NOT NULL,
         current_version INTEGER NOT NULL DEFAULT 0,
         created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL)""",
+        updated_at TEXT NOT NULL,
+        swept_at TEXT)""",
     """CREATE TABLE IF NOT EXISTS items (
         article_id TEXT NOT NULL,
         source_sha256 TEXT NOT NULL,
@@ -38,6 +39,7 @@ SCHEMA = [
         stable_url TEXT,
         occurrences INTEGER NOT NULL DEFAULT 1,
         updated_at TEXT NOT NULL,
+        retry_at TEXT,
         PRIMARY KEY (article_id, source_sha256, item_id))""",
     """CREATE TABLE IF NOT EXISTS captures (
         capture_id TEXT PRIMARY KEY,
@@ -89,7 +91,14 @@ SCHEMA = [
         PRIMARY KEY (article_id, version))""",
 ]
 # Columns added after the first release: added to older databases on open.
-ADDED_COLUMNS = {"captures": ["lang", "media"]}
+# articles.swept_at: when the sweeper last re-queued the article's missing work; items.retry_at: when a
+# non-final item's next scheduled capture is due (NULL: none is).
+ADDED_COLUMNS = {"captures": ["lang", "media"], "articles": ["swept_at"], "items": ["retry_at"]}
+# Indexes on added columns: made after the columns are.
+SWEEP_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS articles_status ON articles (status, updated_at)",
+    "CREATE INDEX IF NOT EXISTS items_retry ON items (retry_at)",
+]
 # Columns renamed after the first release (old name -> new): renamed in older databases on open.
 # blobs.phash holds a difference hash (dHash); items.snapshot_key is an item's manifest key.
 RENAMED_COLUMNS = {"blobs": {"phash": "dhash"}, "items": {"snapshot_key": "manifest_key"}}
@@ -141,8 +150,12 @@ def create_schema(backend: Backend) -> None:
         have = backend.columns(table)
         for col in cols:
             if col not in have:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} TEXT")
-    for stmt in [*backend.search_schema, *POST_INDEXES]:
+                try:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} TEXT")
+                except Exception:
+                    if col not in backend.columns(table):  # not another process adding it first
+                        raise
+    for stmt in [*backend.search_schema, *POST_INDEXES, *SWEEP_INDEXES]:
         conn.execute(stmt)
     backend.upgrade()
 

@@ -8,7 +8,7 @@ have always called it "snapshot", and they still do: the field is written under 
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field, TypeAdapter
 
@@ -42,6 +42,17 @@ class _Outcome(Record):
     status: str
     error: str | None = None
     occurrences: int = 1
+    # Which capture attempt of the item this is: 0 the first, n the n-th retry on the schedule of
+    # the capture_retry_delays setting (the sweeper reads it to know when the next one is due).
+    attempt: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored shape; `attempt` only when it is not 0, so a first capture's result keeps the
+        shape results had before retries were counted."""
+        data = super().to_json()
+        if not data.get("attempt"):
+            data.pop("attempt", None)
+        return data
 
     @property
     def final(self) -> bool:

@@ -19,7 +19,7 @@ from archiver.steps.capture import capture_item
 from archiver.steps.finalize import finalize
 from archiver.steps.prepare import load_plan, prepare
 from archiver.steps.report import report
-from archiver.steps.results import load_result, load_results, pending, save_result
+from archiver.steps.results import commit_result, load_result, load_results, pending
 
 if TYPE_CHECKING:
     from archiver.runtime import Runtime
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float) -> dict[str, ItemResult]:
     """Capture items on a thread pool; what is not done by the deadline (time.monotonic()) is stored as
-    failed. Returns the items' stored results by item id."""
+    failed, and committed: a capture that ends later does not overwrite it (`archiver retry` redoes
+    it). Returns the items' stored results by item id."""
     if not item_ids:
         return {}
     pool = ThreadPoolExecutor(max_workers=max(1, rt.settings.capture_threads), thread_name_prefix="capture")
@@ -43,7 +44,7 @@ def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float) 
         fut.cancel()
         result = failed_result(plan.item(futures[fut]), f"timed out after {rt.settings.archive_deadline:.0f}s; "
                                                         f"`archiver retry {plan.article_id}` finishes it")
-        save_result(rt, plan, result)
+        commit_result(rt, plan, result)
         results[futures[fut]] = result
     pool.shutdown(wait=False, cancel_futures=True)
     return results

@@ -15,6 +15,7 @@ from archiver.capture.media import archive_media
 from archiver.capture.record import record_capture
 from archiver.catalog.indexing import record_image_blob
 from archiver.dates import iso, utcnow
+from archiver.faults import is_infrastructure_error
 from archiver.providers.base import CaptureContext, occurrences_in
 from archiver.providers.markup import filing_id
 from archiver.providers.registry import get_provider
@@ -37,22 +38,31 @@ log = logging.getLogger(__name__)
 
 
 # --- capture ---------------------------------------------------------------------------------------
-def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False) -> ItemResult:
+def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False, attempt: int = 0) -> ItemResult:
     """Capture one item and store its result. A final stored result is returned as is.
 
     One capture of a post runs at a time, across workers: a task delivered twice, or two articles
     embedding the same post, wait for the first capture and then find it (stored, or fresh).
+    `attempt` is stored with the result (0 the first capture, n the n-th scheduled retry).
+
+    An infrastructure fault (archiver.faults: storage, catalog or broker trouble, the capture lock not
+    acquired in time) is raised, never stored as the item's outcome: the caller retries. When the
+    item's result was committed meanwhile by someone else (the local runner's deadline), this late
+    capture's result is not stored and the committed one is returned.
     """
     item = plan.item(item_id)
+    with rt.coordinator.lock(capture_lock(plan, item), timeout=float(rt.settings.task_time_limit)):
+        return _capture_item(rt, plan, item, force=force, attempt=attempt)
+
+
+def capture_lock(plan: Plan, item: EmbedItem | ImageItem) -> str:
+    """The name of the lock a capture of `item` holds: per post across articles, else per item."""
     if isinstance(item, EmbedItem) and item.post_id:
-        lock = f"capture:{item.provider}:{item.post_id}"
-    else:
-        lock = f"capture:{plan.group}:{item_id}"
-    with rt.coordinator.lock(lock, timeout=float(rt.settings.task_time_limit)):
-        return _capture_item(rt, plan, item, force=force)
+        return f"capture:{item.provider}:{item.post_id}"
+    return f"capture:{plan.group}:{item.item_id}"
 
 
-def _capture_item(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem, *, force: bool) -> ItemResult:
+def _capture_item(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem, *, force: bool, attempt: int) -> ItemResult:
     existing = load_result(rt, plan, item.item_id)
     if existing is not None and is_final(existing) and not force:
         return existing
@@ -66,16 +76,30 @@ def _capture_item(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem, *, force
                 capture_id = existing.capture_id
             else:
                 capture_id = new_capture_id(utcnow())
-                save_result(rt, plan, failed_result(item, None).model_copy(
-                    update={"status": CAPTURING, "capture_id": capture_id}))
+                placeholder = failed_result(item, None).model_copy(
+                    update={"status": CAPTURING, "capture_id": capture_id, "attempt": attempt})
+                if not save_result(rt, plan, placeholder):
+                    return _committed(rt, plan, item)
             result = _capture_embed(rt, plan, item, capture_id)
         else:
             result = _capture_image(rt, plan, item)
     except Exception as exc:
+        if is_infrastructure_error(exc):
+            log.warning("capture of %s %s interrupted by an infrastructure fault: %s: %s", item.kind, item.url,
+                        type(exc).__name__, exc)
+            raise
         log.exception("capture of %s %s failed", item.kind, item.url)
         result = failed_result(item, f"internal error: {type(exc).__name__}: {exc}")
-    save_result(rt, plan, result)
+    result = result.model_copy(update={"attempt": attempt})
+    if not save_result(rt, plan, result):
+        return _committed(rt, plan, item)
     return result
+
+
+def _committed(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem) -> ItemResult:
+    """The result committed for `item` while a late capture ran (the late one is dropped)."""
+    log.warning("late capture of %s %s dropped: its result was committed meanwhile", item.kind, item.url)
+    return load_result(rt, plan, item.item_id) or failed_result(item, "no result was stored")
 
 
 def _capture_embed(rt: Runtime, plan: Plan, item: EmbedItem, capture_id: str) -> EmbedResult:

@@ -4,12 +4,15 @@ and indexing it, and which items still need a capture.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from archiver.dates import iso, utcnow
+from archiver.dates import iso, parse_iso, utcnow
 from archiver.records.plan import Plan
-from archiver.records.result import EmbedResult, ItemResult, load_item_result
+from archiver.records.result import CAPTURING, EmbedResult, ItemResult, load_item_result
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import result_key
 
@@ -54,11 +57,71 @@ def pending_items(rt: Runtime, plan: Plan) -> list[str]:
     return pending(plan, load_results(rt, plan))
 
 
-def save_result(rt: Runtime, plan: Plan, result: ItemResult) -> None:
-    """Store `result` (overwriting the item's earlier one) and index it in the catalog's items."""
+class ResultGate:
+    """Which item results this process has committed: once a runner commits an item's result (the local
+    runner stores "timed out" at its deadline and writes the version with it), a capture still running
+    for that item must not overwrite it when it ends late. One per Runtime; safe between threads.
+
+    Writes of one item's result take that item's lock, so a commit and a late save never interleave."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], threading.Lock] = weakref.WeakValueDictionary()
+        self._committed: set[tuple[str, str]] = set()
+
+    def lock(self, group: str, item_id: str) -> threading.Lock:
+        """The lock that orders writes of one item's result in this process."""
+        with self._guard:
+            lk = self._locks.get((group, item_id))
+            if lk is None:
+                lk = self._locks[(group, item_id)] = threading.Lock()
+            return lk
+
+    def is_committed(self, group: str, item_id: str) -> bool:
+        """Whether the item's result was committed (only late writes ask, under the item's lock)."""
+        return (group, item_id) in self._committed
+
+    def commit(self, group: str, item_id: str) -> None:
+        """Mark the item's result committed: later `save_result` calls for it store nothing."""
+        self._committed.add((group, item_id))
+
+
+def save_result(rt: Runtime, plan: Plan, result: ItemResult) -> bool:
+    """Store `result` (overwriting the item's earlier one) and index it in the catalog's items.
+
+    Returns False, storing nothing, when this process already committed the item's result
+    (`commit_result`): a late capture never overwrites a committed outcome."""
+    gate = rt.results
+    with gate.lock(plan.group, result.item_id):
+        if gate.is_committed(plan.group, result.item_id):
+            return False
+        _write(rt, plan, result)
+    return True
+
+
+def commit_result(rt: Runtime, plan: Plan, result: ItemResult) -> None:
+    """Store `result` as the item's outcome that this run goes on with (a version is written with it);
+    a capture of the item that ends later in this process does not replace it."""
+    gate = rt.results
+    with gate.lock(plan.group, result.item_id):
+        gate.commit(plan.group, result.item_id)
+        _write(rt, plan, result)
+
+
+def _write(rt: Runtime, plan: Plan, result: ItemResult) -> None:
     rt.store.put(result_key(plan.article_id, plan.source_sha256, result.item_id), result.dumps(),
                  content_type="application/json")
     record_item(rt, plan.article_id, plan.source_sha256, result, iso(utcnow()))
+
+
+def retry_at(rt: Runtime, result: ItemResult, updated_at: str) -> str | None:
+    """When the next scheduled capture of a non-final item is due (ISO 8601 UTC): `updated_at` plus
+    the capture_retry_delays entry of its attempt; None for a final result, one still capturing, or
+    one whose attempts are used up."""
+    delays = rt.settings.capture_retry_delay_list
+    if result.final or result.status == CAPTURING or result.attempt >= len(delays):
+        return None
+    return iso(parse_iso(updated_at) + timedelta(seconds=delays[result.attempt]))
 
 
 def record_item(rt: Runtime, article_id: str, source_sha256: str, result: ItemResult, updated_at: str) -> None:
@@ -69,4 +132,5 @@ def record_item(rt: Runtime, article_id: str, source_sha256: str, result: ItemRe
         provider=result.provider if embed else None, post_id=result.post_id if embed else None,
         url=result.url, status=result.status, error=result.error,
         manifest_key=result.manifest_key if embed else None, sha256=None if embed else result.sha256,
-        stable_url=None if embed else result.stable_url, occurrences=result.occurrences, updated_at=updated_at)
+        stable_url=None if embed else result.stable_url, occurrences=result.occurrences, updated_at=updated_at,
+        retry_at=retry_at(rt, result, updated_at))

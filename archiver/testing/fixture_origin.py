@@ -20,6 +20,7 @@ import html
 import json
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,8 +53,10 @@ class FixtureOrigin(ResponseShapes):
     def __init__(self, tweets: Iterable[TweetFixture | Mapping[str, Any]] = (),
                  images: Mapping[str, bytes] | None = None, *,
                  posts: Iterable[PostFixture | Mapping[str, Any]] = (), retry_after: int = 1,
-                 timeout_sleep: float = 2.0, port: int = 0) -> None:
+                 timeout_sleep: float = 2.0, port: int = 0, latency: float = 0.0) -> None:
         self.port = port  # 0: any free port; a fixed port falls back to a free one when taken
+        # Seconds every answer waits before it starts, like a real origin over a network (at most 5).
+        self.latency = min(5.0, max(0.0, latency))
         self.tweets: dict[str, TweetFixture] = {}
         self.posts: dict[str, PostFixture] = {}
         self.retry_after = retry_after
@@ -306,6 +309,8 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:
+        if self.fixture.latency:
+            time.sleep(self.fixture.latency)
         try:
             parts = urlsplit(self.path)
             query = dict(parse_qsl(parts.query, keep_blank_values=True))

@@ -114,6 +114,7 @@ class Service:
         atexit.register(self.stop)
 
     def _spawn(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        self._argv, self._env = argv, env
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          cwd=self.tmpdir, env=env, start_new_session=True)
@@ -132,6 +133,23 @@ class Service:
                 self.fail(f"did not answer within {timeout:.0f}s")
             time.sleep(delay)
             delay = min(delay * 1.5, 0.25)
+
+    def ready(self) -> bool:
+        """Whether the service answers (each service says how)."""
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        """SIGKILL the service's whole process group: no chance to flush or say goodbye."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, 9)
+            self.proc.wait(timeout=10)
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """Start the service again as it was started (same ports, same data directory) and wait for it."""
+        self.kill()
+        self._spawn(self._argv, self._env)
+        self._wait(self.ready, timeout)
 
     def fail(self, why: str) -> None:
         tail = _log_tail(self.log)
@@ -180,14 +198,18 @@ class RedisServer(Service):
             s.sendall(b"PING\r\n")
             return s.recv(16).startswith(b"+PONG")
 
+    def ready(self) -> bool:
+        return self.ping()
 
-def start_redis(timeout: float = 20.0) -> RedisServer:
-    """A fresh redis-server without persistence on a free loopback port."""
+
+def start_redis(timeout: float = 20.0, *, appendonly: bool = False) -> RedisServer:
+    """A fresh redis-server on a free loopback port: without persistence, or with `appendonly` the
+    append-only file as docker-compose.yml runs it (fsync every second), so a restart keeps the queue."""
     binary = find_binary("redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server")
     server = RedisServer(Path(tempfile.mkdtemp(prefix="archiver-redis-")), free_port())
     server._spawn([binary, "--port", str(server.port), "--bind", LOOPBACK, "--save", "",
-                   "--appendonly", "no", "--dir", str(server.tmpdir), "--protected-mode", "yes",
-                   "--logfile", str(server.log)])
+                   "--appendonly", "yes" if appendonly else "no", "--dir", str(server.tmpdir),
+                   "--protected-mode", "yes", "--logfile", str(server.log)])
     server._wait(server.ping, timeout)
     return server
 
