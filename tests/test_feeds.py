@@ -69,3 +69,62 @@ def test_feeds_refuse_private_addresses_without_allow(tmp_settings: Callable[...
     with Runtime.from_settings(tmp_settings(broker_url="", feeds=rss)) as rt, Intake(rt) as intake:
         report = poll_feeds(intake)
         assert report.feeds == 0 and report.submitted == [] and len(report.errors) == 1
+
+
+def _rss(declaration: str, content: str, guid: str = "g1") -> bytes:
+    return (f'<?xml version="1.0"{declaration}?><rss version="2.0"><channel><title>T</title>'
+            f"<item><guid>https://news.example/?p={guid}</guid><link>https://news.example/{guid}</link>"
+            f"<description>{content}</description></item></channel></rss>").encode("latin-1")
+
+
+def test_feeds_in_encodings_that_are_not_the_webs_are_one_line_errors(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    bad = {
+        # feedparser alone would decode this one with unicode_escape ("\\u0041" -> "A"), and crash on the next
+        "escape.xml": (_rss(' encoding="unicode_escape"', "caf\xe9 \\u0041"), "application/rss+xml"),
+        "undefined.xml": (_rss(' encoding="undefined"', "caf\xe9"), "application/rss+xml"),
+        "rot13.xml": (_rss("", "caf\xe9"), "application/rss+xml; charset=rot13"),
+        "kr.xml": (_rss(' encoding="iso-2022-kr"', "x"), "application/rss+xml"),
+        "bom.xml": (b"\xef\xbb\xbf" + _rss("", "caf\xe9"), "application/rss+xml"),  # BOM, then Latin-1
+        "surrogate.xml": (_rss("", "a &amp;#xD800; b &#xD800; c"), "application/rss+xml"),
+    }
+    urls = [origin.add_image(f"/{name}", body, ctype) for name, (body, ctype) in bad.items()]
+    good = origin.add_image("/latin.xml", _rss(' encoding="iso-8859-1"', "caf\xe9 \\u0041", "7"), "text/xml")
+    settings = tmp_settings(broker_url="", fetch_allow="127.0.0.1", feeds=",".join([*urls, good]))
+    with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
+        report = poll_feeds(intake)
+        intake.wait_idle()
+        assert report.feeds == 1 and len(report.submitted) == 1  # the good feed, after six broken ones
+        assert len(report.errors) == len(bad)
+        for url, error in zip(urls, report.errors, strict=True):
+            assert error.startswith(url) and "\n" not in error and "Traceback" not in error
+        said = dict(zip(bad, report.errors, strict=True))
+        assert "'unicode_escape': not an encoding of the web" in said["escape.xml"]
+        assert "'undefined': not an encoding of the web" in said["undefined.xml"]
+        assert "HTTP header 'rot13': not an encoding of the web" in said["rot13.xml"]
+        assert "without loss" in said["kr.xml"]
+        assert "not valid utf-8" in said["bom.xml"]
+        assert "cannot be parsed" in said["surrogate.xml"]
+        # iso-8859-1 is windows-1252 on the web; the backslash escape stays text
+        (key,) = rt.store.list(f"articles/{article_id_for_entry(good, 'https://news.example/?p=7')}/sources/")
+        assert rt.store.get(key).decode("utf-8") == "café \\u0041"
+
+
+def test_an_entry_that_is_not_a_usable_article_is_reported_once_and_the_rest_submitted(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    # feedparser sanitizes entry HTML (a <meta charset> does not survive), so the unusable entry here is
+    # one over the article size limit: the same InputError, which used to stop the rest of the feed.
+    items = "".join(
+        f"<item><guid>https://news.example/?p={g}</guid><description>{c}</description></item>"
+        for g, c in (("1", "&lt;p&gt;" + "long " * 100 + "&lt;/p&gt;"), ("2", "&lt;p&gt;fine&lt;/p&gt;")))
+    feed = origin.add_image("/feed.xml", f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+                                         f"{items}</channel></rss>".encode(), "application/rss+xml")
+    settings = tmp_settings(broker_url="", fetch_allow="127.0.0.1", feeds=feed, max_article_bytes=200)
+    with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
+        first = poll_feeds(intake)
+        intake.wait_idle()
+        assert len(first.submitted) == 1 and first.entries == 2
+        (error,) = first.errors
+        assert "?p=1" in error and "over the limit" in error and "\n" not in error
+        again = poll_feeds(intake)
+        assert again.errors == [] and again.submitted == []

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import pytest
+import webencodings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from archiver.article.decode import DecodedArticle, decode_article, python_codec
 from archiver.article.splice import Patch, PatchError, Replacement, add_robust_links, apply_patch, revert_patch, splice
+from archiver.article.versions import encodable
 from archiver.discover.scan import discover
+from archiver.errors import InputError
 
 TWEET = ('<blockquote class="twitter-tweet"><p>Hi</p>&mdash; A (@a) '
          '<a href="https://twitter.com/a/status/{id}">March 5, 2024</a></blockquote>')
@@ -100,3 +104,94 @@ def test_robust_links_other_shapes() -> None:
                                                               'data-versionurl="v" data-versiondate="d"')
     assert add_robust_links('<p title=\'a "q"\'>x</p>', 'a"b', "v", "<d>") == (
         '<p title=\'a "q"\' data-originalurl="a&quot;b" data-versionurl="v" data-versiondate="&lt;d&gt;">x</p>')
+
+
+# --- every encoding of the web: decoded exactly, or refused; a rewrite keeps every byte outside its spans
+def _web_encodings() -> list[str]:
+    return sorted(set(webencodings.LABELS.values()) - {"replacement"})
+
+
+# Characters of many scripts; each encoding's sample is those it can hold.
+_POOL = ("café naïve Øre ßü ÆØÅ œ € ‚„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›žŸ ¡¢£¤¥¦§¨©ª«¬®¯°±²³´µ¶·¸¹º»¼½¾¿ "
+         "Ąą Łł Żż Čč Šš Őő Ţţ Ğğ İı ŞşЖжЁёЎўЇїІіЄєҐґ Ωω άέ אבג שלום ابتث سلام กขค ặẳ "
+         "日本語のテキスト、カタカナ。中文字符，繁體字。한국어 텍스트 ─│┌")
+
+
+def _sample(encoding: str) -> bytes:
+    """An HTML article in `encoding`: a tweet embed, an image and text in the encoding's own letters."""
+    codec = python_codec(encoding)
+    letters = "".join(c for c in _POOL if _encodes(c, codec))
+    # and every character a single byte stands for (all of them, in a single-byte encoding)
+    letters += "".join(c for c in (bytes([b]).decode(codec, "ignore") for b in range(0x80, 0x100)) if c)
+    html = (f"<html><head><title>{letters[:20]}</title></head><body><p>{letters}</p>\n"
+            + TWEET.format(id="1764927578469150481")
+            + f'\n<p>{letters[::-1]}</p><img src="/media/photo.jpg" alt="{letters[:8]}"><p>end {letters[:5]}</p>'
+            "</body></html>")
+    return html.encode(codec)
+
+
+def _encodes(c: str, codec: str) -> bool:
+    try:
+        return c.encode(codec).decode(codec) == c
+    except UnicodeError:
+        return False
+
+
+@pytest.mark.parametrize("encoding", _web_encodings())
+def test_every_web_encoding_round_trips_or_is_refused(encoding: str) -> None:
+    data = _sample(encoding)
+    try:
+        decoded = decode_article(data, encoding)
+    except InputError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 300
+        pytest.fail(f"{encoding}: a plain sample in the encoding was refused: {exc}")
+    assert decoded.text == data.decode(python_codec(encoding))  # read as the encoding says (or as UTF-8, the same)
+    _rewrite_keeps_outside_bytes(data, decoded)
+
+
+@pytest.mark.parametrize(("bom", "encoding"), [(b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16le"),
+                                               (b"\xfe\xff", "utf-16be")])
+def test_byte_order_mark_wins_and_round_trips(bom: bytes, encoding: str) -> None:
+    codec = python_codec(encoding)
+    data = bom + _sample(encoding)
+    for label in (None, "windows-1252", "shift_jis"):  # the BOM wins over any label
+        decoded = decode_article(data, label)
+        assert decoded.encoding == codec and decoded.text.startswith("\ufeff<html>")
+        _rewrite_keeps_outside_bytes(data, decoded)
+
+
+def _rewrite_keeps_outside_bytes(data: bytes, decoded: DecodedArticle) -> None:
+    """Finalize's path (replacement text made encodable, spliced in, the whole encoded again) changes no
+    byte of `data` outside the spans."""
+    assert decoded.encode(decoded.text) == data  # decode, then encode: the same bytes
+    found = discover(decoded.text, base_url="https://news.example/a")
+    assert [e.post_id for e in found.embeds] == ["1764927578469150481"]
+    assert [i.url for i in found.images] == ["https://news.example/media/photo.jpg"]
+    reps = [Replacement(found.embeds[0].start, found.embeds[0].end,
+                        encodable('<figure class="archived">«archived» 🗄 post</figure>', decoded.encoding)),
+            Replacement(found.images[0].start, found.images[0].end, "https://copies.example/blobs/ab")]
+    new_text, _ = splice(decoded.text, reps)
+    out = new_text.encode(decoded.encoding, errors="xmlcharrefreplace")
+    expected, pos = b"", 0
+    for r in sorted(reps, key=lambda r: r.start):
+        a = len(decoded.text[:r.start].encode(decoded.encoding))
+        b = len(decoded.text[:r.end].encode(decoded.encoding))
+        expected += data[pos:a] + r.new.encode(decoded.encoding)
+        pos = b
+    expected += data[pos:]
+    assert out == expected  # every byte outside the spans is the source's
+
+
+@pytest.mark.parametrize("encoding", _web_encodings())
+def test_bytes_a_web_encoding_does_not_give_back_are_refused(encoding: str) -> None:
+    """Whatever the bytes, an article is decoded only when encoding the text gives the same bytes."""
+    codec = python_codec(encoding)
+    for junk in (bytes(range(0x80, 0x100)), b"\x1b$B\x1b(B\x1b$B" + bytes(range(0x21, 0x7f)),
+                 b"\x81\x40\xed\x40\xfa\x5c\x87\x90\xa1\xa1\x8e\xa1"):
+        data = b"<p>" + junk + b"</p>"
+        try:
+            decoded = decode_article(data, encoding)
+        except InputError as exc:
+            assert "\n" not in str(exc)
+            continue
+        assert decoded.encode(decoded.text) == data, (encoding, codec, decoded.encoding)

@@ -8,11 +8,10 @@ the way: `submit --charset` and the format when intake fell back to archiving in
 
 from __future__ import annotations
 
-import codecs
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from archiver.article.decode import DecodedArticle, decode_article
+from archiver.article.decode import DecodedArticle, decode_article, web_encoding
 from archiver.discover.scan import FORMATS
 from archiver.errors import InputError
 from archiver.storage.layout import sha256_hex
@@ -25,7 +24,8 @@ class ArticleInput:
     data: the bytes, untouched (they are stored and rewritten byte for byte).
     url: where the article is published (an absolute http(s) URL), or None.
     base_url: what relative links resolve against (absolute http(s)); `url` when None.
-    charset: the charset to try when the bytes are not UTF-8 and declare none (a Python codec name).
+    charset: the charset to try when the bytes have no BOM and are not UTF-8: a label of the WHATWG
+        Encoding Standard ("windows-1252", "shift_jis", ...; a Python-only codec name is refused).
     format: "auto", "html", "markdown" or "text": how discovery reads the text.
     published_at: when the sender says it was published, as the sender wrote it.
 
@@ -48,14 +48,15 @@ class ArticleInput:
             if value is not None and not is_http_url(value):
                 raise InputError(f"{name.replace('_', ' ')} {value!r} is not an absolute http(s) URL")
         if self.charset is not None:
-            try:
-                codecs.lookup(self.charset)
-            except (LookupError, TypeError):
-                raise InputError(f"unknown charset {self.charset!r}") from None
+            web_encoding(self.charset)  # InputError unless an encoding of the web
         if self.format not in FORMATS:
             raise InputError(f"unknown format {self.format!r}: use one of {', '.join(FORMATS)}")
         if self.published_at is not None and not isinstance(self.published_at, str):
             raise InputError(f"published_at must be a string, not {type(self.published_at).__name__}")
+        for name in ("url", "base_url", "charset", "published_at"):
+            value = getattr(self, name)
+            if value is not None:
+                utf8_body(value, what=name.replace("_", " "))  # stored as UTF-8 JSON: no lone surrogate
 
     @classmethod
     def of(cls, article: ArticleInput | bytes, *, url: str | None = None, base_url: str | None = None,
@@ -80,6 +81,18 @@ class ArticleInput:
 
         Raises InputError when the article is over `max_bytes`, empty, binary or undecodable."""
         return decode_article(self.data, self.charset, max_bytes=max_bytes)
+
+
+def utf8_body(text: str, *, what: str = "the article body") -> bytes:
+    """`text` as UTF-8 bytes (how a face turns text it received, such as a JSON string, into an article).
+
+    Raises InputError (one line) when it holds an unpaired surrogate (JSON allows "\\ud800"), which
+    is not a character and no encoding can store."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(f"{what} holds an unpaired surrogate (U+{ord(text[exc.start]):04X} at character "
+                         f"{exc.start:,}), which is not text in any encoding") from None
 
 
 def is_http_url(value: object) -> bool:

@@ -20,7 +20,8 @@ def _article_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("source", help="article file, '-' for stdin, or an http(s) URL")
     sp.add_argument("--base-url", help="URL the article is published at (resolves relative links)")
     sp.add_argument("--format", default="auto", choices=list(FORMATS))
-    sp.add_argument("--charset", help="charset of the file when it does not declare one")
+    sp.add_argument("--charset", help="charset of the file when it is not UTF-8 and has no BOM: a label of the "
+                    "WHATWG Encoding Standard (windows-1252, shift_jis, ...); tried before its own <meta charset>")
 
 def articles(sub: argparse._SubParsersAction) -> None:
     """Add archive, submit, retry, extract and show."""

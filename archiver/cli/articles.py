@@ -14,7 +14,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from archiver.article.decode import article_id_for
+from archiver.article.decode import article_id_for, charset_param, web_encoding
 from archiver.article.input import ArticleInput
 from archiver.article.versions import version_entry, versions
 from archiver.capture.exchange import FetchError
@@ -29,9 +29,10 @@ from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id
 
 
-def read_source(source: str, settings: Settings) -> tuple[bytes, str | None]:
-    """(bytes, final URL or None) of a path, '-' (stdin) or an http(s) URL fetched through the safe
-    fetcher. Raises InputError for a missing file, a failed fetch or a file over max_article_bytes."""
+def read_source(source: str, settings: Settings) -> tuple[bytes, str | None, str | None]:
+    """(bytes, final URL or None, the charset its HTTP header declares or None) of a path, '-' (stdin) or
+    an http(s) URL fetched through the safe fetcher. Raises InputError for a missing file, a failed fetch
+    or a file over max_article_bytes."""
     if source.startswith(("http://", "https://")):
         with closing(Fetcher(settings.replace(max_bytes_html=settings.max_article_bytes))) as fetcher:
             try:
@@ -40,9 +41,9 @@ def read_source(source: str, settings: Settings) -> tuple[bytes, str | None]:
                 raise InputError(f"cannot fetch {source}: {exc}") from None
         if resp.status != 200:
             raise InputError(f"cannot fetch {source}: HTTP {resp.status}")
-        return resp.body, resp.final_url
+        return resp.body, resp.final_url, charset_param(resp.headers.get("content-type"))
     if source == "-":
-        return sys.stdin.buffer.read(settings.max_article_bytes + 1), None
+        return sys.stdin.buffer.read(settings.max_article_bytes + 1), None, None
     path = Path(source)
     if not path.is_file():
         raise InputError(f"{source}: no such file")
@@ -52,15 +53,21 @@ def read_source(source: str, settings: Settings) -> tuple[bytes, str | None]:
             f"{source} is {size:,} bytes, over the limit of {settings.max_article_bytes:,} "
             "(ARCHIVER_MAX_ARTICLE_BYTES)"
         )
-    return path.read_bytes(), None
+    return path.read_bytes(), None, None
 
 
 def article_input(args: argparse.Namespace, settings: Settings, *, with_url: bool = True) -> ArticleInput:
     """The ArticleInput of `args.source` and the article flags; the fetched URL is the article's URL
-    (`with_url`). Raises InputError as read_source does, or for a malformed flag value."""
-    data, final_url = read_source(args.source, settings)
+    (`with_url`); --charset, else the charset of the fetched URL's HTTP header, is the article's charset
+    (a WHATWG label). Raises InputError as read_source does, or for a malformed flag value or a charset
+    that is not an encoding of the web."""
+    data, final_url, header_charset = read_source(args.source, settings)
     url = final_url or (args.source if args.source.startswith(("http://", "https://")) else None)
-    return ArticleInput(data, url=url if with_url else None, base_url=args.base_url, charset=args.charset,
+    charset = args.charset
+    if charset is None and header_charset is not None:
+        web_encoding(header_charset, where=f"charset in the HTTP header of {args.source[:200]}")
+        charset = header_charset
+    return ArticleInput(data, url=url if with_url else None, base_url=args.base_url, charset=charset,
                         format=args.format)
 
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import feedparser
 
-from archiver.article.input import ArticleInput, is_http_url
+from archiver.article.decode import decode_xml
+from archiver.article.input import ArticleInput, is_http_url, utf8_body
 from archiver.capture.exchange import FetchError
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, InputError
 from archiver.runners.intake import Intake
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class PollReport:
 
 
 def _h(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def entry_content(entry: Any) -> str:
@@ -54,14 +55,23 @@ def article_id_for_entry(feed_url: str, guid: str) -> str:
 def poll_feed(intake: Intake, feed_url: str, report: PollReport) -> None:
     """Fetch one feed and submit each entry whose content is new, adding to `report`.
 
-    Raises FetchError when the feed cannot be fetched (or is not HTTP 200), ArchiverError when an entry
-    cannot be submitted (the rest of the feed is then left for the next poll)."""
+    Raises FetchError when the feed cannot be fetched (or is not HTTP 200), InputError when its encoding
+    is not one of the web's, its bytes do not decode or it cannot be parsed (one line), ArchiverError
+    when an entry cannot be submitted (the rest of the feed is then left for the next poll). An entry
+    that is not a usable article (InputError) is reported in `report.errors` and remembered."""
     rt = intake.rt
     resp = rt.fetcher.get(feed_url, kind="html", headers={"Accept": "application/atom+xml, application/rss+xml, "
                                                                      "application/xml;q=0.9, */*;q=0.5"})
     if resp.status != 200:
         raise FetchError("bad_response", f"{feed_url}: HTTP {resp.status}")
-    parsed = feedparser.parse(resp.body, response_headers={"content-location": resp.final_url})
+    # The feed is decoded here, by the web's encoding labels (feedparser would use any Python codec an
+    # XML declaration names, unicode_escape included); feedparser then reads it as the UTF-8 it now is.
+    text = decode_xml(resp.body, resp.headers.get("content-type"), what="feed")
+    try:
+        parsed = feedparser.parse(text.encode("utf-8"), response_headers={
+            "content-location": resp.final_url, "content-type": "application/xml; charset=utf-8"})
+    except Exception as exc:  # feedparser's lenient parser fails on some hostile feeds (a "&#xD800;")
+        raise InputError(f"feed cannot be parsed ({type(exc).__name__}: {str(exc)[:200]})") from None
     report.feeds += 1
     for entry in parsed.entries:
         guid = str(entry.get("id") or entry.get("link") or "")
@@ -74,9 +84,17 @@ def poll_feed(intake: Intake, feed_url: str, report: PollReport) -> None:
             continue
         link = entry.get("link")
         published = entry.get("published") or entry.get("updated")
-        article = ArticleInput(content.encode("utf-8"), url=link if is_http_url(link) else None,
-                               published_at=published if isinstance(published, str) else None)
-        job = intake.submit(article_id_for_entry(feed_url, guid), article, via=f"feed {feed_url}")
+        try:
+            article = ArticleInput(utf8_body(content, what="the entry"), url=link if is_http_url(link) else None,
+                                   published_at=published if isinstance(published, str) else None)
+            job = intake.submit(article_id_for_entry(feed_url, guid), article, via=f"feed {feed_url}")
+        except InputError as exc:
+            # This entry cannot be used as it is (an encoding that is not the web's, say): reported once,
+            # remembered, and the rest of the feed is still submitted. An edited entry is tried again.
+            report.errors.append(f"{feed_url}: entry {guid[:200]!r}: {exc}")
+            rt.store.put(seen, f"refused: {exc}".encode("utf-8", "replace"), content_type="text/plain",
+                         if_none_match=True)
+            continue
         rt.store.put(seen, job.job_id.encode(), content_type="text/plain", if_none_match=True)
         if job.queued:
             report.submitted.append(job.job_id)

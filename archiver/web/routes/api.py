@@ -18,7 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from archiver.article.input import ArticleInput, is_http_url
+from archiver.article.input import ArticleInput, is_http_url, utf8_body
 from archiver.article.versions import versions
 from archiver.auth import Principal
 from archiver.catalog.query import DATE_PATTERN, SearchQuery
@@ -117,7 +117,7 @@ class JobOut(BaseModel):
 def publish(article: ArticleIn, _who: Publisher, rt: Rt, intake: Annotated[Intake, Depends(get_intake)]) -> JobOut:
     """The publish hook: archive this article (idempotent on article id plus content hash)."""
     article_id, body, url, published_at = article.normalized()
-    data = body.encode("utf-8")
+    data = utf8_body(body)
     if len(data) > rt.settings.max_article_bytes:
         raise HTTPException(status_code=413, detail=f"article over {rt.settings.max_article_bytes} bytes")
     job = intake.submit(article_id, ArticleInput(data, url=url, base_url=article.base_url, published_at=published_at))
