@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Protocol
 
+from archiver.errors import MissingExtra
+
 log = logging.getLogger(__name__)
 
 
@@ -56,7 +58,10 @@ class RedisCoordinator:
     """Locks and done-sets in Redis, shared by every worker process."""
 
     def __init__(self, url: str, prefix: str = "archiver", ttl: int = 7 * 24 * 3600, lease: float = 30.0) -> None:
-        import redis  # the Redis client only where Redis is used: the local runner starts without it
+        try:  # the Redis client only where Redis is used: the local runner starts without it
+            import redis
+        except ImportError as exc:
+            raise MissingExtra("locks in Redis", "redis", exc) from None
 
         self.errors: tuple[type[Exception], ...] = (redis.exceptions.LockError, redis.exceptions.RedisError)
         self.lock_error: type[Exception] = redis.exceptions.LockError

@@ -15,6 +15,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from archiver.errors import MissingExtra
+
 if TYPE_CHECKING:
     from archiver.config.settings import Settings
 
@@ -133,7 +135,10 @@ class RedisHostLimiter:
     def __init__(self, redis_url: str, settings: Settings | None = None, *, concurrency: int | None = None,
                  rate_per_second: float | None = None, lease: float = 300.0,
                  prefix: str = "archiver:host") -> None:
-        import redis
+        try:
+            import redis
+        except ImportError as exc:
+            raise MissingExtra("per-host limits in Redis", "redis", exc) from None
 
         self.concurrency = max(1, concurrency or (settings.host_concurrency if settings else 4))
         self.rate = max(0.001, rate_per_second or (settings.host_rate_per_second if settings else 10.0))

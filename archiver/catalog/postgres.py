@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from archiver.catalog.base import ThreadConnections
 from archiver.catalog.schema import posts_table
 from archiver.catalog.text import Clause, tokenize
+from archiver.errors import MissingExtra
 
 if TYPE_CHECKING:
     import psycopg
@@ -94,8 +95,12 @@ class PostgresBackend(ThreadConnections):
     doc_columns: ClassVar[dict[str, str]] = {"doc": "?::tsvector"}
 
     def __init__(self, dsn: str) -> None:
-        # psycopg only where PostgreSQL is used: commands on a SQLite catalog start without it.
-        import psycopg
+        # psycopg only where PostgreSQL is used: commands on a SQLite catalog start without it, and a
+        # base install (no `postgres` extra) says which extra to install.
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise MissingExtra("the PostgreSQL catalog", "postgres", exc) from None
 
         super().__init__()
         self.dsn = dsn

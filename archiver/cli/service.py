@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import sys
 
 from archiver.config.settings import Settings
+from archiver.errors import MissingExtra
 from archiver.runners.queue import QUEUE
 from archiver.web.app import create_app
 
@@ -20,9 +23,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, _settings: Settings) -> int:
-    """`archiver worker`: replace this process with a Celery worker on the archiver queue (never returns);
-    OSError when the `celery` program cannot be run."""
-    argv = ["celery", "-A", "workers.app", "worker", "--loglevel", args.loglevel,
+    """`archiver worker`: replace this process with a Celery worker on the archiver queue (never returns).
+
+    The worker is this interpreter's `python -m celery`, so it runs from the same environment as this
+    command whether or not that environment's bin/ is on PATH. MissingExtra (exit 2, one line) when
+    Celery or kombu's Redis transport is not installed (the `redis` extra); OSError if exec fails."""
+    # Checked here so that a missing extra is one line, not the worker's traceback. Celery is looked
+    # up, not imported (the library never imports it); kombu's Redis transport is imported, since its
+    # own needs (redis, packaging) are what a plain `celery` install lacks.
+    try:
+        if importlib.util.find_spec("celery") is None:
+            raise ModuleNotFoundError("No module named 'celery'", name="celery")
+        import kombu.transport.redis  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtra("archiver worker", "redis", exc) from None
+    argv = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel", args.loglevel,
             "--concurrency", str(args.concurrency), "-Q", QUEUE]
-    os.execvp(argv[0], argv)  # noqa: S606 - fixed argv, no shell
-    return 0  # pragma: no cover - execvp does not return
+    os.execv(argv[0], argv)  # noqa: S606 - fixed argv, no shell
+    return 0  # pragma: no cover - execv does not return

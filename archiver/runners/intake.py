@@ -5,7 +5,8 @@ Celery workers when the broker answers, else archived here by the local runner o
 thread. The job id is `<article_id>:<first 16 hex of the source sha256>`: the same article with the
 same bytes is the same job, queued at most once (a Redis SET NX marker; an already committed
 version for those bytes also counts as done). Task messages are published with kombu
-(archiver/runners/queue.py), so this process never imports Celery.
+(archiver/runners/queue.py), so this process never imports Celery. The Redis client and kombu come
+with the `redis` extra: on the base install no broker answers, and articles are archived here.
 """
 
 from __future__ import annotations
@@ -16,19 +17,21 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-
-import redis
+from typing import TYPE_CHECKING
 
 from archiver.article.input import ArticleInput
 from archiver.article.versions import versions
 from archiver.dates import iso, utcnow
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, MissingExtra
 from archiver.runners.local import archive
 from archiver.runners.queue import CAPTURE_ITEM, FINALIZE_ARTICLE, PROCESS_ARTICLE, TaskQueue
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import pending_items
 from archiver.storage.layout import intake_key, source_key
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 JOB_TTL = 30 * 24 * 3600
@@ -63,15 +66,30 @@ class Intake:
         self.rt = rt
         self._guard = threading.Lock()
         self._redis: redis.Redis | None = None
+        self._missing: MissingExtra | None = None  # the Redis client is not installed
+        self._warned = False
         self._tasks: TaskQueue | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._running: set[str] = set()
 
     # --- the broker ------------------------------------------------------------------------
     def redis(self) -> redis.Redis | None:
-        """A client of the broker's Redis when it answers a PING now; None otherwise."""
+        """A client of the broker's Redis when it answers a PING now; None otherwise, also when the Redis
+        client is not installed (the base install: a warning names the extra, once)."""
+        client = self._client()
+        if client is None and self._missing is not None and not self._warned:
+            self._warned = True
+            log.warning("%s; articles are archived in this process", self._missing)
+        return client
+
+    def _client(self) -> redis.Redis | None:
         url = self.rt.settings.broker_url
-        if not url.startswith(("redis://", "rediss://", "unix://")):
+        if not url.startswith(("redis://", "rediss://", "unix://")) or self._missing is not None:
+            return None
+        try:
+            import redis
+        except ImportError as exc:
+            self._missing = MissingExtra("queueing to the workers", "redis", exc)
             return None
         with self._guard:
             if self._redis is None:
@@ -90,7 +108,9 @@ class Intake:
             return self._tasks
 
     def _reachable_broker(self) -> redis.Redis:
-        client = self.redis()
+        client = self._client()
+        if client is None and self._missing is not None:
+            raise self._missing
         if client is None:
             raise ArchiverError(f"cannot reach the broker at {self.rt.settings.broker_url}")
         return client

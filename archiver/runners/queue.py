@@ -6,7 +6,8 @@ with kombu (Celery's own messaging library) in Celery's task message protocol v2
 headers name the task and its id, the body is `[args, kwargs, embed]`
 (https://docs.celeryq.dev/en/stable/internals/protocol.html). The message goes where Celery's
 `send_task(..., queue=QUEUE)` puts it: the anonymous direct exchange with the queue's name as routing
-key, the queue declared as Celery declares it. Only `workers/` imports Celery.
+key, the queue declared as Celery declares it. Only `workers/` imports Celery. kombu comes with the
+`redis` extra; it is imported when a queue is made, so commands that never queue run on the base install.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import socket
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kombu import Connection, Exchange, Producer, Queue
+from archiver.errors import ArchiverError, MissingExtra
 
-from archiver.errors import ArchiverError
+if TYPE_CHECKING:
+    from kombu import Connection, Producer
 
 QUEUE = "archiver"
 PROCESS_ARTICLE = "archiver.process_article"
@@ -49,9 +51,16 @@ def task_message(task: str, task_id: str, args: Sequence[Any], kwargs: Mapping[s
 class TaskQueue:
     """A publisher of task messages onto one queue of the broker; safe to share between threads.
 
-    `send` raises ArchiverError when the broker cannot be reached after a short retry."""
+    `send` raises ArchiverError when the broker cannot be reached after a short retry; making one raises
+    MissingExtra when kombu or its Redis transport (redis, packaging) is not installed."""
 
     def __init__(self, broker_url: str, queue: str = QUEUE) -> None:
+        try:
+            from kombu import Exchange, Queue
+            if broker_url.startswith(("redis://", "rediss://")):
+                import kombu.transport.redis  # noqa: F401 - needs redis and packaging: fail here, not at send
+        except ImportError as exc:
+            raise MissingExtra("queueing to the workers", "redis", exc) from None
         self.broker_url = broker_url
         self.queue = Queue(queue, Exchange(queue, type="direct"), routing_key=queue)
         self._lock = threading.Lock()
@@ -60,6 +69,8 @@ class TaskQueue:
 
     def send(self, task: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None) -> str:
         """Publish one message for `task` (a registered task name, e.g. PROCESS_ARTICLE); returns its id."""
+        from kombu import Connection, Producer  # importable: __init__ checked
+
         task_id = str(uuid.uuid4())
         headers, body = task_message(task, task_id, args, kwargs or {})
         try:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from archiver.errors import ConfigError
+from archiver.errors import ConfigError, MissingExtra
 from archiver.storage.base import (
     DEFAULT_CONTENT_TYPE,
     MAX_KEY_BYTES,
@@ -257,9 +257,14 @@ def _code(exc: Any) -> str:
     return code or str(resp.get("ResponseMetadata", {}).get("HTTPStatusCode") or "")
 
 def s3_client(settings: Settings) -> Any:
-    """A boto3 S3 client with bounded timeouts and retries, from the s3_* settings."""
-    import boto3
-    from botocore.config import Config
+    """A boto3 S3 client with bounded timeouts and retries, from the s3_* settings.
+
+    Raises ConfigError for half-given credentials or a bad endpoint, MissingExtra without boto3."""
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as exc:
+        raise MissingExtra("S3 storage", "s3", exc) from None
 
     access, secret = settings.s3_access_key, settings.s3_secret_key
     if bool(access) != bool(secret):
