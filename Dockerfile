@@ -8,6 +8,8 @@ COPY archiver ./archiver
 COPY workers ./workers
 COPY config ./config
 # config/archiver.example.toml documents every setting; the defaults themselves are inside the package.
-RUN pip install --no-cache-dir .
+# The extras of the compose shape: Celery workers on Redis, S3 storage, the PostgreSQL catalog
+# (tests/test_install.py checks that they cover what docker-compose.yml's settings name).
+RUN pip install --no-cache-dir '.[redis,s3,postgres]'
 USER nobody
 CMD ["archiver", "--help"]
