@@ -7,6 +7,7 @@ from archiver.catalog.core import Catalog
 from archiver.catalog.postgres import PostgresBackend
 from archiver.catalog.sqlite import SqliteBackend
 from archiver.errors import ConfigError
+from archiver.redact import redact_url
 
 
 def open_catalog(url: str) -> Catalog:
@@ -17,4 +18,4 @@ def open_catalog(url: str) -> Catalog:
     if url.startswith(("postgresql://", "postgres://")):
 
         return Catalog(PostgresBackend(url))
-    raise ConfigError(f"ARCHIVER_CATALOG={url!r}: expected sqlite:///path or postgresql://...")
+    raise ConfigError(f"ARCHIVER_CATALOG={redact_url(url)!r}: expected sqlite:///path or postgresql://...")

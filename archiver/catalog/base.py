@@ -44,7 +44,8 @@ class Backend(Protocol):
         ...
 
     def describe(self) -> str:
-        """Where the catalog is, for messages ("sqlite:///path", "host:port/db"), credentials left out."""
+        """Where the catalog is, for messages ("sqlite:///path", "postgresql://user:***@host:port/db"): its
+        URL with credentials masked (archiver.redact.redact_url)."""
         ...
 
     def close(self) -> None:

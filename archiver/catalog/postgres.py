@@ -24,6 +24,7 @@ from archiver.catalog.base import ThreadConnections
 from archiver.catalog.schema import posts_table
 from archiver.catalog.text import Clause, tokenize
 from archiver.errors import MissingExtra
+from archiver.redact import redact_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -120,7 +121,7 @@ class PostgresBackend(ThreadConnections):
         return not conn.closed  # the server may have closed it
 
     def describe(self) -> str:
-        return self.dsn.split("@")[-1]
+        return redact_url(self.dsn)  # the password, in the userinfo or the query, masked
 
     # --- search ---------------------------------------------------------------------------------
     def columns(self, table: str) -> set[str]:

@@ -3,7 +3,7 @@
 This module only builds the parser (archiver/cli/arguments.py), loads the module of the command that
 runs (by the name its parser gives), loads the settings and maps errors to exit codes: 0 done, 2 bad
 input or configuration (ArchiverError: one line on stderr), 1 internal error (one line; the traceback only with
-ARCHIVER_DEBUG=1), 130 interrupted.
+ARCHIVER_DEBUG=1), 130 interrupted. What it prints of an error has its URLs' credentials masked (archiver.redact).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from archiver import __version__
 from archiver.cli.arguments import register_all
 from archiver.config.settings import Settings, load_settings
 from archiver.errors import ArchiverError
+from archiver.redact import redact_text
 
 EXIT_INPUT = 2
 EXIT_INTERNAL = 1
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         return int(command(args.run)(args, settings) or 0)
     except ArchiverError as exc:
-        print(f"archiver: error: {exc}", file=sys.stderr)
+        print(f"archiver: error: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("ARCHIVER_DEBUG"):
             raise
         logging.getLogger("archiver").debug("internal error", exc_info=True)
-        print(f"archiver: internal error: {type(exc).__name__}: {exc} (ARCHIVER_DEBUG=1 shows details)",
+        print(f"archiver: internal error: {type(exc).__name__}: {redact_text(str(exc))} (ARCHIVER_DEBUG=1 shows "
+              "details)",
               file=sys.stderr)
         return EXIT_INTERNAL
 

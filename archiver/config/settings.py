@@ -24,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, mo
 
 from archiver.errors import ConfigError
 from archiver.providers.registry import provider_settings
+from archiver.redact import MASK, is_secret_name, redact_text
 
 ENV_PREFIX = "ARCHIVER_"
 # Names a TOML file of settings (the format of config/archiver.example.toml); the environment wins over it.
@@ -198,13 +199,20 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: {exc}") from None
 
 
+def _shown(name: str, value: Any) -> Any:
+    """A setting's value as an error message may quote it: a secret's masked, a URL's credentials masked."""
+    if is_secret_name(name):
+        return MASK
+    return redact_text(value) if isinstance(value, str) else value
+
+
 def _explain(exc: ValidationError, from_env: Mapping[str, str], path: str | Path | None) -> str:
     """One line naming where the first bad value came from: its variable, or the file and key."""
     error = exc.errors(include_url=False)[0]
     name = str(error["loc"][0]) if error["loc"] else ""
     message = str(error["msg"]).splitlines()[0]
     if name in from_env:
-        return f"{env_name(name)}={from_env[name]!r}: {message}"
+        return f"{env_name(name)}={_shown(name, from_env[name])!r}: {message}"
     if name:
-        return f"{path}: {name} = {error['input']!r}: {message}"
+        return f"{path}: {name} = {_shown(name, error['input'])!r}: {message}"
     return f"{path or 'settings'}: {message}"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from archiver.errors import ConfigError
+from archiver.redact import redact_url
 from archiver.storage.base import ObjectStore, check_key
 from archiver.storage.local import LocalStore
 from archiver.storage.s3 import BUCKET_RE, S3Store, s3_client
@@ -18,23 +19,25 @@ if TYPE_CHECKING:
 def open_store(settings: Settings) -> ObjectStore:
     """The store named by ``settings.storage_url``: ``file:///dir`` or ``s3://bucket/prefix``."""
     url = settings.storage_url
+    shown = redact_url(url)  # what messages quote: no credentials
     parts = urlsplit(url)
     if parts.query or parts.fragment:
-        raise ConfigError(f"storage URL {url!r} must not have a query or fragment")
+        raise ConfigError(f"storage URL {shown!r} must not have a query or fragment")
     if parts.scheme == "file":
         path = unquote(parts.path)
         if parts.netloc not in ("", "localhost") or not path.startswith("/"):
-            raise ConfigError(f"storage URL {url!r} must look like file:///absolute/dir")
+            raise ConfigError(f"storage URL {shown!r} must look like file:///absolute/dir")
         return LocalStore(Path(path), settings.public_base_url)
     if parts.scheme == "s3":
         bucket, prefix = parts.netloc, unquote(parts.path).strip("/")
         if not BUCKET_RE.fullmatch(bucket):
-            raise ConfigError(f"storage URL {url!r}: {bucket!r} is not a valid bucket name")
+            raise ConfigError(f"storage URL {shown!r}: {shown.partition('://')[2].split('/')[0]!r} is not a valid "
+                              "bucket name")
         if prefix:
             try:
                 check_key(prefix)
             except ValueError as exc:
-                raise ConfigError(f"storage URL {url!r}: bad prefix ({exc})") from None
+                raise ConfigError(f"storage URL {shown!r}: bad prefix ({exc})") from None
         return S3Store(s3_client(settings), bucket, prefix, settings.public_base_url,
                        settings.s3_endpoint_url, settings.object_lock_retention_days)
-    raise ConfigError(f"storage URL {url!r} must start with file:/// or s3://")
+    raise ConfigError(f"storage URL {shown!r} must start with file:/// or s3://")

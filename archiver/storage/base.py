@@ -42,6 +42,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from archiver.errors import ArchiverError, ConfigError
+from archiver.redact import redact_url
 from archiver.storage.layout import blob_key
 
 
@@ -149,7 +150,7 @@ class ObjectStore(ABC):
         parts = urlsplit(public_base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
             # A query here would make every stable URL look like (or be) a signed, expiring one.
-            raise ConfigError(f"public_base_url {public_base_url!r} must be an http(s) URL "
+            raise ConfigError(f"public_base_url {redact_url(public_base_url)!r} must be an http(s) URL "
                               "without query or fragment")
         self.public_base_url = public_base_url.rstrip("/")
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from archiver.errors import ConfigError, MissingExtra
+from archiver.redact import redact_text, redact_url
 from archiver.storage.base import (
     DEFAULT_CONTENT_TYPE,
     MAX_KEY_BYTES,
@@ -60,7 +61,7 @@ class S3Store(ObjectStore):
         return full
 
     def _fail(self, action: str, key: str, exc: Exception) -> StoreError:
-        return StoreError(f"cannot {action} {key!r} in {self.describe()}: {exc}")
+        return StoreError(redact_text(f"cannot {action} {key!r} in {self.describe()}: {exc}"))
 
     def _call(self, action: str, key: str, op: str, *, otherwise: frozenset[str] = frozenset(),
               **kwargs: Any) -> Any:
@@ -224,7 +225,7 @@ class S3Store(ObjectStore):
 
     def describe(self) -> str:
         where = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
-        return f"{where} @ {self.endpoint_url or 'AWS'}"
+        return f"{where} @ {redact_url(self.endpoint_url) if self.endpoint_url else 'AWS'}"
 
     def locate(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._full(key)}"
@@ -271,7 +272,7 @@ def s3_client(settings: Settings) -> Any:
         raise ConfigError("set both s3_access_key and s3_secret_key, or neither (boto3's usual chain)")
     endpoint = settings.s3_endpoint_url or None
     if endpoint and urlsplit(endpoint).scheme not in ("http", "https"):
-        raise ConfigError(f"s3_endpoint_url {endpoint!r} must be an http:// or https:// URL")
+        raise ConfigError(f"s3_endpoint_url {redact_url(endpoint)!r} must be an http:// or https:// URL")
     config = Config(
         connect_timeout=settings.s3_connect_timeout,
         read_timeout=settings.s3_read_timeout,
