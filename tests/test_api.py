@@ -174,3 +174,44 @@ def test_openapi_description_needs_a_token(archived: Api) -> None:
     assert archived.client.get("/docs").status_code == 404
     spec = archived.call("compliance", "GET", "/openapi.json").json()
     assert "/v1/search" in spec["paths"]
+
+
+@pytest.mark.parametrize("body", [
+    {"article_id": "ok", "html": "<p>SECRET-ARTICLE-TEXT</p>", "url": "javascript:SECRET-URL"},
+    {"article_id": "ok", "html": ["SECRET-ARTICLE-TEXT"]},
+    {"article_id": "SECRET-" + "x" * 200, "html": "<p>SECRET-ARTICLE-TEXT</p>"},
+], ids=["bad-url", "bad-type", "long-id"])
+def test_422_names_the_problems_without_echoing_the_body(archived: Api, body: dict) -> None:
+    resp = archived.call("publisher", "POST", "/v1/articles", json=body)
+    assert resp.status_code == 422
+    assert "SECRET" not in resp.text
+    problems = resp.json()["detail"]
+    assert problems and all(set(p) == {"type", "loc", "msg"} for p in problems)
+    assert problems[0]["loc"][0] == "body" and problems[0]["msg"]
+    broken = archived.call("publisher", "POST", "/v1/articles", content=b'{"html": "SECRET-ARTICLE-TEXT", ',
+                           headers={"Content-Type": "application/json"})
+    assert broken.status_code == 422 and "SECRET" not in broken.text
+    nothing = archived.call("compliance", "POST", "/v1/exports", json={})  # the route's own 422, same shape
+    assert nothing.status_code == 422 and nothing.json()["detail"][0]["msg"].startswith("nothing to export")
+
+
+def test_openapi_lists_every_error_with_its_shape(archived: Api) -> None:
+    spec = archived.call("compliance", "GET", "/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["ValidationProblem"]["properties"]) == {"type", "loc", "msg"}
+    assert schemas["ErrorOut"]["required"] == ["detail"]
+    refs = {name: f"#/components/schemas/{name}" for name in ("ErrorOut", "ValidationErrorOut")}
+    operations = [(path, method, op) for path, item in spec["paths"].items() for method, op in item.items()]
+    assert len(operations) > 15
+    for path, method, op in operations:
+        responses = op["responses"]
+        expected = {"413", "500", "503"} | (set() if path in ("/healthz", "/media/{key}") else {"401", "403", "422"})
+        assert expected <= set(responses), (method, path, sorted(responses))
+        for code, response in responses.items():
+            if code.startswith(("4", "5")):
+                ref = response["content"]["application/json"]["schema"]["$ref"]
+                assert ref in refs.values() or ref.endswith("TakenDownOut"), (method, path, code, ref)
+                assert (ref == refs["ValidationErrorOut"]) == (code == "422"), (method, path, code)
+    assert "404" in spec["paths"]["/v1/posts/{provider}/{post_id}/hold"]["put"]["responses"]
+    assert "409" in spec["paths"]["/v1/articles/{article_id}/revert"]["post"]["responses"]
+    assert "410" in spec["paths"]["/media/{key}"]["get"]["responses"]

@@ -94,9 +94,25 @@ def test_public_paths_need_no_token(env: Api) -> None:
     assert env.client.get("/openapi.json").status_code == 401
 
 
-def test_cookie_authenticates_too(env: Api) -> None:
-    env.client.cookies.set("archiver_token", env.tokens["editor"])
+def test_a_session_cookie_reads_the_api_but_never_changes_it(env: Api) -> None:
+    """The cookie a sign-in sets holds a session id, not the token; it lets a browser read the API
+    (GET), not change it, and sign-out ends it on the server (replaying the old cookie fails)."""
     try:
+        env.client.cookies.set("archiver_token", env.tokens["admin"])  # the raw token, as cookies once held
+        assert env.client.get("/v1/articles/story-1").status_code == 401
+        env.client.cookies.clear()
+        login = env.client.post("/login", data={"token": env.tokens["admin"], "next": "/"}, follow_redirects=False)
+        assert login.status_code == 303
+        session = env.client.cookies["archiver_session"]
+        assert session and env.tokens["admin"] not in login.headers["set-cookie"]
         assert env.client.get("/v1/articles/story-1").status_code == 200
+        body = {"article_id": "by-cookie", "html": "<p>x</p>"}
+        assert env.client.post("/v1/articles", json=body).status_code == 401
+        assert env.client.put(f"{POST}/hold", json={"reason": "x"}).status_code == 401
+        page = env.client.get("/search").text
+        csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        assert env.client.post("/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+        env.client.cookies.set("archiver_session", session)
+        assert env.client.get("/v1/articles/story-1").status_code == 401
     finally:
         env.client.cookies.clear()

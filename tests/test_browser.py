@@ -157,3 +157,41 @@ def test_login_hindi_search_post_and_article_pages(server: tuple[str, pc.Corpus]
 
     assert dialogs == []
     page.close()
+
+
+def test_log_out_button_and_forms_from_another_site(server: tuple[str, pc.Corpus], browser: Any) -> None:
+    """The "Log out" button posts the form (with its CSRF token) and ends the session; a page of another
+    site that posts a form here (login CSRF) is refused, and a signed-in user's cookie is not sent with it."""
+    base, corpus = server
+    page = browser.new_page()
+    page.goto(f"{base}/login?next=/search")
+    page.fill("#token", corpus.tokens["editor"])
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url.endswith("/search")
+
+    evil = ("<!DOCTYPE html><form id=f method=post action='{action}'>"
+            "<input name=token value='{token}'><input name=next value='/'></form>"
+            "<script>document.getElementById('f').submit()</script>")
+    page.route("http://evil.example/**", lambda route: route.fulfill(
+        status=200, content_type="text/html",
+        body=evil.format(action=f"{base}/articles/story-hi/restore", token="")))
+    with page.expect_response(f"{base}/articles/story-hi/restore") as restored:
+        page.goto("http://evil.example/restore")
+    assert restored.value.status in (401, 403)
+    page.unroute("http://evil.example/**")
+    page.route("http://evil.example/**", lambda route: route.fulfill(
+        status=200, content_type="text/html", body=evil.format(action=f"{base}/login", token=corpus.tokens["admin"])))
+    with page.expect_response(f"{base}/login") as login:
+        page.goto("http://evil.example/login")
+    assert login.value.status == 403
+    page.unroute("http://evil.example/**")
+
+    page.goto(f"{base}/search")
+    assert page.url.endswith("/search")  # still signed in as the editor
+    page.click("form.who button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url.endswith("/login")
+    page.goto(f"{base}/search")
+    assert "/login" in page.url
+    page.close()

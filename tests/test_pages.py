@@ -3,9 +3,11 @@ pages on a real archive, escaping of hostile post fields everywhere, and the aud
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,7 +77,19 @@ def test_pages_redirect_to_login_without_a_token(app: Any, corpus: pc.Corpus, pa
     assert "archiver_token" not in r.headers.get("set-cookie", "")
 
 
-def test_login_sets_a_strict_httponly_cookie_and_returns_to_the_page(app: Any, corpus: pc.Corpus) -> None:
+def session_cookie(response: Any) -> str:
+    """The Set-Cookie header that sets archiver_session (a login also clears the legacy cookie)."""
+    cookies = response.headers.get_list("set-cookie")
+    return next(c for c in cookies if c.startswith("archiver_session=") and "max-age=0" not in c.lower())
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'<input type="hidden" name="csrf" value="([0-9a-f]{64})">', page)
+    assert found, "no CSRF field in the page's forms"
+    return found.group(1)
+
+
+def test_login_starts_a_server_side_session_in_a_strict_httponly_cookie(app: Any, corpus: pc.Corpus) -> None:
     client = client_for(app, corpus, None)
     form = client.get("/login?next=/articles/story-hi")
     assert form.status_code == 200 and 'name="token"' in form.text
@@ -83,14 +97,85 @@ def test_login_sets_a_strict_httponly_cookie_and_returns_to_the_page(app: Any, c
     bad = client.post("/login", data={"token": "arc_not-a-token", "next": "/"})
     assert bad.status_code == 401 and "not valid" in bad.text
     assert "set-cookie" not in bad.headers
+    before = len(audit_events(corpus, "login"))
     ok = client.post("/login", data={"token": corpus.tokens["editor"], "next": "/articles/story-hi"})
     assert ok.status_code == 303 and ok.headers["location"] == "/articles/story-hi"
-    cookie = ok.headers["set-cookie"].lower()
-    assert "archiver_token=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    cookie = session_cookie(ok)
+    session_id = cookie.split(";", 1)[0].split("=", 1)[1]
+    attributes = cookie.lower()
+    assert "httponly" in attributes and "samesite=strict" in attributes and "path=/" in attributes
+    assert f"max-age={corpus.settings.session_lifetime}" in attributes
+    assert "secure" not in attributes  # plain http here; see the https test
+    # The cookie is a random session id kept hashed on the server, never the API token.
+    assert corpus.tokens["editor"] not in ok.headers.get("set-cookie", "") and len(session_id) >= 40
+    rows = corpus.runtime.catalog.query("SELECT session_hash FROM web_sessions")
+    assert hashlib.sha256(session_id.encode()).hexdigest() in {r["session_hash"] for r in rows}
+    assert session_id not in repr(rows)
+    events = audit_events(corpus, "login")
+    assert len(events) == before + 1 and events[-1]["role"] == "editor" and events[-1]["target"] == "session"
     assert client.get("/articles/story-hi").status_code == 200
-    out = client.post("/logout")
+
+
+def test_logout_is_a_post_with_the_csrf_token_and_ends_the_session(app: Any, corpus: pc.Corpus) -> None:
+    client = client_for(app, corpus, "editor")
+    session_id = client.cookies["archiver_session"]
+    page = client.get("/articles/story-hi")
+    assert '<form class="who" method="post" action="/logout">' in page.text
+    csrf = csrf_of(page.text)
+    # A link (GET) cannot sign anyone out, nor can a post without the form's token.
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 403
+    assert client.post("/logout", data={"csrf": "0" * 64}).status_code == 403
+    assert client.get("/articles/story-hi").status_code == 200
+    before = len(audit_events(corpus, "logout"))
+    out = client.post("/logout", data={"csrf": csrf})
     assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert 'archiver_session=""' in out.headers["set-cookie"] or "max-age=0" in out.headers["set-cookie"].lower()
     assert client.get("/articles/story-hi").status_code == 303
+    events = audit_events(corpus, "logout")
+    assert len(events) == before + 1 and events[-1]["role"] == "editor"
+    # The old cookie, replayed, is worth nothing: the session is gone on the server.
+    replay = TestClient(app, follow_redirects=False, cookies={"archiver_session": session_id})
+    assert replay.get("/articles/story-hi").status_code == 303
+
+
+def test_sessions_expire(app: Any, corpus: pc.Corpus) -> None:
+    client = client_for(app, corpus, "compliance")
+    session_id = client.cookies["archiver_session"]
+    assert client.get("/search").status_code == 200
+    digest = hashlib.sha256(session_id.encode()).hexdigest()
+    corpus.runtime.catalog.execute("UPDATE web_sessions SET expires_at = ? WHERE session_hash = ?",
+                                   [int(time.time()) - 1, digest])
+    assert client.get("/search").status_code == 303
+
+
+def test_the_cookie_is_secure_over_https(app: Any, corpus: pc.Corpus) -> None:
+    client = TestClient(app, base_url="https://archive.example", follow_redirects=False)
+    ok = client.post("/login", data={"token": corpus.tokens["compliance"], "next": "/"})
+    assert ok.status_code == 303 and "; secure" in session_cookie(ok).lower()
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"}, {"Origin": "null"},
+                                     {"Referer": "https://evil.example/page"}, {"Sec-Fetch-Site": "cross-site"},
+                                     {"Origin": "http://testserver.evil.example"}])
+def test_forms_from_other_sites_are_refused(app: Any, corpus: pc.Corpus, headers: dict[str, str]) -> None:
+    # Login CSRF (signing a victim in as someone else) and logout CSRF: refused before anything is read.
+    client = client_for(app, corpus, None)
+    r = client.post("/login", data={"token": corpus.tokens["admin"], "next": "/"}, headers=headers)
+    assert r.status_code == 403 and "cross-site" in r.json()["detail"]
+    assert "archiver_session" not in r.headers.get("set-cookie", "")
+    signed_in = client_for(app, corpus, "editor")
+    csrf = csrf_of(signed_in.get("/search").text)
+    assert signed_in.post("/logout", data={"csrf": csrf}, headers=headers).status_code == 403
+    assert signed_in.get("/search").status_code == 200  # still signed in
+
+
+def test_forms_from_this_site_are_accepted(app: Any, corpus: pc.Corpus) -> None:
+    client = client_for(app, corpus, None)
+    for headers in ({"Origin": "http://testserver"}, {"Referer": "http://testserver/login?next=/"},
+                    {"Origin": "https://archive.example", "Sec-Fetch-Site": "same-origin"}):  # public_base_url's
+        r = client.post("/login", data={"token": corpus.tokens["admin"], "next": "/"}, headers=headers)
+        assert r.status_code == 303, (headers, r.text)
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:x"])

@@ -208,11 +208,13 @@ def test_http_api_and_editors_pages(tmp_settings: Callable[..., Settings], origi
     assert client.get("/v1/health", headers=auth).json()["articles"][0]["dead"] == 2
     assert client.get("/v1/articles/..%2Fx/health", headers=auth).status_code == 404
 
-    client.cookies.set("archiver_token", editor)
+    assert client.post("/login", data={"token": editor, "next": "/"}, follow_redirects=False).status_code == 303
     page = client.get("/articles/story").text
     assert 'id="health"' in page and '<form method="post" action="/articles/story/restore">' in page
     assert "<code>story</code>" in client.get("/health").text
-    r = client.post("/articles/story/restore", follow_redirects=False)
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    assert client.post("/articles/story/restore", follow_redirects=False).status_code == 403  # no CSRF token
+    r = client.post("/articles/story/restore", data={"csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/articles/story#health"
     assert versions(rt, "story")[-1].reason == "restore"
     client.cookies.clear()

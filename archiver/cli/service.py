@@ -15,10 +15,15 @@ from archiver.web.app import create_app
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """`archiver serve`: run the web app with uvicorn on `args.host`:`args.port` until stopped; returns 0."""
+    """`archiver serve`: run the web app with uvicorn on `args.host`:`args.port` until stopped; returns 0.
+
+    X-Forwarded-Proto and X-Forwarded-For are believed only from the proxies in `forwarded_allow_ips`
+    (so a request a listed TLS proxy received over https is https to the app: its session cookie is
+    `Secure`); uvicorn's own FORWARDED_ALLOW_IPS variable is not consulted."""
     import uvicorn  # only this command serves HTTP; other commands start without it
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", proxy_headers=True,
+                forwarded_allow_ips=[p.strip() for p in settings.forwarded_allow_ips.split(",") if p.strip()])
     return 0
 
 

@@ -110,6 +110,10 @@ class Settings(BaseModel):
     # feeds, object lock
     feeds: str = ""
     object_lock_retention_days: int = 0
+    # the web service (`archiver serve`)
+    max_request_bytes: int = 1024 * 1024
+    session_lifetime: int = 8 * 3600
+    forwarded_allow_ips: str = "127.0.0.1"
 
     if TYPE_CHECKING:
         # The providers' settings (twitter_oembed_url, ...): strings, kept as pydantic extras.

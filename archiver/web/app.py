@@ -4,7 +4,10 @@ Public paths serve only archived copies (blobs, derivatives, post snapshots) wit
 content type, `nosniff`, long cache headers and a strict CSP, so a hostile file cannot run as a page;
 what compliance has taken down answers 410 (the copies themselves: archiver/web/copies.py).
 Everything else is added by the route modules in archiver/web/routes/ (api, health, pages) and needs
-a token (archiver/web/deps.py).
+a token or a signed-in session (archiver/web/deps.py, sessions.py). Every request first meets the
+request guard (archiver/web/guard.py: body caps, same-site forms, credentials before the body is
+read); errors have the shapes and the wording rules of archiver/web/errors.py, and the OpenAPI
+document (behind a token at /openapi.json) lists each status code a route answers with its shape.
 """
 
 from __future__ import annotations
@@ -13,19 +16,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, Response
 
 from archiver import __version__
 from archiver.auth import ROLES, Principal
 from archiver.compliance.holds import hidden_reason
 from archiver.config.settings import Settings
-from archiver.errors import ArchiverError, InputError
 from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
+from archiver.web import errors
 from archiver.web.copies import CSP, content_type_for, load_copy
 from archiver.web.deps import require_role
+from archiver.web.guard import RequestGuard, origin_of
 from archiver.web.routes import api, health, pages
+
+
+def publish_cap(settings: Settings) -> int:
+    """The publish hook's body cap in bytes: JSON escaping may double an article, plus 1 MiB."""
+    return 2 * settings.max_article_bytes + (1 << 20)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -49,25 +58,23 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
                               "article status, compliance search, holds, takedowns and evidence.")
     app.state.runtime = rt
     app.state.intake = intake
-    max_body = 2 * settings.max_article_bytes + (1 << 20)  # JSON escaping may double an article
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Response:
-        length = request.headers.get("content-length", "")
-        if length and (not length.isdigit() or int(length) > max_body):
-            return JSONResponse({"detail": "request body too large"}, status_code=413)
-        return await call_next(request)
+    public_origin = origin_of(settings.public_base_url)
+    app.add_middleware(RequestGuard, runtime=rt, caps={("POST", "/v1/articles"): publish_cap(settings)},
+                       default_cap=settings.max_request_bytes,
+                       trusted_origins=frozenset({public_origin} if public_origin else ()))
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_: Principal = Depends(require_role(*ROLES))) -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get("/healthz", tags=["public"])
+    @app.get("/healthz", tags=["public"], responses=errors.error_responses(*errors.COMMON))
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
     @app.get("/media/{key:path}", tags=["public"], response_class=Response,
-             responses={404: {"description": "not archived"}, 410: {"description": "taken down"}})
+             responses={200: {"description": "the archived copy, with its own content type",
+                              "content": {"*/*": {}}},
+                        **errors.error_responses(404, 410, *errors.COMMON)})
     def media(key: str) -> Response:
         data = load_copy(rt, key)
         reason = hidden_reason(rt, key)
@@ -84,16 +91,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     for routes in (api, health, pages):
         app.include_router(routes.router)
 
-    @app.exception_handler(InputError)
-    def bad_input(_request: Request, exc: InputError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-
-    @app.exception_handler(ArchiverError)
-    def unavailable(_request: Request, exc: ArchiverError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
-
-    @app.exception_handler(Exception)
-    def internal(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": "internal error"}, status_code=500)
-
+    errors.install(app)
     return app

@@ -1,7 +1,8 @@
 """The JSON API under /v1 and /metrics: publish hook, article status, compliance search and actions.
 
-Every route validates its input with pydantic models and path patterns, answers JSON errors, and
-names the roles it admits (admin may do everything). Compliance searches, views, exports, holds
+Every route validates its input with pydantic models and path patterns, answers JSON errors (their
+shapes, in the OpenAPI document too, are archiver/web/errors.py's), and names the roles it admits
+(admin may do everything). Compliance searches, views, exports, holds
 and takedowns are written to the append-only audit log; the log itself is only readable here.
 """
 
@@ -35,10 +36,12 @@ from archiver.runtime import Runtime
 from archiver.steps.prepare import load_plan
 from archiver.steps.results import load_results
 from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, intake_prefix
+from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, intake_prefix, plan_key
 from archiver.web.deps import get_intake, get_runtime, require_role
+from archiver.web.errors import AUTHENTICATED, error_responses, validation_error
 
-router = APIRouter()
+router = APIRouter(responses=error_responses(*AUTHENTICATED))
+NOT_FOUND = error_responses(404)
 
 PROVIDER = Path(pattern=PROVIDER_RE.pattern, max_length=32)
 POST_ID = Path(pattern=POST_ID_RE.pattern, max_length=200)
@@ -113,7 +116,8 @@ class JobOut(BaseModel):
     status_url: str
 
 
-@router.post("/v1/articles", status_code=202, response_model=JobOut, tags=["articles"])
+@router.post("/v1/articles", status_code=202, response_model=JobOut, tags=["articles"],
+             responses=error_responses(400))
 def publish(article: ArticleIn, _who: Publisher, rt: Rt, intake: Annotated[Intake, Depends(get_intake)]) -> JobOut:
     """The publish hook: archive this article (idempotent on article id plus content hash)."""
     article_id, body, url, published_at = article.normalized()
@@ -135,18 +139,19 @@ def _intake_records(rt: Runtime, article_id: str) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: r.get("received_at") or "")
 
 
-@router.get("/v1/articles/{article_id}", tags=["articles"])
+@router.get("/v1/articles/{article_id}", tags=["articles"], responses=NOT_FOUND)
 def article_status(rt: Rt, _who: Operator, article_id: str = ARTICLE_ID) -> dict[str, Any]:
     """Status, committed versions, per-item results and the current rewritten body."""
     row = rt.catalog.article(article_id)
     received = _intake_records(rt, article_id)
-    if row is None:
+    if row is None or not rt.store.exists(plan_key(article_id, row["source_sha256"])):
+        # Received (the publish hook's record, or the catalog's "queued" row) but not planned yet.
         if not received:
             raise HTTPException(status_code=404, detail="no such article")
         last = received[-1]
-        return {"article_id": article_id, "status": "queued", "job_id": last["job_id"], "url": last.get("url"),
-                "published_at": last.get("published_at"), "source_sha256": last["source_sha256"],
-                "versions": [], "items": [], "body": None}
+        return {"article_id": article_id, "status": row["status"] if row else "queued", "job_id": last["job_id"],
+                "url": last.get("url"), "published_at": last.get("published_at"),
+                "source_sha256": last["source_sha256"], "versions": [], "items": [], "body": None}
     sha = row["source_sha256"]
     plan = load_plan(rt, article_id, sha)
     results = load_results(rt, plan)
@@ -192,7 +197,7 @@ def _search(rt: Runtime, params: SearchParams) -> SearchResult:
     return rt.catalog.search(params)
 
 
-@router.get("/v1/search", tags=["compliance"])
+@router.get("/v1/search", tags=["compliance"], responses=error_responses(400))
 def search(rt: Rt, who: Reader, params: Annotated[SearchParams, Query()]) -> dict[str, Any]:
     """Posts by words (any script), author, handle, dates, status, article, image; audit-logged."""
     result = _search(rt, params)
@@ -210,7 +215,7 @@ def _post_or_404(rt: Runtime, provider: str, post_id: str) -> list[tuple[str, di
     return docs
 
 
-@router.get("/v1/posts/{provider}/{post_id}", tags=["compliance"])
+@router.get("/v1/posts/{provider}/{post_id}", tags=["compliance"], responses=NOT_FOUND)
 def post(rt: Rt, who: Reader, provider: str = PROVIDER, post_id: str = POST_ID) -> dict[str, Any]:
     """Every capture of a post over time, with its manifest; audit-logged."""
     docs = _post_or_404(rt, provider, post_id)
@@ -230,28 +235,28 @@ class Reason(BaseModel):
     reason: str = Field(..., min_length=1, max_length=2000)
 
 
-@router.put("/v1/posts/{provider}/{post_id}/hold", tags=["compliance"])
+@router.put("/v1/posts/{provider}/{post_id}/hold", tags=["compliance"], responses=NOT_FOUND)
 def hold(body: Reason, rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
     """Legal hold: Object Lock on every object of the post where the bucket has it; recorded always."""
     _post_or_404(rt, provider, post_id)
     return set_hold(rt, who, provider, post_id, on=True, reason=body.reason)
 
 
-@router.delete("/v1/posts/{provider}/{post_id}/hold", tags=["compliance"])
+@router.delete("/v1/posts/{provider}/{post_id}/hold", tags=["compliance"], responses=NOT_FOUND)
 def release_hold(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
     """Lift the legal hold (and its Object Lock holds); returns the post's new compliance state; 404 if unknown."""
     _post_or_404(rt, provider, post_id)
     return set_hold(rt, who, provider, post_id, on=False)
 
 
-@router.put("/v1/posts/{provider}/{post_id}/takedown", tags=["compliance"])
+@router.put("/v1/posts/{provider}/{post_id}/takedown", tags=["compliance"], responses=NOT_FOUND)
 def takedown(body: Reason, rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
     """Hide the post's snapshots, cards and media from public serving (410); evidence is kept."""
     _post_or_404(rt, provider, post_id)
     return set_takedown(rt, who, provider, post_id, on=True, reason=body.reason)
 
 
-@router.delete("/v1/posts/{provider}/{post_id}/takedown", tags=["compliance"])
+@router.delete("/v1/posts/{provider}/{post_id}/takedown", tags=["compliance"], responses=NOT_FOUND)
 def lift_takedown(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
     """Serve the post publicly again; returns the post's new compliance state; 404 if unknown."""
     _post_or_404(rt, provider, post_id)
@@ -293,7 +298,7 @@ def _zip_response(rt: Runtime, who: Principal, posts: list[tuple[str, str]], que
 
 
 @router.get("/v1/posts/{provider}/{post_id}/export", tags=["compliance"], response_class=Response,
-            responses={200: {"content": {"application/zip": {}}}})
+            responses={200: {"content": {"application/zip": {}}}, **NOT_FOUND})
 def export_post(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> Response:
     """Evidence bundle of one post: manifests, WARC records, originals and SHA256SUMS."""
     _post_or_404(rt, provider, post_id)
@@ -301,7 +306,7 @@ def export_post(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str 
 
 
 @router.post("/v1/exports", tags=["compliance"], response_class=Response,
-             responses={200: {"content": {"application/zip": {}}}})
+             responses={200: {"content": {"application/zip": {}}}, **NOT_FOUND})
 def export(body: ExportIn, rt: Rt, who: Compliance) -> Response:
     """Evidence bundle of listed posts or of a search result."""
     posts = [(p.provider, p.post_id) for p in body.posts]
@@ -310,7 +315,7 @@ def export(body: ExportIn, rt: Rt, who: Compliance) -> Response:
         query = body.search.model_dump(mode="json", by_alias=True)
         posts += [(h["provider"], h["post_id"]) for h in _search(rt, body.search).hits]
     if not posts:
-        raise HTTPException(status_code=422, detail="nothing to export: give posts or a search with hits")
+        raise validation_error(["body"], "nothing to export: give posts or a search with hits")
     for provider, post_id in dict.fromkeys(posts):
         _post_or_404(rt, provider, post_id)
     return _zip_response(rt, who, posts, query, "evidence.zip")

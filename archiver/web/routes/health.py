@@ -21,14 +21,15 @@ from archiver.health.originals import load_record, originals, overview
 from archiver.health.restore import restore, revert
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id
-from archiver.web.deps import get_runtime, require_role
+from archiver.web.deps import get_runtime, require_form_role, require_role
+from archiver.web.errors import AUTHENTICATED, error_responses
 from archiver.web.routes import pages
 
 VIEW_ROLES = ("editor", "compliance")
 EDIT_ROLES = ("editor",)
 _WORST = ("dead", "suspect", "live", "unchecked")
 
-router = APIRouter()
+router = APIRouter(responses=error_responses(*AUTHENTICATED))
 
 
 class RestoreIn(BaseModel):
@@ -71,7 +72,7 @@ def health_overview(state: str | None = Query(None, pattern="^(unchecked|live|su
     return {"articles": overview(rt, state=state, limit=limit, offset=offset)}
 
 
-@router.get("/v1/articles/{article_id}/health", tags=["health"])
+@router.get("/v1/articles/{article_id}/health", tags=["health"], responses=error_responses(404))
 def article_health(article_id: str, check_now: bool = False, rt: Runtime = Depends(get_runtime),
                    principal: Principal = Depends(require_role(*VIEW_ROLES))) -> dict[str, Any]:
     """Every item of the article with its state and history; `check_now` (editors) checks each now."""
@@ -80,7 +81,7 @@ def article_health(article_id: str, check_now: bool = False, rt: Runtime = Depen
     return _run(health_originals.article_health, rt, _article(article_id), check_now=check_now)
 
 
-@router.post("/v1/articles/{article_id}/restore", tags=["health"])
+@router.post("/v1/articles/{article_id}/restore", tags=["health"], responses=error_responses(404, 409))
 def restore_article(article_id: str, body: RestoreIn | None = None, rt: Runtime = Depends(get_runtime),
                     principal: Principal = Depends(require_role(*EDIT_ROLES))) -> dict[str, Any]:
     """Replace dead embeds by their static cards and point dead images at their stable copies, as a
@@ -90,7 +91,7 @@ def restore_article(article_id: str, body: RestoreIn | None = None, rt: Runtime 
                 all_dead=body.all_dead, principal=principal)
 
 
-@router.post("/v1/articles/{article_id}/revert", tags=["health"])
+@router.post("/v1/articles/{article_id}/revert", tags=["health"], responses=error_responses(404, 409))
 def revert_article(article_id: str, body: RevertIn, rt: Runtime = Depends(get_runtime),
                    principal: Principal = Depends(require_role(*EDIT_ROLES))) -> dict[str, Any]:
     """Make an earlier version's bytes, exactly, the new current version."""
@@ -109,8 +110,9 @@ def health_page(request: Request, state: str | None = Query(None, pattern="^(|un
 
 
 def restore_form(article_id: str, rt: Runtime = Depends(get_runtime),
-                 principal: Principal = Depends(require_role(*EDIT_ROLES))) -> RedirectResponse:
-    """The article page's "Restore" button: restore every dead item, then back to the page (303)."""
+                 principal: Principal = Depends(require_form_role(*EDIT_ROLES))) -> RedirectResponse:
+    """The article page's "Restore" button: restore every dead item, then back to the page (303).
+    A signed-in browser's post carries the session's CSRF token (403 without it)."""
     _run(restore, rt, _article(article_id), principal=principal)
     return RedirectResponse(f"/articles/{pages.seg(article_id)}#health", status_code=303)
 

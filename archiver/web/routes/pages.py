@@ -1,9 +1,14 @@
 """Server-rendered pages for compliance staff and editors: search, a post's captures, an article.
 
 Plain HTML from Jinja2 templates (autoescaped), one small stylesheet, no JavaScript: the pages work
-in any browser and in a text-mode one. Browsers authenticate with the HttpOnly, SameSite=Strict
-cookie `archiver_token` that POST /login sets from an API token; a page asked for without it
-redirects to the login form. Every search and every view of a post or an article is audit-logged.
+in any browser and in a text-mode one. Signing in (POST /login with an API token) starts a session
+(archiver/web/sessions.py): the HttpOnly, SameSite=Strict cookie `archiver_session` holds its random
+id, never the token, `Secure` when the request came over https (directly, or through a proxy listed
+in `forwarded_allow_ips` that says so in X-Forwarded-Proto), and it ends after `session_lifetime` or
+at sign-out (POST /logout: a GET does not sign out). A page asked for without a session redirects to
+the login form. Every form a page shows carries the session's CSRF token, and the request guard
+refuses form posts from other sites (Origin). Signing in and out, every search and every view of a
+post or an article are audit-logged.
 
 Everything shown comes from storage or the catalog, that is from third parties (post text,
 handles, URLs): it is escaped by the templates, links are built from checked ids, and the only
@@ -25,6 +30,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from archiver.article.versions import versions
 from archiver.auth import Principal, authenticate
@@ -42,7 +48,17 @@ from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, PUBLIC_PREFIXES, derived_key, version_key
 from archiver.web.copies import CSP as MEDIA_CSP
 from archiver.web.copies import content_type_for, load_copy
-from archiver.web.deps import COOKIE_NAME, get_runtime, require_role
+from archiver.web.deps import check_csrf, get_runtime, require_role
+from archiver.web.errors import local_roots, public_detail
+from archiver.web.sessions import (
+    COOKIE_NAME,
+    CSRF_FIELD,
+    LEGACY_COOKIE,
+    csrf_token,
+    end_session,
+    session_principal,
+    start_session,
+)
 
 HERE = Path(__file__).resolve().parent.parent
 PAGE_SIZE = 20
@@ -61,7 +77,9 @@ PAGE_HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` with the pages' own
+    # form posts, which the request guard must refuse; other sites still get no referrer.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 _LANG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
@@ -105,7 +123,8 @@ class PageRoute(APIRoute):
                 if exc.status_code == 401:
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
-                return render(request, "error.html", {"status": exc.status_code, "detail": exc.detail},
+                detail = public_detail(str(exc.detail), local_roots(request.app))
+                return render(request, "error.html", {"status": exc.status_code, "detail": detail},
                               status_code=exc.status_code)
 
         return page_handler
@@ -115,8 +134,12 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    """Template `name` rendered with `context` (plus the signed-in principal) and the page security headers."""
+    """Template `name` rendered with `context` (plus the signed-in principal and, for a session, the CSRF
+    token its forms carry as the field `csrf`) and the page security headers."""
     context.setdefault("principal", getattr(request.state, "principal", None))
+    session_id = getattr(request.state, "session_id", None)
+    context.setdefault("csrf", csrf_token(session_id) if session_id else "")
+    context.setdefault("csrf_field", CSRF_FIELD)
     return templates.TemplateResponse(request, name, context, status_code=status_code, headers=PAGE_HEADERS)
 
 
@@ -167,25 +190,40 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
 
 
 @router.post("/login")
-def login(request: Request, token: str = Form(""), next: str = Form("/"),
+def login(request: Request, token: str = Form("", max_length=1000), next: str = Form("/", max_length=4000),
           rt: Runtime = Depends(get_runtime)) -> Response:
-    """Sign in with an API token: sets the HttpOnly `archiver_token` cookie and redirects (303) to `next`;
-    401 with the form again when the token is not valid."""
+    """Sign in with an API token: starts a session, sets its id in the HttpOnly cookie `archiver_session`
+    (Secure over https) and redirects (303) to `next`; 401 with the form again when the token is not
+    valid. Audit-logged as "login" (the request guard has already refused posts from other sites)."""
     principal = authenticate(rt.catalog, token.strip())
     if principal is None:
         return render(request, "login.html", {"next": safe_next(next), "error": "That token is not valid."},
                       status_code=401)
+    lifetime = rt.settings.session_lifetime
+    session_id = start_session(rt.catalog, principal, lifetime)
+    audit.record(rt, principal, "login", "session", {"lifetime": lifetime})
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(COOKIE_NAME, token.strip(), httponly=True, samesite="strict", path="/",
+    response.set_cookie(COOKIE_NAME, session_id, max_age=lifetime, httponly=True, samesite="strict", path="/",
                         secure=request.url.scheme == "https")
+    response.delete_cookie(LEGACY_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 
-@router.api_route("/logout", methods=["GET", "POST"])
-def logout() -> Response:
-    """Sign out: deletes the `archiver_token` cookie and redirects (303) to the sign-in form."""
+@router.post("/logout")
+async def logout(request: Request, rt: Runtime = Depends(get_runtime)) -> Response:
+    """Sign out (POST only: a link or a GET cannot sign anyone out): ends the session, deletes the cookie
+    and redirects (303) to the sign-in form; audit-logged as "logout". A session's post must carry its
+    CSRF token (403 without it); without a live session there is nothing to end."""
+    session_id = request.cookies.get(COOKIE_NAME)
+    principal = await run_in_threadpool(session_principal, rt.catalog, session_id)
+    if principal is not None:
+        request.state.session_id = session_id
+        await check_csrf(request)
+        await run_in_threadpool(end_session, rt.catalog, session_id)
+        await run_in_threadpool(audit.record, rt, principal, "logout", "session", {})
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(LEGACY_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 

@@ -1,0 +1,184 @@
+"""Error answers of the web app: their JSON shapes (also in the OpenAPI document) and what they may say.
+
+Every error is `{"detail": "one line"}` (ErrorOut), except
+
+- 422, a request that does not validate: `{"detail": [{"type", "loc", "msg"}]}` (ValidationErrorOut),
+  one entry per problem. The submitted values are not echoed (FastAPI's `input` and `ctx` are left
+  out), and `msg` is cut at 300 characters;
+- 410 from /media/: `{"detail": "taken down", "reason"}` (TakenDownOut).
+
+What an error says never shows where things are stored (`public_detail`): URLs and DSNs have their
+credentials masked (archiver.redact), local storage and catalog locations (file:// and sqlite://
+URLs, the paths under the service's home, quoted absolute paths) become "[local path]".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from archiver.errors import ArchiverError, InputError
+from archiver.redact import redact_text
+
+LOCAL = "[local path]"
+MAX_MESSAGE = 300
+_PATH_REST = r"(?:[^\s'\"<>()]*[^\s'\"<>():;,.])?"  # the rest of a path, less a trailing punctuation mark
+_LOCAL_URL = re.compile(r"(?:file|sqlite):/" + _PATH_REST, re.IGNORECASE)
+_QUOTED_PATH = re.compile(r"(['\"])/[^'\"\s]*/[^'\"]*\1")
+
+
+class ErrorOut(BaseModel):
+    """An error: one line saying what is wrong."""
+
+    detail: str
+
+
+class TakenDownOut(ErrorOut):
+    """A copy compliance has taken down (410): `detail` "taken down" and the reason given."""
+
+    reason: str | None = None
+
+
+class ValidationProblem(BaseModel):
+    """One problem of a request that does not validate: its pydantic type, where (`["body", "reason"]`,
+    `["query", "limit"]`, `["path", "post_id"]`) and what is wrong. The submitted value is not echoed."""
+
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class ValidationErrorOut(BaseModel):
+    """422: the request does not validate; one entry per problem."""
+
+    detail: list[ValidationProblem]
+
+
+DESCRIPTIONS = {
+    400: "bad input (one line saying what)",
+    401: "no valid credentials: an API token as `Authorization: Bearer ...` (WWW-Authenticate: Bearer)",
+    403: "the caller's role may not do this, or a browser form from another site",
+    404: "no such thing",
+    409: "the request conflicts with the article's versions",
+    410: "taken down by compliance",
+    413: "the request body is over its cap (Content-Length or counted as it arrives)",
+    422: "the request does not validate: the problems, without the submitted values",
+    500: "internal error (no details)",
+    503: "storage, catalog or broker unavailable, or misconfigured",
+}
+_MODELS: dict[int, type[BaseModel]] = {410: TakenDownOut, 422: ValidationErrorOut}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these status codes, each with its description and JSON model."""
+    return {code: {"description": DESCRIPTIONS[code], "model": _MODELS.get(code, ErrorOut)} for code in codes}
+
+
+# What every route may answer (413 too: any request may carry an oversized body), and what every
+# route that needs credentials may answer (400: an InputError from the library, wherever it arises).
+COMMON = (413, 500, 503)
+AUTHENTICATED = (400, 401, 403, 422, *COMMON)
+
+
+def public_detail(message: str, local_roots: Iterable[str] = ()) -> str:
+    """`message` fit for an error body: credentials masked, local storage/catalog locations hidden
+    (`local_roots`: directories to hide wherever they appear, e.g. the service's home)."""
+    text = _LOCAL_URL.sub(LOCAL, redact_text(message))
+    for root in sorted({r.rstrip("/") for r in local_roots if len(r.rstrip("/")) > 1}, key=len, reverse=True):
+        text = re.sub(re.escape(root) + _PATH_REST, LOCAL, text)
+    return _QUOTED_PATH.sub(lambda m: f"{m.group(1)}{LOCAL}{m.group(1)}", text)
+
+
+def local_roots(app: FastAPI) -> list[str]:
+    """The directories of the app's runtime that an error must not show: home, storage, catalog."""
+    settings = app.state.runtime.settings
+    roots = [settings.home, str(settings.home_path)]
+    for url in (settings.storage_url, settings.catalog_url):
+        if url.startswith(("file://", "sqlite:///")):
+            path = url.removeprefix("file://").removeprefix("sqlite:///")
+            roots += [path, str(Path(path).parent)] if url.startswith("sqlite") else [path]
+    return [r for r in roots if len(r) > 1]
+
+
+def problems(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI's validation errors as ValidationProblem dicts: type, loc, msg (cut), nothing echoed."""
+    out = []
+    for error in errors:
+        error = error if isinstance(error, dict) else {"msg": str(error)}
+        loc = [part if isinstance(part, int) else str(part) for part in error.get("loc") or ()]
+        out.append({"type": str(error.get("type") or "value_error"), "loc": loc,
+                    "msg": str(error.get("msg") or "")[:MAX_MESSAGE]})
+    return out
+
+
+def _document_422(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with FastAPI's default 422 (HTTPValidationError: `input`, `ctx`) replaced by
+    what the app answers, ValidationErrorOut, wherever a route did not declare its own."""
+    ours, default = "#/components/schemas/ValidationErrorOut", "#/components/schemas/HTTPValidationError"
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            response = operation.get("responses", {}).get("422") if isinstance(operation, dict) else None
+            content = (response or {}).get("content", {}).get("application/json", {})
+            if content.get("schema", {}).get("$ref") == default:
+                content["schema"] = {"$ref": ours}
+                response["description"] = DESCRIPTIONS[422]
+    if "ValidationErrorOut" not in components:  # no route declared it: add it and what it refers to
+        doc = ValidationErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(doc.pop("$defs", {}))
+        components["ValidationErrorOut"] = doc
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    return schema
+
+
+def install(app: FastAPI) -> None:
+    """The app's error handlers: HTTP errors and InputError (400) and ArchiverError (503) as ErrorOut
+    with public_detail, validation errors as ValidationErrorOut, anything else 500 "internal error".
+    Also makes the OpenAPI document describe that 422 on every route (see _document_422)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _document_422(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    def answer(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"detail": public_detail(message, local_roots(request.app))}, status_code=status,
+                            headers=headers)
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "error"
+        return answer(request, exc.status_code, detail, dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": problems(exc.errors())}, status_code=422)
+
+    @app.exception_handler(InputError)
+    def bad_input(request: Request, exc: InputError) -> JSONResponse:
+        return answer(request, 400, str(exc))
+
+    @app.exception_handler(ArchiverError)
+    def unavailable(request: Request, exc: ArchiverError) -> JSONResponse:
+        return answer(request, 503, str(exc))
+
+    @app.exception_handler(Exception)
+    def internal(_request: Request, _exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def validation_error(loc: Sequence[str | int], msg: str) -> RequestValidationError:
+    """A 422 of the same shape as the ones pydantic's checks give, for a check made in a route."""
+    return RequestValidationError([{"type": "value_error", "loc": tuple(loc), "msg": msg}])
