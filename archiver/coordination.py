@@ -28,6 +28,10 @@ class Coordinator(Protocol):
         """Add member to the group's done-set and return the set's size (idempotent)."""
         ...
 
+    def held(self, name: str) -> bool:
+        """Whether someone holds the lock `name` now (a capture still running, for the sweeper)."""
+        ...
+
 
 class LocalCoordinator:
     """Locks and done-sets in this process's memory, for the local runner; nothing expires."""
@@ -47,6 +51,11 @@ class LocalCoordinator:
             yield
         finally:
             lk.release()
+
+    def held(self, name: str) -> bool:
+        with self._guard:
+            lk = self._locks.get(name)
+        return lk is not None and lk.locked()
 
     def mark_done(self, group: str, member: str) -> int:
         with self._guard:
@@ -97,6 +106,10 @@ class RedisCoordinator:
             renewer.join()
             with suppress(self.lock_error):  # an expired lock is already gone
                 lk.release()
+
+    def held(self, name: str) -> bool:
+        """Whether the lock exists in Redis: held and renewed, or its holder died less than a lease ago."""
+        return bool(self.redis.exists(f"{self.prefix}:lock:{name}"))
 
     def mark_done(self, group: str, member: str) -> int:
         key = f"{self.prefix}:done:{group}"

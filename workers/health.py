@@ -12,11 +12,13 @@ import random
 from datetime import timedelta
 from typing import Any
 
+from celery import Task
+
 from archiver.dates import iso, utcnow
 from archiver.health.originals import check, claim, due, enroll_all
 from archiver.health.restore import auto_restore
 from workers.app import app, settings
-from workers.tasks import runtime
+from workers.tasks import retry_faults, runtime
 
 ROUND_SECONDS = settings.health_round_seconds
 BATCH = 500
@@ -41,8 +43,11 @@ def schedule_checks() -> dict[str, Any]:
     return {"enrolled": enrolled, "queued": len(batch)}
 
 
-@app.task(name="archiver.health_check", ignore_result=True)
-def check_original(original: dict[str, Any]) -> str:
+@app.task(bind=True, name="archiver.health_check", ignore_result=True)
+@retry_faults
+def check_original(self: Task, original: dict[str, Any]) -> str:
+    """Check one original (archiver.health.originals.check); a fault of storage or the catalog is
+    retried, and a check that still cannot run is due again in a later round."""
     rt = runtime()
     rec = check(rt, original)
     if rec["state"] == "dead" and rec["since"] == rec["last_checked_at"]:

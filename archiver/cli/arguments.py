@@ -61,7 +61,7 @@ def demo(sub: argparse._SubParsersAction) -> None:
     sp.set_defaults(run="demo:cmd_demo")
 
 def service(sub: argparse._SubParsersAction) -> None:
-    """Add serve and worker."""
+    """Add serve, worker and sweep."""
     sp = sub.add_parser("serve", help="serve the stable URLs of archived copies over HTTP")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8080)
@@ -71,6 +71,11 @@ def service(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--concurrency", type=int, default=2)
     sp.add_argument("--loglevel", default="INFO")
     sp.set_defaults(run="service:cmd_worker")
+
+    sp = sub.add_parser("sweep", help="queue what stuck articles miss (the beat does it every sweep_interval)")
+    sp.add_argument("--limit", type=int, help="at most this many articles (default: the sweep_batch setting)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="sweep:cmd_sweep")
 
 def access(sub: argparse._SubParsersAction) -> None:
     """Add token (create), export and verify."""

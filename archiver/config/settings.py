@@ -89,16 +89,23 @@ class Settings(BaseModel):
     max_image_frames: int = 1000
     media_derivatives: Switch = True
     media_time_limit: float = 15.0
+    media_workers: int = 4
+    media_memory_budget: int = 1024 * 1024 * 1024
     # capture and the runners
     capture_threads: int = 8
     capture_fresh_for: int = 7 * 24 * 3600
     max_redeliveries: int = 3
     archive_deadline: float = 60.0
     media_dedupe_window: int = 30 * 24 * 3600
-    visibility_timeout: int = 3600
-    task_time_limit: int = 900
+    visibility_timeout: int = 120
+    task_time_limit: int = 90
     lock_lease: float = 30.0
     capture_retry_delays: str = "60,600,3600"
+    fault_retries: int = 10
+    fault_retry_max_delay: float = 60.0
+    sweep_interval: float = 60.0
+    sweep_stale_after: float = 300.0
+    sweep_batch: int = 500
     # link health and restoring
     health_dead_after_failures: int = 3
     health_dead_after_hours: float = 72.0

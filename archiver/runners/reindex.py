@@ -28,7 +28,14 @@ from archiver.records.result import ImageResult, ItemResult, load_item_result
 from archiver.records.version import Version
 from archiver.steps.results import is_final, record_item
 from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import ARTICLE_OBJECT_RE, ARTICLES_PREFIX, MANIFEST_KEY_RE, POSTS_PREFIX
+from archiver.storage.layout import (
+    ARTICLE_OBJECT_RE,
+    ARTICLES_PREFIX,
+    INTAKE_KEY_RE,
+    INTAKE_PREFIX,
+    MANIFEST_KEY_RE,
+    POSTS_PREFIX,
+)
 
 if TYPE_CHECKING:
     from archiver.runtime import Runtime
@@ -93,14 +100,41 @@ def reindex(rt: Runtime, *, fresh: bool = False,
         m = ARTICLE_OBJECT_RE.fullmatch(key)
         if m:
             by_article[m["aid"]].append((m, key))
+    indexed = set()
     for article_id, objects in sorted(by_article.items()):
         try:
             _index_article(rt, article_id, objects, rep)
             rep.articles += 1
+            indexed.add(article_id)
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("reindex: skipping article %s: %s", article_id, exc)
             rep.skipped += 1
+    _index_unprocessed(rt, indexed, rep)
     return rep
+
+
+def _index_unprocessed(rt: Runtime, indexed: set[str], rep: ReindexReport) -> None:
+    """Articles received (an intake record) but with no plan stored yet: "queued", as Intake left them,
+    so the sweeper starts them again (archiver/runners/sweep.py)."""
+    latest: dict[str, tuple[str, str, dict]] = {}
+    for key in rt.store.list(INTAKE_PREFIX):
+        m = INTAKE_KEY_RE.fullmatch(key)
+        if m is None or m["aid"] in indexed:
+            continue
+        try:
+            record = json.loads(rt.store.get(key))
+            received = str(record["received_at"])
+        except (ObjectNotFound, ValueError, KeyError, TypeError) as exc:
+            log.warning("reindex: skipping %s: %s", key, exc)
+            rep.skipped += 1
+            continue
+        if m["aid"] not in latest or received > latest[m["aid"]][0]:
+            latest[m["aid"]] = (received, m["sha"], record)
+    for article_id, (received, sha, record) in sorted(latest.items()):
+        rt.catalog.record_article(article_id=article_id, url=record.get("url"), source_sha256=sha,
+                                  encoding=record.get("charset") or "", status="queued",
+                                  created_at=received, updated_at=received)
+        rep.articles += 1
 
 
 def _index_article(rt: Runtime, article_id: str, objects: list[tuple[re.Match[str], str]],

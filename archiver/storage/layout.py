@@ -160,6 +160,10 @@ ARTICLE_OBJECT_RE = re.compile(
     rf"|results/(?P<rsrc>{SHA256_RE.pattern})/(?P<item>[0-9a-f]+)\.json|v(?P<version>\d+)\.json)")
 
 
+# An intake record: ``intake/<id>/<sha256>.json`` (what `archiver reindex` reads of them).
+INTAKE_KEY_RE = re.compile(rf"{INTAKE_PREFIX}(?P<aid>[^/]+)/(?P<sha>{SHA256_RE.pattern})\.json")
+
+
 def intake_key(article_id: str, source_sha256: str) -> str:
     """``intake/<id>/<sha256>.json``: what the publish hook received with a source (url, times, via)."""
     return f"{INTAKE_PREFIX}{article_id}/{source_sha256}.json"
