@@ -2,9 +2,12 @@
 images are read by the base class, ``html_images.HtmlImages``).
 
 A tree parser gives no cheap character offsets and is slow, so this is a linear scanner: one
-regex finds the opening tags that matter, a possessive (non-backtracking) pattern finds where
-each tag ends, and matching close tags come from one pass per tag name. Every search is bounded
-or consumes what it scans, so hostile markup costs time linear in its length.
+regex finds the opening tags that matter, the HTML tokenizer's own rules (``tokens.py``) say where
+each tag, comment and raw-text element ends, and matching close tags come from one pass per tag
+name. A tag found inside another tag's attribute, a comment or raw text is not a tag, and no span
+begins or ends inside a token (``tokens.Boundaries``), so a rewrite never leaves half a tag behind,
+however malformed the markup (``</blockquote to <a href=x>`` is one end tag, as browsers read it).
+Every search is bounded or consumes what it scans, so hostile markup costs time linear in its length.
 
 The scanner knows no platform: blockquote and div classes, AMP elements, iframe and script
 attributes come from the provider modules (``constructs.current()``), whose readers get the
@@ -25,19 +28,16 @@ from archiver.discover.html_images import HtmlImages
 from archiver.discover.model import Embed, ImageRef
 from archiver.discover.readers import post_from
 from archiver.discover.tags import Block, Tag, links, parse_attrs
+from archiver.discover.tokens import RAW_TEXT, WS, Boundaries, comment_end, raw_text_end, tag_end
 from archiver.discover.urls import PostMatch, handle_in_url, match_post_url
 
 # The tags every article is scanned for; the providers' AMP elements are added (`_start`).
-_TAGS = ("img", "amp-img", "source", "iframe", "meta", "base", "script", "style", "textarea", "title", "xmp",
-         "blockquote", "figure", "amp-iframe")
+_TAGS = ("img", "amp-img", "source", "meta", "base", *RAW_TEXT, "plaintext", "blockquote", "figure", "amp-iframe")
 _start_cache: tuple[int, re.Pattern[str]] | None = None
-_TAG_BODY = re.compile(r"""(?:[^>"']++|"[^"]*+"|'[^']*+')*+>""")
-_TAG_WINDOW = 32768
-_RAW_CLOSE = {
-    name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "textarea", "title", "xmp")
-}
 _WP_OPEN = re.compile(r"<!--\s*wp:(embed|core-embed/[\w-]{1,40})\s+(\{.*\})\s*/?-->", re.S)
-_TRAIL_SCRIPT = re.compile(r"\s{0,200}<script\b([^<>]{0,1000})>\s{0,100}</script\s*>", re.I)
+_TRAIL_SCRIPT_OPEN = re.compile(r"[\t\n\f\r ]{0,200}<script(?=[\t\n\f\r />])", re.I)
+_TRAIL_SCRIPT_CLOSE = re.compile(r"[\t\n\f\r ]{0,100}</script(?=[\t\n\f\r />])", re.I)
+_A_CLOSE = re.compile(r"</a(?=[\t\n\f\r />])", re.I)
 _EMBED_SCRIPT = re.compile(
     r"""src\s*=\s*["']?[^"'\s>]{0,300}/(?:widgets|embeds?|platform)\.js""", re.I
 )
@@ -58,7 +58,8 @@ class HtmlScanner(HtmlImages):
         # Regions where text is not content (scripts, styles, comments): no bare-URL embeds there.
         self.raw_regions: list[tuple[int, int]] = []
         self._stop = False
-        self._quote_off_until = -1
+        # Which offsets lie between the tokens a browser reads (tags, comments, raw text).
+        self.bounds = Boundaries(text)
         self._pairs: dict[str, dict[int, tuple[int, int]]] = {}
         self._closers: dict[str, list[tuple[int, int]]] = {}
         self._figures: tuple[list[int], list[tuple[int, int]]] | None = None
@@ -67,32 +68,32 @@ class HtmlScanner(HtmlImages):
 
     # --- tokenizing ---------------------------------------------------------------------
     def _tag(self, name: str, start: int, body: int) -> Tag | None:
-        end = -1
-        if body >= self._quote_off_until:
-            m = _TAG_BODY.match(self.text, body, min(self.n, body + _TAG_WINDOW))
-            if m:
-                end = m.end()
-            else:
-                self._quote_off_until = body + _TAG_WINDOW
-        if end < 0:
-            gt = self.text.find(">", body)
-            if gt < 0:
-                self._stop = True
-                return None
-            end = gt + 1
-        return Tag(name, start, end, parse_attrs(self.text, body, end - 1))
+        """The tag at `start` whose name ends at `body`; None (and the scan stops) when it never ends:
+        an unterminated tag swallows the rest of the document."""
+        end = tag_end(self.text, body)
+        if end is None:
+            self._stop = True
+            return None
+        return Tag(name, start, end, parse_attrs(self.text, body, end))
 
     def _pair_map(self, name: str) -> dict[int, tuple[int, int]]:
-        """Open-tag start -> (close start, close end) for `name`, nesting matched with a stack."""
+        """Open-tag start -> (close start, close end) for `name`, nesting matched with a stack; only
+        real tags count (not one inside another tag, a comment or raw text), and an end tag runs to
+        its ">" whatever it holds."""
         found = self._pairs.get(name)
         if found is None:
             found = {}
             stack: list[int] = []
-            for m in re.finditer(rf"<(/?){name}(?=[\s/>])[^<>]{{0,4000}}>?", self.text, re.I):
+            for m in re.finditer(rf"<(/?){re.escape(name)}(?=[\t\n\f\r />])", self.text, re.I):
+                if self.bounds.token_at(m.start()) is not None:
+                    continue
                 if not m.group(1):
                     stack.append(m.start())
                 elif stack:
-                    found[stack.pop()] = (m.start(), m.end())
+                    end = tag_end(self.text, m.end())
+                    if end is None:
+                        break
+                    found[stack.pop()] = (m.start(), end)
             self._pairs[name] = found
         return found
 
@@ -102,10 +103,13 @@ class HtmlScanner(HtmlImages):
         if pair:
             return pair
         stop = min(self.n, tag.end + 20000)
-        nxt = re.compile(rf"<{tag.name}(?=[\s/>])", re.I).search(self.text, tag.end, stop)
+        nxt = re.compile(rf"<{re.escape(tag.name)}(?=[\t\n\f\r />])", re.I).search(self.text, tag.end, stop)
         stop = nxt.start() if nxt else stop
-        last = self.text.rfind("</a>", tag.end, stop)
-        end = last + 4 if last >= 0 else tag.end
+        end = tag.end
+        for m in _A_CLOSE.finditer(self.text, tag.end, stop):  # the last real </a> before it
+            close = tag_end(self.text, m.end())
+            if close is not None and close <= stop and self.bounds.token_at(m.start()) is None:
+                end = close
         return end, end
 
     def run(self) -> None:
@@ -115,6 +119,10 @@ class HtmlScanner(HtmlImages):
             m = start.search(text, pos)
             if not m:
                 break
+            inside = self.bounds.token_at(m.start())
+            if inside is not None:  # in another tag's attribute, a comment or raw text: not a tag
+                pos = inside[1]
+                continue
             if m.group(2):
                 pos = self._comment(m.start())
                 continue
@@ -126,24 +134,25 @@ class HtmlScanner(HtmlImages):
         candidate = self.constructs.div_candidate
         if candidate is None:
             return
-        raw = sorted(self.raw_regions)
-        raw_starts = [r[0] for r in raw]
         for m in candidate.finditer(text):
-            i = bisect.bisect_right(raw_starts, m.start()) - 1
-            if i >= 0 and raw[i][1] > m.start():
+            if text[m.start() + 4] not in WS + "/>" or self.bounds.token_at(m.start()) is not None:
                 continue
             tag = self._tag("div", m.start(), m.start() + 4)
-            if tag is not None:
-                self._div(tag)
+            if tag is None:
+                break
+            self._div(tag)
 
     def _dispatch(self, tag: Tag) -> int:
         name = tag.name
-        if name in _RAW_CLOSE:
-            close = _RAW_CLOSE[name].search(self.text, tag.end)
-            inner_end, end = (close.start(), close.end()) if close else (self.n, self.n)
+        if name in RAW_TEXT or name == "plaintext":
+            # Raw text runs to the element's own end tag (plaintext: to the end of the document).
+            close = raw_text_end(self.text, name, tag.end) if name != "plaintext" else None
+            inner_end, end = close if close else (self.n, self.n)
             self.raw_regions.append((tag.start, end))
             if name == "script":
                 self._script(tag, inner_end, end)
+            elif name == "iframe":
+                self._iframe(tag, end if close else None)
             return end
         if name in ("img", "amp-img"):
             self._img(tag)
@@ -157,8 +166,6 @@ class HtmlScanner(HtmlImages):
                 self.base_href = tag.get("href")
         elif name == "blockquote":
             self._blockquote(tag)
-        elif name == "iframe":
-            self._iframe(tag)
         elif name == "figure":
             self._figure(tag)
         elif name == "amp-iframe":
@@ -176,23 +183,33 @@ class HtmlScanner(HtmlImages):
         included); ``found`` gives its id and URL, ``fields`` any of Embed's (handle, author, text,
         date, media_links: empty values are left out)."""
         post_id, url = (found[1], found[2]) if found else (None, None)
-        m = _TRAIL_SCRIPT.match(self.text, end)
-        if m and _EMBED_SCRIPT.search(m.group(1)):
-            end = m.end()
+        end = self._trailing_script(end)
         embed = Embed(provider=provider, post_id=post_id, url=url, start=start, end=end, form=form)
         for key, value in fields.items():
             if value:
                 setattr(embed, key, value)
-        self.embeds.append(embed)
+        if self.bounds.token_at(start) is None and self.bounds.token_at(end) is None:
+            self.embeds.append(embed)  # else it would cut a tag, a comment or raw text: not kept
         return embed
 
+    def _trailing_script(self, end: int) -> int:
+        """`end`, or the end of the platform's embed script right after it (only white space between)."""
+        m = _TRAIL_SCRIPT_OPEN.match(self.text, end)
+        if not m:
+            return end
+        body_end = tag_end(self.text, m.end())
+        if body_end is None or body_end - m.end() > 1000 or not _EMBED_SCRIPT.search(self.text, m.end(), body_end):
+            return end
+        close = _TRAIL_SCRIPT_CLOSE.match(self.text, body_end)
+        close_end = tag_end(self.text, close.end()) if close else None
+        return close_end if close_end is not None else end
+
     def _comment(self, start: int) -> int:
-        close = self.text.find("-->", start + 4)
-        if close < 0:
+        end = comment_end(self.text, start)
+        if end is None:
             self.raw_regions.append((start, self.n))
             self._stop = True
             return self.n
-        end = close + 3
         self.raw_regions.append((start, end))
         if "wp:" in self.text[start + 4:start + 16]:
             self._wp_block(start, end)
@@ -214,7 +231,7 @@ class HtmlScanner(HtmlImages):
         closers = self._closers.get(block)
         if closers is None:
             pat = re.compile(rf"<!--\s*/wp:{re.escape(block)}\s*-->")
-            closers = [(c.start(), c.end()) for c in pat.finditer(self.text)]
+            closers = [(c.start(), c.end()) for c in pat.finditer(self.text) if self.bounds.token_at(c.start()) is None]
             self._closers[block] = closers
         i = bisect.bisect_left(closers, (end, 0))
         close_end = closers[i][1] if i < len(closers) else end
@@ -242,7 +259,8 @@ class HtmlScanner(HtmlImages):
         _, end = self.element_end(tag)
         self.add(found, found[0], tag.start, end, form)
 
-    def _iframe(self, tag: Tag) -> None:
+    def _iframe(self, tag: Tag, end: int | None) -> None:
+        """An iframe naming a post; `end` is where its end tag ends (None: it has none)."""
         found = post_from([tag.get("src"), tag.get("data-src"), tag.get("data-lazy-src")])
         for attr, read in self.constructs.iframe_ids:
             if found:
@@ -251,8 +269,7 @@ class HtmlScanner(HtmlImages):
             found = read(value) if value else None
         if not found:
             return
-        close = re.compile(r"</iframe\s*>", re.I).search(self.text, tag.end, min(self.n, tag.end + 5000))
-        self.add(found, found[0], tag.start, close.end() if close else tag.end, "iframe", handle=handle_in_url(found))
+        self.add(found, found[0], tag.start, end if end is not None else tag.end, "iframe", handle=handle_in_url(found))
 
     def _div(self, tag: Tag) -> None:
         classes = tag.classes()
@@ -288,7 +305,7 @@ def _start(tables: constructs.Constructs) -> re.Pattern[str]:
         # The lookahead on the first letter lets the engine skip the many other tags cheaply.
         first = "".join(sorted({c for n in names for c in (n[0].lower(), n[0].upper())}))
         alternatives = "|".join(re.escape(n) for n in names)
-        pattern = re.compile(rf"<(?=[{first}!])(?:({alternatives})(?=[\s/>])|(!--))", re.I)
+        pattern = re.compile(rf"<(?=[{first}!])(?:({alternatives})(?=[\t\n\f\r />])|(!--))", re.I)
         cached = _start_cache = (tables.generation, pattern)
     return cached[1]
 

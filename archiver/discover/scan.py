@@ -50,6 +50,7 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
     embeds: list[Embed] = []
     images: list[ImageRef] = []
     excluded: list[tuple[int, int]] = []
+    scanner: HtmlScanner | None = None
     if fmt in ("html", "markdown"):
         scanner = HtmlScanner(doc, base_url)
         scanner.run()
@@ -57,7 +58,7 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
         images += scanner.resolved_images()
         excluded = _merged_ranges(excluded + scanner.raw_regions)
         embeds += [_line_embed(s, e, f, "paragraph") for s, e, f in text.url_paragraphs(doc)
-                   if not _inside_any(excluded, s)]
+                   if not _inside_any(excluded, s) and scanner.bounds.between(s, e)]
     if fmt == "markdown":
         fences = markdown.fenced_ranges(doc)
         excluded = _merged_ranges(excluded + fences)
@@ -70,6 +71,11 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
         images += [_resolved(i, base_url) for i in text.image_lines(doc)]
     embeds += [_line_embed(s, e, f, "url-line") for s, e, f in text.url_lines(doc)
                if not _inside_any(excluded, s)]
+    if fmt == "html" and scanner is not None:
+        # In HTML no span may begin or end inside a tag, a comment or raw text (a URL line inside a
+        # multi-line attribute value is not a line of the article). Markdown's own constructs are not
+        # HTML tokens, so only the HTML ones are held to this there (above).
+        embeds = [e for e in embeds if scanner.bounds.between(e.start, e.end)]
     return Discovery(embeds=fold_nested(embeds), images=_unique(images))
 
 

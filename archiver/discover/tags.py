@@ -9,7 +9,8 @@ import html
 import re
 from dataclasses import dataclass
 
-_ATTR = re.compile(r"""([^\s"'>/=][^\s"'>/=]*+)(?:\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|([^\s"'=<>`]++)))?""")
+from archiver.discover.tokens import ATTR
+
 _A_OPEN = re.compile(r"<a\b([^<>]{0,3000})>", re.I)
 _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'<>]+))""", re.I)
 
@@ -61,9 +62,11 @@ class Block:
 
 
 def parse_attrs(text: str, start: int, end: int) -> Attrs:
-    """Attributes of the tag body text[start:end]; the first of a repeated name wins (as in HTML)."""
+    """Attributes of the tag body text[start:end] (from the end of the tag's name to just after its
+    ">"), read as the HTML tokenizer reads them (``tokens.ATTR``: an unquoted value runs to white space
+    or ">", "=" and quotes included); the first of a repeated name wins (as in HTML)."""
     attrs: Attrs = {}
-    for m in _ATTR.finditer(text, start, end):
+    for m in ATTR.finditer(text, start, end):
         name = m.group(1).lower()
         if name in attrs:
             continue
