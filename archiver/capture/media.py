@@ -3,9 +3,12 @@
 Bytes from the web are evidence and hostile at once. The real type is read from the bytes, not
 from the Content-Type; only raster formats we can decode safely are kept (an SVG or an HTML page
 served as image/jpeg is refused, with the reason). Pillow opens images with an explicit formats
-list, a pixel ceiling below its own, a frame cap and a time limit. The original is stored
-untouched, content-addressed by SHA-256; serving copies (orientation applied, every byte of
-metadata, GPS first of all, dropped) are derived from it.
+list, a pixel ceiling below its own and a frame cap, in an image worker process that is killed at
+the time limit (``media_time_limit``), and decodes only once the process's memory budget
+(``media_memory_budget``) has room for what the header says decoding will take
+(``archiver.capture.imagepool``; the Pillow work itself is in ``archiver.capture.imaging``). The
+original is stored untouched, content-addressed by SHA-256; serving copies (orientation applied,
+every byte of metadata, GPS first of all, dropped) are derived from it.
 
 Pillow's DecompressionBombWarning is turned into an error for the whole process when this module
 is imported: there is no decoding in archiver where a bomb should only warn.
@@ -14,24 +17,27 @@ is imported: there is no decoding in archiver where a bomb should only warn.
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import struct
-import time
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from PIL import Image, ImageOps, ImageSequence, features
+from PIL import Image, features
 
 from archiver.capture.exchange import Exchange, FetchError
 from archiver.capture.fetch import Fetcher
+from archiver.capture.imagepool import ImagingUnavailable, pool_for
+from archiver.capture.imaging import THUMB_SIZE, WEB_SIZE, MediaRejected, dhash, strip_jpeg_metadata
 from archiver.config.settings import Settings
 from archiver.storage.layout import derived_key
 
 if TYPE_CHECKING:
     from archiver.storage.base import ObjectStore
 
+__all__ = ["IMAGE_FORMATS", "THUMB_SIZE", "VIDEO_MIMES", "WEB_SIZE", "ImageInfo", "ImagingUnavailable",
+           "MediaRecord", "MediaRejected", "archive_media", "derive_image", "dhash", "inspect_image",
+           "mp4_duration", "sniff", "strip_jpeg_metadata"]
 
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
@@ -44,19 +50,8 @@ if features.check("avif"):
 
 VIDEO_MIMES = frozenset({"video/mp4", "video/webm", "video/quicktime"})
 
-WEB_SIZE, THUMB_SIZE = 1600, 320
-
-WEB_QUALITY, THUMB_QUALITY = 75, 80
-
 _MARKUP = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|script|"
                      rb"svg|!doctype\s+svg|iframe|div|p\b|meta|title|a\s)", re.IGNORECASE | re.DOTALL)
-
-class MediaRejected(Exception):
-    """The bytes are not an image we keep; `reason` says why in one line."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 @dataclass
 class ImageInfo:
@@ -132,210 +127,38 @@ def sniff(data: bytes) -> str | None:
     return None
 
 # --- images ------------------------------------------------------------------------------------
-class _Clock:
-    """The processing time limit, checked between steps (a step is bounded by the pixel ceiling)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.limit = settings.media_time_limit
-        self.end = time.monotonic() + self.limit
-
-    def check(self, step: str) -> None:
-        if time.monotonic() > self.end:
-            raise MediaRejected(f"image processing took longer than {self.limit:g}s ({step})")
-
 def _ceiling(settings: Settings) -> int:
     """Our pixel ceiling: the lower of the setting and Pillow's own bomb threshold."""
     pillow = Image.MAX_IMAGE_PIXELS or settings.max_image_pixels
     return min(settings.max_image_pixels, pillow)
 
-def _count_frames(im: Image.Image, cap: int, clock: _Clock) -> int:
-    declared = getattr(im, "n_frames", 1) if im.format != "GIF" else 1   # GIF counts by walking
-    if declared > cap:
-        raise MediaRejected(f"animation has {declared} frames, over the cap of {cap}")
-    if not getattr(im, "is_animated", False):
-        return 1
-    frames = 1
-    try:
-        while True:
-            im.seek(frames)
-            frames += 1
-            if frames > cap:
-                raise MediaRejected(f"animation has more than {cap} frames")
-            if frames % 100 == 0:
-                clock.check("counting frames")
-    except EOFError:
-        pass
-    im.seek(0)
-    return frames
-
-def dhash(im: Image.Image) -> str:
-    """64-bit difference hash (hex): near-duplicate images differ in few bits."""
-    small = im.convert("L").resize((9, 8), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    px = small.tobytes()
-    bits = 0
-    for row in range(8):
-        for col in range(8):
-            bits = (bits << 1) | (px[row * 9 + col] > px[row * 9 + col + 1])
-    return f"{bits:016x}"
-
-def _rgb(im: Image.Image) -> Image.Image:
-    transparent = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
-    mode = "RGBA" if transparent else "RGB"
-    return im if im.mode == mode else im.convert(mode)
-
-def _fit(size: tuple[int, int], bound: int) -> tuple[int, int]:
-    """`size` scaled down (never up) to fit in a bound x bound box, aspect ratio kept."""
-    width, height = size
-    scale = min(1.0, bound / max(width, height))
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-def _shrink(im: Image.Image, bound: int) -> Image.Image:
-    """`im` fitted in bound x bound: a cheap box reduce first, then Pillow's antialiased bilinear.
-    `im` itself when it already fits."""
-    target = _fit(im.size, bound)
-    if target == im.size:
-        return im
-    return im.resize(target, Image.Resampling.BILINEAR, reducing_gap=1.5)
-
-def _webp(frames: list[Image.Image], durations: list[int], loop: int, quality: int) -> bytes:
-    """WebP with no metadata at all: info is emptied so no EXIF, XMP or ICC can be carried over.
-
-    method=0 is libwebp's fastest encoder setting; serving copies do not need its slower searches."""
-    for f in frames:
-        f.info = {}
-    out = io.BytesIO()
-    if len(frames) > 1:
-        frames[0].save(out, "WEBP", quality=quality, method=0, save_all=True, append_images=frames[1:],
-                       duration=durations, loop=loop)
-    else:
-        frames[0].save(out, "WEBP", quality=quality, method=0)
-    return out.getvalue()
-
-# JPEG markers that carry no image data: APP1-APP13 and APP15 (EXIF with GPS, XMP, IPTC, ICC,
-# maker notes...) and COM. APP0 (JFIF) and APP14 (Adobe: how to read the colour channels) stay.
-_JPEG_METADATA = frozenset({*range(0xE1, 0xEE), 0xEF, 0xFE})
-
-_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
-
-def strip_jpeg_metadata(data: bytes) -> bytes:
-    """The same JPEG with every metadata segment dropped and the image data byte for byte as it was
-    (no re-encoding, so no loss). Segments are walked up to the first scan; everything from there
-    on is image data. ValueError for a malformed header."""
-    if data[:2] != b"\xff\xd8":
-        raise ValueError("not a JPEG")
-    out = [data[:2]]
-    pos = 2
-    while pos < len(data):
-        if data[pos] != 0xFF:
-            raise ValueError(f"JPEG marker expected at byte {pos}")
-        while pos < len(data) and data[pos] == 0xFF:   # fill bytes
-            pos += 1
-        if pos >= len(data):
-            break
-        marker = data[pos]
-        pos += 1
-        if marker in _JPEG_STANDALONE:
-            out.append(bytes((0xFF, marker)))
-            continue
-        if pos + 2 > len(data):
-            raise ValueError("JPEG segment length cut off")
-        (length,) = struct.unpack(">H", data[pos:pos + 2])
-        end = pos + length
-        if length < 2 or end > len(data):
-            raise ValueError("JPEG segment runs past the end")
-        if marker == 0xDA:   # start of scan: the rest is image data
-            out.append(bytes((0xFF, marker)) + data[pos:])
-            return b"".join(out)
-        if marker not in _JPEG_METADATA:
-            out.append(bytes((0xFF, marker)) + data[pos:end])
-        pos = end
-    raise ValueError("JPEG has no image data")
-
-def _stripped_or_none(data: bytes) -> bytes | None:
-    """The lossless web copy, or None when our segment walk disagrees with the decoder that
-    accepted the file (the web copy is then re-encoded instead)."""
-    try:
-        return strip_jpeg_metadata(data)
-    except ValueError:
-        return None
 
 def _process(data: bytes, settings: Settings, derive: bool) -> tuple[ImageInfo, dict[str, bytes]]:
-    """Verify, hash and (optionally) derive from one decode; MediaRejected for anything we will not keep.
-
-    A JPEG is decoded once, at the smallest DCT scale (1/2, 1/4, 1/8) still at least web-sized:
-    libjpeg reads every coefficient of the file at any scale, so damaged data is caught as surely
-    as by a full-size decode, at a fraction of the cost. The web copy, the thumbnail and the
-    perceptual hash (taken from the thumbnail, which is made in both modes) all come from that one
-    decode, so the hash of the same bytes does not depend on whether derivatives are on."""
+    """Verify, hash and (optionally) derive from one decode in an image worker process
+    (``archiver.capture.imaging.ImageJob`` says how); MediaRejected for anything we will not keep,
+    including work that passed ``media_time_limit``; ImagingUnavailable when no worker could run."""
     mime = sniff(data)
     if mime not in IMAGE_FORMATS:
         raise MediaRejected(f"not an allowed image type: {mime or 'unrecognised bytes'}")
-    clock = _Clock(settings)
-    ceiling = _ceiling(settings)
-    try:
-        with Image.open(io.BytesIO(data), formats=[IMAGE_FORMATS[mime]]) as im:
-            width, height = im.size
-            if width < 1 or height < 1 or width * height > ceiling:
-                raise MediaRejected(f"image of {width}x{height} pixels is over the ceiling of {ceiling}")
-            frames = _count_frames(im, max(1, settings.max_image_frames), clock)
-            loop = int(im.info.get("loop", 0) or 0)
-            orientation = im.getexif().get(0x0112, 1)
-            if orientation in (5, 6, 7, 8):
-                width, height = height, width
-            # An upright JPEG that is already web-sized is served as itself minus its metadata:
-            # lossless, and no re-encoding. Then only the thumbnail needs pixels.
-            lossless = im.format == "JPEG" and orientation == 1 and max(im.size) <= WEB_SIZE
-            if im.format == "JPEG":
-                im.draft(None, _fit(im.size, THUMB_SIZE if lossless else WEB_SIZE))
-            im.load()
-            clock.check("decoding")
-            first = ImageOps.exif_transpose(im) if orientation != 1 else im
-            thumb = _shrink(_rgb(first), THUMB_SIZE)
-            if thumb is im:
-                thumb = im.copy()   # frames of an animation are read into im itself
-            info = ImageInfo(mime, IMAGE_FORMATS[mime], width, height, frames, dhash(thumb))
-            derived: dict[str, bytes] = {}
-            if derive:
-                stripped = _stripped_or_none(data) if lossless else None
-                if stripped is not None:
-                    derived["web.jpg"] = stripped
-                else:
-                    web_frames, durations = _web_frames(im, first, frames, ceiling, clock)
-                    derived["web.webp"] = _webp(web_frames, durations, loop, WEB_QUALITY)
-                clock.check("encoding web copy")
-                derived["thumb.webp"] = _webp([thumb], [], 0, THUMB_QUALITY)
-                clock.check("encoding thumbnail")
-    except MediaRejected:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise MediaRejected(f"decompression bomb: {exc}") from None
-    except Exception as exc:   # a C decoder fed hostile bytes: any failure means "not a usable image"
-        raise MediaRejected(f"damaged or unreadable {mime}: {type(exc).__name__}: {str(exc)[:200]}") from None
-    return info, derived
+    limit = float(settings.media_time_limit)
+    if limit <= 0:
+        raise MediaRejected(f"image decoding exceeded {limit:g} s")
+    limits = {"mime": mime, "format": IMAGE_FORMATS[mime], "ceiling": _ceiling(settings),
+              "max_frames": max(1, settings.max_image_frames), "derive": derive}
+    out = pool_for(settings).run(data, limits, limit)
+    return ImageInfo(mime, IMAGE_FORMATS[mime], out.width, out.height, out.frames, out.dhash), out.derived
 
-def _web_frames(im: Image.Image, first: Image.Image, frames: int, ceiling: int,
-                clock: _Clock) -> tuple[list[Image.Image], list[int]]:
-    """The web-sized frames and their durations. Animations stay animated when decoding every
-    frame stays under the pixel ceiling; otherwise the first frame stands for them."""
-    if frames > 1 and im.size[0] * im.size[1] * frames <= ceiling:
-        web_frames: list[Image.Image] = []
-        durations: list[int] = []
-        for frame in ImageSequence.Iterator(im):
-            shrunk = _shrink(_rgb(frame), WEB_SIZE)
-            web_frames.append(shrunk.copy() if shrunk is frame else shrunk)   # the next seek reuses frame
-            durations.append(int(frame.info.get("duration", 100) or 100))
-            clock.check("resizing frames")
-        return web_frames, durations
-    return [_shrink(_rgb(first), WEB_SIZE)], []
 
 def inspect_image(data: bytes, settings: Settings) -> ImageInfo:
-    """Type, size, frames and perceptual hash of an image we would keep; MediaRejected otherwise."""
+    """Type, size, frames and perceptual hash of an image we would keep; MediaRejected otherwise
+    (ImagingUnavailable, an OSError, when no image worker could be run)."""
     return _process(data, settings, derive=False)[0]
 
 def derive_image(data: bytes, settings: Settings) -> dict[str, bytes]:
     """Serving copies: "thumb.webp", and "web.jpg" (an upright, web-sized JPEG with its metadata
     segments dropped, image data untouched) or "web.webp" (resized and re-encoded); orientation
-    applied, no metadata."""
+    applied, no metadata. MediaRejected for an image we would not keep (ImagingUnavailable, an
+    OSError, when no image worker could be run)."""
     return _process(data, settings, derive=True)[1]
 
 # --- video -------------------------------------------------------------------------------------
@@ -401,6 +224,9 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
             rec.duration = mp4_duration(data) if rec.mime != "video/webm" else None
     except MediaRejected as exc:
         rec.status, rec.error = "rejected", exc.reason
+        return rec
+    except ImagingUnavailable as exc:   # the machine's trouble, not the image's: worth retrying
+        rec.error = str(exc)
         return rec
     try:
         sha, rec.key, _ = store.put_blob(data, rec.mime or "application/octet-stream")

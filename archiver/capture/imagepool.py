@@ -1,0 +1,361 @@
+"""Image work in worker processes that are killed at the time limit, under a shared memory budget.
+
+Pillow's decoders run in C and cannot be interrupted from Python: a thread that decodes a hostile
+progressive JPEG runs for minutes whatever its deadline says. So every decode of untrusted bytes
+happens in an image worker process (``archiver.capture.imaging.serve``), and the caller waits for
+its answer only until the time limit, then kills it: the image is rejected with "image decoding
+exceeded N s", and a fresh worker replaces the killed one on the next request.
+
+The workers are plain child processes (``subprocess.Popen`` of this Python), kept and reused: a
+worker starts once (about a tenth of a second), not once per image. They are not ``multiprocessing``
+children, so they can be started from a Celery prefork child (a daemonic process, which
+``multiprocessing`` refuses to give children), from the local runner's threads and from the web
+server alike. A worker reads its requests on stdin: when the process that started it dies, the
+worker ends at its next read, and one busy with a decode ends itself by SIGALRM a few seconds after
+the limit.
+
+Each process has one pool per (``media_workers``, ``media_memory_budget``): at most that many workers
+decode at once, and before decoding, each image reserves what its worker estimated from the header
+(``ImageJob.estimate``: the decoded pixels and the copies deriving makes) from the budget, in arrival
+order. Images that would not fit wait for those ahead to finish; an image larger than the whole budget
+runs alone. The time limit counts the worker's own work, not the wait for a worker or for the budget.
+
+After a big image a worker hands the memory it freed back to the system (glibc's ``malloc_trim``),
+so an idle worker does not keep the memory of the last big image.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archiver.capture.imaging import MAX_HEADER, MediaRejected, encode_frame, parse_header
+
+if TYPE_CHECKING:
+    from archiver.config.settings import Settings
+
+# The directory that holds the archiver package: the worker imports the same code as its parent.
+_ROOT = str(Path(__file__).resolve().parents[2])
+_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+         "from archiver.capture.imaging import serve; serve()")
+# Seconds a new worker has to say it is ready (not counted against any image's time limit).
+START_TIMEOUT = 30.0
+
+
+class ImagingUnavailable(OSError):
+    """No image worker could be started or it was killed from outside (not by the image): worth retrying."""
+
+
+class _Timeout(Exception):
+    """The worker did not answer before the deadline."""
+
+
+class _Gone(Exception):
+    """The worker's pipe closed or it answered garbage."""
+
+
+def _died(proc: subprocess.Popen[bytes]) -> str:
+    """How a worker that closed its pipe ended, for messages."""
+    try:
+        code = proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        return "closed its pipe"
+    return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+
+
+class _Worker:
+    """One image worker process and its two pipes; every read and write is bounded by a deadline."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-I", "-c", _BOOT, _ROOT], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                                         close_fds=True, bufsize=0)
+        except OSError as exc:
+            raise ImagingUnavailable(f"could not start an image worker: {exc}") from None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.wfd, self.rfd = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        os.set_blocking(self.wfd, False)
+        self._readable, self._writable = select.poll(), select.poll()
+        self._readable.register(self.rfd, select.POLLIN)
+        self._writable.register(self.wfd, select.POLLOUT)
+        try:
+            header, _ = self.receive(time.monotonic() + START_TIMEOUT)
+        except (_Timeout, _Gone) as exc:
+            self.kill()
+            raise ImagingUnavailable(f"the image worker did not start: {exc}") from None
+        if not header.get("ready"):
+            self.kill()
+            raise ImagingUnavailable("the image worker did not start: no greeting")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the worker, reap it, close the pipes."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
+
+    def _wait(self, poller: select.poll, deadline: float) -> None:
+        timeout = deadline - time.monotonic()
+        if timeout <= 0 or not poller.poll(max(1, int(timeout * 1000))):
+            raise _Timeout()
+
+    def send(self, header: dict[str, Any], blobs: list[bytes], deadline: float) -> None:
+        """Write one frame; _Timeout past the deadline, _Gone when the worker closed its end."""
+        for piece in encode_frame(header, blobs):
+            view = memoryview(piece)
+            while view:
+                self._wait(self._writable, deadline)
+                try:
+                    n = os.write(self.wfd, view)
+                except BlockingIOError:
+                    continue
+                except (BrokenPipeError, ConnectionResetError):
+                    raise _Gone(_died(self.proc)) from None
+                view = view[n:]
+
+    def _read(self, n: int, deadline: float) -> bytes:
+        parts, left = [], n
+        while left:
+            self._wait(self._readable, deadline)
+            chunk = os.read(self.rfd, min(left, 1 << 20))
+            if not chunk:
+                raise _Gone(_died(self.proc))
+            parts.append(chunk)
+            left -= len(chunk)
+        return b"".join(parts)
+
+    def receive(self, deadline: float, max_blobs: int = 1 << 30) -> tuple[dict[str, Any], list[bytes]]:
+        """Read one frame; _Timeout past the deadline, _Gone for a closed pipe or a frame not ours."""
+        (length,) = struct.unpack(">I", self._read(4, deadline))
+        if length > MAX_HEADER:
+            raise _Gone(f"sent a header of {length} bytes")
+        try:
+            header, lengths = parse_header(self._read(length, deadline))
+        except ValueError as exc:
+            raise _Gone(f"sent garbage: {exc}") from None
+        if sum(lengths) > max_blobs:
+            raise _Gone(f"sent {sum(lengths)} bytes of results")
+        return header, [self._read(n, deadline) for n in lengths]
+
+
+class MemoryBudget:
+    """A counting semaphore on bytes, granted in arrival order.
+
+    ``hold(n)`` waits until the holders leave room for `n` bytes (or hold nothing at all, so an
+    amount over the whole capacity still runs, alone) and everyone who came before was served.
+    A capacity of 0 means no budget. ``peak`` is the most ever held at once (for tests and metrics).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(0, int(capacity))
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
+
+    @contextmanager
+    def hold(self, amount: int) -> Iterator[None]:
+        """Hold `amount` bytes of the budget for the duration of the block (waiting for them first)."""
+        amount = max(0, int(amount)) if self.capacity else 0
+        ticket = object()
+        with self._cond:
+            self._queue.append(ticket)
+            try:
+                while not (self._queue[0] is ticket and (self.used == 0 or self.used + amount <= self.capacity)):
+                    self._cond.wait()
+            except BaseException:
+                self._queue.remove(ticket)
+                self._cond.notify_all()
+                raise
+            self._queue.popleft()
+            self.used += amount
+            self.peak = max(self.peak, self.used)
+            self._cond.notify_all()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.used -= amount
+                self._cond.notify_all()
+
+
+@dataclass(frozen=True)
+class ImageOutcome:
+    """What a worker found: size as displayed, frames, difference hash, and the serving copies by name."""
+
+    width: int
+    height: int
+    frames: int
+    dhash: str | None
+    derived: dict[str, bytes]
+
+
+class ImagePool:
+    """Up to `workers` image worker processes, started when needed and reused, and the memory budget
+    their images share. Thread-safe; one per process (``pool_for``)."""
+
+    def __init__(self, workers: int, budget: int) -> None:
+        self.max_workers = max(1, int(workers))
+        self.budget = MemoryBudget(budget)
+        self._cond = threading.Condition()
+        self._idle: list[_Worker] = []
+        self._count = 0   # workers alive: idle or in use (or starting)
+        self.started = 0  # workers ever started (for tests)
+
+    def run(self, data: bytes, limits: dict[str, Any], limit: float) -> ImageOutcome:
+        """Open, then (once the budget allows) decode and derive `data` in a worker.
+
+        `limits` are the ImageJob limits; `limit` the seconds the worker may spend, waiting excluded.
+        MediaRejected for an image we do not keep, including one whose work passed the limit (its
+        worker is killed) or crashed its worker; ImagingUnavailable when no worker could run it."""
+        worker = self._checkout()
+        healthy = False
+        try:
+            start = time.monotonic()
+            header, _ = self._call(worker, {**limits, "op": "open", "limit": limit}, [data], start + limit, limit)
+            if not header.get("ok"):
+                healthy = True
+                raise MediaRejected(str(header.get("error") or "refused by the image worker"))
+            estimate = header.get("estimate")
+            if not isinstance(estimate, int):
+                raise MediaRejected("the image worker answered without an estimate")
+            left = limit - (time.monotonic() - start)   # the wait for the budget is not the image's time
+            with self.budget.hold(estimate):
+                deadline = time.monotonic() + max(0.0, left)
+                header, blobs = self._call(worker, {"op": "go", "limit": max(0.0, left)}, [], deadline, limit,
+                                           max_blobs=len(data) + (64 << 20))
+            healthy = True
+            if not header.get("ok"):
+                raise MediaRejected(str(header.get("error") or "refused by the image worker"))
+            return _outcome(header, blobs)
+        finally:
+            self._checkin(worker, healthy)
+
+    def _call(self, worker: _Worker, header: dict[str, Any], blobs: list[bytes], deadline: float, limit: float,
+              max_blobs: int = 1 << 30) -> tuple[dict[str, Any], list[bytes]]:
+        try:
+            worker.send(header, blobs, deadline)
+            return worker.receive(deadline, max_blobs)
+        except _Timeout:
+            worker.kill()
+            raise MediaRejected(f"image decoding exceeded {limit:g} s") from None
+        except _Gone as exc:
+            code = worker.proc.poll()
+            worker.kill()
+            if code == -signal.SIGKILL:   # not sent by us: the kernel's OOM killer, an operator
+                raise ImagingUnavailable(f"the image worker was killed from outside ({exc})") from None
+            raise MediaRejected(f"the image decoder failed: it {exc}") from None
+
+    def _checkout(self) -> _Worker:
+        with self._cond:
+            while True:
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.alive():
+                        return worker
+                    worker.kill()
+                    self._count -= 1
+                if self._count < self.max_workers:
+                    self._count += 1
+                    break
+                self._cond.wait()
+        try:
+            worker = _Worker()
+        except BaseException:
+            with self._cond:
+                self._count -= 1
+                self._cond.notify()
+            raise
+        with self._cond:
+            self.started += 1
+        return worker
+
+    def _checkin(self, worker: _Worker, healthy: bool) -> None:
+        if not healthy:
+            worker.kill()
+        with self._cond:
+            if healthy and worker.alive():
+                self._idle.append(worker)
+            else:
+                self._count -= 1
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Kill the idle workers (those in use are killed by their callers' limits)."""
+        with self._cond:
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+        for worker in idle:
+            worker.kill()
+
+    def worker_pids(self) -> list[int]:
+        """The idle workers' process ids (for tests)."""
+        with self._cond:
+            return [w.proc.pid for w in self._idle]
+
+
+def _outcome(header: dict[str, Any], blobs: list[bytes]) -> ImageOutcome:
+    info, names = header.get("info"), header.get("names")
+    if not isinstance(info, dict) or not isinstance(names, list) or len(names) != len(blobs):
+        raise MediaRejected("the image worker answered garbage")
+    try:
+        width, height, frames = int(info["width"]), int(info["height"]), int(info["frames"])
+    except (KeyError, TypeError, ValueError):
+        raise MediaRejected("the image worker answered garbage") from None
+    dhash = info.get("dhash")
+    return ImageOutcome(width, height, frames, dhash if isinstance(dhash, str) else None,
+                        {str(n): b for n, b in zip(names, blobs, strict=True)})
+
+
+_POOLS: dict[tuple[int, int], ImagePool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def pool_for(settings: Settings) -> ImagePool:
+    """This process's pool for the settings' ``media_workers`` and ``media_memory_budget``."""
+    key = (max(1, int(settings.media_workers)), max(0, int(settings.media_memory_budget)))
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = _POOLS[key] = ImagePool(*key)
+        return pool
+
+
+def _forget_pools() -> None:
+    """In a forked child: the parent's workers are not ours to use (their pipes stay the parent's)."""
+    global _POOLS_LOCK
+    _POOLS_LOCK = threading.Lock()
+    _POOLS.clear()
+
+
+def close_pools() -> None:
+    """Kill every idle image worker of this process (also run at exit)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+    for pool in pools:
+        pool.close()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
+atexit.register(close_pools)

@@ -1,0 +1,583 @@
+"""The Pillow work on untrusted image bytes, and the loop of the worker process that runs it.
+
+Everything here that touches decoded pixels runs in an image worker process (``serve``, started by
+``archiver.capture.imagepool``), never in the process that fetched the bytes: a decoder that runs
+for minutes (a progressive JPEG repeating one scan 20,000 times) is then stopped by killing its
+process at the time limit. This module imports only the standard library and Pillow, so a worker
+starts in a fraction of a second.
+
+One image is two requests to the worker. ``open`` reads the header (type, size, declared frames,
+orientation, the JPEG decoding scale) and answers with an estimate of the bytes decoding and
+deriving will hold at their peak (``ImageJob.estimate``), before a single pixel is decoded; the
+caller waits for that much of its memory budget, then sends ``go``: decode, verify, hash and derive.
+
+The messages between the two processes are frames: a 4-byte big-endian length, a JSON header, then
+the binary blobs whose lengths the header lists (``"blobs": [n, ...]``). No pickle: the worker reads
+hostile bytes, so what it answers is parsed as data only.
+
+Pillow's DecompressionBombWarning is turned into an error for the whole process when this module
+is imported: there is no decoding in archiver where a bomb should only warn.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import io
+import json
+import math
+import os
+import signal
+import struct
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO
+
+from PIL import Image, ImageOps, ImageSequence
+
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+
+WEB_SIZE, THUMB_SIZE = 1600, 320
+
+WEB_QUALITY, THUMB_QUALITY = 75, 80
+
+# A frame's JSON header is at most this long; a request's or an answer's blobs at most MAX_BLOBS bytes.
+MAX_HEADER = 1 << 20
+MAX_BLOBS = 1 << 30
+
+# Seconds after the time limit at which a worker whose caller is gone ends itself (SIGALRM's default
+# action): the caller kills it at the limit itself; this only matters if the caller died meanwhile.
+ALARM_GRACE = 5
+
+
+class MediaRejected(Exception):
+    """The bytes are not an image we keep; `reason` says why in one line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- frames on a pipe ---------------------------------------------------------------------------
+def encode_frame(header: dict[str, Any], blobs: list[bytes] | tuple[bytes, ...] = ()) -> list[bytes]:
+    """The pieces of one frame, to be written in order: length, JSON header (with the blob lengths), blobs."""
+    head = json.dumps({**header, "blobs": [len(b) for b in blobs]}, separators=(",", ":")).encode()
+    return [struct.pack(">I", len(head)), head, *blobs]
+
+
+def parse_header(head: bytes) -> tuple[dict[str, Any], list[int]]:
+    """A frame's JSON header and its blob lengths; ValueError when it is not one of our headers."""
+    header = json.loads(head)
+    if not isinstance(header, dict):
+        raise ValueError("a frame header is not a JSON object")
+    lengths = header.pop("blobs", [])
+    if not isinstance(lengths, list) or not all(isinstance(n, int) and n >= 0 for n in lengths):
+        raise ValueError("a frame header has bad blob lengths")
+    if sum(lengths) > MAX_BLOBS:
+        raise ValueError(f"a frame carries more than {MAX_BLOBS} bytes")
+    return header, lengths
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes | None:
+    """`n` bytes from a blocking stream; None at end of stream (before or within them)."""
+    parts, left = [], n
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            return None
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def read_frame(stream: BinaryIO) -> tuple[dict[str, Any], list[bytes]] | None:
+    """One frame from a blocking stream (the worker's side); None at end of stream; ValueError for garbage."""
+    size = _read_exactly(stream, 4)
+    if size is None:
+        return None
+    (length,) = struct.unpack(">I", size)
+    if length > MAX_HEADER:
+        raise ValueError(f"a frame header of {length} bytes")
+    head = _read_exactly(stream, length)
+    if head is None:
+        return None
+    header, lengths = parse_header(head)
+    blobs = []
+    for n in lengths:
+        blob = _read_exactly(stream, n)
+        if blob is None:
+            return None
+        blobs.append(blob)
+    return header, blobs
+
+
+# --- the image work ----------------------------------------------------------------------------
+class Clock:
+    """The processing time limit, checked between steps. The caller's hard limit (killing the worker)
+    is what bounds a step; this only ends the work early with a message that names the step."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.end = time.monotonic() + limit
+
+    def check(self, step: str) -> None:
+        """MediaRejected when the limit has passed."""
+        if time.monotonic() > self.end:
+            raise MediaRejected(f"image decoding exceeded {self.limit:g} s ({step})")
+
+
+def count_frames(im: Image.Image, cap: int, clock: Clock) -> int:
+    """Frames of `im` by walking them (GIF) or as declared (the others); MediaRejected over `cap`."""
+    declared = getattr(im, "n_frames", 1) if im.format != "GIF" else 1   # GIF counts by walking
+    if declared > cap:
+        raise MediaRejected(f"animation has {declared} frames, over the cap of {cap}")
+    if not getattr(im, "is_animated", False):
+        return 1
+    frames = 1
+    try:
+        while True:
+            im.seek(frames)
+            frames += 1
+            if frames > cap:
+                raise MediaRejected(f"animation has more than {cap} frames")
+            if frames % 100 == 0:
+                clock.check("counting frames")
+    except EOFError:
+        pass
+    im.seek(0)
+    return frames
+
+
+def gif_frame_count(data: bytes, cap: int) -> int | None:
+    """How many images a GIF holds, read from its block structure without decoding any (stopping once
+    past `cap`); None when there is no logical screen. Bytes that start no block are skipped one by
+    one, as Pillow does."""
+    if len(data) < 13:
+        return None
+    flags = data[10]
+    pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    frames, end = 0, len(data)
+    while pos < end:
+        tag = data[pos]
+        if tag == 0x3B:   # trailer
+            break
+        if tag == 0x21:   # extension: introducer, label, then data sub-blocks
+            pos += 2
+        elif tag == 0x2C:   # image descriptor, local colour table, LZW code size, then data sub-blocks
+            frames += 1
+            if frames > cap or pos + 10 > end:
+                break
+            local = data[pos + 9]
+            pos += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1
+        else:
+            pos += 1
+            continue
+        while pos < end:
+            size = data[pos]
+            pos += 1 + size
+            if size == 0:
+                break
+    return frames
+
+
+def dhash(im: Image.Image) -> str:
+    """64-bit difference hash (hex): near-duplicate images differ in few bits."""
+    small = im.convert("L").resize((9, 8), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    px = small.tobytes()
+    bits = 0
+    for row in range(8):
+        for col in range(8):
+            bits = (bits << 1) | (px[row * 9 + col] > px[row * 9 + col + 1])
+    return f"{bits:016x}"
+
+
+def _rgb(im: Image.Image) -> Image.Image:
+    transparent = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+    mode = "RGBA" if transparent else "RGB"
+    return im if im.mode == mode else im.convert(mode)
+
+
+def fit(size: tuple[int, int], bound: int) -> tuple[int, int]:
+    """`size` scaled down (never up) to fit in a bound x bound box, aspect ratio kept."""
+    width, height = size
+    scale = min(1.0, bound / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def reduced_pixels(size: tuple[int, int], bound: int, gap: float = 1.5) -> int:
+    """Pixels of the intermediate image Pillow's resize makes on the way to fit(size, bound) with
+    reducing_gap=`gap` (a box reduce by a whole factor), 0 when it makes none."""
+    target = fit(size, bound)
+    fx, fy = int(size[0] / target[0] / gap) or 1, int(size[1] / target[1] / gap) or 1
+    return math.ceil(size[0] / fx) * math.ceil(size[1] / fy) if fx > 1 or fy > 1 else 0
+
+
+def _shrink(im: Image.Image, bound: int) -> Image.Image:
+    """`im` fitted in bound x bound: a cheap box reduce first, then Pillow's antialiased bilinear.
+    `im` itself when it already fits."""
+    target = fit(im.size, bound)
+    if target == im.size:
+        return im
+    return im.resize(target, Image.Resampling.BILINEAR, reducing_gap=1.5)
+
+
+def _webp(frames: list[Image.Image], durations: list[int], loop: int, quality: int) -> bytes:
+    """WebP with no metadata at all: info is emptied so no EXIF, XMP or ICC can be carried over.
+
+    method=0 is libwebp's fastest encoder setting; serving copies do not need its slower searches."""
+    for f in frames:
+        f.info = {}
+    out = io.BytesIO()
+    if len(frames) > 1:
+        frames[0].save(out, "WEBP", quality=quality, method=0, save_all=True, append_images=frames[1:],
+                       duration=durations, loop=loop)
+    else:
+        frames[0].save(out, "WEBP", quality=quality, method=0)
+    return out.getvalue()
+
+
+# JPEG markers that carry no image data: APP1-APP13 and APP15 (EXIF with GPS, XMP, IPTC, ICC,
+# maker notes...) and COM. APP0 (JFIF) and APP14 (Adobe: how to read the colour channels) stay.
+_JPEG_METADATA = frozenset({*range(0xE1, 0xEE), 0xEF, 0xFE})
+
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
+
+# Start-of-frame markers (not DHT 0xC4, JPG 0xC8, DAC 0xCC) and those of a multi-scan coding.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_PROGRESSIVE = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
+
+
+def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
+    """(marker, payload start, payload end) of each segment up to and including the first scan's
+    header; ValueError for a malformed header."""
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG")
+    found: list[tuple[int, int, int]] = []
+    pos = 2
+    while pos < len(data):
+        if data[pos] != 0xFF:
+            raise ValueError(f"JPEG marker expected at byte {pos}")
+        while pos < len(data) and data[pos] == 0xFF:   # fill bytes
+            pos += 1
+        if pos >= len(data):
+            break
+        marker = data[pos]
+        pos += 1
+        if marker in _JPEG_STANDALONE:
+            found.append((marker, pos, pos))
+            continue
+        if pos + 2 > len(data):
+            raise ValueError("JPEG segment length cut off")
+        (length,) = struct.unpack(">H", data[pos:pos + 2])
+        end = pos + length
+        if length < 2 or end > len(data):
+            raise ValueError("JPEG segment runs past the end")
+        found.append((marker, pos + 2, end))
+        if marker == 0xDA:   # start of scan: the rest is image data
+            return found
+        pos = end
+    raise ValueError("JPEG has no image data")
+
+
+def strip_jpeg_metadata(data: bytes) -> bytes:
+    """The same JPEG with every metadata segment dropped and the image data byte for byte as it was
+    (no re-encoding, so no loss). Segments are walked up to the first scan; everything from there
+    on is image data. ValueError for a malformed header."""
+    out = [data[:2]]
+    for marker, start, end in _jpeg_segments(data):
+        if marker in _JPEG_STANDALONE:
+            out.append(bytes((0xFF, marker)))
+        elif marker == 0xDA:
+            out.append(bytes((0xFF, marker)) + data[start - 2:])
+        elif marker not in _JPEG_METADATA:
+            out.append(bytes((0xFF, marker)) + data[start - 2:end])
+    return b"".join(out)
+
+
+def jpeg_coefficient_bytes(data: bytes, width: int, height: int) -> int:
+    """Bytes of DCT coefficients libjpeg keeps for the whole image while decoding (128 bytes an 8x8
+    block of each component, after its subsampling): for a progressive JPEG, or one whose first scan
+    does not hold every component; 0 for a single-scan one. A header we cannot walk counts as
+    2 bytes a pixel for each of 4 components."""
+    try:
+        segments = _jpeg_segments(data)
+    except ValueError:
+        return width * height * 8
+    sof = [(m, s, e) for m, s, e in segments if m in _JPEG_SOF]
+    scan = [s for m, s, _ in segments if m == 0xDA]
+    if not sof or not scan:
+        return width * height * 8
+    marker, start, end = sof[0]
+    count = data[start + 5] if start + 5 < end else 0
+    sampling = [data[start + 7 + 3 * i] for i in range(count) if start + 7 + 3 * i < end]   # H << 4 | V
+    if len(sampling) != count or not count:
+        return width * height * 8
+    if marker not in _JPEG_PROGRESSIVE and data[scan[0]] >= count:
+        return 0
+    hmax, vmax = max(max(f >> 4 for f in sampling), 1), max(max(f & 15 for f in sampling), 1)
+    total = 0
+    for f in sampling:
+        cols = math.ceil(math.ceil(width * (f >> 4) / hmax) / 8)
+        rows = math.ceil(math.ceil(height * (f & 15) / vmax) / 8)
+        total += cols * rows * 128
+    return total
+
+
+def _stripped_or_none(data: bytes) -> bytes | None:
+    """The lossless web copy, or None when our segment walk disagrees with the decoder that
+    accepted the file (the web copy is then re-encoded instead)."""
+    try:
+        return strip_jpeg_metadata(data)
+    except ValueError:
+        return None
+
+
+def _web_frames(im: Image.Image, first: Image.Image, web: Image.Image | None, frames: int, ceiling: int,
+                clock: Clock) -> tuple[list[Image.Image], list[int]]:
+    """The web-sized frames and their durations. Animations stay animated when decoding every
+    frame stays under the pixel ceiling; otherwise the first frame (`first`, upright and RGB(A);
+    `web` when already web-sized) stands for them."""
+    if frames > 1 and im.size[0] * im.size[1] * frames <= ceiling:
+        web_frames: list[Image.Image] = []
+        durations: list[int] = []
+        for frame in ImageSequence.Iterator(im):
+            shrunk = _shrink(_rgb(frame), WEB_SIZE)
+            web_frames.append(shrunk.copy() if shrunk is frame else shrunk)   # the next seek reuses frame
+            durations.append(int(frame.info.get("duration", 100) or 100))
+            clock.check("resizing frames")
+        return web_frames, durations
+    return [_shrink(first, WEB_SIZE) if web is None else web], []
+
+
+# Bytes a pixel takes in Pillow's memory, by mode (multi-band modes take 4).
+_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+
+# What in a PNG may carry an orientation (its EXIF chunk, EXIF or XMP in text chunks).
+_PNG_EXIF = (b"eXIf", b"exif", b"Orientation", b"XML:com.adobe.xmp")
+
+# What deriving holds beside the decoded image: libwebp's working copies, the thumbnail, Python.
+_DERIVE_OVERHEAD = 32 << 20
+
+
+class ImageJob:
+    """One image in a worker: opened from its header by the constructor (nothing decoded yet, so
+    `estimate` can be reserved first), then decoded, verified, hashed and derived by `finish`.
+
+    `limits`: "mime" (for messages), "format" (the Pillow format the bytes must be), "ceiling"
+    (pixels), "max_frames", "limit" (seconds), "derive" (make serving copies, not only the hash).
+    MediaRejected from either step for anything we will not keep.
+    """
+
+    def __init__(self, data: bytes, limits: dict[str, Any]) -> None:
+        self.data = data
+        self.mime = str(limits["mime"])
+        self.ceiling = int(limits["ceiling"])
+        self.max_frames = max(1, int(limits["max_frames"]))
+        self.derive = bool(limits["derive"])
+        self.clock = Clock(float(limits["limit"]))
+        self.im: Image.Image | None = None
+        with self._refusals():
+            self.im = Image.open(io.BytesIO(data), formats=[str(limits["format"])])
+            self._open(self.im)
+
+    def _open(self, im: Image.Image) -> None:
+        self.width, self.height = width, height = im.size
+        if width < 1 or height < 1 or width * height > self.ceiling:
+            raise MediaRejected(f"image of {width}x{height} pixels is over the ceiling of {self.ceiling}")
+        if im.format == "GIF":
+            frames = gif_frame_count(self.data, self.max_frames)
+            if frames is not None and frames > self.max_frames:
+                raise MediaRejected(f"animation has more than {self.max_frames} frames")
+        else:
+            frames = getattr(im, "n_frames", 1)
+            if frames > self.max_frames:
+                raise MediaRejected(f"animation has {frames} frames, over the cap of {self.max_frames}")
+        self.loop = int(im.info.get("loop", 0) or 0)
+        # A PNG's EXIF may follow its pixels (Pillow decodes the whole image to look): read it after decoding.
+        self.orientation: int | None = None if im.format == "PNG" else im.getexif().get(0x0112, 1)
+        # An upright JPEG that is already web-sized is served as itself minus its metadata:
+        # lossless, and no re-encoding. Then only the thumbnail needs pixels.
+        self.lossless = im.format == "JPEG" and self.orientation == 1 and max(im.size) <= WEB_SIZE
+        if im.format == "JPEG":
+            im.draft(None, fit(im.size, THUMB_SIZE if self.lossless else WEB_SIZE))
+        self.estimate = self._estimate(im, frames)
+
+    def _estimate(self, im: Image.Image, frames: int | None) -> int:
+        """Bytes held at the peak of decoding and deriving `im`, from its header: the decoded pixels
+        (at the JPEG's decoding scale), libjpeg's coefficient buffer, the RGB(A), upright and
+        premultiplied-alpha copies, the resize's intermediate, and for an animation the decoder's
+        previous frames and the web frames kept (`frames` None: a GIF whose structure we could not
+        read, counted at the cap). The copies are all alive at once at the peak."""
+        pixels = im.size[0] * im.size[1]
+        total = 2 * len(self.data) + pixels * _PIXEL_BYTES.get(im.mode, 4) + _DERIVE_OVERHEAD
+        if im.format == "JPEG":
+            total += jpeg_coefficient_bytes(self.data, self.width, self.height)
+        elif im.format == "WEBP":
+            total += pixels * 4 * 3   # libwebp's animation decoder (Pillow's for every WebP) keeps three canvases
+        elif im.format == "AVIF":
+            total += pixels * 4 * 2   # libavif's YUV planes and its RGB conversion
+        if im.mode not in ("RGB", "RGBA"):
+            total += pixels * 4   # _rgb's copy
+        if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+            total += pixels * 4   # resizing an image with alpha premultiplies it in a full-size copy
+        unknown = self.orientation is None and any(tag in self.data for tag in _PNG_EXIF)
+        if unknown or self.orientation not in (1, None):
+            total += pixels * 4   # the upright copy
+        web = fit(im.size, WEB_SIZE)
+        total += (reduced_pixels(im.size, WEB_SIZE) + web[0] * web[1]) * 4   # resize's intermediate and output
+        if frames is None or frames > 1:
+            frames = self.max_frames if frames is None else frames
+            total += pixels * 4 * 3
+            if self.width * self.height * frames <= self.ceiling:
+                total += frames * min(pixels, WEB_SIZE * WEB_SIZE) * 4
+        return total
+
+    def finish(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Decode, verify, hash and (when asked) derive: {"width", "height" (as displayed), "frames",
+        "dhash"} and the serving copies by name ("web.jpg" or "web.webp", "thumb.webp").
+
+        A JPEG is decoded once, at the smallest DCT scale (1/2, 1/4, 1/8) still at least web-sized:
+        libjpeg reads every coefficient of the file at any scale, so damaged data is caught as surely
+        as by a full-size decode, at a fraction of the cost. The web copy, the thumbnail and the
+        perceptual hash (taken from the thumbnail, which is made in both modes) all come from that one
+        decode, so the hash of the same bytes does not depend on whether derivatives are on."""
+        im, clock = self.im, self.clock
+        assert im is not None, "finish() after a failed open"
+        with self._refusals():
+            frames = count_frames(im, self.max_frames, clock)
+            im.load()
+            clock.check("decoding")
+            orientation = im.getexif().get(0x0112, 1) if self.orientation is None else self.orientation
+            width, height = (self.height, self.width) if orientation in (5, 6, 7, 8) else (self.width, self.height)
+            first = _rgb(ImageOps.exif_transpose(im) if orientation != 1 else im)
+            # One pass over the full-size pixels, not two: a big image, or one with alpha (which a
+            # resize premultiplies in a full-size copy), is brought to web size and its thumbnail
+            # made from that. A smaller one gives its thumbnail directly, cheaper when only the hash
+            # is wanted. The choice depends on the image alone, so the hash does not depend on the mode.
+            web = _shrink(first, WEB_SIZE) if max(first.size) > 2 * WEB_SIZE or first.mode == "RGBA" else None
+            thumb = _shrink(first if web is None else web, THUMB_SIZE)
+            if thumb is im:
+                thumb = im.copy()   # frames of an animation are read into im itself
+            info = {"width": width, "height": height, "frames": frames, "dhash": dhash(thumb)}
+            derived: dict[str, bytes] = {}
+            if self.derive:
+                stripped = _stripped_or_none(self.data) if self.lossless else None
+                if stripped is not None:
+                    derived["web.jpg"] = stripped
+                else:
+                    web_frames, durations = _web_frames(im, first, web, frames, self.ceiling, clock)
+                    derived["web.webp"] = _webp(web_frames, durations, self.loop, WEB_QUALITY)
+                clock.check("encoding web copy")
+                derived["thumb.webp"] = _webp([thumb], [], 0, THUMB_QUALITY)
+                clock.check("encoding thumbnail")
+        self.close()
+        return info, derived
+
+    def close(self) -> None:
+        """Let go of the image (and its decoded pixels)."""
+        if self.im is not None:
+            self.im.close()
+            self.im = None
+
+    @contextmanager
+    def _refusals(self) -> Iterator[None]:
+        """Whatever Pillow raises on hostile bytes, as MediaRejected (the image closed)."""
+        try:
+            yield
+        except MediaRejected:
+            self.close()
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            self.close()
+            raise MediaRejected(f"decompression bomb: {exc}") from None
+        except MemoryError:
+            self.close()
+            raise MediaRejected("decoding the image ran out of memory") from None
+        except Exception as exc:   # a C decoder fed hostile bytes: any failure means "not a usable image"
+            self.close()
+            raise MediaRejected(f"damaged or unreadable {self.mime}: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+# --- the worker process ------------------------------------------------------------------------
+# After an image whose estimate passed this many bytes, freed memory is handed back to the system.
+TRIM_AFTER = 64 << 20
+
+
+def _trimmer() -> Callable[[], object]:
+    """glibc's malloc_trim(0) (free memory anywhere in the heap back to the system), or a no-op."""
+    try:
+        return functools.partial(ctypes.CDLL(None).malloc_trim, 0)
+    except (OSError, AttributeError):
+        return lambda: None
+
+
+def _alarm(limit: float) -> None:
+    """Arm SIGALRM (default action: the process ends) a little after `limit` seconds."""
+    signal.alarm(max(1, math.ceil(limit)) + ALARM_GRACE)
+
+
+def _write(out: BinaryIO, header: dict[str, Any], blobs: list[bytes] | tuple[bytes, ...] = ()) -> None:
+    for piece in encode_frame(header, blobs):
+        out.write(piece)
+    out.flush()
+
+
+def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> None:
+    """The worker's loop: answer "open" and "go" requests on stdin/stdout until end of input.
+
+    "open" (header: the ImageJob limits; one blob: the image bytes) is answered with {"ok": true,
+    "estimate": bytes} or {"ok": false, "error": reason}; "go" (header: "limit", the seconds left)
+    with {"ok": true, "info": {...},
+    "names": [derived names]} and the derived bodies as blobs, or {"ok": false, "error": reason}.
+    Anything printed by a library goes to stderr: stdout is only the answers."""
+    if answers is None:
+        answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    requests = requests if requests is not None else sys.stdin.buffer
+    _write(answers, {"ready": True, "pid": os.getpid()})
+    trim = _trimmer()
+    job: ImageJob | None = None
+    held = 0   # the estimate of the image in hand
+    while True:
+        try:
+            frame = read_frame(requests)
+        except ValueError:
+            return
+        if frame is None:
+            return
+        header, blobs = frame
+        answer: dict[str, Any]
+        bodies: list[bytes] = []
+        try:
+            if header.get("op") == "open" and len(blobs) == 1:
+                if job is not None:
+                    job.close()
+                job = None
+                _alarm(float(header.get("limit", 0)))
+                job = ImageJob(blobs[0], header)
+                held = job.estimate
+                answer = {"ok": True, "estimate": job.estimate}
+            elif header.get("op") == "go" and job is not None:
+                job.clock = Clock(float(header.get("limit", job.clock.limit)))   # the wait for "go" is not counted
+                _alarm(job.clock.limit)
+                info, derived = job.finish()
+                job = None
+                answer = {"ok": True, "info": info, "names": list(derived)}
+                bodies = list(derived.values())
+            else:
+                answer = {"ok": False, "error": f"bad request to the image worker: {header.get('op')!r}"}
+        except MediaRejected as exc:
+            job = None
+            answer = {"ok": False, "error": exc.reason}
+        except Exception as exc:   # our own bug, not the image's: say so rather than die
+            job = None
+            answer = {"ok": False, "error": f"image worker error: {type(exc).__name__}: {str(exc)[:200]}"}
+        finally:
+            signal.alarm(0)
+        if job is None and held > TRIM_AFTER:   # an idle worker does not keep a big image's memory
+            held = 0
+            trim()
+        _write(answers, answer, bodies)
