@@ -17,6 +17,7 @@ from archiver.capture import media
 from archiver.capture.fetch import Fetcher
 from archiver.capture.media import MediaRejected, archive_media, derive_image, dhash, inspect_image, mp4_duration, sniff
 from archiver.config.settings import Settings
+from archiver.storage.base import StoreError
 from archiver.storage.local import LocalStore
 
 # Run under the production policy even though pytest resets warning filters for each test.
@@ -421,6 +422,21 @@ def test_store_failure_is_a_retryable_failure(
         settings=settings,
     )
     assert rec.status == "failed" and "disk full" in (rec.error or "") and rec.key is None
+
+
+def test_store_fault_is_raised_not_recorded(files: Files, env: tuple[Settings, Fetcher, LocalStore]) -> None:
+    """The store unreachable is an infrastructure fault: raised for the caller to retry, not the
+    medium's outcome."""
+    settings, fetcher, _ = env
+
+    class DownStore(LocalStore):
+        def put_blob(self, *a: object, **k: object) -> tuple[str, str, bool]:
+            raise StoreError("s3 endpoint unreachable")
+
+    store = DownStore(Path(settings.home) / "down", "http://127.0.0.1:8080/media")
+    with pytest.raises(StoreError, match="unreachable"):
+        archive_media(files.add("/down.png", encode(picture(), "PNG"), "image/png"), kind="image",
+                      fetcher=fetcher, store=store, settings=settings)
 
 
 def test_derivatives_off(files: Files, env: tuple[Settings, Fetcher, LocalStore]) -> None:

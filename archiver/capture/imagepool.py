@@ -85,8 +85,8 @@ class _Worker:
             self.proc = subprocess.Popen([sys.executable, "-I", "-c", _BOOT, _ROOT], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                                          close_fds=True, bufsize=0)
-        except OSError as exc:
-            raise ImagingUnavailable(f"could not start an image worker: {exc}") from None
+        except OSError as exc:   # kept as the cause: EAGAIN or ENOMEM make it an infrastructure fault
+            raise ImagingUnavailable(f"could not start an image worker: {exc}") from exc
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.wfd, self.rfd = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self.wfd, False)

@@ -30,6 +30,7 @@ from archiver.capture.fetch import Fetcher
 from archiver.capture.imagepool import ImagingUnavailable, pool_for
 from archiver.capture.imaging import THUMB_SIZE, WEB_SIZE, MediaRejected, dhash, strip_jpeg_metadata
 from archiver.config.settings import Settings
+from archiver.faults import is_infrastructure_error
 from archiver.storage.layout import derived_key
 
 if TYPE_CHECKING:
@@ -196,7 +197,9 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
     """Fetch, verify, store the untouched original by SHA-256, then the serving copies.
 
     Never raises for remote or content trouble: the record's status says archived, rejected
-    (will not change on retry) or failed (worth retrying)."""
+    (will not change on retry) or failed (worth retrying). An infrastructure fault
+    (``archiver.faults``: the store unreachable, the machine out of processes or memory) is raised,
+    so the caller retries rather than record it as the medium's outcome."""
     rec = MediaRecord(original_url=url)
     if kind not in ("image", "video"):
         raise ValueError(f"archive_media kind must be image or video, not {kind!r}")
@@ -226,6 +229,8 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
         rec.status, rec.error = "rejected", exc.reason
         return rec
     except ImagingUnavailable as exc:   # the machine's trouble, not the image's: worth retrying
+        if is_infrastructure_error(exc):
+            raise
         rec.error = str(exc)
         return rec
     try:
@@ -238,7 +243,9 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
                       if_none_match=True,
                       metadata={"source-sha256": sha})
             rec.derived[name] = key
-    except Exception as exc:   # any storage backend failure is a retryable failure of this item
+    except Exception as exc:   # a storage failure that is not a fault is a retryable failure of this item
+        if is_infrastructure_error(exc):
+            raise
         rec.key, rec.derived = None, {}
         rec.error = f"storing failed: {type(exc).__name__}: {str(exc)[:200]}"
         return rec
