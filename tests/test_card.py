@@ -239,3 +239,28 @@ def test_card_templates_are_package_data() -> None:
     root = package.parent.parent.parent
     templates = sorted(p.relative_to(root / "archiver").as_posix() for p in (package / "templates").iterdir())
     assert templates and all(any(fnmatch(t, pat) for pat in patterns) for t in templates), templates
+
+
+def test_a_card_never_decodes_a_huge_original_in_the_capturing_process(tmp_path: Path) -> None:
+    """A 9000x9000 photo is drawn from its web-sized serving copy; without one, its label is shown
+    instead of decoding 324 MB of pixels outside the image workers' limits."""
+    import hashlib
+
+    from archiver.capture.cards import png_card
+    from archiver.storage.layout import blob_key, derived_key
+    from archiver.storage.local import LocalStore
+
+    store = LocalStore(tmp_path, "https://archive.example/media")
+    big = io.BytesIO()
+    Image.new("RGB", (9000, 9000), (200, 30, 30)).save(big, "PNG")
+    sha = hashlib.sha256(big.getvalue()).hexdigest()
+    store.put(blob_key(sha), big.getvalue())
+    assert png_card._thumbnail(big.getvalue(), 552) is None  # over MAX_CARD_SOURCE_PIXELS: not decoded
+    web = io.BytesIO()
+    Image.new("RGB", (1600, 1600), (200, 30, 30)).save(web, "WEBP")
+    store.put(derived_key(sha, "web.webp"), web.getvalue())
+    picture = png_card._picture(store, blob_key(sha))
+    assert picture == web.getvalue()
+    thumb = png_card._thumbnail(picture, 552)
+    assert thumb is not None and thumb.width <= 552
+    assert all(abs(a - b) <= 3 for a, b in zip(thumb.getpixel((10, 10))[:3], (200, 30, 30), strict=True))

@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, PngImagePlugin
 
 from archiver.capture.cards.content import CardContent, card_content
 from archiver.capture.cards.textlayout import Color, Line, draw_line, wrap
+from archiver.storage.layout import BLOB_PREFIX, derived_key
 
 if TYPE_CHECKING:
     from archiver.storage.base import ObjectStore
@@ -26,6 +27,14 @@ MAX_PNG_HEIGHT = 4000  # pixels; what does not fit is left out
 MAX_MEDIA_IN_CARD = 4
 
 MAX_RELATED_CHARS = 600  # of a quoted or parent post's text
+
+# The largest original (in pixels) a card decodes itself; a larger one is drawn from its web-sized
+# serving copy, or shown by its label. Decoding happens here, in the capturing process, outside the
+# image workers' time limit and memory budget (archiver/capture/imagepool.py), so it must stay small:
+# 8 MP is at most 32 MB of RGBA.
+MAX_CARD_SOURCE_PIXELS = 8_000_000
+# Serving copies, preferred to the original: already web-sized and upright.
+_SERVING_COPIES = ("web.webp", "web.jpg")
 
 
 @dataclass
@@ -129,10 +138,11 @@ def _png_info(fallbacks: set[str]) -> PngImagePlugin.PngInfo:
 
 
 def _thumbnail(data: bytes, width: int) -> Image.Image | None:
-    """The medium scaled to ``width`` pixels (at most 340 px high), RGBA; None if Pillow cannot read it."""
+    """The medium scaled to ``width`` pixels (at most 340 px high), RGBA; None if Pillow cannot read it
+    or it has more than MAX_CARD_SOURCE_PIXELS pixels."""
     try:
         with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > 100_000_000:
+            if im.width * im.height > MAX_CARD_SOURCE_PIXELS:
                 return None
             im.draft("RGB", (width, 340))
             im.seek(0)
@@ -141,6 +151,22 @@ def _thumbnail(data: bytes, width: int) -> Image.Image | None:
         return None
     out.thumbnail((width, 340), Image.Resampling.LANCZOS)
     return out
+
+
+def _picture(store: ObjectStore, key: Any) -> bytes | None:
+    """What to draw a medium from: its web-sized serving copy when the original (``key``, a blob key)
+    has one, else the original itself; None when neither can be read."""
+    if isinstance(key, str) and key.startswith(BLOB_PREFIX):
+        sha = key.rsplit("/", 1)[-1]
+        for name in _SERVING_COPIES:
+            try:
+                copy = derived_key(sha, name)
+            except ValueError:
+                break
+            data = _blob(store, copy)
+            if data is not None:
+                return data
+    return _blob(store, key)
 
 
 def _blob(store: ObjectStore, key: Any) -> bytes | None:
@@ -162,7 +188,7 @@ def draw_card(content: CardContent, store: ObjectStore) -> bytes:
         card.text(c.note, 14, card.NOTE)
     card.text(c.text or "(no text)", 18, card.INK, gap=12)
     for item in c.media[:MAX_MEDIA_IN_CARD]:
-        data = _blob(store, item.poster_key if item.moving else item.key) if item.archived or item.moving else None
+        data = _picture(store, item.poster_key if item.moving else item.key) if item.archived or item.moving else None
         card.image(data, item.label + (f": {item.alt}" if item.alt else ""), play=item.moving)
     for rel in c.related:
         if rel.found:
@@ -177,7 +203,7 @@ def draw_card(content: CardContent, store: ObjectStore) -> bytes:
     card.text(f"Archived {c.captured} · capture {c.capture_id}", 13, card.GREY)
     avatar = None
     if c.avatar_key:
-        avatar = _thumbnail(_blob(store, c.avatar_key) or b"", 48)
+        avatar = _thumbnail(_picture(store, c.avatar_key) or b"", 48)
         if avatar is not None:
             avatar = avatar.resize((48, 48))
     return card.render(avatar, c.name or c.handle or "Unknown", c.handle)
