@@ -14,6 +14,21 @@ from archiver.providers import registry
 _TAG = re.compile(r"<[^<>]{0,4000}>")
 _SPACE = re.compile(r"\s+")
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|heic|bmp|tiff?|svg)(?:[?#]|$)", re.I)
+# Query strings and image CDNs that name an image without an extension (`looks_like_image_url`).
+_IMAGE_QUERY = re.compile(r"[?&](?:format|fm|ext)=(?:jpe?g|png|gif|webp|avif)(?:&|#|$)", re.I)
+# Image CDNs whose URLs often have no extension: host (a leading "." for any subdomain) and path.
+IMAGE_CDNS = (
+    "pbs.twimg.com/media/", "images.unsplash.com/", "res.cloudinary.com/", ".imgix.net/",
+    "cdn.sanity.io/images/", "images.ctfassets.net/", ".googleusercontent.com/", "i.ytimg.com/vi/",
+    "img.youtube.com/vi/", "media.giphy.com/media/", "i.imgur.com/", "images.pexels.com/photos/",
+)
+_IMAGE_CDN = re.compile(
+    r"^(?:https?:)?//(?:"
+    + "|".join(rf"[^/?#]*{re.escape(c)}" if c.startswith(".") else re.escape(c) for c in IMAGE_CDNS)
+    + r")(?!(?:[^?#]*/)?video/)",
+    re.I,
+)
+_SVG_FRAGMENT = re.compile(r"\.svg#", re.I)
 # Analytics beacons and well-known placeholders: never images to keep (nor the providers' short links
 # to posts, added from the registry by `_not_image`).
 _NOT_IMAGE = (
@@ -89,6 +104,16 @@ registry.on_change(_forget)
 def looks_like_image_path(url: str) -> bool:
     """True when the path ends with a common image extension (used where nothing else says so)."""
     return bool(_IMAGE_EXT.search(url))
+
+
+def looks_like_image_url(url: str) -> bool:
+    """True when `url` (entities decoded) names an image file by itself: its path ends with an image
+    extension (a query may follow), its query asks for an image format (``?format=jpg``), or it is a
+    known image CDN's path; an SVG fragment (a sprite's icon) and anything `is_image_candidate` refuses
+    are not. Used where no tag or attribute name says "image" (links, data-* attributes, CSS)."""
+    if not is_image_candidate(url) or _SVG_FRAGMENT.search(url) or any(c in url.strip() for c in " \t\n\r\f"):
+        return False
+    return bool(_IMAGE_EXT.search(url) or _IMAGE_QUERY.search(url) or _IMAGE_CDN.search(url))
 
 
 def credit_from_alt(alt: str | None) -> str | None:

@@ -24,7 +24,7 @@ import re
 
 from archiver.discover import constructs
 from archiver.discover.common import clean_text
-from archiver.discover.html_images import HtmlImages
+from archiver.discover.html_images import IMAGE_ELEMENTS, HtmlImages
 from archiver.discover.model import Embed, ImageRef
 from archiver.discover.readers import post_from
 from archiver.discover.tags import Block, Tag, links, parse_attrs
@@ -32,7 +32,7 @@ from archiver.discover.tokens import RAW_TEXT, WS, Boundaries, comment_end, raw_
 from archiver.discover.urls import PostMatch, handle_in_url, match_post_url
 
 # The tags every article is scanned for; the providers' AMP elements are added (`_start`).
-_TAGS = ("img", "amp-img", "source", "meta", "base", *RAW_TEXT, "plaintext", "blockquote", "figure", "amp-iframe")
+_TAGS = (*IMAGE_ELEMENTS, "source", "meta", "base", *RAW_TEXT, "plaintext", "blockquote", "figure", "amp-iframe")
 _start_cache: tuple[int, re.Pattern[str]] | None = None
 _WP_OPEN = re.compile(r"<!--\s*wp:(embed|core-embed/[\w-]{1,40})\s+(\{.*\})\s*/?-->", re.S)
 _TRAIL_SCRIPT_OPEN = re.compile(r"[\t\n\f\r ]{0,200}<script(?=[\t\n\f\r />])", re.I)
@@ -67,6 +67,8 @@ class HtmlScanner(HtmlImages):
         self.constructs = constructs.current()
 
     # --- tokenizing ---------------------------------------------------------------------
+        self._read_tags: list[tuple[int, int]] = []  # image elements read (html_images.HtmlImages)
+        self._attributes_read = False
     def _tag(self, name: str, start: int, body: int) -> Tag | None:
         """The tag at `start` whose name ends at `body`; None (and the scan stops) when it never ends:
         an unterminated tag swallows the rest of the document."""
@@ -154,7 +156,7 @@ class HtmlScanner(HtmlImages):
             elif name == "iframe":
                 self._iframe(tag, end if close else None)
             return end
-        if name in ("img", "amp-img"):
+        if name in IMAGE_ELEMENTS:
             self._img(tag)
         elif name == "source":
             for attr in ("srcset", "data-srcset"):

@@ -1,6 +1,15 @@
-"""The image half of the HTML scanner: <img> and <amp-img> (src, lazy-loading attributes, srcset),
-<source srcset>, og:image and twitter:image meta tags, JSON-LD image values, and the photo credit
-of the figure (or alt text) around each image. Every span covers the URL exactly as written.
+"""The image half of the HTML scanner: image elements (<img>, <amp-img>, <amp-anim>: src, every
+lazy-loading attribute and srcset, each one an occurrence), <source srcset>, og:image and
+twitter:image meta tags, JSON-LD image values, and the photo credit of the figure (or alt text)
+around each image. Every span covers the URL exactly as written.
+
+Images written elsewhere are found by one rule over every element (``_attribute_images``): a
+``style`` attribute's and a ``<style>`` block's CSS ``url()``/``image-set()``; ``poster`` (and
+``poster-*``); a ``src``/``*-src`` or ``data-*`` attribute, an ``<a>``/``<area>`` ``href`` and a legacy
+``background`` whose value is an image URL by itself (``common.looks_like_image_url``: an image
+extension, an image format query, a known image CDN path); any ``*srcset`` attribute, and a data-*
+value written as a srcset. Not images: text (URLs in <pre>, <code>, prose), comments, script and
+other raw text, <link> and <script> tags, data: URIs, SVG sprite fragments.
 """
 
 from __future__ import annotations
@@ -10,9 +19,19 @@ import html
 import json
 import re
 
-from archiver.discover.common import clean_text, credit_from_alt, credit_from_caption, is_image_candidate, resolve
+from archiver.discover import css
+from archiver.discover.common import (
+    IMAGE_CDNS,
+    clean_text,
+    credit_from_alt,
+    credit_from_caption,
+    is_image_candidate,
+    looks_like_image_url,
+    resolve,
+)
 from archiver.discover.model import ImageRef
-from archiver.discover.tags import Tag, parse_srcset, trimmed
+from archiver.discover.tags import Tag, parse_attrs, parse_srcset, trimmed
+from archiver.discover.tokens import Boundaries, raw_text_end, tag_end
 
 _FIGCAPTION = re.compile(r"<figcaption\b[^<>]{0,2000}>(.{0,4000}?)</figcaption", re.I | re.S)
 _CREDIT_EL = re.compile(
@@ -31,6 +50,28 @@ _META_IMAGE = {
     "og:image": "og:image", "og:image:url": "og:image", "og:image:secure_url": "og:image",
     "twitter:image": "twitter:image", "twitter:image:src": "twitter:image",
 }
+# Elements that are images themselves: their src is an image whatever its URL looks like.
+IMAGE_ELEMENTS = ("img", "amp-img", "amp-anim")
+_IMG_OWN = frozenset(("src", "srcset", *_LAZY_SRC, *_LAZY_SRCSET))
+# An image element holding only these attributes has no other image to read.
+_PLAIN = _IMG_OWN | {"alt", "width", "height", "loading", "decoding", "class", "id", "sizes", "title",
+                     "fetchpriority", "layout", "role", "crossorigin", "referrerpolicy"}
+# Where an image may be written outside the image elements' own attributes: an image extension, an
+# image CDN's host, CSS url()/image-set(). Only what lies inside a start tag (or a <style> element) is
+# then read, by the attribute's name and value. (Two patterns, each with a literal first character,
+# so the regex engine skips to candidates at memchr speed.)
+_HINT_DOT = re.compile(
+    r"\.(?:(?:jpe?g|jfif|png|gif|webp|avif|heic|bmp|tiff?|svg)(?![\w-])|"
+    + "|".join(re.escape(c if c.startswith(".") else c[c.index("."):])[2:] for c in IMAGE_CDNS) + ")",
+    re.I,
+)
+_HINT_CSS = re.compile(r"\((?<=[uU][rR][lL]\(|[sS][eE][tT]\()")
+_TAG_NAME = re.compile(r"<([A-Za-z][^\t\n\f\r />]*)")
+# Tags whose attributes are never images readers see (their URLs are fetched or linked, not shown).
+_NOT_SHOWN = frozenset(("script", "link", "meta", "base", "iframe", "frame", "embed", "object", "param",
+                        "form", "title", "textarea"))
+_HREF_TAGS = frozenset(("a", "area", "image"))
+_SRCSET_REST = re.compile(r"[\s\d.,wxhWXH]*")
 
 
 class HtmlImages:
@@ -42,6 +83,9 @@ class HtmlImages:
     images: list[ImageRef]
     _figures: tuple[list[int], list[tuple[int, int]]] | None
     _figure_credit: dict[int, str | None]
+    # (start, end) of the image elements read by the scan, in document order.
+    _read_tags: list[tuple[int, int]]
+    _attributes_read: bool
 
     def _pair_map(self, name: str) -> dict[int, tuple[int, int]]:
         raise NotImplementedError
@@ -62,20 +106,87 @@ class HtmlImages:
             self._image(self.text[s:e], s, e, form, alt, credit)
 
     def _img(self, tag: Tag) -> None:
+        """An image element: its src and every lazy-loading source and srcset are occurrences (a
+        low-quality placeholder in src is an image readers see first; a data: URI is none)."""
+        self._read_tags.append((tag.start, tag.end))  # its other attributes are read here, not again
         if _is_pixel(tag):
             return
         alt = tag.get("alt")
         alt = clean_text(alt) if alt else None
         credit = self._credit(tag.start, alt)
-        lazy = [a for a in _LAZY_SRC if a in tag.attrs and is_image_candidate(tag.get(a) or "")]
-        for attr in lazy or ["src"]:
+        if not _PLAIN.issuperset(tag.attrs):
+            self._tag_images(tag, alt, credit)
+        for attr in ("src", *_LAZY_SRC):
             found = tag.attrs.get(attr)
             if found and found[0].strip():
                 s, e = trimmed(self.text, found[1], found[2])
                 self._image(self.text[s:e], s, e, "img-src" if attr == "src" else attr, alt, credit)
-        lazy_sets = [a for a in _LAZY_SRCSET if a in tag.attrs]
-        for attr in lazy_sets or ["srcset"]:
+        for attr in ("srcset", *_LAZY_SRCSET):
             self._srcset(tag, attr, attr, alt)
+
+    def _attribute_images(self) -> None:
+        """Images written outside the image elements' own attributes, by one rule over every element
+        (see the module's docstring). Only places holding an image hint are looked at, each tag once,
+        so the cost follows the number of hints, not of tags."""
+        bounds: Boundaries = self.bounds  # type: ignore[attr-defined]
+        text, pos = self.text, 0
+        hints = sorted([m.start() for m in _HINT_DOT.finditer(text)] + [m.start() for m in _HINT_CSS.finditer(text)])
+        read, r = self._read_tags, 0  # image elements the scan has read, in document order
+        for hint in hints:
+            if hint < pos:
+                continue
+            while r < len(read) and read[r][1] <= hint:
+                r += 1
+            if r < len(read) and read[r][0] < hint:
+                pos = read[r][1]
+                continue
+            token = bounds.token_at(hint)
+            if token is None:  # text: a URL shown, not an image
+                continue
+            pos = token[1]
+            name = _TAG_NAME.match(text, token[0])
+            if name is None:  # a comment, an end tag, a doctype
+                continue
+            tag_name = name.group(1).lower()
+            if tag_name == "style":
+                body = tag_end(text, name.end())
+                close = raw_text_end(text, "style", body) if body is not None else None
+                if body is not None:
+                    for s, e, url in css.image_urls(text, body, close[0] if close else token[1], entities=False):
+                        self.images.append(ImageRef(url=url, start=s, end=e, form="css"))
+                continue
+            if tag_name in _NOT_SHOWN:
+                continue
+            body = tag_end(text, name.end())
+            if body is None:
+                continue
+            self._tag_images(Tag(tag_name, token[0], body, parse_attrs(text, name.end(), body)))
+
+    def _tag_images(self, tag: Tag, alt: str | None = None, credit: str | None = None) -> None:
+        """The images one element's attributes name, by the attribute's name and the value (an image
+        element's own src, lazy sources and srcset are `_img`'s)."""
+        element = tag.name in IMAGE_ELEMENTS
+        credit_known = element
+        for attr, (raw, vs, ve) in tag.attrs.items():
+            if (element and attr in _IMG_OWN) or not raw.strip():
+                continue
+            found: list[tuple[int, int, str]] = []
+            value = html.unescape(raw).strip()
+            data = attr.startswith("data-")
+            if attr == "style" or (data and "url(" in value.lower()):
+                found = css.image_urls(self.text, vs, ve, entities=True)
+            elif attr.endswith("srcset") or (data and _is_srcset(self.text, vs, ve)):
+                found = [(s, e, html.unescape(self.text[s:e]).strip()) for s, e in parse_srcset(self.text, vs, ve)]
+                if not attr.endswith("srcset"):
+                    found = [f for f in found if looks_like_image_url(f[2])]
+            elif _names_image(tag.name, attr, value):
+                found = [(*trimmed(self.text, vs, ve), value)]
+            if found and not credit_known:
+                credit, credit_known = self._credit(tag.start, alt), True
+            for s, e, url in found:
+                if is_image_candidate(url):
+                    self.images.append(ImageRef(url=url, start=s, end=e, alt=alt, credit=credit,
+                                                form="css" if attr == "style" else attr))
 
     def _meta(self, tag: Tag) -> None:
         key = (tag.get("property") or tag.get("name") or "").strip().lower()
@@ -133,6 +244,9 @@ class HtmlImages:
 
     def resolved_images(self) -> list[ImageRef]:
         """The images found, their URLs resolved against <base href> or the article's base URL."""
+        if not self._attributes_read:
+            self._attributes_read = True
+            self._attribute_images()
         base = self.base_url
         if self.base_href:
             base = resolve(html.unescape(self.base_href), self.base_url)
@@ -177,6 +291,27 @@ def _collect_image_values(value: object, out: set[str], depth: int) -> None:
         if isinstance(value.get("contentUrl"), str):
             out.add(value["contentUrl"])
         _collect_ld(value, out, depth + 1)
+
+
+def _names_image(tag: str, attr: str, value: str) -> bool:
+    """Whether attribute `attr` of element `tag`, whose value (decoded) is one URL, names an image:
+    a poster always; a data-*, src, *-src, lowsrc, legacy background, or a link's href when the value
+    is an image URL by itself."""
+    if attr in ("poster", "data-poster"):
+        return is_image_candidate(value)
+    named = (attr.startswith("data-") or attr == "src" or attr.endswith("-src") or attr in ("lowsrc", "background")
+             or (attr in ("href", "xlink:href") and tag in _HREF_TAGS))
+    return named and looks_like_image_url(value)
+
+
+def _is_srcset(text: str, start: int, end: int) -> bool:
+    """Whether the attribute value text[start:end] is written as a srcset of more than one candidate
+    ("a.jpg 480w, b.jpg 960w"): between the URLs only descriptors and commas."""
+    spans = parse_srcset(text, start, end)
+    if len(spans) < 2:
+        return False
+    gaps = [(spans[i][1], spans[i + 1][0]) for i in range(len(spans) - 1)] + [(spans[-1][1], end)]
+    return all(_SRCSET_REST.fullmatch(text, s, e) for s, e in gaps)
 
 
 def _is_pixel(tag: Tag) -> bool:
