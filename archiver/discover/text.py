@@ -54,3 +54,94 @@ def image_lines(text: str) -> list[ImageRef]:
         if not m.group(1).startswith("//"):
             out.append(ImageRef(url=m.group(1), start=m.start(1), end=m.end(1), form="text-path"))
     return out
+
+
+# --- Flattened embeds: what HTML-to-Markdown and HTML-to-text converters leave of an embed's
+# blockquote (turndown, html2text, pandoc, markdownify): "> " quote markers, Markdown links, escapes.
+
+_QUOTED = re.compile(r"[ \t]{0,3}>")
+_QUOTE_MARK = re.compile(r"^[ \t]{0,3}(?:>[ \t]?){1,4}", re.M)
+_MD_LINK = re.compile(r"!?\[([^\[\]\n]{0,500})\]\([^()\s]{0,2000}(?:[ \t]+\"[^\"\n]{0,200}\")?\)")
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>@~\"'])")
+_HARD_BREAK = re.compile(r"(?: {2,}|\\)$", re.M)
+_BLANKS = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
+# A link right after an attribution: Markdown inline, Markdown reference, HTML, or a bare/bracketed URL.
+_INLINE_LINK = re.compile(
+    r"\[((?:[^\[\]\n]|\n[ \t]{0,3}(?:>[ \t]?)?){1,200}?)\]"
+    r"\(\s*<?([^()\s<>]{1,2000})>?(?:[ \t]+\"[^\"\n]{0,200}\")?\s*\)"
+)
+_REF_LINK = re.compile(r"\[((?:[^\[\]\n]|\n[ \t]{0,3}(?:>[ \t]?)?){1,200}?)\] ?\[([^\[\]\n]{0,200})\]")
+_HTML_LINK = re.compile(
+    r"<a\s[^<>]{0,2000}?href\s*=\s*[\"']([^\"'<>]{1,2000})[\"'][^<>]{0,2000}>([^<>]{1,200})</a\s*>", re.I
+)
+_BARE_URL = re.compile(r"[ \t]*[(<]?(https?://[^\s()<>]{1,2000})[)>]?")
+_REF_DEF = re.compile(r"^[ \t]{0,3}(?:>[ \t]?)?\[([^\[\]\n]{1,200})\]:[ \t]*<?([^\s<>]{1,2000})>?", re.M)
+
+
+def is_quoted(text: str, line_start: int) -> bool:
+    """Whether the line starting at ``line_start`` is a Markdown blockquote line ("> …")."""
+    return bool(_QUOTED.match(text, line_start))
+
+
+def run_start(text: str, line_start: int, lo: int, max_lines: int = 40) -> int:
+    """Where the run of lines that ends with the line at ``line_start`` begins, not before ``lo``: the
+    first line of its blockquote when that line is quoted ("> "), else the first line of its paragraph
+    (lines up to a blank one). The line at ``line_start`` itself is included."""
+    quoted = is_quoted(text, line_start)
+    start = line_start
+    for _ in range(max_lines):
+        if start <= lo:
+            return lo
+        prev = text.rfind("\n", lo, start - 1) + 1
+        prev = max(prev, lo)
+        line = text[prev:start - 1]
+        if quoted:
+            if not is_quoted(text, prev):
+                break
+        elif not line.strip():
+            break
+        start = prev
+    return start
+
+
+def plain_markdown(fragment: str) -> str:
+    """What a reader sees of converted Markdown: quote markers, hard breaks, link targets and escapes
+    dropped, entities decoded, blank-line runs made one, outer white space trimmed."""
+    out = _QUOTE_MARK.sub("", fragment)
+    out = _HARD_BREAK.sub("", out)
+    out = _MD_LINK.sub(lambda m: m.group(1), out)
+    out = html.unescape(_MD_ESCAPE.sub(r"\1", out))
+    out = "\n".join(line.strip() for line in out.split("\n"))
+    return _BLANKS.sub("\n\n", out).strip()
+
+
+def link_at(text: str, pos: int) -> tuple[str, str, int] | None:
+    """A link written at ``text[pos]`` (after optional blanks): (anchor as shown, URL, end). Markdown
+    inline ``[May 3, 2024](URL)`` (its anchor may wrap onto a quoted next line), reference
+    ``[May 3, 2024][1]`` with its definition anywhere, or HTML ``<a href="URL">…</a>``."""
+    while pos < len(text) and text[pos] in " \t\u00a0":
+        pos += 1
+    m = _INLINE_LINK.match(text, pos)
+    if m:
+        return _anchor(m.group(1)), html.unescape(m.group(2)), m.end()
+    m = _REF_LINK.match(text, pos)
+    if m:
+        label = " ".join((m.group(2) or m.group(1)).split()).casefold()
+        for d in _REF_DEF.finditer(text):
+            if " ".join(d.group(1).split()).casefold() == label:
+                return _anchor(m.group(1)), html.unescape(d.group(2)), m.end()
+        return None
+    m = _HTML_LINK.match(text, pos)
+    if m:
+        return _anchor(m.group(2)), html.unescape(m.group(1)), m.end()
+    return None
+
+
+def url_at(text: str, pos: int) -> tuple[str, int] | None:
+    """A bare URL at ``text[pos]`` (after optional blanks), possibly in "( )" or "< >": (URL, end)."""
+    m = _BARE_URL.match(text, pos)
+    return (m.group(1), m.end()) if m else None
+
+
+def _anchor(raw: str) -> str:
+    return " ".join(_QUOTE_MARK.sub("", html.unescape(_MD_ESCAPE.sub(r"\1", raw))).split())

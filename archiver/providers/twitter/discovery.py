@@ -12,27 +12,21 @@ import html
 import re
 
 from archiver.discover.common import clean_text, last_dash
+from archiver.discover.dates import match_date
 from archiver.discover.html import HtmlScanner
 from archiver.discover.model import Embed
 from archiver.discover.readers import parse_attribution, post_from
 from archiver.discover.tags import Block, Tag
+from archiver.discover.text import is_quoted, link_at, plain_markdown, run_start, url_at
 from archiver.discover.urls import PostMatch, handle_in_url, match_post_url
 from archiver.providers.twitter.ids import NAME, status_url
 
 # "(@handle)" in an attribution line, in markup and in flattened text.
 _HANDLE = re.compile(r"\(\s?@(\w{1,15})\s?\)")
-_FLAT_HANDLE = re.compile(r"\(@(\w{1,15})\)")
+# Converters escape what Markdown would read: "(\\@handle)" (pandoc), "(@a\\_b)" (turndown, markdownify).
+_FLAT_HANDLE = re.compile(r"\(\s?\\?@((?:\\_|\w){1,15})\s?\)")
 _PIC = re.compile(r"pic\.(?:twitter|x)\.com/\w{1,40}", re.I)
-_DASHES = ("—", "â€”", "&mdash;")
-_DATE = re.compile(
-    r"[ \t\u00a0]{0,3}("
-    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]{0,6}\.? \d{1,2}, \d{4}"
-    r"|\d{1,2}\.? [^\s\d,()]{2,15}\.?,? \d{4}"
-    r"|\d{4}年\d{1,2}月\d{1,2}日"
-    r"|[٠-٩]{1,2} [^\s()]{2,15} [٠-٩]{4}"
-    r"|\d{4}-\d{2}-\d{2}"
-    r")(?![\d٠-٩])"
-)
+_DASHES = ("—", "â€”", "&mdash;", "&#8212;", "&#x2014;", "―", "--")
 _MEDIA_LINE_MAX = 300
 _DIV_TWEET_ID = re.compile(r"""data-tweet-id\s*=\s*["']?(\d{1,20})""")
 _DIV_IFRAME_SRC = re.compile(r"""\ssrc\s*=\s*["']([^"']{1,4000})""")
@@ -95,7 +89,11 @@ def finish(embed: Embed) -> None:
 
 
 def flattened_tweets(text: str) -> list[Embed]:
-    """Tweets whose markup was flattened to text; each needs the dash, "(@handle)" and a date."""
+    """Tweets whose blockquote was flattened to Markdown or text by a converter (turndown, html2text,
+    pandoc, markdownify, copy and paste): the post text, then "— Name (@handle)" and the date, as a
+    link to the status (its id is the post's) or as plain text in any of the widget's languages
+    (``archiver.discover.dates``). The span runs over the whole run: the "> " quoted lines of its
+    blockquote, or else its paragraph, through the date (and a pic.twitter.com line right after)."""
     out: list[Embed] = []
     prev_end = 0
     for m in _FLAT_HANDLE.finditer(text):
@@ -104,13 +102,17 @@ def flattened_tweets(text: str) -> list[Embed]:
         dash, width = last_dash(text, max(prev_end, m.start() - 200), m.start(), _DASHES)
         if dash < 0:
             continue
-        author = text[dash + width:m.start()].strip()
-        date = _DATE.match(text, m.end())
-        if not author or "\n" in author or not date:
+        while dash > prev_end and text[dash - 1] == "-" and text[dash] == "-":
+            dash, width = dash - 1, width + 1  # pandoc's "---" for an em dash
+        author = plain_markdown(text[dash + width:m.start()])
+        if not author or "\n" in author or len(author) > 120:
             continue
-        nl = text.rfind("\n", prev_end, dash)
-        start, body = _tweet_body(text, nl + 1 if nl >= 0 else prev_end, dash, prev_end)
-        end = date.end()
+        found, date, end = _attribution_date(text, m.end())
+        if date is None:
+            continue
+        handle = m.group(1).replace("\\", "")
+        line_lo = text.rfind("\n", prev_end, dash) + 1 if text.rfind("\n", prev_end, dash) >= 0 else prev_end
+        start, body = _tweet_body(text, line_lo, dash, prev_end)
         nl = text.find("\n", end)
         if nl >= 0 and text[end:nl].strip() == "":
             nxt = text.find("\n", nl + 1)
@@ -119,30 +121,78 @@ def flattened_tweets(text: str) -> list[Embed]:
             if len(line) <= _MEDIA_LINE_MAX and _PIC.search(line) and not _FLAT_HANDLE.search(line):
                 end = nl + 1 + len(line.rstrip())
         out.append(Embed(
-            provider=NAME, post_id=None, url=None, start=start, end=end, handle=m.group(1),
-            author=author, text=body or None, date=date.group(1),
+            provider=NAME, post_id=found[1] if found else None,
+            url=status_url(found[1], handle) if found and found[1] else None,
+            start=start, end=end, handle=handle, author=author, text=body or None, date=date,
             media_links=_PIC.findall(text, start, end), form="flattened",
         ))
         prev_end = end
     return out
 
 
+def _attribution_date(text: str, pos: int) -> tuple[PostMatch | None, str | None, int]:
+    """What follows "(@handle)": (the status the date links to or None, the date as shown, its end);
+    the date None when there is none. A link to a status is the date whatever its anchor says; a
+    plain date must read as one, and may be followed by the status URL."""
+    link = link_at(text, pos)
+    if link is not None:
+        anchor, url, end = link
+        found = match_post_url(url, NAME)
+        if found and found[1]:
+            return found, anchor, end
+        if match_date(anchor, 0) is not None:
+            return None, anchor, end
+        return None, None, pos
+    while pos < len(text) and text[pos] in " \t\u00a0":
+        pos += 1
+    date = match_date(text, pos, min(len(text), pos + 80))
+    if date is None:
+        return None, None, pos
+    after = url_at(text, date.end())
+    found = match_post_url(after[0], NAME) if after else None
+    if after and found and found[1]:
+        return found, date.group(0), after[1]
+    return None, date.group(0), date.end()
+
+
 def _tweet_body(text: str, line_lo: int, dash: int, prev_end: int) -> tuple[int, str]:
-    """Where the post text starts and what it says: before the dash on its line, or else the
-    previous non-empty line (the attribution stands on its own line)."""
-    if text[line_lo:dash].strip():
+    """Where the post text starts and what it says: before the dash on its line, or else the run of
+    lines before it (its blockquote's "> " lines, or its paragraph when unquoted)."""
+    head = plain_markdown(text[line_lo:dash])
+    if head and not is_quoted(text, line_lo):
         start = line_lo
         while text[start].isspace():
             start += 1
-        return start, text[start:dash].strip()
+        return start, head
+    if is_quoted(text, line_lo):
+        start = run_start(text, line_lo, prev_end)
+        if start == line_lo and not head:
+            return line_lo, ""
+        start = _skip_blank(text, start, line_lo)
+        return start, plain_markdown(text[start:dash])
     if line_lo == 0 or (line_lo <= prev_end and prev_end > 0):
         return dash, ""
     end = line_lo - 1
     while end > prev_end and text[end - 1].isspace():
         end -= 1
+    if end <= prev_end:
+        return dash, ""
     start = max(text.rfind("\n", prev_end, end) + 1, prev_end)
-    while start < end and text[start].isspace():
-        start += 1
+    # Lines joined by Markdown hard breaks ("  " or "\\" at the end: a <br> in the tweet) are one
+    # paragraph; a text article's lines are paragraphs of their own.
+    for _ in range(40):
+        prev = max(text.rfind("\n", prev_end, start - 1) + 1, prev_end) if start > prev_end else start
+        line = text[prev:start - 1].rstrip("\r")
+        if prev >= start or not line.strip() or not (line.endswith("  ") or line.endswith("\\")):
+            break
+        start = prev
+    start = _skip_blank(text, start, end)
     if start >= end:
         return dash, ""
-    return start, text[start:end].strip()
+    return start, plain_markdown(text[start:end])
+
+
+def _skip_blank(text: str, start: int, limit: int) -> int:
+    while start < limit and text[start].isspace():
+        start += 1
+    return start
