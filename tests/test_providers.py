@@ -17,12 +17,14 @@ from archiver.capture.manifest import validate_manifest
 from archiver.capture.record import CaptureResult, store_capture
 from archiver.capture.warc import read_warc
 from archiver.discover.model import Embed
+from archiver.discover.urls import match_post_url
 from archiver.providers.base import CaptureContext, occurrences_in
 from archiver.providers.bluesky import id_time as bluesky_time
 from archiver.providers.markup import MarkupProvider
 from archiver.providers.mastodon import id_time as mastodon_time
 from archiver.providers.oembed import OEmbedProvider
 from archiver.providers.registry import get_provider
+from archiver.providers.shortlinks import ShortLinkCapture
 from archiver.providers.tiktok import id_time as tiktok_time
 from archiver.runners.local import archive
 from archiver.runtime import Runtime
@@ -83,12 +85,22 @@ def _manifest(env: dict[str, Any], res: CaptureResult) -> dict[str, Any]:
     return m
 
 
+def _unwrapped(provider: Any) -> Any:
+    """The provider's own capture inside the share-link resolver (providers that declare short links)."""
+    return provider.inner if isinstance(provider, ShortLinkCapture) else provider
+
+
 def test_registry_finds_one_module_per_provider() -> None:
     for name in ("youtube", "tiktok", "reddit", "bluesky", "mastodon"):
         provider = get_provider(name)
-        assert isinstance(provider, OEmbedProvider) and provider.name == name
+        assert isinstance(_unwrapped(provider), OEmbedProvider) and provider.name == name
     for name in ("instagram", "threads", "markup", "oembed", "base", "sources"):
-        assert isinstance(get_provider(name), MarkupProvider)
+        assert isinstance(_unwrapped(get_provider(name)), MarkupProvider)
+    # Exactly the providers that declare share links get them resolved before their capture.
+    for name in ("tiktok", "reddit", "facebook", "instagram"):
+        assert isinstance(get_provider(name), ShortLinkCapture), name
+    for name in ("youtube", "twitter", "threads", "bluesky"):
+        assert not isinstance(get_provider(name), ShortLinkCapture), name
     with pytest.raises(ValueError):
         get_provider("../twitter")
 
@@ -218,3 +230,140 @@ def test_a_telegram_post_is_filed_under_its_own_id(tmp_path: Path) -> None:
     assert embed["snapshot"].startswith("posts/telegram/lakemontalerts:512/")
     assert rt.catalog.captures("telegram", "lakemontalerts:512")
     rt.close()
+
+
+# --- share links that hide the post until followed, and status URLs with any handle segment -------
+SHORT = {
+    # TikTok: vt. and vm. share links, and tiktok.com/t/CODE (a second hop to vm.)
+    "https://vt.tiktok.com/ZSTD5bW7/": TT["url"] + "?_r=1&_t=ZT-8kPq",
+    "https://www.tiktok.com/t/ZTRq8Hc2/": "https://vm.tiktok.com/ZMr4Xq9Lk/",
+    "https://vm.tiktok.com/ZMr4Xq9Lk/": TT["url"] + "?is_from_webapp=1",
+    # Reddit: the app's /s/ share link goes to the comments page with tracking parameters.
+    "https://www.reddit.com/r/Lakemont/s/cv5XKIpUIr": RD["url"] + "ice_out/?share_id=Xy1&utm_medium=android_app",
+    # Facebook: /share/p/ to the post, fb.watch to watch?v=, /share/r/ relative to the reel.
+    "https://www.facebook.com/share/p/1BxRgPHRBn/": "https://www.facebook.com/LakemontDPW/posts/pfbid02abcDEFgh1",
+    "https://fb.watch/nQ7s1Zx-Ab/": "https://www.facebook.com/watch/?v=10155512345678901&ref=sharing",
+    "https://www.facebook.com/share/r/9ZkLmNoPq1/": "/reel/1029384756102938/?mibextid=abc",
+    # A share link that leads to a login page, not a post.
+    "https://www.facebook.com/share/v/LoginWall7/": "https://www.facebook.com/login/?next=%2Fshare%2Fv%2FLoginWall7",
+}
+LONG_HANDLE = {"id": "1943236038893785095", "handle": "ExampleMin", "name": "Example Ministry",
+               "text": "Road closures for the marathon are listed on our site."}
+NO_HANDLE = {"id": "1943236038893785100", "handle": "ExampleDev", "name": "Example Dev", "text": "Release day!"}
+
+
+@pytest.fixture(scope="module")
+def short_origin() -> Iterator[FixtureOrigin]:
+    with FixtureOrigin(tweets=[LONG_HANDLE, NO_HANDLE], posts=[TT, RD], shortlinks=SHORT) as o:
+        yield o
+
+
+def _archive(tmp_path: Path, settings: Any, article: str) -> tuple[Runtime, dict[str, Any]]:
+    rt = Runtime.from_settings(settings)
+    return rt, archive(rt, article.encode(), article_id="short-links")
+
+
+def _manifest_of(rt: Runtime, embed: dict[str, Any]) -> dict[str, Any]:
+    m = json.loads(rt.store.get(embed["snapshot"]))
+    validate_manifest(m)
+    return m
+
+
+def test_share_links_are_resolved_and_the_post_captured(short_origin: FixtureOrigin, tmp_settings: Callable[..., Any],
+                                                        tmp_path: Path) -> None:
+    """Each share link is an embed without an id; the capture asks it for its redirects (never the
+    post's page), captures the post it leads to and records both URLs."""
+    links = list(SHORT)[:7]
+    article = "<p>Seen on social media:</p>\n" + "\n".join(f"<p>{u}</p>" for u in links) + "\n"
+    settings = tmp_settings(**short_origin.settings_overrides(), media_derivatives=False)
+    before = len(short_origin.requests)
+    rt, rep = _archive(tmp_path, settings, article)
+    try:
+        assert len(rep["embeds"]) == 7, rep["embeds"]
+        want = {  # short link -> (provider, post id, status)
+            links[0]: ("tiktok", "7342136643995317486", "archived"),
+            links[1]: ("tiktok", "7342136643995317486", "archived"),
+            links[3]: ("reddit", "1b6yq2k", "archived"),
+            links[4]: ("facebook", "pfbid02abcDEFgh1", "unresolved"),  # no endpoint, no text in the markup
+            links[5]: ("facebook", "10155512345678901", "unresolved"),
+            links[6]: ("facebook", "1029384756102938", "unresolved"),
+        }
+        for short, (provider, post_id, status) in want.items():
+            (e,) = [e for e in rep["embeds"] if e["provider"] == provider and _manifest_of(rt, e)["sources"][1]
+                    ["data"]["short_url"] == short]
+            m = _manifest_of(rt, e)
+            assert (e["post_id"], m["post_id"], m["status"]) == (post_id, post_id, status), (short, e, m["error"])
+            source = m["sources"][1]
+            assert source["name"] == "shortlink" and source["outcome"] == "ok"
+            assert source["data"]["short_url"] == short
+            assert source["data"]["resolved_url"] == source["data"]["redirects"][-1]
+            assert match_post_url(source["data"]["resolved_url"])[:2] == (provider, post_id)
+            assert m["url"] == source["data"]["post_url"] != short
+            # What the article showed is still said by the markup source: the short link, no id.
+            assert m["sources"][0]["data"]["url"] == short and m["sources"][0]["data"]["post_id"] is None
+            # The redirect hops are in the WARC.
+            warc = [r for r in read_warc(rt.store.get(m["warc"])) if r.get("type") == "response"]
+            assert any(short.split("//")[1].rstrip("/") in r["uri"] for r in warc), warc
+        tt = _manifest_of(rt, next(e for e in rep["embeds"] if e["provider"] == "tiktok"))
+        assert tt["text"] == TT["text"] and tt["author"]["handle"] == "pinecrestobserver"
+        # Never a request for a post's own page: only the share links, oEmbed and thumbnails.
+        paths = [r.path for r in short_origin.requests[before:]]
+        assert not [p for p in paths if p.startswith("/short/www.tiktok.com/@") or "/comments/" in p], paths
+    finally:
+        rt.close()
+
+
+def test_share_links_that_lead_nowhere(short_origin: FixtureOrigin, tmp_settings: Callable[..., Any],
+                                       tmp_path: Path) -> None:
+    """A dead link, a login wall and a link whose host fails keep what the article showed: unresolved,
+    or unavailable (retried) when the host may answer later; no page body is kept."""
+    dead, wall, flaky = ("https://vt.tiktok.com/ZSgone404/", "https://www.facebook.com/share/v/LoginWall7/",
+                         "https://www.reddit.com/r/Lakemont/s/Flaky500x")
+    short_origin.set_behaviour("/short/www.reddit.com/r/Lakemont/s/Flaky500x", "500", sticky=True)
+    short_origin.add_image("/short/www.facebook.com/login/", b"<html><body>" + b"log in " * 500 + b"</body></html>",
+                           "text/html")
+    settings = tmp_settings(**short_origin.settings_overrides(), media_derivatives=False, fetch_retries=0)
+    article = f"{dead}\n\nSome text.\n\n{wall}\n\n{flaky}\n"
+    try:
+        rt, rep = _archive(tmp_path, settings, article)
+    finally:
+        short_origin.set_behaviour("/short/www.reddit.com/r/Lakemont/s/Flaky500x")
+    try:
+        by_url = {e["url"]: e for e in rep["embeds"]}
+        assert set(by_url) == {dead, wall, flaky}
+        assert [by_url[u]["status"] for u in (dead, wall, flaky)] == ["unresolved", "unresolved", "unavailable"]
+        assert all(by_url[u]["post_id"] is None for u in (dead, wall, flaky))
+        m = _manifest_of(rt, by_url[wall])
+        source = next(s for s in m["sources"] if s["name"] == "shortlink")
+        assert source["outcome"] == "no_post" and source["data"]["redirects"][0].startswith(
+            "https://www.facebook.com/login/")
+        assert "404" in (by_url[dead]["error"] or "") and "500" in (by_url[flaky]["error"] or "")
+        pages = [r for r in read_warc(rt.store.get(m["warc"])) if r["type"] == "response" and "/login" in r["uri"]]
+        assert [r["status"] for r in pages] == [200]
+        assert b"log in" not in pages[0]["payload"]  # the page's body is never kept
+    finally:
+        rt.close()
+
+
+def test_status_urls_with_any_handle_segment_in_an_official_blockquote(
+        short_origin: FixtureOrigin, tmp_settings: Callable[..., Any], tmp_path: Path) -> None:
+    """A handle segment longer than a handle (Twitter redirects it) or none at all (/i/web/status/,
+    /i/status/) still names the tweet; the post is archived under the handle the attribution shows."""
+    article = (
+        '<blockquote class="twitter-tweet" data-lang="es"><p lang="en" dir="ltr">Road closures for the marathon '
+        'are listed on our site.</p>&mdash; Example Ministry (@ExampleMin) <a href="https://twitter.com/'
+        'ExampleMinistry1/status/1943236038893785095?ref_src=twsrc%5Etfw">July 10, 2025</a></blockquote>\n'
+        '<script async src="https://platform.twitter.com/widgets.js" charset="utf-8"></script>\n'
+        '<p>And:</p>\n<blockquote class="twitter-tweet"><p lang="en" dir="ltr">Release day!</p>&mdash; Example Dev '
+        '(@ExampleDev) <a href="https://x.com/i/status/1943236038893785100">July 10, 2025</a></blockquote>\n')
+    settings = tmp_settings(**short_origin.settings_overrides(), media_derivatives=False)
+    rt, rep = _archive(tmp_path, settings, article)
+    try:
+        got = [(e["post_id"], e["status"], e["url"]) for e in rep["embeds"]]
+        assert got == [
+            ("1943236038893785095", "archived", "https://twitter.com/ExampleMin/status/1943236038893785095"),
+            ("1943236038893785100", "archived", "https://twitter.com/ExampleDev/status/1943236038893785100")], got
+        m = _manifest_of(rt, rep["embeds"][0])
+        assert m["text"] == LONG_HANDLE["text"] and m["author"]["handle"] == "ExampleMin"
+    finally:
+        rt.close()

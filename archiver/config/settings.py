@@ -94,6 +94,9 @@ class Settings(BaseModel):
     # capture and the runners
     capture_threads: int = 8
     capture_fresh_for: int = 7 * 24 * 3600
+    # Where a provider's share link (vt.tiktok.com/…, reddit /s/, facebook /share/) is asked for its
+    # redirect: {host} is the link's host, {path} its path and query (archiver/providers/shortlinks.py).
+    shortlink_url: str = "https://{host}{path}"
     max_redeliveries: int = 3
     archive_deadline: float = 60.0
     media_dedupe_window: int = 30 * 24 * 3600

@@ -34,6 +34,8 @@ class Constructs:
     generation: int
     # (provider, spelling), in the order URLs are tried.
     post_urls: tuple[tuple[str, PostUrl], ...]
+    # (provider, short-link pattern), tried after every post URL spelling.
+    short_links: tuple[tuple[str, re.Pattern[str]], ...]
     # provider -> pattern of the account name in its canonical post URLs.
     handles: dict[str, re.Pattern[str]]
     # Blockquote class -> (provider, reader), in provider order.
@@ -110,6 +112,7 @@ def _build() -> Constructs:
     built = Constructs(
         generation=gen,
         post_urls=tuple((spec.name, u) for spec in specs for u in spec.urls),
+        short_links=tuple((spec.name, p) for spec in specs for p in spec.short_links),
         handles={spec.name: spec.handle_in_url for spec in specs if spec.handle_in_url is not None},
         blockquotes=blockquotes,
         divs=divs,

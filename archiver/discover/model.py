@@ -36,10 +36,12 @@ class Embed:
 
     @property
     def key(self) -> str:
-        """Groups occurrences of the same post; flattened embeds without id group by their text."""
+        """Groups occurrences of the same post; flattened embeds without id group by their text, short
+        links (no id until followed) by their URL as well."""
         if self.post_id:
             return f"{self.provider}:{self.post_id}"
-        basis = "|".join([self.handle or "", self.date or "", self.text or "", *self.media_links])
+        parts = [self.handle or "", self.date or "", self.text or "", *self.media_links]
+        basis = "|".join([*parts, "url:" + self.url] if self.url else parts)
         return f"{self.provider}:unresolved:{hashlib.sha256(basis.encode()).hexdigest()[:16]}"
 
     def to_json(self) -> dict[str, Any]:

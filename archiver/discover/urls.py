@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 from archiver.discover import constructs
 from archiver.providers.base import PostMatch
 
-__all__ = ["PostMatch", "handle_in_url", "match_post_url", "normalize", "query"]
+__all__ = ["PostMatch", "handle_in_url", "is_short_link", "match_post_url", "normalize", "query"]
 
 _MAX_URL = 8192
 
@@ -31,14 +31,17 @@ def match_post_url(url: str, provider: str | None = None) -> PostMatch | None:
     """Recognize a post URL: (provider, post_id, canonical url) or None. With ``provider``, only that
     provider's spellings are tried.
 
-    Profiles, timelines, hashtags, intents and other non-post URLs give None.
+    A share link that hides its post until followed (a provider's ``short_links``) gives
+    (provider, None, the short link as written, stripped). Profiles, timelines, hashtags, intents and
+    other non-post URLs give None.
     """
     if not isinstance(url, str) or not url or len(url) > _MAX_URL:
         return None
     url = normalize(url)
     if url[:4].lower() != "http" and not url.lower().startswith("at://"):
         return None
-    for name, spelling in constructs.current().post_urls:
+    tables = constructs.current()
+    for name, spelling in tables.post_urls:
         if provider is not None and name != provider:
             continue
         m = spelling.pattern.match(url)
@@ -46,7 +49,15 @@ def match_post_url(url: str, provider: str | None = None) -> PostMatch | None:
             found = spelling.read(m)
             if found:
                 return name, found[0], found[1]
+    for name, pattern in tables.short_links:
+        if (provider is None or name == provider) and pattern.match(url):
+            return name, None, url
     return None
+
+
+def is_short_link(found: PostMatch | None) -> bool:
+    """True when ``found`` is a share link whose post id is known only once it is followed."""
+    return found is not None and found[1] is None
 
 
 def handle_in_url(found: PostMatch | None) -> str | None:

@@ -161,8 +161,10 @@ class SettingSpec:
     doc: str
 
 
-# (provider, post id, canonical URL or None): a post recognised in a URL or an embed.
-PostMatch = tuple[str, str, str | None]
+# (provider, post id, canonical URL or None): a post recognised in a URL or an embed. The post id is
+# None for a short link that hides it until followed (``ProviderSpec.short_links``); the URL is then
+# the short link itself.
+PostMatch = tuple[str, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,12 @@ class ProviderSpec:
     handle_in_url: re.Pattern[str] | None = None
     # Hosts whose URLs redirect to its posts (short links): never taken for images.
     redirect_hosts: tuple[str, ...] = ()
+    # Share links that hide the post id until followed (``https://vt.tiktok.com/ZSTD5bW7/``), tried with
+    # ``re.match`` after every provider's post URLs (compile them with ``re.I``). Discovery takes one as
+    # an embed of this provider with no post id and the short link as its URL; the capture follows its
+    # redirects (``archiver.providers.shortlinks``: no page body kept) to one of ``urls`` and captures
+    # that post, recording both URLs.
+    short_links: tuple[re.Pattern[str], ...] = ()
     embeds: EmbedForms = field(default_factory=EmbedForms)
     # Last touch on each of its embeds once discovery folded nested findings (e.g. a canonical URL
     # completed with the handle the markup showed).

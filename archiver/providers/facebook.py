@@ -23,8 +23,15 @@ _POST = re.compile(
     r"(?P<id>pfbid\w{10,100}|\d{5,25})(?![\w])",
     re.I,
 )
-_REEL = re.compile(_HOST + r"reel/(?P<id>\d{5,25})", re.I)
-_QUERY = re.compile(_HOST + r"(permalink\.php|story\.php|photo\.php|photo/|watch/?)\?", re.I)
+_GROUP = re.compile(
+    _HOST + r"groups/(?P<group>[\w.\-]{1,80})/(?:posts|permalink)/(?P<id>pfbid\w{10,100}|\d{5,25})(?![\w])", re.I)
+_REEL = re.compile(_HOST + r"reels?/(?P<id>\d{5,25})", re.I)
+_QUERY = re.compile(_HOST + r"(permalink\.php|story\.php|photo\.php|photo/|video\.php|watch/?|watch/live/?)\?", re.I)
+# Share links name no post until followed: /share/p|r|v/CODE/, /share/CODE/ and fb.watch/CODE/.
+_SHARE = (
+    re.compile(_HOST + r"share/(?:[prv]/)?[A-Za-z0-9]{5,30}(?![\w\-])", re.I),
+    re.compile(r"https?://(?:www\.)?fb\.watch/[\w\-]{4,30}", re.I),
+)
 
 
 def _plugin(m: re.Match[str]) -> tuple[str, str | None] | None:
@@ -47,7 +54,7 @@ def _post(m: re.Match[str]) -> tuple[str, str | None]:
 
 
 def _by_query(m: re.Match[str]) -> tuple[str, str | None] | None:
-    """permalink.php / story.php (story_fbid and id), photo.php (fbid), watch (v)."""
+    """permalink.php / story.php (story_fbid and id), photo.php (fbid), watch and video.php (v)."""
     page = m.group(1).lower()
     q = query(m.string)
     if page in ("permalink.php", "story.php"):
@@ -66,8 +73,8 @@ def _is_fb_id(value: str) -> bool:
     return value.isdigit() or (value.startswith("pfbid") and value.isalnum())
 
 
-_SPELLINGS = (PostUrl(_POST, post=_post), PostUrl(_REEL, "https://www.facebook.com/reel/{id}"),
-              PostUrl(_QUERY, post=_by_query))
+_SPELLINGS = (PostUrl(_POST, post=_post), PostUrl(_GROUP, "https://www.facebook.com/groups/{group}/posts/{id}"),
+              PostUrl(_REEL, "https://www.facebook.com/reel/{id}"), PostUrl(_QUERY, post=_by_query))
 
 
 def _fields(scan: HtmlScanner, found: PostMatch, start: int, end: int, inner: tuple[int, int],
@@ -101,6 +108,8 @@ PROVIDER = ProviderSpec(
     name=NAME,
     order=2,
     urls=(PostUrl(_PLUGIN, post=_plugin), *_SPELLINGS),
+    short_links=_SHARE,
+    redirect_hosts=("fb.watch",),
     embeds=EmbedForms(
         blockquotes={"fb-xfbml-parse-ignore": _blockquote},
         divs={"fb-post": _sdk_div, "fb-video": _sdk_div},

@@ -20,6 +20,8 @@ _POST = re.compile(
     r"https?://(?:(?:www|m)\.)?instagr(?:am\.com|\.am)/(?!share/)(?:[\w.]{1,30}/)?(?P<kind>p|reels?|tv)/(?P<id>[-\w]{5,40})",
     re.I,
 )
+# The app's share links (/share/CODE, /share/p/CODE, /share/reel/CODE) name no post until followed.
+_SHARE = re.compile(r"https?://(?:(?:www|m)\.)?instagram\.com/share/(?:(?:p|reels?|tv)/)?[-\w]{5,40}", re.I)
 _BY = re.compile(r"(?:shared|posted) by (.{1,120}?) \(@([\w.]{1,30})\)")
 _TIME = re.compile(r"<time\b[^<>]{0,1000}>([^<]{0,200})</time", re.I)
 
@@ -57,6 +59,7 @@ PROVIDER = ProviderSpec(
     name=NAME,
     order=1,
     urls=(PostUrl(_POST, post=_post),),
+    short_links=(_SHARE,),
     embeds=EmbedForms(
         blockquotes={"instagram-media": _blockquote},
         amp={"amp-instagram": amp_reader("data-shortcode", lambda value: post_from([_shortcode_url(value)], NAME))},

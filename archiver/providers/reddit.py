@@ -27,6 +27,13 @@ _COMMENTS = re.compile(
     re.I,
 )
 _SHORT = re.compile(r"https?://(?:www\.)?redd\.it/(?P<id>[a-z0-9]{1,12})(?![a-z0-9])", re.I)
+# The app's share links name no post until followed: /r/sub/s/CODE (also /u/name/s/CODE) and
+# reddit.app.link/CODE.
+_SHARE = (
+    re.compile(r"https?://(?:(?:www|old|new|np|m|sh)\.)?reddit\.com/(?:r|u|user)/[\w\-]{2,30}/s/[A-Za-z0-9]{5,20}"
+               r"(?![\w\-])", re.I),
+    re.compile(r"https?://reddit\.app\.link/[A-Za-z0-9]{5,20}(?![\w\-])", re.I),
+)
 _USER = re.compile(r"reddit\.com/u(?:ser)?/([\w\-]{2,30})", re.I)
 
 
@@ -61,6 +68,8 @@ PROVIDER = ProviderSpec(
     name=NAME,
     order=9,
     urls=(PostUrl(_COMMENTS, post=_post), PostUrl(_SHORT, post=_post)),
+    short_links=_SHARE,
+    redirect_hosts=("reddit.app.link",),
     embeds=EmbedForms(
         blockquotes={"reddit-embed-bq": _blockquote, "reddit-card": _blockquote},
         amp={"amp-reddit": amp_reader("data-src", lambda value: post_from([value]))},

@@ -27,6 +27,7 @@ from types import ModuleType
 
 from archiver.providers.base import Provider, ProviderSpec, SettingSpec
 from archiver.providers.markup import MarkupProvider
+from archiver.providers.shortlinks import ShortLinkCapture
 
 ENTRY_POINT_GROUP = "archiver.providers"
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -94,14 +95,15 @@ def on_change(listener: Callable[[], None]) -> None:
 
 def get_provider(name: str) -> Provider:
     """The capture for ``name`` ("twitter", "youtube", ...): the provider's own, or the shared markup
-    capture for a platform that declares none or is not registered. Raises ValueError for a malformed
-    name."""
+    capture for a platform that declares none or is not registered; wrapped in the share-link
+    resolver (``shortlinks.ShortLinkCapture``) when the provider declares ``short_links``. Raises
+    ValueError for a malformed name."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"not a provider name: {name!r}")
     spec = find(name)
-    if spec is not None and spec.capture is not None:
-        return spec.capture()
-    return MarkupProvider(name)
+    inner: Provider = spec.capture() if spec is not None and spec.capture is not None else MarkupProvider(name)
+    # A provider with share links gets them resolved before its own capture runs.
+    return ShortLinkCapture(spec, inner) if spec is not None and spec.short_links else inner
 
 
 def provider_settings() -> list[SettingSpec]:

@@ -15,7 +15,12 @@ from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
 
 NAME = "telegram"
 _POST = re.compile(
-    r"https?://(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/(?:s/)?(?P<channel>[A-Za-z]\w{3,31})/(?P<n>\d{1,10})(?!\d)",
+    r"https?://(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/(?:s/)?(?P<channel>[A-Za-z]\w{3,31})/(?P<n>\d{1,10})(?:/(?P<topic_n>\d{1,10}))?(?!\d)",
+    re.I,
+)
+# A message of a private channel or group: t.me/c/<channel number>/<message> (or /<topic>/<message>).
+_PRIVATE = re.compile(
+    r"https?://(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/c/(?P<channel>\d{4,16})/(?:\d{1,10}/)?(?P<n>\d{1,10})(?!\d)",
     re.I,
 )
 _WIDGET_POST = re.compile(r"([A-Za-z]\w{3,31})/(\d{1,10})")
@@ -31,8 +36,14 @@ def telegram_post(value: str) -> PostMatch | None:
 
 
 def _url(m: re.Match[str]) -> tuple[str, str | None] | None:
-    found = telegram_post(f"{m['channel']}/{m['n']}")
+    # In a forum topic (t.me/channel/<topic>/<message>) the message is the last number.
+    found = telegram_post(f"{m['channel']}/{m['topic_n'] or m['n']}")
     return (found[1], found[2]) if found else None
+
+
+def _private(m: re.Match[str]) -> tuple[str, str | None]:
+    """Private channels are numbered: the post is "c/<channel>/<message>"."""
+    return f"c/{m['channel']}/{m['n']}", f"https://t.me/c/{m['channel']}/{m['n']}"
 
 
 def _widget(scan: HtmlScanner, tag: Tag, value: str, end: int) -> None:
@@ -45,6 +56,6 @@ def _widget(scan: HtmlScanner, tag: Tag, value: str, end: int) -> None:
 PROVIDER = ProviderSpec(
     name=NAME,
     order=8,
-    urls=(PostUrl(_POST, post=_url),),
+    urls=(PostUrl(_POST, post=_url), PostUrl(_PRIVATE, post=_private)),
     embeds=EmbedForms(scripts={"data-telegram-post": _widget}),
 )

@@ -10,12 +10,15 @@ from archiver.discover.readers import permalink_blockquote
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
 
 NAME = "threads"
+# threads.com (the domain since 2025) and threads.net: /@user/post/CODE (and its /embed/ and /media
+# forms) and the short /t/CODE/ that names no user.
 _POST = re.compile(r"https?://(?:www\.)?threads\.(?:net|com)/@(?P<user>[\w.]{1,40})/post/(?P<id>[-\w]{5,40})", re.I)
+_T = re.compile(r"https?://(?:www\.)?threads\.(?:net|com)/t/(?P<id>[-\w]{5,40})", re.I)
 
 PROVIDER = ProviderSpec(
     name=NAME,
     order=6,
-    urls=(PostUrl(_POST, "https://www.threads.com/@{user}/post/{id}"),),
+    urls=(PostUrl(_POST, "https://www.threads.com/@{user}/post/{id}"), PostUrl(_T, "https://www.threads.com/t/{id}/")),
     handle_in_url=re.compile(r"threads\.com/@([\w.]+)/"),
     embeds=EmbedForms(blockquotes={"text-post-media": permalink_blockquote(NAME, "data-text-post-permalink")}),
 )

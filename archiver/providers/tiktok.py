@@ -22,16 +22,25 @@ NAME = "tiktok"
 ENDPOINT = SettingSpec("tiktok_oembed_url", "https://www.tiktok.com/oembed", "TikTok's oEmbed endpoint.")
 _FIRST_ID = 6_000_000_000_000_000_000  # ids before 2016 do not follow the timestamp layout
 
+# /@user/video/ID and /@user/photo/ID (photo posts), the embed player (/embed/v2/ID, /embed/ID), the
+# iframe player (/player/v1/ID), the old mobile /v/ID.html and /share/video/ID.
 _VIDEO = re.compile(
-    r"https?://(?:(?:www|m)\.)?tiktok\.com/(?:@(?P<user>[\w.\-]{1,60})/video/|embed/v2/|embed/|v/)(?P<id>\d{5,25})(?!\d)",
+    r"https?://(?:(?:www|m|us|t)\.)?tiktok\.com/(?:@(?P<user>[\w.\-]{1,60})/(?P<kind>video|photo)/|embed/v2/|embed/"
+    r"|player/v1/|v/|share/video/)(?P<id>\d{5,25})(?!\d)",
     re.I,
+)
+# Share links that name no video until followed: vm./vt.tiktok.com/CODE and tiktok.com/t/CODE.
+_SHORT = (
+    re.compile(r"https?://(?:vm|vt)\.tiktok\.com/[A-Za-z0-9]{4,20}(?![\w\-])", re.I),
+    re.compile(r"https?://(?:(?:www|m)\.)?tiktok\.com/t/[A-Za-z0-9]{4,20}(?![\w\-])", re.I),
 )
 
 
 def _video(m: re.Match[str]) -> tuple[str, str | None]:
     """The canonical URL needs the account; embed and short forms have none."""
     user = m["user"]
-    return m["id"], f"https://www.tiktok.com/@{user}/video/{m['id']}" if user else None
+    kind = (m["kind"] or "video").lower()
+    return m["id"], f"https://www.tiktok.com/@{user}/{kind}/{m['id']}" if user else None
 
 
 def _blockquote(scan: HtmlScanner, block: Block) -> None:
@@ -65,6 +74,8 @@ PROVIDER = ProviderSpec(
     name=NAME,
     order=4,
     urls=(PostUrl(_VIDEO, post=_video),),
+    short_links=_SHORT,
+    redirect_hosts=("vm.tiktok.com", "vt.tiktok.com"),
     handle_in_url=re.compile(r"tiktok\.com/@([\w.\-]+)/"),
     embeds=EmbedForms(blockquotes={"tiktok-embed": _blockquote}),
     settings=(ENDPOINT,),

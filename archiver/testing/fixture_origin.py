@@ -6,9 +6,11 @@ HTTP server (loopback, port 0, daemon threads) answers oEmbed and syndication re
 fixtures in the shapes publish.twitter.com/oembed and cdn.syndication.twimg.com/tweet-result
 answer (``tests/test_fixture_origin.py`` checks their top-level keys against those real answers),
 and the other platforms' oEmbed requests from post fixtures (the answers are built in
-``shapes.py``, the fixtures and media bytes in ``fixtures.py``); it redirects t.co codes, serves
-real media bytes and plays failures on request (404, ``{}``, tombstone, 429 then success,
-timeouts, garbage, 500). Every request is recorded.
+``shapes.py``, the fixtures and media bytes in ``fixtures.py``); it redirects t.co codes and the
+other providers' share links (``shortlinks``: vt.tiktok.com, reddit /s/, facebook /share/,
+fb.watch, asked through the ``shortlink_url`` template as ``/short/<host><path>``), serves real
+media bytes and plays failures on request (404, ``{}``, tombstone, 429 then success, timeouts,
+garbage, 500). Every request is recorded.
 
     with FixtureOrigin(tweets=[{"id": "1757429972446608301", "handle": "LakemontDPW", ...}]) as origin:
         settings = settings.replace(**origin.settings_overrides())
@@ -52,13 +54,16 @@ class FixtureOrigin(ResponseShapes):
 
     def __init__(self, tweets: Iterable[TweetFixture | Mapping[str, Any]] = (),
                  images: Mapping[str, bytes] | None = None, *,
-                 posts: Iterable[PostFixture | Mapping[str, Any]] = (), retry_after: int = 1,
+                 posts: Iterable[PostFixture | Mapping[str, Any]] = (),
+                 shortlinks: Mapping[str, str] | None = None, retry_after: int = 1,
                  timeout_sleep: float = 2.0, port: int = 0, latency: float = 0.0) -> None:
         self.port = port  # 0: any free port; a fixed port falls back to a free one when taken
         # Seconds every answer waits before it starts, like a real origin over a network (at most 5).
         self.latency = min(5.0, max(0.0, latency))
         self.tweets: dict[str, TweetFixture] = {}
         self.posts: dict[str, PostFixture] = {}
+        # Share link (host and path, no trailing slash) -> where it redirects.
+        self.shortlinks: dict[str, str] = {}
         self.retry_after = retry_after
         self.timeout_sleep = min(_MAX_SLEEP, max(0.0, timeout_sleep))
         self.requests: list[RecordedRequest] = []
@@ -71,6 +76,8 @@ class FixtureOrigin(ResponseShapes):
         self.base_url = ""
         for path, body in (images or {}).items():
             self.add_image(path, body)
+        for short, target in (shortlinks or {}).items():
+            self.add_shortlink(short, target)
         self._pending = [t if isinstance(t, TweetFixture) else TweetFixture(**dict(t)) for t in tweets]
         self._pending_posts = [p if isinstance(p, PostFixture) else PostFixture(**dict(p)) for p in posts]
 
@@ -125,6 +132,7 @@ class FixtureOrigin(ResponseShapes):
             **{f"{name}_oembed_url": self.url(f"/oembed/{name}") for name in OEMBED_PROVIDERS
                if name != "mastodon"},
             "mastodon_oembed_url": self.url("/mastodon/{host}/api/oembed"),
+            "shortlink_url": self.url("/short/{host}{path}"),
             "fetch_allow": "127.0.0.1",
         }
 
@@ -134,6 +142,12 @@ class FixtureOrigin(ResponseShapes):
         with self._lock:
             self._files[path] = (body, content_type or media_type(body))
         return self.url(path)
+
+    def add_shortlink(self, short_url: str, target: str) -> None:
+        """Answer ``short_url`` (a share link, asked as ``/short/<host><path>``; its query is ignored)
+        with a 301 to ``target``, which may be another share link (a chain of hops)."""
+        with self._lock:
+            self.shortlinks[_short_key(short_url)] = target
 
     def add_tweet(self, tweet: TweetFixture | Mapping[str, Any]) -> TweetFixture:
         t = tweet if isinstance(tweet, TweetFixture) else TweetFixture(**dict(tweet))
@@ -260,6 +274,12 @@ class FixtureOrigin(ResponseShapes):
             if urlsplit(query.get("url", "")).hostname != m.group(1):
                 return 404, [("Content-Type", "text/html; charset=utf-8")], b"Not Found"
             return self._post_oembed("mastodon", query)
+        if path.startswith("/short/"):
+            with self._lock:
+                short_target = self.shortlinks.get(_short_key("https://" + path[len("/short/"):]))
+            if short_target is not None:  # else a page served there (add_image), or 404
+                body = f'<a href="{html.escape(short_target)}">Moved Permanently</a>.'.encode()
+                return 301, [("Location", short_target), ("Content-Type", "text/html; charset=utf-8")], body
         if path.startswith("/t.co/"):
             target = self.shortlink_target(path[len("/t.co/"):])
             if target is None:
@@ -294,6 +314,12 @@ class FixtureOrigin(ResponseShapes):
         if step == "redirect":  # to the site's home page, as CDNs do for what they removed
             return 302, [("Location", "/"), ("Content-Type", "text/plain")], b""
         return int(step), [("Content-Type", "text/plain")], f"fixture status {step}".encode()
+
+
+def _short_key(url: str) -> str:
+    """A share link as the origin files it: lower-case host and path, no trailing slash, no query."""
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower() + parts.path.rstrip("/")
 
 
 def _json(status: int, body: Any) -> tuple[int, list[tuple[str, str]], bytes]:

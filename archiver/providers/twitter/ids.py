@@ -15,9 +15,11 @@ NAME = "twitter"
 TWITTER_EPOCH_MS = 1288834974657
 # Ids below this are the sequential ids of posts before November 2010: no timestamp inside.
 FIRST_SNOWFLAKE = 300_000_000_000
+# Any segment before /status/ (Twitter redirects it to the post); parse_status_url keeps it as the
+# handle only when it is one.
 STATUS_URL = re.compile(
     r"(?ai)https?://(?:(?:www|mobile|m)\.)?(?:(?:fx|vx)?twitter|fixupx|fixvx|x)\.com/(?:#!/)?"
-    r"(?:(\w{1,15})/status(?:es)?|i/web/status|i/topics/tweet)/(\d{1,20})")
+    r"(?:i/web/status|i/topics/tweet|statuses|([^/?#\s<>\"']{1,200})/status(?:es)?)/(\d{1,20})(?!\d)")
 HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
 DIGITS = re.compile(r"[0-9]{1,20}")
 _RADIX_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -101,7 +103,7 @@ def parse_status_url(url: str) -> tuple[str | None, str] | None:
     if not m:
         return None
     handle = m.group(1)
-    return (None if handle is None or handle.lower() == "i" else handle), m.group(2)
+    return (handle if handle is not None and HANDLE.fullmatch(handle) and handle.lower() != "i" else None), m.group(2)
 
 
 def canonical_url(post_id: str, handle: str | None) -> str:

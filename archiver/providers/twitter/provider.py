@@ -22,21 +22,25 @@ from archiver.providers.twitter.discovery import (
     read_rendered,
     shortcode_post,
 )
-from archiver.providers.twitter.ids import NAME, parse_status_url, status_url
+from archiver.providers.twitter.ids import NAME, canonical_url, parse_status_url, status_url
 
 if TYPE_CHECKING:
     from archiver.runtime import Runtime
 
+# The segment before /status/ is not checked: Twitter redirects /<anything>/status/ID to the post
+# (a renamed account, a handle over 15 characters, "i/web", a percent-encoded name). Only a valid
+# handle goes into the canonical URL (``status_url`` via ``canonical_url``).
 _STATUS = re.compile(
     r"https?://(?:(?:www|mobile|m)\.)?(?:(?:fx|vx)?twitter|fixupx|fixvx|x)\.com/(?:#!/)?"
-    r"(?:i/web/status|i/status|i/topics/tweet|(?P<user>\w{1,15})/status(?:es)?)/(?P<id>\d{1,20})(?![\d\w])",
+    r"(?:i/web/status|i/status|i/topics/tweet|statuses|(?P<user>[^/?#\s<>\"']{1,200})/status(?:es)?)"
+    r"/(?P<id>\d{1,20})(?![\d\w])",
     re.I,
 )
 _WIDGET = re.compile(r"https?://platform\.twitter\.com/embed/(?:Tweet|index)\.html\?", re.I)
 
 
 def _status(m: re.Match[str]) -> tuple[str, str | None]:
-    return m["id"], status_url(m["id"], m["user"])
+    return m["id"], canonical_url(m["id"], m["user"])
 
 
 def _widget(m: re.Match[str]) -> tuple[str, str | None] | None:
