@@ -64,11 +64,11 @@ class HtmlScanner(HtmlImages):
         self._closers: dict[str, list[tuple[int, int]]] = {}
         self._figures: tuple[list[int], list[tuple[int, int]]] | None = None
         self._figure_credit: dict[int, str | None] = {}
+        self._read_tags: list[tuple[int, int]] = []  # image elements read (html_images.HtmlImages)
+        self._attributes_read = False
         self.constructs = constructs.current()
 
     # --- tokenizing ---------------------------------------------------------------------
-        self._read_tags: list[tuple[int, int]] = []  # image elements read (html_images.HtmlImages)
-        self._attributes_read = False
     def _tag(self, name: str, start: int, body: int) -> Tag | None:
         """The tag at `start` whose name ends at `body`; None (and the scan stops) when it never ends:
         an unterminated tag swallows the rest of the document."""

@@ -296,9 +296,12 @@ def _collect_image_values(value: object, out: set[str], depth: int) -> None:
 def _names_image(tag: str, attr: str, value: str) -> bool:
     """Whether attribute `attr` of element `tag`, whose value (decoded) is one URL, names an image:
     a poster always; a data-*, src, *-src, lowsrc, legacy background, or a link's href when the value
-    is an image URL by itself."""
+    is an image URL by itself (a data-* value must also be written as a URL or path, with a "/":
+    Medium's ``data-image-id="1*x.jpeg"`` is a name)."""
     if attr in ("poster", "data-poster"):
         return is_image_candidate(value)
+    if attr.startswith("data-") and "/" not in value:
+        return False
     named = (attr.startswith("data-") or attr == "src" or attr.endswith("-src") or attr in ("lowsrc", "background")
              or (attr in ("href", "xlink:href") and tag in _HREF_TAGS))
     return named and looks_like_image_url(value)

@@ -12,7 +12,7 @@ import re
 import sys
 
 from archiver.discover import constructs
-from archiver.discover.common import credit_from_alt, is_image_candidate
+from archiver.discover.common import credit_from_alt, is_image_candidate, looks_like_image_url
 from archiver.discover.model import Embed, ImageRef
 from archiver.discover.urls import PostMatch, match_post_url
 
@@ -23,6 +23,9 @@ _TITLE_CLOSE = re.compile(
 _REF_LABEL = re.compile(r"([^\]\n]{0,999}+)\]")
 _REF_DEF = re.compile(r"^[ ]{0,3}\[([^\]\n]{1,999}+)\]:[ \t]*+(?:<([^<>\n]{1,4000}+)>|(\S{1,4000}+))", re.M)
 _FENCE = re.compile(r"^[ ]{0,3}(```|~~~)", re.M)
+_LINK_TARGET = re.compile(r"\]\(")
+_AUTOLINK = re.compile(r"<(https?://[^\s<>]{1,4000}+)>", re.I)
+_BRACKETED = re.compile(r"\[([^\[\]\n]{1,999}+)\](?!:)")
 _PARAM = re.compile(r"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)'|(\S+))|"([^"]*)"|(\S+)""")
 _MAX_URL = 4096
 
@@ -87,9 +90,13 @@ def _norm_label(label: str) -> str:
 
 
 def images(text: str, fences: list[tuple[int, int]]) -> list[ImageRef]:
-    """Markdown images outside code fences, one per inline occurrence or used definition."""
+    """Markdown images outside code fences (or any code ranges given as `fences`), one per inline
+    occurrence or used definition; and links whose target is an image file (``[![thumb](a.jpg)](full.jpg)``,
+    ``[download](photo.jpg)``, ``<https://x/a.jpg>``, a used reference definition), as an ``<a href>``
+    to an image is one."""
     out: list[ImageRef] = []
     refs: dict[str, str] = {}
+    targets: set[int] = set()  # where the images' own "(" are
     pos = 0
     while True:
         m = _IMAGE.search(text, pos)
@@ -100,6 +107,7 @@ def images(text: str, fences: list[tuple[int, int]]) -> list[ImageRef]:
             continue
         alt = m.group(1).strip() or None
         if m.group(2) == "(":
+            targets.add(m.end() - 1)
             found = _target(text, m.end())
             if found:
                 start, end, pos = found
@@ -111,17 +119,42 @@ def images(text: str, fences: list[tuple[int, int]]) -> list[ImageRef]:
                 if lm and lm.group(1).strip():
                     label = lm.group(1)
             refs.setdefault(_norm_label(label), alt or "")
-    if refs:
-        for d in _REF_DEF.finditer(text):
-            key = _norm_label(d.group(1))
-            if key in refs and not inside(fences, d.start()):
-                g = 2 if d.group(2) is not None else 3
-                _add(out, d.group(g), d.start(g), d.end(g), "markdown-ref", refs.pop(key) or None)
+    labels: set[str] | None = None  # every bracketed label: links' references
+    for d in _REF_DEF.finditer(text):
+        key = _norm_label(d.group(1))
+        if inside(fences, d.start()):
+            continue
+        g = 2 if d.group(2) is not None else 3
+        if key in refs:
+            _add(out, d.group(g), d.start(g), d.end(g), "markdown-ref", refs.pop(key) or None)
+        elif looks_like_image_url(_unescaped(d.group(g))):
+            if labels is None:
+                labels = {_norm_label(b.group(1)) for b in _BRACKETED.finditer(text)}
+            if key in labels:
+                _add(out, d.group(g), d.start(g), d.end(g), "markdown-ref", None)
+    _image_links(text, fences, targets, out)
     return out
 
 
+def _image_links(text: str, fences: list[tuple[int, int]], targets: set[int], out: list[ImageRef]) -> None:
+    """Inline links and autolinks whose target is an image file by itself (`looks_like_image_url`)."""
+    for m in _LINK_TARGET.finditer(text):
+        if m.end() - 1 in targets or inside(fences, m.start()):
+            continue
+        found = _target(text, m.end())
+        if found and looks_like_image_url(_unescaped(text[found[0]:found[1]])):
+            _add(out, text[found[0]:found[1]], found[0], found[1], "markdown-link", None)
+    for m in _AUTOLINK.finditer(text):
+        if not inside(fences, m.start()) and looks_like_image_url(m.group(1)):
+            _add(out, m.group(1), m.start(1), m.end(1), "markdown-link", None)
+
+
+def _unescaped(url: str) -> str:
+    return url.replace("\\(", "(").replace("\\)", ")")
+
+
 def _add(out: list[ImageRef], url: str, start: int, end: int, form: str, alt: str | None) -> None:
-    url = url.replace("\\(", "(").replace("\\)", ")")
+    url = _unescaped(url)
     if is_image_candidate(url):
         out.append(ImageRef(url=url, start=start, end=end, alt=alt, credit=credit_from_alt(alt), form=form))
 

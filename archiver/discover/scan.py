@@ -62,6 +62,7 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
     if fmt == "markdown":
         fences = markdown.fenced_ranges(doc)
         excluded = _merged_ranges(excluded + fences)
+        images = [i for i in images if not _inside_any(fences, i.start)]  # HTML in a fence is shown as code
         images += [_resolved(i, base_url) for i in markdown.images(doc, fences)]
         embeds += markdown.shortcodes(doc)
     if fmt in ("markdown", "text"):
