@@ -1,6 +1,6 @@
 """What the registered providers recognise, gathered into the lookup tables the scanners use: post URL
 spellings in the order they are tried, embed classes and tag names with their readers, shortcode
-names, plain-text forms, short-link hosts.
+names, plain-text forms, short-link hosts, the words naming each platform and its id attributes.
 
 The scanners know no platform by name; every platform's constructs come from its provider module
 (``archiver/providers/<name>.py``) through the registry. The tables are built once and rebuilt only
@@ -53,6 +53,12 @@ class Constructs:
     text_forms: tuple[Callable[[str], list[Embed]], ...]
     finish: dict[str, Callable[[Embed], None]]
     redirect_hosts: tuple[str, ...]
+    # Word naming a platform in markup ("tweet", "youtube") -> provider.
+    names: dict[str, str]
+    # Attribute or props key naming a post id ("videoid") -> (provider, reader), in provider order.
+    id_attrs: dict[str, tuple[tuple[str, IdReader], ...]]
+    # Where the any-element rule looks: "http:"/"https:" or a platform's name (inside a tag).
+    element_hint: re.Pattern[str]
 
 
 _lock = threading.Lock()
@@ -86,6 +92,8 @@ def _build() -> Constructs:
     iframe_ids: list[tuple[str, IdReader]] = []
     scripts: list[tuple[str, ScriptReader]] = []
     shortcodes: dict[str, ShortcodeReader] = {}
+    names: dict[str, str] = {}
+    id_attrs: dict[str, list[tuple[str, IdReader]]] = {}
     for spec in specs:
         forms = spec.embeds
         for cls, reader in forms.blockquotes.items():
@@ -98,6 +106,10 @@ def _build() -> Constructs:
         scripts += forms.scripts.items()
         for name, shortcode in forms.shortcodes.items():
             shortcodes.setdefault(name, shortcode)
+        for word in forms.names:
+            names.setdefault(word.lower(), spec.name)
+        for attr, id_reader in forms.id_attrs.items():
+            id_attrs.setdefault(attr.lower(), []).append((spec.name, id_reader))
     div_candidate = None
     if divs:
         # Divs are the commonest tag; only those with an embed class are worth parsing.
@@ -126,6 +138,10 @@ def _build() -> Constructs:
         text_forms=tuple(spec.embeds.text for spec in specs if spec.embeds.text is not None),
         finish={spec.name: spec.finish for spec in specs if spec.finish is not None},
         redirect_hosts=tuple(host for spec in specs for host in spec.redirect_hosts),
+        names=names,
+        id_attrs={attr: tuple(readers) for attr, readers in id_attrs.items()},
+        element_hint=re.compile("|".join(["https?:", *(re.escape(w) for w in sorted(names, key=len, reverse=True))]),
+                                re.I),
     )
     _current = built
     return built

@@ -22,7 +22,7 @@ import html
 import json
 import re
 
-from archiver.discover import constructs
+from archiver.discover import constructs, elements
 from archiver.discover.common import clean_text
 from archiver.discover.html_images import IMAGE_ELEMENTS, HtmlImages
 from archiver.discover.model import Embed, ImageRef
@@ -41,6 +41,11 @@ _A_CLOSE = re.compile(r"</a(?=[\t\n\f\r />])", re.I)
 _EMBED_SCRIPT = re.compile(
     r"""src\s*=\s*["']?[^"'\s>]{0,300}/(?:widgets|embeds?|platform)\.js""", re.I
 )
+_A_OPEN_ANY = re.compile(r"<a(?=[\t\n\f\r />])", re.I)
+# The code-sample elements' tags (searched in the lower-case text: fast; case-blind as a fallback).
+_CODE_MARK_SRC = r"<(/?)(pre|code|samp|kbd|listing)(?=[\t\n\f\r />])"
+_CODE_MARK, _CODE_MARK_ANY_CASE = re.compile(_CODE_MARK_SRC), re.compile(_CODE_MARK_SRC, re.I)
+_LINK_SPAN = 20_000  # the longest link text looked through for an embed (a link is a line or two)
 _P_OPEN = re.compile(r"<p\b[^<>]{0,1000}>", re.I)
 _URL_IN = re.compile(r"""https?://[^\s<>"']{1,2000}""")
 
@@ -67,6 +72,7 @@ class HtmlScanner(HtmlImages):
         self._read_tags: list[tuple[int, int]] = []  # image elements read (html_images.HtmlImages)
         self._attributes_read = False
         self.constructs = constructs.current()
+        self._low: str | None = None
 
     # --- tokenizing ---------------------------------------------------------------------
     def _tag(self, name: str, start: int, body: int) -> Tag | None:
@@ -134,15 +140,92 @@ class HtmlScanner(HtmlImages):
                 continue
             pos = self._dispatch(tag)
         candidate = self.constructs.div_candidate
-        if candidate is None:
-            return
-        for m in candidate.finditer(text):
+        for m in candidate.finditer(text) if candidate is not None else ():
             if text[m.start() + 4] not in WS + "/>" or self.bounds.token_at(m.start()) is not None:
                 continue
             tag = self._tag("div", m.start(), m.start() + 4)
             if tag is None:
                 break
             self._div(tag)
+        elements.find(self)  # any other element carrying a post, once the fixed forms are read
+
+    def lower(self) -> str:
+        """The text in lower case (same offsets), made once; "" when lower-casing changes the length
+        (a dotted capital I), so callers fall back to case-blind regexes."""
+        if self._low is None:
+            low = self.text.lower()
+            self._low = low if len(low) == self.n else ""
+        return self._low
+
+    def not_shown_as_code_or_link(self, embeds: list[Embed]) -> list[Embed]:
+        """``embeds`` without those that begin inside a code sample (``<pre>``, ``<code>``, ``<samp>``,
+        ``<kbd>``, ``<listing>``) or the text of a link (``<a>`` to its ``</a>``): a card must never be
+        put there (raw text, comments and attribute values hold no embed already)."""
+        if not embeds:
+            return embeds
+        code = self._code_ranges()
+        kept, link = [], (-1, -1)
+        prev = 0
+        for e in sorted(embeds, key=lambda e: e.start):
+            if code and inside_ranges(code, e.start):
+                continue
+            if not link[0] < e.start < link[1]:
+                link = self._link_around(e.start, prev)
+            prev = e.start
+            if not link[0] < e.start < link[1]:
+                kept.append(e)
+        return kept
+
+    def _real(self, pos: int, name_len: int) -> bool:
+        """Whether a "<name" or "</name" found at ``pos`` is a tag (name ends there; not inside a token)."""
+        nxt = pos + name_len
+        return (nxt >= self.n or self.text[nxt] in WS + "/>") and self.bounds.token_at(pos) is None
+
+    def _code_ranges(self) -> list[tuple[int, int]]:
+        """Sorted, merged (start, end) of the code-sample elements (found with ``str.find``: they are rare)."""
+        low = self.lower()
+        spans: list[tuple[int, int]] = []
+        stacks: dict[str, list[int]] = {}
+        for m in _CODE_MARK.finditer(low) if low else _CODE_MARK_ANY_CASE.finditer(self.text):
+            if self.bounds.token_at(m.start()) is not None:
+                continue
+            stack = stacks.setdefault(m.group(2).lower(), [])
+            if not m.group(1):
+                stack.append(m.start())
+            elif stack:
+                end = tag_end(self.text, m.end())
+                spans.append((stack.pop(), end if end is not None else self.n))
+        merged: list[tuple[int, int]] = []
+        for s, e in sorted(spans):
+            if merged and s <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+            else:
+                merged.append((s, e))
+        return merged
+
+    def _link_around(self, pos: int, lo: int) -> tuple[int, int]:
+        """(start, end) of the <a> element whose text holds ``pos``, looking for its start tag no
+        further back than ``lo`` (the previous embed: an <a> around both was found for that one) nor
+        than ``_LINK_SPAN``; (-1, -1) when there is none."""
+        low = self.lower()
+        lo = max(lo, pos - _LINK_SPAN)
+        if not low:
+            opening = -1
+            for m in _A_OPEN_ANY.finditer(self.text, lo, pos):
+                if self.bounds.token_at(m.start()) is None:
+                    opening = m.start()
+        else:
+            opening = low.rfind("<a", lo, pos)
+            while opening >= 0 and not self._real(opening, 2):
+                opening = low.rfind("<a", lo, opening)
+        if opening < 0:
+            return -1, -1
+        stop = min(self.n, pos + _LINK_SPAN)
+        for m in _A_CLOSE.finditer(self.text, opening, stop):
+            if self.bounds.token_at(m.start()) is None:
+                end = tag_end(self.text, m.end())
+                return (opening, end if end is not None else self.n) if m.start() >= pos else (-1, -1)
+        return -1, -1
 
     def _dispatch(self, tag: Tag) -> int:
         name = tag.name
@@ -297,6 +380,12 @@ class HtmlScanner(HtmlImages):
                 return
         if "ld+json" in (tag.get("type") or "").lower():
             self._json_ld(tag.end, inner_end)
+
+def inside_ranges(ranges: list[tuple[int, int]], pos: int) -> bool:
+    """Whether ``pos`` lies strictly inside one of the sorted, non-overlapping ``ranges``."""
+    i = bisect.bisect_right(ranges, (pos, 1 << 62)) - 1
+    return i >= 0 and ranges[i][0] < pos < ranges[i][1]
+
 
 def _start(tables: constructs.Constructs) -> re.Pattern[str]:
     """The opening tags the scanner stops at: `_TAGS` and the providers' AMP elements."""

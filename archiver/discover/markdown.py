@@ -201,3 +201,71 @@ def _shortcode_post(tables: constructs.Constructs, kind: str, named: dict[str, s
 def _embed(found: PostMatch, start: int, end: int, user: str | None) -> Embed:
     return Embed(provider=found[0], post_id=found[1], url=found[2], start=start, end=end,
                  handle=user, form="shortcode")
+
+
+_TICKS = re.compile(r"`+")
+_BLANK_LINE = re.compile(r"\n[ \t]*(?=\n)")
+_INDENTED = re.compile(r"^(?: {4}|[ ]{0,3}\t)[ \t]*+\S[^\n]*+$", re.M)
+_LIST_ITEM = re.compile(r"[ ]{0,3}(?:[-*+]|\d{1,9}[.)])[ \t]")
+
+
+def code_ranges(text: str, fences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping ranges of Markdown code, shown and never rendered: the fences
+    (``fences``), indented code blocks (lines indented four columns after a blank line, not in a list
+    item) and inline code spans (a run of backticks to the next run of the same length in the same
+    paragraph)."""
+    ranges = list(fences)
+    blanks = [m.start() for m in _BLANK_LINE.finditer(text)]
+    # Indented code: a run of indented lines after a blank line (or the start), outside list items.
+    block: tuple[int, int] | None = None
+    for m in _INDENTED.finditer(text):
+        if inside(fences, m.start()):
+            continue
+        if block is not None and not text[block[1]:m.start()].strip():
+            block = (block[0], m.end())  # the code block goes on (blank lines included)
+            continue
+        if block is not None:
+            ranges.append(block)
+            block = None
+        if m.start() > 0:
+            prev = text.rfind("\n", 0, m.start() - 1) + 1
+            if text[prev:m.start() - 1].strip():
+                continue  # a paragraph's continuation line, or an HTML block's: no code block
+            window = text[max(0, prev - 2000):prev].rstrip()
+            last = window[window.rfind("\n") + 1:]
+            if _LIST_ITEM.match(last):
+                continue  # a list item's next paragraph
+        block = (m.start(), m.end())
+    if block is not None:
+        ranges.append(block)
+    # Inline code spans.
+    runs: dict[int, list[int]] = {}
+    for m in _TICKS.finditer(text):
+        if not inside(fences, m.start()):
+            runs.setdefault(len(m.group(0)), []).append(m.start())
+    cursor = {n: 0 for n in runs}
+    pos = 0
+    for m in _TICKS.finditer(text):
+        n = len(m.group(0))
+        if m.start() < pos or inside(fences, m.start()) or (m.start() and text[m.start() - 1] == "\\"):
+            continue
+        starts = runs[n]
+        i = cursor[n]
+        while i < len(starts) and starts[i] <= m.start():
+            i += 1
+        cursor[n] = i
+        if i == len(starts):
+            continue
+        close = starts[i]
+        b = bisect.bisect_left(blanks, m.end())
+        if b < len(blanks) and blanks[b] < close:
+            continue  # a paragraph ends first: no span
+        ranges.append((m.start(), close + n))
+        pos = close + n
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(ranges):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out

@@ -17,7 +17,8 @@ from archiver.errors import InputError
 FORMATS = ("auto", "html", "markdown", "text")
 _HTML_HINT = re.compile(
     r"<(?:!doctype|html|head|body|p|div|span|a|img|br|blockquote|iframe|figure|script|meta|h[1-6]|ul|li"
-    r"|table|section|article|picture|source|amp-[a-z]{1,20})(?=[\s/>])|<!--",
+    r"|table|section|article|picture|source|object|embed|[a-z][a-z0-9]{0,30}-[a-z0-9-]{1,40}"  # custom elements
+    r"|(?-i:[A-Z][A-Za-z0-9]{1,40}(?=[\t ]+[A-Za-z][\w-]{0,40}=)))(?=[\s/>])|<!--",  # and JSX components
     re.I,
 )
 _MD_HINT = re.compile(
@@ -77,6 +78,13 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
         # multi-line attribute value is not a line of the article). Markdown's own constructs are not
         # HTML tokens, so only the HTML ones are held to this there (above).
         embeds = [e for e in embeds if scanner.bounds.between(e.start, e.end)]
+    if fmt == "markdown":
+        # Nothing shown as code is an embed: fences, indented code, inline code spans.
+        code = markdown.code_ranges(doc, fences)
+        embeds = [e for e in embeds if not _inside_any(code, e.start)]
+    if scanner is not None:
+        # Nor anything in a code sample or the text of a link (a card must never be put there).
+        embeds = scanner.not_shown_as_code_or_link(embeds)
     return Discovery(embeds=fold_nested(embeds), images=_unique(images))
 
 

@@ -208,7 +208,9 @@ LivenessProbe = Callable[["Runtime", str, str], "Probe"]
 @dataclass(frozen=True, eq=False)
 class EmbedForms:
     """The embed constructs a platform recognises beyond its post URLs (which alone already give
-    iframes, WordPress blocks and figures, AMP iframes, URL lines and ``<p>URL</p>`` paragraphs).
+    iframes, WordPress blocks and figures, AMP iframes, URL lines, ``<p>URL</p>`` paragraphs, and any
+    element standing as its own block with one in an attribute, JSON props included: web components,
+    MDX components, ``<object>``/``<embed>``).
 
     Keys are names as written in markup, lower case; the discover scanners gather them from every
     registered provider.
@@ -228,6 +230,14 @@ class EmbedForms:
     shortcodes: Mapping[str, ShortcodeReader] = field(default_factory=dict)
     # Plain-text forms (Markdown and text articles): text -> embeds with spans (flattened tweets).
     text: Callable[[str], list[Embed]] | None = None
+    # Words that name the platform in markup (lower case, letters and digits only: "tweet", "youtube"),
+    # searched in an element's name (``<Tweet>``, ``<lite-youtube>``), its class, an attribute's name
+    # (``data-tweet-id``) or a component-naming attribute (``data-react-class="TweetEmbed"``).
+    names: tuple[str, ...] = ()
+    # Attribute (or hydration-props JSON key) that carries a post id, lower case ("videoid", "id",
+    # "data-tweet-id") -> reader of the id. Any element standing as its own block is an embed when one
+    # of these holds a valid id and the element (or the attribute's own name) carries one of ``names``.
+    id_attrs: Mapping[str, IdReader] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

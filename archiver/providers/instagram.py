@@ -64,5 +64,8 @@ PROVIDER = ProviderSpec(
         blockquotes={"instagram-media": _blockquote},
         amp={"amp-instagram": amp_reader("data-shortcode", lambda value: post_from([_shortcode_url(value)], NAME))},
         shortcodes={"instagram": lambda value, user: match_post_url(_shortcode_url(value))},
+        names=("instagram",),
+        id_attrs=dict.fromkeys(("shortcode", "data-shortcode", "id", "postid", "post-id", "data-id", "code"),
+                               lambda value: post_from([_shortcode_url(value)], NAME)),
     ),
 )

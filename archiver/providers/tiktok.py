@@ -14,7 +14,7 @@ from archiver.discover.common import clean_text
 from archiver.discover.html import HtmlScanner
 from archiver.discover.readers import post_from
 from archiver.discover.tags import Block
-from archiver.discover.urls import handle_in_url
+from archiver.discover.urls import PostMatch, handle_in_url
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec
 
@@ -53,6 +53,14 @@ def _blockquote(scan: HtmlScanner, block: Block) -> None:
              text=clean_text(scan.text[block.inner_start:block.inner_end]) or None)
 
 
+def _video_id(value: str) -> PostMatch | None:
+    """A video id as an attribute writes it (``<amp-tiktok data-src="7301…">``, ``videoId``)."""
+    return post_from([f"https://www.tiktok.com/embed/v2/{value}"], NAME) if value.isdigit() else None
+
+
+_ID_ATTRS = dict.fromkeys(("id", "videoid", "video-id", "data-video-id", "data-id", "data-src"), _video_id)
+
+
 def _handle(body: dict[str, Any]) -> str | None:
     handle = body.get("author_unique_id")
     if isinstance(handle, str) and re.fullmatch(r"[\w.\-]{1,60}", handle):
@@ -77,7 +85,7 @@ PROVIDER = ProviderSpec(
     short_links=_SHORT,
     redirect_hosts=("vm.tiktok.com", "vt.tiktok.com"),
     handle_in_url=re.compile(r"tiktok\.com/@([\w.\-]+)/"),
-    embeds=EmbedForms(blockquotes={"tiktok-embed": _blockquote}),
+    embeds=EmbedForms(blockquotes={"tiktok-embed": _blockquote}, names=("tiktok",), id_attrs=_ID_ATTRS),
     settings=(ENDPOINT,),
     capture=partial(OEmbedProvider, SPEC),
 )

@@ -79,6 +79,9 @@ PROVIDER = ProviderSpec(
         iframe_ids={"data-tweet-id": post_of_id},
         shortcodes={"tweet": shortcode_post, "x": shortcode_post, "twitter": shortcode_post},
         text=flattened_tweets,
+        names=("tweet", "twitter"),
+        id_attrs=dict.fromkeys(("id", "tweetid", "tweet-id", "data-tweet-id", "data-tweetid", "tweet", "status",
+                                "statusid", "status-id", "data-id"), post_of_id),
     ),
     finish=finish,
     settings=(
