@@ -154,6 +154,7 @@ WEB = ("twitter", STATUS, f"https://twitter.com/i/web/status/{STATUS}")
         ("https://np.reddit.com/r/Lakemont/comments/1b6yq2k/ice_out/",
          ("reddit", "1b6yq2k", "https://www.reddit.com/r/Lakemont/comments/1b6yq2k/")),
         ("https://new.reddit.com/r/Lakemont/comments/1b6yq2k/", ("reddit", "1b6yq2k", "https://www.reddit.com/r/Lakemont/comments/1b6yq2k/")),
+        ("https://www.reddit.com/gallery/1b6yq2k", ("reddit", "1b6yq2k", "https://www.reddit.com/comments/1b6yq2k/")),
         # Bluesky and Mastodon.
         ("https://bsky.app/profile/trails.lakemont.example/post/3kmzg4tk6c6zb",
          ("bluesky", "3kmzg4tk6c6zb", "https://bsky.app/profile/trails.lakemont.example/post/3kmzg4tk6c6zb")),

@@ -13,6 +13,7 @@ from typing import Any
 from archiver.discover.common import clean_text
 from archiver.discover.html import HtmlScanner
 from archiver.discover.readers import amp_reader, post_from
+from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Block
 from archiver.discover.urls import match_post_url
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
@@ -23,7 +24,7 @@ ENDPOINT = SettingSpec("reddit_oembed_url", "https://www.reddit.com/oembed", "Re
 
 _COMMENTS = re.compile(
     r"https?://(?:(?:www|old|new|np|m|embed|sh)\.)?reddit(?:media)?\.com/"
-    r"(?:r/(?P<sub>\w{2,21})/|u(?:ser)?/[\w\-]{2,30}/)?comments/(?P<id>[a-z0-9]{1,12})(?![a-z0-9])",
+    r"(?:r/(?P<sub>\w{2,21})/|u(?:ser)?/[\w\-]{2,30}/)?(?:comments|gallery)/(?P<id>[a-z0-9]{1,12})(?![a-z0-9])",
     re.I,
 )
 _SHORT = re.compile(r"https?://(?:www\.)?redd\.it/(?P<id>[a-z0-9]{1,12})(?![a-z0-9])", re.I)
@@ -73,6 +74,7 @@ PROVIDER = ProviderSpec(
     embeds=EmbedForms(
         blockquotes={"reddit-embed-bq": _blockquote, "reddit-card": _blockquote},
         amp={"amp-reddit": amp_reader("data-src", lambda value: post_from([value]))},
+        shortcodes={"reddit": id_reader(NAME, "https://redd.it/{id}", r"[a-z0-9]{5,12}")},
     ),
     settings=(ENDPOINT,),
     capture=partial(OEmbedProvider, SPEC),
