@@ -367,3 +367,31 @@ def test_status_urls_with_any_handle_segment_in_an_official_blockquote(
         assert m["text"] == LONG_HANDLE["text"] and m["author"]["handle"] == "ExampleMin"
     finally:
         rt.close()
+
+
+def test_share_link_redirect_loops_and_hostile_locations_end(short_origin: FixtureOrigin,
+                                                             tmp_settings: Callable[..., Any]) -> None:
+    """A loop between share links stops after fetch_max_redirects hops; a Location that is no http(s)
+    URL is not asked; both are unresolved with a one-line reason, never an exception."""
+    from archiver.providers.registry import find
+    from archiver.providers.shortlinks import ask_url, resolve
+
+    short_origin.add_shortlink("https://vt.tiktok.com/LoopAaaa1/", "https://vt.tiktok.com/LoopBbbb2/")
+    short_origin.add_shortlink("https://vt.tiktok.com/LoopBbbb2/", "https://vt.tiktok.com/LoopAaaa1/")
+    short_origin.add_shortlink("https://vt.tiktok.com/Script777/", "javascript:alert(1)")
+    settings = tmp_settings(**short_origin.settings_overrides(), fetch_max_redirects=4)
+    ctx = CaptureContext(settings=settings, fetcher=Fetcher(settings))
+    spec = find("tiktok")
+    assert spec is not None
+    def asked() -> int:
+        return sum(short_origin.count(f"/short/vt.tiktok.com/{code}/") for code in ("LoopAaaa1", "LoopBbbb2"))
+
+    before = asked()
+    found, source = resolve(ctx, spec, "https://vt.tiktok.com/LoopAaaa1/")
+    assert found is None and source.outcome == "no_post" and asked() - before == 4
+    assert "did not lead to a post" in (source.error or "") and "\n" not in (source.error or "")
+    found, source = resolve(ctx, spec, "https://vt.tiktok.com/Script777/")
+    assert found is None and source.outcome == "bad_url"
+    assert ask_url("https://{host}{path}", "javascript:alert(1)") is None
+    assert ask_url("https://{host}{path}", "https://user@[::1]/x") is None
+    assert ask_url("https://{host}{path}", "https://vt.tiktok.com/ZSTD5bW7/?a=1") == "https://vt.tiktok.com/ZSTD5bW7/?a=1"
