@@ -246,3 +246,96 @@ def test_explicit_formats() -> None:
     assert len(discover(html_doc, fmt="html").embeds) == 1
     flattened = load("flattened.txt")
     assert discover(flattened, fmt="html").embeds == []
+
+
+# --- Any element carrying a post (discover/elements.py) ------------------------------------------
+
+ELEMENTS = [
+    # (markup standing as its own block, provider, post id)
+    ('<Tweet id="1475482722877546510" />', "twitter", "1475482722877546510"),
+    ('<EmbeddedTweet tweetId="1475482722877546511"></EmbeddedTweet>', "twitter", "1475482722877546511"),
+    ('<TweetEmbed url="https://x.com/u/status/1970488331046920629" />', "twitter", "1970488331046920629"),
+    ('<YouTube videoId="WzCL3FM9dDc" />', "youtube", "WzCL3FM9dDc"),
+    ('<LiteYouTubeEmbed id="Bf_hHU1Yu7o" title="Storm" />', "youtube", "Bf_hHU1Yu7o"),
+    ('<lite-youtube videoid="i0kEjttb2mE"></lite-youtube>', "youtube", "i0kEjttb2mE"),
+    ('<div class="youtube-player" data-video-id="Tq2wE9rY4uA"></div>', "youtube", "Tq2wE9rY4uA"),
+    ('<InstagramEmbed url="https://www.instagram.com/p/C4kP2rTz8Lm/" />', "instagram", "C4kP2rTz8Lm"),
+    ('<instagram-post shortcode="C4kP2rTz8Ln"></instagram-post>', "instagram", "C4kP2rTz8Ln"),
+    ('<TikTok videoId="7301234567890123456" />', "tiktok", "7301234567890123456"),
+    ('<amp-tiktok width="325" height="575" data-src="7301234567890123457"></amp-tiktok>', "tiktok",
+     "7301234567890123457"),
+    ('<bluesky-post src="https://bsky.app/profile/a.example/post/3kq2abcdefg2x"></bluesky-post>', "bluesky",
+     "3kq2abcdefg2x"),
+    ('<blockquote class="rich-embed" data-post-url="https://www.threads.net/@a/post/C5dEfGhIjKl"><p>x</p></blockquote>',
+     "threads", "C5dEfGhIjKl"),
+    ('<div data-tweet-id="1786327136854400001"></div>', "twitter", "1786327136854400001"),
+    ('<embed src="http://www.youtube.com/v/WzCL3FM9dDc" type="application/x-shockwave-flash">', "youtube", "WzCL3FM9dDc"),
+    ('<object><param name="movie" value="http://www.youtube.com/v/i0kEjttb2mE"><embed '
+     'src="http://www.youtube.com/v/i0kEjttb2mE" type="application/x-shockwave-flash"></object>', "youtube", "i0kEjttb2mE"),
+    ('<div data-props="{&quot;url&quot;:&quot;https://x.com/u/status/1&quot;}"></div>', "twitter", "1"),
+    ("<div data-props='{\"post\":{\"url\":\"https:\\/\\/www.tiktok.com\\/@a\\/video\\/7301234567890123458\"}}'></div>",
+     "tiktok", "7301234567890123458"),
+    ('<div data-react-class="TweetEmbed" data-react-props="{&quot;tweetId&quot;:1786327136854400002}"></div>',
+     "twitter", "1786327136854400002"),
+    ('<astro-island component-url="/_astro/YouTube.abc.js" props="{&quot;videoId&quot;:[0,&quot;Tq2wE9rY4uB&quot;]}">'
+     '</astro-island>', "youtube", "Tq2wE9rY4uB"),
+]
+
+
+@pytest.mark.parametrize(("markup", "provider", "post_id"), ELEMENTS, ids=[m[:30] for m, _, _ in ELEMENTS])
+@pytest.mark.parametrize("around", ["<p>Before.</p>\n{}\n<p>After.</p>", "<div class=\"embed\">\n  {}\n</div>",
+                                    "# Post\n\nSome text.\n\n{}\n\n![a](/b.jpg)\n", "<p>x</p><p>{}</p><p>y</p>"])
+def test_any_element_carrying_a_post_is_an_embed(markup: str, provider: str, post_id: str, around: str) -> None:
+    doc = around.format(markup)
+    (e,) = discover(doc).embeds
+    assert (e.provider, e.post_id, doc[e.start:e.end]) == (provider, post_id, markup)
+
+
+@pytest.mark.parametrize("doc", [
+    '<p>See <span data-url="https://twitter.com/a/status/12">this post</span> today.</p>',  # inside a sentence
+    '<p>Read <x-tweet id="12"></x-tweet> and more.</p>',
+    '<section id="1234567"><p>Plain section.</p></section>',  # an id, but nothing names a platform
+    '<div class="video" data-video-id="6312345678901"></div>',  # a player id of some other platform
+    '<p><a href="https://twitter.com/a/status/12">a link</a></p>',  # links are links
+    '<link rel="alternate" href="https://twitter.com/a/status/12">',
+    '<meta property="og:see_also" content="https://twitter.com/a/status/12">',
+    '<div title="https://twitter.com/a/status/12"></div>',  # text for readers
+    '<div data-note="\nhttps://twitter.com/a/status/12\n"></div>',  # a value broken over lines
+    '<div class="tweet" data-id="not-an-id"></div>',
+    '<Tweet id="1475482722877546510" ',  # never closed: no tag
+])
+def test_elements_that_are_not_embeds(doc: str) -> None:
+    assert discover("<p>x</p>\n" + doc).embeds == []
+
+
+@pytest.mark.parametrize("doc", [
+    "<pre><code>\nhttps://twitter.com/jack/status/20\n</code></pre>",
+    "<p>x</p><pre>\n<p>https://twitter.com/jack/status/20</p>\n</pre>",
+    "<p>x</p><textarea>\nhttps://twitter.com/jack/status/20\n</textarea>",
+    "<p>x</p><script type='text/template'>\nhttps://twitter.com/jack/status/20\n</script>",
+    "<p>x</p><style>\nhttps://twitter.com/jack/status/20\n</style>",
+    "<p>x</p><!--\nhttps://twitter.com/jack/status/20\n-->",
+    '<p>x</p><a href="/t">\nhttps://twitter.com/jack/status/20\n</a>',
+    '<p>x</p><A HREF="/t"><lite-youtube videoid="WzCL3FM9dDc"></lite-youtube></A>',
+    '<p>x</p><code><Tweet id="20" /></code>',
+    '<p>x</p><samp>\nhttps://twitter.com/jack/status/20\n</samp>',
+    '<p>x</p><pre><blockquote class="twitter-tweet"><a href="https://twitter.com/j/status/20">d</a></blockquote></pre>',
+    '<p>x</p><div title="\nhttps://twitter.com/jack/status/20\n"></div>',
+    "# T\n\n```\nhttps://twitter.com/jack/status/20\n```\n",
+    "# T\n\n~~~\n<Tweet id=\"20\" />\n~~~\n",
+    "# T ![a](b.png)\n\nText:\n\n    https://twitter.com/jack/status/20\n",
+    "# T ![a](b.png)\n\nInline `\nhttps://twitter.com/jack/status/20\n` code.\n",
+    "# T ![a](b.png)\n\n`<Tweet id=\"20\" />`\n",
+])
+def test_no_embed_in_code_comments_or_link_text(doc: str) -> None:
+    assert discover(doc).embeds == []
+
+
+def test_code_and_links_end_where_they_end() -> None:
+    doc = ("<pre>\nhttps://twitter.com/jack/status/20\n</pre>\nhttps://twitter.com/jack/status/21\n"
+           '<a href="/x">link</a>\nhttps://twitter.com/jack/status/22\n'
+           "# not a heading in HTML\n- item\n\n    https://twitter.com/jack/status/23\n")
+    assert [e.post_id for e in discover(doc, fmt="html").embeds] == ["21", "22", "23"]
+    md = "# T ![a](b.png)\n\n- item\n\n    https://twitter.com/jack/status/23\n\n`code` https://x.com/a/status/24\n"
+    md += "\nhttps://twitter.com/jack/status/25\n"
+    assert [e.post_id for e in discover(md).embeds] == ["23", "25"]

@@ -67,6 +67,18 @@ def test_pathological_inputs_are_linear() -> None:
         '<img alt="' + "\nhttps://twitter.com/a/status/123\n" * (n // 10) + '">',
         "<div class='fb-post' data-href='https://www.facebook.com/a/posts/1'>" * (n // 10),
         "<blockquote class='twitter-tweet'>" * (n // 10) + '</blockquote x="' * (n // 10),
+        # The any-element rule and the code/link filter (discover/elements.py, HtmlScanner):
+        "<x-post data-url='https://twitter.com/a/status/1'>" * (n // 10),
+        "<p>tweet <Tweet id='1' /> tweet " * (n // 20),
+        "<b><x-tweet tweet-id='1'></x-tweet></b>" * (n // 20),
+        "<object><param value='https://youtu.be/WzCL3FM9dDc'>" * (n // 20),
+        "<a href=x>\nhttps://twitter.com/a/status/1\n" * (n // 20),
+        "<pre>\nhttps://twitter.com/a/status/1\n" * (n // 20) + "</pre>" * (n // 20),
+        "<div data-props='" + '{"a":' * (n // 10) + "'>",
+        "<div data-props='" + "[" * n + "'>",
+        "\n".join(["<lite-youtube videoid='WzCL3FM9dDc'></lite-youtube>"] * (n // 20)),
+        "`" * n + "\n" + "``x" * (n // 10),
+        "\n\n    https://twitter.com/a/status/1" * (n // 20),
     ]:
         check(doc, budget=5.0)
 
