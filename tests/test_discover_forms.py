@@ -269,9 +269,11 @@ ELEMENTS = [
     ('<blockquote class="rich-embed" data-post-url="https://www.threads.net/@a/post/C5dEfGhIjKl"><p>x</p></blockquote>',
      "threads", "C5dEfGhIjKl"),
     ('<div data-tweet-id="1786327136854400001"></div>', "twitter", "1786327136854400001"),
-    ('<embed src="http://www.youtube.com/v/WzCL3FM9dDc" type="application/x-shockwave-flash">', "youtube", "WzCL3FM9dDc"),
+    ('<embed src="http://www.youtube.com/v/WzCL3FM9dDc" type="application/x-shockwave-flash">', "youtube",
+     "WzCL3FM9dDc"),
     ('<object><param name="movie" value="http://www.youtube.com/v/i0kEjttb2mE"><embed '
-     'src="http://www.youtube.com/v/i0kEjttb2mE" type="application/x-shockwave-flash"></object>', "youtube", "i0kEjttb2mE"),
+     'src="http://www.youtube.com/v/i0kEjttb2mE" type="application/x-shockwave-flash"></object>', "youtube",
+     "i0kEjttb2mE"),
     ('<div data-props="{&quot;url&quot;:&quot;https://x.com/u/status/1&quot;}"></div>', "twitter", "1"),
     ("<div data-props='{\"post\":{\"url\":\"https:\\/\\/www.tiktok.com\\/@a\\/video\\/7301234567890123458\"}}'></div>",
      "tiktok", "7301234567890123458"),
