@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import pytest
+
+from archiver.config.settings import Settings
 from archiver.discover.scan import discover
+from archiver.runners.local import archive
+from archiver.runtime import Runtime
+from archiver.storage.layout import version_key
+from archiver.testing.fixture_origin import FixtureOrigin, make_image
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discover"
 BASE = "https://www.example.com/story/"
@@ -57,7 +67,7 @@ def test_markdown_images() -> None:
     text, images = found("images.md")
     assert [(i.url, i.form, i.alt) for i in images] == [
         ("https://cdn.example/fit-in/900x0/filters:format(webp)/pier4.jpg", "markdown", "Pier 4"),
-        ("https://cdn.example/a (1).png", "markdown", "a"),
+        ("https://cdn.example/a%20(1).png", "markdown", "a"),
         ("https://cdn.example/ref.jpg", "markdown-ref", "b"),
         ("https://cdn.example/c.jpg", "markdown-ref", "c"),
         ("https://www.example.com/s.jpg", "markdown-ref", "Shortcut"),
@@ -94,3 +104,170 @@ def test_credit_conventions() -> None:
            '<img src="/2.jpg" alt="Plows (Photo by Jo Rivera / AFP)">'
            '<img src="/3.jpg" alt="Just a description (2024)">')
     assert [i.credit for i in discover(doc).images] == ["Jo Rivera / Pinecrest Observer", "Jo Rivera / AFP", None]
+
+
+# --- images written outside src, srcset and the lazy attributes (issue 14, kind 5) -----------------
+
+CORPUS = Path(__file__).parent / "corpus" / "wild" / "images"
+
+
+def spans(doc: str, fmt: str = "auto", base: str | None = None) -> list[tuple[str, str]]:
+    """(URL, the text its span covers) of every image found, in document order."""
+    found = discover(doc, base_url=base, fmt=fmt).images
+    return [(i.url, doc[i.start:i.end]) for i in sorted(found, key=lambda i: i.start)]
+
+
+def test_css_urls_in_style_attributes_and_blocks() -> None:
+    doc = ('<style>\n@import url("/print.css") print;\n@import "/screen.css";\n'
+           '@font-face{font-family:F;src:url(/f.woff2) format("woff2"),url(\'/f.ttf\')}\n'
+           '.a{background:url( "/a b.jpg" ) no-repeat,URL(/b.png)}\n'
+           '.c{background-image:-webkit-image-set(url(/c1.jpg) 1x,url(/c2.jpg) 2x);'
+           'background-image:image-set("/c1.avif" 1x type("image/avif"),\'/c2.avif\' 2x)}\n'
+           '/* .old{background:url(/commented.jpg)} */\n'
+           '.d{content:"url(/in-a-string.jpg)";mask:url(/icons.svg#x);filter:url(#blur)}\n'
+           '.e{background:url(data:image/png;base64,iVBORw0KGgo=)}\n'
+           '.f{background:url(/esc\\(1\\).jpg)}\n'
+           '</style>\n'
+           '<div style="background-image:url(&quot;/q.jpg?a=1&amp;b=2&quot;)"></div>'
+           "<div style='background: url(&#39;/s.jpg&#39;), url(\"/t.jpg\")'></div>"
+           '<section style=background:url(/unquoted.jpg)></section>')
+    assert spans(doc, base="https://news.example/") == [
+        ("https://news.example/a%20b.jpg", "/a b.jpg"),
+        ("https://news.example/b.png", "/b.png"),
+        ("https://news.example/c1.jpg", "/c1.jpg"),
+        ("https://news.example/c2.jpg", "/c2.jpg"),
+        ("https://news.example/c1.avif", "/c1.avif"),
+        ("https://news.example/c2.avif", "/c2.avif"),
+        ("https://news.example/esc(1).jpg", "/esc\\(1\\).jpg"),
+        ("https://news.example/q.jpg?a=1&b=2", "/q.jpg?a=1&amp;b=2"),
+        ("https://news.example/s.jpg", "/s.jpg"),
+        ("https://news.example/t.jpg", "/t.jpg"),
+        ("https://news.example/unquoted.jpg", "/unquoted.jpg"),
+    ]
+
+
+def test_an_image_element_gives_src_and_every_lazy_source() -> None:
+    doc = ('<img src="/lq-20x13.jpg" data-src="/full.jpg" srcset="/lq-40.jpg 40w" '
+           'data-srcset="/full-800.jpg 800w, /full-1600.jpg 1600w" alt="Dock">'
+           '<img src="data:image/gif;base64,R0lGOD" data-lazy-src="/lazy.jpg">'
+           '<amp-anim src="https://anim.example/loop?id=7" width="400" height="300"></amp-anim>')
+    assert [u for u, _ in spans(doc, base="https://news.example/")] == [
+        "https://news.example/lq-20x13.jpg", "https://news.example/full.jpg", "https://news.example/lq-40.jpg",
+        "https://news.example/full-800.jpg", "https://news.example/full-1600.jpg", "https://news.example/lazy.jpg",
+        "https://anim.example/loop?id=7"]
+
+
+def test_data_attributes_are_decided_by_their_value() -> None:
+    doc = ('<figure data-zoom-target="https://news.example/z.jpg" data-hero="/h.webp?w=1200" '
+           'data-pin-media="https://i.pinimg.example/p.png" data-whatever-name="/x/y.avif" '
+           'data-permalink="https://news.example/2024/05/photo-page/" data-image-id="1*Qm2x.jpeg" '
+           'data-meta="{&quot;file&quot;:&quot;/m.jpg&quot;}" data-caption="https://news.example/c.jpg is nice" '
+           'data-responsive="/r-480.jpg 480w, /r-960.jpg 960w" data-bg="url(/bg.jpg)" '
+           'data-cdn="https://images.unsplash.com/photo-1500375592092?auto=format" data-count="3"></figure>')
+    assert [s for _, s in spans(doc)] == [
+        "https://news.example/z.jpg", "/h.webp?w=1200", "https://i.pinimg.example/p.png", "/x/y.avif",
+        "/r-480.jpg", "/r-960.jpg", "/bg.jpg", "https://images.unsplash.com/photo-1500375592092?auto=format"]
+
+
+def test_links_posters_and_other_elements_that_show_an_image() -> None:
+    doc = ('<a href="/big.JPG?x=1&amp;y=2">full size</a> <a href="/story/">story</a> <a href="/doc.pdf">pdf</a>'
+           '<a href="https://pbs.twimg.com/media/GAbCdEf?format=jpg&amp;name=large">photo</a>'
+           '<map><area href="/region.png" alt="r"></map>'
+           '<video poster="/poster-frame" src="/v.mp4"></video>'
+           '<amp-story standalone poster-portrait-src="/portrait.jpg" publisher-logo-src="/logo.png">'
+           '<amp-story-page id="p1"><amp-story-grid-layer template="fill">'
+           '<amp-img src="/page-1.jpg" width="720" height="1280"></amp-img></amp-story-grid-layer></amp-story-page>'
+           '</amp-story>'
+           '<table><tr><td background="/legacy-bg.gif">old</td></tr></table>'
+           '<svg><image href="/inline.svg.png" width="10" height="10"/><use href="/sprite.svg#icon"/></svg>'
+           '<link rel="preload" as="image" href="/preload.jpg"><script src="/app.js" data-img="/s.jpg"></script>')
+    assert [s for _, s in spans(doc)] == [
+        "/big.JPG?x=1&amp;y=2", "https://pbs.twimg.com/media/GAbCdEf?format=jpg&amp;name=large", "/region.png",
+        "/poster-frame", "/portrait.jpg", "/logo.png", "/page-1.jpg", "/legacy-bg.gif", "/inline.svg.png"]
+
+
+def test_urls_shown_as_text_code_comments_or_script_are_not_images() -> None:
+    doc = ('<p>See https://news.example/a.jpg and /b.png</p>'
+           '<pre><code>&lt;img src="/c.jpg"&gt;\nbackground: url(/d.jpg);</code></pre>'
+           '<!-- <img src="/e.jpg"> <div style="background:url(/f.jpg)"></div> -->'
+           '<script>var img = "<img src=\'/g.jpg\'>"; el.style.background = "url(/h.jpg)";</script>'
+           '<textarea><img src="/i.jpg"></textarea><title>/j.jpg</title>'
+           '<div title="background:url(/k.jpg)" class="/l.jpg"></div>'
+           '<img src="/pixel.gif" width="1" height="1" style="background:url(/m.jpg)">'
+           '<noscript><img src="/shown-without-script.jpg"></noscript>')
+    assert [s for _, s in spans(doc)] == ["/shown-without-script.jpg"]
+
+
+def test_markdown_links_to_image_files_and_references() -> None:
+    doc = ("[![thumb](/t.jpg)](/full.jpg) [page](/story/) [file](/f.png \"title\") <https://cdn.example/a.webp>\n\n"
+           "![ref image][r1] [linked][r2] [shortcut-img]\n\n"
+           "```\n[x](/in-fence.jpg) <img src=\"/in-fence-html.jpg\">\n```\n\n"
+           "[r1]: /r1.jpg\n[r2]: </r2.png>\n[shortcut-img]: /s.gif\n[unused]: /unused.jpg\n[page]: /p/\n")
+    assert [s for _, s in spans(doc, fmt="markdown")] == [
+        "/t.jpg", "/full.jpg", "/f.png", "https://cdn.example/a.webp", "/r1.jpg", "/r2.png", "/s.gif"]
+
+
+def test_splicing_every_image_span_keeps_the_markup() -> None:
+    """A rewrite replaces each URL as written; the rewritten article has the same images at the new
+    URLs, and no tag, comment or style block was cut."""
+    for case in sorted(p for p in CORPUS.iterdir() if p.suffix in (".html", ".md")):
+        doc = case.read_text(encoding="utf-8")
+        found = sorted(discover(doc, base_url="https://news.example/a/").images, key=lambda i: i.start)
+        out, pos = [], 0
+        for n, i in enumerate(found):
+            out += [doc[pos:i.start], f"https://archive.example/m/{n}.jpg"]
+            pos = i.end
+        new = "".join(out) + doc[pos:]
+        again = sorted(discover(new, base_url="https://news.example/a/").images, key=lambda i: i.start)
+        assert [i.url for i in again] == [f"https://archive.example/m/{n}.jpg" for n in range(len(found))], case.name
+
+
+def test_attribute_rule_is_linear() -> None:
+    import time
+
+    unit = '<div data-a="/x/1.jpg" style="background:url(/y.jpg)"><a href="/z.png">z</a></div>\n'
+    t0 = time.perf_counter()
+    assert len(discover(unit * 2000).images) == 6000
+    small = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    assert len(discover(unit * 20000).images) == 60000
+    assert time.perf_counter() - t0 < 25 * small + 0.5
+    for hostile in ["<div style=\"" + "url(" * 50000 + "\">" + "x.jpg " * 20000,
+                    "<div style=\"" + "url(&quot;" * 50000 + "image-set(" * 50000 + "\">",
+                    "<style>" + "url('" * 50000 + "/*" * 50000,
+                    "<div data-x=\"" + "/a.jpg 1x, " * 50000 + "\">",
+                    "[![a](b.jpg)](" * 20000, "[a](<x.jpg " * 50000, "<a href=x.jpg>" * 50000]:
+        t0 = time.perf_counter()
+        discover(hostile)
+        assert time.perf_counter() - t0 < 5, hostile[:40]
+
+
+@pytest.mark.parametrize("name", ["wp-cover-gallery-lazy.html", "amp-article.html", "markdown-linked-and-reference.md"])
+def test_corpus_images_are_archived_and_rewritten(name: str, tmp_settings: Callable[..., Settings]) -> None:
+    """End to end against the fixture origin: every image URL found is archived and its span, and only
+    its span, points at the stable copy in the new version."""
+    with FixtureOrigin() as origin:
+        # Every absolute host of the case becomes a path on the origin (relative URLs follow the base).
+        doc = re.sub(r"https://([a-z0-9.-]+\.(?:example|com))/", lambda m: origin.url(f"/{m.group(1)}/"),
+                     (CORPUS / name).read_text(encoding="utf-8"))
+        base = origin.url("/news.example/2024/05/story/")
+        found = sorted(discover(doc, base_url=base).images, key=lambda i: i.start)
+        assert len(found) >= 9
+        for n, i in enumerate({i.url: None for i in found}):
+            origin.add_image(urlsplit(i).path, make_image(f"{name}-{n}", 64, 48))
+        rt = Runtime.from_settings(tmp_settings(**origin.settings_overrides(),
+                                                public_base_url="https://archive.example/media"))
+        try:
+            rep = archive(rt, doc.encode(), base_url=base)
+            stable = {i["url"]: i["stable_url"] for i in rep["images"]}
+            assert all(i["status"] == "archived" for i in rep["images"]), rep["images"]
+            assert set(stable) == {i.url for i in found}
+            new = rt.store.get(version_key(rep["article_id"], rep["version"])).decode()
+        finally:
+            rt.close()
+    expected, pos = [], 0
+    for i in found:
+        expected += [doc[pos:i.start], stable[i.url]]
+        pos = i.end
+    assert new == "".join(expected) + doc[pos:]
+    assert all(u.startswith("https://archive.example/media/") for u in stable.values())

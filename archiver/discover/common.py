@@ -38,6 +38,7 @@ _NOT_IMAGE = (
     r"(?:[-_](?:\d{1,4}x\d{1,4}|\d{1,4}|img|image|pixel|placeholder))?\.(?:gif|png|svg)(?:[?#]|$)"
 )
 _not_image: re.Pattern[str] | None = None
+_URL_DROP = re.compile(r"[\t\n\r]")
 _BAD_SCHEME = re.compile(r"^\s*(?:data|javascript|about|blob|mailto|tel|file|cid):", re.I)
 
 _CREDIT_MARK = re.compile(
@@ -65,8 +66,12 @@ def clean_text(fragment: str) -> str:
 
 
 def resolve(url: str, base: str | None) -> str:
-    """Absolute URL for `url` (already entity-decoded) against `base`; as written if no base."""
-    url = url.strip()
+    """Absolute URL for `url` (already entity-decoded) against `base`; as written if no base. As a
+    browser's URL parser does, tabs and newlines are dropped and spaces, quotes and angle brackets
+    percent-encoded (``a (1).png`` is fetched as ``a%20(1).png``)."""
+    url = _URL_DROP.sub("", url.strip())
+    if any(c in url for c in ' "<>'):
+        url = url.replace(" ", "%20").replace('"', "%22").replace("<", "%3C").replace(">", "%3E")
     if base:
         try:
             return urljoin(base, url)

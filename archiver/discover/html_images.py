@@ -66,6 +66,7 @@ _HINT_DOT = re.compile(
     re.I,
 )
 _HINT_CSS = re.compile(r"\((?<=[uU][rR][lL]\(|[sS][eE][tT]\()")
+_HINT_POSTER = re.compile(r"poster|POSTER")  # a poster is an image whatever its URL looks like
 _TAG_NAME = re.compile(r"<([A-Za-z][^\t\n\f\r />]*)")
 # Tags whose attributes are never images readers see (their URLs are fetched or linked, not shown).
 _NOT_SHOWN = frozenset(("script", "link", "meta", "base", "iframe", "frame", "embed", "object", "param",
@@ -130,7 +131,7 @@ class HtmlImages:
         so the cost follows the number of hints, not of tags."""
         bounds: Boundaries = self.bounds  # type: ignore[attr-defined]
         text, pos = self.text, 0
-        hints = sorted([m.start() for m in _HINT_DOT.finditer(text)] + [m.start() for m in _HINT_CSS.finditer(text)])
+        hints = sorted(m.start() for hint in (_HINT_DOT, _HINT_CSS, _HINT_POSTER) for m in hint.finditer(text))
         read, r = self._read_tags, 0  # image elements the scan has read, in document order
         for hint in hints:
             if hint < pos:

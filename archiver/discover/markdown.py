@@ -23,7 +23,8 @@ _TITLE_CLOSE = re.compile(
 _REF_LABEL = re.compile(r"([^\]\n]{0,999}+)\]")
 _REF_DEF = re.compile(r"^[ ]{0,3}\[([^\]\n]{1,999}+)\]:[ \t]*+(?:<([^<>\n]{1,4000}+)>|(\S{1,4000}+))", re.M)
 _FENCE = re.compile(r"^[ ]{0,3}(```|~~~)", re.M)
-_LINK_TARGET = re.compile(r"\]\(")
+# A link's target (no parentheses in it, so every search is bounded by the next one): <…> or bare.
+_LINK_TARGET = re.compile(r"\]\([ \t]*+(?:<([^<>\n]{1,4000}+)>|([^\s()<>]{1,4000}+))")
 _AUTOLINK = re.compile(r"<(https?://[^\s<>]{1,4000}+)>", re.I)
 _BRACKETED = re.compile(r"\[([^\[\]\n]{1,999}+)\](?!:)")
 _PARAM = re.compile(r"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)'|(\S+))|"([^"]*)"|(\S+)""")
@@ -139,11 +140,11 @@ def images(text: str, fences: list[tuple[int, int]]) -> list[ImageRef]:
 def _image_links(text: str, fences: list[tuple[int, int]], targets: set[int], out: list[ImageRef]) -> None:
     """Inline links and autolinks whose target is an image file by itself (`looks_like_image_url`)."""
     for m in _LINK_TARGET.finditer(text):
-        if m.end() - 1 in targets or inside(fences, m.start()):
+        if m.start() + 1 in targets or inside(fences, m.start()) or not _TITLE_CLOSE.match(text, m.end()):
             continue
-        found = _target(text, m.end())
-        if found and looks_like_image_url(_unescaped(text[found[0]:found[1]])):
-            _add(out, text[found[0]:found[1]], found[0], found[1], "markdown-link", None)
+        g = 1 if m.group(1) is not None else 2
+        if looks_like_image_url(m.group(g)):
+            _add(out, m.group(g), m.start(g), m.end(g), "markdown-link", None)
     for m in _AUTOLINK.finditer(text):
         if not inside(fences, m.start()) and looks_like_image_url(m.group(1)):
             _add(out, m.group(1), m.start(1), m.end(1), "markdown-link", None)
