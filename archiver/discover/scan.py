@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from archiver.discover import constructs, markdown, text
+from archiver.discover import constructs, markdown, shortcodes, text
 from archiver.discover.common import resolve
 from archiver.discover.html import HtmlScanner
 from archiver.discover.markdown import inside
@@ -66,7 +66,10 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
         excluded = _merged_ranges(excluded + fences)
         images = [i for i in images if not _inside_any(fences, i.start)]  # HTML in a fence is shown as code
         images += [_resolved(i, base_url) for i in markdown.images(doc, fences)]
-        embeds += markdown.shortcodes(doc)
+    # Shortcodes and template tags, in any format (WordPress post_content is HTML; rST and AsciiDoc
+    # read as text); none may cut an HTML token.
+    embeds += [e for e in shortcodes.find(doc, markdown=fmt == "markdown") if not _inside_any(excluded, e.start)
+               and (scanner is None or scanner.bounds.between(e.start, e.end))]
     if fmt in ("markdown", "text"):
         for read in constructs.current().text_forms:
             embeds += [e for e in read(doc) if not _inside_any(excluded, e.start)]

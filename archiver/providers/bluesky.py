@@ -12,6 +12,7 @@ from typing import Any
 
 from archiver.discover.html import HtmlScanner
 from archiver.discover.readers import post_from, social_blockquote
+from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Block
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec, html_text
@@ -65,7 +66,8 @@ PROVIDER = ProviderSpec(
     order=5,
     urls=(PostUrl(_POST, _CANONICAL), PostUrl(_AT_URI, _CANONICAL), PostUrl(_EMBED, _CANONICAL)),
     handle_in_url=re.compile(r"/profile/(?!did:)([\w.\-]+)/post/"),
-    embeds=EmbedForms(blockquotes={"bluesky-embed": _blockquote}),
+    embeds=EmbedForms(blockquotes={"bluesky-embed": _blockquote},
+                      shortcodes=dict.fromkeys(("bluesky", "bsky"), id_reader(NAME))),
     settings=(ENDPOINT,),
     capture=partial(OEmbedProvider, SPEC),
 )

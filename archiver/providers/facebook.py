@@ -11,6 +11,7 @@ import re
 from archiver.discover.common import clean_text
 from archiver.discover.html import HtmlScanner
 from archiver.discover.readers import amp_reader, post_from
+from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Block, Link, Tag, links
 from archiver.discover.urls import PostMatch, match_post_url, normalize, query
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
@@ -114,5 +115,6 @@ PROVIDER = ProviderSpec(
         blockquotes={"fb-xfbml-parse-ignore": _blockquote},
         divs={"fb-post": _sdk_div, "fb-video": _sdk_div},
         amp={"amp-facebook": amp_reader("data-href", lambda value: post_from([value]))},
+        shortcodes=dict.fromkeys(("facebook", "fb"), id_reader(NAME)),
     ),
 )

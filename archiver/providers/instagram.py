@@ -11,6 +11,7 @@ import re
 from archiver.discover.common import clean_text
 from archiver.discover.html import HtmlScanner
 from archiver.discover.readers import amp_reader, post_from
+from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Block
 from archiver.discover.urls import match_post_url
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
@@ -63,7 +64,8 @@ PROVIDER = ProviderSpec(
     embeds=EmbedForms(
         blockquotes={"instagram-media": _blockquote},
         amp={"amp-instagram": amp_reader("data-shortcode", lambda value: post_from([_shortcode_url(value)], NAME))},
-        shortcodes={"instagram": lambda value, user: match_post_url(_shortcode_url(value))},
+        shortcodes=dict.fromkeys(("instagram", "insta", "ig"),
+                                 id_reader(NAME, "https://www.instagram.com/p/{id}/", r"[-\w]{5,40}")),
         names=("instagram",),
         id_attrs=dict.fromkeys(("shortcode", "data-shortcode", "id", "postid", "post-id", "data-id", "code"),
                                lambda value: post_from([_shortcode_url(value)], NAME)),

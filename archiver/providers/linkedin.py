@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from archiver.providers.base import PostUrl, ProviderSpec
+from archiver.discover.shortcodes import id_reader
+from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
 
 NAME = "linkedin"
 # A cheap first test; the URL is decoded before the real patterns run.
@@ -38,4 +39,6 @@ def _post(m: re.Match[str]) -> tuple[str, str | None] | None:
     return urn, f"https://www.linkedin.com/feed/update/{urn}/"
 
 
-PROVIDER = ProviderSpec(name=NAME, order=10, urls=(PostUrl(_HOST, post=_post),))
+PROVIDER = ProviderSpec(name=NAME, order=10, urls=(PostUrl(_HOST, post=_post),), embeds=EmbedForms(
+    shortcodes={"linkedin": id_reader(NAME, "https://www.linkedin.com/feed/update/{id}/",
+                                      r"urn:li:(?:activity|share|ugcPost):\d{5,25}")}))

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archiver.discover.readers import permalink_blockquote
+from archiver.discover.shortcodes import id_reader
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec, html_text
 
@@ -64,7 +65,8 @@ PROVIDER = ProviderSpec(
     urls=(PostUrl(_STATUS, post=_status),),
     any_host=True,
     handle_in_url=re.compile(r"/@([\w.]+)/\d"),
-    embeds=EmbedForms(blockquotes={"mastodon-embed": permalink_blockquote(NAME, "data-embed-url")}),
+    embeds=EmbedForms(blockquotes={"mastodon-embed": permalink_blockquote(NAME, "data-embed-url")},
+                      shortcodes=dict.fromkeys(("mastodon", "toot"), id_reader(NAME))),
     settings=(ENDPOINT,),
     capture=partial(OEmbedProvider, SPEC),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from archiver.discover.html import HtmlScanner
+from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Tag
 from archiver.discover.urls import PostMatch
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
@@ -57,5 +58,6 @@ PROVIDER = ProviderSpec(
     name=NAME,
     order=8,
     urls=(PostUrl(_POST, post=_url), PostUrl(_PRIVATE, post=_private)),
-    embeds=EmbedForms(scripts={"data-telegram-post": _widget}),
+    embeds=EmbedForms(scripts={"data-telegram-post": _widget},
+                      shortcodes={"telegram": id_reader(NAME, "https://t.me/{id}", r"[A-Za-z]\w{3,31}/\d{1,10}")}),
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from archiver.discover.readers import permalink_blockquote
+from archiver.discover.shortcodes import id_reader
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
 
 NAME = "threads"
@@ -20,5 +21,6 @@ PROVIDER = ProviderSpec(
     order=6,
     urls=(PostUrl(_POST, "https://www.threads.com/@{user}/post/{id}"), PostUrl(_T, "https://www.threads.com/t/{id}/")),
     handle_in_url=re.compile(r"threads\.com/@([\w.]+)/"),
-    embeds=EmbedForms(blockquotes={"text-post-media": permalink_blockquote(NAME, "data-text-post-permalink")}),
+    embeds=EmbedForms(blockquotes={"text-post-media": permalink_blockquote(NAME, "data-text-post-permalink")},
+                      shortcodes={"threads": id_reader(NAME, "https://www.threads.net/t/{id}/", r"[-\w]{5,40}")}),
 )

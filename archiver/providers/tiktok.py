@@ -13,6 +13,7 @@ from typing import Any
 from archiver.discover.common import clean_text
 from archiver.discover.html import HtmlScanner
 from archiver.discover.readers import post_from
+from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Block
 from archiver.discover.urls import PostMatch, handle_in_url
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
@@ -85,7 +86,9 @@ PROVIDER = ProviderSpec(
     short_links=_SHORT,
     redirect_hosts=("vm.tiktok.com", "vt.tiktok.com"),
     handle_in_url=re.compile(r"tiktok\.com/@([\w.\-]+)/"),
-    embeds=EmbedForms(blockquotes={"tiktok-embed": _blockquote}, names=("tiktok",), id_attrs=_ID_ATTRS),
+    embeds=EmbedForms(blockquotes={"tiktok-embed": _blockquote},
+                      shortcodes={"tiktok": id_reader(NAME, "https://www.tiktok.com/embed/v2/{id}", r"\d{5,25}")},
+                      names=("tiktok",), id_attrs=_ID_ATTRS),
     settings=(ENDPOINT,),
     capture=partial(OEmbedProvider, SPEC),
 )

@@ -12,8 +12,9 @@ from typing import Any
 
 from archiver.discover.html import HtmlScanner
 from archiver.discover.readers import amp_reader, post_from
+from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Tag
-from archiver.discover.urls import PostMatch, match_post_url, query
+from archiver.discover.urls import PostMatch, query
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec
 
@@ -68,7 +69,8 @@ PROVIDER = ProviderSpec(
     embeds=EmbedForms(
         divs={"rll-youtube-player": _lazy_player},
         amp={"amp-youtube": amp_reader("data-videoid", _watch_url)},
-        shortcodes={"youtube": lambda value, user: match_post_url(f"https://www.youtube.com/watch?v={value}")},
+        shortcodes=dict.fromkeys(("youtube", "yt"),
+                                 id_reader(NAME, "https://www.youtube.com/watch?v={id}", r"[-\w]{11}")),
         names=("youtube",),
         id_attrs=dict.fromkeys(("id", "videoid", "video-id", "data-videoid", "data-video-id", "vid", "v", "data-id",
                                 "youtubeid", "youtube-id", "data-youtube-id", "data-ytid"), _watch_url),

@@ -104,11 +104,11 @@ def flattened_tweets(text: str) -> list[Embed]:
             continue
         while dash > prev_end and text[dash - 1] == "-" and text[dash] == "-":
             dash, width = dash - 1, width + 1  # pandoc's "---" for an em dash
-        author = plain_markdown(text[dash + width:m.start()])
-        if not author or "\n" in author or len(author) > 120:
-            continue
         found, date, end = _attribution_date(text, m.end())
         if date is None:
+            continue
+        author = plain_markdown(text[dash + width:m.start()])
+        if not author or "\n" in author or len(author) > 120:
             continue
         handle = m.group(1).replace("\\", "")
         line_lo = text.rfind("\n", prev_end, dash) + 1 if text.rfind("\n", prev_end, dash) >= 0 else prev_end
@@ -134,7 +134,11 @@ def _attribution_date(text: str, pos: int) -> tuple[PostMatch | None, str | None
     """What follows "(@handle)": (the status the date links to or None, the date as shown, its end);
     the date None when there is none. A link to a status is the date whatever its anchor says; a
     plain date must read as one, and may be followed by the status URL."""
-    link = link_at(text, pos)
+    while pos < len(text) and text[pos] in " \t\u00a0":
+        pos += 1
+    if pos >= len(text) or not (text[pos].isalnum() or text[pos] in "[<"):
+        return None, None, pos  # neither a link nor a date (dates begin with a digit or a word)
+    link = link_at(text, pos) if text[pos] in "[<" else None
     if link is not None:
         anchor, url, end = link
         found = match_post_url(url, NAME)
@@ -143,8 +147,6 @@ def _attribution_date(text: str, pos: int) -> tuple[PostMatch | None, str | None
         if match_date(anchor, 0) is not None:
             return None, anchor, end
         return None, None, pos
-    while pos < len(text) and text[pos] in " \t\u00a0":
-        pos += 1
     date = match_date(text, pos, min(len(text), pos + 80))
     if date is None:
         return None, None, pos
