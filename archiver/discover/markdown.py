@@ -1,6 +1,6 @@
 """Markdown discovery: image targets (inline, angle-bracketed, reference style, balanced
-parentheses) and static-site shortcodes (Hugo ``{{< name … >}}``, Jekyll ``{% name … %}``; the names
-and what their argument means come from the provider modules, e.g. tweet/x/twitter, instagram, youtube).
+parentheses). (Shortcodes and template tags, Hugo ``{{< name … >}}``, Jekyll ``{% name … %}`` and the
+rest, are read in any format by ``archiver.discover.shortcodes``.)
 
 Spans of images cover exactly the URL as written, so a rewrite replaces only that.
 """
@@ -11,10 +11,8 @@ import bisect
 import re
 import sys
 
-from archiver.discover import constructs
 from archiver.discover.common import credit_from_alt, is_image_candidate, looks_like_image_url
-from archiver.discover.model import Embed, ImageRef
-from archiver.discover.urls import PostMatch, match_post_url
+from archiver.discover.model import ImageRef
 
 _IMAGE = re.compile(r"!\[([^\[\]\n]{0,1000}+)\]([(\[]?)")
 _TITLE_CLOSE = re.compile(
@@ -27,7 +25,6 @@ _FENCE = re.compile(r"^[ ]{0,3}(```|~~~)", re.M)
 _LINK_TARGET = re.compile(r"\]\([ \t]*+(?:<([^<>\n]{1,4000}+)>|([^\s()<>]{1,4000}+))")
 _AUTOLINK = re.compile(r"<(https?://[^\s<>]{1,4000}+)>", re.I)
 _BRACKETED = re.compile(r"\[([^\[\]\n]{1,999}+)\](?!:)")
-_PARAM = re.compile(r"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)'|(\S+))|"([^"]*)"|(\S+)""")
 _MAX_URL = 4096
 
 
@@ -158,50 +155,6 @@ def _add(out: list[ImageRef], url: str, start: int, end: int, form: str, alt: st
     url = _unescaped(url)
     if is_image_candidate(url):
         out.append(ImageRef(url=url, start=start, end=end, alt=alt, credit=credit_from_alt(alt), form=form))
-
-
-def shortcodes(text: str) -> list[Embed]:
-    """Hugo and Jekyll embed shortcodes (the escaped `{{</* … */>}}` form is not one)."""
-    out: list[Embed] = []
-    tables = constructs.current()
-    if tables.hugo is None or tables.jekyll is None:
-        return out
-    for m in tables.hugo.finditer(text):
-        named, positional = _params(m.group(3))
-        found = _shortcode_post(tables, m.group(2).lower(), named, positional)
-        if found:
-            out.append(_embed(found, m.start(), m.end(), named.get("user")))
-    for m in tables.jekyll.finditer(text):
-        _, positional = _params(m.group(2))
-        found = _shortcode_post(tables, m.group(1).lower(), {}, positional)
-        if found:
-            out.append(_embed(found, m.start(), m.end(), None))
-    return out
-
-
-def _params(raw: str) -> tuple[dict[str, str], list[str]]:
-    named: dict[str, str] = {}
-    positional: list[str] = []
-    for p in _PARAM.finditer(raw):
-        if p.group(1):
-            named[p.group(1).lower()] = next(g for g in p.group(2, 3, 4) if g is not None)
-        else:
-            positional.append(p.group(5) if p.group(5) is not None else p.group(6))
-    return named, positional
-
-
-def _shortcode_post(tables: constructs.Constructs, kind: str, named: dict[str, str],
-                    positional: list[str]) -> PostMatch | None:
-    """The post a shortcode names: a post URL as its argument, else what its provider reads in it."""
-    value = named.get("id") or (positional[0] if positional else "")
-    if not value:
-        return None
-    return match_post_url(value) or tables.shortcodes[kind](value, named.get("user"))
-
-
-def _embed(found: PostMatch, start: int, end: int, user: str | None) -> Embed:
-    return Embed(provider=found[0], post_id=found[1], url=found[2], start=start, end=end,
-                 handle=user, form="shortcode")
 
 
 _TICKS = re.compile(r"`+")
