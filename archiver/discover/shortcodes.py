@@ -65,8 +65,9 @@ _VERBATIM = re.compile(
 # Tags that include another template: the template's path names what it embeds.
 _INCLUDES = frozenset({"include", "include_relative", "include_cached", "render", "partial", "partialcached",
                        "import", "component", "snippet"})
-# Names of WordPress-style shortcodes that embed whatever URL they are given. Square brackets are
-# common in prose and Markdown, so a [name …] tag counts only with one of these names or a provider's.
+# Names of tags that embed whatever URL they are given. Square brackets are common in prose and
+# Markdown, and rST directives hold prose, so a [name …] tag or a directive counts only with one of
+# these names or a provider's.
 _GENERIC = frozenset({"embed", "oembed", "embedly", "embedpress", "video", "media", "social", "post",
                       "iframe", "autoembed", "auto_embed"})
 # Argument names under which a tag gives the post's id or URL, tried before its positional values.
@@ -222,6 +223,9 @@ def _expression(text: str, m: re.Match[str], readers: dict) -> Tag | None:
 
 def _directive(text: str, m: re.Match[str], readers: dict) -> Tag | None:
     """``.. youtube:: ID`` and its option lines (``:width: 640``) and content, indented under it."""
+    name = m.group("directive")
+    if not (_named_provider([name], readers) or name.lower().rsplit(":", 1)[-1] in _GENERIC):
+        return None  # admonitions and the like hold prose, where a URL is a link, not an embed
     indent = len(m.group("rst").expandtabs())
     line_end = _line_end(text, m.end())
     argument = text[m.end():line_end].strip()
@@ -243,7 +247,7 @@ def _directive(text: str, m: re.Match[str], readers: dict) -> Tag | None:
         pos = nxt + 1
     while end > m.start() and text[end - 1] in " \t\r":
         end -= 1
-    found = _post([m.group("directive")], named, argument.split(), None, readers)
+    found = _post([name], named, argument.split(), None, readers)
     return (end, *found) if found else None
 
 
