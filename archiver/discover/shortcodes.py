@@ -37,15 +37,18 @@ __all__ = ["find", "id_reader"]
 
 _MAX_TAG = 1500  # code points a tag's arguments may take, so a stray opener costs little
 _MAX_CONTENT = 2100
-# Where a tag may begin. Each alternative is cheap to reject; the tag is then read in Python.
-_OPEN = re.compile(
+# Where a tag may begin: the bracketed syntaxes anywhere, the line syntaxes at a line's start (two
+# patterns, each starting with what it looks for, so the regex engine skips the rest of the text fast).
+_OPEN_INLINE = re.compile(
     r"\{\{(?P<hugo>[<%])[ \t\r\n]*+(?=[A-Za-z])"
     r"|\{%-?[ \t\r\n]*+(?P<liquid>[A-Za-z][\w./:-]{0,100}+)"
     r"|\{\{\{?[-~]?[ \t\r\n]*+(?P<expr>[>#]?[ \t]*+[A-Za-z'\"])"
-    r"|(?<![\[\\!\w])\[(?P<wp>[A-Za-z][\w-]{0,40}+)(?=[ \t\r\n=\]/])"
-    r"|^(?P<rst>[ \t]*+)\.\.[ \t]++(?P<directive>[\w.-]{1,60}(?::[\w.-]{1,60})?)::"
-    r"|^(?P<adoc>[A-Za-z][\w-]{0,40}+)::(?=[^\s\[]{0,2000}+\[)"
-    r"|^[ \t]{0,3}+`(?P<gatsby>[A-Za-z]\w{0,30}+):",
+    r"|\[(?P<wp>[A-Za-z][\w-]{0,40}+)(?=[ \t\r\n=\]/])"
+)
+_OPEN_LINE = re.compile(
+    r"^(?:(?P<rst>[ \t]*+)\.\.[ \t]++(?P<directive>[\w.-]{1,60}(?::[\w.-]{1,60})?)::"
+    r"|(?P<adoc>[A-Za-z][\w-]{0,40}+)::(?=[^\s\[]{0,2000}+\[)"
+    r"|[ \t]{0,3}+`(?P<gatsby>[A-Za-z]\w{0,30}+):)",
     re.M,
 )
 _NAME = re.compile(r"[A-Za-z][\w./:-]{0,100}")
@@ -88,10 +91,19 @@ def find(text: str, markdown: bool = False) -> list[Embed]:
     out: list[Embed] = []
     skip = _verbatim_ranges(text)
     pos = 0
-    for m in _OPEN.finditer(text):
+    openers: list[re.Match[str]] = []
+    if "{" in text or "[" in text:
+        openers += _OPEN_INLINE.finditer(text)
+    if "`" in text or "::" in text:
+        line_openers = list(_OPEN_LINE.finditer(text))
+        openers = sorted(openers + line_openers, key=lambda m: m.start()) if openers else line_openers
+    for m in openers:
         start = m.start()
         if start < pos or _inside(skip, start):
             continue
+        if m.lastgroup == "wp" and start > 0 and (text[start - 1] in "[\\!" or text[start - 1].isalnum()
+                                                  or text[start - 1] == "_"):
+            continue  # an escaped [[tag]], an image's ![, or a bracket inside a word
         tag = _read(text, m, tables.shortcodes)
         if tag is None:
             continue
@@ -127,14 +139,15 @@ Tag = tuple[int, PostMatch, "str | None"]  # (end of the span, the post, the han
 
 def _read(text: str, m: re.Match[str], readers: dict[str, Callable[[str, str | None], PostMatch | None]]) -> Tag | None:
     kind = m.lastgroup
-    if m.group("hugo"):
-        return _bracketed(text, m, "{{" + m.group("hugo"), (">" if m.group("hugo") == "<" else "%") + "}}", readers)
-    if m.group("liquid"):
-        return _bracketed(text, m, "{%", "%}", readers)
-    if m.group("wp"):
-        return _wordpress(text, m, readers)
-    if m.group("expr"):
-        return _expression(text, m, readers)
+    if m.re is _OPEN_INLINE:
+        if m.group("hugo"):
+            return _bracketed(text, m, "{{" + m.group("hugo"), (">" if m.group("hugo") == "<" else "%") + "}}",
+                              readers)
+        if m.group("liquid"):
+            return _bracketed(text, m, "{%", "%}", readers)
+        if m.group("wp"):
+            return _wordpress(text, m, readers)
+        return _expression(text, m, readers) if m.group("expr") else None
     if m.group("directive"):
         return _directive(text, m, readers)
     if kind == "adoc":
@@ -355,7 +368,7 @@ def _verbatim_ranges(text: str) -> list[tuple[int, int]]:
     """Liquid/Jinja ``{% raw %}…{% endraw %}``, ``{% comment %}``, ``{% verbatim %}``, ``{# … #}`` and
     Hugo ``{{/* … */}}`` comments: their tags are text."""
     out: list[tuple[int, int]] = []
-    if "{%" not in text and "{#" not in text and "{{/*" not in text:
+    if "{" not in text:
         return out
     pos = 0
     while True:
