@@ -20,5 +20,6 @@ def test_nothing_is_lost_when_a_worker_redis_and_s3_are_killed(tmp_path: Path) -
     logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2500:]}" for p in sorted(tmp_path.glob("*.log")))
     assert out.problems == [], (out, logs)
     assert out.with_version == 30 and out.final_items == 150
-    assert [what for _, what in out.faults] == ["SIGKILL worker 0", "SIGKILL redis", "SIGKILL seaweedfs"]
+    assert [what for _, what in out.faults if what.startswith("SIGKILL")] == \
+        ["SIGKILL worker 0", "SIGKILL redis", "SIGKILL seaweedfs"]
     assert out.finished_after is not None

@@ -623,6 +623,11 @@ def _not_http(h: BaseHTTPRequestHandler) -> None:
     h.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
 
 
+def _two_lengths(h: BaseHTTPRequestHandler) -> None:
+    h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 643\r\n"
+                  b"Content-Length: 5\r\n\r\nhello")
+
+
 @pytest.mark.parametrize(
     ("route", "says"),
     [
@@ -631,8 +636,10 @@ def _not_http(h: BaseHTTPRequestHandler) -> None:
         (_endless_header_line, "header line"),
         (_endless_status_line, "status line"),
         (_not_http, "BadStatusLine"),
+        (_two_lengths, "Content-Length"),
     ],
-    ids=["150-headers", "1MB-header-line", "endless-header-line", "endless-status-line", "not-http"],
+    ids=["150-headers", "1MB-header-line", "endless-header-line", "endless-status-line", "not-http",
+         "two-content-lengths"],
 )
 def test_response_head_breaking_http_is_final_not_retried(origin: Origin, route: Route, says: str) -> None:
     origin.routes["/head"] = route

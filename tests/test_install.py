@@ -405,8 +405,11 @@ def test_the_redis_extra_runs_a_worker_that_archives(redis_venv: Venv, redis_url
             return " ready." in log_path.read_text()
 
         _wait_for(ready, 60, f"the worker did not come up: {log_path.read_text()[-3000:]}")
-        # `archiver worker` became this venv's `python -m celery` (not whatever `celery` is on PATH).
-        cmdline = Path(f"/proc/{worker.pid}/cmdline").read_bytes().split(b"\0")
+        # `archiver worker` supervises the Celery worker: its child is this venv's `python -m celery`
+        # (not whatever `celery` is on PATH).
+        children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+        assert len(children) == 1, children
+        cmdline = Path(f"/proc/{children[0]}/cmdline").read_bytes().split(b"\0")
         assert [c.decode() for c in cmdline[:3]] == [redis_venv.python, "-m", "celery"]
         ping = subprocess.run([redis_venv.python, "-m", "celery", "-A", "workers.app", "inspect", "ping",
                                "--timeout", "10"], cwd=redis_venv.work, env=env, capture_output=True, text=True,

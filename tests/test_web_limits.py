@@ -74,7 +74,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # No broker: the publish hook archives in the server process. A small article cap keeps the
     # publish hook's body cap (2 x 1 MiB + 1 MiB) small, so the over-cap bodies below are cheap.
     settings = load_settings(env={}).replace(home=str(home), broker_url="", max_article_bytes=1024 * 1024,
-                                             fetch_allow="")
+                                             fetch_allow="", request_body_timeout=3.0)
     catalog = open_catalog(settings.catalog_url)
     tokens = {role: create_token(catalog, role, f"limits-{role}") for role in ("publisher", "editor", "compliance",
                                                                                "admin")}
@@ -345,6 +345,40 @@ def test_a_catalog_password_is_never_shown(tmp_path: Path, postgres_dsn: str, fo
     assert out.returncode == 2 and secret not in out.stderr and "***" in out.stderr, out.stderr
 
 
+def test_a_catalog_that_does_not_answer_is_503_with_retry_after_and_one_cli_line(tmp_path: Path) -> None:
+    """The catalog's PostgreSQL is down (nothing listens on its port): a publish hook's caller gets a
+    retryable 503 with Retry-After, not a 500 (a CMS retries its webhook on 503), the password shows
+    nowhere, and the CLI prints one line."""
+    port = free_port()
+    dsn = f"postgresql://archiver:pw1@127.0.0.1:{free_port()}/x?password=pw2&connect_timeout=2"
+    settings = load_settings(env={}).replace(home=str(tmp_path), catalog=dsn, broker_url="")
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("archiver")), "serve", "--host", "127.0.0.1",
+                                 "--port", str(port)], env=settings_env(settings), stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log.read_text()
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code:
+                    break
+            assert time.monotonic() < deadline, "archiver serve did not start"
+            time.sleep(0.1)
+        r = requests.post(f"http://127.0.0.1:{port}/v1/articles", json={"article_id": "a", "html": "<p>x</p>"},
+                          headers={"Authorization": "Bearer arc_" + "a" * 40}, timeout=30)
+        assert r.status_code == 503 and r.headers.get("Retry-After") == "30", (r.status_code, r.text[:300])
+        assert "pw1" not in r.text and "pw2" not in r.text and "5432" not in r.text
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert "Traceback" not in log.read_text() and "pw1" not in log.read_text() and "pw2" not in log.read_text()
+    out = subprocess.run([str(Path(sys.executable).with_name("archiver")), "search", "x"], env=settings_env(settings),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "did not answer" in out.stderr and "pw1" not in out.stderr and "pw2" not in out.stderr
+
+
 # --- the session cookie through the real server ------------------------------------------------------
 def test_secure_cookie_behind_a_trusted_tls_proxy_and_logout(server: Server) -> None:
     """`forwarded_allow_ips` (default 127.0.0.1) is a proxy that terminates TLS: when it says
@@ -372,3 +406,49 @@ def test_secure_cookie_behind_a_trusted_tls_proxy_and_logout(server: Server) -> 
     replay = requests.get(f"{server.url}/search", allow_redirects=False, timeout=10,
                           cookies={"archiver_session": plain.cookies["archiver_session"]})
     assert replay.status_code == 303 and replay.headers["location"].startswith("/login")
+
+
+@pytest.mark.parametrize(("method", "path", "content_type"), [
+    ("GET", "/", "application/json"), ("GET", "/v1/search?q=x", "application/json"),
+    ("POST", "/logout", "application/x-www-form-urlencoded"), ("POST", "/login", "text/plain")])
+def test_a_route_that_reads_no_body_closes_instead_of_draining_one(server: Server, method: str, path: str,
+                                                                   content_type: str) -> None:
+    """Without a token, a route that answers without reading the body (a page, a search, the signed-out
+    forms) says Connection: close and the server stops taking the body: the sender is cut off long
+    before the 300 MB are through."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: {content_type}\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n".encode())
+    piece = b"a" * (256 * 1024)
+    frame = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    sent, started = 0, time.monotonic()
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):
+        while sent < HOSTILE_BYTES and time.monotonic() - started < 20:
+            sock.sendall(frame)
+            sent += len(piece)
+    sock.close()
+    assert sent < HOSTILE_BYTES / 4, f"the server took {sent / 2**20:.0f} MiB it never read"
+
+
+def test_a_body_trickled_byte_by_byte_is_cut_off(server: Server) -> None:
+    """A client sending its body slowly holds its connection no longer than request_body_timeout (3 s
+    here): 408 and the connection closed."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    token = server.tokens["publisher"]
+    sock.sendall(f"POST /v1/articles HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n"
+                 f"Authorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+    started, received = time.monotonic(), b""
+    sock.setblocking(False)
+    while time.monotonic() - started < 10 and b"\r\n\r\n" not in received:
+        with contextlib.suppress(BlockingIOError, BrokenPipeError, ConnectionResetError):
+            sock.send(b"1\r\n{\r\n")
+        readable, _, _ = select.select([sock], [], [], 0.5)
+        if readable:
+            data = sock.recv(65536)
+            if not data:
+                break
+            received += data
+    sock.close()
+    assert received.startswith(b"HTTP/1.1 408"), received[:200]
+    assert b"connection: close" in received.lower()
+    assert time.monotonic() - started < 5

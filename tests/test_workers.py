@@ -213,3 +213,27 @@ def test_health_round_on_real_workers_declares_a_deleted_tweet_dead(settings: Se
     assert states[f"embed:https://twitter.com/ANI/status/{TWEET}"] == "dead"
     assert [s for k, s in states.items() if k.startswith("image:")] == ["live"] * 3
     rt.close()
+
+
+def test_archiver_worker_starts_a_worker_that_ended_itself_again_and_passes_sigterm_on(tmp_path: Path) -> None:
+    """`archiver worker` supervises its Celery worker (which ends itself after some broker faults):
+    a child that exits on its own is started again; SIGTERM goes to the child and ends both."""
+    import signal
+
+    runs = tmp_path / "runs"
+    child = (f"import pathlib, sys, time; p = pathlib.Path({str(runs)!r}); p.write_text(p.read_text() + 'x' "
+             "if p.exists() else 'x'); n = len(p.read_text()); sys.exit(3) if n < 3 else time.sleep(60)")
+    boss = subprocess.Popen([sys.executable, "-c", "import sys; from archiver.cli.service import supervise; "
+                             f"sys.exit(supervise([sys.executable, '-c', {child!r}], pause=0.1))"],
+                            cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (runs.exists() and len(runs.read_text()) == 3):
+        assert time.monotonic() < deadline and boss.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert boss.poll() is None  # the third child runs on
+    boss.send_signal(signal.SIGTERM)
+    assert boss.wait(timeout=10) != 0  # the child's status: ended by SIGTERM
+    stderr = boss.stderr.read() if boss.stderr else ""
+    assert stderr.count("starting it again") == 2, stderr
+    assert len(runs.read_text()) == 3

@@ -1,8 +1,8 @@
 """The periodic sweep (Celery beat): re-queue what stuck articles miss (archiver/runners/sweep.py).
 
-One round runs at a time across workers and beats (a Redis lock). A round is skipped while the queue
-holds more than a batch of waiting messages: articles waiting there are slow, not lost, and queuing
-them again would only add copies behind them.
+One round runs at a time across workers and beats (a Redis lock). Only work older than the last time
+the queue was seen empty is taken for lost: articles waiting behind a backlog are slow, not lost, and
+queuing them again would only add copies behind them.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from dataclasses import asdict
 from typing import Any
 
 from archiver.coordination import RedisCoordinator
+from archiver.dates import utcnow
 from archiver.faults import is_infrastructure_error
 from archiver.runners.queue import QUEUE
-from archiver.runners.sweep import sweep
-from workers.app import app, settings
+from archiver.runners.sweep import queue_drained_at, sweep
+from workers.app import app
 from workers.tasks import runtime
 
 log = logging.getLogger(__name__)
@@ -31,12 +32,13 @@ def sweep_stuck_articles() -> dict[str, Any]:
     rt = runtime()
     coord = rt.coordinator
     assert isinstance(coord, RedisCoordinator)
-    backlog = int(coord.redis.llen(QUEUE))
-    if backlog > settings.sweep_batch:
-        return {"skipped": f"{backlog} messages are waiting in the queue"}
     try:
         with coord.lock("sweep", timeout=1):
-            return asdict(sweep(rt, _send))
+            now = utcnow()
+            drained = queue_drained_at(coord.redis, QUEUE, now)
+            if drained is None:
+                return {"skipped": "the queue has not been seen empty yet: its messages are waiting, not lost"}
+            return asdict(sweep(rt, _send, now=now, queued_before=drained))
     except TimeoutError:
         return {"skipped": "another sweep is running"}
     except Exception as exc:

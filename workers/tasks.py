@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery import Task
-from celery.exceptions import Retry
+from celery.exceptions import Reject, Retry
 from celery.signals import worker_process_shutdown
 
 from archiver.article.input import ArticleInput
@@ -69,7 +69,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def retry_faults(fn: F) -> F:
     """Run a bound task body; an infrastructure fault is retried with capped, jittered backoff (2 s
-    doubling to fault_retry_max_delay) up to fault_retries times, and then left to the sweeper."""
+    doubling to fault_retry_max_delay) up to fault_retries times, and then left to the sweeper. When the
+    retry itself cannot be queued, the message is handed back to the broker rather than dropped."""
 
     @functools.wraps(fn)
     def run(self: Task, *args: Any, **kwargs: Any) -> Any:
@@ -83,7 +84,15 @@ def retry_faults(fn: F) -> F:
             delay = min(settings.fault_retry_max_delay, 2.0 * 2 ** self.request.retries) * random.uniform(0.8, 1.2)
             log.warning("%s[%s]: %s: %s; retrying in %.0f s", self.name, self.request.id, type(exc).__name__,
                         exc, delay)
-            raise self.retry(exc=exc, countdown=delay, max_retries=settings.fault_retries) from None
+            try:
+                raise self.retry(exc=exc, countdown=delay, max_retries=settings.fault_retries) from None
+            except Reject as refused:
+                # Celery could not queue the retry (the broker is the fault) and would drop the message:
+                # hand it back instead; if even that fails, the broker redelivers it after the
+                # visibility timeout, and the sweeper is behind both.
+                log.warning("%s[%s]: the retry could not be queued (%s); the message goes back to the queue",
+                            self.name, self.request.id, refused.reason)
+                raise Reject(refused.reason, requeue=True) from None
 
     return run  # type: ignore[return-value]
 

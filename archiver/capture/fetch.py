@@ -98,12 +98,14 @@ def _response_head(conn: HTTPConnection, target: Target, watchdog: _Watchdog) ->
     """The response's status line and headers, read by http.client under its limits.
 
     A head that breaks HTTP (more than 100 header lines, a status or header line over 64 KiB, a
-    status line that is not HTTP) is the server's answer, not a network accident: FetchError
-    "malformed", which is final (never retried; an image fetched so is rejected). A connection closed
-    before any answer, and anything once the deadline cut the socket, go on as network or timeout."""
+    status line that is not HTTP, Content-Length values that disagree) is the server's answer, not a
+    network accident: FetchError "malformed", which is final (never retried; an image fetched so is
+    rejected). A connection closed before any answer, and anything once the deadline cut the socket,
+    go on as network or timeout."""
     try:
         return conn.getresponse()
-    except http.client.HTTPException as exc:
+    except (http.client.HTTPException, urllib3.exceptions.InvalidHeader) as exc:
+        # InvalidHeader: urllib3's refusal of a head it cannot frame (Content-Length values that disagree).
         if watchdog.fired or isinstance(exc, http.client.RemoteDisconnected):
             raise
         reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__

@@ -151,7 +151,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     with Runtime.from_settings(settings) as rt:
         history = versions(rt, check_article_id(args.article_id))
         if not history:
-            raise InputError(f"no article {args.article_id!r} in {rt.store.describe()}")
+            raise InputError(f"no article {args.article_id!r}: nothing is stored under that id")
         out = {
             "article_id": args.article_id,
             "current": history[-1].version,

@@ -19,6 +19,7 @@ from archiver import __version__
 from archiver.cli.arguments import register_all
 from archiver.config.settings import Settings, load_settings
 from archiver.errors import ArchiverError
+from archiver.faults import is_infrastructure_error
 from archiver.redact import redact_text
 
 EXIT_INPUT = 2
@@ -61,9 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("ARCHIVER_DEBUG"):
             raise
         logging.getLogger("archiver").debug("internal error", exc_info=True)
-        print(f"archiver: internal error: {type(exc).__name__}: {redact_text(str(exc))} (ARCHIVER_DEBUG=1 shows "
-              "details)",
-              file=sys.stderr)
+        first = redact_text(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
+        if is_infrastructure_error(exc):
+            print(f"archiver: error: storage, the catalog or the broker did not answer: {type(exc).__name__}: "
+                  f"{first}", file=sys.stderr)
+        else:
+            print(f"archiver: internal error: {type(exc).__name__}: {first} (ARCHIVER_DEBUG=1 shows details)",
+                  file=sys.stderr)
         return EXIT_INTERNAL
 
 

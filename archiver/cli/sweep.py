@@ -7,8 +7,10 @@ from dataclasses import asdict
 
 from archiver.cli.output import print_json
 from archiver.config.settings import Settings
+from archiver.dates import utcnow
 from archiver.runners.intake import Intake
-from archiver.runners.sweep import sweep
+from archiver.runners.queue import QUEUE
+from archiver.runners.sweep import queue_drained_at, sweep
 from archiver.runtime import Runtime
 
 
@@ -16,8 +18,15 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     """Queue what stuck articles miss onto the workers' queue and print what was queued; returns 0.
     ArchiverError when the broker cannot be reached (nothing is marked swept then)."""
     with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
+        client = intake.reachable_broker()
+        now = utcnow()
+        drained = queue_drained_at(client, QUEUE, now)
+        if drained is None:
+            print("the workers' queue has not been seen empty yet: what waits in it is not lost; try later")
+            return 0
         queue = intake.tasks()
-        report = sweep(rt, lambda task, a, kw: queue.send(task, a, kw), limit=args.limit)
+        report = sweep(rt, lambda task, a, kw: queue.send(task, a, kw), now=now, limit=args.limit,
+                       queued_before=drained)
     if args.json:
         print_json(asdict(report))
         return 0

@@ -122,6 +122,7 @@ class Settings(BaseModel):
     object_lock_retention_days: int = 0
     # the web service (`archiver serve`)
     max_request_bytes: int = 1024 * 1024
+    request_body_timeout: float = 30.0
     session_lifetime: int = 8 * 3600
     forwarded_allow_ips: str = "127.0.0.1"
 

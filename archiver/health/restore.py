@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 def _history(rt: Runtime, article_id: str) -> list[Version]:
     history = versions(rt, check_article_id(article_id))
     if not history:
-        raise InputError(f"no article {article_id!r} in {rt.store.describe()}")
+        raise InputError(f"no article {article_id!r}: nothing is stored under that id")
     return history
 
 

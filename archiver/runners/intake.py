@@ -108,7 +108,9 @@ class Intake:
                 self._tasks = TaskQueue(self.rt.settings.broker_url)
             return self._tasks
 
-    def _reachable_broker(self) -> redis.Redis:
+    def reachable_broker(self) -> redis.Redis:
+        """A client of the broker's Redis that answers now; ArchiverError when it does not (MissingExtra
+        without the redis extra)."""
         client = self._client()
         if client is None and self._missing is not None:
             raise self._missing
@@ -135,7 +137,7 @@ class Intake:
         store.put(intake_key(article_id, sha), json.dumps(record, ensure_ascii=False, sort_keys=True).encode(),
                   content_type="application/json", if_none_match=True)
         done = any(v.source_sha256 == sha for v in versions(self.rt, article_id))
-        client = self._reachable_broker() if queue_only else self.redis()
+        client = self.reachable_broker() if queue_only else self.redis()
         if client is not None:
             queued = not done and self._enqueue(client, job_id, article_id, article, encoding)
             return Job(job_id, article_id, sha, MODE_QUEUE, queued)
@@ -196,7 +198,7 @@ class Intake:
         (queued here when nothing is left to capture). Returns how many items were queued.
 
         Raises InputError for an unknown article, ArchiverError when the broker cannot be reached."""
-        self._reachable_broker()
+        self.reachable_broker()
         row = self.rt.catalog.article(check_article_id(article_id))
         if row is not None and not self.rt.store.exists(plan_key(article_id, row["source_sha256"])):
             # Submitted, but no worker stored its plan yet (or the message was lost): start it again.

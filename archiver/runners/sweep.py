@@ -14,7 +14,9 @@ results with what should be there and queues
   finalized or an item changed after its last finalize.
 
 Every task it queues is idempotent, so a message that was only slow, not lost, does no harm; the
-article is then marked swept and left alone for ``sweep_stale_after`` seconds. The Celery beat task
+article is then marked swept and left alone for ``sweep_stale_after`` seconds. Work that may still be
+waiting in the queue is never taken for lost: only progress older than the last time the queue was
+seen empty counts (``queue_drained_at``), so a long backlog gets no copies. The Celery beat task
 (workers/sweep.py) runs one round at a time under a lock; ``archiver sweep`` runs one by hand.
 """
 
@@ -119,15 +121,38 @@ def intake_fields(rt: Runtime, article_id: str, sha: str, row: dict[str, Any]) -
             "charset": record.get("charset"), "published_at": record.get("published_at")}
 
 
-def sweep(rt: Runtime, send: Send, *, now: datetime | None = None, limit: int | None = None) -> SweepReport:
+# Where the last time the workers' queue was seen empty is kept (ISO 8601 UTC), in the broker's Redis.
+DRAINED_KEY = "archiver:queue-drained-at"
+
+
+def queue_drained_at(client: Any, queue: str, now: datetime) -> datetime | None:
+    """When the queue `queue` was last seen empty, for `sweep(queued_before=...)`: `now` when it is empty
+    now (and that is recorded), else the recorded time, None when it was never seen empty.
+
+    `client` is a redis.Redis of the broker. Messages in a Redis list are taken in order, so anything
+    sent before that time has left the queue: a worker took it (it is running, done, or lost with its
+    worker), and none of it still waits behind a backlog."""
+    if int(client.llen(queue)) == 0:
+        client.set(DRAINED_KEY, iso(now))
+        return now
+    seen = client.get(DRAINED_KEY)
+    return parse_iso(seen.decode() if isinstance(seen, bytes) else str(seen)) if seen else None
+
+
+def sweep(rt: Runtime, send: Send, *, now: datetime | None = None, limit: int | None = None,
+          queued_before: datetime | None = None) -> SweepReport:
     """One round: queue what the stuck articles miss, through `send`; mark each swept.
 
-    At most `limit` articles (default: the sweep_batch setting), oldest first. An infrastructure fault
-    ends the round (raised: the next round goes on); a malformed record skips its article."""
+    At most `limit` articles (default: the sweep_batch setting), oldest first. `queued_before`: when
+    the workers' queue was last seen empty (`queue_drained_at`); an article whose last progress is
+    later may only be waiting in a backlog, so it is not taken for stuck (no copies of waiting work).
+    An infrastructure fault ends the round (raised: the next round goes on); a malformed record skips
+    its article."""
     now = now or utcnow()
     settings = rt.settings
     report = SweepReport()
-    stale_before = iso(now - timedelta(seconds=settings.sweep_stale_after))
+    stale = now - timedelta(seconds=settings.sweep_stale_after)
+    stale_before = iso(min(stale, queued_before) if queued_before is not None else stale)
     rows = rt.catalog.sweep_candidates(now=iso(now), stale_before=stale_before, recent_since=iso(now - RECENT),
                                        limit=limit or settings.sweep_batch)
     for row in rows:

@@ -102,7 +102,7 @@ def load_plan(rt: Runtime, article_id: str, source_sha: str | None = None) -> Pl
     if source_sha is None:
         row = rt.catalog.article(article_id)
         if row is None:
-            raise InputError(f"no article {article_id!r} in the catalog ({rt.catalog.describe()})")
+            raise InputError(f"no article {article_id!r} in the catalog")
         source_sha = row["source_sha256"]
     key = plan_key(article_id, source_sha)
     try:

@@ -60,7 +60,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.intake = intake
     public_origin = origin_of(settings.public_base_url)
     app.add_middleware(RequestGuard, runtime=rt, caps={("POST", "/v1/articles"): publish_cap(settings)},
-                       default_cap=settings.max_request_bytes,
+                       default_cap=settings.max_request_bytes, body_timeout=settings.request_body_timeout,
                        trusted_origins=frozenset({public_origin} if public_origin else ()))
 
     @app.get("/openapi.json", include_in_schema=False)

@@ -14,6 +14,7 @@ URLs, the paths under the service's home, quoted absolute paths) become "[local 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,7 +27,10 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from archiver.errors import ArchiverError, InputError
+from archiver.faults import is_infrastructure_error
 from archiver.redact import redact_text
+
+log = logging.getLogger(__name__)
 
 LOCAL = "[local path]"
 MAX_MESSAGE = 300
@@ -140,9 +144,20 @@ def _document_422(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+# The answer when storage, the catalog or the broker is down (archiver.faults): no detail, try again.
+UNAVAILABLE = "the service is unavailable for a moment (storage, catalog or queue); try again"
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """One log line about an infrastructure fault: its type and first line, credentials masked."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {redact_text(text.splitlines()[0]) if text else ''}"
+
+
 def install(app: FastAPI) -> None:
     """The app's error handlers: HTTP errors and InputError (400) and ArchiverError (503) as ErrorOut
-    with public_detail, validation errors as ValidationErrorOut, anything else 500 "internal error".
+    with public_detail, validation errors as ValidationErrorOut, an infrastructure fault 503 with
+    Retry-After, anything else 500 "internal error".
     Also makes the OpenAPI document describe that 422 on every route (see _document_422)."""
     generate = app.openapi
 
@@ -175,7 +190,11 @@ def install(app: FastAPI) -> None:
         return answer(request, 503, str(exc))
 
     @app.exception_handler(Exception)
-    def internal(_request: Request, _exc: Exception) -> JSONResponse:
+    def internal(request: Request, exc: Exception) -> JSONResponse:
+        if is_infrastructure_error(exc):  # where no RequestGuard runs (archiver/web/guard.py does it first)
+            log.warning("%s %s: 503, %s", request.method, request.url.path, unavailable_reason(exc))
+            return JSONResponse({"detail": UNAVAILABLE}, status_code=503, headers={"Retry-After": "30"})
+        log.error("%s %s: internal error", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
 

@@ -14,12 +14,20 @@ In this order, before one byte of the body is read:
    The caller is left in the scope, so the route does not look it up again.
 
 Then the body is counted as it arrives, chunked or not: once it passes the cap the route's reading
-fails with 413, and whatever the route would have answered is replaced by that 413. Every refusal
-here says `Connection: close`, so the server stops reading the rest of the body.
+fails with 413, and whatever the route would have answered is replaced by that 413. The whole body
+must arrive within `body_timeout` seconds (a client trickling it byte by byte holds a connection no
+longer): else 408. Every refusal here says `Connection: close`, so the server stops reading the rest
+of the body; so does any answer given before the route read its whole body (a route that reads no
+body), so a client cannot make the server drain gigabytes it never needed.
+
+An infrastructure fault (archiver.faults) raised here or by the route before it answered becomes a
+503 with Retry-After and one log line.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -30,8 +38,12 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from archiver.faults import is_infrastructure_error
 from archiver.runtime import Runtime
 from archiver.web.deps import CALLER_KEY, SAFE_METHODS, bearer_token, identify
+from archiver.web.errors import UNAVAILABLE, unavailable_reason
+
+log = logging.getLogger(__name__)
 
 OPEN_FORMS = frozenset({"/login", "/logout"})  # changing requests that need no sign-in
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -66,11 +78,13 @@ class RequestGuard:
 
     `caps` maps (method, path) to that route's body cap in bytes; `default_cap` is every other's.
     `trusted_origins` are origins (`https://host[:port]`) accepted besides the request's own `Host`.
+    `body_timeout`: seconds the whole request body may take to arrive.
     """
 
     def __init__(self, app: ASGIApp, *, runtime: Runtime, caps: Mapping[tuple[str, str], int], default_cap: int,
-                 trusted_origins: frozenset[str] = frozenset()) -> None:
+                 trusted_origins: frozenset[str] = frozenset(), body_timeout: float = 30.0) -> None:
         self.app = app
+        self.body_timeout = body_timeout
         self.runtime = runtime
         self.caps = dict(caps)
         self.default_cap = default_cap
@@ -100,6 +114,24 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._guarded(scope, receive, watched_send)
+        except Exception as exc:
+            # Storage, the catalog or the broker did not answer (here or in the route): a retryable
+            # 503 and one log line, not a 500 and a traceback for every request of an outage.
+            if started or not is_infrastructure_error(exc):
+                raise
+            log.warning("%s %s: 503, %s", scope["method"], scope["path"], unavailable_reason(exc))
+            await _refuse(scope, send, 503, UNAVAILABLE, {"Retry-After": "30"})
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         cap = self.cap_for(method, path)
         headers = Headers(scope=scope)
@@ -122,16 +154,30 @@ class RequestGuard:
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send, cap: int) -> None:
         received = 0
-        over = started = replaced = False
+        refusal: tuple[int, str] | None = None  # the answer that replaces the route's (413, 408)
+        started = replaced = False
+        headers = Headers(scope=scope)
+        # A request without Content-Length and not chunked has no body: it is whole from the start.
+        body_done = headers.get("content-length") in (None, "0") and "chunked" not in \
+            headers.get("transfer-encoding", "").lower()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout
 
         async def counting_receive() -> Message:
-            nonlocal received, over
-            message = await receive()
+            nonlocal received, refusal, body_done
+            if body_done:
+                return await receive()  # the body is in: waiting for a disconnect has no deadline
+            try:
+                message = await asyncio.wait_for(receive(), timeout=max(0.001, deadline - loop.time()))
+            except TimeoutError:
+                refusal = (408, f"request body too slow (not whole within {self.body_timeout:g} s)")
+                raise HTTPException(status_code=408, detail=refusal[1]) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > cap:
-                    over = True
-                    raise HTTPException(status_code=413, detail=too_large(cap))
+                    refusal = (413, too_large(cap))
+                    raise HTTPException(status_code=413, detail=refusal[1])
+                body_done = not message.get("more_body", False)
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -140,20 +186,21 @@ class RequestGuard:
                 return
             if message["type"] == "http.response.start" and not started:
                 started = True
-                if over:
-                    if message["status"] != 413:  # the route answered otherwise: the cap wins
-                        replaced = True
-                        await _refuse(scope, send, 413, too_large(cap))
-                        return
+                if refusal is not None and message["status"] != refusal[0]:
+                    replaced = True  # the route answered otherwise: the cap (or the deadline) wins
+                    await _refuse(scope, send, *refusal)
+                    return
+                if refusal is not None or not body_done:
+                    # Leave the rest of the body unread: close instead of draining it for keep-alive.
                     message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
             await send(message)
 
         try:
             await self.app(scope, counting_receive, guarded_send)
         except HTTPException:
-            if not (over and not started):
+            if refusal is None or started:
                 raise
-            await _refuse(scope, send, 413, too_large(cap))
+            await _refuse(scope, send, *refusal)
 
 
 async def _refuse(scope: Scope, send: Send, status: int, detail: str, headers: Mapping[str, str] | None = None,

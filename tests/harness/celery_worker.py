@@ -24,13 +24,20 @@ def settings_env(settings: Settings) -> dict[str, str]:
 class Worker:
     """`celery -A workers.app worker` in its own process group."""
 
-    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 2, pool: str = "prefork") -> None:
+    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 2, pool: str = "prefork",
+                 supervised: bool = False) -> None:
+        """`supervised`: run it as production does, through `archiver worker` (which starts the Celery
+        worker again when it dies on its own) instead of `celery worker` itself."""
         self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "archiver", "--pool", pool,
-             "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        argv = ([sys.executable, "-m", "archiver.cli", "worker", "--concurrency", str(concurrency)] if supervised
+                else [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "archiver", "--pool", pool,
+                      "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--loglevel", "INFO"])
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def alive(self) -> bool:
+        """Whether the worker's (or its supervisor's) process is still running."""
+        return self.proc.poll() is None
 
     def kill(self) -> None:
         """SIGKILL the worker and its pool children: no chance to ack, requeue or clean up."""

@@ -2,11 +2,13 @@
 
 Used by tests/test_chaos.py (30 articles, one fault of each kind) and benchmarks/bench_chaos.py
 (more articles, repeated faults). Everything is real: redis-server with the append-only file as
-docker-compose.yml runs it, a SeaweedFS S3 server, two `celery worker` processes and one
+docker-compose.yml runs it, a SeaweedFS S3 server, two Celery workers and one
 `celery beat` (which runs the sweeper), a fixture origin with some latency. Articles are submitted
 the way the publish hook does (Intake, queue only), and a submit the broker refuses while it is down
-is tried again, as a CMS retries a webhook. Nothing is done by hand afterwards: the run waits until
-every article has a version and every item a final result, or the wait runs out.
+is tried again, as a CMS retries a webhook. The workers run as in production, through `archiver
+worker`, which starts the Celery worker again if a broker fault makes it end itself. Nothing is
+done by hand afterwards: the run waits until every article has a version and every item a final
+result, or the wait runs out.
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ def run_chaos(tmp: Path, *, articles: int = 30, rounds: int = 1, down_for: float
         docs = corpus(origin, articles, tag)
         settings = chaos_settings(tmp, redis, s3, origin)
         env = settings_env(settings)
-        workers = [Worker(env, tmp / f"worker{i}.log") for i in range(2)]
+        workers = [Worker(env, tmp / f"worker{i}.log", supervised=True) for i in range(2)]
         beat = Beat(env, tmp) if sweeper else None
         start = time.monotonic()
         submitted = threading.Event()
@@ -132,7 +134,7 @@ def run_chaos(tmp: Path, *, articles: int = 30, rounds: int = 1, down_for: float
             out.faults.append((time.monotonic() - start, f"SIGKILL worker {victim}"))
             workers[victim].kill()
             time.sleep(down_for)
-            workers[victim] = Worker(env, tmp / f"worker{victim}.log")
+            workers[victim] = Worker(env, tmp / f"worker{victim}.log", supervised=True)
             time.sleep(gap)
             out.faults.append((time.monotonic() - start, "SIGKILL redis"))
             redis.kill()
@@ -158,6 +160,13 @@ def run_chaos(tmp: Path, *, articles: int = 30, rounds: int = 1, down_for: float
                     break
                 time.sleep(1.0)
             _check(rt, docs, out)
+        for i, w in enumerate(workers):
+            if not w.alive():
+                out.problems.append(f"worker {i} is not running at the end")
+            restarts = w.log.read_text(errors="replace").count("starting it again")
+            if restarts:
+                out.faults.append((time.monotonic() - start, f"worker {i}'s Celery process died on its own "
+                                                             f"{restarts} time(s); its supervisor restarted it"))
     finally:
         for w in workers:
             w.stop()
