@@ -47,9 +47,6 @@ class Constructs:
     iframe_ids: tuple[tuple[str, IdReader], ...]
     scripts: tuple[tuple[str, ScriptReader], ...]
     shortcodes: dict[str, ShortcodeReader]
-    # Hugo ``{{< name ... >}}`` / ``{{% %}}`` and Jekyll ``{% name ... %}``; None when there are none.
-    hugo: re.Pattern[str] | None
-    jekyll: re.Pattern[str] | None
     text_forms: tuple[Callable[[str], list[Embed]], ...]
     finish: dict[str, Callable[[Embed], None]]
     redirect_hosts: tuple[str, ...]
@@ -116,11 +113,6 @@ def _build() -> Constructs:
         classes = "|".join(re.escape(c) for c in divs)
         div_candidate = re.compile(rf"<[dD][iI][vV](?=[\s/>])[^<>]{{0,3000}}?class\s*+=[^<>]{{0,500}}?(?:{classes})",
                                    re.I)
-    hugo = jekyll = None
-    if shortcodes:
-        kinds = "|".join(re.escape(k) for k in shortcodes)
-        hugo = re.compile(rf"\{{\{{([<%])[ \t]*+({kinds})[ \t]++([^{{}}\n]{{0,500}}?)[ \t]*+[>%]\}}\}}", re.I)
-        jekyll = re.compile(rf"\{{%[ \t]*+({kinds})[ \t]++([^%\n]{{1,500}}?)[ \t]*+%\}}", re.I)
     built = Constructs(
         generation=gen,
         post_urls=tuple((spec.name, u) for spec in specs for u in spec.urls),
@@ -133,8 +125,6 @@ def _build() -> Constructs:
         iframe_ids=tuple(iframe_ids),
         scripts=tuple(scripts),
         shortcodes=shortcodes,
-        hugo=hugo,
-        jekyll=jekyll,
         text_forms=tuple(spec.embeds.text for spec in specs if spec.embeds.text is not None),
         finish={spec.name: spec.finish for spec in specs if spec.finish is not None},
         redirect_hosts=tuple(host for spec in specs for host in spec.redirect_hosts),
