@@ -121,3 +121,14 @@ def test_hostile_input_is_linear(doc: str) -> None:
     t0 = time.perf_counter()
     discover(doc)
     assert time.perf_counter() - t0 < 3.0
+
+
+def test_a_gatsby_embed_line_written_as_inline_code_is_an_embed_but_code_elsewhere_is_not() -> None:
+    """gatsby-remark-embedder's `youtube: URL` is an inline code span standing alone: an embed; the same
+    inside a fence, or a post URL in inline code within a sentence, is shown as code."""
+    from archiver.discover.scan import discover
+
+    doc = ("# Title\n\n`youtube: https://www.youtube.com/watch?v=WzCL3FM9dDc`\n\n"
+           "More `https://twitter.com/a/status/1` here.\n\n```\n`youtube: https://youtu.be/WzCL3FM9dDd`\n```\n")
+    got = [(e.provider, e.post_id, doc[e.start:e.end]) for e in discover(doc, fmt="markdown").embeds]
+    assert got == [("youtube", "WzCL3FM9dDc", "`youtube: https://www.youtube.com/watch?v=WzCL3FM9dDc`")]

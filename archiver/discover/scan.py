@@ -84,9 +84,12 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
         # HTML tokens, so only the HTML ones are held to this there (above).
         embeds = [e for e in embeds if scanner.bounds.between(e.start, e.end)]
     if fmt == "markdown":
-        # Nothing shown as code is an embed: fences, indented code, inline code spans.
+        # Nothing shown as code is an embed: fences, indented code, inline code spans; except a code
+        # span that is itself a shortcode (Gatsby's `youtube: URL` line is written as inline code).
         code = markdown.code_ranges(doc, fences)
-        embeds = [e for e in embeds if not _inside_any(code, e.start)]
+        spans = set(code)
+        embeds = [e for e in embeds if not _inside_any(code, e.start)
+                  or (e.form == "shortcode" and (e.start, e.end) in spans)]
     if scanner is not None:
         # Nor anything in a code sample or the text of a link (a card must never be put there).
         embeds = scanner.not_shown_as_code_or_link(embeds)
