@@ -132,3 +132,16 @@ def test_a_gatsby_embed_line_written_as_inline_code_is_an_embed_but_code_elsewhe
            "More `https://twitter.com/a/status/1` here.\n\n```\n`youtube: https://youtu.be/WzCL3FM9dDd`\n```\n")
     got = [(e.provider, e.post_id, doc[e.start:e.end]) for e in discover(doc, fmt="markdown").embeds]
     assert got == [("youtube", "WzCL3FM9dDc", "`youtube: https://www.youtube.com/watch?v=WzCL3FM9dDc`")]
+
+
+def test_a_flattened_tweet_in_markdown_with_some_html_is_found() -> None:
+    """A converter's Markdown that kept a little HTML (an intro <p>) is still Markdown: inline links to
+    http(s) URLs say so, and the flattened tweet is read."""
+    from archiver.discover.scan import discover
+
+    doc = ("<p>Intro paragraph.</p>\n\n> Release day! [pic.twitter.com/AbCdEf1234](https://t.co/AbCdEf1234)\n>\n"
+           "> — Example Dev (@exampledev) [May 3, 2024](https://twitter.com/exampledev/status/1786327136854400001"
+           "?ref_src=twsrc%5Etfw)\n\nAfter.\n")
+    got = discover(doc).embeds
+    assert [(e.provider, e.post_id) for e in got] == [("twitter", "1786327136854400001")]
+    assert doc[got[0].start:got[0].end].startswith("> Release day!") and (got[0].text or "").startswith("Release day!")

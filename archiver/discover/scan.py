@@ -23,11 +23,12 @@ _HTML_HINT = re.compile(
     re.I,
 )
 _MD_HINT = re.compile(
-    r"!\[[^\[\]\n]{0,1000}+\][(\[]|^[ ]{0,3}\[[^\]\n]{1,999}+\]:[ \t]|\{\{[<%]|\{%[ \t]|^[ ]{0,3}(?:```|~~~)",
+    r"!\[[^\[\]\n]{0,1000}+\][(\[]|^[ ]{0,3}\[[^\]\n]{1,999}+\]:[ \t]|\{\{[<%]|\{%[ \t]|^[ ]{0,3}(?:```|~~~)"
+    r"|\]\(https?://",
     re.M,
 )
 # A cheap pre-check for _MD_HINT: one pass for its literal openers (half the cost of seven `in` tests).
-_MD_MARKERS = re.compile(r"!\[|\]:|\{\{[<%]|\{%|```|~~~")
+_MD_MARKERS = re.compile(r"!\[|\]:|\]\(|\{\{[<%]|\{%|```|~~~")
 _SAMPLE = 1_000_000
 
 
