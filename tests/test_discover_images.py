@@ -271,3 +271,21 @@ def test_corpus_images_are_archived_and_rewritten(name: str, tmp_settings: Calla
         pos = i.end
     assert new == "".join(expected) + doc[pos:]
     assert all(u.startswith("https://archive.example/media/") for u in stable.values())
+
+
+def test_a_block_comment_names_the_image_too_so_the_block_stays_valid() -> None:
+    """The block editor rebuilds a Cover or Media & Text block from its comment's attributes and flags
+    the block invalid when the markup differs: the comment's image URL is an occurrence as well, and
+    a JSON-escaped one counts as written (WordPress escapes "&" as \\u0026); a non-image value is left
+    alone; a wp: comment inside a script is no block."""
+    from archiver.discover.scan import discover
+
+    doc = ('<!-- wp:cover {"url":"https://n.example/u/a.jpg","id":1} -->\n<div class="wp-block-cover">'
+           '<img class="wp-block-cover__image-background" src="https://n.example/u/a.jpg"></div>\n'
+           '<!-- /wp:cover -->\n<!-- wp:media-text {"mediaUrl":"https:\\/\\/n.example\\/u\\/b.jpg","href":"https://n.example/p"}'
+           ' -->\n<div class="wp-block-media-text"><figure><img src="https://n.example/u/b.jpg"></figure></div>\n'
+           '<!-- /wp:media-text -->\n'
+           '<script>var s = \'<!-- wp:cover {"url":"https://n.example/u/c.jpg"} -->\';</script>\n')
+    got = [(i.form, doc[i.start:i.end]) for i in sorted(discover(doc).images, key=lambda i: i.start)]
+    assert got == [("block-comment", "https://n.example/u/a.jpg"), ("img-src", "https://n.example/u/a.jpg"),
+                   ("block-comment", "https:\\/\\/n.example\\/u\\/b.jpg"), ("img-src", "https://n.example/u/b.jpg")]

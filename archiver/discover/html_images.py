@@ -70,6 +70,9 @@ _HINT_CSS = re.compile(r"\((?<=[uU][rR][lL]\(|[sS][eE][tT]\()")
 # A poster is an image whatever its URL looks like: the attribute name is the hint ("poster", or
 # "POSTER" as some generators write it), found with str.find (a two-word regex costs 30 times more).
 _POSTER_NAMES = ("poster", "POSTER")
+# A WordPress block comment with attributes (group 1: the JSON object), and a JSON string in it.
+_BLOCK_COMMENT = re.compile(r"<!-- wp:[a-z0-9][a-z0-9/_-]{0,100} (\{[^\n]{0,20000}?\}) /?-->")
+_BLOCK_STRING = re.compile(r'"((?:[^"\\\n]|\\.){1,8192}+)"')
 _TAG_NAME = re.compile(r"<([A-Za-z][^\t\n\f\r />]*)")
 # Tags whose attributes are never images readers see (their URLs are fetched or linked, not shown).
 _NOT_SHOWN = frozenset(("script", "link", "meta", "base", "iframe", "frame", "embed", "object", "param",
@@ -252,12 +255,35 @@ class HtmlImages:
         if not self._attributes_read:
             self._attributes_read = True
             self._attribute_images()
+            self._block_comment_images()
         base = self.base_url
         if self.base_href:
             base = resolve(html.unescape(self.base_href), self.base_url)
         for image in self.images:
             image.url = resolve(image.url, base)
         return [i for i in self.images if is_image_candidate(i.url)]
+
+
+    def _block_comment_images(self) -> None:
+        """Image URLs in the attributes of WordPress block comments (``<!-- wp:cover {"url": "…"} -->``,
+        ``mediaUrl`` of media-text, …). The block editor rebuilds a block's markup from these attributes
+        and calls the block invalid when it differs from the stored markup, so a rewritten image must be
+        rewritten here too. Any string value that is an image URL by itself (JSON escapes decoded) counts;
+        the span is the value as written inside its quotes."""
+        if "<!-- wp:" not in self.text:
+            return
+        bounds: Boundaries = self.bounds  # type: ignore[attr-defined]
+        for comment in _BLOCK_COMMENT.finditer(self.text):
+            if bounds.token_at(comment.start()) is not None:
+                continue  # inside another tag, comment or raw text: not a block comment
+            for value in _BLOCK_STRING.finditer(self.text, comment.start(1), comment.end(1)):
+                raw = value.group(1)
+                try:  # WordPress escapes "&", "<", ">" and "--" in attributes (\u0026 ...); some writers "/"
+                    url = json.loads(f'"{raw}"') if "\\" in raw else raw
+                except ValueError:
+                    continue
+                if looks_like_image_url(url):
+                    self._image(url, value.start(1), value.end(1), "block-comment", None, None, decode=False)
 
 
 def _collect_ld(node: object, out: set[str], depth: int) -> None:
