@@ -289,3 +289,13 @@ def test_a_block_comment_names_the_image_too_so_the_block_stays_valid() -> None:
     got = [(i.form, doc[i.start:i.end]) for i in sorted(discover(doc).images, key=lambda i: i.start)]
     assert got == [("block-comment", "https://n.example/u/a.jpg"), ("img-src", "https://n.example/u/a.jpg"),
                    ("block-comment", "https:\\/\\/n.example\\/u\\/b.jpg"), ("img-src", "https://n.example/u/b.jpg")]
+
+
+def test_markdown_image_with_a_size_markdown_it_imsize() -> None:
+    """markdown-it-imsize writes a size after the URL (``=600x400``, ``=600x``, ``=x400``, before or
+    after a title); the image is found and its span is the URL alone."""
+    doc = ('# x\n\n![Wide](/img/wide-o.jpg =600x400)\n\n![a](/a.png =x40 "Title")\n\n'
+           '![b](/b.png "Title" =50%x)\n\n[c](/c.jpg =600x400)\n\n![d](/d.jpg =big)\n')
+    assert spans(doc, base="https://n.example/") == [
+        ("https://n.example/img/wide-o.jpg", "/img/wide-o.jpg"), ("https://n.example/a.png", "/a.png"),
+        ("https://n.example/b.png", "/b.png"), ("https://n.example/c.jpg", "/c.jpg")]

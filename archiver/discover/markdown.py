@@ -15,8 +15,12 @@ from archiver.discover.common import credit_from_alt, is_image_candidate, looks_
 from archiver.discover.model import ImageRef
 
 _IMAGE = re.compile(r"!\[([^\[\]\n]{0,1000}+)\]([(\[]?)")
+# After an inline target: an optional title, and markdown-it-imsize's size (``=600x400``, ``=600x``,
+# ``=x400``, before or after the title), then ")".
+_SIZE = r"(?:=\d{0,5}(?:%|px)?x\d{0,5}(?:%|px)?[ \t]*+)?"
 _TITLE_CLOSE = re.compile(
-    r"""[ \t]*+(?:\n[ \t]*+)?(?:"[^"\n]{0,1000}+"|'[^'\n]{0,1000}+'|\([^()\n]{0,1000}+\))?[ \t]*+\)"""
+    r"""[ \t]*+(?:\n[ \t]*+)?""" + _SIZE
+    + r"""(?:"[^"\n]{0,1000}+"|'[^'\n]{0,1000}+'|\([^()\n]{0,1000}+\))?[ \t]*+""" + _SIZE + r"\)"
 )
 _REF_LABEL = re.compile(r"([^\]\n]{0,999}+)\]")
 _REF_DEF = re.compile(r"^[ ]{0,3}\[([^\]\n]{1,999}+)\]:[ \t]*+(?:<([^<>\n]{1,4000}+)>|(\S{1,4000}+))", re.M)
