@@ -299,3 +299,26 @@ def test_markdown_image_with_a_size_markdown_it_imsize() -> None:
     assert spans(doc, base="https://n.example/") == [
         ("https://n.example/img/wide-o.jpg", "/img/wide-o.jpg"), ("https://n.example/a.png", "/a.png"),
         ("https://n.example/b.png", "/b.png"), ("https://n.example/c.jpg", "/c.jpg")]
+
+
+def test_a_placeholder_src_is_an_occurrence_whatever_its_name() -> None:
+    """src and the lazy source are both occurrences; no image is dropped by its file name (a real
+    image may be called loading.gif), only by a 1x1 size or an analytics host."""
+    doc = ('<p><img class="lazy" src="/img/grey.gif" data-original="/u/photo-d.jpg" width="640"></p>'
+           '<img src="/blank.gif" data-src="/u/e.jpg"><img src="/placeholder.png" data-lazy-src="/u/f.jpg">'
+           '<img src="/assets/loading.gif" alt="Loading screen of the game">'
+           '<img src="/spacer-1x1.gif" data-src="/u/g.jpg">'
+           '<a href="/img/transparent.png">t</a><div style="background:url(/lazy.svg)"></div>'
+           '<img src="/pixel.gif" width="1" height="1"><img src="https://www.facebook.com/tr?id=1&amp;ev=x">')
+    assert [s for _, s in spans(doc)] == [
+        "/img/grey.gif", "/u/photo-d.jpg", "/blank.gif", "/u/e.jpg", "/placeholder.png", "/u/f.jpg",
+        "/assets/loading.gif", "/spacer-1x1.gif", "/u/g.jpg", "/img/transparent.png", "/lazy.svg"]
+    md = "![loading](/img/loading.gif) [x](/img/blank.png)\n"
+    assert [s for _, s in spans(md, fmt="markdown")] == ["/img/loading.gif", "/img/blank.png"]
+
+
+def test_a_video_file_is_no_image_even_on_an_image_cdn() -> None:
+    doc = ('<video poster="https://i.imgur.com/AbCdEft.jpg"><source src="https://i.imgur.com/AbCdEft.mp4" '
+           'type="video/mp4"></video><a href="https://i.imgur.com/AbCdEft.gifv">gifv</a>'
+           '<a href="https://i.imgur.com/AbCdEft.webm">w</a><a href="https://i.imgur.com/AbCdEft.png">png</a>')
+    assert [s for _, s in spans(doc)] == ["https://i.imgur.com/AbCdEft.jpg", "https://i.imgur.com/AbCdEft.png"]

@@ -29,13 +29,15 @@ _IMAGE_CDN = re.compile(
     re.I,
 )
 _SVG_FRAGMENT = re.compile(r"\.svg#", re.I)
-# Analytics beacons and well-known placeholders: never images to keep (nor the providers' short links
-# to posts, added from the registry by `_not_image`).
+# A video or audio file, even on an image CDN's path (i.imgur.com/x.mp4, .gifv pages): not an image.
+_MEDIA_EXT = re.compile(r"\.(?:mp4|m4v|webm|mov|ogv|gifv|mp3|m4a|ogg|wav)(?:[?#]|$)", re.I)
+# Analytics beacons, known by their hosts: never images to keep (nor the providers' short links to
+# posts, added from the registry by `_not_image`). An image is never dropped by its file name: a
+# placeholder in src (grey.gif, blank.gif, loading.gif) is what readers see until the script runs, and
+# is kept like the lazy source beside it; a tracking pixel is known by its size (width and height 1).
 _NOT_IMAGE = (
     r"facebook\.com/tr[/?]|google-analytics\.com|googletagmanager\.com|doubleclick\.net"
-    r"|scorecardresearch\.com|quantserve\.com|bat\.bing\.com|pixel\.wp\.com|/pixel\.gif"
-    r"|(?:^|/)(?:blank|spacer|pixel|transparent|placeholder|lazy|loading|grey|gray|1x1)"
-    r"(?:[-_](?:\d{1,4}x\d{1,4}|\d{1,4}|img|image|pixel|placeholder))?\.(?:gif|png|svg)(?:[?#]|$)"
+    r"|scorecardresearch\.com|quantserve\.com|bat\.bing\.com|pixel\.wp\.com"
 )
 _not_image: re.Pattern[str] | None = None
 _URL_DROP = re.compile(r"[\t\n\r]")
@@ -83,7 +85,8 @@ def resolve(url: str, base: str | None) -> str:
 
 
 def is_image_candidate(url: str) -> bool:
-    """False for data: URIs, placeholders, tracking pixels and post redirectors."""
+    """False for data: URIs and other non-fetchable schemes, fragments, analytics beacons (by host) and
+    the providers' short links to posts; never decided by the file's name."""
     if not url or len(url) > 8192 or _BAD_SCHEME.match(url) or url.startswith("#"):
         return False
     return not (_not_image or _compile_not_image()).search(url)
@@ -114,9 +117,11 @@ def looks_like_image_path(url: str) -> bool:
 def looks_like_image_url(url: str) -> bool:
     """True when `url` (entities decoded) names an image file by itself: its path ends with an image
     extension (a query may follow), its query asks for an image format (``?format=jpg``), or it is a
-    known image CDN's path; an SVG fragment (a sprite's icon) and anything `is_image_candidate` refuses
-    are not. Used where no tag or attribute name says "image" (links, data-* attributes, CSS)."""
-    if not is_image_candidate(url) or _SVG_FRAGMENT.search(url) or any(c in url.strip() for c in " \t\n\r\f"):
+    known image CDN's path; an SVG fragment (a sprite's icon), a video or audio file (by extension, on
+    a CDN too) and anything `is_image_candidate` refuses are not. Used where no tag or attribute name
+    says "image" (links, data-* attributes, CSS)."""
+    if (not is_image_candidate(url) or _SVG_FRAGMENT.search(url) or _MEDIA_EXT.search(url)
+            or any(c in url.strip() for c in " \t\n\r\f")):
         return False
     return bool(_IMAGE_EXT.search(url) or _IMAGE_QUERY.search(url) or _IMAGE_CDN.search(url))
 
