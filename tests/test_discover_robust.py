@@ -79,6 +79,16 @@ def test_pathological_inputs_are_linear() -> None:
         "\n".join(["<lite-youtube videoid='WzCL3FM9dDc'></lite-youtube>"] * (n // 20)),
         "`" * n + "\n" + "``x" * (n // 10),
         "\n\n    https://twitter.com/a/status/1" * (n // 20),
+        # Inline targets (was 56 s/MB: every "(" walked 4096 characters), fences, list-item code,
+        # multi-line link text.
+        "![a](" * n,
+        "![a](<" * n,
+        "![a](x(" * n,
+        ("![a](x" * 500 + " y") * (n // 500),
+        "````\n```\n" * (n // 2),
+        "- a\n\n        https://twitter.com/a/status/1\n\n" * (n // 20),
+        "1. a\n\n    b\n\n" * (n // 2),
+        "[\nhttps://twitter.com/a/status/1\n" * (n // 20) + "](x)",
     ]:
         check(doc, budget=5.0)
 

@@ -53,38 +53,83 @@ def inside(ranges: list[tuple[int, int]], pos: int) -> bool:
     return i >= 0 and ranges[i][0] <= pos < ranges[i][1]
 
 
-def _target(text: str, i: int) -> tuple[int, int, int] | None:
-    """Parse an inline target after "(": (url start, url end, position after ")")."""
-    n = len(text)
-    while i < n and text[i] in " \t":
-        i += 1
-    if i < n and text[i] == "<":
-        close = text.find(">", i + 1, min(n, i + 1 + _MAX_URL))
-        if close < 0 or "\n" in text[i + 1:close]:
-            return None
-        start, end, after = i + 1, close, close + 1
-    else:
-        start, depth, j = i, 0, i
-        stop = min(n, i + _MAX_URL)
-        while j < stop:
-            c = text[j]
-            if c.isspace():
-                break
-            if c == "\\":
-                j += 2
-                continue
+_DEST_TOKEN = re.compile(r"\\.|[()\s]", re.S)  # what ends or nests a bare target: escapes skipped
+
+
+class _Targets:
+    """Inline targets after "(" (CommonMark's link destination: ``<…>``, or bare with balanced
+    parentheses, ending at white space or an unbalanced ")"), read in time linear in the text however
+    many "![a](" there are: a run of non-space characters is tokenized once, with for each parenthesis
+    where the depth first drops below its own (a monotonic stack), so every "(" inside the run finds
+    its target's end by one bisection."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.n = len(text)
+        self.lo = self.hi = -1  # the run read: text[lo:hi], hi at unescaped white space or the end
+        self.parens: list[int] = []  # positions of its unescaped parentheses
+        self.drop: list[int] = []  # per parenthesis (index + 1; 0 the run's start): first later one below it
+        self.gt = self.nl = -1  # the next ">" and "\n" looked up (for <…> targets)
+
+    def _read_run(self, lo: int) -> None:
+        parens: list[int] = []
+        depths = [0]
+        depth, hi = 0, self.n
+        for m in _DEST_TOKEN.finditer(self.text, lo):
+            c = m.group(0)
             if c == "(":
                 depth += 1
             elif c == ")":
-                if depth == 0:
-                    break
                 depth -= 1
-            j += 1
-        end = after = min(j, stop)
-    m = _TITLE_CLOSE.match(text, after)
-    if not m or end <= start:
-        return None
-    return start, end, m.end()
+            elif len(c) == 1:  # white space
+                hi = m.start()
+                break
+            else:
+                continue
+            parens.append(m.start())
+            depths.append(depth)
+        drop = [0] * len(depths)  # 0: none (index 0 is the start, never a later one)
+        stack: list[int] = []
+        for k in range(len(depths) - 1, -1, -1):
+            while stack and depths[stack[-1]] >= depths[k]:
+                stack.pop()
+            drop[k] = stack[-1] if stack else 0
+            stack.append(k)
+        self.lo, self.hi, self.parens, self.drop = lo, hi, parens, drop
+
+    def end_of_bare(self, i: int) -> int:
+        """Where a bare target starting at ``i`` ends: white space, an unbalanced ")" or the end."""
+        before = bisect.bisect_left(self.parens, i) if self.lo <= i < self.hi else 0
+        if not (self.lo < i < self.hi and before and self.parens[before - 1] == i - 1):
+            self._read_run(i)  # not inside the run read, just after one of its "(": read from i
+            before = 0
+        after = self.drop[before]
+        return self.parens[after - 1] if after else self.hi
+
+    def at(self, i: int) -> tuple[int, int, int] | None:
+        """Parse an inline target after "(" at ``i``: (url start, url end, position after ")"), or None."""
+        text, n = self.text, self.n
+        while i < n and text[i] in " \t":
+            i += 1
+        if i < n and text[i] == "<":
+            if self.gt <= i:
+                self.gt = text.find(">", i + 1)
+                self.gt = n if self.gt < 0 else self.gt
+            if self.nl <= i:
+                self.nl = text.find("\n", i + 1)
+                self.nl = n if self.nl < 0 else self.nl
+            if self.gt >= n or self.nl < self.gt or self.gt - i - 1 > _MAX_URL:
+                return None
+            start, end, after = i + 1, self.gt, self.gt + 1
+        else:
+            start = i
+            end = after = self.end_of_bare(i)
+            if end - start > _MAX_URL:
+                return None
+        m = _TITLE_CLOSE.match(text, after)
+        if not m or end <= start:
+            return None
+        return start, end, m.end()
 
 
 def _norm_label(label: str) -> str:
@@ -99,6 +144,7 @@ def images(text: str, fences: list[tuple[int, int]]) -> list[ImageRef]:
     out: list[ImageRef] = []
     refs: dict[str, str] = {}
     targets: set[int] = set()  # where the images' own "(" are
+    reader = _Targets(text)
     pos = 0
     while True:
         m = _IMAGE.search(text, pos)
@@ -110,7 +156,7 @@ def images(text: str, fences: list[tuple[int, int]]) -> list[ImageRef]:
         alt = m.group(1).strip() or None
         if m.group(2) == "(":
             targets.add(m.end() - 1)
-            found = _target(text, m.end())
+            found = reader.at(m.end())
             if found:
                 start, end, pos = found
                 _add(out, text[start:end], start, end, "markdown", alt)
