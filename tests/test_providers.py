@@ -97,9 +97,9 @@ def test_registry_finds_one_module_per_provider() -> None:
     for name in ("instagram", "threads", "markup", "oembed", "base", "sources"):
         assert isinstance(_unwrapped(get_provider(name)), MarkupProvider)
     # Exactly the providers that declare share links get them resolved before their capture.
-    for name in ("tiktok", "reddit", "facebook", "instagram"):
+    for name in ("tiktok", "reddit", "facebook", "instagram", "youtube", "linkedin"):
         assert isinstance(get_provider(name), ShortLinkCapture), name
-    for name in ("youtube", "twitter", "threads", "bluesky"):
+    for name in ("twitter", "threads", "bluesky"):
         assert not isinstance(get_provider(name), ShortLinkCapture), name
     with pytest.raises(ValueError):
         get_provider("../twitter")

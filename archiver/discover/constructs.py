@@ -54,8 +54,10 @@ class Constructs:
     names: dict[str, str]
     # Attribute or props key naming a post id ("videoid") -> (provider, reader), in provider order.
     id_attrs: dict[str, tuple[tuple[str, IdReader], ...]]
-    # Where the any-element rule looks: "http:"/"https:" or a platform's name (inside a tag).
+    # Where the any-element rule looks: "http:"/"https:", "at://" or a platform's name (inside a tag).
     element_hint: re.Pattern[str]
+    # Widget name, class or embed type that shows no post ("fb-like") -> provider (``EmbedForms.not_posts``).
+    not_posts: dict[str, str]
 
 
 _lock = threading.Lock()
@@ -91,6 +93,7 @@ def _build() -> Constructs:
     shortcodes: dict[str, ShortcodeReader] = {}
     names: dict[str, str] = {}
     id_attrs: dict[str, list[tuple[str, IdReader]]] = {}
+    not_posts: dict[str, str] = {}
     for spec in specs:
         forms = spec.embeds
         for cls, reader in forms.blockquotes.items():
@@ -107,6 +110,8 @@ def _build() -> Constructs:
             names.setdefault(word.lower(), spec.name)
         for attr, id_reader in forms.id_attrs.items():
             id_attrs.setdefault(attr.lower(), []).append((spec.name, id_reader))
+        for word in forms.not_posts:
+            not_posts.setdefault(word.lower(), spec.name)
     div_candidate = None
     if divs:
         # Divs are the commonest tag; only those with an embed class are worth parsing.
@@ -130,8 +135,9 @@ def _build() -> Constructs:
         redirect_hosts=tuple(host for spec in specs for host in spec.redirect_hosts),
         names=names,
         id_attrs={attr: tuple(readers) for attr, readers in id_attrs.items()},
-        element_hint=re.compile("|".join(["https?:", *(re.escape(w) for w in sorted(names, key=len, reverse=True))]),
-                                re.I),
+        element_hint=re.compile(
+            "|".join(["https?:", "at://", *(re.escape(w) for w in sorted(names, key=len, reverse=True))]), re.I),
+        not_posts=not_posts,
     )
     _current = built
     return built

@@ -3,7 +3,9 @@ in an attribute is an embed, whatever its name (custom elements and web componen
 components, AMP elements, ``<object>``/``<embed>``, blockquotes and divs of unknown classes).
 
 "Carries a post" is decided by the provider registry alone (``constructs.current()``):
-- an attribute whose value is a post URL (``src``, ``data-href``, ``url``...), entities decoded;
+- an attribute whose value is a post URL (``src``, ``data-href``, ``url``...) or a Bluesky at:// URI,
+  entities decoded; in what a frame loads (``src``, ``data-src``), also a post URL percent-encoded
+  in the query of a player proxy (``urls.post_in_query``);
 - an attribute holding JSON (hydration props: ``data-props="{&quot;url&quot;:…}"``, Astro's
   ``props``), entities then JSON decoded, with a post URL in a string, or a post id under a key the
   provider declares;
@@ -11,7 +13,15 @@ components, AMP elements, ``<object>``/``<embed>``, blockquotes and divs of unkn
   ``data-tweet-id``, ``id``...), when the element names the provider (``EmbedForms.names``) in its
   tag name, its class, a component-naming attribute (``data-react-class``, ``component-url``,
   ``data-provider``...) or the attribute's own name. So ``<Tweet id="…" />`` and
-  ``<lite-youtube videoid="…">`` are embeds and ``<section id="12345">`` is not.
+  ``<lite-youtube videoid="…">`` are embeds and ``<section id="12345">`` is not. A key naming the
+  platform and one of its id keys (``instagram_id``, ``youtubeVideoId``) names it by itself.
+
+A platform's widgets that name a post without showing it (``EmbedForms.not_posts``: ``fb-like``,
+``fb-comments``, ``twitter-share-button``) are not embeds. A wrapper that itself carries the post of
+every embed inside it is that embed's outermost markup and becomes its span (Substack's
+``youtube-wrap`` div around the player); a wrapper around another post's embed is not an embed. A
+``<noscript>`` fallback right after an embed, holding only the same post, joins its span (WP Rocket's
+lazy player, lazysizes iframes): one post, one occurrence.
 
 Attributes holding text for readers (``title``, ``alt``, ``aria-*``...) and values broken over lines
 name nothing. Links and document metadata are not embeds (``<a>``, ``<link>``, ``<meta>``, forms...), nor is an
@@ -21,7 +31,7 @@ inside an ``<object>`` belong to the object: the object is the embed. The span i
 start tag to matching end tag, or the tag alone when it closes itself (``/>``), is void or has no
 end tag.
 
-Cost: a search for "http" and the platforms' names; each hit inside a tag costs that tag's
+Cost: a search for "http", "at://" and the platforms' names; each hit inside a tag costs that tag's
 attributes, once; a hit in text costs a look-up of the token boundaries.
 """
 
@@ -33,13 +43,15 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from archiver.discover.readers import shows_no_post
 from archiver.discover.tags import Tag, parse_attrs
 from archiver.discover.tokens import RAW_TEXT, tag_end, token_end
-from archiver.discover.urls import PostMatch, handle_in_url, match_post_url
+from archiver.discover.urls import PostMatch, handle_in_url, match_post_url, post_in_query
 
 if TYPE_CHECKING:
     from archiver.discover.constructs import Constructs
     from archiver.discover.html import HtmlScanner
+    from archiver.providers.base import IdReader
 
 # Elements whose URL is a link, a resource or metadata, never a post shown in place.
 _NOT_EMBEDS = frozenset({
@@ -63,6 +75,13 @@ _ALNUM = re.compile(r"[^a-z0-9]+")
 _MAX_JSON = 100_000
 _MAX_NODES = 5_000
 _MAX_STEPS = 50  # tokens walked over around an element to see whether it stands alone
+# Attributes naming what a frame or object loads: a player proxy's URL carries its post in the query.
+_FRAME_SOURCES = frozenset({"src", "data-src", "data-lazy-src", "data"})
+_MAX_HELD = 20  # embeds a wrapper or a noscript fallback of one post may hold (a few copies at most)
+_NON_WS = re.compile(r"[^\t\n\f\r ]")
+_NOSCRIPT_AFTER = re.compile(r"[\t\n\f\r ]{0,200}<noscript(?=[\t\n\f\r />])", re.I)
+# (generation, [(platform word, provider, the provider's id keys without "data", its id reader)]).
+_keyed_cache: tuple[int, list[tuple[str, str, frozenset[str], IdReader]]] | None = None
 
 
 def find(scan: HtmlScanner) -> None:
@@ -72,6 +91,7 @@ def find(scan: HtmlScanner) -> None:
     taken = {e.start for e in scan.embeds}
     spans: set[tuple[int, int]] = set()
     fixed = sorted((e.start, e.end) for e in scan.embeds)
+    posts = sorted((e.start, e.end, e.provider, e.post_id) for e in scan.embeds)
     objects = _ranges(scan, "object") if "<object" in (scan.lower() or text.lower()) else []
     pos = 0
     for hit in _hits(scan, tables):
@@ -93,24 +113,26 @@ def find(scan: HtmlScanner) -> None:
             continue
         tag = Tag(name, start, end, parse_attrs(text, name_m.end(), end))
         found = post_in(tag, tables)
-        if found is None:
+        if found is None or shows_no_post(tag, found[0], tables.not_posts):
             continue
         span = _object_around(objects, start, end) or _element_span(scan, tag)
-        if span in spans or _inside(fixed, span) or _holds(fixed, span) or not stands_alone(scan, *span):
+        if span in spans or _inside(fixed, span) or not _only_holds(posts, span, found) \
+                or not stands_alone(scan, *span):
             continue
         spans.add(span)
         scan.add(found, found[0], span[0], span[1], "element", handle=handle_in_url(found))
+    _join_fallbacks(scan)
 
 
 def _hits(scan: HtmlScanner, tables: Constructs) -> list[int]:
-    """Where "http" or a platform's name occurs, in order. Searched in a lower-case copy with
-    ``str.find`` (many times faster than a case-blind regex); the regex when lower-casing changes the
-    length (a dotted capital I), so offsets would not match."""
+    """Where "http", "at://" (a Bluesky record URI) or a platform's name occurs, in order. Searched
+    in a lower-case copy with ``str.find`` (many times faster than a case-blind regex); the regex when
+    lower-casing changes the length (a dotted capital I), so offsets would not match."""
     text, low = scan.text, scan.lower()
     if not low:
         return [m.start() for m in tables.element_hint.finditer(text)]
     found: list[int] = []
-    for word in ("http", *tables.names):
+    for word in ("http", "at://", *tables.names):
         i = low.find(word)
         while i >= 0:
             found.append(i)
@@ -130,8 +152,8 @@ def post_in(tag: Tag, tables: Constructs) -> PostMatch | None:
         values.append((attr, value))
         if _NAMING.search(attr):
             naming.append(_ALNUM.sub("", value.lower()))
-    for _, value in values:
-        found = _url(value)
+    for attr, value in values:
+        found = _url(value, attr in _FRAME_SOURCES)
         if found:
             return found
     props: list[tuple[str, str]] = []
@@ -144,7 +166,7 @@ def post_in(tag: Tag, tables: Constructs) -> PostMatch | None:
         if found:
             return found
     for key, value in [*values, *props]:
-        readers = tables.id_attrs.get(key)
+        readers = tables.id_attrs.get(key) or _keyed_readers(key, tables)
         if not readers:
             continue
         for provider, read in readers:
@@ -155,12 +177,49 @@ def post_in(tag: Tag, tables: Constructs) -> PostMatch | None:
     return None
 
 
-def _url(value: str) -> PostMatch | None:
-    if "http" not in value[:8].lower() and not value.startswith("//"):
-        return None
+def _url(value: str, frame: bool = False) -> PostMatch | None:
+    """The post URL ``value`` is (http(s), protocol-relative or an at:// URI), or, when it names what a
+    frame loads (``frame``), the post a player proxy's query carries (``urls.post_in_query``)."""
+    head = value[:8].lower()
+    if "http" not in head and not value.startswith("//") and not head.startswith("at://"):
+        return post_in_query(value) if frame and "?" in value else None
     value = value.replace("\\/", "/")
     found = match_post_url(value)
+    if (not found or not found[1]) and frame:
+        found = post_in_query(value)
     return found if found and found[1] else None
+
+
+def _keyed_readers(key: str, tables: Constructs) -> tuple[tuple[str, IdReader], ...]:
+    """The id reader for a key that names its platform and one of its id keys (Substack's
+    ``instagram_id``, ``youtubeVideoId``, ``data-tiktok-id``, ``tweet_id``): the platform's word
+    (``EmbedForms.names``) taken out, what is left (letters and digits, a ``data`` prefix dropped) is
+    one of that platform's ``id_attrs``. () when the key names no platform's id."""
+    norm = _ALNUM.sub("", key)
+    if "id" not in norm:
+        return ()
+    for word, provider, keys, reader in _keyed_table(tables):
+        i = norm.find(word)
+        if i >= 0 and (norm[:i] + norm[i + len(word):]).removeprefix("data") in keys:
+            return ((provider, reader),)
+    return ()
+
+
+def _keyed_table(tables: Constructs) -> list[tuple[str, str, frozenset[str], IdReader]]:
+    global _keyed_cache
+    cached = _keyed_cache
+    if cached is None or cached[0] != tables.generation:
+        by_provider: dict[str, dict[str, IdReader]] = {}
+        for attr, readers in tables.id_attrs.items():
+            for provider, reader in readers:
+                by_provider.setdefault(provider, {})[_ALNUM.sub("", attr).removeprefix("data")] = reader
+        rows = []
+        for word, provider in sorted(tables.names.items(), key=lambda item: -len(item[0])):
+            keys = by_provider.get(provider)
+            if keys:
+                rows.append((word, provider, frozenset(keys), keys.get("id") or next(iter(keys.values()))))
+        cached = _keyed_cache = (tables.generation, rows)
+    return cached[1]
 
 
 def _named(provider: str, words: list[str], tables: Constructs) -> bool:
@@ -218,11 +277,58 @@ def _inside(spans: list[tuple[int, int]], span: tuple[int, int]) -> bool:
     return any(s <= span[0] and span[1] <= e for s, e in spans[max(0, i - 20):i])
 
 
-def _holds(spans: list[tuple[int, int]], span: tuple[int, int]) -> bool:
-    """Whether ``span`` holds one of the sorted ``spans`` (a wrapper around an embed already read:
-    the embed keeps its own span)."""
-    i = bisect.bisect_left(spans, (span[0], 0))
-    return i < len(spans) and spans[i][1] <= span[1]
+def _only_holds(posts: list[tuple[int, int, str, str | None]], span: tuple[int, int], found: PostMatch) -> bool:
+    """Whether every embed already read within ``span`` (sorted ``posts``: start, end, provider, id)
+    is of the post ``found``: a wrapper that itself carries the post it holds is that embed's outermost
+    markup (Substack's ``<div class="youtube-wrap" data-attrs=…>`` around the player), and the embeds
+    inside fold into it; a wrapper around another post's embed is not one (that embed keeps its span)."""
+    i = bisect.bisect_left(posts, (span[0], 0, "", None))
+    for j in range(i, min(len(posts), i + _MAX_HELD + 1)):
+        start, end, provider, post_id = posts[j]
+        if start >= span[1]:
+            return True
+        if end <= span[1] and (provider != found[0] or (post_id and post_id != found[1])):
+            return False
+    return len(posts) - i <= _MAX_HELD  # else more than a wrapper of one post would hold
+
+
+def _join_fallbacks(scan: HtmlScanner) -> None:
+    """A ``<noscript>`` right after an embed (white space between) holding only embeds of the same
+    post is that embed's fallback (WP Rocket's lazy player div, lazysizes' ``<iframe data-src>``,
+    then ``<noscript><iframe src=…></noscript>``): the embed's span runs over it, so the fallback
+    folds into it and one post gives one embed. Costs a ``str.find`` when the text has no noscript."""
+    low = scan.lower()
+    if "<noscript" not in (low or scan.text.lower()) or not scan.embeds:
+        return
+    text = scan.text
+    pairs = scan._pair_map("noscript")
+    ordered = sorted(scan.embeds, key=lambda e: (e.start, -e.end))
+    starts = [e.start for e in ordered]
+    for e in ordered:
+        m = _NOSCRIPT_AFTER.match(text, e.end)
+        if m is None:
+            continue
+        ns_start = m.end() - len("<noscript")
+        pair = pairs.get(ns_start)
+        open_end = tag_end(text, m.end())
+        if pair is None or open_end is None:
+            continue
+        i = bisect.bisect_left(starts, open_end)
+        pos, held = open_end, 0
+        while i < len(ordered) and ordered[i].start < pair[0]:
+            inner = ordered[i]
+            if held >= _MAX_HELD or inner.end > pair[0] or inner.provider != e.provider or (
+                    inner.post_id and e.post_id and inner.post_id != e.post_id):
+                break
+            if inner.start >= pos:
+                if _NON_WS.search(text, pos, inner.start):
+                    break
+                held += 1
+            pos = max(pos, inner.end)
+            i += 1
+        else:
+            if held and not _NON_WS.search(text, pos, pair[0]):
+                e.end = pair[1]
 
 
 def stands_alone(scan: HtmlScanner, start: int, end: int) -> bool:

@@ -26,7 +26,7 @@ from archiver.discover import constructs, elements
 from archiver.discover.common import clean_text
 from archiver.discover.html_images import IMAGE_ELEMENTS, HtmlImages
 from archiver.discover.model import Embed, ImageRef
-from archiver.discover.readers import post_from
+from archiver.discover.readers import shown_post, unclassed_blockquote
 from archiver.discover.tags import Block, Tag, links, parse_attrs
 from archiver.discover.tokens import RAW_TEXT, WS, Boundaries, comment_end, raw_text_end, tag_end
 from archiver.discover.urls import PostMatch, handle_in_url, match_post_url
@@ -254,7 +254,7 @@ class HtmlScanner(HtmlImages):
         elif name == "figure":
             self._figure(tag)
         elif name == "amp-iframe":
-            found = post_from([tag.get("src")])
+            found = shown_post([tag.get("src")])
             if found:
                 self.add_element(tag, found, "amp")
         elif name in self.constructs.amp:
@@ -343,10 +343,11 @@ class HtmlScanner(HtmlImages):
         """Record the whole element opened by ``tag`` as an embed of the post ``found``."""
         _, end = self.element_end(tag)
         self.add(found, found[0], tag.start, end, form)
+            unclassed_blockquote(self, tag)
 
     def _iframe(self, tag: Tag, end: int | None) -> None:
         """An iframe naming a post; `end` is where its end tag ends (None: it has none)."""
-        found = post_from([tag.get("src"), tag.get("data-src"), tag.get("data-lazy-src")])
+        found = shown_post([tag.get("src"), tag.get("data-src"), tag.get("data-lazy-src")])
         for attr, read in self.constructs.iframe_ids:
             if found:
                 break

@@ -9,12 +9,12 @@ linear in its length.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from archiver.discover import constructs
 from archiver.providers.base import PostMatch
 
-__all__ = ["PostMatch", "handle_in_url", "is_short_link", "match_post_url", "normalize", "query"]
+__all__ = ["PostMatch", "handle_in_url", "is_short_link", "match_post_url", "normalize", "post_in_query", "query"]
 
 _MAX_URL = 8192
 
@@ -75,4 +75,51 @@ def query(url: str) -> dict[str, list[str]]:
         return parse_qs(urlsplit(url).query)
     except ValueError:
         return {}
+
+
+def _pairs(url: str) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(urlsplit(url).query)
+    except ValueError:
+        return []
+
+
+def post_in_query(url: str) -> PostMatch | None:
+    """The post a player proxy shows: a post URL percent-encoded in a query parameter of ``url``
+    (absolute, protocol-relative or relative: Drupal's ``/media/oembed?url=https%3A//youtu…``,
+    Embedly's ``//cdn.embedly.com/widgets/media.html?url=…``, iframely, noembed), or None.
+
+    A platform's own widget URL is read by that platform's spellings alone (``match_post_url``): a
+    like button, share button or comment box on the platform's host names a post it does not show, so
+    a post on the same registrable domain as ``url``, as written or canonical (``facebook.com/plugins/
+    like.php?href=<a facebook post>``, ``platform.twitter.com/…?url=<an x.com status>``), is not taken.
+    Costs nothing for a URL without an encoded URL in its query.
+    """
+    if not isinstance(url, str) or len(url) > _MAX_URL:
+        return None
+    mark = url.find("?")
+    if mark < 0:
+        return None
+    low = url.lower()
+    if "%3a" not in low and "http" not in low[mark:] and "at:" not in low[mark:]:
+        return None
+    for _, value in _pairs(url):
+        value = value.strip()
+        if not value.lower().startswith(("http", "//", "at://")):
+            continue
+        found = match_post_url(value)
+        if found and found[1] and not _same_site(url, value) and not _same_site(url, found[2] or value):
+            return found
+    return None
+
+
+def _same_site(outer: str, inner: str) -> bool:
+    """Whether ``outer`` (which may be relative) is on the registrable domain of ``inner`` (by its last
+    two host labels: ``platform.twitter.com`` and ``twitter.com``)."""
+    try:
+        outer_host = (urlsplit(normalize(outer)).hostname or "").lower()
+        inner_host = (urlsplit(normalize(inner)).hostname or "").lower()
+    except ValueError:
+        return False
+    return bool(outer_host) and outer_host.split(".")[-2:] == inner_host.split(".")[-2:]
 

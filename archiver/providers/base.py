@@ -238,6 +238,11 @@ class EmbedForms:
     # "data-tweet-id") -> reader of the id. Any element standing as its own block is an embed when one
     # of these holds a valid id and the element (or the attribute's own name) carries one of ``names``.
     id_attrs: Mapping[str, IdReader] = field(default_factory=dict)
+    # The platform's widgets that name a post without showing it (like and share buttons, comment boxes,
+    # page and profile plugins), lower case: an element name (``fb:like``), a class (``fb-like``) or the
+    # value of a component-naming attribute (``data-embed-type="creator"``). Markup carrying one is never
+    # an embed of this platform, whatever post it names.
+    not_posts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,6 +1,7 @@
 """Facebook: post, video, photo, reel and permalink URLs (also wrapped in the plugin iframe's
 ``href``), the SDK's ``<div class="fb-post">`` / ``fb-video`` and its fallback blockquote, and
-``<amp-facebook>``. No public endpoint to ask without a token: the shared markup capture and the
+``<amp-facebook>``; the SDK's other plugins (like, share, comments, page) name a post but show none,
+so they are no embeds. No public endpoint to ask without a token: the shared markup capture and the
 generic page probe.
 """
 
@@ -33,6 +34,11 @@ _SHARE = (
     re.compile(_HOST + r"share/(?:[prv]/)?[A-Za-z0-9]{5,30}(?![\w\-])", re.I),
     re.compile(r"https?://(?:www\.)?fb\.watch/[\w\-]{4,30}", re.I),
 )
+
+
+# The SDK's plugins that show no post: XFBML ``<div class="fb-like">`` and ``<fb:like>`` alike.
+_PLUGINS_NOT_POSTS = ("like", "share-button", "comments", "comments-count", "page", "like-box", "save", "send",
+                      "follow", "group", "quote", "login-button", "activity", "recommendations", "facepile")
 
 
 def _plugin(m: re.Match[str]) -> tuple[str, str | None] | None:
@@ -116,5 +122,7 @@ PROVIDER = ProviderSpec(
         divs={"fb-post": _sdk_div, "fb-video": _sdk_div},
         amp={"amp-facebook": amp_reader("data-href", lambda value: post_from([value]))},
         shortcodes=dict.fromkeys(("facebook", "fb"), id_reader(NAME)),
+        # The SDK's social plugins name a post (data-href) but show a button, a comment box or a page.
+        not_posts=tuple(f"fb{sep}{plugin}" for sep in "-:" for plugin in _PLUGINS_NOT_POSTS),
     ),
 )

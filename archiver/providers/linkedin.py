@@ -1,6 +1,6 @@
 """LinkedIn: feed update URLs (``urn:li:share|ugcPost|activity:<id>``, also percent-encoded in embed
-iframes) and the /posts/ slugs that end in the same id. No public endpoint to ask: the shared markup
-capture and the generic page probe.
+iframes) and the /posts/ slugs that end in the same id; lnkd.in short links (followed for the post
+they lead to). No public endpoint to ask: the shared markup capture and the generic page probe.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ def _post(m: re.Match[str]) -> tuple[str, str | None] | None:
     return urn, f"https://www.linkedin.com/feed/update/{urn}/"
 
 
-PROVIDER = ProviderSpec(name=NAME, order=10, urls=(PostUrl(_HOST, post=_post),), embeds=EmbedForms(
+# LinkedIn's link shortener: a shared post's short link names no post until followed.
+_SHORT = re.compile(r"https?://lnkd\.in/[\w\-]{4,20}(?![\w\-])", re.I)
+
+PROVIDER = ProviderSpec(name=NAME, order=10, urls=(PostUrl(_HOST, post=_post),), short_links=(_SHORT,),
+                        redirect_hosts=("lnkd.in",), embeds=EmbedForms(
     shortcodes={"linkedin": id_reader(NAME, "https://www.linkedin.com/feed/update/{id}/",
                                       r"urn:li:(?:activity|share|ugcPost):\d{5,25}")}))

@@ -1,9 +1,9 @@
-"""Mastodon (any server): status URLs on any host (so tried after every other provider) and the
-``mastodon-embed`` blockquote; captured from the embed markup and the server's own oEmbed
-(``mastodon_oembed_url``, a template with {host}): author, handle, and the text where the server
-returns a blockquote (Mastodon 4.3+; older servers return only an iframe, so the markup's text is
-kept). Status ids are snowflakes: milliseconds since 1970 shifted left by 16. Liveness: the generic
-page probe."""
+"""Mastodon (any server): status URLs on any host (so tried after every other provider; also as the
+/deck/ and /web/ interfaces show them) and the ``mastodon-embed`` blockquote; captured from the
+embed markup and the server's own oEmbed (``mastodon_oembed_url``, a template with {host}): author,
+handle, and the text where the server returns a blockquote (Mastodon 4.3+; older servers return only
+an iframe, so the markup's text is kept). Status ids are snowflakes: milliseconds since 1970 shifted
+left by 16. Liveness: the generic page probe."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ ENDPOINT = SettingSpec("mastodon_oembed_url", "https://{host}/api/oembed",
                        "Template of a Mastodon server's oEmbed endpoint; {host} is the post's server.")
 _FIRST_SNOWFLAKE = 100_000_000_000_000_000  # servers before 2.0 used small sequential ids
 _STATUS = re.compile(
-    r"https?://((?:[a-z0-9\-]{1,63}\.){1,8}[a-z]{2,63})/"
+    r"https?://((?:[a-z0-9\-]{1,63}\.){1,8}[a-z]{2,63})/(?:deck/|web/)?"
     r"(?:@([\w.]{1,64})(?:@[\w.\-]{1,253})?/(\d{1,20})|users/([\w.]{1,64})/statuses/(\d{1,20}))"
     r"(?:/embed)?/?(?=$|[?#])",
     re.I,

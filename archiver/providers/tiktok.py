@@ -12,7 +12,7 @@ from typing import Any
 
 from archiver.discover.common import clean_text
 from archiver.discover.html import HtmlScanner
-from archiver.discover.readers import post_from
+from archiver.discover.readers import post_from, shows_no_post
 from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Block
 from archiver.discover.urls import PostMatch, handle_in_url
@@ -45,7 +45,10 @@ def _video(m: re.Match[str]) -> tuple[str, str | None]:
 
 
 def _blockquote(scan: HtmlScanner, block: Block) -> None:
-    """``<blockquote class="tiktok-embed" cite=… data-video-id=…>``; its text is the caption."""
+    """``<blockquote class="tiktok-embed" cite=… data-video-id=…>``; its text is the caption. A creator,
+    music or hashtag embed (``data-embed-type="creator"``) shows no post: not an embed."""
+    if shows_no_post(block.tag, NAME, scan.constructs.not_posts):
+        return
     found = post_from([block.tag.get("cite")])
     vid = block.tag.get("data-video-id")
     if vid and vid.isdigit() and (not found or found[1] != vid):
@@ -88,7 +91,9 @@ PROVIDER = ProviderSpec(
     handle_in_url=re.compile(r"tiktok\.com/@([\w.\-]+)/"),
     embeds=EmbedForms(blockquotes={"tiktok-embed": _blockquote},
                       shortcodes={"tiktok": id_reader(NAME, "https://www.tiktok.com/embed/v2/{id}", r"\d{5,25}")},
-                      names=("tiktok",), id_attrs=_ID_ATTRS),
+                      names=("tiktok",), id_attrs=_ID_ATTRS,
+                      # data-embed-type of the embeds that show a profile, a sound or a hashtag's feed.
+                      not_posts=("creator", "music", "tag", "hashtag", "profile")),
     settings=(ENDPOINT,),
     capture=partial(OEmbedProvider, SPEC),
 )

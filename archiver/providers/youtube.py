@@ -1,7 +1,8 @@
-"""YouTube: its video URLs (embed, shorts, live, watch, youtu.be), the lazy-loaded player WordPress
-plugins write, ``<amp-youtube>``, the youtube shortcode; captured from the embed markup, oEmbed
-(``youtube_oembed_url``: title, channel, thumbnail) and the thumbnail archived. The video itself is
-not downloaded. Liveness: the generic page probe.
+"""YouTube: its video URLs (embed, shorts, live, watch, youtu.be; a /clip/ link names no video until
+followed, like a share link), the lazy-loaded player WordPress plugins write, ``<amp-youtube>``, the
+youtube shortcode; captured from the embed markup, oEmbed (``youtube_oembed_url``: title, channel,
+thumbnail) and the thumbnail archived. The video itself is not downloaded. Liveness: the generic
+page probe.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ _PATH = re.compile(
     re.I,
 )
 _SHORT = re.compile(r"https?://(?:www\.)?youtu\.be/(?P<id>[-\w]{11})(?![-\w])", re.I)
+# A clip's URL names the clip, not the video it cuts (its page says which): a share link to follow.
+_CLIP = re.compile(r"https?://(?:(?:www|m)\.)?youtube\.com/clip/[-\w]{10,60}(?![-\w])", re.I)
 _WATCH = re.compile(r"https?://(?:(?:www|m|music)\.)?youtube\.com/watch/?\?", re.I)
 
 
@@ -66,6 +69,7 @@ PROVIDER = ProviderSpec(
     order=3,
     urls=(PostUrl(_PATH, post=lambda m: _video(m["id"])), PostUrl(_SHORT, post=lambda m: _video(m["id"])),
           PostUrl(_WATCH, post=_watch)),
+    short_links=(_CLIP,),
     embeds=EmbedForms(
         divs={"rll-youtube-player": _lazy_player},
         amp={"amp-youtube": amp_reader("data-videoid", _watch_url)},

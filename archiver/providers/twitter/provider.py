@@ -80,6 +80,9 @@ PROVIDER = ProviderSpec(
         shortcodes={"tweet": shortcode_post, "x": shortcode_post, "twitter": shortcode_post},
         text=flattened_tweets,
         names=("tweet", "twitter"),
+        # Buttons and timelines name a status (data-url, in_reply_to) but show none.
+        not_posts=("twitter-share-button", "twitter-follow-button", "twitter-mention-button", "twitter-hashtag-button",
+                   "twitter-timeline", "twitter-grid", "twitter-moment"),
         id_attrs=dict.fromkeys(("id", "tweetid", "tweet-id", "data-tweet-id", "data-tweetid", "tweet", "status",
                                 "statusid", "status-id", "data-id"), post_of_id),
     ),
