@@ -236,6 +236,8 @@ def test_attribute_rule_is_linear() -> None:
                     "<div style=\"" + "url(&quot;" * 50000 + "image-set(" * 50000 + "\">",
                     "<style>" + "url('" * 50000 + "/*" * 50000,
                     "<div data-x=\"" + "/a.jpg 1x, " * 50000 + "\">",
+                    "<div data-bgset=\"" + "/a.jpg [(x)] | " * 50000 + "\">",
+                    "<div data-bgset=\"/a.jpg 1x " + "[" * 50000 + "a" * 50000 + "]\">",
                     "[![a](b.jpg)](" * 20000, "[a](<x.jpg " * 50000, "<a href=x.jpg>" * 50000]:
         t0 = time.perf_counter()
         discover(hostile)
@@ -322,3 +324,37 @@ def test_a_video_file_is_no_image_even_on_an_image_cdn() -> None:
            'type="video/mp4"></video><a href="https://i.imgur.com/AbCdEft.gifv">gifv</a>'
            '<a href="https://i.imgur.com/AbCdEft.webm">w</a><a href="https://i.imgur.com/AbCdEft.png">png</a>')
     assert [s for _, s in spans(doc)] == ["https://i.imgur.com/AbCdEft.jpg", "https://i.imgur.com/AbCdEft.png"]
+
+
+def test_lazysizes_bgset_lists_are_images() -> None:
+    """lazysizes' data-bgset: srcsets joined by "|", each with an optional [media] condition; every URL
+    is an occurrence, the span the URL alone. A data-* value holding prose or a bare name is none."""
+    doc = ('<div class="lazyload" data-bgset="/i/z-480.jpg [(max-width: 480px)] | /i/z-1200.jpg" '
+           'data-sizes="auto"></div>'
+           '<div data-bgset="/i/a-200.jpg 200w, /i/a-300.jpg 300w [--small] | /i/b.jpg [(min-width: 40em)]"></div>'
+           '<div data-bgset="https://cdn.example/c.jpg?w=1&amp;h=2 [(orientation: portrait)]"></div>'
+           '<div data-caption="/i/d.jpg | a view [of the bay]" data-image-id="1*e.jpeg [x]"></div>')
+    assert spans(doc, base="https://n.example/") == [
+        ("https://n.example/i/z-480.jpg", "/i/z-480.jpg"), ("https://n.example/i/z-1200.jpg", "/i/z-1200.jpg"),
+        ("https://n.example/i/a-200.jpg", "/i/a-200.jpg"), ("https://n.example/i/a-300.jpg", "/i/a-300.jpg"),
+        ("https://n.example/i/b.jpg", "/i/b.jpg"),
+        ("https://cdn.example/c.jpg?w=1&h=2", "https://cdn.example/c.jpg?w=1&amp;h=2")]
+
+
+def test_svg_images_and_image_buttons_are_image_elements() -> None:
+    """SVG <image> and <feImage> name their image with href or xlink:href, an image button with src:
+    the URL is an image whatever it looks like (no extension needed); such a fragment alone is read
+    as HTML. <use href> is a sprite reference, an <input> of another type no image."""
+    doc = ('<svg viewBox="0 0 100 100"><image href="/uploads/diagram-f.png" width="100" height="100"/>'
+           '<image xlink:href="/uploads/diagram-g.png"/><IMAGE href="https://cdn.example/render?id=3"/>'
+           '<filter id="t"><feImage href="/textures/paper"/></filter><use href="/sprite.svg#icon"/></svg>'
+           '<input type="image" src="/img/submit" alt="Go"><input type="IMAGE" src="/img/go.png">'
+           '<input type="text" value="/img/typed.jpg"><input type="submit" src="/img/not-shown">')
+    assert spans(doc, base="https://n.example/") == [
+        ("https://n.example/uploads/diagram-f.png", "/uploads/diagram-f.png"),
+        ("https://n.example/uploads/diagram-g.png", "/uploads/diagram-g.png"),
+        ("https://cdn.example/render?id=3", "https://cdn.example/render?id=3"),
+        ("https://n.example/textures/paper", "/textures/paper"),
+        ("https://n.example/img/submit", "/img/submit"), ("https://n.example/img/go.png", "/img/go.png")]
+    for alone in ('<svg><image href="/a.png"/></svg>', '<input type="image" src="/b.png">'):
+        assert [s for _, s in spans(alone)] == [alone.split('"')[-2]]

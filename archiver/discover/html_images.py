@@ -51,9 +51,13 @@ _META_IMAGE = {
     "og:image": "og:image", "og:image:url": "og:image", "og:image:secure_url": "og:image",
     "twitter:image": "twitter:image", "twitter:image:src": "twitter:image",
 }
-# Elements that are images themselves: their src is an image whatever its URL looks like.
-IMAGE_ELEMENTS = ("img", "amp-img", "amp-anim")
+# Elements that are images themselves: their src is an image whatever its URL looks like. Also SVG's
+# <image> and <feImage> (href, xlink:href; an HTML parser reads <image src> as <img>) and an image
+# button, <input type="image" src> (an <input> of another type is no image element).
+IMAGE_ELEMENTS = ("img", "amp-img", "amp-anim", "image", "feimage", "input")
 _IMG_OWN = frozenset(("src", "srcset", *_LAZY_SRC, *_LAZY_SRCSET))
+_SVG_HREF = ("href", "xlink:href")
+_SVG_OWN = _IMG_OWN | frozenset(_SVG_HREF)
 # An image element holding only these attributes has no other image to read.
 _PLAIN = _IMG_OWN | {"alt", "width", "height", "loading", "decoding", "class", "id", "sizes", "title",
                      "fetchpriority", "layout", "role", "crossorigin", "referrerpolicy"}
@@ -79,6 +83,8 @@ _NOT_SHOWN = frozenset(("script", "link", "meta", "base", "iframe", "frame", "em
                         "form", "title", "textarea"))
 _HREF_TAGS = frozenset(("a", "area", "image"))
 _SRCSET_REST = re.compile(r"[\s\d.,wxhWXH]*")
+# A candidate's media condition at the end of a lazysizes data-bgset entry: "/a.jpg 480w [(max-width: 480px)]".
+_MEDIA_TAIL = re.compile(r"\[[^\[\]]{0,2000}\][\t\n\f\r ]*$")
 
 
 class HtmlImages:
@@ -114,7 +120,10 @@ class HtmlImages:
 
     def _img(self, tag: Tag) -> None:
         """An image element: its src and every lazy-loading source and srcset are occurrences (a
-        low-quality placeholder in src is an image readers see first; a data: URI is none)."""
+        low-quality placeholder in src is an image readers see first; a data: URI is none). SVG's
+        <image>/<feImage> name theirs with href or xlink:href."""
+        if tag.name == "input" and (tag.get("type") or "").strip().lower() != "image":
+            return  # not an image button: its attributes go by the general rule
         self._read_tags.append((tag.start, tag.end))  # its other attributes are read here, not again
         if _is_pixel(tag):
             return
@@ -123,7 +132,7 @@ class HtmlImages:
         credit = self._credit(tag.start, alt)
         if not _PLAIN.issuperset(tag.attrs):
             self._tag_images(tag, alt, credit)
-        for attr in ("src", *_LAZY_SRC):
+        for attr in ("src", *_LAZY_SRC, *(_SVG_HREF if tag.name in ("image", "feimage") else ())):
             found = tag.attrs.get(attr)
             if found and found[0].strip():
                 s, e = trimmed(self.text, found[1], found[2])
@@ -174,19 +183,21 @@ class HtmlImages:
         """The images one element's attributes name, by the attribute's name and the value (an image
         element's own src, lazy sources and srcset are `_img`'s)."""
         element = tag.name in IMAGE_ELEMENTS
+        own = _SVG_OWN if tag.name in ("image", "feimage") else _IMG_OWN
         credit_known = element
         for attr, (raw, vs, ve) in tag.attrs.items():
-            if (element and attr in _IMG_OWN) or not raw.strip():
+            if (element and attr in own) or not raw.strip():
                 continue
             found: list[tuple[int, int, str]] = []
             value = html.unescape(raw).strip()
             data = attr.startswith("data-")
             if attr == "style" or (data and "url(" in value.lower()):
                 found = css.image_urls(self.text, vs, ve, entities=True)
-            elif attr.endswith("srcset") or (data and _is_srcset(self.text, vs, ve)):
+            elif attr.endswith("srcset"):
                 found = [(s, e, html.unescape(self.text[s:e]).strip()) for s, e in parse_srcset(self.text, vs, ve)]
-                if not attr.endswith("srcset"):
-                    found = [f for f in found if looks_like_image_url(f[2])]
+            elif data and (listed := _candidate_list(self.text, vs, ve)) is not None:
+                found = [(s, e, url) for s, e in listed
+                         if "/" in (url := html.unescape(self.text[s:e]).strip()) and looks_like_image_url(url)]
             elif _names_image(tag.name, attr, value):
                 found = [(*trimmed(self.text, vs, ve), value)]
             if found and not credit_known:
@@ -338,14 +349,34 @@ def _names_image(tag: str, attr: str, value: str) -> bool:
     return named and looks_like_image_url(value)
 
 
-def _is_srcset(text: str, start: int, end: int) -> bool:
-    """Whether the attribute value text[start:end] is written as a srcset of more than one candidate
-    ("a.jpg 480w, b.jpg 960w"): between the URLs only descriptors and commas."""
-    spans = parse_srcset(text, start, end)
-    if len(spans) < 2:
-        return False
-    gaps = [(spans[i][1], spans[i + 1][0]) for i in range(len(spans) - 1)] + [(spans[-1][1], end)]
-    return all(_SRCSET_REST.fullmatch(text, s, e) for s, e in gaps)
+def _candidate_list(text: str, start: int, end: int) -> list[tuple[int, int]] | None:
+    """The (start, end) spans of the URLs when the attribute value text[start:end] is written as a
+    list of image candidates, not a single bare URL: a srcset ("a.jpg 480w, b.jpg 960w", "a.jpg 2x")
+    or lazysizes' data-bgset, srcsets joined by "|", each with an optional media condition in
+    brackets ("/a-480.jpg [(max-width: 480px)] | /a-1200.jpg"). Between the URLs only descriptors,
+    commas, "|" and those brackets; None for anything else (a URL alone, prose, JSON)."""
+    spans: list[tuple[int, int]] = []
+    listed = False
+    pos = start
+    while pos <= end:
+        bar = text.find("|", pos, end)
+        part_end = bar if bar >= 0 else end
+        body_end = part_end
+        media = _MEDIA_TAIL.search(text, pos, part_end)
+        if media is not None:
+            body_end, listed = media.start(), True
+        found = parse_srcset(text, pos, body_end)
+        if not found:
+            return None
+        gaps = [(found[i][1], found[i + 1][0]) for i in range(len(found) - 1)] + [(found[-1][1], body_end)]
+        if not all(_SRCSET_REST.fullmatch(text, s, e) for s, e in gaps):
+            return None
+        listed = listed or bar >= 0 or len(found) > 1 or bool(text[found[0][1]:body_end].strip())
+        spans += found
+        if bar < 0:
+            break
+        pos = bar + 1
+    return spans if listed else None
 
 
 def _is_pixel(tag: Tag) -> bool:

@@ -18,6 +18,7 @@ FORMATS = ("auto", "html", "markdown", "text")
 _HTML_HINT = re.compile(
     r"<(?:!doctype|html|head|body|p|div|span|a|img|br|blockquote|iframe|figure|script|meta|h[1-6]|ul|li"
     r"|table|section|article|picture|source|object|embed|pre|code|textarea"
+    r"|svg|input|video|audio|style|noscript|main|header|footer|nav|aside|figcaption|ol|dl|tr|td|th|form"
     r"|[a-z][a-z0-9]{0,30}-[a-z0-9-]{1,40}"  # custom elements
     r"|(?-i:[A-Z][A-Za-z0-9]{1,40}(?=[\t ]+[A-Za-z][\w-]{0,40}=)))(?=[\s/>])|<!--",  # and JSX components
     re.I,
