@@ -341,3 +341,130 @@ def test_code_and_links_end_where_they_end() -> None:
     md = "# T ![a](b.png)\n\n- item\n\n    https://twitter.com/jack/status/23\n\n`code` https://x.com/a/status/24\n"
     md += "\nhttps://twitter.com/jack/status/25\n"
     assert [e.post_id for e in discover(md).embeds] == ["23", "25"]
+
+
+# --- Player proxies, wrappers, fallbacks and widgets that show no post (issue 14 follow-up) --------
+
+YT_WATCH = "https%3A%2F%2Fwww.youtube.com%2Fwatch%3Fv%3D"
+PROXIED = [
+    # Drupal core's media oEmbed iframe (relative, the post URL half-encoded)
+    ('<iframe src="/media/oembed?url=https%3A//www.youtube.com/watch%3Fv%3DAbCdEfGhJ03&amp;max_width=0&amp;hash=Xy7"'
+     ' class="media-oembed-content" title="Council"></iframe>', "youtube", "AbCdEfGhJ03"),
+    # Embedly (Medium, Ghost, Reddit): protocol-relative, src= and url= both encoded
+    (f'<iframe class="embedly-embed" src="//cdn.embedly.com/widgets/media.html?src=https%3A%2F%2Fwww.youtube.com'
+     f'%2Fembed%2FAbCdEfGhJ04&amp;url={YT_WATCH}AbCdEfGhJ04&amp;schema=youtube" width="854"></iframe>',
+     "youtube", "AbCdEfGhJ04"),
+    # iframely and noembed, other platforms
+    ('<iframe src="https://cdn.iframe.ly/api/iframe?url=https%3A%2F%2Ftwitter.com%2Fa%2Fstatus%2F1786327136854400501'
+     '&amp;key=abc"></iframe>', "twitter", "1786327136854400501"),
+    ('<iframe src="https://noembed.com/embed?url=https://www.tiktok.com/@a/video/7301234567890123501"></iframe>',
+     "tiktok", "7301234567890123501"),
+    # a lazy proxy frame (data-src), and an element loading one
+    ('<iframe data-src="/media/oembed?url=https%3A//www.instagram.com/p/C4kP2rTz8Q1/" src="about:blank"></iframe>',
+     "instagram", "C4kP2rTz8Q1"),
+    ('<amp-iframe src="https://cdn.iframe.ly/api/iframe?url=https%3A%2F%2Fyoutu.be%2FAbCdEfGhJ05" width="4" '
+     'height="3"></amp-iframe>', "youtube", "AbCdEfGhJ05"),
+]
+
+
+@pytest.mark.parametrize(("markup", "provider", "post_id"), PROXIED, ids=[m[:40] for m, _, _ in PROXIED])
+def test_a_post_behind_a_player_proxy_is_an_embed(markup: str, provider: str, post_id: str) -> None:
+    doc = f"<article>\n<p>Watch:</p>\n{markup}\n<p>End.</p>\n</article>"
+    (e,) = discover(doc).embeds
+    assert (e.provider, e.post_id, doc[e.start:e.end]) == (provider, post_id, markup)
+
+
+@pytest.mark.parametrize("markup", [
+    # the platforms' own widgets name a post in their query but show a button or a comment box
+    '<iframe src="https://www.facebook.com/plugins/like.php?href=https%3A%2F%2Fwww.facebook.com%2FPage%2Fposts%2F'
+    '1234567890123471&amp;layout=button_count"></iframe>',
+    '<iframe src="https://www.facebook.com/plugins/comments.php?href=https%3A%2F%2Fwww.facebook.com%2FPage%2Fposts%2F'
+    '1234567890123472"></iframe>',
+    '<iframe src="https://platform.twitter.com/widgets/tweet_button.html?url=https%3A%2F%2Fx.com%2Fa%2Fstatus%2F'
+    '1786327136854400502"></iframe>',
+    # SDK plugins and buttons: a post in data-href, but no post shown
+    '<div class="fb-like" data-href="https://www.facebook.com/ExamplePage/posts/1234567890123471" '
+    'data-layout="button_count" data-share="true"></div>',
+    '<div class="fb-comments" data-href="https://www.facebook.com/ExamplePage/posts/1234567890123472" '
+    'data-numposts="5"></div>',
+    '<div class="fb-page" data-href="https://www.facebook.com/ExamplePage/posts/1234567890123473"></div>',
+    '<div class="fb-share-button" data-href="https://www.facebook.com/ExamplePage/posts/1234567890123474"></div>',
+    '<fb:like href="https://www.facebook.com/ExamplePage/posts/1234567890123475" send="true"></fb:like>',
+    '<div class="twitter-share-button" data-url="https://twitter.com/a/status/1786327136854400503"></div>',
+    # TikTok's creator, music and hashtag embeds show a feed, not a post
+    '<blockquote class="tiktok-embed" cite="https://www.tiktok.com/@examplefc" data-unique-id="examplefc" '
+    'data-embed-type="creator"> <section> <a href="https://www.tiktok.com/@examplefc?refer=creator_embed">'
+    '@examplefc</a> </section> </blockquote>',
+    '<blockquote class="tiktok-embed" cite="https://www.tiktok.com/music/x-7301234567890123502" '
+    'data-embed-type="music"><section></section></blockquote>',
+    # an unclassed quotation that links to a post but has no widget's attribution line and date
+    '<blockquote><p>We will not be moving the meeting.</p><p>Source: <a href="https://twitter.com/a/status/'
+    '1786327136854400504">the council</a></p></blockquote>',
+])
+def test_markup_naming_a_post_it_does_not_show_is_no_embed(markup: str) -> None:
+    assert discover(f"<p>x</p>\n{markup}\n<p>y</p>").embeds == []
+
+
+def test_props_keys_named_after_a_platform() -> None:
+    ig = ('<div class="instagram" data-attrs="{&quot;instagram_id&quot;:&quot;C4kP2rTz8M2&quot;,&quot;title&quot;:'
+          '&quot;A post shared by Example FC (@examplefc)&quot;}" data-component-name="InstagramToDOM"></div>')
+    yt = '<VideoEmbed youtube_id="AbCdEfGhJ06" />'
+    tt = '<div class="social" data-tiktok-id="7301234567890123503"></div>'
+    doc = f"<p>a</p>{ig}<p>b</p>\n{yt}\n<p>c</p>\n{tt}\n"
+    assert [(e.provider, e.post_id, doc[e.start:e.end]) for e in discover(doc).embeds] == [
+        ("instagram", "C4kP2rTz8M2", ig), ("youtube", "AbCdEfGhJ06", yt), ("tiktok", "7301234567890123503", tt)]
+    # a key naming a platform but no id of it, or an id key under another platform's name: nothing
+    assert discover('<p>a</p>\n<div class="instagram" data-attrs="{&quot;instagram_title&quot;:'
+                    '&quot;C4kP2rTz8M2&quot;}"></div>\n').embeds == []
+
+
+def test_bluesky_at_uris_in_elements() -> None:
+    bs = '<BlueskyPost id="at://did:plc:abcdefghijklmnopqrstuvwx/app.bsky.feed.post/3kq2abcdefg31" />'
+    doc = f"---\ntitle: x\n---\nimport {{ BlueskyPost }} from 'astro-embed';\n\n{bs}\n"
+    (e,) = discover(doc).embeds
+    assert (e.provider, e.post_id, doc[e.start:e.end]) == ("bluesky", "3kq2abcdefg31", bs)
+    assert e.url == "https://bsky.app/profile/did:plc:abcdefghijklmnopqrstuvwx/post/3kq2abcdefg31"
+
+
+def test_a_wrapper_carrying_its_post_is_the_span() -> None:
+    wrap = ('<div id="youtube2-AbCdEfGhJ05" class="youtube-wrap" data-attrs="{&quot;videoId&quot;:&quot;AbCdEfGhJ05'
+            '&quot;,&quot;startTime&quot;:null}" data-component-name="Youtube2ToDOM"><div class="youtube-inner">'
+            '<iframe src="https://www.youtube-nocookie.com/embed/AbCdEfGhJ05?rel=0" width="728"></iframe></div></div>')
+    doc = f"<p>a</p>{wrap}<p>b</p>"
+    (e,) = discover(doc).embeds
+    assert (e.provider, e.post_id, doc[e.start:e.end]) == ("youtube", "AbCdEfGhJ05", wrap)
+    # a wrapper naming another post than the one it holds is no embed: the inner one keeps its span
+    inner = '<iframe src="https://www.youtube.com/embed/AbCdEfGhJ07"></iframe>'
+    doc = f'<p>a</p><div data-video-id="AbCdEfGhJ06" class="youtube">{inner}</div><p>b</p>'
+    (e,) = discover(doc).embeds
+    assert (e.post_id, doc[e.start:e.end]) == ("AbCdEfGhJ07", inner)
+
+
+def test_a_noscript_fallback_is_part_of_its_embed() -> None:
+    rocket = ('<div class="rll-youtube-player" data-src="https://www.youtube.com/embed/AbCdEfGhJ02" '
+              'data-id="AbCdEfGhJ02" data-query="feature=oembed"></div><noscript><iframe title="Council" '
+              'src="https://www.youtube.com/embed/AbCdEfGhJ02?feature=oembed" allowfullscreen></iframe></noscript>')
+    lazy = ('<iframe class="lazyload" data-src="https://www.youtube.com/embed/AbCdEfGhJ08" src="about:blank">'
+            '</iframe>\n<noscript>\n  <iframe src="https://www.youtube.com/embed/AbCdEfGhJ08"></iframe>\n</noscript>')
+    other = '<noscript><iframe src="https://www.youtube.com/embed/AbCdEfGhJ09"></iframe></noscript>'
+    first = '<iframe src="https://www.youtube.com/embed/AbCdEfGhJ10"></iframe>'
+    doc = f"<p>Watch:</p>\n{rocket}\n<p>And:</p>\n{lazy}\n<p>Two posts:</p>\n{first}{other}\n"
+    assert [(e.post_id, doc[e.start:e.end]) for e in discover(doc).embeds] == [
+        ("AbCdEfGhJ02", rocket), ("AbCdEfGhJ08", lazy), ("AbCdEfGhJ10", first),
+        ("AbCdEfGhJ09", other[len("<noscript>"):-len("</noscript>")])]
+
+
+def test_a_blockquote_stripped_of_its_class_is_read_by_its_shape() -> None:
+    tweet = ('<blockquote><p lang="en" dir="ltr">Release day! <a href="https://t.co/AbCdEf1234">pic.twitter.com/'
+             'AbCdEf1234</a></p>&mdash; Example Dev (@exampledev) <a href="https://twitter.com/exampledev/status/'
+             '1786327136854400205?ref_src=twsrc%5Etfw">May 3, 2024</a></blockquote>')
+    sky = ('<blockquote class="quote"><p lang="en">Water over the pier.</p>&mdash; Harbor Watch (<a href="https://'
+           'bsky.app/profile/harborwatch.example.com">@harborwatch.example.com</a>) <a href="https://bsky.app/profile/'
+           'harborwatch.example.com/post/3kq2abcdefg32">May 3, 2024 at 7:02 AM</a></blockquote>')
+    doc = f"<p>Intro.</p>\n{tweet}\n<p>And:</p>\n{sky}\n<p>Outro.</p>"
+    a, b = discover(doc).embeds
+    assert (a.provider, a.post_id, doc[a.start:a.end]) == ("twitter", "1786327136854400205", tweet)
+    assert (a.author, a.handle, a.date, a.text) == ("Example Dev", "exampledev", "May 3, 2024",
+                                                    "Release day! pic.twitter.com/AbCdEf1234")
+    assert (b.provider, b.post_id, doc[b.start:b.end]) == ("bluesky", "3kq2abcdefg32", sky)
+    assert b.author == "Harbor Watch"

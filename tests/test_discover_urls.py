@@ -160,6 +160,11 @@ WEB = ("twitter", STATUS, f"https://twitter.com/i/web/status/{STATUS}")
          ("bluesky", "3kmzg4tk6c6zb", "https://bsky.app/profile/trails.lakemont.example/post/3kmzg4tk6c6zb")),
         ("https://social.pinecrest.example/users/observer/statuses/112036596940807418",
          ("mastodon", "112036596940807418", "https://social.pinecrest.example/@observer/112036596940807418")),
+        # Mastodon's advanced (deck) and older web interfaces put a prefix before the status path.
+        ("https://mastodon.social/deck/@user/112036596940807421",
+         ("mastodon", "112036596940807421", "https://mastodon.social/@user/112036596940807421")),
+        ("https://mastodon.social/web/@user@social.example/112036596940807422",
+         ("mastodon", "112036596940807422", "https://mastodon.social/@user/112036596940807422")),
         # Telegram: private channels (t.me/c/), the /s/ preview, a message in a forum topic.
         ("https://t.me/c/1234567890/55", ("telegram", "c/1234567890/55", "https://t.me/c/1234567890/55")),
         ("https://t.me/c/1234567890/7/55", ("telegram", "c/1234567890/55", "https://t.me/c/1234567890/55")),
@@ -187,6 +192,8 @@ def test_current_post_url_shapes(url: str, expected: tuple[str, str, str | None]
         ("https://m.facebook.com/share/1BxRgPHRBn/", "facebook"),
         ("https://fb.watch/nQ7s1Zx-Ab/", "facebook"),
         ("https://www.instagram.com/share/reel/BAabcDEF12/", "instagram"),
+        ("https://lnkd.in/eAbCdEfG", "linkedin"),  # LinkedIn's share shortener
+        ("https://www.youtube.com/clip/UgkxAbCdEfGhIjKlMnOpQrStUvWxYz012345", "youtube"),  # a clip hides its video
     ],
 )
 def test_share_links_are_posts_without_an_id(url: str, provider: str) -> None:
@@ -210,6 +217,9 @@ def test_share_links_are_posts_without_an_id(url: str, provider: str) -> None:
         "https://x.com/ExampleMin/status/",
         "https://t.me/c/1234567890",
         "https://www.tiktok.com/@shop/photo/",
+        "https://lnkd.in/",
+        "https://www.youtube.com/clip/",
+        "https://mastodon.social/deck/getting-started",
     ],
 )
 def test_near_misses_are_not_posts(url: str) -> None:
