@@ -145,3 +145,138 @@ def test_a_flattened_tweet_in_markdown_with_some_html_is_found() -> None:
     got = discover(doc).embeds
     assert [(e.provider, e.post_id) for e in got] == [("twitter", "1786327136854400001")]
     assert doc[got[0].start:got[0].end].startswith("> Release day!") and (got[0].text or "").startswith("Release day!")
+
+
+@pytest.mark.parametrize(("doc", "provider", "post_id"), [
+    # a URL argument is one value, "&key=value" pairs (entity-escaped or not) included
+    ("[youtube https://www.youtube.com/watch?v=WzCL3FM9dDc&amp;w=640&amp;h=385]", "youtube", "WzCL3FM9dDc"),
+    ("[youtube https://www.youtube.com/watch?v=WzCL3FM9dDc&w=640&h=385 align=center]", "youtube", "WzCL3FM9dDc"),
+    ("{{< video https://www.youtube.com/watch?v=WzCL3FM9dDc&t=30 >}}", "youtube", "WzCL3FM9dDc"),
+    # MyST directives: backtick, tilde and colon fences, option lines and a YAML block
+    ("```{youtube} WzCL3FM9dDc\n:width: 100%\n:align: center\n```", "youtube", "WzCL3FM9dDc"),
+    ("````{tweet}\n---\nid: " + TW + "\n---\n````", "twitter", TW),
+    (f"~~~{{embed}} https://twitter.com/a/status/{TW}\n~~~", "twitter", TW),
+    (":::{youtube} WzCL3FM9dDc\n:::", "youtube", "WzCL3FM9dDc"),
+    # tags written as Markdown links
+    ("![type:video](https://www.youtube.com/embed/WzCL3FM9dDc)", "youtube", "WzCL3FM9dDc"),
+    ("[plugin:youtube](https://www.youtube.com/watch?v=WzCL3FM9dDc)", "youtube", "WzCL3FM9dDc"),
+    (f"[plugin:twitter](<https://twitter.com/a/status/{TW}>)", "twitter", TW),
+    # paired tags whose content is the id, in BBCode, XenForo, Joomla; MediaWiki parser functions
+    ("[youtube]WzCL3FM9dDc[/youtube]", "youtube", "WzCL3FM9dDc"),
+    (f"[MEDIA=twitter]{TW}[/MEDIA]", "twitter", TW),
+    (f"[tweet]{TW}[/tweet]", "twitter", TW),
+    ("{youtube}WzCL3FM9dDc|640|360{/youtube}", "youtube", "WzCL3FM9dDc"),
+    ("{youtube}https://youtu.be/WzCL3FM9dDc{/youtube}", "youtube", "WzCL3FM9dDc"),
+    ("{{#ev:youtube|WzCL3FM9dDc|400|right}}", "youtube", "WzCL3FM9dDc"),
+    ("{{#ev:youtube|id=WzCL3FM9dDc}}", "youtube", "WzCL3FM9dDc"),
+])
+def test_more_tag_syntaxes_are_embeds_over_the_whole_tag(doc: str, provider: str, post_id: str) -> None:
+    text = f"Before.\n\n{doc}\n\nAfter.\n"
+    assert spans(text) == [(provider, post_id, doc)]
+
+
+def test_an_indented_directive_span_starts_at_its_marker() -> None:
+    doc = "Title\n=====\n\n.. note::\n\n   .. youtube:: WzCL3FM9dDc\n      :width: 640\n\nPara.\n"
+    assert spans(doc) == [("youtube", "WzCL3FM9dDc", ".. youtube:: WzCL3FM9dDc\n      :width: 640")]
+    assert spans("# x\n\n  `youtube: https://youtu.be/WzCL3FM9dDc`\n") == [
+        ("youtube", "WzCL3FM9dDc", "`youtube: https://youtu.be/WzCL3FM9dDc`")]
+
+
+URL = f"https://twitter.com/a/status/{TW}"
+
+
+@pytest.mark.parametrize("doc", [
+    # reStructuredText code directives and literal blocks
+    f"Title\n=====\n\n.. code-block:: text\n\n   {URL}\n\nPara.\n",
+    f"Title\n=====\n\n.. code:: rst\n   :number-lines:\n\n   .. tweet:: {URL}\n\nPara.\n",
+    "Title\n=====\n\n.. code-block:: rst\n\n   .. youtube:: WzCL3FM9dDc\n\nPara.\n",
+    f"Title\n=====\n\nPaste this::\n\n    {URL}\n\nPara.\n",
+    f"Title\n=====\n\n::\n\n    {URL}\n    video::WzCL3FM9dDc[youtube]\n\nPara.\n",
+    f"Title\n=====\n\n.. sourcecode:: html\n\n"
+    f"   <blockquote class=\"twitter-tweet\"><a href=\"{URL}\">x</a></blockquote>\n",
+    # AsciiDoc listing, literal and comment blocks
+    f"= T\n\n----\n{URL}\nvideo::WzCL3FM9dDc[youtube]\n----\n",
+    f"= T\n\n....\n{URL}\n....\n",
+    f"Some page\n\n[source,text]\n------\n{URL}\n------\n",
+    "= T\n\n////\nvideo::WzCL3FM9dDc[youtube]\n////\n",
+    # BBCode and WordPress code shortcodes
+    f"[code]\n{URL}\n[/code]\n",
+    f"[CODE=text]\n[tweet {TW}]\n[/CODE]\n",
+    f'<p>Paste:</p>\n[sourcecode language="html"]\n<blockquote class="twitter-tweet"><a href="{URL}">x</a>'
+    "</blockquote>\n[/sourcecode]\n",
+    # a MyST directive shown inside another fence, or a directive naming no provider
+    "~~~\n```{youtube} WzCL3FM9dDc\n```\n~~~\n",
+    f"```{{note}}\n{URL}\n```\n",
+])
+def test_code_blocks_of_lightweight_markup_hold_no_embed(doc: str) -> None:
+    assert spans(doc) == []
+
+
+def test_separators_in_plain_text_and_unclosed_code_tags_keep_their_embeds() -> None:
+    """Dashed lines in a plain-text article are separators, not AsciiDoc listing delimiters; a [code]
+    tag never closed, a line ending in '::' with nothing indented after it and a Markdown link named
+    [code] are no code blocks."""
+    doc = f"Story\n\n----\n{URL}\n----\n\nMore.\n"
+    assert spans(doc, "text") == [("twitter", TW, URL)]
+    doc = f"Use [code] tags.\n\nAs said::\n\n{URL}\n\nSee [code](https://example.com/code).\n"
+    assert spans(doc, "text") == [("twitter", TW, URL)]
+
+
+BASE = "https://news.example/2024/05/walk/"
+
+
+@pytest.mark.parametrize(("doc", "found"), [
+    ('{{< figure src="/images/a.jpg" link="https://cdn.example/a-full.webp" alt="A" >}}',
+     [("https://news.example/images/a.jpg", "/images/a.jpg"),
+      ("https://cdn.example/a-full.webp", "https://cdn.example/a-full.webp")]),
+    ("{{< figure src=photos/b.png >}}", [(BASE + "photos/b.png", "photos/b.png")]),
+    ('{% include figure.html image="/assets/img/c.jpg" caption="C" %}',
+     [("https://news.example/assets/img/c.jpg", "/assets/img/c.jpg")]),
+    ("{% include image.html url='/assets/img/d.png' %}",
+     [("https://news.example/assets/img/d.png", "/assets/img/d.png")]),
+    ("{% img /e.gif 300 200 %}", [("https://news.example/e.gif", "/e.gif")]),
+    ('{{ image("/f.webp") }}', [("https://news.example/f.webp", "/f.webp")]),
+    ('[et_pb_image src="/g.jpg&amp;v=2.jpg"]', [("https://news.example/g.jpg&v=2.jpg", "/g.jpg&amp;v=2.jpg")]),
+    ('[video poster="/h.jpg" mp4="/h.mp4"]', [("https://news.example/h.jpg", "/h.jpg")]),
+    (".. image:: /i.png\n   :alt: I", [("https://news.example/i.png", "/i.png")]),
+    (".. figure:: https://cdn.example/j.jpg", [("https://cdn.example/j.jpg", "https://cdn.example/j.jpg")]),
+    ("image::k.png[K]", [(BASE + "k.png", "k.png")]),
+])
+def test_an_image_given_as_a_tag_argument_is_an_image_occurrence(doc: str, found: list[tuple[str, str]]) -> None:
+    text = f"Before.\n\n{doc}\n\nAfter.\n"
+    got = discover(text, BASE)
+    assert got.embeds == []
+    assert [(i.url, text[i.start:i.end]) for i in got.images] == found
+
+
+@pytest.mark.parametrize("doc", [
+    '{{</* figure src="/images/a.jpg" */>}}',
+    'Write `{{< figure src="/images/a.jpg" >}}` for a figure.',
+    "{% raw %}{% include figure.html image='/a.jpg' %}{% endraw %}",
+    "A bracket in prose [see photo.jpg] or [ref: photo.jpg].",
+    "{% include gallery.html id='harbour' %}",
+    "```\n{{< figure src=\"/images/a.jpg\" >}}\n```",
+])
+def test_tag_arguments_that_are_no_image_occurrence(doc: str) -> None:
+    text = f"# Post\n\n{doc}\n\n[x](https://example.com/)\n"
+    assert discover(text, BASE).images == []
+
+
+def test_an_image_argument_in_html_is_an_image_but_never_in_a_comment_or_script() -> None:
+    doc = ('<p>[et_pb_image src="/a.jpg"]</p>\n<!-- [et_pb_image src="/b.jpg"] -->\n'
+           '<script>var s = \'[et_pb_image src="/c.jpg"]\';</script>')
+    got = discover(doc, BASE, "html").images
+    assert [(i.url, doc[i.start:i.end]) for i in got] == [("https://news.example/a.jpg", "/a.jpg")]
+
+
+@pytest.mark.parametrize("doc", [
+    "```{youtube} x\n" * 20_000, ":::{youtube}\n" * 50_000, "![type:video](" * 100_000, "{youtube}" * 100_000,
+    "{{#ev:youtube|" * 100_000, "[code]" * 100_000, "[code]" * 100_000 + "[/code]", "a::\n\n" * 50_000,
+    ".. code-block::\n" * 50_000, "= T\n" + "----\n" * 100_000, "-" * 1_000_000, "[youtube //" * 100_000,
+    '{{< figure src="a.jpg" ' * 50_000, ".. image:: a.png\n" * 50_000,
+])
+def test_new_syntaxes_stay_linear_on_hostile_input(doc: str) -> None:
+    for fmt in ("auto", "text"):
+        t0 = time.perf_counter()
+        discover(doc, fmt=fmt)
+        assert time.perf_counter() - t0 < 3.0, fmt

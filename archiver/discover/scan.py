@@ -54,7 +54,9 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
         fmt = "markdown" if has_md else "html" if has_html else "text"
     embeds: list[Embed] = []
     images: list[ImageRef] = []
-    excluded: list[tuple[int, int]] = []
+    # Code blocks of BBCode, reStructuredText and AsciiDoc: nothing in them is an embed or an image.
+    literal = shortcodes.literal_ranges(doc, fmt)
+    excluded: list[tuple[int, int]] = list(literal)
     scanner: HtmlScanner | None = None
     if fmt in ("html", "markdown"):
         scanner = HtmlScanner(doc, base_url)
@@ -64,15 +66,26 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
         excluded = _merged_ranges(excluded + scanner.raw_regions)
         embeds += [_line_embed(s, e, f, "paragraph") for s, e, f in text.url_paragraphs(doc)
                    if not _inside_any(excluded, s) and scanner.bounds.between(s, e)]
+    outside_fences = excluded
+    fence_starts: set[int] = set()
     if fmt == "markdown":
         fences = markdown.fenced_ranges(doc)
+        fence_starts = {s for s, _ in fences}
         excluded = _merged_ranges(excluded + fences)
         images = [i for i in images if not _inside_any(fences, i.start)]  # HTML in a fence is shown as code
         images += [_resolved(i, base_url) for i in markdown.images(doc, fences)]
     # Shortcodes and template tags, in any format (WordPress post_content is HTML; rST and AsciiDoc
     # read as text); none may cut an HTML token.
-    embeds += [e for e in shortcodes.find(doc, markdown=fmt == "markdown") if not _inside_any(excluded, e.start)
+    # A MyST directive written as a fence (```{youtube} ID) is a directive, not code.
+    tagged, tag_images = shortcodes.scan(doc, markdown=fmt == "markdown")
+    embeds += [e for e in tagged if (not _inside_any(excluded, e.start) or (
+                   _opens_fence(doc, e, fence_starts) and not _inside_any(outside_fences, e.start)))
                and (scanner is None or scanner.bounds.between(e.start, e.end))]
+    images += [_resolved(i, base_url) for i in tag_images if not _inside_any(excluded, i.start)
+               and (scanner is None or scanner.bounds.between(i.start, i.end))]
+    tags_as_images = [(e.start, e.end) for e in tagged if doc.startswith("![", e.start)]
+    if tags_as_images:  # mkdocs-video's ![type:video](URL) is a player, not an image
+        images = [i for i in images if not _inside_any(tags_as_images, i.start)]
     if fmt in ("markdown", "text"):
         for read in constructs.current().text_forms:
             embeds += [e for e in read(doc) if not _inside_any(excluded, e.start)]
@@ -91,11 +104,21 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
         code = markdown.code_ranges(doc, fences)
         spans = set(code)
         embeds = [e for e in embeds if not _inside_any(code, e.start)
-                  or (e.form == "shortcode" and (e.start, e.end) in spans)]
+                  or (e.form == "shortcode" and ((e.start, e.end) in spans or _opens_fence(doc, e, fence_starts)))]
+        images = [i for i in images if i.form != "shortcode" or not _inside_any(code, i.start)]
+    if literal:
+        embeds = [e for e in embeds if not _inside_any(literal, e.start)]
+        images = [i for i in images if not _inside_any(literal, i.start)]
     if scanner is not None:
         # Nor anything in a code sample or the text of a link (a card must never be put there).
         embeds = scanner.not_shown_as_code_or_link(embeds)
     return Discovery(embeds=fold_nested(embeds), images=_unique(images))
+
+
+def _opens_fence(doc: str, e: Embed, fence_starts: set[int]) -> bool:
+    """Whether ``e`` is a shortcode whose opening line is a Markdown fence's (a MyST directive)."""
+    return e.form == "shortcode" and doc.startswith(("```", "~~~"), e.start) \
+        and doc.rfind("\n", 0, e.start) + 1 in fence_starts
 
 
 def _inside_any(ranges: list[tuple[int, int]], pos: int) -> bool:

@@ -30,10 +30,11 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from archiver.discover import constructs
-from archiver.discover.model import Embed
+from archiver.discover.common import looks_like_image_url
+from archiver.discover.model import Embed, ImageRef
 from archiver.discover.urls import PostMatch, match_post_url
 
-__all__ = ["find", "id_reader"]
+__all__ = ["find", "id_reader", "literal_ranges", "scan"]
 
 _MAX_TAG = 1500  # code points a tag's arguments may take, so a stray opener costs little
 _MAX_CONTENT = 2100
@@ -44,20 +45,28 @@ _OPEN_INLINE = re.compile(
     r"|\{%-?[ \t\r\n]*+(?P<liquid>[A-Za-z][\w./:-]{0,100}+)"
     r"|\{\{\{?[-~]?[ \t\r\n]*+(?P<expr>[>#]?[ \t]*+[A-Za-z'\"])"
     r"|\[(?P<wp>[A-Za-z][\w-]{0,40}+)(?=[ \t\r\n=\]/])"
+    r"|\[(?P<mdlink>(?i:type|plugin|embed|oembed|media|video):[\w-]{1,40}+)\]\("
+    r"|\{(?P<brace>[A-Za-z][\w-]{0,40}+)\}"
 )
 _OPEN_LINE = re.compile(
     r"^(?:(?P<rst>[ \t]*+)\.\.[ \t]++(?P<directive>[\w.-]{1,60}(?::[\w.-]{1,60})?)::"
     r"|(?P<adoc>[A-Za-z][\w-]{0,40}+)::(?=[^\s\[]{0,2000}+\[)"
+    r"|[ ]{0,3}+(?P<myst>`{3,}+|~{3,}+|:{3,}+)\{(?P<mystname>[\w.:-]{1,60}+)\}"
     r"|[ \t]{0,3}+`(?P<gatsby>[A-Za-z]\w{0,30}+):)",
     re.M,
 )
 _NAME = re.compile(r"[A-Za-z][\w./:-]{0,100}")
+# An argument: key=value (quoted or bare), a URL by itself (``&w=640`` and all: a bare URL is one
+# value, "=" included), or a quoted or bare positional value.
 _ARG = re.compile(
-    r"""(?P<key>[A-Za-z_][\w-]{0,40}+)[ \t]*+(?:=|:(?=[ \t]))[ \t]*+"""
+    r"""(?P<u>(?:[Hh][Tt][Tt][Pp][Ss]?:)?//[^\s"'<>\]]{1,2100}+)"""
+    r"""|(?P<key>[A-Za-z_][\w-]{0,40}+)[ \t]*+(?:=|:(?=[ \t]))[ \t]*+"""
     r"""(?:"(?P<k1>[^"]{0,2100}+)"|'(?P<k2>[^']{0,2100}+)'|“(?P<k3>[^”]{0,2100}+)”|(?P<k4>[^\s,\]\)"']{1,2100}+))"""
     r"""|"(?P<p1>[^"]{0,2100}+)"|'(?P<p2>[^']{0,2100}+)'|“(?P<p3>[^”]{0,2100}+)”|(?P<p4>[^\s,()\[\]|"'=]{1,2100}+)"""
 )
 _WORDS = re.compile(r"[a-z0-9]+")
+_LINK_TARGET = re.compile(r"[ \t]*+<?([^\s()<>]{1,2100}+)>?(?:[ \t]++\"[^\"\n]{0,500}+\")?[ \t]*+\)")
+_YAML_OPTION = re.compile(r"[ \t]*+([\w-]{1,40}):[ \t]++(.*)")
 _RST_OPTION = re.compile(r"[ \t]*+:([\w-]{1,40}):[ \t]*+(.*)")
 _ADOC = re.compile(r"([A-Za-z][\w-]{0,40})::([^\s\[]{0,2000})\[([^\]\n]{0,1000})\][ \t]*(?=\r?$)", re.M)
 _GATSBY = re.compile(r"`([A-Za-z]\w{0,30}):[ \t]*([^`\n]{1,2000}?)[ \t]*`[ \t]*(?=\r?$)", re.M)
@@ -82,19 +91,28 @@ _SKIPPED_VALUES = frozenset({"oembed", "embed", "true", "false", "center", "left
 
 
 def find(text: str, markdown: bool = False) -> list[Embed]:
-    """Every shortcode or template tag in ``text`` that embeds a post, with the whole tag as its span
-    (``form="shortcode"``). ``markdown``: the article is Markdown, so tags inside code spans are
-    examples, not tags. Time is linear in ``text`` (each opener reads at most a bounded stretch)."""
+    """Every shortcode or template tag in ``text`` that embeds a post (see `scan`)."""
+    return scan(text, markdown)[0]
+
+
+def scan(text: str, markdown: bool = False) -> tuple[list[Embed], list[ImageRef]]:
+    """(embeds, images) of the shortcodes and template tags in ``text``. An embed is a tag that embeds
+    a post, with the whole tag as its span (``form="shortcode"``); an image is an argument of a tag
+    that embeds no post whose value is an image URL or path by itself (Hugo ``{{< figure src="a.jpg"
+    link="b.webp" >}}``, Jekyll ``{% include figure.html image="a.jpg" %}``, rST ``.. image:: a.png``,
+    AsciiDoc ``image::a.png[]``), with the value as written as its span (``form="shortcode"``, URL
+    unresolved). ``markdown``: the article is Markdown, so tags inside code spans are examples, not
+    tags. Time is linear in ``text`` (each opener reads at most a bounded stretch)."""
     tables = constructs.current()
-    if not tables.shortcodes:
-        return []
     out: list[Embed] = []
+    images: list[ImageRef] = []
+    closes: dict[str, tuple[int, int, int] | None] = {}  # MyST fences: the next close found (from, at, end)
     skip = _verbatim_ranges(text)
     pos = 0
     openers: list[re.Match[str]] = []
     if "{" in text or "[" in text:
         openers += _OPEN_INLINE.finditer(text)
-    if "`" in text or "::" in text:
+    if "`" in text or "::" in text or ("~" in text and "~~~" in text):
         line_openers = list(_OPEN_LINE.finditer(text))
         openers = sorted(openers + line_openers, key=lambda m: m.start()) if openers else line_openers
     for m in openers:
@@ -104,16 +122,24 @@ def find(text: str, markdown: bool = False) -> list[Embed]:
         if m.lastgroup == "wp" and start > 0 and (text[start - 1] in "[\\!" or text[start - 1].isalnum()
                                                   or text[start - 1] == "_"):
             continue  # an escaped [[tag]], an image's ![, or a bracket inside a word
-        tag = _read(text, m, tables.shortcodes)
+        tag = _read(text, m, tables.shortcodes, closes)
         if tag is None:
+            found_images = _tag_images(text, m)
+            if found_images and not (markdown and m.re is _OPEN_INLINE and _in_code_span(text, start)):
+                images += found_images
             continue
-        if markdown and m.lastgroup not in ("gatsby", "directive", "adoc") and _in_code_span(text, start):
+        if markdown and m.lastgroup not in ("gatsby", "directive", "adoc", "mystname") \
+                and _in_code_span(text, start):
             continue
         end, found, user = tag
+        if m.lastgroup == "mdlink" and start > 0 and text[start - 1] == "!":
+            start -= 1  # mkdocs-video's ![type:video](URL): the image syntax is the tag
+        while text[start] in " \t":
+            start += 1  # a span never starts with the line's indentation
         out.append(Embed(provider=found[0], post_id=found[1], url=found[2], start=start, end=end,
                          handle=user, form="shortcode"))
         pos = end
-    return out
+    return out, images
 
 
 def id_reader(provider: str, template: str | None = None,
@@ -132,12 +158,127 @@ def id_reader(provider: str, template: str | None = None,
     return read
 
 
+# --- code: blocks of lightweight markup languages shown as written ----------------------------------
+
+# rST/Sphinx directives whose content is shown as code (or is code run, not shown).
+_RST_CODE = frozenset({"code-block", "code", "sourcecode", "parsed-literal", "literalinclude", "doctest",
+                       "testcode", "testoutput", "testsetup", "testcleanup", "ipython", "jupyter-execute",
+                       "code-cell", "math", "prompt", "highlight", "productionlist"})
+_RST_DIRECTIVE_LINE = re.compile(r"[ \t]*+\.\.[ \t]++([\w.-]{1,60}(?::[\w.-]{1,60})?)::")
+# BBCode and WordPress code shortcodes: [code]…[/code], [code=php], [sourcecode language="x"].
+_BB_CODE = re.compile(
+    r"\[(code|sourcecode|source|codeblock|noparse|plain|syntax|pre)(?:[ \t=][^\]\n]{0,200}+)?\]", re.I)
+# AsciiDoc delimited blocks shown verbatim (listing ----, literal ....) or never shown (comment ////).
+_ADOC_DELIM = re.compile(r"(?:^|(?<=\n))(-{4,}+|\.{4,}+|/{4,}+)[ \t]*+\r?(?=\n|$)")
+_ADOC_DOC = re.compile(r"\A(?:[ \t]*+(?://[^\n]*+)?\r?\n)*+(?:=|:[\w-]{1,60}:)[ \t]")
+_ADOC_BLOCK_ATTR = re.compile(r"\[(?:source|listing|literal|comment)\b", re.I)
+
+
+def literal_ranges(text: str, fmt: str) -> list[tuple[int, int]]:
+    """Sorted ranges of ``text`` that are code by the rules of a lightweight markup language, where
+    nothing is an embed (nor an image): BBCode/WordPress ``[code]…[/code]`` blocks and
+    reStructuredText code directives (``.. code-block::`` and the like), in any format;
+    reStructuredText literal blocks (the indented block after a paragraph ending ``::``), in ``fmt``
+    "text" or "markdown" (in HTML indentation means nothing); AsciiDoc
+    listing, literal and comment blocks (``----``, ``....``, ``////``), in "text" when the article is
+    AsciiDoc (a ``= Title`` or ``:attr:`` header, a ``== Section``, or a ``[source]`` line above the
+    block). Linear in ``text``; each check runs only when its characters occur."""
+    out: list[tuple[int, int]] = []
+    if "[" in text and "[/" in text:  # one character is found a hundred times faster than two
+        out += _bbcode_ranges(text)
+    if "::" in text:
+        out += _rst_ranges(text, literal_paragraphs=fmt in ("text", "markdown"))
+    if fmt == "text" and ("----" in text or "...." in text or "////" in text):
+        out += _adoc_ranges(text)
+    return sorted(out)
+
+
+def _bbcode_ranges(text: str) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    unclosed: set[str] = set()
+    pos = 0
+    while (m := _BB_CODE.search(text, pos)) is not None:
+        name = m.group(1).lower()
+        pos = m.end()
+        if name in unclosed or text.startswith("(", m.end()):
+            continue  # no closing tag further on, or a Markdown link [code](…)
+        close = re.compile(rf"\[/{name}\]", re.I).search(text, m.end())
+        if close is None:
+            unclosed.add(name)
+            continue
+        out.append((m.start(), close.end()))
+        pos = close.end()
+    return out
+
+
+def _rst_ranges(text: str, literal_paragraphs: bool) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    pos = 0
+    while (i := text.find("::", pos)) >= 0:
+        nl = text.rfind("\n", pos, i)
+        line_start = nl + 1 if nl >= 0 else pos
+        line_end = _line_end(text, i)
+        line = text[line_start:line_end].rstrip("\r")
+        indent = len(line) - len(line.lstrip(" \t"))
+        d = _RST_DIRECTIVE_LINE.match(line)
+        end = None
+        if d is not None:
+            if d.group(1).lower().rsplit(":", 1)[-1] in _RST_CODE:
+                end = _indented_block(text, line_end + 1, indent, after_blank=False)
+        elif literal_paragraphs and line.rstrip().endswith("::"):
+            end = _indented_block(text, line_end + 1, indent, after_blank=True)
+        if end is not None:
+            out.append((line_end + 1, end))
+            pos = end
+        else:
+            pos = line_end + 1
+    return out
+
+
+def _indented_block(text: str, pos: int, indent: int, after_blank: bool) -> int | None:
+    """Where the block of lines indented deeper than ``indent`` from ``pos`` ends (blank lines inside
+    it included); None when there is none (or, ``after_blank``, when no blank line comes first)."""
+    end: int | None = None
+    blank = False
+    while pos < len(text):
+        nxt = _line_end(text, pos)
+        line = text[pos:nxt]
+        if not line.strip():
+            blank = True
+            pos = nxt + 1
+            continue
+        if len(line) - len(line.lstrip(" \t")) <= indent or (after_blank and not blank):
+            break
+        end = nxt
+        pos = nxt + 1
+    return end
+
+
+def _adoc_ranges(text: str) -> list[tuple[int, int]]:
+    delims = list(_ADOC_DELIM.finditer(text))
+    if not delims:
+        return []
+    whole = bool(_ADOC_DOC.match(text)) or text.startswith("== ") or "\n== " in text
+    out: list[tuple[int, int]] = []
+    opening: re.Match[str] | None = None
+    for m in delims:
+        if opening is None:
+            opening = m
+        elif m.group(1) == opening.group(1):
+            prev = text[text.rfind("\n", 0, max(0, opening.start() - 1)) + 1:opening.start()]
+            if whole or _ADOC_BLOCK_ATTR.match(prev.strip()):
+                out.append((opening.start(), m.end()))
+            opening = None
+    return out
+
+
 # --- reading one tag ---------------------------------------------------------------------------------
 
 Tag = tuple[int, PostMatch, "str | None"]  # (end of the span, the post, the handle the tag names)
 
 
-def _read(text: str, m: re.Match[str], readers: dict[str, Callable[[str, str | None], PostMatch | None]]) -> Tag | None:
+def _read(text: str, m: re.Match[str], readers: dict[str, Callable[[str, str | None], PostMatch | None]],
+          closes: dict[str, tuple[int, int, int] | None]) -> Tag | None:
     kind = m.lastgroup
     if m.re is _OPEN_INLINE:
         if m.group("hugo"):
@@ -147,9 +288,15 @@ def _read(text: str, m: re.Match[str], readers: dict[str, Callable[[str, str | N
             return _bracketed(text, m, "{%", "%}", readers)
         if m.group("wp"):
             return _wordpress(text, m, readers)
+        if m.group("mdlink"):
+            return _markdown_link(text, m, readers)
+        if m.group("brace"):
+            return _braced(text, m, readers)
         return _expression(text, m, readers) if m.group("expr") else None
     if m.group("directive"):
         return _directive(text, m, readers)
+    if m.group("myst"):
+        return _myst(text, m, readers, closes)
     if kind == "adoc":
         a = _ADOC.match(text, m.start())
         if a is None:
@@ -209,6 +356,68 @@ def _wordpress(text: str, m: re.Match[str], readers: dict) -> Tag | None:
     return (end, *found) if found else None
 
 
+def _markdown_link(text: str, m: re.Match[str], readers: dict) -> Tag | None:
+    """Tags written as a Markdown link or image: mkdocs-video ``![type:video](URL)``, Grav
+    ``[plugin:youtube](URL)``; the link's text names the provider or a generic embed."""
+    target = _LINK_TARGET.match(text, m.end())
+    if target is None:
+        return None
+    name = m.group("mdlink").split(":", 1)[1]
+    if not (_named_provider([name], readers) or name.lower() in _GENERIC):
+        return None
+    found = _post([name], {}, [_clean(target.group(1))], None, readers)
+    return (target.end(), *found) if found else None
+
+
+def _braced(text: str, m: re.Match[str], readers: dict) -> Tag | None:
+    """Joomla's ``{youtube}ID|640|360{/youtube}``: a paired ``{name}`` tag whose content is the post
+    (its first ``|`` field)."""
+    name = m.group("brace")
+    if not (_named_provider([name], readers) or name.lower() in _GENERIC):
+        return None
+    content, end = _content(text, m.end(), rf"\{{/{re.escape(name)}\}}")
+    if content is None:
+        return None
+    found = _post([name], {}, [], content.split("|", 1)[0], readers)
+    return (end, *found) if found else None
+
+
+def _myst(text: str, m: re.Match[str], readers: dict, closes: dict[str, tuple[int, int, int] | None]) -> Tag | None:
+    """MyST directives: ```` ```{youtube} ID ```` or ``:::{youtube} ID``, then ``:key: value`` option
+    lines (or a ``---`` YAML block) and content, through a closing fence of the same character at least
+    as long (within ``_MAX_TAG``). ``closes`` remembers, per fence, where the next closing fence is, so
+    that many unclosed openers cost one search."""
+    name = m.group("mystname")
+    if not (_named_provider([name], readers) or name.lower().rsplit(":", 1)[-1] in _GENERIC):
+        return None
+    fence = m.group("myst")
+    line_end = _line_end(text, m.end())
+    if fence not in closes or ((known := closes[fence]) is not None and known[1] < line_end):
+        c = _fence_close(fence).search(text, line_end)
+        closes[fence] = (line_end, c.start(), c.end(1)) if c else None  # None: no close after here
+    found_close = closes[fence]
+    if found_close is None or found_close[1] - line_end > _MAX_TAG:
+        return None
+    close, close_end = found_close[1], found_close[2]
+    argument = text[m.end():line_end].strip()
+    named: dict[str, str] = {}
+    content: list[str] = []
+    for line in text[line_end + 1:close].splitlines():
+        option = _RST_OPTION.fullmatch(line) or _YAML_OPTION.fullmatch(line)
+        if option:
+            named.setdefault(option.group(1).lower(), option.group(2).strip().strip("\"'"))
+        elif line.strip() and line.strip() != "---":
+            content.append(line.strip())
+    found = _post([name], named, argument.split() + content, None, readers)
+    return (close_end, *found) if found else None
+
+
+@lru_cache(maxsize=64)
+def _fence_close(fence: str) -> re.Pattern[str]:
+    """A closing fence for ``fence``: a line of its character only, at least as long, indented < 4."""
+    return re.compile(rf"\n[ ]{{0,3}}+({re.escape(fence)}{re.escape(fence[0])}*+)[ \t]*+(?=\r?\n|\r?\Z)")
+
+
 def _expression(text: str, m: re.Match[str], readers: dict) -> Tag | None:
     """``{{ tweet("1") }}``, ``{{ "URL" | embed }}``, ``{{> youtube id="…"}}``: every bare word is a
     name, every literal a value."""
@@ -227,10 +436,10 @@ def _expression(text: str, m: re.Match[str], readers: dict) -> Tag | None:
         elif a.group("p4") is not None and _NAME.fullmatch(a.group("p4").lstrip(">#")):
             words.append(a.group("p4").lstrip(">#"))
         else:
-            value = next((g for g in a.group("p1", "p2", "p3", "p4") if g is not None), "")
+            value = next((g for g in a.group("u", "p1", "p2", "p3", "p4") if g is not None), "")
             if value.strip():
                 values.append(_clean(value))
-    found = _post(words, named, values, None, readers)
+    found = _post(words, named, values + words[1:], None, readers)  # an id may look like a word
     return (end, *found) if found else None
 
 
@@ -264,6 +473,68 @@ def _directive(text: str, m: re.Match[str], readers: dict) -> Tag | None:
     return (end, *found) if found else None
 
 
+# --- images in tags ---------------------------------------------------------------------------------
+
+_IMAGE_DIRECTIVES = frozenset({"image", "figure", "thumbnail"})
+_VALUE_GROUPS = ("k1", "k2", "k3", "k4", "u", "p1", "p2", "p3", "p4")
+
+
+def _tag_images(text: str, m: re.Match[str]) -> list[ImageRef]:
+    """The image URLs among the values of the tag ``m`` opens (a tag that embeds no post)."""
+    if m.re is _OPEN_INLINE:
+        if m.group("hugo"):
+            start, closer = m.end(), (">" if m.group("hugo") == "<" else "%") + "}}"
+        elif m.group("liquid"):
+            start, closer = m.start("liquid"), "%}"
+        elif m.group("expr"):
+            start, closer = m.start("expr"), "}}"
+        elif m.group("wp"):
+            start, closer = m.end(), "]"
+        else:
+            return []
+        close = text.find(closer, start, start + _MAX_TAG)
+        if close < 0 or (text.find(".", start, close) < 0 and text.find("//", start, close) < 0):
+            return []
+        if m.group("wp") and text.find("[", start, close) >= 0:
+            return []
+        return _image_values(text, start, close, named_only=m.group("wp") is not None)
+    if m.group("directive") and m.group("directive").lower() in _IMAGE_DIRECTIVES:
+        line_end = _line_end(text, m.end())
+        return _image_values(text, m.end(), line_end, named_only=False, first_only=True)
+    if m.lastgroup == "adoc" and m.group("adoc").lower() == "image":
+        a = _ADOC.match(text, m.start())
+        return _image_values(text, a.start(2), a.end(2), named_only=False, first_only=True) if a else []
+    return []
+
+
+def _image_values(text: str, start: int, end: int, named_only: bool, first_only: bool = False) -> list[ImageRef]:
+    """Values in ``text[start:end]`` (a tag's arguments) that are image URLs by themselves, each with
+    the value as written as its span; ``named_only``: only ``key=value`` arguments count (square
+    brackets are common in prose)."""
+    out: list[ImageRef] = []
+    alt: str | None = None
+    for a in _ARG.finditer(text, start, end):
+        group = next(g for g in _VALUE_GROUPS if a.group(g) is not None) if a.lastgroup else None
+        key = a.group("key")
+        if key and key.lower() in ("alt", "caption", "title") and alt is None:
+            alt = _clean(a.group(group)) if group else None
+        if group is None or (named_only and not (key and "=" in text[a.end("key"):a.start(group)])):
+            continue
+        s, e = a.start(group), a.end(group)
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        url = html.unescape(text[s:e])
+        if s < e and looks_like_image_url(url):
+            out.append(ImageRef(url=url, start=s, end=e, form="shortcode"))
+        if first_only:
+            break
+    for image in out:
+        image.alt = alt or None
+    return out
+
+
 # --- shared -----------------------------------------------------------------------------------------
 
 def _post(names: list[str], named: dict[str, str], positional: list[str], content: str | None,
@@ -285,7 +556,7 @@ def _post(names: list[str], named: dict[str, str], positional: list[str], conten
     provider = _named_provider(names + named_by, readers)
     if provider is None:
         return None
-    for value in ordered + [p for p in positional if p not in named_by]:
+    for value in ([content] if content else []) + ordered + [p for p in positional if p not in named_by]:
         if value.lower() in _SKIPPED_VALUES:
             continue
         found = readers[provider](value, user)
@@ -315,7 +586,7 @@ def _args(raw: str) -> tuple[dict[str, str], list[str]]:
             value = next((g for g in a.group("k1", "k2", "k3", "k4") if g is not None), "")
             named.setdefault(a.group("key").lower(), _clean(value))
         else:
-            value = next((g for g in a.group("p1", "p2", "p3", "p4") if g is not None), "")
+            value = next((g for g in a.group("u", "p1", "p2", "p3", "p4") if g is not None), "")
             if value.strip():
                 positional.append(_clean(value))
     return named, positional
