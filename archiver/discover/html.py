@@ -326,6 +326,7 @@ class HtmlScanner(HtmlImages):
         classes = tag.classes()
         reader = next((r for c, (_, r) in self.constructs.blockquotes.items() if c in classes), None)
         if reader is None:
+            unclassed_blockquote(self, tag)
             return
         inner_end, end = self.element_end(tag)
         reader(self, Block(tag, tag.end, inner_end, end, links(self.text, tag.end, inner_end)))
@@ -343,7 +344,6 @@ class HtmlScanner(HtmlImages):
         """Record the whole element opened by ``tag`` as an embed of the post ``found``."""
         _, end = self.element_end(tag)
         self.add(found, found[0], tag.start, end, form)
-            unclassed_blockquote(self, tag)
 
     def _iframe(self, tag: Tag, end: int | None) -> None:
         """An iframe naming a post; `end` is where its end tag ends (None: it has none)."""
