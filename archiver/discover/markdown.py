@@ -24,7 +24,7 @@ _TITLE_CLOSE = re.compile(
 )
 _REF_LABEL = re.compile(r"([^\]\n]{0,999}+)\]")
 _REF_DEF = re.compile(r"^[ ]{0,3}\[([^\]\n]{1,999}+)\]:[ \t]*+(?:<([^<>\n]{1,4000}+)>|(\S{1,4000}+))", re.M)
-_FENCE = re.compile(r"^[ ]{0,3}(```|~~~)", re.M)
+_FENCE = re.compile(r"^[ ]{0,3}+(`{3,}+|~{3,}+)([^\n]*+)", re.M)
 # A link's target (no parentheses in it, so every search is bounded by the next one): <…> or bare.
 _LINK_TARGET = re.compile(r"\]\([ \t]*+(?:<([^<>\n]{1,4000}+)>|([^\s()<>]{1,4000}+))")
 _AUTOLINK = re.compile(r"<(https?://[^\s<>]{1,4000}+)>", re.I)
@@ -33,14 +33,21 @@ _MAX_URL = 4096
 
 
 def fenced_ranges(text: str) -> list[tuple[int, int]]:
-    """Code-fence regions (``` or ~~~), whose content is shown, not rendered."""
+    """Code-fence regions, whose content is shown, not rendered: as CommonMark reads them, a fence
+    opens with three or more backticks or tildes (a backtick fence's info string holds no backtick)
+    and closes only at a line of the same character, at least as many, and nothing else but blanks
+    (so a 4-backtick fence shows a 3-backtick one as its content); an unclosed fence runs to the end.
+    Sorted (start, end) pairs, end after the closing fence."""
     ranges: list[tuple[int, int]] = []
-    opening: tuple[int, str] | None = None
+    opening: tuple[int, str, int] | None = None  # (start, character, length)
     for m in _FENCE.finditer(text):
+        run, rest = m.group(1), m.group(2)
         if opening is None:
-            opening = (m.start(), m.group(1))
-        elif m.group(1) == opening[1]:
-            ranges.append((opening[0], m.end()))
+            if run[0] == "`" and "`" in rest:
+                continue  # an inline code span at a line's start, not a fence
+            opening = (m.start(), run[0], len(run))
+        elif run[0] == opening[1] and len(run) >= opening[2] and not rest.strip():
+            ranges.append((opening[0], m.start(1) + len(run)))
             opening = None
     if opening is not None:
         ranges.append((opening[0], len(text)))
@@ -210,38 +217,136 @@ def _add(out: list[ImageRef], url: str, start: int, end: int, form: str, alt: st
 _TICKS = re.compile(r"`+")
 _BLANK_LINE = re.compile(r"\n[ \t]*(?=\n)")
 _INDENTED = re.compile(r"^(?: {4}|[ ]{0,3}\t)[ \t]*+\S[^\n]*+$", re.M)
-_LIST_ITEM = re.compile(r"[ ]{0,3}(?:[-*+]|\d{1,9}[.)])[ \t]")
+# A list item's first line: indent, marker, the blanks after it (none when nothing follows).
+_LIST_ITEM = re.compile(r"(?:^|(?<=\n))([ \t]*+)([-*+]|\d{1,9}[.)])([ \t]*+)(?=\S|\n|\Z)")
+_LIST_SCAN = re.compile(r"\n[ \t]*+(?:[-*+]|\d{1,9}[.)])(?:[ \t]|\n|\Z)")  # from a newline: fast
+_BREAKERS: dict[int, re.Pattern[str]] = {}  # content column -> a non-blank line indented less
+
+
+def _indent(line: str) -> int:
+    """The columns of a line's leading blanks (tabs to the next multiple of four)."""
+    return len(line[:len(line) - len(line.lstrip(" \t"))].expandtabs(4))
+
+
+def _breaker(column: int) -> re.Pattern[str]:
+    found = _BREAKERS.get(column)
+    if found is None:
+        found = _BREAKERS[column] = re.compile(rf"\n[ ]{{0,{column - 1}}}(?=[^ \t\n])")
+    return found
+
+
+class _ListItems:
+    """The list items of a Markdown text, found on first use, to tell which one a line belongs to."""
+
+    _LOOK_BACK = 8  # enclosing items tried, nearest first
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.items: list[tuple[int, int, int]] | None = None  # (line start, line end, content column)
+        self.checked: dict[int, int] = {}  # item index -> the offset up to which nothing left it
+        self.left: dict[int, int] = {}  # item index -> where a line indented less ended it
+
+    def _find(self) -> list[tuple[int, int, int]]:
+        items = []
+        for start in (0, *(m.start() + 1 for m in _LIST_SCAN.finditer(self.text))):
+            item = _LIST_ITEM.match(self.text, start)
+            if item is None:
+                continue
+            marker_end = _indent(item.group(1)) + len(item.group(2))
+            blanks = len(item.group(3).expandtabs(4))
+            rest = self.text[item.end():item.end() + 1]
+            column = marker_end + (blanks if 1 <= blanks <= 4 and rest not in ("", "\n") else 1)
+            end = self.text.find("\n", start)
+            items.append((start, len(self.text) if end < 0 else end, column))
+        return items
+
+    def content_column(self, line_start: int, indent: int) -> int:
+        """The content column of the list item the line at ``line_start`` (indented ``indent``
+        columns, after a blank line) belongs to: the nearest earlier item from which no line
+        indented less than its content column separates it; 0 for none (the document)."""
+        if self.items is None:
+            self.items = self._find()
+        i = bisect.bisect_left(self.items, (line_start,)) - 1
+        for k in range(i, max(-1, i - self._LOOK_BACK), -1):
+            _, end, column = self.items[k]
+            if indent < column:
+                continue  # not inside this item (it may be inside an outer one)
+            if k in self.left and self.left[k] <= line_start:
+                continue
+            frm = max(end, self.checked.get(k, end))
+            out = _breaker(column).search(self.text, frm, line_start) if column > 0 else None
+            if out is not None:
+                self.left[k] = out.start()
+                continue
+            self.checked[k] = max(frm, line_start - 1)
+            return column
+        return 0
+
+
+_BRACKET = re.compile(r"\\.|[\[\]]|\n[ \t]*+(?=\n)", re.S)
+
+
+def _link_texts(text: str, fences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(start, end) of every link or image text that runs over more than one line: a "[" to its
+    matching "]" when "(" or "[" follows, in one paragraph (escaped brackets are text)."""
+    if "](" not in text and "][" not in text:
+        return []
+    out: list[tuple[int, int]] = []
+    stack: list[int] = []
+    newlines: list[int] | None = None
+    for m in _BRACKET.finditer(text):
+        c = m.group(0)
+        if c == "[":
+            stack.append(m.start())
+        elif c == "]":
+            if not stack:
+                continue
+            opening = stack.pop()
+            if text[m.end():m.end() + 1] not in ("(", "["):
+                continue
+            if newlines is None:
+                newlines = [n.start() for n in re.finditer("\n", text)]
+            i = bisect.bisect_right(newlines, opening)
+            if i < len(newlines) and newlines[i] < m.start() and not inside(fences, opening):
+                out.append((opening, m.end()))
+        elif c[0] == "\n":
+            stack.clear()  # a blank line ends the paragraph
+    return out
 
 
 def code_ranges(text: str, fences: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted, non-overlapping ranges of Markdown code, shown and never rendered: the fences
-    (``fences``), indented code blocks (lines indented four columns after a blank line, not in a list
-    item) and inline code spans (a run of backticks to the next run of the same length in the same
-    paragraph)."""
+    """Sorted, non-overlapping ranges of Markdown where nothing is an embed: code, shown and never
+    rendered (the fences given, indented code blocks: lines indented four columns past their
+    container, the document or the list item whose content they are, after a blank line; inline
+    code spans: a run of backticks to the next run of the same length in the same paragraph), and
+    the text of a link or image spread over lines (``[`` to ``](`` or ``][``: a card must never be
+    put inside a link)."""
     ranges = list(fences)
+    ranges += _link_texts(text, fences)
     blanks = [m.start() for m in _BLANK_LINE.finditer(text)]
-    # Indented code: a run of indented lines after a blank line (or the start), outside list items.
-    block: tuple[int, int] | None = None
+    # Indented code: a run of lines indented four columns past their container (the document, or the
+    # list item whose content they are) after a blank line (or the start).
+    lists = _ListItems(text)
+    block: tuple[int, int, int] | None = None  # (start, end, indent its lines need)
     for m in _INDENTED.finditer(text):
         if inside(fences, m.start()):
             continue
-        if block is not None and not text[block[1]:m.start()].strip():
-            block = (block[0], m.end())  # the code block goes on (blank lines included)
+        indent = _indent(m.group(0))
+        if block is not None and indent >= block[2] and not text[block[1]:m.start()].strip():
+            block = (block[0], m.end(), block[2])  # the code block goes on (blank lines included)
             continue
         if block is not None:
-            ranges.append(block)
+            ranges.append(block[:2])
             block = None
         if m.start() > 0:
             prev = text.rfind("\n", 0, m.start() - 1) + 1
             if text[prev:m.start() - 1].strip():
                 continue  # a paragraph's continuation line, or an HTML block's: no code block
-            window = text[max(0, prev - 2000):prev].rstrip()
-            last = window[window.rfind("\n") + 1:]
-            if _LIST_ITEM.match(last):
-                continue  # a list item's next paragraph
-        block = (m.start(), m.end())
+        need = lists.content_column(m.start(), indent) + 4
+        if indent >= need:
+            block = (m.start(), m.end(), need)
     if block is not None:
-        ranges.append(block)
+        ranges.append(block[:2])
     # Inline code spans.
     runs: dict[int, list[int]] = {}
     for m in _TICKS.finditer(text):

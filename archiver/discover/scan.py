@@ -18,6 +18,11 @@ FORMATS = ("auto", "html", "markdown", "text")
 _HTML_HINT = re.compile(
     r"<(?:!doctype|html|head|body|p|div|span|a|img|br|blockquote|iframe|figure|script|meta|h[1-6]|ul|li"
     r"|table|section|article|picture|source|object|embed|pre|code|textarea"
+    # the rest of HTML's elements, those whose content is not article text among them
+    r"|template|select|option|optgroup|datalist|math|canvas|button|label|details|summary|dialog|time"
+    r"|small|strong|em|b|i|u|s|q|mark|sub|sup|dd|dt|caption|colgroup|col|tbody|thead|tfoot|hr|link"
+    r"|title|xmp|listing|plaintext|noembed|noframes|center|font|kbd|samp|var|cite|abbr|del|ins"
+    r"|fieldset|legend|address|map|area|track|wbr|tt|big|strike"
     r"|svg|input|video|audio|style|noscript|main|header|footer|nav|aside|figcaption|ol|dl|tr|td|th|form"
     r"|[a-z][a-z0-9]{0,30}-[a-z0-9-]{1,40}"  # custom elements
     r"|(?-i:[A-Z][A-Za-z0-9]{1,40}(?=[\t ]+[A-Za-z][\w-]{0,40}=)))(?=[\s/>])|<!--",  # and JSX components
@@ -30,6 +35,8 @@ _MD_HINT = re.compile(
 )
 # A cheap pre-check for _MD_HINT: one pass for its literal openers (half the cost of seven `in` tests).
 _MD_MARKERS = re.compile(r"!\[|\]:|\]\(|\{\{[<%]|\{%|```|~~~")
+_ATX = re.compile(r"#{1,6}[ \t]+\S")
+_ATX_LINE = re.compile(r"\n[ ]{0,3}#{1,6}[ \t]+\S")
 _SAMPLE = 1_000_000
 
 
@@ -37,7 +44,13 @@ def detect_format(doc: str) -> tuple[bool, bool]:
     """(has HTML, has Markdown) judged from the start of the document."""
     sample = doc[:_SAMPLE]
     maybe_md = _MD_MARKERS.search(sample) is not None
-    return bool(_HTML_HINT.search(sample)), maybe_md and bool(_MD_HINT.search(sample))
+    has_html = bool(_HTML_HINT.search(sample))
+    has_md = maybe_md and bool(_MD_HINT.search(sample))
+    if not has_html and not has_md and "#" in sample:
+        # A document with no markup but ATX headings ("# Title", "## Steps") is Markdown, so its
+        # indented and fenced code is code. (Not in HTML: a <pre> of shell comments has "# " lines.)
+        has_md = (sample.startswith("#") and bool(_ATX.match(sample))) or bool(_ATX_LINE.search(sample))
+    return has_html, has_md
 
 
 def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discovery:
