@@ -42,8 +42,15 @@ _EMBED_SCRIPT = re.compile(
     r"""src\s*=\s*["']?[^"'\s>]{0,300}/(?:widgets|embeds?|platform)\.js""", re.I
 )
 _A_OPEN_ANY = re.compile(r"<a(?=[\t\n\f\r />])", re.I)
-# The code-sample elements' tags (searched in the lower-case text: fast; case-blind as a fallback).
-_CODE_MARK_SRC = r"<(/?)(pre|code|samp|kbd|listing)(?=[\t\n\f\r />])"
+# The tags of elements whose content is not article text where a card could stand: code samples
+# (shown as code), <template> (inert, never shown, unless it is a declarative shadow root), SVG and
+# MathML (foreign content: <desc>, <title>, <text> are a drawing's), form controls' option lists,
+# and the fallback content of media and canvas elements (searched in the lower-case text: fast;
+# case-blind as a fallback).
+_CODE_MARK_SRC = (
+    r"<(/?)(pre|code|samp|kbd|listing|template|svg|math|select|datalist|audio|video|canvas)(?=[\t\n\f\r />])"
+)
+_SHADOW_ROOT = re.compile(r"[\t\n\f\r /]shadowroot(?:mode)?[\t\n\f\r /=>]", re.I)
 _CODE_MARK, _CODE_MARK_ANY_CASE = re.compile(_CODE_MARK_SRC), re.compile(_CODE_MARK_SRC, re.I)
 _LINK_SPAN = 20_000  # the longest link text looked through for an embed (a link is a line or two)
 _P_OPEN = re.compile(r"<p\b[^<>]{0,1000}>", re.I)
@@ -159,8 +166,10 @@ class HtmlScanner(HtmlImages):
 
     def not_shown_as_code_or_link(self, embeds: list[Embed]) -> list[Embed]:
         """``embeds`` without those that begin inside a code sample (``<pre>``, ``<code>``, ``<samp>``,
-        ``<kbd>``, ``<listing>``) or the text of a link (``<a>`` to its ``</a>``): a card must never be
-        put there (raw text, comments and attribute values hold no embed already)."""
+        ``<kbd>``, ``<listing>``), content that is never shown as article text (``<template>``, SVG and
+        MathML, ``<select>``/``<datalist>`` options, ``<audio>``/``<video>``/``<canvas>`` fallback) or
+        the text of a link (``<a>`` to its ``</a>``): a card must never be put there (raw text, comments
+        and attribute values hold no embed already)."""
         if not embeds:
             return embeds
         code = self._code_ranges()
@@ -182,19 +191,27 @@ class HtmlScanner(HtmlImages):
         return (nxt >= self.n or self.text[nxt] in WS + "/>") and self.bounds.token_at(pos) is None
 
     def _code_ranges(self) -> list[tuple[int, int]]:
-        """Sorted, merged (start, end) of the code-sample elements (found with ``str.find``: they are rare)."""
+        """Sorted, merged (start, end) of the code-sample and not-shown elements (``_CODE_MARK``); a
+        ``<template shadowrootmode>`` is shown (a declarative shadow root), so it is none."""
         low = self.lower()
         spans: list[tuple[int, int]] = []
         stacks: dict[str, list[int]] = {}
         for m in _CODE_MARK.finditer(low) if low else _CODE_MARK_ANY_CASE.finditer(self.text):
             if self.bounds.token_at(m.start()) is not None:
                 continue
-            stack = stacks.setdefault(m.group(2).lower(), [])
+            name = m.group(2).lower()
+            stack = stacks.setdefault(name, [])
             if not m.group(1):
-                stack.append(m.start())
+                shown = False
+                if name == "template":
+                    end = tag_end(self.text, m.end())
+                    shown = end is not None and _SHADOW_ROOT.search(self.text, m.end() - 1, end) is not None
+                stack.append(-1 if shown else m.start())
             elif stack:
                 end = tag_end(self.text, m.end())
-                spans.append((stack.pop(), end if end is not None else self.n))
+                opening = stack.pop()
+                if opening >= 0:
+                    spans.append((opening, end if end is not None else self.n))
         merged: list[tuple[int, int]] = []
         for s, e in sorted(spans):
             if merged and s <= merged[-1][1]:
