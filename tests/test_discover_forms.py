@@ -468,3 +468,80 @@ def test_a_blockquote_stripped_of_its_class_is_read_by_its_shape() -> None:
                                                     "Release day! pic.twitter.com/AbCdEf1234")
     assert (b.provider, b.post_id, doc[b.start:b.end]) == ("bluesky", "3kq2abcdefg32", sky)
     assert b.author == "Harbor Watch"
+
+
+# --- Code, link text and content never shown, as CommonMark and HTML read them (issue 14 follow-up) --
+
+JACK = "https://twitter.com/jack/status/20"
+KEPT = "https://twitter.com/exampledev/status/1786327136854400011"
+
+
+@pytest.mark.parametrize("doc", [
+    # a fence closes only with as many of its own character, or more
+    f"# Docs\n\n````md\n```\n{JACK}\n```\n````\n\nEnd.\n",
+    f"# Docs\n\n~~~~\n~~~\n{JACK}\n~~~\n~~~~\n",
+    f"# Docs\n\n`````\n````\n```\n````\n{JACK}\n`````\n",
+    # indented code inside list items: four columns past the item's content
+    f"# Docs\n\n- Step one:\n\n        {JACK}\n\n- Step two\n",
+    f"# Docs\n\n- Step one:\n\n      {JACK}\n",
+    f"# Docs\n\n1. Copy:\n\n       {JACK}\n\n2. Paste.\n",
+    f"# Docs\n\n- a\n  - b\n\n        {JACK}\n",
+    f"# Docs\n\n-     a\n\n      {JACK}\n",  # five blanks after the marker: content at column 2
+    f"# Docs\n\n- a\n\n  more of a\n\n      {JACK}\n",
+    # the text of a link or image spread over lines
+    f"# Notes\n\nRead [\n{JACK}\n]({JACK}) now.\n",
+    f"# Notes\n\nRead [the\n{JACK}\npost][1] now.\n\n[1]: {JACK}\n",
+    f"# Notes\n\nSee ![\n{JACK}\n](/a.png) here.\n",
+    f"# Notes\n\n[[x]\n{JACK}\n](/a) here.\n",
+    # content a browser never shows as article text
+    f'<template id="card">\n{JACK}\n</template>\n<p>end</p>',
+    f"<svg><desc>\n{JACK}\n</desc></svg><p>x</p>",
+    f"<select><option>\n{JACK}\n</option></select>",
+    f"<p>x</p><math><mtext>\n{JACK}\n</mtext></math>",
+    f"<p>x</p><video controls>\n{JACK}\n</video>",
+    f'<p>x</p><TEMPLATE><blockquote class="twitter-tweet"><a href="{JACK}">d</a></blockquote></TEMPLATE>',
+])
+def test_nested_code_link_text_and_hidden_content_hold_no_embed(doc: str) -> None:
+    assert discover(doc).embeds == []
+
+
+@pytest.mark.parametrize(("doc", "expected"), [
+    (f"# Docs\n\n````\n```\nx\n````\n\n{KEPT}\n", KEPT),  # after the 4-backtick fence closes
+    (f"# Docs\n\n```a`b```\n{KEPT}\n", KEPT),  # an inline code span at a line's start: no fence
+    (f"# Docs\n\n- Step one:\n\n    {KEPT}\n", KEPT),  # a list item's paragraph (content at column 2)
+    (f"# Docs\n\n- Step one:\n\n     {KEPT}\n", KEPT),
+    (f"# Docs\n\n1. Copy:\n\n      {KEPT}\n", KEPT),
+    (f"# Docs\n\n-   a\n\n      {KEPT}\n", KEPT),  # content at column 4: 6 < 8
+    (f"# Notes\n\n[a](/b) and [c][1]\n\n{KEPT}\n\n[1]: /d\n", KEPT),  # links on one line, then the URL
+    (f"# Notes\n\n[a\n\n{KEPT}\n\n](y)\n", KEPT),  # a blank line ends the paragraph: no link
+    (f'<div><template shadowrootmode="open">\n{KEPT}\n</template></div>', KEPT),  # a shadow root is shown
+    (f"<p>x</p><svg></svg>\n{KEPT}\n<video></video>", KEPT),
+])
+def test_urls_after_or_beside_code_and_links_are_embeds(doc: str, expected: str) -> None:
+    (e,) = discover(doc).embeds
+    assert doc[e.start:e.end] == expected and e.post_id == "1786327136854400011"
+
+
+def test_flattened_dates_the_widget_writes_and_sentences_that_are_not_attributions() -> None:
+    ca = "Avui presentem el pont.\n— Ajuntament Exemple (@AjExemple) 3 de maig de 2024"
+    ca2 = "Tall de trànsit.\n— Ajuntament Exemple (@AjExemple) 1 d'octubre de 2019"
+    sign_off = "Thanks for reading.\n\n— The Editors (@newsdesk) May 3, 2024 edition"
+    after_url = "Release day!\n— Example Dev (@exampledev) May 3, 2024 https://t.co/AbCdEf1234"
+    doc = f"Reaccions\n\n{ca}\n\n{ca2}\n\n{sign_off}\n\n{after_url}\n\nEnd.\n"
+    embeds = discover(doc).embeds
+    assert [(e.post_id, doc[e.start:e.end], e.date) for e in embeds] == [
+        (None, ca, "3 de maig de 2024"), (None, ca2, "1 d'octubre de 2019"),
+        (None, after_url[:after_url.index(" https")], "May 3, 2024")]
+    assert embeds[0].text == "Avui presentem el pont." and embeds[0].handle == "AjExemple"
+
+
+def test_flattened_tweet_text_drops_reference_links_and_autolinks() -> None:
+    sid = "1786327136854400201"
+    block = ("> Release day! [pic.twitter.com/AbCdEf9876][1] see <https://example.com/notes> and [docs][]\n>\n"
+             "> — Example Dev (@exampledev) [May 3, 2024][2]")
+    doc = (f"Intro.\n\n{block}\n\nOutro.\n\n   [1]: https://t.co/AbCdEf9876\n   [docs]: https://example.com/d\n"
+           f"   [2]: https://twitter.com/exampledev/status/{sid}?ref_src=twsrc%5Etfw\n")
+    (e,) = discover(doc).embeds
+    assert (e.post_id, doc[e.start:e.end], e.date) == (sid, block, "May 3, 2024")
+    assert e.text == "Release day! pic.twitter.com/AbCdEf9876 see https://example.com/notes and docs"
+    assert e.media_links == ["pic.twitter.com/AbCdEf9876"]

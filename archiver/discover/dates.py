@@ -51,6 +51,8 @@ def _to_regex(pattern: str, months: str, eras: str, days: str) -> str | None:
     out: list[str] = []
     seen = set()
     skip_space = False
+    words: list[int] = []  # where literal words are in `out`
+    last_field = -1
     for m in _FIELD.finditer(pattern):
         field = m.group(0)
         letter = m.group(1)
@@ -62,6 +64,7 @@ def _to_regex(pattern: str, months: str, eras: str, days: str) -> str | None:
         skip_space = False
         if letter:
             seen.add(letter.lower() if letter in "ML" else letter)
+            last_field = len(out)
             if letter == "d":
                 out.append(r"\d{1,2}")
             elif letter in "ML":
@@ -76,11 +79,19 @@ def _to_regex(pattern: str, months: str, eras: str, days: str) -> str | None:
             else:
                 return None  # a time or week field: not a date format we look for
         elif field.startswith("'"):  # quoted literal text; '' is a quote
-            out.append(re.escape(field[1:-1].replace("''", "'")) if field != "''" else "'")
+            literal = field[1:-1].replace("''", "'") if field != "''" else "'"
+            if literal.isalpha():
+                words.append(len(out))
+            out.append(re.escape(literal))
         else:
             out.append(_MARKS + re.escape(field) + _MARKS)
     if not {"d", "m", "y"} <= seen:
         return None
+    for i in words:
+        if i < last_field:
+            # A word between two fields is a connector that sources write differently (CLDR's
+            # Catalan "3 de maig del 2024", the widget's "3 de maig de 2024"): any short word.
+            out[i] = f"(?:{out[i]}|[^\\W\\d_]{{1,4}})"
     return "".join(out)
 
 
@@ -99,6 +110,7 @@ def _build() -> re.Pattern[str]:
             for width in ("wide", "abbreviated"):
                 names.update(str(v) for v in loc.months.get(context, {}).get(width, {}).values())
         names |= {n.rstrip(".") for n in names}
+        names |= {n.replace("\u2019", "'") for n in names}  # "d’octubre" typed "d'octubre"
         eras = {str(v) for width in ("abbreviated", "wide") for v in loc.eras.get(width, {}).values()}
         days = {str(v) for width in ("abbreviated", "wide")
                 for v in loc.days.get("format", {}).get(width, {}).values()}

@@ -73,7 +73,16 @@ def image_lines(text: str) -> list[ImageRef]:
 
 _QUOTED = re.compile(r"[ \t]{0,3}>")
 _QUOTE_MARK = re.compile(r"^[ \t]{0,3}(?:>[ \t]?){1,4}", re.M)
-_MD_LINK = re.compile(r"!?\[([^\[\]\n]{0,500})\]\([^()\s]{0,2000}(?:[ \t]+\"[^\"\n]{0,200}\")?\)")
+# A Markdown link or image as a reader sees it (its text): inline, with any target (<…>, balanced
+# parentheses) and title ("…", '…', (…)); full or collapsed reference ([text][1], [text][]); autolink.
+_MD_LINK = re.compile(
+    r"!?\[([^\[\]\n]{0,500})\]"
+    r"(?:\([ \t]*+(?:<[^<>\n]{0,2000}+>|(?:[^()\s]|\([^()\s]{0,200}+\)){0,2000}+)"
+    r"(?:[ \t]+(?:\"[^\"\n]{0,200}\"|'[^'\n]{0,200}'|\([^()\n]{0,200}\)))?[ \t]*+\)"
+    r"|[ ]?\[[^\[\]\n]{0,200}\])"
+    r"|<((?:https?|mailto):[^\s<>]{1,2000})>",
+    re.I,
+)
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>@~\"'])")
 _HARD_BREAK = re.compile(r"(?: {2,}|\\)$", re.M)
 _BLANKS = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
@@ -121,7 +130,7 @@ def plain_markdown(fragment: str) -> str:
     dropped, entities decoded, blank-line runs made one, outer white space trimmed."""
     out = _QUOTE_MARK.sub("", fragment)
     out = _HARD_BREAK.sub("", out)
-    out = _MD_LINK.sub(lambda m: m.group(1), out)
+    out = _MD_LINK.sub(lambda m: m.group(1) if m.group(2) is None else m.group(2), out)
     out = html.unescape(_MD_ESCAPE.sub(r"\1", out))
     out = "\n".join(line.strip() for line in out.split("\n"))
     return _BLANKS.sub("\n\n", out).strip()

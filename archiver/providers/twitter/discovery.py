@@ -28,6 +28,9 @@ _FLAT_HANDLE = re.compile(r"\(\s?\\?@((?:\\_|\w){1,15})\s?\)")
 _PIC = re.compile(r"pic\.(?:twitter|x)\.com/\w{1,40}", re.I)
 _DASHES = ("—", "â€”", "&mdash;", "&#8212;", "&#x2014;", "―", "--")
 _MEDIA_LINE_MAX = 300
+# What may follow a plain date that ends an attribution line: the line's end (blanks, a Markdown hard
+# break), or text glued to it where a converter dropped the line break ("March 5, 2024Groomers").
+_ENDS_ATTRIBUTION = re.compile(r"[ \t\u00a0]*+(?:\\|  )?[ \t]*+(?:\r?\n|\Z)|[^\W\d_]")
 _DIV_TWEET_ID = re.compile(r"""data-tweet-id\s*=\s*["']?(\d{1,20})""")
 _DIV_IFRAME_SRC = re.compile(r"""\ssrc\s*=\s*["']([^"']{1,4000})""")
 
@@ -154,6 +157,8 @@ def _attribution_date(text: str, pos: int) -> tuple[PostMatch | None, str | None
     found = match_post_url(after[0], NAME) if after else None
     if after and found and found[1]:
         return found, date.group(0), after[1]
+    if not after and not _ENDS_ATTRIBUTION.match(text, date.end()):
+        return None, None, pos  # "May 3, 2024 edition": a sentence goes on, no widget's date
     return None, date.group(0), date.end()
 
 
