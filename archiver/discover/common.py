@@ -32,13 +32,13 @@ _SVG_FRAGMENT = re.compile(r"\.svg#", re.I)
 # A video or audio file, even on an image CDN's path (i.imgur.com/x.mp4, .gifv pages): not an image.
 _MEDIA_EXT = re.compile(r"\.(?:mp4|m4v|webm|mov|ogv|gifv|mp3|m4a|ogg|wav)(?:[?#]|$)", re.I)
 # Analytics beacons, known by their hosts: never images to keep (nor the providers' short links to
-# posts, added from the registry by `_not_image`). An image is never dropped by its file name: a
+# posts, from the registry: `_not_image`). An image is never dropped by its file name: a
 # placeholder in src (grey.gif, blank.gif, loading.gif) is what readers see until the script runs, and
 # is kept like the lazy source beside it; a tracking pixel is known by its size (width and height 1).
-_NOT_IMAGE = (
-    r"facebook\.com/tr[/?]|google-analytics\.com|googletagmanager\.com|doubleclick\.net"
-    r"|scorecardresearch\.com|quantserve\.com|bat\.bing\.com|pixel\.wp\.com"
-)
+# Substrings of a lower-cased URL (plain `in` tests: a regex alternation searched at every position of
+# every image URL cost a tenth of discovery).
+_BEACONS = ("facebook.com/tr/", "facebook.com/tr?", "google-analytics.com", "googletagmanager.com",
+            "doubleclick.net", "scorecardresearch.com", "quantserve.com", "bat.bing.com", "pixel.wp.com")
 _not_image: re.Pattern[str] | None = None
 _URL_DROP = re.compile(r"[\t\n\r]")
 _BAD_SCHEME = re.compile(r"^\s*(?:data|javascript|about|blob|mailto|tel|file|cid):", re.I)
@@ -89,15 +89,17 @@ def is_image_candidate(url: str) -> bool:
     the providers' short links to posts; never decided by the file's name."""
     if not url or len(url) > 8192 or _BAD_SCHEME.match(url) or url.startswith("#"):
         return False
-    return not (_not_image or _compile_not_image()).search(url)
+    low = url.lower()
+    if any(beacon in low for beacon in _BEACONS):
+        return False
+    return not (_not_image or _compile_not_image()).match(url)
 
 
 def _compile_not_image() -> re.Pattern[str]:
-    """`_NOT_IMAGE` plus the registered providers' short-link hosts, compiled once per provider set."""
+    """The registered providers' short-link hosts at the start of a URL, compiled once per provider set."""
     global _not_image
-    hosts = "|".join(re.escape(h) for h in constructs.current().redirect_hosts)
-    redirects = rf"^(?:https?:)?//(?:[\w.\-]*\.)?(?:{hosts})(?:/|$)|" if hosts else ""
-    _not_image = re.compile(redirects + _NOT_IMAGE, re.I)
+    hosts = "|".join(re.escape(h) for h in constructs.current().redirect_hosts) or r"(?!)"
+    _not_image = re.compile(rf"(?:https?:)?//(?:[\w.\-]*\.)?(?:{hosts})(?:/|$)", re.I)
     return _not_image
 
 
