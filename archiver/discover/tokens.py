@@ -125,52 +125,27 @@ def token_end(text: str, start: int) -> int:
     return close[1] if close is not None else len(text)
 
 
-_BLOCK = 4096  # characters per block of known offsets (Boundaries)
-
-
 class Boundaries:
     """Which offsets of `text` lie between tokens (in text, or where a tag, comment or raw-text element
     begins or ends) and which lie inside one, as a browser's tokenizer reads the document.
 
     Queries may come in any order; each walks from the nearest offset already known to lie between
-    tokens, so offsets asked in document order cost one walk of the text in all. The known offsets
-    are kept in blocks of _BLOCK characters (a sorted list per block, and the sorted list of blocks
-    that hold any), so remembering one costs a short insert even when queries jump back and forth.
+    tokens, so offsets asked in document order cost one walk of the text in all.
     """
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.n = len(text)
-        self._blocks: dict[int, list[int]] = {0: [0]}  # block -> offsets known to lie between tokens
-        self._filled = [0]  # the blocks that hold any, sorted
+        self._marks = [0]  # offsets known to lie between tokens, sorted
         self._tokens: dict[int, int] = {}  # token start -> end, for tokens found around a query
-
-    def _known_before(self, pos: int) -> int:
-        """The greatest offset known to lie between tokens that is <= pos (0 at worst)."""
-        block = self._blocks.get(pos // _BLOCK)
-        if block is not None and block[0] <= pos:
-            return block[bisect.bisect_right(block, pos) - 1]
-        i = bisect.bisect_left(self._filled, pos // _BLOCK) - 1
-        return self._blocks[self._filled[i]][-1] if i >= 0 else 0
-
-    def _remember(self, mark: int) -> None:
-        """Note that `mark` lies between tokens."""
-        b = mark // _BLOCK
-        block = self._blocks.get(b)
-        if block is None:
-            self._blocks[b] = [mark]
-            bisect.insort(self._filled, b)
-            return
-        i = bisect.bisect_left(block, mark)
-        if i == len(block) or block[i] != mark:
-            block.insert(i, mark)
 
     def token_at(self, pos: int) -> tuple[int, int] | None:
         """(start, end) of the token `pos` lies strictly inside (start < pos < end); None when `pos`
         lies between tokens. The end of an unterminated token is the end of the text."""
         if pos <= 0 or pos >= self.n:
             return None
-        base = self._known_before(pos)
+        marks = self._marks
+        base = marks[bisect.bisect_right(marks, pos) - 1]
         if base == pos:
             return None
         known = self._tokens.get(base)
@@ -181,7 +156,7 @@ class Boundaries:
             if stop == pos:
                 half = self._half_open(pos) if self.text[pos - 1] in "</" else None
                 if half is None:
-                    self._remember(pos)
+                    bisect.insort(marks, pos)
                     return None
                 stop = half
             end = token_end(self.text, stop)
@@ -189,8 +164,10 @@ class Boundaries:
                 break
             base = end  # a raw-text element, over before `pos`
         self._tokens[stop] = end
-        self._remember(stop)
-        self._remember(end)
+        for mark in (stop, end):
+            i = bisect.bisect_left(marks, mark)
+            if i == len(marks) or marks[i] != mark:
+                marks.insert(i, mark)
         return stop, end
 
     def between(self, start: int, end: int) -> bool:
