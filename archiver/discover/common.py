@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from urllib.parse import urljoin
 
 from archiver.discover import constructs
@@ -149,3 +150,14 @@ def credit_from_caption(caption: str | None) -> str | None:
     if m:
         return m.group(1).strip().rstrip(".") or None
     return credit_from_alt(caption)
+
+
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping (start, end) ranges covering the same positions as `ranges`."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(ranges):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out

@@ -23,7 +23,7 @@ import json
 import re
 
 from archiver.discover import constructs, elements
-from archiver.discover.common import clean_text
+from archiver.discover.common import clean_text, merge_ranges
 from archiver.discover.html_images import IMAGE_ELEMENTS, HtmlImages
 from archiver.discover.model import Embed, ImageRef
 from archiver.discover.readers import shown_post, unclassed_blockquote
@@ -212,13 +212,7 @@ class HtmlScanner(HtmlImages):
                 opening = stack.pop()
                 if opening >= 0:
                     spans.append((opening, end if end is not None else self.n))
-        merged: list[tuple[int, int]] = []
-        for s, e in sorted(spans):
-            if merged and s <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], e))
-            else:
-                merged.append((s, e))
-        return merged
+        return merge_ranges(spans)
 
     def _link_around(self, pos: int, lo: int) -> tuple[int, int]:
         """(start, end) of the <a> element whose text holds ``pos``, looking for its start tag no

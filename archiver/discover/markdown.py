@@ -11,7 +11,7 @@ import bisect
 import re
 import sys
 
-from archiver.discover.common import credit_from_alt, is_image_candidate, looks_like_image_url
+from archiver.discover.common import credit_from_alt, is_image_candidate, looks_like_image_url, merge_ranges
 from archiver.discover.model import ImageRef
 
 _IMAGE = re.compile(r"!\[([^\[\]\n]{0,1000}+)\]([(\[]?)")
@@ -371,10 +371,4 @@ def code_ranges(text: str, fences: list[tuple[int, int]]) -> list[tuple[int, int
             continue  # a paragraph ends first: no span
         ranges.append((m.start(), close + n))
         pos = close + n
-    out: list[tuple[int, int]] = []
-    for s, e in sorted(ranges):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
+    return merge_ranges(ranges)

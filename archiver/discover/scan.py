@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from archiver.discover import constructs, markdown, shortcodes, text
-from archiver.discover.common import resolve
+from archiver.discover.common import merge_ranges, resolve
 from archiver.discover.html import HtmlScanner
 from archiver.discover.markdown import inside
 from archiver.discover.model import Discovery, Embed, ImageRef
@@ -76,7 +76,7 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
         scanner.run()
         embeds += scanner.embeds
         images += scanner.resolved_images()
-        excluded = _merged_ranges(excluded + scanner.raw_regions)
+        excluded = merge_ranges(excluded + scanner.raw_regions)
         embeds += [_line_embed(s, e, f, "paragraph") for s, e, f in text.url_paragraphs(doc)
                    if not _inside_any(excluded, s) and scanner.bounds.between(s, e)]
     outside_fences = excluded
@@ -84,7 +84,7 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
     if fmt == "markdown":
         fences = markdown.fenced_ranges(doc)
         fence_starts = {s for s, _ in fences}
-        excluded = _merged_ranges(excluded + fences)
+        excluded = merge_ranges(excluded + fences)
         images = [i for i in images if not _inside_any(fences, i.start)]  # HTML in a fence is shown as code
         images += [_resolved(i, base_url) for i in markdown.images(doc, fences)]
     # Shortcodes and template tags, in any format (WordPress post_content is HTML; rST and AsciiDoc
@@ -136,17 +136,6 @@ def _opens_fence(doc: str, e: Embed, fence_starts: set[int]) -> bool:
 
 def _inside_any(ranges: list[tuple[int, int]], pos: int) -> bool:
     return bool(ranges) and inside(ranges, pos)
-
-
-def _merged_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted, non-overlapping ranges covering the same positions."""
-    out: list[tuple[int, int]] = []
-    for s, e in sorted(ranges):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
 
 
 def _line_embed(start: int, end: int, found: PostMatch, form: str) -> Embed:
