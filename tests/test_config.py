@@ -155,3 +155,22 @@ def test_settings_load_whichever_module_is_imported_first(first: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "https://publish.twitter.com/oembed"
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("capture_threads", "0"), ("host_concurrency", "-2"), ("fetch_deadline", "0"), ("task_time_limit", "0"),
+    ("max_bytes_image", "-1"), ("media_workers", "0"), ("fetch_retries", "-1"), ("sweep_interval", "-5"),
+    ("capture_retry_delays", "60,x"), ("capture_retry_delays", "60,-1"), ("request_body_timeout", "0"),
+])
+def test_a_setting_out_of_its_range_is_a_one_line_config_error(name: str, value: str) -> None:
+    """A count, size or time that cannot work (no capture threads, a zero deadline, a negative retry
+    count) is refused at start with the variable's name, not found out later as a hang or a crash."""
+    with pytest.raises(ConfigError) as err:
+        load_settings(env={f"ARCHIVER_{name.upper()}": value})
+    assert f"ARCHIVER_{name.upper()}" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_zero_is_allowed_where_it_means_none() -> None:
+    s = load_settings(env={"ARCHIVER_FETCH_RETRIES": "0", "ARCHIVER_MEDIA_MEMORY_BUDGET": "0",
+                           "ARCHIVER_CAPTURE_RETRY_DELAYS": "", "ARCHIVER_HEALTH_DEAD_AFTER_HOURS": "0"})
+    assert (s.fetch_retries, s.media_memory_budget, s.capture_retry_delay_list) == (0, 0, [])

@@ -20,7 +20,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from archiver.errors import ConfigError
 from archiver.providers.registry import provider_settings
@@ -48,8 +59,9 @@ class Settings(BaseModel):
     """Every setting of archiver with its default; the meaning of each is in config/archiver.example.toml.
 
     Sizes are bytes and times seconds unless the name says otherwise. Frozen: derive a changed copy with
-    ``replace``. Making one with an unknown name or a value of the wrong type raises
-    ``pydantic.ValidationError`` (``load_settings`` turns that into a ``ConfigError``).
+    ``replace``. Making one with an unknown name, a value of the wrong type or a value out of its range (a
+    count, size or time that must be positive, or not negative) raises ``pydantic.ValidationError``
+    (``load_settings`` turns that into a ``ConfigError``).
     """
 
     model_config = ConfigDict(frozen=True, extra="allow")
@@ -61,70 +73,84 @@ class Settings(BaseModel):
     s3_region: str = "us-east-1"
     s3_access_key: str = ""
     s3_secret_key: str = ""
-    s3_connect_timeout: float = 5.0
-    s3_read_timeout: float = 30.0
-    s3_max_attempts: int = 3
+    s3_connect_timeout: PositiveFloat = 5.0
+    s3_read_timeout: PositiveFloat = 30.0
+    s3_max_attempts: PositiveInt = 3
     catalog: str = ""
     broker_url: str = "redis://127.0.0.1:6379/0"
     public_base_url: str = "http://127.0.0.1:8080/media"
     # safe fetching
     fetch_allow: str = ""
     user_agent: str = "archiver/0.1 (+https://github.com/archiver-news/archiver; news archive bot)"
-    fetch_connect_timeout: float = 5.0
-    fetch_read_timeout: float = 10.0
-    fetch_deadline: float = 20.0
-    fetch_max_redirects: int = 5
-    fetch_retries: int = 2
-    fetch_max_retry_after: float = 10.0
-    max_bytes_image: int = 25 * 1024 * 1024
-    max_bytes_video: int = 500 * 1024 * 1024
-    max_bytes_json: int = 2 * 1024 * 1024
-    max_bytes_html: int = 5 * 1024 * 1024
-    max_article_bytes: int = 25 * 1024 * 1024
-    host_concurrency: int = 4
-    host_rate_per_second: float = 10.0
+    fetch_connect_timeout: PositiveFloat = 5.0
+    fetch_read_timeout: PositiveFloat = 10.0
+    fetch_deadline: PositiveFloat = 20.0
+    fetch_max_redirects: NonNegativeInt = 5
+    fetch_retries: NonNegativeInt = 2
+    fetch_max_retry_after: NonNegativeFloat = 10.0
+    max_bytes_image: PositiveInt = 25 * 1024 * 1024
+    max_bytes_video: PositiveInt = 500 * 1024 * 1024
+    max_bytes_json: PositiveInt = 2 * 1024 * 1024
+    max_bytes_html: PositiveInt = 5 * 1024 * 1024
+    max_article_bytes: PositiveInt = 25 * 1024 * 1024
+    host_concurrency: PositiveInt = 4
+    host_rate_per_second: PositiveFloat = 10.0
     fetch_ca_bundle: str = ""
     # media
-    max_image_pixels: int = 100_000_000
-    max_image_frames: int = 1000
+    max_image_pixels: PositiveInt = 100_000_000
+    max_image_frames: PositiveInt = 1000
     media_derivatives: Switch = True
-    media_time_limit: float = 15.0
-    media_workers: int = 4
-    media_memory_budget: int = 1024 * 1024 * 1024
+    media_time_limit: PositiveFloat = 15.0
+    media_workers: PositiveInt = 4
+    media_memory_budget: NonNegativeInt = 1024 * 1024 * 1024
     # capture and the runners
-    capture_threads: int = 8
-    capture_fresh_for: int = 7 * 24 * 3600
+    capture_threads: PositiveInt = 8
+    capture_fresh_for: NonNegativeInt = 7 * 24 * 3600
     # Where a provider's share link (vt.tiktok.com/…, reddit /s/, facebook /share/) is asked for its
     # redirect: {host} is the link's host, {path} its path and query (archiver/providers/shortlinks.py).
     shortlink_url: str = "https://{host}{path}"
-    max_redeliveries: int = 3
-    archive_deadline: float = 60.0
-    media_dedupe_window: int = 30 * 24 * 3600
-    visibility_timeout: int = 120
-    task_time_limit: int = 90
-    lock_lease: float = 30.0
+    max_redeliveries: NonNegativeInt = 3
+    archive_deadline: PositiveFloat = 60.0
+    media_dedupe_window: NonNegativeInt = 30 * 24 * 3600
+    visibility_timeout: PositiveInt = 120
+    task_time_limit: PositiveInt = 90
+    lock_lease: PositiveFloat = 30.0
     capture_retry_delays: str = "60,600,3600"
-    fault_retries: int = 10
-    fault_retry_max_delay: float = 60.0
-    sweep_interval: float = 60.0
-    sweep_stale_after: float = 300.0
-    sweep_batch: int = 500
+    fault_retries: NonNegativeInt = 10
+    fault_retry_max_delay: PositiveFloat = 60.0
+    sweep_interval: PositiveFloat = 60.0
+    sweep_stale_after: PositiveFloat = 300.0
+    sweep_batch: PositiveInt = 500
     # link health and restoring
-    health_dead_after_failures: int = 3
-    health_dead_after_hours: float = 72.0
-    health_round_seconds: float = 300.0
+    health_dead_after_failures: PositiveInt = 3
+    health_dead_after_hours: NonNegativeFloat = 72.0
+    health_round_seconds: PositiveFloat = 300.0
     health_placeholder_sha256s: str = ""
     cms_callback_url: str = ""
     cms_callback_secret: str = ""
     auto_restore_sites: str = ""
     # feeds, object lock
     feeds: str = ""
-    object_lock_retention_days: int = 0
+    object_lock_retention_days: NonNegativeInt = 0
     # the web service (`archiver serve`)
-    max_request_bytes: int = 1024 * 1024
-    request_body_timeout: float = 30.0
-    session_lifetime: int = 8 * 3600
+    max_request_bytes: PositiveInt = 1024 * 1024
+    request_body_timeout: PositiveFloat = 30.0
+    session_lifetime: PositiveInt = 8 * 3600
     forwarded_allow_ips: str = "127.0.0.1"
+
+    @field_validator("capture_retry_delays")
+    @classmethod
+    def _delays(cls, value: str) -> str:
+        """A comma list of non-negative numbers of seconds (may be empty: no scheduled retries)."""
+        for part in (p.strip() for p in value.split(",")):
+            if part:
+                try:
+                    seconds = float(part)
+                except ValueError:
+                    raise ValueError(f"{part!r} is not a number of seconds") from None
+                if not seconds >= 0 or seconds == float("inf"):
+                    raise ValueError(f"{part!r} is not a non-negative number of seconds")
+        return value
 
     if TYPE_CHECKING:
         # The providers' settings (twitter_oembed_url, ...): strings, kept as pydantic extras.
