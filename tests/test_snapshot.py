@@ -72,7 +72,7 @@ def test_schema_accepts_base_and_rejects_broken_manifests() -> None:
         lambda m: m.update(captured_at="2025-07-15 09:12"),
         lambda m: m.update(media=[{"type": "photo"}]),
         lambda m: m.update(unknown_field=1),
-        lambda m: m.update(schema="archiver.manifest.v2"),
+        lambda m: m.update(schema="archiver.manifest.v3"),
     ]:
         m = copy.deepcopy(_manifest())
         breakage(m)

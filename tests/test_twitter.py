@@ -19,9 +19,10 @@ from archiver.capture.warc import read_warc
 from archiver.discover.model import Embed
 from archiver.providers.base import CaptureContext, occurrences_in
 from archiver.providers.registry import get_provider
-from archiver.providers.twitter.api import expand_text, media_plan, photo_original_url
+from archiver.providers.twitter.api import expand_text
 from archiver.providers.twitter.capture import TwitterProvider
 from archiver.providers.twitter.ids import double_to_radix, parse_status_url, snowflake_time, syndication_token
+from archiver.providers.twitter.media import media_plan, photo_original_url
 from archiver.storage.local import LocalStore
 from archiver.testing.fixture_origin import FixtureOrigin
 

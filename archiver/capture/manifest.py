@@ -1,10 +1,18 @@
 """The capture manifest: what was captured of one post and how, as a typed model.
 
 A manifest is stored at ``posts/<provider>/<post_id>/<capture_id>.json`` and is a public interface:
-its JSON shape is version 1 of the schema, ``archiver/schemas/manifest.v1.json``, which is generated
+its JSON shape is version 2 of the schema, ``archiver/schemas/manifest.v2.json``, which is generated
 from the models here (``python -m archiver.capture.manifest --schema`` prints it; ``--write`` writes
 it; a test keeps the checked-in file equal to what the models generate). Stored manifests are
 validated by the model itself (``validate_manifest``, ``load_manifest``).
+
+Version 2 adds to version 1 and changes nothing in it: the platform's states (``suspended``,
+``withheld``, ``age_restricted``, ``violated_rules``) and ``partial``; each source's text
+(``texts``) and ``text_complete``; link cards and polls; counts and entities with the time they
+were read; the edit chain and the latest version; media size variants and flags; the parts a capture
+lacks (``missing``). Version 1 manifests already in storage (``archiver/schemas/manifest.v1.json``,
+frozen) still load through the same model: a version 1 document may not use version 2's top-level
+fields or statuses.
 
 Optional fields are written only when a capture set them (``to_json`` leaves unset ones out), so a
 Twitter manifest carries ``edit`` and ``created_at_snowflake`` while a markup-only one does not, as
@@ -24,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
@@ -34,11 +42,49 @@ from archiver.errors import ArchiverError
 if TYPE_CHECKING:
     from archiver.capture.exchange import Exchange
 
-SCHEMA_ID = "archiver.manifest.v1"
-SCHEMA_FILE = "manifest.v1.json"
-# Outcome of one capture. "unavailable" and "failed" are worth retrying; the rest are final.
-EmbedStatus = Literal["archived", "unavailable", "deleted", "protected", "tombstoned", "unresolved", "failed"]
+SCHEMA_ID = "archiver.manifest.v2"
+SCHEMA_FILE = "manifest.v2.json"
+SCHEMA_V1 = "archiver.manifest.v1"
+# Every manifest schema id this code reads (stored captures of older versions stay readable).
+MANIFEST_SCHEMAS = (SCHEMA_V1, SCHEMA_ID)
+
+# Outcome of one capture (documented in the README, "Capture statuses"):
+# - archived: every part the sources show was captured; partial: captured, but parts the sources show
+#   exist are missing (``missing`` lists them; retried);
+# - unavailable: the platform did not answer (retried); failed: nothing could be captured (retried);
+# - what the platform says instead of the post: deleted (by its author, or gone from every source),
+#   suspended (the account), protected (the account limits who sees it), withheld (in some countries,
+#   ``withheld_in_countries``), age_restricted (not shown to logged-out readers), violated_rules
+#   (removed for breaking the rules), tombstoned (any other tombstone, its text kept in ``tombstone``);
+# - unresolved: the article shows a post without a link to it (nothing to ask the platform about).
+EmbedStatus = Literal["archived", "partial", "unavailable", "deleted", "suspended", "protected", "withheld",
+                      "age_restricted", "violated_rules", "tombstoned", "unresolved", "failed"]
 EMBED_STATUSES: tuple[str, ...] = get_args(EmbedStatus)
+# Version 1's statuses: a version 1 manifest has one of these.
+V1_STATUSES = ("archived", "unavailable", "deleted", "protected", "tombstoned", "unresolved", "failed")
+# The platform shows something else instead of the post: the post is gone for readers.
+GONE_STATUSES: tuple[str, ...] = ("deleted", "suspended", "protected", "withheld", "age_restricted",
+                                  "violated_rules", "tombstoned")
+# A capture holds the post's content: the article can point at it.
+CAPTURED_STATUSES: tuple[str, ...] = ("archived", "partial")
+# Worth capturing again; the rest are final.
+RETRYABLE_STATUSES: tuple[str, ...] = ("partial", "unavailable", "failed")
+FINAL_STATUSES: tuple[str, ...] = tuple(s for s in EMBED_STATUSES if s not in RETRYABLE_STATUSES)
+# The plain words the cards, the report and the UI use for each status.
+STATUS_WORDS: dict[str, str] = {
+    "archived": "archived",
+    "partial": "archived in part",
+    "unavailable": "the platform did not answer",
+    "deleted": "deleted",
+    "suspended": "from a suspended account",
+    "protected": "from a protected account",
+    "withheld": "withheld by the platform",
+    "age_restricted": "age-restricted by the platform",
+    "violated_rules": "removed for breaking the platform's rules",
+    "tombstoned": "not shown by the platform",
+    "unresolved": "not linked to a post",
+    "failed": "could not be captured",
+}
 
 Utc = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -67,10 +113,14 @@ class Author(_Part):
     avatar_url: str | None = None
     verified: bool | None = None
     verified_type: str | None = None
+    is_blue_verified: bool | None = Field(None, description="v2: the paid check mark (Twitter)")
+    profile_image_shape: str | None = Field(None, description="v2: Circle, Square (organisations), Hexagon")
 
 
 class Edit(_Part):
-    """The post's edit chain (Twitter's edit_control)."""
+    """The post's edit chain (Twitter's edit_control; on an earlier version, its
+    edit_control_initial). ``edit_ids`` is the whole chain in order, first the initial post, last the
+    latest version; ``is_latest`` says whether this post is that latest version."""
 
     edit_ids: list[str]
     is_edited: bool
@@ -78,6 +128,25 @@ class Edit(_Part):
     latest_id: str | None = None
     editable_until: Utc | None = None
     edits_remaining: int | None = None
+    initial_id: str | None = Field(None, description="v2: the first version's id")
+    is_edit_eligible: bool | None = Field(None, description="v2: the platform allowed edits")
+    is_stale: bool | None = Field(None, description="v2: the platform's isStaleEdit: this version is no "
+                                                    "longer the latest")
+
+
+class MediaAvailability(_Part):
+    """v2: the platform's ext_media_availability: "Available" or "Unavailable", and why (Geoblocked, ...)."""
+
+    status: str | None
+    reason: str | None = None
+
+
+class SensitiveWarning(_Part):
+    """v2: the platform's sensitive_media_warning flags."""
+
+    adult_content: bool | None = None
+    graphic_violence: bool | None = None
+    other: bool | None = None
 
 
 class Media(_Part):
@@ -101,6 +170,15 @@ class Media(_Part):
     alt_text: str | None
     poster_sha256: Sha256 | None = None
     poster_key: str | None = None
+    variant: str | None = Field(None, description="v2: which size was stored (orig, 4096x4096, large, "
+                                                  "medium, ...), when the platform serves several")
+    degraded: bool | None = Field(None, description="v2: true when what was stored is not the original size")
+    poster_variant: str | None = Field(None, description="v2: which size of the poster was stored")
+    availability: MediaAvailability | None = None
+    sensitive_warning: SensitiveWarning | None = None
+    possibly_sensitive: bool | None = None
+    source_status_id: str | None = Field(None, description="v2: reused media: the post it first appeared in")
+    source_user_id: str | None = Field(None, description="v2: reused media: the account that first posted it")
 
 
 class PostRef(_Part):
@@ -114,10 +192,99 @@ class PostRef(_Part):
 
 
 class ReferencedBy(_Part):
-    """The capture that quoted this post or replied to it."""
+    """The capture that quoted this post, replied to it, or (v2, ``latest_edit``) showed an earlier
+    version of it: ``relation`` is what this post is to that capture."""
 
     capture_id: CaptureId
-    relation: Literal["quoted", "parent"]
+    relation: Literal["quoted", "parent", "latest_edit"]
+
+
+class SourceText(_Part):
+    """v2: the post's text as one source gave it. ``complete`` is False when the source is known to
+    give a preview (a long post's syndication text), None when nothing says."""
+
+    source: str
+    text: str
+    complete: bool | None = None
+
+
+class LinkCard(_Part):
+    """v2: a link preview the post shows (Twitter's summary, summary_large_image, player, or a decoded
+    unified_card): the card's name, its t.co URL and where it leads, title, description, domain and
+    its image (archived at its original size like any medium)."""
+
+    name: str
+    url: str | None = None
+    expanded_url: str | None = None
+    title: str | None = None
+    description: str | None = None
+    domain: str | None = None
+    image: Media | None = None
+
+
+class PollChoice(_Part):
+    """v2: one choice of a poll: its label and the count read at ``Poll.read_at``."""
+
+    label: str
+    count: Count | None = None
+
+
+class Poll(_Part):
+    """v2: a poll (Twitter's poll2choice_text_only ... poll4choice_image): every choice in order, when it
+    ends, whether its counts are final and when they were read."""
+
+    name: str
+    choices: list[PollChoice]
+    end_datetime: Utc | None = None
+    counts_are_final: bool | None = None
+    duration_minutes: Count | None = None
+    read_at: Utc | None = None
+
+
+class Metrics(_Part):
+    """v2: counts the platform showed, and when they were read (they change after the capture)."""
+
+    read_at: Utc
+    favorite_count: Count | None = None
+    conversation_count: Count | None = None
+    retweet_count: Count | None = None
+    reply_count: Count | None = None
+    quote_count: Count | None = None
+    view_count: Count | None = None
+
+
+class Mention(_Part):
+    """v2: an account the post mentions."""
+
+    handle: str
+    id: str | None = None
+    name: str | None = None
+
+
+class LinkEntity(_Part):
+    """v2: a link in the post's text: the t.co URL, where it leads and how it was shown."""
+
+    url: str
+    expanded_url: str | None = None
+    display_url: str | None = None
+
+
+class Entities(_Part):
+    """v2: what the post's text links to: mentioned accounts, hashtags, links."""
+
+    mentions: list[Mention] = Field(default_factory=list)
+    hashtags: list[str] = Field(default_factory=list)
+    urls: list[LinkEntity] = Field(default_factory=list)
+
+
+class MissingPart(_Part):
+    """v2: a part the sources show exists that the capture lacks (so its status is ``partial``):
+    ``part`` names what (photo, video, animated_gif, card_image, quoted, parent, latest_edit, ...),
+    ``ref`` which one (a URL, a short link, a post id), ``reason`` why it is missing."""
+
+    part: str
+    ref: str | None = None
+    reason: str
 
 
 class Attribution(_Part):
@@ -169,11 +336,19 @@ class Cards(_Part):
     png: str
 
 
+def _this_version(schema: dict[str, Any]) -> None:
+    """The generated schema names only the version it describes."""
+    schema.pop("enum", None)
+    schema["const"] = SCHEMA_ID
+
+
 class Manifest(_Part):
     """One capture of one social post: what each source said, with provenance, and where the archived
     bytes are. Raw HTTP exchanges are kept beside it as WARC records."""
 
-    schema_: Literal["archiver.manifest.v1"] = Field(alias="schema")
+    # Version 1 documents load too (see the module's docstring); the schema describes version 2.
+    schema_: Literal["archiver.manifest.v1", "archiver.manifest.v2"] = Field(alias="schema",
+                                                                             json_schema_extra=_this_version)
     archiver_version: Annotated[str, Field(min_length=1)]
     capture_id: CaptureId
     captured_at: Utc
@@ -202,8 +377,33 @@ class Manifest(_Part):
     warc: str | None
     text_source: str | None = Field(None, description="which source the top-level text came from")
     cards: Cards | None = None
+    # --- version 2 ---
+    text_complete: bool | None = Field(None, description="v2: false when no source gave the whole text "
+                                                         "(the stored text is a preview)")
+    texts: list[SourceText] | None = Field(None, description="v2: the text as each source gave it")
+    interstitial: str | None = Field(None, description="v2: the warning the platform shows before the post")
+    withheld_in_countries: list[str] | None = Field(None, description="v2: country codes it is withheld in")
+    card: LinkCard | None = None
+    poll: Poll | None = None
+    metrics: Metrics | None = None
+    entities: Entities | None = None
+    latest_edit: PostRef | None = Field(None, description="v2: the latest version of an edited post, "
+                                                          "captured in its own right, when this one is stale")
+    missing: list[MissingPart] | None = Field(None, description="v2: parts the sources show exist that "
+                                                                "this capture lacks")
 
-    model_config = ConfigDict(populate_by_name=True, title="archiver post snapshot manifest, version 1")
+    model_config = ConfigDict(populate_by_name=True, title="archiver post snapshot manifest, version 2")
+
+    @model_validator(mode="after")
+    def _version_1_uses_version_1(self) -> Self:
+        """A version 1 document may not use version 2's top-level fields or statuses."""
+        if self.schema_ == SCHEMA_V1:
+            added = sorted(f for f in _V2_FIELDS if f in self.model_fields_set)
+            if added:
+                raise ValueError(f"{added[0]} is a version 2 field; schema says version 1")
+            if self.status not in V1_STATUSES:
+                raise ValueError(f"status {self.status!r} is a version 2 status; schema says version 1")
+        return self
 
     @classmethod
     def new(cls, *, provider: str, post_id: str, capture_id: str, captured_at: datetime, status: str,
@@ -225,6 +425,15 @@ class Manifest(_Part):
     def dumps(self) -> bytes:
         """The stored bytes: UTF-8 JSON, keys sorted, two-space indent."""
         return dumps(self.to_json())
+
+
+_V2_FIELDS = ("text_complete", "texts", "interstitial", "withheld_in_countries", "card", "poll", "metrics",
+              "entities", "latest_edit", "missing")
+
+
+def is_manifest_document(doc: Any) -> bool:
+    """Whether ``doc`` (parsed JSON) claims to be a manifest of a schema version this code reads."""
+    return isinstance(doc, dict) and doc.get("schema") in MANIFEST_SCHEMAS
 
 
 # --- capture ids, times, sources -----------------------------------------------------------------
@@ -314,7 +523,7 @@ class _SchemaGenerator(GenerateJsonSchema):
 
 
 def manifest_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of version 1 manifests, generated from ``Manifest``."""
+    """The JSON Schema (draft 2020-12) of version 2 manifests, generated from ``Manifest``."""
     body = Manifest.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
     head = {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"https://archiver.example/schemas/{SCHEMA_FILE}",
@@ -329,13 +538,13 @@ def schema_text() -> str:
 
 
 def checked_in_schema() -> str:
-    """The text of ``archiver/schemas/manifest.v1.json`` as installed with the package."""
+    """The text of ``archiver/schemas/manifest.v2.json`` as installed with the package."""
     return resources.files("archiver").joinpath(f"schemas/{SCHEMA_FILE}").read_text(encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m archiver.capture.manifest --schema`` prints the generated schema; ``--write`` writes
-    it over ``archiver/schemas/manifest.v1.json`` (for a source checkout)."""
+    it over ``archiver/schemas/manifest.v2.json`` (for a source checkout)."""
     parser = argparse.ArgumentParser(prog="python -m archiver.capture.manifest", description=main.__doc__)
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--schema", action="store_true", help="print the generated JSON Schema")

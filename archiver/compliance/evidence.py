@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from archiver import __version__
 from archiver.auth import Principal
+from archiver.capture.manifest import is_manifest_document
 from archiver.compliance import audit
 from archiver.compliance.holds import PostNotFound, check_post, media_sha256s, post_state
 from archiver.dates import iso, utcnow
@@ -75,10 +76,10 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
                 add(key, data)
                 if key.endswith(".json"):
                     docs.append(json.loads(data))
-            shas = media_sha256s(docs)
+            shas = media_sha256s(docs, avatars=True)
             blobs.update(shas)
             listed.append({"provider": provider, "post_id": post_id, "files": len(keys),
-                           "captures": sum(1 for d in docs if d.get("schema") == "archiver.manifest.v1"),
+                           "captures": sum(1 for d in docs if is_manifest_document(d)),
                            "media": shas, **post_state(rt, provider, post_id)})
         missing = []
         for sha in sorted(blobs):
@@ -162,9 +163,9 @@ def verify_bundle(path: str | Path) -> Verification:
             except (ValueError, zipfile.BadZipFile, OSError):
                 result.problems.append(f"{name}: not valid JSON")
                 continue
-            if not isinstance(doc, dict) or doc.get("schema") != "archiver.manifest.v1":
+            if not is_manifest_document(doc):
                 continue
-            for sha in media_sha256s([doc]):
+            for sha in media_sha256s([doc], avatars=True):
                 if blob_key(sha) not in names:
                     result.problems.append(f"{name}: media {sha[:16]}… is not in the bundle")
             warc = doc.get("warc")

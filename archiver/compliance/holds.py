@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from archiver.auth import Principal
+from archiver.capture.manifest import is_manifest_document
 from archiver.catalog.core import Catalog
 from archiver.compliance import audit
 from archiver.dates import iso, utcnow
@@ -74,15 +75,24 @@ def manifests(rt: Runtime, provider: str, post_id: str) -> list[tuple[str, dict[
                 doc = json.loads(rt.store.get(key))
             except (ObjectNotFound, ValueError):
                 continue
-            if isinstance(doc, dict) and doc.get("schema") == "archiver.manifest.v1":
+            if is_manifest_document(doc):
                 out.append((key, doc))
     return out
 
-def media_sha256s(docs: Iterable[dict[str, Any]]) -> list[str]:
-    """The distinct, well-formed SHA-256 hex digests of the media in these manifests, sorted."""
-    shas = {m["sha256"] for d in docs for m in d.get("media") or ()
-            if isinstance(m, dict) and isinstance(m.get("sha256"), str) and layout.SHA256_RE.fullmatch(m["sha256"])}
-    return sorted(shas)
+def media_sha256s(docs: Iterable[dict[str, Any]], *, avatars: bool = False) -> list[str]:
+    """The distinct, well-formed SHA-256 hex digests of the originals these manifests name (media,
+    video posters, a link card's image, and with ``avatars`` the author's avatar, which other posts
+    of the author share), sorted."""
+    shas: set[str] = set()
+    for d in docs:
+        card = d.get("card") if isinstance(d.get("card"), dict) else {}
+        author = d.get("author") if isinstance(d.get("author"), dict) else {}
+        for m in [*(d.get("media") or ()), card.get("image")]:
+            if isinstance(m, dict):
+                shas.update(v for v in (m.get("sha256"), m.get("poster_sha256")) if isinstance(v, str))
+        if avatars and isinstance(author.get("avatar_sha256"), str):
+            shas.add(author["avatar_sha256"])
+    return sorted(s for s in shas if layout.SHA256_RE.fullmatch(s))
 
 def post_keys(rt: Runtime, provider: str, post_id: str) -> list[str]:
     """Every stored object of the post: its snapshots, WARCs, cards, media originals and derivatives."""

@@ -29,6 +29,7 @@ from archiver.article.versions import (
 )
 from archiver.auth import Principal
 from archiver.capture.cards.html_card import card_frame
+from archiver.capture.manifest import CAPTURED_STATUSES
 from archiver.compliance import audit
 from archiver.errors import ArchiverError, InputError
 from archiver.health.callback import notify_cms
@@ -58,7 +59,7 @@ def _history(rt: Runtime, article_id: str) -> list[Version]:
 def card_key(rt: Runtime, result: ItemResult | None) -> str:
     """The static card of the item's capture; RestoreError when there is none."""
     embed = result if isinstance(result, EmbedResult) else None
-    if embed is None or embed.status != "archived" or not embed.manifest_key:
+    if embed is None or embed.status not in CAPTURED_STATUSES or not embed.manifest_key:
         raise RestoreError(f"no archived copy of {result.url if result else None} to restore from "
                            f"(capture status {result.status if result else None!r})")
     manifest = json.loads(rt.store.get(embed.manifest_key))

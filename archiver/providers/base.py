@@ -17,10 +17,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 # Every outcome of a capture: the manifest's statuses (defined with the manifest model).
 from archiver.capture.manifest import EMBED_STATUSES as EMBED_STATUSES
+from archiver.capture.manifest import RETRYABLE_STATUSES as RETRYABLE_STATUSES
 
 if TYPE_CHECKING:
     from archiver.capture.exchange import Exchange
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
     from archiver.health.state import Probe
     from archiver.runtime import Runtime
 
-# The outcomes worth capturing again; the others are final.
-RETRYABLE_STATUSES = frozenset({"unavailable", "failed"})
 # How much of the article after an occurrence a provider sees (``Occurrence.after``), in code points.
 AFTER_WINDOW = 600
 
@@ -94,6 +93,14 @@ class MediaRef:
     first and ``listed_url`` (as the platform listed it) when that fails and differs; ``poster_url``
     is the still shown before playback, archived too; ``source`` names the medium's source entries.
     ``duration`` is in seconds, ``bitrate`` in bits per second.
+
+    ``variants`` (when a platform serves several sizes) are (size label, URL) pairs, largest first,
+    tried in order instead of ``url``/``listed_url``: the first archived one is kept, its label goes
+    into the manifest's ``variant`` and the medium is ``degraded`` when it is not the first.
+    ``poster_variants`` do the same for the poster. ``slot`` says where the medium's record goes:
+    the manifest's ``media`` list, or ``card`` (the link card's ``image``). ``flags`` are manifest
+    Media fields copied as they are (availability, sensitive_warning, possibly_sensitive,
+    source_status_id, source_user_id).
     """
 
     type: str
@@ -104,6 +111,10 @@ class MediaRef:
     duration: float | None = None
     poster_url: str | None = None
     source: str = "media"
+    variants: tuple[tuple[str, str], ...] = ()
+    poster_variants: tuple[tuple[str, str], ...] = ()
+    slot: Literal["media", "card"] = "media"
+    flags: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -111,7 +122,9 @@ class MediaRef:
         return "image" if self.type in ("photo", "thumbnail") else "video"
 
 
-Relation = Literal["quoted", "parent"]
+# How a related post captured with a post relates to it: quoted, replied to (parent), or the latest
+# version of an edited post whose earlier version the article shows.
+Relation = Literal["quoted", "parent", "latest_edit"]
 
 
 @dataclass

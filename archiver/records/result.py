@@ -12,12 +12,13 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field, TypeAdapter
 
+from archiver.capture.manifest import FINAL_STATUSES
 from archiver.providers.base import EMBED_STATUSES
 from archiver.records.base import Record, load_as
 from archiver.records.plan import EmbedFields, EmbedItem, ImageFields, ImageItem
 
-# The outcomes that end an item; the others ("unavailable", "failed") are captured again by retry.
-FINAL_EMBED_STATUSES = ("archived", "deleted", "protected", "tombstoned", "unresolved")
+# The outcomes that end an item; the others ("partial", "unavailable", "failed") are captured again by retry.
+FINAL_EMBED_STATUSES = FINAL_STATUSES
 FINAL_IMAGE_STATUSES = ("archived", "rejected")
 IMAGE_STATUSES = ("archived", "rejected", "failed")
 # Stored while a capture runs: its capture id is fixed, so a capture run again writes the same keys.

@@ -20,6 +20,7 @@ from archiver.article.versions import (
     versions,
     write_version,
 )
+from archiver.capture.manifest import CAPTURED_STATUSES
 from archiver.dates import iso, utcnow
 from archiver.records.plan import EmbedItem, Plan
 from archiver.records.result import EmbedResult, ImageResult
@@ -61,7 +62,7 @@ def build_replacements(rt: Runtime, text: str, plan: Plan, results: Results, whe
     reps: list[Replacement] = []
     for item in plan.items:
         res = results.get(item.item_id)
-        if res is None or res.status != "archived" or item.item_id in leave:
+        if res is None or res.status not in CAPTURED_STATUSES or item.item_id in leave:
             continue
         spans = [where(o.start, o.end) if where else (o.start, o.end) for o in item.occurrences]
         if isinstance(res, ImageResult) and res.stable_url:

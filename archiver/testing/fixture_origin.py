@@ -263,6 +263,8 @@ class FixtureOrigin(ResponseShapes):
             t = self.tweets.get(tid)
             if t is None or query.get("token") != syndication_token(tid) or t.state == "protected":
                 return 404, [("Content-Type", "text/plain")], b""
+            if t.syndication is not None:
+                return _json(200, self.syndication_json(t))
             if t.state == "deleted":
                 return _json(200, {})
             if t.state == "tombstone":

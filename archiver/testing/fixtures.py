@@ -46,6 +46,15 @@ class TweetFixture:
     user_id: str | None = None
     verified: bool = False
     possibly_sensitive: bool = False
+    # The shapes of ../shared/formats/twitter-shapes.md: ``extra`` is merged into the syndication
+    # JSON (nested dicts merged key by key: a card, a note_tweet, withheld_in_countries, counts, a
+    # user's flags); ``syndication`` replaces the whole body (a TweetTombstone, a TweetUnavailable, a
+    # TweetWithVisibilityResults wrapper, ``{}``); ``oembed_text`` replaces the text oEmbed shows (a
+    # long post whose whole text only oEmbed has). Each photo may carry ``extra`` merged into its
+    # mediaDetails entry (ext_media_availability, sensitive_media_warning, source_status_id_str).
+    extra: dict[str, Any] = field(default_factory=dict)
+    syndication: dict[str, Any] | None = None
+    oembed_text: str | None = None
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[0-9]{1,20}", str(self.id)):

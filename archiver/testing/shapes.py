@@ -6,6 +6,7 @@ tombstone, and the oEmbed answers of YouTube, TikTok, Reddit, Bluesky and Mastod
 
 from __future__ import annotations
 
+import copy
 import html
 import re
 from collections.abc import Mapping
@@ -62,7 +63,13 @@ class ResponseShapes:
                        "indices": [start, len(text)], "url": media_url}]
 
     def syndication_json(self, t: TweetFixture, *, nested: bool = False) -> dict[str, Any]:
-        """The tweet-result JSON for ``t`` (quoted and parent tweets nested unless ``nested``)."""
+        """The tweet-result JSON for ``t`` (quoted and parent tweets nested unless ``nested``):
+        ``t.syndication`` verbatim when set, else built and ``t.extra`` merged in."""
+        if t.syndication is not None:
+            return copy.deepcopy(t.syndication)
+        return merge(self._syndication_json(t, nested=nested), t.extra)
+
+    def _syndication_json(self, t: TweetFixture, *, nested: bool) -> dict[str, Any]:
         text, media_entities = self._displayed_text(t)
         urls = []
         for short, expanded in t.links.items():
@@ -123,9 +130,10 @@ class ResponseShapes:
         out = []
         for photo in t.photos:
             w, h = int(photo.get("width", 96)), int(photo.get("height", 64))
-            out.append({**base, "type": "photo", "media_url_https": self.url(f"/media/{photo['name']}"),
-                        "original_info": {"width": w, "height": h},
-                        **({"ext_alt_text": photo["alt"]} if photo.get("alt") else {})})
+            out.append(merge({**base, "type": "photo", "media_url_https": self.url(f"/media/{photo['name']}"),
+                              "original_info": {"width": w, "height": h},
+                              **({"ext_alt_text": photo["alt"]} if photo.get("alt") else {})},
+                             photo.get("extra") or {}))
         for kind, spec in (("video", t.video), ("animated_gif", t.gif)):
             if not spec:
                 continue
@@ -144,7 +152,7 @@ class ResponseShapes:
 
     def oembed_json(self, t: TweetFixture) -> dict[str, Any]:
         """publish.twitter.com/oembed's answer for ``t``."""
-        parts = html.escape(t.text, quote=False)
+        parts = html.escape(t.oembed_text if t.oembed_text is not None else t.text, quote=False)
         for short in t.links:
             parts = parts.replace(short, f'<a href="{short}">{short}</a>')
         parts = parts.replace("\n", "<br>")
@@ -213,6 +221,17 @@ class ResponseShapes:
                         f'<p lang="{p.lang}">{text}</p></blockquote>'
                         f'<script data-allowed-prefixes="https://{host}/" async src="https://{host}/embed.js">'
                         "</script>", "width": 400, "height": None}
+
+
+def merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in: nested dicts key by key, anything else replaced (a deep copy)."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def tombstone_json() -> dict[str, Any]:

@@ -36,13 +36,14 @@ from archiver.providers.twitter.api import (
     expand_text,
     fetch_oembed,
     fetch_syndication,
-    media_plan,
     related_id,
     resolve_shortlinks,
     str_or_none,
     synd_summary,
 )
+from archiver.providers.twitter.cards import read_card
 from archiver.providers.twitter.ids import DIGITS, HANDLE, NAME, canonical_url, parse_time, snowflake_time
+from archiver.providers.twitter.media import media_plan
 
 if TYPE_CHECKING:
     from archiver.capture.exchange import Exchange
@@ -132,6 +133,12 @@ class TwitterProvider:
             if avatar:
                 a.avatar_url = _AVATAR_SIZE.sub(r"\1", avatar)  # the original size; the capture step archives it
             captured.media = [MediaRef(**item) for item in media_plan(tweet)]
+            card, poll, card_media = read_card(tweet, utc_iso(ctx.now()))
+            if card is not None:
+                m.card = card
+            if poll is not None:
+                m.poll = poll
+            captured.media += card_media
             for relation, obj_key, id_key in _RELATED:
                 if depth == 0:
                     related = self._related(ctx, tweet, obj_key, id_key, capture_id, relation)
