@@ -136,7 +136,7 @@ def test_stored_objects_of_today_go_through_finalize_and_the_report(stored: Runt
     assert [v.version for v in versions(rt, "shape")] == [1, 2]
     rep = report(rt, plan, written, results)
     assert rep["embeds"] == [{"provider": "twitter", "post_id": TWEET, "url": TWEET_URL, "status": "archived",
-                              "snapshot": MANIFEST, "error": None, "occurrences": 1}]
+                              "snapshot": MANIFEST, "error": None, "occurrences": 1, "missing": []}]
     assert [(i["url"], i["status"]) for i in rep["images"]] == [(IMAGE, "archived"), (MISSING, "failed")]
 
 

@@ -1,20 +1,39 @@
 """The one place a capture of a post is stored. A provider returns what it captured (a
-``CapturedPost``) and stores nothing; here its media and its author's avatar are archived as
-originals (``archive_media``), its quoted and parent posts are stored in their own right (the same
+``CapturedPost``) and stores nothing; here its media, its link card's image and its author's avatar
+are archived as originals (``archive_media``; a medium served at several sizes is tried largest
+first), its related posts (quoted, parent, latest_edit) are stored in their own right (the same
 way), and then its WARC, its static cards and, last, the manifest that commits it are written.
 ``record_capture`` (the capture step's entry) also indexes what was stored in the catalog.
+
+What the sources show but could not be captured is listed in the manifest's ``missing`` (a medium or
+card image that failed, a related post whose capture is worth retrying); an "archived" capture
+lacking anything is "partial" instead, which the capture step's retries capture again under the same
+capture id (archiver/steps/capture.py).
 
 Writing the same capture again overwrites the same keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from archiver.capture.cards.write import write_cards
-from archiver.capture.manifest import Manifest, Media, PostRef, dumps, source_entry, validate_manifest
+from archiver.capture.manifest import (
+    RETRYABLE_STATUSES,
+    STATUS_WORDS,
+    Manifest,
+    Media,
+    MissingPart,
+    PostRef,
+    dumps,
+    source_entry,
+    validate_manifest,
+)
 from archiver.capture.media import MediaRecord, archive_media
 from archiver.capture.warc import build_warc
 from archiver.catalog.indexing import index_capture
@@ -32,11 +51,11 @@ if TYPE_CHECKING:
 @dataclass
 class CaptureResult:
     """What storing one capture ended with: its status (``EMBED_STATUSES``: the provider's, or
-    "unavailable" when a medium failed in a way worth retrying, or "failed" when nothing could be
-    stored), where the manifest was written and the stored manifest itself (None when nothing was
-    stored), the results of its quoted and parent posts stored in their own right, and what archiving
-    each original measured (``measured``, by sha256: size, dimensions, difference hash), so indexing
-    does not read it again."""
+    "partial" when the provider said "archived" but parts are missing, or "failed" when nothing could
+    be stored), where the manifest was written and the stored manifest itself (None when nothing was
+    stored), the results of its related posts stored in their own right, and what archiving each
+    original measured (``measured``, by sha256: size, dimensions, difference hash), so indexing does
+    not read it again."""
 
     status: str
     provider: str
@@ -67,27 +86,38 @@ def record_capture(rt: Runtime, captured: CapturedPost, ctx: CaptureContext) -> 
 
 
 def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStore) -> CaptureResult:
-    """Archive the capture's media and avatar (through ``ctx.fetcher``), store its related posts, fill
-    the manifest's ``media``, ``quoted`` and ``parent``, then write its WARC, cards and manifest.
+    """Archive the capture's media, card image and avatar (through ``ctx.fetcher``), store its related
+    posts, fill the manifest's ``media``, ``card.image``, ``missing`` and the related posts' fields
+    (``quoted``, ``parent``, ``latest_edit``: the relation's name), then write its WARC, cards and
+    manifest.
 
-    A medium that failed in a way worth retrying makes an archived capture "unavailable" (with that
-    medium as its error). A capture that cannot be stored as it is (a manifest the schema refuses, a
+    ``missing`` gets, after any parts the provider listed itself, one MissingPart per medium or card
+    image that failed in a way worth retrying (``_archive_media``) and one per related post whose
+    stored status is retryable (``RETRYABLE_STATUSES``; part: the relation, ref: its post id). An
+    "archived" capture with anything missing is stored "partial", its error a one-line summary
+    (``missing_summary``). A capture that cannot be stored as it is (a manifest the schema refuses, a
     key it cannot make) is a "failed" result; an infrastructure fault (archiver.faults: the store or
     the catalog in trouble) is raised, so the caller retries instead of recording it as the post's."""
     m = captured.manifest
     if m is None:
         return CaptureResult("failed", captured.provider, None, None, error=captured.error)
     related = []
+    lacking: list[MissingPart] = []
     for relation, post in captured.related.items():
         res = store_capture(post, ctx, store)
         related.append(res)
-        setattr(m, relation, PostRef.model_construct(post_id=res.post_id or "", url=res.url, capture_id=res.capture_id,
+        # A related post nothing could be stored of keeps the id the provider named it by.
+        named = getattr(m, relation, None)
+        post_id = res.post_id or (named.post_id if isinstance(named, PostRef) else None) or ""
+        setattr(m, relation, PostRef.model_construct(post_id=post_id, url=res.url, capture_id=res.capture_id,
                                                       manifest_key=res.manifest_key, status=res.status))
+        if res.status in RETRYABLE_STATUSES:
+            words = STATUS_WORDS.get(res.status, res.status)
+            lacking.append(missing_part(relation, post_id or None, f"{words}: {res.error}" if res.error else words))
     exchanges = list(captured.exchanges)
     measured: dict[str, MediaRecord] = {}
-    problem = _archive_media(m, captured.media, ctx, store, exchanges, measured)
-    if problem and m.status == "archived":
-        m.status, m.error = "unavailable", problem
+    lacking[:0] = _archive_media(m, captured.media, ctx, store, exchanges, measured)
+    _note_missing(m, lacking)
     try:
         key, stored = _write(store, m, exchanges)
     except (ArchiverError, OSError, ValueError) as exc:
@@ -118,59 +148,208 @@ def _write(store: ObjectStore, manifest: Manifest, exchanges: Sequence[Exchange]
     return key, stored
 
 
-# --- media ------------------------------------------------------------------------------------------
-def _archive_media(m: Manifest, refs: Sequence[MediaRef], ctx: CaptureContext, store: ObjectStore,
-                   exchanges: list[Exchange], measured: dict[str, MediaRecord]) -> str | None:
-    """Archive the author's avatar and every medium into ``m`` (media entries, one source entry per
-    fetch; the exchanges to ``exchanges``, what was archived to ``measured`` by sha256); returns the
-    first medium that failed in a way worth retrying, as an error, or None."""
+# --- missing parts ----------------------------------------------------------------------------------
+# A missing part's ``ref`` and ``reason`` as stored, and the capture's one-line ``error`` summarising
+# them, are cut to these many characters (a URL or an error text from the web is hostile input).
+REF_LIMIT = 2048
+REASON_LIMIT = 500
+SUMMARY_LIMIT = 500
+# How the summary names a part (the MissingPart ``part`` values the capture step writes; a part a
+# provider names otherwise is shown as it named it).
+_PART_WORDS = {"photo": "photo", "video": "video", "animated_gif": "animated GIF", "thumbnail": "thumbnail",
+               "card_image": "link card image", "quoted": "quoted post", "parent": "replied-to post",
+               "latest_edit": "latest version"}
 
-    def fetch(name: str, url: str, kind: str) -> MediaRecord | str:
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _one_line(text: str, limit: int) -> str:
+    """``text`` on one line (runs of whitespace, newlines included, are one space; other control
+    characters, a terminal's escapes among them, are dropped), at most ``limit`` characters (an
+    ellipsis marks a cut)."""
+    flat = " ".join(_CONTROLS.sub("", str(text)).split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def missing_part(part: str, ref: str | None, reason: str | None) -> MissingPart:
+    """A ``MissingPart`` with its ``ref`` and ``reason`` made one line and bounded (REF_LIMIT,
+    REASON_LIMIT); an empty reason reads "not captured"."""
+    return MissingPart.model_construct(part=part, ref=_one_line(ref, REF_LIMIT) if ref else None,
+                                       reason=_one_line(reason or "not captured", REASON_LIMIT))
+
+
+def missing_summary(parts: Sequence[MissingPart]) -> str:
+    """The one-line ``error`` of a capture lacking ``parts``: how many, then each part in plain words
+    with what it is and why it is missing, e.g. ``1 part missing: photo https://…/a.jpg (HTTP 404
+    from …)``; at most SUMMARY_LIMIT characters."""
+    shown = "; ".join(f"{_PART_WORDS.get(p.part, p.part)}{' ' + p.ref if p.ref else ''} ({p.reason})"
+                      for p in parts)
+    return _one_line(f"{len(parts)} part{'' if len(parts) == 1 else 's'} missing: {shown}", SUMMARY_LIMIT)
+
+
+def _note_missing(m: Manifest, found: Sequence[MissingPart]) -> None:
+    """Add the parts the capture step found missing (``found``) to those the provider listed in
+    ``m.missing``, once each (by part and ref); an archived capture lacking any becomes "partial" with
+    ``missing_summary`` as its error (a provider's own status and error stand otherwise). ``missing``
+    is written only when something is missing."""
+    parts: list[MissingPart] = []
+    seen: set[tuple[str, str | None]] = set()
+    listed = [p if isinstance(p, MissingPart) else missing_part(str(p.get("part")), p.get("ref"), p.get("reason"))
+              for p in m.missing or [] if isinstance(p, MissingPart | Mapping)]
+    for p in [*listed, *found]:
+        if (p.part, p.ref) not in seen:
+            seen.add((p.part, p.ref))
+            parts.append(p)
+    if not parts:
+        if "missing" in m.model_fields_set:   # a provider's empty list: not written
+            m.missing = None
+            m.model_fields_set.discard("missing")
+        return
+    m.missing = parts
+    if m.status == "archived":
+        m.status, m.error = "partial", missing_summary(parts)
+
+
+# --- media ------------------------------------------------------------------------------------------
+# Media fields this step fills from what it fetched; a MediaRef's ``flags`` may set any other one.
+_RECORDED = frozenset({"type", "status", "error", "sha256", "key", "mime", "bytes", "width", "height", "duration",
+                       "original_url", "final_url", "listed_url", "bitrate", "poster_url", "alt_text",
+                       "poster_sha256", "poster_key", "variant", "degraded", "poster_variant"})
+_FLAG_TYPES: dict[str, TypeAdapter[Any]] = {name: TypeAdapter(f.annotation) for name, f in Media.model_fields.items()
+                                            if name not in _RECORDED}
+
+
+def media_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
+    """The flags of a MediaRef that are Media fields this step does not fill itself (availability,
+    sensitive_warning, possibly_sensitive, source_status_id, source_user_id, ...), each validated as
+    the schema says (strict: no coercion); a flag of another name or of the wrong shape is dropped."""
+    out: dict[str, Any] = {}
+    for name, value in flags.items() if isinstance(flags, Mapping) else ():
+        adapter = _FLAG_TYPES.get(name) if isinstance(name, str) else None
+        if adapter is None:
+            continue
+        try:
+            out[name] = adapter.validate_python(value, strict=True)
+        except ValidationError:
+            continue
+    return out
+
+
+def _archive_media(m: Manifest, refs: Sequence[MediaRef], ctx: CaptureContext, store: ObjectStore,
+                   exchanges: list[Exchange], measured: dict[str, MediaRecord]) -> list[MissingPart]:
+    """Archive the author's avatar and every medium into ``m`` and return what could not be archived.
+
+    Each medium becomes a Media entry of ``m.media``, or the link card's image (``m.card.image``) for
+    a MediaRef of slot "card"; every fetch gets a source entry (its variant's label in ``data``), its
+    exchanges go to ``exchanges`` and what was archived to ``measured`` by sha256. A MediaRef with
+    ``variants`` has each (label, URL) tried in order until one archives: ``variant`` is its label and
+    ``degraded`` says it is not the first; without variants its ``url`` is tried, then ``listed_url``.
+    A rejected fetch (a policy: not a kept type, too large) ends the tries: a smaller size of the same
+    medium would only hide the refusal. Posters go the same way (``poster_variants``,
+    ``poster_variant``); a poster that failed is recorded in its source entries but is not a missing
+    part. ``flags`` are copied (``media_flags``).
+
+    Returns a MissingPart (part: the medium's type, or "card_image"; ref: its URL; reason: its error)
+    for each medium that failed in a way worth retrying; a rejected one is not missing. A card-slot
+    medium with no link card in ``m`` to hold it (or a second one) is not fetched: a source entry
+    says so. Infrastructure faults are raised."""
+
+    def fetch(name: str, url: str, kind: str, label: str | None = None) -> MediaRecord | str:
         """The medium's record, or the reason none came (archive_media raised)."""
         try:
             rec = archive_media(url, kind=kind, fetcher=ctx.fetcher, store=store, settings=ctx.settings)
         except (ArchiverError, OSError, ValueError) as exc:
             if is_infrastructure_error(exc):
                 raise
-            m.sources.append(source_entry(name, [], outcome="failed", error=str(exc), fallback_url=url))
+            m.sources.append(source_entry(name, [], outcome="failed", error=str(exc), fallback_url=url,
+                                          data={"variant": label} if label else None))
             return f"could not archive the medium: {exc}"
         exchanges.extend(rec.exchanges)
         if rec.status == "archived" and rec.sha256:
             measured[rec.sha256] = rec
+        data: dict[str, Any] = {"sha256": rec.sha256, "key": rec.key}
+        if label:
+            data["variant"] = label
         m.sources.append(source_entry(name, rec.exchanges, outcome=rec.status, error=rec.error, fallback_url=url,
-                                      data={"sha256": rec.sha256, "key": rec.key}))
+                                      data=data))
         return rec
+
+    def ladder(name: str, tries: Sequence[tuple[str | None, str]], kind: str
+               ) -> tuple[MediaRecord | str, int]:
+        """Fetch each (label, URL) of ``tries`` until one archives or is rejected: (that record and
+        its index), or, when every one failed, (the last record, or the reason, with an error
+        naming each try when there were several, and -1)."""
+        last: MediaRecord | str = "nothing to fetch"
+        errors = []
+        for i, (label, url) in enumerate(tries):
+            last = fetch(name, url, kind, label)
+            if isinstance(last, MediaRecord) and last.status in ("archived", "rejected"):
+                return last, i
+            errors.append(f"{label or url}: {last if isinstance(last, str) else last.error or 'failed'}")
+        if len(errors) > 1:
+            joined = "every " + ("size" if tries[0][0] else "URL") + " failed: " + "; ".join(errors)
+            if isinstance(last, MediaRecord):
+                last.error = _one_line(joined, REASON_LIMIT)
+            else:
+                last = _one_line(joined, REASON_LIMIT)
+        return last, -1
 
     if m.author.avatar_url:
         avatar = fetch("avatar", m.author.avatar_url, "image")
         if isinstance(avatar, MediaRecord) and avatar.status == "archived":
             m.author.avatar_sha256 = avatar.sha256
-    problem = None
+    missing: list[MissingPart] = []
+    card_filled = False
     for ref in refs:
-        rec = fetch(ref.source, ref.url, ref.kind)
-        failed = not isinstance(rec, MediaRecord) or rec.status == "failed"
-        if failed and ref.listed_url and ref.listed_url != ref.url:
-            rec = fetch(ref.source, ref.listed_url, ref.kind)
+        to_card = ref.slot == "card"
+        if to_card and (m.card is None or card_filled):
+            why = "the link card already has its image" if card_filled else "the post has no link card to hold it"
+            m.sources.append(source_entry(ref.source, [], outcome="skipped", fallback_url=ref.url,
+                                          error=f"card image not fetched: {why}"))
+            continue
+        variants = [(str(label), url) for label, url in ref.variants if url]
+        tries: list[tuple[str | None, str]] = list(variants) or [(None, ref.url)]
+        if not variants and ref.listed_url and ref.listed_url != ref.url:
+            tries.append((None, ref.listed_url))
+        rec, index = ladder(ref.source, tries, ref.kind)
         entry: dict[str, Any] = {
             "type": ref.type, "status": "failed", "error": None, "sha256": None, "key": None, "mime": None,
-            "bytes": None, "width": None, "height": None, "duration": ref.duration, "original_url": ref.url,
+            "bytes": None, "width": None, "height": None, "duration": ref.duration, "original_url": tries[0][1],
             "final_url": None, "listed_url": ref.listed_url, "bitrate": ref.bitrate, "poster_url": ref.poster_url,
             "alt_text": ref.alt_text,
         }
         if isinstance(rec, MediaRecord):
             entry.update(status=rec.status, error=rec.error, sha256=rec.sha256, key=rec.key, mime=rec.mime,
-                         bytes=rec.bytes, width=rec.width, height=rec.height, original_url=rec.original_url,
-                         final_url=rec.final_url, duration=rec.duration if rec.duration is not None else ref.duration)
+                         bytes=rec.bytes, width=rec.width, height=rec.height, final_url=rec.final_url,
+                         duration=rec.duration if rec.duration is not None else ref.duration)
+            if index >= 0 or not variants:
+                entry["original_url"] = rec.original_url
         else:
             entry["error"] = rec
-        if ref.poster_url:
+        if variants:
+            entry["variant"] = variants[index][0] if index >= 0 and entry["status"] == "archived" else None
+            entry["degraded"] = index > 0 if entry["status"] == "archived" else None
+        poster_tries: list[tuple[str | None, str]] = [(str(label), url) for label, url in ref.poster_variants if url]
+        if not poster_tries and ref.poster_url:
+            poster_tries = [(None, ref.poster_url)]
+        if poster_tries:
             # The still shown before playback: the static card needs it. Its loss is recorded in its
-            # source entry but does not hold the capture back.
-            poster = fetch("poster", ref.poster_url, "image")
+            # source entries but does not hold the capture back.
+            poster, p_index = ladder("poster", poster_tries, "image")
             still = poster if isinstance(poster, MediaRecord) and poster.status == "archived" else None
+            entry["poster_url"] = ref.poster_url or poster_tries[0][1]
             entry["poster_sha256"] = still.sha256 if still else None
             entry["poster_key"] = still.key if still else None
-        if entry["status"] == "failed" and problem is None:
-            problem = f"{ref.type} {ref.url}: {entry['error'] or 'failed'}"
-        m.media.append(Media.model_construct(**entry))
-    return problem
+            if ref.poster_variants:
+                entry["poster_variant"] = poster_tries[p_index][0] if still else None
+        entry.update(media_flags(ref.flags))
+        media = Media.model_construct(**entry)
+        if to_card and m.card is not None:
+            m.card.image = media
+            card_filled = True
+        else:
+            m.media.append(media)
+        if entry["status"] == "failed":
+            missing.append(missing_part("card_image" if to_card else ref.type, tries[0][1], entry["error"]))
+    return missing

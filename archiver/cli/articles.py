@@ -82,8 +82,10 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
-    """`archiver retry`: capture again what failed, here or with `--queue` on the workers; returns 0.
-    InputError for an unknown article; ArchiverError when `--queue` cannot reach the broker."""
+    """`archiver retry`: capture again what did not end well (failed, unavailable, or partial: archived
+    with parts missing; archiver.capture.manifest.RETRYABLE_STATUSES), here or with `--queue` on the
+    workers, completing each item's earlier capture under its capture id; returns 0. InputError for an
+    unknown article; ArchiverError when `--queue` cannot reach the broker."""
     if args.queue:
         with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
             n = intake.retry(args.article_id)
@@ -167,13 +169,18 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def print_report(rep: dict[str, Any]) -> None:
-    """The human-readable form of an archive or retry report (the JSON form is in the README)."""
+    """The human-readable form of an archive or retry report (the JSON form is in the README): one
+    line per item, and under an embed one line per part its capture lacks ("missing: photo <url>
+    (<reason>)")."""
     print(f"article {rep['article_id']}: version {rep['version']}"
           f"{' (new)' if rep.get('new_version') else ' (unchanged)'}")
     print(f"  rewritten: {rep['rewritten']}")
     for e in rep["embeds"]:
         _print_item(f"embed {e['provider']} {e['post_id'] or '(no id in markup)'}", e["status"], e.get("snapshot"),
                     e.get("error"))
+        for part in e.get("missing") or []:
+            print(f"    missing: {part.get('part')}" + (f" {part['ref']}" if part.get("ref") else "")
+                  + (f" ({part['reason']})" if part.get("reason") else ""))
     for i in rep["images"]:
         _print_item(f"image {i['url']}", i["status"], i.get("stable_url"), i.get("error"))
 
