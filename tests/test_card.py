@@ -61,7 +61,7 @@ def assert_harmless(fragment: str) -> _Tags:
     parsed.feed(fragment)
     parsed.close()
     allowed = {"article", "header", "footer", "div", "p", "strong", "span", "a", "img", "video", "time",
-               "blockquote"}
+               "blockquote", "bdi"}
     for tag, attrs in parsed.tags:
         assert tag in allowed, tag
         for name, value in attrs.items():

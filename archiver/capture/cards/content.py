@@ -1,7 +1,10 @@
 """What a static card shows, read once from a manifest and made safe to display.
 
-Both cards (the HTML fragment and the PNG) show the same things: the author, a note for posts that are
-gone, the text, the media, the quoted and parent posts, the attribution and where the copy came from.
+Both cards (the HTML fragment and the PNG) show the same things: the author, notes (the status in plain
+words for every status but archived, holding ``STATUS_WORDS[status]``; the platform's interstitial; the
+countries a post is withheld in; a stale edit), the text (marked as a preview when no source gave all
+of it), the media, the link card and the poll, the quoted and parent posts, the attribution and where
+the copy came from.
 Manifests come from platforms and are hostile input, so every value is reduced here to plain display
 text (strings only, without control or bidi-override characters) and every URL is checked with
 ``safe_url``; the renderers take a ``CardContent`` and never look at the manifest themselves.
@@ -13,9 +16,11 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from archiver.capture.manifest import STATUS_WORDS
 from archiver.storage.layout import blob_key
 
 if TYPE_CHECKING:
@@ -33,14 +38,48 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 # The link a tweet's text ends with when it carries media: the card shows the media instead.
 _MEDIA_LINK = re.compile(r"\s*https?://(?:x|twitter)\.com/\w{1,15}/status/\d{1,20}/(?:photo|video)/\d\s*$")
 
-STATUS_NOTE = {
-    "deleted": "The post has been deleted. This is what the article showed.",
-    "protected": "The post is protected. This is what the article showed.",
-    "tombstoned": "The post is withheld by the platform. This is what the article showed.",
-    "unresolved": "The original post could not be identified. This is what the article showed.",
-    "unavailable": "The platform did not answer; this is what was captured so far.",
-    "failed": "The capture failed; this is what was captured so far.",
+# Caps on what a card shows of each part (the manifest keeps everything).
+MAX_NOTE_CHARS = 500  # a quoted tombstone or interstitial text
+MAX_CARD_TITLE_CHARS = 300
+MAX_CARD_DESCRIPTION_CHARS = 600
+MAX_POLL_CHOICES = 10
+MAX_POLL_LABEL_CHARS = 200
+MAX_COUNTRIES = 30
+MAX_MISSING_READ = 1000  # entries of ``missing`` read to count what is missing
+MAX_MISSING_KINDS = 6
+
+# Every status but archived gets a note holding STATUS_WORDS[status] (other code and tests rely on
+# that phrase). ``{countries}`` and ``{tombstone}`` are filled in by ``status_note``.
+_NOTES = {
+    "partial": "The post was {words}: {missing}. This is what was captured.",
+    "unavailable": "The post could not be read: {words}. This is what was captured so far.",
+    "deleted": "The post has been {words}. This is what the article showed.",
+    "suspended": "The post is {words}. This is what the article showed.",
+    "protected": "The post is {words}: only the people the account owner allows can see it. "
+                 "This is what the article showed.",
+    "withheld": "The post is {words}{countries}{tombstone}. This is what the article showed.",
+    "age_restricted": "The post is {words}: it is not shown to readers who are not logged in. "
+                      "This is what the article showed.",
+    "violated_rules": "The post was {words}. This is what the article showed.",
+    "tombstoned": "The post is {words}{tombstone}. This is what the article showed.",
+    "unresolved": "The embed is {words}: the original post could not be identified. "
+                  "This is what the article showed.",
+    "failed": "The post {words}. This is what the article showed.",
 }
+PREVIEW_NOTE = "Preview: the platform did not give the whole text."
+# What a missing part is called, singular and plural (MissingPart.part).
+_PART_WORDS = {
+    "photo": ("photo", "photos"), "video": ("video", "videos"), "animated_gif": ("GIF", "GIFs"),
+    "thumbnail": ("thumbnail", "thumbnails"), "card_image": ("card image", "card images"),
+    "quoted": ("quoted post", "quoted posts"), "parent": ("replied-to post", "replied-to posts"),
+    "latest_edit": ("latest version of the post", "latest versions of the post"),
+    "avatar": ("profile picture", "profile pictures"), "text": ("part of the text", "parts of the text"),
+    "part": ("other part", "other parts"),
+}
+_SINGLE_PARTS = frozenset({"card_image", "quoted", "parent", "latest_edit", "avatar"})  # a post has one
+_PART_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+# Country codes Twitter uses beyond ISO 3166: XX every country, XY a copyright (DMCA) notice.
+_SPECIAL_COUNTRIES = {"XX": "every country", "XY": "answer to a copyright notice"}
 
 
 def clean(value: Any) -> str:
@@ -86,7 +125,9 @@ def display_date(value: Any) -> str:
 def display_text(m: dict[str, Any]) -> str:
     """The post's text as a card shows it: expanded links, no trailing media link, at most
     MAX_TEXT_CHARS characters (then an ellipsis)."""
-    text = clean(m.get("text_expanded")) or clean(m.get("text")) or clean(m.get("tombstone"))
+    # A tombstoned post's note quotes the tombstone already.
+    tombstone = clean(m.get("tombstone")) if m.get("status") != "tombstoned" else ""
+    text = clean(m.get("text_expanded")) or clean(m.get("text")) or tombstone
     if m.get("media"):
         text = _MEDIA_LINK.sub("", text)
     return text[:MAX_TEXT_CHARS] + ("…" if len(text) > MAX_TEXT_CHARS else "")
@@ -111,6 +152,119 @@ def related_manifest(store: ObjectStore, ref: Any) -> dict[str, Any] | None:
     except (KeyError, OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` at most ``limit`` characters, an ellipsis marking a cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _count(value: Any) -> int | None:
+    """A count from a manifest: a non-negative int (not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def country_names(codes: Any) -> list[str]:
+    """The countries of ``withheld_in_countries`` in plain English (``Germany (DE)``), in the manifest's
+    order, at most MAX_COUNTRIES (then ``N more``); anything that is not a two-letter code is left out.
+    Names come from CLDR (Babel); XX is every country, XY a copyright notice."""
+    out: list[str] = []
+    seen: set[str] = set()
+    valid = [c.upper() for c in _list(codes) if isinstance(c, str) and re.fullmatch(r"[A-Za-z]{2}", c)]
+    if "XX" in valid:
+        return [_SPECIAL_COUNTRIES["XX"]]
+    for code in valid:
+        if code in seen:
+            continue
+        seen.add(code)
+        out.append(_SPECIAL_COUNTRIES.get(code) or f"{_territories().get(code) or code} ({code})")
+    if len(out) > MAX_COUNTRIES:
+        out = [*out[:MAX_COUNTRIES], f"{len(out) - MAX_COUNTRIES} more"]
+    return out
+
+
+@cache
+def _territories() -> dict[str, str]:
+    from babel import Locale  # imported on first use, like discover/dates.py
+
+    return dict(Locale("en").territories)
+
+
+def missing_summary(missing: Any) -> str:
+    """What ``missing`` (the manifest's MissingPart list, any shape) lacks, counted by kind in plain
+    words: ``2 photos and the card image``; "some parts" when it names nothing readable."""
+    counts: dict[str, int] = {}
+    for entry in _list(missing)[:MAX_MISSING_READ]:
+        if not isinstance(entry, dict):
+            continue
+        part = entry.get("part")
+        kind = part if isinstance(part, str) and _PART_NAME.fullmatch(part) else "part"
+        counts[kind] = counts.get(kind, 0) + 1
+    if not counts:
+        return "some parts are missing"
+    words = []
+    for kind, n in list(counts.items())[:MAX_MISSING_KINDS]:
+        one, many = _PART_WORDS.get(kind, (kind.replace("_", " "), kind.replace("_", " ") + "s"))
+        words.append((f"the {one}" if kind in _SINGLE_PARTS else f"one {one}") if n == 1 else f"{n} {many}")
+    if len(counts) > MAX_MISSING_KINDS:
+        words.append("other parts")
+    total = sum(counts.values())
+    return f"{_and(words)} {'is' if total == 1 else 'are'} missing"
+
+
+def status_note(m: dict[str, Any]) -> str:
+    """What the post's status means for the reader, in plain words holding STATUS_WORDS[status]
+    (``""`` for archived and for an unknown status): a withheld post names its countries, a
+    tombstoned one quotes the platform's text, a partial one says what is missing."""
+    status = m.get("status")
+    if not isinstance(status, str) or status not in _NOTES:
+        return ""
+    countries = country_names(m.get("withheld_in_countries"))
+    tombstone = _cut(" ".join(clean(m.get("tombstone")).split()), MAX_NOTE_CHARS)
+    return _NOTES[status].format(
+        words=STATUS_WORDS[status],
+        countries=f" in {_and(countries)}" if countries else "",
+        # A withheld post's countries say enough; without them, the platform's text may name them.
+        tombstone=f", which says: “{tombstone}”" if tombstone and not (countries and status == "withheld") else "",
+        missing=missing_summary(m.get("missing")))
+
+
+def withheld_note(m: dict[str, Any]) -> str:
+    """For a post shown in full that the platform withholds in some countries (the status note of a
+    withheld post already names them): ``The platform withholds this post in Germany (DE).``"""
+    countries = country_names(m.get("withheld_in_countries"))
+    if not countries or m.get("status") == "withheld":
+        return ""
+    return f"The platform withholds this post in {_and(countries)}."
+
+
+def interstitial_note(m: dict[str, Any]) -> str:
+    """The warning the platform shows before the post, quoted; ``""`` when there is none."""
+    text = _cut(" ".join(clean(m.get("interstitial")).split()), MAX_NOTE_CHARS)
+    return f"The platform shows a warning before this post: “{text}”" if text else ""
+
+
+def edit_note(m: dict[str, Any]) -> str:
+    """For a stale version of an edited post (``edit.is_stale``): the article showed an earlier version,
+    and the latest one's id (from ``latest_edit``, else the edit chain); ``""`` otherwise."""
+    edit = _dict(m.get("edit"))
+    if edit.get("is_stale") is not True:
+        return ""
+    ids = [clean(i) for i in _list(edit.get("edit_ids")) if clean(i)]
+    latest = (clean(_dict(m.get("latest_edit")).get("post_id")) or clean(edit.get("latest_id"))
+              or (ids[-1] if ids else ""))
+    latest = latest if re.fullmatch(r"[0-9A-Za-z_-]{1,64}", latest) else ""
+    tail = f"; the latest version is {latest}" if latest else ""
+    return f"The post was edited: the article showed an earlier version{tail}."
 
 
 @dataclass(frozen=True)
@@ -150,6 +304,92 @@ class Related:
 
 
 @dataclass(frozen=True)
+class LinkPreview:
+    """A link card the post shows: display texts ("" when unknown), ``url`` the link it leads to when
+    it passes ``safe_url`` (the expanded URL, else the card's own), ``url_text`` the URL as plain text
+    either way, and the archived card image's storage key (unchecked, None when not archived)."""
+
+    title: str
+    description: str
+    domain: str
+    url: str | None
+    url_text: str
+    image_key: Any
+    image_alt: str
+
+
+@dataclass(frozen=True)
+class PollOption:
+    """One choice of a poll: its label, its count when known, and its share of the votes as text
+    (``62.1%``; "" when a count is unknown)."""
+
+    label: str
+    count: int | None
+    percent: str
+    share: float  # 0..1, for a bar; 0 when unknown
+
+
+@dataclass(frozen=True)
+class PollView:
+    """A poll as a card shows it: the choices in order (at most MAX_POLL_CHOICES), the total of the
+    counts (None when one is unknown), and a line saying whether the counts are final or when they were
+    read, and when the poll ends."""
+
+    choices: tuple[PollOption, ...]
+    total: int | None
+    final: bool
+    state: str
+
+
+def link_preview(m: dict[str, Any]) -> LinkPreview | None:
+    """The manifest's ``card`` (LinkCard) as display values; None when there is none, or it shows
+    nothing (no title, description, domain, URL or archived image)."""
+    card = m.get("card")
+    if not isinstance(card, dict):
+        return None
+    image = _dict(card.get("image"))
+    key = image.get("key") if image.get("status") == "archived" else None
+    expanded, short = card.get("expanded_url"), card.get("url")
+    url = safe_url(expanded) or safe_url(short)
+    url_text = _cut(clean(expanded) or clean(short), 300)
+    out = LinkPreview(title=_cut(clean(card.get("title")).strip(), MAX_CARD_TITLE_CHARS),
+                      description=_cut(clean(card.get("description")).strip(), MAX_CARD_DESCRIPTION_CHARS),
+                      domain=_cut(clean(card.get("domain")).strip(), 100), url=url, url_text=url_text,
+                      image_key=key if isinstance(key, str) and key else None,
+                      image_alt=_cut(clean(image.get("alt_text")), 300))
+    if not (out.title or out.description or out.domain or out.url_text or out.image_key):
+        return None
+    return out
+
+
+def poll_view(m: dict[str, Any]) -> PollView | None:
+    """The manifest's ``poll`` as display values: each choice with its count and percentage, "final
+    results" or "counts at <read_at>", and the end time; None when it has no choice."""
+    poll = m.get("poll")
+    if not isinstance(poll, dict):
+        return None
+    raw = [c for c in _list(poll.get("choices")) if isinstance(c, dict)][:MAX_POLL_CHOICES]
+    if not raw:
+        return None
+    counts = [_count(c.get("count")) for c in raw]
+    total = sum(c for c in counts if c is not None) if all(c is not None for c in counts) else None
+    choices = []
+    for c, n in zip(raw, counts, strict=True):
+        share = (n / total) if total and n is not None else 0.0
+        percent = f"{share * 100:.1f}%" if total is not None and n is not None else ""
+        choices.append(PollOption(_cut(" ".join(clean(c.get("label")).split()), MAX_POLL_LABEL_CHARS) or "(no label)",
+                                  n, percent, share))
+    final = poll.get("counts_are_final") is True
+    read_at, end = display_date(poll.get("read_at")), display_date(poll.get("end_datetime"))
+    parts = ["final results" if final else (f"counts at {read_at}" if read_at else "counts not final")]
+    if end:
+        parts.append(f"{'ended' if final else 'ends'} {end}")
+    if total is not None:
+        parts.append(f"{total} vote{'' if total == 1 else 's'}")
+    return PollView(tuple(choices), total, final, "Poll: " + " · ".join(parts))
+
+
+@dataclass(frozen=True)
 class CardContent:
     """Everything a card shows, as display text and checked URLs (``original`` is None when unsafe)."""
 
@@ -170,6 +410,19 @@ class CardContent:
     source_lines: tuple[str, ...]
     original: str | None
     captured: str
+    # --- what manifest v2 adds ---
+    status: str = ""  # the manifest's status when it is a known one
+    interstitial: str = ""  # the platform's warning before the post, as a note
+    withheld: str = ""  # the countries a post shown in full is withheld in, as a note
+    preview: bool = False  # the text is a preview (text_complete is false): say so
+    edit: str = ""  # a stale version: the article showed an earlier version
+    link: LinkPreview | None = None
+    poll: PollView | None = None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Every note a card shows above the text, in order (the status first)."""
+        return tuple(n for n in (self.note, self.interstitial, self.withheld, self.edit) if n)
 
     @property
     def avatar_key(self) -> str | None:
@@ -192,6 +445,7 @@ def card_content(manifest: dict[str, Any], store: ObjectStore) -> CardContent:
     """Read ``manifest`` (any shape: wrong types show as nothing) and the stored manifests of its quoted
     and parent posts, once, into what both cards show."""
     m = manifest
+    status = clean(m.get("status"))
     name, handle = author_of(m)
     sha = _dict(m.get("author")).get("avatar_sha256")
     lang = clean(m.get("lang"))
@@ -206,7 +460,7 @@ def card_content(manifest: dict[str, Any], store: ObjectStore) -> CardContent:
         name=name, handle=handle,
         avatar_sha256=sha if isinstance(sha, str) and _SHA256.fullmatch(sha) else None,
         lang=lang if _LANG.fullmatch(lang) else None,
-        note=STATUS_NOTE.get(clean(m.get("status")), ""),
+        note=status_note(m),
         text=display_text(m),
         media=media,
         related=tuple(r for r in related if r is not None),
@@ -216,4 +470,11 @@ def card_content(manifest: dict[str, Any], store: ObjectStore) -> CardContent:
         source_lines=tuple(clean(x) for x in source_lines if isinstance(x, str)),
         original=safe_url(m.get("url")),
         captured=display_date(m.get("captured_at")),
+        status=status if status in STATUS_WORDS else "",
+        interstitial=interstitial_note(m),
+        withheld=withheld_note(m),
+        preview=m.get("text_complete") is False,
+        edit=edit_note(m),
+        link=link_preview(m),
+        poll=poll_view(m),
     )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from archiver.capture.cards.content import CardContent, card_content, safe_url, stable_url
+from archiver.capture.cards.content import PREVIEW_NOTE, CardContent, card_content, safe_url, stable_url
 
 if TYPE_CHECKING:
     from archiver.storage.base import ObjectStore
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 _URL = re.compile(r"https?://[^\s<>\"'\u00a0]+")
 
 _TRAILING = ".,;:!?…)]}»”’"
+
+_QUOTED = re.compile(r"“(.+)”", re.S)
 
 _ENV = Environment(loader=PackageLoader("archiver.capture.cards", "templates"), autoescape=True,
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -43,15 +45,29 @@ def link_segments(text: str) -> list[tuple[str, str | None]]:
     return out
 
 
+def quoted_parts(note: str) -> list[tuple[str, bool]]:
+    """A note cut into (text, isolated) pairs that concatenate back to it: the platform's words it
+    quotes (from the first “ to the last ”) are isolated, so a right-to-left quotation (a localized
+    tombstone) keeps the English sentence around it in order."""
+    m = _QUOTED.search(note)
+    if not m:
+        return [(note, False)]
+    return [(p, iso) for p, iso in ((note[:m.start(1)], False), (m.group(1), True), (note[m.end(1):], False)) if p]
+
+
 def card_html(content: CardContent, store: ObjectStore) -> str:
-    """The HTML card of ``content`` (a fragment: one ``<article>`` element); media and the avatar
-    point at their stable public URLs in ``store``, or are named in a note when there is none."""
+    """The HTML card of ``content`` (a fragment: one ``<article>`` element); media, the link card's
+    image and the avatar point at their stable public URLs in ``store``, or are named in a note when
+    there is none. Names, handles, card titles and poll labels sit in ``<bdi>`` so a right-to-left
+    value does not reorder the words around it."""
     media = [{"kind": x.kind, "label": x.label, "moving": x.moving, "alt": x.alt,
               "src": stable_url(store, x.key) if x.archived else None,
               "poster": stable_url(store, x.poster_key) if x.moving else None}
              for x in content.media]
+    link_image = stable_url(store, content.link.image_key) if content.link else None
     return _ENV.get_template("card.html").render(
-        c=content, avatar=stable_url(store, content.avatar_key), media=media, links=link_segments)
+        c=content, avatar=stable_url(store, content.avatar_key), media=media, links=link_segments,
+        link_image=link_image, preview_note=PREVIEW_NOTE, quoted=quoted_parts)
 
 
 def render_card_html(manifest: dict[str, Any], store: ObjectStore) -> str:

@@ -1,10 +1,10 @@
 """The PNG card: the same content as the HTML card, drawn as one image 600 pixels wide.
 
 A PNG shows what the post looked like wherever HTML cannot go (evidence bundles, chat, print) and
-cannot run anything. The card is a column of blocks (text paragraphs and media thumbnails) under a
-header with the avatar, name and handle; text layout is textlayout.py's. The same content gives the
-same bytes, and scripts drawn without a font of their own are recorded in a PNG text chunk
-(``archiver-font-fallback``).
+cannot run anything. The card is a column of blocks (text paragraphs, media thumbnails, a link card,
+poll choices drawn as bars) under a header with the avatar, name and handle; text layout is
+textlayout.py's. The same content gives the same bytes, and scripts drawn without a font of their
+own are recorded in a PNG text chunk (``archiver-font-fallback``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw, PngImagePlugin
 
-from archiver.capture.cards.content import CardContent, card_content
+from archiver.capture.cards.content import PREVIEW_NOTE, CardContent, card_content
 from archiver.capture.cards.textlayout import Color, Line, draw_line, wrap
 from archiver.storage.layout import BLOB_PREFIX, derived_key
 
@@ -71,6 +71,16 @@ class _Canvas:
         self.fallbacks.update(p.script for _, words in lines for w in words for p in w if p.face.fallback)
         return lines
 
+    def bar(self, text: str, share: float, size: int = 15) -> None:
+        """A poll choice: ``text`` over a bar filled to ``share`` (0..1) of the width."""
+        lines = self._wrap(text, size, self.inner - 16, False)
+        line_h = round(size * 1.55)
+        self.blocks.append(_Block(len(lines) * line_h + 8 + 6, "bar", (lines, size, line_h, max(0.0, min(1.0, share)))))
+
+    def rule(self) -> None:
+        """A thin line across the card, between a link card and what follows."""
+        self.blocks.append(_Block(10, "rule", None))
+
     def image(self, data: bytes | None, label: str, play: bool) -> None:
         """A medium's thumbnail (with a play mark for moving media), or ``[label]`` if it cannot be shown."""
         thumb = _thumbnail(data, self.inner) if data else None
@@ -106,6 +116,23 @@ class _Canvas:
                               baseline=y + round(size * 1.15), size=size, color=color)
                     y += line_h
                 y += block.height - len(lines) * line_h
+            elif block.kind == "bar":
+                lines, size, line_h, share = block.data
+                box = [self.PAD, y, self.WIDTH - self.PAD - 1, y + block.height - 7]
+                draw.rounded_rectangle(box, radius=6, outline=(207, 217, 222), width=1)
+                if share > 0:
+                    fill_right = self.PAD + max(6, round((self.inner - 1) * share))
+                    draw.rounded_rectangle([self.PAD + 1, y + 1, fill_right, y + block.height - 8], radius=5,
+                                           fill=(216, 232, 243))
+                ty = y + 4
+                for line in lines:
+                    draw_line(img, line, left=self.PAD + 8, width=self.inner - 16, baseline=ty + round(size * 1.15),
+                              size=size, color=self.INK)
+                    ty += line_h
+                y += block.height
+            elif block.kind == "rule":
+                draw.line([self.PAD, y + 4, self.WIDTH - self.PAD, y + 4], fill=(207, 217, 222), width=1)
+                y += block.height
             else:
                 thumb, play = block.data
                 img.paste(thumb, (self.PAD, y))
@@ -184,12 +211,30 @@ def draw_card(content: CardContent, store: ObjectStore) -> bytes:
     shown by a label, or left out)."""
     c = content
     card = _Canvas()
-    if c.note:
-        card.text(c.note, 14, card.NOTE)
-    card.text(c.text or "(no text)", 18, card.INK, gap=12)
+    for note in c.notes:
+        card.text(note, 14, card.NOTE)
+    card.text(c.text or "(no text)", 18, card.INK, gap=6 if c.preview else 12)
+    if c.preview:
+        card.text(PREVIEW_NOTE, 14, card.NOTE, gap=12)
     for item in c.media[:MAX_MEDIA_IN_CARD]:
         data = _picture(store, item.poster_key if item.moving else item.key) if item.archived or item.moving else None
         card.image(data, item.label + (f": {item.alt}" if item.alt else ""), play=item.moving)
+    if c.link:
+        link = c.link
+        if link.image_key:
+            label = "card image" + (f": {link.image_alt}" if link.image_alt else "")
+            card.image(_picture(store, link.image_key), label, play=False)
+        card.text(link.domain, 13, card.GREY, gap=2)
+        card.text(link.title, 16, card.INK, bold=True, gap=2)
+        card.text(link.description, 14, card.GREY, gap=2)
+        card.text(link.url_text, 13, card.LINK if link.url else card.GREY, gap=2)
+        card.rule()
+    if c.poll:
+        for option in c.poll.choices:
+            n = option.count
+            counted = f" · {n} vote{'' if n == 1 else 's'}" if n is not None else ""
+            card.bar(option.label + counted + (f" · {option.percent}" if option.percent else ""), option.share)
+        card.text(c.poll.state, 13, card.GREY, gap=10)
     for rel in c.related:
         if rel.found:
             card.text(f"{rel.label} {rel.name} @{rel.handle}".strip(), 14, card.GREY, indent=12, gap=2)

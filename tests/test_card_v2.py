@@ -1,0 +1,234 @@
+"""Cards of manifest v2 captures: every status said in plain words (holding STATUS_WORDS[status]),
+the platform's interstitial, withheld countries, a preview text, link cards and polls in both cards,
+stale edits, right-to-left values isolated, and hostile or malformed v2 fields shown harmlessly."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from archiver.capture.cards.content import (
+    MAX_POLL_CHOICES,
+    PREVIEW_NOTE,
+    card_content,
+    missing_summary,
+    status_note,
+)
+from archiver.capture.cards.html_card import quoted_parts, render_card_html
+from archiver.capture.cards.png_card import MAX_PNG_HEIGHT, render_card_png
+from archiver.capture.manifest import EMBED_STATUSES, STATUS_WORDS, Manifest, validate_manifest
+from archiver.storage.layout import blob_key
+from archiver.storage.local import LocalStore
+from tests.test_card import assert_harmless
+
+T0 = datetime(2025, 7, 15, 9, 12, 33, tzinfo=UTC)
+ARABIC_TOMBSTONE = "هذا المنشور غير متاح. معرفة المزيد"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "objects", "http://127.0.0.1:1/media")
+
+
+def manifest(status: str = "archived", text: str = "Survey results are in", **fields: Any) -> dict[str, Any]:
+    """A valid v2 manifest (checked by the model) with ``fields`` set on it."""
+    m = Manifest.new(provider="twitter", post_id="1850000000000000001", capture_id="20250715T091233Z-0123abcd",
+                     captured_at=T0, status=status, url="https://twitter.com/coastlab/status/1850000000000000001"
+                     ).to_json()
+    m.update(text=text, text_expanded=text, lang="en", created_at="2025-07-15T09:00:00.000Z", **fields)
+    m["author"].update(name="Coast Lab", handle="coastlab")
+    validate_manifest(m)
+    return m
+
+
+def text_of(fragment: str) -> str:
+    return " ".join("".join(assert_harmless(fragment).text).split())
+
+
+def png(data: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
+
+
+def stored_image(store: LocalStore, size: tuple[int, int], colour: tuple[int, int, int]) -> dict[str, Any]:
+    """An archived photo in the store, as a manifest Media entry."""
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, "PNG")
+    data = buf.getvalue()
+    sha = hashlib.sha256(data).hexdigest()
+    store.put(blob_key(sha), data)
+    return {"type": "photo", "status": "archived", "sha256": sha, "key": blob_key(sha), "mime": "image/png",
+            "bytes": len(data), "width": size[0], "height": size[1], "duration": None,
+            "original_url": "https://pbs.twimg.com/card_img/1/AbC?format=png&name=orig", "alt_text": None}
+
+
+# --- statuses ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("status", EMBED_STATUSES)
+def test_every_status_is_said_in_plain_words_in_both_cards(store: LocalStore, status: str) -> None:
+    m = manifest(status, tombstone="This Post is unavailable. Learn more")
+    note = card_content(m, store).note
+    words = text_of(render_card_html(m, store))
+    if status == "archived":
+        assert note == ""
+    else:
+        assert STATUS_WORDS[status] in note and note in words
+    # Only a withheld post is called withheld (every tombstone used to be).
+    assert ("withheld" in note) == (status == "withheld")
+    im = png(render_card_png(m, store))
+    assert im.width == 600 and im.height <= MAX_PNG_HEIGHT
+
+
+def test_withheld_names_the_countries_and_a_shown_post_says_where_it_is_withheld(store: LocalStore) -> None:
+    withheld = status_note(manifest("withheld", withheld_in_countries=["DE", "fr", "<b>", "DE"]))
+    assert "withheld by the platform in Germany (DE) and France (FR)" in withheld and "<b>" not in withheld
+    assert "in every country" in status_note(manifest("withheld", withheld_in_countries=["XX"]))
+    shown = card_content(manifest("archived", withheld_in_countries=["IN"]), store)
+    assert shown.note == "" and shown.withheld == "The platform withholds this post in India (IN)."
+    assert "India (IN)" in text_of(render_card_html(manifest("archived", withheld_in_countries=["IN"]), store))
+
+
+def test_a_tombstone_is_quoted_and_a_right_to_left_one_isolated(store: LocalStore) -> None:
+    m = manifest("tombstoned", text=None, tombstone=ARABIC_TOMBSTONE)
+    note = status_note(m)
+    assert STATUS_WORDS["tombstoned"] in note and f"“{ARABIC_TOMBSTONE}”" in note
+    fragment = render_card_html(m, store)
+    assert f"<bdi>{ARABIC_TOMBSTONE}</bdi>" in fragment
+    # The quoted tombstone is the note, not the post's text as well.
+    assert fragment.count(ARABIC_TOMBSTONE) == 1
+    parts = quoted_parts(note)
+    assert "".join(p for p, _ in parts) == note and [p for p, iso in parts if iso] == [ARABIC_TOMBSTONE]
+    assert quoted_parts("no quotation") == [("no quotation", False)]
+
+
+def test_partial_says_what_is_missing_by_count_and_kind(store: LocalStore) -> None:
+    missing = [{"part": "photo", "ref": "https://pbs.twimg.com/media/a.jpg", "reason": "HTTP 404"},
+               {"part": "photo", "ref": "https://pbs.twimg.com/media/b.jpg", "reason": "HTTP 404"},
+               {"part": "card_image", "ref": None, "reason": "timed out"}]
+    note = status_note(manifest("partial", missing=missing))
+    assert STATUS_WORDS["partial"] in note and "2 photos and the card image are missing" in note
+    assert missing_summary([{"part": "video", "reason": "x"}]) == "one video is missing"
+    assert missing_summary([{"part": "<script>", "reason": "x"}, "junk", 7]) == "one other part is missing"
+    assert missing_summary(None) == "some parts are missing"
+    many = [{"part": f"kind_{i}", "reason": "x"} for i in range(20)]
+    assert missing_summary(many).endswith("and other parts are missing")
+
+
+def test_interstitial_and_stale_edit_notes(store: LocalStore) -> None:
+    m = manifest("archived", interstitial="This Post may include sensitive content.",
+                 edit={"edit_ids": ["1850000000000000001", "1850000000000000004"], "is_edited": True,
+                       "is_latest": False, "is_stale": True},
+                 latest_edit={"post_id": "1850000000000000004", "capture_id": None, "manifest_key": None,
+                              "status": "archived"})
+    words = text_of(render_card_html(m, store))
+    assert "The platform shows a warning before this post: “This Post may include sensitive content.”" in words
+    assert "the article showed an earlier version; the latest version is 1850000000000000004" in words
+    fresh = manifest("archived", edit={"edit_ids": ["1", "2"], "is_edited": True, "is_latest": True,
+                                       "is_stale": False})
+    assert "earlier version" not in text_of(render_card_html(fresh, store))
+
+
+@pytest.mark.parametrize(("complete", "shown"), [(False, True), (True, False), (None, False)])
+def test_a_preview_text_says_so(store: LocalStore, complete: bool | None, shown: bool) -> None:
+    fields = {} if complete is None else {"text_complete": complete}
+    m = manifest(text="Our coastal survey results are in, and the findings on dune erosion are", **fields)
+    assert (PREVIEW_NOTE in text_of(render_card_html(m, store))) is shown
+    plain = png(render_card_png(manifest(text=m["text"]), store))
+    marked = png(render_card_png(m, store))
+    assert (marked.height > plain.height) is shown  # the note is drawn as a line of its own
+
+
+# --- link cards and polls ------------------------------------------------------------------------
+def test_a_link_card_shows_title_description_domain_image_and_url(store: LocalStore) -> None:
+    image = stored_image(store, (1600, 900), (30, 120, 160))
+    card = {"name": "summary_large_image", "url": "https://t.co/Qw3rTy7uIo",
+            "expanded_url": "https://coast.example.org/survey?a=1&b=2", "title": "Dune erosion survey 2025",
+            "description": "Annual results for the northern coast.", "domain": "coast.example.org", "image": image}
+    m = manifest(card=card)
+    fragment = render_card_html(m, store)
+    parsed = assert_harmless(fragment)
+    words = " ".join("".join(parsed.text).split())
+    for value in ("Dune erosion survey 2025", "Annual results for the northern coast.", "coast.example.org"):
+        assert value in words
+    hrefs = [a.get("href") for t, a in parsed.tags if t == "a"]
+    assert "https://coast.example.org/survey?a=1&b=2" in hrefs
+    assert store.public_url(image["key"]) in [a.get("src") for t, a in parsed.tags if t == "img"]
+    with_card, without = png(render_card_png(m, store)), png(render_card_png(manifest(), store))
+    assert with_card.width == 600 and without.height + 300 < with_card.height <= MAX_PNG_HEIGHT
+    # The card image is drawn (its colour is in the picture).
+    assert (30, 120, 160) in {px for _, px in with_card.convert("RGB").getcolors(1 << 20) or []}
+
+
+def test_hostile_link_card_values_are_text_and_unsafe_urls_no_link(store: LocalStore) -> None:
+    evil = '<script>alert("t")</script><img src=x onerror=alert(1)>'
+    card = {"name": "summary", "url": "javascript:alert(1)", "expanded_url": "javascript:alert(2)//https://x",
+            "title": evil, "description": "\u202edescription" + "d" * 5000, "domain": evil,
+            "image": {**stored_image(store, (10, 10), (1, 2, 3)), "status": "failed", "key": "javascript:x"}}
+    m = manifest(card=card)
+    parsed = assert_harmless(render_card_html(m, store))
+    words = "".join(parsed.text)
+    assert evil in words and "javascript:alert(2)//https://x" in words  # shown as text
+    assert not [a for t, a in parsed.tags if t == "a" and "javascript" in (a.get("href") or "")]
+    assert "\u202e" not in words and "d" * 600 not in words  # bidi override dropped, long text cut
+    assert png(render_card_png(m, store)).height <= MAX_PNG_HEIGHT
+
+
+def test_a_poll_shows_each_choice_with_count_and_share(store: LocalStore) -> None:
+    counts = {"Trains": 412, "Buses": 198, "<b>Bikes</b>": 77}
+    poll = {"name": "poll3choice_text_only", "choices": [{"label": k, "count": v} for k, v in counts.items()],
+            "end_datetime": "2025-07-16T09:00:00Z", "counts_are_final": False, "read_at": "2025-07-15T09:12:33.000Z",
+            "duration_minutes": 1440}
+    fragment = render_card_html(manifest(poll=poll), store)
+    words = text_of(fragment)
+    total = sum(counts.values())
+    for label, n in counts.items():
+        assert f"{label} · {n} votes · {n / total * 100:.1f}%" in words
+    assert "<bdi>&lt;b&gt;Bikes&lt;/b&gt;</bdi>" in fragment
+    assert "counts at 15 Jul 2025, 09:12 UTC" in words and "ends 16 Jul 2025, 09:00 UTC" in words
+    assert f"{total} votes" in words and "final results" not in words
+    final = text_of(render_card_html(manifest(poll={**poll, "counts_are_final": True}), store))
+    assert "final results" in final and "ended 16 Jul 2025, 09:00 UTC" in final and "counts at" not in final
+    im = png(render_card_png(manifest(poll=poll), store)).convert("RGB")
+    colours = {px for _, px in im.getcolors(1 << 20) or []}
+    assert (216, 232, 243) in colours  # the bars are drawn
+    # Unknown counts: the labels, no shares.
+    unknown = text_of(render_card_html(manifest(poll={**poll, "choices": [{"label": "A"}, {"label": "B",
+                                                                                          "count": 3}]}), store))
+    assert "A" in unknown and "%" not in unknown
+
+
+def test_hostile_and_malformed_polls_and_cards_never_raise_and_stay_bounded(store: LocalStore) -> None:
+    many = {"name": "poll", "choices": [{"label": "x" * 1000 + f" {i}", "count": i} for i in range(10_000)]}
+    odd = [{"poll": many},
+           {"poll": {"choices": "not a list", "read_at": 5}},
+           {"poll": {"choices": [{"label": 5, "count": True}, {"label": None, "count": -3}, "junk", None]}},
+           {"poll": []},
+           {"card": {"title": 5, "image": "x", "url": ["a"]}},
+           {"card": "junk", "missing": "junk", "edit": {"is_stale": True, "edit_ids": "x"},
+            "withheld_in_countries": "DE", "interstitial": 12, "latest_edit": {"post_id": "<script>"}}]
+    for fields in odd:
+        m = manifest()
+        m.update(fields)  # not valid v2: what a hostile or broken manifest could hold
+        content = card_content(m, store)
+        assert_harmless(render_card_html(m, store))
+        assert png(render_card_png(m, store)).height <= MAX_PNG_HEIGHT
+        if content.poll:
+            assert len(content.poll.choices) <= MAX_POLL_CHOICES
+    big = card_content({**manifest(), "poll": many}, store).poll
+    assert big is not None and len(big.choices) == MAX_POLL_CHOICES and len(big.choices[0].label) <= 200
+    assert card_content({**manifest(), "poll": {"choices": []}}, store).poll is None
+    stale = card_content({**manifest(), "edit": {"is_stale": True}, "latest_edit": {"post_id": "<script>"}}, store)
+    assert stale.edit == "The post was edited: the article showed an earlier version."
+
+
+def test_names_and_handles_are_isolated(store: LocalStore) -> None:
+    m = manifest()
+    m["author"].update(name="الجزيرة", handle="AJArabic")
+    fragment = render_card_html(m, store)
+    assert "<bdi>الجزيرة</bdi>" in fragment and "@<bdi>AJArabic</bdi>" in fragment
