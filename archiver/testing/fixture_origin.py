@@ -173,7 +173,9 @@ class FixtureOrigin(ResponseShapes):
                         self.add_image(path, make_mp4(path, int(spec.get("duration_ms", 1000))))
                     else:
                         self.add_image(path, b"#EXTM3U\n", "application/x-mpegURL")
-                self.add_image(self._poster(t, kind, spec), make_image(f"poster:{spec['name']}", 64, 36))
+                poster, poster_body = self._poster(t, kind, spec), make_image(f"poster:{spec['name']}", 64, 36)
+                self.add_image(poster, poster_body)
+                self.add_image(poster.rpartition(".")[0], poster_body)  # as ?format=jpg&name=<size> asks
         return t
 
     def add_post(self, post: PostFixture | Mapping[str, Any]) -> PostFixture:
