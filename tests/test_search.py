@@ -360,3 +360,65 @@ def test_an_older_sqlite_catalog_gets_its_handle_column_on_open(tmp_path: Path) 
     assert ids(cat, '"meets lavrov"', author="news") == ["9"]
     assert ids(cat, "lavrov", handle="other") == []
     cat.close()
+
+
+# --- link cards and polls ------------------------------------------------------------------------
+CARD_TITLE_HI = "ग्रामीण विद्युतीकरण सर्वेक्षण"
+CARD_DESCRIPTION_AR = "نتائج المسح السنوي للساحل الشمالي"
+
+
+def card_manifest(post_id: str, capture_id: str, text: str, **fields: Any) -> dict[str, Any]:
+    from datetime import datetime
+
+    from archiver.capture.manifest import Manifest, validate_manifest
+
+    m = Manifest.new(provider="twitter", post_id=post_id, capture_id=capture_id,
+                     captured_at=datetime.strptime(capture_id[:16] + "+0000", "%Y%m%dT%H%M%SZ%z"),
+                     status="archived", url=f"https://twitter.com/coastlab/status/{post_id}").to_json()
+    m.update(text=text, text_expanded=text, lang="en", created_at="2025-07-15T09:00:00.000Z", **fields)
+    m["author"].update(name="Coast Lab", handle="coastlab")
+    return validate_manifest(m).to_json()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def runtime(request: pytest.FixtureRequest, tmp_settings: Any) -> Iterator[Any]:
+    from archiver.runtime import Runtime
+
+    extra = {} if request.param == "sqlite" else {"catalog": fresh_pg_dsn(request.getfixturevalue("postgres_dsn"))}
+    rt = Runtime.from_settings(tmp_settings(**extra))
+    yield rt
+    rt.close()
+
+
+def test_card_titles_descriptions_and_poll_labels_are_searchable_and_reindexed(runtime: Any) -> None:
+    from archiver.catalog.indexing import card_words, index_capture
+    from archiver.runners.reindex import reindex
+
+    card = {"name": "summary_large_image", "url": "https://t.co/Qw3rTy7uIo", "title": CARD_TITLE_HI,
+            "description": CARD_DESCRIPTION_AR, "domain": "coast.example.org"}
+    poll = {"name": "poll3choice_text_only", "choices": [{"label": "Trains", "count": 412},
+                                                          {"label": "Buses", "count": 198},
+                                                          {"label": "Bicycles", "count": 77}]}
+    posts = [card_manifest("2001", "20260301T000000Z-00000001", "Survey results are in", card=card),
+             card_manifest("2002", "20260302T000000Z-00000002", "How do you get to work", poll=poll),
+             card_manifest("2003", "20260303T000000Z-00000003", "Nothing but text about trains")]
+    for m in posts:
+        key = f"posts/twitter/{m['post_id']}/{m['capture_id']}.json"
+        runtime.store.put(key, json.dumps(m).encode(), content_type="application/json")
+        index_capture(runtime, key, m)
+    assert card_words(posts[2]) is None and card_words({"card": {"title": 5}, "poll": {"choices": "x"}}) is None
+
+    def found(q: str) -> list[str]:
+        return [h["post_id"] for h in runtime.catalog.search(q).hits]
+
+    def answers() -> list[list[str]]:
+        return [found(q) for q in ("विद्युतीकरण", f'"{CARD_TITLE_HI}"', "الشمالي", "المس*", "bicycles", "trains",
+                                   '"work trains"', '"in ग्रामीण"', "survey")]
+
+    expected = [["2001"], ["2001"], ["2001"], ["2001"], ["2002"], ["2003", "2002"], [], [], ["2001"]]
+    assert answers() == expected
+    # What a hit shows stays the post's own text.
+    assert runtime.catalog.search("bicycles").hits[0]["text"] == "How do you get to work"
+    # `archiver reindex` rebuilds the same answers from storage.
+    reindex(runtime, fresh=True)
+    assert answers() == expected

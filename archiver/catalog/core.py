@@ -21,7 +21,7 @@ from archiver.catalog.base import Backend
 from archiver.catalog.query import MAX_LIMIT, SearchQuery
 from archiver.catalog.schema import INDEX_TABLES, POST_FIELDS, create_schema
 from archiver.catalog.search import SearchResult, run_search
-from archiver.catalog.text import handle_norm, tokenize
+from archiver.catalog.text import doc_tokens, handle_norm, tokenize
 from archiver.errors import InputError
 from archiver.storage.layout import blob_key, derived_key
 
@@ -140,7 +140,8 @@ class Catalog:
     # --- captures of posts ---------------------------------------------------------------------
     def record_capture(self, *, media: Sequence[dict[str, Any]] | None = None, **row: Any) -> None:
         """Record one capture (optionally with its manifest's media list) and refresh the post's
-        search row when this capture is the post's latest."""
+        search row when this capture is the post's latest. `card_text` (optional) is searched after
+        the text: the words of the post's link card and poll (indexing.card_words)."""
         media_rows = _media_summary(media or [])
         row["media"] = json.dumps(media_rows, sort_keys=True) if media is not None else None
         self._upsert("captures", row, ["capture_id"])
@@ -156,7 +157,8 @@ class Catalog:
     def _index_post(self, cap: dict[str, Any]) -> None:
         handle = handle_norm(cap.get("handle"))
         values = [cap.get(c) for c in POST_FIELDS] + [handle, cap.get("media") or "[]"]
-        values += self.backend.doc_values(tokenize(cap.get("text")), tokenize(cap.get("author")), handle)
+        values += self.backend.doc_values(doc_tokens(cap.get("text"), cap.get("card_text")),
+                                          tokenize(cap.get("author")), handle)
         cols = ["id", *POST_FIELDS, "handle_norm", "media", *self.backend.doc_columns]
         marks = ["?"] * (len(POST_FIELDS) + 3) + list(self.backend.doc_columns.values())
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("id", "provider", "post_id"))
@@ -287,17 +289,18 @@ class Catalog:
         For a fresh catalog (benchmarks, a cleared reindex); `record_capture` is the general path.
         """
         self.ensure_schema()
-        cap_cols = [*POST_FIELDS, "media"]
+        cap_cols = [*POST_FIELDS, "media", "card_text"]
         post_cols = ["id", *POST_FIELDS, "handle_norm", "media", *self.backend.doc_columns]
         cap_rows, post_rows, media_rows = [], [], []
         for c in captures:
             media = _media_summary(c.get("media") or [])
             media_json = json.dumps(media, sort_keys=True)
             base = [c.get(k) for k in POST_FIELDS]
-            cap_rows.append([*base, media_json])
+            cap_rows.append([*base, media_json, c.get("card_text")])
             handle = handle_norm(c.get("handle"))
             post_rows.append([post_row_id(c), *base, handle, media_json,
-                              *self.backend.doc_values(tokenize(c.get("text")), tokenize(c.get("author")), handle)])
+                              *self.backend.doc_values(doc_tokens(c.get("text"), c.get("card_text")),
+                                                       tokenize(c.get("author")), handle)])
             media_rows += [[m["sha256"], c["provider"], c["post_id"]] for m in media]
         self.backend.bulk_insert("captures", cap_cols, cap_rows)
         self.backend.bulk_insert("posts", post_cols, post_rows)

@@ -1,6 +1,10 @@
 """Indexing one stored capture in the catalog: its capture row, its post's search row and its image
 blobs. A fresh capture and `archiver reindex` both come here, so the live index equals a rebuilt one.
 
+A post is found by its text and by the words it shows besides it (`card_words`: its link card's title
+and description, its poll's choice labels), kept in the capture's `card_text` and indexed after the
+text (never in a phrase with it).
+
 A fresh capture hands over what it measured of the images it archived (size, dimensions, difference
 hash), so they are recorded as they are; only `archiver reindex`, which has nothing but the stored
 originals, reads and decodes them again.
@@ -50,9 +54,30 @@ def image_blob(rt: Runtime, sha256: str, key: str | None, mime: str | None,
     return True
 
 
+MAX_CARD_WORDS_CHARS = 4000  # of one field (a title, a description, a label)
+MAX_POLL_LABELS = 20
+
+
+def card_words(manifest: dict[str, Any]) -> str | None:
+    """The words a post shows besides its text, for search: its link card's title and description
+    and each poll choice's label, one per line (manifest v2 ``card`` and ``poll``; a v1 manifest or
+    one without them gives None). Values that are not strings are left out; each is cut at
+    MAX_CARD_WORDS_CHARS characters, and at most MAX_POLL_LABELS labels are read."""
+    card = manifest.get("card")
+    poll = manifest.get("poll")
+    values: list[Any] = []
+    if isinstance(card, dict):
+        values += [card.get("title"), card.get("description")]
+    if isinstance(poll, dict) and isinstance(poll.get("choices"), list):
+        values += [c.get("label") for c in poll["choices"][:MAX_POLL_LABELS] if isinstance(c, dict)]
+    words = [v.strip()[:MAX_CARD_WORDS_CHARS] for v in values if isinstance(v, str) and v.strip()]
+    return "\n".join(words) or None
+
+
 def index_capture(rt: Runtime, manifest_key: str, manifest: dict[str, Any],
                   measured: Mapping[str, MediaRecord] | None = None) -> int:
-    """Index one stored capture: its row, its post's search row, its image blobs. Returns new blobs.
+    """Index one stored capture: its row, its post's search row (text, author, handle and
+    `card_words`), its image blobs. Returns new blobs.
 
     `measured`: the capture's archived media by sha256, so a fresh capture's images are not decoded
     again (`archiver reindex` passes none)."""
@@ -67,5 +92,6 @@ def index_capture(rt: Runtime, manifest_key: str, manifest: dict[str, Any],
         capture_id=manifest["capture_id"], provider=manifest["provider"], post_id=manifest["post_id"],
         url=manifest.get("url"), status=manifest["status"], manifest_key=manifest_key,
         captured_at=manifest["captured_at"], handle=author.get("handle"), author=author.get("name"),
-        text=manifest.get("text"), posted_at=manifest.get("created_at"), lang=manifest.get("lang"), media=media)
+        text=manifest.get("text"), posted_at=manifest.get("created_at"), lang=manifest.get("lang"), media=media,
+        card_text=card_words(manifest))
     return new_blobs

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from archiver.catalog.base import ThreadConnections
 from archiver.catalog.schema import posts_table
-from archiver.catalog.text import Clause, tokenize
+from archiver.catalog.text import Clause, doc_tokens, tokenize
 from archiver.errors import MissingExtra
 from archiver.redact import redact_url
 
@@ -161,12 +161,14 @@ class PostgresBackend(ThreadConnections):
                 conn.execute("CREATE TEMP TABLE doc_upgrade (id BIGINT, doc TSVECTOR) ON COMMIT DROP")
                 # One COPY per batch: a connection cannot fetch from the cursor while a COPY runs.
                 with conn.cursor(name="doc_upgrade_read") as read, conn.cursor() as write:
-                    read.execute("SELECT id, text, author, handle_norm FROM posts")
+                    read.execute("SELECT p.id, p.text, p.author, p.handle_norm, c.card_text FROM posts p "
+                                 "LEFT JOIN captures c ON c.capture_id = p.capture_id")
                     while rows := read.fetchmany(5000):
                         with write.copy("COPY doc_upgrade (id, doc) FROM STDIN") as copy:
                             for r in rows:
                                 copy.write_row((r["id"], tsvector_literal(
-                                    tokenize(r["text"]), tokenize(r["author"]), r["handle_norm"])))
+                                    doc_tokens(r["text"], r["card_text"]), tokenize(r["author"]),
+                                    r["handle_norm"])))
                 conn.execute("DROP INDEX IF EXISTS posts_doc")
                 conn.execute("UPDATE posts p SET doc = d.doc FROM doc_upgrade d WHERE p.id = d.id")
                 conn.execute(self.search_schema[1])

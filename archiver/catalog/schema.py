@@ -54,7 +54,8 @@ SCHEMA = [
         text TEXT,
         posted_at TEXT,
         lang TEXT,
-        media TEXT)""",
+        media TEXT,
+        card_text TEXT)""",
     "CREATE INDEX IF NOT EXISTS captures_post ON captures (provider, post_id, captured_at)",
     "CREATE INDEX IF NOT EXISTS items_post ON items (provider, post_id)",
     """CREATE TABLE IF NOT EXISTS post_media (
@@ -92,8 +93,9 @@ SCHEMA = [
 ]
 # Columns added after the first release: added to older databases on open.
 # articles.swept_at: when the sweeper last re-queued the article's missing work; items.retry_at: when a
-# non-final item's next scheduled capture is due (NULL: none is).
-ADDED_COLUMNS = {"captures": ["lang", "media"], "articles": ["swept_at"], "items": ["retry_at"]}
+# non-final item's next scheduled capture is due (NULL: none is); captures.card_text: the words the
+# post shows besides its text (link card title and description, poll choices), searched with it.
+ADDED_COLUMNS = {"captures": ["lang", "media", "card_text"], "articles": ["swept_at"], "items": ["retry_at"]}
 # Indexes on added columns: made after the columns are.
 SWEEP_INDEXES = [
     "CREATE INDEX IF NOT EXISTS articles_status ON articles (status, updated_at)",

@@ -8,6 +8,9 @@ each CJK ideograph or kana alone (a phrase of single characters then finds any s
 emoji alone. SQLite indexes the tokens with its `ascii` tokenizer (every non-ASCII character is a
 token character, so a token is never split again); PostgreSQL stores them as a `tsvector` literal.
 
+A post's words come in parts (its text, then the words of its link card and poll): `doc_tokens`
+puts PART_BREAK between them, a token no query ever has, so no phrase spans two parts.
+
 Queries use the same cut: words must all match (AND), "quoted words" must be adjacent, a trailing
 `*` makes the last token a prefix. A query string is never SQL: it only ever becomes tokens.
 """
@@ -70,6 +73,21 @@ def tokenize(text: str | None) -> list[str]:
     if not text:
         return []
     return [t[:MAX_TOKEN_CHARS] for t in _token_re().findall(normalize(text))]
+
+
+# Between two parts of a post's words: U+2063 (INVISIBLE SEPARATOR) is no letter, digit, mark or
+# symbol, so `tokenize` never makes it and no query holds it; both backends keep it as a token.
+PART_BREAK = "\u2063"
+
+
+def doc_tokens(*parts: str | None) -> list[str]:
+    """The search tokens of a post's parts, in order, with PART_BREAK between non-empty parts."""
+    out: list[str] = []
+    for part in parts:
+        toks = tokenize(part)
+        if toks:
+            out += [PART_BREAK, *toks] if out else toks
+    return out
 
 
 @dataclass(frozen=True)
