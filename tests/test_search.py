@@ -399,8 +399,10 @@ def test_card_titles_descriptions_and_poll_labels_are_searchable_and_reindexed(r
     poll = {"name": "poll3choice_text_only", "choices": [{"label": "Trains", "count": 412},
                                                           {"label": "Buses", "count": 198},
                                                           {"label": "Bicycles", "count": 77}]}
-    posts = [card_manifest("2001", "20260301T000000Z-00000001", "Survey results are in", card=card),
-             card_manifest("2002", "20260302T000000Z-00000002", "How do you get to work", poll=poll),
+    posts = [card_manifest("2001", "20260301T000000Z-00000001", "Survey results are in", card=card,
+                           text_complete=False),
+             card_manifest("2002", "20260302T000000Z-00000002", "How do you get to work", poll=poll,
+                           text_complete=True),
              card_manifest("2003", "20260303T000000Z-00000003", "Nothing but text about trains")]
     for m in posts:
         key = f"posts/twitter/{m['post_id']}/{m['capture_id']}.json"
@@ -417,8 +419,27 @@ def test_card_titles_descriptions_and_poll_labels_are_searchable_and_reindexed(r
 
     expected = [["2001"], ["2001"], ["2001"], ["2001"], ["2002"], ["2003", "2002"], [], [], ["2001"]]
     assert answers() == expected
-    # What a hit shows stays the post's own text.
+    # What a hit shows stays the post's own text, and says whether it is only a preview.
     assert runtime.catalog.search("bicycles").hits[0]["text"] == "How do you get to work"
+
+    def complete() -> dict[str, bool | None]:
+        return {h["post_id"]: h["text_complete"] for h in runtime.catalog.search(provider="twitter").hits}
+
+    assert complete() == {"2001": False, "2002": True, "2003": None}
     # `archiver reindex` rebuilds the same answers from storage.
     reindex(runtime, fresh=True)
-    assert answers() == expected
+    assert answers() == expected and complete() == {"2001": False, "2002": True, "2003": None}
+
+
+def test_an_older_catalog_gets_the_card_and_preview_columns_on_open(catalog: Catalog) -> None:
+    load(catalog)
+    for table, cols in (("captures", ("card_text", "text_complete")), ("posts", ("text_complete",))):
+        for col in cols:
+            catalog.execute(f"ALTER TABLE {table} DROP COLUMN {col}")
+    assert "text_complete" not in catalog.backend.columns("posts")
+    from archiver.catalog.schema import create_schema
+
+    create_schema(catalog.backend)  # what opening the catalog does
+    assert {"card_text", "text_complete"} <= catalog.backend.columns("captures")
+    assert "text_complete" in catalog.backend.columns("posts")
+    assert ids(catalog, "lavrov") == ["1"] and catalog.search("lavrov").hits[0]["text_complete"] is None

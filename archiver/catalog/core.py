@@ -257,7 +257,8 @@ class Catalog:
         return run_search(self, query)
 
     def hits(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Search hits for rows of `posts`: the POST_FIELDS, plus "articles" (ids embedding the post),
+        """Search hits for rows of `posts`: the POST_FIELDS ("text_complete" as True, False for a text
+        that is only a preview, or None), plus "articles" (ids embedding the post),
         "media" (archived blobs with thumbnails) and "captures" (how many)."""
         if not rows:
             return []
@@ -276,6 +277,7 @@ class Catalog:
         for r in rows:
             key = (r["provider"], r["post_id"])
             hit = {c: r[c] for c in POST_FIELDS}
+            hit["text_complete"] = _flag(r["text_complete"])
             hit["articles"] = sorted(articles.get(key, ()))
             hit["media"] = json.loads(r["media"]) if r["media"] else []
             hit["captures"] = counts.get(key, 0)
@@ -344,6 +346,11 @@ def _blob_key_or_none(sha256: str) -> str | None:
         return blob_key(sha256)
     except ValueError:
         return None
+
+
+def _flag(value: Any) -> bool | None:
+    """A stored "true"/"false" column as a bool; None for anything else (NULL: nothing said)."""
+    return {"true": True, "false": False}.get(value) if isinstance(value, str) else None
 
 
 def _limit(limit: int) -> int:

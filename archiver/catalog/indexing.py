@@ -74,6 +74,11 @@ def card_words(manifest: dict[str, Any]) -> str | None:
     return "\n".join(words) or None
 
 
+def _flag_text(value: Any) -> str | None:
+    """A manifest's boolean as the catalog stores it: "true", "false", or None when unset."""
+    return {True: "true", False: "false"}.get(value) if isinstance(value, bool) else None
+
+
 def index_capture(rt: Runtime, manifest_key: str, manifest: dict[str, Any],
                   measured: Mapping[str, MediaRecord] | None = None) -> int:
     """Index one stored capture: its row, its post's search row (text, author, handle and
@@ -93,5 +98,5 @@ def index_capture(rt: Runtime, manifest_key: str, manifest: dict[str, Any],
         url=manifest.get("url"), status=manifest["status"], manifest_key=manifest_key,
         captured_at=manifest["captured_at"], handle=author.get("handle"), author=author.get("name"),
         text=manifest.get("text"), posted_at=manifest.get("created_at"), lang=manifest.get("lang"), media=media,
-        card_text=card_words(manifest))
+        card_text=card_words(manifest), text_complete=_flag_text(manifest.get("text_complete")))
     return new_blobs

@@ -55,7 +55,8 @@ SCHEMA = [
         posted_at TEXT,
         lang TEXT,
         media TEXT,
-        card_text TEXT)""",
+        card_text TEXT,
+        text_complete TEXT)""",
     "CREATE INDEX IF NOT EXISTS captures_post ON captures (provider, post_id, captured_at)",
     "CREATE INDEX IF NOT EXISTS items_post ON items (provider, post_id)",
     """CREATE TABLE IF NOT EXISTS post_media (
@@ -94,8 +95,13 @@ SCHEMA = [
 # Columns added after the first release: added to older databases on open.
 # articles.swept_at: when the sweeper last re-queued the article's missing work; items.retry_at: when a
 # non-final item's next scheduled capture is due (NULL: none is); captures.card_text: the words the
-# post shows besides its text (link card title and description, poll choices), searched with it.
-ADDED_COLUMNS = {"captures": ["lang", "media", "card_text"], "articles": ["swept_at"], "items": ["retry_at"]}
+# post shows besides its text (link card title and description, poll choices), searched with it;
+# captures.text_complete and posts.text_complete: "false" when the text is only a preview (manifest
+# v2 text_complete), "true" when a source gave it whole, NULL when nothing says.
+ADDED_COLUMNS = {"captures": ["lang", "media", "card_text", "text_complete"], "articles": ["swept_at"],
+                 "items": ["retry_at"]}
+# Columns added to the backends' `posts` table (after it is made).
+ADDED_POST_COLUMNS = ["text_complete"]
 # Indexes on added columns: made after the columns are.
 SWEEP_INDEXES = [
     "CREATE INDEX IF NOT EXISTS articles_status ON articles (status, updated_at)",
@@ -116,7 +122,7 @@ POST_INDEXES = [
 INDEX_TABLES = ("articles", "items", "captures", "posts", "post_media", "blobs", "blob_uses", "url_fetches",
                 "versions")
 POST_FIELDS = ("provider", "post_id", "capture_id", "url", "status", "manifest_key", "captured_at", "posted_at",
-               "handle", "author", "text", "lang")
+               "handle", "author", "text", "lang", "text_complete")
 
 
 def posts_table(id_column: str, doc_columns: str) -> str:
@@ -137,6 +143,7 @@ def posts_table(id_column: str, doc_columns: str) -> str:
             text TEXT,
             lang TEXT,
             media TEXT,
+            text_complete TEXT,
             {doc_columns},
             UNIQUE (provider, post_id))"""
 
@@ -149,17 +156,25 @@ def create_schema(backend: Backend) -> None:
         conn.execute(stmt)
     _rename_columns(backend, conn)
     for table, cols in ADDED_COLUMNS.items():
-        have = backend.columns(table)
-        for col in cols:
-            if col not in have:
-                try:
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} TEXT")
-                except Exception:
-                    if col not in backend.columns(table):  # not another process adding it first
-                        raise
-    for stmt in [*backend.search_schema, *POST_INDEXES, *SWEEP_INDEXES]:
+        _add_columns(backend, conn, table, cols)
+    for stmt in backend.search_schema:
+        conn.execute(stmt)
+    _add_columns(backend, conn, "posts", ADDED_POST_COLUMNS)
+    for stmt in [*POST_INDEXES, *SWEEP_INDEXES]:
         conn.execute(stmt)
     backend.upgrade()
+
+
+def _add_columns(backend: Backend, conn: Any, table: str, cols: list[str]) -> None:
+    """Add the TEXT columns ``cols`` that ``table`` lacks (a catalog an older release wrote)."""
+    have = backend.columns(table)
+    for col in cols:
+        if col not in have:
+            try:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} TEXT")
+            except Exception:
+                if col not in backend.columns(table):  # not another process adding it first
+                    raise
 
 
 def _rename_columns(backend: Backend, conn: Any) -> None:
