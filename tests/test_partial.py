@@ -1,0 +1,397 @@
+"""Captures true about what they lack (issue 15, the capture step's side): a medium served at several
+sizes is stored at the largest that answers and says which; a medium, card image or related post that
+could not be captured is listed in the manifest's ``missing`` and makes the capture "partial"; the
+retries (``archiver retry``, the local runner, the sweeper and the workers' capture step) capture a
+partial item again under the same capture id; the report says what is missing.
+
+Everything runs against the real fixture origin (a loopback HTTP server), a LocalStore and the
+SQLite catalog; retries go through the real CLI, the local runner and the capture step."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archiver.capture.fetch import Fetcher
+from archiver.capture.manifest import (
+    RETRYABLE_STATUSES,
+    STATUS_WORDS,
+    LinkCard,
+    Manifest,
+    MissingPart,
+    validate_manifest,
+)
+from archiver.capture.record import REASON_LIMIT, CaptureResult, missing_summary, store_capture
+from archiver.cli.articles import print_report
+from archiver.config.settings import Settings
+from archiver.providers.base import CaptureContext, CapturedPost, MediaRef
+from archiver.runners.local import archive, retry
+from archiver.runners.queue import CAPTURE_ITEM
+from archiver.runners.sweep import sweep
+from archiver.runtime import Runtime
+from archiver.steps.capture import capture_item
+from archiver.steps.prepare import load_plan
+from archiver.steps.results import load_result
+from archiver.storage.layout import version_key
+from archiver.storage.local import LocalStore
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
+from archiver.testing.fixtures import make_mp4
+
+PHOTO_TWEET = "1757429972446608301"
+STEM = "GGR3kxLWAAAq7Zp"
+QUOTING = "1763973978935815120"
+QUOTED = "1762828123138730112"
+
+
+@pytest.fixture
+def origin() -> Iterator[FixtureOrigin]:
+    tweets = [
+        TweetFixture(id=PHOTO_TWEET, handle="LakemontDPW", name="Lakemont Public Works", text="Crews out now",
+                     photos=[{"name": f"{STEM}.jpg", "alt": "A plow", "width": 120, "height": 80}]),
+        TweetFixture(id=QUOTING, handle="PinecrestObs", name="Pinecrest Observer", text="Ice-out is official",
+                     quoted_id=QUOTED),
+        TweetFixture(id=QUOTED, handle="LakemontDPW", name="Lakemont Public Works",
+                     text="Lake Mont ice report: stay off the ice."),
+    ]
+    with FixtureOrigin(tweets=tweets, timeout_sleep=1.0) as o:
+        yield o
+
+
+@pytest.fixture
+def settings(origin: FixtureOrigin, tmp_settings: Callable[..., Settings]) -> Settings:
+    return tmp_settings(**origin.settings_overrides(), fetch_retries=0, media_derivatives=False,
+                        capture_retry_delays="60,600", public_base_url="https://archive.example/media")
+
+
+def blockquote(handle: str, post_id: str) -> str:
+    return (f'<blockquote class="twitter-tweet"><p lang="en" dir="ltr">text</p>&mdash; {handle} (@{handle}) '
+            f'<a href="https://twitter.com/{handle}/status/{post_id}">July 15, 2025</a></blockquote>\n')
+
+
+def manifest_at(rt: Runtime, key: str) -> dict[str, Any]:
+    doc = json.loads(rt.store.get(key))
+    validate_manifest(doc)
+    return doc
+
+
+def manifests_of(rt: Runtime, post_id: str) -> list[str]:
+    return [k for k in rt.store.list(f"posts/twitter/{post_id}/") if k.endswith(".json")]
+
+
+# --- the capture step itself: a provider's CapturedPost stored into a LocalStore ---------------------
+@pytest.fixture
+def record_env(settings: Settings, tmp_path: Path) -> dict[str, Any]:
+    return {"settings": settings, "fetcher": Fetcher(settings),
+            "store": LocalStore(tmp_path / "objects", "http://127.0.0.1:1/media")}
+
+
+def post(status: str = "archived", **fields: Any) -> Manifest:
+    """A provider's manifest with nothing but what every capture has (the post id, a capture id)."""
+    m = Manifest.new(provider="twitter", post_id="42", capture_id="20260101T000000Z-0000abcd",
+                     captured_at=datetime(2026, 1, 1, tzinfo=UTC), status=status, url="https://twitter.com/a/status/42")
+    m.text = m.text_expanded = "a post"
+    for name, value in fields.items():
+        setattr(m, name, value)
+    return m
+
+
+def store(env: dict[str, Any], m: Manifest, media: list[MediaRef]) -> tuple[CaptureResult, dict[str, Any]]:
+    ctx = CaptureContext(settings=env["settings"], fetcher=env["fetcher"], capture_id=m.capture_id)
+    res = store_capture(CapturedPost("twitter", m, media=media), ctx, env["store"])
+    assert res.manifest_key, res.error
+    doc = json.loads(env["store"].get(res.manifest_key))
+    validate_manifest(doc)
+    return res, doc
+
+
+def sizes(origin: FixtureOrigin, name: str) -> dict[str, tuple[str, bytes]]:
+    """Three sizes of one photo, each at its own path with its own bytes (so a digest tells which was stored)."""
+    out = {}
+    for label, width in (("orig", 160), ("4096x4096", 120), ("large", 80)):
+        body = make_image(f"{name}:{label}", width, width // 2)
+        out[label] = (origin.add_image(f"/sized/{name}/{label}.jpg", body), body)
+    return out
+
+
+def ladder(found: dict[str, tuple[str, bytes]]) -> tuple[tuple[str, str], ...]:
+    return tuple((label, url) for label, (url, _) in found.items())
+
+
+def test_the_largest_size_that_answers_is_stored_and_says_so(origin: FixtureOrigin, record_env: dict[str, Any]
+                                                             ) -> None:
+    found = sizes(origin, "a")
+    origin.set_behaviour("/sized/a/orig.jpg", "404", sticky=True)
+    ref = MediaRef("photo", found["orig"][0], variants=ladder(found), alt_text="plow",
+                   flags={"availability": {"status": "Available", "reason": None}, "possibly_sensitive": True,
+                          "source_status_id": "111", "sha256": "0" * 64, "bogus": 1, "source_user_id": 7})
+    res, m = store(record_env, post(), [ref])
+    assert res.status == "archived" and m["status"] == "archived" and "missing" not in m
+    [medium] = m["media"]
+    assert medium["status"] == "archived"
+    assert (medium["variant"], medium["degraded"]) == ("4096x4096", True)
+    assert medium["sha256"] == hashlib.sha256(found["4096x4096"][1]).hexdigest()
+    assert record_env["store"].get(medium["key"]) == found["4096x4096"][1]
+    assert medium["original_url"] == found["4096x4096"][0]
+    # Flags that are Media fields are copied; what the step fills itself, unknown names and wrong types are not.
+    assert medium["availability"] == {"status": "Available", "reason": None}
+    assert medium["possibly_sensitive"] is True and medium["source_status_id"] == "111"
+    assert "source_user_id" not in medium and "bogus" not in medium
+    # Each size tried has its source entry; the sizes after the one stored are never asked for.
+    tried = [(s["data"] or {}).get("variant") for s in m["sources"] if s["name"] == "media"]
+    assert tried == ["orig", "4096x4096"]
+    assert [s["http_status"] for s in m["sources"] if s["name"] == "media"] == [404, 200]
+    assert origin.count("/sized/a/large.jpg") == 0
+
+    origin.set_behaviour("/sized/a/orig.jpg")
+    _, m = store(record_env, post(), [ref])
+    assert (m["media"][0]["variant"], m["media"][0]["degraded"]) == ("orig", False)
+    assert m["media"][0]["sha256"] == hashlib.sha256(found["orig"][1]).hexdigest()
+
+
+def test_every_size_failing_is_a_missing_part_and_the_capture_partial(origin: FixtureOrigin,
+                                                                      record_env: dict[str, Any]) -> None:
+    found = sizes(origin, "b")
+    for label in found:
+        origin.set_behaviour(f"/sized/b/{label}.jpg", "404", sticky=True)
+    res, m = store(record_env, post(), [MediaRef("photo", found["orig"][0], variants=ladder(found))])
+    assert res.status == m["status"] == "partial"
+    [medium] = m["media"]
+    assert medium["status"] == "failed" and medium["variant"] is None and medium["degraded"] is None
+    assert medium["original_url"] == found["orig"][0]
+    assert all(label in medium["error"] for label in found) and "404" in medium["error"]
+    assert m["missing"] == [{"part": "photo", "ref": found["orig"][0], "reason": medium["error"]}]
+    assert m["error"].startswith("1 part missing: photo " + found["orig"][0])
+    assert [s["http_status"] for s in m["sources"] if s["name"] == "media"] == [404, 404, 404]
+
+
+def test_without_variants_the_listed_url_is_the_fallback_and_nothing_new_is_written(
+        origin: FixtureOrigin, record_env: dict[str, Any]) -> None:
+    body = make_image("c", 50, 40)
+    listed = origin.add_image("/plain/c.jpg", body)
+    res, m = store(record_env, post(), [MediaRef("photo", origin.url("/plain/c-orig.jpg"), listed_url=listed)])
+    assert res.status == "archived"
+    [medium] = m["media"]
+    assert medium["sha256"] == hashlib.sha256(body).hexdigest() and medium["original_url"] == listed
+    # A medium without sizes says nothing about them, and a capture lacking nothing has no `missing`.
+    assert not {"variant", "degraded", "poster_variant"} & set(medium) and "missing" not in m
+
+
+def test_a_rejected_size_is_not_missing_and_ends_the_ladder(origin: FixtureOrigin,
+                                                             record_env: dict[str, Any]) -> None:
+    """An image refused by policy (not a kept type) stays rejected, as before: no smaller size hides it."""
+    found = sizes(origin, "d")
+    origin.add_image("/sized/d/orig.jpg", b"<html><body>not an image</body></html>", "image/jpeg")
+    res, m = store(record_env, post(), [MediaRef("photo", found["orig"][0], variants=ladder(found))])
+    assert res.status == "archived" and "missing" not in m
+    assert m["media"][0]["status"] == "rejected" and m["media"][0]["variant"] is None
+    assert origin.count("/sized/d/4096x4096.jpg") == 0
+
+
+def test_poster_sizes_are_tried_in_order(origin: FixtureOrigin, record_env: dict[str, Any]) -> None:
+    found = sizes(origin, "e")
+    origin.set_behaviour("/sized/e/orig.jpg", "503", sticky=True)
+    video = origin.add_image("/plain/e.mp4", make_mp4("/plain/e.mp4", 1000))
+    res, m = store(record_env, post(), [MediaRef("video", video, poster_variants=ladder(found))])
+    assert res.status == "archived"
+    [medium] = m["media"]
+    assert medium["poster_variant"] == "4096x4096"
+    assert medium["poster_sha256"] == hashlib.sha256(found["4096x4096"][1]).hexdigest()
+    assert medium["poster_url"] == found["orig"][0]
+
+
+def test_a_card_image_goes_to_the_link_card(origin: FixtureOrigin, record_env: dict[str, Any]) -> None:
+    found = sizes(origin, "f")
+    origin.set_behaviour("/sized/f/orig.jpg", "404", sticky=True)
+    card = LinkCard.model_construct(name="summary_large_image", title="Parking ban map", domain="lakemont.example.gov")
+    ref = MediaRef("photo", found["orig"][0], variants=ladder(found), slot="card", source="card_image")
+    res, m = store(record_env, post(card=card), [ref])
+    assert res.status == "archived" and m["media"] == []
+    image = m["card"]["image"]
+    assert image["status"] == "archived" and (image["variant"], image["degraded"]) == ("4096x4096", True)
+    assert image["sha256"] == hashlib.sha256(found["4096x4096"][1]).hexdigest()
+    assert record_env["store"].get(image["key"]) == found["4096x4096"][1]
+    assert m["card"]["title"] == "Parking ban map"
+
+    # Every size of the card image failing: a missing "card_image", the capture partial.
+    for label in found:
+        origin.set_behaviour(f"/sized/f/{label}.jpg", "500", sticky=True)
+    card = LinkCard.model_construct(name="summary_large_image", title="Parking ban map")
+    res, m = store(record_env, post(card=card), [ref])
+    assert res.status == "partial" and m["card"]["image"]["status"] == "failed"
+    assert [(p["part"], p["ref"]) for p in m["missing"]] == [("card_image", found["orig"][0])]
+
+
+def test_a_card_image_without_a_card_is_not_fetched(origin: FixtureOrigin, record_env: dict[str, Any]) -> None:
+    url = origin.add_image("/plain/g.jpg", make_image("g", 40, 40))
+    res, m = store(record_env, post(), [MediaRef("photo", url, slot="card", source="card_image")])
+    assert res.status == "archived" and m["media"] == [] and "card" not in m
+    assert origin.count("/plain/g.jpg") == 0
+    [entry] = [s for s in m["sources"] if s["name"] == "card_image"]
+    assert entry["outcome"] == "skipped" and "no link card" in entry["error"]
+
+
+def test_what_a_provider_listed_as_missing_stays(origin: FixtureOrigin, record_env: dict[str, Any]) -> None:
+    listed = [MissingPart.model_construct(part="media", ref="https://t.co/abc", reason="no source gives its URL")]
+    # A provider's partial keeps its status and error; an archived one lacking parts becomes partial.
+    res, m = store(record_env, post("partial", missing=list(listed), error="syndication had nothing"), [])
+    assert (res.status, m["error"]) == ("partial", "syndication had nothing")
+    assert m["missing"] == [{"part": "media", "ref": "https://t.co/abc", "reason": "no source gives its URL"}]
+    res, m = store(record_env, post("archived", missing=list(listed)), [])
+    assert res.status == "partial" and m["error"] == missing_summary(listed)
+    # A provider's empty list is not written.
+    _, m = store(record_env, post("archived", missing=[]), [])
+    assert m["status"] == "archived" and "missing" not in m
+
+
+def test_a_related_post_left_retryable_makes_its_post_partial(origin: FixtureOrigin,
+                                                              record_env: dict[str, Any]) -> None:
+    related = post("unavailable", post_id="43", capture_id="20260101T000000Z-0000abce",
+                   error="syndication: HTTP 503")
+    gone = post("deleted", post_id="44", capture_id="20260101T000000Z-0000abcf", error="oEmbed 404")
+    m = post()
+    ctx = CaptureContext(settings=record_env["settings"], fetcher=record_env["fetcher"], capture_id=m.capture_id)
+    captured = CapturedPost("twitter", m, related={"quoted": CapturedPost("twitter", related),
+                                                    "parent": CapturedPost("twitter", gone)})
+    res = store_capture(captured, ctx, record_env["store"])
+    doc = json.loads(record_env["store"].get(res.manifest_key or ""))
+    assert res.status == doc["status"] == "partial"
+    # Only the retryable one is missing: a deleted parent is what the platform says, not a gap.
+    assert doc["missing"] == [{"part": "quoted", "ref": "43",
+                               "reason": f"{STATUS_WORDS['unavailable']}: syndication: HTTP 503"}]
+    assert doc["quoted"]["status"] in RETRYABLE_STATUSES and doc["parent"]["status"] == "deleted"
+
+
+def test_hostile_reasons_are_one_bounded_line(origin: FixtureOrigin, record_env: dict[str, Any]) -> None:
+    nasty = "\x1b[31mred\x1b[0m\nline two\r\x00" + "x" * 5000
+    related = post("failed", post_id="45", capture_id="20260101T000000Z-0000abd0", error=nasty)
+    m = post()
+    ctx = CaptureContext(settings=record_env["settings"], fetcher=record_env["fetcher"], capture_id=m.capture_id)
+    res = store_capture(CapturedPost("twitter", m, related={"quoted": CapturedPost("twitter", related)}), ctx,
+                        record_env["store"])
+    doc = json.loads(record_env["store"].get(res.manifest_key or ""))
+    [part] = doc["missing"]
+    assert len(part["reason"]) <= REASON_LIMIT and len(doc["error"]) <= 500
+    for text in (part["reason"], doc["error"]):
+        assert not any(ord(c) < 32 or 0x7f <= ord(c) <= 0x9f for c in text)
+
+
+# --- through the pipeline: the local runner, the CLI, the sweeper and the capture step ---------------
+def test_a_photo_no_size_of_which_answers_is_partial_until_archiver_retry_completes_it(
+        origin: FixtureOrigin, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from archiver.cli import main as cli
+
+    for path in (f"/media/{STEM}", f"/media/{STEM}.jpg"):   # every named size, and the URL as listed
+        origin.set_behaviour(path, "404", sticky=True)
+    rt = Runtime.from_settings(settings)
+    src = ("<p>Story</p>\n" + blockquote("LakemontDPW", PHOTO_TWEET)).encode()
+    rep = archive(rt, src, article_id="photo-story")
+    [embed] = rep["embeds"]
+    assert embed["status"] == "partial" and embed["error"].startswith("1 part missing: photo")
+    m = manifest_at(rt, embed["snapshot"])
+    assert m["status"] == "partial" and m["media"][0]["status"] == "failed"
+    assert [(p["part"], p["ref"]) for p in m["missing"]] == [("photo", m["media"][0]["original_url"])]
+    assert f"/media/{STEM}" in m["missing"][0]["ref"]
+    # The report lists what is missing, in JSON and in the text the CLI prints.
+    assert embed["missing"] == m["missing"]
+    print_report(rep)
+    assert f"    missing: photo {m['missing'][0]['ref']} (" in capsys.readouterr().out
+    # A partial capture holds the post: the article points at it as at an archived one.
+    assert "data-versionurl" in rt.store.get(version_key("photo-story", 1)).decode()
+    assert rt.catalog.article("photo-story")["status"] == "partial"
+    capture_id = m["capture_id"]
+    rt.close()
+
+    for path in (f"/media/{STEM}", f"/media/{STEM}.jpg"):
+        origin.set_behaviour(path)
+    for name in ("home", "public_base_url", "fetch_allow", "twitter_oembed_url", "twitter_syndication_url",
+                 "twitter_shortlink_url", "fetch_retries", "media_derivatives"):
+        monkeypatch.setenv(f"ARCHIVER_{name.upper()}", str(getattr(settings, name)))
+    capsys.readouterr()
+    assert cli.main(["retry", "photo-story", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    [embed2] = again["embeds"]
+    assert (embed2["status"], embed2["missing"], embed2["error"]) == ("archived", [], None)
+    assert embed2["snapshot"] == embed["snapshot"] and again["version"] == 2
+    rt = Runtime.from_settings(settings)
+    m2 = manifest_at(rt, embed2["snapshot"])
+    assert m2["capture_id"] == capture_id and m2["status"] == "archived" and "missing" not in m2
+    assert m2["media"][0]["status"] == "archived" and m2.get("error") is None
+    assert m2["media"][0]["sha256"] == hashlib.sha256(origin.media_bytes(f"/media/{STEM}")).hexdigest()
+    assert manifests_of(rt, PHOTO_TWEET) == [embed["snapshot"]]   # completed, not captured a second time
+    rt.close()
+
+
+def test_an_unavailable_quoted_post_makes_its_quoting_post_partial_until_retried(
+        origin: FixtureOrigin, settings: Settings) -> None:
+    origin.set_behaviour(f"/tweet-result?id={QUOTED}", "503", sticky=True)
+    rt = Runtime.from_settings(settings)
+    rep = archive(rt, blockquote("PinecrestObs", QUOTING).encode(), article_id="quote-story")
+    [embed] = rep["embeds"]
+    assert embed["status"] == "partial", embed
+    m = manifest_at(rt, embed["snapshot"])
+    assert m["quoted"]["post_id"] == QUOTED and m["quoted"]["status"] in RETRYABLE_STATUSES
+    assert [(p["part"], p["ref"]) for p in m["missing"]] == [("quoted", QUOTED)]
+    assert embed["missing"] == m["missing"]
+    quoted_key = m["quoted"]["manifest_key"]
+
+    origin.set_behaviour(f"/tweet-result?id={QUOTED}")
+    again = retry(rt, "quote-story")
+    [embed2] = again["embeds"]
+    assert (embed2["status"], embed2["missing"], embed2["snapshot"]) == ("archived", [], embed["snapshot"])
+    m2 = manifest_at(rt, embed2["snapshot"])
+    assert m2["status"] == "archived" and "missing" not in m2
+    assert m2["quoted"]["status"] == "archived" and m2["quoted"]["manifest_key"] == quoted_key
+    assert manifest_at(rt, quoted_key)["status"] == "archived"
+    assert manifests_of(rt, QUOTED) == [quoted_key]
+    rt.close()
+
+
+def test_the_sweeper_and_the_workers_capture_step_retry_a_partial_item(origin: FixtureOrigin,
+                                                                        settings: Settings) -> None:
+    """What the Celery workers run for a due retry: the sweeper reads the item's retry_at and queues
+    capture_item(force, attempt+1), whose body is the capture step (workers/tasks.py)."""
+    for path in (f"/media/{STEM}", f"/media/{STEM}.jpg"):
+        origin.set_behaviour(path, "500", sticky=True)
+    rt = Runtime.from_settings(settings.replace(sweep_stale_after=300.0))
+    rep = archive(rt, blockquote("LakemontDPW", PHOTO_TWEET).encode(), article_id="swept")
+    assert rep["embeds"][0]["status"] == "partial"
+    plan = load_plan(rt, "swept")
+    [item] = plan.items
+    [row] = rt.catalog.items("swept", plan.source_sha256)
+    assert row["status"] == "partial" and row["retry_at"]
+    sent: list[tuple[str, list[Any], dict[str, Any]]] = []
+    due = datetime.fromisoformat(row["retry_at"].replace("Z", "+00:00")) + timedelta(seconds=400)
+    sweep(rt, lambda task, args, kwargs: sent.append((task, list(args), dict(kwargs))), now=due)
+    assert sent == [(CAPTURE_ITEM, ["swept", plan.source_sha256, item.item_id], {"force": True, "attempt": 1})]
+
+    for path in (f"/media/{STEM}", f"/media/{STEM}.jpg"):
+        origin.set_behaviour(path)
+    first = load_result(rt, plan, item.item_id)
+    result = capture_item(rt, plan, item.item_id, **sent[0][2])
+    assert result.status == "archived" and result.attempt == 1
+    assert first is not None and result.capture_id == first.capture_id
+    assert "missing" not in manifest_at(rt, result.manifest_key or "")
+    rt.close()
+
+
+def test_a_tweet_photo_whose_original_size_answers_404_is_stored_at_4096(origin: FixtureOrigin,
+                                                                         settings: Settings) -> None:
+    """Through the Twitter provider's media plan (its sizes, helper A2's side) and this step."""
+    origin.set_behaviour(f"/media/{STEM}?name=orig", "404", sticky=True)
+    rt = Runtime.from_settings(settings)
+    rep = archive(rt, blockquote("LakemontDPW", PHOTO_TWEET).encode(), article_id="sized-story")
+    [embed] = rep["embeds"]
+    assert embed["status"] == "archived" and embed["missing"] == []
+    [medium] = manifest_at(rt, embed["snapshot"])["media"]
+    assert (medium["status"], medium["variant"], medium["degraded"]) == ("archived", "4096x4096", True)
+    assert "name=4096x4096" in medium["original_url"]
+    assert medium["sha256"] == hashlib.sha256(origin.media_bytes(f"/media/{STEM}")).hexdigest()
+    assert origin.count(f"/media/{STEM}", name="orig") == 1 and origin.count(f"/media/{STEM}", name="large") == 0
+    rt.close()
