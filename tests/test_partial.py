@@ -30,6 +30,7 @@ from archiver.capture.manifest import (
 from archiver.capture.record import REASON_LIMIT, CaptureResult, missing_summary, store_capture
 from archiver.cli.articles import print_report
 from archiver.config.settings import Settings
+from archiver.health.restore import restore
 from archiver.providers.base import CaptureContext, CapturedPost, MediaRef
 from archiver.runners.local import archive, retry
 from archiver.runners.queue import CAPTURE_ITEM
@@ -366,6 +367,9 @@ def test_the_sweeper_and_the_workers_capture_step_retry_a_partial_item(origin: F
     [item] = plan.items
     [row] = rt.catalog.items("swept", plan.source_sha256)
     assert row["status"] == "partial" and row["retry_at"]
+    # A partial capture has its card: the item can be restored to it like an archived one.
+    restored = restore(rt, "swept", item_ids=[item.item_id])
+    assert [i["status"] for i in restored["items"]] == ["restored"] and restored["new_version"]
     sent: list[tuple[str, list[Any], dict[str, Any]]] = []
     due = datetime.fromisoformat(row["retry_at"].replace("Z", "+00:00")) + timedelta(seconds=400)
     sweep(rt, lambda task, args, kwargs: sent.append((task, list(args), dict(kwargs))), now=due)

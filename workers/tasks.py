@@ -130,7 +130,8 @@ def process_article(self: Task, article_id: str, source_sha256: str, url: str | 
 def capture_item(self: Task, article_id: str, source_sha256: str, item_id: str,
                  force: bool = False, attempt: int = 0) -> str:
     """Capture one item of the plan (archiver.steps.capture), then queue the finalize when it was the
-    last; a retryable outcome is captured again after the next capture_retry_delays entry: by a
+    last; a retryable outcome (RETRYABLE_STATUSES: partial, unavailable, failed) is captured again,
+    under the same capture id, after the next capture_retry_delays entry: by a
     countdown here when that is short (a message held for later must stay under the broker's
     visibility timeout), else by the sweeper, which reads the item's retry_at."""
     rt = runtime()

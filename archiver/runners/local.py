@@ -74,7 +74,9 @@ def archive(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | Non
 
 
 def retry(rt: Runtime, article_id: str) -> dict[str, Any]:
-    """Capture again what failed or was unavailable, then write a new version if anything changed."""
+    """Capture again what did not end well (failed, unavailable, partial: RETRYABLE_STATUSES), each
+    embed completing its earlier capture under the same capture id, then write a new version if
+    anything changed; returns the report."""
     deadline = time.monotonic() + rt.settings.archive_deadline
     rt.fetcher.deadline_at = deadline
     return _run(rt, load_plan(rt, article_id), deadline, "retry")

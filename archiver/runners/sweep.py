@@ -8,7 +8,7 @@ results with what should be there and queues
 
 - ``process_article`` when no plan was stored (from the intake record of the source);
 - ``capture_item`` for an item without a result, for one still "capturing" whose capture lock nobody
-  holds (its worker died), and for a failed or unavailable item whose scheduled retry is due
+  holds (its worker died), and for a failed, unavailable or partial item whose scheduled retry is due
   (``capture_retry_delays``; the result's ``attempt`` says which is next);
 - ``finalize_article`` when every item has a result and nothing was queued, but the article was never
   finalized or an item changed after its last finalize.

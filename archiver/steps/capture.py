@@ -71,7 +71,7 @@ def _capture_item(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem, *, force
         if isinstance(item, EmbedItem):
             # The capture id is fixed before any object is written, so a capture that dies halfway
             # and runs again overwrites the same keys instead of leaving a second, partial capture;
-            # a retry of one that ended unavailable or failed completes that same capture.
+            # a retry of one that ended partial, unavailable or failed completes that same capture.
             if isinstance(existing, EmbedResult) and existing.capture_id and not is_final(existing):
                 capture_id = existing.capture_id
             else:

@@ -48,7 +48,8 @@ def is_final(result: ItemResult | None) -> bool:
 
 
 def pending(plan: Plan, results: Results) -> list[str]:
-    """Items of `plan` without a final result in `results`: never captured, failed, unavailable or cut off."""
+    """Items of `plan` without a final result in `results`: never captured, failed, unavailable, partial
+    (archived with parts missing) or cut off."""
     return [it.item_id for it in plan.items if not is_final(results.get(it.item_id))]
 
 
