@@ -270,7 +270,7 @@ class FixtureOrigin(ResponseShapes):
             if t.state == "deleted":
                 return _json(200, {})
             if t.state == "tombstone":
-                return _json(200, tombstone_json())
+                return _json(200, tombstone_json(t.tombstone_text))
             return _json(200, self.syndication_json(t))
         if path.startswith("/oembed/"):
             return self._post_oembed(path[len("/oembed/"):], query)

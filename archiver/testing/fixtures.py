@@ -55,6 +55,11 @@ class TweetFixture:
     extra: dict[str, Any] = field(default_factory=dict)
     syndication: dict[str, Any] | None = None
     oembed_text: str | None = None
+    # The text of the TweetTombstone syndication answers for state "tombstone" (TOMBSTONE_TEXT when
+    # None); a warning that wraps the post in a TweetWithVisibilityResults (as the endpoint does for
+    # sensitive posts, also when the post is nested as another's quoted_tweet or parent).
+    tombstone_text: str | None = None
+    interstitial: str | None = None
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[0-9]{1,20}", str(self.id)):

@@ -64,10 +64,12 @@ class ResponseShapes:
 
     def syndication_json(self, t: TweetFixture, *, nested: bool = False) -> dict[str, Any]:
         """The tweet-result JSON for ``t`` (quoted and parent tweets nested unless ``nested``):
-        ``t.syndication`` verbatim when set, else built and ``t.extra`` merged in."""
+        ``t.syndication`` verbatim when set, else built and ``t.extra`` merged in (and wrapped in a
+        TweetWithVisibilityResults when ``t.interstitial`` is set)."""
         if t.syndication is not None:
             return copy.deepcopy(t.syndication)
-        return merge(self._syndication_json(t, nested=nested), t.extra)
+        body = merge(self._syndication_json(t, nested=nested), t.extra)
+        return visibility_json(body, t.interstitial) if t.interstitial is not None else body
 
     def _syndication_json(self, t: TweetFixture, *, nested: bool) -> dict[str, Any]:
         text, media_entities = self._displayed_text(t)
@@ -79,6 +81,15 @@ class ResponseShapes:
                              "indices": [i, i + len(short)], "url": short})
         edit_ids = t.edit_ids or [t.id]
         created = t.created
+        chain = {
+            "edit_tweet_ids": edit_ids,
+            "editable_until_msecs": str(int(created.timestamp() * 1000) + 3_600_000),
+            "is_edit_eligible": True,
+            "edits_remaining": str(max(0, 5 - len(edit_ids) + 1)),
+        }
+        # The first version carries the chain; a later version names the first and carries its chain.
+        edit_control = chain if t.id == edit_ids[0] else {"initial_tweet_id": edit_ids[0],
+                                                          "edit_control_initial": chain}
         body: dict[str, Any] = {
             "__typename": "Tweet",
             "lang": t.lang,
@@ -95,12 +106,7 @@ class ResponseShapes:
                 "profile_image_url_https": self.url(f"/profile_images/{t.user_id}/{t.handle}_normal.jpg"),
                 "verified": t.verified, "is_blue_verified": False, "profile_image_shape": "Circle",
             },
-            "edit_control": {
-                "edit_tweet_ids": edit_ids,
-                "editable_until_msecs": str(int(created.timestamp() * 1000) + 3_600_000),
-                "is_edit_eligible": True,
-                "edits_remaining": str(max(0, 5 - len(edit_ids) + 1)),
-            },
+            "edit_control": edit_control,
             "mediaDetails": self._media_details(t, media_entities),
             "photos": [],
             "conversation_count": 0,
@@ -234,14 +240,31 @@ def merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def tombstone_json() -> dict[str, Any]:
-    """The syndication tweet-result body of a withheld tweet: a TweetTombstone with its notice text and link."""
+def tombstone_json(text: str | None = None) -> dict[str, Any]:
+    """The syndication tweet-result body of a post the platform shows a notice for instead: a
+    TweetTombstone with its notice text (``text``, default the age-restriction notice
+    ``TOMBSTONE_TEXT``) and its "Learn more" link over the text's last ten characters."""
+    text = TOMBSTONE_TEXT if text is None else text
     return {"__typename": "TweetTombstone", "tombstone": {"text": {
-        "text": TOMBSTONE_TEXT,
-        "entities": [{"from_index": 147, "to_index": 157, "ref": {
-            "__typename": "TimelineUrl", "url": "https://help.x.com/rules-and-policies/media-policy",
+        "text": text,
+        "entities": [{"from_index": max(0, len(text) - 10), "to_index": len(text), "ref": {
+            "__typename": "TimelineUrl", "url": "https://help.x.com/rules-and-policies/notices-on-x",
             "url_type": "ExternalUrl"}}],
         "rtl": False}}}
+
+
+def unavailable_json(reason: str | None) -> dict[str, Any]:
+    """The syndication body of a post it will not show: a TweetUnavailable with ``reason``
+    (NsfwLoggedOut, Protected, Suspended, Unavailable; no reason key when None)."""
+    return {"__typename": "TweetUnavailable", **({"reason": reason} if reason is not None else {})}
+
+
+def visibility_json(tweet: dict[str, Any], interstitial: str) -> dict[str, Any]:
+    """``tweet`` (a syndication body) wrapped as the endpoint wraps a post shown behind a warning:
+    a TweetWithVisibilityResults with its tweetInterstitial text."""
+    return {"__typename": "TweetWithVisibilityResults", "tweet": copy.deepcopy(tweet),
+            "tweetInterstitial": {"__typename": "ContextualTweetInterstitial", "displayType": "EntireTweet",
+                                  "text": {"rtl": False, "text": interstitial, "entities": []}}}
 
 
 def _month_day_year(dt: datetime) -> str:

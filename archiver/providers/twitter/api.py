@@ -1,9 +1,10 @@
 """Twitter's sources, each read into what it says about the post: oEmbed (``twitter_oembed_url``:
-text, author, status URL; 404 deleted, 403 protected), syndication (``twitter_syndication_url``, with
-the embed widget's token: the tweet JSON; ``TweetTombstone`` is tombstoned, ``{}`` or 404 deleted)
-and the t.co / pic.twitter.com short links (``twitter_shortlink_url``) that lead a flattened embed to
-its status URL. Also the syndication JSON read into manifest fields, and the capture's status from
-what the sources said (``decide``, which the liveness probe shares).
+text, author, status URL; 404, 403), syndication (``twitter_syndication_url``, with the embed
+widget's token: the tweet JSON read into a ``states.Answer``: a post, a tombstone, a
+TweetUnavailable, ``{}``) and the t.co / pic.twitter.com short links (``twitter_shortlink_url``)
+that lead a flattened embed to its status URL. Also the syndication JSON read into manifest fields
+(edit chain, counts, entities). The capture's status from what the sources said is
+``states.decide`` (re-exported here as ``decide``; the liveness probe shares it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from archiver.providers import markup
 from archiver.providers.base import CaptureContext, Occurrence
 from archiver.providers.sources import Fetched, get, get_object
 from archiver.providers.twitter.ids import DIGITS, STATUS_URL, canonical_url, parse_status_url, syndication_token
+from archiver.providers.twitter.states import Answer, read_answer, withheld_countries
+from archiver.providers.twitter.states import decide as decide
 
 _SHORT_CODE = re.compile(r"(?i)(?:pic\.(?:twitter|x)\.com|\bt\.co)/([A-Za-z0-9]{1,30})")
 
@@ -58,25 +61,25 @@ def _oembed_text(fragment: str) -> str:
 
 
 def fetch_syndication(ctx: CaptureContext, post_id: str) -> Fetched:
-    """Ask syndication for the tweet JSON: outcome "ok" with the tweet as ``data``, "empty" ({}),
-    "tombstone", "forbidden", "not_found", or the transport's classification."""
+    """Ask syndication for the tweet JSON, read into an ``states.Answer`` (``data``): outcome "ok"
+    (a post, any visibility wrapper taken off), "empty" ({}), "tombstone", "unavailable" (a
+    TweetUnavailable; its reason in ``error``), "forbidden", "not_found", "bad_response" (JSON that is
+    not a post object), or the transport's classification (``data`` None)."""
     query = urlencode({"id": post_id, "lang": "en", "token": syndication_token(post_id)})
     body, fetched = get_object(ctx, "syndication", f"{ctx.settings.twitter_syndication_url}?{query}")
     if body is None:
         return fetched
-    kind = body.get("__typename")
-    if not body:
-        fetched.outcome = "empty"
-    elif kind == "TweetTombstone":
-        fetched.outcome, fetched.data = "tombstone", body
-    elif kind == "TweetUnavailable":
-        reason = str(body.get("reason") or "")
-        fetched.outcome = {"Protected": "forbidden", "NsfwLoggedOut": "tombstone"}.get(reason, "not_found")
-        fetched.data, fetched.error = body, f"syndication: TweetUnavailable ({reason or 'no reason'})"
-    elif isinstance(body.get("id_str"), str) or kind == "Tweet":
-        fetched.data = body
+    answer = read_answer(body)
+    fetched.data = answer
+    if answer.kind == "tweet":
+        fetched.outcome = "ok"
+    elif answer.kind in ("empty", "tombstone", "unavailable"):
+        fetched.outcome = answer.kind
+        if answer.kind == "unavailable":
+            fetched.error = f"syndication: TweetUnavailable ({answer.reason or 'no reason'})"
     else:
-        fetched.outcome, fetched.error = "bad_response", "syndication: not a tweet object"
+        fetched.outcome = "bad_response"
+        fetched.error = f"syndication: not a tweet object ({answer.typename or 'no __typename'})"
     return fetched
 
 
@@ -109,84 +112,170 @@ def resolve_shortlinks(ctx: CaptureContext, occurrence: Occurrence) -> tuple[tup
     return None, attempts
 
 
+def expand_links(text: str, tweet: dict[str, Any]) -> str:
+    """``text`` with the tweet's t.co links (``entities.urls`` and ``entities.media``) replaced by
+    their expanded URLs."""
+    entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
+    for group in ("urls", "media"):
+        found = entities.get(group)
+        for ent in found[:200] if isinstance(found, list) else []:
+            if isinstance(ent, dict) and isinstance(ent.get("url"), str) and isinstance(
+                    ent.get("expanded_url"), str) and ent["url"]:
+                text = text.replace(ent["url"], ent["expanded_url"])
+    return text
+
+
 def expand_text(tweet: dict[str, Any]) -> tuple[str | None, str | None]:
     """(text as posted, text with t.co links replaced by their expanded URLs), HTML-unescaped."""
     raw = tweet.get("text") if isinstance(tweet.get("text"), str) else tweet.get("full_text")
     if not isinstance(raw, str):
         return None, None
-    expanded = raw
-    entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
-    for group in ("urls", "media"):
-        for ent in entities.get(group) or []:
-            if isinstance(ent, dict) and isinstance(ent.get("url"), str) and isinstance(
-                    ent.get("expanded_url"), str) and ent["url"]:
-                expanded = expanded.replace(ent["url"], ent["expanded_url"])
-    return html.unescape(raw), html.unescape(expanded)
+    return html.unescape(raw), html.unescape(expand_links(raw, tweet))
+
+
+def note_text(tweet: dict[str, Any]) -> str | None:
+    """The whole text of a long post when the answer carries it (a ``note_tweet`` with ``text``, or
+    GraphQL's ``note_tweet.note_tweet_results.result.text``); syndication usually carries only the
+    note's id, and None is returned."""
+    note = tweet.get("note_tweet")
+    if not isinstance(note, dict):
+        return None
+    results = note.get("note_tweet_results")
+    result = results.get("result") if isinstance(results, dict) else None
+    for holder in (note, result if isinstance(result, dict) else {}):
+        if isinstance(holder.get("text"), str) and holder["text"].strip():
+            return html.unescape(holder["text"])
+    return None
+
+
+def _digits(value: Any) -> int | None:
+    """A count given as a non-negative int or a digit string (``"4"``), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 10**18 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
 
 
 def edit_info(tweet: dict[str, Any], post_id: str) -> dict[str, Any] | None:
-    """The manifest's ``edit`` from the tweet's edit_control (None when it has none)."""
+    """The manifest's ``Edit`` fields from the tweet's ``edit_control`` (None when it has none):
+    the chain from ``edit_tweet_ids`` or, on another version, ``edit_control_initial.edit_tweet_ids``
+    (first the initial post, last the latest version), ``initial_id`` (``initial_tweet_id`` or the
+    chain's first), ``is_edited`` (``isEdited``, or a chain of more than one), ``is_stale``
+    (``isStaleEdit``, else whether this is not the chain's last), editable-until (UTC ISO, from
+    ``editable_until_msecs``), edits remaining and ``is_edit_eligible``
+    (``../shared/formats/twitter-shapes.md``, "Edits")."""
     ec = tweet.get("edit_control")
     if not isinstance(ec, dict):
         return None
-    ids = [i for i in ec.get("edit_tweet_ids") or [] if isinstance(i, str) and DIGITS.fullmatch(i)]
-    until = ec.get("editable_until_msecs")
-    remaining = ec.get("edits_remaining")
-    until_dt = None
-    if isinstance(until, str | int) and str(until).isdigit():
-        until_dt = datetime.fromtimestamp(int(until) / 1000, UTC)
+    initial = ec.get("edit_control_initial") if isinstance(ec.get("edit_control_initial"), dict) else {}
+    raw_ids = ec.get("edit_tweet_ids") if isinstance(ec.get("edit_tweet_ids"), list) else initial.get(
+        "edit_tweet_ids")
+    ids = list(dict.fromkeys(i for i in (raw_ids if isinstance(raw_ids, list) else [])[:100]
+                             if isinstance(i, str) and DIGITS.fullmatch(i)))
+    initial_id = ec.get("initial_tweet_id")
+    initial_id = initial_id if isinstance(initial_id, str) and DIGITS.fullmatch(initial_id) else (
+        ids[0] if ids else None)
+
+    def field(name: str) -> Any:
+        return ec.get(name) if name in ec else initial.get(name)
+
+    until_ms = _digits(field("editable_until_msecs"))
+    until = None
+    if until_ms is not None:
+        try:
+            until = utc_iso(datetime.fromtimestamp(until_ms / 1000, UTC))
+        except (OverflowError, OSError, ValueError):
+            until = None
+    eligible = field("is_edit_eligible")
+    is_latest = not ids or ids[-1] == post_id
+    stale = tweet.get("isStaleEdit")
     return {
         "edit_ids": ids,
-        "is_edited": len(ids) > 1 or tweet.get("isEdited") is True,
-        "is_latest": not ids or ids[-1] == post_id,
+        "is_edited": tweet.get("isEdited") is True or len(ids) > 1,
+        "is_latest": is_latest,
         "latest_id": ids[-1] if ids else None,
-        "editable_until": utc_iso(until_dt) if until_dt else None,
-        "edits_remaining": int(remaining) if isinstance(remaining, str | int) and str(remaining).isdigit()
-        else None,
+        "initial_id": initial_id,
+        "is_stale": stale if isinstance(stale, bool) else (not is_latest if ids else None),
+        "editable_until": until,
+        "edits_remaining": _digits(field("edits_remaining")),
+        "is_edit_eligible": eligible if isinstance(eligible, bool) else None,
     }
 
 
+def metrics_info(tweet: dict[str, Any], read_at: str) -> dict[str, Any] | None:
+    """The manifest's ``Metrics`` fields: the counts the tweet carries (favorite_count,
+    conversation_count, and retweet/reply/quote counts and ``views.count`` when present) with
+    ``read_at`` (UTC ISO, when the answer holding them was fetched); None when it carries none."""
+    counts: dict[str, Any] = {name: _digits(tweet.get(name)) for name in (
+        "favorite_count", "conversation_count", "retweet_count", "reply_count", "quote_count")}
+    views = tweet.get("views")
+    counts["view_count"] = _digits(views.get("count")) if isinstance(views, dict) else None
+    found = {k: v for k, v in counts.items() if v is not None}
+    return {"read_at": read_at, **found} if found else None
+
+
+def entities_info(tweet: dict[str, Any]) -> dict[str, Any] | None:
+    """The manifest's ``Entities`` fields from the tweet's ``entities``: mentions (handle, id_str,
+    name), hashtags (their text) and links (t.co URL, expanded and display URL), at most 200 of
+    each; None when the tweet has no entities object."""
+    ents = tweet.get("entities")
+    if not isinstance(ents, dict):
+        return None
+
+    def items(name: str) -> list[dict[str, Any]]:
+        raw = ents.get(name)
+        return [e for e in raw[:200] if isinstance(e, dict)] if isinstance(raw, list) else []
+
+    mentions = [{"handle": e["screen_name"], "id": str_or_none(e.get("id_str")), "name": str_or_none(e.get("name"))}
+                for e in items("user_mentions") if str_or_none(e.get("screen_name"))]
+    hashtags = [e["text"] for e in items("hashtags") if str_or_none(e.get("text"))]
+    urls = [{"url": e["url"], "expanded_url": str_or_none(e.get("expanded_url")),
+             "display_url": str_or_none(e.get("display_url"))} for e in items("urls") if str_or_none(e.get("url"))]
+    return {"mentions": mentions, "hashtags": hashtags, "urls": urls}
+
+
 def related_id(tweet: dict[str, Any], obj_key: str, id_key: str | None) -> str | None:
-    """The id of the tweet's quoted (``obj_key`` "quoted_tweet") or parent post, if it names one."""
-    obj = tweet.get(obj_key)
-    if isinstance(obj, dict) and isinstance(obj.get("id_str"), str) and DIGITS.fullmatch(obj["id_str"]):
-        return obj["id_str"]
+    """The id of the tweet's quoted (``obj_key`` "quoted_tweet") or parent post, if it names one
+    (the object's ``id_str``, inside any visibility wrapper, else the tweet's ``id_key``)."""
+    obj = read_answer(tweet.get(obj_key)).tweet or {}
+    if isinstance(obj.get("id_str"), str) and DIGITS.fullmatch(obj["id_str"]):
+        return str(obj["id_str"])
     value = tweet.get(id_key) if id_key else None
     return value if isinstance(value, str) and DIGITS.fullmatch(value) else None
 
 
-def decide(oembed: Fetched, synd: Fetched, has_content: bool) -> tuple[str, str | None]:
-    """The capture's status from what the sources said, with the reason when it is not archived."""
-    if synd.outcome == "ok":
-        return ("archived", None) if has_content else ("failed", "syndication returned a post with no text")
-    if synd.outcome == "tombstone":
-        return "tombstoned", "the post is withheld behind a tombstone"
-    if synd.outcome == "forbidden" or oembed.outcome == "forbidden":
-        return "protected", "the post is protected (oEmbed/syndication refused it)"
-    if synd.transient:
-        return "unavailable", synd.error or f"syndication: {synd.outcome}"
-    if synd.outcome in ("empty", "not_found"):
-        if oembed.outcome == "not_found":
-            return "deleted", "oEmbed 404 and syndication " + ("{}" if synd.outcome == "empty" else "404")
-        if oembed.outcome == "ok" and has_content:
-            return "archived", None
-        if oembed.transient:
-            return "unavailable", oembed.error or f"oembed: {oembed.outcome}"
-        return "deleted", f"syndication {synd.outcome}, oEmbed {oembed.outcome}"
-    return "unavailable", synd.error or f"syndication: {synd.outcome}"
+def tweet_summary(answer: Answer | None) -> dict[str, Any] | None:
+    """What a syndication answer (or an embedded copy) says, kept small for its source entry (the
+    full body is in the WARC): the type, text, times, author, the notices and flags."""
+    if answer is None:
+        return None
+    d = answer.tweet or {}
+    text, expanded = expand_text(d)
+    user = d.get("user") if isinstance(d.get("user"), dict) else {}
+    out: dict[str, Any] = {
+        "typename": answer.typename, "text": text, "text_expanded": expanded,
+        "created_at": str_or_none(d.get("created_at")), "handle": str_or_none(user.get("screen_name")),
+        "author": str_or_none(user.get("name")), "user_id": str_or_none(user.get("id_str")),
+        "lang": str_or_none(d.get("lang"))}
+    if answer.kind != "tweet":
+        out["kind"] = answer.kind
+    for name, value in (("tombstone", answer.tombstone), ("reason", answer.reason),
+                        ("interstitial", answer.interstitial)):
+        if value is not None:
+            out[name] = value
+    if isinstance(d.get("note_tweet"), dict):
+        out["note_tweet"] = True
+    if withheld_countries(d):
+        out["withheld_in_countries"] = withheld_countries(d)
+    return out
 
 
 def synd_summary(synd: Fetched) -> dict[str, Any] | None:
     """The syndication source's own view, kept small (the full body is in the WARC)."""
-    if not isinstance(synd.data, dict):
-        return None
-    d = synd.data
-    text, expanded = expand_text(d)
-    user = d.get("user") if isinstance(d.get("user"), dict) else {}
-    return {"typename": str_or_none(d.get("__typename")), "text": text, "text_expanded": expanded,
-            "created_at": str_or_none(d.get("created_at")), "handle": str_or_none(user.get("screen_name")),
-            "author": str_or_none(user.get("name")), "user_id": str_or_none(user.get("id_str")),
-            "lang": str_or_none(d.get("lang"))}
+    return tweet_summary(synd.data if isinstance(synd.data, Answer) else None)
 
 
 def str_or_none(value: Any) -> str | None:

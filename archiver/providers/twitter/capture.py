@@ -1,57 +1,96 @@
-"""Twitter/X capture from three sources, each recorded with its own provenance.
+"""Twitter/X capture from its sources, each recorded with its own provenance.
 
 1. The publisher's embed markup in the article (always there).
 2. oEmbed: text, author, status URL.
-3. Syndication: created_at, user, full text with t.co links expanded, media at original size, quoted
-   tweet and reply parent (each snapshotted in its own right), edit control.
+3. Syndication: created_at, user and its flags, the text with t.co links expanded, media at original
+   size, cards and polls, counts and entities, the edit chain, the quoted tweet and reply parent, or
+   what the platform shows instead of the post (a tombstone, a TweetUnavailable reason).
+4. For a quoted or replied-to post, also the copy its quoting or replying post's answer carried
+   (source "quoting_post" / "replying_post", with that answer's URL and time): its content when its
+   own request has no post or fails.
+
+The status is decided from all of them together (``states.decide``; the rules are there), the text is
+the fullest any source gives (``texts.choose_text``; each source's text is kept in ``texts``). A
+quoted post, a replied-to post and, when the embedded version of an edited post is stale, its latest
+version are captured in their own right (depth 1, ``related_capture_id``, ``referenced_by``).
 
 Flattened embeds without an id are resolved through their pic.twitter.com / t.co codes; when nothing
 resolves an unresolved snapshot keeps what the article showed. Every exchange goes into the
 capture's WARC. The sources themselves are read in ``api.py``. The capture returns what it found
-(``CapturedPost``): the capture step archives the avatar and media and stores the quoted and parent
-posts, the WARC, the cards and the manifest.
+(``CapturedPost``): the capture step archives the avatar and media and stores the related posts, the
+WARC, the cards and the manifest.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from archiver.capture.manifest import (
     Edit,
+    Entities,
+    LinkEntity,
     Manifest,
+    Mention,
+    Metrics,
+    MissingPart,
     PostRef,
     ReferencedBy,
     Source,
     new_capture_id,
     related_capture_id,
+    source_entry,
     utc_iso,
 )
 from archiver.providers import markup
 from archiver.providers.base import CaptureContext, CapturedPost, MediaRef, Occurrence, Relation
 from archiver.providers.twitter.api import (
-    decide,
     edit_info,
+    entities_info,
+    expand_links,
     expand_text,
     fetch_oembed,
     fetch_syndication,
+    metrics_info,
+    note_text,
     related_id,
     resolve_shortlinks,
     str_or_none,
     synd_summary,
+    tweet_summary,
 )
 from archiver.providers.twitter.cards import read_card
 from archiver.providers.twitter.ids import DIGITS, HANDLE, NAME, canonical_url, parse_time, snowflake_time
 from archiver.providers.twitter.media import media_plan
+from archiver.providers.twitter.states import Answer, decide, read_answer, withheld_countries
+from archiver.providers.twitter.texts import choose_text
 
 if TYPE_CHECKING:
     from archiver.capture.exchange import Exchange
 
 _AVATAR_SIZE = re.compile(r"_(?:normal|bigger|mini|x96|200x200|400x400)(\.\w+)$")
-# The quoted and parent posts: (relation, the tweet's object key, the tweet's id key).
-_RELATED: tuple[tuple[Relation, str, str | None], ...] = (
-    ("quoted", "quoted_tweet", None), ("parent", "parent", "in_reply_to_status_id_str"))
+# The quoted and parent posts: (relation, the tweet's object key, the tweet's id key, the name of the
+# source the object is for the related post's capture).
+_RELATED: tuple[tuple[Relation, str, str | None, str], ...] = (
+    ("quoted", "quoted_tweet", "quoted_status_id_str", "quoting_post"),
+    ("parent", "parent", "in_reply_to_status_id_str", "replying_post"))
+# pic.twitter.com / pic.x.com links in a text: media a post shows.
+_PIC_LINK = re.compile(r"(?i)(?<![\w.])(?:https?://)?pic\.(?:twitter|x)\.com/([A-Za-z0-9]{1,40})")
+MAX_MISSING_LINKS = 20
+
+
+@dataclass
+class _Embedded:
+    """A related post's copy inside its quoting or replying post's syndication answer: a source of
+    the related post's capture (``name`` "quoting_post" / "replying_post"; ``source`` carries that
+    answer's request URL, time, status and body hash; ``exchanges`` that answer's, for the WARC)."""
+
+    name: str
+    answer: Answer
+    source: Source
+    exchanges: list[Exchange] = field(default_factory=list)
 
 
 class TwitterProvider:
@@ -61,8 +100,8 @@ class TwitterProvider:
     name = NAME
 
     def capture(self, occurrences: Sequence[Occurrence], ctx: CaptureContext) -> CapturedPost:
-        """The tweet from its markup, oEmbed and syndication, its media to archive and its quoted and
-        parent posts captured in their own right (``Provider.capture``)."""
+        """The tweet from its markup, oEmbed and syndication, its media to archive and its quoted,
+        parent and latest-version posts captured in their own right (``Provider.capture``)."""
         if not occurrences:
             return CapturedPost(NAME, None, error="no occurrences to capture")
         first = next((o.embed for o in occurrences if o.embed.post_id and DIGITS.fullmatch(o.embed.post_id)), None)
@@ -84,69 +123,180 @@ class TwitterProvider:
         capture_id = ctx.capture_id or new_capture_id(ctx.now())
         return self._capture_post(ctx, post_id, handle, capture_id, occurrences, sources, exchanges, depth=0)
 
-    # The whole capture of one post; quoted and parent posts come back here with depth 1.
+    # The whole capture of one post; related posts come back here with depth 1.
     def _capture_post(self, ctx: CaptureContext, post_id: str, handle: str | None, capture_id: str,
                       occurrences: Sequence[Occurrence], sources: list[Source],
                       exchanges: list[Exchange], depth: int,
-                      referenced_by: ReferencedBy | None = None) -> CapturedPost:
+                      referenced_by: ReferencedBy | None = None, embedded: _Embedded | None = None) -> CapturedPost:
         oembed = fetch_oembed(ctx, post_id, handle)
         synd = fetch_syndication(ctx, post_id)
         exchanges += oembed.exchanges + synd.exchanges
-        sources += [oembed.entry(oembed.data), synd.entry(synd_summary(synd))]
-        tweet = synd.data if synd.outcome == "ok" else {}
+        synd_entry = synd.entry(synd_summary(synd))
+        sources += [oembed.entry(oembed.data), synd_entry]
+        if embedded is not None:
+            sources.append(embedded.source)
+            exchanges += [e for e in embedded.exchanges if all(e is not x for x in exchanges)]
+        answer = synd.data if isinstance(synd.data, Answer) else None
+        own = answer.tweet if answer is not None and answer.kind == "tweet" else None
+        copy = embedded.answer.tweet if embedded is not None and embedded.answer.kind == "tweet" else None
+        tweet: dict[str, Any] = own or copy or {}
+        read_at = synd_entry.fetched_at if own else embedded.source.fetched_at if copy and embedded else None
         user = tweet.get("user") if isinstance(tweet.get("user"), dict) else {}
         o = oembed.data or {}
         mk = (sources[0].data or {}) if sources and sources[0].name == markup.MARKUP_SOURCE else {}
         handle = str_or_none(user.get("screen_name")) or o.get("handle") or handle
         m = markup.new_manifest(NAME, occurrences, ctx, post_id=post_id, capture_id=capture_id,
                                 url=canonical_url(post_id, handle))
-        text, expanded = expand_text(tweet)
-        text_source = "syndication" if text else None
-        if not text and o.get("text"):
-            text, expanded, text_source = o["text"], o["text"], "oembed"
-        has_content = bool(text and text.strip())
-        if not text and mk.get("text"):
-            text, expanded, text_source = mk["text"], mk["text"], markup.MARKUP_SOURCE
-        m.text, m.text_expanded, m.text_source = text, expanded, text_source
+        has_content = self._text(m, mk, o, own, copy, embedded)
         m.lang = str_or_none(tweet.get("lang")) or o.get("lang") or mk.get("lang")
         sensitive = tweet.get("possibly_sensitive")
         m.possibly_sensitive = sensitive if isinstance(sensitive, bool) else None
         edit = edit_info(tweet, post_id)
         m.edit = Edit.model_construct(**edit) if edit is not None else None
-        a = m.author
-        a.name = str_or_none(user.get("name")) or o.get("author") or mk.get("author")
-        a.handle, a.id = handle, str_or_none(user.get("id_str"))
-        a.verified = user.get("verified") if isinstance(user.get("verified"), bool) else None
-        a.verified_type = str_or_none(user.get("verified_type"))
+        self._author(m, user, o, mk, handle)
         self._times(m, post_id, tweet)
-        if synd.outcome == "tombstone" and isinstance(synd.data, dict):
-            tomb = synd.data.get("tombstone")
-            tomb_text = tomb.get("text") if isinstance(tomb, dict) else None
-            m.tombstone = str_or_none(tomb_text.get("text")) if isinstance(tomb_text, dict) else None
+        self._notices(m, answer, embedded, tweet)
+        if read_at is not None:
+            counts = metrics_info(tweet, read_at)
+            if counts is not None:
+                m.metrics = Metrics(**counts)
+        ents = entities_info(tweet)
+        if ents is not None:
+            m.entities = Entities(mentions=[Mention(**e) for e in ents["mentions"]], hashtags=ents["hashtags"],
+                                  urls=[LinkEntity(**u) for u in ents["urls"]])
         if referenced_by is not None:
             m.referenced_by = [referenced_by]
-        m.status, m.error = decide(oembed, synd, has_content)
+        m.status, m.error = decide(oembed, synd, has_content, embedded.answer if embedded else None,
+                                   embedded.name if embedded else "embedded")
+        missing: list[MissingPart] = []
+        if m.status == "partial":  # syndication failed; the copy gave the content
+            missing.append(MissingPart(part="syndication", ref=synd.url, reason=m.error or synd.outcome))
+        if m.status == "archived" and not tweet:
+            missing += self._pic_links_missing(o, mk)
+            if missing:
+                m.status = "partial"
+                m.error = (f"{len(missing)} medi{'um' if len(missing) == 1 else 'a'} the post shows "
+                           "(pic.twitter.com links) could not be fetched: syndication had no post, so no source "
+                           "gave their URLs")
+        if missing:
+            m.missing = missing
         m.sources = sources
         captured = CapturedPost(NAME, m, exchanges=exchanges)
-        if synd.outcome == "ok":
+        if tweet:
             avatar = str_or_none(user.get("profile_image_url_https"))
             if avatar:
-                a.avatar_url = _AVATAR_SIZE.sub(r"\1", avatar)  # the original size; the capture step archives it
-            captured.media = [MediaRef(**item) for item in media_plan(tweet)]
+                m.author.avatar_url = _AVATAR_SIZE.sub(r"\1", avatar)  # the original size; the capture step archives it
+            captured.media = [item if isinstance(item, MediaRef) else MediaRef(**item) for item in media_plan(tweet)]
+            # A poll's counts are stamped with the capture's clock (tests/test_twitter_cards.py holds
+            # captured_at <= read_at); the metrics above with the syndication answer's own time.
             card, poll, card_media = read_card(tweet, utc_iso(ctx.now()))
             if card is not None:
                 m.card = card
             if poll is not None:
                 m.poll = poll
             captured.media += card_media
-            for relation, obj_key, id_key in _RELATED:
-                if depth == 0:
-                    related = self._related(ctx, tweet, obj_key, id_key, capture_id, relation)
-                    if related is not None:
-                        captured.related[relation] = related
-                else:
-                    setattr(m, relation, _ref(related_id(tweet, obj_key, id_key)))
+            self._related(ctx, m, captured, tweet, synd.exchanges, capture_id, depth)
         return captured
+
+    @staticmethod
+    def _text(m: Manifest, mk: dict[str, Any], o: dict[str, Any], own: dict[str, Any] | None,
+              copy: dict[str, Any] | None, embedded: _Embedded | None) -> bool:
+        """Each source's text into ``m.texts``, the fullest into ``m.text`` (``texts.choose_text``);
+        whether a source other than the publisher's markup gave one."""
+        candidates: list[tuple[str, str | None, bool | None]] = [
+            (markup.MARKUP_SOURCE, mk.get("text"), None), ("oembed", o.get("text"), None)]
+        for name, tw in (("syndication", own), (embedded.name if embedded else "", copy)):
+            if tw is not None:
+                candidates.append((name, expand_text(tw)[0], not isinstance(tw.get("note_tweet"), dict)))
+                candidates.append(("note_tweet", note_text(tw), True))
+        texts, chosen, complete = choose_text(candidates)
+        tweet = own or copy or {}
+        if texts:
+            m.texts = texts
+        if chosen is not None:
+            m.text, m.text_expanded, m.text_source = chosen.text, expand_links(chosen.text, tweet), chosen.source
+            m.text_complete = complete
+        else:
+            m.text, m.text_expanded, m.text_source = None, None, None
+        return any(t.source != markup.MARKUP_SOURCE for t in texts)
+
+    @staticmethod
+    def _author(m: Manifest, user: dict[str, Any], o: dict[str, Any], mk: dict[str, Any], handle: str | None) -> None:
+        a = m.author
+        a.name = str_or_none(user.get("name")) or o.get("author") or mk.get("author")
+        a.handle, a.id = handle, str_or_none(user.get("id_str"))
+        a.verified = user.get("verified") if isinstance(user.get("verified"), bool) else None
+        if isinstance(user.get("is_blue_verified"), bool):
+            a.is_blue_verified = user["is_blue_verified"]
+        a.verified_type = str_or_none(user.get("verified_type"))
+        shape = str_or_none(user.get("profile_image_shape"))
+        if shape is not None:
+            a.profile_image_shape = shape[:40]
+
+    @staticmethod
+    def _notices(m: Manifest, answer: Answer | None, embedded: _Embedded | None, tweet: dict[str, Any]) -> None:
+        """What the platform shows instead of (or before) the post: the tombstone text verbatim, the
+        interstitial, the countries it is withheld in."""
+        answers = [a for a in (answer, embedded.answer if embedded else None) if a is not None]
+        tomb = next((a.tombstone for a in answers if a.kind == "tombstone" and a.tombstone), None)
+        if tomb is not None:
+            m.tombstone = tomb
+        interstitial = next((a.interstitial for a in answers if a.interstitial), None)
+        if interstitial is not None:
+            m.interstitial = interstitial
+        countries = withheld_countries(tweet)
+        if countries:
+            m.withheld_in_countries = countries
+
+    @staticmethod
+    def _pic_links_missing(o: dict[str, Any], mk: dict[str, Any]) -> list[MissingPart]:
+        """One missing part per pic.twitter.com / pic.x.com link the post's text shows (oEmbed's or
+        the publisher's), when no source gave the media's URLs."""
+        seen: dict[str, str] = {}
+        texts = [o.get("text"), *(o.get("links") or []), mk.get("text"), *(mk.get("media_links") or [])]
+        for text in texts:
+            for hit in _PIC_LINK.finditer(text if isinstance(text, str) else ""):
+                link = hit.group(0)
+                seen.setdefault(hit.group(1), link)
+        return [MissingPart(part="media", ref=link, reason="the post shows this medium but syndication had no post, "
+                            "so no source gave its URL") for link in list(seen.values())[:MAX_MISSING_LINKS]]
+
+    def _related(self, ctx: CaptureContext, m: Manifest, captured: CapturedPost, tweet: dict[str, Any],
+                 answer_exchanges: list[Exchange], capture_id: str, depth: int) -> None:
+        """The quoted and replied-to posts and, when this version is stale, the latest version: captured
+        in their own right at depth 0, only referred to (``PostRef``) deeper."""
+        for relation, obj_key, id_key, source_name in _RELATED:
+            rid = related_id(tweet, obj_key, id_key)
+            if rid is None:
+                continue
+            if depth > 0:
+                setattr(m, relation, _ref(rid))
+                continue
+            obj = tweet.get(obj_key)
+            embedded = None
+            if isinstance(obj, dict):
+                ans = read_answer(obj)
+                outcome = "ok" if ans.kind == "tweet" else ans.kind if ans.kind != "other" else "bad_response"
+                embedded = _Embedded(source_name, ans, source_entry(source_name, answer_exchanges, outcome=outcome,
+                                                                    data=tweet_summary(ans)),
+                                     list(answer_exchanges))
+            user = (embedded.answer.tweet or {}).get("user") if embedded else None
+            handle = str_or_none(user.get("screen_name")) if isinstance(user, dict) else None
+            handle = handle or str_or_none(tweet.get("in_reply_to_screen_name") if relation == "parent" else None)
+            captured.related[relation] = self._capture_post(
+                ctx, rid, handle if handle and HANDLE.fullmatch(handle) else None,
+                related_capture_id(capture_id, relation), [], [], [], depth=1,
+                referenced_by=ReferencedBy(capture_id=capture_id, relation=relation), embedded=embedded)
+        edit = m.edit
+        latest = edit.latest_id if edit is not None else None
+        if edit is None or latest is None or latest == m.post_id or not (edit.is_stale or not edit.is_latest):
+            return
+        if depth > 0:
+            m.latest_edit = _ref(latest)
+            return
+        captured.related["latest_edit"] = self._capture_post(
+            ctx, latest, m.author.handle, related_capture_id(capture_id, "latest_edit"), [], [], [], depth=1,
+            referenced_by=ReferencedBy(capture_id=capture_id, relation="latest_edit"))
 
     @staticmethod
     def _times(m: Manifest, post_id: str, tweet: dict[str, Any]) -> None:
@@ -156,18 +306,6 @@ class TwitterProvider:
         m.created_at = utc_iso(stated or snow) if (stated or snow) else None
         # created_at is stated to the second; the snowflake to the millisecond.
         m.created_at_consistent = abs((stated - snow).total_seconds()) < 1.5 if stated and snow else None
-
-    def _related(self, ctx: CaptureContext, tweet: dict[str, Any], obj_key: str, id_key: str | None,
-                 capture_id: str, relation: Relation) -> CapturedPost | None:
-        rid = related_id(tweet, obj_key, id_key)
-        if rid is None:
-            return None
-        obj = tweet.get(obj_key) if isinstance(tweet.get(obj_key), dict) else {}
-        user = obj.get("user") if isinstance(obj.get("user"), dict) else {}
-        handle = str_or_none(user.get("screen_name")) or str_or_none(tweet.get("in_reply_to_screen_name"))
-        handle = handle if handle and HANDLE.fullmatch(handle) else None
-        return self._capture_post(ctx, rid, handle, related_capture_id(capture_id, relation), [], [], [], depth=1,
-                                  referenced_by=ReferencedBy(capture_id=capture_id, relation=relation))
 
     @staticmethod
     def _unresolved(occurrences: Sequence[Occurrence], ctx: CaptureContext, sources: list[Source],

@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from archiver.capture.manifest import CAPTURED_STATUSES, GONE_STATUSES
 from archiver.discover.urls import query
 from archiver.health.state import Probe
 from archiver.providers.base import CaptureContext, EmbedForms, PostUrl, ProviderSpec, SettingSpec
-from archiver.providers.twitter.api import decide, fetch_oembed, fetch_syndication
+from archiver.providers.twitter.api import fetch_oembed, fetch_syndication
 from archiver.providers.twitter.capture import TwitterProvider
 from archiver.providers.twitter.discovery import (
     finish,
@@ -23,6 +24,7 @@ from archiver.providers.twitter.discovery import (
     shortcode_post,
 )
 from archiver.providers.twitter.ids import NAME, canonical_url, parse_status_url, status_url
+from archiver.providers.twitter.states import decide
 
 if TYPE_CHECKING:
     from archiver.runtime import Runtime
@@ -52,16 +54,18 @@ def _widget(m: re.Match[str]) -> tuple[str, str | None] | None:
 
 
 def probe(rt: Runtime, url: str, post_id: str) -> Probe:
-    """oEmbed and syndication, read as a capture reads them (``api.decide``): archived is up;
-    deleted, tombstoned and protected are gone; anything else is inconclusive."""
+    """oEmbed and syndication, read as a capture reads them (``states.decide``): archived (or partial:
+    the post is there, some media could not be named) is up; a gone status (``GONE_STATUSES``:
+    deleted, suspended, protected, withheld, age-restricted, removed for the rules, tombstoned) is a
+    failure; anything else is inconclusive."""
     ctx = CaptureContext(settings=rt.settings, fetcher=rt.fetcher)
     found = parse_status_url(url)
     synd = fetch_syndication(ctx, post_id)
     oembed = fetch_oembed(ctx, post_id, found[0] if found else None)
     status, reason = decide(oembed, synd, True)
-    if status == "archived":
+    if status in CAPTURED_STATUSES:
         return Probe("ok", "the post is up")
-    if status in ("deleted", "tombstoned", "protected"):
+    if status in GONE_STATUSES:
         return Probe("failure", f"{status}: {reason}")
     return Probe("inconclusive", reason or status)
 
