@@ -25,6 +25,7 @@ from archiver.providers.twitter.ids import double_to_radix, parse_status_url, sn
 from archiver.providers.twitter.media import media_plan, photo_original_url
 from archiver.storage.local import LocalStore
 from archiver.testing.fixture_origin import FixtureOrigin
+from archiver.testing.fixtures import TOMBSTONE_TEXT
 
 # Computed with node: ((Number(id)/1e15)*Math.PI).toString(36).replace(/(0+|\.)/g,'')
 NODE_TOKENS = {
@@ -74,8 +75,8 @@ GIF = {"id": "1764927578469150481", "handle": "PinecrestObs", "name": "Pinecrest
 REPLY = {"id": "1766441302328346877", "handle": "LakemontDPW", "name": "Lakemont Public Works",
          "text": "Update: the ban is lifted.", "parent_id": "1757429972446608301"}
 EDITED = {"id": "1748306223249557432", "handle": "LakemontSki", "name": "Lakemont Ski Patrol",
-          "text": "Opening run at Pine Ridge (corrected)", "edit_ids": ["1748306223249557432",
-                                                                      "1765709230920277604"]}
+          "text": "Opening run at Pine Ridge", "edit_ids": ["1748306223249557432", "1765709230920277604"]}
+EDITED_LATEST = {**EDITED, "id": "1765709230920277604", "text": "Opening run at Pine Ridge (corrected)"}
 HINDI = {"id": "1945048830047662087", "handle": "ANI", "name": "ANI", "lang": "hi",
          "text": "विदेश मंत्री डॉ. एस. जयशंकर ने तियानजिन में लावरोव से मुलाकात की 🇮🇳🤝🇷🇺"}
 ARABIC = {"id": "1700000000000000001", "handle": "AlJazeera", "name": "الجزيرة", "lang": "ar",
@@ -87,7 +88,7 @@ PROTECTED = {"id": "1111111111111111111", "handle": "locked", "name": "Locked", 
              "state": "protected"}
 EMOJI = {"id": "1765709230920277605", "handle": "LakemontSnow", "name": "Lakemont Snow Desk (LSD) ❄️",
          "text": "Family sledding day 👨‍👩‍👧‍👦🛷 keycap 1️⃣ flags 🇮🇳🇺🇦 skin 👍🏽 — done ✅"}
-ALL = [PHOTO, VIDEO, QUOTED, GIF, REPLY, EDITED, HINDI, ARABIC, DELETED, TOMB, PROTECTED, EMOJI]
+ALL = [PHOTO, VIDEO, QUOTED, GIF, REPLY, EDITED, EDITED_LATEST, HINDI, ARABIC, DELETED, TOMB, PROTECTED, EMOJI]
 
 
 @pytest.fixture(scope="module")
@@ -280,7 +281,11 @@ def test_edited_tweet_records_edit_chain(env: dict[str, Any]) -> None:
     m = _stored_manifest(env, _capture(env, [_embed(EDITED)]))
     assert m["edit"]["edit_ids"] == EDITED["edit_ids"]
     assert m["edit"]["is_edited"] is True and m["edit"]["is_latest"] is False
-    assert m["edit"]["latest_id"] == "1765709230920277604"
+    assert m["edit"]["latest_id"] == EDITED_LATEST["id"] and m["edit"]["is_stale"] is True
+    # The article shows a stale version: the latest one is captured too.
+    assert m["latest_edit"]["post_id"] == EDITED_LATEST["id"] and m["latest_edit"]["status"] == "archived"
+    latest = json.loads(env["store"].get(m["latest_edit"]["manifest_key"]))
+    assert latest["text"] == EDITED_LATEST["text"] and latest["edit"]["is_latest"] is True
 
 
 @pytest.mark.parametrize("tweet", [HINDI, ARABIC], ids=["hindi", "rtl"])
@@ -314,9 +319,11 @@ def test_deleted_keeps_what_the_article_showed(env: dict[str, Any]) -> None:
 
 
 def test_tombstone_and_protected(env: dict[str, Any]) -> None:
+    # The fixture's tombstone is the age-restriction notice: its text says what it is.
     res = _capture(env, [_embed(TOMB)])
-    assert res.status == "tombstoned"
-    assert _stored_manifest(env, res)["tombstone"].startswith("Age-restricted adult content")
+    assert res.status == "age_restricted"
+    m = _stored_manifest(env, res)
+    assert m["tombstone"] == TOMBSTONE_TEXT and m["error"] and "\n" not in m["error"]
     res = _capture(env, [_embed(PROTECTED)])
     assert res.status == "protected"
     _stored_manifest(env, res)
