@@ -9,14 +9,20 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from archiver.auth import authenticate
+from archiver.auth import authenticate, create_token
+from archiver.capture.cards.write import write_cards
+from archiver.capture.manifest import Manifest, validate_manifest
+from archiver.catalog.indexing import index_capture
 from archiver.compliance import audit
 from archiver.compliance.holds import set_takedown
+from archiver.config.settings import load_settings
+from archiver.runtime import Runtime
 from archiver.steps.prepare import load_plan
 from archiver.web.app import create_app
 from archiver.web.routes import pages
@@ -381,3 +387,165 @@ def test_taken_down_posts_stay_visible_to_staff_as_evidence(app: Any, compliance
     assert_no_hostile_markup(page)
     found = compliance.get("/search", params={"handle": "evil_handle"}).text
     assert 'class="badge status-takedown"' in found
+
+
+# --- what manifest v2 adds: statuses, source texts, cards, polls, counts, edits, media, missing -------
+EARLY_ID, LATEST_ID, GONE_ID, ODD_ID = "1850000000000000003", "1850000000000000004", "1850000000000000005", \
+    "1850000000000000006"
+EARLY_CID, LATEST_CID, GONE_CID, ODD_CID = ("20250715T091233Z-0000e001", "20250715T091234Z-0000e002",
+                                            "20250715T091235Z-0000e003", "20250715T091236Z-0000e004")
+PREVIEW_TEXT = "Our coastal survey results are in, and the findings on dune erosion are more serious than"
+WHOLE_TEXT = PREVIEW_TEXT + " last year's projections suggested. Over the next decade the northern beaches recede."
+EVIL = '<script>alert("v2")</script>'
+
+
+def v2_manifest(post_id: str, capture_id: str, status: str, text: str | None, **fields: Any) -> dict[str, Any]:
+    m = Manifest.new(provider="twitter", post_id=post_id, capture_id=capture_id,
+                     captured_at=datetime.strptime(capture_id[:16] + "+0000", "%Y%m%dT%H%M%SZ%z"), status=status,
+                     url=f"https://twitter.com/coastlab/status/{post_id}").to_json()
+    m.update(text=text, text_expanded=text, lang="en", created_at="2025-07-15T09:00:00.000Z", **fields)
+    m["author"].update(name="Coast Lab", handle="coastlab")
+    return m
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def v2(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """An archive of v2 captures stored and indexed as a capture does it: a stale version of an edited
+    post (partial, with every v2 part) and its latest version, a suspended account's post whose text is
+    a preview, and a capture with hostile v2 fields."""
+    home = tmp_path_factory.mktemp("pages-v2")
+    catalog = (fresh_pg_dsn(request.getfixturevalue("postgres_dsn")) if request.param == "postgres"
+               else f"sqlite:///{home / 'catalog.sqlite3'}")
+    settings = load_settings(env={}).replace(home=str(home), catalog=catalog,
+                                             public_base_url="https://archive.example/media")
+    rt = Runtime.from_settings(settings)
+    photo = {"type": "photo", "status": "archived", "sha256": "ab" * 32, "key": f"blobs/sha256/ab/{'ab' * 32}",
+             "mime": "image/jpeg", "bytes": 1000, "width": 4096, "height": 2304, "duration": None,
+             "original_url": "https://pbs.twimg.com/media/GxAbC?format=jpg&name=orig", "alt_text": None,
+             "variant": "4096x4096", "degraded": True,
+             "availability": {"status": "Available", "reason": "Geoblocked"},
+             "sensitive_warning": {"adult_content": True, "graphic_violence": False, "other": False},
+             "source_status_id": "1840000000000000009"}
+    early = v2_manifest(
+        EARLY_ID, EARLY_CID, "partial", WHOLE_TEXT, text_complete=True, error="one photo is missing",
+        texts=[{"source": "syndication", "text": PREVIEW_TEXT + " …", "complete": False},
+               {"source": "oembed", "text": WHOLE_TEXT, "complete": True}],
+        edit={"edit_ids": [EARLY_ID, LATEST_ID], "is_edited": True, "is_latest": False, "is_stale": True,
+              "initial_id": EARLY_ID},
+        latest_edit={"post_id": LATEST_ID, "url": None, "capture_id": LATEST_CID,
+                     "manifest_key": f"posts/twitter/{LATEST_ID}/{LATEST_CID}.json", "status": "archived"},
+        media=[photo],
+        card={"name": "summary_large_image", "url": "https://t.co/Qw3rTy7uIo",
+              "expanded_url": "https://coast.example.org/survey", "title": "Dune erosion survey 2025",
+              "description": "Annual results for the northern coast.", "domain": "coast.example.org"},
+        poll={"name": "poll2choice_text_only", "choices": [{"label": "Trains", "count": 412},
+                                                            {"label": "Buses", "count": 198}],
+              "end_datetime": "2025-07-16T09:00:00Z", "counts_are_final": True},
+        metrics={"read_at": "2025-07-15T09:12:33.000Z", "favorite_count": 1234, "conversation_count": 56},
+        entities={"mentions": [{"handle": "HarbourFerries", "id": "44000001", "name": "Harbour Ferries"}],
+                  "hashtags": ["DuneWatch"],
+                  "urls": [{"url": "https://t.co/Qw3rTy7uIo", "expanded_url": "https://coast.example.org/survey",
+                            "display_url": "coast.example.org/survey"}]},
+        missing=[{"part": "photo", "ref": "https://pbs.twimg.com/media/GxMiSsInG?format=jpg&name=orig",
+                  "reason": "every size answered HTTP 404"}])
+    latest = v2_manifest(LATEST_ID, LATEST_CID, "archived", WHOLE_TEXT + " (edited)", text_complete=True,
+                         edit={"edit_ids": [EARLY_ID, LATEST_ID], "is_edited": True, "is_latest": True,
+                               "is_stale": False},
+                         referenced_by=[{"capture_id": EARLY_CID, "relation": "latest_edit"}])
+    gone = v2_manifest(GONE_ID, GONE_CID, "suspended", "Harbour closing early today", text_complete=False,
+                       error="the account is suspended", tombstone="This Post is from a suspended account.",
+                       interstitial="This Post may include sensitive content.", withheld_in_countries=["DE"])
+    odd = v2_manifest(ODD_ID, ODD_CID, "partial", "odd capture", text_complete=False, error=EVIL,
+                      texts=[{"source": EVIL, "text": EVIL, "complete": False}],
+                      card={"name": "summary", "title": EVIL, "description": EVIL, "domain": EVIL,
+                            "expanded_url": "javascript:alert(1)"},
+                      poll={"name": "poll", "choices": [{"label": EVIL, "count": 1}]},
+                      entities={"mentions": [{"handle": EVIL, "name": EVIL}], "hashtags": [EVIL],
+                                "urls": [{"url": "javascript:alert(2)", "display_url": EVIL}]},
+                      missing=[{"part": EVIL, "ref": "javascript:alert(3)", "reason": EVIL}],
+                      edit={"edit_ids": [EVIL, "../x"], "is_edited": True, "is_latest": False, "is_stale": True},
+                      media=[{**photo, "variant": EVIL, "availability": {"status": "Unavailable", "reason": EVIL}}],
+                      referenced_by=[{"capture_id": EARLY_CID, "relation": "latest_edit"}])
+    for m in (early, latest, gone, odd):
+        validate_manifest(m)
+        key = f"posts/twitter/{m['post_id']}/{m['capture_id']}.json"
+        rt.store.put(key, json.dumps(m).encode(), content_type="application/json")
+        write_cards(rt.store, m)
+        index_capture(rt, key, m)
+    app = create_app(settings, runtime=rt)
+    client = TestClient(app, follow_redirects=False)
+    token = create_token(rt.catalog, "compliance", "compliance user")
+    assert client.post("/login", data={"token": token, "next": "/"}).status_code == 303
+    yield {"client": client, "runtime": rt}
+    rt.close()
+
+
+def words(page: str) -> str:
+    """The page's text as a reader sees it: tags dropped, entities decoded, blanks collapsed."""
+    return re.sub(r" ([:.,;)])", r"\1", " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split()))
+
+
+def test_post_page_says_what_each_source_said_and_every_v2_part(v2: dict[str, Any]) -> None:
+    page = v2["client"].get(f"/posts/twitter/{EARLY_ID}").text
+    seen = words(page)
+    assert "What each source said" in seen
+    assert f"syndication preview {PREVIEW_TEXT} …" in seen and f"oembed whole text {WHOLE_TEXT}" in seen
+    # Status in plain words with the reason; the missing part with its reason.
+    assert "The post was archived in part: one photo is missing." in seen
+    assert "Reason: one photo is missing" not in seen  # the provider's reason, already said
+    assert "Missing parts photo https://pbs.twimg.com/media/GxMiSsInG?format=jpg&name=orig: every size " \
+           "answered HTTP 404" in seen
+    # The medium: which size was stored, and the platform's flags.
+    assert "stored at 4096x4096, not the original" in seen and "geoblocked" in seen
+    assert "the platform warns it is sensitive: adult content" in seen
+    assert "first posted in post 1840000000000000009" in seen
+    # Link card, poll, counts with their read time, entities.
+    assert "Dune erosion survey 2025" in seen and "Annual results for the northern coast." in seen
+    assert '<a href="https://coast.example.org/survey" rel="noreferrer noopener nofollow">' in page
+    assert "Trains 412 67.5%" in seen and "Buses 198 32.5%" in seen and "final results" in seen
+    assert '<meter min="0" max="610" value="412">' in page
+    assert "1234 likes · 56 in the conversation (read at 2025-07-15T09:12:33.000Z" in seen
+    assert ('@<bdi>HarbourFerries</bdi></span> (<bdi>Harbour Ferries</bdi>) <span class="muted">id 44000001</span>'
+            in page) and "#<bdi>DuneWatch</bdi>" in page
+
+
+def test_edit_links_go_both_ways_and_say_which_version_the_article_showed(v2: dict[str, Any]) -> None:
+    early = v2["client"].get(f"/posts/twitter/{EARLY_ID}").text
+    assert "The article showed this version, an earlier one of an edited post." in words(early)
+    assert f'<a href="/posts/twitter/{LATEST_ID}#capture-{LATEST_CID}"><code>{LATEST_ID}</code></a>' in early
+    latest = v2["client"].get(f"/posts/twitter/{LATEST_ID}").text
+    assert "This is the latest version of an edited post. The article showed an earlier version" in words(latest)
+    assert f'<a href="/posts/twitter/{EARLY_ID}#capture-{EARLY_CID}"><code>{EARLY_ID}</code></a>' in latest
+    # The chain, in order, each linked but this post.
+    assert f'<a href="/posts/twitter/{EARLY_ID}"><code>{EARLY_ID}</code></a> <span class="muted">first version' \
+           in latest
+    assert f"<code>{LATEST_ID}</code> <span class=\"muted\">latest version</span> <strong>this post</strong>" in latest
+
+
+def test_gone_posts_and_previews_are_said_in_plain_words_on_the_page_and_in_search(v2: dict[str, Any]) -> None:
+    client = v2["client"]
+    seen = words(client.get(f"/posts/twitter/{GONE_ID}").text)
+    assert "The post is from a suspended account. This is what the article showed. Reason: the account is " \
+           "suspended" in seen
+    assert "The platform shows a warning before this post: “This Post may include sensitive content.”" in seen
+    assert "Withheld by the platform in: Germany (DE)." in seen
+    assert "Preview: the platform did not give the whole text." in seen
+    found = client.get("/search", params={"q": "harbour closing"}).text
+    assert "from a suspended account" in words(found) and "preview the platform did not give the whole text" in \
+        words(found)
+    whole = client.get("/search", params={"q": "beaches"}).text
+    assert "did not give the whole text" not in whole and "archived in part" in words(whole)
+    # A card title and a poll label find their posts from the search page too.
+    assert f'href="/posts/twitter/{EARLY_ID}"' in client.get("/search", params={"q": "dune erosion survey"}).text
+    assert f'href="/posts/twitter/{EARLY_ID}"' in client.get("/search", params={"q": "buses"}).text
+
+
+def test_hostile_v2_fields_are_escaped_and_never_links(v2: dict[str, Any]) -> None:
+    r = v2["client"].get(f"/posts/twitter/{ODD_ID}")
+    assert r.status_code == 200
+    assert_no_hostile_markup(r.text)
+    assert '<script>alert("v2")' not in r.text and "&lt;script&gt;alert(&#34;v2&#34;)&lt;/script&gt;" in r.text
+    assert not re.search(r'href="javascript', r.text)
+    assert 'href="/posts/twitter/..' not in r.text  # an edit id that is not one is no link
+    found = v2["client"].get("/search", params={"q": "odd capture"}).text
+    assert_no_hostile_markup(found)

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from archiver.capture.manifest import Manifest, validate_manifest
 from archiver.catalog import search as searching
 from archiver.catalog.backend import open_catalog
 from archiver.catalog.core import Catalog
+from archiver.catalog.indexing import card_words, index_capture
 from archiver.catalog.query import SearchQuery
+from archiver.catalog.schema import create_schema
 from archiver.catalog.text import parse_query, tokenize
 from archiver.errors import InputError
+from archiver.runners.reindex import reindex
+from archiver.runtime import Runtime
 from tests.harness.services import fresh_pg_dsn
 
 SHA_A, SHA_B, SHA_C = "aa" * 32, "bb" * 32, "cc" * 32
@@ -368,10 +374,6 @@ CARD_DESCRIPTION_AR = "نتائج المسح السنوي للساحل الشم�
 
 
 def card_manifest(post_id: str, capture_id: str, text: str, **fields: Any) -> dict[str, Any]:
-    from datetime import datetime
-
-    from archiver.capture.manifest import Manifest, validate_manifest
-
     m = Manifest.new(provider="twitter", post_id=post_id, capture_id=capture_id,
                      captured_at=datetime.strptime(capture_id[:16] + "+0000", "%Y%m%dT%H%M%SZ%z"),
                      status="archived", url=f"https://twitter.com/coastlab/status/{post_id}").to_json()
@@ -382,8 +384,6 @@ def card_manifest(post_id: str, capture_id: str, text: str, **fields: Any) -> di
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def runtime(request: pytest.FixtureRequest, tmp_settings: Any) -> Iterator[Any]:
-    from archiver.runtime import Runtime
-
     extra = {} if request.param == "sqlite" else {"catalog": fresh_pg_dsn(request.getfixturevalue("postgres_dsn"))}
     rt = Runtime.from_settings(tmp_settings(**extra))
     yield rt
@@ -391,9 +391,6 @@ def runtime(request: pytest.FixtureRequest, tmp_settings: Any) -> Iterator[Any]:
 
 
 def test_card_titles_descriptions_and_poll_labels_are_searchable_and_reindexed(runtime: Any) -> None:
-    from archiver.catalog.indexing import card_words, index_capture
-    from archiver.runners.reindex import reindex
-
     card = {"name": "summary_large_image", "url": "https://t.co/Qw3rTy7uIo", "title": CARD_TITLE_HI,
             "description": CARD_DESCRIPTION_AR, "domain": "coast.example.org"}
     poll = {"name": "poll3choice_text_only", "choices": [{"label": "Trains", "count": 412},
@@ -437,8 +434,6 @@ def test_an_older_catalog_gets_the_card_and_preview_columns_on_open(catalog: Cat
         for col in cols:
             catalog.execute(f"ALTER TABLE {table} DROP COLUMN {col}")
     assert "text_complete" not in catalog.backend.columns("posts")
-    from archiver.catalog.schema import create_schema
-
     create_schema(catalog.backend)  # what opening the catalog does
     assert {"card_text", "text_complete"} <= catalog.backend.columns("captures")
     assert "text_complete" in catalog.backend.columns("posts")

@@ -34,6 +34,16 @@ from starlette.concurrency import run_in_threadpool
 
 from archiver.article.versions import versions
 from archiver.auth import Principal, authenticate
+from archiver.capture.cards.content import (
+    clean,
+    country_names,
+    edit_note,
+    interstitial_note,
+    link_preview,
+    poll_view,
+    status_note,
+)
+from archiver.capture.manifest import STATUS_WORDS
 from archiver.catalog.query import SearchQuery, problems
 from archiver.compliance import audit
 from archiver.compliance.holds import post_state
@@ -240,9 +250,12 @@ def _label(name: str) -> str:
 
 
 def _card_of(rt: Runtime, hit: dict[str, Any]) -> dict[str, Any]:
-    """A hit as the result card shows it. A catalog row without the post's language was indexed
-    without its manifest's details: language and media are then read from the manifest itself."""
-    hit = {**hit, "compliance": post_state(rt, hit["provider"], hit["post_id"])}
+    """A hit as the result card shows it (with its status in plain words, and whether its text is
+    only a preview). A catalog row without the post's language was indexed without its manifest's
+    details: language and media are then read from the manifest itself."""
+    hit = {**hit, "compliance": post_state(rt, hit["provider"], hit["post_id"]),
+           "status_words": STATUS_WORDS.get(hit.get("status") or "", ""),
+           "preview": hit.get("text_complete") is False}
     if hit.get("lang"):
         return {**hit, "lang": lang_attr(hit["lang"])}
     manifest = _manifest(rt, hit.get("manifest_key"))
@@ -349,6 +362,144 @@ def _thumb_key(rt: Runtime, sha256: Any) -> str | None:
     return key if rt.store.exists(key) else None
 
 
+# --- what a capture says beyond its text (manifest v2) ----------------------------------------
+MAX_LISTED = 200  # entries of one list a page shows (texts, entities, missing parts, edit ids)
+MAX_SOURCE_TEXT = 50_000  # characters of one source's text
+_CAPTURE_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
+METRIC_LABELS = (("favorite_count", "likes"), ("retweet_count", "reposts"), ("reply_count", "replies"),
+                 ("quote_count", "quotes"), ("conversation_count", "in the conversation"), ("view_count", "views"))
+SENSITIVE_LABELS = (("adult_content", "adult content"), ("graphic_violence", "graphic violence"), ("other", "other"))
+
+
+def _dicts(value: Any, limit: int = MAX_LISTED) -> list[dict[str, Any]]:
+    return [x for x in value[:limit] if isinstance(x, dict)] if isinstance(value, list) else []
+
+
+def _strs(value: Any, limit: int = MAX_LISTED, chars: int = 200) -> list[str]:
+    """The non-empty strings of a list (at most ``limit``, each cut at ``chars``), as display text."""
+    return [clean(x)[:chars] for x in value[:limit] if clean(x)] if isinstance(value, list) else []
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def post_link(provider: str, post_id: Any, capture_id: Any = None) -> str | None:
+    """The page of post ``post_id`` of ``provider`` (at capture ``capture_id`` when it is one), or None
+    for an id that is not one."""
+    if not isinstance(post_id, str) or not POST_ID_RE.fullmatch(post_id) or ".." in post_id:
+        return None
+    anchor = f"#capture-{capture_id}" if isinstance(capture_id, str) and _CAPTURE_ID.fullmatch(capture_id) else ""
+    return f"/posts/{seg(provider)}/{seg(post_id)}{anchor}"
+
+
+def media_notes(medium: dict[str, Any]) -> list[str]:
+    """What a stored medium's v2 fields say, in plain words: the size stored (``stored at 4096x4096, not
+    the original``), the platform's availability (``geoblocked``), sensitivity warnings, reuse."""
+    notes = []
+    variant = clean(medium.get("variant"))[:40]
+    if medium.get("degraded") is True:
+        notes.append(f"stored at {variant or 'a smaller size'}, not the original")
+    elif variant:
+        notes.append(f"stored at its original size ({variant})")
+    if clean(medium.get("poster_variant")) and medium.get("poster_variant") != "orig":
+        notes.append(f"poster stored at {clean(medium.get('poster_variant'))[:40]}")
+    availability = _obj(medium.get("availability"))
+    reason = clean(availability.get("reason"))[:80]
+    if reason.lower() == "geoblocked":
+        notes.append("geoblocked: the platform does not show it in some countries")
+    elif availability.get("status") == "Unavailable" or reason:
+        notes.append("unavailable on the platform" + (f" ({reason})" if reason else ""))
+    warning = _obj(medium.get("sensitive_warning"))
+    kinds = [label for key, label in SENSITIVE_LABELS if warning.get(key) is True]
+    if kinds:
+        notes.append("the platform warns it is sensitive: " + ", ".join(kinds))
+    elif medium.get("possibly_sensitive") is True:
+        notes.append("marked possibly sensitive")
+    source = clean(medium.get("source_status_id"))
+    if source and POST_ID_RE.fullmatch(source):
+        notes.append(f"first posted in post {source}")
+    return notes
+
+
+def capture_details(rt: Runtime, provider: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """What the post page shows of one manifest beyond its text and media, each value display text
+    (escaped by the templates) or a checked link: the status in plain words (``note`` holds
+    STATUS_WORDS[status]) and the provider's one-line reason, the interstitial, the countries it is
+    withheld in, whether the text is a preview, each source's text, the link card and poll, counts
+    with their read time, entities, the edit chain (links to the latest version's capture and, on the
+    latest version, back to the earlier one the article showed) and the missing parts."""
+    status = manifest.get("status")
+    link = link_preview(manifest)
+    card_image = _obj(_obj(manifest.get("card")).get("image"))
+    metrics = _obj(manifest.get("metrics"))
+    counts = [(label, _count(metrics.get(key))) for key, label in METRIC_LABELS]
+    entities = _obj(manifest.get("entities"))
+    return {
+        "status_words": STATUS_WORDS.get(status, "") if isinstance(status, str) else "",
+        "note": status_note(manifest),
+        "error": clean(manifest.get("error"))[:1000],
+        "interstitial": interstitial_note(manifest),
+        "withheld": country_names(manifest.get("withheld_in_countries")),
+        "preview": manifest.get("text_complete") is False,
+        "texts": [{"source": clean(t.get("source"))[:64] or "?", "text": clean(t.get("text"))[:MAX_SOURCE_TEXT],
+                   "complete": t.get("complete") if isinstance(t.get("complete"), bool) else None}
+                  for t in _dicts(manifest.get("texts"))],
+        "link": link,
+        "link_image_key": card_image.get("key") if link and link.image_key else None,
+        "link_image_notes": media_notes(card_image) if card_image else [],
+        "poll": poll_view(manifest),
+        "metrics": [(label, n) for label, n in counts if n is not None],
+        "metrics_read_at": clean(metrics.get("read_at"))[:40],
+        "mentions": [{"handle": clean(x.get("handle"))[:64], "name": clean(x.get("name"))[:200],
+                      "id": clean(x.get("id"))[:32]} for x in _dicts(entities.get("mentions"))],
+        "hashtags": _strs(entities.get("hashtags")),
+        "urls": [{"text": clean(x.get("display_url") or x.get("expanded_url") or x.get("url"))[:500],
+                  "href": ext_url(x.get("expanded_url")) or ext_url(x.get("url"))}
+                 for x in _dicts(entities.get("urls"))],
+        "edit": _edit_view(rt, provider, manifest),
+        "missing": [{"part": clean(x.get("part"))[:64], "ref": clean(x.get("ref"))[:500],
+                     "reason": clean(x.get("reason"))[:1000]} for x in _dicts(manifest.get("missing"))],
+    }
+
+
+def _edit_view(rt: Runtime, provider: str, manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """The edit chain of a manifest: its ids (each with its page), which one this post is, whether
+    this version is stale (then ``note`` and the latest version's capture), and the earlier versions
+    whose capture led to this one (referenced_by, relation latest_edit); None when nothing says."""
+    edit = _obj(manifest.get("edit"))
+    this = manifest.get("post_id")
+    latest = _obj(manifest.get("latest_edit"))
+    earlier = []
+    for ref in _dicts(manifest.get("referenced_by"), 20):
+        cid = ref.get("capture_id")
+        if ref.get("relation") != "latest_edit" or not isinstance(cid, str) or not _CAPTURE_ID.fullmatch(cid):
+            continue
+        rows = rt.catalog.query("SELECT provider, post_id FROM captures WHERE capture_id = ?", [cid])
+        row = rows[0] if rows else {}
+        earlier.append({"post_id": clean(row.get("post_id")), "capture_id": cid,
+                        "link": post_link(row.get("provider") or provider, row.get("post_id"), cid)})
+    if not edit and not latest and not earlier:
+        return None
+    ids = _strs(edit.get("edit_ids"), chars=64)
+    latest_id = clean(latest.get("post_id")) or clean(edit.get("latest_id")) or (ids[-1] if ids else "")
+    return {
+        "chain": [{"id": i, "link": post_link(provider, i), "this": i == this, "latest": i == latest_id}
+                  for i in ids],
+        "edited": edit.get("is_edited") is True or len(ids) > 1,
+        "stale": edit.get("is_stale") is True,
+        "note": edit_note(manifest),
+        "latest": {"post_id": latest_id, "captured": bool(latest.get("capture_id")),
+                   "status": clean(latest.get("status")),
+                   "link": post_link(provider, latest_id, latest.get("capture_id"))} if latest_id else None,
+        "earlier": earlier,
+    }
+
+
 @router.get("/posts/{provider}/{post_id}")
 def post_page(request: Request, provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
               principal: Principal = Depends(require_role(*SEARCH_ROLES))) -> HTMLResponse:
@@ -365,7 +516,8 @@ def post_page(request: Request, provider: str, post_id: str, rt: Runtime = Depen
         manifest = _manifest(rt, row.get("manifest_key"))
         key = row.get("manifest_key") or ""
         card_key = key[: -len(".json")] + ".card.html" if key.endswith(".json") else None
-        media = [{**m, "thumb_key": _thumb_key(rt, m.get("sha256"))} for m in _media_of(manifest)]
+        media = [{**m, "thumb_key": _thumb_key(rt, m.get("sha256")), "notes": media_notes(m)}
+                 for m in _media_of(manifest)]
         captures.append({
             "row": row, "manifest": manifest, "author": _author_of(manifest), "media": media,
             "lang": lang_attr(manifest.get("lang")),
@@ -373,6 +525,7 @@ def post_page(request: Request, provider: str, post_id: str, rt: Runtime = Depen
             "warc_key": manifest.get("warc") if isinstance(manifest.get("warc"), str) else None,
             "card_key": card_key if card_key and rt.store.exists(card_key) else None,
             "changes": capture_changes(previous, manifest) if previous is not None else None,
+            "details": capture_details(rt, provider, manifest),
         })
         previous = manifest
     captures.reverse()  # newest first; each shows what changed since the one before it
