@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,15 @@ from archiver.capture.cards.content import (
 )
 from archiver.capture.cards.html_card import quoted_parts, render_card_html
 from archiver.capture.cards.png_card import MAX_PNG_HEIGHT, render_card_png
+from archiver.capture.fetch import Fetcher
 from archiver.capture.manifest import EMBED_STATUSES, STATUS_WORDS, Manifest, validate_manifest
+from archiver.capture.record import store_capture
+from archiver.discover.model import Embed
+from archiver.providers.base import CaptureContext, occurrences_in
+from archiver.providers.registry import get_provider
 from archiver.storage.layout import blob_key
 from archiver.storage.local import LocalStore
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 from tests.test_card import assert_harmless
 
 T0 = datetime(2025, 7, 15, 9, 12, 33, tzinfo=UTC)
@@ -232,3 +240,60 @@ def test_names_and_handles_are_isolated(store: LocalStore) -> None:
     m["author"].update(name="الجزيرة", handle="AJArabic")
     fragment = render_card_html(m, store)
     assert "<bdi>الجزيرة</bdi>" in fragment and "@<bdi>AJArabic</bdi>" in fragment
+
+
+# --- through a real capture ------------------------------------------------------------------------
+def _string(value: str) -> dict[str, Any]:
+    return {"type": "STRING", "string_value": value}
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[FixtureOrigin]:
+    with FixtureOrigin() as o:
+        yield o
+
+
+def test_captured_link_card_and_poll_reach_both_stored_cards(origin: FixtureOrigin, tmp_settings: Any,
+                                                             tmp_path: Path) -> None:
+    """The shapes of twitter-shapes.md, captured from the fixture origin and stored: the cards written
+    beside the manifest show the link card (its archived image from the store) and the poll."""
+    settings = tmp_settings(**origin.settings_overrides(), media_derivatives=False)
+    store = LocalStore(tmp_path / "objects", "http://127.0.0.1:1/media")
+    ctx = CaptureContext(settings=settings, fetcher=Fetcher(settings))
+    body = make_image("card:v2", 320, 180)
+    url = origin.add_image("/card_img/1850000000000000091/CaRdV2", body)
+    image = {"type": "IMAGE", "image_value": {"url": url + "?format=jpg&name=orig", "width": 320, "height": 180}}
+    link = {"name": "summary_large_image", "url": "https://t.co/Qw3rTy7uIo",
+            "binding_values": {"title": _string("Dune erosion survey 2025"), "domain": _string("coast.example.org"),
+                               "description": _string("Annual results for the northern coast."),
+                               "card_url": _string("https://t.co/Qw3rTy7uIo"), "thumbnail_image_original": image}}
+    poll = {"name": "poll2choice_text_only", "url": "https://t.co/PoLl",
+            "binding_values": {"choice1_label": _string("Trains"), "choice1_count": _string("412"),
+                               "choice2_label": _string("Buses"), "choice2_count": _string("198"),
+                               "counts_are_final": {"type": "BOOLEAN", "boolean_value": True},
+                               "end_datetime_utc": _string("2025-07-16T09:00:00Z")}}
+    tweets = [TweetFixture(id="1850000000000000091", handle="CoastLab", name="Coast Lab",
+                           text="Survey: https://t.co/Qw3rTy7uIo",
+                           links={"https://t.co/Qw3rTy7uIo": "https://coast.example.org/survey"}, extra={"card": link}),
+              TweetFixture(id="1850000000000000092", handle="TransitDesk", name="Transit Desk",
+                           text="How do you commute?", extra={"card": poll})]
+    stored = []
+    for t in tweets:
+        origin.add_tweet(t)
+        embed = Embed("twitter", t.id, f"https://twitter.com/{t.handle}/status/{t.id}", 0, 0, handle=t.handle,
+                      text=t.text, form="blockquote")
+        res = store_capture(get_provider("twitter").capture(occurrences_in("", [embed]), ctx), ctx, store)
+        assert res.status == "archived", res.error
+        stored.append(json.loads(store.get(res.manifest_key or "")))
+    card_m, poll_m = stored
+    parsed = assert_harmless(store.get(card_m["cards"]["html"]).decode())
+    words = " ".join("".join(parsed.text).split())
+    assert "Dune erosion survey 2025" in words and "Annual results for the northern coast." in words
+    assert store.public_url(card_m["card"]["image"]["key"]) in [a.get("src") for t, a in parsed.tags if t == "img"]
+    assert "https://coast.example.org/survey" in [a.get("href") for t, a in parsed.tags if t == "a"]
+    card_png = png(store.get(card_m["cards"]["png"]))
+    assert card_png.width == 600 and card_png.height <= MAX_PNG_HEIGHT
+    poll_words = text_of(store.get(poll_m["cards"]["html"]).decode())
+    assert "Trains · 412 votes · 67.5%" in poll_words and "Buses · 198 votes · 32.5%" in poll_words
+    assert "final results" in poll_words
+    assert png(store.get(poll_m["cards"]["png"])).height <= MAX_PNG_HEIGHT

@@ -70,7 +70,8 @@ PREVIEW_NOTE = "Preview: the platform did not give the whole text."
 # What a missing part is called, singular and plural (MissingPart.part).
 _PART_WORDS = {
     "photo": ("photo", "photos"), "video": ("video", "videos"), "animated_gif": ("GIF", "GIFs"),
-    "thumbnail": ("thumbnail", "thumbnails"), "card_image": ("card image", "card images"),
+    "thumbnail": ("thumbnail", "thumbnails"), "media": ("photo or video", "photos or videos"),
+    "card_image": ("card image", "card images"),
     "quoted": ("quoted post", "quoted posts"), "parent": ("replied-to post", "replied-to posts"),
     "latest_edit": ("latest version of the post", "latest versions of the post"),
     "avatar": ("profile picture", "profile pictures"), "text": ("part of the text", "parts of the text"),
