@@ -22,8 +22,10 @@ from archiver.catalog.indexing import index_capture
 from archiver.compliance import audit
 from archiver.compliance.holds import set_takedown
 from archiver.config.settings import load_settings
+from archiver.runners.local import archive
 from archiver.runtime import Runtime
 from archiver.steps.prepare import load_plan
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture
 from archiver.web.app import create_app
 from archiver.web.routes import pages
 from tests import pages_corpus as pc
@@ -397,6 +399,7 @@ EARLY_CID, LATEST_CID, GONE_CID, ODD_CID = ("20250715T091233Z-0000e001", "202507
 PREVIEW_TEXT = "Our coastal survey results are in, and the findings on dune erosion are more serious than"
 WHOLE_TEXT = PREVIEW_TEXT + " last year's projections suggested. Over the next decade the northern beaches recede."
 EVIL = '<script>alert("v2")</script>'
+PIPE_FIRST_ID, PIPE_LATEST_ID = "1850000000000000201", "1850000000000000202"
 
 
 def v2_manifest(post_id: str, capture_id: str, status: str, text: str | None, **fields: Any) -> dict[str, Any]:
@@ -416,9 +419,19 @@ def v2(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     home = tmp_path_factory.mktemp("pages-v2")
     catalog = (fresh_pg_dsn(request.getfixturevalue("postgres_dsn")) if request.param == "postgres"
                else f"sqlite:///{home / 'catalog.sqlite3'}")
-    settings = load_settings(env={}).replace(home=str(home), catalog=catalog,
-                                             public_base_url="https://archive.example/media")
-    rt = Runtime.from_settings(settings)
+    tweets = [TweetFixture(id=PIPE_LATEST_ID, handle="CoastLab", name="Coast Lab",
+                           text="Beach open from 9:30 (corrected).", edit_ids=[PIPE_FIRST_ID, PIPE_LATEST_ID]),
+              TweetFixture(id=PIPE_FIRST_ID, handle="CoastLab", name="Coast Lab", text="Beach open from 9.",
+                           edit_ids=[PIPE_FIRST_ID, PIPE_LATEST_ID])]
+    with FixtureOrigin(tweets=tweets) as origin:
+        settings = load_settings(env={}).replace(home=str(home), catalog=catalog, capture_fresh_for=0,
+                                                 public_base_url="https://archive.example/media",
+                                                 **origin.settings_overrides())
+        rt = Runtime.from_settings(settings)
+        article = ('<html><body><p>Beach news</p><blockquote class="twitter-tweet"><p lang="en">Beach open from 9.'
+                   '</p>&mdash; Coast Lab (@CoastLab) <a href="https://twitter.com/CoastLab/status/'
+                   f'{PIPE_FIRST_ID}">July 15, 2025</a></blockquote></body></html>').encode()
+        archive(rt, article, article_id="story-edit", url="https://news.example/beach")
     photo = {"type": "photo", "status": "archived", "sha256": "ab" * 32, "key": f"blobs/sha256/ab/{'ab' * 32}",
              "mime": "image/jpeg", "bytes": 1000, "width": 4096, "height": 2304, "duration": None,
              "original_url": "https://pbs.twimg.com/media/GxAbC?format=jpg&name=orig", "alt_text": None,
@@ -549,3 +562,16 @@ def test_hostile_v2_fields_are_escaped_and_never_links(v2: dict[str, Any]) -> No
     assert 'href="/posts/twitter/..' not in r.text  # an edit id that is not one is no link
     found = v2["client"].get("/search", params={"q": "odd capture"}).text
     assert_no_hostile_markup(found)
+
+
+def test_article_page_says_it_showed_an_earlier_version_of_an_edited_post(v2: dict[str, Any]) -> None:
+    """Archived through the pipeline: the article embeds a version that is no longer the latest."""
+    page = v2["client"].get("/articles/story-edit").text
+    assert (f"The post was edited: the article showed an earlier version; the latest version is {PIPE_LATEST_ID}."
+            in words(page))
+    post = v2["client"].get(f"/posts/twitter/{PIPE_FIRST_ID}").text
+    latest = v2["runtime"].catalog.captures("twitter", PIPE_LATEST_ID)
+    assert len(latest) == 1
+    assert f'<a href="/posts/twitter/{PIPE_LATEST_ID}#capture-{latest[0]["capture_id"]}">' in post
+    back = v2["client"].get(f"/posts/twitter/{PIPE_LATEST_ID}").text
+    assert f'<a href="/posts/twitter/{PIPE_FIRST_ID}#capture-' in back

@@ -561,8 +561,9 @@ def article_health(rt: Runtime, article_id: str) -> dict[str, Any] | None:
 @router.get("/articles/{article_id}")
 def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_runtime),
                  principal: Principal = Depends(require_role(*ARTICLE_ROLES))) -> HTMLResponse:
-    """One article: its embeds and images with their capture results, its stored versions and its
-    link health; 404 for a malformed id or an unknown article."""
+    """One article: its embeds (with their capture results, and their status and a stale edit said in
+    plain words from each manifest) and images, its stored versions and its link health; 404 for a
+    malformed id or an unknown article."""
     try:
         check_article_id(article_id)
         plan = load_plan(rt, article_id)
@@ -578,6 +579,8 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
             embed = res if isinstance(res, EmbedResult) else None
             entry["stable_url"] = rt.store.public_url(embed.manifest_key) if embed and embed.manifest_key else None
             entry["post_id"] = (embed.post_id if embed else None) or item.post_id
+            manifest = _manifest(rt, embed.manifest_key) if embed and embed.manifest_key else {}
+            entry["notes"] = [n for n in (status_note(manifest), edit_note(manifest)) if n]
             embeds.append(entry)
         else:
             entry["thumb_key"] = _thumb_key(rt, res.sha256 if isinstance(res, ImageResult) else None)
