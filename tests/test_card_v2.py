@@ -25,7 +25,13 @@ from archiver.capture.cards.content import (
 from archiver.capture.cards.html_card import quoted_parts, render_card_html
 from archiver.capture.cards.png_card import MAX_PNG_HEIGHT, render_card_png
 from archiver.capture.fetch import Fetcher
-from archiver.capture.manifest import EMBED_STATUSES, STATUS_WORDS, Manifest, validate_manifest
+from archiver.capture.manifest import (
+    EMBED_STATUSES,
+    RETRYABLE_STATUSES,
+    STATUS_WORDS,
+    Manifest,
+    validate_manifest,
+)
 from archiver.capture.record import store_capture
 from archiver.discover.model import Embed
 from archiver.providers.base import CaptureContext, occurrences_in
@@ -297,3 +303,23 @@ def test_captured_link_card_and_poll_reach_both_stored_cards(origin: FixtureOrig
     assert "Trains · 412 votes · 67.5%" in poll_words and "Buses · 198 votes · 32.5%" in poll_words
     assert "final results" in poll_words
     assert png(store.get(poll_m["cards"]["png"])).height <= MAX_PNG_HEIGHT
+
+
+def test_the_readme_table_gives_every_status_its_retry_and_the_cards_words(store: LocalStore) -> None:
+    """README's "Capture statuses" table: a row per status, "yes" under Retried exactly for the
+    retryable ones, and the card's words as the cards say them (examples filled in where a note names
+    countries, missing parts or a tombstone)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Capture statuses", 1)[1].split("\n### ", 1)[0]
+    rows = {cells[0]: cells for line in section.splitlines() if line.startswith("| ")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]] if cells[0] in EMBED_STATUSES}
+    assert sorted(rows) == sorted(EMBED_STATUSES)
+    examples = {"partial": {"missing": [{"part": "photo", "reason": "x"}, {"part": "photo", "reason": "x"},
+                                        {"part": "card_image", "reason": "x"}]},
+                "withheld": {"withheld_in_countries": ["DE", "FR"]}, "tombstoned": {"tombstone": "…"}}
+    for status, (_, _meaning, retried, says) in rows.items():
+        assert (retried == "yes") == (status in RETRYABLE_STATUSES), status
+        note = status_note(manifest(status, **examples.get(status, {})))
+        assert says.replace("**", "") == (note or "no note"), status
+        if status != "archived":
+            assert f"**{STATUS_WORDS[status]}**" in says

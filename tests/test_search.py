@@ -423,9 +423,15 @@ def test_card_titles_descriptions_and_poll_labels_are_searchable_and_reindexed(r
         return {h["post_id"]: h["text_complete"] for h in runtime.catalog.search(provider="twitter").hits}
 
     assert complete() == {"2001": False, "2002": True, "2003": None}
-    # `archiver reindex` rebuilds the same answers from storage.
+    # `archiver reindex` rebuilds the same answers from storage, a version 1 manifest beside them.
+    v1 = json.loads((Path(__file__).parent / "fixtures" / "manifests" / "twitter-quoted.json").read_text("utf-8"))
+    assert v1["schema"] == "archiver.manifest.v1"
+    runtime.store.put(f"posts/twitter/{v1['post_id']}/{v1['capture_id']}.json", json.dumps(v1).encode(),
+                      content_type="application/json")
     reindex(runtime, fresh=True)
-    assert answers() == expected and complete() == {"2001": False, "2002": True, "2003": None}
+    assert answers() == expected
+    assert complete() == {"2001": False, "2002": True, "2003": None, v1["post_id"]: None}
+    assert found('"stay off the ice"') == [v1["post_id"]]
 
 
 def test_an_older_catalog_gets_the_card_and_preview_columns_on_open(catalog: Catalog) -> None:
