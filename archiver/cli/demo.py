@@ -2,7 +2,10 @@
 
 A local fixture origin plays Twitter's oEmbed, syndication and t.co endpoints and the newspaper's
 image host; the article is archived by the local runner on the default storage (local directory +
-SQLite), and the demo prints what it stored and what it changed in the article.
+SQLite), and the demo prints what it stored and what it changed in the article: for each embed, what
+its manifest (schema v2) says (the status in plain words, whether the text is whole and which source
+gave it, the counts with the time they were read, the edit chain, the size each medium was stored
+at, a link card, a poll, missing parts).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from importlib import resources
 from typing import Any
 
 from archiver.article.input import ArticleInput
+from archiver.capture.cards.content import missing_summary, status_note
+from archiver.capture.manifest import STATUS_WORDS
 from archiver.config.settings import Settings
 from archiver.runners.local import archive
 from archiver.runtime import Runtime
@@ -45,6 +50,8 @@ def demo_tweet() -> dict[str, Any]:
         "photos": [{"name": "Gw0ANIsco1.jpg", "width": 1200, "height": 800,
                     "alt": "Sergey Lavrov and Dr S Jaishankar shake hands in Tianjin"}],
         "media_code": "HA2sQBIEQc",
+        # Merged into the syndication answer: the counts the platform shows.
+        "extra": {"favorite_count": 1520, "conversation_count": 87},
     }
 
 
@@ -84,9 +91,8 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
             author = m.get("author") or {}
             w(f"    {author.get('name')} (@{author.get('handle')}), posted {m.get('created_at')}\n")
             w(f"    text: {m.get('text')!r}\n")
-            for med in m.get("media") or []:
-                w(f"    {med.get('type')}: {med.get('mime')} {med.get('width')}x{med.get('height')} "
-                  f"sha256 {med.get('sha256')}\n")
+            for line in manifest_lines(m):
+                w(f"    {line}\n")
             names = ", ".join(_source_label(src) for src in m.get("sources") or [])
             w(f"    sources: {names}\n")
         if e.get("error"):
@@ -107,6 +113,55 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
               f"    + {op['new']}\n")
     w(f"\nrewritten article: {rep['rewritten']}\noriginal kept at:  {rep['source']}\n")
     return 0
+
+
+def manifest_lines(m: dict[str, Any]) -> list[str]:
+    """What a stored manifest (its JSON shape, any schema version) says beyond author and text, as
+    lines of the demo's account: the status in plain words (and the card's note), whether the text is
+    whole, each medium with the size stored, counts with their read time, the edit chain, a link card,
+    a poll and missing parts; a version 1 manifest gives the lines its fields allow."""
+    out = []
+    status = m.get("status")
+    words = STATUS_WORDS.get(status, "") if isinstance(status, str) else ""
+    note = status_note(m)
+    out.append(f"status: {status} ({words})" + (f": {note}" if note else ""))
+    complete = m.get("text_complete")
+    if complete is not None:
+        whole = "whole" if complete else "a preview (no source gave the whole text)"
+        texts = m.get("texts") or []
+        out.append(f"text is {whole}, from {m.get('text_source') or 'the sources'}"
+                   + (f"; {len(texts)} source(s) gave a text" if texts else ""))
+    for med in m.get("media") or []:
+        size = ""
+        if med.get("variant"):
+            size = f", stored at {med['variant']}" + (", not the original" if med.get("degraded") else
+                                                        " (the original)")
+        out.append(f"{med.get('type')}: {med.get('mime')} {med.get('width')}x{med.get('height')}{size} "
+                   f"sha256 {med.get('sha256')}")
+    metrics = m.get("metrics") or {}
+    counts = [f"{metrics[k]} {label}" for k, label in (("favorite_count", "likes"), ("retweet_count", "reposts"),
+                                                       ("reply_count", "replies"), ("quote_count", "quotes"),
+                                                       ("conversation_count", "in the conversation"),
+                                                       ("view_count", "views")) if metrics.get(k) is not None]
+    if counts:
+        out.append(f"counts: {', '.join(counts)} (read at {metrics.get('read_at')})")
+    edit = m.get("edit") or {}
+    if edit:
+        ids = edit.get("edit_ids") or []
+        state = ("edited" if edit.get("is_edited") else "not edited") + (
+            ", the article shows an earlier version" if edit.get("is_stale") else "")
+        out.append(f"edits: {state}; chain {', '.join(ids) or '-'}")
+    card = m.get("card") or {}
+    if card:
+        out.append(f"link card: {card.get('title')!r} ({card.get('domain')}) -> {card.get('expanded_url')}")
+    poll = m.get("poll") or {}
+    if poll:
+        choices = ", ".join(f"{c.get('label')} {c.get('count')}" for c in poll.get("choices") or [])
+        state = "final" if poll.get("counts_are_final") else f"counts at {poll.get('read_at')}"
+        out.append(f"poll: {choices} ({state})")
+    if m.get("missing"):
+        out.append(f"missing: {missing_summary(m.get('missing'))}")
+    return out
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
