@@ -3,6 +3,7 @@ every script, phrases, prefixes, filters, image hashes, near-duplicates, hostile
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -444,3 +445,27 @@ def test_an_older_catalog_gets_the_card_and_preview_columns_on_open(catalog: Cat
     assert {"card_text", "text_complete"} <= catalog.backend.columns("captures")
     assert "text_complete" in catalog.backend.columns("posts")
     assert ids(catalog, "lavrov") == ["1"] and catalog.search("lavrov").hits[0]["text_complete"] is None
+
+
+def test_a_link_cards_archived_image_is_indexed_as_an_image_blob(runtime: Any) -> None:
+    """A card image is an original like the post's photos: image search and dedupe find it, after a
+    capture and after a reindex."""
+    from archiver.storage.layout import blob_key
+    from archiver.testing.fixtures import make_image
+
+    data = make_image("card image", 160, 90)
+    sha = hashlib.sha256(data).hexdigest()
+    runtime.store.put(blob_key(sha), data, content_type="image/jpeg")
+    image = {"type": "photo", "status": "archived", "sha256": sha, "key": blob_key(sha), "mime": "image/jpeg",
+             "bytes": len(data), "width": 160, "height": 90, "duration": None,
+             "original_url": "https://pbs.twimg.com/card_img/1/AbC?format=jpg&name=orig", "alt_text": None}
+    m = card_manifest("2101", "20260304T000000Z-00000004", "A link card",
+                      card={"name": "summary_large_image", "title": "Dunes", "image": image})
+    key = f"posts/twitter/{m['post_id']}/{m['capture_id']}.json"
+    runtime.store.put(key, json.dumps(m).encode(), content_type="application/json")
+    assert runtime.catalog.blob(sha) is None
+    index_capture(runtime, key, m)
+    blob = runtime.catalog.blob(sha)
+    assert blob is not None and (blob["width"], blob["height"]) == (160, 90)
+    reindex(runtime, fresh=True)
+    assert runtime.catalog.blob(sha) is not None

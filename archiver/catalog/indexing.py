@@ -82,15 +82,18 @@ def _flag_text(value: Any) -> str | None:
 def index_capture(rt: Runtime, manifest_key: str, manifest: dict[str, Any],
                   measured: Mapping[str, MediaRecord] | None = None) -> int:
     """Index one stored capture: its row, its post's search row (text, author, handle and
-    `card_words`), its image blobs. Returns new blobs.
+    `card_words`), its image blobs (media and a link card's image). Returns new blobs.
 
     `measured`: the capture's archived media by sha256, so a fresh capture's images are not decoded
     again (`archiver reindex` passes none)."""
     measured = measured or {}
     new_blobs = 0
     media = manifest.get("media") or []
-    for m in media:
-        if m.get("status") == "archived" and m.get("sha256") and (m.get("mime") or "").startswith("image/"):
+    card = manifest.get("card") if isinstance(manifest.get("card"), dict) else {}
+    # A link card's image is an archived original like the media (v2): indexed for image search too.
+    for m in [*media, card.get("image")]:
+        if isinstance(m, dict) and m.get("status") == "archived" and m.get("sha256") \
+                and (m.get("mime") or "").startswith("image/"):
             new_blobs += image_blob(rt, m["sha256"], m.get("key"), m.get("mime"), measured.get(m["sha256"]))
     author = manifest.get("author") or {}
     rt.catalog.record_capture(
