@@ -132,6 +132,12 @@ def test_partial_says_what_is_missing_by_count_and_kind(store: LocalStore) -> No
     assert missing_summary(None) == "some parts are missing"
     many = [{"part": f"kind_{i}", "reason": "x"} for i in range(20)]
     assert missing_summary(many).endswith("and other parts are missing")
+    # A quoted post is captured in its own right (often from its quoting post's copy): not "missing".
+    assert missing_summary([{"part": "quoted", "ref": "2", "reason": "HTTP 429"}]) == \
+        "the quoted post is not fully captured yet"
+    assert missing_summary([{"part": "photo", "reason": "x"}, {"part": "parent", "reason": "y"},
+                            {"part": "quoted", "reason": "z"}]) == \
+        "one photo is missing; the quoted post and replied-to post are not fully captured yet"
 
 
 def test_interstitial_and_stale_edit_notes(store: LocalStore) -> None:

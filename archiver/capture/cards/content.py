@@ -77,6 +77,7 @@ _PART_WORDS = {
     "avatar": ("profile picture", "profile pictures"), "text": ("part of the text", "parts of the text"),
     "part": ("other part", "other parts"),
 }
+_RELATED_PARTS = ("quoted", "parent", "latest_edit")  # posts captured in their own right
 _SINGLE_PARTS = frozenset({"card_image", "quoted", "parent", "latest_edit", "avatar"})  # a post has one
 _PART_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 # Country codes Twitter uses beyond ISO 3166: XX every country, XY a copyright (DMCA) notice.
@@ -212,14 +213,20 @@ def missing_summary(missing: Any) -> str:
         counts[kind] = counts.get(kind, 0) + 1
     if not counts:
         return "some parts are missing"
+    # A related post is captured in its own right, often from the copy its quoting post carried: it
+    # is not missing, its own capture is incomplete.
+    related = [_PART_WORDS[k][0] for k in _RELATED_PARTS if k in counts]
     words = []
-    for kind, n in list(counts.items())[:MAX_MISSING_KINDS]:
+    for kind, n in [(k, n) for k, n in counts.items() if k not in _RELATED_PARTS][:MAX_MISSING_KINDS]:
         one, many = _PART_WORDS.get(kind, (kind.replace("_", " "), kind.replace("_", " ") + "s"))
         words.append((f"the {one}" if kind in _SINGLE_PARTS else f"one {one}") if n == 1 else f"{n} {many}")
-    if len(counts) > MAX_MISSING_KINDS:
+    if len(counts) - len(related) > MAX_MISSING_KINDS:
         words.append("other parts")
-    total = sum(counts.values())
-    return f"{_and(words)} {'is' if total == 1 else 'are'} missing"
+    total = sum(n for k, n in counts.items() if k not in _RELATED_PARTS)
+    clauses = [f"{_and(words)} {'is' if total == 1 else 'are'} missing"] if words else []
+    if related:
+        clauses.append(f"the {_and(related)} {'is' if len(related) == 1 else 'are'} not fully captured yet")
+    return "; ".join(clauses)
 
 
 def status_note(m: dict[str, Any]) -> str:
