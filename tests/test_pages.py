@@ -467,7 +467,8 @@ def v2(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
                          referenced_by=[{"capture_id": EARLY_CID, "relation": "latest_edit"}])
     gone = v2_manifest(GONE_ID, GONE_CID, "suspended", "Harbour closing early today", text_complete=False,
                        error="the account is suspended", tombstone="This Post is from a suspended account.",
-                       interstitial="This Post may include sensitive content.", withheld_in_countries=["DE"])
+                       interstitial="This Post may include sensitive content.", withheld_in_countries=["DE"],
+                       edit={"edit_ids": [GONE_ID], "is_edited": False, "is_latest": True, "is_stale": False})
     odd = v2_manifest(ODD_ID, ODD_CID, "partial", "odd capture", text_complete=False, error=EVIL,
                       texts=[{"source": EVIL, "text": EVIL, "complete": False}],
                       card={"name": "summary", "title": EVIL, "description": EVIL, "domain": EVIL,
@@ -543,6 +544,9 @@ def test_gone_posts_and_previews_are_said_in_plain_words_on_the_page_and_in_sear
     assert "The platform shows a warning before this post: “This Post may include sensitive content.”" in seen
     assert "Withheld by the platform in: Germany (DE)." in seen
     assert "Preview: the platform did not give the whole text." in seen
+    # A post never edited (its chain is itself) has no edit section; an edited one has.
+    assert "<h3>Edits</h3>" not in client.get(f"/posts/twitter/{GONE_ID}").text
+    assert "<h3>Edits</h3>" in client.get(f"/posts/twitter/{EARLY_ID}").text
     found = client.get("/search", params={"q": "harbour closing"}).text
     assert "from a suspended account" in words(found) and "preview the platform did not give the whole text" in \
         words(found)

@@ -483,9 +483,11 @@ def _edit_view(rt: Runtime, provider: str, manifest: dict[str, Any]) -> dict[str
         row = rows[0] if rows else {}
         earlier.append({"post_id": clean(row.get("post_id")), "capture_id": cid,
                         "link": post_link(row.get("provider") or provider, row.get("post_id"), cid)})
-    if not edit and not latest and not earlier:
-        return None
     ids = _strs(edit.get("edit_ids"), chars=64)
+    # A post never edited has a chain of itself alone: nothing to say.
+    never_edited = edit.get("is_edited") is not True and len(ids) <= 1 and edit.get("is_stale") is not True
+    if (not edit or never_edited) and not latest and not earlier:
+        return None
     latest_id = clean(latest.get("post_id")) or clean(edit.get("latest_id")) or (ids[-1] if ids else "")
     return {
         "chain": [{"id": i, "link": post_link(provider, i), "this": i == this, "latest": i == latest_id}
