@@ -354,8 +354,16 @@ class Manifest(_Part):
     captured_at: Utc
     provider: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
     post_id: Annotated[str, Field(min_length=1, max_length=200)]
-    status: EmbedStatus
-    error: str | None = None
+    status: EmbedStatus = Field(description=(
+        "archived: every part the sources show was captured; partial (v2): captured, but parts the sources "
+        "show exist are missing (listed in missing; retried); unavailable: the platform did not answer "
+        "(retried); failed: nothing could be captured (retried); what the platform shows instead of the post: "
+        "deleted (by its author, or gone from every source), suspended (v2: the account), protected (the "
+        "account limits who sees it), withheld (v2: in some countries, see withheld_in_countries), "
+        "age_restricted (v2: not shown to logged-out readers), violated_rules (v2: removed for breaking the "
+        "rules), tombstoned (any other notice, its text kept verbatim in tombstone); unresolved: the article "
+        "shows a post without a link to it"))
+    error: str | None = Field(None, description="why the status is not archived, in one line")
     url: str | None
     author: Author
     created_at: Utc | None
