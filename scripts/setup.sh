@@ -16,6 +16,8 @@ python_bin="$(command -v python3.11 || command -v python3)"
 "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || { echo "setup: Python 3.11+ is required (found $("$python_bin" --version))" >&2; exit 1; }
 "$python_bin" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+# openssl: the tests' local time-stamping authority answers with `openssl ts -reply` (tests/harness/tsa.py).
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # Headless browser for the web UI tests (driven by Playwright through executable_path).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # Fonts covering Latin, Devanagari, Arabic, Chinese/Japanese/Korean and emoji, for pages and the PNG cards.

@@ -138,8 +138,21 @@ def search(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--json", action="store_true")
     r.set_defaults(run="reindex:cmd_reindex")
 
+def timestamps(sub: argparse._SubParsersAction) -> None:
+    """Add timestamp."""
+    sp = sub.add_parser("timestamp", help="timestamp pending captures now (RFC 3161, ARCHIVER_TSA_URLS)")
+    sp.add_argument("manifest_key", nargs="*",
+                    help="only these captures (posts/<provider>/<post_id>/<capture_id>.json)")
+    when = sp.add_mutually_exclusive_group()
+    when.add_argument("--since", help="captures since this ISO 8601 time (default: tsa_lookback ago)")
+    when.add_argument("--days", type=float, help="captures of the last DAYS days")
+    sp.add_argument("--limit", type=int, help="look at most at this many captures (default: tsa_scan_limit)")
+    sp.add_argument("--force", action="store_true", help="ask a TSA that failed again without waiting")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="timestamp:cmd_timestamp")
 
-GROUPS = (articles, demo, service, access, health, search)
+
+GROUPS = (articles, demo, service, access, health, search, timestamps)
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:

@@ -19,6 +19,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -40,6 +41,9 @@ from archiver.redact import MASK, is_secret_name, redact_text
 ENV_PREFIX = "ARCHIVER_"
 # Names a TOML file of settings (the format of config/archiver.example.toml); the environment wins over it.
 CONFIG_FILE_VARIABLE = "ARCHIVER_CONFIG_FILE"
+
+# How many time-stamping authorities ``tsa_urls`` may name.
+MAX_TSA_URLS = 8
 
 _FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
@@ -137,8 +141,18 @@ class Settings(BaseModel):
     request_body_timeout: PositiveFloat = 30.0
     session_lifetime: PositiveInt = 8 * 3600
     forwarded_allow_ips: str = "127.0.0.1"
+    # trusted time (RFC 3161; archiver/compliance/timestamps.py): no TSA named, no timestamping
+    tsa_urls: str = ""
+    tsa_ca_certs: str = ""
+    tsa_batch_window: NonNegativeFloat = 10.0
+    tsa_timeout: PositiveFloat = 10.0
+    tsa_retries: NonNegativeInt = 1
+    tsa_retry_delays: str = "60,300,1800,3600"
+    tsa_lookback: PositiveFloat = 7 * 24 * 3600.0
+    tsa_scan_interval: PositiveFloat = 300.0
+    tsa_scan_limit: PositiveInt = 1000
 
-    @field_validator("capture_retry_delays")
+    @field_validator("capture_retry_delays", "tsa_retry_delays")
     @classmethod
     def _delays(cls, value: str) -> str:
         """A comma list of non-negative numbers of seconds (may be empty: no scheduled retries)."""
@@ -150,6 +164,22 @@ class Settings(BaseModel):
                     raise ValueError(f"{part!r} is not a number of seconds") from None
                 if not seconds >= 0 or seconds == float("inf"):
                     raise ValueError(f"{part!r} is not a non-negative number of seconds")
+        return value
+
+    @field_validator("tsa_urls")
+    @classmethod
+    def _tsa_urls(cls, value: str) -> str:
+        """A comma list of at most MAX_TSA_URLS distinct http(s) URLs without credentials (may be empty)."""
+        urls = [p.strip() for p in value.split(",") if p.strip()]
+        if len(urls) > MAX_TSA_URLS:
+            raise ValueError(f"at most {MAX_TSA_URLS} time-stamping authorities, not {len(urls)}")
+        for url in urls:
+            parts = urlsplit(url)
+            if (parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2048
+                    or parts.username is not None or any(c.isspace() or ord(c) < 32 for c in url)):
+                raise ValueError(f"{redact_text(url)[:200]!r} is not an http(s) URL without credentials")
+        if len(set(urls)) != len(urls):
+            raise ValueError("a time-stamping authority is named twice")
         return value
 
     if TYPE_CHECKING:
@@ -196,6 +226,21 @@ class Settings(BaseModel):
     def capture_retry_delay_list(self) -> list[float]:
         """``capture_retry_delays`` as seconds, in order."""
         return [float(p) for p in self.capture_retry_delays.split(",") if p.strip()]
+
+    @property
+    def tsa_url_list(self) -> list[str]:
+        """``tsa_urls`` as a list, in order: TSA n is the n-th (from 0); empty means no timestamping."""
+        return [p.strip() for p in self.tsa_urls.split(",") if p.strip()]
+
+    @property
+    def tsa_ca_cert_list(self) -> list[str]:
+        """``tsa_ca_certs``: paths of PEM files holding the TSAs' CA certificates (trust roots)."""
+        return [p.strip() for p in self.tsa_ca_certs.split(",") if p.strip()]
+
+    @property
+    def tsa_retry_delay_list(self) -> list[float]:
+        """``tsa_retry_delays`` as seconds, in order (the last repeats)."""
+        return [float(p) for p in self.tsa_retry_delays.split(",") if p.strip()]
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied and validated (ValidationError for an unknown name or a bad value)."""

@@ -4,6 +4,8 @@
 blobs/sha256/ab/<hex>                               originals, content-addressed
 derived/<hex>/web.jpg | web.webp, thumb.webp        serving copies
 posts/<provider>/<post_id>/<capture_id>.json        manifest (+ .warc.gz, .card.html, .card.png)
+posts/<provider>/<post_id>/<capture_id>.timestamps.json   the capture's RFC 3161 timestamp record
+timestamps/<merkle root hex>/<n>.tsr                the TimeStampResp of TSA n over that Merkle root
 articles/<id>/sources/<sha256>                      each source as received
 articles/<id>/plans/<sha256>.json                   the plan of that source
 articles/<id>/results/<sha256>/<item_id>.json       each item's outcome
@@ -36,6 +38,7 @@ HEALTH_PREFIX = "health/"
 COMPLIANCE_POSTS_PREFIX = "compliance/posts/"
 AUDIT_PREFIX = "audit/"
 INTAKE_PREFIX = "intake/"
+TIMESTAMPS_PREFIX = "timestamps/"
 # What `archiver serve` answers publicly under /media/ (takedowns excepted).
 PUBLIC_PREFIXES = ("blobs/", DERIVED_PREFIX, POSTS_PREFIX)
 
@@ -110,6 +113,25 @@ def card_keys(manifest: dict[str, Any]) -> dict[str, str]:
     """Where the static cards of a capture live, beside its manifest: {"html": …, "png": …}."""
     base = manifest_key(manifest["provider"], manifest["post_id"], manifest["capture_id"]).removesuffix(".json")
     return {"html": f"{base}.card.html", "png": f"{base}.card.png"}
+
+
+# --- trusted time (RFC 3161) -------------------------------------------------------------------
+def timestamp_record_key(manifest_key_: str) -> str:
+    """``posts/<provider>/<post_id>/<capture_id>.timestamps.json``, beside the manifest
+    ``posts/<provider>/<post_id>/<capture_id>.json``; ValueError when `manifest_key_` is not a manifest key."""
+    if not isinstance(manifest_key_, str) or not MANIFEST_KEY_RE.fullmatch(manifest_key_):
+        raise ValueError(f"not a manifest key: {str(manifest_key_)[:200]!r}")
+    return f"{manifest_key_.removesuffix('.json')}.timestamps.json"
+
+
+def timestamp_token_key(root: str, n: int) -> str:
+    """``timestamps/<merkle root hex>/<n>.tsr``: the TimeStampResp (DER) that TSA number `n` gave over
+    the Merkle root `root` (lowercase SHA-256 hex); ValueError for a bad root or a negative `n`."""
+    if not isinstance(root, str) or not SHA256_RE.fullmatch(root):
+        raise ValueError(f"not a lowercase SHA-256 hex digest: {str(root)[:80]!r}")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"bad token number {n!r}")
+    return f"{TIMESTAMPS_PREFIX}{root}/{n}.tsr"
 
 
 # --- articles -----------------------------------------------------------------------------------
