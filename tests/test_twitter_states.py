@@ -125,6 +125,16 @@ ENGLISH = [
                        "years old. To view this media, you\u2019ll need to log in to X. Learn more"),
     ("tombstoned", "This Post is unavailable. Learn more"),
     ("tombstoned", "Something about this Post changed. Learn more"),
+    ("withheld", "This media has been disabled in response to a report by the copyright owner. Learn more"),
+    ("suspended", "This Tweet is from an account that is temporarily restricted. Learn more"),
+    ("deleted", "This Tweet is from an account that has been deactivated."),
+    ("age_restricted", "This Post contains content that is only available to adults. Log in to view."),
+    # The first sentence naming a state decides; the "Learn more" link text never does.
+    ("deleted", "This Post was deleted by the Post author. Learn more about local laws and how they apply in "
+                "your country"),
+    ("suspended", "This Post is from a suspended account. X suspends accounts that violate the X Rules."),
+    ("violated_rules", "This Post was deleted for violating the X Rules"),
+    ("deleted", "\u202bThis\u200b Post was deleted by the Post author.\u202c\u00a0Learn more"),
 ]
 LOCALIZED = [
     ("es", "deleted", "Este post fue eliminado por el autor del post. Más información"),
@@ -193,6 +203,54 @@ LOCALIZED = [
                         "круг лиц, которые могут просматривать его посты."),
     ("ru", "violated_rules", "Этот пост нарушил Правила X."),
     ("ru", "deleted", "Этот пост из учетной записи, которая больше не существует."),
+    ("nl", "deleted", "Deze post is verwijderd door de auteur van de post. Meer informatie"),
+    ("nl", "suspended", "Deze post is van een geschorst account. Meer informatie"),
+    ("nl", "protected", "Je kunt deze post niet bekijken omdat de eigenaar van dit account beperkt wie de posts "
+                        "kan zien."),
+    ("nl", "violated_rules", "Deze post schendt de regels van X."),
+    ("nl", "withheld", "Deze post is in Duitsland achtergehouden in reactie op een wettelijke eis."),
+    ("pl", "deleted", "Ten post został usunięty przez autora posta. Dowiedz się więcej"),
+    ("pl", "suspended", "Ten post pochodzi z zawieszonego konta."),
+    ("pl", "violated_rules", "Ten post narusza Zasady X."),
+    ("pl", "deleted", "Ten post pochodzi z konta, które już nie istnieje."),
+    ("sv", "deleted", "Det här inlägget har raderats av inläggets författare. Läs mer"),
+    ("sv", "suspended", "Det här inlägget kommer från ett avstängt konto."),
+    ("sv", "protected", "Du kan inte se det här inlägget eftersom kontots ägare begränsar vem som kan se "
+                        "inläggen."),
+    ("nb", "deleted", "Dette innlegget ble slettet av forfatteren. Les mer"),
+    ("nb", "suspended", "Dette innlegget er fra en suspendert konto."),
+    ("da", "deleted", "Dette opslag blev slettet af opslagets forfatter. Få mere at vide"),
+    ("da", "violated_rules", "Dette opslag overtræder X-reglerne."),
+    ("fi", "deleted", "Julkaisun kirjoittaja on poistanut tämän julkaisun. Lue lisää"),
+    ("fi", "suspended", "Tämä julkaisu on jäädytetyltä tililtä."),
+    ("fi", "protected", "Et voi nähdä tätä julkaisua, koska tilin omistaja rajoittaa, ketkä voivat nähdä sen "
+                        "julkaisut."),
+    ("uk", "deleted", "Цей допис видалив його автор. Докладніше"),
+    ("uk", "suspended", "Цей допис з призупиненого облікового запису."),
+    ("uk", "violated_rules", "Цей допис порушує Правила X."),
+    ("he", "deleted", "הפוסט הזה נמחק על ידי כותב הפוסט. למידע נוסף"),
+    ("he", "suspended", "הפוסט הזה הוא מחשבון מושעה."),
+    ("he", "protected", "אין לך אפשרות לצפות בפוסט הזה כי בעל החשבון מגביל את מי שיכול לצפות בפוסטים שלו."),
+    ("th", "deleted", "โพสต์นี้ถูกลบโดยผู้เขียนโพสต์ เรียนรู้เพิ่มเติม"),
+    ("th", "suspended", "โพสต์นี้มาจากบัญชีที่ถูกระงับ"),
+    ("vi", "deleted", "Bài đăng này đã bị tác giả bài đăng xóa. Tìm hiểu thêm"),
+    ("vi", "suspended", "Bài đăng này đến từ một tài khoản bị tạm ngưng."),
+    ("vi", "violated_rules", "Bài đăng này vi phạm Quy tắc của X."),
+    ("zh-Hant", "deleted", "此貼文已被貼文作者刪除。瞭解更多"),
+    ("zh-Hant", "protected", "你無法查看此貼文，因為此帳戶的擁有者限制了可以查看其貼文的使用者。"),
+    ("zh-Hant", "suspended", "此貼文來自已停權的帳戶。"),
+    ("fa", "deleted", "این پست توسط نویسنده پست حذف شد. بیشتر بدانید"),
+    ("fa", "suspended", "این پست از یک حساب تعلیق‌شده است."),
+    ("fa", "age_restricted", "این پست دارای محدودیت سنی است. برای دیدن آن وارد شوید."),
+    ("ur", "deleted", "اس پوسٹ کو پوسٹ کے مصنف نے حذف کر دیا۔ مزید جانیں"),
+    ("ur", "suspended", "یہ پوسٹ ایک معطل اکاؤنٹ سے ہے۔"),
+    ("bn", "deleted", "এই পোস্টটি পোস্টের লেখক মুছে ফেলেছেন। আরও জানুন"),
+    ("bn", "suspended", "এই পোস্টটি একটি স্থগিত অ্যাকাউন্টের।"),
+    ("bn", "age_restricted", "এই পোস্টটি ১৮ বছরের কম বয়সীদের জন্য নয়: প্রাপ্তবয়স্ক কন্টেন্ট।"),
+    ("ms", "deleted", "Siaran ini telah dipadam oleh pengarang siaran. Ketahui lebih lanjut"),
+    ("ms", "suspended", "Siaran ini daripada akaun yang digantung."),
+    ("tl", "deleted", "Binura ng may-akda ang Post na ito. Alamin pa"),
+    ("tl", "suspended", "Ang Post na ito ay mula sa isang account na nasuspinde."),
 ]
 
 
@@ -231,14 +289,25 @@ def test_a_tombstone_outranks_an_oembed_answer_and_keeps_its_text(origin: Fixtur
 
 
 # --- TweetUnavailable ------------------------------------------------------------------------------
+# Syndication's current answer outranks oEmbed's cached 200 for every TweetUnavailable: a reason that
+# names a state gives it, an unknown one is "tombstoned" with the reason quoted, and "Unavailable" (or
+# none) is "deleted" with oEmbed's 404 and "tombstoned" otherwise; never "archived".
 @pytest.mark.parametrize(("reason", "oembed", "status"), [
     ("NsfwLoggedOut", "ok", "age_restricted"),
     ("Protected", "ok", "protected"),
     ("Suspended", "ok", "suspended"),
-    ("Unavailable", "404", "deleted"),     # oEmbed decides
+    ("Deactivated", "ok", "deleted"),
+    ("UnavailableForLegalReasons", "ok", "withheld"),
+    ("DmcaTakedown", "ok", "withheld"),
+    ("Bounced", "ok", "tombstoned"),
+    ("Bounced", "404", "tombstoned"),
+    ("SelfThreadTweetUnavailable", "ok", "tombstoned"),
+    ("Unavailable", "404", "deleted"),
     ("Unavailable", "403", "protected"),
-    ("Unavailable", "ok", "archived"),     # oEmbed has the post
+    ("Unavailable", "ok", "tombstoned"),     # oEmbed's 200 is its cache
+    ("Unavailable", "429", "tombstoned"),
     (None, "404", "deleted"),
+    (None, "ok", "tombstoned"),
 ])
 def test_each_unavailable_reason(origin: FixtureOrigin, env: dict[str, Any], reason: str | None, oembed: str,
                                  status: str) -> None:
@@ -249,8 +318,10 @@ def test_each_unavailable_reason(origin: FixtureOrigin, env: dict[str, Any], rea
     assert synd["outcome"] == "unavailable" and synd["data"]["typename"] == "TweetUnavailable"
     assert synd["data"].get("reason") == reason
     assert _source(m, "oembed")["http_status"] == (200 if oembed == "ok" else int(oembed))
-    if status == "archived":
-        assert m["text"] == t.text and m["text_source"] == "oembed" and m["text_complete"] is True
+    if reason is not None and status != "protected":
+        assert reason in m["error"]  # the platform's reason is kept, said as it is
+    if oembed == "ok":  # oEmbed's text is kept as the post's text, whatever the status
+        assert m["text"] == t.text and m["text_source"] == "oembed"
 
 
 # --- the visibility wrapper ------------------------------------------------------------------------------
@@ -283,13 +354,22 @@ def test_a_full_post_carrying_withheld_countries_stays_archived(origin: FixtureO
     assert m["withheld_in_countries"] == ["DE", "FR"] and m["text"] == t.text
 
 
-def test_a_post_whose_content_is_withheld(origin: FixtureOrigin, env: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("given", "codes"), [
+    (["IN", "TR"], ["IN", "TR"]),
+    (["in", "tr"], ["IN", "TR"]),                            # upper-cased
+    ("in, TR", ["IN", "TR"]),                                # one string of codes
+    (["IN", "DEU", "", 5, None, "T", "tr", "in"], ["IN", "TR"]),  # two letters only, each once
+    (["xx"], ["XX"]), (["XY"], ["XY"]),                      # everywhere; on a copyright claim
+])
+def test_a_post_whose_content_is_withheld(origin: FixtureOrigin, env: dict[str, Any], given: Any,
+                                          codes: list[str]) -> None:
     tid = _id()
-    body = {"__typename": "Tweet", "id_str": tid, "withheld_in_countries": ["IN", "TR"], "text": "",
+    body = {"__typename": "Tweet", "id_str": tid, "withheld_in_countries": given, "text": "",
             "user": {"id_str": "99", "name": "Coast Desk", "screen_name": "CoastDesk"}}
     t = _add(origin, id=tid, syndication=body)
     m = _stored(env, _capture(env, t), "withheld")
-    assert m["withheld_in_countries"] == ["IN", "TR"] and "IN, TR" in m["error"]
+    assert m["withheld_in_countries"] == codes and ", ".join(codes) in m["error"]
+    assert _source(m, "syndication")["data"]["withheld_in_countries"] == codes
 
 
 # --- long posts -------------------------------------------------------------------------------------------
