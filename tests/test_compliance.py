@@ -109,65 +109,58 @@ def test_hold_sets_object_lock_legal_hold_on_s3(tmp_settings: Callable[..., Sett
 def _export(a: Api) -> bytes:
     resp = a.call("compliance", "POST", "/v1/exports", json={"search": {"q": "Tianjin"}})
     assert resp.status_code == 200, resp.text
-    assert resp.headers["content-type"] == "application/zip"
+    assert resp.headers["content-type"] == "application/zip"  # a WACZ (docs/ of the bundle say so)
     return resp.content
 
 
 def test_export_bundle_verifies_offline_and_tampering_is_named(archived: Api, tmp_path: Path) -> None:
     data = _export(archived)
+    manifest_key, blob, warc = _post_public_keys(archived)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         names = zf.namelist()
-        manifest_key, blob, warc = _post_public_keys(archived)
-        assert {manifest_key, blob, warc, "SHA256SUMS", "README.txt", "export.json"} <= set(names)
-        meta = json.loads(zf.read("export.json"))
-        assert meta["query"]["q"] == "Tianjin" and meta["posts"][0]["post_id"] == TWEET
+        meta = json.loads(zf.read("docs/export.json"))
         originals = {n: zf.read(n) for n in names}
-    assert originals[blob] == archived.rt.store.get(blob)
+    listed = {f["key"]: f for f in meta["files"]}
+    assert {manifest_key, blob, warc} <= set(listed)
+    assert meta["query"]["q"] == "Tianjin" and meta["posts"][0]["post_id"] == TWEET
+    assert meta["created_by"]["name"] == "test-compliance" and meta["created_by"]["via"] == "api"
+    assert originals[listed[warc]["in"]] == archived.rt.store.get(warc)  # the capture's WARC, as stored
 
-    bundle = tmp_path / "evidence.zip"
+    bundle = tmp_path / "evidence.wacz"
     bundle.write_bytes(data)
     ok = verify_bundle(bundle)
-    assert ok.ok and ok.files == len(names) - 1
+    assert ok.ok and ok.files == len(names) - 2, ok.problems  # every file but the datapackage and its digest
     cli = str(Path(sys.executable).with_name("archiver"))
     run = subprocess.run([cli, "verify", str(bundle)], capture_output=True, text=True, timeout=60,
                          env=settings_env(archived.settings))
-    assert run.returncode == 0 and run.stdout.strip() == f"OK {len(names) - 1} files"
+    assert run.returncode == 0 and run.stdout.strip().splitlines()[-1].startswith(f"OK {len(names) - 2} files")
 
-    # flip one byte of the WARC, rebuilding the zip so only the hash list can tell
-    tampered = tmp_path / "tampered.zip"
+    # flip one byte of the capture's WARC, rebuilding the zip so only the hashes can tell
+    member = listed[warc]["in"]
+    tampered = tmp_path / "tampered.wacz"
     with zipfile.ZipFile(tampered, "w") as zf:
         for name, content in originals.items():
-            if name == warc:
+            if name == member:
                 content = content[:10] + bytes([content[10] ^ 1]) + content[11:]
             zf.writestr(name, content)
     bad = verify_bundle(tampered)
-    assert not bad.ok and any(p.startswith(f"{warc}: SHA-256 mismatch") for p in bad.problems)
+    assert not bad.ok and any(p.startswith(f"{member}: SHA-256 mismatch") for p in bad.problems), bad.problems
     run = subprocess.run([cli, "verify", str(tampered)], capture_output=True, text=True, timeout=60,
                          env=settings_env(archived.settings))
-    assert run.returncode == 2 and warc in run.stdout
-
-    # a media blob left out: the manifest names what is missing
-    partial = tmp_path / "partial.zip"
-    sums = "".join(line + "\n" for line in originals["SHA256SUMS"].decode().splitlines() if blob not in line)
-    with zipfile.ZipFile(partial, "w") as zf:
-        for name, content in originals.items():
-            if name != blob:
-                zf.writestr(name, sums if name == "SHA256SUMS" else content)
-    problems = verify_bundle(partial).problems
-    assert problems == [f"{manifest_key}: media {blob.rsplit('/', 1)[-1][:16]}… is not in the bundle"]
+    assert run.returncode == 2 and f"FAILED {member}: SHA-256 mismatch" in run.stdout
 
 
 def test_raw_byte_flip_in_zip_fails(archived: Api, tmp_path: Path) -> None:
-    _, blob, _ = _post_public_keys(archived)
-    original = archived.rt.store.get(blob)
     data = bytearray(_export(archived))
-    at = data.find(original[:256])  # originals are stored uncompressed: flip one of their bytes in place
-    assert at > 0
-    data[at + 200] ^= 0x01
-    bundle = tmp_path / "flipped.zip"
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        info = zf.getinfo("archive/files.warc.gz")  # stored, not deflated: its bytes sit in the zip as they are
+    assert info.compress_type == zipfile.ZIP_STORED
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.compress_size // 2] ^= 0x01
+    bundle = tmp_path / "flipped.wacz"
     bundle.write_bytes(bytes(data))
     result = verify_bundle(bundle)
-    assert not result.ok and all(p.startswith(blob) for p in result.problems), result.problems
+    assert not result.ok and result.problems[0].startswith("archive/files.warc.gz"), result.problems
 
 
 def test_audit_events_are_append_only_in_storage_and_reindexable(archived: Api) -> None:

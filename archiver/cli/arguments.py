@@ -78,7 +78,7 @@ def service(sub: argparse._SubParsersAction) -> None:
     sp.set_defaults(run="sweep:cmd_sweep")
 
 def access(sub: argparse._SubParsersAction) -> None:
-    """Add token (create), export and verify."""
+    """Add token (create), export, verify and keys (create, show)."""
     sp = sub.add_parser("token", help="API tokens")
     tsub = sp.add_subparsers(dest="token_command", required=True)
     tc = tsub.add_parser("create", help="make an API token; prints it (once) as the last word")
@@ -86,14 +86,37 @@ def access(sub: argparse._SubParsersAction) -> None:
     tc.add_argument("--name", help="who or what holds the token (shown in the audit log)")
     tc.set_defaults(run="access:cmd_token_create")
 
-    sp = sub.add_parser("export", help="write an evidence bundle (zip) of archived posts")
-    sp.add_argument("post", nargs="+", help="provider/post_id, e.g. twitter/20")
-    sp.add_argument("-o", "--output", required=True, help="the zip to write")
+    sp = sub.add_parser("export", help="write a signed evidence bundle (WACZ) of archived posts",
+                        description="Write a WACZ evidence bundle of the posts named, of an article's posts "
+                                    "(--article) and/or of a search's hits (--query), with their related posts' "
+                                    "captures; signed with the archive's key when it has one (archiver keys create).")
+    sp.add_argument("post", nargs="*", help="provider/post_id, e.g. twitter/20")
+    sp.add_argument("--article", metavar="ID", help="every archived post embedded in this article")
+    sp.add_argument("--query", metavar="WORDS", help='every post a search finds: words, "phrases", prefix*')
+    sp.add_argument("-o", "--output", required=True, help="the .wacz file to write")
     sp.set_defaults(run="access:cmd_export")
 
-    sp = sub.add_parser("verify", help="check an evidence bundle offline: exit 0 'OK n files', else 2")
+    sp = sub.add_parser("verify", help="check an evidence bundle offline: exit 0 when it holds, else 2",
+                        description="Check a bundle offline: every hash, the signature, each manifest against its "
+                                    "WARC, the RFC 3161 timestamps, and that every file a manifest names is there. "
+                                    "Prints one FAILED line per problem and exits 2, or OK and exits 0.")
     sp.add_argument("bundle")
+    sp.add_argument("--public-key", metavar="FILE", help="the archive's public key (PEM), e.g. from "
+                    "/.well-known/archiver-signing-key.pem; without it the key inside the bundle is used, which "
+                    "proves integrity but not who signed")
+    sp.add_argument("--tsa-ca", metavar="FILE", action="append", help="a TSA's CA certificate (PEM) to trust for "
+                    "the timestamps instead of those in the bundle (repeatable)")
+    sp.add_argument("--json", action="store_true")
     sp.set_defaults(run="access:cmd_verify")
+
+    sp = sub.add_parser("keys", help="the evidence signing key")
+    ksub = sp.add_subparsers(dest="keys_command", required=True)
+    kc = ksub.add_parser("create", help="make the ECDSA P-256 key that signs evidence bundles (mode 0600)")
+    kc.add_argument("--force", action="store_true", help="replace an existing key")
+    kc.set_defaults(run="access:cmd_keys_create")
+    ks = ksub.add_parser("show", help="print the public key (PEM) and its fingerprint")
+    ks.add_argument("--json", action="store_true")
+    ks.set_defaults(run="access:cmd_keys_show")
 
 def health(sub: argparse._SubParsersAction) -> None:
     """Add health, restore and revert."""

@@ -29,7 +29,7 @@ from archiver.web import errors
 from archiver.web.copies import CSP, content_type_for, load_copy
 from archiver.web.deps import require_role
 from archiver.web.guard import RequestGuard, origin_of
-from archiver.web.routes import api, health, pages
+from archiver.web.routes import api, health, keys, pages
 
 
 def publish_cap(settings: Settings) -> int:
@@ -88,7 +88,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         }
         return Response(content=data, media_type=content_type_for(key, data), headers=headers)
 
-    for routes in (api, health, pages):
+    for routes in (api, health, pages, keys):
         app.include_router(routes.router)
 
     errors.install(app)

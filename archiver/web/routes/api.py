@@ -278,37 +278,49 @@ class ExportIn(BaseModel):
     search: SearchParams | None = None
 
 
-def _zip_response(rt: Runtime, who: Principal, posts: list[tuple[str, str]], query: dict[str, Any] | None,
-                  name: str) -> StreamingResponse:
+def _bundle_response(rt: Runtime, who: Principal, posts: list[tuple[str, str]], query: dict[str, Any] | None,
+                     name: str) -> StreamingResponse:
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - closed by the stream
     try:
-        export_bundle(rt, who, posts, spool, query=query)
+        summary = export_bundle(rt, who, posts, spool, query=query, via="api")
     except BaseException:
         spool.close()
         raise
+    size = spool.tell()
     spool.seek(0)
 
     def chunks() -> Iterator[bytes]:
         with spool:
             yield from iter(lambda: spool.read(1 << 20), b"")
 
-    return StreamingResponse(chunks(), media_type="application/zip",
+    return StreamingResponse(chunks(), media_type=BUNDLE_TYPE,
                              headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                      "Cache-Control": "no-store"})
+                                      "Content-Length": str(size), "Cache-Control": "no-store",
+                                      "X-Archiver-Signed-By": summary["signed"] or "unsigned"})
+
+
+BUNDLE_TYPE = "application/zip"
+_BUNDLE_DOC = {200: {"description": "a WACZ 1.1.1 evidence bundle (a zip: save it as .wacz), signed with the "
+                                    "archive's key when it has one; `X-Archiver-Signed-By` gives that key's "
+                                    "fingerprint or `unsigned`. Check it with `archiver verify` or the README's "
+                                    "Evidence steps.",
+                     "content": {BUNDLE_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 @router.get("/v1/posts/{provider}/{post_id}/export", tags=["compliance"], response_class=Response,
-            responses={200: {"content": {"application/zip": {}}}, **NOT_FOUND})
+            responses={**_BUNDLE_DOC, **NOT_FOUND})
 def export_post(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> Response:
-    """Evidence bundle of one post: manifests, WARC records, originals and SHA256SUMS."""
+    """Evidence bundle (WACZ) of one post: every capture with its WARC, manifest, cards, page, timestamps,
+    originals and derived copies, and the captures of the posts it quotes and replies to and of its latest
+    version when it was edited."""
     _post_or_404(rt, provider, post_id)
-    return _zip_response(rt, who, [(provider, post_id)], None, f"evidence-{provider}-{post_id}.zip")
+    return _bundle_response(rt, who, [(provider, post_id)], None, f"evidence-{provider}-{post_id}.wacz")
 
 
 @router.post("/v1/exports", tags=["compliance"], response_class=Response,
-             responses={200: {"content": {"application/zip": {}}}, **NOT_FOUND})
+             responses={**_BUNDLE_DOC, **NOT_FOUND})
 def export(body: ExportIn, rt: Rt, who: Compliance) -> Response:
-    """Evidence bundle of listed posts or of a search result."""
+    """Evidence bundle (WACZ) of listed posts and/or of a search's hits (up to its limit)."""
     posts = [(p.provider, p.post_id) for p in body.posts]
     query = None
     if body.search is not None:
@@ -316,9 +328,11 @@ def export(body: ExportIn, rt: Rt, who: Compliance) -> Response:
         posts += [(h["provider"], h["post_id"]) for h in _search(rt, body.search).hits]
     if not posts:
         raise validation_error(["body"], "nothing to export: give posts or a search with hits")
+    if len(dict.fromkeys(posts)) > MAX_EXPORT_POSTS:
+        raise validation_error(["body"], f"at most {MAX_EXPORT_POSTS} posts per export")
     for provider, post_id in dict.fromkeys(posts):
         _post_or_404(rt, provider, post_id)
-    return _zip_response(rt, who, posts, query, "evidence.zip")
+    return _bundle_response(rt, who, posts, query, "evidence.wacz")
 
 
 # --- audit log and metrics -------------------------------------------------------------------------

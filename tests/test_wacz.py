@@ -1,0 +1,636 @@
+"""Evidence bundles as signed WACZ (issue 16): `archiver export` writes a WACZ 1.1.1 that `wacz validate`
+accepts and pywb replays, holding every file the captures' manifests name (related posts' captures
+too, within a bound), signed per the WACZ signing spec with the archive's key (`archiver keys`,
+/.well-known/archiver-signing-key.pem); `archiver verify` catches a forged manifest, a missing file,
+a wrong key and a replaced WARC, each in one line with exit 2, and passes an untouched bundle.
+
+The archive is made once for the module: an article embedding a post that quotes another post, both
+with a photo, captured from the fixture origin; the bundle is exported through the CLI as a user would.
+Tampered copies are rebuilt the way a forger would: every digest recomputed (export.json, the
+datapackage, the datapackage digest), then the signature kept, dropped, or made with a key.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
+from warcio.archiveiterator import ArchiveIterator
+from warcio.warcwriter import WARCWriter
+
+from archiver.auth import create_token
+from archiver.capture.warc import read_warc
+from archiver.compliance import audit, evidence
+from archiver.compliance.evidence import export_bundle, verify_bundle
+from archiver.compliance.holds import media_sha256s
+from archiver.compliance.signing import sign_digest
+from archiver.compliance.timestamps import timestamp_captures
+from archiver.compliance.wacz import sha256_label
+from archiver.config.settings import Settings, load_settings
+from archiver.runners.local import archive
+from archiver.runtime import Runtime
+from archiver.storage.layout import MANIFEST_KEY_RE, blob_key, derived_prefix
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
+from archiver.web.app import create_app
+from tests.harness.celery_worker import settings_env
+from tests.harness.services import free_port, fresh_pg_dsn
+from tests.harness.tsa import LocalTSA, openssl_verify
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = str(Path(sys.executable).with_name("archiver"))
+WACZ = str(Path(sys.executable).with_name("wacz"))
+WARCIO = str(Path(sys.executable).with_name("warcio"))
+# pywb pins redis 2.10 and pyOpenSSL, which the redis extra and cryptography cannot share a
+# virtual environment with: scripts/setup.sh installs it into .venv-pywb.
+PYWB_BIN = Path(os.environ.get("ARCHIVER_PYWB_BIN") or ROOT / ".venv-pywb" / "bin")
+QUOTED = "1945048830047662101"
+QUOTING = "1945048830047662202"
+ARTICLE = "story-wacz"
+
+
+@dataclass
+class Env:
+    settings: Settings
+    home: Path
+    bundle: Path
+    public_pem: Path
+    fingerprint: str
+
+
+def _article(origin: FixtureOrigin) -> bytes:
+    return (
+        '<html><head><meta charset="utf-8"></head><body><p>Harbour report.</p>\n'
+        '<blockquote class="twitter-tweet"><p lang="en" dir="ltr">Ferry timetable: note the Sunday times '
+        '<a href="https://t.co/q1">pic.twitter.com/q1</a></p>&mdash; Coast Desk (@CoastDesk) '
+        f'<a href="https://twitter.com/CoastDesk/status/{QUOTING}">July 15, 2025</a></blockquote>\n'
+        "</body></html>\n").encode()
+
+
+def cli(settings: Settings, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=timeout, env=settings_env(settings))
+
+
+def make_archive(home: Path, tsa: LocalTSA, **overrides: Any) -> Settings:
+    """The article archived by the local runner into `home`, each capture timestamped by `tsa`."""
+    tweets = [
+        TweetFixture(id=QUOTED, handle="HarbourFerries", name="Harbour Ferries", text="Ferry timetable changes.",
+                     photos=[{"name": "timetable.jpg", "alt": "the timetable", "width": 320, "height": 200}]),
+        TweetFixture(id=QUOTING, handle="CoastDesk", name="Coast Desk", text="Note the new Sunday times.",
+                     quoted_id=QUOTED, photos=[{"name": "pier.jpg", "alt": "the pier", "width": 300, "height": 180}],
+                     media_code="q1"),
+    ]
+    with FixtureOrigin(tweets=tweets, images={"/media/lead.jpg": make_image("lead", 64, 48)}) as origin:
+        settings = load_settings(env={}).replace(home=str(home), broker_url="", **origin.settings_overrides(),
+                                                 tsa_urls=tsa.url, tsa_ca_certs=str(tsa.ca_file), tsa_timeout=5.0,
+                                                 **overrides)
+        with Runtime.from_settings(settings) as rt:
+            rep = archive(rt, _article(origin), article_id=ARTICLE, url="https://news.example/harbour")
+            # The timestamping step (idempotent: a capture the runner has stamped already is left alone).
+            timestamp_captures(rt, [e["snapshot"] for e in rep["embeds"] if e["snapshot"]])
+    return settings
+
+
+@pytest.fixture(scope="module")
+def tsa() -> Iterator[LocalTSA]:
+    with LocalTSA("archiver wacz test TSA") as t:
+        yield t
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, tsa: LocalTSA) -> Env:
+    tmp = tmp_path_factory.mktemp("wacz")
+    settings = make_archive(tmp / "home", tsa)
+    made = cli(settings, "keys", "create")
+    assert made.returncode == 0, made.stderr
+    shown = cli(settings, "keys", "show", "--json")
+    key = json.loads(shown.stdout)
+    pub = tmp / "archive-key.pem"
+    pub.write_text(key["public_key_pem"])
+    bundle = tmp / "bundle.wacz"
+    run = cli(settings, "export", f"twitter/{QUOTING}", "-o", str(bundle))
+    assert run.returncode == 0, run.stderr
+    return Env(settings, tmp / "home", bundle, pub, key["fingerprint"])
+
+
+def _manifests(rt: Runtime, post_id: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(k, json.loads(rt.store.get(k))) for k in rt.store.list(f"posts/twitter/{post_id}/")
+            if k.endswith(".json") and not k.endswith(".timestamps.json")]
+
+
+def _records(bundle: Path) -> dict[str, tuple[str, str, bytes]]:
+    """url -> (WARC-Date, Content-Type, payload) of every resource record of archive/files.warc.gz."""
+    out = {}
+    with zipfile.ZipFile(bundle) as zf, zf.open("archive/files.warc.gz") as fh:
+        for rec in ArchiveIterator(fh):
+            if rec.rec_type == "resource":
+                out[rec.rec_headers.get_header("WARC-Target-URI")] = (
+                    rec.rec_headers.get_header("WARC-Date"), rec.rec_headers.get_header("Content-Type"),
+                    rec.content_stream().read())
+    return out
+
+
+def verify(bundle: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`archiver verify` as a third party runs it: no settings, no storage, no catalog."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    env["ARCHIVER_HOME"] = str(bundle.parent / "nowhere")
+    return subprocess.run([CLI, "verify", str(bundle), *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def failed_lines(run: subprocess.CompletedProcess[str]) -> list[str]:
+    assert "Traceback" not in run.stdout + run.stderr
+    return [line for line in run.stdout.splitlines() if line.startswith("FAILED ")]
+
+
+# --- rebuilding a bundle as a forger would -----------------------------------------------------------
+def rebuild(src: Path, dst: Path, *, edit: Callable[[str, bytes], bytes | None] | None = None,
+            members: dict[str, bytes] | None = None, sign: str | ec.EllipticCurvePrivateKey = "keep") -> Path:
+    """A copy of `src` with the resource records of files.warc.gz passed through `edit(key, payload)`
+    (None drops the record) and `members` replaced, every digest recomputed (export.json's file list,
+    datapackage.json, datapackage-digest.json), the signature kept ("keep"), dropped ("drop") or made
+    with a private key."""
+    with zipfile.ZipFile(src) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    meta = json.loads(parts["docs/export.json"])
+    base = meta["public_base_url"]
+    by_key = {f["key"]: f for f in meta["files"]}
+    if edit is not None:
+        buf = io.BytesIO()
+        writer = WARCWriter(buf, gzip=True, warc_version="1.1")
+        for rec in ArchiveIterator(io.BytesIO(parts["archive/files.warc.gz"])):
+            if rec.rec_type != "resource":
+                continue
+            url = rec.rec_headers.get_header("WARC-Target-URI")
+            key = url[len(base) + 1:]
+            payload = edit(key, rec.content_stream().read())
+            if payload is None:
+                meta["files"].remove(by_key[key])
+                continue
+            by_key[key]["sha256"] = hashlib.sha256(payload).hexdigest()
+            by_key[key]["bytes"] = len(payload)
+            writer.write_record(writer.create_warc_record(
+                url, "resource", payload=io.BytesIO(payload), length=len(payload),
+                warc_content_type=rec.rec_headers.get_header("Content-Type"),
+                warc_headers_dict={"WARC-Date": rec.rec_headers.get_header("WARC-Date"),
+                                   "WARC-Block-Digest": sha256_label(payload),
+                                   "WARC-Payload-Digest": sha256_label(payload)}))
+        parts["archive/files.warc.gz"] = buf.getvalue()
+    for name, data in (members or {}).items():
+        parts[name] = data
+        for f in meta["files"]:
+            if f["in"] == name:
+                f["sha256"], f["bytes"] = hashlib.sha256(data).hexdigest(), len(data)
+    parts["docs/export.json"] = json.dumps(meta, indent=1).encode()
+    package = json.loads(parts["datapackage.json"])
+    for res in package["resources"]:
+        res["hash"] = "sha256:" + hashlib.sha256(parts[res["path"]]).hexdigest()
+        res["bytes"] = len(parts[res["path"]])
+    parts["datapackage.json"] = json.dumps(package, indent=2).encode()
+    digest = json.loads(parts["datapackage-digest.json"])
+    digest["hash"] = "sha256:" + hashlib.sha256(parts["datapackage.json"]).hexdigest()
+    if sign == "drop":
+        digest.pop("signedData", None)
+    elif not isinstance(sign, str):
+        digest["signedData"] = sign_digest(sign, digest["hash"], package["created"])
+    parts["datapackage-digest.json"] = json.dumps(digest).encode()
+    with zipfile.ZipFile(dst, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return dst
+
+
+def real_key(env: Env) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key((env.home / "keys" / "evidence-signing-key.pem").read_bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key
+
+
+# --- the bundle ------------------------------------------------------------------------------------
+def test_export_is_a_wacz_that_wacz_validate_and_warcio_accept(env: Env, tmp_path: Path) -> None:
+    run = subprocess.run([WACZ, "validate", "-f", str(env.bundle)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "Validation succeeded" in run.stdout, run.stdout + run.stderr
+    with zipfile.ZipFile(env.bundle) as zf:
+        names = set(zf.namelist())
+        package = json.loads(zf.read("datapackage.json"))
+        digest = json.loads(zf.read("datapackage-digest.json"))
+        for info in zf.infolist():
+            if info.filename.endswith(".gz"):
+                assert info.compress_type == zipfile.ZIP_STORED, info.filename  # WACZ: STORE what is compressed
+        zf.extract("archive/files.warc.gz", tmp_path)
+    assert package["wacz_version"] == "1.1.1" and package["profile"] == "data-package"
+    assert {r["path"] for r in package["resources"]} == names - {"datapackage.json", "datapackage-digest.json"}
+    assert {"indexes/index.cdx.gz", "pages/pages.jsonl", "docs/README.txt", "docs/export.json",
+            "archive/files.warc.gz"} <= names
+    assert len([n for n in names if n.startswith("archive/") and n != "archive/files.warc.gz"]) == 2
+    signed = digest["signedData"]
+    assert signed["created"] == package["created"] and signed["hash"] == digest["hash"]
+    der = serialization.load_pem_public_key(env.public_pem.read_bytes()).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert base64.b64decode(signed["publicKey"]) == der
+    check = subprocess.run([WARCIO, "check", "-v", str(tmp_path / "archive" / "files.warc.gz")],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_bundle_holds_every_file_the_manifests_name_with_related_captures(env: Env) -> None:
+    records = _records(env.bundle)
+    with zipfile.ZipFile(env.bundle) as zf:
+        meta = json.loads(zf.read("docs/export.json"))
+        pages = [json.loads(line) for line in zf.read("pages/pages.jsonl").splitlines()]
+        readme = zf.read("docs/README.txt").decode()
+        warcs = {n: zf.read(n) for n in zf.namelist() if n.startswith("archive/") and "files.warc" not in n}
+    with Runtime.from_settings(env.settings) as rt:
+        quoting = _manifests(rt, QUOTING)
+        quoted_key = quoting[0][1]["quoted"]["manifest_key"]
+        assert quoted_key and quoted_key.startswith(f"posts/twitter/{QUOTED}/")
+        docs = [*quoting, (quoted_key, json.loads(rt.store.get(quoted_key)))]
+        expected: set[str] = set()
+        for key, doc in docs:
+            expected |= {key, doc["warc"], *doc["cards"].values()}
+            for sha in media_sha256s([doc], avatars=True):
+                expected |= {blob_key(sha), *rt.store.list(derived_prefix(sha))}
+        assert any(k.startswith("derived/") for k in expected)
+        listed = {f["key"]: f for f in meta["files"]}
+        assert expected <= set(listed), expected - set(listed)
+        for key in expected:
+            data = rt.store.get(key)
+            if key.endswith(".warc.gz"):
+                assert warcs[listed[key]["in"]] == data
+            else:  # each other file at its public URL, as stored
+                _date, _ctype, payload = records[rt.store.public_url(key)]
+                assert payload == data and listed[key]["sha256"] == hashlib.sha256(data).hexdigest()
+        for key, doc in docs:
+            card = rt.store.public_url(doc["cards"]["html"])
+            page = next(p for p in pages if p.get("id") == doc["capture_id"])
+            assert page["url"] in (card, card.replace(".card.html", ".html"))
+            assert page["ts"] == doc["captured_at"][:19] + "Z" == records[page["url"]][0]
+        events = [e for e in audit.list_events(rt, action="export")]
+    captures = {c["manifest_key"]: c for c in meta["captures"]}
+    assert captures[quoted_key]["relation"] == "quoted" and captures[quoted_key]["depth"] == 1
+    assert meta["created_by"] == {"name": getpass.getuser(), "role": "cli", "via": "cli"}
+    assert events and events[0]["actor"] == getpass.getuser() and events[0]["role"] == "cli"
+    for kind in ("manifests", "capture WARCs", "HTML cards", "PNG cards", "originals", "derived copies"):
+        assert f"  {kind}\n" in readme, kind
+    assert env.fingerprint in readme and meta["signed_by"] == env.fingerprint
+
+
+def test_an_untouched_bundle_verifies_offline(env: Env) -> None:
+    run = verify(env.bundle, "--public-key", str(env.public_pem))
+    assert run.returncode == 0 and failed_lines(run) == [], run.stdout
+    last = run.stdout.strip().splitlines()[-1]
+    assert last.startswith("OK ") and "2 captures" in last and f"signed by {env.fingerprint} (the given key)" in last
+    own = verify(env.bundle)  # the key inside: integrity only, said so
+    assert own.returncode == 0 and any(line.startswith("WARNING the signature was checked against the key inside")
+                                       for line in own.stdout.splitlines())
+    result = verify_bundle(env.bundle, public_key=env.public_pem.read_bytes())
+    assert result.ok and result.captures == 2 and result.signed_by == env.fingerprint
+
+
+def test_the_signature_checks_with_openssl_as_the_readme_says(env: Env, tmp_path: Path) -> None:
+    """The README's steps for a machine without archiver: r||s into DER with `openssl asn1parse -genconf`,
+    then `openssl dgst -sha256 -verify` over the hash string."""
+    with zipfile.ZipFile(env.bundle) as zf:
+        digest = json.loads(zf.read("datapackage-digest.json"))
+        package = zf.read("datapackage.json")
+    assert digest["hash"] == "sha256:" + hashlib.sha256(package).hexdigest()
+    raw = base64.b64decode(digest["signedData"]["signature"]).hex()
+    (tmp_path / "sig.cnf").write_text(f"asn1=SEQUENCE:sig\n[sig]\nr=INTEGER:0x{raw[:64]}\ns=INTEGER:0x{raw[64:]}\n")
+    (tmp_path / "hash.txt").write_text(digest["signedData"]["hash"])
+    subprocess.run(["openssl", "asn1parse", "-genconf", "sig.cnf", "-out", "sig.der", "-noout"], cwd=tmp_path,
+                   check=True, capture_output=True, timeout=30)
+    ok = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(env.public_pem), "-signature", "sig.der",
+                         "hash.txt"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0 and "Verified OK" in ok.stdout
+    (tmp_path / "hash.txt").write_text(digest["signedData"]["hash"][:-1] + "0")
+    bad = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(env.public_pem), "-signature", "sig.der",
+                          "hash.txt"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert bad.returncode != 0
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-in", str(env.public_pem), "-outform", "DER"],
+                         capture_output=True, timeout=30, check=True).stdout
+    assert "sha256:" + hashlib.sha256(der).hexdigest() == env.fingerprint
+
+
+# --- what verify catches -------------------------------------------------------------------------------
+def _forge_author(key: str, payload: bytes) -> bytes:
+    if key.startswith(f"posts/twitter/{QUOTING}/") and MANIFEST_KEY_RE.fullmatch(key):
+        doc = json.loads(payload)
+        doc["author"]["name"] = "Someone Else"
+        return json.dumps(doc, indent=2).encode()
+    return payload
+
+
+def test_a_forged_manifest_fails_whatever_is_done_with_the_signature(env: Env, tmp_path: Path) -> None:
+    kept = verify(rebuild(env.bundle, tmp_path / "kept.wacz", edit=_forge_author))
+    lines = failed_lines(kept)
+    assert kept.returncode == 2 and any("datapackage-digest.json signedData: signs hash" in x for x in lines), lines
+    forger = ec.generate_private_key(ec.SECP256R1())
+    resigned = rebuild(env.bundle, tmp_path / "resigned.wacz", edit=_forge_author, sign=forger)
+    run = verify(resigned, "--public-key", str(env.public_pem))
+    assert run.returncode == 2
+    assert any("does not verify under the given public key" in x for x in failed_lines(run)), run.stdout
+    dropped = verify(rebuild(env.bundle, tmp_path / "dropped.wacz", edit=_forge_author, sign="drop"),
+                     "--public-key", str(env.public_pem))
+    assert dropped.returncode == 2 and "FAILED datapackage-digest.json: not signed, but a public key was given" \
+        in dropped.stdout
+
+
+def test_a_forged_manifest_signed_by_the_forger_fails_on_its_timestamp_and_warc(env: Env, tmp_path: Path) -> None:
+    """The forger's own key inside the bundle makes the signature hold (integrity only, as verify warns);
+    the manifest still disagrees with its RFC 3161 timestamp and with the WARC it came from."""
+    forger = ec.generate_private_key(ec.SECP256R1())
+    run = verify(rebuild(env.bundle, tmp_path / "forged.wacz", edit=_forge_author, sign=forger))
+    lines = failed_lines(run)
+    assert run.returncode == 2 and "WARNING the signature was checked against the key inside" in run.stdout
+    assert any(x.startswith(f"FAILED posts/twitter/{QUOTING}/") and "timestamps.json: the record is for manifest "
+               "SHA-256" in x for x in lines), lines
+    if evidence.check_manifest_against_warc is not None:
+        assert any(x.startswith(f"FAILED posts/twitter/{QUOTING}/") and x.count(".json: ") and "Someone Else" in x
+                   for x in lines), lines
+
+
+def test_a_missing_file_fails_even_when_the_archive_signs_it(env: Env, tmp_path: Path) -> None:
+    with Runtime.from_settings(env.settings) as rt:
+        (mkey, doc), = _manifests(rt, QUOTING)
+    photo = blob_key(doc["media"][0]["sha256"])
+    quoted_key = doc["quoted"]["manifest_key"]
+    key = real_key(env)
+    run = verify(rebuild(env.bundle, tmp_path / "no-photo.wacz", edit=lambda k, p: None if k == photo else p,
+                         sign=key), "--public-key", str(env.public_pem))
+    lines = failed_lines(run)
+    assert run.returncode == 2 and lines == [f"FAILED {mkey}: original {photo.rsplit('/', 1)[-1][:16]}… is not "
+                                             "in the bundle"], run.stdout
+    run = verify(rebuild(env.bundle, tmp_path / "no-quoted.wacz", edit=lambda k, p: None if k == quoted_key else p,
+                         sign=key), "--public-key", str(env.public_pem))
+    assert run.returncode == 2 and f"FAILED {mkey}: its quoted capture {quoted_key} is not in the bundle" in run.stdout
+
+
+def test_a_wrong_key_fails(env: Env, tmp_path: Path) -> None:
+    other = tmp_path / "other.pem"
+    other.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    run = verify(env.bundle, "--public-key", str(other))
+    lines = failed_lines(run)
+    assert run.returncode == 2 and len(lines) == 1 and "does not verify under the given public key" in lines[0]
+    assert env.fingerprint in lines[0]  # the key the bundle names, said beside the one given
+    not_a_key = tmp_path / "junk.pem"
+    not_a_key.write_text("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+    junk = verify(env.bundle, "--public-key", str(not_a_key))
+    assert junk.returncode == 2 and junk.stderr.startswith("archiver: error: --public-key: not a public key")
+
+
+def test_a_replaced_warc_fails_even_when_the_archive_signs_it(env: Env, tmp_path: Path) -> None:
+    with zipfile.ZipFile(env.bundle) as zf:
+        meta = json.loads(zf.read("docs/export.json"))
+        where = {c["post_id"]: c["warc"] for c in meta["captures"]}
+        other = zf.read(where[QUOTED])
+    run = verify(rebuild(env.bundle, tmp_path / "swapped.wacz", members={where[QUOTING]: other}, sign=real_key(env)),
+                 "--public-key", str(env.public_pem))
+    lines = failed_lines(run)
+    assert run.returncode == 2 and any(f"posts/twitter/{QUOTING}/" in x and "is of capture" in x for x in lines), lines
+
+
+def test_hostile_bundles_fail_in_one_line_each(tmp_path: Path, env: Env) -> None:
+    junk = tmp_path / "junk.wacz"
+    junk.write_bytes(b"PK\x03\x04" + os.urandom(2000))
+    run = verify(junk)
+    assert run.returncode == 2 and len(failed_lines(run)) == 1 and "not a readable zip" in run.stdout
+    evil = tmp_path / "evil.wacz"
+    with zipfile.ZipFile(env.bundle) as src, zipfile.ZipFile(evil, "w") as zf:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "docs/export.json":
+                data = b'{"schema": "archiver.export.v2", "public_base_url": 7, "files": "x"}'
+            if name == "datapackage.json":
+                data = b"[" * 100_000
+            zf.writestr(name, data)
+        zf.writestr("../escape.txt", b"x")
+        zf.writestr("archive/\x1b[31mred.warc.gz", b"not a warc")
+    run = verify(evil)
+    lines = failed_lines(run)
+    assert run.returncode == 2 and all("\n" not in x and "\x1b" not in x for x in lines)
+    assert any("'../escape.txt': not a safe file name" in x for x in lines)
+    assert any(x.startswith("FAILED datapackage.json: unreadable or not JSON") for x in lines)
+    assert any("docs/export.json: no public_base_url" in x for x in lines)
+
+
+def test_related_captures_beyond_the_bound_are_left_out_and_said(env: Env, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(evidence, "MAX_RELATED_DEPTH", 0)
+    out = tmp_path / "bounded.wacz"
+    with Runtime.from_settings(env.settings) as rt, out.open("w+b") as fh:
+        summary = export_bundle(rt, None, [("twitter", QUOTING)], fh, via="test")
+        (mkey, doc), = _manifests(rt, QUOTING)
+    assert summary["captures"] == 1
+    assert summary["left_out"] == [{"key": doc["quoted"]["manifest_key"], "relation": "quoted", "named_by": mkey,
+                                    "why": "over the bound of 0 related links"}]
+    result = verify_bundle(out)
+    assert result.ok, result.problems
+    assert any("its quoted capture" in w and "left out by the export's bound" in w for w in result.warnings)
+
+
+def test_a_file_missing_from_storage_is_listed_and_fails_verification(env: Env, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(env.home, home)
+    settings = env.settings.replace(home=str(home))
+    with Runtime.from_settings(settings) as rt:
+        (_, doc), = _manifests(rt, QUOTING)
+        avatar = blob_key(doc["author"]["avatar_sha256"])
+        (home / "objects" / avatar).unlink()
+    run = cli(settings, "export", f"twitter/{QUOTING}", "-o", str(tmp_path / "b.wacz"))
+    assert run.returncode == 0, run.stderr
+    missing = json.loads(run.stdout)["missing"]
+    assert [m["key"] for m in missing] == [avatar] and missing[0]["why"] == "not in storage"
+    check = verify(tmp_path / "b.wacz")
+    assert check.returncode == 2 and any(avatar.rsplit("/", 1)[-1][:16] in x for x in failed_lines(check))
+
+
+def test_export_by_article_or_query_and_nothing_to_export(env: Env, tmp_path: Path) -> None:
+    for args in (["--article", ARTICLE], ["--query", "Sunday times"]):
+        out = tmp_path / f"{args[0][2:]}.wacz"
+        run = cli(env.settings, "export", *args, "-o", str(out))
+        assert run.returncode == 0, run.stderr
+        with zipfile.ZipFile(out) as zf:
+            meta = json.loads(zf.read("docs/export.json"))
+        assert [(p["provider"], p["post_id"]) for p in meta["posts"]] == [("twitter", QUOTING)]
+        assert meta["query"]["search"] and verify(out).returncode == 0
+    none = cli(env.settings, "export", "--query", "zebra crossing", "-o", str(tmp_path / "none.wacz"))
+    assert none.returncode == 2 and none.stderr.strip() == (
+        "archiver: error: nothing to export: no archived post for the query 'zebra crossing'")
+    assert not (tmp_path / "none.wacz").exists() and not list(tmp_path.glob("*.part"))
+
+
+def test_unsigned_exports_say_so(env: Env, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(env.home, home, ignore=shutil.ignore_patterns("keys"))
+    settings = env.settings.replace(home=str(home))
+    out = tmp_path / "unsigned.wacz"
+    run = cli(settings, "export", f"twitter/{QUOTING}", "-o", str(out))
+    assert run.returncode == 0 and json.loads(run.stdout)["signed"] is None
+    assert "the bundle is not signed" in run.stderr
+    plain = verify(out)
+    assert plain.returncode == 0 and "WARNING the bundle is not signed" in plain.stdout
+    assert verify(out, "--public-key", str(env.public_pem)).returncode == 2
+
+
+# --- trusted time ----------------------------------------------------------------------------------------
+def test_timestamps_travel_with_the_bundle_and_openssl_accepts_them(env: Env, tsa: LocalTSA, tmp_path: Path) -> None:
+    records = _records(env.bundle)
+    with zipfile.ZipFile(env.bundle) as zf:
+        meta = json.loads(zf.read("docs/export.json"))
+        ca = zf.read("docs/tsa-ca-1.pem")
+    assert ca == tsa.ca_pem and meta["tsa_ca"] == ["docs/tsa-ca-1.pem"]
+    kinds = [f["kind"] for f in meta["files"]]
+    assert kinds.count("timestamp record") == 2 and kinds.count("timestamp token") >= 1
+    (tmp_path / "ca.pem").write_bytes(ca)
+    with Runtime.from_settings(env.settings) as rt:
+        (mkey, _), = _manifests(rt, QUOTING)
+        rec = json.loads(records[rt.store.public_url(mkey.replace(".json", ".timestamps.json"))][2])
+        token = records[rt.store.public_url(rec["tokens"][0]["token_key"])][2]
+    assert token == rt.store.get(rec["tokens"][0]["token_key"])
+    ok, out = openssl_verify(rec["root"], token, tmp_path / "ca.pem")  # the README's openssl ts -verify
+    assert ok, out
+    assert not openssl_verify(hashlib.sha256(b"something else").hexdigest(), token, tmp_path / "ca.pem")[0]
+    given = verify(env.bundle, "--public-key", str(env.public_pem), "--tsa-ca", str(tsa.ca_file))
+    assert given.returncode == 0 and "NOT CHECKED timestamps" not in given.stdout and "WARNING" not in given.stdout
+    inside = verify(env.bundle, "--public-key", str(env.public_pem))
+    assert inside.returncode == 0
+    assert "timestamps checked against the TSA CA certificates in the bundle" in inside.stdout
+
+
+def test_a_token_for_another_digest_fails(env: Env, tsa: LocalTSA, tmp_path: Path) -> None:
+    other = tsa.reply(tsa.query_for(hashlib.sha256(b"another manifest").hexdigest()))
+    forged = rebuild(env.bundle, tmp_path / "token.wacz", sign=real_key(env),
+                     edit=lambda k, p: other if k.startswith("timestamps/") else p)
+    run = verify(forged, "--public-key", str(env.public_pem), "--tsa-ca", str(tsa.ca_file))
+    lines = failed_lines(run)
+    assert run.returncode == 2 and lines and all(".timestamps.json: " in x for x in lines), lines
+    stranger = LocalTSA("a stranger's TSA")
+    try:
+        run = verify(env.bundle, "--public-key", str(env.public_pem), "--tsa-ca", str(stranger.ca_file))
+    finally:
+        stranger.stop()
+    assert run.returncode == 2 and all(".timestamps.json: " in x for x in failed_lines(run))
+
+
+# --- replay ----------------------------------------------------------------------------------------------
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except (urllib.error.URLError, OSError):  # not listening yet
+        return 0, b""
+
+
+def test_pywb_replays_the_card_page_and_a_photo_byte_identical(env: Env, tmp_path: Path) -> None:
+    assert (PYWB_BIN / "wayback").exists(), f"pywb is not installed in {PYWB_BIN} (bash scripts/setup.sh)"
+    run = subprocess.run([str(PYWB_BIN / "wb-manager"), "init", "evidence"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    run = subprocess.run([str(PYWB_BIN / "wb-manager"), "add", "--unpack-wacz", "evidence", str(env.bundle)],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    port = free_port()
+    proc = subprocess.Popen([str(PYWB_BIN / "wayback"), "-p", str(port), "-b", "127.0.0.1"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        with Runtime.from_settings(env.settings) as rt:
+            (_, doc), = _manifests(rt, QUOTING)
+            ts = doc["captured_at"][:19].replace("-", "").replace("T", "").replace(":", "")
+            card = rt.store.get(doc["cards"]["html"])
+            photo_key = blob_key(doc["media"][0]["sha256"])
+            photo = rt.store.get(photo_key)
+            urls = {rt.store.public_url(doc["cards"]["html"]): card, rt.store.public_url(photo_key): photo}
+        deadline = time.monotonic() + 30
+        while _get(f"http://127.0.0.1:{port}/")[0] != 200:
+            assert proc.poll() is None and time.monotonic() < deadline, "pywb did not start"
+            time.sleep(0.2)
+        for url, data in urls.items():
+            status, body = _get(f"http://127.0.0.1:{port}/evidence/{ts}id_/{url}")
+            assert status == 200 and body == data, url
+        assert card.count(rt.store.public_url(photo_key).encode()) == 1  # the card shows that very photo
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# --- keys -----------------------------------------------------------------------------------------------
+def test_keys_create_show_and_the_well_known_url(tmp_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    settings = tmp_settings(broker_url="")
+    missing = cli(settings, "keys", "show")
+    assert missing.returncode == 2 and missing.stderr.startswith("archiver: error: no signing key at ")
+    with Runtime.from_settings(settings) as rt, TestClient(create_app(settings, rt)) as client:
+        assert client.get("/.well-known/archiver-signing-key.pem").status_code == 404
+        made = cli(settings, "keys", "create")
+        assert made.returncode == 0, made.stderr
+        path = tmp_path / "keys" / "evidence-signing-key.pem"
+        assert path.stat().st_mode & 0o777 == 0o600 and (tmp_path / "keys").stat().st_mode & 0o077 == 0
+        again = cli(settings, "keys", "create")
+        assert again.returncode == 2 and "already exists" in again.stderr
+        shown = cli(settings, "keys", "show").stdout
+        served = client.get("/.well-known/archiver-signing-key.pem")  # no token: public
+        assert served.status_code == 200 and served.headers["content-type"] == "application/x-pem-file"
+        fingerprint = shown.splitlines()[0].removeprefix("fingerprint ")
+        assert served.text in shown and served.headers["x-key-fingerprint"] == fingerprint
+        assert "PRIVATE" not in served.text
+        forced = cli(settings, "keys", "create", "--force")
+        assert forced.returncode == 0 and fingerprint not in forced.stdout
+        assert client.get("/.well-known/archiver-signing-key.pem").headers["x-key-fingerprint"] != fingerprint
+
+
+# --- the API and the distributed stores ------------------------------------------------------------------
+def test_the_api_exports_a_verifiable_wacz_documented_in_openapi(env: Env, tmp_path: Path) -> None:
+    with Runtime.from_settings(env.settings) as rt, TestClient(create_app(env.settings, rt)) as client:
+        token = create_token(rt.catalog, "compliance", "officer-7")
+        resp = client.get(f"/v1/posts/twitter/{QUOTING}/export", headers={"Authorization": f"Bearer {token}"})
+        spec = client.get("/openapi.json", headers={"Authorization": f"Bearer {token}"}).json()
+        events = audit.list_events(rt, action="export")
+    assert resp.status_code == 200 and resp.headers["content-type"] == "application/zip"
+    assert resp.headers["content-disposition"] == f'attachment; filename="evidence-twitter-{QUOTING}.wacz"'
+    assert resp.headers["x-archiver-signed-by"] == env.fingerprint
+    out = tmp_path / "api.wacz"
+    out.write_bytes(resp.content)
+    assert verify(out, "--public-key", str(env.public_pem)).returncode == 0
+    assert events[0]["actor"] == "officer-7"
+    for path, method in (("/v1/posts/{provider}/{post_id}/export", "get"), ("/v1/exports", "post")):
+        ok = spec["paths"][path][method]["responses"]["200"]
+        assert "application/zip" in ok["content"] and "WACZ" in ok["description"]
+
+
+@pytest.mark.integration
+def test_export_and_verify_on_s3_and_postgres(tmp_path: Path, s3: Any, postgres_dsn: str, tsa: LocalTSA) -> None:
+    bucket = s3.make_bucket()
+    settings = make_archive(tmp_path / "home", tsa, catalog=fresh_pg_dsn(postgres_dsn),
+                            **s3.settings_overrides(bucket, "news"))
+    assert cli(settings, "keys", "create").returncode == 0
+    out = tmp_path / "s3.wacz"
+    run = cli(settings, "export", "--query", "Sunday", "-o", str(out))
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["captures"] == 2 and summary["missing"] == [] and summary["signed"]
+    check = verify(out, "--tsa-ca", str(tsa.ca_file))
+    assert check.returncode == 0 and "NOT CHECKED timestamps" not in check.stdout, check.stdout
+    with zipfile.ZipFile(out) as zf:
+        meta = json.loads(zf.read("docs/export.json"))
+        first = next(c for c in meta["captures"] if c["post_id"] == QUOTING)
+        warc = zf.read(first["warc"])
+    assert any(r["type"] == "response" for r in read_warc(warc))
