@@ -411,6 +411,80 @@ def test_a_short_post_is_complete_from_syndication(origin: FixtureOrigin, env: d
     assert {x["source"] for x in m["texts"]} == {"publisher_markup", "oembed", "syndication"}
 
 
+NOTE = {"note_tweet": {"id": "Tm90ZVR3ZWV0OjQ="}}
+ADDED = " [Translated by our desk: the council disputes this.]"
+# (fields of the fixture, the article's markup text (None: the fixture's text), syndication's behaviour,
+#  then the expected text, its source and text_complete): texts.py's one rule.
+TEXT_CASES = {
+    # The publisher's markup never outranks the platform's whole text, nor makes it a preview.
+    "publisher-addition": ({"text": PREVIEW, "oembed_text": FULL, "extra": NOTE}, FULL + ADDED, None,
+                           FULL, "oembed", True),
+    "markup-and-oembed-whole": ({"text": PREVIEW, "oembed_text": FULL, "extra": NOTE}, FULL, None,
+                                FULL, "oembed", True),
+    "markup-adds-a-pic-link": ({"text": PREVIEW, "oembed_text": FULL, "extra": NOTE, "media_code": "AbCd1234",
+                                "photos": [{"name": "L0ngP1c.jpg"}]},
+                               FULL + " pic.twitter.com/AbCd1234", None, FULL + " pic.twitter.com/AbCd1234", "oembed",
+                               True),
+    # A cut oEmbed text is a preview whatever syndication answered; the markup's whole text wins.
+    "oembed-cut-synd-404": ({"text": FULL, "oembed_text": PREVIEW + "\u2026"}, FULL, "404",
+                            FULL, "publisher_markup", True),
+    "oembed-cut-synd-empty": ({"text": FULL, "oembed_text": PREVIEW + "\u2026"}, FULL, "empty",
+                              FULL, "publisher_markup", True),
+    "oembed-cut-alone": ({"text": FULL, "oembed_text": PREVIEW + "\u2026"}, "", "404",
+                         PREVIEW + "\u2026", "oembed", False),
+    # A syndication text another platform text extends is a preview, note_tweet or not.
+    "synd-ellipsis-no-note": ({"text": PREVIEW + "\u2026", "oembed_text": FULL}, "", None, FULL, "oembed", True),
+    # A whole post that ends in "..." is whole when nothing extends it, or when it extends a preview.
+    "whole-post-ends-in-dots": ({"text": "Wait for it...", "oembed_text": "Wait for it..."}, "Wait for it...", None,
+                                "Wait for it...", "syndication", True),
+    "longer-oembed-ends-in-dots": ({"text": PREVIEW, "oembed_text": FULL + " Wait for it...", "extra": NOTE}, "",
+                                   None, FULL + " Wait for it...", "oembed", True),
+    # Compared normalized: zero-width and no-break spaces, links shown differently, a reply's @mentions.
+    "zero-width-and-nbsp": ({"text": PREVIEW, "extra": NOTE,
+                             "oembed_text": FULL.replace(" ", "\u00a0", 3).replace("Our", "Our\u200b")}, "", None,
+                            FULL.replace("Our", "Our\u200b"), "oembed", True),  # oEmbed shows no-break spaces as spaces
+    "link-shown-differently": ({"text": PREVIEW.replace("results", "results https://t.co/AbC123"), "extra": NOTE,
+                                "oembed_text": FULL.replace("results", "results coast.example.org/report")}, "",
+                               None, FULL.replace("results", "results coast.example.org/report"), "oembed", True),
+    "reply-mention": ({"text": "@CouncilCoast " + PREVIEW, "oembed_text": FULL,
+                       "extra": {**NOTE, "display_text_range": [14, 150]}}, "", None, FULL, "oembed", True),
+}
+
+
+@pytest.mark.parametrize("case", list(TEXT_CASES))
+def test_one_rule_decides_the_text_and_whether_it_is_whole(origin: FixtureOrigin, env: dict[str, Any],
+                                                            case: str) -> None:
+    fields, markup_text, synd, text, source, complete = TEXT_CASES[case]
+    t = _add(origin, **fields)
+    if synd:
+        origin.set_behaviour(f"/tweet-result?id={t.id}", synd, sticky=True)
+    m = _stored(env, _capture(env, t, markup_text=markup_text), "archived")
+    assert (m["text"], m["text_source"], m["text_complete"]) == (text, source, complete)
+    per_source = {x["source"]: x["complete"] for x in m["texts"]}
+    assert per_source[source] is complete
+    if complete:  # a whole text: every other text is whole or marked a preview, none claims more
+        assert all(x["complete"] is False or len(x["text"]) <= len(text) or x["source"] == "publisher_markup"
+                   for x in m["texts"])
+    else:
+        assert all(v is False for v in per_source.values())
+        assert "Preview" in _card(env, m)
+
+
+def test_choose_text_rule_on_its_own() -> None:
+    from archiver.providers.twitter.texts import choose_text, extends, normalize
+
+    assert normalize("@a @b_c  Hi\u200b there https://t.co/x") == normalize("Hi there pic.x.com/y")
+    assert extends(FULL, PREVIEW + "\u2026") and not extends(FULL + " pic.twitter.com/Ab", FULL)
+    # Syndication whole (no note) and oEmbed the same: both whole, syndication chosen.
+    texts, chosen, complete = choose_text([("publisher_markup", None, None), ("oembed", "Short post...", None),
+                                           ("syndication", "Short post...", True)])
+    assert chosen is not None and (chosen.source, complete) == ("syndication", True)
+    assert [t.complete for t in texts] == [True, True]
+    # Markup that only repeats a note preview is a preview too.
+    texts, chosen, complete = choose_text([("publisher_markup", PREVIEW, None), ("syndication", PREVIEW, False)])
+    assert complete is False and [t.complete for t in texts] == [False, False]
+
+
 # --- quoted and replied-to copies --------------------------------------------------------------------------
 @pytest.mark.parametrize("oembed", ["ok", "404"])
 def test_a_quote_whose_own_request_answers_404(origin: FixtureOrigin, env: dict[str, Any], oembed: str) -> None:
