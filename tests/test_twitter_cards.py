@@ -22,7 +22,7 @@ from archiver.discover.model import Embed
 from archiver.providers.base import CaptureContext, MediaRef, occurrences_in
 from archiver.providers.registry import get_provider
 from archiver.providers.twitter.cards import MAX_TEXT, MAX_UNIFIED_CARD, read_card
-from archiver.providers.twitter.media import PHOTO_SIZES, media_plan, photo_sized_url
+from archiver.providers.twitter.media import PHOTO_SIZES, media_plan, photo_sized_url, plan_media
 from archiver.storage.local import LocalStore
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image, make_mp4
 
@@ -281,7 +281,7 @@ def test_poll_end_time(when: str, expected: str | None) -> None:
 def test_wrong_value_types_are_ignored() -> None:
     card = copy.deepcopy(POLL3)
     b = card["binding_values"]
-    b["choice1_count"] = {"type": "STRING", "string_value": 412}  # payload not of its type
+    b["choice1_count"] = {"type": "STRING", "string_value": 412}  # a JSON number in its place: read
     b["choice2_count"] = _s("-5")
     b["choice3_count"] = {"type": "IMAGE", "string_value": "77"}  # type not the one needed
     b["choice2_label"] = {"type": "USER", "user_value": {"id_str": "1"}}
@@ -289,7 +289,8 @@ def test_wrong_value_types_are_ignored() -> None:
     b["duration_minutes"] = _s("1e3")
     _link, poll, _refs = read_card(_tweet(card), READ_AT)
     assert poll is not None
-    assert [(c.label, c.count) for c in poll.choices] == [("Trains", None), ("Bikes", None)]
+    # Choice 2 has no label (a USER binding) and no count: nothing of it is left to show.
+    assert [(c.label, c.count) for c in poll.choices] == [("Trains", 412), ("Bikes", None)]
     assert poll.counts_are_final is None and poll.duration_minutes is None
 
     link_card = copy.deepcopy(SUMMARY_LARGE_IMAGE)
@@ -409,6 +410,79 @@ def test_gif_and_unstated_bitrates() -> None:
     assert media_plan({"mediaDetails": "x"}) == [] and media_plan({}) == []
 
 
+EXPANDED = "https://x.com/CoastDesk/status/1850000000000000070/{}/1"
+
+
+def _entry(kind: Any, n: int, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "expanded_url": EXPANDED.format(f"{kind}{n}"), "url": f"https://t.co/m{n}", **fields}
+
+
+def test_every_medium_is_planned_or_listed_missing() -> None:
+    hls = {"content_type": "application/x-mpegURL", "url": "https://video.twimg.com/pl.m3u8"}
+    details = [
+        _entry("video", 1, video_info={"variants": [hls]}),                                    # HLS only
+        _entry("video", 2, video_info={"variants": [{"content_type": "video/mp4", "bitrate": 832000,
+                                                     "url": "/v/a.mp4"}]}),                    # relative
+        _entry("animated_gif", 3, video_info={"variants": [{"content_type": "video/mp4", "url": "ftp://x/g.mp4"}]}),
+        _entry("photo", 4, media_url="http://pbs.twimg.com/media/OnlyHttp.jpg"),               # planned
+        _entry("photo", 5),                                                                    # no URL at all
+        _entry("model3d", 6, media_url_https="https://pbs.twimg.com/media/M.jpg"),             # unknown type
+        _entry({"evil": 1}, 7),                                                                # not a type
+        "not an object", None,
+    ]
+    plan, missing = plan_media({"mediaDetails": details})
+    assert [p["url"] for p in plan] == ["http://pbs.twimg.com/media/OnlyHttp?format=jpg&name=orig"]
+    assert [(p.part, p.ref) for p in missing] == [
+        ("video", EXPANDED.format("video1")), ("video", EXPANDED.format("video2")),
+        ("animated_gif", EXPANDED.format("animated_gif3")), ("photo", EXPANDED.format("photo5")),
+        ("media", EXPANDED.format("model3d6")), ("media", "https://t.co/m7")]  # a URL with spaces is none
+    assert "HLS" in missing[0].reason and "model3d" in missing[4].reason
+    assert "evil" not in missing[5].reason  # a type that is not a word is not repeated
+    assert all(p.reason and "\n" not in p.reason for p in missing)
+
+
+def test_media_without_media_details_come_from_photos_video_or_entities() -> None:
+    photos = {"photos": [{"url": "https://pbs.twimg.com/media/P1.jpg", "width": 9, "height": 9}, {"width": 3}],
+              "entities": {"media": [{"expanded_url": EXPANDED.format("photo1")},
+                                     {"expanded_url": EXPANDED.format("photo2")},
+                                     {"expanded_url": EXPANDED.format("photo3")}]}}
+    plan, missing = plan_media(photos)
+    assert [p["listed_url"] for p in plan] == ["https://pbs.twimg.com/media/P1.jpg"]
+    # The second photo has no URL; the third is only in the entities: both missing.
+    assert [(p.part, p.ref) for p in missing] == [("photo", None), ("media", EXPANDED.format("photo3"))]
+    video = {"video": {"poster": "https://pbs.twimg.com/v.jpg", "durationMs": 3000, "variants": [
+        {"type": "video/mp4", "src": "https://video.twimg.com/vid/1280x720/v.mp4"},
+        {"type": "application/x-mpegURL", "src": "https://video.twimg.com/pl.m3u8"},
+        {"type": "video/mp4", "src": "https://video.twimg.com/vid/320x180/v.mp4"}]}}
+    (planned,), missing = plan_media(video)
+    assert planned["url"].endswith("1280x720/v.mp4") and planned["duration"] == 3 and missing == []
+    v11 = {"extended_entities": {"media": [{"type": "photo", "media_url_https": "https://pbs.twimg.com/media/E.png",
+                                            "expanded_url": EXPANDED.format("photo1")}]}}
+    (planned,), missing = plan_media(v11)
+    assert planned["listed_url"] == "https://pbs.twimg.com/media/E.png" and missing == []
+    assert plan_media({"mediaDetails": [], "entities": {"media": "x"}}) == ([], [])
+
+
+def test_poll_choice_without_a_label_keeps_its_votes() -> None:
+    card = {"name": "poll3choice_text_only", "binding_values": {
+        "choice1_label": _s("Yes"), "choice1_count": _s("10"), "choice2_label": _s(""), "choice2_count": _s("80"),
+        "choice3_count": {"type": "STRING", "string_value": 10}}}
+    _link, poll, _refs = read_card(_tweet(card), READ_AT)
+    assert poll is not None and [(c.label, c.count) for c in poll.choices] == [("Yes", 10), ("", 80), ("", 10)]
+
+
+@pytest.mark.parametrize(("given", "count"), [
+    ("412", 412), (412, 412), (412.0, 412), ("1,204", 1204), ("1.204.330", 1204330), ("1\u202f204", 1204),
+    (-5, None), (4.5, None), (True, None), ("1,20", None), ("12,3456", None), ("1e3", None), (None, None),
+])
+def test_poll_counts_as_strings_or_numbers(given: Any, count: int | None) -> None:
+    card = {"name": "poll2choice_text_only", "binding_values": {
+        "choice1_label": _s("A"), "choice1_count": {"type": "STRING", "string_value": given},
+        "choice2_label": _s("B")}}
+    _link, poll, _refs = read_card(_tweet(card), READ_AT)
+    assert poll is not None and poll.choices[0].count == count
+
+
 # --- captures through the fixture origin ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def origin() -> Iterator[FixtureOrigin]:
@@ -509,7 +583,9 @@ def test_poll_captured_with_every_choice_and_count(origin: FixtureOrigin, env: d
     assert [(c["label"], c["count"]) for c in p["choices"]] == expected
     assert (p["name"], p["end_datetime"], p["counts_are_final"], p["duration_minutes"]) == (
         f"poll{n}choice_text_only", "2025-07-16T09:00:00.000Z", False, 60)
-    assert m["captured_at"] <= p["read_at"] <= utc_iso(datetime.now(UTC))  # when the counts were read
+    # When the counts were read: when the syndication answer holding them was fetched, as the metrics'.
+    synd = next(s for s in m["sources"] if s["name"] == "syndication")
+    assert p["read_at"] == synd["fetched_at"] == m["metrics"]["read_at"] <= utc_iso(datetime.now(UTC))
     assert m.get("card") is None
 
 
@@ -577,3 +653,64 @@ def test_geoblocked_sensitive_and_reused_media_flags_recorded(origin: FixtureOri
     assert geo.get("source_status_id") is None and reused["availability"]["status"] == "Available"
     assert all(item["possibly_sensitive"] is True for item in m["media"])
     assert m["possibly_sensitive"] is True
+
+
+# Every medium the answer shows is archived or listed missing (the capture then partial).
+def _detail(origin: FixtureOrigin, tid: str, kind: Any, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "expanded_url": f"https://x.com/CoastDesk/status/{tid}/video/1",
+            "media_url_https": origin.url(f"/amplify_video_thumb/{tid}/img/p.jpg"), **fields}
+
+
+@pytest.mark.parametrize("case", ["hls_only", "relative_mp4", "unknown_type", "entities_only", "pic_link_only"])
+def test_media_the_answer_shows_but_cannot_give_make_the_capture_partial(origin: FixtureOrigin,
+                                                                          env: dict[str, Any], case: str) -> None:
+    tid = str(1850000000000000080 + ["hls_only", "relative_mp4", "unknown_type", "entities_only",
+                                     "pic_link_only"].index(case))
+    expanded = f"https://x.com/CoastDesk/status/{tid}/video/1"
+    hls = {"content_type": "application/x-mpegURL", "url": origin.url(f"/amplify_video/{tid}/pl/v.m3u8")}
+    fields: dict[str, Any] = {
+        "hls_only": {"extra": {"mediaDetails": [_detail(origin, tid, "video", video_info={"variants": [hls]})]}},
+        "relative_mp4": {"extra": {"mediaDetails": [_detail(origin, tid, "video", video_info={"variants": [
+            {"content_type": "video/mp4", "bitrate": 832000, "url": "/amplify_video/v.mp4"}]})]}},
+        "unknown_type": {"extra": {"mediaDetails": [_detail(origin, tid, "model3d")]}},
+        "entities_only": {"extra": {"mediaDetails": None, "entities": {"media": [{"expanded_url": expanded}]}}},
+        "pic_link_only": {"oembed_text": "Storm surge pic.x.com/Zx9Qw8Er7T"},
+    }[case]
+    t = origin.add_tweet(TweetFixture(id=tid, handle="CoastDesk", name="Coast Desk", text="Storm surge", **fields))
+    res, m = _capture(env, t)
+    assert res.status == m["status"] == "partial" and m["media"] == []
+    ref = "pic.x.com/Zx9Qw8Er7T" if case == "pic_link_only" else expanded
+    part = {"hls_only": "video", "relative_mp4": "video"}.get(case, "media")
+    assert [(p["part"], p["ref"]) for p in m["missing"]] == [(part, ref)]
+    assert m["error"].startswith("1 part missing") and ref in m["error"]
+    assert origin.count(f"/amplify_video/{tid}/pl/v.m3u8") == 0  # HLS is never fetched
+
+
+@pytest.mark.parametrize("shape", ["media_url_only", "photos_without_media_details"])
+def test_photos_listed_in_other_shapes_are_archived(origin: FixtureOrigin, env: dict[str, Any], shape: str) -> None:
+    tid = "185000000000000009" + str(["media_url_only", "photos_without_media_details"].index(shape))
+    body = make_image(f"other-shape:{shape}", 40, 30)
+    url = origin.add_image(f"/media/Sh4pe{tid}.jpg", body)
+    origin.add_image(f"/media/Sh4pe{tid}", body)
+    extra = {"media_url_only": {"mediaDetails": [{"type": "photo", "media_url": url}]},
+             "photos_without_media_details": {"mediaDetails": None, "photos": [{"url": url, "width": 40,
+                                                                               "height": 30}]}}[shape]
+    t = origin.add_tweet(TweetFixture(id=tid, handle="CoastDesk", name="Coast Desk", text="Dunes", extra=extra))
+    res, m = _capture(env, t)
+    assert res.status == "archived", res.error
+    (photo,) = m["media"]
+    assert photo["status"] == "archived" and photo["sha256"] == hashlib.sha256(body).hexdigest()
+    assert "missing" not in m
+
+
+def test_poll_without_a_label_keeps_its_share_in_the_card(origin: FixtureOrigin, env: dict[str, Any]) -> None:
+    card = {"name": "poll3choice_text_only", "url": "https://t.co/PoLl", "binding_values": {
+        "choice1_label": _s("Yes"), "choice1_count": _s("10"), "choice2_label": _s(""), "choice2_count": _s("80"),
+        "choice3_label": _s("No"), "choice3_count": {"type": "STRING", "string_value": 10},
+        "counts_are_final": {"type": "BOOLEAN", "boolean_value": True}}}
+    t = origin.add_tweet(TweetFixture(id="1850000000000000099", handle="TransitDesk", name="Transit Desk",
+                                      text="Do you agree?", extra={"card": card}))
+    _res, m = _capture(env, t)
+    assert [(c["label"], c["count"]) for c in m["poll"]["choices"]] == [("Yes", 10), ("", 80), ("No", 10)]
+    page = env["store"].get(m["cards"]["html"]).decode("utf-8")
+    assert "(no label)" in page and "80.0%" in page and "100 votes" in page

@@ -555,6 +555,79 @@ def test_a_reply_with_its_parent_copy(origin: FixtureOrigin, env: dict[str, Any]
     assert _source(p, "replying_post")["request_url"] == _source(m, "syndication")["request_url"]
 
 
+# A quoted post shown as a tombstone or TweetUnavailable object names no id: the quoting post's
+# quoted_status_id_str, quoted_status_permalink or its link to the post does, and the related capture
+# takes its status from what the copy shows.
+DELETED_TEXT = "This Post was deleted by the Post author. Learn more"
+SUSPENDED_TEXT = "This Post is from a suspended account. Learn more"
+
+
+@pytest.mark.parametrize("named_by", ["permalink", "url_entity", "is_quote_status_and_url"])
+def test_a_quoted_tombstone_without_an_id_is_still_captured(origin: FixtureOrigin, env: dict[str, Any],
+                                                           named_by: str) -> None:
+    qid = _id()  # unknown to the origin: its own requests answer 404
+    link = f"https://x.com/HarbourFerries/status/{qid}"
+    other = {"url": "https://t.co/0tHeR1", "expanded_url": "https://coast.example.org/x"}
+    extra: dict[str, Any] = {
+        "permalink": {"quoted_tweet": tombstone_json(DELETED_TEXT),
+                      "quoted_status_permalink": {"url": "https://t.co/QqQ1", "expanded": link, "display": "x.com/…"}},
+        "url_entity": {"quoted_tweet": tombstone_json(DELETED_TEXT),
+                       "entities": {"urls": [other, {"url": "https://t.co/QqQ1", "expanded_url": link}]}},
+        "is_quote_status_and_url": {"is_quote_status": True, "quoted_tweet": unavailable_json("Suspended"),
+                                    "entities": {"urls": [{"url": "https://t.co/QqQ1", "expanded_url": link}]}},
+    }[named_by]
+    t = _add(origin, text="Look at this.", extra=extra)
+    m = _stored(env, _capture(env, t), "archived")
+    assert m["quoted"]["post_id"] == qid
+    q = _manifest(env, m["quoted"]["manifest_key"])
+    status = "suspended" if named_by == "is_quote_status_and_url" else "deleted"
+    assert q["status"] == m["quoted"]["status"] == status
+    assert q["author"]["handle"] == "HarbourFerries"
+    if status == "deleted":
+        assert q["tombstone"] == DELETED_TEXT and "quoting_post tombstone" in q["error"]
+    assert _source(q, "quoting_post")["data"]["kind"] == ("unavailable" if status == "suspended" else "tombstone")
+
+
+def test_a_quoted_tombstone_naming_nothing_is_kept_in_the_source() -> None:
+    from archiver.providers.twitter.api import quoted_link, tweet_summary
+    from archiver.providers.twitter.states import read_answer
+
+    tweet = {"__typename": "Tweet", "id_str": "1", "text": "x", "quoted_tweet": tombstone_json(DELETED_TEXT),
+             "entities": {"urls": [{"url": "https://t.co/a", "expanded_url": "https://x.com/a/status/1/photo/1"}]}}
+    assert quoted_link(tweet, "1") is None  # its own link is not the quoted post
+    assert quoted_link({"entities": tweet["entities"], "text": "no quote"}, "2") is None  # not a quote at all
+    summary = tweet_summary(read_answer(tweet))
+    assert summary is not None
+    assert summary["quoted_tweet"] == {"kind": "tombstone", "id": None, "tombstone": DELETED_TEXT}
+
+
+def test_the_fixture_names_the_quoted_post_as_the_endpoint_does(origin: FixtureOrigin, env: dict[str, Any]) -> None:
+    # A quoted post whose own answer is now a tombstone: the quoting post's copy is that tombstone, and
+    # only quoted_status_id_str names it.
+    quoted = _add(origin, text="Beach café opens at 9.", syndication=tombstone_json(SUSPENDED_TEXT))
+    gone = _add(origin, text="Old post.", state="tombstone", tombstone_text=DELETED_TEXT)
+    for q, status, text in ((quoted, "suspended", SUSPENDED_TEXT), (gone, "deleted", DELETED_TEXT)):
+        quoting = _add(origin, quoted_id=q.id, text="Good news for early walkers.")
+        body = origin.syndication_json(quoting)
+        assert body["quoted_status_id_str"] == q.id and body["quoted_tweet"]["__typename"] == "TweetTombstone"
+        m = _stored(env, _capture(env, quoting), "archived")
+        assert (m["quoted"]["post_id"], m["quoted"]["status"]) == (q.id, status)
+        qm = _manifest(env, m["quoted"]["manifest_key"])
+        assert qm["tombstone"] == text
+
+
+def test_a_quoted_copy_tombstone_leaves_no_tombstone_on_a_live_post(origin: FixtureOrigin,
+                                                                     env: dict[str, Any]) -> None:
+    q = _add(origin, text="Quoted, and alive.")
+    p = _add(origin, text="Quoting it.", extra={"quoted_tweet": tombstone_json(DELETED_TEXT),
+                                                 "quoted_status_id_str": q.id})
+    m = _stored(env, _capture(env, p), "archived")
+    qm = _manifest(env, m["quoted"]["manifest_key"])
+    assert qm["status"] == "archived" and qm["text"] == q.text and "tombstone" not in qm
+    assert _source(qm, "quoting_post")["data"]["tombstone"] == DELETED_TEXT  # kept where it was read
+    assert DELETED_TEXT not in _card(env, qm)
+
+
 # --- edits ------------------------------------------------------------------------------------------------
 def test_an_edited_post_records_its_chain(origin: FixtureOrigin, env: dict[str, Any]) -> None:
     first, latest = _id(), _id()
@@ -582,6 +655,38 @@ def test_a_stale_edit_captures_the_latest_version_linked_both_ways(origin: Fixtu
     assert lm["referenced_by"] == [{"capture_id": m["capture_id"], "relation": "latest_edit"}]
     assert lm["text"] == "Beach open from 9:30 (corrected)." and lm["edit"]["is_latest"] is True
     assert latest in _card(env, m)
+
+
+# The edit flags are checked against the chain (api.edit_info), which decides when they disagree.
+def test_a_chain_without_the_post_is_not_its_edit_chain(origin: FixtureOrigin, env: dict[str, Any]) -> None:
+    x, y = _id(), _id()
+    _add(origin, id=x, text="someone else's post one")
+    _add(origin, id=y, text="someone else's post two", handle="OtherUser")
+    t = _add(origin, text="my post", extra={"edit_control": {"edit_tweet_ids": [x, y]}, "isStaleEdit": True,
+                                           "isEdited": False})
+    m = _stored(env, _capture(env, t), "archived")
+    e = m["edit"]
+    assert e["edit_ids"] == [x, y]  # recorded as the platform gave it
+    assert (e["is_edited"], e["is_stale"], e["is_latest"], e["latest_id"], e["initial_id"]) == (
+        False, False, False, None, None)
+    assert "latest_edit" not in m and origin.count("/tweet-result", id=y) == 0
+    assert "earlier version" not in _card(env, m)
+
+
+@pytest.mark.parametrize(("flag", "which"), [(True, "latest"), (False, "earlier")])
+def test_the_chain_decides_whether_a_version_is_stale(origin: FixtureOrigin, env: dict[str, Any], flag: bool,
+                                                      which: str) -> None:
+    first, latest = _id(), _id()
+    _add(origin, id=first, text="Beach open from 9.", edit_ids=[first, latest])
+    _add(origin, id=latest, text="Beach open from 9:30.", edit_ids=[first, latest])
+    this = latest if which == "latest" else first
+    t = _add(origin, id=this, text="Beach open.", edit_ids=[first, latest], extra={"isStaleEdit": flag})
+    m = _stored(env, _capture(env, t), "archived")
+    stale = which == "earlier"
+    assert (m["edit"]["is_stale"], m["edit"]["is_latest"], m["edit"]["is_edited"]) == (stale, not stale, True)
+    assert ("latest_edit" in m) is stale and ("earlier version" in _card(env, m)) is stale
+    if stale:
+        assert m["latest_edit"]["post_id"] == latest
 
 
 # --- oEmbed only ------------------------------------------------------------------------------------------

@@ -115,8 +115,15 @@ class ResponseShapes:
             "isStaleEdit": edit_ids[-1] != t.id,
         }
         if not nested:
-            if t.quoted_id and t.quoted_id in self.tweets and self.tweets[t.quoted_id].state == "live":
-                body["quoted_tweet"] = self.syndication_json(self.tweets[t.quoted_id], nested=True)
+            if t.quoted_id:
+                # As the endpoint does: the quoted post's id always, its object when it is shown (a
+                # post; a TweetTombstone when it is gone with a notice).
+                body["quoted_status_id_str"] = t.quoted_id
+                quoted = self.tweets.get(t.quoted_id)
+                if quoted is not None and quoted.state == "live":
+                    body["quoted_tweet"] = self.syndication_json(quoted, nested=True)
+                elif quoted is not None and quoted.state == "tombstone":
+                    body["quoted_tweet"] = tombstone_json(quoted.tombstone_text)
             if t.parent_id:
                 body["in_reply_to_status_id_str"] = t.parent_id
                 parent = self.tweets.get(t.parent_id)

@@ -160,13 +160,22 @@ def _digits(value: Any) -> int | None:
 
 
 def edit_info(tweet: dict[str, Any], post_id: str) -> dict[str, Any] | None:
-    """The manifest's ``Edit`` fields from the tweet's ``edit_control`` (None when it has none):
-    the chain from ``edit_tweet_ids`` or, on another version, ``edit_control_initial.edit_tweet_ids``
-    (first the initial post, last the latest version), ``initial_id`` (``initial_tweet_id`` or the
-    chain's first), ``is_edited`` (``isEdited``, or a chain of more than one), ``is_stale``
-    (``isStaleEdit``, else whether this is not the chain's last), editable-until (UTC ISO, from
-    ``editable_until_msecs``), edits remaining and ``is_edit_eligible``
-    (``../shared/formats/twitter-shapes.md``, "Edits")."""
+    """The manifest's ``Edit`` fields from the tweet's ``edit_control`` (None when it has none;
+    ``../shared/formats/twitter-shapes.md``, "Edits"): the chain from ``edit_tweet_ids`` or, on
+    another version, ``edit_control_initial.edit_tweet_ids`` (first the initial post, last the latest
+    version; recorded as given), editable-until (UTC ISO, from ``editable_until_msecs``), edits
+    remaining and ``is_edit_eligible``.
+
+    The flags are checked against the chain, which decides when they disagree:
+
+    - the post in the chain: ``is_latest`` whether it is the chain's last, ``latest_id`` that last,
+      ``initial_id`` (``initial_tweet_id`` or the chain's first), ``is_edited`` (``isEdited`` or a
+      chain of more than one), ``is_stale`` whether it is not the last (``isStaleEdit`` true on the
+      latest version does not make it stale of itself; false on an earlier one does not hide that);
+    - no chain: the post is its own latest version; ``is_edited`` from ``isEdited``; not stale;
+    - a chain that does not contain the post (it cannot be this post's): kept in ``edit_ids``, but
+      ``is_latest`` False, ``latest_id`` and ``initial_id`` None, not stale, ``is_edited`` from
+      ``isEdited`` only; nothing is captured as its latest version."""
     ec = tweet.get("edit_control")
     if not isinstance(ec, dict):
         return None
@@ -175,9 +184,12 @@ def edit_info(tweet: dict[str, Any], post_id: str) -> dict[str, Any] | None:
         "edit_tweet_ids")
     ids = list(dict.fromkeys(i for i in (raw_ids if isinstance(raw_ids, list) else [])[:100]
                              if isinstance(i, str) and DIGITS.fullmatch(i)))
+    in_chain = post_id in ids
     initial_id = ec.get("initial_tweet_id")
     initial_id = initial_id if isinstance(initial_id, str) and DIGITS.fullmatch(initial_id) else (
         ids[0] if ids else None)
+    if ids and not in_chain:
+        initial_id = None
 
     def field(name: str) -> Any:
         return ec.get(name) if name in ec else initial.get(name)
@@ -191,14 +203,14 @@ def edit_info(tweet: dict[str, Any], post_id: str) -> dict[str, Any] | None:
             until = None
     eligible = field("is_edit_eligible")
     is_latest = not ids or ids[-1] == post_id
-    stale = tweet.get("isStaleEdit")
+    said_edited = tweet.get("isEdited") is True
     return {
         "edit_ids": ids,
-        "is_edited": tweet.get("isEdited") is True or len(ids) > 1,
+        "is_edited": said_edited or (in_chain and len(ids) > 1),
         "is_latest": is_latest,
-        "latest_id": ids[-1] if ids else None,
+        "latest_id": ids[-1] if in_chain else None,
         "initial_id": initial_id,
-        "is_stale": stale if isinstance(stale, bool) else (not is_latest if ids else None),
+        "is_stale": in_chain and not is_latest,
         "editable_until": until,
         "edits_remaining": _digits(field("edits_remaining")),
         "is_edit_eligible": eligible if isinstance(eligible, bool) else None,
@@ -247,9 +259,39 @@ def related_id(tweet: dict[str, Any], obj_key: str, id_key: str | None) -> str |
     return value if isinstance(value, str) and DIGITS.fullmatch(value) else None
 
 
+def quoted_link(tweet: dict[str, Any], post_id: str) -> tuple[str | None, str] | None:
+    """(handle or None, id) of the post ``tweet`` quotes, read from its links when neither the quoted
+    object nor ``quoted_status_id_str`` names it (a quoted post shown as a tombstone carries no id):
+    ``quoted_status_permalink.expanded`` (else its ``url`` when that is a status URL), else the last
+    ``entities.urls`` entry whose ``expanded_url`` is a status URL other than ``post_id`` (the
+    platform appends the quoted post's link to the quoting text). Only for a tweet that says it
+    quotes: a ``quoted_tweet`` object, ``is_quote_status`` true or a ``quoted_status_permalink``;
+    None otherwise or when no link names a post."""
+    permalink = tweet.get("quoted_status_permalink")
+    if not (isinstance(tweet.get("quoted_tweet"), dict) or tweet.get("is_quote_status") is True
+            or isinstance(permalink, dict)):
+        return None
+    if isinstance(permalink, dict):
+        for key in ("expanded", "url"):
+            value = permalink.get(key)
+            found = parse_status_url(value[:2000]) if isinstance(value, str) else None
+            if found and found[1] != post_id:
+                return found
+    entities = tweet.get("entities")
+    urls = entities.get("urls") if isinstance(entities, dict) else None
+    for ent in reversed(urls[:200] if isinstance(urls, list) else []):
+        value = ent.get("expanded_url") if isinstance(ent, dict) else None
+        found = parse_status_url(value[:2000]) if isinstance(value, str) else None
+        if found and found[1] != post_id:
+            return found
+    return None
+
+
 def tweet_summary(answer: Answer | None) -> dict[str, Any] | None:
     """What a syndication answer (or an embedded copy) says, kept small for its source entry (the
-    full body is in the WARC): the type, text, times, author, the notices and flags."""
+    full body is in the WARC): the type, text, times, author, the notices and flags, and what it
+    shows of its quoted and parent posts (kind, id, tombstone text or reason: a quoted tombstone
+    that names no id is kept here)."""
     if answer is None:
         return None
     d = answer.tweet or {}
@@ -270,6 +312,15 @@ def tweet_summary(answer: Answer | None) -> dict[str, Any] | None:
         out["note_tweet"] = True
     if withheld_countries(d):
         out["withheld_in_countries"] = withheld_countries(d)
+    for key in ("quoted_tweet", "parent"):  # what the answer shows of them (a tombstone may name no id)
+        obj = d.get(key)
+        if isinstance(obj, dict):
+            inner = read_answer(obj)
+            shown: dict[str, Any] = {"kind": inner.kind, "id": str_or_none((inner.tweet or {}).get("id_str"))}
+            for name, value in (("tombstone", inner.tombstone), ("reason", inner.reason)):
+                if value is not None:
+                    shown[name] = value
+            out[key] = shown
     return out
 
 

@@ -9,9 +9,13 @@
    (source "quoting_post" / "replying_post", with that answer's URL and time): its content when its
    own request has no post or fails.
 
-The status is decided from all of them together (``states.decide``; the rules are there), the text is
-the fullest any source gives (``texts.choose_text``; each source's text is kept in ``texts``). A
-quoted post, a replied-to post and, when the embedded version of an edited post is stale, its latest
+The status is decided from all of them together (``states.decide``; the rules are there), the text by
+one rule over every source's text (``texts.choose_text``; each source's text is kept in ``texts``).
+Every medium the answer shows is planned for archiving or listed in ``missing`` (``media.plan_media``;
+a pic.twitter.com link shown while the answer lists no media is missing too), so a capture lacking one
+is partial. A quoted post (named by the quoted object, ``quoted_status_id_str`` or, for a quoted
+tombstone that names no id, the quoting post's link to it: ``api.quoted_link``), a replied-to post and,
+when the chain shows the embedded version of an edited post is stale (``api.edit_info``), its latest
 version are captured in their own right (depth 1, ``related_capture_id``, ``referenced_by``).
 
 Flattened embeds without an id are resolved through their pic.twitter.com / t.co codes; when nothing
@@ -29,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from archiver.capture.manifest import (
+    CAPTURED_STATUSES,
     Edit,
     Entities,
     LinkEntity,
@@ -55,6 +60,7 @@ from archiver.providers.twitter.api import (
     fetch_syndication,
     metrics_info,
     note_text,
+    quoted_link,
     related_id,
     resolve_shortlinks,
     str_or_none,
@@ -63,7 +69,7 @@ from archiver.providers.twitter.api import (
 )
 from archiver.providers.twitter.cards import read_card
 from archiver.providers.twitter.ids import DIGITS, HANDLE, NAME, canonical_url, parse_time, snowflake_time
-from archiver.providers.twitter.media import media_plan
+from archiver.providers.twitter.media import plan_media
 from archiver.providers.twitter.states import Answer, decide, read_answer, withheld_countries
 from archiver.providers.twitter.texts import choose_text
 
@@ -155,7 +161,6 @@ class TwitterProvider:
         m.edit = Edit.model_construct(**edit) if edit is not None else None
         self._author(m, user, o, mk, handle)
         self._times(m, post_id, tweet)
-        self._notices(m, answer, embedded, tweet)
         if read_at is not None:
             counts = metrics_info(tweet, read_at)
             if counts is not None:
@@ -168,11 +173,18 @@ class TwitterProvider:
             m.referenced_by = [referenced_by]
         m.status, m.error = decide(oembed, synd, has_content, embedded.answer if embedded else None,
                                    embedded.name if embedded else "embedded")
+        self._notices(m, answer, embedded, tweet)
         missing: list[MissingPart] = []
         if m.status == "partial":  # syndication failed; the copy gave the content
             missing.append(MissingPart(part="syndication", ref=synd.url, reason=m.error or synd.outcome))
+        planned, unplanned = plan_media(tweet) if tweet else ([], [])
+        missing += unplanned  # media the answer shows that cannot be fetched: the capture is partial
+        if tweet and not planned and not unplanned:  # pic links shown, no media listed at all
+            missing += self._pic_links_missing(o, mk, "the post shows this medium (a pic link in its text) but "
+                                                      "the answer lists no media")
         if m.status == "archived" and not tweet:
-            missing += self._pic_links_missing(o, mk)
+            missing += self._pic_links_missing(o, mk, "the post shows this medium but syndication had no post, "
+                                                      "so no source gave its URL")
             if missing:
                 m.status = "partial"
                 m.error = (f"{len(missing)} medi{'um' if len(missing) == 1 else 'a'} the post shows "
@@ -186,10 +198,9 @@ class TwitterProvider:
             avatar = str_or_none(user.get("profile_image_url_https"))
             if avatar:
                 m.author.avatar_url = _AVATAR_SIZE.sub(r"\1", avatar)  # the original size; the capture step archives it
-            captured.media = [item if isinstance(item, MediaRef) else MediaRef(**item) for item in media_plan(tweet)]
-            # A poll's counts are stamped with the capture's clock (tests/test_twitter_cards.py holds
-            # captured_at <= read_at); the metrics above with the syndication answer's own time.
-            card, poll, card_media = read_card(tweet, utc_iso(ctx.now()))
+            captured.media = [MediaRef(**item) for item in planned]
+            # A poll's counts were read when the answer holding them was fetched, as the metrics'.
+            card, poll, card_media = read_card(tweet, read_at or utc_iso(ctx.now()))
             if card is not None:
                 m.card = card
             if poll is not None:
@@ -236,10 +247,13 @@ class TwitterProvider:
     @staticmethod
     def _notices(m: Manifest, answer: Answer | None, embedded: _Embedded | None, tweet: dict[str, Any]) -> None:
         """What the platform shows instead of (or before) the post: the tombstone text verbatim, the
-        interstitial, the countries it is withheld in."""
+        interstitial, the countries it is withheld in. Called once ``m.status`` is decided: a
+        tombstone text is kept only for a capture whose status is not archived or partial (the post's
+        own answer showing the post outranks a copy's tombstone, which stays in that copy's source
+        entry)."""
         answers = [a for a in (answer, embedded.answer if embedded else None) if a is not None]
         tomb = next((a.tombstone for a in answers if a.kind == "tombstone" and a.tombstone), None)
-        if tomb is not None:
+        if tomb is not None and m.status not in CAPTURED_STATUSES:
             m.tombstone = tomb
         interstitial = next((a.interstitial for a in answers if a.interstitial), None)
         if interstitial is not None:
@@ -249,17 +263,16 @@ class TwitterProvider:
             m.withheld_in_countries = countries
 
     @staticmethod
-    def _pic_links_missing(o: dict[str, Any], mk: dict[str, Any]) -> list[MissingPart]:
+    def _pic_links_missing(o: dict[str, Any], mk: dict[str, Any], reason: str) -> list[MissingPart]:
         """One missing part per pic.twitter.com / pic.x.com link the post's text shows (oEmbed's or
-        the publisher's), when no source gave the media's URLs."""
+        the publisher's), when no source gave the media's URLs; ``reason`` says why."""
         seen: dict[str, str] = {}
         texts = [o.get("text"), *(o.get("links") or []), mk.get("text"), *(mk.get("media_links") or [])]
         for text in texts:
             for hit in _PIC_LINK.finditer(text if isinstance(text, str) else ""):
                 link = hit.group(0)
                 seen.setdefault(hit.group(1), link)
-        return [MissingPart(part="media", ref=link, reason="the post shows this medium but syndication had no post, "
-                            "so no source gave its URL") for link in list(seen.values())[:MAX_MISSING_LINKS]]
+        return [MissingPart(part="media", ref=link, reason=reason) for link in list(seen.values())[:MAX_MISSING_LINKS]]
 
     def _related(self, ctx: CaptureContext, m: Manifest, captured: CapturedPost, tweet: dict[str, Any],
                  answer_exchanges: list[Exchange], capture_id: str, depth: int) -> None:
@@ -267,6 +280,9 @@ class TwitterProvider:
         in their own right at depth 0, only referred to (``PostRef``) deeper."""
         for relation, obj_key, id_key, source_name in _RELATED:
             rid = related_id(tweet, obj_key, id_key)
+            linked = quoted_link(tweet, m.post_id) if rid is None and relation == "quoted" else None
+            if linked is not None:  # a quoted tombstone names no id: the quoting post's link to it does
+                rid = linked[1]
             if rid is None:
                 continue
             if depth > 0:
@@ -283,14 +299,15 @@ class TwitterProvider:
             user = (embedded.answer.tweet or {}).get("user") if embedded else None
             handle = str_or_none(user.get("screen_name")) if isinstance(user, dict) else None
             handle = handle or str_or_none(tweet.get("in_reply_to_screen_name") if relation == "parent" else None)
+            handle = handle or (linked[0] if linked is not None else None)
             captured.related[relation] = self._capture_post(
                 ctx, rid, handle if handle and HANDLE.fullmatch(handle) else None,
                 related_capture_id(capture_id, relation), [], [], [], depth=1,
                 referenced_by=ReferencedBy(capture_id=capture_id, relation=relation), embedded=embedded)
         edit = m.edit
         latest = edit.latest_id if edit is not None else None
-        if edit is None or latest is None or latest == m.post_id or not (edit.is_stale or not edit.is_latest):
-            return
+        if edit is None or latest is None or latest == m.post_id or edit.is_stale is not True:
+            return  # only a version the chain shows to be stale has a latest version (api.edit_info)
         if depth > 0:
             m.latest_edit = _ref(latest)
             return

@@ -33,11 +33,15 @@ MAX_BINDINGS = 500  # binding values read of one card
 MAX_COMPONENTS = 100  # components read of one unified_card
 MAX_ENTITY_URLS = 100  # tweet URL entities searched for the card's t.co
 
-_POLL = re.compile(r"poll([1-9])choice_[a-z0-9_]{1,40}")
+_POLL = re.compile(r"(?i)poll([1-9][0-9]?)choice_[a-z0-9_]{1,40}")
+_CHOICE_KEY = re.compile(r"choice([1-9][0-9]?)_(?:label|count)")
+MAX_CHOICES = 99  # choices read of one poll
 _T_CO = re.compile(r"https?://t\.co/[A-Za-z0-9]{1,40}/?", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _IMAGE_KEY = re.compile(r"image|thumbnail")
 _COUNT = re.compile(r"[0-9]{1,15}")
+# A count written with thousands separators: "1,204", "1.204", "1 204" (also thin and no-break spaces).
+_GROUPED = re.compile(r"[0-9]{1,3}(?:([,.\u00a0\u202f\u2009 ])[0-9]{3})(?:\1[0-9]{3}){0,4}")
 _ANDROID_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+){0,20}")
 _APPLE_ID = re.compile(r"(?:id)?([0-9]{1,15})")
 
@@ -48,11 +52,14 @@ def read_card(tweet: dict[str, Any], read_at: str) -> tuple[LinkCard | None, Pol
     """(link card or None, poll or None, the card image to archive) of a syndication ``tweet``.
 
     - A poll (``poll2choice_text_only`` … ``poll4choice_text_only``, ``pollNchoice_image``, any
-      ``pollNchoice_<kind>``, N from 1 to 9) gives a ``Poll``: every choice with a label, in order,
-      with its count as an int (None when not stated), ``end_datetime`` (``end_datetime_utc`` as UTC
-      ISO with a Z), ``counts_are_final``, ``duration_minutes`` and ``read_at`` (UTC ISO: when the
-      counts were read; left out when it is not one). A poll that shows an image also gives a
-      ``LinkCard`` named after the poll, carrying its t.co URL, so the image is archived.
+      ``pollNchoice_<kind>`` in any case, N from 1 to 99) gives a ``Poll``: every choice with a
+      label or a count, in order (an empty or missing label kept as "", its votes with it), with its
+      count as an int (a digit string, one with thousands separators or a JSON number; None when not
+      stated), ``end_datetime`` (``end_datetime_utc`` as UTC ISO with a Z), ``counts_are_final``,
+      ``duration_minutes`` and ``read_at`` (``read_at`` as UTC ISO: when the answer holding the
+      counts was fetched, as the metrics' ``read_at``; left out when it is not a time). A poll
+      that shows an image also gives a ``LinkCard`` named after the poll, carrying its t.co URL, so
+      the image is archived.
     - ``unified_card`` gives a ``LinkCard`` decoded from its JSON string (``_unified``); an invalid,
       non-object or longer than ``MAX_UNIFIED_CARD`` string gives no card.
     - Any other name is a link card: ``title``, ``description``, ``domain`` (``domain``, else
@@ -207,33 +214,80 @@ def _expanded(tweet: dict[str, Any], t_co: str | None, b: Bindings) -> str | Non
 
 
 # --- polls ------------------------------------------------------------------------------------------
-def _count(value: str | None) -> int | None:
-    return int(value) if value is not None and _COUNT.fullmatch(value) else None
+def _count(value: Any) -> int | None:
+    """A count as a binding gives it: digits ("412"), digits with thousands separators ("1,204"), or a
+    JSON number (412, 412.0) that is a whole non-negative count; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 10**15 else None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and 0 <= value < 1e15 else None
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    text = value.strip()
+    if _COUNT.fullmatch(text):
+        return int(text)
+    if _GROUPED.fullmatch(text):
+        return int(re.sub(r"[^0-9]", "", text))
+    return None
+
+
+def _count_value(b: Bindings, key: str) -> int | None:
+    """A count binding (type STRING): its ``string_value`` as ``_count`` reads it, a JSON number given
+    there too; None for a binding of another type."""
+    v = b.get(key)
+    if v is None or v.get("type") != "STRING":
+        return None
+    return _count(v.get("string_value"))
+
+
+def _flag(b: Bindings, key: str) -> bool | None:
+    """A BOOLEAN binding, or the strings "true" / "false" given in its place."""
+    stated = _boolean(b, key)
+    if stated is not None:
+        return stated
+    v = b.get(key)
+    text = v.get("string_value") if v is not None else None
+    if isinstance(text, str) and text.strip().lower() in ("true", "false"):
+        return text.strip().lower() == "true"
+    return None
 
 
 def _utc(value: str | None) -> str | None:
-    """An ISO 8601 time as the manifest's UTC ISO (a Z; no offset: taken as UTC), or None."""
+    """An ISO 8601 time (no offset: taken as UTC) or Unix epoch milliseconds (13 digits) or seconds
+    (10 digits) as the manifest's UTC ISO with a Z, or None."""
     if value is None or len(value) > 40:
         return None
+    text = value.strip()
     try:
-        dt = datetime.fromisoformat(value.strip())
+        if re.fullmatch(r"[0-9]{10}|[0-9]{13}", text):
+            return utc_iso(datetime.fromtimestamp(int(text) / (1000 if len(text) == 13 else 1), UTC))
+        dt = datetime.fromisoformat(text)
         return utc_iso(dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC))
-    except (ValueError, OverflowError):  # not a time; a time that leaves the calendar in UTC
+    except (ValueError, OverflowError, OSError):  # not a time; a time that leaves the calendar in UTC
         return None
 
 
 def _poll(name: str, n: int, b: Bindings, read_at: str) -> Poll | None:
+    """The poll: choices 1 to N (N from the card's name, or the highest ``choiceK_label`` /
+    ``choiceK_count`` binding when more are given, at most ``MAX_CHOICES``), each that has a label
+    or a count, in order (a label binding of another type than STRING is no label). A choice whose
+    label is empty or missing keeps its votes with the label "" (cards show "(no label)"): dropping
+    it would change every other choice's share."""
+    highest = max((int(m.group(1)) for key in b if (m := _CHOICE_KEY.fullmatch(key))), default=0)
     choices = []
-    for i in range(1, n + 1):
+    for i in range(1, min(MAX_CHOICES, max(n, highest)) + 1):
         label = _clean(_string(b, f"choice{i}_label"))
-        if label is not None:
-            choices.append(PollChoice(label=label, count=_count(_string(b, f"choice{i}_count"))))
+        count = _count_value(b, f"choice{i}_count")
+        if label is not None or count is not None:
+            choices.append(PollChoice(label=label or "", count=count))
     if not choices:
         return None
     read = _utc(read_at) if isinstance(read_at, str) else None
     return Poll(name=name, choices=choices, end_datetime=_utc(_string(b, "end_datetime_utc")),
-                counts_are_final=_boolean(b, "counts_are_final"),
-                duration_minutes=_count(_string(b, "duration_minutes")), read_at=read)
+                counts_are_final=_flag(b, "counts_are_final"),
+                duration_minutes=_count_value(b, "duration_minutes"), read_at=read)
 
 
 # --- unified_card -----------------------------------------------------------------------------------

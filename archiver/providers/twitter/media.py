@@ -13,6 +13,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from archiver.capture.manifest import MissingPart
+
 # The named sizes of a pbs.twimg.com image, largest first: what is tried, in this order.
 PHOTO_SIZES: tuple[str, ...] = ("orig", "4096x4096", "large", "medium")
 # Longest URL taken from a response (longer ones are not media URLs anyone serves).
@@ -106,47 +108,163 @@ def _bitrate(variant: dict[str, Any]) -> int | None:
 
 
 def media_plan(tweet: dict[str, Any]) -> list[dict[str, Any]]:
-    """What to fetch for each medium of ``tweet["mediaDetails"]``, in order, as ``MediaRef`` keyword
-    arguments (``archiver.providers.base.MediaRef``):
+    """What to fetch for each medium the tweet lists, in order, as ``MediaRef`` keyword arguments
+    (``plan_media``'s first half; what cannot be planned is in its second)."""
+    return plan_media(tweet)[0]
 
-    - a photo: ``variants`` at each of ``PHOTO_SIZES`` (``url`` is the first, ``orig``), ``listed_url``
-      as listed;
-    - a video or animated GIF: the ``video/mp4`` variant with the highest ``bitrate`` whatever the
-      listing order (HLS playlists are never taken; a GIF's one ``bitrate: 0`` mp4 is; an mp4 stating
-      no bitrate only when no other mp4 is listed), ``duration`` in seconds, ``bitrate`` in bits per
-      second, and its poster (the listed ``media_url_https``) with ``poster_variants`` at each of
-      ``PHOTO_SIZES`` (``poster_url`` the first);
-    - ``flags`` on each (``media_flags``).
 
-    Entries that are not objects, and media with no usable URL, are skipped; nothing raises.
+def plan_media(tweet: dict[str, Any]) -> tuple[list[dict[str, Any]], list[MissingPart]]:
+    """(what to fetch for each medium the tweet shows, in order, as ``MediaRef`` keyword arguments
+    (``archiver.providers.base.MediaRef``); one ``MissingPart`` for each medium it shows that cannot
+    be fetched). Every medium the answer shows is in one list or the other, by this rule:
+
+    - The media are ``mediaDetails``' entries; when the answer has none, ``photos[]`` (each
+      ``{"url", "width", "height"}``: a photo) and its ``video`` object, else the typed entries of
+      ``extended_entities.media`` / ``entities.media`` (the v1.1 shape); and at least as many as
+      those entity lists name (each one not accounted for above is missing, its ``expanded_url``
+      as ref).
+    - A photo: ``variants`` at each of ``PHOTO_SIZES`` (``url`` is the first, ``orig``) of its
+      ``media_url_https``, else its ``media_url``; ``listed_url`` as listed. Neither an http(s) URL:
+      missing.
+    - A video or animated GIF: the ``video/mp4`` variant with an http(s) URL and the highest
+      ``bitrate`` whatever the listing order (HLS playlists are never taken; a GIF's one
+      ``bitrate: 0`` mp4 is; an mp4 stating no bitrate only when no other mp4 is listed),
+      ``duration`` in seconds, ``bitrate`` in bits per second, and its poster (the listed
+      ``media_url_https``) with ``poster_variants`` at each of ``PHOTO_SIZES`` (``poster_url`` the
+      first). No such mp4 (only HLS, relative or non-http URLs): missing, saying which.
+    - Any other type: missing (``part`` "media", the type named in the reason).
+    - ``flags`` on each planned medium (``media_flags``).
+
+    A missing part's ``part`` is the medium's type (photo, video, animated_gif) or "media"; its
+    ``ref`` the medium's ``expanded_url``, else its t.co ``url``, else its ``display_url``
+    (``pic.x.com/…``), else the listed media URL when it is an http(s) one; its ``reason`` a plain
+    line. Entries that are not objects name no medium and are skipped. Nothing raises; at most
+    ``MAX_MEDIA`` media are read.
     """
     plan: list[dict[str, Any]] = []
+    missing: list[MissingPart] = []
+    shown: list[dict[str, Any]] = []  # the longer of the two entity lists
+    for key in ("extended_entities", "entities"):
+        holder = tweet.get(key)
+        found = holder.get("media") if isinstance(holder, dict) else None
+        ents = [e for e in found[:MAX_MEDIA] if isinstance(e, dict)] if isinstance(found, list) else []
+        if len(ents) > len(shown):
+            shown = ents
     details = tweet.get("mediaDetails")
-    for md in details if isinstance(details, list) else []:
-        if not isinstance(md, dict):
-            continue
-        kind = md.get("type")
-        listed = http_url(md.get("media_url_https"))
-        alt = md.get("ext_alt_text") if isinstance(md.get("ext_alt_text"), str) else None
-        if kind == "photo" and listed:
-            variants = photo_variants(listed)
-            plan.append({"type": "photo", "url": variants[0][1], "listed_url": listed, "alt_text": alt,
-                         "bitrate": None, "poster_url": None, "duration": None, "variants": variants,
-                         "poster_variants": (), "flags": media_flags(md, tweet)})
-        elif kind in ("video", "animated_gif"):
-            info = md.get("video_info") if isinstance(md.get("video_info"), dict) else {}
-            listing = info.get("variants") if isinstance(info.get("variants"), list) else []
-            mp4s = [v for v in listing if isinstance(v, dict) and v.get("content_type") == "video/mp4"
-                    and http_url(v.get("url"))]
-            if not mp4s:
-                continue
-            # The highest stated bitrate; an mp4 stating none only when no other is listed.
-            best = max(mp4s, key=lambda v: -1 if _bitrate(v) is None else _bitrate(v))
-            ms = info.get("duration_millis")
-            poster_variants = photo_variants(listed) if listed else ()
-            plan.append({"type": kind, "url": best["url"], "listed_url": best["url"], "alt_text": alt,
-                         "bitrate": _bitrate(best), "poster_url": poster_variants[0][1] if poster_variants else None,
-                         "duration": ms / 1000 if isinstance(ms, int | float) and not isinstance(ms, bool)
-                         and 0 <= ms < 1e12 else None,
-                         "variants": (), "poster_variants": poster_variants, "flags": media_flags(md, tweet)})
-    return plan
+    entries = [md for md in details[:MAX_MEDIA] if isinstance(md, dict)] if isinstance(details, list) else []
+    if entries:
+        for md in entries:
+            _plan_detail(md, tweet, plan, missing)
+    else:
+        photos = tweet.get("photos")
+        for photo in photos[:MAX_MEDIA] if isinstance(photos, list) else []:
+            if isinstance(photo, dict):
+                _plan_detail({**photo, "type": "photo", "media_url_https": photo.get("url")}, tweet, plan, missing)
+        video = tweet.get("video")
+        if isinstance(video, dict):
+            _plan_video_object(video, tweet, plan, missing)
+        if not plan and not missing:  # the v1.1 shape: entities carry the media themselves
+            for ent in shown:
+                if ent.get("type") in _KNOWN:
+                    _plan_detail(ent, tweet, plan, missing)
+    for ent in shown[len(plan) + len(missing):]:
+        kind = ent.get("type") if ent.get("type") in _KNOWN else "media"
+        missing.append(_missing(str(kind), _ref(ent), "the post lists this medium but the answer gives no URL "
+                                                      "to fetch it from"))
+    return plan, missing
+
+
+# Media types the capture archives.
+_KNOWN = ("photo", "video", "animated_gif")
+MAX_MEDIA = 100
+_TYPE_WORD = re.compile(r"[A-Za-z0-9_-]{1,40}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _missing(part: str, ref: str | None, reason: str) -> MissingPart:
+    """A ``MissingPart`` with its ``ref`` one line, at most ``MAX_URL`` characters."""
+    ref = " ".join(_CONTROL.sub(" ", ref).split())[:MAX_URL] if ref else None
+    return MissingPart.model_construct(part=part, ref=ref or None, reason=reason)
+
+
+def _ref(md: dict[str, Any]) -> str | None:
+    """Which medium a missing part is: its ``expanded_url``, t.co ``url``, ``display_url`` or listed URL."""
+    for key in ("expanded_url", "url"):
+        if http_url(md.get(key)):
+            return str(md[key])
+    display = md.get("display_url")
+    if isinstance(display, str) and display.strip() and len(display) <= MAX_URL:
+        return display
+    return http_url(md.get("media_url_https")) or http_url(md.get("media_url"))
+
+
+def _plan_detail(md: dict[str, Any], tweet: dict[str, Any], plan: list[dict[str, Any]],
+                 missing: list[MissingPart]) -> None:
+    """One ``mediaDetails`` entry into ``plan`` or ``missing`` (``plan_media``'s rules)."""
+    kind = md.get("type")
+    listed = http_url(md.get("media_url_https")) or http_url(md.get("media_url"))
+    alt = md.get("ext_alt_text") if isinstance(md.get("ext_alt_text"), str) else None
+    if kind == "photo":
+        if not listed:
+            missing.append(_missing("photo", _ref(md), "the answer lists this photo without an http(s) URL"))
+            return
+        variants = photo_variants(listed)
+        plan.append({"type": "photo", "url": variants[0][1], "listed_url": listed, "alt_text": alt,
+                     "bitrate": None, "poster_url": None, "duration": None, "variants": variants,
+                     "poster_variants": (), "flags": media_flags(md, tweet)})
+    elif kind in ("video", "animated_gif"):
+        info = md.get("video_info") if isinstance(md.get("video_info"), dict) else {}
+        listing = info.get("variants") if isinstance(info.get("variants"), list) else []
+        listing = [v for v in listing[:MAX_MEDIA] if isinstance(v, dict)]
+        mp4s = [v for v in listing if v.get("content_type") == "video/mp4" and http_url(v.get("url"))]
+        if not mp4s:
+            hls = any(v.get("content_type") == "application/x-mpegURL" for v in listing)
+            other_mp4 = any(v.get("content_type") == "video/mp4" for v in listing)
+            why = ("its mp4 variants have no http(s) URL" if other_mp4 else
+                   "only an HLS playlist is listed (never archived)" if hls else "no mp4 variant is listed")
+            missing.append(_missing(str(kind), _ref(md), f"the answer lists this {_WORDS[str(kind)]} but {why}"))
+            return
+        # The highest stated bitrate; an mp4 stating none only when no other is listed.
+        best = max(mp4s, key=lambda v: -1 if _bitrate(v) is None else _bitrate(v))
+        ms = info.get("duration_millis")
+        poster_variants = photo_variants(listed) if listed else ()
+        plan.append({"type": kind, "url": best["url"], "listed_url": best["url"], "alt_text": alt,
+                     "bitrate": _bitrate(best), "poster_url": poster_variants[0][1] if poster_variants else None,
+                     "duration": ms / 1000 if isinstance(ms, int | float) and not isinstance(ms, bool)
+                     and 0 <= ms < 1e12 else None,
+                     "variants": (), "poster_variants": poster_variants, "flags": media_flags(md, tweet)})
+    else:
+        named = kind if isinstance(kind, str) and _TYPE_WORD.fullmatch(kind) else "unstated"
+        missing.append(_missing("media", _ref(md), f"the answer lists a medium of type {named}, which the "
+                                                   "capture does not archive"))
+
+
+_WORDS = {"video": "video", "animated_gif": "animated GIF"}
+_SIZE_IN_PATH = re.compile(r"/(\d{1,5})x(\d{1,5})/")
+
+
+def _plan_video_object(video: dict[str, Any], tweet: dict[str, Any], plan: list[dict[str, Any]],
+                       missing: list[MissingPart]) -> None:
+    """The syndication answer's ``video`` object (``variants`` of ``{"type", "src"}``, ``poster``,
+    ``durationMs``) when it has no ``mediaDetails``: its largest mp4 (by the WxH in its path, else the
+    last listed) into ``plan``, or the video into ``missing``."""
+    listing = video.get("variants") if isinstance(video.get("variants"), list) else []
+    mp4s = [v for v in listing[:MAX_MEDIA] if isinstance(v, dict) and v.get("type") == "video/mp4"
+            and http_url(v.get("src"))]
+    poster = http_url(video.get("poster"))
+    if not mp4s:
+        missing.append(_missing("video", poster, "the answer lists a video without an mp4 to fetch"))
+        return
+
+    def area(v: dict[str, Any]) -> int:
+        m = _SIZE_IN_PATH.search(str(v["src"]))
+        return int(m.group(1)) * int(m.group(2)) if m else 0
+
+    best = max(enumerate(mp4s), key=lambda iv: (area(iv[1]), iv[0]))[1]
+    ms = video.get("durationMs")
+    poster_variants = photo_variants(poster) if poster else ()
+    plan.append({"type": "video", "url": best["src"], "listed_url": best["src"], "alt_text": None, "bitrate": None,
+                 "poster_url": poster_variants[0][1] if poster_variants else None,
+                 "duration": ms / 1000 if isinstance(ms, int | float) and not isinstance(ms, bool)
+                 and 0 <= ms < 1e12 else None,
+                 "variants": (), "poster_variants": poster_variants, "flags": media_flags({}, tweet)})
