@@ -34,4 +34,11 @@ fi
 [ -x .venv/bin/python ] || "$python_bin" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# pywb, the web archive replayer the evidence tests replay a bundle in (tests/test_wacz.py), pins
+# redis 2.10 and an older pyOpenSSL, which cannot share .venv with the redis extra and cryptography:
+# it gets a virtual environment of its own (ARCHIVER_PYWB_BIN points the tests elsewhere).
+if [ ! -x .venv-pywb/bin/wayback ]; then
+  [ -x .venv-pywb/bin/python ] || "$python_bin" -m venv .venv-pywb
+  .venv-pywb/bin/python -m pip install -q 'pywb>=2.9,<2.11'
+fi
 echo "setup: ready (.venv/bin/archiver)"
