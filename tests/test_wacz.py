@@ -304,23 +304,28 @@ def test_an_untouched_bundle_verifies_offline(env: Env) -> None:
     assert result.ok and result.captures == 2 and result.signed_by == env.fingerprint
 
 
+def _readme_block(after: str) -> str:
+    """The first ```sh block of the README after the line starting with `after`."""
+    text = (ROOT / "README.md").read_text()
+    rest = text[text.index("\n" + after) + 1:]
+    start = rest.index("```sh\n") + len("```sh\n")
+    return rest[start:rest.index("```", start)]
+
+
 def test_the_signature_checks_with_openssl_as_the_readme_says(env: Env, tmp_path: Path) -> None:
-    """The README's steps for a machine without archiver: r||s into DER with `openssl asn1parse -genconf`,
-    then `openssl dgst -sha256 -verify` over the hash string."""
+    """The README's steps for a machine without archiver, run as written in the unzipped bundle: r||s into
+    DER with `openssl asn1parse -genconf`, then `openssl dgst -sha256 -verify` over the hash string."""
     with zipfile.ZipFile(env.bundle) as zf:
-        digest = json.loads(zf.read("datapackage-digest.json"))
-        package = zf.read("datapackage.json")
-    assert digest["hash"] == "sha256:" + hashlib.sha256(package).hexdigest()
-    raw = base64.b64decode(digest["signedData"]["signature"]).hex()
-    (tmp_path / "sig.cnf").write_text(f"asn1=SEQUENCE:sig\n[sig]\nr=INTEGER:0x{raw[:64]}\ns=INTEGER:0x{raw[64:]}\n")
-    (tmp_path / "hash.txt").write_text(digest["signedData"]["hash"])
-    subprocess.run(["openssl", "asn1parse", "-genconf", "sig.cnf", "-out", "sig.der", "-noout"], cwd=tmp_path,
-                   check=True, capture_output=True, timeout=30)
-    ok = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(env.public_pem), "-signature", "sig.der",
-                         "hash.txt"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
-    assert ok.returncode == 0 and "Verified OK" in ok.stdout
-    (tmp_path / "hash.txt").write_text(digest["signedData"]["hash"][:-1] + "0")
-    bad = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(env.public_pem), "-signature", "sig.der",
+        zf.extractall(tmp_path)
+    shutil.copy(env.public_pem, tmp_path / "archive-key.pem")
+    steps = _readme_block("The signature, with Python's standard library and OpenSSL")
+    ok = subprocess.run(["bash", "-euc", steps], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "Verified OK" in ok.stdout, ok.stdout + ok.stderr
+    digest = json.loads((tmp_path / "datapackage-digest.json").read_text())
+    assert (tmp_path / "hash.txt").read_text() == digest["hash"]
+    assert f"{digest['hash'].removeprefix('sha256:')}  datapackage.json" in ok.stdout  # sha256sum says the same
+    (tmp_path / "hash.txt").write_text(digest["hash"][:-1] + ("0" if digest["hash"][-1] != "0" else "1"))
+    bad = subprocess.run(["openssl", "dgst", "-sha256", "-verify", "archive-key.pem", "-signature", "sig.der",
                           "hash.txt"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert bad.returncode != 0
     der = subprocess.run(["openssl", "pkey", "-pubin", "-in", str(env.public_pem), "-outform", "DER"],
