@@ -14,9 +14,12 @@ import pytest
 
 from archiver.article.splice import Patch, revert_patch
 from archiver.article.versions import versions
+from archiver.capture.manifest import STATUS_WORDS
 from archiver.config.settings import Settings
 from archiver.health.originals import article_health
+from archiver.records.result import EmbedResult
 from archiver.runtime import Runtime
+from archiver.steps.capture import RETRY_MARK
 from archiver.steps.prepare import load_plan
 from archiver.steps.results import load_result
 from archiver.storage.layout import patch_key
@@ -181,6 +184,52 @@ def test_workers_back_off_and_finish_a_failed_capture(settings: Settings, origin
     assert [v.reason for v in history] == ["archive", "retry"]
     assert "data-versionurl" not in rt.store.get(history[0].key).decode()
     assert rt.store.get(history[1].key).decode().count("data-versionurl=") == 1
+    rt.close()
+
+
+def test_workers_retrying_a_partial_capture_of_a_post_gone_since_keep_it(settings: Settings, origin: FixtureOrigin,
+                                                                         tmp_path: Path) -> None:
+    """x15 F1 on real workers: the post is captured partial (its photo answers 500), then the platform
+    shows a tombstone instead of it. The workers' scheduled retries capture that under new capture
+    ids, but the item keeps pointing at the partial capture, whose objects are never written again,
+    and the retries end with capture_retry_delays."""
+    # Delays under half the visibility timeout: the workers schedule them by countdown themselves.
+    settings = settings.replace(capture_retry_delays="2,1", fetch_retries=0)
+    for path in ("/media/p1", "/media/p1.jpg"):
+        origin.set_behaviour(path, "500", sticky=True)
+    origin.set_behaviour("/tweet-result", "ok", "tombstone", sticky=True)
+    origin.set_behaviour("/oembed", "ok", "404", sticky=True)
+    src = article(origin)
+    path = tmp_path / "story.html"
+    path.write_bytes(src)
+    with Worker(settings_env(settings), tmp_path / "worker.log"):
+        out = submit(settings, path, wait=90)
+        assert out["version"] == 1
+        rt = Runtime.from_settings(settings)
+        plan = load_plan(rt, "story", hashlib.sha256(src).hexdigest())
+        [item] = [it for it in plan.items if it.kind == "embed"]
+        first = load_result(rt, plan, item.item_id)
+        assert isinstance(first, EmbedResult) and first.status == "partial" and first.manifest_key
+        assert json.loads(rt.store.get(first.manifest_key))["status"] == "partial"
+        kept = {k: rt.store.get(k) for k in rt.store.list(f"posts/twitter/{TWEET}/") if first.capture_id in k}
+        assert len(kept) >= 3   # manifest, WARC, cards
+        deadline = time.monotonic() + 60
+        while (now := load_result(rt, plan, item.item_id)) is None or (now.attempt < 2 and not now.final):
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
+            time.sleep(0.2)
+        time.sleep(2)   # nothing more is scheduled
+    result = load_result(rt, plan, item.item_id)
+    assert isinstance(result, EmbedResult)
+    assert (result.status, result.manifest_key, result.capture_id, result.attempt) == \
+        ("partial", first.manifest_key, first.capture_id, 2)
+    assert RETRY_MARK in (result.error or "") and STATUS_WORDS["age_restricted"] in (result.error or "")
+    assert {k: rt.store.get(k) for k in kept} == kept
+    statuses = [c["status"] for c in rt.catalog.post_captures("twitter", TWEET)]
+    assert statuses[0] == "partial" and set(statuses[1:]) == {"age_restricted"}
+    [row] = [r for r in rt.catalog.items("story", plan.source_sha256) if r["item_id"] == item.item_id]
+    assert (row["status"], row["manifest_key"], row["retry_at"]) == ("partial", first.manifest_key, None)
+    assert all(rt.store.public_url(first.manifest_key) in rt.store.get(v.key).decode()
+               for v in versions(rt, "story"))
     rt.close()
 
 

@@ -23,6 +23,7 @@ from celery.signals import worker_process_shutdown
 from archiver.article.input import ArticleInput
 from archiver.capture.ratelimit import RedisHostLimiter
 from archiver.coordination import RedisCoordinator
+from archiver.dates import iso, utcnow
 from archiver.faults import is_infrastructure_error
 from archiver.providers.base import RETRYABLE_STATUSES
 from archiver.records.result import failed_result
@@ -30,7 +31,7 @@ from archiver.runtime import Runtime
 from archiver.steps import capture as capture_step
 from archiver.steps.finalize import NotReady, finalize
 from archiver.steps.prepare import load_plan, prepare
-from archiver.steps.results import load_results, pending, save_result
+from archiver.steps.results import load_result, load_results, pending, save_result
 from archiver.storage.layout import source_key
 from workers.app import app, fetch_window, settings
 
@@ -130,16 +131,20 @@ def process_article(self: Task, article_id: str, source_sha256: str, url: str | 
 def capture_item(self: Task, article_id: str, source_sha256: str, item_id: str,
                  force: bool = False, attempt: int = 0) -> str:
     """Capture one item of the plan (archiver.steps.capture), then queue the finalize when it was the
-    last; a retryable outcome (RETRYABLE_STATUSES: partial, unavailable, failed) is captured again,
-    under the same capture id, after the next capture_retry_delays entry: by a
-    countdown here when that is short (a message held for later must stay under the broker's
-    visibility timeout), else by the sweeper, which reads the item's retry_at."""
+    last; a retryable outcome (RETRYABLE_STATUSES: partial, unavailable, failed) is captured again
+    after the next capture_retry_delays entry (an unavailable or failed one under the same capture
+    id; a partial one under a new id, the partial capture kept unless the new one is as good: see
+    archiver.steps.capture.settle): by a countdown here when that is short (a message held for later
+    must stay under the broker's visibility timeout), else by the sweeper, which reads the item's
+    retry_at. The attempts end with the delays, whatever the outcome."""
     rt = runtime()
     _start_capture_clock(rt)
     plan = load_plan(rt, article_id, source_sha256)
     if _over_delivered(self):
         result = failed_result(plan.item(item_id), "worker lost too often while capturing")
-        result = result.model_copy(update={"attempt": attempt})
+        # A partial (or archived) result already stored stays the item's, the loss noted in its error.
+        result = capture_step.settle(load_result(rt, plan, item_id), result.model_copy(update={"attempt": attempt}),
+                                     iso(utcnow()))
         save_result(rt, plan, result)
     else:
         result = capture_step.capture_item(rt, plan, item_id, force=force, attempt=attempt)

@@ -36,9 +36,9 @@ from archiver.storage.layout import derived_key
 if TYPE_CHECKING:
     from archiver.storage.base import ObjectStore
 
-__all__ = ["IMAGE_FORMATS", "THUMB_SIZE", "VIDEO_MIMES", "WEB_SIZE", "ImageInfo", "ImagingUnavailable",
-           "MediaRecord", "MediaRejected", "archive_media", "derive_image", "dhash", "inspect_image",
-           "mp4_duration", "sniff", "strip_jpeg_metadata"]
+__all__ = ["IMAGE_FORMATS", "POLICY_KINDS", "THUMB_SIZE", "VIDEO_MIMES", "WEB_SIZE", "ImageInfo",
+           "ImagingUnavailable", "MediaRecord", "MediaRejected", "archive_media", "derive_image", "dhash",
+           "inspect_image", "is_policy_reason", "mp4_duration", "sniff", "strip_jpeg_metadata"]
 
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
@@ -69,7 +69,14 @@ class ImageInfo:
 @dataclass
 class MediaRecord:
     """What archive_media did with one URL: `status` archived, rejected or failed (`error` says why); the
-    original's SHA-256, key and size in `bytes`; pixels or `duration` in seconds; derived name → key; exchanges."""
+    original's SHA-256, key and size in `bytes`; pixels or `duration` in seconds; derived name → key; exchanges.
+
+    `refused` tells the two kinds of rejection apart: True when one of our policies refused it (the
+    address guard, the byte cap, the pixel ceiling, the frame cap, the decoding time or memory limit:
+    ``POLICY_KINDS``, ``is_policy_reason``), False when it is what the answer holds (not an image or
+    video we keep, damaged bytes, a response that breaks HTTP) or a URL that is not one at all.
+    Another size of the same medium may hold what a content rejection lacked; a policy would refuse
+    it alike."""
 
     original_url: str
     final_url: str | None = None
@@ -85,6 +92,26 @@ class MediaRecord:
     status: str = "failed"
     error: str | None = None
     exchanges: list[Exchange] = field(default_factory=list)
+    refused: bool = False
+
+
+# FetchError kinds that are our policy's refusal, not the server's answer: the address guard
+# ("refused": an address, scheme or credentials we do not fetch) and the byte cap ("too_large").
+# "malformed" (a response head that breaks HTTP) is the answer itself, and "bad_url" (no host, a host
+# name that is not one) says the URL is broken, not that we refuse it: both are content rejections.
+POLICY_KINDS = frozenset({"refused", "too_large"})
+# The reasons archiver.capture.imaging and the image pool give when one of our limits, not the bytes, ends an
+# image: the pixel ceiling, the frame cap, a decompression bomb (over Pillow's pixel threshold), the
+# decoding time limit, the memory it would take. (The reasons cross a pipe from the image worker as
+# text, so they are told apart by their wording; tests/test_partial.py covers each.)
+_POLICY_REASON = re.compile(r"pixels is over the ceiling|frames, over the cap|more than \d+ frames|"
+                            r"^decompression bomb|decoding exceeded|decoding the image ran out of memory")
+
+
+def is_policy_reason(reason: str | None) -> bool:
+    """Whether a MediaRejected reason is one of our limits (pixels, frames, decoding time, memory)
+    rather than what the bytes are (not a kept type, damaged, a decoder that crashed on them)."""
+    return bool(reason) and _POLICY_REASON.search(reason or "") is not None
 
 # --- sniffing --------------------------------------------------------------------------------
 _FTYP_IMAGE = {b"avif": "image/avif", b"avis": "image/avif", b"heic": "image/heic", b"heix": "image/heic",
@@ -197,7 +224,8 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
     """Fetch, verify, store the untouched original by SHA-256, then the serving copies.
 
     Never raises for remote or content trouble: the record's status says archived, rejected
-    (will not change on retry) or failed (worth retrying). An infrastructure fault
+    (will not change on retry; ``refused`` when by our policy rather than for what was answered) or
+    failed (worth retrying). An infrastructure fault
     (``archiver.faults``: the store unreachable, the machine out of processes or memory) is raised,
     so the caller retries rather than record it as the medium's outcome."""
     rec = MediaRecord(original_url=url)
@@ -208,6 +236,7 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
     except FetchError as exc:
         rec.exchanges, rec.error = exc.exchanges, str(exc)
         rec.status = "failed" if exc.retryable or exc.kind == "bad_response" else "rejected"
+        rec.refused = rec.status == "rejected" and exc.kind in POLICY_KINDS
         return rec
     rec.exchanges, rec.final_url = resp.exchanges, resp.final_url
     if not 200 <= resp.status < 300:
@@ -227,6 +256,7 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
             rec.duration = mp4_duration(data) if rec.mime != "video/webm" else None
     except MediaRejected as exc:
         rec.status, rec.error = "rejected", exc.reason
+        rec.refused = is_policy_reason(exc.reason)
         return rec
     except ImagingUnavailable as exc:   # the machine's trouble, not the image's: worth retrying
         if is_infrastructure_error(exc):

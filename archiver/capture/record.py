@@ -6,11 +6,12 @@ way), and then its WARC, its static cards and, last, the manifest that commits i
 ``record_capture`` (the capture step's entry) also indexes what was stored in the catalog.
 
 What the sources show but could not be captured is listed in the manifest's ``missing`` (a medium or
-card image that failed, a related post whose capture is worth retrying); an "archived" capture
-lacking anything is "partial" instead, which the capture step's retries capture again under the same
-capture id (archiver/steps/capture.py).
+card image that failed or was rejected, a related post whose capture is worth retrying); an
+"archived" capture lacking anything is "partial" instead, which the capture step's retries capture
+again under a new capture id, the partial one kept as it is (archiver/steps/capture.py).
 
-Writing the same capture again overwrites the same keys.
+Writing the same capture again overwrites the same keys: only a capture that holds no content yet
+(failed, unavailable, one that died halfway) is ever written again under its capture id.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStor
     manifest.
 
     ``missing`` gets, after any parts the provider listed itself, one MissingPart per medium or card
-    image that failed in a way worth retrying (``_archive_media``) and one per related post whose
+    image that was not archived (``_archive_media``) and one per related post whose
     stored status is retryable (``RETRYABLE_STATUSES``; part: the relation, ref: its post id). An
     "archived" capture with anything missing is stored "partial", its error a one-line summary
     (``missing_summary``). A capture that cannot be stored as it is (a manifest the schema refuses, a
@@ -154,6 +155,8 @@ def _write(store: ObjectStore, manifest: Manifest, exchanges: Sequence[Exchange]
 REF_LIMIT = 2048
 REASON_LIMIT = 500
 SUMMARY_LIMIT = 500
+# How a missing medium's reason starts when our policy refused it (not the platform's answer).
+REFUSED = "refused: "
 # How the summary names a part (the MissingPart ``part`` values the capture step writes; a part a
 # provider names otherwise is shown as it named it).
 _PART_WORDS = {"photo": "photo", "video": "video", "animated_gif": "animated GIF", "thumbnail": "thumbnail",
@@ -164,10 +167,11 @@ _PART_WORDS = {"photo": "photo", "video": "video", "animated_gif": "animated GIF
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def _one_line(text: str, limit: int) -> str:
-    """``text`` on one line (runs of whitespace, newlines included, are one space; other control
-    characters, a terminal's escapes among them, are dropped), at most ``limit`` characters (an
-    ellipsis marks a cut)."""
+def one_line(text: str, limit: int) -> str:
+    """``text`` (untrusted: an error from the web, a URL) on one line: runs of whitespace, newlines
+    included, are one space; other control characters, a terminal's escapes among them, are dropped;
+    at most ``limit`` characters (an ellipsis marks a cut). Also used by the capture step for the
+    errors of the item results it keeps (archiver.steps.capture.settle)."""
     flat = " ".join(_CONTROLS.sub("", str(text)).split())
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
@@ -175,8 +179,8 @@ def _one_line(text: str, limit: int) -> str:
 def missing_part(part: str, ref: str | None, reason: str | None) -> MissingPart:
     """A ``MissingPart`` with its ``ref`` and ``reason`` made one line and bounded (REF_LIMIT,
     REASON_LIMIT); an empty reason reads "not captured"."""
-    return MissingPart.model_construct(part=part, ref=_one_line(ref, REF_LIMIT) if ref else None,
-                                       reason=_one_line(reason or "not captured", REASON_LIMIT))
+    return MissingPart.model_construct(part=part, ref=one_line(ref, REF_LIMIT) if ref else None,
+                                       reason=one_line(reason or "not captured", REASON_LIMIT))
 
 
 def missing_summary(parts: Sequence[MissingPart]) -> str:
@@ -185,7 +189,7 @@ def missing_summary(parts: Sequence[MissingPart]) -> str:
     from …)``; at most SUMMARY_LIMIT characters."""
     shown = "; ".join(f"{_PART_WORDS.get(p.part, p.part)}{' ' + p.ref if p.ref else ''} ({p.reason})"
                       for p in parts)
-    return _one_line(f"{len(parts)} part{'' if len(parts) == 1 else 's'} missing: {shown}", SUMMARY_LIMIT)
+    return one_line(f"{len(parts)} part{'' if len(parts) == 1 else 's'} missing: {shown}", SUMMARY_LIMIT)
 
 
 def _note_missing(m: Manifest, found: Sequence[MissingPart]) -> None:
@@ -245,15 +249,19 @@ def _archive_media(m: Manifest, refs: Sequence[MediaRef], ctx: CaptureContext, s
     exchanges go to ``exchanges`` and what was archived to ``measured`` by sha256. A MediaRef with
     ``variants`` has each (label, URL) tried in order until one archives: ``variant`` is its label and
     ``degraded`` says it is not the first; without variants its ``url`` is tried, then ``listed_url``.
-    A rejected fetch (a policy: not a kept type, too large) ends the tries: a smaller size of the same
-    medium would only hide the refusal. Posters go the same way (``poster_variants``,
-    ``poster_variant``); a poster that failed is recorded in its source entries but is not a missing
-    part. ``flags`` are copied (``media_flags``).
+    A try whose content is rejected (not an image or video we keep, damaged bytes, an HTML error page
+    answered with 200) goes on to the next like a failed one: another size may hold the medium. A
+    refusal by our policy (``MediaRecord.refused``: the address guard, the byte cap, the pixel
+    ceiling, ...) ends the tries: a smaller size of the same medium would only hide the refusal.
+    Posters go the same way (``poster_variants``, ``poster_variant``); a poster that failed is
+    recorded in its source entries but is not a missing part. ``flags`` are copied (``media_flags``).
 
-    Returns a MissingPart (part: the medium's type, or "card_image"; ref: its URL; reason: its error)
-    for each medium that failed in a way worth retrying; a rejected one is not missing. A card-slot
-    medium with no link card in ``m`` to hold it (or a second one) is not fetched: a source entry
-    says so. Infrastructure faults are raised."""
+    Returns a MissingPart (part: the medium's type, or "card_image"; ref: its first URL; reason: its
+    error) for each medium that was not archived, failed or rejected: the capture lacks it either way.
+    A policy refusal's reason starts with ``REFUSED`` ("refused: "), so a later retry, once the policy
+    allows it, is known to be able to complete it. A card-slot medium with no link card in ``m`` to
+    hold it (or a second one) is not fetched: a source entry says so. Infrastructure faults are
+    raised."""
 
     def fetch(name: str, url: str, kind: str, label: str | None = None) -> MediaRecord | str:
         """The medium's record, or the reason none came (archive_media raised)."""
@@ -277,22 +285,29 @@ def _archive_media(m: Manifest, refs: Sequence[MediaRef], ctx: CaptureContext, s
 
     def ladder(name: str, tries: Sequence[tuple[str | None, str]], kind: str
                ) -> tuple[MediaRecord | str, int]:
-        """Fetch each (label, URL) of ``tries`` until one archives or is rejected: (that record and
-        its index), or, when every one failed, (the last record, or the reason, with an error
-        naming each try when there were several, and -1)."""
+        """Fetch each (label, URL) of ``tries`` until one archives (that record and its index) or our
+        policy refuses one (``MediaRecord.refused``: that record and -1); a try that failed or whose
+        content was rejected (not an image, damaged, an HTML page answered with 200) goes on to the
+        next. When none archived: the last record, or the reason, with an error naming each try when
+        there were several, and -1."""
         last: MediaRecord | str = "nothing to fetch"
         errors = []
+        refused = False
         for i, (label, url) in enumerate(tries):
             last = fetch(name, url, kind, label)
-            if isinstance(last, MediaRecord) and last.status in ("archived", "rejected"):
+            if isinstance(last, MediaRecord) and last.status == "archived":
                 return last, i
-            errors.append(f"{label or url}: {last if isinstance(last, str) else last.error or 'failed'}")
+            errors.append(f"{label or url}: {last if isinstance(last, str) else last.error or last.status}")
+            refused = isinstance(last, MediaRecord) and last.status == "rejected" and last.refused
+            if refused:
+                break
         if len(errors) > 1:
-            joined = "every " + ("size" if tries[0][0] else "URL") + " failed: " + "; ".join(errors)
+            tried = "; ".join(errors)
+            joined = tried if refused else "every " + ("size" if tries[0][0] else "URL") + " failed: " + tried
             if isinstance(last, MediaRecord):
-                last.error = _one_line(joined, REASON_LIMIT)
+                last.error = one_line(joined, REASON_LIMIT)
             else:
-                last = _one_line(joined, REASON_LIMIT)
+                last = one_line(joined, REASON_LIMIT)
         return last, -1
 
     if m.author.avatar_url:
@@ -350,6 +365,9 @@ def _archive_media(m: Manifest, refs: Sequence[MediaRef], ctx: CaptureContext, s
             card_filled = True
         else:
             m.media.append(media)
-        if entry["status"] == "failed":
-            missing.append(missing_part("card_image" if to_card else ref.type, tries[0][1], entry["error"]))
+        if entry["status"] != "archived":
+            why = entry["error"] or entry["status"]
+            if isinstance(rec, MediaRecord) and rec.refused:
+                why = f"{REFUSED}{why}"
+            missing.append(missing_part("card_image" if to_card else ref.type, tries[0][1], why))
     return missing

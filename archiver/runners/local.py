@@ -13,9 +13,10 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from archiver.article.input import ArticleInput
+from archiver.dates import iso, utcnow
 from archiver.records.plan import Plan
 from archiver.records.result import ItemResult, failed_result
-from archiver.steps.capture import capture_item
+from archiver.steps.capture import capture_item, settle
 from archiver.steps.finalize import finalize
 from archiver.steps.prepare import load_plan, prepare
 from archiver.steps.report import report
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
 def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float) -> dict[str, ItemResult]:
     """Capture items on a thread pool; what is not done by the deadline (time.monotonic()) is stored as
     failed, and committed: a capture that ends later does not overwrite it (`archiver retry` redoes
-    it). Returns the items' stored results by item id."""
+    it). An item whose stored result holds content (a partial capture being retried) keeps that
+    result instead, its error saying the retry timed out (archiver.steps.capture.settle). Returns the
+    items' stored results by item id."""
     if not item_ids:
         return {}
     pool = ThreadPoolExecutor(max_workers=max(1, rt.settings.capture_threads), thread_name_prefix="capture")
@@ -44,6 +47,8 @@ def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float) 
         fut.cancel()
         result = failed_result(plan.item(futures[fut]), f"timed out after {rt.settings.archive_deadline:.0f}s; "
                                                         f"`archiver retry {plan.article_id}` finishes it")
+        # An item that already points at a capture holding content keeps it (the timeout noted).
+        result = settle(load_result(rt, plan, futures[fut]), result, iso(utcnow()))
         commit_result(rt, plan, result)
         results[futures[fut]] = result
     pool.shutdown(wait=False, cancel_futures=True)
@@ -74,9 +79,11 @@ def archive(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | Non
 
 
 def retry(rt: Runtime, article_id: str) -> dict[str, Any]:
-    """Capture again what did not end well (failed, unavailable, partial: RETRYABLE_STATUSES), each
-    embed completing its earlier capture under the same capture id, then write a new version if
-    anything changed; returns the report."""
+    """Capture again what did not end well (failed, unavailable, partial: RETRYABLE_STATUSES), then
+    write a new version if anything changed; returns the report. A failed or unavailable embed's
+    earlier capture is completed under the same capture id; a partial one is captured under a new
+    one, and the item moves to it only when it is archived or partial again (otherwise the partial
+    capture stays the item's, its error saying what the retry found: archiver.steps.capture.settle)."""
     deadline = time.monotonic() + rt.settings.archive_deadline
     rt.fetcher.deadline_at = deadline
     return _run(rt, load_plan(rt, article_id), deadline, "retry")

@@ -1,5 +1,8 @@
 """The capture step: one post or one image of a plan, captured once across workers, its result stored.
-A final stored result is kept; a fresh capture of the same post is reused.
+A final stored result is kept; a fresh capture of the same post is reused. A capture that holds the
+post's content (archived, partial) is never written again, nor given up for a worse one: a retry
+captures under a new capture id, and the item moves to it only when it is at least as good
+(``settle``).
 """
 
 from __future__ import annotations
@@ -10,9 +13,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from archiver.capture.guard import normalize_url
-from archiver.capture.manifest import new_capture_id
+from archiver.capture.manifest import CAPTURED_STATUSES, STATUS_WORDS, new_capture_id
 from archiver.capture.media import archive_media
-from archiver.capture.record import record_capture
+from archiver.capture.record import one_line, record_capture
 from archiver.catalog.indexing import record_image_blob
 from archiver.dates import iso, utcnow
 from archiver.faults import is_infrastructure_error
@@ -49,6 +52,11 @@ def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False, 
     acquired in time) is raised, never stored as the item's outcome: the caller retries. When the
     item's result was committed meanwhile by someone else (the local runner's deadline), this late
     capture's result is not stored and the committed one is returned.
+
+    A retry of an item whose result holds content (partial; archived when `force`d) captures under a
+    new capture id, leaving the earlier capture's objects as they are; which result the item keeps
+    is ``settle``'s rule. A retry of an unavailable, failed or still "capturing" item completes its
+    capture under the same capture id.
     """
     item = plan.item(item_id)
     with rt.coordinator.lock(capture_lock(plan, item), timeout=float(rt.settings.task_time_limit)):
@@ -71,8 +79,13 @@ def _capture_item(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem, *, force
         if isinstance(item, EmbedItem):
             # The capture id is fixed before any object is written, so a capture that dies halfway
             # and runs again overwrites the same keys instead of leaving a second, partial capture;
-            # a retry of one that ended partial, unavailable or failed completes that same capture.
-            if isinstance(existing, EmbedResult) and existing.capture_id and not is_final(existing):
+            # a retry of one that ended unavailable or failed completes that same capture. A capture
+            # holding content (partial, or archived when forced) is evidence: its keys are never
+            # written again, the retry gets a new capture id, and the item keeps pointing at the
+            # old one until a result at least as good is stored (no placeholder replaces it).
+            if content_rank(existing):
+                capture_id = new_capture_id(utcnow())
+            elif isinstance(existing, EmbedResult) and existing.capture_id and not is_final(existing):
                 capture_id = existing.capture_id
             else:
                 capture_id = new_capture_id(utcnow())
@@ -90,10 +103,54 @@ def _capture_item(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem, *, force
             raise
         log.exception("capture of %s %s failed", item.kind, item.url)
         result = failed_result(item, f"internal error: {type(exc).__name__}: {exc}")
-    result = result.model_copy(update={"attempt": attempt})
+    result = settle(existing, result.model_copy(update={"attempt": attempt}), iso(utcnow()))
     if not save_result(rt, plan, result):
         return _committed(rt, plan, item)
     return result
+
+
+# --- keeping what holds content ----------------------------------------------------------------------
+# How much of the item a result holds for the article to point at: an archived capture (or image)
+# all of it, a partial capture the post with parts missing, anything else nothing.
+_RANK = {"archived": 2, "partial": 1}
+# Between the kept result's own error and what a later retry found (``settle``); the error is at most
+# ERROR_LIMIT characters, the retry's note at most NOTE_LIMIT of them.
+RETRY_MARK = " | retry at "
+ERROR_LIMIT = 600
+NOTE_LIMIT = 300
+
+
+def content_rank(result: ItemResult | None) -> int:
+    """2 for an archived capture or image, 1 for a partial capture (CAPTURED_STATUSES), each only when
+    it names what it stored (a manifest key, a blob key); 0 for anything else, None included."""
+    if isinstance(result, EmbedResult):
+        return _RANK.get(result.status, 0) if result.status in CAPTURED_STATUSES and result.manifest_key else 0
+    if isinstance(result, ImageResult):
+        return 2 if result.status == "archived" and result.key else 0
+    return 0
+
+
+def settle(existing: ItemResult | None, new: ItemResult, at: str) -> ItemResult:
+    """The result to store for an item whose stored result was `existing` when a capture (or a runner
+    giving up on one) ended with `new`, at `at` (ISO 8601 UTC).
+
+    `new` when `existing` holds no content (``content_rank`` 0) or `new` holds at least as much
+    (archived ≥ partial: a partial retried into a partial or archived capture moves the item to it).
+    Otherwise `existing` is kept, so the article keeps its stable copy of the post: with `new`'s
+    attempt (the retry schedule goes on and ends) and an error saying what the retry found, e.g.
+    ``1 part missing: … | retry at 2026-01-01T00:00:00Z: deleted (This Post was deleted…)``; a
+    kept result's earlier retry note is replaced, not added to (at most ERROR_LIMIT characters, one
+    line). The capture `new` stored, if any, stays stored and indexed: it is what the platform says now.
+    Follows the issue 15 rule: a retry never destroys a committed capture that holds content."""
+    kept = content_rank(existing)
+    if existing is None or not kept or content_rank(new) >= kept:
+        return new
+    words = STATUS_WORDS.get(new.status, new.status) if isinstance(new, EmbedResult) else new.status
+    note = one_line(f"{at}: {words}" + (f" ({new.error})" if new.error else ""), NOTE_LIMIT)
+    base = (existing.error or "").split(RETRY_MARK, 1)[0]
+    base = one_line(base, ERROR_LIMIT - len(RETRY_MARK) - len(note)) if base else ""
+    error = f"{base}{RETRY_MARK}{note}" if base else f"retry at {note}"
+    return existing.model_copy(update={"error": error, "attempt": new.attempt})
 
 
 def _committed(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem) -> ItemResult:
