@@ -434,6 +434,15 @@ def test_hostile_bundles_fail_in_one_line_each(tmp_path: Path, env: Env) -> None
     assert any("'../escape.txt': not a safe file name" in x for x in lines)
     assert any(x.startswith("FAILED datapackage.json: unreadable or not JSON") for x in lines)
     assert any("docs/export.json: no public_base_url" in x for x in lines)
+    sly = tmp_path / "sly.wacz"  # a sound datapackage, and names made to move the cursor
+    with zipfile.ZipFile(env.bundle) as src, zipfile.ZipFile(sly, "w") as zf:
+        for name in src.namelist():
+            zf.writestr(name, src.read(name))
+        zf.writestr("docs/\x1b[2J\nOK 1 files.txt", b"x")
+    run = verify(sly)
+    lines = failed_lines(run)
+    assert run.returncode == 2 and "FAILED docs/\\x1b[2J\\nOK 1 files.txt: not listed in datapackage.json" in lines
+    assert "\x1b" not in run.stdout and not any(line.startswith("OK") for line in run.stdout.splitlines())
 
 
 def test_related_captures_beyond_the_bound_are_left_out_and_said(env: Env, tmp_path: Path,

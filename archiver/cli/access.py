@@ -85,6 +85,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     out = Path(args.output)
     if out.is_dir():
         raise InputError(f"{args.output} is a directory: give the .wacz file to write")
+    if not out.absolute().parent.is_dir():
+        raise InputError(f"{args.output}: no such directory {str(out.absolute().parent)!r}")
     with Runtime.from_settings(settings) as rt:
         posts, query = _posts_of(args, settings)
         fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", suffix=".part")

@@ -516,12 +516,12 @@ def verify_bundle(path: str | Path, *, public_key: bytes | None = None,
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile, ValueError) as exc:
         result.problems.append(f"{Path(path).name}: not a readable zip ({str(exc)[:120]})")
-        return result
+        return _cleaned(result)
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         if len(infos) > MAX_MEMBERS:
             result.problems.append(f"{Path(path).name}: over {MAX_MEMBERS} files")
-            return result
+            return _cleaned(result)
         names = [i.filename for i in infos]
         counts: dict[str, int] = {}
         for n in names:
@@ -533,8 +533,22 @@ def verify_bundle(path: str | Path, *, public_key: bytes | None = None,
         if not isinstance(meta, dict) or meta.get("schema") != EXPORT_SCHEMA:
             if meta is not None:
                 result.problems.append(f"{EXPORT_DOC}: not an archiver export ({EXPORT_SCHEMA})")
-            return result
+            return _cleaned(result)
         _check_contents(zf, set(names), meta, result, trust_given)
+    return _cleaned(result)
+
+
+def one_line(text: str, limit: int = 600) -> str:
+    """`text` (names and values from a hostile bundle) safe to print as one line: every character that
+    is not printable (newlines, a terminal's escapes) as a backslash escape, at most `limit` characters."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def _cleaned(result: Verification) -> Verification:
+    result.problems = [one_line(p) for p in result.problems]
+    result.warnings = [one_line(p) for p in result.warnings]
+    result.not_checked = [one_line(p) for p in result.not_checked]
     return result
 
 
