@@ -50,5 +50,8 @@ app.conf.update(
     task_soft_time_limit=soft_time_limit(settings),
     beat_schedule={"health-checks": {"task": "archiver.health_schedule", "schedule": settings.health_round_seconds},
                    "sweep": {"task": "archiver.sweep", "schedule": settings.sweep_interval},
-                   **({"poll-feeds": {"task": "archiver.poll_feeds", "schedule": 300.0}} if settings.feeds else {})},
+                   **({"poll-feeds": {"task": "archiver.poll_feeds", "schedule": 300.0}} if settings.feeds else {}),
+                   # Trusted time: captures still lacking a token (a TSA down, a note lost) are found again.
+                   **({"timestamps": {"task": "archiver.timestamp_pending", "schedule": settings.tsa_scan_interval,
+                                      "kwargs": {"scan": True}}} if settings.tsa_url_list else {})},
 )

@@ -26,9 +26,10 @@ from archiver.coordination import RedisCoordinator
 from archiver.dates import iso, utcnow
 from archiver.faults import is_infrastructure_error
 from archiver.providers.base import RETRYABLE_STATUSES
-from archiver.records.result import failed_result
+from archiver.records.result import EmbedResult, ItemResult, failed_result
 from archiver.runtime import Runtime
 from archiver.steps import capture as capture_step
+from archiver.steps import timestamp as timestamp_step
 from archiver.steps.finalize import NotReady, finalize
 from archiver.steps.prepare import load_plan, prepare
 from archiver.steps.results import load_result, load_results, pending, save_result
@@ -148,6 +149,7 @@ def capture_item(self: Task, article_id: str, source_sha256: str, item_id: str,
         save_result(rt, plan, result)
     else:
         result = capture_step.capture_item(rt, plan, item_id, force=force, attempt=attempt)
+    _note_for_timestamps(rt, result)
     if rt.coordinator.mark_done(plan.group, item_id) >= len(plan.items):
         finalize_article.delay(article_id, source_sha256, "archive" if attempt == 0 else "retry")
     delays = settings.capture_retry_delay_list
@@ -157,6 +159,36 @@ def capture_item(self: Task, article_id: str, source_sha256: str, item_id: str,
         capture_item.apply_async((article_id, source_sha256, item_id), {"force": True, "attempt": attempt + 1},
                                  countdown=delays[attempt] * random.uniform(0.8, 1.0))
     return result.status
+
+
+def _note_for_timestamps(rt: Runtime, result: ItemResult) -> None:
+    """Put the item's capture in the pending set of trusted time (archiver/steps/timestamp.py) and
+    schedule one timestamp_pending batch per tsa_batch_window; nothing when no TSA is configured. A
+    failure here is only logged: the beat's scan finds the capture again."""
+    if not settings.tsa_url_list or not isinstance(result, EmbedResult) or not result.manifest_key:
+        return
+    coord = rt.coordinator
+    assert isinstance(coord, RedisCoordinator)
+    try:
+        timestamp_step.note_captures(coord.redis, [result.manifest_key],
+                                     lambda countdown: timestamp_pending.apply_async(countdown=countdown),
+                                     settings.tsa_batch_window, _countdown_limit())
+    except Exception as exc:
+        log.warning("capture %s not noted for timestamping (%s: %s); the beat's scan finds it",
+                    result.manifest_key, type(exc).__name__, exc)
+
+
+@app.task(bind=True, name="archiver.timestamp_pending")
+@retry_faults
+def timestamp_pending(self: Task, scan: bool = False) -> dict[str, Any]:
+    """Timestamp every due capture of the pending set as one batch (RFC 3161; with `scan`, also what
+    the catalog shows without a complete record): archiver.steps.timestamp.run_pending, its TSA
+    requests ending before the task's soft time limit. Returns the run (TimestampRun.to_json())."""
+    rt = runtime()
+    coord = rt.coordinator
+    assert isinstance(coord, RedisCoordinator)
+    run = timestamp_step.run_pending(rt, coord.redis, scan=scan, deadline=time.monotonic() + fetch_window(settings))
+    return run.to_json()
 
 
 def _countdown_limit() -> float:

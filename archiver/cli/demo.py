@@ -72,6 +72,7 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
             patch = json.loads(rt.store.get(patch_key(ARTICLE_ID, rep["version"])))
             # The report's "snapshot" is each embed's manifest key.
             manifests = {e["snapshot"]: json.loads(rt.store.get(e["snapshot"])) for e in rep["embeds"] if e["snapshot"]}
+            trusted = trusted_time_lines(rt, list(manifests))
     new_keys = sorted(after - before)
     if as_json:
         out.write(json.dumps({**rep, "stored": new_keys, "changes": patch["ops"],
@@ -112,7 +113,30 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
             w(f"  inserted at {op['start']}, after {source[max(0, op['start'] - 40):op['start']]!r}:\n"
               f"    + {op['new']}\n")
     w(f"\nrewritten article: {rep['rewritten']}\noriginal kept at:  {rep['source']}\n")
+    for line in trusted:
+        w(f"{line}\n")
     return 0
+
+
+def trusted_time_lines(rt: Runtime, manifest_keys: list[str]) -> list[str]:
+    """What the demo says of trusted time (RFC 3161): off when no TSA is configured, else each
+    capture's tokens (TSA and time) or that it is still pending."""
+    from archiver.compliance.timestamps import load_record, missing_tsas
+
+    urls = rt.settings.tsa_url_list
+    if not urls:
+        return ["trusted time: off (ARCHIVER_TSA_URLS is empty; the README's \"Trusted time\" suggests two TSAs)"]
+    out = []
+    for key in manifest_keys:
+        rec = load_record(rt.store, key)
+        if rec is None:
+            out.append(f"trusted time: {key}: not timestamped yet (`archiver timestamp` does it)")
+            continue
+        tokens = ", ".join(f"{t.get('tsa_url')} at {t.get('gen_time')}" for t in rec.get("tokens") or [])
+        waiting = missing_tsas(rec, urls)
+        out.append(f"trusted time: {key}: root {rec.get('root')} timestamped by {tokens or 'no TSA yet'}"
+                   + (f"; waiting for {', '.join(waiting)}" if waiting else ""))
+    return out
 
 
 def manifest_lines(m: dict[str, Any]) -> list[str]:

@@ -423,7 +423,7 @@ def load_record(store: ObjectStore, manifest_key: str) -> dict[str, Any] | None:
         if not isinstance(doc, dict) or doc.get("schema") != RECORD_SCHEMA:
             raise ValueError("not a timestamp record")
         _check_record_shape(doc)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         log.warning("timestamp record %s cannot be used (%s); the capture is timestamped again", key,
                     one_line(exc, 200))
         return None
@@ -537,7 +537,7 @@ def related_keys(manifest: bytes) -> list[str]:
     """The manifest keys a stored manifest names for its quoted, parent and latest_edit posts."""
     try:
         doc = json.loads(manifest)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return []
     out = []
     for relation in _RELATIONS:
@@ -781,7 +781,7 @@ def _verify(manifest_bytes: bytes, record: dict[str, Any], tokens: Mapping[str, 
     if record.get("manifest_sha256") != digest.hex():
         return [f"the record is for manifest SHA-256 {one_line(record.get('manifest_sha256'), 80)}, "
                 f"not for this manifest's {digest.hex()}"]
-    with contextlib.suppress(ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError):
+    with contextlib.suppress(ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError, RecursionError):
         doc = json.loads(manifest_bytes)
         expected = layout_manifest_key(doc["provider"], doc["post_id"], doc["capture_id"])
         if record.get("manifest_key") != expected:

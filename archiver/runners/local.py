@@ -21,6 +21,7 @@ from archiver.steps.finalize import finalize
 from archiver.steps.prepare import load_plan, prepare
 from archiver.steps.report import report
 from archiver.steps.results import commit_result, load_result, load_results, pending
+from archiver.steps.timestamp import timestamp_after_run
 
 if TYPE_CHECKING:
     from archiver.runtime import Runtime
@@ -59,7 +60,10 @@ def _run(rt: Runtime, plan: Plan, deadline: float, reason: str) -> dict[str, Any
     """Capture what has no final result, then finalize and report, each result read from storage once."""
     results = load_results(rt, plan)
     results.update(run_captures(rt, plan, pending(plan, results), deadline))
-    return report(rt, plan, finalize(rt, plan, reason=reason, results=results), results)
+    rep = report(rt, plan, finalize(rt, plan, reason=reason, results=results), results)
+    # Trusted time (RFC 3161) once the article is rewritten: it never raises nor holds the rewrite back.
+    timestamp_after_run(rt, results)
+    return rep
 
 
 def archive(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | None = None, url: str | None = None,
