@@ -44,6 +44,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -589,9 +590,9 @@ def _timestamp(rt: Runtime, keys: list[str], urls: list[str], trust: list[bytes]
     preimages: dict[str, bytes] = {}
     fresh: list[tuple[str, str]] = []
     seen: set[str] = set()
-    queue = list(dict.fromkeys(keys))
+    queue = deque(dict.fromkeys(keys))
     while queue and len(seen) < max_captures:
-        key = queue.pop(0)
+        key = queue.popleft()
         if key in seen:
             continue
         seen.add(key)
@@ -720,10 +721,12 @@ def _entry(url: str, key: str, info: TokenInfo) -> dict[str, Any]:
             "policy": info.policy, "tsa_name": info.tsa_name}
 
 
-def find_pending(rt: Runtime, *, since: datetime | None = None, limit: int | None = None) -> list[str]:
+def find_pending(rt: Runtime, *, since: datetime | None = None, limit: int | None = None,
+                 check_digest: bool = True) -> list[str]:
     """Manifest keys of captures (from the catalog, newest first) made since `since` (default
     ``tsa_lookback`` ago), at most `limit` (default ``tsa_scan_limit``) looked at, whose stored record
-    is missing, is for another manifest digest, or lacks a token from a configured TSA."""
+    is missing or lacks a token from a configured TSA, or (with `check_digest`, which reads each
+    manifest too) is for another manifest digest than the one stored now."""
     settings = rt.settings
     urls = settings.tsa_url_list
     if not urls:
@@ -739,6 +742,8 @@ def find_pending(rt: Runtime, *, since: datetime | None = None, limit: int | Non
             continue
         record = load_record(rt.store, key)
         if record is not None and not missing_tsas(record, urls):
+            if not check_digest:
+                continue
             try:
                 digest = hashlib.sha256(rt.store.get(key)).hexdigest()
             except ObjectNotFound:

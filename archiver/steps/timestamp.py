@@ -3,9 +3,10 @@ tokens (archiver/compliance/timestamps.py), off the capture's critical path.
 
 - The local runner calls ``timestamp_after_run`` once ``finalize`` has written the version: the run's
   captures (and those they store as quoted, parent or latest_edit) are batched into one Merkle tree,
-  together with earlier captures still lacking a token (``find_pending``: a TSA that was down is
-  asked again here, once its ``tsa_retry_delays`` entry has passed). It never raises: a failure is
-  logged and recorded, and the rewrite is already written.
+  together with earlier captures still lacking a token (``find_pending`` over the newest
+  LOCAL_SCAN_LIMIT captures: a TSA that was down is asked again here, once its ``tsa_retry_delays``
+  entry has passed). It never raises: a failure is logged and recorded, and the rewrite is already
+  written.
 - The workers put each committed capture in a pending set in Redis (``note_captures``: a sorted set,
   manifest key -> when it is due) and schedule one ``archiver.timestamp_pending`` task per
   ``tsa_batch_window``, which timestamps every due capture as one batch (``run_pending``); the beat
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PENDING_KEY = "archiver:timestamps:pending"
+# How many of the newest captures the local step looks at for earlier ones still pending (a record
+# read each; `archiver timestamp` looks further and also re-reads each manifest's digest).
+LOCAL_SCAN_LIMIT = 200
 SCHEDULED_KEY = "archiver:timestamps:scheduled"
 
 
@@ -64,7 +68,8 @@ def timestamp_after_run(rt: Runtime, results: Results) -> TimestampRun | None:
         return None
     try:
         keys = run_manifest_keys(results)
-        run = timestamp_captures(rt, [*keys, *find_pending(rt)], deadline=step_deadline(rt))
+        earlier = find_pending(rt, limit=min(LOCAL_SCAN_LIMIT, rt.settings.tsa_scan_limit), check_digest=False)
+        run = timestamp_captures(rt, [*keys, *earlier], deadline=step_deadline(rt))
     except Exception as exc:
         log.warning("timestamping after the run did not happen: %s: %s (`archiver timestamp` retries it)",
                     type(exc).__name__, one_line(exc, 300))
@@ -85,8 +90,8 @@ def note_captures(redis: Any, keys: Iterable[str], schedule: Callable[[float], A
     if not keys:
         return False
     now = time.time()
+    # LT: a new key is added, a known one only moves earlier (Redis 6.2+).
     redis.zadd(PENDING_KEY, dict.fromkeys(keys, now), lt=True)
-    redis.zadd(PENDING_KEY, dict.fromkeys(keys, now), nx=True)
     countdown = min(max(0.0, window), max_countdown)
     if redis.set(SCHEDULED_KEY, "1", nx=True, ex=max(1, math.ceil(countdown))):
         schedule(countdown)
