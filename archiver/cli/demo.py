@@ -19,6 +19,7 @@ from typing import Any
 from archiver.article.input import ArticleInput
 from archiver.capture.cards.content import missing_summary, status_note
 from archiver.capture.manifest import STATUS_WORDS
+from archiver.compliance.timestamps import load_record, missing_tsas
 from archiver.config.settings import Settings
 from archiver.runners.local import archive
 from archiver.runtime import Runtime
@@ -121,8 +122,6 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
 def trusted_time_lines(rt: Runtime, manifest_keys: list[str]) -> list[str]:
     """What the demo says of trusted time (RFC 3161): off when no TSA is configured, else each
     capture's tokens (TSA and time) or that it is still pending."""
-    from archiver.compliance.timestamps import load_record, missing_tsas
-
     urls = rt.settings.tsa_url_list
     if not urls:
         return ["trusted time: off (ARCHIVER_TSA_URLS is empty; the README's \"Trusted time\" suggests two TSAs)"]
