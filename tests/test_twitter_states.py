@@ -513,6 +513,19 @@ def test_a_quote_whose_own_request_answers_404(origin: FixtureOrigin, env: dict[
     assert copy["outcome"] == "ok" and copy["data"]["text"].startswith(quoted.text)
 
 
+def test_a_media_only_quote_whose_own_request_answers_404_is_archived_from_its_copy(
+        origin: FixtureOrigin, env: dict[str, Any]) -> None:
+    """A copy with a photo and no text is still the post: archived from it, its photo archived."""
+    quoted = _add(origin, handle="HarbourFerries", name="Harbour Ferries", text="",
+                  photos=[{"name": "GxOnlyPhoto1.jpg", "width": 48, "height": 32}], extra={"text": ""})
+    quoting = _add(origin, quoted_id=quoted.id, text="Look at this.")
+    origin.set_behaviour(f"/tweet-result?id={quoted.id}", "404", sticky=True)
+    origin.set_behaviour(f"/oembed?url=https://twitter.com/HarbourFerries/status/{quoted.id}", "404", sticky=True)
+    m = _stored(env, _capture(env, quoting), "archived")
+    q = _manifest(env, m["quoted"]["manifest_key"])
+    assert q["status"] == "archived" and [x["status"] for x in q["media"]] == ["archived"]
+
+
 def test_a_quote_whose_own_request_answers_429(origin: FixtureOrigin, env: dict[str, Any]) -> None:
     quoted = _add(origin, text="Harbour closed to small craft until noon.")
     quoting = _add(origin, quoted_id=quoted.id, text="Update from the harbour master.")

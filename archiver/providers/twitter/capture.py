@@ -153,7 +153,9 @@ class TwitterProvider:
         handle = str_or_none(user.get("screen_name")) or o.get("handle") or handle
         m = markup.new_manifest(NAME, occurrences, ctx, post_id=post_id, capture_id=capture_id,
                                 url=canonical_url(post_id, handle))
-        has_content = self._text(m, mk, o, own, copy, embedded)
+        # A post object showing media has content even without a text (a photo-only post, a copy
+        # whose text the quoting post's answer left out).
+        has_content = self._text(m, mk, o, own, copy, embedded) or any(_shows_media(t) for t in (own, copy) if t)
         m.lang = str_or_none(tweet.get("lang")) or o.get("lang") or mk.get("lang")
         sensitive = tweet.get("possibly_sensitive")
         m.possibly_sensitive = sensitive if isinstance(sensitive, bool) else None
@@ -344,3 +346,10 @@ def _ref(post_id: str | None) -> PostRef | None:
     if post_id is None:
         return None
     return PostRef(post_id=post_id, url=canonical_url(post_id, None), capture_id=None, manifest_key=None, status=None)
+
+
+def _shows_media(tweet: dict[str, Any]) -> bool:
+    """Whether a tweet object lists media (mediaDetails, photos or media entities)."""
+    entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
+    return any(isinstance(v, list) and v for v in (tweet.get("mediaDetails"), tweet.get("photos"),
+                                                   entities.get("media")))
