@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import ipaddress
+import json
 import pathlib
+import random
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -531,6 +535,129 @@ def test_gzip_body_decoded(origin: Origin) -> None:
     )
     with fetcher_for(settings_for(origin)) as f:
         assert f.get(origin.url("/gz")).body == b"hello " * 1000
+
+
+# --- the body as received (issue 16: the WARC stores it, callers parse the decoded one) ----------------
+def chunked(h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str], size: int = 700) -> None:
+    """Answer with Transfer-Encoding: chunked, ``size`` bytes a chunk."""
+    h.send_response(status)
+    for k, v in headers.items():
+        h.send_header(k, v)
+    h.send_header("Transfer-Encoding", "chunked")
+    h.end_headers()
+    for i in range(0, len(body), size):
+        h.wfile.write(b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size]))
+    h.wfile.write(b"0\r\n\r\n")
+
+
+PLAIN = json.dumps({"text": "Ice-out is official on Lake Mont", "n": list(range(400))}).encode()
+CODINGS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": lambda b: gzip.compress(b, mtime=0),
+    "x-gzip": lambda b: gzip.compress(b, mtime=0),
+    "deflate": zlib.compress,                                            # RFC 1950 zlib, as RFC 9110 says
+    "Deflate": lambda b: zlib.compress(b)[2:-4],                         # raw RFC 1951, as some servers send
+    "gzip, deflate": lambda b: zlib.compress(gzip.compress(b, mtime=0)),  # applied in the order listed
+}
+
+
+@pytest.mark.parametrize("coding", list(CODINGS))
+@pytest.mark.parametrize("transfer", ["length", "chunked"])
+def test_the_body_is_kept_as_received_and_decoded_for_parsing(origin: Origin, coding: str, transfer: str) -> None:
+    wire = CODINGS[coding](PLAIN)
+    headers = {"Content-Type": "application/json", "Content-Encoding": coding}
+    origin.routes["/coded"] = (lambda h: send(h, 200, wire, headers)) if transfer == "length" else \
+        (lambda h: chunked(h, 200, wire, headers))
+    with fetcher_for(settings_for(origin)) as f:
+        resp = f.get(origin.url("/coded"))
+    (ex,) = resp.exchanges
+    assert resp.body == ex.body == PLAIN and resp.json()["n"][-1] == 399
+    assert ex.wire_body == wire and ex.wire == wire and ex.wire_body != PLAIN  # the coded bytes, de-chunked
+    assert ex.sha256 == hashlib.sha256(PLAIN).hexdigest() and ex.truncated is None
+    assert ("Content-Encoding", coding) in ex.response_headers
+
+
+@pytest.mark.parametrize("coding", [None, "identity", "compress", "br-but-not-really"])
+def test_a_body_without_a_coding_the_fetcher_undoes_is_one_buffer(origin: Origin, coding: str | None) -> None:
+    """No coding, identity, or one urllib3 would not decode either: the bytes as received are the body."""
+    body = b"\x1f\x8b not really gzip " * 50
+    origin.routes["/plain"] = lambda h: send(h, 200, body, {"Content-Encoding": coding} if coding else {})
+    with fetcher_for(settings_for(origin)) as f:
+        (ex,) = f.get(origin.url("/plain")).exchanges
+    assert ex.body == body and ex.wire_body is None and ex.wire is ex.body
+
+
+def test_the_status_line_reason_is_kept(origin: Origin) -> None:
+    def odd(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200, "Fine Thanks")
+        h.send_header("Content-Length", "2")
+        h.end_headers()
+        h.wfile.write(b"ok")
+
+    origin.routes["/odd"] = odd
+    with fetcher_for(settings_for(origin)) as f:
+        (ex,) = f.get(origin.url("/odd")).exchanges
+    assert (ex.status, ex.reason) == (200, "Fine Thanks")
+
+
+def test_the_cap_holds_for_the_bytes_received_too(origin: Origin) -> None:
+    noise = random.Random(7).randbytes(10_000)  # does not compress: more bytes coded than decoded
+    coded = gzip.compress(noise)
+    assert len(coded) > 10_010
+    origin.routes["/noise"] = lambda h: chunked(h, 200, coded, {"Content-Encoding": "gzip"})
+    with fetcher_for(settings_for(origin, max_bytes_json=10_010)) as f, pytest.raises(FetchError) as err:
+        f.get(origin.url("/noise"))
+    ex = err.value.exchanges[-1]
+    assert err.value.kind == "too_large" and "10010" in str(err.value) and "decoded" not in str(err.value)
+    assert len(ex.wire) <= 10_010 and len(ex.body) <= 10_010 and ex.truncated == "length"
+
+
+def test_a_declared_length_over_the_cap_is_refused_before_reading_whatever_the_coding(origin: Origin) -> None:
+    origin.routes["/big"] = lambda h: send(h, 200, gzip.compress(b"z" * 9000), {"Content-Encoding": "gzip"})
+    with fetcher_for(settings_for(origin, max_bytes_json=20)) as f, pytest.raises(FetchError) as err:
+        f.get(origin.url("/big"))
+    assert err.value.kind == "too_large" and "declares" in str(err.value)
+    assert err.value.exchanges[-1].wire == b""
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_a_decompression_bomb_stops_at_the_cap_in_memory(origin: Origin, coding: str) -> None:
+    make = zlib.compressobj(9, zlib.DEFLATED, 31 if coding == "gzip" else 15)
+    bomb = b"".join(make.compress(b"\0" * 1_000_000) for _ in range(200)) + make.flush()  # 200 MB of zeros
+    assert len(bomb) < 300_000
+    origin.routes["/bomb"] = lambda h: send(h, 200, bomb, {"Content-Encoding": coding})
+    t0 = time.monotonic()
+    with fetcher_for(settings_for(origin, max_bytes_json=1_000_000)) as f, pytest.raises(FetchError) as err:
+        f.get(origin.url("/bomb"))
+    ex = err.value.exchanges[-1]
+    assert err.value.kind == "too_large" and "decoded" in str(err.value) and time.monotonic() - t0 < 3
+    assert len(ex.body) <= 1_000_000 and ex.wire == bomb[:len(ex.wire)] and ex.truncated == "length"
+
+
+def test_a_body_that_does_not_decode_is_a_network_error_with_what_arrived(origin: Origin) -> None:
+    broken = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 300
+    origin.routes["/broken"] = lambda h: send(h, 200, broken, {"Content-Encoding": "gzip"})
+    with fetcher_for(settings_for(origin)) as f, pytest.raises(FetchError) as err:
+        f.get(origin.url("/broken"))
+    ex = err.value.exchanges[-1]
+    assert err.value.kind == "network" and "does not decode" in str(err.value) and "\n" not in str(err.value)
+    assert ex.status == 200 and ex.wire_body == broken and ex.truncated == "disconnect"
+
+
+def test_a_body_cut_by_the_deadline_is_marked_as_such(origin: Origin) -> None:
+    def trickle(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", "100000")
+        h.end_headers()
+        for _ in range(100):
+            h.wfile.write(b"x" * 10)
+            h.wfile.flush()
+            time.sleep(0.05)
+
+    origin.routes["/trickle"] = trickle
+    with fetcher_for(settings_for(origin, fetch_deadline=0.5)) as f, pytest.raises(FetchError) as err:
+        f.get(origin.url("/trickle"))
+    ex = err.value.exchanges[-1]
+    assert err.value.kind == "timeout" and ex.truncated == "time" and 0 < len(ex.wire) < 100_000
 
 
 def test_unknown_kind_is_a_programming_error(origin: Origin) -> None:

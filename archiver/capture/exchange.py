@@ -21,7 +21,20 @@ RETRYABLE_KINDS = frozenset({"timeout", "network"})
 
 @dataclass
 class Exchange:
-    """One HTTP request and its response (each redirect hop and each retry is its own)."""
+    """One HTTP request and its response (each redirect hop and each retry is its own).
+
+    ``body`` is the response body decoded (any ``Content-Encoding`` the fetcher can decode, gzip and
+    deflate, and br/zstd when urllib3 has them, undone): what every caller parses and hashes.
+    ``wire_body`` is the same body exactly as it came off the wire, content-encoding kept (HTTP/1.1
+    chunked transfer coding removed, as http.client does): what the WARC stores as the record's
+    payload (WARC 1.1 §6.3.2: the payload is the entity body, content-coded but not
+    transfer-coded). None when the response had no content-coding the fetcher undid: then the
+    bytes on the wire are ``body`` itself (one object, not a copy); ``wire`` gives either.
+    A body cut short keeps what arrived in both, and ``truncated`` says why in WARC-Truncated's words
+    (WARC 1.1 §5.13): "length" (the byte cap), "time" (the deadline), "disconnect" (the connection
+    broke, or the coding did not decode), "unspecified" (the body was dropped, ``drop_body``).
+    ``reason`` is the status line's reason phrase as received.
+    """
 
     method: str
     url: str
@@ -34,11 +47,24 @@ class Exchange:
     elapsed_ms: float = 0.0
     body: bytes = b""
     error: str | None = None
+    wire_body: bytes | None = None
+    reason: str | None = None
+    truncated: str | None = None
 
     @property
     def sha256(self) -> str:
         """Lowercase hex SHA-256 of the (decoded) body."""
         return hashlib.sha256(self.body).hexdigest()
+
+    def drop_body(self) -> None:
+        """Keep no body (a page whose content must not be kept): both forms emptied, the exchange
+        marked truncated "unspecified" so its WARC record says the payload is not the whole body."""
+        self.body, self.wire_body, self.truncated = b"", None, "unspecified"
+
+    @property
+    def wire(self) -> bytes:
+        """The body as received: ``wire_body``, or ``body`` when no content-coding was undone."""
+        return self.body if self.wire_body is None else self.wire_body
 
 
 @dataclass

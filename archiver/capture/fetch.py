@@ -4,8 +4,9 @@ Every hop goes through the address guard (guard.py: the host resolved once, ever
 and the connection goes to the very address that was checked, with Host, SNI and certificate
 checks still made for the real name. Redirects are followed here, hop by hop, each hop checked
 again. Every request has connect/read timeouts and a wall-clock deadline enforced by a watchdog
-that cuts the socket, a streamed cap on decoded bytes, per-host limits and retries. Each exchange
-is recorded (exchange.py) for the manifest and the WARC.
+that cuts the socket, a streamed cap on both the bytes received and the bytes they decode to,
+per-host limits and retries. Each exchange is recorded (exchange.py) for the manifest and the WARC:
+the body as received (content-encoding kept) and decoded (``_read_body``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import certifi
 import urllib3
 from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.response import ContentDecoder, HTTPResponse, _get_decoder
 from urllib3.util.request import ACCEPT_ENCODING
 from urllib3.util.ssl_ import create_urllib3_context
 
@@ -264,13 +266,14 @@ class Fetcher:
             watchdog.watch(conn.sock)
             conn.timeout = min(s.fetch_read_timeout, max(0.01, end - time.monotonic()))
             conn.request("GET", target.path, headers=ex.request_headers, preload_content=False,
-                         decode_content=True, enforce_content_length=False)
+                         decode_content=False, enforce_content_length=False)
             resp = _response_head(conn, target, watchdog)
             ex.status = resp.status
+            ex.reason = resp.reason if isinstance(resp.reason, str) else None
             ex.http_version = {10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}.get(resp.version, "HTTP/1.1")
             ex.response_headers = list(resp.headers.items())
-            declared = resp.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > cap and resp.headers.get("content-encoding") is None:
+            declared = resp.headers.get("content-length", "").strip()
+            if declared.isdigit() and int(declared) > cap:  # the cap holds for the bytes on the wire too
                 raise FetchError("too_large",
                                  f"{target.url[:200]} declares {declared} bytes, over the cap of {cap}")
             self._read_body(resp, ex, cap, end, watchdog)
@@ -294,21 +297,88 @@ class Fetcher:
     @staticmethod
     def _read_body(resp: urllib3.HTTPResponse, ex: Exchange, cap: int, end: float,
                    watchdog: _Watchdog) -> None:
-        """Decoded body into ex.body, chunk by chunk: cut (kept truncated) past the cap or the deadline."""
+        """The body into ``ex``, chunk by chunk, read as received (``decode_content=False``; chunked
+        transfer coding is removed by http.client) and decoded here with urllib3's own decoders
+        (``content_decoder``): ``ex.wire_body`` the bytes as received and ``ex.body`` the decoded
+        bytes, or ``ex.body`` alone when there is no content-coding to undo.
+
+        Both are capped at ``cap`` bytes (FetchError "too_large"): the wire bytes as they arrive,
+        and the decoded bytes as they are produced, each decoder call asked for at most one byte
+        more than the cap leaves, so a decompression bomb never grows past the cap in memory. The
+        peak is therefore at most ``cap`` for an uncoded body (one buffer) and ``2 * cap`` for a
+        coded one (the wire bytes, usually far fewer, beside the decoded ones). A body still
+        arriving at the deadline is FetchError "timeout"; a body whose coding does not decode is
+        FetchError "network" (as urllib3's DecodeError was). Whatever arrived before an error is
+        kept in ``ex``, with ``ex.truncated`` saying why (the WARC records it so: WARC-Truncated)."""
+        wire_parts: list[bytes] = []
         parts: list[bytes] = []
-        total = 0
+        wire_total = total = 0
+        coding = str(resp.headers.get("content-encoding") or "")
+
+        def undecodable(exc: Exception) -> FetchError:
+            return FetchError("network", f"{ex.url[:200]}: the body does not decode as its Content-Encoding "
+                                         f"{coding[:60]!r} says ({type(exc).__name__}: {str(exc)[:120]})")
+
+        def decode(data: bytes, *, last: bool = False) -> None:
+            """``data`` decoded into ``parts``, at most one byte past the cap."""
+            nonlocal total
+            assert decoder is not None
+            try:
+                piece = decoder.decompress(data, max_length=cap - total + 1)
+                if last and len(piece) <= cap - total:
+                    piece += decoder.flush()[:cap - total - len(piece) + 1]
+            except Exception as exc:  # zlib.error, DecodeError, brotli's and zstd's own errors
+                raise undecodable(exc) from None
+            if piece:
+                total += len(piece)
+                if total > cap:
+                    raise FetchError("too_large", f"{ex.url[:200]}: body over the cap of {cap} bytes (decoded)")
+                parts.append(piece)
+
+        try:
+            decoder = content_decoder(coding)
+        except urllib3.exceptions.DecodeError as exc:
+            raise undecodable(exc) from None
         try:
             while True:
                 if time.monotonic() >= end or watchdog.fired:
                     raise FetchError("timeout", f"{ex.url[:200]}: body still arriving at the deadline")
-                chunk = resp.read1(CHUNK)
+                chunk = resp.read1(CHUNK, decode_content=False)
                 if not chunk:
                     if watchdog.fired:
                         raise FetchError("timeout", f"{ex.url[:200]}: body still arriving at the deadline")
+                    if decoder is not None:
+                        decode(b"", last=True)
                     return
-                total += len(chunk)
-                if total > cap:
+                wire_total += len(chunk)
+                if wire_total > cap:
                     raise FetchError("too_large", f"{ex.url[:200]}: body over the cap of {cap} bytes")
-                parts.append(chunk)
+                wire_parts.append(chunk)
+                if decoder is not None:
+                    decode(chunk)
+        except FetchError as exc:
+            ex.truncated = {"too_large": "length", "timeout": "time"}.get(exc.kind, "disconnect")
+            raise
+        except BaseException:
+            ex.truncated = "time" if watchdog.fired else "disconnect"
+            raise
         finally:
-            ex.body = b"".join(parts)
+            wire = b"".join(wire_parts)
+            if decoder is None:
+                ex.body, ex.wire_body = wire, None
+            else:
+                ex.body, ex.wire_body = b"".join(parts), wire
+
+
+def content_decoder(content_encoding: str | None) -> ContentDecoder | None:
+    """The decoder urllib3 itself would use for a response with this ``Content-Encoding`` header
+    (its ``HTTPResponse._init_decoder`` rule: a coding in ``HTTPResponse.CONTENT_DECODERS`` (gzip,
+    x-gzip, deflate; br and zstd when their libraries are installed), or a comma list naming at
+    least one of them, at most 5 long); None when there is nothing it would decode (no header,
+    identity, an unknown coding: the body is then kept as received, as urllib3 does).
+    urllib3.exceptions.DecodeError for a chain over 5 codings."""
+    coding = (content_encoding or "").strip().lower()
+    known = HTTPResponse.CONTENT_DECODERS
+    if coding in known or ("," in coding and any(e.strip() in known for e in coding.split(","))):
+        return _get_decoder(coding)
+    return None

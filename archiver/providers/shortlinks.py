@@ -74,7 +74,7 @@ def _without_bodies(exchanges: Sequence[Exchange]) -> list[Exchange]:
     never kept; a redirect's few bytes are)."""
     for ex in exchanges:
         if ex.status not in _REDIRECTS:
-            ex.body = b""
+            ex.drop_body()
     return list(exchanges)
 
 
