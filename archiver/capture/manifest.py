@@ -130,8 +130,9 @@ class Edit(_Part):
     edits_remaining: int | None = None
     initial_id: str | None = Field(None, description="v2: the first version's id")
     is_edit_eligible: bool | None = Field(None, description="v2: the platform allowed edits")
-    is_stale: bool | None = Field(None, description="v2: the platform's isStaleEdit: this version is no "
-                                                    "longer the latest")
+    is_stale: bool | None = Field(None, description="v2: this version is no longer the latest: the post is in "
+                                                    "the chain and not its last (isStaleEdit is checked "
+                                                    "against the chain)")
 
 
 class MediaAvailability(_Part):
