@@ -139,7 +139,8 @@ def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
         return 2
     by = f", signed by {result.signed_by}" + (" (the given key)" if public_key else " (the bundle's own key)") \
         if result.signed_by else ", not signed"
-    print(f"OK {result.files} files, {result.captures} captures{by}")
+    print(f"OK {result.files} file{'s' if result.files != 1 else ''}, {result.captures} "
+          f"capture{'s' if result.captures != 1 else ''}{by}")
     return 0
 
 
