@@ -34,13 +34,18 @@ def _manifest(**changes: Any) -> dict[str, Any]:
     return m
 
 
+BODY = b'{"id_str":"1","text":"\xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8\xe0\xa5\x8d\xe0\xa4\xa4\xe0\xa5\x87"}'
+WIRE = gzip.compress(BODY, mtime=0)
+
+
 def _exchange(**kw: Any) -> Exchange:
+    """A syndication answer as the fetcher records it: gzip on the wire, decoded for parsing."""
     base: dict[str, Any] = dict(method="GET", url="http://127.0.0.1:9/tweet-result?id=1", request_headers={
         "User-Agent": "archiver"}, status=200, response_headers=[("Content-Type", "application/json"),
                                                                  ("Content-Encoding", "gzip"),
-                                                                 ("Content-Length", "3")],
-        http_version="HTTP/1.1", resolved_ip="127.0.0.1", started_at=T0, elapsed_ms=3.0,
-        body=b'{"id_str":"1","text":"\xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8\xe0\xa5\x8d\xe0\xa4\xa4\xe0\xa5\x87"}')
+                                                                 ("Content-Length", str(len(WIRE)))],
+        http_version="HTTP/1.1", resolved_ip="127.0.0.1", started_at=T0, elapsed_ms=3.0, body=BODY,
+        wire_body=WIRE)
     base.update(kw)
     return Exchange(**base)
 
@@ -82,19 +87,17 @@ def test_schema_accepts_base_and_rejects_broken_manifests() -> None:
 
 def test_warc_round_trip_keeps_exchanges() -> None:
     ok = _exchange()
-    failed = _exchange(url="http://127.0.0.1:9/slow", status=None, response_headers=[], body=b"",
+    failed = _exchange(url="http://127.0.0.1:9/slow", status=None, response_headers=[], body=b"", wire_body=None,
                        error="timeout: read timed out", resolved_ip=None)
     data = build_warc([ok, failed], capture_id="20250715T091233Z-0011aabb")
-    assert gzip.decompress(data).startswith(b"WARC/1.")
+    assert gzip.decompress(data).startswith(b"WARC/1.1\r\n")
     records = read_warc(data)
     assert [r["type"] for r in records] == ["warcinfo", "request", "response", "request", "metadata"]
     resp = records[2]
-    assert resp["uri"] == ok.url and resp["status"] == 200 and resp["payload"] == ok.body
-    assert resp["date"] == "2025-07-15T09:12:33Z" and resp["ip"] == "127.0.0.1"
-    headers = dict(resp["http_headers"])
-    # The body is stored decoded, so wire headers are renamed and the length is the stored one.
-    assert "Content-Encoding" not in headers and headers["X-Archive-Orig-Content-Encoding"] == "gzip"
-    assert headers["Content-Length"] == str(len(ok.body))
+    assert resp["uri"] == ok.url and resp["status"] == 200 and resp["payload"] == BODY and resp["wire"] == WIRE
+    assert resp["date"] == "2025-07-15T09:12:33.123000Z" and resp["ip"] == "127.0.0.1"
+    # Stored as received: the coded bytes under the headers that say so, Content-Length theirs.
+    assert resp["http_headers"] == ok.response_headers and not resp["truncated"]
     assert b"read timed out" in records[4]["payload"] and records[3]["ip"] is None
 
 
@@ -105,7 +108,11 @@ def test_storing_a_capture_validates_and_writes_the_manifest_and_warc(tmp_path: 
     assert res.status == "archived" and res.manifest_key
     stored = json.loads(store.get(res.manifest_key))
     assert stored["warc"] == res.manifest_key.removesuffix(".json") + ".warc.gz"
-    assert read_warc(store.get(stored["warc"]))[2]["status"] == 200
+    records = read_warc(store.get(stored["warc"]))
+    assert [r["status"] for r in records if r["type"] == "response"] == [200]
+    # The cards as stored are in the WARC too, as resource records under their object keys.
+    assert {r["uri"]: r["payload"] for r in records if r["type"] == "resource"} == {
+        f"urn:archiver:{key}": store.get(key) for key in stored["cards"].values()}
     bad = validate_manifest(_manifest())
     bad.status = "bogus"  # what a provider may set: validated only when stored
     res = store_capture(CapturedPost("twitter", bad, [_exchange()]), ctx, store)

@@ -2,7 +2,8 @@
 ``CapturedPost``) and stores nothing; here its media, its link card's image and its author's avatar
 are archived as originals (``archive_media``; a medium served at several sizes is tried largest
 first), its related posts (quoted, parent, latest_edit) are stored in their own right (the same
-way), and then its WARC, its static cards and, last, the manifest that commits it are written.
+way), and then its static cards, its WARC (the exchanges as received and the cards as resource
+records) and, last, the manifest that commits it are written.
 ``record_capture`` (the capture step's entry) also indexes what was stored in the catalog.
 
 What the sources show but could not be captured is listed in the manifest's ``missing`` (a medium or
@@ -36,7 +37,7 @@ from archiver.capture.manifest import (
     validate_manifest,
 )
 from archiver.capture.media import MediaRecord, archive_media
-from archiver.capture.warc import build_warc
+from archiver.capture.warc import Resource, build_warc
 from archiver.catalog.indexing import index_capture
 from archiver.errors import ArchiverError
 from archiver.faults import is_infrastructure_error
@@ -131,10 +132,12 @@ def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStor
 
 
 def _write(store: ObjectStore, manifest: Manifest, exchanges: Sequence[Exchange]) -> tuple[str, Manifest]:
-    """Validate, then write the WARC (when there were exchanges), the static cards and last the
-    manifest (which commits the capture); returns the manifest key and the stored manifest, which has
-    its ``warc`` and ``cards`` keys. ManifestError (nothing written) when it breaks the schema;
-    ValueError when its provider, post id or capture id cannot be part of a key."""
+    """Validate, then write the static cards (``write_cards``), the WARC (when there were exchanges:
+    every exchange as received, and the two cards as stored, read back, as resource records:
+    ``build_warc``) and last the manifest (which commits the capture); returns the manifest key and
+    the stored manifest, which has its ``warc`` and ``cards`` keys. ManifestError (nothing written)
+    when it breaks the schema; ValueError when its provider, post id or capture id cannot be part of
+    a key."""
     data = manifest.to_json()
     provider, post_id, capture_id = data["provider"], data["post_id"], data["capture_id"]
     key = manifest_key(provider, post_id, capture_id)
@@ -142,9 +145,13 @@ def _write(store: ObjectStore, manifest: Manifest, exchanges: Sequence[Exchange]
         data["warc"] = warc_key(provider, post_id, capture_id)
     data["cards"] = card_keys(data)
     stored = validate_manifest(data)
+    cards = write_cards(store, data)
     if exchanges:
-        store.put(data["warc"], build_warc(exchanges, capture_id=capture_id), content_type="application/warc")
-    write_cards(store, data)
+        # The cards as stored, so the WARC's resource records are the very bytes a reader fetches.
+        resources = [Resource(cards["html"], store.get(cards["html"]), "text/html; charset=utf-8"),
+                     Resource(cards["png"], store.get(cards["png"]), "image/png")]
+        store.put(data["warc"], build_warc(exchanges, capture_id=capture_id, resources=resources),
+                  content_type="application/warc")
     store.put(key, dumps(data), content_type="application/json")
     return key, stored
 

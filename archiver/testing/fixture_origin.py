@@ -18,11 +18,13 @@ garbage, 500). Every request is recorded.
 
 from __future__ import annotations
 
+import gzip
 import html
 import json
 import re
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,10 +58,17 @@ class FixtureOrigin(ResponseShapes):
                  images: Mapping[str, bytes] | None = None, *,
                  posts: Iterable[PostFixture | Mapping[str, Any]] = (),
                  shortlinks: Mapping[str, str] | None = None, retry_after: int = 1,
-                 timeout_sleep: float = 2.0, port: int = 0, latency: float = 0.0) -> None:
+                 timeout_sleep: float = 2.0, port: int = 0, latency: float = 0.0,
+                 content_encoding: str | None = None, chunked: bool = False) -> None:
         self.port = port  # 0: any free port; a fixed port falls back to a free one when taken
         # Seconds every answer waits before it starts, like a real origin over a network (at most 5).
         self.latency = min(5.0, max(0.0, latency))
+        # Like a real origin: "gzip" or "deflate" codes every non-empty body whose request accepts that
+        # coding (Content-Encoding); ``chunked`` sends bodies with Transfer-Encoding: chunked.
+        if content_encoding not in (None, "gzip", "deflate"):
+            raise ValueError(f"content_encoding must be gzip, deflate or None, not {content_encoding!r}")
+        self.content_encoding = content_encoding
+        self.chunked = chunked
         self.tweets: dict[str, TweetFixture] = {}
         self.posts: dict[str, PostFixture] = {}
         # Share link (host and path, no trailing slash) -> where it redirects.
@@ -352,10 +361,21 @@ class _Handler(BaseHTTPRequestHandler):
                 status, headers, body = self.fixture.play(step, parts.path, query)
         except Exception as exc:  # the origin must answer, whatever it was asked
             status, headers, body = 500, [("Content-Type", "text/plain")], f"fixture error: {exc}".encode()
+        coding = self.fixture.content_encoding
+        if coding and body and coding in str(self.headers.get("Accept-Encoding") or "").lower():
+            body = gzip.compress(body) if coding == "gzip" else zlib.compress(body)
+            headers = [*headers, ("Content-Encoding", coding)]
         try:
             self.send_response(status)
             for name, value in headers:
                 self.send_header(name, value)
+            if self.fixture.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for i in range(0, len(body), 1000):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(body[i:i + 1000]), body[i:i + 1000]))
+                self.wfile.write(b"0\r\n\r\n")
+                return
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
