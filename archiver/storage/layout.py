@@ -4,6 +4,7 @@
 blobs/sha256/ab/<hex>                               originals, content-addressed
 derived/<hex>/web.jpg | web.webp, thumb.webp        serving copies
 posts/<provider>/<post_id>/<capture_id>.json        manifest (+ .warc.gz, .card.html, .card.png)
+posts/<provider>/<post_id>/<capture_id>.html        the capture's human page (a Memento of the post)
 posts/<provider>/<post_id>/<capture_id>.timestamps.json   the capture's RFC 3161 timestamp record
 timestamps/<merkle root hex>/<n>.tsr                the TimeStampResp of TSA n over that Merkle root
 articles/<id>/sources/<sha256>                      each source as received
@@ -113,6 +114,28 @@ def card_keys(manifest: dict[str, Any]) -> dict[str, str]:
     """Where the static cards of a capture live, beside its manifest: {"html": …, "png": …}."""
     base = manifest_key(manifest["provider"], manifest["post_id"], manifest["capture_id"]).removesuffix(".json")
     return {"html": f"{base}.card.html", "png": f"{base}.card.png"}
+
+
+# A capture's human page: posts/<provider>/<post_id>/<capture_id>.html
+CAPTURE_PAGE_KEY_RE = re.compile(
+    rf"{POSTS_PREFIX}(?P<provider>{PROVIDER_RE.pattern})/(?P<post_id>{POST_ID_RE.pattern})/"
+    rf"(?P<capture_id>{CAPTURE_ID_RE.pattern})\.html")
+
+
+def capture_page_key(manifest_key_: str) -> str:
+    """``posts/<provider>/<post_id>/<capture_id>.html``, the human page of the capture whose manifest is
+    ``posts/<provider>/<post_id>/<capture_id>.json`` (archiver/capture/cards/page.py writes it, `archiver
+    serve` answers it with Memento headers); ValueError when `manifest_key_` is not a manifest key."""
+    if not isinstance(manifest_key_, str) or not MANIFEST_KEY_RE.fullmatch(manifest_key_) or ".." in manifest_key_:
+        raise ValueError(f"not a manifest key: {str(manifest_key_)[:200]!r}")
+    return f"{manifest_key_.removesuffix('.json')}.html"
+
+
+def page_manifest_key(key: str) -> str | None:
+    """The manifest key of the capture whose human page is `key`; None when `key` is not a capture page."""
+    if not isinstance(key, str) or not CAPTURE_PAGE_KEY_RE.fullmatch(key) or ".." in key:
+        return None
+    return f"{key.removesuffix('.html')}.json"
 
 
 # --- trusted time (RFC 3161) -------------------------------------------------------------------

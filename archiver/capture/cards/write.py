@@ -1,4 +1,4 @@
-"""Writing a capture's two static cards, HTML and PNG, beside its manifest.
+"""Writing a capture's two static cards, HTML and PNG, and its human page (page.py) beside its manifest.
 
 The capture step calls ``write_cards`` once per manifest; the content is read once (including the
 stored manifests of quoted and parent posts) and drawn twice.
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from archiver.capture.cards.content import card_content
 from archiver.capture.cards.html_card import card_html
+from archiver.capture.cards.page import write_capture_page
 from archiver.capture.cards.png_card import draw_card
 from archiver.storage.layout import card_keys
 
@@ -22,6 +23,8 @@ def write_cards(store: ObjectStore, manifest: dict[str, Any]) -> dict[str, str]:
     Same manifest, same bytes: writing again overwrites identical objects."""
     keys = card_keys(manifest)
     content = card_content(manifest, store)
-    store.put(keys["html"], card_html(content, store).encode("utf-8"), content_type="text/html; charset=utf-8")
+    html = card_html(content, store)
+    store.put(keys["html"], html.encode("utf-8"), content_type="text/html; charset=utf-8")
     store.put(keys["png"], draw_card(content, store), content_type="image/png")
+    write_capture_page(store, manifest, html)  # the human page around the card (page.py)
     return keys
