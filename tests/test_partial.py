@@ -49,7 +49,7 @@ from archiver.runtime import Runtime
 from archiver.steps.capture import ERROR_LIMIT, RETRY_MARK, capture_item, capture_lock, settle
 from archiver.steps.prepare import load_plan
 from archiver.steps.results import load_result
-from archiver.storage.layout import version_key
+from archiver.storage.layout import capture_page_key, version_key
 from archiver.storage.local import LocalStore
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 from archiver.testing.fixtures import make_mp4
@@ -457,7 +457,8 @@ def test_a_photo_no_size_of_which_answers_is_partial_until_archiver_retry_comple
     assert {k: rt.store.get(k) for k in first_objects} == first_objects
     assert [(c["capture_id"], c["status"]) for c in rt.catalog.post_captures("twitter", PHOTO_TWEET)] == \
         [(capture_id, "partial"), (m2["capture_id"], "archived")]
-    assert rt.store.public_url(embed2["snapshot"]) in rt.store.get(version_key("photo-story", 2)).decode()
+    assert rt.store.public_url(capture_page_key(embed2["snapshot"])) in \
+        rt.store.get(version_key("photo-story", 2)).decode()
     rt.close()
 
 
@@ -583,7 +584,7 @@ def test_a_partial_item_retried_after_its_post_was_deleted_keeps_its_capture(ori
     assert manifest_at(rt, captures[1]["manifest_key"])["status"] == "deleted"
     # The article still points at the partial capture.
     latest = rt.store.get(version_key("gone-story", again["version"])).decode()
-    assert rt.store.public_url(embed["snapshot"]) in latest
+    assert rt.store.public_url(capture_page_key(embed["snapshot"])) in latest
     page = post_page(rt, settings, QUOTING)
     assert all(f'id="capture-{c["capture_id"]}"' in page for c in captures)
     rt.close()

@@ -23,7 +23,7 @@ from archiver.steps.capture import capture_item
 from archiver.steps.finalize import finalize
 from archiver.steps.prepare import load_plan, prepare
 from archiver.steps.results import save_result
-from archiver.storage.layout import patch_key, source_key, version_key
+from archiver.storage.layout import capture_page_key, patch_key, source_key, version_key
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 
 TWEET = "1945048830047662087"
@@ -105,12 +105,11 @@ def test_archive_end_to_end(settings: Settings, origin: FixtureOrigin) -> None:
     body = rt.store.get(version_key(rep["article_id"], 1))
     text = body.decode()
     expected = src.decode().replace(origin.url("/media/lead.jpg"), lead["stable_url"])
-    snapshot_url = rt.store.public_url(by_id[TWEET]["snapshot"])
-    assert f'data-versionurl="{snapshot_url}"' in text
-    assert f'data-originalurl="https://twitter.com/ANI/status/{TWEET}"' in text
-    assert "data-versiondate=" in text
-    # The bare-URL paragraph of the second tweet carries them too, on its <p>.
-    assert text.count("data-versionurl=") == 2
+    page_url = rt.store.public_url(capture_page_key(by_id[TWEET]["snapshot"]))  # the capture's human page
+    assert f'?ref_src=twsrc%5Etfw" data-originalurl="https://twitter.com/ANI/status/{TWEET}" ' \
+           f'data-versionurl="{page_url}" data-versiondate=' in text  # on the status link
+    # The bare-URL paragraph of the second tweet has no link to decorate: it gets none.
+    assert text.count("data-versionurl=") == 1
     assert re.sub(r' data-(?:originalurl|versionurl|versiondate)="[^"]*"', "", text) == expected
     patch = Patch.from_json(json.loads(rt.store.get(patch_key(rep["article_id"], 1))))
     assert revert_patch(text, patch) == src.decode()
@@ -149,7 +148,7 @@ def test_failing_tweet_endpoint_then_retry(tmp_settings: Callable[..., Settings]
     assert {e["status"] for e in rep2["embeds"]} == {"archived"}
     assert rep2["version"] == 2
     v2 = rt.store.get(version_key("story-1", 2)).decode()
-    assert v2.count("data-versionurl") == 2
+    assert v2.count("data-versionurl") == 1  # the blockquote's status link (the URL line has no link)
     assert [v.reason for v in versions(rt, "story-1")] == ["archive", "retry"]
     # The retry completed the first, unavailable capture: one manifest, not two.
     assert len([k for k in rt.store.list(f"posts/twitter/{TWEET}/") if k.endswith(".json")]) == 1

@@ -24,7 +24,7 @@ from archiver.runners.local import archive, retry
 from archiver.runtime import Runtime
 from archiver.steps.prepare import load_plan
 from archiver.steps.results import load_result
-from archiver.storage.layout import version_key
+from archiver.storage.layout import capture_page_key, version_key
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 from tests.test_health import T0, TWEET, article
 
@@ -118,7 +118,8 @@ def test_restore_then_revert_give_exact_bytes(tmp_settings: Callable[..., Settin
              f'title="Archived copy of https://twitter.com/ANI/status/{TWEET}" sandbox="" loading="lazy" '
              'referrerpolicy="no-referrer" style="border:0;width:100%;max-width:550px;min-height:250px" '
              f'data-originalurl="https://twitter.com/ANI/status/{TWEET}" '
-             f'data-versionurl="{BASE}/{res.manifest_key}" data-versiondate="{res.captured_at}"></iframe>')
+             f'data-versionurl="{BASE}/{capture_page_key(res.manifest_key)}" '
+             f'data-versiondate="{res.captured_at}"></iframe>')
     expected = (v1[:start] + frame + v1[end:]).encode()
     assert body(rt, 2) == expected
     statuses = {i["kind"]: i["status"] for i in report["items"]}

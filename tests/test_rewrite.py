@@ -1,6 +1,10 @@
-"""Splicing on spans, patches that apply and revert exactly, and Robust Links attributes."""
+"""Splicing on spans, patches that apply and revert exactly, and Robust Links attributes on the link to
+the post (archiver/article/splice.py: add_robust_links)."""
 
 from __future__ import annotations
+
+import re
+import time
 
 import pytest
 import webencodings
@@ -12,6 +16,7 @@ from archiver.article.splice import Patch, PatchError, Replacement, add_robust_l
 from archiver.article.versions import encodable
 from archiver.discover.scan import discover
 from archiver.errors import InputError
+from archiver.steps.finalize import post_link_test
 
 TWEET = ('<blockquote class="twitter-tweet"><p>Hi</p>&mdash; A (@a) '
          '<a href="https://twitter.com/a/status/{id}">March 5, 2024</a></blockquote>')
@@ -82,28 +87,121 @@ def test_property_splice_keeps_outside_bytes_and_reverts(doc: str, rnd) -> None:
     assert apply_patch(doc, patch) == new
 
 
-def test_robust_links_on_first_tag_only_and_idempotent() -> None:
-    markup = TWEET.format(id=1) + ' <script async src="https://platform.twitter.com/widgets.js"></script>'
-    once = add_robust_links(markup, "https://twitter.com/a/status/1", "https://m.example/v?a=1&b=2", "2024-03-05")
-    assert once.startswith('<blockquote class="twitter-tweet" data-originalurl="https://twitter.com/a/status/1" '
-                           'data-versionurl="https://m.example/v?a=1&amp;b=2" data-versiondate="2024-03-05">')
-    assert once[once.index("><p>"):] == markup[markup.index("><p>"):]
-    assert add_robust_links(once, "https://twitter.com/a/status/1", "https://m.example/v?a=1&b=2",
-                            "2024-03-05") == once
-    changed = add_robust_links(once, "https://o", "https://v2", "2025-01-01")
-    assert changed == add_robust_links(markup, "https://o", "https://v2", "2025-01-01")
+POST = "https://twitter.com/a/status/1"
+ROBUST = re.compile(r'''\s+data-(?:originalurl|versionurl|versiondate)=(?:"[^"]*"|'[^']*'|[^\s>]+)''')
+names_post = post_link_test("twitter", {"1"}, {POST})
 
 
-def test_robust_links_other_shapes() -> None:
-    assert add_robust_links("https://x.com/a/status/1", "o", "v", "d") == "https://x.com/a/status/1"
-    assert add_robust_links("Text — A (@a) March 5, 2024", "o", "v", "d") == "Text — A (@a) March 5, 2024"
-    assert add_robust_links('<iframe src="x" />', "o", "v", "d") == (
-        '<iframe src="x" data-originalurl="o" data-versionurl="v" data-versiondate="d" />')
-    wp = '<!-- wp:embed {"url":"u"} -->\n<figure class="f"><div>u</div></figure>\n<!-- /wp:embed -->'
-    assert add_robust_links(wp, "o", "v", "d") == wp.replace('class="f"', 'class="f" data-originalurl="o" '
-                                                              'data-versionurl="v" data-versiondate="d"')
-    assert add_robust_links('<p title=\'a "q"\'>x</p>', 'a"b', "v", "<d>") == (
-        '<p title=\'a "q"\' data-originalurl="a&quot;b" data-versionurl="v" data-versiondate="&lt;d&gt;">x</p>')
+def robust(markup: str, version: str = "https://m.example/v?a=1&b=2", date: str = "2024-03-05") -> str:
+    return add_robust_links(markup, POST, version, date, names_post)
+
+
+def decorated(markup: str) -> list[str]:
+    """The start tags carrying data-versionurl."""
+    return re.findall(r"<[^<>]*data-versionurl=[^<>]*>", markup)
+
+
+def test_robust_links_go_on_the_status_link_only_and_are_idempotent() -> None:
+    markup = ('<blockquote class="twitter-tweet"><p>Hi <a href="https://t.co/x">pic.twitter.com/x</a> '
+              '<a href="https://twitter.com/hashtag/a?src=hash">#a</a></p>&mdash; A (@a) '
+              '<a href="https://twitter.com/a/status/1?ref_src=twsrc%5Etfw">March 5, 2024</a></blockquote> '
+              '<script async src="https://platform.twitter.com/widgets.js"></script>')
+    once = robust(markup)
+    assert once == markup.replace('%5Etfw">', '%5Etfw" data-originalurl="https://twitter.com/a/status/1" '
+                                  'data-versionurl="https://m.example/v?a=1&amp;b=2" data-versiondate="2024-03-05">')
+    assert robust(once) == once
+    assert robust(once, "https://v2", "2025-01-01") == robust(markup, "https://v2", "2025-01-01")
+    assert add_robust_links('<a href="https://twitter.com/a/status/1">d</a>', 'a"b', "v", "<d>", names_post) == (
+        '<a href="https://twitter.com/a/status/1" data-originalurl="a&quot;b" data-versionurl="v" '
+        'data-versiondate="&lt;d&gt;">d</a>')
+
+
+def test_attributes_an_older_release_put_on_the_wrapper_are_moved_without_duplicates() -> None:
+    clean = TWEET.format(id=1)
+    old = clean.replace('<blockquote class="twitter-tweet">', '<blockquote class="twitter-tweet" '
+                        'data-originalurl="o" data-versionurl="https://old/x.json" data-versiondate="2020">')
+    assert robust(old) == robust(clean)
+    assert decorated(robust(old)) == [decorated(robust(clean))[0]] and decorated(robust(old))[0].startswith("<a ")
+    twice = clean.replace('status/1">', 'status/1" DATA-VERSIONURL="x" data-versionurl=\'y\' data-versiondate=z>')
+    assert robust(twice) == robust(clean)
+    # A wrapper's own attributes stay, in their order, with their spacing.
+    wp = ('<!-- wp:embed {"url":"https://twitter.com/a/status/1"} -->\n<figure class="wp-block-embed" '
+          'data-versionurl="v">\n<div class="wp-block-embed__wrapper">\nhttps://twitter.com/a/status/1\n</div>'
+          '</figure>\n<!-- /wp:embed -->')
+    assert robust(wp) == wp.replace(' data-versionurl="v"', "")
+
+
+def test_block_editor_wrappers_and_blockquotes_are_never_decorated() -> None:
+    gutenberg = ('<!-- wp:embed {"url":"https://twitter.com/a/status/1","type":"rich"} -->\n'
+                 '<figure class="wp-block-embed is-provider-twitter"><div class="wp-block-embed__wrapper">'
+                 + TWEET.format(id=1) + '</div></figure>\n<!-- /wp:embed -->')
+    drupal = ('<div class="media media--type-remote-video"><div class="field field--name-field-media-oembed-video">'
+              + TWEET.format(id=1) + "</div></div>")
+    for markup in (gutenberg, drupal):
+        out = robust(markup)
+        [tag] = decorated(out)
+        assert tag.startswith('<a href="https://twitter.com/a/status/1"')
+        assert ROBUST.sub("", out) == markup
+
+
+@pytest.mark.parametrize("markup", [
+    "https://x.com/a/status/1", "<p>\nhttps://x.com/a/status/1?s=20\n</p>", "Text — A (@a) March 5, 2024",
+    '<iframe src="https://platform.twitter.com/embed/Tweet.html?id=1"></iframe>',
+    '{{< tweet user="a" id="1" >}}', '<amp-twitter data-tweetid="1" width="375" height="472"></amp-twitter>',
+    '<!-- wp:embed {"url":"https://twitter.com/a/status/1"} -->\n<figure class="wp-block-embed"><div>'
+    '\nhttps://twitter.com/a/status/1\n</div></figure>\n<!-- /wp:embed -->',
+    '<blockquote class="twitter-tweet"><p>Hi</p>&mdash; A (@a) March 5, 2024</blockquote>',
+])
+def test_a_construct_without_a_link_to_the_post_gets_none(markup: str) -> None:
+    assert robust(markup) == markup
+    stale = re.sub(r"^(<\w[\w-]*)", r'\1 data-versionurl="https://old/x.json"', markup, count=1)
+    assert robust(stale) == markup  # and loses what an older release put on it
+
+
+def test_which_link_names_the_post() -> None:
+    quoting = ('<blockquote class="twitter-tweet"><p>Look <a href="https://twitter.com/b/status/2">this</a></p>'
+               '&mdash; A (@a) <a href="https://x.com/a/status/1?s=20">March 5, 2024</a></blockquote>')
+    [tag] = decorated(robust(quoting))
+    assert 'href="https://x.com/a/status/1?s=20"' in tag  # another spelling of the post; not the quoted post
+    hidden = ('<blockquote><!-- <a href="https://twitter.com/a/status/1">c</a> --><script>"<a href=\''
+              'https://twitter.com/a/status/1\'>"</script><textarea><a href="https://twitter.com/a/status/1">'
+              '</textarea></blockquote>')
+    assert robust(hidden) == hidden
+    several = ('<blockquote><a href="https://twitter.com/a/status/1/photo/1">p</a> '
+               '<A HREF=https://twitter.com/a/status/1>d</A></blockquote>')
+    [tag] = decorated(robust(several))
+    assert tag.startswith("<A HREF=https://twitter.com/a/status/1 data-originalurl=")
+    entities = '<a href="https://twitter.com/a/status/1?a=1&amp;b=2">d</a>'
+    assert len(decorated(robust(entities))) == 1
+    # Without a test, the href must be the original URL itself.
+    assert decorated(add_robust_links('<a href="https://EXAMPLE.org/p/">x</a>', "https://example.org/p", "v", "d"))
+
+
+@pytest.mark.parametrize("markup", ['<blockquote class="a', "<a href=\"https://twitter.com/a/status/1\"",
+                                    "<" * 50_000, '<a href="' * 20_000, "<!--" + "<a " * 50_000])
+def test_hostile_markup_is_left_as_it_is_quickly(markup: str) -> None:
+    started = time.monotonic()
+    assert robust(markup) == markup
+    assert time.monotonic() - started < 2
+
+
+_PIECES = [TWEET.format(id=1), TWEET.format(id=2), '<figure class="f">', "</figure>", "text & more",
+           '<!-- <a href="https://twitter.com/a/status/1">x</a> -->', '<a href="https://t.co/x">t</a>',
+           '<script><a href="https://twitter.com/a/status/1"></script>', '<p data-versionurl="v">',
+           "<a href=https://twitter.com/a/status/1>d</a>", '<a href="https://twitter.com/a/status/1" '
+           'data-versionurl="old" data-versionurl="older">e</a>', "<br/>", "<img src=x alt='>'>"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=8))
+def test_property_one_link_decorated_nothing_else_changed(pieces: list[str]) -> None:
+    markup = "".join(pieces)
+    out = robust(markup)
+    assert robust(out) == out
+    assert ROBUST.sub("", out) == ROBUST.sub("", markup)
+    linked = any(p in pieces for p in (_PIECES[0], _PIECES[9], _PIECES[10]))
+    assert len(decorated(out)) == (1 if linked else 0)
+    assert all(tag.startswith("<a ") for tag in decorated(out))
 
 
 # --- every encoding of the web: decoded exactly, or refused; a rewrite keeps every byte outside its spans

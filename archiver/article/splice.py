@@ -2,7 +2,8 @@
 as a patch that can be applied to the original or reverted from the result, byte for byte.
 
 Also the Robust Links attributes (data-originalurl, data-versionurl, data-versiondate) that
-point an embed at its archived copy while keeping the original link.
+point an embed's link to the post at its archived copy while keeping the original link
+(``add_robust_links``: which element gets them, and which constructs get none).
 """
 
 from __future__ import annotations
@@ -10,16 +11,15 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 PATCH_FORMAT = "archiver-patch/1"
 ROBUST_ATTRS = ("data-originalurl", "data-versionurl", "data-versiondate")
 
-_FIRST_TAG = re.compile(r"<([a-zA-Z][\w:-]{0,60})")
-_COMMENT_OR_SPACE = re.compile(r"(?:\s++|<!--.*?-->)*+", re.S)
 _TAG_BODY = re.compile(r"""(?:[^>"']++|"[^"]*+"|'[^']*+')*+>""")
-_ATTR = re.compile(r"""([^\s"'>/=][^\s"'>/=]*+)(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|[^\s"'=<>`]++))?""")
+_ATTR = re.compile(r"""([^\s"'>/=][^\s"'>/=]*+)(?:\s*+=\s*+("[^"]*+"|'[^']*+'|[^\s"'=<>`]++))?""")
 
 
 class PatchError(ValueError):
@@ -135,34 +135,124 @@ def revert_patch(new_text: str, patch: Patch) -> str:
     return original
 
 
-def add_robust_links(markup: str, original_url: str, version_url: str, version_date: str) -> str:
-    """Add (or replace) Robust Links attributes on the first opening tag of an HTML construct.
+# Elements whose content is text, not markup: no tag inside them is looked at.
+_RAW_TEXT = frozenset({"script", "style", "textarea", "title", "iframe", "xmp", "noembed", "noframes"})
+_TAG_NAME = re.compile(r"[a-zA-Z][\w:-]{0,60}")
 
-    Non-HTML constructs (a bare URL line, flattened text, a shortcode) come back unchanged.
-    Idempotent: applying it twice gives the same markup as once."""
-    lead = _COMMENT_OR_SPACE.match(markup)
-    pos = lead.end() if lead else 0
-    if not markup.startswith("<", pos):
-        return markup
-    m = _FIRST_TAG.search(markup, pos)
-    if not m:
-        return markup
-    body = _TAG_BODY.match(markup, m.end())
-    if not body:
-        return markup
-    tag_end = body.end() - 1  # the ">"
+
+@dataclass(frozen=True)
+class _Tag:
+    """A start tag found in a construct: its name (lower case), where its name ends and where its
+    ``>`` is, and its attributes as (name lower-cased, start, end, value unescaped or None)."""
+
+    name: str
+    name_end: int
+    close: int
+    attrs: tuple[tuple[str, int, int, str | None], ...]
+
+
+def _start_tags(markup: str) -> list[_Tag]:
+    """Every start tag of ``markup`` outside comments, declarations and raw-text elements (script,
+    style, iframe ...), in order; scanning stops at a tag that never closes. Linear in the length."""
+    tags: list[_Tag] = []
+    pos = markup.find("<")
+    while 0 <= pos < len(markup):
+        if markup.startswith("<!--", pos):
+            end = markup.find("-->", pos + 4)
+            pos = -1 if end < 0 else markup.find("<", end + 3)
+            continue
+        if markup.startswith(("<!", "<?", "</"), pos):
+            end = markup.find(">", pos + 2)
+            pos = -1 if end < 0 else markup.find("<", end + 1)
+            continue
+        name = _TAG_NAME.match(markup, pos + 1)
+        if not name:
+            pos = markup.find("<", pos + 1)
+            continue
+        body = _TAG_BODY.match(markup, name.end())
+        if not body:
+            break
+        close = body.end() - 1
+        attrs = []
+        for a in _ATTR.finditer(markup, name.end(), close):
+            raw = a.group(2)
+            value = None if raw is None else html.unescape(raw[1:-1] if raw[:1] in ("'", '"') else raw)
+            attrs.append((a.group(1).lower(), a.start(), a.end(), value))
+        tag = name.group(0).lower()
+        tags.append(_Tag(tag, name.end(), close, tuple(attrs)))
+        pos = markup.find("<", close + 1)
+        if tag in _RAW_TEXT:
+            end = re.compile(rf"</{tag}[\s/>]", re.I).search(markup, close + 1)
+            pos = -1 if end is None else end.start()
+    return tags
+
+
+def _without_space(markup: str, start: int, floor: int) -> int:
+    """``start`` moved back over the whitespace before it (not before ``floor``)."""
+    while start > floor and markup[start - 1].isspace():
+        start -= 1
+    return start
+
+
+def same_url(a: str, b: str) -> bool:
+    """Whether two links name the same URL: compared stripped, a protocol-relative one made https,
+    scheme and host lower-cased, the fragment and a trailing slash of the path left out."""
+    def norm(u: str) -> str:
+        u = u.strip()
+        u = "https:" + u if u.startswith("//") else u
+        u = u.split("#", 1)[0]
+        head, sep, rest = u.partition("://")
+        host, slash, path = rest.partition("/")
+        path, q, query = (slash + path).partition("?")
+        return f"{head.lower()}{sep}{host.lower()}{path.rstrip('/')}{q}{query}"
+    return bool(a and b) and norm(a) == norm(b)
+
+
+def add_robust_links(markup: str, original_url: str, version_url: str, version_date: str,
+                     names_post: Callable[[str], bool] | None = None) -> str:
+    """Put the Robust Links attributes (https://robustlinks.mementoweb.org/spec/: data-originalurl,
+    data-versionurl, data-versiondate, values escaped) on the link to the post inside an embed construct.
+
+    The rule: the link decorated is the last ``<a href>`` of ``markup`` whose href names the post
+    (``names_post(href)``, by default: the href is ``original_url``, see ``same_url``) — in a platform's
+    embed code, the status link (a tweet's date). Links to other things (t.co, hashtags, a quoted post)
+    and the construct's wrappers (the ``<blockquote>``, a block editor's ``<figure>``, ``<!-- wp: -->``
+    comments, Drupal's ``<div>``s) are never decorated: Robust Links decorate links, and the block
+    editor flags a block whose wrapper changed as invalid. A construct with no link to the post (a bare
+    URL line, a ``<p>URL</p>`` paragraph, a shortcode, an iframe, flattened text) gets none: adding a
+    link would change what the reader sees and stop an oEmbed URL line from embedding.
+    The three attributes are removed from every other element of the construct but links to other
+    things (an older release put them on its first tag; another link to the post may carry them) and
+    from the decorated link, which gets them once, in that order, at the end of its start tag: an
+    article rewritten before gets them moved, never duplicated.
+    Idempotent: applying it twice gives the same markup as once.
+    """
+    is_post = names_post or (lambda href: same_url(href, original_url))
+    tags = _start_tags(markup)
+    to_post: list[_Tag] = []
+    for tag in tags:
+        href = next((v for n, _, _, v in tag.attrs if n == "href"), None) if tag.name == "a" else None
+        if href and is_post(href):
+            to_post.append(tag)
+    target = to_post[-1] if to_post else None
+    linked = {id(t) for t in to_post}
     values = dict(zip(ROBUST_ATTRS, (original_url, version_url, version_date), strict=True))
     edits: list[tuple[int, int, str]] = []
-    for a in _ATTR.finditer(markup, m.end(), tag_end):
-        name = a.group(1).lower()
-        if name in values:
-            edits.append((a.start(), a.end(), f'{name}="{html.escape(values.pop(name), quote=True)}"'))
-    if values:
-        insert_at = tag_end - 1 if markup[tag_end - 1] == "/" else tag_end
-        while insert_at > m.end() and markup[insert_at - 1].isspace():
-            insert_at -= 1
-        added = "".join(f' {k}="{html.escape(v, quote=True)}"' for k, v in values.items())
-        edits.append((insert_at, insert_at, added))
-    for start, end, new in sorted(edits, reverse=True):
-        markup = markup[:start] + new + markup[end:]
-    return markup
+    for tag in tags:
+        if tag.name == "a" and id(tag) not in linked:
+            continue  # a link to something else keeps what its author gave it
+        for name, start, end, _ in tag.attrs:
+            if name in values:
+                edits.append((_without_space(markup, start, tag.name_end), end, ""))
+        if tag is target:
+            insert_at = tag.close - 1 if markup[tag.close - 1] == "/" else tag.close
+            insert_at = _without_space(markup, insert_at, tag.name_end)
+            edits.append((insert_at, insert_at, "".join(f' {k}="{html.escape(v, quote=True)}"'
+                                                        for k, v in values.items())))
+    out: list[str] = []
+    pos = 0
+    for start, end, new in sorted(edits):  # an insertion sorts before the removal that ends where it is
+        out += [markup[pos:start], new] if start >= pos else [new]
+        pos = max(pos, end)
+    out.append(markup[pos:])
+    return "".join(out)

@@ -37,6 +37,7 @@ from archiver.health.originals import dead_among, ensure_schema, originals_of, u
 from archiver.records.plan import EmbedItem, ImageItem
 from archiver.records.result import EmbedResult, ImageResult, ItemResult
 from archiver.records.version import Version
+from archiver.steps.finalize import version_page_url
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import load_results
 from archiver.storage.base import ObjectNotFound
@@ -72,11 +73,12 @@ def card_key(rt: Runtime, result: ItemResult | None) -> str:
 
 def card_markup(rt: Runtime, result: EmbedResult, key: str, *, html_context: bool) -> str:
     """A sandboxed frame showing the card (HTML, from the cards' frame template), or the card's stable
-    URL (text, Markdown lines)."""
+    URL (text, Markdown lines). The frame's Robust Links name the capture's human page as its version
+    (the frame replaces the whole embed, so it carries them itself: there is no link left to decorate)."""
     src = rt.store.public_url(key)
     if not html_context or result.manifest_key is None:
         return src
-    return card_frame(src, original=result.url or "", version_url=rt.store.public_url(result.manifest_key),
+    return card_frame(src, original=result.url or "", version_url=version_page_url(rt, result.manifest_key),
                       version_date=result.captured_at or "")
 
 

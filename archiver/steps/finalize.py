@@ -1,5 +1,9 @@
 """The last step: once every item has a result, splice stable URLs and Robust Links over the spans
 and write the next article version (on top of an editor's restore or revert when there is one).
+
+Robust Links go on each embed's link to the post (archiver/article/splice.py: add_robust_links) when
+its capture holds the post or what the platform shows instead (ROBUST_LINK_STATUSES); their
+``data-versionurl`` is the capture's human page (archiver/capture/cards/page.py), a Memento of the post.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from archiver.article.splice import Replacement, add_robust_links, splice
+from archiver.article.splice import Replacement, add_robust_links, same_url, splice
 from archiver.article.versions import (
     RestoreError,
     VersionConflict,
@@ -20,19 +24,27 @@ from archiver.article.versions import (
     versions,
     write_version,
 )
+from archiver.capture.cards.page import ensure_capture_page
 from archiver.capture.manifest import CAPTURED_STATUSES
+from archiver.capture.memento import MEMENTO_STATUSES
 from archiver.dates import iso, utcnow
+from archiver.discover.urls import match_post_url
 from archiver.records.plan import EmbedItem, Plan
 from archiver.records.result import EmbedResult, ImageResult
 from archiver.records.version import Version
 from archiver.steps.prepare import load_source
 from archiver.steps.results import Results, is_final, load_results
+from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import source_key
 
 if TYPE_CHECKING:
     from archiver.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# Embeds whose capture the article's Robust Links name: those holding the post and those holding what
+# the platform shows instead (deleted, tombstoned ...): the Memento statuses (archiver/capture/memento.py).
+ROBUST_LINK_STATUSES = MEMENTO_STATUSES
 
 # Where a source span [start, end) sits in a later version's text; None where an edit cut across it.
 SpanMap = Callable[[int, int], tuple[int, int] | None]
@@ -62,23 +74,26 @@ def build_replacements(rt: Runtime, text: str, plan: Plan, results: Results, whe
     reps: list[Replacement] = []
     for item in plan.items:
         res = results.get(item.item_id)
-        if res is None or res.status not in CAPTURED_STATUSES or item.item_id in leave:
+        if res is None or item.item_id in leave:
             continue
         spans = [where(o.start, o.end) if where else (o.start, o.end) for o in item.occurrences]
-        if isinstance(res, ImageResult) and res.stable_url:
+        if isinstance(res, ImageResult) and res.stable_url and res.status in CAPTURED_STATUSES:
             for span in spans:
                 if span is not None and text[span[0]:span[1]] != res.stable_url:
                     reps.append(Replacement(span[0], span[1], res.stable_url))
-        elif isinstance(res, EmbedResult) and isinstance(item, EmbedItem) and res.manifest_key:
+        elif (isinstance(res, EmbedResult) and isinstance(item, EmbedItem) and res.manifest_key
+              and res.status in ROBUST_LINK_STATUSES):
             original = res.url or item.url
             if not original:
                 continue
-            version_url = rt.store.public_url(res.manifest_key)
+            version_url = version_page_url(rt, res.manifest_key)
+            names_post = post_link_test(res.provider or item.provider, {res.post_id, item.post_id},
+                                        {original, item.url})
             for span in spans:
                 if span is None:
                     continue
                 old = text[span[0]:span[1]]
-                new = add_robust_links(old, original, version_url, res.captured_at or "")
+                new = add_robust_links(old, original, version_url, res.captured_at or "", names_post)
                 if new != old:
                     reps.append(Replacement(*_minimal(span[0], old, new)))
     reps.sort(key=lambda r: (r.start, r.end))
@@ -89,6 +104,33 @@ def build_replacements(rt: Runtime, text: str, plan: Plan, results: Results, whe
             continue
         kept.append(r)
     return kept
+
+
+def version_page_url(rt: Runtime, manifest_key: str) -> str:
+    """The public URL of the human page of the capture whose manifest is ``manifest_key`` (what an
+    article's ``data-versionurl`` names), the page written first when the capture has none yet (stored
+    before pages existed); the manifest's own URL when no page can be made of it (logged)."""
+    try:
+        return rt.store.public_url(ensure_capture_page(rt.store, manifest_key))
+    except (ObjectNotFound, ValueError) as exc:  # ValueError covers a manifest that is not JSON
+        log.warning("no capture page for %s (%s): data-versionurl names the manifest", manifest_key, exc)
+        return rt.store.public_url(manifest_key)
+
+
+def post_link_test(provider: str | None, post_ids: Collection[str | None],
+                   urls: Collection[str | None]) -> Callable[[str], bool]:
+    """Whether a link (an ``href``) names the embedded post: a URL of ``provider`` (any spelling its
+    registry patterns know) whose post id is one of ``post_ids``, or one of ``urls`` itself (a share link,
+    a platform archiver has no patterns for)."""
+    ids = {i for i in post_ids if i}
+    known = [u for u in urls if u]
+
+    def names_post(href: str) -> bool:
+        found = match_post_url(href)
+        if found is not None and found[0] == provider and found[1] in ids:
+            return True
+        return any(same_url(href, u) for u in known)
+    return names_post
 
 
 def finalize(rt: Runtime, plan: Plan, *, reason: str = "archive", results: Results | None = None) -> Written:
