@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,13 +18,17 @@ from archiver.capture.exchange import Exchange
 from archiver.capture.manifest import Manifest, ManifestError, new_capture_id, validate_manifest
 from archiver.capture.record import CaptureResult, store_capture
 from archiver.capture.warc import build_warc, read_warc
+from archiver.config.settings import Settings, env_name, load_settings
 from archiver.discover.model import Embed
 from archiver.providers.base import CaptureContext, CapturedPost, Provider, occurrences_in
 from archiver.providers.markup import MarkupProvider
 from archiver.providers.registry import get_provider
 from archiver.providers.twitter.capture import TwitterProvider
-from archiver.storage.layout import manifest_key, warc_key
+from archiver.runtime import Runtime
+from archiver.storage.layout import MANIFEST_KEY_RE, manifest_key, warc_key
 from archiver.storage.local import LocalStore
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture
+from tests.apikit import api
 
 T0 = datetime(2025, 7, 15, 9, 12, 33, 123000, tzinfo=UTC)
 
@@ -151,3 +158,56 @@ def test_registry() -> None:
     for bad in ["", "../x", "Twitter", "x" * 40]:
         with pytest.raises(ValueError):
             get_provider(bad)
+
+
+# --- provenance: the article a post was found in (issue 16, point 6) ---------------------------------
+PROVENANCE_TWEETS = [TweetFixture(id=tid, handle="LakemontDPW", name="Lakemont Public Works", text=f"Update {n}")
+                     for n, tid in enumerate(("1757429972446608301", "1766441302328346877", "1762828123138730112"))]
+
+
+def _blockquote(tweet: TweetFixture) -> str:
+    return (f'<p>Story</p><blockquote class="twitter-tweet"><p lang="en" dir="ltr">{tweet.text}</p>&mdash; '
+            f'Lakemont Public Works (@LakemontDPW) <a href="https://twitter.com/LakemontDPW/status/{tweet.id}">'
+            "July 15, 2025</a></blockquote>\n")
+
+
+def _articles_of(settings: Settings, post_id: str) -> list[dict[str, Any]]:
+    with Runtime.from_settings(settings) as rt:
+        keys = [k for k in rt.store.list(f"posts/twitter/{post_id}/") if MANIFEST_KEY_RE.fullmatch(k)]
+        assert len(keys) == 1, keys
+        m = json.loads(rt.store.get(keys[0]))
+    markup = next(s for s in m["sources"] if s["name"] == "publisher_markup")
+    assert markup["request_url"] == m["articles"][0]["url"]  # the markup source says where it was read
+    return m["articles"]
+
+
+def test_the_manifest_names_the_article_url_from_the_cli_and_the_api(tmp_path: Path) -> None:
+    """`archiver archive FILE --base-url URL`, `archiver archive URL` and the publish API's url: each
+    manifest's articles[] names the article and the URL it is published at."""
+    with FixtureOrigin(tweets=PROVENANCE_TWEETS) as origin:
+        overrides = {**origin.settings_overrides(), "home": str(tmp_path / "home"), "broker_url": "",
+                     "media_derivatives": "false"}
+        env = {**os.environ, **{env_name(k): v for k, v in overrides.items()}}
+        settings = load_settings(env={env_name(k): v for k, v in overrides.items()})
+        first, second, third = PROVENANCE_TWEETS
+        article = tmp_path / "story.html"
+        article.write_text(_blockquote(first), encoding="utf-8")
+        cli = [sys.executable, "-m", "archiver.cli", "archive"]
+        run = subprocess.run([*cli, str(article), "--base-url", "https://news.example/2025/07/story",
+                              "--article-id", "story-1", "--json"],
+                             capture_output=True, text=True, env=env, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert [(a["article_id"], a["url"]) for a in _articles_of(settings, first.id)] == [
+            ("story-1", "https://news.example/2025/07/story")]
+        served = origin.add_image("/news/story-2.html", _blockquote(second).encode(), "text/html; charset=utf-8")
+        run = subprocess.run([*cli, served, "--article-id", "story-2", "--json"], capture_output=True, text=True,
+                             env=env, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert [(a["article_id"], a["url"]) for a in _articles_of(settings, second.id)] == [("story-2", served)]
+        with api(settings) as local:
+            resp = local.call("publisher", "POST", "/v1/articles", json={
+                "article_id": "wire-3", "url": "https://news.example/wire-3", "html": _blockquote(third)})
+            assert resp.status_code == 202, resp.text
+            local.client.app.state.intake.wait_idle()
+        assert [(a["article_id"], a["url"]) for a in _articles_of(settings, third.id)] == [
+            ("wire-3", "https://news.example/wire-3")]

@@ -173,8 +173,10 @@ def _capture_embed(rt: Runtime, plan: Plan, item: EmbedItem, capture_id: str) ->
                            captured_at=fresh["captured_at"], error=None)
     # The provider sees each occurrence's markup, not the article; storing and indexing (the same
     # indexing as `archiver reindex`, quoted and parent posts included) happen in record_capture.
-    ctx = CaptureContext(settings=rt.settings, fetcher=rt.fetcher, article_id=plan.article_id, article_url=plan.url,
-                         capture_id=capture_id)
+    # Provenance: the manifest names the article the post was found in by the URL it is published at
+    # (the sender's url, else the --base-url / base_url it said the article is published at).
+    ctx = CaptureContext(settings=rt.settings, fetcher=rt.fetcher, article_id=plan.article_id,
+                         article_url=plan.url or plan.base_url, capture_id=capture_id)
     captured = get_provider(item.provider).capture(occurrences_in(load_source(rt, plan).text, occurrences), ctx)
     res = record_capture(rt, captured, ctx)
     captured_at = res.manifest.captured_at if res.manifest is not None else iso(utcnow())
