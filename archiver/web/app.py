@@ -1,6 +1,7 @@
 """The ASGI app behind `archiver serve`: the HTTP API, the web pages, stable URLs and health.
 
-Public paths serve only archived copies (blobs, derivatives, post snapshots) with their real
+Public paths serve only archived copies (blobs, derivatives, post snapshots; a capture's human page
+with its Memento headers, and the TimeGates and TimeMaps of archiver/web/routes/memento.py) with their real
 content type, `nosniff`, long cache headers and a strict CSP, so a hostile file cannot run as a page;
 what compliance has taken down answers 410 (the copies themselves: archiver/web/copies.py).
 Everything else is added by the route modules in archiver/web/routes/ (api, health, pages) and needs
@@ -29,7 +30,7 @@ from archiver.web import errors
 from archiver.web.copies import CSP, content_type_for, load_copy
 from archiver.web.deps import require_role
 from archiver.web.guard import RequestGuard, origin_of
-from archiver.web.routes import api, health, keys, pages
+from archiver.web.routes import api, health, keys, memento, pages
 
 
 def publish_cap(settings: Settings) -> int:
@@ -71,6 +72,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
+    app.include_router(memento.router)  # before /media/{key}: its TimeGates and TimeMaps live under /media/
+
+    @app.head("/media/{key:path}", include_in_schema=False)  # Memento readers HEAD a capture page
     @app.get("/media/{key:path}", tags=["public"], response_class=Response,
              responses={200: {"description": "the archived copy, with its own content type",
                               "content": {"*/*": {}}},
@@ -86,6 +90,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             "Cache-Control": "public, max-age=31536000, immutable",
             "Content-Security-Policy": CSP,
         }
+        headers.update(memento.page_headers(rt, key))  # a capture page: Memento-Datetime, Link
         return Response(content=data, media_type=content_type_for(key, data), headers=headers)
 
     for routes in (api, health, pages, keys):

@@ -1,0 +1,414 @@
+"""Memento (RFC 7089) for every archived original, public like /media/: TimeGates, TimeMaps, image
+Mementos, and the headers of a capture's human page.
+
+Under `archiver serve` (``/media/`` is where the public base URL points; the URL forms are in
+archiver/capture/memento.py):
+
+- ``GET|HEAD /media/timegate/<original>``: ``Accept-Datetime`` negotiation (RFC 7089 4.1, pattern 2: the
+  TimeGate is not the original). 302 to the Memento closest to the asked datetime (ties: the earlier),
+  the latest without ``Accept-Datetime``; ``Vary: accept-datetime``; ``Link`` with the original, the
+  TimeMap and the first, last, previous and next Mementos with their datetimes. 400 for an
+  ``Accept-Datetime`` that is not an HTTP-date or a path that holds no http(s) URL; 404 when nothing of
+  that URL is archived.
+- ``GET|HEAD /media/timemap/link/<original>``: ``application/link-format`` (RFC 7089 5.1.1, RFC 6690)
+  listing the original, the TimeMap itself (from, until), the TimeGate and every Memento, oldest first,
+  each with its datetime (at most MAX_MEMENTOS, the newest kept); 404 when there is none.
+- ``GET|HEAD /media/memento/<YYYYMMDDhhmmss>/<image URL>``: an image's Memento: the archived original
+  fetched from that URL at that second, with ``Memento-Datetime`` and ``Link`` (original, TimeGate, TimeMap).
+- A capture's human page, ``/media/posts/<provider>/<post_id>/<capture_id>.html``, is answered by the
+  /media/ route of archiver/web/app.py with the headers ``page_headers`` gives: ``Memento-Datetime``
+  (the capture time) and ``Link`` (original, TimeGate, TimeMap).
+
+What is a Memento of what. A post URL, in any spelling the provider registry knows
+(``archiver.discover.urls.match_post_url``), or a share link an article used, names a post; its
+Mementos are the human pages of its captures whose status is in ``MEMENTO_STATUSES``. Any other URL
+is an image's: its Mementos are the distinct originals archived from it (the catalog's ``url_fetches``
+and archived image ``items``), each dated by its fetch. A post or an image compliance has taken down is
+not listed (its TimeGate answers 404; its copies answer 410 at /media/).
+
+The original follows the prefix as sent (its query string included) or percent-encoded as one
+segment; ``http:/x`` (slashes merged by a proxy) is read as ``http://x``. It must be an absolute http(s)
+URL of at most 8,192 characters without spaces or control characters. URLs written into headers are
+escaped (``link_uri``). Lookups use indexed columns only (``ensure_indexes``), so a request costs a
+few index reads whatever the catalog's size.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+
+from archiver.capture.cards.content import safe_url
+from archiver.capture.guard import normalize_url
+from archiver.capture.media import sniff
+from archiver.capture.memento import (
+    LINK_FORMAT,
+    MAX_URL,
+    MEMENTO_STATUSES,
+    http_date,
+    image_memento_url,
+    link,
+    parse_http_date,
+    parse_iso,
+    parse_stamp,
+    stamp,
+    timegate_url,
+    timemap_url,
+)
+from archiver.catalog.core import Catalog
+from archiver.compliance.holds import hidden_reason
+from archiver.discover.urls import match_post_url
+from archiver.runtime import Runtime
+from archiver.storage.base import ObjectNotFound
+from archiver.storage.layout import blob_key, capture_page_key, page_manifest_key, post_prefix, safe_post_id
+from archiver.web.copies import CSP
+from archiver.web.errors import COMMON, error_responses
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+MEDIA = "/media"
+MAX_MEMENTOS = 10_000
+MAX_POSTS = 5  # posts a share link may name (articles that used it), each looked up
+# The CSP of a capture page served here: the archive's images and videos, inline styles, no script.
+PAGE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+_ENCODED = re.compile(r"https?%3a", re.I)
+_MERGED = re.compile(r"(https?):/(?!/)", re.I)
+_BAD_CHARS = re.compile(r"[\x00-\x20\x7f]")
+_PREFIX_CHARS = 200  # the indexed prefix of items.url
+
+
+@dataclass(frozen=True)
+class Memento:
+    """One Memento: when it was captured (aware UTC) and its URI-M."""
+
+    when: datetime
+    uri: str
+
+
+@dataclass
+class Found:
+    """The Mementos of one original: the URI-R as links name it, its Mementos oldest first, and for an
+    image, the digest of the original each image Memento holds."""
+
+    original: str
+    mementos: list[Memento] = field(default_factory=list)
+    blobs: dict[str, str] = field(default_factory=dict)
+
+
+# --- the catalog --------------------------------------------------------------------------------------
+_INDEXES = [
+    # items.url may be longer than a B-tree entry may be (PostgreSQL: about 2.7 kB): its prefix is indexed.
+    f"CREATE INDEX IF NOT EXISTS items_url_prefix ON items (substr(url, 1, {_PREFIX_CHARS}))",
+]
+_ready: weakref.WeakSet[Catalog] = weakref.WeakSet()
+
+
+def ensure_indexes(catalog: Catalog) -> None:
+    """Create the index the lookups by URL use (``items`` by the first 200 characters of its URL) if
+    it is missing; once per Catalog. ``url_fetches`` is keyed by URL and ``captures`` by post already."""
+    if catalog not in _ready:
+        for stmt in _INDEXES:
+            catalog.execute(stmt)
+        _ready.add(catalog)
+
+
+def _candidates(url: str) -> list[str]:
+    """The spellings of ``url`` looked up: as given, with ``%3B``/``%2C`` decoded (``link_uri`` encodes
+    them), and each as the capture step files a fetch (``normalize_url``)."""
+    out: list[str] = []
+    plain = re.sub("%2[cC]", ",", re.sub("%3[bB]", ";", url))
+    for u in (url, plain, normalize_url(url), normalize_url(plain)):
+        if u not in out:
+            out.append(u)
+    return out
+
+
+def _items_by_url(rt: Runtime, kind: str, urls: list[str], columns: str, extra: str = "") -> list[dict[str, Any]]:
+    ensure_indexes(rt.catalog)
+    marks = ", ".join("?" for _ in urls)
+    return rt.catalog.query(
+        f"SELECT {columns} FROM items WHERE substr(url, 1, {_PREFIX_CHARS}) IN "  # noqa: S608
+        f"({', '.join(f'substr(?, 1, {_PREFIX_CHARS})' for _ in urls)}) AND url IN ({marks}) AND kind = ? {extra}",
+        [*urls, *urls, kind])
+
+
+def _posts_named_by(rt: Runtime, url: str) -> tuple[list[tuple[str, str]], str | None]:
+    """The (provider, filing post id) pairs ``url`` names, and the canonical URL when its pattern gives one."""
+    found = match_post_url(url) or match_post_url(unquote(url))
+    if found is not None and found[1]:
+        post_id = found[1].replace("/", ":")  # how markup.filing_id files a post ("channel/123")
+        return ([(found[0], post_id)] if safe_post_id(post_id) else []), found[2]
+    if found is None:
+        return [], None
+    # A share link: the posts the articles that used it resolved it to.
+    rows = _items_by_url(rt, "embed", _candidates(url), "DISTINCT provider, post_id",
+                         "AND provider IS NOT NULL AND post_id IS NOT NULL")
+    pairs = [(r["provider"], r["post_id"].replace("/", ":")) for r in rows]
+    return [p for p in pairs if safe_post_id(p[1])][:MAX_POSTS], None
+
+
+def post_mementos(rt: Runtime, url: str) -> Found | None:
+    """The Mementos of the post ``url`` names (None when it names none): the human pages of its captures
+    with a Memento status, oldest first; none when compliance took the post down."""
+    pairs, canonical = _posts_named_by(rt, url)
+    if not pairs and canonical is None:
+        return None
+    marks = ", ".join("?" for _ in MEMENTO_STATUSES)
+    rows: list[dict[str, Any]] = []
+    for provider, post_id in pairs:
+        if hidden_reason(rt, post_prefix(provider, post_id) + "x") is not None:
+            continue
+        rows += rt.catalog.query(
+            f"SELECT url, manifest_key, captured_at FROM captures WHERE provider = ? AND post_id = ? "  # noqa: S608
+            f"AND status IN ({marks}) AND manifest_key IS NOT NULL ORDER BY captured_at DESC, capture_id DESC "
+            f"LIMIT {MAX_MEMENTOS}", [provider, post_id, *MEMENTO_STATUSES])
+    mementos = []
+    latest_url: str | None = None
+    for row in rows:  # newest first
+        try:
+            when, page = parse_iso(row["captured_at"]), capture_page_key(row["manifest_key"])
+        except ValueError:
+            continue
+        mementos.append(Memento(when, rt.store.public_url(page)))
+        latest_url = latest_url or safe_url(row["url"])
+    mementos.sort(key=lambda m: (m.when, m.uri))
+    return Found(latest_url or canonical or url, mementos[-MAX_MEMENTOS:])
+
+
+def image_mementos(rt: Runtime, url: str) -> Found:
+    """The Mementos of image URL ``url``: one per distinct original archived from it, dated by the
+    earliest record of it coming from that URL (``url_fetches.fetched_at``, the time an archived image
+    item's result was recorded), oldest first; originals compliance took down are left out."""
+    urls = _candidates(url)
+    marks = ", ".join("?" for _ in urls)
+    when: dict[str, datetime] = {}  # each original's earliest recorded fetch from this URL
+
+    def seen(sha: Any, at: Any) -> None:
+        try:
+            t = parse_iso(at)
+            blob_key(sha)
+        except (TypeError, ValueError):
+            return
+        when[sha] = min(t, when.get(sha, t))
+
+    for row in rt.catalog.query(f"SELECT sha256, fetched_at FROM url_fetches WHERE url IN ({marks})",  # noqa: S608
+                                urls):
+        seen(row["sha256"], row["fetched_at"])
+    for row in _items_by_url(rt, "image", urls, "sha256, updated_at", "AND status = 'archived' AND sha256 IS NOT NULL"):
+        seen(row["sha256"], row["updated_at"])
+    found = Found(url)
+    for sha, t in sorted(when.items(), key=lambda kv: (kv[1], kv[0])):
+        if hidden_reason(rt, blob_key(sha)) is not None:
+            continue
+        uri = image_memento_url(rt.store.public_base_url, t, url)
+        if any(m.uri == uri for m in found.mementos):
+            continue  # two originals in the same second: the first is the Memento of that second
+        found.mementos.append(Memento(t, uri))
+        found.blobs[uri] = sha
+    found.mementos = found.mementos[-MAX_MEMENTOS:]
+    return found
+
+
+def find_mementos(rt: Runtime, url: str) -> Found:
+    """The Mementos of original ``url``: a post's when it names one, else an image's."""
+    return post_mementos(rt, url) or image_mementos(rt, url)
+
+
+# --- reading the request ------------------------------------------------------------------------------
+def original_from(request: Request, prefix: str, rest: str) -> str:
+    """The original URL the path holds after ``prefix`` (with the request's query string); 400 when it
+    is not an absolute http(s) URL of at most MAX_URL characters without spaces or controls."""
+    raw_path = request.scope.get("raw_path") or b""
+    try:
+        raw = raw_path.decode("ascii")
+    except UnicodeDecodeError:
+        raise HTTPException(status_code=400, detail="the URL must be percent-encoded ASCII") from None
+    text = raw[len(prefix):] if raw.startswith(prefix) else rest
+    if _ENCODED.match(text):
+        text = unquote(text)
+    query = request.scope.get("query_string") or b""
+    if query:
+        text += "?" + query.decode("ascii", errors="replace")
+    text = _MERGED.sub(r"\1://", text, count=1) if _MERGED.match(text) else text
+    if len(text) > MAX_URL or _BAD_CHARS.search(text):
+        raise HTTPException(status_code=400, detail="not an http(s) URL (too long, or with spaces or controls)")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (a bad port raises ValueError)
+    except ValueError:
+        raise HTTPException(status_code=400, detail="not an http(s) URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise HTTPException(status_code=400, detail="not an http(s) URL: give /timegate/https://host/path")
+    return text.split("#", 1)[0]
+
+
+def _wanted(request: Request) -> datetime | None:
+    value = request.headers.get("accept-datetime")
+    if value is None:
+        return None
+    try:
+        return parse_http_date(value)
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc), headers={"Vary": "accept-datetime"}) from None
+
+
+def closest(mementos: list[Memento], wanted: datetime | None) -> int:
+    """The index of the Memento closest to ``wanted`` (ties: the earlier); the latest for None."""
+    if wanted is None:
+        return len(mementos) - 1
+    return min(range(len(mementos)), key=lambda i: (abs(mementos[i].when - wanted), mementos[i].when))
+
+
+def _memento_links(mementos: list[Memento], chosen: int | None) -> list[str]:
+    """Link entries of the first and last Mementos, and around ``chosen`` its previous and next, each
+    once with all its relations."""
+    rels: dict[int, list[str]] = {}
+    for i, rel in ((0, "first"), (len(mementos) - 1, "last")):
+        rels.setdefault(i, []).append(rel)
+    if chosen is not None:
+        for i, rel in ((chosen - 1, "prev"), (chosen + 1, "next")):
+            if 0 <= i < len(mementos):
+                rels.setdefault(i, []).append(rel)
+    return [link(mementos[i].uri, " ".join([*r, "memento"]), datetime=http_date(mementos[i].when))
+            for i, r in sorted(rels.items())]
+
+
+def _head(request: Request, response: Response) -> Response:
+    """A HEAD request's answer: the GET's status and headers, no body."""
+    if request.method == "HEAD":
+        return Response(status_code=response.status_code, headers=dict(response.headers))
+    return response
+
+
+# --- routes -------------------------------------------------------------------------------------------
+_LINK_HEADER = {"Link": {"description": "RFC 8288 links: original, timemap, Mementos with datetimes",
+                         "schema": {"type": "string"}},
+                "Vary": {"description": "accept-datetime", "schema": {"type": "string"}}}
+
+
+@router.head(f"{MEDIA}/timegate/{{rest:path}}", include_in_schema=False)
+@router.get(f"{MEDIA}/timegate/{{rest:path}}", tags=["public"],
+                  response_class=Response, status_code=302,
+                  responses={302: {"description": "the Memento closest to Accept-Datetime (the latest without it)",
+                                   "headers": {"Location": {"description": "the Memento",
+                                                            "schema": {"type": "string"}}, **_LINK_HEADER}},
+                             **error_responses(400, 404, *COMMON)})
+def timegate(request: Request, rest: str) -> Response:
+    """The TimeGate of an original URL (RFC 7089 4.1): 302 to its Memento closest to Accept-Datetime."""
+    rt: Runtime = request.app.state.runtime
+    original = original_from(request, f"{MEDIA}/timegate/", rest)
+    wanted = _wanted(request)
+    found = find_mementos(rt, original)
+    vary = {"Vary": "accept-datetime", "Cache-Control": "no-cache"}
+    if not found.mementos:
+        raise HTTPException(status_code=404, detail="nothing archived for that URL", headers=vary)
+    chosen = closest(found.mementos, wanted)
+    base = rt.store.public_base_url
+    links = [link(found.original, "original"), link(timemap_url(base, found.original), "timemap", type=LINK_FORMAT),
+             *_memento_links(found.mementos, chosen)]
+    return _head(request, Response(status_code=302, headers={
+        **vary, "Location": found.mementos[chosen].uri, "Link": ", ".join(links)}))
+
+
+@router.head(f"{MEDIA}/timemap/link/{{rest:path}}", include_in_schema=False)
+@router.get(f"{MEDIA}/timemap/link/{{rest:path}}", tags=["public"],
+                  response_class=Response,
+                  responses={200: {"description": "every Memento of the original, in link format (RFC 7089 5.1.1)",
+                                   "content": {LINK_FORMAT: {"schema": {"type": "string"}}}},
+                             **error_responses(400, 404, *COMMON)})
+def timemap(request: Request, rest: str) -> Response:
+    """The link-format TimeMap of an original URL (RFC 7089 5.1.1): every Memento with its datetime."""
+    rt: Runtime = request.app.state.runtime
+    original = original_from(request, f"{MEDIA}/timemap/link/", rest)
+    found = find_mementos(rt, original)
+    if not found.mementos:
+        raise HTTPException(status_code=404, detail="nothing archived for that URL",
+                            headers={"Cache-Control": "no-cache"})
+    base, ms = rt.store.public_base_url, found.mementos
+    entries = [link(found.original, "original"),
+               link(timemap_url(base, found.original), "self", type=LINK_FORMAT,
+                    **{"from": http_date(ms[0].when), "until": http_date(ms[-1].when)}),
+               link(timegate_url(base, found.original), "timegate")]
+    firsts = {0: "first memento", len(ms) - 1: "last memento"}
+    if len(ms) == 1:
+        firsts = {0: "first last memento"}
+    entries += [link(m.uri, firsts.get(i, "memento"), datetime=http_date(m.when)) for i, m in enumerate(ms)]
+    return _head(request, Response(",\n".join(entries) + "\n", media_type=LINK_FORMAT,
+                                   headers={"Cache-Control": "no-cache"}))
+
+
+@router.head(f"{MEDIA}/memento/{{when}}/{{rest:path}}", include_in_schema=False)
+@router.get(f"{MEDIA}/memento/{{when}}/{{rest:path}}", tags=["public"],
+                  response_class=Response,
+                  responses={200: {"description": "the archived image, with Memento-Datetime and Link headers",
+                                   "content": {"*/*": {}}},
+                             **error_responses(400, 404, 410, *COMMON)})
+def image_memento(request: Request, when: str, rest: str) -> Response:
+    """An image's Memento: the original archived from the URL at that second (14 digits, UTC)."""
+    rt: Runtime = request.app.state.runtime
+    try:
+        at = parse_stamp(when)
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    original = original_from(request, f"{MEDIA}/memento/{when}/", rest)
+    if post_mementos(rt, original) is not None:
+        raise HTTPException(status_code=404, detail="a post's Mementos are its capture pages: ask its TimeGate")
+    found = image_mementos(rt, original)
+    match = next((m for m in found.mementos if stamp(m.when) == stamp(at)), None)
+    if match is None:
+        raise HTTPException(status_code=404, detail="no Memento of that URL at that time: ask its TimeGate")
+    key = blob_key(found.blobs[match.uri])
+    reason = hidden_reason(rt, key)
+    if reason is not None:
+        raise HTTPException(status_code=410, detail="taken down")
+    try:
+        data = rt.store.get(key)
+    except ObjectNotFound:
+        raise HTTPException(status_code=404, detail="the archived copy is missing from storage") from None
+    base = rt.store.public_base_url
+    headers = {"Memento-Datetime": http_date(match.when), "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": CSP, "Cache-Control": "public, max-age=3600",
+               "Link": ", ".join([link(original, "original"), link(timegate_url(base, original), "timegate"),
+                                  link(timemap_url(base, original), "timemap", type=LINK_FORMAT)])}
+    return _head(request, Response(data, media_type=sniff(data) or "application/octet-stream", headers=headers))
+
+
+# --- a capture page's headers (the /media/ route) -----------------------------------------------------
+def page_headers(rt: Runtime, key: str) -> dict[str, str]:
+    """The Memento headers of ``key`` when it is a capture's human page whose capture is a Memento
+    (``Memento-Datetime``, ``Link``: original, TimeGate, TimeMap; and PAGE_CSP, which lets its videos
+    play); {} for any other key. Read from the catalog's row of the capture, else from its manifest."""
+    manifest = page_manifest_key(key)
+    if manifest is None:
+        return {}
+    capture_id = manifest.rsplit("/", 1)[1].removesuffix(".json")
+    rows = rt.catalog.query("SELECT url, status, captured_at, manifest_key FROM captures WHERE capture_id = ?",
+                            [capture_id])
+    row = rows[0] if rows and rows[0]["manifest_key"] == manifest else None
+    if row is None:
+        try:
+            doc = json.loads(rt.store.get(manifest))
+        except (ObjectNotFound, ValueError):
+            return {"Content-Security-Policy": PAGE_CSP}
+        row = doc if isinstance(doc, dict) else {}
+    original, status = safe_url(row.get("url")), row.get("status")
+    try:
+        when = parse_iso(row.get("captured_at"))
+    except (TypeError, ValueError):
+        when = None
+    if original is None or when is None or status not in MEMENTO_STATUSES:
+        return {"Content-Security-Policy": PAGE_CSP}
+    base = rt.store.public_base_url
+    return {"Content-Security-Policy": PAGE_CSP, "Memento-Datetime": http_date(when),
+            "Link": ", ".join([link(original, "original"), link(timegate_url(base, original), "timegate"),
+                               link(timemap_url(base, original), "timemap", type=LINK_FORMAT)])}

@@ -1,0 +1,418 @@
+"""Memento (RFC 7089) and Robust Links, end to end: captures made from the fixture origin into a local
+store, `archiver serve`'s app under uvicorn on a loopback port, and an independent Memento reader (the
+`memento-client` package) finding the closest capture through the TimeGate and reading the TimeMap;
+plus direct header checks, HEAD, hostile URLs and dates, and the rewritten articles' Robust Links.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+import httpx
+import pytest
+import uvicorn
+from bs4 import BeautifulSoup
+from memento_client import MementoClient
+
+from archiver.capture.cards.page import render_capture_page
+from archiver.capture.manifest import GONE_STATUSES
+from archiver.capture.memento import http_date, parse_http_date, parse_iso
+from archiver.compliance.holds import set_takedown
+from archiver.config.settings import Settings
+from archiver.runners.local import archive
+from archiver.runtime import Runtime
+from archiver.storage.layout import capture_page_key, version_key
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
+from archiver.web.app import create_app
+
+TWEET = "1945048830047662087"
+POST_URL = f"https://twitter.com/ANI/status/{TWEET}"
+HTTP_DATE = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT")
+
+
+def article(origin: FixtureOrigin, note: str = "") -> bytes:
+    return (
+        f"<html><body><p>Story {note}</p>\n"
+        f'<img src="{origin.url("/media/lead.jpg")}" alt="lead">\n'
+        '<blockquote class="twitter-tweet"><p lang="en" dir="ltr">Lavrov and Jaishankar meet in Tianjin '
+        '<a href="https://t.co/HA2sQBIEQc">pic.twitter.com/HA2sQBIEQc</a></p>&mdash; ANI (@ANI) '
+        f'<a href="{POST_URL}?ref_src=twsrc%5Etfw">July 15, 2025</a></blockquote>\n'
+        "</body></html>\n").encode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Env:
+    base: str  # http://127.0.0.1:<port>
+    rt: Runtime
+    origin: FixtureOrigin
+    reports: list[dict]  # the three archive reports: archived, archived (new image), deleted
+    images: list[bytes]  # the two originals served at /media/lead.jpg, in order
+
+    @property
+    def media(self) -> str:
+        return f"{self.base}/media"
+
+    def captures(self) -> list[dict]:
+        return self.rt.catalog.captures("twitter", TWEET)
+
+    def page_url(self, capture: dict) -> str:
+        return self.rt.store.public_url(capture_page_key(capture["manifest_key"]))
+
+
+def _two_seconds_on() -> None:
+    """Sleep into the second after next, so captures are more than a second apart (Memento-Datetimes and
+    Accept-Datetime have whole seconds)."""
+    time.sleep(2.05 - (time.time() % 1))
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    from archiver.config.settings import load_settings
+
+    port = free_port()
+    tweets = [TweetFixture(id=TWEET, handle="ANI", name="ANI", text="Lavrov and Jaishankar meet in Tianjin",
+                           photos=[{"name": "p1.jpg", "alt": "handshake", "width": 640, "height": 400}],
+                           media_code="HA2sQBIEQc")]
+    images = [make_image("lead", 320, 200), make_image("lead-corrected", 300, 200)]
+    with FixtureOrigin(tweets=tweets, images={"/media/lead.jpg": images[0]}) as origin:
+        settings: Settings = load_settings(env={}).replace(
+            home=str(tmp_path_factory.mktemp("memento")), **origin.settings_overrides(),
+            public_base_url=f"http://127.0.0.1:{port}/media", capture_fresh_for=0, media_dedupe_window=0)
+        rt = Runtime.from_settings(settings)
+        reports = [archive(rt, article(origin, "one"), article_id="a1", url="https://news.example/a1")]
+        _two_seconds_on()
+        origin.add_image("/media/lead.jpg", images[1])  # the publisher replaced the image
+        reports.append(archive(rt, article(origin, "two"), article_id="a2", url="https://news.example/a2"))
+        _two_seconds_on()
+        origin.set_behaviour("/oembed", "404", sticky=True)  # the tweet is gone
+        origin.set_behaviour("/tweet-result", "empty", sticky=True)
+        reports.append(archive(rt, article(origin, "three"), article_id="a3", url="https://news.example/a3"))
+        app = create_app(settings, runtime=rt)
+        srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+        thread = threading.Thread(target=srv.run, name="uvicorn", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not srv.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.05)
+        yield Env(f"http://127.0.0.1:{port}", rt, origin, reports, images)
+        srv.should_exit = True
+        thread.join(10)
+        rt.close()
+
+
+@pytest.fixture(scope="module")
+def client(env: Env) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=env.base, follow_redirects=False, timeout=20) as c:
+        yield c
+
+
+def links(header: str) -> dict[str, dict]:
+    """A Link header or link-format body read by memento-client's own parser: {uri: {rel: [...], ...}}."""
+    return MementoClient.parse_link_header(header)
+
+
+def by_rel(parsed: dict[str, dict], rel: str) -> list[str]:
+    return [uri for uri, params in parsed.items() if rel in params.get("rel", [])]
+
+
+# --- the captures and their pages -------------------------------------------------------------------
+def test_three_captures_two_holding_the_post_one_deleted(env: Env) -> None:
+    statuses = [e["status"] for r in env.reports for e in r["embeds"]]
+    assert statuses[:2] == ["archived", "archived"] and statuses[2] in GONE_STATUSES, statuses
+    caps = env.captures()
+    assert len(caps) == 3 and len({http_date(c["captured_at"]) for c in caps}) == 3
+
+
+def test_each_capture_has_a_static_human_page_beside_its_manifest(env: Env) -> None:
+    for cap in env.captures():
+        manifest_bytes = env.rt.store.get(cap["manifest_key"])
+        manifest = json.loads(manifest_bytes)
+        page_key = capture_page_key(cap["manifest_key"])
+        page = env.rt.store.get(page_key).decode()
+        soup = BeautifulSoup(page, "html5lib")
+        assert not soup.find_all("script") and soup.find("article", class_="archiver-card")
+        csp = soup.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
+        assert "default-src 'none'" in csp and "script-src" not in csp
+        text = soup.get_text(" ")
+        words = {"archived": "archived", "deleted": "deleted"}.get(manifest["status"], manifest["status"])
+        assert words in soup.find("span", class_="status").get_text()
+        # The manifest's SHA-256 on the page is that of the manifest as stored.
+        assert hashlib.sha256(manifest_bytes).hexdigest() in text
+        for source in manifest["sources"]:
+            assert source["fetched_at"] in text
+            if source["response_sha256"]:
+                assert source["response_sha256"] in text
+        # Every relative link is a stored object beside it (manifest, WARC, cards) or the timestamp record.
+        folder = page_key.rsplit("/", 1)[0]
+        rel = [a["href"] for a in soup.find_all("a") if not a["href"].startswith("http")]
+        assert f"{cap['capture_id']}.json" in rel and f"{cap['capture_id']}.card.png" in rel
+        for href in rel:
+            if not href.endswith(".timestamps.json"):
+                assert env.rt.store.exists(f"{folder}/{href}"), href
+        # Head links name the Memento endpoints of the original.
+        assert soup.find("link", rel="original")["href"] == POST_URL
+        assert soup.find("link", rel="timegate")["href"] == f"{env.media}/timegate/{POST_URL}"
+
+
+def test_a_page_is_served_with_memento_headers_and_head_answers_the_same(env: Env, client: httpx.Client) -> None:
+    for cap in env.captures():
+        path = f"/media/{capture_page_key(cap['manifest_key'])}"
+        got = client.get(path)
+        assert got.status_code == 200 and got.headers["content-type"].startswith("text/html")
+        assert got.headers["memento-datetime"] == http_date(cap["captured_at"])
+        assert HTTP_DATE.fullmatch(got.headers["memento-datetime"])
+        parsed = links(got.headers["link"])
+        assert by_rel(parsed, "original") == [POST_URL]
+        assert by_rel(parsed, "timegate") == [f"{env.media}/timegate/{POST_URL}"]
+        assert by_rel(parsed, "timemap") == [f"{env.media}/timemap/link/{POST_URL}"]
+        assert "script-src" not in got.headers["content-security-policy"]
+        assert got.headers["x-content-type-options"] == "nosniff"
+        head = client.head(path)
+        assert head.status_code == 200 and head.content == b""
+        assert {k: head.headers[k] for k in ("memento-datetime", "link")} == \
+               {k: got.headers[k] for k in ("memento-datetime", "link")}
+    # A card or a manifest is no Memento: no Memento-Datetime.
+    key = env.captures()[0]["manifest_key"]
+    assert "memento-datetime" not in client.get(f"/media/{key}").headers
+    assert "memento-datetime" not in client.get(f"/media/{key.removesuffix('.json')}.card.html").headers
+
+
+# --- an independent reader ----------------------------------------------------------------------------
+def test_memento_client_finds_the_closest_capture_through_the_timegate(env: Env) -> None:
+    caps = env.captures()
+    times = [parse_iso(c["captured_at"]) for c in caps]
+    mc = MementoClient(timegate_uri=f"{env.media}/timegate/", check_native_timegate=False)
+    for i, cap in enumerate(caps):
+        # Starting from another capture's page: the reader finds the original in its Link header.
+        start = env.page_url(caps[(i + 1) % len(caps)])
+        info = mc.get_memento_info(start, times[i].replace(tzinfo=None, microsecond=0))
+        assert info["original_uri"] == POST_URL
+        assert info["timegate_uri"] == f"{env.media}/timegate/{POST_URL}"
+        closest = info["mementos"]["closest"]
+        assert closest["uri"] == [env.page_url(cap)] and closest["http_status_code"] == 200
+        assert closest["datetime"] == times[i].replace(tzinfo=None, microsecond=0)
+        assert info["mementos"]["first"]["uri"] == [env.page_url(caps[0])]
+        assert info["mementos"]["last"]["uri"] == [env.page_url(caps[-1])]
+    assert MementoClient.is_memento(env.page_url(caps[0]))
+    assert MementoClient.is_timegate(f"{env.media}/timegate/{POST_URL}")
+    # Between two captures, nearer the second (they are more than a second apart): the second.
+    between = times[1].replace(microsecond=0)
+    assert times[0] < between <= times[1]
+    info = mc.get_memento_info(env.page_url(caps[0]), between.replace(tzinfo=None))
+    assert info["mementos"]["closest"]["uri"] == [env.page_url(caps[1])]
+
+
+def test_the_timemap_lists_every_capture_with_its_datetime(env: Env, client: httpx.Client) -> None:
+    caps = env.captures()
+    got = client.get(f"/media/timemap/link/{POST_URL}")
+    assert got.status_code == 200 and got.headers["content-type"].startswith("application/link-format")
+    parsed = links(got.text)
+    assert by_rel(parsed, "original") == [POST_URL]
+    assert by_rel(parsed, "timegate") == [f"{env.media}/timegate/{POST_URL}"]
+    [self_uri] = by_rel(parsed, "self")
+    assert parsed[self_uri]["type"] == ["application/link-format"]
+    assert parsed[self_uri]["from"] == [http_date(caps[0]["captured_at"])]
+    assert parsed[self_uri]["until"] == [http_date(caps[-1]["captured_at"])]
+    mementos = by_rel(parsed, "memento")
+    assert mementos == [env.page_url(c) for c in caps]  # oldest first, every capture, the deleted one too
+    assert [parsed[m]["datetime"] for m in mementos] == [[http_date(c["captured_at"])] for c in caps]
+    assert by_rel(parsed, "first") == mementos[:1] and by_rel(parsed, "last") == mementos[-1:]
+    assert client.head(f"/media/timemap/link/{POST_URL}").content == b""
+
+
+# --- the TimeGate's negotiation, directly -------------------------------------------------------------
+def test_timegate_headers_and_negotiation(env: Env, client: httpx.Client) -> None:
+    caps = env.captures()
+    pages = [env.page_url(c) for c in caps]
+    gate = f"/media/timegate/{POST_URL}"
+    latest = client.get(gate)
+    assert latest.status_code == 302 and latest.headers["location"] == pages[-1]
+    assert latest.headers["vary"].lower() == "accept-datetime" and "memento-datetime" not in latest.headers
+    parsed = links(latest.headers["link"])
+    assert by_rel(parsed, "original") == [POST_URL]
+    assert by_rel(parsed, "timemap") == [f"{env.media}/timemap/link/{POST_URL}"]
+    assert by_rel(parsed, "prev") == [pages[-2]] and by_rel(parsed, "next") == []
+    for when, want in ((datetime(1999, 1, 1, tzinfo=UTC), 0), (datetime(2999, 1, 1, tzinfo=UTC), -1)):
+        got = client.get(gate, headers={"Accept-Datetime": http_date(when)})
+        assert got.headers["location"] == pages[want]
+    middle = parse_iso(caps[1]["captured_at"])
+    for form in (http_date(middle), middle.strftime("%A, %d-%b-%y %H:%M:%S GMT"),
+                 middle.strftime("%a %b %e %H:%M:%S %Y")):
+        got = client.get(gate, headers={"Accept-Datetime": form})
+        assert got.status_code == 302 and got.headers["location"] == pages[1], form
+        assert set(by_rel(links(got.headers["link"]), "prev")) == {pages[0]}
+    head = client.head(gate, headers={"Accept-Datetime": http_date(middle)})
+    assert head.status_code == 302 and head.headers["location"] == pages[1] and head.content == b""
+
+
+@pytest.mark.parametrize("value", [
+    "yesterday", "", "2025-07-15T09:12:33Z", "Tue, 15 Jul 2025 09:12:33 UTC", "Mon, 15 Jul 2025 09:12:33 GMT",
+    "Tue, 31 Feb 2025 09:12:33 GMT", "Tue, 15 Jul 2025 25:12:33 GMT", "Tue, 15 Jul 2025 09:12:33 GMT" + " " * 80,
+    "Tue, 15 Jul 2025 09:12:33 GMT\x00", "Tue, 15 Jul 20250 09:12:33 GMT"])
+def test_a_bad_accept_datetime_is_a_400(env: Env, client: httpx.Client, value: str) -> None:
+    try:
+        got = client.get(f"/media/timegate/{POST_URL}", headers={"Accept-Datetime": value})
+    except httpx.LocalProtocolError:
+        return  # a header the client itself will not send
+    assert got.status_code == 400, value
+    assert got.headers["vary"].lower() == "accept-datetime"
+    assert "Accept-Datetime" in got.json()["detail"] and "Traceback" not in got.text
+
+
+def test_parse_http_date_reads_the_three_forms_and_nothing_else() -> None:
+    when = datetime(2025, 7, 15, 9, 12, 33, tzinfo=UTC)
+    assert parse_http_date("Tue, 15 Jul 2025 09:12:33 GMT") == when
+    assert parse_http_date("Tuesday, 15-Jul-25 09:12:33 GMT") == when
+    assert parse_http_date("Tue Jul 15 09:12:33 2025") == when
+    for bad in ("Tue, 15 jul 2025 09:12:33 GMT", "Wed, 15 Jul 2025 09:12:33 GMT", "Tue, 15 Jul 2025 09:12:60 GMT"):
+        with pytest.raises(ValueError):
+            parse_http_date(bad)
+
+
+# --- URL forms ----------------------------------------------------------------------------------------
+def test_every_spelling_of_the_post_reaches_the_same_mementos(env: Env, client: httpx.Client) -> None:
+    expected = client.get(f"/media/timemap/link/{POST_URL}").text
+    for spelling in (f"https://x.com/ANI/status/{TWEET}?s=20", f"https://mobile.twitter.com/ANI/status/{TWEET}",
+                     f"{POST_URL}?ref_src=twsrc%5Etfw", quote(POST_URL, safe=""),
+                     f"https:/twitter.com/ANI/status/{TWEET}",
+                     f"https://twitter.com/i/web/status/{TWEET}"):
+        got = client.get(f"/media/timemap/link/{spelling}")
+        assert got.status_code == 200 and got.text == expected, spelling
+        gate = client.get(f"/media/timegate/{spelling}")
+        assert gate.headers["location"] == env.page_url(env.captures()[-1]), spelling
+
+
+@pytest.mark.parametrize("path", [
+    "javascript:alert(1)", "https://", "ftp://example.com/a.jpg", "not a url", "https://exa mple.com/",
+    "https%3A%2F%2Fexample.com%2F%0Aa", "https://example.com:99999/a", "//example.com/a",
+    "http://[::1/a", "https://example.com/" + "a" * 9000])
+def test_hostile_originals_are_a_one_line_400(client: httpx.Client, path: str) -> None:
+    for prefix in ("/media/timegate/", "/media/timemap/link/", "/media/memento/20250101000000/"):
+        got = client.get(prefix + path)
+        assert got.status_code in (400, 404, 414), (prefix, path, got.status_code)
+        assert "Traceback" not in got.text and "\n" not in got.text.strip()
+        if got.status_code == 400:
+            assert got.json()["detail"]
+
+
+def test_unarchived_urls_are_404_and_link_headers_stay_well_formed(client: httpx.Client) -> None:
+    for url in ("https://twitter.com/ANI/status/1", "https://example.com/never.jpg"):
+        got = client.get(f"/media/timegate/{url}")
+        assert got.status_code == 404 and got.headers["vary"].lower() == "accept-datetime"
+        assert client.get(f"/media/timemap/link/{url}").status_code == 404
+    # A query trying to break out of <...> in a Link header: its characters are escaped.
+    got = client.get(f'/media/timegate/{POST_URL}?q=%3E;%20rel="evil",<x>')
+    assert got.status_code == 302
+    parsed = links(got.headers["link"])
+    assert not by_rel(parsed, "evil") and all(">" not in uri and " " not in uri for uri in parsed)
+    [original] = by_rel(parsed, "original")
+    assert original == POST_URL  # the post's own URL, whatever query reached it
+    assert client.get("/media/memento/2025/https://example.com/a.jpg").status_code == 400
+
+
+# --- images -------------------------------------------------------------------------------------------
+def test_an_image_url_has_a_timegate_timemap_and_mementos_of_each_original(env: Env, client: httpx.Client) -> None:
+    image = env.origin.url("/media/lead.jpg")
+    got = client.get(f"/media/timemap/link/{image}")
+    assert got.status_code == 200
+    parsed = links(got.text)
+    mementos = by_rel(parsed, "memento")
+    assert len(mementos) == 2  # the first original, then the one that replaced it (same bytes twice: once)
+    bodies = []
+    for uri in mementos:
+        assert uri.startswith(f"{env.media}/memento/") and uri.endswith(f"/{image}")
+        one = client.get(uri[len(env.base):])
+        assert one.status_code == 200 and one.headers["content-type"] == "image/jpeg"
+        assert [one.headers["memento-datetime"]] == parsed[uri]["datetime"]
+        assert by_rel(links(one.headers["link"]), "original") == [image]
+        assert one.headers["x-content-type-options"] == "nosniff"
+        bodies.append(one.content)
+    assert bodies == env.images
+    first = parse_http_date(parsed[mementos[0]]["datetime"][0])
+    gate = client.get(f"/media/timegate/{image}", headers={"Accept-Datetime": http_date(first - timedelta(days=1))})
+    assert gate.status_code == 302 and gate.headers["location"] == mementos[0]
+    assert client.get(f"/media/timegate/{image}").headers["location"] == mementos[1]
+    mc = MementoClient(timegate_uri=f"{env.media}/timegate/", check_native_timegate=False)
+    info = mc.get_memento_info(mementos[0], first.replace(tzinfo=None) + timedelta(days=365))
+    assert info["original_uri"] == image and info["mementos"]["closest"]["uri"] == [mementos[1]]
+    # No Memento at another second.
+    assert client.get(f"/media/memento/19990101000000/{image}").status_code == 404
+
+
+# --- Robust Links in the rewritten articles -------------------------------------------------------------
+def test_rewritten_articles_name_the_capture_page_on_the_status_link(env: Env) -> None:
+    for aid, rep in zip(("a1", "a2", "a3"), env.reports, strict=True):
+        [embed] = rep["embeds"]
+        text = env.rt.store.get(version_key(aid, 1)).decode()
+        soup = BeautifulSoup(text, "html5lib")
+        quote_el = soup.find("blockquote")
+        assert not any(a.startswith("data-") for a in quote_el.attrs)
+        [status_link] = [a for a in soup.find_all("a") if a.get("data-versionurl")]
+        assert status_link["href"].startswith(POST_URL)
+        page = env.rt.store.public_url(capture_page_key(embed["snapshot"]))
+        assert status_link["data-versionurl"] == page  # the human page, for the deleted post too
+        assert status_link["data-originalurl"] == POST_URL
+        cap = next(c for c in env.captures() if c["manifest_key"] == embed["snapshot"])
+        assert status_link["data-versiondate"] == cap["captured_at"]
+
+
+def test_an_article_rewritten_by_an_older_release_gets_its_attributes_moved(env: Env) -> None:
+    old = article(env.origin, "old").decode().replace(
+        '<blockquote class="twitter-tweet">',
+        f'<blockquote class="twitter-tweet" data-originalurl="{POST_URL}" '
+        'data-versionurl="https://old.example/posts/twitter/1/x.json" data-versiondate="2020-01-01">')
+    [embed] = archive(env.rt, old.encode(), article_id="older", url="https://news.example/older")["embeds"]
+    page = env.rt.store.public_url(capture_page_key(embed["snapshot"]))
+    text = env.rt.store.get(version_key("older", 1)).decode()
+    assert text.count("data-versionurl=") == 1 and "old.example" not in text
+    assert '<blockquote class="twitter-tweet"><p' in text
+    assert f'data-versionurl="{page}"' in text.split(f'<a href="{POST_URL}?ref_src=twsrc%5Etfw"', 1)[1]
+
+
+# --- hostile manifests and takedowns ----------------------------------------------------------------------
+def test_a_hostile_manifest_renders_an_inert_page(env: Env) -> None:
+    manifest = json.loads(env.rt.store.get(env.captures()[0]["manifest_key"]))
+    evil = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+    manifest.update(text=evil, url="javascript:alert(3)", error=evil, tombstone=evil, status="tombstoned")
+    manifest["author"]["name"] = evil
+    manifest["sources"][0].update(request_url=evil, error=evil, name=evil)
+    manifest["media"].append({"type": evil, "status": "archived", "sha256": "../../etc", "original_url": evil})
+    manifest["articles"] = [{"article_id": evil, "url": "data:text/html,x", "occurrences": "many"}] * 500
+    manifest["quoted"] = {"post_id": evil, "manifest_key": "../../../secret.json", "status": evil}
+    page = render_capture_page(manifest, env.rt.store)
+    soup = BeautifulSoup(page, "html5lib")
+    assert not soup.find_all("script") and not soup.find_all("link", rel="original")
+    for el in soup.find_all(True):
+        assert not any(a.lower().startswith("on") for a in el.attrs), el.name
+    hrefs = [a["href"] for a in soup.find_all(href=True)] + [i["src"] for i in soup.find_all(src=True)]
+    assert all(h.startswith(("http://", "https://")) or re.fullmatch(r"[\w./-]+", h) for h in hrefs), hrefs
+    assert not any(".." in h and "secret" in h for h in hrefs)
+    assert len(soup.find_all("li")) <= 260  # lists are cut
+
+
+def test_a_taken_down_post_is_not_listed(env: Env, client: httpx.Client) -> None:
+    set_takedown(env.rt, None, "twitter", TWEET, on=True, reason="court order")
+    try:
+        assert client.get(f"/media/timegate/{POST_URL}").status_code == 404
+        assert client.get(f"/media/timemap/link/{POST_URL}").status_code == 404
+        page = f"/media/{capture_page_key(env.captures()[0]['manifest_key'])}"
+        assert client.get(page).status_code == 410
+    finally:
+        set_takedown(env.rt, None, "twitter", TWEET, on=False)
+    assert client.get(f"/media/timegate/{POST_URL}").status_code == 302
