@@ -28,6 +28,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from archiver import __version__
+from archiver.capture.fetch import content_decoder
+from archiver.capture.manifest import SCHEMA_ID as SCHEMA_V2
+from archiver.providers.markup import MARKUP_SOURCE
+from archiver.providers.oembed import OEmbedProvider
+from archiver.providers.registry import get_provider
+from archiver.providers.twitter.api import _oembed_text, expand_text, note_text, str_or_none
+from archiver.providers.twitter.ids import parse_status_url
+from archiver.providers.twitter.states import read_answer
+from archiver.providers.twitter.texts import MAX_TEXT_CHARS
 
 if TYPE_CHECKING:
     from archiver.capture.exchange import Exchange
@@ -210,7 +219,6 @@ def decoded_chunks(wire: bytes, coding: str | None, limit: int = DECODED_LIMIT) 
     a list of them); ``wire`` itself when the coding is absent or one the fetcher keeps as received.
     WarcReadError when it does not decode or decodes to more than ``limit`` bytes; every decoder call
     is bounded, so a decompression bomb costs at most ``limit`` bytes of work and 1 MiB of memory."""
-    from archiver.capture.fetch import content_decoder
 
     try:
         decoder = content_decoder(coding)
@@ -409,8 +417,6 @@ def _oembed_reader(provider: str | None) -> Any:
     """The ``PlatformSpec`` of an oEmbed provider named ``provider`` (its text and handle readers), or None."""
     if not provider:
         return None
-    from archiver.providers.oembed import OEmbedProvider
-    from archiver.providers.registry import get_provider
 
     try:
         inner = get_provider(provider)
@@ -448,9 +454,6 @@ def _read_twitter_answer(posts: _Posts, body: dict[str, Any], uri: str | None) -
     "note_tweet" when it carries the note), author name and handle, and the copies of its quoted
     ("quoting_post") and replied-to ("replying_post") posts, read as the Twitter capture reads them.
     Returns the answer's kind ("tweet", "tombstone", ...)."""
-    from archiver.providers.twitter.api import expand_text, note_text, str_or_none
-    from archiver.providers.twitter.states import read_answer
-    from archiver.providers.twitter.texts import MAX_TEXT_CHARS
 
     answer = read_answer(body)
 
@@ -480,13 +483,11 @@ def _read_oembed(posts: _Posts, body: dict[str, Any], uri: str | None, provider:
     under the post id and read as ``twitter.api.fetch_oembed`` reads it; for any other post, filed
     under ``url:<asked URL>`` and read by ``provider``'s PlatformSpec (the title as text otherwise).
     Returns the key it was filed under."""
-    from archiver.providers.twitter.ids import parse_status_url
 
     asked = _asked_url(uri)
     found = parse_status_url(asked or "") or (parse_status_url(body["url"]) if isinstance(body.get("url"), str)
                                               else None)
     if found is not None:
-        from archiver.providers.twitter.api import _oembed_text
 
         m = re.search(r"(?:twitter|x)\.com/([A-Za-z0-9_]{1,15})/?$", str(body.get("author_url") or ""))
         name = body.get("author_name") if isinstance(body.get("author_name"), str) else None
@@ -655,8 +656,6 @@ def check_manifest_against_warc(manifest: dict[str, Any], warc: bytes) -> list[s
 
 
 def _check_texts(manifest: dict[str, Any], said: list[dict[str, str]]) -> list[str]:
-    from archiver.capture.manifest import SCHEMA_ID as SCHEMA_V2
-    from archiver.providers.markup import MARKUP_SOURCE
 
     problems: list[str] = []
     by_source: dict[str, set[str]] = {}
