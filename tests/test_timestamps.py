@@ -428,6 +428,21 @@ def test_verify_needs_the_right_trust_roots(stamped: Any) -> None:
     assert ts.verify_capture_timestamps(manifest, rec, tokens, [b"not a certificate"])
 
 
+def test_without_ca_certs_a_token_without_its_root_is_taken_in_but_verify_needs_the_root(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    with LocalTSA("a TSA that sends no root", chain=False) as bare, LocalTSA("one that sends its root") as full:
+        settings = tmp_settings(**origin.settings_overrides(), tsa_urls=f"{bare.url},{full.url}", tsa_retries=0)
+        with Runtime.from_settings(settings) as rt:
+            key = manifest_keys(archive(rt, story(TWEETS[1])))[0]
+            rec = record(rt, key)
+            assert [t["signature_checked"] for t in rec["tokens"]] == [False, True]
+            manifest, tokens = rt.store.get(key), tokens_of(rt, rec)
+        [problem] = ts.verify_capture_timestamps(manifest, rec, tokens, None)
+        assert problem.startswith(f"token {rec['tokens'][0]['token_key']}: no trust roots given")
+        assert ts.verify_capture_timestamps(manifest, rec, tokens, [bare.ca_pem, full.ca_pem]) == []
+        assert openssl_verify(rec["root"], tokens[rec["tokens"][0]["token_key"]], bare.ca_file)[0]
+
+
 # --- the workers' pending set -----------------------------------------------------------------------------
 def test_pending_set_batches_due_captures_and_keeps_failures_for_later(
         tmp_settings: Callable[..., Settings], origin: FixtureOrigin, tsas: tuple[LocalTSA, LocalTSA],

@@ -9,12 +9,14 @@ is. Each capture keeps a record beside its manifest (``timestamp_record_key``)::
 
     {"schema": "archiver.timestamps.v1", "manifest_key", "manifest_sha256", "hash_algorithm": "sha256",
      "leaf", "path": [{"side": "left" | "right", "hash"}], "root", "batch_size",
-     "tokens": [{"tsa_url", "token_key", "gen_time", "serial", "policy", "tsa_name"}],
+     "tokens": [{"tsa_url", "token_key", "gen_time", "serial", "policy", "tsa_name", "signature_checked"}],
      "failed_attempts": [{"tsa_url", "at", "error"}], "created_at", "updated_at"}
 
-(hex digests lowercase; times ISO 8601 UTC; ``serial`` a decimal string; ``failed_attempts`` the
-last MAX_FAILURES). The tokens, each a DER TimeStampResp as the TSA sent it, are stored at
-``timestamps/<root>/<n>.tsr`` (n: the TSA's place in ``tsa_urls``).
+(hex digests lowercase; times ISO 8601 UTC; ``serial`` a decimal string; ``signature_checked``
+whether the token's signature was verified when it arrived, False only when no ``tsa_ca_certs`` is
+configured and the token carries no root certificate; ``failed_attempts`` the last MAX_FAILURES).
+The tokens, each a DER TimeStampResp as the TSA sent it, are stored at ``timestamps/<root>/<n>.tsr``
+(n: the TSA's place in ``tsa_urls``).
 
 The record is written with its root *before* any TSA is asked, so a run that dies halfway leaves a
 record that is not complete, which the next run (or scan) completes over the same root: one token per
@@ -283,12 +285,14 @@ def load_trust_roots(settings: Settings) -> list[bytes]:
 @dataclass(frozen=True)
 class TokenInfo:
     """What a checked token says: its time (ISO 8601 UTC, to the second), serial number (decimal),
-    policy OID, the TSA's name (its GeneralName as text, or None)."""
+    policy OID, the TSA's name (its GeneralName as text, or None), and whether its signature was
+    verified (False only for a token accepted with `unanchored_ok`: no trust root to check it by)."""
 
     gen_time: str
     serial: str
     policy: str
     tsa_name: str | None
+    signature_checked: bool = True
 
 
 def _gen_time(value: datetime) -> str:
@@ -308,15 +312,17 @@ def _tsa_name(resp: TimeStampResponse) -> str | None:
 
 
 def check_token(data: bytes, root: bytes, trust_roots: Sequence[bytes] | None, *,
-                nonce: int | None = None) -> tuple[TimeStampResponse, TokenInfo]:
+                nonce: int | None = None, unanchored_ok: bool = False) -> tuple[TimeStampResponse, TokenInfo]:
     """Check a TimeStampResp (DER) over the 32-byte Merkle `root` and return it with what it says.
 
     It must parse (rfc3161-client), be granted, carry a SHA-256 message imprint equal to `root` (and
     `nonce` when given) and verify with rfc3161-client's Verifier: the signature chains to one of
     `trust_roots` (DER or PEM certificates) and the signer's certificate has the critical
     timeStamping EKU. With `trust_roots` None the self-signed certificates the token carries are
-    used, which checks its integrity but not who the TSA is. Raises TsaError (malformed, rejected,
-    invalid) with a one-line reason."""
+    used, which checks its integrity but not who the TSA is; when it carries none, the token is
+    refused, or with `unanchored_ok` (taking a token in with no ``tsa_ca_certs`` configured: many
+    TSAs leave their root out) accepted on its imprint and nonce alone, ``signature_checked``
+    False. Raises TsaError (malformed, rejected, invalid) with a one-line reason."""
     if not isinstance(data, bytes) or not data:
         raise TsaError("malformed", "empty answer, not a TimeStampResp")
     if len(data) > MAX_RESPONSE_BYTES:
@@ -355,6 +361,8 @@ def check_token(data: bytes, root: bytes, trust_roots: Sequence[bytes] | None, *
                 cert = x509.load_der_x509_certificate(der)
                 if cert.issuer == cert.subject:
                     roots.append(cert)
+        if not roots and unanchored_ok:
+            return resp, TokenInfo(_gen_time(gen), str(serial), policy.dotted_string, _tsa_name(resp), False)
         if not roots:
             raise TsaError("invalid", "no trust roots given and the token carries no root certificate: "
                                       "its signature cannot be checked")
@@ -394,7 +402,7 @@ def request_token(url: str, preimage: bytes, settings: Settings, trust_roots: Se
                    .nonce(nonce=True).cert_request(cert_request=True).build())
         try:
             body = post_query(url, request.as_bytes(), settings)
-            _, info = check_token(body, root, trust_roots, nonce=request.nonce)
+            _, info = check_token(body, root, trust_roots, nonce=request.nonce, unanchored_ok=trust_roots is None)
             return body, info
         except TsaError as exc:
             if attempt == attempts - 1 or exc.kind == "refused":
@@ -702,7 +710,7 @@ def _obtain(rt: Runtime, url: str, n: int, root_hex: str, root: bytes, preimage:
         if info.metadata.get(TSA_META) != tsa:
             continue   # another TSA's token over this root
         try:
-            _, checked = check_token(store.get(k), root, trust)
+            _, checked = check_token(store.get(k), root, trust, unanchored_ok=trust is None)
             return _entry(url, k, checked)
         except (TsaError, ObjectNotFound):
             key = k    # ours, but it no longer checks: replaced
@@ -718,7 +726,7 @@ def _obtain(rt: Runtime, url: str, n: int, root_hex: str, root: bytes, preimage:
 
 def _entry(url: str, key: str, info: TokenInfo) -> dict[str, Any]:
     return {"tsa_url": url_id(url), "token_key": key, "gen_time": info.gen_time, "serial": info.serial,
-            "policy": info.policy, "tsa_name": info.tsa_name}
+            "policy": info.policy, "tsa_name": info.tsa_name, "signature_checked": info.signature_checked}
 
 
 def find_pending(rt: Runtime, *, since: datetime | None = None, limit: int | None = None,
