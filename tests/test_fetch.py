@@ -616,7 +616,7 @@ def test_a_declared_length_over_the_cap_is_refused_before_reading_whatever_the_c
     with fetcher_for(settings_for(origin, max_bytes_json=20)) as f, pytest.raises(FetchError) as err:
         f.get(origin.url("/big"))
     assert err.value.kind == "too_large" and "declares" in str(err.value)
-    assert err.value.exchanges[-1].wire == b""
+    assert err.value.exchanges[-1].wire == b"" and err.value.exchanges[-1].truncated == "length"
 
 
 @pytest.mark.parametrize("coding", ["gzip", "deflate"])

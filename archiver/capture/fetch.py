@@ -274,6 +274,7 @@ class Fetcher:
             ex.response_headers = list(resp.headers.items())
             declared = resp.headers.get("content-length", "").strip()
             if declared.isdigit() and int(declared) > cap:  # the cap holds for the bytes on the wire too
+                ex.truncated = "length"  # not read at all
                 raise FetchError("too_large",
                                  f"{target.url[:200]} declares {declared} bytes, over the cap of {cap}")
             self._read_body(resp, ex, cap, end, watchdog)
