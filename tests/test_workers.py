@@ -22,7 +22,7 @@ from archiver.runtime import Runtime
 from archiver.steps.capture import RETRY_MARK
 from archiver.steps.prepare import load_plan
 from archiver.steps.results import load_result
-from archiver.storage.layout import patch_key
+from archiver.storage.layout import capture_page_key, patch_key
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 from tests.harness.celery_worker import Worker, settings_env
 
@@ -228,7 +228,7 @@ def test_workers_retrying_a_partial_capture_of_a_post_gone_since_keep_it(setting
     assert statuses[0] == "partial" and set(statuses[1:]) == {"age_restricted"}
     [row] = [r for r in rt.catalog.items("story", plan.source_sha256) if r["item_id"] == item.item_id]
     assert (row["status"], row["manifest_key"], row["retry_at"]) == ("partial", first.manifest_key, None)
-    assert all(rt.store.public_url(first.manifest_key) in rt.store.get(v.key).decode()
+    assert all(rt.store.public_url(capture_page_key(first.manifest_key)) in rt.store.get(v.key).decode()
                for v in versions(rt, "story"))
     rt.close()
 
