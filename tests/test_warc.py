@@ -272,7 +272,7 @@ def test_an_edited_payload_is_caught_by_its_digests(captured: dict[str, Any]) ->
     edited = plain.replace(b"Pinecrest Observer", b"Pinecrest Obscurer")
     assert edited != plain
     problems = check_manifest_against_warc(m, edited)
-    assert any("resource record urn:archiver:" in p and "digest" in p for p in problems), problems
+    assert any('resource record "urn:archiver:' in p and "digest" in p for p in problems), problems
     renamed = any('author name "Pinecrest Observer"' in p for p in problems)
     assert renamed is (captured["coding"] is None), problems
 
@@ -434,3 +434,19 @@ def test_a_hostile_warc_is_one_line_never_a_traceback(kind: str) -> None:
     if kind == "a control-laden author":
         assert any("\\u001b[31mred\\u202e" in p for p in problems), problems
     assert check_manifest_against_warc("not a manifest", data) == ["the manifest is not a JSON object"]  # type: ignore[arg-type]
+
+
+def test_a_manifest_of_hostile_shapes_is_checked_without_raising(captured: dict[str, Any]) -> None:
+    m = _of(captured, QUOTING["id"])
+    warc = captured["store"].get(m["warc"])
+    """Values of the wrong type are problems, or nothing to compare (no media), never a raise."""
+    for edit, wrong in ((lambda d: d["author"].update(name=["Pinecrest Observer"]), True),
+                        (lambda d: d.update(texts=[{"source": {"x": 1}, "text": ["t"]}, "junk"]), True),
+                        (lambda d: d.update(text={"t": 1}), True),
+                        (lambda d: d.update(card={"image": {"status": "archived", "sha256": 7}}), True),
+                        (lambda d: d.update(media="photo", sources={"name": "x"}), False),
+                        (lambda d: d.update(text_source=["syndication"], post_id=None, url=12), True)):
+        forged = copy.deepcopy(m)
+        edit(forged)
+        problems = check_manifest_against_warc(forged, warc)
+        assert bool(problems) is wrong and all(isinstance(p, str) and "\n" not in p for p in problems), problems

@@ -52,6 +52,9 @@ DECODED_LIMIT = 512 * 1024 * 1024
 READ_BUDGET = 1024 * 1024 * 1024
 JSON_LIMIT = 16 * 1024 * 1024
 MAX_PROBLEMS = 50
+# What derive_from_warc keeps of the answers: at most MAX_POSTS posts, MAX_SAID values of each kind a post.
+MAX_POSTS = 1000
+MAX_SAID = 50
 _CHUNK = 64 * 1024
 
 
@@ -417,7 +420,6 @@ def _oembed_reader(provider: str | None) -> Any:
     """The ``PlatformSpec`` of an oEmbed provider named ``provider`` (its text and handle readers), or None."""
     if not provider:
         return None
-
     try:
         inner = get_provider(provider)
     except ValueError:
@@ -441,11 +443,13 @@ class _Posts:
 
     def add(self, key: str, source: str, uri: str | None, *, text: str | None = None, name: str | None = None,
             handle: str | None = None) -> None:
+        if key not in self.posts and len(self.posts) >= MAX_POSTS:
+            return
         post = self._post(key)
         for kind, value in (("texts", text), ("names", name), ("handles", handle)):
             if isinstance(value, str) and value.strip():
                 entry = {"source": source, "value": value, "uri": uri or ""}
-                if entry not in post[kind]:
+                if len(post[kind]) < MAX_SAID and entry not in post[kind]:
                     post[kind].append(entry)
 
 
@@ -454,7 +458,6 @@ def _read_twitter_answer(posts: _Posts, body: dict[str, Any], uri: str | None) -
     "note_tweet" when it carries the note), author name and handle, and the copies of its quoted
     ("quoting_post") and replied-to ("replying_post") posts, read as the Twitter capture reads them.
     Returns the answer's kind ("tweet", "tombstone", ...)."""
-
     answer = read_answer(body)
 
     def tweet(tw: dict[str, Any], source: str) -> None:
@@ -483,12 +486,10 @@ def _read_oembed(posts: _Posts, body: dict[str, Any], uri: str | None, provider:
     under the post id and read as ``twitter.api.fetch_oembed`` reads it; for any other post, filed
     under ``url:<asked URL>`` and read by ``provider``'s PlatformSpec (the title as text otherwise).
     Returns the key it was filed under."""
-
     asked = _asked_url(uri)
     found = parse_status_url(asked or "") or (parse_status_url(body["url"]) if isinstance(body.get("url"), str)
                                               else None)
     if found is not None:
-
         m = re.search(r"(?:twitter|x)\.com/([A-Za-z0-9_]{1,15})/?$", str(body.get("author_url") or ""))
         name = body.get("author_name") if isinstance(body.get("author_name"), str) else None
         posts.add(found[1], "oembed", uri, text=_oembed_text(str(body.get("html") or "")) or None, name=name,
@@ -532,7 +533,7 @@ def derive_from_warc(warc: bytes, provider: str | None = None) -> dict[str, Any]
     for rec in iter_warc(warc, keep=JSON_LIMIT):
         if out["warc_version"] is None and rec.warc_version:
             out["warc_version"] = rec.warc_version.removeprefix("WARC/")
-        where = f"{rec.type} record {(rec.uri or '')[:160]}"
+        where = f"{rec.type} record {_shown(rec.uri, 160)}"
         if rec.digests_ok is False:
             problems.append(f"{where}: {'; '.join(rec.digest_problems)[:160] or 'digest does not match'}")
         if rec.type == "warcinfo":
@@ -623,21 +624,42 @@ def check_manifest_against_warc(manifest: dict[str, Any], warc: bytes) -> list[s
         return [f"the WARC {exc}"]
     except Exception as exc:  # hostile input must end in a line, never a traceback
         return [f"the WARC could not be read ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"]
-    problems = list(derived["problems"])
-    responses = derived["responses"]
-    whole = [r for r in responses if not r["truncated"] and r["sha256"]]
-    ok_shas = {r["sha256"] for r in whole if isinstance(r["status"], int) and 200 <= r["status"] < 300}
+    try:
+        problems = list(derived["problems"]) + _check(manifest, derived)
+    except Exception as exc:  # a manifest of an unexpected shape: said, never raised
+        problems = [f"the manifest could not be checked against its WARC ({type(exc).__name__}: "
+                    f"{' '.join(str(exc).split())[:120]})"]
+    if len(problems) > MAX_PROBLEMS:
+        problems = [*problems[:MAX_PROBLEMS], f"and {len(problems) - MAX_PROBLEMS} more problems"]
+    return problems
 
-    for i, src in enumerate(manifest.get("sources") or []):
+
+def _is_in(value: Any, values: set[str]) -> bool:
+    """``value`` is one of ``values`` (a value of another type, from a hostile manifest, is not)."""
+    return isinstance(value, str) and value in values
+
+
+def _check(manifest: dict[str, Any], derived: dict[str, Any]) -> list[str]:
+    """``check_manifest_against_warc``'s checks of ``manifest`` against what ``derive_from_warc`` said."""
+    problems: list[str] = []
+    at: dict[Any, list[dict[str, Any]]] = {}  # responses by URI
+    for r in derived["responses"]:
+        at.setdefault(r["uri"], []).append(r)
+    whole_2xx = {(r["uri"], r["sha256"]) for r in derived["responses"] if not r["truncated"] and r["sha256"]
+                 and isinstance(r["status"], int) and 200 <= r["status"] < 300}
+    ok_shas = {sha for _, sha in whole_2xx}
+    sources = manifest.get("sources")
+    for i, src in enumerate(sources if isinstance(sources, list) else []):
         if not isinstance(src, dict) or src.get("http_status") is None or not _sha(src.get("response_sha256")):
             continue
         url, sha = src.get("final_url"), src["response_sha256"]
-        at = [r for r in responses if r["uri"] == url]
-        if any(r["truncated"] for r in at) and not any(r["sha256"] == sha for r in at):
+        found = at.get(url, []) if isinstance(url, str) else []
+        if any(r["sha256"] == sha for r in found):
+            continue
+        if any(r["truncated"] for r in found):
             continue  # a body cut short: the capture hashed what it decoded before the cut
-        if not any(r["sha256"] == sha for r in at):
-            problems.append(f"source {_shown(src.get('name'), 40)} (sources[{i}]): no response in the WARC at "
-                            f"{_shown(url, 120)} has its SHA-256 {sha[:16]}…")
+        problems.append(f"source {_shown(src.get('name'), 40)} (sources[{i}]): no response in the WARC at "
+                        f"{_shown(url, 120)} has its SHA-256 {sha[:16]}…")
 
     post: dict[str, list[dict[str, str]]] = {"texts": [], "names": [], "handles": []}
     for key in (str(manifest.get("post_id") or ""), f"url:{manifest.get('url')}"):
@@ -647,16 +669,13 @@ def check_manifest_against_warc(manifest: dict[str, Any], warc: bytes) -> list[s
     author = manifest.get("author") if isinstance(manifest.get("author"), dict) else {}
     for field_, kind, what in (("name", "names", "author name"), ("handle", "handles", "author handle")):
         said = post[kind]
-        if said and author.get(field_) not in {e["value"] for e in said}:
+        if said and not _is_in(author.get(field_), {e["value"] for e in said}):
             problems.append(f"{what} {_shown(author.get(field_))} is not what the WARC's answers say: {_said(said)}")
-    problems += _check_media(manifest, whole, ok_shas)
-    if len(problems) > MAX_PROBLEMS:
-        problems = [*problems[:MAX_PROBLEMS], f"and {len(problems) - MAX_PROBLEMS} more problems"]
+    problems += _check_media(manifest, whole_2xx, ok_shas)
     return problems
 
 
 def _check_texts(manifest: dict[str, Any], said: list[dict[str, str]]) -> list[str]:
-
     problems: list[str] = []
     by_source: dict[str, set[str]] = {}
     for e in said:
@@ -673,7 +692,7 @@ def _check_texts(manifest: dict[str, Any], said: list[dict[str, str]]) -> list[s
             if name not in by_source:
                 problems.append(f"texts: the {_shown(name, 40)} text {_shown(t.get('text'))} is not in any answer "
                                 "the WARC holds")
-            elif t.get("text") not in by_source[name]:
+            elif not _is_in(t.get("text"), by_source[name]):
                 problems.append(f"texts: the {_shown(name, 40)} text {_shown(t.get('text'))} is not what the WARC's "
                                 f"answer says: {_said([e for e in said if e['source'] == name])}")
         names = {t.get("source") for t in listed}
@@ -687,7 +706,7 @@ def _check_texts(manifest: dict[str, Any], said: list[dict[str, str]]) -> list[s
             problems.append(f"text {_shown(text)} is not its source {_shown(source, 40)}'s text "
                             f"{_shown(chosen.get('text'))}")
     if isinstance(source, str) and source != MARKUP_SOURCE and source in by_source:
-        if text not in by_source[source]:
+        if not _is_in(text, by_source[source]):
             problems.append(f"text {_shown(text)} is not what the WARC's {_shown(source, 40)} answer says: "
                             f"{_said([e for e in said if e['source'] == source])}")
     elif isinstance(source, str) and source != MARKUP_SOURCE:
@@ -701,9 +720,10 @@ def _check_texts(manifest: dict[str, Any], said: list[dict[str, str]]) -> list[s
     return problems
 
 
-def _check_media(manifest: dict[str, Any], whole: list[dict[str, Any]], ok_shas: set[str]) -> list[str]:
+def _check_media(manifest: dict[str, Any], whole_2xx: set[tuple[Any, str]], ok_shas: set[str]) -> list[str]:
     problems: list[str] = []
-    media = [m for m in manifest.get("media") or [] if isinstance(m, dict)]
+    listed = manifest.get("media")
+    media = [m for m in listed if isinstance(m, dict)] if isinstance(listed, list) else []
     card = manifest.get("card")
     if isinstance(card, dict) and isinstance(card.get("image"), dict):
         media.append({**card["image"], "type": "link card image"})
@@ -714,7 +734,7 @@ def _check_media(manifest: dict[str, Any], whole: list[dict[str, Any]], ok_shas:
             url = m.get("final_url") or m.get("original_url")
             if sha is None:
                 problems.append(f"{kind} {_shown(url, 120)}: archived without a SHA-256")
-            elif not any(r["uri"] == url and r["sha256"] == sha and 200 <= (r["status"] or 0) < 300 for r in whole):
+            elif not isinstance(url, str) or (url, sha) not in whole_2xx:
                 problems.append(f"{kind} {sha[:16]}…: no whole 2xx response in the WARC at {_shown(url, 120)} "
                                 "has this SHA-256")
         poster = _sha(m.get("poster_sha256"))
