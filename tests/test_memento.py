@@ -15,24 +15,28 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 import uvicorn
 from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
 from memento_client import MementoClient
 
 from archiver.capture.cards.page import render_capture_page
 from archiver.capture.manifest import GONE_STATUSES
 from archiver.capture.memento import http_date, parse_http_date, parse_iso
 from archiver.compliance.holds import set_takedown
-from archiver.config.settings import Settings
+from archiver.config.settings import Settings, load_settings
 from archiver.runners.local import archive
 from archiver.runtime import Runtime
 from archiver.storage.layout import capture_page_key, version_key
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 from archiver.web.app import create_app
+from archiver.web.routes.memento import ensure_indexes
+from tests.harness.services import SeaweedFS, fresh_pg_dsn
 
 TWEET = "1945048830047662087"
 POST_URL = f"https://twitter.com/ANI/status/{TWEET}"
@@ -82,8 +86,6 @@ def _two_seconds_on() -> None:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    from archiver.config.settings import load_settings
-
     port = free_port()
     tweets = [TweetFixture(id=TWEET, handle="ANI", name="ANI", text="Lavrov and Jaishankar meet in Tianjin",
                            photos=[{"name": "p1.jpg", "alt": "handshake", "width": 640, "height": 400}],
@@ -263,13 +265,10 @@ def test_timegate_headers_and_negotiation(env: Env, client: httpx.Client) -> Non
 
 @pytest.mark.parametrize("value", [
     "yesterday", "", "2025-07-15T09:12:33Z", "Tue, 15 Jul 2025 09:12:33 UTC", "Mon, 15 Jul 2025 09:12:33 GMT",
-    "Tue, 31 Feb 2025 09:12:33 GMT", "Tue, 15 Jul 2025 25:12:33 GMT", "Tue, 15 Jul 2025 09:12:33 GMT" + " " * 80,
-    "Tue, 15 Jul 2025 09:12:33 GMT\x00", "Tue, 15 Jul 20250 09:12:33 GMT"])
+    "Tue, 31 Feb 2025 09:12:33 GMT", "Tue, 15 Jul 2025 25:12:33 GMT", "Tue, 15 Jul 2025 09:12:33 GMT;x",
+    ", ".join(["Tue, 15 Jul 2025 09:12:33 GMT"] * 3), "Tue, 15 Jul 20250 09:12:33 GMT", "Tue, 15 Jul 2025"])
 def test_a_bad_accept_datetime_is_a_400(env: Env, client: httpx.Client, value: str) -> None:
-    try:
-        got = client.get(f"/media/timegate/{POST_URL}", headers={"Accept-Datetime": value})
-    except httpx.LocalProtocolError:
-        return  # a header the client itself will not send
+    got = client.get(f"/media/timegate/{POST_URL}", headers={"Accept-Datetime": value})
     assert got.status_code == 400, value
     assert got.headers["vary"].lower() == "accept-datetime"
     assert "Accept-Datetime" in got.json()["detail"] and "Traceback" not in got.text
@@ -416,3 +415,37 @@ def test_a_taken_down_post_is_not_listed(env: Env, client: httpx.Client) -> None
     finally:
         set_takedown(env.rt, None, "twitter", TWEET, on=False)
     assert client.get(f"/media/timegate/{POST_URL}").status_code == 302
+
+
+# --- S3 and PostgreSQL ----------------------------------------------------------------------------------
+@pytest.mark.integration
+def test_timegates_timemaps_and_pages_on_s3_and_postgres(tmp_path: Path, s3: SeaweedFS, postgres_dsn: str) -> None:
+    tweets = [TweetFixture(id=TWEET, handle="ANI", name="ANI", text="Lavrov and Jaishankar meet in Tianjin",
+                           photos=[{"name": "p1.jpg", "alt": "handshake", "width": 640, "height": 400}],
+                           media_code="HA2sQBIEQc")]
+    image = make_image("lead", 320, 200)
+    with FixtureOrigin(tweets=tweets, images={"/media/lead.jpg": image}) as origin:
+        settings = load_settings(env={}).replace(
+            home=str(tmp_path), **origin.settings_overrides(), **s3.settings_overrides(s3.make_bucket(), "news"),
+            catalog=fresh_pg_dsn(postgres_dsn), public_base_url="https://archive.example/media")
+        rt = Runtime.from_settings(settings)
+        ensure_indexes(rt.catalog)  # before a URL longer than a B-tree entry may be is stored
+        long_image = origin.url("/media/lead.jpg") + "?sig=" + "a" * 3000
+        src = article(origin).decode().replace(origin.url("/media/lead.jpg"), long_image).encode()
+        [embed] = archive(rt, src, article_id="s3pg", url="https://news.example/s3pg")["embeds"]
+        page_key = capture_page_key(embed["snapshot"])
+        with TestClient(create_app(settings, runtime=rt), raise_server_exceptions=False) as client:
+            gate = client.get(f"/media/timegate/https://x.com/ANI/status/{TWEET}", follow_redirects=False)
+            assert gate.status_code == 302 and gate.headers["location"] == rt.store.public_url(page_key)
+            page = client.get(f"/media/{page_key}")
+            assert page.status_code == 200 and "archiver-card" in page.text
+            assert page.headers["memento-datetime"] == http_date(
+                json.loads(rt.store.get(embed["snapshot"]))["captured_at"])
+            timemap = links(client.get(f"/media/timemap/link/{POST_URL}").text)
+            assert by_rel(timemap, "memento") == [rt.store.public_url(page_key)]
+            image_map = client.get(f"/media/timemap/link/{long_image}")
+            assert image_map.status_code == 200
+            [uri] = by_rel(links(image_map.text), "memento")
+            one = client.get(uri.removeprefix("https://archive.example"))
+            assert one.status_code == 200 and one.content == image and "memento-datetime" in one.headers
+        rt.close()
