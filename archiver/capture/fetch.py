@@ -12,6 +12,7 @@ the body as received (content-encoding kept) and decoded (``_read_body``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import random
 import socket
@@ -43,8 +44,9 @@ CHUNK = 64 * 1024
 _PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
-class _Watchdog:
-    """Cuts a socket when the deadline passes, whatever the socket is blocked on."""
+class Watchdog:
+    """Cuts a socket when the deadline passes, whatever the socket is blocked on (a server dripping
+    bytes); `fired` says it did. Shared by every bounded HTTP exchange (the fetcher, the TSA client)."""
 
     def __init__(self, seconds: float) -> None:
         self.fired = False
@@ -96,7 +98,7 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _response_head(conn: HTTPConnection, target: Target, watchdog: _Watchdog) -> urllib3.HTTPResponse:
+def _response_head(conn: HTTPConnection, target: Target, watchdog: Watchdog) -> urllib3.HTTPResponse:
     """The response's status line and headers, read by http.client under its limits.
 
     A head that breaks HTTP (more than 100 header lines, a status or header line over 64 KiB, a
@@ -115,6 +117,20 @@ def _response_head(conn: HTTPConnection, target: Target, watchdog: _Watchdog) ->
                                       f"({type(exc).__name__}: {reason})") from None
 
 
+@functools.lru_cache(maxsize=4)
+def ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """A TLS client context verifying against `ca_bundle` (a PEM file path; certifi's when None),
+    built once per bundle (loading it costs about 16 ms). ConfigError when the file is not a
+    readable PEM bundle."""
+    ctx = create_urllib3_context()
+    bundle = ca_bundle or certifi.where()
+    try:
+        ctx.load_verify_locations(bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"fetch_ca_bundle {bundle!r} is not a readable PEM bundle: {exc}") from None
+    return ctx
+
+
 class Fetcher:
     """GET with the address guard, limits, politeness, retries and exchange records."""
 
@@ -123,12 +139,7 @@ class Fetcher:
         self.limiter: HostLimiter = limiter or LocalHostLimiter.from_settings(settings)
         # An absolute time.monotonic() no request may outlive (the local runner's overall deadline).
         self.deadline_at: float | None = None
-        self._ssl_context = create_urllib3_context()
-        bundle = settings.fetch_ca_bundle or certifi.where()
-        try:
-            self._ssl_context.load_verify_locations(bundle)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"fetch_ca_bundle {bundle!r} is not a readable PEM bundle: {exc}") from None
+        self._ssl_context = ssl_context(settings.fetch_ca_bundle)
 
     def close(self) -> None:
         """Nothing is pooled; kept so callers can release the fetcher the same way in every mode."""
@@ -244,7 +255,7 @@ class Fetcher:
 
     def _talk(self, target: Target, ex: Exchange, cap: int, end: float) -> None:
         s = self.settings
-        watchdog = _Watchdog(end - time.monotonic())
+        watchdog = Watchdog(end - time.monotonic())
         conn: HTTPConnection | None = None
         resp = None
         try:
@@ -297,7 +308,7 @@ class Fetcher:
 
     @staticmethod
     def _read_body(resp: urllib3.HTTPResponse, ex: Exchange, cap: int, end: float,
-                   watchdog: _Watchdog) -> None:
+                   watchdog: Watchdog) -> None:
         """The body into ``ex``, chunk by chunk, read as received (``decode_content=False``; chunked
         transfer coding is removed by http.client) and decoded here with urllib3's own decoders
         (``content_decoder``): ``ex.wire_body`` the bytes as received and ``ex.body`` the decoded

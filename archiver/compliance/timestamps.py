@@ -42,9 +42,6 @@ import http.client
 import json
 import logging
 import re
-import socket
-import ssl
-import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -53,7 +50,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import certifi
 import urllib3
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -67,9 +63,9 @@ from rfc3161_client import (
     decode_timestamp_response,
 )
 from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.util.ssl_ import create_urllib3_context
 
 from archiver.capture.exchange import FetchError
+from archiver.capture.fetch import Watchdog, ssl_context
 from archiver.capture.guard import resolve_target
 from archiver.compliance.merkle import (
     Step,
@@ -135,47 +131,6 @@ class TsaError(Exception):
 
 
 # --- the HTTP POST -------------------------------------------------------------------------------
-class _Watchdog:
-    """Cuts a socket when the deadline passes, whatever it is blocked on (a TSA dripping bytes)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.fired = False
-        self._sock: socket.socket | None = None
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(max(0.0, seconds), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def watch(self, sock: socket.socket | None) -> None:
-        with self._lock:
-            self._sock = sock
-            if self.fired:
-                self._cut()
-
-    def _fire(self) -> None:
-        with self._lock:
-            self.fired = True
-            self._cut()
-
-    def _cut(self) -> None:
-        if self._sock is not None:
-            with contextlib.suppress(OSError):
-                self._sock.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-
-def _ssl_context(settings: Settings) -> ssl.SSLContext:
-    ctx = create_urllib3_context()
-    bundle = settings.fetch_ca_bundle or certifi.where()
-    try:
-        ctx.load_verify_locations(bundle)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"fetch_ca_bundle {bundle!r} is not a readable PEM bundle: {exc}") from None
-    return ctx
-
-
 def post_query(url: str, query: bytes, settings: Settings, *, timeout: float | None = None,
                max_bytes: int = MAX_RESPONSE_BYTES) -> bytes:
     """POST an RFC 3161 TimeStampReq (DER) to a TSA over HTTP(S) (RFC 3161 section 3.4) and return the
@@ -193,7 +148,7 @@ def post_query(url: str, query: bytes, settings: Settings, *, timeout: float | N
         target = resolve_target(url, settings, timeout=min(seconds, settings.fetch_connect_timeout))
     except FetchError as exc:
         raise TsaError("refused" if exc.kind in ("refused", "bad_url") else exc.kind, str(exc)) from None
-    watchdog = _Watchdog(end - time.monotonic())
+    watchdog = Watchdog(end - time.monotonic())
     conn: HTTPConnection | None = None
     resp: Any = None
     try:
@@ -203,8 +158,8 @@ def post_query(url: str, query: bytes, settings: Settings, *, timeout: float | N
             try:
                 if target.scheme == "https":
                     conn = HTTPSConnection(ip, target.port, timeout=min(left, settings.fetch_connect_timeout),
-                                           server_hostname=target.host, ssl_context=_ssl_context(settings),
-                                           cert_reqs="CERT_REQUIRED")
+                                           server_hostname=target.host, cert_reqs="CERT_REQUIRED",
+                                           ssl_context=ssl_context(settings.fetch_ca_bundle))
                 else:
                     conn = HTTPConnection(ip, target.port, timeout=min(left, settings.fetch_connect_timeout))
                 conn.connect()
