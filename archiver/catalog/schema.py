@@ -102,10 +102,14 @@ ADDED_COLUMNS = {"captures": ["lang", "media", "card_text", "text_complete"], "a
                  "items": ["retry_at"]}
 # Columns added to the backends' `posts` table (after it is made).
 ADDED_POST_COLUMNS = ["text_complete"]
-# Indexes on added columns: made after the columns are.
+# The indexed prefix of items.url: a URL may be longer than a B-tree entry may be (PostgreSQL: about
+# 2.7 kB), so lookups by URL (the Memento TimeGate and TimeMap of an image) go through its prefix.
+ITEM_URL_PREFIX_CHARS = 200
+# Indexes on added columns, and later ones: made after the columns are.
 SWEEP_INDEXES = [
     "CREATE INDEX IF NOT EXISTS articles_status ON articles (status, updated_at)",
     "CREATE INDEX IF NOT EXISTS items_retry ON items (retry_at)",
+    f"CREATE INDEX IF NOT EXISTS items_url_prefix ON items (substr(url, 1, {ITEM_URL_PREFIX_CHARS}))",
 ]
 # Columns renamed after the first release (old name -> new): renamed in older databases on open.
 # blobs.phash holds a difference hash (dHash); items.snapshot_key is an item's manifest key.

@@ -4,8 +4,8 @@ Object storage stays the truth: each post's compliance state is `compliance/post
 and the catalog tables post_compliance / takedown_keys are an index rebuilt from it by `reindex`.
 A hold sets an S3 Object Lock legal hold on every object of the post where the bucket supports it,
 and is recorded in every case. A takedown hides the post's manifests, WARC, cards and media from
-public serving (410) but deletes nothing. An export is a zip of the stored bytes themselves plus a
-SHA256SUMS list, which `verify_bundle` checks offline. Every action is written to the audit log.
+public serving (410) but deletes nothing. An export is a signed WACZ of the stored bytes
+themselves (archiver/compliance/wacz.py), which `verify_bundle` checks offline. Every action is written to the audit log.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ not listed (its TimeGate answers 404; its copies answer 410 at /media/).
 The original follows the prefix as sent (its query string included) or percent-encoded as one
 segment; ``http:/x`` (slashes merged by a proxy) is read as ``http://x``. It must be an absolute http(s)
 URL of at most 8,192 characters without spaces or control characters. URLs written into headers are
-escaped (``link_uri``). Lookups use indexed columns only (``ensure_indexes``), so a request costs a
+escaped (``link_uri``). Lookups use indexed columns only (``items_url_prefix`` in catalog/schema.py),
+so a request costs a
 few index reads whatever the catalog's size.
 """
 
@@ -38,7 +39,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -64,7 +64,7 @@ from archiver.capture.memento import (
     timegate_url,
     timemap_url,
 )
-from archiver.catalog.core import Catalog
+from archiver.catalog.schema import ITEM_URL_PREFIX_CHARS
 from archiver.compliance.holds import hidden_reason
 from archiver.discover.urls import match_post_url
 from archiver.runtime import Runtime
@@ -84,7 +84,6 @@ PAGE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'uns
 _ENCODED = re.compile(r"https?%3a", re.I)
 _MERGED = re.compile(r"(https?):/(?!/)", re.I)
 _BAD_CHARS = re.compile(r"[\x00-\x20\x7f]")
-_PREFIX_CHARS = 200  # the indexed prefix of items.url
 
 
 @dataclass(frozen=True)
@@ -106,22 +105,6 @@ class Found:
 
 
 # --- the catalog --------------------------------------------------------------------------------------
-_INDEXES = [
-    # items.url may be longer than a B-tree entry may be (PostgreSQL: about 2.7 kB): its prefix is indexed.
-    f"CREATE INDEX IF NOT EXISTS items_url_prefix ON items (substr(url, 1, {_PREFIX_CHARS}))",
-]
-_ready: weakref.WeakSet[Catalog] = weakref.WeakSet()
-
-
-def ensure_indexes(catalog: Catalog) -> None:
-    """Create the index the lookups by URL use (``items`` by the first 200 characters of its URL) if
-    it is missing; once per Catalog. ``url_fetches`` is keyed by URL and ``captures`` by post already."""
-    if catalog not in _ready:
-        for stmt in _INDEXES:
-            catalog.execute(stmt)
-        _ready.add(catalog)
-
-
 def _candidates(url: str) -> list[str]:
     """The spellings of ``url`` looked up: as given, with ``%3B``/``%2C`` decoded (``link_uri`` encodes
     them), and each as the capture step files a fetch (``normalize_url``)."""
@@ -134,11 +117,11 @@ def _candidates(url: str) -> list[str]:
 
 
 def _items_by_url(rt: Runtime, kind: str, urls: list[str], columns: str, extra: str = "") -> list[dict[str, Any]]:
-    ensure_indexes(rt.catalog)
     marks = ", ".join("?" for _ in urls)
     return rt.catalog.query(
-        f"SELECT {columns} FROM items WHERE substr(url, 1, {_PREFIX_CHARS}) IN "  # noqa: S608
-        f"({', '.join(f'substr(?, 1, {_PREFIX_CHARS})' for _ in urls)}) AND url IN ({marks}) AND kind = ? {extra}",
+        f"SELECT {columns} FROM items WHERE substr(url, 1, {ITEM_URL_PREFIX_CHARS}) IN "  # noqa: S608
+        f"({', '.join(f'substr(?, 1, {ITEM_URL_PREFIX_CHARS})' for _ in urls)}) "
+        f"AND url IN ({marks}) AND kind = ? {extra}",
         [*urls, *urls, kind])
 
 
