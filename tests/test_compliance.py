@@ -90,6 +90,21 @@ def test_hold_on_local_store_is_recorded(archived: Api) -> None:
     assert archived.call("compliance", "DELETE", f"{POST}/hold").json()["hold"] is None
 
 
+def test_a_posts_objects_include_the_timestamp_tokens_its_records_name(archived: Api) -> None:
+    """A hold or takedown reaches the RFC 3161 tokens of the post's captures (stored under timestamps/,
+    shared with a batch), and only well-formed, stored token keys."""
+    from archiver.compliance.holds import post_keys
+
+    manifest_key, _, _ = _post_public_keys(archived)
+    token = f"timestamps/{'ab' * 32}/0.tsr"
+    archived.rt.store.put(token, b"token bytes")
+    record = {"tokens": [{"token_key": token}, {"token_key": "posts/../../etc/passwd"},
+                         {"token_key": f"timestamps/{'cd' * 32}/1.tsr"}, "junk"]}
+    archived.rt.store.put(manifest_key.removesuffix(".json") + ".timestamps.json", json.dumps(record).encode())
+    keys = post_keys(archived.rt, "twitter", TWEET)
+    assert token in keys and not any("passwd" in k or "cd" * 32 in k for k in keys)
+
+
 def test_hold_sets_object_lock_legal_hold_on_s3(tmp_settings: Callable[..., Settings], origin: FixtureOrigin,
                                                  s3: object) -> None:
     bucket = s3.make_bucket(object_lock=True)  # type: ignore[attr-defined]

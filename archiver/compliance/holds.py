@@ -5,12 +5,14 @@ and the catalog tables post_compliance / takedown_keys are an index rebuilt from
 A hold sets an S3 Object Lock legal hold on every object of the post where the bucket supports it,
 and is recorded in every case. A takedown hides the post's manifests, WARC, cards and media from
 public serving (410) but deletes nothing. An export is a signed WACZ of the stored bytes
-themselves (archiver/compliance/wacz.py), which `verify_bundle` checks offline. Every action is written to the audit log.
+themselves (archiver/compliance/wacz.py), which `verify_bundle` checks offline. Every action is
+written to the audit log.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -95,16 +97,35 @@ def media_sha256s(docs: Iterable[dict[str, Any]], *, avatars: bool = False) -> l
     return sorted(s for s in shas if layout.SHA256_RE.fullmatch(s))
 
 def post_keys(rt: Runtime, provider: str, post_id: str) -> list[str]:
-    """Every stored object of the post: its snapshots, WARCs, cards, media originals and derivatives."""
+    """Every stored object of the post: its snapshots, WARCs, cards, capture pages, timestamp records
+    and the RFC 3161 tokens they name (shared with the captures timestamped in the same batch), media
+    originals and derivatives."""
     own = list(rt.store.list(layout.post_prefix(*check_post(provider, post_id))))
     if not own:
         raise PostNotFound(f"no stored capture of {provider}/{post_id}")
     keys = list(own)
+    for key in own:
+        if key.endswith(".timestamps.json"):
+            keys.extend(k for k in _token_keys(rt, key) if k not in keys)
     for sha in media_sha256s(d for _, d in manifests(rt, provider, post_id)):
         if rt.store.exists(blob_key(sha)):
             keys.append(blob_key(sha))
         keys.extend(rt.store.list(layout.derived_prefix(sha)))
     return keys
+
+def _token_keys(rt: Runtime, record_key: str) -> list[str]:
+    """The stored token keys a capture's timestamp record names (well-formed ones only)."""
+    try:
+        doc = json.loads(rt.store.get(record_key))
+    except (ObjectNotFound, ValueError, RecursionError):
+        return []
+    tokens = doc.get("tokens") if isinstance(doc, dict) else None
+    named = [t.get("token_key") for t in tokens[:64] if isinstance(t, dict)] if isinstance(tokens, list) else []
+    return [k for k in named if isinstance(k, str) and _TOKEN_KEY.fullmatch(k) and rt.store.exists(k)]
+
+
+_TOKEN_KEY = re.compile(rf"{layout.TIMESTAMPS_PREFIX}[0-9a-f]{{64}}/\d{{1,3}}\.tsr")
+
 
 # --- state ----------------------------------------------------------------------------------
 def post_state(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
