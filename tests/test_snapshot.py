@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import hashlib
 import json
 import os
 import subprocess
@@ -25,7 +26,7 @@ from archiver.providers.markup import MarkupProvider
 from archiver.providers.registry import get_provider
 from archiver.providers.twitter.capture import TwitterProvider
 from archiver.runtime import Runtime
-from archiver.storage.layout import MANIFEST_KEY_RE, manifest_key, warc_key
+from archiver.storage.layout import MANIFEST_KEY_RE, capture_page_key, manifest_key, warc_key
 from archiver.storage.local import LocalStore
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture
 from tests.apikit import api
@@ -117,9 +118,21 @@ def test_storing_a_capture_validates_and_writes_the_manifest_and_warc(tmp_path: 
     assert stored["warc"] == res.manifest_key.removesuffix(".json") + ".warc.gz"
     records = read_warc(store.get(stored["warc"]))
     assert [r["status"] for r in records if r["type"] == "response"] == [200]
-    # The cards as stored are in the WARC too, as resource records under their object keys.
+    # The cards and the capture page as stored are in the WARC too, as resource records under their keys.
+    page = capture_page_key(res.manifest_key)
+    files = {name: stored["cards"][name] for name in ("html", "png")} | {"page": page}
     assert {r["uri"]: r["payload"] for r in records if r["type"] == "resource"} == {
-        f"urn:archiver:{key}": store.get(key) for key in stored["cards"].values()}
+        f"urn:archiver:{key}": store.get(key) for key in files.values()}
+    # The manifest binds what was stored beside it: the WARC file's, the cards' and the page's bytes.
+    assert stored["warc_sha256"] == hashlib.sha256(store.get(stored["warc"])).hexdigest()
+    for name, key in files.items():
+        assert stored["cards"][f"{name}_sha256"] == hashlib.sha256(store.get(key)).hexdigest(), name
+    # The page shows no manifest digest (the manifest names the page's: showing its own would be a cycle).
+    assert hashlib.sha256(store.get(res.manifest_key)).hexdigest().encode() not in store.get(page)
+    # Stored again (same capture), the same bytes: the digests still hold.
+    again = store_capture(CapturedPost("twitter", validate_manifest(_manifest(capture_id=stored["capture_id"])),
+                                       [_exchange()]), ctx, store)
+    assert json.loads(store.get(again.manifest_key or ""))["cards"] == stored["cards"]
     bad = validate_manifest(_manifest())
     bad.status = "bogus"  # what a provider may set: validated only when stored
     res = store_capture(CapturedPost("twitter", bad, [_exchange()]), ctx, store)
@@ -144,7 +157,12 @@ def test_markup_provider_archives_text_and_keeps_unresolved(tmp_path: Path, tmp_
     assert res.status == "archived" and res.post_id == "C4kP2rTz8Lm"
     m = json.loads(LocalStore(tmp_path, "http://x/m").get(res.manifest_key or ""))
     validate_manifest(m)
-    assert m["text"] == "Last sheet of ice goes out" and m["warc"] is None
+    assert m["text"] == "Last sheet of ice goes out" and m["warc"] is None and "warc_sha256" not in m
+    # No WARC, but the cards and the page are bound all the same.
+    store = LocalStore(tmp_path, "http://x/m")
+    for name, key in (("html", m["cards"]["html"]), ("png", m["cards"]["png"]),
+                      ("page", capture_page_key(res.manifest_key or ""))):
+        assert m["cards"][f"{name}_sha256"] == hashlib.sha256(store.get(key)).hexdigest(), name
     assert m["attribution"]["source_lines"] == ["(Source: Instagram)"]
     bare = Embed("tiktok", None, None, 0, 0, form="iframe")
     res = _capture(tmp_path, tmp_settings, MarkupProvider("tiktok"), bare, text)

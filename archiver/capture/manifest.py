@@ -331,10 +331,17 @@ class Source(_Part):
 
 
 class Cards(_Part):
-    """The static cards rendered from this manifest: a sanitized HTML fragment and a PNG."""
+    """The static cards rendered from this manifest: a sanitized HTML fragment and a PNG, by key; and
+    (set by archiver.capture.record since issue 16, absent in older captures) the SHA-256 of each card's
+    stored bytes and of the capture's human page (``posts/<p>/<id>/<cid>.html``) as stored. The page
+    does not show the manifest's own digest (that would be a cycle: the manifest names the page's); the
+    signed manifest binds the page, the cards and the WARC instead."""
 
     html: str
     png: str
+    html_sha256: Sha256 | None = Field(None, description="v2: SHA-256 of the stored HTML card's bytes")
+    png_sha256: Sha256 | None = Field(None, description="v2: SHA-256 of the stored PNG card's bytes")
+    page_sha256: Sha256 | None = Field(None, description="v2: SHA-256 of the stored capture page's bytes")
 
 
 def _this_version(schema: dict[str, Any]) -> None:
@@ -384,6 +391,7 @@ class Manifest(_Part):
     articles: list[ArticleRef]
     sources: list[Source]
     warc: str | None
+    warc_sha256: Sha256 | None = Field(None, description="v2: SHA-256 of the stored WARC file's bytes (.warc.gz)")
     text_source: str | None = Field(None, description="which source the top-level text came from")
     cards: Cards | None = None
     # --- version 2 ---
@@ -437,7 +445,7 @@ class Manifest(_Part):
 
 
 _V2_FIELDS = ("text_complete", "texts", "interstitial", "withheld_in_countries", "card", "poll", "metrics",
-              "entities", "latest_edit", "missing")
+              "entities", "latest_edit", "missing", "warc_sha256")
 
 
 def is_manifest_document(doc: Any) -> bool:

@@ -17,6 +17,7 @@ Writing the same capture again overwrites the same keys: only a capture that hol
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from archiver.capture.warc import Resource, build_warc
 from archiver.catalog.indexing import index_capture
 from archiver.errors import ArchiverError
 from archiver.faults import is_infrastructure_error
-from archiver.storage.layout import card_keys, manifest_key, warc_key
+from archiver.storage.layout import capture_page_key, card_keys, manifest_key, warc_key
 
 if TYPE_CHECKING:
     from archiver.capture.exchange import Exchange
@@ -132,26 +133,39 @@ def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStor
 
 
 def _write(store: ObjectStore, manifest: Manifest, exchanges: Sequence[Exchange]) -> tuple[str, Manifest]:
-    """Validate, then write the static cards (``write_cards``), the WARC (when there were exchanges:
-    every exchange as received, and the two cards as stored, read back, as resource records:
-    ``build_warc``) and last the manifest (which commits the capture); returns the manifest key and
-    the stored manifest, which has its ``warc`` and ``cards`` keys. ManifestError (nothing written)
-    when it breaks the schema; ValueError when its provider, post id or capture id cannot be part of
-    a key."""
+    """Validate, then write the static cards and the capture page (``write_cards``), the WARC (when
+    there were exchanges: every exchange as received, and the two cards and the page as stored, read
+    back, as resource records: ``build_warc``) and last the manifest (which commits the capture);
+    returns the manifest key and the stored manifest, which has its ``warc`` and ``cards`` keys.
+
+    The manifest binds what was stored beside it: ``cards.html_sha256``, ``cards.png_sha256`` and
+    ``cards.page_sha256`` are the SHA-256 of the two cards' and the page's stored bytes, ``warc_sha256``
+    that of the stored WARC file's. The cards and the page are rendered from the manifest without
+    these digests (they show none of them, nor the manifest's own digest), so nothing is a cycle.
+    ManifestError (nothing written) when it breaks the schema; ValueError when its provider, post id or
+    capture id cannot be part of a key."""
     data = manifest.to_json()
     provider, post_id, capture_id = data["provider"], data["post_id"], data["capture_id"]
     key = manifest_key(provider, post_id, capture_id)
     if exchanges:
         data["warc"] = warc_key(provider, post_id, capture_id)
     data["cards"] = card_keys(data)
-    stored = validate_manifest(data)
+    validate_manifest(data)
     cards = write_cards(store, data)
+    # The cards and the page as stored, so the digests and the WARC's resource records are the very
+    # bytes a reader fetches.
+    page_key = capture_page_key(key)
+    stored_files = {"html": store.get(cards["html"]), "png": store.get(cards["png"]), "page": store.get(page_key)}
     if exchanges:
-        # The cards as stored, so the WARC's resource records are the very bytes a reader fetches.
-        resources = [Resource(cards["html"], store.get(cards["html"]), "text/html; charset=utf-8"),
-                     Resource(cards["png"], store.get(cards["png"]), "image/png")]
-        store.put(data["warc"], build_warc(exchanges, capture_id=capture_id, resources=resources),
-                  content_type="application/warc")
+        resources = [Resource(cards["html"], stored_files["html"], "text/html; charset=utf-8"),
+                     Resource(cards["png"], stored_files["png"], "image/png"),
+                     Resource(page_key, stored_files["page"], "text/html; charset=utf-8")]
+        warc = build_warc(exchanges, capture_id=capture_id, resources=resources)
+        store.put(data["warc"], warc, content_type="application/warc")
+        data["warc_sha256"] = hashlib.sha256(warc).hexdigest()
+    data["cards"] = {**cards, **{f"{name}_sha256": hashlib.sha256(body).hexdigest()
+                                 for name, body in stored_files.items()}}
+    stored = validate_manifest(data)
     store.put(key, dumps(data), content_type="application/json")
     return key, stored
 

@@ -32,7 +32,7 @@ from markupsafe import Markup
 
 from archiver.capture.cards.content import card_content, clean, display_date, safe_url, stable_url, status_note
 from archiver.capture.cards.html_card import card_html
-from archiver.capture.manifest import STATUS_WORDS, dumps
+from archiver.capture.manifest import STATUS_WORDS
 from archiver.capture.memento import MEMENTO_STATUSES, http_date, link_uri, timegate_url, timemap_url
 from archiver.storage.layout import (
     MANIFEST_KEY_RE,
@@ -107,8 +107,11 @@ def page_context(manifest: dict[str, Any], store: ObjectStore, card: str,
                  manifest_sha256: str | None = None) -> dict[str, Any]:
     """What the page template shows of ``manifest`` (its JSON shape as stored; any shape is read, wrong
     types show as nothing), with ``card`` (the capture's HTML card, already escaped) inside.
-    ``manifest_sha256`` is the SHA-256 of the manifest's stored bytes (by default, of ``dumps(manifest)``,
-    the bytes the capture step stores). Raises ValueError when the manifest cannot form its key."""
+    ``manifest_sha256`` is the SHA-256 of the manifest's stored bytes, shown when given (a page written
+    later for a capture stored before pages existed); a capture's own page is rendered before its manifest
+    is final and shows none, since the manifest names the page's SHA-256 (``cards.page_sha256``,
+    archiver/capture/record.py) and a page showing the manifest's would be a cycle. Raises ValueError
+    when the manifest cannot form its key."""
     m = manifest
     key = _key(m)
     page = capture_page_key(key)
@@ -165,7 +168,7 @@ def page_context(manifest: dict[str, Any], store: ObjectStore, card: str,
                for p in _rows(m.get("missing"))]
     cards = card_keys(m)
     warc = m.get("warc") if isinstance(m.get("warc"), str) and m.get("warc") == key[:-5] + ".warc.gz" else None
-    digest = manifest_sha256 if _sha(manifest_sha256) else hashlib.sha256(dumps(m)).hexdigest()
+    digest = manifest_sha256 if _sha(manifest_sha256) else ""
     files = [("Manifest (JSON)", _relative(page, key), digest),
              *([("Capture WARC (the HTTP exchanges as received)", _relative(page, warc), "")] if warc else []),
              ("HTML card", _relative(page, cards["html"]), ""), ("PNG card", _relative(page, cards["png"]), ""),
