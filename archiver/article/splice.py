@@ -151,15 +151,32 @@ class _Tag:
     attrs: tuple[tuple[str, int, int, str | None], ...]
 
 
+def _comment_end(markup: str, pos: int) -> int:
+    """Where the comment starting with ``<!--`` at ``pos`` ends (the index after its last character),
+    as the HTML tokenizer (WHATWG 13.2.5.43ff.) ends it: ``<!-->`` and ``<!--->`` are empty comments,
+    else the first ``-->`` or ``--!>``; -1 when it runs to the end of the markup."""
+    body = pos + 4
+    if markup.startswith(">", body):
+        return body + 1
+    if markup.startswith("->", body):
+        return body + 2
+    ends = [i for i in (markup.find("-->", body), markup.find("--!>", body)) if i >= 0]
+    if not ends:
+        return -1
+    first = min(ends)
+    return first + (3 if markup.startswith("-->", first) else 4)
+
+
 def _start_tags(markup: str) -> list[_Tag]:
     """Every start tag of ``markup`` outside comments, declarations and raw-text elements (script,
-    style, iframe ...), in order; scanning stops at a tag that never closes. Linear in the length."""
+    style, iframe ...), in order; comments end where the HTML tokenizer ends them (``_comment_end``);
+    scanning stops at a tag or comment that never closes. Linear in the length."""
     tags: list[_Tag] = []
     pos = markup.find("<")
     while 0 <= pos < len(markup):
         if markup.startswith("<!--", pos):
-            end = markup.find("-->", pos + 4)
-            pos = -1 if end < 0 else markup.find("<", end + 3)
+            end = _comment_end(markup, pos)
+            pos = -1 if end < 0 else markup.find("<", end)
             continue
         if markup.startswith(("<!", "<?", "</"), pos):
             end = markup.find(">", pos + 2)
@@ -245,7 +262,9 @@ def add_robust_links(markup: str, original_url: str, version_url: str, version_d
             if name in values:
                 edits.append((_without_space(markup, start, tag.name_end), end, ""))
         if tag is target:
-            insert_at = tag.close - 1 if markup[tag.close - 1] == "/" else tag.close
+            # A "/" before ">" closes the tag unless it ends an unquoted attribute value (href=x/ keeps it).
+            self_closing = markup[tag.close - 1] == "/" and not any(end == tag.close for _, _, end, _ in tag.attrs)
+            insert_at = tag.close - 1 if self_closing else tag.close
             insert_at = _without_space(markup, insert_at, tag.name_end)
             edits.append((insert_at, insert_at, "".join(f' {k}="{html.escape(v, quote=True)}"'
                                                         for k, v in values.items())))
