@@ -28,13 +28,16 @@ from memento_client import MementoClient
 from archiver.capture.cards.page import render_capture_page
 from archiver.capture.manifest import GONE_STATUSES
 from archiver.capture.memento import http_date, parse_http_date, parse_iso
+from archiver.catalog.indexing import manifest_fetches
 from archiver.compliance.holds import set_takedown
 from archiver.config.settings import Settings, load_settings
 from archiver.runners.local import archive
+from archiver.runners.reindex import reindex
 from archiver.runtime import Runtime
 from archiver.storage.layout import capture_page_key, version_key
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture, make_image
 from archiver.web.app import create_app
+from archiver.web.routes.memento import Memento, closest
 from tests.harness.services import SeaweedFS, fresh_pg_dsn
 
 TWEET = "1945048830047662087"
@@ -262,6 +265,31 @@ def test_timegate_headers_and_negotiation(env: Env, client: httpx.Client) -> Non
     assert head.status_code == 302 and head.headers["location"] == pages[1] and head.content == b""
 
 
+def test_negotiation_is_on_the_listed_second() -> None:
+    """Asking for the datetime a Memento is listed with gives that Memento, however the captures fall
+    within their seconds (a capture at .874 of the second before is not closer); within one second,
+    the earliest capture."""
+    t = datetime(2026, 11, 30, 10, 32, 40, 874000, tzinfo=UTC)
+    ms = [Memento.at(t, "b"), Memento.at(t + timedelta(milliseconds=587), "a")]  # 10:32:40.874, 10:32:41.461
+    assert [http_date(m.when) for m in ms] == ["Mon, 30 Nov 2026 10:32:40 GMT", "Mon, 30 Nov 2026 10:32:41 GMT"]
+    for i, m in enumerate(ms):
+        assert closest(ms, parse_http_date(http_date(m.when))) == i
+    assert closest(ms, datetime(2026, 11, 30, 10, 32, 41, 999000, tzinfo=UTC)) == 1
+    same = [Memento.at(t.replace(microsecond=100), "x"), Memento.at(t.replace(microsecond=900), "y")]
+    assert closest(same, t) == 0 and closest(same, t.replace(microsecond=999999)) == 0
+
+
+def test_every_listed_datetime_leads_to_its_memento(env: Env, client: httpx.Client) -> None:
+    for original in (POST_URL, env.origin.url("/media/lead.jpg")):
+        parsed = links(client.get(f"/media/timemap/link/{original}").text)
+        for uri in by_rel(parsed, "memento"):
+            [when] = parsed[uri]["datetime"]
+            got = client.get(f"/media/timegate/{original}", headers={"Accept-Datetime": when})
+            assert got.headers["location"] == uri, (original, when)
+            memento = client.head(uri[len(env.base):])
+            assert memento.headers["memento-datetime"] == when
+
+
 @pytest.mark.parametrize("value", [
     "yesterday", "", "2025-07-15T09:12:33Z", "Tue, 15 Jul 2025 09:12:33 UTC", "Mon, 15 Jul 2025 09:12:33 GMT",
     "Tue, 31 Feb 2025 09:12:33 GMT", "Tue, 15 Jul 2025 25:12:33 GMT", "Tue, 15 Jul 2025 09:12:33 GMT;x",
@@ -289,7 +317,13 @@ def test_every_spelling_of_the_post_reaches_the_same_mementos(env: Env, client: 
     for spelling in (f"https://x.com/ANI/status/{TWEET}?s=20", f"https://mobile.twitter.com/ANI/status/{TWEET}",
                      f"{POST_URL}?ref_src=twsrc%5Etfw", quote(POST_URL, safe=""),
                      f"https:/twitter.com/ANI/status/{TWEET}",
-                     f"https://twitter.com/i/web/status/{TWEET}"):
+                     f"https://twitter.com/i/web/status/{TWEET}",
+                     # the scheme's default port; the old hashbang form (its "#" must be sent encoded);
+                     # only the ":" and "/" percent-encoded
+                     f"https://twitter.com:443/ANI/status/{TWEET}", f"http://TWITTER.com:80/ANI/status/{TWEET}",
+                     f"https://twitter.com/%23!/ANI/status/{TWEET}",
+                     quote(f"https://twitter.com/#!/ANI/status/{TWEET}", safe=""),
+                     POST_URL.replace("/", "%2F"), POST_URL.replace("/", "%2f").replace(":", "%3A")):
         got = client.get(f"/media/timemap/link/{spelling}")
         assert got.status_code == 200 and got.text == expected, spelling
         gate = client.get(f"/media/timegate/{spelling}")
@@ -351,6 +385,75 @@ def test_an_image_url_has_a_timegate_timemap_and_mementos_of_each_original(env: 
     assert info["original_uri"] == image and info["mementos"]["closest"]["uri"] == [mementos[1]]
     # No Memento at another second.
     assert client.get(f"/media/memento/19990101000000/{image}").status_code == 404
+
+
+def test_a_posts_media_and_avatar_urls_have_mementos(env: Env, client: httpx.Client) -> None:
+    manifest = json.loads(env.rt.store.get(env.captures()[0]["manifest_key"]))
+    pairs = list(manifest_fetches(manifest))
+    assert {u for u, _ in pairs} >= {manifest["media"][0]["original_url"], manifest["author"]["avatar_url"]}
+    for url, sha in pairs:
+        parsed = links(client.get(f"/media/timemap/link/{url}").text)
+        assert by_rel(parsed, "original") == [url]
+        gate = client.get(f"/media/timegate/{url}")
+        assert gate.status_code == 302
+        one = client.get(gate.headers["location"][len(env.base):])
+        assert one.status_code == 200 and hashlib.sha256(one.content).hexdigest() == sha, url
+
+
+def test_manifest_fetches_reads_every_archived_image_and_skips_hostile_values() -> None:
+    a, b, c, d = ("a" * 64, "b" * 64, "c" * 64, "d" * 64)
+    manifest = {
+        "media": [{"status": "archived", "sha256": a, "original_url": "https://i.example/a?name=orig",
+                   "listed_url": "https://i.example/a", "final_url": None,
+                   "poster_url": "https://i.example/p.jpg", "poster_sha256": b},
+                  {"status": "failed", "sha256": None, "original_url": "https://i.example/gone"},
+                  "not a dict", {"status": "archived", "sha256": ["x"], "original_url": {"u": 1}}],
+        "card": {"image": {"status": "archived", "sha256": c, "original_url": "https://i.example/card"}},
+        "author": {"avatar_url": "https://i.example/av.jpg", "avatar_sha256": d}}
+    assert sorted(manifest_fetches(manifest)) == sorted([
+        ("https://i.example/a?name=orig", a), ("https://i.example/a", a), ("https://i.example/p.jpg", b),
+        ("https://i.example/card", c), ("https://i.example/av.jpg", d)])
+    assert list(manifest_fetches({"media": "x", "card": [], "author": 3})) == []
+    many = {"media": [{"sha256": a, "original_url": f"https://i.example/{i}"} for i in range(10_000)]}
+    assert len(list(manifest_fetches(many))) <= 200
+
+
+def test_image_mementos_stay_put_as_the_url_changes_and_after_a_reindex(tmp_path: Path) -> None:
+    """X, then Y, then Y again, then X again from one URL: three Mementos (X, Y, X), dated by the
+    first fetch of each run; every URI-M once listed keeps answering with its datetime and bytes as
+    later fetches come, and a reindex from storage rebuilds the same TimeMap."""
+    x, y = make_image("x", 64, 48), make_image("y", 64, 48)
+    with FixtureOrigin(images={"/img/lead.jpg": x}) as origin:
+        settings = load_settings(env={}).replace(home=str(tmp_path), **origin.settings_overrides(),
+                                                 media_dedupe_window=0, public_base_url="https://a.example/media")
+        url = origin.url("/img/lead.jpg")
+        with Runtime.from_settings(settings) as rt, TestClient(create_app(settings, runtime=rt)) as client:
+            seen: dict[str, tuple[str, bytes]] = {}  # every URI-M listed so far: its datetime and bytes
+
+            def step(n: int, image: bytes, want: list[bytes]) -> str:
+                origin.add_image("/img/lead.jpg", image)
+                src = f'<html><body><p>{n}</p><img src="{url}"></body></html>'.encode()
+                archive(rt, src, article_id=f"i{n}", url=f"https://news.example/i{n}")
+                got = client.get(f"/media/timemap/link/{url}")
+                parsed = links(got.text)
+                uris = by_rel(parsed, "memento")
+                bodies = [client.get(u.removeprefix("https://a.example")).content for u in uris]
+                assert bodies == want, n
+                for u, body in zip(uris, bodies, strict=True):
+                    seen.setdefault(u, (parsed[u]["datetime"][0], body))
+                for u, (when, body) in seen.items():
+                    one = client.get(u.removeprefix("https://a.example"))
+                    assert one.status_code == 200 and one.content == body
+                    assert one.headers["memento-datetime"] == when
+                _two_seconds_on()
+                return got.text
+
+            step(1, x, [x])
+            step(2, y, [x, y])
+            step(3, y, [x, y])
+            before = step(4, x, [x, y, x])
+            reindex(rt, fresh=True)
+            assert client.get(f"/media/timemap/link/{url}").text == before
 
 
 # --- Robust Links in the rewritten articles -------------------------------------------------------------

@@ -5,6 +5,10 @@ A post is found by its text and by the words it shows besides it (`card_words`: 
 and description, its poll's choice labels), kept in the capture's `card_text` and indexed after the
 text (never in a phrase with it).
 
+Every image a capture archived (its media, video posters, the author's avatar, a link card's image)
+is also a fetch of its URL (`record_fetch`, the table url_history), so each of those URLs has a
+Memento TimeMap; an article's images are recorded there by the capture step and by `archiver reindex`.
+
 A fresh capture hands over what it measured of the images it archived (size, dimensions, difference
 hash), so they are recorded as they are; only `archiver reindex`, which has nothing but the stored
 originals, reads and decodes them again.
@@ -12,15 +16,79 @@ originals, reads and decodes them again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from archiver.capture.guard import normalize_url
 from archiver.capture.media import MediaRecord, MediaRejected, inspect_image
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import blob_key
 
 if TYPE_CHECKING:
     from archiver.runtime import Runtime
+
+
+MAX_FETCH_URL = 8192  # characters of a URL recorded in url_history (the Memento routes take no longer)
+MAX_MANIFEST_FETCHES = 200  # (URL, digest) pairs read from one manifest
+
+
+def record_fetch(rt: Runtime, url: Any, sha256: Any, fetched_at: Any, provider: str | None = None,
+                 post_id: str | None = None) -> bool:
+    """Record that ``url`` gave the original ``sha256`` at ``fetched_at`` (ISO 8601 UTC) in url_history,
+    filed under ``normalize_url(url)``; the same fetch recorded again changes nothing (a reindex repeats
+    it). Returns False, recording nothing, for a value that is not an http(s) URL of at most
+    MAX_FETCH_URL characters, a digest that is not SHA-256 hex, or a time that is not a string."""
+    if not isinstance(url, str) or not isinstance(fetched_at, str) or not 0 < len(fetched_at) <= 64:
+        return False
+    try:
+        blob_key(sha256 if isinstance(sha256, str) else "")
+    except ValueError:
+        return False
+    same = normalize_url(url.strip())
+    if len(same) > MAX_FETCH_URL or not same.lower().startswith(("http://", "https://")):
+        return False
+    rt.catalog.execute(
+        "INSERT INTO url_history (url_sha256, fetched_at, sha256, url, provider, post_id) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (url_sha256, fetched_at, sha256) DO NOTHING",
+        [url_digest(same), fetched_at, sha256, same, provider, post_id])
+    return True
+
+
+def url_digest(url: str) -> str:
+    """The url_history key of a URL already filed by ``normalize_url``: its UTF-8 SHA-256, hex."""
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def manifest_fetches(manifest: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """The (URL, sha256) pairs of what a capture archived (manifest v1/v2): each archived medium under
+    its original, listed and final URLs, its poster under ``poster_url``, the author's avatar under
+    ``avatar_url``, a link card's image like a medium. Values of the wrong type are skipped; at most
+    MAX_MANIFEST_FETCHES pairs."""
+    def pairs() -> Iterator[tuple[Any, Any]]:
+        media = manifest.get("media")
+        card = manifest.get("card")
+        items = list(media[:MAX_MANIFEST_FETCHES]) if isinstance(media, list) else []
+        if isinstance(card, dict):
+            items.append(card.get("image"))
+        for m in items:
+            if not isinstance(m, dict):
+                continue
+            if m.get("status", "archived") == "archived":
+                for field in ("original_url", "listed_url", "final_url"):
+                    yield m.get(field), m.get("sha256")
+            yield m.get("poster_url"), m.get("poster_sha256")
+        author = manifest.get("author")
+        if isinstance(author, dict):
+            yield author.get("avatar_url"), author.get("avatar_sha256")
+
+    seen: set[tuple[str, str]] = set()
+    for url, sha in pairs():
+        if isinstance(url, str) and isinstance(sha, str) and url and sha and (url, sha) not in seen:
+            seen.add((url, sha))
+            yield url, sha
+            if len(seen) >= MAX_MANIFEST_FETCHES:
+                return
 
 
 def record_image_blob(rt: Runtime, rec: MediaRecord) -> None:
@@ -95,6 +163,9 @@ def index_capture(rt: Runtime, manifest_key: str, manifest: dict[str, Any],
         if isinstance(m, dict) and m.get("status") == "archived" and m.get("sha256") \
                 and (m.get("mime") or "").startswith("image/"):
             new_blobs += image_blob(rt, m["sha256"], m.get("key"), m.get("mime"), measured.get(m["sha256"]))
+    for url, sha in manifest_fetches(manifest):
+        record_fetch(rt, url, sha, manifest.get("captured_at"), *(
+            v if isinstance(v, str) else None for v in (manifest.get("provider"), manifest.get("post_id"))))
     author = manifest.get("author") or {}
     rt.catalog.record_capture(
         capture_id=manifest["capture_id"], provider=manifest["provider"], post_id=manifest["post_id"],

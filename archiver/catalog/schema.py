@@ -82,6 +82,18 @@ SCHEMA = [
         url TEXT PRIMARY KEY,
         sha256 TEXT NOT NULL,
         fetched_at TEXT NOT NULL)""",
+    # Every fetch of an image URL the archive recorded (an article's image, a post's media, poster, avatar
+    # and link-card image): the URL (as the capture step files a fetch, normalize_url), when, and the
+    # digest of what it gave; provider/post_id when a post's capture holds it. The Memento TimeMap of an
+    # image URL is read from here (url_sha256: the SHA-256 hex of url, indexed whatever the URL's length).
+    """CREATE TABLE IF NOT EXISTS url_history (
+        url_sha256 TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        url TEXT NOT NULL,
+        provider TEXT,
+        post_id TEXT,
+        PRIMARY KEY (url_sha256, fetched_at, sha256))""",
     """CREATE TABLE IF NOT EXISTS versions (
         article_id TEXT NOT NULL,
         version INTEGER NOT NULL,
@@ -124,7 +136,7 @@ POST_INDEXES = [
 ]
 # Every table the catalog rebuilds from storage (reindex clears these, nothing else).
 INDEX_TABLES = ("articles", "items", "captures", "posts", "post_media", "blobs", "blob_uses", "url_fetches",
-                "versions")
+                "url_history", "versions")
 POST_FIELDS = ("provider", "post_id", "capture_id", "url", "status", "manifest_key", "captured_at", "posted_at",
                "handle", "author", "text", "lang", "text_complete")
 

@@ -82,7 +82,10 @@ class ImageResult(_Outcome, ImageFields):
 
     status: archived, rejected (not an image we keep) or failed (worth retrying). sha256 and key:
     the original's digest and object key; mime its sniffed type; stable_url the public URL the
-    article now points at. occurrences: how many places the article uses the URL.
+    article now points at. occurrences: how many places the article uses the URL. fetched_at (ISO 8601
+    UTC, archived only; absent from results stored before it was kept): when the original was fetched
+    from the URL (an earlier fetch reused within media_dedupe_window keeps that fetch's time) — the
+    Memento datetime of the image (archiver reindex rebuilds url_history from it).
     """
 
     finals = FINAL_IMAGE_STATUSES
@@ -91,6 +94,14 @@ class ImageResult(_Outcome, ImageFields):
     key: str | None = None
     mime: str | None = None
     stable_url: str | None = None
+    fetched_at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored shape; `fetched_at` only when set (results keep the shape they had before it)."""
+        data = super().to_json()
+        if data.get("fetched_at") is None:
+            data.pop("fetched_at", None)
+        return data
 
 
 ItemResult = EmbedResult | ImageResult

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from archiver.catalog.indexing import image_blob, index_capture
+from archiver.catalog.indexing import image_blob, index_capture, record_fetch
 from archiver.dates import iso, utcnow
 from archiver.records.base import RecordError
 from archiver.records.plan import Plan
@@ -189,6 +189,9 @@ def _index_result(rt: Runtime, article_id: str, source_sha: str, plan: Plan | No
     if not isinstance(res, ImageResult) or res.status != "archived" or not res.sha256:
         return
     rep.blobs += image_blob(rt, res.sha256, res.key, res.mime)
+    # The fetch it records (url_history, the image's Mementos): its time, else (a result stored before
+    # results kept it) the plan's creation, the article's arrival, which a reindex reads the same each time.
+    record_fetch(rt, res.url, res.sha256, res.fetched_at or (plan.created_at if plan is not None else None))
     if plan is None:
         return
     try:

@@ -16,7 +16,7 @@ from archiver.capture.guard import normalize_url
 from archiver.capture.manifest import CAPTURED_STATUSES, STATUS_WORDS, new_capture_id
 from archiver.capture.media import archive_media
 from archiver.capture.record import one_line, record_capture
-from archiver.catalog.indexing import record_image_blob
+from archiver.catalog.indexing import record_fetch, record_image_blob
 from archiver.dates import iso, utcnow
 from archiver.faults import is_infrastructure_error
 from archiver.providers.base import CaptureContext, occurrences_in
@@ -197,17 +197,19 @@ def _capture_image(rt: Runtime, plan: Plan, item: ImageItem) -> ImageResult:
         since = iso(utcnow() - timedelta(seconds=window))
         seen = rt.catalog.recent_url_fetch(same, since)
         blob = rt.catalog.blob(seen["sha256"]) if seen else None
-        if blob is not None and rt.store.exists(blob["key"]):
-            sha, key, mime = blob["sha256"], blob["key"], blob["mime"]
+        if seen is not None and blob is not None and rt.store.exists(blob["key"]):
+            sha, key, mime, fetched_at = blob["sha256"], blob["key"], blob["mime"], seen["fetched_at"]
         else:
             rec = archive_media(url, kind="image", fetcher=rt.fetcher, store=rt.store, settings=rt.settings)
             if rec.status != "archived" or not rec.sha256 or not rec.key:
                 return ImageResult(**base, status=rec.status if rec.status in ("rejected", "failed") else "failed",
                                    sha256=rec.sha256, stable_url=None, error=rec.error or rec.status)
             record_image_blob(rt, rec)
-            rt.catalog.record_url_fetch(same, rec.sha256, iso(utcnow()))
+            fetched_at = iso(utcnow())
+            rt.catalog.record_url_fetch(same, rec.sha256, fetched_at)
+            record_fetch(rt, same, rec.sha256, fetched_at)  # every fetch kept: the URL's Mementos
             sha, key, mime = rec.sha256, rec.key, rec.mime
     for occ in item.occurrences:
         rt.catalog.record_blob_use(sha, plan.article_id, occ.start, url)
     return ImageResult(**base, status="archived", sha256=sha, key=key, mime=mime, stable_url=rt.store.public_url(key),
-                       error=None)
+                       error=None, fetched_at=fetched_at)

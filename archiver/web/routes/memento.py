@@ -22,16 +22,27 @@ archiver/capture/memento.py):
 What is a Memento of what. A post URL, in any spelling the provider registry knows
 (``archiver.discover.urls.match_post_url``), or a share link an article used, names a post; its
 Mementos are the human pages of its captures whose status is in ``MEMENTO_STATUSES``. Any other URL
-is an image's: its Mementos are the distinct originals archived from it (the catalog's ``url_fetches``
-and archived image ``items``), each dated by its fetch. A post or an image compliance has taken down is
-not listed (its TimeGate answers 404; its copies answer 410 at /media/).
+is an image's (an article's image, a post's media, video poster, author avatar or link-card image):
+every fetch of it is kept (the catalog's ``url_history``, filled by the capture step and rebuilt by
+`archiver reindex`), and each run of fetches that gave the same original is one Memento, dated by the
+run's first fetch, so a Memento once listed keeps its datetime and URI-M as later fetches come (X, Y, X
+again are three Mementos). A post or an image compliance has taken down is not listed (its TimeGate
+answers 404; its copies answer 410 at /media/); the others keep their URI-Ms.
 
-The original follows the prefix as sent (its query string included) or percent-encoded as one
-segment; ``http:/x`` (slashes merged by a proxy) is read as ``http://x``. It must be an absolute http(s)
-URL of at most 8,192 characters without spaces or control characters. URLs written into headers are
-escaped (``link_uri``). Lookups use indexed columns only (``items_url_prefix`` in catalog/schema.py),
-so a request costs a
-few index reads whatever the catalog's size.
+Datetimes. Every Memento's datetime is its capture time cut to the second: what the TimeMap, the
+``Link`` headers and ``Memento-Datetime`` show (HTTP-dates, RFC 9110 5.6.7 / RFC 1123) and what
+``Accept-Datetime`` is compared with, so asking for a listed datetime gives that Memento; Mementos in
+the same second are listed in capture order and the earliest of them answers (a Robust Links
+``data-versiondate``, the capture time to the millisecond, cut to the second the same way, names it).
+
+The original follows the prefix as sent (its query string included) or percent-encoded (as one
+segment, or only its ``:`` and ``/``); ``http:/x`` (slashes merged by a proxy) is read as ``http://x``;
+the scheme's default port (``:443``, ``:80``) and a hashbang at the root (``https://twitter.com/#!/a/
+status/1``, its ``#`` percent-encoded) name the same original as without. It must be an absolute
+http(s) URL of at most 8,192 characters without spaces or control characters. URLs written into
+headers are escaped (``link_uri``). Lookups use indexed columns only (``items_url_prefix`` in
+catalog/schema.py, ``url_history``'s key), so a request costs a few index reads whatever the
+catalog's size.
 """
 
 from __future__ import annotations
@@ -64,6 +75,7 @@ from archiver.capture.memento import (
     timegate_url,
     timemap_url,
 )
+from archiver.catalog.indexing import url_digest
 from archiver.catalog.schema import ITEM_URL_PREFIX_CHARS
 from archiver.compliance.holds import hidden_reason
 from archiver.discover.urls import match_post_url
@@ -79,19 +91,30 @@ router = APIRouter()
 MEDIA = "/media"
 MAX_MEMENTOS = 10_000
 MAX_POSTS = 5  # posts a share link may name (articles that used it), each looked up
+MAX_FETCHES = 50_000  # the newest fetches of an image URL read for its Mementos
 # The CSP of a capture page served here: the archive's images and videos, inline styles, no script.
 PAGE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
-_ENCODED = re.compile(r"https?%3a", re.I)
+# The scheme and its "://" with any of ":" "/" percent-encoded: the original was sent encoded.
+_ENCODED = re.compile(r"https?(?::|%3a)(?:/|%2f){0,2}", re.I)
+# A hashbang at the root (https://twitter.com/#!/a/status/1), its "#" sent as it is or encoded.
+_HASHBANG = re.compile(r"(https?://[^/?#]+)/(?:#|%23)!/", re.I)
 _MERGED = re.compile(r"(https?):/(?!/)", re.I)
 _BAD_CHARS = re.compile(r"[\x00-\x20\x7f]")
 
 
 @dataclass(frozen=True)
 class Memento:
-    """One Memento: when it was captured (aware UTC) and its URI-M."""
+    """One Memento: its datetime (the capture time cut to the second, aware UTC: what is listed and
+    negotiated on), its URI-M, and the exact capture time (orders Mementos within one second)."""
 
     when: datetime
     uri: str
+    exact: datetime
+
+    @classmethod
+    def at(cls, captured: datetime, uri: str) -> Memento:
+        """The Memento captured at ``captured`` (any precision) with URI-M ``uri``."""
+        return cls(captured.replace(microsecond=0), uri, captured)
 
 
 @dataclass
@@ -126,8 +149,13 @@ def _items_by_url(rt: Runtime, kind: str, urls: list[str], columns: str, extra: 
 
 
 def _posts_named_by(rt: Runtime, url: str) -> tuple[list[tuple[str, str]], str | None]:
-    """The (provider, filing post id) pairs ``url`` names, and the canonical URL when its pattern gives one."""
-    found = match_post_url(url) or match_post_url(unquote(url))
+    """The (provider, filing post id) pairs ``url`` names, and the canonical URL when its pattern gives one.
+    Tried as given, percent-decoded, and as a fetch is filed (``normalize_url``: default port dropped)."""
+    found = None
+    for spelling in dict.fromkeys((url, unquote(url), normalize_url(url), normalize_url(unquote(url)))):
+        found = match_post_url(spelling)
+        if found is not None:
+            break
     if found is not None and found[1]:
         post_id = found[1].replace("/", ":")  # how markup.filing_id files a post ("channel/123")
         return ([(found[0], post_id)] if safe_post_id(post_id) else []), found[2]
@@ -162,42 +190,47 @@ def post_mementos(rt: Runtime, url: str) -> Found | None:
             when, page = parse_iso(row["captured_at"]), capture_page_key(row["manifest_key"])
         except ValueError:
             continue
-        mementos.append(Memento(when, rt.store.public_url(page)))
+        mementos.append(Memento.at(when, rt.store.public_url(page)))
         latest_url = latest_url or safe_url(row["url"])
-    mementos.sort(key=lambda m: (m.when, m.uri))
+    mementos.sort(key=lambda m: (m.exact, m.uri))
     return Found(latest_url or canonical or url, mementos[-MAX_MEMENTOS:])
 
 
 def image_mementos(rt: Runtime, url: str) -> Found:
-    """The Mementos of image URL ``url``: one per distinct original archived from it, dated by the
-    earliest record of it coming from that URL (``url_fetches.fetched_at``, the time an archived image
-    item's result was recorded), oldest first; originals compliance took down are left out."""
-    urls = _candidates(url)
+    """The Mementos of image URL ``url``, oldest first: its recorded fetches (``url_history``, the newest
+    MAX_FETCHES; a catalog an older release wrote, not yet reindexed, adds its one ``url_fetches`` row)
+    in time order, one Memento per run of fetches that gave the same original, dated by the run's first
+    fetch; two runs starting in the same second: the first is that second's Memento. Originals
+    compliance took down are left out afterwards, so the others keep their datetimes and URI-Ms."""
+    urls = list(dict.fromkeys(normalize_url(u) for u in _candidates(url)))
     marks = ", ".join("?" for _ in urls)
-    when: dict[str, datetime] = {}  # each original's earliest recorded fetch from this URL
-
-    def seen(sha: Any, at: Any) -> None:
+    rows = rt.catalog.query(
+        f"SELECT url, sha256, fetched_at FROM url_history WHERE url_sha256 IN ({marks}) "  # noqa: S608
+        f"ORDER BY fetched_at DESC LIMIT {MAX_FETCHES}", [url_digest(u) for u in urls])
+    rows += rt.catalog.query(f"SELECT url, sha256, fetched_at FROM url_fetches WHERE url IN ({marks})",  # noqa: S608
+                             urls)
+    fetches: set[tuple[datetime, str]] = set()
+    original = url
+    for row in rows:
         try:
-            t = parse_iso(at)
-            blob_key(sha)
+            t = parse_iso(row["fetched_at"])
+            blob_key(row["sha256"])
         except (TypeError, ValueError):
-            return
-        when[sha] = min(t, when.get(sha, t))
-
-    for row in rt.catalog.query(f"SELECT sha256, fetched_at FROM url_fetches WHERE url IN ({marks})",  # noqa: S608
-                                urls):
-        seen(row["sha256"], row["fetched_at"])
-    for row in _items_by_url(rt, "image", urls, "sha256, updated_at", "AND status = 'archived' AND sha256 IS NOT NULL"):
-        seen(row["sha256"], row["updated_at"])
-    found = Found(url)
-    for sha, t in sorted(when.items(), key=lambda kv: (kv[1], kv[0])):
-        if hidden_reason(rt, blob_key(sha)) is not None:
             continue
-        uri = image_memento_url(rt.store.public_base_url, t, url)
-        if any(m.uri == uri for m in found.mementos):
+        fetches.add((t, row["sha256"]))
+        original = row["url"] if original == url and isinstance(row["url"], str) else original
+    found = Found(original)
+    previous: str | None = None
+    for t, sha in sorted(fetches):
+        if sha == previous:
+            continue  # the same original fetched again: still the run's Memento
+        previous = sha
+        uri = image_memento_url(rt.store.public_base_url, t, found.original)
+        if uri in found.blobs:
             continue  # two originals in the same second: the first is the Memento of that second
-        found.mementos.append(Memento(t, uri))
         found.blobs[uri] = sha
+        found.mementos.append(Memento.at(t, uri))
+    found.mementos = [m for m in found.mementos if hidden_reason(rt, blob_key(found.blobs[m.uri])) is None]
     found.mementos = found.mementos[-MAX_MEMENTOS:]
     return found
 
@@ -217,12 +250,14 @@ def original_from(request: Request, prefix: str, rest: str) -> str:
     except UnicodeDecodeError:
         raise HTTPException(status_code=400, detail="the URL must be percent-encoded ASCII") from None
     text = raw[len(prefix):] if raw.startswith(prefix) else rest
-    if _ENCODED.match(text):
-        text = unquote(text)
+    scheme = _ENCODED.match(text)
+    if scheme and "%" in scheme.group(0):
+        text = unquote(text)  # sent encoded (all of it, or only its ":" and "/")
     query = request.scope.get("query_string") or b""
     if query:
         text += "?" + query.decode("ascii", errors="replace")
     text = _MERGED.sub(r"\1://", text, count=1) if _MERGED.match(text) else text
+    text = _HASHBANG.sub(r"\1/", text, count=1) if _HASHBANG.match(text) else text
     if len(text) > MAX_URL or _BAD_CHARS.search(text):
         raise HTTPException(status_code=400, detail="not an http(s) URL (too long, or with spaces or controls)")
     try:
@@ -246,10 +281,13 @@ def _wanted(request: Request) -> datetime | None:
 
 
 def closest(mementos: list[Memento], wanted: datetime | None) -> int:
-    """The index of the Memento closest to ``wanted`` (ties: the earlier); the latest for None."""
+    """The index of the Memento whose listed datetime (to the second) is closest to ``wanted`` (ties:
+    the earlier, by listed datetime then capture order); the latest for None. ``wanted`` is compared cut
+    to the second, as an HTTP-date gives it."""
     if wanted is None:
         return len(mementos) - 1
-    return min(range(len(mementos)), key=lambda i: (abs(mementos[i].when - wanted), mementos[i].when))
+    wanted = wanted.replace(microsecond=0)
+    return min(range(len(mementos)), key=lambda i: (abs(mementos[i].when - wanted), mementos[i].when, i))
 
 
 def _memento_links(mementos: list[Memento], chosen: int | None) -> list[str]:
