@@ -116,8 +116,10 @@ def _read_small(path: str, what: str) -> bytes:
 
 def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
     """`archiver verify`: check a bundle offline. Prints one ``FAILED <problem>`` line per problem and returns 2,
-    or ``OK <n> files, <m> captures …`` and returns 0; ``WARNING`` and ``NOT CHECKED`` lines say what the
-    check proves less of (`--json`: one object). InputError when a file given does not exist."""
+    or ``OK <n> files (<k> stored files as export counts them), <m> captures, signed by …; timestamped
+    <capture> at <time> (<tsa>), …`` and returns 0 (n: the WACZ members); ``WARNING`` and ``NOT CHECKED`` lines say what
+    the check proves less of (`--json`: one object, with ``timestamps`` [{capture, tsa, gen_time}]).
+    InputError when a file given does not exist."""
     if not Path(args.bundle).is_file():
         raise InputError(f"{args.bundle}: no such file")
     public_key = _read_small(args.public_key, "public key") if args.public_key else None
@@ -125,8 +127,9 @@ def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
         _read_small(path, "certificate")
     result = verify_bundle(args.bundle, public_key=public_key, tsa_ca=args.tsa_ca)
     if args.json:
-        print_json({"ok": result.ok, "files": result.files, "captures": result.captures,
-                    "signed_by": result.signed_by, "key": "given" if public_key else "embedded",
+        print_json({"ok": result.ok, "files": result.files, "stored_files": result.stored_files,
+                    "captures": result.captures, "signed_by": result.signed_by,
+                    "key": "given" if public_key else "embedded", "timestamps": result.timestamps,
                     "problems": result.problems, "warnings": result.warnings, "not_checked": result.not_checked})
         return 0 if result.ok else 2
     for problem in result.problems:
@@ -139,8 +142,13 @@ def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
         return 2
     by = f", signed by {result.signed_by}" + (" (the given key)" if public_key else " (the bundle's own key)") \
         if result.signed_by else ", not signed"
-    print(f"OK {result.files} file{'s' if result.files != 1 else ''}, {result.captures} "
-          f"capture{'s' if result.captures != 1 else ''}{by}")
+    times = [f"{t['capture'].rsplit('/', 1)[-1].removesuffix('.json')} at {t['gen_time']} ({t['tsa']})"
+             for t in result.timestamps]
+    shown = "; timestamped " + ", ".join(times[:5]) + (f" and {len(times) - 5} more (--json lists them)"
+                                                        if len(times) > 5 else "") if times else "; no timestamp"
+    print(f"OK {result.files} file{'s' if result.files != 1 else ''} ({result.stored_files} stored files as "
+          f"export counts them), {result.captures} "
+          f"capture{'s' if result.captures != 1 else ''}{by}{shown}")
     return 0
 
 

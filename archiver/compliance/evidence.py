@@ -30,6 +30,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -66,7 +67,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the archiver's version
     check_manifest_against_warc = None  # type: ignore[assignment]
 try:
-    from archiver.compliance.timestamps import verify_capture_timestamps
+    from archiver.compliance.timestamps import check_token, verify_capture_timestamps
 except ImportError:  # pragma: no cover - depends on the archiver's version
     verify_capture_timestamps = None  # type: ignore[assignment]
 try:
@@ -91,7 +92,7 @@ TSR_TYPE = "application/timestamp-reply"
 _TYPES = {".json": "application/json", ".warc.gz": "application/warc", ".html": "text/html; charset=utf-8",
           ".png": "image/png", ".webp": "image/webp", ".tsr": TSR_TYPE}
 
-# --- verification bounds (the bundle is hostile input) ---
+# --- verification bounds (the bundle is hostile input; the total budget is DECODED_BUDGET/HELD_BUDGET) ---
 MAX_MEMBERS = 200_000
 MAX_JSON_BYTES = 64 * 1024 * 1024
 MAX_CHECKED_WARC_BYTES = 1024 * 1024 * 1024
@@ -423,8 +424,11 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
 @dataclass
 class Verification:
     """What verify_bundle found. `problems`: one line each, any makes the bundle fail; `warnings`: what
-    holds but proves less than it could (an embedded key, no timestamp); `not_checked`: checks that could
-    not run, with why. `files` is how many package files were hashed, `captures` how many manifests."""
+    holds but proves less than it could (an embedded key, a pending timestamp, a TSA not anchored);
+    `not_checked`: checks that could not run, with why. `files` counts the WACZ members hashed against
+    datapackage.json, `stored_files` the stored files as export counts them (its "files": the entries
+    of docs/export.json found with their SHA-256), `captures` the manifests; `timestamps` one entry per verified
+    token: ``{"capture": manifest key, "tsa": the record's tsa_url, "gen_time": ISO 8601 UTC}``."""
 
     files: int = 0
     captures: int = 0
@@ -432,36 +436,137 @@ class Verification:
     warnings: list[str] = field(default_factory=list)
     not_checked: list[str] = field(default_factory=list)
     signed_by: str | None = None
+    stored_files: int = 0
+    timestamps: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
+class _OverBudget(Exception):
+    """The bundle needs more decoded bytes, or more bytes held at once, than verification allows."""
+
+
+class _Budget:
+    """One total budget for a whole verification: `decoded` bytes decompressed (every layer: a zip
+    member, a gzip record inside a WARC, each pass counted) and `held` bytes kept in memory at once.
+    Raises _OverBudget the moment either runs out, so a compression bomb costs at most the budget."""
+
+    def __init__(self, decoded: int, held: int) -> None:
+        self.decoded_left = decoded
+        self.held_left = held
+        self.decoded_total, self.held_total = decoded, held
+
+    def decode(self, n: int) -> None:
+        self.decoded_left -= n
+        if self.decoded_left < 0:
+            raise _OverBudget(f"over the verification budget of {self.decoded_total} decoded bytes "
+                              "(a compression bomb, or a bundle too large to verify here)")
+
+    def hold(self, n: int) -> None:
+        self.held_left -= n
+        if self.held_left < 0:
+            raise _OverBudget(f"over the verification budget of {self.held_total} bytes held in memory")
+
+    def release(self, n: int) -> None:
+        self.held_left += n
+
+
+class _Counted(io.RawIOBase):
+    """A read-only stream that charges every byte read from `inner` to the budget's decoded bytes."""
+
+    def __init__(self, inner: IO[bytes], budget: _Budget) -> None:
+        self.inner, self.budget = inner, budget
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self.inner.read(min(len(b), 1 << 20))
+        self.budget.decode(len(data))
+        b[: len(data)] = data
+        return len(data)
+
+
 def _safe_member(name: str) -> bool:
     return bool(name) and not name.startswith("/") and "\\" not in name and ".." not in name.split("/") \
-        and all(c.isprintable() for c in name)
+        and "." not in name.split("/")[:-1] and "" not in name.split("/")[:-1] \
+        and not re.match(r"[A-Za-z]:", name) and all(c.isprintable() for c in name)
 
 
-def _sha256_member(zf: zipfile.ZipFile, name: str) -> tuple[str, int]:
+_S_IFMT, _S_IFLNK, _S_IFREG, _S_IFDIR = 0o170000, 0o120000, 0o100000, 0o040000
+MAX_RATIO = 1000          # a deflated member decoding to more than this many times its size is a bomb
+_RATIO_FLOOR = 1 << 20    # below this decoded size the ratio does not matter
+
+
+def _check_layout(infos: list[zipfile.ZipInfo], result: Verification) -> None:
+    """Unsafe zip layouts fail: unsafe names (absolute, ``..``, drive letters, unprintable), a name
+    twice, a file and a directory of the same name, a member that is not a plain file or directory
+    (a symlink), an archive/ WARC compressed again inside the zip (export stores them as they are),
+    a compression method other than stored/deflated, and a deflated member whose declared size is
+    over MAX_RATIO times its compressed size."""
+    counts: dict[str, int] = {}
+    for i in infos:
+        counts[i.filename] = counts.get(i.filename, 0) + 1
+    result.problems += [f"{n[:200]!r}: appears more than once" for n, c in counts.items() if c > 1]
+    files = {i.filename for i in infos if not i.is_dir()}
+    dirs = {i.filename.rstrip("/") for i in infos if i.is_dir()}
+    for n in files:
+        parts = n.split("/")
+        dirs.update("/".join(parts[:k]) for k in range(1, len(parts)))
+    for n in sorted(files & dirs):
+        result.problems.append(f"{n[:200]!r}: both a file and a directory")
+    for i in infos:
+        name = i.filename
+        if not _safe_member(name.rstrip("/") if i.is_dir() else name):
+            result.problems.append(f"{name[:200]!r}: not a safe file name")
+        mode = (i.external_attr >> 16) & _S_IFMT
+        if i.create_system == 3 and mode not in (0, _S_IFREG, _S_IFDIR):
+            what = "a symbolic link" if mode == _S_IFLNK else f"not a plain file (mode {mode:o})"
+            result.problems.append(f"{name[:200]!r}: {what}")
+        if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            result.problems.append(f"{name[:200]!r}: compression method {i.compress_type} (stored or deflated only)")
+        elif i.compress_type == zipfile.ZIP_DEFLATED:
+            if name.startswith("archive/") and not i.is_dir():
+                result.problems.append(f"{name[:200]!r}: a WARC compressed again inside the zip (a WACZ "
+                                       "stores its WARCs as they are)")
+            elif i.file_size > _RATIO_FLOOR and i.file_size > MAX_RATIO * max(i.compress_size, 1):
+                result.problems.append(f"{name[:200]!r}: decodes to {i.file_size} bytes from "
+                                       f"{i.compress_size} (a compression bomb)")
+
+
+def _sha256_member(zf: zipfile.ZipFile, name: str, budget: _Budget) -> tuple[str, int]:
+    """SHA-256 (hex) and size of a member, streamed: its decoded bytes are charged to `budget`."""
     h = hashlib.sha256()
     n = 0
     with zf.open(name) as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
+            budget.decode(len(chunk))
             h.update(chunk)
             n += len(chunk)
     return h.hexdigest(), n
 
 
-def _read_member(zf: zipfile.ZipFile, name: str, cap: int) -> bytes:
-    """A member's bytes, ValueError when it is larger than `cap` (declared or actual)."""
+def _read_member(zf: zipfile.ZipFile, name: str, cap: int, budget: _Budget) -> bytes:
+    """A member's bytes, ValueError when it is larger than `cap` (declared or actual); the bytes are
+    charged to `budget` as decoded and held (the caller releases them when done)."""
     if zf.getinfo(name).file_size > cap:
         raise ValueError(f"over {cap} bytes")
+    chunks, n = [], 0
     with zf.open(name) as fh:
-        data = fh.read(cap + 1)
-    if len(data) > cap:
+        while n <= cap:
+            chunk = fh.read(min(1 << 20, cap + 1 - n))
+            if not chunk:
+                break
+            budget.decode(len(chunk))
+            budget.hold(len(chunk))
+            chunks.append(chunk)
+            n += len(chunk)
+    if n > cap:
+        budget.release(n)
         raise ValueError(f"over {cap} bytes")
-    return data
+    return b"".join(chunks)
 
 
 def _loads(data: bytes | None) -> Any:
@@ -474,13 +579,23 @@ def _loads(data: bytes | None) -> Any:
         raise ValueError("nested too deeply") from None
 
 
-def _json_member(zf: zipfile.ZipFile, name: str, result: Verification) -> Any:
+def _json_member(zf: zipfile.ZipFile, name: str, result: Verification, budget: _Budget) -> Any:
     try:
-        return _loads(_read_member(zf, name, MAX_JSON_BYTES))
+        data = _read_member(zf, name, MAX_JSON_BYTES, budget)
     except KeyError:
         result.problems.append(f"{name}: missing")
+        return None
     except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
         result.problems.append(f"{name}: unreadable or not JSON ({str(exc)[:120]})")
+        return None
+    try:
+        # the parsed document is kept; charge it (a JSON object costs more than its text)
+        budget.hold(len(data))
+        return _loads(data)
+    except ValueError as exc:
+        result.problems.append(f"{name}: unreadable or not JSON ({str(exc)[:120]})")
+    finally:
+        budget.release(len(data))
     return None
 
 
@@ -496,45 +611,65 @@ def _load_trust(paths: Sequence[str | Path] | None) -> list[bytes] | None:
     return out
 
 
-def verify_bundle(path: str | Path, *, public_key: bytes | None = None,
-                  tsa_ca: Sequence[str | Path] | None = None) -> Verification:
-    """Check a bundle offline: every file's hash in datapackage.json and datapackage.json's in
-    datapackage-digest.json; the ECDSA signature (under `public_key`, PEM or DER bytes, when given, else
-    under the bundle's own key, with a warning that this proves integrity only); each stored file's
-    SHA-256 against docs/export.json; that every file a manifest names is in the bundle (its WARC, cards,
-    originals, avatar, related captures unless left out by the bound); that each manifest agrees with
-    its WARC (archiver.capture.warc.check_manifest_against_warc) and that its RFC 3161 timestamps hold
-    (archiver.compliance.timestamps.verify_capture_timestamps, trusting the `tsa_ca` PEM files when
-    given, else the CA certificates in the bundle, with a warning).
+# One total budget for a verification (see _Budget): decoded bytes over every read, bytes held at once.
+DECODED_BUDGET = 2 * 1024 ** 3
+HELD_BUDGET = 256 * 1024 ** 2
+MAX_CA_BYTES = 1 << 20    # a TSA CA certificate file in the bundle
+TIME_SLACK_SECONDS = 300  # clock skew allowed between the capture, its WARC-Dates and its tokens
+CAPTURE_BEFORE_WARC_SECONDS = 3600  # how long before its first WARC-Date a capture may say it began
 
-    Never raises for a hostile bundle: every failure is one line in ``problems``. InputError only for
-    an unreadable `public_key` or `tsa_ca` file given by the caller."""
+
+def verify_bundle(path: str | Path, *, public_key: bytes | None = None,
+                  tsa_ca: Sequence[str | Path] | None = None, decoded_budget: int = DECODED_BUDGET,
+                  held_budget: int = HELD_BUDGET) -> Verification:
+    """Check a bundle offline: a safe zip layout (_check_layout); every file's hash in datapackage.json
+    and datapackage.json's in datapackage-digest.json; the ECDSA signature (under `public_key`, PEM or
+    DER bytes, when given, else under the bundle's own key, with a warning that this proves integrity
+    only); each stored file's SHA-256 against docs/export.json; that every file a manifest names is in
+    the bundle; that each capture has its WARC (its own key stem, ``posts/<p>/<id>/<cid>.warc.gz``,
+    wherever the bundle holds it; missing or unreadable fails), equal to the manifest's
+    ``warc_sha256`` when given, and that the manifest agrees with it
+    (archiver.capture.warc.check_manifest_against_warc); that its cards and page are the stored ones
+    (the manifest's ``cards.html_sha256``/``png_sha256``/``page_sha256``, else the WARC's
+    ``urn:archiver:<key>`` resource records); and its RFC 3161 timestamps
+    (archiver.compliance.timestamps.verify_capture_timestamps, trusting the `tsa_ca` PEM files when
+    given, else the CA certificates in the bundle, else the tokens' own roots, each with a warning):
+    a capture's time stands when one token verifies, the others are warnings; no token is a warning
+    (timestamp pending); ``captured_at`` must not be after a verified token's time nor before the
+    WARC's first WARC-Date, nor the WARC's last WARC-Date after the token (TIME_SLACK_SECONDS of skew).
+
+    Bounded: `decoded_budget` bytes decoded in all (default 2 GiB) and `held_budget` bytes in memory at
+    once (default 256 MiB); a bundle that needs more fails with one line. Never raises for a hostile
+    bundle: every failure is one line in ``problems``. InputError only for an unreadable `public_key`
+    or `tsa_ca` file given by the caller."""
     result = Verification()
     trusted = load_public_key(public_key, where="--public-key") if public_key is not None else None
     trust_given = _load_trust(tsa_ca)
+    budget = _Budget(decoded_budget, held_budget)
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile, ValueError) as exc:
         result.problems.append(f"{Path(path).name}: not a readable zip ({str(exc)[:120]})")
         return _cleaned(result)
     with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
+        infos = zf.infolist()
         if len(infos) > MAX_MEMBERS:
             result.problems.append(f"{Path(path).name}: over {MAX_MEMBERS} files")
             return _cleaned(result)
-        names = [i.filename for i in infos]
-        counts: dict[str, int] = {}
-        for n in names:
-            counts[n] = counts.get(n, 0) + 1
-        result.problems += [f"{n[:200]!r}: appears more than once" for n, c in counts.items() if c > 1]
-        result.problems += [f"{n[:200]!r}: not a safe file name" for n in counts if not _safe_member(n)]
-        _check_package(zf, set(names), result, trusted)
-        meta = _json_member(zf, EXPORT_DOC, result)
-        if not isinstance(meta, dict) or meta.get("schema") != EXPORT_SCHEMA:
-            if meta is not None:
-                result.problems.append(f"{EXPORT_DOC}: not an archiver export ({EXPORT_SCHEMA})")
-            return _cleaned(result)
-        _check_contents(zf, set(names), meta, result, trust_given)
+        _check_layout(infos, result)  # nothing is ever extracted: the rest is still checked, within budget
+        names = {i.filename for i in infos if not i.is_dir()}
+        try:
+            _check_package(zf, names, result, trusted, budget)
+            meta = _json_member(zf, EXPORT_DOC, result, budget)
+            if not isinstance(meta, dict) or meta.get("schema") != EXPORT_SCHEMA:
+                if meta is not None:
+                    result.problems.append(f"{EXPORT_DOC}: not an archiver export ({EXPORT_SCHEMA})")
+                return _cleaned(result)
+            _check_contents(zf, names, meta, result, trust_given, budget)
+        except _OverBudget as exc:
+            result.problems.append(f"{Path(path).name}: {exc}")
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:  # zip-level damage
+            result.problems.append(f"{Path(path).name}: unreadable ({type(exc).__name__}: {str(exc)[:120]})")
     return _cleaned(result)
 
 
@@ -549,13 +684,14 @@ def _cleaned(result: Verification) -> Verification:
     result.problems = [one_line(p) for p in result.problems]
     result.warnings = [one_line(p) for p in result.warnings]
     result.not_checked = [one_line(p) for p in result.not_checked]
+    result.timestamps = [{k: one_line(v, 200) for k, v in t.items()} for t in result.timestamps]
     return result
 
 
 def _check_package(zf: zipfile.ZipFile, names: set[str], result: Verification,
-                   trusted: ec.EllipticCurvePublicKey | None) -> None:
+                   trusted: ec.EllipticCurvePublicKey | None, budget: _Budget) -> None:
     """datapackage.json's resources against the members, its hash and signature in datapackage-digest.json."""
-    package = _json_member(zf, "datapackage.json", result)
+    package = _json_member(zf, "datapackage.json", result, budget)
     if not isinstance(package, dict):
         return
     resources = package.get("resources")
@@ -568,6 +704,9 @@ def _check_package(zf: zipfile.ZipFile, names: set[str], result: Verification,
         if not isinstance(rpath, str):
             result.problems.append("datapackage.json: a resource without a path")
             continue
+        if rpath in listed:
+            result.problems.append(f"{rpath[:200]}: listed twice in datapackage.json")
+            continue
         listed.add(rpath)
         if rpath not in names:
             result.problems.append(f"{rpath[:200]}: listed in datapackage.json but missing")
@@ -577,7 +716,7 @@ def _check_package(zf: zipfile.ZipFile, names: set[str], result: Verification,
             result.problems.append(f"{rpath[:200]}: datapackage.json gives no sha256 hash")
             continue
         try:
-            got, size = _sha256_member(zf, rpath)
+            got, size = _sha256_member(zf, rpath, budget)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # a CRC error: bytes were changed
             result.problems.append(f"{rpath[:200]}: unreadable ({str(exc)[:120]})")
             continue
@@ -590,11 +729,11 @@ def _check_package(zf: zipfile.ZipFile, names: set[str], result: Verification,
                                    f"is {size})")
     for n in sorted(names - listed - {"datapackage.json", "datapackage-digest.json"}):
         result.problems.append(f"{n[:200]}: not listed in datapackage.json")
-    digest = _json_member(zf, "datapackage-digest.json", result)
+    digest = _json_member(zf, "datapackage-digest.json", result, budget)
     if not isinstance(digest, dict):
         return
     try:
-        actual = "sha256:" + _sha256_member(zf, "datapackage.json")[0]
+        actual = "sha256:" + _sha256_member(zf, "datapackage.json", budget)[0]
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError):
         return
     if digest.get("hash") != actual:
@@ -626,34 +765,48 @@ class _Stored:
     data: bytes | None
 
 
-def _files_warc(zf: zipfile.ZipFile, name: str, base: str, result: Verification) -> dict[str, _Stored]:
-    """Every resource record of the files WARC, by the key its URL names under `base`."""
+_CAPTURE_WARC_RE = re.compile(r"posts/[^/]+/[^/]+/[^/]+\.warc\.gz")
+
+
+def _files_warc(zf: zipfile.ZipFile, name: str, base: str, result: Verification,
+                budget: _Budget, hash_only: frozenset[str] = frozenset()) -> dict[str, _Stored]:
+    """Every resource record of the files WARC, by the key its URL names under `base`. The bytes of the
+    JSON and token files, and of capture WARCs stored here, are kept (charged to the held budget);
+    every record is read through in bounded chunks, its decoded bytes charged to the budget."""
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
     out: dict[str, _Stored] = {}
     try:
-        with zf.open(name) as fh:
+        with zf.open(name) as raw:
+            fh = io.BufferedReader(_Counted(raw, budget), 1 << 16)
             for rec in ArchiveIterator(fh):
-                if rec.rec_type != "resource":
-                    continue
+                stream = rec.raw_stream
                 url = rec.rec_headers.get_header("WARC-Target-URI") or ""
-                if not url.startswith(base + "/"):
+                take = rec.rec_type == "resource"
+                if take and not url.startswith(base + "/"):
                     result.problems.append(f"{name}: a record at {url[:200]!r}, outside {base}")
-                    continue
-                key = unquote(url[len(base) + 1:])
-                stream = rec.content_stream()
-                keep = key.endswith(_KEEP_SUFFIXES)
+                    take = False
+                key = unquote(url[len(base) + 1:]) if take else ""
+                keep = take and key not in hash_only and (key.endswith(_KEEP_SUFFIXES)
+                                                          or bool(_CAPTURE_WARC_RE.fullmatch(key)))
+                cap = MAX_JSON_BYTES if key.endswith(_KEEP_SUFFIXES) else MAX_CHECKED_WARC_BYTES
                 h, size, chunks = hashlib.sha256(), 0, []
                 for chunk in iter(lambda s=stream: s.read(1 << 20), b""):  # type: ignore[misc]
+                    budget.decode(len(chunk))
                     h.update(chunk)
                     size += len(chunk)
-                    if keep and size <= MAX_JSON_BYTES:
+                    if keep and size <= cap:
+                        budget.hold(len(chunk))
                         chunks.append(chunk)
+                    elif keep:
+                        budget.release(sum(map(len, chunks)))
+                        keep, chunks = False, []
+                if not take:
+                    continue
                 if key in out:
                     result.problems.append(f"{key[:200]}: recorded twice in {name}")
-                out[key] = _Stored(h.hexdigest(), size, b"".join(chunks) if keep and size <= MAX_JSON_BYTES
-                                   else None)
+                out[key] = _Stored(h.hexdigest(), size, b"".join(chunks) if keep else None)
     except KeyError:
         result.problems.append(f"{name}: missing")
     except (ArchiveLoadFailed, zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -662,20 +815,27 @@ def _files_warc(zf: zipfile.ZipFile, name: str, base: str, result: Verification)
 
 
 def _check_contents(zf: zipfile.ZipFile, names: set[str], meta: dict[str, Any], result: Verification,
-                    trust_given: list[bytes] | None) -> None:
+                    trust_given: list[bytes] | None, budget: _Budget) -> None:
     base = meta.get("public_base_url")
     files_warc = meta.get("files_warc")
     if not isinstance(base, str) or not isinstance(files_warc, str):
         result.problems.append(f"{EXPORT_DOC}: no public_base_url or files_warc")
         return
-    stored = _files_warc(zf, files_warc, base.rstrip("/"), result)
+    # a capture WARC export.json places in archive/ is checked there: its replay copy here is only hashed
+    in_archive = frozenset(f["key"] for f in meta.get("files") or [] if isinstance(f, dict)
+                           and isinstance(f.get("key"), str) and isinstance(f.get("in"), str)
+                           and f["in"] != files_warc)
+    stored = _files_warc(zf, files_warc, base.rstrip("/"), result, budget, in_archive)
     listed: dict[str, dict[str, Any]] = {}
     for f in meta.get("files") or []:
         if not (isinstance(f, dict) and isinstance(f.get("key"), str) and isinstance(f.get("in"), str)):
             result.problems.append(f"{EXPORT_DOC}: a malformed file entry")
             continue
+        if f["key"] in listed:
+            result.problems.append(f"{f['key'][:200]}: listed twice in {EXPORT_DOC}")
         listed[f["key"]] = f
     warcs: dict[str, str] = {}  # key -> archive member, for the capture WARCs
+    digests: dict[str, str] = {k: s.sha256 for k, s in stored.items()}  # every stored file's SHA-256
     for key, f in listed.items():
         where = f["in"]
         if where == files_warc:
@@ -685,17 +845,29 @@ def _check_contents(zf: zipfile.ZipFile, names: set[str], meta: dict[str, Any], 
             elif got.sha256 != f.get("sha256"):
                 result.problems.append(f"{key[:200]}: SHA-256 {got.sha256[:16]}… is not the "
                                        f"{str(f.get('sha256'))[:16]}… {EXPORT_DOC} lists")
-        elif where.startswith("archive/") and where in names:
+            else:
+                result.stored_files += 1
+        elif where.startswith("archive/") and where != files_warc and where in names:
+            if where in warcs.values():
+                result.problems.append(f"{key[:200]}: {where[:200]} is listed for two files")
+                continue
             warcs[key] = where
             try:
-                digest, _ = _sha256_member(zf, where)
+                digest, _ = _sha256_member(zf, where, budget)
             except (zipfile.BadZipFile, OSError, ValueError, EOFError):
                 continue  # already said by the package check
+            digests[key] = digest
             if digest != f.get("sha256"):
                 result.problems.append(f"{key[:200]}: SHA-256 {digest[:16]}… of {where} is not the "
                                        f"{str(f.get('sha256'))[:16]}… {EXPORT_DOC} lists")
+            else:
+                result.stored_files += 1
         else:
             result.problems.append(f"{key[:200]}: listed in {EXPORT_DOC} at {where[:200]!r}, which is not here")
+    for key, f in listed.items():  # a second copy (a capture WARC's replay copy) must be the same file
+        if f["in"] != files_warc and key in stored and stored[key].sha256 != f.get("sha256"):
+            result.problems.append(f"{key[:200]}: its copy in {files_warc} (SHA-256 {stored[key].sha256[:16]}…) is "
+                                   f"not the {str(f.get('sha256'))[:16]}… {EXPORT_DOC} lists")
     for key in stored:
         if key not in listed:
             result.problems.append(f"{key[:200]}: in {files_warc} but not listed in {EXPORT_DOC}")
@@ -704,9 +876,20 @@ def _check_contents(zf: zipfile.ZipFile, names: set[str], meta: dict[str, Any], 
         if key.startswith("blobs/sha256/") and key.rsplit("/", 1)[-1] != got.sha256:
             result.problems.append(f"{key[:200]}: content does not match its name (SHA-256 {got.sha256[:16]}…)")
     left_out = {e.get("key") for e in meta.get("left_out") or [] if isinstance(e, dict)}
-    trust = trust_given
+    trust, trust_from = trust_given, "given"
     if trust is None:
-        trust = [zf.read(p) for p in meta.get("tsa_ca") or [] if isinstance(p, str) and p in names] or None
+        trust, trust_from = [], "bundle"
+        for p in meta.get("tsa_ca") or []:
+            if not (isinstance(p, str) and p in names):
+                continue
+            try:
+                data = _read_member(zf, p, MAX_CA_BYTES, budget)
+            except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
+                result.problems.append(f"{p[:200]}: unreadable ({str(exc)[:120]})")
+                continue
+            trust.append(data)
+        if not trust:
+            trust, trust_from = None, "own"
     check_warc = check_manifest_against_warc
     check_ts = verify_capture_timestamps
     for key in sorted(k for k in stored if MANIFEST_KEY_RE.fullmatch(k)):
@@ -721,10 +904,9 @@ def _check_contents(zf: zipfile.ZipFile, names: set[str], meta: dict[str, Any], 
         assert isinstance(doc, dict) and raw is not None
         result.captures += 1
         _check_manifest(key, doc, raw, present, left_out, result)
-        warc_key = doc.get("warc")
-        if isinstance(warc_key, str) and warc_key in warcs:
-            _check_against_warc(zf, key, doc, warcs[warc_key], check_warc, result)
-        _check_timestamps(key, raw, stored, check_ts, trust, trust_given is not None, result)
+        seen = _check_against_warc(zf, key, doc, stored, warcs, check_warc, result, budget)
+        _check_cards(key, doc, digests, seen, result)
+        _check_timestamps(key, doc, raw, stored, check_ts, trust, trust_from, seen, result)
     if check_warc is None:
         result.not_checked.append("manifests against their WARCs: this archiver has no "
                                   "archiver.capture.warc.check_manifest_against_warc")
@@ -742,11 +924,10 @@ def _check_manifest(key: str, doc: dict[str, Any], raw: bytes, present: set[str]
         if doc.get(part) != m.group(part):
             result.problems.append(f"{key[:200]}: its {part} {str(doc.get(part))[:80]!r} is not the one its key names")
     named: list[tuple[str, str]] = []
-    if isinstance(doc.get("warc"), str):
-        named.append(("its WARC", doc["warc"]))
     cards = doc.get("cards")
     if isinstance(cards, dict):
-        named += [(f"its {kind} card", k) for kind, k in cards.items() if isinstance(k, str)]
+        named += [(f"its {kind} card", k) for kind, k in cards.items()
+                  if isinstance(k, str) and not kind.endswith("_sha256")]
     named += [("original", blob_key(sha)) for sha in media_sha256s([doc], avatars=True)]
     for relation, rkey in _related(doc):
         if rkey in left_out:
@@ -760,50 +941,165 @@ def _check_manifest(key: str, doc: dict[str, Any], raw: bytes, present: set[str]
             result.problems.append(f"{key[:200]}: {label[:300]} is not in the bundle")
 
 
-def _check_against_warc(zf: zipfile.ZipFile, key: str, doc: dict[str, Any], member: str, check: Any,
-                        result: Verification) -> None:
-    """The WARC is this capture's (its warcinfo's capture-id), and the manifest agrees with its records."""
-    try:
-        data = _read_member(zf, member, MAX_CHECKED_WARC_BYTES)
-    except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        result.not_checked.append(f"{key[:200]} against {member[:200]}: {str(exc)[:120]}")
-        return
-    capture_id = _warcinfo_capture_id(data)
-    if capture_id is not None and capture_id != doc.get("capture_id"):
-        result.problems.append(f"{key[:200]}: its WARC {member[:200]} is of capture {capture_id[:40]!r}")
-    if check is None:
-        return
-    try:
-        problems = check(doc, data)
-    except Exception as exc:  # a hostile WARC must not end the verification
-        problems = [f"the WARC could not be read ({type(exc).__name__}: {str(exc)[:120]})"]
-    result.problems += [f"{key[:200]}: {' '.join(str(p).split())[:300]}" for p in problems]
+@dataclass
+class _WarcSeen:
+    """What the pre-scan of a capture WARC found: its resource records' SHA-256 by the key their
+    ``urn:archiver:`` URI names, its first and last WARC-Date, its warcinfo's capture-id."""
+
+    resources: dict[str, str] = field(default_factory=dict)
+    first: datetime | None = None
+    last: datetime | None = None
+    capture_id: str | None = None
+    checked: bool = False
 
 
-def _warcinfo_capture_id(data: bytes) -> str | None:
-    """The ``capture-id`` field of the WARC's first warcinfo record, if any."""
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def _scan_warc(data: bytes, budget: _Budget) -> tuple[_WarcSeen, int]:
+    """Read a capture WARC through in bounded chunks (decoded bytes charged to `budget`): what it holds
+    (_WarcSeen) and its largest record's decoded size. Raises ValueError when it is not a WARC."""
     from warcio.archiveiterator import ArchiveIterator
 
-    try:
-        for rec in ArchiveIterator(io.BytesIO(data)):
-            if rec.rec_type != "warcinfo":
-                return None
-            for line in rec.content_stream().read(1 << 16).decode("utf-8", "replace").splitlines():
+    seen, largest = _WarcSeen(), 0
+    for n, rec in enumerate(ArchiveIterator(io.BytesIO(data))):
+        when = _parse_time(rec.rec_headers.get_header("WARC-Date"))
+        if when is not None:
+            seen.first = when if seen.first is None else min(seen.first, when)
+            seen.last = when if seen.last is None else max(seen.last, when)
+        uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
+        h, size, head = hashlib.sha256(), 0, b""
+        for chunk in iter(lambda s=rec.raw_stream: s.read(1 << 20), b""):  # type: ignore[misc]
+            budget.decode(len(chunk))
+            h.update(chunk)
+            if size < (1 << 16):
+                head += chunk[: (1 << 16) - size]
+            size += len(chunk)
+        largest = max(largest, size)
+        if rec.rec_type == "resource" and uri.startswith("urn:archiver:"):
+            seen.resources[unquote(uri[len("urn:archiver:"):])] = h.hexdigest()
+        if n == 0 and rec.rec_type == "warcinfo":
+            for line in head.decode("utf-8", "replace").splitlines():
                 name, _, value = line.partition(":")
                 if name.strip().lower() == "capture-id":
-                    return value.strip()
-            return None
-    except Exception:  # unreadable: check_manifest_against_warc says why
-        return None
-    return None
+                    seen.capture_id = value.strip()
+                    break
+    return seen, largest
 
 
-def _check_timestamps(key: str, raw: bytes, stored: dict[str, _Stored], check: Any, trust: list[bytes] | None,
-                      trust_given: bool, result: Verification) -> None:
+def _check_against_warc(zf: zipfile.ZipFile, key: str, doc: dict[str, Any], stored: dict[str, _Stored],
+                        warcs: dict[str, str], check: Any, result: Verification, budget: _Budget) -> _WarcSeen:
+    """The capture's WARC is found by its own key stem (whatever the manifest's ``warc`` field says,
+    which must be that key or absent), in archive/ or in the files WARC; it must be there, readable
+    within the budget, equal to the manifest's ``warc_sha256`` when given, of this capture (its
+    warcinfo's capture-id), and the manifest must agree with its records. Each failure is a problem."""
+    own = capture_base(key) + ".warc.gz"
+    declared = doc.get("warc")
+    if declared is not None and declared != own:
+        result.problems.append(f"{key[:200]}: its warc field names {str(declared)[:200]!r}, not its own {own}")
+    data: bytes | None = None
+    held = 0
+    try:
+        if own in warcs:
+            try:
+                data = _read_member(zf, warcs[own], min(MAX_CHECKED_WARC_BYTES, max(budget.held_left, 0)), budget)
+                held = len(data)
+            except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
+                result.problems.append(f"{key[:200]}: its WARC {warcs[own][:200]} cannot be checked "
+                                       f"({str(exc)[:120]})")
+                return _WarcSeen()
+        elif own in stored:
+            data = stored[own].data
+            if data is None:
+                result.problems.append(f"{key[:200]}: its WARC {own} is too large to check")
+                return _WarcSeen()
+        else:
+            result.problems.append(f"{key[:200]}: its WARC {own} is not in the bundle, so nothing it says "
+                                   "can be checked")
+            return _WarcSeen()
+        want = doc.get("warc_sha256")
+        if want is not None and want != hashlib.sha256(data).hexdigest():
+            result.problems.append(f"{key[:200]}: its WARC is not the one its warc_sha256 "
+                                   f"{str(want)[:16]}… names")
+        try:
+            seen, largest = _scan_warc(data, budget)
+        except _OverBudget:
+            raise
+        except Exception as exc:  # a hostile WARC must not end the verification
+            result.problems.append(f"{key[:200]}: its WARC is not readable ({type(exc).__name__}: "
+                                   f"{str(exc)[:120]})")
+            return _WarcSeen()
+        if seen.capture_id is not None and seen.capture_id != doc.get("capture_id"):
+            result.problems.append(f"{key[:200]}: its WARC is of capture {seen.capture_id[:40]!r}")
+        if check is None:
+            return seen
+        # the check decodes each record whole: it may hold twice the largest record besides the WARC
+        budget.hold(2 * largest)
+        held += 2 * largest
+        budget.decode(largest)
+        try:
+            problems = check(doc, data)
+        except Exception as exc:  # a hostile WARC must not end the verification
+            problems = [f"the WARC could not be read ({type(exc).__name__}: {str(exc)[:120]})"]
+        result.problems += [f"{key[:200]}: {' '.join(str(p).split())[:300]}" for p in problems]
+        seen.checked = True
+        return seen
+    finally:
+        budget.release(held)
+
+
+_CARD_PARTS = (("html", "HTML card"), ("png", "PNG card"), ("page", "capture page"))
+
+
+def _check_cards(key: str, doc: dict[str, Any], digests: dict[str, str], seen: _WarcSeen,
+                 result: Verification) -> None:
+    """The cards and the capture page in the bundle are the ones stored with the capture: equal to the
+    manifest's ``cards.<part>_sha256`` when it gives one, else to the WARC's resource record for their
+    key. A card that can be bound by neither fails; a capture page present but unbound (made before pages
+    went into the WARC) is said NOT CHECKED."""
+    cards = doc.get("cards") if isinstance(doc.get("cards"), dict) else {}
+    assert isinstance(cards, dict)
+    for part, label in _CARD_PARTS:
+        ckey = capture_base(key) + ".html" if part == "page" else cards.get(part)
+        if not isinstance(ckey, str):
+            continue
+        got = digests.get(ckey)
+        if got is None:
+            continue  # a card not in the bundle is said by _check_manifest; a page need not travel
+        want = cards.get(f"{part}_sha256")
+        source = "the manifest's digest"
+        if want is None:
+            want, source = seen.resources.get(ckey), "its WARC's record"
+        if want is None and part == "page":  # pages older than their WARC records: said, not failed
+            result.not_checked.append(f"{key[:200]}: its {label} {ckey[:200]} (no digest in the manifest, no "
+                                      "record in its WARC): rely on the manifest, not on the page")
+        elif want is None:
+            result.problems.append(f"{key[:200]}: its {label} {ckey[:200]} cannot be bound to the capture "
+                                   "(no digest in the manifest, no record in its WARC)")
+        elif want != got:
+            result.problems.append(f"{key[:200]}: its {label} {ckey[:200]} is not the stored one "
+                                   f"({source} says {str(want)[:16]}…, it is {got[:16]}…)")
+
+
+def _check_timestamps(key: str, doc: dict[str, Any], raw: bytes, stored: dict[str, _Stored], check: Any,
+                      trust: list[bytes] | None, trust_from: str, seen: _WarcSeen, result: Verification) -> None:
+    """The capture's timestamp record: no record, or one without tokens, is a warning; each token is
+    checked alone (verify_capture_timestamps with that token): the capture's time stands when at least
+    one verifies, the others are warnings; none verifying fails. Against verified token times:
+    captured_at not after the earliest (+ slack), the WARC's last WARC-Date not after it either, and
+    captured_at not before the WARC's first WARC-Date (- slack)."""
     record_key = timestamp_record_key(key)
     got = stored.get(record_key)
     if got is None:
         result.warnings.append(f"{key[:200]}: no trusted timestamp (no {record_key.rsplit('/', 1)[-1]})")
+        _check_times(key, doc, seen, [], result)
         return
     try:
         record = _loads(got.data)
@@ -813,23 +1109,82 @@ def _check_timestamps(key: str, raw: bytes, stored: dict[str, _Stored], check: A
     if not isinstance(record, dict):
         result.problems.append(f"{record_key[:200]}: not a timestamp record")
         return
-    tokens: dict[str, bytes] = {}
-    for token in record.get("tokens") or []:
-        tkey = token.get("token_key") if isinstance(token, dict) else None
-        if not isinstance(tkey, str):
-            continue
-        data = stored[tkey].data if tkey in stored else None
-        if data is None:
-            result.problems.append(f"{record_key[:200]}: its token {tkey[:200]} is not in the bundle")
-        else:
-            tokens[tkey] = data
     if check is None:
         return
+    entries = record.get("tokens")
+    base = {**record, "tokens": []}
     try:
-        problems = check(raw, record, tokens, trust)
+        problems = [p for p in check(raw, base, {}, trust) if "timestamping still pending" not in str(p)]
     except Exception as exc:  # hostile tokens must not end the verification
         problems = [f"could not be checked ({type(exc).__name__}: {str(exc)[:120]})"]
-    result.problems += [f"{record_key[:200]}: {' '.join(str(p).split())[:300]}" for p in problems]
-    if not problems and trust and not trust_given:
+    if problems:
+        result.problems += [f"{record_key[:200]}: {' '.join(str(p).split())[:300]}" for p in problems]
+        return
+    if not isinstance(entries, list) or not entries:
+        result.warnings.append(f"{record_key[:200]}: timestamp pending (the record holds no token yet)")
+        _check_times(key, doc, seen, [], result)
+        return
+    good: list[tuple[str, str]] = []
+    bad: list[str] = []
+    for entry in entries[:MAX_TIMESTAMP_TOKENS]:
+        tkey = entry.get("token_key") if isinstance(entry, dict) else None
+        tsa = str(entry.get("tsa_url")) if isinstance(entry, dict) else "?"
+        data = stored[tkey].data if isinstance(tkey, str) and tkey in stored else None
+        if not isinstance(tkey, str) or data is None:
+            bad.append(f"token {str(tkey)[:200]}: not in the bundle")
+            continue
+        try:
+            lines = check(raw, {**record, "tokens": [entry]}, {tkey: data}, trust)
+        except Exception as exc:
+            lines = [f"could not be checked ({type(exc).__name__}: {str(exc)[:120]})"]
+        gen = entry.get("gen_time")
+        if not lines and not isinstance(gen, str):  # the time comes from the token itself
+            try:
+                gen = check_token(data, bytes.fromhex(str(record.get("root"))), trust)[1].gen_time
+            except Exception as exc:
+                lines = [f"token {tkey[:200]}: its time cannot be read ({str(exc)[:120]})"]
+        if lines:
+            bad += [' '.join(str(p).split())[:300] for p in lines]
+        else:
+            good.append((tsa, str(gen)))
+    if len(entries) > MAX_TIMESTAMP_TOKENS:
+        bad.append(f"{len(entries) - MAX_TIMESTAMP_TOKENS} more tokens not checked")
+    if not good:
+        result.problems += [f"{record_key[:200]}: {b}" for b in bad] or [f"{record_key[:200]}: no token verifies"]
+        return
+    result.warnings += [f"{record_key[:200]}: another TSA's token does not stand ({b})" for b in bad]
+    result.timestamps += [{"capture": key, "tsa": tsa, "gen_time": gen} for tsa, gen in good]
+    if trust_from == "own":
+        result.warnings.append(f"{record_key[:200]}: the tokens were checked only against the self-signed "
+                               "roots they carry: the time is not anchored to a trusted TSA; give --tsa-ca "
+                               "with the TSAs' published certificates")
+    elif trust_from == "bundle":
         result.warnings.append(f"{record_key[:200]}: timestamps checked against the TSA CA certificates in "
                                "the bundle; give --tsa-ca with the TSAs' published certificates to rely on them")
+    _check_times(key, doc, seen, [g for _, g in good], result)
+
+
+MAX_TIMESTAMP_TOKENS = 16
+
+
+def _check_times(key: str, doc: dict[str, Any], seen: _WarcSeen, token_times: list[str],
+                 result: Verification) -> None:
+    """captured_at against the WARC's WARC-Dates and the verified tokens' times (TIME_SLACK_SECONDS)."""
+    slack = timedelta(seconds=TIME_SLACK_SECONDS)
+    captured = _parse_time(doc.get("captured_at"))
+    if captured is None:
+        result.problems.append(f"{key[:200]}: its captured_at {str(doc.get('captured_at'))[:40]!r} is not a time")
+        return
+    if seen.first is not None and captured < seen.first - timedelta(seconds=CAPTURE_BEFORE_WARC_SECONDS):
+        result.problems.append(f"{key[:200]}: captured_at {iso(captured)} is before its WARC's first "
+                               f"WARC-Date {iso(seen.first)}")
+    times = [t for t in (_parse_time(s) for s in token_times) if t is not None]
+    if not times:
+        return
+    earliest = min(times)
+    if captured > earliest + slack:
+        result.problems.append(f"{key[:200]}: captured_at {iso(captured)} is after its timestamp "
+                               f"{iso(earliest)}")
+    if seen.last is not None and seen.last > earliest + slack:
+        result.problems.append(f"{key[:200]}: its WARC's last WARC-Date {iso(seen.last)} is after its "
+                               f"timestamp {iso(earliest)}")
