@@ -45,6 +45,7 @@ from archiver.capture.warc import (
 from archiver.discover.model import Embed
 from archiver.providers.base import CaptureContext, occurrences_in
 from archiver.providers.registry import get_provider
+from archiver.storage.layout import capture_page_key
 from archiver.storage.local import LocalStore
 from archiver.testing.fixture_origin import FixtureOrigin
 
@@ -198,9 +199,14 @@ def test_a_capture_is_re_derived_from_its_warc_with_warcio_alone(captured: dict[
         assert m["author"]["avatar_sha256"] in {sha for _, sha in hashes}
         resources = {rec.rec_headers.get_header("WARC-Target-URI"): (rec.rec_headers.get_header("Content-Type"), raw)
                      for rec, raw, _ in records if rec.rec_type == "resource"}
+        page = capture_page_key(m["cards"]["html"].removesuffix(".card.html") + ".json")
         assert resources == {f"urn:archiver:{m['cards']['html']}": ("text/html; charset=utf-8",
                                                                    store.get(m["cards"]["html"])),
-                             f"urn:archiver:{m['cards']['png']}": ("image/png", store.get(m["cards"]["png"]))}
+                             f"urn:archiver:{m['cards']['png']}": ("image/png", store.get(m["cards"]["png"])),
+                             f"urn:archiver:{page}": ("text/html; charset=utf-8", store.get(page))}
+        # The manifest binds the WARC file, the cards and the page by their stored bytes.
+        assert m["warc_sha256"] == hashlib.sha256(store.get(m["warc"])).hexdigest()
+        assert m["cards"]["page_sha256"] == hashlib.sha256(store.get(page)).hexdigest()
     assert len(_of(captured, QUOTING["id"])["media"]) == 1
 
 
@@ -241,6 +247,45 @@ FORGERIES: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
     "avatar": (lambda m: m["author"].update(avatar_sha256="cd" * 32), "avatar cdcdcdcd"),
     "a source's hash": (lambda m: next(s for s in m["sources"] if s["name"] == "syndication").update(
         response_sha256="ef" * 32), "efefefef"),
+    # What the answers decide (x16 finding 2): each kind of field, one edit each.
+    "status archived -> deleted": (lambda m: m.update(status="deleted"), "is not what the WARC's answers decide"),
+    "status archived -> tombstoned": (lambda m: m.update(status="tombstoned", error="This Post is unavailable."),
+                                      "decide: archived"),
+    "status archived -> unavailable": (lambda m: m.update(status="unavailable"), "decide: archived"),
+    "captured_at moved years back": (lambda m: m.update(captured_at="2019-01-01T00:00:00.000Z"),
+                                     "before the WARC's first exchange"),
+    "captured_at moved forward": (lambda m: m.update(captured_at="2031-01-01T00:00:00.000Z"),
+                                  "after the WARC was written"),
+    "the photo dropped from media": (lambda m: m.update(media=[]), "neither in media nor in missing"),
+    "the photo failed, in missing, status partial": (
+        lambda m: (_first_media(m).update(status="failed", sha256=None),
+                   m.update(status="partial", missing=[{"part": "photo", "ref": _first_media(m)["original_url"],
+                                                        "reason": "HTTP 404"}])),
+        "the WARC holds a whole 2xx image or video answer"),
+    "the photo's status missing, not listed": (lambda m: _first_media(m).update(status="missing", sha256=None),
+                                               "but not in missing"),
+    "archived while lacking parts": (lambda m: m.update(missing=[{"part": "photo", "ref": "x", "reason": "y"}]),
+                                     "with 1 missing part"),
+    "every source dropped": (lambda m: m.update(sources=[]), "is in no source entry"),
+    "a source's HTTP status dropped": (lambda m: [s.update(http_status=None, response_sha256=None)
+                                                  for s in m["sources"] if s["name"] == "syndication"],
+                                       "says no answer came"),
+    "a source's HTTP status changed": (lambda m: [s.update(http_status=404) for s in m["sources"]
+                                                  if s["name"] == "oembed"], 'has its HTTP status "404"'),
+    "a source's hash dropped": (lambda m: [s.update(response_sha256=None) for s in m["sources"]
+                                           if s["name"] == "oembed"], "names no SHA-256"),
+    "created_at": (lambda m: m.update(created_at="2020-01-01T00:00:00.000Z"), 'created_at "2020-01-01'),
+    "quoted post": (lambda m: m["quoted"].update(post_id="1"), 'quoted post "1" is not the one'),
+    "quoted post dropped": (lambda m: m.update(quoted=None), "quoted post none is not the one"),
+    "parent post added": (lambda m: m.update(parent={"post_id": "5", "url": None, "capture_id": None,
+                                                     "manifest_key": None, "status": "archived"}),
+                          'parent post "5"'),
+    "metrics": (lambda m: m["metrics"].update(favorite_count=99999), 'metrics "favorite_count"'),
+    "author id": (lambda m: m["author"].update(id="12"), 'author id "12"'),
+    "lang": (lambda m: m.update(lang="ru"), 'lang "ru"'),
+    "entities": (lambda m: m.update(entities={"mentions": [{"handle": "POTUS", "id": None, "name": None}],
+                                              "hashtags": [], "urls": []}), "entities"),
+    "avatar digest dropped": (lambda m: m["author"].update(avatar_sha256=None), "has no SHA-256, but the WARC"),
 }
 
 
@@ -254,6 +299,43 @@ def test_a_forged_manifest_is_caught_by_its_warc(captured: dict[str, Any], forge
     problems = check_manifest_against_warc(forged, warc)
     assert problems and any(shown in p for p in problems), problems
     assert all("\n" not in p and len(p) < 600 for p in problems)
+
+
+def test_the_quoted_and_the_oembed_posts_status_is_what_their_answers_decide(captured: dict[str, Any]) -> None:
+    """The quoted post's capture (its own answers and its copy in the quoting post's answer) and an
+    oEmbed provider's (oEmbed 200 with a text: archived) are held to the status their answers decide."""
+    quoted = _of(captured, QUOTED["id"])
+    mastodon = next(m for m in captured["manifests"].values() if m["provider"] == "mastodon")
+    for m, forged in ((quoted, "deleted"), (quoted, "suspended"), (mastodon, "deleted"), (mastodon, "protected")):
+        problems = check_manifest_against_warc({**m, "status": forged}, captured["store"].get(m["warc"]))
+        assert any(f'status "{forged}" is not what' in p for p in problems), problems
+
+
+def _answers_warc(synd: tuple[int, bytes], oembed: tuple[int, bytes], post_id: str = "1945048830047662202") -> bytes:
+    """A WARC of a Twitter capture's two answers: syndication's and oEmbed's (status, body)."""
+    url = f"https://twitter.com/a/status/{post_id}"
+    return build_warc([
+        _exchange(url=f"http://127.0.0.1:9/oembed?url={url}", status=oembed[0], body=oembed[1]),
+        _exchange(url=f"http://127.0.0.1:9/tweet-result?id={post_id}&token=x", status=synd[0], body=synd[1])],
+        capture_id="20250715T091233Z-0011aabb", created_at=T0)
+
+
+@pytest.mark.parametrize(("synd", "oembed", "decided"), [
+    ((404, b"{}"), (404, b"{}"), "deleted"),
+    ((200, b'{"__typename": "TweetTombstone", "tombstone": {"text": "This Post is from a suspended account."}}'),
+     (404, b"{}"), "suspended"),
+    ((200, b'{"__typename": "TweetTombstone", "tombstone": {"text": "Nothing to see."}}'), (200, b"{}"),
+     "tombstoned"),
+    ((403, b""), (403, b""), "protected"),
+])
+def test_a_gone_status_needs_the_answer_that_says_so(synd: tuple[int, bytes], oembed: tuple[int, bytes],
+                                                     decided: str) -> None:
+    warc = _answers_warc(synd, oembed)
+    base = {"provider": "twitter", "post_id": "1945048830047662202", "captured_at": "2025-07-15T09:12:33.500Z"}
+    assert not [p for p in check_manifest_against_warc({**base, "status": decided}, warc) if p.startswith("status")]
+    for other in ({"archived", "deleted", "suspended", "tombstoned", "protected", "partial"} - {decided}):
+        problems = check_manifest_against_warc({**base, "status": other}, warc)
+        assert any(f"decide: {decided}" in p for p in problems), (other, problems)
 
 
 def test_another_captures_warc_does_not_pass_for_this_ones(captured: dict[str, Any]) -> None:
@@ -439,12 +521,13 @@ def test_a_hostile_warc_is_one_line_never_a_traceback(kind: str) -> None:
 def test_a_manifest_of_hostile_shapes_is_checked_without_raising(captured: dict[str, Any]) -> None:
     m = _of(captured, QUOTING["id"])
     warc = captured["store"].get(m["warc"])
-    """Values of the wrong type are problems, or nothing to compare (no media), never a raise."""
+    """Values of the wrong type are problems, never a raise (no sources and no media: the WARC's answers
+    and the medium its answer lists are in none)."""
     for edit, wrong in ((lambda d: d["author"].update(name=["Pinecrest Observer"]), True),
                         (lambda d: d.update(texts=[{"source": {"x": 1}, "text": ["t"]}, "junk"]), True),
                         (lambda d: d.update(text={"t": 1}), True),
                         (lambda d: d.update(card={"image": {"status": "archived", "sha256": 7}}), True),
-                        (lambda d: d.update(media="photo", sources={"name": "x"}), False),
+                        (lambda d: d.update(media="photo", sources={"name": "x"}), True),
                         (lambda d: d.update(text_source=["syndication"], post_id=None, url=12), True)):
         forged = copy.deepcopy(m)
         edit(forged)

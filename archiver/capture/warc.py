@@ -30,12 +30,13 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from archiver import __version__
 from archiver.capture.fetch import content_decoder
 from archiver.capture.manifest import SCHEMA_ID as SCHEMA_V2
+from archiver.capture.manifest import SCHEMA_V1
 from archiver.providers.markup import MARKUP_SOURCE
 from archiver.providers.oembed import OEmbedProvider
 from archiver.providers.registry import get_provider
 from archiver.providers.twitter.api import _oembed_text, expand_text, note_text, str_or_none
 from archiver.providers.twitter.ids import parse_status_url
-from archiver.providers.twitter.states import read_answer
+from archiver.providers.twitter.states import Answer, read_answer
 from archiver.providers.twitter.texts import MAX_TEXT_CHARS
 
 if TYPE_CHECKING:
@@ -522,12 +523,20 @@ def derive_from_warc(warc: bytes, provider: str | None = None) -> dict[str, Any]
       a JSON object with ``html`` or ``type``+``version`` about a status URL); another platform's
       oEmbed answer is read by ``provider``'s PlatformSpec when given (its title otherwise). A
       capture made from the publisher's markup alone has no answers: nothing to derive.
+    - ``answers``: per response (or metadata record: no response came) to a platform request, in
+      order, at most MAX_ANSWERS: ``source`` ("syndication", "oembed"), ``post`` (the id, or
+      ``url:<post URL>``, it asked about: ``_asked_about``), ``uri``, ``status`` (None: no response),
+      ``date``, ``truncated``, ``json`` (a whole 2xx JSON object), ``answer`` (a syndication answer's
+      ``states.Answer``; the first MAX_BODIES keep their post object), ``text`` (an oEmbed answer's);
+    - ``first_exchange``: the earliest WARC-Date of a request, response or metadata record, and
+      ``written``: the warcinfo's (when the file was written); aware datetimes or None;
     - ``problems``: one line each: a record whose digests fail, a payload that does not decode.
 
     WarcReadError when the file cannot be read at all. Bounded: decoded payloads as
     ``DECODED_LIMIT``/``READ_BUDGET`` say, JSON parsed up to ``JSON_LIMIT`` bytes."""
     out: dict[str, Any] = {"warc_version": None, "software": None, "capture_id": None, "responses": [],
-                           "resources": [], "posts": {}, "problems": []}
+                           "resources": [], "posts": {}, "answers": [], "first_exchange": None, "written": None,
+                           "problems": []}
     posts = _Posts()
     problems: list[str] = out["problems"]
     for rec in iter_warc(warc, keep=JSON_LIMIT):
@@ -536,6 +545,14 @@ def derive_from_warc(warc: bytes, provider: str | None = None) -> dict[str, Any]
         where = f"{rec.type} record {_shown(rec.uri, 160)}"
         if rec.digests_ok is False:
             problems.append(f"{where}: {'; '.join(rec.digest_problems)[:160] or 'digest does not match'}")
+        when = _parse_date(rec.date)
+        first = out["first_exchange"]
+        if rec.type in ("request", "response", "metadata") and when is not None and (first is None or when < first):
+            out["first_exchange"] = when
+        if rec.type == "warcinfo" and out["written"] is None:
+            out["written"] = when
+        if rec.type in ("response", "metadata"):
+            _note_answer(out["answers"], rec)
         if rec.type == "warcinfo":
             for line in rec.wire[:1 << 16].decode("utf-8", "replace").splitlines():
                 name, _, value = line.partition(":")
@@ -562,10 +579,85 @@ def derive_from_warc(warc: bytes, provider: str | None = None) -> dict[str, Any]
             continue
         if isinstance(body.get("html"), str) or ("type" in body and "version" in body):
             _read_oembed(posts, body, rec.uri, provider)
+            _answer_body(out["answers"], rec, body, oembed=True, provider=provider)
         else:
             _read_twitter_answer(posts, body, rec.uri)
+            _answer_body(out["answers"], rec, body, oembed=False, provider=provider)
     out["posts"] = posts.posts
     return out
+
+
+# What derive_from_warc keeps of the platforms' answers (``answers``): at most MAX_ANSWERS entries, of
+# which the first MAX_BODIES syndication answers keep their post object.
+MAX_ANSWERS = 200
+MAX_BODIES = 20
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    """A WARC-Date (W3C date, UTC, any precision) as an aware datetime; None when it is not one."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _asked_about(uri: str | None) -> tuple[str, str] | None:
+    """(source, post key) a platform request URI asks about: ("syndication", id) for a syndication
+    request (a ``tweet-result`` path, or ``id`` with ``token``, the id all digits); ("oembed", id) for an
+    oEmbed request whose ``url`` is a Twitter status URL, ("oembed", "url:<url>") for another post URL."""
+    try:
+        parts = urlsplit(uri or "")
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    except ValueError:
+        return None
+    post_id = query.get("id")
+    if isinstance(post_id, str) and post_id.isascii() and post_id.isdigit() and (
+            parts.path.endswith("/tweet-result") or "token" in query):
+        return "syndication", post_id
+    asked = query.get("url")
+    if isinstance(asked, str) and asked:
+        found = parse_status_url(asked)
+        return ("oembed", found[1]) if found is not None else ("oembed", f"url:{asked}")
+    return None
+
+
+def _note_answer(answers: list[dict[str, Any]], rec: WarcRecord) -> None:
+    """A response (or a metadata record: no response came) to a platform request, in ``answers``:
+    source, post, uri, HTTP status (None: no response), date, truncated; ``answer``/``text`` filled
+    by ``_answer_body`` when it is a whole 2xx JSON answer."""
+    asked = _asked_about(rec.uri)
+    if asked is None or len(answers) >= MAX_ANSWERS:
+        return
+    answers.append({"source": asked[0], "post": asked[1], "uri": rec.uri, "date": rec.date,
+                    "status": rec.status if rec.type == "response" else None, "truncated": rec.truncated,
+                    "json": False, "answer": None, "text": None, "lang": None})
+
+
+def _answer_body(answers: list[dict[str, Any]], rec: WarcRecord, body: dict[str, Any], *, oembed: bool,
+                 provider: str | None) -> None:
+    """Fill the last ``answers`` entry (``rec``'s) from its parsed JSON ``body``: an oEmbed answer's
+    text (read as the capture reads it: Twitter's blockquote, else ``provider``'s PlatformSpec, else
+    the title), a syndication answer's ``Answer`` (``states.read_answer``)."""
+    if not answers or answers[-1]["uri"] != rec.uri:
+        return
+    entry = answers[-1]
+    entry["json"] = True
+    if entry["source"] == "oembed" and oembed:
+        fragment = str(body.get("html") or "")
+        entry["text"] = _oembed_text(fragment) or None
+        if not entry["post"].startswith("url:"):
+            return
+        spec = _oembed_reader(provider)
+        entry["text"] = spec.text(body) if spec is not None else _nonempty(body.get("title"))
+    elif entry["source"] == "syndication" and not oembed:
+        answer = read_answer(body)
+        kept = sum(1 for a in answers if isinstance(a.get("answer"), Answer) and a["answer"].tweet is not None)
+        if answer.tweet is not None and kept >= MAX_BODIES:
+            answer = Answer(answer.kind, answer.typename, None, answer.interstitial)
+        entry["answer"] = answer
 
 
 # --- checking a manifest against its WARC ------------------------------------------------------------
@@ -610,7 +702,25 @@ def check_manifest_against_warc(manifest: dict[str, Any], warc: bytes) -> list[s
       for the post, when they give any;
     - media: every archived medium (``media``, the link card's image) has a whole 2xx response at its
       ``final_url`` whose decoded payload has its ``sha256``; each poster and the avatar has some 2xx
-      response with its SHA-256.
+      response with its SHA-256;
+    - sources, both ways (``_check_sources``): an entry with an ``http_status`` has a response at its
+      ``final_url`` with that status and its ``response_sha256``; one without has no response there;
+      every response that is not a redirect is some entry's;
+    - captured_at (``_check_time``): not before the first exchange by more than CLOCK_SLACK_S, not
+      after it by more than CAPTURE_SPAN_S, not after the WARC was written;
+    - status (``_check_answers``): Twitter's is what ``twitter.states.decide`` makes of the re-read
+      syndication and oEmbed answers and of a copy in a quoting or replying post's answer ("partial"
+      standing for "archived"); another oEmbed provider's what ``OEmbedProvider._decide`` makes of its
+      oEmbed answer (404 deleted, 401/403 protected, 2xx with a text archived);
+    - Twitter, from the post's answer: ``created_at`` (the answer's, else the id's time), ``author.id``,
+      ``lang``, the quoted and parent post ids (``twitter.api.related_id``/``quoted_link``), and in a
+      version 2 manifest ``metrics`` counts and ``entities``; every medium the answer lists
+      (``twitter.media.plan_media``) is in ``media`` or ``missing``, one not archived is in ``missing``
+      and has no whole 2xx image/video answer in the WARC, an "archived" capture lacks nothing, and an
+      avatar answered with a whole 2xx image has its SHA-256.
+
+    A field absent from ``manifest`` is not compared (the schema, which the caller validates, requires
+    the ones a capture always writes).
 
     The post is found by ``post_id`` (Twitter) and by ``url`` (another oEmbed provider). The
     warcinfo's capture-id is the caller's to compare (``archiver.compliance.evidence`` does). Never
@@ -648,18 +758,7 @@ def _check(manifest: dict[str, Any], derived: dict[str, Any]) -> list[str]:
     whole_2xx = {(r["uri"], r["sha256"]) for r in derived["responses"] if not r["truncated"] and r["sha256"]
                  and isinstance(r["status"], int) and 200 <= r["status"] < 300}
     ok_shas = {sha for _, sha in whole_2xx}
-    sources = manifest.get("sources")
-    for i, src in enumerate(sources if isinstance(sources, list) else []):
-        if not isinstance(src, dict) or src.get("http_status") is None or not _sha(src.get("response_sha256")):
-            continue
-        url, sha = src.get("final_url"), src["response_sha256"]
-        found = at.get(url, []) if isinstance(url, str) else []
-        if any(r["sha256"] == sha for r in found):
-            continue
-        if any(r["truncated"] for r in found):
-            continue  # a body cut short: the capture hashed what it decoded before the cut
-        problems.append(f"source {_shown(src.get('name'), 40)} (sources[{i}]): no response in the WARC at "
-                        f"{_shown(url, 120)} has its SHA-256 {sha[:16]}…")
+    problems += _check_sources(manifest, at)
 
     post: dict[str, list[dict[str, str]]] = {"texts": [], "names": [], "handles": []}
     for key in (str(manifest.get("post_id") or ""), f"url:{manifest.get('url')}"):
@@ -672,6 +771,42 @@ def _check(manifest: dict[str, Any], derived: dict[str, Any]) -> list[str]:
         if said and not _is_in(author.get(field_), {e["value"] for e in said}):
             problems.append(f"{what} {_shown(author.get(field_))} is not what the WARC's answers say: {_said(said)}")
     problems += _check_media(manifest, whole_2xx, ok_shas)
+    problems += _check_answers(manifest, derived)
+    return problems
+
+
+def _check_sources(manifest: dict[str, Any], at: Mapping[Any, list[dict[str, Any]]]) -> list[str]:
+    """Each source entry against the WARC's responses (``at``: by URI), both ways: an entry that says
+    it was answered (``http_status``) has a response at its ``final_url`` with that status and, when
+    it names one, its ``response_sha256`` (a body cut short is hashed as far as it came); an entry
+    that says no answer came has none there (unless another entry names that answer); and every
+    response in the WARC that is not a redirect is some entry's answer."""
+    problems: list[str] = []
+    listed = manifest.get("sources")
+    sources = [s for s in listed if isinstance(s, dict)] if isinstance(listed, list) else []
+    answered = {s.get("final_url") for s in sources if s.get("http_status") is not None}
+    named = {s.get(k) for s in sources for k in ("final_url", "request_url")}
+    for i, src in enumerate(sources):
+        url, status, sha = src.get("final_url"), src.get("http_status"), src.get("response_sha256")
+        where = f"source {_shown(src.get('name'), 40)} (sources[{i}])"
+        found = at.get(url, []) if isinstance(url, str) else []
+        if status is None:  # no answer came (the publisher's markup is hashed but not an HTTP answer)
+            if found and url not in answered:
+                problems.append(f"{where} says no answer came, but the WARC holds a response at {_shown(url, 120)} "
+                                f"(HTTP {found[-1]['status']})")
+            continue
+        same = [r for r in found if r["status"] == status]
+        if not same:
+            problems.append(f"{where}: no response in the WARC at {_shown(url, 120)} has its HTTP status "
+                            f"{_shown(status, 10)}")
+        elif _sha(sha) and not any(r["sha256"] == sha or r["truncated"] for r in same):
+            problems.append(f"{where}: no response in the WARC at {_shown(url, 120)} has its SHA-256 {sha[:16]}…")
+        elif not _sha(sha) and any(r["sha256"] for r in same):
+            problems.append(f"{where}: names no SHA-256 for the response the WARC holds at {_shown(url, 120)}")
+    for uri, found in at.items():
+        if uri not in named and any(not (isinstance(r["status"], int) and 300 <= r["status"] < 400) for r in found):
+            problems.append(f"the WARC's response at {_shown(uri, 120)} (HTTP {found[-1]['status']}) is in no "
+                            "source entry")
     return problems
 
 
@@ -746,3 +881,252 @@ def _check_media(manifest: dict[str, Any], whole_2xx: set[tuple[Any, str]], ok_s
         problems.append(f"avatar {avatar[:16]}…: no 2xx response in the WARC has this SHA-256")
     return problems
 
+
+
+# --- what the answers decide: status, media, dates, related posts, counts ------------------------------
+# captured_at is read when the post's first answers are in (after its oEmbed and syndication requests,
+# and for a related post after its quoting post's): it may not be before the WARC's first exchange by
+# more than CLOCK_SLACK, nor after it by more than CAPTURE_SPAN (shortlinks, oEmbed and syndication of
+# the post and of a quoting post, each within the fetcher's deadline, with room to spare), nor after
+# the WARC was written (its warcinfo's WARC-Date) by more than CLOCK_SLACK.
+CLOCK_SLACK_S = 2.0
+CAPTURE_SPAN_S = 600.0
+_RELATIONS = (("quoted", "quoted_tweet", "quoted_status_id_str", "quoting_post"),
+              ("parent", "parent", "in_reply_to_status_id_str", "replying_post"))
+
+
+def _outcome(entry: dict[str, Any] | None) -> str:
+    """What a source's answer was, as ``providers.sources.get`` and the fetchers classify it."""
+    if entry is None or entry["status"] is None:
+        return "network"
+    status = entry["status"]
+    if status == 429:
+        return "rate_limited"
+    if status >= 500:
+        return "server_error"
+    if status == 404:
+        return "not_found"
+    if status in (401, 403):
+        return "forbidden"
+    if status >= 400:
+        return "error"
+    if not entry["json"] or entry["truncated"]:
+        return "bad_response"
+    if entry["source"] == "oembed":
+        return "ok" if entry["text"] else "bad_response"
+    kind = entry["answer"].kind if isinstance(entry["answer"], Answer) else "other"
+    return "ok" if kind == "tweet" else kind if kind in ("empty", "tombstone", "unavailable") else "bad_response"
+
+
+def _last(answers: Sequence[dict[str, Any]], source: str, post: str) -> dict[str, Any] | None:
+    found = [a for a in answers if a["source"] == source and a["post"] == post]
+    return found[-1] if found else None
+
+
+def _fits(stated: Any, decided: str) -> bool:
+    """A stored status agrees with the one the answers decide: the same, or "partial" for "archived"
+    (a capture that lacks parts the answers show)."""
+    return stated == decided or (decided == "archived" and stated == "partial")
+
+
+def _embedded_copy(answers: Sequence[dict[str, Any]], post_id: str) -> tuple[Answer, str] | None:
+    """The copy of post ``post_id`` in another post's syndication answer (its quoted post or the post
+    it replies to), as the capture of a related post reads it, and the source's name."""
+    from archiver.providers.twitter.api import quoted_link, related_id
+
+    for a in answers:
+        answer = a["answer"]
+        if a["source"] != "syndication" or a["post"] == post_id or not isinstance(answer, Answer) \
+                or answer.tweet is None:
+            continue
+        tweet = answer.tweet
+        for relation, obj_key, id_key, name in _RELATIONS:
+            rid = related_id(tweet, obj_key, id_key)
+            if rid is None and relation == "quoted":
+                linked = quoted_link(tweet, a["post"])
+                rid = linked[1] if linked is not None else None
+            if rid == post_id and isinstance(tweet.get(obj_key), dict):
+                return read_answer(tweet[obj_key]), name
+    return None
+
+
+def _shows_media(tweet: dict[str, Any]) -> bool:
+    entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
+    return any(isinstance(v, list) and v for v in (tweet.get("mediaDetails"), tweet.get("photos"),
+                                                   entities.get("media")))
+
+
+def _check_answers(manifest: dict[str, Any], derived: dict[str, Any]) -> list[str]:
+    """The manifest's status, dates, related posts, counts, author id, language and media list against
+    what the WARC's answers decide (``check_manifest_against_warc``'s second half)."""
+    problems = _check_time(manifest, derived)
+    status = manifest.get("status")
+    answers = derived["answers"]
+    if status == "unresolved":
+        return problems
+    if manifest.get("provider") != "twitter":
+        url = manifest.get("url")
+        entry = _last(answers, "oembed", f"url:{url}") if isinstance(url, str) else None
+        if entry is not None:
+            from archiver.providers.sources import Fetched
+
+            has_text = bool(entry["text"]) or (manifest.get("text_source") == MARKUP_SOURCE
+                                                and bool(manifest.get("text")))
+            decided, _ = OEmbedProvider._decide(Fetched("oembed", _outcome(entry)), has_text)
+            if "status" in manifest and not _fits(status, decided):
+                problems.append(f"status {_shown(status, 30)} is not what the WARC's oEmbed answer (HTTP "
+                                f"{entry['status']}) decides: {decided}")
+        return problems
+    return problems + _check_twitter(manifest, derived)
+
+
+def _check_time(manifest: dict[str, Any], derived: dict[str, Any]) -> list[str]:
+    from archiver.providers.twitter.ids import parse_time
+
+    first, written = derived["first_exchange"], derived["written"]
+    captured = parse_time(manifest.get("captured_at")) if isinstance(manifest.get("captured_at"), str) else None
+    if first is None:
+        return []
+    if captured is None and "captured_at" not in manifest:
+        return []
+    if captured is None:
+        return [f"captured_at {_shown(manifest.get('captured_at'), 40)} is not a time"]
+    problems = []
+    lead = (captured - first).total_seconds()
+    if lead < -CLOCK_SLACK_S:
+        problems.append(f"captured_at {_shown(manifest.get('captured_at'), 40)} is before the WARC's first "
+                        f"exchange ({first.isoformat()}) by {-lead:.0f} s")
+    elif lead > CAPTURE_SPAN_S:
+        problems.append(f"captured_at {_shown(manifest.get('captured_at'), 40)} is {lead:.0f} s after the WARC's "
+                        f"first exchange ({first.isoformat()}), more than a capture takes ({CAPTURE_SPAN_S:.0f} s)")
+    if written is not None and (captured - written).total_seconds() > CLOCK_SLACK_S:
+        problems.append(f"captured_at {_shown(manifest.get('captured_at'), 40)} is after the WARC was written "
+                        f"({written.isoformat()})")
+    return problems
+
+
+def _check_twitter(manifest: dict[str, Any], derived: dict[str, Any]) -> list[str]:
+    from archiver.capture.manifest import utc_iso
+    from archiver.providers.sources import Fetched
+    from archiver.providers.twitter.api import entities_info, metrics_info, quoted_link, related_id
+    from archiver.providers.twitter.ids import parse_time, snowflake_time
+    from archiver.providers.twitter.states import decide
+
+    problems: list[str] = []
+    post_id = manifest.get("post_id")
+    if not isinstance(post_id, str) or not post_id.isascii() or not post_id.isdigit():
+        return [f"post_id {_shown(post_id, 40)} is not a Twitter post id"]
+    answers = derived["answers"]
+    synd_entry, oembed_entry = _last(answers, "syndication", post_id), _last(answers, "oembed", post_id)
+    own = synd_entry["answer"] if synd_entry is not None and isinstance(synd_entry["answer"], Answer) else None
+    copy = _embedded_copy(answers, post_id)
+    tweet = (own.tweet if own is not None and own.kind == "tweet" else None) or (
+        copy[0].tweet if copy is not None and copy[0].kind == "tweet" else None)
+    if own is not None and own.kind == "tweet" and own.tweet is None:
+        return [*problems, f"the WARC holds more than {MAX_BODIES} syndication answers: not checked further"]
+    texts = derived["posts"].get(post_id, {}).get("texts", [])
+    has_content = bool(texts) or (tweet is not None and _shows_media(tweet))
+    synd = Fetched("syndication", _outcome(synd_entry), data=own)
+    oembed = Fetched("oembed", _outcome(oembed_entry))
+    decided, _ = decide(oembed, synd, has_content, copy[0] if copy else None, copy[1] if copy else "embedded")
+    status = manifest.get("status")
+    if "status" in manifest and not _fits(status, decided):
+        said = (f"syndication {'HTTP ' + str(synd_entry['status']) if synd_entry else 'not asked'} "
+                f"({synd.outcome}), oEmbed {'HTTP ' + str(oembed_entry['status']) if oembed_entry else 'not asked'}"
+                f"{', a copy in the ' + copy[1].replace('_', ' ') if copy else ''}")
+        problems.append(f"status {_shown(status, 30)} is not what the WARC's answers decide: {decided} ({said})")
+    user = tweet.get("user") if tweet is not None and isinstance(tweet.get("user"), dict) else {}
+    # created_at: the answer's, else the id's (snowflake) time, as the capture sets it.
+    stated, snow = parse_time((tweet or {}).get("created_at")), snowflake_time(post_id)
+    expected = utc_iso(stated or snow) if (stated or snow) else None
+    if "created_at" in manifest and manifest.get("created_at") != expected:
+        problems.append(f"created_at {_shown(manifest.get('created_at'), 40)} is not what the WARC's answer "
+                        f"says: {_shown(expected, 40)}")
+    author = manifest.get("author") if isinstance(manifest.get("author"), dict) else {}
+    user_id = str_or_none(user.get("id_str"))
+    if "id" in author and author.get("id") != user_id:
+        problems.append(f"author id {_shown(author.get('id'), 40)} is not what the WARC's answer says: "
+                        f"{_shown(user_id, 40)}")
+    lang = str_or_none((tweet or {}).get("lang"))
+    if lang is not None and "lang" in manifest and manifest.get("lang") != lang:
+        problems.append(f"lang {_shown(manifest.get('lang'), 20)} is not what the WARC's answer says: {_shown(lang)}")
+    for relation, obj_key, id_key, _name in _RELATIONS:
+        rid = related_id(tweet, obj_key, id_key) if tweet is not None else None
+        if rid is None and relation == "quoted" and tweet is not None:
+            linked = quoted_link(tweet, post_id)
+            rid = linked[1] if linked is not None else None
+        if relation not in manifest:
+            continue
+        ref = manifest.get(relation)
+        named = ref.get("post_id") if isinstance(ref, dict) else None if ref is None else ref
+        if named != rid:
+            problems.append(f"{relation} post {_shown(named, 40)} is not the one the WARC's answer names: "
+                            f"{_shown(rid, 40)}")
+    if tweet is not None and manifest.get("schema") != SCHEMA_V1:  # counts and entities: version 2
+        counts = {k: v for k, v in (metrics_info(tweet, "") or {}).items() if k != "read_at"}
+        metrics = manifest.get("metrics") if isinstance(manifest.get("metrics"), dict) else {}
+        stored = {k: v for k, v in metrics.items() if k != "read_at"}
+        if stored != counts:
+            changed = sorted(k for k in set(stored) | set(counts) if stored.get(k) != counts.get(k))
+            problems.append(f"metrics {', '.join(_shown(k, 30) for k in changed[:6])}: "
+                            + "; ".join(f"{_shown(stored.get(k), 20)} where the WARC's answer says "
+                                        f"{_shown(counts.get(k), 20)}" for k in changed[:3]))
+        ents = entities_info(tweet)
+        if manifest.get("entities") != ents:
+            problems.append(f"entities {_shown(json.dumps(manifest.get('entities'))[:200], 120)} are not what the "
+                            f"WARC's answer lists: {_shown(json.dumps(ents)[:200], 120)}")
+        problems += _check_planned_media(manifest, tweet, derived)
+    avatar_url = author.get("avatar_url")
+    if isinstance(avatar_url, str) and author.get("avatar_sha256") is None and any(
+            r["uri"] == avatar_url and isinstance(r["status"], int) and 200 <= r["status"] < 300
+            and not r["truncated"] and r["sha256"] and str(r["content_type"] or "").lower().startswith("image/")
+            for r in derived["responses"]):
+        problems.append(f"avatar {_shown(avatar_url, 120)} has no SHA-256, but the WARC holds a whole 2xx image "
+                        "answer for it")
+    return problems
+
+
+def _check_planned_media(manifest: dict[str, Any], tweet: dict[str, Any], derived: dict[str, Any]) -> list[str]:
+    """Every medium the post's answer lists (``twitter.media.plan_media``) is in ``media`` or in
+    ``missing``; a medium stored as not archived is in ``missing`` and has no whole 2xx image or video
+    answer in the WARC; an "archived" capture lacks nothing."""
+    from archiver.providers.twitter.media import plan_media
+
+    problems: list[str] = []
+    listed = manifest.get("media")
+    media = [m for m in listed if isinstance(m, dict)] if isinstance(listed, list) else []
+    lacking = manifest.get("missing")
+    missing = [p for p in lacking if isinstance(p, dict)] if isinstance(lacking, list) else []
+    refs = {p.get("ref") for p in missing if isinstance(p.get("ref"), str)}
+    if manifest.get("status") == "archived" and missing:
+        problems.append(f"status \"archived\" with {len(missing)} missing part(s)")
+    stored_urls: set[str] = set()
+    for m in media:
+        stored_urls |= {m[k] for k in ("original_url", "listed_url", "final_url") if isinstance(m.get(k), str)}
+    planned, unplanned = plan_media(tweet)
+    for item in planned:
+        urls = {item.get("url"), item.get("listed_url")} | {u for _, u in item.get("variants") or ()}
+        urls.discard(None)
+        if not urls & stored_urls and not urls & refs:
+            problems.append(f"{_shown(item.get('type'), 20).strip(chr(34))} {_shown(item.get('url'), 120)} the "
+                            "WARC's answer lists is neither in media nor in missing")
+    for part in unplanned:
+        if part.ref not in refs and part.ref not in stored_urls:
+            problems.append(f"{_shown(part.part, 20).strip(chr(34))} {_shown(part.ref, 120)} the WARC's answer "
+                            "lists (without a URL to fetch) is not in missing")
+    fetched = {r["uri"] for r in derived["responses"] if isinstance(r["status"], int) and 200 <= r["status"] < 300
+               and not r["truncated"] and r["sha256"]
+               and str(r["content_type"] or "").lower().startswith(("image/", "video/"))}
+    for m in media:
+        if m.get("status") == "archived":
+            continue
+        url = m.get("original_url")
+        if url not in refs:
+            problems.append(f"{_shown(m.get('type'), 20).strip(chr(34))} {_shown(url, 120)} is "
+                            f"{_shown(m.get('status'), 20)} but not in missing")
+        got = {m.get(k) for k in ("original_url", "final_url", "listed_url")} & fetched
+        if got:
+            problems.append(f"{_shown(m.get('type'), 20).strip(chr(34))} {_shown(url, 120)} is "
+                            f"{_shown(m.get('status'), 20)}, but the WARC holds a whole 2xx image or video answer "
+                            f"at {_shown(sorted(got)[0], 120)}")
+    return problems
