@@ -533,3 +533,16 @@ def test_a_manifest_of_hostile_shapes_is_checked_without_raising(captured: dict[
         edit(forged)
         problems = check_manifest_against_warc(forged, warc)
         assert bool(problems) is wrong and all(isinstance(p, str) and "\n" not in p for p in problems), problems
+
+
+def test_an_answer_too_big_to_keep_is_reported_not_taken_as_agreeing() -> None:
+    """Bounded memory: a syndication answer over BODY_KEEP bytes is not kept for the answer checks, and
+    that is a problem, not a pass."""
+    from archiver.capture.warc import BODY_KEEP
+
+    post_id = "1945048830047662202"
+    big = json.dumps({"__typename": "Tweet", "id_str": post_id, "text": "x",
+                      "pad": "y" * (BODY_KEEP + 10)}).encode()
+    warc = _answers_warc((200, big), (404, b"{}"), post_id)
+    problems = check_manifest_against_warc({"provider": "twitter", "post_id": post_id, "status": "deleted"}, warc)
+    assert any("not kept for checking" in p for p in problems), problems

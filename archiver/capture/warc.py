@@ -588,9 +588,11 @@ def derive_from_warc(warc: bytes, provider: str | None = None) -> dict[str, Any]
 
 
 # What derive_from_warc keeps of the platforms' answers (``answers``): at most MAX_ANSWERS entries, of
-# which the first MAX_BODIES syndication answers keep their post object.
+# which the first MAX_BODIES syndication answers of at most BODY_KEEP bytes keep their post object (a
+# capture's own answer is a few kilobytes; what is not kept is reported, never taken as agreeing).
 MAX_ANSWERS = 200
-MAX_BODIES = 20
+MAX_BODIES = 8
+BODY_KEEP = 2 * 1024 * 1024
 
 
 def _parse_date(value: str | None) -> datetime | None:
@@ -655,7 +657,7 @@ def _answer_body(answers: list[dict[str, Any]], rec: WarcRecord, body: dict[str,
     elif entry["source"] == "syndication" and not oembed:
         answer = read_answer(body)
         kept = sum(1 for a in answers if isinstance(a.get("answer"), Answer) and a["answer"].tweet is not None)
-        if answer.tweet is not None and kept >= MAX_BODIES:
+        if answer.tweet is not None and (kept >= MAX_BODIES or len(rec.payload or b"") > BODY_KEEP):
             answer = Answer(answer.kind, answer.typename, None, answer.interstitial)
         entry["answer"] = answer
 
@@ -1023,7 +1025,8 @@ def _check_twitter(manifest: dict[str, Any], derived: dict[str, Any]) -> list[st
     tweet = (own.tweet if own is not None and own.kind == "tweet" else None) or (
         copy[0].tweet if copy is not None and copy[0].kind == "tweet" else None)
     if own is not None and own.kind == "tweet" and own.tweet is None:
-        return [*problems, f"the WARC holds more than {MAX_BODIES} syndication answers: not checked further"]
+        return [*problems, f"the post's syndication answer is not kept for checking (over {BODY_KEEP} bytes, or "
+                           f"after {MAX_BODIES} others): its status, dates and media are not checked"]
     texts = derived["posts"].get(post_id, {}).get("texts", [])
     has_content = bool(texts) or (tweet is not None and _shows_media(tweet))
     synd = Fetched("syndication", _outcome(synd_entry), data=own)
