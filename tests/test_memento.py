@@ -456,6 +456,32 @@ def test_image_mementos_stay_put_as_the_url_changes_and_after_a_reindex(tmp_path
             assert client.get(f"/media/timemap/link/{url}").text == before
 
 
+def test_a_result_stored_before_fetch_times_were_kept_is_dated_by_its_plan(tmp_path: Path) -> None:
+    """An image result without fetched_at (an older release's): a reindex dates its Memento by the
+    plan's creation, the same on every reindex."""
+    x = make_image("x", 64, 48)
+    with FixtureOrigin(images={"/img/old.jpg": x}) as origin:
+        settings = load_settings(env={}).replace(home=str(tmp_path), **origin.settings_overrides(),
+                                                 public_base_url="https://a.example/media")
+        url = origin.url("/img/old.jpg")
+        with Runtime.from_settings(settings) as rt, TestClient(create_app(settings, runtime=rt)) as client:
+            archive(rt, f'<img src="{url}">'.encode(), article_id="old", url="https://news.example/old")
+            [key] = [k for k in rt.store.list("articles/old/") if "/results/" in k]
+            result = json.loads(rt.store.get(key))
+            assert result.pop("fetched_at")
+            rt.store.put(key, json.dumps(result).encode(), content_type="application/json")
+            [plan_key] = [k for k in rt.store.list("articles/old/") if "/plans/" in k]
+            created = json.loads(rt.store.get(plan_key))["created_at"]
+            maps = []
+            for _ in range(2):
+                reindex(rt, fresh=True)
+                maps.append(client.get(f"/media/timemap/link/{url}").text)
+            assert maps[0] == maps[1]
+            [uri] = by_rel(links(maps[0]), "memento")
+            assert links(maps[0])[uri]["datetime"] == [http_date(created)]
+            assert client.get(uri.removeprefix("https://a.example")).content == x
+
+
 # --- Robust Links in the rewritten articles -------------------------------------------------------------
 def test_rewritten_articles_name_the_capture_page_on_the_status_link(env: Env) -> None:
     for aid, rep in zip(("a1", "a2", "a3"), env.reports, strict=True):
