@@ -93,7 +93,8 @@ def access(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("post", nargs="*", help="provider/post_id, e.g. twitter/20")
     sp.add_argument("--article", metavar="ID", help="every archived post embedded in this article")
     sp.add_argument("--query", metavar="WORDS", help='every post a search finds: words, "phrases", prefix*')
-    sp.add_argument("-o", "--output", required=True, help="the .wacz file to write")
+    sp.add_argument("-o", "--output", required=True, help="the .wacz file to write (a new or regular file; "
+                    "- writes the bundle to stdout and the summary to stderr)")
     sp.set_defaults(run="access:cmd_export")
 
     sp = sub.add_parser("verify", help="check an evidence bundle offline: exit 0 when it holds, else 2",
@@ -112,9 +113,12 @@ def access(sub: argparse._SubParsersAction) -> None:
     sp = sub.add_parser("keys", help="the evidence signing key")
     ksub = sp.add_subparsers(dest="keys_command", required=True)
     kc = ksub.add_parser("create", help="make the ECDSA P-256 key that signs evidence bundles (mode 0600)")
-    kc.add_argument("--force", action="store_true", help="replace an existing key")
+    kc.add_argument("--force", action="store_true", help="replace an existing key (its public key is kept "
+                    "under keys/retired/, listed by `keys show --all` and the well-known keys URL)")
     kc.set_defaults(run="access:cmd_keys_create")
     ks = ksub.add_parser("show", help="print the public key (PEM) and its fingerprint")
+    ks.add_argument("--all", action="store_true", help="every key the archive has signed with: the current "
+                    "one and the retired ones, with their validity")
     ks.add_argument("--json", action="store_true")
     ks.set_defaults(run="access:cmd_keys_show")
 

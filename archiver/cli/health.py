@@ -7,11 +7,10 @@ for it; their actions are audit-logged under the local user's name.
 from __future__ import annotations
 
 import argparse
-import getpass
 from typing import Any
 
 from archiver.auth import Principal
-from archiver.cli.output import print_json
+from archiver.cli.output import os_user, print_json
 from archiver.config.settings import Settings
 from archiver.health.originals import article_health
 from archiver.health.restore import auto_restore, restore, revert
@@ -20,10 +19,7 @@ from archiver.steps.prepare import check_article_id
 
 
 def _principal() -> Principal:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
+    user = os_user()[0]  # the passwd name of the uid, not what LOGNAME/USER claim
     return Principal(token_id="cli", name=f"cli:{user}", role="admin")  # noqa: S106 - an id, not a secret
 
 

@@ -18,17 +18,34 @@ IEEE P1363 concatenation of r and s. `openssl dgst -sha256 -verify` checks the s
 and s are put in a DER SEQUENCE (the README's "Evidence" section shows how). The embedded public key
 only proves the bundle was not changed after signing; that it was signed by *this* archive is proved
 by the public key the archive publishes (``/.well-known/archiver-signing-key.pem``, `archiver keys show`).
+
+Key rotation (`archiver keys create --force`) keeps the replaced key's PUBLIC half, so bundles it signed
+still verify against a key the archive publishes: ``<home>/keys/retired/<hex>.pem``, where ``<hex>`` is
+the key's fingerprint without ``sha256:``, a PEM SubjectPublicKeyInfo preceded by explanatory lines
+(RFC 7468 section 2; `openssl pkey -pubin` and `load_pem_public_key` read it as it is)::
+
+    # archiver evidence signing key, retired
+    # fingerprint: sha256:<hex>
+    # valid_from: 2026-01-02T03:04:05.000Z
+    # valid_until: 2026-03-04T05:06:07.000Z
+
+The current key's creation time is kept beside it in ``evidence-signing-key.created`` (one ISO 8601
+line), the file's modification time standing in for keys made before that file existed.
+`all_keys` lists the current key and every retired one (`archiver keys show --all`,
+``/.well-known/archiver-signing-keys.json``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +55,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from archiver import __version__
+from archiver.dates import iso, parse_iso, utcnow
 from archiver.errors import ConfigError, InputError
 
 KEY_FILE = "evidence-signing-key.pem"
+CREATED_FILE = "evidence-signing-key.created"
+RETIRED_DIR = "retired"
+MAX_RETIRED_KEYS = 1000
+_RETIRED_NAME_RE = re.compile(r"[0-9a-f]{64}\.pem")
+_FIELD_RE = re.compile(r"# (fingerprint|valid_from|valid_until): (\S{1,80})")
 SOFTWARE = "archiver"
 # The size of a P-256 scalar in bytes: r and s of a signature are each this long in the r||s form.
 _SCALAR = 32
@@ -56,11 +79,89 @@ class PublicKeyInfo:
 
     pem: str
     fingerprint: str
+    retired: str | None = None  # create_key: the fingerprint of the key it replaced and kept
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One signing key the archive has used: its public PEM, fingerprint, ``status`` ("current" or
+    "retired"), ``valid_from`` and ``valid_until`` (ISO 8601 UTC strings; None when not known, and
+    ``valid_until`` None for the current key) and, for a retired key, the file it is kept in."""
+
+    pem: str
+    fingerprint: str
+    status: str
+    valid_from: str | None
+    valid_until: str | None
+    path: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"fingerprint", "status", "valid_from", "valid_until", "public_key_pem"}``."""
+        return {"fingerprint": self.fingerprint, "status": self.status, "valid_from": self.valid_from,
+                "valid_until": self.valid_until, "public_key_pem": self.pem}
 
 
 def key_path(home: Path) -> Path:
     """Where the signing key of the archiver home `home` lives: ``<home>/keys/evidence-signing-key.pem``."""
     return home / "keys" / KEY_FILE
+
+
+def retired_dir(home: Path) -> Path:
+    """Where the public halves of replaced signing keys are kept: ``<home>/keys/retired``."""
+    return home / "keys" / RETIRED_DIR
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-", suffix=".part")  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _created_at(path: Path) -> str | None:
+    """When the key at `path` was made: its ``.created`` file, else the key file's modification time."""
+    try:
+        text = path.with_suffix(".created").read_text("ascii")[:100].strip()
+        return iso(parse_iso(text))
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass
+    try:
+        return iso(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+def _retired_text(info: PublicKeyInfo, valid_from: str | None, valid_until: str) -> bytes:
+    lines = ["# archiver evidence signing key, retired", f"# fingerprint: {info.fingerprint}"]
+    if valid_from:
+        lines.append(f"# valid_from: {valid_from}")
+    lines.append(f"# valid_until: {valid_until}")
+    return ("\n".join(lines) + "\n" + info.pem).encode("ascii")
+
+
+def _retire(path: Path) -> str | None:
+    """Keep the public half of the key at `path` under retired/ before it is replaced; its fingerprint,
+    or None when there is no readable key there (nothing to keep). ConfigError when it cannot be kept."""
+    try:
+        key = load_private_key(path)
+    except ConfigError:
+        return None  # not a key (what --force is for): there is no public half to keep
+    if key is None:
+        return None
+    info = public_info(key.public_key())
+    target = retired_dir(path.parent.parent) / f"{info.fingerprint.removeprefix('sha256:')}.pem"
+    try:
+        _write_atomic(target, _retired_text(info, _created_at(path), iso(utcnow())), 0o644)
+    except OSError as exc:
+        raise ConfigError(f"cannot keep the old public key in {target}: {exc.strerror or exc} "
+                          "(the signing key was not replaced)") from None
+    return info.fingerprint
 
 
 def fingerprint(public_key: ec.EllipticCurvePublicKey) -> str:
@@ -78,8 +179,11 @@ def public_info(public_key: ec.EllipticCurvePublicKey) -> PublicKeyInfo:
 def create_key(path: Path, *, force: bool = False) -> PublicKeyInfo:
     """Make a new P-256 key and write it to `path` (PKCS#8 PEM, mode 0600; its directory made 0700).
 
-    Refuses (InputError) to replace an existing file unless `force`; the new file replaces the old one
-    atomically. Returns the public key's PEM and fingerprint. ConfigError when the file cannot be written.
+    Refuses (InputError) to replace an existing file unless `force`; with `force`, the old key's public
+    half is first kept in ``<home>/keys/retired/<hex>.pem`` with its dates (see the module docstring;
+    `path` is ``<home>/keys/<file>``), then the new file replaces the old one atomically and its creation
+    time is written beside it. Returns the new public key's PEM and fingerprint, and in ``retired`` the
+    fingerprint of the key kept. ConfigError when a file cannot be written (the old key then stays).
     """
     if path.exists() and not force:
         raise InputError(f"{path} already exists: a signing key is there (--force replaces it; bundles "
@@ -87,20 +191,75 @@ def create_key(path: Path, *, force: bool = False) -> PublicKeyInfo:
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
+    retired = _retire(path) if path.exists() else None
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-", suffix=".part")  # mkstemp: mode 0600
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_atomic(path, pem, 0o600)
     except OSError as exc:
         raise ConfigError(f"cannot write the signing key {path}: {exc.strerror or exc}") from None
-    return public_info(key.public_key())
+    with contextlib.suppress(OSError):  # else the key file's modification time stands in
+        _write_atomic(path.with_suffix(".created"), (iso(utcnow()) + "\n").encode("ascii"), 0o600)
+    info = public_info(key.public_key())
+    return PublicKeyInfo(info.pem, info.fingerprint, retired)
+
+
+def read_retired(path: Path) -> KeyRecord:
+    """A retired key file (hostile bytes: at most 64 KiB, the PEM must be a P-256 public key whose
+    fingerprint is the file's name). InputError, one line, for anything else."""
+    try:
+        data = path.read_bytes()[: _MAX_KEY_FILE + 1]
+    except OSError as exc:
+        raise InputError(f"{path.name}: {exc.strerror or exc}") from None
+    key = load_public_key(data, where=path.name)
+    info = public_info(key)
+    if path.name != info.fingerprint.removeprefix("sha256:") + ".pem":
+        raise InputError(f"{path.name}: holds key {info.fingerprint}, not the one its name says")
+    fields: dict[str, str] = {}
+    for line in data.decode("ascii", "replace").splitlines()[:20]:
+        if (m := _FIELD_RE.fullmatch(line.strip())) is not None:
+            try:
+                fields[m.group(1)] = m.group(2) if m.group(1) == "fingerprint" else iso(parse_iso(m.group(2)))
+            except ValueError:
+                continue
+    return KeyRecord(info.pem, info.fingerprint, "retired", fields.get("valid_from"), fields.get("valid_until"),
+                     str(path))
+
+
+def all_keys(home: Path) -> tuple[list[KeyRecord], list[str]]:
+    """Every signing key of the archiver home `home`: the current one first (when there is one), then the
+    retired ones, latest retired first (at most MAX_RETIRED_KEYS). Also the problems met, one line each
+    (a retired file that is not a key, an unreadable current key), which leave that key out.
+    """
+    keys: list[KeyRecord] = []
+    problems: list[str] = []
+    path = key_path(home)
+    try:
+        current = load_private_key(path)
+    except ConfigError as exc:
+        problems.append(str(exc))
+        current = None
+    if current is not None:
+        info = public_info(current.public_key())
+        keys.append(KeyRecord(info.pem, info.fingerprint, "current", _created_at(path), None, str(path)))
+    retired: list[KeyRecord] = []
+    try:
+        names = sorted(p.name for p in retired_dir(home).iterdir())
+    except FileNotFoundError:
+        names = []
+    except OSError as exc:
+        problems.append(f"cannot list {retired_dir(home)}: {exc.strerror or exc}")
+        names = []
+    for name in names:
+        if not _RETIRED_NAME_RE.fullmatch(name):
+            continue
+        if len(retired) >= MAX_RETIRED_KEYS:
+            problems.append(f"more than {MAX_RETIRED_KEYS} retired keys: the rest are not listed")
+            break
+        try:
+            retired.append(read_retired(retired_dir(home) / name))
+        except InputError as exc:
+            problems.append(f"retired key {exc}")
+    retired.sort(key=lambda k: k.valid_until or "", reverse=True)
+    return keys + [k for k in retired if not keys or k.fingerprint != keys[0].fingerprint], problems
 
 
 def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey | None:
@@ -127,11 +286,14 @@ def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey | None:
 
 def load_public_key(data: bytes, *, where: str) -> ec.EllipticCurvePublicKey:
     """A P-256 public key from PEM (SubjectPublicKeyInfo, or a certificate, or a private key whose public
-    half is taken) or base64/DER SubjectPublicKeyInfo. InputError naming `where` for anything else."""
+    half is taken; explanatory lines before it, as a retired key file has, are skipped) or base64/DER
+    SubjectPublicKeyInfo. InputError naming `where` for anything else."""
     if len(data) > _MAX_KEY_FILE:
         raise InputError(f"{where}: not a public key (over {_MAX_KEY_FILE} bytes)")
     key: Any = None
     text = data.strip()
+    if (begin := text.find(b"-----BEGIN")) > 0:  # explanatory text before the PEM (RFC 7468 section 2)
+        text = text[begin:]
     try:
         if text.startswith(b"-----BEGIN CERTIFICATE"):
             from cryptography import x509
