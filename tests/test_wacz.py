@@ -609,7 +609,8 @@ def test_keys_create_show_and_the_well_known_url(tmp_settings: Callable[..., Set
         assert served.text in shown and served.headers["x-key-fingerprint"] == fingerprint
         assert "PRIVATE" not in served.text
         forced = cli(settings, "keys", "create", "--force")
-        assert forced.returncode == 0 and fingerprint not in forced.stdout
+        assert forced.returncode == 0 and f"fingerprint {fingerprint}" not in forced.stdout
+        assert f"kept the replaced key's public key {fingerprint}" in forced.stdout  # tests/test_export_cli.py
         assert client.get("/.well-known/archiver-signing-key.pem").headers["x-key-fingerprint"] != fingerprint
 
 

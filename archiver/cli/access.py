@@ -7,9 +7,10 @@ given the WACZ can check it. `export` is audited under the operating-system user
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
+import shutil
+import stat
 import sys
 import tempfile
 from contextlib import closing
@@ -19,10 +20,18 @@ from typing import Any
 from archiver.auth import Principal, create_token
 from archiver.catalog.backend import open_catalog
 from archiver.catalog.query import MAX_LIMIT, SearchQuery
-from archiver.cli.output import print_json
-from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle, verify_bundle
+from archiver.catalog.text import parse_query
+from archiver.cli.output import os_user, print_json
+from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle, one_line, verify_bundle
 from archiver.compliance.holds import check_post
-from archiver.compliance.signing import create_key, key_path, load_private_key, public_info
+from archiver.compliance.signing import (
+    all_keys,
+    create_key,
+    key_path,
+    load_private_key,
+    public_info,
+    retired_dir,
+)
 from archiver.config.settings import Settings
 from archiver.errors import InputError
 from archiver.runtime import Runtime
@@ -38,14 +47,30 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def os_principal() -> Principal:
-    """Who runs this command, for the audit log: the operating-system user (getpass.getuser(), else
-    ``uid:<n>`` when the user has no name), role ``cli``."""
+def _check_output(path: str) -> Path | None:
+    """The bundle's target: None for ``-`` (standard output; refused when it is a terminal), else the
+    path, refused (InputError) when something that is not a regular file is there (a directory, a
+    symlink, a FIFO, a device, a socket: the bundle is written to a temporary file beside it and renamed
+    over, which must only ever replace a file) or when its directory does not exist."""
+    if path == "-":
+        if sys.stdout.isatty():
+            raise InputError("-o -: standard output is a terminal; redirect it to a file or a pipe")
+        return None
+    out = Path(path)
     try:
-        name = getpass.getuser()
-    except (OSError, KeyError, ImportError):  # no LOGNAME/USER and no passwd entry
-        name = f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
-    return Principal(token_id="", name=name[:200] or "unknown", role="cli")
+        st = out.lstat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise InputError(f"{one_line(path)}: {exc.strerror or exc}") from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a symbolic link" if stat.S_ISLNK(st.st_mode)
+                else "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device"
+                if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
+        raise InputError(f"{one_line(path)} is {kind}: give a new or regular .wacz file to write (- for stdout)")
+    if not out.absolute().parent.is_dir():
+        raise InputError(f"{one_line(path)}: no such directory {one_line(str(out.absolute().parent))!r}")
+    return out
 
 
 def _posts_of(args: argparse.Namespace, settings: Settings) -> tuple[list[tuple[str, str]], dict[str, Any]]:
@@ -55,6 +80,9 @@ def _posts_of(args: argparse.Namespace, settings: Settings) -> tuple[list[tuple[
         provider, _, post_id = ref.partition("/")
         posts.append(check_post(provider, post_id))
     query: dict[str, Any] = {"posts": list(args.post)}
+    if args.query is not None and not parse_query(args.query):
+        raise InputError(f"--query {one_line(args.query, 80)!r} searches nothing: give words, \"phrases\" or "
+                         "prefix* (to export everything, name the posts)")
     if args.article is not None or args.query is not None:
         given = {"q": args.query or "", "article_id": args.article, "limit": MAX_LIMIT}
         search = SearchQuery.parse({k: v for k, v in given.items() if v is not None},
@@ -78,29 +106,39 @@ def _posts_of(args: argparse.Namespace, settings: Settings) -> tuple[list[tuple[
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    """`archiver export`: write the WACZ evidence bundle of the posts to `args.output` (atomically), audited
-    under the operating-system user; prints its summary as JSON (and, on stderr, that it is not signed when
-    the archive has no key); returns 0. InputError for a malformed or unknown post, nothing to export, or
-    too many posts."""
-    out = Path(args.output)
-    if out.is_dir():
-        raise InputError(f"{args.output} is a directory: give the .wacz file to write")
-    if not out.absolute().parent.is_dir():
-        raise InputError(f"{args.output}: no such directory {str(out.absolute().parent)!r}")
+    """`archiver export`: write the WACZ evidence bundle of the posts to `args.output` (``-``: standard
+    output), audited under the operating-system user (`os_user`; the environment's name too when it
+    differs); prints its summary as JSON on stdout (on stderr when the bundle goes to stdout) and, on
+    stderr, that it is not signed when the archive has no key; returns 0. The bundle is written to a
+    temporary file in the target's directory and renamed over the target, so a failed export leaves
+    nothing behind. InputError for a malformed or unknown post, nothing to export, a query that
+    searches nothing, too many posts, or a target that is not a regular file (`_check_output`)."""
+    out = _check_output(args.output)
+    user, env_user = os_user()
     with Runtime.from_settings(settings) as rt:
         posts, query = _posts_of(args, settings)
-        fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", suffix=".part")
+        where = str(out.absolute().parent) if out is not None else None
+        fd, tmp = tempfile.mkstemp(dir=where, prefix=".archiver-export-", suffix=".part")
         try:
             with os.fdopen(fd, "w+b") as fh:
-                summary = export_bundle(rt, os_principal(), posts, fh, query=query, via="cli")
-            os.replace(tmp, out)
-        except BaseException:
+                summary = export_bundle(rt, Principal(token_id="", name=user, role="cli"), posts, fh,
+                                        query=query, via="cli", env_user=env_user)
+                if out is None:
+                    fh.seek(0)
+                    shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
+                    sys.stdout.buffer.flush()
+            if out is not None:
+                os.replace(tmp, out)
+        finally:
             Path(tmp).unlink(missing_ok=True)
-            raise
     if summary["signed"] is None:
         print("archiver: warning: the bundle is not signed: this archive has no signing key "
               "(make one with `archiver keys create`)", file=sys.stderr)
-    print(json.dumps({"bundle": str(out), **summary}, ensure_ascii=False))
+    if summary.get("pending_timestamps"):
+        print(f"archiver: warning: {len(summary['pending_timestamps'])} capture(s) not timestamped yet (the TSAs "
+              "had not answered): `archiver timestamp`, then export again", file=sys.stderr)
+    print(json.dumps({"bundle": str(out) if out is not None else "-", **summary}, ensure_ascii=False),
+          file=sys.stdout if out is not None else sys.stderr)
     return 0
 
 
@@ -154,9 +192,13 @@ def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver keys create`: make the signing key under the archiver home (0600) and print its public key
-    and fingerprint; returns 0. InputError when a key exists and --force is not given."""
+    and fingerprint; with --force, the replaced key's public half is kept under keys/retired/ (and said);
+    returns 0. InputError when a key exists and --force is not given."""
     path = key_path(settings.home_path)
     info = create_key(path, force=args.force)
+    if info.retired:
+        print(f"kept the replaced key's public key {info.retired} in "
+              f"{retired_dir(settings.home_path)} (bundles it signed still verify against it)")
     print(f"created the evidence signing key {path} (ECDSA P-256, mode 0600)")
     print(f"fingerprint {info.fingerprint}")
     print(info.pem, end="")
@@ -165,8 +207,26 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_show(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver keys show`: print the public key (PEM) and its fingerprint (`--json`: {"path", "fingerprint",
-    "public_key_pem"}); returns 0. InputError when there is no key."""
+    "public_key_pem"}); returns 0. InputError when there is no key.
+
+    `--all`: every key the archive has signed with, the current one first, then the retired ones
+    (`archiver.compliance.signing.all_keys`): for each a ``fingerprint <fp> <status> valid <from> .. <until>``
+    line and its PEM (`--json`: {"keys": [KeyRecord.as_json()...], "problems": [...]}); a retired file that
+    is not a key is a ``warning`` line on stderr. InputError when there is no key at all."""
     path = key_path(settings.home_path)
+    if args.all:
+        keys, problems = all_keys(settings.home_path)
+        for problem in problems:
+            print(f"archiver: warning: {one_line(problem)}", file=sys.stderr)
+        if not keys:
+            raise InputError(f"no signing key at {path}: make one with `archiver keys create`")
+        if args.json:
+            print_json({"keys": [k.as_json() for k in keys], "problems": problems})
+            return 0
+        for k in keys:
+            print(f"fingerprint {k.fingerprint} {k.status} valid {k.valid_from or '?'} .. {k.valid_until or 'now'}")
+            print(k.pem, end="")
+        return 0
     key = load_private_key(path)
     if key is None:
         raise InputError(f"no signing key at {path}: make one with `archiver keys create`")

@@ -143,8 +143,10 @@ What it holds
 Where
 -----
 archive/*.warc.gz (not files.warc.gz)   each capture's HTTP exchanges as recorded (WARC)
-archive/files.warc.gz                   every other file, one WARC resource record each, at the URL
-                                        the archive serves it at (its WARC-Target-URI): manifests
+archive/files.warc.gz                   every stored file, one WARC resource record each, at the URL
+                                        the archive serves it at (its WARC-Target-URI): the capture
+                                        WARCs again (so a capture page's link to its WARC replays;
+                                        the same bytes and SHA-256 as their archive/ file), manifests
                                         (posts/<provider>/<post_id>/<capture_id>.json), cards
                                         (.card.html, .card.png), capture pages (.html), timestamp
                                         records (.timestamps.json) and tokens (timestamps/<root>/<n>.tsr),
@@ -163,8 +165,17 @@ Check it
 archiver verify BUNDLE.wacz --public-key archive-key.pem     every check below, in one command
 wacz validate -f BUNDLE.wacz                                 the package and every file's hash
 warcio check archive/*.warc.gz                               every WARC record's digests
-openssl ts -verify -digest <root> -in <token>.tsr -CAfile docs/tsa-ca-1.pem     a timestamp token
-The archiver README's "Evidence" section shows how to check the signature with openssl.
+
+A timestamp by hand (unzip the bundle first; warcio is `pip install warcio`):
+zcat indexes/index.cdx.gz | grep <capture_id>       its files: each line's "url", "offset", "filename"
+warcio extract --payload archive/files.warc.gz <offset of its .json>             > manifest.json
+warcio extract --payload archive/files.warc.gz <offset of its .timestamps.json>  > record.json
+zcat indexes/index.cdx.gz | grep <the record's "root">                          its tokens (.tsr)
+warcio extract --payload archive/files.warc.gz <offset of timestamps/<root>/0.tsr> > token.tsr
+openssl ts -verify -digest <root> -in token.tsr -CAfile docs/tsa-ca-1.pem       "Verification: OK"
+sha256sum manifest.json, then the record's "path" joins it to "root": the archiver README's
+"Checking one by hand" (under Trusted time) gives the five lines of Python; its "Evidence" section
+shows how to check the signature with openssl.
 """
 
 
@@ -269,14 +280,27 @@ def _tsa_ca_files(rt: Runtime) -> list[bytes]:
 
 
 def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[str, str]], out: IO[bytes], *,
-                  query: dict[str, Any] | None = None, via: str = "api") -> dict[str, Any]:
+                  query: dict[str, Any] | None = None, via: str = "api",
+                  env_user: str | None = None) -> dict[str, Any]:
     """Write the WACZ evidence bundle of `posts` ((provider, post_id) pairs) to `out` (a seekable binary
     file) and record the export in the audit log under `principal` (None: "system").
 
+    `env_user`: for a CLI export, the user name the environment claimed when it is not the OS user's
+    (archiver.cli.output.os_user); recorded as ``created_by.environment_user`` and in the audit event,
+    never as the exporter. Every name is written as one printable line (`one_line`) in export.json,
+    README.txt and datapackage.json.
+
+    Each capture WARC is the package file ``archive/<provider>-<post_id>-<capture_id>.warc.gz`` and, so
+    that the capture page's link to it replays, also a resource record at its public URL in
+    ``archive/files.warc.gz`` (its export.json entry's ``replay_copy``; the same bytes and SHA-256).
+
     Signed with the key at ``<home>/keys/evidence-signing-key.pem`` when there is one. Returns the
-    summary ``{"format": "wacz", "posts", "captures", "files", "missing": [...], "left_out": [...],
-    "signed": fingerprint or None}``. Raises PostNotFound for a post with no stored capture, InputError
-    for too many posts or captures, ConfigError for an unreadable signing key."""
+    summary ``{"format": "wacz", "posts", "captures", "files": the files in the package
+    (datapackage.json's resources, what `archiver verify` counts as files), "stored_files": the stored
+    files it holds (export.json's "files"), "missing": [...], "left_out": [...], "pending_timestamps":
+    [manifest keys whose timestamp record has no token yet], "signed": fingerprint or None}``. Raises
+    PostNotFound for a post with no stored capture, InputError for too many posts or captures,
+    ConfigError for an unreadable signing key."""
 
     posts = list(dict.fromkeys(check_post(p, i) for p, i in posts))
     if not posts:
@@ -286,8 +310,11 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
     key: ec.EllipticCurvePrivateKey | None = load_private_key(key_path(rt.settings.home_path))
     created_at = iso(utcnow())
     now_date = warc_date(created_at)
-    who = {"name": principal.name if principal else "system", "role": principal.role if principal else None,
-           "via": via}
+    who: dict[str, Any] = {"name": one_line(principal.name, 200) if principal else "system",
+                           "role": principal.role if principal else None, "via": via}
+    if env_user is not None:
+        who["environment_user"] = one_line(env_user, 200)
+    pending: list[str] = []
     collected = _collect(rt, posts)
     files: list[dict[str, Any]] = []
     added: set[str] = set()
@@ -308,12 +335,15 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
                                           "why": "not in storage"})
                 return None
             added.add(key)
+            entry: dict[str, Any] = {"key": key, "kind": file_kind(key), "sha256": hashlib.sha256(data).hexdigest(),
+                                     "bytes": len(data), "url": rt.store.public_url(key)}
             if key.endswith(".warc.gz") and key.startswith("posts/"):
-                where = builder.add_warc(key.removeprefix("posts/").replace("/", "-"), data)
+                entry["in"] = builder.add_warc(key.removeprefix("posts/").replace("/", "-"), data)
+                # the same bytes at its URL too, so the capture page's link to its WARC replays
+                entry["replay_copy"] = builder.add_resource(entry["url"], data, _content_type(key, data), date)
             else:
-                where = builder.add_resource(rt.store.public_url(key), data, _content_type(key, data), date)
-            files.append({"key": key, "kind": file_kind(key), "sha256": hashlib.sha256(data).hexdigest(),
-                          "bytes": len(data), "in": where, "url": rt.store.public_url(key)})
+                entry["in"] = builder.add_resource(entry["url"], data, _content_type(key, data), date)
+            files.append(entry)
             return data
 
         listings: dict[str, list[str]] = {}
@@ -341,6 +371,8 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
                 except (ObjectNotFound, ValueError):
                     record = None
             tokens = record.get("tokens") if isinstance(record, dict) else None
+            if isinstance(record, dict) and not tokens:
+                pending.append(mkey)
             for token in tokens if isinstance(tokens, list) else []:
                 tkey = token.get("token_key") if isinstance(token, dict) else None
                 if isinstance(tkey, str) and TOKEN_KEY_RE.fullmatch(tkey):
@@ -378,7 +410,7 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
                 "files_warc": "archive/files.warc.gz", "signed_by": signed, "tsa_ca": ca_docs,
                 "bounds": {"related_depth": MAX_RELATED_DEPTH, "captures": MAX_EXPORT_CAPTURES},
                 "posts": post_list, "captures": captures_out, "files": files,
-                "missing": collected.missing, "left_out": collected.left_out}
+                "missing": collected.missing, "left_out": collected.left_out, "pending_timestamps": pending}
         builder.add_doc("export.json", json.dumps(meta, ensure_ascii=False, indent=1, sort_keys=True).encode())
         kinds: dict[str, int] = {}
         for f in files:
@@ -394,8 +426,12 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
             kind_lines += f"\nLeft out by the bound ({len(collected.left_out)}): see docs/export.json \"left_out\"."
         sign_line = (f"Signed with the archive's ECDSA P-256 key {signed}." if signed else
                      "NOT SIGNED: the archive had no signing key (archiver keys create).")
+        if pending:
+            kind_lines += (f"\nTimestamping pending ({len(pending)}): the TSAs had not answered yet when these "
+                           "captures' records were written; see docs/export.json \"pending_timestamps\".")
+        by = who["name"] + (f" (the environment said {who['environment_user']})" if env_user is not None else "")
         builder.add_doc("README.txt", _README.format(
-            wacz_version=WACZ_VERSION, created_at=created_at, created_by=who["name"], version=__version__,
+            wacz_version=WACZ_VERSION, created_at=created_at, created_by=by, version=__version__,
             signed=sign_line, kinds=kind_lines).encode("utf-8"))
         first = builder.pages[0] if builder.pages else None
         title = (f"archiver evidence: {posts[0][0]}/{posts[0][1]}" if len(posts) == 1
@@ -407,15 +443,19 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
             def signer(hash_value: str, created: str) -> dict[str, Any]:
                 return sign_digest(private, hash_value, created)
 
-        builder.write(out, title=title,
+        package = builder.write(out, title=title,
                       description=f"{len(collected.captures)} capture(s) of {len(posts)} post(s) exported "
                                   f"{created_at} by {who['name']} with archiver {__version__}.",
                       main_page=first, sign=signer)
-    summary = {"format": "wacz", "posts": len(posts), "captures": len(collected.captures), "files": len(files),
-               "missing": collected.missing, "left_out": collected.left_out, "signed": signed}
+    summary = {"format": "wacz", "posts": len(posts), "captures": len(collected.captures),
+               "files": len(package.get("resources") or []), "stored_files": len(files), "missing": collected.missing,
+               "left_out": collected.left_out, "pending_timestamps": pending, "signed": signed}
     audit.record(rt, principal, "export", ",".join(f"{p}/{i}" for p, i in posts)[:1000],
-                 {"query": query, "via": via, **{k: v for k, v in summary.items() if k not in ("missing", "left_out")},
-                  "missing": len(collected.missing), "left_out": len(collected.left_out)},
+                 {"query": query, "via": via,
+                  **{k: v for k, v in summary.items() if k not in ("missing", "left_out", "pending_timestamps")},
+                  "missing": len(collected.missing), "left_out": len(collected.left_out),
+                  "pending_timestamps": len(pending),
+                  **({"environment_user": who["environment_user"]} if env_user is not None else {})},
                  result_count=len(posts))
     return summary
 
