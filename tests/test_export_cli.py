@@ -321,3 +321,17 @@ def test_a_changed_replay_copy_of_a_warc_fails(made: Made, tmp_path: Path) -> No
     assert run.returncode == 2
     assert any(warc["key"] in line and "its copy in archive/files.warc.gz" in line for line in failed_lines(run)), \
         run.stdout
+
+
+def test_the_api_refuses_a_search_that_searches_nothing(made: Made) -> None:
+    from archiver.auth import create_token
+
+    with Runtime.from_settings(made.settings) as rt, TestClient(create_app(made.settings, rt)) as client:
+        auth = {"Authorization": f"Bearer {create_token(rt.catalog, 'compliance', 'officer-9')}"}
+        for search in ({}, {"q": ""}, {"q": '"'}, {"q": "- *"}, {"q": '"', "status": "archived"}, {"limit": 5}):
+            resp = client.post("/v1/exports", json={"search": search}, headers=auth)
+            assert resp.status_code == 422 and "searches nothing" in resp.text, (search, resp.text)
+        found = client.post("/v1/exports", json={"search": {"q": "Sunday"}}, headers=auth)
+        by_status = client.post("/v1/exports", json={"search": {"status": "archived"}}, headers=auth)
+    assert found.status_code == 200 and found.content.startswith(b"PK")
+    assert by_status.status_code == 200  # a filter other than words is a search

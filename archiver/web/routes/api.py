@@ -24,6 +24,7 @@ from archiver.article.versions import versions
 from archiver.auth import Principal
 from archiver.catalog.query import DATE_PATTERN, SearchQuery
 from archiver.catalog.search import SearchResult
+from archiver.catalog.text import parse_query
 from archiver.compliance import audit
 from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle
 from archiver.compliance.holds import manifests, post_state, set_hold, set_takedown
@@ -324,6 +325,10 @@ def export(body: ExportIn, rt: Rt, who: Compliance) -> Response:
     posts = [(p.provider, p.post_id) for p in body.posts]
     query = None
     if body.search is not None:
+        given = {k for k in body.search.filters() if k not in ("limit", "offset", "max_distance")}
+        if (body.search.q.strip() and not parse_query(body.search.q)) or not given:
+            raise validation_error(["body", "search"], "the search searches nothing: give words, \"phrases\" or "
+                                   "prefix*, or another filter (to export everything, list the posts)")
         query = body.search.model_dump(mode="json", by_alias=True)
         posts += [(h["provider"], h["post_id"]) for h in _search(rt, body.search).hits]
     if not posts:
