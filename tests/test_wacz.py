@@ -162,17 +162,24 @@ def failed_lines(run: subprocess.CompletedProcess[str]) -> list[str]:
 
 # --- rebuilding a bundle as a forger would -----------------------------------------------------------
 def rebuild(src: Path, dst: Path, *, edit: Callable[[str, bytes], bytes | None] | None = None,
-            members: dict[str, bytes] | None = None, sign: str | ec.EllipticCurvePrivateKey = "keep") -> Path:
+            members: dict[str, bytes | None] | None = None, sign: str | ec.EllipticCurvePrivateKey = "keep",
+            add: dict[str, bytes] | None = None, meta_edit: Callable[[dict[str, Any]], None] | None = None) -> Path:
     """A copy of `src` with the resource records of files.warc.gz passed through `edit(key, payload)`
-    (None drops the record) and `members` replaced, every digest recomputed (export.json's file list,
-    datapackage.json, datapackage-digest.json), the signature kept ("keep"), dropped ("drop") or made
-    with a private key."""
+    (None drops the record), records `add`ed (key -> payload, listed in export.json), `members` replaced
+    (None drops one), export.json passed through `meta_edit`, every digest recomputed (export.json's
+    file list, datapackage.json, datapackage-digest.json), the signature kept ("keep"), dropped
+    ("drop") or made with a private key."""
     with zipfile.ZipFile(src) as zf:
         parts = {n: zf.read(n) for n in zf.namelist()}
     meta = json.loads(parts["docs/export.json"])
     base = meta["public_base_url"]
     by_key = {f["key"]: f for f in meta["files"]}
-    if edit is not None:
+    for key in add or {}:
+        if key not in by_key:
+            by_key[key] = {"key": key, "in": "archive/files.warc.gz", "kind": "other"}
+            meta["files"].append(by_key[key])
+    if edit is not None or add:
+        edit = edit or (lambda _k, p: p)
         buf = io.BytesIO()
         writer = WARCWriter(buf, gzip=True, warc_version="1.1")
         for rec in ArchiveIterator(io.BytesIO(parts["archive/files.warc.gz"])):
@@ -192,14 +199,28 @@ def rebuild(src: Path, dst: Path, *, edit: Callable[[str, bytes], bytes | None] 
                 warc_headers_dict={"WARC-Date": rec.rec_headers.get_header("WARC-Date"),
                                    "WARC-Block-Digest": sha256_label(payload),
                                    "WARC-Payload-Digest": sha256_label(payload)}))
+        for key, payload in (add or {}).items():
+            by_key[key]["sha256"], by_key[key]["bytes"] = hashlib.sha256(payload).hexdigest(), len(payload)
+            writer.write_record(writer.create_warc_record(
+                f"{base}/{key}", "resource", payload=io.BytesIO(payload), length=len(payload),
+                warc_content_type="application/octet-stream",
+                warc_headers_dict={"WARC-Block-Digest": sha256_label(payload),
+                                   "WARC-Payload-Digest": sha256_label(payload)}))
         parts["archive/files.warc.gz"] = buf.getvalue()
     for name, data in (members or {}).items():
+        if data is None:
+            parts.pop(name, None)
+            meta["files"] = [f for f in meta["files"] if f["in"] != name]
+            continue
         parts[name] = data
         for f in meta["files"]:
             if f["in"] == name:
                 f["sha256"], f["bytes"] = hashlib.sha256(data).hexdigest(), len(data)
+    if meta_edit is not None:
+        meta_edit(meta)
     parts["docs/export.json"] = json.dumps(meta, indent=1).encode()
     package = json.loads(parts["datapackage.json"])
+    package["resources"] = [r for r in package["resources"] if r["path"] in parts]
     for res in package["resources"]:
         res["hash"] = "sha256:" + hashlib.sha256(parts[res["path"]]).hexdigest()
         res["bytes"] = len(parts[res["path"]])
@@ -651,3 +672,260 @@ def test_export_and_verify_on_s3_and_postgres(tmp_path: Path, s3: Any, postgres_
         first = next(c for c in meta["captures"] if c["post_id"] == QUOTING)
         warc = zf.read(first["warc"])
     assert any(r["type"] == "response" for r in read_warc(warc))
+
+
+# --- verify: what a forger or a hostile bundle can no longer switch off (issue 16, round 3) -------------------
+def _quoting(env: Env) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The quoting capture's manifest key and manifest, and the bundle's docs/export.json."""
+    with Runtime.from_settings(env.settings) as rt:
+        (mkey, doc), = _manifests(rt, QUOTING)
+    with zipfile.ZipFile(env.bundle) as zf:
+        meta = json.loads(zf.read("docs/export.json"))
+    return mkey, doc, meta
+
+
+def _record_for(manifest: bytes, mkey: str, token_key: str, token: bytes | None = None,
+                tsa: LocalTSA | None = None) -> tuple[bytes, bytes]:
+    """A one-leaf timestamp record for `manifest` and its token (made now by `tsa` unless given)."""
+    from archiver.compliance.merkle import leaf_hash
+    from archiver.compliance.timestamps import RECORD_SCHEMA
+
+    digest = hashlib.sha256(manifest).digest()
+    root = leaf_hash(digest).hex()
+    if token is None:
+        assert tsa is not None
+        token = tsa.reply(tsa.query_for(root))
+    record = {"schema": RECORD_SCHEMA, "manifest_key": mkey, "manifest_sha256": digest.hex(),
+              "hash_algorithm": "sha256", "leaf": root, "root": root, "path": [],
+              "tokens": [{"tsa_url": "local", "token_key": token_key}]}
+    return json.dumps(record).encode(), token
+
+
+def test_the_warc_check_cannot_be_switched_off(env: Env, tmp_path: Path) -> None:
+    """The manifest's "warc" field nulled, pointed elsewhere or removed, the WARC moved into files.warc.gz or
+    dropped, or another WARC given than warc_sha256 names: the forged author is still caught or verify fails."""
+    mkey, doc, meta = _quoting(env)
+    own = mkey.replace(".json", ".warc.gz")
+    member = next(f["in"] for f in meta["files"] if f["key"] == own)
+    with zipfile.ZipFile(env.bundle) as zf:
+        warc = zf.read(member)
+    record = mkey.replace(".json", ".timestamps.json")
+
+    def forged(change: Callable[[dict[str, Any]], None], drop: str = "") -> Callable[[str, bytes], bytes | None]:
+        def edit(key: str, payload: bytes) -> bytes | None:
+            if key in (record, drop):  # `drop`: the capture WARC's replay copy, when the export wrote one
+                return None  # a forger cannot keep the timestamp; dropping it only warns
+            if key == mkey:
+                d = json.loads(payload)
+                d["author"]["name"] = "Someone Else"
+                change(d)
+                return json.dumps(d).encode()
+            return payload
+        return edit
+
+    key = real_key(env)
+    for label, change in (("null", lambda d: d.update(warc=None)),
+                          ("card", lambda d: d.update(warc=d["cards"]["html"])), ("gone", lambda d: d.pop("warc"))):
+        run = verify(rebuild(env.bundle, tmp_path / f"{label}.wacz", edit=forged(change), sign=key),
+                     "--public-key", str(env.public_pem))
+        lines = failed_lines(run)
+        assert run.returncode == 2 and any(mkey in x and "Someone Else" in x for x in lines), (label, lines)
+
+    def moved(m: dict[str, Any]) -> None:  # the WARC listed only as a record of files.warc.gz
+        m["files"] = [f for f in m["files"] if f["key"] != own]
+        m["files"].append({"key": own, "kind": "WARC", "in": "archive/files.warc.gz",
+                           "sha256": hashlib.sha256(warc).hexdigest(), "bytes": len(warc)})
+    run = verify(rebuild(env.bundle, tmp_path / "moved.wacz", edit=forged(lambda d: None, own), add={own: warc},
+                         members={member: None}, meta_edit=moved, sign=key), "--public-key", str(env.public_pem))
+    lines = failed_lines(run)
+    assert run.returncode == 2 and any(mkey in x and "Someone Else" in x for x in lines), lines
+    assert not any("not listed" in x or "recorded twice" in x for x in lines), lines  # the move itself is sound
+    run = verify(rebuild(env.bundle, tmp_path / "nowarc.wacz", edit=forged(lambda d: None, own),
+                         members={member: None}, sign=key), "--public-key", str(env.public_pem))
+    assert run.returncode == 2 and f"FAILED {mkey}: its WARC {own} is not in the bundle, so nothing it says can be " \
+        "checked" in failed_lines(run), run.stdout
+    if "warc_sha256" in doc:  # written since the manifest binds its WARC
+        run = verify(rebuild(env.bundle, tmp_path / "sha.wacz", sign=key, edit=lambda k, p: None if k == record else (
+            json.dumps({**json.loads(p), "warc_sha256": "0" * 64}).encode() if k == mkey else p)),
+            "--public-key", str(env.public_pem))
+        assert run.returncode == 2 and any("is not the one its warc_sha256" in x for x in failed_lines(run)), run.stdout
+
+
+def test_cards_and_the_capture_page_are_bound_to_the_capture(env: Env, tmp_path: Path) -> None:
+    """An edited card or page fails even when the archive's key signs the bundle: the manifest's digests
+    bind them, and without those the WARC's resource records do."""
+    mkey, doc, _ = _quoting(env)
+    key = real_key(env)
+    for target in (doc["cards"]["html"], doc["cards"]["png"], mkey.replace(".json", ".html")):
+        run = verify(rebuild(env.bundle, tmp_path / "card.wacz", sign=key,
+                             edit=lambda k, p, t=target: p + b"<!-- edited -->" if k == t else p),
+                     "--public-key", str(env.public_pem))
+        lines = failed_lines(run)
+        assert run.returncode == 2 and any(target in x and "is not the stored one" in x for x in lines), (target, lines)
+    record = mkey.replace(".json", ".timestamps.json")
+
+    def no_digests(k: str, p: bytes) -> bytes | None:  # an older manifest: only the WARC's records bind the card
+        if k == record:
+            return None
+        if k == mkey:
+            d = json.loads(p)
+            d["cards"] = {n: v for n, v in d["cards"].items() if not n.endswith("_sha256")}
+            return json.dumps(d).encode()
+        return p + b" " if k == doc["cards"]["html"] else p
+    run = verify(rebuild(env.bundle, tmp_path / "old.wacz", sign=key, edit=no_digests), "--public-key",
+                 str(env.public_pem))
+    assert run.returncode == 2 and any("its WARC's record says" in x for x in failed_lines(run)), run.stdout
+
+
+def test_captured_at_must_agree_with_the_token_and_the_warc(env: Env, tsa: LocalTSA, tmp_path: Path) -> None:
+    """captured_at moved back before the WARC's exchanges, or forward after its (new, genuine) token, fails;
+    the token times are in the OK line and in --json."""
+    mkey, _, _ = _quoting(env)
+    record = mkey.replace(".json", ".timestamps.json")
+    key = real_key(env)
+    for when, said in (("2019-03-01T08:00:00.000Z", "is before its WARC's first WARC-Date"),
+                       ("2031-01-01T00:00:00.000Z", "is after its timestamp")):
+        with zipfile.ZipFile(env.bundle) as zf:
+            manifest = _records(env.bundle)[json.loads(zf.read("docs/export.json"))["public_base_url"] + "/" + mkey][2]
+        d = json.loads(manifest)
+        d["captured_at"] = when
+        new = json.dumps(d).encode()
+        token_key = f"timestamps/{'e' * 64}/0.tsr"
+        rec, token = _record_for(new, mkey, token_key, tsa=tsa)
+        run = verify(rebuild(env.bundle, tmp_path / "when.wacz", sign=key, add={token_key: token},
+                             edit=lambda k, p, n=new, r=rec: n if k == mkey else r if k == record else p),
+                     "--public-key", str(env.public_pem), "--tsa-ca", str(tsa.ca_file))
+        lines = failed_lines(run)
+        assert run.returncode == 2 and any(mkey in x and said in x for x in lines), (when, lines)
+        assert not any(".timestamps.json" in x for x in lines), lines  # the token itself is genuine
+    run = verify(env.bundle, "--public-key", str(env.public_pem), "--tsa-ca", str(tsa.ca_file), "--json")
+    out = json.loads(run.stdout)
+    with zipfile.ZipFile(env.bundle) as zf:
+        base = json.loads(zf.read("docs/export.json"))["public_base_url"]
+    said = {json.loads(_records(env.bundle)[f"{base}/{t['capture'].replace('.json', '.timestamps.json')}"][2])
+            ["tokens"][0]["gen_time"] for t in out["timestamps"]}
+    assert out["ok"] and len(out["timestamps"]) == 2 and said == {t["gen_time"] for t in out["timestamps"]}
+    text = verify(env.bundle, "--public-key", str(env.public_pem), "--tsa-ca", str(tsa.ca_file))
+    assert all(f"at {t['gen_time']}" in text.stdout.splitlines()[-1] for t in out["timestamps"]), text.stdout
+
+
+def test_trust_pending_and_several_tsas(env: Env, tsa: LocalTSA, tmp_path: Path) -> None:
+    """No TSA CA at all: tokens checked against their own roots pass with a warning that the time is not
+    anchored. A record without tokens (the TSA was down) warns "timestamp pending" and does not fail. With
+    two TSAs, the capture's time stands on the one that verifies; the other is a warning."""
+    mkey, _, meta = _quoting(env)
+    key = real_key(env)
+    noca = rebuild(env.bundle, tmp_path / "noca.wacz", sign=key, members={"docs/tsa-ca-1.pem": None},
+                   meta_edit=lambda m: m.update(tsa_ca=[]))
+    run = verify(noca, "--public-key", str(env.public_pem))
+    assert run.returncode == 0 and "not anchored to a trusted TSA" in run.stdout, run.stdout
+    record = mkey.replace(".json", ".timestamps.json")
+    pending = rebuild(env.bundle, tmp_path / "pending.wacz", sign=key, edit=lambda k, p: json.dumps(
+        {**json.loads(p), "tokens": []}).encode() if k == record else p)
+    run = verify(pending, "--public-key", str(env.public_pem), "--tsa-ca", str(tsa.ca_file))
+    assert run.returncode == 0 and f"WARNING {record}: timestamp pending" in run.stdout, run.stdout
+    doc = json.loads(_records(env.bundle)[f"{meta['public_base_url']}/{record}"][2])
+    stranger = LocalTSA("a TSA later distrusted")
+    try:
+        other = stranger.reply(stranger.query_for(doc["root"]))
+    finally:
+        stranger.stop()
+    other_key = f"timestamps/{doc['root']}/7.tsr"
+    two = {**doc, "tokens": [*doc["tokens"], {"tsa_url": "stranger", "token_key": other_key}]}
+    both = rebuild(env.bundle, tmp_path / "two.wacz", sign=key, add={other_key: other},
+                   edit=lambda k, p: json.dumps(two).encode() if k == record else p)
+    run = verify(both, "--public-key", str(env.public_pem), "--tsa-ca", str(tsa.ca_file))
+    assert run.returncode == 0 and "another TSA's token does not stand" in run.stdout, run.stdout
+    only_other = {**doc, "tokens": [{"tsa_url": "stranger", "token_key": other_key}]}
+    run = verify(rebuild(env.bundle, tmp_path / "other.wacz", sign=key, add={other_key: other},
+                         edit=lambda k, p: json.dumps(only_other).encode() if k == record else p),
+                 "--public-key", str(env.public_pem), "--tsa-ca", str(tsa.ca_file))
+    assert run.returncode == 2 and any(record in x for x in failed_lines(run)), run.stdout
+
+
+def _gzip_record(uri: str, size: int, rtype: str = "resource") -> bytes:
+    """One gzip member: a WARC record of `size` bytes of zeros, made without holding them."""
+    import zlib
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    head = (f"WARC/1.1\r\nWARC-Type: {rtype}\r\nWARC-Record-ID: <urn:uuid:{os.urandom(16).hex()}>\r\n"
+            f"WARC-Target-URI: {uri}\r\nWARC-Date: 2026-01-01T00:00:00Z\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {size}\r\n\r\n").encode()
+    out, zero, left = [c.compress(head)], b"\0" * (1 << 22), size
+    while left > 0:
+        out.append(c.compress(zero[: min(left, len(zero))]))
+        left -= len(zero)
+    return b"".join([*out, c.compress(b"\r\n\r\n"), c.flush()])
+
+
+def test_hostile_bundles_stay_within_one_budget(env: Env, tmp_path: Path) -> None:
+    """Decoded bytes and bytes held are bounded over the whole verification, whichever layer they hide in:
+    a capture WARC with a huge gzip record, many large JSON records in files.warc.gz, a deflate bomb in
+    docs/, a WARC compressed again inside the zip. Each fails in one line, within the budget's memory."""
+    import tracemalloc
+
+    mkey, _, meta = _quoting(env)
+    member = next(f["in"] for f in meta["files"] if f["key"] == mkey.replace(".json", ".warc.gz"))
+    with zipfile.ZipFile(env.bundle) as zf:
+        warc = zf.read(member)
+    held = 16 << 20
+    bomb = rebuild(env.bundle, tmp_path / "warc-bomb.wacz", members={member: warc + _gzip_record("urn:x:y", 160 << 20)})
+    tracemalloc.start()
+    try:
+        result = verify_bundle(bomb, held_budget=held)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert any("over the verification budget" in p and "held in memory" in p for p in result.problems), result.problems
+    assert peak < 4 * held, peak
+    with zipfile.ZipFile(env.bundle) as zf:
+        files = zf.read("archive/files.warc.gz")
+    many = files + b"".join(_gzip_record(f"{meta['public_base_url']}/posts/twitter/1/x{i}.json", 6 << 20)
+                            for i in range(8))
+    jsons = rebuild(env.bundle, tmp_path / "jsons.wacz", members={"archive/files.warc.gz": many})
+    result = verify_bundle(jsons, held_budget=held)
+    assert any("held in memory" in p for p in result.problems), result.problems
+    result = verify_bundle(env.bundle, decoded_budget=64 << 10)
+    assert not result.ok and result.problems[-1].endswith("(a compression bomb, or a bundle too large to verify here)")
+    assert verify_bundle(env.bundle).ok  # the default budget is ample for a real bundle
+    zipped = tmp_path / "deflated.wacz"
+    with zipfile.ZipFile(env.bundle) as src, zipfile.ZipFile(zipped, "w") as zf:
+        for info in src.infolist():
+            zf.writestr(info.filename, src.read(info.filename), compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr("docs/zeros.txt", b"\0" * (8 << 20), compress_type=zipfile.ZIP_DEFLATED)
+    run = verify(zipped)
+    lines = failed_lines(run)
+    assert run.returncode == 2 and "FAILED 'archive/files.warc.gz': a WARC compressed again inside the zip (a WACZ " \
+        "stores its WARCs as they are)" in lines, lines
+    assert any(x.startswith("FAILED 'docs/zeros.txt': decodes to 8388608 bytes") for x in lines), lines
+
+
+def test_unsafe_zip_layouts_fail(env: Env, tmp_path: Path) -> None:
+    """A symbolic link member, a name that is both a file and a directory, a name twice: each fails."""
+    import warnings
+
+    bad = tmp_path / "layout.wacz"
+    with zipfile.ZipFile(env.bundle) as src, zipfile.ZipFile(bad, "w") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate it is told to write
+        for info in src.infolist():
+            zf.writestr(info, src.read(info.filename))
+        link = zipfile.ZipInfo("docs/link")
+        link.create_system, link.external_attr = 3, (0o120777 << 16)
+        zf.writestr(link, b"/etc/passwd")
+        zf.writestr(zipfile.ZipInfo("docs/README.txt/"), b"")
+        zf.writestr("docs/twice.txt", b"a")
+        zf.writestr("docs/twice.txt", b"b")
+    run = verify(bad)
+    lines = failed_lines(run)
+    assert run.returncode == 2 and "FAILED 'docs/link': a symbolic link" in lines, lines
+    assert "FAILED 'docs/README.txt': both a file and a directory" in lines, lines
+    assert "FAILED 'docs/twice.txt': appears more than once" in lines, lines
+
+
+def test_verify_counts_files_as_export_does(env: Env) -> None:
+    """The OK line gives the WACZ members hashed and the stored files as export counts them."""
+    with zipfile.ZipFile(env.bundle) as zf:
+        meta = json.loads(zf.read("docs/export.json"))
+        members = len([n for n in zf.namelist() if not n.endswith("/")]) - 2  # all but the datapackage and its digest
+    run = verify(env.bundle, "--public-key", str(env.public_pem))
+    assert run.returncode == 0 and run.stdout.splitlines()[-1].startswith(
+        f"OK {members} files ({len(meta['files'])} stored files as export counts them), 2 captures"), run.stdout
