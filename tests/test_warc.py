@@ -546,3 +546,26 @@ def test_an_answer_too_big_to_keep_is_reported_not_taken_as_agreeing() -> None:
     warc = _answers_warc((200, big), (404, b"{}"), post_id)
     problems = check_manifest_against_warc({"provider": "twitter", "post_id": post_id, "status": "deleted"}, warc)
     assert any("not kept for checking" in p for p in problems), problems
+
+
+def test_any_field_of_the_wrong_type_is_compared_not_crashed_on(captured: dict[str, Any]) -> None:
+    """Every field of a real manifest, one at a time, set to a value of another type: each check reads
+    it by rule (a wrong type is not the WARC's value), so none ends in the catch-all line."""
+    m = _of(captured, QUOTING["id"])
+    warc = captured["store"].get(m["warc"])
+
+    def paths(o: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        items = o.items() if isinstance(o, dict) else enumerate(o[:2]) if isinstance(o, list) else ()
+        for k, v in items:
+            yield (*path, k)
+            yield from paths(v, (*path, k))
+
+    for path in list(paths(m)):
+        for wrong in (None, 7, ["a"], {"a": [1]}):
+            forged = copy.deepcopy(m)
+            holder = forged
+            for k in path[:-1]:
+                holder = holder[k]
+            holder[path[-1]] = wrong
+            problems = check_manifest_against_warc(forged, warc)
+            assert not any("could not be checked" in p for p in problems), (path, wrong, problems)

@@ -786,8 +786,9 @@ def _check_sources(manifest: dict[str, Any], at: Mapping[Any, list[dict[str, Any
     problems: list[str] = []
     listed = manifest.get("sources")
     sources = [s for s in listed if isinstance(s, dict)] if isinstance(listed, list) else []
-    answered = {s.get("final_url") for s in sources if s.get("http_status") is not None}
-    named = {s.get(k) for s in sources for k in ("final_url", "request_url")}
+    answered = {s["final_url"] for s in sources
+                if s.get("http_status") is not None and isinstance(s.get("final_url"), str)}
+    named = {s[k] for s in sources for k in ("final_url", "request_url") if isinstance(s.get(k), str)}
     for i, src in enumerate(sources):
         url, status, sha = src.get("final_url"), src.get("http_status"), src.get("response_sha256")
         where = f"source {_shown(src.get('name'), 40)} (sources[{i}])"
@@ -832,7 +833,7 @@ def _check_texts(manifest: dict[str, Any], said: list[dict[str, str]]) -> list[s
             elif not _is_in(t.get("text"), by_source[name]):
                 problems.append(f"texts: the {_shown(name, 40)} text {_shown(t.get('text'))} is not what the WARC's "
                                 f"answer says: {_said([e for e in said if e['source'] == name])}")
-        names = {t.get("source") for t in listed}
+        names = {t["source"] for t in listed if isinstance(t.get("source"), str)}
         for name in by_source:
             if name not in names:
                 problems.append(f"texts: the WARC's {_shown(name, 40)} answer gives the text "
@@ -986,7 +987,8 @@ def _check_time(manifest: dict[str, Any], derived: dict[str, Any]) -> list[str]:
     from archiver.providers.twitter.ids import parse_time
 
     first, written = derived["first_exchange"], derived["written"]
-    captured = parse_time(manifest.get("captured_at")) if isinstance(manifest.get("captured_at"), str) else None
+    stated = manifest.get("captured_at")
+    captured = parse_time(stated) if isinstance(stated, str) and len(stated) <= 64 else None
     if first is None:
         return []
     if captured is None and "captured_at" not in manifest:
@@ -1123,11 +1125,11 @@ def _check_planned_media(manifest: dict[str, Any], tweet: dict[str, Any], derive
     for m in media:
         if m.get("status") == "archived":
             continue
-        url = m.get("original_url")
+        url = m.get("original_url") if isinstance(m.get("original_url"), str) else None
         if url not in refs:
             problems.append(f"{_shown(m.get('type'), 20).strip(chr(34))} {_shown(url, 120)} is "
                             f"{_shown(m.get('status'), 20)} but not in missing")
-        got = {m.get(k) for k in ("original_url", "final_url", "listed_url")} & fetched
+        got = {m[k] for k in ("original_url", "final_url", "listed_url") if isinstance(m.get(k), str)} & fetched
         if got:
             problems.append(f"{_shown(m.get('type'), 20).strip(chr(34))} {_shown(url, 120)} is "
                             f"{_shown(m.get('status'), 20)}, but the WARC holds a whole 2xx image or video answer "
