@@ -857,6 +857,17 @@ def _gzip_record(uri: str, size: int, rtype: str = "resource") -> bytes:
     return b"".join([*out, c.compress(b"\r\n\r\n"), c.flush()])
 
 
+def _gzip_line(size: int) -> bytes:
+    """One gzip member: a WARC record whose header has a line of `size` bytes (warcio reads lines whole)."""
+    import zlib
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    out, chunk, left = [c.compress(b"WARC/1.1\r\nWARC-Type: resource\r\nX-Long: ")], b"a" * (1 << 22), size
+    while left > 0:
+        out.append(c.compress(chunk[: min(left, len(chunk))]))
+        left -= len(chunk)
+    return b"".join([*out, c.compress(b"\r\nContent-Length: 0\r\n\r\n\r\n\r\n"), c.flush()])
+
+
 def test_hostile_bundles_stay_within_one_budget(env: Env, tmp_path: Path) -> None:
     """Decoded bytes and bytes held are bounded over the whole verification, whichever layer they hide in:
     a capture WARC with a huge gzip record, many large JSON records in files.warc.gz, a deflate bomb in
@@ -884,6 +895,16 @@ def test_hostile_bundles_stay_within_one_budget(env: Env, tmp_path: Path) -> Non
     jsons = rebuild(env.bundle, tmp_path / "jsons.wacz", members={"archive/files.warc.gz": many})
     result = verify_bundle(jsons, held_budget=held)
     assert any("held in memory" in p for p in result.problems), result.problems
+    header_bomb = rebuild(env.bundle, tmp_path / "header.wacz",
+                          members={"archive/files.warc.gz": files + _gzip_line(200 << 20)})
+    tracemalloc.start()
+    try:
+        result = verify_bundle(header_bomb, held_budget=held)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert any("a WARC header line over" in p for p in result.problems), result.problems
+    assert peak < 4 * held, peak
     result = verify_bundle(env.bundle, decoded_budget=64 << 10)
     assert not result.ok and result.problems[-1].endswith("(a compression bomb, or a bundle too large to verify here)")
     assert verify_bundle(env.bundle).ok  # the default budget is ample for a real bundle

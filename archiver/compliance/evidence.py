@@ -529,6 +529,73 @@ class _Counted(io.RawIOBase):
         return len(data)
 
 
+MAX_WARC_HEADER_LINE = 1 << 20  # a WARC header line longer than this is hostile (warcio reads lines whole)
+
+
+class _WarcStream(io.RawIOBase):
+    """A WARC file as plain records for warcio: its gzip members decoded here, in bounded steps, every
+    decoded byte charged to the budget (a gzip bomb stops at the budget), and while `headers` is set
+    (warcio reading record headers, which it reads a line at a time without a bound) a line over
+    MAX_WARC_HEADER_LINE raises _OverBudget. A WARC that is not gzipped passes through as it is."""
+
+    def __init__(self, raw: IO[bytes], budget: _Budget) -> None:
+        self.raw, self.budget = raw, budget
+        self.gzip: bool | None = None
+        self.decomp: Any = None
+        self.pending = b""
+        self.out = b""
+        self.headers = True
+        self.since_newline = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _more(self) -> bool:
+        import zlib
+
+        if self.gzip is None:
+            self.pending = self.raw.read(2)
+            self.gzip = self.pending == b"\x1f\x8b"
+        if not self.gzip:
+            data, self.pending = self.pending or self.raw.read(1 << 16), b""
+            self.out = data
+            return bool(data)
+        while True:
+            if self.decomp is not None and self.decomp.unconsumed_tail:
+                data = self.decomp.unconsumed_tail
+            else:
+                data, self.pending = self.pending or self.raw.read(1 << 16), b""
+                if not data:
+                    return False
+            if self.decomp is None:
+                self.decomp = zlib.decompressobj(31)
+            try:
+                out = self.decomp.decompress(data, 1 << 20)
+            except zlib.error as exc:
+                raise ValueError(f"not gzip ({exc})") from None
+            if self.decomp.eof:
+                self.pending, self.decomp = self.decomp.unused_data, None
+            if out:
+                self.budget.decode(len(out))
+                self.out = out
+                return True
+
+    def readinto(self, b: Any) -> int:
+        if not self.out and not self._more():
+            return 0
+        n = min(len(b), len(self.out))
+        chunk, self.out = self.out[:n], self.out[n:]
+        b[:n] = chunk
+        if self.headers:
+            i = chunk.rfind(b"\n")
+            self.since_newline = n - i - 1 if i >= 0 else self.since_newline + n
+            if self.since_newline > MAX_WARC_HEADER_LINE:
+                raise _OverBudget(f"a WARC header line over {MAX_WARC_HEADER_LINE} bytes")
+        else:
+            self.since_newline = 0
+        return n
+
+
 def _safe_member(name: str) -> bool:
     return bool(name) and not name.startswith("/") and "\\" not in name and ".." not in name.split("/") \
         and "." not in name.split("/")[:-1] and "" not in name.split("/")[:-1] \
@@ -819,9 +886,10 @@ def _files_warc(zf: zipfile.ZipFile, name: str, base: str, result: Verification,
     out: dict[str, _Stored] = {}
     try:
         with zf.open(name) as raw:
-            fh = io.BufferedReader(_Counted(raw, budget), 1 << 16)
-            for rec in ArchiveIterator(fh):
+            plain = _WarcStream(io.BufferedReader(_Counted(raw, budget), 1 << 16), budget)
+            for rec in ArchiveIterator(io.BufferedReader(plain, 1 << 16)):
                 stream = rec.raw_stream
+                plain.headers = False
                 url = rec.rec_headers.get_header("WARC-Target-URI") or ""
                 take = rec.rec_type == "resource"
                 if take and not url.startswith(base + "/"):
@@ -833,8 +901,7 @@ def _files_warc(zf: zipfile.ZipFile, name: str, base: str, result: Verification,
                 cap = MAX_JSON_BYTES if key.endswith(_KEEP_SUFFIXES) else MAX_CHECKED_WARC_BYTES
                 h, size, chunks = hashlib.sha256(), 0, []
                 for chunk in iter(lambda s=stream: s.read(1 << 20), b""):  # type: ignore[misc]
-                    budget.decode(len(chunk))
-                    h.update(chunk)
+                    h.update(chunk)  # decoded bytes: charged by _WarcStream
                     size += len(chunk)
                     if keep and size <= cap:
                         budget.hold(len(chunk))
@@ -842,6 +909,7 @@ def _files_warc(zf: zipfile.ZipFile, name: str, base: str, result: Verification,
                     elif keep:
                         budget.release(sum(map(len, chunks)))
                         keep, chunks = False, []
+                plain.headers = True  # warcio reads the next record's header lines next
                 if not take:
                     continue
                 if key in out:
@@ -1009,7 +1077,9 @@ def _scan_warc(data: bytes, budget: _Budget) -> tuple[_WarcSeen, int]:
     from warcio.archiveiterator import ArchiveIterator
 
     seen, largest = _WarcSeen(), 0
-    for n, rec in enumerate(ArchiveIterator(io.BytesIO(data))):
+    plain = _WarcStream(io.BytesIO(data), budget)
+    for n, rec in enumerate(ArchiveIterator(io.BufferedReader(plain, 1 << 16))):
+        plain.headers = False
         when = _parse_time(rec.rec_headers.get_header("WARC-Date"))
         if when is not None:
             seen.first = when if seen.first is None else min(seen.first, when)
@@ -1017,11 +1087,11 @@ def _scan_warc(data: bytes, budget: _Budget) -> tuple[_WarcSeen, int]:
         uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
         h, size, head = hashlib.sha256(), 0, b""
         for chunk in iter(lambda s=rec.raw_stream: s.read(1 << 20), b""):  # type: ignore[misc]
-            budget.decode(len(chunk))
-            h.update(chunk)
+            h.update(chunk)  # decoded bytes: charged by _WarcStream
             if size < (1 << 16):
                 head += chunk[: (1 << 16) - size]
             size += len(chunk)
+        plain.headers = True
         largest = max(largest, size)
         if rec.rec_type == "resource" and uri.startswith("urn:archiver:"):
             seen.resources[unquote(uri[len("urn:archiver:"):])] = h.hexdigest()
