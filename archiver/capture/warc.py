@@ -30,13 +30,24 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from archiver import __version__
 from archiver.capture.fetch import content_decoder
 from archiver.capture.manifest import SCHEMA_ID as SCHEMA_V2
-from archiver.capture.manifest import SCHEMA_V1
+from archiver.capture.manifest import SCHEMA_V1, utc_iso
 from archiver.providers.markup import MARKUP_SOURCE
 from archiver.providers.oembed import OEmbedProvider
 from archiver.providers.registry import get_provider
-from archiver.providers.twitter.api import _oembed_text, expand_text, note_text, str_or_none
-from archiver.providers.twitter.ids import parse_status_url
-from archiver.providers.twitter.states import Answer, read_answer
+from archiver.providers.sources import Fetched
+from archiver.providers.twitter.api import (
+    _oembed_text,
+    entities_info,
+    expand_text,
+    metrics_info,
+    note_text,
+    quoted_link,
+    related_id,
+    str_or_none,
+)
+from archiver.providers.twitter.ids import parse_status_url, parse_time, snowflake_time
+from archiver.providers.twitter.media import plan_media
+from archiver.providers.twitter.states import Answer, decide, read_answer
 from archiver.providers.twitter.texts import MAX_TEXT_CHARS
 
 if TYPE_CHECKING:
@@ -935,7 +946,6 @@ def _fits(stated: Any, decided: str) -> bool:
 def _embedded_copy(answers: Sequence[dict[str, Any]], post_id: str) -> tuple[Answer, str] | None:
     """The copy of post ``post_id`` in another post's syndication answer (its quoted post or the post
     it replies to), as the capture of a related post reads it, and the source's name."""
-    from archiver.providers.twitter.api import quoted_link, related_id
 
     for a in answers:
         answer = a["answer"]
@@ -971,7 +981,6 @@ def _check_answers(manifest: dict[str, Any], derived: dict[str, Any]) -> list[st
         url = manifest.get("url")
         entry = _last(answers, "oembed", f"url:{url}") if isinstance(url, str) else None
         if entry is not None:
-            from archiver.providers.sources import Fetched
 
             has_text = bool(entry["text"]) or (manifest.get("text_source") == MARKUP_SOURCE
                                                 and bool(manifest.get("text")))
@@ -984,7 +993,6 @@ def _check_answers(manifest: dict[str, Any], derived: dict[str, Any]) -> list[st
 
 
 def _check_time(manifest: dict[str, Any], derived: dict[str, Any]) -> list[str]:
-    from archiver.providers.twitter.ids import parse_time
 
     first, written = derived["first_exchange"], derived["written"]
     stated = manifest.get("captured_at")
@@ -1010,11 +1018,6 @@ def _check_time(manifest: dict[str, Any], derived: dict[str, Any]) -> list[str]:
 
 
 def _check_twitter(manifest: dict[str, Any], derived: dict[str, Any]) -> list[str]:
-    from archiver.capture.manifest import utc_iso
-    from archiver.providers.sources import Fetched
-    from archiver.providers.twitter.api import entities_info, metrics_info, quoted_link, related_id
-    from archiver.providers.twitter.ids import parse_time, snowflake_time
-    from archiver.providers.twitter.states import decide
 
     problems: list[str] = []
     post_id = manifest.get("post_id")
@@ -1095,7 +1098,6 @@ def _check_planned_media(manifest: dict[str, Any], tweet: dict[str, Any], derive
     """Every medium the post's answer lists (``twitter.media.plan_media``) is in ``media`` or in
     ``missing``; a medium stored as not archived is in ``missing`` and has no whole 2xx image or video
     answer in the WARC; an "archived" capture lacks nothing."""
-    from archiver.providers.twitter.media import plan_media
 
     problems: list[str] = []
     listed = manifest.get("media")
