@@ -3,6 +3,7 @@ Devanagari / Arabic / emoji drawn with fonts of their own, missing fonts never f
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tomllib
@@ -202,7 +203,10 @@ def test_storing_a_capture_writes_cards_beside_the_manifest(store: LocalStore, t
     key = store_capture(capture(), ctx, store).manifest_key or ""
     stored = json.loads(store.get(key))
     base = key.removesuffix(".json")
-    assert stored["cards"] == {"html": f"{base}.card.html", "png": f"{base}.card.png"}
+    assert (stored["cards"]["html"], stored["cards"]["png"]) == (f"{base}.card.html", f"{base}.card.png")
+    # The manifest binds the stored cards and capture page by their digests.
+    for kind, key_ in (("html", f"{base}.card.html"), ("png", f"{base}.card.png"), ("page", f"{base}.html")):
+        assert stored["cards"][f"{kind}_sha256"] == hashlib.sha256(store.get(key_)).hexdigest()
     assert store.get(stored["cards"]["html"]).decode() == render_card_html(stored, store)
     first = store.get(stored["cards"]["png"])
     assert store_capture(capture(), ctx, store).manifest_key == key  # the same capture again: the same bytes
