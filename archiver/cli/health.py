@@ -76,5 +76,7 @@ def cmd_revert(args: argparse.Namespace, settings: Settings) -> int:
     InputError for an unknown article or version, RestoreError when its stored bytes fail their SHA-256."""
     with Runtime.from_settings(settings) as rt:
         rep = revert(rt, args.article_id, args.to, principal=_principal())
-    _print(rep, args.json, _version_line(rep) + f"  = v{args.to}")
+    note = f"  = v{args.to}" if rep["new_version"] else \
+        f"  (the current version already has v{args.to}'s bytes: nothing written)"
+    _print(rep, args.json, _version_line(rep) + note)
     return 0

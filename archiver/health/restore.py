@@ -165,7 +165,10 @@ def restore(rt: Runtime, article_id: str, *, item_ids: list[str] | None = None, 
 
 
 def revert(rt: Runtime, article_id: str, to_version: int, *, principal: Principal | None = None) -> dict[str, Any]:
-    """Write version `to_version`'s bytes, exactly, as a new current version."""
+    """Write version `to_version`'s bytes, exactly, as a new current version; when the current version
+    already has those bytes nothing is written and the report says so (``new_version`` False), as a
+    restore that changes nothing does. InputError for an unknown version, RestoreError when its stored
+    bytes fail their SHA-256."""
     with rt.coordinator.lock(f"restore:{article_id}", timeout=120):
         history = _history(rt, article_id)
         target = next((v for v in history if v.version == to_version), None)
@@ -178,16 +181,18 @@ def revert(rt: Runtime, article_id: str, to_version: int, *, principal: Principa
         encoding = target.encoding or "utf-8"
         _, patch = splice(body.decode(encoding, errors="replace"), [])
         base = {"kind": "version", "version": to_version, "sha256": target.sha256, "key": target.key}
-        version = write_version(rt, article_id, body, reason="revert", source_sha256=target.source_sha256,
+        written = write_version(rt, article_id, body, reason="revert", source_sha256=target.source_sha256,
                                 encoding=encoding, patch_doc={"base": base, **patch.to_json(),
                                                               "reverted_to": to_version},
-                                unless_current=False, expected_current=history[-1].version,
-                                history=history).version
+                                unless_current=True, expected_current=history[-1].version,
+                                history=history)
+        version = written.version
     report = {"article_id": article_id, "current": version.version, "version": version_entry(rt, version),
-              "new_version": True, "reverted_to": to_version}
-    report["callback"] = notify_cms(rt, "revert", report)
+              "new_version": written.new, "reverted_to": to_version}
+    report["callback"] = notify_cms(rt, "revert", report) if written.new else None
     _audit(rt, principal, "revert", article_id, {"version": version.version, "reverted_to": to_version,
-                                                 "callback": report["callback"]}, 1)
+                                                 "new_version": written.new, "callback": report["callback"]},
+           1 if written.new else 0)
     return report
 
 
