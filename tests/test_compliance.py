@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -189,3 +191,41 @@ def test_audit_events_are_append_only_in_storage_and_reindexable(archived: Api) 
     assert audit.list_events(archived.rt) == []
     assert audit.reindex(archived.rt) == 2
     assert {e["event_id"] for e in audit.list_events(archived.rt)} >= {event["id"]}
+
+
+def test_cli_hold_release_and_takedown_are_audited_under_the_os_user(
+        archived: Api, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`archiver hold/release/takedown` do what the API does, each audited under the operating-system
+    user (not what LOGNAME claims); a hold or takedown without a reason, or an unknown post, is a
+    one-line error with exit 2."""
+    import pwd
+
+    from archiver.cli import main as cli
+
+    monkeypatch.setenv("ARCHIVER_HOME", archived.rt.settings.home)
+    monkeypatch.setenv("ARCHIVER_CATALOG", archived.rt.settings.catalog_url)
+    monkeypatch.setenv("LOGNAME", "chief.compliance.officer")
+    me = f"cli:{pwd.getpwuid(os.getuid()).pw_name}"
+    post = f"twitter/{TWEET}"
+
+    def run(*argv: str) -> dict[str, Any]:
+        capsys.readouterr()
+        assert cli.main([*argv, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert run("hold", post, "--reason", "litigation  notice")["hold"]["reason"] == "litigation notice"
+    assert post_state(archived.rt, "twitter", TWEET)["hold"]["by"] == me
+    assert run("release", post)["hold"] is None
+    assert run("takedown", post, "--reason", "court order")["takedown"]["by"] == me
+    manifest_key, _, _ = _post_public_keys(archived)
+    assert archived.client.get(f"/media/{manifest_key}").status_code == 410
+    assert run("takedown", post, "--lift")["takedown"] is None
+    assert archived.client.get(f"/media/{manifest_key}").status_code == 200
+    events = audit.list_events(archived.rt)
+    assert [e["action"] for e in events][:4] == ["restore_public", "takedown", "release_hold", "hold"]
+    assert {e["actor"] for e in events[:4]} == {me}
+    capsys.readouterr()
+    assert cli.main(["hold", post, "--reason", "   "]) == 2
+    assert cli.main(["takedown", "twitter/42", "--reason", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("archiver: error:") == 2 and "Traceback" not in err

@@ -179,7 +179,29 @@ def timestamps(sub: argparse._SubParsersAction) -> None:
     sp.set_defaults(run="timestamp:cmd_timestamp")
 
 
-GROUPS = (articles, demo, service, access, health, search, timestamps)
+def compliance(sub: argparse._SubParsersAction) -> None:
+    """Add hold, release and takedown (each audited under the operating-system user)."""
+    sp = sub.add_parser("hold", help="put a post under legal hold (S3 Object Lock where the bucket has it)")
+    sp.add_argument("post", help="provider/post_id, e.g. twitter/20")
+    sp.add_argument("--reason", required=True, help="why (recorded with the hold and in the audit log)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="compliance:cmd_hold")
+
+    sp = sub.add_parser("release", help="lift a post's legal hold")
+    sp.add_argument("post", help="provider/post_id")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="compliance:cmd_release")
+
+    sp = sub.add_parser("takedown", help="hide a post from public serving (the evidence is kept)")
+    sp.add_argument("post", help="provider/post_id")
+    what = sp.add_mutually_exclusive_group(required=True)
+    what.add_argument("--reason", help="why (required to take down; recorded and audited)")
+    what.add_argument("--lift", action="store_true", help="serve the post publicly again")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run="compliance:cmd_takedown")
+
+
+GROUPS = (articles, demo, service, access, health, search, timestamps, compliance)
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:
