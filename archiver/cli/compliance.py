@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from archiver.auth import Principal
-from archiver.cli.output import os_user, print_json
+from archiver.cli.output import cli_principal, print_json
 from archiver.compliance.holds import check_post, set_hold, set_takedown
 from archiver.config.settings import Settings
 from archiver.errors import InputError
@@ -16,8 +16,8 @@ from archiver.runtime import Runtime
 
 
 def _principal() -> Principal:
-    """The CLI's principal: the passwd name of the uid (never what LOGNAME/USER claim)."""
-    return Principal(token_id="cli", name=f"cli:{os_user()[0]}", role="compliance")  # noqa: S106 - an id
+    """The CLI's principal (`cli_principal`) in the compliance role."""
+    return cli_principal("compliance")
 
 
 def _post(ref: str) -> tuple[str, str]:

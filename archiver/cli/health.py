@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from archiver.auth import Principal
-from archiver.cli.output import os_user, print_json
+from archiver.cli.output import cli_principal, print_json
 from archiver.config.settings import Settings
 from archiver.health.originals import article_health
 from archiver.health.restore import auto_restore, restore, revert
@@ -19,8 +19,7 @@ from archiver.steps.prepare import check_article_id
 
 
 def _principal() -> Principal:
-    user = os_user()[0]  # the passwd name of the uid, not what LOGNAME/USER claim
-    return Principal(token_id="cli", name=f"cli:{user}", role="admin")  # noqa: S106 - an id, not a secret
+    return cli_principal("admin")
 
 
 def _print(obj: dict[str, Any], as_json: bool, line: str) -> None:

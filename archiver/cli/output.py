@@ -9,6 +9,8 @@ import pwd
 import sys
 from typing import Any
 
+from archiver.auth import Principal
+
 
 def print_json(obj: Any) -> None:
     """`obj` as indented JSON on stdout, non-ASCII characters as they are."""
@@ -39,3 +41,9 @@ def os_user() -> tuple[str, str | None]:
     claimed = next((os.environ[v] for v in ENV_USER_VARS if os.environ.get(v)), None)
     name = printable(name, 200)
     return name, (printable(claimed, 200) if claimed is not None and claimed != name else None)
+
+
+def cli_principal(role: str) -> Principal:
+    """Who a CLI action is audited as: ``cli:<passwd name of the uid>`` (`os_user`, never what
+    LOGNAME/USER claim) with `role`."""
+    return Principal(token_id="cli", name=f"cli:{os_user()[0]}", role=role)  # noqa: S106 - an id, not a secret
