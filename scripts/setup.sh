@@ -20,6 +20,8 @@ python_bin="$(command -v python3.11 || command -v python3)"
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # Headless browser for the web UI tests (driven by Playwright through executable_path).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# npm: the browser tests check every page with axe-core, installed from the npm registry below.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 # Fonts covering Latin, Devanagari, Arabic, Chinese/Japanese/Korean and emoji, for pages and the PNG cards.
 # libfribidi0: Pillow's bundled raqm loads it to shape Arabic and Devanagari in the cards.
 for pkg in fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core libfribidi0; do
@@ -40,5 +42,11 @@ fi
 if [ ! -x .venv-pywb/bin/wayback ]; then
   [ -x .venv-pywb/bin/python ] || "$python_bin" -m venv .venv-pywb
   .venv-pywb/bin/python -m pip install -q 'pywb>=2.9,<2.11'
+fi
+# axe-core, the accessibility checker the browser tests run on every page (tests/browser_kit.py),
+# pinned, into .cache/axe (ARCHIVER_AXE_JS points the tests at another axe.min.js).
+if [ ! -f .cache/axe/node_modules/axe-core/axe.min.js ]; then
+  mkdir -p .cache/axe
+  npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@4.14.1 >/dev/null
 fi
 echo "setup: ready (.venv/bin/archiver)"

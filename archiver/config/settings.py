@@ -18,7 +18,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from archiver.dates import zone
 from archiver.errors import ConfigError
 from archiver.providers.registry import provider_settings
 from archiver.redact import MASK, is_secret_name, redact_text
@@ -141,6 +142,10 @@ class Settings(BaseModel):
     request_body_timeout: PositiveFloat = 30.0
     session_lifetime: PositiveInt = 8 * 3600
     forwarded_allow_ips: str = "127.0.0.1"
+    display_timezone: str = "UTC"
+    # how `restore` replaces a dead embed: an inline static card in the article's markup, or the
+    # sandboxed iframe of the stored HTML card
+    restore_style: Literal["inline", "iframe"] = "inline"
     # trusted time (RFC 3161; archiver/compliance/timestamps.py): no TSA named, no timestamping
     tsa_urls: str = ""
     tsa_ca_certs: str = ""
@@ -151,6 +156,13 @@ class Settings(BaseModel):
     tsa_lookback: PositiveFloat = 7 * 24 * 3600.0
     tsa_scan_interval: PositiveFloat = 300.0
     tsa_scan_limit: PositiveInt = 1000
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        """An IANA time zone name that this machine's (or the tzdata package's) database knows."""
+        zone(value)
+        return value
 
     @field_validator("capture_retry_delays", "tsa_retry_delays")
     @classmethod

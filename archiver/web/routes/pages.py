@@ -29,6 +29,9 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -47,6 +50,7 @@ from archiver.capture.manifest import STATUS_WORDS
 from archiver.catalog.query import SearchQuery, problems
 from archiver.compliance import audit
 from archiver.compliance.holds import post_state
+from archiver.dates import shown
 from archiver.errors import InputError
 from archiver.providers.base import EMBED_STATUSES
 from archiver.records.plan import EmbedItem
@@ -150,6 +154,8 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     session_id = getattr(request.state, "session_id", None)
     context.setdefault("csrf", csrf_token(session_id) if session_id else "")
     context.setdefault("csrf_field", CSRF_FIELD)
+    runtime = getattr(request.app.state, "runtime", None)
+    context.setdefault("display_tz", runtime.settings.display_timezone if runtime is not None else "UTC")
     return templates.TemplateResponse(request, name, context, status_code=status_code, headers=PAGE_HEADERS)
 
 
@@ -167,9 +173,23 @@ def safe_next(target: str | None) -> str:
     return target if not any(ord(c) < 32 for c in target) else "/"
 
 
+@pass_context
+def when(context: Context, value: Any) -> Markup | str:
+    """A stored time as people read it, in the display time zone (setting `display_timezone`):
+    `<time class="when" datetime="2026-11-30T11:53:00Z" title="30 Nov 2026, 11:53:00 UTC">30 Nov 2026,
+    17:23 IST</time>`; "—" for no value, the value itself (escaped) when it is not a time."""
+    if value in (None, ""):
+        return "—"
+    parts = shown(value, context.get("display_tz") or "UTC")
+    if parts is None:
+        return escape(str(value)[:64])
+    text, instant, hover = parts
+    return Markup('<time class="when" datetime="{}" title="{}">{}</time>').format(instant, hover, text)
+
+
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters.update(seg=seg, status_class=status_class, ext_url=ext_url, media_url=media_url,
-                             local_path=safe_next)
+                             local_path=safe_next, when=when)
 
 
 # --- static ----------------------------------------------------------------------------------------
