@@ -27,7 +27,7 @@ from archiver.runtime import Runtime
 from archiver.steps.prepare import load_plan
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture
 from archiver.web.app import create_app
-from archiver.web.routes import pages
+from archiver.web.routes import articles
 from tests import pages_corpus as pc
 from tests.harness.services import fresh_pg_dsn
 
@@ -359,11 +359,11 @@ def test_article_page_renders_a_health_block_when_provided(compliance: TestClien
         return {"state": "dead", "checked_at": "2025-08-01T00:00:00Z", "items": plan_items,
                 "restore_url": f"/v1/articles/{article_id}/restore"}
 
-    pages.provide_article_health(health)
+    articles.provide_article_health(health)
     try:
         page = compliance.get("/articles/story-hi").text
     finally:
-        pages._health_source.clear()
+        articles._health_source.clear()
     assert 'id="health"' in page
     assert '<form method="post" action="/v1/articles/story-hi/restore">' in page
     assert page.count('class="badge status-dead"') >= 3 and "&lt;b&gt;404&lt;/b&gt;" in page

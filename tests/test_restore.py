@@ -192,12 +192,12 @@ def test_http_api_and_editors_pages(tmp_settings: Callable[..., Settings], origi
 
     from archiver.auth import create_token
     from archiver.web.app import create_app
+    from archiver.web.routes import articles
     from archiver.web.routes import health as health_routes
-    from archiver.web.routes import pages
 
     rt = setup(tmp_settings, origin)
     card_for(rt)
-    pages.provide_article_health(health_routes.article_block)  # the pages tests may have cleared it
+    articles.provide_article_health(health_routes.article_block)  # the pages tests may have cleared it
     editor = create_token(rt.catalog, "editor")
     compliance = create_token(rt.catalog, "compliance")
     client = TestClient(create_app(rt.settings, runtime=rt))

@@ -30,7 +30,7 @@ from archiver.web import errors
 from archiver.web.copies import CSP, content_type_for, load_copy
 from archiver.web.deps import require_role
 from archiver.web.guard import RequestGuard, origin_of
-from archiver.web.routes import api, health, keys, memento, pages
+from archiver.web.routes import api, articles, health, keys, memento, pages
 
 
 def publish_cap(settings: Settings) -> int:
@@ -93,7 +93,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         headers.update(memento.page_headers(rt, key))  # a capture page: Memento-Datetime, Link
         return Response(content=data, media_type=content_type_for(key, data), headers=headers)
 
-    for routes in (api, health, pages, keys):
+    for routes in (api, health, pages, articles, keys):
         app.include_router(routes.router)
 
     errors.install(app)

@@ -23,7 +23,7 @@ from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id
 from archiver.web.deps import get_runtime, require_form_role, require_role
 from archiver.web.errors import AUTHENTICATED, error_responses
-from archiver.web.routes import pages
+from archiver.web.routes import articles, pages
 
 VIEW_ROLES = ("editor", "compliance")
 EDIT_ROLES = ("editor",)
@@ -139,4 +139,4 @@ def article_block(rt: Runtime, article_id: str) -> dict[str, Any] | None:
             "restore_url": f"/articles/{pages.seg(article_id)}/restore" if "dead" in states else None}
 
 
-pages.provide_article_health(article_block)
+articles.provide_article_health(article_block)
