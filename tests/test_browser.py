@@ -8,76 +8,32 @@ and saves screenshots in the test's tmp dir (copied to $ARCHIVER_SCREENSHOTS whe
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from playwright.sync_api import sync_playwright
 
-from archiver.web.app import create_app
+from tests import browser_kit as kit
 from tests import pages_corpus as pc
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, pc.Corpus]]:
-    port = free_port()
-    with pc.origin() as origin:  # stable URLs on this server, so cards show their images
-        corpus = pc.build(tmp_path_factory.mktemp("browser"), origin,
-                          public_base_url=f"http://127.0.0.1:{port}/media")
-    app = create_app(corpus.settings, runtime=corpus.runtime)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", corpus
-    srv.should_exit = True
-    thread.join(10)
-    corpus.runtime.close()
+    with kit.corpus_server(tmp_path_factory.mktemp("browser")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    assert Path(CHROMIUM).exists(), "chromium (the Debian package) is installed by scripts/setup.sh"
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS,
-            viewport={"width": 1200, "height": 900}, locale="en-US")
+    with kit.chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
         yield context
-        context.close()
 
 
 def shot(target: Any, tmp_path: Path, name: str, **kwargs: Any) -> Path:
-    """Screenshot a page (full_page=True) or an element into tmp_path, and $ARCHIVER_SCREENSHOTS."""
-    path = tmp_path / f"{name}.png"
-    target.screenshot(path=str(path), **kwargs)
-    out = os.environ.get("ARCHIVER_SCREENSHOTS")
-    if out:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(out) / path.name)
-    assert path.stat().st_size > 5_000
-    return path
+    """Screenshot into the test's tmp dir and $ARCHIVER_SCREENSHOTS (browser_kit.shot)."""
+    return kit.shot(target, name, tmp_path, **kwargs)
 
 
 def text_direction(page: Any, selector: str) -> str:
@@ -105,6 +61,7 @@ def test_login_hindi_search_post_and_article_pages(server: tuple[str, pc.Corpus]
     page.goto(f"{base}/search?q=%E0%A4%9C%E0%A4%AF%E0%A4%B6%E0%A4%82%E0%A4%95%E0%A4%B0")  # जयशंकर
     assert "/login" in page.url
     shot(page, tmp_path, full_page=True, name="01-login")
+    kit.axe_check(page)
     page.fill("#token", corpus.tokens["compliance"])
     page.click("button[type=submit]")
     page.wait_for_load_state()
@@ -120,12 +77,14 @@ def test_login_hindi_search_post_and_article_pages(server: tuple[str, pc.Corpus]
     assert card.locator(".post-text").get_attribute("lang") == "hi"
     assert all(images_loaded(page, ".results img.thumb")) and images_loaded(page, ".results img.thumb")
     shot(page, tmp_path, full_page=True, name="02-search-hindi")
+    kit.axe_check(page)
 
     # Arabic lays out right to left; the hostile post's markup is text, nothing runs.
     page.goto(f"{base}/search?handle=AlJazeera")
     assert text_direction(page, ".results .post-text") == "rtl"
     assert pc.ARABIC_TEXT in page.inner_text(".results .post-text")
     shot(page, tmp_path, full_page=True, name="03-search-arabic")
+    kit.axe_check(page)
     page.goto(f"{base}/search?handle=evil_handle")
     assert '<script>alert("pwned")</script>' in page.inner_text(".results .post-text")
     assert page.locator(".results .post-text script, .results .post-text img").count() == 0
@@ -139,6 +98,7 @@ def test_login_hindi_search_post_and_article_pages(server: tuple[str, pc.Corpus]
     assert "रूसी" in page.inner_text(".changes ins")
     assert page.locator("table.sources tbody tr").count() >= 2
     shot(page, tmp_path, full_page=True, name="04-post")
+    kit.axe_check(page)
     if page.locator("iframe.card-frame").count():  # the static card, rendered in its sandbox
         assert "@ANI" in page.frame_locator("iframe.card-frame").first.locator("body").inner_text()
         frame = page.locator("iframe.card-frame").first
@@ -154,6 +114,7 @@ def test_login_hindi_search_post_and_article_pages(server: tuple[str, pc.Corpus]
     assert page.locator("td .status-archived").count() >= 4
     assert all(images_loaded(page, "img.thumb"))
     shot(page, tmp_path, full_page=True, name="05-article")
+    kit.axe_check(page)
 
     assert dialogs == []
     page.close()
