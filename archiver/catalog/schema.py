@@ -110,7 +110,10 @@ SCHEMA = [
 # post shows besides its text (link card title and description, poll choices), searched with it;
 # captures.text_complete and posts.text_complete: "false" when the text is only a preview (manifest
 # v2 text_complete), "true" when a source gave it whole, NULL when nothing says.
-ADDED_COLUMNS = {"captures": ["lang", "media", "card_text", "text_complete"], "articles": ["swept_at"],
+# articles.headline and articles.published_at: what the article says of itself (its plan's metadata,
+# archiver/article/metadata.py), for the editors' list of articles.
+ADDED_COLUMNS = {"captures": ["lang", "media", "card_text", "text_complete"],
+                 "articles": ["swept_at", "headline", "published_at"],
                  "items": ["retry_at"]}
 # Columns added to the backends' `posts` table (after it is made).
 ADDED_POST_COLUMNS = ["text_complete"]
@@ -121,6 +124,7 @@ ITEM_URL_PREFIX_CHARS = 200
 SWEEP_INDEXES = [
     "CREATE INDEX IF NOT EXISTS articles_status ON articles (status, updated_at)",
     "CREATE INDEX IF NOT EXISTS items_retry ON items (retry_at)",
+    "CREATE INDEX IF NOT EXISTS articles_created ON articles (created_at, article_id)",
     f"CREATE INDEX IF NOT EXISTS items_url_prefix ON items (substr(url, 1, {ITEM_URL_PREFIX_CHARS}))",
 ]
 # Columns renamed after the first release (old name -> new): renamed in older databases on open.

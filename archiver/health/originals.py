@@ -53,7 +53,9 @@ _SCHEMA = [
         last_checked_at TEXT,
         last_outcome TEXT,
         next_check_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL)""",
+        updated_at TEXT NOT NULL,
+        since TEXT,
+        last_detail TEXT)""",
     "CREATE INDEX IF NOT EXISTS link_health_due ON link_health (next_check_at)",
     """CREATE TABLE IF NOT EXISTS link_uses (
         url_sha256 TEXT NOT NULL,
@@ -62,6 +64,10 @@ _SCHEMA = [
         PRIMARY KEY (url_sha256, article_id, item_id))""",
     "CREATE INDEX IF NOT EXISTS link_uses_article ON link_uses (article_id)",
 ]
+# Columns added to link_health after its first release (added on open; `reindex` fills them): since
+# when the original is in its state, and what the last check heard (the dead worklist shows both).
+_ADDED = ("since", "last_detail")
+_LATER = ["CREATE INDEX IF NOT EXISTS link_health_state ON link_health (state, since)"]
 
 _ready: weakref.WeakSet[Catalog] = weakref.WeakSet()
 
@@ -69,6 +75,16 @@ def ensure_schema(catalog: Catalog) -> None:
     """Create the link_health and link_uses tables and their indexes in `catalog` if missing; once per Catalog."""
     if catalog not in _ready:
         for stmt in _SCHEMA:
+            catalog.execute(stmt)
+        have = catalog.backend.columns("link_health")
+        for col in _ADDED:
+            if col not in have:
+                try:
+                    catalog.execute(f"ALTER TABLE link_health ADD COLUMN {col} TEXT")
+                except Exception:
+                    if col not in catalog.backend.columns("link_health"):  # not another process first
+                        raise
+        for stmt in _LATER:
             catalog.execute(stmt)
         _ready.add(catalog)
 
@@ -154,14 +170,16 @@ def _index(rt: Runtime, rec: dict[str, Any]) -> None:
     ensure_schema(rt.catalog)
     rt.catalog.execute(
         "INSERT INTO link_health (url_sha256, url, kind, provider, post_id, archived_sha256, state, failures, "
-        "last_checked_at, last_outcome, next_check_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "last_checked_at, last_outcome, next_check_at, updated_at, since, last_detail) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (url_sha256) DO UPDATE SET state = excluded.state, failures = excluded.failures, "
         "last_checked_at = excluded.last_checked_at, last_outcome = excluded.last_outcome, "
-        "next_check_at = excluded.next_check_at, updated_at = excluded.updated_at",
+        "next_check_at = excluded.next_check_at, updated_at = excluded.updated_at, since = excluded.since, "
+        "last_detail = excluded.last_detail",
         [rec["url_sha256"], rec["url"], rec["kind"], rec["provider"], rec["post_id"], rec.get("archived_sha256"),
          rec["state"],
          len(rec["failures"]), rec["last_checked_at"], rec["last_outcome"], rec["next_check_at"],
-         rec["last_checked_at"]])
+         rec["last_checked_at"], rec.get("since"), (rec.get("last_detail") or "")[:500] or None])
 
 def check(rt: Runtime, original: Original | dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
     """Probe one original and advance its state; returns the stored record.
@@ -215,18 +233,126 @@ def _summary(states: Any) -> dict[str, int]:
         out[s] = out.get(s, 0) + 1
     return out
 
+# Each current item of each article with its worst indexed state (0 unchecked .. 3 dead): an item never
+# enrolled or never checked is unchecked, so an article counts from the moment it is archived. Items with
+# no original URL (a flattened embed nothing resolved) have nothing to check and are left out.
+_ITEM_STATES_SQL = (
+    "SELECT i.article_id AS article_id, i.item_id AS item_id, MAX(CASE h.state WHEN 'dead' THEN 3 "
+    "WHEN 'suspect' THEN 2 WHEN 'live' THEN 1 ELSE 0 END) AS st FROM articles a "
+    "JOIN items i ON i.article_id = a.article_id AND i.source_sha256 = a.source_sha256 "
+    "LEFT JOIN link_uses u ON u.article_id = i.article_id AND u.item_id = i.item_id "
+    "LEFT JOIN link_health h ON h.url_sha256 = u.url_sha256 "
+    "WHERE i.url IS NOT NULL AND i.url <> ''{where} GROUP BY i.article_id, i.item_id")
+_ITEM_STATES = _ITEM_STATES_SQL.format(where="")
+_RANK = {"unchecked": 0, "live": 1, "suspect": 2, "dead": 3}
+
+
+def _count(state: str) -> str:
+    return f"COALESCE(SUM(CASE WHEN s.st = {_RANK[state]} THEN 1 ELSE 0 END), 0)"
+
+
 def overview(rt: Runtime, *, state: str | None = None, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
-    """Per article: how many of its originals are in each state (from the index), worst first."""
+    """Per article of the catalog: how many of its current items are in each state (an item never
+    checked is "unchecked", so every archived article is listed), most dead first, then most suspect,
+    then by id. With `state`, only articles having an item in that state. `limit` 1+, `offset` 0+ rows.
+    Each row: {"article_id", "headline", "url", "unchecked", "live", "suspect", "dead"} (ints)."""
+    ensure_schema(rt.catalog)
+    counts = ", ".join(f"{_count(s)} AS {s}" for s in STATES)
+    having = f" HAVING {_count(state)} > 0" if state in _RANK else ""
+    rows = rt.catalog.query(
+        f"SELECT a.article_id AS article_id, a.headline AS headline, a.url AS url, {counts} FROM articles a "  # noqa: S608
+        f"LEFT JOIN ({_ITEM_STATES}) s ON s.article_id = a.article_id "
+        f"GROUP BY a.article_id, a.headline, a.url{having} "
+        f"ORDER BY dead DESC, suspect DESC, a.article_id LIMIT ? OFFSET ?",
+        [max(1, int(limit)), max(0, int(offset))])
+    return [{**r, **{s: int(r[s]) for s in STATES}} for r in rows]
+
+
+def totals(rt: Runtime, *, state: str | None = None) -> dict[str, int]:
+    """Items of every article's current source by state (STATES keys), plus "articles": how many
+    articles `overview` lists with the same `state` filter (for paging)."""
+    ensure_schema(rt.catalog)
+    out = dict.fromkeys(STATES, 0)
+    for r in rt.catalog.query(f"SELECT s.st AS st, COUNT(*) AS n FROM ({_ITEM_STATES}) s GROUP BY s.st"):  # noqa: S608
+        out[STATES[int(r["st"])]] = int(r["n"])
+    if state in _RANK:
+        n = rt.catalog.query(f"SELECT COUNT(DISTINCT s.article_id) AS n FROM ({_ITEM_STATES}) s "  # noqa: S608
+                             f"WHERE s.st = {_RANK[state]}")
+    else:
+        n = rt.catalog.query("SELECT COUNT(*) AS n FROM articles")
+    out["articles"] = int(n[0]["n"]) if n else 0
+    return out
+
+
+_DEAD = ("FROM link_health h JOIN link_uses u ON u.url_sha256 = h.url_sha256 "
+         "JOIN articles a ON a.article_id = u.article_id "
+         "JOIN items i ON i.article_id = a.article_id AND i.source_sha256 = a.source_sha256 AND i.item_id = u.item_id "
+         "WHERE h.state = 'dead'")
+
+
+def dead_worklist(rt: Runtime, *, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The dead items of every article's current source, dead longest first (a record indexed before
+    `since` was kept counts from its last check), and how many there are in all. Each row:
+    article_id, headline, item_id, kind, url, provider, post_id, since, last_checked_at, last_detail."""
     ensure_schema(rt.catalog)
     rows = rt.catalog.query(
-        "SELECT u.article_id AS article_id, h.state AS state, COUNT(*) AS n FROM link_uses u "
-        "JOIN link_health h ON h.url_sha256 = u.url_sha256 GROUP BY u.article_id, h.state")
-    per: dict[str, dict[str, int]] = {}
-    for r in rows:
-        per.setdefault(r["article_id"], dict.fromkeys(STATES, 0))[r["state"]] = int(r["n"])
-    out = [{"article_id": aid, **counts} for aid, counts in per.items() if state is None or counts.get(state)]
-    out.sort(key=lambda r: (-r["dead"], -r["suspect"], r["article_id"]))
-    return out[max(0, offset):max(0, offset) + max(1, limit)]
+        "SELECT u.article_id AS article_id, a.headline AS headline, u.item_id AS item_id, h.kind AS kind, "
+        "h.url AS url, h.provider AS provider, h.post_id AS post_id, COALESCE(h.since, h.last_checked_at) AS since, "
+        f"h.last_checked_at AS last_checked_at, h.last_detail AS last_detail {_DEAD} "
+        "ORDER BY COALESCE(h.since, h.last_checked_at), u.article_id, u.item_id LIMIT ? OFFSET ?",
+        [max(1, int(limit)), max(0, int(offset))])
+    total = rt.catalog.query(f"SELECT COUNT(*) AS n {_DEAD}")
+    return rows, int(total[0]["n"]) if total else 0
+
+
+ARTICLE_STATUSES = ("complete", "partial", "capturing", "queued")
+
+
+def article_listing(rt: Runtime, *, state: str | None = None, limit: int = 50,
+                    offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """A page of the catalog's articles, newest archived first, and how many match in all. `state`
+    filters: a link-health state (an item in it), an article status (ARTICLE_STATUSES) or any other
+    word: an item of the current source with that capture status. Each row has the articles columns
+    plus "items" ({"embed"|"image": {capture status: n}}) and "health" ({state: n} over STATES)."""
+    ensure_schema(rt.catalog)
+    where, params = "", []
+    if state in _RANK:
+        where = (f" WHERE a.article_id IN (SELECT s.article_id FROM ({_ITEM_STATES}) s "  # noqa: S608
+                 f"WHERE s.st = {_RANK[state]})")
+    elif state in ARTICLE_STATUSES:
+        where, params = " WHERE a.status = ?", [state]
+    elif state:
+        where = (" WHERE EXISTS (SELECT 1 FROM items i WHERE i.article_id = a.article_id "
+                 "AND i.source_sha256 = a.source_sha256 AND i.status = ?)")
+        params = [state]
+    rows = rt.catalog.query(
+        f"SELECT a.* FROM articles a{where} ORDER BY a.created_at DESC, a.article_id LIMIT ? OFFSET ?",  # noqa: S608
+        [*params, max(1, int(limit)), max(0, int(offset))])
+    total = rt.catalog.query(f"SELECT COUNT(*) AS n FROM articles a{where}", params)  # noqa: S608
+    ids = [r["article_id"] for r in rows]
+    if ids:
+        marks = ", ".join("?" for _ in ids)
+        per: dict[str, dict[str, dict[str, int]]] = {i: {"embed": {}, "image": {}} for i in ids}
+        for r in rt.catalog.query(
+                "SELECT i.article_id AS article_id, i.kind AS kind, i.status AS status, COUNT(*) AS n FROM items i "  # noqa: S608
+                "JOIN articles a ON a.article_id = i.article_id AND a.source_sha256 = i.source_sha256 "
+                f"WHERE i.article_id IN ({marks}) GROUP BY i.article_id, i.kind, i.status", ids):
+            per[r["article_id"]].setdefault(r["kind"], {})[r["status"]] = int(r["n"])
+        health: dict[str, dict[str, int]] = {i: dict.fromkeys(STATES, 0) for i in ids}
+        inner = _ITEM_STATES_SQL.format(where=f" AND i.article_id IN ({marks})")
+        for r in rt.catalog.query(f"SELECT s.article_id AS article_id, s.st AS st, COUNT(*) AS n FROM ({inner}) s "  # noqa: S608
+                                  "GROUP BY s.article_id, s.st", ids):
+            health[r["article_id"]][STATES[int(r["st"])]] = int(r["n"])
+        rows = [{**r, "items": per[r["article_id"]], "health": health[r["article_id"]]} for r in rows]
+    return rows, int(total[0]["n"]) if total else 0
+
+
+def item_records(rt: Runtime, found: list[Original]) -> dict[str, dict[str, Any]]:
+    """The stored liveness record of each original `found` by item id (storage, the truth); a new
+    "unchecked" record for one never checked."""
+    return {o.item_id: load_record(rt, o.url) or new_record(o.url, o.kind, o.provider, o.post_id)
+            for o in found}
+
 
 def dead_items(rt: Runtime, article_id: str) -> list[Original]:
     """The article's originals whose stored state is dead."""

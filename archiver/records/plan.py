@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, computed_field
 
 from archiver import __version__
+from archiver.article.metadata import ArticleMetadata
 from archiver.discover.model import Embed, ImageRef
 from archiver.records.base import Record
 from archiver.storage.layout import source_key
@@ -69,6 +70,9 @@ class Plan(Record):
     base_url: str | None = None
     created_at: str
     archiver_version: str = __version__
+    # What the article says of itself (headline, published time); None in a plan made before it was
+    # read (not written then, so such a plan is stored as it was).
+    metadata: ArticleMetadata | None = Field(None, exclude_if=lambda v: v is None)
     items: list[PlanItem] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]

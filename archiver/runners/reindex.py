@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from archiver.article.metadata import ArticleMetadata, article_metadata
 from archiver.catalog.indexing import image_blob, index_capture, record_fetch
 from archiver.dates import iso, utcnow
 from archiver.records.base import RecordError
@@ -35,6 +36,7 @@ from archiver.storage.layout import (
     INTAKE_PREFIX,
     MANIFEST_KEY_RE,
     POSTS_PREFIX,
+    source_key,
 )
 
 if TYPE_CHECKING:
@@ -172,14 +174,28 @@ def _index_article(rt: Runtime, article_id: str, objects: list[tuple[re.Match[st
     by_item = {r.item_id: r for r in results.get(plan.source_sha256, [])}
     done = all(is_final(by_item.get(it.item_id)) for it in plan.items)
     status = ("complete" if done else "partial") if versions else "capturing"
+    meta = _metadata(rt, plan)
     rt.catalog.record_article(
         article_id=article_id, url=plan.url, source_sha256=plan.source_sha256, encoding=plan.encoding,
         status=status, created_at=min(p.created_at for p in plans.values()),
-        updated_at=versions[-1].created_at if versions else plan.created_at)
+        updated_at=versions[-1].created_at if versions else plan.created_at,
+        headline=meta.headline, published_at=meta.published_at)
     for v in versions:
         rt.catalog.record_version(article_id=article_id, version=v.version, key=v.key, sha256=v.sha256,
                                   source_sha256=v.source_sha256, reason=v.reason, created_at=v.created_at)
         rep.versions += 1
+
+
+def _metadata(rt: Runtime, plan: Plan) -> ArticleMetadata:
+    """The plan's metadata; for a plan made before it was kept, read again from the stored source
+    (the first article_metadata.MAX_SCAN characters); empty when the source is gone or undecodable."""
+    if plan.metadata is not None:
+        return plan.metadata
+    try:
+        head = rt.store.get(source_key(plan.article_id, plan.source_sha256))[:4 * 512 * 1024]
+        return article_metadata(head.decode(plan.encoding, errors="replace"), "auto")
+    except (ObjectNotFound, LookupError):
+        return ArticleMetadata()
 
 
 def _index_result(rt: Runtime, article_id: str, source_sha: str, plan: Plan | None, res: ItemResult,

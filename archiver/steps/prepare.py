@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from archiver.article.decode import DecodedArticle, article_id_for
 from archiver.article.input import ArticleInput
+from archiver.article.metadata import article_metadata
 from archiver.dates import iso, utcnow
 from archiver.discover.model import Embed, ImageRef
 from archiver.discover.scan import discover
@@ -84,14 +85,18 @@ def prepare(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | Non
         found = discover(decoded.text, base_url=article.base, fmt=article.format)
         plan = Plan(article_id=article_id, source_sha256=sha, encoding=decoded.encoding, url=article.url,
                     base_url=article.base, created_at=iso(utcnow()),
+                    metadata=article_metadata(decoded.text, article.format),
                     items=_group_items(found.embeds, found.images))
         if not rt.store.put(key, plan.dumps(), content_type="application/json", if_none_match=True):
             plan = Plan.loads(rt.store.get(key), key)  # another process stored the first plan
         if plan.encoding == decoded.encoding:
             rt.sources.put(plan.group, decoded)  # the steps after this one need not decode it again
     now = iso(utcnow())
+    meta = plan.metadata
     rt.catalog.record_article(article_id=article_id, url=article.url, source_sha256=sha, encoding=plan.encoding,
-                              status="capturing", created_at=now, updated_at=now)
+                              status="capturing", created_at=now, updated_at=now,
+                              headline=meta.headline if meta else None,
+                              published_at=meta.published_at if meta else None)
     return plan
 
 
