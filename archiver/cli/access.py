@@ -40,10 +40,14 @@ MAX_KEY_FILE = 64 * 1024
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    """`archiver token create`: make a token for `args.role` and print it once; returns 0."""
+    """`archiver token create`: make a token for `args.role` and print it once (`--json`: {"role", "name",
+    "token"}, name null when none was given); returns 0."""
     with closing(open_catalog(settings.catalog_url)) as catalog:
         token = create_token(catalog, args.role, args.name or "")
-    print(f"created a {args.role} token (shown once, stored hashed): {token}")
+    if args.json:
+        print_json({"role": args.role, "name": args.name or None, "token": token})
+    else:
+        print(f"created a {args.role} token (shown once, stored hashed): {token}")
     return 0
 
 
@@ -112,7 +116,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     stderr, that it is not signed when the archive has no key; returns 0. The bundle is written to a
     temporary file in the target's directory and renamed over the target, so a failed export leaves
     nothing behind. InputError for a malformed or unknown post, nothing to export, a query that
-    searches nothing, too many posts, or a target that is not a regular file (`_check_output`)."""
+    searches nothing, too many posts, or a target that is not a regular file (`_check_output`).
+    `--json` indents the summary (without it, it is one line of JSON)."""
     out = _check_output(args.output)
     user, env_user = os_user()
     with Runtime.from_settings(settings) as rt:
@@ -137,8 +142,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     if summary.get("pending_timestamps"):
         print(f"archiver: warning: {len(summary['pending_timestamps'])} capture(s) not timestamped yet (the TSAs "
               "had not answered): `archiver timestamp`, then export again", file=sys.stderr)
-    print(json.dumps({"bundle": str(out) if out is not None else "-", **summary}, ensure_ascii=False),
-          file=sys.stdout if out is not None else sys.stderr)
+    print(json.dumps({"bundle": str(out) if out is not None else "-", **summary}, ensure_ascii=False,
+                     indent=2 if args.json else None), file=sys.stdout if out is not None else sys.stderr)
     return 0
 
 
@@ -192,10 +197,15 @@ def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver keys create`: make the signing key under the archiver home (0600) and print its public key
-    and fingerprint; with --force, the replaced key's public half is kept under keys/retired/ (and said);
-    returns 0. InputError when a key exists and --force is not given."""
+    and fingerprint (`--json`: {"path", "fingerprint", "public_key_pem", "retired"}); with --force, the
+    replaced key's public half is kept under keys/retired/ (and said); returns 0. InputError when a key
+    exists and --force is not given."""
     path = key_path(settings.home_path)
     info = create_key(path, force=args.force)
+    if args.json:
+        print_json({"path": str(path), "fingerprint": info.fingerprint, "public_key_pem": info.pem,
+                    "retired": info.retired or None})
+        return 0
     if info.retired:
         print(f"kept the replaced key's public key {info.retired} in "
               f"{retired_dir(settings.home_path)} (bundles it signed still verify against it)")

@@ -13,68 +13,117 @@ import argparse
 
 from archiver.auth import ROLES
 from archiver.catalog.query import SearchQuery, flag, is_list
+from archiver.cli.kinds import (
+    article_id,
+    article_source,
+    at_least_one,
+    charset,
+    existing_dir_parent,
+    existing_file,
+    http_url,
+    port,
+    positive_float,
+    post_ref,
+)
 from archiver.discover.scan import FORMATS
+
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 def _article_args(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("source", help="article file, '-' for stdin, or an http(s) URL")
-    sp.add_argument("--base-url", help="URL the article is published at (resolves relative links)")
-    sp.add_argument("--format", default="auto", choices=list(FORMATS))
-    sp.add_argument("--charset", help="charset of the file when it is not UTF-8 and has no BOM: a label of the "
-                    "WHATWG Encoding Standard (windows-1252, shift_jis, ...); tried before its own <meta charset>")
+    sp.add_argument("source", type=article_source, help="article file, '-' for stdin, or an http(s) URL")
+    sp.add_argument("--base-url", type=http_url, metavar="URL",
+                    help="the absolute http(s) URL the article is published at: stored as the article's URL "
+                         "and what relative links resolve against (at most 2048 characters)")
+    sp.add_argument("--format", default="auto", choices=list(FORMATS),
+                    help="how to read the article: auto (by its first bytes), html, markdown or text")
+    sp.add_argument("--charset", type=charset, help="charset of the file when it is not UTF-8 and has no BOM: a "
+                    "label of the WHATWG Encoding Standard (windows-1252, shift_jis, ...); tried before its own "
+                    "<meta charset>")
 
 def articles(sub: argparse._SubParsersAction) -> None:
     """Add archive, submit, retry, extract and show."""
     sp = sub.add_parser("archive", help="archive one article in this process (the local runner)")
     _article_args(sp)
-    sp.add_argument("--article-id", help="defaults to a hash of the source")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--article-id", type=article_id, help="defaults to a hash of the source")
+    sp.add_argument("--json", action="store_true", help="print the archive report as JSON (the README's shape)")
     sp.set_defaults(run="articles:cmd_archive")
 
     sp = sub.add_parser("submit", help="queue an article for the Celery workers")
     _article_args(sp)
-    sp.add_argument("--article-id")
+    sp.add_argument("--article-id", type=article_id, help="defaults to a hash of the source")
     sp.add_argument("--wait", type=float, metavar="SECONDS", help="wait for the rewritten version")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="print the job as JSON; with --wait, the archive "
+                    "report as `archive --json` prints it, its items as the workers stored them")
     sp.set_defaults(run="articles:cmd_submit")
 
     sp = sub.add_parser("retry", help="capture again what failed, then rewrite")
-    sp.add_argument("article_id")
+    sp.add_argument("article_id", type=article_id, help="the article's id (as archive or submit printed it)")
     sp.add_argument("--queue", action="store_true", help="hand the work to the Celery workers")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="print the retry report as JSON (with --queue: "
+                    '{"article_id", "queued"})')
     sp.set_defaults(run="articles:cmd_retry")
 
     sp = sub.add_parser("extract", help="list the embeds and images an article holds")
     _article_args(sp)
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help='print {"embeds": [...], "images": [...]} with spans')
     sp.set_defaults(run="articles:cmd_extract")
 
     sp = sub.add_parser("show", help="an article's versions")
-    sp.add_argument("article_id")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("article_id", type=article_id, help="the article's id")
+    sp.add_argument("--json", action="store_true", help='print {"article_id", "current", "versions": [...]}')
     sp.set_defaults(run="articles:cmd_show")
 
 def demo(sub: argparse._SubParsersAction) -> None:
     """Add demo."""
-    sp = sub.add_parser("demo", help="archive a bundled sample article against a local fixture origin")
-    sp.add_argument("--json", action="store_true")
+    sp = sub.add_parser("demo", help="archive a sample article (or yours) offline, against a local fixture origin",
+                        description="Archive the bundled Hindi/English sample article, or ARTICLE, with its "
+                                    "posts answered by a local fixture origin that plays the platforms' "
+                                    "endpoints: no network is needed for the posts it knows (the sample's ANI "
+                                    "tweet, and those of --tweets); any other post is answered as the platform "
+                                    "answers for a post that does not exist, and its status says so.")
+    sp.add_argument("article", nargs="?", type=existing_file, metavar="ARTICLE",
+                    help="an article file of yours to archive instead of the sample (its images are fetched "
+                         "from their own hosts)")
+    sp.add_argument("--tweets", type=existing_file, metavar="FILE",
+                    help='a JSON list of tweets the fixture origin answers for, each {"id", "handle", "name", '
+                         '"text", "lang", "created_at"} (the fields of archiver.testing.fixtures.TweetFixture)')
+    sp.add_argument("--base-url", type=http_url, metavar="URL",
+                    help="the URL ARTICLE is published at (default: a page of the fixture origin)")
+    sp.add_argument("--article-id", type=article_id, help="ARTICLE's id (default: a hash of its bytes)")
+    sp.add_argument("--json", action="store_true",
+                    help='print the archive report plus "stored", "changes" and "storage" as JSON')
     sp.set_defaults(run="demo:cmd_demo")
 
 def service(sub: argparse._SubParsersAction) -> None:
-    """Add serve, worker and sweep."""
-    sp = sub.add_parser("serve", help="serve the stable URLs of archived copies over HTTP")
-    sp.add_argument("--host", default="127.0.0.1")
-    sp.add_argument("--port", type=int, default=8080)
+    """Add serve, worker, beat and sweep."""
+    sp = sub.add_parser("serve", help="serve the API, the web UI and the stable URLs of archived copies over HTTP")
+    sp.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1; "
+                    "0.0.0.0 for every IPv4 address)")
+    sp.add_argument("--port", type=port, default=8080, help="the TCP port to listen on, 1-65535 (default 8080)")
     sp.set_defaults(run="service:cmd_serve")
 
     sp = sub.add_parser("worker", help="run a Celery worker (same as celery -A workers.app worker)")
-    sp.add_argument("--concurrency", type=int, default=2)
-    sp.add_argument("--loglevel", default="INFO")
+    sp.add_argument("--concurrency", type=at_least_one, default=2, help="worker processes (default 2)")
+    sp.add_argument("--loglevel", default="INFO", type=str.upper, choices=LOG_LEVELS,
+                    help="Celery's log level (default INFO)")
     sp.set_defaults(run="service:cmd_worker")
 
+    sp = sub.add_parser("beat", help="run the scheduler (Celery beat with the project's schedule: health rounds, "
+                                     "the sweeper, feeds, timestamps); run exactly one",
+                        description="Run Celery beat with the schedule of workers/app.py, supervised as "
+                                    "`archiver worker` is. Its schedule file (when each task last ran) is "
+                                    "kept at --schedule, by default <ARCHIVER_HOME>/beat/celerybeat-schedule.")
+    sp.add_argument("--schedule", type=existing_dir_parent, metavar="FILE",
+                    help="the schedule file to keep (its folder must exist and be writable; default "
+                         "<ARCHIVER_HOME>/beat/celerybeat-schedule)")
+    sp.add_argument("--loglevel", default="INFO", type=str.upper, choices=LOG_LEVELS,
+                    help="Celery's log level (default INFO)")
+    sp.set_defaults(run="service:cmd_beat")
+
     sp = sub.add_parser("sweep", help="queue what stuck articles miss (the beat does it every sweep_interval)")
-    sp.add_argument("--limit", type=int, help="at most this many articles (default: the sweep_batch setting)")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--limit", type=at_least_one, help="at most this many articles (default: the sweep_batch setting)")
+    sp.add_argument("--json", action="store_true", help='print {"articles", "queued", "unreadable", ...}')
     sp.set_defaults(run="sweep:cmd_sweep")
 
 def access(sub: argparse._SubParsersAction) -> None:
@@ -82,32 +131,39 @@ def access(sub: argparse._SubParsersAction) -> None:
     sp = sub.add_parser("token", help="API tokens")
     tsub = sp.add_subparsers(dest="token_command", required=True)
     tc = tsub.add_parser("create", help="make an API token; prints it (once) as the last word")
-    tc.add_argument("--role", required=True, choices=ROLES)
+    tc.add_argument("--role", required=True, choices=ROLES, help="what the token may do: " + ", ".join(ROLES))
     tc.add_argument("--name", help="who or what holds the token (shown in the audit log)")
+    tc.add_argument("--json", action="store_true",
+                    help='print {"role", "name", "token"} (the token is shown only this once)')
     tc.set_defaults(run="access:cmd_token_create")
 
     sp = sub.add_parser("export", help="write a signed evidence bundle (WACZ) of archived posts",
                         description="Write a WACZ evidence bundle of the posts named, of an article's posts "
                                     "(--article) and/or of a search's hits (--query), with their related posts' "
                                     "captures; signed with the archive's key when it has one (archiver keys create).")
-    sp.add_argument("post", nargs="*", help="provider/post_id, e.g. twitter/20")
-    sp.add_argument("--article", metavar="ID", help="every archived post embedded in this article")
+    sp.add_argument("post", nargs="*", type=post_ref, help="provider/post_id, e.g. twitter/20")
+    sp.add_argument("--article", type=article_id, metavar="ID", help="every archived post embedded in this article")
     sp.add_argument("--query", metavar="WORDS", help='every post a search finds: words, "phrases", prefix*')
     sp.add_argument("-o", "--output", required=True, help="the .wacz file to write (a new or regular file; "
                     "- writes the bundle to stdout and the summary to stderr)")
+    sp.add_argument("--json", action="store_true", help="print the summary as indented JSON (without it: one "
+                    "line of JSON)")
     sp.set_defaults(run="access:cmd_export")
 
     sp = sub.add_parser("verify", help="check an evidence bundle offline: exit 0 when it holds, else 2",
                         description="Check a bundle offline: every hash, the signature, each manifest against its "
                                     "WARC, the RFC 3161 timestamps, and that every file a manifest names is there. "
                                     "Prints one FAILED line per problem and exits 2, or OK and exits 0.")
-    sp.add_argument("bundle")
-    sp.add_argument("--public-key", metavar="FILE", help="the archive's public key (PEM), e.g. from "
-                    "/.well-known/archiver-signing-key.pem; without it the key inside the bundle is used, which "
+    sp.add_argument("bundle", type=existing_file, help="the .wacz file to check")
+    sp.add_argument("--public-key", type=existing_file, metavar="FILE",
+                    help="the archive's public key (PEM), e.g. from /.well-known/archiver-signing-key.pem; "
+                    "without it the key inside the bundle is used, which "
                     "proves integrity but not who signed")
-    sp.add_argument("--tsa-ca", metavar="FILE", action="append", help="a TSA's CA certificate (PEM) to trust for "
-                    "the timestamps instead of those in the bundle (repeatable)")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--tsa-ca", type=existing_file, metavar="FILE", action="append",
+                    help="a TSA's CA certificate (PEM) to trust for the timestamps instead of those in the bundle "
+                         "(repeatable)")
+    sp.add_argument("--json", action="store_true", help='print {"ok", "files", "captures", "signed_by", '
+                    '"timestamps", "problems", "warnings", "not_checked", ...}')
     sp.set_defaults(run="access:cmd_verify")
 
     sp = sub.add_parser("keys", help="the evidence signing key")
@@ -115,32 +171,36 @@ def access(sub: argparse._SubParsersAction) -> None:
     kc = ksub.add_parser("create", help="make the ECDSA P-256 key that signs evidence bundles (mode 0600)")
     kc.add_argument("--force", action="store_true", help="replace an existing key (its public key is kept "
                     "under keys/retired/, listed by `keys show --all` and the well-known keys URL)")
+    kc.add_argument("--json", action="store_true", help='print {"path", "fingerprint", "public_key_pem", '
+                    '"retired"}')
     kc.set_defaults(run="access:cmd_keys_create")
     ks = ksub.add_parser("show", help="print the public key (PEM) and its fingerprint")
     ks.add_argument("--all", action="store_true", help="every key the archive has signed with: the current "
                     "one and the retired ones, with their validity")
-    ks.add_argument("--json", action="store_true")
+    ks.add_argument("--json", action="store_true", help='print {"path", "fingerprint", "public_key_pem"} '
+                    '(with --all: {"keys": [...], "problems": [...]})')
     ks.set_defaults(run="access:cmd_keys_show")
 
 def health(sub: argparse._SubParsersAction) -> None:
     """Add health, restore and revert."""
     sp = sub.add_parser("health", help="the state of every embedded original, with its history")
-    sp.add_argument("--article-id", help="only this article (default: every article)")
+    sp.add_argument("--article-id", type=article_id, help="only this article (default: every article)")
     sp.add_argument("--check-now", action="store_true", help="check each original now instead of reporting")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help='print {"summary": {state: n}, "articles": [...]}')
     sp.set_defaults(run="health:cmd_health")
 
     sp = sub.add_parser("restore", help="point dead embeds and images of an article at their stable copies")
-    sp.add_argument("article_id")
+    sp.add_argument("article_id", type=article_id, help="the article's id")
     sp.add_argument("--item", action="append", metavar="ID", help="restore this item (repeatable)")
     sp.add_argument("--all-dead", action="store_true", help="restore every dead item (the default)")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="print the restore report as the API's restore answers it")
     sp.set_defaults(run="health:cmd_restore")
 
     sp = sub.add_parser("revert", help="make an earlier version's bytes the current version again")
-    sp.add_argument("article_id")
-    sp.add_argument("--to", type=int, required=True, metavar="VERSION")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("article_id", type=article_id, help="the article's id")
+    sp.add_argument("--to", type=at_least_one, required=True, metavar="VERSION",
+                    help="the version whose bytes become current again (archiver show lists them)")
+    sp.add_argument("--json", action="store_true", help="print the revert report as the API's revert answers it")
     sp.set_defaults(run="health:cmd_revert")
 
 def search(sub: argparse._SubParsersAction) -> None:
@@ -162,7 +222,7 @@ def search(sub: argparse._SubParsersAction) -> None:
 
     r = sub.add_parser("reindex", help="rebuild the catalog from object storage")
     r.add_argument("--fresh", action="store_true", help="empty the rebuilt tables first (drops stale rows)")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("--json", action="store_true", help="print what was indexed, by kind, as JSON")
     r.set_defaults(run="reindex:cmd_reindex")
 
 def timestamps(sub: argparse._SubParsersAction) -> None:
@@ -172,32 +232,33 @@ def timestamps(sub: argparse._SubParsersAction) -> None:
                     help="only these captures (posts/<provider>/<post_id>/<capture_id>.json)")
     when = sp.add_mutually_exclusive_group()
     when.add_argument("--since", help="captures since this ISO 8601 time (default: tsa_lookback ago)")
-    when.add_argument("--days", type=float, help="captures of the last DAYS days")
-    sp.add_argument("--limit", type=int, help="look at most at this many captures (default: tsa_scan_limit)")
+    when.add_argument("--days", type=positive_float, help="captures of the last DAYS days")
+    sp.add_argument("--limit", type=at_least_one,
+                    help="look at most at this many captures (default: tsa_scan_limit)")
     sp.add_argument("--force", action="store_true", help="ask a TSA that failed again without waiting")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="print the run (captures, stamped, pending, ...) as JSON")
     sp.set_defaults(run="timestamp:cmd_timestamp")
 
 
 def compliance(sub: argparse._SubParsersAction) -> None:
     """Add hold, release and takedown (each audited under the operating-system user)."""
     sp = sub.add_parser("hold", help="put a post under legal hold (S3 Object Lock where the bucket has it)")
-    sp.add_argument("post", help="provider/post_id, e.g. twitter/20")
+    sp.add_argument("post", type=post_ref, help="provider/post_id, e.g. twitter/20")
     sp.add_argument("--reason", required=True, help="why (recorded with the hold and in the audit log)")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="print the post's hold and takedown state as the API does")
     sp.set_defaults(run="compliance:cmd_hold")
 
     sp = sub.add_parser("release", help="lift a post's legal hold")
-    sp.add_argument("post", help="provider/post_id")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("post", type=post_ref, help="provider/post_id")
+    sp.add_argument("--json", action="store_true", help="print the post's hold and takedown state as the API does")
     sp.set_defaults(run="compliance:cmd_release")
 
     sp = sub.add_parser("takedown", help="hide a post from public serving (the evidence is kept)")
-    sp.add_argument("post", help="provider/post_id")
+    sp.add_argument("post", type=post_ref, help="provider/post_id")
     what = sp.add_mutually_exclusive_group(required=True)
     what.add_argument("--reason", help="why (required to take down; recorded and audited)")
     what.add_argument("--lift", action="store_true", help="serve the post publicly again")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="print the post's hold and takedown state as the API does")
     sp.set_defaults(run="compliance:cmd_takedown")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from archiver.article.decode import article_id_for, charset_param, web_encoding
 from archiver.article.input import ArticleInput
-from archiver.article.versions import version_entry, versions
+from archiver.article.versions import Written, version_entry, versions
 from archiver.capture.exchange import FetchError
 from archiver.capture.fetch import Fetcher
 from archiver.cli.output import print_json
@@ -26,7 +26,9 @@ from archiver.errors import ArchiverError, InputError
 from archiver.runners.intake import Intake
 from archiver.runners.local import archive, retry
 from archiver.runtime import Runtime
-from archiver.steps.prepare import check_article_id
+from archiver.steps.prepare import check_article_id, load_plan
+from archiver.steps.report import report
+from archiver.steps.results import load_results
 
 
 def read_source(source: str, settings: Settings) -> tuple[bytes, str | None, str | None]:
@@ -57,12 +59,14 @@ def read_source(source: str, settings: Settings) -> tuple[bytes, str | None, str
 
 
 def article_input(args: argparse.Namespace, settings: Settings, *, with_url: bool = True) -> ArticleInput:
-    """The ArticleInput of `args.source` and the article flags; the fetched URL is the article's URL
-    (`with_url`); --charset, else the charset of the fetched URL's HTTP header, is the article's charset
-    (a WHATWG label). Raises InputError as read_source does, or for a malformed flag value or a charset
-    that is not an encoding of the web."""
+    """The ArticleInput of `args.source` and the article flags. The article's URL (`with_url`; the plan's
+    `url`, shown on the article page and in the catalog) is the fetched URL of a source given as a URL,
+    else --base-url; --base-url is also what relative links resolve against. --charset, else the
+    charset of the fetched URL's HTTP header, is the article's charset (a WHATWG label). Raises
+    InputError as read_source does, or for a malformed flag value or a charset that is not an encoding
+    of the web."""
     data, final_url, header_charset = read_source(args.source, settings)
-    url = final_url or (args.source if args.source.startswith(("http://", "https://")) else None)
+    url = final_url or (args.source if args.source.startswith(("http://", "https://")) else None) or args.base_url
     charset = args.charset
     if charset is None and header_charset is not None:
         web_encoding(header_charset, where=f"charset in the HTTP header of {args.source[:200]}")
@@ -89,7 +93,10 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     if args.queue:
         with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
             n = intake.retry(args.article_id)
-        print(f"queued {n} item(s) of {args.article_id} for another capture")
+        if args.json:
+            print_json({"article_id": args.article_id, "queued": n})
+        else:
+            print(f"queued {n} item(s) of {args.article_id} for another capture")
         return 0
     with Runtime.from_settings(settings) as rt:
         rep = retry(rt, args.article_id)
@@ -99,8 +106,10 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver submit`: queue the article for the workers and print its job, with `--wait` seconds the new
-    version too; returns 0. InputError for an unusable article; ArchiverError when the broker is unreachable
-    or the wait runs out."""
+    version too; returns 0. `--json`: {"article_id", "source_sha256", "job_id", "queued"}, and with
+    `--wait` the archive report too, as `archive --json` prints it (`report`: version, rewritten,
+    source, embeds and images with their statuses as the workers stored them). InputError for an
+    unusable article; ArchiverError when the broker is unreachable or the wait runs out."""
     article = article_input(args, settings)
     with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
         job = intake.submit(args.article_id or article_id_for(article.data), article, via="cli", queue_only=True)
@@ -108,6 +117,13 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
                                "job_id": job.job_id, "queued": job.queued}
         if args.wait:
             out.update(wait_for_version(rt, job.article_id, job.source_sha256, args.wait))
+            if args.json:
+                plan = load_plan(rt, job.article_id, job.source_sha256)
+                written = [v for v in versions(rt, job.article_id) if v.version == out["version"]]
+                # new_version: this submit queued the work (a source already queued or archived is not new)
+                rep = report(rt, plan, Written(written[0], new=job.queued) if written else None,
+                             load_results(rt, plan))
+                out.update({k: v for k, v in rep.items() if k not in out or k == "version"})
     if args.json:
         print_json(out)
     else:

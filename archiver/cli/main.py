@@ -1,37 +1,67 @@
 """The `archiver` command: archive articles, run the service, search, restore, verify evidence.
 
 This module only builds the parser (archiver/cli/arguments.py), loads the module of the command that
-runs (by the name its parser gives), loads the settings and maps errors to exit codes: 0 done, 2 bad
-input or configuration (ArchiverError: one line on stderr), 1 internal error (one line; the traceback only with
-ARCHIVER_DEBUG=1), 130 interrupted. What it prints of an error has its URLs' credentials masked (archiver.redact).
+runs (by the name its parser gives), loads the settings and maps errors to exit codes, by one rule for
+every command (`run_command`): 0 done; 2 a user or configuration error, one line on stderr: a bad
+argument (argparse, kept to one line by `OneLineParser`), an ArchiverError, a path that is missing,
+a directory where a file is expected or the other way round, or not writable (an OSError naming a
+path), ARCHIVER_HOME that cannot be used, storage, the catalog or the broker not answering (a closed
+port, a wrong host); 1 an internal error (one line; the traceback only with `--debug` or
+ARCHIVER_DEBUG=1); 130 interrupted; 141 (as a shell reports a command that SIGPIPE ended) when
+whoever reads stdout stops reading (`archiver search x | head -1`), with nothing on stderr.
+What it prints of an error has its URLs' credentials masked (archiver.redact), control characters
+escaped and its length bounded (`error_line`).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from archiver import __version__
 from archiver.cli.arguments import register_all
+from archiver.cli.output import printable
 from archiver.config.settings import Settings, load_settings
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, ConfigError
 from archiver.faults import is_infrastructure_error
 from archiver.redact import redact_text
 
 EXIT_INPUT = 2
 EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
+EXIT_PIPE = 141
+MAX_LINE = 400
+# Commands that never touch ARCHIVER_HOME (they read only the files they are given).
+NO_HOME = frozenset({"verify", "extract"})
+# An OSError with one of these errnos, naming a path, is about a path the user gave or configured.
+_PATH_ERRNOS = frozenset({errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EEXIST,
+                          errno.ENAMETOOLONG, errno.ELOOP, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (``archiver <command>: error: <message>
+    (archiver <command> --help)``), exit 2, the message's control characters escaped and cut to
+    MAX_LINE; subparsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `message` as one line and exit 2."""
+        line = printable(f"{self.prog}: error: {message} (see {self.prog} --help)", MAX_LINE)
+        self.exit(EXIT_INPUT, line + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The `archiver` parser with every command's subparser."""
-    p = argparse.ArgumentParser(prog="archiver", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="archiver", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"archiver {__version__}")
-    register_all(p.add_subparsers(dest="command", required=True))
+    p.add_argument("--debug", action="store_true", help="on an internal error, print the traceback "
+                   "(as ARCHIVER_DEBUG=1 does)")
+    register_all(p.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     return p
 
 
@@ -45,31 +75,122 @@ def command(run: str) -> Callable[[argparse.Namespace, Settings], int | None]:
     return handler
 
 
+def check_home(settings: Settings) -> None:
+    """ConfigError (one line naming ARCHIVER_HOME) when the home is a file, or a directory this user
+    cannot write, or does not exist and cannot be created (its nearest existing parent is not a
+    writable directory). Nothing is created here."""
+    home = settings.home_path
+    if home.exists():
+        if not home.is_dir():
+            raise ConfigError(f"ARCHIVER_HOME {printable(str(home))} is a file, not a directory")
+        if not os.access(home, os.W_OK | os.X_OK):
+            raise ConfigError(f"ARCHIVER_HOME {printable(str(home))} is not writable by this user; "
+                              "choose a directory it may write (ARCHIVER_HOME=...)")
+        return
+    parent = home.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"ARCHIVER_HOME {printable(str(home))} does not exist and cannot be created "
+                          f"({printable(str(parent))} is not a writable directory)")
+
+
+def error_line(text: str) -> str:
+    """`text` as the line an error prints: credentials masked, control characters escaped, at most
+    MAX_LINE characters."""
+    return printable(redact_text(text), MAX_LINE)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _which_service(exc: BaseException) -> str:
+    """Which service an infrastructure fault came from, as the setting that names it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        module = type(current).__module__.split(".")[0]
+        if module == "psycopg" or (module == "sqlite3"):
+            return "the catalog (ARCHIVER_CATALOG)"
+        if module in ("redis", "kombu"):
+            return "the broker (ARCHIVER_BROKER_URL)"
+        if module in ("botocore", "boto3") or type(current).__name__ == "StoreError":
+            return "storage (ARCHIVER_STORAGE)"
+        current = current.__cause__ or current.__context__
+    return "storage, the catalog or the broker"
+
+
+def _path_error(exc: OSError) -> str | None:
+    """The one line for an OSError about a path (`filename` set, a path errno), else None."""
+    if exc.filename is None or exc.errno not in _PATH_ERRNOS:
+        return None
+    where = printable(os.fsdecode(exc.filename), 200)
+    what = {errno.EISDIR: "is a directory, not a file", errno.ENOTDIR: "is not a directory (a part of it is a file)",
+            errno.ENOENT: "no such file or directory", errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied", errno.EROFS: "read-only file system"}.get(
+        exc.errno or 0, exc.strerror or type(exc).__name__)
+    return f"{where}: {what}"
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush of what a closed pipe did not take
+    prints no "Exception ignored" line."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _is_broken_pipe(exc: BaseException) -> bool:
+    return isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE)
+
+
+def run_command(args: argparse.Namespace, *, debug: bool) -> int:
+    """Run the parsed command and map what it raises to the exit codes of this module's docstring,
+    printing at most one line on stderr (and with `debug` the traceback of an internal error)."""
+    try:
+        settings = load_settings()
+        if args.command not in NO_HOME:
+            check_home(settings)
+        code = int(command(args.run)(args, settings) or 0)
+        sys.stdout.flush()
+        return code
+    except ArchiverError as exc:
+        print(f"archiver: error: {error_line(str(exc))}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if _is_broken_pipe(exc):
+            _quiet_stdout()
+            return EXIT_PIPE
+        logging.getLogger("archiver").debug("error", exc_info=True)
+        if is_infrastructure_error(exc) and not isinstance(exc, OSError):
+            print(f"archiver: error: {_which_service(exc)} did not answer: "
+                  f"{error_line(f'{type(exc).__name__}: {_first_line(exc)}')}", file=sys.stderr)
+            return EXIT_INPUT
+        line = _path_error(exc) if isinstance(exc, OSError) else None
+        if line is not None:
+            print(f"archiver: error: {error_line(line)}", file=sys.stderr)
+            return EXIT_INPUT
+        if debug:
+            raise
+        print(f"archiver: internal error: {error_line(f'{type(exc).__name__}: {_first_line(exc)}')} "
+              "(--debug shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code (argparse exits 2 itself on bad arguments)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("ARCHIVER_LOG_LEVEL", "WARNING").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    try:
-        settings = load_settings()
-        return int(command(args.run)(args, settings) or 0)
-    except ArchiverError as exc:
-        print(f"archiver: error: {redact_text(str(exc))}", file=sys.stderr)
-        return EXIT_INPUT
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        if os.environ.get("ARCHIVER_DEBUG"):
-            raise
-        logging.getLogger("archiver").debug("internal error", exc_info=True)
-        first = redact_text(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
-        if is_infrastructure_error(exc):
-            print(f"archiver: error: storage, the catalog or the broker did not answer: {type(exc).__name__}: "
-                  f"{first}", file=sys.stderr)
-        else:
-            print(f"archiver: internal error: {type(exc).__name__}: {first} (ARCHIVER_DEBUG=1 shows details)",
-                  file=sys.stderr)
-        return EXIT_INTERNAL
+    return run_command(args, debug=args.debug or bool(os.environ.get("ARCHIVER_DEBUG")))
 
 
 if __name__ == "__main__":

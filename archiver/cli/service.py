@@ -1,32 +1,71 @@
-"""CLI of the running service: `archiver serve` (the API, web UI and stable URLs) and `archiver worker`
-(a supervised Celery worker; the library itself never imports Celery, this command runs the `celery`
-program as its child)."""
+"""CLI of the running service: `archiver serve` (the API, web UI and stable URLs), `archiver worker`
+(a supervised Celery worker) and `archiver beat` (the supervised scheduler); the library itself never
+imports Celery, these commands run the `celery` program as their child."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.util
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from archiver.cli.kinds import shown
 from archiver.config.settings import Settings
-from archiver.errors import MissingExtra
+from archiver.errors import ConfigError, InputError, MissingExtra
 from archiver.runners.queue import QUEUE
 from archiver.web.app import create_app
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to `host`:`port` and listening (IPv6 when `host` is an IPv6 address).
+
+    InputError (one line) when the host is not an address of this machine or does not resolve, the
+    port is in use, or binding it needs privileges this user lacks."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError):
+        raise InputError(f"--host {shown(host)}: no such host or address") from None
+    family, kind, proto, _, addr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        where = f"{shown(host)} port {port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise InputError(f"{where} is already in use (another archiver serve?); choose another --port") from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise InputError(f"{where}: this user may not listen there (ports below 1024 need privileges)") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise InputError(f"--host {shown(host)} is not an address of this machine") from None
+        raise InputError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    return sock
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver serve`: run the web app with uvicorn on `args.host`:`args.port` until stopped; returns 0.
 
-    X-Forwarded-Proto and X-Forwarded-For are believed only from the proxies in `forwarded_allow_ips`
-    (so a request a listed TLS proxy received over https is https to the app: its session cookie is
-    `Secure`); uvicorn's own FORWARDED_ALLOW_IPS variable is not consulted."""
+    The socket is bound here first (`listen`), so a port in use or a host that is not this machine's is
+    one line and exit 2 before anything starts. X-Forwarded-Proto and X-Forwarded-For are believed only
+    from the proxies in `forwarded_allow_ips` (so a request a listed TLS proxy received over https is
+    https to the app: its session cookie is `Secure`); uvicorn's own FORWARDED_ALLOW_IPS variable is
+    not consulted."""
     import uvicorn  # only this command serves HTTP; other commands start without it
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", proxy_headers=True,
-                forwarded_allow_ips=[p.strip() for p in settings.forwarded_allow_ips.split(",") if p.strip()])
+    sock = listen(args.host, args.port)
+    config = uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level="info",
+                            proxy_headers=True,
+                            forwarded_allow_ips=[p.strip() for p in settings.forwarded_allow_ips.split(",")
+                                                 if p.strip()])
+    with sock:
+        uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
@@ -40,24 +79,58 @@ def cmd_worker(args: argparse.Namespace, _settings: Settings) -> int:
     back to 1 s once a worker ran for a minute), so a broker outage never leaves the queue without
     workers. SIGTERM or SIGINT is passed on to the worker (a warm shutdown) and ends this command with
     the worker's status. MissingExtra (exit 2, one line) when Celery or kombu's Redis transport is not
-    installed (the `redis` extra)."""
-    # Checked here so that a missing extra is one line, not the worker's traceback. Celery is looked
-    # up, not imported (the library never imports it); kombu's Redis transport is imported, since its
-    # own needs (redis, packaging) are what a plain `celery` install lacks.
-    try:
-        if importlib.util.find_spec("celery") is None:
-            raise ModuleNotFoundError("No module named 'celery'", name="celery")
-        import kombu.transport.redis  # noqa: F401
-    except ImportError as exc:
-        raise MissingExtra("archiver worker", "redis", exc) from None
+    installed (the `redis` extra), checked here so that it is one line, not the worker's traceback."""
+    _check_celery("archiver worker")
     argv = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel", args.loglevel,
             "--concurrency", str(args.concurrency), "-Q", QUEUE]
     return supervise(argv)
 
 
-def supervise(argv: list[str], *, pause: float = 1.0, max_pause: float = 30.0, healthy_after: float = 60.0) -> int:
-    """Run `argv` as a child and start it again whenever it exits without being asked to stop; returns
-    its exit status once a SIGTERM or SIGINT sent to this process (and passed on to it) ends it."""
+def _check_celery(what: str) -> None:
+    """MissingExtra when Celery or kombu's Redis transport is not installed. Celery is looked up, not
+    imported (the library never imports it); kombu's Redis transport is imported, since its own needs
+    (redis, packaging) are what a plain `celery` install lacks."""
+    try:
+        if importlib.util.find_spec("celery") is None:
+            raise ModuleNotFoundError("No module named 'celery'", name="celery")
+        import kombu.transport.redis  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtra(what, "redis", exc) from None
+
+
+def beat_schedule_path(args: argparse.Namespace, settings: Settings) -> Path:
+    """Where beat keeps its schedule file: `--schedule`, else <home>/beat/celerybeat-schedule (its folder
+    made). ConfigError when that folder cannot be made or written."""
+    if args.schedule:
+        return Path(args.schedule).absolute()
+    folder = settings.home_path / "beat"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot make {shown(str(folder), 200)} for the beat's schedule: "
+                          f"{exc.strerror or exc}; set ARCHIVER_HOME or --schedule") from None
+    return folder / "celerybeat-schedule"
+
+
+def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver beat`: run Celery beat with workers/app.py's schedule (health rounds, the sweeper, feeds,
+    timestamps; the library never imports Celery, this runs `python -m celery ... beat` as its child),
+    its schedule file at `beat_schedule_path`, supervised as `archiver worker` is (started again when
+    it ends on its own; SIGTERM/SIGINT passed on). Exactly one beat should run per deployment.
+    MissingExtra (exit 2) without the `redis` extra; ConfigError when the schedule's folder is not
+    writable."""
+    _check_celery("archiver beat")
+    schedule = beat_schedule_path(args, settings)
+    argv = [sys.executable, "-m", "celery", "-A", "workers.app", "beat", "--loglevel", args.loglevel,
+            "--schedule", str(schedule)]
+    return supervise(argv, name="beat")
+
+
+def supervise(argv: list[str], *, pause: float = 1.0, max_pause: float = 30.0, healthy_after: float = 60.0,
+              name: str = "worker") -> int:
+    """Run `argv` (`name`: what it is, for the restart line: worker or beat) as a child and start it again
+    whenever it exits without being asked to stop; returns its exit status once a SIGTERM or SIGINT sent
+    to this process (and passed on to it) ends it."""
     stopping = False
     child: subprocess.Popen[bytes] | None = None
 
@@ -77,7 +150,7 @@ def supervise(argv: list[str], *, pause: float = 1.0, max_pause: float = 30.0, h
         if stopping:
             return code
         wait = pause if time.monotonic() - started > healthy_after else min(max_pause, wait * 2)
-        print(f"archiver worker: the Celery worker exited with status {code}; starting it again in {wait:.0f} s",
+        print(f"archiver {name}: the Celery {name} exited with status {code}; starting it again in {wait:.0f} s",
               file=sys.stderr, flush=True)
         deadline = time.monotonic() + wait
         while not stopping and time.monotonic() < deadline:

@@ -1,0 +1,168 @@
+"""The kinds of value a command line holds, each checked by argparse as it is parsed.
+
+A value that is not of its kind (a port out of range, a URL that is not absolute http(s), a directory
+where a file is expected, a limit below 1) is refused before the command runs: argparse's one line on
+stderr, exit 2 (archiver/cli/main.py keeps it to one line). Every message quotes what the user typed
+through `shown`: cut to a readable length and with control characters escaped, so a hostile or
+pasted-by-mistake value cannot garble a terminal or flood a log.
+
+This module is imported by the parser (archiver/cli/arguments.py), which `archiver --help` builds, so it
+imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import stat
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from archiver.article.decode import web_encoding
+from archiver.errors import InputError
+from archiver.storage.layout import POST_ID_RE, PROVIDER_RE
+
+MAX_URL = 2048
+SHOWN = 60
+# The rule of archiver.steps.prepare.check_article_id (that module is too heavy for the parser to
+# import); tests/test_cli_errors.py checks that both accept and refuse the same ids.
+ARTICLE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def shown(value: object, limit: int = SHOWN) -> str:
+    """`value` quoted for a one-line message: each character that is not printable as its backslash
+    escape, cut to `limit` characters with "…" when longer, in single quotes."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
+    return "'" + (text if len(text) <= limit else text[: limit - 1] + "…") + "'"
+
+
+def _bad(message: str) -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(message)
+
+
+def http_url(value: str) -> str:
+    """An absolute http(s) URL with a host, at most MAX_URL (2048) characters, no whitespace or control
+    character; the value itself. ArgumentTypeError otherwise."""
+    if len(value) > MAX_URL:
+        raise _bad(f"{shown(value)} is {len(value):,} characters long; a URL may have at most {MAX_URL}")
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise _bad(f"{shown(value)} holds a space or a control character: not a URL")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise _bad(f"{shown(value)} is not a well-formed URL") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise _bad(f"{shown(value)} is not an absolute http(s) URL (like https://news.example/story)")
+    return value
+
+
+def article_source(value: str) -> str:
+    """What an article is read from: ``-`` (stdin), an http(s) URL (`http_url`) or a file (`existing_file`)."""
+    if value == "-":
+        return value
+    if value.lower().startswith(("http://", "https://")):
+        return http_url(value)
+    return existing_file(value)
+
+
+def existing_file(value: str) -> str:
+    """A path to a readable regular file; the value itself. ArgumentTypeError for a path that is
+    missing, a directory, a FIFO, a device or a socket, or unreadable (stdin is ``-`` where a command
+    reads it)."""
+    if not value:
+        raise _bad("an empty path")
+    try:
+        st = os.stat(value)
+    except FileNotFoundError:
+        raise _bad(f"{shown(value)}: no such file") from None
+    except NotADirectoryError:
+        raise _bad(f"{shown(value)}: a part of the path is a file, not a directory") from None
+    except OSError as exc:
+        raise _bad(f"{shown(value)}: {exc.strerror or type(exc).__name__}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise _bad(f"{shown(value)} is a directory; give a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise _bad(f"{shown(value)} is not a regular file")
+    if not os.access(value, os.R_OK):
+        raise _bad(f"{shown(value)}: permission denied (not readable)")
+    return value
+
+
+def existing_dir_parent(value: str) -> str:
+    """A file path whose folder exists, is a directory and is writable, and that is not itself a
+    directory; the value itself. ArgumentTypeError otherwise."""
+    path = Path(value)
+    if not value or path.is_dir():
+        raise _bad(f"{shown(value)} is a directory; give a file path inside one")
+    parent = path.absolute().parent
+    if not parent.exists():
+        raise _bad(f"{shown(value)}: no such directory {shown(str(parent))}")
+    if not parent.is_dir():
+        raise _bad(f"{shown(value)}: {shown(str(parent))} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise _bad(f"{shown(value)}: the directory {shown(str(parent))} is not writable")
+    return value
+
+
+def _integer(value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise _bad(f"{shown(value)} is not a whole number") from None
+
+
+def at_least_one(value: str) -> int:
+    """A whole number of at least 1 (a limit, a count, a version). ArgumentTypeError otherwise."""
+    n = _integer(value)
+    if n < 1:
+        raise _bad(f"{n} is below 1")
+    return n
+
+
+def positive_float(value: str) -> float:
+    """A finite number above 0 (days, seconds). ArgumentTypeError otherwise."""
+    try:
+        x = float(value)
+    except ValueError:
+        raise _bad(f"{shown(value)} is not a number") from None
+    if not (0 < x < float("inf")):
+        raise _bad(f"{shown(value)} must be a number above 0")
+    return x
+
+
+def port(value: str) -> int:
+    """A TCP port, 1-65535. ArgumentTypeError otherwise."""
+    n = _integer(value)
+    if not 1 <= n <= 65535:
+        raise _bad(f"{n} is not a TCP port (1-65535)")
+    return n
+
+
+def charset(value: str) -> str:
+    """A label of the WHATWG Encoding Standard (archiver.article.decode.web_encoding); the label as given.
+    ArgumentTypeError for an unknown label or one read as the replacement encoding."""
+    try:
+        web_encoding(value)
+    except InputError as exc:
+        raise _bad(str(exc)) from None
+    return value
+
+
+def article_id(value: str) -> str:
+    """An article id: 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, no '..'.
+    ArgumentTypeError otherwise."""
+    if not ARTICLE_ID_RE.fullmatch(value) or ".." in value:
+        raise _bad(f"article id {shown(value)} must be 1-128 characters of letters, digits, '.', '_' or '-'")
+    return value
+
+
+def post_ref(value: str) -> str:
+    """``provider/post_id`` (e.g. twitter/20), each part as storage names it; the value itself.
+    ArgumentTypeError otherwise."""
+    provider, slash, post_id = value.partition("/")
+    if not slash or not PROVIDER_RE.fullmatch(provider) or not POST_ID_RE.fullmatch(post_id) or ".." in post_id:
+        raise _bad(f"{shown(value)} is not provider/post_id (like twitter/1945048830047662087)")
+    return value
