@@ -3,6 +3,7 @@ every script, phrases, prefixes, filters, image hashes, near-duplicates, hostile
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from archiver.catalog.core import Catalog
 from archiver.catalog.indexing import card_words, index_capture
 from archiver.catalog.query import SearchQuery
 from archiver.catalog.schema import create_schema
+from archiver.catalog.syntax import parse_search
 from archiver.catalog.text import parse_query, tokenize
 from archiver.errors import InputError
 from archiver.runners.reindex import reindex
@@ -72,7 +74,8 @@ def load(cat: Catalog) -> None:
 
 
 def ids(cat: Catalog, q: str = "", **kw: Any) -> list[str]:
-    res = cat.search(q, **kw)
+    """Post ids found, newest archived first unless `sort` says otherwise."""
+    res = cat.search(q, **{"sort": "captured", **kw})
     assert res.total == len(res.hits) or kw.get("limit")
     return [h["post_id"] for h in res.hits]
 
@@ -198,9 +201,12 @@ def test_hostile_queries_are_only_text(catalog: Catalog, q: str) -> None:
     # Built without validation: even what SearchQuery would refuse is only ever a bound value.
     hostile = SearchQuery.model_construct(q=q, handle=q, author=q, provider=q, article_id=q, status=[q],
                                           image_sha256=q)
-    res = catalog.search(hostile)
-    assert res.total == 0
-    catalog.search(SearchQuery.model_construct(q=q))  # no error whatever the words
+    try:
+        assert catalog.search(hostile).total == 0
+    except InputError as exc:  # a q the query language refuses is a clear line, never SQL or backend syntax
+        assert "\n" not in str(exc) and len(str(exc)) < 300
+    with contextlib.suppress(InputError):  # whatever the words: results or that one line
+        catalog.search(SearchQuery.model_construct(q=q))
     try:
         validated = catalog.search(q, handle=q, author=q, provider=q, article_id=q, status=q, image_sha256=q)
     except InputError:
@@ -272,7 +278,7 @@ def test_a_phrase_needs_its_words_in_order_not_only_its_pairs(catalog: Catalog) 
     assert ids(catalog, '"red fox jumps"') == ["11"]
     assert ids(catalog, '"fox jumps"') == ["11", "10"]
     assert ids(catalog, '"red fox ju"*') == ["11"]
-    assert ids(catalog, '"a fox j"*') == ["10"]
+    assert ids(catalog, '"a fox ju"*') == ["10"]
     assert ids(catalog, "東京都") == ["3"]  # pairs 東京 and 京都 are in post 12 too, not the phrase
     assert ids(catalog, "京都") == ["12", "3"]
     assert ids(catalog, '"ani news"') == ["1"]  # a phrase of the author's name, as before
@@ -315,7 +321,7 @@ def test_postgres_picks_the_walk_for_common_words_and_the_sort_for_rare_ones(pos
     cat.execute("ANALYZE posts")
     order = {}
     for q in ("everywhere", "seldom"):
-        source, cond, params, col = cat.backend.match_sql(parse_query(q), [], None)
+        source, cond, params, col = cat.backend.match_sql(parse_search(q).text, [], None)
         order[q] = cat.backend.page_order(cat._sql(f"SELECT 1 FROM {source} WHERE {cond}"), params, col, 50)
     assert order == {"everywhere": "p.id DESC", "seldom": "p.id + 0 DESC"}
     cat.close()

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from archiver.catalog.syntax import All, Node
 from archiver.catalog.text import Clause
 
 
@@ -64,15 +65,29 @@ class Backend(Protocol):
         normalized handle (None if it has none). Pure: no database access."""
         ...
 
-    def match_sql(self, words: Sequence[Clause], author: Sequence[Clause],
+    def match_sql(self, words: All | None, author: Sequence[Clause],
                   handle: str | None) -> tuple[str, str, list[Any], str]:
-        """How to find the posts holding every clause of `words` (anywhere in the text) and of
-        `author` (in the author's name), and, when `handle` (normalized) is given, by that handle:
-        `(from_sql, where_sql, params, order_column)`. `from_sql` names `posts` as `p` (joined to
-        whatever else the index needs); `where_sql` is one condition with `?` marks for `params`;
-        `order_column` is an SQL expression that orders like `p.id` (a higher id is a post first
-        captured later), the one the search pages by. Each clause is a phrase (its tokens next to
-        each other, the last one a prefix when `prefix`); `words` and `author` are not both empty."""
+        """How to find the posts matching `words` (a parsed query's full-text tree, archiver/catalog/
+        syntax.py: terms anywhere in the text, ANDed, ORed and excluded as the tree says), holding
+        every clause of `author` (in the author's name), and, when `handle` (normalized) is given, by
+        that handle: `(from_sql, where_sql, params, order_column)`. `from_sql` names `posts` as `p`
+        (joined to whatever else the index needs); `where_sql` is one condition with `?` marks for
+        `params`; `order_column` is an SQL expression that orders like `p.id` (a higher id is a post
+        first captured later), the one the search pages by. Each clause is a phrase (its tokens next
+        to each other, the last one a prefix when `prefix`). Something positive is given: a part of
+        `words` that is not an exclusion, a clause of `author`, or `handle`."""
+        ...
+
+    def rank_sql(self, words: All | None, author: Sequence[Clause],
+                 handle: str | None) -> tuple[str, list[Any]]:
+        """An ORDER BY term (with its direction; `?` marks for the params) putting the best match of
+        the same arguments first, usable with `match_sql`'s FROM and WHERE: FTS5's bm25 or
+        PostgreSQL's ts_rank. Ties are left to the caller."""
+        ...
+
+    def exclude_sql(self, nodes: Sequence[Node]) -> tuple[str, list[Any]]:
+        """(where_sql, params): one condition on `p` that holds for posts matching none of `nodes`
+        (full-text subtrees), for a query whose only words are exclusions next to a filter."""
         ...
 
     def upgrade(self) -> None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from archiver.catalog.base import ThreadConnections
 from archiver.catalog.schema import posts_table
+from archiver.catalog.syntax import All, AnyOf, Node, Not, Term
 from archiver.catalog.text import Clause, doc_tokens, tokenize
 from archiver.errors import MissingExtra
 from archiver.redact import redact_url
@@ -60,26 +61,43 @@ def tsvector_literal(text_tokens: Sequence[str], author_tokens: Sequence[str], h
     return " ".join(entries)
 
 
-def tsquery_literal(words: Sequence[Clause], author: Sequence[Clause], handle: str | None = None) -> str:
-    """A tsquery ANDing every clause (`author` ones on label B), their pair lexemes and `'@handle'`."""
-    def term(token: str, prefix: bool, label: str) -> str:
-        flags = ("*" if prefix else "") + label
-        return _lexeme(token) + (f":{flags}" if flags else "")
+def _term(token: str, prefix: bool, label: str) -> str:
+    flags = ("*" if prefix else "") + label
+    return _lexeme(token) + (f":{flags}" if flags else "")
 
-    def phrase(c: Clause, label: str) -> str:
-        last = len(c.tokens) - 1
-        terms = [term(t, c.prefix and i == last, label) for i, t in enumerate(c.tokens)]
-        return f"({' <-> '.join(terms)})" if len(terms) > 1 else terms[0]
 
-    def pairs(c: Clause) -> list[str]:
-        last = len(c.tokens) - 2
-        return [term(_pair(a, b), c.prefix and i == last, "")
-                for i, (a, b) in enumerate(pairwise(c.tokens))]
+def _clause(c: Clause, label: str = "") -> str:
+    """A phrase as a tsquery: its tokens in order (`<->`) and its pair lexemes, which the GIN index
+    finds. A two-word phrase in the words is its pair lexeme alone: exact, and no row is read again
+    to check positions. The author's pairs may come from the text, so its phrases keep positions."""
+    terms = [_term(t, c.prefix and i == len(c.tokens) - 1, label) for i, t in enumerate(c.tokens)]
+    pairs = [_term(_pair(a, b), c.prefix and i == len(c.tokens) - 2, "")
+             for i, (a, b) in enumerate(pairwise(c.tokens))]
+    if len(terms) == 1:
+        return terms[0]
+    if len(terms) == 2 and not label:
+        return pairs[0]
+    return "(" + " & ".join([f"({' <-> '.join(terms)})", *pairs]) + ")"
 
-    # A two-word phrase in the words is its pair lexeme alone: exact, and no row is read again to
-    # check positions. The author's pairs may come from the text, so its phrases keep positions.
-    parts = [phrase(c, "") for c in words if len(c.tokens) != 2] + [phrase(c, "B") for c in author]
-    parts += [p for c in [*words, *author] for p in pairs(c)]
+
+def _tsq(node: Node) -> str:
+    """`node` as a tsquery, every part in parentheses; tokens only ever as quoted lexemes."""
+    if isinstance(node, Term):
+        return _clause(node.clause)
+    if isinstance(node, AnyOf):
+        return "(" + " | ".join(_tsq(p) for p in node.parts) + ")"
+    if isinstance(node, All):
+        return "(" + " & ".join(f"!{_tsq(p.node)}" if isinstance(p, Not) else _tsq(p) for p in node.parts) + ")"
+    raise TypeError(f"an exclusion stands only inside an All: {node!r}")
+
+
+def tsquery_literal(words: All | None, author: Sequence[Clause], handle: str | None = None) -> str:
+    """A tsquery ANDing the parts of `words` (exclusions as `!`), every `author` clause (on label
+    B, with its pair lexemes) and `'@handle'`."""
+    parts = [f"!{_tsq(p.node)}" if isinstance(p, Not) else _tsq(p) for p in (words.parts if words else ())]
+    parts += [_clause(c, "B") for c in author]
+    parts += [_term(_pair(a, b), c.prefix and i == len(c.tokens) - 2, "")
+              for c in author for i, (a, b) in enumerate(pairwise(c.tokens))]
     if handle:
         parts.append(_lexeme("@" + handle))
     return " & ".join(parts)
@@ -135,10 +153,20 @@ class PostgresBackend(ThreadConnections):
         return [tsvector_literal(text_tokens, author_tokens, handle)]
 
     @staticmethod
-    def match_sql(words: Sequence[Clause], author: Sequence[Clause],
+    def match_sql(words: All | None, author: Sequence[Clause],
                   handle: str | None) -> tuple[str, str, list[Any], str]:
         """(FROM, WHERE fragment, parameters, ORDER column)."""
         return "posts p", "p.doc @@ ?::tsquery", [tsquery_literal(words, author, handle)], "p.id"
+
+    @staticmethod
+    def rank_sql(words: All | None, author: Sequence[Clause], handle: str | None) -> tuple[str, list[Any]]:
+        """ts_rank of the post's vector for the same tsquery (higher is better)."""
+        return "ts_rank(p.doc, ?::tsquery) DESC", [tsquery_literal(words, author, handle)]
+
+    @staticmethod
+    def exclude_sql(nodes: Sequence[Node]) -> tuple[str, list[Any]]:
+        """Posts whose vector matches none of `nodes`."""
+        return "NOT (p.doc @@ ?::tsquery)", [_tsq(AnyOf(tuple(nodes)) if len(nodes) > 1 else nodes[0])]
 
     def upgrade(self) -> None:
         """Rebuild the vectors of a catalog written by an older release (DOC_FORMAT).

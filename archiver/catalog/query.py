@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import UnionType
-from typing import Annotated, Any, Self, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -37,6 +37,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from archiver.catalog.syntax import SYNTAX_HELP, parse_search
 from archiver.errors import InputError
 from archiver.providers.base import EMBED_STATUSES
 from archiver.storage.layout import PROVIDER_RE
@@ -98,6 +99,18 @@ def _listed(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _words(value: str) -> str:
+    """`q` as given, once it parses (archiver/catalog/syntax.py); the parser's one line otherwise."""
+    try:
+        parse_search(value)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+SORTS = ("relevance", "posted", "captured")
+__all__ = ["SORTS", "SYNTAX_HELP", "SearchQuery", "flag", "is_list", "problems"]
+
 Status = Annotated[str, AfterValidator(_status), WithJsonSchema({"type": "string", "enum": list(EMBED_STATUSES)})]
 Sha256 = _hex(64, "a SHA-256")
 DHash = _hex(16, "a difference hash")
@@ -106,16 +119,20 @@ DHash = _hex(16, "a difference hash")
 class SearchQuery(BaseModel):
     """Posts (their latest capture) matching every filter given; None (or an empty list) is no filter.
 
-    `q`: words (all required), "phrases", prefix* terms, in any script. Date bounds include the
-    day or second they name. `handle` matches with or without its @, in any case; a handle of
-    blanks matches no post. `limit` hits from `offset`, newest archived first.
+    `q`: the query language of archiver/catalog/syntax.py (SYNTAX_HELP: words, "phrases",
+    -exclusions, OR, prefix*, from:/provider:/lang:/status: filters), in any script; a `q` that does
+    not parse fails validation with the parser's one line. Date bounds include the day or second
+    they name. `handle` matches with or without its @, in any case; a handle of blanks matches no
+    post. `limit` hits from `offset`, in the `sort` order: "relevance" (best first), "posted" or
+    "captured" (newest first); None: relevance when there are words, else captured.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     q: Annotated[str, Field(max_length=500, title="Words",
-                            description='words, "phrases", prefix*; empty: every post'),
-                 Flag("query", positional=True)] = ""
+                            description='words, "phrases", -exclude, OR, prefix*, from:handle, provider:, '
+                                        'lang:, status: (see the search syntax); empty: every post'),
+                 AfterValidator(_words), Flag("query", positional=True)] = ""
     handle: str | None = Field(None, max_length=100, title="Handle",
                                description="the author's handle (with or without @)")
     author: str | None = Field(None, max_length=200, title="Author", description="words of the author's display name")
@@ -144,6 +161,9 @@ class SearchQuery(BaseModel):
                                               description=f"bits an image near --near-phash may differ by "
                                                           f"(default {DEFAULT_DISTANCE})"),
                             Flag("--distance")] = None
+    sort: Literal["relevance", "posted", "captured"] | None = Field(
+        None, title="Sort", description="relevance (best first), posted or captured (newest first); "
+                                        "default: relevance with words, else captured")
     limit: int = Field(50, ge=1, le=MAX_LIMIT, title="Limit", description="hits on a page")
     offset: int = Field(0, ge=0, title="Offset", description="hits to skip")
 

@@ -1,10 +1,12 @@
 """Running a SearchQuery over the posts index: which rows match, in which order, and how many.
 
-Every filter of archiver/catalog/query.py becomes a condition here, in portable SQL (the full-text
-part comes from the backend: FTS5 or a tsvector). How a search stays fast at a million posts: it
+Every filter of archiver/catalog/query.py, and of the parsed `q` (archiver/catalog/syntax.py),
+becomes a condition here, in portable SQL (the full-text part comes from the backend: FTS5 or a
+tsvector, and so does the relevance rank: bm25 or ts_rank). How a search stays fast at a million posts: it
 first collects up to COUNT_CAP + 1 matching ids (the count); below the cap the page is read by id;
 above it the backend picks how to walk to the page (`Backend.page_order`). A query by dates alone
-lists the newest first by the date it filters on, along that date's index.
+lists the newest first by the date it filters on, along that date's index. Sorting by relevance
+or by posting date ranks or sorts every match instead (benchmarks/bench_search.py times it).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from archiver.catalog.query import SearchQuery
-from archiver.catalog.text import Clause, handle_norm, parse_query, tokenize
+from archiver.catalog.syntax import parse_search
+from archiver.catalog.text import Clause, handle_norm, tokenize
 
 if TYPE_CHECKING:
     from archiver.catalog.core import Catalog
@@ -27,7 +30,7 @@ COUNT_CAP = 1_000
 @dataclass
 class SearchResult:
     """`total` counts matches up to COUNT_CAP; `total_exact` is False when there are more.
-    `hits` are what Catalog.hits gives: one dict per post, newest archived first."""
+    `hits` are what Catalog.hits gives: one dict per post, in the query's sort order."""
 
     total: int
     hits: list[dict[str, Any]] = field(default_factory=list)
@@ -39,28 +42,50 @@ class SearchResult:
 
 
 def run_search(catalog: Catalog, query: SearchQuery) -> SearchResult:
-    """Posts (their latest capture) matching every filter of `query`, the most recently archived
-    post first (by the time of its first capture: see core.post_row_id); a query by dates alone
-    lists the newest first by the date it filters on."""
+    """Posts (their latest capture) matching every filter of `query` and its parsed `q`
+    (archiver/catalog/syntax.py), in the `query.sort` order: "relevance" (the backend's rank, then
+    the newest archived), "posted" (newest posted first, posts without a date last) or "captured"
+    (the most recently archived post first, by the time of its first capture: see core.post_row_id;
+    a query by dates alone lists the newest first by the date it filters on). Without a sort:
+    relevance when there are words (in `q` or `author`), else captured. A filter given both in `q`
+    and as a field must hold both ways, so two different values match nothing. Raises InputError
+    when `q` does not parse (a query built without validation)."""
+    parsed = parse_search(query.q)
+    author = _author_clauses(query.author)
+    if query.author is not None and query.author.strip() and not author:
+        return SearchResult(0)  # an author made only of punctuation matches no one
+    handles = set(parsed.handles) | ({handle_norm(query.handle) or ""} if query.handle is not None else set())
+    providers = set(parsed.providers) | ({query.provider} if query.provider is not None else set())
+    if len(handles) > 1 or len(providers) > 1:
+        return SearchResult(0)  # a post has one author and one provider
+    handle = next(iter(handles), None)
+    words = parsed.text
     where: list[str] = []
     params: list[Any] = []
-    words, author = parse_query(query.q), _author_clauses(query.author)
     source, order = "posts p", "p.id"
-    handle = handle_norm(query.handle) if query.handle is not None else None
+    positive = bool(parsed.positive or author)
+    rank: tuple[str, list[Any]] | None = None
     # With words, the handle is part of the full-text match (one index lookup for both).
-    handle_in_text = bool(handle) and bool(words or author)
-    if words or author:
+    handle_in_text = bool(handle) and (positive or words is not None)
+    if positive or handle_in_text:
         source, frag, extra, order = catalog.backend.match_sql(words, author, handle if handle_in_text else None)
         where.append(frag)
         params += extra
-    elif query.author is not None and query.author.strip():
-        return SearchResult(0)  # an author made only of punctuation matches no one
-    if query.handle is not None and not handle_in_text:
+        if positive:
+            rank = catalog.backend.rank_sql(words, author, handle if handle_in_text else None)
+    elif words is not None:  # only exclusions, next to a filter (the parser refuses them alone)
+        frag, extra = catalog.backend.exclude_sql(parsed.negative)
+        where.append(frag)
+        params += extra
+    if handle is not None and not handle_in_text:
         where.append("p.handle_norm = ?")
         params.append(handle)
-    if query.provider is not None:
+    if providers:
         where.append("p.provider = ?")
-        params.append(query.provider)
+        params += list(providers)
+    for lang in parsed.langs:
+        where.append("(lower(p.lang) = ? OR lower(p.lang) LIKE ?)")  # hi also finds hi-IN
+        params += [lang, lang + "-%"]
     dated = []
     for col, since, until in (("posted_at", query.posted_since, query.posted_until),
                               ("captured_at", query.captured_since, query.captured_until)):
@@ -75,6 +100,9 @@ def run_search(catalog: Catalog, query: SearchQuery) -> SearchResult:
     if query.status:
         where.append(f"p.status IN ({', '.join('?' for _ in query.status)})")
         params += query.status
+    for status in parsed.statuses:
+        where.append("p.status = ?")
+        params.append(status)
     if query.article_id is not None:
         where.append("(p.provider, p.post_id) IN (SELECT provider, post_id FROM items "
                      "WHERE article_id = ? AND kind = 'embed')")
@@ -88,20 +116,39 @@ def run_search(catalog: Catalog, query: SearchQuery) -> SearchResult:
                      f"blobs b ON b.sha256 = m.sha256 WHERE length(b.dhash) = 16 AND {dist} <= ?)")
         params += [query.near_dhash, query.distance]
     cond = " WHERE " + " AND ".join(where) if where else ""
-    rows, found = _page(catalog, source, cond, params, order, dated, query.limit, query.offset)
+    sort = query.sort or ("relevance" if positive else "captured")
+    if sort == "relevance" and rank is None:
+        sort = "captured"  # nothing to rank by: no words
+    rows, found = _page(catalog, _Select(source, cond, params, order, dated), query.limit, query.offset,
+                        sort, rank)
     return SearchResult(min(found, COUNT_CAP), catalog.hits(rows), found <= COUNT_CAP)
 
 
-def _page(catalog: Catalog, source: str, cond: str, params: list[Any], order: str, dated: list[str],
-          limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+@dataclass(frozen=True)
+class _Select:
+    source: str  # FROM
+    cond: str  # " WHERE ..." or ""
+    params: list[Any]  # of cond
+    order: str  # orders like p.id
+    dated: list[str]  # the date columns filtered on
+
+
+def _page(catalog: Catalog, sel: _Select, limit: int, offset: int, sort: str,
+          rank: tuple[str, list[Any]] | None) -> tuple[list[dict[str, Any]], int]:
     """(the page's post rows, matches found up to COUNT_CAP + 1)."""
+    source, cond, params, order, dated = sel.source, sel.cond, sel.params, sel.order, sel.dated
     # Counting (up to the cap) collects the matching ids in whatever order is cheapest; by dates,
     # the date index alone counts them, and then only the number of rows found is used.
     found = [r["id"] for r in catalog.query(f"SELECT {'1' if dated else 'p.id'} AS id FROM {source}{cond} "  # noqa: S608
                                             "LIMIT ?", [*params, COUNT_CAP + 1])]
     if not found:
         return [], 0
-    if dated:
+    if sort in ("relevance", "posted"):
+        # Relevance ranks every match (bm25 or ts_rank); by posting date, a top-N sort of the matches.
+        by, extra = rank if sort == "relevance" and rank else ("p.posted_at DESC NULLS LAST", [])
+        rows = catalog.query(f"SELECT p.* FROM {source}{cond} ORDER BY {by}, p.id DESC LIMIT ? OFFSET ?",  # noqa: S608
+                             [*params, *extra, limit, offset])
+    elif dated:
         # Ids follow capture time, so walking them newest first to an old date range would read
         # most of the table: a query by dates alone lists newest first by that date, along its index.
         order_by = f"p.{dated[0]} DESC, p.id DESC" if order == "p.id" else f"{order} DESC"

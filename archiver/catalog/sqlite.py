@@ -15,11 +15,47 @@ from typing import Any, ClassVar
 
 from archiver.catalog.base import ThreadConnections
 from archiver.catalog.schema import posts_table
+from archiver.catalog.syntax import All, AnyOf, Node, Not, Term
 from archiver.catalog.text import Clause
 
 # The handle as one FTS token (hex, so the ascii tokenizer never splits it): words by one account
 # are then one FTS query instead of a walk over every post holding the words.
 HANDLE_DOC = "handle_doc TEXT GENERATED ALWAYS AS ('h' || lower(hex(handle_norm))) VIRTUAL"
+
+
+def _phrase(c: Clause, column: str = "") -> str:
+    quoted = '"' + " ".join(t.replace('"', '""') for t in c.tokens) + '"' + (" *" if c.prefix else "")
+    return f"({column} : {quoted})" if column else quoted
+
+
+def _fts(node: Node) -> str:
+    """`node` in FTS5 query syntax, every part in parentheses; tokens only ever inside quotes."""
+    if isinstance(node, Term):
+        return _phrase(node.clause)
+    if isinstance(node, AnyOf):
+        return "(" + " OR ".join(_fts(p) for p in node.parts) + ")"
+    if isinstance(node, All):
+        return _combine([_fts(p) for p in node.parts if not isinstance(p, Not)],
+                        [_fts(p.node) for p in node.parts if isinstance(p, Not)])
+    raise TypeError(f"an exclusion stands only inside an All: {node!r}")
+
+
+def _combine(positive: Sequence[str], negative: Sequence[str]) -> str:
+    expr = "(" + " AND ".join(positive) + ")"
+    for neg in negative:
+        expr = f"({expr} NOT {neg})"  # FTS5's NOT is binary: what the left side finds, less the right
+    return expr
+
+
+def fts_query(words: All | None, author: Sequence[Clause], handle: str | None) -> str:
+    """The FTS5 MATCH expression: the positive parts of `words`, the `author` clauses on author_doc
+    and the handle token, ANDed, less each exclusion of `words`."""
+    parts = words.parts if words else ()
+    positive = [_fts(p) for p in parts if not isinstance(p, Not)]
+    positive += [_phrase(c, "author_doc") for c in author]
+    if handle:
+        positive.append(f'(handle_doc : "h{handle.encode().hex()}")')
+    return _combine(positive, [_fts(p.node) for p in parts if isinstance(p, Not)])
 
 
 def hamming(a: str | None, b: str | None) -> int | None:
@@ -85,17 +121,22 @@ class SqliteBackend(ThreadConnections):
         return [" ".join(text_tokens), " ".join(author_tokens)]  # handle_doc is computed by SQLite
 
     @staticmethod
-    def match_sql(words: Sequence[Clause], author: Sequence[Clause],
+    def match_sql(words: All | None, author: Sequence[Clause],
                   handle: str | None) -> tuple[str, str, list[Any], str]:
         """(FROM, WHERE fragment, parameters, ORDER column): FTS5 walks its matches newest id first."""
-        def phrase(c: Clause) -> str:
-            return '"' + " ".join(t.replace('"', '""') for t in c.tokens) + '"' + (" *" if c.prefix else "")
+        return ("posts_fts f JOIN posts p ON p.id = f.rowid", "posts_fts MATCH ?",
+                [fts_query(words, author, handle)], "f.rowid")
 
-        parts = [phrase(c) for c in words] + [f"author_doc : {phrase(c)}" for c in author]
-        if handle:
-            parts.append(f'handle_doc : "h{handle.encode().hex()}"')
-        return ("posts_fts f JOIN posts p ON p.id = f.rowid", "posts_fts MATCH ?", [" AND ".join(parts)],
-                "f.rowid")
+    @staticmethod
+    def rank_sql(words: All | None, author: Sequence[Clause], handle: str | None) -> tuple[str, list[Any]]:
+        """FTS5's bm25 of the match (lower is better)."""
+        return "f.rank", []
+
+    @staticmethod
+    def exclude_sql(nodes: Sequence[Node]) -> tuple[str, list[Any]]:
+        """Posts that FTS5 does not find for any of `nodes`."""
+        return ("p.id NOT IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)",
+                [_fts(AnyOf(tuple(nodes)) if len(nodes) > 1 else nodes[0])])
 
     def upgrade(self) -> None:
         """Give a catalog written by an older release its handle column, then rebuild the FTS table."""

@@ -11,8 +11,9 @@ token character, so a token is never split again); PostgreSQL stores them as a `
 A post's words come in parts (its text, then the words of its link card and poll): `doc_tokens`
 puts PART_BREAK between them, a token no query ever has, so no phrase spans two parts.
 
-Queries use the same cut: words must all match (AND), "quoted words" must be adjacent, a trailing
-`*` makes the last token a prefix. A query string is never SQL: it only ever becomes tokens.
+Queries use the same cut (the query language itself is archiver/catalog/syntax.py): a word or a
+"phrase" becomes the tokens that must be adjacent, a trailing `*` makes the last token a prefix. A
+query string is never SQL: it only ever becomes tokens.
 """
 
 from __future__ import annotations
@@ -90,6 +91,17 @@ def doc_tokens(*parts: str | None) -> list[str]:
     return out
 
 
+@cache
+def _whole_char_re() -> re.Pattern[str]:
+    symbols = [cp for cp in range(0x2000, sys.maxunicode + 1) if unicodedata.category(chr(cp)) == "So"]
+    return re.compile(f"[{_CJK}]|[{_ranges(symbols)}]")
+
+
+def whole_char(token: str) -> bool:
+    """Whether `token` is one CJK character or one symbol (emoji): a token of its own, never a word."""
+    return len(token) == 1 and _whole_char_re().fullmatch(token) is not None
+
+
 @dataclass(frozen=True)
 class Clause:
     """Tokens that must appear next to each other; `prefix` makes the last one a prefix."""
@@ -102,7 +114,9 @@ _QUERY_PART = re.compile(r'"([^"]*)"(\*?)|([^\s"]+)')
 
 
 def parse_query(q: str) -> list[Clause]:
-    """Clauses of a user query: words, "phrases" and prefix* terms, all required."""
+    """The words of `q` as a bag of clauses (each word or "phrase", prefix* kept), at most
+    MAX_QUERY_CLAUSES: [] when `q` has no word at all. Only a check that a query searches something;
+    search itself parses the query language (archiver.catalog.syntax.parse_search)."""
     clauses: list[Clause] = []
     for m in _QUERY_PART.finditer(q or ""):
         phrase, star, word = m.group(1), m.group(2), m.group(3)

@@ -1,0 +1,384 @@
+"""The search query language: what a user types into `q` (CLI, API and web page alike), parsed once.
+
+`q` used to be a bag of words: an unbalanced quote silently matched nothing and a query of only
+punctuation matched every post. Now it is a small documented language (SYNTAX_HELP), parsed into a
+tree of full-text terms plus filters, or refused with one InputError line that says what is wrong.
+Terms are cut with archiver.catalog.text's `tokenize`, the cut the index uses, so a phrase typed in
+Hindi or Arabic finds exactly what was indexed. The backends turn the tree into FTS5 or tsquery
+syntax from tokens only: nothing typed ever becomes SQL or backend syntax.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Union
+
+from archiver.catalog.text import Clause, handle_norm, tokenize, whole_char
+from archiver.errors import InputError
+from archiver.providers.base import EMBED_STATUSES
+from archiver.storage.layout import PROVIDER_RE
+
+MAX_TERMS = 16  # words, phrases and prefixes in one query
+MAX_DEPTH = 4  # parentheses inside parentheses
+MIN_PREFIX = 2  # characters before a `*`
+MAX_HANDLE = 100
+SHOWN = 40  # characters of user input quoted in an error
+FILTERS = ("from", "provider", "lang", "status")
+_LANG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+SYNTAX_HELP = """\
+Search syntax (the same in `archiver search`, GET /v1/search `q` and the search page):
+
+  word word       every word must appear (any script: Hindi, Arabic, CJK, emoji; case and
+                  Arabic diacritics do not matter)
+  "exact phrase"  the words next to each other, in this order
+  prefix*         words starting with "prefix" (at least 2 characters before the *);
+                  "a phras"* ends a phrase with a prefix
+  -word  -"a phrase"  leave out posts that have it
+  a OR b          either (OR in capitals; a lower-case "or" is a word)
+  ( )             group: a (b OR c) -(d e)
+  from:handle  @handle    posts by this account (with or without @)
+  provider:twitter        posts from this provider
+  lang:hi                 posts in this language (hi also matches hi-IN)
+  status:deleted          posts whose latest capture has this status
+
+Precedence: OR binds tighter than the implicit AND, so `modi rally OR speech` means
+modi AND (rally OR speech); use parentheses for anything else.
+Filters (from:, provider:, lang:, status:) apply to the whole query: they cannot be excluded,
+be part of an OR or stand inside parentheses. A filter in the query and the same filter given
+as its own field (--handle, --provider, --status) must both hold, so two different values
+match nothing.
+A query needs something to match: a word, a phrase, a prefix or a filter; exclusions alone are
+refused. An empty query lists every post. At most 16 terms and 500 characters.
+Sort: relevance (the default when there are words), posted (newest posted first) or
+captured (newest archived first; the default without words).
+"""
+
+
+# --- the tree --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Term:
+    """One word, phrase or prefix: its tokens must appear next to each other."""
+
+    clause: Clause
+
+
+@dataclass(frozen=True)
+class Not:
+    """Posts without `node`; only ever a part of an All that has a positive part."""
+
+    node: Node
+
+
+@dataclass(frozen=True)
+class All:
+    """Every part (a Not part: its node absent); at least one part is not a Not."""
+
+    parts: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one of the parts (never a Not)."""
+
+    parts: tuple[Node, ...]
+
+
+Node = Union[Term, Not, All, AnyOf]  # noqa: UP007 (a runtime alias; `|` on forward names fails)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed query: `text` (None: no full-text part) and the filters, each a tuple of
+    normalized values that must all hold (handles without @ and case-folded, languages lower case)."""
+
+    text: All | None = None
+    handles: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    langs: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+
+    @property
+    def positive(self) -> list[Node]:
+        """The top-level parts that must match."""
+        return [p for p in self.text.parts if not isinstance(p, Not)] if self.text else []
+
+    @property
+    def negative(self) -> list[Node]:
+        """The nodes of the top-level exclusions."""
+        return [p.node for p in self.text.parts if isinstance(p, Not)] if self.text else []
+
+    @property
+    def has_filters(self) -> bool:
+        """Whether `q` holds a from:, provider:, lang: or status: filter."""
+        return bool(self.handles or self.providers or self.langs or self.statuses)
+
+    def clauses(self) -> list[Clause]:
+        """The clauses of every term that counts for a match (not those of exclusions), in order."""
+        out: list[Clause] = []
+
+        def walk(node: Node) -> None:
+            if isinstance(node, Term):
+                out.append(node.clause)
+            elif isinstance(node, All | AnyOf):
+                for part in node.parts:
+                    walk(part)
+
+        for node in self.positive:
+            walk(node)
+        return out
+
+
+# --- lexing ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # "word", "phrase", "filter", "(", ")", "OR", "AND"
+    text: str  # as typed (for errors), the value for a filter
+    neg: bool = False
+    star: bool = False
+    field: str = ""
+
+
+def shown(text: str, limit: int = SHOWN) -> str:
+    """`text` for an error line: control characters and runs of blanks as one space, cut to `limit`
+    characters with an ellipsis, in single quotes."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return "'" + (flat if len(flat) <= limit else flat[:limit - 1] + "…") + "'"
+
+
+def _lex(q: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(q)
+    while i < n:
+        ch = q[i]
+        if ch.isspace():
+            i += 1
+            continue
+        if ch in "()":
+            toks.append(_Tok(ch, ch))
+            i += 1
+            continue
+        neg = False
+        start = i
+        if ch == "-":
+            if i + 1 >= n or q[i + 1].isspace():
+                raise InputError("'-' alone: put it right before a word or \"phrase\" to leave it out (-word)")
+            if q[i + 1] in "-)":  # a dash of punctuation (--, :-)), not an exclusion
+                j = i
+                while j < n and q[j] == "-":
+                    j += 1
+                toks.append(_Tok("word", q[i:j]))
+                i = j
+                continue
+            neg, i = True, i + 1
+            if q[i] == "(":
+                toks.append(_Tok("(", "(", neg=True))
+                i += 1
+                continue
+        if q[i] == '"':
+            end = q.find('"', i + 1)
+            if end < 0:
+                raise InputError(f"unbalanced quote: {shown(q[i:])} has no closing \"")
+            star = end + 1 < n and q[end + 1] == "*"
+            toks.append(_Tok("phrase", q[i + 1:end], neg, star))
+            i = end + 1 + star
+            continue
+        j = i
+        while j < n and not q[j].isspace() and q[j] not in '"()':
+            j += 1
+        word = q[i:j]
+        typed = q[start:j]
+        i = j
+        if word in ("OR", "AND") and not neg:
+            toks.append(_Tok(word, word))
+            continue
+        name, colon, value = word.partition(":")
+        if word.startswith("@") and len(word) > 1:
+            toks.append(_Tok("filter", word[1:], neg, field="from"))
+        elif colon and name.isascii() and name.isalpha():
+            if name.lower() in FILTERS:
+                if not value:
+                    raise InputError(f"{shown(typed)}: give the value right after the colon "
+                                     f"({name.lower()}:value)")
+                toks.append(_Tok("filter", value, neg, field=name.lower()))
+            elif value and not value.startswith("//"):  # a URL's scheme is not a filter
+                raise InputError(f"unknown filter {shown(name + ':')}: known are "
+                                 f"{', '.join(f + ':' for f in FILTERS)} (quote it to search the words)")
+            else:
+                toks.append(_Tok("word", word, neg))
+        else:
+            toks.append(_Tok("word", word, neg))
+    return toks
+
+
+# --- parsing ---------------------------------------------------------------------------------------
+class _Parser:
+    def __init__(self, toks: list[_Tok]) -> None:
+        self.toks = toks
+        self.i = 0
+        self.filters: dict[str, list[str]] = {f: [] for f in FILTERS}
+        self.terms = 0
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def items(self, depth: int) -> list[Node]:
+        """Parts ANDed together up to the end or a `)`; groups not excluded are merged in."""
+        out: list[Node] = []
+        while (tok := self.peek()) is not None and tok.kind != ")":
+            if tok.kind in ("OR", "AND"):
+                raise InputError(f"{tok.kind} needs a word, \"phrase\" or group on each side")
+            node = self.alternatives(depth)
+            if isinstance(node, All):
+                out += node.parts  # (a b) inside an AND is a b
+            elif isinstance(node, Term | Not | AnyOf):
+                out.append(node)
+            if (tok := self.peek()) is not None and tok.kind == "AND":
+                self.i += 1
+                nxt = self.peek()
+                if nxt is None or nxt.kind in (")", "OR", "AND"):
+                    raise InputError("AND needs a word, \"phrase\" or group on each side")
+        return out
+
+    def alternatives(self, depth: int) -> Node | str | None:
+        first = self.unary(depth)
+        alts = [first]
+        while (tok := self.peek()) is not None and tok.kind == "OR":
+            self.i += 1
+            nxt = self.peek()
+            if nxt is None or nxt.kind in (")", "OR", "AND"):
+                raise InputError("OR needs a word, \"phrase\" or group on each side")
+            alts.append(self.unary(depth))
+        if len(alts) == 1:
+            return first
+        if any(a == "filter" for a in alts):
+            raise InputError("a filter (from:, provider:, lang:, status:) cannot be part of an OR: "
+                             "it applies to the whole query")
+        if any(isinstance(a, Not) for a in alts):
+            raise InputError("an exclusion (-word) cannot be part of an OR")
+        kept = [a for a in alts if isinstance(a, Term | All | AnyOf)]
+        if len(kept) < len(alts):
+            raise InputError("OR needs a word, \"phrase\" or group on each side (punctuation is not searched)")
+        flat: list[Node] = []
+        for a in kept:
+            flat += a.parts if isinstance(a, AnyOf) else [a]
+        return AnyOf(tuple(flat))
+
+    def unary(self, depth: int) -> Node | str | None:
+        """A term, a group, an exclusion, "filter" (recorded in self.filters) or None (punctuation)."""
+        tok = self.toks[self.i]
+        self.i += 1
+        if tok.kind == "(":
+            if depth >= MAX_DEPTH:
+                raise InputError(f"too many parentheses inside each other (at most {MAX_DEPTH})")
+            inner = self.items(depth + 1)
+            close = self.peek()
+            if close is None:
+                raise InputError("unbalanced parenthesis: a '(' has no closing ')'")
+            self.i += 1
+            if not inner:
+                raise InputError("() holds nothing to search")
+            group: Node = inner[0] if len(inner) == 1 else All(tuple(inner))
+            if not tok.neg:
+                return group
+            if isinstance(group, Not):
+                raise InputError("a group of exclusions alone matches nothing: add a word, \"phrase\" or prefix to it")
+            return Not(group)
+        if tok.kind == ")":
+            raise InputError("unbalanced parenthesis: a ')' has no opening '('")
+        if tok.kind == "filter":
+            return self.filter(tok, depth)
+        node = self.term(tok)
+        return Not(node) if tok.neg and node is not None else node  # -!!! leaves out nothing
+
+    def filter(self, tok: _Tok, depth: int) -> str:
+        typed = f"{tok.field}:{tok.text}"
+        if tok.neg:
+            raise InputError(f"-{shown(typed)}: a filter cannot be excluded")
+        if depth:
+            raise InputError(f"{shown(typed)}: a filter applies to the whole query, not inside ( )")
+        nxt = self.peek()
+        if nxt is not None and nxt.kind == "OR":
+            raise InputError("a filter (from:, provider:, lang:, status:) cannot be part of an OR: "
+                             "it applies to the whole query")
+        value = tok.text
+        if tok.field == "from":
+            handle = handle_norm(value) or ""
+            if not handle or len(handle) > MAX_HANDLE or not all(c.isalnum() or c in "_.-" for c in handle):
+                raise InputError(f"{shown(typed)}: expected a handle (letters, digits, _ . -; "
+                                 f"at most {MAX_HANDLE})")
+            self.filters["from"].append(handle)
+        elif tok.field == "provider":
+            if not PROVIDER_RE.fullmatch(value):
+                raise InputError(f"{shown(typed)}: expected a provider name such as twitter or instagram")
+            self.filters["provider"].append(value)
+        elif tok.field == "lang":
+            lang = value.lower()
+            if not (2 <= len(lang) <= 35 and set(lang) <= _LANG_CHARS and lang[0].isalpha()):
+                raise InputError(f"{shown(typed)}: expected a language code such as hi, ar or en-GB")
+            self.filters["lang"].append(lang)
+        else:
+            if value not in EMBED_STATUSES:
+                raise InputError(f"{shown(typed)}: expected one of {', '.join(EMBED_STATUSES)}")
+            self.filters["status"].append(value)
+        return "filter"
+
+    def term(self, tok: _Tok) -> Term | None:
+        raw = tok.text
+        star = tok.star
+        if tok.kind == "word":
+            if raw.strip("*") == "":
+                raise InputError(f"{shown(raw)}: a '*' ends a word to make it a prefix (prefix*)")
+            star = raw.endswith("*")
+        toks = tokenize(raw)
+        if not toks:
+            return None  # punctuation alone is not searched
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise InputError(f"too many terms: at most {MAX_TERMS} words, phrases and prefixes")
+        if star and whole_char(toks[-1]):
+            star = False  # a CJK character or an emoji is a whole token: nothing to widen
+        if star and len(toks[-1]) < MIN_PREFIX:
+            raise InputError(f"{shown(raw)}: a prefix needs at least {MIN_PREFIX} characters before the *")
+        return Term(Clause(tuple(toks), star))
+
+
+def _check(node: Node) -> None:
+    """Every All (a group) needs a part that is not an exclusion."""
+    if isinstance(node, All):
+        if all(isinstance(p, Not) for p in node.parts):
+            raise InputError("a group of exclusions alone matches nothing: add a word, \"phrase\" or prefix to it")
+        for p in node.parts:
+            _check(p)
+    elif isinstance(node, Not | AnyOf):
+        for p in (node.node,) if isinstance(node, Not) else node.parts:
+            _check(p)
+
+
+@lru_cache(maxsize=512)
+def parse_search(q: str) -> Parsed:
+    """Parse a user's query (SYNTAX_HELP). An empty or blank `q` is Parsed() (no condition).
+
+    Raises InputError, one line quoting at most SHOWN characters of the input, for what it cannot
+    parse: an unbalanced quote or parenthesis, a dangling OR or AND, a '-' alone, an unknown or
+    empty filter, a prefix under MIN_PREFIX characters, more than MAX_TERMS terms, or a query with
+    nothing to match (only punctuation, or only exclusions).
+    """
+    if not q.strip():
+        return Parsed()
+    parser = _Parser(_lex(q))
+    parts = parser.items(0)
+    if parser.peek() is not None:
+        raise InputError("unbalanced parenthesis: a ')' has no opening '('")
+    f = parser.filters
+    result = Parsed(All(tuple(parts)) if parts else None, tuple(dict.fromkeys(f["from"])),
+                    tuple(dict.fromkeys(f["provider"])), tuple(dict.fromkeys(f["lang"])),
+                    tuple(dict.fromkeys(f["status"])))
+    if not result.positive and not result.has_filters:
+        if result.negative:
+            raise InputError(f"{shown(q)} only leaves out: add a word, \"phrase\", prefix* or filter to match")
+        raise InputError(f"{shown(q)} has no word to search (punctuation alone is not searched)")
+    for part in parts:
+        _check(part.node if isinstance(part, Not) else part)
+    return result
