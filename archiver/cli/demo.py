@@ -1,11 +1,19 @@
-"""`archiver demo`: the whole pipeline, offline, on a bundled Hindi/English article.
+"""`archiver demo`: the whole pipeline, offline, on a bundled Hindi/English article, or on yours.
 
-A local fixture origin plays Twitter's oEmbed, syndication and t.co endpoints and the newspaper's
-image host; the article is archived by the local runner on the default storage (local directory +
-SQLite), and the demo prints what it stored and what it changed in the article: for each embed, what
-its manifest (schema v2) says (the status in plain words, whether the text is whole and which source
-gave it, the counts with the time they were read, the edit chain, the size each medium was stored
-at, a link card, a poll, missing parts).
+A local fixture origin plays Twitter's oEmbed, syndication and t.co endpoints (and the other
+platforms' oEmbed endpoints) and the newspaper's image host; the article is archived by the local
+runner on the configured storage (by default a local directory + SQLite under ARCHIVER_HOME), and the
+demo prints what it stored and what it changed in the article: for each embed, what its manifest
+(schema v2) says (the status in plain words, whether the text is whole and which source gave it, the
+counts with the time they were read, the edit chain, the size each medium was stored at, a link
+card, a poll, missing parts).
+
+The sample's post is a Hindi tweet by @ANI, so the README's examples (a search in Devanagari, an
+export, a hold) have something to find. `archiver demo ARTICLE.html` archives an article of one's own
+the same way: the fixture origin answers for the sample's tweet and for those given with `--tweets`
+(a JSON list of TweetFixture fields); any other post is answered as the platform answers for a post
+that does not exist, so its status says so (the demo notes which posts the origin did not know).
+Its images are fetched from their own hosts.
 """
 
 from __future__ import annotations
@@ -16,18 +24,23 @@ import sys
 from importlib import resources
 from typing import Any
 
+from archiver.article.decode import article_id_for
 from archiver.article.input import ArticleInput
 from archiver.capture.cards.content import missing_summary, status_note
 from archiver.capture.manifest import STATUS_WORDS
+from archiver.cli.kinds import shown
 from archiver.compliance.timestamps import load_record, missing_tsas
 from archiver.config.settings import Settings
+from archiver.errors import InputError
 from archiver.runners.local import archive
 from archiver.runtime import Runtime
 from archiver.storage.layout import patch_key
-from archiver.testing.fixture_origin import FixtureOrigin
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture
 
 ARTICLE_ID = "demo-sco-jaishankar-lavrov"
 DEMO_PORT = 38471
+MAX_TWEETS_FILE = 1024 * 1024
+MAX_TWEETS = 1000
 TWEET_ID = "1945048830047662087"
 IMAGE_PATH = (
     "/young-bharat-news/media/media_files/2025/07/15/"
@@ -36,17 +49,17 @@ IMAGE_PATH = (
 
 
 def demo_tweet() -> dict[str, Any]:
-    """The demo's one tweet, as TweetFixture fields (id, handle, text, a 1200x800 photo...), for the fixture origin."""
+    """The demo's one tweet, in Hindi, as TweetFixture fields (id, handle, text, a 1200x800 photo...), for the
+    fixture origin; the sample article's blockquote shows the same text."""
     return {
         "id": TWEET_ID,
         "handle": "ANI",
         "name": "ANI",
-        "lang": "en",
+        "lang": "hi",
         "created_at": "2025-07-15T09:12:33.000Z",
         "text": (
-            "Russia's Foreign Minister Sergey Lavrov and Minister of External Affairs of India Dr S "
-            "Jaishankar hold a meeting on the sidelines of the SCO Council of Foreign Ministers meeting "
-            "in Tianjin, China\n\n(Source: Ministry of Foreign Affairs of Russia)"
+            "रूस के विदेश मंत्री सर्गेई लावरोव और भारत के विदेश मंत्री डॉ. एस. जयशंकर ने चीन के तियानजिन में SCO "
+            "विदेश मंत्रियों की परिषद की बैठक के मौके पर मुलाकात की\n\n(सोर्स: रूस का विदेश मंत्रालय)"
         ),
         "photos": [{"name": "Gw0ANIsco1.jpg", "width": 1200, "height": 800,
                     "alt": "Sergey Lavrov and Dr S Jaishankar shake hands in Tianjin"}],
@@ -56,27 +69,88 @@ def demo_tweet() -> dict[str, Any]:
     }
 
 
-def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> int:
-    """Archive the sample article against a local fixture origin and write what happened to
-    `out` (stdout): a readable account, or with `as_json` the archive report plus "stored", "changes"
-    and "storage". Returns the exit code (0)."""
+def load_tweets(path: str) -> list[TweetFixture]:
+    """The tweets of a `--tweets` file: a JSON list (at most MAX_TWEETS) of objects with TweetFixture's
+    fields (id, handle, name, text, lang, created_at, photos, ...). InputError (one line) for a file
+    over MAX_TWEETS_FILE bytes, one that is not such a list, or an entry TweetFixture refuses."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_TWEETS_FILE + 1)
+    except OSError as exc:
+        raise InputError(f"--tweets {shown(path)}: {exc.strerror or exc}") from None
+    if len(data) > MAX_TWEETS_FILE:
+        raise InputError(f"--tweets {shown(path)} is over {MAX_TWEETS_FILE:,} bytes")
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"--tweets {shown(path)} is not JSON: {shown(exc, 100)}") from None
+    if not isinstance(doc, list) or len(doc) > MAX_TWEETS:
+        raise InputError(f"--tweets {shown(path)}: expected a JSON list of at most {MAX_TWEETS} tweets")
+    out = []
+    for i, entry in enumerate(doc):
+        if not isinstance(entry, dict):
+            raise InputError(f"--tweets {shown(path)}: entry {i} is not an object")
+        try:
+            out.append(TweetFixture(**entry))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"--tweets {shown(path)}: entry {i}: {shown(exc, 120)}") from None
+    return out
+
+
+def _read_article(path: str, limit: int) -> bytes:
+    """The bytes of the article file at `path`; InputError when it is over `limit` bytes or unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"{shown(path)}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise InputError(f"{shown(path)} is over the limit of {limit:,} bytes (ARCHIVER_MAX_ARTICLE_BYTES)")
+    return data
+
+
+def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None, article_path: str | None = None,
+             tweets_path: str | None = None, base_url: str | None = None, article_id: str | None = None) -> int:
+    """Archive the sample article (or the file at `article_path`) against a local fixture origin and write
+    what happened to `out` (stdout): a readable account, or with `as_json` the archive report plus
+    "stored", "changes", "storage" and "unknown_posts" (the twitter posts the origin did not know).
+
+    The origin knows the sample's tweet and those of `tweets_path` (`load_tweets`). `base_url` is the
+    URL the given article is published at (default: a page of the origin); `article_id` its id
+    (default: a hash of its bytes). Returns the exit code (0). InputError for an unusable article or
+    tweets file."""
     out = out or sys.stdout
-    template = resources.files("archiver.samples").joinpath("demo-article.html").read_text(encoding="utf-8")
-    # A fixed port when free, so the article's bytes (and so its plan) are the same at every run.
-    with FixtureOrigin(tweets=[demo_tweet()], images={IMAGE_PATH: _lead_image()}, port=DEMO_PORT) as origin:
-        article = template.replace("{ORIGIN}", origin.base_url).encode("utf-8")
+    extra = load_tweets(tweets_path) if tweets_path else []
+    if article_path is None:
+        template = resources.files("archiver.samples").joinpath("demo-article.html").read_text(encoding="utf-8")
+    else:
+        given = _read_article(article_path, settings.max_article_bytes)
+    fixtures = [TweetFixture(**demo_tweet()), *extra]
+    known = {t.id for t in fixtures}
+    # A fixed port when free, so the sample's bytes (and so its plan) are the same at every run.
+    with FixtureOrigin(tweets=fixtures, images={IMAGE_PATH: _lead_image()}, port=DEMO_PORT) as origin:
+        if article_path is None:
+            article = template.replace("{ORIGIN}", origin.base_url).encode("utf-8")
+            the_input = ArticleInput(article, base_url=origin.base_url + "/news/")
+            the_id = ARTICLE_ID
+        else:
+            article = given
+            the_input = ArticleInput(article, url=base_url, base_url=base_url or origin.base_url + "/news/")
+            the_id = article_id or article_id_for(article)
         demo_settings = settings.replace(**origin.settings_overrides())
         with Runtime.from_settings(demo_settings) as rt:
             before = set(rt.store.list(""))
-            rep = archive(rt, ArticleInput(article, base_url=origin.base_url + "/news/"), article_id=ARTICLE_ID)
+            rep = archive(rt, the_input, article_id=the_id)
             after = set(rt.store.list(""))
-            patch = json.loads(rt.store.get(patch_key(ARTICLE_ID, rep["version"])))
+            patch = json.loads(rt.store.get(patch_key(the_id, rep["version"])))
             # The report's "snapshot" is each embed's manifest key.
             manifests = {e["snapshot"]: json.loads(rt.store.get(e["snapshot"])) for e in rep["embeds"] if e["snapshot"]}
             trusted = trusted_time_lines(rt, list(manifests))
+    unknown = [e["post_id"] for e in rep["embeds"]
+               if e["provider"] == "twitter" and e["post_id"] and e["post_id"] not in known]
     new_keys = sorted(after - before)
     if as_json:
-        out.write(json.dumps({**rep, "stored": new_keys, "changes": patch["ops"],
+        out.write(json.dumps({**rep, "stored": new_keys, "changes": patch["ops"], "unknown_posts": unknown,
                               "storage": demo_settings.storage_url}, ensure_ascii=False, indent=2) + "\n")
         return 0
     w = out.write
@@ -99,6 +173,12 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
             w(f"    sources: {names}\n")
         if e.get("error"):
             w(f"    error: {e['error']}\n")
+        if e["provider"] == "twitter" and e["post_id"] in unknown:
+            w("    (the fixture origin does not know this post and answered as the platform does for a post that "
+              "does not exist; give it with --tweets FILE)\n")
+        elif e["provider"] != "twitter":
+            w("    (the fixture origin answers this platform's oEmbed only for posts it was given; offline, "
+              "this status is the origin's answer)\n")
     w("images:\n")
     for i in rep["images"]:
         w(f"  {i['url']}\n    {i['status']} sha256 {i['sha256']}\n    -> {i['stable_url']}\n")
@@ -106,7 +186,7 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None) -> i
             w(f"    error: {i['error']}\n")
     w(f"\nwhat changed in the article (version {rep['version']}, {len(patch['ops'])} span(s); "
       "every other byte is identical):\n")
-    source = article.decode("utf-8")
+    source = article.decode("utf-8", errors="replace")
     for op in patch["ops"]:
         if op["old"]:
             w(f"  at {op['start']}-{op['end']}:\n    - {op['old']}\n    + {op['new']}\n")
@@ -188,8 +268,9 @@ def manifest_lines(m: dict[str, Any]) -> list[str]:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """`archiver demo`: run_demo on stdout, as JSON with `--json`; returns 0."""
-    return run_demo(settings, as_json=args.json)
+    """`archiver demo [ARTICLE] [--tweets FILE]`: run_demo on stdout, as JSON with `--json`; returns 0."""
+    return run_demo(settings, as_json=args.json, article_path=args.article, tweets_path=args.tweets,
+                    base_url=args.base_url, article_id=args.article_id)
 
 
 def _lead_image() -> bytes:
