@@ -13,16 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 from PIL import Image
 
 from archiver.capture.cards.content import (
     MAX_POLL_CHOICES,
     PREVIEW_NOTE,
+    attribution_parts,
     card_content,
     missing_summary,
     status_note,
 )
 from archiver.capture.cards.html_card import quoted_parts, render_card_html
+from archiver.capture.cards.page import render_capture_page
 from archiver.capture.cards.png_card import MAX_PNG_HEIGHT, render_card_png
 from archiver.capture.fetch import Fetcher
 from archiver.capture.manifest import (
@@ -248,10 +251,38 @@ def test_hostile_and_malformed_polls_and_cards_never_raise_and_stay_bounded(stor
 
 
 def test_names_and_handles_are_isolated(store: LocalStore) -> None:
+    """The attribution line ``— الجزيرة (@AJArabic) July 21, 2025`` keeps its logical order in a
+    left-to-right card: name, handle and date each in its own <bdi>, the line itself not dir=auto (which
+    made the whole line right-to-left); the card's header and the capture page isolate alike."""
     m = manifest()
     m["author"].update(name="الجزيرة", handle="AJArabic")
-    fragment = render_card_html(m, store)
-    assert "<bdi>الجزيرة</bdi>" in fragment and "@<bdi>AJArabic</bdi>" in fragment
+    shown = "— الجزيرة (@AJArabic) July 21, 2025"
+    m["attribution"].update(shown=shown)
+    soup = BeautifulSoup(render_card_html(m, store), "html5lib")
+    header = soup.find("header")
+    assert [b.get_text() for b in header.find_all("bdi")] == ["الجزيرة", "@AJArabic"]
+    line = soup.find("p", class_="archiver-attribution")
+    assert line.get_text() == shown and "dir" not in line.attrs
+    assert [b.get_text() for b in line.find_all("bdi")] == ["الجزيرة", "@AJArabic", "July 21, 2025"]
+    assert [str(c) for c in line.children if isinstance(c, str)] == ["— ", " (", ") "]
+    page = BeautifulSoup(render_capture_page(m, store), "html5lib")
+    post = next(dd for dd in page.find_all("dd") if dd.find("code") and dd.find("bdi"))
+    assert [b.get_text() for b in post.find_all("bdi")] == ["الجزيرة", "@AJArabic"]
+    assert post.get_text().endswith("by الجزيرة (@AJArabic)")
+
+
+@pytest.mark.parametrize("shown", ["— الجزيرة (@AJArabic) July 21, 2025", "— ANI (@ANI) July 15, 2025",
+                                   "&mdash; שלום (@x) 3 במאי 2024 ", "shared by (@handle)", "no handle at all",
+                                   "— (( @a ) b", "— name (@h)"])
+def test_attribution_parts_cover_the_line(shown: str) -> None:
+    parts = attribution_parts(shown)
+    assert "".join(p for p, _ in parts) == shown and all(p for p, _ in parts)
+    assert any(iso for _, iso in parts)
+    if "(@" in shown and shown.count("(") == 1:
+        assert any(iso and p.startswith("@") for p, iso in parts)
+    with_fields = attribution_parts("— الجزيرة (@AJArabic) July 21, 2025", "الجزيرة", "AJArabic", "July 21, 2025")
+    assert with_fields == (("— ", False), ("الجزيرة", True), (" (", False), ("@AJArabic", True), (") ", False),
+                           ("July 21, 2025", True))
 
 
 # --- through a real capture ------------------------------------------------------------------------

@@ -103,7 +103,8 @@ def body(rt: Runtime, n: int) -> bytes:
 
 def test_restore_then_revert_give_exact_bytes(tmp_settings: Callable[..., Settings], origin: FixtureOrigin,
                                              receiver: Receiver) -> None:
-    rt = setup(tmp_settings, origin, cms_callback_url=receiver.url, cms_callback_secret="s3cret")
+    rt = setup(tmp_settings, origin, cms_callback_url=receiver.url, cms_callback_secret="s3cret",
+               restore_style="iframe")
     res, key = card_for(rt)
     v1 = body(rt, 1).decode()
     assert restore(rt, "story")["new_version"] is False  # nothing is dead yet

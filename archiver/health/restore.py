@@ -2,11 +2,12 @@
 
 Restore works on the CURRENT version's bytes: each dead item's occurrences (spans in the source the
 plan was made from) are carried through the chain of version patches to where they sit now, and
-only those spans change — a dead tweet embed becomes a frame showing its static card (the embed
-markup it replaces stays in the new version's patch, so the restore can be reversed), a dead image
-points at its stable copy. Revert writes an earlier version's bytes, exactly, as a new current
-version. Both go through article.versions.write_version, tell the CMS through a signed callback, and are
-audit-logged.
+only those spans change — a dead tweet embed becomes its inline static card in the article's own
+markup (setting ``restore_style = "inline"``, the default: archiver/capture/cards/inline.py), or a
+sandboxed frame showing its stored HTML card (``"iframe"``); the embed markup it replaces stays in the
+new version's patch, so the restore can be reversed. A dead image points at its stable copy.
+Revert writes an earlier version's bytes, exactly, as a new current version. Both go through
+article.versions.write_version, tell the CMS through a signed callback, and are audit-logged.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from archiver.article.versions import (
 )
 from archiver.auth import Principal
 from archiver.capture.cards.html_card import card_frame
-from archiver.capture.manifest import CAPTURED_STATUSES
+from archiver.capture.cards.inline import InlineCard, gone_note, inline_card_html, is_amp
+from archiver.capture.manifest import CAPTURED_STATUSES, GONE_STATUSES
 from archiver.compliance import audit
 from archiver.errors import ArchiverError, InputError
 from archiver.health.callback import notify_cms
-from archiver.health.originals import dead_among, ensure_schema, originals_of, url_sha256
+from archiver.health.originals import dead_among, ensure_schema, load_record, originals_of, url_sha256
 from archiver.records.plan import EmbedItem, ImageItem
 from archiver.records.result import EmbedResult, ImageResult, ItemResult
 from archiver.records.version import Version
@@ -57,12 +59,20 @@ def _history(rt: Runtime, article_id: str) -> list[Version]:
 
 
 # --- what a dead item becomes ---------------------------------------------------------------------
-def card_key(rt: Runtime, result: ItemResult | None) -> str:
-    """The static card of the item's capture; RestoreError when there is none."""
+def captured(result: ItemResult | None) -> EmbedResult:
+    """The item's result when it names a capture holding the post (archived or partial); RestoreError
+    when there is none to restore from."""
     embed = result if isinstance(result, EmbedResult) else None
     if embed is None or embed.status not in CAPTURED_STATUSES or not embed.manifest_key:
         raise RestoreError(f"no archived copy of {result.url if result else None} to restore from "
                            f"(capture status {result.status if result else None!r})")
+    return embed
+
+
+def card_key(rt: Runtime, result: ItemResult | None) -> str:
+    """The static card of the item's capture; RestoreError when there is none."""
+    embed = captured(result)
+    assert embed.manifest_key is not None  # captured() checked it
     manifest = json.loads(rt.store.get(embed.manifest_key))
     key = (manifest.get("cards") or {}).get("html") or embed.manifest_key.removesuffix(".json") + ".card.html"
     if not isinstance(key, str) or not rt.store.exists(key):
@@ -82,24 +92,68 @@ def card_markup(rt: Runtime, result: EmbedResult, key: str, *, html_context: boo
                       version_date=result.captured_at or "")
 
 
+def why_gone(rt: Runtime, result: EmbedResult) -> str:
+    """The note saying the post is no longer at its source, and why: from the latest later capture of the
+    post that found it gone (deleted, suspended, withheld …: ``inline.gone_note``), else from its link's
+    health (dead); "" when neither says so. Read from the catalog and storage, so restoring again
+    with nothing new learnt gives the same note."""
+    if result.post_id:
+        row = rt.catalog.latest_capture(result.provider, result.post_id, result.captured_at or "", GONE_STATUSES)
+        if row is not None and row.get("manifest_key") and row["manifest_key"] != result.manifest_key:
+            try:
+                note = gone_note(json.loads(rt.store.get(row["manifest_key"])))
+            except (ObjectNotFound, ValueError):
+                note = ""
+            if note:
+                return note
+    if result.url and (load_record(rt, result.url) or {}).get("state") == "dead":
+        return "No longer available at the source: the link to the post stopped working."
+    return ""
+
+
+def inline_markup(rt: Runtime, result: EmbedResult, *, html_context: bool, amp: bool) -> str:
+    """The inline static card of the item's capture (HTML; ``inline.inline_card_html``), or the capture
+    page's public URL (text, Markdown lines). RestoreError when the capture's manifest cannot be read."""
+    assert result.manifest_key is not None  # captured() checked it
+    page = version_page_url(rt, result.manifest_key)
+    if not html_context:
+        return page
+    try:
+        manifest = json.loads(rt.store.get(result.manifest_key))
+    except ValueError as exc:
+        raise RestoreError(f"the capture {result.capture_id} of {result.url} has an unreadable manifest: "
+                           f"{str(exc)[:200]}") from None
+    if not isinstance(manifest, dict):
+        raise RestoreError(f"the capture {result.capture_id} of {result.url} has no manifest object")
+    card = InlineCard(page_url=page, original=result.url or "", version_date=result.captured_at or "",
+                      tz=rt.settings.display_timezone, gone=why_gone(rt, result), amp=amp)
+    return inline_card_html(manifest, rt.store, card)
+
+
 def _replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch], item: EmbedItem | ImageItem,
                   res: ItemResult | None) -> list[Replacement]:
-    """What restoring `item` (with its result `res`) changes in the current version's `text`."""
+    """What restoring `item` (with its result `res`) changes in the current version's `text`: each
+    occurrence's span, carried through `chain`, replaced by what the item becomes, as it reads back
+    once encoded in the article's `encoding` (characters it lacks become character references)."""
     reps = []
-    key = card_key(rt, res) if isinstance(item, EmbedItem) else None
+    inline = rt.settings.restore_style == "inline"
+    embed = captured(res) if isinstance(item, EmbedItem) else None
+    key = card_key(rt, res) if embed is not None and not inline else None
     stable_url = res.stable_url if isinstance(res, ImageResult) else None
     if isinstance(item, ImageItem) and not stable_url:
         raise RestoreError(f"no stable copy of {item.url} (capture status {res.status if res else None!r})")
+    amp = is_amp(text) if embed is not None and inline else False
+    made: dict[bool, str] = {}
     for occ in item.occurrences:
         span = map_span(chain, occ.start, occ.end)
         if span is None:
             raise RestoreError(f"an edit in a later version cut across {item.url} at {occ.start}")
         old = text[span[0]:span[1]]
-        if key is not None and isinstance(res, EmbedResult):
-            new = card_markup(rt, res, key, html_context=old.lstrip().startswith("<"))
-        else:
-            new = stable_url or ""
-        new = encodable(new, encoding)
+        html_context = old.lstrip().startswith("<")
+        if embed is not None and html_context not in made:
+            made[html_context] = (inline_markup(rt, embed, html_context=html_context, amp=amp) if inline
+                                  else card_markup(rt, embed, key or "", html_context=html_context))
+        new = encodable(made[html_context] if embed is not None else stable_url or "", encoding)
         if new != old:
             reps.append(Replacement(span[0], span[1], new))
     return reps

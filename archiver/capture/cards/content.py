@@ -124,15 +124,15 @@ def display_date(value: Any) -> str:
     return f"{dt.day} {dt:%b %Y, %H:%M} UTC"
 
 
-def display_text(m: dict[str, Any]) -> str:
+def display_text(m: dict[str, Any], limit: int = MAX_TEXT_CHARS) -> str:
     """The post's text as a card shows it: expanded links, no trailing media link, at most
-    MAX_TEXT_CHARS characters (then an ellipsis)."""
+    ``limit`` characters (MAX_TEXT_CHARS by default; then an ellipsis)."""
     # A tombstoned post's note quotes the tombstone already.
     tombstone = clean(m.get("tombstone")) if m.get("status") != "tombstoned" else ""
     text = clean(m.get("text_expanded")) or clean(m.get("text")) or tombstone
     if m.get("media"):
         text = _MEDIA_LINK.sub("", text)
-    return text[:MAX_TEXT_CHARS] + ("…" if len(text) > MAX_TEXT_CHARS else "")
+    return text[:limit] + ("…" if len(text) > limit else "")
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -275,6 +275,44 @@ def edit_note(m: dict[str, Any]) -> str:
     return f"The post was edited: the article showed an earlier version{tail}."
 
 
+# "— Name (@handle) Date": the lead (a dash, "shared by"), the name, the handle in brackets, the date.
+_SHOWN = re.compile(r"(?P<lead>[^(]*?[—–―-]\s*|)(?P<name>[^()]*?)(?P<open>\s*\(\s*)(?P<handle>[^()\s]{1,120})"
+                    r"(?P<close>\s*\)\s*)(?P<date>.*)", re.S)
+
+
+def attribution_parts(shown: str, author: str = "", handle: str = "", date: str = "") -> tuple[tuple[str, bool], ...]:
+    """An attribution line (``— الجزيرة (@AJArabic) July 21, 2025``) cut into (text, isolated) parts that
+    concatenate back to it, so a renderer puts each isolated part in its own bidi isolate (``<bdi>``)
+    and a right-to-left name in a left-to-right line (or a left-to-right handle or date in a
+    right-to-left one) keeps the line in logical order. Name, handle and date are isolated; the dash,
+    brackets and spaces between them are not. ``author``, ``handle`` and ``date`` (what discovery read
+    of the line) are used when the line holds them in that order, else the line's own shape; a line
+    of another shape is one isolate. ``()`` for an empty line."""
+    if not shown:
+        return ()
+    if author and handle and date:
+        at = shown.find(author)
+        h = shown.find(handle, at + len(author)) if at >= 0 else -1
+        d = shown.find(date, h + len(handle)) if h >= 0 else -1
+        if d >= 0:
+            cuts = [(shown[:at], False), (author, True), (shown[at + len(author):h], False), (handle, True),
+                    (shown[h + len(handle):d], False), (date, True), (shown[d + len(date):], False)]
+            # "@" stays with the handle it belongs to
+            if cuts[2][0].endswith("@"):
+                cuts[2], cuts[3] = (cuts[2][0][:-1], False), ("@" + handle, True)
+            return tuple(p for p in cuts if p[0])
+    m = _SHOWN.fullmatch(shown)
+    if not m:
+        return ((shown, True),)
+    date_text = m.group("date")
+    tail = len(date_text) - len(date_text.rstrip())
+    parts = [(m.group("lead"), False), (m.group("name").rstrip(), True),
+             (m.group("name")[len(m.group("name").rstrip()):] + m.group("open"), False), (m.group("handle"), True),
+             (m.group("close"), False), (date_text[:len(date_text) - tail], True),
+             (date_text[len(date_text) - tail:], False)]
+    return tuple(p for p in parts if p[0])
+
+
 @dataclass(frozen=True)
 class Media:
     """One medium of the post: ``kind`` is the manifest's type (photo, video, animated_gif, ...);
@@ -285,6 +323,8 @@ class Media:
     key: Any
     poster_key: Any
     alt: str
+    width: int | None = None  # pixels as the manifest gives them (a positive int), else None
+    height: int | None = None
 
     @property
     def moving(self) -> bool:
@@ -426,6 +466,8 @@ class CardContent:
     edit: str = ""  # a stale version: the article showed an earlier version
     link: LinkPreview | None = None
     poll: PollView | None = None
+    # ``shown`` cut into (text, isolated) parts: name, handle and date isolated (``attribution_parts``)
+    shown_parts: tuple[tuple[str, bool], ...] = ()
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -449,9 +491,16 @@ def _related(store: ObjectStore, m: dict[str, Any], relation: str, label: str) -
     return Related(label, True, name, handle, display_text(rm), safe_url(ref.get("url")), clean(ref.get("post_id")))
 
 
-def card_content(manifest: dict[str, Any], store: ObjectStore) -> CardContent:
+def _pixels(value: Any) -> int | None:
+    """A width or height from a manifest: a positive int (not a bool) up to 100000, else None."""
+    n = _count(value)
+    return n if n and n <= 100_000 else None
+
+
+def card_content(manifest: dict[str, Any], store: ObjectStore, text_limit: int = MAX_TEXT_CHARS) -> CardContent:
     """Read ``manifest`` (any shape: wrong types show as nothing) and the stored manifests of its quoted
-    and parent posts, once, into what both cards show."""
+    and parent posts, once, into what the cards show; the post's text is cut at ``text_limit``
+    characters (the inline card keeps more of it than the fixed-size cards)."""
     m = manifest
     status = clean(m.get("status"))
     name, handle = author_of(m)
@@ -459,7 +508,7 @@ def card_content(manifest: dict[str, Any], store: ObjectStore) -> CardContent:
     lang = clean(m.get("lang"))
     attribution = _dict(m.get("attribution"))
     media = tuple(Media(str(x.get("type")), x.get("status") == "archived", x.get("key"), x.get("poster_key"),
-                        clean(x.get("alt_text")))
+                        clean(x.get("alt_text")), _pixels(x.get("width")), _pixels(x.get("height")))
                   for x in (m.get("media") if isinstance(m.get("media"), list) else []) if isinstance(x, dict))
     related = (_related(store, m, "quoted", "Quoting"), _related(store, m, "parent", "Replying to"))
     source_lines = attribution.get("source_lines") or []
@@ -469,12 +518,14 @@ def card_content(manifest: dict[str, Any], store: ObjectStore) -> CardContent:
         avatar_sha256=sha if isinstance(sha, str) and _SHA256.fullmatch(sha) else None,
         lang=lang if _LANG.fullmatch(lang) else None,
         note=status_note(m),
-        text=display_text(m),
+        text=display_text(m, text_limit),
         media=media,
         related=tuple(r for r in related if r is not None),
         created=display_date(m.get("created_at")) or clean(attribution.get("date")),
         created_at=clean(m.get("created_at")),
         shown=clean(attribution.get("shown")),
+        shown_parts=attribution_parts(clean(attribution.get("shown")), clean(attribution.get("author")),
+                                      clean(attribution.get("handle")), clean(attribution.get("date"))),
         source_lines=tuple(clean(x) for x in source_lines if isinstance(x, str)),
         original=safe_url(m.get("url")),
         captured=display_date(m.get("captured_at")),
