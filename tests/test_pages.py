@@ -69,6 +69,15 @@ def audit_events(corpus: pc.Corpus, action: str) -> list[dict[str, Any]]:
         [action])
 
 
+def error_line(r: Any) -> str:
+    """The one line of an error page (never the API's JSON on a page's path, never a traceback)."""
+    assert r.headers["content-type"].startswith("text/html"), (r.status_code, r.headers, r.text[:200])
+    assert f"({r.status_code})" in r.text and "Traceback" not in r.text and 'File "' not in r.text, r.text[:500]
+    found = re.findall(r'<p class="error-line">([^<]*)</p>', r.text)
+    assert len(found) == 1 and found[0].strip() and "\n" not in found[0], r.text[:500]
+    return html.unescape(found[0])
+
+
 def assert_no_hostile_markup(page: str) -> None:
     for marker in pc.HOSTILE:
         assert marker not in page, marker
@@ -170,7 +179,7 @@ def test_forms_from_other_sites_are_refused(app: Any, corpus: pc.Corpus, headers
     # Login CSRF (signing a victim in as someone else) and logout CSRF: refused before anything is read.
     client = client_for(app, corpus, None)
     r = client.post("/login", data={"token": corpus.tokens["admin"], "next": "/"}, headers=headers)
-    assert r.status_code == 403 and "cross-site" in r.json()["detail"]
+    assert r.status_code == 403 and "cross-site" in error_line(r)
     assert "archiver_session" not in r.headers.get("set-cookie", "")
     signed_in = client_for(app, corpus, "editor")
     csrf = csrf_of(signed_in.get("/search").text)
@@ -334,7 +343,11 @@ def test_article_page_lists_versions_embeds_and_images(compliance: TestClient, c
     assert "https://archive.example/media/posts/twitter/" in page  # stable URLs of the snapshots
     assert page.count('class="badge status-archived"') >= 4
     assert re.search(r'<img class="thumb" src="/evidence/derived/[0-9a-f]{64}/thumb.webp"', page)
-    assert 'id="health"' not in page
+    # Link health is there from the moment of archiving: nothing checked yet, so every item is unchecked,
+    # and a compliance user sees no Restore or Revert button.
+    assert 'id="health"' in page and "Not checked yet" in page
+    assert page.count('class="badge status-unchecked"') == 5
+    assert "Restore" not in page and "Revert" not in page and "/restore" not in page
     assert_no_hostile_markup(page)
     assert "%22%3E%3Cscript%3Ealert(6)" in page
     assert audit_events(corpus, "view")[-1]["target"] == "article:story-hi"
@@ -348,7 +361,8 @@ def test_article_version_is_served_as_inert_text(compliance: TestClient, corpus:
     assert r.content == corpus.runtime.store.get("articles/story-hi/v1")
 
 
-def test_article_page_renders_a_health_block_when_provided(compliance: TestClient, corpus: pc.Corpus) -> None:
+def test_article_page_renders_a_health_block_when_provided(app: Any, compliance: TestClient,
+                                                            corpus: pc.Corpus) -> None:
     plan_items = {}
 
     def health(_rt: Any, article_id: str) -> dict[str, Any]:
@@ -359,13 +373,15 @@ def test_article_page_renders_a_health_block_when_provided(compliance: TestClien
         return {"state": "dead", "checked_at": "2025-08-01T00:00:00Z", "items": plan_items,
                 "restore_url": f"/v1/articles/{article_id}/restore"}
 
+    previous = list(articles._health_source)
     articles.provide_article_health(health)
     try:
         page = compliance.get("/articles/story-hi").text
+        editor_page = client_for(app, corpus, "editor").get("/articles/story-hi").text
     finally:
-        articles._health_source.clear()
-    assert 'id="health"' in page
-    assert '<form method="post" action="/v1/articles/story-hi/restore">' in page
+        articles._health_source[:] = previous
+    assert 'id="health"' in page and "Restore" not in page  # compliance never sees the button
+    assert '<form method="post" action="/v1/articles/story-hi/restore">' in editor_page
     assert page.count('class="badge status-dead"') >= 3 and "&lt;b&gt;404&lt;/b&gt;" in page
 
 
@@ -518,7 +534,8 @@ def test_post_page_says_what_each_source_said_and_every_v2_part(v2: dict[str, An
     assert '<a href="https://coast.example.org/survey" rel="noreferrer noopener nofollow">' in page
     assert "Trains 412 67.5%" in seen and "Buses 198 32.5%" in seen and "final results" in seen
     assert '<meter min="0" max="610" value="412">' in page
-    assert "1234 likes · 56 in the conversation (read at 2025-07-15T09:12:33.000Z" in seen
+    assert "1234 likes · 56 in the conversation (read at 15 Jul 2025, 09:12 UTC;" in seen
+    assert '<time class="when" datetime="2025-07-15T09:12:33Z" title="15 Jul 2025, 09:12:33 UTC">' in page
     assert ('@<bdi>HarbourFerries</bdi></span> (<bdi>Harbour Ferries</bdi>) <span class="muted">id 44000001</span>'
             in page) and "#<bdi>DuneWatch</bdi>" in page
 

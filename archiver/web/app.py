@@ -17,8 +17,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from archiver import __version__
 from archiver.auth import ROLES, Principal
@@ -30,7 +32,7 @@ from archiver.web import errors
 from archiver.web.copies import CSP, content_type_for, load_copy
 from archiver.web.deps import require_role
 from archiver.web.guard import RequestGuard, origin_of
-from archiver.web.routes import api, articles, health, keys, memento, pages
+from archiver.web.routes import api, articles, compliance, health, keys, memento, pages
 
 
 def publish_cap(settings: Settings) -> int:
@@ -72,7 +74,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
-    app.include_router(memento.router)  # before /media/{key}: its TimeGates and TimeMaps live under /media/
+    # Before /media/{key}: the TimeGates and TimeMaps live under /media/.
+    app.include_router(answer_head(memento.router))
 
     @app.head("/media/{key:path}", include_in_schema=False)  # Memento readers HEAD a capture page
     @app.get("/media/{key:path}", tags=["public"], response_class=Response,
@@ -93,8 +96,62 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         headers.update(memento.page_headers(rt, key))  # a capture page: Memento-Datetime, Link
         return Response(content=data, media_type=content_type_for(key, data), headers=headers)
 
-    for routes in (api, health, pages, articles, keys):
-        app.include_router(routes.router)
+    for routes in (api, health, pages, articles, compliance, keys):
+        app.include_router(answer_head(routes.router))
+    answer_head(app.router)
 
     errors.install(app)
+    errors.install_page_renderer(app, pages.error_page)
+    app.add_middleware(HeadWithoutBody)
     return app
+
+
+# Where HEAD answers as GET does (same status and headers, no body): the stored copies and capture pages
+# (/media/, /evidence/), the stylesheet, the signing keys and the liveness check. Pages and the API are
+# left out: their GETs are audited views and searches, which a HEAD must not record.
+HEAD_PREFIXES = ("/media/", "/evidence/", "/static/", "/.well-known/")
+HEAD_PATHS = frozenset({"/healthz"})
+
+
+def answer_head(router: APIRouter) -> APIRouter:
+    """Give every GET route of `router` under HEAD_PREFIXES (or at HEAD_PATHS) a HEAD twin: the same
+    endpoint, route class and response class (so the same dependencies, status and headers), unless
+    the path answers HEAD already. Idempotent (the route modules' routers are shared by every app);
+    returns `router`."""
+    routes = [r for r in router.routes if isinstance(r, APIRoute)]
+    has_head = {r.path for r in routes if "HEAD" in r.methods}
+    for route in routes:
+        if "GET" in route.methods and route.path not in has_head and (
+                route.path in HEAD_PATHS or route.path.startswith(HEAD_PREFIXES)):
+            router.add_api_route(route.path, route.endpoint, methods=["HEAD"], include_in_schema=False,
+                                 response_class=route.response_class, status_code=route.status_code,
+                                 dependencies=route.dependencies, route_class_override=type(route))
+            has_head.add(route.path)
+    return router
+
+
+class HeadWithoutBody:
+    """ASGI middleware: a HEAD request's answer keeps the status and every header (Content-Length and
+    Content-Type included) of the GET it mirrors, and sends no body bytes, whatever the route wrote."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        ended = False
+
+        async def send_headers_only(message: Message) -> None:
+            nonlocal ended
+            if message["type"] == "http.response.body":
+                if ended:
+                    return
+                ended = not message.get("more_body", False)
+                if not ended:
+                    return  # drop the chunk; the last one (empty) ends the answer
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app(scope, receive, send_headers_only)

@@ -10,13 +10,25 @@ Every error is `{"detail": "one line"}` (ErrorOut), except
 What an error says never shows where things are stored (`public_detail`): URLs and DSNs have their
 credentials masked (archiver.redact), local storage and catalog locations (file:// and sqlite://
 URLs, the paths under the service's home, quoted absolute paths) become "[local path]".
+
+**JSON or a page: decided by the path alone** (`wants_json`). The API's paths answer JSON errors:
+/v1 and everything under /v1/, /metrics, /openapi.json, /healthz, everything under /media/ (stable
+copies, capture pages, TimeGates and TimeMaps that programs read) and under /.well-known/. Every other
+path is the web UI's (the pages, /login, /evidence/, /static/, and any unknown path): its errors are a
+styled page (error.html, with the navigation when signed in) giving the status and one line: an
+unknown path (404), a method the path does not take (405, with Allow), an address whose values do not
+validate (422: the field and what is wrong, never the value), a body over its cap (413, from the
+request guard), an internal error (500: "internal error" and an error id that the server log records
+with the traceback; the page shows no traceback). The Accept header does not change this: a path
+answers errors in one form only, so a cache, a test and a person see the same thing.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+import secrets
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +37,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.types import Scope
 
 from archiver.errors import ArchiverError, InputError
 from archiver.faults import is_infrastructure_error
@@ -154,6 +169,65 @@ def unavailable_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {redact_text(text.splitlines()[0]) if text else ''}"
 
 
+# --- JSON or a page ---------------------------------------------------------------------------------
+JSON_PATHS = frozenset({"/v1", "/metrics", "/openapi.json", "/healthz"})
+JSON_PREFIXES = ("/v1/", "/media/", "/.well-known/")
+# The page's one line for each status a page may meet; `detail` adds what exactly when it says more.
+PAGE_TITLES = {400: "Bad request", 401: "Sign-in needed", 403: "Not allowed", 404: "Not found",
+               405: "Method not allowed", 408: "Too slow", 409: "Conflict", 410: "Gone",
+               413: "Too large", 422: "Not valid", 500: "Internal error", 503: "Unavailable"}
+# Renders the error page: (connection, status, one-line detail, error id or None) -> an HTML response.
+PageRenderer = Callable[[HTTPConnection, int, str, "str | None"], Response]
+
+
+def wants_json(path: str) -> bool:
+    """Whether errors on `path` are the API's JSON (see the module docstring) rather than a page."""
+    return path in JSON_PATHS or path.startswith(JSON_PREFIXES)
+
+
+def install_page_renderer(app: FastAPI, renderer: PageRenderer) -> None:
+    """Use `renderer` for the error pages of `app` (the web UI's error.html; archiver/web/app.py)."""
+    app.state.error_page = renderer
+
+
+def validation_line(errors: Sequence[Any]) -> str:
+    """A validation error as one line for a page: `page: Input should be greater than or equal to 1`
+    (each problem's field and message, never the submitted value), at most MAX_MESSAGE characters."""
+    parts = []
+    for p in problems(errors)[:3]:
+        where = ".".join(str(x) for x in p["loc"] if x not in ("query", "path", "body", "header"))
+        parts.append(f"{where}: {p['msg']}" if where else p["msg"])
+    line = "; ".join(parts) or "the request does not validate"
+    return line[:MAX_MESSAGE]
+
+
+def error_response(conn: HTTPConnection, status: int, detail: str, headers: dict[str, str] | None = None,
+                   error_id: str | None = None) -> Response:
+    """The answer to an error: `{"detail": detail}` on an API path, else the error page (status, the
+    one line, the error id of a 500) when the app has a page renderer. `detail` is made public
+    (public_detail) and cut to one line of at most MAX_MESSAGE characters."""
+    app = conn.scope.get("app")
+    roots = local_roots(app) if app is not None and hasattr(app.state, "runtime") else []
+    line = " ".join(public_detail(detail, roots).split())[:MAX_MESSAGE]
+    renderer = getattr(app.state, "error_page", None) if app is not None else None
+    if renderer is None or wants_json(conn.url.path):
+        return JSONResponse({"detail": line}, status_code=status, headers=headers)
+    response = renderer(conn, status, line, error_id)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def scope_error_response(scope: Scope, status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    """error_response for a middleware that has only the ASGI scope (the request guard's refusals)."""
+    return error_response(HTTPConnection(scope), status, detail, headers)
+
+
+def new_error_id() -> str:
+    """A short random id that ties a 500 page to its server log line (12 hex characters)."""
+    return secrets.token_hex(6)
+
+
 def install(app: FastAPI) -> None:
     """The app's error handlers: HTTP errors and InputError (400) and ArchiverError (503) as ErrorOut
     with public_detail, validation errors as ValidationErrorOut, an infrastructure fault 503 with
@@ -168,34 +242,44 @@ def install(app: FastAPI) -> None:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    def answer(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse({"detail": public_detail(message, local_roots(request.app))}, status_code=status,
-                            headers=headers)
+    def answer(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+        if wants_json(request.url.path):
+            return JSONResponse({"detail": public_detail(message, local_roots(request.app))}, status_code=status,
+                                headers=headers)
+        return error_response(request, status, message, headers)
 
     @app.exception_handler(HTTPException)
-    def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    def http_error(request: Request, exc: HTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else "error"
         return answer(request, exc.status_code, detail, dict(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)
-    def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": problems(exc.errors())}, status_code=422)
+    def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if wants_json(request.url.path):
+            return JSONResponse({"detail": problems(exc.errors())}, status_code=422)
+        return error_response(request, 422, validation_line(exc.errors()))
 
     @app.exception_handler(InputError)
-    def bad_input(request: Request, exc: InputError) -> JSONResponse:
+    def bad_input(request: Request, exc: InputError) -> Response:
         return answer(request, 400, str(exc))
 
     @app.exception_handler(ArchiverError)
-    def unavailable(request: Request, exc: ArchiverError) -> JSONResponse:
+    def unavailable(request: Request, exc: ArchiverError) -> Response:
         return answer(request, 503, str(exc))
 
     @app.exception_handler(Exception)
-    def internal(request: Request, exc: Exception) -> JSONResponse:
+    def internal(request: Request, exc: Exception) -> Response:
         if is_infrastructure_error(exc):  # where no RequestGuard runs (archiver/web/guard.py does it first)
             log.warning("%s %s: 503, %s", request.method, request.url.path, unavailable_reason(exc))
-            return JSONResponse({"detail": UNAVAILABLE}, status_code=503, headers={"Retry-After": "30"})
-        log.error("%s %s: internal error", request.method, request.url.path, exc_info=exc)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+            if wants_json(request.url.path):
+                return JSONResponse({"detail": UNAVAILABLE}, status_code=503, headers={"Retry-After": "30"})
+            return error_response(request, 503, UNAVAILABLE, {"Retry-After": "30"})
+        error_id = new_error_id()
+        log.error("%s %s: internal error %s", request.method, request.url.path, error_id, exc_info=exc)
+        if wants_json(request.url.path):
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        return error_response(request, 500, "internal error: something went wrong on the server, not in what "
+                              "you asked; the server log has the details under this error id", error_id=error_id)
 
 
 def validation_error(loc: Sequence[str | int], msg: str) -> RequestValidationError:

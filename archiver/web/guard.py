@@ -35,13 +35,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from archiver.faults import is_infrastructure_error
 from archiver.runtime import Runtime
 from archiver.web.deps import CALLER_KEY, SAFE_METHODS, bearer_token, identify
-from archiver.web.errors import UNAVAILABLE, unavailable_reason
+from archiver.web.errors import UNAVAILABLE, scope_error_response, unavailable_reason
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +204,10 @@ class RequestGuard:
 
 async def _refuse(scope: Scope, send: Send, status: int, detail: str, headers: Mapping[str, str] | None = None,
                   ) -> None:
-    """Answer `{"detail": detail}` with `status`, closing the connection (the body is left unread)."""
-    response = JSONResponse({"detail": detail}, status_code=status,
-                            headers={**(headers or {}), "Connection": "close", "Cache-Control": "no-store"})
+    """Answer `{"detail": detail}` with `status` (the error page on a page's path: errors.error_response),
+    closing the connection (the body is left unread)."""
+    response = await run_in_threadpool(scope_error_response, scope, status, detail,
+                                       {**(headers or {}), "Connection": "close", "Cache-Control": "no-store"})
 
     async def no_body() -> Message:
         return {"type": "http.disconnect"}

@@ -34,6 +34,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup, escape
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from archiver.auth import Principal, authenticate
 from archiver.capture.cards.content import (
@@ -56,8 +57,8 @@ from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, PUBLIC_PREFIXES, derived_key
 from archiver.web.copies import CSP as MEDIA_CSP
 from archiver.web.copies import content_type_for, load_copy
-from archiver.web.deps import check_csrf, get_runtime, require_role
-from archiver.web.errors import local_roots, public_detail
+from archiver.web.deps import check_csrf, get_runtime, identify, require_role
+from archiver.web.errors import PAGE_TITLES, error_response
 from archiver.web.sessions import (
     COOKIE_NAME,
     CSRF_FIELD,
@@ -78,6 +79,13 @@ FORMER_SEARCH_NAMES = {"posted_from": "posted_since", "posted_to": "posted_until
 # Who may open which page (admin may do everything): publishers only use the publish hook.
 SEARCH_ROLES = ("compliance", "editor")
 ARTICLE_ROLES = ("editor", "compliance")
+HEALTH_ROLES = ("editor", "compliance")
+COMPLIANCE_ROLES = ("compliance",)
+# The navigation: (path, label, roles that may open it; admin may open all). A page is "current" when
+# the path asked for is its path or under it ("/" is the search page).
+NAV = (("/search", "Search", SEARCH_ROLES), ("/articles", "Articles", ARTICLE_ROLES),
+       ("/health", "Link health", HEALTH_ROLES), ("/holds", "Holds and takedowns", COMPLIANCE_ROLES),
+       ("/exports", "Exports", COMPLIANCE_ROLES))
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; "
@@ -118,8 +126,22 @@ def ext_url(value: Any) -> str | None:
     return value if parts.scheme in ("http", "https") and parts.netloc else None
 
 
+def may(principal: Principal | None, roles: tuple[str, ...]) -> bool:
+    """Whether `principal` has one of `roles` (admin has them all); False for no principal."""
+    return principal is not None and (principal.role == "admin" or principal.role in roles)
+
+
+def nav_for(principal: Principal | None, path: str) -> list[dict[str, Any]]:
+    """The navigation links `principal` may follow: [{href, label, current}], `current` for the page at
+    `path` (or under it); empty when nobody is signed in."""
+    path = "/search" if path == "/" else path
+    return [{"href": href, "label": label, "current": path == href or path.startswith(href + "/")}
+            for href, label, roles in NAV if may(principal, roles)]
+
+
 class PageRoute(APIRoute):
-    """Errors of page routes as pages: no login → the login form, 403/404 → a readable page."""
+    """Errors of page routes as pages: no login → the login form, others → the error page
+    (archiver/web/errors.py decides the form of every error by its path)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -128,12 +150,11 @@ class PageRoute(APIRoute):
             try:
                 return await handler(request)
             except HTTPException as exc:
-                if exc.status_code == 401:
+                if exc.status_code == 401 and request.method in ("GET", "HEAD"):
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
-                detail = public_detail(str(exc.detail), local_roots(request.app))
-                return render(request, "error.html", {"status": exc.status_code, "detail": detail},
-                              status_code=exc.status_code)
+                return await run_in_threadpool(error_response, request, exc.status_code, str(exc.detail),
+                                               dict(exc.headers or {}))
 
         return page_handler
 
@@ -150,7 +171,37 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     context.setdefault("csrf_field", CSRF_FIELD)
     runtime = getattr(request.app.state, "runtime", None)
     context.setdefault("display_tz", runtime.settings.display_timezone if runtime is not None else "UTC")
+    context.setdefault("nav", nav_for(context["principal"], request.url.path))
+    context.setdefault("can_comply", may(context["principal"], COMPLIANCE_ROLES))
+    context.setdefault("notice", NOTICES.get(request.query_params.get("done", "")))
     return templates.TemplateResponse(request, name, context, status_code=status_code, headers=PAGE_HEADERS)
+
+
+# The one-line notices a page shows after a form's action redirected back to it (`?done=<code>`): fixed
+# texts, so a link cannot make a page say anything else.
+NOTICES = {
+    "hold": "Legal hold placed. The post's stored objects are kept until the hold is released.",
+    "release": "Legal hold released.",
+    "takedown": "Taken down: the post's public copies now answer 410 Gone. The evidence is kept.",
+    "lift": "Takedown lifted: the post's public copies are served again.",
+}
+
+
+def error_page(conn: HTTPConnection, status: int, detail: str, error_id: str | None = None) -> Response:
+    """The error page (error.html) for `status` with its one-line `detail` and, for a 500, the error id
+    the server log records; with the navigation when the request carries a live session. Never raises
+    for a catalog that does not answer: the page then has no navigation."""
+    request = conn if isinstance(conn, Request) else Request(conn.scope)
+    if getattr(request.state, "principal", None) is None and status != 503:
+        try:
+            caller = identify(request.app.state.runtime, request)
+        except Exception:  # an error page must not fail on who is asking
+            caller = None
+        if caller is not None:
+            request.state.principal, request.state.session_id = caller.principal, caller.session_id
+    title = PAGE_TITLES.get(status, "Error")
+    return render(request, "error.html", {"status": status, "title": title, "detail": detail,
+                                          "error_id": error_id}, status_code=status)
 
 
 def media_url(key: str | None) -> str | None:
@@ -516,11 +567,10 @@ def _edit_view(rt: Runtime, provider: str, manifest: dict[str, Any]) -> dict[str
     }
 
 
-@router.get("/posts/{provider}/{post_id}")
-def post_page(request: Request, provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
-              principal: Principal = Depends(require_role(*SEARCH_ROLES))) -> HTMLResponse:
-    """Every capture of one post, newest first, each with what changed since the one before, the
-    articles that embed it and its hold or takedown; 404 for a malformed id or a post never captured."""
+def post_view(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
+    """The post page's context: every capture of one post, newest first, each with what changed since
+    the one before, the articles that embed it and its hold or takedown. HTTPException 404 for a
+    malformed id or a post never captured."""
     if not PROVIDER_RE.fullmatch(provider) or not POST_ID_RE.fullmatch(post_id) or ".." in post_id:
         raise HTTPException(status_code=404, detail="no such post")
     rows = sorted(rt.catalog.post_captures(provider, post_id), key=lambda r: r.get("captured_at") or "")
@@ -548,7 +598,16 @@ def post_page(request: Request, provider: str, post_id: str, rt: Runtime = Depen
     articles = [r["article_id"] for r in rt.catalog.query(
         "SELECT DISTINCT article_id FROM items WHERE provider = ? AND post_id = ? ORDER BY article_id",
         [provider, post_id])]
+    return {"provider": provider, "post_id": post_id, "captures": captures, "latest": captures[0],
+            "articles": articles, "compliance": post_state(rt, provider, post_id), "form_error": None}
+
+
+@router.get("/posts/{provider}/{post_id}")
+def post_page(request: Request, provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
+              principal: Principal = Depends(require_role(*SEARCH_ROLES))) -> HTMLResponse:
+    """The post page (post_view), with the compliance forms for those who may use them; 404 for a
+    malformed id or a post never captured. Audit-logged as a view."""
+    context = post_view(rt, provider, post_id)
+    captures = context["captures"]
     audit.record(rt, principal, "view", f"post:{provider}/{post_id}", {"captures": len(captures)}, len(captures))
-    return render(request, "post.html", {"provider": provider, "post_id": post_id, "captures": captures,
-                                         "latest": captures[0], "articles": articles,
-                                         "compliance": post_state(rt, provider, post_id)})
+    return render(request, "post.html", context)

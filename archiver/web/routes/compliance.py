@@ -1,0 +1,257 @@
+"""The compliance officer's pages: hold, release, take down and lift a post from its page, download its
+evidence bundle (a signed WACZ), export a search's posts, and the list of holds and takedowns.
+
+Split from pages.py so the compliance actions have one home in the web UI, as the API's have theirs
+(routes/api.py). Every action is a POST form of a signed-in session carrying its CSRF token
+(deps.require_form_role), for the compliance role (and admin) only, and is done by
+archiver.compliance.holds / evidence, which write the audit log under the signed-in user. After an
+action the browser is sent back (303) to the post page with a fixed one-line notice (`?done=`); a
+reason that is empty or too long shows the page again with the error (400) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from archiver.auth import Principal
+from archiver.catalog.query import SearchQuery, problems
+from archiver.compliance import audit
+from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle
+from archiver.compliance.holds import ensure_schema, set_hold, set_takedown
+from archiver.runtime import Runtime
+from archiver.web.deps import get_runtime, require_form_role, require_role
+from archiver.web.routes.pages import (
+    COMPLIANCE_ROLES,
+    SEARCH_FIELDS,
+    PageRoute,
+    _label,
+    _search_form,
+    post_view,
+    render,
+    seg,
+)
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+MAX_REASON = 1000  # characters of a reason, after its whitespace is folded into single spaces
+MAX_FORM_REASON = 20_000  # what the form field may carry at all (longer is a 422 page)
+HOLDS_PAGE_SIZE = 25
+BUNDLE_TYPE = "application/zip"
+SHOW = {"all": "held or taken down", "hold": "under legal hold", "takedown": "taken down"}
+
+
+def reason_problem(reason: str) -> str | None:
+    """What is wrong with a hold's or takedown's reason (one line), or None when it will do."""
+    text = " ".join(reason.split())
+    if not text:
+        return "A reason is required: say why (a case number, a request, a court order)."
+    if len(text) > MAX_REASON:
+        return f"The reason is {len(text)} characters long; at most {MAX_REASON}."
+    return None
+
+
+def _post_url(provider: str, post_id: str, done: str | None = None) -> str:
+    return f"/posts/{seg(provider)}/{seg(post_id)}" + (f"?{urlencode({'done': done})}" if done else "")
+
+
+def _again(request: Request, rt: Runtime, provider: str, post_id: str, form: str, message: str,
+           reason: str) -> HTMLResponse:
+    """The post page again (400) with the error under the form that was sent; nothing was changed."""
+    context = post_view(rt, provider, post_id)
+    context["form_error"] = {"form": form, "message": message, "reason": reason[:MAX_REASON]}
+    return render(request, "post.html", context, status_code=400)
+
+
+Officer = Depends(require_form_role(*COMPLIANCE_ROLES))
+
+
+@router.post("/posts/{provider}/{post_id}/hold")
+def hold_form(request: Request, provider: str, post_id: str,
+              reason: str = Form("", max_length=MAX_FORM_REASON), rt: Runtime = Depends(get_runtime),
+              principal: Principal = Officer) -> Response:
+    """The post page's "Place legal hold" form: a hold with its reason (required), audited under the
+    signed-in user; 303 back to the post page with a notice. 404 for an unknown post."""
+    post_view(rt, provider, post_id)  # 404 for an unknown post, before anything is checked
+    problem = reason_problem(reason)
+    if problem:
+        return _again(request, rt, provider, post_id, "hold", problem, reason)
+    set_hold(rt, principal, provider, post_id, on=True, reason=" ".join(reason.split()))
+    return RedirectResponse(_post_url(provider, post_id, "hold"), status_code=303)
+
+
+@router.post("/posts/{provider}/{post_id}/release")
+def release_form(provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
+                 principal: Principal = Officer) -> Response:
+    """The "Release hold" button: lifts the legal hold, audited; 303 back with a notice."""
+    post_view(rt, provider, post_id)
+    set_hold(rt, principal, provider, post_id, on=False)
+    return RedirectResponse(_post_url(provider, post_id, "release"), status_code=303)
+
+
+@router.post("/posts/{provider}/{post_id}/takedown")
+def takedown_form(request: Request, provider: str, post_id: str,
+                  reason: str = Form("", max_length=MAX_FORM_REASON), rt: Runtime = Depends(get_runtime),
+                  principal: Principal = Officer) -> Response:
+    """The "Take down" form: hides the post's public copies (410) with its reason (required); the
+    evidence is kept; audited; 303 back with a notice."""
+    post_view(rt, provider, post_id)
+    problem = reason_problem(reason)
+    if problem:
+        return _again(request, rt, provider, post_id, "takedown", problem, reason)
+    set_takedown(rt, principal, provider, post_id, on=True, reason=" ".join(reason.split()))
+    return RedirectResponse(_post_url(provider, post_id, "takedown"), status_code=303)
+
+
+@router.post("/posts/{provider}/{post_id}/lift-takedown")
+def lift_form(provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
+              principal: Principal = Officer) -> Response:
+    """The "Lift takedown" button: serves the post's public copies again, audited; 303 back."""
+    post_view(rt, provider, post_id)
+    set_takedown(rt, principal, provider, post_id, on=False)
+    return RedirectResponse(_post_url(provider, post_id, "lift"), status_code=303)
+
+
+# --- evidence bundles --------------------------------------------------------------------------------
+def bundle_download(rt: Runtime, who: Principal, posts: list[tuple[str, str]], query: dict[str, Any] | None,
+                    name: str) -> StreamingResponse:
+    """The WACZ evidence bundle of `posts` as a download (Content-Disposition attachment `name`),
+    signed with the archive's key when it has one (X-Archiver-Signed-By: fingerprint or `unsigned`);
+    the export is audit-logged under `who` (via "web"). Spooled to a temporary file, then streamed.
+    Raises what export_bundle raises (PostNotFound, InputError, ConfigError)."""
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - closed by the stream
+    try:
+        summary = export_bundle(rt, who, posts, spool, query=query, via="web")
+    except BaseException:
+        spool.close()
+        raise
+    size = spool.tell()
+    spool.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        with spool:
+            yield from iter(lambda: spool.read(1 << 20), b"")
+
+    return StreamingResponse(chunks(), media_type=BUNDLE_TYPE, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(size),
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+        "X-Archiver-Signed-By": summary["signed"] or "unsigned"})
+
+
+@router.post("/posts/{provider}/{post_id}/export")
+def export_form(provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
+                principal: Principal = Officer) -> Response:
+    """The "Download evidence (WACZ)" button: the same bundle as GET /v1/posts/{provider}/{post_id}/export
+    (every capture with its WARC, manifest, cards, timestamps and media, and the posts it quotes and
+    replies to), as an attachment `evidence-<provider>-<post_id>.wacz`; audited. 404 for an unknown post."""
+    post_view(rt, provider, post_id)
+    return bundle_download(rt, principal, [(provider, post_id)], None, f"evidence-{provider}-{post_id}.wacz")
+
+
+def _recent_exports(rt: Runtime, limit: int = 20) -> list[dict[str, Any]]:
+    audit.ensure_schema(rt.catalog)
+    rows = rt.catalog.query("SELECT at, actor, role, target, detail, result_count FROM audit_log "
+                            "WHERE action = 'export' ORDER BY at DESC LIMIT ?", [limit])
+    out = []
+    for row in rows:
+        try:
+            detail = json.loads(row.get("detail") or "{}")
+        except ValueError:
+            detail = {}
+        detail = detail if isinstance(detail, dict) else {}
+        targets = [t for t in str(row.get("target") or "").split(",") if t][:20]
+        out.append({"at": row.get("at"), "actor": row.get("actor"), "role": row.get("role"),
+                    "via": str(detail.get("via") or "")[:20], "posts": targets,
+                    "more": max(0, (row.get("result_count") or len(targets)) - len(targets))})
+    return out
+
+
+@router.get("/exports")
+def exports_page(request: Request, rt: Runtime = Depends(get_runtime),
+                 _principal: Principal = Depends(require_role(*COMPLIANCE_ROLES))) -> HTMLResponse:
+    """The exports page: how to export (a post's page, or the posts a search finds, with the search's
+    form here), and the latest exports from the audit log (who, when, which posts)."""
+    return render(request, "exports.html", {"form": _search_form(request.query_params),
+                                            "fields": SearchQuery.model_fields, "errors": [],
+                                            "recent": _recent_exports(rt), "max_posts": MAX_EXPORT_POSTS})
+
+
+@router.post("/exports")
+async def export_search_form(request: Request, rt: Runtime = Depends(get_runtime),
+                             principal: Principal = Officer) -> Response:
+    """Export the posts a search finds (at most MAX_EXPORT_POSTS) as one WACZ download, the search
+    recorded in the bundle and the audit log. A search that searches nothing or finds nothing, or one
+    that does not validate, shows the exports page again with the error (400)."""
+    data = await request.form()
+    form = {name: str(data.get(name) or "").strip()[:2000] for name in SEARCH_FIELDS}
+    given = {k: v for k, v in form.items() if v}
+
+    def again(errors: list[str]) -> HTMLResponse:
+        return render(request, "exports.html", {"form": form, "fields": SearchQuery.model_fields,
+                                                "errors": errors, "recent": _recent_exports(rt),
+                                                "max_posts": MAX_EXPORT_POSTS}, status_code=400)
+
+    if not given:
+        return await run_in_threadpool(again, ["The search searches nothing: give words or a filter."])
+    try:
+        query = SearchQuery.model_validate({**given, "limit": MAX_EXPORT_POSTS, "offset": 0})
+    except ValidationError as exc:
+        return await run_in_threadpool(again, problems(exc, _label))
+    result = await run_in_threadpool(rt.catalog.search, query)
+    posts = [(h["provider"], h["post_id"]) for h in result.hits]
+    if not posts:
+        return await run_in_threadpool(again, ["The search finds no post: nothing to export."])
+    return await run_in_threadpool(bundle_download, rt, principal, posts, query.model_dump(mode="json", by_alias=True),
+                                   "evidence-search.wacz")
+
+
+# --- the holds and takedowns -------------------------------------------------------------------------
+def _latest_capture(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
+    rows = rt.catalog.query("SELECT handle, author, text FROM captures WHERE provider = ? AND post_id = ? "
+                            "ORDER BY captured_at DESC LIMIT 1", [provider, post_id])
+    return rows[0] if rows else {}
+
+
+@router.get("/holds")
+def holds_page(request: Request, show: str = Query("all", pattern="^(all|hold|takedown)$"),
+               page: int = Query(1, ge=1, le=10_000), rt: Runtime = Depends(get_runtime),
+               _principal: Principal = Depends(require_role(*COMPLIANCE_ROLES))) -> HTMLResponse:
+    """The posts under legal hold or taken down now, latest change first, HOLDS_PAGE_SIZE a page: for
+    each the post (linked), who placed the hold or takedown, when and why. `show`: all, hold or
+    takedown. A page past the last shows no rows (and a link back to the first)."""
+    ensure_schema(rt.catalog)
+    where = {"all": "held = 1 OR taken_down = 1", "hold": "held = 1", "takedown": "taken_down = 1"}[show]
+    total = rt.catalog.query(f"SELECT COUNT(*) AS n FROM post_compliance WHERE {where}")[0]["n"]  # noqa: S608
+    rows = rt.catalog.query(
+        f"SELECT provider, post_id, state, updated_at FROM post_compliance WHERE {where} "  # noqa: S608
+        "ORDER BY updated_at DESC, provider, post_id LIMIT ? OFFSET ?",
+        [HOLDS_PAGE_SIZE, (page - 1) * HOLDS_PAGE_SIZE])
+    entries = []
+    for row in rows:
+        try:
+            state = json.loads(row["state"])
+        except ValueError:
+            state = {}
+        state = state if isinstance(state, dict) else {}
+        latest = _latest_capture(rt, row["provider"], row["post_id"])
+        entries.append({"provider": row["provider"], "post_id": row["post_id"],
+                        "link": _post_url(row["provider"], row["post_id"]),
+                        "hold": state.get("hold") if isinstance(state.get("hold"), dict) else None,
+                        "takedown": state.get("takedown") if isinstance(state.get("takedown"), dict) else None,
+                        "handle": latest.get("handle"), "author": latest.get("author"),
+                        "text": str(latest.get("text") or "")[:200]})
+    pages = max(1, -(-int(total) // HOLDS_PAGE_SIZE))
+    link = "/holds?" + (f"show={show}&" if show != "all" else "")
+    return render(request, "holds.html", {
+        "entries": entries, "total": int(total), "page": page, "pages": pages, "show": show, "shows": SHOW,
+        "prev_url": f"{link}page={page - 1}" if 1 < page <= pages else None,
+        "next_url": f"{link}page={page + 1}" if page < pages else None,
+        "first_url": f"{link}page=1" if page > pages else None})
