@@ -1,16 +1,23 @@
-"""The article pages for editors: one article with its embeds, images, versions and link health.
+"""The article pages for editors: the list of articles, one article with its embeds, images, versions
+and link health, and what changed between two versions.
 
 Split from pages.py (search and posts) so the editor's pages have one home; they render through
-pages.render and share its page route class (errors as pages, login redirects).
+pages.render and share its page route class (errors as pages, login redirects). The Restore and
+Revert forms post to health.py's routes, which redirect back here with the outcome in the query
+(`?done=restore&v=3&new=1&embeds=1`): only numbers, turned into a sentence here and checked against
+the article's versions, so a crafted link cannot put words on the page.
 """
 
 from __future__ import annotations
 
+import codecs
+import difflib
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from archiver.article.versions import versions
@@ -18,17 +25,69 @@ from archiver.auth import Principal
 from archiver.capture.cards.content import edit_note, status_note
 from archiver.compliance import audit
 from archiver.errors import InputError
+from archiver.health.originals import ARTICLE_STATUSES, article_listing
+from archiver.health.state import STATES
 from archiver.records.plan import EmbedItem
-from archiver.records.result import EmbedResult, ImageResult
+from archiver.records.result import IMAGE_STATUSES, EmbedResult, ImageResult
+from archiver.records.version import Version
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import load_results
 from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import version_key
+from archiver.storage.layout import source_key, version_key
 from archiver.web.deps import get_runtime, require_role
-from archiver.web.routes.pages import ARTICLE_ROLES, PAGE_HEADERS, PageRoute, _manifest, _thumb_key, render
+from archiver.web.routes.pages import (
+    ARTICLE_ROLES,
+    PAGE_HEADERS,
+    PageRoute,
+    _manifest,
+    _thumb_key,
+    render,
+    seg,
+    word_diff,
+)
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+# Who may press Restore and Revert (admin may do everything); others never see the buttons.
+EDIT_ROLES = ("editor",)
+LIST_PAGE = 50
+HISTORY_SHOWN = 10  # checks of one original shown on the article page, newest first
+REASON_WORDS = {"archive": "archived", "retry": "captured again", "restore": "restored dead items",
+                "auto-restore": "restored dead items (automatically)", "revert": "reverted"}
+_STATE_WORD = re.compile(r"[a-z_]{1,32}")
+
+
+def can_edit(principal: Principal | None) -> bool:
+    """Whether `principal` may restore and revert (and so sees those buttons)."""
+    return principal is not None and principal.role in (*EDIT_ROLES, "admin")
+
+
+# --- the list of articles --------------------------------------------------------------------------
+@router.get("/articles")
+def articles_page(request: Request, state: str = Query("", max_length=32), page: int = Query(1, ge=1, le=100_000),
+                  rt: Runtime = Depends(get_runtime),
+                  _principal: Principal = Depends(require_role(*ARTICLE_ROLES))) -> HTMLResponse:
+    """Every article of the catalog, newest archived first, LIST_PAGE a page: headline, URL, published
+    and archived times, embeds and images counted by capture status, items counted by link-health
+    state. `state` filters (a health state, an article status or an item's capture status); a
+    `state` that is not a status word is a 400 page."""
+    state = state.strip()
+    if state and not _STATE_WORD.fullmatch(state):
+        raise HTTPException(status_code=400, detail="state must be a status word such as dead or archived")
+    rows, total = article_listing(rt, state=state or None, limit=LIST_PAGE, offset=(page - 1) * LIST_PAGE)
+    pages = max(1, -(-total // LIST_PAGE))
+
+    def link(n: int) -> str:
+        return "/articles?" + urlencode({**({"state": state} if state else {}), "page": n})
+
+    return render(request, "articles.html", {
+        "rows": rows, "total": total, "page": page, "pages": pages, "state": state,
+        "health_states": ("dead", "suspect", "live", "unchecked"), "article_statuses": ARTICLE_STATUSES,
+        "item_statuses": tuple(s for s in (*IMAGE_STATUSES, "pending", "partial", "deleted", "suspended",
+                                           "protected", "unavailable") if s not in STATES),
+        "prev_url": link(page - 1) if page > 1 else None, "next_url": link(page + 1) if page < pages else None,
+    })
 
 
 # --- an article ------------------------------------------------------------------------------------
@@ -40,8 +99,8 @@ def provide_article_health(source: HealthSource) -> None:
     """Fill the article page's link-health block (the link-health module calls this once).
 
     `source(runtime, article_id)` returns None or a dict with `state`, `checked_at`, `items`
-    ({item_id: {state, checked_at, detail}}) and an optional `restore_url` (a POST form target,
-    rendered as a "Restore" button); the template shows whatever of these keys is present.
+    ({item_id: {state, checked_at, detail, since, history}}) and an optional `restore_url` (a POST
+    form target, rendered as a "Restore" button for editors); the template shows what is present.
     """
     _health_source[:] = [source]
 
@@ -51,23 +110,68 @@ def article_health(rt: Runtime, article_id: str) -> dict[str, Any] | None:
     return _health_source[0](rt, article_id) if _health_source else None
 
 
+def _int(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name, "")
+    return int(value) if value.isdigit() and len(value) <= 9 else None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def outcome_notice(request: Request, history: list[Version]) -> dict[str, Any] | None:
+    """The sentence saying what the last Restore or Revert did, from the redirect's query numbers
+    (`done`, `v`, `new`, `embeds`, `images`, `failed`, `already`, `to`), with the version it wrote
+    (for its diff); None without `done` or with a version the article does not have."""
+    done = request.query_params.get("done")
+    v = _int(request, "v")
+    numbers = {v.version for v in history}
+    if done not in ("restore", "revert") or v not in numbers:
+        return None
+    new = _int(request, "new") == 1
+    if done == "revert":
+        to = _int(request, "to")
+        if to not in numbers:
+            return None
+        text = (f"Reverted to version {to}: version {v} written." if new else
+                f"Version {to} already current: nothing written.")
+        return {"text": text, "version": v if new else None, "ok": True}
+    embeds, images = _int(request, "embeds") or 0, _int(request, "images") or 0
+    failed, already = _int(request, "failed") or 0, _int(request, "already") or 0
+    if new:
+        what = " and ".join(p for p in (_plural(embeds, "embed") if embeds else "",
+                                        _plural(images, "image") if images else "") if p) or "nothing"
+        text = f"Restored {what}: version {v} written."
+    elif already:
+        text = f"Nothing to restore: {_plural(already, 'item')} already restored in version {v}."
+    else:
+        text = "Nothing to restore: no item is dead." if not failed else "Nothing restored."
+    if failed:
+        text += (f" {_plural(failed, 'item')} could not be restored (no archived copy or static card yet; "
+                 "see the item's row).")
+    return {"text": text, "version": v if new else None, "ok": not failed}
+
+
 @router.get("/articles/{article_id}")
 def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_runtime),
                  principal: Principal = Depends(require_role(*ARTICLE_ROLES))) -> HTMLResponse:
-    """One article: its embeds (with their capture results, and their status and a stale edit said in
-    plain words from each manifest) and images, its stored versions and its link health; 404 for a
-    malformed id or an unknown article."""
+    """One article: headline and URL, its embeds (with their capture results, status and a stale edit
+    said in plain words from each manifest) and images, each with its link-health state and recent
+    checks, its stored versions (with diffs and, for editors, Revert) and the outcome of the last
+    Restore or Revert with what it changed; 404 for a malformed id or an unknown article."""
     try:
         check_article_id(article_id)
         plan = load_plan(rt, article_id)
     except InputError:
         raise HTTPException(status_code=404, detail="no such article") from None
     results = load_results(rt, plan)
+    health = article_health(rt, article_id)
+    checks = (health or {}).get("items") or {}
     embeds, images = [], []
     for item in plan.items:
         res = results.get(item.item_id)
         entry: dict[str, Any] = {"item": item, "result": res or {"status": "pending"},
-                                 "occurrences": len(item.occurrences)}
+                                 "occurrences": len(item.occurrences), "health": checks.get(item.item_id)}
         if isinstance(item, EmbedItem):
             embed = res if isinstance(res, EmbedResult) else None
             entry["stable_url"] = rt.store.public_url(embed.manifest_key) if embed and embed.manifest_key else None
@@ -79,11 +183,21 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
             entry["thumb_key"] = _thumb_key(rt, res.sha256 if isinstance(res, ImageResult) else None)
             images.append(entry)
     history = versions(rt, article_id)
+    notice = outcome_notice(request, history)
+    changes = None
+    if notice and notice["version"]:
+        changes = version_changes(rt, article_id, notice["version"], history, context=1, max_rows=60)
+    row = rt.catalog.article(article_id) or {}
+    meta = plan.metadata
     audit.record(rt, principal, "view", f"article:{article_id}", {"versions": len(history)}, None)
     return render(request, "article.html", {
-        "article_id": article_id, "article": rt.catalog.article(article_id) or {}, "plan": plan,
-        "versions": history, "embeds": embeds, "images": images,
-        "health": article_health(rt, article_id),
+        "article_id": article_id, "article": row, "plan": plan,
+        "headline": row.get("headline") or (meta.headline if meta else None),
+        "published_at": row.get("published_at") or (meta.published_at if meta else None),
+        "url": plan.url or row.get("url"), "base_url": plan.base_url,
+        "versions": history, "reasons": REASON_WORDS, "embeds": embeds, "images": images,
+        "health": health, "can_edit": can_edit(principal), "result": notice, "changes": changes,
+        "history_shown": HISTORY_SHOWN,
     })
 
 
@@ -102,3 +216,124 @@ def article_version(article_id: str, number: int, rt: Runtime = Depends(get_runt
     charset = meta.encoding if re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", str(meta.encoding)) else "utf-8"
     return Response(data, media_type=f"text/plain; charset={charset}",
                     headers={**PAGE_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox"})
+
+
+# --- what changed between versions ------------------------------------------------------------------
+MAX_DIFF_BYTES = 2 * 1024 * 1024  # of each side compared; the rest is said to be left out
+MAX_DIFF_LINES = 20_000  # lines of each side compared
+MAX_LINE = 240  # characters of one compared line: longer lines are cut after a tag's end or a space
+MAX_ROWS = 3_000  # rows of one diff shown
+WORD_DIFF_CHARS = 20_000  # a changed block up to this many characters (both sides) is diffed word by word
+
+
+def _decode(data: bytes, encoding: str | None) -> str:
+    try:
+        codecs.lookup(encoding or "utf-8")
+        return data.decode(encoding or "utf-8", errors="replace")
+    except LookupError:
+        return data.decode("utf-8", errors="replace")
+
+
+def diff_lines(text: str) -> list[str]:
+    """`text` cut into the lines a diff compares: its own lines, each longer one cut into pieces of
+    at most MAX_LINE characters after a '>' or a space where there is one (so a one-line HTML
+    article still diffs tag by tag); at most MAX_DIFF_LINES lines."""
+    out: list[str] = []
+    for line in text.splitlines():
+        while len(line) > MAX_LINE and len(out) < MAX_DIFF_LINES:
+            cut = max(line.rfind(">", 0, MAX_LINE), line.rfind(" ", 0, MAX_LINE)) + 1 or MAX_LINE
+            out.append(line[:cut])
+            line = line[cut:]
+        if len(out) >= MAX_DIFF_LINES:
+            break
+        out.append(line)
+    return out[:MAX_DIFF_LINES]
+
+
+def line_diff(old: str, new: str, *, context: int = 3, max_rows: int = MAX_ROWS) -> dict[str, Any]:
+    """The changed hunks between two texts, for people: {"hunks": [[row, ...], ...], "added", "removed",
+    "cut" (rows left out past `max_rows`)}. A row is {"op": "equal"|"delete"|"insert", "old": line
+    number or None, "new": line number or None, "runs": [(op, text), ...]}: a changed line paired with
+    its replacement carries a word diff (pages.word_diff) in its runs, else one run of its text.
+    `context` unchanged lines surround each change."""
+    a, b = diff_lines(old), diff_lines(new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=len(a) + len(b) > 4000)
+    hunks: list[list[dict[str, Any]]] = []
+    added = removed = shown = cut = 0
+    for group in matcher.get_grouped_opcodes(context):
+        hunk: list[dict[str, Any]] = []
+        for tag, i1, i2, j1, j2 in group:
+            rows: list[dict[str, Any]] = []
+            if tag == "equal":
+                rows = [{"op": "equal", "old": i + 1, "new": j1 + k + 1, "runs": [("equal", a[i])]}
+                        for k, i in enumerate(range(i1, i2))]
+            else:
+                removed += i2 - i1
+                added += j2 - j1
+                old_block, new_block = "\n".join(a[i1:i2]), "\n".join(b[j1:j2])
+                if tag == "replace" and len(old_block) + len(new_block) <= WORD_DIFF_CHARS:
+                    # A changed block small enough is diffed word by word: the block before with its
+                    # removed words marked, then the block after with its added words marked.
+                    runs = word_diff(old_block, new_block)
+                    rows = [{"op": "delete", "old": i1 + 1, "new": None,
+                             "runs": [r for r in runs if r[0] != "insert"]},
+                            {"op": "insert", "old": None, "new": j1 + 1,
+                             "runs": [r for r in runs if r[0] != "delete"]}]
+                else:
+                    rows = [{"op": "delete", "old": i + 1, "new": None, "runs": [("delete", a[i])]}
+                            for i in range(i1, i2)]
+                    rows += [{"op": "insert", "old": None, "new": j + 1, "runs": [("insert", b[j])]}
+                             for j in range(j1, j2)]
+            room = max(0, max_rows - shown)
+            cut += max(0, len(rows) - room)
+            hunk += rows[:room]
+            shown += min(len(rows), room)
+        if hunk:
+            hunks.append(hunk)
+    return {"hunks": hunks, "added": added, "removed": removed, "cut": cut}
+
+
+def version_changes(rt: Runtime, article_id: str, number: int, history: list[Version], *,
+                    context: int = 3, max_rows: int = MAX_ROWS) -> dict[str, Any] | None:
+    """Version `number` against the one before it (version 1 against the source as received), each
+    side decoded in its own encoding and cut at MAX_DIFF_BYTES: line_diff's dict plus "version",
+    "base" (the earlier version's number, 0 for the source) and "truncated"; None when the version
+    or what it is compared with is not stored."""
+    current = next((v for v in history if v.version == number), None)
+    if current is None:
+        return None
+    earlier = max((v for v in history if v.version < number), key=lambda v: v.version, default=None)
+    try:
+        new_bytes = rt.store.get(current.key)
+        old_bytes = (rt.store.get(earlier.key) if earlier else
+                     rt.store.get(source_key(article_id, current.source_sha256)))
+    except (ObjectNotFound, ValueError):
+        return None
+    truncated = len(new_bytes) > MAX_DIFF_BYTES or len(old_bytes) > MAX_DIFF_BYTES
+    old_text = _decode(old_bytes[:MAX_DIFF_BYTES], (earlier or current).encoding)
+    new_text = _decode(new_bytes[:MAX_DIFF_BYTES], current.encoding)
+    diff = line_diff(old_text, new_text, context=context, max_rows=max_rows)
+    return {**diff, "version": current, "base": earlier.version if earlier else 0, "truncated": truncated,
+            "same": old_bytes == new_bytes}
+
+
+@router.get("/articles/{article_id}/versions/{number}/diff")
+def version_diff(request: Request, article_id: str, number: int, rt: Runtime = Depends(get_runtime),
+                 _principal: Principal = Depends(require_role(*ARTICLE_ROLES))) -> HTMLResponse:
+    """Version `number` of the article against the version before it (version 1 against the source as
+    received): changed lines with their neighbours, changed words marked, everything escaped; 404
+    for an unknown article or version."""
+    try:
+        check_article_id(article_id)
+    except InputError:
+        raise HTTPException(status_code=404, detail="no such article") from None
+    history = versions(rt, article_id)
+    changes = version_changes(rt, article_id, number, history)
+    if changes is None:
+        raise HTTPException(status_code=404, detail="no such version")
+    return render(request, "diff.html", {"article_id": article_id, "changes": changes, "reasons": REASON_WORDS,
+                                         "headline": (rt.catalog.article(article_id) or {}).get("headline"),
+                                         "numbers": [v.version for v in history]})
+
+
+__all__ = ["article_health", "can_edit", "line_diff", "provide_article_health", "router", "seg"]

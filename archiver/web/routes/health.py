@@ -1,15 +1,19 @@
 """Link health over HTTP: the state of every original (per article and overall), restore and revert.
 
-JSON under /v1 for the CMS and scripts; for editors, the /health page and the link-health block of
-the article page (filled through pages.provide_article_health) with its "Restore" button, a form
-POST back to /articles/{id}/restore. Restores and reverts are audit-logged by archiver.health.restore.
+JSON under /v1 for the CMS and scripts; for editors, the /health page (counts per state from the
+catalog, so every archived article is there before its first check, and the worklist of dead items)
+and the link-health block of the article page (filled through articles.provide_article_health). The
+page's Restore and Revert buttons post to /articles/{id}/restore and /articles/{id}/revert, which
+redirect back to the article with the outcome. Restores and reverts are audit-logged by
+archiver.health.restore.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -17,7 +21,7 @@ from archiver.article.versions import RestoreError
 from archiver.auth import Principal
 from archiver.errors import InputError
 from archiver.health import originals as health_originals
-from archiver.health.originals import load_record, originals, overview
+from archiver.health.originals import dead_worklist, item_records, originals, overview, totals
 from archiver.health.restore import restore, revert
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id
@@ -68,8 +72,10 @@ def health_overview(state: str | None = Query(None, pattern="^(unchecked|live|su
                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
                     rt: Runtime = Depends(get_runtime),
                     _principal: Principal = Depends(require_role(*VIEW_ROLES))) -> dict[str, Any]:
-    """Per article, how many of its originals are in each state; worst first."""
-    return {"articles": overview(rt, state=state, limit=limit, offset=offset)}
+    """Per article of the catalog, how many of its current items are in each state (never checked:
+    "unchecked"), most dead first; `totals` counts items per state over every article and `articles`
+    how many articles match `state` (the /health page shows the same numbers)."""
+    return {"articles": overview(rt, state=state, limit=limit, offset=offset), "totals": totals(rt, state=state)}
 
 
 @router.get("/v1/articles/{article_id}/health", tags=["health"], responses=error_responses(404))
@@ -99,43 +105,93 @@ def revert_article(article_id: str, body: RevertIn, rt: Runtime = Depends(get_ru
 
 
 # --- pages -----------------------------------------------------------------------------------------
+OVERVIEW_PAGE = 50
+WORKLIST_PAGE = 50
+
+
 def health_page(request: Request, state: str | None = Query(None, pattern="^(|unchecked|live|suspect|dead)$"),
+                page: int = Query(1, ge=1, le=100_000), dead_page: int = Query(1, ge=1, le=100_000),
                 rt: Runtime = Depends(get_runtime),
-                _principal: Principal = Depends(require_role(*VIEW_ROLES))) -> HTMLResponse:
-    """The link-health page: up to 500 articles with their originals counted by state, worst first;
-    with `state`, only the articles having an original in that state."""
-    rows = overview(rt, state=state or None, limit=500)
-    return pages.render(request, "health.html", {"rows": rows, "state": state or "",
-                                                 "states": ("dead", "suspect", "live", "unchecked")})
+                principal: Principal = Depends(require_role(*VIEW_ROLES))) -> HTMLResponse:
+    """The link-health page: every article's current items counted by state (never-checked items are
+    "unchecked", so an article is listed from the moment it is archived), worst first, OVERVIEW_PAGE a
+    page (`page`; with `state`, only articles having an item in it); the totals per state; and the
+    worklist of dead items across articles, dead longest first (`dead_page`), each with a Restore
+    button for editors."""
+    state = state or None
+    rows = overview(rt, state=state, limit=OVERVIEW_PAGE, offset=(page - 1) * OVERVIEW_PAGE)
+    counts = totals(rt, state=state)
+    dead, dead_total = dead_worklist(rt, limit=WORKLIST_PAGE, offset=(dead_page - 1) * WORKLIST_PAGE)
+    pages_n = max(1, -(-counts["articles"] // OVERVIEW_PAGE))
+    dead_pages = max(1, -(-dead_total // WORKLIST_PAGE))
+
+    def link(**kw: int) -> str:
+        query = {"state": state or "", "page": page, "dead_page": dead_page, **kw}
+        return "/health?" + urlencode({k: v for k, v in query.items() if v not in ("", 1)})
+
+    return pages.render(request, "health.html", {
+        "rows": rows, "state": state or "", "states": ("dead", "suspect", "live", "unchecked"), "totals": counts,
+        "dead": dead, "dead_total": dead_total, "can_edit": articles.can_edit(principal),
+        "page": page, "pages": pages_n, "dead_page": dead_page, "dead_pages": dead_pages,
+        "prev_url": link(page=page - 1) if page > 1 else None,
+        "next_url": link(page=page + 1) if page < pages_n else None,
+        "dead_prev_url": link(dead_page=dead_page - 1) + "#worklist" if dead_page > 1 else None,
+        "dead_next_url": link(dead_page=dead_page + 1) + "#worklist" if dead_page < dead_pages else None,
+    })
 
 
-def restore_form(article_id: str, rt: Runtime = Depends(get_runtime),
+def _back(article_id: str, **outcome: int | str) -> RedirectResponse:
+    return RedirectResponse(f"/articles/{pages.seg(article_id)}?{urlencode(outcome)}#result", status_code=303)
+
+
+def restore_form(article_id: str, item: list[str] = Form([], max_length=1000),
+                 rt: Runtime = Depends(get_runtime),
                  principal: Principal = Depends(require_form_role(*EDIT_ROLES))) -> RedirectResponse:
-    """The article page's "Restore" button: restore every dead item, then back to the page (303).
-    A signed-in browser's post carries the session's CSRF token (403 without it)."""
-    _run(restore, rt, _article(article_id), principal=principal)
-    return RedirectResponse(f"/articles/{pages.seg(article_id)}#health", status_code=303)
+    """The Restore buttons: with no `item`, every dead item of the article; with `item` (repeatable,
+    item ids), those items. Then back to the article page (303) with the outcome as numbers, which
+    the page turns into a sentence. A signed-in browser's post carries the session's CSRF token
+    (403 without it); an unknown item is a 404 page, an unrestorable history a 409 page."""
+    ids = [i[:64] for i in item if i.strip()][:1000]
+    report = _run(restore, rt, _article(article_id), item_ids=ids or None, principal=principal)
+    done = [o for o in report["items"] if o["status"] == "restored"]
+    return _back(article_id, done="restore", v=report["current"], new=int(report["new_version"]),
+                 embeds=sum(o["kind"] == "embed" for o in done), images=sum(o["kind"] == "image" for o in done),
+                 failed=sum(o["status"] == "error" for o in report["items"]),
+                 already=sum(o["status"] == "already" for o in report["items"]))
+
+
+def revert_form(article_id: str, version: int = Form(..., ge=1, le=1_000_000_000),
+                rt: Runtime = Depends(get_runtime),
+                principal: Principal = Depends(require_form_role(*EDIT_ROLES))) -> RedirectResponse:
+    """The Revert buttons: make `version`'s bytes current again (nothing is written when they already
+    are), then back to the article page (303) with the outcome. CSRF as for Restore; an unknown
+    version is a 404 page."""
+    report = _run(revert, rt, _article(article_id), version, principal=principal)
+    return _back(article_id, done="revert", to=version, v=report["current"], new=int(report["new_version"]))
 
 
 router.add_api_route("/health", health_page, methods=["GET"], response_class=HTMLResponse,
                      include_in_schema=False, route_class_override=pages.PageRoute)
 router.add_api_route("/articles/{article_id}/restore", restore_form, methods=["POST"],
                      include_in_schema=False, route_class_override=pages.PageRoute)
+router.add_api_route("/articles/{article_id}/revert", revert_form, methods=["POST"],
+                     include_in_schema=False, route_class_override=pages.PageRoute)
 
 
 def article_block(rt: Runtime, article_id: str) -> dict[str, Any] | None:
-    """The article page's link-health block; None until one of its originals has been checked."""
+    """The article page's link-health block, from the stored records (the truth): the article's worst
+    state ("unchecked" until a check), when it was last checked, and per item id its state, since
+    when, the last check's time and answer and its recent checks (newest first); `restore_url` when
+    an item is dead (the page shows the button to editors only)."""
     items = {}
-    for o in originals(rt, article_id):
-        rec = load_record(rt, o.url)
-        if rec is not None and rec["state"] != "unchecked":
-            items[o.item_id] = {"state": rec["state"], "checked_at": rec["last_checked_at"],
-                                "detail": rec["last_detail"]}
-    if not items:
-        return None
+    for item_id, rec in item_records(rt, originals(rt, article_id)).items():
+        items[item_id] = {"state": rec["state"], "checked_at": rec["last_checked_at"], "detail": rec["last_detail"],
+                          "since": rec.get("since"), "checks": rec.get("checks") or 0,
+                          "history": list(reversed(rec.get("history") or []))[:articles.HISTORY_SHOWN]}
     states = {i["state"] for i in items.values()}
-    return {"state": next(s for s in _WORST if s in states),
-            "checked_at": max(i["checked_at"] for i in items.values()), "items": items,
+    checked = [i["checked_at"] for i in items.values() if i["checked_at"]]
+    return {"state": next((s for s in _WORST if s in states), "unchecked"),
+            "checked_at": max(checked) if checked else None, "items": items,
             "restore_url": f"/articles/{pages.seg(article_id)}/restore" if "dead" in states else None}
 
 
