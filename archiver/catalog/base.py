@@ -79,10 +79,10 @@ class Backend(Protocol):
         ...
 
     def rank_sql(self, words: All | None, author: Sequence[Clause],
-                 handle: str | None) -> tuple[str, list[Any]]:
-        """An ORDER BY term (with its direction; `?` marks for the params) putting the best match of
-        the same arguments first, usable with `match_sql`'s FROM and WHERE: FTS5's bm25 or
-        PostgreSQL's ts_rank. Ties are left to the caller."""
+                 handle: str | None) -> tuple[str, list[Any], bool]:
+        """(expression, params, higher_is_better): the relevance of a match of the same arguments,
+        an SQL value usable with `match_sql`'s FROM and WHERE (`?` marks for the params): FTS5's
+        bm25 (lower is better) or PostgreSQL's ts_rank (higher is better)."""
         ...
 
     def exclude_sql(self, nodes: Sequence[Node]) -> tuple[str, list[Any]]:

@@ -159,9 +159,9 @@ class PostgresBackend(ThreadConnections):
         return "posts p", "p.doc @@ ?::tsquery", [tsquery_literal(words, author, handle)], "p.id"
 
     @staticmethod
-    def rank_sql(words: All | None, author: Sequence[Clause], handle: str | None) -> tuple[str, list[Any]]:
+    def rank_sql(words: All | None, author: Sequence[Clause], handle: str | None) -> tuple[str, list[Any], bool]:
         """ts_rank of the post's vector for the same tsquery (higher is better)."""
-        return "ts_rank(p.doc, ?::tsquery) DESC", [tsquery_literal(words, author, handle)]
+        return "ts_rank(p.doc, ?::tsquery)", [tsquery_literal(words, author, handle)], True
 
     @staticmethod
     def exclude_sql(nodes: Sequence[Node]) -> tuple[str, list[Any]]:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 # Counting a million matches of a common word costs more than the page of hits; beyond this
 # many, `total` says "at least".
 COUNT_CAP = 1_000
+# Relevance ranks at most this many matches (the most recently archived ones): ranking reads each.
+RANK_POOL = 1_000
 
 
 @dataclass
@@ -64,7 +66,7 @@ def run_search(catalog: Catalog, query: SearchQuery) -> SearchResult:
     params: list[Any] = []
     source, order = "posts p", "p.id"
     positive = bool(parsed.positive or author)
-    rank: tuple[str, list[Any]] | None = None
+    rank: tuple[str, list[Any], bool] | None = None
     # With words, the handle is part of the full-text match (one index lookup for both).
     handle_in_text = bool(handle) and (positive or words is not None)
     if positive or handle_in_text:
@@ -134,7 +136,7 @@ class _Select:
 
 
 def _page(catalog: Catalog, sel: _Select, limit: int, offset: int, sort: str,
-          rank: tuple[str, list[Any]] | None) -> tuple[list[dict[str, Any]], int]:
+          rank: tuple[str, list[Any], bool] | None) -> tuple[list[dict[str, Any]], int]:
     """(the page's post rows, matches found up to COUNT_CAP + 1)."""
     source, cond, params, order, dated = sel.source, sel.cond, sel.params, sel.order, sel.dated
     # Counting (up to the cap) collects the matching ids in whatever order is cheapest; by dates,
@@ -143,11 +145,12 @@ def _page(catalog: Catalog, sel: _Select, limit: int, offset: int, sort: str,
                                             "LIMIT ?", [*params, COUNT_CAP + 1])]
     if not found:
         return [], 0
-    if sort in ("relevance", "posted"):
-        # Relevance ranks every match (bm25 or ts_rank); by posting date, a top-N sort of the matches.
-        by, extra = rank if sort == "relevance" and rank else ("p.posted_at DESC NULLS LAST", [])
-        rows = catalog.query(f"SELECT p.* FROM {source}{cond} ORDER BY {by}, p.id DESC LIMIT ? OFFSET ?",  # noqa: S608
-                             [*params, *extra, limit, offset])
+    if sort == "relevance" and rank is not None:
+        rows = _ranked_page(catalog, sel, rank, len(found) > COUNT_CAP, limit, offset)
+    elif sort == "posted":
+        # A top-N sort of the matches by posting date (undated posts last).
+        rows = catalog.query(f"SELECT p.* FROM {source}{cond} ORDER BY p.posted_at DESC NULLS LAST, "  # noqa: S608
+                             "p.id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
     elif dated:
         # Ids follow capture time, so walking them newest first to an old date range would read
         # most of the table: a query by dates alone lists newest first by that date, along its index.
@@ -165,6 +168,32 @@ def _page(catalog: Catalog, sel: _Select, limit: int, offset: int, sort: str,
         rows = catalog.query(f"SELECT p.* FROM {source}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
                              [*params, limit, offset])
     return rows, len(found)
+
+
+def _ranked_page(catalog: Catalog, sel: _Select, rank: tuple[str, list[Any], bool], more: bool,
+                 limit: int, offset: int) -> list[dict[str, Any]]:
+    """A page in relevance order. Ranking reads every ranked match's words, so only the RANK_POOL
+    most recently archived matches are ranked (all of them when there are no more than
+    COUNT_CAP, i.e. when `more` is False); the older rest follows them, newest archived first."""
+    value, rank_params, higher = rank
+    order = f"{sel.order} DESC"
+    if more:
+        order = catalog.backend.page_order(catalog._sql(f"SELECT 1 FROM {sel.source}{sel.cond}"),  # noqa: S608
+                                           sel.params, sel.order, RANK_POOL)
+    pool = [r["id"] for r in catalog.query(
+        f"SELECT id FROM (SELECT p.id AS id, {value} AS r FROM {sel.source}{sel.cond} "  # noqa: S608
+        f"ORDER BY {order} LIMIT ?) ranked ORDER BY r {'DESC' if higher else 'ASC'}, id DESC",
+        [*rank_params, *sel.params, RANK_POOL])]
+    ids = pool[offset:offset + limit]
+    rows = {r["id"]: r for r in catalog.query(
+        f"SELECT p.* FROM posts p WHERE p.id IN ({', '.join('?' for _ in ids)})", ids)} if ids else {}  # noqa: S608
+    page = [rows[i] for i in ids if i in rows]
+    if more and len(ids) < limit and pool:
+        rest = catalog.query(f"SELECT p.* FROM {sel.source}{sel.cond} AND p.id < ? "  # noqa: S608
+                             f"ORDER BY {sel.order} DESC LIMIT ? OFFSET ?",
+                             [*sel.params, min(pool), limit - len(ids), max(0, offset - len(pool))])
+        page += rest
+    return page
 
 
 def _author_clauses(author: str | None) -> list[Clause]:

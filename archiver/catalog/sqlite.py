@@ -128,9 +128,9 @@ class SqliteBackend(ThreadConnections):
                 [fts_query(words, author, handle)], "f.rowid")
 
     @staticmethod
-    def rank_sql(words: All | None, author: Sequence[Clause], handle: str | None) -> tuple[str, list[Any]]:
+    def rank_sql(words: All | None, author: Sequence[Clause], handle: str | None) -> tuple[str, list[Any], bool]:
         """FTS5's bm25 of the match (lower is better)."""
-        return "f.rank", []
+        return "f.rank", [], False
 
     @staticmethod
     def exclude_sql(nodes: Sequence[Node]) -> tuple[str, list[Any]]:
