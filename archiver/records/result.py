@@ -85,7 +85,9 @@ class ImageResult(_Outcome, ImageFields):
     article now points at. occurrences: how many places the article uses the URL. fetched_at (ISO 8601
     UTC, archived only; absent from results stored before it was kept): when the original was fetched
     from the URL (an earlier fetch reused within media_dedupe_window keeps that fetch's time) — the
-    Memento datetime of the image (archiver reindex rebuilds url_history from it).
+    Memento datetime of the image (archiver reindex rebuilds url_history from it). refused_under
+    (rejected by our own policy only; absent otherwise): the values of the settings that refused it, by
+    name (archiver/steps/policy.py), so `archiver retry` tries it again once they change.
     """
 
     finals = FINAL_IMAGE_STATUSES
@@ -95,12 +97,15 @@ class ImageResult(_Outcome, ImageFields):
     mime: str | None = None
     stable_url: str | None = None
     fetched_at: str | None = None
+    refused_under: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The stored shape; `fetched_at` only when set (results keep the shape they had before it)."""
+        """The stored shape; `fetched_at` and `refused_under` only when set (results keep the shape
+        they had before them)."""
         data = super().to_json()
-        if data.get("fetched_at") is None:
-            data.pop("fetched_at", None)
+        for name in ("fetched_at", "refused_under"):
+            if data.get(name) is None:
+                data.pop(name, None)
         return data
 
 

@@ -59,7 +59,7 @@ def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float) 
 def _run(rt: Runtime, plan: Plan, deadline: float, reason: str) -> dict[str, Any]:
     """Capture what has no final result, then finalize and report, each result read from storage once."""
     results = load_results(rt, plan)
-    results.update(run_captures(rt, plan, pending(plan, results), deadline))
+    results.update(run_captures(rt, plan, pending(plan, results, rt.settings), deadline))
     rep = report(rt, plan, finalize(rt, plan, reason=reason, results=results), results)
     # Trusted time (RFC 3161) once the article is rewritten: it never raises nor holds the rewrite back.
     timestamp_after_run(rt, results)

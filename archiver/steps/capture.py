@@ -31,6 +31,7 @@ from archiver.records.result import (
     ItemResult,
     failed_result,
 )
+from archiver.steps.policy import refused_under
 from archiver.steps.prepare import load_source
 from archiver.steps.results import is_final, load_result, save_result
 
@@ -202,8 +203,11 @@ def _capture_image(rt: Runtime, plan: Plan, item: ImageItem) -> ImageResult:
         else:
             rec = archive_media(url, kind="image", fetcher=rt.fetcher, store=rt.store, settings=rt.settings)
             if rec.status != "archived" or not rec.sha256 or not rec.key:
+                # A refusal by our own policy keeps the settings that decided it: retry tries it again
+                # once they change (archiver/steps/policy.py); a content rejection stays rejected.
                 return ImageResult(**base, status=rec.status if rec.status in ("rejected", "failed") else "failed",
-                                   sha256=rec.sha256, stable_url=None, error=rec.error or rec.status)
+                                   sha256=rec.sha256, stable_url=None, error=rec.error or rec.status,
+                                   refused_under=refused_under(rec, rt.settings))
             record_image_blob(rt, rec)
             fetched_at = iso(utcnow())
             rt.catalog.record_url_fetch(same, rec.sha256, fetched_at)

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 from archiver.dates import iso, parse_iso, utcnow
 from archiver.records.plan import Plan
 from archiver.records.result import CAPTURING, EmbedResult, ItemResult, load_item_result
+from archiver.steps.policy import policy_changed
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import result_key
 
 if TYPE_CHECKING:
+    from archiver.config.settings import Settings
     from archiver.runtime import Runtime
 
 # Item results by item id: what a step read (or made) once and passes on.
@@ -47,15 +49,18 @@ def is_final(result: ItemResult | None) -> bool:
     return result is not None and result.final
 
 
-def pending(plan: Plan, results: Results) -> list[str]:
-    """Items of `plan` without a final result in `results`: never captured, failed, unavailable, partial
-    (archived with parts missing) or cut off."""
-    return [it.item_id for it in plan.items if not is_final(results.get(it.item_id))]
+def pending(plan: Plan, results: Results, settings: Settings | None = None) -> list[str]:
+    """Items of `plan` a retry captures again: without a final result in `results` (never captured,
+    failed, unavailable, partial (archived with parts missing) or cut off), and, given the current
+    `settings`, images our policy rejected under settings that have changed since
+    (archiver/steps/policy.py: a content rejection stays rejected)."""
+    return [it.item_id for it in plan.items
+            if not is_final(res := results.get(it.item_id)) or (settings is not None and policy_changed(res, settings))]
 
 
 def pending_items(rt: Runtime, plan: Plan) -> list[str]:
-    """Items without a final stored result (each result read once)."""
-    return pending(plan, load_results(rt, plan))
+    """Items a retry captures again under the runtime's settings (``pending``; each result read once)."""
+    return pending(plan, load_results(rt, plan), rt.settings)
 
 
 class ResultGate:
