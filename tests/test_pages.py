@@ -407,6 +407,345 @@ def test_taken_down_posts_stay_visible_to_staff_as_evidence(app: Any, compliance
     assert 'class="badge status-takedown"' in found
 
 
+# --- navigation by role ------------------------------------------------------------------------------
+NAV_RE = re.compile(r'<nav aria-label="Main">(.*?)</nav>', re.S)
+
+
+def nav_links(page: str) -> dict[str, bool]:
+    """The main navigation's links: {href: current?}."""
+    found = NAV_RE.search(page)
+    assert found, "no navigation"
+    return {href: bool(cur) for href, cur in
+            re.findall(r'<a href="([^"]+)"( aria-current="page")?>', found.group(1))}
+
+
+@pytest.mark.parametrize(("role", "links"), [
+    ("compliance", ["/search", "/articles", "/health", "/holds", "/exports"]),
+    ("admin", ["/search", "/articles", "/health", "/holds", "/exports"]),
+    ("editor", ["/search", "/articles", "/health"])])
+def test_navigation_reaches_every_page_the_role_may_open_and_marks_the_current_one(
+        app: Any, corpus: pc.Corpus, role: str, links: list[str]) -> None:
+    client = client_for(app, corpus, role)
+    for href in links:
+        r = client.get(href)
+        assert r.status_code == 200, (role, href, r.status_code)
+        nav = nav_links(r.text)
+        assert list(nav) == links, (role, href)
+        assert [h for h, current in nav.items() if current] == [href], (role, href)
+    assert nav_links(client.get(f"/posts/twitter/{pc.HINDI_ID}").text)["/search"] is False
+    for href in {"/holds", "/exports"} - set(links):  # what the nav leaves out, the role may not open
+        assert client.get(href).status_code == 403
+
+
+def test_compliance_forms_show_only_for_roles_that_may_press_them(app: Any, corpus: pc.Corpus) -> None:
+    forms = ("/hold\"", "/takedown\"", "/export\"")
+    officer = client_for(app, corpus, "compliance").get(f"/posts/twitter/{pc.HINDI_ID}").text
+    assert all(f'action="/posts/twitter/{pc.HINDI_ID}{f}' in officer for f in forms)
+    editor = client_for(app, corpus, "editor")
+    page = editor.get(f"/posts/twitter/{pc.HINDI_ID}").text
+    assert "Compliance" not in words(page) and 'action="/posts/' not in page
+    csrf = csrf_of(page)
+    for action, data in (("hold", {"reason": "x"}), ("takedown", {"reason": "x"}), ("export", {})):
+        r = editor.post(f"/posts/twitter/{pc.HINDI_ID}/{action}", data={"csrf": csrf, **data})
+        assert r.status_code == 403 and "may not" in error_line(r)
+    assert corpus.runtime.catalog.query("SELECT held, taken_down FROM post_compliance WHERE post_id = ?",
+                                        [pc.HINDI_ID]) in ([], [{"held": 0, "taken_down": 0}])
+
+
+# --- compliance actions on the post page -----------------------------------------------------------
+def state_of(corpus: pc.Corpus, post_id: str) -> dict[str, Any]:
+    from archiver.compliance.holds import post_state
+    return post_state(corpus.runtime, "twitter", post_id)
+
+
+def test_hold_and_release_from_the_post_page_are_audited_with_the_user(app: Any, corpus: pc.Corpus) -> None:
+    client = client_for(app, corpus, "compliance")
+    url = f"/posts/twitter/{pc.ARABIC_ID}"
+    csrf = csrf_of(client.get(url).text)
+    before = len(audit_events(corpus, "hold"))
+    # An empty (or blank) reason: the page again with the error under the form, nothing changed.
+    for blank in ("", "   \n\t "):
+        r = client.post(f"{url}/hold", data={"csrf": csrf, "reason": blank})
+        assert r.status_code == 400 and r.headers["content-type"].startswith("text/html")
+        assert 'id="hold-error" role="alert">A reason is required' in r.text and 'aria-invalid="true"' in r.text
+        assert state_of(corpus, pc.ARABIC_ID)["hold"] is None and len(audit_events(corpus, "hold")) == before
+    too_long = client.post(f"{url}/hold", data={"csrf": csrf, "reason": "x" * 1001})
+    assert too_long.status_code == 400 and "at most 1000" in too_long.text
+    # No CSRF token: refused, nothing changed.
+    assert client.post(f"{url}/hold", data={"reason": "case 7"}).status_code == 403
+    assert state_of(corpus, pc.ARABIC_ID)["hold"] is None
+    try:
+        r = client.post(f"{url}/hold", data={"csrf": csrf, "reason": "  Case 2026-17:\n preserve  "})
+        assert r.status_code == 303 and r.headers["location"] == f"{url}?done=hold"
+        page = client.get(r.headers["location"]).text
+        assert '<p class="notice" role="status">Legal hold placed.' in page
+        assert "Legal hold since" in words(page) and "Case 2026-17: preserve" in page
+        assert 'class="badge status-hold"' in page and f'action="{url}/release"' in page
+        assert f'action="{url}/hold"' not in page
+        hold = state_of(corpus, pc.ARABIC_ID)["hold"]
+        assert hold["reason"] == "Case 2026-17: preserve" and hold["by"] == "compliance user"
+        event = audit_events(corpus, "hold")[-1]
+        assert event["target"] == f"twitter/{pc.ARABIC_ID}" and event["actor"] == "compliance user"
+        assert event["role"] == "compliance" and json.loads(event["detail"])["reason"] == "Case 2026-17: preserve"
+        # The holds page lists it: who, when (a readable time), why, linked to the post.
+        holds = client.get("/holds").text
+        row = next(r for r in re.findall(r"<tr>.*?</tr>", holds, re.S) if pc.ARABIC_ID in r)
+        assert f'<a href="{url}">' in row and "compliance user" in row and "Case 2026-17: preserve" in row
+        assert '<time class="when" datetime="' in row
+        assert pc.ARABIC_ID not in client.get("/holds?show=takedown").text
+    finally:
+        r = client.post(f"{url}/release", data={"csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?done=release"
+    assert "Legal hold released." in client.get(r.headers["location"]).text
+    assert state_of(corpus, pc.ARABIC_ID)["hold"] is None
+    assert audit_events(corpus, "release_hold")[-1]["actor"] == "compliance user"
+    assert pc.ARABIC_ID not in client.get("/holds").text
+
+
+def test_takedown_needs_a_reason_hides_the_public_copies_and_lifts(app: Any, corpus: pc.Corpus) -> None:
+    client = client_for(app, corpus, "compliance")
+    public = TestClient(app, follow_redirects=False)
+    url = f"/posts/twitter/{pc.ARABIC_ID}"
+    manifest_key = corpus.runtime.catalog.captures("twitter", pc.ARABIC_ID)[-1]["manifest_key"]
+    csrf = csrf_of(client.get(url).text)
+    r = client.post(f"{url}/takedown", data={"csrf": csrf, "reason": " "})
+    assert r.status_code == 400 and 'id="takedown-error" role="alert">A reason is required' in r.text
+    assert public.get(f"/media/{manifest_key}").status_code == 200
+    try:
+        r = client.post(f"{url}/takedown", data={"csrf": csrf, "reason": "<b>court</b> order 5"})
+        assert r.status_code == 303 and r.headers["location"] == f"{url}?done=takedown"
+        page = client.get(r.headers["location"]).text
+        assert "Taken down: the post's public copies now answer 410 Gone." in words(page)
+        assert "&lt;b&gt;court&lt;/b&gt; order 5" in page and "<b>court</b>" not in page
+        assert public.get(f"/media/{manifest_key}").status_code == 410
+        assert audit_events(corpus, "takedown")[-1]["actor"] == "compliance user"
+        row = next(r for r in re.findall(r"<tr>.*?</tr>", client.get("/holds?show=takedown").text, re.S)
+                   if pc.ARABIC_ID in r)
+        assert "&lt;b&gt;court&lt;/b&gt; order 5" in row
+    finally:
+        r = client.post(f"{url}/lift-takedown", data={"csrf": csrf})
+    assert r.status_code == 303 and "Takedown lifted: the post's public copies are served again." in \
+        words(client.get(r.headers["location"]).text)
+    assert public.get(f"/media/{manifest_key}").status_code == 200
+    assert audit_events(corpus, "restore_public")[-1]["actor"] == "compliance user"
+
+
+def test_the_notice_is_a_fixed_text_a_link_cannot_choose(compliance: TestClient) -> None:
+    page = compliance.get(f"/posts/twitter/{pc.HINDI_ID}", params={"done": "<script>alert(1)</script>"}).text
+    assert 'class="notice"' not in page and "<script>alert(1)" not in page
+
+
+def test_compliance_forms_for_unknown_posts_are_404_pages(compliance: TestClient) -> None:
+    csrf = csrf_of(compliance.get("/search").text)
+    for action in ("hold", "release", "takedown", "lift-takedown", "export"):
+        r = compliance.post(f"/posts/twitter/999/{action}", data={"csrf": csrf, "reason": "x"})
+        assert r.status_code == 404 and error_line(r)
+
+
+def test_evidence_downloaded_from_the_post_page_verifies(app: Any, corpus: pc.Corpus, tmp_path: Any) -> None:
+    from archiver.compliance.evidence import verify_bundle
+    from archiver.compliance.signing import create_key, key_path
+
+    path = key_path(corpus.settings.home_path)
+    info = create_key(path, force=path.exists())
+    client = client_for(app, corpus, "compliance")
+    csrf = csrf_of(client.get(f"/posts/twitter/{pc.HINDI_ID}").text)
+    r = client.post(f"/posts/twitter/{pc.HINDI_ID}/export", data={"csrf": csrf})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert r.headers["content-disposition"] == f'attachment; filename="evidence-twitter-{pc.HINDI_ID}.wacz"'
+    assert r.headers["x-archiver-signed-by"] == info.fingerprint
+    bundle = tmp_path / "evidence.wacz"
+    bundle.write_bytes(r.content)
+    result = verify_bundle(bundle, public_key=info.pem.encode())
+    assert result.ok and result.problems == [] and result.captures == 2 and result.signed_by == info.fingerprint
+    event = audit_events(corpus, "export")[-1]
+    assert event["actor"] == "compliance user" and pc.HINDI_ID in event["target"]
+    assert json.loads(event["detail"]).get("via") == "web"
+    exports = client.get("/exports").text  # the exports page lists it
+    assert f"twitter/{pc.HINDI_ID}" in exports and "compliance user" in exports
+
+
+def test_a_search_exported_from_the_exports_page(app: Any, corpus: pc.Corpus, tmp_path: Any) -> None:
+    from archiver.compliance.evidence import verify_bundle
+
+    client = client_for(app, corpus, "compliance")
+    found = client.get("/search", params={"q": "जयशंकर"}).text
+    link = html.unescape(re.search(r'href="(/exports\?[^"]+)"', found).group(1))
+    form = client.get(link).text
+    assert 'value="जयशंकर"' in form
+    csrf = csrf_of(form)
+    r = client.post("/exports", data={"csrf": csrf, "q": "जयशंकर"})
+    assert r.status_code == 200 and 'filename="evidence-search.wacz"' in r.headers["content-disposition"]
+    (tmp_path / "s.wacz").write_bytes(r.content)
+    assert verify_bundle(tmp_path / "s.wacz").captures == 2
+    for data, message in (({}, "searches nothing"), ({"q": '"unbalanced'}, "quote"),
+                          ({"q": "nothingmatchesthisword"}, "finds no post")):
+        again = client.post("/exports", data={"csrf": csrf, **data})
+        assert again.status_code == 400 and message in again.text and "Traceback" not in again.text
+
+
+def test_the_holds_page_is_paged(compliance: TestClient) -> None:
+    assert "There is no page 50" in compliance.get("/holds?page=50").text
+    for bad in ("/holds?page=0", "/holds?page=-1", "/holds?page=x", "/holds?show=nope"):
+        r = compliance.get(bad)
+        assert r.status_code == 422 and error_line(r)
+
+
+# --- errors: pages on the UI's paths, JSON on the API's ------------------------------------------
+@pytest.mark.parametrize(("path", "status", "says"), [
+    ("/no/such/page", 404, "Not Found"), ("/posts/twitter/999", 404, "no capture"),
+    ("/search?page=0", 422, "page: Input should be greater than or equal to 1"),
+    ("/search?page=-3", 422, "page:"), ("/search?page=99999999", 422, "page: Input should be less than"),
+    ("/search?page=2x", 422, "page: Input should be a valid integer"),
+    ("/articles/story-hi/versions/two", 422, "number:"),
+    ("/holds?show=%3Cscript%3E", 422, "show:")])
+def test_page_errors_are_styled_pages_with_one_line(compliance: TestClient, path: str, status: int,
+                                                    says: str) -> None:
+    r = compliance.get(path)
+    assert r.status_code == status, r.text[:300]
+    assert says in error_line(r)
+    assert "/holds" in nav_links(r.text)  # signed in: the navigation is there
+    assert "<script>" not in r.text
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_a_method_the_page_does_not_take_is_a_405_page(compliance: TestClient) -> None:
+    for method, path in (("PUT", "/search"), ("GET", f"/posts/twitter/{pc.HINDI_ID}/hold"), ("DELETE", "/holds")):
+        r = compliance.request(method, path)
+        assert r.status_code == 405 and error_line(r), (method, path)
+        assert r.headers["allow"]
+
+
+def test_an_unknown_path_signed_out_is_a_404_page_without_navigation(app: Any, corpus: pc.Corpus) -> None:
+    r = client_for(app, corpus, None).get("/wp-admin/<x>")
+    assert r.status_code == 404 and error_line(r) and not NAV_RE.search(r.text)
+    assert 'href="/login"' in r.text
+
+
+def test_a_too_long_or_bad_query_is_one_line_on_the_search_page(compliance: TestClient) -> None:
+    for q, says in (("x" * 501, "500 characters"), ('"unbalanced', "quote")):
+        r = compliance.get("/search", params={"q": q})
+        assert r.status_code == 400 and r.headers["content-type"].startswith("text/html")
+        errors = re.findall(r'<ul class="error" role="alert">(.*?)</ul>', r.text, re.S)
+        assert len(errors) == 1 and says in html.unescape(errors[0]), errors
+        assert 'open>' in r.text or "syntax-help" not in r.text  # the syntax help is opened beside the error
+
+
+def test_a_body_over_its_cap_on_a_page_path_is_a_413_page(compliance: TestClient, corpus: pc.Corpus) -> None:
+    big = "x" * (corpus.settings.max_request_bytes + 10)
+    r = compliance.post(f"/posts/twitter/{pc.HINDI_ID}/hold", content=big,
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413 and "too large" in error_line(r)
+    api = compliance.put(f"/v1/posts/twitter/{pc.HINDI_ID}/hold", content=big,
+                         headers={"Authorization": f"Bearer {corpus.tokens['compliance']}",
+                                  "Content-Type": "application/json"})
+    assert api.status_code == 413 and "too large" in api.json()["detail"]
+
+
+def test_an_internal_error_is_a_page_with_an_error_id_that_the_log_records(
+        corpus: pc.Corpus, caplog: pytest.LogCaptureFixture) -> None:
+    """A fault inside a page route (here: the post page's manifest reader fails in a way nobody
+    foresaw) is a 500 page with an error id and no traceback; the log has the id and the traceback.
+    The same fault on the API's path is the API's JSON."""
+    from archiver.web.routes import pages
+
+    app = create_app(corpus.settings, runtime=corpus.runtime)
+    client = client_for(app, corpus, "compliance")
+    client = TestClient(app, follow_redirects=False, raise_server_exceptions=False, cookies=client.cookies)
+    original = pages._manifest
+
+    def broken(_rt: Any, _key: Any) -> dict[str, Any]:
+        raise RuntimeError("secret internals at /srv/archive")
+
+    pages._manifest = broken  # type: ignore[assignment]
+    try:
+        with caplog.at_level("ERROR", logger="archiver.web.errors"):
+            r = client.get(f"/posts/twitter/{pc.HINDI_ID}")
+    finally:
+        pages._manifest = original  # type: ignore[assignment]
+    assert r.status_code == 500 and "internal error" in error_line(r)
+    error_id = re.search(r'<code class="error-id">([0-9a-f]{12})</code>', r.text).group(1)
+    assert "secret internals" not in r.text and "RuntimeError" not in r.text and "/srv/archive" not in r.text
+    logged = [rec for rec in caplog.records if error_id in rec.getMessage()]
+    assert logged and logged[0].exc_info and "secret internals" in str(logged[0].exc_info[1])
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/v1/nope", 404), ("/v1/search?limit=0", 422), ("/media/nope", 404), ("/.well-known/nope", 404),
+    ("/v1/posts/twitter/999", 404)])
+def test_api_paths_keep_json_errors(app: Any, corpus: pc.Corpus, path: str, status: int) -> None:
+    client = client_for(app, corpus, "compliance")
+    r = client.get(path, headers={"Authorization": f"Bearer {corpus.tokens['compliance']}",
+                                  "Accept": "text/html"})  # Accept changes nothing: the path decides
+    assert r.status_code == status and r.headers["content-type"] == "application/json"
+    assert r.json()["detail"]
+
+
+# --- HEAD wherever GET works on the stored copies, capture pages and static files --------------------
+HEAD_PREFIXES = ("/media/", "/evidence/", "/static/", "/.well-known/")
+
+
+def head_samples(corpus: pc.Corpus) -> dict[str, list[str]]:
+    """For each GET route path of those kinds, URLs to try: found, missing and (for stored copies)
+    taken down. A new route there needs samples here (the test fails until it has them)."""
+    from archiver.storage.layout import capture_page_key
+
+    rt = corpus.runtime
+    hindi = rt.catalog.captures("twitter", pc.HINDI_ID)[-1]["manifest_key"]
+    evil = rt.catalog.captures("twitter", pc.EVIL_ID)[-1]["manifest_key"]
+    page = capture_page_key(hindi)
+    blob = rt.catalog.query("SELECT key FROM blobs LIMIT 1")[0]["key"]
+    post = f"https://twitter.com/ANI/status/{pc.HINDI_ID}"
+    image = rt.catalog.query("SELECT url FROM url_history LIMIT 1")
+    image_url = image[0]["url"] if image else "https://example.com/x.jpg"
+    return {
+        "/media/{key:path}": [f"/media/{hindi}", f"/media/{page}", f"/media/{blob}", "/media/posts/nope.json",
+                              f"/media/{evil}"],
+        "/evidence/{key:path}": [f"/evidence/{hindi}", f"/evidence/{page}", f"/evidence/{blob}",
+                                 "/evidence/posts/nope.json", f"/evidence/{evil}"],
+        "/static/archiver.css": ["/static/archiver.css"],
+        "/.well-known/archiver-signing-key.pem": ["/.well-known/archiver-signing-key.pem"],
+        "/.well-known/archiver-signing-keys.json": ["/.well-known/archiver-signing-keys.json"],
+        "/media/timegate/{rest:path}": [f"/media/timegate/{post}", "/media/timegate/https://nope.example/"],
+        "/media/timemap/link/{rest:path}": [f"/media/timemap/link/{post}", "/media/timemap/link/https://no.example/"],
+        "/media/memento/{when}/{rest:path}": [f"/media/memento/20250716000000/{image_url}",
+                                              "/media/memento/20250716000000/https://nope.example/x.jpg"],
+        "/healthz": ["/healthz"],
+    }
+
+
+def get_routes(app: Any) -> set[str]:
+    def routes(items: list) -> Iterator:
+        for route in items:  # FastAPI keeps an included router as one entry holding the original
+            nested = getattr(route, "original_router", None)
+            yield from routes(nested.routes) if nested is not None else (route,)
+    return {r.path for r in routes(app.routes) if "GET" in (getattr(r, "methods", None) or ())
+            and (r.path.startswith(HEAD_PREFIXES) or r.path == "/healthz")}
+
+
+def test_head_answers_as_get_does_on_every_copy_capture_page_and_static_route(
+        app: Any, corpus: pc.Corpus) -> None:
+    set_takedown(corpus.runtime, None, "twitter", pc.EVIL_ID, on=True, reason="head test")  # some 410s
+    samples = head_samples(corpus)
+    paths = get_routes(app)
+    assert paths and paths <= set(samples), f"GET routes without HEAD samples: {paths - set(samples)}"
+    statuses = set()
+    for who in (client_for(app, corpus, "compliance"), TestClient(app, follow_redirects=False)):
+        for route in sorted(paths):
+            for url in samples[route]:
+                got, head = who.get(url), who.head(url)
+                statuses.add(got.status_code)
+                assert head.status_code == got.status_code, (url, got.status_code, head.status_code)
+                assert head.content == b"", url
+                skip = {"date", "set-cookie", "content-length"}
+                assert {k: v for k, v in head.headers.items() if k not in skip} == \
+                       {k: v for k, v in got.headers.items() if k not in skip}, url
+                if "content-length" in got.headers:
+                    assert head.headers.get("content-length") == got.headers["content-length"] \
+                           == str(len(got.content)), url
+    assert {200, 404, 410} <= statuses
+
+
 # --- what manifest v2 adds: statuses, source texts, cards, polls, counts, edits, media, missing -------
 EARLY_ID, LATEST_ID, GONE_ID, ODD_ID = "1850000000000000003", "1850000000000000004", "1850000000000000005", \
     "1850000000000000006"

@@ -47,6 +47,7 @@ from archiver.capture.cards.content import (
     status_note,
 )
 from archiver.capture.manifest import STATUS_WORDS
+from archiver.catalog import query as query_module
 from archiver.catalog.query import SearchQuery, problems
 from archiver.compliance import audit
 from archiver.compliance.holds import post_state
@@ -74,6 +75,12 @@ PAGE_SIZE = 20
 # The search form's fields are SearchQuery's (its paging is the page number); links made before the
 # form used those names keep working.
 SEARCH_FIELDS = tuple(name for name in SearchQuery.model_fields if name not in ("limit", "offset"))
+# The query language's help (catalog/syntax.py, through query.py) and the sort orders, when the
+# catalog offers them; the page shows a help panel and a sort menu only then.
+SYNTAX_HELP: str = getattr(query_module, "SYNTAX_HELP", "")
+SORT_LABELS = {"relevance": "Best match", "posted": "Newest posted", "captured": "Newest captured"}
+SORTS = tuple(s for s in getattr(query_module, "SORTS", ()) if s in SORT_LABELS) \
+    if "sort" in SearchQuery.model_fields else ()
 FORMER_SEARCH_NAMES = {"posted_from": "posted_since", "posted_to": "posted_until", "captured_from": "captured_since",
                        "captured_to": "captured_until", "article": "article_id"}
 # Who may open which page (admin may do everything): publishers only use the publish hook.
@@ -345,7 +352,8 @@ def search_page(
     what does not validate is shown as a message (400), with nothing searched."""
     form = _search_form(request.query_params)
     context: dict[str, Any] = {"form": form, "fields": SearchQuery.model_fields, "statuses": EMBED_STATUSES,
-                               "result": None, "errors": [], "page": page}
+                               "result": None, "errors": [], "page": page, "syntax_help": SYNTAX_HELP,
+                               "sorts": [(s, SORT_LABELS[s]) for s in SORTS]}
     given = {k: v for k, v in form.items() if v}
     if not given:
         return render(request, "search.html", context)
@@ -359,6 +367,7 @@ def search_page(
     audit.record(rt, principal, "search", "posts", {"q": query.q, **filters, "page": page}, result.total)
     hits = [_card_of(rt, hit) for hit in result.hits]
     context.update(result=result, hits=hits, pages=max(1, -(-result.total // PAGE_SIZE)),
+                   export_url=f"/exports?{urlencode(given)}",
                    prev_url=f"/search?{urlencode({**given, 'page': page - 1})}" if page > 1 else None,
                    next_url=(f"/search?{urlencode({**given, 'page': page + 1})}"
                              if page * PAGE_SIZE < result.total else None))
