@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from archiver.article.metadata import ArticleMetadata, article_metadata
+from archiver.article.metadata import MAX_SCAN, ArticleMetadata, article_metadata
 from archiver.catalog.indexing import image_blob, index_capture, record_fetch
 from archiver.dates import iso, utcnow
 from archiver.records.base import RecordError
@@ -192,7 +192,7 @@ def _metadata(rt: Runtime, plan: Plan) -> ArticleMetadata:
     if plan.metadata is not None:
         return plan.metadata
     try:
-        head = rt.store.get(source_key(plan.article_id, plan.source_sha256))[:4 * 512 * 1024]
+        head = rt.store.get(source_key(plan.article_id, plan.source_sha256))[:4 * MAX_SCAN]
         return article_metadata(head.decode(plan.encoding, errors="replace"), "auto")
     except (ObjectNotFound, LookupError):
         return ArticleMetadata()

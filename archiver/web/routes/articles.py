@@ -143,7 +143,8 @@ def outcome_notice(request: Request, history: list[Version]) -> dict[str, Any] |
                                         _plural(images, "image") if images else "") if p) or "nothing"
         text = f"Restored {what}: version {v} written."
     elif already:
-        text = f"Nothing to restore: {_plural(already, 'item')} already restored in version {v}."
+        uses = "uses" if already == 1 else "use"
+        text = f"Nothing to restore: {_plural(already, 'item')} already {uses} the archived copy in version {v}."
     else:
         text = "Nothing to restore: no item is dead." if not failed else "Nothing restored."
     if failed:
@@ -194,7 +195,7 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
         "article_id": article_id, "article": row, "plan": plan,
         "headline": row.get("headline") or (meta.headline if meta else None),
         "published_at": row.get("published_at") or (meta.published_at if meta else None),
-        "url": plan.url or row.get("url"), "base_url": plan.base_url,
+        "url": plan.url or row.get("url") or plan.base_url, "base_url": plan.base_url,
         "versions": history, "reasons": REASON_WORDS, "embeds": embeds, "images": images,
         "health": health, "can_edit": can_edit(principal), "result": notice, "changes": changes,
         "history_shown": HISTORY_SHOWN,
@@ -234,6 +235,17 @@ def _decode(data: bytes, encoding: str | None) -> str:
         return data.decode("utf-8", errors="replace")
 
 
+# Characters that reorder or hide text (bidi embeddings, overrides, isolates, zero-width marks) and
+# control characters: a diff shows each as its code point ("⟨U+202E⟩"), so the bytes are what is seen.
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e"
+                     "\u2060-\u2069\ufeff\ufff9-\ufffb]")
+
+
+def visible(text: str) -> str:
+    """`text` with its hidden and direction-changing characters written out as ⟨U+XXXX⟩."""
+    return _HIDDEN.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
+
+
 def diff_lines(text: str) -> list[str]:
     """`text` cut into the lines a diff compares: its own lines, each longer one cut into pieces of
     at most MAX_LINE characters after a '>' or a space where there is one (so a one-line HTML
@@ -255,8 +267,9 @@ def line_diff(old: str, new: str, *, context: int = 3, max_rows: int = MAX_ROWS)
     "cut" (rows left out past `max_rows`)}. A row is {"op": "equal"|"delete"|"insert", "old": line
     number or None, "new": line number or None, "runs": [(op, text), ...]}: a changed line paired with
     its replacement carries a word diff (pages.word_diff) in its runs, else one run of its text.
-    `context` unchanged lines surround each change."""
-    a, b = diff_lines(old), diff_lines(new)
+    `context` unchanged lines surround each change. Hidden and direction-changing characters are
+    shown as ⟨U+XXXX⟩ (`visible`)."""
+    a, b = diff_lines(visible(old)), diff_lines(visible(new))
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=len(a) + len(b) > 4000)
     hunks: list[list[dict[str, Any]]] = []
     added = removed = shown = cut = 0
