@@ -35,6 +35,13 @@ if TYPE_CHECKING:
 # A post is at most 25,000 characters (Twitter's longest); the inline card keeps that much of its text.
 INLINE_MAX_TEXT = 25_000
 
+# Bounds on what a hostile manifest can put into an article (a post has at most 4 photos; names and
+# handles are short on every platform).
+MAX_INLINE_MEDIA = 20
+MAX_NAME_CHARS = 200
+MAX_HANDLE_CHARS = 100
+MAX_ALT_CHARS = 1000
+
 # Every class the inline card uses, for a newsroom's stylesheet (README, "Restore").
 CLASS_NAMES = ("archiver-card", "archiver-card-note", "archiver-card-text", "archiver-card-media",
                "archiver-card-photo", "archiver-card-video", "archiver-card-gif", "archiver-card-photo-link",
@@ -96,16 +103,31 @@ class InlineCard:
     amp: bool = False
 
 
+# A stable copy's key (archiver/storage/layout.py): an original by digest, or one of its serving copies.
+_COPY_KEY = re.compile(r"blobs/sha256/([0-9a-f]{2})/\1[0-9a-f]{62}"
+                       r"|derived/[0-9a-f]{64}/[a-z0-9_-]{1,40}\.[a-z0-9]{1,8}")
+
+
+def copy_url(store: ObjectStore, key: Any) -> str | None:
+    """The public URL of a stable copy (an original ``blobs/sha256/..`` or a serving copy ``derived/..``);
+    None for any other key a manifest may name."""
+    return stable_url(store, key) if isinstance(key, str) and _COPY_KEY.fullmatch(key) else None
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _media(content: CardContent, store: ObjectStore) -> list[dict[str, Any]]:
     out = []
-    for x in content.media:
-        copy = stable_url(store, x.key) if x.archived else None
+    for x in content.media[:MAX_INLINE_MEDIA]:
+        copy = copy_url(store, x.key) if x.archived else None
         cls = {"video": "video", "animated_gif": "gif"}.get(x.kind, "photo")
         if x.moving:  # the poster frame shown, the archived video linked
-            src, href = stable_url(store, x.poster_key), copy
+            src, href = copy_url(store, x.poster_key), copy
         else:
             src, href = copy, None
-        out.append({"cls": cls, "label": x.label, "alt": x.alt, "src": src, "href": href,
+        out.append({"cls": cls, "label": x.label, "alt": _cut(x.alt, MAX_ALT_CHARS), "src": src, "href": href,
                     "width": x.width if not x.moving else None, "height": x.height if not x.moving else None})
     return out
 
@@ -115,11 +137,14 @@ def render_inline_card(content: CardContent, store: ObjectStore, card: InlineCar
     inert fragment). Raises ValueError for a time zone the machine does not know."""
     lang = language(content.lang)
     notes = [n for n in (card.gone, *content.notes) if n]
-    quoted = [{"label": r.label, "name": r.name or r.handle or "Unknown", "handle": r.handle, "text": r.text,
-               "dir": direction(r.text)} for r in content.related if r.found and r.text]
+    quoted = [{"label": r.label, "name": _cut(r.name or r.handle or "Unknown", MAX_NAME_CHARS),
+               "handle": _cut(r.handle, MAX_HANDLE_CHARS), "text": r.text, "dir": direction(r.text)}
+              for r in content.related if r.found and r.text]
     text = _SURROGATE.sub("\ufffd", content.text)
+    shown_content = replace(content, text=text, name=_cut(content.name, MAX_NAME_CHARS),
+                            handle=_cut(content.handle, MAX_HANDLE_CHARS))
     html = _ENV.get_template("inline.html").render(
-        c=replace(content, text=text), page=card.page_url,
+        c=shown_content, page=card.page_url,
         original=card.original, version_date=card.version_date, lang=lang,
         dir=direction(text or content.name, lang), notes=notes, gone=bool(card.gone), quoted=quoted_parts,
         quoted_posts=quoted, media=_media(content, store), amp=card.amp,
@@ -140,5 +165,5 @@ def is_amp(document_head: str) -> bool:
     return bool(m) and re.search(r"(?:^|\s)(?:⚡|amp)(?:\s|=|/|$)", m.group(1), re.I) is not None
 
 
-__all__ = ["CLASS_NAMES", "INLINE_MAX_TEXT", "InlineCard", "direction", "gone_note", "inline_card_html",
+__all__ = ["CLASS_NAMES", "INLINE_MAX_TEXT", "InlineCard", "copy_url", "direction", "gone_note", "inline_card_html",
            "is_amp", "language", "render_inline_card"]
