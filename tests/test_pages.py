@@ -593,7 +593,7 @@ def test_the_holds_page_is_paged(compliance: TestClient) -> None:
 
 # --- errors: pages on the UI's paths, JSON on the API's ------------------------------------------
 @pytest.mark.parametrize(("path", "status", "says"), [
-    ("/no/such/page", 404, "Not Found"), ("/posts/twitter/999", 404, "no capture"),
+    ("/no/such/page", 404, "There is no page at this address."), ("/posts/twitter/999", 404, "no capture"),
     ("/search?page=0", 422, "page: Input should be greater than or equal to 1"),
     ("/search?page=-3", 422, "page:"), ("/search?page=99999999", 422, "page: Input should be less than"),
     ("/search?page=2x", 422, "page: Input should be a valid integer"),
@@ -612,7 +612,7 @@ def test_page_errors_are_styled_pages_with_one_line(compliance: TestClient, path
 def test_a_method_the_page_does_not_take_is_a_405_page(compliance: TestClient) -> None:
     for method, path in (("PUT", "/search"), ("GET", f"/posts/twitter/{pc.HINDI_ID}/hold"), ("DELETE", "/holds")):
         r = compliance.request(method, path)
-        assert r.status_code == 405 and error_line(r), (method, path)
+        assert r.status_code == 405 and error_line(r) == f"This address does not take a {method} request."
         assert r.headers["allow"]
 
 

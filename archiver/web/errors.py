@@ -29,6 +29,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,12 @@ JSON_PREFIXES = ("/v1/", "/media/", "/.well-known/")
 PAGE_TITLES = {400: "Bad request", 401: "Sign-in needed", 403: "Not allowed", 404: "Not found",
                405: "Method not allowed", 408: "Too slow", 409: "Conflict", 410: "Gone",
                413: "Too large", 422: "Not valid", 500: "Internal error", 503: "Unavailable"}
+# The page's line when the error says no more than its status phrase ("Not Found").
+PAGE_LINES = {400: "The request could not be understood.", 401: "Sign in to see this page.",
+              403: "Your role may not open this page.", 404: "There is no page at this address.",
+              405: "This address does not take a {method} request.", 413: "What was sent is too large.",
+              500: "internal error",
+              503: "The service is unavailable for a moment; try again."}
 # Renders the error page: (connection, status, one-line detail, error id or None) -> an HTML response.
 PageRenderer = Callable[[HTTPConnection, int, str, "str | None"], Response]
 
@@ -212,10 +219,19 @@ def error_response(conn: HTTPConnection, status: int, detail: str, headers: dict
     renderer = getattr(app.state, "error_page", None) if app is not None else None
     if renderer is None or wants_json(conn.url.path):
         return JSONResponse({"detail": line}, status_code=status, headers=headers)
+    if status in PAGE_LINES and line.lower() == _phrase(status).lower():
+        line = PAGE_LINES[status].format(method=conn.scope.get("method", "")[:10])
     response = renderer(conn, status, line, error_id)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def scope_error_response(scope: Scope, status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
