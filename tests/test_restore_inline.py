@@ -235,3 +235,19 @@ def test_language_and_direction_rules() -> None:
     assert language("qme") is None and language("und") == "und" and language('"><x') is None
     assert direction("مرحبا hello") == "rtl" and direction("hello مرحبا") == "ltr"
     assert direction("שלום") == "rtl" and direction("123 !", "ar") == "rtl" and direction("123", "hi") == "ltr"
+
+
+def test_a_markdown_url_line_becomes_the_capture_page_link(tmp_settings: Callable[..., Settings],
+                                                          origin: FixtureOrigin) -> None:
+    """Outside markup (a Markdown URL line) there is no card to write: the line names the capture page."""
+    settings = tmp_settings(**{**origin.settings_overrides(), "public_base_url": BASE, "fetch_retries": 0})
+    rt = Runtime.from_settings(settings)
+    source = f"# Story\n\nIntro.\n\nhttps://twitter.com/{HINDI.handle}/status/{HINDI.id}\n\nOutro.\n"
+    archive(rt, source.encode(), article_id="md", url="https://news.example/md", fmt="markdown")
+    item_id, res = embed_result(rt, "md")
+    assert restore(rt, "md", item_ids=[item_id])["new_version"]
+    page_url = f"{BASE}/{capture_page_key(res.manifest_key or '')}"
+    after = rt.store.get(version_key("md", len(versions(rt, "md")))).decode()
+    assert f"\n\n{page_url}\n\n" in after and "<" not in after
+    assert restore(rt, "md", item_ids=[item_id])["new_version"] is False
+    rt.close()
