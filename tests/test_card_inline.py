@@ -73,3 +73,18 @@ def test_gone_statuses_say_so_and_others_do_not() -> None:
     assert gone_note(manifest("deleted")).startswith("No longer available at the source. The post has been deleted")
     assert "withheld by the platform" in gone_note(manifest("withheld", withheld_in_countries=["DE"]))
     assert gone_note(manifest("archived")) == "" and gone_note(manifest("failed")) == "" and gone_note(None) == ""
+
+
+def test_amp_photos_without_a_size_are_links_to_their_copies(store: LocalStore) -> None:
+    """AMP has no <img>, and an amp-img needs its size: a photo whose size the manifest lacks is a
+    link to its stable copy."""
+    m = manifest()
+    key = "blobs/sha256/ab/ab" + "0" * 62
+    m["media"] = [{"type": "photo", "status": "archived", "key": key, "alt_text": "x"},
+                  {"type": "photo", "status": "archived", "key": key, "alt_text": "y", "width": 10, "height": 5}]
+    soup = BeautifulSoup(card(m, store, amp=True), "html5lib")
+    assert soup.find_all("img") == []
+    assert [a["href"] for a in soup.find_all("a", class_="archiver-card-photo-link")] == [f"{BASE}/{key}"]
+    assert [(i["width"], i["alt"]) for i in soup.find_all("amp-img")] == [("10", "y")]
+    plain = BeautifulSoup(card(m, store), "html5lib")
+    assert [i["alt"] for i in plain.find_all("img", class_="archiver-card-photo")] == ["x", "y"]
