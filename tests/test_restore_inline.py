@@ -251,3 +251,18 @@ def test_a_markdown_url_line_becomes_the_capture_page_link(tmp_settings: Callabl
     assert f"\n\n{page_url}\n\n" in after and "<" not in after
     assert restore(rt, "md", item_ids=[item_id])["new_version"] is False
     rt.close()
+
+
+def test_a_dead_link_without_a_later_capture_says_so(tmp_settings: Callable[..., Settings],
+                                                     origin: FixtureOrigin) -> None:
+    rt = setup(tmp_settings, origin, ARABIC)
+    origin.set_behaviour("/oembed", "404", sticky=True)
+    origin.set_behaviour("/tweet-result", "empty", sticky=True)
+    article_health(rt, "story", check_now=True, now=T0)
+    assert restore(rt, "story")["new_version"]
+    card = BeautifulSoup(rt.store.get(version_key("story", 2)).decode(), "html5lib").find(
+        "blockquote", class_="archiver-card")
+    (note,) = card.find_all("p", class_="archiver-card-note")
+    assert note.get_text() == "No longer available at the source: the link to the post stopped working."
+    assert card["dir"] == "rtl" and note["dir"] == "ltr" and note["lang"] == "en"
+    rt.close()
