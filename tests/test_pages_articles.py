@@ -245,6 +245,14 @@ def test_editor_restores_from_the_worklist_and_reverts(env: Env) -> None:
     assert "Restored 1 embed: version 2 written." in text_of(after)
     assert 'href="/articles/story-flow/versions/2/diff"' in after and "<ins>" in after  # what changed, inline
     assert "<del>" in after.split('id="result"', 1)[1].split("</section>", 1)[0]
+    # Restored: the item says so, its button and the page's "Restore every dead item" are gone, and the
+    # worklist marks it (the original is still dead).
+    page = editor.get("/articles/story-flow").text
+    embed_row = page.split('id="embeds-h"', 1)[1].split("</tr>", 2)[1]
+    assert 'status-restored">restored' in embed_row and "Restore this embed" not in embed_row
+    assert "Restore every dead item" in page  # the image is dead and was never restored by a restore
+    worklist = editor.get("/health").text.split('id="worklist"', 1)[1].split("</section>", 1)[0]
+    assert worklist.count('status-restored">restored') == 1 and worklist.count("<button") == 1
     r = editor.post("/articles/story-flow/restore", data={"csrf": csrf})
     assert "Nothing to restore: 2 items already use the archived copy in version 2." in text_of(
         editor.get(r.headers["location"]).text)
@@ -254,10 +262,12 @@ def test_editor_restores_from_the_worklist_and_reverts(env: Env) -> None:
     assert "Reverted to version 1: version 3 written." in text_of(editor.get(r.headers["location"]).text)
     r = editor.post("/articles/story-flow/revert", data={"csrf": csrf, "version": "1"})
     assert "Version 1 already current: nothing written." in text_of(editor.get(r.headers["location"]).text)
+    embed_row = editor.get("/articles/story-flow").text.split('id="embeds-h"', 1)[1].split("</tr>", 2)[1]
+    assert "status-restored" not in embed_row and "Restore this embed" in embed_row  # reverted: dead again
     assert editor.post("/articles/story-flow/revert", data={"csrf": csrf, "version": "99"}).status_code == 404
     assert editor.post("/articles/story-flow/restore", data={"csrf": csrf, "item": "nope"}).status_code == 404
     versions_table = editor.get("/articles/story-flow").text.split('id="versions-h"', 1)[1]
-    assert "reverted</td>" in versions_table and "restored dead items</td>" in versions_table
+    assert "reverted to v1</td>" in versions_table and "restored dead items</td>" in versions_table
     assert versions_table.count("Revert to v") == 2  # every version but the current one
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +21,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from archiver.article.versions import versions
+from archiver.article.versions import RestoreError, chain_docs, versions
 from archiver.auth import Principal
 from archiver.capture.cards.content import edit_note, status_note
 from archiver.compliance import audit
@@ -110,6 +111,30 @@ def article_health(rt: Runtime, article_id: str) -> dict[str, Any] | None:
     return _health_source[0](rt, article_id) if _health_source else None
 
 
+def restored_in(rt: Runtime, history: list[Version]) -> set[str]:
+    """The item ids a restore put into the current version and no later version took out: the
+    `restored` lists of the patches on the current version's chain from its source (a revert's chain
+    runs through the version it went back to). Empty when the chain cannot be read."""
+    if not history:
+        return set()
+    current = history[-1]
+    try:
+        docs = chain_docs(rt, history, current.version, current.source_sha256)
+    except (RestoreError, ObjectNotFound, ValueError):
+        return set()
+    return {i for _, doc in docs for i in (doc.get("restored") or []) if isinstance(i, str)}
+
+
+def reverted_target(rt: Runtime, version: Version) -> int | None:
+    """The version a revert went back to (its patch document's `reverted_to`), or None when unreadable."""
+    try:
+        doc = json.loads(rt.store.get(version.patch_key)) if version.patch_key else {}
+    except (ObjectNotFound, ValueError):
+        return None
+    target = doc.get("reverted_to") if isinstance(doc, dict) else None
+    return target if isinstance(target, int) and not isinstance(target, bool) else None
+
+
 def _int(request: Request, name: str) -> int | None:
     value = request.query_params.get(name, "")
     return int(value) if value.isdigit() and len(value) <= 9 else None
@@ -184,6 +209,11 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
             entry["thumb_key"] = _thumb_key(rt, res.sha256 if isinstance(res, ImageResult) else None)
             images.append(entry)
     history = versions(rt, article_id)
+    restored = restored_in(rt, history)
+    reverted_to = {v.version: reverted_target(rt, v) for v in history if v.reason == "revert"}
+    for entry in (*embeds, *images):
+        entry["restored"] = entry["item"].item_id in restored
+    dead = [e for e in (*embeds, *images) if (e["health"] or {}).get("state") == "dead"]
     notice = outcome_notice(request, history)
     changes = None
     if notice and notice["version"]:
@@ -196,8 +226,9 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
         "headline": row.get("headline") or (meta.headline if meta else None),
         "published_at": row.get("published_at") or (meta.published_at if meta else None),
         "url": plan.url or row.get("url") or plan.base_url, "base_url": plan.base_url,
-        "versions": history, "reasons": REASON_WORDS, "embeds": embeds, "images": images,
+        "versions": history, "reasons": REASON_WORDS, "reverted_to": reverted_to, "embeds": embeds, "images": images,
         "health": health, "can_edit": can_edit(principal), "result": notice, "changes": changes,
+        "unrestored_dead": sum(not e["restored"] for e in dead), "restored_dead": sum(e["restored"] for e in dead),
         "history_shown": HISTORY_SHOWN,
     })
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from archiver.article.versions import RestoreError
+from archiver.article.versions import RestoreError, versions
 from archiver.auth import Principal
 from archiver.errors import InputError
 from archiver.health import originals as health_originals
@@ -117,11 +117,13 @@ def health_page(request: Request, state: str | None = Query(None, pattern="^(|un
     "unchecked", so an article is listed from the moment it is archived), worst first, OVERVIEW_PAGE a
     page (`page`; with `state`, only articles having an item in it); the totals per state; and the
     worklist of dead items across articles, dead longest first (`dead_page`), each with a Restore
-    button for editors."""
+    button for editors unless the article's current version already has it restored."""
     state = state or None
     rows = overview(rt, state=state, limit=OVERVIEW_PAGE, offset=(page - 1) * OVERVIEW_PAGE)
     counts = totals(rt, state=state)
     dead, dead_total = dead_worklist(rt, limit=WORKLIST_PAGE, offset=(dead_page - 1) * WORKLIST_PAGE)
+    restored = {aid: articles.restored_in(rt, versions(rt, aid)) for aid in {d["article_id"] for d in dead}}
+    dead = [{**d, "restored": d["item_id"] in restored[d["article_id"]]} for d in dead]
     pages_n = max(1, -(-counts["articles"] // OVERVIEW_PAGE))
     dead_pages = max(1, -(-dead_total // WORKLIST_PAGE))
 
