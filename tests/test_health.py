@@ -14,15 +14,20 @@ from PIL import Image
 from archiver.config.settings import Settings
 from archiver.coordination import RedisCoordinator
 from archiver.health.originals import (
+    _ready,
     article_health,
+    article_listing,
     check,
     claim,
     dead_items,
+    dead_worklist,
     due,
     enroll_all,
+    ensure_schema,
     load_record,
     overview,
     reindex,
+    totals,
 )
 from archiver.health.state import DAY, Probe, advance, new_record
 from archiver.runners.local import archive
@@ -228,3 +233,60 @@ def test_beat_runs_the_scheduling_round() -> None:
 
     assert app.conf.beat_schedule["health-checks"]["task"] == "archiver.health_schedule"
     assert {"archiver.health_schedule", "archiver.health_check"} <= set(app.tasks)
+
+
+# --- overview from the catalog, the dead worklist ----------------------------------------------------
+def test_overview_lists_never_checked_articles_and_the_worklist_is_oldest_first(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    rt = archived(tmp_settings, origin)
+    other = ("<html><body>" + "".join(f'<img src="{origin.url(f"/media/{n}.jpg")}">' for n in ("c", "d"))
+             + "</body></html>").encode()
+    archive(rt, other, article_id="other", url="https://news.example/other")
+    # Nothing checked yet: both articles are there, every item unchecked, nothing on the worklist.
+    rows = {r["article_id"]: r for r in overview(rt)}
+    assert set(rows) == {"story", "other"}
+    assert rows["story"]["unchecked"] == 5 and rows["other"]["unchecked"] == 2 and rows["story"]["dead"] == 0
+    assert totals(rt) == {"unchecked": 7, "live": 0, "suspect": 0, "dead": 0, "articles": 2}
+    assert dead_worklist(rt) == ([], 0)
+    # c.jpg dies first (in both articles), a.jpg an hour later.
+    origin.set_behaviour("/media/c.jpg", "404", sticky=True)
+    article_health(rt, "other", check_now=True, now=T0)
+    origin.set_behaviour("/media/a.jpg", "404", sticky=True)
+    article_health(rt, "story", check_now=True, now=T0 + timedelta(hours=1))
+    assert totals(rt) == {"unchecked": 0, "live": 4, "suspect": 0, "dead": 3, "articles": 2}
+    assert totals(rt, state="dead")["articles"] == 2 and totals(rt, state="unchecked")["articles"] == 0
+    work, n = dead_worklist(rt)
+    assert n == 3
+    assert [(w["article_id"], w["url"].rsplit("/", 1)[-1], w["since"]) for w in work] == [
+        ("other", "c.jpg", "2025-01-01T00:00:00Z"), ("story", "c.jpg", "2025-01-01T00:00:00Z"),
+        ("story", "a.jpg", "2025-01-01T01:00:00Z")]
+    assert work[0]["last_detail"] == "HTTP 404"
+    assert [r["article_id"] for r in overview(rt)] == ["story", "other"]  # most dead first
+    assert [r["article_id"] for r in overview(rt, state="dead", limit=1, offset=1)] == ["other"]
+    listed, total = article_listing(rt, state="dead")
+    assert total == 2 and {r["article_id"] for r in listed} == {"story", "other"}
+    story = next(r for r in listed if r["article_id"] == "story")
+    assert story["health"] == {"unchecked": 0, "live": 3, "suspect": 0, "dead": 2}
+    assert story["items"] == {"embed": {"archived": 1}, "image": {"archived": 4}}
+    assert article_listing(rt, state="live")[1] == 2 and article_listing(rt, state="failed")[1] == 0
+    # The index is rebuilt from storage with the same since and answers.
+    rt.catalog.execute("DELETE FROM link_health")
+    reindex(rt)
+    assert dead_worklist(rt)[0] == work
+
+
+def test_a_link_health_table_from_an_older_release_gains_its_columns(tmp_settings: Callable[..., Settings],
+                                                                      origin: FixtureOrigin) -> None:
+    rt = archived(tmp_settings, origin)
+    rt.catalog.execute("DROP TABLE IF EXISTS link_health")
+    rt.catalog.execute(
+        "CREATE TABLE link_health (url_sha256 TEXT PRIMARY KEY, url TEXT NOT NULL, kind TEXT NOT NULL, "
+        "provider TEXT, post_id TEXT, archived_sha256 TEXT, state TEXT NOT NULL, failures INTEGER NOT NULL "
+        "DEFAULT 0, last_checked_at TEXT, last_outcome TEXT, next_check_at TEXT NOT NULL, updated_at TEXT NOT NULL)")
+    _ready.discard(rt.catalog)
+    ensure_schema(rt.catalog)
+    assert {"since", "last_detail"} <= set(rt.catalog.backend.columns("link_health"))
+    origin.set_behaviour("/media/b.jpg", "404", sticky=True)
+    article_health(rt, "story", check_now=True, now=T0)
+    (row,) = dead_worklist(rt)[0]
+    assert row["url"].endswith("/media/b.jpg") and row["since"] == "2025-01-01T00:00:00Z"
