@@ -319,3 +319,25 @@ def test_relevance_ranks_the_newest_matches_and_the_rest_follow(catalog: Catalog
         paged = [h["post_id"] for off in range(0, 12, size)
                  for h in catalog.search("tide", sort="relevance", limit=size, offset=off).hits]
         assert paged == whole, size
+
+
+def test_posted_order_past_the_count_cap_is_the_same_order(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the cap the dated posts come from a walk of the posting-date index, then the undated
+    ones: every page of the same order as a full sort, whatever the page size."""
+    for i in range(9):
+        catalog.record_capture(
+            capture_id=f"202605{i + 1:02d}T000000Z-{i:08x}", provider="twitter", post_id=str(200 + i), url=None,
+            status="archived", manifest_key=None, captured_at=f"2026-05-{i + 1:02d}T00:00:00.000Z", handle="desk",
+            author="desk", text="harbour news", media=[],
+            posted_at=None if i % 3 == 0 else f"2025-0{1 + (i * 5) % 9}-01T00:00:00Z")
+    whole = found(catalog, "harbour", sort="posted", limit=50)
+    dated = sorted((i for i in range(9) if i % 3), key=lambda i: ((i * 5) % 9, i), reverse=True)
+    assert whole == [str(200 + i) for i in dated] + ["206", "203", "200"]
+    monkeypatch.setattr(searching, "COUNT_CAP", 2)
+    for size in (1, 4, 7):
+        paged = [h["post_id"] for off in range(0, 9, size)
+                 for h in catalog.search("harbour", sort="posted", limit=size, offset=off).hits]
+        assert paged == whole, size
+    everything = [h["post_id"] for h in catalog.search("", sort="posted", limit=50).hits]  # no words: all posts
+    assert everything[0] == "207" and everything[-4:] == ["206", "203", "200", "34"]  # undated last
+    assert [h["post_id"] for h in catalog.search("", sort="posted", limit=3, offset=1).hits] == everything[1:4]

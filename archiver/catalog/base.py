@@ -85,6 +85,14 @@ class Backend(Protocol):
         bm25 (lower is better) or PostgreSQL's ts_rank (higher is better)."""
         ...
 
+    def date_walk(self, source: str, cond: str, column: str) -> tuple[str, str]:
+        """(from_sql, where_sql) selecting the same posts as `source` + `cond` (a FROM naming `posts`
+        as `p` and " WHERE ..." or "", with the same params), written so that a query adding
+        `p.<column> IS NOT NULL` and ORDER BY `p.<column> DESC, p.id DESC` with a LIMIT walks the
+        column's index newest first rather than sorting every match. `column`: posted_at or
+        captured_at."""
+        ...
+
     def exclude_sql(self, nodes: Sequence[Node]) -> tuple[str, list[Any]]:
         """(where_sql, params): one condition on `p` that holds for posts matching none of `nodes`
         (full-text subtrees), for a query whose only words are exclusions next to a filter."""

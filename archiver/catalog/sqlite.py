@@ -20,6 +20,8 @@ from archiver.catalog.text import Clause
 
 # The handle as one FTS token (hex, so the ascii tokenizer never splits it): words by one account
 # are then one FTS query instead of a walk over every post holding the words.
+FTS_SOURCE = "posts_fts f JOIN posts p ON p.id = f.rowid"
+FTS_WHERE = " WHERE posts_fts MATCH ?"
 HANDLE_DOC = "handle_doc TEXT GENERATED ALWAYS AS ('h' || lower(hex(handle_norm))) VIRTUAL"
 
 
@@ -124,13 +126,23 @@ class SqliteBackend(ThreadConnections):
     def match_sql(words: All | None, author: Sequence[Clause],
                   handle: str | None) -> tuple[str, str, list[Any], str]:
         """(FROM, WHERE fragment, parameters, ORDER column): FTS5 walks its matches newest id first."""
-        return ("posts_fts f JOIN posts p ON p.id = f.rowid", "posts_fts MATCH ?",
-                [fts_query(words, author, handle)], "f.rowid")
+        return FTS_SOURCE, FTS_WHERE.removeprefix(" WHERE "), [fts_query(words, author, handle)], "f.rowid"
 
     @staticmethod
     def rank_sql(words: All | None, author: Sequence[Clause], handle: str | None) -> tuple[str, list[Any], bool]:
         """FTS5's bm25 of the match (lower is better)."""
         return "f.rank", [], False
+
+    @staticmethod
+    def date_walk(source: str, cond: str, column: str) -> tuple[str, str]:
+        """The date's index, walked newest first, each post tested against the matches (their ids
+        collected once, from FTS5 alone when the full-text match is the first condition): SQLite's
+        planner would rather sort every match."""
+        index = {"posted_at": "posts_posted", "captured_at": "posts_captured"}[column]
+        if source == FTS_SOURCE and cond.startswith(FTS_WHERE):  # the other conditions test the walked post
+            rest = cond.removeprefix(FTS_WHERE)
+            return f"posts p INDEXED BY {index}", f" WHERE p.id IN (SELECT rowid FROM posts_fts{FTS_WHERE}){rest}"  # noqa: S608
+        return f"posts p INDEXED BY {index}", f" WHERE p.id IN (SELECT p.id FROM {source}{cond})"  # noqa: S608
 
     @staticmethod
     def exclude_sql(nodes: Sequence[Node]) -> tuple[str, list[Any]]:
