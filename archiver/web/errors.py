@@ -173,7 +173,7 @@ def unavailable_reason(exc: BaseException) -> str:
 # --- JSON or a page ---------------------------------------------------------------------------------
 JSON_PATHS = frozenset({"/v1", "/metrics", "/openapi.json", "/healthz"})
 JSON_PREFIXES = ("/v1/", "/media/", "/.well-known/")
-# The page's one line for each status a page may meet; `detail` adds what exactly when it says more.
+# The error page's title for each status a page may meet (its one line is the error's detail).
 PAGE_TITLES = {400: "Bad request", 401: "Sign-in needed", 403: "Not allowed", 404: "Not found",
                405: "Method not allowed", 408: "Too slow", 409: "Conflict", 410: "Gone",
                413: "Too large", 422: "Not valid", 500: "Internal error", 503: "Unavailable"}

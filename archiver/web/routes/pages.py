@@ -10,6 +10,11 @@ the login form. Every form a page shows carries the session's CSRF token, and th
 refuses form posts from other sites (Origin). Signing in and out, every search and every view of a
 post or an article are audit-logged.
 
+Every page has the navigation its reader's role may use (NAV: search, articles, link health, and for
+compliance and admin the holds and exports of routes/compliance.py), the current page marked with
+aria-current, and shows a fixed one-line notice after a form's action (`?done=`, NOTICES). Errors on
+the pages' paths are the error page (`error_page`, error.html), as archiver/web/errors.py decides.
+
 Everything shown comes from storage or the catalog, that is from third parties (post text,
 handles, URLs): it is escaped by the templates, links are built from checked ids, and the only
 embedded third-party markup (the static card) is shown in a sandboxed iframe served with a CSP.
