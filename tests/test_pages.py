@@ -631,6 +631,17 @@ def test_a_too_long_or_bad_query_is_one_line_on_the_search_page(compliance: Test
         assert 'open>' in r.text or "syntax-help" not in r.text  # the syntax help is opened beside the error
 
 
+def test_the_search_form_sorts_and_explains_its_syntax(compliance: TestClient) -> None:
+    page = compliance.get("/search", params={"provider": "twitter", "sort": "posted"}).text
+    assert '<option value="posted" selected>Newest posted</option>' in page
+    assert '<summary>Search syntax</summary>' in page and "from:handle" in page
+    posted = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in
+              re.findall(r'<dt>Posted</dt><dd><time class="when" datetime="([^"]+)"', page)]
+    assert len(posted) >= 3 and posted == sorted(posted, reverse=True)  # newest posted first
+    bad = compliance.get("/search", params={"q": "x", "sort": "sideways"})
+    assert bad.status_code == 400 and "sort" in bad.text.lower()
+
+
 def test_a_body_over_its_cap_on_a_page_path_is_a_413_page(compliance: TestClient, corpus: pc.Corpus) -> None:
     big = "x" * (corpus.settings.max_request_bytes + 10)
     r = compliance.post(f"/posts/twitter/{pc.HINDI_ID}/hold", content=big,

@@ -52,8 +52,8 @@ from archiver.capture.cards.content import (
     status_note,
 )
 from archiver.capture.manifest import STATUS_WORDS
-from archiver.catalog import query as query_module
-from archiver.catalog.query import SearchQuery, problems
+from archiver.catalog.query import SORTS as QUERY_SORTS
+from archiver.catalog.query import SYNTAX_HELP, SearchQuery, problems
 from archiver.compliance import audit
 from archiver.compliance.holds import post_state
 from archiver.dates import shown
@@ -80,12 +80,10 @@ PAGE_SIZE = 20
 # The search form's fields are SearchQuery's (its paging is the page number); links made before the
 # form used those names keep working.
 SEARCH_FIELDS = tuple(name for name in SearchQuery.model_fields if name not in ("limit", "offset"))
-# The query language's help (catalog/syntax.py, through query.py) and the sort orders, when the
-# catalog offers them; the page shows a help panel and a sort menu only then.
-SYNTAX_HELP: str = getattr(query_module, "SYNTAX_HELP", "")
+# The sort menu: SearchQuery's orders (catalog/query.py) as the page names them; the page also shows
+# the query language's help (SYNTAX_HELP, catalog/syntax.py) in a panel.
 SORT_LABELS = {"relevance": "Best match", "posted": "Newest posted", "captured": "Newest captured"}
-SORTS = tuple(s for s in getattr(query_module, "SORTS", ()) if s in SORT_LABELS) \
-    if "sort" in SearchQuery.model_fields else ()
+SORTS = tuple(s for s in QUERY_SORTS if s in SORT_LABELS)
 FORMER_SEARCH_NAMES = {"posted_from": "posted_since", "posted_to": "posted_until", "captured_from": "captured_since",
                        "captured_to": "captured_until", "article": "article_id"}
 # Who may open which page (admin may do everything): publishers only use the publish hook.
