@@ -114,21 +114,6 @@ class Parsed:
         """Whether `q` holds a from:, provider:, lang: or status: filter."""
         return bool(self.handles or self.providers or self.langs or self.statuses)
 
-    def clauses(self) -> list[Clause]:
-        """The clauses of every term that counts for a match (not those of exclusions), in order."""
-        out: list[Clause] = []
-
-        def walk(node: Node) -> None:
-            if isinstance(node, Term):
-                out.append(node.clause)
-            elif isinstance(node, All | AnyOf):
-                for part in node.parts:
-                    walk(part)
-
-        for node in self.positive:
-            walk(node)
-        return out
-
 
 # --- lexing ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
