@@ -7,7 +7,9 @@ agreeing), roles, and hostile headlines."""
 from __future__ import annotations
 
 import html
+import random
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -293,3 +295,25 @@ def test_compliance_sees_no_buttons_and_may_not_press_them(env: Env) -> None:
     anonymous = env.client(None)
     assert anonymous.get("/articles").status_code == 303 and anonymous.get("/health").status_code == 303
     assert env.client("publisher").get("/articles").status_code == 403
+
+
+def test_line_diff_marks_words_shows_hidden_characters_and_stays_bounded() -> None:
+    diff = articles.line_diff("<p>Old words here</p>\n<p>same</p>\n", f"<p>New words here{RLO}</p>\n<p>same</p>\n")
+    (hunk,) = diff["hunks"]
+    before, after = (r for r in hunk if r["op"] != "equal")
+    assert ("delete", "<p>Old") in before["runs"] and ("insert", "<p>New") in after["runs"]
+    assert any("⟨U+202E⟩" in text for _, text in after["runs"]) and all(RLO not in t for _, t in after["runs"])
+    one_line = "<div>" + "<span>word</span> " * 50_000 + "</div>"  # a minified article: one long line
+    assert len(articles.diff_lines(one_line)) > 100 and max(map(len, articles.diff_lines(one_line))) <= 240
+    # Repetitive markup that makes word and line matching quadratic stays within the bounds.
+    rng = random.Random(7)
+
+    def words(n: int) -> str:
+        return " ".join(rng.choice(["a", "b", "<p>", "</p>", "x y"]) for _ in range(n))
+
+    old = "\n".join(words(100) + ("\n" + "same " * 10) * 3 for _ in range(300))
+    new = "\n".join(words(100) + ("\n" + "same " * 10) * 3 for _ in range(300))
+    started = time.monotonic()
+    big = articles.line_diff(old, new)
+    assert time.monotonic() - started < 5
+    assert sum(len(h) for h in big["hunks"]) <= articles.MAX_ROWS

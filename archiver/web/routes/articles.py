@@ -255,7 +255,8 @@ MAX_DIFF_BYTES = 2 * 1024 * 1024  # of each side compared; the rest is said to b
 MAX_DIFF_LINES = 20_000  # lines of each side compared
 MAX_LINE = 240  # characters of one compared line: longer lines are cut after a tag's end or a space
 MAX_ROWS = 3_000  # rows of one diff shown
-WORD_DIFF_CHARS = 20_000  # a changed block up to this many characters (both sides) is diffed word by word
+WORD_DIFF_CHARS = 4_000  # a changed block up to this many characters (both sides) is diffed word by word
+WORD_DIFF_BUDGET = 24_000  # characters word-diffed in one diff in all (a word diff can cost the square)
 
 
 def _decode(data: bytes, encoding: str | None) -> str:
@@ -301,9 +302,10 @@ def line_diff(old: str, new: str, *, context: int = 3, max_rows: int = MAX_ROWS)
     `context` unchanged lines surround each change. Hidden and direction-changing characters are
     shown as ⟨U+XXXX⟩ (`visible`)."""
     a, b = diff_lines(visible(old)), diff_lines(visible(new))
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=len(a) + len(b) > 4000)
+    matcher = difflib.SequenceMatcher(None, a, b)  # autojunk: lines repeated everywhere anchor nothing
     hunks: list[list[dict[str, Any]]] = []
     added = removed = shown = cut = 0
+    budget = WORD_DIFF_BUDGET
     for group in matcher.get_grouped_opcodes(context):
         hunk: list[dict[str, Any]] = []
         for tag, i1, i2, j1, j2 in group:
@@ -315,7 +317,9 @@ def line_diff(old: str, new: str, *, context: int = 3, max_rows: int = MAX_ROWS)
                 removed += i2 - i1
                 added += j2 - j1
                 old_block, new_block = "\n".join(a[i1:i2]), "\n".join(b[j1:j2])
-                if tag == "replace" and len(old_block) + len(new_block) <= WORD_DIFF_CHARS:
+                size = len(old_block) + len(new_block)
+                if tag == "replace" and size <= WORD_DIFF_CHARS and budget >= size:
+                    budget -= size
                     # A changed block small enough is diffed word by word: the block before with its
                     # removed words marked, then the block after with its added words marked.
                     runs = word_diff(old_block, new_block)
