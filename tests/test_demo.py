@@ -9,8 +9,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from archiver.capture.manifest import STATUS_WORDS
+from archiver.catalog.query import SearchQuery
 from archiver.cli.demo import manifest_lines, run_demo
+from archiver.errors import InputError
+from archiver.runtime import Runtime
+from archiver.steps.prepare import load_plan
 
 
 def test_the_demo_shows_the_status_text_counts_and_sizes(tmp_settings: Any) -> None:
@@ -49,3 +55,56 @@ def test_manifest_lines_for_version_2_parts_and_version_1() -> None:
     v1_lines = manifest_lines(v1)
     assert v1_lines[0].startswith("status: tombstoned (not shown by the platform): The post is not shown")
     assert not any(line.startswith(("text is", "counts:", "link card", "poll:")) for line in v1_lines)
+
+
+def test_the_demo_post_is_hindi_and_found_by_the_readme_search(tmp_settings: Any) -> None:
+    """The README's search example (`archiver search "जयशंकर" --handle ANI`) finds the demo's post."""
+
+    settings = tmp_settings()
+    out = io.StringIO()
+    assert run_demo(settings, as_json=True, out=out) == 0
+    with Runtime.from_settings(settings) as rt:
+        res = rt.catalog.search(SearchQuery.parse({"q": "जयशंकर", "handle": "ANI", "posted_since": "2025-07-01"}))
+    assert [h["post_id"] for h in res.hits] == ["1945048830047662087"]
+    assert "जयशंकर" in res.hits[0]["text"]
+
+
+def test_the_demo_archives_an_article_of_ones_own(tmp_settings: Any, tmp_path: Path) -> None:
+    """`archiver demo ARTICLE --tweets FILE`: the tweets given are archived from the fixture origin, the
+    sample's tweet too, and one the origin does not know gets the platform's answer for a missing post
+    (deleted), with a note; --base-url is the article's URL."""
+
+    def quote(tid: str, handle: str) -> str:
+        return (f'<blockquote class="twitter-tweet"><p>t</p>&mdash; {handle} '
+                f'<a href="https://twitter.com/{handle}/status/{tid}">July 1, 2025</a></blockquote>\n')
+
+    article = tmp_path / "mine.html"
+    article.write_text("<h1>Mine</h1>\n" + quote("1234567890123456790", "known") + quote("1234567890123456789", "gone")
+                       + quote("1945048830047662087", "ANI"), encoding="utf-8")
+    tweets = tmp_path / "tweets.json"
+    tweets.write_text(json.dumps([{"id": "1234567890123456790", "handle": "known", "name": "Known One",
+                                   "text": "Known words", "lang": "en"}]), encoding="utf-8")
+    settings = tmp_settings()
+    out = io.StringIO()
+    assert run_demo(settings, as_json=True, out=out, article_path=str(article), tweets_path=str(tweets),
+                    base_url="https://news.example/mine", article_id="mine") == 0
+    rep = json.loads(out.getvalue())
+    statuses = {e["post_id"]: e["status"] for e in rep["embeds"]}
+    assert statuses == {"1234567890123456790": "archived", "1234567890123456789": "deleted",
+                        "1945048830047662087": "archived"}
+    assert rep["unknown_posts"] == ["1234567890123456789"]
+    with Runtime.from_settings(settings) as rt:
+        assert load_plan(rt, "mine").url == "https://news.example/mine"
+    text = io.StringIO()
+    run_demo(settings, out=text, article_path=str(article), tweets_path=str(tweets), article_id="mine")
+    assert text.getvalue().count("the fixture origin does not know this post") == 1
+
+
+def test_a_bad_tweets_file_is_one_clear_error(tmp_settings: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "t.json"
+    for content, says in (("{", "is not JSON"), ('{"id": 1}', "expected a JSON list"),
+                          ("[1]", "entry 0 is not an object"), ('[{"id": "x", "handle": "a", "name": "a"}]', "entry 0"),
+                          ("[" + ",".join(["{}"] * 1001) + "]", "at most 1000")):
+        bad.write_text(content, encoding="utf-8")
+        with pytest.raises(InputError, match=says):
+            run_demo(tmp_settings(), out=io.StringIO(), tweets_path=str(bad))
