@@ -245,6 +245,7 @@ def test_values_of_the_wrong_kind_are_one_line(tmp_path: Path) -> None:
         (["timestamp", "--limit", "0"], "--limit"), (["timestamp", "--days", "-1"], "--days"),
         (["search", "x", "--status", "bogus"], "--status"), (["search", "x", "--provider", "Not A Provider"],
                                                             "--provider"),
+        (["search", "x", "--provider", "myspace"], "unknown provider 'myspace': one of twitter"),
         (["archive", str(story), "--charset", "klingon"], "klingon"),
         (["extract", str(story), "--charset", "x" * 500], "--charset"),
         (["revert", AID, "--to", "0"], "--to"), (["worker", "--concurrency", "0"], "--concurrency"),

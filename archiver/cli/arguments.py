@@ -24,10 +24,13 @@ from archiver.cli.kinds import (
     port,
     positive_float,
     post_ref,
+    provider,
 )
 from archiver.discover.scan import FORMATS
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+# Search fields checked by kind as they are parsed (the rest by SearchQuery's own validation).
+KINDS = {"provider": provider}
 
 
 def _article_args(sp: argparse.ArgumentParser) -> None:
@@ -216,7 +219,7 @@ def search(sub: argparse._SubParsersAction) -> None:
         else:
             p.add_argument(spelled.name, dest=name, action="append" if is_list(name) else "store",
                            metavar=spelled.name.lstrip("-").replace("-", "_").upper(),
-                           default=argparse.SUPPRESS, help=f"{field.description}{default}")
+                           type=KINDS.get(name, str), default=argparse.SUPPRESS, help=f"{field.description}{default}")
     p.add_argument("--json", action="store_true", help='print {"total", "hits": [...]}')
     p.set_defaults(run="search:cmd_search")
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from archiver.article.decode import web_encoding
 from archiver.errors import InputError
+from archiver.providers import registry
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE
 
 MAX_URL = 2048
@@ -165,4 +166,13 @@ def post_ref(value: str) -> str:
     provider, slash, post_id = value.partition("/")
     if not slash or not PROVIDER_RE.fullmatch(provider) or not POST_ID_RE.fullmatch(post_id) or ".." in post_id:
         raise _bad(f"{shown(value)} is not provider/post_id (like twitter/1945048830047662087)")
+    return value
+
+
+def provider(value: str) -> str:
+    """The name of a registered provider (twitter, instagram, ...: archiver.providers.registry); the value
+    itself. ArgumentTypeError naming the known ones otherwise."""
+    known = registry.names()
+    if value not in known:
+        raise _bad(f"unknown provider {shown(value)}: one of {', '.join(known)}")
     return value
