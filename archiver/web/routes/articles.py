@@ -29,7 +29,7 @@ from archiver.errors import InputError
 from archiver.health.originals import ARTICLE_STATUSES, article_listing
 from archiver.health.state import STATES
 from archiver.records.plan import EmbedItem
-from archiver.records.result import IMAGE_STATUSES, EmbedResult, ImageResult
+from archiver.records.result import CAPTURING, EMBED_STATUSES, IMAGE_STATUSES, EmbedResult, ImageResult
 from archiver.records.version import Version
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
@@ -85,8 +85,8 @@ def articles_page(request: Request, state: str = Query("", max_length=32), page:
     return render(request, "articles.html", {
         "rows": rows, "total": total, "page": page, "pages": pages, "state": state,
         "health_states": ("dead", "suspect", "live", "unchecked"), "article_statuses": ARTICLE_STATUSES,
-        "item_statuses": tuple(s for s in (*IMAGE_STATUSES, "pending", "partial", "deleted", "suspended",
-                                           "protected", "unavailable") if s not in STATES),
+        "item_statuses": tuple(dict.fromkeys(s for s in (*EMBED_STATUSES, *IMAGE_STATUSES, CAPTURING)
+                                             if s not in STATES and s not in ARTICLE_STATUSES)),
         "prev_url": link(page - 1) if page > 1 else None, "next_url": link(page + 1) if page < pages else None,
     })
 
