@@ -143,6 +143,8 @@ class _Reader(HTMLParser):
             self._buf_len += len(self._buf[-1])
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "head" and (self.og_title or self.title) and self.meta_time:
+            raise _Done  # the head settled both: og:title or <title> beats any <h1>, <meta> any later date
         if self._in is None or tag != {"title": "title", "h1": "h1", "ld": "script"}[self._in]:
             return
         text = "".join(self._buf)
