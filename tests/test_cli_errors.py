@@ -353,3 +353,11 @@ def test_the_base_url_is_stored_as_the_articles_url(tmp_path: Path) -> None:
     with Runtime.from_settings(load_settings(env={"ARCHIVER_HOME": str(tmp_path / "home")})) as rt:
         assert rt.catalog.article("s1")["url"] == "https://news.example/2025/story"
         assert load_plan(rt, "s1").url == "https://news.example/2025/story"
+
+
+def test_a_full_disk_is_a_configuration_error_not_an_internal_one(tmp_path: Path) -> None:
+    crash = _CRASH.replace("raise RuntimeError('a bug\\nsecond line')",
+                           "import errno; raise OSError(errno.ENOSPC, 'No space left on device')")
+    out = subprocess.run([sys.executable, "-c", crash, "reindex"], env=base_env(tmp_path), capture_output=True,
+                         text=True, timeout=60)
+    assert "No space left on device" in one_line_error(out)

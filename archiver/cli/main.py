@@ -175,6 +175,8 @@ def run_command(args: argparse.Namespace, *, debug: bool) -> int:
                   f"{error_line(f'{type(exc).__name__}: {_first_line(exc)}')}", file=sys.stderr)
             return EXIT_INPUT
         line = _path_error(exc) if isinstance(exc, OSError) else None
+        if line is None and isinstance(exc, OSError) and is_infrastructure_error(exc):
+            line = f"this machine: {exc.strerror or type(exc).__name__} (a full disk, no memory or no descriptors?)"
         if line is not None:
             print(f"archiver: error: {error_line(line)}", file=sys.stderr)
             return EXIT_INPUT
