@@ -21,6 +21,7 @@ from archiver.auth import Principal, create_token
 from archiver.catalog.backend import open_catalog
 from archiver.catalog.query import MAX_LIMIT, SearchQuery
 from archiver.catalog.text import parse_query
+from archiver.cli.kinds import shown
 from archiver.cli.output import os_user, print_json
 from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle, one_line, verify_bundle
 from archiver.compliance.holds import check_post
@@ -101,8 +102,8 @@ def _posts_of(args: argparse.Namespace, settings: Settings) -> tuple[list[tuple[
                 if not page.hits or offset >= page.total:
                     break
         if not posts:
-            what = " and ".join(x for x in (f"article {args.article!r}" if args.article else "",
-                                            f"the query {args.query!r}" if args.query else "") if x)
+            what = " and ".join(x for x in (f"article {shown(args.article)}" if args.article else "",
+                                            f"the query {shown(args.query)}" if args.query else "") if x)
             raise InputError(f"nothing to export: no archived post for {what}")
     if not posts:
         raise InputError("nothing to export: name posts (provider/post_id), --article ID or --query WORDS")
@@ -151,10 +152,10 @@ def _read_small(path: str, what: str) -> bytes:
     p = Path(path)
     try:
         if p.stat().st_size > MAX_KEY_FILE:
-            raise InputError(f"{path}: not a {what} (over {MAX_KEY_FILE} bytes)")
+            raise InputError(f"{shown(path)}: not a {what} (over {MAX_KEY_FILE} bytes)")
         return p.read_bytes()
     except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror or exc}") from None
+        raise InputError(f"{shown(path)}: {exc.strerror or exc}") from None
 
 
 def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
@@ -164,7 +165,7 @@ def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
     the check proves less of (`--json`: one object, with ``timestamps`` [{capture, tsa, gen_time}]).
     InputError when a file given does not exist."""
     if not Path(args.bundle).is_file():
-        raise InputError(f"{args.bundle}: no such file")
+        raise InputError(f"{shown(args.bundle)}: no such file")
     public_key = _read_small(args.public_key, "public key") if args.public_key else None
     for path in args.tsa_ca or []:
         _read_small(path, "certificate")
@@ -187,11 +188,11 @@ def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
         if result.signed_by else ", not signed"
     times = [f"{t['capture'].rsplit('/', 1)[-1].removesuffix('.json')} at {t['gen_time']} ({t['tsa']})"
              for t in result.timestamps]
-    shown = "; timestamped " + ", ".join(times[:5]) + (f" and {len(times) - 5} more (--json lists them)"
+    stamped = "; timestamped " + ", ".join(times[:5]) + (f" and {len(times) - 5} more (--json lists them)"
                                                         if len(times) > 5 else "") if times else "; no timestamp"
     print(f"OK {result.files} file{'s' if result.files != 1 else ''} ({result.stored_files} stored files as "
           f"export counts them), {result.captures} "
-          f"capture{'s' if result.captures != 1 else ''}{by}{shown}")
+          f"capture{'s' if result.captures != 1 else ''}{by}{stamped}")
     return 0
 
 

@@ -19,6 +19,7 @@ from archiver.article.input import ArticleInput
 from archiver.article.versions import Written, version_entry, versions
 from archiver.capture.exchange import FetchError
 from archiver.capture.fetch import Fetcher
+from archiver.cli.kinds import shown
 from archiver.cli.output import print_json
 from archiver.config.settings import Settings
 from archiver.discover.scan import discover
@@ -40,19 +41,19 @@ def read_source(source: str, settings: Settings) -> tuple[bytes, str | None, str
             try:
                 resp = fetcher.get(source, kind="html")
             except FetchError as exc:
-                raise InputError(f"cannot fetch {source}: {exc}") from None
+                raise InputError(f"cannot fetch {shown(source)}: {exc}") from None
         if resp.status != 200:
-            raise InputError(f"cannot fetch {source}: HTTP {resp.status}")
+            raise InputError(f"cannot fetch {shown(source)}: HTTP {resp.status}")
         return resp.body, resp.final_url, charset_param(resp.headers.get("content-type"))
     if source == "-":
         return sys.stdin.buffer.read(settings.max_article_bytes + 1), None, None
     path = Path(source)
     if not path.is_file():
-        raise InputError(f"{source}: no such file")
+        raise InputError(f"{shown(source)}: no such file")
     size = path.stat().st_size
     if size > settings.max_article_bytes:
         raise InputError(
-            f"{source} is {size:,} bytes, over the limit of {settings.max_article_bytes:,} "
+            f"{shown(source)} is {size:,} bytes, over the limit of {settings.max_article_bytes:,} "
             "(ARCHIVER_MAX_ARTICLE_BYTES)"
         )
     return path.read_bytes(), None, None
