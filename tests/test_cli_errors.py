@@ -361,3 +361,15 @@ def test_a_full_disk_is_a_configuration_error_not_an_internal_one(tmp_path: Path
     out = subprocess.run([sys.executable, "-c", crash, "reindex"], env=base_env(tmp_path), capture_output=True,
                          text=True, timeout=60)
     assert "No space left on device" in one_line_error(out)
+
+
+def test_the_home_is_checked_only_where_it_is_written(tmp_path: Path) -> None:
+    """With storage and the catalog set elsewhere, a command that keeps nothing in the home runs wherever
+    the home would be; the commands that keep files there (keys, export, beat) still refuse it."""
+    a_file = tmp_path / "home-file"
+    a_file.write_text("x")
+    env = base_env(tmp_path, ARCHIVER_HOME=str(a_file), ARCHIVER_STORAGE=(tmp_path / "objects").as_uri(),
+                   ARCHIVER_CATALOG=f"sqlite:///{tmp_path / 'catalog.sqlite3'}")
+    out = run(["search", "x", "--json"], env)
+    assert out.returncode == 0 and json.loads(out.stdout)["total"] == 0, out.stderr
+    assert "ARCHIVER_HOME" in one_line_error(run(["keys", "create"], env))

@@ -39,6 +39,9 @@ EXIT_PIPE = 141
 MAX_LINE = 400
 # Commands that never touch ARCHIVER_HOME (they read only the files they are given).
 NO_HOME = frozenset({"verify", "extract"})
+# Commands that write under ARCHIVER_HOME whatever the storage and catalog are (the signing key, the
+# beat's schedule).
+HOME_ALWAYS = frozenset({"keys", "export", "beat"})
 # An OSError with one of these errnos, naming a path, is about a path the user gave or configured.
 _PATH_ERRNOS = frozenset({errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EEXIST,
                           errno.ENAMETOOLONG, errno.ELOOP, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
@@ -93,6 +96,15 @@ def check_home(settings: Settings) -> None:
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"ARCHIVER_HOME {printable(str(home))} does not exist and cannot be created "
                           f"({printable(str(parent))} is not a writable directory)")
+
+
+def needs_home(command: str, settings: Settings) -> bool:
+    """Whether `command` writes under ARCHIVER_HOME with these settings: when storage or the catalog is
+    the default one there (a local directory, SQLite), or for the commands of HOME_ALWAYS; never for
+    those of NO_HOME."""
+    if command in NO_HOME:
+        return False
+    return command in HOME_ALWAYS or not settings.storage or not settings.catalog
 
 
 def error_line(text: str) -> str:
@@ -155,7 +167,7 @@ def run_command(args: argparse.Namespace, *, debug: bool) -> int:
     printing at most one line on stderr (and with `debug` the traceback of an internal error)."""
     try:
         settings = load_settings()
-        if args.command not in NO_HOME:
+        if needs_home(args.command, settings):
             check_home(settings)
         code = int(command(args.run)(args, settings) or 0)
         sys.stdout.flush()
