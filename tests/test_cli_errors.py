@@ -373,3 +373,16 @@ def test_the_home_is_checked_only_where_it_is_written(tmp_path: Path) -> None:
     out = run(["search", "x", "--json"], env)
     assert out.returncode == 0 and json.loads(out.stdout)["total"] == 0, out.stderr
     assert "ARCHIVER_HOME" in one_line_error(run(["keys", "create"], env))
+
+
+def test_what_the_article_holds_is_printed_escaped(tmp_path: Path) -> None:
+    """A terminal escape in an article's URL or a post's author is shown as text, never sent to the terminal."""
+    story = tmp_path / "esc.html"
+    story.write_text('<p><img src="/a\x1b[2J.jpg" alt=""></p>\n<blockquote class="twitter-tweet"><p>x</p>&mdash; '
+                     'Evil\x1b]0;pwned\x07 (@evil) <a href="https://twitter.com/evil/status/1234567890123456789">'
+                     "July 1, 2025</a></blockquote>\n", encoding="utf-8")
+    env = base_env(tmp_path)
+    out = run(["extract", str(story), "--base-url", "https://news.example/"], env)
+    assert out.returncode == 0 and "\x1b" not in out.stdout and "\\x1b[2J" in out.stdout, out.stdout
+    out = run(["demo", str(story), "--base-url", "https://news.example/s"], env, timeout=180)
+    assert out.returncode == 0 and "\x1b" not in out.stdout and "\x07" not in out.stdout, out.stdout[-2000:]

@@ -20,7 +20,7 @@ from archiver.article.versions import Written, version_entry, versions
 from archiver.capture.exchange import FetchError
 from archiver.capture.fetch import Fetcher
 from archiver.cli.kinds import shown
-from archiver.cli.output import print_json
+from archiver.cli.output import print_json, printable
 from archiver.config.settings import Settings
 from archiver.discover.scan import discover
 from archiver.errors import ArchiverError, InputError
@@ -158,9 +158,9 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         print_json(found.to_json())
     else:
         for e in found.embeds:
-            print(f"embed {e.provider} {e.post_id or '-'} [{e.start}:{e.end}] {e.url or ''}")
+            print(printable(f"embed {e.provider} {e.post_id or '-'} [{e.start}:{e.end}] {e.url or ''}", 10_000))
         for i in found.images:
-            print(f"image [{i.start}:{i.end}] {i.url}")
+            print(printable(f"image [{i.start}:{i.end}] {i.url}", 10_000))
     return 0
 
 
@@ -188,19 +188,23 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 def print_report(rep: dict[str, Any]) -> None:
     """The human-readable form of an archive or retry report (the JSON form is in the README): one
     line per item, and under an embed one line per part its capture lacks ("missing: photo <url>
-    (<reason>)")."""
-    print(f"article {rep['article_id']}: version {rep['version']}"
-          f"{' (new)' if rep.get('new_version') else ' (unchanged)'}")
-    print(f"  rewritten: {rep['rewritten']}")
+    (<reason>)"). Each line is `printable` (URLs, ids and errors come from the article and the
+    platforms: their control characters are escaped)."""
+    def say(line: str) -> None:
+        print(printable(line, 10_000))
+
+    say(f"article {rep['article_id']}: version {rep['version']}"
+        f"{' (new)' if rep.get('new_version') else ' (unchanged)'}")
+    say(f"  rewritten: {rep['rewritten']}")
     for e in rep["embeds"]:
-        _print_item(f"embed {e['provider']} {e['post_id'] or '(no id in markup)'}", e["status"], e.get("snapshot"),
-                    e.get("error"))
+        say(_item_line(f"embed {e['provider']} {e['post_id'] or '(no id in markup)'}", e["status"],
+                       e.get("snapshot"), e.get("error")))
         for part in e.get("missing") or []:
-            print(f"    missing: {part.get('part')}" + (f" {part['ref']}" if part.get("ref") else "")
-                  + (f" ({part['reason']})" if part.get("reason") else ""))
+            say(f"    missing: {part.get('part')}" + (f" {part['ref']}" if part.get("ref") else "")
+                + (f" ({part['reason']})" if part.get("reason") else ""))
     for i in rep["images"]:
-        _print_item(f"image {i['url']}", i["status"], i.get("stable_url"), i.get("error"))
+        say(_item_line(f"image {i['url']}", i["status"], i.get("stable_url"), i.get("error")))
 
 
-def _print_item(what: str, status: str, where: str | None, error: str | None) -> None:
-    print(f"  {what}: {status}" + (f" -> {where}" if where else "") + (f" ({error})" if error else ""))
+def _item_line(what: str, status: str, where: str | None, error: str | None) -> str:
+    return f"  {what}: {status}" + (f" -> {where}" if where else "") + (f" ({error})" if error else "")

@@ -29,6 +29,7 @@ from archiver.article.input import ArticleInput
 from archiver.capture.cards.content import missing_summary, status_note
 from archiver.capture.manifest import STATUS_WORDS
 from archiver.cli.kinds import shown
+from archiver.cli.output import printable
 from archiver.compliance.timestamps import load_record, missing_tsas
 from archiver.config.settings import Settings
 from archiver.errors import InputError
@@ -153,7 +154,12 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None, arti
         out.write(json.dumps({**rep, "stored": new_keys, "changes": patch["ops"], "unknown_posts": unknown,
                               "storage": demo_settings.storage_url}, ensure_ascii=False, indent=2) + "\n")
         return 0
-    w = out.write
+
+    def w(text: str) -> None:
+        # Each line escaped (names, texts and URLs come from the article and the origin's answers: a
+        # terminal escape in them is shown, not obeyed).
+        out.write("\n".join(printable(line, 100_000) for line in text.split("\n")))
+
     w(f"archiver demo: archived article {rep['article_id']} into {demo_settings.storage_url}\n\n")
     tail = ":\n" if new_keys else " (everything was already archived)\n"
     w(f"stored {len(new_keys)} new object(s){tail}")

@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from archiver.auth import Principal
-from archiver.cli.output import cli_principal, print_json
+from archiver.cli.output import cli_principal, print_json, printable
 from archiver.config.settings import Settings
 from archiver.health.originals import article_health
 from archiver.health.restore import auto_restore, restore, revert
@@ -22,8 +22,13 @@ def _principal() -> Principal:
     return cli_principal("admin")
 
 
-def _print(obj: dict[str, Any], as_json: bool, line: str) -> None:
-    print_json(obj) if as_json else print(line)
+def _print(obj: dict[str, Any], as_json: bool, text: str) -> None:
+    """`obj` as JSON, or `text` with each line `printable` (URLs and details come from the article and
+    the origins: their control characters are escaped)."""
+    if as_json:
+        print_json(obj)
+    else:
+        print("\n".join(printable(line, 10_000) for line in text.split("\n")))
 
 
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
