@@ -214,16 +214,18 @@ def error_page(conn: HTTPConnection, status: int, detail: str, error_id: str | N
                                           "error_id": error_id}, status_code=status)
 
 
-def media_url(key: str | None) -> str | None:
-    """The /evidence/ path of a stored object (public prefixes only), each segment encoded."""
-    if not key or not key.startswith(PUBLIC_PREFIXES):
+def media_url(key: Any) -> str | None:
+    """The /evidence/ path of a stored object (public prefixes only), each segment encoded; None for
+    anything else (a number, a list, a key outside the public prefixes)."""
+    if not isinstance(key, str) or not key.startswith(PUBLIC_PREFIXES):
         return None
     return "/evidence/" + "/".join(seg(p) for p in key.split("/"))
 
 
-def safe_next(target: str | None) -> str:
-    """Only a path on this site: never `//host`, a scheme or a backslash trick (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+def safe_next(target: Any) -> str:
+    """Only a path on this site: never `//host`, a scheme or a backslash trick (no open redirect); "/"
+    for anything else, a value that is not a string included."""
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target if not any(ord(c) < 32 for c in target) else "/"
 
@@ -237,14 +239,54 @@ def when(context: Context, value: Any) -> Markup | str:
         return "—"
     parts = shown(value, context.get("display_tz") or "UTC")
     if parts is None:
-        return escape(str(value)[:64])
+        return escape(as_text(value, 64)) or "—"
     text, instant, hover = parts
     return Markup('<time class="when" datetime="{}" title="{}">{}</time>').format(instant, hover, text)
 
 
+# Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): in a name or a reason they
+# reorder the text around them (a handle shown backwards, a reason that reads otherwise). Removed from
+# everything a page prints (`finalize`); the diff view shows them as ⟨U+XXXX⟩ instead (articles.visible).
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def unbidi(value: Any) -> Any:
+    """`value` with its bidi embedding/override/isolate controls removed when it is text (Markup stays
+    Markup); anything else unchanged."""
+    if isinstance(value, str) and BIDI_CONTROLS.search(value):
+        return type(value)(BIDI_CONTROLS.sub("", value)) if isinstance(value, Markup) else BIDI_CONTROLS.sub("", value)
+    return value
+
+
+def finalize(value: Any) -> Any:
+    """What every `{{ ... }}` of every page prints, before escaping: text without bidi controls
+    (`unbidi`), numbers as they are, "" for None and "—" for a list or a mapping (a forged record
+    putting a structure where a value belongs is shown as missing, never as its repr)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return unbidi(value)
+    if isinstance(value, (list, tuple, dict, set)):
+        return "—"
+    return value
+
+
+def as_text(value: Any, limit: int | None = None) -> str:
+    """A record's value as display text: a string (cut to `limit` characters), a number written out,
+    "" for anything else (None, a list, a mapping); never raises."""
+    if isinstance(value, str):
+        out = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        out = str(value)
+    else:
+        return ""
+    return out[:limit] if limit is not None and limit >= 0 else out
+
+
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.finalize = finalize
 templates.env.filters.update(seg=seg, status_class=status_class, ext_url=ext_url, media_url=media_url,
-                             local_path=safe_next, when=when)
+                             local_path=safe_next, when=when, text=as_text)
 
 
 # --- static ----------------------------------------------------------------------------------------
@@ -412,9 +454,9 @@ def word_diff(old: str, new: str) -> list[tuple[str, str]]:
 
 def capture_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """What differs between two manifests of one post: text, media, author, status."""
-    old_text, new_text = old.get("text") or "", new.get("text") or ""
-    old_media = {m.get("sha256"): m for m in _media_of(old) if m.get("sha256")}
-    new_media = {m.get("sha256"): m for m in _media_of(new) if m.get("sha256")}
+    old_text, new_text = as_text(old.get("text")), as_text(new.get("text"))
+    old_media = {m["sha256"]: m for m in _media_of(old) if isinstance(m.get("sha256"), str) and m["sha256"]}
+    new_media = {m["sha256"]: m for m in _media_of(new) if isinstance(m.get("sha256"), str) and m["sha256"]}
     author_changes = [
         {"field": f, "old": _author_of(old).get(f), "new": _author_of(new).get(f)}
         for f in ("name", "handle", "id", "verified")
@@ -599,7 +641,7 @@ def post_view(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
         captures.append({
             "row": row, "manifest": manifest, "author": _author_of(manifest), "media": media,
             "lang": lang_attr(manifest.get("lang")),
-            "sources": [s for s in manifest.get("sources") or [] if isinstance(s, dict)],
+            "sources": _dicts(manifest.get("sources")),
             "warc_key": manifest.get("warc") if isinstance(manifest.get("warc"), str) else None,
             "card_key": card_key if card_key and rt.store.exists(card_key) else None,
             "changes": capture_changes(previous, manifest) if previous is not None else None,

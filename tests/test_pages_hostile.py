@@ -1,0 +1,89 @@
+"""Pages facing forged or broken records and hostile third-party text (issue 17, attacker findings):
+manifests whose fields have the wrong JSON types, bidi controls in names and reasons, notices forged
+by a link, unknown filter values, unreadable version records, and what the evidence button promises.
+Through FastAPI's TestClient on the real pages corpus (tests/pages_corpus.py), SQLite catalog."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from archiver.web.app import create_app
+from tests import pages_corpus as pc
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pc.Corpus]:
+    with pc.origin() as origin:
+        c = pc.build(tmp_path_factory.mktemp("hostile"), origin)
+    yield c
+    c.runtime.close()
+
+
+@pytest.fixture(scope="module")
+def app(corpus: pc.Corpus) -> Any:
+    return create_app(corpus.settings, runtime=corpus.runtime)
+
+
+def client_for(app: Any, corpus: pc.Corpus, role: str, raise_errors: bool = True) -> TestClient:
+    client = TestClient(app, follow_redirects=False, raise_server_exceptions=raise_errors)
+    r = client.post("/login", data={"token": corpus.tokens[role], "next": "/"})
+    assert r.status_code == 303, r.text
+    return client
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', page)
+    assert found, "no CSRF field"
+    return found.group(1)
+
+
+# --- manifests with wrong types (finding 11) ---------------------------------------------------------
+WRONG = (5, 2.5, ["x", 1], {"a": 1}, None, True)
+FIELDS = ("text", "author", "media", "lang", "created_at", "status", "sources", "missing", "poll", "card",
+          "metrics", "edit", "texts", "entities", "url", "warc", "captured_at", "error", "latest_edit",
+          "referenced_by", "withheld_in_countries", "archiver_version", "post_id", "capture_id")
+NESTED = {"author": ("name", "handle", "id", "verified"),
+          "media": ("key", "sha256", "type", "mime", "width", "height", "bytes", "original_url", "alt_text",
+                    "status", "variant", "availability", "sensitive_warning")}
+
+
+def _mutations(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for field in FIELDS:
+        for bad in WRONG:
+            yield f"{field}={bad!r}", {**doc, field: bad}
+    for field, subs in NESTED.items():
+        for sub in subs:
+            for bad in WRONG:
+                inner = {"key": "media/ab/cd/abcd.jpg", "sha256": "a" * 64, "type": "photo", sub: bad}
+                value: Any = inner if field == "author" else [inner]
+                yield f"{field}.{sub}={bad!r}", {**doc, field: value}
+    yield "sources-items", {**doc, "sources": [{k: bad for k in ("name", "outcome", "error", "http_status",
+                                                                  "fetched_at", "request_url", "final_url",
+                                                                  "response_sha256")} for bad in WRONG]}
+
+
+def test_post_and_article_pages_render_manifests_with_every_field_of_the_wrong_type(
+        app: Any, corpus: pc.Corpus) -> None:
+    store = corpus.runtime.store
+    row = corpus.runtime.catalog.post_captures("twitter", pc.HINDI_ID)[-1]
+    key = row["manifest_key"]
+    original = store.get(key)
+    doc = json.loads(original)
+    client = client_for(app, corpus, "admin", raise_errors=False)
+    failures = []
+    try:
+        for name, forged in _mutations(doc):
+            store.put(key, json.dumps(forged).encode(), content_type="application/json")
+            for path in (f"/posts/twitter/{pc.HINDI_ID}", "/articles/story-hi", "/articles/story-ar"):
+                r = client.get(path)
+                if r.status_code != 200 or "Traceback" in r.text:
+                    failures.append(f"{name} {path} {r.status_code}")
+    finally:
+        store.put(key, original, content_type="application/json")
+    assert failures == [], "\n".join(failures)
