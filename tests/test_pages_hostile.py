@@ -87,3 +87,45 @@ def test_post_and_article_pages_render_manifests_with_every_field_of_the_wrong_t
     finally:
         store.put(key, original, content_type="application/json")
     assert failures == [], "\n".join(failures)
+
+
+# --- bidi controls in third-party text (finding 3) ----------------------------------------------------
+BIDI_ID = "1800000000000000077"
+RLO_NAME = "\u202eevil\u202c name"
+RLO_HANDLE = "ab\u2066cd\u2069"
+RLO_REASON = "court order \u202e1202 ,21 yluJ\u202c case"
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def forge(corpus: pc.Corpus, post_id: str, capture_id: str, **fields: Any) -> str:
+    """A capture written straight into storage and the catalog, as a forged record would be."""
+    key = f"posts/twitter/{post_id}/{capture_id}.json"
+    manifest = {"capture_id": capture_id, "captured_at": "2025-07-16T10:15:00.000Z", "provider": "twitter",
+                "post_id": post_id, "status": "archived", "url": f"https://twitter.com/x/status/{post_id}",
+                "author": {"name": "n", "handle": "h"}, "created_at": "2025-07-15T09:00:00.000Z", "text": "t",
+                "media": [], "sources": [], **fields}
+    corpus.runtime.store.put(key, json.dumps(manifest).encode(), content_type="application/json")
+    author = manifest["author"] if isinstance(manifest["author"], dict) else {}
+    corpus.runtime.catalog.record_capture(
+        capture_id=capture_id, provider="twitter", post_id=post_id, url=manifest["url"], status="archived",
+        manifest_key=key, captured_at=manifest["captured_at"], handle=author.get("handle"),
+        author=author.get("name"), text=str(manifest["text"]), posted_at=manifest["created_at"])
+    return key
+
+
+def test_bidi_controls_never_reach_a_page_and_names_are_isolated(app: Any, corpus: pc.Corpus) -> None:
+    forge(corpus, BIDI_ID, "20250716T101500Z-0b1d1b1d", text="see \u202etxet\u202c here",
+          author={"name": RLO_NAME, "handle": RLO_HANDLE})
+    officer = client_for(app, corpus, "compliance")
+    page = officer.get(f"/posts/twitter/{BIDI_ID}").text
+    r = officer.post(f"/posts/twitter/{BIDI_ID}/hold", data={"reason": RLO_REASON, "csrf": csrf_of(page)})
+    assert r.status_code == 303, r.text[:300]
+    for path in (f"/posts/twitter/{BIDI_ID}", "/holds", "/search?q=here", f"/search?handle={RLO_HANDLE}"):
+        body = officer.get(path).text
+        assert not _BIDI.search(body), (path, _BIDI.findall(body))
+    post = officer.get(f"/posts/twitter/{BIDI_ID}").text
+    h1 = re.search(r"<h1>(.*?)</h1>", post, re.S).group(1)
+    assert "<bdi>evil name</bdi>" in h1 and "@<bdi>abcd</bdi>" in h1, h1
+    assert "1202 ,21 yluJ" in post and "<bdi>court order 1202" in post
+    holds = officer.get("/holds").text
+    assert "<bdi>evil name</bdi>" in holds and "court order 1202 ,21 yluJ case" in holds
