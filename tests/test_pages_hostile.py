@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from archiver.article.versions import versions
 from archiver.web.app import create_app
 from tests import pages_corpus as pc
 
@@ -129,3 +130,17 @@ def test_bidi_controls_never_reach_a_page_and_names_are_isolated(app: Any, corpu
     assert "1202 ,21 yluJ" in post and "<bdi>court order 1202" in post
     holds = officer.get("/holds").text
     assert "<bdi>evil name</bdi>" in holds and "court order 1202 ,21 yluJ case" in holds
+
+
+# --- the stable copy is the capture page (finding 6) ---------------------------------------------------
+def test_stable_copy_links_the_capture_page_the_article_names(app: Any, corpus: pc.Corpus) -> None:
+    rt = corpus.runtime
+    current = versions(rt, "story-hi")[-1]
+    named = set(re.findall(r'data-versionurl="([^"]+)"', rt.store.get(current.key).decode("utf-8")))
+    assert named and all(u.endswith(".html") for u in named), named
+    page = client_for(app, corpus, "editor").get("/articles/story-hi").text
+    table = page[page.index('id="embeds-h"'):page.index('id="images-h"')]
+    cells = re.findall(r'<td class="url" dir="ltr"><a href="(/evidence/[^"]+)">([^<]+)</a>', table)
+    assert cells and {text for _, text in cells} <= named, (cells, named)
+    assert all(href.endswith(".html") for href, _ in cells)
+    assert "manifest (JSON)" in table and re.search(r'href="/evidence/posts/[^"]+\.json"', table)
