@@ -35,7 +35,7 @@ from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import load_results
 from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import source_key, version_key
+from archiver.storage.layout import capture_page_key, source_key, version_key
 from archiver.web.deps import get_runtime, require_role
 from archiver.web.routes.pages import (
     ARTICLE_ROLES,
@@ -135,6 +135,22 @@ def reverted_target(rt: Runtime, version: Version) -> int | None:
     return target if isinstance(target, int) and not isinstance(target, bool) else None
 
 
+def stable_copy(rt: Runtime, manifest_key: Any) -> dict[str, Any]:
+    """Where an embed's stable copy is: {"page_key", "stable_url", "manifest_key"}. The capture's human
+    page (posts/…/<capture_id>.html, what the article's data-versionurl names) when it is stored, with
+    its public URL; the manifest (.json) is kept as a secondary link. All None for no valid key."""
+    if not isinstance(manifest_key, str) or not manifest_key:
+        return {"page_key": None, "stable_url": None, "manifest_key": None}
+    try:
+        page_key: str | None = capture_page_key(manifest_key)
+    except ValueError:
+        page_key = None
+    if page_key is not None and not rt.store.exists(page_key):
+        page_key = None
+    return {"page_key": page_key, "stable_url": rt.store.public_url(page_key or manifest_key),
+            "manifest_key": manifest_key}
+
+
 def _int(request: Request, name: str) -> int | None:
     value = request.query_params.get(name, "")
     return int(value) if value.isdigit() and len(value) <= 9 else None
@@ -200,7 +216,7 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
                                  "occurrences": len(item.occurrences), "health": checks.get(item.item_id)}
         if isinstance(item, EmbedItem):
             embed = res if isinstance(res, EmbedResult) else None
-            entry["stable_url"] = rt.store.public_url(embed.manifest_key) if embed and embed.manifest_key else None
+            entry.update(stable_copy(rt, embed.manifest_key if embed else None))
             entry["post_id"] = (embed.post_id if embed else None) or item.post_id
             manifest = _manifest(rt, embed.manifest_key) if embed and embed.manifest_key else {}
             entry["notes"] = [n for n in (status_note(manifest), edit_note(manifest)) if n]
