@@ -43,6 +43,7 @@ from archiver.web.routes.pages import (
     PageRoute,
     _manifest,
     _thumb_key,
+    check_choice,
     render,
     seg,
     word_diff,
@@ -56,7 +57,6 @@ LIST_PAGE = 50
 HISTORY_SHOWN = 10  # checks of one original shown on the article page, newest first
 REASON_WORDS = {"archive": "archived", "retry": "captured again", "restore": "restored dead items",
                 "auto-restore": "restored dead items (automatically)", "revert": "reverted"}
-_STATE_WORD = re.compile(r"[a-z_]{1,32}")
 
 
 def can_edit(principal: Principal | None) -> bool:
@@ -72,10 +72,11 @@ def articles_page(request: Request, state: str = Query("", max_length=32), page:
     """Every article of the catalog, newest archived first, LIST_PAGE a page: headline, URL, published
     and archived times, embeds and images counted by capture status, items counted by link-health
     state. `state` filters (a health state, an article status or an item's capture status); a
-    `state` that is not a status word is a 400 page."""
-    state = state.strip()
-    if state and not _STATE_WORD.fullmatch(state):
-        raise HTTPException(status_code=400, detail="state must be a status word such as dead or archived")
+    `state` that is none of these is a 400 page listing them."""
+    health_states = ("dead", "suspect", "live", "unchecked")
+    item_statuses = tuple(dict.fromkeys(s for s in (*EMBED_STATUSES, *IMAGE_STATUSES, CAPTURING)
+                                        if s not in STATES and s not in ARTICLE_STATUSES))
+    state = check_choice("state", state, (*health_states, *ARTICLE_STATUSES, *item_statuses)) or ""
     rows, total = article_listing(rt, state=state or None, limit=LIST_PAGE, offset=(page - 1) * LIST_PAGE)
     pages = max(1, -(-total // LIST_PAGE))
 
@@ -84,9 +85,7 @@ def articles_page(request: Request, state: str = Query("", max_length=32), page:
 
     return render(request, "articles.html", {
         "rows": rows, "total": total, "page": page, "pages": pages, "state": state,
-        "health_states": ("dead", "suspect", "live", "unchecked"), "article_statuses": ARTICLE_STATUSES,
-        "item_statuses": tuple(dict.fromkeys(s for s in (*EMBED_STATUSES, *IMAGE_STATUSES, CAPTURING)
-                                             if s not in STATES and s not in ARTICLE_STATUSES)),
+        "health_states": health_states, "article_statuses": ARTICLE_STATUSES, "item_statuses": item_statuses,
         "prev_url": link(page - 1) if page > 1 else None, "next_url": link(page + 1) if page < pages else None,
     })
 

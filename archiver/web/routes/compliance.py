@@ -35,8 +35,10 @@ from archiver.web.routes.pages import (
     PageRoute,
     _label,
     _search_form,
+    check_choice,
     post_view,
     render,
+    search_problems,
     seg,
 )
 
@@ -178,10 +180,14 @@ def _recent_exports(rt: Runtime, limit: int = 20) -> list[dict[str, Any]]:
 def exports_page(request: Request, rt: Runtime = Depends(get_runtime),
                  _principal: Principal = Depends(require_role(*COMPLIANCE_ROLES))) -> HTMLResponse:
     """The exports page: how to export (a post's page, or the posts a search finds, with the search's
-    form here), and the latest exports from the audit log (who, when, which posts)."""
-    return render(request, "exports.html", {"form": _search_form(request.query_params),
-                                            "fields": SearchQuery.model_fields, "errors": [],
-                                            "recent": _recent_exports(rt), "max_posts": MAX_EXPORT_POSTS})
+    form here), and the latest exports from the audit log (who, when, which posts). A search carried
+    here whose filters do not validate (an unknown status, provider or sort) is shown with its errors
+    (400), as the search page shows them."""
+    form = _search_form(request.query_params)
+    errors = search_problems({k: v for k, v in form.items() if v})
+    return render(request, "exports.html", {"form": form, "fields": SearchQuery.model_fields, "errors": errors,
+                                            "recent": _recent_exports(rt), "max_posts": MAX_EXPORT_POSTS},
+                  status_code=400 if errors else 200)
 
 
 @router.post("/exports")
@@ -221,12 +227,14 @@ def _latest_capture(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
 
 
 @router.get("/holds")
-def holds_page(request: Request, show: str = Query("all", pattern="^(all|hold|takedown)$"),
+def holds_page(request: Request, show: str = Query("all", max_length=200),
                page: int = Query(1, ge=1, le=10_000), rt: Runtime = Depends(get_runtime),
                _principal: Principal = Depends(require_role(*COMPLIANCE_ROLES))) -> HTMLResponse:
     """The posts under legal hold or taken down now, latest change first, HOLDS_PAGE_SIZE a page: for
     each the post (linked), who placed the hold or takedown, when and why. `show`: all, hold or
-    takedown. A page past the last shows no rows (and a link back to the first)."""
+    takedown (anything else is a 400 page listing them). A page past the last shows no rows (and a link
+    back to the first)."""
+    show = check_choice("show", show, tuple(SHOW)) or "all"
     ensure_schema(rt.catalog)
     where = {"all": "held = 1 OR taken_down = 1", "hold": "held = 1", "takedown": "taken_down = 1"}[show]
     total = rt.catalog.query(f"SELECT COUNT(*) AS n FROM post_compliance WHERE {where}")[0]["n"]  # noqa: S608

@@ -109,7 +109,7 @@ OVERVIEW_PAGE = 50
 WORKLIST_PAGE = 50
 
 
-def health_page(request: Request, state: str | None = Query(None, pattern="^(|unchecked|live|suspect|dead)$"),
+def health_page(request: Request, state: str | None = Query(None, max_length=200),
                 page: int = Query(1, ge=1, le=100_000), dead_page: int = Query(1, ge=1, le=100_000),
                 rt: Runtime = Depends(get_runtime),
                 principal: Principal = Depends(require_role(*VIEW_ROLES))) -> HTMLResponse:
@@ -117,8 +117,9 @@ def health_page(request: Request, state: str | None = Query(None, pattern="^(|un
     "unchecked", so an article is listed from the moment it is archived), worst first, OVERVIEW_PAGE a
     page (`page`; with `state`, only articles having an item in it); the totals per state; and the
     worklist of dead items across articles, dead longest first (`dead_page`), each with a Restore
-    button for editors unless the article's current version already has it restored."""
-    state = state or None
+    button for editors unless the article's current version already has it restored. An unknown `state`
+    is a 400 page listing the states."""
+    state = pages.check_choice("state", state, _WORST)
     rows = overview(rt, state=state, limit=OVERVIEW_PAGE, offset=(page - 1) * OVERVIEW_PAGE)
     counts = totals(rt, state=state)
     dead, dead_total = dead_worklist(rt, limit=WORKLIST_PAGE, offset=(dead_page - 1) * WORKLIST_PAGE)

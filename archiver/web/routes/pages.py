@@ -58,6 +58,7 @@ from archiver.compliance import audit
 from archiver.compliance.holds import post_state
 from archiver.dates import shown
 from archiver.providers.base import EMBED_STATUSES
+from archiver.providers.registry import names as provider_names
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, PUBLIC_PREFIXES, derived_key
@@ -134,6 +135,25 @@ def ext_url(value: Any) -> str | None:
         return None
     parts = urlsplit(value)
     return value if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def unknown_value(name: str, value: Any, allowed: Any) -> str:
+    """The one line that says a filter's value is not one it takes, listing those it does:
+    `unknown state "bogus": use one of dead, suspect, live, unchecked` (the value cut to 40
+    characters, control characters dropped; the page escapes it)."""
+    shown_value = "".join(c for c in str(value)[:40] if c.isprintable())
+    return f'unknown {name} "{shown_value}": use one of {", ".join(str(a) for a in allowed)}'
+
+
+def check_choice(name: str, value: str | None, allowed: Any) -> str | None:
+    """`value` stripped when it is one of `allowed` (None for empty); HTTPException 400 with the
+    `unknown_value` line otherwise (the pages show it as the error page)."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value not in allowed:
+        raise HTTPException(status_code=400, detail=unknown_value(name, value, allowed))
+    return value
 
 
 def may(principal: Principal | None, roles: tuple[str, ...]) -> bool:
@@ -366,6 +386,22 @@ def _label(name: str) -> str:
     return (SearchQuery.model_fields[name].title or name).lower()
 
 
+def search_problems(given: dict[str, str]) -> list[str]:
+    """What is wrong with a search's fields (by SearchQuery name), one readable line each: a provider
+    no registered provider is called (`unknown_value`, listing those that are), then SearchQuery's own
+    checks (the same lines the CLI and the API give; a status or sort lists the values it takes).
+    Empty when the search will run."""
+    out = []
+    if given.get("provider") and given["provider"] not in provider_names():
+        out.append(unknown_value("provider", given["provider"], provider_names()))
+        given = {k: v for k, v in given.items() if k != "provider"}
+    try:
+        SearchQuery.model_validate({**given, "limit": PAGE_SIZE, "offset": 0})
+    except ValidationError as exc:
+        out += problems(exc, _label)
+    return out
+
+
 def _card_of(rt: Runtime, hit: dict[str, Any]) -> dict[str, Any]:
     """A hit as the result card shows it (with its status in plain words, and whether its text is
     only a preview). A catalog row without the post's language was indexed without its manifest's
@@ -402,11 +438,10 @@ def search_page(
     given = {k: v for k, v in form.items() if v}
     if not given:
         return render(request, "search.html", context)
-    try:
-        query = SearchQuery.model_validate({**given, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE})
-    except ValidationError as exc:
-        context["errors"] = problems(exc, _label)
+    context["errors"] = search_problems(given)
+    if context["errors"]:
         return render(request, "search.html", context, status_code=400)
+    query = SearchQuery.model_validate({**given, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE})
     result = rt.catalog.search(query)
     filters = {k: v for k, v in query.filters().items() if k not in ("q", "limit", "offset")}
     audit.record(rt, principal, "search", "posts", {"q": query.q, **filters, "page": page}, result.total)
