@@ -144,3 +144,34 @@ def test_stable_copy_links_the_capture_page_the_article_names(app: Any, corpus: 
     assert cells and {text for _, text in cells} <= named, (cells, named)
     assert all(href.endswith(".html") for href, _ in cells)
     assert "manifest (JSON)" in table and re.search(r'href="/evidence/posts/[^"]+\.json"', table)
+
+
+# --- unknown filter values (finding 8) -----------------------------------------------------------------
+@pytest.mark.parametrize(("path", "allowed"), [
+    ("/articles?state=bogus", ("dead", "archived", "complete")),
+    ("/health?state=bogus", ("dead", "suspect", "live", "unchecked")),
+    ("/holds?show=bogus", ("all", "hold", "takedown")),
+    ("/search?status=bogus", ("archived", "deleted")),
+    ("/search?q=x&sort=bogus", ("relevance", "posted", "captured")),
+    ("/search?provider=bogus", ("twitter", "instagram")),
+    ("/exports?status=bogus", ("archived", "deleted")),
+    ("/exports?provider=bogus", ("twitter",)),
+])
+def test_an_unknown_filter_value_is_one_readable_line_listing_the_allowed_ones(
+        app: Any, corpus: pc.Corpus, path: str, allowed: tuple[str, ...]) -> None:
+    r = client_for(app, corpus, "admin").get(path)
+    assert r.status_code == 400, (path, r.status_code)
+    lines = re.findall(r'<p class="error-line">([^<]*)</p>', r.text)
+    lines += re.findall(r'<div class="error" role="alert"><ul>(.*?)</ul></div>', r.text, re.S)
+    assert len(lines) == 1, r.text[:500]
+    line = lines[0]
+    assert all(a in line for a in allowed), line
+    assert "bogus" in line or path.startswith(("/search?status", "/search?q=x&sort", "/exports?status")), line
+    assert "pattern" not in line and "^(" not in line and "$" not in line, line
+
+
+def test_known_filter_values_still_filter(app: Any, corpus: pc.Corpus) -> None:
+    client = client_for(app, corpus, "admin")
+    for path in ("/articles?state=archived", "/health?state=unchecked", "/holds?show=hold",
+                 "/search?q=x&provider=twitter&status=archived", "/exports?status=archived"):
+        assert client.get(path).status_code == 200, path
