@@ -40,6 +40,7 @@ from archiver.web.routes.pages import (
     render,
     search_problems,
     seg,
+    signing_state,
 )
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -126,7 +127,8 @@ def lift_form(provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
 def bundle_download(rt: Runtime, who: Principal, posts: list[tuple[str, str]], query: dict[str, Any] | None,
                     name: str) -> StreamingResponse:
     """The WACZ evidence bundle of `posts` as a download (Content-Disposition attachment `name`),
-    signed with the archive's key when it has one (X-Archiver-Signed-By: fingerprint or `unsigned`);
+    signed with the archive's key when it has one (X-Archiver-Signed-By: fingerprint or `unsigned`; an
+    unsigned bundle's file name ends `-unsigned.wacz`);
     the export is audit-logged under `who` (via "web"). Spooled to a temporary file, then streamed.
     Raises what export_bundle raises (PostNotFound, InputError, ConfigError)."""
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - closed by the stream
@@ -142,6 +144,8 @@ def bundle_download(rt: Runtime, who: Principal, posts: list[tuple[str, str]], q
         with spool:
             yield from iter(lambda: spool.read(1 << 20), b"")
 
+    if not summary["signed"]:  # the file itself says so: never taken for a signed bundle
+        name = name.removesuffix(".wacz") + "-unsigned.wacz"
     return StreamingResponse(chunks(), media_type=BUNDLE_TYPE, headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(size),
         "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
@@ -172,6 +176,9 @@ def _recent_exports(rt: Runtime, limit: int = 20) -> list[dict[str, Any]]:
         targets = [t for t in str(row.get("target") or "").split(",") if t][:20]
         out.append({"at": row.get("at"), "actor": row.get("actor"), "role": row.get("role"),
                     "via": str(detail.get("via") or "")[:20], "posts": targets,
+                    # the fingerprint that signed it, False when unsigned, None when the record does not say
+                    "signed": (detail["signed"][:100] if isinstance(detail.get("signed"), str)
+                               else False if "signed" in detail and detail["signed"] is None else None),
                     "more": max(0, (row.get("result_count") or len(targets)) - len(targets))})
     return out
 
@@ -186,7 +193,8 @@ def exports_page(request: Request, rt: Runtime = Depends(get_runtime),
     form = _search_form(request.query_params)
     errors = search_problems({k: v for k, v in form.items() if v})
     return render(request, "exports.html", {"form": form, "fields": SearchQuery.model_fields, "errors": errors,
-                                            "recent": _recent_exports(rt), "max_posts": MAX_EXPORT_POSTS},
+                                            "recent": _recent_exports(rt), "max_posts": MAX_EXPORT_POSTS,
+                                            "signing": signing_state(rt)},
                   status_code=400 if errors else 200)
 
 
@@ -203,7 +211,8 @@ async def export_search_form(request: Request, rt: Runtime = Depends(get_runtime
     def again(errors: list[str]) -> HTMLResponse:
         return render(request, "exports.html", {"form": form, "fields": SearchQuery.model_fields,
                                                 "errors": errors, "recent": _recent_exports(rt),
-                                                "max_posts": MAX_EXPORT_POSTS}, status_code=400)
+                                                "max_posts": MAX_EXPORT_POSTS, "signing": signing_state(rt)},
+                      status_code=400)
 
     if not given:
         return await run_in_threadpool(again, ["The search searches nothing: give words or a filter."])

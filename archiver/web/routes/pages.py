@@ -56,7 +56,9 @@ from archiver.catalog.query import SORTS as QUERY_SORTS
 from archiver.catalog.query import SYNTAX_HELP, SearchQuery, problems
 from archiver.compliance import audit
 from archiver.compliance.holds import post_state
+from archiver.compliance.signing import fingerprint, key_path, load_private_key
 from archiver.dates import shown
+from archiver.errors import ConfigError
 from archiver.providers.base import EMBED_STATUSES
 from archiver.providers.registry import names as provider_names
 from archiver.runtime import Runtime
@@ -656,6 +658,21 @@ def _edit_view(rt: Runtime, provider: str, manifest: dict[str, Any]) -> dict[str
     }
 
 
+def signing_state(rt: Runtime) -> dict[str, Any]:
+    """Whether evidence exports will be signed now: {"signed": bool, "fingerprint": "sha256:…" or None,
+    "problem": one line or None}. Unsigned when the archive has no signing key (an admin runs
+    `archiver keys create`) or its key file cannot be read (`problem` says why); never raises."""
+    try:
+        key = load_private_key(key_path(rt.settings.home_path))
+    except ConfigError as exc:
+        return {"signed": False, "fingerprint": None, "problem": str(exc).splitlines()[0][:300]}
+    except OSError:
+        return {"signed": False, "fingerprint": None, "problem": "the signing key cannot be read"}
+    if key is None:
+        return {"signed": False, "fingerprint": None, "problem": None}
+    return {"signed": True, "fingerprint": fingerprint(key.public_key()), "problem": None}
+
+
 def post_view(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
     """The post page's context: every capture of one post, newest first, each with what changed since
     the one before, the articles that embed it and its hold or takedown. HTTPException 404 for a
@@ -688,7 +705,8 @@ def post_view(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
         "SELECT DISTINCT article_id FROM items WHERE provider = ? AND post_id = ? ORDER BY article_id",
         [provider, post_id])]
     return {"provider": provider, "post_id": post_id, "captures": captures, "latest": captures[0],
-            "articles": articles, "compliance": post_state(rt, provider, post_id), "form_error": None}
+            "articles": articles, "compliance": post_state(rt, provider, post_id), "form_error": None,
+            "signing": signing_state(rt)}
 
 
 @router.get("/posts/{provider}/{post_id}")
