@@ -86,7 +86,9 @@ def test_a_compliance_officer_holds_and_exports_a_hindi_post(served: tuple[str, 
     kit.axe_check(page)
     kit.shot(page, "c04-post-held", tmp_path)
 
-    # The evidence bundle, downloaded through the page, verifies with the project's verifier.
+    # The evidence bundle, downloaded through the page, verifies with the project's verifier; the page
+    # names the key that signs it.
+    assert key.fingerprint in page.inner_text("#compliance")
     with page.expect_download() as download:
         page.click("text=Download evidence (WACZ)")
     assert download.value.suggested_filename == f"evidence-twitter-{pc.HINDI_ID}.wacz"

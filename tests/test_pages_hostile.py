@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from archiver.article.versions import versions
+from archiver.compliance.signing import create_key, key_path
 from archiver.web.app import create_app
 from tests import pages_corpus as pc
 
@@ -175,3 +176,31 @@ def test_known_filter_values_still_filter(app: Any, corpus: pc.Corpus) -> None:
     for path in ("/articles?state=archived", "/health?state=unchecked", "/holds?show=hold",
                  "/search?q=x&provider=twitter&status=archived", "/exports?status=archived"):
         assert client.get(path).status_code == 200, path
+
+
+# --- what the evidence button promises (finding 2) -------------------------------------------------------
+def test_pages_say_whether_exports_are_signed_and_an_unsigned_bundle_says_so(app: Any, corpus: pc.Corpus) -> None:
+    path = key_path(corpus.settings.home_path)
+    assert not path.exists()
+    officer = client_for(app, corpus, "compliance")
+    post_url = f"/posts/twitter/{pc.HINDI_ID}"
+    page = officer.get(post_url).text
+    assert "Download unsigned evidence (WACZ)" in page and "archiver keys create" in page
+    assert "A signed bundle" not in page and "signed with" not in page.lower()
+    r = officer.post(f"{post_url}/export", data={"csrf": csrf_of(page)})
+    assert r.status_code == 200 and r.headers["x-archiver-signed-by"] == "unsigned"
+    assert f'filename="evidence-twitter-{pc.HINDI_ID}-unsigned.wacz"' in r.headers["content-disposition"]
+    exports = officer.get("/exports").text
+    assert "Exports are unsigned" in exports and "unsigned</span>" in exports.split("Latest exports")[1]
+
+    info = create_key(path)
+    try:
+        page = officer.get(post_url).text
+        assert info.fingerprint in page and "Download evidence (WACZ)" in page and "unsigned" not in page
+        r = officer.post(f"{post_url}/export", data={"csrf": csrf_of(page)})
+        assert r.headers["x-archiver-signed-by"] == info.fingerprint
+        assert f'filename="evidence-twitter-{pc.HINDI_ID}.wacz"' in r.headers["content-disposition"]
+        exports = officer.get("/exports").text.split("Latest exports")[1]
+        assert f"signed <code class=\"hash\">{info.fingerprint}</code>" in exports
+    finally:
+        path.unlink()
