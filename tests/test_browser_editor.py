@@ -116,7 +116,7 @@ def test_editor_restores_a_dead_embed_from_the_worklist_then_reverts(
     page.wait_for_load_state()
     page.locator("#worklist tr", has_text="twitter").get_by_role("button", name="Restore").click()
     page.wait_for_load_state()
-    assert "/articles/story-meet?done=restore" in page.url
+    assert "/articles/story-meet?flash=" in page.url
     notice = page.locator("#result-text")
     assert notice.inner_text() == "Restored 1 embed: version 2 written."
     result = page.locator("#result")

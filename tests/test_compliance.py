@@ -19,6 +19,7 @@ from archiver.compliance import audit
 from archiver.compliance.evidence import verify_bundle
 from archiver.compliance.holds import post_state, reindex
 from archiver.config.settings import Settings
+from archiver.storage.layout import capture_page_key
 from archiver.storage.layout import compliance_state_key as state_key
 from archiver.testing.fixture_origin import FixtureOrigin
 from tests.apikit import TWEET, Api, api, archive_sample, fixture_origin
@@ -57,8 +58,20 @@ def test_takedown_hides_from_the_public_keeps_evidence_and_is_audited(archived: 
     assert resp.status_code == 200 and resp.json()["takedown"]["reason"] == "court order 12/2025"
     for key in (manifest_key, blob, warc):
         gone = archived.client.get(f"/media/{key}")
-        assert gone.status_code == 410 and gone.json()["reason"] == "court order 12/2025"
+        # the public learns that it was withdrawn, never the internal reason; staff see the reason
+        assert gone.status_code == 410 and gone.json() == {"detail": "withdrawn from public access"}
+        assert "court order" not in gone.text and gone.headers["cache-control"] == "no-store"
+        staff = archived.call("compliance", "GET", f"/media/{key}")
+        assert staff.status_code == 410 and staff.json()["reason"] == "court order 12/2025"
+        assert "court order" not in archived.call("editor", "GET", f"/media/{key}").text
         assert archived.rt.store.exists(key)  # evidence kept
+    # a reader following a card's "Archived copy" link to the capture page gets a page, not JSON
+    page = archived.client.get(f"/media/{capture_page_key(manifest_key)}")
+    assert page.status_code == 410 and page.headers["content-type"].startswith("text/html")
+    assert "withdrawn from public access" in page.text and "court order" not in page.text
+    assert "Accept" in page.headers["vary"]
+    program = archived.client.get(f"/media/{capture_page_key(manifest_key)}", headers={"Accept": "application/json"})
+    assert program.status_code == 410 and program.json() == {"detail": "withdrawn from public access"}
     assert archived.client.get(f"/media/{lead}").status_code == 200
     # compliance still sees and exports it
     assert archived.call("compliance", "GET", POST).json()["compliance"]["takedown"]
@@ -72,6 +85,10 @@ def test_takedown_hides_from_the_public_keeps_evidence_and_is_audited(archived: 
 
     assert archived.call("compliance", "DELETE", f"{POST}/takedown").status_code == 200
     assert archived.client.get(f"/media/{manifest_key}").status_code == 200
+    # an unknown capture page is a 404 page for a browser, JSON elsewhere under /media/
+    missing = archived.client.get(f"/media/{capture_page_key(manifest_key).replace('.html', 'x.html')}")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert archived.client.get(f"/media/{manifest_key}x").json()["detail"]
     actions = [e["action"] for e in audit.list_events(archived.rt)]
     assert actions[0] == "restore_public" and "takedown" in actions and "export" in actions
 

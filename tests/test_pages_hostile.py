@@ -204,3 +204,39 @@ def test_pages_say_whether_exports_are_signed_and_an_unsigned_bundle_says_so(app
         assert f"signed <code class=\"hash\">{info.fingerprint}</code>" in exports
     finally:
         path.unlink()
+
+
+# --- outcome notices come from the session, never the address (finding 4) ------------------------------
+FORGED = ("?done=restore&v=1&new=1&embeds=999&failed=7", "?done=revert&to=1&v=1&new=0", "?done=hold",
+          "?done=takedown", "?done=lift", "?flash=AAAAAAAAAAAAAAAAAAAAAA")
+
+
+def test_a_link_cannot_make_a_page_report_an_action(app: Any, corpus: pc.Corpus) -> None:
+    client = client_for(app, corpus, "admin")
+    for path in ("/articles/story-hi", f"/posts/twitter/{pc.HINDI_ID}", "/holds", "/search"):
+        for forged in FORGED:
+            page = client.get(path + forged).text
+            assert 'class="notice"' not in page and "999" not in page, (path, forged)
+
+
+def test_an_outcome_is_shown_once_and_only_to_the_session_that_acted(app: Any, corpus: pc.Corpus) -> None:
+    officer = client_for(app, corpus, "compliance")
+    other = client_for(app, corpus, "compliance")
+    url = f"/posts/twitter/{pc.ARABIC_ID}"
+    r = officer.post(f"{url}/hold", data={"reason": "case 9", "csrf": csrf_of(officer.get(url).text)})
+    try:
+        location = r.headers["location"]
+        assert r.status_code == 303 and re.fullmatch(rf"{url}\?flash=[\w-]{{22}}", location), location
+        assert 'class="notice" role="status">' not in other.get(location).text  # another session: nothing
+        assert '<p class="notice" role="status">Legal hold placed.' in officer.get(location).text
+        assert 'class="notice"' not in officer.get(location).text  # shown once
+    finally:
+        page = officer.get(url).text
+        officer.post(f"{url}/release", data={"csrf": csrf_of(page)})
+    # The editor's Restore: the redirect keeps the #result anchor and carries only the flash id.
+    editor = client_for(app, corpus, "editor")
+    page = editor.get("/articles/story-hi").text
+    r = editor.post("/articles/story-hi/revert", data={"csrf": csrf_of(page), "version": "1"})
+    assert re.fullmatch(r"/articles/story-hi\?flash=[\w-]{22}#result", r.headers["location"]), r.headers["location"]
+    shown = editor.get(r.headers["location"].split("#")[0]).text
+    assert re.search(r'id="result-text">(Reverted to version 1|Version 1 already current)', shown)

@@ -9,9 +9,10 @@ import argparse
 
 from archiver.auth import Principal
 from archiver.cli.output import cli_principal, print_json
-from archiver.compliance.holds import check_post, set_hold, set_takedown
+from archiver.compliance.holds import check_post, clean_reason, set_hold
 from archiver.config.settings import Settings
 from archiver.errors import InputError
+from archiver.health.restore import takedown_post
 from archiver.runtime import Runtime
 
 
@@ -27,13 +28,11 @@ def _post(ref: str) -> tuple[str, str]:
 
 
 def _reason(reason: str | None, what: str) -> str:
-    """The reason, one trimmed line; InputError when it is empty (a hold or takedown needs one)."""
-    text = " ".join((reason or "").split())
-    if not text:
+    """The reason as it will be stored (``holds.clean_reason``: controls removed, one line); InputError
+    when it has no visible character (a hold or takedown needs one) or is too long."""
+    if not (reason or "").strip():
         raise InputError(f"{what} needs a reason: --reason \"...\"")
-    if len(text) > 1000:
-        raise InputError(f"the reason is {len(text)} characters long; at most 1000")
-    return text
+    return clean_reason(reason)
 
 
 def _show(state: dict[str, object], as_json: bool, line: str) -> None:
@@ -49,27 +48,35 @@ def cmd_hold(args: argparse.Namespace, settings: Settings) -> int:
     with Runtime.from_settings(settings) as rt:
         state = set_hold(rt, _principal(), provider, post_id, on=True, reason=reason)
     hold = state["hold"] or {}
-    _show(state, args.json, f"{provider}/{post_id}: held ({hold.get('objects', 0)} objects locked"
-                            f"{'' if hold.get('object_lock') else ': the store has no object lock, recorded only'})")
+    locked = (f" ({hold.get('objects', 0)} objects locked"
+              f"{'' if hold.get('object_lock') else ': the store has no object lock, recorded only'})")
+    _show(state, args.json, f"{provider}/{post_id}: {state['outcome']}" + (locked if state["changed"] else ""))
     return 0
 
 
 def cmd_release(args: argparse.Namespace, settings: Settings) -> int:
-    """`archiver release POST`: lift the post's legal hold; prints the new state; returns 0."""
+    """`archiver release POST`: lift the post's legal hold; prints the outcome ("not held: nothing changed"
+    when there was none) or the state with --json; returns 0 either way."""
     provider, post_id = _post(args.post)
     with Runtime.from_settings(settings) as rt:
         state = set_hold(rt, _principal(), provider, post_id, on=False)
-    _show(state, args.json, f"{provider}/{post_id}: hold released")
+    _show(state, args.json, f"{provider}/{post_id}: {state['outcome']}")
     return 0
 
 
 def cmd_takedown(args: argparse.Namespace, settings: Settings) -> int:
-    """`archiver takedown POST --reason R` hides the post from public serving (the evidence is kept);
-    `--lift` serves it again. Prints the new state; returns 0."""
+    """`archiver takedown POST --reason R` hides the post from public serving (the evidence is kept) and
+    withholds its restored cards in articles; `--lift` serves it again and names the articles where an
+    editor may restore it again. Prints the outcome (or the state with --json); returns 0, also when
+    nothing changed (a lift without a takedown: "not taken down: nothing changed")."""
     provider, post_id = _post(args.post)
     reason = "" if args.lift else _reason(args.reason, "a takedown")
     with Runtime.from_settings(settings) as rt:
-        state = set_takedown(rt, _principal(), provider, post_id, on=not args.lift, reason=reason)
-    _show(state, args.json, f"{provider}/{post_id}: " + ("served publicly again" if args.lift
-                                                         else "taken down from public serving (evidence kept)"))
+        state = takedown_post(rt, _principal(), provider, post_id, on=not args.lift, reason=reason)
+    line = f"{provider}/{post_id}: {state['outcome']}"
+    if state.get("withheld"):
+        line += f"; withheld in {len(state['withheld'])} article(s): {', '.join(state['withheld'][:20])}"
+    if state.get("restore_again"):
+        line += f"; an editor may restore it again in: {', '.join(state['restore_again'][:20])}"
+    _show(state, args.json, line)
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -167,30 +168,90 @@ def _save(rt: Runtime, provider: str, post_id: str, state: dict[str, Any]) -> No
 def _by(principal: Principal | None) -> dict[str, Any]:
     return {"by": principal.name if principal else "system", "at": iso(utcnow())}
 
+MAX_REASON = 1000  # characters of a reason, once cleaned
+
+
+def clean_reason(reason: str | None) -> str:
+    """A hold's or takedown's reason as stored and shown: control and format characters removed (so bidi
+    controls such as U+202E cannot reorder what follows, nor NUL or U+200B hide in it), every run of
+    whitespace one space, trimmed. InputError (one line) when what is left has no visible character (a
+    letter, digit, punctuation mark or symbol) or is over MAX_REASON characters."""
+    kept = "".join(c for c in (reason or "") if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+                   or c in "\t\n\r")
+    text = " ".join(kept.split())
+    if not any(unicodedata.category(c)[0] in "LNPS" for c in text):
+        raise InputError("a reason is required: say why (a case number, a request, a court order) "
+                         "in visible characters")
+    if len(text) > MAX_REASON:
+        raise InputError(f"the reason is {len(text)} characters long; at most {MAX_REASON}")
+    return text
+
+
+def _outcome(state: dict[str, Any], changed: bool, outcome: str) -> dict[str, Any]:
+    """The post's state as the actions return it: with ``changed`` (False: nothing was changed) and
+    ``outcome``, one line saying what happened."""
+    return {**state, "changed": changed, "outcome": outcome}
+
+
 def set_hold(rt: Runtime, principal: Principal | None, provider: str, post_id: str, *, on: bool,
              reason: str = "") -> dict[str, Any]:
-    """Put (or lift) a legal hold; returns the new state with what the store enforced."""
+    """Put (or lift) a legal hold; returns the new state ({"hold", "takedown"}) with what the store enforced,
+    ``changed`` and ``outcome``: "held", "hold updated" (already held, another reason: the old and new
+    reasons are audited), "hold released", "already held: nothing changed" (same reason) or "not held:
+    nothing changed" (a release without a hold: audited as a "noop" event, not a state change).
+    InputError for a reason without a visible character (``clean_reason``); PostNotFound."""
+    target = f"{provider}/{post_id}"
     keys = post_keys(rt, provider, post_id)
+    state = post_state(rt, provider, post_id)
+    before = state.get("hold") if isinstance(state.get("hold"), dict) else None
+    if on:
+        reason = clean_reason(reason)
+        if before is not None and before.get("reason") == reason:
+            audit.record(rt, principal, "noop", target, {"action": "hold", "why": "already held"}, 0)
+            return _outcome(state, False, "already held: nothing changed")
+    elif before is None:
+        audit.record(rt, principal, "noop", target, {"action": "release_hold", "why": "not held"}, 0)
+        return _outcome(state, False, "not held: nothing changed")
     object_lock = rt.store.supports_object_lock()
     enforced = sum(1 for key in keys if object_lock and rt.store.set_legal_hold(key, on))
-    state = post_state(rt, provider, post_id)
     state["hold"] = {"reason": reason, "object_lock": object_lock, "objects": enforced, **_by(principal)} if on \
         else None
     _save(rt, provider, post_id, state)
-    audit.record(rt, principal, "hold" if on else "release_hold", f"{provider}/{post_id}",
-                 {"reason": reason, "object_lock": object_lock, "objects": enforced, "keys": len(keys)})
-    return state
+    updated = on and before is not None
+    detail = {"reason": reason, "object_lock": object_lock, "objects": enforced, "keys": len(keys)}
+    if updated:
+        detail["previous_reason"] = before.get("reason") if before else None
+    audit.record(rt, principal, ("hold_updated" if updated else "hold") if on else "release_hold", target, detail)
+    return _outcome(state, True, ("hold updated" if updated else "held") if on else "hold released")
 
 def set_takedown(rt: Runtime, principal: Principal | None, provider: str, post_id: str, *, on: bool,
                  reason: str = "") -> dict[str, Any]:
-    """Hide the post from public serving (or show it again); the stored evidence is untouched."""
+    """Hide the post from public serving (or show it again); the stored evidence is untouched. Returns the
+    new state with ``changed`` and ``outcome`` as set_hold does: "taken down", "takedown updated",
+    "already taken down: nothing changed", "served publicly again" or "not taken down: nothing changed"
+    (a lift without a takedown: a "noop" audit event). InputError for a bad reason (``clean_reason``)."""
+    target = f"{provider}/{post_id}"
     post_keys(rt, provider, post_id)  # the post must exist
     state = post_state(rt, provider, post_id)
+    before = state.get("takedown") if isinstance(state.get("takedown"), dict) else None
+    if on:
+        reason = clean_reason(reason)
+        if before is not None and before.get("reason") == reason:
+            audit.record(rt, principal, "noop", target, {"action": "takedown", "why": "already taken down"}, 0)
+            return _outcome(state, False, "already taken down: nothing changed")
+    elif before is None:
+        audit.record(rt, principal, "noop", target, {"action": "restore_public", "why": "not taken down"}, 0)
+        return _outcome(state, False, "not taken down: nothing changed")
     state["takedown"] = {"reason": reason, **_by(principal)} if on else None
     _save(rt, provider, post_id, state)
-    audit.record(rt, principal, "takedown" if on else "restore_public", f"{provider}/{post_id}",
-                 {"reason": reason})
-    return state
+    updated = on and before is not None
+    detail: dict[str, Any] = {"reason": reason}
+    if updated:
+        detail["previous_reason"] = before.get("reason") if before else None
+    audit.record(rt, principal, ("takedown_updated" if updated else "takedown") if on else "restore_public",
+                 target, detail)
+    return _outcome(state, True, ("takedown updated" if updated else "taken down") if on
+                    else "served publicly again")
 
 def hidden_reason(rt: Runtime, key: str) -> str | None:
     """Why a public key is taken down, or None when it may be served."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -30,9 +31,18 @@ from archiver.article.versions import (
 )
 from archiver.auth import Principal
 from archiver.capture.cards.html_card import card_frame
-from archiver.capture.cards.inline import InlineCard, gone_note, inline_card_html, is_amp
+from archiver.capture.cards.inline import (
+    InlineCard,
+    gone_note,
+    inline_card_html,
+    is_amp,
+    withheld_card_html,
+    xml_safe,
+)
 from archiver.capture.manifest import CAPTURED_STATUSES, GONE_STATUSES
 from archiver.compliance import audit
+from archiver.compliance.holds import ensure_schema as ensure_compliance_schema
+from archiver.compliance.holds import hidden_reason, set_takedown
 from archiver.errors import ArchiverError, InputError
 from archiver.health.callback import notify_cms
 from archiver.health.originals import dead_among, ensure_schema, load_record, originals_of, url_sha256
@@ -56,6 +66,32 @@ def _history(rt: Runtime, article_id: str) -> list[Version]:
     if not history:
         raise InputError(f"no article {article_id!r}: nothing is stored under that id")
     return history
+
+
+# --- what compliance has taken down ----------------------------------------------------------------
+TAKEN_DOWN = "taken down: not restored"
+
+
+class TakenDown(RestoreError):
+    """The item's post (or its stable copy) is taken down by compliance: restore writes none of it."""
+
+
+def is_taken_down(rt: Runtime, provider: str | None, post_id: str | None) -> bool:
+    """Whether compliance has taken the post down now (the catalog's index of the stored states)."""
+    if not provider or not post_id:
+        return False
+    ensure_compliance_schema(rt.catalog)
+    rows = rt.catalog.query("SELECT taken_down FROM post_compliance WHERE provider = ? AND post_id = ?",
+                            [provider, post_id])
+    return bool(rows and rows[0]["taken_down"])
+
+
+def _check_not_taken_down(rt: Runtime, res: ItemResult | None) -> None:
+    """TakenDown when `res` is a taken-down post, or an image whose stable copy a takedown hides."""
+    if isinstance(res, EmbedResult) and is_taken_down(rt, res.provider, res.post_id):
+        raise TakenDown(TAKEN_DOWN)
+    if isinstance(res, ImageResult) and res.key and hidden_reason(rt, res.key) is not None:
+        raise TakenDown(TAKEN_DOWN)
 
 
 # --- what a dead item becomes ---------------------------------------------------------------------
@@ -126,7 +162,8 @@ def inline_markup(rt: Runtime, result: EmbedResult, *, html_context: bool, amp: 
     if not isinstance(manifest, dict):
         raise RestoreError(f"the capture {result.capture_id} of {result.url} has no manifest object")
     card = InlineCard(page_url=page, original=result.url or "", version_date=result.captured_at or "",
-                      tz=rt.settings.display_timezone, gone=why_gone(rt, result), amp=amp)
+                      tz=rt.settings.display_timezone, gone=why_gone(rt, result), amp=amp,
+                      withheld=lambda provider, post_id: is_taken_down(rt, provider, post_id))
     return inline_card_html(manifest, rt.store, card)
 
 
@@ -136,13 +173,14 @@ def _replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch], ite
     occurrence's span, carried through `chain`, replaced by what the item becomes, as it reads back
     once encoded in the article's `encoding` (characters it lacks become character references)."""
     reps = []
-    inline = rt.settings.restore_style == "inline"
+    _check_not_taken_down(rt, res)
+    amp = is_amp(text)
+    inline = rt.settings.restore_style == "inline" or amp  # AMP forbids the iframe's style attribute
     embed = captured(res) if isinstance(item, EmbedItem) else None
     key = card_key(rt, res) if embed is not None and not inline else None
     stable_url = res.stable_url if isinstance(res, ImageResult) else None
     if isinstance(item, ImageItem) and not stable_url:
         raise RestoreError(f"no stable copy of {item.url} (capture status {res.status if res else None!r})")
-    amp = is_amp(text) if embed is not None and inline else False
     made: dict[bool, str] = {}
     for occ in item.occurrences:
         span = map_span(chain, occ.start, occ.end)
@@ -153,7 +191,7 @@ def _replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch], ite
         if embed is not None and html_context not in made:
             made[html_context] = (inline_markup(rt, embed, html_context=html_context, amp=amp) if inline
                                   else card_markup(rt, embed, key or "", html_context=html_context))
-        new = encodable(made[html_context] if embed is not None else stable_url or "", encoding)
+        new = encodable(xml_safe(made[html_context] if embed is not None else stable_url or ""), encoding)
         if new != old:
             reps.append(Replacement(span[0], span[1], new))
     return reps
@@ -188,6 +226,9 @@ def restore(rt: Runtime, article_id: str, *, item_ids: list[str] | None = None, 
             entry = {"item_id": item.item_id, "kind": item.kind, "url": item.url}
             try:
                 found = _replacements(rt, text, encoding, chain, item, results.get(item.item_id))
+            except TakenDown as exc:
+                outcome.append({**entry, "status": "taken_down", "error": str(exc)})
+                continue
             except (RestoreError, ObjectNotFound) as exc:
                 outcome.append({**entry, "status": "error", "error": str(exc)})
                 continue
@@ -216,6 +257,112 @@ def restore(rt: Runtime, article_id: str, *, item_ids: list[str] | None = None, 
                                                   "callback": report["callback"]},
            sum(1 for o in outcome if o["status"] == "restored"))
     return report
+
+
+# What restore wrote into an article for an embed: its inline card or its card's frame (a withheld notice
+# card too: it starts the same way).
+_RESTORED_CARD = re.compile(r'\s*<(?:blockquote|iframe) class="archiver-card[" ]')
+
+
+def articles_of_post(rt: Runtime, provider: str, post_id: str) -> list[str]:
+    """The ids of the articles whose items embed the post (any of their sources), sorted."""
+    rows = rt.catalog.query("SELECT DISTINCT article_id FROM items WHERE kind = 'embed' AND provider = ? "
+                            "AND post_id = ? ORDER BY article_id", [provider, post_id])
+    return [r["article_id"] for r in rows]
+
+
+def _card_spans(rt: Runtime, article_id: str, provider: str, post_id: str
+                ) -> tuple[list[Version], Any, str, str, list[tuple[str, int, int]]]:
+    """(history, plan, encoding, current text, [(item_id, start, end)]) of every span of the current version
+    where restore wrote a card of the post. Call under the article's restore lock."""
+    history = _history(rt, article_id)
+    current = history[-1]
+    plan = load_plan(rt, article_id, current.source_sha256)
+    results = load_results(rt, plan)
+    encoding = current.encoding or plan.encoding
+    text = rt.store.get(current.key).decode(encoding)
+    chain = patch_chain(rt, history, current.version, plan.source_sha256)
+    spans = []
+    for item in plan.items:
+        res = results.get(item.item_id)
+        if not (isinstance(item, EmbedItem) and isinstance(res, EmbedResult)
+                and (res.provider, res.post_id) == (provider, post_id)):
+            continue
+        for occ in item.occurrences:
+            span = map_span(chain, occ.start, occ.end)
+            if span is not None and _RESTORED_CARD.match(text, span[0], span[1]):
+                spans.append((item.item_id, span[0], span[1]))
+    return history, plan, encoding, text, spans
+
+
+def withhold(rt: Runtime, provider: str, post_id: str, *, principal: Principal | None = None
+             ) -> list[dict[str, Any]]:
+    """After a takedown of the post: in every article where restore wrote the post's card (inline or
+    frame), replace it by the withheld notice card (``inline.withheld_card_html``: no words, media, names
+    or link) as a new version with reason "takedown", under the article's restore lock, audited
+    ("withhold") and told to the CMS as restore does. Idempotent: an article already showing the notice
+    gets no version. Returns one report per article changed ({"article_id", "current", "version",
+    "new_version", "items", "callback"}). An article that cannot be read is logged and left out."""
+    done = []
+    notice = withheld_card_html()
+    for article_id in articles_of_post(rt, provider, post_id):
+        try:
+            with rt.coordinator.lock(f"restore:{article_id}", timeout=120):
+                history, plan, encoding, text, spans = _card_spans(rt, article_id, provider, post_id)
+                new_markup = encodable(notice, encoding)
+                reps = [Replacement(a, b, new_markup) for _, a, b in spans if text[a:b] != new_markup]
+                if not reps:
+                    continue
+                new_text, patch = splice(text, reps)
+                current = history[-1]
+                base = {"kind": "version", "version": current.version, "sha256": current.sha256,
+                        "key": current.key}
+                items = sorted({i for i, a, b in spans if text[a:b] != new_markup})
+                version = write_version(
+                    rt, article_id, new_text.encode(encoding), reason="takedown", source_sha256=plan.source_sha256,
+                    encoding=encoding, patch_doc={"base": base, **patch.to_json(), "withheld": items,
+                                                  "post": f"{provider}/{post_id}"},
+                    unless_current=False, expected_current=current.version, history=history).version
+        except (ArchiverError, ObjectNotFound, ValueError, PatchError) as exc:
+            log.warning("withholding %s/%s in %s failed: %s", provider, post_id, article_id, exc)
+            continue
+        report = {"article_id": article_id, "current": version.version, "version": version_entry(rt, version),
+                  "new_version": True, "items": items}
+        report["callback"] = notify_cms(rt, "takedown", report)
+        _audit(rt, principal, "withhold", article_id, {"version": version.version, "post": f"{provider}/{post_id}",
+                                                      "items": items, "callback": report["callback"]}, len(items))
+        done.append(report)
+    return done
+
+
+def withheld_in(rt: Runtime, provider: str, post_id: str) -> list[str]:
+    """The articles whose current version shows the withheld notice card where the post's card was: once
+    its takedown is lifted, an editor may restore the post there again (nothing re-inserts its words
+    automatically). Sorted article ids; an article that cannot be read is left out."""
+    notice = withheld_card_html()
+    out = []
+    for article_id in articles_of_post(rt, provider, post_id):
+        try:
+            _, _, encoding, text, spans = _card_spans(rt, article_id, provider, post_id)
+        except (ArchiverError, ObjectNotFound, ValueError):
+            continue
+        if any(text[a:b] == encodable(notice, encoding) for _, a, b in spans):
+            out.append(article_id)
+    return out
+
+
+def takedown_post(rt: Runtime, principal: Principal | None, provider: str, post_id: str, *, on: bool,
+                  reason: str = "") -> dict[str, Any]:
+    """A takedown (or its lift) as the API, the UI and the CLI do it: ``holds.set_takedown`` (its state,
+    ``changed`` and ``outcome``), then for a takedown the post's restored cards withheld in every article
+    (``withhold``: "withheld" lists the articles given a new version; run even when the takedown was
+    already in place, so an interrupted one is finished), and for a lift the articles an editor may
+    restore the post in again ("restore_again": article ids; nothing is re-inserted automatically).
+    Raises what set_takedown raises (InputError, PostNotFound)."""
+    state = set_takedown(rt, principal, provider, post_id, on=on, reason=reason)
+    if on:
+        return {**state, "withheld": [r["article_id"] for r in withhold(rt, provider, post_id, principal=principal)]}
+    return {**state, "restore_again": withheld_in(rt, provider, post_id)}
 
 
 def revert(rt: Runtime, article_id: str, to_version: int, *, principal: Principal | None = None) -> dict[str, Any]:

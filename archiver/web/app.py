@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,9 +30,13 @@ from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
 from archiver.web import errors
 from archiver.web.copies import CSP, content_type_for, load_copy
-from archiver.web.deps import require_role
+from archiver.web.deps import identify, require_role
 from archiver.web.guard import RequestGuard, origin_of
 from archiver.web.routes import api, articles, compliance, health, keys, memento, pages
+
+# What a taken-down copy answers the public (410); who may read the takedown's reason there.
+WITHDRAWN = "withdrawn from public access"
+STAFF_ROLES = ("compliance", "admin")
 
 
 def publish_cap(settings: Settings) -> int:
@@ -82,12 +86,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
              responses={200: {"description": "the archived copy, with its own content type",
                               "content": {"*/*": {}}},
                         **errors.error_responses(404, 410, *errors.COMMON)})
-    def media(key: str) -> Response:
+    def media(key: str, request: Request) -> Response:
         data = load_copy(rt, key)
         reason = hidden_reason(rt, key)
         if reason is not None:
-            return JSONResponse({"detail": "taken down", "reason": reason}, status_code=410,
-                                headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+            return withdrawn(request, reason)
         headers = {
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "public, max-age=31536000, immutable",
@@ -95,6 +98,19 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         }
         headers.update(memento.page_headers(rt, key))  # a capture page: Memento-Datetime, Link
         return Response(content=data, media_type=content_type_for(key, data), headers=headers)
+
+    def withdrawn(request: Request, reason: str) -> Response:
+        """410 for a copy compliance has taken down: "withdrawn from public access" (a page for a capture
+        page read by a browser: errors.json_errors); the internal reason only for signed-in compliance
+        staff, never cached."""
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+        caller = identify(rt, request)
+        staff = caller is not None and caller.principal.role in STAFF_ROLES
+        if staff and errors.json_errors(request):
+            return JSONResponse({"detail": WITHDRAWN, "reason": reason}, status_code=410,
+                                headers={**headers, "Vary": "Accept"})
+        return errors.error_response(request, 410, f"{WITHDRAWN} (reason: {reason})" if staff else WITHDRAWN,
+                                     headers)
 
     for routes in (api, health, pages, articles, compliance, keys):
         app.include_router(answer_head(routes.router))

@@ -5,22 +5,27 @@ Every error is `{"detail": "one line"}` (ErrorOut), except
 - 422, a request that does not validate: `{"detail": [{"type", "loc", "msg"}]}` (ValidationErrorOut),
   one entry per problem. The submitted values are not echoed (FastAPI's `input` and `ctx` are left
   out), and `msg` is cut at 300 characters;
-- 410 from /media/: `{"detail": "taken down", "reason"}` (TakenDownOut).
+- 410 from /media/: `{"detail": "withdrawn from public access"}` (TakenDownOut); the takedown's internal
+  `reason` is added only for signed-in compliance staff (a token or session of the compliance or admin role).
 
 What an error says never shows where things are stored (`public_detail`): URLs and DSNs have their
 credentials masked (archiver.redact), local storage and catalog locations (file:// and sqlite://
 URLs, the paths under the service's home, quoted absolute paths) become "[local path]".
 
-**JSON or a page: decided by the path alone** (`wants_json`). The API's paths answer JSON errors:
+**JSON or a page: decided by the path** (`wants_json`; capture pages also by Accept: `json_errors`).
+The API's paths answer JSON errors:
 /v1 and everything under /v1/, /metrics, /openapi.json, /healthz, everything under /media/ (stable
-copies, capture pages, TimeGates and TimeMaps that programs read) and under /.well-known/. Every other
+copies, TimeGates and TimeMaps that programs read) and under /.well-known/. Every other
 path is the web UI's (the pages, /login, /evidence/, /static/, and any unknown path): its errors are a
 styled page (error.html, with the navigation when signed in) giving the status and one line: an
 unknown path (404), a method the path does not take (405, with Allow), an address whose values do not
 validate (422: the field and what is wrong, never the value), a body over its cap (413, from the
 request guard), an internal error (500: "internal error" and an error id that the server log records
-with the traceback; the page shows no traceback). The Accept header does not change this: a path
-answers errors in one form only, so a cache, a test and a person see the same thing.
+with the traceback; the page shows no traceback). The Accept header does not change this, with one
+exception: a capture page (a `.html` key under /media/, what the inline card's "Archived copy" link
+opens for a reader) answers its errors (404, 410 …) as the page, same status, unless the request's
+Accept names application/json (a program), which gets the JSON; those answers carry `Vary: Accept`
+(`json_errors`).
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ class ErrorOut(BaseModel):
 
 
 class TakenDownOut(ErrorOut):
-    """A copy compliance has taken down (410): `detail` "taken down" and the reason given."""
+    """A copy compliance has taken down (410): `detail` "withdrawn from public access"; `reason`, the
+    takedown's reason, only for signed-in compliance staff."""
 
     reason: str | None = None
 
@@ -88,7 +94,7 @@ DESCRIPTIONS = {
     403: "the caller's role may not do this, or a browser form from another site",
     404: "no such thing",
     409: "the request conflicts with the article's versions",
-    410: "taken down by compliance",
+    410: "withdrawn from public access by compliance",
     413: "the request body is over its cap (Content-Length or counted as it arrives)",
     422: "the request does not validate: the problems, without the submitted values",
     500: "internal error (no details)",
@@ -192,6 +198,24 @@ def wants_json(path: str) -> bool:
     return path in JSON_PATHS or path.startswith(JSON_PREFIXES)
 
 
+def is_capture_page(path: str) -> bool:
+    """Whether `path` is a capture page's stable URL (a `.html` key under /media/)."""
+    return path.startswith("/media/") and path.lower().endswith(".html")
+
+
+def json_errors(conn: HTTPConnection) -> bool:
+    """Whether the errors of this request are JSON: `wants_json` of its path, except that a capture page
+    answers a page unless the Accept header names application/json (see the module docstring)."""
+    if is_capture_page(conn.url.path):
+        return "application/json" in conn.headers.get("accept", "").lower()
+    return wants_json(conn.url.path)
+
+
+def _vary(conn: HTTPConnection, headers: dict[str, str] | None) -> dict[str, str] | None:
+    """`headers` plus `Vary: Accept` on a capture page, whose error form depends on Accept."""
+    return {**(headers or {}), "Vary": "Accept"} if is_capture_page(conn.url.path) else headers
+
+
 def install_page_renderer(app: FastAPI, renderer: PageRenderer) -> None:
     """Use `renderer` for the error pages of `app` (the web UI's error.html; archiver/web/app.py)."""
     app.state.error_page = renderer
@@ -217,7 +241,8 @@ def error_response(conn: HTTPConnection, status: int, detail: str, headers: dict
     roots = local_roots(app) if app is not None and hasattr(app.state, "runtime") else []
     line = " ".join(public_detail(detail, roots).split())[:MAX_MESSAGE]
     renderer = getattr(app.state, "error_page", None) if app is not None else None
-    if renderer is None or wants_json(conn.url.path):
+    headers = _vary(conn, headers)
+    if renderer is None or json_errors(conn):
         return JSONResponse({"detail": line}, status_code=status, headers=headers)
     if status in PAGE_LINES and line.lower() == _phrase(status).lower():
         line = PAGE_LINES[status].format(method=conn.scope.get("method", "")[:10])
@@ -259,9 +284,9 @@ def install(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
     def answer(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-        if wants_json(request.url.path):
+        if json_errors(request):
             return JSONResponse({"detail": public_detail(message, local_roots(request.app))}, status_code=status,
-                                headers=headers)
+                                headers=_vary(request, headers))
         return error_response(request, status, message, headers)
 
     @app.exception_handler(HTTPException)
@@ -271,7 +296,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, exc: RequestValidationError) -> Response:
-        if wants_json(request.url.path):
+        if json_errors(request):
             return JSONResponse({"detail": problems(exc.errors())}, status_code=422)
         return error_response(request, 422, validation_line(exc.errors()))
 
@@ -287,12 +312,12 @@ def install(app: FastAPI) -> None:
     def internal(request: Request, exc: Exception) -> Response:
         if is_infrastructure_error(exc):  # where no RequestGuard runs (archiver/web/guard.py does it first)
             log.warning("%s %s: 503, %s", request.method, request.url.path, unavailable_reason(exc))
-            if wants_json(request.url.path):
+            if json_errors(request):
                 return JSONResponse({"detail": UNAVAILABLE}, status_code=503, headers={"Retry-After": "30"})
             return error_response(request, 503, UNAVAILABLE, {"Retry-After": "30"})
         error_id = new_error_id()
         log.error("%s %s: internal error %s", request.method, request.url.path, error_id, exc_info=exc)
-        if wants_json(request.url.path):
+        if json_errors(request):
             return JSONResponse({"detail": "internal error"}, status_code=500)
         return error_response(request, 500, "internal error: something went wrong on the server, not in what "
                               "you asked; the server log has the details under this error id", error_id=error_id)

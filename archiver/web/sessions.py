@@ -8,16 +8,22 @@ stolen catalog yields no usable session. A session's principal is its token's, r
 
 Forms carry a CSRF token derived from the session id (HMAC-SHA256 under the id, which only the
 browser and the server know): a page from another site can neither read nor compute it.
+
+What a form's action did (the outcome a page shows after the redirect) is a flash: kept here, bound
+to the session that pressed the button, read once; the redirect carries only its random id. A link
+cannot make a page report an action that did not happen, and another session's id shows nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import time
 import weakref
+from typing import Any
 
 from archiver.auth import Principal
 from archiver.auth import ensure_schema as ensure_token_schema
@@ -34,6 +40,14 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS web_sessions (
     token_id TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL)"""
+_FLASH_SCHEMA = """CREATE TABLE IF NOT EXISTS web_flash (
+    flash_hash TEXT PRIMARY KEY,
+    session_hash TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    expires_at BIGINT NOT NULL)"""
+FLASH_LIFETIME = 600  # seconds a flash waits to be shown
+MAX_FLASH_BYTES = 4096  # of one flash's JSON
+_FLASH_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _ready: weakref.WeakSet[Catalog] = weakref.WeakSet()
 
 
@@ -46,6 +60,7 @@ def ensure_schema(catalog: Catalog) -> None:
     if catalog not in _ready:
         ensure_token_schema(catalog)
         catalog.execute(_SCHEMA)
+        catalog.execute(_FLASH_SCHEMA)
         _ready.add(catalog)
 
 
@@ -81,6 +96,43 @@ def end_session(catalog: Catalog, session_id: str | None) -> None:
     if session_id and _SESSION_ID.fullmatch(session_id):
         ensure_schema(catalog)
         catalog.execute("DELETE FROM web_sessions WHERE session_hash = ?", [_hash(session_id)])
+
+
+def put_flash(catalog: Catalog, session_id: str, payload: dict[str, str]) -> str:
+    """Keep `payload` (a form action's outcome: short strings by name, at most MAX_FLASH_BYTES of JSON)
+    for the session `session_id` for FLASH_LIFETIME seconds; returns the flash's random id (22
+    URL-safe characters) for the redirect. Expired flashes are deleted on the way. ValueError for a
+    malformed session id or a payload too large."""
+    if not _SESSION_ID.fullmatch(session_id or ""):
+        raise ValueError("no session to keep the outcome in")
+    data = json.dumps({str(k)[:64]: str(v)[:200] for k, v in payload.items()}, ensure_ascii=False)
+    if len(data.encode("utf-8")) > MAX_FLASH_BYTES:
+        raise ValueError("outcome too large")
+    ensure_schema(catalog)
+    now = int(time.time())
+    catalog.execute("DELETE FROM web_flash WHERE expires_at <= ?", [now])
+    flash_id = secrets.token_urlsafe(16)
+    catalog.execute("INSERT INTO web_flash (flash_hash, session_hash, payload, expires_at) VALUES (?, ?, ?, ?)",
+                    [_hash(flash_id), _hash(session_id), data, now + FLASH_LIFETIME])
+    return flash_id
+
+
+def take_flash(catalog: Catalog, session_id: str | None, flash_id: str | None) -> dict[str, str] | None:
+    """The outcome kept under `flash_id` for this session, removed as it is read (shown once); None for
+    no or a malformed id, one unknown, expired, already shown, or kept for another session."""
+    if not session_id or not flash_id or not _SESSION_ID.fullmatch(session_id) or not _FLASH_ID.fullmatch(flash_id):
+        return None
+    ensure_schema(catalog)
+    rows = catalog.query("SELECT payload FROM web_flash WHERE flash_hash = ? AND session_hash = ? AND expires_at > ?",
+                         [_hash(flash_id), _hash(session_id), int(time.time())])
+    if not rows:
+        return None
+    catalog.execute("DELETE FROM web_flash WHERE flash_hash = ?", [_hash(flash_id)])
+    try:
+        payload: Any = json.loads(rows[0]["payload"])
+    except ValueError:
+        return None
+    return {str(k): str(v) for k, v in payload.items()} if isinstance(payload, dict) else None
 
 
 def csrf_token(session_id: str) -> str:

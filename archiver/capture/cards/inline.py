@@ -18,6 +18,7 @@ photo is an ``<amp-img>`` when its size is known and a link to its copy when not
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +49,7 @@ CLASS_NAMES = ("archiver-card", "archiver-card-note", "archiver-card-text", "arc
                "archiver-card-video-link", "archiver-card-gif-link", "archiver-card-missing",
                "archiver-card-quoted", "archiver-card-quoted-by", "archiver-card-attribution",
                "archiver-card-name", "archiver-card-handle", "archiver-card-date", "archiver-card-source",
-               "archiver-card-capture", "archiver-card-captured")
+               "archiver-card-capture", "archiver-card-captured", "archiver-card-withheld")
 
 # Languages written right to left (ISO 639 primary subtags), for a post whose text has no strong letter.
 RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ku", "ps", "sd", "syr", "ug", "ur",
@@ -56,11 +57,23 @@ RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ku
 _LANG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}")
 # Twitter's private-use codes (qme media only, qht hashtags only, ...) name no language.
 _PRIVATE = re.compile(r"q[a-t][a-z]", re.I)
-# Lone surrogates cannot be encoded, nor written as a character reference an HTML parser keeps.
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# What XML 1.0 forbids or discourages in a document (https://www.w3.org/TR/xml/#charsets): C0 controls
+# but tab, LF and CR; DEL and C1 controls; lone surrogates (they cannot be encoded either); the
+# noncharacters U+FDD0-U+FDEF and U+xFFFE/U+xFFFF of every plane. One of them in a restored card makes
+# an XHTML article not well-formed, so none is ever written (``xml_safe``).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+                      + "".join(f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(17))
+                      + "]")
 
 _ENV = Environment(loader=PackageLoader("archiver.capture.cards", "templates"), autoescape=True,
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids (``_NOT_XML``: C0 controls but tab/LF/CR, C1
+    controls, lone surrogates, noncharacters): the one rule for every value restore writes into an
+    article, so the result is well-formed in an XHTML article and encodable in any charset."""
+    return _NOT_XML.sub("", text)
 
 
 def language(lang: str | None) -> str | None:
@@ -101,6 +114,8 @@ class InlineCard:
     tz: str = "UTC"
     gone: str = ""
     amp: bool = False
+    # Whether a quoted or parent post (provider, post_id) is taken down: its words are then not written.
+    withheld: Callable[[str, str], bool] = lambda provider, post_id: False
 
 
 # A stable copy's key (archiver/storage/layout.py): an original by digest, or one of its serving copies.
@@ -137,10 +152,12 @@ def render_inline_card(content: CardContent, store: ObjectStore, card: InlineCar
     inert fragment). Raises ValueError for a time zone the machine does not know."""
     lang = language(content.lang)
     notes = [n for n in (card.gone, *content.notes) if n]
-    quoted = [{"label": r.label, "name": _cut(r.name or r.handle or "Unknown", MAX_NAME_CHARS),
+    quoted = [{"label": r.label, "name": "", "handle": "", "text": WITHHELD_NOTICE, "dir": "ltr"}
+              if card.withheld(content.provider, r.post_id) else
+              {"label": r.label, "name": _cut(r.name or r.handle or "Unknown", MAX_NAME_CHARS),
                "handle": _cut(r.handle, MAX_HANDLE_CHARS), "text": r.text, "dir": direction(r.text)}
               for r in content.related if r.found and r.text]
-    text = _SURROGATE.sub("\ufffd", content.text)
+    text = xml_safe(content.text)
     shown_content = replace(content, text=text, name=_cut(content.name, MAX_NAME_CHARS),
                             handle=_cut(content.handle, MAX_HANDLE_CHARS))
     html = _ENV.get_template("inline.html").render(
@@ -149,13 +166,25 @@ def render_inline_card(content: CardContent, store: ObjectStore, card: InlineCar
         dir=direction(text or content.name, lang), notes=notes, gone=bool(card.gone), quoted=quoted_parts,
         quoted_posts=quoted, media=_media(content, store), amp=card.amp,
         when=shown(content.created_at, card.tz), captured=shown(card.version_date, card.tz))
-    return _SURROGATE.sub("\ufffd", html)
+    return xml_safe(html)
 
 
 def inline_card_html(manifest: dict[str, Any], store: ObjectStore, card: InlineCard) -> str:
     """The inline card of one capture's ``manifest`` (any shape: see ``card_content``), its text kept to
     INLINE_MAX_TEXT characters. ValueError as ``render_inline_card``."""
     return render_inline_card(card_content(manifest, store, text_limit=INLINE_MAX_TEXT), store, card)
+
+
+# What a restored card becomes once compliance takes its post down: no words, no media, no names, no link
+# (the capture page answers 410).
+WITHHELD_NOTICE = "This post has been withheld."
+
+
+def withheld_card_html() -> str:
+    """The withheld notice card (one balanced ``<blockquote class="archiver-card archiver-card-withheld">``,
+    the same for every post): what replaces a taken-down post's restored card in an article."""
+    return ('<blockquote class="archiver-card archiver-card-withheld" lang="en" dir="ltr" data-withheld="true">'
+            f'<p class="archiver-card-note">{WITHHELD_NOTICE}</p></blockquote>')
 
 
 def is_amp(document_head: str) -> bool:
@@ -165,5 +194,5 @@ def is_amp(document_head: str) -> bool:
     return bool(m) and re.search(r"(?:^|\s)(?:⚡|amp)(?:\s|=|/|$)", m.group(1), re.I) is not None
 
 
-__all__ = ["CLASS_NAMES", "INLINE_MAX_TEXT", "InlineCard", "copy_url", "direction", "gone_note", "inline_card_html",
-           "is_amp", "language", "render_inline_card"]
+__all__ = ["CLASS_NAMES", "INLINE_MAX_TEXT", "WITHHELD_NOTICE", "InlineCard", "copy_url", "direction", "gone_note",
+           "inline_card_html", "is_amp", "language", "render_inline_card", "withheld_card_html", "xml_safe"]

@@ -27,8 +27,9 @@ from archiver.catalog.search import SearchResult
 from archiver.catalog.text import parse_query
 from archiver.compliance import audit
 from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle
-from archiver.compliance.holds import manifests, post_state, set_hold, set_takedown
+from archiver.compliance.holds import manifests, post_state, set_hold
 from archiver.errors import InputError
+from archiver.health.restore import takedown_post
 from archiver.metrics import registry_for
 from archiver.records.plan import EmbedItem
 from archiver.records.result import EmbedResult, ImageResult
@@ -238,30 +239,38 @@ class Reason(BaseModel):
 
 @router.put("/v1/posts/{provider}/{post_id}/hold", tags=["compliance"], responses=NOT_FOUND)
 def hold(body: Reason, rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
-    """Legal hold: Object Lock on every object of the post where the bucket has it; recorded always."""
+    """Legal hold: Object Lock on every object of the post where the bucket has it; recorded always.
+    The post's new compliance state with `changed` (false: it was already held for that reason) and
+    `outcome` ("held", "hold updated", "already held: nothing changed"); 400 for a reason without a
+    visible character."""
     _post_or_404(rt, provider, post_id)
     return set_hold(rt, who, provider, post_id, on=True, reason=body.reason)
 
 
 @router.delete("/v1/posts/{provider}/{post_id}/hold", tags=["compliance"], responses=NOT_FOUND)
 def release_hold(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
-    """Lift the legal hold (and its Object Lock holds); returns the post's new compliance state; 404 if unknown."""
+    """Lift the legal hold (and its Object Lock holds); returns the post's new compliance state, `changed`
+    and `outcome` (200 with `changed` false and "not held: nothing changed" when there was none); 404 if unknown."""
     _post_or_404(rt, provider, post_id)
     return set_hold(rt, who, provider, post_id, on=False)
 
 
 @router.put("/v1/posts/{provider}/{post_id}/takedown", tags=["compliance"], responses=NOT_FOUND)
 def takedown(body: Reason, rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
-    """Hide the post's snapshots, cards and media from public serving (410); evidence is kept."""
+    """Hide the post's snapshots, cards and media from public serving (410); evidence is kept. Where a
+    restore wrote the post's card into an article, a withheld notice replaces it as a new version
+    (`withheld`: those article ids). `changed` and `outcome` as for a hold."""
     _post_or_404(rt, provider, post_id)
-    return set_takedown(rt, who, provider, post_id, on=True, reason=body.reason)
+    return takedown_post(rt, who, provider, post_id, on=True, reason=body.reason)
 
 
 @router.delete("/v1/posts/{provider}/{post_id}/takedown", tags=["compliance"], responses=NOT_FOUND)
 def lift_takedown(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> dict:
-    """Serve the post publicly again; returns the post's new compliance state; 404 if unknown."""
+    """Serve the post publicly again; returns the post's new compliance state, `changed`, `outcome` and
+    `restore_again`: the articles showing the withheld notice, where an editor may restore the post again
+    (nothing is re-inserted automatically); 404 if unknown."""
     _post_or_404(rt, provider, post_id)
-    return set_takedown(rt, who, provider, post_id, on=False)
+    return takedown_post(rt, who, provider, post_id, on=False)
 
 
 class PostRef(BaseModel):

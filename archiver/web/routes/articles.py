@@ -3,9 +3,10 @@ and link health, and what changed between two versions.
 
 Split from pages.py (search and posts) so the editor's pages have one home; they render through
 pages.render and share its page route class (errors as pages, login redirects). The Restore and
-Revert forms post to health.py's routes, which redirect back here with the outcome in the query
-(`?done=restore&v=3&new=1&embeds=1`): only numbers, turned into a sentence here and checked against
-the article's versions, so a crafted link cannot put words on the page.
+Revert forms post to health.py's routes, which redirect back here with the outcome
+(`done=restore&v=3&new=1&embeds=1`: only numbers, turned into a sentence here and checked against the
+article's versions), kept server-side as the session's one-time flash (pages.outcome_to_flash): the
+address carries only its id, so a crafted link cannot put words on the page.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from archiver.web.routes.pages import (
     _manifest,
     _thumb_key,
     check_choice,
+    outcome_request,
     render,
     seg,
     word_diff,
@@ -161,7 +163,7 @@ def _plural(n: int, word: str) -> str:
 
 def outcome_notice(request: Request, history: list[Version]) -> dict[str, Any] | None:
     """The sentence saying what the last Restore or Revert did, from the redirect's query numbers
-    (`done`, `v`, `new`, `embeds`, `images`, `failed`, `already`, `to`), with the version it wrote
+    (`done`, `v`, `new`, `embeds`, `images`, `failed`, `already`, `withheld`, `to`), with the version it wrote
     (for its diff); None without `done` or with a version the article does not have."""
     done = request.query_params.get("done")
     v = _int(request, "v")
@@ -178,6 +180,7 @@ def outcome_notice(request: Request, history: list[Version]) -> dict[str, Any] |
         return {"text": text, "version": v if new else None, "ok": True}
     embeds, images = _int(request, "embeds") or 0, _int(request, "images") or 0
     failed, already = _int(request, "failed") or 0, _int(request, "already") or 0
+    withheld = _int(request, "withheld") or 0
     if new:
         what = " and ".join(p for p in (_plural(embeds, "embed") if embeds else "",
                                         _plural(images, "image") if images else "") if p) or "nothing"
@@ -186,7 +189,10 @@ def outcome_notice(request: Request, history: list[Version]) -> dict[str, Any] |
         uses = "uses" if already == 1 else "use"
         text = f"Nothing to restore: {_plural(already, 'item')} already {uses} the archived copy in version {v}."
     else:
-        text = "Nothing to restore: no item is dead." if not failed else "Nothing restored."
+        text = "Nothing to restore: no item is dead." if not (failed or withheld) else "Nothing restored."
+    if withheld:
+        text += (f" {_plural(withheld, 'item')} taken down by compliance: not restored (its words and media "
+                 "are not written into the article).")
     if failed:
         text += (f" {_plural(failed, 'item')} could not be restored (no archived copy or static card yet; "
                  "see the item's row).")
@@ -229,7 +235,7 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
     for entry in (*embeds, *images):
         entry["restored"] = entry["item"].item_id in restored
     dead = [e for e in (*embeds, *images) if (e["health"] or {}).get("state") == "dead"]
-    notice = outcome_notice(request, history)
+    notice = outcome_notice(outcome_request(request), history)  # from the session's flash, never the address
     changes = None
     if notice and notice["version"]:
         changes = version_changes(rt, article_id, notice["version"], history, context=1, max_rows=60)

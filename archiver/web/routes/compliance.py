@@ -5,8 +5,9 @@ Split from pages.py so the compliance actions have one home in the web UI, as th
 (routes/api.py). Every action is a POST form of a signed-in session carrying its CSRF token
 (deps.require_form_role), for the compliance role (and admin) only, and is done by
 archiver.compliance.holds / evidence, which write the audit log under the signed-in user. After an
-action the browser is sent back (303) to the post page with a fixed one-line notice (`?done=`); a
-reason that is empty or too long shows the page again with the error (400) and changes nothing.
+action the browser is sent back (303) to the post page with a fixed one-line notice (`?done=`) saying
+what changed, or that nothing did (a release without a hold, the same reason twice); a reason without a
+visible character or too long shows the page again with the error (400) and changes nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from archiver.auth import Principal
 from archiver.catalog.query import SearchQuery, problems
 from archiver.compliance import audit
 from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle
-from archiver.compliance.holds import ensure_schema, set_hold, set_takedown
+from archiver.compliance.holds import MAX_REASON, clean_reason, ensure_schema, set_hold
+from archiver.errors import InputError
+from archiver.health.restore import takedown_post
 from archiver.runtime import Runtime
 from archiver.web.deps import get_runtime, require_form_role, require_role
 from archiver.web.routes.pages import (
@@ -45,7 +48,6 @@ from archiver.web.routes.pages import (
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
-MAX_REASON = 1000  # characters of a reason, after its whitespace is folded into single spaces
 MAX_FORM_REASON = 20_000  # what the form field may carry at all (longer is a 422 page)
 HOLDS_PAGE_SIZE = 25
 BUNDLE_TYPE = "application/zip"
@@ -53,13 +55,22 @@ SHOW = {"all": "held or taken down", "hold": "under legal hold", "takedown": "ta
 
 
 def reason_problem(reason: str) -> str | None:
-    """What is wrong with a hold's or takedown's reason (one line), or None when it will do."""
-    text = " ".join(reason.split())
-    if not text:
-        return "A reason is required: say why (a case number, a request, a court order)."
-    if len(text) > MAX_REASON:
-        return f"The reason is {len(text)} characters long; at most {MAX_REASON}."
+    """What is wrong with a hold's or takedown's reason (one line, ``holds.clean_reason``'s rule: a visible
+    character, at most MAX_REASON), or None when it will do."""
+    try:
+        clean_reason(reason)
+    except InputError as exc:
+        text = str(exc)
+        return text[:1].upper() + text[1:] + "."
     return None
+
+
+# The post page's notice code (pages.NOTICES) for each action's outcome (holds.set_hold / set_takedown).
+OUTCOME_NOTICES = {"held": "hold", "hold updated": "hold-updated", "already held: nothing changed": "hold-same",
+                   "hold released": "release", "not held: nothing changed": "release-none",
+                   "taken down": "takedown", "takedown updated": "takedown-updated",
+                   "already taken down: nothing changed": "takedown-same", "served publicly again": "lift",
+                   "not taken down: nothing changed": "lift-none"}
 
 
 def _post_url(provider: str, post_id: str, done: str | None = None) -> str:
@@ -87,8 +98,8 @@ def hold_form(request: Request, provider: str, post_id: str,
     problem = reason_problem(reason)
     if problem:
         return _again(request, rt, provider, post_id, "hold", problem, reason)
-    set_hold(rt, principal, provider, post_id, on=True, reason=" ".join(reason.split()))
-    return RedirectResponse(_post_url(provider, post_id, "hold"), status_code=303)
+    state = set_hold(rt, principal, provider, post_id, on=True, reason=reason)
+    return RedirectResponse(_post_url(provider, post_id, OUTCOME_NOTICES[state["outcome"]]), status_code=303)
 
 
 @router.post("/posts/{provider}/{post_id}/release")
@@ -96,8 +107,8 @@ def release_form(provider: str, post_id: str, rt: Runtime = Depends(get_runtime)
                  principal: Principal = Officer) -> Response:
     """The "Release hold" button: lifts the legal hold, audited; 303 back with a notice."""
     post_view(rt, provider, post_id)
-    set_hold(rt, principal, provider, post_id, on=False)
-    return RedirectResponse(_post_url(provider, post_id, "release"), status_code=303)
+    state = set_hold(rt, principal, provider, post_id, on=False)
+    return RedirectResponse(_post_url(provider, post_id, OUTCOME_NOTICES[state["outcome"]]), status_code=303)
 
 
 @router.post("/posts/{provider}/{post_id}/takedown")
@@ -110,8 +121,8 @@ def takedown_form(request: Request, provider: str, post_id: str,
     problem = reason_problem(reason)
     if problem:
         return _again(request, rt, provider, post_id, "takedown", problem, reason)
-    set_takedown(rt, principal, provider, post_id, on=True, reason=" ".join(reason.split()))
-    return RedirectResponse(_post_url(provider, post_id, "takedown"), status_code=303)
+    state = takedown_post(rt, principal, provider, post_id, on=True, reason=reason)
+    return RedirectResponse(_post_url(provider, post_id, OUTCOME_NOTICES[state["outcome"]]), status_code=303)
 
 
 @router.post("/posts/{provider}/{post_id}/lift-takedown")
@@ -119,8 +130,8 @@ def lift_form(provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
               principal: Principal = Officer) -> Response:
     """The "Lift takedown" button: serves the post's public copies again, audited; 303 back."""
     post_view(rt, provider, post_id)
-    set_takedown(rt, principal, provider, post_id, on=False)
-    return RedirectResponse(_post_url(provider, post_id, "lift"), status_code=303)
+    state = takedown_post(rt, principal, provider, post_id, on=False)
+    return RedirectResponse(_post_url(provider, post_id, OUTCOME_NOTICES[state["outcome"]]), status_code=303)
 
 
 # --- evidence bundles --------------------------------------------------------------------------------

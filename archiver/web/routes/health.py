@@ -93,15 +93,22 @@ def restore_article(article_id: str, body: RestoreIn | None = None, rt: Runtime 
     """Replace dead embeds by their static cards and point dead images at their stable copies, as a
     new version (the report's `version` is what `archiver show --json` lists for it)."""
     body = body or RestoreIn()
-    return _run(restore, rt, _article(article_id), item_ids=body.items or None,
-                all_dead=body.all_dead, principal=principal)
+    return without_path(_run(restore, rt, _article(article_id), item_ids=body.items or None,
+                             all_dead=body.all_dead, principal=principal))
 
 
 @router.post("/v1/articles/{article_id}/revert", tags=["health"], responses=error_responses(404, 409))
 def revert_article(article_id: str, body: RevertIn, rt: Runtime = Depends(get_runtime),
                    principal: Principal = Depends(require_role(*EDIT_ROLES))) -> dict[str, Any]:
     """Make an earlier version's bytes, exactly, the new current version."""
-    return _run(revert, rt, _article(article_id), body.version, principal=principal)
+    return without_path(_run(revert, rt, _article(article_id), body.version, principal=principal))
+
+
+def without_path(report: dict[str, Any]) -> dict[str, Any]:
+    """A restore or revert report as the API answers it: its version without the server's file path
+    (``key`` names the object; the CLI's report keeps the path for local mode)."""
+    version = {k: v for k, v in (report.get("version") or {}).items() if k != "path"}
+    return {**report, "version": version}
 
 
 # --- pages -----------------------------------------------------------------------------------------
@@ -160,7 +167,8 @@ def restore_form(article_id: str, item: list[str] = Form([], max_length=1000),
     return _back(article_id, done="restore", v=report["current"], new=int(report["new_version"]),
                  embeds=sum(o["kind"] == "embed" for o in done), images=sum(o["kind"] == "image" for o in done),
                  failed=sum(o["status"] == "error" for o in report["items"]),
-                 already=sum(o["status"] == "already" for o in report["items"]))
+                 already=sum(o["status"] == "already" for o in report["items"]),
+                 withheld=sum(o["status"] == "taken_down" for o in report["items"]))
 
 
 def revert_form(article_id: str, version: int = Form(..., ge=1, le=1_000_000_000),

@@ -12,7 +12,9 @@ post or an article are audit-logged.
 
 Every page has the navigation its reader's role may use (NAV: search, articles, link health, and for
 compliance and admin the holds and exports of routes/compliance.py), the current page marked with
-aria-current, and shows a fixed one-line notice after a form's action (`?done=`, NOTICES). Errors on
+aria-current, and shows a fixed one-line notice after a form's action (NOTICES): the action's outcome
+is kept server-side as a one-time flash of the session, the redirect carries only its id
+(`outcome_to_flash`, `flash_of`), so a link cannot make a page report anything. Errors on
 the pages' paths are the error page (`error_page`, error.html), as archiver/web/errors.py decides.
 
 Everything shown comes from storage or the catalog, that is from third parties (post text,
@@ -28,7 +30,7 @@ import re
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -74,8 +76,10 @@ from archiver.web.sessions import (
     LEGACY_COOKIE,
     csrf_token,
     end_session,
+    put_flash,
     session_principal,
     start_session,
+    take_flash,
 )
 
 HERE = Path(__file__).resolve().parent.parent
@@ -180,7 +184,10 @@ class PageRoute(APIRoute):
 
         async def page_handler(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
+                if request.method == "POST" and response.status_code == 303:
+                    response = await run_in_threadpool(outcome_to_flash, request, response)
+                return response
             except HTTPException as exc:
                 if exc.status_code == 401 and request.method in ("GET", "HEAD"):
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -192,6 +199,50 @@ class PageRoute(APIRoute):
 
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+FLASH_PARAM = "flash"
+
+
+def outcome_to_flash(request: Request, response: Response) -> Response:
+    """A form action's redirect back to its page (the action's path is under the page's: POST
+    /posts/x/1/hold → /posts/x/1) with its outcome kept server-side: the outcome the handler put in
+    the location's query (`?done=hold`, `?done=restore&v=3&new=1…`) becomes a flash of the session
+    (sessions.put_flash) and the location carries only `?flash=<id>` (its #fragment kept). Other
+    redirects (sign-in to `next`, sign-out) pass unchanged. Without a session, the outcome is dropped."""
+    location = response.headers.get("location", "")
+    parts = urlsplit(location)
+    page = parts.path.rstrip("/")
+    if parts.scheme or parts.netloc or not parts.query or not page or not request.url.path.startswith(page + "/"):
+        return response
+    outcome = dict(parse_qsl(parts.query))
+    session_id = getattr(request.state, "session_id", None)
+    query = ""
+    if session_id:
+        try:
+            query = "?" + urlencode({FLASH_PARAM: put_flash(request.app.state.runtime.catalog, session_id, outcome)})
+        except ValueError:
+            query = ""
+    response.headers["location"] = parts.path + query + (f"#{parts.fragment}" if parts.fragment else "")
+    return response
+
+
+def flash_of(request: Request) -> dict[str, str]:
+    """The outcome of the form action that redirected here (`?flash=<id>`, this session's, shown once);
+    {} for none, an unknown or a foreign id. Read once per request (kept in request.state)."""
+    cached = getattr(request.state, "flash", None)
+    if cached is None:
+        runtime = getattr(request.app.state, "runtime", None)
+        flash_id = request.query_params.get(FLASH_PARAM)
+        taken = (take_flash(runtime.catalog, getattr(request.state, "session_id", None), flash_id)
+                 if runtime is not None and flash_id else None)
+        cached = request.state.flash = taken or {}
+    return cached
+
+
+def outcome_request(request: Request) -> Request:
+    """`request` as if its query were the flash's outcome (and nothing else): what the outcome sentences
+    read instead of the address, which a link can forge."""
+    return Request({**request.scope, "query_string": urlencode(flash_of(request)).encode()})
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -205,7 +256,7 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     context.setdefault("display_tz", runtime.settings.display_timezone if runtime is not None else "UTC")
     context.setdefault("nav", nav_for(context["principal"], request.url.path))
     context.setdefault("can_comply", may(context["principal"], COMPLIANCE_ROLES))
-    context.setdefault("notice", NOTICES.get(request.query_params.get("done", "")))
+    context.setdefault("notice", NOTICES.get(flash_of(request).get("done", "")))
     return templates.TemplateResponse(request, name, context, status_code=status_code, headers=PAGE_HEADERS)
 
 
@@ -213,9 +264,17 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
 # texts, so a link cannot make a page say anything else.
 NOTICES = {
     "hold": "Legal hold placed. The post's stored objects are kept until the hold is released.",
+    "hold-updated": "Legal hold updated: the new reason is recorded (the old one stays in the audit log).",
+    "hold-same": "Already under legal hold for that reason: nothing changed.",
     "release": "Legal hold released.",
-    "takedown": "Taken down: the post's public copies now answer 410 Gone. The evidence is kept.",
-    "lift": "Takedown lifted: the post's public copies are served again.",
+    "release-none": "Not held: nothing changed.",
+    "takedown": "Taken down: the post's public copies now answer 410 Gone. The evidence is kept. Where a "
+                "restore had put its card into an article, a withheld notice replaces it.",
+    "takedown-updated": "Takedown reason updated (the old one stays in the audit log).",
+    "takedown-same": "Already taken down for that reason: nothing changed.",
+    "lift": "Takedown lifted: the post's public copies are served again. Articles where its card was "
+            "withheld keep the notice: an editor may restore the post there again (see \"Used in\").",
+    "lift-none": "Not taken down: nothing changed.",
 }
 
 

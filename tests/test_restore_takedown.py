@@ -1,0 +1,220 @@
+"""Takedown against restore: a post compliance has taken down is never written into an article by a
+restore (its words, names and media), and a takedown of a post already restored inline replaces its
+cards by the withheld notice as a new version; both under the article's restore lock, idempotent,
+audited, told to the CMS. Also: what restore writes is XML 1.0-safe (an XHTML article stays well-formed
+whatever a post's text holds), an AMP article always gets the inline card, and the API's restore
+answer names no server path."""
+
+from __future__ import annotations
+
+import json
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import pytest
+from bs4 import BeautifulSoup
+
+from archiver.article.versions import versions
+from archiver.capture.cards.content import Related, card_content
+from archiver.capture.cards.inline import WITHHELD_NOTICE, InlineCard, render_inline_card, xml_safe
+from archiver.cli import main as cli
+from archiver.compliance import audit
+from archiver.config.settings import Settings
+from archiver.health.restore import TAKEN_DOWN, restore, takedown_post, withhold
+from archiver.runtime import Runtime
+from archiver.storage.layout import version_key
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture
+from tests.apikit import ARTICLE_ID, TWEET, api, archive_sample, fixture_origin
+from tests.test_restore import Receiver
+from tests.test_restore_inline import HINDI, embed_result, setup
+
+# A post whose text and name carry characters XML 1.0 forbids (noncharacters, C0 controls).
+NONCHAR = TweetFixture(id="1945048830047662009", handle="nonchar", name="Bad\ufffe Name\uffff\x01", lang="en",
+                       text="before\ufffe middle\uffff\x0b after \ufdd0\U0001fffe\U0010ffff end")
+
+
+@pytest.fixture
+def origin() -> Iterator[FixtureOrigin]:
+    with FixtureOrigin(tweets=[HINDI, NONCHAR]) as o:
+        yield o
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def current(rt: Runtime, aid: str = "story") -> str:
+    return rt.store.get(version_key(aid, versions(rt, aid)[-1].version)).decode()
+
+
+def cards(text: str) -> list[BeautifulSoup]:
+    return BeautifulSoup(text, "html5lib").find_all("blockquote", class_="archiver-card")
+
+
+def test_a_taken_down_post_is_never_restored_and_its_restored_cards_are_withheld(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin, receiver: Receiver) -> None:
+    rt = setup(tmp_settings, origin, HINDI, cms_callback_url=receiver.url, cms_callback_secret="s")
+    item_id, _ = embed_result(rt)
+    words = "भारत और रूस"
+
+    # Taken down before any restore: the restore skips it and says so; nothing is written.
+    state = takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order 7")
+    assert state["changed"] and state["withheld"] == []
+    report = restore(rt, "story", item_ids=[item_id])
+    assert report["new_version"] is False and len(versions(rt, "story")) == 1
+    assert report["items"][0]["status"] == "taken_down" and report["items"][0]["error"] == TAKEN_DOWN
+    assert cards(current(rt)) == []
+
+    # Lifted, restored inline, then taken down again: the card becomes the withheld notice.
+    assert takedown_post(rt, None, "twitter", HINDI.id, on=False)["restore_again"] == []
+    assert restore(rt, "story", item_ids=[item_id])["items"][0]["status"] == "restored"
+    assert words in current(rt)
+    receiver.posts.clear()
+    state = takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order 8")
+    assert state["withheld"] == ["story"]
+    latest = versions(rt, "story")[-1]
+    assert latest.reason == "takedown" and latest.version == 3
+    text = current(rt)
+    assert words not in text and HINDI.handle not in text and HINDI.name not in text and "/media/" not in text
+    (card,) = cards(text)
+    assert card.get_text(strip=True) == WITHHELD_NOTICE and card.find_all(["a", "img", "amp-img"]) == []
+    ET.fromstring(str(card))
+    assert [json.loads(body)["event"] for _, body in receiver.posts] == ["takedown"]
+    assert any(e["action"] == "withhold" and e["target"] == "article:story" for e in audit.list_events(rt))
+
+    # Idempotent: again, or the withhold step alone, writes nothing; a restore while down is skipped.
+    assert takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order 8")["changed"] is False
+    assert withhold(rt, "twitter", HINDI.id) == []
+    assert restore(rt, "story", item_ids=[item_id])["items"][0]["status"] == "taken_down"
+    assert len(versions(rt, "story")) == 3
+
+    # Lifting names the article an editor may restore in again; nothing is re-inserted by itself.
+    lifted = takedown_post(rt, None, "twitter", HINDI.id, on=False)
+    assert lifted["restore_again"] == ["story"] and words not in current(rt)
+    assert restore(rt, "story", item_ids=[item_id])["new_version"] and words in current(rt)
+    rt.close()
+
+
+def test_concurrent_restores_and_a_takedown_never_leave_the_words(tmp_settings: Callable[..., Settings],
+                                                                  origin: FixtureOrigin) -> None:
+    """Six restores race a takedown: whatever the order, the post's words are not in the current version."""
+    rt = setup(tmp_settings, origin, HINDI)
+    item_id, _ = embed_result(rt)
+    errors: list[BaseException] = []
+
+    def run(fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(lambda: restore(rt, "story", item_ids=[item_id]),))
+               for _ in range(6)]
+    threads.insert(3, threading.Thread(target=run, args=(
+        lambda: takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order"),)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    text = current(rt)
+    assert "भारत" not in text and HINDI.name not in text
+    assert len(versions(rt, "story")) <= 3  # at most one restore and one withholding
+    rt.close()
+
+
+def test_restored_text_is_xml_safe_in_an_xhtml_article(tmp_settings: Callable[..., Settings],
+                                                       origin: FixtureOrigin) -> None:
+    xhtml = '<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml" lang="en">'
+    rt = setup(tmp_settings, origin, NONCHAR, aid="x", head=xhtml)
+    assert restore(rt, "x", item_ids=[embed_result(rt, "x")[0]])["new_version"]
+    body = rt.store.get(version_key("x", versions(rt, "x")[-1].version))
+    ET.fromstring(body)  # well-formed XML: the forbidden characters are gone
+    text = body.decode()
+    assert "before middle after" in text and "Bad Name" in text
+    assert xml_safe("a\ud800b\x00c\x7fd\ufdefe\U0003fffff\tg") == "abcdef\tg"
+    rt.close()
+
+
+def test_an_amp_article_always_gets_the_inline_card(tmp_settings: Callable[..., Settings],
+                                                   origin: FixtureOrigin) -> None:
+    rt = setup(tmp_settings, origin, HINDI, aid="amp", head='<!doctype html>\n<html amp="" lang="en">',
+               restore_style="iframe")
+    assert restore(rt, "amp", item_ids=[embed_result(rt, "amp")[0]])["new_version"]
+    text = current(rt, "amp")
+    assert "<iframe" not in text and "style=" not in text and len(cards(text)) == 1
+    rt.close()
+
+
+def test_hold_and_takedown_reasons_and_no_ops(tmp_settings: Callable[..., Settings]) -> None:
+    """A reason of invisible characters is refused (API 400, CLI exit 2); controls and bidi overrides are
+    removed; a second hold with another reason is "hold updated"; a release or lift with nothing to
+    lift is a 200 that says nothing changed, audited as a "noop", not a state change."""
+    with fixture_origin() as o, api(tmp_settings(broker_url="", **o.settings_overrides())) as a:
+        archive_sample(a.rt, o)
+        post = f"/v1/posts/twitter/{TWEET}"
+        for bad in ("\u200b\u202e\ufeff", "\x00 \u2066", "\u3000\u00a0"):
+            for verb in ("hold", "takedown"):
+                r = a.call("compliance", "PUT", f"{post}/{verb}", json={"reason": bad})
+                assert r.status_code == 400 and "visible" in r.json()["detail"], (verb, bad)
+        held = a.call("compliance", "PUT", f"{post}/hold", json={"reason": "case\u202e 12\x07"}).json()
+        assert held["hold"]["reason"] == "case 12" and held["changed"] and held["outcome"] == "held"
+        again = a.call("compliance", "PUT", f"{post}/hold", json={"reason": "case 13"}).json()
+        assert again["outcome"] == "hold updated" and again["hold"]["reason"] == "case 13"
+        updated = next(e for e in audit.list_events(a.rt) if e["action"] == "hold_updated")
+        assert updated["detail"]["previous_reason"] == "case 12" and updated["detail"]["reason"] == "case 13"
+        assert a.call("compliance", "DELETE", f"{post}/hold").json()["changed"] is True
+        for path, line in (("hold", "not held: nothing changed"), ("takedown", "not taken down: nothing changed")):
+            r = a.call("compliance", "DELETE", f"{post}/{path}")
+            assert r.status_code == 200 and r.json()["changed"] is False and r.json()["outcome"] == line
+        actions = [e["action"] for e in audit.list_events(a.rt)][:2]
+        assert actions == ["noop", "noop"]
+
+        # The API's restore answer carries no server path (the object key names the version).
+        rep = a.call("editor", "POST", f"/v1/articles/{ARTICLE_ID}/restore", json={}).json()
+        assert "path" not in rep["version"] and rep["version"]["key"]
+
+
+def test_cli_no_op_release_and_lift_exit_0_and_say_so(tmp_settings: Callable[..., Settings],
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    with fixture_origin() as o, api(tmp_settings(broker_url="", **o.settings_overrides())) as a:
+        archive_sample(a.rt, o)
+        monkeypatch.setenv("ARCHIVER_HOME", a.rt.settings.home)
+        monkeypatch.setenv("ARCHIVER_CATALOG", a.rt.settings.catalog_url)
+        post = f"twitter/{TWEET}"
+        capsys.readouterr()
+        assert cli.main(["release", post]) == 0
+        assert cli.main(["takedown", post, "--lift"]) == 0
+        assert cli.main(["hold", post, "--reason", "\u200b\u202e"]) == 2
+        out, err = capsys.readouterr()
+        assert "not held: nothing changed" in out and "not taken down: nothing changed" in out
+        assert "visible" in err and "Traceback" not in err
+
+
+class _Store:
+    """Just what the card reads of a store: public URLs (no object is read for this manifest)."""
+
+    def public_url(self, key: str) -> str:
+        return f"https://archive.example/media/{key}"
+
+
+def test_a_quoted_post_taken_down_is_not_written_inside_another_card() -> None:
+    """The rule inside the inline card: a quoted post the card is told is withheld shows only the notice."""
+    store = _Store()
+    content = card_content({"provider": "twitter", "post_id": "1", "text": "mine", "author": {"name": "Me"}},
+                           store)  # type: ignore[arg-type]
+    secret = Related("Quoting", True, "Secret Name", "secret", "secret words", None, "2")
+    card = InlineCard(page_url="https://archive.example/media/p.html", original="", version_date="",
+                      withheld=lambda provider, post_id: (provider, post_id) == ("twitter", "2"))
+    shown = render_inline_card(replace(content, related=(secret,)), store, card)  # type: ignore[arg-type]
+    assert "secret" not in shown.lower() and WITHHELD_NOTICE in shown and "mine" in shown
+    shown = render_inline_card(replace(content, related=(secret,)), store,  # type: ignore[arg-type]
+                               replace(card, withheld=lambda provider, post_id: False))
+    assert "secret words" in shown
