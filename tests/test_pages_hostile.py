@@ -240,3 +240,23 @@ def test_an_outcome_is_shown_once_and_only_to_the_session_that_acted(app: Any, c
     assert re.fullmatch(r"/articles/story-hi\?flash=[\w-]{22}#result", r.headers["location"]), r.headers["location"]
     shown = editor.get(r.headers["location"].split("#")[0]).text
     assert re.search(r'id="result-text">(Reverted to version 1|Version 1 already current)', shown)
+
+
+# --- one unreadable version record (finding 7) ---------------------------------------------------------
+def test_an_unreadable_version_record_is_marked_and_the_rest_is_shown(app: Any, corpus: pc.Corpus) -> None:
+    rt = corpus.runtime
+    number = versions(rt, "story-ar")[-1].version
+    key = next(k for k in rt.store.list("articles/story-ar/v") if k.endswith(f"/v{number}.json"))
+    original = rt.store.get(key)
+    rt.store.put(key, b"{not json", content_type="application/json")
+    try:
+        client = client_for(app, corpus, "editor")
+        page = client.get("/articles/story-ar")
+        assert page.status_code == 200 and f"Version record unreadable: v{number}" in page.text
+        assert pc.ARABIC_ID in page.text  # the embeds are still listed
+        health = client.get("/health")
+        assert health.status_code == 200 and "story-ar" in health.text
+        assert client.get("/articles").status_code == 200
+        assert client.get("/articles/story-hi").status_code == 200
+    finally:
+        rt.store.put(key, original, content_type="application/json")

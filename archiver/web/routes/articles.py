@@ -22,13 +22,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from archiver.article.versions import RestoreError, chain_docs, versions
+from archiver.article.versions import RestoreError, chain_docs
 from archiver.auth import Principal
 from archiver.capture.cards.content import edit_note, status_note
 from archiver.compliance import audit
 from archiver.errors import InputError
 from archiver.health.originals import ARTICLE_STATUSES, article_listing
 from archiver.health.state import STATES
+from archiver.records.base import RecordError
 from archiver.records.plan import EmbedItem
 from archiver.records.result import CAPTURING, EMBED_STATUSES, IMAGE_STATUSES, EmbedResult, ImageResult
 from archiver.records.version import Version
@@ -36,7 +37,7 @@ from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import load_results
 from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import capture_page_key, source_key, version_key
+from archiver.storage.layout import article_prefix, capture_page_key, source_key, version_key, version_number
 from archiver.web.deps import get_runtime, require_role
 from archiver.web.routes.pages import (
     ARTICLE_ROLES,
@@ -110,6 +111,23 @@ def provide_article_health(source: HealthSource) -> None:
 def article_health(rt: Runtime, article_id: str) -> dict[str, Any] | None:
     """The article's link-health block from the registered source (see provide_article_health), or None."""
     return _health_source[0](rt, article_id) if _health_source else None
+
+
+def readable_versions(rt: Runtime, article_id: str) -> tuple[list[Version], list[int]]:
+    """The article's committed versions that can be read, oldest first, and the numbers of those whose
+    record cannot (not JSON, not a version record, gone between listing and reading): a page shows
+    the rest and marks those "version record unreadable" instead of failing (versions() raises)."""
+    out: list[Version] = []
+    broken: list[int] = []
+    for key in rt.store.list(f"{article_prefix(article_id)}v"):
+        number = version_number(article_id, key)
+        if number is None:
+            continue
+        try:
+            out.append(Version.loads(rt.store.get(key), key))
+        except (RecordError, ObjectNotFound, ValueError):
+            broken.append(number)
+    return sorted(out, key=lambda v: v.version), sorted(broken)
 
 
 def restored_in(rt: Runtime, history: list[Version]) -> set[str]:
@@ -229,8 +247,8 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
         else:
             entry["thumb_key"] = _thumb_key(rt, res.sha256 if isinstance(res, ImageResult) else None)
             images.append(entry)
-    history = versions(rt, article_id)
-    restored = restored_in(rt, history)
+    history, unreadable = readable_versions(rt, article_id)
+    restored = restored_in(rt, history) if not unreadable else set()
     reverted_to = {v.version: reverted_target(rt, v) for v in history if v.reason == "revert"}
     for entry in (*embeds, *images):
         entry["restored"] = entry["item"].item_id in restored
@@ -250,7 +268,7 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
         "versions": history, "reasons": REASON_WORDS, "reverted_to": reverted_to, "embeds": embeds, "images": images,
         "health": health, "can_edit": can_edit(principal), "result": notice, "changes": changes,
         "unrestored_dead": sum(not e["restored"] for e in dead), "restored_dead": sum(e["restored"] for e in dead),
-        "history_shown": HISTORY_SHOWN,
+        "history_shown": HISTORY_SHOWN, "unreadable_versions": unreadable,
     })
 
 
@@ -263,7 +281,7 @@ def article_version(article_id: str, number: int, rt: Runtime = Depends(get_runt
         data = rt.store.get(version_key(article_id, number))
     except (InputError, ObjectNotFound, ValueError):
         raise HTTPException(status_code=404, detail="no such version") from None
-    meta = next((v for v in versions(rt, article_id) if v.version == number), None)
+    meta = next((v for v in readable_versions(rt, article_id)[0] if v.version == number), None)
     if meta is None:
         raise HTTPException(status_code=404, detail="no such version")
     charset = meta.encoding if re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", str(meta.encoding)) else "utf-8"
@@ -396,7 +414,7 @@ def version_diff(request: Request, article_id: str, number: int, rt: Runtime = D
         check_article_id(article_id)
     except InputError:
         raise HTTPException(status_code=404, detail="no such article") from None
-    history = versions(rt, article_id)
+    history = readable_versions(rt, article_id)[0]
     changes = version_changes(rt, article_id, number, history)
     if changes is None:
         raise HTTPException(status_code=404, detail="no such version")
