@@ -16,6 +16,7 @@ from dataclasses import replace
 import pytest
 from bs4 import BeautifulSoup
 
+from archiver.article.splice import add_robust_links
 from archiver.article.versions import versions
 from archiver.capture.cards.content import Related, card_content
 from archiver.capture.cards.inline import WITHHELD_NOTICE, InlineCard, render_inline_card, xml_safe
@@ -139,6 +140,12 @@ def test_restored_text_is_xml_safe_in_an_xhtml_article(tmp_settings: Callable[..
     text = body.decode()
     assert "before middle after" in text and "Bad Name" in text
     assert xml_safe("a\ud800b\x00c\x7fd\ufdefe\U0003fffff\tg") == "abcdef\tg"
+    # the Robust Links attributes the rewrite adds hold no such character either
+    link = add_robust_links('<a href="https://x.example/s/1">d</a>', "https://x.example/s/1",
+                            "https://archive.example/media/p\ufffe.html", "2025-07-16T10:15:00Z\x01",
+                            names_post=lambda href: True)
+    ET.fromstring(link)
+    assert "\ufffe" not in link and "\x01" not in link
     rt.close()
 
 

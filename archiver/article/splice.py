@@ -16,6 +16,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PATCH_FORMAT = "archiver-patch/1"
+# What XML 1.0 forbids or discourages in a document (https://www.w3.org/TR/xml/#charsets): C0 controls
+# but tab, LF and CR; DEL and C1 controls; lone surrogates (they cannot be encoded either); the
+# noncharacters U+FDD0-U+FDEF and U+xFFFE/U+xFFFF of every plane. One of them in a restored card makes
+# an XHTML article not well-formed, so none is ever written (``xml_safe``).
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+                      + "".join(f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(17))
+                      + "]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids (``NOT_XML``: C0 controls but tab/LF/CR, C1
+    controls, lone surrogates, noncharacters): the one rule for every value restore and the rewrite
+    write into an article (inline cards, card frames, Robust Links attributes), so an XHTML article stays
+    well-formed and the text encodable in any charset."""
+    return NOT_XML.sub("", text)
+
+
 ROBUST_ATTRS = ("data-originalurl", "data-versionurl", "data-versiondate")
 
 _TAG_BODY = re.compile(r"""(?:[^>"']++|"[^"]*+"|'[^']*+')*+>""")
@@ -266,7 +283,7 @@ def add_robust_links(markup: str, original_url: str, version_url: str, version_d
             self_closing = markup[tag.close - 1] == "/" and not any(end == tag.close for _, _, end, _ in tag.attrs)
             insert_at = tag.close - 1 if self_closing else tag.close
             insert_at = _without_space(markup, insert_at, tag.name_end)
-            edits.append((insert_at, insert_at, "".join(f' {k}="{html.escape(v, quote=True)}"'
+            edits.append((insert_at, insert_at, "".join(f' {k}="{html.escape(xml_safe(v), quote=True)}"'
                                                         for k, v in values.items())))
     out: list[str] = []
     pos = 0

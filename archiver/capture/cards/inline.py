@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from archiver.article.splice import xml_safe
 from archiver.capture.cards.content import CardContent, card_content, stable_url, status_note
 from archiver.capture.cards.html_card import quoted_parts
 from archiver.capture.cards.scripts import paragraph_rtl
@@ -57,23 +58,9 @@ RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ku
 _LANG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}")
 # Twitter's private-use codes (qme media only, qht hashtags only, ...) name no language.
 _PRIVATE = re.compile(r"q[a-t][a-z]", re.I)
-# What XML 1.0 forbids or discourages in a document (https://www.w3.org/TR/xml/#charsets): C0 controls
-# but tab, LF and CR; DEL and C1 controls; lone surrogates (they cannot be encoded either); the
-# noncharacters U+FDD0-U+FDEF and U+xFFFE/U+xFFFF of every plane. One of them in a restored card makes
-# an XHTML article not well-formed, so none is ever written (``xml_safe``).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
-                      + "".join(f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(17))
-                      + "]")
 
 _ENV = Environment(loader=PackageLoader("archiver.capture.cards", "templates"), autoescape=True,
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-
-
-def xml_safe(text: str) -> str:
-    """``text`` without the characters XML 1.0 forbids (``_NOT_XML``: C0 controls but tab/LF/CR, C1
-    controls, lone surrogates, noncharacters): the one rule for every value restore writes into an
-    article, so the result is well-formed in an XHTML article and encodable in any charset."""
-    return _NOT_XML.sub("", text)
 
 
 def language(lang: str | None) -> str | None:
