@@ -15,9 +15,11 @@ from dataclasses import replace
 
 import pytest
 from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
 
 from archiver.article.splice import add_robust_links
 from archiver.article.versions import versions
+from archiver.auth import create_token
 from archiver.capture.cards.content import Related, card_content
 from archiver.capture.cards.inline import WITHHELD_NOTICE, InlineCard, render_inline_card, xml_safe
 from archiver.cli import main as cli
@@ -27,6 +29,7 @@ from archiver.health.restore import TAKEN_DOWN, restore, takedown_post, withhold
 from archiver.runtime import Runtime
 from archiver.storage.layout import version_key
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture
+from archiver.web.app import create_app
 from tests.apikit import ARTICLE_ID, TWEET, api, archive_sample, fixture_origin
 from tests.test_restore import Receiver
 from tests.test_restore_inline import HINDI, embed_result, setup
@@ -225,3 +228,21 @@ def test_a_quoted_post_taken_down_is_not_written_inside_another_card() -> None:
     shown = render_inline_card(replace(content, related=(secret,)), store,  # type: ignore[arg-type]
                                replace(card, withheld=lambda provider, post_id: False))
     assert "secret words" in shown
+
+
+def test_the_editors_restore_button_says_a_taken_down_post_was_not_restored(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    rt = setup(tmp_settings, origin, HINDI)
+    item_id, _ = embed_result(rt)
+    takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order")
+    editor = create_token(rt.catalog, "editor")
+    client = TestClient(create_app(rt.settings, runtime=rt))
+    assert client.post("/login", data={"token": editor, "next": "/"}, follow_redirects=False).status_code == 303
+    page = client.get("/articles/story").text
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    r = client.post("/articles/story/restore", data={"csrf": csrf, "item": item_id}, follow_redirects=False)
+    assert r.status_code == 303 and len(versions(rt, "story")) == 1
+    shown = " ".join(BeautifulSoup(client.get(r.headers["location"]).text, "html5lib").get_text().split())
+    assert "Nothing restored. 1 item taken down by compliance: not restored" in shown
+    assert 'class="archiver-card' not in current(rt)  # the publisher's embed is left as it was
+    rt.close()
