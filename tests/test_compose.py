@@ -172,3 +172,28 @@ def test_archiver_beat_refuses_a_schedule_it_cannot_write(tmp_path: Path) -> Non
         out = subprocess.run([sys.executable, "-m", "archiver.cli", "beat", "--schedule", where], env=env,
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 2 and message in out.stderr and len(out.stderr.splitlines()) == 1, out.stderr
+
+
+def test_the_api_healthcheck_is_readiness_and_beat_has_one() -> None:
+    """The API is healthy only while the catalog and storage answer (/readyz, not the liveness /healthz);
+    the beat's healthcheck is `archiver beat --check`, a command line the parser accepts."""
+    services = _compose()["services"]
+    api = " ".join(services["api"]["healthcheck"]["test"])
+    assert "/readyz" in api and "/healthz" not in api
+    beat = services["beat"]["healthcheck"]["test"]
+    assert beat[:4] == ["CMD", "archiver", "beat", "--check"]
+    build_parser().parse_args(beat[2:])
+    for name in ("worker", "beat"):
+        assert services[name]["healthcheck"]["test"], name
+
+
+def test_the_placeholders_to_change_are_marked_and_the_readme_names_them() -> None:
+    """Every secret and the public address are marked `# CHANGE ME` on their line, and the README says
+    which ones to change."""
+    lines = (ROOT / "docker-compose.yml").read_text().splitlines()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in ("ARCHIVER_PUBLIC_BASE_URL", "ARCHIVER_S3_SECRET_KEY", "ARCHIVER_CATALOG", "POSTGRES_PASSWORD"):
+        line = next(x for x in lines if x.strip().startswith(f"{name}:"))
+        assert "# CHANGE ME" in line, line
+        assert f"`{name}`" in readme, name
+    assert all("# CHANGE ME" in x for x in lines if "change-me" in x.split("#")[0])

@@ -145,17 +145,17 @@ def test_the_exporter_is_the_os_user_whatever_the_environment_says(made: Made, t
         meta = json.loads(zf.read("docs/export.json"))
         readme = zf.read("docs/README.txt").decode()
         package = json.loads(zf.read("datapackage.json"))
-    assert meta["created_by"]["name"] == OS_USER
+    assert meta["created_by"]["name"] == f"cli:{OS_USER}"
     assert meta["created_by"]["environment_user"] == "chief.compliance.officer\\nOK 25 files\\x1b[2J"
     created = [line for line in readme.splitlines() if line.startswith("Created ")]
-    assert len(created) == 1 and f" by {OS_USER} (the environment said chief.compliance.officer\\nOK 25 files" \
+    assert len(created) == 1 and f" by cli:{OS_USER} (the environment said chief.compliance.officer\\nOK 25 files" \
         in created[0]
     assert "\x1b" not in readme and "\nOK 25 files" not in readme and "\n" not in package["description"]
     with Runtime.from_settings(made.settings) as rt:
         from archiver.compliance import audit
 
         event = audit.list_events(rt, action="export")[0]
-    assert event["actor"] == OS_USER and event["detail"]["environment_user"].startswith("chief.")
+    assert event["actor"] == f"cli:{OS_USER}" and event["detail"]["environment_user"].startswith("chief.")
     same = _export(made.settings, f"twitter/{QUOTING}", "-o", str(tmp_path / "same.wacz"),
                    env=_env(made.settings, LOGNAME=OS_USER, USER=OS_USER))
     with zipfile.ZipFile(tmp_path / "same.wacz") as zf:

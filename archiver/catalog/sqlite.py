@@ -17,6 +17,7 @@ from archiver.catalog.base import ThreadConnections
 from archiver.catalog.schema import posts_table
 from archiver.catalog.syntax import All, AnyOf, Node, Not, Term
 from archiver.catalog.text import Clause
+from archiver.errors import ConfigError
 
 # The handle as one FTS token (hex, so the ascii tokenizer never splits it): words by one account
 # are then one FTS query instead of a walk over every post holding the words.
@@ -94,14 +95,22 @@ class SqliteBackend(ThreadConnections):
     )
     integrity_error = sqlite3.IntegrityError
     doc_columns: ClassVar[dict[str, str]] = {"text_doc": "?", "author_doc": "?"}
+    # Whether a catalog file that does not exist is created (empty) when first opened. The CLI turns
+    # this off for the commands that only read what was archived (search, show, export...): there a
+    # missing file means a mistyped path or a lost catalog, and an empty one would answer "0 posts".
+    create_missing: ClassVar[bool] = True
 
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
-        if path != ":memory:":
+        if path != ":memory:" and self.create_missing:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
     def _open(self) -> sqlite3.Connection:
+        if not self.create_missing and self.path != ":memory:" and not Path(self.path).exists():
+            raise ConfigError(f"there is no catalog at {self.path!r}: nothing was archived there (a mistyped "
+                              "ARCHIVER_CATALOG or ARCHIVER_HOME?); if its storage holds archived articles, "
+                              "`archiver reindex` rebuilds it")
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")

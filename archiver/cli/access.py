@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import stat
 import sys
 import tempfile
@@ -17,12 +16,13 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from archiver.auth import Principal, create_token
+from archiver.auth import create_token
 from archiver.catalog.backend import open_catalog
 from archiver.catalog.query import MAX_LIMIT, SearchQuery
 from archiver.catalog.text import parse_query
 from archiver.cli.kinds import shown
-from archiver.cli.output import os_user, print_json
+from archiver.cli.output import cli_principal, copy_to_stdout, os_user, print_json
+from archiver.compliance import audit
 from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle, one_line, verify_bundle
 from archiver.compliance.holds import check_post
 from archiver.compliance.signing import (
@@ -113,26 +113,35 @@ def _posts_of(args: argparse.Namespace, settings: Settings) -> tuple[list[tuple[
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver export`: write the WACZ evidence bundle of the posts to `args.output` (``-``: standard
     output), audited under the operating-system user (`os_user`; the environment's name too when it
-    differs); prints its summary as JSON on stdout (on stderr when the bundle goes to stdout) and, on
+    differs; `cli_principal`, as hold and restore are); prints its summary as JSON on stdout (on stderr when
+    the bundle goes to stdout, and only once all of it was written: a reader that closes the pipe early
+    ends the command with 141, no summary, and an ``export_incomplete`` audit event) and, on
     stderr, that it is not signed when the archive has no key; returns 0. The bundle is written to a
     temporary file in the target's directory and renamed over the target, so a failed export leaves
     nothing behind. InputError for a malformed or unknown post, nothing to export, a query that
     searches nothing, too many posts, or a target that is not a regular file (`_check_output`).
     `--json` indents the summary (without it, it is one line of JSON)."""
     out = _check_output(args.output)
-    user, env_user = os_user()
+    env_user = os_user()[1]
     with Runtime.from_settings(settings) as rt:
         posts, query = _posts_of(args, settings)
+        rt.catalog.ensure_schema()  # the audit log is indexed there: a catalog that is not there fails now
         where = str(out.absolute().parent) if out is not None else None
         fd, tmp = tempfile.mkstemp(dir=where, prefix=".archiver-export-", suffix=".part")
         try:
             with os.fdopen(fd, "w+b") as fh:
-                summary = export_bundle(rt, Principal(token_id="", name=user, role="cli"), posts, fh,
-                                        query=query, via="cli", env_user=env_user)
+                who = cli_principal("compliance")
+                summary = export_bundle(rt, who, posts, fh, query=query, via="cli", env_user=env_user)
                 if out is None:
+                    size = fh.tell()
                     fh.seek(0)
-                    shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
-                    sys.stdout.buffer.flush()
+                    try:
+                        copy_to_stdout(fh)
+                    except BrokenPipeError:  # the reader went away: the export above did not reach anyone whole
+                        audit.record(rt, who, "export_incomplete", ",".join(f"{p}/{i}" for p, i in posts)[:1000],
+                                     {"via": "cli", "bytes": size, "reason": "standard output was closed before "
+                                      "the bundle was written whole"}, result_count=0)
+                        raise
             if out is not None:
                 os.replace(tmp, out)
         finally:

@@ -122,6 +122,12 @@ def service(sub: argparse._SubParsersAction) -> None:
                          "<ARCHIVER_HOME>/beat/celerybeat-schedule)")
     sp.add_argument("--loglevel", default="INFO", type=str.upper, choices=LOG_LEVELS,
                     help="Celery's log level (default INFO)")
+    sp.add_argument("--check", action="store_true",
+                    help="do not run: exit 0 when the broker answers and the running beat wrote its schedule file "
+                         "within --max-age seconds, else one line and exit 1 (a container healthcheck)")
+    sp.add_argument("--max-age", type=at_least_one, default=600, metavar="SECONDS",
+                    help="with --check, how old the schedule file may be (default 600; beat writes it at least "
+                         "every 3 minutes while it runs)")
     sp.set_defaults(run="service:cmd_beat")
 
     sp = sub.add_parser("sweep", help="queue what stuck articles miss (the beat does it every sweep_interval)")

@@ -13,6 +13,7 @@ imports nothing heavy.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 import stat
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 from archiver.article.decode import web_encoding
 from archiver.errors import InputError
 from archiver.providers import registry
+from archiver.redact import redact_url
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE
 
 MAX_URL = 2048
@@ -44,7 +46,9 @@ def _bad(message: str) -> argparse.ArgumentTypeError:
 
 def http_url(value: str) -> str:
     """An absolute http(s) URL with a host, at most MAX_URL (2048) characters, no whitespace or control
-    character; the value itself. ArgumentTypeError otherwise."""
+    character, no user name or password (``user:secret@``: it would be stored and shown as the article's
+    URL), its host a DNS name or an IP literal (`valid_host`); the value itself. ArgumentTypeError
+    otherwise."""
     if len(value) > MAX_URL:
         raise _bad(f"{shown(value)} is {len(value):,} characters long; a URL may have at most {MAX_URL}")
     if any(c.isspace() or not c.isprintable() for c in value):
@@ -57,7 +61,35 @@ def http_url(value: str) -> str:
         raise _bad(f"{shown(value)} is not a well-formed URL") from None
     if parts.scheme not in ("http", "https") or not host:
         raise _bad(f"{shown(value)} is not an absolute http(s) URL (like https://news.example/story)")
+    if "@" in parts.netloc:
+        raise _bad(f"{shown(redact_url(value))} holds a user name or password (user:password@): give the "
+                   "article's public URL")
+    if not valid_host(host):
+        raise _bad(f"{shown(value)}: {shown(host)} is not a host name (letters, digits and hyphens between dots) "
+                   "or an IP address")
     return value
+
+
+_LABEL_RE = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def valid_host(host: str) -> bool:
+    """Whether `host` (as urlsplit's hostname gives it: lower case, no brackets) is an IP address literal
+    or a DNS name: labels of 1-63 letters, digits and hyphens, not starting or ending with a hyphen, at
+    most 253 characters in all once IDNA-encoded (an internationalized name such as ``उदाहरण.भारत`` is
+    taken in its ``xn--`` form); a final dot is allowed."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        return False
+    labels = ascii_host.removesuffix(".").split(".")
+    return len(ascii_host) <= 253 and all(_LABEL_RE.fullmatch(label) for label in labels) \
+        and not labels[-1].isdigit()
 
 
 def article_source(value: str) -> str:

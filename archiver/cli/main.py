@@ -22,11 +22,13 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
+from urllib.parse import unquote, urlsplit
 
 from archiver import __version__
 from archiver.cli.arguments import register_all
-from archiver.cli.output import printable
+from archiver.cli.output import EscapingWriter, printable
 from archiver.config.settings import Settings, load_settings
 from archiver.errors import ArchiverError, ConfigError
 from archiver.faults import is_infrastructure_error
@@ -42,6 +44,9 @@ NO_HOME = frozenset({"verify", "extract"})
 # Commands that write under ARCHIVER_HOME whatever the storage and catalog are (the signing key, the
 # beat's schedule).
 HOME_ALWAYS = frozenset({"keys", "export", "beat"})
+# Commands that only act on what was archived: a SQLite catalog file that does not exist is an error for
+# them (a mistyped path or a lost catalog), not a new empty catalog answering "0 posts".
+READS_ARCHIVE = frozenset({"search", "show", "export", "health"})
 # An OSError with one of these errnos, naming a path, is about a path the user gave or configured.
 _PATH_ERRNOS = frozenset({errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EEXIST,
                           errno.ENAMETOOLONG, errno.ELOOP, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
@@ -96,6 +101,28 @@ def check_home(settings: Settings) -> None:
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"ARCHIVER_HOME {printable(str(home))} does not exist and cannot be created "
                           f"({printable(str(parent))} is not a writable directory)")
+
+
+def check_locations(settings: Settings) -> None:
+    """ConfigError (one line) when an explicitly configured SQLite catalog (ARCHIVER_CATALOG=sqlite:///...)
+    or local storage (ARCHIVER_STORAGE=file:///...) outside ARCHIVER_HOME names a folder whose parent
+    folder does not exist: archiver makes missing folders only under ARCHIVER_HOME (its default layout),
+    so a mistyped path is said, not created. Nothing is created here."""
+    home = settings.home_path
+    places: list[tuple[str, str]] = []
+    if settings.catalog.startswith("sqlite:///") and settings.catalog != "sqlite:///:memory:":
+        places.append(("ARCHIVER_CATALOG", settings.catalog.removeprefix("sqlite:///")))
+    if settings.storage.startswith("file:"):
+        root = unquote(urlsplit(settings.storage).path)
+        if root.startswith("/"):
+            places.append(("ARCHIVER_STORAGE", root.rstrip("/") or "/"))
+    for variable, place in places:
+        path = Path(os.path.abspath(place))
+        if path.is_relative_to(home):
+            continue
+        if not path.parent.is_dir():
+            raise ConfigError(f"{variable}: the folder {printable(str(path.parent))} does not exist (a mistyped "
+                              "path?); create it or correct the setting")
 
 
 def needs_home(command: str, settings: Settings) -> bool:
@@ -158,6 +185,15 @@ def _quiet_stdout() -> None:
         pass
 
 
+def _is_corrupt_sqlite(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite saying the catalog file is not a database or is damaged (what `archiver
+    reindex` repairs), as opposed to a busy or locked one."""
+    module = type(exc).__module__.split(".")[0]
+    text = str(exc).lower()
+    return module == "sqlite3" and type(exc).__name__ in ("DatabaseError", "OperationalError") and (
+        "not a database" in text or "malformed" in text or "corrupt" in text)
+
+
 def _is_broken_pipe(exc: BaseException) -> bool:
     return isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE)
 
@@ -169,6 +205,10 @@ def run_command(args: argparse.Namespace, *, debug: bool) -> int:
         settings = load_settings()
         if needs_home(args.command, settings):
             check_home(settings)
+        if args.command not in NO_HOME:
+            check_locations(settings)
+        if args.command in READS_ARCHIVE:
+            importlib.import_module("archiver.catalog.sqlite").SqliteBackend.create_missing = False
         code = int(command(args.run)(args, settings) or 0)
         sys.stdout.flush()
         return code
@@ -182,6 +222,11 @@ def run_command(args: argparse.Namespace, *, debug: bool) -> int:
             _quiet_stdout()
             return EXIT_PIPE
         logging.getLogger("archiver").debug("error", exc_info=True)
+        if _is_corrupt_sqlite(exc):
+            print(f"archiver: error: the catalog (ARCHIVER_CATALOG) is not a readable SQLite database "
+                  f"({error_line(_first_line(exc))}): move the file aside and run `archiver reindex` to rebuild it "
+                  "from storage", file=sys.stderr)
+            return EXIT_INPUT
         if is_infrastructure_error(exc) and not isinstance(exc, OSError):
             print(f"archiver: error: {_which_service(exc)} did not answer: "
                   f"{error_line(f'{type(exc).__name__}: {_first_line(exc)}')}", file=sys.stderr)
@@ -200,11 +245,18 @@ def run_command(args: argparse.Namespace, *, debug: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns its exit code (argparse exits 2 itself on bad arguments)."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("ARCHIVER_LOG_LEVEL", "WARNING").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    return run_command(args, debug=args.debug or bool(os.environ.get("ARCHIVER_DEBUG")))
+    """Run one command; returns its exit code (argparse exits 2 itself on bad arguments). Everything the
+    command prints as text, on stdout and stderr (its log too), goes through `EscapingWriter`: control,
+    C1 and bidirectional characters shown escaped, whichever command prints them."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingWriter(out), EscapingWriter(err)  # type: ignore[assignment]
+    try:
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(level=os.environ.get("ARCHIVER_LOG_LEVEL", "WARNING").upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        return run_command(args, debug=args.debug or bool(os.environ.get("ARCHIVER_DEBUG")))
+    finally:
+        sys.stdout, sys.stderr = out, err
 
 
 if __name__ == "__main__":

@@ -1,15 +1,79 @@
-"""What every command prints the same way: JSON on stdout, human-readable UTF-8, indented; and who runs
-the command (`os_user`), as the audit log records it."""
+"""What every command prints the same way: JSON on stdout, human-readable UTF-8, indented; the one
+escaping writer all text output goes through (`EscapingWriter`, installed by archiver/cli/main.py on
+stdout and stderr for every command, so a new command cannot forget it: post text, author names, URLs
+and errors come from platforms and articles and may hold a terminal's escapes); and who runs the
+command (`os_user`), as the audit log records it."""
 
 from __future__ import annotations
 
 import json
 import os
 import pwd
+import re
 import sys
-from typing import Any
+from typing import IO, Any
 
 from archiver.auth import Principal
+
+# What a terminal would act on rather than show: C0 controls but newline and tab, DEL, the C1 controls,
+# the bidirectional controls (which reorder what follows them: U+061C, U+200E/F, U+202A-E, U+2066-9) and
+# the line and paragraph separators. Joiners (U+200C/D) stay: Indic scripts and emoji need them.
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                    "\u2066-\u2069]")
+
+
+def escape_unsafe(text: str) -> str:
+    """`text` with each UNSAFE character as its JSON escape ``\\uXXXX`` (ESC is ``\\u001b``), so a
+    terminal shows it instead of acting on it; the same form keeps JSON output valid and lossless (a
+    JSON string may hold that escape anywhere). Newlines and tabs are kept."""
+    return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class EscapingWriter:
+    """A text stream that writes through `escape_unsafe` to `inner` (stdout or stderr); everything else
+    (``buffer`` for binary output, ``fileno``, ``flush``, ``isatty``, ``encoding``) is `inner`'s."""
+
+    def __init__(self, inner: IO[str]) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        """Write `text`, escaped; returns len(text) as a text stream does."""
+        self.inner.write(escape_unsafe(text))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        """Write each line, escaped."""
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def copy_to_stdout(src: IO[bytes], chunk: int = 1 << 20) -> int:
+    """Copy all of `src` (a binary file, from where it is) to standard output and return the bytes
+    written: what was printed before is flushed first, each chunk is written to the file descriptor
+    until all of it is taken (a pipe or an unbuffered stdout may take less than asked: shutil.copyfileobj
+    would drop the rest). BrokenPipeError when the reader goes away (the caller must not then claim
+    success). Without a file descriptor (a test's captured stdout), the binary buffer is written to."""
+    sys.stdout.flush()
+    try:
+        fd: int | None = sys.stdout.fileno()
+        sys.stdout.buffer.flush()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    total = 0
+    while data := src.read(chunk):
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view) if fd is not None else sys.stdout.buffer.write(view)
+            if not n:
+                raise BrokenPipeError("standard output took nothing")
+            total += n
+            view = view[n:]
+    if fd is None:
+        sys.stdout.buffer.flush()
+    return total
 
 
 def print_json(obj: Any) -> None:
@@ -43,7 +107,24 @@ def os_user() -> tuple[str, str | None]:
     return name, (printable(claimed, 200) if claimed is not None and claimed != name else None)
 
 
+def sudo_user() -> str | None:
+    """The person behind sudo: SUDO_USER, believed only when this process runs as root (uid 0) and
+    SUDO_UID names the same passwd entry (as sudo sets both); None otherwise. A user who is not root
+    gains nothing by setting SUDO_USER, and root could claim anything anyway."""
+    name, uid = os.environ.get("SUDO_USER"), os.environ.get("SUDO_UID", "")
+    if os.getuid() != 0 or not name or not uid.isdigit():
+        return None
+    try:
+        entry = pwd.getpwuid(int(uid))
+    except (KeyError, OverflowError):
+        return None
+    return printable(name, 200) if entry.pw_name == name else None
+
+
 def cli_principal(role: str) -> Principal:
-    """Who a CLI action is audited as: ``cli:<passwd name of the uid>`` (`os_user`, never what
-    LOGNAME/USER claim) with `role`."""
-    return Principal(token_id="cli", name=f"cli:{os_user()[0]}", role=role)  # noqa: S106 - an id, not a secret
+    """Who a CLI action (export, hold, release, takedown, restore, revert) is audited as, one format for
+    all: name ``cli:<passwd name of the uid>`` (`os_user`, never what LOGNAME/USER claim), followed by
+    `` (sudo by <SUDO_USER>)`` when root runs it through sudo (`sudo_user`), token id ``cli``, `role`."""
+    sudo = sudo_user()
+    name = f"cli:{os_user()[0]}" + (f" (sudo by {sudo})" if sudo else "")
+    return Principal(token_id="cli", name=name, role=role)  # noqa: S106 - an id, not a secret

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import glob
 import importlib.util
 import signal
 import socket
@@ -13,12 +14,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from archiver.cli.kinds import shown
 from archiver.config.settings import Settings
 from archiver.errors import ConfigError, InputError, MissingExtra
 from archiver.runners.queue import QUEUE
-from archiver.web.app import create_app
+from archiver.runtime import Runtime
+from archiver.web.app import READINESS, create_app
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -53,23 +56,41 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver serve`: run the web app with uvicorn on `args.host`:`args.port` until stopped; returns 0.
 
     The socket is bound here first (`listen`), so a port in use or a host that is not this machine's is
-    one line and exit 2 before anything starts. X-Forwarded-Proto and X-Forwarded-For are believed only
+    one line and exit 2 before anything starts; so is a catalog or storage that does not answer (each is
+    asked as /readyz asks it, archiver.web.app.READINESS). X-Forwarded-Proto and X-Forwarded-For are believed only
     from the proxies in `forwarded_allow_ips` (so a request a listed TLS proxy received over https is
     https to the app: its session cookie is `Secure`); uvicorn's own FORWARDED_ALLOW_IPS variable is
     not consulted."""
     import uvicorn  # only this command serves HTTP; other commands start without it
 
     sock = listen(args.host, args.port)
-    config = uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level="info",
-                            proxy_headers=True,
-                            forwarded_allow_ips=[p.strip() for p in settings.forwarded_allow_ips.split(",")
-                                                 if p.strip()])
-    with sock:
+    with sock, Runtime.from_settings(settings) as rt:
+        for probe in READINESS.values():  # a catalog or storage that does not answer: one line, exit 2, now
+            probe(rt)
+        config = uvicorn.Config(create_app(settings, rt), host=args.host, port=args.port, log_level="info",
+                                use_colors=False, proxy_headers=True,
+                                forwarded_allow_ips=[p.strip() for p in settings.forwarded_allow_ips.split(",")
+                                                     if p.strip()])
         uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
-def cmd_worker(args: argparse.Namespace, _settings: Settings) -> int:
+def check_broker(settings: Settings) -> None:
+    """Ask the broker's Redis for a PING (5 s to connect and to answer); ConfigError when the broker URL is
+    not a Redis one, the Redis client's error (RedisError: exit 2, "the broker did not answer") when it
+    does not answer."""
+    import redis  # the `redis` extra, checked by _check_celery before this runs
+
+    if urlsplit(settings.broker_url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("ARCHIVER_BROKER_URL must be a redis://, rediss:// or unix:// URL (the workers use Redis)")
+    client = redis.Redis.from_url(settings.broker_url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver worker`: run a Celery worker on the archiver queue, and run it again when it dies.
 
     The worker is this interpreter's `python -m celery`, so it runs from the same environment as this
@@ -78,9 +99,15 @@ def cmd_worker(args: argparse.Namespace, _settings: Settings) -> int:
     supervisor: a worker that exits on its own is started again after a pause (1 s doubling to 30 s,
     back to 1 s once a worker ran for a minute), so a broker outage never leaves the queue without
     workers. SIGTERM or SIGINT is passed on to the worker (a warm shutdown) and ends this command with
-    the worker's status. MissingExtra (exit 2, one line) when Celery or kombu's Redis transport is not
-    installed (the `redis` extra), checked here so that it is one line, not the worker's traceback."""
+    the worker's status. Before it starts, the broker, the catalog and storage are each asked once: one
+    that does not answer is one line and exit 2. MissingExtra (exit 2, one line) when Celery or kombu's
+    Redis transport is not installed (the `redis` extra), checked here so that it is one line, not the
+    worker's traceback."""
     _check_celery("archiver worker")
+    check_broker(settings)
+    with Runtime.from_settings(settings) as rt:
+        for probe in READINESS.values():
+            probe(rt)
     argv = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel", args.loglevel,
             "--concurrency", str(args.concurrency), "-Q", QUEUE]
     return supervise(argv)
@@ -115,15 +142,37 @@ def beat_schedule_path(args: argparse.Namespace, settings: Settings) -> Path:
 def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver beat`: run Celery beat with workers/app.py's schedule (health rounds, the sweeper, feeds,
     timestamps; the library never imports Celery, this runs `python -m celery ... beat` as its child),
-    its schedule file at `beat_schedule_path`, supervised as `archiver worker` is (started again when
-    it ends on its own; SIGTERM/SIGINT passed on). Exactly one beat should run per deployment.
-    MissingExtra (exit 2) without the `redis` extra; ConfigError when the schedule's folder is not
-    writable."""
+    its schedule file at `beat_schedule_path` (`--check`: `beat_check`, a healthcheck), supervised as
+    `archiver worker` is (started again when it ends on its own; SIGTERM/SIGINT passed on). Exactly one
+    beat should run per deployment. The broker is asked first (`check_broker`): one that does not answer
+    is one line and exit 2, not a scheduler running silently. MissingExtra (exit 2) without the `redis`
+    extra; ConfigError when the schedule's folder is not writable."""
     _check_celery("archiver beat")
+    check_broker(settings)
     schedule = beat_schedule_path(args, settings)
+    if args.check:
+        return beat_check(schedule, args.max_age)
     argv = [sys.executable, "-m", "celery", "-A", "workers.app", "beat", "--loglevel", args.loglevel,
             "--schedule", str(schedule)]
     return supervise(argv, name="beat")
+
+
+def beat_check(schedule: Path, max_age: float) -> int:
+    """`archiver beat --check` (the broker answered already): 0 when the schedule file (or, as the dbm
+    module names them, a file beside it starting with its name) was written within `max_age` seconds,
+    else 1 with one line on stderr. Celery beat writes its schedule whenever it syncs (every 3 minutes
+    by default, and the sweeper runs every minute, so the file changes while beat ticks): an old file
+    means a beat that no longer runs its loop. Celery is not imported and no worker is asked."""
+    files = [p for p in schedule.parent.glob(glob.escape(schedule.name) + "*") if p.is_file()]
+    if not files:
+        print(f"archiver beat: no schedule file at {shown(str(schedule), 200)} (beat not started?)", file=sys.stderr)
+        return 1
+    age = time.time() - max(p.stat().st_mtime for p in files)
+    if age > max_age:
+        print(f"archiver beat: the schedule file was last written {age:.0f} s ago (over {max_age:.0f} s): "
+              "the beat is stuck or stopped", file=sys.stderr)
+        return 1
+    return 0
 
 
 def supervise(argv: list[str], *, pause: float = 1.0, max_pause: float = 30.0, healthy_after: float = 60.0,

@@ -287,12 +287,14 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: str | Path 
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
-    """The top-level keys of a TOML settings file; ConfigError if it is missing or not TOML."""
+    """The top-level keys of a TOML settings file; ConfigError if it is missing, not UTF-8 or not TOML."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"{CONFIG_FILE_VARIABLE}: no such file: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 TOML file (byte {exc.start}: {exc.reason})") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
 

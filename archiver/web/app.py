@@ -13,7 +13,8 @@ document (behind a token at /openapi.json) lists each status code a route answer
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
@@ -76,7 +77,30 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["public"], responses=errors.error_responses(*errors.COMMON))
     def healthz() -> dict[str, Any]:
+        """Liveness: the process answers (it says nothing of the catalog or storage: /readyz does)."""
         return {"status": "ok", "version": __version__}
+
+    # An operations probe, like /healthz public, left out of the API's description (a container's
+    # healthcheck calls it, not an API client).
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """Readiness: 200 {"status": "ready", "checks": {"catalog": "ok", "storage": "ok"}}, else 503 with
+        the error shape {"detail": "not ready: the catalog did not answer", "status": "not ready",
+        "checks": {... "did not answer"}} (`READINESS`); no error detail is shown (the path is public),
+        the log has it."""
+        checks: dict[str, str] = {}
+        for name, probe in READINESS.items():
+            try:
+                probe(rt)
+                checks[name] = "ok"
+            except Exception:  # any failure means not ready; the reason goes to the log only
+                logging.getLogger("archiver.web").warning("readiness: %s did not answer", name, exc_info=True)
+                checks[name] = "did not answer"
+        down = [name for name, v in checks.items() if v != "ok"]
+        body: dict[str, Any] = {"status": "not ready" if down else "ready", "checks": checks}
+        if down:
+            body = {"detail": f"not ready: {' and '.join(f'the {n}' for n in down)} did not answer", **body}
+        return JSONResponse(body, status_code=503 if down else 200, headers={"Cache-Control": "no-store"})
 
     # Before /media/{key}: the TimeGates and TimeMaps live under /media/.
     app.include_router(answer_head(memento.router))
@@ -126,7 +150,22 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 # (/media/, /evidence/), the stylesheet, the signing keys and the liveness check. Pages and the API are
 # left out: their GETs are audited views and searches, which a HEAD must not record.
 HEAD_PREFIXES = ("/media/", "/evidence/", "/static/", "/.well-known/")
-HEAD_PATHS = frozenset({"/healthz"})
+HEAD_PATHS = frozenset({"/healthz", "/readyz"})
+# The key readiness looks up in storage (it need not exist: the store answering is what counts).
+READY_PROBE_KEY = "readyz/probe"
+
+
+def _catalog_answers(rt: Runtime) -> None:
+    rt.catalog.query("SELECT 1")
+
+
+def _storage_answers(rt: Runtime) -> None:
+    rt.store.exists(READY_PROBE_KEY)
+
+
+# Each service the app needs and how to ask it (raises what the service's client raises when it does
+# not answer): /readyz and `archiver serve`'s start both use these.
+READINESS: dict[str, Callable[[Runtime], None]] = {"catalog": _catalog_answers, "storage": _storage_answers}
 
 
 def answer_head(router: APIRouter) -> APIRouter:

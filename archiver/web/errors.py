@@ -177,7 +177,7 @@ def unavailable_reason(exc: BaseException) -> str:
 
 
 # --- JSON or a page ---------------------------------------------------------------------------------
-JSON_PATHS = frozenset({"/v1", "/metrics", "/openapi.json", "/healthz"})
+JSON_PATHS = frozenset({"/v1", "/metrics", "/openapi.json", "/healthz", "/readyz"})
 JSON_PREFIXES = ("/v1/", "/media/", "/.well-known/")
 # The error page's title for each status a page may meet (its one line is the error's detail).
 PAGE_TITLES = {400: "Bad request", 401: "Sign-in needed", 403: "Not allowed", 404: "Not found",
