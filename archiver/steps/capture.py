@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from archiver.capture.guard import normalize_url
 from archiver.capture.manifest import CAPTURED_STATUSES, STATUS_WORDS, new_capture_id
@@ -187,11 +189,38 @@ def _capture_embed(rt: Runtime, plan: Plan, item: EmbedItem, capture_id: str) ->
                        manifest_key=res.manifest_key, capture_id=res.capture_id, captured_at=captured_at,
                        error=res.error)
 
+# A stable copy's key as its public URL names it: an original by digest, or one of its serving copies.
+_OWN_COPY = re.compile(r"blobs/sha256/([0-9a-f]{2})/(\1[0-9a-f]{62})"
+                       r"|derived/([0-9a-f]{64})/[a-z0-9_-]{1,40}\.[a-z0-9]{1,8}")
+
+
+def own_copy(rt: Runtime, url: str) -> tuple[str, str] | None:
+    """(key, sha256 of the original) when `url` is one of our own stable copies (under public_base_url, its
+    path a stored ``blobs/sha256/..`` or ``derived/..`` key, no query), else None: an article submitted
+    again after archive or restore points at them, and fetching them again would archive a copy of a copy."""
+    prefix = f"{rt.store.public_base_url}/"
+    if not url.startswith(prefix) or len(url) > 2048:
+        return None
+    parts = urlsplit(url)
+    key = unquote(url[len(prefix):].split("#", 1)[0])
+    if parts.query or not (m := _OWN_COPY.fullmatch(key)) or not rt.store.exists(key):
+        return None
+    return key, m.group(2) or m.group(3)
+
+
 def _capture_image(rt: Runtime, plan: Plan, item: ImageItem) -> ImageResult:
 
     url = item.url
     same = normalize_url(url)  # spellings of one URL share one fetch
     base = {"item_id": item.item_id, "url": url, "occurrences": len(item.occurrences)}
+    own = own_copy(rt, url)
+    if own is not None:  # already archived: the result names the same copy, nothing is fetched
+        key, sha = own
+        known = rt.catalog.blob(sha) or {}
+        for occ in item.occurrences:
+            rt.catalog.record_blob_use(sha, plan.article_id, occ.start, url)
+        return ImageResult(**base, status="archived", sha256=sha, key=key, mime=known.get("mime"),
+                           stable_url=rt.store.public_url(key), error=None)
     window = rt.settings.media_dedupe_window
     # One fetch of a URL across all workers: whoever holds the lock fetches, the others reuse.
     with rt.coordinator.lock(f"url:{hashlib.sha256(same.encode()).hexdigest()}", timeout=180):
