@@ -222,6 +222,9 @@ def test_editor_restores_from_the_worklist_and_reverts(env: Env) -> None:
     worklist = health.split('id="worklist"', 1)[1].split("</section>", 1)[0]
     assert worklist.count('href="/articles/story-flow#health"') == 2 and "HTTP 404" in worklist
     assert 'action="/articles/story-flow/restore"' in worklist and "Flow story | News" in worklist
+    # The image was pointed at its stable copy when archived: dead at its origin, covered, no button.
+    assert worklist.count("<button") == 1 and 'status-restored">covered' in worklist
+    assert "1 needs a restore" in worklist
     # The JSON API counts what the page counts.
     api = editor.get("/v1/health").json()
     totals = api["totals"]
@@ -231,6 +234,7 @@ def test_editor_restores_from_the_worklist_and_reverts(env: Env) -> None:
     assert {r["article_id"] for r in api["articles"]} >= {"story-flow", "story-hi", "story-ar"}
     flow = next(r for r in api["articles"] if r["article_id"] == "story-flow")
     assert flow["dead"] == 2 and api["articles"][0]["article_id"] == "story-flow"  # most dead first
+    assert flow["needs_restore"] == 1 and totals["needs_restore"] == 1  # the image is covered
     dead_only = editor.get("/v1/health?state=dead").json()
     assert [r["article_id"] for r in dead_only["articles"]] == ["story-flow"]
 
@@ -239,6 +243,7 @@ def test_editor_restores_from_the_worklist_and_reverts(env: Env) -> None:
     image_row = page.split('id="images-h"', 1)[1].split("</tr>", 2)[1]
     assert 'status-archived">archived' in image_row and 'status-dead">dead' in image_row
     assert "HTTP 404" in image_row and "1 check</summary>" in image_row
+    assert 'status-restored">covered' in image_row and "Restore this image" not in image_row
     # The image's row: archiving already pointed it at its stable copy, so restoring it writes nothing.
     csrf = csrf_of(page)
     image_id = next(i.item_id for i in load_plan(rt, "story-flow").items if i.kind == "image")
@@ -257,9 +262,10 @@ def test_editor_restores_from_the_worklist_and_reverts(env: Env) -> None:
     page = editor.get("/articles/story-flow").text
     embed_row = page.split('id="embeds-h"', 1)[1].split("</tr>", 2)[1]
     assert 'status-restored">restored' in embed_row and "Restore this embed" not in embed_row
-    assert "Restore every dead item" in page  # the image is dead and was never restored by a restore
+    assert "Restore every dead item" not in page  # the image is dead but covered since archiving
     worklist = editor.get("/health").text.split('id="worklist"', 1)[1].split("</section>", 1)[0]
-    assert worklist.count('status-restored">restored') == 1 and worklist.count("<button") == 1
+    assert worklist.count('status-restored">restored') == 1 and worklist.count("<button") == 0
+    assert "0 need a restore" in worklist and editor.get("/v1/health").json()["totals"]["needs_restore"] == 0
     r = editor.post("/articles/story-flow/restore", data={"csrf": csrf})
     assert "Nothing to restore: 2 items already use the archived copy in version 2." in text_of(
         editor.get(r.headers["location"]).text)

@@ -22,12 +22,14 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from archiver.article.versions import RestoreError, chain_docs, map_span, versions
 from archiver.catalog.core import Catalog
 from archiver.dates import iso, utcnow
 from archiver.errors import InputError
 from archiver.health.probes import probe
 from archiver.health.state import STATES, Original, advance, new_record
-from archiver.records.plan import EmbedItem, Plan
+from archiver.records.base import RecordError
+from archiver.records.plan import EmbedItem, ImageItem, Plan
 from archiver.records.result import EmbedResult, ImageResult
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import Results, load_results
@@ -345,6 +347,55 @@ def article_listing(rt: Runtime, *, state: str | None = None, limit: int = 50,
             health[r["article_id"]][STATES[int(r["st"])]] = int(r["n"])
         rows = [{**r, "items": per[r["article_id"]], "health": health[r["article_id"]]} for r in rows]
     return rows, int(total[0]["n"]) if total else 0
+
+
+def served_from_archive(rt: Runtime, article_id: str) -> set[str]:
+    """The item ids the article's current version already serves from the archive, so restoring them
+    would write nothing: items a restore put in (the `restored` lists of the patches on the current
+    version's chain) and images whose every occurrence already names the stable copy (archiving
+    rewrote them). A dead one of these is dead at its origin but covered by the archived copy: not
+    in need of a restore. Empty when the article has no version or its records cannot be read."""
+    try:
+        history = versions(rt, check_article_id(article_id))
+        if not history:
+            return set()
+        current = history[-1]
+        docs = chain_docs(rt, history, current.version, current.source_sha256)
+        plan = load_plan(rt, article_id, current.source_sha256)
+        text = rt.store.get(current.key).decode(current.encoding or plan.encoding or "utf-8", errors="replace")
+    except (RecordError, RestoreError, ObjectNotFound, InputError, ValueError, LookupError):
+        return set()
+    covered = {i for _, doc in docs for i in (doc.get("restored") or []) if isinstance(i, str)}
+    chain = [patch for patch, _ in docs]
+    results = load_results(rt, plan)
+    for item in plan.items:
+        res = results.get(item.item_id)
+        stable = res.stable_url if isinstance(item, ImageItem) and isinstance(res, ImageResult) else None
+        if not stable or not item.occurrences:
+            continue
+        spans = [map_span(chain, occ.start, occ.end) for occ in item.occurrences]
+        if all(span is not None and text[span[0]:span[1]] in (stable, stable.replace("&", "&amp;"))
+               for span in spans):
+            covered.add(item.item_id)
+    return covered
+
+
+def needs_restore(rt: Runtime, article_ids: list[str] | None = None) -> dict[str, int]:
+    """Per article with dead items (of those in `article_ids`, or all): how many of its dead items its
+    current version does not already serve from the archive (`served_from_archive`), i.e. what a
+    restore would change. Articles with none are left out."""
+    ensure_schema(rt.catalog)
+    rows = rt.catalog.query(f"SELECT u.article_id AS article_id, u.item_id AS item_id {_DEAD}")
+    dead: dict[str, set[str]] = {}
+    for r in rows:
+        if article_ids is None or r["article_id"] in article_ids:
+            dead.setdefault(r["article_id"], set()).add(r["item_id"])
+    out = {}
+    for aid, items in dead.items():
+        n = len(items - served_from_archive(rt, aid))
+        if n:
+            out[aid] = n
+    return out
 
 
 def item_records(rt: Runtime, found: list[Original]) -> dict[str, dict[str, Any]]:

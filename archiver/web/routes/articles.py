@@ -27,7 +27,7 @@ from archiver.auth import Principal
 from archiver.capture.cards.content import edit_note, status_note
 from archiver.compliance import audit
 from archiver.errors import InputError
-from archiver.health.originals import ARTICLE_STATUSES, article_listing
+from archiver.health.originals import ARTICLE_STATUSES, article_listing, served_from_archive
 from archiver.health.state import STATES
 from archiver.records.base import RecordError
 from archiver.records.plan import EmbedItem
@@ -249,9 +249,12 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
             images.append(entry)
     history, unreadable = readable_versions(rt, article_id)
     restored = restored_in(rt, history) if not unreadable else set()
+    covered = served_from_archive(rt, article_id) if not unreadable else set()
     reverted_to = {v.version: reverted_target(rt, v) for v in history if v.reason == "revert"}
     for entry in (*embeds, *images):
         entry["restored"] = entry["item"].item_id in restored
+        # served from the archive already (restored, or rewritten to the stable copy at archiving)
+        entry["covered"] = entry["restored"] or entry["item"].item_id in covered
     dead = [e for e in (*embeds, *images) if (e["health"] or {}).get("state") == "dead"]
     notice = outcome_notice(outcome_request(request), history)  # from the session's flash, never the address
     changes = None
@@ -267,7 +270,8 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
         "url": plan.url or row.get("url") or plan.base_url, "base_url": plan.base_url,
         "versions": history, "reasons": REASON_WORDS, "reverted_to": reverted_to, "embeds": embeds, "images": images,
         "health": health, "can_edit": can_edit(principal), "result": notice, "changes": changes,
-        "unrestored_dead": sum(not e["restored"] for e in dead), "restored_dead": sum(e["restored"] for e in dead),
+        "unrestored_dead": sum(not e["covered"] for e in dead), "restored_dead": sum(e["restored"] for e in dead),
+        "covered_dead": sum(e["covered"] and not e["restored"] for e in dead),
         "history_shown": HISTORY_SHOWN, "unreadable_versions": unreadable,
     })
 

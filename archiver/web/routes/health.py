@@ -21,7 +21,15 @@ from archiver.article.versions import RestoreError
 from archiver.auth import Principal
 from archiver.errors import InputError
 from archiver.health import originals as health_originals
-from archiver.health.originals import dead_worklist, item_records, originals, overview, totals
+from archiver.health.originals import (
+    dead_worklist,
+    item_records,
+    needs_restore,
+    originals,
+    overview,
+    served_from_archive,
+    totals,
+)
 from archiver.health.restore import restore, revert
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id
@@ -74,8 +82,15 @@ def health_overview(state: str | None = Query(None, pattern="^(unchecked|live|su
                     _principal: Principal = Depends(require_role(*VIEW_ROLES))) -> dict[str, Any]:
     """Per article of the catalog, how many of its current items are in each state (never checked:
     "unchecked"), most dead first; `totals` counts items per state over every article and `articles`
-    how many articles match `state` (the /health page shows the same numbers)."""
-    return {"articles": overview(rt, state=state, limit=limit, offset=offset), "totals": totals(rt, state=state)}
+    how many articles match `state` (the /health page shows the same numbers). `needs_restore` (per
+    article and in the totals) counts the dead items a restore would change: a dead item the current
+    version already serves from the archive (restored, or an image rewritten to its stable copy at
+    archiving) is dead at its origin but covered, and not counted there."""
+    rows = overview(rt, state=state, limit=limit, offset=offset)
+    waiting = needs_restore(rt, [r["article_id"] for r in rows if r["dead"]])
+    counts = totals(rt, state=state)
+    counts["needs_restore"] = sum(needs_restore(rt).values())
+    return {"articles": [{**r, "needs_restore": waiting.get(r["article_id"], 0)} for r in rows], "totals": counts}
 
 
 @router.get("/v1/articles/{article_id}/health", tags=["health"], responses=error_responses(404))
@@ -124,7 +139,8 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
     "unchecked", so an article is listed from the moment it is archived), worst first, OVERVIEW_PAGE a
     page (`page`; with `state`, only articles having an item in it); the totals per state; and the
     worklist of dead items across articles, dead longest first (`dead_page`), each with a Restore
-    button for editors unless the article's current version already has it restored. An unknown `state`
+    button for editors unless the article's current version already serves it from the archive
+    (restored, or an image archiving pointed at its stable copy: "covered by the archived copy"). An unknown `state`
     is a 400 page listing the states."""
     state = pages.check_choice("state", state, _WORST)
     rows = overview(rt, state=state, limit=OVERVIEW_PAGE, offset=(page - 1) * OVERVIEW_PAGE)
@@ -133,7 +149,9 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
     readable = {aid: articles.readable_versions(rt, aid) for aid in {d["article_id"] for d in dead}}
     restored = {aid: articles.restored_in(rt, history) if not broken else set()
                 for aid, (history, broken) in readable.items()}
+    covered = {aid: served_from_archive(rt, aid) if not readable[aid][1] else set() for aid in readable}
     dead = [{**d, "restored": d["item_id"] in restored[d["article_id"]],
+             "covered": d["item_id"] in covered[d["article_id"]],
              "unreadable": readable[d["article_id"]][1]} for d in dead]
     pages_n = max(1, -(-counts["articles"] // OVERVIEW_PAGE))
     dead_pages = max(1, -(-dead_total // WORKLIST_PAGE))
@@ -144,7 +162,8 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
 
     return pages.render(request, "health.html", {
         "rows": rows, "state": state or "", "states": ("dead", "suspect", "live", "unchecked"), "totals": counts,
-        "dead": dead, "dead_total": dead_total, "can_edit": articles.can_edit(principal),
+        "dead": dead, "dead_total": dead_total,
+        "needs_restore": sum(needs_restore(rt).values()), "can_edit": articles.can_edit(principal),
         "page": page, "pages": pages_n, "dead_page": dead_page, "dead_pages": dead_pages,
         "prev_url": link(page=page - 1) if page > 1 else None,
         "next_url": link(page=page + 1) if page < pages_n else None,
