@@ -246,3 +246,29 @@ def test_the_editors_restore_button_says_a_taken_down_post_was_not_restored(
     assert "Nothing restored. 1 item taken down by compliance: not restored" in shown
     assert 'class="archiver-card' not in current(rt)  # the publisher's embed is left as it was
     rt.close()
+
+
+QUOTED = TweetFixture(id="1945048830047662011", handle="sealed", name="Sealed Source", lang="en",
+                      text="the quoted words a court sealed")
+QUOTING = TweetFixture(id="1945048830047662012", handle="desk", name="News Desk", lang="en",
+                       text="Our desk comments on this", quoted_id=QUOTED.id)
+
+
+def test_a_quoted_posts_takedown_takes_its_words_out_of_the_quoting_card(tmp_settings: Callable[..., Settings]
+                                                                         ) -> None:
+    with FixtureOrigin(tweets=[QUOTED, QUOTING]) as o:
+        rt = setup(tmp_settings, o, QUOTING)
+        item_id, _ = embed_result(rt)
+        assert restore(rt, "story", item_ids=[item_id])["new_version"]
+        assert QUOTED.text in current(rt) and QUOTING.text in current(rt)
+        state = takedown_post(rt, None, "twitter", QUOTED.id, on=True, reason="sealed by the court")
+        assert state["withheld"] == ["story"] and versions(rt, "story")[-1].reason == "takedown"
+        text = current(rt)
+        assert QUOTED.text not in text and QUOTED.name not in text and QUOTING.text in text
+        assert WITHHELD_NOTICE in text
+        assert takedown_post(rt, None, "twitter", QUOTED.id, on=True, reason="sealed by the court")["withheld"] == []
+        # a restore while it is down writes the quoting card without the quoted words
+        assert restore(rt, "story", item_ids=[item_id])["new_version"] is False
+        assert takedown_post(rt, None, "twitter", QUOTED.id, on=False)["restore_again"] == ["story"]
+        assert restore(rt, "story", item_ids=[item_id])["new_version"] and QUOTED.text in current(rt)
+        rt.close()

@@ -32,6 +32,7 @@ from archiver.article.versions import (
 from archiver.auth import Principal
 from archiver.capture.cards.html_card import card_frame
 from archiver.capture.cards.inline import (
+    WITHHELD_NOTICE,
     InlineCard,
     gone_note,
     inline_card_html,
@@ -42,7 +43,7 @@ from archiver.capture.cards.inline import (
 from archiver.capture.manifest import CAPTURED_STATUSES, GONE_STATUSES
 from archiver.compliance import audit
 from archiver.compliance.holds import ensure_schema as ensure_compliance_schema
-from archiver.compliance.holds import hidden_reason, set_takedown
+from archiver.compliance.holds import hidden_reason, manifests, set_takedown
 from archiver.errors import ArchiverError, InputError
 from archiver.health.callback import notify_cms
 from archiver.health.originals import dead_among, ensure_schema, load_record, originals_of, url_sha256
@@ -271,10 +272,15 @@ def articles_of_post(rt: Runtime, provider: str, post_id: str) -> list[str]:
     return [r["article_id"] for r in rows]
 
 
-def _card_spans(rt: Runtime, article_id: str, provider: str, post_id: str
-                ) -> tuple[list[Version], Any, str, str, list[tuple[str, int, int]]]:
-    """(history, plan, encoding, current text, [(item_id, start, end)]) of every span of the current version
-    where restore wrote a card of the post. Call under the article's restore lock."""
+# An inline card restore wrote (not a frame, not the withheld notice): what a quoted post's takedown re-renders.
+_INLINE_CARD = re.compile(r'\s*<blockquote class="archiver-card"')
+
+
+def _card_spans(rt: Runtime, article_id: str, posts: set[tuple[str, str]]
+                ) -> tuple[list[Version], Any, str, str, list[tuple[str, EmbedResult, int, int]]]:
+    """(history, plan, encoding, current text, [(item_id, result, start, end)]) of every span of the current
+    version where restore wrote a card of one of `posts` ((provider, post_id) pairs). Call under the
+    article's restore lock."""
     history = _history(rt, article_id)
     current = history[-1]
     plan = load_plan(rt, article_id, current.source_sha256)
@@ -286,67 +292,98 @@ def _card_spans(rt: Runtime, article_id: str, provider: str, post_id: str
     for item in plan.items:
         res = results.get(item.item_id)
         if not (isinstance(item, EmbedItem) and isinstance(res, EmbedResult)
-                and (res.provider, res.post_id) == (provider, post_id)):
+                and (res.provider or "", res.post_id or "") in posts):
             continue
         for occ in item.occurrences:
             span = map_span(chain, occ.start, occ.end)
             if span is not None and _RESTORED_CARD.match(text, span[0], span[1]):
-                spans.append((item.item_id, span[0], span[1]))
+                spans.append((item.item_id, res, span[0], span[1]))
     return history, plan, encoding, text, spans
+
+
+def quoting_posts(rt: Runtime, provider: str, post_id: str) -> set[tuple[str, str]]:
+    """The posts whose captures quote or reply to this post (its manifests' ``referenced_by``, but edits),
+    as (provider, post_id): their inline cards carry this post's words."""
+    ids = {ref.get("capture_id") for _, doc in manifests(rt, provider, post_id)
+           for ref in (doc.get("referenced_by") or [])[:100]
+           if isinstance(ref, dict) and ref.get("relation") != "latest_edit"}
+    out = set()
+    for cid in sorted(i for i in ids if isinstance(i, str))[:1000]:
+        for row in rt.catalog.query("SELECT provider, post_id FROM captures WHERE capture_id = ?", [cid]):
+            if (row["provider"], row["post_id"]) != (provider, post_id):
+                out.add((row["provider"], row["post_id"]))
+    return out
 
 
 def withhold(rt: Runtime, provider: str, post_id: str, *, principal: Principal | None = None
              ) -> list[dict[str, Any]]:
     """After a takedown of the post: in every article where restore wrote the post's card (inline or
     frame), replace it by the withheld notice card (``inline.withheld_card_html``: no words, media, names
-    or link) as a new version with reason "takedown", under the article's restore lock, audited
-    ("withhold") and told to the CMS as restore does. Idempotent: an article already showing the notice
-    gets no version. Returns one report per article changed ({"article_id", "current", "version",
-    "new_version", "items", "callback"}). An article that cannot be read is logged and left out."""
+    or link), and render again the inline cards of posts that quote or reply to it (the quoted words
+    become the notice), as a new version with reason "takedown", under the article's restore lock,
+    audited ("withhold") and told to the CMS as restore does. Idempotent: an article already showing
+    the notice gets no version. Returns one report per article changed ({"article_id", "current",
+    "version", "new_version", "items", "callback"}). An article that cannot be read is logged and left out."""
+    target = (provider, post_id)
+    quoting = quoting_posts(rt, provider, post_id)
+    articles = sorted({a for p in {target, *quoting} for a in articles_of_post(rt, *p)})
     done = []
-    notice = withheld_card_html()
-    for article_id in articles_of_post(rt, provider, post_id):
+    for article_id in articles:
         try:
             with rt.coordinator.lock(f"restore:{article_id}", timeout=120):
-                history, plan, encoding, text, spans = _card_spans(rt, article_id, provider, post_id)
-                new_markup = encodable(notice, encoding)
-                reps = [Replacement(a, b, new_markup) for _, a, b in spans if text[a:b] != new_markup]
+                history, plan, encoding, text, spans = _card_spans(rt, article_id, {target, *quoting})
+                amp = is_amp(text)
+                reps, items = [], set()
+                for item_id, res, a, b in spans:
+                    if (res.provider, res.post_id) == target:
+                        new_markup = withheld_card_html()
+                    elif _INLINE_CARD.match(text, a, b) and not is_taken_down(rt, res.provider, res.post_id):
+                        new_markup = inline_markup(rt, res, html_context=True, amp=amp)
+                    else:
+                        continue
+                    new_markup = encodable(xml_safe(new_markup), encoding)
+                    if text[a:b] != new_markup:
+                        reps.append(Replacement(a, b, new_markup))
+                        items.add(item_id)
                 if not reps:
                     continue
                 new_text, patch = splice(text, reps)
                 current = history[-1]
                 base = {"kind": "version", "version": current.version, "sha256": current.sha256,
                         "key": current.key}
-                items = sorted({i for i, a, b in spans if text[a:b] != new_markup})
                 version = write_version(
                     rt, article_id, new_text.encode(encoding), reason="takedown", source_sha256=plan.source_sha256,
-                    encoding=encoding, patch_doc={"base": base, **patch.to_json(), "withheld": items,
+                    encoding=encoding, patch_doc={"base": base, **patch.to_json(), "withheld": sorted(items),
                                                   "post": f"{provider}/{post_id}"},
                     unless_current=False, expected_current=current.version, history=history).version
         except (ArchiverError, ObjectNotFound, ValueError, PatchError) as exc:
             log.warning("withholding %s/%s in %s failed: %s", provider, post_id, article_id, exc)
             continue
         report = {"article_id": article_id, "current": version.version, "version": version_entry(rt, version),
-                  "new_version": True, "items": items}
+                  "new_version": True, "items": sorted(items)}
         report["callback"] = notify_cms(rt, "takedown", report)
         _audit(rt, principal, "withhold", article_id, {"version": version.version, "post": f"{provider}/{post_id}",
-                                                      "items": items, "callback": report["callback"]}, len(items))
+                                                      "items": sorted(items), "callback": report["callback"]},
+               len(items))
         done.append(report)
     return done
 
 
 def withheld_in(rt: Runtime, provider: str, post_id: str) -> list[str]:
-    """The articles whose current version shows the withheld notice card where the post's card was: once
-    its takedown is lifted, an editor may restore the post there again (nothing re-inserts its words
-    automatically). Sorted article ids; an article that cannot be read is left out."""
+    """The articles whose current version shows the withheld notice where the post's card was, or inside
+    the card of a post quoting it: once its takedown is lifted, an editor may restore there again (nothing
+    re-inserts its words automatically). Sorted article ids; an article that cannot be read is left out."""
+    target = (provider, post_id)
+    quoting = quoting_posts(rt, provider, post_id)
     notice = withheld_card_html()
     out = []
-    for article_id in articles_of_post(rt, provider, post_id):
+    for article_id in sorted({a for p in {target, *quoting} for a in articles_of_post(rt, *p)}):
         try:
-            _, _, encoding, text, spans = _card_spans(rt, article_id, provider, post_id)
+            _, _, encoding, text, spans = _card_spans(rt, article_id, {target, *quoting})
         except (ArchiverError, ObjectNotFound, ValueError):
             continue
-        if any(text[a:b] == encodable(notice, encoding) for _, a, b in spans):
+        if any(text[a:b] == encodable(notice, encoding) if (res.provider, res.post_id) == target
+               else WITHHELD_NOTICE in text[a:b] for _, res, a, b in spans):
             out.append(article_id)
     return out
 
