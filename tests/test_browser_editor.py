@@ -123,6 +123,12 @@ def test_editor_restores_a_dead_embed_from_the_worklist_then_reverts(
     assert "archiver-card" in result.inner_text() and TWEET_TEXT in result.inner_text()  # the inline card, added
     visit(page, tmp_path, "e05-restored")
     kit.shot(result, "e06-restored-changes", tmp_path)
+    # The card as readers will see it: rendered on the page, its author isolated, its photo-less text there.
+    card = page.locator("#cards .card-preview blockquote.archiver-card")
+    assert card.count() == 1 and TWEET_TEXT in card.inner_text() and card.locator("bdi").count() >= 1
+    assert card.locator("script, iframe, [onerror], [onload], [style]").count() == 0
+    card.scroll_into_view_if_needed()
+    kit.shot(card, "e06b-card-preview", tmp_path)
 
     # The whole diff of version 2, and the version's own text with the card in the article's markup.
     page.get_by_role("link", name="What changed in version 2").click()
@@ -143,6 +149,7 @@ def test_editor_restores_a_dead_embed_from_the_worklist_then_reverts(
     page.get_by_role("button", name="Revert to v1").click()
     page.wait_for_load_state()
     assert page.locator("#result-text").inner_text() == "Reverted to version 1: version 3 written."
+    assert page.locator("#cards").count() == 0  # reverted: no restored card left to preview
     visit(page, tmp_path, "e08-reverted")
     assert page.request.get(f"{base}/articles/story-meet/versions/3").text() == \
         page.request.get(f"{base}/articles/story-meet/versions/1").text()

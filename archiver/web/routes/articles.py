@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 
 from archiver.article.versions import RestoreError, chain_docs
 from archiver.auth import Principal
@@ -28,6 +29,7 @@ from archiver.capture.cards.content import edit_note, status_note
 from archiver.compliance import audit
 from archiver.errors import InputError
 from archiver.health.originals import ARTICLE_STATUSES, article_listing, served_from_archive
+from archiver.health.restore import inline_markup
 from archiver.health.state import STATES
 from archiver.records.base import RecordError
 from archiver.records.plan import EmbedItem
@@ -154,6 +156,19 @@ def reverted_target(rt: Runtime, version: Version) -> int | None:
     return target if isinstance(target, int) and not isinstance(target, bool) else None
 
 
+def card_preview(rt: Runtime, result: Any) -> Markup | None:
+    """The inline static card of a restored embed as the article's readers see it, made by the code a
+    restore writes it with (health.restore.inline_markup: inert HTML, every value escaped, photos at
+    their public stable copies), for the editor to look at; None when the item has no capture or its
+    manifest cannot be read. The article page shows it under the page's own CSP (no script at all)."""
+    if not isinstance(result, EmbedResult) or not result.manifest_key:
+        return None
+    try:
+        return Markup(inline_markup(rt, result, html_context=True, amp=False))  # noqa: S704 - our own escaped card
+    except (RestoreError, ObjectNotFound, ValueError, InputError):
+        return None
+
+
 def stable_copy(rt: Runtime, manifest_key: Any) -> dict[str, Any]:
     """Where an embed's stable copy is: {"page_key", "stable_url", "manifest_key"}. The capture's human
     page (posts/…/<capture_id>.html, what the article's data-versionurl names) when it is stored, with
@@ -255,6 +270,8 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
         entry["restored"] = entry["item"].item_id in restored
         # served from the archive already (restored, or rewritten to the stable copy at archiving)
         entry["covered"] = entry["restored"] or entry["item"].item_id in covered
+    for entry in embeds:
+        entry["preview"] = card_preview(rt, entry["result"]) if entry["restored"] else None
     dead = [e for e in (*embeds, *images) if (e["health"] or {}).get("state") == "dead"]
     notice = outcome_notice(outcome_request(request), history)  # from the session's flash, never the address
     changes = None

@@ -257,7 +257,22 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     context.setdefault("nav", nav_for(context["principal"], request.url.path))
     context.setdefault("can_comply", may(context["principal"], COMPLIANCE_ROLES))
     context.setdefault("notice", NOTICES.get(flash_of(request).get("done", "")))
-    return templates.TemplateResponse(request, name, context, status_code=status_code, headers=PAGE_HEADERS)
+    headers = PAGE_HEADERS
+    media_origin = _origin(getattr(runtime.store, "public_base_url", None)) if runtime is not None else None
+    if media_origin:  # the inline card's photos are the public stable copies, wherever they are served
+        headers = {**PAGE_HEADERS, "Content-Security-Policy": PAGE_HEADERS["Content-Security-Policy"].replace(
+            "img-src 'self';", f"img-src 'self' {media_origin};")}
+    return templates.TemplateResponse(request, name, context, status_code=status_code, headers=headers)
+
+
+def _origin(url: Any) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL without anything a CSP source would misread; else None."""
+    if not isinstance(url, str):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not re.fullmatch(r"[A-Za-z0-9.\[\]:-]{1,260}", parts.netloc or ""):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 # The one-line notices a page shows after a form's action redirected back to it (`?done=<code>`): fixed
