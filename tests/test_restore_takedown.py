@@ -185,6 +185,11 @@ def test_hold_and_takedown_reasons_and_no_ops(tmp_settings: Callable[..., Settin
             assert r.status_code == 200 and r.json()["changed"] is False and r.json()["outcome"] == line
         actions = [e["action"] for e in audit.list_events(a.rt)][:2]
         assert actions == ["noop", "noop"]
+        # a reason stored before the rule (bidi override, NUL) is shown without them
+        a.rt.catalog.execute("UPDATE post_compliance SET state = ? WHERE post_id = ?",
+                             [json.dumps({"hold": {"reason": "old\u202e case\x00 1"}, "takedown": None}), TWEET])
+        shown = a.call("compliance", "GET", post).json()["compliance"]["hold"]["reason"]
+        assert shown == "old case 1"
 
         # The API's restore answer carries no server path (the object key names the version).
         rep = a.call("editor", "POST", f"/v1/articles/{ARTICLE_ID}/restore", json={}).json()

@@ -134,7 +134,11 @@ def post_state(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
     ensure_schema(rt.catalog)
     rows = rt.catalog.query("SELECT state FROM post_compliance WHERE provider = ? AND post_id = ?",
                             [provider, post_id])
-    return json.loads(rows[0]["state"]) if rows else {"hold": None, "takedown": None}
+    state = json.loads(rows[0]["state"]) if rows else {"hold": None, "takedown": None}
+    for part in ("hold", "takedown"):  # a reason stored before the reason rule is shown by it
+        if isinstance(state.get(part), dict) and isinstance(state[part].get("reason"), str):
+            state[part]["reason"] = shown_reason(state[part]["reason"])
+    return state
 
 def _hidden_keys(rt: Runtime, provider: str, post_id: str) -> list[str]:
     docs = [d for _, d in manifests(rt, provider, post_id)]
@@ -171,14 +175,21 @@ def _by(principal: Principal | None) -> dict[str, Any]:
 MAX_REASON = 1000  # characters of a reason, once cleaned
 
 
+def shown_reason(reason: str | None) -> str:
+    """A reason without control, format (bidi controls, zero-width characters), surrogate, private-use or
+    unassigned characters, its whitespace folded into single spaces: how a reason is stored, and how one
+    stored before this rule is shown (``post_state``, ``hidden_reason``)."""
+    kept = "".join(c for c in (reason or "") if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+                   or c in "\t\n\r")
+    return " ".join(kept.split())
+
+
 def clean_reason(reason: str | None) -> str:
     """A hold's or takedown's reason as stored and shown: control and format characters removed (so bidi
     controls such as U+202E cannot reorder what follows, nor NUL or U+200B hide in it), every run of
     whitespace one space, trimmed. InputError (one line) when what is left has no visible character (a
     letter, digit, punctuation mark or symbol) or is over MAX_REASON characters."""
-    kept = "".join(c for c in (reason or "") if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn")
-                   or c in "\t\n\r")
-    text = " ".join(kept.split())
+    text = shown_reason(reason)
     if not any(unicodedata.category(c)[0] in "LNPS" for c in text):
         raise InputError("a reason is required: say why (a case number, a request, a court order) "
                          "in visible characters")
@@ -268,7 +279,7 @@ def hidden_reason(rt: Runtime, key: str) -> str | None:
     marks = ", ".join("?" for _ in candidates)
     rows = rt.catalog.query(f"SELECT reason FROM takedown_keys WHERE key IN ({marks}) LIMIT 1",  # noqa: S608
                             candidates)
-    return rows[0]["reason"] if rows else None
+    return shown_reason(rows[0]["reason"]) or "taken down" if rows else None
 
 def reindex(rt: Runtime) -> int:
     """Rebuild post_compliance and takedown_keys from the stored states; returns how many."""
