@@ -61,7 +61,8 @@ EDIT_ROLES = ("editor",)
 LIST_PAGE = 50
 HISTORY_SHOWN = 10  # checks of one original shown on the article page, newest first
 REASON_WORDS = {"archive": "archived", "retry": "captured again", "restore": "restored dead items",
-                "auto-restore": "restored dead items (automatically)", "revert": "reverted"}
+                "auto-restore": "restored dead items (automatically)", "revert": "reverted",
+                "takedown": "withheld a post compliance took down"}
 
 
 def can_edit(principal: Principal | None) -> bool:
