@@ -245,3 +245,30 @@ def test_a_config_file_that_is_not_utf8_is_a_configuration_error(tmp_path: Path)
     out = run(["search", "x"], env_of(tmp_path, ARCHIVER_CONFIG_FILE=str(bad)))
     assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr
     assert "not a UTF-8 TOML file" in out.stderr and "internal error" not in out.stderr
+
+
+# --- the same shape as the API ------------------------------------------------------------------------------
+def test_search_json_is_the_apis_answer(hostile: Path) -> None:
+    """`archiver search --json` and GET /v1/search are built by one function: on the same data and query
+    they answer the same object (limit, offset, total_exact, each hit's compliance state)."""
+    from fastapi.testclient import TestClient
+
+    from archiver.auth import create_token
+    from archiver.config.settings import load_settings
+    from archiver.runtime import Runtime
+    from archiver.web.app import create_app
+
+    env = env_of(hostile)
+    assert run(["hold", POST, "--reason", "shape test"], env).returncode == 0  # a compliance state to show
+    settings = load_settings(env={"ARCHIVER_HOME": str(hostile / "home")})
+    for cli_args, params in ((["hello", "--limit", "5"], {"q": "hello", "limit": 5}),
+                             (["--provider", "twitter", "--offset", "1"], {"provider": "twitter", "offset": 1})):
+        cli = json.loads(run(["search", *cli_args, "--json"], env).stdout)
+        with Runtime.from_settings(settings) as rt, TestClient(create_app(settings, rt)) as client:
+            token = create_token(rt.catalog, "compliance", "shape")
+            api = client.get("/v1/search", params=params, headers={"Authorization": f"Bearer {token}"}).json()
+        assert cli == api, (cli_args, sorted(cli), sorted(api))
+        assert {"total", "total_exact", "limit", "offset", "hits"} == set(cli)
+    held = json.loads(run(["search", "hello", "--json"], env).stdout)["hits"]
+    assert [h["compliance"]["hold"]["reason"] for h in held if h["post_id"] == "2001"] == ["shape test"]
+    assert run(["release", POST], env).returncode == 0

@@ -112,7 +112,8 @@ def test_the_public_spellings_stay(faces: Faces) -> None:
 
 @pytest.mark.parametrize(("filters", "cli_says", "page_says"), [
     ({"posted_since": "yesterday"}, "--since: 'yesterday' is not a date", "posted from: &#39;yesterday&#39; is not"),
-    ({"q": "x" * 501}, "query: String should have at most 500 characters", "words: String should have at most 500"),
+    ({"q": "x" * 501}, "query: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…' is 501 characters long; a query may have at "
+                       "most 500 characters", "words: &#39;xxxxxxxxxx"),
     ({"status": "gone"}, "--status: expected one of archived", "status: expected one of archived"),
 ])
 def test_a_bad_value_is_one_clear_error_on_every_face(faces: Faces, filters: dict[str, Any], cli_says: str,

@@ -37,7 +37,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from archiver.catalog.syntax import SYNTAX_HELP, parse_search
+from archiver.catalog.syntax import SYNTAX_HELP, parse_search, shown
 from archiver.errors import InputError
 from archiver.providers.base import EMBED_STATUSES
 from archiver.storage.layout import PROVIDER_RE
@@ -45,6 +45,7 @@ from archiver.storage.layout import PROVIDER_RE
 # A date (the whole day) or an ISO 8601 timestamp (UTC unless it names an offset).
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 MAX_LIMIT = 1000
+MAX_QUERY = 500  # characters of `q`
 DEFAULT_DISTANCE = 8
 _DATE = re.compile(DATE_PATTERN)
 
@@ -100,7 +101,11 @@ def _listed(value: Any) -> Any:
 
 
 def _words(value: str) -> str:
-    """`q` as given, once it parses (archiver/catalog/syntax.py); the parser's one line otherwise."""
+    """`q` as given, once it parses (archiver/catalog/syntax.py); the parser's one line otherwise (a
+    query over MAX_QUERY characters too, quoted cut, so every face says the same line)."""
+    if len(value) > MAX_QUERY:
+        raise ValueError(f"{shown(value)} is {len(value):,} characters long; a query may have at most "
+                         f"{MAX_QUERY} characters")
     try:
         parse_search(value)
     except InputError as exc:
@@ -109,7 +114,7 @@ def _words(value: str) -> str:
 
 
 SORTS = ("relevance", "posted", "captured")
-__all__ = ["SORTS", "SYNTAX_HELP", "SearchQuery", "flag", "is_list", "problems"]
+__all__ = ["SORTS", "SYNTAX_HELP", "SearchQuery", "flag", "is_list", "plain_message", "problems"]
 
 Status = Annotated[str, AfterValidator(_status), WithJsonSchema({"type": "string", "enum": list(EMBED_STATUSES)})]
 Sha256 = _hex(64, "a SHA-256")
@@ -129,7 +134,7 @@ class SearchQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    q: Annotated[str, Field(max_length=500, title="Words",
+    q: Annotated[str, Field(json_schema_extra={"maxLength": MAX_QUERY}, title="Words",
                             description='words, "phrases", -exclude, OR, prefix*, from:handle, provider:, '
                                         'lang:, status: (see the search syntax); empty: every post'),
                  AfterValidator(_words), Flag("query", positional=True)] = ""
@@ -203,15 +208,36 @@ def is_list(name: str) -> bool:
     return any(get_origin(k) is list for k in kinds)
 
 
+def plain_message(err: Mapping[str, Any]) -> str:
+    """A pydantic error (one of ValidationError.errors()) in plain words: a value_error's own message
+    (without pydantic's "Value error, " prefix), a number out of range as "must be at least 1", a choice as
+    "expected one of relevance, posted or captured", a number that is not one as "expected a whole
+    number", quoting what was given (cut, control characters dropped: `shown`); else pydantic's message."""
+    kind, ctx = err.get("type"), err.get("ctx") or {}
+    given = err.get("input")
+    if kind == "value_error" and ctx.get("error"):
+        return str(ctx["error"])
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = {"greater_than_equal": ("at least", "ge"), "less_than_equal": ("at most", "le"),
+                 "greater_than": ("more than", "gt"), "less_than": ("less than", "lt")}[kind]
+        return f"must be {bound[0]} {ctx.get(bound[1])}, not {shown(str(given))}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"expected a whole number, not {shown(str(given))}"
+    if kind == "literal_error":
+        choices = str(ctx.get("expected", "")).replace("'", "")
+        return f"expected one of {choices}, not {shown(str(given))}"
+    return str(err.get("msg") or "").removeprefix("Value error, ")
+
+
 def problems(exc: ValidationError, spell: Callable[[str], str] | None = None) -> list[str]:
-    """One `name: what is wrong` line per error of `exc`, the name given by `spell(field name)`."""
+    """One `name: what is wrong` line per error of `exc` (`plain_message`), the name given by
+    `spell(field name)`."""
     by_alias = {f.alias: name for name, f in SearchQuery.model_fields.items() if f.alias}
     out = []
     for err in exc.errors():
         loc = str(err["loc"][0]) if err["loc"] else ""
         name = by_alias.get(loc, loc)
-        ctx_error = (err.get("ctx") or {}).get("error")
-        message = str(ctx_error) if err["type"] == "value_error" and ctx_error else err["msg"]
+        message = plain_message(err)
         label = spell(name) if spell and name in SearchQuery.model_fields else name
         out.append(f"{label}: {message}" if label else message)
     return list(dict.fromkeys(out))

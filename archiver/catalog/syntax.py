@@ -16,6 +16,7 @@ from typing import Union
 
 from archiver.catalog.text import Clause, handle_norm, tokenize, whole_char
 from archiver.errors import InputError
+from archiver.providers import registry
 from archiver.providers.base import EMBED_STATUSES
 from archiver.storage.layout import PROVIDER_RE
 
@@ -36,10 +37,10 @@ Search syntax (the same in `archiver search`, GET /v1/search `q` and the search 
   prefix*         words starting with "prefix" (at least 2 characters before the *);
                   "a phras"* ends a phrase with a prefix
   -word  -"a phrase"  leave out posts that have it
-  a OR b          either (OR in capitals; a lower-case "or" is a word)
+  a OR b          either (OR in capitals; a lower-case "or" is a word); a AND b is a b
   ( )             group: a (b OR c) -(d e)
   from:handle  @handle    posts by this account (with or without @)
-  provider:twitter        posts from this provider
+  provider:twitter        posts from this provider (any case; an unknown one is an error)
   lang:hi                 posts in this language (hi also matches hi-IN)
   status:deleted          posts whose latest capture has this status
 
@@ -51,6 +52,9 @@ as its own field (--handle, --provider, --status) must both hold, so two differe
 match nothing.
 A query needs something to match: a word, a phrase, a prefix or a filter; exclusions alone are
 refused. An empty query lists every post. At most 16 terms and 500 characters.
+Refused with one line rather than read some other way: a '*' that does not end a word (*modi,
+modi*rally), a word right before '(' (NEAR(a b): there are no functions), NOT (use -word), an
+unknown filter or provider. Quote anything to search it as words.
 Sort: relevance (the default when there are words), posted (newest posted first) or
 captured (newest archived first; the default without words).
 """
@@ -175,6 +179,11 @@ def _lex(q: str) -> list[_Tok]:
         word = q[i:j]
         typed = q[start:j]
         i = j
+        if j < n and q[j] == "(":
+            raise InputError(f"{shown(typed + '(')}: a word right before '(' is not search syntax (there is no "
+                             "NEAR or other function); put a space before '(' to group, or quote the words")
+        if word == "NOT" and not neg:
+            raise InputError("NOT is not an operator here: put '-' right before what to leave out (-word)")
         if word in ("OR", "AND") and not neg:
             toks.append(_Tok(word, word))
             continue
@@ -295,9 +304,11 @@ class _Parser:
                                  f"at most {MAX_HANDLE})")
             self.filters["from"].append(handle)
         elif tok.field == "provider":
-            if not PROVIDER_RE.fullmatch(value):
-                raise InputError(f"{shown(typed)}: expected a provider name such as twitter or instagram")
-            self.filters["provider"].append(value)
+            name = value.lower()
+            known = registry.names()
+            if not PROVIDER_RE.fullmatch(name) or name not in known:
+                raise InputError(f"{shown(typed)}: unknown provider {shown(value)}: one of {', '.join(known)}")
+            self.filters["provider"].append(name)
         elif tok.field == "lang":
             lang = value.lower()
             if not (2 <= len(lang) <= 35 and set(lang) <= _LANG_CHARS and lang[0].isalpha()):
@@ -313,8 +324,9 @@ class _Parser:
         raw = tok.text
         star = tok.star
         if tok.kind == "word":
-            if raw.strip("*") == "":
-                raise InputError(f"{shown(raw)}: a '*' ends a word to make it a prefix (prefix*)")
+            if raw.strip("*") == "" or "*" in raw.rstrip("*") or raw.endswith("**"):
+                raise InputError(f"{shown(raw)}: a '*' only ends a word, once, to make it a prefix (prefix*); "
+                                 "quote the word to search it as typed")
             star = raw.endswith("*")
         toks = tokenize(raw)
         if not toks:
@@ -367,3 +379,11 @@ def parse_search(q: str) -> Parsed:
     for part in parts:
         _check(part.node if isinstance(part, Not) else part)
     return result
+
+
+def selects_something(q: str) -> bool:
+    """Whether `q` narrows the posts down (for an export, where an empty query would mean every post):
+    False for an empty or blank `q`; True when it parses, which means it has something to match (a word,
+    phrase, prefix, or a filter alone: `from:ANI` is a legitimate selection); InputError (parse_search's
+    line) when it does not parse."""
+    return bool(q.strip()) and parse_search(q) != Parsed()

@@ -19,7 +19,7 @@ from typing import Any
 from archiver.auth import create_token
 from archiver.catalog.backend import open_catalog
 from archiver.catalog.query import MAX_LIMIT, SearchQuery
-from archiver.catalog.text import parse_query
+from archiver.catalog.syntax import selects_something
 from archiver.cli.kinds import shown
 from archiver.cli.output import cli_principal, copy_to_stdout, os_user, print_json
 from archiver.compliance import audit
@@ -85,9 +85,13 @@ def _posts_of(args: argparse.Namespace, settings: Settings) -> tuple[list[tuple[
         provider, _, post_id = ref.partition("/")
         posts.append(check_post(provider, post_id))
     query: dict[str, Any] = {"posts": list(args.post)}
-    if args.query is not None and not parse_query(args.query):
-        raise InputError(f"--query {one_line(args.query, 80)!r} searches nothing: give words, \"phrases\" or "
-                         "prefix* (to export everything, name the posts)")
+    try:
+        selects = args.query is None or selects_something(args.query)
+    except InputError as exc:
+        raise InputError(f"--query searches nothing: {exc}") from None
+    if not selects:
+        raise InputError("--query '' searches nothing: give words, \"phrases\", prefix* or a filter such as "
+                         "from:handle (to export everything, name the posts)")
     if args.article is not None or args.query is not None:
         given = {"q": args.query or "", "article_id": args.article, "limit": MAX_LIMIT}
         search = SearchQuery.parse({k: v for k, v in given.items() if v is not None},
@@ -119,7 +123,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     stderr, that it is not signed when the archive has no key; returns 0. The bundle is written to a
     temporary file in the target's directory and renamed over the target, so a failed export leaves
     nothing behind. InputError for a malformed or unknown post, nothing to export, a query that
-    searches nothing, too many posts, or a target that is not a regular file (`_check_output`).
+    searches nothing (empty; one that does not parse is the parser's line; a filter alone, `from:ANI`,
+    is a selection: `selects_something`), too many posts, or a target that is not a regular file (`_check_output`).
     `--json` indents the summary (without it, it is one line of JSON)."""
     out = _check_output(args.output)
     env_user = os_user()[1]

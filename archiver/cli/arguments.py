@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from archiver.auth import ROLES
-from archiver.catalog.query import SearchQuery, flag, is_list
+from archiver.catalog.query import SYNTAX_HELP, SearchQuery, flag, is_list
 from archiver.cli.kinds import (
     article_id,
     article_source,
@@ -60,7 +60,13 @@ def articles(sub: argparse._SubParsersAction) -> None:
                     "report as `archive --json` prints it, its items as the workers stored them")
     sp.set_defaults(run="articles:cmd_submit")
 
-    sp = sub.add_parser("retry", help="capture again what failed, then rewrite")
+    sp = sub.add_parser("retry", help="capture again what failed, then rewrite",
+                        description="Capture again what did not end well (failed, unavailable, or archived with "
+                                    "parts missing), then rewrite. Images our own policy rejected (an address "
+                                    "the fetcher's guard refused, a byte, pixel, frame, time or memory limit) "
+                                    "are tried again once the settings that refused them have changed "
+                                    "(fetch_allow, max_bytes_image, ...); images rejected for what they are "
+                                    "(not an image, damaged) stay rejected.")
     sp.add_argument("article_id", type=article_id, help="the article's id (as archive or submit printed it)")
     sp.add_argument("--queue", action="store_true", help="hand the work to the Celery workers")
     sp.add_argument("--json", action="store_true", help="print the retry report as JSON (with --queue: "
@@ -214,9 +220,13 @@ def health(sub: argparse._SubParsersAction) -> None:
 
 def search(sub: argparse._SubParsersAction) -> None:
     """Add search and reindex."""
-    p = sub.add_parser("search", help="search archived posts: words, \"phrases\", prefix*, any script",
-                       description="Search archived posts (their latest capture). Words are all required; "
-                                   "\"quoted words\" must be adjacent; word* is a prefix.")
+    p = sub.add_parser("search", help="search archived posts: words, \"phrases\", -exclude, OR, prefix*, "
+                       "from:/provider:/lang:/status: filters, any script",
+                       description="Search archived posts (their latest capture) with the query language below\n"
+                                   "(the same as GET /v1/search and the search page; the README's \"Search syntax\"\n"
+                                   "has examples). Quote the query; one that starts with - goes after --:\n"
+                                   "  archiver search -- \"-rally summit\"",
+                       epilog=SYNTAX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     for name, field in SearchQuery.model_fields.items():
         spelled = flag(name)
         default = "" if field.default is None else f" (default {field.default})"

@@ -89,8 +89,11 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver retry`: capture again what did not end well (failed, unavailable, or partial: archived
     with parts missing; archiver.capture.manifest.RETRYABLE_STATUSES), here or with `--queue` on the
-    workers, completing each item's earlier capture under its capture id; returns 0. InputError for an
-    unknown article; ArchiverError when `--queue` cannot reach the broker."""
+    workers, completing each item's earlier capture under its capture id; returns 0. Images our own
+    policy rejected (the fetcher's address guard, a byte, pixel, frame, time or memory limit) are tried
+    again once the settings that refused them changed (archiver/steps/policy.py); images rejected for
+    what they are stay rejected. InputError for an unknown article; ArchiverError when `--queue` cannot
+    reach the broker."""
     if args.queue:
         with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
             n = intake.retry(args.article_id)

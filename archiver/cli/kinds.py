@@ -202,9 +202,10 @@ def post_ref(value: str) -> str:
 
 
 def provider(value: str) -> str:
-    """The name of a registered provider (twitter, instagram, ...: archiver.providers.registry); the value
-    itself. ArgumentTypeError naming the known ones otherwise."""
+    """The name of a registered provider (twitter, instagram, ...: archiver.providers.registry), in any
+    case; the name in lower case. ArgumentTypeError naming the known ones otherwise (the same line as the
+    query's provider: filter)."""
     known = registry.names()
-    if value not in known:
+    if value.lower() not in known:
         raise _bad(f"unknown provider {shown(value)}: one of {', '.join(known)}")
-    return value
+    return value.lower()

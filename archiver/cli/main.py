@@ -20,6 +20,7 @@ import errno
 import importlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -57,8 +58,14 @@ class OneLineParser(argparse.ArgumentParser):
     (archiver <command> --help)``), exit 2, the message's control characters escaped and cut to
     MAX_LINE; subparsers are of this class too."""
 
+    # Set by `main` when the command line is a search: an unknown "-word" there is a query's exclusion.
+    search_hint = False
+
     def error(self, message: str) -> NoReturn:
-        """Print `message` as one line and exit 2."""
+        """Print `message` as one line and exit 2 (for a search, an unknown ``-word`` gets the hint to put
+        ``--`` before a query that starts with ``-``)."""
+        if self.search_hint and re.search(r"unrecognized arguments:.*\s-[^-]", message):
+            message += "; put -- before a query that starts with - (archiver search -- \"-word other\")"
         line = printable(f"{self.prog}: error: {message} (see {self.prog} --help)", MAX_LINE)
         self.exit(EXIT_INPUT, line + "\n")
 
@@ -201,6 +208,7 @@ def _is_broken_pipe(exc: BaseException) -> bool:
 def run_command(args: argparse.Namespace, *, debug: bool) -> int:
     """Run the parsed command and map what it raises to the exit codes of this module's docstring,
     printing at most one line on stderr (and with `debug` the traceback of an internal error)."""
+    sqlite_backend = None  # its create_missing is turned off for this command only (main may run in-process)
     try:
         settings = load_settings()
         if needs_home(args.command, settings):
@@ -208,7 +216,8 @@ def run_command(args: argparse.Namespace, *, debug: bool) -> int:
         if args.command not in NO_HOME:
             check_locations(settings)
         if args.command in READS_ARCHIVE:
-            importlib.import_module("archiver.catalog.sqlite").SqliteBackend.create_missing = False
+            sqlite_backend = importlib.import_module("archiver.catalog.sqlite").SqliteBackend
+            sqlite_backend.create_missing = False
         code = int(command(args.run)(args, settings) or 0)
         sys.stdout.flush()
         return code
@@ -242,6 +251,9 @@ def run_command(args: argparse.Namespace, *, debug: bool) -> int:
         print(f"archiver: internal error: {error_line(f'{type(exc).__name__}: {_first_line(exc)}')} "
               "(--debug shows the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        if sqlite_backend is not None:
+            sqlite_backend.create_missing = True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     out, err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = EscapingWriter(out), EscapingWriter(err)  # type: ignore[assignment]
     try:
+        given = sys.argv[1:] if argv is None else argv
+        OneLineParser.search_hint = "search" in given[:3]
         args = build_parser().parse_args(argv)
         logging.basicConfig(level=os.environ.get("ARCHIVER_LOG_LEVEL", "WARNING").upper(),
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)

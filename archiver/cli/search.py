@@ -10,26 +10,29 @@ fit is one line on stderr and exit 2.
 from __future__ import annotations
 
 import argparse
-from contextlib import closing
 
-from archiver.catalog.backend import open_catalog
 from archiver.catalog.query import SearchQuery, flag
 from archiver.cli.output import print_json
+from archiver.compliance.answers import search_answer
 from archiver.config.settings import Settings
+from archiver.runtime import Runtime
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    """`archiver search`: print the hits (one line each, or `--json`); returns 0. A value that does not fit
-    the SearchQuery field raises InputError (exit 2)."""
+    """`archiver search`: print the hits (one line each, or `--json`: GET /v1/search's answer, built by the
+    same function, archiver.compliance.answers.search_answer: {"total", "total_exact", "limit",
+    "offset", "hits": [... each with its "compliance" state]}); returns 0. A value that does not fit the
+    SearchQuery field raises InputError (exit 2)."""
     given = {name: getattr(args, name) for name in SearchQuery.model_fields if hasattr(args, name)}
     query = SearchQuery.parse(given, spell=lambda name: flag(name).name)
-    with closing(open_catalog(settings.catalog_url)) as catalog:
-        res = catalog.search(query)
+    with Runtime.from_settings(settings) as rt:
+        answer = search_answer(rt, query)
     if args.json:
-        print_json(res.to_json())
+        print_json(answer)
         return 0
-    print(f"{res.total} post{'s' if res.total != 1 else ''}")
-    for h in res.hits:
+    total = answer["total"]
+    print(f"{total}{'' if answer['total_exact'] else '+'} post{'s' if total != 1 else ''}")
+    for h in answer["hits"]:
         who = f"@{h['handle']}" if h["handle"] else (h["author"] or "?")
         text = " ".join((h["text"] or "").split())
         print(f"{h['provider']}/{h['post_id']}  {h['status']}  {who}  {h['posted_at'] or '-'}  "

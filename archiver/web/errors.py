@@ -135,13 +135,17 @@ def local_roots(app: FastAPI) -> list[str]:
 
 
 def problems(errors: Sequence[Any]) -> list[dict[str, Any]]:
-    """FastAPI's validation errors as ValidationProblem dicts: type, loc, msg (cut), nothing echoed."""
+    """FastAPI's validation errors as ValidationProblem dicts: type, loc, msg (cut; a validator's own
+    message as it wrote it, without pydantic's "Value error, " prefix, so the API, the page and the CLI
+    say the same line), nothing echoed but what a validator quotes."""
     out = []
     for error in errors:
         error = error if isinstance(error, dict) else {"msg": str(error)}
         loc = [part if isinstance(part, int) else str(part) for part in error.get("loc") or ()]
+        ctx_error = (error.get("ctx") or {}).get("error")  # a validator's own line, without "Value error, "
+        msg = str(ctx_error) if error.get("type") == "value_error" and ctx_error else str(error.get("msg") or "")
         out.append({"type": str(error.get("type") or "value_error"), "loc": loc,
-                    "msg": str(error.get("msg") or "")[:MAX_MESSAGE]})
+                    "msg": msg.removeprefix("Value error, ")[:MAX_MESSAGE]})
     return out
 
 

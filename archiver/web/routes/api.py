@@ -24,8 +24,8 @@ from archiver.article.versions import versions
 from archiver.auth import Principal
 from archiver.catalog.query import DATE_PATTERN, SearchQuery
 from archiver.catalog.search import SearchResult
-from archiver.catalog.text import parse_query
 from archiver.compliance import audit
+from archiver.compliance.answers import search_answer
 from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle
 from archiver.compliance.holds import manifests, post_state, set_hold
 from archiver.errors import InputError
@@ -201,13 +201,11 @@ def _search(rt: Runtime, params: SearchParams) -> SearchResult:
 
 @router.get("/v1/search", tags=["compliance"], responses=error_responses(400))
 def search(rt: Rt, who: Reader, params: Annotated[SearchParams, Query()]) -> dict[str, Any]:
-    """Posts by words (any script), author, handle, dates, status, article, image; audit-logged."""
-    result = _search(rt, params)
-    hits = list(result.hits)
-    for hit in hits:
-        hit["compliance"] = post_state(rt, hit["provider"], hit["post_id"])
-    audit.record(rt, who, "search", params.q, params.filters(), result_count=result.total)
-    return {"total": result.total, "limit": params.limit, "offset": params.offset, "hits": hits}
+    """Posts by words (any script), author, handle, dates, status, article, image; audit-logged. The
+    answer is `search_answer`'s, as `archiver search --json` prints it."""
+    answer = search_answer(rt, params)
+    audit.record(rt, who, "search", params.q, params.filters(), result_count=answer["total"])
+    return answer
 
 
 def _post_or_404(rt: Runtime, provider: str, post_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -335,7 +333,7 @@ def export(body: ExportIn, rt: Rt, who: Compliance) -> Response:
     query = None
     if body.search is not None:
         given = {k for k in body.search.filters() if k not in ("limit", "offset", "max_distance")}
-        if (body.search.q.strip() and not parse_query(body.search.q)) or not given:
+        if not given:  # a q that validated has something to match (catalog.syntax.selects_something)
             raise validation_error(["body", "search"], "the search searches nothing: give words, \"phrases\" or "
                                    "prefix*, or another filter (to export everything, list the posts)")
         query = body.search.model_dump(mode="json", by_alias=True)
