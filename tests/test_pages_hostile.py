@@ -15,16 +15,25 @@ from fastapi.testclient import TestClient
 
 from archiver.article.versions import versions
 from archiver.compliance.signing import create_key, key_path
+from archiver.health.originals import article_health, dead_worklist
+from archiver.testing.fixture_origin import FixtureOrigin
 from archiver.web.app import create_app
 from tests import pages_corpus as pc
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pc.Corpus]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[pc.Corpus, FixtureOrigin]]:
+    """The corpus with its fixture origin kept running (a link can die), one failure making it dead."""
     with pc.origin() as origin:
-        c = pc.build(tmp_path_factory.mktemp("hostile"), origin)
-    yield c
+        c = pc.build(tmp_path_factory.mktemp("hostile"), origin, health_dead_after_failures=1,
+                     health_dead_after_hours=0.0, fetch_retries=0)
+        yield c, origin
     c.runtime.close()
+
+
+@pytest.fixture(scope="module")
+def corpus(site: tuple[pc.Corpus, FixtureOrigin]) -> pc.Corpus:
+    return site[0]
 
 
 @pytest.fixture(scope="module")
@@ -243,8 +252,13 @@ def test_an_outcome_is_shown_once_and_only_to_the_session_that_acted(app: Any, c
 
 
 # --- one unreadable version record (finding 7) ---------------------------------------------------------
-def test_an_unreadable_version_record_is_marked_and_the_rest_is_shown(app: Any, corpus: pc.Corpus) -> None:
+def test_an_unreadable_version_record_is_marked_and_the_rest_is_shown(
+        app: Any, site: tuple[pc.Corpus, FixtureOrigin]) -> None:
+    corpus, origin = site
     rt = corpus.runtime
+    origin.tweets[pc.ARABIC_ID].state = "deleted"  # a dead item of story-ar: the worklist lists the article
+    article_health(rt, "story-ar", check_now=True)
+    assert any(d["article_id"] == "story-ar" for d in dead_worklist(rt)[0])
     number = versions(rt, "story-ar")[-1].version
     key = next(k for k in rt.store.list("articles/story-ar/v") if k.endswith(f"/v{number}.json"))
     original = rt.store.get(key)
@@ -255,7 +269,8 @@ def test_an_unreadable_version_record_is_marked_and_the_rest_is_shown(app: Any, 
         assert page.status_code == 200 and f"Version record unreadable: v{number}" in page.text
         assert pc.ARABIC_ID in page.text  # the embeds are still listed
         health = client.get("/health")
-        assert health.status_code == 200 and "story-ar" in health.text
+        assert health.status_code == 200 and "version record unreadable" in health.text
+        assert client.get("/v1/health").status_code == 200
         assert client.get("/articles").status_code == 200
         assert client.get("/articles/story-hi").status_code == 200
     finally:
