@@ -19,7 +19,7 @@ PAGES = ("/search", "/search?q=%E0%A4%9C%E0%A4%AF%E0%A4%B6%E0%A4%82%E0%A4%95%E0%
          "/articles", "/articles/story-hi", "/articles/story-ar", "/articles/story-hi/versions/1/diff", "/health",
          "/holds", "/exports", f"/posts/twitter/{pc.HINDI_ID}", f"/posts/twitter/{pc.FORGED_ID}",
          f"/posts/twitter/{pc.ARABIC_ID}")
-ERRORS = ('/search?q=%22unbalanced', "/search?status=bogus", "/search?provider=bogus", "/exports?status=bogus",
+ERRORS = ('/search?q=%22unbalanced', "/exports?q=%22", "/search?status=bogus", "/search?provider=bogus", "/exports?status=bogus",
           "/articles?state=bogus", "/health?state=bogus", "/holds?show=bogus", "/no/such/page",
           "/posts/twitter/999", "/search?page=0", "/articles/story-hi/versions/99/diff")
 OVERFLOW = """() => {
@@ -90,6 +90,16 @@ def test_axe_finds_nothing_serious_on_error_states(served: tuple[str, pc.Corpus]
             kit.axe_check(page)
         except AssertionError as exc:
             problems.append(str(exc))
+    # A refused sign-in: the form again with its error.
+    page.goto(f"{base}/login?next=/search")
+    page.fill("#token", "arc_not-a-token")
+    page.click("form button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator(".error").count() == 1
+    try:
+        kit.axe_check(page)
+    except AssertionError as exc:
+        problems.append(str(exc))
     # The export search that finds nothing.
     page.goto(f"{base}/exports")
     page.fill("#export-q", "zzzznothingzzzz")
