@@ -54,6 +54,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = run(["demo", str(root / "a.html"), "--tweets", str(root / "t.json"), "--article-id", "evil-story",
                "--base-url", "https://news.example/s"], env)
     assert out.returncode == 0, out.stderr
+    assert not UNSAFE.search(out.stdout + out.stderr), out.stdout[-2000:]  # demo prints the posts it archived
+    assert run(["keys", "create"], env).returncode == 0
     assert run(["export", POST, "-o", str(root / "e.wacz")], env).returncode == 0
     return root
 
@@ -63,7 +65,9 @@ PRINTERS = [["search"], ["search", "hello"], ["search", "--json"], ["show", "evi
             ["health", "--article-id", "evil-story"], ["retry", "evil-story"], ["restore", "evil-story"],
             ["revert", "evil-story", "--to", "1"], ["extract", "{root}/a.html"], ["verify", "{root}/e.wacz"],
             ["hold", POST, "--reason", f"r{HOSTILE}"], ["release", POST], ["takedown", POST, "--reason", HOSTILE],
-            ["takedown", POST, "--lift"], ["export", POST, "-o", "{root}/e2.wacz"]]
+            ["takedown", POST, "--lift"], ["export", POST, "-o", "{root}/e2.wacz"],
+            ["archive", "{root}/a.html", "--article-id", "evil-2"], ["keys", "show", "--all"],
+            ["sweep"]]
 
 
 @pytest.mark.parametrize("argv", PRINTERS, ids=[" ".join(a) for a in PRINTERS])
