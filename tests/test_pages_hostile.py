@@ -71,7 +71,8 @@ def _mutations(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     for field, subs in NESTED.items():
         for sub in subs:
             for bad in WRONG:
-                inner = {"key": "media/ab/cd/abcd.jpg", "sha256": "a" * 64, "type": "photo", sub: bad}
+                inner = {"key": "media/ab/cd/abcd.jpg", "sha256": "a" * 64, "type": "photo", "status": "archived",
+                         "mime": "image/jpeg", sub: bad}
                 value: Any = inner if field == "author" else [inner]
                 yield f"{field}.{sub}={bad!r}", {**doc, field: value}
     yield "sources-items", {**doc, "sources": [{k: bad for k in ("name", "outcome", "error", "http_status",
@@ -82,21 +83,25 @@ def _mutations(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 def test_post_and_article_pages_render_manifests_with_every_field_of_the_wrong_type(
         app: Any, corpus: pc.Corpus) -> None:
     store = corpus.runtime.store
-    row = corpus.runtime.catalog.post_captures("twitter", pc.HINDI_ID)[-1]
-    key = row["manifest_key"]
-    original = store.get(key)
-    doc = json.loads(original)
+    key = corpus.runtime.catalog.post_captures("twitter", pc.HINDI_ID)[-1]["manifest_key"]
+    # The forged capture's catalog row has no language: the search page reads its manifest for the card.
+    forged_key = corpus.runtime.catalog.post_captures("twitter", pc.FORGED_ID)[-1]["manifest_key"]
+    originals = {k: store.get(k) for k in (key, forged_key)}
+    doc = json.loads(originals[key])
     client = client_for(app, corpus, "admin", raise_errors=False)
     failures = []
     try:
         for name, forged in _mutations(doc):
-            store.put(key, json.dumps(forged).encode(), content_type="application/json")
-            for path in (f"/posts/twitter/{pc.HINDI_ID}", "/articles/story-hi", "/articles/story-ar"):
+            for k in (key, forged_key):
+                store.put(k, json.dumps(forged).encode(), content_type="application/json")
+            for path in (f"/posts/twitter/{pc.HINDI_ID}", f"/posts/twitter/{pc.FORGED_ID}", "/articles/story-hi",
+                         "/articles/story-ar", "/search?q=forged", "/search?q=%E0%A4%9C%E0%A4%AF%E0%A4%B6"):
                 r = client.get(path)
                 if r.status_code != 200 or "Traceback" in r.text:
                     failures.append(f"{name} {path} {r.status_code}")
     finally:
-        store.put(key, original, content_type="application/json")
+        for k, data in originals.items():
+            store.put(k, data, content_type="application/json")
     assert failures == [], "\n".join(failures)
 
 
