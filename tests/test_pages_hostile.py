@@ -169,6 +169,7 @@ def test_stable_copy_links_the_capture_page_the_article_names(app: Any, corpus: 
     ("/search?status=bogus", ("archived", "deleted")),
     ("/search?q=x&sort=bogus", ("relevance", "posted", "captured")),
     ("/search?provider=bogus", ("twitter", "instagram")),
+    ("/search?provider=BOGUS%21", ("twitter", "instagram")),
     ("/exports?status=bogus", ("archived", "deleted")),
     ("/exports?provider=bogus", ("twitter",)),
 ])
@@ -181,14 +182,15 @@ def test_an_unknown_filter_value_is_one_readable_line_listing_the_allowed_ones(
     assert len(lines) == 1, r.text[:500]
     line = lines[0]
     assert all(a in line for a in allowed), line
-    assert "bogus" in line or path.startswith(("/search?status", "/search?q=x&sort", "/exports?status")), line
+    assert "bogus" in line.lower() or path.startswith(("/search?status", "/search?q=x&sort", "/exports?status")), line
     assert "pattern" not in line and "^(" not in line and "$" not in line, line
 
 
 def test_known_filter_values_still_filter(app: Any, corpus: pc.Corpus) -> None:
     client = client_for(app, corpus, "admin")
     for path in ("/articles?state=archived", "/health?state=unchecked", "/holds?show=hold",
-                 "/search?q=x&provider=twitter&status=archived", "/exports?status=archived"):
+                 "/search?q=x&provider=twitter&status=archived", "/search?provider=Twitter",
+                 "/exports?status=archived"):
         assert client.get(path).status_code == 200, path
 
 
@@ -280,3 +282,11 @@ def test_an_unreadable_version_record_is_marked_and_the_rest_is_shown(
         assert client.get("/articles/story-hi").status_code == 200
     finally:
         rt.store.put(key, original, content_type="application/json")
+
+
+def test_the_export_form_refuses_an_unknown_provider_in_one_line(app: Any, corpus: pc.Corpus) -> None:
+    officer = client_for(app, corpus, "compliance")
+    csrf = csrf_of(officer.get("/exports").text)
+    r = officer.post("/exports", data={"csrf": csrf, "q": "x", "provider": "Bogus"})
+    assert r.status_code == 400 and 'unknown provider &#34;bogus&#34;: use one of twitter' in r.text
+    assert "pattern" not in r.text

@@ -216,7 +216,7 @@ async def export_search_form(request: Request, rt: Runtime = Depends(get_runtime
     recorded in the bundle and the audit log. A search that searches nothing or finds nothing, or one
     that does not validate, shows the exports page again with the error (400)."""
     data = await request.form()
-    form = {name: str(data.get(name) or "").strip()[:2000] for name in SEARCH_FIELDS}
+    form = _search_form({name: str(data.get(name) or "")[:2000] for name in SEARCH_FIELDS})
     given = {k: v for k, v in form.items() if v}
 
     def again(errors: list[str]) -> HTMLResponse:
@@ -227,6 +227,9 @@ async def export_search_form(request: Request, rt: Runtime = Depends(get_runtime
 
     if not given:
         return await run_in_threadpool(again, ["The search searches nothing: give words or a filter."])
+    errors = search_problems(given)  # unknown provider, status or sort: one readable line each
+    if errors:
+        return await run_in_threadpool(again, errors)
     try:
         query = SearchQuery.model_validate({**given, "limit": MAX_EXPORT_POSTS, "offset": 0})
     except ValidationError as exc:

@@ -454,6 +454,8 @@ async def logout(request: Request, rt: Runtime = Depends(get_runtime)) -> Respon
 def _search_form(params: Any) -> dict[str, str]:
     """The search form's values by SearchQuery field name ("" when not given), from the query string."""
     given = {FORMER_SEARCH_NAMES.get(k, k): v.strip() for k, v in params.items()}
+    if "provider" in given:  # provider names are lower case; "Twitter" means twitter, as in `provider:`
+        given["provider"] = given["provider"].lower()
     return {name: given.get(name, "") for name in SEARCH_FIELDS}
 
 
