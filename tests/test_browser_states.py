@@ -19,7 +19,8 @@ PAGES = ("/search", "/search?q=%E0%A4%9C%E0%A4%AF%E0%A4%B6%E0%A4%82%E0%A4%95%E0%
          "/articles", "/articles/story-hi", "/articles/story-ar", "/articles/story-hi/versions/1/diff", "/health",
          "/holds", "/exports", f"/posts/twitter/{pc.HINDI_ID}", f"/posts/twitter/{pc.FORGED_ID}",
          f"/posts/twitter/{pc.ARABIC_ID}")
-ERRORS = ('/search?q=%22unbalanced', "/exports?q=%22", "/search?status=bogus", "/search?provider=bogus", "/exports?status=bogus",
+ERRORS = ('/search?q=%22unbalanced', "/exports?q=%22", "/search?status=bogus", "/search?provider=bogus",
+          "/exports?status=bogus",
           "/articles?state=bogus", "/health?state=bogus", "/holds?show=bogus", "/no/such/page",
           "/posts/twitter/999", "/search?page=0", "/articles/story-hi/versions/99/diff")
 OVERFLOW = """() => {
