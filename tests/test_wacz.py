@@ -13,11 +13,11 @@ datapackage, the datapackage digest), then the signature kept, dropped, or made 
 from __future__ import annotations
 
 import base64
-import getpass
 import hashlib
 import io
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -307,8 +307,9 @@ def test_the_bundle_holds_every_file_the_manifests_name_with_related_captures(en
         events = [e for e in audit.list_events(rt, action="export")]
     captures = {c["manifest_key"]: c for c in meta["captures"]}
     assert captures[quoted_key]["relation"] == "quoted" and captures[quoted_key]["depth"] == 1
-    assert meta["created_by"] == {"name": getpass.getuser(), "role": "cli", "via": "cli"}
-    assert events and events[0]["actor"] == getpass.getuser() and events[0]["role"] == "cli"
+    me = f"cli:{pwd.getpwuid(os.getuid()).pw_name}"  # cli_principal: the uid's passwd name, never $USER
+    assert meta["created_by"] == {"name": me, "role": "compliance", "via": "cli"}
+    assert events and events[0]["actor"] == me and events[0]["role"] == "compliance" and events[0]["token_id"] == "cli"
     for kind in ("manifests", "capture WARCs", "HTML cards", "PNG cards", "originals", "derived copies"):
         assert f"  {kind}\n" in readme, kind
     assert env.fingerprint in readme and meta["signed_by"] == env.fingerprint
