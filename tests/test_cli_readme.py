@@ -80,4 +80,4 @@ def test_every_readme_example_runs_as_written_on_the_demo_data(tmp_path: Path) -
         assert (work / bundle).stat().st_size > 1000
     rep = json.loads(subprocess.run(["archiver", "show", "demo-sco-jaishankar-lavrov", "--json"], env=env,
                                     capture_output=True, text=True, timeout=60, check=True).stdout)
-    assert rep["current"] >= 1
+    assert rep["current_version"] >= 1 and rep["versions"] and rep["body"]

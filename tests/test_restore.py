@@ -248,15 +248,34 @@ def test_cli_health_restore_revert_and_show_agree(tmp_settings: Callable[..., Se
         assert cli.main(list(argv)) == 0
         return json.loads(capsys.readouterr().out)
 
+    from fastapi.testclient import TestClient
+
+    from archiver.auth import create_token
+    from archiver.web.app import create_app
+
+    client = TestClient(create_app(rt.settings, runtime=rt))
+    auth = {"Authorization": f"Bearer {create_token(rt.catalog, 'editor')}"}
+
+    def api(path: str) -> dict[str, Any]:
+        r = client.get(path, headers=auth)
+        assert r.status_code == 200, r.text
+        return r.json()
+
     rep = run("health", "--article-id", "story", "--check-now", "--json")
-    assert rep["summary"]["dead"] == 2 and rep["articles"][0]["items"][0]["history"]
-    assert run("health", "--json")["summary"]["dead"] == 2  # the stored states, no fetching
+    assert rep["summary"]["dead"] == 2 and rep["items"][0]["history"]
+    assert rep == api("/v1/articles/story/health")  # the CLI answers what the API answers
+    every = run("health", "--json")  # the stored states, no fetching
+    assert every["totals"]["dead"] == 2 and every == api("/v1/health?limit=1000")
+    assert run("health", "--json", "--state", "live") == api("/v1/health?state=live&limit=1000")
     restored = run("restore", "story", "--all-dead", "--json")
     shown = run("show", "story", "--json")
-    assert shown["current"] == restored["current"] == 2 and shown["versions"][-1] == restored["version"]
+    assert shown == api("/v1/articles/story")
+    assert shown["current_version"] == restored["current"] == 2
+    assert shown["versions"][-1]["sha256"] == restored["version"]["sha256"]
     reverted = run("revert", "story", "--to", "1", "--json")
     shown = run("show", "story", "--json")
-    assert shown["versions"][-1] == reverted["version"] and body(rt, 3) == body(rt, 1)
+    assert shown == api("/v1/articles/story") and shown["current_version"] == reverted["current"] == 3
+    assert body(rt, 3) == body(rt, 1)
     assert cli.main(["revert", "story", "--to", "7"]) == 2
 
 

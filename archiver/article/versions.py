@@ -66,7 +66,7 @@ def versions(rt: Runtime, article_id: str) -> list[Version]:
 
 
 def version_entry(rt: Runtime, v: Version) -> dict[str, Any]:
-    """One version as `archiver show --json` and restore reports give it:
+    """One version as restore and revert reports give it (`archiver show` prints it as a line):
     {"version", "created", "reason", "key", "path" (a file path in file mode, else the key), "sha256"}."""
     return {"version": v.version, "created": v.created_at, "reason": v.reason, "key": v.key,
             "path": rt.store.locate(v.key), "sha256": v.sha256}

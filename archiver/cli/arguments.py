@@ -21,6 +21,7 @@ from archiver.cli.kinds import (
     existing_dir_parent,
     existing_file,
     http_url,
+    not_negative,
     port,
     positive_float,
     post_ref,
@@ -80,7 +81,8 @@ def articles(sub: argparse._SubParsersAction) -> None:
 
     sp = sub.add_parser("show", help="an article's versions")
     sp.add_argument("article_id", type=article_id, help="the article's id")
-    sp.add_argument("--json", action="store_true", help='print {"article_id", "current", "versions": [...]}')
+    sp.add_argument("--json", action="store_true", help="print what GET /v1/articles/{id} answers: status, "
+                    "versions, items and the current body")
     sp.set_defaults(run="articles:cmd_show")
 
 def demo(sub: argparse._SubParsersAction) -> None:
@@ -201,7 +203,13 @@ def health(sub: argparse._SubParsersAction) -> None:
     sp = sub.add_parser("health", help="the state of every embedded original, with its history")
     sp.add_argument("--article-id", type=article_id, help="only this article (default: every article)")
     sp.add_argument("--check-now", action="store_true", help="check each original now instead of reporting")
-    sp.add_argument("--json", action="store_true", help='print {"summary": {state: n}, "articles": [...]}')
+    sp.add_argument("--state", choices=("unchecked", "live", "suspect", "dead"),
+                    help="every article: only those having an original in this state")
+    sp.add_argument("--limit", type=at_least_one, default=1000, help="every article: at most this many (default 1000)")
+    sp.add_argument("--offset", type=not_negative, default=0, help="every article: skip this many first")
+    sp.add_argument("--json", action="store_true",
+                    help="print what the API answers: GET /v1/health (every article: {\"articles\", \"totals\"}) "
+                         "or GET /v1/articles/{id}/health (--article-id)")
     sp.set_defaults(run="health:cmd_health")
 
     sp = sub.add_parser("restore", help="point dead embeds and images of an article at their stable copies")

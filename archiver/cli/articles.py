@@ -28,7 +28,7 @@ from archiver.runners.intake import Intake
 from archiver.runners.local import archive, retry
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
-from archiver.steps.report import report
+from archiver.steps.report import article_answer, report
 from archiver.steps.results import load_results
 
 
@@ -168,23 +168,21 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    """`archiver show`: print the article's versions, the current one marked; returns 0.
-    InputError for a malformed id or an article with no version."""
+    """`archiver show`: print the article's versions, the current one marked; with `--json`, what GET
+    /v1/articles/{id} answers (archiver.steps.report.article_answer: status, versions, items, the
+    current body). Returns 0; InputError for a malformed id or an article with no version."""
     with Runtime.from_settings(settings) as rt:
-        history = versions(rt, check_article_id(args.article_id))
+        aid = check_article_id(args.article_id)
+        history = versions(rt, aid)
         if not history:
-            raise InputError(f"no article {args.article_id!r}: nothing is stored under that id")
-        out = {
-            "article_id": args.article_id,
-            "current": history[-1].version,
-            "versions": [version_entry(rt, v) for v in history],
-        }
-    if args.json:
-        print_json(out)
-    else:
-        for v in out["versions"]:
-            mark = "*" if v["version"] == out["current"] else " "
-            print(f"{mark} v{v['version']}  {v['created']}  {v['reason']:<8} {v['path']}")
+            raise InputError(f"no article {shown(args.article_id)}: nothing is stored under that id")
+        if args.json:
+            print_json(article_answer(rt, aid))
+            return 0
+        entries = [version_entry(rt, v) for v in history]
+    for v in entries:
+        mark = "*" if v["version"] == history[-1].version else " "
+        print(f"{mark} v{v['version']}  {v['created']}  {v['reason']:<8} {v['path']}")
     return 0
 
 

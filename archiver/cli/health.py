@@ -12,8 +12,9 @@ from typing import Any
 from archiver.auth import Principal
 from archiver.cli.output import cli_principal, print_json, printable
 from archiver.config.settings import Settings
-from archiver.health.originals import article_health
+from archiver.health.originals import article_health, health_answer
 from archiver.health.restore import auto_restore, restore, revert
+from archiver.health.state import STATES
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id
 
@@ -32,29 +33,39 @@ def _print(obj: dict[str, Any], as_json: bool, text: str) -> None:
 
 
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
-    """`archiver health`: print the state of every original of one article (or all); with `--check-now`,
-    probe each now and auto-restore for policy sites. Returns 0; InputError for a malformed or unknown article."""
+    """`archiver health`: print the link health of one article's originals (`--article-id`: what GET
+    /v1/articles/{id}/health answers) or of every article (what GET /v1/health answers, `--state`,
+    `--limit`, `--offset` as there); with `--check-now`, probe each original now first and auto-restore
+    for policy sites. Returns 0; InputError for a malformed or unknown article."""
     with Runtime.from_settings(settings) as rt:
         if args.article_id:
-            ids = [check_article_id(args.article_id)]
-        else:
-            ids = [r["article_id"] for r in rt.catalog.query("SELECT article_id FROM articles ORDER BY article_id")]
-        articles = [article_health(rt, aid, check_now=args.check_now) for aid in ids]
+            rep = article_health(rt, check_article_id(args.article_id), check_now=args.check_now)
+            if args.check_now:
+                for dead in {i["url"] for i in rep["items"] if i["state"] == "dead"}:
+                    auto_restore(rt, dead)
+            text = f"{rep['article_id']}: " + _counts(rep["summary"]) + "".join(
+                f"\n  {i['state']:<9} {i['kind']:<5} {i['url']}"
+                + (f"  ({i['last_detail']})" if i["last_detail"] else "") for i in rep["items"])
+            _print(rep, args.json, text)
+            return 0
         if args.check_now:
-            for dead in {i["url"] for a in articles for i in a["items"] if i["state"] == "dead"}:
+            ids = [r["article_id"] for r in rt.catalog.query("SELECT article_id FROM articles ORDER BY article_id")]
+            checked = [article_health(rt, aid, check_now=True) for aid in ids]
+            for dead in {i["url"] for a in checked for i in a["items"] if i["state"] == "dead"}:
                 auto_restore(rt, dead)
-    summary: dict[str, int] = {}
-    for a in articles:
-        for state, n in a["summary"].items():
-            summary[state] = summary.get(state, 0) + n
-    out = {"summary": summary, "articles": articles}
-    lines = [f"{a['article_id']}: " + ", ".join(f"{n} {s}" for s, n in a["summary"].items() if n)
-             + "".join(f"\n  {i['state']:<9} {i['kind']:<5} {i['url']}" + (f"  ({i['last_detail']})"
-                                                                          if i["last_detail"] else "")
-                       for i in a["items"])
-             for a in articles]
-    _print(out, args.json, "\n".join(lines) or "no articles")
+        answer = health_answer(rt, state=args.state, limit=args.limit, offset=args.offset)
+    lines = [f"{r['article_id']}: " + _counts(r) + (f"  ({r['needs_restore']} to restore)" if r["needs_restore"]
+                                                    else "") for r in answer["articles"]]
+    total = answer["totals"]
+    lines.append(f"all articles: {_counts(total)}" + (f", {total['needs_restore']} to restore"
+                                                        if total["needs_restore"] else ""))
+    _print(answer, args.json, "\n".join(lines) if answer["articles"] else "no articles")
     return 0
+
+
+def _counts(counts: dict[str, Any]) -> str:
+    """"2 dead, 3 live": the states with items, in STATES order."""
+    return ", ".join(f"{counts[s]} {s}" for s in STATES if counts.get(s)) or "no items"
 
 
 def _version_line(rep: dict[str, Any]) -> str:

@@ -155,6 +155,14 @@ def at_least_one(value: str) -> int:
     return n
 
 
+def not_negative(value: str) -> int:
+    """A whole number of at least 0 (an offset). ArgumentTypeError otherwise."""
+    n = _integer(value)
+    if n < 0:
+        raise _bad(f"{n} is below 0")
+    return n
+
+
 def positive_float(value: str) -> float:
     """A finite number above 0 (days, seconds). ArgumentTypeError otherwise."""
     try:

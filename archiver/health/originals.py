@@ -413,3 +413,17 @@ def dead_items(rt: Runtime, article_id: str) -> list[Original]:
 def dead_among(rt: Runtime, found: list[Original]) -> list[Original]:
     """Those of the originals `found` whose stored state is dead."""
     return [o for o in found if (load_record(rt, o.url) or {}).get("state") == "dead"]
+
+
+def health_answer(rt: Runtime, *, state: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """What GET /v1/health and `archiver health --json` answer: ``{"articles": [overview row +
+    "needs_restore"], "totals": totals(...) + "needs_restore"}``. The rows are `overview`'s (most dead
+    first; `state` filters, `limit` 1+ rows from `offset` 0+); `needs_restore` (per article and in the
+    totals) counts the dead items a restore would change: a dead item the current version already serves
+    from the archive (restored, or an image rewritten to its stable copy when archived) is dead at its
+    origin but covered, and not counted there."""
+    rows = overview(rt, state=state, limit=limit, offset=offset)
+    waiting = needs_restore(rt, [r["article_id"] for r in rows if r["dead"]])
+    counts: dict[str, Any] = dict(totals(rt, state=state))
+    counts["needs_restore"] = sum(needs_restore(rt).values())
+    return {"articles": [{**r, "needs_restore": waiting.get(r["article_id"], 0)} for r in rows], "totals": counts}

@@ -8,7 +8,6 @@ and takedowns are written to the append-only audit log; the log itself is only r
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -20,7 +19,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from archiver.article.input import ArticleInput, is_http_url, utf8_body
-from archiver.article.versions import versions
 from archiver.auth import Principal
 from archiver.catalog.query import DATE_PATTERN, SearchQuery
 from archiver.catalog.search import SearchResult
@@ -31,14 +29,10 @@ from archiver.compliance.holds import manifests, post_state, set_hold
 from archiver.errors import InputError
 from archiver.health.restore import takedown_post
 from archiver.metrics import registry_for
-from archiver.records.plan import EmbedItem
-from archiver.records.result import EmbedResult, ImageResult
 from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
-from archiver.steps.prepare import load_plan
-from archiver.steps.results import load_results
-from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, intake_prefix, plan_key
+from archiver.steps.report import article_answer
+from archiver.storage.layout import POST_ID_RE, PROVIDER_RE
 from archiver.web.deps import get_intake, get_runtime, require_role
 from archiver.web.errors import AUTHENTICATED, error_responses, validation_error
 
@@ -131,59 +125,14 @@ def publish(article: ArticleIn, _who: Publisher, rt: Rt, intake: Annotated[Intak
 
 
 # --- articles ---------------------------------------------------------------------------------
-def _intake_records(rt: Runtime, article_id: str) -> list[dict[str, Any]]:
-    out = []
-    for key in rt.store.list(intake_prefix(article_id)):
-        try:
-            out.append(json.loads(rt.store.get(key)))
-        except (ObjectNotFound, ValueError):
-            continue
-    return sorted(out, key=lambda r: r.get("received_at") or "")
-
-
 @router.get("/v1/articles/{article_id}", tags=["articles"], responses=NOT_FOUND)
 def article_status(rt: Rt, _who: Operator, article_id: str = ARTICLE_ID) -> dict[str, Any]:
-    """Status, committed versions, per-item results and the current rewritten body."""
-    row = rt.catalog.article(article_id)
-    received = _intake_records(rt, article_id)
-    if row is None or not rt.store.exists(plan_key(article_id, row["source_sha256"])):
-        # Received (the publish hook's record, or the catalog's "queued" row) but not planned yet.
-        if not received:
-            raise HTTPException(status_code=404, detail="no such article")
-        last = received[-1]
-        return {"article_id": article_id, "status": row["status"] if row else "queued", "job_id": last["job_id"],
-                "url": last.get("url"), "published_at": last.get("published_at"),
-                "source_sha256": last["source_sha256"], "versions": [], "items": [], "body": None}
-    sha = row["source_sha256"]
-    plan = load_plan(rt, article_id, sha)
-    results = load_results(rt, plan)
-    items = []
-    for item in plan.items:
-        res = results.get(item.item_id)
-        embed = res if isinstance(res, EmbedResult) else None
-        image = res if isinstance(res, ImageResult) else None
-        post_id = item.post_id if isinstance(item, EmbedItem) else None
-        items.append({
-            "item_id": item.item_id, "kind": item.kind,
-            "provider": item.provider if isinstance(item, EmbedItem) else None,
-            "post_id": embed.post_id if embed else post_id, "url": (res.url if res else None) or item.url,
-            "status": res.status if res else "pending", "error": res.error if res else None,
-            "snapshot": embed.manifest_key if embed else None, "sha256": image.sha256 if image else None,
-            "stable_url": image.stable_url if image else None, "occurrences": len(item.occurrences),
-        })
-    history = versions(rt, article_id)
-    body = None
-    if history:
-        current = history[-1]
-        body = rt.store.get(current.key).decode(current.encoding or plan.encoding, "replace")
-    published = next((r.get("published_at") for r in reversed(received) if r["source_sha256"] == sha), None)
-    return {
-        "article_id": article_id, "status": row["status"], "url": row["url"], "source_sha256": sha,
-        "job_id": f"{article_id}:{sha[:16]}", "published_at": published,
-        "created_at": row["created_at"], "updated_at": row["updated_at"],
-        "current_version": history[-1].version if history else None,
-        "versions": [v.to_json() for v in history], "items": items, "body": body,
-    }
+    """Status, committed versions, per-item results and the current rewritten body
+    (archiver.steps.report.article_answer, what `archiver show --json` prints)."""
+    answer = article_answer(rt, article_id)
+    if answer is None:
+        raise HTTPException(status_code=404, detail="no such article")
+    return answer
 
 
 # --- search and posts --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from archiver.errors import InputError
 from archiver.health import originals as health_originals
 from archiver.health.originals import (
     dead_worklist,
+    health_answer,
     item_records,
     needs_restore,
     originals,
@@ -86,11 +87,7 @@ def health_overview(state: str | None = Query(None, pattern="^(unchecked|live|su
     article and in the totals) counts the dead items a restore would change: a dead item the current
     version already serves from the archive (restored, or an image rewritten to its stable copy at
     archiving) is dead at its origin but covered, and not counted there."""
-    rows = overview(rt, state=state, limit=limit, offset=offset)
-    waiting = needs_restore(rt, [r["article_id"] for r in rows if r["dead"]])
-    counts = totals(rt, state=state)
-    counts["needs_restore"] = sum(needs_restore(rt).values())
-    return {"articles": [{**r, "needs_restore": waiting.get(r["article_id"], 0)} for r in rows], "totals": counts}
+    return health_answer(rt, state=state, limit=limit, offset=offset)
 
 
 @router.get("/v1/articles/{article_id}/health", tags=["health"], responses=error_responses(404))
