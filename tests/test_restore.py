@@ -279,6 +279,54 @@ def test_cli_health_restore_revert_and_show_agree(tmp_settings: Callable[..., Se
     assert cli.main(["revert", "story", "--to", "7"]) == 2
 
 
+def test_one_damaged_version_record_blocks_nothing_else(tmp_settings: Callable[..., Settings],
+                                                        origin: FixtureOrigin, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A corrupt ``v2.json`` is listed as unreadable by the API and `show`, reverting to a readable
+    version still works (and writes after the damaged one, not over it), and reverting to the damaged
+    one is one line naming the record, exit 1 (stored data is damaged: not the user's error)."""
+    from fastapi.testclient import TestClient
+
+    from archiver.auth import create_token
+    from archiver.cli import main as cli
+    from archiver.storage.layout import version_meta_key
+    from archiver.web.app import create_app
+
+    rt = setup(tmp_settings, origin)
+    for name in ("home", "public_base_url", "fetch_allow"):
+        monkeypatch.setenv(f"ARCHIVER_{name.upper()}", str(getattr(rt.settings, name)))
+    card_for(rt)
+    kill_everything(origin)
+    article_health(rt, "story", check_now=True, now=T0)
+    restore(rt, "story")
+    revert(rt, "story", 1)  # v3
+    damaged = version_meta_key("story", 3)
+    rt.store.put(damaged, b'{"version": 3, "article_id": "stor', content_type="application/json")
+
+    client = TestClient(create_app(rt.settings, runtime=rt))
+    r = client.get("/v1/articles/story", headers={"Authorization": f"Bearer {create_token(rt.catalog, 'editor')}"})
+    assert r.status_code == 200, r.text
+    listed = r.json()["versions"]
+    assert [v["version"] for v in listed] == [1, 2, 3]
+    assert listed[2] == {"version": 3, "unreadable": True, "key": damaged} and "unreadable" not in listed[0]
+    assert r.json()["current_version"] == 2
+
+    capsys.readouterr()
+    assert cli.main(["show", "story"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("  v1") and lines[1].startswith("* v2")
+    assert lines[2].startswith("! v3  record unreadable:") and damaged in lines[2]
+    assert cli.main(["show", "story", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == r.json()
+
+    assert cli.main(["revert", "story", "--to", "3"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and damaged in err and "backup" in err and "Traceback" not in err
+    assert cli.main(["revert", "story", "--to", "1"]) == 0
+    assert versions(rt, "story")[-1].version == 4 and body(rt, 4) == body(rt, 1)  # after v3, not over it
+    assert rt.store.get(damaged).startswith(b'{"version": 3, "article_id": "stor')
+
+
 def test_a_later_capture_keeps_the_editors_restore(tmp_settings: Callable[..., Settings],
                                                    origin: FixtureOrigin) -> None:
     """An image failed at publication, the dead tweet was restored to its card, then a retry captures

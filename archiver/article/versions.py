@@ -15,6 +15,7 @@ from archiver import __version__
 from archiver.article.splice import Patch
 from archiver.dates import iso, utcnow
 from archiver.errors import ArchiverError
+from archiver.records.base import RecordError
 from archiver.records.version import Version
 from archiver.storage.base import ObjectNotFound, json_bytes
 from archiver.storage.layout import (
@@ -56,13 +57,64 @@ class VersionConflict(ArchiverError):
     """Another version was written between reading the current one and writing its successor."""
 
 
-def versions(rt: Runtime, article_id: str) -> list[Version]:
-    """Committed versions from storage (the truth), oldest first; RecordError for a malformed one."""
-    out = []
+class DamagedVersion(Exception):
+    """A version the caller needs has a committed record (``articles/<id>/v<N>.json``) that cannot be
+    read (not JSON, not a version record, gone between listing and reading). Not the user's error: the
+    CLI exits 1 with this one line, which names the object and says how to get it back."""
+
+    def __init__(self, article_id: str, number: int) -> None:
+        key = version_meta_key(article_id, number)
+        super().__init__(f"version {number} of article {article_id!r} cannot be used: its record {key} is "
+                         "unreadable (restore that object from a backup, or run `archiver reindex` to see "
+                         "what storage still holds)")
+        self.article_id, self.number, self.key = article_id, number, key
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Article `article_id`'s committed versions as storage holds them: `readable` (oldest first) and the numbers
+    of those whose record is `unreadable` (ascending). `last_number` is the highest committed number of
+    either kind (0 for none): the next version is written after it, never over a damaged one."""
+
+    article_id: str
+    readable: list[Version]
+    unreadable: list[int]
+
+    @property
+    def last_number(self) -> int:
+        return max([v.version for v in self.readable[-1:]] + self.unreadable[-1:] + [0])
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every committed version, ascending: a readable one as Version.to_json(), an unreadable one as
+        {"version": N, "unreadable": True, "key": its record's key}."""
+        out = [v.to_json() for v in self.readable]
+        out += [{"version": n, "unreadable": True, "key": version_meta_key(self.article_id, n)}
+                for n in self.unreadable]
+        return sorted(out, key=lambda e: int(e["version"]))
+
+
+def version_listing(rt: Runtime, article_id: str) -> Listing:
+    """The article's committed versions, tolerating a damaged record: one that is not JSON, not a
+    version record or gone between listing and reading is listed as unreadable, not raised. Storage
+    faults (not answering) are raised."""
+    readable: list[Version] = []
+    broken: list[int] = []
     for key in rt.store.list(f"{article_prefix(article_id)}v"):
-        if version_number(article_id, key) is not None:
-            out.append(Version.loads(rt.store.get(key), key))
-    return sorted(out, key=lambda v: v.version)
+        number = version_number(article_id, key)
+        if number is None:
+            continue
+        try:
+            readable.append(Version.loads(rt.store.get(key), key))
+        except (RecordError, ObjectNotFound, ValueError):
+            broken.append(number)
+    return Listing(article_id, sorted(readable, key=lambda v: v.version), sorted(broken))
+
+
+def versions(rt: Runtime, article_id: str) -> list[Version]:
+    """Committed versions from storage (the truth) whose record can be read, oldest first: a damaged
+    record is left out (`version_listing` names those), so one bad ``v<N>.json`` does not block
+    reading, showing or reverting to the others. Storage faults are raised."""
+    return version_listing(rt, article_id).readable
 
 
 def version_entry(rt: Runtime, v: Version) -> dict[str, Any]:
@@ -96,17 +148,21 @@ def write_version(rt: Runtime, article_id: str, body: bytes, *, reason: str, sou
         # Versions are committed one after another under this lock, so when the one after the last
         # known is not committed, the known list is still the whole history.
         known = list(history) if history is not None else None
-        if known is None or rt.store.exists(version_meta_key(aid, (known[-1].version if known else 0) + 1)):
-            known = versions(rt, aid)
-        current = known[-1] if known else None
-        number = current.version if current else 0
+        last = known[-1].version if known else 0
+        if known is None or rt.store.exists(version_meta_key(aid, last + 1)):
+            listing = version_listing(rt, aid)
+            known, last = listing.readable, listing.last_number
+        current = known[-1] if known and known[-1].version == last else None
+        # A damaged record above the last readable one still holds its number: the next version goes
+        # after it (never over it), and nothing is "current" to compare bytes with.
+        number = known[-1].version if known else 0
         if expected_current is not None and number != expected_current:
             raise VersionConflict(f"article {aid!r} moved to version {number} while an edit of version "
                                   f"{expected_current} was prepared; run it again")
         if unless_current and current is not None and current.sha256 == digest:
             written = Written(current, new=False)
         else:
-            n = number + 1
+            n = last + 1
             rt.store.put(version_key(aid, n), body, content_type="text/html; charset=" + encoding)
             rt.store.put(patch_key(aid, n), json_bytes(patch_doc), content_type="application/json")
             meta = Version(article_id=aid, version=n, key=version_key(aid, n), sha256=digest,

@@ -16,7 +16,7 @@ from typing import Any
 
 from archiver.article.decode import article_id_for, charset_param, web_encoding
 from archiver.article.input import ArticleInput
-from archiver.article.versions import Written, version_entry, versions
+from archiver.article.versions import Written, version_entry, version_listing, versions
 from archiver.capture.exchange import FetchError
 from archiver.capture.fetch import Fetcher
 from archiver.cli.kinds import shown
@@ -30,6 +30,7 @@ from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.report import article_answer, report
 from archiver.steps.results import load_results
+from archiver.storage.layout import version_meta_key
 
 
 def read_source(source: str, settings: Settings) -> tuple[bytes, str | None, str | None]:
@@ -170,20 +171,30 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver show`: print the article's versions, the current one marked; with `--json`, what GET
     /v1/articles/{id} answers (archiver.steps.report.article_answer: status, versions, items, the
-    current body). Returns 0; InputError for a malformed id or an article with no version."""
+    current body). A version whose record is damaged is printed marked "record unreadable" (and listed
+    as {"version", "unreadable": true, "key"} in the JSON), not raised: the others are still shown.
+    Returns 0; InputError for a malformed id or an article with no version."""
     with Runtime.from_settings(settings) as rt:
         aid = check_article_id(args.article_id)
-        history = versions(rt, aid)
-        if not history:
+        listing = version_listing(rt, aid)
+        if not listing.readable and not listing.unreadable:
             raise InputError(f"no article {shown(args.article_id)}: nothing is stored under that id")
         if args.json:
             print_json(article_answer(rt, aid))
             return 0
-        entries = [version_entry(rt, v) for v in history]
-    for v in entries:
-        mark = "*" if v["version"] == history[-1].version else " "
-        print(f"{mark} v{v['version']}  {v['created']}  {v['reason']:<8} {v['path']}")
+        history = listing.readable
+        lines = {v.version: _show_line(version_entry(rt, v), current=v is history[-1]) for v in history}
+        for n in listing.unreadable:
+            lines[n] = (f"! v{n}  record unreadable: {printable(rt.store.locate(version_meta_key(aid, n)), 1000)}"
+                        " (restore it from a backup)")
+    for n in sorted(lines):
+        print(lines[n])
     return 0
+
+
+def _show_line(v: dict[str, Any], *, current: bool) -> str:
+    mark = "*" if current else " "
+    return printable(f"{mark} v{v['version']}  {v['created']}  {v['reason']:<8} {v['path']}", 10_000)
 
 
 def print_report(rep: dict[str, Any]) -> None:

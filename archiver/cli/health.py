@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from archiver.article.versions import DamagedVersion, version_listing
 from archiver.auth import Principal
 from archiver.cli.output import cli_principal, print_json, printable
 from archiver.config.settings import Settings
@@ -88,8 +89,12 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_revert(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver revert`: write version `--to`'s bytes as a new current version and print it; returns 0.
-    InputError for an unknown article or version, RestoreError when its stored bytes fail their SHA-256."""
+    InputError for an unknown article or version, RestoreError when its stored bytes fail their SHA-256,
+    DamagedVersion (exit 1, one line naming the record) when version `--to`'s record is unreadable; a
+    damaged record of another version does not stop it."""
     with Runtime.from_settings(settings) as rt:
+        if args.to in version_listing(rt, check_article_id(args.article_id)).unreadable:
+            raise DamagedVersion(args.article_id, args.to)
         rep = revert(rt, args.article_id, args.to, principal=_principal())
     note = f"  = v{args.to}" if rep["new_version"] else \
         f"  (the current version already has v{args.to}'s bytes: nothing written)"

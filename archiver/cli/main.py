@@ -6,7 +6,8 @@ every command (`run_command`): 0 done; 2 a user or configuration error, one line
 argument (argparse, kept to one line by `OneLineParser`), an ArchiverError, a path that is missing,
 a directory where a file is expected or the other way round, or not writable (an OSError naming a
 path), ARCHIVER_HOME that cannot be used, storage, the catalog or the broker not answering (a closed
-port, a wrong host); 1 an internal error (one line; the traceback only with `--debug` or
+port, a wrong host); 1 an internal error, or a stored record the command needs found damaged
+(`DamagedVersion`: one line naming the object and how to get it back) (one line; the traceback only with `--debug` or
 ARCHIVER_DEBUG=1); 130 interrupted; 141 (as a shell reports a command that SIGPIPE ended) when
 whoever reads stdout stops reading (`archiver search x | head -1`), with nothing on stderr.
 What it prints of an error has its URLs' credentials masked (archiver.redact), control characters
@@ -28,6 +29,7 @@ from typing import NoReturn
 from urllib.parse import unquote, urlsplit
 
 from archiver import __version__
+from archiver.article.versions import DamagedVersion
 from archiver.cli.arguments import register_all
 from archiver.cli.output import EscapingWriter, printable
 from archiver.config.settings import Settings, load_settings
@@ -226,6 +228,10 @@ def run_command(args: argparse.Namespace, *, debug: bool) -> int:
         return EXIT_INPUT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except DamagedVersion as exc:
+        # Stored data found damaged is not the user's error, yet no traceback explains it better.
+        print(f"archiver: error: {error_line(str(exc))}", file=sys.stderr)
+        return EXIT_INTERNAL
     except Exception as exc:
         if _is_broken_pipe(exc):
             _quiet_stdout()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from archiver.article.versions import Written, versions
+from archiver.article.versions import Written, version_listing
 from archiver.records.plan import EmbedItem, Plan
 from archiver.records.result import CAPTURING, EmbedResult, ImageResult
 from archiver.steps.prepare import load_plan
@@ -94,7 +94,9 @@ def article_answer(rt: Runtime, article_id: str) -> dict[str, Any] | None:
     nothing was received or archived under `article_id` (a checked id).
 
     {"article_id", "status", "url", "source_sha256", "job_id", "published_at", "created_at",
-    "updated_at", "current_version" (a number or None), "versions": [Version.to_json()], "items":
+    "updated_at", "current_version" (the latest readable version's number, or None), "versions":
+    [Version.to_json(), or {"version", "unreadable": true, "key"} for a version whose record is damaged:
+    listed, not raised, so one bad record does not hide the rest], "items":
     [{"item_id", "kind", "provider", "post_id", "url", "status", "error", "snapshot", "sha256",
     "stable_url", "occurrences"}], "body" (the current version decoded, or None)}. An article received
     but not planned yet has its status ("queued", ...), its job and empty lists. A storage or catalog
@@ -128,7 +130,8 @@ def article_answer(rt: Runtime, article_id: str) -> dict[str, Any] | None:
             "snapshot": embed.manifest_key if embed else None, "sha256": image.sha256 if image else None,
             "stable_url": image.stable_url if image else None, "occurrences": len(item.occurrences),
         })
-    history = versions(rt, article_id)
+    listing = version_listing(rt, article_id)
+    history = listing.readable
     body = None
     if history:
         current = history[-1]
@@ -139,5 +142,5 @@ def article_answer(rt: Runtime, article_id: str) -> dict[str, Any] | None:
         "job_id": f"{article_id}:{sha[:16]}", "published_at": published,
         "created_at": row["created_at"], "updated_at": row["updated_at"],
         "current_version": history[-1].version if history else None,
-        "versions": [v.to_json() for v in history], "items": items, "body": body,
+        "versions": listing.entries(), "items": items, "body": body,
     }

@@ -128,7 +128,8 @@ def publish(article: ArticleIn, _who: Publisher, rt: Rt, intake: Annotated[Intak
 @router.get("/v1/articles/{article_id}", tags=["articles"], responses=NOT_FOUND)
 def article_status(rt: Rt, _who: Operator, article_id: str = ARTICLE_ID) -> dict[str, Any]:
     """Status, committed versions, per-item results and the current rewritten body
-    (archiver.steps.report.article_answer, what `archiver show --json` prints)."""
+    (archiver.steps.report.article_answer, what `archiver show --json` prints). A version whose record
+    is damaged is listed as {"version", "unreadable": true, "key"}: the answer is still 200."""
     answer = article_answer(rt, article_id)
     if answer is None:
         raise HTTPException(status_code=404, detail="no such article")
