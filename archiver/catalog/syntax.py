@@ -10,6 +10,8 @@ syntax from tokens only: nothing typed ever becomes SQL or backend syntax.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Union
@@ -35,7 +37,7 @@ Search syntax (the same in `archiver search`, GET /v1/search `q` and the search 
                   Arabic diacritics do not matter)
   "exact phrase"  the words next to each other, in this order
   prefix*         words starting with "prefix" (at least 2 characters before the *);
-                  "a phras"* ends a phrase with a prefix
+                  "a phras"* or "a phras*" ends a phrase with a prefix (only its last word)
   -word  -"a phrase"  leave out posts that have it
   a OR b          either (OR in capitals; a lower-case "or" is a word); a AND b is a b
   ( )             group: a (b OR c) -(d e)
@@ -53,8 +55,10 @@ match nothing.
 A query needs something to match: a word, a phrase, a prefix or a filter; exclusions alone are
 refused. An empty query lists every post. At most 16 terms and 500 characters.
 Refused with one line rather than read some other way: a '*' that does not end a word (*modi,
-modi*rally), a word right before '(' (NEAR(a b): there are no functions), NOT (use -word), an
-unknown filter or provider. Quote anything to search it as words.
+modi*rally) or ends a phrase's earlier word ("a* b"), a word right before '(' (NEAR(a b): there
+are no functions), and other languages' operators: NOT and !word (use -word), || (use OR), &&
+and +word (words are all required already), NEAR (use a "phrase"), ~ and ^ (no fuzzy,
+proximity or boost); an unknown filter or provider. Quote anything to search it as words.
 Sort: relevance (the default when there are words), posted (newest posted first) or
 captured (newest archived first; the default without words).
 """
@@ -170,7 +174,11 @@ def _lex(q: str) -> list[_Tok]:
             if end < 0:
                 raise InputError(f"unbalanced quote: {shown(q[i:])} has no closing \"")
             star = end + 1 < n and q[end + 1] == "*"
-            toks.append(_Tok("phrase", q[i + 1:end], neg, star))
+            if end + 1 + star < n and q[end + 1 + star] in "~^":
+                raise InputError(f"{shown(q[start:end + 2 + star])}: there is no proximity or boost (~, ^) "
+                                 "in this search; a \"phrase\" already means its words next to each other")
+            text, inner_star = _phrase_star(q[i + 1:end], q[start:end + 1 + star], star)
+            toks.append(_Tok("phrase", text, neg, star or inner_star))
             i = end + 1 + star
             continue
         j = i
@@ -184,6 +192,7 @@ def _lex(q: str) -> list[_Tok]:
                              "NEAR or other function); put a space before '(' to group, or quote the words")
         if word == "NOT" and not neg:
             raise InputError("NOT is not an operator here: put '-' right before what to leave out (-word)")
+        _check_foreign(word, typed)
         if word in ("OR", "AND") and not neg:
             toks.append(_Tok(word, word))
             continue
@@ -204,6 +213,43 @@ def _lex(q: str) -> list[_Tok]:
         else:
             toks.append(_Tok("word", word, neg))
     return toks
+
+
+def _phrase_star(text: str, typed: str, outer: bool) -> tuple[str, bool]:
+    """A phrase's text and whether it ends with a prefix: a '*' ending its last word ("AMP tw*") is the
+    same prefix as "AMP tw"*; a '*' ending an earlier word is refused (only the last word of a phrase
+    can be a prefix, on both backends). Any other '*' inside quotes is punctuation, as typed."""
+    chunks = text.split()
+    for k, chunk in enumerate(chunks):
+        if chunk.endswith("*") and chunk.rstrip("*") and (k < len(chunks) - 1 or outer or chunk.endswith("**")):
+            raise InputError(f"{shown(typed)}: in a phrase only its last word can be a prefix, with one '*' "
+                             "(\"meets lav*\" or \"meets lav\"*)")
+    if chunks and chunks[-1].endswith("*") and chunks[-1].rstrip("*"):
+        return text.rstrip()[:-1], True
+    return text, False
+
+
+# Operators of other search languages: read as words they would silently change the query, so each is
+# refused with the form this language has. (name, test on the unquoted word, what to use instead)
+_FOREIGN: tuple[tuple[str, Callable[[str], bool], str], ...] = (
+    ("'||'", lambda w: "||" in w, "use OR between the alternatives (a OR b)"),
+    ("'&&'", lambda w: "&&" in w, "words are all required already: use a space (a b), or AND"),
+    ("'+word'", lambda w: len(w) > 1 and w[0] == "+" and w[1] != "+",
+     "every word is required already: drop the '+'"),
+    ("'!word'", lambda w: len(w) > 1 and w[0] == "!" and w[1] != "!", "use -word to leave it out"),
+    ("'~'", lambda w: w.startswith("~") or bool(re.search(r".~\d*$", w)),
+     "there is no fuzzy or proximity search; use prefix* or a \"phrase\""),
+    ("'^'", lambda w: w.startswith("^") or bool(re.search(r".\^[\d.]*$", w)), "there is no boosting"),
+    ("NEAR", lambda w: w == "NEAR" or w.startswith("NEAR/"), "use a \"phrase\" for words next to each other"),
+)
+
+
+def _check_foreign(word: str, typed: str) -> None:
+    """InputError naming the supported form when the unquoted `word` is another language's operator."""
+    for name, test, instead in _FOREIGN:
+        if test(word):
+            raise InputError(f"{shown(typed)}: {name} is not search syntax here: {instead} "
+                             "(quote it to search the characters as words)")
 
 
 # --- parsing ---------------------------------------------------------------------------------------
