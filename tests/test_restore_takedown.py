@@ -25,14 +25,15 @@ from archiver.capture.cards.inline import WITHHELD_NOTICE, InlineCard, render_in
 from archiver.cli import main as cli
 from archiver.compliance import audit
 from archiver.config.settings import Settings
-from archiver.health.restore import TAKEN_DOWN, restore, takedown_post, withhold
+from archiver.health.restore import TAKEN_DOWN, restore, revert, takedown_post, withhold
+from archiver.runners.local import archive
 from archiver.runtime import Runtime
 from archiver.storage.layout import version_key
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture
 from archiver.web.app import create_app
 from tests.apikit import ARTICLE_ID, TWEET, api, archive_sample, fixture_origin
 from tests.test_restore import Receiver
-from tests.test_restore_inline import HINDI, embed_result, setup
+from tests.test_restore_inline import HINDI, embed_result, page, setup
 
 # A post whose text and name carry characters XML 1.0 forbids (noncharacters, C0 controls).
 NONCHAR = TweetFixture(id="1945048830047662009", handle="nonchar", name="Bad\ufffe Name\uffff\x01", lang="en",
@@ -277,3 +278,111 @@ def test_a_quoted_posts_takedown_takes_its_words_out_of_the_quoting_card(tmp_set
         assert takedown_post(rt, None, "twitter", QUOTED.id, on=False)["restore_again"] == ["story"]
         assert restore(rt, "story", item_ids=[item_id])["new_version"] and QUOTED.text in current(rt)
         rt.close()
+
+
+def _login(rt: Runtime, role: str) -> tuple[TestClient, str]:
+    client = TestClient(create_app(rt.settings, runtime=rt))
+    token = create_token(rt.catalog, role)
+    assert client.post("/login", data={"token": token, "next": "/"}, follow_redirects=False).status_code == 303
+    page = client.get("/articles/story").text if role == "editor" else ""
+    return client, page.split('name="csrf" value="', 1)[1].split('"', 1)[0] if page else ""
+
+
+def test_a_revert_to_a_version_before_the_takedown_writes_the_withheld_notice(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin, receiver: Receiver) -> None:
+    """Revert is exact except for takedowns: the card of a post taken down now comes back as the notice."""
+    rt = setup(tmp_settings, origin, HINDI, cms_callback_url=receiver.url, cms_callback_secret="s")
+    item_id, _ = embed_result(rt)
+    words = "भारत और रूस"
+    assert restore(rt, "story", item_ids=[item_id])["new_version"] and words in current(rt)
+    assert takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order 9")["withheld"] == ["story"]
+    # reverting to version 2 (the words, as restore wrote them) is version 3 again: nothing to write
+    assert revert(rt, "story", 2)["new_version"] is False
+    assert revert(rt, "story", 1)["new_version"]  # the publisher's embed markup, no card
+    receiver.posts.clear()
+    report = revert(rt, "story", 2)  # the version restore wrote, words and all
+    assert report["new_version"] and report["withheld"] == "1 card withheld: taken down"
+    text = current(rt)
+    assert words not in text and HINDI.name not in text and WITHHELD_NOTICE in text
+    assert [json.loads(b)["event"] for _, b in receiver.posts] == ["revert"]
+    assert all(words not in b.decode() for _, b in receiver.posts)  # nor does the CMS get them
+    # the editor's Revert button says so
+    client, csrf = _login(rt, "editor")
+    assert revert(rt, "story", 1)["new_version"]
+    r = client.post("/articles/story/revert", data={"csrf": csrf, "version": "2"}, follow_redirects=False)
+    assert r.status_code == 303
+    shown = " ".join(BeautifulSoup(client.get(r.headers["location"]).text, "html5lib").get_text().split())
+    assert "1 card withheld: taken down" in shown
+    assert words not in current(rt)
+    # lifted: revert to version 2 is exact again
+    takedown_post(rt, None, "twitter", HINDI.id, on=False)
+    assert revert(rt, "story", 2)["withheld"] == "" and words in current(rt)
+    rt.close()
+
+
+def test_a_revert_does_not_bring_back_a_quoted_posts_words(tmp_settings: Callable[..., Settings]) -> None:
+    with FixtureOrigin(tweets=[QUOTED, QUOTING]) as o:
+        rt = setup(tmp_settings, o, QUOTING)
+        item_id, _ = embed_result(rt)
+        assert restore(rt, "story", item_ids=[item_id])["new_version"] and QUOTED.text in current(rt)
+        takedown_post(rt, None, "twitter", QUOTED.id, on=True, reason="sealed")
+        revert(rt, "story", 1)
+        report = revert(rt, "story", 2)
+        assert report["withheld"] == "1 card withheld: taken down"
+        text = current(rt)
+        assert QUOTED.text not in text and QUOTED.name not in text and QUOTING.text in text
+        rt.close()
+
+
+def test_a_quoted_posts_takedown_refuses_the_quoting_posts_public_copies(tmp_settings: Callable[..., Settings]
+                                                                        ) -> None:
+    """The quoting post's capture page, card and manifest carry the quoted words: refused publicly (410)
+    while the quoted post is down, served again once it is lifted."""
+    with FixtureOrigin(tweets=[QUOTED, QUOTING]) as o:
+        rt = setup(tmp_settings, o, QUOTING, restore_style="iframe")
+        item_id, _ = embed_result(rt)
+        assert restore(rt, "story", item_ids=[item_id])["new_version"]
+        keys = [k for k in rt.store.list(f"posts/twitter/{QUOTING.id}/") if k.endswith((".html", ".json"))]
+        carrying = [k for k in keys if QUOTED.text.encode() in rt.store.get(k)]
+        assert any(k.endswith(".card.html") for k in carrying)
+        client = TestClient(create_app(rt.settings, runtime=rt))
+        assert all(client.get(f"/media/{k}").status_code == 200 for k in carrying)
+        takedown_post(rt, None, "twitter", QUOTED.id, on=True, reason="sealed")
+        for k in carrying:
+            r = client.get(f"/media/{k}", headers={"Accept": "text/html"})
+            assert r.status_code == 410 and QUOTED.text not in r.text, k
+            assert "withdrawn from public access" in r.text and "sealed" not in r.text
+        # the article's frame names that card: the reader sees the 410 page, never the words
+        assert QUOTED.text not in current(rt)
+        takedown_post(rt, None, "twitter", QUOTED.id, on=False)
+        assert all(client.get(f"/media/{k}").status_code == 200 for k in carrying)
+        rt.close()
+
+
+def test_a_takedown_withholds_the_card_in_a_version_the_cms_republished_with_edits(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    """The card is found by its structure in the current version, not only through the patch chain; a
+    card the CMS changed beyond recognition is named in the answer ("still_carried")."""
+    rt = setup(tmp_settings, origin, HINDI)
+    item_id, _ = embed_result(rt)
+    words = "भारत और रूस"
+    restore(rt, "story", item_ids=[item_id])
+    body = rt.store.get(version_key("story", versions(rt, "story")[-1].version))
+    edited = body.replace(b"<html>", b"<html><!-- CMS edit --><p>Editor's note added above.</p>", 1)
+    archive(rt, edited, article_id="story", url="https://news.example/story")
+    assert words in current(rt) and "Editor's note" in current(rt)
+    state = takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order 10")
+    assert state["withheld"] == ["story"] and state["still_carried"] == []
+    text = current(rt)
+    assert words not in text and WITHHELD_NOTICE in text and "Editor's note" in text
+
+    # a second article whose CMS stripped the card's markup: the takedown cannot find it and says so
+    takedown_post(rt, None, "twitter", HINDI.id, on=False)
+    archive(rt, page(HINDI, "utf-8", "<html>"), article_id="other", url="https://news.example/other")
+    restore(rt, "other", item_ids=[embed_result(rt, "other")[0]])
+    body = current(rt, "other").replace('class="archiver-card"', 'class="cms-quote"')
+    archive(rt, body.encode(), article_id="other", url="https://news.example/other")
+    assert words in current(rt, "other")
+    state = takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order 11")
+    assert state["still_carried"] == ["other"]
+    rt.close()

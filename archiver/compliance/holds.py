@@ -140,9 +140,46 @@ def post_state(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
             state[part]["reason"] = shown_reason(state[part]["reason"])
     return state
 
+MAX_QUOTING = 1000  # captures quoting or replying to one post that a takedown follows
+
+
+def quoting_posts(rt: Runtime, provider: str, post_id: str) -> set[tuple[str, str]]:
+    """The posts whose captures quote, reply to or otherwise embed this post (its manifests'
+    ``referenced_by``, but a later edit of the post itself), as (provider, post_id) pairs: their
+    capture pages, cards and manifests carry this post's words. At most MAX_QUOTING captures are followed."""
+    ids = {ref.get("capture_id") for _, doc in manifests(rt, provider, post_id)
+           for ref in (doc.get("referenced_by") or [])[:100]
+           if isinstance(ref, dict) and ref.get("relation") != "latest_edit"}
+    out = set()
+    for cid in sorted(i for i in ids if isinstance(i, str))[:MAX_QUOTING]:
+        for row in rt.catalog.query("SELECT provider, post_id FROM captures WHERE capture_id = ?", [cid]):
+            try:
+                layout.check_post(row["provider"], row["post_id"])
+            except ValueError:
+                continue
+            if (row["provider"], row["post_id"]) != (provider, post_id):
+                out.add((row["provider"], row["post_id"]))
+    return out
+
+
 def _hidden_keys(rt: Runtime, provider: str, post_id: str) -> list[str]:
+    """What a takedown of the post hides from public serving: the post's own objects, its media, and the
+    objects of every post whose capture embeds its words (``quoting_posts``: their capture pages, cards,
+    manifests and WARCs answer 410 too, the rule being to refuse serving what contains the words rather
+    than to re-render it; their own media stay served)."""
     docs = [d for _, d in manifests(rt, provider, post_id)]
-    return [layout.post_prefix(provider, post_id)] + [f"blob:{sha}" for sha in media_sha256s(docs)]
+    quoting = [layout.post_prefix(*p) for p in sorted(quoting_posts(rt, provider, post_id))]
+    return [layout.post_prefix(provider, post_id), *quoting] + [f"blob:{sha}" for sha in media_sha256s(docs)]
+
+
+def embeds_taken_down(rt: Runtime, provider: str, post_id: str) -> bool:
+    """Whether the post's captures carry the words of ANOTHER post that is taken down now (a quoted,
+    replied-to or related post): its public copies are then refused (``hidden_reason``) though the post
+    itself is not taken down."""
+    ensure_schema(rt.catalog)
+    rows = rt.catalog.query("SELECT provider, post_id FROM takedown_keys WHERE key = ?",
+                            [layout.post_prefix(provider, post_id)])
+    return any((r["provider"], r["post_id"]) != (provider, post_id) for r in rows)
 
 def _index(rt: Runtime, provider: str, post_id: str, state: dict[str, Any]) -> None:
     ensure_schema(rt.catalog)

@@ -6,18 +6,25 @@ only those spans change — a dead tweet embed becomes its inline static card in
 markup (setting ``restore_style = "inline"``, the default: archiver/capture/cards/inline.py), or a
 sandboxed frame showing its stored HTML card (``"iframe"``); the embed markup it replaces stays in the
 new version's patch, so the restore can be reversed. A dead image points at its stable copy.
-Revert writes an earlier version's bytes, exactly, as a new current version. Both go through
-article.versions.write_version, tell the CMS through a signed callback, and are audit-logged.
+Revert writes an earlier version's bytes, exactly but for takedowns, as a new current version. Both go
+through article.versions.write_version, tell the CMS through a signed callback, and are audit-logged.
+
+The takedown rule: every version written here (restore, revert, withhold; any future writer must do the
+same) first passes through ``takedown_filter``, which finds archiver cards by their structure and
+replaces those of posts compliance has taken down by the withheld notice (and re-renders inline cards of
+posts quoting one), so no version written while a post is down carries its words or media.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from archiver.article.splice import Patch, PatchError, Replacement, splice
 from archiver.article.versions import (
@@ -42,8 +49,8 @@ from archiver.capture.cards.inline import (
 )
 from archiver.capture.manifest import CAPTURED_STATUSES, GONE_STATUSES
 from archiver.compliance import audit
+from archiver.compliance.holds import embeds_taken_down, hidden_reason, manifests, quoting_posts, set_takedown
 from archiver.compliance.holds import ensure_schema as ensure_compliance_schema
-from archiver.compliance.holds import hidden_reason, manifests, set_takedown
 from archiver.errors import ArchiverError, InputError
 from archiver.health.callback import notify_cms
 from archiver.health.originals import dead_among, ensure_schema, load_record, originals_of, url_sha256
@@ -53,6 +60,7 @@ from archiver.records.version import Version
 from archiver.steps.finalize import version_page_url
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import load_results
+from archiver.storage import layout
 from archiver.storage.base import ObjectNotFound
 
 if TYPE_CHECKING:
@@ -168,6 +176,88 @@ def inline_markup(rt: Runtime, result: EmbedResult, *, html_context: bool, amp: 
     return inline_card_html(manifest, rt.store, card)
 
 
+# --- the takedown filter every written version passes through ---------------------------------------
+# A card restore (or a CMS) put in an article, found by its structure wherever it sits: the inline card
+# (``<blockquote class="archiver-card" … data-provider data-post-id>``, balanced to its end tag) or the
+# frame whose src names a post's card (``…/posts/<provider>/<post_id>/<capture>.card.html``).
+_CARD_OPEN = re.compile(r'<(blockquote|iframe)\b[^<>]*\bclass="archiver-card(?:"|\s[^"]*")[^<>]*>', re.I)
+_ATTR = re.compile(r'\s([a-z-]+)="([^"]*)"', re.I)
+_BLOCKQUOTE = re.compile(r'<(/?)blockquote\b[^<>]*>', re.I)
+_CARD_SRC = re.compile(rf'{layout.POSTS_PREFIX}([A-Za-z0-9_-]+)/([^/"?#]+)/[^/"?#]+\.card\.html')
+MAX_CARDS = 10_000  # cards the filter looks at in one article version
+
+
+def found_cards(text: str) -> list[tuple[int, int, str, str, str]]:
+    """Every archiver card in `text` (inline card or frame), as (start, end, tag, provider, post_id), in
+    order; the withheld notice card and a card naming no post are left out. Character offsets; an inline
+    card runs to its balanced ``</blockquote>`` (to the end of the text when unbalanced)."""
+    out: list[tuple[int, int, str, str, str]] = []
+    pos = 0
+    while len(out) < MAX_CARDS:
+        m = _CARD_OPEN.search(text, pos)
+        if m is None:
+            break
+        tag = m.group(1).lower()
+        attrs = {k.lower(): html.unescape(v) for k, v in _ATTR.findall(m.group(0))}
+        if tag == "iframe":
+            close = text.lower().find("</iframe>", m.end())
+            end = len(text) if close < 0 else close + len("</iframe>")
+            src = _CARD_SRC.search(unquote(attrs.get("src", "")))
+            provider, post_id = (src.group(1), src.group(2)) if src else ("", "")
+        else:
+            depth, end = 0, len(text)
+            for b in _BLOCKQUOTE.finditer(text, m.start()):
+                depth += -1 if b.group(1) else 1
+                if depth == 0:
+                    end = b.end()
+                    break
+            provider, post_id = attrs.get("data-provider", ""), attrs.get("data-post-id", "")
+        if provider and post_id and attrs.get("data-withheld") != "true":
+            out.append((m.start(), end, tag, provider, post_id))
+        pos = end if end > m.end() else m.end()
+    return out
+
+
+def takedown_filter(rt: Runtime, text: str, *, results: dict[str, ItemResult] | None = None
+                    ) -> tuple[list[Replacement], list[str]]:
+    """What the takedown rule changes in an article version's `text` before it is written (restore,
+    revert, withhold: every writer): each card (``found_cards``) of a post taken down now becomes the
+    withheld notice (``inline.withheld_card_html``); an inline card of a post whose capture embeds a
+    taken-down post's words (``holds.embeds_taken_down``) is rendered again from the article's item
+    `results` so the quoted words become the notice, or, with no capture to render from, becomes the
+    notice too. A frame of such a post is left: its card answers 410 publicly. Returns (replacements,
+    ["<provider>/<post_id>" of each card changed]); text outside the cards is untouched."""
+    cards = found_cards(text)
+    if not cards:
+        return [], []
+    by_post = {(r.provider, r.post_id): r for r in (results or {}).values()
+               if isinstance(r, EmbedResult) and r.manifest_key and r.status in CAPTURED_STATUSES}
+    amp = is_amp(text)
+    reps, changed = [], []
+    for start, end, tag, provider, post_id in cards:
+        if is_taken_down(rt, provider, post_id):
+            new = withheld_card_html()
+        elif tag == "blockquote" and embeds_taken_down(rt, provider, post_id):
+            res = by_post.get((provider, post_id))
+            try:
+                new = inline_markup(rt, res, html_context=True, amp=amp) if res else withheld_card_html()
+            except (RestoreError, ObjectNotFound, ValueError):
+                new = withheld_card_html()
+        else:
+            continue
+        new = xml_safe(new)
+        if text[start:end] != new:
+            reps.append(Replacement(start, end, new))
+            changed.append(f"{provider}/{post_id}")
+    return reps, changed
+
+
+def withheld_line(changed: list[str]) -> str:
+    """The report's line for what the takedown filter changed: "1 card withheld: taken down"; "" for none."""
+    n = len(changed)
+    return f"{n} card{'s' if n != 1 else ''} withheld: taken down" if n else ""
+
+
 def _replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch], item: EmbedItem | ImageItem,
                   res: ItemResult | None) -> list[Replacement]:
     """What restoring `item` (with its result `res`) changes in the current version's `text`: each
@@ -235,6 +325,12 @@ def restore(rt: Runtime, article_id: str, *, item_ids: list[str] | None = None, 
                 continue
             reps.extend(found)
             outcome.append({**entry, "status": "restored" if found else "already", "error": None})
+        # the takedown filter, on the cards restore does not rewrite now (every written version passes it)
+        held, changed = takedown_filter(rt, text, results=results)
+        kept = [(h, c) for h, c in zip(held, changed, strict=True)
+                if not any(h.start < r.end and r.start < h.end for r in reps)]
+        changed = [c for _, c in kept]
+        reps.extend(replace(h, new=encodable(h.new, encoding)) for h, _ in kept)
         version = current
         new = False
         if reps:
@@ -247,22 +343,19 @@ def restore(rt: Runtime, article_id: str, *, item_ids: list[str] | None = None, 
                 rt, article_id, new_text.encode(encoding), reason="auto-restore" if auto else "restore",
                 source_sha256=plan.source_sha256, encoding=encoding,
                 patch_doc={"base": base, **patch.to_json(),
-                           "restored": [o["item_id"] for o in outcome if o["status"] == "restored"]},
+                           "restored": [o["item_id"] for o in outcome if o["status"] == "restored"],
+                           "withheld": sorted(set(changed))},
                 unless_current=False, expected_current=current.version, history=history).version
             new = True
     report = {"article_id": article_id, "current": version.version, "version": version_entry(rt, version),
-              "new_version": new, "items": outcome}
+              "new_version": new, "items": outcome, "withheld": withheld_line(changed) if new else "",
+              "withheld_cards": sorted(set(changed)) if new else []}
     report["callback"] = notify_cms(rt, "restore", report) if new else None
     _audit(rt, principal, "restore", article_id, {"version": version.version, "new_version": new,
                                                   "auto": auto, "items": outcome,
                                                   "callback": report["callback"]},
            sum(1 for o in outcome if o["status"] == "restored"))
     return report
-
-
-# What restore wrote into an article for an embed: its inline card or its card's frame (a withheld notice
-# card too: it starts the same way).
-_RESTORED_CARD = re.compile(r'\s*<(?:blockquote|iframe) class="archiver-card[" ]')
 
 
 def articles_of_post(rt: Runtime, provider: str, post_id: str) -> list[str]:
@@ -272,118 +365,108 @@ def articles_of_post(rt: Runtime, provider: str, post_id: str) -> list[str]:
     return [r["article_id"] for r in rows]
 
 
-# An inline card restore wrote (not a frame, not the withheld notice): what a quoted post's takedown re-renders.
-_INLINE_CARD = re.compile(r'\s*<blockquote class="archiver-card"')
-
-
-def _card_spans(rt: Runtime, article_id: str, posts: set[tuple[str, str]]
-                ) -> tuple[list[Version], Any, str, str, list[tuple[str, EmbedResult, int, int]]]:
-    """(history, plan, encoding, current text, [(item_id, result, start, end)]) of every span of the current
-    version where restore wrote a card of one of `posts` ((provider, post_id) pairs). Call under the
-    article's restore lock."""
+def _current(rt: Runtime, article_id: str) -> tuple[list[Version], Any, str, str, dict[str, ItemResult]]:
+    """(history, plan, encoding, current text, item results) of the article's current version."""
     history = _history(rt, article_id)
     current = history[-1]
     plan = load_plan(rt, article_id, current.source_sha256)
-    results = load_results(rt, plan)
     encoding = current.encoding or plan.encoding
-    text = rt.store.get(current.key).decode(encoding)
-    chain = patch_chain(rt, history, current.version, plan.source_sha256)
-    spans = []
-    for item in plan.items:
-        res = results.get(item.item_id)
-        if not (isinstance(item, EmbedItem) and isinstance(res, EmbedResult)
-                and (res.provider or "", res.post_id or "") in posts):
-            continue
-        for occ in item.occurrences:
-            span = map_span(chain, occ.start, occ.end)
-            if span is not None and _RESTORED_CARD.match(text, span[0], span[1]):
-                spans.append((item.item_id, res, span[0], span[1]))
-    return history, plan, encoding, text, spans
+    return history, plan, encoding, rt.store.get(current.key).decode(encoding), load_results(rt, plan)
 
 
-def quoting_posts(rt: Runtime, provider: str, post_id: str) -> set[tuple[str, str]]:
-    """The posts whose captures quote or reply to this post (its manifests' ``referenced_by``, but edits),
-    as (provider, post_id): their inline cards carry this post's words."""
-    ids = {ref.get("capture_id") for _, doc in manifests(rt, provider, post_id)
-           for ref in (doc.get("referenced_by") or [])[:100]
-           if isinstance(ref, dict) and ref.get("relation") != "latest_edit"}
+def _carries(rt: Runtime, text: str, posts: set[tuple[str, str]], words: list[str]) -> bool:
+    """Whether `text` still shows one of `posts` outside a withheld notice: a card found by structure, a
+    link into its stored copies (``posts/<provider>/<post_id>/``), or one of its `words` (its texts)."""
+    if any((p, i) in posts for _, _, _, p, i in found_cards(text)):
+        return True
+    return (any(rt.store.public_url(layout.post_prefix(*p) + "x")[:-1] in text for p in posts)
+            or any(w in text for w in words))
+
+
+def _post_words(rt: Runtime, provider: str, post_id: str) -> list[str]:
+    """Stretches of the post's stored text long enough to recognise it by (the first 60 characters of each
+    capture's text of at least 12), HTML-escaped as a card writes them."""
     out = set()
-    for cid in sorted(i for i in ids if isinstance(i, str))[:1000]:
-        for row in rt.catalog.query("SELECT provider, post_id FROM captures WHERE capture_id = ?", [cid]):
-            if (row["provider"], row["post_id"]) != (provider, post_id):
-                out.add((row["provider"], row["post_id"]))
-    return out
+    for _, doc in manifests(rt, provider, post_id)[:20]:
+        t = doc.get("text")
+        if isinstance(t, str) and len(t.strip()) >= 12:
+            out.add(html.escape(t.strip()[:60], quote=False))
+    return sorted(out)
 
 
 def withhold(rt: Runtime, provider: str, post_id: str, *, principal: Principal | None = None
              ) -> list[dict[str, Any]]:
-    """After a takedown of the post: in every article where restore wrote the post's card (inline or
-    frame), replace it by the withheld notice card (``inline.withheld_card_html``: no words, media, names
-    or link), and render again the inline cards of posts that quote or reply to it (the quoted words
-    become the notice), as a new version with reason "takedown", under the article's restore lock,
-    audited ("withhold") and told to the CMS as restore does. Idempotent: an article already showing
-    the notice gets no version. Returns one report per article changed ({"article_id", "current",
-    "version", "new_version", "items", "callback"}). An article that cannot be read is logged and left out."""
+    """After a takedown of the post: in every article that embeds it or a post quoting it, the CURRENT
+    version passes through ``takedown_filter`` (cards found by their structure, so a version the CMS
+    re-published with edits is withheld too): its cards become the withheld notice, cards of posts
+    quoting it are rendered again without its words; written as a new version with reason "takedown",
+    under the article's restore lock, audited ("withhold") and told to the CMS as restore does.
+    Idempotent: an article already withheld gets no version. Returns one report per article changed
+    ({"article_id", "current", "version", "new_version", "items", "callback"}). An article that cannot
+    be read is logged and left out (``still_carried`` names it)."""
     target = (provider, post_id)
-    quoting = quoting_posts(rt, provider, post_id)
-    articles = sorted({a for p in {target, *quoting} for a in articles_of_post(rt, *p)})
+    articles = sorted({a for p in {target, *quoting_posts(rt, provider, post_id)} for a in articles_of_post(rt, *p)})
     done = []
     for article_id in articles:
         try:
             with rt.coordinator.lock(f"restore:{article_id}", timeout=120):
-                history, plan, encoding, text, spans = _card_spans(rt, article_id, {target, *quoting})
-                amp = is_amp(text)
-                reps, items = [], set()
-                for item_id, res, a, b in spans:
-                    if (res.provider, res.post_id) == target:
-                        new_markup = withheld_card_html()
-                    elif _INLINE_CARD.match(text, a, b) and not is_taken_down(rt, res.provider, res.post_id):
-                        new_markup = inline_markup(rt, res, html_context=True, amp=amp)
-                    else:
-                        continue
-                    new_markup = encodable(xml_safe(new_markup), encoding)
-                    if text[a:b] != new_markup:
-                        reps.append(Replacement(a, b, new_markup))
-                        items.add(item_id)
+                history, plan, encoding, text, results = _current(rt, article_id)
+                reps, changed = takedown_filter(rt, text, results=results)
                 if not reps:
                     continue
+                reps = [replace(r, new=encodable(r.new, encoding)) for r in reps]
                 new_text, patch = splice(text, reps)
                 current = history[-1]
                 base = {"kind": "version", "version": current.version, "sha256": current.sha256,
                         "key": current.key}
                 version = write_version(
                     rt, article_id, new_text.encode(encoding), reason="takedown", source_sha256=plan.source_sha256,
-                    encoding=encoding, patch_doc={"base": base, **patch.to_json(), "withheld": sorted(items),
+                    encoding=encoding, patch_doc={"base": base, **patch.to_json(), "withheld": sorted(changed),
                                                   "post": f"{provider}/{post_id}"},
                     unless_current=False, expected_current=current.version, history=history).version
         except (ArchiverError, ObjectNotFound, ValueError, PatchError) as exc:
             log.warning("withholding %s/%s in %s failed: %s", provider, post_id, article_id, exc)
             continue
         report = {"article_id": article_id, "current": version.version, "version": version_entry(rt, version),
-                  "new_version": True, "items": sorted(items)}
+                  "new_version": True, "items": sorted(set(changed)), "withheld": withheld_line(changed)}
         report["callback"] = notify_cms(rt, "takedown", report)
         _audit(rt, principal, "withhold", article_id, {"version": version.version, "post": f"{provider}/{post_id}",
-                                                      "items": sorted(items), "callback": report["callback"]},
-               len(items))
+                                                      "items": sorted(set(changed)), "callback": report["callback"]},
+               len(changed))
         done.append(report)
     return done
 
 
-def withheld_in(rt: Runtime, provider: str, post_id: str) -> list[str]:
-    """The articles whose current version shows the withheld notice where the post's card was, or inside
-    the card of a post quoting it: once its takedown is lifted, an editor may restore there again (nothing
-    re-inserts its words automatically). Sorted article ids; an article that cannot be read is left out."""
+def still_carried(rt: Runtime, provider: str, post_id: str) -> list[str]:
+    """The articles whose current version still shows the taken-down post after ``withhold``: a card of
+    it (found by structure), a link into its stored copies or its words, where the filter could not
+    replace them (markup the CMS changed beyond recognition, an unreadable version). Sorted ids."""
     target = (provider, post_id)
-    quoting = quoting_posts(rt, provider, post_id)
-    notice = withheld_card_html()
+    words = _post_words(rt, provider, post_id)
     out = []
-    for article_id in sorted({a for p in {target, *quoting} for a in articles_of_post(rt, *p)}):
+    for article_id in articles_of_post(rt, provider, post_id):
         try:
-            _, _, encoding, text, spans = _card_spans(rt, article_id, {target, *quoting})
+            _, _, _, text, _ = _current(rt, article_id)
+        except (ArchiverError, ObjectNotFound, ValueError):
+            out.append(article_id)
+            continue
+        if _carries(rt, text, {target}, words):
+            out.append(article_id)
+    return out
+
+
+def withheld_in(rt: Runtime, provider: str, post_id: str) -> list[str]:
+    """The articles (embedding the post or a post quoting it) whose current version shows the withheld
+    notice: once its takedown is lifted, an editor may restore there again (nothing re-inserts its words
+    automatically). Sorted article ids; an article that cannot be read is left out."""
+    out = []
+    for article_id in sorted({a for p in {(provider, post_id), *quoting_posts(rt, provider, post_id)}
+                              for a in articles_of_post(rt, *p)}):
+        try:
+            _, _, _, text, _ = _current(rt, article_id)
         except (ArchiverError, ObjectNotFound, ValueError):
             continue
-        if any(text[a:b] == encodable(notice, encoding) if (res.provider, res.post_id) == target
-               else WITHHELD_NOTICE in text[a:b] for _, res, a, b in spans):
+        if WITHHELD_NOTICE in text:
             out.append(article_id)
     return out
 
@@ -391,22 +474,26 @@ def withheld_in(rt: Runtime, provider: str, post_id: str) -> list[str]:
 def takedown_post(rt: Runtime, principal: Principal | None, provider: str, post_id: str, *, on: bool,
                   reason: str = "") -> dict[str, Any]:
     """A takedown (or its lift) as the API, the UI and the CLI do it: ``holds.set_takedown`` (its state,
-    ``changed`` and ``outcome``), then for a takedown the post's restored cards withheld in every article
+    ``changed`` and ``outcome``), then for a takedown the post's cards withheld in every article
     (``withhold``: "withheld" lists the articles given a new version; run even when the takedown was
-    already in place, so an interrupted one is finished), and for a lift the articles an editor may
-    restore the post in again ("restore_again": article ids; nothing is re-inserted automatically).
-    Raises what set_takedown raises (InputError, PostNotFound)."""
+    already in place, so an interrupted one is finished) and "still_carried": the articles that still
+    show the post because its card could not be found or replaced (``still_carried``; [] when none);
+    for a lift the articles an editor may restore the post in again ("restore_again": article ids;
+    nothing is re-inserted automatically). Raises what set_takedown raises (InputError, PostNotFound)."""
     state = set_takedown(rt, principal, provider, post_id, on=on, reason=reason)
     if on:
-        return {**state, "withheld": [r["article_id"] for r in withhold(rt, provider, post_id, principal=principal)]}
+        withheld = [r["article_id"] for r in withhold(rt, provider, post_id, principal=principal)]
+        return {**state, "withheld": withheld, "still_carried": still_carried(rt, provider, post_id)}
     return {**state, "restore_again": withheld_in(rt, provider, post_id)}
 
 
 def revert(rt: Runtime, article_id: str, to_version: int, *, principal: Principal | None = None) -> dict[str, Any]:
-    """Write version `to_version`'s bytes, exactly, as a new current version; when the current version
-    already has those bytes nothing is written and the report says so (``new_version`` False), as a
-    restore that changes nothing does. InputError for an unknown version, RestoreError when its stored
-    bytes fail their SHA-256."""
+    """Write version `to_version`'s bytes as a new current version, exactly but for takedowns: the
+    bytes pass through ``takedown_filter`` like every version written, so a card of a post taken down
+    now (or the quoted words of one) is written as the withheld notice, and the report says so
+    ("withheld": "1 card withheld: taken down", "" when none). When the current version already has
+    the (filtered) bytes nothing is written (``new_version`` False), as a restore that changes nothing.
+    InputError for an unknown version, RestoreError when its stored bytes fail their SHA-256."""
     with rt.coordinator.lock(f"restore:{article_id}", timeout=120):
         history = _history(rt, article_id)
         target = next((v for v in history if v.version == to_version), None)
@@ -417,19 +504,31 @@ def revert(rt: Runtime, article_id: str, to_version: int, *, principal: Principa
         if hashlib.sha256(body).hexdigest() != target.sha256:
             raise RestoreError(f"stored bytes of version {to_version} do not match their recorded sha256")
         encoding = target.encoding or "utf-8"
-        _, patch = splice(body.decode(encoding, errors="replace"), [])
+        text = body.decode(encoding, errors="replace")
+        try:
+            results = load_results(rt, load_plan(rt, article_id, target.source_sha256))
+        except (ArchiverError, ObjectNotFound, ValueError):
+            results = {}
+        reps, changed = takedown_filter(rt, text, results=results)
+        reps = [replace(r, new=encodable(r.new, encoding)) for r in reps]
+        new_text, patch = splice(text, reps)
+        if reps:
+            body = new_text.encode(encoding)
         base = {"kind": "version", "version": to_version, "sha256": target.sha256, "key": target.key}
         written = write_version(rt, article_id, body, reason="revert", source_sha256=target.source_sha256,
                                 encoding=encoding, patch_doc={"base": base, **patch.to_json(),
-                                                              "reverted_to": to_version},
+                                                              "reverted_to": to_version,
+                                                              "withheld": sorted(set(changed))},
                                 unless_current=True, expected_current=history[-1].version,
                                 history=history)
         version = written.version
     report = {"article_id": article_id, "current": version.version, "version": version_entry(rt, version),
-              "new_version": written.new, "reverted_to": to_version}
+              "new_version": written.new, "reverted_to": to_version, "withheld": withheld_line(changed),
+              "withheld_cards": sorted(set(changed))}
     report["callback"] = notify_cms(rt, "revert", report) if written.new else None
     _audit(rt, principal, "revert", article_id, {"version": version.version, "reverted_to": to_version,
-                                                 "new_version": written.new, "callback": report["callback"]},
+                                                 "new_version": written.new, "withheld": sorted(set(changed)),
+                                                 "callback": report["callback"]},
            1 if written.new else 0)
     return report
 

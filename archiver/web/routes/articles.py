@@ -195,6 +195,16 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def _cards_withheld(request: Request, new: bool) -> str:
+    """" N card(s) withheld: taken down (…)" when the version written replaced cards of taken-down posts
+    by the withheld notice (the ``cards`` number), else ""."""
+    n = _int(request, "cards") or 0
+    if not (new and n > 0):
+        return ""
+    return (f" {_plural(n, 'card')} withheld: taken down (the version is exact except for posts compliance "
+            "has taken down, shown as the withheld notice).")
+
+
 def outcome_notice(request: Request, history: list[Version]) -> dict[str, Any] | None:
     """The sentence saying what the last Restore or Revert did, from the redirect's query numbers
     (`done`, `v`, `new`, `embeds`, `images`, `failed`, `already`, `withheld`, `to`), with the version it wrote
@@ -211,7 +221,7 @@ def outcome_notice(request: Request, history: list[Version]) -> dict[str, Any] |
             return None
         text = (f"Reverted to version {to}: version {v} written." if new else
                 f"Version {to} already current: nothing written.")
-        return {"text": text, "version": v if new else None, "ok": True}
+        return {"text": text + _cards_withheld(request, new), "version": v if new else None, "ok": True}
     embeds, images = _int(request, "embeds") or 0, _int(request, "images") or 0
     failed, already = _int(request, "failed") or 0, _int(request, "already") or 0
     withheld = _int(request, "withheld") or 0
@@ -227,6 +237,7 @@ def outcome_notice(request: Request, history: list[Version]) -> dict[str, Any] |
     if withheld:
         text += (f" {_plural(withheld, 'item')} taken down by compliance: not restored (its words and media "
                  "are not written into the article).")
+    text += _cards_withheld(request, new)
     if failed:
         text += (f" {_plural(failed, 'item')} could not be restored (no archived copy or static card yet; "
                  "see the item's row).")

@@ -187,7 +187,8 @@ def restore_form(article_id: str, item: list[str] = Form([], max_length=1000),
                  embeds=sum(o["kind"] == "embed" for o in done), images=sum(o["kind"] == "image" for o in done),
                  failed=sum(o["status"] == "error" for o in report["items"]),
                  already=sum(o["status"] == "already" for o in report["items"]),
-                 withheld=sum(o["status"] == "taken_down" for o in report["items"]))
+                 withheld=sum(o["status"] == "taken_down" for o in report["items"]),
+                 cards=len(report.get("withheld_cards") or []))
 
 
 def revert_form(article_id: str, version: int = Form(..., ge=1, le=1_000_000_000),
@@ -197,7 +198,8 @@ def revert_form(article_id: str, version: int = Form(..., ge=1, le=1_000_000_000
     are), then back to the article page (303) with the outcome. CSRF as for Restore; an unknown
     version is a 404 page."""
     report = _run(revert, rt, _article(article_id), version, principal=principal)
-    return _back(article_id, done="revert", to=version, v=report["current"], new=int(report["new_version"]))
+    return _back(article_id, done="revert", to=version, v=report["current"], new=int(report["new_version"]),
+                 cards=len(report.get("withheld_cards") or []))
 
 
 router.add_api_route("/health", health_page, methods=["GET"], response_class=HTMLResponse,
