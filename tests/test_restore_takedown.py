@@ -25,6 +25,7 @@ from archiver.capture.cards.inline import WITHHELD_NOTICE, InlineCard, render_in
 from archiver.cli import main as cli
 from archiver.compliance import audit
 from archiver.config.settings import Settings
+from archiver.health.originals import article_health, needs_restore
 from archiver.health.restore import TAKEN_DOWN, restore, revert, takedown_post, withhold
 from archiver.runners.local import archive
 from archiver.runtime import Runtime
@@ -32,6 +33,7 @@ from archiver.storage.layout import version_key
 from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture
 from archiver.web.app import create_app
 from tests.apikit import ARTICLE_ID, TWEET, api, archive_sample, fixture_origin
+from tests.test_health import T0
 from tests.test_restore import Receiver
 from tests.test_restore_inline import HINDI, embed_result, page, setup
 
@@ -385,4 +387,34 @@ def test_a_takedown_withholds_the_card_in_a_version_the_cms_republished_with_edi
     assert words in current(rt, "other")
     state = takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order 11")
     assert state["still_carried"] == ["other"]
+    rt.close()
+
+
+def test_a_taken_down_item_is_shown_withheld_and_not_restorable(tmp_settings: Callable[..., Settings],
+                                                               origin: FixtureOrigin) -> None:
+    """The article page's preview shows what readers get (the notice), the health text says "withheld
+    (taken down)", no Restore button offers it and needs_restore does not count it."""
+    rt = setup(tmp_settings, origin, HINDI)
+    item_id, _ = embed_result(rt)
+    words = "भारत और रूस"
+    origin.set_behaviour("/oembed", "404", sticky=True)
+    origin.set_behaviour("/tweet-result", "empty", sticky=True)
+    article_health(rt, "story", check_now=True, now=T0)
+    assert needs_restore(rt) == {"story": 1}
+    assert restore(rt, "story")["new_version"]
+    takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order 12")
+    assert needs_restore(rt) == {}
+    client, _ = _login(rt, "editor")
+    page = BeautifulSoup(client.get("/articles/story").text, "html5lib")
+    shown = " ".join(page.get_text().split())
+    assert words not in shown and HINDI.name not in shown
+    (preview,) = page.select(".card-preview blockquote.archiver-card")
+    assert preview.get_text(strip=True) == WITHHELD_NOTICE
+    assert "withheld (taken down)" in shown and "taken down by compliance" in shown
+    assert "shows the archived copy" not in shown and "Restore every dead item" not in shown
+    assert "Restore this embed" not in shown
+    worklist = " ".join(BeautifulSoup(client.get("/health").text, "html5lib").get_text().split())
+    assert "withheld (taken down)" in worklist and "0 need a restore" in worklist
+    # a restore through the button while down would write nothing anyway
+    assert restore(rt, "story", item_ids=[item_id])["items"][0]["status"] == "taken_down"
     rt.close()

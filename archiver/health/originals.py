@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from archiver.article.versions import RestoreError, chain_docs, map_span, versions
 from archiver.catalog.core import Catalog
+from archiver.compliance.holds import ensure_schema as ensure_compliance_schema
+from archiver.compliance.holds import hidden_reason
 from archiver.dates import iso, utcnow
 from archiver.errors import InputError
 from archiver.health.probes import probe
@@ -380,10 +382,32 @@ def served_from_archive(rt: Runtime, article_id: str) -> set[str]:
     return covered
 
 
+def taken_down_items(rt: Runtime, article_id: str) -> set[str]:
+    """The item ids of the article's current plan that compliance has taken down: an embed whose post is
+    taken down, an image whose stable copy a takedown hides. Neither restorable nor in need of a restore
+    (restore writes none of them: health.restore.TakenDown). Empty when the records cannot be read."""
+    try:
+        plan = load_plan(rt, check_article_id(article_id))
+        results = load_results(rt, plan)
+    except (RecordError, ObjectNotFound, InputError, ValueError, LookupError):
+        return set()
+    ensure_compliance_schema(rt.catalog)
+    down = {(r["provider"], r["post_id"]) for r in rt.catalog.query(
+        "SELECT provider, post_id FROM post_compliance WHERE taken_down = 1")}
+    out = set()
+    for item in plan.items:
+        res = results.get(item.item_id)
+        embed_down = isinstance(res, EmbedResult) and (res.provider, res.post_id) in down
+        image_down = isinstance(res, ImageResult) and bool(res.key) and hidden_reason(rt, res.key or "") is not None
+        if embed_down or image_down:
+            out.add(item.item_id)
+    return out
+
+
 def needs_restore(rt: Runtime, article_ids: list[str] | None = None) -> dict[str, int]:
     """Per article with dead items (of those in `article_ids`, or all): how many of its dead items its
-    current version does not already serve from the archive (`served_from_archive`), i.e. what a
-    restore would change. Articles with none are left out."""
+    current version does not already serve from the archive (`served_from_archive`) and compliance has
+    not taken down (`taken_down_items`), i.e. what a restore would change. Articles with none are left out."""
     ensure_schema(rt.catalog)
     rows = rt.catalog.query(f"SELECT u.article_id AS article_id, u.item_id AS item_id {_DEAD}")
     dead: dict[str, set[str]] = {}
@@ -392,7 +416,7 @@ def needs_restore(rt: Runtime, article_ids: list[str] | None = None) -> dict[str
             dead.setdefault(r["article_id"], set()).add(r["item_id"])
     out = {}
     for aid, items in dead.items():
-        n = len(items - served_from_archive(rt, aid))
+        n = len(items - served_from_archive(rt, aid) - taken_down_items(rt, aid))
         if n:
             out[aid] = n
     return out

@@ -26,9 +26,10 @@ from markupsafe import Markup
 from archiver.article.versions import RestoreError, chain_docs
 from archiver.auth import Principal
 from archiver.capture.cards.content import edit_note, status_note
+from archiver.capture.cards.inline import withheld_card_html
 from archiver.compliance import audit
 from archiver.errors import InputError
-from archiver.health.originals import ARTICLE_STATUSES, article_listing, served_from_archive
+from archiver.health.originals import ARTICLE_STATUSES, article_listing, served_from_archive, taken_down_items
 from archiver.health.restore import inline_markup
 from archiver.health.state import STATES
 from archiver.records.base import RecordError
@@ -157,11 +158,14 @@ def reverted_target(rt: Runtime, version: Version) -> int | None:
     return target if isinstance(target, int) and not isinstance(target, bool) else None
 
 
-def card_preview(rt: Runtime, result: Any) -> Markup | None:
+def card_preview(rt: Runtime, result: Any, *, withheld: bool = False) -> Markup | None:
     """The inline static card of a restored embed as the article's readers see it, made by the code a
     restore writes it with (health.restore.inline_markup: inert HTML, every value escaped, photos at
-    their public stable copies), for the editor to look at; None when the item has no capture or its
-    manifest cannot be read. The article page shows it under the page's own CSP (no script at all)."""
+    their public stable copies; a quoted post taken down shows the notice), for the editor to look at;
+    with `withheld` (the post is taken down) the withheld notice card readers get instead; None when the
+    item has no capture or its manifest cannot be read. Shown under the page's own CSP (no script)."""
+    if withheld:
+        return Markup(withheld_card_html())  # noqa: S704 - a fixed string of ours
     if not isinstance(result, EmbedResult) or not result.manifest_key:
         return None
     try:
@@ -277,14 +281,19 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
     history, unreadable = readable_versions(rt, article_id)
     restored = restored_in(rt, history) if not unreadable else set()
     covered = served_from_archive(rt, article_id) if not unreadable else set()
+    down = taken_down_items(rt, article_id)
     reverted_to = {v.version: reverted_target(rt, v) for v in history if v.reason == "revert"}
     for entry in (*embeds, *images):
         entry["restored"] = entry["item"].item_id in restored
         # served from the archive already (restored, or rewritten to the stable copy at archiving)
         entry["covered"] = entry["restored"] or entry["item"].item_id in covered
+        # taken down by compliance: neither restorable nor "showing the archived copy" (readers see the
+        # withheld notice where a card was)
+        entry["taken_down"] = entry["item"].item_id in down
     for entry in embeds:
-        entry["preview"] = card_preview(rt, entry["result"]) if entry["restored"] else None
-    dead = [e for e in (*embeds, *images) if (e["health"] or {}).get("state") == "dead"]
+        entry["preview"] = card_preview(rt, entry["result"], withheld=entry["taken_down"]) if entry["restored"] \
+            else None
+    dead = [e for e in (*embeds, *images) if (e["health"] or {}).get("state") == "dead" and not e["taken_down"]]
     notice = outcome_notice(outcome_request(request), history)  # from the session's flash, never the address
     changes = None
     if notice and notice["version"]:
@@ -302,6 +311,8 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
         "unrestored_dead": sum(not e["covered"] for e in dead), "restored_dead": sum(e["restored"] for e in dead),
         "covered_dead": sum(e["covered"] and not e["restored"] for e in dead),
         "history_shown": HISTORY_SHOWN, "unreadable_versions": unreadable,
+        "taken_down_dead": sum(e["taken_down"] and (e["health"] or {}).get("state") == "dead"
+                               for e in (*embeds, *images)),
     })
 
 

@@ -29,6 +29,7 @@ from archiver.health.originals import (
     originals,
     overview,
     served_from_archive,
+    taken_down_items,
     totals,
 )
 from archiver.health.restore import restore, revert
@@ -147,7 +148,9 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
     restored = {aid: articles.restored_in(rt, history) if not broken else set()
                 for aid, (history, broken) in readable.items()}
     covered = {aid: served_from_archive(rt, aid) if not readable[aid][1] else set() for aid in readable}
+    down = {aid: taken_down_items(rt, aid) for aid in readable}
     dead = [{**d, "restored": d["item_id"] in restored[d["article_id"]],
+             "taken_down": d["item_id"] in down[d["article_id"]],
              "covered": d["item_id"] in covered[d["article_id"]],
              "unreadable": readable[d["article_id"]][1]} for d in dead]
     pages_n = max(1, -(-counts["articles"] // OVERVIEW_PAGE))
