@@ -72,7 +72,7 @@ def test_a_taken_down_post_is_never_restored_and_its_restored_cards_are_withheld
 
     # Taken down before any restore: the restore skips it and says so; nothing is written.
     state = takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order 7")
-    assert state["changed"] and state["withheld"] == []
+    assert state["changed"] and state["withheld"] == [] and state["still_carried"] == []  # the publisher's embed
     report = restore(rt, "story", item_ids=[item_id])
     assert report["new_version"] is False and len(versions(rt, "story")) == 1
     assert report["items"][0]["status"] == "taken_down" and report["items"][0]["error"] == TAKEN_DOWN
@@ -362,7 +362,8 @@ def test_a_quoted_posts_takedown_refuses_the_quoting_posts_public_copies(tmp_set
 
 
 def test_a_takedown_withholds_the_card_in_a_version_the_cms_republished_with_edits(
-        tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """The card is found by its structure in the current version, not only through the patch chain; a
     card the CMS changed beyond recognition is named in the answer ("still_carried")."""
     rt = setup(tmp_settings, origin, HINDI)
@@ -387,6 +388,22 @@ def test_a_takedown_withholds_the_card_in_a_version_the_cms_republished_with_edi
     assert words in current(rt, "other")
     state = takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order 11")
     assert state["still_carried"] == ["other"]
+    # compliance sees it: the UI's notice after the Take down form, and the CLI's line
+    takedown_post(rt, None, "twitter", HINDI.id, on=False)
+    client = TestClient(create_app(rt.settings, runtime=rt))
+    token = create_token(rt.catalog, "compliance")
+    assert client.post("/login", data={"token": token, "next": "/"}, follow_redirects=False).status_code == 303
+    url = f"/posts/twitter/{HINDI.id}"
+    csrf = client.get(url).text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    r = client.post(f"{url}/takedown", data={"csrf": csrf, "reason": "court order 12"}, follow_redirects=False)
+    shown = " ".join(BeautifulSoup(client.get(r.headers["location"]).text, "html5lib").get_text().split())
+    assert "some articles still show the post" in shown
+    takedown_post(rt, None, "twitter", HINDI.id, on=False)
+    monkeypatch.setenv("ARCHIVER_HOME", rt.settings.home)
+    monkeypatch.setenv("ARCHIVER_CATALOG", rt.settings.catalog_url)
+    capsys.readouterr()
+    assert cli.main(["takedown", f"twitter/{HINDI.id}", "--reason", "court order 13"]) == 0
+    assert "STILL SHOWN (card not found or not replaced) in 1 article(s): other" in capsys.readouterr().out
     rt.close()
 
 

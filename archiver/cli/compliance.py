@@ -76,6 +76,9 @@ def cmd_takedown(args: argparse.Namespace, settings: Settings) -> int:
     line = f"{provider}/{post_id}: {state['outcome']}"
     if state.get("withheld"):
         line += f"; withheld in {len(state['withheld'])} article(s): {', '.join(state['withheld'][:20])}"
+    if state.get("still_carried"):
+        line += (f"; STILL SHOWN (card not found or not replaced) in {len(state['still_carried'])} article(s): "
+                 f"{', '.join(state['still_carried'][:20])}")
     if state.get("restore_again"):
         line += f"; an editor may restore it again in: {', '.join(state['restore_again'][:20])}"
     _show(state, args.json, line)

@@ -49,7 +49,7 @@ from archiver.capture.cards.inline import (
 )
 from archiver.capture.manifest import CAPTURED_STATUSES, GONE_STATUSES
 from archiver.compliance import audit
-from archiver.compliance.holds import embeds_taken_down, hidden_reason, manifests, quoting_posts, set_takedown
+from archiver.compliance.holds import embeds_taken_down, hidden_reason, quoting_posts, set_takedown
 from archiver.compliance.holds import ensure_schema as ensure_compliance_schema
 from archiver.errors import ArchiverError, InputError
 from archiver.health.callback import notify_cms
@@ -182,6 +182,7 @@ def inline_markup(rt: Runtime, result: EmbedResult, *, html_context: bool, amp: 
 # frame whose src names a post's card (``…/posts/<provider>/<post_id>/<capture>.card.html``).
 _CARD_OPEN = re.compile(r'<(blockquote|iframe)\b[^<>]*\bclass="archiver-card(?:"|\s[^"]*")[^<>]*>', re.I)
 _ATTR = re.compile(r'\s([a-z-]+)="([^"]*)"', re.I)
+_IFRAME_END = re.compile(r'</iframe\s*>', re.I)
 _BLOCKQUOTE = re.compile(r'<(/?)blockquote\b[^<>]*>', re.I)
 _CARD_SRC = re.compile(rf'{layout.POSTS_PREFIX}([A-Za-z0-9_-]+)/([^/"?#]+)/[^/"?#]+\.card\.html')
 MAX_CARDS = 10_000  # cards the filter looks at in one article version
@@ -200,8 +201,8 @@ def found_cards(text: str) -> list[tuple[int, int, str, str, str]]:
         tag = m.group(1).lower()
         attrs = {k.lower(): html.unescape(v) for k, v in _ATTR.findall(m.group(0))}
         if tag == "iframe":
-            close = text.lower().find("</iframe>", m.end())
-            end = len(text) if close < 0 else close + len("</iframe>")
+            close = _IFRAME_END.search(text, m.end())
+            end = len(text) if close is None else close.end()
             src = _CARD_SRC.search(unquote(attrs.get("src", "")))
             provider, post_id = (src.group(1), src.group(2)) if src else ("", "")
         else:
@@ -374,24 +375,20 @@ def _current(rt: Runtime, article_id: str) -> tuple[list[Version], Any, str, str
     return history, plan, encoding, rt.store.get(current.key).decode(encoding), load_results(rt, plan)
 
 
-def _carries(rt: Runtime, text: str, posts: set[tuple[str, str]], words: list[str]) -> bool:
-    """Whether `text` still shows one of `posts` outside a withheld notice: a card found by structure, a
-    link into its stored copies (``posts/<provider>/<post_id>/``), or one of its `words` (its texts)."""
+def _carries(text: str, posts: set[tuple[str, str]]) -> bool:
+    """Whether `text` still holds a card of one of `posts` that the takedown filter did not replace: a
+    card found by structure, or the markers only our cards carry, left where the CMS changed the rest
+    (an inline card's ``data-post-id="<id>"``, a frame's ``posts/<provider>/<id>/….card.html``). The
+    publisher's own embed markup and the Robust Links to the capture page (which answers 410) are not
+    counted."""
     if any((p, i) in posts for _, _, _, p, i in found_cards(text)):
         return True
-    return (any(rt.store.public_url(layout.post_prefix(*p) + "x")[:-1] in text for p in posts)
-            or any(w in text for w in words))
-
-
-def _post_words(rt: Runtime, provider: str, post_id: str) -> list[str]:
-    """Stretches of the post's stored text long enough to recognise it by (the first 60 characters of each
-    capture's text of at least 12), HTML-escaped as a card writes them."""
-    out = set()
-    for _, doc in manifests(rt, provider, post_id)[:20]:
-        t = doc.get("text")
-        if isinstance(t, str) and len(t.strip()) >= 12:
-            out.add(html.escape(t.strip()[:60], quote=False))
-    return sorted(out)
+    for provider, post_id in posts:
+        if f'data-post-id="{html.escape(post_id)}"' in text:
+            return True
+        if re.search(re.escape("/" + layout.post_prefix(provider, post_id)) + r'[^"\s<>/]+\.card\.html', text):
+            return True
+    return False
 
 
 def withhold(rt: Runtime, provider: str, post_id: str, *, principal: Principal | None = None
@@ -442,7 +439,6 @@ def still_carried(rt: Runtime, provider: str, post_id: str) -> list[str]:
     it (found by structure), a link into its stored copies or its words, where the filter could not
     replace them (markup the CMS changed beyond recognition, an unreadable version). Sorted ids."""
     target = (provider, post_id)
-    words = _post_words(rt, provider, post_id)
     out = []
     for article_id in articles_of_post(rt, provider, post_id):
         try:
@@ -450,7 +446,7 @@ def still_carried(rt: Runtime, provider: str, post_id: str) -> list[str]:
         except (ArchiverError, ObjectNotFound, ValueError):
             out.append(article_id)
             continue
-        if _carries(rt, text, {target}, words):
+        if _carries(text, {target}):
             out.append(article_id)
     return out
 

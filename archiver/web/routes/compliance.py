@@ -122,7 +122,8 @@ def takedown_form(request: Request, provider: str, post_id: str,
     if problem:
         return _again(request, rt, provider, post_id, "takedown", problem, reason)
     state = takedown_post(rt, principal, provider, post_id, on=True, reason=reason)
-    return RedirectResponse(_post_url(provider, post_id, OUTCOME_NOTICES[state["outcome"]]), status_code=303)
+    done = "takedown-still" if state.get("still_carried") else OUTCOME_NOTICES[state["outcome"]]
+    return RedirectResponse(_post_url(provider, post_id, done), status_code=303)
 
 
 @router.post("/posts/{provider}/{post_id}/lift-takedown")

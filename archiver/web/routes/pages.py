@@ -285,6 +285,10 @@ NOTICES = {
     "release-none": "Not held: nothing changed.",
     "takedown": "Taken down: the post's public copies now answer 410 Gone. The evidence is kept. Where a "
                 "restore had put its card into an article, a withheld notice replaces it.",
+    "takedown-still": "Taken down: the post's public copies now answer 410 Gone. But some articles still show "
+                      "the post: its card could not be found or replaced there (markup the CMS changed). See "
+                      "\"Used in\" and edit those articles; the API's and CLI's takedown answer lists them "
+                      "(still_carried).",
     "takedown-updated": "Takedown reason updated (the old one stays in the audit log).",
     "takedown-same": "Already taken down for that reason: nothing changed.",
     "lift": "Takedown lifted: the post's public copies are served again. Articles where its card was "
