@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from archiver.article.versions import versions
+from archiver.article.versions import version_listing, versions
 from archiver.config.settings import Settings
 from archiver.records.base import RecordError
 from archiver.records.plan import EmbedItem, ImageItem, Plan
@@ -160,8 +160,11 @@ def test_a_malformed_stored_object_is_a_clear_error(stored: Runtime, kind: str, 
         elif kind == "plan":
             load_plan(rt, "shape")
         else:
-            versions(rt, "shape")
+            Version.loads(rt.store.get(key), key)
     assert key in str(err.value) and problem in str(err.value)
+    if kind == "version":  # listing the versions names it unreadable rather than failing (issue 17)
+        listing = version_listing(rt, "shape")
+        assert listing.unreadable == [1] and versions(rt, "shape") == listing.readable
 
 
 def test_bytes_that_are_not_json_are_a_clear_error(stored: Runtime) -> None:
