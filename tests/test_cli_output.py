@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.cli.output import UNSAFE, escape_unsafe
+from archiver.cli.output import UNSAFE, escape_unsafe, json_text, printable
 
 ARCHIVER = [sys.executable, "-m", "archiver.cli"]
 HOSTILE = "hello\x1b]0;PWNED\x07\x1b[2J\x1b[31mRED \u202eevil\x85\u2028next"
@@ -105,6 +105,46 @@ def test_a_command_that_forgets_to_escape_is_escaped_by_the_output_layer(tmp_pat
 def test_the_escape_keeps_newlines_tabs_and_joiners() -> None:
     assert escape_unsafe("क्\u200dष\tx\ny") == "क्\u200dष\tx\ny"
     assert escape_unsafe("\r\x00\u2066") == "\\u000d\\u0000\\u2066"
+
+
+# One spelling everywhere (issue 17: search said \u001b, URLs and verify's file names said \x1b).
+SPELLERS = [["search", "hello"], ["extract", "{root}/a.html"], ["archive", "{root}/a.html", "--article-id", "evil-3"],
+            ["health", "--article-id", "evil-story"], ["show", "evil-story"]]
+
+
+@pytest.mark.parametrize("argv", SPELLERS, ids=[" ".join(a) for a in SPELLERS])
+def test_every_command_spells_an_escape_the_same_way(argv: list[str], hostile: Path) -> None:
+    out = run([a.format(root=hostile) for a in argv], env_of(hostile))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "\\x1b" not in out.stdout and "\\x" not in out.stdout, out.stdout[-2000:]
+    if argv[0] != "show":
+        assert "\\u001b" in out.stdout, out.stdout[-2000:]
+
+
+def test_verify_prints_names_escaped_once_and_its_json_carries_the_real_names(hostile: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    sly = tmp_path / "sly.wacz"
+    name = "docs/\x1b[2J\u202eevil\x85\u2028x.txt"
+    with zipfile.ZipFile(hostile / "e.wacz") as src, zipfile.ZipFile(sly, "w") as zf:
+        for member in src.namelist():
+            zf.writestr(member, src.read(member))
+        zf.writestr(name, b"x")
+    text = run(["verify", str(sly)], env_of(hostile))
+    assert text.returncode == 2
+    assert "FAILED docs/\\u001b[2J\\u202eevil\\u0085\\u2028x.txt: not listed" in text.stdout, text.stdout
+    raw = run(["verify", str(sly), "--json"], env_of(hostile))
+    assert raw.returncode == 2 and not UNSAFE.search(raw.stdout) and "\\\\u" not in raw.stdout  # escaped once
+    problems = json.loads(raw.stdout)["problems"]
+    assert any(p.startswith(name + ": not listed") for p in problems), problems
+
+
+def test_json_text_escapes_what_json_dumps_leaves_raw_and_reads_back_the_same() -> None:
+    value = {"t\u202e": "a\x1b[2J\x85\u009b\u2028\u2029\u061c\u2066\x7f क्\u200dष \"\\ \U0001f600"}
+    text = json_text(value)
+    assert not UNSAFE.search(text) and json.loads(text) == value
+    assert "\\u0085" in text and "\\u202e" in text and "\u200d" in text and "\U0001f600" in text
+    assert printable("a\x1b\n\u202e\U000e0067\u200d") == "a\\u001b\\u000a\\u202e\\U000e0067\u200d"
 
 
 # --- a bundle on standard output -------------------------------------------------------------------------

@@ -146,9 +146,9 @@ def test_the_exporter_is_the_os_user_whatever_the_environment_says(made: Made, t
         readme = zf.read("docs/README.txt").decode()
         package = json.loads(zf.read("datapackage.json"))
     assert meta["created_by"]["name"] == f"cli:{OS_USER}"
-    assert meta["created_by"]["environment_user"] == "chief.compliance.officer\\nOK 25 files\\x1b[2J"
+    assert meta["created_by"]["environment_user"] == "chief.compliance.officer\\u000aOK 25 files\\u001b[2J"
     created = [line for line in readme.splitlines() if line.startswith("Created ")]
-    assert len(created) == 1 and f" by cli:{OS_USER} (the environment said chief.compliance.officer\\nOK 25 files" \
+    assert len(created) == 1 and f" by cli:{OS_USER} (the environment said chief.compliance.officer\\u000aOK 25 files" \
         in created[0]
     assert "\x1b" not in readme and "\nOK 25 files" not in readme and "\n" not in package["description"]
     with Runtime.from_settings(made.settings) as rt:

@@ -7,7 +7,6 @@ given the WACZ can check it. `export` is audited under the operating-system user
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import stat
 import sys
@@ -21,7 +20,7 @@ from archiver.catalog.backend import open_catalog
 from archiver.catalog.query import MAX_LIMIT, SearchQuery
 from archiver.catalog.syntax import selects_something
 from archiver.cli.kinds import shown
-from archiver.cli.output import cli_principal, copy_to_stdout, os_user, print_json
+from archiver.cli.output import cli_principal, copy_to_stdout, json_text, os_user, print_json, printable
 from archiver.compliance import audit
 from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle, one_line, verify_bundle
 from archiver.compliance.holds import check_post
@@ -157,8 +156,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     if summary.get("pending_timestamps"):
         print(f"archiver: warning: {len(summary['pending_timestamps'])} capture(s) not timestamped yet (the TSAs "
               "had not answered): `archiver timestamp`, then export again", file=sys.stderr)
-    print(json.dumps({"bundle": str(out) if out is not None else "-", **summary}, ensure_ascii=False,
-                     indent=2 if args.json else None), file=sys.stdout if out is not None else sys.stderr)
+    print(json_text({"bundle": str(out) if out is not None else "-", **summary}, indent=2 if args.json else None),
+          file=sys.stdout if out is not None else sys.stderr)
     return 0
 
 
@@ -190,12 +189,13 @@ def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
                     "key": "given" if public_key else "embedded", "timestamps": result.timestamps,
                     "problems": result.problems, "warnings": result.warnings, "not_checked": result.not_checked})
         return 0 if result.ok else 2
+    # Names and values come from the bundle as they are: each line escaped here (`printable`).
     for problem in result.problems:
-        print(f"FAILED {problem}")
+        print(printable(f"FAILED {problem}", 10_000))
     for line in result.warnings:
-        print(f"WARNING {line}")
+        print(printable(f"WARNING {line}", 10_000))
     for line in result.not_checked:
-        print(f"NOT CHECKED {line}")
+        print(printable(f"NOT CHECKED {line}", 10_000))
     if not result.ok:
         return 2
     by = f", signed by {result.signed_by}" + (" (the given key)" if public_key else " (the bundle's own key)") \
@@ -204,9 +204,9 @@ def cmd_verify(args: argparse.Namespace, _settings: Settings) -> int:
              for t in result.timestamps]
     stamped = "; timestamped " + ", ".join(times[:5]) + (f" and {len(times) - 5} more (--json lists them)"
                                                         if len(times) > 5 else "") if times else "; no timestamp"
-    print(f"OK {result.files} file{'s' if result.files != 1 else ''} ({result.stored_files} stored files as "
-          f"export counts them), {result.captures} "
-          f"capture{'s' if result.captures != 1 else ''}{by}{stamped}")
+    print(printable(f"OK {result.files} file{'s' if result.files != 1 else ''} ({result.stored_files} stored files "
+                    f"as export counts them), {result.captures} "
+                    f"capture{'s' if result.captures != 1 else ''}{by}{stamped}", 10_000))
     return 0
 
 

@@ -29,7 +29,7 @@ from archiver.article.input import ArticleInput
 from archiver.capture.cards.content import missing_summary, status_note
 from archiver.capture.manifest import STATUS_WORDS
 from archiver.cli.kinds import shown
-from archiver.cli.output import printable
+from archiver.cli.output import json_text, printable
 from archiver.compliance.timestamps import load_record, missing_tsas
 from archiver.config.settings import Settings
 from archiver.errors import InputError
@@ -151,8 +151,8 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None, arti
                if e["provider"] == "twitter" and e["post_id"] and e["post_id"] not in known]
     new_keys = sorted(after - before)
     if as_json:
-        out.write(json.dumps({**rep, "stored": new_keys, "changes": patch["ops"], "unknown_posts": unknown,
-                              "storage": demo_settings.storage_url}, ensure_ascii=False, indent=2) + "\n")
+        out.write(json_text({**rep, "stored": new_keys, "changes": patch["ops"], "unknown_posts": unknown,
+                             "storage": demo_settings.storage_url}) + "\n")
         return 0
 
     def w(text: str) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from archiver.article.decode import web_encoding
+from archiver.cli.output import printable
 from archiver.errors import InputError
 from archiver.providers import registry
 from archiver.redact import redact_url
@@ -34,10 +35,9 @@ ARTICLE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def shown(value: object, limit: int = SHOWN) -> str:
-    """`value` quoted for a one-line message: each character that is not printable as its backslash
-    escape, cut to `limit` characters with "…" when longer, in single quotes."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
-    return "'" + (text if len(text) <= limit else text[: limit - 1] + "…") + "'"
+    """`value` quoted for a one-line message: escaped as all output is (archiver.cli.output.printable:
+    ESC as ``\\u001b``), cut to `limit` characters with "…" when longer, in single quotes."""
+    return "'" + printable(value, limit) + "'"
 
 
 def _bad(message: str) -> argparse.ArgumentTypeError:

@@ -22,11 +22,22 @@ UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\
                     "\u2066-\u2069]")
 
 
+# Joiners are not printable to str.isprintable but are part of the text (Indic conjuncts, emoji).
+JOINERS = frozenset("\u200c\u200d")
+
+
+def escape_char(c: str) -> str:
+    """The one spelling of an escaped character in all output: ``\\uXXXX`` (ESC is ``\\u001b``, as
+    JSON spells it), ``\\UXXXXXXXX`` above U+FFFF."""
+    n = ord(c)
+    return f"\\u{n:04x}" if n <= 0xFFFF else f"\\U{n:08x}"
+
+
 def escape_unsafe(text: str) -> str:
-    """`text` with each UNSAFE character as its JSON escape ``\\uXXXX`` (ESC is ``\\u001b``), so a
-    terminal shows it instead of acting on it; the same form keeps JSON output valid and lossless (a
-    JSON string may hold that escape anywhere). Newlines and tabs are kept."""
-    return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    """`text` with each UNSAFE character as `escape_char` spells it, so a terminal shows it instead of
+    acting on it; the same form keeps JSON output valid and lossless (a JSON string may hold that
+    escape anywhere). Newlines and tabs are kept."""
+    return UNSAFE.sub(lambda m: escape_char(m.group()), text)
 
 
 class EscapingWriter:
@@ -76,15 +87,25 @@ def copy_to_stdout(src: IO[bytes], chunk: int = 1 << 20) -> int:
     return total
 
 
+def json_text(obj: Any, indent: int | None = 2) -> str:
+    """`obj` as JSON text carrying the real strings (never pre-escaped text), non-ASCII characters as
+    they are except UNSAFE ones: json.dumps escapes only C0 controls, so the C1 and bidirectional
+    controls, DEL and U+2028/2029 are escaped here too (``\\u202e``; they can only stand inside JSON
+    strings, where that escape is the same character to any JSON reader)."""
+    return escape_unsafe(json.dumps(obj, ensure_ascii=False, indent=indent))
+
+
 def print_json(obj: Any) -> None:
-    """`obj` as indented JSON on stdout, non-ASCII characters as they are."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    """`obj` as indented JSON on stdout (`json_text`)."""
+    sys.stdout.write(json_text(obj) + "\n")
 
 
-def printable(text: str, limit: int = 200) -> str:
-    """`text` as one printable line: each character that is not printable (newlines, a terminal's escapes)
-    as its backslash escape; at most `limit` characters."""
-    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+def printable(text: object, limit: int = 200) -> str:
+    """`text` as one printable line, the one escaping of human-readable output: each character that is
+    not printable (newline, tab, C0/C1 controls, bidirectional controls, line separators, other
+    invisible format characters; not the joiners U+200C/D) as `escape_char` spells it (ESC is
+    ``\\u001b``, whichever command prints it); at most `limit` characters, "…" ending a longer one."""
+    out = "".join(c if c.isprintable() or c in JOINERS else escape_char(c) for c in str(text))
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 

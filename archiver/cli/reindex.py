@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from archiver.cli.output import json_text
 from archiver.config.settings import Settings
 from archiver.runners.reindex import reindex
 from archiver.runtime import Runtime
@@ -17,7 +17,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     with Runtime.from_settings(settings) as rt:
         rep = reindex(rt, fresh=args.fresh)
     if args.json:
-        sys.stdout.write(json.dumps(rep.to_json()) + "\n")
+        sys.stdout.write(json_text(rep.to_json(), indent=None) + "\n")
     else:
         print(f"reindexed {rt.store.describe()} into {rt.catalog.describe()}: " +
               ", ".join(f"{v} {k}" for k, v in rep.to_json().items()))

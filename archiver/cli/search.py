@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from archiver.catalog.query import SearchQuery, flag
-from archiver.cli.output import print_json
+from archiver.cli.output import print_json, printable
 from archiver.compliance.answers import search_answer
 from archiver.config.settings import Settings
 from archiver.runtime import Runtime
@@ -32,11 +32,11 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     total = answer["total"]
     print(f"{total}{'' if answer['total_exact'] else '+'} post{'s' if total != 1 else ''}")
-    for h in answer["hits"]:
+    for h in answer["hits"]:  # texts, names and ids come from the platforms: each line `printable`
         who = f"@{h['handle']}" if h["handle"] else (h["author"] or "?")
         text = " ".join((h["text"] or "").split())
-        print(f"{h['provider']}/{h['post_id']}  {h['status']}  {who}  {h['posted_at'] or '-'}  "
-              f"{text[:100]}{'…' if len(text) > 100 else ''}")
+        print(printable(f"{h['provider']}/{h['post_id']}  {h['status']}  {who}  {h['posted_at'] or '-'}  "
+                        f"{text[:100]}{'…' if len(text) > 100 else ''}", 10_000))
         if h["articles"]:
-            print(f"    in: {', '.join(h['articles'])}")
+            print(printable(f"    in: {', '.join(h['articles'])}", 10_000))
     return 0

@@ -463,7 +463,8 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
 # --- verification ---------------------------------------------------------------------------------
 @dataclass
 class Verification:
-    """What verify_bundle found. `problems`: one line each, any makes the bundle fail; `warnings`: what
+    """What verify_bundle found. `problems`: one each (as found: names from the bundle unescaped, at most
+    600 characters; whoever prints them escapes them), any makes the bundle fail; `warnings`: what
     holds but proves less than it could (an embedded key, a pending timestamp, a TSA not anchored);
     `not_checked`: checks that could not run, with why. `files` counts the WACZ members hashed against
     datapackage.json, `stored_files` the stored files as export counts them (its "files": the entries
@@ -616,30 +617,30 @@ def _check_layout(infos: list[zipfile.ZipInfo], result: Verification) -> None:
     counts: dict[str, int] = {}
     for i in infos:
         counts[i.filename] = counts.get(i.filename, 0) + 1
-    result.problems += [f"{n[:200]!r}: appears more than once" for n, c in counts.items() if c > 1]
+    result.problems += [f"'{n[:200]}': appears more than once" for n, c in counts.items() if c > 1]
     files = {i.filename for i in infos if not i.is_dir()}
     dirs = {i.filename.rstrip("/") for i in infos if i.is_dir()}
     for n in files:
         parts = n.split("/")
         dirs.update("/".join(parts[:k]) for k in range(1, len(parts)))
     for n in sorted(files & dirs):
-        result.problems.append(f"{n[:200]!r}: both a file and a directory")
+        result.problems.append(f"'{n[:200]}': both a file and a directory")
     for i in infos:
         name = i.filename
         if not _safe_member(name.rstrip("/") if i.is_dir() else name):
-            result.problems.append(f"{name[:200]!r}: not a safe file name")
+            result.problems.append(f"'{name[:200]}': not a safe file name")
         mode = (i.external_attr >> 16) & _S_IFMT
         if i.create_system == 3 and mode not in (0, _S_IFREG, _S_IFDIR):
             what = "a symbolic link" if mode == _S_IFLNK else f"not a plain file (mode {mode:o})"
-            result.problems.append(f"{name[:200]!r}: {what}")
+            result.problems.append(f"'{name[:200]}': {what}")
         if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            result.problems.append(f"{name[:200]!r}: compression method {i.compress_type} (stored or deflated only)")
+            result.problems.append(f"'{name[:200]}': compression method {i.compress_type} (stored or deflated only)")
         elif i.compress_type == zipfile.ZIP_DEFLATED:
             if name.startswith("archive/") and not i.is_dir():
-                result.problems.append(f"{name[:200]!r}: a WARC compressed again inside the zip (a WACZ "
+                result.problems.append(f"'{name[:200]}': a WARC compressed again inside the zip (a WACZ "
                                        "stores its WARCs as they are)")
             elif i.file_size > _RATIO_FLOOR and i.file_size > MAX_RATIO * max(i.compress_size, 1):
-                result.problems.append(f"{name[:200]!r}: decodes to {i.file_size} bytes from "
+                result.problems.append(f"'{name[:200]}': decodes to {i.file_size} bytes from "
                                        f"{i.compress_size} (a compression bomb)")
 
 
@@ -787,11 +788,19 @@ def one_line(text: str, limit: int = 600) -> str:
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
+def _bounded(text: str, limit: int) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _cleaned(result: Verification) -> Verification:
-    result.problems = [one_line(p) for p in result.problems]
-    result.warnings = [one_line(p) for p in result.warnings]
-    result.not_checked = [one_line(p) for p in result.not_checked]
-    result.timestamps = [{k: one_line(v, 200) for k, v in t.items()} for t in result.timestamps]
+    """Each finding bounded in length but kept as it is (names from the bundle included): whoever shows
+    it escapes it once, for its medium (the CLI's `printable` for a line, JSON's escapes for --json),
+    so no text is escaped twice or carried pre-escaped."""
+    result.problems = [_bounded(p, 600) for p in result.problems]
+    result.warnings = [_bounded(p, 600) for p in result.warnings]
+    result.not_checked = [_bounded(p, 600) for p in result.not_checked]
+    result.timestamps = [{k: _bounded(v, 200) for k, v in t.items()} for t in result.timestamps]
     return result
 
 
@@ -832,7 +841,7 @@ def _check_package(zf: zipfile.ZipFile, names: set[str], result: Verification,
             result.problems.append(f"{rpath[:200]}: SHA-256 mismatch (datapackage.json says {want[7:23]}…, "
                                    f"is {got[:16]}…)")
         elif res.get("bytes") != size:
-            result.problems.append(f"{rpath[:200]}: size mismatch (datapackage.json says {res.get('bytes')!r}, "
+            result.problems.append(f"{rpath[:200]}: size mismatch (datapackage.json says '{res.get('bytes')}', "
                                    f"is {size})")
     for n in sorted(names - listed - {"datapackage.json", "datapackage-digest.json"}):
         result.problems.append(f"{n[:200]}: not listed in datapackage.json")
@@ -844,7 +853,7 @@ def _check_package(zf: zipfile.ZipFile, names: set[str], result: Verification,
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError):
         return
     if digest.get("hash") != actual:
-        result.problems.append(f"datapackage-digest.json: hash {str(digest.get('hash'))[:80]!r} is not "
+        result.problems.append(f"datapackage-digest.json: hash '{str(digest.get('hash'))[:80]}' is not "
                                f"datapackage.json's ({actual[:23]}…)")
     signed = digest.get("signedData")
     if signed is None:
@@ -893,7 +902,7 @@ def _files_warc(zf: zipfile.ZipFile, name: str, base: str, result: Verification,
                 url = rec.rec_headers.get_header("WARC-Target-URI") or ""
                 take = rec.rec_type == "resource"
                 if take and not url.startswith(base + "/"):
-                    result.problems.append(f"{name}: a record at {url[:200]!r}, outside {base}")
+                    result.problems.append(f"{name}: a record at '{url[:200]}', outside {base}")
                     take = False
                 key = unquote(url[len(base) + 1:]) if take else ""
                 keep = take and key not in hash_only and (key.endswith(_KEEP_SUFFIXES)
@@ -971,7 +980,7 @@ def _check_contents(zf: zipfile.ZipFile, names: set[str], meta: dict[str, Any], 
             else:
                 result.stored_files += 1
         else:
-            result.problems.append(f"{key[:200]}: listed in {EXPORT_DOC} at {where[:200]!r}, which is not here")
+            result.problems.append(f"{key[:200]}: listed in {EXPORT_DOC} at '{where[:200]}', which is not here")
     for key, f in listed.items():  # a second copy (a capture WARC's replay copy) must be the same file
         if f["in"] != files_warc and key in stored and stored[key].sha256 != f.get("sha256"):
             result.problems.append(f"{key[:200]}: its copy in {files_warc} (SHA-256 {stored[key].sha256[:16]}…) is "
@@ -1030,7 +1039,7 @@ def _check_manifest(key: str, doc: dict[str, Any], raw: bytes, present: set[str]
     assert m is not None
     for part in ("provider", "post_id", "capture_id"):
         if doc.get(part) != m.group(part):
-            result.problems.append(f"{key[:200]}: its {part} {str(doc.get(part))[:80]!r} is not the one its key names")
+            result.problems.append(f"{key[:200]}: its {part} '{str(doc.get(part))[:80]}' is not the one its key names")
     named: list[tuple[str, str]] = []
     cards = doc.get("cards")
     if isinstance(cards, dict):
@@ -1113,7 +1122,7 @@ def _check_against_warc(zf: zipfile.ZipFile, key: str, doc: dict[str, Any], stor
     own = capture_base(key) + ".warc.gz"
     declared = doc.get("warc")
     if declared is not None and declared != own:
-        result.problems.append(f"{key[:200]}: its warc field names {str(declared)[:200]!r}, not its own {own}")
+        result.problems.append(f"{key[:200]}: its warc field names '{str(declared)[:200]}', not its own {own}")
     data: bytes | None = None
     held = 0
     try:
@@ -1147,7 +1156,7 @@ def _check_against_warc(zf: zipfile.ZipFile, key: str, doc: dict[str, Any], stor
                                    f"{str(exc)[:120]})")
             return _WarcSeen()
         if seen.capture_id is not None and seen.capture_id != doc.get("capture_id"):
-            result.problems.append(f"{key[:200]}: its WARC is of capture {seen.capture_id[:40]!r}")
+            result.problems.append(f"{key[:200]}: its WARC is of capture '{seen.capture_id[:40]}'")
         if check is None:
             return seen
         # the check decodes each record whole: it may hold twice the largest record besides the WARC
@@ -1283,7 +1292,7 @@ def _check_times(key: str, doc: dict[str, Any], seen: _WarcSeen, token_times: li
     slack = timedelta(seconds=TIME_SLACK_SECONDS)
     captured = _parse_time(doc.get("captured_at"))
     if captured is None:
-        result.problems.append(f"{key[:200]}: its captured_at {str(doc.get('captured_at'))[:40]!r} is not a time")
+        result.problems.append(f"{key[:200]}: its captured_at '{str(doc.get('captured_at'))[:40]}' is not a time")
         return
     if seen.first is not None and captured < seen.first - timedelta(seconds=CAPTURE_BEFORE_WARC_SECONDS):
         result.problems.append(f"{key[:200]}: captured_at {iso(captured)} is before its WARC's first "
