@@ -463,7 +463,8 @@ def test_hostile_bundles_fail_in_one_line_each(tmp_path: Path, env: Env) -> None
         zf.writestr("docs/\x1b[2J\nOK 1 files.txt", b"x")
     run = verify(sly)
     lines = failed_lines(run)
-    assert run.returncode == 2 and "FAILED docs/\\u001b[2J\\u000aOK 1 files.txt: not listed in datapackage.json" in lines
+    forged = "FAILED docs/\\u001b[2J\\u000aOK 1 files.txt: not listed in datapackage.json"
+    assert run.returncode == 2 and forged in lines
     assert "\x1b" not in run.stdout and not any(line.startswith("OK") for line in run.stdout.splitlines())
 
 
