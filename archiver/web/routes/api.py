@@ -8,13 +8,11 @@ and takedowns are written to the append-only audit log; the log itself is only r
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from dataclasses import asdict
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -24,7 +22,7 @@ from archiver.catalog.query import DATE_PATTERN, SearchQuery
 from archiver.catalog.search import SearchResult
 from archiver.compliance import audit
 from archiver.compliance.answers import search_answer
-from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle
+from archiver.compliance.evidence import MAX_EXPORT_POSTS
 from archiver.compliance.holds import manifests, post_state, set_hold
 from archiver.errors import InputError
 from archiver.health.restore import takedown_post
@@ -33,6 +31,7 @@ from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
 from archiver.steps.report import article_answer
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE
+from archiver.web.bundles import BUNDLE_TYPE, bundle_download
 from archiver.web.deps import get_intake, get_runtime, require_role
 from archiver.web.errors import AUTHENTICATED, error_responses, validation_error
 
@@ -236,28 +235,6 @@ class ExportIn(BaseModel):
     search: SearchParams | None = None
 
 
-def _bundle_response(rt: Runtime, who: Principal, posts: list[tuple[str, str]], query: dict[str, Any] | None,
-                     name: str) -> StreamingResponse:
-    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - closed by the stream
-    try:
-        summary = export_bundle(rt, who, posts, spool, query=query, via="api")
-    except BaseException:
-        spool.close()
-        raise
-    size = spool.tell()
-    spool.seek(0)
-
-    def chunks() -> Iterator[bytes]:
-        with spool:
-            yield from iter(lambda: spool.read(1 << 20), b"")
-
-    return StreamingResponse(chunks(), media_type=BUNDLE_TYPE,
-                             headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                      "Content-Length": str(size), "Cache-Control": "no-store",
-                                      "X-Archiver-Signed-By": summary["signed"] or "unsigned"})
-
-
-BUNDLE_TYPE = "application/zip"
 _BUNDLE_DOC = {200: {"description": "a WACZ 1.1.1 evidence bundle (a zip: save it as .wacz), signed with the "
                                     "archive's key when it has one; `X-Archiver-Signed-By` gives that key's "
                                     "fingerprint or `unsigned`. Check it with `archiver verify` or the README's "
@@ -272,7 +249,7 @@ def export_post(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str 
     originals and derived copies, and the captures of the posts it quotes and replies to and of its latest
     version when it was edited."""
     _post_or_404(rt, provider, post_id)
-    return _bundle_response(rt, who, [(provider, post_id)], None, f"evidence-{provider}-{post_id}.wacz")
+    return bundle_download(rt, who, [(provider, post_id)], None, f"evidence-{provider}-{post_id}.wacz", via="api")
 
 
 @router.post("/v1/exports", tags=["compliance"], response_class=Response,
@@ -294,7 +271,7 @@ def export(body: ExportIn, rt: Rt, who: Compliance) -> Response:
         raise validation_error(["body"], f"at most {MAX_EXPORT_POSTS} posts per export")
     for provider, post_id in dict.fromkeys(posts):
         _post_or_404(rt, provider, post_id)
-    return _bundle_response(rt, who, posts, query, "evidence.wacz")
+    return bundle_download(rt, who, posts, query, "evidence.wacz", via="api")
 
 
 # --- audit log and metrics -------------------------------------------------------------------------

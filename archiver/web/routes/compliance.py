@@ -13,24 +13,24 @@ visible character or too long shows the page again with the error (400) and chan
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Iterator
-from typing import IO, Any
+from functools import partial
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from archiver.auth import Principal
 from archiver.catalog.query import SearchQuery, problems
 from archiver.compliance import audit
-from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle
+from archiver.compliance.evidence import MAX_EXPORT_POSTS
 from archiver.compliance.holds import MAX_REASON, clean_reason, ensure_schema, set_hold
 from archiver.errors import InputError
 from archiver.health.restore import takedown_post
 from archiver.runtime import Runtime
+from archiver.web.bundles import bundle_download
 from archiver.web.deps import get_runtime, require_form_role, require_role
 from archiver.web.routes.pages import (
     COMPLIANCE_ROLES,
@@ -50,7 +50,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 MAX_FORM_REASON = 20_000  # what the form field may carry at all (longer is a 422 page)
 HOLDS_PAGE_SIZE = 25
-BUNDLE_TYPE = "application/zip"
 SHOW = {"all": "held or taken down", "hold": "under legal hold", "takedown": "taken down"}
 
 
@@ -136,34 +135,6 @@ def lift_form(provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
 
 
 # --- evidence bundles --------------------------------------------------------------------------------
-def bundle_download(rt: Runtime, who: Principal, posts: list[tuple[str, str]], query: dict[str, Any] | None,
-                    name: str) -> StreamingResponse:
-    """The WACZ evidence bundle of `posts` as a download (Content-Disposition attachment `name`),
-    signed with the archive's key when it has one (X-Archiver-Signed-By: fingerprint or `unsigned`; an
-    unsigned bundle's file name ends `-unsigned.wacz`);
-    the export is audit-logged under `who` (via "web"). Spooled to a temporary file, then streamed.
-    Raises what export_bundle raises (PostNotFound, InputError, ConfigError)."""
-    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - closed by the stream
-    try:
-        summary = export_bundle(rt, who, posts, spool, query=query, via="web")
-    except BaseException:
-        spool.close()
-        raise
-    size = spool.tell()
-    spool.seek(0)
-
-    def chunks() -> Iterator[bytes]:
-        with spool:
-            yield from iter(lambda: spool.read(1 << 20), b"")
-
-    if not summary["signed"]:  # the file itself says so: never taken for a signed bundle
-        name = name.removesuffix(".wacz") + "-unsigned.wacz"
-    return StreamingResponse(chunks(), media_type=BUNDLE_TYPE, headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(size),
-        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-        "X-Archiver-Signed-By": summary["signed"] or "unsigned"})
-
-
 @router.post("/posts/{provider}/{post_id}/export")
 def export_form(provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
                 principal: Principal = Officer) -> Response:
@@ -171,7 +142,8 @@ def export_form(provider: str, post_id: str, rt: Runtime = Depends(get_runtime),
     (every capture with its WARC, manifest, cards, timestamps and media, and the posts it quotes and
     replies to), as an attachment `evidence-<provider>-<post_id>.wacz`; audited. 404 for an unknown post."""
     post_view(rt, provider, post_id)
-    return bundle_download(rt, principal, [(provider, post_id)], None, f"evidence-{provider}-{post_id}.wacz")
+    return bundle_download(rt, principal, [(provider, post_id)], None, f"evidence-{provider}-{post_id}.wacz",
+                           via="web")
 
 
 def _recent_exports(rt: Runtime, limit: int = 20) -> list[dict[str, Any]]:
@@ -239,8 +211,8 @@ async def export_search_form(request: Request, rt: Runtime = Depends(get_runtime
     posts = [(h["provider"], h["post_id"]) for h in result.hits]
     if not posts:
         return await run_in_threadpool(again, ["The search finds no post: nothing to export."])
-    return await run_in_threadpool(bundle_download, rt, principal, posts, query.model_dump(mode="json", by_alias=True),
-                                   "evidence-search.wacz")
+    return await run_in_threadpool(partial(bundle_download, via="web"), rt, principal, posts,
+                                   query.model_dump(mode="json", by_alias=True), "evidence-search.wacz")
 
 
 # --- the holds and takedowns -------------------------------------------------------------------------
