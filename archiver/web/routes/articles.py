@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from archiver.article.versions import RestoreError, chain_docs
+from archiver.article.versions import RestoreError, chain_docs, version_listing
 from archiver.auth import Principal
 from archiver.capture.cards.content import edit_note, status_note
 from archiver.capture.cards.inline import withheld_card_html
@@ -32,7 +32,6 @@ from archiver.errors import InputError
 from archiver.health.originals import ARTICLE_STATUSES, article_listing, served_from_archive, taken_down_items
 from archiver.health.restore import inline_markup
 from archiver.health.state import STATES
-from archiver.records.base import RecordError
 from archiver.records.plan import EmbedItem
 from archiver.records.result import CAPTURING, EMBED_STATUSES, IMAGE_STATUSES, EmbedResult, ImageResult
 from archiver.records.version import Version
@@ -40,7 +39,7 @@ from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import load_results
 from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import article_prefix, capture_page_key, source_key, version_key, version_number
+from archiver.storage.layout import capture_page_key, source_key, version_key
 from archiver.web.deps import get_runtime, require_role
 from archiver.web.routes.pages import (
     ARTICLE_ROLES,
@@ -115,23 +114,6 @@ def provide_article_health(source: HealthSource) -> None:
 def article_health(rt: Runtime, article_id: str) -> dict[str, Any] | None:
     """The article's link-health block from the registered source (see provide_article_health), or None."""
     return _health_source[0](rt, article_id) if _health_source else None
-
-
-def readable_versions(rt: Runtime, article_id: str) -> tuple[list[Version], list[int]]:
-    """The article's committed versions that can be read, oldest first, and the numbers of those whose
-    record cannot (not JSON, not a version record, gone between listing and reading): a page shows
-    the rest and marks those "version record unreadable" instead of failing (versions() raises)."""
-    out: list[Version] = []
-    broken: list[int] = []
-    for key in rt.store.list(f"{article_prefix(article_id)}v"):
-        number = version_number(article_id, key)
-        if number is None:
-            continue
-        try:
-            out.append(Version.loads(rt.store.get(key), key))
-        except (RecordError, ObjectNotFound, ValueError):
-            broken.append(number)
-    return sorted(out, key=lambda v: v.version), sorted(broken)
 
 
 def restored_in(rt: Runtime, history: list[Version]) -> set[str]:
@@ -278,7 +260,8 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
         else:
             entry["thumb_key"] = _thumb_key(rt, res.sha256 if isinstance(res, ImageResult) else None)
             images.append(entry)
-    history, unreadable = readable_versions(rt, article_id)
+    listing = version_listing(rt, article_id)
+    history, unreadable = listing.readable, listing.unreadable
     restored = restored_in(rt, history) if not unreadable else set()
     covered = served_from_archive(rt, article_id) if not unreadable else set()
     down = taken_down_items(rt, article_id)
@@ -325,7 +308,7 @@ def article_version(article_id: str, number: int, rt: Runtime = Depends(get_runt
         data = rt.store.get(version_key(article_id, number))
     except (InputError, ObjectNotFound, ValueError):
         raise HTTPException(status_code=404, detail="no such version") from None
-    meta = next((v for v in readable_versions(rt, article_id)[0] if v.version == number), None)
+    meta = next((v for v in version_listing(rt, article_id).readable if v.version == number), None)
     if meta is None:
         raise HTTPException(status_code=404, detail="no such version")
     charset = meta.encoding if re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", str(meta.encoding)) else "utf-8"
@@ -458,7 +441,7 @@ def version_diff(request: Request, article_id: str, number: int, rt: Runtime = D
         check_article_id(article_id)
     except InputError:
         raise HTTPException(status_code=404, detail="no such article") from None
-    history = readable_versions(rt, article_id)[0]
+    history = version_listing(rt, article_id).readable
     changes = version_changes(rt, article_id, number, history)
     if changes is None:
         raise HTTPException(status_code=404, detail="no such version")

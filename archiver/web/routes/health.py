@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from archiver.article.versions import RestoreError
+from archiver.article.versions import RestoreError, version_listing
 from archiver.auth import Principal
 from archiver.errors import InputError
 from archiver.health import originals as health_originals
@@ -144,15 +144,15 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
     rows = overview(rt, state=state, limit=OVERVIEW_PAGE, offset=(page - 1) * OVERVIEW_PAGE)
     counts = totals(rt, state=state)
     dead, dead_total = dead_worklist(rt, limit=WORKLIST_PAGE, offset=(dead_page - 1) * WORKLIST_PAGE)
-    readable = {aid: articles.readable_versions(rt, aid) for aid in {d["article_id"] for d in dead}}
-    restored = {aid: articles.restored_in(rt, history) if not broken else set()
-                for aid, (history, broken) in readable.items()}
-    covered = {aid: served_from_archive(rt, aid) if not readable[aid][1] else set() for aid in readable}
+    readable = {aid: version_listing(rt, aid) for aid in {d["article_id"] for d in dead}}
+    restored = {aid: articles.restored_in(rt, listing.readable) if not listing.unreadable else set()
+                for aid, listing in readable.items()}
+    covered = {aid: served_from_archive(rt, aid) if not readable[aid].unreadable else set() for aid in readable}
     down = {aid: taken_down_items(rt, aid) for aid in readable}
     dead = [{**d, "restored": d["item_id"] in restored[d["article_id"]],
              "taken_down": d["item_id"] in down[d["article_id"]],
              "covered": d["item_id"] in covered[d["article_id"]],
-             "unreadable": readable[d["article_id"]][1]} for d in dead]
+             "unreadable": readable[d["article_id"]].unreadable} for d in dead]
     pages_n = max(1, -(-counts["articles"] // OVERVIEW_PAGE))
     dead_pages = max(1, -(-dead_total // WORKLIST_PAGE))
 
