@@ -8,8 +8,13 @@ it only splits them at the spaces between them.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import random
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -59,6 +64,29 @@ def fts_query(words: All | None, author: Sequence[Clause], handle: str | None) -
     if handle:
         positive.append(f'(handle_doc : "h{handle.encode().hex()}")')
     return _combine(positive, [_fts(p.node) for p in parts if isinstance(p, Not)])
+
+
+# How long a connection waits for another's lock (ms), and the same bound for retrying an open.
+BUSY_TIMEOUT_MS = 30000
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked" / "database is busy" (another process's lock)."""
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        word in str(exc).lower() for word in ("database is locked", "database is busy", "database table is locked"))
+
+
+@contextmanager
+def creation_lock(path: str) -> Iterator[None]:
+    """An exclusive lock (fcntl) on the sidecar file ``<path>.lock``, held while a catalog file is made
+    WAL and given its schema, so that processes opening a fresh catalog at once do it one at a time.
+    Waits as long as the holder takes; raises OSError when the sidecar cannot be opened."""
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def hamming(a: str | None, b: str | None) -> int | None:
@@ -111,12 +139,34 @@ class SqliteBackend(ThreadConnections):
             raise ConfigError(f"there is no catalog at {self.path!r}: nothing was archived there (a mistyped "
                               "ARCHIVER_CATALOG or ARCHIVER_HOME?); if its storage holds archived articles, "
                               "`archiver reindex` rebuilds it")
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=30000")
-        conn.row_factory = sqlite3.Row
-        conn.create_function("hamming", 2, hamming, deterministic=True)
+        # A lock error left after busy_timeout (switching to WAL does not wait on it) is retried with
+        # jittered backoff for as long again, then raised: an OperationalError, which
+        # archiver.faults.is_infrastructure_error counts as retryable (a task retries, not drops, it).
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.05
+        while True:
+            try:
+                return self._open_once()
+            except sqlite3.OperationalError as exc:
+                if not is_lock_error(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 2.0)
+
+    def _open_once(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # first: every later step waits on locks
+            if self.path != ":memory:" and conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                with creation_lock(self.path):  # once per file: a fresh catalog, one process at a time
+                    conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.row_factory = sqlite3.Row
+            conn.create_function("hamming", 2, hamming, deterministic=True)
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def describe(self) -> str:
