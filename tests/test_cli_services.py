@@ -47,9 +47,12 @@ def _one_line(out: subprocess.CompletedProcess[str]) -> str:
     (["serve", "--port", "{port}"], "ARCHIVER_CATALOG", "postgresql://archiver:" + SECRET + "@127.0.0.1:{closed}/x",
      "the catalog"),
     (["serve", "--port", "{port}"], "ARCHIVER_STORAGE", "s3://bucket/p", "s3://bucket/p"),
-    (["beat"], "ARCHIVER_BROKER_URL", "redis://:" + SECRET + "@127.0.0.1:{closed}/0", "the broker"),
-    (["worker"], "ARCHIVER_BROKER_URL", "redis://:" + SECRET + "@127.0.0.1:{closed}/0", "the broker"),
-    (["worker"], "ARCHIVER_CATALOG", "postgresql://archiver:" + SECRET + "@127.0.0.1:{closed}/x", "the catalog"),
+    (["beat", "--wait-for", "0"], "ARCHIVER_BROKER_URL", "redis://:" + SECRET + "@127.0.0.1:{closed}/0",
+     "the broker"),
+    (["worker", "--wait-for", "0"], "ARCHIVER_BROKER_URL", "redis://:" + SECRET + "@127.0.0.1:{closed}/0",
+     "the broker"),
+    (["worker", "--wait-for", "0"], "ARCHIVER_CATALOG", "postgresql://archiver:" + SECRET + "@127.0.0.1:{closed}/x",
+     "the catalog"),
 ])
 def test_a_long_running_command_refuses_to_start_without_its_services(
         command: list[str], variable: str, value: str, service: str, tmp_path: Path, redis_url: str) -> None:
@@ -103,3 +106,37 @@ def test_beat_check_reads_the_schedule_files_age(tmp_path: Path, redis_url: str)
     os.utime(schedule)
     out = subprocess.run([*ARCHIVER, "beat", "--check"], env=closed, capture_output=True, text=True, timeout=60)
     assert "the broker" in _one_line(out)
+
+
+def test_a_worker_or_beat_waits_for_a_service_still_starting_then_gives_up_in_one_line(tmp_path: Path) -> None:
+    """`wait_until_answering`: a service that answers on the third ask is waited for (one "waiting" line);
+    a configuration error is raised at once; one that never answers is its own error after the bound."""
+    from archiver.cli.service import wait_until_answering
+    from archiver.errors import ConfigError
+
+    asks: list[float] = []
+
+    def comes_up() -> None:
+        asks.append(time.monotonic())
+        if len(asks) < 3:
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    wait_until_answering("archiver worker", "the broker", comes_up, 10.0)
+    assert len(asks) == 3 and asks[-1] - asks[0] >= 1.0  # paused 0.5 s, then 1 s
+
+    def misconfigured() -> None:
+        asks.append(time.monotonic())
+        raise ConfigError("ARCHIVER_BROKER_URL must be a redis:// URL")
+
+    asks.clear()
+    with pytest.raises(ConfigError):
+        wait_until_answering("archiver beat", "the broker", misconfigured, 10.0)
+    assert len(asks) == 1
+
+    def never() -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    start = time.monotonic()
+    with pytest.raises(ConnectionRefusedError):
+        wait_until_answering("archiver beat", "the broker", never, 2.0)
+    assert 1.0 <= time.monotonic() - start <= 3.0

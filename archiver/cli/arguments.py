@@ -22,6 +22,7 @@ from archiver.cli.kinds import (
     existing_file,
     http_url,
     not_negative,
+    not_negative_float,
     port,
     positive_float,
     post_ref,
@@ -115,6 +116,9 @@ def service(sub: argparse._SubParsersAction) -> None:
     sp.set_defaults(run="service:cmd_serve")
 
     sp = sub.add_parser("worker", help="run a Celery worker (same as celery -A workers.app worker)")
+    sp.add_argument("--wait-for", type=not_negative_float, default=60.0, metavar="SECONDS",
+                    help="wait this long for the broker, the catalog and storage to answer at start "
+                         "(a service still starting), then stop with one line (default 60; 0: ask once)")
     sp.add_argument("--concurrency", type=at_least_one, default=2, help="worker processes (default 2)")
     sp.add_argument("--loglevel", default="INFO", type=str.upper, choices=LOG_LEVELS,
                     help="Celery's log level (default INFO)")
@@ -125,6 +129,9 @@ def service(sub: argparse._SubParsersAction) -> None:
                         description="Run Celery beat with the schedule of workers/app.py, supervised as "
                                     "`archiver worker` is. Its schedule file (when each task last ran) is "
                                     "kept at --schedule, by default <ARCHIVER_HOME>/beat/celerybeat-schedule.")
+    sp.add_argument("--wait-for", type=not_negative_float, default=60.0, metavar="SECONDS",
+                    help="wait this long for the broker to answer at start "
+                         "(a service still starting), then stop with one line (default 60; 0: ask once)")
     sp.add_argument("--schedule", type=existing_dir_parent, metavar="FILE",
                     help="the schedule file to keep (its folder must exist and be writable; default "
                          "<ARCHIVER_HOME>/beat/celerybeat-schedule)")

@@ -163,6 +163,17 @@ def not_negative(value: str) -> int:
     return n
 
 
+def not_negative_float(value: str) -> float:
+    """A finite number of 0 or more (seconds). ArgumentTypeError otherwise."""
+    try:
+        x = float(value)
+    except ValueError:
+        raise _bad(f"{shown(value)} is not a number") from None
+    if not (0 <= x < float("inf")):
+        raise _bad(f"{shown(value)} must be a number of 0 or more")
+    return x
+
+
 def positive_float(value: str) -> float:
     """A finite number above 0 (days, seconds). ArgumentTypeError otherwise."""
     try:

@@ -13,12 +13,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from archiver.cli.kinds import shown
 from archiver.config.settings import Settings
 from archiver.errors import ConfigError, InputError, MissingExtra
+from archiver.faults import is_infrastructure_error
 from archiver.runners.queue import QUEUE
 from archiver.runtime import Runtime
 from archiver.web.app import READINESS, create_app
@@ -90,6 +92,30 @@ def check_broker(settings: Settings) -> None:
         client.close()
 
 
+def wait_until_answering(command: str, what: str, ask: Callable[[], None], within: float) -> None:
+    """Call `ask` (which raises when a service does not answer) until it returns, for at most `within`
+    seconds: a worker or beat started while Redis or PostgreSQL is still coming up (or restarting) waits
+    for it instead of ending, and says so once on stderr. A configuration error (ConfigError, a bad URL)
+    is raised at once; the service's own error is raised once `within` has passed (exit 2, one line,
+    "... did not answer"). Pauses 0.5 s doubling to 5 s between asks."""
+    deadline = time.monotonic() + within
+    pause, said = 0.5, False
+    while True:
+        try:
+            ask()
+            return
+        except ConfigError:
+            raise
+        except Exception as exc:
+            if not is_infrastructure_error(exc) or time.monotonic() + pause > deadline:
+                raise
+            if not said:
+                print(f"{command}: waiting up to {within:g} s for {what} to answer", file=sys.stderr, flush=True)
+                said = True
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver worker`: run a Celery worker on the archiver queue, and run it again when it dies.
 
@@ -99,15 +125,20 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     supervisor: a worker that exits on its own is started again after a pause (1 s doubling to 30 s,
     back to 1 s once a worker ran for a minute), so a broker outage never leaves the queue without
     workers. SIGTERM or SIGINT is passed on to the worker (a warm shutdown) and ends this command with
-    the worker's status. Before it starts, the broker, the catalog and storage are each asked once: one
-    that does not answer is one line and exit 2. MissingExtra (exit 2, one line) when Celery or kombu's
+    the worker's status. Before it starts, the broker, the catalog and storage are each asked: one
+    that does not answer within `--wait-for` seconds (`wait_until_answering`) is one line and exit 2.
+    MissingExtra (exit 2, one line) when Celery or kombu's
     Redis transport is not installed (the `redis` extra), checked here so that it is one line, not the
     worker's traceback."""
     _check_celery("archiver worker")
-    check_broker(settings)
-    with Runtime.from_settings(settings) as rt:
-        for probe in READINESS.values():
-            probe(rt)
+
+    def services() -> None:
+        check_broker(settings)
+        with Runtime.from_settings(settings) as rt:
+            for probe in READINESS.values():
+                probe(rt)
+
+    wait_until_answering("archiver worker", "the broker, the catalog and storage", services, args.wait_for)
     argv = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel", args.loglevel,
             "--concurrency", str(args.concurrency), "-Q", QUEUE]
     return supervise(argv)
@@ -144,11 +175,13 @@ def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
     timestamps; the library never imports Celery, this runs `python -m celery ... beat` as its child),
     its schedule file at `beat_schedule_path` (`--check`: `beat_check`, a healthcheck), supervised as
     `archiver worker` is (started again when it ends on its own; SIGTERM/SIGINT passed on). Exactly one
-    beat should run per deployment. The broker is asked first (`check_broker`): one that does not answer
-    is one line and exit 2, not a scheduler running silently. MissingExtra (exit 2) without the `redis`
+    beat should run per deployment. The broker is asked first (`check_broker`, for up to `--wait-for`
+    seconds): one that does not answer is one line and exit 2, not a scheduler running silently.
+    MissingExtra (exit 2) without the `redis`
     extra; ConfigError when the schedule's folder is not writable."""
     _check_celery("archiver beat")
-    check_broker(settings)
+    wait_until_answering("archiver beat", "the broker", lambda: check_broker(settings),
+                         0.0 if args.check else args.wait_for)
     schedule = beat_schedule_path(args, settings)
     if args.check:
         return beat_check(schedule, args.max_age)
