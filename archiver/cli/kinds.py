@@ -163,26 +163,26 @@ def not_negative(value: str) -> int:
     return n
 
 
-def not_negative_float(value: str) -> float:
-    """A finite number of 0 or more (seconds). ArgumentTypeError otherwise."""
+def _finite(value: str, *, above: float, inclusive: bool) -> float:
+    """A finite number above `above` (or equal to it when `inclusive`); ArgumentTypeError otherwise."""
     try:
         x = float(value)
     except ValueError:
         raise _bad(f"{shown(value)} is not a number") from None
-    if not (0 <= x < float("inf")):
-        raise _bad(f"{shown(value)} must be a number of 0 or more")
+    if not (x >= above if inclusive else x > above) or x == float("inf"):
+        raise _bad(f"{shown(value)} must be a number {'of' if inclusive else 'above'} {above:g}"
+                   f"{' or more' if inclusive else ''}")
     return x
+
+
+def not_negative_float(value: str) -> float:
+    """A finite number of 0 or more (seconds). ArgumentTypeError otherwise."""
+    return _finite(value, above=0, inclusive=True)
 
 
 def positive_float(value: str) -> float:
     """A finite number above 0 (days, seconds). ArgumentTypeError otherwise."""
-    try:
-        x = float(value)
-    except ValueError:
-        raise _bad(f"{shown(value)} is not a number") from None
-    if not (0 < x < float("inf")):
-        raise _bad(f"{shown(value)} must be a number above 0")
-    return x
+    return _finite(value, above=0, inclusive=False)
 
 
 def port(value: str) -> int:
