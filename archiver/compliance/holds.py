@@ -50,8 +50,10 @@ _SCHEMA = [
 
 _ready: weakref.WeakSet[Catalog] = weakref.WeakSet()
 
+
 class PostNotFound(InputError):
     """No stored capture of that post."""
+
 
 def ensure_schema(catalog: Catalog) -> None:
     """Create the post_compliance and takedown_keys tables in `catalog` if missing; once per Catalog object."""
@@ -59,6 +61,7 @@ def ensure_schema(catalog: Catalog) -> None:
         for stmt in _SCHEMA:
             catalog.execute(stmt)
         _ready.add(catalog)
+
 
 def check_post(provider: str, post_id: str) -> tuple[str, str]:
     """(provider, post_id) when both are well formed; PostNotFound otherwise (no such post can be stored)."""
@@ -82,6 +85,7 @@ def manifests(rt: Runtime, provider: str, post_id: str) -> list[tuple[str, dict[
                 out.append((key, doc))
     return out
 
+
 def media_sha256s(docs: Iterable[dict[str, Any]], *, avatars: bool = False) -> list[str]:
     """The distinct, well-formed SHA-256 hex digests of the originals these manifests name (media,
     video posters, a link card's image, and with ``avatars`` the author's avatar, which other posts
@@ -96,6 +100,7 @@ def media_sha256s(docs: Iterable[dict[str, Any]], *, avatars: bool = False) -> l
         if avatars and isinstance(author.get("avatar_sha256"), str):
             shas.add(author["avatar_sha256"])
     return sorted(s for s in shas if layout.SHA256_RE.fullmatch(s))
+
 
 def post_keys(rt: Runtime, provider: str, post_id: str) -> list[str]:
     """Every stored object of the post: its snapshots, WARCs, cards, capture pages, timestamp records
@@ -113,6 +118,7 @@ def post_keys(rt: Runtime, provider: str, post_id: str) -> list[str]:
             keys.append(blob_key(sha))
         keys.extend(rt.store.list(layout.derived_prefix(sha)))
     return keys
+
 
 def _token_keys(rt: Runtime, record_key: str) -> list[str]:
     """The stored token keys a capture's timestamp record names (well-formed ones only)."""
@@ -181,6 +187,7 @@ def embeds_taken_down(rt: Runtime, provider: str, post_id: str) -> bool:
                             [layout.post_prefix(provider, post_id)])
     return any((r["provider"], r["post_id"]) != (provider, post_id) for r in rows)
 
+
 def _index(rt: Runtime, provider: str, post_id: str, state: dict[str, Any]) -> None:
     ensure_schema(rt.catalog)
     cat = rt.catalog
@@ -200,11 +207,13 @@ def _index(rt: Runtime, provider: str, post_id: str, state: dict[str, Any]) -> N
                 [key, provider, post_id, state["takedown"]["reason"]],
             )
 
+
 def _save(rt: Runtime, provider: str, post_id: str, state: dict[str, Any]) -> None:
     doc = {"schema": "archiver.compliance.v1", "provider": provider, "post_id": post_id, **state}
     data = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
     rt.store.put(layout.compliance_state_key(provider, post_id), data, content_type="application/json")
     _index(rt, provider, post_id, state)
+
 
 def _by(principal: Principal | None) -> dict[str, Any]:
     return {"by": principal.name if principal else "system", "at": iso(utcnow())}
@@ -272,6 +281,7 @@ def set_hold(rt: Runtime, principal: Principal | None, provider: str, post_id: s
     audit.record(rt, principal, ("hold_updated" if updated else "hold") if on else "release_hold", target, detail)
     return _outcome(state, True, ("hold updated" if updated else "held") if on else "hold released")
 
+
 def set_takedown(rt: Runtime, principal: Principal | None, provider: str, post_id: str, *, on: bool,
                  reason: str = "") -> dict[str, Any]:
     """Hide the post from public serving (or show it again); the stored evidence is untouched. Returns the
@@ -301,6 +311,7 @@ def set_takedown(rt: Runtime, principal: Principal | None, provider: str, post_i
     return _outcome(state, True, ("takedown updated" if updated else "taken down") if on
                     else "served publicly again")
 
+
 def hidden_reason(rt: Runtime, key: str) -> str | None:
     """Why a public key is taken down, or None when it may be served."""
     parts = key.split("/")
@@ -317,6 +328,7 @@ def hidden_reason(rt: Runtime, key: str) -> str | None:
     rows = rt.catalog.query(f"SELECT reason FROM takedown_keys WHERE key IN ({marks}) LIMIT 1",  # noqa: S608
                             candidates)
     return shown_reason(rows[0]["reason"]) or "taken down" if rows else None
+
 
 def reindex(rt: Runtime) -> int:
     """Rebuild post_compliance and takedown_keys from the stored states; returns how many."""
