@@ -3,6 +3,11 @@
 Every fetch holds a slot of its host while it talks to it. The local runner shares one
 in-process limiter between its threads; Celery workers share a token bucket kept in Redis, so the
 limits hold for the whole fleet and not per process.
+
+Two classes of host (archiver.capture.ownsite): a host of the article's own site (its registrable
+domain, or a configured ``own_hosts`` entry) gets ``own_host_concurrency`` / ``own_host_rate_per_second``;
+every other host ``host_concurrency`` / ``host_rate_per_second``. The two classes keep separate
+buckets, so a host that is one article's own site and another's third party is bounded by the sum.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from archiver.capture.ownsite import OwnSites, normal_host
 from archiver.errors import MissingExtra
 
 if TYPE_CHECKING:
@@ -29,8 +35,25 @@ class HostLimiter(Protocol):
     """Per-host slots every fetch holds: in-process (LocalHostLimiter) or shared through Redis by the workers."""
 
     def acquire(self, host: str, deadline: float | None = None) -> AbstractContextManager[None]:
-        """Hold one slot of `host`; `deadline` is a time.monotonic() value (LimiterTimeout past it)."""
+        """Hold one slot of `host` (own-site or third-party limits, by the article whose capture runs in
+        this context); `deadline` is a time.monotonic() value (LimiterTimeout past it)."""
         ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """One class of host's limits: requests in flight and requests per second (burst: one second's worth)."""
+
+    concurrency: int
+    rate: float
+
+    @classmethod
+    def of(cls, concurrency: int, rate: float) -> Limits:
+        return cls(max(1, int(concurrency)), max(0.001, float(rate)))
+
+    @property
+    def burst(self) -> float:
+        return max(1.0, self.rate)
 
 
 @dataclass
@@ -41,43 +64,60 @@ class _HostState:
 
 
 class LocalHostLimiter:
-    """Concurrency + token bucket per host, shared by the threads of one process."""
+    """Concurrency + token bucket per host, shared by the threads of one process.
 
-    def __init__(self, concurrency: int = 4, rate_per_second: float = 10.0) -> None:
-        self.concurrency = max(1, concurrency)
-        self.rate = max(0.001, rate_per_second)
-        self.burst = max(1.0, self.rate)
+    `concurrency`/`rate_per_second` bound third-party hosts, `own_concurrency`/`own_rate_per_second`
+    the article's own site and `own_hosts` (defaults: the third-party limits, no configured hosts).
+    """
+
+    def __init__(self, concurrency: int = 4, rate_per_second: float = 10.0, *, own_concurrency: int | None = None,
+                 own_rate_per_second: float | None = None, own_hosts: str = "") -> None:
+        self.limits = Limits.of(concurrency, rate_per_second)
+        self.own_limits = Limits.of(own_concurrency or concurrency, own_rate_per_second or rate_per_second)
+        self.sites = OwnSites(own_hosts)
         self._cond = threading.Condition()
-        self._hosts: dict[str, _HostState] = {}
+        self._hosts: dict[tuple[str, bool], _HostState] = {}
+
+    @property
+    def concurrency(self) -> int:
+        return self.limits.concurrency
+
+    @property
+    def rate(self) -> float:
+        return self.limits.rate
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalHostLimiter:
-        return cls(settings.host_concurrency, settings.host_rate_per_second)
+        return cls(settings.host_concurrency, settings.host_rate_per_second,
+                   own_concurrency=settings.own_host_concurrency,
+                   own_rate_per_second=settings.own_host_rate_per_second, own_hosts=settings.own_hosts)
 
-    def _try(self, host: str, now: float) -> float:
+    def _try(self, key: tuple[str, bool], now: float) -> float:
         """Take a slot and a token (returns 0) or say how long to wait before trying again."""
-        st = self._hosts.get(host)
+        lim = self.own_limits if key[1] else self.limits
+        st = self._hosts.get(key)
         if st is None:
             if len(self._hosts) >= 1024:
                 self._forget_idle(now)
-            st = self._hosts[host] = _HostState(tokens=self.burst, stamp=now)
-        st.tokens = min(self.burst, st.tokens + (now - st.stamp) * self.rate)
+            st = self._hosts[key] = _HostState(tokens=lim.burst, stamp=now)
+        st.tokens = min(lim.burst, st.tokens + (now - st.stamp) * lim.rate)
         st.stamp = now
-        if st.active >= self.concurrency:
+        if st.active >= lim.concurrency:
             return 0.05
         if st.tokens < 1.0:
-            return (1.0 - st.tokens) / self.rate
+            return (1.0 - st.tokens) / lim.rate
         st.tokens -= 1.0
         st.active += 1
         return 0.0
 
     @contextmanager
     def acquire(self, host: str, deadline: float | None = None) -> Iterator[None]:
-        host = host.lower()
+        host = normal_host(host)
+        key = (host, self.sites.is_own(host))
         with self._cond:
             while True:
                 now = time.monotonic()
-                wait = self._try(host, now)
+                wait = self._try(key, now)
                 if wait == 0.0:
                     break
                 if deadline is not None and now + wait > deadline:
@@ -87,14 +127,15 @@ class LocalHostLimiter:
             yield
         finally:
             with self._cond:
-                self._hosts[host].active -= 1
+                self._hosts[key].active -= 1
                 self._cond.notify_all()
 
     def _forget_idle(self, now: float) -> None:
         """Drop hosts with nothing in flight and a full bucket, so the table does not grow forever."""
-        for host, st in list(self._hosts.items()):
-            if st.active == 0 and st.tokens + (now - st.stamp) * self.rate >= self.burst:
-                del self._hosts[host]
+        for key, st in list(self._hosts.items()):
+            lim = self.own_limits if key[1] else self.limits
+            if st.active == 0 and st.tokens + (now - st.stamp) * lim.rate >= lim.burst:
+                del self._hosts[key]
 
 
 # KEYS[1] = holders zset, KEYS[2] = bucket hash; ARGV = limit, rate, burst, holder id, lease seconds.
@@ -133,29 +174,46 @@ class RedisHostLimiter:
     """
 
     def __init__(self, redis_url: str, settings: Settings | None = None, *, concurrency: int | None = None,
-                 rate_per_second: float | None = None, lease: float = 300.0,
+                 rate_per_second: float | None = None, own_concurrency: int | None = None,
+                 own_rate_per_second: float | None = None, own_hosts: str | None = None, lease: float = 300.0,
                  prefix: str = "archiver:host") -> None:
         try:
             import redis
         except ImportError as exc:
             raise MissingExtra("per-host limits in Redis", "redis", exc) from None
 
-        self.concurrency = max(1, concurrency or (settings.host_concurrency if settings else 4))
-        self.rate = max(0.001, rate_per_second or (settings.host_rate_per_second if settings else 10.0))
-        self.burst = max(1.0, self.rate)
+        conc = concurrency or (settings.host_concurrency if settings else 4)
+        rate = rate_per_second or (settings.host_rate_per_second if settings else 10.0)
+        self.limits = Limits.of(conc, rate)
+        self.own_limits = Limits.of(own_concurrency or (settings.own_host_concurrency if settings else conc),
+                                    own_rate_per_second or (settings.own_host_rate_per_second if settings else rate))
+        self.sites = OwnSites(own_hosts if own_hosts is not None else (settings.own_hosts if settings else ""))
         self.lease = lease
         self.prefix = prefix
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
         self._script = self.redis.register_script(_ACQUIRE_LUA)
 
+    @property
+    def concurrency(self) -> int:
+        return self.limits.concurrency
+
+    @property
+    def rate(self) -> float:
+        return self.limits.rate
+
     @contextmanager
     def acquire(self, host: str, deadline: float | None = None) -> Iterator[None]:
-        host = host.lower()
-        holders, bucket = f"{self.prefix}:{host}:holders", f"{self.prefix}:{host}:bucket"
+        host = normal_host(host)
+        own = self.sites.is_own(host)
+        lim = self.own_limits if own else self.limits
+        # Own-site buckets live beside the third-party ones: "<prefix>:own:<host>:..." never equals
+        # "<prefix>:<host>:..." (a host name has no ':' and ends each key before ':holders'/':bucket').
+        base = f"{self.prefix}:own:{host}" if own else f"{self.prefix}:{host}"
+        holders, bucket = f"{base}:holders", f"{base}:bucket"
         holder = uuid.uuid4().hex
         while True:
             wait_ms = int(self._script(keys=[holders, bucket],
-                                       args=[self.concurrency, self.rate, self.burst, holder, self.lease]))
+                                       args=[lim.concurrency, lim.rate, lim.burst, holder, self.lease]))
             if wait_ms == 0:
                 break
             wait = wait_ms / 1000

@@ -100,6 +100,11 @@ class Settings(BaseModel):
     max_article_bytes: PositiveInt = 25 * 1024 * 1024
     host_concurrency: PositiveInt = 4
     host_rate_per_second: PositiveFloat = 10.0
+    # The article's own site (its registrable domain) and these hosts (comma list: host, IP or
+    # *.domain) get their own, higher limits (archiver.capture.ownsite; README "Politeness").
+    own_hosts: str = ""
+    own_host_concurrency: PositiveInt = 16
+    own_host_rate_per_second: PositiveFloat = 200.0
     fetch_ca_bundle: str = ""
     # media
     max_image_pixels: PositiveInt = 100_000_000
@@ -176,6 +181,15 @@ class Settings(BaseModel):
                     raise ValueError(f"{part!r} is not a number of seconds") from None
                 if not seconds >= 0 or seconds == float("inf"):
                     raise ValueError(f"{part!r} is not a non-negative number of seconds")
+        return value
+
+    @field_validator("own_hosts")
+    @classmethod
+    def _own_hosts(cls, value: str) -> str:
+        """A comma list of host names, IP addresses and *.domain wildcards (not over a public suffix)."""
+        from archiver.capture.ownsite import parse_own_hosts
+
+        parse_own_hosts(value)
         return value
 
     @field_validator("tsa_urls")

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from archiver.capture.guard import normalize_url
 from archiver.capture.manifest import CAPTURED_STATUSES, STATUS_WORDS, new_capture_id
 from archiver.capture.media import archive_media
+from archiver.capture.ownsite import article_site
 from archiver.capture.record import one_line, record_capture
 from archiver.catalog.indexing import record_fetch, record_image_blob
 from archiver.dates import iso, utcnow
@@ -62,7 +63,9 @@ def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False, 
     capture under the same capture id.
     """
     item = plan.item(item_id)
-    with rt.coordinator.lock(capture_lock(plan, item), timeout=float(rt.settings.task_time_limit)):
+    # The article's site, for politeness: its own hosts get their own limits (archiver.capture.ownsite).
+    with (article_site(plan.url or plan.base_url),
+          rt.coordinator.lock(capture_lock(plan, item), timeout=float(rt.settings.task_time_limit))):
         return _capture_item(rt, plan, item, force=force, attempt=attempt)
 
 
