@@ -19,41 +19,44 @@ query string is never SQL: it only ever becomes tokens.
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
+
+from archiver.catalog import unicode_classes
 
 MAX_TOKEN_CHARS = 100
 MAX_QUERY_CLAUSES = 16
 # Arabic harakat, superscript alef and tatweel; zero-width (non-)joiners and the BOM.
 _DROP = dict.fromkeys([*range(0x064B, 0x0660), 0x0670, 0x0640, 0x200C, 0x200D, 0xFEFF])
-_CJK = ("\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f")
+# Kana, CJK ideographs (extension A, unified, compatibility, extensions B and later).
+_CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
 
 
-def _ranges(codepoints: list[int]) -> str:
-    out, start = [], None
-    prev = -2
-    for cp in [*codepoints, -1]:
-        if cp != prev + 1:
-            if start is not None:
-                out.append(re.escape(chr(start)) if start == prev
-                           else f"{re.escape(chr(start))}-{re.escape(chr(prev))}")
-            start = cp
-        prev = cp
-    return "".join(out)
+def _class(ranges: tuple[tuple[int, int], ...]) -> str:
+    """The inside of a regex character class holding the inclusive code point `ranges`."""
+    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+
+
+_CJK = _class(_CJK_RANGES)
+
+
+@cache
+def _classes() -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+    """(combining marks, symbols) as code point ranges for the running Python's Unicode version:
+    the committed ones (unicode_classes.py) when it is theirs, else walked now (about 0.1 s)."""
+    if unicodedata.unidata_version == unicode_classes.UNIDATA_VERSION:
+        return unicode_classes.MARK_RANGES, unicode_classes.SYMBOL_RANGES
+    from archiver.catalog.gen_unicode_classes import walk
+
+    return walk()
 
 
 @cache
 def _token_re() -> re.Pattern[str]:
-    marks, symbols = [], []
-    for cp in range(sys.maxunicode + 1):
-        cat = unicodedata.category(chr(cp))
-        if cat[0] == "M":
-            marks.append(cp)
-        elif cat == "So" and cp >= 0x2000:
-            symbols.append(cp)
-    cjk, mark, sym = _CJK, _ranges(marks), _ranges(symbols)
+    marks, symbols = _classes()
+    cjk, mark, sym = _CJK, _class(marks), _class(symbols)
     # A word: letters/digits (not CJK) with any combining marks inside or after them.
     word = f"(?:(?![{cjk}])[^\\W_])(?:(?![{cjk}])[^\\W_]|[{mark}])*"
     return re.compile(f"[{cjk}]|[{sym}]|{word}")
@@ -92,14 +95,19 @@ def doc_tokens(*parts: str | None) -> list[str]:
 
 
 @cache
-def _whole_char_re() -> re.Pattern[str]:
-    symbols = [cp for cp in range(0x2000, sys.maxunicode + 1) if unicodedata.category(chr(cp)) == "So"]
-    return re.compile(f"[{_CJK}]|[{_ranges(symbols)}]")
+def _whole_char_starts() -> tuple[list[int], list[int]]:
+    """(first, last) code points of the sorted, disjoint ranges of CJK characters and symbols."""
+    ranges = sorted([*_CJK_RANGES, *_classes()[1]])
+    return [a for a, _ in ranges], [b for _, b in ranges]
 
 
 def whole_char(token: str) -> bool:
     """Whether `token` is one CJK character or one symbol (emoji): a token of its own, never a word."""
-    return len(token) == 1 and _whole_char_re().fullmatch(token) is not None
+    if len(token) != 1:
+        return False
+    firsts, lasts = _whole_char_starts()
+    i = bisect_right(firsts, ord(token)) - 1
+    return i >= 0 and ord(token) <= lasts[i]
 
 
 @dataclass(frozen=True)
