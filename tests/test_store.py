@@ -291,6 +291,49 @@ def test_local_store_layout_and_atomicity(tmp_path: Path) -> None:
     assert st.describe() == (tmp_path / "objects").resolve().as_uri()
 
 
+def test_local_put_is_one_file_unless_the_sidecar_says_more(tmp_path: Path) -> None:
+    """A put whose content type the key's name or the object's magic number implies, with no metadata,
+    writes the object alone; head answers the same either way, and a later put that needs no sidecar
+    drops the stale one."""
+    root = tmp_path / "objects"
+    st = LocalStore(root, BASE)
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(60)
+    sha = hashlib.sha256(jpeg).hexdigest()
+    st.put_blob(jpeg, "image/jpeg")
+    st.put("derived/x/thumb.webp", b"RIFF....WEBP", content_type="image/webp", if_none_match=True)
+    st.put("posts/p/1/c.json", b"{}", content_type="application/json")
+    st.put("plain", b"just bytes")
+    assert not (root / ".meta").exists()
+    assert st.head(blob_key(sha)).content_type == "image/jpeg"
+    assert st.head("derived/x/thumb.webp").content_type == "image/webp"
+    assert (st.head("posts/p/1/c.json").content_type, st.head("plain").content_type) == (
+        "application/json", "application/octet-stream")
+    # What the key and bytes do not say goes to the sidecar.
+    st.put("articles/a/v1", b"<html>", content_type="text/html; charset=utf-8")
+    st.put("t/0.tsr", b"\x30\x82", content_type="application/timestamp-reply", metadata={"tsa": "abc"})
+    assert st.head("articles/a/v1").content_type == "text/html; charset=utf-8"
+    assert (st.head("t/0.tsr").content_type, st.head("t/0.tsr").metadata) == ("application/timestamp-reply",
+                                                                                {"tsa": "abc"})
+    st.put("articles/a/v1", b"no longer html")
+    assert st.head("articles/a/v1").content_type == "application/octet-stream"
+    assert not (root / ".meta" / "articles" / "a" / "v1.json").exists()
+    # A conditional put that finds the key writes nothing, not even a temp file.
+    assert st.put_blob(jpeg, "image/jpeg") == (sha, blob_key(sha), False)
+    assert list((root / ".tmp").iterdir()) == []
+
+
+def test_local_store_reads_the_layout_with_a_sidecar_for_every_object(tmp_path: Path) -> None:
+    """Stores written before (every object with its .meta sidecar) answer head as they did."""
+    root = tmp_path / "objects"
+    (root / "blobs" / "sha256" / "ab").mkdir(parents=True)
+    (root / "blobs" / "sha256" / "ab" / "abc").write_bytes(b"\xff\xd8\xff\xe0 a jpeg")
+    (root / ".meta" / "blobs" / "sha256" / "ab").mkdir(parents=True)
+    (root / ".meta" / "blobs" / "sha256" / "ab" / "abc.json").write_text(
+        '{"content_type": "application/octet-stream", "metadata": {"source-sha256": "ff"}}')
+    info = LocalStore(root, BASE).head("blobs/sha256/ab/abc")
+    assert (info.size, info.content_type, info.metadata) == (11, "application/octet-stream", {"source-sha256": "ff"})
+
+
 def test_unreachable_s3_is_a_clear_error(tmp_settings: Callable[..., Settings]) -> None:
     st = open_store(tmp_settings(storage="s3://bucket/p", s3_endpoint_url=f"http://127.0.0.1:{free_port()}",
                                  s3_access_key="k", s3_secret_key="s"))

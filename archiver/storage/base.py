@@ -14,10 +14,12 @@ Choices worth knowing:
 * Keys are ``/``-separated relative paths, partly built from third-party ids, so they are
   checked strictly (``check_key``): no absolute paths, ``.``/``..`` or empty segments,
   backslashes, NUL or other control characters.
-* ``LocalStore`` keeps the content type and metadata of each object in a JSON sidecar
-  ``<root>/.meta/<key>.json`` (read back by ``head``); ``.meta`` and ``.tmp`` are reserved
-  top-level names. Writes are atomic (temp file + ``os.replace``); a conditional put publishes
-  with ``os.link``, which fails if the name exists, so racing processes never clobber.
+* ``LocalStore`` keeps the content type and metadata of an object in a JSON sidecar
+  ``<root>/.meta/<key>.json`` (read back by ``head``) only when the key's name and the object's
+  first bytes do not already imply them (``archiver.storage.local.implied_content_type``), so most
+  puts are one file write; ``.meta`` and ``.tmp`` are reserved top-level names. Writes are atomic
+  (temp file, fsync, ``os.replace``); a conditional put publishes with ``os.link``, which fails if
+  the name exists, so racing processes never clobber.
   A key cannot be both an object and a "directory" of other keys there (``a`` and ``a/b``):
   such a put raises ``ValueError``.
 * ``LocalStore`` has no Object Lock: ``supports_object_lock()`` is False and
@@ -201,9 +203,11 @@ class ObjectStore(ABC):
     def locate(self, key: str) -> str:
         """Where an operator finds ``key``: a file path or an s3:// URL."""
 
-    def put_blob(self, data: bytes, content_type: str) -> tuple[str, str, bool]:
-        """Store an original by content: (sha256 hex, key, created). Idempotent."""
-        sha = hashlib.sha256(data).hexdigest()
+    def put_blob(self, data: bytes, content_type: str, sha256: str | None = None) -> tuple[str, str, bool]:
+        """Store an original by content: (sha256 hex, key, created). Idempotent. `sha256` is the
+        caller's lowercase hex digest of `data` when it has one (so the bytes are not hashed twice);
+        it is trusted, so pass only a digest taken of these very bytes."""
+        sha = sha256 or hashlib.sha256(data).hexdigest()
         key = blob_key(sha)
         created = self.put(key, data, content_type=content_type, if_none_match=True)
         return sha, key, created

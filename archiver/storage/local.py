@@ -1,5 +1,18 @@
-"""A local directory as object storage: atomic writes, conditional puts by hard link, JSON sidecars
-for content type and metadata. The default, with no server.
+"""A local directory as object storage: atomic writes, conditional puts by hard link, a JSON sidecar
+only for what the key and the bytes do not already say. The default, with no server.
+
+One put is one durable file write: the object goes to a temp file under ``.tmp/``, is fsynced, then
+published by ``os.replace`` (or ``os.link`` for a conditional put, which fails if the name exists).
+The fsync stays on every object: the catalog and the manifests point at an object as soon as ``put``
+returns, so its bytes must be on disk first (the directory entry is left to the file system's
+journal, as before).
+
+The content type and metadata live in a sidecar ``.meta/<key>.json`` only when they differ from what
+``implied_content_type`` reads from the key's name and the object's first bytes, with no metadata:
+a blob whose type is its own magic number, a ``.json`` written as application/json, a ``.webp``
+serving copy, need none. ``head`` reads the sidecar when there is one (stores written before, which
+have one for every object, read as they did) and otherwise answers the implied type; a put that
+needs no sidecar removes a stale one the key had.
 """
 
 from __future__ import annotations
@@ -8,8 +21,9 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +43,40 @@ from archiver.storage.base import (
 )
 
 _RESERVED_LOCAL = (".meta", ".tmp")
+
+# The content type a key implies by its name's ending. Part of the store's layout: an object written
+# under this rule has no sidecar, so an entry may be added but never changed.
+_TYPES_BY_SUFFIX = (
+    (".warc.gz", "application/warc"),
+    (".json", "application/json"),
+    (".html", "text/html; charset=utf-8"),
+    (".png", "image/png"),
+    (".webp", "image/webp"),
+    (".jpg", "image/jpeg"),
+)
+
+# Bytes of an object read to find its implied type (the longest magic number below is 12).
+_MAGIC_BYTES = 16
+
+
+def implied_content_type(key: str, head: bytes) -> str:
+    """The content type LocalStore answers for `key` without a sidecar: by the key's ending
+    (``_TYPES_BY_SUFFIX``), else by the magic number at the start of the object (`head`, its first
+    bytes: JPEG, PNG, GIF, WebP, the types originals are stored under), else application/octet-stream."""
+    name = key.rsplit("/", 1)[-1]
+    for suffix, ctype in _TYPES_BY_SUFFIX:
+        if name.endswith(suffix):
+            return ctype
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return DEFAULT_CONTENT_TYPE
+
 
 class LocalStore(ObjectStore):
     """Objects as files under one directory (the default, e.g. for the local runner)."""
@@ -65,15 +113,22 @@ class LocalStore(ObjectStore):
 
     def put(self, key: str, data: bytes, *, content_type: str = DEFAULT_CONTENT_TYPE,
             if_none_match: bool = False, metadata: dict[str, str] | None = None) -> bool:
+        """As ObjectStore.put: one fsynced file, plus a sidecar only when the content type is not
+        the one the key and bytes imply or there is metadata. ValueError when `key` conflicts with
+        another key (an object where a "directory" is, or the reverse); StoreError when the
+        directory cannot be written."""
         path = self._path(key)
-        meta = {"content_type": check_content_type(content_type), "metadata": check_metadata(metadata)}
+        ctype, meta_data = check_content_type(content_type), check_metadata(metadata)
+        body = bytes(data)
+        sidecar = bool(meta_data) or ctype != implied_content_type(key, body[:_MAGIC_BYTES])
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._write_temp(bytes(data))
+            if if_none_match and self._taken(path):
+                return False   # the common case of a conditional put that finds the key: no write at all
+            tmp = self._write_temp(body)
             try:
                 if if_none_match:
                     try:
-                        os.link(tmp, path)
+                        self._publish(os.link, tmp, path)
                     except FileExistsError:
                         if path.is_dir():
                             raise
@@ -81,23 +136,48 @@ class LocalStore(ObjectStore):
                 else:
                     if path.is_dir():
                         raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
-                    os.replace(tmp, path)
+                    self._publish(os.replace, tmp, path)
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
-            self._write_meta(key, meta)
+            if sidecar:
+                self._write_meta(key, {"content_type": ctype, "metadata": meta_data})
+            else:
+                with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                    os.unlink(self._meta_path(key))   # what an earlier put of this key said no longer holds
         except (NotADirectoryError, IsADirectoryError, FileExistsError):
             raise ValueError(f"key {key!r} conflicts with another key in {self.describe()}") from None
         except OSError as exc:
             raise StoreError(f"cannot write {key!r} in {self.describe()}: {exc.strerror or exc}") from None
         return True
 
+    @staticmethod
+    def _taken(path: Path) -> bool:
+        """Whether an object is stored at `path` already; IsADirectoryError when a "directory" of other
+        keys is."""
+        try:
+            mode = os.stat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        return True
+
+    @staticmethod
+    def _publish(op: Callable[[str, Path], None], tmp: str, path: Path) -> None:
+        """`op(tmp, path)` (os.link or os.replace), making the key's parent directories when missing
+        (tried after the first attempt, so a put into an existing directory makes no mkdir call)."""
+        try:
+            op(tmp, path)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            op(tmp, path)
+
     def _write_meta(self, key: str, meta: dict[str, Any]) -> None:
         meta_path = self._meta_path(key)
-        meta_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._write_temp(json.dumps(meta, sort_keys=True).encode())
         try:
-            os.replace(tmp, meta_path)
+            self._publish(os.replace, tmp, meta_path)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -112,14 +192,24 @@ class LocalStore(ObjectStore):
             raise StoreError(f"cannot read {key!r} in {self.describe()}: {exc.strerror or exc}") from None
 
     def head(self, key: str) -> ObjectInfo:
+        """Size, content type and metadata: from the key's sidecar when it has one, else the type
+        ``implied_content_type`` reads from the key and the object's first bytes, no metadata."""
         path = self._path(key)
-        if not path.is_file():
-            raise ObjectNotFound(key)
-        meta: dict[str, Any] = {}
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                magic = fh.read(_MAGIC_BYTES)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {key!r} in {self.describe()}: {exc.strerror or exc}") from None
+        meta: dict[str, Any] | None = None
         with contextlib.suppress(OSError, ValueError):
             loaded = json.loads(self._meta_path(key).read_bytes())
             meta = loaded if isinstance(loaded, dict) else {}
-        return ObjectInfo(key=key, size=path.stat().st_size,
+        if meta is None:
+            return ObjectInfo(key=key, size=size, content_type=implied_content_type(key, magic), metadata={})
+        return ObjectInfo(key=key, size=size,
                           content_type=str(meta.get("content_type") or DEFAULT_CONTENT_TYPE),
                           metadata=dict(meta.get("metadata") or {}))
 

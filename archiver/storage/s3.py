@@ -86,25 +86,30 @@ class S3Store(ObjectStore):
             if_none_match: bool = False, metadata: dict[str, str] | None = None) -> bool:
         return self._put(key, data, content_type, if_none_match, metadata, None)
 
-    def put_blob(self, data: bytes, content_type: str) -> tuple[str, str, bool]:
-        """As ObjectStore.put_blob, retained by ``retention_days`` when the bucket has Object Lock
-        but no default rule (a default rule retains every new version by itself)."""
-        sha = hashlib.sha256(data).hexdigest()
+    def put_blob(self, data: bytes, content_type: str, sha256: str | None = None) -> tuple[str, str, bool]:
+        """As ObjectStore.put_blob (one PUT, the content type with the object), retained by
+        ``retention_days`` when the bucket has Object Lock but no default rule (a default rule retains
+        every new version by itself). The digest, the caller's or taken here once, is sent as the
+        PUT's ChecksumSHA256, so S3 checks it against the bytes on arrival."""
+        sha = sha256 or hashlib.sha256(data).hexdigest()
         key = blob_key(sha)
         retain = None
         if self.retention_days:
             conf = self.lock_config()
             if conf.enabled and not conf.has_default_retention:
                 retain = ("GOVERNANCE", datetime.now(UTC) + timedelta(days=self.retention_days))
-        return sha, key, self._put(key, data, content_type, True, None, retain)
+        return sha, key, self._put(key, data, content_type, True, None, retain, bytes.fromhex(sha))
 
     def _put(self, key: str, data: bytes, content_type: str, if_none_match: bool,
-             metadata: dict[str, str] | None, retain: tuple[str, datetime] | None) -> bool:
+             metadata: dict[str, str] | None, retain: tuple[str, datetime] | None,
+             digest: bytes | None = None) -> bool:
+        """One PUT carrying the content type and metadata with the object; `digest` the SHA-256 of
+        `data` when known (else taken here), sent for S3 to check."""
         body = bytes(data)
         args: dict[str, Any] = {
             "Bucket": self.bucket, "Key": self._full(key), "Body": body,
             "ContentType": check_content_type(content_type), "Metadata": check_metadata(metadata),
-            "ChecksumSHA256": base64.b64encode(hashlib.sha256(body).digest()).decode("ascii"),
+            "ChecksumSHA256": base64.b64encode(digest or hashlib.sha256(body).digest()).decode("ascii"),
         }
         if if_none_match:
             args["IfNoneMatch"] = "*"
