@@ -25,7 +25,6 @@ from urllib.parse import urljoin, urlsplit
 
 import certifi
 import urllib3
-from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.response import ContentDecoder, HTTPResponse, _get_decoder
 from urllib3.util.request import ACCEPT_ENCODING
@@ -117,11 +116,21 @@ def _response_head(conn: HTTPConnection, target: Target, watchdog: Watchdog) -> 
                                       f"({type(exc).__name__}: {reason})") from None
 
 
-@functools.lru_cache(maxsize=4)
+_SSL_CONTEXT_LOCK = threading.Lock()
+
+
 def ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
     """A TLS client context verifying against `ca_bundle` (a PEM file path; certifi's when None),
-    built once per bundle (loading it costs about 16 ms). ConfigError when the file is not a
-    readable PEM bundle."""
+    built once per bundle and process (loading it costs about 16 ms), under a lock so threads
+    starting at once share one. Every user connects with CERT_REQUIRED and hostname checks, so the
+    shared context is never changed after it is built. ConfigError when the file is not a readable
+    PEM bundle (not cached: the next call tries again)."""
+    with _SSL_CONTEXT_LOCK:
+        return _build_ssl_context(ca_bundle)
+
+
+@functools.lru_cache(maxsize=4)
+def _build_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
     ctx = create_urllib3_context()
     bundle = ca_bundle or certifi.where()
     try:
@@ -157,6 +166,8 @@ class Fetcher:
 
     def _get(self, url: str, kind: str, headers: dict[str, str] | None, deadline: float | None,
              follow_redirects: bool) -> Response:
+        from requests.structures import CaseInsensitiveDict  # requests (about 25 ms) on the first fetch only
+
         cap = _cap_for(kind, self.settings)
         end = time.monotonic() + (self.settings.fetch_deadline if deadline is None else deadline)
         if self.deadline_at is not None:

@@ -16,8 +16,6 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from requests.utils import requote_uri
-
 from archiver.capture.exchange import FetchError
 from archiver.config.settings import Settings
 
@@ -128,6 +126,8 @@ def _literal_address(host: str) -> IPAddress | None:
 
 def parse_target(url: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, path) of an http(s) URL, or FetchError('bad_url')."""
+    from requests.utils import requote_uri  # requests (about 25 ms) only once a URL is fetched or checked
+
     if not isinstance(url, str) or len(url) > 8192 or any(c in url for c in "\x00\r\n\t "):
         raise FetchError("bad_url", f"not a usable URL: {str(url)[:200]!r}")
     try:

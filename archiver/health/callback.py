@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from archiver.capture.exchange import FetchError
+from archiver.capture.fetch import ssl_context
 from archiver.capture.guard import resolve_target
 
 if TYPE_CHECKING:
@@ -50,20 +51,17 @@ def notify_cms(rt: Runtime, event: str, report: dict[str, Any]) -> dict[str, Any
 def post(rt: Runtime, url: str, body: bytes, headers: dict[str, str]) -> int:
     """One POST through the fetcher's address guard (the Fetcher itself only GETs): the host is
     resolved and checked once and the connection goes to that checked address; no redirects."""
-    import certifi
     import urllib3
     from urllib3.connection import HTTPConnection, HTTPSConnection
-    from urllib3.util.ssl_ import create_urllib3_context
 
 
     target = resolve_target(url, rt.settings)
     errors = []
     for ip in target.addresses:
         if target.scheme == "https":
-            context = create_urllib3_context()
-            context.load_verify_locations(certifi.where())
+            # certifi's roots, loaded once per process (the fetcher's cached context).
             conn: HTTPConnection = HTTPSConnection(ip, target.port, timeout=CALLBACK_TIMEOUT,
-                                                   server_hostname=target.host, ssl_context=context,
+                                                   server_hostname=target.host, ssl_context=ssl_context(None),
                                                    cert_reqs="CERT_REQUIRED")
         else:
             conn = HTTPConnection(ip, target.port, timeout=CALLBACK_TIMEOUT)
