@@ -331,6 +331,27 @@ def test_same_bytes_stored_once(files: Files, env: tuple[Settings, Fetcher, Loca
     assert list(store.list("blobs/")) == [a.key]
 
 
+def test_a_serving_copy_that_is_the_original_is_not_stored_twice(
+    files: Files, env: tuple[Settings, Fetcher, LocalStore]
+) -> None:
+    """An upright, web-sized JPEG with no metadata to drop is served as itself: its web copy is the
+    original's key, and only the thumbnail is a second object. With metadata, the copy is stored apart."""
+    settings, fetcher, store = env
+    clean = encode(picture((800, 600)), "JPEG", quality=85)
+    rec = archive_media(files.add("/clean.jpg", clean), kind="image", fetcher=fetcher, store=store, settings=settings)
+    assert rec.status == "archived", rec.error
+    assert rec.derived == {"web.jpg": rec.key, "thumb.webp": f"derived/{rec.sha256}/thumb.webp"}
+    assert list(store.list("derived/")) == [f"derived/{rec.sha256}/thumb.webp"]
+    assert store.get(rec.derived["web.jpg"]) == clean and store.head(rec.key).content_type == "image/jpeg"
+    tagged = encode(picture((800, 600)), "JPEG", quality=85, comment=b"shot by SpyCam")
+    other = archive_media(files.add("/tagged.jpg", tagged), kind="image", fetcher=fetcher, store=store,
+                          settings=settings)
+    assert other.status == "archived", other.error
+    assert other.derived["web.jpg"] == f"derived/{other.sha256}/web.jpg"
+    web = store.get(other.derived["web.jpg"])
+    assert web != tagged and b"SpyCam" not in web and store.head(other.derived["web.jpg"]).content_type == "image/jpeg"
+
+
 def test_svg_served_as_jpeg_rejected_not_stored(
     files: Files, env: tuple[Settings, Fetcher, LocalStore]
 ) -> None:

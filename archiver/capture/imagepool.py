@@ -202,7 +202,8 @@ class MemoryBudget:
 
 @dataclass(frozen=True)
 class ImageOutcome:
-    """What a worker found: size as displayed, frames, difference hash, and the serving copies by name."""
+    """What a worker found: size as displayed, frames, difference hash, and the serving copies by name
+    (a copy whose bytes are the original's is the very bytes object given to ``ImagePool.run``)."""
 
     width: int
     height: int
@@ -248,7 +249,7 @@ class ImagePool:
             healthy = True
             if not header.get("ok"):
                 raise MediaRejected(str(header.get("error") or "refused by the image worker"))
-            return _outcome(header, blobs)
+            return _outcome(header, blobs, data)
         finally:
             self._checkin(worker, healthy)
 
@@ -315,17 +316,20 @@ class ImagePool:
             return [w.proc.pid for w in self._idle]
 
 
-def _outcome(header: dict[str, Any], blobs: list[bytes]) -> ImageOutcome:
-    info, names = header.get("info"), header.get("names")
-    if not isinstance(info, dict) or not isinstance(names, list) or len(names) != len(blobs):
+def _outcome(header: dict[str, Any], blobs: list[bytes], data: bytes) -> ImageOutcome:
+    """The worker's answer to "go" as an ImageOutcome; the copies it named "original" are `data` itself."""
+    info, names, same = header.get("info"), header.get("names"), header.get("original", [])
+    if not isinstance(info, dict) or not isinstance(names, list) or len(names) != len(blobs) \
+            or not isinstance(same, list) or not all(isinstance(n, str) for n in same):
         raise MediaRejected("the image worker answered garbage")
     try:
         width, height, frames = int(info["width"]), int(info["height"]), int(info["frames"])
     except (KeyError, TypeError, ValueError):
         raise MediaRejected("the image worker answered garbage") from None
     dhash = info.get("dhash")
-    return ImageOutcome(width, height, frames, dhash if isinstance(dhash, str) else None,
-                        {str(n): b for n, b in zip(names, blobs, strict=True)})
+    derived = {str(n): b for n, b in zip(names, blobs, strict=True)}
+    derived.update((n, data) for n in same)
+    return ImageOutcome(width, height, frames, dhash if isinstance(dhash, str) else None, derived)
 
 
 _POOLS: dict[tuple[int, int], ImagePool] = {}

@@ -530,8 +530,9 @@ def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> 
 
     "open" (header: the ImageJob limits; one blob: the image bytes) is answered with {"ok": true,
     "estimate": bytes} or {"ok": false, "error": reason}; "go" (header: "limit", the seconds left)
-    with {"ok": true, "info": {...},
-    "names": [derived names]} and the derived bodies as blobs, or {"ok": false, "error": reason}.
+    with {"ok": true, "info": {...}, "names": [derived names], "original": [derived names]} and the
+    bodies of "names" as blobs ("original" names the serving copies whose bytes are the image's own,
+    not sent back), or {"ok": false, "error": reason}.
     Anything printed by a library goes to stderr: stdout is only the answers."""
     if answers is None:
         answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
@@ -563,10 +564,14 @@ def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> 
             elif header.get("op") == "go" and job is not None:
                 job.clock = Clock(float(header.get("limit", job.clock.limit)))   # the wait for "go" is not counted
                 _alarm(job.clock.limit)
+                original = job.data
                 info, derived = job.finish()
                 job = None
-                answer = {"ok": True, "info": info, "names": list(derived)}
-                bodies = list(derived.values())
+                # A serving copy byte for byte the original (an upright, web-sized JPEG with no metadata
+                # to drop) is named, not sent back: the caller has those bytes and stores none twice.
+                same = [name for name, body in derived.items() if body == original]
+                answer = {"ok": True, "info": info, "names": [n for n in derived if n not in same], "original": same}
+                bodies = [body for name, body in derived.items() if name not in same]
             else:
                 answer = {"ok": False, "error": f"bad request to the image worker: {header.get('op')!r}"}
         except MediaRejected as exc:

@@ -69,7 +69,8 @@ class ImageInfo:
 @dataclass
 class MediaRecord:
     """What archive_media did with one URL: `status` archived, rejected or failed (`error` says why); the
-    original's SHA-256, key and size in `bytes`; pixels or `duration` in seconds; derived name → key; exchanges.
+    original's SHA-256, key and size in `bytes`; pixels or `duration` in seconds; derived name → key (the
+    original's own key for a serving copy whose bytes are the original's: nothing is stored twice); exchanges.
 
     `refused` tells the two kinds of rejection apart: True when one of our policies refused it (the
     address guard, the byte cap, the pixel ceiling, the frame cap, the decoding time or memory limit:
@@ -221,7 +222,9 @@ def mp4_duration(data: bytes) -> float | None:
 
 def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
                   settings: Settings) -> MediaRecord:
-    """Fetch, verify, store the untouched original by SHA-256, then the serving copies.
+    """Fetch, verify, store the untouched original by SHA-256, then the serving copies (one whose bytes
+    are the original's, as an upright web-sized JPEG with no metadata gives, is not stored again:
+    ``rec.derived`` names the original's key for it).
 
     Never raises for remote or content trouble: the record's status says archived, rejected
     (will not change on retry; ``refused`` when by our policy rather than for what was answered) or
@@ -264,14 +267,17 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
         rec.error = str(exc)
         return rec
     try:
-        sha, rec.key, _ = store.put_blob(data, rec.mime or "application/octet-stream")
+        sha, rec.key, _ = store.put_blob(data, rec.mime or "application/octet-stream", rec.sha256)
         if sha != rec.sha256:
             raise OSError(f"store computed sha256 {sha}, expected {rec.sha256}")
         for name, body in derived.items():
-            key = derived_key(sha, name)
+            if body is data or body == data:
+                # A serving copy byte for byte the original is the original: its key, not a second object.
+                rec.derived[name] = rec.key
+                continue
+            key = derived_key(sha, name)   # the key names its source: no metadata (one object write)
             store.put(key, body, content_type="image/jpeg" if name.endswith(".jpg") else "image/webp",
-                      if_none_match=True,
-                      metadata={"source-sha256": sha})
+                      if_none_match=True)
             rec.derived[name] = key
     except Exception as exc:   # a storage failure that is not a fault is a retryable failure of this item
         if is_infrastructure_error(exc):
