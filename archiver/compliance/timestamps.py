@@ -51,17 +51,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import urllib3
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-from rfc3161_client import (
-    HashAlgorithm,
-    PKIStatus,
-    TimestampRequestBuilder,
-    TimeStampResponse,
-    VerificationError,
-    VerifierBuilder,
-    decode_timestamp_response,
-)
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from archiver.capture.exchange import FetchError
@@ -85,6 +74,9 @@ from archiver.storage.layout import manifest_key as layout_manifest_key
 from archiver.storage.layout import timestamp_record_key as _record_key
 
 if TYPE_CHECKING:
+    from cryptography import x509
+    from rfc3161_client import TimeStampResponse
+
     from archiver.config.settings import Settings
     from archiver.runtime import Runtime
     from archiver.storage.base import ObjectStore
@@ -102,7 +94,8 @@ MAX_TOKENS = 64
 MAX_FAILURES = 20
 # How a stored token says which TSA it came from (object metadata: SHA-256 of the TSA's URL).
 TSA_META = "tsa-url-sha256"
-SHA256_OID = x509.ObjectIdentifier("2.16.840.1.101.3.4.2.1")
+# SHA-256 (dotted OID): the only imprint algorithm a token may use.
+SHA256_OID = "2.16.840.1.101.3.4.2.1"
 _LINE = re.compile(r"\s+")
 # Related captures stored with a capture (its manifest names their keys), timestamped with it.
 _RELATIONS = ("quoted", "parent", "latest_edit")
@@ -219,6 +212,8 @@ def post_query(url: str, query: bytes, settings: Settings, *, timeout: float | N
 def load_certificates(data: bytes) -> list[x509.Certificate]:
     """The X.509 certificates in `data`: one DER certificate or any number of PEM ones; ValueError
     when there is none."""
+    from cryptography import x509  # cryptography (about 30 ms to import) only where tokens are read
+
     if b"-----BEGIN" in data:
         return x509.load_pem_x509_certificates(data)
     return [x509.load_der_x509_certificate(data)]
@@ -227,6 +222,8 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
 def load_trust_roots(settings: Settings) -> list[bytes]:
     """The DER bytes of every certificate in the ``tsa_ca_certs`` files; ConfigError naming the file
     that cannot be read or holds no certificate. [] when none is configured."""
+    from cryptography.hazmat.primitives.serialization import Encoding  # only where roots are configured
+
     out: list[bytes] = []
     for name in settings.tsa_ca_cert_list:
         try:
@@ -256,6 +253,8 @@ def _gen_time(value: datetime) -> str:
 
 
 def _tsa_name(resp: TimeStampResponse) -> str | None:
+    from cryptography import x509  # loaded already by whoever decoded `resp`
+
     try:
         name = resp.tst_info.name
     except Exception:
@@ -278,6 +277,10 @@ def check_token(data: bytes, root: bytes, trust_roots: Sequence[bytes] | None, *
     refused, or with `unanchored_ok` (taking a token in with no ``tsa_ca_certs`` configured: many
     TSAs leave their root out) accepted on its imprint and nonce alone, ``signature_checked``
     False. Raises TsaError (malformed, rejected, invalid) with a one-line reason."""
+    # rfc3161-client and cryptography (about 35 ms to import) only where a token is checked.
+    from cryptography import x509
+    from rfc3161_client import PKIStatus, VerificationError, VerifierBuilder, decode_timestamp_response
+
     if not isinstance(data, bytes) or not data:
         raise TsaError("malformed", "empty answer, not a TimeStampResp")
     if len(data) > MAX_RESPONSE_BYTES:
@@ -303,7 +306,7 @@ def check_token(data: bytes, root: bytes, trust_roots: Sequence[bytes] | None, *
         certificates = list(resp.signed_data.certificates)
     except Exception as exc:
         raise TsaError("malformed", f"the token cannot be read ({type(exc).__name__}: {one_line(exc, 120)})") from None
-    if algorithm != SHA256_OID:
+    if algorithm.dotted_string != SHA256_OID:
         raise TsaError("invalid", f"the token's imprint is not SHA-256 (OID {algorithm.dotted_string})")
     if message != root:
         raise TsaError("invalid", f"the token is over {bytes(message).hex()[:64]}, not over {root.hex()}")
@@ -350,6 +353,8 @@ def request_token(url: str, preimage: bytes, settings: Settings, trust_roots: Se
     The request is rfc3161-client's (SHA-256, a random nonce, certReq true). A failure is repeated
     ``tsa_retries`` times at once (a refused request or a malformed token too: TSAs answer garbage
     under load); then TsaError with the last reason."""
+    from rfc3161_client import HashAlgorithm, TimestampRequestBuilder  # only where a token is asked for
+
     root = hashlib.sha256(preimage).digest()
     attempts = settings.tsa_retries + 1
     for attempt in range(attempts):
