@@ -1,0 +1,154 @@
+"""Start-up cost (issue 18): local mode loads none of the other modes' clients, and what every
+process builds once is built once.
+
+The commands run in a subprocess of their own, as a user runs them (local storage and SQLite under a
+fresh ARCHIVER_HOME, no ARCHIVER_* setting from the environment), through a wrapper that calls the
+CLI's main and writes the names in ``sys.modules`` at exit to a file. With a Redis broker configured,
+Redis and Celery's clients are used as before (tests/test_workers.py, test_cli_submit.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import certifi
+import pytest
+
+from archiver.capture import fetch
+from archiver.capture.fetch import Fetcher, ssl_context
+from archiver.config.settings import load_settings
+from archiver.errors import ConfigError
+from archiver.metrics import FETCH_BUCKETS, FetchHistogram
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Clients of the distributed and server modes, and the schema validator of the tests: none is
+# imported by a local command.
+NOT_IN_LOCAL_MODE = ("redis", "celery", "kombu", "boto3", "botocore", "psycopg", "jsonschema",
+                     "prometheus_client")
+
+WRAPPER = """
+import atexit, json, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+from archiver.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+SMALL_ARTICLE = ("<!doctype html><html><head><meta charset='utf-8'><title>Budget passes</title></head>"
+                 "<body><article><h1>Budget passes</h1><p>The council passed the budget on Tuesday, "
+                 "seven votes to two.</p></article></body></html>")
+
+
+def run_cli(home: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``archiver ARGS`` in a fresh interpreter with ARCHIVER_HOME=`home` and no other ARCHIVER_*
+    setting; returns the finished process and the top-level packages it had imported at exit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    env.update(ARCHIVER_HOME=str(home), PYTHONPATH=str(ROOT))
+    dump = home.parent / f"modules-{len(list(home.parent.glob('modules-*')))}.json"
+    proc = subprocess.run([sys.executable, "-c", WRAPPER, str(dump), *args], env=env, cwd=str(home.parent),
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc, {name.split(".")[0] for name in json.loads(dump.read_text())}
+
+
+def test_local_commands_load_no_broker_storage_catalog_or_metrics_client(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    article = tmp_path / "story.html"
+    article.write_text(SMALL_ARTICLE, encoding="utf-8")
+
+    proc, loaded = run_cli(home, "archive", str(article), "--base-url", "https://news.example/budget", "--json")
+    assert sorted(loaded & set(NOT_IN_LOCAL_MODE)) == [], "archiver archive imported them"
+    article_id = json.loads(proc.stdout)["article_id"]
+
+    proc, loaded = run_cli(home, "show", article_id, "--json")
+    assert sorted(loaded & set(NOT_IN_LOCAL_MODE)) == [], "archiver show imported them"
+    assert json.loads(proc.stdout)["article_id"] == article_id
+
+    # The demo fetches (its post, offline, from the fixture origin) and writes cards, WARC, catalog.
+    _, loaded = run_cli(home, "demo")
+    assert sorted(loaded & set(NOT_IN_LOCAL_MODE)) == [], "archiver demo imported them"
+
+    proc, loaded = run_cli(home, "search", "जयशंकर", "--json")
+    assert sorted(loaded & set(NOT_IN_LOCAL_MODE)) == [], "archiver search imported them"
+    assert json.loads(proc.stdout)["total"] >= 1
+
+
+def test_the_fetch_histogram_reports_what_prometheus_histogram_did() -> None:
+    """Same name, labels, buckets, counts and sum as prometheus_client's Histogram of before."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    ours = FetchHistogram()
+    theirs_registry = CollectorRegistry()
+    theirs = Histogram("archiver_fetch_seconds", FetchHistogram.documentation, ["kind", "outcome"],
+                       registry=theirs_registry, buckets=FETCH_BUCKETS)
+    samples = [("image", "ok", 0.01), ("image", "ok", 0.05), ("image", "ok", 0.3), ("image", "ok", 60.0),
+               ("image", "ok", 61.0), ("json", "timeout", 2.5), ("html", "network", 0.0)]
+    for kind, outcome, seconds in samples:
+        ours.observe(kind, outcome, seconds)
+        theirs.labels(kind=kind, outcome=outcome).observe(seconds)
+    ours_registry = CollectorRegistry()
+    ours_registry.register(ours)
+
+    def lines(registry: CollectorRegistry) -> list[str]:
+        text = generate_latest(registry).decode()
+        return sorted(line for line in text.splitlines() if "_created" not in line)
+
+    assert lines(ours_registry) == lines(theirs_registry)
+
+
+def test_observing_from_many_threads_counts_every_fetch() -> None:
+    hist = FetchHistogram()
+
+    def work() -> None:
+        for _ in range(1000):
+            hist.observe("image", "ok", 0.2)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cumulative, total = hist.snapshot()[("image", "ok")]
+    assert cumulative[-1] == 8000 and cumulative[FETCH_BUCKETS.index(0.25)] == 8000
+    assert cumulative[FETCH_BUCKETS.index(0.1)] == 0
+    assert total == pytest.approx(1600.0)
+
+
+def test_the_ca_bundle_is_loaded_once_per_process_and_shared(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(Path(certifi.where()).read_bytes())
+    settings = load_settings(env={}).replace(home=str(tmp_path), fetch_ca_bundle=str(bundle))
+    before = fetch._build_ssl_context.cache_info().misses
+    contexts: list[object] = []
+    barrier = threading.Barrier(8)
+
+    def build() -> None:
+        barrier.wait()
+        contexts.append(Fetcher(settings)._ssl_context)
+
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(contexts) == 8 and all(c is contexts[0] for c in contexts)
+    assert fetch._build_ssl_context.cache_info().misses == before + 1
+    # The same verification as before: certificates required, host names checked, the bundle's roots.
+    ctx = ssl_context(str(bundle))
+    assert ctx is contexts[0]
+    assert ctx.verify_mode.name == "CERT_REQUIRED" and ctx.check_hostname
+    assert ctx.cert_store_stats()["x509_ca"] > 0
+
+
+def test_a_bad_ca_bundle_is_a_config_error_each_time(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-bundle.pem"
+    bad.write_text("not a certificate")
+    for _ in range(2):  # the failure is not cached: a bundle fixed in place is read on the next try
+        with pytest.raises(ConfigError, match="not a readable PEM bundle"):
+            ssl_context(str(bad))
