@@ -12,6 +12,7 @@ the body as received (content-encoding kept) and decoded (``_read_body``).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import http.client
 import random
@@ -36,6 +37,10 @@ from archiver.capture.ratelimit import HostLimiter, LimiterTimeout, LocalHostLim
 from archiver.config.settings import Settings
 from archiver.errors import ConfigError
 from archiver.metrics import observe_fetch
+
+# The absolute time.monotonic() no request of the current article may outlive: the local runner sets it
+# per article (several articles may share one Fetcher at once) and copies it into its capture threads.
+ARTICLE_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("article_deadline", default=None)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
@@ -146,7 +151,8 @@ class Fetcher:
     def __init__(self, settings: Settings, limiter: HostLimiter | None = None) -> None:
         self.settings = settings
         self.limiter: HostLimiter = limiter or LocalHostLimiter.from_settings(settings)
-        # An absolute time.monotonic() no request may outlive (the local runner's overall deadline).
+        # An absolute time.monotonic() no request may outlive (a worker task's window); the local runner
+        # bounds each article's requests by ARTICLE_DEADLINE instead, as several share one Fetcher.
         self.deadline_at: float | None = None
         self._ssl_context = ssl_context(settings.fetch_ca_bundle)
 
@@ -172,6 +178,9 @@ class Fetcher:
         end = time.monotonic() + (self.settings.fetch_deadline if deadline is None else deadline)
         if self.deadline_at is not None:
             end = min(end, self.deadline_at)
+        article_end = ARTICLE_DEADLINE.get()
+        if article_end is not None:
+            end = min(end, article_end)
         exchanges: list[Exchange] = []
         extra = dict(headers or {})
         current = url

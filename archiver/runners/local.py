@@ -3,16 +3,21 @@ publish hook when no broker answers).
 
 It drives the same steps as the Celery workers (prepare, capture_item per item, finalize), the
 captures on a thread pool under one overall deadline (`archive_deadline`); what is not done by then
-is stored as failed, for `archiver retry` to finish.
+is stored as failed, for `archiver retry` to finish. The deadline is the article's own: it is held in
+a context variable the fetcher reads (archiver.capture.fetch.ARTICLE_DEADLINE), copied into each
+capture thread, so several articles archived at once on one Runtime (`archiver archive` of many
+sources) never cut each other's fetches short.
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from archiver.article.input import ArticleInput
+from archiver.capture.fetch import ARTICLE_DEADLINE
 from archiver.dates import iso, utcnow
 from archiver.records.plan import Plan
 from archiver.records.result import ItemResult, failed_result
@@ -36,7 +41,9 @@ def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float) 
     if not item_ids:
         return {}
     pool = ThreadPoolExecutor(max_workers=max(1, rt.settings.capture_threads), thread_name_prefix="capture")
-    futures = {pool.submit(capture_item, rt, plan, iid, force=True): iid for iid in item_ids}
+    # Each capture runs in a copy of this thread's context: it sees this article's deadline.
+    futures = {pool.submit(contextvars.copy_context().run, capture_item, rt, plan, iid, force=True): iid
+               for iid in item_ids}
     done, late = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
     results = {}
     for fut in done:
@@ -58,6 +65,14 @@ def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float) 
 
 def _run(rt: Runtime, plan: Plan, deadline: float, reason: str) -> dict[str, Any]:
     """Capture what has no final result, then finalize and report, each result read from storage once."""
+    token = ARTICLE_DEADLINE.set(deadline)
+    try:
+        return _run_within(rt, plan, deadline, reason)
+    finally:
+        ARTICLE_DEADLINE.reset(token)
+
+
+def _run_within(rt: Runtime, plan: Plan, deadline: float, reason: str) -> dict[str, Any]:
     results = load_results(rt, plan)
     results.update(run_captures(rt, plan, pending(plan, results, rt.settings), deadline))
     rep = report(rt, plan, finalize(rt, plan, reason=reason, results=results), results)
@@ -77,7 +92,6 @@ def archive(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | Non
     InputError for an unusable article."""
     article = ArticleInput.of(article, url=url, base_url=base_url, charset=charset, format=fmt)
     deadline = time.monotonic() + rt.settings.archive_deadline
-    rt.fetcher.deadline_at = deadline
     plan = prepare(rt, article, article_id=article_id, source_stored=source_stored)
     return _run(rt, plan, deadline, "archive")
 
@@ -89,5 +103,4 @@ def retry(rt: Runtime, article_id: str) -> dict[str, Any]:
     one, and the item moves to it only when it is archived or partial again (otherwise the partial
     capture stays the item's, its error saying what the retry found: archiver.steps.capture.settle)."""
     deadline = time.monotonic() + rt.settings.archive_deadline
-    rt.fetcher.deadline_at = deadline
     return _run(rt, load_plan(rt, article_id), deadline, "retry")
