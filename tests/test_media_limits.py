@@ -430,6 +430,24 @@ def _rgba_webp() -> bytes:
     return out.getvalue()
 
 
+def test_an_image_decodes_only_under_its_estimate_held() -> None:
+    """A photo whose estimate fits the share held while its header is read is decoded in the same
+    request; one that does not fit is decoded only once its own estimate is held, the share let go
+    first (never both at once), and neither is held after."""
+    limits = {"mime": "image/jpeg", "format": "JPEG", "ceiling": 89_478_485, "max_frames": 10, "derive": True}
+    small, big = make_image("small", 320, 200), make_image("big", 3000, 2000)
+    small_estimate = ImageJob(small, {**limits, "limit": 60}).estimate
+    big_estimate = ImageJob(big, {**limits, "limit": 60}).estimate
+    pool = ImagePool(1, big_estimate * 2)
+    pool.advance = (small_estimate + big_estimate) // 2
+    try:
+        assert pool.run(small, limits, 60).derived and pool.budget.peak == pool.advance
+        assert pool.run(big, limits, 60).derived and pool.budget.peak == big_estimate
+        assert pool.budget.used == 0
+    finally:
+        pool.close()
+
+
 @pytest.mark.parametrize(("make", "fmt", "mime"), [
     (lambda: huge_rgba_pngs(8)[0], "PNG", "image/png"),
     (_paletted_png, "PNG", "image/png"),          # P with transparency: converted to RGBA

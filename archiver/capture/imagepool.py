@@ -17,8 +17,10 @@ the limit.
 Each process has one pool per (``media_workers``, ``media_memory_budget``): at most that many workers
 decode at once, and before decoding, each image reserves what its worker estimated from the header
 (``ImageJob.estimate``: the decoded pixels and the copies deriving makes) from the budget, in arrival
-order. Images that would not fit wait for those ahead to finish; an image larger than the whole budget
-runs alone. The time limit counts the worker's own work, not the wait for a worker or for the budget.
+order (an image sent holding a worker's share of the budget, ``ADVANCE`` at most, is decoded at once
+when its estimate fits that share). Images that would not fit wait for those ahead to finish; an
+image larger than the whole budget runs alone. The time limit counts the worker's own work, not the
+wait for a worker or for the budget.
 
 After a big image a worker hands the memory it freed back to the system (glibc's ``malloc_trim``),
 so an idle worker does not keep the memory of the last big image.
@@ -27,6 +29,7 @@ so an idle worker does not keep the memory of the last big image.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import select
 import signal
@@ -53,6 +56,14 @@ _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
          "from archiver.capture.imaging import serve; serve()")
 # Seconds a new worker has to say it is ready (not counted against any image's time limit).
 START_TIMEOUT = 30.0
+
+# The most of the memory budget an image holds before its estimate is known (ImagePool.advance): a usual
+# photo's estimate fits it (a 1200x800 JPEG's is about 35 MB), so it is opened and decoded in one request.
+ADVANCE = 64 << 20
+# What "go_within" says where there is no budget: any estimate fits.
+MAX_ADVANCE = 1 << 62
+# Bytes a pipe to a worker holds (Linux's default ceiling for an unprivileged process is 1 MB).
+PIPE_SIZE = 1 << 20
 
 
 class ImagingUnavailable(OSError):
@@ -90,6 +101,9 @@ class _Worker:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.wfd, self.rfd = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self.wfd, False)
+        for fd in (self.wfd, self.rfd):   # a photo in one write, not a poll per 64 KB (Linux; else as is)
+            with suppress(OSError, AttributeError):
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         self._readable, self._writable = select.poll(), select.poll()
         self._readable.register(self.rfd, select.POLLIN)
         self._writable.register(self.wfd, select.POLLOUT)
@@ -219,6 +233,9 @@ class ImagePool:
     def __init__(self, workers: int, budget: int) -> None:
         self.max_workers = max(1, int(workers))
         self.budget = MemoryBudget(budget)
+        # What each image holds while its header is read (``run``): a worker's share of the budget, at
+        # most ADVANCE (every worker holding one leaves most of the budget to images that need more).
+        self.advance = min(self.budget.capacity // self.max_workers, ADVANCE) if self.budget.capacity else MAX_ADVANCE
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._count = 0   # workers alive: idle or in use (or starting)
@@ -233,11 +250,20 @@ class ImagePool:
         worker = self._checkout()
         healthy = False
         try:
-            start = time.monotonic()
-            header, _ = self._call(worker, {**limits, "op": "open", "limit": limit}, [data], start + limit, limit)
+            # A share of the budget is held while the worker opens the image: when the estimate fits
+            # it, the worker decodes at once (one round trip, not two); else the share is let go and
+            # the estimate waited for. Decoding never starts without its estimate held either way.
+            with self.budget.hold(self.advance):
+                start = time.monotonic()
+                header, blobs = self._call(worker, {**limits, "op": "open", "limit": limit,
+                                                    "go_within": self.advance},
+                                           [data], start + limit, limit, max_blobs=len(data) + (64 << 20))
             if not header.get("ok"):
                 healthy = True
                 raise MediaRejected(str(header.get("error") or "refused by the image worker"))
+            if "info" in header:
+                healthy = True
+                return _outcome(header, blobs, data)
             estimate = header.get("estimate")
             if not isinstance(estimate, int):
                 raise MediaRejected("the image worker answered without an estimate")

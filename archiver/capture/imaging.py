@@ -10,6 +10,8 @@ One image is two requests to the worker. ``open`` reads the header (type, size, 
 orientation, the JPEG decoding scale) and answers with an estimate of the bytes decoding and
 deriving will hold at their peak (``ImageJob.estimate``), before a single pixel is decoded; the
 caller waits for that much of its memory budget, then sends ``go``: decode, verify, hash and derive.
+An ``open`` sent holding a share of the budget already (``go_within``) goes on by itself when the
+estimate fits that share: one request for a usual photo.
 
 The messages between the two processes are frames: a 4-byte big-endian length, a JSON header, then
 the binary blobs whose lengths the header lists (``"blobs": [n, ...]``). No pickle: the worker reads
@@ -525,11 +527,24 @@ def _write(out: BinaryIO, header: dict[str, Any], blobs: list[bytes] | tuple[byt
     out.flush()
 
 
+def _finish(job: ImageJob, answer: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    """`answer` completed with what `job.finish()` found, and the bodies to send with it. A serving copy
+    byte for byte the original (an upright, web-sized JPEG with no metadata to drop) is named in
+    "original", not sent back: the caller has those bytes and stores none twice."""
+    original = job.data
+    info, derived = job.finish()
+    same = [name for name, body in derived.items() if body == original]
+    answer = {**answer, "info": info, "names": [n for n in derived if n not in same], "original": same}
+    return answer, [body for name, body in derived.items() if name not in same]
+
+
 def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> None:
     """The worker's loop: answer "open" and "go" requests on stdin/stdout until end of input.
 
     "open" (header: the ImageJob limits; one blob: the image bytes) is answered with {"ok": true,
-    "estimate": bytes} or {"ok": false, "error": reason}; "go" (header: "limit", the seconds left)
+    "estimate": bytes} or {"ok": false, "error": reason}; when its header has "go_within" (bytes of
+    the memory budget the caller holds already) and the estimate is within it, the image is decoded at
+    once and the answer is that of "go" with the estimate in it. "go" (header: "limit", the seconds left)
     with {"ok": true, "info": {...}, "names": [derived names], "original": [derived names]} and the
     bodies of "names" as blobs ("original" names the serving copies whose bytes are the image's own,
     not sent back), or {"ok": false, "error": reason}.
@@ -561,17 +576,14 @@ def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> 
                 job = ImageJob(blobs[0], header)
                 held = job.estimate
                 answer = {"ok": True, "estimate": job.estimate}
+                within = header.get("go_within")
+                if isinstance(within, int) and not isinstance(within, bool) and job.estimate <= within:
+                    # The caller holds this much of the budget already: decode now, one round trip.
+                    job, (answer, bodies) = None, _finish(job, answer)
             elif header.get("op") == "go" and job is not None:
                 job.clock = Clock(float(header.get("limit", job.clock.limit)))   # the wait for "go" is not counted
                 _alarm(job.clock.limit)
-                original = job.data
-                info, derived = job.finish()
-                job = None
-                # A serving copy byte for byte the original (an upright, web-sized JPEG with no metadata
-                # to drop) is named, not sent back: the caller has those bytes and stores none twice.
-                same = [name for name, body in derived.items() if body == original]
-                answer = {"ok": True, "info": info, "names": [n for n in derived if n not in same], "original": same}
-                bodies = [body for name, body in derived.items() if name not in same]
+                job, (answer, bodies) = None, _finish(job, {"ok": True})
             else:
                 answer = {"ok": False, "error": f"bad request to the image worker: {header.get('op')!r}"}
         except MediaRejected as exc:
