@@ -4,11 +4,15 @@ Pillow draws only the glyphs its one font has, so a card mixing Latin, Devanagar
 needs a font per script. Each script has a chain of Noto (then DejaVu, Liberation) files, looked up by
 file name under FONT_DIRS; a missing font is never fatal: the Latin font (or Pillow's built-in one)
 draws instead, and the face says so (``fallback``) so the card can record it.
+
+Files found, fonts loaded and faces chosen are kept for the life of the process (``clear_caches``
+forgets them); each face is loaded once even when several threads draw cards at the same time.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -85,10 +89,25 @@ class Face:
         return self.scale != 1.0
 
 
-@cache
+_faces: dict[tuple[str, int], Face] = {}
+_faces_lock = threading.RLock()
+
+
 def face(script: str, size: int) -> Face:
     """The first font of ``script``'s chain that loads at ``size`` pixels; then Latin; then Pillow's
-    default. Never raises; logs a warning when it falls back."""
+    default. Never raises; logs a warning when it falls back. Loaded once per process (thread-safe)."""
+    key = (script, size)
+    found = _faces.get(key)
+    if found is not None:
+        return found
+    with _faces_lock:  # re-entrant: a fallback face asks for the Latin one
+        found = _faces.get(key)
+        if found is None:
+            found = _faces[key] = _choose_face(script, size)
+        return found
+
+
+def _choose_face(script: str, size: int) -> Face:
     files = _font_files()
     if script == "emoji":
         path = files.get(FONT_CHAINS["emoji"][0])
@@ -111,5 +130,7 @@ def face(script: str, size: int) -> Face:
 
 def clear_caches() -> None:
     """Forget the fonts found and loaded (after FONT_DIRS changed, or fonts were installed)."""
-    for cached in (_font_files, _load_font, face):
-        cached.cache_clear()
+    with _faces_lock:
+        for cached in (_font_files, _load_font):
+            cached.cache_clear()
+        _faces.clear()

@@ -26,6 +26,10 @@ MAX_PNG_HEIGHT = 4000  # pixels; what does not fit is left out
 
 MAX_MEDIA_IN_CARD = 4
 
+# zlib level of the PNG: 1 encodes a text card in about two thirds of the time of the default (6) and
+# a card with a photo in about a third, for files 8% (text) to 20% (photo) larger.
+PNG_COMPRESS_LEVEL = 1
+
 MAX_RELATED_CHARS = 600  # of a quoted or parent post's text
 
 # The largest original (in pixels) a card decodes itself; a larger one is drawn from its web-sized
@@ -93,7 +97,7 @@ class _Canvas:
         """The PNG bytes: the header, then every block that fits within MAX_PNG_HEIGHT."""
         head_h = 64
         height = min(MAX_PNG_HEIGHT, self.PAD * 2 + head_h + sum(b.height for b in self.blocks))
-        img = Image.new("RGBA", (self.WIDTH, height), (255, 255, 255, 255))
+        img = Image.new("RGB", (self.WIDTH, height), (255, 255, 255))
         draw = ImageDraw.Draw(img)
         draw.rounded_rectangle([0, 0, self.WIDTH - 1, height - 1], radius=14, outline=(207, 217, 222), width=2)
         x0 = self.PAD
@@ -142,7 +146,7 @@ class _Canvas:
                     draw.polygon([(cx - 8, cy - 12), (cx - 8, cy + 12), (cx + 13, cy)], fill=(255, 255, 255))
                 y += block.height
         out = io.BytesIO()
-        img.convert("RGB").save(out, "PNG", pnginfo=_png_info(self.fallbacks))
+        img.save(out, "PNG", pnginfo=_png_info(self.fallbacks), compress_level=PNG_COMPRESS_LEVEL)
         return out.getvalue()
 
     def _header_line(self, img: Image.Image, x: int, baseline: int, text: str, size: int, color: Color, *,
@@ -165,15 +169,17 @@ def _png_info(fallbacks: set[str]) -> PngImagePlugin.PngInfo:
 
 
 def _thumbnail(data: bytes, width: int) -> Image.Image | None:
-    """The medium scaled to ``width`` pixels (at most 340 px high), RGBA; None if Pillow cannot read it
-    or it has more than MAX_CARD_SOURCE_PIXELS pixels."""
+    """The medium scaled to ``width`` pixels (at most 340 px high): RGBA when it has transparency (scaled
+    with its alpha), else RGB; None if Pillow cannot read it or it has more than MAX_CARD_SOURCE_PIXELS
+    pixels. Either is pasted as its colours (the card is RGB)."""
     try:
         with Image.open(io.BytesIO(data)) as im:
             if im.width * im.height > MAX_CARD_SOURCE_PIXELS:
                 return None
             im.draft("RGB", (width, 340))
             im.seek(0)
-            out = im.convert("RGBA")
+            alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
+            out = im.convert("RGBA" if alpha else "RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
     out.thumbnail((width, 340), Image.Resampling.LANCZOS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Protocol, TypeVar
 
 RTL_SCRIPTS = frozenset({"arabic", "hebrew"})
@@ -35,6 +36,7 @@ _RANGES: tuple[tuple[int, int, str], ...] = (
 _JOINING = re.compile("[\u200c\u200d\ufe00-\ufe0f\u20e3\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]")
 
 
+@lru_cache(maxsize=8192)  # per character; a card looks up each of its characters (thread-safe)
 def script_of(ch: str) -> str | None:
     """The script a character forces (a FONT_CHAINS key); None for characters that take their
     neighbours' script."""

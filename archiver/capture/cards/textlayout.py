@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from PIL import Image, ImageDraw
@@ -54,9 +55,15 @@ def measure(text: str, script: str, fc: Face) -> float:
         return float(fc.font.getlength(text)) * fc.scale
 
 
+@lru_cache(maxsize=256)
+def _space(script: str, fc: Face) -> float:
+    """The width of a space drawn with ``fc``, in pixels (per face, kept for the process)."""
+    return measure(" ", script, fc)
+
+
 def space_width(size: int) -> float:
-    """The width of a space between words at ``size`` pixels."""
-    return measure(" ", "latin", face("latin", size))
+    """The width of a space between words at ``size`` pixels (the Latin font's)."""
+    return _space("latin", face("latin", size))
 
 
 def pieces(word: str, size: int, bold: bool) -> Word:
@@ -108,36 +115,91 @@ def wrap(text: str, size: int, width: int, bold: bool = False) -> list[Line]:
     return lines
 
 
-def _draw_piece(img: Image.Image, x: float, baseline: float, piece: Piece, fill: Color) -> None:
+def _draw_text(draw: ImageDraw.ImageDraw, x: float, baseline: float, text: str, script: str, fc: Face,
+               fill: Color) -> None:
+    """Draw ``text`` (one script, one face, logical order) from ``x`` on ``baseline`` in one call."""
+    kwargs = _direction(script, fc)
+    if kwargs and script in LANGUAGE:
+        kwargs["language"] = LANGUAGE[script]
+    draw.text((x, baseline), text, font=fc.font, fill=fill, anchor="ls", **kwargs)
+
+
+def _draw_emoji(img: Image.Image, x: float, baseline: float, piece: Piece) -> None:
+    """Bitmap emoji: drawn at the font's one size in colour, then scaled to the line's size."""
     fc = piece.face
     kwargs = _direction(piece.script, fc)
-    if kwargs and piece.script in LANGUAGE:
-        kwargs["language"] = LANGUAGE[piece.script]
-    if not fc.emoji:
-        ImageDraw.Draw(img).text((x, baseline), piece.text, font=fc.font, fill=fill, anchor="ls", **kwargs)
-        return
-    # Bitmap emoji: draw at the font's one size in colour, then scale to the line's size.
     left, top, right, bottom = fc.font.getbbox(piece.text, anchor="ls", **kwargs)
     w, h = max(1, int(right - left)), max(1, int(bottom - top))
     tile = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     ImageDraw.Draw(tile).text((-left, -top), piece.text, font=fc.font, embedded_color=True, anchor="ls", **kwargs)
     sw, sh = max(1, round(w * fc.scale)), max(1, round(h * fc.scale))
     tile = tile.resize((sw, sh), Image.Resampling.LANCZOS)
-    img.alpha_composite(tile, (round(x + left * fc.scale), round(baseline + top * fc.scale)))
+    at = (round(x + left * fc.scale), round(baseline + top * fc.scale))
+    if img.mode == "RGBA":
+        img.alpha_composite(tile, at)
+    else:
+        img.paste(tile, at, tile)
+
+
+@dataclass
+class _Run:
+    """Pieces next to each other on a line, left to right, drawn in one call: one script, one face,
+    words separated by that face's own space (``gap`` pixels)."""
+
+    x: float
+    pieces: list[Piece]
+    gap: float
+    width: float
+
+    @property
+    def text(self) -> str:
+        """The run in logical order: a right-to-left run's words read from the right."""
+        words = reversed(self.pieces) if self.pieces[0].rtl else self.pieces
+        return " ".join(p.text for p in words)
+
+
+def _runs(ordered: list[Word], rtl: bool, space: float) -> list[_Run]:
+    """The line's pieces (words already in visual order) merged into runs drawn in one call each.
+
+    Two pieces merge when they are neighbouring words (one space apart) of the same script drawn with
+    the same face (not bitmap emoji, which are scaled tiles) whose own space is no wider than the
+    layout's ``space``: the run then takes no more room than the layout gave it, so lines wrapped by
+    ``wrap`` still fit. Inside a run words are ``gap`` (the face's space) apart; runs are ``space``
+    apart, as the layout measured."""
+    runs: list[_Run] = []
+    for i, w in enumerate(ordered):
+        for j, p in enumerate(reversed(w) if rtl else w):
+            prev = runs[-1] if runs else None
+            word_start = j == 0 and i > 0
+            if (prev is not None and word_start and not p.face.emoji and prev.pieces[-1].face is p.face
+                    and prev.pieces[-1].script == p.script and prev.gap <= space):
+                prev.pieces.append(p)
+                prev.width += prev.gap + p.width
+                continue
+            x = prev.x + prev.width + (space if word_start else 0) if prev is not None else 0.0
+            gap = space if p.face.emoji else _space(p.script, p.face)
+            runs.append(_Run(x, [p], gap, p.width))
+    return runs
 
 
 def draw_line(img: Image.Image, line: Line, *, left: float, width: float, baseline: float, size: int,
               color: Color, align_right: bool | None = None) -> None:
     """Draw one wrapped line in the box from ``left`` spanning ``width`` pixels, on ``baseline``:
-    against the right edge for a right-to-left paragraph unless ``align_right`` says otherwise."""
+    against the right edge for a right-to-left paragraph unless ``align_right`` says otherwise.
+
+    The line is drawn run by run (``_runs``): one text call per run of one script and face, so a line
+    in one script is one call; bitmap emoji are drawn one piece at a time."""
     rtl, words = line
-    space = space_width(size)
-    ordered = visual_order(rtl, words)
-    total = sum(p.width for w in ordered for p in w) + space * max(0, len(ordered) - 1)
+    runs = _runs(visual_order(rtl, words), rtl, space_width(size))
+    if not runs:
+        return
+    total = runs[-1].x + runs[-1].width
     right = rtl if align_right is None else align_right
-    x = left + (width - total if right else 0)
-    for w in ordered:
-        for p in (list(reversed(w)) if rtl else w):
-            _draw_piece(img, x, baseline, p, color)
-            x += p.width
-        x += space
+    x0 = left + (width - total if right else 0)
+    draw = ImageDraw.Draw(img)
+    for run in runs:
+        first = run.pieces[0]
+        if first.face.emoji:
+            _draw_emoji(img, x0 + run.x, baseline, first)
+        else:
+            _draw_text(draw, x0 + run.x, baseline, run.text, first.script, first.face, color)

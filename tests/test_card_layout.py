@@ -1,0 +1,84 @@
+"""PNG card text drawn line by line: one text call per run of one script and face, the same pixels as
+drawing each word where the layout put it, bidi order kept, fonts loaded once per process."""
+
+from __future__ import annotations
+
+import threading
+
+from PIL import Image, ImageChops, ImageDraw
+
+from archiver.capture.cards import fonts
+from archiver.capture.cards.scripts import visual_order
+from archiver.capture.cards.textlayout import _runs, draw_line, space_width, wrap
+
+LATIN = "Foreign ministers met in Tianjin on Tuesday to discuss trade, border talks and the next summit"
+MIXED = "Hi विदेश मंत्री 🎉 سلام عليكم friends"
+
+
+def _runs_of(text: str, size: int = 18, width: int = 2000) -> list[tuple[str, str]]:
+    (rtl, words), = wrap(text, size, width)
+    return [(r.pieces[0].script, r.text) for r in _runs(visual_order(rtl, words), rtl, space_width(size))]
+
+
+def test_a_line_of_one_script_is_one_run_and_scripts_split_runs() -> None:
+    assert _runs_of(LATIN) == [("latin", LATIN)]
+    runs = _runs_of(MIXED)
+    # Left to right: Latin, Devanagari (two words, one run), the emoji, Arabic (one run, logical order).
+    assert runs == [("latin", "Hi"), ("devanagari", "विदेश मंत्री"), ("emoji", "🎉"), ("arabic", "سلام عليكم"),
+                    ("latin", "friends")]
+    # Wrapped lines each become their own runs.
+    lines = wrap(LATIN, 18, 300)
+    assert len(lines) > 1
+    for rtl, words in lines:
+        assert len(_runs(visual_order(rtl, words), rtl, space_width(18))) == 1
+
+
+def test_line_by_line_draws_the_pixels_word_by_word_did() -> None:
+    size, left, baseline = 18, 24.0, 30.0
+    for text in (LATIN[:60], "विदेश मंत्री डॉ. एस. जयशंकर ने"):
+        line = wrap(text, size, 552)[0]
+        merged = Image.new("RGBA", (600, 44), (255, 255, 255, 255))
+        draw_line(merged, line, left=left, width=552, baseline=baseline, size=size, color=(15, 20, 25))
+        # The reference: every word drawn on its own, one space of the layout apart.
+        single = Image.new("RGBA", (600, 44), (255, 255, 255, 255))
+        draw, x = ImageDraw.Draw(single), left
+        for word in visual_order(line[0], line[1]):
+            for p in word:
+                draw.text((x, baseline), p.text, font=p.face.font, fill=(15, 20, 25), anchor="ls",
+                          **({"direction": "ltr"} if fonts.raqm() else {}))
+                x += p.width
+            x += space_width(size)
+        diff = ImageChops.difference(merged.convert("L"), single.convert("L"))
+        assert diff.getbbox() is None or max(diff.getdata()) <= 8, text
+
+
+def test_a_right_to_left_line_keeps_its_words_order_and_right_edge() -> None:
+    (rtl, words), = wrap("سلام عليكم يا أصدقاء", 18, 552)
+    assert rtl
+    img = Image.new("RGBA", (600, 44), (255, 255, 255, 255))
+    draw_line(img, (rtl, words), left=24, width=552, baseline=30, size=18, color=(0, 0, 0))
+    box = ImageChops.invert(img.convert("L")).getbbox()
+    assert box is not None and 600 - 24 - 3 <= box[2] <= 600 - 24 + 2  # against the right margin
+    # The first word in logical order is the rightmost one: drawn alone it covers the line's right end.
+    first = Image.new("RGBA", (600, 44), (255, 255, 255, 255))
+    (_, first_words), = wrap("سلام", 18, 552)
+    draw_line(first, (True, first_words), left=24, width=552, baseline=30, size=18, color=(0, 0, 0))
+    first_box = ImageChops.invert(first.convert("L")).getbbox()
+    assert first_box is not None and abs(first_box[2] - box[2]) <= 1
+
+
+def test_faces_are_loaded_once_when_threads_ask_at_the_same_time() -> None:
+    fonts.clear_caches()
+    got: list[fonts.Face] = []
+    start = threading.Barrier(8)
+
+    def ask() -> None:
+        start.wait()
+        got.append(fonts.face("devanagari", 23))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8 and all(f is got[0] for f in got)
