@@ -176,7 +176,10 @@ def _thumbnail(data: bytes, width: int) -> Image.Image | None:
         with Image.open(io.BytesIO(data)) as im:
             if im.width * im.height > MAX_CARD_SOURCE_PIXELS:
                 return None
-            im.draft("RGB", (width, 340))
+            # Decode a JPEG at the smallest DCT scale that still covers the final size (not the box:
+            # a 1024x683 photo becomes 510x340, so it is decoded at half size).
+            scale = min(width / im.width, 340 / im.height, 1.0)
+            im.draft("RGB", (max(1, int(im.width * scale)), max(1, int(im.height * scale))))
             im.seek(0)
             alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
             out = im.convert("RGBA" if alpha else "RGB")
