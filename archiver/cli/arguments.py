@@ -35,31 +35,66 @@ LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 KINDS = {"provider": provider}
 
 
-def _article_args(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("source", type=article_source, help="article file, '-' for stdin, or an http(s) URL")
+def _article_args(sp: argparse.ArgumentParser, *, many: bool = False) -> None:
+    if many:
+        sp.add_argument("source", nargs="*", metavar="SOURCE",
+                        help="article files, http(s) URLs, or '-' for one article read from stdin; several may "
+                             "be given (bulk: one runtime for all, a line or --json record per article)")
+        sp.add_argument("--from-file", type=source_list, metavar="FILE",
+                        help="also read sources from FILE, one per line (blank lines and lines starting with # "
+                             "are skipped; '-' reads the list from stdin)")
+    else:
+        sp.add_argument("source", type=article_source, help="article file, '-' for stdin, or an http(s) URL")
     sp.add_argument("--base-url", type=http_url, metavar="URL",
                     help="the absolute http(s) URL the article is published at: stored as the article's URL "
-                         "and what relative links resolve against (at most 2048 characters)")
+                         "and what relative links resolve against (at most 2048 characters)"
+                         + ("; one source only" if many else ""))
     sp.add_argument("--format", default="auto", choices=list(FORMATS),
-                    help="how to read the article: auto (by its first bytes), html, markdown or text")
+                    help="how to read the article: auto (by its first bytes), html, markdown or text"
+                         + ("; applies to every source" if many else ""))
     sp.add_argument("--charset", type=charset, help="charset of the file when it is not UTF-8 and has no BOM: a "
                     "label of the WHATWG Encoding Standard (windows-1252, shift_jis, ...); tried before its own "
-                    "<meta charset>")
+                    "<meta charset>" + ("; applies to every source" if many else ""))
+
+
+def source_list(value: str) -> str:
+    """`--from-file`: ``-`` (the list on stdin) or a readable regular file (`existing_file`)."""
+    return value if value == "-" else existing_file(value)
+
+
+BULK = ("With several sources (or --from-file), each article gets its own line (its own JSON record with "
+        "--json, naming its source; a progress bar instead when stderr is a terminal) and a bad source does "
+        "not stop the others: the command ends with 'N {done}, M failed' on stderr and exits 2 when a source "
+        "was unusable (1 when an internal error struck one). --base-url and --article-id name one article, so "
+        "they take one source only; --format and --charset apply to every source. The SOURCEs come together, "
+        "before or after the options.")
+
 
 def articles(sub: argparse._SubParsersAction) -> None:
     """Add archive, submit, retry, extract and show."""
-    sp = sub.add_parser("archive", help="archive one article in this process (the local runner)")
-    _article_args(sp)
-    sp.add_argument("--article-id", type=article_id, help="defaults to a hash of the source")
-    sp.add_argument("--json", action="store_true", help="print the archive report as JSON (the README's shape)")
+    sp = sub.add_parser("archive", help="archive articles in this process (the local runner)",
+                        description="Archive one article, or many, in this process (the local runner). "
+                                    + BULK.format(done="archived")
+                                    + " Many articles run at once (the article_concurrency setting, default 4), "
+                                      "each under its own archive_deadline.")
+    _article_args(sp, many=True)
+    sp.add_argument("--article-id", type=article_id, help="defaults to a hash of the source (one source only)")
+    sp.add_argument("--json", action="store_true", help="print the archive report as JSON (the README's shape); "
+                    'with several sources one line per article, the report plus "input" (the source as given), or '
+                    '{"input", "error", "exit"}')
     sp.set_defaults(run="articles:cmd_archive")
 
-    sp = sub.add_parser("submit", help="queue an article for the Celery workers")
-    _article_args(sp)
-    sp.add_argument("--article-id", type=article_id, help="defaults to a hash of the source")
-    sp.add_argument("--wait", type=float, metavar="SECONDS", help="wait for the rewritten version")
+    sp = sub.add_parser("submit", help="queue articles for the Celery workers",
+                        description="Store articles and queue them for the Celery workers. "
+                                    + BULK.format(done="submitted")
+                                    + " All of them go through one broker connection.")
+    _article_args(sp, many=True)
+    sp.add_argument("--article-id", type=article_id, help="defaults to a hash of the source (one source only)")
+    sp.add_argument("--wait", type=float, metavar="SECONDS", help="wait for the rewritten version (one source only)")
     sp.add_argument("--json", action="store_true", help="print the job as JSON; with --wait, the archive "
-                    "report as `archive --json` prints it, its items as the workers stored them")
+                    "report as `archive --json` prints it, its items as the workers stored them; with several "
+                    'sources one line per article, the job plus "input" (the source as given), or {"input", "error", '
+                    '"exit"}')
     sp.set_defaults(run="articles:cmd_submit")
 
     sp = sub.add_parser("retry", help="capture again what failed, then rewrite",

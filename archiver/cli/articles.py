@@ -2,7 +2,9 @@
 `retry`, `extract` (what discovery finds) and `show` (the article's versions).
 
 `archive`, `submit` and `extract` read the article from a file, stdin or an http(s) URL and build one
-ArticleInput from it and the flags, which is what the pipeline is given.
+ArticleInput from it and the flags, which is what the pipeline is given. `archive` and `submit` also
+take many sources (several SOURCEs, `--from-file`): one Runtime for all, one line, JSON record or
+progress-bar step per article, a bad source reported and the others run (`run_bulk`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from archiver.article.input import ArticleInput
 from archiver.article.versions import Written, version_entry, version_listing, versions
 from archiver.capture.exchange import FetchError
 from archiver.capture.fetch import Fetcher
+from archiver.cli.bulk import Reporter, StdinOnce, bulk_sources, run_bulk
 from archiver.cli.kinds import shown
 from archiver.cli.output import print_json, printable
 from archiver.config.settings import Settings
@@ -33,16 +36,22 @@ from archiver.steps.results import load_results
 from archiver.storage.layout import version_meta_key
 
 
-def read_source(source: str, settings: Settings) -> tuple[bytes, str | None, str | None]:
+def read_source(source: str, settings: Settings,
+                fetcher: Fetcher | None = None) -> tuple[bytes, str | None, str | None]:
     """(bytes, final URL or None, the charset its HTTP header declares or None) of a path, '-' (stdin) or
-    an http(s) URL fetched through the safe fetcher. Raises InputError for a missing file, a failed fetch
-    or a file over max_article_bytes."""
+    an http(s) URL fetched through the safe fetcher (`fetcher`, one made with max_bytes_html =
+    max_article_bytes, or a new one). Raises InputError for a missing file, a failed fetch or a file
+    over max_article_bytes."""
     if source.startswith(("http://", "https://")):
-        with closing(Fetcher(settings.replace(max_bytes_html=settings.max_article_bytes))) as fetcher:
-            try:
-                resp = fetcher.get(source, kind="html")
-            except FetchError as exc:
-                raise InputError(f"cannot fetch {shown(source)}: {exc}") from None
+        own = fetcher is None
+        f = source_fetcher(settings) if fetcher is None else fetcher
+        try:
+            resp = f.get(source, kind="html")
+        except FetchError as exc:
+            raise InputError(f"cannot fetch {shown(source)}: {exc}") from None
+        finally:
+            if own:
+                f.close()
         if resp.status != 200:
             raise InputError(f"cannot fetch {shown(source)}: HTTP {resp.status}")
         return resp.body, resp.final_url, charset_param(resp.headers.get("content-type"))
@@ -60,18 +69,25 @@ def read_source(source: str, settings: Settings) -> tuple[bytes, str | None, str
     return path.read_bytes(), None, None
 
 
-def article_input(args: argparse.Namespace, settings: Settings, *, with_url: bool = True) -> ArticleInput:
+def source_fetcher(settings: Settings) -> Fetcher:
+    """The fetcher of articles given as URLs: the safe fetcher, its HTML cap max_article_bytes."""
+    return Fetcher(settings.replace(max_bytes_html=settings.max_article_bytes))
+
+
+def article_input(args: argparse.Namespace, settings: Settings, *, with_url: bool = True,
+                  source: str | None = None, fetcher: Fetcher | None = None) -> ArticleInput:
     """The ArticleInput of `args.source` and the article flags. The article's URL (`with_url`; the plan's
     `url`, shown on the article page and in the catalog) is the fetched URL of a source given as a URL,
     else --base-url; --base-url is also what relative links resolve against. --charset, else the
     charset of the fetched URL's HTTP header, is the article's charset (a WHATWG label). Raises
     InputError as read_source does, or for a malformed flag value or a charset that is not an encoding
-    of the web."""
-    data, final_url, header_charset = read_source(args.source, settings)
-    url = final_url or (args.source if args.source.startswith(("http://", "https://")) else None) or args.base_url
+    of the web. `source` (default `args.source`) is read, a URL through `fetcher` if given."""
+    source = args.source if source is None else source
+    data, final_url, header_charset = read_source(source, settings, fetcher)
+    url = final_url or (source if source.startswith(("http://", "https://")) else None) or args.base_url
     charset = args.charset
     if charset is None and header_charset is not None:
-        web_encoding(header_charset, where=f"charset in the HTTP header of {args.source[:200]}")
+        web_encoding(header_charset, where=f"charset in the HTTP header of {source[:200]}")
         charset = header_charset
     return ArticleInput(data, url=url if with_url else None, base_url=args.base_url, charset=charset,
                         format=args.format)
@@ -79,7 +95,11 @@ def article_input(args: argparse.Namespace, settings: Settings, *, with_url: boo
 
 def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver archive`: archive the article in this process and print its report (`--json`: as JSON);
-    returns 0. InputError for an unreadable or unusable article."""
+    returns 0. InputError for an unreadable or unusable article. Several sources (or --from-file) are
+    archived by `bulk_archive`."""
+    sources = bulk_sources(args)
+    if sources is not None:
+        return bulk_archive(args, settings, sources)
     article = article_input(args, settings)
     with Runtime.from_settings(settings) as rt:
         rep = archive(rt, article, article_id=args.article_id)
@@ -114,7 +134,11 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     version too; returns 0. `--json`: {"article_id", "source_sha256", "job_id", "queued"}, and with
     `--wait` the archive report too, as `archive --json` prints it (`report`: version, rewritten,
     source, embeds and images with their statuses as the workers stored them). InputError for an
-    unusable article; ArchiverError when the broker is unreachable or the wait runs out."""
+    unusable article; ArchiverError when the broker is unreachable or the wait runs out. Several sources
+    (or --from-file) are submitted by `bulk_submit`."""
+    sources = bulk_sources(args)
+    if sources is not None:
+        return bulk_submit(args, settings, sources)
     article = article_input(args, settings)
     with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
         job = intake.submit(args.article_id or article_id_for(article.data), article, via="cli", queue_only=True)
@@ -137,6 +161,52 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
         if args.wait:
             print(f"  version {out.get('version')}: {out.get('rewritten')}")
     return 0
+
+
+def bulk_archive(args: argparse.Namespace, settings: Settings, sources: list[str]) -> int:
+    """`archiver archive` of many sources: one Runtime, `article_concurrency` articles at once (each
+    under its own archive_deadline), each reported as it finishes (archiver/cli/bulk.py); returns the
+    exit status run_bulk gives."""
+    stdin = StdinOnce(taken=args.from_file == "-")
+    with Runtime.from_settings(settings) as rt, closing(source_fetcher(settings)) as fetcher:
+        def work(source: str) -> dict[str, Any]:
+            article = article_input(args, settings, source=stdin.check(source), fetcher=fetcher)
+            return archive(rt, article)
+
+        reporter = Reporter(len(sources), as_json=args.json, done_word="archived", line=_archived_line)
+        return run_bulk(sources, work, reporter, workers=settings.article_concurrency)
+
+
+def _archived_line(source: str, rep: dict[str, Any]) -> str:
+    items = rep["embeds"] + rep["images"]
+    ok = sum(1 for x in items if x["status"] == "archived")
+    return (f"{source}: article {rep['article_id']} version {rep['version']}"
+            f"{' (new)' if rep.get('new_version') else ' (unchanged)'}, {ok} of {len(items)} items archived")
+
+
+def bulk_submit(args: argparse.Namespace, settings: Settings, sources: list[str]) -> int:
+    """`archiver submit` of many sources: one Runtime and one Intake (one broker connection), the broker
+    checked once before the first (ArchiverError when it does not answer), `article_concurrency`
+    sources stored and queued at once, each reported as it finishes; returns run_bulk's exit status."""
+    stdin = StdinOnce(taken=args.from_file == "-")
+    with (Runtime.from_settings(settings) as rt, Intake(rt) as intake,
+          closing(source_fetcher(settings)) as fetcher):
+        intake.reachable_broker()
+        intake.tasks()
+
+        def work(source: str) -> dict[str, Any]:
+            article = article_input(args, settings, source=stdin.check(source), fetcher=fetcher)
+            job = intake.submit(article_id_for(article.data), article, via="cli", queue_only=True)
+            return {"article_id": job.article_id, "source_sha256": job.source_sha256, "job_id": job.job_id,
+                    "queued": job.queued}
+
+        reporter = Reporter(len(sources), as_json=args.json, done_word="submitted", line=_submitted_line)
+        return run_bulk(sources, work, reporter, workers=settings.article_concurrency)
+
+
+def _submitted_line(source: str, job: dict[str, Any]) -> str:
+    state = "queued" if job["queued"] else "already queued or archived"
+    return f"{source}: article {job['article_id']} {state} (job {job['job_id']})"
 
 
 def wait_for_version(rt: Runtime, article_id: str, sha: str, timeout: float) -> dict[str, Any]:

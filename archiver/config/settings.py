@@ -121,6 +121,9 @@ class Settings(BaseModel):
     shortlink_url: str = "https://{host}{path}"
     max_redeliveries: NonNegativeInt = 3
     archive_deadline: PositiveFloat = 60.0
+    # `archiver archive` of many sources: how many articles run at once in the one process (each with
+    # its own archive_deadline).
+    article_concurrency: PositiveInt = 4
     media_dedupe_window: NonNegativeInt = 30 * 24 * 3600
     visibility_timeout: PositiveInt = 120
     task_time_limit: PositiveInt = 90

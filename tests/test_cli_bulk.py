@@ -1,0 +1,274 @@
+"""`archiver archive` and `archiver submit` of many sources (issue 18): one line or JSON record per
+article, a bad source reported while the others run, --from-file lists (comments, stdin), flags that
+name one article refused, submit of many reaching a real Redis with one task per article, and
+articles archived at once each keeping its own deadline."""
+
+from __future__ import annotations
+
+import base64
+import contextvars
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archiver.capture.exchange import FetchError
+from archiver.capture.fetch import ARTICLE_DEADLINE, Fetcher
+from archiver.config.settings import Settings
+from archiver.runners.local import archive
+from archiver.runtime import Runtime
+from archiver.testing.fixture_origin import FixtureOrigin
+from archiver.testing.fixtures import make_image
+
+ARCHIVER = [sys.executable, "-m", "archiver.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(args: list[str], tmp_path: Path, *, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    full_env.update({"ARCHIVER_HOME": str(tmp_path / "home"), **env})
+    return subprocess.run([*ARCHIVER, *args], capture_output=True, text=True, env=full_env, timeout=180,
+                          input=stdin, cwd=tmp_path)
+
+
+def stories(tmp_path: Path, n: int) -> list[Path]:
+    paths = []
+    for i in range(n):
+        path = tmp_path / f"story{i}.html"
+        path.write_text(f"<html><body><h1>Story {i}</h1><p>Words of story {i}.</p></body></html>\n")
+        paths.append(path)
+    return paths
+
+
+def json_lines(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_many_sources_one_bad_the_others_archived(tmp_path: Path) -> None:
+    a, b = stories(tmp_path, 2)
+    out = run(["archive", str(a), "missing.html", str(b), "--json"], tmp_path)
+    assert out.returncode == 2, out.stderr
+    records = {r["input"]: r for r in json_lines(out.stdout)}
+    assert set(records) == {str(a), "missing.html", str(b)}
+    assert records["missing.html"]["exit"] == 2 and "no such file" in records["missing.html"]["error"]
+    for path in (a, b):  # the shape of `archive --json`, plus the source as given
+        rep = records[str(path)]
+        assert {"article_id", "version", "rewritten", "embeds", "images", "source"} <= set(rep)
+        assert rep["version"] == 1 and Path(rep["rewritten"]).is_file()
+    lines = out.stderr.splitlines()
+    assert lines[-1] == "2 archived, 1 failed"
+    assert any("missing.html" in line and "no such file" in line for line in lines[:-1])
+    assert "Traceback" not in out.stderr
+    # What finished is stored: the same sources again are unchanged versions.
+    again = run(["archive", str(a), str(b), "--json"], tmp_path)
+    assert again.returncode == 0 and again.stderr.splitlines()[-1] == "2 archived, 0 failed"
+    assert all(r["version"] == 1 and r["new_version"] is False for r in json_lines(again.stdout))
+
+
+def test_from_file_skips_blank_lines_and_comments(tmp_path: Path) -> None:
+    a, b, c = stories(tmp_path, 3)
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# backfill\n\n{a}\n   {b}   \n  # {c} is not wanted\n\n")
+    out = run(["archive", "--from-file", str(listing)], tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()  # not a terminal, no --json: one short line per article
+    assert len(lines) == 2 and {line.split(":")[0] for line in lines} == {str(a), str(b)}
+    assert all("version 1 (new)" in line for line in lines)
+    assert out.stderr == "2 archived, 0 failed\n"
+
+
+def test_the_list_from_stdin_and_stdin_read_once(tmp_path: Path) -> None:
+    a, b = stories(tmp_path, 2)
+    out = run(["submit", "--from-file", "-", "--json"], tmp_path, stdin=f"{a}\n-\n",
+              ARCHIVER_BROKER_URL="redis://127.0.0.1:1/0")
+    # The broker is checked before the first article: one line, exit 2, nothing per article.
+    assert out.returncode == 2 and out.stdout == "" and out.stderr.count("\n") == 1, out.stderr
+    out = run(["archive", "--from-file", "-", str(b), "--json"], tmp_path, stdin=f"# list\n{a}\n-\n")
+    assert out.returncode == 2, out.stderr
+    records = {r["input"]: r for r in json_lines(out.stdout)}
+    assert set(records) == {str(a), str(b), "-"}
+    assert "stdin was read already" in records["-"]["error"]
+    assert records[str(a)]["version"] == 1 and records[str(b)]["version"] == 1
+
+
+def test_a_single_dash_among_many_is_one_article_from_stdin(tmp_path: Path) -> None:
+    (a,) = stories(tmp_path, 1)
+    out = run(["archive", str(a), "-", "--json"], tmp_path, stdin="<p>from stdin</p>")
+    assert out.returncode == 0, out.stderr
+    records = {r["input"]: r for r in json_lines(out.stdout)}
+    assert set(records) == {str(a), "-"} and records["-"]["version"] == 1
+
+
+@pytest.mark.parametrize("flag", [["--base-url", "https://news.example/a"], ["--article-id", "one"]])
+def test_flags_naming_one_article_refuse_many_sources(tmp_path: Path, flag: list[str]) -> None:
+    a, b = stories(tmp_path, 2)
+    for command in ("archive", "submit"):
+        out = run([command, str(a), str(b), *flag], tmp_path)
+        assert out.returncode == 2 and out.stdout == "", out.stderr
+        assert out.stderr.count("\n") == 1 and flag[0] in out.stderr and "one SOURCE" in out.stderr
+    out = run(["submit", str(a), str(b), "--wait", "5"], tmp_path)
+    assert out.returncode == 2 and "--wait" in out.stderr
+    out = run(["archive"], tmp_path)
+    assert out.returncode == 2 and "--from-file" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_an_unusable_article_among_many_is_its_own_error(tmp_path: Path) -> None:
+    a, b = stories(tmp_path, 2)
+    bad = tmp_path / "bad.html"
+    bad.write_bytes(b"\xff\xfe" + b"\x00\xd8" * 3)  # a broken byte-order mark: unusable, a user error
+    out = run(["archive", str(a), str(bad), str(b)], tmp_path)
+    assert out.returncode == 2 and out.stderr.splitlines()[-1] == "2 archived, 1 failed", out.stderr
+    assert "byte-order mark" in out.stderr
+
+
+@pytest.mark.integration
+def test_submit_of_many_queues_one_task_per_article(tmp_path: Path, redis_url: str) -> None:
+    import redis
+
+    paths = stories(tmp_path, 12)
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{p}\n" for p in paths[2:]))
+    out = run(["submit", str(paths[0]), str(paths[1]), "--from-file", str(listing), "--json"], tmp_path,
+              ARCHIVER_BROKER_URL=redis_url)
+    assert out.returncode == 0, out.stderr
+    jobs = {r["input"]: r for r in json_lines(out.stdout)}
+    assert set(jobs) == {str(p) for p in paths} and all(j["queued"] for j in jobs.values())
+    assert out.stderr.splitlines()[-1] == "12 submitted, 0 failed"
+    ids = {j["article_id"] for j in jobs.values()}
+    client = redis.Redis.from_url(redis_url)
+    queued = []
+    for raw in client.lrange("archiver", 0, -1):
+        message = json.loads(raw)
+        if message["headers"]["task"] == "archiver.process_article":
+            args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+            if args[0] in ids:
+                queued.append(args[0])
+    assert sorted(queued) == sorted(ids)  # one task per article
+    # The same sources again: stored and queued already, so nothing new is queued.
+    again = run(["submit", *map(str, paths), "--json"], tmp_path, ARCHIVER_BROKER_URL=redis_url)
+    assert again.returncode == 0 and not any(r["queued"] for r in json_lines(again.stdout))
+
+
+def test_the_fetcher_reads_the_deadline_of_its_own_article(tmp_settings: Callable[..., Settings]) -> None:
+    """Two articles' fetches on one Fetcher at once end at their own deadlines (a context variable),
+    not at whichever the other set."""
+    with FixtureOrigin(timeout_sleep=20) as origin:
+        origin.add_image("/slow.jpg", make_image("s"))
+        origin.set_behaviour("/slow.jpg", "timeout", sticky=True)
+        fetcher = Fetcher(tmp_settings(**origin.settings_overrides(), fetch_retries=0))
+        ended: dict[str, float] = {}
+        started = time.monotonic()
+
+        def fetch(name: str, budget: float) -> None:
+            ARTICLE_DEADLINE.set(time.monotonic() + budget)
+            with pytest.raises(FetchError):
+                fetcher.get(origin.url("/slow.jpg"), kind="image")
+            ended[name] = time.monotonic() - started
+
+        threads = [threading.Thread(target=contextvars.copy_context().run, args=(fetch, name, budget))
+                   for name, budget in (("short", 1.0), ("long", 3.0))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+    assert 0.8 < ended["short"] < 2.0 and 2.8 < ended["long"] < 4.5, ended
+
+
+def test_concurrent_articles_keep_their_own_deadlines(tmp_settings: Callable[..., Settings]) -> None:
+    """An article whose image stalls times out alone at its own deadline while another, started later on
+    the same Runtime, finishes; the stalled fetch is cut at that deadline (its capture thread ends)."""
+    with FixtureOrigin(timeout_sleep=25) as origin:
+        slow = origin.add_image("/slow.jpg", make_image("slow", 200, 150))
+        fast = origin.add_image("/fast.jpg", make_image("fast", 200, 150))
+        origin.set_behaviour("/slow.jpg", "timeout", sticky=True)
+        settings = tmp_settings(**origin.settings_overrides(), archive_deadline=3.0, fetch_retries=0,
+                                fetch_read_timeout=20.0, fetch_deadline=20.0)
+        with Runtime.from_settings(settings) as rt:
+            reports: dict[str, dict[str, Any]] = {}
+            took: dict[str, float] = {}
+
+            def one(name: str, url: str) -> None:
+                started = time.monotonic()
+                reports[name] = archive(rt, f'<p>{name} <img src="{url}"></p>'.encode(), article_id=name)
+                took[name] = time.monotonic() - started
+
+            slow_thread = threading.Thread(target=one, args=("slow", slow))
+            slow_thread.start()
+            time.sleep(1.0)  # the second article's deadline is a second later than the first's
+            one("fast", fast)
+            slow_thread.join(15)
+            assert reports["fast"]["images"][0]["status"] == "archived"
+            assert reports["slow"]["images"][0]["status"] == "failed"
+            assert "timed out" in reports["slow"]["images"][0]["error"]
+            assert 2.5 < took["slow"] < 5.0, took
+            # The stalled fetch was cut at its article's deadline, not left to fetch_deadline (20 s).
+            end = time.monotonic() + 3.0
+            while time.monotonic() < end and any(t.name.startswith("capture") for t in threading.enumerate()):
+                time.sleep(0.1)
+            assert not [t.name for t in threading.enumerate() if t.name.startswith("capture")]
+
+
+def test_a_terminal_gets_a_progress_bar(tmp_path: Path) -> None:
+    """stderr a terminal: a progress bar (tqdm) there, error lines above it, no line per article."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    a, b = stories(tmp_path, 2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    env["ARCHIVER_HOME"] = str(tmp_path / "home")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a terminal of 100 columns on stdin, stdout and stderr
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+        os.chdir(tmp_path)
+        os.execve(sys.executable, [*ARCHIVER, "archive", str(a), "missing.html", str(b)], env)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    text = seen.decode()
+    assert os.waitstatus_to_exitcode(status) == 2, text
+    assert "3/3" in text and "100%" in text and "article" in text
+    assert "archiver: error: 'missing.html': no such file" in text
+    assert text.rstrip().endswith("2 archived, 1 failed") and "version 1 (new)" not in text
+
+
+def test_the_exit_status_is_the_worst_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every source runs; a user error is exit 2, an internal error (a bug) 1 whatever else failed."""
+    from archiver.cli.bulk import Reporter, run_bulk
+    from archiver.errors import InputError
+
+    def work(source: str) -> dict[str, Any]:
+        if source == "bad":
+            raise InputError("bad: unusable")
+        if source == "bug":
+            raise RuntimeError("a bug")
+        return {"article_id": source}
+
+    def bulk(sources: list[str]) -> int:
+        return run_bulk(sources, work, Reporter(len(sources), as_json=True, done_word="archived",
+                                                line=lambda s, a: s), workers=2)
+
+    assert bulk(["a", "b"]) == 0
+    assert bulk(["a", "bad", "b"]) == 2
+    assert bulk(["bug", "a", "bad"]) == 1
+    out, err = capsys.readouterr()
+    records = json_lines(out)
+    assert sum(1 for r in records if r.get("article_id") == "a") == 3
+    assert {"input": "bug", "error": "RuntimeError: a bug", "exit": 1} in records
+    assert "archiver: internal error: 'bug': RuntimeError: a bug" in err
+    assert err.splitlines()[-1] == "1 archived, 2 failed"
