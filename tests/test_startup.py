@@ -9,6 +9,7 @@ Redis and Celery's clients are used as before (tests/test_workers.py, test_cli_s
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 
 from archiver.capture import fetch
 from archiver.capture.fetch import Fetcher, ssl_context
+from archiver.cli.main import build_parser
 from archiver.config.settings import load_settings
 from archiver.errors import ConfigError
 from archiver.metrics import FETCH_BUCKETS, FetchHistogram
@@ -152,3 +154,19 @@ def test_a_bad_ca_bundle_is_a_config_error_each_time(tmp_path: Path) -> None:
     for _ in range(2):  # the failure is not cached: a bundle fixed in place is read on the next try
         with pytest.raises(ConfigError, match="not a readable PEM bundle"):
             ssl_context(str(bad))
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_the_parser_for_one_command_is_that_commands_parser_as_before() -> None:
+    full = _commands(build_parser())
+    for name, parser in full.items():
+        only = _commands(build_parser(name))
+        assert only[name].format_help() == parser.format_help()
+    # `archive` is in the first group: the other groups' parsers are not built for it.
+    assert "takedown" not in _commands(build_parser("archive"))
+    # A word no group defines gets every command, so the error lists them all.
+    assert _commands(build_parser("nope")).keys() == full.keys()
