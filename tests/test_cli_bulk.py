@@ -272,3 +272,16 @@ def test_the_exit_status_is_the_worst_failure(capsys: pytest.CaptureFixture[str]
     assert {"input": "bug", "error": "RuntimeError: a bug", "exit": 1} in records
     assert "archiver: internal error: 'bug': RuntimeError: a bug" in err
     assert err.splitlines()[-1] == "1 archived, 2 failed"
+
+
+def test_urls_among_the_sources_are_fetched_and_a_failed_fetch_is_its_own_error(tmp_path: Path) -> None:
+    with FixtureOrigin() as origin:
+        pages = [origin.add_image(f"/news/{i}.html", f"<p>page {i}</p>".encode(), "text/html; charset=utf-8")
+                 for i in range(2)]
+        gone = origin.url("/news/gone.html")
+        out = run(["archive", *pages, gone, "--json"], tmp_path, ARCHIVER_FETCH_ALLOW="127.0.0.1")
+    assert out.returncode == 2, out.stderr
+    records = {r["input"]: r for r in json_lines(out.stdout)}
+    assert records[gone]["exit"] == 2 and "HTTP 404" in records[gone]["error"]
+    assert [records[p]["version"] for p in pages] == [1, 1]
+    assert out.stderr.splitlines()[-1] == "2 archived, 1 failed"

@@ -21,6 +21,7 @@ from archiver.article.input import ArticleInput
 from archiver.article.versions import Written, version_entry, version_listing, versions
 from archiver.capture.exchange import FetchError
 from archiver.capture.fetch import Fetcher
+from archiver.capture.ownsite import article_site
 from archiver.cli.bulk import Reporter, StdinOnce, bulk_sources, run_bulk
 from archiver.cli.kinds import shown
 from archiver.cli.output import print_json, printable
@@ -46,7 +47,8 @@ def read_source(source: str, settings: Settings,
         own = fetcher is None
         f = source_fetcher(settings) if fetcher is None else fetcher
         try:
-            resp = f.get(source, kind="html")
+            with article_site(source):  # the page is on the article's own site (its politeness limits)
+                resp = f.get(source, kind="html")
         except FetchError as exc:
             raise InputError(f"cannot fetch {shown(source)}: {exc}") from None
         finally:
