@@ -303,6 +303,9 @@ def main() -> int:
     ap.add_argument("--site-host", default="127.0.0.1", choices=["127.0.0.1", "localhost"])
     ap.add_argument("--root", default=str(ROOT), help="the archiver tree to benchmark (default: this one)")
     ap.add_argument("--skip", default="", help="comma list of modes to leave out: s3, workers, queued")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting changed from its default for archiver's runs (experiments only: the "
+                         "issue's figures are with default settings)")
     args = ap.parse_args()
     worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -318,7 +321,10 @@ def main() -> int:
         site = Site(origin, n, args.site_host)
         origin.add_image("/news/warm.html", b"<html><body><p>warm</p></body></html>", "text/html")
         warm_url = site.base + "/news/warm.html"
-        overrides = {**origin.settings_overrides(), "fetch_allow": "127.0.0.1,localhost"}
+        overrides = {**origin.settings_overrides(), "fetch_allow": "127.0.0.1,localhost",
+                     **dict(kv.split("=", 1) for kv in args.set)}
+        if args.set:
+            print(f"NOT default settings: {', '.join(args.set)}")
         probe = child_env(load_settings(env={}).replace(home=str(tmp / "probe"), **overrides))
         bulk_archive, bulk_submit = takes_many(cli_help(probe, "archive")), takes_many(cli_help(probe, "submit"))
         print(f"tree {ROOT}; {n} articles, 5 JPEGs of ~{len(photos(1)[0]) // 1000} KB and 1 tweet each, pages "
