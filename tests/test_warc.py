@@ -569,3 +569,43 @@ def test_any_field_of_the_wrong_type_is_compared_not_crashed_on(captured: dict[s
             holder[path[-1]] = wrong
             problems = check_manifest_against_warc(forged, warc)
             assert not any("could not be checked" in p for p in problems), (path, wrong, problems)
+
+
+def test_each_record_is_its_own_gzip_member_media_stored_uncompressed(tmp_path: Path) -> None:
+    # Compressed payloads (a JPEG, a PNG card, a gzip-coded body) go into their gzip member at level 0
+    # (deflate would spend milliseconds to shrink them by a few per cent); text at zlib's default. Either
+    # way the WARC is one gzip member per record, warcio check passes and every payload reads back as stored.
+    jpeg = bytes(range(256)) * 600  # stands for already-compressed bytes
+    page = b"<html>" + b"<p>hello world</p>" * 400 + b"</html>"
+    coded = gzip.compress(page)
+    t0 = datetime(2025, 7, 15, 9, 12, 33, tzinfo=UTC)
+    exchanges = [
+        Exchange("GET", "http://127.0.0.1:1/a.jpg", {"User-Agent": "t"}, 200,
+                 [("Content-Type", "image/jpeg"), ("Content-Length", str(len(jpeg)))], started_at=t0, body=jpeg),
+        Exchange("GET", "http://127.0.0.1:1/p.html", {"User-Agent": "t"}, 200,
+                 [("Content-Type", "text/html"), ("Content-Encoding", "gzip"), ("Content-Length", str(len(coded)))],
+                 started_at=t0, body=page, wire_body=coded),
+        Exchange("GET", "http://127.0.0.1:1/q.json", {"User-Agent": "t"}, 200,
+                 [("Content-Type", "application/json"), ("Content-Length", str(len(page)))], started_at=t0, body=page),
+    ]
+    card = Resource("posts/twitter/1/x.card.png", b"\x89PNG" + jpeg, "image/png")
+    html_card = Resource("posts/twitter/1/x.card.html", page, "text/html; charset=utf-8")
+    data = build_warc(exchanges, capture_id="20250715T091233Z-0123abcd", resources=[card, html_card], created_at=t0)
+    path = tmp_path / "x.warc.gz"
+    path.write_bytes(data)
+    run = subprocess.run([WARCIO, "check", "-v", str(path)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "digest pass" in run.stdout and "failed" not in run.stdout, run.stdout
+    # Members, in order, with the gzip header's XFL byte (4: level 0 or 1, 0: default level).
+    members, rest = [], data
+    while rest:
+        d = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        d.decompress(rest)
+        members.append((rest[8], rest[:len(rest) - len(d.unused_data)]))
+        rest = d.unused_data
+    records = list(ArchiveIterator(io.BytesIO(data)))
+    assert len(members) == len(records) == 1 + 2 + 2 * 3
+    fast = {i for i, (xfl, _) in enumerate(members) if xfl == 4}
+    # warcinfo, PNG card, HTML card, then request/response per exchange: JPEG, coded HTML, JSON.
+    assert fast == {1, 4, 6}
+    payloads = [rec.raw_stream.read() for rec in ArchiveIterator(io.BytesIO(data))]
+    assert payloads[1] == card.data and payloads[4] == jpeg and payloads[6] == coded and payloads[8] == page
