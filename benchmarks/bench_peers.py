@@ -265,7 +265,19 @@ def run_workers_submit(settings: Settings, site: Site, urls: list[str], workers:
                                capture_output=True, timeout=120)
         t_sub = time.perf_counter()
         t_done = wait_all(settings, urls)
+    limiter_buckets(settings)
     return t_done - t0, t_sub - t0
+
+
+def limiter_buckets(settings: Settings) -> None:
+    """Print the workers' per-host buckets in Redis once: own-site ones are named <prefix>:own:<host>."""
+    import redis
+
+    if getattr(limiter_buckets, "done", False):
+        return
+    limiter_buckets.done = True  # type: ignore[attr-defined]
+    keys = sorted(k.decode() for k in redis.Redis.from_url(settings.broker_url).keys("archiver:host:*:bucket"))
+    print(f"workers' per-host buckets in Redis: {', '.join(keys) or 'none'}")
 
 
 def run_workers_queued(settings: Settings, site: Site, urls: list[str], workers: int, log: Path,
