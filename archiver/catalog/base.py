@@ -118,6 +118,20 @@ class Backend(Protocol):
         selects the matches, should the backend want to estimate how many there are to choose a plan."""
         ...
 
+    def newest_ids(self, matches_sql: str, params: Sequence[Any], order: str, n: int) -> list[int]:
+        """The ids of the `n` newest matches (all of them when there are fewer), newest first by
+        `order` (the `order_column` of `match_sql`). `matches_sql` (in this backend's placeholders,
+        with `params`) selects the matches' `order` as `id`; the backend adds the ordering and limit
+        (and may add conditions that select the same first `n`)."""
+        ...
+
+    def rank_pool(self, source: str, cond: str, params: Sequence[Any], order: str,
+                  rank: tuple[str, list[Any], bool], ids: Sequence[int]) -> list[int]:
+        """`ids` best first by `rank` (what `rank_sql` gave), ties newest first. `ids` are the newest
+        matches of `source` + `cond` (`?` marks, with `params`), and every match between the oldest
+        and the newest of them, so the backend may match that stretch again or rank the ids alone."""
+        ...
+
     def bulk_insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert `rows` (values in `cols` order) into `table` at once, in one transaction: all of
         them or, on any error (which is raised), none. For loading a fresh or cleared catalog

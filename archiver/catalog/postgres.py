@@ -133,6 +133,9 @@ class PostgresBackend(ThreadConnections):
         # Never prepare: a prepared search can fall back to a generic plan that cannot know how
         # common a word is, and picks one plan for a word in half the posts and one in ten.
         conn.prepare_threshold = None
+        # A bitmap of a common word's matches (100,000 posts of a million) outgrows the default 4 MB
+        # and turns lossy: ANDed with a window of ids it then reads every post of each page (newest_ids).
+        conn.execute("SET work_mem = '32MB'")
         return conn
 
     def _usable(self, conn: Any) -> bool:
@@ -229,6 +232,65 @@ class PostgresBackend(ThreadConnections):
         # A walked row costs about 0.6 of a sorted one (measured: benchmarks/bench_search.py).
         walked, sorted_rows = 0.6 * wanted * posts / matches, matches
         return f"{order} DESC" if walked <= sorted_rows else f"{order} + 0 DESC"
+
+    def newest_ids(self, matches_sql: str, params: Sequence[Any], order: str, n: int) -> list[int]:
+        """The `n` newest matches' ids, newest first, by the cheapest of three plans, chosen here from
+        the planner's estimate of the matches (`m`) among the `posts` rows, costed in heap rows read
+        (measured at a million posts: benchmarks/bench_search.py):
+
+        - walk the ids newest first, testing each post, until `n` match: n x posts / m rows (the
+          plan for a word in a good part of the posts);
+        - the GIN index's matches ANDed with a window of the newest ids (the primary key's range, as
+          a bitmap) that should hold 2n of them: the index's posting list (0.03 of a row a match),
+          the window's ids (0.015 of a row each) and its 2n matches; a window that turns out to hold
+          fewer than `n` is widened eightfold until it holds them or is the whole table;
+        - every match read and sorted: 0.03 m + m.
+        The window comes from the id column's histogram (pg_stats), so the table must have been
+        analyzed; without statistics the matches are read and sorted.
+        """
+        conn = self.connect()
+        plan = conn.execute(f"EXPLAIN (FORMAT JSON) {matches_sql}", tuple(params)).fetchone()
+        matches = max(1.0, float(plan["QUERY PLAN"][0]["Plan"]["Plan Rows"]))
+        posts = self._post_count(conn)
+        share = min(1.0, 2 * n / matches)
+        walked = n * posts / matches
+        windowed = 0.03 * matches + 0.015 * share * posts + 2 * n
+        every = 1.03 * matches
+        if walked <= min(windowed, every):
+            sql = f"{matches_sql} ORDER BY {order} DESC LIMIT %s"
+            return [r["id"] for r in conn.execute(sql, (*params, n))]
+        if every <= windowed:
+            share = 1.0
+        while True:
+            low = self._newest_id_bound(conn, share) if share < 1 else None
+            cond = "" if low is None else f" AND {order} >= %s"
+            sql = f"{matches_sql}{cond} ORDER BY {order} + 0 DESC LIMIT %s"
+            ids = [r["id"] for r in conn.execute(sql, (*params, *([low] if low is not None else []), n))]
+            if len(ids) >= n or low is None:
+                return ids
+            share *= 8
+
+    def _newest_id_bound(self, conn: Any, share: float) -> int | None:
+        """An id with about `share` (0..1) of the posts at or above it, from the id histogram
+        (linear within a bucket); None when there are no statistics or the share reaches the oldest."""
+        row = conn.execute("SELECT histogram_bounds::text::bigint[] AS b FROM pg_stats WHERE tablename = 'posts' "
+                           "AND attname = 'id' AND schemaname = current_schema()").fetchone()
+        bounds = row["b"] if row else None
+        if not bounds or len(bounds) < 2:
+            return None
+        pos = (1 - share) * (len(bounds) - 1)  # in buckets from the oldest bound
+        i = int(pos)
+        if i <= 0:
+            return None
+        return int(bounds[i] + (bounds[min(i + 1, len(bounds) - 1)] - bounds[i]) * (pos - i))
+
+    def rank_pool(self, source: str, cond: str, params: Sequence[Any], order: str,
+                  rank: tuple[str, list[Any], bool], ids: Sequence[int]) -> list[int]:
+        """ts_rank reads only the post's vector: `ids` are ranked by id, not matched again."""
+        value, rank_params, higher = rank
+        sql = (f"SELECT p.id AS id FROM posts p WHERE p.id = ANY(%s) "  # noqa: S608
+               f"ORDER BY {value.replace('?', '%s')} {'DESC' if higher else 'ASC'}, p.id DESC")
+        return [r["id"] for r in self.connect().execute(sql, (list(ids), *rank_params))]
 
     def _post_count(self, conn: Any) -> float:
         row = conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'posts'::regclass").fetchone()

@@ -142,13 +142,18 @@ def _page(catalog: Catalog, sel: _Select, limit: int, offset: int, sort: str,
     source, cond, params, order, dated = sel.source, sel.cond, sel.params, sel.order, sel.dated
     # Counting (up to the cap) collects the matching ids in whatever order is cheapest; by dates,
     # the date index alone counts them, and then only the number of rows found is used.
+    if sort == "relevance" and rank is not None:
+        # The newest matches at once: their number is the count, the first RANK_POOL are ranked.
+        newest = catalog.backend.newest_ids(catalog._sql(f"SELECT {order} AS id FROM {source}{cond}"),  # noqa: S608
+                                            params, order, max(COUNT_CAP + 1, RANK_POOL))
+        if not newest:
+            return [], 0
+        return _ranked_page(catalog, sel, rank, newest, limit, offset), min(len(newest), COUNT_CAP + 1)
     found = [r["id"] for r in catalog.query(f"SELECT {'1' if dated else 'p.id'} AS id FROM {source}{cond} "  # noqa: S608
                                             "LIMIT ?", [*params, COUNT_CAP + 1])]
     if not found:
         return [], 0
-    if sort == "relevance" and rank is not None:
-        rows = _ranked_page(catalog, sel, rank, len(found), limit, offset)
-    elif sort == "posted":
+    if sort == "posted":
         rows = _posted_page(catalog, sel, len(found), limit, offset)
     elif dated:
         # Ids follow capture time, so walking them newest first to an old date range would read
@@ -189,21 +194,13 @@ def _posted_page(catalog: Catalog, sel: _Select, found: int, limit: int, offset:
                                 "LIMIT ? OFFSET ?", [*sel.params, limit - len(rows), max(0, offset - dated)])
 
 
-def _ranked_page(catalog: Catalog, sel: _Select, rank: tuple[str, list[Any], bool], found: int,
+def _ranked_page(catalog: Catalog, sel: _Select, rank: tuple[str, list[Any], bool], newest: list[int],
                  limit: int, offset: int) -> list[dict[str, Any]]:
     """A page in relevance order. Ranking reads every ranked match's words, so only the RANK_POOL
-    most recently archived matches are ranked (all of them when `found`, the matches counted up to
-    COUNT_CAP + 1, is no more); the older rest follows them, newest archived first."""
-    value, rank_params, higher = rank
-    more = found > RANK_POOL
-    order = f"{sel.order} DESC"
-    if found > COUNT_CAP:
-        order = catalog.backend.page_order(catalog._sql(f"SELECT 1 FROM {sel.source}{sel.cond}"),  # noqa: S608
-                                           sel.params, sel.order, RANK_POOL)
-    pool = [r["id"] for r in catalog.query(
-        f"SELECT id FROM (SELECT p.id AS id, {value} AS r FROM {sel.source}{sel.cond} "  # noqa: S608
-        f"ORDER BY {order} LIMIT ?) ranked ORDER BY r {'DESC' if higher else 'ASC'}, id DESC",
-        [*rank_params, *sel.params, RANK_POOL])]
+    most recently archived matches are ranked (`newest`: the newest matches, newest first, at least
+    RANK_POOL of them when there are so many); the older rest follows them, newest archived first."""
+    more = len(newest) > RANK_POOL
+    pool = catalog.backend.rank_pool(sel.source, sel.cond, sel.params, sel.order, rank, newest[:RANK_POOL])
     ids = pool[offset:offset + limit]
     rows = {r["id"]: r for r in catalog.query(
         f"SELECT p.* FROM posts p WHERE p.id IN ({', '.join('?' for _ in ids)})", ids)} if ids else {}  # noqa: S608

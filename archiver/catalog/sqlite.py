@@ -238,6 +238,21 @@ class SqliteBackend(ThreadConnections):
         """FTS5 hands its matches over newest id first: the walk stops after `wanted`."""
         return f"{order} DESC"
 
+    def newest_ids(self, matches_sql: str, params: Sequence[Any], order: str, n: int) -> list[int]:
+        """FTS5 hands its matches over newest id first: the walk stops after `n`."""
+        rows = self.connect().execute(f"{matches_sql} ORDER BY {order} DESC LIMIT ?", (*params, n))
+        return [r["id"] for r in rows]
+
+    def rank_pool(self, source: str, cond: str, params: Sequence[Any], order: str,
+                  rank: tuple[str, list[Any], bool], ids: Sequence[int]) -> list[int]:
+        """bm25 comes from the FTS5 match: the matches between the oldest and the newest of `ids`
+        (which are every match there) are matched again, FTS5 reading only that stretch of rowids."""
+        value, rank_params, higher = rank
+        sql = (f"SELECT id FROM (SELECT p.id AS id, {value} AS r FROM {source}{cond} "  # noqa: S608
+               f"AND {order} >= ? AND {order} <= ?) ranked ORDER BY r {'DESC' if higher else 'ASC'}, id DESC")
+        rows = self.connect().execute(sql, (*rank_params, *params, min(ids), max(ids)))
+        return [r["id"] for r in rows]
+
     def bulk_insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         conn = self.connect()
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608
