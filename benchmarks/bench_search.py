@@ -162,6 +162,18 @@ def size_of(cat: Catalog, backend: str) -> str:
             f"of which GIN {row['gin'] / 2**20:.0f} MiB")
 
 
+def settings_of(cat: Catalog, backend: str) -> str:
+    """The database's version and the settings that decide how much of the index stays in memory."""
+    if backend == "sqlite":
+        import sqlite3
+
+        cache = cat.query("PRAGMA cache_size")[0]
+        return f"SQLite {sqlite3.sqlite_version}, cache_size {next(iter(cache.values()))} (pages, or KiB if negative)"
+    names = ("server_version", "shared_buffers", "effective_cache_size", "work_mem")
+    values = {n: cat.query(f"SHOW {n}")[0][n] for n in names}
+    return "PostgreSQL " + ", ".join(f"{n} {v}" if n != "server_version" else v for n, v in values.items())
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -237,6 +249,7 @@ def run(args: argparse.Namespace) -> None:
                 totals[kind].append(res.total)
             every = [v for vs in by_kind.values() for v in vs]
             print(f"\n{name}: loaded in {load_time[name]:.0f}s; {size_of(cat, name)}")
+            print(f"  {settings_of(cat, name)}")
             print(f"  {'kind':<14} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'median hits':>12}")
             for kind, vs in by_kind.items():
                 print(f"  {kind:<14} {len(vs):>4} {pct(vs, 50):>8.1f} {pct(vs, 95):>8.1f} "

@@ -6,7 +6,9 @@ tsvector, and so does the relevance rank: bm25 or ts_rank). How a search stays f
 first collects up to COUNT_CAP + 1 matching ids (the count); below the cap the page is read by id;
 above it the backend picks how to walk to the page (`Backend.page_order`). A query by dates alone
 lists the newest first by the date it filters on, along that date's index. Sorting by relevance
-or by posting date ranks or sorts every match instead (benchmarks/bench_search.py times it).
+collects the newest COUNT_CAP + 1 matches instead (`Backend.newest_ids`: the count and, in one go,
+the RANK_POOL newest that are ranked); sorting by posting date walks that date's index past the
+cap (benchmarks/bench_search.py times them).
 """
 
 from __future__ import annotations
