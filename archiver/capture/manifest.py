@@ -38,6 +38,7 @@ from pydantic_core import core_schema
 
 from archiver import __version__
 from archiver.errors import ArchiverError
+from archiver.records.base import empty_list
 
 if TYPE_CHECKING:
     from archiver.capture.exchange import Exchange
@@ -97,9 +98,13 @@ class ManifestError(ArchiverError):
 
 
 class _Part(BaseModel):
-    """Every part of a manifest: strict JSON types, no field the schema does not name."""
+    """Every part of a manifest: strict JSON types, no field the schema does not name.
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    Validators and serializers are built on first use (``defer_build``; pydantic builds them under its
+    own lock), not when the module is imported: a run that validates no manifest does not pay for them.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class Author(_Part):
@@ -273,9 +278,9 @@ class LinkEntity(_Part):
 class Entities(_Part):
     """v2: what the post's text links to: mentioned accounts, hashtags, links."""
 
-    mentions: list[Mention] = Field(default_factory=list)
-    hashtags: list[str] = Field(default_factory=list)
-    urls: list[LinkEntity] = Field(default_factory=list)
+    mentions: list[Mention] = Field(default_factory=empty_list)
+    hashtags: list[str] = Field(default_factory=empty_list)
+    urls: list[LinkEntity] = Field(default_factory=empty_list)
 
 
 class MissingPart(_Part):
@@ -386,7 +391,7 @@ class Manifest(_Part):
     media: list[Media]
     quoted: PostRef | None
     parent: PostRef | None
-    referenced_by: list[ReferencedBy] = Field(default_factory=list)
+    referenced_by: list[ReferencedBy] = Field(default_factory=empty_list)
     attribution: Attribution
     articles: list[ArticleRef]
     sources: list[Source]

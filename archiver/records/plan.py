@@ -13,7 +13,7 @@ from pydantic import Field, computed_field
 from archiver import __version__
 from archiver.article.metadata import ArticleMetadata
 from archiver.discover.model import Embed, ImageRef
-from archiver.records.base import Record
+from archiver.records.base import Record, empty_list
 from archiver.storage.layout import source_key
 
 SHA256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -73,7 +73,7 @@ class Plan(Record):
     # What the article says of itself (headline, published time); None in a plan made before it was
     # read (not written then, so such a plan is stored as it was).
     metadata: ArticleMetadata | None = Field(None, exclude_if=lambda v: v is None)
-    items: list[PlanItem] = Field(default_factory=list)
+    items: list[PlanItem] = Field(default_factory=empty_list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

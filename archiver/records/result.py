@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, Field, TypeAdapter
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
 
 from archiver.capture.manifest import FINAL_STATUSES
 from archiver.providers.base import EMBED_STATUSES
@@ -110,7 +110,9 @@ class ImageResult(_Outcome, ImageFields):
 
 
 ItemResult = EmbedResult | ImageResult
-_ITEM_RESULT: TypeAdapter[ItemResult] = TypeAdapter(Annotated[ItemResult, Field(discriminator="kind")])
+# Built on first use like the records themselves.
+_ITEM_RESULT: TypeAdapter[ItemResult] = TypeAdapter(Annotated[ItemResult, Field(discriminator="kind")],
+                                                    config=ConfigDict(defer_build=True))
 
 
 def load_item_result(data: bytes | str, key: str) -> ItemResult:

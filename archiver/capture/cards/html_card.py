@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 from archiver.capture.cards.content import PREVIEW_NOTE, CardContent, card_content, safe_url, stable_url
+from archiver.capture.cards.jinja import template
 
 if TYPE_CHECKING:
     from archiver.storage.base import ObjectStore
@@ -24,9 +23,6 @@ _URL = re.compile(r"https?://[^\s<>\"'\u00a0]+")
 _TRAILING = ".,;:!?…)]}»”’"
 
 _QUOTED = re.compile(r"“(.+)”", re.S)
-
-_ENV = Environment(loader=PackageLoader("archiver.capture.cards", "templates"), autoescape=True,
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
 def link_segments(text: str) -> list[tuple[str, str | None]]:
@@ -65,7 +61,7 @@ def card_html(content: CardContent, store: ObjectStore) -> str:
               "poster": stable_url(store, x.poster_key) if x.moving else None}
              for x in content.media]
     link_image = stable_url(store, content.link.image_key) if content.link else None
-    return _ENV.get_template("card.html").render(
+    return template("card.html").render(
         c=content, avatar=stable_url(store, content.avatar_key), media=media, links=link_segments,
         link_image=link_image, preview_note=PREVIEW_NOTE, quoted=quoted_parts)
 
@@ -78,5 +74,5 @@ def render_card_html(manifest: dict[str, Any], store: ObjectStore) -> str:
 def card_frame(src: str, *, original: str, version_url: str, version_date: str) -> str:
     """The markup that shows the card at ``src`` in an article: a sandboxed, lazy iframe titled after
     the ``original`` post's URL, with Robust Links attributes (original, version URL and date)."""
-    return _ENV.get_template("frame.html").render(src=src, original=original, version_url=version_url,
+    return template("frame.html").render(src=src, original=original, version_url=version_url,
                                                   version_date=version_date)

@@ -22,11 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 from archiver.article.splice import xml_safe
 from archiver.capture.cards.content import CardContent, card_content, stable_url, status_note
 from archiver.capture.cards.html_card import quoted_parts
+from archiver.capture.cards.jinja import template
 from archiver.capture.cards.scripts import paragraph_rtl
 from archiver.capture.manifest import GONE_STATUSES
 from archiver.dates import shown
@@ -58,9 +57,6 @@ RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ku
 _LANG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}")
 # Twitter's private-use codes (qme media only, qht hashtags only, ...) name no language.
 _PRIVATE = re.compile(r"q[a-t][a-z]", re.I)
-
-_ENV = Environment(loader=PackageLoader("archiver.capture.cards", "templates"), autoescape=True,
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
 def language(lang: str | None) -> str | None:
@@ -147,7 +143,7 @@ def render_inline_card(content: CardContent, store: ObjectStore, card: InlineCar
     text = xml_safe(content.text)
     shown_content = replace(content, text=text, name=_cut(content.name, MAX_NAME_CHARS),
                             handle=_cut(content.handle, MAX_HANDLE_CHARS))
-    html = _ENV.get_template("inline.html").render(
+    html = template("inline.html").render(
         c=shown_content, page=card.page_url,
         original=card.original, version_date=card.version_date, lang=lang,
         dir=direction(text or content.name, lang), notes=notes, gone=bool(card.gone), quoted=quoted_parts,

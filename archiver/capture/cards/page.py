@@ -27,11 +27,11 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from archiver.capture.cards.content import card_content, clean, display_date, safe_url, stable_url, status_note
 from archiver.capture.cards.html_card import card_html
+from archiver.capture.cards.jinja import template
 from archiver.capture.manifest import STATUS_WORDS
 from archiver.capture.memento import MEMENTO_STATUSES, http_date, link_uri, timegate_url, timemap_url
 from archiver.storage.layout import (
@@ -52,9 +52,6 @@ MAX_ROWS = 200  # sources, media, missing parts, articles shown (the manifest ke
 MAX_FIELD = 2048  # characters of any one value shown
 _RELATIONS = (("quoted", "Quoted post"), ("parent", "Replied-to post"), ("latest_edit", "Latest version"))
 _REFERENCED = {"quoted": "Quoted by", "parent": "Replied to by", "latest_edit": "An earlier version of it is"}
-
-_ENV = Environment(loader=PackageLoader("archiver.capture.cards", "templates"), autoescape=True,
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
 def _text(value: Any, limit: int = MAX_FIELD) -> str:
@@ -200,7 +197,7 @@ def render_capture_page(manifest: dict[str, Any], store: ObjectStore, card: str 
     rendered it already, else it is rendered here. ValueError when the manifest cannot form its key."""
     if card is None:
         card = card_html(card_content(manifest, store), store)
-    return _ENV.get_template("page.html").render(**page_context(manifest, store, card, manifest_sha256))
+    return template("page.html").render(**page_context(manifest, store, card, manifest_sha256))
 
 
 def write_capture_page(store: ObjectStore, manifest: dict[str, Any], card: str | None = None,

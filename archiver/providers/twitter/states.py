@@ -44,6 +44,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -363,21 +364,32 @@ def _pattern(fragment: str) -> tuple[str, bool]:
     return (" " + flat, False) if _starts_word(flat) else (flat, True)
 
 
-# (status, the patterns of its fragments), flattened, in ``_FRAGMENTS``'s order.
-_FLAT: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
-    (status, tuple(dict.fromkeys(_pattern(f)[0] for f in frags))) for status, frags in _FRAGMENTS)
+@cache
+def _flat() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(status, the patterns of its fragments), flattened, in ``_FRAGMENTS``'s order. Computed on first
+    use (a few ms of Unicode work a run that reads no notice does not pay), then kept."""
+    return tuple((status, tuple(dict.fromkeys(_pattern(f)[0] for f in frags))) for status, frags in _FRAGMENTS)
+
+
 # The notice's "Learn more" link text, in the languages above: nothing after it says what happened
 # ("… Learn more about local laws" is a link, not a withholding).
 # Whole words where words are written apart ("les mer", not "les merveilles").
-_LEARN_MORE: tuple[str, ...] = tuple(dict.fromkeys(
-    _pattern(f + "|" if _starts_word(flatten(f)) else f)[0] for f in (
+_LEARN_MORE_TEXTS: tuple[str, ...] = (
     "learn more", "más información", "en savoir plus", "mehr erfahren", "weitere informationen", "saiba mais",
     "scopri di più", "詳細はこちら", "معرفة المزيد", "اعرف المزيد", "अधिक जानें", "और जानें", "daha fazla bilgi",
     "pelajari selengkapnya", "подробнее", "узнать больше", "了解更多", "了解详情", "자세히 알아보기",
     "meer informatie", "dowiedz się więcej", "läs mer", "les mer", "lær mere", "få mere at vide", "lue lisää",
     "lisätietoja", "докладніше", "дізнатися більше", "למידע נוסף", "מידע נוסף", "เรียนรู้เพิ่มเติม",
     "tìm hiểu thêm", "瞭解更多", "了解更多資訊", "بیشتر بدانید", "اطلاعات بیشتر", "مزید جانیں", "আরও জানুন",
-    "ketahui lebih lanjut", "alamin pa", "matuto pa")))
+    "ketahui lebih lanjut", "alamin pa", "matuto pa")
+
+
+@cache
+def _learn_more() -> tuple[str, ...]:
+    """``_LEARN_MORE_TEXTS`` as patterns (see ``_pattern``), computed on first use, then kept."""
+    return tuple(dict.fromkeys(_pattern(f + "|" if _starts_word(flatten(f)) else f)[0] for f in _LEARN_MORE_TEXTS))
+
+
 # Where a notice's sentences (and clauses: ":" and ";") end: Latin and Cyrillic stops before a space,
 # and the stops of scripts that write no space after them (。！？।۔؟) or a line break anywhere.
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|[\u3002\uff01\uff1f\u0964\u06d4\u061f\n]+")
@@ -389,7 +401,7 @@ def _sentences(text: str) -> list[str]:
     out = []
     for sentence in _SENTENCE_END.split(text[:MAX_NOTICE_CHARS])[:50]:
         flat = " " + flatten(sentence) + " "
-        cut = min((i for i in (flat.find(f) for f in _LEARN_MORE) if i >= 0), default=len(flat))
+        cut = min((i for i in (flat.find(f) for f in _learn_more()) if i >= 0), default=len(flat))
         flat = flat[:cut] + " "
         if flat.strip():
             out.append(flat)
@@ -409,7 +421,7 @@ def tombstone_status(text: str | None) -> str | None:
     if not text:
         return None
     for flat in _sentences(text):
-        for status, patterns in _FLAT:
+        for status, patterns in _flat():
             if any(f in flat for f in patterns):
                 return status
     return None
