@@ -14,7 +14,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import heapq
 import http.client
+import itertools
+import logging
+import os
 import random
 import socket
 import ssl
@@ -38,6 +42,8 @@ from archiver.config.settings import Settings
 from archiver.errors import ConfigError
 from archiver.metrics import observe_fetch
 
+log = logging.getLogger(__name__)
+
 # The absolute time.monotonic() no request of the current article may outlive: the local runner sets it
 # per article (several articles may share one Fetcher at once) and copies it into its capture threads.
 ARTICLE_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("article_deadline", default=None)
@@ -50,15 +56,19 @@ _PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 class Watchdog:
     """Cuts a socket when the deadline passes, whatever the socket is blocked on (a server dripping
-    bytes); `fired` says it did. Shared by every bounded HTTP exchange (the fetcher, the TSA client)."""
+    bytes); `fired` says it did. Shared by every bounded HTTP exchange (the fetcher, the TSA client).
+
+    `seconds` from now (0 or less: at once) it fires unless `cancel()` came first. Every watchdog of the
+    process waits on one thread (``_WatchdogClock``), not a timer thread of its own: starting a thread
+    per exchange cost a few ms each, far more under load. Thread-safe."""
 
     def __init__(self, seconds: float) -> None:
         self.fired = False
         self.sock: socket.socket | None = None
+        self.cancelled = False
+        self._queued = False  # in the clock's heap (under the clock's lock)
         self._lock = threading.Lock()
-        self._timer = threading.Timer(max(0.0, seconds), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        _CLOCK.schedule(self, time.monotonic() + max(0.0, seconds))
 
     def watch(self, sock: socket.socket | None) -> None:
         with self._lock:
@@ -68,6 +78,8 @@ class Watchdog:
 
     def _fire(self) -> None:
         with self._lock:
+            if self.cancelled:
+                return
             self.fired = True
             self._cut()
 
@@ -77,7 +89,79 @@ class Watchdog:
                 self.sock.shutdown(socket.SHUT_RDWR)
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        """Never fire after this returns (when it fired already, `fired` stays True)."""
+        with self._lock:
+            self.cancelled = True
+        _CLOCK.cancelled(self)
+
+
+class _WatchdogClock:
+    """The one thread per process that fires watchdogs at their deadlines: a heap of (deadline, seq,
+    watchdog) under a condition variable; the thread sleeps until the earliest deadline or until an
+    earlier one is scheduled. Cancelled watchdogs stay in the heap until their deadline comes up, or
+    until they are half of it (then it is rebuilt without them), so its size stays bounded by twice
+    the exchanges in flight. The thread is started on first use, and again in a forked child (which
+    inherits neither the thread nor the parent's exchanges)."""
+
+    def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, Watchdog]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, dog: Watchdog, when: float) -> None:
+        """Fire `dog` at `when` (time.monotonic()) unless it is cancelled first."""
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="fetch-watchdog", daemon=True)
+                self._thread.start()
+            entry = (when, next(self._seq), dog)
+            dog._queued = True
+            heapq.heappush(self._heap, entry)
+            if self._heap[0] is entry:  # a new earliest deadline: the thread sleeps less
+                self._cond.notify()
+
+    def cancelled(self, dog: Watchdog) -> None:
+        """`dog` was just cancelled: once the heap is big (64 entries or more: cancelled exchanges with
+        long deadlines piling up) and at least half cancelled, it is rebuilt without them."""
+        with self._cond:
+            if not dog._queued or len(self._heap) < 64:
+                return
+            keep = [e for e in self._heap if not e[2].cancelled]
+            if len(keep) * 2 <= len(self._heap):
+                for e in self._heap:
+                    e[2]._queued = not e[2].cancelled
+                heapq.heapify(keep)
+                self._heap = keep
+
+    def _due(self) -> Watchdog:
+        """The next watchdog whose deadline has come and that is not cancelled (waits for it)."""
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                while self._heap and self._heap[0][2].cancelled:
+                    heapq.heappop(self._heap)[2]._queued = False
+                if self._heap and self._heap[0][0] <= now:
+                    dog = heapq.heappop(self._heap)[2]
+                    dog._queued = False
+                    return dog
+                self._cond.wait(self._heap[0][0] - now if self._heap else None)
+
+    def _run(self) -> None:
+        while True:
+            dog = self._due()
+            try:
+                dog._fire()  # outside the heap's lock: a shutdown(2) never holds up scheduling
+            except Exception:  # never let one socket stop every other watchdog
+                log.exception("watchdog could not cut its socket")
+
+
+_CLOCK = _WatchdogClock()
 
 
 def _cap_for(kind: str, settings: Settings) -> int:
