@@ -17,8 +17,10 @@ The messages between the two processes are frames: a 4-byte big-endian length, a
 the binary blobs whose lengths the header lists (``"blobs": [n, ...]``). No pickle: the worker reads
 hostile bytes, so what it answers is parsed as data only.
 
-Pillow's DecompressionBombWarning is turned into an error for the whole process when this module
-is imported: there is no decoding in archiver where a bomb should only warn.
+Pillow is imported on first use (``pillow()``; a worker imports it when it starts), not with this
+module: the process that fetches imports this module for the frames and pays nothing for Pillow until
+it reads an image itself. From then on Pillow's DecompressionBombWarning is an error for the whole
+process: there is no decoding in archiver where a bomb should only warn.
 """
 
 from __future__ import annotations
@@ -36,11 +38,11 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from PIL import Image, ImageOps, ImageSequence
-
-warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+if TYPE_CHECKING:
+    from PIL import Image
 
 WEB_SIZE, THUMB_SIZE = 1600, 320
 
@@ -53,6 +55,17 @@ MAX_BLOBS = 1 << 30
 # Seconds after the time limit at which a worker whose caller is gone ends itself (SIGALRM's default
 # action): the caller kills it at the limit itself; this only matters if the caller died meanwhile.
 ALARM_GRACE = 5
+
+
+@functools.cache
+def pillow() -> ModuleType:
+    """``PIL.Image``, imported on first use (about 10 ms of imports a run reading no image does not
+    pay), with its DecompressionBombWarning made an error in this process. Every part of archiver that
+    uses Pillow gets it through here, so no decode can run before that filter is set."""
+    from PIL import Image  # lazy: see the docstring
+
+    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+    return Image
 
 
 class MediaRejected(Exception):
@@ -187,7 +200,7 @@ def gif_frame_count(data: bytes, cap: int) -> int | None:
 
 def dhash(im: Image.Image) -> str:
     """64-bit difference hash (hex): near-duplicate images differ in few bits."""
-    small = im.convert("L").resize((9, 8), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    small = im.convert("L").resize((9, 8), pillow().Resampling.BILINEAR, reducing_gap=2.0)
     px = small.tobytes()
     bits = 0
     for row in range(8):
@@ -223,7 +236,7 @@ def _shrink(im: Image.Image, bound: int) -> Image.Image:
     target = fit(im.size, bound)
     if target == im.size:
         return im
-    return im.resize(target, Image.Resampling.BILINEAR, reducing_gap=1.5)
+    return im.resize(target, pillow().Resampling.BILINEAR, reducing_gap=1.5)
 
 
 def _webp(frames: list[Image.Image], durations: list[int], loop: int, quality: int) -> bytes:
@@ -343,6 +356,8 @@ def _web_frames(im: Image.Image, first: Image.Image, web: Image.Image | None, fr
     frame stays under the pixel ceiling; otherwise the first frame (`first`, upright and RGB(A);
     `web` when already web-sized) stands for them."""
     if frames > 1 and im.size[0] * im.size[1] * frames <= ceiling:
+        from PIL import ImageSequence  # lazy, after pillow() (im is open): see pillow()
+
         web_frames: list[Image.Image] = []
         durations: list[int] = []
         for frame in ImageSequence.Iterator(im):
@@ -382,7 +397,7 @@ class ImageJob:
         self.clock = Clock(float(limits["limit"]))
         self.im: Image.Image | None = None
         with self._refusals():
-            self.im = Image.open(io.BytesIO(data), formats=[str(limits["format"])])
+            self.im = pillow().open(io.BytesIO(data), formats=[str(limits["format"])])
             self._open(self.im)
 
     def _open(self, im: Image.Image) -> None:
@@ -446,6 +461,8 @@ class ImageJob:
         as by a full-size decode, at a fraction of the cost. The web copy, the thumbnail and the
         perceptual hash (taken from the thumbnail, which is made in both modes) all come from that one
         decode, so the hash of the same bytes does not depend on whether derivatives are on."""
+        from PIL import ImageOps  # lazy, after pillow() (the image is open): see pillow()
+
         im, clock = self.im, self.clock
         assert im is not None, "finish() after a failed open"
         with self._refusals():
@@ -492,7 +509,7 @@ class ImageJob:
         except MediaRejected:
             self.close()
             raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        except (pillow().DecompressionBombError, pillow().DecompressionBombWarning) as exc:
             self.close()
             raise MediaRejected(f"decompression bomb: {exc}") from None
         except MemoryError:
@@ -553,6 +570,7 @@ def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> 
         answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     requests = requests if requests is not None else sys.stdin.buffer
+    pillow()   # loaded before "ready", as when it was imported with this module
     _write(answers, {"ready": True, "pid": os.getpid()})
     trim = _trimmer()
     job: ImageJob | None = None

@@ -19,16 +19,14 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
-import warnings
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING
-
-from PIL import Image, features
 
 from archiver.capture.exchange import Exchange, FetchError
 from archiver.capture.fetch import Fetcher
 from archiver.capture.imagepool import ImagingUnavailable, pool_for
-from archiver.capture.imaging import THUMB_SIZE, WEB_SIZE, MediaRejected, dhash, strip_jpeg_metadata
+from archiver.capture.imaging import THUMB_SIZE, WEB_SIZE, MediaRejected, dhash, pillow, strip_jpeg_metadata
 from archiver.config.settings import Settings
 from archiver.faults import is_infrastructure_error
 from archiver.storage.layout import derived_key
@@ -36,18 +34,23 @@ from archiver.storage.layout import derived_key
 if TYPE_CHECKING:
     from archiver.storage.base import ObjectStore
 
-__all__ = ["IMAGE_FORMATS", "POLICY_KINDS", "THUMB_SIZE", "VIDEO_MIMES", "WEB_SIZE", "ImageInfo",
-           "ImagingUnavailable", "MediaRecord", "MediaRejected", "archive_media", "derive_image", "dhash",
+__all__ = ["POLICY_KINDS", "THUMB_SIZE", "VIDEO_MIMES", "WEB_SIZE", "ImageInfo", "ImagingUnavailable",
+           "MediaRecord", "MediaRejected", "archive_media", "derive_image", "dhash", "image_formats",
            "inspect_image", "is_policy_reason", "mp4_duration", "sniff", "strip_jpeg_metadata"]
 
-warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
-# Allowed raster types: mime -> Pillow format name.
-IMAGE_FORMATS: dict[str, str] = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF",
-                                 "image/webp": "WEBP"}
+@cache
+def image_formats() -> dict[str, str]:
+    """Allowed raster types: mime -> Pillow format name (AVIF when this Pillow reads it). Pillow is
+    asked on first use, not when this module is imported (see ``imaging.pillow``)."""
+    from PIL import features  # lazy: Pillow is imported when an image is first read
 
-if features.check("avif"):
-    IMAGE_FORMATS["image/avif"] = "AVIF"
+    pillow()   # Pillow's bomb warning is an error before anything here decodes
+    formats = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}
+    if features.check("avif"):
+        formats["image/avif"] = "AVIF"
+    return formats
+
 
 VIDEO_MIMES = frozenset({"video/mp4", "video/webm", "video/quicktime"})
 
@@ -158,8 +161,8 @@ def sniff(data: bytes) -> str | None:
 # --- images ------------------------------------------------------------------------------------
 def _ceiling(settings: Settings) -> int:
     """Our pixel ceiling: the lower of the setting and Pillow's own bomb threshold."""
-    pillow = Image.MAX_IMAGE_PIXELS or settings.max_image_pixels
-    return min(settings.max_image_pixels, pillow)
+    bomb = pillow().MAX_IMAGE_PIXELS or settings.max_image_pixels
+    return min(settings.max_image_pixels, bomb)
 
 
 def _process(data: bytes, settings: Settings, derive: bool) -> tuple[ImageInfo, dict[str, bytes]]:
@@ -167,15 +170,15 @@ def _process(data: bytes, settings: Settings, derive: bool) -> tuple[ImageInfo, 
     (``archiver.capture.imaging.ImageJob`` says how); MediaRejected for anything we will not keep,
     including work that passed ``media_time_limit``; ImagingUnavailable when no worker could run."""
     mime = sniff(data)
-    if mime not in IMAGE_FORMATS:
+    if mime not in image_formats():
         raise MediaRejected(f"not an allowed image type: {mime or 'unrecognised bytes'}")
     limit = float(settings.media_time_limit)
     if limit <= 0:
         raise MediaRejected(f"image decoding exceeded {limit:g} s")
-    limits = {"mime": mime, "format": IMAGE_FORMATS[mime], "ceiling": _ceiling(settings),
+    limits = {"mime": mime, "format": image_formats()[mime], "ceiling": _ceiling(settings),
               "max_frames": max(1, settings.max_image_frames), "derive": derive}
     out = pool_for(settings).run(data, limits, limit)
-    return ImageInfo(mime, IMAGE_FORMATS[mime], out.width, out.height, out.frames, out.dhash), out.derived
+    return ImageInfo(mime, image_formats()[mime], out.width, out.height, out.frames, out.dhash), out.derived
 
 
 def inspect_image(data: bytes, settings: Settings) -> ImageInfo:

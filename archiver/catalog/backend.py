@@ -1,11 +1,15 @@
-"""Opening the catalog: picks the SQLite or PostgreSQL backend from the catalog URL."""
+"""Opening the catalog: picks the SQLite or PostgreSQL backend from the catalog URL.
+
+The backend's module is imported when a catalog of its kind is opened, by the URL's scheme: a local
+run does not load the PostgreSQL backend's code, nor a server the SQLite one's.
+"""
 
 
 from __future__ import annotations
 
+import importlib
+
 from archiver.catalog.core import Catalog
-from archiver.catalog.postgres import PostgresBackend
-from archiver.catalog.sqlite import SqliteBackend
 from archiver.errors import ConfigError
 from archiver.redact import redact_url
 
@@ -13,9 +17,9 @@ from archiver.redact import redact_url
 def open_catalog(url: str) -> Catalog:
     """The Catalog for `sqlite:///path` or `postgresql://...` (connects lazily); ConfigError for any other URL."""
     if url.startswith("sqlite:///"):
-
-        return Catalog(SqliteBackend(url.removeprefix("sqlite:///")))
+        sqlite = importlib.import_module("archiver.catalog.sqlite")
+        return Catalog(sqlite.SqliteBackend(url.removeprefix("sqlite:///")))
     if url.startswith(("postgresql://", "postgres://")):
-
-        return Catalog(PostgresBackend(url))
+        postgres = importlib.import_module("archiver.catalog.postgres")
+        return Catalog(postgres.PostgresBackend(url))
     raise ConfigError(f"ARCHIVER_CATALOG={redact_url(url)!r}: expected sqlite:///path or postgresql://...")

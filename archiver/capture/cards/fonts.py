@@ -16,8 +16,10 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import ImageFont, features
+if TYPE_CHECKING:
+    from PIL import ImageFont
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ EMOJI_SIZE = 109  # the one bitmap strike of Noto Color Emoji, in pixels
 @cache
 def raqm() -> bool:
     """Whether Pillow has libraqm: complex shaping (conjuncts, joined Arabic) and per-run direction."""
+    from PIL import features  # lazy: Pillow is imported when a card is drawn (see png_card)
+
     return bool(features.check("raqm"))
 
 
@@ -68,6 +72,8 @@ def _font_files() -> dict[str, Path]:
 @cache
 def _load_font(path: str, size: int) -> ImageFont.FreeTypeFont | None:
     """The font file at ``path`` at ``size`` pixels, with raqm layout when available; None if unreadable."""
+    from PIL import ImageFont  # lazy: Pillow is imported when a card is drawn (see png_card)
+
     layout = ImageFont.Layout.RAQM if raqm() else ImageFont.Layout.BASIC
     try:
         return ImageFont.truetype(path, size, layout_engine=layout)
@@ -125,6 +131,8 @@ def _choose_face(script: str, size: int) -> Face:
         latin = face("latin", size)
         return Face(latin.font, 1.0, True)
     log.warning("card: no font file found under %s; using Pillow's built-in font", FONT_DIRS)
+    from PIL import ImageFont  # lazy: Pillow is imported when a card is drawn (see png_card)
+
     return Face(ImageFont.load_default(size), 1.0, True)
 
 

@@ -13,14 +13,18 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image, ImageDraw, PngImagePlugin
-
 from archiver.capture.cards.content import PREVIEW_NOTE, CardContent, card_content
 from archiver.capture.cards.textlayout import Color, Line, draw_line, wrap
+from archiver.capture.imaging import pillow
 from archiver.storage.layout import BLOB_PREFIX, derived_key
 
 if TYPE_CHECKING:
+    from PIL import Image, PngImagePlugin
+
     from archiver.storage.base import ObjectStore
+
+# Pillow is imported when a card is drawn, not with this module (imaging.pillow: a run drawing no card
+# does not pay for it); image bytes are opened only through pillow(), which makes a bomb an error.
 
 MAX_PNG_HEIGHT = 4000  # pixels; what does not fit is left out
 
@@ -97,12 +101,15 @@ class _Canvas:
         """The PNG bytes: the header, then every block that fits within MAX_PNG_HEIGHT."""
         head_h = 64
         height = min(MAX_PNG_HEIGHT, self.PAD * 2 + head_h + sum(b.height for b in self.blocks))
-        img = Image.new("RGB", (self.WIDTH, height), (255, 255, 255))
+        from PIL import ImageDraw  # lazy: see the note at the top
+
+        pil = pillow()
+        img = pil.new("RGB", (self.WIDTH, height), (255, 255, 255))
         draw = ImageDraw.Draw(img)
         draw.rounded_rectangle([0, 0, self.WIDTH - 1, height - 1], radius=14, outline=(207, 217, 222), width=2)
         x0 = self.PAD
         if avatar is not None:
-            mask = Image.new("L", avatar.size, 0)
+            mask = pil.new("L", avatar.size, 0)
             ImageDraw.Draw(mask).ellipse([0, 0, avatar.width - 1, avatar.height - 1], fill=255)
             img.paste(avatar, (x0, self.PAD), mask)
             x0 += avatar.width + 12
@@ -161,6 +168,9 @@ class _Canvas:
 
 def _png_info(fallbacks: set[str]) -> PngImagePlugin.PngInfo:
     """PNG text chunks; which scripts were drawn without a font of their own, if any."""
+    pillow()
+    from PIL import PngImagePlugin  # lazy: see the note at the top
+
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", "archiver card")
     if fallbacks:
@@ -172,8 +182,9 @@ def _thumbnail(data: bytes, width: int) -> Image.Image | None:
     """The medium scaled to ``width`` pixels (at most 340 px high): RGBA when it has transparency (scaled
     with its alpha), else RGB; None if Pillow cannot read it or it has more than MAX_CARD_SOURCE_PIXELS
     pixels. Either is pasted as its colours (the card is RGB)."""
+    pil = pillow()
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with pil.open(io.BytesIO(data)) as im:
             if im.width * im.height > MAX_CARD_SOURCE_PIXELS:
                 return None
             # Decode a JPEG at the smallest DCT scale that still covers the final size (not the box:
@@ -183,9 +194,9 @@ def _thumbnail(data: bytes, width: int) -> Image.Image | None:
             im.seek(0)
             alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
             out = im.convert("RGBA" if alpha else "RGB")
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+    except (OSError, ValueError, SyntaxError, pil.DecompressionBombError):
         return None
-    out.thumbnail((width, 340), Image.Resampling.LANCZOS)
+    out.thumbnail((width, 340), pil.Resampling.LANCZOS)
     return out
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-from PIL import Image, ImageDraw
+from typing import TYPE_CHECKING, Any
 
 from archiver.capture.cards.fonts import Face, face, raqm
 from archiver.capture.cards.scripts import LANGUAGE, RTL_SCRIPTS, paragraph_rtl, script_runs, visual_order
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageDraw
 
 Color = tuple[int, int, int]
 
@@ -130,6 +131,8 @@ def _draw_emoji(img: Image.Image, x: float, baseline: float, piece: Piece) -> No
     kwargs = _direction(piece.script, fc)
     left, top, right, bottom = fc.font.getbbox(piece.text, anchor="ls", **kwargs)
     w, h = max(1, int(right - left)), max(1, int(bottom - top))
+    from PIL import Image, ImageDraw  # lazy: Pillow is imported when a card is drawn (see png_card)
+
     tile = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     ImageDraw.Draw(tile).text((-left, -top), piece.text, font=fc.font, embedded_color=True, anchor="ls", **kwargs)
     sw, sh = max(1, round(w * fc.scale)), max(1, round(h * fc.scale))
@@ -196,6 +199,8 @@ def draw_line(img: Image.Image, line: Line, *, left: float, width: float, baseli
     total = runs[-1].x + runs[-1].width
     right = rtl if align_right is None else align_right
     x0 = left + (width - total if right else 0)
+    from PIL import ImageDraw  # lazy: Pillow is imported when a card is drawn (see png_card)
+
     draw = ImageDraw.Draw(img)
     for run in runs:
         first = run.pieces[0]
