@@ -3,6 +3,9 @@ object built once per process or per CLI command, and closed once by a `with` bl
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -23,7 +26,8 @@ class Runtime:
     """What every step needs; built once per process (or per CLI command).
 
     Use it as a context manager, `with Runtime.from_settings(settings) as rt: ...`, which closes the
-    fetcher's connections and the catalog on the way out; `close()` does the same by hand.
+    capture pool, the fetcher's connections and the catalog on the way out; `close()` does the same by
+    hand.
     """
 
     settings: Settings
@@ -36,6 +40,10 @@ class Runtime:
     sources: SourceCache = field(default_factory=SourceCache)
     # Item results this process committed, so a late capture does not overwrite them (see ResultGate).
     results: ResultGate = field(default_factory=ResultGate)
+    # The local runner's capture threads, shared by every article this Runtime archives (capture_pool).
+    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+    _pool_pid: int = field(default=0, repr=False)
+    _pool_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, coordinator: Coordinator | None = None,
@@ -51,8 +59,26 @@ class Runtime:
             self._fetcher = Fetcher(self.settings, self.limiter)
         return self._fetcher
 
+    def capture_pool(self) -> ThreadPoolExecutor:
+        """The thread pool the local runner captures items on: `capture_threads` threads, made on first
+        use and shared by every article archived on this Runtime (a pool per article started a thread per
+        item), shut down by `close()`. A forked child gets a pool of its own (threads do not survive a
+        fork)."""
+        with self._pool_lock:
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._pool = ThreadPoolExecutor(max_workers=max(1, self.settings.capture_threads),
+                                                thread_name_prefix="capture")
+                self._pool_pid = os.getpid()
+            return self._pool
+
     def close(self) -> None:
-        """Close the fetcher's connections and the catalog; the store holds nothing to close."""
+        """Shut the capture pool down (captures not started are cancelled; running ones are waited for,
+        each bounded by its article's deadline), then close the fetcher's connections and the catalog;
+        the store holds nothing to close."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None and self._pool_pid == os.getpid():
+            pool.shutdown(wait=True, cancel_futures=True)
         if self._fetcher is not None:
             self._fetcher.close()
         self.catalog.close()

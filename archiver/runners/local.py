@@ -2,8 +2,9 @@
 publish hook when no broker answers).
 
 It drives the same steps as the Celery workers (prepare, capture_item per item, finalize), the
-captures on a thread pool under one overall deadline (`archive_deadline`); what is not done by then
-is stored as failed, for `archiver retry` to finish. The deadline is the article's own: it is held in
+captures on the Runtime's thread pool (`Runtime.capture_pool`, shared by the articles archived at once)
+under one overall deadline (`archive_deadline`); what is not done by then is stored as failed, for
+`archiver retry` to finish. The deadline is the article's own: it is held in
 a context variable the fetcher reads (archiver.capture.fetch.ARTICLE_DEADLINE), copied into each
 capture thread, so several articles archived at once on one Runtime (`archiver archive` of many
 sources) never cut each other's fetches short.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import wait
 from typing import TYPE_CHECKING, Any
 
 from archiver.article.input import ArticleInput
@@ -33,14 +34,15 @@ if TYPE_CHECKING:
 
 
 def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float) -> dict[str, ItemResult]:
-    """Capture items on a thread pool; what is not done by the deadline (time.monotonic()) is stored as
+    """Capture items on the Runtime's capture pool (shared by the articles archived at once, each with
+    its own deadline); what is not done by the deadline (time.monotonic()) is stored as
     failed, and committed: a capture that ends later does not overwrite it (`archiver retry` redoes
     it). An item whose stored result holds content (a partial capture being retried) keeps that
     result instead, its error saying the retry timed out (archiver.steps.capture.settle). Returns the
     items' stored results by item id."""
     if not item_ids:
         return {}
-    pool = ThreadPoolExecutor(max_workers=max(1, rt.settings.capture_threads), thread_name_prefix="capture")
+    pool = rt.capture_pool()  # shared by the articles archived at once on this Runtime
     # Each capture runs in a copy of this thread's context: it sees this article's deadline.
     futures = {pool.submit(contextvars.copy_context().run, capture_item, rt, plan, iid, force=True): iid
                for iid in item_ids}
@@ -59,7 +61,6 @@ def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float) 
         result = settle(load_result(rt, plan, futures[fut]), result, iso(utcnow()))
         commit_result(rt, plan, result)
         results[futures[fut]] = result
-    pool.shutdown(wait=False, cancel_futures=True)
     return results
 
 
