@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from archiver.providers import registry
+from archiver.records.base import empty_list
 
 
 def __getattr__(name: str) -> Any:
@@ -30,7 +31,8 @@ class Embed:
     author: str | None = None
     text: str | None = None
     date: str | None = None
-    media_links: list[str] = field(default_factory=list)
+    # empty_list, not list: plan records validate Embeds with pydantic, which parses the builtin's signature
+    media_links: list[str] = field(default_factory=empty_list)
     # How it was written: "blockquote", "iframe", "url-line", "flattened", "shortcode", ...
     form: str = ""
 
