@@ -33,6 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # imported by a local command.
 NOT_IN_LOCAL_MODE = ("redis", "celery", "kombu", "boto3", "botocore", "psycopg", "jsonschema",
                      "prometheus_client")
+# What an article with no embed and no image does not use: Pillow and Jinja2 (cards, image checks),
+# and the catalog and store backends of the other modes.
+NOT_FOR_A_PLAIN_ARTICLE = ("PIL", "jinja2", "archiver.catalog.postgres", "archiver.storage.s3")
 
 WRAPPER = """
 import atexit, json, sys
@@ -47,16 +50,18 @@ SMALL_ARTICLE = ("<!doctype html><html><head><meta charset='utf-8'><title>Budget
                  "seven votes to two.</p></article></body></html>")
 
 
-def run_cli(home: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def run_cli(home: Path, *args: str, full: bool = False) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """Run ``archiver ARGS`` in a fresh interpreter with ARCHIVER_HOME=`home` and no other ARCHIVER_*
-    setting; returns the finished process and the top-level packages it had imported at exit."""
+    setting; returns the finished process and the top-level packages it had imported at exit (every
+    module's full name with `full`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
     env.update(ARCHIVER_HOME=str(home), PYTHONPATH=str(ROOT))
     dump = home.parent / f"modules-{len(list(home.parent.glob('modules-*')))}.json"
     proc = subprocess.run([sys.executable, "-c", WRAPPER, str(dump), *args], env=env, cwd=str(home.parent),
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
-    return proc, {name.split(".")[0] for name in json.loads(dump.read_text())}
+    names = json.loads(dump.read_text())
+    return proc, set(names) if full else {name.split(".")[0] for name in names}
 
 
 def test_local_commands_load_no_broker_storage_catalog_or_metrics_client(tmp_path: Path) -> None:
@@ -79,6 +84,58 @@ def test_local_commands_load_no_broker_storage_catalog_or_metrics_client(tmp_pat
     proc, loaded = run_cli(home, "search", "जयशंकर", "--json")
     assert sorted(loaded & set(NOT_IN_LOCAL_MODE)) == [], "archiver search imported them"
     assert json.loads(proc.stdout)["total"] >= 1
+
+
+def test_a_plain_article_loads_no_imaging_templates_or_other_backends(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    article = tmp_path / "story.html"
+    article.write_text(SMALL_ARTICLE, encoding="utf-8")
+    proc, loaded = run_cli(home, "archive", str(article), "--base-url", "https://news.example/budget", "--json",
+                           full=True)
+    assert json.loads(proc.stdout)["article_id"]
+    assert sorted(m for m in NOT_FOR_A_PLAIN_ARTICLE if m in loaded) == [], "archiver archive imported them"
+
+
+# Run in a fresh interpreter: the models' validators are built on first use (pydantic's defer_build),
+# here by eight threads at once.
+FIRST_USE = """
+import json, sys, threading
+from archiver.capture.manifest import Manifest, load_manifest
+from archiver.records.version import Version
+manifest, version = sys.argv[1].encode(), sys.argv[2].encode()
+assert type(Manifest.__pydantic_validator__).__name__ == "MockValSer", "built at import"
+barrier, out, errors = threading.Barrier(8), [], []
+def work():
+    barrier.wait()
+    try:
+        out.append((load_manifest(manifest).dumps(), Version.loads(version, "articles/a/v1.json").dumps()))
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(json.dumps({"errors": errors, "distinct": len(set(out)), "n": len(out), "first": out[0][0].decode()}))
+"""
+
+
+def test_models_built_on_first_use_by_many_threads_at_once_validate_as_before() -> None:
+    from datetime import UTC, datetime
+
+    from archiver.capture.manifest import Manifest
+    from archiver.records.version import Version
+
+    manifest = Manifest.new(provider="twitter", post_id="20", capture_id="20240305T081500Z-0a1b2c3d",
+                            captured_at=datetime(2024, 3, 5, 8, 15, tzinfo=UTC), status="deleted",
+                            url="https://x.com/jack/status/20")
+    version = Version(article_id="a", version=1, key="articles/a/v1", sha256="0" * 64,
+                      created_at="2024-03-05T08:15:00Z", reason="archive", source_sha256="1" * 64)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", FIRST_USE, manifest.dumps().decode(), version.dumps().decode()],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["errors"] == [] and answer["n"] == 8 and answer["distinct"] == 1
+    assert answer["first"] == manifest.dumps().decode()
 
 
 def test_the_fetch_histogram_reports_what_prometheus_histogram_did() -> None:
