@@ -8,7 +8,10 @@ shared between threads, and the local runner's thread pool and the API's workers
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -140,33 +143,93 @@ class Backend(Protocol):
         ...
 
 
+# Connections a forked child inherited (ThreadConnections._after_fork): referenced, never closed.
+_INHERITED: list[Any] = []
+# Every ThreadConnections of this process, for the fork hook.
+_BACKENDS: weakref.WeakSet[ThreadConnections] = weakref.WeakSet()
+
+
+def _alive(ref: weakref.ref[threading.Thread]) -> bool:
+    thread = ref()
+    return thread is not None and thread.is_alive()
+
+
 class ThreadConnections:
-    """One database connection per thread, opened on the thread's first `connect()`.
+    """One database connection per thread, opened on the thread's first `connect()` and kept for the
+    thread's next calls (opening one costs several ms: a connect, pragmas or a session setting).
 
     A backend subclasses it and gives `_open()` (a new connection, ready to use); `_usable(conn)`
     says whether a thread's connection can still serve (True unless a backend knows better).
+
+    Connections never cross a fork: a process forked after opening some (a Celery pool process from
+    a warmed parent) opens its own on first use and leaves the inherited ones alone, never closing
+    them (that would end the parent's PostgreSQL session, or touch its SQLite locks). `close()`
+    closes every connection this process opened, so it is called once no other thread uses the
+    backend any more; a thread that ended leaves its connection to be closed by the next open.
     """
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self._pid = os.getpid()
+        self._gen = 0  # bumped by close() and by a fork: a thread's connection of an older one is not used
+        self._conns_lock = threading.Lock()
+        # This process's connections, by the thread that opened them (to close a dead thread's).
+        self._conns: list[tuple[weakref.ref[threading.Thread], Any]] = []
+        _BACKENDS.add(self)
 
     def connect(self) -> Any:
-        """This thread's connection, opened when it has none (or none it can still use)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None or not self._usable(conn):
-            conn = self._open()
-            self._local.conn = conn
-        return conn
+        """This thread's connection, opened when it has none (or none it can still use, or one from
+        before `close()` or a fork)."""
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is not None and local.gen == self._gen and local.pid == os.getpid() and self._usable(conn):
+            return conn
+        fresh = self._open()
+        with self._conns_lock:
+            self._after_fork()
+            gone = [c for ref, c in self._conns if c is conn or not _alive(ref)]
+            self._conns = [(ref, c) for ref, c in self._conns if c is not conn and _alive(ref)]
+            self._conns.append((weakref.ref(threading.current_thread()), fresh))
+            local.conn, local.gen, local.pid = fresh, self._gen, os.getpid()
+        for c in gone:  # an unusable one, or a dead thread's: no thread of this process uses it
+            with contextlib.suppress(Exception):
+                c.close()
+        return fresh
 
     def close(self) -> None:
-        """Close this thread's connection, if it has one; the next `connect()` opens another."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close every connection this process opened (none inherited from before a fork); the next
+        `connect()` of any thread opens another."""
+        with self._conns_lock:
+            self._after_fork()
+            conns, self._conns = self._conns, []
+            self._gen += 1
+        self._local.conn = None
+        for _, c in conns:
+            c.close()
+
+    def _after_fork(self) -> None:
+        """In a forked child: forget the parent's connections, keeping them referenced so that they are
+        never closed, not even by the garbage collector (under the lock, or from the fork hook)."""
+        if self._pid != os.getpid():
+            _INHERITED.extend(c for _, c in self._conns)
+            self._conns, self._pid = [], os.getpid()
+            self._gen += 1
+
+    def _forked(self) -> None:
+        """The fork hook, in the child: a fresh lock (another thread may have held it at the fork)."""
+        self._conns_lock = threading.Lock()
+        self._after_fork()
 
     def _open(self) -> Any:
         raise NotImplementedError
 
     def _usable(self, conn: Any) -> bool:
         return True
+
+
+def _after_fork_in_child() -> None:
+    for backend in list(_BACKENDS):
+        backend._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
