@@ -12,6 +12,9 @@ from __future__ import annotations
 import logging
 import time
 
+from archiver.capture.cards.jinja import environment
+from archiver.capture.cards.png_card import render_card_png
+from archiver.capture.fetch import ssl_context
 from archiver.config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,10 +31,6 @@ def warm(settings: Settings) -> float:
     try:
         import requests.structures  # the fetcher imports both on its first use
         import requests.utils  # noqa: F401
-
-        from archiver.capture.cards.jinja import environment
-        from archiver.capture.cards.png_card import render_card_png
-        from archiver.capture.fetch import ssl_context
 
         env = environment()
         for name in env.list_templates(extensions=["html"]):
