@@ -29,7 +29,6 @@ from typing import NoReturn
 from urllib.parse import unquote, urlsplit
 
 from archiver import __version__
-from archiver.article.versions import DamagedVersion
 from archiver.cli.arguments import GROUPS, register_all
 from archiver.cli.output import EscapingWriter, printable
 from archiver.config.settings import Settings, load_settings
@@ -213,6 +212,14 @@ def _is_corrupt_sqlite(exc: BaseException) -> bool:
         "not a database" in text or "malformed" in text or "corrupt" in text)
 
 
+def _is_damaged_version(exc: BaseException) -> bool:
+    """Whether `exc` is an ``archiver.article.versions.DamagedVersion``. Looked up in ``sys.modules``,
+    not imported: a process that never loaded that module cannot have raised one, and ``archiver
+    --help`` or a command reading no version does not pay for importing it and the records behind it."""
+    versions = sys.modules.get("archiver.article.versions")
+    return versions is not None and isinstance(exc, versions.DamagedVersion)
+
+
 def _is_broken_pipe(exc: BaseException) -> bool:
     return isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE)
 
@@ -238,11 +245,11 @@ def run_command(args: argparse.Namespace, *, debug: bool) -> int:
         return EXIT_INPUT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except DamagedVersion as exc:
-        # Stored data found damaged is not the user's error, yet no traceback explains it better.
-        print(f"archiver: error: {error_line(str(exc))}", file=sys.stderr)
-        return EXIT_INTERNAL
     except Exception as exc:
+        if _is_damaged_version(exc):
+            # Stored data found damaged is not the user's error, yet no traceback explains it better.
+            print(f"archiver: error: {error_line(str(exc))}", file=sys.stderr)
+            return EXIT_INTERNAL
         if _is_broken_pipe(exc):
             _quiet_stdout()
             return EXIT_PIPE
