@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from archiver.catalog import unicode_classes
+from archiver.catalog.gen_unicode_classes import walk
 
 MAX_TOKEN_CHARS = 100
 MAX_QUERY_CLAUSES = 16
@@ -48,8 +49,6 @@ def _classes() -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]
     the committed ones (unicode_classes.py) when it is theirs, else walked now (about 0.1 s)."""
     if unicodedata.unidata_version == unicode_classes.UNIDATA_VERSION:
         return unicode_classes.MARK_RANGES, unicode_classes.SYMBOL_RANGES
-    from archiver.catalog.gen_unicode_classes import walk
-
     return walk()
 
 
