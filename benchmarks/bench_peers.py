@@ -300,7 +300,10 @@ def run_workers_queued(settings: Settings, site: Site, urls: list[str], workers:
             sha = sha256_hex(body)
             aid = f"peers-{i}"
             store.put(source_key(aid, sha), body)
-            app.send_task("archiver.process_article", args=[aid, sha, u, None, "auto"], queue="archiver")
+            # The body was fetched from `u`, as `archiver submit URL` fetches it: the URL is vouched for
+            # (url_trusted), so the article's site gets the own-site limits as in the CLI modes.
+            app.send_task("archiver.process_article", args=[aid, sha, u, None, "auto"],
+                          kwargs={"url_trusted": True}, queue="archiver")
         t_done = wait_all(settings, urls)
     app.close()
     return t_done - t0

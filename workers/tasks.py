@@ -139,7 +139,7 @@ def _start_capture_clock(rt: Runtime) -> None:
 @retry_faults
 def process_article(self: Task, article_id: str, source_sha256: str, url: str | None = None,
                     base_url: str | None = None, fmt: str = "auto", charset: str | None = None,
-                    published_at: str | None = None) -> dict[str, Any]:
+                    published_at: str | None = None, url_trusted: bool = False) -> dict[str, Any]:
     """Discover the stored source's items and capture them: in this task, on up to `capture_threads`
     threads, when there are at most `capture_threads` pending items and this is the message's first
     delivery (then the last item's end writes the version here too); otherwise one capture_item task
@@ -151,7 +151,7 @@ def process_article(self: Task, article_id: str, source_sha256: str, url: str | 
     (archiver/runners/intake.py sends them as keyword arguments)."""
     rt = runtime()
     article = ArticleInput(rt.store.get(source_key(article_id, source_sha256)), url=url, base_url=base_url,
-                           charset=charset, format=fmt, published_at=published_at)
+                           charset=charset, format=fmt, published_at=published_at, url_trusted=url_trusted)
     plan = prepare(rt, article, article_id=article_id, source_stored=True)
     todo = pending(plan, load_results(rt, plan))
     for iid in (it.item_id for it in plan.items if it.item_id not in todo):

@@ -28,6 +28,11 @@ class ArticleInput:
         Encoding Standard ("windows-1252", "shift_jis", ...; a Python-only codec name is refused).
     format: "auto", "html", "markdown" or "text": how discovery reads the text.
     published_at: when the sender says it was published, as the sender wrote it.
+    url_trusted: whether `url` (else `base_url`) is vouched for, not merely claimed: archiver fetched
+        the article from it (its final URL after redirects), or the operator gave it (the CLI, a
+        library caller). Only then does the article's registrable domain get the own-site politeness
+        limits (archiver.capture.ownsite; a configured own_sites domain gets them either way). False for
+        a URL that came with the article's bytes in an API, webhook or feed payload.
 
     Raises InputError (a one-line reason) when a field is malformed; the bytes themselves are
     judged when decoded (`decode`).
@@ -39,6 +44,7 @@ class ArticleInput:
     charset: str | None = None
     format: str = "auto"
     published_at: str | None = None
+    url_trusted: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.data, bytes):
@@ -51,6 +57,8 @@ class ArticleInput:
             web_encoding(self.charset)  # InputError unless an encoding of the web
         if self.format not in FORMATS:
             raise InputError(f"unknown format {self.format!r}: use one of {', '.join(FORMATS)}")
+        if not isinstance(self.url_trusted, bool):
+            raise InputError(f"url_trusted must be a bool, not {type(self.url_trusted).__name__}")
         if self.published_at is not None and not isinstance(self.published_at, str):
             raise InputError(f"published_at must be a string, not {type(self.published_at).__name__}")
         for name in ("url", "base_url", "charset", "published_at"):
@@ -60,11 +68,11 @@ class ArticleInput:
 
     @classmethod
     def of(cls, article: ArticleInput | bytes, *, url: str | None = None, base_url: str | None = None,
-           charset: str | None = None, format: str = "auto") -> ArticleInput:
+           charset: str | None = None, format: str = "auto", url_trusted: bool = False) -> ArticleInput:
         """`article` itself, or bytes wrapped with the given fields (a shorthand for library callers)."""
         if isinstance(article, ArticleInput):
             return article
-        return cls(article, url=url, base_url=base_url, charset=charset, format=format)
+        return cls(article, url=url, base_url=base_url, charset=charset, format=format, url_trusted=url_trusted)
 
     @property
     def base(self) -> str | None:

@@ -5,9 +5,10 @@ in-process limiter between its threads; Celery workers share a token bucket kept
 limits hold for the whole fleet and not per process.
 
 Two classes of host (archiver.capture.ownsite): a host of the article's own site (its registrable
-domain, or a configured ``own_hosts`` entry) gets ``own_host_concurrency`` / ``own_host_rate_per_second``;
-every other host ``host_concurrency`` / ``host_rate_per_second``. The two classes keep separate
-buckets, so a host that is one article's own site and another's third party is bounded by the sum.
+domain when the plan trusts it, a configured ``own_sites`` domain or ``own_hosts`` entry) gets
+``own_host_concurrency`` / ``own_host_rate_per_second``; every other host ``host_concurrency`` /
+``host_rate_per_second``. The two classes keep separate buckets, so a host that is one article's own
+site and another's third party is bounded by the sum.
 """
 
 from __future__ import annotations
@@ -67,14 +68,15 @@ class LocalHostLimiter:
     """Concurrency + token bucket per host, shared by the threads of one process.
 
     `concurrency`/`rate_per_second` bound third-party hosts, `own_concurrency`/`own_rate_per_second`
-    the article's own site and `own_hosts` (defaults: the third-party limits, no configured hosts).
+    the article's own site, `own_hosts` and `own_sites` (defaults: the third-party limits, no configured
+    hosts or sites).
     """
 
     def __init__(self, concurrency: int = 4, rate_per_second: float = 10.0, *, own_concurrency: int | None = None,
-                 own_rate_per_second: float | None = None, own_hosts: str = "") -> None:
+                 own_rate_per_second: float | None = None, own_hosts: str = "", own_sites: str = "") -> None:
         self.limits = Limits.of(concurrency, rate_per_second)
         self.own_limits = Limits.of(own_concurrency or concurrency, own_rate_per_second or rate_per_second)
-        self.sites = OwnSites(own_hosts)
+        self.sites = OwnSites(own_hosts, own_sites)
         self._cond = threading.Condition()
         self._hosts: dict[tuple[str, bool], _HostState] = {}
 
@@ -90,7 +92,8 @@ class LocalHostLimiter:
     def from_settings(cls, settings: Settings) -> LocalHostLimiter:
         return cls(settings.host_concurrency, settings.host_rate_per_second,
                    own_concurrency=settings.own_host_concurrency,
-                   own_rate_per_second=settings.own_host_rate_per_second, own_hosts=settings.own_hosts)
+                   own_rate_per_second=settings.own_host_rate_per_second, own_hosts=settings.own_hosts,
+                   own_sites=settings.own_sites)
 
     def _try(self, key: tuple[str, bool], now: float) -> float:
         """Take a slot and a token (returns 0) or say how long to wait before trying again."""
@@ -175,8 +178,8 @@ class RedisHostLimiter:
 
     def __init__(self, redis_url: str, settings: Settings | None = None, *, concurrency: int | None = None,
                  rate_per_second: float | None = None, own_concurrency: int | None = None,
-                 own_rate_per_second: float | None = None, own_hosts: str | None = None, lease: float = 300.0,
-                 prefix: str = "archiver:host") -> None:
+                 own_rate_per_second: float | None = None, own_hosts: str | None = None,
+                 own_sites: str | None = None, lease: float = 300.0, prefix: str = "archiver:host") -> None:
         try:
             import redis
         except ImportError as exc:
@@ -187,7 +190,8 @@ class RedisHostLimiter:
         self.limits = Limits.of(conc, rate)
         self.own_limits = Limits.of(own_concurrency or (settings.own_host_concurrency if settings else conc),
                                     own_rate_per_second or (settings.own_host_rate_per_second if settings else rate))
-        self.sites = OwnSites(own_hosts if own_hosts is not None else (settings.own_hosts if settings else ""))
+        self.sites = OwnSites(own_hosts if own_hosts is not None else (settings.own_hosts if settings else ""),
+                              own_sites if own_sites is not None else (settings.own_sites if settings else ""))
         self.lease = lease
         self.prefix = prefix
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)

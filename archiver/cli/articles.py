@@ -21,7 +21,8 @@ from archiver.article.input import ArticleInput
 from archiver.article.versions import Written, version_entry, version_listing, versions
 from archiver.capture.exchange import FetchError
 from archiver.capture.fetch import Fetcher
-from archiver.capture.ownsite import article_site
+from archiver.capture.ownsite import OwnSites, site_scope
+from archiver.capture.ratelimit import RedisHostLimiter
 from archiver.cli.bulk import Reporter, StdinOnce, bulk_sources, run_bulk
 from archiver.cli.kinds import shown
 from archiver.cli.output import print_json, printable
@@ -40,20 +41,18 @@ from archiver.storage.layout import version_meta_key
 def read_source(source: str, settings: Settings,
                 fetcher: Fetcher | None = None) -> tuple[bytes, str | None, str | None]:
     """(bytes, final URL or None, the charset its HTTP header declares or None) of a path, '-' (stdin) or
-    an http(s) URL fetched through the safe fetcher (`fetcher`, one made with max_bytes_html =
-    max_article_bytes, or a new one). Raises InputError for a missing file, a failed fetch or a file
-    over max_article_bytes."""
+    an http(s) URL fetched through the safe fetcher (`fetcher`: source_fetcher(rt), which holds the
+    Runtime's limiter; without one, as `extract` has no Runtime, a fetcher of its own). Raises
+    InputError for a missing file, a failed fetch or a file over max_article_bytes."""
     if source.startswith(("http://", "https://")):
-        own = fetcher is None
-        f = source_fetcher(settings) if fetcher is None else fetcher
+        f = Fetcher(settings.replace(max_bytes_html=settings.max_article_bytes)) if fetcher is None else fetcher
         try:
-            with article_site(source):  # the page is on the article's own site (its politeness limits)
+            # The operator gave this URL: its page is on the article's own site (its politeness limits),
+            # unless that is a platform's (archiver.capture.ownsite).
+            with site_scope(OwnSites(settings.own_hosts, settings.own_sites).trusted_site(source, trusted=True)):
                 resp = f.get(source, kind="html")
         except FetchError as exc:
             raise InputError(f"cannot fetch {shown(source)}: {exc}") from None
-        finally:
-            if own:
-                f.close()
         if resp.status != 200:
             raise InputError(f"cannot fetch {shown(source)}: HTTP {resp.status}")
         return resp.body, resp.final_url, charset_param(resp.headers.get("content-type"))
@@ -71,9 +70,35 @@ def read_source(source: str, settings: Settings,
     return path.read_bytes(), None, None
 
 
-def source_fetcher(settings: Settings) -> Fetcher:
-    """The fetcher of articles given as URLs: the safe fetcher, its HTML cap max_article_bytes."""
-    return Fetcher(settings.replace(max_bytes_html=settings.max_article_bytes))
+def source_fetcher(rt: Runtime) -> Fetcher:
+    """The fetcher of articles given as URLs: the safe fetcher, its HTML cap max_article_bytes, holding
+    the Runtime's limiter (rt.fetcher's), so the page fetches and the captures of one host share one
+    limiter (the fleet's buckets in Redis for `submit`, fleet_limiter)."""
+    return Fetcher(rt.settings.replace(max_bytes_html=rt.settings.max_article_bytes), rt.fetcher.limiter)
+
+
+def fleet_limiter(settings: Settings) -> Any:
+    """The workers' per-host limiter (RedisHostLimiter on the broker) when the broker is Redis, else None
+    (the Runtime's in-process one): what `submit` fetches articles given as URLs through."""
+    if not settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    return RedisHostLimiter(settings.broker_url, settings)
+
+
+def runtime_and_article(args: argparse.Namespace, settings: Settings, *,
+                        limiter: Any = None) -> tuple[Runtime, ArticleInput]:
+    """(an open Runtime, the ArticleInput of `args.source`). A source given as a URL is fetched through
+    the Runtime's limiter, so the Runtime is opened first (and closed again if the fetch fails); a
+    file or stdin is read first, so an unreadable one opens nothing. The caller closes the Runtime."""
+    if not args.source.startswith(("http://", "https://")):
+        article = article_input(args, settings)
+        return Runtime.from_settings(settings, limiter=limiter), article
+    rt = Runtime.from_settings(settings, limiter=limiter)
+    try:
+        return rt, article_input(args, settings, fetcher=source_fetcher(rt))
+    except BaseException:
+        rt.close()
+        raise
 
 
 def article_input(args: argparse.Namespace, settings: Settings, *, with_url: bool = True,
@@ -91,8 +116,10 @@ def article_input(args: argparse.Namespace, settings: Settings, *, with_url: boo
     if charset is None and header_charset is not None:
         web_encoding(header_charset, where=f"charset in the HTTP header of {source[:200]}")
         charset = header_charset
+    # Every URL here is vouched for: the page's final URL (archiver fetched the article from it) or one
+    # the operator gave (the source, --base-url), so the article's site gets the own-site limits.
     return ArticleInput(data, url=url if with_url else None, base_url=args.base_url, charset=charset,
-                        format=args.format)
+                        format=args.format, url_trusted=bool(with_url and url))
 
 
 def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
@@ -102,8 +129,8 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
     sources = bulk_sources(args)
     if sources is not None:
         return bulk_archive(args, settings, sources)
-    article = article_input(args, settings)
-    with Runtime.from_settings(settings) as rt:
+    rt, article = runtime_and_article(args, settings)
+    with rt:
         rep = archive(rt, article, article_id=args.article_id)
     print_json(rep) if args.json else print_report(rep)
     return 0
@@ -141,8 +168,8 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     sources = bulk_sources(args)
     if sources is not None:
         return bulk_submit(args, settings, sources)
-    article = article_input(args, settings)
-    with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
+    rt, article = runtime_and_article(args, settings, limiter=fleet_limiter(settings))
+    with rt, Intake(rt) as intake:
         job = intake.submit(args.article_id or article_id_for(article.data), article, via="cli", queue_only=True)
         out: dict[str, Any] = {"article_id": job.article_id, "source_sha256": job.source_sha256,
                                "job_id": job.job_id, "queued": job.queued}
@@ -170,7 +197,7 @@ def bulk_archive(args: argparse.Namespace, settings: Settings, sources: list[str
     under its own archive_deadline), each reported as it finishes (archiver/cli/bulk.py); returns the
     exit status run_bulk gives."""
     stdin = StdinOnce(taken=args.from_file == "-")
-    with Runtime.from_settings(settings) as rt, closing(source_fetcher(settings)) as fetcher:
+    with Runtime.from_settings(settings) as rt, closing(source_fetcher(rt)) as fetcher:
         def work(source: str) -> dict[str, Any]:
             article = article_input(args, settings, source=stdin.check(source), fetcher=fetcher)
             return archive(rt, article)
@@ -191,8 +218,8 @@ def bulk_submit(args: argparse.Namespace, settings: Settings, sources: list[str]
     checked once before the first (ArchiverError when it does not answer), `article_concurrency`
     sources stored and queued at once, each reported as it finishes; returns run_bulk's exit status."""
     stdin = StdinOnce(taken=args.from_file == "-")
-    with (Runtime.from_settings(settings) as rt, Intake(rt) as intake,
-          closing(source_fetcher(settings)) as fetcher):
+    with (Runtime.from_settings(settings, limiter=fleet_limiter(settings)) as rt, Intake(rt) as intake,
+          closing(source_fetcher(rt)) as fetcher):
         intake.reachable_broker()
         intake.tasks()
 

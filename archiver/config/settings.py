@@ -25,6 +25,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
@@ -34,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from archiver.capture.ownsite import parse_own_hosts, parse_own_sites
 from archiver.dates import zone
 from archiver.errors import ConfigError
 from archiver.providers.registry import provider_settings
@@ -58,6 +60,8 @@ def _switch(value: Any) -> Any:
 
 
 Switch = Annotated[bool, BeforeValidator(_switch)]
+# A rate: finite and above zero (inf is not a way to say "no limit"; a very large number is).
+FiniteRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class Settings(BaseModel):
@@ -99,12 +103,18 @@ class Settings(BaseModel):
     max_bytes_html: PositiveInt = 5 * 1024 * 1024
     max_article_bytes: PositiveInt = 25 * 1024 * 1024
     host_concurrency: PositiveInt = 4
-    host_rate_per_second: PositiveFloat = 10.0
-    # The article's own site (its registrable domain) and these hosts (comma list: host, IP or
-    # *.domain) get their own, higher limits (archiver.capture.ownsite; README "Politeness").
+    host_rate_per_second: FiniteRate = 10.0
+    # The article's own site (its registrable domain, when archiver fetched the article from it, the
+    # operator gave its URL, or it is in own_sites), the newsroom's domains in own_sites (comma list of
+    # registrable domains) and these hosts (comma list: host, IP or *.domain) get their own, higher
+    # limits (archiver.capture.ownsite; README "Politeness").
     own_hosts: str = ""
+    own_sites: str = ""
     own_host_concurrency: PositiveInt = 16
-    own_host_rate_per_second: PositiveFloat = 200.0
+    own_host_rate_per_second: FiniteRate = 200.0
+    # At most this many images of one article are fetched; the rest are stored rejected (retry tries
+    # them again once this is raised).
+    max_images_per_article: PositiveInt = 500
     fetch_ca_bundle: str = ""
     # media
     max_image_pixels: PositiveInt = 100_000_000
@@ -189,10 +199,16 @@ class Settings(BaseModel):
     @field_validator("own_hosts")
     @classmethod
     def _own_hosts(cls, value: str) -> str:
-        """A comma list of host names, IP addresses and *.domain wildcards (not over a public suffix)."""
-        from archiver.capture.ownsite import parse_own_hosts
-
+        """A comma list of host names, IP addresses and *.domain wildcards (not over a public suffix, not
+        a platform's host); parsed once per process for a given value (cached)."""
         parse_own_hosts(value)
+        return value
+
+    @field_validator("own_sites")
+    @classmethod
+    def _own_sites(cls, value: str) -> str:
+        """A comma list of registrable domains (example.co.uk, not www.example.co.uk; not a platform's)."""
+        parse_own_sites(value)
         return value
 
     @field_validator("tsa_urls")

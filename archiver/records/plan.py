@@ -68,6 +68,10 @@ class Plan(Record):
     encoding: str
     url: str | None = None
     base_url: str | None = None
+    # The registrable domain (or IP, single label) whose hosts get the own-site politeness limits while
+    # this plan's items are captured, decided once by prepare (archiver.capture.ownsite.OwnSites.
+    # trusted_site); None, as in a plan made before it was decided: third-party limits only.
+    own_site: str | None = Field(None, exclude_if=lambda v: v is None)
     created_at: str
     archiver_version: str = __version__
     # What the article says of itself (headline, published time); None in a plan made before it was

@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archiver.article.input import ArticleInput
 from archiver.article.versions import versions
@@ -138,7 +138,8 @@ class Intake:
                   if_none_match=True)
         record = {"job_id": job_id, "article_id": article_id, "source_sha256": sha, "url": article.url,
                   "base_url": article.base_url, "published_at": article.published_at, "via": via,
-                  "format": article.format, "charset": article.charset, "received_at": iso(utcnow())}
+                  "format": article.format, "charset": article.charset, "url_trusted": article.url_trusted,
+                  "received_at": iso(utcnow())}
         store.put(intake_key(article_id, sha), json.dumps(record, ensure_ascii=False, sort_keys=True).encode(),
                   content_type="application/json", if_none_match=True)
         done = any(v.source_sha256 == sha for v in versions(self.rt, article_id))
@@ -158,8 +159,10 @@ class Intake:
         if not client.set(marker, "1", nx=True, ex=JOB_TTL):
             return False
         self._record_queued(article_id, article, encoding)
-        fields = {"url": article.url, "base_url": article.base, "fmt": article.format, "charset": article.charset,
-                  "published_at": article.published_at}
+        fields: dict[str, Any] = {"url": article.url, "base_url": article.base, "fmt": article.format,
+                                  "charset": article.charset, "published_at": article.published_at}
+        if article.url_trusted:  # only then, so a message for an untrusted URL reads as before
+            fields["url_trusted"] = True
         try:
             self.tasks().send(PROCESS_ARTICLE, [article_id, article.sha256], fields)
         except ArchiverError as exc:

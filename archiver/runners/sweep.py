@@ -117,8 +117,11 @@ def intake_fields(rt: Runtime, article_id: str, sha: str, row: dict[str, Any]) -
         record = json.loads(rt.store.get(intake_key(article_id, sha)))
     except (ObjectNotFound, ValueError):
         return {"url": row.get("url")}
-    return {"url": record.get("url"), "base_url": record.get("base_url"), "fmt": record.get("format") or "auto",
-            "charset": record.get("charset"), "published_at": record.get("published_at")}
+    fields = {"url": record.get("url"), "base_url": record.get("base_url"), "fmt": record.get("format") or "auto",
+              "charset": record.get("charset"), "published_at": record.get("published_at")}
+    if record.get("url_trusted") is True:  # the URL was vouched for at intake (archiver.capture.ownsite)
+        fields["url_trusted"] = True
+    return fields
 
 
 # Where the last time the workers' queue was seen empty is kept (ISO 8601 UTC), in the broker's Redis.

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from archiver.capture.guard import normalize_url
 from archiver.capture.manifest import CAPTURED_STATUSES, STATUS_WORDS, new_capture_id
 from archiver.capture.media import archive_media
-from archiver.capture.ownsite import article_site
+from archiver.capture.ownsite import site_scope
 from archiver.capture.record import one_line, record_capture
 from archiver.catalog.indexing import record_fetch, record_image_blob
 from archiver.dates import iso, utcnow
@@ -35,7 +35,7 @@ from archiver.records.result import (
     failed_result,
 )
 from archiver.steps.policy import refused_under
-from archiver.steps.prepare import load_source
+from archiver.steps.prepare import load_source, over_image_limit
 from archiver.steps.results import is_final, load_result, save_result
 
 if TYPE_CHECKING:
@@ -63,8 +63,9 @@ def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False, 
     capture under the same capture id.
     """
     item = plan.item(item_id)
-    # The article's site, for politeness: its own hosts get their own limits (archiver.capture.ownsite).
-    with (article_site(plan.url or plan.base_url),
+    # The article's own site as the plan decided it, for politeness: its hosts get their own limits
+    # (archiver.capture.ownsite); a URL merely claimed with the article's bytes gives none.
+    with (site_scope(plan.own_site),
           rt.coordinator.lock(capture_lock(plan, item), timeout=float(rt.settings.task_time_limit))):
         return _capture_item(rt, plan, item, force=force, attempt=attempt)
 
@@ -101,7 +102,7 @@ def _capture_item(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem, *, force
                     return _committed(rt, plan, item)
             result = _capture_embed(rt, plan, item, capture_id)
         else:
-            result = _capture_image(rt, plan, item)
+            result = over_image_limit(rt, plan, item) or _capture_image(rt, plan, item)
     except Exception as exc:
         if is_infrastructure_error(exc):
             log.warning("capture of %s %s interrupted by an infrastructure fault: %s: %s", item.kind, item.url,

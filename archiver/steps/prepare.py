@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING
 from archiver.article.decode import DecodedArticle, article_id_for
 from archiver.article.input import ArticleInput
 from archiver.article.metadata import article_metadata
+from archiver.capture.ownsite import OwnSites
 from archiver.dates import iso, utcnow
 from archiver.discover.model import Embed, ImageRef
 from archiver.discover.scan import discover
 from archiver.errors import InputError
 from archiver.records.plan import EmbedItem, ImageItem, Plan
+from archiver.records.result import ImageResult
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import plan_key, source_key
 
@@ -63,6 +65,29 @@ def check_article_id(article_id: str) -> str:
     return article_id
 
 
+def own_site_of(rt: Runtime, article: ArticleInput) -> str | None:
+    """The own site of `article` for politeness (Plan.own_site): the registrable domain of its URL (else
+    base URL) when the sender vouched for it (`url_trusted`) or the domain is a configured own site;
+    None otherwise and for a platform's host (archiver.capture.ownsite)."""
+    return OwnSites(rt.settings.own_hosts, rt.settings.own_sites).trusted_site(article.url or article.base_url,
+                                                                              trusted=article.url_trusted)
+
+
+def over_image_limit(rt: Runtime, plan: Plan, item: ImageItem) -> ImageResult | None:
+    """A rejected result for an image past the first ``max_images_per_article`` images of `plan` (in
+    plan order: by first position), stored with the setting that refused it so `archiver retry` tries
+    it again once the limit is raised (archiver/steps/policy.py); None for an image within the limit.
+    Nothing is fetched for a rejected one."""
+    limit = rt.settings.max_images_per_article
+    images = [it.item_id for it in plan.items if isinstance(it, ImageItem)]
+    if len(images) <= limit or images.index(item.item_id) < limit:
+        return None
+    return ImageResult(item_id=item.item_id, url=item.url, status="rejected", occurrences=len(item.occurrences),
+                       error=f"the article has {len(images):,} images, over the limit of {limit:,} per article "
+                             "(max_images_per_article): not fetched",
+                       refused_under={"max_images_per_article": str(limit)})
+
+
 def prepare(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | None = None,
             source_stored: bool = False) -> Plan:
     """Store the source, discover its items and store the plan (first plan for a source wins).
@@ -84,7 +109,7 @@ def prepare(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | Non
                          if_none_match=True)
         found = discover(decoded.text, base_url=article.base, fmt=article.format)
         plan = Plan(article_id=article_id, source_sha256=sha, encoding=decoded.encoding, url=article.url,
-                    base_url=article.base, created_at=iso(utcnow()),
+                    base_url=article.base, own_site=own_site_of(rt, article), created_at=iso(utcnow()),
                     metadata=article_metadata(decoded.text, article.format),
                     items=_group_items(found.embeds, found.images))
         if not rt.store.put(key, plan.dumps(), content_type="application/json", if_none_match=True):

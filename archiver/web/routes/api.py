@@ -119,6 +119,8 @@ def publish(article: ArticleIn, _who: Publisher, rt: Rt, intake: Annotated[Intak
     data = utf8_body(body)
     if len(data) > rt.settings.max_article_bytes:
         raise HTTPException(status_code=413, detail=f"article over {rt.settings.max_article_bytes} bytes")
+    # The URLs come with the body, claimed, not fetched: the article gets the own-site politeness limits
+    # only when its domain is a configured own site (ArticleInput.url_trusted stays False).
     job = intake.submit(article_id, ArticleInput(data, url=url, base_url=article.base_url, published_at=published_at))
     return JobOut(**asdict(job), status_url=f"/v1/articles/{job.article_id}")
 
