@@ -285,3 +285,164 @@ def test_urls_among_the_sources_are_fetched_and_a_failed_fetch_is_its_own_error(
     assert records[gone]["exit"] == 2 and "HTTP 404" in records[gone]["error"]
     assert [records[p]["version"] for p in pages] == [1, 1]
     assert out.stderr.splitlines()[-1] == "2 archived, 1 failed"
+
+
+def run_bytes(args: list[str], tmp_path: Path, *, stdin: bytes | None = None, close_stdout: bool = False,
+              **env: str) -> subprocess.CompletedProcess[bytes]:
+    """`run`, its output as bytes (what a reader of the pipe gets), optionally started without a stdout."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    full_env.update({"ARCHIVER_HOME": str(tmp_path / "home"), **env})
+    return subprocess.run([*ARCHIVER, *args], capture_output=not close_stdout, env=full_env, timeout=180,
+                          input=stdin, cwd=tmp_path, stderr=subprocess.PIPE if close_stdout else None,
+                          preexec_fn=(lambda: os.close(1)) if close_stdout else None)
+
+
+def test_json_lines_are_utf8_with_a_file_name_that_is_not(tmp_path: Path) -> None:
+    """A file name whose bytes are not UTF-8 is archived, and its JSON line is still UTF-8: the bytes are
+    written as \\udcXX escapes, from which os.fsencode gives the name back; the same for every command's
+    JSON (archiver.cli.output.json_text)."""
+    from archiver.cli.output import json_text
+
+    (a,) = stories(tmp_path, 1)
+    raw = b"bad\xff\xfename.html"
+    (tmp_path / os.fsdecode(raw)).write_bytes(b"<p>a name that is not UTF-8</p>")
+    out = run_bytes(["archive", os.fsdecode(raw), a.name, "--json"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    records = [json.loads(line.decode("utf-8")) for line in out.stdout.splitlines()]
+    assert {os.fsencode(r["input"]) for r in records} == {raw, a.name.encode()}
+    assert b"\\udcff\\udcfe" in out.stdout
+    assert all(r["version"] == 1 for r in records)
+    text = json_text({"name": os.fsdecode(raw), "nested": [os.fsdecode(b"\x80")]})
+    assert json.loads(text.encode("utf-8")) == {"name": os.fsdecode(raw), "nested": [os.fsdecode(b"\x80")]}
+
+
+def test_a_from_file_line_that_cannot_be_a_path_is_its_own_error(tmp_path: Path) -> None:
+    a, b = stories(tmp_path, 2)
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(f"{a.name}\nnul\x00.html\n{b.name}\n".encode())
+    out = run(["archive", "--from-file", str(listing), "--json"], tmp_path)
+    assert out.returncode == 2, out.stderr
+    records = {r["input"]: r for r in json_lines(out.stdout)}
+    assert records["nul\x00.html"]["exit"] == 2 and "cannot be a file name" in records["nul\x00.html"]["error"]
+    assert records[a.name]["version"] == 1 and records[b.name]["version"] == 1
+    assert "internal error" not in out.stderr and out.stderr.splitlines()[-1] == "2 archived, 1 failed"
+
+
+def test_from_file_lines_split_on_newline_only(tmp_path: Path) -> None:
+    """A byte-order mark, CRLF line ends and tabs around a name are dropped; every other character is
+    part of a name (file separators, U+2028, a form feed, bytes that are not UTF-8)."""
+    a, b = stories(tmp_path, 2)
+    names = ["odd\x1cname.html", "odd\u2028name.html", "odd\x0cname.html", os.fsdecode(b"bad\xffname.html")]
+    for name in names:
+        (tmp_path / name).write_text(f"<p>{name.encode('utf-8', 'surrogateescape')!r}</p>")
+    listing = tmp_path / "list.txt"
+    body = b"\xef\xbb\xbf" + f"{a.name}\r\n\t {b.name} \t\r\n# note\r\n\r\n".encode()
+    body += b"".join(os.fsencode(n) + b"\n" for n in names)
+    listing.write_bytes(body)
+    out = run_bytes(["archive", "--from-file", str(listing), "--json"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    inputs = {json.loads(line)["input"] for line in out.stdout.splitlines()}
+    assert inputs == {a.name, b.name, *names}
+
+
+def test_an_error_names_its_source_once_and_json_holds_the_real_text(tmp_path: Path) -> None:
+    (a,) = stories(tmp_path, 1)
+    missing = "gone\x1b[31m.html"
+    refused = "http://127.0.0.1:1/story?x=1"  # loopback: the fetcher's guard refuses it
+    out = run(["archive", a.name, missing, refused, "--json"], tmp_path)
+    assert out.returncode == 2, out.stderr
+    records = {r["input"]: r for r in json_lines(out.stdout)}
+    assert records[missing]["error"] == "no such file"  # the source is "input", not escaped into "error"
+    assert records[refused]["error"].startswith("cannot fetch: refused") and refused not in records[refused]["error"]
+    lines = out.stderr.splitlines()
+    assert "archiver: error: 'gone\\u001b[31m.html': no such file" in lines
+    (line,) = [x for x in lines if "127.0.0.1:1" in x]
+    assert line.count(refused) == 1, line
+    assert "\x1b" not in out.stderr
+
+
+def test_options_may_stand_among_the_sources(tmp_path: Path) -> None:
+    a, b = stories(tmp_path, 2)
+    dash = tmp_path / "-dash.html"
+    dash.write_text("<p>a name starting with a dash</p>")
+    out = run(["archive", a.name, "--json", b.name, "--format", "html", "--", dash.name], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert {r["input"] for r in json_lines(out.stdout)} == {a.name, b.name, dash.name}
+    out = run(["submit", a.name, "--wait", "5", b.name], tmp_path)
+    assert out.returncode == 2 and "--wait" in out.stderr and out.stderr.count("\n") == 1
+    out = run(["archive", a.name, "--bogus", b.name], tmp_path)
+    assert out.returncode == 2 and "--bogus" in out.stderr and out.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_a_closed_stdout_is_a_reader_gone(tmp_path: Path, many: bool) -> None:
+    """Started without a stdout (`>&-`): the articles are archived, and the command ends as when its
+    reader went away (141, nothing on stderr), not with an internal error."""
+    a, b = stories(tmp_path, 2)
+    sources = [a.name, b.name] if many else [a.name]
+    out = run_bytes(["archive", *sources, "--json"], tmp_path, close_stdout=True)
+    assert out.returncode == 141 and out.stderr == b"", out.stderr
+    again = run(["archive", *sources, "--json"], tmp_path)  # what was archived is there, unchanged
+    assert again.returncode == 0, again.stderr
+    reports = json_lines(again.stdout) if many else [json.loads(again.stdout)]
+    assert len(reports) == len(sources) and all(r["version"] == 1 and not r["new_version"] for r in reports)
+
+
+def test_a_service_fault_starts_no_more_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    """The first storage, catalog or broker fault is reported once; no source starts after it, those
+    running that meet it too and those not started are counted once as not done; exit 2."""
+    from archiver.cli.bulk import Reporter, run_bulk
+
+    started: list[str] = []
+    both_running = threading.Barrier(2, timeout=10)
+
+    def work(source: str) -> dict[str, Any]:
+        started.append(source)
+        if source.startswith("down"):
+            if source.startswith("down-together"):
+                both_running.wait()
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        return {"article_id": source}
+
+    def bulk(sources: list[str], workers: int) -> int:
+        return run_bulk(sources, work, Reporter(len(sources), as_json=True, done_word="submitted",
+                                                line=lambda s, a: s), workers=workers)
+
+    assert bulk(["ok1", "down1", "ok2", "down2", "ok3"], 1) == 2
+    assert started == ["ok1", "down1"]
+    out, err = capsys.readouterr()
+    assert [r["input"] for r in json_lines(out)] == ["ok1", "down1"]
+    assert err.count("ConnectionError") == 1 and "no more sources start" in err
+    assert err.splitlines()[-1].startswith("1 submitted, 1 failed, 3 not done: ")
+    started.clear()
+    assert bulk(["down-together1", "down-together2", "ok1", "ok2"], 2) == 2
+    assert sorted(started) == ["down-together1", "down-together2"]
+    out, err = capsys.readouterr()
+    assert len(json_lines(out)) == 1 and err.count("ConnectionError") == 1
+    assert err.splitlines()[-1].startswith("0 submitted, 1 failed, 3 not done: ")
+
+
+@pytest.mark.integration
+def test_submit_stops_when_the_broker_is_lost(tmp_path: Path) -> None:
+    """A real Redis stopped mid-run: the source that meets it fails once, the rest are not done."""
+    from tests.harness.services import start_redis
+
+    a, b, *rest = stories(tmp_path, 6)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    with start_redis() as server:
+        full_env.update(ARCHIVER_HOME=str(tmp_path / "home"), ARCHIVER_BROKER_URL=server.url,
+                        ARCHIVER_ARTICLE_CONCURRENCY="1")
+        # One at a time; the third source is stdin, so it waits until the broker is gone.
+        proc = subprocess.Popen([*ARCHIVER, "submit", a.name, b.name, "-", *(p.name for p in rest), "--json"],
+                                cwd=tmp_path, env=full_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdin is not None
+        first = [json.loads(proc.stdout.readline()) for _ in range(2)]
+        assert all(r["queued"] for r in first)
+        server.stop()
+        out, err = proc.communicate("<p>read from stdin once the broker is gone</p>", timeout=120)
+    assert proc.returncode == 2, err
+    (lost,) = json_lines(out)
+    assert lost["input"] == "-" and lost["exit"] == 2 and "the broker" in lost["error"]
+    assert err.count("ConnectionError") == 1, err  # one error line, not one per source left
+    assert err.splitlines()[-1] == "2 submitted, 1 failed, 4 not done: the broker (ARCHIVER_BROKER_URL) did not answer"

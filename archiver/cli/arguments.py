@@ -66,8 +66,8 @@ BULK = ("With several sources (or --from-file), each article gets its own line (
         "--json, naming its source; a progress bar instead when stderr is a terminal) and a bad source does "
         "not stop the others: the command ends with 'N {done}, M failed' on stderr and exits 2 when a source "
         "was unusable (1 when an internal error struck one). --base-url and --article-id name one article, so "
-        "they take one source only; --format and --charset apply to every source. The SOURCEs come together, "
-        "before or after the options.")
+        "they take one source only; --format and --charset apply to every source. Options may stand anywhere "
+        "among the SOURCEs; put -- before a SOURCE that starts with -.")
 
 
 def articles(sub: argparse._SubParsersAction) -> None:
@@ -77,6 +77,7 @@ def articles(sub: argparse._SubParsersAction) -> None:
                                     + BULK.format(done="archived")
                                     + " Many articles run at once (the article_concurrency setting, default 4), "
                                       "each under its own archive_deadline.")
+    sp.intermixed = True  # OneLineParser: options anywhere among the sources
     _article_args(sp, many=True)
     sp.add_argument("--article-id", type=article_id, help="defaults to a hash of the source (one source only)")
     sp.add_argument("--json", action="store_true", help="print the archive report as JSON (the README's shape); "
@@ -88,6 +89,7 @@ def articles(sub: argparse._SubParsersAction) -> None:
                         description="Store articles and queue them for the Celery workers. "
                                     + BULK.format(done="submitted")
                                     + " All of them go through one broker connection.")
+    sp.intermixed = True  # OneLineParser: options anywhere among the sources
     _article_args(sp, many=True)
     sp.add_argument("--article-id", type=article_id, help="defaults to a hash of the source (one source only)")
     sp.add_argument("--wait", type=float, metavar="SECONDS", help="wait for the rewritten version (one source only)")

@@ -23,7 +23,7 @@ from archiver.capture.exchange import FetchError
 from archiver.capture.fetch import Fetcher
 from archiver.capture.ownsite import OwnSites, site_scope
 from archiver.capture.ratelimit import RedisHostLimiter
-from archiver.cli.bulk import Reporter, StdinOnce, bulk_sources, run_bulk
+from archiver.cli.bulk import Reporter, SourceError, StdinOnce, bulk_sources, run_bulk
 from archiver.cli.kinds import shown
 from archiver.cli.output import print_json, printable
 from archiver.config.settings import Settings
@@ -52,22 +52,28 @@ def read_source(source: str, settings: Settings,
             with site_scope(OwnSites(settings.own_hosts, settings.own_sites).trusted_site(source, trusted=True)):
                 resp = f.get(source, kind="html")
         except FetchError as exc:
-            raise InputError(f"cannot fetch {shown(source)}: {exc}") from None
+            raise SourceError(source, f"cannot fetch: {without_source(str(exc), source)}") from None
         if resp.status != 200:
-            raise InputError(f"cannot fetch {shown(source)}: HTTP {resp.status}")
+            raise SourceError(source, f"cannot fetch: HTTP {resp.status}")
         return resp.body, resp.final_url, charset_param(resp.headers.get("content-type"))
     if source == "-":
         return sys.stdin.buffer.read(settings.max_article_bytes + 1), None, None
     path = Path(source)
     if not path.is_file():
-        raise InputError(f"{shown(source)}: no such file")
+        raise SourceError(source, "no such file")
     size = path.stat().st_size
     if size > settings.max_article_bytes:
-        raise InputError(
-            f"{shown(source)} is {size:,} bytes, over the limit of {settings.max_article_bytes:,} "
-            "(ARCHIVER_MAX_ARTICLE_BYTES)"
-        )
+        over = f"is {size:,} bytes, over the limit of {settings.max_article_bytes:,} (ARCHIVER_MAX_ARTICLE_BYTES)"
+        raise SourceError(source, over, f"{shown(source)} {over}")
     return path.read_bytes(), None, None
+
+
+def without_source(message: str, source: str) -> str:
+    """A fetch error's `message` without the URL it was about (`source`, cut to the 200 characters the
+    fetcher quotes): the error names its source once, where it is printed. A redirect target stays."""
+    named = source[:200]
+    message = message.removeprefix(f"{named}: ")
+    return message.replace(f" {named}:", ":").replace(named, "the URL")
 
 
 def source_fetcher(rt: Runtime) -> Fetcher:
@@ -114,7 +120,7 @@ def article_input(args: argparse.Namespace, settings: Settings, *, with_url: boo
     url = final_url or (source if source.startswith(("http://", "https://")) else None) or args.base_url
     charset = args.charset
     if charset is None and header_charset is not None:
-        web_encoding(header_charset, where=f"charset in the HTTP header of {source[:200]}")
+        web_encoding(header_charset, where="charset in the page's HTTP header")
         charset = header_charset
     # Every URL here is vouched for: the page's final URL (archiver fetched the article from it) or one
     # the operator gave (the source, --base-url), so the article's site gets the own-site limits.

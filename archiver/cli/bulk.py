@@ -9,17 +9,21 @@ stdout (the answer plus "input", the source as given; or {"input", "error", "exi
 (stderr is a tty) a progress bar on stderr (tqdm, imported only then) with error lines above it;
 otherwise one short line per article on stdout. A source that fails is reported by the rule
 `archiver.cli.main` applies to a whole command (exit 2: an unusable source, a user or configuration
-error, a service not answering; 1: an internal error) and the others still run; the command ends
-with ``N archived, M failed`` on stderr and exits 1 if an internal error struck any source, else 2
-if any source failed, else 0. Ctrl-C stops starting new articles; what finished stays finished (the
-articles already running end under their own deadline before the process exits), and the command
-exits 130.
+error, a service not answering; 1: an internal error) and the others still run; its error names it
+once (the JSON record's "error" does not name it at all: "input" does), and JSON strings hold the real
+text, escaped only as JSON must. The command ends with ``N archived, M failed`` on stderr and exits 1
+if an internal error struck any source, else 2 if any source failed, else 0. Storage, the catalog or
+the broker failing (archiver.faults) is reported once and starts no more sources: the rest are
+counted as ``K not done``, exit 2. Ctrl-C stops starting new articles; what finished stays finished
+(the articles already running end under their own deadline before the process exits), and the
+command exits 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -29,9 +33,11 @@ from typing import Any
 from archiver.article.versions import DamagedVersion
 from archiver.cli.kinds import article_source, shown
 from archiver.cli.main import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, OneLineParser, error_line
+from archiver.cli.main import _which_service as which_service
 from archiver.cli.output import json_text, printable
 from archiver.errors import ArchiverError, InputError
 from archiver.faults import is_infrastructure_error
+from archiver.redact import redact_url
 
 log = logging.getLogger(__name__)
 # The flags that name one article: refused with several sources.
@@ -48,16 +54,15 @@ def bulk_sources(args: argparse.Namespace) -> list[str] | None:
     names one article (one SOURCE, no --from-file), that SOURCE then checked as a single source is
     (a file, '-', or an http(s) URL) and left in `args.source` as a string. Exits 2 (`usage_error`) for
     no source at all, a SOURCE that cannot be read when it is the only one, '-' given twice, or a flag
-    of ONE_ARTICLE_FLAGS with several sources. A --from-file list is read whole here (UTF-8; its blank
-    lines and lines starting with '#' skipped; each line stripped of surrounding blanks)."""
+    of ONE_ARTICLE_FLAGS with several sources. A --from-file list is read whole here (`list_lines`)."""
     given: list[str] = list(args.source)
     from_file = getattr(args, "from_file", None)
     if not given and from_file is None:
         usage_error(args, "give a SOURCE (a file, '-' or an http(s) URL) or --from-file FILE")
     if len(given) == 1 and from_file is None:
         try:
-            args.source = article_source(given[0])
-        except argparse.ArgumentTypeError as exc:
+            args.source = check_source(given[0])
+        except SourceError as exc:
             usage_error(args, f"argument source: {exc}")
         return None
     if given.count("-") + (from_file == "-") > 1:
@@ -71,16 +76,50 @@ def bulk_sources(args: argparse.Namespace) -> list[str] | None:
 
 
 def list_lines(from_file: str) -> Iterator[str]:
-    """The sources a --from-file list names: '-' is stdin; blank lines and '#' comments skipped."""
+    """The sources a --from-file list names ('-': the list is stdin), one per line as a file name may
+    hold any character but newline and NUL: the bytes are UTF-8 (a byte-order mark at the start is
+    dropped; a byte that is not UTF-8 is kept through surrogateescape, so a file name that is not UTF-8
+    still opens), split on newline only (one carriage return ending a line is dropped: CRLF lists
+    work), each line stripped of the spaces and tabs around it; blank lines and lines starting with
+    '#' are skipped. Other separators (form feed, U+2028, ...) are part of the name."""
     if from_file == "-":
-        text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+        data = sys.stdin.buffer.read()
     else:
         with open(from_file, "rb") as fh:
-            text = fh.read().decode("utf-8", "surrogateescape")
-    for line in text.splitlines():
-        line = line.strip()
+            data = fh.read()
+    for line in data.decode("utf-8-sig", "surrogateescape").split("\n"):
+        line = line.removesuffix("\r").strip(" \t")
         if line and not line.startswith("#"):
             yield line
+
+
+class SourceError(InputError):
+    """A source that cannot be used. `reason` says why without naming the source (what a bulk command's
+    JSON record holds next to "input", the source itself); str() names it once, display-escaped
+    (`shown`), as the line a terminal shows: `line` when given, else "'<source>': <reason>"."""
+
+    def __init__(self, source: str, reason: str, line: str | None = None) -> None:
+        super().__init__(line if line is not None else f"{shown(source)}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+def check_source(source: str) -> str:
+    """`source` checked as an article source (`article_source`: '-', an http(s) URL or a readable file);
+    the source itself. SourceError for anything that cannot be one, including what cannot be a path at
+    all (a NUL byte: ValueError from the operating system's call)."""
+    try:
+        return article_source(source)
+    except argparse.ArgumentTypeError as exc:
+        line = str(exc)
+        reason = line
+        for prefix in (shown(source), shown(redact_url(source))):  # the check's message names the value
+            if line.startswith(prefix):
+                reason = line[len(prefix):].removeprefix(":").strip() or line
+                break
+        raise SourceError(source, reason, line) from None
+    except ValueError as exc:
+        raise SourceError(source, f"cannot be a file name or a URL ({exc})") from None
 
 
 class StdinOnce:
@@ -92,33 +131,43 @@ class StdinOnce:
         self._lock = threading.Lock()
 
     def check(self, source: str) -> str:
-        """`source` checked as a source of its own (article_source): InputError for a missing file, a bad
-        URL or stdin read already."""
+        """`source` checked as a source of its own (`check_source`): SourceError for a missing file, a bad
+        URL, what cannot be either, or stdin read already."""
         if source == "-":
             with self._lock:
                 if self._taken:
-                    raise InputError("'-': stdin was read already (by --from-file - or an earlier '-')")
+                    raise SourceError(source, "stdin was read already (by --from-file - or an earlier '-')")
                 self._taken = True
             return source
-        try:
-            return article_source(source)
-        except argparse.ArgumentTypeError as exc:
-            raise InputError(str(exc)) from None
+        return check_source(source)
 
 
-def failure(exc: BaseException) -> tuple[int, str]:
-    """(exit status, message) of what one source raised, by the rule `archiver.cli.main` applies to a
-    whole command: 2 for an ArchiverError, a service not answering or a path error, 1 otherwise."""
+def failure(exc: BaseException, source: str) -> tuple[int, str]:
+    """(exit status, reason) of what one source raised, by the rule `archiver.cli.main` applies to a
+    whole command: 2 for an ArchiverError, a service not answering or a path error, 1 otherwise. The
+    reason never names `source` (it is named once, where the failure is printed) and is the real text,
+    not escaped for a terminal."""
     first = (str(exc).strip().splitlines() or [""])[0]
+    if isinstance(exc, SourceError):
+        return EXIT_INPUT, exc.reason
     if isinstance(exc, ArchiverError):
         return EXIT_INPUT, str(exc)
     if isinstance(exc, DamagedVersion):
         return EXIT_INTERNAL, str(exc)
     if isinstance(exc, OSError) and exc.filename is not None and not is_infrastructure_error(exc):
-        return EXIT_INPUT, f"{exc.filename}: {exc.strerror or type(exc).__name__}"
+        where = os.fsdecode(exc.filename)
+        what = exc.strerror or type(exc).__name__
+        return EXIT_INPUT, what if where == source else f"{where}: {what}"
     if is_infrastructure_error(exc):
-        return EXIT_INPUT, f"storage, the catalog or the broker did not answer: {type(exc).__name__}: {first}"
+        return EXIT_INPUT, f"{which_service(exc)} did not answer: {type(exc).__name__}: {first}"
     return EXIT_INTERNAL, f"{type(exc).__name__}: {first}"
+
+
+def is_service_fault(exc: BaseException) -> bool:
+    """Whether `exc` says storage, the catalog or the broker is in trouble (archiver.faults), so the
+    sources after it would meet the same fault. An InputError is about its source, whatever it was
+    raised while handling (a page whose host refused the connection)."""
+    return not isinstance(exc, InputError) and is_infrastructure_error(exc)
 
 
 class Reporter:
@@ -160,15 +209,17 @@ class Reporter:
             self._out(printable(self.line(source, answer), 10_000))
         self._step()
 
-    def failed_with(self, source: str, code: int, message: str) -> None:
-        """One source failed: its error line on stderr (and its JSON record with --json)."""
+    def failed_with(self, source: str, code: int, reason: str, line: str | None = None) -> None:
+        """One source failed: its error line on stderr naming it once (`line`, else "'<source>':
+        <reason>"), and with --json its record {"input", "error": reason, "exit": code}, both strings
+        real text (json_text escapes what JSON must; the terminal's writer what a terminal would act
+        on)."""
         self.failed += 1
         self.worst = EXIT_INTERNAL if EXIT_INTERNAL in (code, self.worst) else max(self.worst, code)
-        named = message if message.startswith(shown(source)) else f"{shown(source)}: {message}"
         what = "internal error" if code == EXIT_INTERNAL else "error"
         if self.as_json:
-            self._out(json_text({"input": source, "error": message, "exit": code}, indent=None))
-        self._out(f"archiver: {what}: {error_line(named)}", err=True)
+            self._out(json_text({"input": source, "error": reason, "exit": code}, indent=None))
+        self._out(f"archiver: {what}: {error_line(line or f'{shown(source)}: {reason}')}", err=True)
         self._step()
 
     def note(self, text: str) -> None:
@@ -179,11 +230,12 @@ class Reporter:
         if self.bar is not None:
             self.bar.update(1)
 
-    def summary(self, *, left: int = 0) -> None:
-        """The closing line on stderr: ``N <done_word>, M failed`` (and what an interrupt left undone)."""
+    def summary(self, *, left: int = 0, why: str = "interrupted") -> None:
+        """The closing line on stderr: ``N <done_word>, M failed`` (and ``, K not done: <why>`` for the
+        sources a stop left undone)."""
         if self.bar is not None:
             self.bar.close()
-        tail = f", {left} not done (interrupted)" if left else ""  # not started, or still running
+        tail = f", {left} not done: {why}" if left else ""  # not started, or still running
         sys.stdout.flush()
         print(f"{self.done} {self.done_word}, {self.failed} failed{tail}", file=sys.stderr)
 
@@ -194,18 +246,25 @@ def run_bulk(sources: list[str], work: Callable[[str], dict[str, Any]], reporter
     (`reporter`, from this thread); returns the exit status of the module's docstring. `work` raises
     what one source's failure is (see `failure`). A first Ctrl-C starts no more sources and reports
     those running as they finish; a second stops reporting (they still end, under their deadlines,
-    before the process exits)."""
+    before the process exits). The first service fault (`is_service_fault`: storage, the catalog or
+    the broker) is reported and starts no more sources either: those running that meet a fault too,
+    and those not started, are counted once as not done (exit 2, as a command whose service does not
+    answer; 1 if an internal error struck one). When reporting itself fails (stdout closed, a reader
+    gone: BrokenPipeError), no more start, those running end, and the error is raised."""
     todo = iter(sources)
     running: dict[Future[dict[str, Any]], str] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="article")
     interrupted = False
+    fault: str | None = None  # which service the first fault came from: no more sources start
+    lost = 0  # sources running when it struck that met a fault too: not done, not reported one by one
 
     def start_next() -> None:
-        source = None if interrupted else next(todo, None)
+        source = None if interrupted or fault is not None else next(todo, None)
         if source is not None:
             running[pool.submit(work, source)] = source
 
     def report(fut: Future[dict[str, Any]]) -> None:
+        nonlocal fault, lost
         source = running.pop(fut)
         exc = fut.exception()
         if exc is None:
@@ -213,23 +272,37 @@ def run_bulk(sources: list[str], work: Callable[[str], dict[str, Any]], reporter
             return
         if not isinstance(exc, ArchiverError):
             log.debug("%s failed", source, exc_info=exc)
-        reporter.failed_with(source, *failure(exc))
+        if is_service_fault(exc):
+            if fault is not None:
+                lost += 1
+                return
+            fault = which_service(exc)
+            reporter.failed_with(source, *failure(exc, source))
+            reporter.note(f"archiver: error: {fault} did not answer: no more sources start")
+            return
+        reporter.failed_with(source, *failure(exc, source),
+                             line=str(exc) if isinstance(exc, SourceError) else None)
 
-    for _ in range(max(1, workers)):
-        start_next()
-    while running:
-        try:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                report(fut)
-                start_next()
-        except KeyboardInterrupt:
-            if interrupted:
-                break
-            interrupted = True
-            reporter.note(f"interrupted: no more articles start; the {len(running)} running finish "
-                          "(Ctrl-C again to stop waiting)")
+    try:
+        for _ in range(max(1, workers)):
+            start_next()
+        while running:
+            try:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    report(fut)
+                    start_next()
+            except KeyboardInterrupt:
+                if interrupted:
+                    break
+                interrupted = True
+                reporter.note(f"interrupted: no more articles start; the {len(running)} running finish "
+                              "(Ctrl-C again to stop waiting)")
+    except BaseException:
+        # Reporting failed: what started ends (under its deadline) before the Runtime closes.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     pool.shutdown(wait=False, cancel_futures=True)
-    left = len(running) + sum(1 for _ in todo)
-    reporter.summary(left=left)
+    left = len(running) + sum(1 for _ in todo) + lost
+    reporter.summary(left=left, why="interrupted" if interrupted else f"{fault} did not answer")
     return EXIT_INTERRUPTED if interrupted else reporter.worst

@@ -9,7 +9,8 @@ path), ARCHIVER_HOME that cannot be used, storage, the catalog or the broker not
 port, a wrong host); 1 an internal error, or a stored record the command needs found damaged
 (`DamagedVersion`: one line naming the object and how to get it back) (one line; the traceback only with `--debug` or
 ARCHIVER_DEBUG=1); 130 interrupted; 141 (as a shell reports a command that SIGPIPE ended) when
-whoever reads stdout stops reading (`archiver search x | head -1`), with nothing on stderr.
+whoever reads stdout stops reading (`archiver search x | head -1`), or when the command, started
+without a stdout (`>&-`), has something to print, with nothing on stderr.
 What it prints of an error has its URLs' credentials masked (archiver.redact), control characters
 escaped and its length bounded (`error_line`).
 """
@@ -30,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from archiver import __version__
 from archiver.cli.arguments import GROUPS, register_all
-from archiver.cli.output import EscapingWriter, printable
+from archiver.cli.output import ClosedStream, EscapingWriter, printable
 from archiver.config.settings import Settings, load_settings
 from archiver.errors import ArchiverError, ConfigError
 from archiver.faults import is_infrastructure_error
@@ -61,6 +62,32 @@ class OneLineParser(argparse.ArgumentParser):
 
     # Set by `main` when the command line is a search: an unknown "-word" there is a query's exclusion.
     search_hint = False
+    # Set on a command's parser whose positionals may stand among its options (`archive a.html --json
+    # b.html`): it parses with argparse's parse_known_intermixed_args.
+    intermixed = False
+    _intermixing = False
+
+    def parse_known_args(self, args: list[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        """argparse's parse_known_args, intermixed for a parser marked `intermixed`."""
+        if not self.intermixed or self._intermixing:
+            return super().parse_known_args(args, namespace)
+        args = sys.argv[1:] if args is None else list(args)
+        tail: list[str] = []
+        if "--" in args:  # Python 3.11's intermixed parse drops "--": what follows it is taken here
+            cut = args.index("--")
+            args, tail = args[:cut], args[cut + 1:]
+        self._intermixing = True  # parse_known_intermixed_args calls this method twice
+        try:
+            namespace, extras = self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+        many = [a.dest for a in self._get_positional_actions() if a.nargs == "*"]
+        if tail and many:
+            setattr(namespace, many[-1], [*(getattr(namespace, many[-1], None) or []), *tail])
+        else:
+            extras += tail
+        return namespace, extras
 
     def error(self, message: str) -> NoReturn:
         """Print `message` as one line and exit 2 (for a search, an unknown ``-word`` gets the hint to put
@@ -284,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     command prints as text, on stdout and stderr (its log too), goes through `EscapingWriter`: control,
     C1 and bidirectional characters shown escaped, whichever command prints them."""
     out, err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = EscapingWriter(out), EscapingWriter(err)  # type: ignore[assignment]
+    # A stream the process was started without (`>&-`): stdout as a pipe nobody reads (exit 141).
+    sys.stdout = EscapingWriter(out if out is not None else ClosedStream(1))  # type: ignore[assignment]
+    sys.stderr = EscapingWriter(err if err is not None else ClosedStream(2, broken=False))  # type: ignore[assignment]
     try:
         given = sys.argv[1:] if argv is None else argv
         OneLineParser.search_hint = "search" in given[:3]

@@ -6,6 +6,7 @@ command (`os_user`), as the audit log records it."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pwd
@@ -61,6 +62,57 @@ class EscapingWriter:
         return getattr(self.inner, name)
 
 
+class ClosedStream:
+    """Stands for a standard stream the process was started without (``archiver ... >&-``: Python's
+    sys.stdout is None). Stdout (`broken`): writing raises BrokenPipeError, as writing to a pipe nobody
+    reads does, so the command ends as it does then (archiver/cli/main.py: exit 141, nothing on
+    stderr); stderr (not `broken`): what is written is dropped, there is no one to tell. Flushing
+    succeeds; ``buffer`` is itself (binary output is treated the same way)."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def __init__(self, fd: int, *, broken: bool = True) -> None:
+        self.fd = fd
+        self.broken = broken
+        # The descriptor is held on /dev/null, so a file this process opens next does not become its
+        # stdout (a catalog or a WARC a child process or a stray write would then write into).
+        try:
+            os.fstat(fd)
+        except OSError:
+            held = os.open(os.devnull, os.O_RDWR)
+            if held != fd:
+                os.dup2(held, fd)
+                os.close(held)
+
+    @property
+    def buffer(self) -> ClosedStream:
+        """Itself: its binary writes fail as its text writes do."""
+        return self
+
+    def write(self, data: str | bytes) -> int:
+        """Raise BrokenPipeError when `broken` (there is no stream to write to), else drop `data`."""
+        if self.broken:
+            raise BrokenPipeError(errno.EPIPE, f"standard stream {self.fd} is closed")
+        return len(data)
+
+    def writelines(self, lines: Any) -> None:
+        """Write each line as `write` does."""
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        """Nothing to flush."""
+
+    def isatty(self) -> bool:
+        """False: no terminal."""
+        return False
+
+    def fileno(self) -> int:
+        """Raise OSError: the stream has no file descriptor of its own."""
+        raise OSError(errno.EBADF, f"standard stream {self.fd} is closed")
+
+
 def copy_to_stdout(src: IO[bytes], chunk: int = 1 << 20) -> int:
     """Copy all of `src` (a binary file, from where it is) to standard output and return the bytes
     written: what was printed before is flushed first, each chunk is written to the file descriptor
@@ -87,12 +139,21 @@ def copy_to_stdout(src: IO[bytes], chunk: int = 1 << 20) -> int:
     return total
 
 
+# Lone surrogates: in a str from the operating system (a file name, argv, a --from-file line) they are
+# the bytes that are not UTF-8, kept by the surrogateescape error handler (b"\\xff" is "\\udcff").
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def json_text(obj: Any, indent: int | None = 2) -> str:
     """`obj` as JSON text carrying the real strings (never pre-escaped text), non-ASCII characters as
     they are except UNSAFE ones: json.dumps escapes only C0 controls, so the C1 and bidirectional
     controls, DEL and U+2028/2029 are escaped here too (``\\u202e``; they can only stand inside JSON
-    strings, where that escape is the same character to any JSON reader)."""
-    return escape_unsafe(json.dumps(obj, ensure_ascii=False, indent=indent))
+    strings, where that escape is the same character to any JSON reader). A lone surrogate (a byte of
+    a file name that is not UTF-8, as Python decodes it: byte 0xff is U+DCFF) is written as its
+    ``\\udcff`` escape, as ensure_ascii would, never as the raw byte: the text is always valid UTF-8,
+    and a reader in Python gets the name back with ``os.fsencode(json.loads(line)["input"])``."""
+    text = json.dumps(obj, ensure_ascii=False, indent=indent)
+    return escape_unsafe(SURROGATE.sub(lambda m: escape_char(m.group()), text))
 
 
 def print_json(obj: Any) -> None:
