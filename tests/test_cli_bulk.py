@@ -388,6 +388,19 @@ def test_a_closed_stdout_is_a_reader_gone(tmp_path: Path, many: bool) -> None:
     assert len(reports) == len(sources) and all(r["version"] == 1 and not r["new_version"] for r in reports)
 
 
+def test_a_closed_stdin_is_an_input_error(tmp_path: Path) -> None:
+    """Started without a stdin (`<&-`): '-' as a source or as --from-file's list is that source's error
+    (exit 2), not an internal error."""
+    (a,) = stories(tmp_path, 1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    env["ARCHIVER_HOME"] = str(tmp_path / "home")
+    for args in (["archive", "-"], ["archive", "--from-file", "-"], ["archive", a.name, "-"]):
+        out = subprocess.run([*ARCHIVER, *args], capture_output=True,
+                             text=True, env=env, cwd=tmp_path, timeout=180, preexec_fn=lambda: os.close(0))
+        assert out.returncode == 2 and "no stdin to read" in out.stderr, (args, out.stderr)
+        assert "internal error" not in out.stderr
+
+
 def test_a_service_fault_starts_no_more_sources(capsys: pytest.CaptureFixture[str]) -> None:
     """The first storage, catalog or broker fault is reported once; no source starts after it, those
     running that meet it too and those not started are counted once as not done; exit 2."""

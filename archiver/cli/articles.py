@@ -57,6 +57,8 @@ def read_source(source: str, settings: Settings,
             raise SourceError(source, f"cannot fetch: HTTP {resp.status}")
         return resp.body, resp.final_url, charset_param(resp.headers.get("content-type"))
     if source == "-":
+        if sys.stdin is None:
+            raise SourceError(source, "there is no stdin to read (it was closed)")
         return sys.stdin.buffer.read(settings.max_article_bytes + 1), None, None
     path = Path(source)
     if not path.is_file():

@@ -83,7 +83,7 @@ def list_lines(from_file: str) -> Iterator[str]:
     work), each line stripped of the spaces and tabs around it; blank lines and lines starting with
     '#' are skipped. Other separators (form feed, U+2028, ...) are part of the name."""
     if from_file == "-":
-        data = sys.stdin.buffer.read()
+        data = stdin_bytes(what="--from-file -")
     else:
         with open(from_file, "rb") as fh:
             data = fh.read()
@@ -91,6 +91,14 @@ def list_lines(from_file: str) -> Iterator[str]:
         line = line.removesuffix("\r").strip(" \t")
         if line and not line.startswith("#"):
             yield line
+
+
+def stdin_bytes(limit: int = -1, *, what: str = "'-'") -> bytes:
+    """Up to `limit` bytes of stdin (all with -1). InputError naming `what` when the process was started
+    without a stdin (``<&-``: Python's sys.stdin is None)."""
+    if sys.stdin is None:
+        raise InputError(f"{what}: there is no stdin to read (it was closed)")
+    return sys.stdin.buffer.read(limit)
 
 
 class SourceError(InputError):
