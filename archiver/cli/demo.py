@@ -132,11 +132,13 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None, arti
     with FixtureOrigin(tweets=fixtures, images={IMAGE_PATH: _lead_image()}, port=DEMO_PORT) as origin:
         if article_path is None:
             article = template.replace("{ORIGIN}", origin.base_url).encode("utf-8")
-            the_input = ArticleInput(article, base_url=origin.base_url + "/news/")
+            the_input = ArticleInput(article, base_url=origin.base_url + "/news/", url_trusted=True)
             the_id = ARTICLE_ID
         else:
             article = given
-            the_input = ArticleInput(article, url=base_url, base_url=base_url or origin.base_url + "/news/")
+            # The operator named the URL on the command line: trusted for own-site limits, as `archive` does.
+            the_input = ArticleInput(article, url=base_url, base_url=base_url or origin.base_url + "/news/",
+                                     url_trusted=True)
             the_id = article_id or article_id_for(article)
         demo_settings = settings.replace(**origin.settings_overrides())
         with Runtime.from_settings(demo_settings) as rt:
