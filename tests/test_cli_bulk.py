@@ -345,6 +345,20 @@ def test_from_file_lines_split_on_newline_only(tmp_path: Path) -> None:
     assert inputs == {a.name, b.name, *names}
 
 
+def test_from_file_with_null_takes_names_exactly(tmp_path: Path) -> None:
+    """-0: names end with NUL (find -print0) and are taken as they are: a newline, a leading '#' or
+    spaces are part of the name."""
+    names = ["new\nline.html", "#hash.html", " spaced .html"]
+    for name in names:
+        (tmp_path / name).write_text(f"<p>{name!r}</p>")
+    out = run_bytes(["archive", "--from-file", "-", "-0", "--json"], tmp_path,
+                    stdin=b"".join(n.encode() + b"\0" for n in names) + b"\0")
+    assert out.returncode == 0, out.stderr
+    assert {json.loads(line)["input"] for line in out.stdout.splitlines()} == set(names)
+    out = run_bytes(["archive", "x.html", "-0"], tmp_path)
+    assert out.returncode == 2 and b"--from-file" in out.stderr
+
+
 def test_an_error_names_its_source_once_and_json_holds_the_real_text(tmp_path: Path) -> None:
     (a,) = stories(tmp_path, 1)
     missing = "gone\x1b[31m.html"

@@ -43,6 +43,8 @@ def _article_args(sp: argparse.ArgumentParser, *, many: bool = False) -> None:
         sp.add_argument("--from-file", type=source_list, metavar="FILE",
                         help="also read sources from FILE, one per line (blank lines and lines starting with # "
                              "are skipped; '-' reads the list from stdin)")
+        sp.add_argument("-0", "--null", action="store_true",
+                        help="--from-file's names end with a NUL byte (find -print0), each taken exactly as it is")
     else:
         sp.add_argument("source", type=article_source, help="article file, '-' for stdin, or an http(s) URL")
     sp.add_argument("--base-url", type=http_url, metavar="URL",

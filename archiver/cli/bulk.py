@@ -59,7 +59,7 @@ def bulk_sources(args: argparse.Namespace) -> list[str] | None:
     from_file = getattr(args, "from_file", None)
     if not given and from_file is None:
         usage_error(args, "give a SOURCE (a file, '-' or an http(s) URL) or --from-file FILE")
-    if len(given) == 1 and from_file is None:
+    if len(given) == 1 and from_file is None and not getattr(args, "null", False):
         try:
             args.source = check_source(given[0])
         except SourceError as exc:
@@ -70,23 +70,31 @@ def bulk_sources(args: argparse.Namespace) -> list[str] | None:
     for attr, flag in ONE_ARTICLE_FLAGS:
         if getattr(args, attr, None) is not None:
             usage_error(args, f"{flag} names one article: give it with one SOURCE only")
+    null = bool(getattr(args, "null", False))
+    if null and from_file is None:
+        usage_error(args, "-0 (--null) says how --from-file's names end: give it with --from-file")
     if from_file is not None:
-        given += list(list_lines(from_file))
+        given += list(list_lines(from_file, null=null))
     return given
 
 
-def list_lines(from_file: str) -> Iterator[str]:
+def list_lines(from_file: str, *, null: bool = False) -> Iterator[str]:
     """The sources a --from-file list names ('-': the list is stdin), one per line as a file name may
     hold any character but newline and NUL: the bytes are UTF-8 (a byte-order mark at the start is
     dropped; a byte that is not UTF-8 is kept through surrogateescape, so a file name that is not UTF-8
     still opens), split on newline only (one carriage return ending a line is dropped: CRLF lists
     work), each line stripped of the spaces and tabs around it; blank lines and lines starting with
-    '#' are skipped. Other separators (form feed, U+2028, ...) are part of the name."""
+    '#' are skipped. Other separators (form feed, U+2028, ...) are part of the name. With `null`
+    (``-0``, what ``find -print0`` writes) each name ends with a NUL byte and is taken exactly as it
+    is (any byte but NUL, no byte-order mark, blank or comment rule); empty names are skipped."""
     if from_file == "-":
         data = stdin_bytes(what="--from-file -")
     else:
         with open(from_file, "rb") as fh:
             data = fh.read()
+    if null:
+        yield from (name for name in data.decode("utf-8", "surrogateescape").split("\0") if name)
+        return
     for line in data.decode("utf-8-sig", "surrogateescape").split("\n"):
         line = line.removesuffix("\r").strip(" \t")
         if line and not line.startswith("#"):
