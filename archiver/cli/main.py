@@ -83,8 +83,10 @@ class OneLineParser(argparse.ArgumentParser):
         finally:
             self._intermixing = False
         many = [a.dest for a in self._get_positional_actions() if a.nargs == "*"]
-        if tail and many:
-            setattr(namespace, many[-1], [*(getattr(namespace, many[-1], None) or []), *tail])
+        if many:  # values after an unknown option are still positionals: only the option is unknown
+            more = [*[e for e in extras if e == "-" or not e.startswith("-")], *tail]
+            extras = [e for e in extras if e != "-" and e.startswith("-")]
+            setattr(namespace, many[-1], [*(getattr(namespace, many[-1], None) or []), *more])
         else:
             extras += tail
         return namespace, extras
