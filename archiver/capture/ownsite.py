@@ -117,31 +117,21 @@ def current_site() -> str | None:
 
 
 # --- platforms: never own-site ------------------------------------------------------------------------
-# The built-in platforms' media CDNs and the post pages the registry gives no canonical URL for (their
-# endpoints, short links and other post pages it declares): an article's images there are the
-# platform's, fetched at third-party limits.
-PLATFORM_MEDIA_DOMAINS = (
-    "instagram.com", "t.me", "telegram.me", "linkedin.com",
-    "twimg.com", "fbcdn.net", "cdninstagram.com", "ytimg.com", "ggpht.com", "googlevideo.com",
-    "googleusercontent.com",
-    "tiktokcdn.com", "tiktokcdn-us.com", "tiktokv.com", "redd.it", "redditmedia.com", "redditstatic.com",
-    "licdn.com", "bsky.app", "bsky.social", "bsky.network", "telegram.org", "cdn-telegram.org",
-    "threads.net", "cdninstagram.net",
-)
 _platforms: tuple[int, frozenset[str]] | None = None
 
 
 def platform_domains() -> frozenset[str]:
     """The registrable domains of every registered provider's declared hosts (its endpoint settings'
-    defaults, short-link hosts, canonical post URLs) and of PLATFORM_MEDIA_DOMAINS: never own-site.
-    Recomputed when the registry changes."""
+    defaults, short-link hosts, canonical post URLs, and the ``platform_domains`` its file declares: its
+    CDNs): never own-site. Recomputed when the registry changes."""
     global _platforms
     gen = registry.generation()
     cached = _platforms
     if cached is not None and cached[0] == gen:
         return cached[1]
-    hosts: set[str] = set(PLATFORM_MEDIA_DOMAINS)
+    hosts: set[str] = set()
     for spec in registry.providers():
+        hosts.update(spec.platform_domains)
         urls = [s.default for s in spec.settings] + [u.canonical or "" for u in spec.urls]
         hosts.update(spec.redirect_hosts)
         for url in urls:

@@ -278,6 +278,10 @@ class ProviderSpec:
     handle_in_url: re.Pattern[str] | None = None
     # Hosts whose URLs redirect to its posts (short links): never taken for images.
     redirect_hosts: tuple[str, ...] = ()
+    # Registrable domains it serves its pages and media from (its CDNs: ``twimg.com``): with its endpoints,
+    # short-link hosts and post URLs, never an article's own site, so their fetches keep the third-party
+    # politeness limits whatever an article's URL or ``own_hosts`` says (archiver.capture.ownsite).
+    platform_domains: tuple[str, ...] = ()
     # Share links that hide the post id until followed (``https://vt.tiktok.com/ZSTD5bW7/``), tried with
     # ``re.match`` after every provider's post URLs (compile them with ``re.I``). Discovery takes one as
     # an embed of this provider with no post id and the short link as its URL; the capture follows its

@@ -63,6 +63,7 @@ SPEC = PlatformSpec(NAME, ENDPOINT.name, text=lambda body: html_text(body.get("h
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    platform_domains=("bsky.app", "bsky.social", "bsky.network"),
     order=5,
     urls=(PostUrl(_POST, _CANONICAL), PostUrl(_AT_URI, _CANONICAL), PostUrl(_EMBED, _CANONICAL)),
     handle_in_url=re.compile(r"/profile/(?!did:)([\w.\-]+)/post/"),

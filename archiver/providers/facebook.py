@@ -113,6 +113,7 @@ def _sdk_div(scan: HtmlScanner, tag: Tag) -> None:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    platform_domains=("fbcdn.net",),
     order=2,
     urls=(PostUrl(_PLUGIN, post=_plugin), *_SPELLINGS),
     short_links=_SHARE,

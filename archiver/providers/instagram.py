@@ -58,6 +58,7 @@ def _blockquote(scan: HtmlScanner, block: Block) -> None:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    platform_domains=("instagram.com", "cdninstagram.com", "cdninstagram.net"),
     order=1,
     urls=(PostUrl(_POST, post=_post),),
     short_links=(_SHARE,),

@@ -43,6 +43,6 @@ def _post(m: re.Match[str]) -> tuple[str, str | None] | None:
 _SHORT = re.compile(r"https?://lnkd\.in/[\w\-]{4,20}(?![\w\-])", re.I)
 
 PROVIDER = ProviderSpec(name=NAME, order=10, urls=(PostUrl(_HOST, post=_post),), short_links=(_SHORT,),
-                        redirect_hosts=("lnkd.in",), embeds=EmbedForms(
+                        platform_domains=("linkedin.com", "licdn.com"), redirect_hosts=("lnkd.in",), embeds=EmbedForms(
     shortcodes={"linkedin": id_reader(NAME, "https://www.linkedin.com/feed/update/{id}/",
                                       r"urn:li:(?:activity|share|ugcPost):\d{5,25}")}))

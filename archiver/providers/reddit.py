@@ -67,6 +67,7 @@ SPEC = PlatformSpec(NAME, ENDPOINT.name, handle=_handle)
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    platform_domains=("redd.it", "redditmedia.com", "redditstatic.com"),
     order=9,
     urls=(PostUrl(_COMMENTS, post=_post), PostUrl(_SHORT, post=_post)),
     short_links=_SHARE,

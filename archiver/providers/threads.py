@@ -18,6 +18,7 @@ _T = re.compile(r"https?://(?:www\.)?threads\.(?:net|com)/t/(?P<id>[-\w]{5,40})"
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    platform_domains=("threads.net",),
     order=6,
     urls=(PostUrl(_POST, "https://www.threads.com/@{user}/post/{id}"), PostUrl(_T, "https://www.threads.com/t/{id}/")),
     handle_in_url=re.compile(r"threads\.com/@([\w.]+)/"),

@@ -84,6 +84,7 @@ SPEC = PlatformSpec(NAME, ENDPOINT.name, handle=_handle, id_time=id_time)
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    platform_domains=("tiktokcdn.com", "tiktokcdn-us.com", "tiktokv.com"),
     order=4,
     urls=(PostUrl(_VIDEO, post=_video),),
     short_links=_SHORT,

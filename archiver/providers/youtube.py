@@ -66,6 +66,7 @@ SPEC = PlatformSpec(NAME, ENDPOINT.name, handle=_handle)
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    platform_domains=("ytimg.com", "ggpht.com", "googlevideo.com", "googleusercontent.com"),
     order=3,
     urls=(PostUrl(_PATH, post=lambda m: _video(m["id"])), PostUrl(_SHORT, post=lambda m: _video(m["id"])),
           PostUrl(_WATCH, post=_watch)),

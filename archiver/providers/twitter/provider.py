@@ -72,6 +72,7 @@ def probe(rt: Runtime, url: str, post_id: str) -> Probe:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    platform_domains=("twimg.com",),
     order=0,
     urls=(PostUrl(_STATUS, post=_status), PostUrl(_WIDGET, post=_widget)),
     handle_in_url=re.compile(r"twitter\.com/(?!i/)(\w{1,15})/status/"),
