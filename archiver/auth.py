@@ -12,9 +12,14 @@ import secrets
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from archiver.catalog.core import Catalog
 from archiver.errors import InputError
+
+if TYPE_CHECKING:
+    # Only named in annotations: the CLI's parser imports ROLES from here, and the catalog (its search
+    # syntax and the provider registry behind it) is not what building a parser needs.
+    from archiver.catalog.core import Catalog
 
 ROLES = ("publisher", "editor", "compliance", "admin")
 TOKEN_PREFIX = "arc_"  # noqa: S105 - a public marker, not a secret

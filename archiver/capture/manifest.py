@@ -30,15 +30,26 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from archiver import __version__
+from archiver.capture.statuses import CAPTURED_STATUSES as CAPTURED_STATUSES
+from archiver.capture.statuses import EMBED_STATUSES as EMBED_STATUSES
+from archiver.capture.statuses import FINAL_STATUSES as FINAL_STATUSES
+from archiver.capture.statuses import GONE_STATUSES as GONE_STATUSES
+from archiver.capture.statuses import RETRYABLE_STATUSES as RETRYABLE_STATUSES
+from archiver.capture.statuses import STATUS_WORDS as STATUS_WORDS
+from archiver.capture.statuses import V1_STATUSES as V1_STATUSES
+from archiver.capture.statuses import EmbedStatus as EmbedStatus
 from archiver.errors import ArchiverError
 from archiver.records.base import empty_list
+
+# The capture statuses (EMBED_STATUSES, STATUS_WORDS, ...) are defined in archiver/capture/statuses.py,
+# which loads no pydantic, and re-exported here.
 
 if TYPE_CHECKING:
     from archiver.capture.exchange import Exchange
@@ -48,44 +59,6 @@ SCHEMA_FILE = "manifest.v2.json"
 SCHEMA_V1 = "archiver.manifest.v1"
 # Every manifest schema id this code reads (stored captures of older versions stay readable).
 MANIFEST_SCHEMAS = (SCHEMA_V1, SCHEMA_ID)
-
-# Outcome of one capture (documented in the README, "Capture statuses"):
-# - archived: every part the sources show was captured; partial: captured, but parts the sources show
-#   exist are missing (``missing`` lists them; retried);
-# - unavailable: the platform did not answer (retried); failed: nothing could be captured (retried);
-# - what the platform says instead of the post: deleted (by its author, or gone from every source),
-#   suspended (the account), protected (the account limits who sees it), withheld (in some countries,
-#   ``withheld_in_countries``), age_restricted (not shown to logged-out readers), violated_rules
-#   (removed for breaking the rules), tombstoned (any other tombstone, its text kept in ``tombstone``);
-# - unresolved: the article shows a post without a link to it (nothing to ask the platform about).
-EmbedStatus = Literal["archived", "partial", "unavailable", "deleted", "suspended", "protected", "withheld",
-                      "age_restricted", "violated_rules", "tombstoned", "unresolved", "failed"]
-EMBED_STATUSES: tuple[str, ...] = get_args(EmbedStatus)
-# Version 1's statuses: a version 1 manifest has one of these.
-V1_STATUSES = ("archived", "unavailable", "deleted", "protected", "tombstoned", "unresolved", "failed")
-# The platform shows something else instead of the post: the post is gone for readers.
-GONE_STATUSES: tuple[str, ...] = ("deleted", "suspended", "protected", "withheld", "age_restricted",
-                                  "violated_rules", "tombstoned")
-# A capture holds the post's content: the article can point at it.
-CAPTURED_STATUSES: tuple[str, ...] = ("archived", "partial")
-# Worth capturing again; the rest are final.
-RETRYABLE_STATUSES: tuple[str, ...] = ("partial", "unavailable", "failed")
-FINAL_STATUSES: tuple[str, ...] = tuple(s for s in EMBED_STATUSES if s not in RETRYABLE_STATUSES)
-# The plain words the cards, the report and the UI use for each status.
-STATUS_WORDS: dict[str, str] = {
-    "archived": "archived",
-    "partial": "archived in part",
-    "unavailable": "the platform did not answer",
-    "deleted": "deleted",
-    "suspended": "from a suspended account",
-    "protected": "from a protected account",
-    "withheld": "withheld by the platform",
-    "age_restricted": "age-restricted by the platform",
-    "violated_rules": "removed for breaking the platform's rules",
-    "tombstoned": "not shown by the platform",
-    "unresolved": "not linked to a post",
-    "failed": "could not be captured",
-}
 
 Utc = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]

@@ -13,10 +13,13 @@ import os
 import threading
 import weakref
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from archiver.catalog.syntax import All, Node
-from archiver.catalog.text import Clause
+if TYPE_CHECKING:
+    # Only named in annotations: a backend is opened by commands that never search (archive, show), and
+    # the search syntax loads the provider registry.
+    from archiver.catalog.syntax import All, Node
+    from archiver.catalog.text import Clause
 
 
 class Backend(Protocol):

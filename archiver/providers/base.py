@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-# Every outcome of a capture: the manifest's statuses (defined with the manifest model).
-from archiver.capture.manifest import EMBED_STATUSES as EMBED_STATUSES
-from archiver.capture.manifest import RETRYABLE_STATUSES as RETRYABLE_STATUSES
+# Every outcome of a capture: the manifest's statuses (archiver/capture/statuses.py, which loads no
+# pydantic: discovery reaches this module through the registry).
+from archiver.capture.statuses import EMBED_STATUSES as EMBED_STATUSES
+from archiver.capture.statuses import RETRYABLE_STATUSES as RETRYABLE_STATUSES
 
 if TYPE_CHECKING:
     from archiver.capture.exchange import Exchange

@@ -7,8 +7,10 @@ A provider module is any module under ``archiver/providers/`` (subpackages inclu
 ``pkgutil`` and imported with ``importlib``, never statically: the settings module imports this one,
 and a static import of the provider modules would make a cycle (config -> registry -> twitter ->
 capture.fetch -> config). For the same reason the settings module calls ``provider_settings()`` only
-when a ``Settings`` is made, never while it loads. The shared markup capture imports nothing that
-leads back here, so it is imported statically.
+when a ``Settings`` is made, never while it loads. The shared markup capture and the share-link
+resolver are imported by name on first use (``get_provider``): they load the manifest's models
+(pydantic), which what imports this module for names and URL patterns (discovery, the search
+syntax, the CLI's parser) does not need.
 
 Providers from outside the package: ``register_package("pkg")`` walks another package the same way,
 and installed distributions can name a module or package in the entry-point group
@@ -18,7 +20,6 @@ and installed distributions can name a module or package in the entry-point grou
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import pkgutil
 import re
 import threading
@@ -26,8 +27,6 @@ from collections.abc import Callable
 from types import ModuleType
 
 from archiver.providers.base import Provider, ProviderSpec, SettingSpec
-from archiver.providers.markup import MarkupProvider
-from archiver.providers.shortlinks import ShortLinkCapture
 
 ENTRY_POINT_GROUP = "archiver.providers"
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -101,9 +100,14 @@ def get_provider(name: str) -> Provider:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"not a provider name: {name!r}")
     spec = find(name)
-    inner: Provider = spec.capture() if spec is not None and spec.capture is not None else MarkupProvider(name)
+    if spec is not None and spec.capture is not None:
+        inner: Provider = spec.capture()
+    else:
+        inner = importlib.import_module("archiver.providers.markup").MarkupProvider(name)
     # A provider with share links gets them resolved before its own capture runs.
-    return ShortLinkCapture(spec, inner) if spec is not None and spec.short_links else inner
+    if spec is not None and spec.short_links:
+        return importlib.import_module("archiver.providers.shortlinks").ShortLinkCapture(spec, inner)
+    return inner
 
 
 def provider_settings() -> list[SettingSpec]:
@@ -125,7 +129,11 @@ def _load() -> tuple[ProviderSpec, ...]:
     global _providers, _by_name, _entry_points_read
     if not _entry_points_read:
         _entry_points_read = True
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        # Imported here, not at module level: it loads email.* and zipfile (about 17 ms), needed only
+        # when the providers are first collected.
+        from importlib import metadata
+
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             if ep.module not in _packages:
                 _packages.append(ep.module)
     found: dict[str, ProviderSpec] = {}
