@@ -132,7 +132,9 @@ class SearchQuery(BaseModel):
     "captured" (newest first); None: relevance when there are words, else captured.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Its validator is built on first use (defer_build; pydantic builds it under its own lock), not when
+    # the module loads: a command that never searches (archive, show) does not pay for it (about 15 ms).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     q: Annotated[str, Field(json_schema_extra={"maxLength": MAX_QUERY}, title="Words",
                             description='words, "phrases", -exclude, OR, prefix*, from:handle, provider:, '

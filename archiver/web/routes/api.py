@@ -142,6 +142,9 @@ class SearchParams(SearchQuery):
     """GET /v1/search's query parameters: a SearchQuery (its fields, under their public names),
     whose page is at most 200 hits (each hit reads its compliance state) and 100,000 deep."""
 
+    # Built now, not deferred as SearchQuery is: FastAPI reads it as query parameters when the app is made.
+    model_config = ConfigDict(defer_build=False)
+
     limit: int = Field(50, ge=1, le=200, title="Limit", description="hits on a page")
     offset: int = Field(0, ge=0, le=100_000, title="Offset", description="hits to skip")
 
