@@ -807,7 +807,10 @@ def test_image_behind_a_malformed_head_is_rejected(origin: Origin, tmp_path: pat
 
 
 def test_connection_closed_before_any_answer_stays_retryable(origin: Origin) -> None:
-    origin.routes["/hangup"] = lambda h: None  # answers nothing; the connection closes (Connection: close)
+    def hangup(h: BaseHTTPRequestHandler) -> None:  # answers nothing and closes the connection
+        h.close_connection = True
+
+    origin.routes["/hangup"] = hangup
     with fetcher_for(settings_for(origin, fetch_retries=1)) as f, pytest.raises(FetchError) as err:
         f.get(origin.url("/hangup"))
     assert err.value.kind == "network" and err.value.retryable and len(origin.requests) == 2

@@ -24,6 +24,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
@@ -229,8 +230,154 @@ def _build_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
     return ctx
 
 
+# The idle keep-alive connections of every Fetcher of this process, so a forked child can forget its
+# parent's (its copies of the parent's sockets are closed, never shut down: the parent keeps using them).
+_POOLS: weakref.WeakSet[_ConnectionPool] = weakref.WeakSet()
+# How long a connection may wait idle before it is closed: below the keep-alive timeout of common
+# servers (nginx 75 s, Apache 5 s are the outliers; CDNs 60 s or more), so most are still open on reuse
+# and the rest fail at once (the one transparent retry, `_STALE`).
+IDLE_SECONDS = 30.0
+# At most this many idle connections in one Fetcher's pool, all hosts together (the oldest go first).
+MAX_IDLE_TOTAL = 64
+# What a connection that was idle in the pool raises when the server closed it meanwhile, before any
+# byte of the response: the request is sent again once on a new connection (not a fetch retry).
+_STALE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, http.client.RemoteDisconnected,
+          ssl.SSLEOFError, ssl.SSLZeroReturnError)
+
+# (scheme, host as asked, port, the checked address connected to, the TLS context's id)
+PoolKey = tuple[str, str, int, str, int]
+
+
+class _ConnectionPool:
+    """Idle HTTP/1.1 keep-alive connections of one Fetcher, by `PoolKey`: a connection is only ever
+    handed out for the very scheme, host name (Host and SNI), port, checked address and TLS settings
+    it was opened with. At most `per_key` idle per key and `MAX_IDLE_TOTAL` in all; one idle longer
+    than `idle_seconds` is closed instead of reused. Thread-safe (one lock; a connection taken is its
+    taker's alone). Fork-safe: a child process starts empty (``_after_fork``, and a pid check)."""
+
+    def __init__(self, per_key: int, idle_seconds: float = IDLE_SECONDS, max_total: int = MAX_IDLE_TOTAL) -> None:
+        self.per_key = max(0, per_key)
+        self.idle_seconds = idle_seconds
+        self.max_total = max_total
+        self._lock = threading.Lock()
+        self._idle: dict[PoolKey, list[tuple[float, HTTPConnection]]] = {}
+        self._count = 0
+        self._pid = os.getpid()
+        self._closed = False
+        _POOLS.add(self)
+
+    def _forget_if_forked(self) -> None:
+        """In a forked child: drop the parent's connections (closing our copies of the descriptors,
+        no shutdown, so the parent's connections go on). Under the lock."""
+        if self._pid != os.getpid():
+            idle, self._idle, self._count, self._pid = self._idle, {}, 0, os.getpid()
+            for conns in idle.values():
+                for _, conn in conns:
+                    _close_copy(conn)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()   # a lock held by a parent's thread at fork would never be released
+        self._forget_if_forked()
+
+    def take(self, key: PoolKey) -> HTTPConnection | None:
+        """An idle connection for exactly `key` still open and not readable (a readable idle connection
+        is one the server closed, or one with unasked-for bytes: both closed here), or None."""
+        expired: list[HTTPConnection] = []
+        found = None
+        now = time.monotonic()
+        with self._lock:
+            self._forget_if_forked()
+            conns = self._idle.get(key)
+            while conns and found is None:
+                since, conn = conns.pop()   # the most recently used first
+                self._count -= 1
+                if now - since < self.idle_seconds and conn.is_connected:
+                    found = conn
+                else:
+                    expired.append(conn)
+            if conns is not None and not conns:
+                del self._idle[key]
+        for conn in expired:
+            _quiet_close(conn)
+        return found
+
+    def put(self, key: PoolKey, conn: HTTPConnection) -> None:
+        """Keep `conn` (its last response read to the end) for the next request to `key`; closed
+        instead when the pool is closed or full for that key. Idle connections past their time and
+        the oldest beyond `max_total` are closed on the way."""
+        drop: list[HTTPConnection] = []
+        now = time.monotonic()
+        with self._lock:
+            self._forget_if_forked()
+            conns = self._idle.setdefault(key, [])
+            if self._closed or len(conns) >= self.per_key:
+                drop.append(conn)
+            else:
+                conns.append((now, conn))
+                self._count += 1
+            for k in list(self._idle):   # at most max_total entries: cheap
+                keep = [(t, c) for t, c in self._idle[k] if now - t < self.idle_seconds]
+                drop += [c for t, c in self._idle[k] if now - t >= self.idle_seconds]
+                self._count -= len(self._idle[k]) - len(keep)
+                if keep:
+                    self._idle[k] = keep
+                else:
+                    del self._idle[k]
+            while self._count > self.max_total:
+                k = min(self._idle, key=lambda k: self._idle[k][0][0])
+                drop.append(self._idle[k].pop(0)[1])
+                self._count -= 1
+                if not self._idle[k]:
+                    del self._idle[k]
+        for c in drop:
+            _quiet_close(c)
+
+    def idle(self) -> int:
+        """How many connections wait idle (in this process)."""
+        with self._lock:
+            self._forget_if_forked()
+            return self._count
+
+    def close(self) -> None:
+        """Close every idle connection; later `put`s close theirs at once."""
+        with self._lock:
+            self._forget_if_forked()
+            idle, self._idle, self._count, self._closed = self._idle, {}, 0, True
+        for conns in idle.values():
+            for _, conn in conns:
+                _quiet_close(conn)
+
+
+def _quiet_close(conn: HTTPConnection) -> None:
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
+def _close_copy(conn: HTTPConnection) -> None:
+    """Close this process's descriptor of a connection inherited over fork, sending nothing on it."""
+    with contextlib.suppress(Exception):
+        if conn.sock is not None:
+            conn.sock.close()   # close(2) only: neither shutdown(2) nor a TLS close_notify
+
+
+def _pools_after_fork() -> None:
+    for pool in list(_POOLS):
+        pool._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_pools_after_fork)
+
+
 class Fetcher:
-    """GET with the address guard, limits, politeness, retries and exchange records."""
+    """GET with the address guard, limits, politeness, retries and exchange records.
+
+    Connections are kept alive between requests (HTTP/1.1 keep-alive, ``_ConnectionPool``): every
+    request still resolves and checks its host, then reuses an idle connection only when one was
+    opened to that very scheme, host, port and checked address with this fetcher's TLS settings, and
+    a connection goes back to the pool only when its response was read to the end, the server did
+    not ask to close, and no error, cap or deadline cut the exchange. Thread-safe; `close()` closes
+    the idle connections."""
 
     def __init__(self, settings: Settings, limiter: HostLimiter | None = None) -> None:
         self.settings = settings
@@ -239,9 +386,14 @@ class Fetcher:
         # bounds each article's requests by ARTICLE_DEADLINE instead, as several share one Fetcher.
         self.deadline_at: float | None = None
         self._ssl_context = ssl_context(settings.fetch_ca_bundle)
+        # As many idle connections per host as may be in flight to it (the limiter's cap, own-site
+        # hosts' being the higher).
+        self._pool = _ConnectionPool(max(settings.host_concurrency, settings.own_host_concurrency))
 
     def close(self) -> None:
-        """Nothing is pooled; kept so callers can release the fetcher the same way in every mode."""
+        """Close the idle keep-alive connections (requests after this still work, on new connections
+        that are closed once used)."""
+        self._pool.close()
 
     def get(self, url: str, *, kind: str = "json", headers: dict[str, str] | None = None,
             deadline: float | None = None, follow_redirects: bool = True) -> Response:
@@ -327,7 +479,7 @@ class Fetcher:
         target = resolve_target(url, self.settings,
                                 timeout=min(remaining, self.settings.fetch_connect_timeout))
         req_headers = {"Host": target.host_header, "User-Agent": self.settings.user_agent,
-                       "Accept": "*/*", "Accept-Encoding": ACCEPT_ENCODING, "Connection": "close"}
+                       "Accept": "*/*", "Accept-Encoding": ACCEPT_ENCODING}
         for k, v in extra.items():
             req_headers = {h: x for h, x in req_headers.items() if h.lower() != k.lower()}
             req_headers[k] = v
@@ -354,35 +506,73 @@ class Fetcher:
                 ssl_context=self._ssl_context, cert_reqs="CERT_REQUIRED")
         else:
             conn = HTTPConnection(ip, target.port, timeout=timeout)
+        conn.response_class = _CheckedResponse  # type: ignore[assignment]
         conn.connect()
         return conn
+
+    def _key(self, target: Target, ip: str) -> PoolKey:
+        """The pool key of a connection to `ip` for `target` (the TLS context is the fetcher's own, so
+        its id stands for the CA bundle and every other TLS setting)."""
+        return (target.scheme, target.host, target.port, ip, id(self._ssl_context))
+
+    def _reuse(self, target: Target) -> tuple[HTTPConnection, str] | None:
+        """An idle connection to one of the addresses just checked for `target`, in their order."""
+        for ip in target.addresses:
+            conn = self._pool.take(self._key(target, ip))
+            if conn is not None:
+                return conn, ip
+        return None
+
+    def _open(self, target: Target, end: float, watchdog: Watchdog) -> tuple[HTTPConnection, str]:
+        """A new connection to the first of the checked addresses that answers; FetchError "timeout"
+        or "network" when none does."""
+        errors = []
+        for ip in target.addresses:
+            try:
+                timeout = min(self.settings.fetch_connect_timeout, max(0.01, end - time.monotonic()))
+                conn = self._connect(target, ip, timeout)
+            except (OSError, urllib3.exceptions.HTTPError) as exc:
+                errors.append(f"{ip}: {exc}")
+                if watchdog.fired:
+                    break
+                continue
+            if conn.sock is not None:
+                return conn, ip
+        if watchdog.fired:
+            raise FetchError("timeout", f"connecting to {target.host} took too long")
+        raise FetchError("network", f"cannot connect to {target.host}: {'; '.join(errors)[:300]}")
 
     def _talk(self, target: Target, ex: Exchange, cap: int, end: float) -> None:
         s = self.settings
         watchdog = Watchdog(end - time.monotonic())
         conn: HTTPConnection | None = None
         resp = None
+        keep: PoolKey | None = None   # set once the exchange ended cleanly with the connection reusable
         try:
-            errors = []
-            for ip in target.addresses:
+            reused = self._reuse(target)
+            conn, ip = reused or self._open(target, end, watchdog)
+            while True:
+                ex.resolved_ip = ip
+                watchdog.watch(conn.sock)
+                conn.timeout = min(s.fetch_read_timeout, max(0.01, end - time.monotonic()))
                 try:
-                    timeout = min(s.fetch_connect_timeout, max(0.01, end - time.monotonic()))
-                    conn = self._connect(target, ip, timeout)
-                    ex.resolved_ip = ip
+                    assert conn.sock is not None
+                    conn.sock.settimeout(conn.timeout)
+                    conn.request("GET", target.path, headers=ex.request_headers, preload_content=False,
+                                 decode_content=False, enforce_content_length=False)
+                    resp = _response_head(conn, target, watchdog)
                     break
-                except (OSError, urllib3.exceptions.HTTPError) as exc:
-                    errors.append(f"{ip}: {exc}")
-                    if watchdog.fired:
-                        break
-            if conn is None or conn.sock is None:
-                if watchdog.fired:
-                    raise FetchError("timeout", f"connecting to {target.host} took too long")
-                raise FetchError("network", f"cannot connect to {target.host}: {'; '.join(errors)[:300]}")
-            watchdog.watch(conn.sock)
-            conn.timeout = min(s.fetch_read_timeout, max(0.01, end - time.monotonic()))
-            conn.request("GET", target.path, headers=ex.request_headers, preload_content=False,
-                         decode_content=False, enforce_content_length=False)
-            resp = _response_head(conn, target, watchdog)
+                except _STALE:
+                    # The server closed the idle connection before reading this request (or before
+                    # answering a byte): sent again once on a new connection, not a retry of the fetch.
+                    if reused is None or watchdog.fired:
+                        raise
+                    log.debug("idle connection to %s (%s) was closed by the server; reconnecting",
+                              target.host, ip)
+                    _quiet_close(conn)
+                    conn = None
+                    reused = None
+                    conn, ip = self._open(target, end, watchdog)
             ex.status = resp.status
             ex.reason = resp.reason if isinstance(resp.reason, str) else None
             ex.http_version = {10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}.get(resp.version, "HTTP/1.1")
@@ -393,6 +583,8 @@ class Fetcher:
                 raise FetchError("too_large",
                                  f"{target.url[:200]} declares {declared} bytes, over the cap of {cap}")
             self._read_body(resp, ex, cap, end, watchdog)
+            if _ended_cleanly(conn, resp):
+                keep = self._key(target, ip)
         except FetchError:
             if watchdog.fired:
                 raise FetchError("timeout", f"{target.url[:200]}: deadline passed") from None
@@ -403,12 +595,15 @@ class Fetcher:
             reason = f"{type(exc).__name__}: {str(exc)[:200]}"
             raise FetchError("network", f"{target.url[:200]}: {reason}") from None
         finally:
-            watchdog.cancel()
-            if resp is not None:
-                resp.release_conn()
-                resp.close()
-            if conn is not None:
-                conn.close()
+            watchdog.cancel()   # after this `fired` no longer changes
+            if keep is not None and conn is not None and not watchdog.fired:
+                self._pool.put(keep, conn)
+            else:
+                if resp is not None:
+                    resp.release_conn()
+                    resp.close()
+                if conn is not None:
+                    conn.close()
 
     @staticmethod
     def _read_body(resp: urllib3.HTTPResponse, ex: Exchange, cap: int, end: float,
@@ -484,6 +679,51 @@ class Fetcher:
                 ex.body, ex.wire_body = wire, None
             else:
                 ex.body, ex.wire_body = b"".join(parts), wire
+
+
+class _CheckedResponse(http.client.HTTPResponse):
+    """http.client's response, noting whether bytes had already arrived past the body's end when it
+    was read to that end (``leftover``): they sit in the response's read buffer, which is dropped with
+    it, so the socket alone cannot tell. A connection with a leftover is never reused."""
+
+    leftover = True   # until the body was read to its end and nothing followed it
+
+    def __init__(self, sock: socket.socket, *args: object, **kw: object) -> None:
+        super().__init__(sock, *args, **kw)  # type: ignore[arg-type]
+        self._sock = sock
+
+    def _close_conn(self) -> None:
+        fp = self.fp
+        if fp is not None and not self.will_close and self.length in (0, None):
+            timeout = self._sock.gettimeout()
+            try:
+                self._sock.settimeout(0)   # peek what is buffered or already on the socket, never wait
+                self.leftover = bool(fp.peek(1))
+            except (BlockingIOError, ssl.SSLWantReadError):
+                self.leftover = False
+            except (OSError, ValueError):
+                self.leftover = True
+            finally:
+                with contextlib.suppress(OSError):
+                    self._sock.settimeout(timeout)
+        super()._close_conn()  # type: ignore[misc]
+
+
+def _ended_cleanly(conn: HTTPConnection, resp: urllib3.HTTPResponse) -> bool:
+    """Whether `conn` may carry another request: its response was read to its end (Content-Length
+    reached, or the chunked coding's last chunk; a body ended by closing never is) with no byte after
+    it (``_CheckedResponse.leftover``), the server did not ask to close (``Connection: close``,
+    HTTP/1.0 without keep-alive: http.client's ``will_close``, which also closes `conn`), the status
+    is a final one other than 101, and nothing is waiting on the socket (the server's close, or
+    bytes nobody asked for)."""
+    raw = resp._fp   # the http.client response urllib3 wraps
+    if not isinstance(raw, _CheckedResponse) or not raw.isclosed() or raw.will_close or raw.leftover:
+        return False
+    if resp.status < 200 or resp.status == 101 or conn.sock is None:
+        return False
+    if isinstance(conn.sock, ssl.SSLSocket) and conn.sock.pending():
+        return False
+    return conn.is_connected
 
 
 def content_decoder(content_encoding: str | None) -> ContentDecoder | None:
