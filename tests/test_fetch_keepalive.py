@@ -5,6 +5,7 @@ replaced transparently, thread- and fork-safety."""
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import ssl
@@ -34,6 +35,7 @@ class KeepAliveOrigin:
     def __init__(self, tls: ssl.SSLContext | None = None, idle_timeout: float | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self.connections = 0
+        self.closed = 0   # connections the server saw end (its handler returned)
         self.seen: list[tuple[int, str, str | None]] = []
         self.sni: list[str | None] = []
         lock = threading.Lock()
@@ -52,6 +54,11 @@ class KeepAliveOrigin:
                     origin.connections += 1
                     self.number = origin.connections
                 self.served = 0
+
+            def finish(self) -> None:
+                super().finish()
+                with lock:
+                    origin.closed += 1
 
             def do_GET(self) -> None:
                 self.served += 1
@@ -80,6 +87,13 @@ class KeepAliveOrigin:
     def connection_of(self, path: str) -> int:
         """The number of the connection that carried the (last) request for `path`."""
         return [n for n, p, _ in self.seen if p == path][-1]
+
+    def wait_closed(self, count: int, within: float = 3.0) -> bool:
+        """Whether `count` connections have ended, waiting up to `within` seconds."""
+        stop = time.monotonic() + within
+        while self.closed < count and time.monotonic() < stop:
+            time.sleep(0.01)
+        return self.closed >= count
 
     def close(self) -> None:
         self.server.shutdown()
@@ -254,10 +268,20 @@ def test_idle_connections_expire_and_close_empties_the_pool(origin: KeepAliveOri
     time.sleep(0.3)
     fetcher.get(origin.url("/n/2"))   # the idle one was too old: closed, a new one opened
     assert origin.connections == 2 and fetcher._pool.idle() == 1
+    assert origin.wait_closed(1)   # the expired one
     fetcher.close()
-    assert fetcher._pool.idle() == 0
+    assert fetcher._pool.idle() == 0 and origin.wait_closed(2)
     fetcher.get(origin.url("/n/3"))   # still works after close, its connection not kept
-    assert origin.connections == 3 and fetcher._pool.idle() == 0
+    assert origin.connections == 3 and fetcher._pool.idle() == 0 and origin.wait_closed(3)
+
+
+def test_a_fetcher_dropped_without_close_leaves_no_connection_open(origin: KeepAliveOrigin) -> None:
+    f = Fetcher(settings_for(origin.port))
+    f.get(origin.url("/n/1"))
+    assert f._pool.idle() == 1 and origin.closed == 0
+    del f
+    gc.collect()
+    assert origin.wait_closed(1)
 
 
 def test_two_host_names_on_one_address_never_share_a_connection(

@@ -389,6 +389,7 @@ class Fetcher:
         # As many idle connections per host as may be in flight to it (the limiter's cap, own-site
         # hosts' being the higher).
         self._pool = _ConnectionPool(max(settings.host_concurrency, settings.own_host_concurrency))
+        weakref.finalize(self, self._pool.close)   # a fetcher dropped without close() leaves no socket open
 
     def close(self) -> None:
         """Close the idle keep-alive connections (requests after this still work, on new connections
