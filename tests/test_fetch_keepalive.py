@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import ipaddress
 import os
+import socket
 import ssl
 import threading
 import time
@@ -371,3 +372,22 @@ class _fetcher:
 
     def __exit__(self, *exc: object) -> None:
         self.fetcher.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_resolves_names_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lookup pool's threads do not survive fork: the child's first lookup must not wait for one."""
+    monkeypatch.setattr(socket, "getaddrinfo",
+                        lambda host, port, *a: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))])
+    assert guard._resolve("parent.example", 80, 2.0) == [ipaddress.ip_address("93.184.216.34")]
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            started = time.monotonic()
+            found = guard._resolve("child.example", 80, 2.0)
+            code = 0 if found == [ipaddress.ip_address("93.184.216.34")] and time.monotonic() - started < 1 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

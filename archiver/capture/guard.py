@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import ipaddress
+import os
 import re
 import socket
 from dataclasses import dataclass
@@ -24,6 +25,18 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _HOST_RE = re.compile(r"^[a-z0-9_]([a-z0-9_.-]{0,252})$")
 # DNS has no timeout of its own: lookups run here so the caller's deadline still holds.
 _resolver = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
+
+
+def _new_resolver() -> None:
+    """A forked child gets a pool of its own: it inherits none of the parent's threads, yet the
+    parent's executor would count its idle ones as ready and queue the child's first lookup to
+    nobody (it then timed out)."""
+    global _resolver
+    _resolver = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_resolver)
 
 
 @dataclass(frozen=True)
