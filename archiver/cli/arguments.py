@@ -28,7 +28,7 @@ from archiver.cli.kinds import (
     post_ref,
     provider,
 )
-from archiver.discover.scan import FORMATS
+from archiver.discover.formats import FORMATS
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # Search fields checked by kind as they are parsed (the rest by SearchQuery's own validation).

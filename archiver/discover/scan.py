@@ -8,13 +8,13 @@ import re
 
 from archiver.discover import constructs, markdown, shortcodes, text
 from archiver.discover.common import merge_ranges, resolve
+from archiver.discover.formats import FORMATS as FORMATS
 from archiver.discover.html import HtmlScanner
 from archiver.discover.markdown import inside
 from archiver.discover.model import Discovery, Embed, ImageRef
 from archiver.discover.urls import PostMatch
 from archiver.errors import InputError
 
-FORMATS = ("auto", "html", "markdown", "text")
 _HTML_HINT = re.compile(
     r"<(?:!doctype|html|head|body|p|div|span|a|img|br|blockquote|iframe|figure|script|meta|h[1-6]|ul|li"
     r"|table|section|article|picture|source|object|embed|pre|code|textarea"
