@@ -391,3 +391,17 @@ def test_a_forked_child_resolves_names_at_once(monkeypatch: pytest.MonkeyPatch) 
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="Linux's quick-ack")
+def test_a_server_with_nagles_algorithm_on_does_not_stall_a_reused_connection(
+        origin: KeepAliveOrigin, fetcher: Fetcher) -> None:
+    """This origin writes each response's head and body in two writes without TCP_NODELAY (as Python's
+    http.server does): on a reused connection a delayed ACK of the head held every body back 40 ms."""
+    fetcher.get(origin.url("/n/warm"))
+    started = time.monotonic()
+    for i in range(20):
+        assert fetcher.get(origin.url(f"/n/{i}")).body == f"/n/{i}".encode()
+    elapsed = time.monotonic() - started
+    assert origin.connections == 1
+    assert elapsed < 0.6, f"20 fetches on one connection took {elapsed:.2f} s (40 ms delayed ACKs: 0.8 s)"

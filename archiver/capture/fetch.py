@@ -561,6 +561,7 @@ class Fetcher:
                     conn.sock.settimeout(conn.timeout)
                     conn.request("GET", target.path, headers=ex.request_headers, preload_content=False,
                                  decode_content=False, enforce_content_length=False)
+                    _ack_at_once(conn.sock)
                     resp = _response_head(conn, target, watchdog)
                     break
                 except _STALE:
@@ -680,6 +681,19 @@ class Fetcher:
                 ex.body, ex.wire_body = wire, None
             else:
                 ex.body, ex.wire_body = b"".join(parts), wire
+
+
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)   # Linux
+
+
+def _ack_at_once(sock: socket.socket | None) -> None:
+    """Have the kernel acknowledge the next segments at once instead of delaying the ACK (up to 40 ms;
+    Linux, elsewhere nothing). A new connection starts in this quick-ack mode, a reused one has left it:
+    a server that writes a response's head and body in two writes with Nagle's algorithm on (Python's
+    http.server does) then holds the body until the head is acknowledged, 40 ms per response."""
+    if _QUICKACK is not None and sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
 
 
 class _CheckedResponse(http.client.HTTPResponse):
