@@ -46,7 +46,7 @@ from archiver.capture.statuses import STATUS_WORDS as STATUS_WORDS
 from archiver.capture.statuses import V1_STATUSES as V1_STATUSES
 from archiver.capture.statuses import EmbedStatus as EmbedStatus
 from archiver.errors import ArchiverError
-from archiver.records.base import empty_list
+from archiver.records.factories import empty_list
 
 # The capture statuses (EMBED_STATUSES, STATUS_WORDS, ...) are defined in archiver/capture/statuses.py,
 # which loads no pydantic, and re-exported here.

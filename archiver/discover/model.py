@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from archiver.providers import registry
-from archiver.records.base import empty_list
+from archiver.records.factories import empty_list
 
 
 def __getattr__(name: str) -> Any:

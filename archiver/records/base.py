@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from archiver.errors import ArchiverError
+from archiver.records.factories import empty_list as empty_list
 from archiver.storage.base import json_bytes
 
 T = TypeVar("T")
@@ -18,12 +19,6 @@ T = TypeVar("T")
 class RecordError(ArchiverError, ValueError):
     """A stored object is not a valid record of its kind; the message names its key and the first
     problems (field path and reason)."""
-
-
-def empty_list() -> list[Any]:
-    """A new empty list, the ``default_factory`` of list fields: pydantic reads a factory's signature,
-    and the builtin ``list``'s costs a parse of its text signature (ms at start-up); this one's is free."""
-    return []
 
 
 class Record(BaseModel):
