@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from archiver.errors import InputError
+from archiver.roles import ROLES as ROLES
 
 if TYPE_CHECKING:
-    # Only named in annotations: the CLI's parser imports ROLES from here, and the catalog (its search
-    # syntax and the provider registry behind it) is not what building a parser needs.
+    # Only named in annotations: importing the token code does not load the catalog (its search syntax
+    # and the provider registry behind it).
     from archiver.catalog.core import Catalog
 
-ROLES = ("publisher", "editor", "compliance", "admin")
 TOKEN_PREFIX = "arc_"  # noqa: S105 - a public marker, not a secret
 MAX_TOKEN_LENGTH = 200
 

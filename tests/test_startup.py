@@ -96,6 +96,23 @@ def test_a_plain_article_loads_no_imaging_templates_or_other_backends(tmp_path: 
     assert sorted(m for m in NOT_FOR_A_PLAIN_ARTICLE if m in loaded) == [], "archiver archive imported them"
 
 
+# What discovery, the provider registry, the token roles and a catalog backend's interface need is
+# plain code: none of them loads pydantic, the manifest's models, the catalog's search or
+# importlib.metadata (the capture statuses, FORMATS and ROLES live in modules of their own).
+LIGHT_MODULES = ("archiver.discover.scan", "archiver.providers.registry", "archiver.roles", "archiver.auth",
+                 "archiver.catalog.base", "archiver.capture.statuses", "archiver.discover.formats")
+HEAVY_FOR_THEM = ("pydantic", "pydantic_core", "archiver.capture.manifest", "archiver.catalog.core",
+                  "archiver.catalog.query", "archiver.catalog.syntax", "importlib.metadata")
+
+
+def test_discovery_the_registry_and_the_roles_load_no_models() -> None:
+    code = (f"import json, sys\nimport {', '.join(LIGHT_MODULES)}\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(set(json.loads(proc.stdout)) & set(HEAVY_FOR_THEM)) == []
+
 # Run in a fresh interpreter: the models' validators are built on first use (pydantic's defer_build),
 # here by eight threads at once.
 FIRST_USE = """

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 
-from archiver.auth import ROLES
 from archiver.catalog.query import SYNTAX_HELP, SearchQuery, flag, is_list
 from archiver.cli.kinds import (
     article_id,
@@ -29,6 +28,7 @@ from archiver.cli.kinds import (
     provider,
 )
 from archiver.discover.formats import FORMATS
+from archiver.roles import ROLES
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # Search fields checked by kind as they are parsed (the rest by SearchQuery's own validation).

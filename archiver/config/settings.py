@@ -15,7 +15,6 @@ imports this module, so reading the registry at import time would be an import c
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -321,6 +320,8 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: str | Path 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
     """The top-level keys of a TOML settings file; ConfigError if it is missing, not UTF-8 or not TOML."""
+    import tomllib  # here, not at module level: only a run with a settings file reads TOML (~3 ms)
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
