@@ -343,6 +343,9 @@ def _json(status: int, body: Any) -> tuple[int, list[tuple[str, str]], bytes]:
 class _Handler(BaseHTTPRequestHandler):
     fixture: FixtureOrigin
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as real web servers set it: with Nagle's algorithm on, a kept-alive client's delayed
+    # ACK holds each answer's body back up to 40 ms after its head (the head and body are two writes).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return
