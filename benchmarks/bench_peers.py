@@ -289,6 +289,7 @@ def run_workers_queued(settings: Settings, site: Site, urls: list[str], workers:
     from archiver.storage.layout import sha256_hex, source_key
 
     bodies = [requests.get(u, timeout=30).content for u in urls]
+    takes_trust = "url_trusted" in (ROOT / "workers" / "tasks.py").read_text(encoding="utf-8")
     store = open_store(settings)
     app = Celery("bench", broker=settings.broker_url)
     env = child_env(settings)
@@ -302,8 +303,9 @@ def run_workers_queued(settings: Settings, site: Site, urls: list[str], workers:
             store.put(source_key(aid, sha), body)
             # The body was fetched from `u`, as `archiver submit URL` fetches it: the URL is vouched for
             # (url_trusted), so the article's site gets the own-site limits as in the CLI modes.
+            # A tree from before own-site trust (--root) has no such argument.
             app.send_task("archiver.process_article", args=[aid, sha, u, None, "auto"],
-                          kwargs={"url_trusted": True}, queue="archiver")
+                          kwargs={"url_trusted": True} if takes_trust else {}, queue="archiver")
         t_done = wait_all(settings, urls)
     app.close()
     return t_done - t0
