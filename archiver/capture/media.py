@@ -29,6 +29,7 @@ from archiver.capture.imagepool import ImagingUnavailable, pool_for
 from archiver.capture.imaging import THUMB_SIZE, WEB_SIZE, MediaRejected, dhash, pillow, strip_jpeg_metadata
 from archiver.config.settings import Settings
 from archiver.faults import is_infrastructure_error
+from archiver.storage.base import image_type
 from archiver.storage.layout import derived_key
 
 if TYPE_CHECKING:
@@ -124,14 +125,8 @@ _FTYP_IMAGE = {b"avif": "image/avif", b"avis": "image/avif", b"heic": "image/hei
 def sniff(data: bytes) -> str | None:
     """The real type of `data` from its leading bytes, or None when unknown."""
     head = data[:64]
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
+    if found := image_type(head):
+        return found
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         if brand in _FTYP_IMAGE:

@@ -57,6 +57,22 @@ class Limits:
         return max(1.0, self.rate)
 
 
+class _ThirdPartyLimits:
+    """The third-party limits of a limiter (its `limits`), read as `concurrency` and `rate`."""
+
+    limits: Limits
+
+    @property
+    def concurrency(self) -> int:
+        """Requests in flight to one third-party host."""
+        return self.limits.concurrency
+
+    @property
+    def rate(self) -> float:
+        """Requests per second to one third-party host."""
+        return self.limits.rate
+
+
 @dataclass
 class _HostState:
     active: int = 0
@@ -64,7 +80,7 @@ class _HostState:
     stamp: float = 0.0
 
 
-class LocalHostLimiter:
+class LocalHostLimiter(_ThirdPartyLimits):
     """Concurrency + token bucket per host, shared by the threads of one process.
 
     `concurrency`/`rate_per_second` bound third-party hosts, `own_concurrency`/`own_rate_per_second`
@@ -79,14 +95,6 @@ class LocalHostLimiter:
         self.sites = OwnSites(own_hosts, own_sites)
         self._cond = threading.Condition()
         self._hosts: dict[tuple[str, bool], _HostState] = {}
-
-    @property
-    def concurrency(self) -> int:
-        return self.limits.concurrency
-
-    @property
-    def rate(self) -> float:
-        return self.limits.rate
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalHostLimiter:
@@ -170,7 +178,7 @@ return 0
 """
 
 
-class RedisHostLimiter:
+class RedisHostLimiter(_ThirdPartyLimits):
     """The same limits kept in Redis (one Lua script, atomic), shared by every worker.
 
     A slot is a lease: a worker that dies while holding one frees it after `lease` seconds.
@@ -196,14 +204,6 @@ class RedisHostLimiter:
         self.prefix = prefix
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
         self._script = self.redis.register_script(_ACQUIRE_LUA)
-
-    @property
-    def concurrency(self) -> int:
-        return self.limits.concurrency
-
-    @property
-    def rate(self) -> float:
-        return self.limits.rate
 
     @contextmanager
     def acquire(self, host: str, deadline: float | None = None) -> Iterator[None]:

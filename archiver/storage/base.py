@@ -64,6 +64,22 @@ _META_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 RETENTION_MODES = ("GOVERNANCE", "COMPLIANCE")
 
+def image_type(head: bytes) -> str | None:
+    """The image type (``image/jpeg``, ``image/png``, ``image/gif`` or ``image/webp``) that `head`, an
+    object's first bytes (12 or more), starts with by its magic number, else None. The one check of
+    these signatures: the local store implies a content type by it and the media capture sniffs with
+    it (archiver.capture.media.sniff, which knows more types)."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
 class ObjectNotFound(KeyError):
     """No object under that key."""
 

@@ -40,6 +40,7 @@ from archiver.storage.base import (
     check_metadata,
     check_prefix,
     check_retention,
+    image_type,
 )
 
 _RESERVED_LOCAL = (".meta", ".tmp")
@@ -67,15 +68,7 @@ def implied_content_type(key: str, head: bytes) -> str:
     for suffix, ctype in _TYPES_BY_SUFFIX:
         if name.endswith(suffix):
             return ctype
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return DEFAULT_CONTENT_TYPE
+    return image_type(head) or DEFAULT_CONTENT_TYPE
 
 
 class LocalStore(ObjectStore):
