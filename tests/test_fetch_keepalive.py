@@ -23,6 +23,7 @@ from archiver.capture import guard
 from archiver.capture.exchange import FetchError
 from archiver.capture.fetch import Fetcher
 from archiver.config.settings import Settings
+from tests.test_fetch import send
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 
@@ -99,15 +100,6 @@ class KeepAliveOrigin:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def send(h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-    h.send_response(status)
-    for k, v in (headers or {}).items():
-        h.send_header(k, v)
-    h.send_header("Content-Length", str(len(body)))
-    h.end_headers()
-    h.wfile.write(body)
 
 
 @pytest.fixture
