@@ -15,9 +15,9 @@ stored as ``Plan.own_site``): the article's URL counts only when archiver fetche
 callers that say so with ``ArticleInput.url_trusted``), or when its registrable domain is one of the
 configured ``own_sites`` (or its host one of ``own_hosts``). A URL merely claimed in an API or webhook
 payload that carries its own HTML gives the article no own site. Hosts a provider declares as its
-endpoints (oEmbed, syndication, short links, post pages) and the built-in platforms' media CDNs are
-never own-site, whatever the article's URL or the configuration says (``platform_domains``; an
-``own_hosts``/``own_sites`` entry on one is a config error).
+endpoints (oEmbed, syndication, short links, post pages) and the media CDNs it declares
+(``ProviderSpec.platform_domains``) are never own-site, whatever the article's URL or the configuration
+says (``platform_domains()``; an ``own_hosts``/``own_sites`` entry on one is a config error).
 
 The article being archived reaches the limiter through a context variable set around each item's
 capture (``site_scope(plan.own_site)``), so the local runner's threads and the Celery capture tasks

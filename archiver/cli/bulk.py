@@ -32,8 +32,7 @@ from typing import Any
 
 from archiver.article.versions import DamagedVersion
 from archiver.cli.kinds import article_source, shown
-from archiver.cli.main import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, OneLineParser, error_line
-from archiver.cli.main import _which_service as which_service
+from archiver.cli.main import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, OneLineParser, error_line, which_service
 from archiver.cli.output import json_text, printable
 from archiver.errors import ArchiverError, InputError
 from archiver.faults import is_infrastructure_error

@@ -192,7 +192,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def _which_service(exc: BaseException) -> str:
+def which_service(exc: BaseException) -> str:
     """Which service an infrastructure fault came from, as the setting that names it."""
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -289,7 +289,7 @@ def run_command(args: argparse.Namespace, *, debug: bool) -> int:
                   "from storage", file=sys.stderr)
             return EXIT_INPUT
         if is_infrastructure_error(exc) and not isinstance(exc, OSError):
-            print(f"archiver: error: {_which_service(exc)} did not answer: "
+            print(f"archiver: error: {which_service(exc)} did not answer: "
                   f"{error_line(f'{type(exc).__name__}: {_first_line(exc)}')}", file=sys.stderr)
             return EXIT_INPUT
         line = _path_error(exc) if isinstance(exc, OSError) else None
