@@ -18,6 +18,13 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_precise(dt: datetime) -> str:
+    """`dt` in UTC as 'YYYY-MM-DDTHH:MM:SS.ffffffZ' (ISO 8601 with microseconds), for times whose order
+    matters within a second (a signing key's validity: two rotations in one second must still sort);
+    a naive `dt` is taken as local time."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def parse_iso(text: str) -> datetime:
     """A time `iso` wrote (or any ISO 8601 time with an offset or a Z), timezone-aware;
     ValueError when `text` is not one. A time without an offset is taken as UTC."""

@@ -26,11 +26,13 @@ the key's fingerprint without ``sha256:``, a PEM SubjectPublicKeyInfo preceded b
 
     # archiver evidence signing key, retired
     # fingerprint: sha256:<hex>
-    # valid_from: 2026-01-02T03:04:05.000Z
-    # valid_until: 2026-03-04T05:06:07.000Z
+    # valid_from: 2026-01-02T03:04:05.123456Z
+    # valid_until: 2026-03-04T05:06:07.654321Z
 
-The current key's creation time is kept beside it in ``evidence-signing-key.created`` (one ISO 8601
-line), the file's modification time standing in for keys made before that file existed.
+The times carry microseconds (`archiver.dates.iso_precise`), so keys rotated within one second still
+list in the order they were used; a file's modification time breaks any remaining tie. The current
+key's creation time is kept beside it in ``evidence-signing-key.created`` (one ISO 8601 line), the
+file's modification time standing in for keys made before that file existed.
 `all_keys` lists the current key and every retired one (`archiver keys show --all`,
 ``/.well-known/archiver-signing-keys.json``).
 """
@@ -55,7 +57,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from archiver import __version__
-from archiver.dates import iso, parse_iso, utcnow
+from archiver.dates import iso_precise, parse_iso, utcnow
 from archiver.errors import ConfigError, InputError
 
 KEY_FILE = "evidence-signing-key.pem"
@@ -128,11 +130,11 @@ def _created_at(path: Path) -> str | None:
     """When the key at `path` was made: its ``.created`` file, else the key file's modification time."""
     try:
         text = path.with_suffix(".created").read_text("ascii")[:100].strip()
-        return iso(parse_iso(text))
+        return iso_precise(parse_iso(text))
     except (OSError, ValueError, UnicodeDecodeError):
         pass
     try:
-        return iso(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+        return iso_precise(datetime.fromtimestamp(path.stat().st_mtime, UTC))
     except (OSError, ValueError, OverflowError):
         return None
 
@@ -157,7 +159,7 @@ def _retire(path: Path) -> str | None:
     info = public_info(key.public_key())
     target = retired_dir(path.parent.parent) / f"{info.fingerprint.removeprefix('sha256:')}.pem"
     try:
-        _write_atomic(target, _retired_text(info, _created_at(path), iso(utcnow())), 0o644)
+        _write_atomic(target, _retired_text(info, _created_at(path), iso_precise(utcnow())), 0o644)
     except OSError as exc:
         raise ConfigError(f"cannot keep the old public key in {target}: {exc.strerror or exc} "
                           "(the signing key was not replaced)") from None
@@ -197,7 +199,7 @@ def create_key(path: Path, *, force: bool = False) -> PublicKeyInfo:
     except OSError as exc:
         raise ConfigError(f"cannot write the signing key {path}: {exc.strerror or exc}") from None
     with contextlib.suppress(OSError):  # else the key file's modification time stands in
-        _write_atomic(path.with_suffix(".created"), (iso(utcnow()) + "\n").encode("ascii"), 0o600)
+        _write_atomic(path.with_suffix(".created"), (iso_precise(utcnow()) + "\n").encode("ascii"), 0o600)
     info = public_info(key.public_key())
     return PublicKeyInfo(info.pem, info.fingerprint, retired)
 
@@ -217,7 +219,8 @@ def read_retired(path: Path) -> KeyRecord:
     for line in data.decode("ascii", "replace").splitlines()[:20]:
         if (m := _FIELD_RE.fullmatch(line.strip())) is not None:
             try:
-                fields[m.group(1)] = m.group(2) if m.group(1) == "fingerprint" else iso(parse_iso(m.group(2)))
+                value = m.group(2)
+                fields[m.group(1)] = value if m.group(1) == "fingerprint" else iso_precise(parse_iso(value))
             except ValueError:
                 continue
     return KeyRecord(info.pem, info.fingerprint, "retired", fields.get("valid_from"), fields.get("valid_until"),
@@ -258,8 +261,18 @@ def all_keys(home: Path) -> tuple[list[KeyRecord], list[str]]:
             retired.append(read_retired(retired_dir(home) / name))
         except InputError as exc:
             problems.append(f"retired key {exc}")
-    retired.sort(key=lambda k: k.valid_until or "", reverse=True)
+    # Latest retired first: by valid_until (all written by iso_precise, so the strings sort as times),
+    # a tie (older whole-second files) broken by when the file was written.
+    retired.sort(key=lambda k: (k.valid_until or "", _mtime_ns(k.path)), reverse=True)
     return keys + [k for k in retired if not keys or k.fingerprint != keys[0].fingerprint], problems
+
+
+def _mtime_ns(path: str | None) -> int:
+    """The modification time of `path` in nanoseconds; 0 when it cannot be read."""
+    try:
+        return os.stat(path).st_mtime_ns if path else 0
+    except OSError:
+        return 0
 
 
 def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey | None:
