@@ -1,0 +1,192 @@
+"""Start-up cost of the local runner and of `archiver archive` of one small article (issue 18).
+
+Prints, for one archiver tree (--root, default this repository):
+
+(a) the cumulative ``-X importtime`` of ``import archiver.runners.local``: the median (and range) of
+    --imports fresh interpreters (default 9), each started with PYTHONPATH=<root>;
+(b) the 15 modules with the largest self time in the median one of those runs, and the self time
+    summed by top-level package (archiver's by subpackage);
+(c) the wall time of ``archiver archive`` in a fresh interpreter (the console script's code: import
+    archiver.cli.main, call main), a fresh ARCHIVER_HOME per run, median and range of --runs runs
+    (default 9), of two articles, interleaved run by run:
+      - "small article": an HTML page with one small JPEG and one embedded tweet, served by the
+        fixture origin the tests use (archiver.testing.fixture_origin, which also answers the tweet's
+        oEmbed and syndication requests), archived by URL with default settings except what reaching
+        the origin needs (its settings_overrides(); fetch_allow), as benchmarks/bench_peers.py does;
+      - "tiny file": a local HTML file with nothing to fetch.
+
+Every run's ``--json`` report is checked: a new version written, the page rewritten (the file exists),
+for the small article its tweet and its image "archived"; a run that did less fails the benchmark
+(exit 1), so speed cannot come from doing less.
+
+    .venv/bin/python benchmarks/bench_startup.py [--runs 9] [--imports 9]
+    # the tree before a change, back to back (a git worktree of the old commit):
+    git worktree add /tmp/before <commit> && ln -s /work/main/.venv /tmp/before/.venv
+    .venv/bin/python benchmarks/bench_startup.py --root /tmp/before
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _root() -> Path:
+    """The tree to benchmark: --root (default: this file's repository), put first on sys.path."""
+    for i, a in enumerate(sys.argv):
+        if a == "--root" and i + 1 < len(sys.argv):
+            return Path(sys.argv[i + 1]).resolve()
+        if a.startswith("--root="):
+            return Path(a.split("=", 1)[1]).resolve()
+    return Path(__file__).resolve().parent.parent
+
+
+ROOT = _root()
+sys.path.insert(0, str(ROOT))
+
+from archiver.config.settings import load_settings  # noqa: E402
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture  # noqa: E402
+from archiver.testing.fixtures import make_image  # noqa: E402
+from tests.harness.celery_worker import settings_env  # noqa: E402
+
+MODULE = "archiver.runners.local"
+TWEET_ID = "1945048830047662087"
+# What the console script `archiver` runs (.venv/bin/archiver), with the tree under test first on the path.
+CLI = "import sys\nfrom archiver.cli.main import main\nsys.exit(main())"
+_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+
+
+def base_env() -> dict[str, str]:
+    """The environment without any ARCHIVER_* setting, the tree under test first on PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+# --- (a), (b): import time -----------------------------------------------------------------------------
+def import_profile() -> tuple[int, list[tuple[int, int, str]]]:
+    """(cumulative microseconds of MODULE, [(self us, cumulative us, name)] of everything it imported)
+    from `-X importtime` in a fresh interpreter."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {MODULE}"], env=base_env(),
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    rows = [(int(m[1]), int(m[2]), len(m[3]), m[4]) for m in map(_LINE.match, proc.stderr.splitlines()) if m]
+    end = max(i for i, r in enumerate(rows) if r[3] == MODULE)
+    start = end  # importtime prints a module's imports (deeper indent) just before it
+    while start > 0 and rows[start - 1][2] > rows[end][2]:
+        start -= 1
+    return rows[end][1], [(s, c, name) for s, c, _, name in rows[start:end + 1]]
+
+
+def package_of(name: str) -> str:
+    """The top-level package of a module, archiver's by subpackage (archiver.capture, ...)."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if parts[0] == "archiver" else parts[0]
+
+
+# --- (c): archive wall time ----------------------------------------------------------------------------
+class SmallArticle:
+    """One page with one small JPEG and one embedded tweet on the fixture origin."""
+
+    def __init__(self, origin: FixtureOrigin) -> None:
+        origin.add_tweet(TweetFixture(id=TWEET_ID, handle="citydesk", name="City Desk",
+                                      text="The council passed the budget, seven votes to two."))
+        image = origin.add_image("/img/council.jpg", make_image("council", 320, 200), "image/jpeg")
+        page = ("<!doctype html><html><head><meta charset='utf-8'><title>Budget passes</title></head><body>"
+                "<article><h1>Budget passes</h1><p>The council passed the budget on Tuesday.</p>"
+                f'<figure><img src="{image}" alt="The council chamber"></figure>'
+                '<blockquote class="twitter-tweet"><p lang="en" dir="ltr">The council passed the budget, seven '
+                'votes to two.</p>&mdash; City Desk (@citydesk) '
+                f'<a href="https://twitter.com/citydesk/status/{TWEET_ID}">July 15, 2025</a></blockquote>'
+                "</article></body></html>").encode()
+        self.url = origin.add_image("/news/budget.html", page, "text/html; charset=utf-8")
+
+
+def archive_once(env: dict[str, str], source: str, home: Path) -> tuple[float, dict[str, Any]]:
+    """(wall seconds, the --json report) of `archiver archive SOURCE --json` with ARCHIVER_HOME=`home`."""
+    run_env = {**env, "ARCHIVER_HOME": str(home)}
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", CLI, "archive", source, "--json"], env=run_env, cwd=home.parent,
+                          capture_output=True, text=True, timeout=120, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"archiver archive {source} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return wall, json.loads(proc.stdout)
+
+
+def check(report: dict[str, Any], *, embeds: int, images: int, what: str) -> None:
+    """SystemExit unless the report is of a new version, rewritten, with `embeds` embeds and `images`
+    images, all archived."""
+    bad = []
+    if not report.get("new_version") or report.get("version") != 1:
+        bad.append(f"not a new version 1: {report.get('version')}, new={report.get('new_version')}")
+    rewritten = report.get("rewritten")
+    if not rewritten or not Path(rewritten).is_file():
+        bad.append(f"rewritten page missing: {rewritten}")
+    for kind, n in (("embeds", embeds), ("images", images)):
+        got = [x.get("status") for x in report.get(kind, [])]
+        if got != ["archived"] * n:
+            bad.append(f"{kind}: {got}, expected {n} archived")
+    if bad:
+        raise SystemExit(f"{what}: the run did less than it should: " + "; ".join(bad))
+
+
+def main() -> int:
+    """Run the measures and print them; 1 when a run's result is wrong."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=9, help="archive runs per article (default 9)")
+    ap.add_argument("--imports", type=int, default=9, help="fresh interpreters for the import time (default 9)")
+    ap.add_argument("--root", default=str(ROOT), help="the archiver tree to benchmark (default: this one)")
+    args = ap.parse_args()
+
+    print(f"tree {ROOT}; python {sys.version.split()[0]}; {os.cpu_count()} cores")
+    profiles = sorted((import_profile() for _ in range(args.imports)), key=lambda p: p[0])
+    cumulative = [p[0] / 1000 for p in profiles]
+    median_rows = profiles[len(profiles) // 2][1]
+    print(f"\n(a) import {MODULE}: cumulative {statistics.median(cumulative):.1f} ms median "
+          f"({min(cumulative):.1f}-{max(cumulative):.1f}) of {len(cumulative)} fresh interpreters; "
+          f"{len(median_rows)} modules imported")
+    print("\n(b) largest self times (the median run):")
+    for s, c, name in sorted(median_rows, reverse=True)[:15]:
+        print(f"  {s / 1000:6.1f} ms self {c / 1000:7.1f} ms cumulative  {name.strip()}")
+    by_package: collections.Counter[str] = collections.Counter()
+    for s, _, name in median_rows:
+        by_package[package_of(name.strip())] += s
+    print("  by package: " + ", ".join(f"{p} {us / 1000:.1f}" for p, us in by_package.most_common(12)))
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-startup-"))
+    tiny = tmp / "tiny.html"
+    tiny.write_text("<!doctype html><html><head><title>Tiny</title></head><body><p>Hello world, a small "
+                    "article with nothing to fetch.</p></body></html>", encoding="utf-8")
+    walls: dict[str, list[float]] = {"small article (1 image, 1 tweet, by URL)": [], "tiny file (nothing to fetch)": []}
+    with FixtureOrigin() as origin:
+        article = SmallArticle(origin)
+        overrides = {**origin.settings_overrides(), "fetch_allow": "127.0.0.1,localhost"}
+        env = {**settings_env(load_settings(env={}).replace(home=str(tmp / "unused"), **overrides)),
+               "PYTHONPATH": str(ROOT)}
+        env.pop("ARCHIVER_HOME")  # set per run; catalog and storage default to places under it
+        for r in range(args.runs):
+            wall, rep = archive_once(env, article.url, tmp / f"small-{r}")
+            check(rep, embeds=1, images=1, what="small article")
+            walls["small article (1 image, 1 tweet, by URL)"].append(wall)
+            wall, rep = archive_once(base_env(), str(tiny), tmp / f"tiny-{r}")
+            check(rep, embeds=0, images=0, what="tiny file")
+            walls["tiny file (nothing to fetch)"].append(wall)
+    print(f"\n(c) `archiver archive` wall time, fresh interpreter and ARCHIVER_HOME per run, {args.runs} runs "
+          "interleaved (every report checked: new version, rewritten, items archived):")
+    for what, vals in walls.items():
+        print(f"  {what:<44} median {statistics.median(vals):.3f} s  (min {min(vals):.3f}, max {max(vals):.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
