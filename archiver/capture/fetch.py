@@ -7,6 +7,10 @@ again. Every request has connect/read timeouts and a wall-clock deadline enforce
 that cuts the socket, a streamed cap on both the bytes received and the bytes they decode to,
 per-host limits and retries. Each exchange is recorded (exchange.py) for the manifest and the WARC:
 the body as received (content-encoding kept) and decoded (``_read_body``).
+
+The HTTP client underneath (urllib3, http.client, ssl, email's date parser: about 45 ms of imports) is
+imported by the functions that use it, on the first `Fetcher` made: a run that fetches nothing (an
+article file with no embed or image) does not load it.
 """
 
 from __future__ import annotations
@@ -15,33 +19,32 @@ import contextlib
 import contextvars
 import functools
 import heapq
-import http.client
 import itertools
 import logging
 import os
 import random
 import socket
-import ssl
 import threading
 import time
 import weakref
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-import certifi
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.response import ContentDecoder, HTTPResponse, _get_decoder
-from urllib3.util.request import ACCEPT_ENCODING
-from urllib3.util.ssl_ import create_urllib3_context
-
-from archiver.capture.exchange import Exchange, FetchError, Response
+from archiver.capture.exchange import Exchange, FetchError, Headers, Response
 from archiver.capture.guard import Target, resolve_target
 from archiver.capture.ratelimit import HostLimiter, LimiterTimeout, LocalHostLimiter
 from archiver.config.settings import Settings
 from archiver.errors import ConfigError
 from archiver.metrics import observe_fetch
+
+if TYPE_CHECKING:
+    import http.client
+    import ssl
+
+    import urllib3
+    from urllib3.connection import HTTPConnection
+    from urllib3.response import ContentDecoder
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +184,8 @@ def _retry_after(value: str | None) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
+    from email.utils import parsedate_to_datetime
+
     try:
         return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -195,6 +200,10 @@ def _response_head(conn: HTTPConnection, target: Target, watchdog: Watchdog) -> 
     network accident: FetchError "malformed", which is final (never retried; an image fetched so is
     rejected). A connection closed before any answer, and anything once the deadline cut the socket,
     go on as network or timeout."""
+    import http.client
+
+    import urllib3
+
     try:
         return conn.getresponse()
     except (http.client.HTTPException, urllib3.exceptions.InvalidHeader) as exc:
@@ -221,6 +230,11 @@ def ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
 
 @functools.lru_cache(maxsize=4)
 def _build_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
+    import ssl
+
+    import certifi
+    from urllib3.util.ssl_ import create_urllib3_context
+
     ctx = create_urllib3_context()
     bundle = ca_bundle or certifi.where()
     try:
@@ -239,10 +253,17 @@ _POOLS: weakref.WeakSet[_ConnectionPool] = weakref.WeakSet()
 IDLE_SECONDS = 30.0
 # At most this many idle connections in one Fetcher's pool, all hosts together (the oldest go first).
 MAX_IDLE_TOTAL = 64
-# What a connection that was idle in the pool raises when the server closed it meanwhile, before any
-# byte of the response: the request is sent again once on a new connection (not a fetch retry).
-_STALE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, http.client.RemoteDisconnected,
-          ssl.SSLEOFError, ssl.SSLZeroReturnError)
+
+
+@functools.cache
+def _stale() -> tuple[type[BaseException], ...]:
+    """What a connection that was idle in the pool raises when the server closed it meanwhile, before
+    any byte of the response: the request is sent again once on a new connection (not a fetch retry)."""
+    import http.client
+    import ssl
+
+    return (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, http.client.RemoteDisconnected,
+            ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 # (scheme, host as asked, port, the checked address connected to, the TLS context's id)
 PoolKey = tuple[str, str, int, str, int]
@@ -409,8 +430,6 @@ class Fetcher:
 
     def _get(self, url: str, kind: str, headers: dict[str, str] | None, deadline: float | None,
              follow_redirects: bool) -> Response:
-        from requests.structures import CaseInsensitiveDict  # requests (about 25 ms) on the first fetch only
-
         cap = _cap_for(kind, self.settings)
         end = time.monotonic() + (self.settings.fetch_deadline if deadline is None else deadline)
         if self.deadline_at is not None:
@@ -423,7 +442,7 @@ class Fetcher:
         current = url
         for hop in range(self.settings.fetch_max_redirects + 1):
             ex = self._with_retries(current, extra, cap, end, exchanges)
-            resp_headers = CaseInsensitiveDict(ex.response_headers)
+            resp_headers = Headers(ex.response_headers)
             location = resp_headers.get("location")
             assert ex.status is not None
             if not (follow_redirects and ex.status in REDIRECT_STATUSES and location):
@@ -477,6 +496,8 @@ class Fetcher:
         remaining = end - time.monotonic()
         if remaining <= 0:
             raise FetchError("timeout", f"deadline passed before fetching {url[:200]}")
+        from urllib3.util.request import ACCEPT_ENCODING
+
         target = resolve_target(url, self.settings,
                                 timeout=min(remaining, self.settings.fetch_connect_timeout))
         req_headers = {"Host": target.host_header, "User-Agent": self.settings.user_agent,
@@ -501,13 +522,15 @@ class Fetcher:
         return ex
 
     def _connect(self, target: Target, ip: str, timeout: float) -> HTTPConnection:
+        from urllib3.connection import HTTPConnection, HTTPSConnection
+
         if target.scheme == "https":
             conn: HTTPConnection = HTTPSConnection(
                 ip, target.port, timeout=timeout, server_hostname=target.host,
                 ssl_context=self._ssl_context, cert_reqs="CERT_REQUIRED")
         else:
             conn = HTTPConnection(ip, target.port, timeout=timeout)
-        conn.response_class = _CheckedResponse  # type: ignore[assignment]
+        conn.response_class = _checked_response()  # type: ignore[assignment]
         conn.connect()
         return conn
 
@@ -527,6 +550,8 @@ class Fetcher:
     def _open(self, target: Target, end: float, watchdog: Watchdog) -> tuple[HTTPConnection, str]:
         """A new connection to the first of the checked addresses that answers; FetchError "timeout"
         or "network" when none does."""
+        import urllib3
+
         errors = []
         for ip in target.addresses:
             try:
@@ -544,6 +569,10 @@ class Fetcher:
         raise FetchError("network", f"cannot connect to {target.host}: {'; '.join(errors)[:300]}")
 
     def _talk(self, target: Target, ex: Exchange, cap: int, end: float) -> None:
+        import http.client
+
+        import urllib3
+
         s = self.settings
         watchdog = Watchdog(end - time.monotonic())
         conn: HTTPConnection | None = None
@@ -564,7 +593,7 @@ class Fetcher:
                     _ack_at_once(conn.sock)
                     resp = _response_head(conn, target, watchdog)
                     break
-                except _STALE:
+                except _stale():
                     # The server closed the idle connection before reading this request (or before
                     # answering a byte): sent again once on a new connection, not a retry of the fetch.
                     if reused is None or watchdog.fired:
@@ -623,6 +652,8 @@ class Fetcher:
         arriving at the deadline is FetchError "timeout"; a body whose coding does not decode is
         FetchError "network" (as urllib3's DecodeError was). Whatever arrived before an error is
         kept in ``ex``, with ``ex.truncated`` saying why (the WARC records it so: WARC-Truncated)."""
+        import urllib3
+
         wire_parts: list[bytes] = []
         parts: list[bytes] = []
         wire_total = total = 0
@@ -696,32 +727,40 @@ def _ack_at_once(sock: socket.socket | None) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
 
 
-class _CheckedResponse(http.client.HTTPResponse):
-    """http.client's response, noting whether bytes had already arrived past the body's end when it
-    was read to that end (``leftover``): they sit in the response's read buffer, which is dropped with
-    it, so the socket alone cannot tell. A connection with a leftover is never reused."""
+@functools.cache
+def _checked_response() -> type[http.client.HTTPResponse]:
+    """The class `_CheckedResponse` (made once, on the first connection: it subclasses http.client's)."""
+    import http.client
+    import ssl
 
-    leftover = True   # until the body was read to its end and nothing followed it
+    class _CheckedResponse(http.client.HTTPResponse):
+        """http.client's response, noting whether bytes had already arrived past the body's end when it
+        was read to that end (``leftover``): they sit in the response's read buffer, which is dropped
+        with it, so the socket alone cannot tell. A connection with a leftover is never reused."""
 
-    def __init__(self, sock: socket.socket, *args: object, **kw: object) -> None:
-        super().__init__(sock, *args, **kw)  # type: ignore[arg-type]
-        self._sock = sock
+        leftover = True   # until the body was read to its end and nothing followed it
 
-    def _close_conn(self) -> None:
-        fp = self.fp
-        if fp is not None and not self.will_close and self.length in (0, None):
-            timeout = self._sock.gettimeout()
-            try:
-                self._sock.settimeout(0)   # peek what is buffered or already on the socket, never wait
-                self.leftover = bool(fp.peek(1))
-            except (BlockingIOError, ssl.SSLWantReadError):
-                self.leftover = False
-            except (OSError, ValueError):
-                self.leftover = True
-            finally:
-                with contextlib.suppress(OSError):
-                    self._sock.settimeout(timeout)
-        super()._close_conn()  # type: ignore[misc]
+        def __init__(self, sock: socket.socket, *args: object, **kw: object) -> None:
+            super().__init__(sock, *args, **kw)  # type: ignore[arg-type]
+            self._sock = sock
+
+        def _close_conn(self) -> None:
+            fp = self.fp
+            if fp is not None and not self.will_close and self.length in (0, None):
+                timeout = self._sock.gettimeout()
+                try:
+                    self._sock.settimeout(0)   # peek what is buffered or already on the socket, never wait
+                    self.leftover = bool(fp.peek(1))
+                except (BlockingIOError, ssl.SSLWantReadError):
+                    self.leftover = False
+                except (OSError, ValueError):
+                    self.leftover = True
+                finally:
+                    with contextlib.suppress(OSError):
+                        self._sock.settimeout(timeout)
+            super()._close_conn()  # type: ignore[misc]
+
+    return _CheckedResponse
 
 
 def _ended_cleanly(conn: HTTPConnection, resp: urllib3.HTTPResponse) -> bool:
@@ -731,8 +770,10 @@ def _ended_cleanly(conn: HTTPConnection, resp: urllib3.HTTPResponse) -> bool:
     HTTP/1.0 without keep-alive: http.client's ``will_close``, which also closes `conn`), the status
     is a final one other than 101, and nothing is waiting on the socket (the server's close, or
     bytes nobody asked for)."""
+    import ssl
+
     raw = resp._fp   # the http.client response urllib3 wraps
-    if not isinstance(raw, _CheckedResponse) or not raw.isclosed() or raw.will_close or raw.leftover:
+    if not isinstance(raw, _checked_response()) or not raw.isclosed() or raw.will_close or raw.leftover:
         return False
     if resp.status < 200 or resp.status == 101 or conn.sock is None:
         return False
@@ -748,6 +789,8 @@ def content_decoder(content_encoding: str | None) -> ContentDecoder | None:
     least one of them, at most 5 long); None when there is nothing it would decode (no header,
     identity, an unknown coding: the body is then kept as received, as urllib3 does).
     urllib3.exceptions.DecodeError for a chain over 5 codings."""
+    from urllib3.response import HTTPResponse, _get_decoder
+
     coding = (content_encoding or "").strip().lower()
     known = HTTPResponse.CONTENT_DECODERS
     if coding in known or ("," in coding and any(e.strip() in known for e in coding.split(","))):

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.client
 import json
 import logging
 import re
@@ -49,9 +48,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from archiver.capture.exchange import FetchError
 from archiver.capture.fetch import Watchdog, ssl_context
@@ -141,6 +137,12 @@ def post_query(url: str, query: bytes, settings: Settings, *, timeout: float | N
         target = resolve_target(url, settings, timeout=min(seconds, settings.fetch_connect_timeout))
     except FetchError as exc:
         raise TsaError("refused" if exc.kind in ("refused", "bad_url") else exc.kind, str(exc)) from None
+    # urllib3 and http.client (about 30 ms of imports) only when a TSA is asked.
+    import http.client
+
+    import urllib3
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+
     watchdog = Watchdog(end - time.monotonic())
     conn: HTTPConnection | None = None
     resp: Any = None
