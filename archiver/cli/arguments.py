@@ -5,13 +5,17 @@ imports that module only when the command runs, so `archiver --help` (or `archiv
 load what every other command needs (FastAPI, psycopg, Celery's kombu, Pillow). GROUPS is the order of
 `archiver --help`. A command function takes (args, settings) and returns the exit code; errors the user
 can act on are raised as archiver.errors.ArchiverError (main prints them as one line and exits 2).
+
+The search command's options are made from the search query's model (archiver.catalog.query: a pydantic
+model and the query syntax, about 12 ms of imports), which `search` imports by name when that parser
+is built: `archiver archive` and the other commands do not load it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 
-from archiver.catalog.query import SYNTAX_HELP, SearchQuery, flag, is_list
 from archiver.cli.kinds import (
     article_id,
     article_source,
@@ -274,20 +278,21 @@ def health(sub: argparse._SubParsersAction) -> None:
 
 def search(sub: argparse._SubParsersAction) -> None:
     """Add search and reindex."""
+    query = importlib.import_module("archiver.catalog.query")  # see the module's docstring
     p = sub.add_parser("search", help="search archived posts: words, \"phrases\", -exclude, OR, prefix*, "
                        "from:/provider:/lang:/status: filters, any script",
                        description="Search archived posts (their latest capture) with the query language below\n"
                                    "(the same as GET /v1/search and the search page; the README's \"Search syntax\"\n"
                                    "has examples). Quote the query; one that starts with - goes after --:\n"
                                    "  archiver search -- \"-rally summit\"",
-                       epilog=SYNTAX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name, field in SearchQuery.model_fields.items():
-        spelled = flag(name)
+                       epilog=query.SYNTAX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, field in query.SearchQuery.model_fields.items():
+        spelled = query.flag(name)
         default = "" if field.default is None else f" (default {field.default})"
         if spelled.positional:
             p.add_argument(name, metavar=spelled.name, nargs="?", default=argparse.SUPPRESS, help=field.description)
         else:
-            p.add_argument(spelled.name, dest=name, action="append" if is_list(name) else "store",
+            p.add_argument(spelled.name, dest=name, action="append" if query.is_list(name) else "store",
                            metavar=spelled.name.lstrip("-").replace("-", "_").upper(),
                            type=KINDS.get(name, str), default=argparse.SUPPRESS, help=f"{field.description}{default}")
     p.add_argument("--json", action="store_true", help='print {"total", "hits": [...]}')
