@@ -33,9 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # imported by a local command.
 NOT_IN_LOCAL_MODE = ("redis", "celery", "kombu", "boto3", "botocore", "psycopg", "jsonschema",
                      "prometheus_client")
-# What an article with no embed and no image does not use: Pillow and Jinja2 (cards, image checks),
-# and the catalog and store backends of the other modes.
-NOT_FOR_A_PLAIN_ARTICLE = ("PIL", "jinja2", "archiver.catalog.postgres", "archiver.storage.s3")
+# What an article with no embed and no image does not use: Pillow, Jinja2, FreeType and HarfBuzz
+# (cards, image checks), and the catalog and store backends of the other modes.
+NOT_FOR_A_PLAIN_ARTICLE = ("PIL", "jinja2", "freetype", "uharfbuzz", "archiver.catalog.postgres",
+                           "archiver.storage.s3")
 
 WRAPPER = """
 import atexit, json, sys

@@ -18,6 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from archiver.capture.cards import glyphs
+
 if TYPE_CHECKING:
     from PIL import ImageFont
 
@@ -84,11 +86,13 @@ def _load_font(path: str, size: int) -> ImageFont.FreeTypeFont | None:
 @dataclass(frozen=True)
 class Face:
     """A loaded font for one script at one pixel size; ``scale`` < 1 for bitmap emoji (drawn at
-    EMOJI_SIZE, then scaled down)."""
+    EMOJI_SIZE, then scaled down). ``path`` is the font's file (None for Pillow's built-in font), which
+    glyphs.py draws from."""
 
     font: ImageFont.FreeTypeFont | ImageFont.ImageFont
     scale: float
     fallback: bool  # no font of the script's own chain was found
+    path: str | None = None
 
     @property
     def emoji(self) -> bool:
@@ -119,17 +123,17 @@ def _choose_face(script: str, size: int) -> Face:
         path = files.get(FONT_CHAINS["emoji"][0])
         font = _load_font(str(path), EMOJI_SIZE) if path else None
         if font is not None:
-            return Face(font, size / EMOJI_SIZE, False)
+            return Face(font, size / EMOJI_SIZE, False, str(path))
     else:
         for name in FONT_CHAINS.get(script, ()):
             path = files.get(name)
             font = _load_font(str(path), size) if path else None
             if font is not None:
-                return Face(font, 1.0, False)
+                return Face(font, 1.0, False, str(path))
     if script not in ("latin", "latin-bold"):
         log.warning("card: no font for %s text; drawing it with the Latin font", script)
         latin = face("latin", size)
-        return Face(latin.font, 1.0, True)
+        return Face(latin.font, 1.0, True, latin.path)
     log.warning("card: no font file found under %s; using Pillow's built-in font", FONT_DIRS)
     from PIL import ImageFont  # lazy: Pillow is imported when a card is drawn (see png_card)
 
@@ -137,7 +141,9 @@ def _choose_face(script: str, size: int) -> Face:
 
 
 def clear_caches() -> None:
-    """Forget the fonts found and loaded (after FONT_DIRS changed, or fonts were installed)."""
+    """Forget the fonts found and loaded (after FONT_DIRS changed, or fonts were installed), and the
+    glyphs drawn from them."""
+    glyphs.clear_caches()
     with _faces_lock:
         for cached in (_font_files, _load_font):
             cached.cache_clear()

@@ -4,16 +4,21 @@ lines of a given width, and drawn in visual order.
 Pillow draws one string with one font; a tweet mixes scripts and directions within a line. This
 module turns text into lines of words, each word a list of ``Piece`` (one script run with its face and
 width), so the card (png_card.py) only places lines and draws them. Widths and positions are in
-pixels; shaping and direction go to raqm when Pillow has it and the font is the script's own.
+pixels. A run is shaped once when it is measured (glyphs.py: HarfBuzz, as libraqm shapes inside
+Pillow) and drawn from glyph masks rendered once per process; what glyphs.py does not take (Pillow's
+built-in font, bitmap emoji, runs the bidirectional algorithm would reorder) is measured and drawn by
+Pillow, with raqm's shaping and direction when Pillow has it and the font is the script's own.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from archiver.capture.cards import glyphs
 from archiver.capture.cards.fonts import Face, face, raqm
 from archiver.capture.cards.scripts import LANGUAGE, RTL_SCRIPTS, paragraph_rtl, script_runs, visual_order
 
@@ -26,15 +31,19 @@ Word = list["Piece"]
 
 Line = tuple[bool, list[Word]]  # (right-to-left paragraph, words in logical order)
 
+MAX_EMOJI_TILES = 256  # scaled emoji kept per process (a tile of the card's sizes is about 1 KB)
+
 
 @dataclass
 class Piece:
-    """One run of one word: drawn with one face in one direction; ``width`` in pixels."""
+    """One run of one word: drawn with one face in one direction; ``width`` in pixels; ``shaped``
+    holds its glyphs when glyphs.py draws it (None: Pillow draws it)."""
 
     text: str
     script: str
     face: Face
     width: float
+    shaped: glyphs.Shaped | None = None
 
     @property
     def rtl(self) -> bool:
@@ -48,12 +57,36 @@ def _direction(script: str, fc: Face) -> dict[str, Any]:
     return {}
 
 
-def measure(text: str, script: str, fc: Face) -> float:
-    """The advance width of ``text`` of ``script`` drawn with ``fc``, in pixels."""
+@lru_cache(maxsize=256)
+def _glyph_font(fc: Face) -> glyphs.GlyphFont | None:
+    """The face's font for glyphs.py (per face, kept for the process); None for bitmap emoji and
+    Pillow's built-in font."""
+    size = getattr(fc.font, "size", None)
+    if fc.emoji or not isinstance(size, int):
+        return None
+    return glyphs.glyph_font(fc.path, size)
+
+
+def _shape(text: str, script: str, fc: Face) -> glyphs.Shaped | None:
+    """``text`` shaped for glyphs.py, or None when Pillow draws it."""
+    language = None if fc.fallback else LANGUAGE.get(script)
+    return glyphs.shape(text, script in RTL_SCRIPTS, _glyph_font(fc), language)
+
+
+def _pillow_width(text: str, script: str, fc: Face) -> float:
+    """The advance width of ``text`` as Pillow lays it out, in pixels."""
     try:
         return float(fc.font.getlength(text, **_direction(script, fc))) * fc.scale
     except (OSError, ValueError, KeyError):
         return float(fc.font.getlength(text)) * fc.scale
+
+
+def measure(text: str, script: str, fc: Face) -> float:
+    """The advance width of ``text`` of ``script`` drawn with ``fc``, in pixels."""
+    shaped = _shape(text, script, fc)
+    if shaped is not None:
+        return shaped.advance / 64 * fc.scale
+    return _pillow_width(text, script, fc)
 
 
 @lru_cache(maxsize=256)
@@ -73,20 +106,59 @@ def pieces(word: str, size: int, bold: bool) -> Word:
     for script, run in script_runs(word):
         key = "latin-bold" if bold and script == "latin" else script
         fc = face(key, size)
-        out.append(Piece(run, script, fc, measure(run, script, fc)))
+        shaped = _shape(run, script, fc)
+        width = shaped.advance / 64 * fc.scale if shaped is not None else _pillow_width(run, script, fc)
+        out.append(Piece(run, script, fc, width, shaped))
     return out
 
 
+def _clusters(word: str, size: int, bold: bool) -> list[tuple[int, float]]:
+    """Where ``word`` may be cut and what each part between cuts adds to its width: (first character
+    index, width in pixels) in logical order. Shaped runs cut between HarfBuzz clusters (a letter with
+    its marks, a conjunct, a ligature stay whole); a run Pillow draws cuts before each character that
+    does not attach to the one before it (marks, joiners, variation selectors, the second regional
+    indicator of a flag)."""
+    out: list[tuple[int, float]] = []
+    at = 0
+    for piece in pieces(word, size, bold):
+        if piece.shaped is not None:
+            out.extend((at + i, adv / 64 * piece.face.scale) for i, adv in piece.shaped.clusters)
+        else:
+            start = 0
+            for i in range(1, len(piece.text) + 1):
+                if i == len(piece.text) or not _attaches(piece.text, i):
+                    out.append((at + start, _pillow_width(piece.text[start:i], piece.script, piece.face)))
+                    start = i
+        at += len(piece.text)
+    return out
+
+
+def _attaches(text: str, i: int) -> bool:
+    """Whether ``text[i]`` belongs to the character before it when a word is cut."""
+    ch, prev = text[i], text[i - 1]
+    if prev == "\u200d" or unicodedata.category(ch) in ("Mn", "Mc", "Me", "Cf", "Sk") or ch in "\ufe0e\ufe0f":
+        return True
+    if "\U0001f1e6" <= ch <= "\U0001f1ff" and "\U0001f1e6" <= prev <= "\U0001f1ff":
+        # The second of a pair of regional indicators (a flag): count the indicators before it.
+        n = 0
+        while i - n - 1 >= 0 and "\U0001f1e6" <= text[i - n - 1] <= "\U0001f1ff":
+            n += 1
+        return n % 2 == 1
+    return "\U0001f3fb" <= ch <= "\U0001f3ff" or "\U000e0020" <= ch <= "\U000e007f"
+
+
 def _split_long(word: str, size: int, bold: bool, width: int) -> Iterator[str]:
-    """A word wider than the line, cut into pieces that fit (URLs, hostile input)."""
-    chunk = ""
-    for ch in word:
-        if chunk and sum(p.width for p in pieces(chunk + ch, size, bold)) > width:
-            yield chunk
-            chunk = ""
-        chunk += ch
-    if chunk:
-        yield chunk
+    """A word wider than the line, cut into parts that fit (URLs, hostile input), between clusters
+    (``_clusters``); a cluster wider than the line alone is a part of its own. Linear in the word's
+    length: every cluster is measured once."""
+    start, used = 0, 0.0
+    for at, w in _clusters(word, size, bold):
+        if at > start and used + w > width:
+            yield word[start:at]
+            start, used = at, 0.0
+        used += w
+    if start < len(word):
+        yield word[start:]
 
 
 def wrap(text: str, size: int, width: int, bold: bool = False) -> list[Line]:
@@ -126,22 +198,29 @@ def _draw_text(draw: ImageDraw.ImageDraw, x: float, baseline: float, text: str, 
 
 
 def _draw_emoji(img: Image.Image, x: float, baseline: float, piece: Piece) -> None:
-    """Bitmap emoji: drawn at the font's one size in colour, then scaled to the line's size."""
-    fc = piece.face
-    kwargs = _direction(piece.script, fc)
-    left, top, right, bottom = fc.font.getbbox(piece.text, anchor="ls", **kwargs)
-    w, h = max(1, int(right - left)), max(1, int(bottom - top))
-    from PIL import Image, ImageDraw  # lazy: Pillow is imported when a card is drawn (see png_card)
-
-    tile = Image.new("RGBA", (w, h), (0, 0, 0, 0))
-    ImageDraw.Draw(tile).text((-left, -top), piece.text, font=fc.font, embedded_color=True, anchor="ls", **kwargs)
-    sw, sh = max(1, round(w * fc.scale)), max(1, round(h * fc.scale))
-    tile = tile.resize((sw, sh), Image.Resampling.LANCZOS)
-    at = (round(x + left * fc.scale), round(baseline + top * fc.scale))
+    """Bitmap emoji: drawn at the font's one size in colour, then scaled to the line's size (each
+    sequence once per face and process: ``_emoji_tile``)."""
+    tile, left, top = _emoji_tile(piece.text, piece.script, piece.face)
+    at = (round(x + left), round(baseline + top))
     if img.mode == "RGBA":
         img.alpha_composite(tile, at)
     else:
         img.paste(tile, at, tile)
+
+
+@lru_cache(maxsize=MAX_EMOJI_TILES)  # thread-safe; a tile is only read once made
+def _emoji_tile(text: str, script: str, fc: Face) -> tuple[Image.Image, float, float]:
+    """``text`` drawn in colour with the emoji face and scaled by its ``scale``, with the offset of
+    the tile's top left corner from the pen position on the baseline, in pixels."""
+    kwargs = _direction(script, fc)
+    left, top, right, bottom = fc.font.getbbox(text, anchor="ls", **kwargs)
+    w, h = max(1, int(right - left)), max(1, int(bottom - top))
+    from PIL import Image, ImageDraw  # lazy: Pillow is imported when a card is drawn (see png_card)
+
+    tile = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    ImageDraw.Draw(tile).text((-left, -top), text, font=fc.font, embedded_color=True, anchor="ls", **kwargs)
+    sw, sh = max(1, round(w * fc.scale)), max(1, round(h * fc.scale))
+    return tile.resize((sw, sh), Image.Resampling.LANCZOS), left * fc.scale, top * fc.scale
 
 
 @dataclass
@@ -190,8 +269,10 @@ def draw_line(img: Image.Image, line: Line, *, left: float, width: float, baseli
     """Draw one wrapped line in the box from ``left`` spanning ``width`` pixels, on ``baseline``:
     against the right edge for a right-to-left paragraph unless ``align_right`` says otherwise.
 
-    The line is drawn run by run (``_runs``): one text call per run of one script and face, so a line
-    in one script is one call; bitmap emoji are drawn one piece at a time."""
+    The line is drawn run by run (``_runs``): a run whose pieces are all shaped is drawn from glyph
+    masks (glyphs.py), each piece where the layout put it, words the face's own space apart, as
+    Pillow would draw the run's text in one call; any other run is one Pillow text call; bitmap
+    emoji are drawn one piece at a time."""
     rtl, words = line
     runs = _runs(visual_order(rtl, words), rtl, space_width(size))
     if not runs:
@@ -202,9 +283,17 @@ def draw_line(img: Image.Image, line: Line, *, left: float, width: float, baseli
     from PIL import ImageDraw  # lazy: Pillow is imported when a card is drawn (see png_card)
 
     draw = ImageDraw.Draw(img)
+    ink: int | None = None
     for run in runs:
         first = run.pieces[0]
         if first.face.emoji:
             _draw_emoji(img, x0 + run.x, baseline, first)
+        elif all(p.shaped is not None for p in run.pieces):
+            if ink is None:
+                ink = draw._getink(color)[0]  # the ink ImageDraw.text would draw with
+            x = x0 + run.x
+            for p in run.pieces:
+                glyphs.draw(draw, ink, x, baseline, p.shaped)  # type: ignore[arg-type]
+                x += p.width + run.gap
         else:
             _draw_text(draw, x0 + run.x, baseline, run.text, first.script, first.face, color)

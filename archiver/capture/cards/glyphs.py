@@ -1,0 +1,262 @@
+"""Card text drawn from glyphs rasterised once per process: shaping by HarfBuzz, glyph masks by FreeType.
+
+Pillow's ``ImageDraw.text`` lays out its string and then loads, hints and renders every glyph of it
+again, four times per glyph in all, for every call; Noto's hinting bytecode makes that about 37 µs a
+glyph, so a card of ten lines spent most of its time hinting the same few dozen letters. Here a run
+of text is shaped once (uharfbuzz: glyph ids and 26.6 positions, the same HarfBuzz shaping libraqm
+does inside Pillow, unhinted advances included), and each glyph of a font at a size is rendered once
+(freetype-py, with Pillow's load flags, so the same hinted mask) and kept in a bounded cache shared by
+all threads; a line is then the glyph masks blended onto the card with the text colour at the pixel
+positions Pillow would round them to. Output matches Pillow's to the pixel for Latin text and within
+a few levels where marks overlap their base (Devanagari, Arabic), where Pillow merges masks first.
+
+What this path does not take (``shape`` returns None and the caller draws with Pillow as before):
+fonts that cannot be used here (no file, embedded bitmap strikes such as colour emoji, either library
+missing) and runs whose characters would be reordered by the bidirectional algorithm (digits or
+Latin inside a right-to-left run, directional controls), which libraqm reorders and this does not.
+
+freetype-py and uharfbuzz are imported when the first card is drawn, not with this module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PIL import ImageDraw
+
+log = logging.getLogger(__name__)
+
+# Glyph masks kept per process, all fonts and sizes together; the oldest are dropped beyond it. A
+# mask of the card's sizes (13-18 px) is at most a few hundred bytes, so this is a few MB at most.
+MAX_GLYPHS = 16384
+
+# Characters that make the bidirectional algorithm reorder part of a run: strong or numeric characters
+# of the other direction, and explicit embeddings, overrides and isolates.
+_CONTROLS = frozenset({"LRE", "LRO", "RLE", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"})
+_REORDERED_IN_RTL = frozenset({"L", "EN", "AN"}) | _CONTROLS
+_REORDERED_IN_LTR = frozenset({"R", "AL", "AN"}) | _CONTROLS
+
+
+@dataclass(frozen=True, slots=True)
+class Shaped:
+    """A run shaped into glyphs in visual order (left to right): per glyph its id and its position
+    relative to the run's origin on the baseline, in 26.6 fixed point (1/64 pixel; ``dy`` up);
+    ``advance`` is the run's width in 26.6."""
+
+    font: GlyphFont
+    glyphs: tuple[tuple[int, int, int], ...]  # (glyph id, dx, dy)
+    advance: int
+    clusters: tuple[tuple[int, int], ...]  # (first character index, advance in 26.6) per cluster, logical order
+
+
+class GlyphFont:
+    """One font file at one pixel size: its HarfBuzz font for shaping and its FreeType face for
+    glyph masks, and the masks already rendered. Thread-safe: shaping uses an immutable font, and
+    the FreeType face is used under a lock."""
+
+    def __init__(self, path: str, size: int) -> None:
+        import freetype  # lazy: see the note at the top
+        import uharfbuzz as hb
+
+        self.path, self.size = path, size
+        with _library_lock:  # FT_New_Face on the shared FreeType library
+            self._ft = freetype.Face(path)
+        if self._ft.num_fixed_sizes or not self._ft.is_scalable:
+            raise ValueError(f"{path}: a bitmap font")
+        self._ft.set_pixel_sizes(0, size)  # Pillow's request: nominal size, size x size pixels
+        self._load_flags = freetype.FT_LOAD_DEFAULT | freetype.FT_LOAD_RENDER  # Pillow's, for an "L" mask
+        self._gray = freetype.FT_PIXEL_MODE_GRAY
+        self._ft_error = freetype.FT_Exception
+        hb_face = hb.Face(hb.Blob.from_file_path(path))
+        base = hb.Font(hb_face)
+        base.scale = (size * 64, size * 64)  # positions in 26.6, as libraqm's FreeType-backed font
+        base.ppem = (size, size)
+        # Advances as FreeType gives them to libraqm (unhinted, scaled by FreeType's rounded x_scale:
+        # HarfBuzz's own scaling truncates it, and at 13, 15 or 16 px some glyphs would come out one
+        # 64th of a pixel apart, enough to move a glyph by a pixel now and then); all else (GSUB,
+        # GPOS, the cmap) is HarfBuzz's own, as it is inside libraqm.
+        unscaled = hb.Font(hb_face)  # font units
+        x_scale = (size * 64 * 65536 + hb_face.upem // 2) // hb_face.upem  # FT_DivFix(size*64, upem)
+
+        def advance(_font: Any, gid: int, _data: Any) -> int:
+            # FT_Get_Advance (FT_MulDiv(units, x_scale, 64), 16.16), then hb-ft's rounding to 26.6.
+            return ((unscaled.get_glyph_h_advance(gid) * x_scale + 32) // 64 + 512) >> 10
+
+        funcs = hb.FontFuncs()
+        funcs.set_glyph_h_advance_func(advance, None)
+        font = hb.Font(base)  # a sub-font: what its functions do not answer, the base font does
+        font.funcs = funcs
+        self._hb, self._keep = font, (base, unscaled, funcs)
+        self._lock = threading.Lock()
+
+    def shape(self, text: str, rtl: bool, language: str | None) -> Shaped:
+        """``text`` shaped in one direction, cut into runs of one Unicode script as libraqm does (each
+        shaped with the whole text as context); raises ValueError when HarfBuzz fails."""
+        import uharfbuzz as hb  # lazy: see the note at the top
+
+        glyphs: list[tuple[int, int, int]] = []
+        clusters: dict[int, int] = {}
+        pen = 0
+        items = _script_items(text)
+        for start, end in reversed(items) if rtl else items:
+            buf = hb.Buffer()
+            buf.add_str(text, start, end - start)
+            buf.direction = "rtl" if rtl else "ltr"
+            buf.guess_segment_properties()
+            if language:
+                buf.language = language
+            hb.shape(self._hb, buf, {})
+            for info, pos in zip(buf.glyph_infos, buf.glyph_positions, strict=True):
+                glyphs.append((info.codepoint, pen + pos.x_offset, pos.y_offset))
+                pen += pos.x_advance
+                clusters[info.cluster] = clusters.get(info.cluster, 0) + pos.x_advance
+        return Shaped(self, tuple(glyphs), pen, tuple(sorted(clusters.items())))
+
+    def mask(self, gid: int) -> tuple[int, int, Any]:
+        """Glyph ``gid``'s mask as (left, top, Pillow core "L" image or None when it draws nothing),
+        left and top relative to the pen position (top upwards), as FreeType renders it for Pillow."""
+        key = (self, gid)
+        found = _masks.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            try:
+                made = self._render(gid)
+            except (ValueError, self._ft_error) as exc:  # a broken glyph draws nothing, the card goes on
+                log.warning("card: glyph %d of %s not drawn (%s)", gid, self.path, exc)
+                made = (0, 0, None)
+        with _masks_lock:
+            _masks[key] = made
+            while len(_masks) > MAX_GLYPHS:
+                del _masks[next(iter(_masks))]
+        return made
+
+    def _render(self, gid: int) -> tuple[int, int, Any]:
+        from PIL import Image  # lazy: Pillow is imported when a card is drawn (see png_card)
+
+        self._ft.load_glyph(gid, self._load_flags)
+        slot = self._ft.glyph
+        bitmap = slot.bitmap
+        width, rows, pitch = bitmap.width, bitmap.rows, bitmap.pitch
+        if not width or not rows:
+            return slot.bitmap_left, slot.bitmap_top, None
+        if bitmap.pixel_mode != self._gray or pitch < width:
+            raise ValueError(f"{self.path}: glyph {gid} is not an 8-bit grey mask")
+        data = ctypes.string_at(bitmap._FT_Bitmap.buffer, pitch * rows)
+        mask = Image.frombuffer("L", (width, rows), data, "raw", "L", pitch, 1)
+        mask.load()
+        return slot.bitmap_left, slot.bitmap_top, mask.im
+
+
+_library_lock = threading.Lock()
+_fonts: dict[tuple[str, int], GlyphFont | None] = {}
+_fonts_lock = threading.Lock()
+_masks: dict[tuple[GlyphFont, int], tuple[int, int, Any]] = {}
+_masks_lock = threading.Lock()
+
+
+def glyph_font(path: str | None, size: int) -> GlyphFont | None:
+    """The font at ``path`` and ``size`` pixels for drawing from glyphs, loaded once per process;
+    None when it cannot be used here (no path, a bitmap font, unreadable, or freetype-py or uharfbuzz
+    missing), in which case Pillow draws it."""
+    if path is None:
+        return None
+    key = (path, size)
+    try:
+        return _fonts[key]
+    except KeyError:
+        pass
+    with _fonts_lock:
+        if key not in _fonts:
+            try:
+                _fonts[key] = GlyphFont(path, size)
+            except Exception as exc:  # freetype-py's FT_Exception for an unreadable file has no narrower base
+                log.info("card: drawing %s with Pillow (%s)", path, exc)
+                _fonts[key] = None
+        return _fonts[key]
+
+
+def shape(text: str, rtl: bool, font: GlyphFont | None, language: str | None) -> Shaped | None:
+    """``text`` (one run of one script, in one direction) shaped with ``font``; None when this path
+    cannot draw it: no font, or characters the bidirectional algorithm would reorder within it."""
+    if font is None or not text:
+        return None
+    reordered = _REORDERED_IN_RTL if rtl else _REORDERED_IN_LTR
+    if (rtl or not text.isascii()) and any(_bidi(c) in reordered for c in text):
+        return None
+    try:
+        return font.shape(text, rtl, language)
+    except (ValueError, MemoryError) as exc:
+        log.info("card: HarfBuzz could not shape a run (%s); drawing it with Pillow", exc)
+        return None
+
+
+@lru_cache(maxsize=8192)  # per character (thread-safe)
+def _bidi(ch: str) -> str:
+    return unicodedata.bidirectional(ch)
+
+
+@lru_cache(maxsize=8192)  # per character (thread-safe)
+def _script(ch: str) -> str | None:
+    """The Unicode script of ``ch`` as HarfBuzz names it; None for common and inherited characters."""
+    import uharfbuzz as hb  # lazy: see the note at the top
+
+    buf = hb.Buffer()
+    buf.add_str(ch)
+    buf.guess_segment_properties()
+    script = buf.script
+    return script if script not in (None, "Zyyy", "Zinh", "Zzzz") else None
+
+
+def _script_items(text: str) -> list[tuple[int, int]]:
+    """``text`` cut where its Unicode script changes, as (start, end) character indexes; common and
+    inherited characters (spaces, digits, punctuation, marks) stay with the script before them, or
+    the one after them at the start (libraqm's itemisation without its bracket pairing)."""
+    if text.isascii():
+        return [(0, len(text))]
+    items: list[tuple[int, int]] = []
+    current: str | None = None
+    start = 0
+    for i, ch in enumerate(text):
+        script = _script(ch) if ord(ch) >= 0x250 else ("Latn" if ch.isalpha() else None)
+        if script is None or script == current:
+            continue
+        if current is None:
+            current = script  # the leading neutrals take the first script
+            continue
+        items.append((start, i))
+        start, current = i, script
+    items.append((start, len(text)))
+    return items
+
+
+def draw(draw_: ImageDraw.ImageDraw, ink: int, x: float, baseline: float, shaped: Shaped) -> None:
+    """Blend ``shaped``'s glyph masks with ``ink`` (``ImageDraw``'s ink for the text colour) onto
+    ``draw_``'s image, its origin at ``x`` on ``baseline``, rounded to pixels as Pillow rounds them."""
+    core = draw_.draw  # the C drawing object ImageDraw.text draws its mask with (draw_bitmap)
+    ix, iy = int(x), int(baseline)
+    x64, y64 = _round((x - ix) * 64), _round((baseline - iy) * 64)
+    mask = shaped.font.mask
+    for gid, dx, dy in shaped.glyphs:
+        left, top, im = mask(gid)
+        if im is not None:
+            core.draw_bitmap((ix + ((x64 + dx + 32) >> 6) + left, iy - ((dy - y64 + 32) >> 6) - top), im, ink)
+
+
+def _round(v: float) -> int:
+    """Half away from zero, as C's round() in Pillow."""
+    return int(v + 0.5) if v >= 0 else -int(-v + 0.5)
+
+
+def clear_caches() -> None:
+    """Forget the fonts and glyph masks (with fonts.clear_caches)."""
+    with _fonts_lock, _masks_lock:
+        _fonts.clear()
+        _masks.clear()
