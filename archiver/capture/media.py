@@ -29,6 +29,7 @@ from archiver.capture.imagepool import ImagingUnavailable, pool_for
 from archiver.capture.imaging import THUMB_SIZE, WEB_SIZE, MediaRejected, dhash, pillow, strip_jpeg_metadata
 from archiver.config.settings import Settings
 from archiver.faults import is_infrastructure_error
+from archiver.lazyre import lazy
 from archiver.storage.base import image_type
 from archiver.storage.layout import derived_key
 
@@ -55,7 +56,7 @@ def image_formats() -> dict[str, str]:
 
 VIDEO_MIMES = frozenset({"video/mp4", "video/webm", "video/quicktime"})
 
-_MARKUP = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|script|"
+_MARKUP = lazy(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|script|"
                      rb"svg|!doctype\s+svg|iframe|div|p\b|meta|title|a\s)", re.IGNORECASE | re.DOTALL)
 
 @dataclass
@@ -109,7 +110,7 @@ POLICY_KINDS = frozenset({"refused", "too_large"})
 # image: the pixel ceiling, the frame cap, a decompression bomb (over Pillow's pixel threshold), the
 # decoding time limit, the memory it would take. (The reasons cross a pipe from the image worker as
 # text, so they are told apart by their wording; tests/test_partial.py covers each.)
-_POLICY_REASON = re.compile(r"pixels is over the ceiling|frames, over the cap|more than \d+ frames|"
+_POLICY_REASON = lazy(r"pixels is over the ceiling|frames, over the cap|more than \d+ frames|"
                             r"^decompression bomb|decoding exceeded|decoding the image ran out of memory")
 
 

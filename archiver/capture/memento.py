@@ -24,11 +24,11 @@ Datetimes are HTTP-dates (RFC 9110 section 5.6.7, the IMF-fixdate form RFC 7089 
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from urllib.parse import quote, urldefrag
 
 from archiver.capture.manifest import CAPTURED_STATUSES, GONE_STATUSES
+from archiver.lazyre import lazy
 
 MEMENTO_STATUSES: tuple[str, ...] = (*CAPTURED_STATUSES, *GONE_STATUSES)
 LINK_FORMAT = "application/link-format"
@@ -42,11 +42,11 @@ _KEEP = "!#$&'()*+/:=?@[]~%"
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # The three HTTP-date forms a recipient must accept (RFC 9110 5.6.7): IMF-fixdate, RFC 850, asctime.
-_IMF = re.compile(r"([A-Z][a-z]{2}), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT")
-_RFC850 = re.compile(r"([A-Z][a-z]{5,8}), (\d{2})-([A-Z][a-z]{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT")
-_ASCTIME = re.compile(r"([A-Z][a-z]{2}) ([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})")
+_IMF = lazy(r"([A-Z][a-z]{2}), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT")
+_RFC850 = lazy(r"([A-Z][a-z]{5,8}), (\d{2})-([A-Z][a-z]{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT")
+_ASCTIME = lazy(r"([A-Z][a-z]{2}) ([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})")
 _LONG_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_STAMP = re.compile(r"\d{14}")
+_STAMP = lazy(r"\d{14}")
 
 
 def parse_iso(value: str) -> datetime:

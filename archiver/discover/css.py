@@ -15,17 +15,18 @@ import html
 import re
 
 from archiver.discover.common import is_image_candidate
+from archiver.lazyre import lazy
 
 _MAX_URL = 8192
 # What the tokenizer stops at. Entity-written quotes only count in attribute values (``entities``).
-_MARK_PLAIN = re.compile(r"""/\*|(?<![\w-])(?:url|(?:-webkit-)?image-set)\(|["'()]""", re.I)
-_MARK_ENTITY = re.compile(
+_MARK_PLAIN = lazy(r"""/\*|(?<![\w-])(?:url|(?:-webkit-)?image-set)\(|["'()]""", re.I)
+_MARK_ENTITY = lazy(
     r"""/\*|(?<![\w-])(?:url|(?:-webkit-)?image-set)\(|["'()]|&(?:quot|apos|#0*3[49]|#x0*2[27]);""", re.I
 )
-_QUOTE_ENTITY = re.compile(r"&(?:quot|apos|#0*3[49]|#x0*2[27]);", re.I)
-_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n\f]?|\r\n|([\s\S]))")
-_NOT_IMAGE_FILE = re.compile(r"\.(?:css|woff2?|ttf|otf|eot|htc)(?:[?#]|$)|\.svg#|^\s*#", re.I)
-_DECL_START = re.compile(r"[{};]")
+_QUOTE_ENTITY = lazy(r"&(?:quot|apos|#0*3[49]|#x0*2[27]);", re.I)
+_ESCAPE = lazy(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n\f]?|\r\n|([\s\S]))")
+_NOT_IMAGE_FILE = lazy(r"\.(?:css|woff2?|ttf|otf|eot|htc)(?:[?#]|$)|\.svg#|^\s*#", re.I)
+_DECL_START = lazy(r"[{};]")
 
 
 def unescape(value: str) -> str:

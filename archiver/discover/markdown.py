@@ -13,22 +13,23 @@ import sys
 
 from archiver.discover.common import credit_from_alt, is_image_candidate, looks_like_image_url, merge_ranges
 from archiver.discover.model import ImageRef
+from archiver.lazyre import lazy
 
-_IMAGE = re.compile(r"!\[([^\[\]\n]{0,1000}+)\]([(\[]?)")
+_IMAGE = lazy(r"!\[([^\[\]\n]{0,1000}+)\]([(\[]?)")
 # After an inline target: an optional title, and markdown-it-imsize's size (``=600x400``, ``=600x``,
 # ``=x400``, before or after the title), then ")".
 _SIZE = r"(?:=\d{0,5}(?:%|px)?x\d{0,5}(?:%|px)?[ \t]*+)?"
-_TITLE_CLOSE = re.compile(
+_TITLE_CLOSE = lazy(
     r"""[ \t]*+(?:\n[ \t]*+)?""" + _SIZE
     + r"""(?:"[^"\n]{0,1000}+"|'[^'\n]{0,1000}+'|\([^()\n]{0,1000}+\))?[ \t]*+""" + _SIZE + r"\)"
 )
-_REF_LABEL = re.compile(r"([^\]\n]{0,999}+)\]")
-_REF_DEF = re.compile(r"^[ ]{0,3}\[([^\]\n]{1,999}+)\]:[ \t]*+(?:<([^<>\n]{1,4000}+)>|(\S{1,4000}+))", re.M)
-_FENCE = re.compile(r"^[ ]{0,3}+(`{3,}+|~{3,}+)([^\n]*+)", re.M)
+_REF_LABEL = lazy(r"([^\]\n]{0,999}+)\]")
+_REF_DEF = lazy(r"^[ ]{0,3}\[([^\]\n]{1,999}+)\]:[ \t]*+(?:<([^<>\n]{1,4000}+)>|(\S{1,4000}+))", re.M)
+_FENCE = lazy(r"^[ ]{0,3}+(`{3,}+|~{3,}+)([^\n]*+)", re.M)
 # A link's target (no parentheses in it, so every search is bounded by the next one): <…> or bare.
-_LINK_TARGET = re.compile(r"\]\([ \t]*+(?:<([^<>\n]{1,4000}+)>|([^\s()<>]{1,4000}+))")
-_AUTOLINK = re.compile(r"<(https?://[^\s<>]{1,4000}+)>", re.I)
-_BRACKETED = re.compile(r"\[([^\[\]\n]{1,999}+)\](?!:)")
+_LINK_TARGET = lazy(r"\]\([ \t]*+(?:<([^<>\n]{1,4000}+)>|([^\s()<>]{1,4000}+))")
+_AUTOLINK = lazy(r"<(https?://[^\s<>]{1,4000}+)>", re.I)
+_BRACKETED = lazy(r"\[([^\[\]\n]{1,999}+)\](?!:)")
 _MAX_URL = 4096
 
 
@@ -60,7 +61,7 @@ def inside(ranges: list[tuple[int, int]], pos: int) -> bool:
     return i >= 0 and ranges[i][0] <= pos < ranges[i][1]
 
 
-_DEST_TOKEN = re.compile(r"\\.|[()\s]", re.S)  # what ends or nests a bare target: escapes skipped
+_DEST_TOKEN = lazy(r"\\.|[()\s]", re.S)  # what ends or nests a bare target: escapes skipped
 
 
 class _Targets:
@@ -214,12 +215,12 @@ def _add(out: list[ImageRef], url: str, start: int, end: int, form: str, alt: st
         out.append(ImageRef(url=url, start=start, end=end, alt=alt, credit=credit_from_alt(alt), form=form))
 
 
-_TICKS = re.compile(r"`+")
-_BLANK_LINE = re.compile(r"\n[ \t]*(?=\n)")
-_INDENTED = re.compile(r"^(?: {4}|[ ]{0,3}\t)[ \t]*+\S[^\n]*+$", re.M)
+_TICKS = lazy(r"`+")
+_BLANK_LINE = lazy(r"\n[ \t]*(?=\n)")
+_INDENTED = lazy(r"^(?: {4}|[ ]{0,3}\t)[ \t]*+\S[^\n]*+$", re.M)
 # A list item's first line: indent, marker, the blanks after it (none when nothing follows).
-_LIST_ITEM = re.compile(r"(?:^|(?<=\n))([ \t]*+)([-*+]|\d{1,9}[.)])([ \t]*+)(?=\S|\n|\Z)")
-_LIST_SCAN = re.compile(r"\n[ \t]*+(?:[-*+]|\d{1,9}[.)])(?:[ \t]|\n|\Z)")  # from a newline: fast
+_LIST_ITEM = lazy(r"(?:^|(?<=\n))([ \t]*+)([-*+]|\d{1,9}[.)])([ \t]*+)(?=\S|\n|\Z)")
+_LIST_SCAN = lazy(r"\n[ \t]*+(?:[-*+]|\d{1,9}[.)])(?:[ \t]|\n|\Z)")  # from a newline: fast
 _BREAKERS: dict[int, re.Pattern[str]] = {}  # content column -> a non-blank line indented less
 
 
@@ -283,7 +284,7 @@ class _ListItems:
         return 0
 
 
-_BRACKET = re.compile(r"\\.|[\[\]]|\n[ \t]*+(?=\n)", re.S)
+_BRACKET = lazy(r"\\.|[\[\]]|\n[ \t]*+(?=\n)", re.S)
 
 
 def _link_texts(text: str, fences: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -33,6 +33,7 @@ from archiver.discover import constructs
 from archiver.discover.common import looks_like_image_url
 from archiver.discover.model import Embed, ImageRef
 from archiver.discover.urls import PostMatch, match_post_url
+from archiver.lazyre import lazy
 
 __all__ = ["find", "id_reader", "literal_ranges", "scan"]
 
@@ -40,7 +41,7 @@ _MAX_TAG = 1500  # code points a tag's arguments may take, so a stray opener cos
 _MAX_CONTENT = 2100
 # Where a tag may begin: the bracketed syntaxes anywhere, the line syntaxes at a line's start (two
 # patterns, each starting with what it looks for, so the regex engine skips the rest of the text fast).
-_OPEN_INLINE = re.compile(
+_OPEN_INLINE = lazy(
     r"\{\{(?P<hugo>[<%])[ \t\r\n]*+(?=[A-Za-z])"
     r"|\{%-?[ \t\r\n]*+(?P<liquid>[A-Za-z][\w./:-]{0,100}+)"
     r"|\{\{\{?[-~]?[ \t\r\n]*+(?P<expr>[>#]?[ \t]*+[A-Za-z'\"])"
@@ -48,30 +49,30 @@ _OPEN_INLINE = re.compile(
     r"|\[(?P<mdlink>(?i:type|plugin|embed|oembed|media|video):[\w-]{1,40}+)\]\("
     r"|\{(?P<brace>[A-Za-z][\w-]{0,40}+)\}"
 )
-_OPEN_LINE = re.compile(
+_OPEN_LINE = lazy(
     r"^(?:(?P<rst>[ \t]*+)\.\.[ \t]++(?P<directive>[\w.-]{1,60}(?::[\w.-]{1,60})?)::"
     r"|(?P<adoc>[A-Za-z][\w-]{0,40}+)::(?=[^\s\[]{0,2000}+\[)"
     r"|[ ]{0,3}+(?P<myst>`{3,}+|~{3,}+|:{3,}+)\{(?P<mystname>[\w.:-]{1,60}+)\}"
     r"|[ \t]{0,3}+`(?P<gatsby>[A-Za-z]\w{0,30}+):)",
     re.M,
 )
-_NAME = re.compile(r"[A-Za-z][\w./:-]{0,100}")
+_NAME = lazy(r"[A-Za-z][\w./:-]{0,100}")
 # An argument: key=value (quoted or bare), a URL by itself (``&w=640`` and all: a bare URL is one
 # value, "=" included), or a quoted or bare positional value.
-_ARG = re.compile(
+_ARG = lazy(
     r"""(?P<u>(?:[Hh][Tt][Tt][Pp][Ss]?:)?//[^\s"'<>\]]{1,2100}+)"""
     r"""|(?P<key>[A-Za-z_][\w-]{0,40}+)[ \t]*+(?:=|:(?=[ \t]))[ \t]*+"""
     r"""(?:"(?P<k1>[^"]{0,2100}+)"|'(?P<k2>[^']{0,2100}+)'|“(?P<k3>[^”]{0,2100}+)”|(?P<k4>[^\s,\]\)"']{1,2100}+))"""
     r"""|"(?P<p1>[^"]{0,2100}+)"|'(?P<p2>[^']{0,2100}+)'|“(?P<p3>[^”]{0,2100}+)”|(?P<p4>[^\s,()\[\]|"'=]{1,2100}+)"""
 )
-_WORDS = re.compile(r"[a-z0-9]+")
-_LINK_TARGET = re.compile(r"[ \t]*+<?([^\s()<>]{1,2100}+)>?(?:[ \t]++\"[^\"\n]{0,500}+\")?[ \t]*+\)")
-_YAML_OPTION = re.compile(r"[ \t]*+([\w-]{1,40}):[ \t]++(.*)")
-_RST_OPTION = re.compile(r"[ \t]*+:([\w-]{1,40}):[ \t]*+(.*)")
-_ADOC = re.compile(r"([A-Za-z][\w-]{0,40})::([^\s\[]{0,2000})\[([^\]\n]{0,1000})\][ \t]*(?=\r?$)", re.M)
-_GATSBY = re.compile(r"`([A-Za-z]\w{0,30}):[ \t]*([^`\n]{1,2000}?)[ \t]*`[ \t]*(?=\r?$)", re.M)
+_WORDS = lazy(r"[a-z0-9]+")
+_LINK_TARGET = lazy(r"[ \t]*+<?([^\s()<>]{1,2100}+)>?(?:[ \t]++\"[^\"\n]{0,500}+\")?[ \t]*+\)")
+_YAML_OPTION = lazy(r"[ \t]*+([\w-]{1,40}):[ \t]++(.*)")
+_RST_OPTION = lazy(r"[ \t]*+:([\w-]{1,40}):[ \t]*+(.*)")
+_ADOC = lazy(r"([A-Za-z][\w-]{0,40})::([^\s\[]{0,2000})\[([^\]\n]{0,1000})\][ \t]*(?=\r?$)", re.M)
+_GATSBY = lazy(r"`([A-Za-z]\w{0,30}):[ \t]*([^`\n]{1,2000}?)[ \t]*`[ \t]*(?=\r?$)", re.M)
 # Liquid/Jinja regions whose tags are text, not tags.
-_VERBATIM = re.compile(
+_VERBATIM = lazy(
     r"\{%-?[ \t\r\n]*(raw|verbatim|comment)[ \t\r\n]*-?%\}|\{#|\{\{/\*", re.I
 )
 # Tags that include another template: the template's path names what it embeds.
@@ -125,7 +126,7 @@ def scan(text: str, markdown: bool = False) -> tuple[list[Embed], list[ImageRef]
         tag = _read(text, m, tables.shortcodes, closes)
         if tag is None:
             found_images = _tag_images(text, m)
-            if found_images and not (markdown and m.re is _OPEN_INLINE and _in_code_span(text, start)):
+            if found_images and not (markdown and m.re is _OPEN_INLINE.compiled and _in_code_span(text, start)):
                 images += found_images
             continue
         if markdown and m.lastgroup not in ("gatsby", "directive", "adoc", "mystname") \
@@ -164,14 +165,14 @@ def id_reader(provider: str, template: str | None = None,
 _RST_CODE = frozenset({"code-block", "code", "sourcecode", "parsed-literal", "literalinclude", "doctest",
                        "testcode", "testoutput", "testsetup", "testcleanup", "ipython", "jupyter-execute",
                        "code-cell", "math", "prompt", "highlight", "productionlist"})
-_RST_DIRECTIVE_LINE = re.compile(r"[ \t]*+\.\.[ \t]++([\w.-]{1,60}(?::[\w.-]{1,60})?)::")
+_RST_DIRECTIVE_LINE = lazy(r"[ \t]*+\.\.[ \t]++([\w.-]{1,60}(?::[\w.-]{1,60})?)::")
 # BBCode and WordPress code shortcodes: [code]…[/code], [code=php], [sourcecode language="x"].
-_BB_CODE = re.compile(
+_BB_CODE = lazy(
     r"\[(code|sourcecode|source|codeblock|noparse|plain|syntax|pre)(?:[ \t=][^\]\n]{0,200}+)?\]", re.I)
 # AsciiDoc delimited blocks shown verbatim (listing ----, literal ....) or never shown (comment ////).
-_ADOC_DELIM = re.compile(r"(?:^|(?<=\n))(-{4,}+|\.{4,}+|/{4,}+)[ \t]*+\r?(?=\n|$)")
-_ADOC_DOC = re.compile(r"\A(?:[ \t]*+(?://[^\n]*+)?\r?\n)*+(?:=|:[\w-]{1,60}:)[ \t]")
-_ADOC_BLOCK_ATTR = re.compile(r"\[(?:source|listing|literal|comment)\b", re.I)
+_ADOC_DELIM = lazy(r"(?:^|(?<=\n))(-{4,}+|\.{4,}+|/{4,}+)[ \t]*+\r?(?=\n|$)")
+_ADOC_DOC = lazy(r"\A(?:[ \t]*+(?://[^\n]*+)?\r?\n)*+(?:=|:[\w-]{1,60}:)[ \t]")
+_ADOC_BLOCK_ATTR = lazy(r"\[(?:source|listing|literal|comment)\b", re.I)
 
 
 def literal_ranges(text: str, fmt: str) -> list[tuple[int, int]]:
@@ -280,7 +281,7 @@ Tag = tuple[int, PostMatch, "str | None"]  # (end of the span, the post, the han
 def _read(text: str, m: re.Match[str], readers: dict[str, Callable[[str, str | None], PostMatch | None]],
           closes: dict[str, tuple[int, int, int] | None]) -> Tag | None:
     kind = m.lastgroup
-    if m.re is _OPEN_INLINE:
+    if m.re is _OPEN_INLINE.compiled:
         if m.group("hugo"):
             return _bracketed(text, m, "{{" + m.group("hugo"), (">" if m.group("hugo") == "<" else "%") + "}}",
                               readers)
@@ -481,7 +482,7 @@ _VALUE_GROUPS = ("k1", "k2", "k3", "k4", "u", "p1", "p2", "p3", "p4")
 
 def _tag_images(text: str, m: re.Match[str]) -> list[ImageRef]:
     """The image URLs among the values of the tag ``m`` opens (a tag that embeds no post)."""
-    if m.re is _OPEN_INLINE:
+    if m.re is _OPEN_INLINE.compiled:
         if m.group("hugo"):
             start, closer = m.end(), (">" if m.group("hugo") == "<" else "%") + "}}"
         elif m.group("liquid"):

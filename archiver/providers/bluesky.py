@@ -14,6 +14,7 @@ from archiver.discover.html import HtmlScanner
 from archiver.discover.readers import post_from, social_blockquote
 from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Block
+from archiver.lazyre import lazy
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec, html_text
 
@@ -21,15 +22,15 @@ NAME = "bluesky"
 ENDPOINT = SettingSpec("bluesky_oembed_url", "https://embed.bsky.app/oembed", "Bluesky's oEmbed endpoint.")
 _S32 = "234567abcdefghijklmnopqrstuvwxyz"
 _CANONICAL = "https://bsky.app/profile/{actor}/post/{id}"
-_POST = re.compile(r"https?://(?:www\.)?bsky\.app/profile/(?P<actor>[\w.:\-]{1,253})/post/(?P<id>[a-z0-9]{5,20})(?![\w])",
+_POST = lazy(r"https?://(?:www\.)?bsky\.app/profile/(?P<actor>[\w.:\-]{1,253})/post/(?P<id>[a-z0-9]{5,20})(?![\w])",
                    re.I)
-_AT_URI = re.compile(r"at://(?P<actor>[\w.:\-]{1,253})/app\.bsky\.feed\.post/(?P<id>[a-z0-9]{5,20})(?![\w])", re.I)
-_EMBED = re.compile(
+_AT_URI = lazy(r"at://(?P<actor>[\w.:\-]{1,253})/app\.bsky\.feed\.post/(?P<id>[a-z0-9]{5,20})(?![\w])", re.I)
+_EMBED = lazy(
     r"https?://embed\.bsky\.app/embed/(?P<actor>[\w.:\-]{1,253})/app\.bsky\.feed\.post/(?P<id>[a-z0-9]{5,20})(?![\w])",
     re.I,
 )
 # "(@handle)" in the blockquote's attribution line.
-_ATTRIBUTION_HANDLE = re.compile(r"\(\s?@([\w.\-]{1,253})\s?\)")
+_ATTRIBUTION_HANDLE = lazy(r"\(\s?@([\w.\-]{1,253})\s?\)")
 
 
 def _blockquote(scan: HtmlScanner, block: Block) -> None:

@@ -15,20 +15,21 @@ from archiver.discover.readers import amp_reader, post_from
 from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Block, Link, Tag, links
 from archiver.discover.urls import PostMatch, match_post_url, normalize, query
+from archiver.lazyre import lazy
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
 
 NAME = "facebook"
 _HOST = r"https?://(?:(?:www|m|mbasic|web|business|touch)\.)?facebook\.com/"
-_PLUGIN = re.compile(_HOST + r"(?:v[\d.]{1,8}/)?plugins/(?:post|video|comment_embed)\.php\?", re.I)
-_POST = re.compile(
+_PLUGIN = lazy(_HOST + r"(?:v[\d.]{1,8}/)?plugins/(?:post|video|comment_embed)\.php\?", re.I)
+_POST = lazy(
     _HOST + r"(?P<page>[\w.\-]{1,80})/(?P<kind>posts|videos|photos)/(?:[\w.\-]{1,80}/)?"
     r"(?P<id>pfbid\w{10,100}|\d{5,25})(?![\w])",
     re.I,
 )
-_GROUP = re.compile(
+_GROUP = lazy(
     _HOST + r"groups/(?P<group>[\w.\-]{1,80})/(?:posts|permalink)/(?P<id>pfbid\w{10,100}|\d{5,25})(?![\w])", re.I)
-_REEL = re.compile(_HOST + r"reels?/(?P<id>\d{5,25})", re.I)
-_QUERY = re.compile(_HOST + r"(permalink\.php|story\.php|photo\.php|photo/|video\.php|watch/?|watch/live/?)\?", re.I)
+_REEL = lazy(_HOST + r"reels?/(?P<id>\d{5,25})", re.I)
+_QUERY = lazy(_HOST + r"(permalink\.php|story\.php|photo\.php|photo/|video\.php|watch/?|watch/live/?)\?", re.I)
 # Share links name no post until followed: /share/p|r|v/CODE/, /share/CODE/ and fb.watch/CODE/.
 _SHARE = (
     re.compile(_HOST + r"share/(?:[prv]/)?[A-Za-z0-9]{5,30}(?![\w\-])", re.I),

@@ -14,17 +14,18 @@ from archiver.discover.readers import amp_reader, post_from
 from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Block
 from archiver.discover.urls import match_post_url
+from archiver.lazyre import lazy
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
 
 NAME = "instagram"
-_POST = re.compile(
+_POST = lazy(
     r"https?://(?:(?:www|m)\.)?instagr(?:am\.com|\.am)/(?!share/)(?:[\w.]{1,30}/)?(?P<kind>p|reels?|tv)/(?P<id>[-\w]{5,40})",
     re.I,
 )
 # The app's share links (/share/CODE, /share/p/CODE, /share/reel/CODE) name no post until followed.
-_SHARE = re.compile(r"https?://(?:(?:www|m)\.)?instagram\.com/share/(?:(?:p|reels?|tv)/)?[-\w]{5,40}", re.I)
-_BY = re.compile(r"(?:shared|posted) by (.{1,120}?) \(@([\w.]{1,30})\)")
-_TIME = re.compile(r"<time\b[^<>]{0,1000}>([^<]{0,200})</time", re.I)
+_SHARE = lazy(r"https?://(?:(?:www|m)\.)?instagram\.com/share/(?:(?:p|reels?|tv)/)?[-\w]{5,40}", re.I)
+_BY = lazy(r"(?:shared|posted) by (.{1,120}?) \(@([\w.]{1,30})\)")
+_TIME = lazy(r"<time\b[^<>]{0,1000}>([^<]{0,200})</time", re.I)
 
 
 def _post(m: re.Match[str]) -> tuple[str, str | None]:

@@ -9,16 +9,17 @@ import re
 from urllib.parse import unquote
 
 from archiver.discover.shortcodes import id_reader
+from archiver.lazyre import lazy
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
 
 NAME = "linkedin"
 # A cheap first test; the URL is decoded before the real patterns run.
-_HOST = re.compile(r"https?(?::|%3A)(?://|%2F%2F)(?:[\w]{1,10}\.)?linkedin\.com", re.I)
-_UPDATE = re.compile(
+_HOST = lazy(r"https?(?::|%3A)(?://|%2F%2F)(?:[\w]{1,10}\.)?linkedin\.com", re.I)
+_UPDATE = lazy(
     r"https?://(?:[\w]{1,10}\.)?linkedin\.com/(?:embed/)?feed/update/(urn:li:(?:share|ugcPost|activity):\d{5,25})",
     re.I,
 )
-_POSTS = re.compile(
+_POSTS = lazy(
     r"https?://(?:[\w]{1,10}\.)?linkedin\.com/posts/[^/?#\s]{1,300}?-(activity|share|ugcPost)-(\d{10,25})(?!\d)",
     re.I,
 )
@@ -40,7 +41,7 @@ def _post(m: re.Match[str]) -> tuple[str, str | None] | None:
 
 
 # LinkedIn's link shortener: a shared post's short link names no post until followed.
-_SHORT = re.compile(r"https?://lnkd\.in/[\w\-]{4,20}(?![\w\-])", re.I)
+_SHORT = lazy(r"https?://lnkd\.in/[\w\-]{4,20}(?![\w\-])", re.I)
 
 PROVIDER = ProviderSpec(name=NAME, order=10, urls=(PostUrl(_HOST, post=_post),), short_links=(_SHORT,),
                         platform_domains=("linkedin.com", "licdn.com"), redirect_hosts=("lnkd.in",), embeds=EmbedForms(

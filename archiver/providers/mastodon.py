@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from archiver.discover.readers import permalink_blockquote
 from archiver.discover.shortcodes import id_reader
+from archiver.lazyre import lazy
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec, html_text
 
@@ -22,14 +23,14 @@ NAME = "mastodon"
 ENDPOINT = SettingSpec("mastodon_oembed_url", "https://{host}/api/oembed",
                        "Template of a Mastodon server's oEmbed endpoint; {host} is the post's server.")
 _FIRST_SNOWFLAKE = 100_000_000_000_000_000  # servers before 2.0 used small sequential ids
-_STATUS = re.compile(
+_STATUS = lazy(
     r"https?://((?:[a-z0-9\-]{1,63}\.){1,8}[a-z]{2,63})/(?:deck/|web/)?"
     r"(?:@([\w.]{1,64})(?:@[\w.\-]{1,253})?/(\d{1,20})|users/([\w.]{1,64})/statuses/(\d{1,20}))"
     r"(?:/embed)?/?(?=$|[?#])",
     re.I,
 )
 # Hosts whose /@user/<digits> paths are not Mastodon statuses.
-_NOT_MASTODON = re.compile(r"(?:^|\.)(?:tiktok|threads|youtube|medium|instagram|twitter|x)\.(?:com|net)$", re.I)
+_NOT_MASTODON = lazy(r"(?:^|\.)(?:tiktok|threads|youtube|medium|instagram|twitter|x)\.(?:com|net)$", re.I)
 
 
 def _status(m: re.Match[str]) -> tuple[str, str | None] | None:

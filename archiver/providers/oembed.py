@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from archiver.capture.cards.content import safe_url
 from archiver.capture.manifest import new_capture_id, utc_iso
+from archiver.lazyre import lazy
 from archiver.providers import markup
 from archiver.providers.base import CaptureContext, CapturedPost, MediaRef, Occurrence
 from archiver.providers.sources import Fetched, get_object
@@ -30,9 +31,9 @@ from archiver.storage.layout import safe_post_id
 if TYPE_CHECKING:
     from archiver.capture.exchange import Exchange
 
-_HOST = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+")
-_IMG = re.compile(r"""(?is)<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""")
-_POSTER = re.compile(r"""(?is)\b(?:poster|data-thumbnail|data-poster)\s*=\s*["']([^"']+)["']""")
+_HOST = lazy(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+")
+_IMG = lazy(r"""(?is)<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""")
+_POSTER = lazy(r"""(?is)\b(?:poster|data-thumbnail|data-poster)\s*=\s*["']([^"']+)["']""")
 
 
 @dataclass(frozen=True)

@@ -16,18 +16,19 @@ from archiver.discover.readers import amp_reader, post_from
 from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Block
 from archiver.discover.urls import match_post_url
+from archiver.lazyre import lazy
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec
 
 NAME = "reddit"
 ENDPOINT = SettingSpec("reddit_oembed_url", "https://www.reddit.com/oembed", "Reddit's oEmbed endpoint.")
 
-_COMMENTS = re.compile(
+_COMMENTS = lazy(
     r"https?://(?:(?:www|old|new|np|m|embed|sh)\.)?reddit(?:media)?\.com/"
     r"(?:r/(?P<sub>\w{2,21})/|u(?:ser)?/[\w\-]{2,30}/)?(?:comments|gallery)/(?P<id>[a-z0-9]{1,12})(?![a-z0-9])",
     re.I,
 )
-_SHORT = re.compile(r"https?://(?:www\.)?redd\.it/(?P<id>[a-z0-9]{1,12})(?![a-z0-9])", re.I)
+_SHORT = lazy(r"https?://(?:www\.)?redd\.it/(?P<id>[a-z0-9]{1,12})(?![a-z0-9])", re.I)
 # The app's share links name no post until followed: /r/sub/s/CODE (also /u/name/s/CODE) and
 # reddit.app.link/CODE.
 _SHARE = (
@@ -35,7 +36,7 @@ _SHARE = (
                r"(?![\w\-])", re.I),
     re.compile(r"https?://reddit\.app\.link/[A-Za-z0-9]{5,20}(?![\w\-])", re.I),
 )
-_USER = re.compile(r"reddit\.com/u(?:ser)?/([\w\-]{2,30})", re.I)
+_USER = lazy(r"reddit\.com/u(?:ser)?/([\w\-]{2,30})", re.I)
 
 
 def _post(m: re.Match[str]) -> tuple[str, str | None]:

@@ -12,19 +12,20 @@ from archiver.discover.html import HtmlScanner
 from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Tag
 from archiver.discover.urls import PostMatch
+from archiver.lazyre import lazy
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
 
 NAME = "telegram"
-_POST = re.compile(
+_POST = lazy(
     r"https?://(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/(?:s/)?(?P<channel>[A-Za-z]\w{3,31})/(?P<n>\d{1,10})(?:/(?P<topic_n>\d{1,10}))?(?!\d)",
     re.I,
 )
 # A message of a private channel or group: t.me/c/<channel number>/<message> (or /<topic>/<message>).
-_PRIVATE = re.compile(
+_PRIVATE = lazy(
     r"https?://(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/c/(?P<channel>\d{4,16})/(?:\d{1,10}/)?(?P<n>\d{1,10})(?!\d)",
     re.I,
 )
-_WIDGET_POST = re.compile(r"([A-Za-z]\w{3,31})/(\d{1,10})")
+_WIDGET_POST = lazy(r"([A-Za-z]\w{3,31})/(\d{1,10})")
 
 
 def telegram_post(value: str) -> PostMatch | None:

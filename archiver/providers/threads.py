@@ -8,13 +8,14 @@ import re
 
 from archiver.discover.readers import permalink_blockquote
 from archiver.discover.shortcodes import id_reader
+from archiver.lazyre import lazy
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
 
 NAME = "threads"
 # threads.com (the domain since 2025) and threads.net: /@user/post/CODE (and its /embed/ and /media
 # forms) and the short /t/CODE/ that names no user.
-_POST = re.compile(r"https?://(?:www\.)?threads\.(?:net|com)/@(?P<user>[\w.]{1,40})/post/(?P<id>[-\w]{5,40})", re.I)
-_T = re.compile(r"https?://(?:www\.)?threads\.(?:net|com)/t/(?P<id>[-\w]{5,40})", re.I)
+_POST = lazy(r"https?://(?:www\.)?threads\.(?:net|com)/@(?P<user>[\w.]{1,40})/post/(?P<id>[-\w]{5,40})", re.I)
+_T = lazy(r"https?://(?:www\.)?threads\.(?:net|com)/t/(?P<id>[-\w]{5,40})", re.I)
 
 PROVIDER = ProviderSpec(
     name=NAME,

@@ -16,6 +16,7 @@ from archiver.discover.readers import post_from, shows_no_post
 from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Block
 from archiver.discover.urls import PostMatch, handle_in_url
+from archiver.lazyre import lazy
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec
 
@@ -25,7 +26,7 @@ _FIRST_ID = 6_000_000_000_000_000_000  # ids before 2016 do not follow the times
 
 # /@user/video/ID and /@user/photo/ID (photo posts), the embed player (/embed/v2/ID, /embed/ID), the
 # iframe player (/player/v1/ID), the old mobile /v/ID.html and /share/video/ID.
-_VIDEO = re.compile(
+_VIDEO = lazy(
     r"https?://(?:(?:www|m|us|t)\.)?tiktok\.com/(?:@(?P<user>[\w.\-]{1,60})/(?P<kind>video|photo)/|embed/v2/|embed/"
     r"|player/v1/|v/|share/video/)(?P<id>\d{5,25})(?!\d)",
     re.I,

@@ -16,20 +16,21 @@ from archiver.discover.readers import amp_reader, post_from
 from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Tag
 from archiver.discover.urls import PostMatch, query
+from archiver.lazyre import lazy
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec
 
 NAME = "youtube"
 ENDPOINT = SettingSpec("youtube_oembed_url", "https://www.youtube.com/oembed", "YouTube's oEmbed endpoint.")
 
-_PATH = re.compile(
+_PATH = lazy(
     r"https?://(?:(?:www|m|music)\.)?youtube(?:-nocookie)?\.com/(?:embed|shorts|live|v|e)/(?P<id>[-\w]{11})(?![-\w])",
     re.I,
 )
-_SHORT = re.compile(r"https?://(?:www\.)?youtu\.be/(?P<id>[-\w]{11})(?![-\w])", re.I)
+_SHORT = lazy(r"https?://(?:www\.)?youtu\.be/(?P<id>[-\w]{11})(?![-\w])", re.I)
 # A clip's URL names the clip, not the video it cuts (its page says which): a share link to follow.
-_CLIP = re.compile(r"https?://(?:(?:www|m)\.)?youtube\.com/clip/[-\w]{10,60}(?![-\w])", re.I)
-_WATCH = re.compile(r"https?://(?:(?:www|m|music)\.)?youtube\.com/watch/?\?", re.I)
+_CLIP = lazy(r"https?://(?:(?:www|m)\.)?youtube\.com/clip/[-\w]{10,60}(?![-\w])", re.I)
+_WATCH = lazy(r"https?://(?:(?:www|m|music)\.)?youtube\.com/watch/?\?", re.I)
 
 
 def _video(video: str) -> tuple[str, str | None] | None:

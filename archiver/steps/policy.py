@@ -18,6 +18,7 @@ import re
 from typing import TYPE_CHECKING
 
 from archiver.config.settings import Settings
+from archiver.lazyre import lazy
 
 if TYPE_CHECKING:
     from archiver.capture.media import MediaRecord
@@ -35,7 +36,7 @@ _RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"^refused "), ("fetch_allow",)),
 )
 # Refusals of the URL itself (scheme, credentials): no setting allows them, so they are content facts.
-_URL_FACT = re.compile(r"^only http and https are fetched|^URLs with credentials are not fetched")
+_URL_FACT = lazy(r"^only http and https are fetched|^URLs with credentials are not fetched")
 # Every setting a policy refusal may depend on (one whose reason is not recognised depends on all).
 POLICY_SETTINGS: tuple[str, ...] = tuple(dict.fromkeys(name for _, names in _RULES for name in names))
 

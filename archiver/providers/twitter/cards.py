@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from archiver.capture.manifest import LinkCard, Poll, PollChoice, utc_iso
+from archiver.lazyre import lazy
 from archiver.providers.base import MediaRef
 from archiver.providers.twitter.media import http_url, photo_variants
 
@@ -33,17 +34,17 @@ MAX_BINDINGS = 500  # binding values read of one card
 MAX_COMPONENTS = 100  # components read of one unified_card
 MAX_ENTITY_URLS = 100  # tweet URL entities searched for the card's t.co
 
-_POLL = re.compile(r"(?i)poll([1-9][0-9]?)choice_[a-z0-9_]{1,40}")
-_CHOICE_KEY = re.compile(r"choice([1-9][0-9]?)_(?:label|count)")
+_POLL = lazy(r"(?i)poll([1-9][0-9]?)choice_[a-z0-9_]{1,40}")
+_CHOICE_KEY = lazy(r"choice([1-9][0-9]?)_(?:label|count)")
 MAX_CHOICES = 99  # choices read of one poll
-_T_CO = re.compile(r"https?://t\.co/[A-Za-z0-9]{1,40}/?", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_IMAGE_KEY = re.compile(r"image|thumbnail")
-_COUNT = re.compile(r"[0-9]{1,15}")
+_T_CO = lazy(r"https?://t\.co/[A-Za-z0-9]{1,40}/?", re.IGNORECASE)
+_CONTROL = lazy(r"[\x00-\x08\x0b-\x1f\x7f]")
+_IMAGE_KEY = lazy(r"image|thumbnail")
+_COUNT = lazy(r"[0-9]{1,15}")
 # A count written with thousands separators: "1,204", "1.204", "1 204" (also thin and no-break spaces).
-_GROUPED = re.compile(r"[0-9]{1,3}(?:([,.\u00a0\u202f\u2009 ])[0-9]{3})(?:\1[0-9]{3}){0,4}")
-_ANDROID_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+){0,20}")
-_APPLE_ID = re.compile(r"(?:id)?([0-9]{1,15})")
+_GROUPED = lazy(r"[0-9]{1,3}(?:([,.\u00a0\u202f\u2009 ])[0-9]{3})(?:\1[0-9]{3}){0,4}")
+_ANDROID_ID = lazy(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+){0,20}")
+_APPLE_ID = lazy(r"(?:id)?([0-9]{1,15})")
 
 Bindings = dict[str, dict[str, Any]]
 

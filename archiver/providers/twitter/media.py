@@ -14,15 +14,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from archiver.capture.manifest import MissingPart
+from archiver.lazyre import lazy
 
 # The named sizes of a pbs.twimg.com image, largest first: what is tried, in this order.
 PHOTO_SIZES: tuple[str, ...] = ("orig", "4096x4096", "large", "medium")
 # Longest URL taken from a response (longer ones are not media URLs anyone serves).
 MAX_URL = 4096
 
-_EXTENSION = re.compile(r"(.*/[^/.]+)\.(jpg|jpeg|png|webp|gif)(?::[a-z0-9]{1,12})?", re.IGNORECASE)
-_LEGACY_SIZE = re.compile(r"(.*):(?:orig|large|medium|small|thumb|\d{1,4}x\d{1,4})", re.IGNORECASE)
-_ID = re.compile(r"[0-9]{1,20}")
+_EXTENSION = lazy(r"(.*/[^/.]+)\.(jpg|jpeg|png|webp|gif)(?::[a-z0-9]{1,12})?", re.IGNORECASE)
+_LEGACY_SIZE = lazy(r"(.*):(?:orig|large|medium|small|thumb|\d{1,4}x\d{1,4})", re.IGNORECASE)
+_ID = lazy(r"[0-9]{1,20}")
 
 
 def http_url(value: Any) -> str | None:
@@ -177,8 +178,8 @@ def plan_media(tweet: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Missin
 # Media types the capture archives.
 _KNOWN = ("photo", "video", "animated_gif")
 MAX_MEDIA = 100
-_TYPE_WORD = re.compile(r"[A-Za-z0-9_-]{1,40}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TYPE_WORD = lazy(r"[A-Za-z0-9_-]{1,40}")
+_CONTROL = lazy(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _missing(part: str, ref: str | None, reason: str) -> MissingPart:
@@ -240,7 +241,7 @@ def _plan_detail(md: dict[str, Any], tweet: dict[str, Any], plan: list[dict[str,
 
 
 _WORDS = {"video": "video", "animated_gif": "animated GIF"}
-_SIZE_IN_PATH = re.compile(r"/(\d{1,5})x(\d{1,5})/")
+_SIZE_IN_PATH = lazy(r"/(\d{1,5})x(\d{1,5})/")
 
 
 def _plan_video_object(video: dict[str, Any], tweet: dict[str, Any], plan: list[dict[str, Any]],
