@@ -24,6 +24,8 @@ import ctypes
 import logging
 import threading
 import unicodedata
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -51,15 +53,14 @@ class Shaped:
     ``advance`` is the run's width in 26.6."""
 
     font: GlyphFont
-    glyphs: tuple[tuple[int, int, int], ...]  # (glyph id, dx, dy)
+    glyphs: list[tuple[int, int, int]]  # (glyph id, dx, dy); not changed once made
     advance: int
-    clusters: tuple[tuple[int, int], ...]  # (first character index, advance in 26.6) per cluster, logical order
 
 
 class GlyphFont:
     """One font file at one pixel size: its HarfBuzz font for shaping and its FreeType face for
-    glyph masks, and the masks already rendered. Thread-safe: shaping uses an immutable font, and
-    the FreeType face is used under a lock."""
+    glyph masks, and the masks already rendered (``masks``, by glyph id; see ``mask``). Thread-safe:
+    shaping uses a font that is not changed once made, and the FreeType face is used under a lock."""
 
     def __init__(self, path: str, size: int) -> None:
         import freetype  # lazy: see the note at the top
@@ -74,36 +75,39 @@ class GlyphFont:
         self._load_flags = freetype.FT_LOAD_DEFAULT | freetype.FT_LOAD_RENDER  # Pillow's, for an "L" mask
         self._gray = freetype.FT_PIXEL_MODE_GRAY
         self._ft_error = freetype.FT_Exception
+        self._lock = threading.Lock()
+        self.masks: dict[int, tuple[int, int, Any]] = {}
         hb_face = hb.Face(hb.Blob.from_file_path(path))
-        base = hb.Font(hb_face)
-        base.scale = (size * 64, size * 64)  # positions in 26.6, as libraqm's FreeType-backed font
-        base.ppem = (size, size)
-        # Advances as FreeType gives them to libraqm (unhinted, scaled by FreeType's rounded x_scale:
-        # HarfBuzz's own scaling truncates it, and at 13, 15 or 16 px some glyphs would come out one
-        # 64th of a pixel apart, enough to move a glyph by a pixel now and then); all else (GSUB,
-        # GPOS, the cmap) is HarfBuzz's own, as it is inside libraqm.
+        font = hb.Font(hb_face)
+        font.scale = (size * 64, size * 64)  # positions in 26.6, as libraqm's FreeType-backed font
+        font.ppem = (size, size)
+        # Advances as FreeType gives them to libraqm: unhinted, scaled by FreeType's x_scale (which
+        # rounds size/upem where HarfBuzz's own scaling truncates it) into 16.16 and rounded again
+        # to 26.6 by hb-ft; HarfBuzz's single rounding differs by a 64th of a pixel for some glyphs
+        # and sizes, enough to move a glyph by a pixel now and then. So a sub-font answers the
+        # advances as FreeType does; all else (GSUB, GPOS, the cmap) is HarfBuzz's own, as it is
+        # inside libraqm.
+        upem = hb_face.upem
+        x_scale = (size * 64 * 65536 + upem // 2) // upem  # FT_DivFix(size * 64, upem)
         unscaled = hb.Font(hb_face)  # font units
-        x_scale = (size * 64 * 65536 + hb_face.upem // 2) // hb_face.upem  # FT_DivFix(size*64, upem)
 
         def advance(_font: Any, gid: int, _data: Any) -> int:
-            # FT_Get_Advance (FT_MulDiv(units, x_scale, 64), 16.16), then hb-ft's rounding to 26.6.
+            # FT_Get_Advance (FT_MulDiv(units, x_scale, 64), in 16.16), then hb-ft's rounding to 26.6.
             return ((unscaled.get_glyph_h_advance(gid) * x_scale + 32) // 64 + 512) >> 10
 
         funcs = hb.FontFuncs()
         funcs.set_glyph_h_advance_func(advance, None)
-        font = hb.Font(base)  # a sub-font: what its functions do not answer, the base font does
-        font.funcs = funcs
-        self._hb, self._keep = font, (base, unscaled, funcs)
-        self._lock = threading.Lock()
+        sub = hb.Font(font)  # what its functions do not answer, the parent font does
+        sub.funcs = funcs
+        self._keep = (font, unscaled, funcs)
+        font = sub
+        self._hb = font
 
-    def shape(self, text: str, rtl: bool, language: str | None) -> Shaped:
-        """``text`` shaped in one direction, cut into runs of one Unicode script as libraqm does (each
-        shaped with the whole text as context); raises ValueError when HarfBuzz fails."""
+    def _buffers(self, text: str, rtl: bool, language: str | None) -> Iterator[Any]:
+        """HarfBuzz buffers of ``text`` shaped in one direction, in visual order: one per run of one
+        Unicode script as libraqm cuts them, each shaped with the whole text as context."""
         import uharfbuzz as hb  # lazy: see the note at the top
 
-        glyphs: list[tuple[int, int, int]] = []
-        clusters: dict[int, int] = {}
-        pen = 0
         items = _script_items(text)
         for start, end in reversed(items) if rtl else items:
             buf = hb.Buffer()
@@ -112,18 +116,35 @@ class GlyphFont:
             buf.guess_segment_properties()
             if language:
                 buf.language = language
-            hb.shape(self._hb, buf, {})
+            hb.shape(self._hb, buf)
+            yield buf
+
+    def shape(self, text: str, rtl: bool, language: str | None) -> Shaped:
+        """``text`` shaped in one direction (``_buffers``) into glyphs and their positions."""
+        glyphs: list[tuple[int, int, int]] = []
+        add = glyphs.append
+        pen = 0
+        for buf in self._buffers(text, rtl, language):
             for info, pos in zip(buf.glyph_infos, buf.glyph_positions, strict=True):
-                glyphs.append((info.codepoint, pen + pos.x_offset, pos.y_offset))
+                add((info.codepoint, pen + pos.x_offset, pos.y_offset))
                 pen += pos.x_advance
-                clusters[info.cluster] = clusters.get(info.cluster, 0) + pos.x_advance
-        return Shaped(self, tuple(glyphs), pen, tuple(sorted(clusters.items())))
+        return Shaped(self, glyphs, pen)
+
+    def clusters(self, text: str, rtl: bool, language: str | None) -> list[tuple[int, int]]:
+        """Where ``text`` may be cut without breaking a cluster (a letter with its marks, a conjunct, a
+        ligature): (first character index, advance in 26.6) per cluster, in logical order."""
+        widths: dict[int, int] = {}
+        for buf in self._buffers(text, rtl, language):
+            for info, pos in zip(buf.glyph_infos, buf.glyph_positions, strict=True):
+                widths[info.cluster] = widths.get(info.cluster, 0) + pos.x_advance
+        return sorted(widths.items())
 
     def mask(self, gid: int) -> tuple[int, int, Any]:
         """Glyph ``gid``'s mask as (left, top, Pillow core "L" image or None when it draws nothing),
-        left and top relative to the pen position (top upwards), as FreeType renders it for Pillow."""
-        key = (self, gid)
-        found = _masks.get(key)
+        left and top relative to the pen position (top upwards), as FreeType renders it for Pillow.
+        Rendered once and kept; at most MAX_GLYPHS masks are kept in all fonts together, the oldest
+        dropped first."""
+        found = self.masks.get(gid)
         if found is not None:
             return found
         with self._lock:
@@ -133,9 +154,12 @@ class GlyphFont:
                 log.warning("card: glyph %d of %s not drawn (%s)", gid, self.path, exc)
                 made = (0, 0, None)
         with _masks_lock:
-            _masks[key] = made
-            while len(_masks) > MAX_GLYPHS:
-                del _masks[next(iter(_masks))]
+            if gid not in self.masks:
+                self.masks[gid] = made
+                _order.append((self, gid))
+                while len(_order) > MAX_GLYPHS:
+                    font, old = _order.popleft()
+                    font.masks.pop(old, None)
         return made
 
     def _render(self, gid: int) -> tuple[int, int, Any]:
@@ -158,7 +182,7 @@ class GlyphFont:
 _library_lock = threading.Lock()
 _fonts: dict[tuple[str, int], GlyphFont | None] = {}
 _fonts_lock = threading.Lock()
-_masks: dict[tuple[GlyphFont, int], tuple[int, int, Any]] = {}
+_order: deque[tuple[GlyphFont, int]] = deque()  # the masks kept, oldest first
 _masks_lock = threading.Lock()
 
 
@@ -240,14 +264,15 @@ def _script_items(text: str) -> list[tuple[int, int]]:
 def draw(draw_: ImageDraw.ImageDraw, ink: int, x: float, baseline: float, shaped: Shaped) -> None:
     """Blend ``shaped``'s glyph masks with ``ink`` (``ImageDraw``'s ink for the text colour) onto
     ``draw_``'s image, its origin at ``x`` on ``baseline``, rounded to pixels as Pillow rounds them."""
-    core = draw_.draw  # the C drawing object ImageDraw.text draws its mask with (draw_bitmap)
+    bitmap = draw_.draw.draw_bitmap  # the C call ImageDraw.text draws its text mask with
     ix, iy = int(x), int(baseline)
-    x64, y64 = _round((x - ix) * 64), _round((baseline - iy) * 64)
-    mask = shaped.font.mask
+    x64, y64 = _round((x - ix) * 64) + 32, _round((baseline - iy) * 64) - 32
+    font = shaped.font
+    masks, mask = font.masks, font.mask
     for gid, dx, dy in shaped.glyphs:
-        left, top, im = mask(gid)
+        left, top, im = masks.get(gid) or mask(gid)
         if im is not None:
-            core.draw_bitmap((ix + ((x64 + dx + 32) >> 6) + left, iy - ((dy - y64 + 32) >> 6) - top), im, ink)
+            bitmap((ix + ((x64 + dx) >> 6) + left, iy - ((dy - y64) >> 6) - top), im, ink)
 
 
 def _round(v: float) -> int:
@@ -259,4 +284,4 @@ def clear_caches() -> None:
     """Forget the fonts and glyph masks (with fonts.clear_caches)."""
     with _fonts_lock, _masks_lock:
         _fonts.clear()
-        _masks.clear()
+        _order.clear()

@@ -39,6 +39,7 @@ PNG_COMPRESS_LEVEL = 1
 _FILTER_NONE, _FILTER_UP = b"\x00", b"\x02"
 
 MAX_RELATED_CHARS = 600  # of a quoted or parent post's text
+MAX_HEADER_CHARS = 300  # of the name or handle in the header, which shows one line of it
 
 # The largest original (in pixels) a card decodes itself; a larger one is drawn from its web-sized
 # serving copy, or shown by its label. Decoding happens here, in the capturing process, outside the
@@ -162,8 +163,9 @@ class _Canvas:
 
     def _header_line(self, img: Image.Image, x: int, baseline: int, text: str, size: int, color: Color, *,
                      bold: bool = False) -> None:
-        """The first line of ``text`` from ``x``, always left-aligned (name and handle)."""
-        lines = self._wrap(text, size, self.WIDTH - self.PAD - x, bold)
+        """The first line of ``text`` from ``x``, always left-aligned (name and handle); only its first
+        MAX_HEADER_CHARS characters are laid out, more than a line holds."""
+        lines = self._wrap(text[:MAX_HEADER_CHARS], size, self.WIDTH - self.PAD - x, bold)
         if lines:
             indent = x - self.PAD
             draw_line(img, lines[0], left=self.PAD + indent, width=self.inner - indent, baseline=baseline,

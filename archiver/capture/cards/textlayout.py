@@ -32,6 +32,10 @@ Word = list["Piece"]
 Line = tuple[bool, list[Word]]  # (right-to-left paragraph, words in logical order)
 
 MAX_EMOJI_TILES = 256  # scaled emoji kept per process (a tile of the card's sizes is about 1 KB)
+MAX_TILE_KEPT_CHARS = 16  # a longer run of emoji is drawn each time, not kept
+# A cut between characters Pillow draws is never put off for more than this many characters (a
+# word of thousands of emoji joined by ZWJ would otherwise be one part, drawn as one huge tile).
+MAX_CLUSTER_CHARS = 32
 
 
 @dataclass
@@ -57,10 +61,8 @@ def _direction(script: str, fc: Face) -> dict[str, Any]:
     return {}
 
 
-@lru_cache(maxsize=256)
 def _glyph_font(fc: Face) -> glyphs.GlyphFont | None:
-    """The face's font for glyphs.py (per face, kept for the process); None for bitmap emoji and
-    Pillow's built-in font."""
+    """The face's font for glyphs.py; None for bitmap emoji and Pillow's built-in font."""
     size = getattr(fc.font, "size", None)
     if fc.emoji or not isinstance(size, int):
         return None
@@ -117,16 +119,18 @@ def _clusters(word: str, size: int, bold: bool) -> list[tuple[int, float]]:
     index, width in pixels) in logical order. Shaped runs cut between HarfBuzz clusters (a letter with
     its marks, a conjunct, a ligature stay whole); a run Pillow draws cuts before each character that
     does not attach to the one before it (marks, joiners, variation selectors, the second regional
-    indicator of a flag)."""
+    indicator of a flag), and at least every MAX_CLUSTER_CHARS characters."""
     out: list[tuple[int, float]] = []
     at = 0
     for piece in pieces(word, size, bold):
         if piece.shaped is not None:
-            out.extend((at + i, adv / 64 * piece.face.scale) for i, adv in piece.shaped.clusters)
+            language = None if piece.face.fallback else LANGUAGE.get(piece.script)
+            clusters = piece.shaped.font.clusters(piece.text, piece.rtl, language)
+            out.extend((at + i, adv / 64 * piece.face.scale) for i, adv in clusters)
         else:
             start = 0
             for i in range(1, len(piece.text) + 1):
-                if i == len(piece.text) or not _attaches(piece.text, i):
+                if i == len(piece.text) or not _attaches(piece.text, i) or i - start >= MAX_CLUSTER_CHARS:
                     out.append((at + start, _pillow_width(piece.text[start:i], piece.script, piece.face)))
                     start = i
         at += len(piece.text)
@@ -199,8 +203,9 @@ def _draw_text(draw: ImageDraw.ImageDraw, x: float, baseline: float, text: str, 
 
 def _draw_emoji(img: Image.Image, x: float, baseline: float, piece: Piece) -> None:
     """Bitmap emoji: drawn at the font's one size in colour, then scaled to the line's size (each
-    sequence once per face and process: ``_emoji_tile``)."""
-    tile, left, top = _emoji_tile(piece.text, piece.script, piece.face)
+    short sequence once per face and process: ``_kept_emoji_tile``)."""
+    make = _kept_emoji_tile if len(piece.text) <= MAX_TILE_KEPT_CHARS else _emoji_tile
+    tile, left, top = make(piece.text, piece.script, piece.face)
     at = (round(x + left), round(baseline + top))
     if img.mode == "RGBA":
         img.alpha_composite(tile, at)
@@ -208,7 +213,6 @@ def _draw_emoji(img: Image.Image, x: float, baseline: float, piece: Piece) -> No
         img.paste(tile, at, tile)
 
 
-@lru_cache(maxsize=MAX_EMOJI_TILES)  # thread-safe; a tile is only read once made
 def _emoji_tile(text: str, script: str, fc: Face) -> tuple[Image.Image, float, float]:
     """``text`` drawn in colour with the emoji face and scaled by its ``scale``, with the offset of
     the tile's top left corner from the pen position on the baseline, in pixels."""
@@ -221,6 +225,9 @@ def _emoji_tile(text: str, script: str, fc: Face) -> tuple[Image.Image, float, f
     ImageDraw.Draw(tile).text((-left, -top), text, font=fc.font, embedded_color=True, anchor="ls", **kwargs)
     sw, sh = max(1, round(w * fc.scale)), max(1, round(h * fc.scale))
     return tile.resize((sw, sh), Image.Resampling.LANCZOS), left * fc.scale, top * fc.scale
+
+
+_kept_emoji_tile = lru_cache(maxsize=MAX_EMOJI_TILES)(_emoji_tile)  # thread-safe; a tile is only read
 
 
 @dataclass
@@ -264,15 +271,27 @@ def _runs(ordered: list[Word], rtl: bool, space: float) -> list[_Run]:
     return runs
 
 
+def _run_glyphs(run: _Run) -> glyphs.Shaped | None:
+    """The run's text shaped as one string, as Pillow would shape it in one call (a space between
+    words is shaped in context, kerned with its neighbours where the font says so); None when a
+    piece is Pillow's to draw."""
+    first = run.pieces[0]
+    if first.shaped is None or any(p.shaped is None for p in run.pieces):
+        return None
+    if len(run.pieces) == 1:
+        return first.shaped
+    language = None if first.face.fallback else LANGUAGE.get(first.script)
+    return glyphs.shape(run.text, first.rtl, first.shaped.font, language)
+
+
 def draw_line(img: Image.Image, line: Line, *, left: float, width: float, baseline: float, size: int,
               color: Color, align_right: bool | None = None) -> None:
     """Draw one wrapped line in the box from ``left`` spanning ``width`` pixels, on ``baseline``:
     against the right edge for a right-to-left paragraph unless ``align_right`` says otherwise.
 
     The line is drawn run by run (``_runs``): a run whose pieces are all shaped is drawn from glyph
-    masks (glyphs.py), each piece where the layout put it, words the face's own space apart, as
-    Pillow would draw the run's text in one call; any other run is one Pillow text call; bitmap
-    emoji are drawn one piece at a time."""
+    masks (glyphs.py), its text shaped as one string as Pillow would draw it in one call; any other
+    run is one Pillow text call; bitmap emoji are drawn one piece at a time."""
     rtl, words = line
     runs = _runs(visual_order(rtl, words), rtl, space_width(size))
     if not runs:
@@ -288,12 +307,9 @@ def draw_line(img: Image.Image, line: Line, *, left: float, width: float, baseli
         first = run.pieces[0]
         if first.face.emoji:
             _draw_emoji(img, x0 + run.x, baseline, first)
-        elif all(p.shaped is not None for p in run.pieces):
+        elif (shaped := _run_glyphs(run)) is not None:
             if ink is None:
                 ink = draw._getink(color)[0]  # the ink ImageDraw.text would draw with
-            x = x0 + run.x
-            for p in run.pieces:
-                glyphs.draw(draw, ink, x, baseline, p.shaped)  # type: ignore[arg-type]
-                x += p.width + run.gap
+            glyphs.draw(draw, ink, x0 + run.x, baseline, shaped)
         else:
             _draw_text(draw, x0 + run.x, baseline, run.text, first.script, first.face, color)
