@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from archiver.lazyre import lazy
+
 MASK = "***"
 # A name is a credential's when it, or one of its parts between _ - . (any case), is one of these
 # words, or it ends with password, passwd, secret or token (sslpassword, PGPASSWORD, auth_token...).
@@ -27,9 +29,9 @@ _SECRET_WORDS = frozenset({"password", "passwd", "pass", "pwd", "secret", "token
                            "authorization"})
 _SECRET_ENDINGS = ("password", "passwd", "secret", "token")
 # A URL in running text: a scheme, "://", then anything up to white space, a quote or a bracket.
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s'\"<>()\[\]{}`]*")
+_URL_IN_TEXT = lazy(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s'\"<>()\[\]{}`]*")
 # libpq keyword/value pairs ("host=h password=secret"), and the same words in other free text.
-_WORD_PAIR = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]{0,63})(\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s&;,'\"()\[\]{}<>]+)")
+_WORD_PAIR = lazy(r"(?<![\w.-])([A-Za-z_][\w.-]{0,63})(\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s&;,'\"()\[\]{}<>]+)")
 
 
 def is_secret_name(name: str) -> bool:

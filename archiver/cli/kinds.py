@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
-import re
 import stat
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 from archiver.article.decode import web_encoding
 from archiver.cli.output import printable
 from archiver.errors import InputError
+from archiver.lazyre import lazy
 from archiver.providers import registry
 from archiver.redact import redact_url
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE
@@ -31,7 +31,7 @@ MAX_URL = 2048
 SHOWN = 60
 # The rule of archiver.steps.prepare.check_article_id (that module is too heavy for the parser to
 # import); tests/test_cli_errors.py checks that both accept and refuse the same ids.
-ARTICLE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+ARTICLE_ID_RE = lazy(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def shown(value: object, limit: int = SHOWN) -> str:
@@ -70,7 +70,7 @@ def http_url(value: str) -> str:
     return value
 
 
-_LABEL_RE = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_LABEL_RE = lazy(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 def valid_host(host: str) -> bool:

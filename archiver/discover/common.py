@@ -10,28 +10,29 @@ from collections.abc import Iterable
 from urllib.parse import urljoin
 
 from archiver.discover import constructs
+from archiver.lazyre import lazy
 from archiver.providers import registry
 
 _TAG = re.compile(r"<[^<>]{0,4000}>")
 _SPACE = re.compile(r"\s+")
-_IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|heic|bmp|tiff?|svg)(?:[?#]|$)", re.I)
+_IMAGE_EXT = lazy(r"\.(?:jpe?g|png|gif|webp|avif|heic|bmp|tiff?|svg)(?:[?#]|$)", re.I)
 # Query strings and image CDNs that name an image without an extension (`looks_like_image_url`).
-_IMAGE_QUERY = re.compile(r"[?&](?:format|fm|ext)=(?:jpe?g|png|gif|webp|avif)(?:&|#|$)", re.I)
+_IMAGE_QUERY = lazy(r"[?&](?:format|fm|ext)=(?:jpe?g|png|gif|webp|avif)(?:&|#|$)", re.I)
 # Image CDNs whose URLs often have no extension: host (a leading "." for any subdomain) and path.
 IMAGE_CDNS = (
     "pbs.twimg.com/media/", "images.unsplash.com/", "res.cloudinary.com/", ".imgix.net/",
     "cdn.sanity.io/images/", "images.ctfassets.net/", ".googleusercontent.com/", "i.ytimg.com/vi/",
     "img.youtube.com/vi/", "media.giphy.com/media/", "i.imgur.com/", "images.pexels.com/photos/",
 )
-_IMAGE_CDN = re.compile(
+_IMAGE_CDN = lazy(
     r"^(?:https?:)?//(?:"
     + "|".join(rf"[^/?#]*{re.escape(c)}" if c.startswith(".") else re.escape(c) for c in IMAGE_CDNS)
     + r")(?!(?:[^?#]*/)?video/)",
     re.I,
 )
-_SVG_FRAGMENT = re.compile(r"\.svg#", re.I)
+_SVG_FRAGMENT = lazy(r"\.svg#", re.I)
 # A video or audio file, even on an image CDN's path (i.imgur.com/x.mp4, .gifv pages): not an image.
-_MEDIA_EXT = re.compile(r"\.(?:mp4|m4v|webm|mov|ogv|gifv|mp3|m4a|ogg|wav)(?:[?#]|$)", re.I)
+_MEDIA_EXT = lazy(r"\.(?:mp4|m4v|webm|mov|ogv|gifv|mp3|m4a|ogg|wav)(?:[?#]|$)", re.I)
 # Analytics beacons, known by their hosts: never images to keep (nor the providers' short links to
 # posts, from the registry: `_not_image`). An image is never dropped by its file name: a
 # placeholder in src (grey.gif, blank.gif, loading.gif) is what readers see until the script runs, and
@@ -44,7 +45,7 @@ _not_image: re.Pattern[str] | None = None
 _URL_DROP = re.compile(r"[\t\n\r]")
 _BAD_SCHEME = re.compile(r"^\s*(?:data|javascript|about|blob|mailto|tel|file|cid):", re.I)
 
-_CREDIT_MARK = re.compile(
+_CREDIT_MARK = lazy(
     r"\b(?:Photo(?:graph)?s?|Image|Picture|Foto|Credit|Illustration|Video)(?:\s+by|\s*:)\s*([^()]{2,160})", re.I
 )
 _CREDIT_PAREN = re.compile(r"\(([^()]{2,160})\)\s*\.?\s*$")

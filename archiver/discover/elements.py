@@ -47,6 +47,7 @@ from archiver.discover.readers import shows_no_post
 from archiver.discover.tags import Tag, parse_attrs
 from archiver.discover.tokens import RAW_TEXT, tag_end, token_end
 from archiver.discover.urls import PostMatch, handle_in_url, match_post_url, post_in_query
+from archiver.lazyre import lazy
 
 if TYPE_CHECKING:
     from archiver.discover.constructs import Constructs
@@ -69,17 +70,17 @@ _PHRASING = frozenset({
 })
 _NAME = re.compile(r"[A-Za-z][^\t\n\f\r />]*+")
 # Attributes and props keys whose value names the component the element renders.
-_NAMING = re.compile(r"class|component|^is$|type|provider|platform|network|service|widget|embed|kind|name$")
-_TOKEN_START = re.compile(r"<[A-Za-z!?/]")
-_ALNUM = re.compile(r"[^a-z0-9]+")
+_NAMING = lazy(r"class|component|^is$|type|provider|platform|network|service|widget|embed|kind|name$")
+_TOKEN_START = lazy(r"<[A-Za-z!?/]")
+_ALNUM = lazy(r"[^a-z0-9]+")
 _MAX_JSON = 100_000
 _MAX_NODES = 5_000
 _MAX_STEPS = 50  # tokens walked over around an element to see whether it stands alone
 # Attributes naming what a frame or object loads: a player proxy's URL carries its post in the query.
 _FRAME_SOURCES = frozenset({"src", "data-src", "data-lazy-src", "data"})
 _MAX_HELD = 20  # embeds a wrapper or a noscript fallback of one post may hold (a few copies at most)
-_NON_WS = re.compile(r"[^\t\n\f\r ]")
-_NOSCRIPT_AFTER = re.compile(r"[\t\n\f\r ]{0,200}<noscript(?=[\t\n\f\r />])", re.I)
+_NON_WS = lazy(r"[^\t\n\f\r ]")
+_NOSCRIPT_AFTER = lazy(r"[\t\n\f\r ]{0,200}<noscript(?=[\t\n\f\r />])", re.I)
 # (generation, [(platform word, provider, the provider's id keys without "data", its id reader)]).
 _keyed_cache: tuple[int, list[tuple[str, str, frozenset[str], IdReader]]] | None = None
 

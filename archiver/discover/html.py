@@ -30,18 +30,19 @@ from archiver.discover.readers import shown_post, unclassed_blockquote
 from archiver.discover.tags import Block, Tag, links, parse_attrs
 from archiver.discover.tokens import RAW_TEXT, WS, Boundaries, comment_end, raw_text_end, tag_end
 from archiver.discover.urls import PostMatch, handle_in_url, match_post_url
+from archiver.lazyre import lazy
 
 # The tags every article is scanned for; the providers' AMP elements are added (`_start`).
 _TAGS = (*IMAGE_ELEMENTS, "source", "meta", "base", *RAW_TEXT, "plaintext", "blockquote", "figure", "amp-iframe")
 _start_cache: tuple[int, re.Pattern[str]] | None = None
-_WP_OPEN = re.compile(r"<!--\s*wp:(embed|core-embed/[\w-]{1,40})\s+(\{.*\})\s*/?-->", re.S)
+_WP_OPEN = lazy(r"<!--\s*wp:(embed|core-embed/[\w-]{1,40})\s+(\{.*\})\s*/?-->", re.S)
 _TRAIL_SCRIPT_OPEN = re.compile(r"[\t\n\f\r ]{0,200}<script(?=[\t\n\f\r />])", re.I)
-_TRAIL_SCRIPT_CLOSE = re.compile(r"[\t\n\f\r ]{0,100}</script(?=[\t\n\f\r />])", re.I)
-_A_CLOSE = re.compile(r"</a(?=[\t\n\f\r />])", re.I)
-_EMBED_SCRIPT = re.compile(
+_TRAIL_SCRIPT_CLOSE = lazy(r"[\t\n\f\r ]{0,100}</script(?=[\t\n\f\r />])", re.I)
+_A_CLOSE = lazy(r"</a(?=[\t\n\f\r />])", re.I)
+_EMBED_SCRIPT = lazy(
     r"""src\s*=\s*["']?[^"'\s>]{0,300}/(?:widgets|embeds?|platform)\.js""", re.I
 )
-_A_OPEN_ANY = re.compile(r"<a(?=[\t\n\f\r />])", re.I)
+_A_OPEN_ANY = lazy(r"<a(?=[\t\n\f\r />])", re.I)
 # The tags of elements whose content is not article text where a card could stand: code samples
 # (shown as code), <template> (inert, never shown, unless it is a declarative shadow root), SVG and
 # MathML (foreign content: <desc>, <title>, <text> are a drawing's), form controls' option lists,
@@ -50,11 +51,11 @@ _A_OPEN_ANY = re.compile(r"<a(?=[\t\n\f\r />])", re.I)
 _CODE_MARK_SRC = (
     r"<(/?)(pre|code|samp|kbd|listing|template|svg|math|select|datalist|audio|video|canvas)(?=[\t\n\f\r />])"
 )
-_SHADOW_ROOT = re.compile(r"[\t\n\f\r /]shadowroot(?:mode)?[\t\n\f\r /=>]", re.I)
+_SHADOW_ROOT = lazy(r"[\t\n\f\r /]shadowroot(?:mode)?[\t\n\f\r /=>]", re.I)
 _CODE_MARK, _CODE_MARK_ANY_CASE = re.compile(_CODE_MARK_SRC), re.compile(_CODE_MARK_SRC, re.I)
 _LINK_SPAN = 20_000  # the longest link text looked through for an embed (a link is a line or two)
 _P_OPEN = re.compile(r"<p\b[^<>]{0,1000}>", re.I)
-_URL_IN = re.compile(r"""https?://[^\s<>"']{1,2000}""")
+_URL_IN = lazy(r"""https?://[^\s<>"']{1,2000}""")
 
 
 class HtmlScanner(HtmlImages):

@@ -33,6 +33,7 @@ from archiver.discover.common import (
 from archiver.discover.model import ImageRef
 from archiver.discover.tags import Tag, parse_attrs, parse_srcset, trimmed
 from archiver.discover.tokens import Boundaries, raw_text_end, tag_end
+from archiver.lazyre import lazy
 
 _FIGCAPTION = re.compile(r"<figcaption\b[^<>]{0,2000}>(.{0,4000}?)</figcaption", re.I | re.S)
 _CREDIT_EL = re.compile(
@@ -40,8 +41,8 @@ _CREDIT_EL = re.compile(
     r"""(.{0,600}?)</\1\s*>""",
     re.I | re.S,
 )
-_JSON_STRING = re.compile(r'"((?:[^"\\]++|\\.)*+)"(\s*+:)?', re.S)
-_LD_KEY_FALLBACK = re.compile(r'"(?:image|thumbnailUrl|contentUrl)"\s*+:\s*+\[?\s*+"([^"\\]{1,4000})"')
+_JSON_STRING = lazy(r'"((?:[^"\\]++|\\.)*+)"(\s*+:)?', re.S)
+_LD_KEY_FALLBACK = lazy(r'"(?:image|thumbnailUrl|contentUrl)"\s*+:\s*+\[?\s*+"([^"\\]{1,4000})"')
 _LAZY_SRC = (
     "data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-hi-res-src",
     "data-full-src", "data-orig-src", "data-echo", "data-pagespeed-lazy-src",
@@ -75,16 +76,16 @@ _HINT_CSS = re.compile(r"\((?<=[uU][rR][lL]\(|[sS][eE][tT]\()")
 # "POSTER" as some generators write it), found with str.find (a two-word regex costs 30 times more).
 _POSTER_NAMES = ("poster", "POSTER")
 # A WordPress block comment with attributes (group 1: the JSON object), and a JSON string in it.
-_BLOCK_COMMENT = re.compile(r"<!-- wp:[a-z0-9][a-z0-9/_-]{0,100} (\{[^\n]{0,20000}?\}) /?-->")
-_BLOCK_STRING = re.compile(r'"((?:[^"\\\n]|\\.){1,8192}+)"')
-_TAG_NAME = re.compile(r"<([A-Za-z][^\t\n\f\r />]*)")
+_BLOCK_COMMENT = lazy(r"<!-- wp:[a-z0-9][a-z0-9/_-]{0,100} (\{[^\n]{0,20000}?\}) /?-->")
+_BLOCK_STRING = lazy(r'"((?:[^"\\\n]|\\.){1,8192}+)"')
+_TAG_NAME = lazy(r"<([A-Za-z][^\t\n\f\r />]*)")
 # Tags whose attributes are never images readers see (their URLs are fetched or linked, not shown).
 _NOT_SHOWN = frozenset(("script", "link", "meta", "base", "iframe", "frame", "embed", "object", "param",
                         "form", "title", "textarea"))
 _HREF_TAGS = frozenset(("a", "area", "image"))
-_SRCSET_REST = re.compile(r"[\s\d.,wxhWXH]*")
+_SRCSET_REST = lazy(r"[\s\d.,wxhWXH]*")
 # A candidate's media condition at the end of a lazysizes data-bgset entry: "/a.jpg 480w [(max-width: 480px)]".
-_MEDIA_TAIL = re.compile(r"\[[^\[\]]{0,2000}\][\t\n\f\r ]*$")
+_MEDIA_TAIL = lazy(r"\[[^\[\]]{0,2000}\][\t\n\f\r ]*$")
 
 
 class HtmlImages:

@@ -12,15 +12,16 @@ from typing import TYPE_CHECKING
 from archiver.discover.common import clean_text, last_dash
 from archiver.discover.tags import Block, Tag, links
 from archiver.discover.urls import PostMatch, handle_in_url, match_post_url, post_in_query
+from archiver.lazyre import lazy
 
 if TYPE_CHECKING:
     from archiver.discover.html import HtmlScanner
 
 _DASHES = ("—", "â€”", "&mdash;", "―")
 _MAX_WIDGET = 50_000  # the longest markup an unclassed blockquote may have to be read as a widget
-_BLOCKQUOTE = re.compile(r"<blockquote", re.I)
+_BLOCKQUOTE = lazy(r"<blockquote", re.I)
 # Attributes whose value names the widget an element is (``data-embed-type="creator"``).
-_WIDGET_ATTR = re.compile(r"class|component|^is$|type|widget|embed|kind")
+_WIDGET_ATTR = lazy(r"class|component|^is$|type|widget|embed|kind")
 
 
 def parse_attribution(plain: str, handle_re: re.Pattern[str]) -> tuple[str, str, int] | None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from archiver.discover.common import is_image_candidate, looks_like_image_path
 from archiver.discover.model import ImageRef
 from archiver.discover.urls import PostMatch, match_post_url
+from archiver.lazyre import lazy
 
 _URL_LINE = re.compile(r"^[ \t]*+(https?://[^\s<>\"]++)[ \t\r]*+$", re.M | re.I)
 # The same after the first line: starting with its newline lets the regex engine skip to newlines
@@ -22,7 +23,7 @@ _URL_PARAGRAPH = re.compile(
     r"<p(?:\s[^<>]{0,500})?>[ \t\r\n]{0,50}(https?://[^\s<>\"]{1,2000})[ \t\r\n]{0,50}</p\s*>", re.I
 )
 # A root-relative image path left at the start of a line when Markdown was flattened: "/x.jpg)".
-_PATH_LINE = re.compile(
+_PATH_LINE = lazy(
     r"^[ \t]*+(/[^\s()<>\"]{1,2000}?\.(?:jpe?g|png|gif|webp|avif))(?=\)?[ \t\r]*+$)", re.M | re.I
 )
 
@@ -71,11 +72,11 @@ def image_lines(text: str) -> list[ImageRef]:
 # --- Flattened embeds: what HTML-to-Markdown and HTML-to-text converters leave of an embed's
 # blockquote (turndown, html2text, pandoc, markdownify): "> " quote markers, Markdown links, escapes.
 
-_QUOTED = re.compile(r"[ \t]{0,3}>")
-_QUOTE_MARK = re.compile(r"^[ \t]{0,3}(?:>[ \t]?){1,4}", re.M)
+_QUOTED = lazy(r"[ \t]{0,3}>")
+_QUOTE_MARK = lazy(r"^[ \t]{0,3}(?:>[ \t]?){1,4}", re.M)
 # A Markdown link or image as a reader sees it (its text): inline, with any target (<…>, balanced
 # parentheses) and title ("…", '…', (…)); full or collapsed reference ([text][1], [text][]); autolink.
-_MD_LINK = re.compile(
+_MD_LINK = lazy(
     r"!?\[([^\[\]\n]{0,500})\]"
     r"(?:\([ \t]*+(?:<[^<>\n]{0,2000}+>|(?:[^()\s]|\([^()\s]{0,200}+\)){0,2000}+)"
     r"(?:[ \t]+(?:\"[^\"\n]{0,200}\"|'[^'\n]{0,200}'|\([^()\n]{0,200}\)))?[ \t]*+\)"
@@ -83,20 +84,20 @@ _MD_LINK = re.compile(
     r"|<((?:https?|mailto):[^\s<>]{1,2000})>",
     re.I,
 )
-_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>@~\"'])")
-_HARD_BREAK = re.compile(r"(?: {2,}|\\)$", re.M)
-_BLANKS = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
+_MD_ESCAPE = lazy(r"\\([\\`*_{}\[\]()#+\-.!|<>@~\"'])")
+_HARD_BREAK = lazy(r"(?: {2,}|\\)$", re.M)
+_BLANKS = lazy(r"\n[ \t]*(?:\n[ \t]*)+")
 # A link right after an attribution: Markdown inline, Markdown reference, HTML, or a bare/bracketed URL.
-_INLINE_LINK = re.compile(
+_INLINE_LINK = lazy(
     r"\[((?:[^\[\]\n]|\n[ \t]{0,3}(?:>[ \t]?)?){1,200}?)\]"
     r"\(\s*<?([^()\s<>]{1,2000})>?(?:[ \t]+\"[^\"\n]{0,200}\")?\s*\)"
 )
-_REF_LINK = re.compile(r"\[((?:[^\[\]\n]|\n[ \t]{0,3}(?:>[ \t]?)?){1,200}?)\] ?\[([^\[\]\n]{0,200})\]")
-_HTML_LINK = re.compile(
+_REF_LINK = lazy(r"\[((?:[^\[\]\n]|\n[ \t]{0,3}(?:>[ \t]?)?){1,200}?)\] ?\[([^\[\]\n]{0,200})\]")
+_HTML_LINK = lazy(
     r"<a\s[^<>]{0,2000}?href\s*=\s*[\"']([^\"'<>]{1,2000})[\"'][^<>]{0,2000}>([^<>]{1,200})</a\s*>", re.I
 )
-_BARE_URL = re.compile(r"[ \t]*[(<]?(https?://[^\s()<>]{1,2000})[)>]?")
-_REF_DEF = re.compile(r"^[ \t]{0,3}(?:>[ \t]?)?\[([^\[\]\n]{1,200})\]:[ \t]*<?([^\s<>]{1,2000})>?", re.M)
+_BARE_URL = lazy(r"[ \t]*[(<]?(https?://[^\s()<>]{1,2000})[)>]?")
+_REF_DEF = lazy(r"^[ \t]{0,3}(?:>[ \t]?)?\[([^\[\]\n]{1,200})\]:[ \t]*<?([^\s<>]{1,2000})>?", re.M)
 
 
 def is_quoted(text: str, line_start: int) -> bool:

@@ -26,6 +26,8 @@ import re
 from datetime import datetime
 from typing import Any
 
+from archiver.lazyre import lazy
+
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 PROVIDER_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 POST_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
@@ -117,7 +119,7 @@ def card_keys(manifest: dict[str, Any]) -> dict[str, str]:
 
 
 # A capture's human page: posts/<provider>/<post_id>/<capture_id>.html
-CAPTURE_PAGE_KEY_RE = re.compile(
+CAPTURE_PAGE_KEY_RE = lazy(
     rf"{POSTS_PREFIX}(?P<provider>{PROVIDER_RE.pattern})/(?P<post_id>{POST_ID_RE.pattern})/"
     rf"(?P<capture_id>{CAPTURE_ID_RE.pattern})\.html")
 
@@ -200,13 +202,13 @@ def version_number(article_id: str, key: str) -> int | None:
 
 
 # What `archiver reindex` reads under articles/: plans, item results and version metadata.
-ARTICLE_OBJECT_RE = re.compile(
+ARTICLE_OBJECT_RE = lazy(
     rf"{ARTICLES_PREFIX}(?P<aid>[^/]+)/(?:plans/(?P<plan>{SHA256_RE.pattern})\.json"
     rf"|results/(?P<rsrc>{SHA256_RE.pattern})/(?P<item>[0-9a-f]+)\.json|v(?P<version>\d+)\.json)")
 
 
 # An intake record: ``intake/<id>/<sha256>.json`` (what `archiver reindex` reads of them).
-INTAKE_KEY_RE = re.compile(rf"{INTAKE_PREFIX}(?P<aid>[^/]+)/(?P<sha>{SHA256_RE.pattern})\.json")
+INTAKE_KEY_RE = lazy(rf"{INTAKE_PREFIX}(?P<aid>[^/]+)/(?P<sha>{SHA256_RE.pattern})\.json")
 
 
 def intake_key(article_id: str, source_sha256: str) -> str:

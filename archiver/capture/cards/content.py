@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from archiver.capture.manifest import STATUS_WORDS
+from archiver.lazyre import lazy
 from archiver.storage.layout import blob_key
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ _LANG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8}){0,3}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 # The link a tweet's text ends with when it carries media: the card shows the media instead.
-_MEDIA_LINK = re.compile(r"\s*https?://(?:x|twitter)\.com/\w{1,15}/status/\d{1,20}/(?:photo|video)/\d\s*$")
+_MEDIA_LINK = lazy(r"\s*https?://(?:x|twitter)\.com/\w{1,15}/status/\d{1,20}/(?:photo|video)/\d\s*$")
 
 # Caps on what a card shows of each part (the manifest keeps everything).
 MAX_NOTE_CHARS = 500  # a quoted tombstone or interstitial text
@@ -79,7 +80,7 @@ _PART_WORDS = {
 }
 _RELATED_PARTS = ("quoted", "parent", "latest_edit")  # posts captured in their own right
 _SINGLE_PARTS = frozenset({"card_image", "quoted", "parent", "latest_edit", "avatar"})  # a post has one
-_PART_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_PART_NAME = lazy(r"[a-z][a-z0-9_]{0,31}")
 # Country codes Twitter uses beyond ISO 3166: XX every country, XY a copyright (DMCA) notice.
 _SPECIAL_COUNTRIES = {"XX": "every country", "XY": "answer to a copyright notice"}
 
@@ -276,7 +277,7 @@ def edit_note(m: dict[str, Any]) -> str:
 
 
 # "— Name (@handle) Date": the lead (a dash, "shared by"), the name, the handle in brackets, the date.
-_SHOWN = re.compile(r"(?P<lead>[^(]*?[—–―-]\s*|)(?P<name>[^()]*?)(?P<open>\s*\(\s*)(?P<handle>[^()\s]{1,120})"
+_SHOWN = lazy(r"(?P<lead>[^(]*?[—–―-]\s*|)(?P<name>[^()]*?)(?P<open>\s*\(\s*)(?P<handle>[^()\s]{1,120})"
                     r"(?P<close>\s*\)\s*)(?P<date>.*)", re.S)
 
 

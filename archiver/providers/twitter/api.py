@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from archiver.capture.manifest import utc_iso
+from archiver.lazyre import lazy
 from archiver.providers import markup
 from archiver.providers.base import CaptureContext, Occurrence
 from archiver.providers.sources import Fetched, get, get_object
@@ -23,7 +24,7 @@ from archiver.providers.twitter.ids import DIGITS, STATUS_URL, canonical_url, pa
 from archiver.providers.twitter.states import Answer, read_answer, withheld_countries
 from archiver.providers.twitter.states import decide as decide
 
-_SHORT_CODE = re.compile(r"(?i)(?:pic\.(?:twitter|x)\.com|\bt\.co)/([A-Za-z0-9]{1,30})")
+_SHORT_CODE = lazy(r"(?i)(?:pic\.(?:twitter|x)\.com|\bt\.co)/([A-Za-z0-9]{1,30})")
 
 
 def fetch_oembed(ctx: CaptureContext, post_id: str, handle: str | None) -> Fetched:

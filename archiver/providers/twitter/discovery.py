@@ -19,20 +19,21 @@ from archiver.discover.readers import parse_attribution, post_from
 from archiver.discover.tags import Block, Tag
 from archiver.discover.text import is_quoted, link_at, plain_markdown, run_start, url_at
 from archiver.discover.urls import PostMatch, handle_in_url, match_post_url
+from archiver.lazyre import lazy
 from archiver.providers.twitter.ids import NAME, status_url
 
 # "(@handle)" in an attribution line, in markup and in flattened text.
 _HANDLE = re.compile(r"\(\s?@(\w{1,15})\s?\)")
 # Converters escape what Markdown would read: "(\\@handle)" (pandoc), "(@a\\_b)" (turndown, markdownify).
-_FLAT_HANDLE = re.compile(r"\(\s?\\?@((?:\\_|\w){1,15})\s?\)")
+_FLAT_HANDLE = lazy(r"\(\s?\\?@((?:\\_|\w){1,15})\s?\)")
 _PIC = re.compile(r"pic\.(?:twitter|x)\.com/\w{1,40}", re.I)
 _DASHES = ("—", "â€”", "&mdash;", "&#8212;", "&#x2014;", "―", "--")
 _MEDIA_LINE_MAX = 300
 # What may follow a plain date that ends an attribution line: the line's end (blanks, a Markdown hard
 # break), or text glued to it where a converter dropped the line break ("March 5, 2024Groomers").
-_ENDS_ATTRIBUTION = re.compile(r"[ \t\u00a0]*+(?:\\|  )?[ \t]*+(?:\r?\n|\Z)|[^\W\d_]")
-_DIV_TWEET_ID = re.compile(r"""data-tweet-id\s*=\s*["']?(\d{1,20})""")
-_DIV_IFRAME_SRC = re.compile(r"""\ssrc\s*=\s*["']([^"']{1,4000})""")
+_ENDS_ATTRIBUTION = lazy(r"[ \t\u00a0]*+(?:\\|  )?[ \t]*+(?:\r?\n|\Z)|[^\W\d_]")
+_DIV_TWEET_ID = lazy(r"""data-tweet-id\s*=\s*["']?(\d{1,20})""")
+_DIV_IFRAME_SRC = lazy(r"""\ssrc\s*=\s*["']([^"']{1,4000})""")
 
 
 def post_of_id(value: str) -> PostMatch | None:

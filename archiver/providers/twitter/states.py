@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from archiver.lazyre import lazy
+
 if TYPE_CHECKING:
     from archiver.providers.sources import Fetched
 
@@ -392,7 +394,7 @@ def _learn_more() -> tuple[str, ...]:
 
 # Where a notice's sentences (and clauses: ":" and ";") end: Latin and Cyrillic stops before a space,
 # and the stops of scripts that write no space after them (。！？।۔؟) or a line break anywhere.
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|[\u3002\uff01\uff1f\u0964\u06d4\u061f\n]+")
+_SENTENCE_END = lazy(r"(?<=[.!?;:])\s+|[\u3002\uff01\uff1f\u0964\u06d4\u061f\n]+")
 
 
 def _sentences(text: str) -> list[str]:
