@@ -2,13 +2,15 @@
 
 Pillow's ``ImageDraw.text`` lays out its string and then loads, hints and renders every glyph of it
 again, four times per glyph in all, for every call; Noto's hinting bytecode makes that about 37 µs a
-glyph, so a card of ten lines spent most of its time hinting the same few dozen letters. Here a run
-of text is shaped once (uharfbuzz: glyph ids and 26.6 positions, the same HarfBuzz shaping libraqm
-does inside Pillow, unhinted advances included), and each glyph of a font at a size is rendered once
-(freetype-py, with Pillow's load flags, so the same hinted mask) and kept in a bounded cache shared by
-all threads; a line is then the glyph masks blended onto the card with the text colour at the pixel
-positions Pillow would round them to. Output matches Pillow's to the pixel for Latin text and within
-a few levels where marks overlap their base (Devanagari, Arabic), where Pillow merges masks first.
+glyph, so a card of ten lines spent most of its time hinting the same few dozen letters. Here text is
+shaped by uharfbuzz (glyph ids and 26.6 positions: the HarfBuzz shaping libraqm does inside Pillow,
+with the advances FreeType gives it), which takes about a microsecond a word, and each glyph of a
+font at a size is rendered once (freetype-py, with Pillow's load flags, so the same hinted mask) and
+kept in a cache bounded over all fonts and shared by all threads; a line is then the glyph masks
+blended onto the card with the text colour at the pixels Pillow would round them to. Output is
+Pillow's to the pixel but for a few levels where marks overlap their base (Devanagari, Bengali,
+Thai: Pillow merges the masks before blending) and the odd glyph that freetype-py's FreeType hints a
+little differently from the one inside Pillow's wheel.
 
 What this path does not take (``shape`` returns None and the caller draws with Pillow as before):
 fonts that cannot be used here (no file, embedded bitmap strikes such as colour emoji, either library
@@ -20,7 +22,6 @@ freetype-py and uharfbuzz are imported when the first card is drawn, not with th
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import threading
 import unicodedata
@@ -163,6 +164,8 @@ class GlyphFont:
         return made
 
     def _render(self, gid: int) -> tuple[int, int, Any]:
+        import ctypes
+
         from PIL import Image  # lazy: Pillow is imported when a card is drawn (see png_card)
 
         self._ft.load_glyph(gid, self._load_flags)
