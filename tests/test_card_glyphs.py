@@ -179,7 +179,7 @@ def test_without_the_glyph_libraries_pillow_draws_the_same_card(store: LocalStor
     by_pillow = Image.open(io.BytesIO(png)).convert("RGB")
     assert by_pillow.size == with_glyphs.size
     diff = ImageChops.difference(by_pillow, with_glyphs).convert("L")
-    # The same layout; spaces in Korean-free text: only hinting and overlap rounding differ.
+    # The same layout and positions: only hinting and the rounding where marks overlap differ.
     assert sum(1 for v in diff.tobytes() if v > 40) < 0.002 * diff.width * diff.height
 
 

@@ -252,7 +252,7 @@ def _script_items(text: str) -> list[tuple[int, int]]:
     current: str | None = None
     start = 0
     for i, ch in enumerate(text):
-        script = _script(ch) if ord(ch) >= 0x250 else ("Latn" if ch.isalpha() else None)
+        script = _script(ch) if not ch.isascii() else ("Latn" if ch.isalpha() else None)
         if script is None or script == current:
             continue
         if current is None:
