@@ -31,11 +31,13 @@ Word = list["Piece"]
 
 Line = tuple[bool, list[Word]]  # (right-to-left paragraph, words in logical order)
 
-MAX_EMOJI_TILES = 256  # scaled emoji kept per process (a tile of the card's sizes is about 1 KB)
-MAX_TILE_KEPT_CHARS = 16  # a longer run of emoji is drawn each time, not kept
 # A cut between characters Pillow draws is never put off for more than this many characters (a
 # word of thousands of emoji joined by ZWJ would otherwise be one part, drawn as one huge tile).
 MAX_CLUSTER_CHARS = 32
+# Scaled emoji tiles kept per process: runs of at most MAX_TILE_KEPT_CHARS characters, a tile of at
+# most about 30 KB (one emoji at the card's sizes is about 1 KB); a longer run is drawn each time.
+MAX_EMOJI_TILES = 128
+MAX_TILE_KEPT_CHARS = MAX_CLUSTER_CHARS
 
 
 @dataclass
