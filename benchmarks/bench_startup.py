@@ -1,6 +1,8 @@
 """Start-up cost of the local runner and of `archiver archive` of one small article (issue 18).
 
-Prints, for one archiver tree (--root, default this repository):
+Prints, for one archiver tree (--root, default this repository) and any others given with --compare
+(measured the same way, interleaved run by run, so a before/after comparison shares the machine's
+state):
 
 (a) the cumulative ``-X importtime`` of ``import archiver.runners.local``: the median (and range) of
     --imports fresh interpreters (default 9), each started with PYTHONPATH=<root>;
@@ -20,9 +22,9 @@ for the small article its tweet and its image "archived"; a run that did less fa
 (exit 1), so speed cannot come from doing less.
 
     .venv/bin/python benchmarks/bench_startup.py [--runs 9] [--imports 9]
-    # the tree before a change, back to back (a git worktree of the old commit):
+    # beside the tree before a change, interleaved run by run (a git worktree of the old commit):
     git worktree add /tmp/before <commit> && ln -s /work/main/.venv /tmp/before/.venv
-    .venv/bin/python benchmarks/bench_startup.py --root /tmp/before
+    .venv/bin/python benchmarks/bench_startup.py --compare /tmp/before
 """
 
 from __future__ import annotations
@@ -66,21 +68,21 @@ CLI = "import sys\nfrom archiver.cli.main import main\nsys.exit(main())"
 _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
-def base_env() -> dict[str, str]:
-    """The environment without any ARCHIVER_* setting, the tree under test first on PYTHONPATH, and
-    bytecode written and read as a user's install has it (no PYTHONDONTWRITEBYTECODE: a module edited
-    since its .pyc was written would otherwise be compiled again in every run)."""
+def base_env(tree: Path = ROOT) -> dict[str, str]:
+    """The environment without any ARCHIVER_* setting, `tree` first on PYTHONPATH, and bytecode written
+    and read as a user's install has it (no PYTHONDONTWRITEBYTECODE: a module edited since its .pyc was
+    written would otherwise be compiled again in every run)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_") and k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = str(tree)
     return env
 
 
 # --- (a), (b): import time -----------------------------------------------------------------------------
-def import_profile() -> tuple[int, list[tuple[int, int, str]]]:
+def import_profile(tree: Path = ROOT) -> tuple[int, list[tuple[int, int, str]]]:
     """(cumulative microseconds of MODULE, [(self us, cumulative us, name)] of everything it imported)
-    from `-X importtime` in a fresh interpreter."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {MODULE}"], env=base_env(),
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    from `-X importtime` in a fresh interpreter importing it from `tree`."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {MODULE}"], env=base_env(tree),
+                          cwd=tree, capture_output=True, text=True, timeout=120, check=True)
     rows = [(int(m[1]), int(m[2]), len(m[3]), m[4]) for m in map(_LINE.match, proc.stderr.splitlines()) if m]
     end = max(i for i, r in enumerate(rows) if r[3] == MODULE)
     start = end  # importtime prints a module's imports (deeper indent) just before it
@@ -148,47 +150,64 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=9, help="archive runs per article (default 9)")
     ap.add_argument("--imports", type=int, default=9, help="fresh interpreters for the import time (default 9)")
     ap.add_argument("--root", default=str(ROOT), help="the archiver tree to benchmark (default: this one)")
+    ap.add_argument("--compare", action="append", default=[], metavar="DIR",
+                    help="another tree measured the same way, interleaved run by run with --root's (repeatable)")
     args = ap.parse_args()
+    trees = [ROOT, *(Path(d).resolve() for d in args.compare)]
 
-    print(f"tree {ROOT}; python {sys.version.split()[0]}; {os.cpu_count()} cores")
-    import_profile()  # not counted: writes the .pyc files of what changed since they were written
-    profiles = sorted((import_profile() for _ in range(args.imports)), key=lambda p: p[0])
-    cumulative = [p[0] / 1000 for p in profiles]
-    median_rows = profiles[len(profiles) // 2][1]
-    print(f"\n(a) import {MODULE}: cumulative {statistics.median(cumulative):.1f} ms median "
-          f"({min(cumulative):.1f}-{max(cumulative):.1f}) of {len(cumulative)} fresh interpreters; "
-          f"{len(median_rows)} modules imported")
-    print("\n(b) largest self times (the median run):")
-    for s, c, name in sorted(median_rows, reverse=True)[:15]:
-        print(f"  {s / 1000:6.1f} ms self {c / 1000:7.1f} ms cumulative  {name.strip()}")
-    by_package: collections.Counter[str] = collections.Counter()
-    for s, _, name in median_rows:
-        by_package[package_of(name.strip())] += s
-    print("  by package: " + ", ".join(f"{p} {us / 1000:.1f}" for p, us in by_package.most_common(12)))
+    print(f"python {sys.version.split()[0]}; {os.cpu_count()} cores; trees interleaved run by run: "
+          + ", ".join(map(str, trees)))
+    profiles: dict[Path, list[tuple[int, list[tuple[int, int, str]]]]] = {t: [] for t in trees}
+    for tree in trees:
+        import_profile(tree)  # not counted: writes the .pyc files of what changed since they were written
+    for _ in range(args.imports):
+        for tree in trees:
+            profiles[tree].append(import_profile(tree))
+    for tree in trees:
+        runs = sorted(profiles[tree], key=lambda p: p[0])
+        cumulative = [p[0] / 1000 for p in runs]
+        median_rows = runs[len(runs) // 2][1]
+        print(f"\n== {tree}\n(a) import {MODULE}: cumulative {statistics.median(cumulative):.1f} ms median "
+              f"({min(cumulative):.1f}-{max(cumulative):.1f}) of {len(cumulative)} fresh interpreters; "
+              f"{len(median_rows)} modules imported")
+        print("(b) largest self times (the median run):")
+        for s_us, c_us, name in sorted(median_rows, reverse=True)[:15]:
+            print(f"  {s_us / 1000:6.1f} ms self {c_us / 1000:7.1f} ms cumulative  {name.strip()}")
+        by_package: collections.Counter[str] = collections.Counter()
+        for s_us, _, name in median_rows:
+            by_package[package_of(name.strip())] += s_us
+        print("  by package: " + ", ".join(f"{p} {us / 1000:.1f}" for p, us in by_package.most_common(12)))
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-startup-"))
     tiny = tmp / "tiny.html"
     tiny.write_text("<!doctype html><html><head><title>Tiny</title></head><body><p>Hello world, a small "
                     "article with nothing to fetch.</p></body></html>", encoding="utf-8")
-    walls: dict[str, list[float]] = {"small article (1 image, 1 tweet, by URL)": [], "tiny file (nothing to fetch)": []}
+    small, plain = "small article (1 image, 1 tweet, by URL)", "tiny file (nothing to fetch)"
+    walls: dict[tuple[Path, str], list[float]] = {(t, w): [] for t in trees for w in (small, plain)}
     with FixtureOrigin() as origin:
         article = SmallArticle(origin)
         overrides = {**origin.settings_overrides(), "fetch_allow": "127.0.0.1,localhost"}
-        env = {**settings_env(load_settings(env={}).replace(home=str(tmp / "unused"), **overrides)), **base_env()}
-        env.pop("ARCHIVER_HOME")  # set per run; catalog and storage default to places under it
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        archive_once(env, article.url, tmp / "warm-up")  # not counted: .pyc files, Jinja2's bytecode cache
+        settings = settings_env(load_settings(env={}).replace(home=str(tmp / "unused"), **overrides))
+        envs = {}
+        for tree in trees:
+            env = {**settings, **base_env(tree)}
+            env.pop("ARCHIVER_HOME")  # set per run; catalog and storage default to places under it
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            envs[tree] = env
+            archive_once(env, article.url, tmp / f"warm-up-{len(envs)}")  # not counted: .pyc, Jinja2's cache
         for r in range(args.runs):
-            wall, rep = archive_once(env, article.url, tmp / f"small-{r}")
-            check(rep, embeds=1, images=1, what="small article")
-            walls["small article (1 image, 1 tweet, by URL)"].append(wall)
-            wall, rep = archive_once(base_env(), str(tiny), tmp / f"tiny-{r}")
-            check(rep, embeds=0, images=0, what="tiny file")
-            walls["tiny file (nothing to fetch)"].append(wall)
+            for i, tree in enumerate(trees):
+                wall, rep = archive_once(envs[tree], article.url, tmp / f"small-{i}-{r}")
+                check(rep, embeds=1, images=1, what=f"small article ({tree})")
+                walls[tree, small].append(wall)
+                wall, rep = archive_once(base_env(tree), str(tiny), tmp / f"tiny-{i}-{r}")
+                check(rep, embeds=0, images=0, what=f"tiny file ({tree})")
+                walls[tree, plain].append(wall)
     print(f"\n(c) `archiver archive` wall time, fresh interpreter and ARCHIVER_HOME per run, {args.runs} runs "
-          "interleaved (every report checked: new version, rewritten, items archived):")
-    for what, vals in walls.items():
-        print(f"  {what:<44} median {statistics.median(vals):.3f} s  (min {min(vals):.3f}, max {max(vals):.3f})")
+          "(trees interleaved; every report checked: new version, rewritten, items archived):")
+    for (tree, what), vals in walls.items():
+        print(f"  {tree!s:<24} {what:<44} median {statistics.median(vals):.3f} s  "
+              f"(min {min(vals):.3f}, max {max(vals):.3f})")
     return 0
 
 
