@@ -42,6 +42,9 @@ DYNAMIC_IMPORTS_ALLOWED = {
         "backends loaded by the URL scheme asked for: a local run does not load PostgreSQL's code",
     "archiver/storage/backend.py":
         "backends loaded by the URL scheme asked for: a local run does not load the S3 store's code",
+    "archiver/catalog/core.py":
+        "the search's modules (the query model, search.py, the syntax: pydantic) are imported by the first "
+        "search, not with the Catalog every command opens",
     "archiver/cli/arguments.py":
         "the search command's options are made from the search query's model (catalog.query: pydantic and "
         "the query syntax), imported when the search parser is built, not by every command's parser",

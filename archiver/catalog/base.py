@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from archiver.catalog.syntax import All, Node
     from archiver.catalog.text import Clause
 
+# The most rows one catalog query or search page returns (SearchQuery's `limit` is at most this).
+MAX_LIMIT = 1000
+
 
 class Backend(Protocol):
     """A catalog database: SQLite (sqlite.py) or PostgreSQL (postgres.py). A new backend implements

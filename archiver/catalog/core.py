@@ -7,23 +7,30 @@ every capture of a post, so an image hash leads to the posts and, through blob_u
 to every article that used it. What a search asks is a SearchQuery (query.py); how it is run over
 `posts` is search.py; the hits it returns are assembled here (`Catalog.hits`). The tables and their
 upgrades are schema.py; what a backend supplies is base.py.
+
+The search's modules (query.py's model, search.py, the query syntax: pydantic and about 10 ms of
+imports) are imported by name on the first `Catalog.search`, not with the Catalog: every command opens
+a catalog (`archiver archive` records its article), few search.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archiver.catalog.base import Backend
-from archiver.catalog.query import MAX_LIMIT, SearchQuery
+from archiver.catalog.base import MAX_LIMIT, Backend
 from archiver.catalog.schema import INDEX_TABLES, POST_FIELDS, create_schema
-from archiver.catalog.search import SearchResult, run_search
 from archiver.catalog.text import doc_tokens, handle_norm, tokenize
 from archiver.errors import InputError
 from archiver.storage.layout import blob_key, derived_key
+
+if TYPE_CHECKING:
+    from archiver.catalog.query import SearchQuery
+    from archiver.catalog.search import SearchResult
 
 
 class Catalog:
@@ -250,11 +257,12 @@ class Catalog:
         Also callable as `search("words", handle=..., ...)`: the words and filters (field names or
         public names) are validated into a SearchQuery first; InputError says what does not fit.
         """
-        if not isinstance(query, SearchQuery):
-            query = SearchQuery.parse({"q": query, **filters})
+        model = importlib.import_module("archiver.catalog.query").SearchQuery  # see the module's docstring
+        if not isinstance(query, model):
+            query = model.parse({"q": query, **filters})
         elif filters:
             raise TypeError("give a SearchQuery or words and filters, not both")
-        return run_search(self, query)
+        return importlib.import_module("archiver.catalog.search").run_search(self, query)
 
     def hits(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Search hits for rows of `posts`: the POST_FIELDS ("text_complete" as True, False for a text

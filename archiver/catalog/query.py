@@ -37,6 +37,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from archiver.catalog.base import MAX_LIMIT
 from archiver.catalog.syntax import SYNTAX_HELP, parse_search, shown
 from archiver.errors import InputError
 from archiver.providers.base import EMBED_STATUSES
@@ -44,7 +45,6 @@ from archiver.storage.layout import PROVIDER_RE
 
 # A date (the whole day) or an ISO 8601 timestamp (UTC unless it names an offset).
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
-MAX_LIMIT = 1000
 MAX_QUERY = 500  # characters of `q`
 DEFAULT_DISTANCE = 8
 _DATE = re.compile(DATE_PATTERN)
