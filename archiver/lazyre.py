@@ -16,25 +16,27 @@ from typing import Any, AnyStr, Generic
 
 class LazyPattern(Generic[AnyStr]):
     """A regular expression compiled on first use; its methods and attributes are those of the
-    ``re.Pattern`` it compiles to (`compiled`), which every call goes to. Thread-safe: threads that
-    compile it at once get equal patterns and the last one is kept. `pattern` is the source text
-    (read without compiling). Not an ``re.Pattern`` instance: it cannot be given to ``re.sub`` and the
-    like, and a match's ``re`` is `compiled`, not this object."""
-
-    __slots__ = ("_compiled", "_flags", "_source")
+    ``re.Pattern`` it compiles to (`compiled`). Once compiled, the pattern's own bound methods are set on
+    the instance, so later calls (``X.match(...)``) go straight to them, at the cost of a plain method
+    call. Thread-safe: threads that compile it at once get equal patterns and the last one is kept.
+    `pattern` is the source text (read without compiling). Not an ``re.Pattern`` instance: it cannot be
+    given to ``re.sub`` and the like, and a match's ``re`` is `compiled`, not this object."""
 
     def __init__(self, pattern: AnyStr, flags: int = 0) -> None:
         self._source = pattern
         self._flags = flags
-        self._compiled: re.Pattern[AnyStr] | None = None
 
     @property
     def compiled(self) -> re.Pattern[AnyStr]:
         """The compiled pattern (compiled now if it was not yet); re.error when the source is not a
         valid regular expression."""
-        found = self._compiled
+        found: re.Pattern[AnyStr] | None = self.__dict__.get("_compiled")
         if found is None:
-            found = self._compiled = re.compile(self._source, self._flags)
+            found = re.compile(self._source, self._flags)
+            # Instance attributes win over the methods below: calls after this one skip them.
+            self.__dict__.update(_compiled=found, match=found.match, fullmatch=found.fullmatch,
+                                 search=found.search, findall=found.findall, finditer=found.finditer,
+                                 split=found.split, sub=found.sub, subn=found.subn)
         return found
 
     @property
@@ -53,6 +55,7 @@ class LazyPattern(Generic[AnyStr]):
     def groupindex(self) -> Any:
         return self.compiled.groupindex
 
+    # What each method does the first time (later calls are the compiled pattern's own, see `compiled`).
     def match(self, string: AnyStr, *args: int) -> re.Match[AnyStr] | None:
         return self.compiled.match(string, *args)
 
