@@ -26,6 +26,7 @@ from archiver.article.input import ArticleInput
 from archiver.article.versions import versions
 from archiver.config.settings import Settings, load_settings
 from archiver.errors import ArchiverError
+from archiver.faults import is_infrastructure_error
 from archiver.records.base import RecordError
 from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
@@ -185,15 +186,19 @@ def run_chaos(tmp: Path, *, articles: int = 30, rounds: int = 1, down_for: float
 
 def _submit_all(settings: Settings, docs: list[tuple[str, bytes]], done: threading.Event, out: ChaosOutcome,
                 start: float) -> None:
-    """Submit each article as the publish hook does; one the service refuses (broker or storage down)
-    is submitted again after a second, as a CMS retries its webhook."""
+    """Submit each article as the publish hook does; one the service refuses (broker or storage down: what
+    the web API answers with 503, an ArchiverError or an infrastructure fault such as the Redis client's
+    error when the broker dies between two commands) is submitted again after a second, as a CMS
+    retries its webhook. Anything else is a bug and ends the submissions."""
     with Runtime.from_settings(settings) as rt, Intake(rt) as intake:
         for aid, body in docs:
             while True:
                 try:
                     intake.submit(aid, ArticleInput(body, url=f"https://news.example/{aid}"), queue_only=True)
                     break
-                except (ArchiverError, OSError):
+                except Exception as exc:
+                    if not isinstance(exc, ArchiverError | OSError) and not is_infrastructure_error(exc):
+                        raise
                     intake.close()
                     time.sleep(1.0)
             time.sleep(0.1)
