@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -65,51 +65,6 @@ class Exchange:
     def wire(self) -> bytes:
         """The body as received: ``wire_body``, or ``body`` when no content-coding was undone."""
         return self.body if self.wire_body is None else self.wire_body
-
-
-class Headers(MutableMapping[str, str]):
-    """A response's headers: looked up whatever the case of the name (``headers["content-type"]`` finds
-    ``Content-Type``), iterated in the case the name was last set in; a name given twice keeps its last
-    value. The semantics of requests' ``CaseInsensitiveDict`` (what the fetcher used before), without
-    importing requests (about 25 ms) into every process that fetches."""
-
-    def __init__(self, data: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
-        self._store: dict[str, tuple[str, str]] = {}
-        if data is not None:
-            self.update(data)
-
-    def __setitem__(self, key: str, value: str) -> None:
-        self._store[key.lower()] = (key, value)
-
-    def __getitem__(self, key: str) -> str:
-        return self._store[key.lower()][1]
-
-    def __delitem__(self, key: str) -> None:
-        del self._store[key.lower()]
-
-    def __iter__(self) -> Iterator[str]:
-        return (cased for cased, _ in self._store.values())
-
-    def __len__(self) -> int:
-        return len(self._store)
-
-    def lower_items(self) -> Iterator[tuple[str, str]]:
-        """(lower-case name, value) pairs."""
-        return ((lower, pair[1]) for lower, pair in self._store.items())
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Mapping):
-            return NotImplemented
-        return dict(self.lower_items()) == dict(Headers(other).lower_items())
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as dict
-
-    def copy(self) -> Headers:
-        """A shallow copy."""
-        return Headers(self._store.values())
-
-    def __repr__(self) -> str:
-        return str(dict(self.items()))
 
 
 @dataclass

@@ -15,7 +15,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from archiver.capture.exchange import FetchError
 from archiver.config.settings import Settings
@@ -137,31 +137,10 @@ def _literal_address(host: str) -> IPAddress | None:
     return None
 
 
-# RFC 3986's unreserved characters: a percent-escape of one of them is decoded by `requote_uri`.
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-
-def requote_uri(uri: str) -> str:
-    """`uri` quoted fully and consistently, as requests' ``requote_uri`` does (what the guard used before,
-    without importing requests, about 25 ms): percent-escapes of unreserved characters decoded, every
-    character that may not stand in a URI escaped, reserved characters and valid escapes kept. When
-    `uri` holds an escape that is not hexadecimal (``%zz``) its every ``%`` is escaped too."""
-    parts = uri.split("%")
-    for i in range(1, len(parts)):
-        h = parts[i][0:2]
-        if len(h) == 2 and h.isalnum():
-            try:
-                c = chr(int(h, 16))
-            except ValueError:
-                return quote(uri, safe="!#$&'()*+,/:;=?@[]~")
-            parts[i] = c + parts[i][2:] if c in _UNRESERVED else f"%{parts[i]}"
-        else:
-            parts[i] = f"%{parts[i]}"
-    return quote("".join(parts), safe="!#$%&'()*+,/:;=?@[]~")
-
-
 def parse_target(url: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, path) of an http(s) URL, or FetchError('bad_url')."""
+    from requests.utils import requote_uri  # requests (about 25 ms) only once a URL is fetched or checked
+
     if not isinstance(url, str) or len(url) > 8192 or any(c in url for c in "\x00\r\n\t "):
         raise FetchError("bad_url", f"not a usable URL: {str(url)[:200]!r}")
     try:
