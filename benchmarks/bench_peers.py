@@ -47,17 +47,9 @@ PEERS = {"ArchiveBox (wget, no tweet)": 0.84, "auto-archiver (images given, no p
 BASE_ID = 1945048830047662087
 
 
-def _root() -> Path:
-    """The tree to benchmark: --root (default: this file's repository), put first on sys.path."""
-    for i, a in enumerate(sys.argv):
-        if a == "--root" and i + 1 < len(sys.argv):
-            return Path(sys.argv[i + 1]).resolve()
-        if a.startswith("--root="):
-            return Path(a.split("=", 1)[1]).resolve()
-    return Path(__file__).resolve().parent.parent
+from treeroot import tree_root  # noqa: E402  (this folder: on sys.path when run as a script)
 
-
-ROOT = _root()
+ROOT = tree_root()
 sys.path.insert(0, str(ROOT))
 
 from archiver.config.settings import Settings, load_settings  # noqa: E402

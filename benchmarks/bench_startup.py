@@ -42,18 +42,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from treeroot import tree_root
 
-def _root() -> Path:
-    """The tree to benchmark: --root (default: this file's repository), put first on sys.path."""
-    for i, a in enumerate(sys.argv):
-        if a == "--root" and i + 1 < len(sys.argv):
-            return Path(sys.argv[i + 1]).resolve()
-        if a.startswith("--root="):
-            return Path(a.split("=", 1)[1]).resolve()
-    return Path(__file__).resolve().parent.parent
-
-
-ROOT = _root()
+ROOT = tree_root()
 sys.path.insert(0, str(ROOT))
 
 from archiver.config.settings import load_settings  # noqa: E402
