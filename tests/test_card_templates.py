@@ -38,10 +38,10 @@ def _fresh_render(tmp: Path) -> dict[str, object]:
 
 
 def test_compiled_templates_are_kept_for_the_next_process(tmp_path: Path) -> None:
-    """The first process compiles the card templates into Jinja2's per-user bytecode cache (a 0700 folder
+    """The first process compiles the card templates into Jinja2's bytecode cache (this user's 0700 folder
     of the temp directory); the next loads them from there instead of compiling (about 140 ms)."""
     first = _fresh_render(tmp_path)
-    folder = tmp_path / f"_jinja2-cache-{os.getuid()}"
+    folder = tmp_path / f"archiver-jinja-{os.getuid()}"
     assert first["cache"] == str(folder) and first["templates"] and first["compiled"] == first["templates"]
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and len(list(folder.iterdir())) == first["templates"]
     second = _fresh_render(tmp_path)
@@ -56,6 +56,33 @@ def test_compiled_templates_are_kept_for_the_next_process(tmp_path: Path) -> Non
 def test_an_unsafe_cache_folder_is_not_used(tmp_path: Path) -> None:
     """Where the cache folder cannot be used (here a file stands in its place), templates are compiled in
     each process as before."""
-    (tmp_path / f"_jinja2-cache-{os.getuid()}").write_text("not a folder")
+    (tmp_path / f"archiver-jinja-{os.getuid()}").write_text("not a folder")
     got = _fresh_render(tmp_path)
     assert got["cache"] is None and got["compiled"] == got["templates"]
+
+
+def test_a_link_planted_where_the_folder_goes_is_neither_used_nor_followed(tmp_path: Path) -> None:
+    """Another user of a shared /tmp plants a symlink at the cache folder's path: it is not used, and what
+    it points to keeps its mode and contents (Jinja2's own default folder chmods through such a link)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("data")
+    victim.chmod(0o644)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o755)
+    for target in (victim, elsewhere):
+        link = tmp_path / f"archiver-jinja-{os.getuid()}"
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+        got = _fresh_render(tmp_path)
+        assert got["cache"] is None and got["compiled"] == got["templates"]
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o644 and victim.read_text() == "data"
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o755 and list(elsewhere.iterdir()) == []
+
+
+def test_a_folder_others_may_write_to_is_not_used_nor_changed(tmp_path: Path) -> None:
+    folder = tmp_path / f"archiver-jinja-{os.getuid()}"
+    folder.mkdir()
+    folder.chmod(0o777)
+    got = _fresh_render(tmp_path)
+    assert got["cache"] is None and got["compiled"] == got["templates"]
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o777 and list(folder.iterdir()) == []

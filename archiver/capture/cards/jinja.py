@@ -5,9 +5,12 @@ Autoescaped, with StrictUndefined: a value the template names but the caller did
 error, not an empty string.
 
 Compiled templates are kept between processes in Jinja2's own bytecode cache
-(``FileSystemBytecodeCache``: a folder ``_jinja2-cache-<uid>`` of the temp directory, mode 0700,
-which Jinja2 refuses to use when another user owns it or could write to it; each entry carries the
-template source's checksum and the Python version, and is written to a temporary file and renamed).
+(``FileSystemBytecodeCache``; each entry carries the template source's checksum and the Python
+version, and is written to a temporary file and renamed) in a folder ``archiver-jinja-<uid>`` of the
+temp directory. The folder is made 0700 and used only when ``lstat`` shows a real directory owned by
+this user that no one else may write to; it is never chmod'ed and no link is followed (Jinja2's own
+default folder chmods what it finds at its path, following a symlink another user may have planted in
+a shared /tmp: as root, that made any file 0700).
 Compiling the card templates holds the interpreter lock for about 140 ms, which every `archiver`
 process and every worker start paid before its first card; loading them from the cache takes a few
 milliseconds. Without a usable cache folder templates are compiled as before.
@@ -16,6 +19,9 @@ milliseconds. Without a usable cache folder templates are compiled as before.
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
+import tempfile
 import threading
 from typing import TYPE_CHECKING
 
@@ -50,8 +56,8 @@ def new_environment(cache: BytecodeCache | None) -> Environment:
 
 
 def bytecode_cache() -> BytecodeCache | None:
-    """Jinja2's per-user bytecode cache in the temp directory (see the module's docstring), or None when
-    that folder cannot be made or is not safe (Jinja2 checks its owner and mode)."""
+    """Jinja2's bytecode cache in this user's folder of the temp directory (see the module's docstring),
+    or None when that folder cannot be made or is not safe (`_cache_folder`)."""
     from jinja2 import FileSystemBytecodeCache
 
     class _Cache(FileSystemBytecodeCache):
@@ -68,10 +74,27 @@ def bytecode_cache() -> BytecodeCache | None:
             with contextlib.suppress(OSError):
                 super().dump_bytecode(bucket)
 
+    folder = _cache_folder()
+    return None if folder is None else _Cache(folder)
+
+
+def _cache_folder() -> str | None:
+    """``<temp dir>/archiver-jinja-<uid>``, made 0700 if missing; None unless it is a directory (not a
+    link) owned by this user with no access for group or others. Nothing found there is changed."""
+    path = os.path.join(tempfile.gettempdir(), f"archiver-jinja-{os.getuid()}")
     try:
-        return _Cache()
-    except (OSError, RuntimeError):
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
         return None
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or stat.S_IMODE(found.st_mode) & 0o077:
+        return None
+    return path
 
 
 def template(name: str) -> Template:
