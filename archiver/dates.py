@@ -21,8 +21,9 @@ def iso(dt: datetime) -> str:
 def iso_precise(dt: datetime) -> str:
     """`dt` in UTC as 'YYYY-MM-DDTHH:MM:SS.ffffffZ' (ISO 8601 with microseconds), for times whose order
     matters within a second (a signing key's validity: two rotations in one second must still sort);
-    a naive `dt` is taken as local time."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    a naive `dt` is taken as local time. OverflowError when `dt` in UTC falls outside years 1-9999."""
+    d = dt.astimezone(UTC)
+    return f"{d.year:04d}-{d:%m-%dT%H:%M:%S.%f}Z"  # the year always 4 digits (strftime drops zeros below 1000)
 
 
 def parse_iso(text: str) -> datetime:

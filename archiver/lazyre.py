@@ -18,7 +18,7 @@ class LazyPattern(Generic[AnyStr]):
     """A regular expression compiled on first use; its methods and attributes are those of the
     ``re.Pattern`` it compiles to (`compiled`). Once compiled, the pattern's own bound methods are set on
     the instance, so later calls (``X.match(...)``) go straight to them, at the cost of a plain method
-    call. Thread-safe: threads that compile it at once get equal patterns and the last one is kept.
+    call. Thread-safe: threads that compile it at once all get the one pattern stored first.
     `pattern` is the source text (read without compiling). Not an ``re.Pattern`` instance: it cannot be
     given to ``re.sub`` and the like, and a match's ``re`` is `compiled`, not this object."""
 
@@ -32,9 +32,11 @@ class LazyPattern(Generic[AnyStr]):
         valid regular expression."""
         found: re.Pattern[AnyStr] | None = self.__dict__.get("_compiled")
         if found is None:
-            found = re.compile(self._source, self._flags)
+            # Threads compiling at once all keep the first pattern stored (setdefault is atomic), so a
+            # match's ``re`` is always `compiled` (shortcodes.py tells matches apart by it).
+            found = self.__dict__.setdefault("_compiled", re.compile(self._source, self._flags))
             # Instance attributes win over the methods below: calls after this one skip them.
-            self.__dict__.update(_compiled=found, match=found.match, fullmatch=found.fullmatch,
+            self.__dict__.update(match=found.match, fullmatch=found.fullmatch,
                                  search=found.search, findall=found.findall, finditer=found.finditer,
                                  split=found.split, sub=found.sub, subn=found.subn)
         return found

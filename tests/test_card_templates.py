@@ -86,3 +86,23 @@ def test_a_folder_others_may_write_to_is_not_used_nor_changed(tmp_path: Path) ->
     got = _fresh_render(tmp_path)
     assert got["cache"] is None and got["compiled"] == got["templates"]
     assert stat.S_IMODE(folder.stat().st_mode) == 0o777 and list(folder.iterdir()) == []
+
+
+def test_an_entry_that_unmarshals_to_something_else_is_compiled_again(tmp_path: Path) -> None:
+    """An entry damaged past its checksum (its code an int after one flipped byte) is a miss, not a
+    failure of every later card."""
+    import io
+    import marshal
+    import pickle
+
+    from jinja2.bccache import bc_magic
+
+    first = _fresh_render(tmp_path)
+    folder = tmp_path / f"archiver-jinja-{os.getuid()}"
+    for entry in folder.iterdir():
+        data = io.BytesIO(entry.read_bytes())
+        assert data.read(len(bc_magic)) == bc_magic
+        checksum = pickle.load(data)
+        entry.write_bytes(bc_magic + pickle.dumps(checksum, 2) + marshal.dumps(5))
+    again = _fresh_render(tmp_path)
+    assert again["compiled"] == again["templates"] == first["templates"]

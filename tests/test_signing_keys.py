@@ -44,3 +44,23 @@ def test_whole_second_files_of_equal_time_fall_back_to_when_they_were_written(tm
     assert problems == []
     assert [k.fingerprint for k in keys] == made[::-1]
     assert {k.valid_until for k in keys[1:]} == {"2026-01-02T03:04:05.000000Z"}
+
+
+def test_hostile_dates_in_key_files_are_left_out_not_an_error(tmp_path: Path) -> None:
+    """A .created file or a retired key's dates holding times outside what can be shown (year 1 at +05:00,
+    year 9999 at -01:00), a three-digit year or a huge line: the key is still listed, those dates unknown
+    (None) or shown with a four-digit year, and nothing raises."""
+    path = key_path(tmp_path)
+    first = create_key(path).fingerprint
+    create_key(path, force=True)
+    retired = retired_dir(tmp_path) / (first.removeprefix("sha256:") + ".pem")
+    text = retired.read_text().splitlines()
+    lines = [line for line in text if not line.startswith("# valid_")]
+    retired.write_text("\n".join([lines[0], "# valid_from: 0999-01-01T00:00:00Z",
+                                  "# valid_until: 0001-01-01T00:00:00+05:00", *lines[1:]]) + "\n")
+    path.with_suffix(".created").write_text("9999-12-31T23:59:59-01:00" + " " * 10_000_000)
+    keys, problems = all_keys(tmp_path)
+    assert problems == []
+    current, old = keys
+    assert current.status == "current" and current.valid_from is not None  # the file's time stands in
+    assert old.fingerprint == first and old.valid_until is None and old.valid_from == "0999-01-01T00:00:00.000000Z"

@@ -129,9 +129,10 @@ def _write_atomic(path: Path, data: bytes, mode: int) -> None:
 def _created_at(path: Path) -> str | None:
     """When the key at `path` was made: its ``.created`` file, else the key file's modification time."""
     try:
-        text = path.with_suffix(".created").read_text("ascii")[:100].strip()
+        with path.with_suffix(".created").open("rb") as fh:
+            text = fh.read(100).decode("ascii").strip()
         return iso_precise(parse_iso(text))
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, OverflowError):  # UnicodeDecodeError is a ValueError
         pass
     try:
         return iso_precise(datetime.fromtimestamp(path.stat().st_mtime, UTC))
@@ -221,7 +222,7 @@ def read_retired(path: Path) -> KeyRecord:
             try:
                 value = m.group(2)
                 fields[m.group(1)] = value if m.group(1) == "fingerprint" else iso_precise(parse_iso(value))
-            except ValueError:
+            except (ValueError, OverflowError):  # not a time, or one outside years 1-9999 in UTC
                 continue
     return KeyRecord(info.pem, info.fingerprint, "retired", fields.get("valid_from"), fields.get("valid_until"),
                      str(path))

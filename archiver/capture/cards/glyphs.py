@@ -37,8 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Glyph masks kept per process, all fonts and sizes together; the oldest are dropped beyond it. A
-# mask of the card's sizes (13-18 px) is at most a few hundred bytes, so this is a few MB at most.
-MAX_GLYPHS = 16384
+# mask of the card's sizes (13-18 px) holds a few hundred bytes of pixels but costs about 2.5 KB with
+# Pillow's image object (measured: 16,384 masks took about 40 MB), so this is about 10 MB at most;
+# a card uses a few hundred glyphs, a run of CJK or mixed scripts a few thousand.
+MAX_GLYPHS = 4096
 
 # Characters that make the bidirectional algorithm reorder part of a run: strong or numeric characters
 # of the other direction, and explicit embeddings, overrides and isolates.

@@ -23,6 +23,7 @@ import os
 import stat
 import tempfile
 import threading
+import types
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ def bytecode_cache() -> BytecodeCache | None:
                 super().load_bytecode(bucket)
             except Exception:  # any unreadable entry; the checksum guards a readable one
                 bucket.reset()
+            if bucket.code is not None and not isinstance(bucket.code, types.CodeType):
+                bucket.reset()  # a damaged entry that unmarshals to something else: compiled again
 
         def dump_bytecode(self, bucket: Bucket) -> None:
             with contextlib.suppress(OSError):
