@@ -25,11 +25,13 @@ doing less. The peers' figures are printed as recorded in issue 18, not measured
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import io
 import json
 import os
 import re
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -319,6 +321,7 @@ def main() -> int:
     worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     tmp = Path(tempfile.mkdtemp(prefix="bench-peers-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # the homes, catalogs and stores of every run
     n = args.articles
     times: dict[str, list[float]] = {}
     checked: dict[str, dict[str, int]] = {}

@@ -30,10 +30,12 @@ for the small article its tweet and its image "archived"; a run that did less fa
 from __future__ import annotations
 
 import argparse
+import atexit
 import collections
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -170,6 +172,7 @@ def main() -> int:
         print("  by package: " + ", ".join(f"{p} {us / 1000:.1f}" for p, us in by_package.most_common(12)))
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-startup-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # the homes, catalogs and stores of every run
     tiny = tmp / "tiny.html"
     tiny.write_text("<!doctype html><html><head><title>Tiny</title></head><body><p>Hello world, a small "
                     "article with nothing to fetch.</p></body></html>", encoding="utf-8")
