@@ -106,3 +106,15 @@ def test_an_entry_that_unmarshals_to_something_else_is_compiled_again(tmp_path: 
         entry.write_bytes(bc_magic + pickle.dumps(checksum, 2) + marshal.dumps(5))
     again = _fresh_render(tmp_path)
     assert again["compiled"] == again["templates"] == first["templates"]
+
+
+def test_something_other_than_a_file_where_an_entry_goes_is_a_miss_not_a_hang(tmp_path: Path) -> None:
+    """A FIFO in place of an entry would block the read for ever: it is passed over and the template compiled
+    (the subprocess has 120 s; rendering takes well under one)."""
+    first = _fresh_render(tmp_path)
+    folder = tmp_path / f"archiver-jinja-{os.getuid()}"
+    for entry in folder.iterdir():
+        entry.unlink()
+        os.mkfifo(entry)
+    again = _fresh_render(tmp_path)
+    assert again["compiled"] == again["templates"] == first["templates"]

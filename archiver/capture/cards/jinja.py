@@ -67,6 +67,12 @@ def bytecode_cache() -> BytecodeCache | None:
 
         def load_bytecode(self, bucket: Bucket) -> None:
             try:
+                found = os.lstat(self._get_cache_filename(bucket))
+            except OSError:
+                return  # no entry yet: a miss
+            if not stat.S_ISREG(found.st_mode):
+                return  # a FIFO, a device or a link where an entry goes: opening it could block, so a miss
+            try:
                 super().load_bytecode(bucket)
             except Exception:  # any unreadable entry; the checksum guards a readable one
                 bucket.reset()
