@@ -263,6 +263,10 @@ def test_overview_lists_never_checked_articles_and_the_worklist_is_oldest_first(
     assert work[0]["last_detail"] == "HTTP 404"
     assert [r["article_id"] for r in overview(rt)] == ["story", "other"]  # most dead first
     assert [r["article_id"] for r in overview(rt, state="dead", limit=1, offset=1)] == ["other"]
+    # Past any table and past SQL's 64-bit integers (a hostile ?offset=): an empty page, not an OverflowError.
+    for huge in (10**6, 2**63, 10**30):
+        assert overview(rt, limit=huge, offset=huge) == [] and dead_worklist(rt, offset=huge) == ([], 3)
+        assert article_listing(rt, offset=huge)[0] == []
     listed, total = article_listing(rt, state="dead")
     assert total == 2 and {r["article_id"] for r in listed} == {"story", "other"}
     story = next(r for r in listed if r["article_id"] == "story")

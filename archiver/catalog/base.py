@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 
 # The most rows one catalog query or search page returns (SearchQuery's `limit` is at most this).
 MAX_LIMIT = 1000
+# The largest integer SQLite and PostgreSQL take as a parameter (a signed 64-bit integer).
+SQL_INT_MAX = (1 << 63) - 1
+
+
+def row_window(limit: int, offset: int) -> tuple[int, int]:
+    """``limit`` and ``offset`` as SQL takes them: 1 to SQL_INT_MAX rows, 0 to SQL_INT_MAX skipped.
+    A larger offset than any table holds returns no rows either way; without the bound Python's ints
+    (a hostile ``offset=9223372036854775808``) overflow the driver (OverflowError, a 500)."""
+    return max(1, min(int(limit), SQL_INT_MAX)), max(0, min(int(offset), SQL_INT_MAX))
 
 
 class Backend(Protocol):

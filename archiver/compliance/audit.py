@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from archiver.auth import Principal
+from archiver.catalog.base import row_window
 from archiver.catalog.core import Catalog
 from archiver.storage.layout import AUDIT_PREFIX, audit_key
 
@@ -97,7 +98,7 @@ def list_events(rt: Runtime, since: str | None = None, limit: int = 100, *, acti
         params.append(action)
     sql = "SELECT * FROM audit_log" + (" WHERE " + " AND ".join(where) if where else "")  # noqa: S608
     rows = rt.catalog.query(sql + " ORDER BY at DESC, event_id DESC LIMIT ? OFFSET ?",
-                            [*params, max(0, min(limit, 1000)), max(0, offset)])
+                            [*params, max(0, min(limit, 1000)), row_window(1, offset)[1]])
     for row in rows:
         row["detail"] = json.loads(row["detail"])
     return rows

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from archiver.article.versions import RestoreError, chain_docs, map_span, versions
+from archiver.catalog.base import row_window
 from archiver.catalog.core import Catalog
 from archiver.compliance.holds import ensure_schema as ensure_compliance_schema
 from archiver.compliance.holds import hidden_reason
@@ -268,7 +269,7 @@ def overview(rt: Runtime, *, state: str | None = None, limit: int = 200, offset:
         f"LEFT JOIN ({_ITEM_STATES}) s ON s.article_id = a.article_id "
         f"GROUP BY a.article_id, a.headline, a.url{having} "
         f"ORDER BY dead DESC, suspect DESC, a.article_id LIMIT ? OFFSET ?",
-        [max(1, int(limit)), max(0, int(offset))])
+        [*row_window(limit, offset)])
     return [{**r, **{s: int(r[s]) for s in STATES}} for r in rows]
 
 
@@ -304,7 +305,7 @@ def dead_worklist(rt: Runtime, *, limit: int = 50, offset: int = 0) -> tuple[lis
         "h.url AS url, h.provider AS provider, h.post_id AS post_id, COALESCE(h.since, h.last_checked_at) AS since, "
         f"h.last_checked_at AS last_checked_at, h.last_detail AS last_detail {_DEAD} "
         "ORDER BY COALESCE(h.since, h.last_checked_at), u.article_id, u.item_id LIMIT ? OFFSET ?",
-        [max(1, int(limit)), max(0, int(offset))])
+        [*row_window(limit, offset)])
     total = rt.catalog.query(f"SELECT COUNT(*) AS n {_DEAD}")
     return rows, int(total[0]["n"]) if total else 0
 
@@ -331,7 +332,7 @@ def article_listing(rt: Runtime, *, state: str | None = None, limit: int = 50,
         params = [state]
     rows = rt.catalog.query(
         f"SELECT a.* FROM articles a{where} ORDER BY a.created_at DESC, a.article_id LIMIT ? OFFSET ?",  # noqa: S608
-        [*params, max(1, int(limit)), max(0, int(offset))])
+        [*params, *row_window(limit, offset)])
     total = rt.catalog.query(f"SELECT COUNT(*) AS n FROM articles a{where}", params)  # noqa: S608
     ids = [r["article_id"] for r in rows]
     if ids:

@@ -79,7 +79,7 @@ def _run(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
 # --- JSON API ------------------------------------------------------------------------------------
 @router.get("/v1/health", tags=["health"])
 def health_overview(state: str | None = Query(None, pattern="^(unchecked|live|suspect|dead)$"),
-                    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000),
                     rt: Runtime = Depends(get_runtime),
                     _principal: Principal = Depends(require_role(*VIEW_ROLES))) -> dict[str, Any]:
     """Per article of the catalog, how many of its current items are in each state (never checked:
