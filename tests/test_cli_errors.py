@@ -252,6 +252,9 @@ def test_values_of_the_wrong_kind_are_one_line(tmp_path: Path) -> None:
         (["show", "../../etc"], "article id"), (["hold", "twitter", "--reason", "r"], "provider/post_id"),
         (["export", "\x1b]0;pwned\x07/1", "-o", "x.wacz"], "\\u001b"),
         (["nosuchcommand"], "invalid choice"), (["search", "x", "--no-such-option"], "unrecognized"),
+        # whole numbers past a 64-bit integer, which the catalog cannot take as a LIMIT or OFFSET
+        (["sweep", "--limit", "9" * 30], "too large"), (["health", "--offset", "9223372036854775808"], "too large"),
+        (["revert", AID, "--to", "9" * 25], "too large"),
     ]
     for argv, says in cases:
         line = one_line_error(run(argv, env))

@@ -140,11 +140,19 @@ def existing_dir_parent(value: str) -> str:
     return value
 
 
+# The largest whole number an option takes: a signed 64-bit integer, what SQLite and PostgreSQL take as
+# a parameter (a limit or an offset beyond it was an OverflowError deep in the catalog).
+MAX_WHOLE = (1 << 63) - 1
+
+
 def _integer(value: str) -> int:
     try:
-        return int(value.strip())
+        n = int(value.strip())
     except ValueError:
         raise _bad(f"{shown(value)} is not a whole number") from None
+    if abs(n) > MAX_WHOLE:
+        raise _bad(f"{shown(value)} is too large (at most {MAX_WHOLE})")
+    return n
 
 
 def at_least_one(value: str) -> int:
