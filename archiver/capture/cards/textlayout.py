@@ -71,10 +71,18 @@ def _glyph_font(fc: Face) -> glyphs.GlyphFont | None:
     return glyphs.glyph_font(fc.path, size)
 
 
-def _shape(text: str, script: str, fc: Face) -> glyphs.Shaped | None:
-    """``text`` shaped for glyphs.py, or None when Pillow draws it."""
-    language = None if fc.fallback else LANGUAGE.get(script)
-    return glyphs.shape(text, script in RTL_SCRIPTS, _glyph_font(fc), language)
+def _language(script: str, fc: Face) -> str | None:
+    """The language a run of ``script`` is shaped in: the script's own, unless ``fc`` stands in for it."""
+    return None if fc.fallback else LANGUAGE.get(script)
+
+
+def _measured(text: str, script: str, fc: Face) -> tuple[float, glyphs.Shaped | None]:
+    """The advance width of ``text`` drawn with ``fc`` in pixels, and its glyphs when glyphs.py draws it
+    (None: Pillow measures and draws it)."""
+    shaped = glyphs.shape(text, script in RTL_SCRIPTS, _glyph_font(fc), _language(script, fc))
+    if shaped is not None:
+        return shaped.advance / 64 * fc.scale, shaped
+    return _pillow_width(text, script, fc), None
 
 
 def _pillow_width(text: str, script: str, fc: Face) -> float:
@@ -87,10 +95,7 @@ def _pillow_width(text: str, script: str, fc: Face) -> float:
 
 def measure(text: str, script: str, fc: Face) -> float:
     """The advance width of ``text`` of ``script`` drawn with ``fc``, in pixels."""
-    shaped = _shape(text, script, fc)
-    if shaped is not None:
-        return shaped.advance / 64 * fc.scale
-    return _pillow_width(text, script, fc)
+    return _measured(text, script, fc)[0]
 
 
 @lru_cache(maxsize=256)
@@ -110,9 +115,7 @@ def pieces(word: str, size: int, bold: bool) -> Word:
     for script, run in script_runs(word):
         key = "latin-bold" if bold and script == "latin" else script
         fc = face(key, size)
-        shaped = _shape(run, script, fc)
-        width = shaped.advance / 64 * fc.scale if shaped is not None else _pillow_width(run, script, fc)
-        out.append(Piece(run, script, fc, width, shaped))
+        out.append(Piece(run, script, fc, *_measured(run, script, fc)))
     return out
 
 
@@ -126,8 +129,7 @@ def _clusters(word: str, size: int, bold: bool) -> list[tuple[int, float]]:
     at = 0
     for piece in pieces(word, size, bold):
         if piece.shaped is not None:
-            language = None if piece.face.fallback else LANGUAGE.get(piece.script)
-            clusters = piece.shaped.font.clusters(piece.text, piece.rtl, language)
+            clusters = piece.shaped.font.clusters(piece.text, piece.rtl, _language(piece.script, piece.face))
             out.extend((at + i, adv / 64 * piece.face.scale) for i, adv in clusters)
         else:
             start = 0
@@ -282,8 +284,7 @@ def _run_glyphs(run: _Run) -> glyphs.Shaped | None:
         return None
     if len(run.pieces) == 1:
         return first.shaped
-    language = None if first.face.fallback else LANGUAGE.get(first.script)
-    return glyphs.shape(run.text, first.rtl, first.shaped.font, language)
+    return glyphs.shape(run.text, first.rtl, first.shaped.font, _language(first.script, first.face))
 
 
 def draw_line(img: Image.Image, line: Line, *, left: float, width: float, baseline: float, size: int,
