@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
-from archiver.capture.cards.jinja import environment
+from archiver.capture.cards.jinja import environment, template
 from archiver.capture.cards.png_card import render_card_png
 from archiver.capture.fetch import ssl_context
 from archiver.config.settings import Settings
@@ -32,9 +32,8 @@ def warm(settings: Settings) -> float:
         import requests.structures  # the fetcher imports both on its first use
         import requests.utils  # noqa: F401
 
-        env = environment()
-        for name in env.list_templates(extensions=["html"]):
-            env.get_template(name)
+        for name in environment().list_templates(extensions=["html"]):
+            template(name)  # compiled (or loaded from the bytecode cache) and kept as captures ask for it
         render_card_png(dict(_SAMPLE), None)  # type: ignore[arg-type] # the sample names no stored object
         ssl_context(settings.fetch_ca_bundle)
     except Exception as exc:  # an optimisation only: the first capture does it otherwise
