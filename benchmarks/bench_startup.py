@@ -56,8 +56,9 @@ from tests.harness.celery_worker import settings_env  # noqa: E402
 
 MODULE = "archiver.runners.local"
 TWEET_ID = "1945048830047662087"
-# What the console script `archiver` runs (.venv/bin/archiver), with the tree under test first on the path.
-CLI = "import sys\nfrom archiver.cli.main import main\nsys.exit(main())"
+# What the console script `archiver` runs (.venv/bin/archiver), with the tree under test first on the path:
+# `console` (main, then the exit without the interpreter's teardown), or `main` in a tree older than it.
+CLI = "import sys\nimport archiver.cli.main as cli\nsys.exit((getattr(cli, 'console', None) or cli.main)())"
 _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 import certifi
@@ -197,30 +198,61 @@ def test_observing_from_many_threads_counts_every_fetch() -> None:
     assert total == pytest.approx(1600.0)
 
 
-def test_the_ca_bundle_is_loaded_once_per_process_and_shared(tmp_path: Path) -> None:
+def test_the_ca_bundle_is_loaded_once_per_process_and_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bundle = tmp_path / "ca.pem"
     bundle.write_bytes(Path(certifi.where()).read_bytes())
     settings = load_settings(env={}).replace(home=str(tmp_path), fetch_ca_bundle=str(bundle))
-    before = fetch._build_ssl_context.cache_info().misses
+    built: list[str | None] = []
+    build = fetch._build_ssl_context
+    monkeypatch.setattr(fetch, "_build_ssl_context", lambda b: built.append(b) or build(b))
     contexts: list[object] = []
     barrier = threading.Barrier(8)
 
-    def build() -> None:
+    def make() -> None:
         barrier.wait()
         contexts.append(Fetcher(settings)._ssl_context)
 
-    threads = [threading.Thread(target=build) for _ in range(8)]
+    threads = [threading.Thread(target=make) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert len(contexts) == 8 and all(c is contexts[0] for c in contexts)
-    assert fetch._build_ssl_context.cache_info().misses == before + 1
+    assert built == [str(bundle)]
     # The same verification as before: certificates required, host names checked, the bundle's roots.
     ctx = ssl_context(str(bundle))
-    assert ctx is contexts[0]
+    assert ctx is contexts[0] and built == [str(bundle)]
     assert ctx.verify_mode.name == "CERT_REQUIRED" and ctx.check_hostname
     assert ctx.cert_store_stats()["x509_ca"] > 0
+
+
+def test_certifis_bundle_is_loaded_in_the_background_while_start_up_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Fetcher with no bundle of its own does not wait for certifi's to be parsed: it is built in
+    another thread and waited for only at the first TLS connection (here: ``_ssl_context``)."""
+    monkeypatch.setattr(fetch, "_SSL_CONTEXTS", {})
+    release, started = threading.Event(), threading.Event()
+    build = fetch._build_ssl_context
+
+    def slow_build(bundle: str | None) -> object:
+        started.set()
+        release.wait(10)
+        return build(bundle)
+
+    monkeypatch.setattr(fetch, "_build_ssl_context", slow_build)
+    fetcher = Fetcher(load_settings(env={}))   # returns although the bundle is not loaded yet
+    assert started.wait(10) and not fetcher._ssl_load.done()
+    release.set()
+    ctx = fetcher._ssl_context
+    assert ctx is ssl_context(None) is ssl_context("") and ctx.cert_store_stats()["x509_ca"] > 0
+
+
+def test_a_context_being_built_when_the_process_forks_is_built_again_in_the_child(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pending: Future[object] = Future()
+    monkeypatch.setattr(fetch, "_SSL_CONTEXTS", {None: pending})
+    fetch._contexts_after_fork()   # what os.register_at_fork runs in the child
+    ctx = ssl_context(None)
+    assert not pending.done() and ctx.cert_store_stats()["x509_ca"] > 0
 
 
 def test_a_bad_ca_bundle_is_a_config_error_each_time(tmp_path: Path) -> None:
@@ -245,3 +277,41 @@ def test_the_parser_for_one_command_is_that_commands_parser_as_before() -> None:
     assert "takedown" not in _commands(build_parser("archive"))
     # A word no group defines gets every command, so the error lists them all.
     assert _commands(build_parser("nope")).keys() == full.keys()
+
+
+CONSOLE = """
+import atexit, sys, tempfile, threading, time
+from pathlib import Path
+marks = Path(sys.argv.pop(1))
+kept = tempfile.TemporaryDirectory(dir=marks)          # removed by its weakref.finalize at exit
+(Path(kept.name) / "inside").write_text("x")
+atexit.register(lambda: (marks / "atexit-ran").write_text("yes"))
+if sys.argv.pop(1) == "thread":
+    def late() -> None:
+        time.sleep(0.5)
+        (marks / "thread-finished").write_text("yes")
+    threading.Thread(target=late).start()             # not a daemon: the exit waits for it
+from archiver.cli.main import console
+console()
+"""
+
+
+@pytest.mark.parametrize("thread", ["thread", "none"])
+def test_the_console_script_exits_with_atexit_handlers_run_and_output_flushed(tmp_path: Path, thread: str) -> None:
+    """`archiver` ends without the interpreter's teardown (``console``), yet what an ordinary exit does
+    for the program still happens: atexit handlers and finalizers run, all of stdout reaches the pipe,
+    the exit code is the command's, and a thread still running is waited for."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    env.update(ARCHIVER_HOME=str(tmp_path / "home"), PYTHONPATH=str(ROOT))
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    help_run = subprocess.run([sys.executable, "-c", CONSOLE, str(marks), thread, "--help"], env=env,
+                              capture_output=True, text=True, timeout=60, check=False)
+    assert help_run.returncode == 0, help_run.stderr
+    assert help_run.stdout.rstrip().endswith(build_parser().format_help().rstrip().splitlines()[-1])
+    assert (marks / "atexit-ran").read_text() == "yes"
+    assert [p.name for p in marks.iterdir() if p.is_dir()] == []     # the temporary directory is gone
+    assert (marks / "thread-finished").exists() == (thread == "thread")
+    bad = subprocess.run([sys.executable, "-c", CONSOLE, str(marks), "none", "show", "no-such-article"],
+                         env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("archiver: error:"), bad.stderr

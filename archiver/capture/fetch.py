@@ -27,6 +27,7 @@ import socket
 import threading
 import time
 import weakref
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
@@ -216,19 +217,58 @@ def _response_head(conn: HTTPConnection, target: Target, watchdog: Watchdog) -> 
 
 
 _SSL_CONTEXT_LOCK = threading.Lock()
+# The TLS context of each CA bundle (None: certifi's), built or being built: one per bundle and process.
+_SSL_CONTEXTS: dict[str | None, Future[ssl.SSLContext]] = {}
 
 
 def ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
-    """A TLS client context verifying against `ca_bundle` (a PEM file path; certifi's when None),
-    built once per bundle and process (loading it costs about 16 ms), under a lock so threads
-    starting at once share one. Every user connects with CERT_REQUIRED and hostname checks, so the
-    shared context is never changed after it is built. ConfigError when the file is not a readable
-    PEM bundle (not cached: the next call tries again)."""
+    """A TLS client context verifying against `ca_bundle` (a PEM file path; certifi's when None or ""),
+    built once per bundle and process (loading it costs about 25 ms), so threads asking at once share
+    one. Every user connects with CERT_REQUIRED and hostname checks, so the shared context is never
+    changed after it is built. ConfigError when the file is not a readable PEM bundle (not kept: the
+    next call tries again)."""
+    return _context_future(ca_bundle, background=False).result()
+
+
+def ssl_context_soon(ca_bundle: str | None) -> Future[ssl.SSLContext]:
+    """The context ``ssl_context(ca_bundle)`` gives, built in a background thread when not yet asked
+    for: OpenSSL parses the bundle without holding the GIL, so a run's start-up goes on meanwhile
+    (``Fetcher`` asks for it when made and waits for it at its first TLS connection). The future's
+    ``result()`` raises ConfigError as ``ssl_context`` does."""
+    return _context_future(ca_bundle, background=True)
+
+
+def _context_future(ca_bundle: str | None, *, background: bool) -> Future[ssl.SSLContext]:
+    key = ca_bundle or None
     with _SSL_CONTEXT_LOCK:
-        return _build_ssl_context(ca_bundle)
+        future = _SSL_CONTEXTS.get(key)
+        if future is not None and not (future.done() and future.exception() is not None):
+            return future
+        future = _SSL_CONTEXTS[key] = Future()
+    if background:
+        threading.Thread(target=_build_into, args=(future, key), name="ca-bundle", daemon=True).start()
+    else:
+        _build_into(future, key)
+    return future
 
 
-@functools.lru_cache(maxsize=4)
+def _build_into(future: Future[ssl.SSLContext], ca_bundle: str | None) -> None:
+    try:
+        future.set_result(_build_ssl_context(ca_bundle))
+    except BaseException as exc:  # ConfigError, or anything else: the waiter sees it, never a hang
+        future.set_exception(exc)
+
+
+def _contexts_after_fork() -> None:
+    """In a forked child: a context still being built by a parent's thread would never be finished
+    here (that thread is not in the child); it is built again when asked."""
+    global _SSL_CONTEXT_LOCK
+    _SSL_CONTEXT_LOCK = threading.Lock()
+    for key, future in list(_SSL_CONTEXTS.items()):
+        if not future.done():
+            del _SSL_CONTEXTS[key]
+
+
 def _build_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
     import ssl
 
@@ -388,6 +428,7 @@ def _pools_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_pools_after_fork)
+    os.register_at_fork(after_in_child=_contexts_after_fork)
 
 
 class Fetcher:
@@ -406,11 +447,21 @@ class Fetcher:
         # An absolute time.monotonic() no request may outlive (a worker task's window); the local runner
         # bounds each article's requests by ARTICLE_DEADLINE instead, as several share one Fetcher.
         self.deadline_at: float | None = None
-        self._ssl_context = ssl_context(settings.fetch_ca_bundle)
+        # A bundle of the settings' own is loaded now, so a bad one is a ConfigError here; certifi's is
+        # loaded in the background (``ssl_context_soon``) and waited for at the first TLS connection.
+        bundle = settings.fetch_ca_bundle or None
+        self._ssl_load = _context_future(bundle, background=bundle is None)
+        if bundle is not None:
+            self._ssl_load.result()
         # As many idle connections per host as may be in flight to it (the limiter's cap, own-site
         # hosts' being the higher).
         self._pool = _ConnectionPool(max(settings.host_concurrency, settings.own_host_concurrency))
         weakref.finalize(self, self._pool.close)   # a fetcher dropped without close() leaves no socket open
+
+    @property
+    def _ssl_context(self) -> ssl.SSLContext:
+        """This fetcher's TLS context (waits for its bundle to be loaded; ConfigError if it cannot be)."""
+        return self._ssl_load.result()
 
     def close(self) -> None:
         """Close the idle keep-alive connections (requests after this still work, on new connections
@@ -538,8 +589,8 @@ class Fetcher:
 
     def _key(self, target: Target, ip: str) -> PoolKey:
         """The pool key of a connection to `ip` for `target` (the TLS context is the fetcher's own, so
-        its id stands for the CA bundle and every other TLS setting)."""
-        return (target.scheme, target.host, target.port, ip, id(self._ssl_context))
+        the id of its load stands for the CA bundle and every other TLS setting)."""
+        return (target.scheme, target.host, target.port, ip, id(self._ssl_load))
 
     def _reuse(self, target: Target) -> tuple[HTTPConnection, str] | None:
         """An idle connection to one of the addresses just checked for `target`, in their order."""

@@ -238,8 +238,12 @@ class ImagePool:
         self.advance = min(self.budget.capacity // self.max_workers, ADVANCE) if self.budget.capacity else MAX_ADVANCE
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
-        self._count = 0   # workers alive: idle or in use (or starting)
-        self.started = 0  # workers ever started (for tests)
+        self._count = 0      # workers alive: idle, in use or starting
+        self._starting = 0   # of those, being started (in a background thread each)
+        self._waiting = 0    # checkouts waiting for a worker
+        self._failures = 0   # starts that failed, ever
+        self._failure: BaseException | None = None   # why the last one failed
+        self.started = 0     # workers ever started (for tests)
 
     def run(self, data: bytes, limits: dict[str, Any], limit: float) -> ImageOutcome:
         """Open, then (once the budget allows) decode and derive `data` in a worker.
@@ -294,29 +298,79 @@ class ImagePool:
                 raise ImagingUnavailable(f"the image worker was killed from outside ({exc})") from None
             raise MediaRejected(f"the image decoder failed: it {exc}") from None
 
-    def _checkout(self) -> _Worker:
+    def prestart(self, n: int = 1) -> int:
+        """Start up to `n` workers now, in the background, so images that come later find one ready
+        instead of waiting for a worker's start (about 60 ms: an interpreter, Pillow, a first image).
+        Returns how many were started (never past ``max_workers``)."""
         with self._cond:
-            while True:
-                while self._idle:
-                    worker = self._idle.pop()
-                    if worker.alive():
-                        return worker
-                    worker.kill()
-                    self._count -= 1
-                if self._count < self.max_workers:
-                    self._count += 1
-                    break
-                self._cond.wait()
+            started = 0
+            while started < n and self._count < self.max_workers:
+                self._start()
+                started += 1
+            return started
+
+    def _start(self) -> None:
+        """Start one worker in a background thread (caller holds the lock; below ``max_workers``)."""
+        self._count += 1
+        self._starting += 1
+        threading.Thread(target=self._started, name="image-worker-start", daemon=True).start()
+
+    def _started(self) -> None:
         try:
             worker = _Worker()
-        except BaseException:
+        except BaseException as exc:   # ImagingUnavailable; anything else is reported the same way
             with self._cond:
+                self._starting -= 1
                 self._count -= 1
-                self._cond.notify()
-            raise
+                self._failures += 1
+                self._failure = exc
+                self._cond.notify_all()
+            return
         with self._cond:
+            self._starting -= 1
             self.started += 1
-        return worker
+            self._idle.append(worker)
+            self._cond.notify_all()
+
+    def _checkout(self) -> _Worker:
+        """An idle worker: the first one free, whether just started or given back by another image.
+
+        A checkout that finds none starts one (below ``max_workers``, and unless enough are starting
+        for the checkouts already waiting) and takes whichever is ready first: a worker starts in tens
+        of milliseconds, a usual image takes a few, so waiting for a busy one is often quicker. The one
+        it started is kept for the next image. ImagingUnavailable when a start failed and no worker is
+        left that could come back."""
+        with self._cond:
+            failures = self._failures
+            self._waiting += 1
+            try:
+                while True:
+                    while self._idle:
+                        worker = self._idle.pop()
+                        if worker.alive():
+                            return worker
+                        worker.kill()
+                        self._count -= 1
+                    if self._failures > failures:
+                        if self._count == 0:   # nothing starting, nothing busy: no worker is coming
+                            raise self._unavailable()
+                    elif self._starting < self._waiting and self._count < self.max_workers:
+                        self._start()
+                    self._cond.wait()
+            finally:
+                self._waiting -= 1
+
+    def _unavailable(self) -> ImagingUnavailable:
+        """The last start's failure, as a new exception for this caller (its cause kept: EAGAIN or ENOMEM
+        make it an infrastructure fault)."""
+        failure = self._failure
+        if isinstance(failure, ImagingUnavailable):
+            exc = ImagingUnavailable(str(failure))
+            exc.__cause__ = failure.__cause__
+        else:
+            exc = ImagingUnavailable(f"could not start an image worker: {type(failure).__name__}: {failure}")
+            exc.__cause__ = failure
+        return exc
 
     def _checkin(self, worker: _Worker, healthy: bool) -> None:
         if not healthy:
@@ -326,13 +380,16 @@ class ImagePool:
                 self._idle.append(worker)
             else:
                 self._count -= 1
-            self._cond.notify()
+            self._cond.notify_all()
 
     def close(self) -> None:
         """Kill the idle workers (those in use are killed by their callers' limits)."""
         with self._cond:
             idle, self._idle = self._idle, []
             self._count -= len(idle)
+        for worker in idle:   # every one signalled first, so they die together, then each is reaped
+            with suppress(OSError):
+                worker.proc.kill()
         for worker in idle:
             worker.kill()
 
@@ -370,6 +427,12 @@ def pool_for(settings: Settings) -> ImagePool:
         if pool is None:
             pool = _POOLS[key] = ImagePool(*key)
         return pool
+
+
+def prestart_workers(settings: Settings, n: int = 1) -> int:
+    """Start `n` image workers of this process's pool for `settings` in the background (``ImagePool.prestart``):
+    what a run that is about to capture calls first, so the workers start while it reads its article."""
+    return pool_for(settings).prestart(n)
 
 
 def _forget_pools() -> None:

@@ -37,7 +37,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -555,6 +555,19 @@ def _finish(job: ImageJob, answer: dict[str, Any]) -> tuple[dict[str, Any], list
     return answer, [body for name, body in derived.items() if name not in same]
 
 
+def _warm_up() -> None:
+    """Run one small JPEG through what a request runs (``ImageJob``: open, decode, hash, derive),
+    before the worker says "ready": the plugins and codecs a first image loads (about 30 ms) are then
+    loaded while no image waits, and a pool that starts its workers ahead (``ImagePool.prestart``)
+    hides that time entirely. A failure here only leaves the loading to the first image."""
+    out = io.BytesIO()
+    pillow().new("RGB", (96, 64), (120, 130, 140)).save(out, "JPEG")
+    limits = {"mime": "image/jpeg", "format": "JPEG", "ceiling": 1 << 20, "max_frames": 1, "derive": True,
+              "limit": 10.0}
+    with suppress(Exception):   # an optimisation only: the first real image loads what it needs
+        ImageJob(out.getvalue(), limits).finish()
+
+
 def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> None:
     """The worker's loop: answer "open" and "go" requests on stdin/stdout until end of input.
 
@@ -571,6 +584,7 @@ def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> 
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     requests = requests if requests is not None else sys.stdin.buffer
     pillow()   # loaded before "ready", as when it was imported with this module
+    _warm_up()
     _write(answers, {"ready": True, "pid": os.getpid()})
     trim = _trimmer()
     job: ImageJob | None = None

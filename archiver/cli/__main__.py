@@ -1,7 +1,5 @@
 """`python -m archiver.cli`: the same as the `archiver` command."""
 
-import sys
+from archiver.cli.main import console
 
-from archiver.cli.main import main
-
-sys.exit(main())
+console()

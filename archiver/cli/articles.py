@@ -21,6 +21,7 @@ from archiver.article.input import ArticleInput
 from archiver.article.versions import Written, version_entry, version_listing, versions
 from archiver.capture.exchange import FetchError
 from archiver.capture.fetch import Fetcher
+from archiver.capture.imagepool import prestart_workers
 from archiver.capture.ownsite import OwnSites, site_scope
 from archiver.capture.ratelimit import RedisHostLimiter
 from archiver.cli.bulk import Reporter, SourceError, StdinOnce, bulk_sources, run_bulk
@@ -134,6 +135,8 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
     """`archiver archive`: archive the article in this process and print its report (`--json`: as JSON);
     returns 0. InputError for an unreadable or unusable article. Several sources (or --from-file) are
     archived by `bulk_archive`."""
+    # Image workers start now, on the other cores, while the article is read and its embeds found.
+    prestart_workers(settings)
     sources = bulk_sources(args)
     if sources is not None:
         return bulk_archive(args, settings, sources)

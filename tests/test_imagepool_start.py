@@ -1,0 +1,146 @@
+"""How the image pool hands out workers (``ImagePool._checkout``): started ahead by ``prestart``, the
+first one free taken whether it was started for this image or given back by another, a start's
+failure reported only when no worker is left that could come back. Unit tests with a stand-in for the
+worker process (its start is what they control); real workers are exercised by test_media_limits."""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from archiver.capture import imagepool
+from archiver.capture.imagepool import ImagePool, ImagingUnavailable
+from archiver.faults import is_infrastructure_error
+
+
+class FakeWorker:
+    """Starts when the test lets it (``gate``), or fails as told; never dies on its own."""
+
+    gate = threading.Event()
+    fail: BaseException | None = None
+    ids = itertools.count(1)
+
+    def __init__(self) -> None:
+        if not FakeWorker.gate.wait(10):
+            raise AssertionError("a worker start was never let through")
+        if FakeWorker.fail is not None:
+            raise FakeWorker.fail
+        self.id = next(FakeWorker.ids)
+        self.killed = False
+
+    def alive(self) -> bool:
+        return not self.killed
+
+    def kill(self) -> None:
+        self.killed = True
+
+
+@pytest.fixture(autouse=True)
+def fake_worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeWorker]]:
+    FakeWorker.gate = threading.Event()
+    FakeWorker.fail = None
+    FakeWorker.ids = itertools.count(1)
+    monkeypatch.setattr(imagepool, "_Worker", FakeWorker)
+    yield FakeWorker
+    FakeWorker.gate.set()
+
+
+def checkout_in_thread(pool: ImagePool) -> tuple[threading.Thread, list[object]]:
+    got: list[object] = []
+
+    def run() -> None:
+        try:
+            got.append(pool._checkout())
+        except BaseException as exc:
+            got.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, got
+
+
+def wait_until(predicate: Callable[[], bool], seconds: float = 5.0) -> None:
+    pause = threading.Event()
+    for _ in range(int(seconds / 0.01)):
+        if predicate():
+            return
+        pause.wait(0.01)
+    raise AssertionError("condition not reached")
+
+
+def test_prestart_starts_workers_in_the_background_up_to_the_maximum() -> None:
+    pool = ImagePool(2, 0)
+    assert pool.prestart(5) == 2            # returns at once: the starts wait on the gate
+    assert pool.prestart(1) == 0            # the maximum is reached
+    FakeWorker.gate.set()
+    wait_until(lambda: len(pool._idle) == 2)
+    first, second = pool._checkout(), pool._checkout()
+    assert {first.id, second.id} == {1, 2} and pool.started == 2   # nothing more was started
+
+
+def test_a_checkout_takes_a_worker_given_back_before_its_own_one_has_started() -> None:
+    pool = ImagePool(4, 0)
+    FakeWorker.gate.set()
+    busy = pool._checkout()                 # one worker, in use by another image
+    FakeWorker.gate.clear()                 # the next start is slow
+    thread, got = checkout_in_thread(pool)
+    wait_until(lambda: pool._starting == 1)  # it started one of its own ...
+    pool._checkin(busy, True)               # ... but the busy one came back first
+    thread.join(5)
+    assert got == [busy]
+    FakeWorker.gate.set()                   # the one it started is kept for the next image
+    wait_until(lambda: len(pool._idle) == 1)
+    assert pool._checkout() is not busy and pool.started == 2
+
+
+def test_waiting_checkouts_start_one_worker_each_not_more() -> None:
+    pool = ImagePool(8, 0)
+    assert pool.prestart(1) == 1
+    threads = [checkout_in_thread(pool) for _ in range(3)]
+    wait_until(lambda: pool._waiting == 3)
+    assert pool._starting == 3 and pool._count == 3   # the prestarted one counts for the first waiter
+    FakeWorker.gate.set()
+    for thread, _ in threads:
+        thread.join(5)
+    assert sorted(got[0].id for _, got in threads) == [1, 2, 3]  # type: ignore[attr-defined]
+
+
+def test_a_failed_start_is_reported_with_its_cause_when_no_worker_can_come() -> None:
+    pool = ImagePool(2, 0)
+    cause = OSError(errno.EAGAIN, "Resource temporarily unavailable")
+    failure = ImagingUnavailable(f"could not start an image worker: {cause}")
+    failure.__cause__ = cause
+    FakeWorker.fail = failure
+    FakeWorker.gate.set()
+    with pytest.raises(ImagingUnavailable, match="could not start an image worker") as raised:
+        pool._checkout()
+    assert raised.value is not failure and raised.value.__cause__ is cause
+    assert is_infrastructure_error(raised.value)   # EAGAIN: the machine's trouble, retried later
+    assert pool._count == 0 and pool._starting == 0
+    FakeWorker.fail = None                  # the next image tries again, and gets one
+    assert pool._checkout().id >= 1
+
+
+def test_a_failed_start_waits_for_a_busy_worker_rather_than_failing_the_image() -> None:
+    pool = ImagePool(2, 0)
+    FakeWorker.gate.set()
+    busy = pool._checkout()
+    FakeWorker.fail = ImagingUnavailable("could not start an image worker: out of memory")
+    thread, got = checkout_in_thread(pool)
+    wait_until(lambda: pool._failures == 1)
+    assert got == [] and thread.is_alive()   # the busy worker may still come back
+    pool._checkin(busy, True)
+    thread.join(5)
+    assert got == [busy]
+
+
+def test_a_start_failing_for_an_unexpected_reason_is_imaging_unavailable() -> None:
+    pool = ImagePool(1, 0)
+    FakeWorker.fail = RuntimeError("boom")
+    FakeWorker.gate.set()
+    with pytest.raises(ImagingUnavailable, match="RuntimeError: boom"):
+        pool._checkout()
