@@ -280,12 +280,13 @@ def test_the_parser_for_one_command_is_that_commands_parser_as_before() -> None:
 
 
 CONSOLE = """
-import atexit, sys, tempfile, threading, time
+import atexit, gc, sys, tempfile, threading, time
 from pathlib import Path
 marks = Path(sys.argv.pop(1))
 kept = tempfile.TemporaryDirectory(dir=marks)          # removed by its weakref.finalize at exit
 (Path(kept.name) / "inside").write_text("x")
 atexit.register(lambda: (marks / "atexit-ran").write_text("yes"))
+atexit.register(lambda: (marks / "gc").write_text(f"{gc.isenabled()} {gc.get_freeze_count() > 1000}"))
 if sys.argv.pop(1) == "thread":
     def late() -> None:
         time.sleep(0.5)
@@ -315,3 +316,5 @@ def test_the_console_script_exits_with_atexit_handlers_run_and_output_flushed(tm
     bad = subprocess.run([sys.executable, "-c", CONSOLE, str(marks), "none", "show", "no-such-article"],
                          env=env, capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("archiver: error:"), bad.stderr
+    # The command ran with the collector on again, start-up's objects frozen out of its reach.
+    assert (marks / "gc").read_text() == "True True"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import errno
+import gc
 import importlib
 import logging
 import os
@@ -268,7 +269,9 @@ def run_command(args: argparse.Namespace, *, debug: bool) -> int:
         if args.command in READS_ARCHIVE:
             sqlite_backend = importlib.import_module("archiver.catalog.sqlite").SqliteBackend
             sqlite_backend.create_missing = False
-        code = int(command(args.run)(args, settings) or 0)
+        run = command(args.run)
+        _started()
+        code = int(run(args, settings) or 0)
         sys.stdout.flush()
         return code
     except ArchiverError as exc:
@@ -330,6 +333,21 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout, sys.stderr = out, err
 
 
+# Set by `console` while the command starts up with the cyclic garbage collector off (see there).
+_STARTING_WITHOUT_GC = False
+
+
+def _started() -> None:
+    """The command's modules and the settings are loaded: what start-up made lives as long as the
+    process, so it is frozen out of the collector's reach (``gc.freeze``) and the collector, off since
+    ``console`` began, is on again for the command's own objects."""
+    global _STARTING_WITHOUT_GC
+    if _STARTING_WITHOUT_GC:
+        _STARTING_WITHOUT_GC = False
+        gc.freeze()
+        gc.enable()
+
+
 def console() -> NoReturn:
     """The `archiver` console script (and ``python -m archiver.cli``): ``main()``, then the process ends
     without the interpreter's teardown when nothing is left for it to do.
@@ -341,7 +359,17 @@ def console() -> NoReturn:
     flushed, and ``os._exit`` ends the process with the command's code; every command has closed what
     it opened (``with`` blocks) and written its data before returning. A thread still running gets the
     ordinary exit, which waits for it. SystemExit from argparse (``--help``, a bad argument) ends it
-    the same way; one carrying a message (not a number) goes on as Python handles it."""
+    the same way; one carrying a message (not a number) goes on as Python handles it.
+
+    Start-up runs with the cyclic garbage collector off, until the command's modules and the settings
+    are loaded (``_started``): the objects made then (modules, classes, models) live as long as the
+    process, and the collector's passes over them cost an ``archive`` run about 35 ms.
+    A command that runs for hours (``serve``, a bulk ``archive``) has the collector as usual for
+    everything it makes."""
+    global _STARTING_WITHOUT_GC
+    if gc.isenabled():
+        gc.disable()
+        _STARTING_WITHOUT_GC = True
     try:
         code = main()
     except SystemExit as exc:
