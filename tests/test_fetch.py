@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from archiver.capture import guard
-from archiver.capture.exchange import FetchError
+from archiver.capture.exchange import FetchError, Headers
 from archiver.capture.fetch import Fetcher
 from archiver.capture.guard import address_refusal, check_url, normalize_url, parse_allow
 from archiver.capture.media import archive_media
@@ -292,6 +292,35 @@ def test_bad_urls_are_clear_errors(url: str, kind: str) -> None:
 def test_normalize_url(url: str, normal: str) -> None:
     assert normalize_url(url) == normal
     assert normalize_url(normal) == normal
+
+
+@pytest.mark.parametrize("url,target", [
+    ("http://a.example/ü/é?q=é&x=1", "/%C3%BC/%C3%A9?q=%C3%A9&x=1"),   # UTF-8, percent-encoded
+    ("http://a.example/a|b^c`{}\"<>\\", "/a%7Cb%5Ec%60%7B%7D%22%3C%3E%5C"),
+    ("http://a.example/%2f%7e/[x]!$&'()*+,;=:@~?a=%20", "/%2f%7e/[x]!$&'()*+,;=:@~?a=%20"),   # kept as is
+    ("http://a.example/50%off", "/50%25off"),                              # a "%" that starts no escape
+    ("http://a.example/a%", "/a%25"),
+    ("http://a.example/a%2?b=%zz", "/a%252?b=%25zz"),
+    ("http://a.example", "/"),
+    ("http://a.example/x#frag", "/x"),                                    # the fragment is never sent
+])
+def test_the_request_target_is_the_path_and_query_percent_encoded(url: str, target: str) -> None:
+    assert guard.parse_target(url)[3] == target
+    assert guard.parse_target(f"http://a.example{target}")[3] == target   # encoding twice changes nothing
+
+
+def test_a_path_with_no_utf8_form_is_a_bad_url() -> None:
+    with pytest.raises(FetchError) as err:
+        guard.parse_target("http://a.example/\ud800")
+    assert err.value.kind == "bad_url"
+
+
+def test_response_headers_are_looked_up_case_insensitively_and_the_last_of_a_repeated_one_wins() -> None:
+    headers = Headers([("Content-Type", "text/html"), ("Location", "/a"), ("location", "/b")])
+    assert headers["CONTENT-TYPE"] == headers.get("content-type") == "text/html"
+    assert headers.get("Location") == "/b" and len(headers) == 2
+    assert list(headers) == ["Content-Type", "location"] and "LOCATION" in headers and 1 not in headers
+    assert headers.get("etag") is None and dict(headers) == {"Content-Type": "text/html", "location": "/b"}
 
 
 def test_allow_list_forms() -> None:

@@ -30,10 +30,10 @@ from archiver.metrics import FETCH_BUCKETS, FetchHistogram
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Clients of the distributed and server modes, and the schema validator of the tests: none is
-# imported by a local command.
+# Clients of the distributed and server modes, the schema validator of the tests, and requests (a test
+# tool only: the fetcher talks HTTP through urllib3): none is imported by a local command.
 NOT_IN_LOCAL_MODE = ("redis", "celery", "kombu", "boto3", "botocore", "psycopg", "jsonschema",
-                     "prometheus_client")
+                     "prometheus_client", "requests")
 # What an article with no embed and no image does not use: Pillow, Jinja2, FreeType and HarfBuzz
 # (cards, image checks), and the catalog and store backends of the other modes.
 NOT_FOR_A_PLAIN_ARTICLE = ("PIL", "jinja2", "freetype", "uharfbuzz", "archiver.catalog.postgres",
@@ -318,3 +318,20 @@ def test_the_console_script_exits_with_atexit_handlers_run_and_output_flushed(tm
     assert bad.returncode == 2 and bad.stderr.startswith("archiver: error:"), bad.stderr
     # The command ran with the collector on again, start-up's objects frozen out of its reach.
     assert (marks / "gc").read_text() == "True True"
+
+
+def test_the_background_tls_build_and_the_first_fetch_import_nothing() -> None:
+    """Two threads importing urllib3's modules for the first time at once can deadlock on its import
+    cycle (``_DeadlockError``, seen when the CA bundle's thread did): everything the fetcher and the
+    TLS build use is imported when the first Fetcher is made, in that thread, so what runs in other
+    threads afterwards loads no module."""
+    code = ("import json, sys\nfrom archiver.capture.fetch import Fetcher\n"
+            "from archiver.config.settings import load_settings\n"
+            "fetcher = Fetcher(load_settings(env={}))\nbefore = set(sys.modules)\n"
+            "fetcher._ssl_context\n"   # waits for the background build
+            "from archiver.capture.guard import parse_target\nparse_target('https://a.example/x?y=1')\n"
+            "print(json.dumps(sorted(set(sys.modules) - before)))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(out.stdout) == []

@@ -2,9 +2,9 @@
 worker's main process before it forks its pool, so each pool process starts with it (copy-on-write).
 
 Measured per pool process on its first tweet capture (bench_peers, cProfile): the card templates'
-compilation (about 90 ms), requests' import (about 35 ms, on the first fetch), the TLS context (about
-16 ms: the CA bundle) and the card fonts (about 10 ms). Only plain objects are made here: no
-connection, thread or child process, which a fork would share between processes.
+compilation (about 90 ms), the TLS context (about 16 ms: the CA bundle) and the card fonts (about
+10 ms). Only plain objects are made here: no connection, thread or child process, which a fork would
+share between processes.
 """
 
 from __future__ import annotations
@@ -29,9 +29,6 @@ def warm(settings: Settings) -> float:
     logged and left to the first capture (which builds what it needs itself), never raised."""
     start = time.perf_counter()
     try:
-        import requests.structures  # the fetcher imports both on its first use
-        import requests.utils  # noqa: F401
-
         for name in environment().list_templates(extensions=["html"]):
             template(name)  # compiled (or loaded from the bytecode cache) and kept as captures ask for it
         render_card_png(dict(_SAMPLE), None)  # type: ignore[arg-type] # the sample names no stored object

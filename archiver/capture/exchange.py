@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -65,6 +65,34 @@ class Exchange:
     def wire(self) -> bytes:
         """The body as received: ``wire_body``, or ``body`` when no content-coding was undone."""
         return self.body if self.wire_body is None else self.wire_body
+
+
+class Headers(Mapping[str, str]):
+    """A response's header fields by name, looked up case-insensitively (field names are
+    case-insensitive, RFC 9110 §5.1); a field sent more than once has its last value, under the name
+    as last received. Iterating gives the names as received. Read-only."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
+        self._fields: dict[str, tuple[str, str]] = {}
+        for name, value in fields:
+            self._fields[name.lower()] = (name, value)
+
+    def __getitem__(self, name: str) -> str:
+        return self._fields[name.lower()][1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._fields
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._fields.values())
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __repr__(self) -> str:
+        return f"Headers({list(self._fields.values())!r})"
 
 
 @dataclass

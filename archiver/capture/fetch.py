@@ -9,8 +9,8 @@ per-host limits and retries. Each exchange is recorded (exchange.py) for the man
 the body as received (content-encoding kept) and decoded (``_read_body``).
 
 The HTTP client underneath (urllib3, http.client, ssl, email's date parser: about 45 ms of imports) is
-imported by the functions that use it, on the first `Fetcher` made: a run that fetches nothing (an
-article file with no embed or image) does not load it.
+imported when the first `Fetcher` is made (``import_http_stack``, in that thread, under a lock): a run
+that fetches nothing (an article file with no embed or image) does not load it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-from archiver.capture.exchange import Exchange, FetchError, Response
+from archiver.capture.exchange import Exchange, FetchError, Headers, Response
 from archiver.capture.guard import Target, resolve_target
 from archiver.capture.ratelimit import HostLimiter, LimiterTimeout, LocalHostLimiter
 from archiver.config.settings import Settings
@@ -216,6 +216,40 @@ def _response_head(conn: HTTPConnection, target: Target, watchdog: Watchdog) -> 
                                       f"({type(exc).__name__}: {reason})") from None
 
 
+_STACK_LOCK = threading.Lock()
+_stack_imported = False
+
+
+def import_http_stack() -> None:
+    """Import the HTTP client underneath (urllib3, with http.client, ssl and email's parser; certifi
+    and its bundle's path; the IDNA codec of host names) once per process, under a lock, in the
+    thread that makes the first `Fetcher` or TLS context. The fetcher's functions import these by name
+    where they use them, which is free once they are loaded; but two threads importing urllib3's
+    modules for the first time at once can deadlock on its import cycle (Python's ``_DeadlockError``,
+    seen when the CA bundle's background thread and the main thread both did), so no fetch and no
+    background build ever runs a first import."""
+    global _stack_imported
+    if _stack_imported:
+        return
+    with _STACK_LOCK:
+        if _stack_imported:
+            return
+        import email.utils  # noqa: F401
+        import encodings.idna  # noqa: F401  # the address guard's host names (str.encode("idna"))
+        import http.client  # noqa: F401
+        import ssl  # noqa: F401
+
+        import certifi
+        import urllib3
+        import urllib3.connection
+        import urllib3.response
+        import urllib3.util.request
+        import urllib3.util.ssl_  # noqa: F401
+
+        certifi.where()   # its first call imports importlib.resources' helpers
+        _stack_imported = True
+
+
 _SSL_CONTEXT_LOCK = threading.Lock()
 # The TLS context of each CA bundle (None: certifi's), built or being built: one per bundle and process.
 _SSL_CONTEXTS: dict[str | None, Future[ssl.SSLContext]] = {}
@@ -240,6 +274,7 @@ def ssl_context_soon(ca_bundle: str | None) -> Future[ssl.SSLContext]:
 
 def _context_future(ca_bundle: str | None, *, background: bool) -> Future[ssl.SSLContext]:
     key = ca_bundle or None
+    import_http_stack()   # so the build, in whichever thread, imports nothing
     with _SSL_CONTEXT_LOCK:
         future = _SSL_CONTEXTS.get(key)
         if future is not None and not (future.done() and future.exception() is not None):
@@ -447,6 +482,7 @@ class Fetcher:
         # An absolute time.monotonic() no request may outlive (a worker task's window); the local runner
         # bounds each article's requests by ARTICLE_DEADLINE instead, as several share one Fetcher.
         self.deadline_at: float | None = None
+        import_http_stack()
         # A bundle of the settings' own is loaded now, so a bad one is a ConfigError here; certifi's is
         # loaded in the background (``ssl_context_soon``) and waited for at the first TLS connection.
         bundle = settings.fetch_ca_bundle or None
@@ -488,14 +524,12 @@ class Fetcher:
         article_end = ARTICLE_DEADLINE.get()
         if article_end is not None:
             end = min(end, article_end)
-        from requests.structures import CaseInsensitiveDict  # requests (about 25 ms) on the first fetch only
-
         exchanges: list[Exchange] = []
         extra = dict(headers or {})
         current = url
         for hop in range(self.settings.fetch_max_redirects + 1):
             ex = self._with_retries(current, extra, cap, end, exchanges)
-            resp_headers = CaseInsensitiveDict(ex.response_headers)
+            resp_headers = Headers(ex.response_headers)
             location = resp_headers.get("location")
             assert ex.status is not None
             if not (follow_redirects and ex.status in REDIRECT_STATUSES and location):

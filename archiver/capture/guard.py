@@ -15,10 +15,11 @@ import os
 import re
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from archiver.capture.exchange import FetchError
 from archiver.config.settings import Settings
+from archiver.lazyre import lazy
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Hosts as they may appear in a URL once IDNA-encoded; anything else is refused before resolving.
@@ -139,8 +140,6 @@ def _literal_address(host: str) -> IPAddress | None:
 
 def parse_target(url: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, path) of an http(s) URL, or FetchError('bad_url')."""
-    from requests.utils import requote_uri  # requests (about 25 ms) only once a URL is fetched or checked
-
     if not isinstance(url, str) or len(url) > 8192 or any(c in url for c in "\x00\r\n\t "):
         raise FetchError("bad_url", f"not a usable URL: {str(url)[:200]!r}")
     try:
@@ -166,7 +165,26 @@ def parse_target(url: str) -> tuple[str, str, int, str]:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return scheme, host, port or (443 if scheme == "https" else 80), requote_uri(path)
+    return scheme, host, port or (443 if scheme == "https" else 80), request_target(path)
+
+
+# What a request-target's path and query keep as they are (RFC 3986 §2.2 reserved characters, §2.3
+# unreserved ones, which quote() keeps anyway, and "%" while every "%" starts an escape).
+_TARGET_SAFE = "!#$%&'()*+,/:;=?@[]~"
+_NOT_AN_ESCAPE = lazy(r"%(?![0-9A-Fa-f]{2})")
+
+
+def request_target(path: str) -> str:
+    """`path` (with its "?query") as sent on the request line: every character a URL may not hold as
+    it is (a space, a control, a non-ASCII letter, ``"<>\\^`{|}``) percent-encoded as UTF-8
+    (RFC 3986 §2.1), escapes already there kept; a "%" that starts no escape is itself encoded
+    ("%zz" -> "%25zz"), as browsers and requests' ``requote_uri`` do. FetchError('bad_url') for text
+    that has no UTF-8 form (a lone surrogate)."""
+    safe = _TARGET_SAFE if _NOT_AN_ESCAPE.search(path) is None else _TARGET_SAFE.replace("%", "")
+    try:
+        return quote(path, safe=safe)
+    except UnicodeEncodeError:
+        raise FetchError("bad_url", f"not a usable URL path: {path[:200]!r}") from None
 
 
 def _resolve(host: str, port: int, timeout: float) -> list[IPAddress]:
