@@ -6,9 +6,12 @@ import gzip
 import hashlib
 import ipaddress
 import json
+import os
 import pathlib
 import random
 import socket
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -26,6 +29,8 @@ from archiver.capture.media import archive_media
 from archiver.capture.ratelimit import LimiterTimeout, LocalHostLimiter, RedisHostLimiter
 from archiver.config.settings import Settings
 from archiver.storage.local import LocalStore
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 
@@ -765,6 +770,44 @@ def test_dns_lookup_bounded_by_deadline(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(FetchError) as err:
         guard.resolve_target("http://slow-dns.example/", Settings(), timeout=0.2)
     assert err.value.kind == "timeout" and time.monotonic() - t0 < 1.0
+
+
+def test_a_hung_lookup_holds_neither_its_caller_nor_the_process_end(tmp_path: pathlib.Path) -> None:
+    """A lookup abandoned at its deadline is left to its daemon thread: the process still ends at once
+    (an executor's threads were joined at exit, so a hung DNS answer kept a finished run alive)."""
+    code = ("import socket, sys, threading, time\n"
+            "from archiver.capture import guard\nfrom archiver.capture.exchange import FetchError\n"
+            "from archiver.config.settings import Settings\n"
+            "socket.getaddrinfo = lambda *a, **k: threading.Event().wait()\n"
+            "try:\n    guard.resolve_target('http://hung-dns.example/', Settings(), timeout=0.2)\n"
+            "except FetchError as exc:\n    print(exc.kind)\n")
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "timeout", out.stderr
+    assert time.monotonic() - t0 < 20
+
+
+def test_lookups_run_at_once_up_to_the_pool_size_and_queue_beyond() -> None:
+    for _ in range(20):   # a thread counted idle while it takes an earlier job must not leave one queued
+        resolver, release = guard._Resolver(size=3), threading.Event()
+        running: list[int] = []
+
+        def lookup(i: int, running: list[int] = running, release: threading.Event = release) -> int:
+            running.append(i)
+            release.wait(10)
+            return i
+
+        futures = [resolver.submit(lookup, i) for i in range(5)]
+        deadline = time.monotonic() + 5
+        while len(running) < 3 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(0.02)
+        assert sorted(running) == [0, 1, 2]            # three threads, the other two lookups wait
+        release.set()
+        assert [f.result(5) for f in futures] == [0, 1, 2, 3, 4]
+        again = resolver.submit(lookup, 5)             # an idle thread takes it: still three threads
+        assert again.result(5) == 5 and resolver._threads == 3
 
 
 # --- response heads that break HTTP: a final refusal, never retried ------------------------------------

@@ -12,9 +12,14 @@ from __future__ import annotations
 import concurrent.futures
 import ipaddress
 import os
+import queue
 import re
 import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from archiver.capture.exchange import FetchError
@@ -24,16 +29,61 @@ from archiver.lazyre import lazy
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Hosts as they may appear in a URL once IDNA-encoded; anything else is refused before resolving.
 _HOST_RE = re.compile(r"^[a-z0-9_]([a-z0-9_.-]{0,252})$")
-# DNS has no timeout of its own: lookups run here so the caller's deadline still holds.
-_resolver = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
+
+
+class _Resolver:
+    """Runs lookups (``submit(fn, *args)`` -> Future) in up to `size` daemon threads, started as
+    needed and kept. DNS has no timeout of its own: the caller waits for the future only until its
+    deadline, and a lookup that never returns holds neither the caller nor the process's end (a
+    ThreadPoolExecutor's threads are joined when the interpreter exits, so one hung lookup kept a
+    finished `archiver archive` from exiting, and its idle threads kept the CLI from ending quickly)."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = size
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0   # started, all alive (they never end)
+        self._idle = 0      # waiting for a job no one has claimed yet
+        self._queued = 0    # jobs waiting for a busy thread to finish
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """A future of ``fn(*args)``: an idle thread takes it, else a new one (below `size`), else the
+        first thread to finish."""
+        future: Future[Any] = Future()
+        with self._lock:
+            self._jobs.put((future, fn, args))
+            if self._idle:
+                self._idle -= 1
+            elif self._threads < self._size:
+                self._threads += 1
+                threading.Thread(target=self._work, name=f"resolve-{self._threads}", daemon=True).start()
+            else:
+                self._queued += 1
+        return future
+
+    def _work(self) -> None:
+        while True:
+            future, fn, args = self._jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # the caller's to see, as from an executor
+                    future.set_exception(exc)
+            with self._lock:
+                if self._queued:
+                    self._queued -= 1   # the next job is this thread's
+                else:
+                    self._idle += 1
+
+
+_resolver = _Resolver()
 
 
 def _new_resolver() -> None:
-    """A forked child gets a pool of its own: it inherits none of the parent's threads, yet the
-    parent's executor would count its idle ones as ready and queue the child's first lookup to
-    nobody (it then timed out)."""
+    """A forked child gets a resolver of its own: it inherits none of the parent's threads, yet the
+    parent's would count its idle ones as ready and queue the child's first lookup to nobody."""
     global _resolver
-    _resolver = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
+    _resolver = _Resolver()
 
 
 if hasattr(os, "register_at_fork"):
