@@ -306,6 +306,8 @@ def test_normalize_url(url: str, normal: str) -> None:
     ("http://a.example/50%off", "/50%25off"),                              # a "%" that starts no escape
     ("http://a.example/a%", "/a%25"),
     ("http://a.example/a%2?b=%zz", "/a%252?b=%25zz"),
+    ("http://a.example/caf%C3%A9.jpg?d=100%", "/caf%C3%A9.jpg?d=100%25"),  # the escapes beside one kept
+    ("http://a.example/a%2Fb?x=%%41", "/a%2Fb?x=%25%41"),
     ("http://a.example", "/"),
     ("http://a.example/x#frag", "/x"),                                    # the fragment is never sent
 ])
@@ -321,6 +323,7 @@ def test_a_path_with_no_utf8_form_is_a_bad_url() -> None:
 
 
 def test_response_headers_are_looked_up_case_insensitively_and_the_last_of_a_repeated_one_wins() -> None:
+    assert dict(Headers({"Ab": "v"})) == {"Ab": "v"} and Headers({"Ab": "v"})["aB"] == "v"   # a mapping too
     headers = Headers([("Content-Type", "text/html"), ("Location", "/a"), ("location", "/b")])
     assert headers["CONTENT-TYPE"] == headers.get("content-type") == "text/html"
     assert headers.get("Location") == "/b" and len(headers) == 2

@@ -21,7 +21,9 @@ class FakeWorker:
     """Starts when the test lets it (``gate``), or fails as told; never dies on its own."""
 
     gate = threading.Event()
-    fail: BaseException | None = None
+    fail: BaseException | None = None   # every start fails with it
+    fail_next = 0                       # or only the next this many starts do
+    lock = threading.Lock()
     ids = itertools.count(1)
 
     def __init__(self) -> None:
@@ -29,6 +31,10 @@ class FakeWorker:
             raise AssertionError("a worker start was never let through")
         if FakeWorker.fail is not None:
             raise FakeWorker.fail
+        with FakeWorker.lock:
+            if FakeWorker.fail_next:
+                FakeWorker.fail_next -= 1
+                raise ImagingUnavailable("could not start an image worker: out of memory")
         self.id = next(FakeWorker.ids)
         self.killed = False
 
@@ -43,20 +49,27 @@ class FakeWorker:
 def fake_worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeWorker]]:
     FakeWorker.gate = threading.Event()
     FakeWorker.fail = None
+    FakeWorker.fail_next = 0
     FakeWorker.ids = itertools.count(1)
     monkeypatch.setattr(imagepool, "_Worker", FakeWorker)
     yield FakeWorker
     FakeWorker.gate.set()
 
 
-def checkout_in_thread(pool: ImagePool) -> tuple[threading.Thread, list[object]]:
+def checkout_in_thread(pool: ImagePool, give_back: bool = False) -> tuple[threading.Thread, list[object]]:
+    """A thread checking a worker out (and, with `give_back`, in again at once, as an image done);
+    what it got, or raised, is in the list."""
     got: list[object] = []
 
     def run() -> None:
         try:
-            got.append(pool._checkout())
+            worker = pool._checkout()
         except BaseException as exc:
             got.append(exc)
+            return
+        got.append(worker)
+        if give_back:
+            pool._checkin(worker, True)  # type: ignore[arg-type]
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -144,3 +157,47 @@ def test_a_start_failing_for_an_unexpected_reason_is_imaging_unavailable() -> No
     FakeWorker.gate.set()
     with pytest.raises(ImagingUnavailable, match="RuntimeError: boom"):
         pool._checkout()
+
+
+def test_a_failed_prestart_does_not_fail_the_image_that_waited_for_it() -> None:
+    pool = ImagePool(1, 0)
+    FakeWorker.fail_next = 1                 # the prestart fails, the image's own start does not
+    assert pool.prestart(1) == 1
+    thread, got = checkout_in_thread(pool)
+    wait_until(lambda: pool._waiting == 1)
+    FakeWorker.gate.set()
+    thread.join(5)
+    assert len(got) == 1 and isinstance(got[0], FakeWorker) and pool._failures == 1
+
+
+def test_one_failed_start_fails_at_most_the_image_that_made_it_not_all_waiting() -> None:
+    pool = ImagePool(1, 0)
+    FakeWorker.gate.set()
+    busy = pool._checkout()
+    FakeWorker.gate.clear()
+    threads = [checkout_in_thread(pool, give_back=True) for _ in range(6)]
+    wait_until(lambda: pool._waiting == 6)
+    FakeWorker.fail_next = 1
+    pool._checkin(busy, False)               # the only worker dies: one waiter starts the next, which
+    FakeWorker.gate.set()                    # fails; the next one does not
+    for thread, _ in threads:
+        thread.join(5)
+    outcomes = [type(got[0]).__name__ for _, got in threads]
+    # The waiter whose start failed fails unless another's worker reached it first; the others do not.
+    assert outcomes.count("FakeWorker") >= 5 and set(outcomes) <= {"FakeWorker", "ImagingUnavailable"}, outcomes
+
+
+def test_no_thread_for_a_start_is_a_failed_start_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = ImagePool(1, 0)
+    FakeWorker.gate.set()
+    start = threading.Thread.start
+
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    assert pool.prestart(1) == 0 and pool._count == 0 and pool._starting == 0
+    with pytest.raises(ImagingUnavailable, match="can't start new thread"):
+        pool._checkout()
+    monkeypatch.setattr(threading.Thread, "start", start)
+    assert isinstance(pool._checkout(), FakeWorker)

@@ -335,3 +335,51 @@ def test_the_background_tls_build_and_the_first_fetch_import_nothing() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
                          capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_a_failed_background_load_is_tried_again_by_the_same_fetcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transient failure (no file descriptor left) does not stay with a long-lived fetcher."""
+    monkeypatch.setattr(fetch, "_SSL_CONTEXTS", {})
+    build, calls = fetch._build_ssl_context, []
+
+    def flaky(bundle: str | None) -> object:
+        calls.append(bundle)
+        if len(calls) == 1:
+            raise ConfigError("fetch_ca_bundle 'cacert.pem' is not a readable PEM bundle: [Errno 24] EMFILE")
+        return build(bundle)
+
+    monkeypatch.setattr(fetch, "_build_ssl_context", flaky)
+    fetcher = Fetcher(load_settings(env={}))
+    with pytest.raises(ConfigError):
+        fetcher._ssl_load.result(10)
+    assert fetcher._ssl_context.cert_store_stats()["x509_ca"] > 0 and len(calls) == 2
+
+
+def test_no_thread_for_the_background_load_builds_it_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fetch, "_SSL_CONTEXTS", {})
+
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    fetcher = Fetcher(load_settings(env={}))
+    assert fetcher._ssl_load.done() and fetcher._ssl_context.cert_store_stats()["x509_ca"] > 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_fork_while_the_bundle_loads_gives_a_child_that_can_use_tls() -> None:
+    """OpenSSL holds a lock while it parses the bundle: a fork waits for the load, so the child's
+    contexts (the parent's fetcher's, or a new one) work instead of waiting for ever."""
+    code = ("import os, sys\nfrom archiver.capture.fetch import Fetcher, ssl_context\n"
+            "from archiver.config.settings import load_settings\n"
+            "fetcher = Fetcher(load_settings(env={}))\npid = os.fork()\n"
+            "if pid == 0:\n"
+            "    ok = fetcher._ssl_context.cert_store_stats()['x509_ca'] > 0\n"
+            "    ok = ok and Fetcher(load_settings(env={}))._ssl_context is not None and ssl_context('') is not None\n"
+            "    os._exit(0 if ok else 3)\n"
+            "_, status = os.waitpid(pid, 0)\nprint(os.waitstatus_to_exitcode(status))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+                             capture_output=True, text=True, timeout=60, check=True)
+        assert out.stdout.strip() == "0", out.stderr

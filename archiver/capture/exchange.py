@@ -70,13 +70,14 @@ class Exchange:
 class Headers(Mapping[str, str]):
     """A response's header fields by name, looked up case-insensitively (field names are
     case-insensitive, RFC 9110 §5.1); a field sent more than once has its last value, under the name
-    as last received. Iterating gives the names as received. Read-only."""
+    as last received. Made from (name, value) pairs or a mapping. Iterating gives the names as
+    received. Read-only."""
 
     __slots__ = ("_fields",)
 
-    def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(self, fields: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
         self._fields: dict[str, tuple[str, str]] = {}
-        for name, value in fields:
+        for name, value in (fields.items() if isinstance(fields, Mapping) else fields):
             self._fields[name.lower()] = (name, value)
 
     def __getitem__(self, name: str) -> str:

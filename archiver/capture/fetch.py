@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 import weakref
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
@@ -281,10 +281,23 @@ def _context_future(ca_bundle: str | None, *, background: bool) -> Future[ssl.SS
             return future
         future = _SSL_CONTEXTS[key] = Future()
     if background:
-        threading.Thread(target=_build_into, args=(future, key), name="ca-bundle", daemon=True).start()
+        try:
+            threading.Thread(target=_build_into, args=(future, key), name="ca-bundle", daemon=True).start()
+        except RuntimeError:   # no thread to be had (a process or thread limit): built here instead
+            _build_into(future, key)
     else:
         _build_into(future, key)
     return future
+
+
+def _wait_for_loads_before_fork() -> None:
+    """Before a fork: let a bundle being loaded in the background finish (about 25 ms; at most 30 s).
+    OpenSSL holds a lock of its own while it parses, and a child forked meanwhile would inherit that
+    lock held by a thread it does not have: its first TLS context would wait for ever."""
+    with _SSL_CONTEXT_LOCK:
+        pending = [f for f in _SSL_CONTEXTS.values() if not f.done()]
+    if pending:
+        wait(pending, timeout=30)
 
 
 def _build_into(future: Future[ssl.SSLContext], ca_bundle: str | None) -> None:
@@ -295,10 +308,12 @@ def _build_into(future: Future[ssl.SSLContext], ca_bundle: str | None) -> None:
 
 
 def _contexts_after_fork() -> None:
-    """In a forked child: a context still being built by a parent's thread would never be finished
-    here (that thread is not in the child); it is built again when asked."""
-    global _SSL_CONTEXT_LOCK
+    """In a forked child: the locks are the child's own, and a context still being built by a
+    parent's thread (one the wait before the fork gave up on) would never be finished here: it is
+    built again when asked."""
+    global _SSL_CONTEXT_LOCK, _STACK_LOCK
     _SSL_CONTEXT_LOCK = threading.Lock()
+    _STACK_LOCK = threading.Lock()
     for key, future in list(_SSL_CONTEXTS.items()):
         if not future.done():
             del _SSL_CONTEXTS[key]
@@ -463,7 +478,7 @@ def _pools_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_pools_after_fork)
-    os.register_at_fork(after_in_child=_contexts_after_fork)
+    os.register_at_fork(before=_wait_for_loads_before_fork, after_in_child=_contexts_after_fork)
 
 
 class Fetcher:
@@ -485,9 +500,9 @@ class Fetcher:
         import_http_stack()
         # A bundle of the settings' own is loaded now, so a bad one is a ConfigError here; certifi's is
         # loaded in the background (``ssl_context_soon``) and waited for at the first TLS connection.
-        bundle = settings.fetch_ca_bundle or None
-        self._ssl_load = _context_future(bundle, background=bundle is None)
-        if bundle is not None:
+        self._bundle = settings.fetch_ca_bundle or None
+        self._ssl_load = _context_future(self._bundle, background=self._bundle is None)
+        if self._bundle is not None:
             self._ssl_load.result()
         # As many idle connections per host as may be in flight to it (the limiter's cap, own-site
         # hosts' being the higher).
@@ -496,8 +511,13 @@ class Fetcher:
 
     @property
     def _ssl_context(self) -> ssl.SSLContext:
-        """This fetcher's TLS context (waits for its bundle to be loaded; ConfigError if it cannot be)."""
-        return self._ssl_load.result()
+        """This fetcher's TLS context: waits for its bundle to be loaded; ConfigError if it cannot be.
+        A load that failed is tried again here, at the next TLS connection (a transient failure, such
+        as no file descriptor left, does not stay with a long-lived fetcher)."""
+        load = self._ssl_load
+        if load.done() and load.exception() is not None:
+            self._ssl_load = load = _context_future(self._bundle, background=False)
+        return load.result()
 
     def close(self) -> None:
         """Close the idle keep-alive connections (requests after this still work, on new connections

@@ -219,7 +219,7 @@ def parse_target(url: str) -> tuple[str, str, int, str]:
 
 
 # What a request-target's path and query keep as they are (RFC 3986 §2.2 reserved characters, §2.3
-# unreserved ones, which quote() keeps anyway, and "%" while every "%" starts an escape).
+# unreserved ones, which quote() keeps anyway, and "%": an escape's, once every other "%" is encoded).
 _TARGET_SAFE = "!#$%&'()*+,/:;=?@[]~"
 _NOT_AN_ESCAPE = lazy(r"%(?![0-9A-Fa-f]{2})")
 
@@ -227,12 +227,12 @@ _NOT_AN_ESCAPE = lazy(r"%(?![0-9A-Fa-f]{2})")
 def request_target(path: str) -> str:
     """`path` (with its "?query") as sent on the request line: every character a URL may not hold as
     it is (a space, a control, a non-ASCII letter, ``"<>\\^`{|}``) percent-encoded as UTF-8
-    (RFC 3986 §2.1), escapes already there kept; a "%" that starts no escape is itself encoded
-    ("%zz" -> "%25zz"), as browsers and requests' ``requote_uri`` do. FetchError('bad_url') for text
+    (RFC 3986 §2.1), the escapes already there kept as they are, and each "%" that starts no escape
+    encoded itself ("100%" -> "100%25", "%zz" -> "%25zz"; requests' ``requote_uri`` did the same for
+    "%zz", browsers send such a "%" raw, which RFC 3986 does not allow). FetchError('bad_url') for text
     that has no UTF-8 form (a lone surrogate)."""
-    safe = _TARGET_SAFE if _NOT_AN_ESCAPE.search(path) is None else _TARGET_SAFE.replace("%", "")
     try:
-        return quote(path, safe=safe)
+        return quote(_NOT_AN_ESCAPE.sub("%25", path), safe=_TARGET_SAFE)
     except UnicodeEncodeError:
         raise FetchError("bad_url", f"not a usable URL path: {path[:200]!r}") from None
 

@@ -304,16 +304,27 @@ class ImagePool:
         Returns how many were started (never past ``max_workers``)."""
         with self._cond:
             started = 0
-            while started < n and self._count < self.max_workers:
-                self._start()
+            while started < n and self._count < self.max_workers and self._start():
                 started += 1
             return started
 
-    def _start(self) -> None:
-        """Start one worker in a background thread (caller holds the lock; below ``max_workers``)."""
+    def _start(self) -> bool:
+        """Start one worker in a background thread (caller holds the lock; below ``max_workers``).
+        False, counted as a failed start, when no thread can be had (a process or thread limit)."""
         self._count += 1
         self._starting += 1
-        threading.Thread(target=self._started, name="image-worker-start", daemon=True).start()
+        try:
+            threading.Thread(target=self._started, name="image-worker-start", daemon=True).start()
+        except RuntimeError as exc:   # "can't start new thread"
+            self._count -= 1
+            self._starting -= 1
+            self._failures += 1
+            failure = ImagingUnavailable(f"could not start an image worker: {exc}")
+            failure.__cause__ = exc
+            self._failure = failure
+            self._cond.notify_all()
+            return False
+        return True
 
     def _started(self) -> None:
         try:
@@ -338,10 +349,12 @@ class ImagePool:
         A checkout that finds none starts one (below ``max_workers``, and unless enough are starting
         for the checkouts already waiting) and takes whichever is ready first: a worker starts in tens
         of milliseconds, a usual image takes a few, so waiting for a busy one is often quicker. The one
-        it started is kept for the next image. ImagingUnavailable when a start failed and no worker is
-        left that could come back."""
+        it started is kept for the next image. Each checkout makes at most one start of its own after a
+        failed one; ImagingUnavailable once a start failed since it began waiting, it has tried one
+        itself, and no worker is left that could come back."""
         with self._cond:
             failures = self._failures
+            tried = False
             self._waiting += 1
             try:
                 while True:
@@ -351,11 +364,15 @@ class ImagePool:
                             return worker
                         worker.kill()
                         self._count -= 1
-                    if self._failures > failures:
-                        if self._count == 0:   # nothing starting, nothing busy: no worker is coming
-                            raise self._unavailable()
-                    elif self._starting < self._waiting and self._count < self.max_workers:
-                        self._start()
+                    failed = self._failures > failures
+                    if failed and tried and self._count == 0:   # nothing starting, nothing busy
+                        raise self._unavailable()
+                    # After a failed start, one more try each, not one after every failure.
+                    if self._count < self.max_workers and not (failed and tried) and \
+                            (self._starting < self._waiting or failed):
+                        tried = True
+                        if not self._start():
+                            continue
                     self._cond.wait()
             finally:
                 self._waiting -= 1

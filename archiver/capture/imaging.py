@@ -560,11 +560,11 @@ def _warm_up() -> None:
     before the worker says "ready": the plugins and codecs a first image loads (about 30 ms) are then
     loaded while no image waits, and a pool that starts its workers ahead (``ImagePool.prestart``)
     hides that time entirely. A failure here only leaves the loading to the first image."""
-    out = io.BytesIO()
-    pillow().new("RGB", (96, 64), (120, 130, 140)).save(out, "JPEG")
     limits = {"mime": "image/jpeg", "format": "JPEG", "ceiling": 1 << 20, "max_frames": 1, "derive": True,
               "limit": 10.0}
     with suppress(Exception):   # an optimisation only: the first real image loads what it needs
+        out = io.BytesIO()
+        pillow().new("RGB", (96, 64), (120, 130, 140)).save(out, "JPEG")
         ImageJob(out.getvalue(), limits).finish()
 
 
