@@ -6,6 +6,7 @@ fails the test with its log tail (never a skip).
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -26,6 +27,28 @@ from tests.harness.services import SeaweedFS, start_postgres, start_redis, start
 def redis_url() -> Iterator[str]:
     with start_redis() as server:
         yield server.url
+
+
+_BROKER_DBS = itertools.count()
+
+
+@pytest.fixture
+def own_broker(redis_url: str) -> str:
+    """A broker URL no other test has queued to: one of the session Redis's numbered databases (1-15,
+    in turn), emptied first. The session's Redis is shared by every test of an xdist process, and
+    tasks another test queued without a worker to take them would otherwise reach this test's worker."""
+    import redis
+
+    server = redis_url.rstrip("/")
+    if server.count("/") > 2:   # redis://host:port/<db>
+        server = server.rsplit("/", 1)[0]
+    url = f"{server}/{next(_BROKER_DBS) % 15 + 1}"
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -504,7 +504,7 @@ def test_eight_huge_pngs_all_archived_under_the_memory_budget(tmp_path: Path) ->
 
 # --- on a real Celery worker ------------------------------------------------------------------------
 @pytest.mark.integration
-def test_scan_bomb_rejected_in_time_on_a_celery_worker(tmp_path: Path, redis_url: str, origin: FixtureOrigin,
+def test_scan_bomb_rejected_in_time_on_a_celery_worker(tmp_path: Path, own_broker: str, origin: FixtureOrigin,
                                                        hostile: dict[str, bytes]) -> None:
     """A Celery prefork child is a daemonic process (multiprocessing refuses it children): the image
     workers are started and killed from it all the same, and the bomb ends rejected in time."""
@@ -513,7 +513,7 @@ def test_scan_bomb_rejected_in_time_on_a_celery_worker(tmp_path: Path, redis_url
     from tests.harness.celery_worker import Worker, settings_env
 
     settings = load_settings(env={}).replace(
-        home=str(tmp_path), catalog=f"sqlite:///{tmp_path / 'catalog.sqlite3'}", broker_url=redis_url,
+        home=str(tmp_path), catalog=f"sqlite:///{tmp_path / 'catalog.sqlite3'}", broker_url=own_broker,
         fetch_allow="127.0.0.1", media_time_limit=LIMIT)
     body = (f'<html><body><img src="{origin.url("/img/scan-bomb.jpg")}">\n'
             f'<img src="{origin.url("/img/ok.jpg")}"></body></html>\n').encode()
