@@ -501,8 +501,10 @@ class Fetcher:
         # A bundle of the settings' own is loaded now, so a bad one is a ConfigError here; certifi's is
         # loaded in the background (``ssl_context_soon``) and waited for at the first TLS connection.
         self._bundle = settings.fetch_ca_bundle or None
-        self._ssl_load = _context_future(self._bundle, background=self._bundle is None)
-        if self._bundle is not None:
+        if self._bundle is None:
+            self._ssl_load = ssl_context_soon(None)
+        else:
+            self._ssl_load = _context_future(self._bundle, background=False)
             self._ssl_load.result()
         # As many idle connections per host as may be in flight to it (the limiter's cap, own-site
         # hosts' being the higher).
