@@ -813,6 +813,19 @@ def test_lookups_run_at_once_up_to_the_pool_size_and_queue_beyond() -> None:
         assert again.result(5) == 5 and resolver._threads == 3
 
 
+def test_a_lookup_with_no_thread_to_be_had_runs_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    resolver = guard._Resolver(size=2)
+    start = threading.Thread.start
+
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    assert resolver.submit(lambda x: x * 2, 21).result(1) == 42 and resolver._threads == 0
+    monkeypatch.setattr(threading.Thread, "start", start)
+    assert resolver.submit(lambda x: x * 2, 4).result(5) == 8 and resolver._threads == 1
+
+
 # --- response heads that break HTTP: a final refusal, never retried ------------------------------------
 def _many_headers(h: BaseHTTPRequestHandler) -> None:
     h.wfile.write(b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(150))

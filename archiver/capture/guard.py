@@ -51,15 +51,35 @@ class _Resolver:
         first thread to finish."""
         future: Future[Any] = Future()
         with self._lock:
-            self._jobs.put((future, fn, args))
             if self._idle:
                 self._idle -= 1
-            elif self._threads < self._size:
-                self._threads += 1
-                threading.Thread(target=self._work, name=f"resolve-{self._threads}", daemon=True).start()
-            else:
+                queued = True
+            elif self._threads < self._size and self._spawn():
+                queued = True
+            elif self._threads:
                 self._queued += 1
+                queued = True
+            else:   # no thread, and none to be had (a process or thread limit)
+                queued = False
+            if queued:
+                self._jobs.put((future, fn, args))
+                return future
+        # Run here, untimed: better than failing every lookup while the machine is out of threads.
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # the caller's to see, as from a thread
+            future.set_exception(exc)
         return future
+
+    def _spawn(self) -> bool:
+        """Start one more thread (caller holds the lock); False when none can be had."""
+        try:
+            threading.Thread(target=self._work, name=f"resolve-{self._threads + 1}", daemon=True).start()
+        except RuntimeError:   # "can't start new thread"
+            return False
+        self._threads += 1
+        return True
 
     def _work(self) -> None:
         while True:
