@@ -813,6 +813,24 @@ def test_lookups_run_at_once_up_to_the_pool_size_and_queue_beyond() -> None:
         assert again.result(5) == 5 and resolver._threads == 3
 
 
+def test_lookups_abandoned_at_their_deadline_do_not_hold_up_later_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: str, *a: object) -> object:
+        if host.startswith("slow"):
+            time.sleep(1.0)
+        return real("127.0.0.1", *a)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(guard, "_resolver", guard._Resolver(size=2))
+    for i in range(8):   # two run for a second each; six wait in the queue and are dropped
+        with pytest.raises(FetchError):
+            guard._resolve(f"slow{i}.example", 80, 0.1)
+    t0 = time.monotonic()
+    assert guard._resolve("fast.example", 80, 3.0) == [ipaddress.ip_address("127.0.0.1")]
+    assert time.monotonic() - t0 < 1.5   # after the two running ones at most, not six more seconds
+
+
 def test_a_lookup_with_no_thread_to_be_had_runs_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
     resolver = guard._Resolver(size=2)
     start = threading.Thread.start

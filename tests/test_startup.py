@@ -383,3 +383,18 @@ def test_a_fork_while_the_bundle_loads_gives_a_child_that_can_use_tls() -> None:
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
                              capture_output=True, text=True, timeout=60, check=True)
         assert out.stdout.strip() == "0", out.stderr
+
+
+def test_a_load_a_forked_childs_parent_had_not_finished_is_made_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a child forked while the load ran (the wait before the fork gave up), the parent's fetcher
+    does not wait for ever on a load no thread of the child will finish."""
+    monkeypatch.setattr(fetch, "_SSL_CONTEXTS", {})
+    release, build = threading.Event(), fetch._build_ssl_context
+    monkeypatch.setattr(fetch, "_build_ssl_context", lambda b: release.wait(10) and build(b))
+    fetcher = Fetcher(load_settings(env={}))
+    pending = fetcher._ssl_load
+    fetch._contexts_after_fork()    # as in the child: the pending load is dropped from the table
+    monkeypatch.setattr(fetch, "_build_ssl_context", build)
+    ctx = fetcher._ssl_context      # made again, here
+    assert ctx.cert_store_stats()["x509_ca"] > 0 and fetcher._ssl_load is not pending
+    release.set()

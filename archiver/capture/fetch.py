@@ -515,9 +515,14 @@ class Fetcher:
     def _ssl_context(self) -> ssl.SSLContext:
         """This fetcher's TLS context: waits for its bundle to be loaded; ConfigError if it cannot be.
         A load that failed is tried again here, at the next TLS connection (a transient failure, such
-        as no file descriptor left, does not stay with a long-lived fetcher)."""
+        as no file descriptor left, does not stay with a long-lived fetcher), as is one a forked
+        child's parent had not finished."""
         load = self._ssl_load
-        if load.done() and load.exception() is not None:
+        failed = load.done() and load.exception() is not None
+        # A load no thread will finish: one a parent process was making when it forked (see
+        # ``_contexts_after_fork``), dropped from the table here.
+        orphaned = not load.done() and _SSL_CONTEXTS.get(self._bundle) is not load
+        if failed or orphaned:
             self._ssl_load = load = _context_future(self._bundle, background=False)
         return load.result()
 

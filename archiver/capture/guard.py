@@ -265,6 +265,7 @@ def _resolve(host: str, port: int, timeout: float) -> list[IPAddress]:
     try:
         infos = future.result(timeout=max(0.01, timeout))
     except concurrent.futures.TimeoutError:
+        future.cancel()   # still queued: dropped, so later lookups do not wait behind abandoned ones
         raise FetchError("timeout", f"resolving {host} took too long") from None
     except (OSError, UnicodeError) as exc:
         raise FetchError("network", f"cannot resolve {host}: {exc}") from None

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import itertools
 import os
 import select
 import signal
@@ -243,6 +244,9 @@ class ImagePool:
         self._waiting = 0    # checkouts waiting for a worker
         self._failures = 0   # starts that failed, ever
         self._failure: BaseException | None = None   # why the last one failed
+        self._ids = itertools.count(1)        # checkouts, numbered
+        self._waiters: set[int] = set()       # those waiting now
+        self._failed_for: set[int] = set()    # those of them whose own start failed
         self.started = 0     # workers ever started (for tests)
 
     def run(self, data: bytes, limits: dict[str, Any], limit: float) -> ImageOutcome:
@@ -308,34 +312,38 @@ class ImagePool:
                 started += 1
             return started
 
-    def _start(self) -> bool:
-        """Start one worker in a background thread (caller holds the lock; below ``max_workers``).
+    def _start(self, owner: int = 0) -> bool:
+        """Start one worker in a background thread (caller holds the lock; below ``max_workers``); `owner`
+        is the id of the checkout making it (0: ``prestart``), told of its failure in ``_failed_for``.
         False, counted as a failed start, when no thread can be had (a process or thread limit)."""
         self._count += 1
         self._starting += 1
         try:
-            threading.Thread(target=self._started, name="image-worker-start", daemon=True).start()
+            threading.Thread(target=self._started, args=(owner,), name="image-worker-start", daemon=True).start()
         except RuntimeError as exc:   # "can't start new thread"
-            self._count -= 1
             self._starting -= 1
-            self._failures += 1
             failure = ImagingUnavailable(f"could not start an image worker: {exc}")
             failure.__cause__ = exc
-            self._failure = failure
-            self._cond.notify_all()
+            self._start_failed(owner, failure)
             return False
         return True
 
-    def _started(self) -> None:
+    def _start_failed(self, owner: int, failure: BaseException) -> None:
+        """Count a start that failed (caller holds the lock) and tell its checkout, if still waiting."""
+        self._count -= 1
+        self._failures += 1
+        self._failure = failure
+        if owner in self._waiters:
+            self._failed_for.add(owner)
+        self._cond.notify_all()
+
+    def _started(self, owner: int) -> None:
         try:
             worker = _Worker()
         except BaseException as exc:   # ImagingUnavailable; anything else is reported the same way
             with self._cond:
                 self._starting -= 1
-                self._count -= 1
-                self._failures += 1
-                self._failure = exc
-                self._cond.notify_all()
+                self._start_failed(owner, exc)
             return
         with self._cond:
             self._starting -= 1
@@ -349,12 +357,13 @@ class ImagePool:
         A checkout that finds none starts one (below ``max_workers``, and unless enough are starting
         for the checkouts already waiting) and takes whichever is ready first: a worker starts in tens
         of milliseconds, a usual image takes a few, so waiting for a busy one is often quicker. The one
-        it started is kept for the next image. Each checkout makes at most one start of its own after a
-        failed one; ImagingUnavailable once a start failed since it began waiting, it has tried one
-        itself, and no worker is left that could come back."""
+        it started is kept for the next image. A start that fails is made up by a waiting checkout's
+        start; a checkout whose own start failed starts no more, and raises ImagingUnavailable once
+        no worker is left that could come back."""
         with self._cond:
-            failures = self._failures
-            tried = False
+            me = next(self._ids)
+            self._waiters.add(me)
+            seen = self._failures   # failed starts (anyone's) already made up for
             self._waiting += 1
             try:
                 while True:
@@ -364,18 +373,19 @@ class ImagePool:
                             return worker
                         worker.kill()
                         self._count -= 1
-                    failed = self._failures > failures
-                    if failed and tried and self._count == 0:   # nothing starting, nothing busy
-                        raise self._unavailable()
-                    # After a failed start, one more try each, not one after every failure.
-                    if self._count < self.max_workers and not (failed and tried) and \
-                            (self._starting < self._waiting or failed):
-                        tried = True
-                        if not self._start():
+                    if me in self._failed_for:
+                        if self._count == 0:   # nothing starting, nothing busy
+                            raise self._unavailable()
+                    elif self._count < self.max_workers and \
+                            (self._starting < self._waiting or self._failures > seen):
+                        seen = self._failures
+                        if not self._start(me):
                             continue
                     self._cond.wait()
             finally:
                 self._waiting -= 1
+                self._waiters.discard(me)
+                self._failed_for.discard(me)
 
     def _unavailable(self) -> ImagingUnavailable:
         """The last start's failure, as a new exception for this caller (its cause kept: EAGAIN or ENOMEM
@@ -390,10 +400,11 @@ class ImagePool:
         return exc
 
     def _checkin(self, worker: _Worker, healthy: bool) -> None:
+        healthy = healthy and worker.alive()
         if not healthy:
-            worker.kill()
+            worker.kill()   # also closes the pipes of one that died after answering
         with self._cond:
-            if healthy and worker.alive():
+            if healthy:
                 self._idle.append(worker)
             else:
                 self._count -= 1
