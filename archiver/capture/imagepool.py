@@ -241,7 +241,6 @@ class ImagePool:
         self._idle: list[_Worker] = []
         self._count = 0      # workers alive: idle, in use or starting
         self._starting = 0   # of those, being started (in a background thread each)
-        self._waiting = 0    # checkouts waiting for a worker
         self._failures = 0   # starts that failed, ever
         self._failure: BaseException | None = None   # why the last one failed
         self._ids = itertools.count(1)        # checkouts, numbered
@@ -364,7 +363,6 @@ class ImagePool:
             me = next(self._ids)
             self._waiters.add(me)
             seen = self._failures   # failed starts (anyone's) already made up for
-            self._waiting += 1
             try:
                 while True:
                     while self._idle:
@@ -383,9 +381,13 @@ class ImagePool:
                             continue
                     self._cond.wait()
             finally:
-                self._waiting -= 1
                 self._waiters.discard(me)
                 self._failed_for.discard(me)
+
+    @property
+    def _waiting(self) -> int:
+        """How many checkouts are waiting for a worker."""
+        return len(self._waiters)
 
     def _unavailable(self) -> ImagingUnavailable:
         """The last start's failure, as a new exception for this caller (its cause kept: EAGAIN or ENOMEM
