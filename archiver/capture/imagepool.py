@@ -242,10 +242,9 @@ class ImagePool:
         self._count = 0      # workers alive: idle, in use or starting
         self._starting = 0   # of those, being started (in a background thread each)
         self._failures = 0   # starts that failed, ever
-        self._failure: BaseException | None = None   # why the last one failed
         self._ids = itertools.count(1)        # checkouts, numbered
         self._waiters: set[int] = set()       # those waiting now
-        self._failed_for: set[int] = set()    # those of them whose own start failed
+        self._failed_for: dict[int, BaseException] = {}   # those of them whose own start failed: why
         self.started = 0     # workers ever started (for tests)
 
     def run(self, data: bytes, limits: dict[str, Any], limit: float) -> ImageOutcome:
@@ -331,9 +330,8 @@ class ImagePool:
         """Count a start that failed (caller holds the lock) and tell its checkout, if still waiting."""
         self._count -= 1
         self._failures += 1
-        self._failure = failure
         if owner in self._waiters:
-            self._failed_for.add(owner)
+            self._failed_for[owner] = failure
         self._cond.notify_all()
 
     def _started(self, owner: int) -> None:
@@ -373,7 +371,7 @@ class ImagePool:
                         self._count -= 1
                     if me in self._failed_for:
                         if self._count == 0:   # nothing starting, nothing busy
-                            raise self._unavailable()
+                            raise self._unavailable(self._failed_for[me])
                     elif self._count < self.max_workers and \
                             (self._starting < self._waiting or self._failures > seen):
                         seen = self._failures
@@ -382,17 +380,17 @@ class ImagePool:
                     self._cond.wait()
             finally:
                 self._waiters.discard(me)
-                self._failed_for.discard(me)
+                self._failed_for.pop(me, None)
 
     @property
     def _waiting(self) -> int:
         """How many checkouts are waiting for a worker."""
         return len(self._waiters)
 
-    def _unavailable(self) -> ImagingUnavailable:
-        """The last start's failure, as a new exception for this caller (its cause kept: EAGAIN or ENOMEM
-        make it an infrastructure fault)."""
-        failure = self._failure
+    @staticmethod
+    def _unavailable(failure: BaseException) -> ImagingUnavailable:
+        """A checkout's own failed start, as the ImagingUnavailable it raises (the cause kept: EAGAIN or
+        ENOMEM make it an infrastructure fault)."""
         if isinstance(failure, ImagingUnavailable):
             exc = ImagingUnavailable(str(failure))
             exc.__cause__ = failure.__cause__
