@@ -497,7 +497,7 @@ class Fetcher:
         # An absolute time.monotonic() no request may outlive (a worker task's window); the local runner
         # bounds each article's requests by ARTICLE_DEADLINE instead, as several share one Fetcher.
         self.deadline_at: float | None = None
-        import_http_stack()
+        # The HTTP stack is imported by the context's load (``import_http_stack``), here in this thread.
         # A bundle of the settings' own is loaded now, so a bad one is a ConfigError here; certifi's is
         # loaded in the background (``ssl_context_soon``) and waited for at the first TLS connection.
         self._bundle = settings.fetch_ca_bundle or None
