@@ -52,11 +52,13 @@ SMALL_ARTICLE = ("<!doctype html><html><head><meta charset='utf-8'><title>Budget
                  "seven votes to two.</p></article></body></html>")
 
 
-def run_cli(home: Path, *args: str, full: bool = False) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def run_cli(home: Path, *args: str, full: bool = False,
+            settings: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """Run ``archiver ARGS`` in a fresh interpreter with ARCHIVER_HOME=`home` and no other ARCHIVER_*
-    setting; returns the finished process and the top-level packages it had imported at exit (every
-    module's full name with `full`)."""
+    setting than `settings`' (environment variables); returns the finished process and the top-level
+    packages it had imported at exit (every module's full name with `full`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    env.update(settings or {})
     env.update(ARCHIVER_HOME=str(home), PYTHONPATH=str(ROOT))
     dump = home.parent / f"modules-{len(list(home.parent.glob('modules-*')))}.json"
     proc = subprocess.run([sys.executable, "-c", WRAPPER, str(dump), *args], env=env, cwd=str(home.parent),
@@ -96,6 +98,36 @@ def test_a_plain_article_loads_no_imaging_templates_or_other_backends(tmp_path: 
                            full=True)
     assert json.loads(proc.stdout)["article_id"]
     assert sorted(m for m in NOT_FOR_A_PLAIN_ARTICLE if m in loaded) == [], "archiver archive imported them"
+
+
+def test_an_article_with_a_tweet_and_an_image_decodes_and_draws_only_in_the_image_workers(tmp_path: Path) -> None:
+    """The image is checked and the tweet's PNG card drawn by the image workers: the archiving process
+    loads neither Pillow nor FreeType nor HarfBuzz, and the stored card is a PNG of the post."""
+    from PIL import Image
+
+    from archiver.config.settings import env_name
+    from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture
+    from archiver.testing.fixtures import make_image
+
+    tweet = "1945048830047662087"
+    with FixtureOrigin() as origin:
+        origin.add_tweet(TweetFixture(id=tweet, handle="citydesk", name="City Desk", text="Budget passed."))
+        image = origin.add_image("/img/council.jpg", make_image("council", 320, 200), "image/jpeg")
+        page = (f'<!doctype html><html><body><article><img src="{image}" alt="The chamber">'
+                '<blockquote class="twitter-tweet"><p>Budget passed.</p>&mdash; City Desk (@citydesk) '
+                f'<a href="https://twitter.com/citydesk/status/{tweet}">July 15, 2025</a></blockquote>'
+                "</article></body></html>").encode()
+        url = origin.add_image("/news/budget.html", page, "text/html; charset=utf-8")
+        overrides = {**origin.settings_overrides(), "fetch_allow": "127.0.0.1,localhost"}
+        env = {env_name(k): str(v) for k, v in overrides.items()}
+        proc, loaded = run_cli(tmp_path / "home", "archive", url, "--json", settings=env)
+    report = json.loads(proc.stdout)
+    assert [e["status"] for e in report["embeds"]] == ["archived"]
+    assert [i["status"] for i in report["images"]] == ["archived"]
+    assert sorted(loaded & {"PIL", "freetype", "uharfbuzz"}) == [], "the archiving process decoded or drew"
+    (card,) = (tmp_path / "home" / "objects").rglob("*.card.png")
+    with Image.open(card) as im:
+        assert (im.format, im.width) == ("PNG", 600)
 
 
 # What discovery, the provider registry, the token roles and a catalog backend's interface need is

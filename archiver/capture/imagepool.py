@@ -285,20 +285,45 @@ class ImagePool:
         finally:
             self._checkin(worker, healthy)
 
+    def draw_card(self, content: bytes, pictures: dict[str, bytes], limit: float) -> bytes:
+        """The PNG card drawn by a worker from `content` (the card's content as JSON: ``content_to_json``)
+        and `pictures` (bytes by the key the content names them by: ``card_pictures``), within `limit`
+        seconds of the worker's own time, holding a worker's share of the memory budget.
+
+        MediaRejected when the drawing passed the limit (its worker is killed), crashed its worker or
+        failed; ImagingUnavailable when no worker could run it."""
+        names = list(pictures)
+        worker = self._checkout()
+        healthy = False
+        try:
+            with self.budget.hold(self.advance):
+                header, blobs = self._call(worker, {"op": "card", "limit": limit, "pictures": names},
+                                           [content, *(pictures[n] for n in names)], time.monotonic() + limit,
+                                           limit, max_blobs=64 << 20, what="drawing the card")
+            healthy = True
+            if not header.get("ok"):
+                raise MediaRejected(str(header.get("error") or "refused by the image worker"))
+            if len(blobs) != 1:
+                raise MediaRejected("the image worker answered garbage")
+            return blobs[0]
+        finally:
+            self._checkin(worker, healthy)
+
     def _call(self, worker: _Worker, header: dict[str, Any], blobs: list[bytes], deadline: float, limit: float,
-              max_blobs: int = 1 << 30) -> tuple[dict[str, Any], list[bytes]]:
+              max_blobs: int = 1 << 30, what: str = "image decoding") -> tuple[dict[str, Any], list[bytes]]:
         try:
             worker.send(header, blobs, deadline)
             return worker.receive(deadline, max_blobs)
         except _Timeout:
             worker.kill()
-            raise MediaRejected(f"image decoding exceeded {limit:g} s") from None
+            raise MediaRejected(f"{what} exceeded {limit:g} s") from None
         except _Gone as exc:
             code = worker.proc.poll()
             worker.kill()
             if code == -signal.SIGKILL:   # not sent by us: the kernel's OOM killer, an operator
                 raise ImagingUnavailable(f"the image worker was killed from outside ({exc})") from None
-            raise MediaRejected(f"the image decoder failed: it {exc}") from None
+            failed = "the image decoder" if what == "image decoding" else what
+            raise MediaRejected(f"{failed} failed: it {exc}") from None
 
     def prestart(self, n: int = 1) -> int:
         """Start up to `n` workers now, in the background, so images that come later find one ready

@@ -3,8 +3,10 @@
 Everything here that touches decoded pixels runs in an image worker process (``serve``, started by
 ``archiver.capture.imagepool``), never in the process that fetched the bytes: a decoder that runs
 for minutes (a progressive JPEG repeating one scan 20,000 times) is then stopped by killing its
-process at the time limit. This module imports only the standard library and Pillow, so a worker
-starts in a fraction of a second.
+process at the time limit. The same goes for drawing a capture's PNG card, which decodes the post's
+media and avatar: a worker draws it too (a "card" request). This module imports only the standard
+library and Pillow (the card code is imported by the worker that draws one), so a worker starts in a
+fraction of a second.
 
 One image is two requests to the worker. ``open`` reads the header (type, size, declared frames,
 orientation, the JPEG decoding scale) and answers with an estimate of the bytes decoding and
@@ -66,6 +68,15 @@ def pillow() -> ModuleType:
 
     warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
     return Image
+
+
+@functools.cache
+def _reads_avif() -> bool:
+    """Whether this Pillow was built with AVIF support (the caller allows AVIF wherever it is)."""
+    from PIL import features
+
+    pillow()
+    return bool(features.check("avif"))
 
 
 class MediaRejected(Exception):
@@ -391,13 +402,18 @@ class ImageJob:
     def __init__(self, data: bytes, limits: dict[str, Any]) -> None:
         self.data = data
         self.mime = str(limits["mime"])
-        self.ceiling = int(limits["ceiling"])
+        pil = pillow()
+        # Our ceiling, lowered to Pillow's own bomb threshold (MAX_IMAGE_PIXELS) where that is lower.
+        self.ceiling = min(int(limits["ceiling"]), pil.MAX_IMAGE_PIXELS or int(limits["ceiling"]))
         self.max_frames = max(1, int(limits["max_frames"]))
         self.derive = bool(limits["derive"])
         self.clock = Clock(float(limits["limit"]))
         self.im: Image.Image | None = None
+        fmt = str(limits["format"])
+        if fmt == "AVIF" and not _reads_avif():
+            raise MediaRejected(f"not an allowed image type: {self.mime}")
         with self._refusals():
-            self.im = pillow().open(io.BytesIO(data), formats=[str(limits["format"])])
+            self.im = pil.open(io.BytesIO(data), formats=[fmt])
             self._open(self.im)
 
     def _open(self, im: Image.Image) -> None:
@@ -555,6 +571,31 @@ def _finish(job: ImageJob, answer: dict[str, Any]) -> tuple[dict[str, Any], list
     return answer, [body for name, body in derived.items() if name not in same]
 
 
+def _draw_card(header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    """A "card" request: blobs[0] is the card's content as JSON (``content_to_json``), the other blobs
+    the pictures it is drawn from, named in order by the header's "pictures"; the answer is the PNG."""
+    from archiver.capture.cards.content import content_from_json  # the card code: only in a worker that draws
+    from archiver.capture.cards.png_card import draw_card_from
+
+    names = header.get("pictures")
+    if not isinstance(names, list) or len(names) != len(blobs) - 1 or not all(isinstance(n, str) for n in names):
+        return {"ok": False, "error": "bad card request to the image worker"}, []
+    content = content_from_json(json.loads(blobs[0]))
+    return {"ok": True}, [draw_card_from(content, dict(zip(names, blobs[1:], strict=True)))]
+
+
+def _warm_up_card() -> None:
+    """Draw a small card, so the text stack (FreeType, HarfBuzz, the Latin fonts) is loaded before the
+    worker says "ready", not while a capture waits for its card."""
+    from archiver.capture.cards.content import CardContent
+    from archiver.capture.cards.png_card import draw_card_from
+
+    draw_card_from(CardContent(provider="twitter", post_id="0", capture_id="", name="Warm up", handle="warm_up",
+                               avatar_sha256=None, lang=None, note="", text="The fonts are loaded.", media=(),
+                               related=(), created="", created_at="", shown="", source_lines=(), original=None,
+                               captured=""), {})
+
+
 def _warm_up() -> None:
     """Run one small JPEG through what a request runs (``ImageJob``: open, decode, hash, derive),
     before the worker says "ready": the plugins and codecs a first image loads (about 30 ms) are then
@@ -566,11 +607,15 @@ def _warm_up() -> None:
         out = io.BytesIO()
         pillow().new("RGB", (96, 64), (120, 130, 140)).save(out, "JPEG")
         ImageJob(out.getvalue(), limits).finish()
+    with suppress(Exception):
+        _warm_up_card()
 
 
 def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> None:
     """The worker's loop: answer "open" and "go" requests on stdin/stdout until end of input.
 
+    "card" (header: "limit", "pictures"; blobs: the card's content as JSON, then the pictures) is
+    answered with {"ok": true} and the PNG card as one blob (``_draw_card``).
     "open" (header: the ImageJob limits; one blob: the image bytes) is answered with {"ok": true,
     "estimate": bytes} or {"ok": false, "error": reason}; when its header has "go_within" (bytes of
     the memory budget the caller holds already) and the estimate is within it, the image is decoded at
@@ -612,6 +657,12 @@ def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> 
                 if isinstance(within, int) and not isinstance(within, bool) and job.estimate <= within:
                     # The caller holds this much of the budget already: decode now, one round trip.
                     job, (answer, bodies) = None, _finish(job, answer)
+            elif header.get("op") == "card" and blobs:
+                if job is not None:
+                    job.close()
+                job = None
+                _alarm(float(header.get("limit", 0)))
+                answer, bodies = _draw_card(header, blobs)
             elif header.get("op") == "go" and job is not None:
                 job.clock = Clock(float(header.get("limit", job.clock.limit)))   # the wait for "go" is not counted
                 _alarm(job.clock.limit)

@@ -20,13 +20,12 @@ import hashlib
 import re
 import struct
 from dataclasses import dataclass, field
-from functools import cache
 from typing import TYPE_CHECKING
 
 from archiver.capture.exchange import Exchange, FetchError
 from archiver.capture.fetch import Fetcher
 from archiver.capture.imagepool import ImagingUnavailable, pool_for
-from archiver.capture.imaging import THUMB_SIZE, WEB_SIZE, MediaRejected, dhash, pillow, strip_jpeg_metadata
+from archiver.capture.imaging import THUMB_SIZE, WEB_SIZE, MediaRejected, dhash, strip_jpeg_metadata
 from archiver.config.settings import Settings
 from archiver.faults import is_infrastructure_error
 from archiver.lazyre import lazy
@@ -41,17 +40,16 @@ __all__ = ["POLICY_KINDS", "THUMB_SIZE", "VIDEO_MIMES", "WEB_SIZE", "ImageInfo",
            "inspect_image", "is_policy_reason", "mp4_duration", "sniff", "strip_jpeg_metadata"]
 
 
-@cache
-def image_formats() -> dict[str, str]:
-    """Allowed raster types: mime -> Pillow format name (AVIF when this Pillow reads it). Pillow is
-    asked on first use, not when this module is imported (see ``imaging.pillow``)."""
-    from PIL import features  # lazy: Pillow is imported when an image is first read
+# Allowed raster types: mime -> Pillow format name. AVIF is allowed where the image worker's Pillow reads
+# it; a worker whose Pillow does not refuses it as a type not allowed (imaging.ImageJob), so this process
+# never imports Pillow to ask.
+IMAGE_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP",
+                 "image/avif": "AVIF"}
 
-    pillow()   # Pillow's bomb warning is an error before anything here decodes
-    formats = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}
-    if features.check("avif"):
-        formats["image/avif"] = "AVIF"
-    return formats
+
+def image_formats() -> dict[str, str]:
+    """The raster types archiver keeps, mime -> Pillow format name (``IMAGE_FORMATS``, a copy)."""
+    return dict(IMAGE_FORMATS)
 
 
 VIDEO_MIMES = frozenset({"video/mp4", "video/webm", "video/quicktime"})
@@ -155,26 +153,20 @@ def sniff(data: bytes) -> str | None:
     return None
 
 # --- images ------------------------------------------------------------------------------------
-def _ceiling(settings: Settings) -> int:
-    """Our pixel ceiling: the lower of the setting and Pillow's own bomb threshold."""
-    bomb = pillow().MAX_IMAGE_PIXELS or settings.max_image_pixels
-    return min(settings.max_image_pixels, bomb)
-
-
 def _process(data: bytes, settings: Settings, derive: bool) -> tuple[ImageInfo, dict[str, bytes]]:
     """Verify, hash and (optionally) derive from one decode in an image worker process
     (``archiver.capture.imaging.ImageJob`` says how); MediaRejected for anything we will not keep,
     including work that passed ``media_time_limit``; ImagingUnavailable when no worker could run."""
     mime = sniff(data)
-    if mime not in image_formats():
+    if mime not in IMAGE_FORMATS:
         raise MediaRejected(f"not an allowed image type: {mime or 'unrecognised bytes'}")
     limit = float(settings.media_time_limit)
     if limit <= 0:
         raise MediaRejected(f"image decoding exceeded {limit:g} s")
-    limits = {"mime": mime, "format": image_formats()[mime], "ceiling": _ceiling(settings),
+    limits = {"mime": mime, "format": IMAGE_FORMATS[mime], "ceiling": settings.max_image_pixels,
               "max_frames": max(1, settings.max_image_frames), "derive": derive}
     out = pool_for(settings).run(data, limits, limit)
-    return ImageInfo(mime, image_formats()[mime], out.width, out.height, out.frames, out.dhash), out.derived
+    return ImageInfo(mime, IMAGE_FORMATS[mime], out.width, out.height, out.frames, out.dhash), out.derived
 
 
 def inspect_image(data: bytes, settings: Settings) -> ImageInfo:

@@ -17,6 +17,7 @@ Writing the same capture again overwrites the same keys: only a capture that hol
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from archiver.capture.cards.png_card import draw_card_in_worker
 from archiver.capture.cards.write import write_cards
 from archiver.capture.manifest import (
     RETRYABLE_STATUSES,
@@ -46,6 +48,7 @@ from archiver.storage.layout import capture_page_key, card_keys, manifest_key, w
 
 if TYPE_CHECKING:
     from archiver.capture.exchange import Exchange
+    from archiver.config.settings import Settings
     from archiver.providers.base import CaptureContext, CapturedPost, MediaRef
     from archiver.runtime import Runtime
     from archiver.storage.base import ObjectStore
@@ -122,7 +125,7 @@ def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStor
     lacking[:0] = _archive_media(m, captured.media, ctx, store, exchanges, measured)
     _note_missing(m, lacking)
     try:
-        key, stored = _write(store, m, exchanges)
+        key, stored = _write(store, m, exchanges, ctx.settings)
     except (ArchiverError, OSError, ValueError) as exc:
         if is_infrastructure_error(exc):
             raise
@@ -132,8 +135,10 @@ def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStor
                          related, measured)
 
 
-def _write(store: ObjectStore, manifest: Manifest, exchanges: Sequence[Exchange]) -> tuple[str, Manifest]:
-    """Validate, then write the static cards and the capture page (``write_cards``), the WARC (when
+def _write(store: ObjectStore, manifest: Manifest, exchanges: Sequence[Exchange],
+           settings: Settings) -> tuple[str, Manifest]:
+    """Validate, then write the static cards and the capture page (``write_cards``; the PNG card drawn
+    by an image worker of the pool for ``settings``: ``draw_card_in_worker``), the WARC (when
     there were exchanges: every exchange as received, and the two cards and the page as stored, read
     back, as resource records: ``build_warc``) and last the manifest (which commits the capture);
     returns the manifest key and the stored manifest, which has its ``warc`` and ``cards`` keys.
@@ -151,7 +156,7 @@ def _write(store: ObjectStore, manifest: Manifest, exchanges: Sequence[Exchange]
         data["warc"] = warc_key(provider, post_id, capture_id)
     data["cards"] = card_keys(data)
     validate_manifest(data)
-    cards = write_cards(store, data)
+    cards = write_cards(store, data, functools.partial(draw_card_in_worker, settings=settings))
     # The cards and the page as stored, so the digests and the WARC's resource records are the very
     # bytes a reader fetches.
     page_key = capture_page_key(key)

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from archiver.capture.manifest import STATUS_WORDS
+from archiver.capture.statuses import STATUS_WORDS
 from archiver.lazyre import lazy
 from archiver.storage.layout import blob_key
 
@@ -479,6 +479,28 @@ class CardContent:
     def avatar_key(self) -> str | None:
         """The storage key of the author's avatar original, if the manifest names one."""
         return blob_key(self.avatar_sha256) if self.avatar_sha256 else None
+
+
+def content_to_json(content: CardContent) -> dict[str, Any]:
+    """``content`` as plain dicts, lists, strings and numbers (the request an image worker reads to draw
+    the card; ``content_from_json`` makes it again)."""
+    return asdict(content)
+
+
+def content_from_json(data: dict[str, Any]) -> CardContent:
+    """The CardContent ``content_to_json`` gave ``data`` for. TypeError or KeyError when ``data`` is not
+    of that shape (it comes from our own process, so that is a bug, not hostile input)."""
+    link, poll = data.get("link"), data.get("poll")
+    return CardContent(**{
+        **data,
+        "media": tuple(Media(**m) for m in data["media"]),
+        "related": tuple(Related(**r) for r in data["related"]),
+        "source_lines": tuple(data["source_lines"]),
+        "link": LinkPreview(**link) if link is not None else None,
+        "poll": PollView(**{**poll, "choices": tuple(PollOption(**o) for o in poll["choices"])})
+        if poll is not None else None,
+        "shown_parts": tuple((str(text), bool(isolated)) for text, isolated in data.get("shown_parts", ())),
+    })
 
 
 def _related(store: ObjectStore, m: dict[str, Any], relation: str, label: str) -> Related | None:

@@ -10,18 +10,25 @@ own are recorded in a PNG text chunk (``archiver-font-fallback``).
 from __future__ import annotations
 
 import io
+import json
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from archiver.capture.cards.content import PREVIEW_NOTE, CardContent, card_content
+from archiver.capture.cards.content import PREVIEW_NOTE, CardContent, Media, card_content, content_to_json
 from archiver.capture.cards.textlayout import Color, Line, draw_line, wrap
-from archiver.capture.imaging import pillow
+from archiver.capture.imagepool import ImagingUnavailable, pool_for
+from archiver.capture.imaging import MediaRejected, pillow
 from archiver.storage.layout import BLOB_PREFIX, derived_key
 
 if TYPE_CHECKING:
     from PIL import Image, PngImagePlugin
 
+    from archiver.config.settings import Settings
     from archiver.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
 
 # Pillow is imported when a card is drawn, not with this module (imaging.pillow: a run drawing no card
 # does not pay for it); image bytes are opened only through pillow(), which makes a bomb an error.
@@ -40,8 +47,9 @@ MAX_RELATED_CHARS = 600  # of a quoted or parent post's text
 MAX_HEADER_CHARS = 300  # of the name or handle in the header, which shows one line of it
 
 # The largest original (in pixels) a card decodes itself; a larger one is drawn from its web-sized
-# serving copy, or shown by its label. Decoding happens here, in the capturing process, outside the
-# image workers' time limit and memory budget (archiver/capture/imagepool.py), so it must stay small:
+# serving copy, or shown by its label. A capture's card is drawn in an image worker, under its time
+# limit and a worker's share of the memory budget (draw_card_in_worker); where one is drawn in the
+# calling process (the web's and the tools' draw_card, no worker to be had) it must stay small too:
 # 8 MP is at most 32 MB of RGBA.
 MAX_CARD_SOURCE_PIXELS = 8_000_000
 # Serving copies, preferred to the original: already web-sized and upright.
@@ -230,9 +238,34 @@ def _blob(store: ObjectStore, key: Any) -> bytes | None:
         return None
 
 
-def draw_card(content: CardContent, store: ObjectStore) -> bytes:
-    """The PNG card of ``content``; media and the avatar are read from ``store`` (missing ones are
-    shown by a label, or left out)."""
+def _drawn_media(content: CardContent) -> list[tuple[Media, Any]]:
+    """The media the card shows, each with the key it is drawn from (its poster for moving media;
+    None when it is shown by its label)."""
+    return [(item, (item.poster_key if item.moving else item.key) if item.archived or item.moving else None)
+            for item in content.media[:MAX_MEDIA_IN_CARD]]
+
+
+def card_pictures(content: CardContent, store: ObjectStore) -> dict[str, bytes]:
+    """The bytes every picture of ``content``'s card is drawn from, by the key the content names it
+    by (media, posters, the link card's image, the avatar; a serving copy preferred to its original:
+    ``_picture``); a picture that cannot be read is left out (the card shows its label). Reading is
+    the store's work; drawing (``draw_card_from``) needs nothing but this and the content, so it can
+    run in an image worker."""
+    keys = [key for _, key in _drawn_media(content)]
+    keys += [content.link.image_key if content.link else None, content.avatar_key]
+    out: dict[str, bytes] = {}
+    for key in keys:
+        if isinstance(key, str) and key and key not in out:
+            data = _picture(store, key)
+            if data is not None:
+                out[key] = data
+    return out
+
+
+def draw_card_from(content: CardContent, pictures: Mapping[str, bytes]) -> bytes:
+    """The PNG card of ``content``, its pictures taken from ``pictures`` (``card_pictures``: bytes by
+    key; one missing is shown by its label, or left out). Decodes those bytes: in a capture this runs
+    in an image worker (``ImagePool.draw_card``), under its time limit."""
     c = content
     card = _Canvas()
     for note in c.notes:
@@ -240,14 +273,15 @@ def draw_card(content: CardContent, store: ObjectStore) -> bytes:
     card.text(c.text or "(no text)", 18, card.INK, gap=6 if c.preview else 12)
     if c.preview:
         card.text(PREVIEW_NOTE, 14, card.NOTE, gap=12)
-    for item in c.media[:MAX_MEDIA_IN_CARD]:
-        data = _picture(store, item.poster_key if item.moving else item.key) if item.archived or item.moving else None
-        card.image(data, item.label + (f": {item.alt}" if item.alt else ""), play=item.moving)
+    for item, key in _drawn_media(c):
+        card.image(pictures.get(key) if isinstance(key, str) else None,
+                   item.label + (f": {item.alt}" if item.alt else ""), play=item.moving)
     if c.link:
         link = c.link
         if link.image_key:
             label = "card image" + (f": {link.image_alt}" if link.image_alt else "")
-            card.image(_picture(store, link.image_key), label, play=False)
+            card.image(pictures.get(link.image_key) if isinstance(link.image_key, str) else None, label,
+                       play=False)
         card.text(link.domain, 13, card.GREY, gap=2)
         card.text(link.title, 16, card.INK, bold=True, gap=2)
         card.text(link.description, 14, card.GREY, gap=2)
@@ -271,11 +305,39 @@ def draw_card(content: CardContent, store: ObjectStore) -> bytes:
         card.text(f"Original: {c.original}", 13, card.LINK, gap=2)
     card.text(f"Archived {c.captured} · capture {c.capture_id}", 13, card.GREY)
     avatar = None
-    if c.avatar_key:
-        avatar = _thumbnail(_picture(store, c.avatar_key) or b"", 48)
+    if isinstance(c.avatar_key, str) and c.avatar_key:
+        avatar = _thumbnail(pictures.get(c.avatar_key) or b"", 48)
         if avatar is not None:
             avatar = avatar.resize((48, 48))
     return card.render(avatar, c.name or c.handle or "Unknown", c.handle)
+
+
+def draw_card(content: CardContent, store: ObjectStore) -> bytes:
+    """The PNG card of ``content``, drawn in this process; media and the avatar are read from ``store``
+    (missing ones are shown by a label, or left out)."""
+    return draw_card_from(content, card_pictures(content, store))
+
+
+def draw_card_in_worker(content: CardContent, store: ObjectStore, settings: Settings) -> bytes:
+    """The PNG card of ``content`` drawn by an image worker of this process's pool for ``settings``
+    (``ImagePool.draw_card``), within ``media_time_limit``: the pictures a card decodes (the post's media,
+    the avatar) are then decoded under the same time limit and memory budget as any image, and this
+    process never loads Pillow or the fonts for a card.
+
+    When the worker refuses or passes the limit, the card is drawn here without its pictures (each shown
+    by its label); when no worker can run at all, it is drawn here as ``draw_card`` does."""
+    pictures = card_pictures(content, store)
+    request = json.dumps(content_to_json(content), ensure_ascii=False).encode("utf-8")
+    try:
+        return pool_for(settings).draw_card(request, pictures, float(settings.media_time_limit))
+    except MediaRejected as exc:
+        log.warning("drawing the card of %s/%s failed in the image worker (%s); drawn without its pictures",
+                    content.provider, content.post_id, exc.reason)
+        return draw_card_from(content, {})
+    except ImagingUnavailable as exc:
+        log.warning("no image worker for the card of %s/%s (%s); drawn in this process", content.provider,
+                    content.post_id, exc)
+        return draw_card_from(content, pictures)
 
 
 def render_card_png(manifest: dict[str, Any], store: ObjectStore) -> bytes:
