@@ -1,7 +1,8 @@
-"""A capture's PNG card is drawn by an image worker: the post's media and avatar are decoded there,
-under the media time limit and the memory budget, and the capturing process never loads Pillow or
-the fonts for it. The card is the same bytes wherever it is drawn; a worker that fails or passes the
-limit leaves a card drawn without its pictures, and no worker at all the card drawn in place."""
+"""A capture's cards and page are rendered by an image worker: the post's media and avatar are decoded
+there, under the media time limit and the memory budget, and the capturing process never loads
+Pillow, the fonts or Jinja2 for them. They are the same bytes wherever they are rendered; a worker
+that fails or passes the limit leaves a PNG drawn without its pictures, and no worker at all
+everything rendered in place."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from PIL import Image
 
 from archiver.capture import imaging
-from archiver.capture.cards import png_card
+from archiver.capture.cards import png_card, write
 from archiver.capture.cards.content import card_content, content_from_json, content_to_json
 from archiver.capture.fetch import Fetcher
 from archiver.capture.imagepool import ImagePool, ImagingUnavailable
@@ -75,77 +76,78 @@ def test_card_content_goes_to_a_worker_and_back_unchanged(store: LocalStore) -> 
     assert content_from_json(wire) == content
 
 
-def test_the_capture_card_is_drawn_in_a_worker_the_same_as_in_place(origin: FixtureOrigin, store: LocalStore,
-                                                                    tmp_settings: Any,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_capture_renders_its_cards_in_a_worker_the_same_as_in_place(origin: FixtureOrigin, store: LocalStore,
+                                                                      tmp_settings: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     settings = tmp_settings(**origin.settings_overrides())
-    drawn_here: list[object] = []
-    real = png_card.draw_card_from
-    monkeypatch.setattr(png_card, "draw_card_from", lambda *a: drawn_here.append(a) or real(*a))
+
+    def here(*args: object) -> None:
+        raise AssertionError("rendered in the capturing process")
+
+    for name in ("render_card", "draw_card_from", "render_page"):
+        monkeypatch.setattr(write, name, here)
     m = captured(origin, store, settings)
-    assert drawn_here == [], "the capture drew its card in the capturing process"
-    stored = store.get(m["cards"]["png"])
-    content = card_content(m, store)
-    pictures = png_card.card_pictures(content, store)
-    assert len(pictures) == 3  # the photo (its serving copy), the video's poster and the avatar
-    assert stored == real(content, pictures)  # the very bytes the card gives when drawn here
-    im = Image.open(io.BytesIO(stored))
+    monkeypatch.undo()
+    sources = write.CardSources.read(store, m)
+    assert len(sources.pictures) == 3  # the photo (its serving copy), the video's poster and the avatar
+    html, png, page = write.render_here(sources)  # the very bytes, rendered here from the stored manifest
+    assert store.get(m["cards"]["html"]).decode() == html
+    assert store.get(m["cards"]["png"]) == png
+    assert store.get(m["cards"]["html"].removesuffix(".card.html") + ".html").decode() == page
+    assert "<article" in html and "<!doctype html>" in page.lower() and TWEET["name"] in page
+    im = Image.open(io.BytesIO(png))
     assert (im.format, im.width) == ("PNG", 600)
-    # drawn without its pictures the card is another image: the worker had them
-    assert stored != real(content, {})
+    assert png != png_card.draw_card_from(sources.content, {})  # drawn with its pictures
 
 
-def test_a_card_past_the_time_limit_kills_its_worker_and_is_drawn_without_pictures(
-        origin: FixtureOrigin, store: LocalStore, tmp_settings: Any) -> None:
+def test_cards_past_the_time_limit_kill_their_worker(origin: FixtureOrigin, store: LocalStore,
+                                                     tmp_settings: Any) -> None:
     settings = tmp_settings(**origin.settings_overrides())
-    m = captured(origin, store, settings)
-    content = card_content(m, store)
-    pictures = png_card.card_pictures(content, store)
-    request = json.dumps(content_to_json(content)).encode()
+    sources = write.CardSources.read(store, captured(origin, store, settings))
     pool = ImagePool(1, 1 << 30)
     try:
-        first = pool.draw_card(request, pictures, 30.0)
+        first = pool.render_cards(sources.request(), sources.pictures, 30.0)
         (pid,) = pool.worker_pids()
-        with pytest.raises(MediaRejected, match=r"drawing the card exceeded 0\.001 s"):
-            pool.draw_card(request, pictures, 0.001)
+        with pytest.raises(MediaRejected, match=r"rendering the cards exceeded 0\.001 s"):
+            pool.render_cards(sources.request(), sources.pictures, 0.001)
         assert pool.worker_pids() == []  # killed at the limit
-        assert pool.draw_card(request, pictures, 30.0) == first  # a fresh worker draws it again
+        assert pool.render_cards(sources.request(), sources.pictures, 30.0) == first  # a fresh worker
         assert pool.worker_pids() != [pid]
     finally:
         pool.close()
 
 
-@pytest.mark.parametrize("failure", [MediaRejected("drawing the card exceeded 15 s"),
+@pytest.mark.parametrize("failure", [MediaRejected("rendering the cards exceeded 15 s"),
                                      ImagingUnavailable("no worker could be started")])
-def test_a_failed_or_missing_worker_still_gives_a_card(store: LocalStore, origin: FixtureOrigin,
-                                                       tmp_settings: Any, monkeypatch: pytest.MonkeyPatch,
-                                                       failure: Exception, caplog: pytest.LogCaptureFixture) -> None:
-    """A refusal or a timeout: drawn here without the pictures (nothing the worker choked on is decoded
-    here); no worker to be had at all (a process limit): drawn here as before, pictures and all."""
+def test_a_failed_or_missing_worker_still_gives_the_cards(store: LocalStore, origin: FixtureOrigin,
+                                                          tmp_settings: Any, monkeypatch: pytest.MonkeyPatch,
+                                                          failure: Exception, caplog: pytest.LogCaptureFixture) -> None:
+    """A refusal or a timeout: rendered here with the PNG drawn without its pictures (nothing the worker
+    choked on is decoded here); no worker to be had at all (a process limit): rendered here as before."""
     settings = tmp_settings(**origin.settings_overrides())
-    m = captured(origin, store, settings)
-    content = card_content(m, store)
-    pictures = png_card.card_pictures(content, store)
+    sources = write.CardSources.read(store, captured(origin, store, settings))
 
     def refuse(self: ImagePool, *args: object) -> bytes:
         raise failure
 
-    monkeypatch.setattr(ImagePool, "draw_card", refuse)
-    png = png_card.draw_card_in_worker(content, store, settings)
-    expected = png_card.draw_card_from(content, {} if isinstance(failure, MediaRejected) else pictures)
-    assert png == expected
-    assert f"card of twitter/{TWEET['id']}" in caplog.text
+    monkeypatch.setattr(ImagePool, "render_cards", refuse)
+    html, png, page = write.render_cards(sources, settings)
+    in_place = write.render_here(sources)
+    assert (html, page) == (in_place[0], in_place[2])
+    assert png == (png_card.draw_card_from(sources.content, {}) if isinstance(failure, MediaRejected)
+                   else in_place[1])
+    assert f"cards of twitter/{TWEET['id']}" in caplog.text
 
 
-def test_the_worker_refuses_a_card_request_it_cannot_read() -> None:
+def test_the_worker_refuses_a_cards_request_it_cannot_read(store: LocalStore) -> None:
     """The worker's loop (in this process, on in-memory pipes) answers each bad request with a refusal
-    and goes on: pictures not named one for one, content that is not JSON, content of the wrong shape."""
-    good = content_to_json(card_content(rich_manifest(), LocalStore(Path("/nonexistent"), "http://x/media")))
+    and goes on: pictures not named one for one, a body that is not JSON, content of the wrong shape."""
+    good = write.CardSources.read(store, rich_manifest()).request()
     requests = io.BytesIO(b"".join([
-        *encode_frame({"op": "card", "limit": 5, "pictures": ["a", "b"]}, [json.dumps(good).encode(), b"x"]),
-        *encode_frame({"op": "card", "limit": 5, "pictures": []}, [b"not json"]),
-        *encode_frame({"op": "card", "limit": 5, "pictures": []}, [b'{"text": 1}']),
-        *encode_frame({"op": "card", "limit": 5, "pictures": []}, [json.dumps(good).encode()]),
+        *encode_frame({"op": "cards", "limit": 5, "pictures": ["a", "b"]}, [good, b"x"]),
+        *encode_frame({"op": "cards", "limit": 5, "pictures": []}, [b"not json"]),
+        *encode_frame({"op": "cards", "limit": 5, "pictures": []}, [b'{"content": {"text": 1}}']),
+        *encode_frame({"op": "cards", "limit": 5, "pictures": []}, [good]),
     ]))
     answers = io.BytesIO()
     serve(requests, answers)
@@ -156,10 +158,11 @@ def test_the_worker_refuses_a_card_request_it_cannot_read() -> None:
     ready, *replies = frames
     assert ready[0]["ready"] is True
     assert [h["ok"] for h, _ in replies] == [False, False, False, True]
-    assert "bad card request" in replies[0][0]["error"]
+    assert "bad cards request" in replies[0][0]["error"]
     assert all("image worker error" in h["error"] for h, _ in replies[1:3])
-    png = replies[3][1][0]
+    html, png, page = replies[3][1]
     assert Image.open(io.BytesIO(png)).format == "PNG"
+    assert html.decode() in page.decode() and HINDI in html.decode()
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")

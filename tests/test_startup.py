@@ -124,7 +124,7 @@ def test_an_article_with_a_tweet_and_an_image_decodes_and_draws_only_in_the_imag
     report = json.loads(proc.stdout)
     assert [e["status"] for e in report["embeds"]] == ["archived"]
     assert [i["status"] for i in report["images"]] == ["archived"]
-    assert sorted(loaded & {"PIL", "freetype", "uharfbuzz"}) == [], "the archiving process decoded or drew"
+    assert sorted(loaded & {"PIL", "freetype", "uharfbuzz", "jinja2"}) == [], "the archiving process decoded or rendered"
     (card,) = (tmp_path / "home" / "objects").rglob("*.card.png")
     with Image.open(card) as im:
         assert (im.format, im.width) == ("PNG", 600)

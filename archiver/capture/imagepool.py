@@ -285,27 +285,28 @@ class ImagePool:
         finally:
             self._checkin(worker, healthy)
 
-    def draw_card(self, content: bytes, pictures: dict[str, bytes], limit: float) -> bytes:
-        """The PNG card drawn by a worker from `content` (the card's content as JSON: ``content_to_json``)
-        and `pictures` (bytes by the key the content names them by: ``card_pictures``), within `limit`
-        seconds of the worker's own time, holding a worker's share of the memory budget.
+    def render_cards(self, request: bytes, pictures: dict[str, bytes], limit: float) -> tuple[bytes, bytes, bytes]:
+        """(HTML card, PNG card, page) of one capture, rendered by a worker from `request` (JSON:
+        ``cards.write.CardSources.request``) and `pictures` (bytes by the key the content names them
+        by), within `limit` seconds of the worker's own time, holding a worker's share of the memory
+        budget.
 
-        MediaRejected when the drawing passed the limit (its worker is killed), crashed its worker or
+        MediaRejected when the rendering passed the limit (its worker is killed), crashed its worker or
         failed; ImagingUnavailable when no worker could run it."""
         names = list(pictures)
         worker = self._checkout()
         healthy = False
         try:
             with self.budget.hold(self.advance):
-                header, blobs = self._call(worker, {"op": "card", "limit": limit, "pictures": names},
-                                           [content, *(pictures[n] for n in names)], time.monotonic() + limit,
-                                           limit, max_blobs=64 << 20, what="drawing the card")
+                header, blobs = self._call(worker, {"op": "cards", "limit": limit, "pictures": names},
+                                           [request, *(pictures[n] for n in names)], time.monotonic() + limit,
+                                           limit, max_blobs=256 << 20, what="rendering the cards")
             healthy = True
             if not header.get("ok"):
                 raise MediaRejected(str(header.get("error") or "refused by the image worker"))
-            if len(blobs) != 1:
+            if len(blobs) != 3:
                 raise MediaRejected("the image worker answered garbage")
-            return blobs[0]
+            return blobs[0], blobs[1], blobs[2]
         finally:
             self._checkin(worker, healthy)
 

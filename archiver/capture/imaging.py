@@ -3,8 +3,8 @@
 Everything here that touches decoded pixels runs in an image worker process (``serve``, started by
 ``archiver.capture.imagepool``), never in the process that fetched the bytes: a decoder that runs
 for minutes (a progressive JPEG repeating one scan 20,000 times) is then stopped by killing its
-process at the time limit. The same goes for drawing a capture's PNG card, which decodes the post's
-media and avatar: a worker draws it too (a "card" request). This module imports only the standard
+process at the time limit. The same goes for a capture's cards, whose PNG decodes the post's media
+and avatar: a worker renders them too (a "cards" request). This module imports only the standard
 library and Pillow (the card code is imported by the worker that draws one), so a worker starts in a
 fraction of a second.
 
@@ -571,25 +571,27 @@ def _finish(job: ImageJob, answer: dict[str, Any]) -> tuple[dict[str, Any], list
     return answer, [body for name, body in derived.items() if name not in same]
 
 
-def _draw_card(header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
-    """A "card" request: blobs[0] is the card's content as JSON (``content_to_json``), the other blobs
-    the pictures it is drawn from, named in order by the header's "pictures"; the answer is the PNG."""
-    from archiver.capture.cards.content import content_from_json  # the card code: only in a worker that draws
-    from archiver.capture.cards.png_card import draw_card_from
+def _render_cards(header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    """A "cards" request: blobs[0] is what the capture's cards and page show (JSON:
+    ``cards.write.CardSources.request``), the other blobs the pictures the PNG is drawn from, named in
+    order by the header's "pictures"; the answer's blobs are the HTML card, the PNG card and the page."""
+    from archiver.capture.cards.write import render_request  # the card code: only in a worker that renders
 
     names = header.get("pictures")
     if not isinstance(names, list) or len(names) != len(blobs) - 1 or not all(isinstance(n, str) for n in names):
-        return {"ok": False, "error": "bad card request to the image worker"}, []
-    content = content_from_json(json.loads(blobs[0]))
-    return {"ok": True}, [draw_card_from(content, dict(zip(names, blobs[1:], strict=True)))]
+        return {"ok": False, "error": "bad cards request to the image worker"}, []
+    return {"ok": True}, list(render_request(blobs[0], dict(zip(names, blobs[1:], strict=True))))
 
 
-def _warm_up_card() -> None:
-    """Draw a small card, so the text stack (FreeType, HarfBuzz, the Latin fonts) is loaded before the
-    worker says "ready", not while a capture waits for its card."""
+def _warm_up_cards() -> None:
+    """Draw a small card and load the card and page templates, so the text stack (FreeType, HarfBuzz,
+    the Latin fonts) and Jinja2 are loaded before the worker says "ready", not while a capture waits."""
     from archiver.capture.cards.content import CardContent
+    from archiver.capture.cards.jinja import template
     from archiver.capture.cards.png_card import draw_card_from
 
+    template("card.html")
+    template("page.html")
     draw_card_from(CardContent(provider="twitter", post_id="0", capture_id="", name="Warm up", handle="warm_up",
                                avatar_sha256=None, lang=None, note="", text="The fonts are loaded.", media=(),
                                related=(), created="", created_at="", shown="", source_lines=(), original=None,
@@ -608,14 +610,14 @@ def _warm_up() -> None:
         pillow().new("RGB", (96, 64), (120, 130, 140)).save(out, "JPEG")
         ImageJob(out.getvalue(), limits).finish()
     with suppress(Exception):
-        _warm_up_card()
+        _warm_up_cards()
 
 
 def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> None:
     """The worker's loop: answer "open" and "go" requests on stdin/stdout until end of input.
 
-    "card" (header: "limit", "pictures"; blobs: the card's content as JSON, then the pictures) is
-    answered with {"ok": true} and the PNG card as one blob (``_draw_card``).
+    "cards" (header: "limit", "pictures"; blobs: what the cards show as JSON, then the pictures) is
+    answered with {"ok": true} and the HTML card, the PNG card and the page as blobs (``_render_cards``).
     "open" (header: the ImageJob limits; one blob: the image bytes) is answered with {"ok": true,
     "estimate": bytes} or {"ok": false, "error": reason}; when its header has "go_within" (bytes of
     the memory budget the caller holds already) and the estimate is within it, the image is decoded at
@@ -657,12 +659,12 @@ def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> 
                 if isinstance(within, int) and not isinstance(within, bool) and job.estimate <= within:
                     # The caller holds this much of the budget already: decode now, one round trip.
                     job, (answer, bodies) = None, _finish(job, answer)
-            elif header.get("op") == "card" and blobs:
+            elif header.get("op") == "cards" and blobs:
                 if job is not None:
                     job.close()
                 job = None
                 _alarm(float(header.get("limit", 0)))
-                answer, bodies = _draw_card(header, blobs)
+                answer, bodies = _render_cards(header, blobs)
             elif header.get("op") == "go" and job is not None:
                 job.clock = Clock(float(header.get("limit", job.clock.limit)))   # the wait for "go" is not counted
                 _alarm(job.clock.limit)

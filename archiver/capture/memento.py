@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import quote, urldefrag
 
-from archiver.capture.manifest import CAPTURED_STATUSES, GONE_STATUSES
+from archiver.capture.statuses import CAPTURED_STATUSES, GONE_STATUSES
 from archiver.lazyre import lazy
 
 MEMENTO_STATUSES: tuple[str, ...] = (*CAPTURED_STATUSES, *GONE_STATUSES)

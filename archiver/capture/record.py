@@ -17,7 +17,6 @@ Writing the same capture again overwrites the same keys: only a capture that hol
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from archiver.capture.cards.png_card import draw_card_in_worker
 from archiver.capture.cards.write import write_cards
 from archiver.capture.manifest import (
     RETRYABLE_STATUSES,
@@ -137,8 +135,8 @@ def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStor
 
 def _write(store: ObjectStore, manifest: Manifest, exchanges: Sequence[Exchange],
            settings: Settings) -> tuple[str, Manifest]:
-    """Validate, then write the static cards and the capture page (``write_cards``; the PNG card drawn
-    by an image worker of the pool for ``settings``: ``draw_card_in_worker``), the WARC (when
+    """Validate, then write the static cards and the capture page (``write_cards``: rendered
+    by an image worker of the pool for ``settings``), the WARC (when
     there were exchanges: every exchange as received, and the two cards and the page as stored, read
     back, as resource records: ``build_warc``) and last the manifest (which commits the capture);
     returns the manifest key and the stored manifest, which has its ``warc`` and ``cards`` keys.
@@ -156,7 +154,7 @@ def _write(store: ObjectStore, manifest: Manifest, exchanges: Sequence[Exchange]
         data["warc"] = warc_key(provider, post_id, capture_id)
     data["cards"] = card_keys(data)
     validate_manifest(data)
-    cards = write_cards(store, data, functools.partial(draw_card_in_worker, settings=settings))
+    cards = write_cards(store, data, settings)
     # The cards and the page as stored, so the digests and the WARC's resource records are the very
     # bytes a reader fetches.
     page_key = capture_page_key(key)

@@ -51,19 +51,32 @@ def quoted_parts(note: str) -> list[tuple[str, bool]]:
     return [(p, iso) for p, iso in ((note[:m.start(1)], False), (m.group(1), True), (note[m.end(1):], False)) if p]
 
 
-def card_html(content: CardContent, store: ObjectStore) -> str:
-    """The HTML card of ``content`` (a fragment: one ``<article>`` element); media, the link card's
-    image and the avatar point at their stable public URLs in ``store``, or are named in a note when
-    there is none. Names, handles, card titles and poll labels sit in ``<bdi>`` so a right-to-left
-    value does not reorder the words around it."""
+def card_urls(content: CardContent, store: ObjectStore) -> dict[str, Any]:
+    """The stable public URLs the HTML card of ``content`` shows, as plain data (JSON-safe): "media" (one
+    dict per medium: kind, label, moving, alt, src, poster), "avatar" and "link_image". With the content,
+    that is all ``render_card`` needs, so an image worker can render the card (``draw_cards``)."""
     media = [{"kind": x.kind, "label": x.label, "moving": x.moving, "alt": x.alt,
               "src": stable_url(store, x.key) if x.archived else None,
               "poster": stable_url(store, x.poster_key) if x.moving else None}
              for x in content.media]
     link_image = stable_url(store, content.link.image_key) if content.link else None
+    return {"media": media, "avatar": stable_url(store, content.avatar_key), "link_image": link_image}
+
+
+def render_card(content: CardContent, urls: dict[str, Any]) -> str:
+    """The HTML card (a fragment: one ``<article>`` element) of ``content`` with ``urls`` (``card_urls``).
+    Names, handles, card titles and poll labels sit in ``<bdi>`` so a right-to-left value does not
+    reorder the words around it."""
     return template("card.html").render(
-        c=content, avatar=stable_url(store, content.avatar_key), media=media, links=link_segments,
-        link_image=link_image, preview_note=PREVIEW_NOTE, quoted=quoted_parts)
+        c=content, avatar=urls["avatar"], media=urls["media"], links=link_segments,
+        link_image=urls["link_image"], preview_note=PREVIEW_NOTE, quoted=quoted_parts)
+
+
+def card_html(content: CardContent, store: ObjectStore) -> str:
+    """The HTML card of ``content`` (a fragment: one ``<article>`` element); media, the link card's
+    image and the avatar point at their stable public URLs in ``store``, or are named in a note when
+    there is none (``render_card`` of ``card_urls``)."""
+    return render_card(content, card_urls(content, store))
 
 
 def render_card_html(manifest: dict[str, Any], store: ObjectStore) -> str:

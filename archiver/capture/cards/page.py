@@ -32,8 +32,8 @@ from markupsafe import Markup
 from archiver.capture.cards.content import card_content, clean, display_date, safe_url, stable_url, status_note
 from archiver.capture.cards.html_card import card_html
 from archiver.capture.cards.jinja import template
-from archiver.capture.manifest import STATUS_WORDS
 from archiver.capture.memento import MEMENTO_STATUSES, http_date, link_uri, timegate_url, timemap_url
+from archiver.capture.statuses import STATUS_WORDS
 from archiver.storage.layout import (
     MANIFEST_KEY_RE,
     SHA256_RE,
@@ -100,10 +100,21 @@ def _key(m: dict[str, Any]) -> str:
     return manifest_key(*parts)
 
 
-def page_context(manifest: dict[str, Any], store: ObjectStore, card: str,
-                 manifest_sha256: str | None = None) -> dict[str, Any]:
+def page_key(manifest: dict[str, Any]) -> str:
+    """Where the page of ``manifest`` is stored (beside it); ValueError when the manifest cannot form its key."""
+    return capture_page_key(_key(manifest))
+
+
+def render_page(data: dict[str, Any], card: str) -> str:
+    """The page (a whole HTML document) of ``data`` (``page_data``) around ``card`` (the HTML card,
+    already escaped)."""
+    return template("page.html").render(**data, card=Markup(card))  # noqa: S704 (escaped by its template)
+
+
+def page_data(manifest: dict[str, Any], store: ObjectStore, manifest_sha256: str | None = None) -> dict[str, Any]:
     """What the page template shows of ``manifest`` (its JSON shape as stored; any shape is read, wrong
-    types show as nothing), with ``card`` (the capture's HTML card, already escaped) inside.
+    types show as nothing), the card aside, as plain data (JSON-safe: an image worker can render it,
+    ``render_page``).
     ``manifest_sha256`` is the SHA-256 of the manifest's stored bytes, shown when given (a page written
     later for a capture stored before pages existed); a capture's own page is rendered before its manifest
     is final and shows none, since the manifest names the page's SHA-256 (``cards.page_sha256``,
@@ -166,16 +177,16 @@ def page_context(manifest: dict[str, Any], store: ObjectStore, card: str,
     cards = card_keys(m)
     warc = m.get("warc") if isinstance(m.get("warc"), str) and m.get("warc") == key[:-5] + ".warc.gz" else None
     digest = manifest_sha256 if _sha(manifest_sha256) else ""
-    files = [("Manifest (JSON)", _relative(page, key), digest),
-             *([("Capture WARC (the HTTP exchanges as received)", _relative(page, warc), "")] if warc else []),
-             ("HTML card", _relative(page, cards["html"]), ""), ("PNG card", _relative(page, cards["png"]), ""),
-             ("RFC 3161 timestamp record (written once the timestamps are obtained)",
-              _relative(page, timestamp_record_key(key)), "")]
+    files = [["Manifest (JSON)", _relative(page, key), digest],
+             *([["Capture WARC (the HTTP exchanges as received)", _relative(page, warc), ""]] if warc else []),
+             ["HTML card", _relative(page, cards["html"]), ""], ["PNG card", _relative(page, cards["png"]), ""],
+             ["RFC 3161 timestamp record (written once the timestamps are obtained)",
+              _relative(page, timestamp_record_key(key)), ""]]
     name, handle = _text(author.get("name"), 200), _text(author.get("handle"), 100)
     who = f"@{handle}" if handle else name or "a post"
     return {
         "title": f"Archived post by {who} ({_text(m.get('provider'), 32)} {_text(m.get('post_id'), 200)})",
-        "csp": csp(store), "card": Markup(card),  # noqa: S704  (card_html's output is escaped by its template)
+        "csp": csp(store),
         "status": status, "words": STATUS_WORDS.get(status, status), "note": status_note(m),
         "error": _text(m.get("error"), 500), "original": original, "original_text": _text(m.get("url")),
         "memento": memento, "timegate": timegate_url(base, original) if memento and original else None,
@@ -197,14 +208,14 @@ def render_capture_page(manifest: dict[str, Any], store: ObjectStore, card: str 
     rendered it already, else it is rendered here. ValueError when the manifest cannot form its key."""
     if card is None:
         card = card_html(card_content(manifest, store), store)
-    return template("page.html").render(**page_context(manifest, store, card, manifest_sha256))
+    return render_page(page_data(manifest, store, manifest_sha256), card)
 
 
 def write_capture_page(store: ObjectStore, manifest: dict[str, Any], card: str | None = None,
                        manifest_sha256: str | None = None) -> str:
     """Render and store the page of ``manifest`` beside it; returns its key. Same manifest and card, same
     bytes: writing again overwrites an identical object. ValueError as ``render_capture_page``."""
-    key = capture_page_key(_key(manifest))
+    key = page_key(manifest)
     store.put(key, render_capture_page(manifest, store, card, manifest_sha256).encode("utf-8"),
               content_type=PAGE_TYPE)
     return key

@@ -10,25 +10,19 @@ own are recorded in a PNG text chunk (``archiver-font-fallback``).
 from __future__ import annotations
 
 import io
-import json
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from archiver.capture.cards.content import PREVIEW_NOTE, CardContent, Media, card_content, content_to_json
+from archiver.capture.cards.content import PREVIEW_NOTE, CardContent, Media, card_content
 from archiver.capture.cards.textlayout import Color, Line, draw_line, wrap
-from archiver.capture.imagepool import ImagingUnavailable, pool_for
-from archiver.capture.imaging import MediaRejected, pillow
+from archiver.capture.imaging import pillow
 from archiver.storage.layout import BLOB_PREFIX, derived_key
 
 if TYPE_CHECKING:
     from PIL import Image, PngImagePlugin
 
-    from archiver.config.settings import Settings
     from archiver.storage.base import ObjectStore
-
-log = logging.getLogger(__name__)
 
 # Pillow is imported when a card is drawn, not with this module (imaging.pillow: a run drawing no card
 # does not pay for it); image bytes are opened only through pillow(), which makes a bomb an error.
@@ -48,7 +42,7 @@ MAX_HEADER_CHARS = 300  # of the name or handle in the header, which shows one l
 
 # The largest original (in pixels) a card decodes itself; a larger one is drawn from its web-sized
 # serving copy, or shown by its label. A capture's card is drawn in an image worker, under its time
-# limit and a worker's share of the memory budget (draw_card_in_worker); where one is drawn in the
+# limit and a worker's share of the memory budget (cards.write.render_cards); where one is drawn in the
 # calling process (the web's and the tools' draw_card, no worker to be had) it must stay small too:
 # 8 MP is at most 32 MB of RGBA.
 MAX_CARD_SOURCE_PIXELS = 8_000_000
@@ -265,7 +259,7 @@ def card_pictures(content: CardContent, store: ObjectStore) -> dict[str, bytes]:
 def draw_card_from(content: CardContent, pictures: Mapping[str, bytes]) -> bytes:
     """The PNG card of ``content``, its pictures taken from ``pictures`` (``card_pictures``: bytes by
     key; one missing is shown by its label, or left out). Decodes those bytes: in a capture this runs
-    in an image worker (``ImagePool.draw_card``), under its time limit."""
+    in an image worker (``cards.write.render_cards``), under its time limit."""
     c = content
     card = _Canvas()
     for note in c.notes:
@@ -316,28 +310,6 @@ def draw_card(content: CardContent, store: ObjectStore) -> bytes:
     """The PNG card of ``content``, drawn in this process; media and the avatar are read from ``store``
     (missing ones are shown by a label, or left out)."""
     return draw_card_from(content, card_pictures(content, store))
-
-
-def draw_card_in_worker(content: CardContent, store: ObjectStore, settings: Settings) -> bytes:
-    """The PNG card of ``content`` drawn by an image worker of this process's pool for ``settings``
-    (``ImagePool.draw_card``), within ``media_time_limit``: the pictures a card decodes (the post's media,
-    the avatar) are then decoded under the same time limit and memory budget as any image, and this
-    process never loads Pillow or the fonts for a card.
-
-    When the worker refuses or passes the limit, the card is drawn here without its pictures (each shown
-    by its label); when no worker can run at all, it is drawn here as ``draw_card`` does."""
-    pictures = card_pictures(content, store)
-    request = json.dumps(content_to_json(content), ensure_ascii=False).encode("utf-8")
-    try:
-        return pool_for(settings).draw_card(request, pictures, float(settings.media_time_limit))
-    except MediaRejected as exc:
-        log.warning("drawing the card of %s/%s failed in the image worker (%s); drawn without its pictures",
-                    content.provider, content.post_id, exc.reason)
-        return draw_card_from(content, {})
-    except ImagingUnavailable as exc:
-        log.warning("no image worker for the card of %s/%s (%s); drawn in this process", content.provider,
-                    content.post_id, exc)
-        return draw_card_from(content, pictures)
 
 
 def render_card_png(manifest: dict[str, Any], store: ObjectStore) -> bytes:
