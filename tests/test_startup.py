@@ -100,9 +100,9 @@ def test_a_plain_article_loads_no_imaging_templates_or_other_backends(tmp_path: 
     assert sorted(m for m in NOT_FOR_A_PLAIN_ARTICLE if m in loaded) == [], "archiver archive imported them"
 
 
-def test_an_article_with_a_tweet_and_an_image_decodes_and_draws_only_in_the_image_workers(tmp_path: Path) -> None:
+def test_an_article_with_a_tweet_and_an_image_decodes_and_renders_only_in_the_image_workers(tmp_path: Path) -> None:
     """The image is checked and the tweet's PNG card drawn by the image workers: the archiving process
-    loads neither Pillow nor FreeType nor HarfBuzz, and the stored card is a PNG of the post."""
+    loads neither Pillow nor FreeType nor HarfBuzz nor Jinja2, and the stored card is a PNG."""
     from PIL import Image
 
     from archiver.config.settings import env_name
@@ -124,7 +124,7 @@ def test_an_article_with_a_tweet_and_an_image_decodes_and_draws_only_in_the_imag
     report = json.loads(proc.stdout)
     assert [e["status"] for e in report["embeds"]] == ["archived"]
     assert [i["status"] for i in report["images"]] == ["archived"]
-    assert sorted(loaded & {"PIL", "freetype", "uharfbuzz", "jinja2"}) == [], "the archiving process decoded or rendered"
+    assert sorted(loaded & {"PIL", "freetype", "uharfbuzz", "jinja2"}) == [], "the archiving process rendered"
     (card,) = (tmp_path / "home" / "objects").rglob("*.card.png")
     with Image.open(card) as im:
         assert (im.format, im.width) == ("PNG", 600)
@@ -430,3 +430,25 @@ def test_a_load_a_forked_childs_parent_had_not_finished_is_made_again(monkeypatc
     ctx = fetcher._ssl_context      # made again, here
     assert ctx.cert_store_stats()["x509_ca"] > 0 and fetcher._ssl_load is not pending
     release.set()
+
+
+PLUGINS = """
+import atexit, os, sys
+atexit.register(lambda: print("plugins off:", repr(os.environ.get("PYDANTIC_DISABLE_PLUGINS"))))
+from archiver.cli.main import console
+sys.argv = ["archiver", "--version"]
+console()
+"""
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "'__all__'"), ("", "''"), ("1", "'1'")])
+def test_the_console_loads_no_pydantic_plugins_unless_the_environment_says(given: str | None,
+                                                                            expected: str) -> None:
+    """A command runs with the variable as the environment gave it, or "__all__" when it gave none."""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    env["PYTHONPATH"] = str(ROOT)
+    if given is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = given
+    proc = subprocess.run([sys.executable, "-c", PLUGINS], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert f"plugins off: {expected}" in proc.stdout, proc.stdout + proc.stderr
