@@ -179,3 +179,13 @@ def test_the_worker_applies_pillows_own_ceiling_and_refuses_avif_it_cannot_read(
     monkeypatch.setattr(imaging, "_reads_avif", lambda: False)
     with pytest.raises(MediaRejected, match="not an allowed image type: image/avif"):
         ImageJob(b"\x00\x00\x00\x1cftypavif", {**limits, "mime": "image/avif", "format": "AVIF"})
+
+
+def test_an_answer_that_is_not_utf8_is_a_failed_worker(store: LocalStore, monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_settings: Any) -> None:
+    sources = write.CardSources.read(store, rich_manifest())
+    monkeypatch.setattr(ImagePool, "render_cards", lambda self, *a: (b"\xff<article>", b"png", b"page"))
+    html, png, page = write.render_cards(sources, tmp_settings())
+    assert (html, png, page) == (write.render_card(sources.content, sources.urls),
+                                 png_card.draw_card_from(sources.content, {}),
+                                 write.render_page(sources.page, html))

@@ -84,7 +84,10 @@ def render_cards(sources: CardSources, settings: Settings) -> tuple[str, bytes, 
     try:
         html, png, page = pool_for(settings).render_cards(sources.request(), sources.pictures,
                                                          float(settings.media_time_limit))
-        return html.decode("utf-8"), png, page.decode("utf-8")
+        try:
+            return html.decode("utf-8"), png, page.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MediaRejected("the image worker answered HTML that is not UTF-8") from None
     except MediaRejected as exc:
         log.warning("rendering the cards of %s failed in the image worker (%s); the PNG is drawn here "
                     "without its pictures", where, exc.reason)
