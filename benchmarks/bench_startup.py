@@ -8,8 +8,8 @@ state):
     --imports fresh interpreters (default 9), each started with PYTHONPATH=<root>;
 (b) the 15 modules with the largest self time in the median one of those runs, and the self time
     summed by top-level package (archiver's by subpackage);
-(c) the wall time of ``archiver archive`` in a fresh interpreter (the console script's code: import
-    archiver.cli.main, call main), a fresh ARCHIVER_HOME per run, median and range of --runs runs
+(c) the wall time of ``archiver archive`` in a fresh interpreter (the console script's code:
+    archiver.cli.launch's console), a fresh ARCHIVER_HOME per run, median and range of --runs runs
     (default 9), of two articles, interleaved run by run:
       - "small article": an HTML page with one small JPEG and one embedded tweet, served by the
         fixture origin the tests use (archiver.testing.fixture_origin, which also answers the tweet's
@@ -57,8 +57,11 @@ from tests.harness.celery_worker import settings_env  # noqa: E402
 MODULE = "archiver.runners.local"
 TWEET_ID = "1945048830047662087"
 # What the console script `archiver` runs (.venv/bin/archiver), with the tree under test first on the path:
-# `console` (main, then the exit without the interpreter's teardown), or `main` in a tree older than it.
-CLI = "import sys\nimport archiver.cli.main as cli\nsys.exit((getattr(cli, 'console', None) or cli.main)())"
+# cli.launch's `console` (the image worker started ahead, then cli.main's), or in a tree older than it
+# cli.main's `console` (main, then the exit without the interpreter's teardown), or `main` before that.
+CLI = ("import sys\ntry:\n    from archiver.cli.launch import console\nexcept ImportError:\n"
+       "    import archiver.cli.main as cli\n    console = getattr(cli, 'console', None) or cli.main\n"
+       "sys.exit(console())")
 _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 

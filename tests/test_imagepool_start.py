@@ -26,7 +26,7 @@ class FakeWorker:
     lock = threading.Lock()
     ids = itertools.count(1)
 
-    def __init__(self) -> None:
+    def __init__(self, cards: bool = False) -> None:
         if not FakeWorker.gate.wait(10):
             raise AssertionError("a worker start was never let through")
         if FakeWorker.fail is not None:
@@ -201,3 +201,74 @@ def test_no_thread_for_a_start_is_a_failed_start_not_a_hang(monkeypatch: pytest.
         pool._checkout()
     monkeypatch.setattr(threading.Thread, "start", start)
     assert isinstance(pool._checkout(), FakeWorker)
+
+
+# --- workers started ahead of any pool (``start_ahead``: the console script, before the settings) -----
+@pytest.fixture
+def no_ahead(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An empty list of workers started ahead and no pools, for this test only."""
+    monkeypatch.setattr(imagepool, "_AHEAD", [])
+    monkeypatch.setattr(imagepool, "_POOLS", {})
+    yield
+
+
+class Limits:
+    """What ``pool_for`` reads of the settings."""
+
+    def __init__(self, workers: int) -> None:
+        self.media_workers = workers
+        self.media_memory_budget = 0
+
+
+def test_workers_started_ahead_are_the_first_pools_own(no_ahead: None) -> None:
+    assert imagepool.start_ahead(2) == 2
+    pool = imagepool.pool_for(Limits(4))  # type: ignore[arg-type]
+    assert pool._count == 2 and pool._starting == 2
+    assert pool.start_up_to(1) == 0 and pool.start_up_to(3) == 1   # the ahead ones count
+    FakeWorker.gate.set()
+    wait_until(lambda: len(pool._idle) == 3)
+    assert sorted(w.id for w in pool._idle) == [1, 2, 3] and pool.started == 3   # type: ignore[attr-defined]
+    assert imagepool._AHEAD == [] and imagepool.pool_for(Limits(1)) is not pool  # another pool gets none
+    assert imagepool.pool_for(Limits(1))._count == 0
+
+
+def test_workers_started_ahead_past_the_pools_maximum_are_ended(no_ahead: None) -> None:
+    FakeWorker.gate.set()
+    assert imagepool.start_ahead(3) == 3
+    wait_until(lambda: all(f.done() for f in imagepool._AHEAD))
+    workers = [f.result() for f in imagepool._AHEAD]
+    pool = imagepool.pool_for(Limits(1))  # type: ignore[arg-type]
+    assert pool._count == 1 and [w.killed for w in workers] == [False, True, True]
+    assert pool._checkout() is workers[0]
+
+
+def test_a_worker_started_ahead_that_fails_is_a_failed_start(no_ahead: None) -> None:
+    FakeWorker.fail_next = 1
+    FakeWorker.gate.set()
+    assert imagepool.start_ahead() == 1
+    pool = imagepool.pool_for(Limits(2))  # type: ignore[arg-type]
+    wait_until(lambda: pool._failures == 1 and pool._count == 0)
+    assert pool._checkout().id == 1   # the image starts its own
+
+
+def test_workers_started_ahead_that_no_pool_took_end_with_the_process(no_ahead: None) -> None:
+    FakeWorker.gate.set()
+    imagepool.start_ahead(2)
+    wait_until(lambda: all(f.done() for f in imagepool._AHEAD))
+    workers = [f.result() for f in imagepool._AHEAD]
+    imagepool.close_pools()   # what runs at exit
+    assert [w.killed for w in workers] == [True, True] and imagepool._AHEAD == []
+
+
+@pytest.mark.parametrize(("argv", "ahead"), [(["archive", "story.html"], 1), (["--debug", "archive", "x"], 1),
+                                            (["retry", "a1"], 1), (["archive", "--help"], 0),
+                                            (["search", "words"], 0), ([], 0)])
+def test_the_console_script_starts_a_worker_ahead_for_capturing_commands(
+        no_ahead: None, monkeypatch: pytest.MonkeyPatch, argv: list[str], ahead: int) -> None:
+    from archiver.cli import launch, main
+
+    monkeypatch.setattr("sys.argv", ["archiver", *argv])
+    monkeypatch.setattr(main, "console", lambda: None)
+    launch.console()
+    assert len(imagepool._AHEAD) == ahead
+    FakeWorker.gate.set()

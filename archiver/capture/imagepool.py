@@ -41,6 +41,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 # The directory that holds the archiver package: the worker imports the same code as its parent.
 _ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-         "from archiver.capture.imaging import serve; serve()")
+         "from archiver.capture.imaging import serve; serve(cards=sys.argv[2:] == ['cards'])")
 # Seconds a new worker has to say it is ready (not counted against any image's time limit).
 START_TIMEOUT = 30.0
 
@@ -91,10 +92,13 @@ def _died(proc: subprocess.Popen[bytes]) -> str:
 class _Worker:
     """One image worker process and its two pipes; every read and write is bounded by a deadline."""
 
-    def __init__(self) -> None:
+    def __init__(self, cards: bool = False) -> None:
+        """Start the process and wait for its greeting; with `cards` it loads the card stack (fonts,
+        templates) before it greets (``imaging.serve``). ImagingUnavailable when it does not start."""
         env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
         try:
-            self.proc = subprocess.Popen([sys.executable, "-I", "-c", _BOOT, _ROOT], stdin=subprocess.PIPE,
+            self.proc = subprocess.Popen([sys.executable, "-I", "-c", _BOOT, _ROOT, *(["cards"] if cards else [])],
+                                         stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                                          close_fds=True, bufsize=0)
         except OSError as exc:   # kept as the cause: EAGAIN or ENOMEM make it an infrastructure fault
@@ -332,18 +336,21 @@ class ImagePool:
         Returns how many were started (never past ``max_workers``)."""
         with self._cond:
             started = 0
-            while started < n and self._count < self.max_workers and self._start():
+            while started < n and self._count < self.max_workers and self._start(cards=True):
                 started += 1
             return started
 
-    def _start(self, owner: int = 0) -> bool:
+    def _start(self, owner: int = 0, cards: bool = False) -> bool:
         """Start one worker in a background thread (caller holds the lock; below ``max_workers``); `owner`
         is the id of the checkout making it (0: ``prestart``), told of its failure in ``_failed_for``.
+        A worker started ahead (`cards`) also loads the card stack before it is ready; one an image is
+        waiting for does not (the first card it renders loads it).
         False, counted as a failed start, when no thread can be had (a process or thread limit)."""
         self._count += 1
         self._starting += 1
         try:
-            threading.Thread(target=self._started, args=(owner,), name="image-worker-start", daemon=True).start()
+            threading.Thread(target=self._started, args=(owner, cards), name="image-worker-start",
+                             daemon=True).start()
         except RuntimeError as exc:   # "can't start new thread"
             self._starting -= 1
             failure = ImagingUnavailable(f"could not start an image worker: {exc}")
@@ -360,16 +367,47 @@ class ImagePool:
             self._failed_for[owner] = failure
         self._cond.notify_all()
 
-    def _started(self, owner: int) -> None:
+    def start_up_to(self, n: int) -> int:
+        """Start workers in the background until `n` (at most ``max_workers``) are alive or starting,
+        those started ahead of any pool (``start_ahead``) included; returns how many it started."""
+        with self._cond:
+            started = 0
+            while self._count < min(n, self.max_workers) and self._start(cards=True):
+                started += 1
+            return started
+
+    def adopt(self, futures: list[Future[_Worker]]) -> None:
+        """Take workers started before this pool existed (``start_ahead``) as this pool's own, each as it
+        comes up (or fails, counted as a failed start); those past ``max_workers`` are ended."""
+        with self._cond:
+            room = max(0, self.max_workers - self._count)
+            taken, extra = futures[:room], futures[room:]
+            self._count += len(taken)
+            self._starting += len(taken)
+        for future in extra:
+            future.add_done_callback(_end_worker)
+        for future in taken:
+            future.add_done_callback(self._arrived)
+
+    def _arrived(self, future: Future[_Worker]) -> None:
+        failure = future.exception()
+        self._arrive(0, None if failure is not None else future.result(), failure)
+
+    def _started(self, owner: int, cards: bool = False) -> None:
         try:
-            worker = _Worker()
+            worker = _Worker(cards)
         except BaseException as exc:   # ImagingUnavailable; anything else is reported the same way
-            with self._cond:
-                self._starting -= 1
-                self._start_failed(owner, exc)
+            self._arrive(owner, None, exc)
             return
+        self._arrive(owner, worker, None)
+
+    def _arrive(self, owner: int, worker: _Worker | None, failure: BaseException | None) -> None:
+        """A start ended: `worker` joins the idle ones, or the start made for checkout `owner` failed."""
         with self._cond:
             self._starting -= 1
+            if worker is None:
+                self._start_failed(owner, failure or ImagingUnavailable("the image worker did not start"))
+                return
             self.started += 1
             self._idle.append(worker)
             self._cond.notify_all()
@@ -471,22 +509,62 @@ def _outcome(header: dict[str, Any], blobs: list[bytes], data: bytes) -> ImageOu
 
 _POOLS: dict[tuple[int, int], ImagePool] = {}
 _POOLS_LOCK = threading.Lock()
+# Workers started before any pool existed (``start_ahead``), for the first pool made to take.
+_AHEAD: list[Future[_Worker]] = []
+
+
+def start_ahead(n: int = 1) -> int:
+    """Start `n` image workers now, in the background, before the settings (and so the pool) are known:
+    what the console script calls first for a command that will archive, so the workers start (about
+    130 ms: an interpreter, Pillow, the card stack) while the command's modules and settings load. The
+    first pool made (``pool_for``) takes them as its own; one never taken ends when this process does
+    (its worker reads end of input). Returns how many were started (fewer when no thread can be had)."""
+    started = 0
+    for _ in range(n):
+        future: Future[_Worker] = Future()
+        try:
+            threading.Thread(target=_make_worker, args=(future,), name="image-worker-start", daemon=True).start()
+        except RuntimeError:   # "can't start new thread": the pool starts its workers when needed
+            break
+        with _POOLS_LOCK:
+            _AHEAD.append(future)
+        started += 1
+    return started
+
+
+def _make_worker(future: Future[_Worker]) -> None:
+    try:
+        future.set_result(_Worker(cards=True))
+    except BaseException as exc:   # ImagingUnavailable; the pool that takes it counts a failed start
+        future.set_exception(exc)
+
+
+def _end_worker(future: Future[_Worker]) -> None:
+    if future.exception() is None:
+        future.result().kill()
 
 
 def pool_for(settings: Settings) -> ImagePool:
-    """This process's pool for the settings' ``media_workers`` and ``media_memory_budget``."""
+    """This process's pool for the settings' ``media_workers`` and ``media_memory_budget``; the first one
+    made takes the workers started ahead (``start_ahead``)."""
     key = (max(1, int(settings.media_workers)), max(0, int(settings.media_memory_budget)))
     with _POOLS_LOCK:
         pool = _POOLS.get(key)
-        if pool is None:
-            pool = _POOLS[key] = ImagePool(*key)
-        return pool
+        if pool is not None:
+            return pool
+        pool = _POOLS[key] = ImagePool(*key)
+        ahead = _AHEAD[:]
+        _AHEAD.clear()
+    if ahead:
+        pool.adopt(ahead)
+    return pool
 
 
 def prestart_workers(settings: Settings, n: int = 1) -> int:
-    """Start `n` image workers of this process's pool for `settings` in the background (``ImagePool.prestart``):
-    what a run that is about to capture calls first, so the workers start while it reads its article."""
-    return pool_for(settings).prestart(n)
+    """Make sure `n` image workers of this process's pool for `settings` are up or starting, in the
+    background (``ImagePool.start_up_to``; those started ahead count): what a run that is about to
+    capture calls first, so the workers start while it reads its article."""
+    return pool_for(settings).start_up_to(n)
 
 
 def _forget_pools() -> None:
@@ -494,14 +572,23 @@ def _forget_pools() -> None:
     global _POOLS_LOCK
     _POOLS_LOCK = threading.Lock()
     _POOLS.clear()
+    _AHEAD.clear()
 
 
 def close_pools() -> None:
-    """Kill every idle image worker of this process (also run at exit)."""
+    """Kill every idle image worker of this process (also run at exit), and those started ahead that no
+    pool took."""
     with _POOLS_LOCK:
         pools = list(_POOLS.values())
+        ahead = _AHEAD[:]
+        _AHEAD.clear()
     for pool in pools:
         pool.close()
+    for future in ahead:
+        if future.done():
+            _end_worker(future)
+        else:
+            future.add_done_callback(_end_worker)
 
 
 os.register_at_fork(after_in_child=_forget_pools)

@@ -598,23 +598,27 @@ def _warm_up_cards() -> None:
                                captured=""), {})
 
 
-def _warm_up() -> None:
+def _warm_up(cards: bool = False) -> None:
     """Run one small JPEG through what a request runs (``ImageJob``: open, decode, hash, derive),
     before the worker says "ready": the plugins and codecs a first image loads (about 30 ms) are then
     loaded while no image waits, and a pool that starts its workers ahead (``ImagePool.prestart``)
-    hides that time entirely. A failure here only leaves the loading to the first image."""
+    hides that time entirely. With `cards` (a worker started ahead of need) the card stack is loaded
+    too (``_warm_up_cards``, about 60 ms); a worker an image waits for leaves it to its first card.
+    A failure here only leaves the loading to the first image or card."""
     limits = {"mime": "image/jpeg", "format": "JPEG", "ceiling": 1 << 20, "max_frames": 1, "derive": True,
               "limit": 10.0}
     with suppress(Exception):   # an optimisation only: the first real image loads what it needs
         out = io.BytesIO()
         pillow().new("RGB", (96, 64), (120, 130, 140)).save(out, "JPEG")
         ImageJob(out.getvalue(), limits).finish()
-    with suppress(Exception):
-        _warm_up_cards()
+    if cards:
+        with suppress(Exception):
+            _warm_up_cards()
 
 
-def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> None:
-    """The worker's loop: answer "open" and "go" requests on stdin/stdout until end of input.
+def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None, *, cards: bool = False) -> None:
+    """The worker's loop: answer "open", "go" and "cards" requests on stdin/stdout until end of input;
+    with `cards` the card stack is loaded before "ready" (``_warm_up``).
 
     "cards" (header: "limit", "pictures"; blobs: what the cards show as JSON, then the pictures) is
     answered with {"ok": true} and the HTML card, the PNG card and the page as blobs (``_render_cards``).
@@ -631,7 +635,7 @@ def serve(requests: BinaryIO | None = None, answers: BinaryIO | None = None) -> 
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     requests = requests if requests is not None else sys.stdin.buffer
     pillow()   # loaded before "ready", as when it was imported with this module
-    _warm_up()
+    _warm_up(cards)
     _write(answers, {"ready": True, "pid": os.getpid()})
     trim = _trimmer()
     job: ImageJob | None = None

@@ -1,5 +1,5 @@
 """`python -m archiver.cli`: the same as the `archiver` command."""
 
-from archiver.cli.main import console
+from archiver.cli.launch import console
 
 console()

@@ -1,0 +1,30 @@
+"""The `archiver` console script's first step: start what the command will need, then import it.
+
+A command that captures (``archive``, ``demo``, ``retry``) needs an image worker for its first image
+or card: another interpreter that loads Pillow, the fonts and the card templates (about 130 ms). It
+is started here, in the background, before anything else is imported, so it comes up while the
+command's modules and settings load (about 150 ms) instead of after them (``imagepool.start_ahead``;
+the pool made later takes it). Everything else is ``archiver.cli.main.console``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+# The commands that capture, and so use image workers.
+CAPTURING = frozenset({"archive", "demo", "retry"})
+
+
+def console() -> NoReturn:
+    """The `archiver` console script (and ``python -m archiver.cli``): one image worker started ahead
+    for a capturing command (not for its ``--help``), then ``archiver.cli.main.console``."""
+    given = sys.argv[1:]
+    command = next((a for a in given if not a.startswith("-")), None)
+    if command in CAPTURING and not {"-h", "--help"} & set(given):
+        from archiver.capture.imagepool import start_ahead
+
+        start_ahead()
+    from archiver.cli.main import console as run
+
+    run()
