@@ -45,6 +45,9 @@ DYNAMIC_IMPORTS_ALLOWED = {
     "archiver/catalog/core.py":
         "the search's modules (the query model, search.py, the syntax: pydantic) are imported by the first "
         "search, not with the Catalog every command opens",
+    "archiver/cli/launch.py":
+        "the console script starts an image worker for a capturing command before it imports the command "
+        "line (archiver.cli.main), whose import is most of the start-up",
     "archiver/cli/arguments.py":
         "the search command's options are made from the search query's model (catalog.query: pydantic and "
         "the query syntax), imported when the search parser is built, not by every command's parser",

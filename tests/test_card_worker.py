@@ -20,7 +20,8 @@ from archiver.capture.cards import png_card, write
 from archiver.capture.cards.content import card_content, content_from_json, content_to_json
 from archiver.capture.fetch import Fetcher
 from archiver.capture.imagepool import ImagePool, ImagingUnavailable
-from archiver.capture.imaging import ImageJob, MediaRejected, encode_frame, pillow, read_frame, serve
+from archiver.capture.imageworker import serve
+from archiver.capture.imaging import ImageJob, MediaRejected, encode_frame, pillow, read_frame
 from archiver.capture.manifest import validate_manifest
 from archiver.capture.record import store_capture
 from archiver.discover.model import Embed

@@ -206,10 +206,16 @@ def test_no_thread_for_a_start_is_a_failed_start_not_a_hang(monkeypatch: pytest.
 # --- workers started ahead of any pool (``start_ahead``: the console script, before the settings) -----
 @pytest.fixture
 def no_ahead(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """An empty list of workers started ahead and no pools, for this test only."""
+    """An empty list of workers started ahead and no pools, for this test only, on two cores."""
     monkeypatch.setattr(imagepool, "_AHEAD", [])
     monkeypatch.setattr(imagepool, "_POOLS", {})
+    monkeypatch.setattr(imagepool, "_cores", lambda: 2)
     yield
+
+
+def test_no_worker_is_started_ahead_on_a_single_core(no_ahead: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(imagepool, "_cores", lambda: 1)
+    assert imagepool.start_ahead() == 0 and imagepool._AHEAD == []
 
 
 class Limits:
@@ -268,7 +274,7 @@ def test_the_console_script_starts_a_worker_ahead_for_capturing_commands(
     from archiver.cli import launch, main
 
     monkeypatch.setattr("sys.argv", ["archiver", *argv])
-    monkeypatch.setattr(main, "console", lambda: None)
+    monkeypatch.setattr(main, "console", lambda: None)  # what launch runs next
     launch.console()
     assert len(imagepool._AHEAD) == ahead
     FakeWorker.gate.set()

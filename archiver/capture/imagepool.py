@@ -2,7 +2,7 @@
 
 Pillow's decoders run in C and cannot be interrupted from Python: a thread that decodes a hostile
 progressive JPEG runs for minutes whatever its deadline says. So every decode of untrusted bytes
-happens in an image worker process (``archiver.capture.imaging.serve``), and the caller waits for
+happens in an image worker process (``archiver.capture.imageworker.serve``), and the caller waits for
 its answer only until the time limit, then kills it: the image is rejected with "image decoding
 exceeded N s", and a fresh worker replaces the killed one on the next request.
 
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 # The directory that holds the archiver package: the worker imports the same code as its parent.
 _ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-         "from archiver.capture.imaging import serve; serve(cards=sys.argv[2:] == ['cards'])")
+         "from archiver.capture.imageworker import serve; serve(cards=sys.argv[2:] == ['cards'])")
 # Seconds a new worker has to say it is ready (not counted against any image's time limit).
 START_TIMEOUT = 30.0
 
@@ -94,7 +94,7 @@ class _Worker:
 
     def __init__(self, cards: bool = False) -> None:
         """Start the process and wait for its greeting; with `cards` it loads the card stack (fonts,
-        templates) before it greets (``imaging.serve``). ImagingUnavailable when it does not start."""
+        templates) before it greets (``imageworker.serve``). ImagingUnavailable when it does not start."""
         env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
         try:
             self.proc = subprocess.Popen([sys.executable, "-I", "-c", _BOOT, _ROOT, *(["cards"] if cards else [])],
@@ -518,7 +518,11 @@ def start_ahead(n: int = 1) -> int:
     what the console script calls first for a command that will archive, so the workers start (about
     130 ms: an interpreter, Pillow, the card stack) while the command's modules and settings load. The
     first pool made (``pool_for``) takes them as its own; one never taken ends when this process does
-    (its worker reads end of input). Returns how many were started (fewer when no thread can be had)."""
+    (its worker reads end of input). Returns how many were started: none on a single core, where the
+    worker would only take the CPU the command's own start needs (the pool starts it when an image
+    comes), fewer when no thread can be had."""
+    if _cores() < 2:
+        return 0
     started = 0
     for _ in range(n):
         future: Future[_Worker] = Future()
@@ -530,6 +534,14 @@ def start_ahead(n: int = 1) -> int:
             _AHEAD.append(future)
         started += 1
     return started
+
+
+def _cores() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _make_worker(future: Future[_Worker]) -> None:

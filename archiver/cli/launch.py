@@ -9,6 +9,7 @@ the pool made later takes it). Everything else is ``archiver.cli.main.console``.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import NoReturn
 
@@ -22,9 +23,6 @@ def console() -> NoReturn:
     given = sys.argv[1:]
     command = next((a for a in given if not a.startswith("-")), None)
     if command in CAPTURING and not {"-h", "--help"} & set(given):
-        from archiver.capture.imagepool import start_ahead
-
-        start_ahead()
-    from archiver.cli.main import console as run
-
-    run()
+        importlib.import_module("archiver.capture.imagepool").start_ahead()
+    # By name, after the worker is on its way: importing the command line is most of the start-up.
+    importlib.import_module("archiver.cli.main").console()

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from archiver.capture.cards.content import CardContent, card_content, content_to_json
+from archiver.capture.cards.content import CardContent, card_content, content_from_json, content_to_json
 from archiver.capture.cards.html_card import card_urls, render_card
 from archiver.capture.cards.page import PAGE_TYPE, page_data, page_key, render_page
 from archiver.capture.cards.png_card import card_pictures, draw_card_from
@@ -64,8 +64,6 @@ def render_request(request: bytes, pictures: dict[str, bytes]) -> tuple[bytes, b
     """What an image worker answers a "cards" request with: the HTML card, the PNG card and the page,
     as bytes, rendered from ``request`` (``CardSources.request``) and ``pictures``. ValueError, KeyError
     or TypeError when the request is not of that shape."""
-    from archiver.capture.cards.content import content_from_json
-
     data = json.loads(request)
     content = content_from_json(data["content"])
     html = render_card(content, data["urls"])
