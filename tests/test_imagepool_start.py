@@ -268,7 +268,7 @@ def test_workers_started_ahead_that_no_pool_took_end_with_the_process(no_ahead: 
 
 @pytest.mark.parametrize(("argv", "ahead"), [(["archive", "story.html"], 1), (["--debug", "archive", "x"], 1),
                                             (["retry", "a1"], 1), (["archive", "--help"], 0),
-                                            (["search", "words"], 0), ([], 0)])
+                                            (["retry", "--queue", "a1"], 0), (["search", "words"], 0), ([], 0)])
 def test_the_console_script_starts_a_worker_ahead_for_capturing_commands(
         no_ahead: None, monkeypatch: pytest.MonkeyPatch, argv: list[str], ahead: int) -> None:
     from archiver.cli import launch, main

@@ -516,7 +516,7 @@ _AHEAD: list[Future[_Worker]] = []
 def start_ahead(n: int = 1) -> int:
     """Start `n` image workers now, in the background, before the settings (and so the pool) are known:
     what the console script calls first for a command that will archive, so the workers start (about
-    130 ms: an interpreter, Pillow, the card stack) while the command's modules and settings load. The
+    110 ms: an interpreter, Pillow, the card stack) while the command's modules and settings load. The
     first pool made (``pool_for``) takes them as its own; one never taken ends when this process does
     (its worker reads end of input). Returns how many were started: none on a single core, where the
     worker would only take the CPU the command's own start needs (the pool starts it when an image

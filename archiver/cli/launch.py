@@ -1,7 +1,7 @@
 """The `archiver` console script's first step: start what the command will need, then import it.
 
 A command that captures (``archive``, ``demo``, ``retry``) needs an image worker for its first image
-or card: another interpreter that loads Pillow, the fonts and the card templates (about 130 ms). It
+or card: another interpreter that loads Pillow, the fonts and the card templates (about 110 ms). It
 is started here, in the background, before anything else is imported, so it comes up while the
 command's modules and settings load (about 150 ms) instead of after them (``imagepool.start_ahead``;
 the pool made later takes it). Everything else is ``archiver.cli.main.console``.
@@ -19,10 +19,11 @@ CAPTURING = frozenset({"archive", "demo", "retry"})
 
 def console() -> NoReturn:
     """The `archiver` console script (and ``python -m archiver.cli``): one image worker started ahead
-    for a capturing command (not for its ``--help``), then ``archiver.cli.main.console``."""
+    for a capturing command (not for its ``--help``, nor for ``retry --queue``, which only queues),
+    then ``archiver.cli.main.console``."""
     given = sys.argv[1:]
     command = next((a for a in given if not a.startswith("-")), None)
-    if command in CAPTURING and not {"-h", "--help"} & set(given):
+    if command in CAPTURING and not {"-h", "--help", "--queue"} & set(given):
         importlib.import_module("archiver.capture.imagepool").start_ahead()
     # By name, after the worker is on its way: importing the command line is most of the start-up.
     importlib.import_module("archiver.cli.main").console()
