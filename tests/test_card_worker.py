@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from archiver.capture import imaging
+from archiver.capture import imagepool, imaging
 from archiver.capture.cards import png_card, write
 from archiver.capture.cards.content import card_content, content_from_json, content_to_json
 from archiver.capture.fetch import Fetcher
@@ -190,3 +192,26 @@ def test_an_answer_that_is_not_utf8_is_a_failed_worker(store: LocalStore, monkey
     assert (html, png, page) == (write.render_card(sources.content, sources.urls),
                                  png_card.draw_card_from(sources.content, {}),
                                  write.render_page(sources.page, html))
+
+
+def test_a_worker_killed_from_outside_while_rendering_leaves_its_pictures_undecoded(
+        origin: FixtureOrigin, store: LocalStore, tmp_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The OOM killer ends the worker mid-render: that is a failed rendering (MediaRejected), so the
+    PNG is drawn here without the pictures the worker may have died on, not a missing worker."""
+    settings = tmp_settings(**origin.settings_overrides())
+    sources = write.CardSources.read(store, captured(origin, store, settings))
+    pool = ImagePool(1, 1 << 30)
+
+    def send_then_die(self: Any, header: dict[str, Any], blobs: list[bytes], deadline: float) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    try:
+        monkeypatch.setattr(imagepool._Worker, "send", send_then_die)
+        with pytest.raises(MediaRejected, match="rendering the cards failed: the image worker was killed"):
+            pool.render_cards(sources.request(), sources.pictures, 30.0)
+        monkeypatch.setattr(write, "pool_for", lambda s: pool)
+        _, png, _ = write.render_cards(sources, settings)
+        assert png == png_card.draw_card_from(sources.content, {})
+    finally:
+        pool.close()

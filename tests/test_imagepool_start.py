@@ -268,7 +268,10 @@ def test_workers_started_ahead_that_no_pool_took_end_with_the_process(no_ahead: 
 
 @pytest.mark.parametrize(("argv", "ahead"), [(["archive", "story.html"], 1), (["--debug", "archive", "x"], 1),
                                             (["retry", "a1"], 1), (["archive", "--help"], 0),
-                                            (["retry", "--queue", "a1"], 0), (["search", "words"], 0), ([], 0)])
+                                            (["retry", "--queue", "a1"], 0), (["search", "words"], 0), ([], 0),
+                                            (["retry", "a1", "--que"], 0), (["archive", "--he"], 0),
+                                            (["--version", "archive"], 0), (["retry", "--queue=1", "a"], 0),
+                                            (["archive", "--json", "x"], 1)])
 def test_the_console_script_starts_a_worker_ahead_for_capturing_commands(
         no_ahead: None, monkeypatch: pytest.MonkeyPatch, argv: list[str], ahead: int) -> None:
     from archiver.cli import launch, main
@@ -278,3 +281,17 @@ def test_the_console_script_starts_a_worker_ahead_for_capturing_commands(
     launch.console()
     assert len(imagepool._AHEAD) == ahead
     FakeWorker.gate.set()
+
+
+def test_workers_started_ahead_are_taken_before_another_thread_finds_the_pool(no_ahead: None) -> None:
+    """The pool is published with the workers started ahead already its own: a checkout from another
+    thread right after does not start a worker of its own."""
+    imagepool.start_ahead()
+    pool = imagepool.pool_for(Limits(1))  # type: ignore[arg-type]
+    assert pool._count == 1 and pool._starting == 1
+    thread, got = checkout_in_thread(imagepool.pool_for(Limits(1)))  # type: ignore[arg-type]
+    wait_until(lambda: pool._waiting == 1)
+    assert pool._count == 1   # nothing more was started
+    FakeWorker.gate.set()
+    thread.join(5)
+    assert isinstance(got[0], FakeWorker) and pool.started == 1 and pool._count == 1

@@ -295,16 +295,22 @@ class ImagePool:
         by), within `limit` seconds of the worker's own time, holding a worker's share of the memory
         budget.
 
-        MediaRejected when the rendering passed the limit (its worker is killed), crashed its worker or
-        failed; ImagingUnavailable when no worker could run it."""
+        MediaRejected when the rendering passed the limit (its worker is killed), crashed or killed its
+        worker (from outside too) or failed; ImagingUnavailable when no worker could be started."""
         names = list(pictures)
         worker = self._checkout()
         healthy = False
         try:
             with self.budget.hold(self.advance):
-                header, blobs = self._call(worker, {"op": "cards", "limit": limit, "pictures": names},
-                                           [request, *(pictures[n] for n in names)], time.monotonic() + limit,
-                                           limit, max_blobs=256 << 20, what="rendering the cards")
+                try:
+                    header, blobs = self._call(worker, {"op": "cards", "limit": limit, "pictures": names},
+                                               [request, *(pictures[n] for n in names)],
+                                               time.monotonic() + limit, limit, max_blobs=256 << 20,
+                                               what="rendering the cards")
+                except ImagingUnavailable as exc:
+                    # Killed from outside while it rendered (the OOM killer): these pictures may be why,
+                    # so the caller must not decode them itself, as it may when no worker could start.
+                    raise MediaRejected(f"rendering the cards failed: {exc}") from None
             healthy = True
             if not header.get("ok"):
                 raise MediaRejected(str(header.get("error") or "refused by the image worker"))
@@ -567,9 +573,9 @@ def pool_for(settings: Settings) -> ImagePool:
         pool = _POOLS[key] = ImagePool(*key)
         ahead = _AHEAD[:]
         _AHEAD.clear()
-    if ahead:
-        pool.adopt(ahead)
-    return pool
+        if ahead:   # before another thread can find the pool and start a worker of its own
+            pool.adopt(ahead)
+        return pool
 
 
 def prestart_workers(settings: Settings, n: int = 1) -> int:
