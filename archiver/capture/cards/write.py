@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from archiver.capture.cards.content import CardContent, card_content, content_from_json, content_to_json
@@ -89,8 +89,7 @@ def render_cards(sources: CardSources, settings: Settings) -> tuple[str, bytes, 
     except MediaRejected as exc:
         log.warning("rendering the cards of %s failed in the image worker (%s); the PNG is drawn here "
                     "without its pictures", where, exc.reason)
-        html = render_card(sources.content, sources.urls)
-        return html, draw_card_from(sources.content, {}), render_page(sources.page, html)
+        return render_here(replace(sources, pictures={}))
     except ImagingUnavailable as exc:
         log.warning("no image worker for the cards of %s (%s); rendered in this process", where, exc)
         return render_here(sources)
