@@ -54,7 +54,7 @@ def quoted_parts(note: str) -> list[tuple[str, bool]]:
 def card_urls(content: CardContent, store: ObjectStore) -> dict[str, Any]:
     """The stable public URLs the HTML card of ``content`` shows, as plain data (JSON-safe): "media" (one
     dict per medium: kind, label, moving, alt, src, poster), "avatar" and "link_image". With the content,
-    that is all ``render_card`` needs, so an image worker can render the card (``draw_cards``)."""
+    that is all ``render_card`` needs, so an image worker can render the card (``write.render_cards``)."""
     media = [{"kind": x.kind, "label": x.label, "moving": x.moving, "alt": x.alt,
               "src": stable_url(store, x.key) if x.archived else None,
               "poster": stable_url(store, x.poster_key) if x.moving else None}
