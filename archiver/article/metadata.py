@@ -19,13 +19,13 @@ little; nothing here raises on any input.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
+from archiver import foreign_json
 from archiver.dates import as_datetime, iso
 
 MAX_SCAN = 256 * 1024  # characters of the article read (the stdlib parser: about 2 µs a character at worst)
@@ -162,8 +162,8 @@ class _Reader(HTMLParser):
 def _ld_dates(text: str) -> list[str]:
     """The datePublished values of a JSON-LD script (objects, lists and @graph, a few levels deep)."""
     try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError):
+        doc = foreign_json.loads(text)
+    except ValueError:
         return []
     found: list[str] = []
 

@@ -7,11 +7,12 @@ providers can name these records and catch FetchError without importing the fetc
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from archiver import foreign_json
 
 # A FetchError's kind: timeout and network are worth another try; bad_url, refused (the address
 # guard), too_large, bad_response (too many redirects, invalid JSON) and malformed (a response head
@@ -111,8 +112,8 @@ class Response:
     def json(self) -> Any:
         """The body parsed as JSON; FetchError('bad_response') when it is not JSON."""
         try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            return foreign_json.loads(self.body)
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError
             raise FetchError("bad_response", f"{self.final_url}: invalid JSON ({exc})",
                              self.exchanges) from None
 

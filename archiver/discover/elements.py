@@ -38,11 +38,11 @@ attributes, once; a hit in text costs a look-up of the token boundaries.
 from __future__ import annotations
 
 import bisect
-import json
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from archiver import foreign_json
 from archiver.discover.readers import shows_no_post
 from archiver.discover.tags import Tag, parse_attrs
 from archiver.discover.tokens import RAW_TEXT, tag_end, token_end
@@ -231,8 +231,8 @@ def _json_pairs(value: str) -> list[tuple[str, str]]:
     """(key lower case, scalar as text) of a JSON document, list items under their list's key (Astro
     writes props as ``[0, value]``); [] when it is not JSON. Bounded in size and depth."""
     try:
-        data = json.loads(value)
-    except (ValueError, RecursionError):
+        data = foreign_json.loads(value)
+    except ValueError:
         return []
     out: list[tuple[str, str]] = []
     stack: list[tuple[str, Any, int]] = [("", data, 0)]

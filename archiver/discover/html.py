@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import bisect
 import html
-import json
 import re
 
+from archiver import foreign_json
 from archiver.discover import constructs, elements
 from archiver.discover.common import clean_text, merge_ranges
 from archiver.discover.html_images import IMAGE_ELEMENTS, HtmlImages
@@ -317,7 +317,7 @@ class HtmlScanner(HtmlImages):
         if not m:
             return
         try:
-            data = json.loads(m.group(2))
+            data = foreign_json.loads(m.group(2))
         except ValueError:
             return
         url = data.get("url") if isinstance(data, dict) else None

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import bisect
 import html
-import json
 import re
 from collections.abc import Iterator
 
+from archiver import foreign_json
 from archiver.discover import css
 from archiver.discover.common import (
     IMAGE_CDNS,
@@ -219,8 +219,8 @@ class HtmlImages:
     def _json_ld(self, start: int, end: int) -> None:
         wanted: set[str] = set()
         try:
-            _collect_ld(json.loads(self.text[start:end]), wanted, 0)
-        except (ValueError, RecursionError):
+            _collect_ld(foreign_json.loads(self.text[start:end]), wanted, 0)
+        except ValueError:
             for m in _LD_KEY_FALLBACK.finditer(self.text, start, end):
                 self._image(m.group(1), m.start(1), m.end(1), "json-ld", None, None, decode=False)
             return
@@ -231,7 +231,7 @@ class HtmlImages:
                 continue
             raw = m.group(1)
             try:
-                value = json.loads(f'"{raw}"') if "\\" in raw else raw
+                value = foreign_json.loads(f'"{raw}"') if "\\" in raw else raw
             except ValueError:
                 continue
             if value in wanted:
@@ -291,7 +291,7 @@ class HtmlImages:
             for value in _BLOCK_STRING.finditer(self.text, comment.start(1), comment.end(1)):
                 raw = value.group(1)
                 try:  # WordPress escapes "&", "<", ">" and "--" in attributes (\u0026 ...); some writers "/"
-                    url = json.loads(f'"{raw}"') if "\\" in raw else raw
+                    url = foreign_json.loads(f'"{raw}"') if "\\" in raw else raw
                 except ValueError:
                     continue
                 if looks_like_image_url(url):

@@ -336,8 +336,13 @@ def _short_key(url: str) -> str:
 
 
 def _json(status: int, body: Any) -> tuple[int, list[tuple[str, str]], bytes]:
-    return status, [("Content-Type", "application/json;charset=utf-8")], \
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    """`body` as a platform's JSON answer: UTF-8, non-ASCII as is, a lone surrogate as its escape (as
+    JavaScript's JSON.stringify writes it since ES2019)."""
+    text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(body, ensure_ascii=False))
+    return status, [("Content-Type", "application/json;charset=utf-8")], text.encode("utf-8")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -15,13 +15,13 @@ Whatever the response holds, nothing here raises: what cannot be read is left ou
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from archiver import foreign_json
 from archiver.capture.manifest import LinkCard, Poll, PollChoice, utc_iso
 from archiver.lazyre import lazy
 from archiver.providers.base import MediaRef
@@ -317,8 +317,8 @@ def _unified(tweet: dict[str, Any], b: Bindings,
     if raw is None or len(raw) > MAX_UNIFIED_CARD:
         return None, None, []
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
+        data = foreign_json.loads(raw)
+    except ValueError:
         return None, None, []
     if not isinstance(data, dict):
         return None, None, []
