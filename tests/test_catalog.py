@@ -82,3 +82,23 @@ def test_values_are_bound_not_interpolated(catalog: Catalog) -> None:
 def test_unknown_catalog_url() -> None:
     with pytest.raises(ConfigError):
         open_catalog("mysql://x")
+
+
+def test_outside_text_with_nul_is_recorded_and_found(catalog: Catalog) -> None:
+    """A NUL (U+0000) in a post's text, author or URL, in a fetched URL and in a search: PostgreSQL's text
+    cannot hold it, so that catalog stores U+FFFD in its place (postgres.nul_free_text); writes and
+    look-ups replace alike, so nothing fails and an exact match still finds its row. SQLite keeps it."""
+    nul = "\x00"
+    kept = nul if catalog.backend.placeholder == "?" else "\ufffd"
+    catalog.record_capture(capture_id="n1", provider="twitter", post_id="1945048830047662001",
+                           url=f"https://twitter.com/Desk{nul}/status/1945048830047662001", status="archived",
+                           manifest_key="posts/twitter/1945048830047662001/n1.json",
+                           captured_at="2026-01-01T00:00:00Z", handle="Desk", author=f"Coast{nul}Desk",
+                           text=f"Sluice{nul}gates open at the dam", posted_at="2025-07-15T09:12:33Z")
+    row = catalog.latest_capture("twitter", "1945048830047662001", "2025-12-01T00:00:00Z", ["archived"])
+    assert (row["text"], row["author"]) == (f"Sluice{kept}gates open at the dam", f"Coast{kept}Desk")
+    catalog.record_url_fetch(f"https://img.example/a{nul}b.jpg", "ab" * 32, "2026-01-01T00:00:00Z")
+    assert catalog.recent_url_fetch(f"https://img.example/a{nul}b.jpg", "2025-12-01T00:00:00Z")["sha256"] == "ab" * 32
+    assert [h["post_id"] for h in catalog.search(f"dam{nul}").hits] == ["1945048830047662001"]
+    assert [h["post_id"] for h in catalog.search("gates", author=f"Coast{nul}Desk").hits] in (
+        [], ["1945048830047662001"])   # an author filter is words of the name; it must not fail

@@ -5,6 +5,7 @@ embed block holds one is discovered and archived (archiver.foreign_json)."""
 from __future__ import annotations
 
 import ast
+import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from archiver import foreign_json
+from archiver.capture.warc import check_manifest_against_warc
 from archiver.config.settings import Settings
 from archiver.discover.scan import discover
 from archiver.runners import local
@@ -47,10 +49,10 @@ def test_loads_raises_valueerror_for_what_is_not_json(data: bytes | str) -> None
 
 def test_discovery_and_provider_modules_read_outside_json_through_foreign_json() -> None:
     """The rule, kept: no json.loads / json.load in the modules that read outside JSON (discovery, the
-    providers, the article's metadata, the fetcher's responses)."""
+    providers, the article's metadata, the fetcher's responses, the answers re-read from a WARC)."""
     files = [*sorted((ROOT / "archiver/discover").rglob("*.py")), *sorted((ROOT / "archiver/providers").rglob("*.py")),
              ROOT / "archiver/article/metadata.py", ROOT / "archiver/capture/exchange.py",
-             ROOT / "archiver/capture/fetch.py"]
+             ROOT / "archiver/capture/fetch.py", ROOT / "archiver/capture/warc.py"]
     offenders = []
     for path in files:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -77,7 +79,7 @@ def test_an_article_and_a_post_with_lone_surrogates_are_archived_whole(
         tmp_settings: Callable[..., Settings]) -> None:
     """The tweet's answer spells lone surrogates in its text and its author's name, the article's JSON-LD
     and WordPress block in theirs: the tweet is archived (text stored and searchable, U+FFFD in place of
-    each), the image and the JSON-LD image too, and the article is rewritten."""
+    each; the manifest agrees with the answers its WARC keeps), the image and the JSON-LD image too."""
     with FixtureOrigin() as origin:
         tweet = origin.add_tweet(TweetFixture(id="1850000000000099001", handle="CoastDesk", name="Coast \ud800Desk",
                                               text="Sluice gates \ud83d open at the dam \udc00today"))
@@ -92,9 +94,13 @@ def test_an_article_and_a_post_with_lone_surrogates_are_archived_whole(
             assert [e["status"] for e in rep["embeds"]] == ["archived"], rep
             assert sorted(im["status"] for im in rep["images"]) == ["archived", "archived"], rep
             manifest = json.loads(rt.store.get(rep["embeds"][0]["snapshot"]))
+            warc = rt.store.get(manifest["warc"])
             hits = rt.catalog.search("Sluice").hits
     assert manifest["text"] == "Sluice gates \ufffd open at the dam \ufffdtoday"
     assert manifest["author"]["name"] == "Coast \ufffdDesk"
+    # The WARC keeps the answer's bytes; read again as the capture read them, they agree (archiver verify).
+    assert b"\\ud83d" in warc or b"\\ud83d" in gzip.decompress(warc)
+    assert check_manifest_against_warc(manifest, warc) == []
     assert [h["post_id"] for h in hits] == [tweet.id]
     assert "\ufffd" in hits[0]["text"]
 

@@ -81,6 +81,9 @@ def test_the_source_is_stored_once(local: tuple[Runtime, Intake], monkeypatch: p
     ({"format": "docx"}, "unknown format"),
     ({"url": "javascript:alert(1)"}, "not an absolute http"),
     ({"base_url": "news.example/story"}, "not an absolute http"),
+    ({"url": "https://n.example/a\x00b"}, "not an absolute http"),      # a NUL: no catalog column takes it
+    ({"base_url": "https://n.example/a\nSet-Cookie: x"}, "not an absolute http"),
+    ({"url": "https://n.example/a\x7f"}, "not an absolute http"),
 ])
 def test_article_input_is_validated(fields: dict[str, str], message: str) -> None:
     with pytest.raises(InputError, match=message):

@@ -8,6 +8,7 @@ the way: `submit --charset` and the format when intake fell back to archiving in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -103,9 +104,13 @@ def utf8_body(text: str, *, what: str = "the article body") -> bytes:
                          f"{exc.start:,}), which is not text in any encoding") from None
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def is_http_url(value: object) -> bool:
-    """Whether `value` is an absolute http(s) URL (a string with that scheme and a host)."""
-    if not isinstance(value, str):
+    """Whether `value` is an absolute http(s) URL (a string with that scheme and a host, and no control
+    character: a NUL, a newline or DEL is in no URL a browser sends, and no catalog column takes NUL)."""
+    if not isinstance(value, str) or _CONTROL.search(value):
         return False
     parts = urlsplit(value)
     return parts.scheme in {"http", "https"} and bool(parts.netloc)

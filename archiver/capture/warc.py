@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from archiver import __version__
+from archiver import __version__, foreign_json
 from archiver.capture.fetch import content_decoder
 from archiver.capture.manifest import SCHEMA_ID as SCHEMA_V2
 from archiver.capture.manifest import SCHEMA_V1, utc_iso
@@ -441,8 +441,8 @@ def _json_object(rec: WarcRecord) -> dict[str, Any] | None:
     if rec.payload is None or len(rec.payload) > JSON_LIMIT or rec.payload.lstrip()[:1] != b"{":
         return None
     try:
-        body = json.loads(rec.payload)
-    except (ValueError, RecursionError, UnicodeDecodeError):
+        body = foreign_json.loads(rec.payload)   # as the capture read it (a lone surrogate is U+FFFD)
+    except ValueError:
         return None
     return body if isinstance(body, dict) else None
 

@@ -15,6 +15,7 @@ index lookup. No token holds `~`, `@` or a space, so neither kind can match a wo
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from itertools import pairwise
@@ -130,6 +131,7 @@ class PostgresBackend(ThreadConnections):
         from psycopg.rows import dict_row
 
         conn = psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row, connect_timeout=10)
+        nul_free_text(conn)
         # Never prepare: a prepared search can fall back to a generic plan that cannot know how
         # common a word is, and picks one plan for a word in half the posts and one in ten.
         conn.prepare_threshold = None
@@ -302,3 +304,30 @@ class PostgresBackend(ThreadConnections):
                 cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+def nul_free_text(conn: psycopg.Connection[Any]) -> None:
+    """Make `conn` send every str parameter (and COPY value) with each NUL (U+0000) as U+FFFD.
+
+    PostgreSQL's text types cannot hold NUL, which outside text may carry (a post's text, an image's
+    URL, a search); psycopg would raise DataError and the capture or search would fail. The
+    replacement character takes its place, as for a lone surrogate (archiver.foreign_json); writes and
+    look-ups replace alike, so an exact match on such a value still finds its row. (SQLite keeps NUL.)
+    The dumpers are psycopg's own pure-Python str dumpers, subclassed (its C ones cannot be).
+    """
+    from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
+
+    for dumper in (StrBinaryDumper, StrDumperUnknown):  # the last registered is the default (psycopg's order)
+        conn.adapters.register_dumper(str, _nul_free(dumper))
+
+
+@functools.cache
+def _nul_free(dumper: type[Any]) -> type[Any]:
+    """A subclass of psycopg's str dumper `dumper` that dumps each NUL as U+FFFD."""
+
+    class NulFree(dumper):  # type: ignore[misc,valid-type]
+        def dump(self, obj: str) -> Any:
+            return super().dump(obj.replace("\x00", "\ufffd") if "\x00" in obj else obj)
+
+    NulFree.__name__ = NulFree.__qualname__ = f"NulFree{dumper.__name__}"
+    return NulFree

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,26 @@ def article_id_for_entry(feed_url: str, guid: str) -> str:
     return f"feed-{_h(feed_url)[:8]}-{_h(guid)[:24]}"
 
 
+# A numeric character reference, decimal or hex, leading zeros aside (feedparser leaves one without
+# its ";" as text).
+_CHAR_REF = re.compile(r"&#(?:[xX]0*([0-9a-fA-F]+)|0*([0-9]+));")
+
+
+def no_unencodable_references(text: str) -> str:
+    """`text` (XML) with each numeric character reference to a surrogate (U+D800-DFFF) or past U+10FFFF
+    written as ``&#xFFFD;``, the replacement character HTML reads such a reference as (HTML Standard,
+    "numeric character reference end state"). XML allows neither; feedparser's lenient parser turns the
+    first into a string no encoder takes and fails on the second, so one such entry lost the whole feed."""
+    def replace(m: re.Match[str]) -> str:
+        digits = m.group(1) or m.group(2)
+        if len(digits) > 8:   # past U+10FFFF in either base
+            return "&#xFFFD;"
+        code = int(digits, 16) if m.group(1) else int(digits)
+        return "&#xFFFD;" if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else m.group(0)
+
+    return _CHAR_REF.sub(replace, text) if "&#" in text else text
+
+
 def poll_feed(intake: Intake, feed_url: str, report: PollReport) -> None:
     """Fetch one feed and submit each entry whose content is new, adding to `report`.
 
@@ -66,11 +87,11 @@ def poll_feed(intake: Intake, feed_url: str, report: PollReport) -> None:
         raise FetchError("bad_response", f"{feed_url}: HTTP {resp.status}")
     # The feed is decoded here, by the web's encoding labels (feedparser would use any Python codec an
     # XML declaration names, unicode_escape included); feedparser then reads it as the UTF-8 it now is.
-    text = decode_xml(resp.body, resp.headers.get("content-type"), what="feed")
+    text = no_unencodable_references(decode_xml(resp.body, resp.headers.get("content-type"), what="feed"))
     try:
         parsed = feedparser.parse(text.encode("utf-8"), response_headers={
             "content-location": resp.final_url, "content-type": "application/xml; charset=utf-8"})
-    except Exception as exc:  # feedparser's lenient parser fails on some hostile feeds (a "&#xD800;")
+    except Exception as exc:  # feedparser's lenient parser may still fail on a hostile feed
         raise InputError(f"feed cannot be parsed ({type(exc).__name__}: {str(exc)[:200]})") from None
     report.feeds += 1
     for entry in parsed.entries:
