@@ -29,6 +29,9 @@ def loads(data: bytes | str) -> Any:
     every string (object keys too) free of lone surrogates: each one becomes U+FFFD, a pair spelled as
     two escapes or two code points becomes its character.
 
+    Object keys that differ only in their lone surrogates become one key (the last value kept), and
+    bytes that spell a pair as two 3-byte sequences (CESU-8) give the pair's character.
+
     Raises ValueError (``json.JSONDecodeError``, or ``UnicodeDecodeError`` for bytes in no Unicode
     encoding) when `data` is not JSON, also when it nests deeper than the decoder's recursion limit
     (where ``json.loads`` raises RecursionError).
