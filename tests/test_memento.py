@@ -358,6 +358,17 @@ def test_unarchived_urls_are_404_and_link_headers_stay_well_formed(client: httpx
     assert client.get("/media/memento/2025/https://example.com/a.jpg").status_code == 400
 
 
+
+@pytest.mark.parametrize("original", ["https://news.example/2025/07/story.html", ".card.html", "https://x.example/a.HTML"])
+def test_memento_routes_answer_json_errors_for_an_original_ending_in_html(client: httpx.Client, original: str) -> None:
+    """A news article's URL often ends in ".html": the TimeGate, TimeMap and Memento routes still answer
+    their 400 and 404 as the JSON the API document gives (only a capture page under /media/ is a page)."""
+    for prefix in ("/media/timegate/", "/media/timemap/link/", "/media/memento/20250101000000/"):
+        got = client.get(prefix + original)
+        assert got.status_code in (400, 404), (prefix, got.status_code)
+        assert got.headers["content-type"].startswith("application/json") and got.json()["detail"], prefix
+
+
 # --- images -------------------------------------------------------------------------------------------
 def test_an_image_url_has_a_timegate_timemap_and_mementos_of_each_original(env: Env, client: httpx.Client) -> None:
     image = env.origin.url("/media/lead.jpg")

@@ -23,9 +23,9 @@ validate (422: the field and what is wrong, never the value), a body over its ca
 request guard), an internal error (500: "internal error" and an error id that the server log records
 with the traceback; the page shows no traceback). The Accept header does not change this, with one
 exception: a capture page (a `.html` key under /media/, what the inline card's "Archived copy" link
-opens for a reader) answers its errors (404, 410 …) as the page, same status, unless the request's
-Accept names application/json (a program), which gets the JSON; those answers carry `Vary: Accept`
-(`json_errors`).
+opens for a reader; not a TimeGate, TimeMap or Memento route whose original URL ends in ".html")
+answers its errors (404, 410 …) as the page, same status, unless the request's Accept names
+application/json (a program), which gets the JSON; those answers carry `Vary: Accept` (`json_errors`).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import Scope
 
+from archiver.capture.memento import MEMENTO, TIMEGATE, TIMEMAP
 from archiver.errors import ArchiverError, InputError
 from archiver.faults import is_infrastructure_error
 from archiver.redact import redact_text
@@ -202,9 +203,15 @@ def wants_json(path: str) -> bool:
     return path in JSON_PATHS or path.startswith(JSON_PREFIXES)
 
 
+# The Memento routes under /media/ (TimeGate, TimeMap, an image's Memento): their path ends in the
+# original URL, often a ".html" article, and programs read their errors.
+_MEMENTO_PATHS = tuple(f"/media/{route}/" for route in (TIMEGATE, TIMEMAP, MEMENTO))
+
+
 def is_capture_page(path: str) -> bool:
-    """Whether `path` is a capture page's stable URL (a `.html` key under /media/)."""
-    return path.startswith("/media/") and path.lower().endswith(".html")
+    """Whether `path` is a capture page's stable URL (a `.html` key under /media/, not a Memento route
+    whose original URL ends in ".html")."""
+    return path.startswith("/media/") and path.lower().endswith(".html") and not path.startswith(_MEMENTO_PATHS)
 
 
 def json_errors(conn: HTTPConnection) -> bool:
