@@ -183,7 +183,7 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():   # str.isdigit() is also true of "²" and other digits float() refuses
         return float(value)
     from email.utils import parsedate_to_datetime
 
@@ -191,6 +191,19 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+
+
+def _redirect_target(current: str, location: str, exchanges: list[Exchange]) -> str:
+    """The URL a redirect's Location names, resolved against `current` (RFC 9110 10.2.2); FetchError
+    "bad_url" when it is no URL (a malformed IPv6 host, a bad port), which `urljoin` or `urlsplit`
+    refuse with ValueError."""
+    try:
+        target = urljoin(current, location.strip())
+        urlsplit(target).port  # noqa: B018  (a bad port raises ValueError)
+    except ValueError as exc:
+        raise FetchError("bad_url", f"{current[:200]} redirects to {location.strip()[:200]!r}, which is not a URL "
+                                    f"({exc})", exchanges) from None
+    return target
 
 
 def _response_head(conn: HTTPConnection, target: Target, watchdog: Watchdog) -> urllib3.HTTPResponse:
@@ -563,7 +576,7 @@ class Fetcher:
                 return Response(url, current, ex.status, resp_headers, ex.body, exchanges)
             if hop == self.settings.fetch_max_redirects:
                 break
-            previous, current = current, urljoin(current, location.strip())
+            previous, current = current, _redirect_target(current, location, exchanges)
             if urlsplit(current).hostname != urlsplit(previous).hostname:
                 extra = {k: v for k, v in extra.items() if k.lower() not in _PRIVATE_HEADERS}
         limit = self.settings.fetch_max_redirects
@@ -707,10 +720,13 @@ class Fetcher:
                     _ack_at_once(conn.sock)
                     resp = _response_head(conn, target, watchdog)
                     break
-                except _stale():
+                except (*_stale(), FetchError) as exc:
                     # The server closed the idle connection before reading this request (or before
-                    # answering a byte): sent again once on a new connection, not a retry of the fetch.
-                    if reused is None or watchdog.fired:
+                    # answering a byte), or what came first on it was no response head (bytes of an
+                    # earlier answer that arrived after it was read to its declared end): sent again
+                    # once on a new connection, not a retry of the fetch. On a new connection a head
+                    # that breaks HTTP is the server's answer ("malformed").
+                    if reused is None or watchdog.fired or (isinstance(exc, FetchError) and exc.kind != "malformed"):
                         raise
                     log.debug("idle connection to %s (%s) was closed by the server; reconnecting",
                               target.host, ip)
@@ -722,13 +738,22 @@ class Fetcher:
             ex.reason = resp.reason if isinstance(resp.reason, str) else None
             ex.http_version = {10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}.get(resp.version, "HTTP/1.1")
             ex.response_headers = list(resp.headers.items())
+            framing = str(resp.headers.get("transfer-encoding") or "").strip()
+            if framing and framing.lower() != "chunked":
+                # http.client decodes "chunked" alone and would keep any other framing in the body
+                raise FetchError("malformed", f"{target.url[:200]}: Transfer-Encoding {framing[:60]!r} is not "
+                                              "chunked, the only transfer coding a response may use here")
             declared = resp.headers.get("content-length", "").strip()
-            if declared.isdigit() and int(declared) > cap:  # the cap holds for the bytes on the wire too
+            # the cap holds for the bytes on the wire too
+            if declared.isascii() and declared.isdigit() and int(declared) > cap:
                 ex.truncated = "length"  # not read at all
                 raise FetchError("too_large",
                                  f"{target.url[:200]} declares {declared} bytes, over the cap of {cap}")
             self._read_body(resp, ex, cap, end, watchdog)
-            if _ended_cleanly(conn, resp):
+            read = len(ex.body if ex.wire_body is None else ex.wire_body)
+            # A head whose Content-Length is not what was read (a 204 or 304 that declares a body, which
+            # HTTP says has none) may have more bytes coming: the connection is not reused.
+            if _ended_cleanly(conn, resp) and (framing or not declared or declared == str(read)):
                 keep = self._key(target, ip)
         except FetchError:
             if watchdog.fired:
@@ -805,8 +830,14 @@ class Fetcher:
                 if not chunk:
                     if watchdog.fired:
                         raise FetchError("timeout", f"{ex.url[:200]}: body still arriving at the deadline")
+                    owed = getattr(resp._fp, "length", None)   # http.client's count of declared bytes to come
+                    if owed:
+                        raise FetchError("network", f"{ex.url[:200]}: the connection closed {owed} bytes before "
+                                                    "the end its Content-Length declares")
                     if decoder is not None:
                         decode(b"", last=True)
+                        if wire_total and _cut_short(decoder):
+                            raise undecodable(ValueError("the compressed stream ends before its end"))
                     return
                 wire_total += len(chunk)
                 if wire_total > cap:
@@ -858,6 +889,23 @@ def _checked_response() -> type[http.client.HTTPResponse]:
             super().__init__(sock, *args, **kw)  # type: ignore[arg-type]
             self._sock = sock
 
+        def _read_status(self) -> tuple[str, int, str]:
+            """The status line of the final answer: an informational one (1xx, RFC 9110 15.2: 102
+            Processing, 103 Early Hints, ...) is skipped with its header lines, as http.client skips
+            100 Continue alone; 101 is final here (no upgrade is ever asked for)."""
+            while True:
+                version, status, reason = super()._read_status()  # type: ignore[misc]
+                if not 100 < status < 200 or status == 101:
+                    return version, status, reason
+                for _ in range(http.client._MAXHEADERS + 1):  # type: ignore[attr-defined]
+                    line = self.fp.readline(http.client._MAXLINE + 1)  # type: ignore[attr-defined]
+                    if len(line) > http.client._MAXLINE:  # type: ignore[attr-defined]
+                        raise http.client.LineTooLong("header line")
+                    if line in (b"\r\n", b"\n", b""):
+                        break
+                else:
+                    raise http.client.HTTPException(f"got more than {http.client._MAXHEADERS} headers")  # type: ignore[attr-defined]
+
         def _close_conn(self) -> None:
             fp = self.fp
             if fp is not None and not self.will_close and self.length in (0, None):
@@ -896,17 +944,37 @@ def _ended_cleanly(conn: HTTPConnection, resp: urllib3.HTTPResponse) -> bool:
     return conn.is_connected
 
 
+def _cut_short(decoder: ContentDecoder) -> bool:
+    """Whether `decoder` (from `content_decoder`, fed the whole body) stopped inside a compressed
+    stream: a gzip body whose first member never ended, a deflate, brotli or zstd stream without its
+    end. Read from urllib3's decoders (their ``_obj``, and ``_state`` for gzip, whose later members
+    urllib3 reads leniently); a decoder of another shape counts as complete."""
+    from urllib3.response import GzipDecoderState
+
+    inner = getattr(decoder, "_decoders", None)   # MultiDecoder: a list of codings
+    if inner is not None:
+        return any(_cut_short(d) for d in inner)
+    obj = getattr(decoder, "_obj", None)
+    if obj is None or getattr(decoder, "_state", GzipDecoderState.FIRST_MEMBER) != GzipDecoderState.FIRST_MEMBER:
+        return False
+    if isinstance(getattr(obj, "eof", None), bool):
+        return not obj.eof
+    finished = getattr(obj, "is_finished", None)   # brotli's Decompressor
+    return callable(finished) and not finished()
+
+
 def content_decoder(content_encoding: str | None) -> ContentDecoder | None:
-    """The decoder urllib3 itself would use for a response with this ``Content-Encoding`` header
-    (its ``HTTPResponse._init_decoder`` rule: a coding in ``HTTPResponse.CONTENT_DECODERS`` (gzip,
-    x-gzip, deflate; br and zstd when their libraries are installed), or a comma list naming at
-    least one of them, at most 5 long); None when there is nothing it would decode (no header,
-    identity, an unknown coding: the body is then kept as received, as urllib3 does).
-    urllib3.exceptions.DecodeError for a chain over 5 codings."""
+    """urllib3's decoder for a response with this ``Content-Encoding`` header: the codings of its comma
+    list (``identity`` left out, at most 5), each in ``HTTPResponse.CONTENT_DECODERS`` (gzip, x-gzip,
+    deflate; br and zstd when their libraries are installed), undone last to first. None when there
+    is nothing to decode or a coding is not one of those (the body is then kept as received, as
+    urllib3 keeps a lone unknown coding; urllib3 itself would undo an unknown coding in a list as
+    deflate). urllib3.exceptions.DecodeError for a chain over 5 codings."""
     from urllib3.response import HTTPResponse, _get_decoder
 
-    coding = (content_encoding or "").strip().lower()
+    codings = [c.strip() for c in (content_encoding or "").lower().split(",")]
+    codings = [c for c in codings if c and c != "identity"]   # identity is no coding (RFC 9110 8.4.1)
     known = HTTPResponse.CONTENT_DECODERS
-    if coding in known or ("," in coding and any(e.strip() in known for e in coding.split(","))):
-        return _get_decoder(coding)
-    return None
+    if not codings or not all(c in known for c in codings):
+        return None
+    return _get_decoder(", ".join(codings))
