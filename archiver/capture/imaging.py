@@ -172,25 +172,33 @@ def count_frames(im: Image.Image, cap: int, clock: Clock) -> int:
     return frames
 
 
-def gif_frame_count(data: bytes, cap: int) -> int | None:
-    """How many images a GIF holds, read from its block structure without decoding any (stopping once
-    past `cap`); None when there is no logical screen. Bytes that start no block are skipped one by
-    one, as Pillow does."""
+def gif_structure(data: bytes, cap: int) -> tuple[int, int, int] | None:
+    """(images, canvas width, canvas height) of a GIF, read from its block structure without decoding
+    any (stopping once past `cap` images); None when there is no logical screen. The canvas is the
+    logical screen grown to hold every image's rectangle, as Pillow grows it when it seeks to one
+    placed past the screen. Bytes that start no block are skipped one by one, and an extension's
+    first data sub-block is read even when empty, as Pillow does (GifImagePlugin: ``data()``)."""
     if len(data) < 13:
         return None
     flags = data[10]
     pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    width, height = data[6] | data[7] << 8, data[8] | data[9] << 8
     frames, end = 0, len(data)
     while pos < end:
         tag = data[pos]
         if tag == 0x3B:   # trailer
             break
-        if tag == 0x21:   # extension: introducer, label, then data sub-blocks
+        if tag == 0x21:   # extension: introducer, label, its first sub-block (even empty), then the rest
             pos += 2
+            if pos < end:
+                pos += 1 + data[pos]
         elif tag == 0x2C:   # image descriptor, local colour table, LZW code size, then data sub-blocks
             frames += 1
             if frames > cap or pos + 10 > end:
                 break
+            left, top = data[pos + 1] | data[pos + 2] << 8, data[pos + 3] | data[pos + 4] << 8
+            width = max(width, left + (data[pos + 5] | data[pos + 6] << 8))
+            height = max(height, top + (data[pos + 7] | data[pos + 8] << 8))
             local = data[pos + 9]
             pos += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1
         else:
@@ -201,7 +209,13 @@ def gif_frame_count(data: bytes, cap: int) -> int | None:
             pos += 1 + size
             if size == 0:
                 break
-    return frames
+    return frames, width, height
+
+
+def gif_frame_count(data: bytes, cap: int) -> int | None:
+    """How many images a GIF holds (`gif_structure`'s first figure); None when there is no logical screen."""
+    found = gif_structure(data, cap)
+    return None if found is None else found[0]
 
 
 def dhash(im: Image.Image) -> str:
@@ -216,9 +230,42 @@ def dhash(im: Image.Image) -> str:
 
 
 def _rgb(im: Image.Image) -> Image.Image:
-    transparent = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+    """`im` as RGB, or RGBA when it has alpha or a colour key (a PNG's tRNS: "transparency" in its info,
+    in any mode). 16-bit grey (PNG's I;16) is scaled to 8 bits first: Pillow's conversion would clip
+    every value over 255 to white."""
+    if im.mode == "I" or im.mode.startswith("I;16"):
+        im = im.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    transparent = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
     mode = "RGBA" if transparent else "RGB"
     return im if im.mode == mode else im.convert(mode)
+
+
+# The transposition that makes an image upright, by its EXIF Orientation (TIFF 6.0 tag 274; as
+# Pillow's ImageOps.exif_transpose maps it).
+_UPRIGHT = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
+            7: "TRANSVERSE", 8: "ROTATE_90"}
+
+
+def exif_orientation(im: Image.Image) -> int:
+    """The Orientation (1-8) of `im`'s EXIF block alone, 1 when it has none or an odd value. Not from
+    XMP or a PNG's text chunks, which Pillow's getexif() also reads: browsers turn an image by its
+    EXIF only, and the copies show the picture as readers saw it."""
+    raw = im.info.get("exif")
+    if not isinstance(raw, bytes) or not raw:
+        return 1
+    exif = pillow().Exif()
+    try:
+        exif.load(raw)
+        value = exif.get(0x0112, 1)
+    except Exception:   # a damaged EXIF block: the image as stored
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _upright(im: Image.Image, orientation: int) -> Image.Image:
+    """`im` turned by `orientation` (exif_orientation's value); `im` itself for 1."""
+    method = _UPRIGHT.get(orientation)
+    return im if method is None else im.transpose(getattr(pillow().Transpose, method))
 
 
 def fit(size: tuple[int, int], bound: int) -> tuple[int, int]:
@@ -253,6 +300,11 @@ def _webp(frames: list[Image.Image], durations: list[int], loop: int, quality: i
         f.info = {}
     out = io.BytesIO()
     if len(frames) > 1:
+        # WebP keeps a loop count in 16 bits and a frame's duration in 24, and libwebp's timestamps
+        # (their running sum, in ms) in a C int: longer ones are cut to what it can hold.
+        loop = min(max(loop, 0), 0xFFFF)
+        most = min(0xFFFFFF, (2**31 - 1) // len(frames))
+        durations = [min(max(d, 0), most) for d in durations]
         frames[0].save(out, "WEBP", quality=quality, method=0, save_all=True, append_images=frames[1:],
                        duration=durations, loop=loop)
     else:
@@ -305,17 +357,63 @@ def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
 
 def strip_jpeg_metadata(data: bytes) -> bytes:
     """The same JPEG with every metadata segment dropped and the image data byte for byte as it was
-    (no re-encoding, so no loss). Segments are walked up to the first scan; everything from there
-    on is image data. ValueError for a malformed header."""
+    (no re-encoding, so no loss), ending at its first EOI.
+
+    Kept: the segments that decode the image (tables, frame and scan headers, restart intervals), the
+    scans' entropy-coded data, APP0 only as a JFIF header without its thumbnail and APP14 only as
+    Adobe's 12-byte colour transform. Dropped: APP1-APP13, APP15 and COM anywhere (also between the
+    scans of a progressive JPEG), a JFXX or other APP0, and everything after the first EOI (a second
+    image with its own EXIF, as in an MPO or an Ultra HDR gain map; a phone's motion video; an
+    appended file). ValueError for a malformed header or a file without an EOI."""
     out = [data[:2]]
     for marker, start, end in _jpeg_segments(data):
+        payload = data[start:end]
         if marker in _JPEG_STANDALONE:
             out.append(bytes((0xFF, marker)))
+        elif marker == 0xE0:
+            if payload[:5] == b"JFIF\x00" and len(payload) >= 14:   # version, units, densities; no thumbnail
+                out.append(b"\xff\xe0\x00\x10" + payload[:12] + b"\x00\x00")
+        elif marker == 0xEE:
+            if payload[:5] == b"Adobe" and len(payload) >= 12:
+                out.append(b"\xff\xee\x00\x0e" + payload[:12])
         elif marker == 0xDA:
-            out.append(bytes((0xFF, marker)) + data[start - 2:])
+            out.append(data[start - 4:end] + _after_first_scan_header(data, end))
         elif marker not in _JPEG_METADATA:
-            out.append(bytes((0xFF, marker)) + data[start - 2:end])
+            out.append(data[start - 4:end])
     return b"".join(out)
+
+
+def _after_first_scan_header(data: bytes, pos: int) -> bytes:
+    """The bytes from `pos` (the first scan's entropy-coded data) to the first EOI, that included:
+    entropy-coded data (where 0xFF is followed by 0x00 or a restart marker), the tables and scan
+    headers of later scans, with the APPn and COM segments among them left out. ValueError when the
+    data ends before an EOI or a segment runs past the end."""
+    out: list[bytes] = []
+    start = pos
+    while True:
+        at = data.find(b"\xff", pos)
+        if at < 0 or at + 1 >= len(data):
+            raise ValueError("JPEG has no end of image")
+        marker = data[at + 1]
+        if marker == 0x00 or 0xD0 <= marker <= 0xD7:   # a stuffed 0xFF, a restart marker: image data
+            pos = at + 2
+            continue
+        if marker == 0xFF:   # fill bytes before a marker
+            pos = at + 1
+            continue
+        out.append(data[start:at])
+        if marker == 0xD9:
+            out.append(b"\xff\xd9")
+            return b"".join(out)
+        if marker in _JPEG_STANDALONE or at + 4 > len(data):
+            raise ValueError(f"JPEG marker 0x{marker:02x} where a segment was expected")
+        (length,) = struct.unpack(">H", data[at + 2:at + 4])
+        end = at + 2 + length
+        if length < 2 or end > len(data):
+            raise ValueError("JPEG segment runs past the end")
+        if not (0xE0 <= marker <= 0xEF or marker == 0xFE):
+            out.append(data[at:end])
+        pos = start = end
 
 
 def jpeg_coefficient_bytes(data: bytes, width: int, height: int) -> int:
@@ -357,17 +455,19 @@ def _stripped_or_none(data: bytes) -> bytes | None:
 
 
 def _web_frames(im: Image.Image, first: Image.Image, web: Image.Image | None, frames: int, ceiling: int,
-                clock: Clock) -> tuple[list[Image.Image], list[int]]:
+                clock: Clock, canvas: tuple[int, int], screen: tuple[int, int]) -> tuple[list[Image.Image], list[int]]:
     """The web-sized frames and their durations. Animations stay animated when decoding every
-    frame stays under the pixel ceiling; otherwise the first frame (`first`, upright and RGB(A);
-    `web` when already web-sized) stands for them."""
-    if frames > 1 and im.size[0] * im.size[1] * frames <= ceiling:
+    frame (on a `canvas` of pixels) stays under the pixel ceiling; otherwise the first frame
+    (`first`, upright and RGB(A); `web` when already web-sized) stands for them. Each frame is cut to
+    the `screen` (a GIF's logical screen), as a browser cuts what is placed past it."""
+    if frames > 1 and canvas[0] * canvas[1] * frames <= ceiling:
         from PIL import ImageSequence  # lazy, after pillow() (im is open): see pillow()
 
         web_frames: list[Image.Image] = []
         durations: list[int] = []
         for frame in ImageSequence.Iterator(im):
-            shrunk = _shrink(_rgb(frame), WEB_SIZE)
+            shown = frame.crop((0, 0, *screen)) if frame.size != screen else frame
+            shrunk = _shrink(_rgb(shown), WEB_SIZE)
             web_frames.append(shrunk.copy() if shrunk is frame else shrunk)   # the next seek reuses frame
             durations.append(int(frame.info.get("duration", 100) or 100))
             clock.check("resizing frames")
@@ -413,23 +513,36 @@ class ImageJob:
 
     def _open(self, im: Image.Image) -> None:
         self.width, self.height = width, height = im.size
+        # A JPEG with more images after its first (MPO: a stereo pair, an Ultra HDR gain map; Pillow
+        # opens it so even when asked for JPEG) is its first image, which is what a browser shows.
+        self.format = "JPEG" if im.format == "MPO" else im.format
+        self.first_only = im.format == "MPO"
+        # The pixels decoding holds: a GIF's canvas grows to hold an image placed past its screen.
+        self.canvas = (width, height)
         if width < 1 or height < 1 or width * height > self.ceiling:
             raise MediaRejected(f"image of {width}x{height} pixels is over the ceiling of {self.ceiling}")
-        if im.format == "GIF":
-            frames = gif_frame_count(self.data, self.max_frames)
+        frames: int | None
+        if self.format == "GIF":
+            found = gif_structure(self.data, self.max_frames)
+            frames = None if found is None else found[0]
             if frames is not None and frames > self.max_frames:
                 raise MediaRejected(f"animation has more than {self.max_frames} frames")
+            if found is not None:
+                self.canvas = (max(width, found[1]), max(height, found[2]))
+                if self.canvas[0] * self.canvas[1] > self.ceiling:
+                    raise MediaRejected(f"image of {self.canvas[0]}x{self.canvas[1]} pixels (its frames' canvas) "
+                                        f"is over the ceiling of {self.ceiling}")
         else:
-            frames = getattr(im, "n_frames", 1)
+            frames = 1 if self.first_only else getattr(im, "n_frames", 1)
             if frames > self.max_frames:
                 raise MediaRejected(f"animation has {frames} frames, over the cap of {self.max_frames}")
         self.loop = int(im.info.get("loop", 0) or 0)
         # A PNG's EXIF may follow its pixels (Pillow decodes the whole image to look): read it after decoding.
-        self.orientation: int | None = None if im.format == "PNG" else im.getexif().get(0x0112, 1)
+        self.orientation: int | None = None if self.format == "PNG" else exif_orientation(im)
         # An upright JPEG that is already web-sized is served as itself minus its metadata:
         # lossless, and no re-encoding. Then only the thumbnail needs pixels.
-        self.lossless = im.format == "JPEG" and self.orientation == 1 and max(im.size) <= WEB_SIZE
-        if im.format == "JPEG":
+        self.lossless = self.format == "JPEG" and self.orientation == 1 and max(im.size) <= WEB_SIZE
+        if self.format == "JPEG":
             im.draft(None, fit(im.size, THUMB_SIZE if self.lossless else WEB_SIZE))
         self.estimate = self._estimate(im, frames)
 
@@ -439,13 +552,13 @@ class ImageJob:
         premultiplied-alpha copies, the resize's intermediate, and for an animation the decoder's
         previous frames and the web frames kept (`frames` None: a GIF whose structure we could not
         read, counted at the cap). The copies are all alive at once at the peak."""
-        pixels = im.size[0] * im.size[1]
+        pixels = self.canvas[0] * self.canvas[1]
         total = 2 * len(self.data) + pixels * _PIXEL_BYTES.get(im.mode, 4) + _DERIVE_OVERHEAD
-        if im.format == "JPEG":
+        if self.format == "JPEG":
             total += jpeg_coefficient_bytes(self.data, self.width, self.height)
-        elif im.format == "WEBP":
+        elif self.format == "WEBP":
             total += pixels * 4 * 3   # libwebp's animation decoder (Pillow's for every WebP) keeps three canvases
-        elif im.format == "AVIF":
+        elif self.format == "AVIF":
             total += pixels * 4 * 2   # libavif's YUV planes and its RGB conversion
         if im.mode not in ("RGB", "RGBA"):
             total += pixels * 4   # _rgb's copy
@@ -459,7 +572,7 @@ class ImageJob:
         if frames is None or frames > 1:
             frames = self.max_frames if frames is None else frames
             total += pixels * 4 * 3
-            if self.width * self.height * frames <= self.ceiling:
+            if pixels * frames <= self.ceiling:
                 total += frames * min(pixels, WEB_SIZE * WEB_SIZE) * 4
         return total
 
@@ -472,17 +585,16 @@ class ImageJob:
         as by a full-size decode, at a fraction of the cost. The web copy, the thumbnail and the
         perceptual hash (taken from the thumbnail, which is made in both modes) all come from that one
         decode, so the hash of the same bytes does not depend on whether derivatives are on."""
-        from PIL import ImageOps  # lazy, after pillow() (the image is open): see pillow()
 
         im, clock = self.im, self.clock
         assert im is not None, "finish() after a failed open"
         with self._refusals():
-            frames = count_frames(im, self.max_frames, clock)
+            frames = 1 if self.first_only else count_frames(im, self.max_frames, clock)
             im.load()
             clock.check("decoding")
-            orientation = im.getexif().get(0x0112, 1) if self.orientation is None else self.orientation
+            orientation = exif_orientation(im) if self.orientation is None else self.orientation
             width, height = (self.height, self.width) if orientation in (5, 6, 7, 8) else (self.width, self.height)
-            first = _rgb(ImageOps.exif_transpose(im) if orientation != 1 else im)
+            first = _rgb(_upright(im, orientation))
             # One pass over the full-size pixels, not two: a big image, or one with alpha (which a
             # resize premultiplies in a full-size copy), is brought to web size and its thumbnail
             # made from that. A smaller one gives its thumbnail directly, cheaper when only the hash
@@ -498,7 +610,8 @@ class ImageJob:
                 if stripped is not None:
                     derived["web.jpg"] = stripped
                 else:
-                    web_frames, durations = _web_frames(im, first, web, frames, self.ceiling, clock)
+                    web_frames, durations = _web_frames(im, first, web, frames, self.ceiling, clock,
+                                                        self.canvas, (self.width, self.height))
                     derived["web.webp"] = _webp(web_frames, durations, self.loop, WEB_QUALITY)
                 clock.check("encoding web copy")
                 derived["thumb.webp"] = _webp([thumb], [], 0, THUMB_QUALITY)

@@ -128,6 +128,11 @@ def sniff(data: bytes) -> str | None:
         return found
     if head[4:8] == b"ftyp":
         brand = head[8:12]
+        if brand in (b"mif1", b"msf1"):   # the HEIF family: AVIF when a compatible brand says so
+            size = int.from_bytes(head[:4], "big")
+            compatible = {head[i:i + 4] for i in range(16, min(size, len(head)) - 3, 4)}
+            if compatible & {b"avif", b"avis"}:
+                return "image/avif"
         if brand in _FTYP_IMAGE:
             return _FTYP_IMAGE[brand]
         return "video/quicktime" if brand == b"qt  " else "video/mp4"

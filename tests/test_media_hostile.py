@@ -1,0 +1,201 @@
+"""Image bytes made to slip past the image work's rules, and photos that are odd but real: none leaks
+metadata into a serving copy, passes the pixel ceiling or the memory estimate, or is rejected or
+mangled when a browser shows it fine. Decoding runs in the real image workers (derive_image,
+inspect_image) or in the worker's own ImageJob."""
+
+from __future__ import annotations
+
+import io
+import struct
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from archiver.capture.imaging import ImageJob, MediaRejected, gif_frame_count
+from archiver.capture.media import derive_image, inspect_image, sniff
+from archiver.config.settings import Settings
+
+SECRET = "SECRET-48.8582N-2.2945E"
+
+
+def jpeg(size: tuple[int, int], colour: tuple[int, int, int] = (200, 40, 40), **save: Any) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "JPEG", quality=90, **save)
+    return out.getvalue()
+
+
+def with_exif(size: tuple[int, int], text: str = SECRET, **save: Any) -> bytes:
+    exif = Image.Exif()
+    exif[0x010E] = text   # ImageDescription: stands for any EXIF a copy must not carry (GPS, serials...)
+    return jpeg(size, exif=exif.tobytes(), **save)
+
+
+def segment(marker: int, payload: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def limits(fmt: str, **kw: Any) -> dict[str, Any]:
+    return {"mime": f"image/{fmt.lower()}", "format": fmt, "ceiling": 100_000_000, "max_frames": 1000,
+            "derive": True, "limit": 20.0, **kw}
+
+
+# --- the lossless JPEG copy -----------------------------------------------------------------------
+@pytest.mark.parametrize("trailer", [
+    with_exif((160, 120), SECRET + " second image"),                  # an appended JPEG with its own EXIF
+    b"<html><script>alert(1)</script>" + SECRET.encode() + b"</html>",  # a polyglot's other file
+    b"\x00\x00\x00\x18ftypmp42" + SECRET.encode() * 50,               # a phone's motion video
+])
+def test_the_lossless_jpeg_copy_ends_at_the_first_image(trailer: bytes) -> None:
+    first = with_exif((800, 600))
+    copies = derive_image(first + trailer, Settings())
+    web = copies["web.jpg"]
+    assert SECRET.encode() not in web and b"Exif" not in web
+    assert web.endswith(b"\xff\xd9") and web.count(b"\xff\xd8") == 1
+    assert web == derive_image(first, Settings())["web.jpg"]
+    assert Image.open(io.BytesIO(web)).size == (800, 600)
+
+
+def test_metadata_between_the_scans_of_a_progressive_jpeg_is_dropped() -> None:
+    data = jpeg((640, 480), progressive=True)
+    second_scan = data.index(b"\xff\xda", data.index(b"\xff\xda") + 2)
+    hidden = segment(0xE1, b"Exif\x00\x00" + SECRET.encode()) + segment(0xFE, SECRET.encode())
+    data = data[:second_scan] + hidden + data[second_scan:]
+    web = derive_image(data, Settings())["web.jpg"]
+    assert SECRET.encode() not in web
+    assert Image.open(io.BytesIO(web)).tobytes() == Image.open(io.BytesIO(jpeg((640, 480), progressive=True))).tobytes()
+
+
+def test_app0_keeps_only_the_jfif_header_and_drops_a_thumbnail() -> None:
+    data = jpeg((320, 240))
+    thumb = Image.new("RGB", (16, 16), (1, 2, 3)).tobytes()
+    jfxx = segment(0xE0, b"JFXX\x00\x13" + bytes((16, 16)) + thumb)   # a thumbnail: another picture
+    data = data[:2] + jfxx + data[2:]
+    web = derive_image(data, Settings())["web.jpg"]
+    assert b"JFXX" not in web and thumb[:48] not in web
+    assert web[2:20] == b"\xff\xe0\x00\x10JFIF\x00" + data[data.index(b"JFIF") + 5:][:7] + b"\x00\x00"
+
+
+# --- JPEGs holding more than one image (MPO) --------------------------------------------------------
+@pytest.mark.parametrize("second", [(200, 150), (800, 600)])   # an Ultra HDR gain map's shape; a stereo pair
+def test_a_jpeg_with_a_second_image_is_its_first_image(second: tuple[int, int]) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (800, 600), (200, 40, 40)).save(out, "MPO", save_all=True,
+                                                      append_images=[Image.new("RGB", second, (0, 0, 255))])
+    data = out.getvalue()
+    info = inspect_image(data, Settings())
+    assert (info.format, info.width, info.height, info.frames) == ("JPEG", 800, 600, 1)
+    web = derive_image(data, Settings())["web.jpg"]
+    shown = Image.open(io.BytesIO(web))
+    assert shown.size == (800, 600) and shown.getpixel((400, 300))[2] < 100   # the red first image
+    assert web.count(b"\xff\xd8") == 1 and b"MPF" not in web
+
+
+# --- GIFs: the canvas and the block walk --------------------------------------------------------------
+def gif_frame(x: int, y: int, size: tuple[int, int], colour: int) -> bytes:
+    """A graphic control extension and one image of `size` at (x, y), palette index `colour`, its own
+    local colour table."""
+    im = Image.new("P", size, colour)
+    im.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255, 255, 255, 255])
+    out = io.BytesIO()
+    im.save(out, "GIF")
+    data = out.getvalue()
+    pos = data.index(b"\x2c")   # Pillow writes no extension before a single frame's descriptor
+    flags = data[10]
+    table = data[13:13 + (3 << ((flags & 7) + 1))] if flags & 0x80 else b""
+    local = 0x80 | (flags & 7) if table else 0
+    return (b"\x21\xf9\x04\x00\x0a\x00\x00\x00" + b"\x2c" + struct.pack("<HHHH", x, y, *size) + bytes((local,))
+            + table + data[pos + 10:-1])
+
+
+def gif(screen: tuple[int, int], *frames: bytes) -> bytes:
+    return b"GIF89a" + struct.pack("<HHBBB", *screen, 0, 0, 0) + b"".join(frames) + b";"
+
+
+def test_a_gif_frame_placed_past_its_screen_counts_its_canvas() -> None:
+    """Pillow grows the canvas to hold an image placed past the logical screen: the ceiling and the
+    memory estimate count that canvas (a 70-byte GIF once decoded 9401x9401 pixels past both)."""
+    grow = gif((1, 1), gif_frame(0, 0, (1, 1), 1), gif_frame(9400, 9400, (1, 1), 2))
+    with pytest.raises(MediaRejected, match=r"9401x9401 pixels \(its frames' canvas\) is over the ceiling"):
+        ImageJob(grow, limits("GIF", ceiling=1_000_000))
+    job = ImageJob(grow, limits("GIF"))
+    assert job.canvas == (9401, 9401) and job.estimate > 9401 * 9401 * 4
+    job.close()
+
+
+def test_an_animation_is_cut_to_its_screen_as_a_browser_shows_it() -> None:
+    data = gif((20, 20), gif_frame(0, 0, (20, 20), 1), gif_frame(15, 15, (10, 10), 2))   # half of it past the screen
+    job = ImageJob(data, limits("GIF"))
+    assert job.canvas == (25, 25)
+    info, copies = job.finish()
+    web = Image.open(io.BytesIO(copies["web.webp"]))
+    assert (info["width"], info["height"], info["frames"]) == (20, 20, 2)
+    assert web.size == (20, 20) and getattr(web, "n_frames", 1) == 2
+    web.seek(1)
+    assert web.convert("RGB").getpixel((17, 17))[2] > 200 and web.convert("RGB").getpixel((5, 5))[0] > 200
+
+
+def test_the_gif_walk_reads_an_extension_with_an_empty_first_sub_block_as_pillow_does() -> None:
+    """Pillow reads an extension's first sub-block, then sub-blocks until an empty one: an empty first
+    one does not end it. The walk agrees, so the frame cap is checked before decoding."""
+    frames = [gif_frame(0, 0, (8, 8), i % 3) for i in range(6)]
+    data = gif((8, 8), frames[0], b"\x21\x01\x00\x01;\x00", *frames[1:])
+    assert gif_frame_count(data, 1000) == Image.open(io.BytesIO(data)).n_frames
+
+
+# --- PNG and APNG -------------------------------------------------------------------------------------
+def test_16_bit_grey_is_scaled_not_clipped_to_white() -> None:
+    ramp = Image.linear_gradient("L").resize((256, 64)).convert("I").point(lambda v: v * 257).convert("I;16")
+    out = io.BytesIO()
+    ramp.save(out, "PNG")
+    web = Image.open(io.BytesIO(derive_image(out.getvalue(), Settings())["web.webp"])).convert("L")
+    mean = sum(web.tobytes()) / (web.size[0] * web.size[1])
+    assert 110 < mean < 145, mean
+    assert web.getpixel((10, 1)) < 20 and web.getpixel((10, web.size[1] - 2)) > 235   # the ramp, black to white
+
+
+@pytest.mark.parametrize("save", [{"loop": 70_000, "duration": 100}, {"loop": 0, "duration": [65_535_000, 100]}])
+def test_an_animated_png_with_a_long_loop_count_or_frame_is_kept(save: dict[str, Any]) -> None:
+    out = io.BytesIO()
+    frames = [Image.new("RGB", (40, 30), c) for c in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(out, "PNG", save_all=True, append_images=frames[1:], **save)
+    web = Image.open(io.BytesIO(derive_image(out.getvalue(), Settings())["web.webp"]))
+    assert web.n_frames == 2
+
+
+@pytest.mark.parametrize(("mode", "key"), [("RGB", (255, 255, 255)), ("L", 255)])
+def test_a_colour_key_stays_transparent(mode: str, key: Any) -> None:
+    im = Image.new(mode, (40, 40), key)
+    im.paste(0 if mode == "L" else (0, 0, 0), (10, 10, 30, 30))
+    out = io.BytesIO()
+    im.save(out, "PNG", transparency=key)
+    web = Image.open(io.BytesIO(derive_image(out.getvalue(), Settings())["web.webp"])).convert("RGBA")
+    assert web.getpixel((0, 0))[3] == 0 and web.getpixel((20, 20))[3] == 255
+
+
+# --- orientation --------------------------------------------------------------------------------------
+XMP_TURNED = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+              b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF>'
+              b"</x:xmpmeta>")
+
+
+def test_an_orientation_in_xmp_alone_is_not_applied_as_browsers_do_not() -> None:
+    data = jpeg((400, 200), xmp=XMP_TURNED)
+    assert Image.open(io.BytesIO(data)).getexif().get(0x0112) == 6   # Pillow itself would turn it
+    info = inspect_image(data, Settings())
+    assert (info.width, info.height) == (400, 200)
+    assert Image.open(io.BytesIO(derive_image(data, Settings())["web.jpg"])).size == (400, 200)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = inspect_image(jpeg((400, 200), exif=exif.tobytes()), Settings())
+    assert (turned.width, turned.height) == (200, 400)   # EXIF's is
+
+
+# --- types --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("head", "mime"), [
+    (b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1avifmiaf", "image/avif"),
+    (b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1heic", "image/heif"),
+    (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf", "image/avif"),
+])
+def test_an_avif_whose_main_brand_is_mif1_is_sniffed_as_avif(head: bytes, mime: str) -> None:
+    assert sniff(head + b"\x00" * 40) == mime
