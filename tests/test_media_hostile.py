@@ -199,3 +199,57 @@ def test_an_orientation_in_xmp_alone_is_not_applied_as_browsers_do_not() -> None
 ])
 def test_an_avif_whose_main_brand_is_mif1_is_sniffed_as_avif(head: bytes, mime: str) -> None:
     assert sniff(head + b"\x00" * 40) == mime
+
+
+# --- colour -------------------------------------------------------------------------------------------
+def rgb_profile(red: tuple[float, float, float], green: tuple[float, float, float],
+                blue: tuple[float, float, float], name: bytes = b"Swapped primaries") -> bytes:
+    """A minimal ICC v2 RGB display profile (ICC.1:2001-04: header, tag table, desc, wtpt, the three
+    colorant XYZs and gamma 2.2 curves) with the given D50 primaries."""
+    def s15(v: float) -> bytes:
+        return struct.pack(">i", round(v * 65536))
+
+    def xyz(v: tuple[float, float, float]) -> bytes:
+        return b"XYZ \x00\x00\x00\x00" + b"".join(s15(c) for c in v)
+
+    desc = (b"desc\x00\x00\x00\x00" + struct.pack(">I", len(name) + 1) + name + b"\x00"
+            + b"\x00" * 8 + b"\x00\x00\x00" + b"\x00" * 67)
+    curve = b"curv\x00\x00\x00\x00\x00\x00\x00\x01\x02\x33\x00\x00"
+    tags = [(b"desc", desc), (b"wtpt", xyz((0.9642, 1.0, 0.8249))), (b"rXYZ", xyz(red)), (b"gXYZ", xyz(green)),
+            (b"bXYZ", xyz(blue)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = [], b""
+    for sig, data in tags:
+        data += b"\x00" * (-len(data) % 4)
+        table.append(sig + struct.pack(">II", offset + len(body), len(data)))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"\x00" * 4 + b"\x02\x10\x00\x00" + b"mntrRGB XYZ " + b"\x00" * 12 + b"acsp"
+              + b"\x00" * 24 + b"\x00" * 4 + s15(0.9642) + s15(1.0) + s15(0.8249) + b"\x00" * 48)
+    return header + struct.pack(">I", len(tags)) + b"".join(table) + body
+
+
+SRGB_D50 = ((0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971), (0.1431, 0.0606, 0.7141))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_colours_in_another_profile_are_converted_to_srgb(fmt: str) -> None:
+    """A copy carries no profile, so its pixels are converted: red in a profile whose red primary is
+    sRGB's blue is blue in the copies (a Display P3 photo would otherwise look washed out)."""
+    red, green, blue = SRGB_D50
+    swapped = rgb_profile(blue, green, red)
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), (255, 0, 0)).save(out, fmt, icc_profile=swapped)
+    copies = derive_image(out.getvalue(), Settings())
+    assert "web.jpg" not in copies   # re-encoded, not the lossless copy
+    for name in ("web.webp", "thumb.webp"):
+        r, _, b = Image.open(io.BytesIO(copies[name])).convert("RGB").getpixel((5, 5))
+        assert b > 200 and r < 60, (name, r, b)
+
+
+def test_an_srgb_profile_keeps_the_lossless_copy() -> None:
+    out = io.BytesIO()
+    srgb = rgb_profile(*SRGB_D50, name=b"sRGB IEC61966-2.1")
+    Image.new("RGB", (300, 200), (255, 0, 0)).save(out, "JPEG", icc_profile=srgb)
+    web = derive_image(out.getvalue(), Settings())["web.jpg"]
+    assert Image.open(io.BytesIO(web)).convert("RGB").getpixel((5, 5))[0] > 240

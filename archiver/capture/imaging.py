@@ -262,6 +262,42 @@ def exif_orientation(im: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
+def _icc(im: Image.Image) -> bytes | None:
+    """`im`'s embedded ICC profile when it is not sRGB (None for none, for sRGB, or for one littlecms
+    cannot read: the pixels are then taken as sRGB, as a browser takes them)."""
+    icc = im.info.get("icc_profile")
+    if not isinstance(icc, bytes) or not icc:
+        return None
+    from PIL import ImageCms  # lazy, after pillow(): only an image with a profile needs littlecms
+
+    try:
+        description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
+    except Exception:
+        return None
+    return None if "srgb" in description.lower() else icc
+
+
+def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
+    """`im` (RGB or RGBA) converted from the colour space of the profile `icc` to sRGB, so a copy that
+    carries no profile shows the colours the original did (a phone's Display P3 photo would look
+    washed out otherwise); `im` itself without a profile or when littlecms cannot convert."""
+    if icc is None:
+        return im
+    from PIL import ImageCms  # lazy, after pillow(): see _icc
+
+    try:
+        return ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), _srgb(), outputMode=im.mode)
+    except Exception:
+        return im
+
+
+@functools.cache
+def _srgb() -> Any:
+    from PIL import ImageCms
+
+    return ImageCms.createProfile("sRGB")
+
+
 def _upright(im: Image.Image, orientation: int) -> Image.Image:
     """`im` turned by `orientation` (exif_orientation's value); `im` itself for 1."""
     method = _UPRIGHT.get(orientation)
@@ -541,7 +577,9 @@ class ImageJob:
         self.orientation: int | None = None if self.format == "PNG" else exif_orientation(im)
         # An upright JPEG that is already web-sized is served as itself minus its metadata:
         # lossless, and no re-encoding. Then only the thumbnail needs pixels.
-        self.lossless = self.format == "JPEG" and self.orientation == 1 and max(im.size) <= WEB_SIZE
+        # A copy carries no profile: colours in another space than sRGB are converted, so re-encoded.
+        self.icc = _icc(im)
+        self.lossless = self.format == "JPEG" and self.orientation == 1 and max(im.size) <= WEB_SIZE and not self.icc
         if self.format == "JPEG":
             im.draft(None, fit(im.size, THUMB_SIZE if self.lossless else WEB_SIZE))
         self.estimate = self._estimate(im, frames)
@@ -612,9 +650,10 @@ class ImageJob:
                 else:
                     web_frames, durations = _web_frames(im, first, web, frames, self.ceiling, clock,
                                                         self.canvas, (self.width, self.height))
+                    web_frames = [_to_srgb(f, self.icc) for f in web_frames]
                     derived["web.webp"] = _webp(web_frames, durations, self.loop, WEB_QUALITY)
                 clock.check("encoding web copy")
-                derived["thumb.webp"] = _webp([thumb], [], 0, THUMB_QUALITY)
+                derived["thumb.webp"] = _webp([_to_srgb(thumb, self.icc)], [], 0, THUMB_QUALITY)
                 clock.check("encoding thumbnail")
         self.close()
         return info, derived
