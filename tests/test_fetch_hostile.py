@@ -192,3 +192,38 @@ def test_bytes_arriving_after_an_answer_do_not_spoil_the_next_fetch(origin: RawO
     fetcher.get(origin.url("/first"), kind="json")
     resp = fetcher.get(origin.url("/next"), kind="html")   # at once: the late bytes come after it was sent
     assert (resp.status, resp.body) == (200, b"hello")
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_a_compressed_body_without_only_its_checksum_footer_is_whole(origin: RawOrigin, fetcher: Fetcher,
+                                                                     coding: str) -> None:
+    """The deflate data ends but the checksum after it (gzip's CRC-32 and size, zlib's Adler-32) is
+    missing: the bytes are whole, and browsers show them."""
+    import zlib
+    whole = b"<p>" + b"news " * 2000 + b"</p>"
+    packed = gzip.compress(whole)[:-8] if coding == "gzip" else zlib.compress(whole)[:-4]
+    origin.routes["/nofooter"] = raw(b"HTTP/1.1 200 OK\r\nContent-Encoding: " + coding.encode()
+                                     + f"\r\nContent-Length: {len(packed)}\r\n\r\n".encode() + packed)
+    assert fetcher.get(origin.url("/nofooter"), kind="html").body == whole
+
+
+def test_transfer_encoding_identity_is_no_coding_but_a_repeated_chunked_is_malformed(
+        origin: RawOrigin, fetcher: Fetcher) -> None:
+    origin.routes["/identity"] = raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: 5\r\n\r\n"
+                                     b"hello")
+    assert fetcher.get(origin.url("/identity"), kind="html").body == b"hello"
+    origin.routes["/twice"] = raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                  b"5\r\nhello\r\n0\r\n\r\n")
+    with pytest.raises(FetchError) as err:
+        fetcher.get(origin.url("/twice"), kind="html")
+    assert err.value.kind == "malformed"
+
+
+@pytest.mark.parametrize("length", [b"05", b"005"])
+def test_a_content_length_spelled_otherwise_keeps_the_connection(origin: RawOrigin, fetcher: Fetcher,
+                                                                 length: bytes) -> None:
+    origin.routes["/odd-length"] = raw(b"HTTP/1.1 200 OK\r\nContent-Length: " + length + b"\r\n\r\nhello", keep=True)
+    before = origin.connections
+    for _ in range(3):
+        assert fetcher.get(origin.url("/odd-length"), kind="html").body == b"hello"
+    assert origin.connections - before == 1

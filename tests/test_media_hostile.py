@@ -253,3 +253,35 @@ def test_an_srgb_profile_keeps_the_lossless_copy() -> None:
     Image.new("RGB", (300, 200), (255, 0, 0)).save(out, "JPEG", icc_profile=srgb)
     web = derive_image(out.getvalue(), Settings())["web.jpg"]
     assert Image.open(io.BytesIO(web)).convert("RGB").getpixel((5, 5))[0] > 240
+
+
+# --- second round: the GIF walk's extensions, sRGB by what a profile does, DNL -------------------------
+def test_an_empty_comment_ends_at_once_as_pillow_reads_it() -> None:
+    """A comment extension with no data (21 FE 00) is valid GIF89a: the walk does not read the next
+    block as its data, so a real animation is not rejected and a big frame behind it is still counted."""
+    frames = [gif_frame(0, 0, (200, 150), i % 3) for i in range(5)]
+    animation = gif((200, 150), b"\x21\xfe\x00", *frames)
+    assert gif_frame_count(animation, 1000) == Image.open(io.BytesIO(animation)).n_frames == 5
+    ImageJob(animation, limits("GIF")).close()
+    hidden = gif((1, 1), gif_frame(0, 0, (1, 1), 1), b"\x21\xfe\x00", gif_frame(0, 0, (3000, 3000), 2))
+    with pytest.raises(MediaRejected, match=r"3000x3000 pixels \(its frames' canvas\)"):
+        ImageJob(hidden, limits("GIF", ceiling=1_000_000))
+
+
+def test_a_netscape_block_with_an_empty_loop_sub_block_is_walked_as_pillow_walks_it() -> None:
+    frames = [gif_frame(0, 0, (8, 8), i % 3) for i in range(4)]
+    data = gif((8, 8), b"\x21\xff\x0bNETSCAPE2.0\x00\x03\x01\x00\x00\x00", *frames)
+    assert gif_frame_count(data, 1000) == Image.open(io.BytesIO(data)).n_frames
+
+
+def test_srgb_under_another_name_keeps_the_lossless_copy() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), (255, 0, 0)).save(out, "JPEG", icc_profile=rgb_profile(*SRGB_D50, name=b"c2"))
+    assert "web.jpg" in derive_image(out.getvalue(), Settings())
+
+
+def test_a_dnl_segment_carries_nothing_but_its_line_count() -> None:
+    data = jpeg((320, 240))
+    smuggled = segment(0xDC, b"\x00\xf0<html>" + SECRET.encode() + b"</html>")
+    web = derive_image(data[:-2] + smuggled + data[-2:], Settings())["web.jpg"]
+    assert SECRET.encode() not in web

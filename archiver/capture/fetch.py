@@ -193,6 +193,12 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+def _declares(content_length: str, read: int) -> bool:
+    """Whether a Content-Length value (a number, or a list of the same number) is `read` bytes."""
+    values = {v.strip() for v in content_length.split(",")}
+    return all(v.isascii() and v.isdigit() for v in values) and {int(v) for v in values} == {read}
+
+
 def _redirect_target(current: str, location: str, exchanges: list[Exchange]) -> str:
     """The URL a redirect's Location names, resolved against `current` (RFC 9110 10.2.2); FetchError
     "bad_url" when it is no URL (a malformed IPv6 host, a bad port), which `urljoin` or `urlsplit`
@@ -739,7 +745,9 @@ class Fetcher:
             ex.http_version = {10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}.get(resp.version, "HTTP/1.1")
             ex.response_headers = list(resp.headers.items())
             framing = str(resp.headers.get("transfer-encoding") or "").strip()
-            if framing and framing.lower() != "chunked":
+            # http.client undoes exactly "chunked"; "identity" (RFC 2616's) is no transfer coding at all
+            codings = {c.strip().lower() for c in framing.split(",")}
+            if framing and framing.lower() != "chunked" and codings != {"identity"}:
                 # http.client decodes "chunked" alone and would keep any other framing in the body
                 raise FetchError("malformed", f"{target.url[:200]}: Transfer-Encoding {framing[:60]!r} is not "
                                               "chunked, the only transfer coding a response may use here")
@@ -753,7 +761,8 @@ class Fetcher:
             read = len(ex.body if ex.wire_body is None else ex.wire_body)
             # A head whose Content-Length is not what was read (a 204 or 304 that declares a body, which
             # HTTP says has none) may have more bytes coming: the connection is not reused.
-            if _ended_cleanly(conn, resp) and (framing or not declared or declared == str(read)):
+            chunked = framing.lower() == "chunked"
+            if _ended_cleanly(conn, resp) and (chunked or not declared or _declares(declared, read)):
                 keep = self._key(target, ip)
         except FetchError:
             if watchdog.fired:
@@ -836,7 +845,7 @@ class Fetcher:
                                                     "the end its Content-Length declares")
                     if decoder is not None:
                         decode(b"", last=True)
-                        if wire_total and _cut_short(decoder):
+                        if wire_total and _cut_short(decoder) and not _footer_only(coding, b"".join(wire_parts)):
                             raise undecodable(ValueError("the compressed stream ends before its end"))
                     return
                 wire_total += len(chunk)
@@ -904,7 +913,8 @@ def _checked_response() -> type[http.client.HTTPResponse]:
                     if line in (b"\r\n", b"\n", b""):
                         break
                 else:
-                    raise http.client.HTTPException(f"got more than {http.client._MAXHEADERS} headers")  # type: ignore[attr-defined]
+                    most = http.client._MAXHEADERS  # type: ignore[attr-defined]
+                    raise http.client.HTTPException(f"got more than {most} headers")
 
         def _close_conn(self) -> None:
             fp = self.fp
@@ -961,6 +971,40 @@ def _cut_short(decoder: ContentDecoder) -> bool:
         return not obj.eof
     finished = getattr(obj, "is_finished", None)   # brotli's Decompressor
     return callable(finished) and not finished()
+
+
+def _footer_only(coding: str, wire: bytes) -> bool:
+    """Whether a gzip or deflate body that `_cut_short` found unfinished lacks only its checksum
+    footer (gzip's CRC-32 and size, zlib's Adler-32): its deflate data ends, so the decoded bytes are
+    whole, and browsers show such a body. Its first member's deflate data is inflated again (output
+    dropped, 64 KiB at a time), which only such a body pays for."""
+    import zlib
+
+    coding = coding.strip().lower()
+    if coding in ("gzip", "x-gzip"):
+        if wire[:2] != b"\x1f\x8b" or len(wire) < 10:
+            return False
+        flags, pos = wire[3], 10
+        if flags & 4:   # FEXTRA
+            pos += 2 + int.from_bytes(wire[pos:pos + 2], "little")
+        for flag in (8, 16):   # FNAME, FCOMMENT: zero-terminated
+            if flags & flag:
+                pos = wire.find(b"\x00", pos) + 1
+                if pos == 0:
+                    return False
+        pos += 2 if flags & 2 else 0   # FHCRC
+    elif coding == "deflate":
+        pos = 2 if len(wire) > 1 and wire[0] & 0x0F == 8 and (wire[0] << 8 | wire[1]) % 31 == 0 else 0
+    else:
+        return False
+    inflate, rest = zlib.decompressobj(-zlib.MAX_WBITS), wire[pos:]
+    try:
+        while rest and not inflate.eof:
+            inflate.decompress(rest, 1 << 16)
+            rest = inflate.unconsumed_tail
+    except zlib.error:
+        return False
+    return inflate.eof
 
 
 def content_decoder(content_encoding: str | None) -> ContentDecoder | None:

@@ -176,8 +176,10 @@ def gif_structure(data: bytes, cap: int) -> tuple[int, int, int] | None:
     """(images, canvas width, canvas height) of a GIF, read from its block structure without decoding
     any (stopping once past `cap` images); None when there is no logical screen. The canvas is the
     logical screen grown to hold every image's rectangle, as Pillow grows it when it seeks to one
-    placed past the screen. Bytes that start no block are skipped one by one, and an extension's
-    first data sub-block is read even when empty, as Pillow does (GifImagePlugin: ``data()``)."""
+    placed past the screen. Bytes that start no block are skipped one by one, and the data sub-blocks
+    of an extension are read as Pillow's GifImagePlugin reads them (``_seek``): its first sub-block,
+    even empty, then more until an empty one; but a comment ends at its first empty sub-block, and
+    before the first image a NETSCAPE2.0 block's second sub-block is read even when empty."""
     if len(data) < 13:
         return None
     flags = data[10]
@@ -189,9 +191,15 @@ def gif_structure(data: bytes, cap: int) -> tuple[int, int, int] | None:
         if tag == 0x3B:   # trailer
             break
         if tag == 0x21:   # extension: introducer, label, its first sub-block (even empty), then the rest
+            label = data[pos + 1] if pos + 1 < end else 0
             pos += 2
-            if pos < end:
-                pos += 1 + data[pos]
+            first = data[pos] if pos < end else 0
+            if label == 0xFF and frames == 0 and data[pos + 1:pos + 12] == b"NETSCAPE2.0":
+                pos += 1 + first
+                first = data[pos] if pos < end else 0   # the loop count's sub-block, read even empty
+            pos += 1 + first
+            if label == 0xFE and first == 0:   # a comment ends at an empty sub-block
+                continue
         elif tag == 0x2C:   # image descriptor, local colour table, LZW code size, then data sub-blocks
             frames += 1
             if frames > cap or pos + 10 > end:
@@ -263,32 +271,58 @@ def exif_orientation(im: Image.Image) -> int:
 
 
 def _icc(im: Image.Image) -> bytes | None:
-    """`im`'s embedded ICC profile when it is not sRGB (None for none, for sRGB, or for one littlecms
-    cannot read: the pixels are then taken as sRGB, as a browser takes them)."""
+    """`im`'s embedded ICC profile when it is an RGB profile that maps colours other than sRGB does
+    (`_differs_from_srgb`); None for none, for a grey or CMYK one (their pixels are read as before),
+    for one that gives sRGB's colours whatever it is called, and for one littlecms cannot read (the
+    pixels are then taken as sRGB, as a browser takes them)."""
     icc = im.info.get("icc_profile")
-    if not isinstance(icc, bytes) or not icc:
+    if not isinstance(icc, bytes) or not icc or im.mode not in ("RGB", "RGBA", "P"):
         return None
+    return icc if _differs_from_srgb(icc) else None
+
+
+# Colours a profile is tried on: the primaries and secondaries at full and half strength, greys.
+_PROBE = bytes(c for r in (0, 128, 255) for g in (0, 128, 255) for b in (0, 128, 255) for c in (r, g, b))
+
+
+@functools.lru_cache(maxsize=32)
+def _differs_from_srgb(icc: bytes) -> bool:
+    """Whether converting from the RGB profile `icc` to sRGB moves any of 27 probe colours by more
+    than 3 levels (so sRGB under another name keeps the lossless copy); False for a profile that is
+    not RGB or that littlecms cannot read. Cached by profile (a site's images share one)."""
     from PIL import ImageCms  # lazy, after pillow(): only an image with a profile needs littlecms
 
     try:
-        description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if profile.profile.xcolor_space.strip() != "RGB":
+            return False
+        probe = pillow().frombytes("RGB", (27, 1), _PROBE)
+        out = ImageCms.profileToProfile(probe, profile, _srgb(), outputMode="RGB")
     except Exception:
-        return None
-    return None if "srgb" in description.lower() else icc
+        return False
+    return out is not None and max(abs(a - b) for a, b in zip(out.tobytes(), _PROBE, strict=True)) > 3
 
 
-def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
-    """`im` (RGB or RGBA) converted from the colour space of the profile `icc` to sRGB, so a copy that
-    carries no profile shows the colours the original did (a phone's Display P3 photo would look
-    washed out otherwise); `im` itself without a profile or when littlecms cannot convert."""
+def _to_srgb(frames: list[Image.Image], icc: bytes | None, clock: Clock) -> None:
+    """Convert each of `frames` (RGB or RGBA) in place from the colour space of the profile `icc` to
+    sRGB, so a copy that carries no profile shows the colours the original did (a phone's Display P3
+    photo would look washed out otherwise): one transform per mode, each frame replaced by its
+    conversion (one extra frame alive at a time), the time limit checked after each. Nothing without
+    a profile or when littlecms cannot convert."""
     if icc is None:
-        return im
+        return
     from PIL import ImageCms  # lazy, after pillow(): see _icc
 
+    transforms: dict[str, Any] = {}
     try:
-        return ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), _srgb(), outputMode=im.mode)
-    except Exception:
-        return im
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        for i, frame in enumerate(frames):
+            if frame.mode not in transforms:
+                transforms[frame.mode] = ImageCms.buildTransform(source, _srgb(), frame.mode, frame.mode)
+            frames[i] = ImageCms.applyTransform(frame, transforms[frame.mode])
+            clock.check("converting colours")
+    except ImageCms.PyCMSError:
+        return
 
 
 @functools.cache
@@ -395,7 +429,8 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
     """The same JPEG with every metadata segment dropped and the image data byte for byte as it was
     (no re-encoding, so no loss), ending at its first EOI.
 
-    Kept: the segments that decode the image (tables, frame and scan headers, restart intervals), the
+    Kept: the segments that decode the image (tables, frame and scan headers, restart intervals, a DNL
+    of its 2 bytes), the
     scans' entropy-coded data, APP0 only as a JFIF header without its thumbnail and APP14 only as
     Adobe's 12-byte colour transform. Dropped: APP1-APP13, APP15 and COM anywhere (also between the
     scans of a progressive JPEG), a JFXX or other APP0, and everything after the first EOI (a second
@@ -414,9 +449,15 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
                 out.append(b"\xff\xee\x00\x0e" + payload[:12])
         elif marker == 0xDA:
             out.append(data[start - 4:end] + _after_first_scan_header(data, end))
-        elif marker not in _JPEG_METADATA:
+        elif marker not in _JPEG_METADATA and _decodes(marker, end - start):
             out.append(data[start - 4:end])
     return b"".join(out)
+
+
+def _decodes(marker: int, size: int) -> bool:
+    """Whether a kept segment with `size` bytes of payload is of its marker's own size: DNL (0xDC)
+    holds 2 bytes (the number of lines) and nothing else may ride in it."""
+    return marker != 0xDC or size == 2
 
 
 def _after_first_scan_header(data: bytes, pos: int) -> bytes:
@@ -447,7 +488,7 @@ def _after_first_scan_header(data: bytes, pos: int) -> bytes:
         end = at + 2 + length
         if length < 2 or end > len(data):
             raise ValueError("JPEG segment runs past the end")
-        if not (0xE0 <= marker <= 0xEF or marker == 0xFE):
+        if not (0xE0 <= marker <= 0xEF or marker == 0xFE) and _decodes(marker, length - 2):
             out.append(data[at:end])
         pos = start = end
 
@@ -650,10 +691,12 @@ class ImageJob:
                 else:
                     web_frames, durations = _web_frames(im, first, web, frames, self.ceiling, clock,
                                                         self.canvas, (self.width, self.height))
-                    web_frames = [_to_srgb(f, self.icc) for f in web_frames]
+                    _to_srgb(web_frames, self.icc, clock)
                     derived["web.webp"] = _webp(web_frames, durations, self.loop, WEB_QUALITY)
                 clock.check("encoding web copy")
-                derived["thumb.webp"] = _webp([_to_srgb(thumb, self.icc)], [], 0, THUMB_QUALITY)
+                thumbs = [thumb]
+                _to_srgb(thumbs, self.icc, clock)
+                derived["thumb.webp"] = _webp(thumbs, [], 0, THUMB_QUALITY)
                 clock.check("encoding thumbnail")
         self.close()
         return info, derived
