@@ -285,3 +285,14 @@ def test_a_dnl_segment_carries_nothing_but_its_line_count() -> None:
     smuggled = segment(0xDC, b"\x00\xf0<html>" + SECRET.encode() + b"</html>")
     web = derive_image(data[:-2] + smuggled + data[-2:], Settings())["web.jpg"]
     assert SECRET.encode() not in web
+
+
+def test_a_16_bit_grey_colour_key_stays_transparent() -> None:
+    im = Image.new("I", (40, 40), 1000)
+    im.paste(40000, (0, 0, 10, 10))
+    im = im.convert("I;16")
+    assert im.getpixel((2, 2)) == 40000
+    out = io.BytesIO()
+    im.save(out, "PNG", transparency=40000)
+    web = Image.open(io.BytesIO(derive_image(out.getvalue(), Settings())["web.webp"])).convert("RGBA")
+    assert web.getpixel((2, 2))[3] == 0 and web.getpixel((30, 30))[3] == 255

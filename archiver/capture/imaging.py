@@ -239,10 +239,16 @@ def dhash(im: Image.Image) -> str:
 
 def _rgb(im: Image.Image) -> Image.Image:
     """`im` as RGB, or RGBA when it has alpha or a colour key (a PNG's tRNS: "transparency" in its info,
-    in any mode). 16-bit grey (PNG's I;16) is scaled to 8 bits first: Pillow's conversion would clip
-    every value over 255 to white."""
+    in any mode). 16-bit grey (PNG's I;16) is scaled to 8 bits first (Pillow's conversion would clip
+    every value over 255 to white), its colour key made alpha."""
     if im.mode == "I" or im.mode.startswith("I;16"):
-        im = im.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+        wide, key = im.convert("I"), im.info.get("transparency")
+        im = wide.point(lambda v: v * (1 / 256)).convert("L")
+        if isinstance(key, int):   # a 16-bit colour key: alpha from the exact 16-bit values
+            from PIL import ImageMath  # lazy, after pillow() (the image is open): see pillow()
+
+            alpha = ImageMath.lambda_eval(lambda args: (args["a"] != key) * 255, a=wide).convert("L")
+            im = pillow().merge("LA", (im, alpha))
     transparent = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
     mode = "RGBA" if transparent else "RGB"
     return im if im.mode == mode else im.convert(mode)
