@@ -436,9 +436,8 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
     (no re-encoding, so no loss), ending at its first EOI.
 
     Kept: the segments that decode the image (tables, frame and scan headers, restart intervals, a DNL
-    of its 2 bytes), the
-    scans' entropy-coded data, APP0 only as a JFIF header without its thumbnail and APP14 only as
-    Adobe's 12-byte colour transform. Dropped: APP1-APP13, APP15 and COM anywhere (also between the
+    of its 2 bytes), the scans' entropy-coded data, APP0 only as a JFIF header without its thumbnail
+    and APP14 only as Adobe's 12-byte colour transform. Dropped: APP1-APP13, APP15 and COM anywhere (also between the
     scans of a progressive JPEG), a JFXX or other APP0, and everything after the first EOI (a second
     image with its own EXIF, as in an MPO or an Ultra HDR gain map; a phone's motion video; an
     appended file). ValueError for a malformed header or a file without an EOI."""
