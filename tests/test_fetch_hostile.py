@@ -227,3 +227,25 @@ def test_a_content_length_spelled_otherwise_keeps_the_connection(origin: RawOrig
     for _ in range(3):
         assert fetcher.get(origin.url("/odd-length"), kind="html").body == b"hello"
     assert origin.connections - before == 1
+
+
+def test_the_process_does_not_exit_while_the_ca_bundle_is_being_read(tmp_path: Path) -> None:
+    """The CA bundle is read in a background thread; a process that exits meanwhile must wait for it:
+    libcrypto's exit-time cleanup freed what that thread was using, and `archiver archive` of an
+    article with nothing to fetch died with SIGSEGV about once in 40 runs. The read is slowed here."""
+    import subprocess
+    import sys
+    done = tmp_path / "read"
+    script = (
+        "import time\n"
+        "from archiver.capture import fetch\n"
+        "build = fetch._build_into\n"
+        "def slow(future, key):\n"
+        "    time.sleep(0.5)\n"
+        "    build(future, key)\n"
+        f"    open({str(done)!r}, 'w').close()\n"
+        "fetch._build_into = slow\n"
+        "fetch.ssl_context_soon(None)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert done.exists()

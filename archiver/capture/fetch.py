@@ -301,7 +301,10 @@ def _context_future(ca_bundle: str | None, *, background: bool) -> Future[ssl.SS
         future = _SSL_CONTEXTS[key] = Future()
     if background:
         try:
-            threading.Thread(target=_build_into, args=(future, key), name="ca-bundle", daemon=True).start()
+            # Not a daemon: the interpreter waits for it before exiting. A process that ended while
+            # OpenSSL was still reading the bundle here crashed (SIGSEGV) in libcrypto's exit-time
+            # cleanup, which frees what this thread was using (an archive with nothing to fetch).
+            threading.Thread(target=_build_into, args=(future, key), name="ca-bundle", daemon=False).start()
         except RuntimeError:   # no thread to be had (a process or thread limit): built here instead
             _build_into(future, key)
     else:
