@@ -18,6 +18,14 @@ TWEET = ('<blockquote class="twitter-tweet"><p>Hi</p>&mdash; A (@a) '
          '<a href="https://twitter.com/a/status/1764927578469150481">March 5, 2024</a></blockquote>')
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _warm() -> None:
+    """Discovery's patterns compile on first use (archiver/lazyre.py), about a second on a slow host:
+    done once here, so a budget below catches a hang or a blow-up, not the first compile."""
+    for fmt in ("auto", "html", "markdown", "text"):
+        discover("".join(PIECES) + TWEET, base_url="https://www.example.com/", fmt=fmt)
+
+
 def check(text: str, fmt: str = "auto", budget: float = 2.0) -> Discovery:
     t0 = time.perf_counter()
     found = discover(text, base_url="https://www.example.com/", fmt=fmt)
