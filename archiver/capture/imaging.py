@@ -194,7 +194,7 @@ def gif_structure(data: bytes, cap: int) -> tuple[int, int, int] | None:
             label = data[pos + 1] if pos + 1 < end else 0
             pos += 2
             first = data[pos] if pos < end else 0
-            if label == 0xFF and frames == 0 and data[pos + 1:pos + 12] == b"NETSCAPE2.0":
+            if label == 0xFF and frames == 0 and first >= 11 and data[pos + 1:pos + 12] == b"NETSCAPE2.0":
                 pos += 1 + first
                 first = data[pos] if pos < end else 0   # the loop count's sub-block, read even empty
             pos += 1 + first
