@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
+import httpx2 as httpx
 import pytest
 import uvicorn
 from bs4 import BeautifulSoup
