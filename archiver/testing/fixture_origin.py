@@ -22,6 +22,7 @@ import gzip
 import html
 import json
 import re
+import sys
 import threading
 import time
 import zlib
@@ -39,6 +40,21 @@ __all__ = ["FixtureOrigin", "PostFixture", "TweetFixture", "make_image", "make_m
 
 STEP_NAMES = ("ok", "empty", "tombstone", "429", "timeout", "garbage", "redirect")
 _MAX_SLEEP = 30.0
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that says nothing when a client goes away mid-request (reset, broken
+    pipe: what a fetcher that stops reading at its size or time limit does); any other error in a
+    handler is printed as ``socketserver`` prints it."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """socketserver's hook for an exception in a handler: ignored for ConnectionError."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 @dataclass
@@ -100,9 +116,9 @@ class FixtureOrigin(ResponseShapes):
             fixture = origin
 
         try:
-            self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+            self._server = QuietHTTPServer(("127.0.0.1", self.port), Handler)
         except OSError:
-            self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"

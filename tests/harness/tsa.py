@@ -32,6 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
+from archiver.testing.fixture_origin import QuietHTTPServer
+
 OPENSSL = shutil.which("openssl") or "openssl"
 MODES = ("ok", "garbage", "huge", "slow", "error", "other_digest", "reject")
 MAX_QUERY = 64 * 1024
@@ -215,7 +217,7 @@ class LocalTSA:
                     pass
                 self.close_connection = True
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-tsa", daemon=True)
         self._thread.start()
@@ -244,7 +246,7 @@ class LocalTSA:
         self._stopping.clear()
         handler = self._server.RequestHandlerClass if self._server else None
         assert handler is not None
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server = QuietHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-tsa", daemon=True)
         self._thread.start()
