@@ -226,12 +226,12 @@ def test_attribute_rule_is_linear() -> None:
     import time
 
     unit = '<div data-a="/x/1.jpg" style="background:url(/y.jpg)"><a href="/z.png">z</a></div>\n'
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     assert len(discover(unit * 2000).images) == 6000
-    small = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    small = time.thread_time() - t0
+    t0 = time.thread_time()
     assert len(discover(unit * 20000).images) == 60000
-    assert time.perf_counter() - t0 < 25 * small + 0.5
+    assert time.thread_time() - t0 < 25 * small + 0.5
     for hostile in ["<div style=\"" + "url(" * 50000 + "\">" + "x.jpg " * 20000,
                     "<div style=\"" + "url(&quot;" * 50000 + "image-set(" * 50000 + "\">",
                     "<style>" + "url('" * 50000 + "/*" * 50000,
@@ -239,9 +239,9 @@ def test_attribute_rule_is_linear() -> None:
                     "<div data-bgset=\"" + "/a.jpg [(x)] | " * 50000 + "\">",
                     "<div data-bgset=\"/a.jpg 1x " + "[" * 50000 + "a" * 50000 + "]\">",
                     "[![a](b.jpg)](" * 20000, "[a](<x.jpg " * 50000, "<a href=x.jpg>" * 50000]:
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         discover(hostile)
-        assert time.perf_counter() - t0 < 5, hostile[:40]
+        assert time.thread_time() - t0 < 5, hostile[:40]
 
 
 @pytest.mark.parametrize("name", ["wp-cover-gallery-lazy.html", "amp-article.html", "markdown-linked-and-reference.md"])

@@ -27,9 +27,12 @@ def _warm() -> None:
 
 
 def check(text: str, fmt: str = "auto", budget: float = 2.0) -> Discovery:
-    t0 = time.perf_counter()
+    """Discovery of `text` within `budget` seconds of this thread's CPU time (discovery runs in the
+    calling thread; CPU time, not wall time, so other processes on a loaded machine do not count),
+    every item's span inside the text."""
+    t0 = time.thread_time()
     found = discover(text, base_url="https://www.example.com/", fmt=fmt)
-    assert time.perf_counter() - t0 < budget
+    assert time.thread_time() - t0 < budget
     for item in [*found.embeds, *found.images]:
         assert 0 <= item.start <= item.end <= len(text)
     return found
@@ -104,9 +107,9 @@ def test_pathological_inputs_are_linear() -> None:
 def test_large_document() -> None:
     para = "<p>Plain running prose with no embeds, about the lake and the snow.</p>\n"
     doc = para * (20_000_000 // len(para)) + TWEET
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     found = discover(doc)
-    assert time.perf_counter() - t0 < 20
+    assert time.thread_time() - t0 < 20
     assert [e.post_id for e in found.embeds] == ["1764927578469150481"]
 
 

@@ -118,9 +118,9 @@ def test_a_handle_without_a_date_is_not_a_post() -> None:
     "x`" * 100_000 + "[tweet 1]",
 ])
 def test_hostile_input_is_linear(doc: str) -> None:
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     discover(doc)
-    assert time.perf_counter() - t0 < 3.0
+    assert time.thread_time() - t0 < 3.0
 
 
 def test_a_gatsby_embed_line_written_as_inline_code_is_an_embed_but_code_elsewhere_is_not() -> None:
@@ -277,6 +277,6 @@ def test_an_image_argument_in_html_is_an_image_but_never_in_a_comment_or_script(
 ])
 def test_new_syntaxes_stay_linear_on_hostile_input(doc: str) -> None:
     for fmt in ("auto", "text"):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         discover(doc, fmt=fmt)
-        assert time.perf_counter() - t0 < 3.0, fmt
+        assert time.thread_time() - t0 < 3.0, fmt

@@ -230,8 +230,8 @@ def test_status_url_matching_stays_linear() -> None:
     """A long hostile handle segment costs time linear in its length (the pattern is bounded)."""
     import time
 
-    start = time.perf_counter()
+    start = time.thread_time()
     for hostile in ("https://twitter.com/" + "a" * 8000 + "/status/1", "https://x.com/" + "%" * 8000,
                     "https://twitter.com/" + "a/" * 4000 + "status/1"):
         assert match_post_url(hostile) is None
-    assert time.perf_counter() - start < 0.5
+    assert time.thread_time() - start < 0.5
