@@ -119,8 +119,6 @@ class FixtureOrigin(ResponseShapes):
             self._server = QuietHTTPServer(("127.0.0.1", self.port), Handler)
         except OSError:
             self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
         for t in self._pending:
             self.add_tweet(t)

@@ -218,7 +218,6 @@ class LocalTSA:
                 self.close_connection = True
 
         self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-tsa", daemon=True)
         self._thread.start()
         return self
@@ -247,7 +246,6 @@ class LocalTSA:
         handler = self._server.RequestHandlerClass if self._server else None
         assert handler is not None
         self._server = QuietHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-tsa", daemon=True)
         self._thread.start()
 
