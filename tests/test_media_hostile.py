@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -202,21 +203,21 @@ def test_an_avif_whose_main_brand_is_mif1_is_sniffed_as_avif(head: bytes, mime: 
 
 
 # --- colour -------------------------------------------------------------------------------------------
-def rgb_profile(red: tuple[float, float, float], green: tuple[float, float, float],
-                blue: tuple[float, float, float], name: bytes = b"Swapped primaries") -> bytes:
-    """A minimal ICC v2 RGB display profile (ICC.1:2001-04: header, tag table, desc, wtpt, the three
-    colorant XYZs and gamma 2.2 curves) with the given D50 primaries."""
-    def s15(v: float) -> bytes:
-        return struct.pack(">i", round(v * 65536))
+def _s15(v: float) -> bytes:
+    return struct.pack(">i", round(v * 65536))
 
-    def xyz(v: tuple[float, float, float]) -> bytes:
-        return b"XYZ \x00\x00\x00\x00" + b"".join(s15(c) for c in v)
 
+def _xyz(v: tuple[float, float, float]) -> bytes:
+    return b"XYZ \x00\x00\x00\x00" + b"".join(_s15(c) for c in v)
+
+
+def icc_profile(device_class: bytes, space: bytes, tags: list[tuple[bytes, bytes]], name: bytes) -> bytes:
+    """A minimal ICC v2 profile (ICC.1:2001-04: header, tag table, then the tags; PCS XYZ, D50) of
+    `device_class` (b"mntr", b"scnr") and colour `space` (b"RGB ", b"CMYK", b"GRAY"), with a desc and a
+    wtpt tag before `tags`."""
     desc = (b"desc\x00\x00\x00\x00" + struct.pack(">I", len(name) + 1) + name + b"\x00"
             + b"\x00" * 8 + b"\x00\x00\x00" + b"\x00" * 67)
-    curve = b"curv\x00\x00\x00\x00\x00\x00\x00\x01\x02\x33\x00\x00"
-    tags = [(b"desc", desc), (b"wtpt", xyz((0.9642, 1.0, 0.8249))), (b"rXYZ", xyz(red)), (b"gXYZ", xyz(green)),
-            (b"bXYZ", xyz(blue)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+    tags = [(b"desc", desc), (b"wtpt", _xyz((0.9642, 1.0, 0.8249))), *tags]
     offset = 128 + 4 + 12 * len(tags)
     table, body = [], b""
     for sig, data in tags:
@@ -224,9 +225,46 @@ def rgb_profile(red: tuple[float, float, float], green: tuple[float, float, floa
         table.append(sig + struct.pack(">II", offset + len(body), len(data)))
         body += data
     size = offset + len(body)
-    header = (struct.pack(">I", size) + b"\x00" * 4 + b"\x02\x10\x00\x00" + b"mntrRGB XYZ " + b"\x00" * 12 + b"acsp"
-              + b"\x00" * 24 + b"\x00" * 4 + s15(0.9642) + s15(1.0) + s15(0.8249) + b"\x00" * 48)
+    header = (struct.pack(">I", size) + b"\x00" * 4 + b"\x02\x10\x00\x00" + device_class + space + b"XYZ "
+              + b"\x00" * 12 + b"acsp" + b"\x00" * 24 + b"\x00" * 4 + _s15(0.9642) + _s15(1.0) + _s15(0.8249)
+              + b"\x00" * 48)
     return header + struct.pack(">I", len(tags)) + b"".join(table) + body
+
+
+GAMMA_22 = b"curv\x00\x00\x00\x00\x00\x00\x00\x01\x02\x33\x00\x00"   # one u8Fixed8 gamma: 2.2
+
+
+def rgb_profile(red: tuple[float, float, float], green: tuple[float, float, float],
+                blue: tuple[float, float, float], name: bytes = b"Swapped primaries") -> bytes:
+    """A minimal ICC v2 RGB display profile (the three colorant XYZs and gamma 2.2 curves) with the
+    given D50 primaries."""
+    return icc_profile(b"mntr", b"RGB ", [(b"rXYZ", _xyz(red)), (b"gXYZ", _xyz(green)), (b"bXYZ", _xyz(blue)),
+                                          (b"rTRC", GAMMA_22), (b"gTRC", GAMMA_22), (b"bTRC", GAMMA_22)], name)
+
+
+def grey_profile(gamma: float) -> bytes:
+    """A minimal ICC v2 grey display profile: its kTRC one gamma."""
+    curve = b"curv\x00\x00\x00\x00\x00\x00\x00\x01" + struct.pack(">H", round(gamma * 256)) + b"\x00\x00"
+    return icc_profile(b"mntr", b"GRAY", [(b"kTRC", curve)], b"Linear grey")
+
+
+def cmyk_profile(rgb_of: Callable[[int, int, int, int], tuple[int, int, int]]) -> bytes:
+    """A minimal ICC v2 CMYK input profile: its A2B0 a lut16Type (ICC.1:2001-04 6.5.8) with a 2-point
+    grid whose 16 corners (each ink 0 or full) are the sRGB colours `rgb_of(c, m, y, k)` gives (0 or 1
+    each, so linear), in PCS XYZ (u1Fixed15) by sRGB's D50 primaries."""
+    grid = b""
+    for c in (0, 1):
+        for m in (0, 1):
+            for y in (0, 1):
+                for k in (0, 1):
+                    rgb = rgb_of(c, m, y, k)
+                    xyz = [sum(SRGB_D50[ch][i] * rgb[ch] for ch in range(3)) for i in range(3)]
+                    grid += struct.pack(">3H", *(min(65535, round(v * 32768)) for v in xyz))
+    identity = b"".join(_s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    ramp = struct.pack(">2H", 0, 65535)
+    lut = (b"mft2\x00\x00\x00\x00" + bytes([4, 3, 2, 0]) + identity + struct.pack(">2H", 2, 2)
+           + ramp * 4 + grid + ramp * 3)
+    return icc_profile(b"scnr", b"CMYK", [(b"A2B0", lut)], b"Turned inks")
 
 
 SRGB_D50 = ((0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971), (0.1431, 0.0606, 0.7141))
@@ -253,6 +291,65 @@ def test_an_srgb_profile_keeps_the_lossless_copy() -> None:
     Image.new("RGB", (300, 200), (255, 0, 0)).save(out, "JPEG", icc_profile=srgb)
     web = derive_image(out.getvalue(), Settings())["web.jpg"]
     assert Image.open(io.BytesIO(web)).convert("RGB").getpixel((5, 5))[0] > 240
+
+
+def turned_inks(c: int, m: int, y: int, k: int) -> tuple[int, int, int]:
+    """Paper white and black as usual, but cyan ink gives magenta, magenta yellow, yellow cyan."""
+    return (1 - y) * (1 - k), (1 - c) * (1 - k), (1 - m) * (1 - k)
+
+
+@pytest.mark.parametrize("size", [(300, 200), (2600, 1600)])
+def test_cmyk_pixels_are_converted_through_their_profile(size: tuple[int, int]) -> None:
+    """A press photo in CMYK carries the profile that says what its inks look like: the copies show
+    that (as a browser does), not Pillow's plain ink arithmetic, and are re-encoded, not the JPEG as
+    it came with its profile stripped. Small (lossless candidate) and big (resized) alike."""
+    out = io.BytesIO()
+    Image.new("CMYK", size, (255, 0, 0, 0)).save(out, "JPEG", quality=95, icc_profile=cmyk_profile(turned_inks))
+    assert Image.open(io.BytesIO(out.getvalue())).convert("RGB").getpixel((5, 5))[0] < 40   # plain: cyan
+    copies = derive_image(out.getvalue(), Settings())
+    assert "web.jpg" not in copies
+    for name in ("web.webp", "thumb.webp"):
+        r, g, b = Image.open(io.BytesIO(copies[name])).convert("RGB").getpixel((5, 5))
+        assert r > 200 and g < 60 and b > 200, (name, r, g, b)   # magenta, as the profile says
+
+
+def test_cmyk_without_a_profile_reads_as_before() -> None:
+    """No profile: the plain conversion (a browser has no other), and the lossless copy."""
+    out = io.BytesIO()
+    Image.new("CMYK", (300, 200), (255, 0, 0, 0)).save(out, "JPEG", quality=95)
+    copies = derive_image(out.getvalue(), Settings())
+    assert "web.jpg" in copies
+    r, g, b = Image.open(io.BytesIO(copies["thumb.webp"])).convert("RGB").getpixel((5, 5))
+    assert r < 60 and g > 200 and b > 200, (r, g, b)   # cyan
+
+
+@pytest.mark.parametrize("mode", ["L", "LA"])
+def test_grey_pixels_are_converted_through_their_profile(mode: str) -> None:
+    """A grey PNG whose profile says its levels are linear: mid-grey 128 is sRGB's 188 or so in the
+    copies, not 128 (which would show it far darker); alpha is kept."""
+    out = io.BytesIO()
+    im = Image.new("L", (300, 200), 128)
+    if mode == "LA":
+        im.putalpha(Image.new("L", im.size, 255))
+        im.paste((128, 0), (0, 0, 20, 20))
+    im.save(out, "PNG", icc_profile=grey_profile(1.0))
+    copies = derive_image(out.getvalue(), Settings())
+    pixel = Image.open(io.BytesIO(copies["web.webp"])).convert("RGBA").getpixel((100, 100))
+    assert all(180 <= v <= 196 for v in pixel[:3]) and pixel[3] == 255, pixel
+    if mode == "LA":
+        assert Image.open(io.BytesIO(copies["web.webp"])).convert("RGBA").getpixel((5, 5))[3] == 0
+
+
+def test_a_grey_profile_on_an_rgb_image_or_an_unreadable_one_is_ignored() -> None:
+    """A profile of another colour space than the pixels', or bytes littlecms cannot read, change
+    nothing: the pixels are read as a browser reads them without one."""
+    for profile in (grey_profile(1.0), b"\x00" * 200, cmyk_profile(turned_inks)[:150]):
+        out = io.BytesIO()
+        Image.new("RGB", (300, 200), (200, 30, 30)).save(out, "JPEG", quality=95, icc_profile=profile)
+        copies = derive_image(out.getvalue(), Settings())
+        assert "web.jpg" in copies
+        r, g, b = Image.open(io.BytesIO(copies["thumb.webp"])).convert("RGB").getpixel((5, 5))
+        assert r > 180 and g < 60 and b < 60, (r, g, b)
 
 
 # --- second round: the GIF walk's extensions, sRGB by what a profile does, DNL -------------------------

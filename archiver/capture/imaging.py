@@ -237,10 +237,12 @@ def dhash(im: Image.Image) -> str:
     return f"{bits:016x}"
 
 
-def _rgb(im: Image.Image) -> Image.Image:
+def _rgb(im: Image.Image, profile: bytes | None = None) -> Image.Image:
     """`im` as RGB, or RGBA when it has alpha or a colour key (a PNG's tRNS: "transparency" in its info,
     in any mode). 16-bit grey (PNG's I;16) is scaled to 8 bits first (Pillow's conversion would clip
-    every value over 255 to white), its colour key made alpha."""
+    every value over 255 to white), its colour key made alpha. CMYK or grey pixels with `profile`
+    (their embedded ICC profile, as `_icc` keeps it) are converted through it to sRGB
+    (`_device_to_srgb`); without one, or when littlecms cannot, by Pillow's plain conversion."""
     if im.mode == "I" or im.mode.startswith("I;16"):
         wide, key = im.convert("I"), im.info.get("transparency")
         im = wide.point(lambda v: v * (1 / 256)).convert("L")
@@ -249,9 +251,44 @@ def _rgb(im: Image.Image) -> Image.Image:
 
             alpha = ImageMath.lambda_eval(lambda args: (args["a"] != key) * 255, a=wide).convert("L")
             im = pillow().merge("LA", (im, alpha))
+    if profile is not None and im.mode in _DEVICE_SPACES:
+        converted = _device_to_srgb(im, profile)
+        if converted is not None:
+            return converted
     transparent = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
     mode = "RGBA" if transparent else "RGB"
     return im if im.mode == mode else im.convert(mode)
+
+
+# The ICC colour space (ICC.1:2010 table 19) of each Pillow mode whose embedded profile is honoured:
+# RGB ones after resizing (`_to_srgb`), CMYK and grey ones when the pixels are made RGB (`_rgb`).
+_RGB_SPACES = {"RGB": "RGB", "RGBA": "RGB", "P": "RGB"}
+_DEVICE_SPACES = {"CMYK": "CMYK", "L": "GRAY", "LA": "GRAY"}
+_SPACES = {**_RGB_SPACES, **_DEVICE_SPACES, "I": "GRAY", "I;16": "GRAY", "I;16B": "GRAY", "I;16L": "GRAY"}
+
+
+def _device_to_srgb(im: Image.Image, icc: bytes) -> Image.Image | None:
+    """CMYK or grey (L, LA) pixels converted through their ICC profile `icc` to sRGB: RGB, or RGBA
+    when `im` has alpha or a grey colour key. A press photo in CMYK shows the colours its profile
+    gives (as browsers show it), not Pillow's plain ink arithmetic, which oversaturates. None when
+    littlecms cannot build the transform (the caller then converts plainly)."""
+    from PIL import ImageCms  # lazy, after pillow(): only an image with a profile needs littlecms
+
+    alpha: Image.Image | None = None
+    if im.mode == "LA":
+        alpha, im = im.getchannel("A"), im.getchannel("L")
+    elif im.mode == "L" and isinstance(im.info.get("transparency"), int):
+        key = im.info["transparency"]
+        alpha = im.point(lambda v: 0 if v == key else 255)
+    try:
+        out = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), _srgb(), outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return None
+    if out is None:
+        return None
+    if alpha is not None:
+        out.putalpha(alpha)
+    return out
 
 
 # The transposition that makes an image upright, by its EXIF Orientation (TIFF 6.0 tag 274; as
@@ -277,36 +314,47 @@ def exif_orientation(im: Image.Image) -> int:
 
 
 def _icc(im: Image.Image) -> bytes | None:
-    """`im`'s embedded ICC profile when it is an RGB profile that maps colours other than sRGB does
-    (`_differs_from_srgb`); None for none, for a grey or CMYK one (their pixels are read as before),
-    for one that gives sRGB's colours whatever it is called, and for one littlecms cannot read (the
-    pixels are then taken as sRGB, as a browser takes them)."""
+    """`im`'s embedded ICC profile when it is of the colour space of `im`'s mode (RGB, CMYK or grey:
+    `_SPACES`) and maps colours other than reading the pixels without it does (`_differs_from_srgb`);
+    None for none, for one of another space, for one that gives sRGB's colours whatever it is called,
+    and for one littlecms cannot read (the pixels are then read as a browser reads them without one)."""
     icc = im.info.get("icc_profile")
-    if not isinstance(icc, bytes) or not icc or im.mode not in ("RGB", "RGBA", "P"):
+    space = _SPACES.get(im.mode)
+    if not isinstance(icc, bytes) or not icc or space is None:
         return None
-    return icc if _differs_from_srgb(icc) else None
+    return icc if _differs_from_srgb(icc, space) else None
 
 
-# Colours a profile is tried on: the primaries and secondaries at full and half strength, greys.
-_PROBE = bytes(c for r in (0, 128, 255) for g in (0, 128, 255) for b in (0, 128, 255) for c in (r, g, b))
+# Colours a profile is tried on: in RGB the primaries and secondaries at full and half strength and
+# greys; in CMYK every ink at 0, half and full; in grey every level.
+_LEVELS = (0, 128, 255)
+_PROBES = {
+    "RGB": ("RGB", 27, bytes(c for r in _LEVELS for g in _LEVELS for b in _LEVELS for c in (r, g, b))),
+    "CMYK": ("CMYK", 81, bytes(v for c in _LEVELS for m in _LEVELS for y in _LEVELS for k in _LEVELS
+                              for v in (c, m, y, k))),
+    "GRAY": ("L", 256, bytes(range(256))),
+}
 
 
 @functools.lru_cache(maxsize=32)
-def _differs_from_srgb(icc: bytes) -> bool:
-    """Whether converting from the RGB profile `icc` to sRGB moves any of 27 probe colours by more
-    than 3 levels (so sRGB under another name keeps the lossless copy); False for a profile that is
-    not RGB or that littlecms cannot read. Cached by profile (a site's images share one)."""
+def _differs_from_srgb(icc: bytes, space: str = "RGB") -> bool:
+    """Whether converting probe colours (`_PROBES`) from the profile `icc`, of the ICC colour space
+    `space` ("RGB", "CMYK", "GRAY"), to sRGB moves any by more than 3 levels from what Pillow's plain
+    conversion gives (so sRGB under another name keeps the lossless copy); False for a profile of
+    another space or that littlecms cannot read. Cached by profile (a site's images share one)."""
     from PIL import ImageCms  # lazy, after pillow(): only an image with a profile needs littlecms
 
+    mode, count, pixels = _PROBES[space]
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if profile.profile.xcolor_space.strip() != "RGB":
+        if profile.profile.xcolor_space.strip() != space:
             return False
-        probe = pillow().frombytes("RGB", (27, 1), _PROBE)
+        probe = pillow().frombytes(mode, (count, 1), pixels)
         out = ImageCms.profileToProfile(probe, profile, _srgb(), outputMode="RGB")
     except Exception:
         return False
-    return out is not None and max(abs(a - b) for a, b in zip(out.tobytes(), _PROBE, strict=True)) > 3
+    plain = probe.convert("RGB").tobytes()
+    return out is not None and max(abs(a - b) for a, b in zip(out.tobytes(), plain, strict=True)) > 3
 
 
 def _to_srgb(frames: list[Image.Image], icc: bytes | None, clock: Clock) -> None:
@@ -537,11 +585,13 @@ def _stripped_or_none(data: bytes) -> bytes | None:
 
 
 def _web_frames(im: Image.Image, first: Image.Image, web: Image.Image | None, frames: int, ceiling: int,
-                clock: Clock, canvas: tuple[int, int], screen: tuple[int, int]) -> tuple[list[Image.Image], list[int]]:
+                clock: Clock, canvas: tuple[int, int], screen: tuple[int, int],
+                profile: bytes | None = None) -> tuple[list[Image.Image], list[int]]:
     """The web-sized frames and their durations. Animations stay animated when decoding every
     frame (on a `canvas` of pixels) stays under the pixel ceiling; otherwise the first frame
     (`first`, upright and RGB(A); `web` when already web-sized) stands for them. Each frame is cut to
-    the `screen` (a GIF's logical screen), as a browser cuts what is placed past it."""
+    the `screen` (a GIF's logical screen), as a browser cuts what is placed past it, and made RGB(A)
+    through the grey or CMYK `profile` as `first` was (`_rgb`)."""
     if frames > 1 and canvas[0] * canvas[1] * frames <= ceiling:
         from PIL import ImageSequence  # lazy, after pillow() (im is open): see pillow()
 
@@ -549,7 +599,7 @@ def _web_frames(im: Image.Image, first: Image.Image, web: Image.Image | None, fr
         durations: list[int] = []
         for frame in ImageSequence.Iterator(im):
             shown = frame.crop((0, 0, *screen)) if frame.size != screen else frame
-            shrunk = _shrink(_rgb(shown), WEB_SIZE)
+            shrunk = _shrink(_rgb(shown, profile), WEB_SIZE)
             web_frames.append(shrunk.copy() if shrunk is frame else shrunk)   # the next seek reuses frame
             durations.append(int(frame.info.get("duration", 100) or 100))
             clock.check("resizing frames")
@@ -624,8 +674,12 @@ class ImageJob:
         # An upright JPEG that is already web-sized is served as itself minus its metadata:
         # lossless, and no re-encoding. Then only the thumbnail needs pixels.
         # A copy carries no profile: colours in another space than sRGB are converted, so re-encoded.
-        self.icc = _icc(im)
-        self.lossless = self.format == "JPEG" and self.orientation == 1 and max(im.size) <= WEB_SIZE and not self.icc
+        # An RGB profile is applied to the web-sized frames (`_to_srgb`); a CMYK or grey one as the
+        # pixels are made RGB (`_rgb`), which the hash is taken from too.
+        profile = _icc(im)
+        self.icc = profile if im.mode in _RGB_SPACES else None
+        self.device_icc = None if self.icc is not None else profile
+        self.lossless = self.format == "JPEG" and self.orientation == 1 and max(im.size) <= WEB_SIZE and not profile
         if self.format == "JPEG":
             im.draft(None, fit(im.size, THUMB_SIZE if self.lossless else WEB_SIZE))
         self.estimate = self._estimate(im, frames)
@@ -646,6 +700,8 @@ class ImageJob:
             total += pixels * 4 * 2   # libavif's YUV planes and its RGB conversion
         if im.mode not in ("RGB", "RGBA"):
             total += pixels * 4   # _rgb's copy
+        if self.device_icc is not None:
+            total += pixels * 2   # _device_to_srgb's grey and alpha planes
         if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
             total += pixels * 4   # resizing an image with alpha premultiplies it in a full-size copy
         unknown = self.orientation is None and any(tag in self.data for tag in _PNG_EXIF)
@@ -678,7 +734,7 @@ class ImageJob:
             clock.check("decoding")
             orientation = exif_orientation(im) if self.orientation is None else self.orientation
             width, height = (self.height, self.width) if orientation in (5, 6, 7, 8) else (self.width, self.height)
-            first = _rgb(_upright(im, orientation))
+            first = _rgb(_upright(im, orientation), self.device_icc)
             # One pass over the full-size pixels, not two: a big image, or one with alpha (which a
             # resize premultiplies in a full-size copy), is brought to web size and its thumbnail
             # made from that. A smaller one gives its thumbnail directly, cheaper when only the hash
@@ -695,7 +751,7 @@ class ImageJob:
                     derived["web.jpg"] = stripped
                 else:
                     web_frames, durations = _web_frames(im, first, web, frames, self.ceiling, clock,
-                                                        self.canvas, (self.width, self.height))
+                                                        self.canvas, (self.width, self.height), self.device_icc)
                     _to_srgb(web_frames, self.icc, clock)
                     derived["web.webp"] = _webp(web_frames, durations, self.loop, WEB_QUALITY)
                 clock.check("encoding web copy")
