@@ -17,12 +17,15 @@ import pytest
 
 from archiver.compliance import audit
 from archiver.compliance.evidence import verify_bundle
-from archiver.compliance.holds import post_state, reindex
+from archiver.compliance.holds import hidden_reason, post_state, reindex
 from archiver.config.settings import Settings
+from archiver.health.originals import article_health
+from archiver.runners.reindex import reindex as rebuild
+from archiver.runtime import Runtime
 from archiver.storage.layout import capture_page_key
 from archiver.storage.layout import compliance_state_key as state_key
 from archiver.testing.fixture_origin import FixtureOrigin
-from tests.apikit import TWEET, Api, api, archive_sample, fixture_origin
+from tests.apikit import ARTICLE_ID, TWEET, Api, api, archive_sample, fixture_origin
 from tests.harness.celery_worker import settings_env
 
 POST = f"/v1/posts/twitter/{TWEET}"
@@ -91,6 +94,36 @@ def test_takedown_hides_from_the_public_keeps_evidence_and_is_audited(archived: 
     assert archived.client.get(f"/media/{manifest_key}x").json()["detail"]
     actions = [e["action"] for e in audit.list_events(archived.rt)]
     assert actions[0] == "restore_public" and "takedown" in actions and "export" in actions
+
+
+def test_a_catalog_rebuilt_from_storage_keeps_takedowns_holds_the_audit_trail_and_health(
+        archived: Api, tmp_path: Path) -> None:
+    """The catalog is only an index: `archiver reindex` into an empty one brings back what compliance
+    and health keep in storage, so a taken-down post stays hidden, a held one held, the audit trail
+    whole and each original's liveness history there; a damaged record is skipped, not fatal."""
+    manifest_key, blob, _ = _post_public_keys(archived)
+    assert archived.call("compliance", "PUT", f"{POST}/takedown", json={"reason": "court order"}).status_code == 200
+    assert archived.call("compliance", "PUT", f"{POST}/hold", json={"reason": "litigation"}).status_code == 200
+    article_health(archived.rt, ARTICLE_ID, check_now=True)
+    events = [e["event_id"] for e in audit.list_events(archived.rt, limit=1000)]
+    health_sql = "SELECT url_sha256, url, state, failures, next_check_at FROM link_health ORDER BY url_sha256"
+    uses_sql = "SELECT url_sha256, article_id, item_id FROM link_uses ORDER BY url_sha256, item_id"
+    health, uses = archived.rt.catalog.query(health_sql), archived.rt.catalog.query(uses_sql)
+    assert len(events) >= 2 and health and uses
+    archived.rt.store.put("audit/zz-damaged.json", b"[1, 2]", content_type="application/json")
+
+    rebuilt = Runtime.from_settings(archived.settings.replace(catalog=f"sqlite:///{tmp_path}/rebuilt.sqlite3"))
+    try:
+        rep = rebuild(rebuilt)
+        assert (rep.compliance_states, rep.audit_events, rep.health_records) == (1, len(events), len(health))
+        assert rep.skipped == 1
+        state = post_state(rebuilt, "twitter", TWEET)
+        assert state["takedown"]["reason"] == "court order" and state["hold"]["reason"] == "litigation"
+        assert hidden_reason(rebuilt, blob) and hidden_reason(rebuilt, manifest_key)
+        assert [e["event_id"] for e in audit.list_events(rebuilt, limit=1000)] == events
+        assert rebuilt.catalog.query(health_sql) == health and rebuilt.catalog.query(uses_sql) == uses
+    finally:
+        rebuilt.close()
 
 
 def test_takedown_needs_a_reason_and_an_existing_post(archived: Api) -> None:

@@ -20,5 +20,5 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(json_text(rep.to_json(), indent=None) + "\n")
     else:
         print(f"reindexed {rt.store.describe()} into {rt.catalog.describe()}: " +
-              ", ".join(f"{v} {k}" for k, v in rep.to_json().items()))
+              ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in rep.to_json().items()))
     return 0

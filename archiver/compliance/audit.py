@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from archiver.auth import Principal
 from archiver.catalog.base import row_window
 from archiver.catalog.core import Catalog
+from archiver.storage.base import stored_json_objects
 from archiver.storage.layout import AUDIT_PREFIX, audit_key
 
 if TYPE_CHECKING:
@@ -104,11 +105,16 @@ def list_events(rt: Runtime, since: str | None = None, limit: int = 100, *, acti
     return rows
 
 
-def reindex(rt: Runtime) -> int:
-    """Insert every stored event missing from the catalog; returns how many were seen."""
+def reindex(rt: Runtime, skipped: list[str] | None = None) -> int:
+    """Insert every stored event missing from the catalog; returns how many were seen. A damaged
+    event is left out, its key and reason appended to `skipped`."""
     n = 0
-    for key in rt.store.list(AUDIT_PREFIX):
-        if key.endswith(".json"):
-            _index(rt.catalog, json.loads(rt.store.get(key)), key)
-            n += 1
+    for key, event in stored_json_objects(rt.store, AUDIT_PREFIX, skipped):
+        try:
+            _index(rt.catalog, event, key)
+        except (KeyError, TypeError, AttributeError) as exc:
+            if skipped is not None:
+                skipped.append(f"{key}: not an audit event ({exc!r})")
+            continue
+        n += 1
     return n

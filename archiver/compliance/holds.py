@@ -25,7 +25,7 @@ from archiver.compliance import audit
 from archiver.dates import iso, utcnow
 from archiver.errors import InputError
 from archiver.storage import layout
-from archiver.storage.base import ObjectNotFound
+from archiver.storage.base import ObjectNotFound, stored_json_objects
 from archiver.storage.layout import blob_key
 
 if TYPE_CHECKING:
@@ -330,11 +330,18 @@ def hidden_reason(rt: Runtime, key: str) -> str | None:
     return shown_reason(rows[0]["reason"]) or "taken down" if rows else None
 
 
-def reindex(rt: Runtime) -> int:
-    """Rebuild post_compliance and takedown_keys from the stored states; returns how many."""
+def reindex(rt: Runtime, skipped: list[str] | None = None) -> int:
+    """Rebuild post_compliance and takedown_keys from the stored states (holds and takedowns); returns
+    how many were indexed. A damaged state is left out, its key and reason appended to `skipped`."""
     n = 0
-    for key in rt.store.list(layout.COMPLIANCE_POSTS_PREFIX):
-        doc = json.loads(rt.store.get(key))
-        _index(rt, doc["provider"], doc["post_id"], {"hold": doc.get("hold"), "takedown": doc.get("takedown")})
+    for key, doc in stored_json_objects(rt.store, layout.COMPLIANCE_POSTS_PREFIX, skipped):
+        provider, post_id = doc.get("provider"), doc.get("post_id")
+        hold, takedown = doc.get("hold"), doc.get("takedown")
+        if (not isinstance(provider, str) or not isinstance(post_id, str) or not isinstance(hold, dict | None)
+                or not isinstance(takedown, dict | None) or (takedown and not isinstance(takedown.get("reason"), str))):
+            if skipped is not None:
+                skipped.append(f"{key}: not a compliance state")
+            continue
+        _index(rt, provider, post_id, {"hold": hold, "takedown": takedown})
         n += 1
     return n

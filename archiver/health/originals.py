@@ -36,7 +36,7 @@ from archiver.records.plan import EmbedItem, ImageItem, Plan
 from archiver.records.result import EmbedResult, ImageResult
 from archiver.steps.prepare import check_article_id, load_plan
 from archiver.steps.results import Results, load_results
-from archiver.storage.base import ObjectNotFound
+from archiver.storage.base import ObjectNotFound, stored_json_objects
 from archiver.storage.layout import HEALTH_PREFIX, record_key, url_sha256
 
 if TYPE_CHECKING:
@@ -207,13 +207,18 @@ def check(rt: Runtime, original: Original | dict[str, Any], *, now: datetime | N
         log.info("health: %s %s -> %s (%s)", url, record["state"], rec["state"], result.detail)
     return rec
 
-def reindex(rt: Runtime) -> int:
-    """Rebuild link_health from storage (link_uses comes back with `enroll_all`)."""
+def reindex(rt: Runtime, skipped: list[str] | None = None) -> int:
+    """Rebuild link_health from storage (link_uses comes back with `enroll_all`); returns how many
+    records were indexed. A damaged record is left out, its key and reason appended to `skipped`."""
     n = 0
-    for key in rt.store.list(HEALTH_PREFIX):
-        if key.endswith(".json"):
-            _index(rt, json.loads(rt.store.get(key)))
-            n += 1
+    for key, rec in stored_json_objects(rt.store, HEALTH_PREFIX, skipped):
+        try:
+            _index(rt, rec)
+        except (KeyError, TypeError, AttributeError) as exc:
+            if skipped is not None:
+                skipped.append(f"{key}: not a health record ({exc!r})")
+            continue
+        n += 1
     return n
 
 # --- reports ----------------------------------------------------------------------------------------

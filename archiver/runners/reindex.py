@@ -6,7 +6,9 @@ blob rows (with the difference hash) are recomputed from the stored originals. E
 upsert, so a reindex can run at any time, twice, or be interrupted and run again.
 
 Captures are indexed through `archiver.catalog.indexing.index_capture`, the same path a fresh
-capture takes, so the live index and a rebuilt one hold the same rows.
+capture takes, so the live index and a rebuilt one hold the same rows. Then what compliance and
+health keep in storage comes back too: holds and takedowns (so a taken-down post stays hidden and
+out of restores), the audit trail, and each original's liveness history with the articles using it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from typing import TYPE_CHECKING
 
 from archiver.article.metadata import MAX_SCAN, ArticleMetadata, article_metadata
 from archiver.catalog.indexing import image_blob, index_capture, record_fetch
+from archiver.compliance import audit, holds
 from archiver.dates import iso, utcnow
+from archiver.health import originals
 from archiver.records.base import RecordError
 from archiver.records.plan import Plan
 from archiver.records.result import ImageResult, ItemResult, load_item_result
@@ -56,6 +60,9 @@ class ReindexReport:
     items: int = 0
     versions: int = 0
     blobs: int = 0
+    compliance_states: int = 0
+    audit_events: int = 0
+    health_records: int = 0
     skipped: int = 0
 
     def to_json(self) -> dict[str, int]:
@@ -112,7 +119,22 @@ def reindex(rt: Runtime, *, fresh: bool = False,
             log.warning("reindex: skipping article %s: %s", article_id, exc)
             rep.skipped += 1
     _index_unprocessed(rt, indexed, rep)
+    _index_compliance_and_health(rt, rep)
     return rep
+
+
+def _index_compliance_and_health(rt: Runtime, rep: ReindexReport) -> None:
+    """Holds and takedowns, the audit trail and the originals' health, each from its stored records
+    (a damaged one is logged and counted as skipped); the articles' originals enrolled again for
+    health checks, their stored histories then laid over the fresh rows."""
+    skipped: list[str] = []
+    rep.compliance_states = holds.reindex(rt, skipped)
+    rep.audit_events = audit.reindex(rt, skipped)
+    originals.enroll_all(rt)
+    rep.health_records = originals.reindex(rt, skipped)
+    for reason in skipped:
+        log.warning("reindex: skipping %s", reason)
+    rep.skipped += len(skipped)
 
 
 def _index_unprocessed(rt: Runtime, indexed: set[str], rep: ReindexReport) -> None:

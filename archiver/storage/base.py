@@ -231,3 +231,21 @@ class ObjectStore(ABC):
     def public_url(self, key: str) -> str:
         """The stable address readers use; never presigned, never expiring."""
         return f"{self.public_base_url}/{quote(check_key(key), safe='/')}"
+
+
+def stored_json_objects(store: ObjectStore, prefix: str, skipped: list[str] | None = None
+                        ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(key, document) of every object under `prefix` whose key ends in ".json" and that holds a JSON
+    object, in key order: what a catalog rebuild reads (storage is the truth, the catalog its index).
+    An object gone since it was listed, not JSON or not an object is left out, its key appended to
+    `skipped` (with the reason) when given, so one damaged record never stops the rest."""
+    for key in sorted(k for k in store.list(prefix) if k.endswith(".json")):
+        try:
+            doc = json.loads(store.get(key))
+            if not isinstance(doc, dict):
+                raise ValueError("not a JSON object")
+        except (ObjectNotFound, ValueError) as exc:
+            if skipped is not None:
+                skipped.append(f"{key}: {exc}")
+            continue
+        yield key, doc
