@@ -155,6 +155,27 @@ def test_failing_tweet_endpoint_then_retry(tmp_settings: Callable[..., Settings]
     rt.close()
 
 
+def test_a_capture_the_catalog_knows_but_storage_lacks_is_made_again(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin, tmp_path: Path) -> None:
+    """The catalog is only an index: after the storage setting changed (or a bucket was emptied) with
+    the same catalog, a post it remembers as freshly captured is captured again into this storage,
+    so the article never points at a manifest that is not there."""
+    src = article(origin).encode()
+    first = Runtime.from_settings(tmp_settings(**origin.settings_overrides()))
+    archive(first, src, article_id="story-1")
+    first.close()
+    rt = Runtime.from_settings(tmp_settings(**origin.settings_overrides(), storage=f"file://{tmp_path}/other"))
+    rep = archive(rt, src, article_id="story-2")
+    for embed in rep["embeds"]:
+        assert embed["status"] == "archived" and rt.store.exists(embed["snapshot"]), embed
+    assert rt.store.get(version_key("story-2", 1))
+    # Within one storage the fresh capture is still reused: nothing new stored.
+    before = keys(rt)
+    archive(rt, src, article_id="story-3")
+    assert {k for k in keys(rt) - before if k.startswith("posts/")} == set()
+    rt.close()
+
+
 def test_timeouts_end_within_the_deadline(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
     import time
 

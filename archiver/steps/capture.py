@@ -173,8 +173,10 @@ def _capture_embed(rt: Runtime, plan: Plan, item: EmbedItem, capture_id: str) ->
     post_id = filing_id(occurrences[0])
     since = iso(utcnow() - timedelta(seconds=rt.settings.capture_fresh_for))
     fresh = rt.catalog.latest_capture(item.provider, post_id, since, FINAL_EMBED_STATUSES)
-    if fresh is not None:
-        # A fresh capture is reused: archiving the same post again stores nothing new.
+    # A fresh capture is reused: archiving the same post again stores nothing new. Only one this
+    # storage holds: a catalog that is not this storage's index (a storage setting changed, a bucket
+    # emptied) must not make an article point at a manifest that is not there.
+    if fresh is not None and fresh["manifest_key"] and rt.store.exists(fresh["manifest_key"]):
         return EmbedResult(**base, post_id=item.post_id, url=fresh["url"] or item.url, status=fresh["status"],
                            manifest_key=fresh["manifest_key"], capture_id=fresh["capture_id"],
                            captured_at=fresh["captured_at"], error=None)
