@@ -83,6 +83,8 @@ def ids(cat: Catalog, q: str = "", **kw: Any) -> list[str]:
 def test_tokens_keep_every_script_whole() -> None:
     assert tokenize("भारत-रूस संबंधों") == ["भारत", "रूस", "संबंधों"]  # vowel signs stay inside words
     assert tokenize("مَرْحَبًا") == ["مرحبا"]  # harakat dropped
+    assert tokenize("أإآٱا یىي ةه کك") == ["ااااا", "ييي", "هه", "كك"]  # one letter, one spelling
+    assert tokenize("जय\u00adशंकर a\u200fb c\u2060d") == ["जयशंकर", "ab", "cd"]  # invisible format characters
     assert tokenize("東京 ソウル") == ["東", "京", "ソ", "ウ", "ル"]
     assert tokenize("Ｊａｉｓｈａｎｋａｒ 🤝!") == ["jaishankar", "🤝"]
     assert parse_query('"नया आयाम" jai* 東京')[0].tokens == ("नया", "आयाम")
@@ -103,6 +105,28 @@ def test_words_in_every_script(catalog: Catalog) -> None:
     assert ids(catalog, "🤝") == ["1"]
     assert ids(catalog, "JAISHANKAR") == ["4", "1"]  # newest capture first
     assert ids(catalog, "jaishankar lavrov") == ["1"]
+
+
+def test_spellings_of_one_letter_and_invisible_characters_find_the_same_post(catalog: Catalog) -> None:
+    """Arabic and Persian write some letters several ways (alef with or without hamza, Farsi yeh and
+    keheh, teh marbuta for heh), and copy-paste leaves soft hyphens and direction marks inside words:
+    any spelling finds the post, whichever one it holds. A zero-width space still cuts Thai words."""
+    posts = {"a": "إجتماع في تيانجين", "b": "کتاب المدرسة", "c": "जय\u00adशंकर ने कहा", "d": "ab\u200fcd x",
+             "e": "ไทย\u200bภาษา"}
+    for i, (pid, words) in enumerate(posts.items()):
+        catalog.record_capture(
+            capture_id=f"2026010{i + 1}T000000Z-0000000{i}", provider="twitter", post_id=pid,
+            url=f"https://twitter.com/x/status/{pid}", status="archived", manifest_key=f"posts/twitter/{pid}/c.json",
+            captured_at=f"2026-01-0{i + 1}T00:00:00.000Z", handle="x", author="X", text=words, posted_at=None,
+            lang=None, media=[])
+    for q in ("اجتماع", "أجتماع", "إجتماع", "آجتماع", "ٱجتماع", "تیانجین", '"اجتماع فى تيانجين"'):
+        assert ids(catalog, q) == ["a"], q
+    for q in ("كتاب", "کتاب", "المدرسه", "المدرسة", '"كتاب المدرسه"'):
+        assert ids(catalog, q) == ["b"], q
+    for q in ("जयशंकर", "जय\u00adशंकर", "जयशं*"):
+        assert ids(catalog, q) == ["c"], q
+    assert ids(catalog, "abcd") == ids(catalog, "a\u200ebcd") == ["d"]
+    assert ids(catalog, "ภาษา") == ["e"] and ids(catalog, "ไทยภาษา") == []
 
 
 def test_phrases_and_prefixes(catalog: Catalog) -> None:

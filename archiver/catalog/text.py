@@ -2,8 +2,9 @@
 
 Neither backend's own tokenizer copes with every script: SQLite's unicode61 splits Devanagari at
 its vowel signs (combining marks), and PostgreSQL's default parser drops letters its locale does
-not know. So text is normalized here (NFKC, casefold, Arabic diacritics and tatweel removed,
-zero-width joiners dropped) and cut into tokens: runs of letters, digits and combining marks;
+not know. So text is normalized here (`normalize`: NFKC, casefold, invisible format characters
+dropped, Arabic diacritics and tatweel removed, Arabic and Persian letter variants folded) and cut
+into tokens: runs of letters, digits and combining marks;
 each CJK ideograph or kana alone (a phrase of single characters then finds any substring); each
 emoji alone. SQLite indexes the tokens with its `ascii` tokenizer (every non-ASCII character is a
 token character, so a token is never split again); PostgreSQL stores them as a `tsvector` literal.
@@ -29,8 +30,18 @@ from archiver.catalog.gen_unicode_classes import walk
 
 MAX_TOKEN_CHARS = 100
 MAX_QUERY_CLAUSES = 16
-# Arabic harakat, superscript alef and tatweel; zero-width (non-)joiners and the BOM.
-_DROP = dict.fromkeys([*range(0x064B, 0x0660), 0x0670, 0x0640, 0x200C, 0x200D, 0xFEFF])
+# Arabic harakat (hamza above and below among them), superscript alef and tatweel.
+_DROP = dict.fromkeys([*range(0x064B, 0x0660), 0x0670, 0x0640])
+# Format characters kept: U+200B ZERO WIDTH SPACE marks a word boundary in scripts written without
+# spaces (Thai, Khmer, Burmese), so it still cuts a token; every other one (a soft hyphen, LRM/RLM
+# and the bidi controls a copy-paste carries, zero-width (non-)joiners, the BOM) is dropped.
+_KEPT_FORMATS = frozenset({0x200B})
+# Letters written several ways for one word, folded to one (as Lucene's ArabicNormalizer and
+# PersianNormalizer do): alef with madda, hamza above or below and wasla to bare alef; alef maksura,
+# Farsi yeh and yeh barree to yeh; teh marbuta, heh with yeh and heh goal to heh; keheh to kaf.
+_FOLD = {0x0622: "\u0627", 0x0623: "\u0627", 0x0625: "\u0627", 0x0671: "\u0627",
+         0x0649: "\u064a", 0x06CC: "\u064a", 0x06D2: "\u064a",
+         0x0629: "\u0647", 0x06C0: "\u0647", 0x06C1: "\u0647", 0x06A9: "\u0643"}
 # Kana, CJK ideographs (extension A, unified, compatibility, extensions B and later).
 _CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
 
@@ -43,18 +54,29 @@ def _class(ranges: tuple[tuple[int, int], ...]) -> str:
 _CJK = _class(_CJK_RANGES)
 
 
+Ranges = tuple[tuple[int, int], ...]
+
+
 @cache
-def _classes() -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
-    """(combining marks, symbols) as code point ranges for the running Python's Unicode version:
-    the committed ones (unicode_classes.py) when it is theirs, else walked now (about 0.1 s)."""
+def _classes() -> tuple[Ranges, Ranges, Ranges]:
+    """(combining marks, symbols, format characters) as code point ranges for the running Python's
+    Unicode version: the committed ones (unicode_classes.py) when it is theirs, else walked now
+    (about 0.1 s)."""
     if unicodedata.unidata_version == unicode_classes.UNIDATA_VERSION:
-        return unicode_classes.MARK_RANGES, unicode_classes.SYMBOL_RANGES
+        return unicode_classes.MARK_RANGES, unicode_classes.SYMBOL_RANGES, unicode_classes.FORMAT_RANGES
     return walk()
 
 
 @cache
+def _table() -> dict[int, str | None]:
+    """The str.translate table `normalize` applies after NFKC and casefold: drops and folds."""
+    formats = (cp for a, b in _classes()[2] for cp in range(a, b + 1) if cp not in _KEPT_FORMATS)
+    return {**dict.fromkeys(formats), **_DROP, **_FOLD}
+
+
+@cache
 def _token_re() -> re.Pattern[str]:
-    marks, symbols = _classes()
+    marks, symbols, _ = _classes()
     cjk, mark, sym = _CJK, _class(marks), _class(symbols)
     # A word: letters/digits (not CJK) with any combining marks inside or after them.
     word = f"(?:(?![{cjk}])[^\\W_])(?:(?![{cjk}])[^\\W_]|[{mark}])*"
@@ -62,8 +84,12 @@ def _token_re() -> re.Pattern[str]:
 
 
 def normalize(text: str) -> str:
-    """`text` as indexed and queried: NFKC, case-folded, Arabic diacritics, tatweel and zero-width joiners dropped."""
-    return unicodedata.normalize("NFKC", text).casefold().translate(_DROP)
+    """`text` as indexed and queried: NFKC, case-folded, format characters but U+200B dropped (a soft
+    hyphen or an RLM inside a word no longer cuts it), Arabic diacritics and tatweel dropped, and
+    Arabic and Persian letter variants folded (`_FOLD`: إجتماع, أجتماع and اجتماع are one word, and
+    Persian تیانجین finds Arabic تيانجين). Changing it changes the tokens stored: a catalog indexed
+    before needs `archiver reindex` to find old posts by the new rule."""
+    return unicodedata.normalize("NFKC", text).casefold().translate(_table())
 
 
 def handle_norm(handle: str | None) -> str | None:
