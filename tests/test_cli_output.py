@@ -223,6 +223,29 @@ def test_a_configured_path_whose_folder_does_not_exist_is_said_not_made(command:
     assert not (tmp_path / "typo").exists() and not (tmp_path / "typo2").exists()
 
 
+@pytest.mark.parametrize("command", [["search", "x"], ["show", "a"], ["health"], ["reindex"],
+                                     ["hold", "twitter/1", "--reason", "r"], ["restore", "a"]])
+def test_a_configured_storage_folder_that_does_not_exist_is_said_to_a_command_on_the_archive(
+        command: list[str], tmp_path: Path) -> None:
+    """Its parent exists, so archiving would make it; but searching, reindexing or restoring in a
+    mistyped storage folder would make an empty one and find nothing there, exit 0."""
+    missing = tmp_path / "objectz"
+    out = run(command, env_of(tmp_path, ARCHIVER_STORAGE=missing.as_uri()))
+    assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr
+    assert f"there is no storage folder {missing}" in out.stderr and "ARCHIVER_STORAGE" in out.stderr
+    assert not missing.exists()
+
+
+def test_an_empty_archiver_home_is_the_default_not_the_current_folder(tmp_path: Path) -> None:
+    story = tmp_path / "s.html"
+    story.write_text("<p>x</p>")
+    env = {**env_of(tmp_path), "ARCHIVER_HOME": ""}
+    out = subprocess.run([sys.executable, "-m", "archiver.cli", "archive", str(story), "--json"], env=env,
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "archiver-data" / "objects").is_dir() and not (tmp_path / "objects").exists()
+
+
 def test_folders_under_the_home_are_still_made(tmp_path: Path) -> None:
     story = tmp_path / "s.html"
     story.write_text("<p>x</p>")

@@ -53,6 +53,9 @@ HOME_ALWAYS = frozenset({"keys", "export", "beat"})
 # Commands that only act on what was archived: a SQLite catalog file that does not exist is an error for
 # them (a mistyped path or a lost catalog), not a new empty catalog answering "0 posts".
 READS_ARCHIVE = frozenset({"search", "show", "export", "health"})
+# Commands that act on what was archived: a local storage folder that does not exist is an error for
+# them (a mistyped ARCHIVER_STORAGE or ARCHIVER_HOME), not a new empty folder made to find nothing in.
+ACTS_ON_ARCHIVE = READS_ARCHIVE | {"reindex", "retry", "restore", "revert", "hold", "release", "takedown"}
 # An OSError with one of these errnos, naming a path, is about a path the user gave or configured.
 _PATH_ERRNOS = frozenset({errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EEXIST,
                           errno.ENAMETOOLONG, errno.ELOOP, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
@@ -153,11 +156,12 @@ def check_home(settings: Settings) -> None:
                           f"({printable(str(parent))} is not a writable directory)")
 
 
-def check_locations(settings: Settings) -> None:
+def check_locations(settings: Settings, *, stored: bool = False) -> None:
     """ConfigError (one line) when an explicitly configured SQLite catalog (ARCHIVER_CATALOG=sqlite:///...)
     or local storage (ARCHIVER_STORAGE=file:///...) outside ARCHIVER_HOME names a folder whose parent
     folder does not exist: archiver makes missing folders only under ARCHIVER_HOME (its default layout),
-    so a mistyped path is said, not created. Nothing is created here."""
+    so a mistyped path is said, not created. With `stored` (a command acting on what was archived), a
+    configured local storage folder must itself exist. Nothing is created here."""
     home = settings.home_path
     places: list[tuple[str, str]] = []
     if settings.catalog.startswith("sqlite:///") and settings.catalog != "sqlite:///:memory:":
@@ -173,6 +177,11 @@ def check_locations(settings: Settings) -> None:
         if not path.parent.is_dir():
             raise ConfigError(f"{variable}: the folder {printable(str(path.parent))} does not exist (a mistyped "
                               "path?); create it or correct the setting")
+    if stored and settings.storage.startswith("file:"):
+        root = Path(os.path.abspath(unquote(urlsplit(settings.storage).path) or "/"))
+        if not root.is_dir():
+            raise ConfigError(f"ARCHIVER_STORAGE: there is no storage folder {printable(str(root))}: nothing was "
+                              "archived there (a mistyped path?)")
 
 
 def needs_home(command: str, settings: Settings) -> bool:
@@ -265,7 +274,7 @@ def run_command(args: argparse.Namespace, *, debug: bool) -> int:
         if needs_home(args.command, settings):
             check_home(settings)
         if args.command not in NO_HOME:
-            check_locations(settings)
+            check_locations(settings, stored=args.command in ACTS_ON_ARCHIVE)
         if args.command in READS_ARCHIVE:
             sqlite_backend = importlib.import_module("archiver.catalog.sqlite").SqliteBackend
             sqlite_backend.create_missing = False

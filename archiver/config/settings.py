@@ -174,6 +174,13 @@ class Settings(BaseModel):
     tsa_scan_interval: PositiveFloat = 300.0
     tsa_scan_limit: PositiveInt = 1000
 
+    @field_validator("home")
+    @classmethod
+    def _home(cls, value: str) -> str:
+        """Blank (ARCHIVER_HOME= set empty, as a template leaves it) is the default, never the
+        current directory."""
+        return value if value.strip() else "./archiver-data"
+
     @field_validator("display_timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
