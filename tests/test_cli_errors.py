@@ -42,6 +42,8 @@ COMMANDS: dict[str, list[str]] = {
     "beat": [],
     "sweep": [],
     "token create": ["--role", "admin"],
+    "token list": [],
+    "token revoke": ["ops"],
     "export": [POST, "-o", "{tmp}/e.wacz"],
     "verify": ["{bundle}"],
     "keys create": [],
@@ -166,7 +168,8 @@ def test_the_commands_that_need_no_home_say_so() -> None:
     assert {"verify", "extract"} == NO_HOME
 
 
-SERVICES = {"archive", "submit", "retry", "demo", "sweep", "token create", "health", "search", "reindex"}
+SERVICES = {"archive", "submit", "retry", "demo", "sweep", "token create", "token list", "token revoke", "health",
+            "search", "reindex"}
 
 
 @pytest.mark.parametrize("command", sorted(set(COMMANDS) - LONG_RUNNING - {"keys create", "keys show", "verify",

@@ -1,7 +1,9 @@
-"""CLI of the API area: `archiver token create`, `archiver export`, `archiver verify` and `archiver keys`.
+"""CLI of the API area: `archiver token` (create, list, revoke), `archiver export`, `archiver verify` and
+`archiver keys`.
 
 `verify` works offline on an evidence bundle alone (no storage or catalog needed), so a third party
-given the WACZ can check it. `export` is audited under the operating-system user who ran it.
+given the WACZ can check it. `export`, `token create` and `token revoke` are audited under the
+operating-system user who ran it (`cli_principal`, in the admin role: what the API would ask of them).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from archiver.auth import create_token
+from archiver.auth import TokenInfo, issue_token, list_tokens, revoke_token, stamp
 from archiver.catalog.backend import open_catalog
 from archiver.catalog.query import MAX_LIMIT, SearchQuery
 from archiver.catalog.syntax import selects_something
@@ -40,14 +42,73 @@ MAX_KEY_FILE = 64 * 1024
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    """`archiver token create`: make a token for `args.role` and print it once (`--json`: {"role", "name",
-    "token"}, name null when none was given); returns 0."""
-    with closing(open_catalog(settings.catalog_url)) as catalog:
-        token = create_token(catalog, args.role, args.name or "")
+    """`archiver token create`: make a token for `args.role`, valid for `args.expires_in` when given (else
+    until revoked), and print it once (`--json`: {"id", "role", "name", "expires_at", "token"}, name null
+    when none was given); audited as ``token_create`` (never the secret); returns 0."""
+    with Runtime.from_settings(settings) as rt:
+        new = issue_token(rt.catalog, args.role, args.name or "", args.expires_in)
+        audit.record(rt, cli_principal("admin"), "token_create", f"token:{new.info.token_id}",
+                     {"via": "cli", "name": new.info.name, "role": new.info.role, "expires_at": new.info.expires_at})
     if args.json:
-        print_json({"role": args.role, "name": args.name or None, "token": token})
+        print_json({"id": new.info.token_id, "role": args.role, "name": args.name or None,
+                    "expires_at": new.info.expires_at, "token": new.token})
     else:
-        print(f"created a {args.role} token (shown once, stored hashed): {token}")
+        until = f", expires {new.info.expires_at}" if new.info.expires_at else ""
+        print(f"created a {args.role} token, id {new.info.token_id}{until} (shown once, stored hashed): {new.token}")
+    return 0
+
+
+def _when(value: str | None, none: str) -> str:
+    return value if value is not None else none
+
+
+def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver token list`: every token, oldest first, one line each (id, role, state, created, last used,
+    expires, name), revoked and expired ones too; never a secret (only hashes are kept, and not shown).
+    `--json`: {"tokens": [TokenInfo.as_json()...]}. Returns 0."""
+    with closing(open_catalog(settings.catalog_url)) as catalog:
+        tokens = list_tokens(catalog)
+    now = stamp()
+    if args.json:
+        print_json({"tokens": [t.as_json(now) for t in tokens]})
+        return 0
+    if not tokens:
+        print("no API tokens: make one with `archiver token create --role ROLE`")
+        return 0
+    rows = [("ID", "ROLE", "STATE", "CREATED", "LAST USED", "EXPIRES", "NAME")]
+    rows += [(t.token_id, t.role, t.state(now) + (f" {t.revoked_at}" if t.revoked_at else ""), t.created_at,
+              _when(t.last_used_at, "never"), _when(t.expires_at, "never"), printable(t.name, 80)) for t in tokens]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1])
+    return 0
+
+
+def _described(t: TokenInfo) -> str:
+    return f"token {t.token_id} ({printable(t.name, 80)}, {t.role})"
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    """`archiver token revoke ID_OR_NAME`: revoke the token (by its id, else its name): from now on the API
+    refuses it (401) and every web session signed in with it ends. Audited as ``token_revoke``; revoking a
+    token already revoked changes nothing and is audited as a ``noop``. Prints what happened (`--json`:
+    the token as `token list --json` shows it, plus "changed"); returns 0 either way. InputError for an
+    unknown name or id, or a name several tokens share."""
+    with Runtime.from_settings(settings) as rt:
+        info, changed = revoke_token(rt.catalog, args.token)
+        target = f"token:{info.token_id}"
+        if changed:
+            audit.record(rt, cli_principal("admin"), "token_revoke", target,
+                         {"via": "cli", "name": info.name, "role": info.role})
+        else:
+            audit.record(rt, cli_principal("admin"), "noop", target,
+                         {"via": "cli", "action": "token_revoke", "why": "already revoked"}, 0)
+    if args.json:
+        print_json({**info.as_json(), "changed": changed})
+    elif changed:
+        print(f"revoked {_described(info)}: it and the sessions signed in with it no longer work")
+    else:
+        print(f"{_described(info)} was already revoked at {info.revoked_at}: nothing changed")
     return 0
 
 

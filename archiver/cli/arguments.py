@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from datetime import timedelta
 
+from archiver.auth import parse_duration
 from archiver.cli.kinds import (
     article_id,
     article_source,
@@ -32,6 +34,7 @@ from archiver.cli.kinds import (
     provider,
 )
 from archiver.discover.formats import FORMATS
+from archiver.errors import InputError
 from archiver.roles import ROLES
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -193,16 +196,42 @@ def service(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--json", action="store_true", help='print {"articles", "queued", "unreadable", ...}')
     sp.set_defaults(run="sweep:cmd_sweep")
 
+def duration(value: str) -> timedelta:
+    """`token create --expires-in`: a whole number of minutes, hours, days or weeks (``90d``, ``12h``;
+    archiver.auth.parse_duration). ArgumentTypeError otherwise."""
+    try:
+        return parse_duration(value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def access(sub: argparse._SubParsersAction) -> None:
-    """Add token (create), export, verify and keys (create, show)."""
-    sp = sub.add_parser("token", help="API tokens")
+    """Add token (create, list, revoke), export, verify and keys (create, show)."""
+    sp = sub.add_parser("token", help="API tokens: make, list and revoke them")
     tsub = sp.add_subparsers(dest="token_command", required=True)
     tc = tsub.add_parser("create", help="make an API token; prints it (once) as the last word")
     tc.add_argument("--role", required=True, choices=ROLES, help="what the token may do: " + ", ".join(ROLES))
-    tc.add_argument("--name", help="who or what holds the token (shown in the audit log)")
+    tc.add_argument("--name", help="who or what holds the token (shown in the audit log and by token list)")
+    tc.add_argument("--expires-in", type=duration, metavar="DURATION",
+                    help="the token stops working after this long: a whole number and m (minutes), h (hours), "
+                         "d (days) or w (weeks), e.g. 90d or 12h (default: until revoked)")
     tc.add_argument("--json", action="store_true",
-                    help='print {"role", "name", "token"} (the token is shown only this once)')
+                    help='print {"id", "role", "name", "expires_at", "token"} (the token is shown only this once)')
     tc.set_defaults(run="access:cmd_token_create")
+    tl = tsub.add_parser("list", help="every API token: id, role, state, created, last used, expiry, name "
+                                      "(never the secret)")
+    tl.add_argument("--json", action="store_true", help='print {"tokens": [{"id", "name", "role", "created_at", '
+                    '"last_used_at", "expires_at", "revoked_at", "state"}]}')
+    tl.set_defaults(run="access:cmd_token_list")
+    tr = tsub.add_parser("revoke", help="revoke an API token now: the API refuses it and its web sessions end",
+                         description="Revoke an API token: from now on the API answers it 401 and every web "
+                                     "session signed in with it ends. Revoking a revoked token changes nothing "
+                                     "(exit 0). Audited.")
+    tr.add_argument("token", metavar="ID_OR_NAME", help="the token's id (as token list shows it) or its name "
+                    "(when no other token has that name)")
+    tr.add_argument("--json", action="store_true", help='print the token as token list --json does, plus '
+                    '"changed" (false when it was already revoked)')
+    tr.set_defaults(run="access:cmd_token_revoke")
 
     sp = sub.add_parser("export", help="write a signed evidence bundle (WACZ) of archived posts",
                         description="Write a WACZ evidence bundle of the posts named, of an article's posts "

@@ -4,7 +4,8 @@ Signing in with an API token (POST /login) starts a session: a random id (256 bi
 goes to the browser in the HttpOnly cookie `archiver_session`; the catalog table web_sessions keeps
 only its SHA-256, the token it was started with (token_id) and when it expires. The cookie never
 holds the API token, so a leaked cookie ends with its session (sign-out or `session_lifetime`) and a
-stolen catalog yields no usable session. A session's principal is its token's, read afresh each time.
+stolen catalog yields no usable session. A session's principal is its token's, read afresh each time
+(`archiver.auth.admit`): a session ends as soon as its token is revoked or expires.
 
 Forms carry a CSRF token derived from the session id (HMAC-SHA256 under the id, which only the
 browser and the server know): a page from another site can neither read nor compute it.
@@ -25,7 +26,7 @@ import time
 import weakref
 from typing import Any
 
-from archiver.auth import Principal
+from archiver.auth import ROW_COLUMNS, Principal, admit
 from archiver.auth import ensure_schema as ensure_token_schema
 from archiver.catalog.core import Catalog
 
@@ -78,17 +79,16 @@ def start_session(catalog: Catalog, principal: Principal, lifetime: int) -> str:
 
 
 def session_principal(catalog: Catalog, session_id: str | None) -> Principal | None:
-    """Who a live session stands for; None for no id, a malformed or unknown one, or an expired session."""
+    """Who a live session stands for; None for no id, a malformed or unknown one, an expired session, or
+    one whose token is revoked or expired (`admit`, which also records the token's use)."""
     if not session_id or not _SESSION_ID.fullmatch(session_id):
         return None
     ensure_schema(catalog)
     rows = catalog.query(
-        "SELECT t.token_id, t.name, t.role FROM web_sessions s JOIN api_tokens t ON t.token_id = s.token_id "
+        f"SELECT {', '.join(f't.{c}' for c in ROW_COLUMNS)} "  # noqa: S608 - column names, not input
+        "FROM web_sessions s JOIN api_tokens t ON t.token_id = s.token_id "
         "WHERE s.session_hash = ? AND s.expires_at > ?", [_hash(session_id), int(time.time())])
-    if not rows:
-        return None
-    row = rows[0]
-    return Principal(token_id=row["token_id"], name=row["name"], role=row["role"])
+    return admit(catalog, rows[0]) if rows else None
 
 
 def end_session(catalog: Catalog, session_id: str | None) -> None:
