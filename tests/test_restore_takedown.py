@@ -442,3 +442,25 @@ def test_a_taken_down_item_is_shown_withheld_and_not_restorable(tmp_settings: Ca
     # a restore through the button while down would write nothing anyway
     assert restore(rt, "story", item_ids=[item_id])["items"][0]["status"] == "taken_down"
     rt.close()
+
+
+def test_a_dead_item_with_no_archived_copy_is_not_counted_as_needing_a_restore(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    """A post already deleted when the article was archived left nothing to restore from: once its
+    original is dead it is lost, not waiting for a restore, so the worklist can reach zero and no
+    Restore button offers what restore would refuse."""
+    origin.set_behaviour("/tweet-result", "tombstone", sticky=True)
+    origin.set_behaviour("/oembed", "404", sticky=True)
+    rt = setup(tmp_settings, origin, HINDI)
+    plan_items = article_health(rt, "story", check_now=True, now=T0)["items"]
+    assert [(i["kind"], i["state"]) for i in plan_items] == [("embed", "dead")]
+    assert plan_items[0]["capture_status"] not in ("archived", "partial")   # a tombstone: no post kept
+    assert needs_restore(rt) == {}
+    client, _ = _login(rt, "editor")
+    shown = " ".join(BeautifulSoup(client.get("/articles/story").text, "html5lib").get_text().split())
+    assert "1 dead item with no archived copy" in shown
+    assert "Restore every dead item" not in shown and "Restore this embed" not in shown
+    worklist = " ".join(BeautifulSoup(client.get("/health").text, "html5lib").get_text().split())
+    assert "no archived copy" in worklist and "0 need a restore" in worklist
+    assert client.get("/v1/health").json()["totals"]["needs_restore"] == 0
+    rt.close()

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from archiver.article.versions import RestoreError, chain_docs, map_span, versions
+from archiver.capture.manifest import CAPTURED_STATUSES
 from archiver.catalog.base import row_window
 from archiver.catalog.core import Catalog
 from archiver.compliance.holds import ensure_schema as ensure_compliance_schema
@@ -410,10 +411,34 @@ def taken_down_items(rt: Runtime, article_id: str) -> set[str]:
     return out
 
 
+def uncopied_items(rt: Runtime, article_id: str) -> set[str]:
+    """The item ids of the article's current plan with no archived copy to restore from: an embed whose
+    capture holds no post (deleted, protected or failed before anything was kept: not "archived" or
+    "partial", or no manifest) and an image with no stable copy. Dead, such an item is lost, not in
+    need of a restore (restore would refuse it: health.restore.captured). Empty when the records
+    cannot be read."""
+    try:
+        plan = load_plan(rt, check_article_id(article_id))
+        results = load_results(rt, plan)
+    except (RecordError, ObjectNotFound, InputError, ValueError, LookupError):
+        return set()
+    out = set()
+    for item in plan.items:
+        res = results.get(item.item_id)
+        if isinstance(item, EmbedItem):
+            kept = isinstance(res, EmbedResult) and res.status in CAPTURED_STATUSES and bool(res.manifest_key)
+        else:
+            kept = isinstance(res, ImageResult) and bool(res.stable_url)
+        if not kept:
+            out.add(item.item_id)
+    return out
+
+
 def needs_restore(rt: Runtime, article_ids: list[str] | None = None) -> dict[str, int]:
     """Per article with dead items (of those in `article_ids`, or all): how many of its dead items its
-    current version does not already serve from the archive (`served_from_archive`) and compliance has
-    not taken down (`taken_down_items`), i.e. what a restore would change. Articles with none are left out."""
+    current version does not already serve from the archive (`served_from_archive`), compliance has
+    not taken down (`taken_down_items`) and have an archived copy (not `uncopied_items`), i.e. what a
+    restore would change. Articles with none are left out."""
     ensure_schema(rt.catalog)
     rows = rt.catalog.query(f"SELECT u.article_id AS article_id, u.item_id AS item_id {_DEAD}")
     dead: dict[str, set[str]] = {}
@@ -422,7 +447,7 @@ def needs_restore(rt: Runtime, article_ids: list[str] | None = None) -> dict[str
             dead.setdefault(r["article_id"], set()).add(r["item_id"])
     out = {}
     for aid, items in dead.items():
-        n = len(items - served_from_archive(rt, aid) - taken_down_items(rt, aid))
+        n = len(items - served_from_archive(rt, aid) - taken_down_items(rt, aid) - uncopied_items(rt, aid))
         if n:
             out[aid] = n
     return out

@@ -29,7 +29,13 @@ from archiver.capture.cards.content import edit_note, status_note
 from archiver.capture.cards.inline import withheld_card_html
 from archiver.compliance import audit
 from archiver.errors import InputError
-from archiver.health.originals import ARTICLE_STATUSES, article_listing, served_from_archive, taken_down_items
+from archiver.health.originals import (
+    ARTICLE_STATUSES,
+    article_listing,
+    served_from_archive,
+    taken_down_items,
+    uncopied_items,
+)
 from archiver.health.restore import inline_markup
 from archiver.health.state import STATES
 from archiver.records.plan import EmbedItem
@@ -265,6 +271,7 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
     restored = restored_in(rt, history) if not unreadable else set()
     covered = served_from_archive(rt, article_id) if not unreadable else set()
     down = taken_down_items(rt, article_id)
+    lost = uncopied_items(rt, article_id)
     reverted_to = {v.version: reverted_target(rt, v) for v in history if v.reason == "revert"}
     for entry in (*embeds, *images):
         entry["restored"] = entry["item"].item_id in restored
@@ -273,10 +280,13 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
         # taken down by compliance: neither restorable nor "showing the archived copy" (readers see the
         # withheld notice where a card was)
         entry["taken_down"] = entry["item"].item_id in down
+        # nothing archived to restore from (a post deleted before its capture, an image never fetched)
+        entry["uncopied"] = entry["item"].item_id in lost
     for entry in embeds:
         entry["preview"] = card_preview(rt, entry["result"], withheld=entry["taken_down"]) if entry["restored"] \
             else None
-    dead = [e for e in (*embeds, *images) if (e["health"] or {}).get("state") == "dead" and not e["taken_down"]]
+    dead = [e for e in (*embeds, *images)
+            if (e["health"] or {}).get("state") == "dead" and not e["taken_down"] and not e["uncopied"]]
     notice = outcome_notice(outcome_request(request), history)  # from the session's flash, never the address
     changes = None
     if notice and notice["version"]:
@@ -296,6 +306,8 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
         "history_shown": HISTORY_SHOWN, "unreadable_versions": unreadable,
         "taken_down_dead": sum(e["taken_down"] and (e["health"] or {}).get("state") == "dead"
                                for e in (*embeds, *images)),
+        "uncopied_dead": sum(e["uncopied"] and not e["taken_down"] and (e["health"] or {}).get("state") == "dead"
+                             for e in (*embeds, *images)),
     })
 
 

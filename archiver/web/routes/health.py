@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from archiver.article.versions import RestoreError, version_listing
 from archiver.auth import Principal
@@ -31,6 +31,7 @@ from archiver.health.originals import (
     served_from_archive,
     taken_down_items,
     totals,
+    uncopied_items,
 )
 from archiver.health.restore import restore, revert
 from archiver.runtime import Runtime
@@ -47,16 +48,20 @@ router = APIRouter(responses=error_responses(*AUTHENTICATED))
 
 
 class RestoreIn(BaseModel):
-    """Which items of the article to restore: the listed item ids, plus every dead one with `all_dead`."""
+    """Which items of the article to restore: the listed item ids, plus every dead one with `all_dead`.
+    A field it does not name is a 422 (``{"item": [...]}``, a typo, must not restore every dead item)."""
 
+    model_config = ConfigDict(extra="forbid")
     items: list[str] = Field(default_factory=list, max_length=1000,
                              description="item ids to restore; empty: every dead item")
     all_dead: bool = Field(False, description="also restore every dead item")
 
 
 class RevertIn(BaseModel):
-    """The earlier version (a number from 1) whose exact bytes become a new current version."""
+    """The earlier version (a number from 1) whose exact bytes become a new current version; a field it
+    does not name is a 422."""
 
+    model_config = ConfigDict(extra="forbid")
     version: int = Field(ge=1, description="the version whose bytes become current again")
 
 
@@ -149,8 +154,10 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
                 for aid, listing in readable.items()}
     covered = {aid: served_from_archive(rt, aid) if not readable[aid].unreadable else set() for aid in readable}
     down = {aid: taken_down_items(rt, aid) for aid in readable}
+    lost = {aid: uncopied_items(rt, aid) for aid in readable}
     dead = [{**d, "restored": d["item_id"] in restored[d["article_id"]],
              "taken_down": d["item_id"] in down[d["article_id"]],
+             "uncopied": d["item_id"] in lost[d["article_id"]],
              "covered": d["item_id"] in covered[d["article_id"]],
              "unreadable": readable[d["article_id"]].unreadable} for d in dead]
     pages_n = max(1, -(-counts["articles"] // OVERVIEW_PAGE))
