@@ -170,6 +170,29 @@ def test_inline_card_in_a_legacy_encoding(tmp_settings: Callable[..., Settings],
         rt.close()
 
 
+@pytest.mark.parametrize("given", [None, "windows-1252"])
+def test_a_card_restored_into_an_all_ascii_article_follows_its_declared_charset(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin, given: str | None) -> None:
+    """An article whose bytes are all ASCII reads the same in UTF-8 as in the windows-1252 it declares,
+    but a browser reads it in windows-1252: a restored card's "è", "—" and emoji are written so that
+    the page shows them (bytes of windows-1252 or character references), never as UTF-8 mojibake."""
+    tweet = TweetFixture(id="1945048830047662011", handle="desk", name="Crème Desk", lang="fr",
+                         text="Crème — “q” 😀")
+    origin.add_tweet(tweet)
+    settings = tmp_settings(**{**origin.settings_overrides(), "public_base_url": BASE, "fetch_retries": 0})
+    rt = Runtime.from_settings(settings)
+    doc = ('<html><head><meta charset="windows-1252"><title>Story</title></head><body>\n<p>Plain words</p>\n'
+           f"{embed(tweet)}\n</body></html>\n").encode("ascii", "xmlcharrefreplace")
+    archive(rt, doc, article_id="ascii", url="https://news.example/ascii", charset=given)
+    item_id, _ = embed_result(rt, "ascii")
+    assert restore(rt, "ascii", item_ids=[item_id])["new_version"]
+    shown = BeautifulSoup(rt.store.get(version_key("ascii", 2)).decode("windows-1252"), "html5lib")
+    card = shown.find("blockquote", class_="archiver-card")
+    assert card.find("p", class_="archiver-card-text").get_text() == tweet.text
+    assert card.find("bdi", class_="archiver-card-name").get_text() == tweet.name
+    rt.close()
+
+
 def test_xhtml_and_amp_articles(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
     """An XHTML article stays well-formed XML once restored; in an AMP article a photo is an amp-img
     (its size known), never an <img>."""

@@ -139,7 +139,8 @@ def _looks_binary(data: bytes) -> bool:
 def decode_article(
     data: bytes, declared_charset: str | None = None, max_bytes: int | None = None
 ) -> DecodedArticle:
-    """Decode an article: its BOM (which wins), else UTF-8, else `declared_charset` (a WHATWG label,
+    """Decode an article: its BOM (which wins), else UTF-8 (recorded as the given or declared
+    encoding when the bytes are all ASCII, which read the same in it), else `declared_charset` (a WHATWG label,
     from --charset or the HTTP header), else the label the document declares (<meta charset>, an XML
     declaration), else detection. A UTF-16 or ISO-2022-JP label is tried before UTF-8 (their bytes can
     be valid UTF-8 and mean something else).
@@ -180,6 +181,13 @@ def decode_article(
                          "unpaired surrogates")
     text = exact(data, "utf-8")
     if text is not None:
+        # All-ASCII bytes read the same in every ASCII-compatible encoding: the one given or declared is
+        # kept, since a browser reads the page in it, and so must what is written into it later (a
+        # restored card's characters it lacks become character references, not UTF-8 bytes).
+        if data.isascii():
+            for codec in (given, declared):
+                if codec is not None and exact(data, codec) == text:
+                    return DecodedArticle(text, codec)
         return DecodedArticle(text, "utf-8")
     if _looks_binary(data):
         raise InputError("article looks like binary data, not text or HTML")
