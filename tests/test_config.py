@@ -161,6 +161,10 @@ def test_settings_load_whichever_module_is_imported_first(first: str) -> None:
     ("capture_threads", "0"), ("host_concurrency", "-2"), ("fetch_deadline", "0"), ("task_time_limit", "0"),
     ("max_bytes_image", "-1"), ("media_workers", "0"), ("fetch_retries", "-1"), ("sweep_interval", "-5"),
     ("capture_retry_delays", "60,x"), ("capture_retry_delays", "60,-1"), ("request_body_timeout", "0"),
+    # no inf or nan; and no time so long that now plus it is a date Python cannot hold
+    ("archive_deadline", "inf"), ("fetch_deadline", "nan"), ("host_rate_per_second", "inf"),
+    ("capture_fresh_for", "1000000000000000000"), ("session_lifetime", "99999999999"),
+    ("object_lock_retention_days", "99999999"), ("health_dead_after_hours", "1e12"), ("lock_lease", "1e300"),
 ])
 def test_a_setting_out_of_its_range_is_a_one_line_config_error(name: str, value: str) -> None:
     """A count, size or time that cannot work (no capture threads, a zero deadline, a negative retry
@@ -168,6 +172,11 @@ def test_a_setting_out_of_its_range_is_a_one_line_config_error(name: str, value:
     with pytest.raises(ConfigError) as err:
         load_settings(env={f"ARCHIVER_{name.upper()}": value})
     assert f"ARCHIVER_{name.upper()}" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_sizes_are_not_capped_like_times() -> None:
+    s = load_settings(env={"ARCHIVER_MAX_ARTICLE_BYTES": str(10**14), "ARCHIVER_ARCHIVE_DEADLINE": "86400000"})
+    assert (s.max_article_bytes, s.archive_deadline) == (10**14, 86400000.0)
 
 
 def test_zero_is_allowed_where_it_means_none() -> None:

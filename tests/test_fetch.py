@@ -28,6 +28,7 @@ from archiver.capture.guard import address_refusal, check_url, normalize_url, pa
 from archiver.capture.media import archive_media
 from archiver.capture.ratelimit import LimiterTimeout, LocalHostLimiter, RedisHostLimiter
 from archiver.config.settings import Settings
+from archiver.errors import ConfigError
 from archiver.storage.local import LocalStore
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -329,6 +330,20 @@ def test_response_headers_are_looked_up_case_insensitively_and_the_last_of_a_rep
     assert headers.get("Location") == "/b" and len(headers) == 2
     assert list(headers) == ["Content-Type", "location"] and "LOCATION" in headers and 1 not in headers
     assert headers.get("etag") is None and dict(headers) == {"Content-Type": "text/html", "location": "/b"}
+
+
+@pytest.mark.parametrize("entry", ["[::1", "999.1.1.1/99", "999.1.1.1", "a b", "host:99999", "http://cdn.example",
+                                   "[not-v6]:80", "-bad-.example", "x" * 300])
+def test_a_mistyped_allow_entry_is_a_config_error(entry: str) -> None:
+    """An entry of ARCHIVER_FETCH_ALLOW that is no host, address or network is said, not kept as a
+    host name that matches nothing (the operator would believe the address allowed)."""
+    with pytest.raises(ConfigError, match="ARCHIVER_FETCH_ALLOW"):
+        parse_allow(["127.0.0.1", entry])
+
+
+def test_a_relative_url_says_what_it_lacks() -> None:
+    with pytest.raises(FetchError, match=r"relative URL .*--base-url"):
+        check_url("/img/lead.jpg", Settings())
 
 
 def test_allow_list_forms() -> None:

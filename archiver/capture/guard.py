@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from archiver.capture.exchange import FetchError
 from archiver.config.settings import Settings
+from archiver.errors import ConfigError
 from archiver.lazyre import lazy
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -169,8 +170,16 @@ class _Allow:
         return self.host == host
 
 
+# A host name of an allow entry: dot-separated labels of letters, digits, "-" and "_" (RFC 1123, and
+# the underscores of service names), not all of them digits (that would be a mistyped IPv4 address).
+_ALLOW_HOST = lazy(r"(?=.{1,253}\.?$)(?![0-9.]+$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+                         r"(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?", re.ASCII)
+
+
 def parse_allow(entries: list[str]) -> list[_Allow]:
-    """ARCHIVER_FETCH_ALLOW entries: host, host:port, IP, IP:port, [IPv6]:port or CIDR."""
+    """ARCHIVER_FETCH_ALLOW entries: host, host:port, IP, IP:port, [IPv6]:port or CIDR (a port 1-65535).
+    ConfigError naming the first entry that is none of these (`[::1` or `999.1.1.1/99`, say): a
+    mistyped allowance is said, not kept as a host name that matches nothing."""
     rules = []
     for raw in entries:
         entry = raw.strip().lower()
@@ -180,14 +189,19 @@ def parse_allow(entries: list[str]) -> list[_Allow]:
         except ValueError:
             pass
         host, port = entry, None
-        m = re.fullmatch(r"\[([0-9a-f:.]+)\](?::(\d+))?|([^:\[\]]+):(\d+)", entry)
+        m = re.fullmatch(r"\[([0-9a-f:.]+)\](?::([0-9]+))?|([^:\[\]]+):([0-9]+)", entry)
         if m:
             host = m.group(1) or m.group(3)
             port = int(m.group(2) or m.group(4)) if (m.group(2) or m.group(4)) else None
+            if port is not None and not 1 <= port <= 65535:
+                raise ConfigError(f"ARCHIVER_FETCH_ALLOW: {raw.strip()[:80]!r} has a port out of 1-65535")
         try:
             ip = ipaddress.ip_address(host)
             rules.append(_Allow(ipaddress.ip_network(ip), None, port))
         except ValueError:
+            if (m is not None and m.group(1)) or not _ALLOW_HOST.fullmatch(host):
+                raise ConfigError(f"ARCHIVER_FETCH_ALLOW: {raw.strip()[:80]!r} is not a host, host:port, IP address, "
+                                  "IP:port, [IPv6]:port or CIDR network") from None
             rules.append(_Allow(None, host.rstrip("."), port))
     return rules
 
@@ -218,8 +232,11 @@ def parse_target(url: str) -> tuple[str, str, int, str]:
     except ValueError as exc:
         raise FetchError("bad_url", f"not a usable URL: {url[:200]!r} ({exc})") from None
     scheme = parts.scheme.lower()
+    if not scheme:
+        raise FetchError("refused", "only http and https are fetched, not a relative URL with no address to resolve "
+                                    f"it against (give the article's --base-url, or archive it by URL): {url[:200]}")
     if scheme not in ("http", "https"):
-        raise FetchError("refused", f"only http and https are fetched, not {scheme or 'none'!r}: {url[:200]}")
+        raise FetchError("refused", f"only http and https are fetched, not {scheme!r}: {url[:200]}")
     if parts.username is not None or parts.password is not None:
         raise FetchError("refused", f"URLs with credentials are not fetched: {parts.hostname}")
     host = (parts.hostname or "").rstrip(".")

@@ -30,6 +30,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -58,6 +59,23 @@ def _switch(value: Any) -> Any:
     return value
 
 
+# The largest value of a number setting, by its unit (from its name): durations up to about a century,
+# so that now plus or minus any of them is a date Python holds; sizes and pixel counts are unbounded.
+_MAX_SECONDS = 100 * 365 * 24 * 3600
+_UNBOUNDED = ("max_bytes_", "max_article_bytes", "max_request_bytes", "max_image_pixels", "media_memory_budget")
+
+
+def _maximum(name: str) -> float | None:
+    """The largest value the number setting `name` may have, None when unbounded."""
+    if name.startswith(_UNBOUNDED):
+        return None
+    if name.endswith("_days"):
+        return _MAX_SECONDS / 86400
+    if name.endswith("_hours"):
+        return _MAX_SECONDS / 3600
+    return _MAX_SECONDS
+
+
 Switch = Annotated[bool, BeforeValidator(_switch)]
 # A rate: finite and above zero (inf is not a way to say "no limit"; a very large number is).
 FiniteRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -72,7 +90,8 @@ class Settings(BaseModel):
     (``load_settings`` turns that into a ``ConfigError``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    # No number may be inf or nan: "no limit" is a large number, and inf breaks the time arithmetic.
+    model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
 
     # where things live
     home: str = "./archiver-data"
@@ -236,6 +255,17 @@ class Settings(BaseModel):
     if TYPE_CHECKING:
         # The providers' settings (twitter_oembed_url, ...): strings, kept as pydantic extras.
         def __getattr__(self, name: str) -> str: ...
+
+    @field_validator("*")
+    @classmethod
+    def _bounded(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every number within what dates and timers can hold (`_maximum`), so a huge value is a
+        configuration error here, not an OverflowError deep in a run."""
+        if isinstance(value, int | float) and not isinstance(value, bool) and info.field_name is not None:
+            top = _maximum(info.field_name)
+            if top is not None and value > top:
+                raise ValueError(f"{value} is over the maximum of {top:.0f}")
+        return value
 
     @model_validator(mode="before")
     @classmethod
