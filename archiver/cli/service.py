@@ -69,12 +69,35 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     with sock, Runtime.from_settings(settings) as rt:
         for probe in READINESS.values():  # a catalog or storage that does not answer: one line, exit 2, now
             probe(rt)
+        mismatch = public_base_mismatch(settings.public_base_url, args.port)
+        if mismatch:  # said once it is sure to serve: an error above stays the one line
+            print(f"archiver: warning: {mismatch}", file=sys.stderr)
         config = uvicorn.Config(create_app(settings, rt), host=args.host, port=args.port, log_level="info",
                                 use_colors=False, proxy_headers=True,
                                 forwarded_allow_ips=[p.strip() for p in settings.forwarded_allow_ips.split(",")
                                                      if p.strip()])
         uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def public_base_mismatch(public_base_url: str, port: int) -> str | None:
+    """What is wrong when the public base URL names this machine (a loopback host) on another port than
+    the one served: every archived image and card in the pages would be asked of a port nothing
+    answers. None otherwise (another host may well be a proxy or a CDN in front of this server)."""
+    try:
+        parts = urlsplit(public_base_url)
+        there = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return None
+    if (parts.hostname or "").lower() not in _LOOPBACK or there == port:
+        return None
+    suggested = parts._replace(netloc=f"{parts.hostname if ':' not in (parts.hostname or '') else '[::1]'}:{port}")
+    return (f"ARCHIVER_PUBLIC_BASE_URL ({shown(public_base_url)}) is port {there} of this machine, but this server "
+            f"listens on port {port}: archived images and cards in its pages will not load; set "
+            f"ARCHIVER_PUBLIC_BASE_URL={shown(suggested.geturl())}")
 
 
 def check_broker(settings: Settings) -> None:

@@ -30,7 +30,7 @@ from archiver.config.settings import Settings
 from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
 from archiver.web import errors
-from archiver.web.copies import CSP, content_type_for, load_copy
+from archiver.web.copies import content_type_for, copy_csp, load_copy
 from archiver.web.deps import identify, require_role
 from archiver.web.guard import RequestGuard, origin_of
 from archiver.web.routes import api, articles, compliance, health, keys, memento, pages
@@ -118,7 +118,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         headers = {
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "public, max-age=31536000, immutable",
-            "Content-Security-Policy": CSP,
+            "Content-Security-Policy": copy_csp(rt.store.public_base_url),
         }
         headers.update(memento.page_headers(rt, key))  # a capture page: Memento-Datetime, Link
         return Response(content=data, media_type=content_type_for(key, data), headers=headers)

@@ -82,7 +82,7 @@ from archiver.discover.urls import match_post_url
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import blob_key, capture_page_key, page_manifest_key, post_prefix, safe_post_id
-from archiver.web.copies import CSP
+from archiver.web.copies import copy_csp, public_origin
 from archiver.web.errors import COMMON, error_responses
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,16 @@ MAX_POSTS = 5  # posts a share link may name (articles that used it), each looke
 MAX_FETCHES = 50_000  # the newest fetches of an image URL read for its Mementos
 # The CSP of a capture page served here: the archive's images and videos, inline styles, no script.
 PAGE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+def page_csp(public_base_url: str) -> str:
+    """PAGE_CSP with the origin of the archive's public base URL added to img-src and media-src: a
+    capture page's photos and videos are linked there (a CDN or another host in front of storage)."""
+    origin = public_origin(public_base_url)
+    if not origin:
+        return PAGE_CSP
+    return PAGE_CSP.replace("img-src 'self';", f"img-src 'self' {origin};").replace(
+        "media-src 'self';", f"media-src 'self' {origin};")
 # The scheme and its "://" with any of ":" "/" percent-encoded: the original was sent encoded.
 _ENCODED = re.compile(r"https?(?::|%3a)(?:/|%2f){0,2}", re.I)
 # A hashbang at the root (https://twitter.com/#!/a/status/1), its "#" sent as it is or encoded.
@@ -398,7 +408,7 @@ def image_memento(request: Request, when: str, rest: str) -> Response:
         raise HTTPException(status_code=404, detail="the archived copy is missing from storage") from None
     base = rt.store.public_base_url
     headers = {"Memento-Datetime": http_date(match.when), "X-Content-Type-Options": "nosniff",
-               "Content-Security-Policy": CSP, "Cache-Control": "public, max-age=3600",
+               "Content-Security-Policy": copy_csp(base), "Cache-Control": "public, max-age=3600",
                "Link": ", ".join([link(original, "original"), link(timegate_url(base, original), "timegate"),
                                   link(timemap_url(base, original), "timemap", type=LINK_FORMAT)])}
     return _head(request, Response(data, media_type=sniff(data) or "application/octet-stream", headers=headers))
@@ -412,6 +422,7 @@ def page_headers(rt: Runtime, key: str) -> dict[str, str]:
     manifest = page_manifest_key(key)
     if manifest is None:
         return {}
+    csp = page_csp(rt.store.public_base_url)
     capture_id = manifest.rsplit("/", 1)[1].removesuffix(".json")
     rows = rt.catalog.query("SELECT url, status, captured_at, manifest_key FROM captures WHERE capture_id = ?",
                             [capture_id])
@@ -420,7 +431,7 @@ def page_headers(rt: Runtime, key: str) -> dict[str, str]:
         try:
             doc = json.loads(rt.store.get(manifest))
         except (ObjectNotFound, ValueError):
-            return {"Content-Security-Policy": PAGE_CSP}
+            return {"Content-Security-Policy": csp}
         row = doc if isinstance(doc, dict) else {}
     original, status = safe_url(row.get("url")), row.get("status")
     try:
@@ -428,8 +439,8 @@ def page_headers(rt: Runtime, key: str) -> dict[str, str]:
     except (TypeError, ValueError):
         when = None
     if original is None or when is None or status not in MEMENTO_STATUSES:
-        return {"Content-Security-Policy": PAGE_CSP}
+        return {"Content-Security-Policy": csp}
     base = rt.store.public_base_url
-    return {"Content-Security-Policy": PAGE_CSP, "Memento-Datetime": http_date(when),
+    return {"Content-Security-Policy": csp, "Memento-Datetime": http_date(when),
             "Link": ", ".join([link(original, "original"), link(timegate_url(base, original), "timegate"),
                                link(timemap_url(base, original), "timemap", type=LINK_FORMAT)])}

@@ -66,8 +66,7 @@ from archiver.providers.registry import names as provider_names
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, PUBLIC_PREFIXES, derived_key
-from archiver.web.copies import CSP as MEDIA_CSP
-from archiver.web.copies import content_type_for, load_copy
+from archiver.web.copies import content_type_for, copy_csp, load_copy, public_origin
 from archiver.web.deps import check_csrf, get_runtime, identify, require_role
 from archiver.web.errors import PAGE_TITLES, error_response
 from archiver.web.sessions import (
@@ -258,21 +257,11 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     context.setdefault("can_comply", may(context["principal"], COMPLIANCE_ROLES))
     context.setdefault("notice", NOTICES.get(flash_of(request).get("done", "")))
     headers = PAGE_HEADERS
-    media_origin = _origin(getattr(runtime.store, "public_base_url", None)) if runtime is not None else None
+    media_origin = public_origin(getattr(runtime.store, "public_base_url", None)) if runtime is not None else None
     if media_origin:  # the inline card's photos are the public stable copies, wherever they are served
         headers = {**PAGE_HEADERS, "Content-Security-Policy": PAGE_HEADERS["Content-Security-Policy"].replace(
             "img-src 'self';", f"img-src 'self' {media_origin};")}
     return templates.TemplateResponse(request, name, context, status_code=status_code, headers=headers)
-
-
-def _origin(url: Any) -> str | None:
-    """`scheme://host[:port]` of an http(s) URL without anything a CSP source would misread; else None."""
-    if not isinstance(url, str):
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not re.fullmatch(r"[A-Za-z0-9.\[\]:-]{1,260}", parts.netloc or ""):
-        return None
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 # The one-line notices a page shows after a form's action redirected back to it (`?done=<code>`): fixed
@@ -405,7 +394,7 @@ def evidence(key: str, rt: Runtime = Depends(get_runtime),
     evidence is kept; only the public copy is hidden), never cached by shared caches."""
     data = load_copy(rt, key)
     return Response(data, media_type=content_type_for(key, data), headers={
-        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": MEDIA_CSP,
+        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": copy_csp(rt.store.public_base_url),
         "Cache-Control": "private, no-store"})
 
 
