@@ -202,9 +202,14 @@ def test_login_never_redirects_off_site(app: Any, corpus: pc.Corpus, target: str
 
 
 def test_a_publisher_token_opens_no_page(app: Any, corpus: pc.Corpus) -> None:
-    client = client_for(app, corpus, "publisher")
+    """Signing in with it is refused with the reason (no session that would only ever show 403s); as
+    a bearer token on a page it is not allowed either."""
+    client = TestClient(app, follow_redirects=False)
+    r = client.post("/login", data={"token": corpus.tokens["publisher"], "next": "/"})
+    assert r.status_code == 403 and "for the API only" in r.text and "set-cookie" not in r.headers
+    bearer = {"Authorization": f"Bearer {corpus.tokens['publisher']}"}
     for path in ("/search?q=x", f"/posts/twitter/{pc.HINDI_ID}", "/articles/story-hi"):
-        r = client.get(path)
+        r = client.get(path, headers=bearer)
         assert r.status_code == 403 and "Not allowed" in r.text
 
 
@@ -394,7 +399,8 @@ def test_taken_down_posts_stay_visible_to_staff_as_evidence(app: Any, compliance
     public = TestClient(app, follow_redirects=False)
     assert public.get(f"/media/{manifest_key}").status_code == 410
     assert public.get(f"/evidence/{manifest_key}").status_code == 303  # to the login form
-    assert client_for(app, corpus, "publisher").get(f"/evidence/{manifest_key}").status_code == 403
+    publisher = {"Authorization": f"Bearer {corpus.tokens['publisher']}"}
+    assert TestClient(app).get(f"/evidence/{manifest_key}", headers=publisher).status_code == 403
     staff = compliance.get(f"/evidence/{manifest_key}")
     assert staff.status_code == 200 and staff.content == rt.store.get(manifest_key)
     assert staff.headers["cache-control"] == "private, no-store"

@@ -181,6 +181,17 @@ def test_article_page_shows_url_headline_health_and_versions(env: Env) -> None:
     assert page.count("not checked yet") == 4
 
 
+def test_an_article_received_but_not_read_yet_says_so(env: Env) -> None:
+    """The publish hook accepted it (the API says "queued"): its page says it is not processed yet,
+    not "no such article"; an id nobody sent stays 404."""
+    env.corpus.runtime.catalog.record_article(article_id="story-queued", url="https://news.example/q",
+                                              source_sha256="ab" * 32, encoding="", status="queued",
+                                              created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z")
+    r = env.client("editor").get("/articles/story-queued")
+    assert r.status_code == 200 and "not processed yet" in text_of(r.text) and "queued" in text_of(r.text)
+    assert env.client("editor").get("/articles/story-nobody-sent").status_code == 404
+
+
 def test_base_url_is_the_articles_url_when_no_url_is_given(env: Env) -> None:
     rt = env.corpus.runtime
     archive(rt, b"<html><body><h1>Based</h1></body></html>", article_id="story-base",
@@ -305,7 +316,8 @@ def test_compliance_sees_no_buttons_and_may_not_press_them(env: Env) -> None:
     assert env.client("editor").post("/articles/story-flow/restore").status_code == 403  # no CSRF token
     anonymous = env.client(None)
     assert anonymous.get("/articles").status_code == 303 and anonymous.get("/health").status_code == 303
-    assert env.client("publisher").get("/articles").status_code == 403
+    publisher = {"Authorization": f"Bearer {env.corpus.tokens['publisher']}"}
+    assert env.client(None).get("/articles", headers=publisher).status_code == 403
 
 
 def test_line_diff_marks_words_shows_hidden_characters_and_stays_bounded() -> None:

@@ -174,7 +174,7 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None, arti
             m = manifests[e["snapshot"]]
             author = m.get("author") or {}
             w(f"    {author.get('name')} (@{author.get('handle')}), posted {m.get('created_at')}\n")
-            w(f"    text: {m.get('text')!r}\n")
+            w(f"    text: {shown(m.get('text') or '', 100_000)}\n")
             for line in manifest_lines(m):
                 w(f"    {line}\n")
             names = ", ".join(_source_label(src) for src in m.get("sources") or [])
@@ -199,7 +199,7 @@ def run_demo(settings: Settings, *, as_json: bool = False, out: Any = None, arti
         if op["old"]:
             w(f"  at {op['start']}-{op['end']}:\n    - {op['old']}\n    + {op['new']}\n")
         else:
-            w(f"  inserted at {op['start']}, after {source[max(0, op['start'] - 40):op['start']]!r}:\n"
+            w(f"  inserted at {op['start']}, after {shown(source[max(0, op['start'] - 40):op['start']])}:\n"
               f"    + {op['new']}\n")
     w(f"\nrewritten article: {rep['rewritten']}\noriginal kept at:  {rep['source']}\n")
     for line in trusted:
@@ -264,7 +264,7 @@ def manifest_lines(m: dict[str, Any]) -> list[str]:
         out.append(f"edits: {state}; chain {', '.join(ids) or '-'}")
     card = m.get("card") or {}
     if card:
-        out.append(f"link card: {card.get('title')!r} ({card.get('domain')}) -> {card.get('expanded_url')}")
+        out.append(f"link card: {shown(card.get('title') or '')} ({card.get('domain')}) -> {card.get('expanded_url')}")
     poll = m.get("poll") or {}
     if poll:
         choices = ", ".join(f"{c.get('label')} {c.get('count')}" for c in poll.get("choices") or [])

@@ -242,12 +242,23 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
     """One article: headline and URL, its embeds (with their capture results, status and a stale edit
     said in plain words from each manifest) and images, each with its link-health state and recent
     checks, its stored versions (with diffs and, for editors, Revert) and the outcome of the last
-    Restore or Revert with what it changed; 404 for a malformed id or an unknown article."""
+    Restore or Revert with what it changed; for one received but not yet read by a worker, a page
+    saying so; 404 for a malformed id or an unknown article."""
     try:
         check_article_id(article_id)
-        plan = load_plan(rt, article_id)
     except InputError:
         raise HTTPException(status_code=404, detail="no such article") from None
+    try:
+        plan = load_plan(rt, article_id)
+    except InputError:
+        row = rt.catalog.article(article_id)
+        if not row:
+            raise HTTPException(status_code=404, detail="no such article") from None
+        # Received (the publish hook, submit) but no plan stored yet: say so, not "no such article".
+        return render(request, "error.html", {
+            "status": row.get("status") or "queued", "title": f"Article {article_id} is not processed yet",
+            "detail": f"Received {row.get('created_at') or ''} and {row.get('status') or 'queued'}: this page "
+                      "shows its embeds, images and versions once a worker has read it. Reload later."})
     results = load_results(rt, plan)
     health = article_health(rt, article_id)
     checks = (health or {}).get("items") or {}

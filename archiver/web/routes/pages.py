@@ -410,11 +410,16 @@ def login(request: Request, token: str = Form("", max_length=1000), next: str = 
           rt: Runtime = Depends(get_runtime)) -> Response:
     """Sign in with an API token: starts a session, sets its id in the HttpOnly cookie `archiver_session`
     (Secure over https) and redirects (303) to `next`; 401 with the form again when the token is not
-    valid. Audit-logged as "login" (the request guard has already refused posts from other sites)."""
+    valid; 403 with the form again for a role no page is for (a publisher's). Audit-logged as "login"
+    (the request guard has already refused posts from other sites)."""
     principal = authenticate(rt.catalog, token.strip())
     if principal is None:
         return render(request, "login.html", {"next": safe_next(next), "error": "That token is not valid."},
                       status_code=401)
+    if not nav_for(principal, "/"):  # a publisher's token: the API's, no page would open for it
+        return render(request, "login.html", {"next": safe_next(next), "error": (
+            f"A {principal.role} token is for the API only (POST /v1/articles): no page of this site is "
+            "for that role. Sign in with an editor, compliance or admin token.")}, status_code=403)
     lifetime = rt.settings.session_lifetime
     session_id = start_session(rt.catalog, principal, lifetime)
     audit.record(rt, principal, "login", "session", {"lifetime": lifetime})
