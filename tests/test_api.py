@@ -7,6 +7,7 @@ import base64
 import json
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -218,3 +219,59 @@ def test_openapi_lists_every_error_with_its_shape(archived: Api) -> None:
     assert "404" in spec["paths"]["/v1/posts/{provider}/{post_id}/hold"]["put"]["responses"]
     assert "409" in spec["paths"]["/v1/articles/{article_id}/revert"]["post"]["responses"]
     assert "410" in spec["paths"]["/media/{key}"]["get"]["responses"]
+
+
+def _body_schemas(node: Any, schemas: dict[str, Any], seen: dict[str, Any]) -> None:
+    """Every named schema a JSON request body's schema refers to, itself and through its properties,
+    items and alternatives, into `seen`."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            name = ref.rsplit("/", 1)[-1]
+            if name not in seen:
+                seen[name] = schemas[name]
+                _body_schemas(schemas[name], schemas, seen)
+        for value in node.values():
+            _body_schemas(value, schemas, seen)
+    elif isinstance(node, list):
+        for value in node:
+            _body_schemas(value, schemas, seen)
+
+
+def test_every_json_body_forbids_fields_it_does_not_name(archived: Api) -> None:
+    """Each JSON request body the API document describes, and every object inside it, forbids fields it
+    does not name (additionalProperties false): a typo is a 422, never a default that widens the action.
+    The publish hook alone takes WordPress posts as they come (their many other fields ignored)."""
+    spec = archived.call("compliance", "GET", "/openapi.json").json()
+    seen: dict[str, Any] = {}
+    for item in spec["paths"].values():
+        for op in item.values():
+            body = (op.get("requestBody") or {}).get("content", {}).get("application/json")
+            if body is not None:
+                _body_schemas(body["schema"], spec["components"]["schemas"], seen)
+    assert {"RestoreIn", "RevertIn", "Reason", "ExportIn", "PostRef", "ArticleIn"} <= set(seen), sorted(seen)
+    lax = {name for name, schema in seen.items()
+           if schema.get("type") == "object" and schema.get("additionalProperties") is not False}
+    assert lax == {"ArticleIn", "WPText"}, lax
+
+
+@pytest.mark.parametrize(("role", "method", "path", "body", "field"), [
+    ("editor", "POST", f"/v1/articles/{ARTICLE_ID}/restore", {"item": ["embed-0"]}, "item"),
+    ("editor", "POST", f"/v1/articles/{ARTICLE_ID}/restore", {"items": [], "all_dead": False, "dry": True}, "dry"),
+    ("editor", "POST", f"/v1/articles/{ARTICLE_ID}/revert", {"version": 1, "versoin": 2}, "versoin"),
+    ("compliance", "PUT", f"/v1/posts/twitter/{TWEET}/hold", {"reason": "court order", "until": "x"}, "until"),
+    ("compliance", "PUT", f"/v1/posts/twitter/{TWEET}/takedown", {"reason": "court order", "why": "x"}, "why"),
+    ("compliance", "POST", "/v1/exports", {"post": [{"provider": "twitter", "post_id": TWEET}]}, "post"),
+    ("compliance", "POST", "/v1/exports", {"posts": [{"provider": "twitter", "post_id": TWEET, "id": 1}]}, "id"),
+], ids=["restore-typo", "restore-extra", "revert", "hold", "takedown", "export", "export-post"])
+def test_an_unknown_field_is_a_422_naming_it_and_changes_nothing(archived: Api, role: str, method: str, path: str,
+                                                                  body: dict[str, Any], field: str) -> None:
+    before = archived.call("editor", "GET", f"/v1/articles/{ARTICLE_ID}").json()["versions"]
+    state = archived.call("compliance", "GET", f"/v1/posts/twitter/{TWEET}").json()["compliance"]
+    resp = archived.call(role, method, path, json=body)
+    assert resp.status_code == 422, (resp.status_code, resp.text)
+    problems = resp.json()["detail"]
+    assert any(p["loc"][0] == "body" and p["loc"][-1] == field and p["msg"] == "Extra inputs are not permitted"
+               for p in problems), problems
+    assert archived.call("editor", "GET", f"/v1/articles/{ARTICLE_ID}").json()["versions"] == before
+    assert archived.call("compliance", "GET", f"/v1/posts/twitter/{TWEET}").json()["compliance"] == state

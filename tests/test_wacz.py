@@ -455,7 +455,8 @@ def test_hostile_bundles_fail_in_one_line_each(tmp_path: Path, env: Env) -> None
     assert run.returncode == 2 and all("\n" not in x and "\x1b" not in x for x in lines)
     assert any("'../escape.txt': not a safe file name" in x for x in lines)
     assert any(x.startswith("FAILED datapackage.json: unreadable or not JSON") for x in lines)
-    assert any("docs/export.json: no public_base_url" in x for x in lines)
+    assert "FAILED docs/export.json: public_base_url must be a string, not the number 7" in lines
+    assert "FAILED docs/export.json: files must be a list, not the string 'x'" in lines
     sly = tmp_path / "sly.wacz"  # a sound datapackage, and names made to move the cursor
     with zipfile.ZipFile(env.bundle) as src, zipfile.ZipFile(sly, "w") as zf:
         for name in src.namelist():
@@ -952,3 +953,163 @@ def test_verify_counts_files_as_export_does(env: Env) -> None:
     run = verify(env.bundle, "--public-key", str(env.public_pem))
     assert run.returncode == 0 and run.stdout.splitlines()[-1].startswith(
         f"OK {members} files ({len(meta['files'])} stored files as export counts them), 2 captures"), run.stdout
+
+
+# --- the shape of every JSON member verify reads -------------------------------------------------------
+def _repack(src: Path, dst: Path, *, package: Callable[[dict[str, Any]], None] | bytes | None = None,
+            digest: Callable[[dict[str, Any]], None] | bytes | None = None,
+            key: ec.EllipticCurvePrivateKey | None = None) -> Path:
+    """A copy of `src` with datapackage.json passed through `package` (an edit of its document, or its
+    new bytes as they are), datapackage-digest.json's hash recomputed and, with `key`, signed again, then
+    passed through `digest` likewise; no other member changed (so a forger's recomputed digest)."""
+    with zipfile.ZipFile(src) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    if isinstance(package, bytes):
+        parts["datapackage.json"] = package
+    elif package is not None:
+        doc = json.loads(parts["datapackage.json"])
+        package(doc)
+        parts["datapackage.json"] = json.dumps(doc, indent=2).encode()
+    d = json.loads(parts["datapackage-digest.json"])
+    d["hash"] = "sha256:" + hashlib.sha256(parts["datapackage.json"]).hexdigest()
+    if key is not None:
+        d["signedData"] = sign_digest(key, d["hash"], json.loads(parts["datapackage.json"])["created"])
+    if isinstance(digest, bytes):
+        parts["datapackage-digest.json"] = digest
+    else:
+        if digest is not None:
+            digest(d)
+        parts["datapackage-digest.json"] = json.dumps(d).encode()
+    with zipfile.ZipFile(dst, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return dst
+
+
+def test_a_package_or_digest_that_is_not_an_object_fails_and_hides_no_tampering(env: Env, tmp_path: Path) -> None:
+    """datapackage.json or datapackage-digest.json as any JSON value but an object (a list, a string, a
+    number, null) fails in one clear line, with the archive's key given or not; the docs edited beside it
+    are not let through, and no OK line is printed."""
+    tampered = rebuild(env.bundle, tmp_path / "tampered.wacz", members={"docs/README.txt": b"Nothing to check.\n"},
+                       meta_edit=lambda m: m.update(created_by={"name": "Someone Else"}))
+    cases = [("datapackage.json", value, kind) for value, kind in (
+        (b"[1, 2]", "a list"), (b'"x"', "the string 'x'"), (b"null", "null"), (b"7", "the number 7"))]
+    cases += [("datapackage-digest.json", value, kind) for value, kind in (
+        (b"[]", "a list"), (b'"sig"', "the string 'sig'"), (b"null", "null"), (b"true", "true"))]
+    for n, (member, value, kind) in enumerate(cases):
+        bad = _repack(tampered, tmp_path / f"shape-{n}.wacz", **{"package" if member == "datapackage.json"
+                                                                else "digest": value})
+        said = f"{member}: {kind}, not a JSON object"
+        for given in (env.public_pem.read_bytes(), None):
+            result = verify_bundle(bad, public_key=given)
+            assert not result.ok and said in result.problems, (member, value, given is not None, result.problems)
+        if n in (0, len(cases) - 1):  # as a third party runs it
+            run = verify(bad, "--public-key", str(env.public_pem))
+            assert run.returncode == 2 and f"FAILED {said}" in failed_lines(run), run.stdout
+            assert not any(line.startswith("OK") for line in run.stdout.splitlines()), run.stdout
+    # a malformed resources list still leaves every member checked: they fail, unhashed, in one line
+    result = verify_bundle(_repack(tampered, tmp_path / "res.wacz", package=lambda p: p.update(resources={}),
+                                   key=real_key(env)), public_key=env.public_pem.read_bytes())
+    assert "datapackage.json: resources must be a list, not an object" in result.problems, result.problems
+    assert any(p.startswith("datapackage.json: no resources list, so none of the bundle's") for p in result.problems)
+
+
+def test_the_fields_of_the_package_and_its_digest_must_be_of_their_types(env: Env, tmp_path: Path) -> None:
+    """Signed with the archive's own key, so only the shape is at fault: a size that is not a whole number,
+    a created that is not a string, a name twice, NaN, the digest's path, a signedData that is null or whose
+    fields are of other types. Each fails, saying what the field must be."""
+    key, pem = real_key(env), env.public_pem.read_bytes()
+    with zipfile.ZipFile(env.bundle) as zf:
+        package_bytes = zf.read("datapackage.json")
+    first = json.loads(package_bytes)["resources"][0]
+    where = f"datapackage.json resource {first['path']}"
+
+    def res0(field: str, value: Any) -> Callable[[dict[str, Any]], None]:
+        return lambda p: p["resources"][0].update({field: value})
+
+    def signed(field: str, value: Any) -> Callable[[dict[str, Any]], None]:
+        return lambda d: d["signedData"].update({field: value})
+
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("float", {"package": res0("bytes", float(first["bytes"]))},
+         f"{where}: bytes must be a whole number of bytes, not the number {float(first['bytes'])}"),
+        ("string", {"package": res0("bytes", str(first["bytes"]))},
+         f"{where}: bytes must be a whole number of bytes, not the string '{first['bytes']}'"),
+        ("upper", {"package": res0("hash", first["hash"].upper())},
+         f"{where}: hash must be sha256:<64 hex digits>, not the string '{first['hash'].upper()}'"),
+        ("created", {"package": lambda p: p.update(created=5)},
+         "datapackage.json: created must be a string, not the number 5"),
+        ("twice", {"package": b'{"resources": [], ' + package_bytes.lstrip()[1:]},
+         "datapackage.json: unreadable or not JSON (the name 'resources' twice in one object)"),
+        ("nan", {"package": lambda p: p.update(extra=float("nan"))},
+         "datapackage.json: unreadable or not JSON (NaN is not JSON)"),
+        ("path", {"digest": lambda d: d.update(path="other.json")},
+         "datapackage-digest.json: path must be 'datapackage.json', not the string 'other.json'"),
+        ("null", {"digest": lambda d: d.update(signedData=None)},
+         "datapackage-digest.json signedData: null, not a JSON object"),
+        ("signature", {"digest": signed("signature", 7)},
+         "datapackage-digest.json signedData: signature must be a string, not the number 7"),
+        ("publickey", {"digest": signed("publicKey", ["not", "a", "key"])},
+         "datapackage-digest.json signedData: publicKey must be a string (PEM), not a list"),
+    ]
+    for label, change, said in cases:
+        bad = _repack(env.bundle, tmp_path / f"{label}.wacz", key=key, **change)
+        for given in (pem, None):
+            result = verify_bundle(bad, public_key=given)
+            assert not result.ok and said in result.problems, (label, given is not None, result.problems)
+    run = verify(_repack(env.bundle, tmp_path / "null.wacz", digest=lambda d: d.update(signedData=None)))
+    assert run.returncode == 2 and "FAILED datapackage-digest.json signedData: null, not a JSON object" in \
+        failed_lines(run), run.stdout
+
+
+def test_export_json_timestamp_records_and_manifests_must_be_of_their_shape(env: Env, tmp_path: Path) -> None:
+    """docs/export.json's lists and entries, a timestamp record's tokens and a manifest (its schema) of
+    another shape fail, even when the archive's key signs the bundle: a cards field turned into a list no
+    longer unbinds an edited card, a left_out or tsa_ca of another type is not passed over."""
+    mkey, doc, _ = _quoting(env)
+    key, pem = real_key(env), env.public_pem.read_bytes()
+    record = mkey.replace(".json", ".timestamps.json")
+
+    def meta_case(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return {"meta_edit": change}
+
+    def edit_case(target: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        def edit(k: str, p: bytes) -> bytes | None:
+            if k == target:
+                d = json.loads(p)
+                change(d)
+                return json.dumps(d).encode()
+            return p
+        return {"edit": edit}
+
+    def cards_listed(k: str, p: bytes) -> bytes | None:
+        if k == record:
+            return None  # the forger cannot keep the timestamp; dropping it only warns
+        if k == mkey:
+            return json.dumps({**json.loads(p), "cards": list(doc["cards"].values())}).encode()
+        return p + b"<!-- edited -->" if k == doc["cards"]["html"] else p
+
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("left_out", meta_case(lambda m: m.update(left_out="x")),
+         "docs/export.json: left_out must be a list, not the string 'x'"),
+        ("left_out_entry", meta_case(lambda m: m.update(left_out=[{"key": 7}])),
+         "docs/export.json left_out[0]: key must be a string, not the number 7"),
+        ("tsa_ca", meta_case(lambda m: m.update(tsa_ca=[7])),
+         "docs/export.json: tsa_ca[0] must be a string, not the number 7"),
+        ("tsa_ca_gone", meta_case(lambda m: m.update(tsa_ca=["docs/none.pem"])),
+         "docs/export.json: tsa_ca names docs/none.pem, which is not in the bundle"),
+        ("files", meta_case(lambda m: m.pop("files")), "docs/export.json: no files (a list)"),
+        ("sha256", meta_case(lambda m: m["files"][0].update(sha256=5)),
+         "docs/export.json files[0]: sha256 must be 64 hex digits, not the number 5"),
+        ("tokens", edit_case(record, lambda r: r.update(tokens={"0": r["tokens"][0]})),
+         f"{record}: tokens must be a list, not an object"),
+        ("token_entry", edit_case(record, lambda r: r.update(tokens=[*r["tokens"], "x"])),
+         f"{record} tokens[1]: the string 'x', not a JSON object"),
+        ("token_key", edit_case(record, lambda r: r.update(tokens=[*r["tokens"], {"tsa_url": "b", "token_key": 1}])),
+         f"{record} tokens[1]: token_key must be a string, not the number 1"),
+        ("cards", {"edit": cards_listed}, f"{mkey}: manifest invalid at cards"),
+    ]
+    for label, change, said in cases:
+        bad = rebuild(env.bundle, tmp_path / f"{label}.wacz", sign=key, **change)
+        result = verify_bundle(bad, public_key=pem)
+        assert not result.ok and any(p.startswith(said) for p in result.problems), (label, result.problems)

@@ -46,7 +46,7 @@ _IMF = lazy(r"([A-Z][a-z]{2}), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(
 _RFC850 = lazy(r"([A-Z][a-z]{5,8}), (\d{2})-([A-Z][a-z]{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT")
 _ASCTIME = lazy(r"([A-Z][a-z]{2}) ([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})")
 _LONG_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_STAMP = lazy(r"\d{14}")
+_STAMP = lazy(r"[0-9]{14}")
 
 
 def parse_iso(value: str) -> datetime:
@@ -118,15 +118,36 @@ def timemap_url(base: str, original: str) -> str:
 
 
 def stamp(when: datetime) -> str:
-    """``when`` as the 14 digits of an image Memento's URL: ``YYYYMMDDhhmmss`` in UTC."""
-    return when.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    """``when`` as the 14 digits of an image Memento's URL: ``YYYYMMDDhhmmss`` in UTC (the year padded to
+    four digits, which strftime's ``%Y`` does not do on every platform)."""
+    t = when.astimezone(UTC)
+    return f"{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
+
+
+STAMP_FORM = "14 digits, YYYYMMDDhhmmss in UTC (such as 20250715091233)"
+_STAMP_PARTS = (("year", 0, 4), ("month", 4, 6), ("day", 6, 8), ("hour", 8, 10), ("minute", 10, 12),
+                ("second", 12, 14))
 
 
 def parse_stamp(value: str) -> datetime:
-    """The 14 digits of an image Memento's URL as an aware UTC datetime; ValueError otherwise."""
+    """The 14 digits of an image Memento's URL as an aware UTC datetime. ValueError otherwise, with one
+    line that names the expected form and what is wrong (not digits, how many, which part does not
+    exist), never the raw text of a parser: the value comes from a request path."""
     if not isinstance(value, str) or not _STAMP.fullmatch(value):
-        raise ValueError("a Memento's time is 14 digits, YYYYMMDDhhmmss")
-    return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        if isinstance(value, str) and (not value or (value.isascii() and value.isdigit())):
+            raise ValueError(f"a Memento's datetime is {STAMP_FORM}, not {len(value)} digits")
+        raise ValueError(f"a Memento's datetime is {STAMP_FORM}: it holds something other than digits")
+    year, month, day, hour, minute, second = (int(value[a:b]) for _, a, b in _STAMP_PARTS)
+    for name, number, low, high in (("year", year, 1, 9999), ("month", month, 1, 12), ("hour", hour, 0, 23),
+                                    ("minute", minute, 0, 59), ("second", second, 0, 59)):
+        if not low <= number <= high:
+            raise ValueError(f"a Memento's datetime is {STAMP_FORM}: {value} has {name} {number}, "
+                             f"which does not exist")
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:  # the only part left that can be out of range
+        raise ValueError(f"a Memento's datetime is {STAMP_FORM}: {value} has day {day}, which "
+                         f"{year:04d}-{month:02d} does not have") from None
 
 
 def image_memento_url(base: str, when: datetime, original: str) -> str:

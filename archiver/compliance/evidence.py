@@ -28,7 +28,7 @@ import json
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,7 +37,7 @@ from urllib.parse import unquote
 
 from archiver import __version__
 from archiver.auth import Principal
-from archiver.capture.manifest import is_manifest_document
+from archiver.capture.manifest import ManifestError, is_manifest_document, validate_manifest
 from archiver.capture.media import sniff
 from archiver.compliance import audit
 from archiver.compliance.holds import PostNotFound, check_post, media_sha256s, post_state
@@ -678,16 +678,33 @@ def _read_member(zf: zipfile.ZipFile, name: str, cap: int, budget: _Budget) -> b
 
 
 def _loads(data: bytes | None) -> Any:
-    """Hostile JSON: ValueError for anything that is not JSON, too deep to parse included."""
+    """Hostile JSON: ValueError for anything that is not strict JSON (RFC 8259), too deep to parse
+    included, and for a name twice in one object (which value counts differs between readers) and the
+    NaN and Infinity Python would otherwise read."""
     if data is None:
         raise ValueError("too large to parse")
     try:
-        return json.loads(data)
+        return json.loads(data, object_pairs_hook=_unique_names, parse_constant=_no_constant)
     except RecursionError:
         raise ValueError("nested too deeply") from None
 
 
-def _json_member(zf: zipfile.ZipFile, name: str, result: Verification, budget: _Budget) -> Any:
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise ValueError(f"the name '{name[:80]}' twice in one object")
+        out[name] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_member(zf: zipfile.ZipFile, name: str, result: Verification, budget: _Budget) -> dict[str, Any] | None:
+    """A JSON member that must be an object: None, with the problem said, when it is missing, unreadable,
+    not JSON or any other JSON value (a list, a string, a number, null)."""
     try:
         data = _read_member(zf, name, MAX_JSON_BYTES, budget)
     except KeyError:
@@ -699,12 +716,90 @@ def _json_member(zf: zipfile.ZipFile, name: str, result: Verification, budget: _
     try:
         # the parsed document is kept; charge it (a JSON object costs more than its text)
         budget.hold(len(data))
-        return _loads(data)
+        doc = _loads(data)
     except ValueError as exc:
         result.problems.append(f"{name}: unreadable or not JSON ({str(exc)[:120]})")
+        return None
     finally:
         budget.release(len(data))
-    return None
+    if not isinstance(doc, dict):
+        result.problems.append(f"{name}: {_kind(doc)}, not a JSON object")
+        return None
+    return doc
+
+
+# --- the shapes of the JSON verify reads: each field a test and what it must be, as a finding says it ---
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_LABEL_RE = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _kind(value: Any) -> str:
+    """A JSON value as a finding names what it is: ``null``, ``a list``, ``the string '…'`` ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"the number {str(value)[:40]}"
+    if isinstance(value, str):
+        return f"the string '{value[:80]}'" + ("…" if len(value) > 80 else "")
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_size(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_sha256(value: Any) -> bool:
+    return isinstance(value, str) and bool(_SHA256_RE.fullmatch(value))
+
+
+def _is_label(value: Any) -> bool:
+    return isinstance(value, str) and bool(_LABEL_RE.fullmatch(value))
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list)
+
+
+_Shape = Sequence[tuple[str, Callable[[Any], bool], str]]
+
+# datapackage.json, one of its resources, datapackage-digest.json and its signedData (what verify reads)
+_PACKAGE: _Shape = (("resources", _is_list, "a list"), ("created", _is_str, "a string"))
+_RESOURCE: _Shape = (("path", _is_str, "a string"), ("hash", _is_label, "sha256:<64 hex digits>"),
+                     ("bytes", _is_size, "a whole number of bytes"))
+_DIGEST: _Shape = (("path", lambda v: v == "datapackage.json", "'datapackage.json'"),)
+_SIGNED: _Shape = (("hash", _is_label, "sha256:<64 hex digits>"), ("created", _is_str, "a string"),
+                   ("signature", _is_str, "a string"))
+# docs/export.json and one entry of its files, of its left_out; one token entry of a timestamp record
+_EXPORT: _Shape = (("public_base_url", _is_str, "a string"), ("files_warc", _is_str, "a string"),
+                   ("files", _is_list, "a list"), ("left_out", _is_list, "a list"),
+                   ("tsa_ca", _is_list, "a list"))
+_EXPORT_FILE: _Shape = (("key", _is_str, "a string"), ("in", _is_str, "a string"),
+                        ("sha256", _is_sha256, "64 hex digits"))
+_LEFT_OUT: _Shape = (("key", _is_str, "a string"),)
+_TOKEN: _Shape = (("tsa_url", _is_str, "a string"), ("token_key", _is_str, "a string"))
+
+
+def _shape_ok(where: str, doc: Any, shape: _Shape, result: Verification) -> bool:
+    """Whether `doc` is an object whose fields in `shape` are all there and pass their tests; each that
+    is not is a problem, said with what it must be."""
+    if not isinstance(doc, dict):
+        result.problems.append(f"{where}: {_kind(doc)}, not a JSON object")
+        return False
+    ok = True
+    for name, test, what in shape:
+        if name not in doc:
+            result.problems.append(f"{where}: no {name} ({what})")
+            ok = False
+        elif not test(doc[name]):
+            result.problems.append(f"{where}: {name} must be {what}, not {_kind(doc[name])}")
+            ok = False
+    return ok
 
 
 def _load_trust(paths: Sequence[str | Path] | None) -> list[bytes] | None:
@@ -746,6 +841,13 @@ def verify_bundle(path: str | Path, *, public_key: bytes | None = None,
     (timestamp pending); ``captured_at`` must not be after a verified token's time nor before the
     WARC's first WARC-Date, nor the WARC's last WARC-Date after the token (TIME_SLACK_SECONDS of skew).
 
+    Every JSON document it reads is hostile and must be of its shape, or the bundle fails with what is
+    wrong: strict JSON (no name twice in an object, no NaN or Infinity), an object, and each field it
+    reads of its type (_shape_ok: datapackage.json, datapackage-digest.json and its signedData,
+    docs/export.json and its entries, a timestamp record's tokens; a manifest its schema,
+    archiver.capture.manifest.validate_manifest). A malformed one stops only the checks that need it;
+    the others still run, so no member passes unchecked because a manifest beside it was malformed.
+
     Bounded: `decoded_budget` bytes decoded in all (default 2 GiB) and `held_budget` bytes in memory at
     once (default 256 MiB); a bundle that needs more fails with one line. Never raises for a hostile
     bundle: every failure is one line in ``problems``. InputError only for an unreadable `public_key`
@@ -769,9 +871,10 @@ def verify_bundle(path: str | Path, *, public_key: bytes | None = None,
         try:
             _check_package(zf, names, result, trusted, budget)
             meta = _json_member(zf, EXPORT_DOC, result, budget)
-            if not isinstance(meta, dict) or meta.get("schema") != EXPORT_SCHEMA:
-                if meta is not None:
-                    result.problems.append(f"{EXPORT_DOC}: not an archiver export ({EXPORT_SCHEMA})")
+            if meta is None:  # said: without it no stored file can be named
+                return _cleaned(result)
+            if meta.get("schema") != EXPORT_SCHEMA:
+                result.problems.append(f"{EXPORT_DOC}: not an archiver export ({EXPORT_SCHEMA})")
                 return _cleaned(result)
             _check_contents(zf, names, meta, result, trust_given, budget)
         except _OverBudget as exc:
@@ -806,63 +909,76 @@ def _cleaned(result: Verification) -> Verification:
 
 def _check_package(zf: zipfile.ZipFile, names: set[str], result: Verification,
                    trusted: ec.EllipticCurvePublicKey | None, budget: _Budget) -> None:
-    """datapackage.json's resources against the members, its hash and signature in datapackage-digest.json."""
+    """datapackage.json's resources against the members, its hash and signature in datapackage-digest.json.
+    Both must be of their shape (_PACKAGE, _RESOURCE, _DIGEST, _SIGNED): a field missing or of another
+    type fails, and the checks it does not stop still run (every member not hashed against a resources
+    list is a problem, the signature is checked whatever datapackage.json holds), so no member goes
+    unchecked because a manifest is malformed."""
     package = _json_member(zf, "datapackage.json", result, budget)
-    if not isinstance(package, dict):
-        return
-    resources = package.get("resources")
-    if not isinstance(resources, list):
-        result.problems.append("datapackage.json: no resources list")
-        return
     listed: set[str] = set()
-    for res in resources:
-        rpath = res.get("path") if isinstance(res, dict) else None
-        if not isinstance(rpath, str):
-            result.problems.append("datapackage.json: a resource without a path")
-            continue
-        if rpath in listed:
-            result.problems.append(f"{rpath[:200]}: listed twice in datapackage.json")
-            continue
-        listed.add(rpath)
-        if rpath not in names:
-            result.problems.append(f"{rpath[:200]}: listed in datapackage.json but missing")
-            continue
-        want = res.get("hash")
-        if not (isinstance(want, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", want)):
-            result.problems.append(f"{rpath[:200]}: datapackage.json gives no sha256 hash")
-            continue
-        try:
-            got, size = _sha256_member(zf, rpath, budget)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # a CRC error: bytes were changed
-            result.problems.append(f"{rpath[:200]}: unreadable ({str(exc)[:120]})")
-            continue
-        result.files += 1
-        if "sha256:" + got != want:
-            result.problems.append(f"{rpath[:200]}: SHA-256 mismatch (datapackage.json says {want[7:23]}…, "
-                                   f"is {got[:16]}…)")
-        elif res.get("bytes") != size:
-            result.problems.append(f"{rpath[:200]}: size mismatch (datapackage.json says '{res.get('bytes')}', "
-                                   f"is {size})")
-    for n in sorted(names - listed - {"datapackage.json", "datapackage-digest.json"}):
-        result.problems.append(f"{n[:200]}: not listed in datapackage.json")
+    if package is not None:
+        _shape_ok("datapackage.json", package, _PACKAGE, result)
+    if package is not None and isinstance(package.get("resources"), list):
+        for i, res in enumerate(package["resources"]):
+            rpath = res.get("path") if isinstance(res, dict) else None
+            if not isinstance(rpath, str):
+                result.problems.append(f"datapackage.json: resource {i} has no path ({_kind(res)[:120]})")
+                continue
+            if rpath in listed:
+                result.problems.append(f"{rpath[:200]}: listed twice in datapackage.json")
+                continue
+            listed.add(rpath)
+            if rpath not in names:
+                result.problems.append(f"{rpath[:200]}: listed in datapackage.json but missing")
+                continue
+            if not _shape_ok(f"datapackage.json resource {rpath[:200]}", res, _RESOURCE, result):
+                continue
+            try:
+                got, size = _sha256_member(zf, rpath, budget)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # a CRC error: bytes were changed
+                result.problems.append(f"{rpath[:200]}: unreadable ({str(exc)[:120]})")
+                continue
+            result.files += 1
+            if "sha256:" + got != res["hash"]:
+                result.problems.append(f"{rpath[:200]}: SHA-256 mismatch (datapackage.json says {res['hash'][7:23]}…, "
+                                       f"is {got[:16]}…)")
+            elif res["bytes"] != size:
+                result.problems.append(f"{rpath[:200]}: size mismatch (datapackage.json says '{res['bytes']}', "
+                                       f"is {size})")
+    unlisted = sorted(names - listed - {"datapackage.json", "datapackage-digest.json"})
+    if package is None or not isinstance(package.get("resources"), list):
+        if unlisted:  # said once: without a resources list, none of them is checked
+            result.problems.append(f"datapackage.json: no resources list, so none of the bundle's {len(unlisted)} "
+                                   "files is checked against it")
+    else:
+        for n in unlisted:
+            result.problems.append(f"{n[:200]}: not listed in datapackage.json")
+    created = package.get("created") if package is not None else None
     digest = _json_member(zf, "datapackage-digest.json", result, budget)
-    if not isinstance(digest, dict):
+    if digest is None:
         return
+    _shape_ok("datapackage-digest.json", digest, _DIGEST, result)
     try:
         actual = "sha256:" + _sha256_member(zf, "datapackage.json", budget)[0]
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError):
-        return
+        return  # missing or unreadable: said above
     if digest.get("hash") != actual:
         result.problems.append(f"datapackage-digest.json: hash '{str(digest.get('hash'))[:80]}' is not "
                                f"datapackage.json's ({actual[:23]}…)")
-    signed = digest.get("signedData")
-    if signed is None:
+    if "signedData" not in digest:
         if trusted is not None:
             result.problems.append("datapackage-digest.json: not signed, but a public key was given")
         else:
             result.warnings.append("the bundle is not signed: its hashes prove it is whole, not who made it")
         return
-    check = check_signed_data(signed, actual, package.get("created"), trusted)
+    signed = digest["signedData"]
+    if not _shape_ok("datapackage-digest.json signedData", signed, _SIGNED, result):
+        return
+    if "publicKey" in signed and not isinstance(signed["publicKey"], str):
+        result.problems.append(f"datapackage-digest.json signedData: publicKey must be a string (PEM), not "
+                               f"{_kind(signed['publicKey'])}")
+        return
+    check = check_signed_data(signed, actual, created, trusted)
     result.problems += check.problems
     if check.key is not None:
         result.signed_by = fingerprint(check.key)
@@ -933,21 +1049,19 @@ def _files_warc(zf: zipfile.ZipFile, name: str, base: str, result: Verification,
 
 def _check_contents(zf: zipfile.ZipFile, names: set[str], meta: dict[str, Any], result: Verification,
                     trust_given: list[bytes] | None, budget: _Budget) -> None:
-    base = meta.get("public_base_url")
-    files_warc = meta.get("files_warc")
+    _shape_ok(EXPORT_DOC, meta, _EXPORT, result)
+    base, files_warc = meta.get("public_base_url"), meta.get("files_warc")
     if not isinstance(base, str) or not isinstance(files_warc, str):
-        result.problems.append(f"{EXPORT_DOC}: no public_base_url or files_warc")
-        return
+        return  # said: without them no record of the files WARC can be named
+    entries = []
+    for i, f in enumerate(meta["files"] if isinstance(meta.get("files"), list) else []):
+        if _shape_ok(f"{EXPORT_DOC} files[{i}]", f, _EXPORT_FILE, result):
+            entries.append(f)
     # a capture WARC export.json places in archive/ is checked there: its replay copy here is only hashed
-    in_archive = frozenset(f["key"] for f in meta.get("files") or [] if isinstance(f, dict)
-                           and isinstance(f.get("key"), str) and isinstance(f.get("in"), str)
-                           and f["in"] != files_warc)
+    in_archive = frozenset(f["key"] for f in entries if f["in"] != files_warc)
     stored = _files_warc(zf, files_warc, base.rstrip("/"), result, budget, in_archive)
     listed: dict[str, dict[str, Any]] = {}
-    for f in meta.get("files") or []:
-        if not (isinstance(f, dict) and isinstance(f.get("key"), str) and isinstance(f.get("in"), str)):
-            result.problems.append(f"{EXPORT_DOC}: a malformed file entry")
-            continue
+    for f in entries:
         if f["key"] in listed:
             result.problems.append(f"{f['key'][:200]}: listed twice in {EXPORT_DOC}")
         listed[f["key"]] = f
@@ -992,13 +1106,22 @@ def _check_contents(zf: zipfile.ZipFile, names: set[str], meta: dict[str, Any], 
     for key, got in stored.items():
         if key.startswith("blobs/sha256/") and key.rsplit("/", 1)[-1] != got.sha256:
             result.problems.append(f"{key[:200]}: content does not match its name (SHA-256 {got.sha256[:16]}…)")
-    left_out = {e.get("key") for e in meta.get("left_out") or [] if isinstance(e, dict)}
+    left_out: set[Any] = set()
+    for i, e in enumerate(meta["left_out"] if isinstance(meta.get("left_out"), list) else []):
+        if _shape_ok(f"{EXPORT_DOC} left_out[{i}]", e, _LEFT_OUT, result):
+            left_out.add(e["key"])
+    ca_names = []
+    for i, p in enumerate(meta["tsa_ca"] if isinstance(meta.get("tsa_ca"), list) else []):
+        if not isinstance(p, str):
+            result.problems.append(f"{EXPORT_DOC}: tsa_ca[{i}] must be a string, not {_kind(p)}")
+        elif p not in names:
+            result.problems.append(f"{EXPORT_DOC}: tsa_ca names {p[:200]}, which is not in the bundle")
+        else:
+            ca_names.append(p)
     trust, trust_from = trust_given, "given"
     if trust is None:
         trust, trust_from = [], "bundle"
-        for p in meta.get("tsa_ca") or []:
-            if not (isinstance(p, str) and p in names):
-                continue
+        for p in ca_names:
             try:
                 data = _read_member(zf, p, MAX_CA_BYTES, budget)
             except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
@@ -1013,13 +1136,18 @@ def _check_contents(zf: zipfile.ZipFile, names: set[str], meta: dict[str, Any], 
         raw = stored[key].data
         try:
             doc = _loads(raw)
-        except ValueError:
-            doc = None
+        except ValueError as exc:
+            result.problems.append(f"{key[:200]}: not a manifest (not JSON: {str(exc)[:120]})")
+            continue
         if not is_manifest_document(doc):
             result.problems.append(f"{key[:200]}: not a manifest")
             continue
         assert isinstance(doc, dict) and raw is not None
         result.captures += 1
+        try:  # the schema the checks below rely on (check_manifest_against_warc leaves it to its caller)
+            validate_manifest(doc)
+        except ManifestError as exc:
+            result.problems.append(f"{key[:200]}: {' '.join(str(exc).split())[:300]}")
         _check_manifest(key, doc, raw, present, left_out, result)
         seen = _check_against_warc(zf, key, doc, stored, warcs, check_warc, result, budget)
         _check_cards(key, doc, digests, seen, result)
@@ -1222,15 +1350,21 @@ def _check_timestamps(key: str, doc: dict[str, Any], raw: bytes, stored: dict[st
         return
     try:
         record = _loads(got.data)
-    except ValueError:
-        result.problems.append(f"{record_key[:200]}: not JSON")
+    except ValueError as exc:
+        result.problems.append(f"{record_key[:200]}: not JSON ({str(exc)[:120]})")
         return
     if not isinstance(record, dict):
-        result.problems.append(f"{record_key[:200]}: not a timestamp record")
+        result.problems.append(f"{record_key[:200]}: not a timestamp record ({_kind(record)}, not a JSON object)")
         return
+    entries = record.get("tokens", [])
+    if not isinstance(entries, list):  # pending is an empty list; anything else is no record
+        result.problems.append(f"{record_key[:200]}: tokens must be a list, not {_kind(entries)}")
+        return
+    if not all([_shape_ok(f"{record_key[:200]} tokens[{i}]", e, _TOKEN, result)
+                for i, e in enumerate(entries[:MAX_TIMESTAMP_TOKENS])]):
+        return  # a malformed entry is no other TSA's token to pass over with a warning
     if check is None:
         return
-    entries = record.get("tokens")
     base = {**record, "tokens": []}
     try:
         problems = [p for p in check(raw, base, {}, trust) if "timestamping still pending" not in str(p)]
@@ -1239,7 +1373,7 @@ def _check_timestamps(key: str, doc: dict[str, Any], raw: bytes, stored: dict[st
     if problems:
         result.problems += [f"{record_key[:200]}: {' '.join(str(p).split())[:300]}" for p in problems]
         return
-    if not isinstance(entries, list) or not entries:
+    if not entries:
         result.warnings.append(f"{record_key[:200]}: timestamp pending (the record holds no token yet)")
         _check_times(key, doc, seen, [], result)
         return

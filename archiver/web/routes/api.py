@@ -2,7 +2,10 @@
 
 Every route validates its input with pydantic models and path patterns, answers JSON errors (their
 shapes, in the OpenAPI document too, are archiver/web/errors.py's), and names the roles it admits
-(admin may do everything). Compliance searches, views, exports, holds
+(admin may do everything). A JSON body's model, and every model inside it, forbids the fields it does
+not name (``extra="forbid"``: a 422 naming the field), so a typo never falls back to a default that
+widens the action; only the publish hook's ArticleIn takes a WordPress post as it comes, its other
+fields ignored. Compliance searches, views, exports, holds
 and takedowns are written to the append-only audit log; the log itself is only readable here.
 """
 
@@ -60,7 +63,8 @@ class WPText(BaseModel):
 
 
 class ArticleIn(BaseModel):
-    """A plain body {article_id, url, html|body, published_at} or a WordPress post (webhook or REST)."""
+    """A plain body {article_id, url, html|body, published_at} or a WordPress post (webhook or REST):
+    the one body whose unknown fields are ignored, a WordPress post carrying dozens this hook does not read."""
 
     model_config = ConfigDict(extra="ignore")
     article_id: str | None = Field(None, max_length=128)
@@ -228,6 +232,7 @@ def lift_takedown(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: st
 class PostRef(BaseModel):
     """One archived post: its provider name and its id on that platform."""
 
+    model_config = ConfigDict(extra="forbid")
     provider: str = Field(..., pattern=PROVIDER_RE.pattern.join("^$"))
     post_id: str = Field(..., pattern=POST_ID_RE.pattern.join("^$"))
 
