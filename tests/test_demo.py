@@ -104,7 +104,13 @@ def test_a_bad_tweets_file_is_one_clear_error(tmp_settings: Any, tmp_path: Path)
     bad = tmp_path / "t.json"
     for content, says in (("{", "is not JSON"), ('{"id": 1}', "expected a JSON list"),
                           ("[1]", "entry 0 is not an object"), ('[{"id": "x", "handle": "a", "name": "a"}]', "entry 0"),
-                          ("[" + ",".join(["{}"] * 1001) + "]", "at most 1000")):
+                          ("[" + ",".join(["{}"] * 1001) + "]", "at most 1000"),
+                          ('[{"id": "1", "text": "t"}]', "entry 0 has no handle, name"),
+                          ('[{"id": "1", "handle": "a", "name": "a", "txt": "t"}]', "unknown field.*txt"),
+                          ('[{"id": "1", "handle": "a", "name": "a", "created_at": "yesterday"}]',
+                           "created_at must be an ISO 8601 time"),
+                          ('[{"id": "1", "handle": "a", "name": ["a"]}]', "name must be a string"),
+                          ('[{"id": "1", "handle": "a", "name": "a", "photos": ["p.jpg"]}]', "photos must be objects")):
         bad.write_text(content, encoding="utf-8")
         with pytest.raises(InputError, match=says):
             run_demo(tmp_settings(), out=io.StringIO(), tweets_path=str(bad))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
 from importlib import resources
 from typing import Any
 
@@ -91,6 +92,13 @@ def load_tweets(path: str) -> list[TweetFixture]:
     for i, entry in enumerate(doc):
         if not isinstance(entry, dict):
             raise InputError(f"--tweets {shown(path)}: entry {i} is not an object")
+        missing = [name for name in ("id", "handle", "name") if name not in entry]
+        if missing:
+            raise InputError(f"--tweets {shown(path)}: entry {i} has no {', '.join(missing)} (each tweet needs "
+                             "id, handle and name)")
+        unknown = sorted(set(entry) - {f.name for f in fields(TweetFixture)})
+        if unknown:
+            raise InputError(f"--tweets {shown(path)}: entry {i}: unknown field(s) {shown(', '.join(unknown), 120)}")
         try:
             out.append(TweetFixture(**entry))
         except (TypeError, ValueError) as exc:

@@ -62,8 +62,24 @@ class TweetFixture:
     interstitial: str | None = None
 
     def __post_init__(self) -> None:
+        """ValueError naming the first field that is not of its type or form (a `--tweets` file's entry
+        is read through here: what it gets wrong is said, not met later as an HTTP 500 of the origin)."""
         if not re.fullmatch(r"[0-9]{1,20}", str(self.id)):
             raise ValueError(f"tweet fixture id must be digits, not {self.id!r}")
+        for name in ("handle", "name", "text", "lang"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"tweet fixture {name} must be a string, not {getattr(self, name)!r:.60}")
+        if self.created_at is not None:
+            try:
+                self.created  # noqa: B018 - parsed now, so a bad one is said here
+            except (TypeError, ValueError, AttributeError):
+                raise ValueError(f"tweet fixture created_at must be an ISO 8601 time such as "
+                                 f"2025-07-15T09:12:33Z, not {self.created_at!r:.60}") from None
+        for name in ("photos", "edit_ids"):
+            if not isinstance(getattr(self, name), list):
+                raise ValueError(f"tweet fixture {name} must be a list")
+        if any(not isinstance(p, dict) for p in self.photos):
+            raise ValueError("tweet fixture photos must be objects ({name, alt, width, height})")
         if self.state not in STATES:
             raise ValueError(f"tweet fixture state must be one of {STATES}, not {self.state!r}")
         self.id = str(self.id)
