@@ -298,7 +298,8 @@ def _login(rt: Runtime, role: str) -> tuple[TestClient, str]:
 
 
 def test_a_revert_to_a_version_before_the_takedown_writes_the_withheld_notice(
-        tmp_settings: Callable[..., Settings], origin: FixtureOrigin, receiver: Receiver) -> None:
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin, receiver: Receiver,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Revert is exact except for takedowns: the card of a post taken down now comes back as the notice."""
     rt = setup(tmp_settings, origin, HINDI, cms_callback_url=receiver.url, cms_callback_secret="s")
     item_id, _ = embed_result(rt)
@@ -323,6 +324,14 @@ def test_a_revert_to_a_version_before_the_takedown_writes_the_withheld_notice(
     shown = " ".join(BeautifulSoup(client.get(r.headers["location"]).text, "html5lib").get_text().split())
     assert "1 card withheld: taken down" in shown
     assert words not in current(rt)
+    # the CLI's line says so too: not "= v2", whose bytes these are not
+    assert revert(rt, "story", 1)["new_version"]
+    monkeypatch.setenv("ARCHIVER_HOME", rt.settings.home)
+    monkeypatch.setenv("ARCHIVER_CATALOG", rt.settings.catalog_url)
+    capsys.readouterr()
+    assert cli.main(["revert", "story", "--to", "2"]) == 0
+    line = capsys.readouterr().out
+    assert "= v2, but 1 card withheld: taken down" in line, line
     # lifted: revert to version 2 is exact again
     takedown_post(rt, None, "twitter", HINDI.id, on=False)
     assert revert(rt, "story", 2)["withheld"] == "" and words in current(rt)

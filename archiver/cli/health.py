@@ -96,7 +96,11 @@ def cmd_revert(args: argparse.Namespace, settings: Settings) -> int:
         if args.to in version_listing(rt, check_article_id(args.article_id)).unreadable:
             raise DamagedVersion(args.article_id, args.to)
         rep = revert(rt, args.article_id, args.to, principal=_principal())
-    note = f"  = v{args.to}" if rep["new_version"] else \
-        f"  (the current version already has v{args.to}'s bytes: nothing written)"
+    if rep["new_version"]:
+        # "= v<N>" only when the bytes are v<N>'s: a taken-down post's card is written as the withheld notice
+        note = (f"  = v{args.to}, but {rep['withheld']} (the withheld notice in its place)" if rep.get("withheld")
+                else f"  = v{args.to}")
+    else:
+        note = f"  (the current version already has v{args.to}'s bytes: nothing written)"
     _print(rep, args.json, _version_line(rep) + note)
     return 0
