@@ -1,23 +1,32 @@
 """Coordination between concurrent captures: locks and per-article completion sets.
 
-In-process for the local runner, Redis for Celery workers; the pipeline only sees this interface.
+In-process for the local runner (shared with the other processes on this host through lock files,
+once `share_locks` has been called), Redis for Celery workers; the pipeline only sees this interface.
 A Redis lock lives as long as the process holding it: it is leased for a few seconds and renewed
 while held, so a worker killed mid-capture frees it within one lease, not after the longest task.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import os
 import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from archiver.errors import MissingExtra
+from archiver.storage.base import ObjectStore
+from archiver.storage.local import LocalStore
+
+if TYPE_CHECKING:
+    from archiver.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -37,33 +46,161 @@ class Coordinator(Protocol):
 
 
 class LocalCoordinator:
-    """Locks and done-sets in this process's memory, for the local runner; nothing expires."""
+    """Locks and done-sets for the local runner; nothing expires.
 
-    def __init__(self) -> None:
+    A lock is always this process's (one per name, between threads). Given a lock directory (at
+    construction or by `share`), it is also every process's that shares the directory: the holder
+    holds an exclusive ``flock`` on ``<dir>/<sha256 of the name>.lock``, released by the kernel when the
+    process ends however it ends, so two `archiver archive` runs of one article serialize their
+    captures and version writes as the workers do on Redis. Done-sets stay in this process's memory
+    (only the workers count completions)."""
+
+    def __init__(self, lock_dir: Path | str | Callable[[], Path] | None = None) -> None:
+        """`lock_dir`: where locks are shared with other processes; a callable gives it on the first
+        lock (so a command that takes none makes no directory); None: this process's locks only."""
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._done: dict[str, set[str]] = defaultdict(set)
+        self._dir: Path | None = None
+        self._pending: Callable[[], Path] | None = None
+        if callable(lock_dir):
+            self._pending = lock_dir
+        elif lock_dir is not None:
+            self.share(lock_dir)
+
+    def _shared(self) -> Path | None:
+        """The lock directory, resolving a pending one on first use (a directory that cannot be made
+        leaves the locks this process's, logged once)."""
+        with self._guard:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            try:
+                self.share(pending())
+            except OSError as exc:
+                log.warning("locks not shared with other processes (%s): run one archiver at a time here",
+                            exc.strerror or exc)
+        with self._guard:
+            return self._dir
+
+    @property
+    def lock_dir(self) -> Path | None:
+        """Where the locks are shared with other processes; None while they are this process's only."""
+        return self._dir
+
+    def share(self, lock_dir: Path | str) -> None:
+        """Hold the locks taken from now on across the processes sharing `lock_dir` (made if missing).
+        OSError when the directory cannot be made."""
+        path = Path(lock_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        with self._guard:
+            self._dir = path
 
     @contextmanager
     def lock(self, name: str, timeout: float = 120.0) -> Iterator[None]:
+        give_up = time.monotonic() + timeout
+        shared = self._shared()
         with self._guard:
             lk = self._locks[name]
         if not lk.acquire(timeout=timeout):
             raise TimeoutError(f"lock {name!r} not acquired within {timeout:.0f}s")
         try:
-            yield
+            if shared is None:
+                yield
+            else:
+                with _file_lock(shared / _lock_file(name), name, timeout, give_up):
+                    yield
         finally:
             lk.release()
 
     def held(self, name: str) -> bool:
+        """Whether this process or (when shared) another one holds the lock `name` now."""
+        shared = self._shared()
         with self._guard:
             lk = self._locks.get(name)
-        return lk is not None and lk.locked()
+        if lk is not None and lk.locked():
+            return True
+        if shared is None:
+            return False
+        try:
+            fd = os.open(shared / _lock_file(name), os.O_RDWR)
+        except FileNotFoundError:
+            return False  # a holder removes the file as it lets go
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # releases what it took
+        return False
 
     def mark_done(self, group: str, member: str) -> int:
         with self._guard:
             self._done[group].add(member)
             return len(self._done[group])
+
+
+def _lock_file(name: str) -> str:
+    """The file a shared lock is held on: the name's SHA-256 (any name, a safe file name)."""
+    return hashlib.sha256(name.encode()).hexdigest() + ".lock"
+
+
+@contextmanager
+def _file_lock(path: Path, name: str, timeout: float, give_up: float) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (polled every 50 ms until time.monotonic() reaches `give_up`;
+    TimeoutError then). The holder removes the file before letting go, so lock files do not pile up: a
+    waiter that gets the lock of a file no longer at `path` tries again on the one there now."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    left = give_up - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(f"lock {name!r} not acquired within {timeout:.0f}s") from None
+                    time.sleep(min(0.05, left))
+            try:
+                now, mine = os.stat(path), os.fstat(fd)
+                current = (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino)
+            except FileNotFoundError:
+                current = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if current:
+            break
+        os.close(fd)  # its holder removed it: take the one at `path` now
+    try:
+        yield
+    finally:
+        with suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def lock_dir_for(store: ObjectStore, home: Path) -> Path:
+    """Where the processes using `store` share their local locks: ``.locks`` under a local store's root
+    (archiver.storage.local), else ``locks`` under the home directory."""
+    return store.lock_dir() if isinstance(store, LocalStore) else home / "locks"
+
+
+def share_locks(rt: Runtime) -> None:
+    """Make the runtime's local locks hold across the processes on this host that use the same storage
+    (what the local runner and every version write call first; idempotent, cheap once done). The lock
+    directory is the local store's (``.locks`` under its root, archiver.storage.local); with another
+    store, ``locks`` under the home directory. Nothing to do for Redis locks; a directory that cannot be
+    made leaves the locks this process's (logged)."""
+    coord = rt.coordinator
+    if not isinstance(coord, LocalCoordinator) or coord._shared() is not None:
+        return
+    lock_dir = lock_dir_for(rt.store, rt.settings.home_path)
+    try:
+        coord.share(lock_dir)
+    except OSError as exc:
+        log.warning("locks not shared with other processes (%s: %s): run one archiver at a time on %s",
+                    lock_dir, exc.strerror or exc, rt.store.describe())
 
 
 # KEYS[1] = the lock; ARGV[1] = the holder's token (ARGV[2] = the lease in ms): only the holder

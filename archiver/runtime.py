@@ -7,6 +7,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -15,7 +16,7 @@ from archiver.capture.fetch import Fetcher
 from archiver.catalog.backend import open_catalog
 from archiver.catalog.core import Catalog
 from archiver.config.settings import Settings
-from archiver.coordination import Coordinator, LocalCoordinator
+from archiver.coordination import Coordinator, LocalCoordinator, lock_dir_for
 from archiver.steps.results import ResultGate
 from archiver.storage.backend import open_store
 from archiver.storage.base import ObjectStore
@@ -49,8 +50,11 @@ class Runtime:
     def from_settings(cls, settings: Settings, *, coordinator: Coordinator | None = None,
                       limiter: Any = None) -> Runtime:
         """Open the store and the catalog the settings name. Raises ConfigError for bad URLs."""
-        return cls(settings, open_store(settings), open_catalog(settings.catalog_url),
-                   coordinator or LocalCoordinator(), limiter)
+        store = open_store(settings)
+        # Local locks are shared with the other processes using this storage on this host, from the
+        # first lock taken (two `archiver archive` runs of one article, a sweep beside them).
+        local = LocalCoordinator(partial(lock_dir_for, store, settings.home_path)) if coordinator is None else None
+        return cls(settings, store, open_catalog(settings.catalog_url), coordinator or local, limiter)
 
     @property
     def fetcher(self) -> Fetcher:

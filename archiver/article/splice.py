@@ -8,12 +8,14 @@ point an embed's link to the post at its archived copy while keeping the origina
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 PATCH_FORMAT = "archiver-patch/1"
 # What XML 1.0 forbids or discourages in a document (https://www.w3.org/TR/xml/#charsets): C0 controls
@@ -242,53 +244,152 @@ def same_url(a: str, b: str) -> bool:
     return bool(a and b) and norm(a) == norm(b)
 
 
-def add_robust_links(markup: str, original_url: str, version_url: str, version_date: str,
-                     names_post: Callable[[str], bool] | None = None) -> str:
-    """Put the Robust Links attributes (https://robustlinks.mementoweb.org/spec/: data-originalurl,
-    data-versionurl, data-versiondate, values escaped) on the link to the post inside an embed construct.
+# Public web archives whose Mementos an author (or their CMS) may already name on a link: a Robust Links
+# set whose data-versionurl is on one of these hosts (or a subdomain) is someone else's, and stays.
+PUBLIC_ARCHIVES = frozenset({
+    "archive.org", "archive.today", "archive.ph", "archive.is", "archive.li", "archive.md", "archive.vn",
+    "archive.fo", "archive-it.org", "perma.cc", "webcitation.org", "arquivo.pt", "webarchive.org.uk",
+    "webarchive.loc.gov", "webarchive.nla.gov.au", "timetravel.mementoweb.org", "ghostarchive.org",
+    "megalodon.jp", "vefsafn.is", "webarchive.nationalarchives.gov.uk",
+})
 
-    The rule: the link decorated is the last ``<a href>`` of ``markup`` whose href names the post
-    (``names_post(href)``, by default: the href is ``original_url``, see ``same_url``) — in a platform's
-    embed code, the status link (a tweet's date). Links to other things (t.co, hashtags, a quoted post)
-    and the construct's wrappers (the ``<blockquote>``, a block editor's ``<figure>``, ``<!-- wp: -->``
-    comments, Drupal's ``<div>``s) are never decorated: Robust Links decorate links, and the block
-    editor flags a block whose wrapper changed as invalid. A construct with no link to the post (a bare
-    URL line, a ``<p>URL</p>`` paragraph, a shortcode, an iframe, flattened text) gets none: adding a
-    link would change what the reader sees and stop an oEmbed URL line from embedding.
-    The three attributes are removed from every other element of the construct but links to other
-    things (an older release put them on its first tag; another link to the post may carry them) and
-    from the decorated link, which gets them once, in that order, at the end of its start tag: an
-    article rewritten before gets them moved, never duplicated.
-    Idempotent: applying it twice gives the same markup as once.
-    """
+
+def on_public_archive(url: str) -> bool:
+    """Whether `url` is on one of the PUBLIC_ARCHIVES (web.archive.org, archive.today, perma.cc ...)."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+    except ValueError:
+        return False
+    return any(host == a or host.endswith("." + a) for a in PUBLIC_ARCHIVES)
+
+
+def _tag_start(tag: _Tag) -> int:
+    """Where the ``<`` of `tag` is."""
+    return tag.name_end - len(tag.name) - 1
+
+
+_NOSCRIPT_END = re.compile(r"</noscript[\s/>]", re.I)
+
+
+def _noscript_regions(markup: str, tags: list[_Tag]) -> list[tuple[int, int]]:
+    """The [start, end) of each ``<noscript>`` element's content in ``markup`` (to its first
+    ``</noscript``, or the end of the markup): the copy of an embed shown only without scripts."""
+    regions: list[tuple[int, int]] = []
+    for tag in tags:
+        if tag.name != "noscript" or (regions and tag.close < regions[-1][1]):
+            continue  # a noscript inside a noscript is text of the outer one
+        end = _NOSCRIPT_END.search(markup, tag.close + 1)
+        regions.append((tag.close + 1, len(markup) if end is None else end.start()))
+    return regions
+
+
+def robust_link_edits(markup: str, original_url: str, version_url: str, version_date: str,
+                      names_post: Callable[[str], bool] | None = None,
+                      ours: Callable[[str], bool] | None = None) -> list[Replacement]:
+    """What ``add_robust_links`` changes in ``markup``: at most one Replacement per start tag (offsets in
+    ``markup``), each narrowed to the characters that change, in order; none for a tag left as it is.
+
+    A caller rewriting several constructs of one text (finalize) merges the edits of all of them, so a
+    tag inside two constructs (an AMP placeholder inside its ``<amp-twitter>``) is edited once."""
     is_post = names_post or (lambda href: same_url(href, original_url))
+    is_ours = ours or (lambda url: not on_public_archive(url))
     tags = _start_tags(markup)
-    to_post: list[_Tag] = []
+    regions = _noscript_regions(markup, tags)
+
+    starts = [a for a, _ in regions]
+
+    def region(tag: _Tag) -> int:
+        """0 outside every noscript; n for the n-th noscript's content (regions are in order, apart)."""
+        at = _tag_start(tag)
+        n = bisect.bisect_right(starts, at)
+        return n if n and at < regions[n - 1][1] else 0
+
+    to_post: dict[int, _Tag] = {}  # the last link naming the post in each region
+    linked: set[int] = set()
     for tag in tags:
         href = next((v for n, _, _, v in tag.attrs if n == "href"), None) if tag.name == "a" else None
         if href and is_post(href):
-            to_post.append(tag)
-    target = to_post[-1] if to_post else None
-    linked = {id(t) for t in to_post}
+            to_post[region(tag)] = tag
+            linked.add(id(tag))
+    targets = {id(t) for t in to_post.values()}
     values = dict(zip(ROBUST_ATTRS, (original_url, version_url, version_date), strict=True))
-    edits: list[tuple[int, int, str]] = []
+    reps: list[Replacement] = []
     for tag in tags:
         if tag.name == "a" and id(tag) not in linked:
             continue  # a link to something else keeps what its author gave it
-        for name, start, end, _ in tag.attrs:
-            if name in values:
-                edits.append((_without_space(markup, start, tag.name_end), end, ""))
-        if tag is target:
+        found = [(name, start, end, value) for name, start, end, value in tag.attrs if name in values]
+        versions = [value or "" for name, _, _, value in found if name == "data-versionurl"]
+        if found and not (versions and all(is_ours(v) for v in versions)):
+            continue  # someone else's Robust Links (or a bare data-versiondate): theirs stay, ours go elsewhere
+        edits = [(_without_space(markup, start, tag.name_end), end, "") for _, start, end, _ in found]
+        if id(tag) in targets:
             # A "/" before ">" closes the tag unless it ends an unquoted attribute value (href=x/ keeps it).
             self_closing = markup[tag.close - 1] == "/" and not any(end == tag.close for _, _, end, _ in tag.attrs)
             insert_at = tag.close - 1 if self_closing else tag.close
             insert_at = _without_space(markup, insert_at, tag.name_end)
             edits.append((insert_at, insert_at, "".join(f' {k}="{html.escape(xml_safe(v), quote=True)}"'
                                                         for k, v in values.items())))
+        if not edits:
+            continue
+        begin, stop = _tag_start(tag), tag.close + 1
+        out: list[str] = []
+        pos = begin
+        for start, end, new in sorted(edits):  # an insertion sorts before the removal that ends where it is
+            out += [markup[pos:start], new] if start >= pos else [new]
+            pos = max(pos, end)
+        out.append(markup[pos:stop])
+        rep = narrowed(begin, markup[begin:stop], "".join(out))
+        if rep is not None:
+            reps.append(rep)
+    return reps
+
+
+def narrowed(start: int, old: str, new: str) -> Replacement | None:
+    """`new` in place of `old` (which starts at `start`) as one Replacement of the part that differs
+    (common head and tail left out, so edits of neighbouring tags never overlap); None when equal."""
+    if old == new:
+        return None
+    p = 0
+    while p < min(len(old), len(new)) and old[p] == new[p]:
+        p += 1
+    s = 0
+    while s < min(len(old), len(new)) - p and old[-1 - s] == new[-1 - s]:
+        s += 1
+    return Replacement(start + p, start + len(old) - s, new[p:len(new) - s])
+
+
+def add_robust_links(markup: str, original_url: str, version_url: str, version_date: str,
+                     names_post: Callable[[str], bool] | None = None,
+                     ours: Callable[[str], bool] | None = None) -> str:
+    """Put the Robust Links attributes (https://robustlinks.mementoweb.org/spec/: data-originalurl,
+    data-versionurl, data-versiondate, values escaped) on the link to the post inside an embed construct.
+
+    The rule: the link decorated is the last ``<a href>`` of ``markup`` whose href names the post
+    (``names_post(href)``, by default: the href is ``original_url``, see ``same_url``) — in a platform's
+    embed code, the status link (a tweet's date). A ``<noscript>`` copy of the embed is a construct of
+    its own: the last such link outside every noscript (the one readers see) and the last one inside each
+    noscript each get the same set. Links to other things (t.co, hashtags, a quoted post) and the
+    construct's wrappers (the ``<blockquote>``, a block editor's ``<figure>``, ``<!-- wp: -->``
+    comments, Drupal's ``<div>``s) are never decorated: Robust Links decorate links, and the block
+    editor flags a block whose wrapper changed as invalid. A construct with no link to the post (a bare
+    URL line, a ``<p>URL</p>`` paragraph, a shortcode, an iframe, flattened text) gets none: adding a
+    link would change what the reader sees and stop an oEmbed URL line from embedding.
+
+    Ours and theirs: the spec gives a link one set. An element's set is ours (an earlier run's, or an
+    older release's) when it has a data-versionurl and ``ours(url)`` holds for every one (by default:
+    the URL is not on a public web archive, ``on_public_archive``); otherwise it is someone else's (a
+    Wayback Machine Memento the author linked, a bare data-versiondate) and stays exactly as it is: such
+    a link is not given ours (their Memento stands; ours is still the capture the catalog lists).
+    Our attributes are removed from every other element of the construct but links to other things
+    (an older release put them on its first tag; another link to the post may carry them) and from
+    the decorated link, which gets them once, in that order, at the end of its start tag: an article
+    rewritten before gets them moved, never duplicated.
+    Idempotent: applying it twice gives the same markup as once.
+    """
     out: list[str] = []
     pos = 0
-    for start, end, new in sorted(edits):  # an insertion sorts before the removal that ends where it is
-        out += [markup[pos:start], new] if start >= pos else [new]
-        pos = max(pos, end)
+    for rep in robust_link_edits(markup, original_url, version_url, version_date, names_post, ours):
+        out += [markup[pos:rep.start], rep.new]
+        pos = rep.end
     out.append(markup[pos:])
     return "".join(out)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from archiver import __version__
 from archiver.article.splice import Patch
+from archiver.coordination import share_locks
 from archiver.dates import iso, utcnow
 from archiver.errors import ArchiverError
 from archiver.records.base import RecordError
@@ -138,12 +139,15 @@ def write_version(rt: Runtime, article_id: str, body: bytes, *, reason: str, sou
     Body and patch are written first; the metadata file commits the version, so a crash before it
     leaves an uncommitted body that the next writer overwrites. Serialized per article; with
     `expected_current` (an edit made on top of that version) a newer version raises VersionConflict.
+    The lock is shared with the other processes using this storage (archiver.coordination.share_locks),
+    and the metadata is put only if no record has that number (VersionConflict otherwise).
     `history` is the article's versions as the caller listed them: under the lock one existence check
     (is there a version after its last?) replaces listing them again, and they are listed only when
     another writer got in between.
     """
     digest = sha256_hex(body)
     aid = article_id
+    share_locks(rt)  # serialized across the processes that write this storage, not only this one's threads
     with rt.coordinator.lock(f"article:{aid}", timeout=120):
         # Versions are committed one after another under this lock, so when the one after the last
         # known is not committed, the known list is still the whole history.
@@ -168,7 +172,11 @@ def write_version(rt: Runtime, article_id: str, body: bytes, *, reason: str, sou
             meta = Version(article_id=aid, version=n, key=version_key(aid, n), sha256=digest,
                            created_at=iso(utcnow()), reason=reason, source_sha256=source_sha256,
                            encoding=encoding, patch_key=patch_key(aid, n), archiver_version=__version__)
-            rt.store.put(version_meta_key(aid, n), meta.dumps(), content_type="application/json")
+            # A committed version is final: should a lock have failed us, the record another writer
+            # committed under this number stays, and this write is a conflict (the caller tries again).
+            if not rt.store.put(version_meta_key(aid, n), meta.dumps(), content_type="application/json",
+                                if_none_match=True):
+                raise VersionConflict(f"article {aid!r}: version {n} was committed by another writer meanwhile")
             written = Written(meta, new=True)
         v = written.version
         rt.catalog.record_version(article_id=aid, version=v.version, key=v.key, sha256=v.sha256,

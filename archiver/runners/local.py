@@ -8,17 +8,24 @@ under one overall deadline (`archive_deadline`); what is not done by then is sto
 a context variable the fetcher reads (archiver.capture.fetch.ARTICLE_DEADLINE), copied into each
 capture thread, so several articles archived at once on one Runtime (`archiver archive` of many
 sources) never cut each other's fetches short.
+
+Several processes may archive one article at once (`archiver archive` twice, a publish hook beside
+it): the Runtime's locks are shared with them first (archiver.coordination.share_locks), so one capture
+of a post runs at a time across them and a capture that ended meanwhile is taken as it is, not made
+again; the version is written once, and the others find it unchanged, as after one run.
 """
 
 from __future__ import annotations
 
 import contextvars
 import time
+from collections.abc import Collection
 from concurrent.futures import wait
 from typing import TYPE_CHECKING, Any
 
 from archiver.article.input import ArticleInput
 from archiver.capture.fetch import ARTICLE_DEADLINE
+from archiver.coordination import share_locks
 from archiver.dates import iso, utcnow
 from archiver.records.plan import Plan
 from archiver.records.result import ItemResult, failed_result
@@ -26,25 +33,31 @@ from archiver.steps.capture import capture_item, settle
 from archiver.steps.finalize import finalize
 from archiver.steps.prepare import load_plan, prepare
 from archiver.steps.report import report
-from archiver.steps.results import commit_result, load_result, load_results, pending
+from archiver.steps.results import commit_result, is_final, load_result, load_results, pending
 from archiver.steps.timestamp import timestamp_after_run
 
 if TYPE_CHECKING:
     from archiver.runtime import Runtime
 
 
-def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float) -> dict[str, ItemResult]:
+def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float,
+                 redo: Collection[str] | None = None) -> dict[str, ItemResult]:
     """Capture items on the Runtime's capture pool (shared by the articles archived at once, each with
     its own deadline); what is not done by the deadline (time.monotonic()) is stored as
     failed, and committed: a capture that ends later does not overwrite it (`archiver retry` redoes
     it). An item whose stored result holds content (a partial capture being retried) keeps that
     result instead, its error saying the retry timed out (archiver.steps.capture.settle). Returns the
-    items' stored results by item id."""
+    items' stored results by item id.
+
+    Items in `redo` (all of them when None) are captured again even when their stored result is final
+    (one our policy refused under settings since changed); any other item whose result became final
+    while this run waited for its capture lock (another process captured it) keeps that result."""
     if not item_ids:
         return {}
     pool = rt.capture_pool()  # shared by the articles archived at once on this Runtime
     # Each capture runs in a copy of this thread's context: it sees this article's deadline.
-    futures = {pool.submit(contextvars.copy_context().run, capture_item, rt, plan, iid, force=True): iid
+    futures = {pool.submit(contextvars.copy_context().run, capture_item, rt, plan, iid,
+                           force=redo is None or iid in redo): iid
                for iid in item_ids}
     done, late = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
     results = {}
@@ -75,7 +88,9 @@ def _run(rt: Runtime, plan: Plan, deadline: float, reason: str) -> dict[str, Any
 
 def _run_within(rt: Runtime, plan: Plan, deadline: float, reason: str) -> dict[str, Any]:
     results = load_results(rt, plan)
-    results.update(run_captures(rt, plan, pending(plan, results, rt.settings), deadline))
+    todo = pending(plan, results, rt.settings)
+    # Only what is final already is forced; the rest is captured unless it is final by its turn.
+    results.update(run_captures(rt, plan, todo, deadline, redo={i for i in todo if is_final(results.get(i))}))
     rep = report(rt, plan, finalize(rt, plan, reason=reason, results=results), results)
     # Trusted time (RFC 3161) once the article is rewritten: it never raises nor holds the rewrite back.
     timestamp_after_run(rt, results)
@@ -92,6 +107,7 @@ def archive(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | Non
     source is already in storage (Intake stored it), so prepare does not write it again. Raises
     InputError for an unusable article."""
     article = ArticleInput.of(article, url=url, base_url=base_url, charset=charset, format=fmt)
+    share_locks(rt)
     deadline = time.monotonic() + rt.settings.archive_deadline
     plan = prepare(rt, article, article_id=article_id, source_stored=source_stored)
     return _run(rt, plan, deadline, "archive")
@@ -103,5 +119,6 @@ def retry(rt: Runtime, article_id: str) -> dict[str, Any]:
     earlier capture is completed under the same capture id; a partial one is captured under a new
     one, and the item moves to it only when it is archived or partial again (otherwise the partial
     capture stays the item's, its error saying what the retry found: archiver.steps.capture.settle)."""
+    share_locks(rt)
     deadline = time.monotonic() + rt.settings.archive_deadline
     return _run(rt, load_plan(rt, article_id), deadline, "retry")

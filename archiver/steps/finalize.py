@@ -4,16 +4,20 @@ and write the next article version (on top of an editor's restore or revert when
 Robust Links go on each embed's link to the post (archiver/article/splice.py: add_robust_links) when
 its capture holds the post or what the platform shows instead (ROBUST_LINK_STATUSES); their
 ``data-versionurl`` is the capture's human page (archiver/capture/cards/page.py), a Memento of the post.
+A link already carrying someone else's Robust Links (a Wayback Machine Memento) keeps them; ours from an
+earlier run are updated (``our_version_url`` tells them apart).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from archiver.article.splice import Replacement, add_robust_links, same_url, splice
+from archiver.article.splice import Replacement, on_public_archive, robust_link_edits, same_url, splice
 from archiver.article.versions import (
     RestoreError,
     VersionConflict,
@@ -54,24 +58,20 @@ class NotReady(Exception):
     """Some items of the article have no stored result yet."""
 
 
-def _minimal(start: int, old: str, new: str) -> tuple[int, int, str]:
-    """Narrow a replacement to the part that differs, so nested spans do not collide."""
-    p = 0
-    while p < min(len(old), len(new)) and old[p] == new[p]:
-        p += 1
-    s = 0
-    while s < min(len(old), len(new)) - p and old[-1 - s] == new[-1 - s]:
-        s += 1
-    return start + p, start + len(old) - s, new[p:len(new) - s]
-
-
 def build_replacements(rt: Runtime, text: str, plan: Plan, results: Results, where: SpanMap | None = None,
                        leave: Collection[str] = ()) -> list[Replacement]:
     """What the archived items change in `text`: images point at their stable copies, embeds get
     Robust Links. `text` is the source, or with `where` (an occurrence's source span to its span in
-    `text`, None where an edit cut across it) a later version; items in `leave` stay as they are."""
+    `text`, None where an edit cut across it) a later version; items in `leave` stay as they are.
 
-    reps: list[Replacement] = []
+    One edit per element, however many occurrences hold it: an occurrence inside another of the same
+    item (an AMP placeholder's blockquote inside its ``<amp-twitter>``) is rewritten as part of the
+    outer one, and the edits of all occurrences are merged (the same edit once; of two different edits
+    of one element, or of overlapping text, the one earlier in the text is kept and the other logged),
+    so a link never gets an attribute twice and archiving the rewritten article again changes nothing."""
+
+    reps: set[tuple[int, int, str]] = set()
+    ours = our_version_url(rt)
     for item in plan.items:
         res = results.get(item.item_id)
         if res is None or item.item_id in leave:
@@ -80,7 +80,7 @@ def build_replacements(rt: Runtime, text: str, plan: Plan, results: Results, whe
         if isinstance(res, ImageResult) and res.stable_url and res.status in CAPTURED_STATUSES:
             for span in spans:
                 if span is not None and text[span[0]:span[1]] != res.stable_url:
-                    reps.append(Replacement(span[0], span[1], res.stable_url))
+                    reps.add((span[0], span[1], res.stable_url))
         elif (isinstance(res, EmbedResult) and isinstance(item, EmbedItem) and res.manifest_key
               and res.status in ROBUST_LINK_STATUSES):
             original = res.url or item.url
@@ -89,21 +89,54 @@ def build_replacements(rt: Runtime, text: str, plan: Plan, results: Results, whe
             version_url = version_page_url(rt, res.manifest_key)
             names_post = post_link_test(res.provider or item.provider, {res.post_id, item.post_id},
                                         {original, item.url})
-            for span in spans:
-                if span is None:
-                    continue
-                old = text[span[0]:span[1]]
-                new = add_robust_links(old, original, version_url, res.captured_at or "", names_post)
-                if new != old:
-                    reps.append(Replacement(*_minimal(span[0], old, new)))
-    reps.sort(key=lambda r: (r.start, r.end))
+            for start, end in outermost(spans):
+                for r in robust_link_edits(text[start:end], original, version_url, res.captured_at or "",
+                                           names_post, ours):
+                    reps.add((start + r.start, start + r.end, r.new))
     kept: list[Replacement] = []
-    for r in reps:
-        if kept and r.start < kept[-1].end:
-            log.warning("dropping overlapping replacement at %d-%d", r.start, r.end)
+    for start, end, new in sorted(reps):
+        # Sorted by start: one that starts where the last kept one does edits the same element (two
+        # insertions into one tag), one that starts before the last kept one ends overlaps it.
+        if kept and (start < kept[-1].end or start == kept[-1].start):
+            log.warning("dropping overlapping replacement at %d-%d", start, end)
             continue
-        kept.append(r)
+        kept.append(Replacement(start, end, new))
     return kept
+
+
+def outermost(spans: Collection[tuple[int, int] | None]) -> list[tuple[int, int]]:
+    """The spans of `spans` inside no other one (each once, in order; None ones left out)."""
+    out: list[tuple[int, int]] = []
+    reach = -1  # the furthest end of the spans kept so far: one ending within it lies inside one of them
+    for start, end in sorted({s for s in spans if s is not None}, key=lambda s: (s[0], -s[1])):
+        if end > reach:
+            out.append((start, end))
+            reach = end
+    return out
+
+
+# An object of ours a Robust Links data-versionurl names: a capture's page or manifest, under any public
+# base URL this storage was served from (``posts/<provider>/<post_id>/<name>.html|.json``).
+_OUR_CAPTURE_PATH = re.compile(r"/posts/[a-z][a-z0-9_-]{0,31}/[^/?#]+/[^/?#]+\.(?:html|json)\Z")
+
+
+def our_version_url(rt: Runtime) -> Callable[[str], bool]:
+    """Whether a ``data-versionurl`` found in an article was written by us (an earlier run, an older
+    release): a URL under this storage's public base URL, or naming a capture page or manifest by our
+    layout (written under another base URL), and on no public web archive. Any other set of Robust
+    Links attributes is someone else's, and the rewrite keeps it (archiver.article.splice.add_robust_links)."""
+    base = rt.store.public_base_url.rstrip("/") + "/"
+
+    def ours(url: str) -> bool:
+        url = url.strip()
+        if on_public_archive(url):
+            return False
+        try:
+            path = urlsplit(url).path
+        except ValueError:
+            return False
+        return url.startswith(base) or bool(_OUR_CAPTURE_PATH.search(path))
+    return ours
 
 
 def version_page_url(rt: Runtime, manifest_key: str) -> str:

@@ -7,6 +7,9 @@ The fsync stays on every object: the catalog and the manifests point at an objec
 returns, so its bytes must be on disk first (the directory entry is left to the file system's
 journal, as before).
 
+``.locks/`` holds the lock files of the processes sharing the directory (archiver.coordination); like
+``.meta`` and ``.tmp`` it is no key's.
+
 The content type and metadata live in a sidecar ``.meta/<key>.json`` only when they differ from what
 ``implied_content_type`` reads from the key's name and the object's first bytes, with no metadata:
 a blob whose type is its own magic number, a ``.json`` written as application/json, a ``.webp``
@@ -43,7 +46,7 @@ from archiver.storage.base import (
     image_type,
 )
 
-_RESERVED_LOCAL = (".meta", ".tmp")
+_RESERVED_LOCAL = (".meta", ".tmp", ".locks")
 
 # The content type a key implies by its name's ending. Part of the store's layout: an object written
 # under this rule has no sidecar, so an entry may be added but never changed.
@@ -87,6 +90,11 @@ class LocalStore(ObjectStore):
         if key.split("/", 1)[0] in _RESERVED_LOCAL:
             raise ValueError(f"key {key!r} uses a name reserved by the local store")
         return self.root / key
+
+    def lock_dir(self) -> Path:
+        """Where the processes using this store hold their shared locks (``.locks``, never a key:
+        archiver.coordination.share_locks)."""
+        return self.root / ".locks"
 
     def _meta_path(self, key: str) -> Path:
         return self.root / ".meta" / f"{key}.json"
