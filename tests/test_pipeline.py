@@ -210,6 +210,25 @@ def test_a_capture_that_died_is_redone_under_the_same_id(tmp_settings: Callable[
     rt.close()
 
 
+def test_a_capture_committed_before_its_result_was_stored_is_never_written_again(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    """A run that died after storing a capture's manifest (the post held) but before the item's result:
+    the 'capturing' result names a capture that is evidence now, so the retry takes a new capture id
+    and the first capture's objects stay byte for byte (capture_fresh_for 0: no reuse by the catalog)."""
+    rt = Runtime.from_settings(tmp_settings(**origin.settings_overrides(), capture_fresh_for=0))
+    plan = prepare(rt, article(origin).encode(), article_id="died-late")
+    item = next(it for it in plan.items if it.kind == "embed" and it.post_id == TWEET)
+    first = capture_item(rt, plan, item.item_id)
+    assert first.status == "archived" and first.manifest_key
+    kept = {k: rt.store.get(k) for k in rt.store.list(f"posts/twitter/{TWEET}/") if first.capture_id in k}
+    save_result(rt, plan, failed_result(item, None).model_copy(update={"status": "capturing",
+                                                                      "capture_id": first.capture_id}))
+    again = capture_item(rt, plan, item.item_id)
+    assert again.status == "archived" and again.capture_id != first.capture_id
+    assert {k: rt.store.get(k) for k in kept} == kept
+    rt.close()
+
+
 def test_an_edit_of_a_stale_version_is_refused(tmp_settings: Callable[..., Settings]) -> None:
     rt = Runtime.from_settings(tmp_settings())
     rep = archive(rt, b"<p>plain</p>", article_id="plain")

@@ -8,6 +8,7 @@ captures under a new capture id, and the item moves to it only when it is at lea
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from datetime import timedelta
@@ -37,6 +38,8 @@ from archiver.records.result import (
 from archiver.steps.policy import refused_under
 from archiver.steps.prepare import load_source, over_image_limit
 from archiver.steps.results import is_final, load_result, save_result
+from archiver.storage.base import ObjectNotFound
+from archiver.storage.layout import manifest_key
 
 if TYPE_CHECKING:
     from archiver.runtime import Runtime
@@ -92,7 +95,8 @@ def _capture_item(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem, *, force
             # old one until a result at least as good is stored (no placeholder replaces it).
             if content_rank(existing):
                 capture_id = new_capture_id(utcnow())
-            elif isinstance(existing, EmbedResult) and existing.capture_id and not is_final(existing):
+            elif (isinstance(existing, EmbedResult) and existing.capture_id and not is_final(existing)
+                  and not _holds_content(rt, item, existing.capture_id)):
                 capture_id = existing.capture_id
             else:
                 capture_id = new_capture_id(utcnow())
@@ -158,6 +162,18 @@ def settle(existing: ItemResult | None, new: ItemResult, at: str) -> ItemResult:
     base = one_line(base, ERROR_LIMIT - len(RETRY_MARK) - len(note)) if base else ""
     error = f"{base}{RETRY_MARK}{note}" if base else f"retry at {note}"
     return existing.model_copy(update={"error": error, "attempt": new.attempt})
+
+
+def _holds_content(rt: Runtime, item: EmbedItem, capture_id: str) -> bool:
+    """Whether the capture `capture_id` of `item` was committed holding the post (its manifest stored,
+    archived or partial) by a run that died before storing the item's result: evidence, so a retry
+    takes a new capture id rather than writing its keys again."""
+    try:
+        key = manifest_key(item.provider, filing_id(item.occurrences[0]), capture_id)
+        status = json.loads(rt.store.get(key)).get("status")
+    except (ObjectNotFound, ValueError, AttributeError):
+        return False
+    return status in CAPTURED_STATUSES
 
 
 def _committed(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem) -> ItemResult:
