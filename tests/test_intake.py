@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,8 @@ from archiver.config.settings import Settings
 from archiver.errors import InputError
 from archiver.runners.intake import MODE_LOCAL, Intake
 from archiver.runners.local import archive
+from archiver.runners.queue import PROCESS_ARTICLE
+from archiver.runners.sweep import sweep
 from archiver.runtime import Runtime
 from archiver.steps.prepare import load_plan, prepare
 from archiver.storage.layout import source_key
@@ -56,6 +60,22 @@ def test_markdown_submitted_without_a_broker_is_discovered_as_markdown(local: tu
     items = load_plan(rt, "md").items
     assert [(i.kind, i.provider, i.occurrences[0].form) for i in items] == [
         ("embed", "twitter", "flattened")]
+
+
+def test_an_article_accepted_without_a_broker_is_found_by_the_sweeper_if_this_process_dies(
+        local: tuple[Runtime, Intake], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accepted (202) while no broker answers, the article is only in this process's background queue:
+    its catalog row says "queued" before the answer, so if the process dies before the thread gets
+    to it, the sweeper queues it once a broker answers again."""
+    rt, intake = local
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", lambda self, fn, *a, **kw: None)  # the process dies first
+    job = intake.submit("lost", ArticleInput(b"<p>accepted, then the process died</p>"))
+    assert job.mode == MODE_LOCAL and job.queued
+    assert rt.catalog.article("lost")["status"] == "queued"
+    sent: list[tuple[str, list[Any]]] = []
+    later = datetime.now(UTC) + timedelta(seconds=rt.settings.sweep_stale_after + 60)
+    sweep(rt, lambda name, args, fields: sent.append((name, list(args))), now=later)
+    assert sent == [(PROCESS_ARTICLE, ["lost", job.source_sha256])]
 
 
 def test_the_source_is_stored_once(local: tuple[Runtime, Intake], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -150,7 +150,7 @@ class Intake:
         if client is not None:
             queued = not done and self._enqueue(client, job_id, article_id, article, encoding)
             return Job(job_id, article_id, sha, MODE_QUEUE, queued)
-        queued = not done and self._run_locally(job_id, article_id, article)
+        queued = not done and self._run_locally(job_id, article_id, article, encoding)
         return Job(job_id, article_id, sha, MODE_LOCAL, queued)
 
     def _enqueue(self, client: redis.Redis, job_id: str, article_id: str, article: ArticleInput,
@@ -181,7 +181,10 @@ class Intake:
         self.rt.catalog.record_article(article_id=article_id, url=article.url, source_sha256=article.sha256,
                                        encoding=encoding, status="queued", created_at=now, updated_at=now)
 
-    def _run_locally(self, job_id: str, article_id: str, article: ArticleInput) -> bool:
+    def _run_locally(self, job_id: str, article_id: str, article: ArticleInput, encoding: str) -> bool:
+        """Archive the article on this process's background thread. Its catalog row says "queued" first,
+        as for the workers: should this process die before the thread gets to it (the article is only
+        in its memory), the sweeper finds the row and queues it once a broker answers again."""
         with self._guard:
             if job_id in self._running:
                 return False
@@ -189,6 +192,12 @@ class Intake:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-archive")
             executor = self._executor
+        try:
+            self._record_queued(article_id, article, encoding)
+        except BaseException:
+            with self._guard:
+                self._running.discard(job_id)
+            raise
 
         def work() -> None:
             try:
