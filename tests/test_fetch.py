@@ -26,7 +26,7 @@ from archiver.capture.exchange import FetchError, Headers
 from archiver.capture.fetch import Fetcher
 from archiver.capture.guard import address_refusal, check_url, normalize_url, parse_allow
 from archiver.capture.media import archive_media
-from archiver.capture.ratelimit import LimiterTimeout, LocalHostLimiter, RedisHostLimiter
+from archiver.capture.ratelimit import LEASE_MARGIN, LimiterTimeout, LocalHostLimiter, RedisHostLimiter
 from archiver.config.settings import Settings
 from archiver.errors import ConfigError
 from archiver.storage.local import LocalStore
@@ -757,6 +757,22 @@ def test_local_limiter_rate_and_deadline() -> None:
         for _ in range(10):
             with lim.acquire("example.com", deadline=time.monotonic() + 0.05):
                 pass
+
+
+def test_a_redis_slot_lease_is_one_request_long_not_minutes(redis_url: str) -> None:
+    """A slot is held for one request, which ends by fetch_deadline: a worker killed while holding it
+    (or a release lost to a Redis blip) blocks the host for that plus a margin, not for five minutes
+    of failed captures across the fleet."""
+    assert RedisHostLimiter(redis_url, Settings(fetch_deadline=20.0)).lease == 20.0 + LEASE_MARGIN
+    assert RedisHostLimiter(redis_url, Settings(fetch_deadline=5.0)).lease <= 15.0
+    dead = RedisHostLimiter(redis_url, concurrency=1, rate_per_second=1000.0, lease=0.5, prefix="archiver:t-lease")
+    held = dead.acquire("gone.example")
+    held.__enter__()  # its holder dies: never released
+    other = RedisHostLimiter(redis_url, concurrency=1, rate_per_second=1000.0, prefix="archiver:t-lease")
+    t0 = time.monotonic()
+    with other.acquire("gone.example", deadline=time.monotonic() + 5):
+        pass
+    assert time.monotonic() - t0 < 2.0
 
 
 def test_redis_limiter_shared_between_instances(redis_url: str) -> None:

@@ -178,16 +178,23 @@ return 0
 """
 
 
+# Seconds a Redis request slot outlives the longest request (fetch_deadline): its release's round trip.
+LEASE_MARGIN = 10.0
+
+
 class RedisHostLimiter(_ThirdPartyLimits):
     """The same limits kept in Redis (one Lua script, atomic), shared by every worker.
 
-    A slot is a lease: a worker that dies while holding one frees it after `lease` seconds.
+    A slot is a lease: a worker that dies while holding one (or whose release is lost to a Redis blip)
+    frees it after `lease` seconds. A slot is held for one request, which the fetcher ends by
+    `fetch_deadline`, so the lease is that plus LEASE_MARGIN: a killed worker blocks the host for
+    half a minute, not for minutes of failed captures across the fleet.
     """
 
     def __init__(self, redis_url: str, settings: Settings | None = None, *, concurrency: int | None = None,
                  rate_per_second: float | None = None, own_concurrency: int | None = None,
                  own_rate_per_second: float | None = None, own_hosts: str | None = None,
-                 own_sites: str | None = None, lease: float = 300.0, prefix: str = "archiver:host") -> None:
+                 own_sites: str | None = None, lease: float | None = None, prefix: str = "archiver:host") -> None:
         try:
             import redis
         except ImportError as exc:
@@ -200,7 +207,7 @@ class RedisHostLimiter(_ThirdPartyLimits):
                                     own_rate_per_second or (settings.own_host_rate_per_second if settings else rate))
         self.sites = OwnSites(own_hosts if own_hosts is not None else (settings.own_hosts if settings else ""),
                               own_sites if own_sites is not None else (settings.own_sites if settings else ""))
-        self.lease = lease
+        self.lease = lease if lease is not None else (settings.fetch_deadline if settings else 20.0) + LEASE_MARGIN
         self.prefix = prefix
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
         self._script = self.redis.register_script(_ACQUIRE_LUA)
