@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from archiver.article.input import ArticleInput
+from archiver.cli import main as cli
 from archiver.config.settings import Settings
 from archiver.errors import InputError
 from archiver.runners.intake import MODE_LOCAL, Intake
@@ -63,7 +64,7 @@ def test_markdown_submitted_without_a_broker_is_discovered_as_markdown(local: tu
 
 
 def test_an_article_accepted_without_a_broker_is_found_by_the_sweeper_if_this_process_dies(
-        local: tuple[Runtime, Intake], monkeypatch: pytest.MonkeyPatch) -> None:
+        local: tuple[Runtime, Intake], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Accepted (202) while no broker answers, the article is only in this process's background queue:
     its catalog row says "queued" before the answer, so if the process dies before the thread gets
     to it, the sweeper queues it once a broker answers again."""
@@ -76,6 +77,14 @@ def test_an_article_accepted_without_a_broker_is_found_by_the_sweeper_if_this_pr
     later = datetime.now(UTC) + timedelta(seconds=rt.settings.sweep_stale_after + 60)
     sweep(rt, lambda name, args, fields: sent.append((name, list(args))), now=later)
     assert sent == [(PROCESS_ARTICLE, ["lost", job.source_sha256])]
+    # `archiver show` says what the API says of it: queued, no version yet (not "nothing is stored")
+    monkeypatch.setenv("ARCHIVER_HOME", rt.settings.home)
+    capsys.readouterr()
+    assert cli.main(["show", "lost"]) == 0
+    assert "lost: queued, no version yet" in capsys.readouterr().out
+    assert cli.main(["show", "lost", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "queued"
+    assert cli.main(["show", "never-sent"]) == 2
 
 
 def test_the_source_is_stored_once(local: tuple[Runtime, Intake], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -283,14 +283,21 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     /v1/articles/{id} answers (archiver.steps.report.article_answer: status, versions, items, the
     current body). A version whose record is damaged is printed marked "record unreadable" (and listed
     as {"version", "unreadable": true, "key"} in the JSON), not raised: the others are still shown.
-    Returns 0; InputError for a malformed id or an article with no version."""
+    An article received but with no version yet (queued, capturing) is its status line, as the API
+    answers it. Returns 0; InputError for a malformed id or an id nothing was received under."""
     with Runtime.from_settings(settings) as rt:
         aid = check_article_id(args.article_id)
         listing = version_listing(rt, aid)
-        if not listing.readable and not listing.unreadable:
+        answer = article_answer(rt, aid) if args.json or not (listing.readable or listing.unreadable) else None
+        if not listing.readable and not listing.unreadable and answer is None:
             raise InputError(f"no article {shown(args.article_id)}: nothing is stored under that id")
         if args.json:
-            print_json(article_answer(rt, aid))
+            print_json(answer)
+            return 0
+        if not listing.readable and not listing.unreadable:
+            assert answer is not None
+            print(printable(f"{aid}: {answer['status']}, no version yet (received {answer.get('created_at') or '-'}; "
+                            f"job {answer.get('job_id') or '-'})", 10_000))
             return 0
         history = listing.readable
         lines = {v.version: _show_line(version_entry(rt, v), current=v is history[-1]) for v in history}
