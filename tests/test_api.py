@@ -77,7 +77,10 @@ def test_wordpress_payloads(local: Api, payload: dict) -> None:
     ({"article_id": "../etc", "html": "<p>x</p>"}, 400),
     ({"article_id": "ok", "html": "<p>x</p>", "url": "javascript:alert(1)"}, 422),
     ({"article_id": "ok", "html": 5}, 422),
-], ids=["no-id", "no-body", "bad-id", "bad-url", "bad-type"])
+    ({"ID": True, "post_content": "<p>x</p>"}, 422),
+    ({"id": False, "content": {"raw": "<p>x</p>"}}, 422),
+    ({"ID": 1.5, "post_content": "<p>x</p>"}, 422),
+], ids=["no-id", "no-body", "bad-id", "bad-url", "bad-type", "true-id", "false-id", "float-id"])
 def test_publish_hook_rejects_bad_input_as_json(local: Api, payload: dict, code: int) -> None:
     resp = local.call("publisher", "POST", "/v1/articles", json=payload)
     assert resp.status_code == code

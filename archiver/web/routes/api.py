@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from archiver.article.input import ArticleInput, is_http_url, utf8_body
 from archiver.auth import Principal
@@ -68,8 +68,9 @@ class ArticleIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     article_id: str | None = Field(None, max_length=128)
-    id: int | str | None = Field(None, description="WordPress REST post id")
-    ID: int | str | None = Field(None, description="WordPress webhook post id")
+    # Strict: a JSON true or false is no post id (lax int would read them as 1 and 0).
+    id: StrictInt | StrictStr | None = Field(None, description="WordPress REST post id")
+    ID: StrictInt | StrictStr | None = Field(None, description="WordPress webhook post id")
     url: str | None = Field(None, max_length=2048)
     link: str | None = Field(None, max_length=2048)
     guid: str | WPText | None = None
