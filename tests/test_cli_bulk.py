@@ -51,6 +51,17 @@ def json_lines(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines()]
 
 
+def test_a_source_in_another_scheme_says_so_not_no_such_file(tmp_path: Path) -> None:
+    (a,) = stories(tmp_path, 1)
+    odd = ["ftp://news.example/a.html", "javascript:alert(1)", "file:///etc/passwd", "mailto:desk@news.example"]
+    out = run(["archive", str(a), *odd, "--json"], tmp_path)
+    records = {r["input"]: r for r in json_lines(out.stdout)}
+    assert out.returncode == 2 and records[str(a)]["version"] == 1
+    for source in odd:
+        scheme, error = source.split(":", 1)[0], records[source]["error"]
+        assert f"{scheme}: URLs are not read" in error and "no such file" not in error
+
+
 def test_many_sources_one_bad_the_others_archived(tmp_path: Path) -> None:
     a, b = stories(tmp_path, 2)
     out = run(["archive", str(a), "missing.html", str(b), "--json"], tmp_path)

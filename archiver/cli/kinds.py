@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import re
 import stat
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -98,7 +99,15 @@ def article_source(value: str) -> str:
         return value
     if value.lower().startswith(("http://", "https://")):
         return http_url(value)
+    scheme = _SCHEME_RE.match(value)
+    if scheme and not os.path.exists(value):  # ftp://, file:///, javascript:, mailto: ... (not C:\ paths)
+        raise _bad(f"{shown(value)}: {scheme.group(1).lower()}: URLs are not read; an article is read from an "
+                   "http(s) URL, a file path or - (stdin)")
     return existing_file(value)
+
+
+# A URL's scheme (RFC 3986 3.1) of two characters or more: a one-letter one would be a drive letter.
+_SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
 
 
 def existing_file(value: str) -> str:
