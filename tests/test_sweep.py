@@ -145,6 +145,16 @@ def test_a_submitted_article_without_a_plan_is_processed_again(rt: Runtime) -> N
     assert run_sweep(rt, later(400)) == expected
 
 
+def test_an_article_whose_source_is_gone_is_reported_not_queued_round_after_round(rt: Runtime) -> None:
+    """A row names a source this storage lacks (another bucket, a storage emptied): processing it
+    would fail the same way each time, so it is reported unreadable instead of queued forever."""
+    now = iso(utcnow())
+    rt.catalog.record_article(article_id="gone", url=None, source_sha256="ab" * 32, encoding="utf-8",
+                              status="queued", created_at=now, updated_at=now)
+    report = sweep(rt, lambda *call: pytest.fail(f"queued {call}"), now=later(400))
+    assert report.unreadable == ["gone"] and not report.queued
+
+
 # --- infrastructure faults ----------------------------------------------------------------------------
 def test_the_fault_rule_tells_infrastructure_from_input() -> None:
     import sqlite3

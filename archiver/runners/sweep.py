@@ -38,7 +38,7 @@ from archiver.runners.queue import CAPTURE_ITEM, FINALIZE_ARTICLE, PROCESS_ARTIC
 from archiver.steps.capture import capture_lock
 from archiver.steps.results import load_results
 from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import intake_key, plan_key
+from archiver.storage.layout import intake_key, plan_key, source_key
 
 if TYPE_CHECKING:
     from archiver.runtime import Runtime
@@ -79,6 +79,10 @@ def missing_work(rt: Runtime, row: dict[str, Any], now: datetime) -> list[TaskCa
     try:
         plan = Plan.loads(rt.store.get(plan_key(aid, sha)), plan_key(aid, sha))
     except ObjectNotFound:
+        if not rt.store.exists(source_key(aid, sha)):
+            # Nothing to process: the source this row names is not in this storage (another bucket, a
+            # storage emptied). Queuing it would fail the same way every round, forever.
+            raise SourceMissing(f"its source {sha[:12]} is not in {rt.store.describe()}") from None
         return [TaskCall(PROCESS_ARTICLE, [aid, sha], intake_fields(rt, aid, sha, row))]
     results = load_results(rt, plan)
     rows = {r["item_id"]: r for r in rt.catalog.items(aid, sha)}
@@ -101,6 +105,11 @@ def missing_work(rt: Runtime, row: dict[str, Any], now: datetime) -> list[TaskCa
         reason = "retry" if any(r.attempt for r in results.values()) else "archive"
         return [TaskCall(FINALIZE_ARTICLE, [aid, sha, reason])]
     return []
+
+
+class SourceMissing(ValueError):
+    """An article the catalog shows as received whose stored source is gone: it cannot be processed,
+    so the sweeper reports it as unreadable (once per round, logged) instead of queuing it again."""
 
 
 def _finalize_missing(row: dict[str, Any], items: dict[str, dict[str, Any]]) -> bool:
