@@ -10,10 +10,11 @@ from collections.abc import Iterable
 from urllib.parse import urljoin
 
 from archiver.discover import constructs
+from archiver.discover.tokens import tag_body
 from archiver.lazyre import lazy
 from archiver.providers import registry
 
-_TAG = re.compile(r"<[^<>]{0,4000}>")
+_TAG = re.compile(rf"<{tag_body(4000)}>")
 _SPACE = re.compile(r"\s+")
 _IMAGE_EXT = lazy(r"\.(?:jpe?g|png|gif|webp|avif|heic|bmp|tiff?|svg)(?:[?#]|$)", re.I)
 # Query strings and image CDNs that name an image without an extension (`looks_like_image_url`).
@@ -92,8 +93,9 @@ def is_image_candidate(url: str) -> bool:
     if not url or len(url) > 8192 or _BAD_SCHEME.match(url) or url.startswith("#"):
         return False
     low = url.lower()
-    if any(beacon in low for beacon in _BEACONS):
-        return False
+    for beacon in _BEACONS:  # a loop, not any() over a generator: a third of this call's time
+        if beacon in low:
+            return False
     return not (_not_image or _compile_not_image()).match(url)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from archiver.discover.model import Embed
+from archiver.discover.tokens import QUOTED_VALUE as _QUOTED
 from archiver.providers import registry
 from archiver.providers.base import (
     BlockquoteReader,
@@ -116,8 +117,8 @@ def _build() -> Constructs:
     if divs:
         # Divs are the commonest tag; only those with an embed class are worth parsing.
         classes = "|".join(re.escape(c) for c in divs)
-        div_candidate = re.compile(rf"<[dD][iI][vV](?=[\s/>])[^<>]{{0,3000}}?class\s*+=[^<>]{{0,500}}?(?:{classes})",
-                                   re.I)
+        div_candidate = re.compile(
+            rf"<[dD][iI][vV](?=[\s/>])(?:{_QUOTED}|[^<>]){{0,3000}}?class\s*+=[^<>]{{0,500}}?(?:{classes})", re.I)
     built = Constructs(
         generation=gen,
         post_urls=tuple((spec.name, u) for spec in specs for u in spec.urls),

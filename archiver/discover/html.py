@@ -28,7 +28,7 @@ from archiver.discover.html_images import IMAGE_ELEMENTS, HtmlImages
 from archiver.discover.model import Embed, ImageRef
 from archiver.discover.readers import shown_post, unclassed_blockquote
 from archiver.discover.tags import Block, Tag, links, parse_attrs
-from archiver.discover.tokens import RAW_TEXT, WS, Boundaries, comment_end, raw_text_end, tag_end
+from archiver.discover.tokens import RAW_TEXT, WS, Boundaries, comment_end, raw_text_end, tag_body, tag_end
 from archiver.discover.urls import PostMatch, handle_in_url, match_post_url
 from archiver.lazyre import lazy
 
@@ -54,7 +54,15 @@ _CODE_MARK_SRC = (
 _SHADOW_ROOT = lazy(r"[\t\n\f\r /]shadowroot(?:mode)?[\t\n\f\r /=>]", re.I)
 _CODE_MARK, _CODE_MARK_ANY_CASE = re.compile(_CODE_MARK_SRC), re.compile(_CODE_MARK_SRC, re.I)
 _LINK_SPAN = 20_000  # the longest link text looked through for an embed (a link is a line or two)
-_P_OPEN = re.compile(r"<p\b[^<>]{0,1000}>", re.I)
+_P_OPEN = re.compile(rf"<p(?=[\t\n\f\r />]){tag_body(1000)}>", re.I)
+# Any start or end tag's opening, its name in group 2 (`_content_end`).
+_TAG_MARK = re.compile(r"<(/?)([A-Za-z][^\t\n\f\r />]*+)")
+_OWN_PARSING = frozenset({"template", "select"})
+# Elements that have no end tag (a "/>" on any other is ignored, as browsers ignore it).
+_VOID_ELEMENTS = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param",
+    "source", "track", "wbr",
+})
 _URL_IN = lazy(r"""https?://[^\s<>"']{1,2000}""")
 
 
@@ -195,7 +203,7 @@ class HtmlScanner(HtmlImages):
         """Sorted, merged (start, end) of the code-sample and not-shown elements (``_CODE_MARK``); a
         ``<template shadowrootmode>`` is shown (a declarative shadow root), so it is none."""
         low = self.lower()
-        spans: list[tuple[int, int]] = []
+        spans: list[tuple[int, int, str]] = []
         stacks: dict[str, list[int]] = {}
         for m in _CODE_MARK.finditer(low) if low else _CODE_MARK_ANY_CASE.finditer(self.text):
             if self.bounds.token_at(m.start()) is not None:
@@ -212,8 +220,25 @@ class HtmlScanner(HtmlImages):
                 end = tag_end(self.text, m.end())
                 opening = stack.pop()
                 if opening >= 0:
-                    spans.append((opening, end if end is not None else self.n))
-        return merge_ranges(spans)
+                    spans.append((opening, end if end is not None else self.n, name))
+        return merge_ranges(self._closed_early(spans))
+
+    def _closed_early(self, spans: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
+        """``spans`` (start, end, name of elements paired with their end tags) ended where a browser
+        ends them (`_content_end`): a ``<code>`` left open in a paragraph stops at its ``</p>``, not
+        at a later ``</code>``. An element inside one already read ends within it, so it is not
+        walked again (each stretch of the text is walked once). A template's content and a select's
+        options are parsed apart (stray end tags in them are ignored) and keep their end tags."""
+        out: list[tuple[int, int]] = []
+        covered = -1
+        for start, end, name in sorted(spans):
+            if start < covered:
+                continue
+            body = tag_end(self.text, start + 1 + len(name)) if name not in _OWN_PARSING else None
+            close = self._content_end(name, body, end) if body is not None else -1
+            out.append((start, close if close >= 0 else end))
+            covered = out[-1][1]
+        return out
 
     def _link_around(self, pos: int, lo: int) -> tuple[int, int]:
         """(start, end) of the <a> element whose text holds ``pos``, looking for its start tag no
@@ -230,14 +255,45 @@ class HtmlScanner(HtmlImages):
             opening = low.rfind("<a", lo, pos)
             while opening >= 0 and not self._real(opening, 2):
                 opening = low.rfind("<a", lo, opening)
-        if opening < 0:
+        body = tag_end(self.text, opening + 2) if opening >= 0 else None
+        if body is None or body > pos:
             return -1, -1
-        stop = min(self.n, pos + _LINK_SPAN)
-        for m in _A_CLOSE.finditer(self.text, opening, stop):
-            if self.bounds.token_at(m.start()) is None:
-                end = tag_end(self.text, m.end())
-                return (opening, end if end is not None else self.n) if m.start() >= pos else (-1, -1)
-        return -1, -1
+        close = self._content_end("a", body, min(self.n, pos + _LINK_SPAN))
+        if close < pos:
+            return -1, -1  # closed before it, or no end within reach: not a link around it
+        end = tag_end(self.text, close + 3) if _A_CLOSE.match(self.text, close) else close
+        return opening, end if end is not None else self.n
+
+    def _content_end(self, name: str, pos: int, stop: int) -> int:
+        """Where the content of the element ``name`` whose start tag ends at ``pos`` ends, as a browser's
+        tree builder closes it, looking no further than ``stop``: at its own end tag, at the end tag of
+        an element opened before it (``</p>`` closes the ``<a>`` or ``<code>`` left open in it: so an
+        unclosed inline element never runs over the next block), or, for a link, at the next ``<a>``
+        (links do not nest). The start of that tag; -1 when there is none before ``stop``. Tags inside
+        other tokens (attribute values, comments, raw text) are not tags."""
+        text, bounds = self.text, self.bounds
+        opened: dict[str, int] = {}
+        i = pos
+        while True:
+            m = _TAG_MARK.search(text, i, stop)
+            if m is None:
+                return -1
+            inside = bounds.token_at(m.start())
+            if inside is not None:
+                i = inside[1]
+                continue
+            i = m.end()
+            tag = m.group(2).lower()
+            if tag in _VOID_ELEMENTS:
+                continue
+            if not m.group(1):
+                if tag == name == "a":
+                    return m.start()
+                opened[tag] = opened.get(tag, 0) + 1
+            elif opened.get(tag):
+                opened[tag] -= 1
+            else:
+                return m.start()  # its own end tag, or one that closes an element around it
 
     def _dispatch(self, tag: Tag) -> int:
         name = tag.name

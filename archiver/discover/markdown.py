@@ -159,8 +159,8 @@ def images(text: str, fences: list[tuple[int, int]]) -> list[ImageRef]:
         if not m:
             break
         pos = m.end()
-        if inside(fences, m.start()):
-            continue
+        if inside(fences, m.start()) or _escaped(text, m.start()):
+            continue  # code, or "\\![": a "!" shown as written before a link
         alt = m.group(1).strip() or None
         if m.group(2) == "(":
             targets.add(m.end() - 1)
@@ -203,6 +203,14 @@ def _image_links(text: str, fences: list[tuple[int, int]], targets: set[int], ou
     for m in _AUTOLINK.finditer(text):
         if not inside(fences, m.start()) and looks_like_image_url(m.group(1)):
             _add(out, m.group(1), m.start(1), m.end(1), "markdown-link", None)
+
+
+def _escaped(text: str, pos: int) -> bool:
+    """Whether the character at ``pos`` is backslash-escaped (an odd number of backslashes before it)."""
+    i = pos
+    while i > 0 and text[i - 1] == "\\":
+        i -= 1
+    return (pos - i) % 2 == 1
 
 
 def _unescaped(url: str) -> str:
@@ -316,14 +324,18 @@ def _link_texts(text: str, fences: list[tuple[int, int]]) -> list[tuple[int, int
 
 
 def code_ranges(text: str, fences: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted, non-overlapping ranges of Markdown where nothing is an embed: code, shown and never
-    rendered (the fences given, indented code blocks: lines indented four columns past their
-    container, the document or the list item whose content they are, after a blank line; inline
-    code spans: a run of backticks to the next run of the same length in the same paragraph), and
-    the text of a link or image spread over lines (``[`` to ``](`` or ``][``: a card must never be
-    put inside a link)."""
+    """Sorted, non-overlapping ranges of Markdown where nothing is an embed: code (`shown_as_code`)
+    and the text of a link or image spread over lines (``[`` to ``](`` or ``][``: a card must never
+    be put inside a link)."""
+    return merge_ranges(shown_as_code(text, fences) + _link_texts(text, fences))
+
+
+def shown_as_code(text: str, fences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping ranges of Markdown shown as code, never rendered, where nothing is an
+    image or an embed: the fences given, indented code blocks (lines indented four columns past their
+    container, the document or the list item whose content they are, after a blank line) and inline
+    code spans (a run of backticks to the next run of the same length in the same paragraph)."""
     ranges = list(fences)
-    ranges += _link_texts(text, fences)
     blanks = [m.start() for m in _BLANK_LINE.finditer(text)]
     # Indented code: a run of lines indented four columns past their container (the document, or the
     # list item whose content they are) after a blank line (or the start).

@@ -85,8 +85,11 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
         fences = markdown.fenced_ranges(doc)
         fence_starts = {s for s, _ in fences}
         excluded = merge_ranges(excluded + fences)
-        images = [i for i in images if not _inside_any(fences, i.start)]  # HTML in a fence is shown as code
-        images += [_resolved(i, base_url) for i in markdown.images(doc, fences)]
+        # Nothing shown as code (fences, indented code, code spans: HTML there is shown as written)
+        # or in an HTML comment (or raw text) is an image.
+        unshown = merge_ranges(markdown.shown_as_code(doc, fences) + (scanner.raw_regions if scanner else []))
+        images = [i for i in images if not _inside_any(unshown, i.start)]
+        images += [_resolved(i, base_url) for i in markdown.images(doc, unshown)]
     # Shortcodes and template tags, in any format (WordPress post_content is HTML; rST and AsciiDoc
     # read as text); none may cut an HTML token.
     # A MyST directive written as a fence (```{youtube} ID) is a directive, not code.

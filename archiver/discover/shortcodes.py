@@ -70,7 +70,8 @@ _LINK_TARGET = lazy(r"[ \t]*+<?([^\s()<>]{1,2100}+)>?(?:[ \t]++\"[^\"\n]{0,500}+
 _YAML_OPTION = lazy(r"[ \t]*+([\w-]{1,40}):[ \t]++(.*)")
 _RST_OPTION = lazy(r"[ \t]*+:([\w-]{1,40}):[ \t]*+(.*)")
 _ADOC = lazy(r"([A-Za-z][\w-]{0,40})::([^\s\[]{0,2000})\[([^\]\n]{0,1000})\][ \t]*(?=\r?$)", re.M)
-_GATSBY = lazy(r"`([A-Za-z]\w{0,30}):[ \t]*([^`\n]{1,2000}?)[ \t]*`[ \t]*(?=\r?$)", re.M)
+# (Not "`https://…`": a name followed by "//" is a URL's scheme, and the span a URL shown as code.)
+_GATSBY = lazy(r"`([A-Za-z]\w{0,30}):(?!//)[ \t]*([^`\n]{1,2000}?)[ \t]*`[ \t]*(?=\r?$)", re.M)
 # Liquid/Jinja regions whose tags are text, not tags.
 _VERBATIM = lazy(
     r"\{%-?[ \t\r\n]*(raw|verbatim|comment)[ \t\r\n]*-?%\}|\{#|\{\{/\*", re.I
@@ -147,8 +148,9 @@ def id_reader(provider: str, template: str | None = None,
               pattern: str = r"[\w.-]{1,100}") -> Callable[[str, str | None], PostMatch | None]:
     """A shortcode reader for ``provider``: a value that is one of its post URLs, or (with
     ``template``) an id matching ``pattern`` put into ``template`` (``"https://redd.it/{id}"``) that its
-    URL patterns accept. Without ``template`` the platform's posts have no id a tag could give alone."""
-    valid = re.compile(pattern)
+    URL patterns accept (matched ASCII-only, as ids are issued). Without ``template`` the platform's
+    posts have no id a tag could give alone."""
+    valid = re.compile(pattern, re.ASCII)  # ids are ASCII as platforms issue them
 
     def read(value: str, user: str | None) -> PostMatch | None:
         found = match_post_url(value, provider)

@@ -9,10 +9,9 @@ import html
 import re
 from dataclasses import dataclass
 
-from archiver.discover.tokens import ATTR
+from archiver.discover.tokens import ATTR, tag_body
 
-_A_OPEN = re.compile(r"<a\b([^<>]{0,3000})>", re.I)
-_HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'<>]+))""", re.I)
+_A_OPEN = re.compile(rf"<a(?=[\t\n\f\r />])({tag_body(3000)})>", re.I)
 
 Attrs = dict[str, tuple[str, int, int]]  # name -> (raw value, value start, value end)
 
@@ -118,10 +117,10 @@ def links(text: str, start: int, end: int) -> list[Link]:
     """The links (<a href>) in text[start:end]."""
     out = []
     for m in _A_OPEN.finditer(text, start, end):
-        h = _HREF.search(m.group(1))
+        h = parse_attrs(text, m.start(1), m.end()).get("href")
         if not h:
             continue
-        href = html.unescape(h.group(1) or h.group(2) or h.group(3) or "")
+        href = html.unescape(h[0])
         close = text.find("</a", m.end(), min(end, m.end() + 2000))
         out.append(Link(href, text[m.end():close] if close >= 0 else ""))
     return out

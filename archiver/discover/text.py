@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 from archiver.discover.common import is_image_candidate, looks_like_image_path
 from archiver.discover.model import ImageRef
+from archiver.discover.tags import parse_attrs
+from archiver.discover.tokens import tag_body
 from archiver.discover.urls import PostMatch, match_post_url
 from archiver.lazyre import lazy
 
@@ -20,7 +22,8 @@ _URL_LINE = re.compile(r"^[ \t]*+(https?://[^\s<>\"]++)[ \t\r]*+$", re.M | re.I)
 # (tried at every position, the "^" of _URL_LINE costs about ten times as much on a long article).
 _NEXT_URL_LINE = re.compile(r"\n[ \t]*+(https?://[^\s<>\"]++)[ \t\r]*+(?=\n|\Z)", re.I)
 _URL_PARAGRAPH = re.compile(
-    r"<p(?:\s[^<>]{0,500})?>[ \t\r\n]{0,50}(https?://[^\s<>\"]{1,2000})[ \t\r\n]{0,50}</p\s*>", re.I
+    rf"<p(?:[\t\n\f\r /]{tag_body(500)})?>[ \t\r\n]{{0,50}}(https?://[^\s<>\"]{{1,2000}})[ \t\r\n]{{0,50}}</p\s*>",
+    re.I,
 )
 # A root-relative image path left at the start of a line when Markdown was flattened: "/x.jpg)".
 _PATH_LINE = lazy(
@@ -94,10 +97,11 @@ _INLINE_LINK = lazy(
 )
 _REF_LINK = lazy(r"\[((?:[^\[\]\n]|\n[ \t]{0,3}(?:>[ \t]?)?){1,200}?)\] ?\[([^\[\]\n]{0,200})\]")
 _HTML_LINK = lazy(
-    r"<a\s[^<>]{0,2000}?href\s*=\s*[\"']([^\"'<>]{1,2000})[\"'][^<>]{0,2000}>([^<>]{1,200})</a\s*>", re.I
+    rf"<a[\t\n\f\r ]({tag_body(2000)})>([^<>]{{1,200}})</a\s*>", re.I
 )
 _BARE_URL = lazy(r"[ \t]*[(<]?(https?://[^\s()<>]{1,2000})[)>]?")
 _REF_DEF = lazy(r"^[ \t]{0,3}(?:>[ \t]?)?\[([^\[\]\n]{1,200})\]:[ \t]*<?([^\s<>]{1,2000})>?", re.M)
+_defs_cache: tuple[str, dict[str, str]] | None = None  # (text, its definitions): see `_definitions`
 
 
 def is_quoted(text: str, line_start: int) -> bool:
@@ -148,15 +152,33 @@ def link_at(text: str, pos: int) -> tuple[str, str, int] | None:
         return _anchor(m.group(1)), html.unescape(m.group(2)), m.end()
     m = _REF_LINK.match(text, pos)
     if m:
-        label = " ".join((m.group(2) or m.group(1)).split()).casefold()
-        for d in _REF_DEF.finditer(text):
-            if " ".join(d.group(1).split()).casefold() == label:
-                return _anchor(m.group(1)), html.unescape(d.group(2)), m.end()
-        return None
+        target = _definitions(text).get(_label(m.group(2) or m.group(1)))
+        return (_anchor(m.group(1)), html.unescape(target), m.end()) if target is not None else None
     m = _HTML_LINK.match(text, pos)
-    if m:
-        return _anchor(m.group(2)), html.unescape(m.group(1)), m.end()
+    href = parse_attrs(text, m.start(1), m.end(1) + 1).get("href") if m else None
+    if m and href and href[0].strip():
+        return _anchor(m.group(2)), html.unescape(href[0]), m.end()
     return None
+
+
+def _label(raw: str) -> str:
+    """A reference label as matched: white space runs made one space, case folded."""
+    return " ".join(raw.split()).casefold()
+
+
+def _definitions(text: str) -> dict[str, str]:
+    """The reference definitions of ``text`` (label as ``_label`` gives it -> URL as written; the
+    first of a repeated label wins), read once per text: a document of many reference links costs
+    one pass over it, not one per link."""
+    global _defs_cache
+    cached = _defs_cache
+    if cached is not None and cached[0] is text:
+        return cached[1]
+    defs: dict[str, str] = {}
+    for d in _REF_DEF.finditer(text):
+        defs.setdefault(_label(d.group(1)), d.group(2))
+    _defs_cache = (text, defs)
+    return defs
 
 
 def url_at(text: str, pos: int) -> tuple[str, int] | None:

@@ -33,6 +33,19 @@ _NAME_REST = r"[^\t\n\f\r />]*+"
 RAW_TEXT = ("script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes")
 _RAW = "|".join(RAW_TEXT)
 
+
+# An attribute's quoted value, "=" and all, as `tag_body` reads it (may hold ">", never "<").
+QUOTED_VALUE = rf"""={_WS}*+(?:"[^"<]{{0,3000}}+"|'[^'<]{{0,3000}}+')"""
+
+
+def tag_body(limit: int) -> str:
+    """A pattern for what follows a tag's name up to (not including) its ">", for searches that find
+    tags by regex: a quoted value may hold ">" (``title="2>1"``), as the tokenizer reads it. No part
+    may hold "<", so the attempts at two tags never scan the same text (searches stay linear); at
+    most ``limit`` characters a value and ``limit`` values or characters in all. Without groups."""
+    return rf"""(?:={_WS}*+(?:"[^"<]{{0,{limit}}}+"|'[^'<]{{0,{limit}}}+')|[^<>]){{0,{limit}}}+"""
+
+
 _NOGROUPS = re.compile(r"\((?!\?)").sub  # token patterns capture nothing (groups under *+ trip up re)
 _REST = _NOGROUPS("(?:", _TAG_REST_SRC)
 ATTR = re.compile(_ATTR_SRC)  # groups: name, then the value double-quoted, single-quoted or unquoted
@@ -125,12 +138,19 @@ def token_end(text: str, start: int) -> int:
     return close[1] if close is not None else len(text)
 
 
+# A walk no longer than this is not remembered: walking it again costs less than keeping the sorted
+# list of marks (an insertion in its middle moves the marks after it: many nearby queries made that
+# quadratic), and so each query walks at most this far past the last mark remembered.
+_SHORT_WALK = 256
+
+
 class Boundaries:
     """Which offsets of `text` lie between tokens (in text, or where a tag, comment or raw-text element
     begins or ends) and which lie inside one, as a browser's tokenizer reads the document.
 
     Queries may come in any order; each walks from the nearest offset already known to lie between
-    tokens, so offsets asked in document order cost one walk of the text in all.
+    tokens, so offsets asked in document order cost one walk of the text in all (and a short walk,
+    ``_SHORT_WALK``, per query: short ones are not remembered).
     """
 
     def __init__(self, text: str) -> None:
@@ -156,13 +176,16 @@ class Boundaries:
             if stop == pos:
                 half = self._half_open(pos) if self.text[pos - 1] in "</" else None
                 if half is None:
-                    bisect.insort(marks, pos)
+                    if pos - base > _SHORT_WALK:
+                        bisect.insort(marks, pos)
                     return None
                 stop = half
             end = token_end(self.text, stop)
             if end > pos:
                 break
             base = end  # a raw-text element, over before `pos`
+        if stop - base <= _SHORT_WALK and end - stop <= _SHORT_WALK:
+            return stop, end  # as cheap to walk again as to remember
         self._tokens[stop] = end
         for mark in (stop, end):
             i = bisect.bisect_left(marks, mark)

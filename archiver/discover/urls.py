@@ -47,7 +47,9 @@ def match_post_url(url: str, provider: str | None = None) -> PostMatch | None:
         m = spelling.pattern.match(url)
         if m:
             found = spelling.read(m)
-            if found:
+            if found and (found[0] is None or found[0].isascii()):  # ids are ASCII as issued:
+                # a pattern's \d and \w also take other scripts' digits and letters (full-width
+                # "１７６４", "ééé"), which name no post
                 return name, found[0], found[1]
     for name, pattern in tables.short_links:
         if (provider is None or name == provider) and pattern.match(url):

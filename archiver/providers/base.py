@@ -67,6 +67,12 @@ class Occurrence:
     after: str = ""
 
 
+def is_digits(value: str) -> bool:
+    """Whether ``value`` is a number as platforms issue ids: ASCII digits only (``str.isdigit`` takes
+    any script's digits, full-width and Arabic-Indic ones among them, and superscripts)."""
+    return value.isascii() and value.isdigit()
+
+
 def occurrences_in(text: str, embeds: Sequence[Embed]) -> list[Occurrence]:
     """Each embed with its markup and what follows it, cut from the decoded article ``text``. A span
     that does not fit the text gives empty markup (and, past the end, nothing after)."""

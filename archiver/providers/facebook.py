@@ -16,7 +16,7 @@ from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Block, Link, Tag, links
 from archiver.discover.urls import PostMatch, match_post_url, normalize, query
 from archiver.lazyre import lazy
-from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
+from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, is_digits
 
 NAME = "facebook"
 _HOST = r"https?://(?:(?:www|m|mbasic|web|business|touch)\.)?facebook\.com/"
@@ -67,18 +67,18 @@ def _by_query(m: re.Match[str]) -> tuple[str, str | None] | None:
     q = query(m.string)
     if page in ("permalink.php", "story.php"):
         story, owner = q.get("story_fbid", [""])[0], q.get("id", [""])[0]
-        if _is_fb_id(story) and owner.isdigit():
+        if _is_fb_id(story) and is_digits(owner):
             return story, f"https://www.facebook.com/permalink.php?story_fbid={story}&id={owner}"
         return None
     if page.startswith("photo"):
         fbid = q.get("fbid", [""])[0]
-        return (fbid, f"https://www.facebook.com/photo.php?fbid={fbid}") if fbid.isdigit() else None
+        return (fbid, f"https://www.facebook.com/photo.php?fbid={fbid}") if is_digits(fbid) else None
     video = q.get("v", [""])[0]
-    return (video, f"https://www.facebook.com/watch/?v={video}") if video.isdigit() else None
+    return (video, f"https://www.facebook.com/watch/?v={video}") if is_digits(video) else None
 
 
 def _is_fb_id(value: str) -> bool:
-    return value.isdigit() or (value.startswith("pfbid") and value.isalnum())
+    return is_digits(value) or (value.startswith("pfbid") and value.isascii() and value.isalnum())
 
 
 _SPELLINGS = (PostUrl(_POST, post=_post), PostUrl(_GROUP, "https://www.facebook.com/groups/{group}/posts/{id}"),

@@ -17,7 +17,7 @@ from archiver.discover.shortcodes import id_reader
 from archiver.discover.tags import Block
 from archiver.discover.urls import PostMatch, handle_in_url
 from archiver.lazyre import lazy
-from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec
+from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec, SettingSpec, is_digits
 from archiver.providers.oembed import OEmbedProvider, PlatformSpec
 
 NAME = "tiktok"
@@ -52,7 +52,7 @@ def _blockquote(scan: HtmlScanner, block: Block) -> None:
         return
     found = post_from([block.tag.get("cite")])
     vid = block.tag.get("data-video-id")
-    if vid and vid.isdigit() and (not found or found[1] != vid):
+    if vid and is_digits(vid) and (not found or found[1] != vid):
         found = (NAME, vid, None)
     scan.add(found, NAME, block.tag.start, block.end, "blockquote", handle=handle_in_url(found),
              text=clean_text(scan.text[block.inner_start:block.inner_end]) or None)
@@ -60,7 +60,7 @@ def _blockquote(scan: HtmlScanner, block: Block) -> None:
 
 def _video_id(value: str) -> PostMatch | None:
     """A video id as an attribute writes it (``<amp-tiktok data-src="7301…">``, ``videoId``)."""
-    return post_from([f"https://www.tiktok.com/embed/v2/{value}"], NAME) if value.isdigit() else None
+    return post_from([f"https://www.tiktok.com/embed/v2/{value}"], NAME) if is_digits(value) else None
 
 
 _ID_ATTRS = dict.fromkeys(("id", "videoid", "video-id", "data-video-id", "data-id", "data-src"), _video_id)
@@ -76,7 +76,7 @@ def _handle(body: dict[str, Any]) -> str | None:
 
 def id_time(post_id: str) -> datetime | None:
     """Creation time from a video id: its top 32 bits are Unix seconds."""
-    if not re.fullmatch(r"\d{19,20}", post_id) or not _FIRST_ID <= int(post_id) < 1 << 64:
+    if not re.fullmatch(r"[0-9]{19,20}", post_id) or not _FIRST_ID <= int(post_id) < 1 << 64:
         return None
     return datetime.fromtimestamp(int(post_id) >> 32, UTC)
 

@@ -20,6 +20,7 @@ from archiver.discover.tags import Block, Tag
 from archiver.discover.text import is_quoted, link_at, plain_markdown, run_start, url_at
 from archiver.discover.urls import PostMatch, handle_in_url, match_post_url
 from archiver.lazyre import lazy
+from archiver.providers.base import is_digits
 from archiver.providers.twitter.ids import NAME, status_url
 
 # "(@handle)" in an attribution line, in markup and in flattened text.
@@ -29,21 +30,23 @@ _FLAT_HANDLE = lazy(r"\(\s?\\?@((?:\\_|\w){1,15})\s?\)")
 _PIC = re.compile(r"pic\.(?:twitter|x)\.com/\w{1,40}", re.I)
 _DASHES = ("—", "â€”", "&mdash;", "&#8212;", "&#x2014;", "―", "--")
 _MEDIA_LINE_MAX = 300
+# The rest of an attribution line when it is blank, through its newline.
+_LINE_END = lazy(r"[^\S\n]*+\n")
 # What may follow a plain date that ends an attribution line: the line's end (blanks, a Markdown hard
 # break), or text glued to it where a converter dropped the line break ("March 5, 2024Groomers").
 _ENDS_ATTRIBUTION = lazy(r"[ \t\u00a0]*+(?:\\|  )?[ \t]*+(?:\r?\n|\Z)|[^\W\d_]")
-_DIV_TWEET_ID = lazy(r"""data-tweet-id\s*=\s*["']?(\d{1,20})""")
+_DIV_TWEET_ID = lazy(r"""data-tweet-id\s*=\s*["']?([0-9]{1,20})(?![0-9])""")
 _DIV_IFRAME_SRC = lazy(r"""\ssrc\s*=\s*["']([^"']{1,4000})""")
 
 
 def post_of_id(value: str) -> PostMatch | None:
     """A tweet id as markup writes it (data-tweet-id, data-tweetid) as the post, or None."""
-    return (NAME, value, status_url(value, None)) if value.isdigit() else None
+    return (NAME, value, status_url(value, None)) if is_digits(value) else None
 
 
 def shortcode_post(value: str, user: str | None) -> PostMatch | None:
     """``{{< tweet 123 >}}``, ``{{< x user="a" id="123" >}}``: a bare id names the tweet."""
-    return (NAME, value, status_url(value, user)) if value.isdigit() and len(value) <= 20 else None
+    return (NAME, value, status_url(value, user)) if is_digits(value) and len(value) <= 20 else None
 
 
 def read_blockquote(scan: HtmlScanner, block: Block) -> None:
@@ -52,7 +55,7 @@ def read_blockquote(scan: HtmlScanner, block: Block) -> None:
     status = [(li, f) for li in block.links if (f := match_post_url(li.href)) and f[0] == NAME]
     found = status[-1][1] if status else None
     tid = block.tag.get("data-tweet-id")
-    if not found and tid and tid.isdigit():
+    if not found and tid and is_digits(tid):
         found = (NAME, tid, status_url(tid, None))
     body, after = scan.first_paragraph(block.inner_start, block.inner_end)
     attribution = parse_attribution(clean_text(scan.text[after:block.inner_end]), _HANDLE)
@@ -117,13 +120,15 @@ def flattened_tweets(text: str) -> list[Embed]:
         handle = m.group(1).replace("\\", "")
         line_lo = text.rfind("\n", prev_end, dash) + 1 if text.rfind("\n", prev_end, dash) >= 0 else prev_end
         start, body = _tweet_body(text, line_lo, dash, prev_end)
-        nl = text.find("\n", end)
-        if nl >= 0 and text[end:nl].strip() == "":
-            nxt = text.find("\n", nl + 1)
-            nxt = len(text) if nxt < 0 else nxt
-            line = text[nl + 1:nxt]
+        # Searches from here on are bounded: tweets run together on one line must not each scan
+        # the rest of the text (that made this quadratic).
+        blank = _LINE_END.match(text, end)
+        if blank is not None:
+            nl = blank.end()
+            nxt = text.find("\n", nl, nl + _MEDIA_LINE_MAX + 1)
+            line = text[nl:nxt if nxt >= 0 else min(len(text), nl + _MEDIA_LINE_MAX + 1)]
             if len(line) <= _MEDIA_LINE_MAX and _PIC.search(line) and not _FLAT_HANDLE.search(line):
-                end = nl + 1 + len(line.rstrip())
+                end = nl + len(line.rstrip())
         out.append(Embed(
             provider=NAME, post_id=found[1] if found else None,
             url=status_url(found[1], handle) if found and found[1] else None,

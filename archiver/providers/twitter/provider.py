@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from archiver.capture.manifest import CAPTURED_STATUSES, GONE_STATUSES
 from archiver.discover.urls import query
 from archiver.health.state import Probe
-from archiver.providers.base import CaptureContext, EmbedForms, PostUrl, ProviderSpec, SettingSpec
+from archiver.providers.base import CaptureContext, EmbedForms, PostUrl, ProviderSpec, SettingSpec, is_digits
 from archiver.providers.twitter.api import fetch_oembed, fetch_syndication
 from archiver.providers.twitter.capture import TwitterProvider
 from archiver.providers.twitter.discovery import (
@@ -48,7 +48,7 @@ def _status(m: re.Match[str]) -> tuple[str, str | None]:
 def _widget(m: re.Match[str]) -> tuple[str, str | None] | None:
     """The widget's iframe: the id is a query parameter."""
     ids = query(m.string).get("id")
-    if ids and ids[0].isdigit() and len(ids[0]) <= 20:
+    if ids and is_digits(ids[0]) and len(ids[0]) <= 20:
         return ids[0], status_url(ids[0], None)
     return None
 
