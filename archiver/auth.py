@@ -131,14 +131,7 @@ def ensure_schema(catalog: Catalog) -> None:
     lacks (ADDED_COLUMNS); done once per Catalog object."""
     if catalog not in _ready:
         catalog.execute(_SCHEMA)
-        have = catalog.backend.columns("api_tokens")
-        for col in ADDED_COLUMNS:
-            if col not in have:
-                try:
-                    catalog.execute(f"ALTER TABLE api_tokens ADD COLUMN {col} TEXT")
-                except Exception:
-                    if col not in catalog.backend.columns("api_tokens"):  # not another process adding it first
-                        raise
+        catalog.add_text_columns("api_tokens", ADDED_COLUMNS)
         _ready.add(catalog)
 
 

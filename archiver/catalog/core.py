@@ -57,6 +57,20 @@ class Catalog:
         cur = self.backend.connect().execute(self._sql(sql), tuple(params))
         return [dict(row) for row in cur.fetchall()]
 
+    def add_text_columns(self, table: str, columns: Sequence[str]) -> None:
+        """Add the TEXT columns of `columns` that `table` lacks (a table an older release made, of a
+        module keeping its own tables: tokens, link health). Another process adding one first is fine;
+        any other failure is raised (the backend's database error)."""
+        have = self.backend.columns(table)
+        for col in columns:
+            if col in have:
+                continue
+            try:
+                self.execute(f"ALTER TABLE {table} ADD COLUMN {col} TEXT")
+            except Exception:
+                if col not in self.backend.columns(table):  # not another process adding it first
+                    raise
+
     def ensure_schema(self) -> None:
         """Create or upgrade the catalog's tables once per Catalog (schema.py: create_schema)."""
         if self._ready:

@@ -82,14 +82,7 @@ def ensure_schema(catalog: Catalog) -> None:
     if catalog not in _ready:
         for stmt in _SCHEMA:
             catalog.execute(stmt)
-        have = catalog.backend.columns("link_health")
-        for col in _ADDED:
-            if col not in have:
-                try:
-                    catalog.execute(f"ALTER TABLE link_health ADD COLUMN {col} TEXT")
-                except Exception:
-                    if col not in catalog.backend.columns("link_health"):  # not another process first
-                        raise
+        catalog.add_text_columns("link_health", _ADDED)
         for stmt in _LATER:
             catalog.execute(stmt)
         _ready.add(catalog)
