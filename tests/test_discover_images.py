@@ -358,3 +358,22 @@ def test_svg_images_and_image_buttons_are_image_elements() -> None:
         ("https://n.example/img/submit", "/img/submit"), ("https://n.example/img/go.png", "/img/go.png")]
     for alone in ('<svg><image href="/a.png"/></svg>', '<input type="image" src="/b.png">'):
         assert [s for _, s in spans(alone)] == [alone.split('"')[-2]]
+
+
+def test_front_matter_images_are_found_whatever_their_key() -> None:
+    """A Jekyll/Hugo page's lead and social images live in its front matter, which the theme shows:
+    each value there that is an image file is an occurrence (quoted or not, in a list, YAML or TOML);
+    other values, front matter never closed, and a "---" later in the text are not."""
+    doc = ('---\ntitle: "Ice out on Pier 4"\nimage: /img/lead.jpg\ncover_image: "https://cdn.example/c.webp"\n'
+           "images:\n  - /img/a.png\n  - '/img/b.jpg'  # second\nurl: /news/ice.html\nauthor: desk.png.writer\n"
+           "---\n\n# Ice out\n\nBody ![x](/img/body.jpg)\n")
+    assert spans(doc, base="https://news.example/") == [
+        ("https://news.example/img/lead.jpg", "/img/lead.jpg"), ("https://cdn.example/c.webp", "https://cdn.example/c.webp"),
+        ("https://news.example/img/a.png", "/img/a.png"), ("https://news.example/img/b.jpg", "/img/b.jpg"),
+        ("https://news.example/img/body.jpg", "/img/body.jpg")]
+    toml = '+++\ntitle = "Ice"\nfeatured_image = "/img/t.jpg"\n+++\nBody\n'
+    assert spans(toml, fmt="markdown", base="https://news.example/") == [
+        ("https://news.example/img/t.jpg", "/img/t.jpg")]
+    unclosed = "---\nimage: /img/lead.jpg\n\n# Body with no closing line\n"
+    later = "# Title\n\n---\nimage: /img/lead.jpg\n---\n"
+    assert spans(unclosed, fmt="markdown") == [] and spans(later, fmt="markdown") == []

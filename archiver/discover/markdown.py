@@ -192,6 +192,41 @@ def images(text: str, fences: list[tuple[int, int]]) -> list[ImageRef]:
     return out
 
 
+# Front matter (Jekyll, Hugo, Eleventy, Astro...): a first line of "---" (YAML) or "+++" (TOML), then
+# lines up to the same delimiter (YAML may also end with "..."), within the first MAX_FRONT_MATTER chars.
+MAX_FRONT_MATTER = 65_536
+_FRONT_OPEN = re.compile(r"(---|\+\+\+)[ \t]*\r?\n")
+# One value on a front matter line: `key: value`, `key = "value"`, or a list item `- value`, the value
+# bare or quoted, a `#` comment after it allowed.
+_FRONT_VALUE = lazy(r"""^[ \t]*+(?:-[ \t]++|[A-Za-z_][\w.-]{0,80}[ \t]*+[:=][ \t]*+(?:-[ \t]++)?)"""
+                    r"""(?:"([^"\n]{1,2000})"|'([^'\n]{1,2000})'|([^\s"'#][^\s#]{0,1999}))[ \t]*+(?:\#[^\n]*+)?\r?$""",
+                    re.M)
+
+
+def front_matter_images(text: str) -> list[ImageRef]:
+    """The images a page's front matter names (``image: /img/lead.jpg``, ``cover = "..."``, a list of
+    ``images:``): every value there that is an image file by itself (`looks_like_image_url`), whatever
+    its key, since the site's theme shows it (the lead image, the social card). Nothing when the text
+    does not open with front matter closed within MAX_FRONT_MATTER characters."""
+    m = _FRONT_OPEN.match(text)
+    if m is None:
+        return []
+    closers = ("---", "...") if m.group(1) == "---" else ("+++",)
+    end = -1
+    for line in re.finditer(r"(?m)^(?:---|\.\.\.|\+\+\+)[ \t]*\r?$", text[:MAX_FRONT_MATTER]):
+        if line.start() >= m.end() and line.group(0).rstrip() in closers:
+            end = line.start()
+            break
+    if end < 0:
+        return []
+    out: list[ImageRef] = []
+    for v in _FRONT_VALUE.finditer(text, m.end(), end):
+        g = next(i for i in (1, 2, 3) if v.group(i) is not None)
+        if looks_like_image_url(v.group(g)):
+            _add(out, v.group(g), v.start(g), v.end(g), "front-matter", None)
+    return out
+
+
 def _image_links(text: str, fences: list[tuple[int, int]], targets: set[int], out: list[ImageRef]) -> None:
     """Inline links and autolinks whose target is an image file by itself (`looks_like_image_url`)."""
     for m in _LINK_TARGET.finditer(text):

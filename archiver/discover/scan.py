@@ -90,6 +90,8 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
         unshown = merge_ranges(markdown.shown_as_code(doc, fences) + (scanner.raw_regions if scanner else []))
         images = [i for i in images if not _inside_any(unshown, i.start)]
         images += [_resolved(i, base_url) for i in markdown.images(doc, unshown)]
+    if fmt in ("markdown", "html"):
+        images += [_resolved(i, base_url) for i in markdown.front_matter_images(doc)]
     # Shortcodes and template tags, in any format (WordPress post_content is HTML; rST and AsciiDoc
     # read as text); none may cut an HTML token.
     # A MyST directive written as a fence (```{youtube} ID) is a directive, not code.
