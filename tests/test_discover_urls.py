@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from archiver.discover.scan import discover
 from archiver.discover.urls import match_post_url
 
 TWEET = ("twitter", "1764927578469150481", "https://twitter.com/PinecrestObs/status/1764927578469150481")
@@ -235,3 +236,17 @@ def test_status_url_matching_stays_linear() -> None:
                     "https://twitter.com/" + "a/" * 4000 + "status/1"):
         assert match_post_url(hostile) is None
     assert time.thread_time() - start < 0.5
+
+
+def test_a_post_on_a_host_in_another_script_is_matched_by_its_ascii_name() -> None:
+    """A Mastodon server may have an internationalized name: a browser sends it in its IDNA (xn--)
+    form, so the post is matched, canonical URL in that form, and its embed is found in an article."""
+    assert match_post_url("https://mastodon.bücher.social/@leser/111234567890123456") == (
+        "mastodon", "111234567890123456", "https://mastodon.xn--bcher-kva.social/@leser/111234567890123456")
+    assert match_post_url("https://例え.テスト/@user/111234567890123456") == (
+        "mastodon", "111234567890123456", "https://xn--r8jz45g.xn--zckzah/@user/111234567890123456")
+    doc = ('<blockquote class="mastodon-embed" data-embed-url="https://mastodon.bücher.social/@leser/'
+           '111234567890123456/embed"><a href="https://mastodon.bücher.social/@leser/111234567890123456">'
+           'post</a></blockquote>')
+    (found,) = discover(doc).embeds
+    assert (found.provider, found.post_id) == ("mastodon", "111234567890123456")

@@ -9,9 +9,12 @@ linear in its length.
 
 from __future__ import annotations
 
+import re
+from contextlib import suppress
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from archiver.discover import constructs
+from archiver.lazyre import lazy
 from archiver.providers.base import PostMatch
 
 __all__ = ["PostMatch", "handle_in_url", "is_short_link", "match_post_url", "normalize", "post_in_query", "query"]
@@ -20,11 +23,23 @@ _MAX_URL = 8192
 
 
 def normalize(url: str) -> str:
-    """``url`` stripped, a protocol-relative ``//host/...`` made https."""
+    """``url`` stripped, a protocol-relative ``//host/...`` made https, and a host in another script (an
+    internationalized domain name, as a Mastodon server may have) in its ASCII form, as a browser
+    sends it (IDNA, the same ``str.encode("idna")`` the address guard uses): patterns match ASCII
+    hosts. A host IDNA refuses is left as written (it then names no post)."""
     url = url.strip()
     if url.startswith("//"):
-        return "https:" + url
+        url = "https:" + url
+    if not url.isascii():
+        m = _HOST.match(url)
+        if m and not m.group(2).isascii():
+            with suppress(UnicodeError):
+                url = url[:m.start(2)] + m.group(2).encode("idna").decode("ascii") + url[m.end(2):]
     return url
+
+
+# The scheme and the host of an http(s) URL without credentials (a port may follow the host).
+_HOST = lazy(r"(https?://)([^/?#:@\s\[\]]{1,253})(?=[/?#:]|$)", re.I)
 
 
 def match_post_url(url: str, provider: str | None = None) -> PostMatch | None:

@@ -24,7 +24,7 @@ ENDPOINT = SettingSpec("mastodon_oembed_url", "https://{host}/api/oembed",
                        "Template of a Mastodon server's oEmbed endpoint; {host} is the post's server.")
 _FIRST_SNOWFLAKE = 100_000_000_000_000_000  # servers before 2.0 used small sequential ids
 _STATUS = lazy(
-    r"https?://((?:[a-z0-9\-]{1,63}\.){1,8}[a-z]{2,63})/(?:deck/|web/)?"
+    r"https?://((?:[a-z0-9\-]{1,63}\.){1,8}(?:[a-z]{2,63}|xn--[a-z0-9\-]{1,59}))/(?:deck/|web/)?"
     r"(?:@([\w.]{1,64})(?:@[\w.\-]{1,253})?/(\d{1,20})|users/([\w.]{1,64})/statuses/(\d{1,20}))"
     r"(?:/embed)?/?(?=$|[?#])",
     re.I,
