@@ -382,15 +382,25 @@ def served_from_archive(rt: Runtime, article_id: str) -> set[str]:
     return covered
 
 
-def taken_down_items(rt: Runtime, article_id: str) -> set[str]:
-    """The item ids of the article's current plan that compliance has taken down: an embed whose post is
-    taken down, an image whose stable copy a takedown hides. Neither restorable nor in need of a restore
-    (restore writes none of them: health.restore.TakenDown). Empty when the records cannot be read."""
+def current_records(rt: Runtime, article_id: str) -> tuple[Plan, Results] | None:
+    """The article's current plan and its item results, read once for `taken_down_items` and
+    `uncopied_items`; None when they cannot be read."""
     try:
         plan = load_plan(rt, check_article_id(article_id))
-        results = load_results(rt, plan)
+        return plan, load_results(rt, plan)
     except (RecordError, ObjectNotFound, InputError, ValueError, LookupError):
+        return None
+
+
+def taken_down_items(rt: Runtime, article_id: str, records: tuple[Plan, Results] | None = None) -> set[str]:
+    """The item ids of the article's current plan that compliance has taken down: an embed whose post is
+    taken down, an image whose stable copy a takedown hides. Neither restorable nor in need of a restore
+    (restore writes none of them: health.restore.TakenDown). `records`: `current_records`, when the
+    caller read them already. Empty when the records cannot be read."""
+    found = records if records is not None else current_records(rt, article_id)
+    if found is None:
         return set()
+    plan, results = found
     ensure_compliance_schema(rt.catalog)
     down = {(r["provider"], r["post_id"]) for r in rt.catalog.query(
         "SELECT provider, post_id FROM post_compliance WHERE taken_down = 1")}
@@ -404,17 +414,16 @@ def taken_down_items(rt: Runtime, article_id: str) -> set[str]:
     return out
 
 
-def uncopied_items(rt: Runtime, article_id: str) -> set[str]:
+def uncopied_items(rt: Runtime, article_id: str, records: tuple[Plan, Results] | None = None) -> set[str]:
     """The item ids of the article's current plan with no archived copy to restore from: an embed whose
     capture holds no post (deleted, protected or failed before anything was kept: not "archived" or
     "partial", or no manifest) and an image with no stable copy. Dead, such an item is lost, not in
-    need of a restore (restore would refuse it: health.restore.captured). Empty when the records
-    cannot be read."""
-    try:
-        plan = load_plan(rt, check_article_id(article_id))
-        results = load_results(rt, plan)
-    except (RecordError, ObjectNotFound, InputError, ValueError, LookupError):
+    need of a restore (restore would refuse it: health.restore.captured). `records`: as for
+    `taken_down_items`. Empty when the records cannot be read."""
+    found = records if records is not None else current_records(rt, article_id)
+    if found is None:
         return set()
+    plan, results = found
     out = set()
     for item in plan.items:
         res = results.get(item.item_id)
@@ -440,7 +449,9 @@ def needs_restore(rt: Runtime, article_ids: list[str] | None = None) -> dict[str
             dead.setdefault(r["article_id"], set()).add(r["item_id"])
     out = {}
     for aid, items in dead.items():
-        n = len(items - served_from_archive(rt, aid) - taken_down_items(rt, aid) - uncopied_items(rt, aid))
+        records = current_records(rt, aid)
+        n = len(items - served_from_archive(rt, aid) - taken_down_items(rt, aid, records)
+                - uncopied_items(rt, aid, records))
         if n:
             out[aid] = n
     return out

@@ -281,8 +281,9 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
     history, unreadable = listing.readable, listing.unreadable
     restored = restored_in(rt, history) if not unreadable else set()
     covered = served_from_archive(rt, article_id) if not unreadable else set()
-    down = taken_down_items(rt, article_id)
-    lost = uncopied_items(rt, article_id)
+    records = (plan, results)  # read above: the current plan and its results
+    down = taken_down_items(rt, article_id, records)
+    lost = uncopied_items(rt, article_id, records)
     reverted_to = {v.version: reverted_target(rt, v) for v in history if v.reason == "revert"}
     for entry in (*embeds, *images):
         entry["restored"] = entry["item"].item_id in restored

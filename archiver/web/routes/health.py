@@ -22,6 +22,7 @@ from archiver.auth import Principal
 from archiver.errors import InputError
 from archiver.health import originals as health_originals
 from archiver.health.originals import (
+    current_records,
     dead_worklist,
     health_answer,
     item_records,
@@ -153,8 +154,9 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
     restored = {aid: articles.restored_in(rt, listing.readable) if not listing.unreadable else set()
                 for aid, listing in readable.items()}
     covered = {aid: served_from_archive(rt, aid) if not readable[aid].unreadable else set() for aid in readable}
-    down = {aid: taken_down_items(rt, aid) for aid in readable}
-    lost = {aid: uncopied_items(rt, aid) for aid in readable}
+    records = {aid: current_records(rt, aid) for aid in readable}
+    down = {aid: taken_down_items(rt, aid, records[aid]) for aid in readable}
+    lost = {aid: uncopied_items(rt, aid, records[aid]) for aid in readable}
     dead = [{**d, "restored": d["item_id"] in restored[d["article_id"]],
              "taken_down": d["item_id"] in down[d["article_id"]],
              "uncopied": d["item_id"] in lost[d["article_id"]],
