@@ -19,6 +19,7 @@ one regular expression (the walk runs in the regex engine, and each stretch is w
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 
 WS = "\t\n\f\r "
@@ -87,12 +88,18 @@ def raw_text_end(text: str, name: str, pos: int) -> tuple[int, int] | None:
     if name.lower() == "script":
         start = _script_close(text, pos)
     else:
-        m = re.compile(rf"</{re.escape(name)}(?=[\t\n\f\r />])", re.I).search(text, pos)
+        m = _end_tag(name.lower()).search(text, pos)
         start = m.start() if m else None
     if start is None:
         return None
     end = tag_end(text, start + 2 + len(name))
     return (start, end) if end is not None else None
+
+
+@functools.cache
+def _end_tag(name: str) -> re.Pattern[str]:
+    """The opening of `name`'s end tag, any case."""
+    return re.compile(rf"</{re.escape(name)}(?=[\t\n\f\r />])", re.I)
 
 
 def _script_close(text: str, pos: int) -> int | None:
@@ -171,12 +178,13 @@ class Boundaries:
         known = self._tokens.get(base)
         if known is not None and known > pos:
             return base, known
+        origin = base
         while True:
             stop = _WALK.match(self.text, base, pos).end()
             if stop == pos:
                 half = self._half_open(pos) if self.text[pos - 1] in "</" else None
                 if half is None:
-                    if pos - base > _SHORT_WALK:
+                    if pos - origin > _SHORT_WALK:
                         bisect.insort(marks, pos)
                     return None
                 stop = half
@@ -184,6 +192,12 @@ class Boundaries:
             if end > pos:
                 break
             base = end  # a raw-text element, over before `pos`
+        if base - origin > _SHORT_WALK:
+            # Raw-text elements walked over (a page of many small scripts): where the last one ends lies
+            # between tokens; remembered, so the next query does not walk them all again.
+            i = bisect.bisect_left(marks, base)
+            if i == len(marks) or marks[i] != base:
+                marks.insert(i, base)
         if stop - base <= _SHORT_WALK and end - stop <= _SHORT_WALK:
             return stop, end  # as cheap to walk again as to remember
         self._tokens[stop] = end
