@@ -4,9 +4,10 @@ nested findings (a block comment around a figure around a URL line) into one emb
 
 from __future__ import annotations
 
+import html
 import re
 
-from archiver.discover import constructs, markdown, shortcodes, text
+from archiver.discover import constructs, markdown, shortcodes, srcdoc, text
 from archiver.discover.common import merge_ranges, resolve
 from archiver.discover.formats import FORMATS as FORMATS
 from archiver.discover.html import HtmlScanner
@@ -62,6 +63,11 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
     if base_url is not None and not isinstance(base_url, str):
         raise InputError("base URL must be a string")
     base_url = (base_url.strip() or None) if base_url else None
+    return _discover(doc, base_url, fmt, 1)
+
+
+def _discover(doc: str, base_url: str | None, fmt: str, depth: int) -> Discovery:
+    """`discover` of a document at `depth` (1: the article; 2: a srcdoc document inside it, ...)."""
     if fmt == "auto":
         has_html, has_md = detect_format(doc)
         fmt = "markdown" if has_md else "html" if has_html else "text"
@@ -130,7 +136,30 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
     if scanner is not None:
         # Nor anything in a code sample or the text of a link (a card must never be put there).
         embeds = scanner.not_shown_as_code_or_link(embeds)
+        if depth < srcdoc.MAX_DEPTH:
+            found = _in_srcdoc(doc, scanner, base_url, depth)
+            embeds += found.embeds
+            images += found.images
     return Discovery(embeds=fold_nested(embeds), images=_unique(images))
+
+
+def _in_srcdoc(doc: str, scanner: HtmlScanner, base_url: str | None, depth: int) -> Discovery:
+    """What the srcdoc documents of `doc`'s iframes hold (``srcdoc.py``), spans mapped to `doc`. Their
+    relative URLs resolve against `doc`'s base URL (an about:srcdoc document inherits it); an item whose
+    span does not map back to the same text exactly is left out (its edges cut a character reference)."""
+    found = Discovery()
+    nested = srcdoc.documents(doc, scanner.bounds, deep=False)
+    if not nested:
+        return found
+    base = resolve(html.unescape(scanner.base_href), base_url) if scanner.base_href else base_url
+    for inner in nested:
+        sub = _discover(inner.inner, base, "html", depth + 1)
+        for item in [*sub.embeds, *sub.images]:
+            span = inner.outer_span(item.start, item.end)
+            if span is not None:
+                item.start, item.end = span
+                (found.embeds if isinstance(item, Embed) else found.images).append(item)  # type: ignore[arg-type]
+    return found
 
 
 def _opens_fence(doc: str, e: Embed, fence_starts: set[int]) -> bool:

@@ -51,6 +51,7 @@ from archiver.capture.manifest import CAPTURED_STATUSES, GONE_STATUSES
 from archiver.compliance import audit
 from archiver.compliance.holds import embeds_taken_down, hidden_reason, quoting_posts, set_takedown
 from archiver.compliance.holds import ensure_schema as ensure_compliance_schema
+from archiver.discover import srcdoc
 from archiver.errors import ArchiverError, InputError
 from archiver.health.callback import notify_cms
 from archiver.health.originals import dead_among, ensure_schema, load_record, originals_of, url_sha256
@@ -228,14 +229,14 @@ def takedown_filter(rt: Runtime, text: str, *, results: dict[str, ItemResult] | 
     `results` so the quoted words become the notice, or, with no capture to render from, becomes the
     notice too. A frame of such a post is left: its card answers 410 publicly. Returns (replacements,
     ["<provider>/<post_id>" of each card changed]); text outside the cards is untouched."""
-    cards = found_cards(text)
+    cards = cards_everywhere(text)
     if not cards:
         return [], []
     by_post = {(r.provider, r.post_id): r for r in (results or {}).values()
                if isinstance(r, EmbedResult) and r.manifest_key and r.status in CAPTURED_STATUSES}
     amp = is_amp(text)
     reps, changed = [], []
-    for start, end, tag, provider, post_id in cards:
+    for path, (start, end, tag, provider, post_id) in cards:
         if is_taken_down(rt, provider, post_id):
             new = withheld_card_html()
         elif tag == "blockquote" and embeds_taken_down(rt, provider, post_id):
@@ -246,11 +247,25 @@ def takedown_filter(rt: Runtime, text: str, *, results: dict[str, ItemResult] | 
                 new = withheld_card_html()
         else:
             continue
-        new = xml_safe(new)
+        mapped = srcdoc.to_outer(path, start, end, xml_safe(new))
+        if mapped is None:
+            log.warning("a card of %s/%s inside an iframe's srcdoc cannot be withheld in place", provider, post_id)
+            continue
+        start, end, new = mapped
         if text[start:end] != new:
             reps.append(Replacement(start, end, new))
             changed.append(f"{provider}/{post_id}")
     return reps, changed
+
+
+def cards_everywhere(text: str) -> list[tuple[list[srcdoc.Nested], tuple[int, int, str, str, str]]]:
+    """``found_cards`` of `text` and of every srcdoc document inside it (a restore puts a card there when
+    the embed was there), each with the path of srcdoc documents holding it (``srcdoc.path_to``) and
+    its offsets in the innermost one's decoded text ([] and offsets in `text` for the article's own)."""
+    out: list[tuple[list[srcdoc.Nested], tuple[int, int, str, str, str]]] = [([], c) for c in found_cards(text)]
+    for path, doc in srcdoc.walk(srcdoc.documents(text)):
+        out += [([*path, doc], c) for c in found_cards(doc.inner)]
+    return out
 
 
 def withheld_line(changed: list[str]) -> str:
@@ -274,18 +289,27 @@ def _replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch], ite
     if isinstance(item, ImageItem) and not stable_url:
         raise RestoreError(f"no stable copy of {item.url} (capture status {res.status if res else None!r})")
     made: dict[bool, str] = {}
+
+    def becomes(doc: str, start: int, end: int) -> list[srcdoc.Edit]:
+        """What doc[start:end] (the article's text, or a srcdoc document's) becomes."""
+        html_context = doc[start:end].lstrip().startswith("<")
+        if embed is not None and html_context not in made:
+            made[html_context] = (inline_markup(rt, embed, html_context=html_context, amp=amp) if inline
+                                  else card_markup(rt, embed, key or "", html_context=html_context))
+        return [(start, end, xml_safe(made[html_context] if embed is not None else stable_url or ""))]
+
+    nested = srcdoc.documents(text)  # an embed inside an iframe's srcdoc: its card is written there, escaped
     for occ in item.occurrences:
         span = map_span(chain, occ.start, occ.end)
         if span is None:
             raise RestoreError(f"an edit in a later version cut across {item.url} at {occ.start}")
-        old = text[span[0]:span[1]]
-        html_context = old.lstrip().startswith("<")
-        if embed is not None and html_context not in made:
-            made[html_context] = (inline_markup(rt, embed, html_context=html_context, amp=amp) if inline
-                                  else card_markup(rt, embed, key or "", html_context=html_context))
-        new = encodable(xml_safe(made[html_context] if embed is not None else stable_url or ""), encoding)
-        if new != old:
-            reps.append(Replacement(span[0], span[1], new))
+        edits = srcdoc.edit_within(text, nested, span[0], span[1], becomes)
+        if not edits:
+            raise RestoreError(f"{item.url} at {occ.start} lies across a character reference of an iframe's srcdoc")
+        for start, end, new in edits:
+            new = encodable(new, encoding)
+            if new != text[start:end]:
+                reps.append(Replacement(start, end, new))
     return reps
 
 
@@ -381,12 +405,14 @@ def _carries(text: str, posts: set[tuple[str, str]]) -> bool:
     (an inline card's ``data-post-id="<id>"``, a frame's ``posts/<provider>/<id>/….card.html``). The
     publisher's own embed markup and the Robust Links to the capture page (which answers 410) are not
     counted."""
-    if any((p, i) in posts for _, _, _, p, i in found_cards(text)):
+    if any((p, i) in posts for _, (_, _, _, p, i) in cards_everywhere(text)):
         return True
+    texts = [text, *(doc.inner for _, doc in srcdoc.walk(srcdoc.documents(text)))]
     for provider, post_id in posts:
-        if f'data-post-id="{html.escape(post_id)}"' in text:
+        if any(f'data-post-id="{html.escape(post_id)}"' in t for t in texts):
             return True
-        if re.search(re.escape("/" + layout.post_prefix(provider, post_id)) + r'[^"\s<>/]+\.card\.html', text):
+        marker = re.compile(re.escape("/" + layout.post_prefix(provider, post_id)) + r'[^"\s<>/]+\.card\.html')
+        if any(marker.search(t) for t in texts):
             return True
     return False
 

@@ -32,6 +32,7 @@ from archiver.capture.cards.page import ensure_capture_page
 from archiver.capture.manifest import CAPTURED_STATUSES
 from archiver.capture.memento import MEMENTO_STATUSES
 from archiver.dates import iso, utcnow
+from archiver.discover import srcdoc
 from archiver.discover.urls import match_post_url
 from archiver.records.plan import EmbedItem, Plan
 from archiver.records.result import EmbedResult, ImageResult
@@ -72,15 +73,18 @@ def build_replacements(rt: Runtime, text: str, plan: Plan, results: Results, whe
 
     reps: set[tuple[int, int, str]] = set()
     ours = our_version_url(rt)
+    nested = srcdoc.documents(text)  # a span inside an iframe's srcdoc is edited in its decoded document
     for item in plan.items:
         res = results.get(item.item_id)
         if res is None or item.item_id in leave:
             continue
         spans = [where(o.start, o.end) if where else (o.start, o.end) for o in item.occurrences]
         if isinstance(res, ImageResult) and res.stable_url and res.status in CAPTURED_STATUSES:
+            stable = res.stable_url
             for span in spans:
-                if span is not None and text[span[0]:span[1]] != res.stable_url:
-                    reps.add((span[0], span[1], res.stable_url))
+                if span is not None:
+                    reps.update(srcdoc.edit_within(text, nested, span[0], span[1], lambda t, s, e, u=stable: (
+                        [(s, e, u)] if t[s:e] != u else [])))
         elif (isinstance(res, EmbedResult) and isinstance(item, EmbedItem) and res.manifest_key
               and res.status in ROBUST_LINK_STATUSES):
             original = res.url or item.url
@@ -89,10 +93,11 @@ def build_replacements(rt: Runtime, text: str, plan: Plan, results: Results, whe
             version_url = version_page_url(rt, res.manifest_key)
             names_post = post_link_test(res.provider or item.provider, {res.post_id, item.post_id},
                                         {original, item.url})
+            date = res.captured_at or ""
             for start, end in outermost(spans):
-                for r in robust_link_edits(text[start:end], original, version_url, res.captured_at or "",
-                                           names_post, ours):
-                    reps.add((start + r.start, start + r.end, r.new))
+                reps.update(srcdoc.edit_within(text, nested, start, end, lambda t, s, e, o=original, v=version_url,
+                                               d=date, n=names_post: [
+                    (s + r.start, s + r.end, r.new) for r in robust_link_edits(t[s:e], o, v, d, n, ours)]))
     kept: list[Replacement] = []
     for start, end, new in sorted(reps):
         # Sorted by start: one that starts where the last kept one does edits the same element (two
