@@ -79,6 +79,21 @@ def test_many_raw_text_elements_are_linear(unit: str) -> None:
     assert len(small.images) == 500 and len(big.images) == 5_000
 
 
+def test_a_div_with_many_attributes_is_linear() -> None:
+    """The search for divs of an embed class reads each quoted value once (an "=" that opens one was
+    also readable as a plain character, and each attribute doubled the work: 24 took 67 s)."""
+    def div(n: int) -> str:
+        return '<p>Story</p>\n<div class="ad-slot" ' + " ".join(f'data-k{i}="v"' for i in range(n)) + "></div>"
+    t0 = time.thread_time()
+    discover(div(4))
+    small_t = time.thread_time() - t0
+    t0 = time.thread_time()
+    assert discover(div(22) * 50).embeds == []
+    assert time.thread_time() - t0 < 50 * small_t + 0.5
+    post = div(30).replace('class="ad-slot"', 'class="fb-post" data-href="https://www.facebook.com/x/posts/123456789012345"')
+    assert [e.post_id for e in discover(post).embeds] == ["123456789012345"]
+
+
 # --- 2. unclosed inline elements -------------------------------------------------------------------
 
 EMBEDS = [TWEET, f"<p>{STATUS}</p>"]

@@ -118,7 +118,7 @@ def _build() -> Constructs:
         # Divs are the commonest tag; only those with an embed class are worth parsing.
         classes = "|".join(re.escape(c) for c in divs)
         div_candidate = re.compile(
-            rf"<[dD][iI][vV](?=[\s/>])(?:{_QUOTED}|[^<>]){{0,3000}}?class\s*+=[^<>]{{0,500}}?(?:{classes})", re.I)
+            rf"<[dD][iI][vV](?=[\s/>])(?>{_QUOTED}|[^<>]){{0,3000}}?class\s*+=[^<>]{{0,500}}?(?:{classes})", re.I)
     built = Constructs(
         generation=gen,
         post_urls=tuple((spec.name, u) for spec in specs for u in spec.urls),
