@@ -305,9 +305,38 @@ def test_any_element_carrying_a_post_is_an_embed(markup: str, provider: str, pos
     '<div data-note="\nhttps://twitter.com/a/status/12\n"></div>',  # a value broken over lines
     '<div class="tweet" data-id="not-an-id"></div>',
     '<Tweet id="1475482722877546510" ',  # never closed: no tag
+    # wrappers that name a post but hold the page's own text: a heading, a section, or a page's words
+    '<article class="story" data-source-url="https://twitter.com/a/status/12"><h1>Plows out</h1>'
+    '<p>The city sent plows.</p><figure><img src="/plow.jpg"></figure></article>',
+    '<div id="__next" data-props=\'{"sourceTweet":"https://twitter.com/a/status/12"}\'><p>'
+    + "Long story text. " * 30 + "</p></div>",
+    '<div data-href="https://www.facebook.com/Page/posts/10161234567890123"><p>' + "Council news. " * 30 + "</p></div>",
+    '<div data-post="https://twitter.com/a/status/12"><section><p>Short.</p></section></div>',
+    # a share toolbar: a URL to share, not a post shown
+    '<div class="share-tools" data-share-url="https://twitter.com/a/status/12"><button>Share</button></div>',
+    '<x-share share-url="https://www.instagram.com/p/C4kP2rTz8Lm/"></x-share>',
+    # AMP's comment box and like button of a Facebook post; YouTube's "current stream of a channel"
+    '<amp-facebook-comments width="486" height="657" layout="responsive" '
+    'data-href="https://www.facebook.com/Page/posts/10161234567890123"></amp-facebook-comments>',
+    '<amp-facebook-like data-href="https://www.facebook.com/Page/posts/10161234567890123"></amp-facebook-like>',
+    '<iframe src="https://www.youtube.com/embed/live_stream?channel=UCB8Kb4pxYzsDsHxzBfnid4Q"></iframe>',
+    '<amp-youtube data-videoid="live_stream" layout="responsive" width="480" height="270"></amp-youtube>',
 ])
 def test_elements_that_are_not_embeds(doc: str) -> None:
     assert discover("<p>x</p>\n" + doc).embeds == []
+
+
+def test_a_wrapper_of_prose_around_a_post_leaves_the_post_its_own_span() -> None:
+    status = "https://twitter.com/LakemontDPW/status/1766441302328346877"
+    quote = (f'<blockquote class="twitter-tweet"><p>Plows out</p>&mdash; L (@LakemontDPW) '
+             f'<a href="{status}">March 1, 2024</a></blockquote>')
+    doc = f'<div data-source-url="{status}"><p>' + "Prose around. " * 30 + f"</p>{quote}<p>More prose.</p></div>"
+    (e,) = discover(doc).embeds
+    assert doc[e.start:e.end] == quote
+    # an element's own fallback (a play button's label, the post's words) stays within it
+    player = '<lite-youtube videoid="i0kEjttb2mE"><a class="lty-playbtn"><span>Play: Council meeting</span></a></lite-youtube>'
+    (e,) = discover(f"<p>x</p>\n{player}\n").embeds
+    assert e.post_id == "i0kEjttb2mE" and e.end - e.start == len(player)
 
 
 @pytest.mark.parametrize("doc", [

@@ -23,8 +23,11 @@ every embed inside it is that embed's outermost markup and becomes its span (Sub
 ``<noscript>`` fallback right after an embed, holding only the same post, joins its span (WP Rocket's
 lazy player, lazysizes iframes): one post, one occurrence.
 
-Attributes holding text for readers (``title``, ``alt``, ``aria-*``...) and values broken over lines
-name nothing. Links and document metadata are not embeds (``<a>``, ``<link>``, ``<meta>``, forms...), nor is an
+Attributes holding text for readers (``title``, ``alt``, ``aria-*``...), a URL to share (any name with
+"share": ``data-share-url`` of a share toolbar) and values broken over lines name nothing. An element
+holding the page's own text (a heading or sectioning element, or more text than a post's fallback, the
+embeds inside it left out) is a wrapper that names a post, not an embed (``_holds_page_text``).
+Links and document metadata are not embeds (``<a>``, ``<link>``, ``<meta>``, forms...), nor is an
 element inside a sentence ("see <x-tweet …> here"): it must stand as its own block, with only white
 space, markup and line breaks between it and the text around it. ``<param>`` and the fallback
 inside an ``<object>`` belong to the object: the object is the embed. The span is the whole element:
@@ -38,6 +41,7 @@ attributes, once; a hit in text costs a look-up of the token boundaries.
 from __future__ import annotations
 
 import bisect
+import html
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -80,6 +84,12 @@ _MAX_STEPS = 50  # tokens walked over around an element to see whether it stands
 _FRAME_SOURCES = frozenset({"src", "data-src", "data-lazy-src", "data"})
 _MAX_HELD = 20  # embeds a wrapper or a noscript fallback of one post may hold (a few copies at most)
 _NON_WS = lazy(r"[^\t\n\f\r ]")
+# What only a page's own content holds, never an embed's fallback: headings and sectioning elements.
+_PAGE_ELEMENT = lazy(r"<(?:h[1-6]|article|main|section|header|footer|nav|aside|form)(?=[\t\n\f\r />])", re.I)
+# Markup that is not text: scripts and styles with their content, comments, tags.
+_MARKUP = lazy(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.I | re.S)
+_MAX_FALLBACK_TEXT = 300  # characters (white space left out): a post's words fit, a page's do not
+_MAX_WRAPPER_SCAN = 200_000  # characters of an element read for its text; more is a page's content
 _NOSCRIPT_AFTER = lazy(r"[\t\n\f\r ]{0,200}<noscript(?=[\t\n\f\r />])", re.I)
 # (generation, [(platform word, provider, the provider's id keys without "data", its id reader)]).
 _keyed_cache: tuple[int, list[tuple[str, str, frozenset[str], IdReader]]] | None = None
@@ -118,7 +128,7 @@ def find(scan: HtmlScanner) -> None:
             continue
         span = _object_around(objects, start, end) or _element_span(scan, tag)
         if span in spans or _inside(fixed, span) or not _only_holds(posts, span, found) \
-                or not stands_alone(scan, *span):
+                or not stands_alone(scan, *span) or _holds_page_text(scan, tag, span, posts):
             continue
         spans.add(span)
         scan.add(found, found[0], span[0], span[1], "element", handle=handle_in_url(found))
@@ -148,8 +158,8 @@ def post_in(tag: Tag, tables: Constructs) -> PostMatch | None:
     values: list[tuple[str, str]] = []
     for attr, (raw, _, _) in tag.attrs.items():
         value = (tag.get(attr) or "").strip()
-        if not value or attr in _TEXT_ATTRS or attr.startswith("aria-") or "\n" in raw:
-            continue  # text for readers (or a value broken over lines): no reference to a post
+        if not value or attr in _TEXT_ATTRS or attr.startswith("aria-") or "\n" in raw or "share" in attr:
+            continue  # text for readers, a value broken over lines, or a URL to share: no post shown
         values.append((attr, value))
         if _NAMING.search(attr):
             naming.append(_ALNUM.sub("", value.lower()))
@@ -291,6 +301,34 @@ def _only_holds(posts: list[tuple[int, int, str, str | None]], span: tuple[int, 
         if end <= span[1] and (provider != found[0] or (post_id and post_id != found[1])):
             return False
     return len(posts) - i <= _MAX_HELD  # else more than a wrapper of one post would hold
+
+
+def _holds_page_text(scan: HtmlScanner, tag: Tag, span: tuple[int, int],
+                     posts: list[tuple[int, int, str, str | None]]) -> bool:
+    """Whether the element opened by ``tag`` (spanning ``span``) holds the page's own text, so it is a
+    wrapper that merely names a post (an ``<article data-source-url=…>``, a hydration root's props, a
+    ``<section data-href=…>``), not an embed: outside the embeds already read inside it, a heading or
+    sectioning element, or more text than a post's fallback holds (``_MAX_FALLBACK_TEXT`` characters,
+    tags, comments, scripts and styles left out). An element's own fallback (a placeholder, a play
+    button's label, a quoted post with its link) stays below that."""
+    start, end = tag.end, span[1]
+    if end - start > _MAX_WRAPPER_SCAN:
+        return True
+    parts, pos = [], start
+    i = bisect.bisect_left(posts, (start, 0, "", None))
+    for j in range(i, min(len(posts), i + _MAX_HELD + 1)):
+        s, e = posts[j][0], posts[j][1]
+        if s >= end:
+            break
+        if e <= end:
+            parts.append(scan.text[pos:s])
+            pos = max(pos, e)
+    parts.append(scan.text[pos:end])
+    inner = "".join(parts)
+    if _PAGE_ELEMENT.search(inner):
+        return True
+    words = _MARKUP.sub(" ", inner)
+    return len("".join(html.unescape(words).split())) > _MAX_FALLBACK_TEXT
 
 
 def _join_fallbacks(scan: HtmlScanner) -> None:

@@ -125,6 +125,8 @@ PROVIDER = ProviderSpec(
         amp={"amp-facebook": amp_reader("data-href", lambda value: post_from([value]))},
         shortcodes=dict.fromkeys(("facebook", "fb"), id_reader(NAME)),
         # The SDK's social plugins name a post (data-href) but show a button, a comment box or a page.
-        not_posts=tuple(f"fb{sep}{plugin}" for sep in "-:" for plugin in _PLUGINS_NOT_POSTS),
+        # AMP's versions of them are elements of their own (amp-facebook-comments, -like, -page).
+        not_posts=tuple(f"{prefix}{plugin}" for prefix in ("fb-", "fb:", "amp-facebook-")
+                        for plugin in _PLUGINS_NOT_POSTS),
     ),
 )

@@ -33,9 +33,13 @@ _CLIP = lazy(r"https?://(?:(?:www|m)\.)?youtube\.com/clip/[-\w]{10,60}(?![-\w])"
 _WATCH = lazy(r"https?://(?:(?:www|m|music)\.)?youtube\.com/watch/?\?", re.I)
 
 
+_NOT_VIDEOS = frozenset({"videoseries", "live_stream"})
+
+
 def _video(video: str) -> tuple[str, str | None] | None:
-    """A video id as the post; "videoseries" (a playlist) is none."""
-    if not video or video.lower() == "videoseries":
+    """A video id as the post; the words of YouTube's embed paths that are no video ("videoseries": a
+    playlist, "live_stream": a channel's current stream) are none."""
+    if not video or video.lower() in _NOT_VIDEOS:
         return None
     return video, f"https://www.youtube.com/watch?v={video}"
 
