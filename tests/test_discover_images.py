@@ -377,3 +377,38 @@ def test_front_matter_images_are_found_whatever_their_key() -> None:
     unclosed = "---\nimage: /img/lead.jpg\n\n# Body with no closing line\n"
     later = "# Title\n\n---\nimage: /img/lead.jpg\n---\n"
     assert spans(unclosed, fmt="markdown") == [] and spans(later, fmt="markdown") == []
+
+
+def test_a_scaled_amp_image_is_no_tracking_pixel() -> None:
+    """In a scaling AMP layout width and height are an aspect ratio (1x1: a square); an image offering
+    several widths is no beacon either. A fixed 1x1 image still is one."""
+    doc = ('<p>x</p><amp-img src="/uploads/square.jpg" width="1" height="1" layout="responsive"></amp-img>'
+           '<amp-img srcset="/h-640.jpg 640w, /h-1280.jpg 1280w" width="1" height="1" layout="fill"></amp-img>'
+           '<img src="/r.jpg" srcset="/r-2x.jpg 2x" width="1" height="1"><img src="/px.gif" width="1" height="1">')
+    assert sorted(i.url for i in discover(doc, base_url=BASE).images) == sorted([
+        "https://www.example.com/r-2x.jpg", "https://www.example.com/r.jpg", "https://www.example.com/h-1280.jpg", "https://www.example.com/h-640.jpg",
+        "https://www.example.com/uploads/square.jpg"])
+
+
+@pytest.mark.parametrize("href", ["http://[::1", "javascript:void(0)//", "data:text/html,x", "http://a:99999/"])
+def test_a_base_href_that_is_no_usable_url_falls_back_to_the_article_url(href: str) -> None:
+    doc = f'<base href="{href}"><p>x</p><img src="photos/pier.jpg">'
+    assert [i.url for i in discover(doc, base_url=BASE).images] == [BASE + "photos/pier.jpg"]
+    doc = '<base href="https://cdn.example/a/"><p>x</p><img src="photos/pier.jpg">'
+    assert [i.url for i in discover(doc, base_url=BASE).images] == ["https://cdn.example/a/photos/pier.jpg"]
+
+
+def test_expressions_are_no_image_urls() -> None:
+    """A JSX expression (MDX: ``src={pier}``) or a template's placeholder names no URL yet."""
+    doc = ("import pier from './pier.jpg'\n\n# Ice out\n\n<Image src={pier} alt=\"Pier 4\" />\n"
+           '<img src="{{ page.image }}"><img src="${cover}"><img src="{% static \'a.jpg\' %}"><img src="/real.jpg">\n')
+    assert [i.url for i in discover(doc, base_url=BASE).images] == ["https://www.example.com/real.jpg"]
+
+
+def test_a_document_opening_with_a_heading_is_markdown_and_its_code_shows_html() -> None:
+    status = "https://twitter.com/a/status/1764927578469150481"
+    for head in ("", "---\ntitle: How to\n---\n", "\ufeff"):
+        doc = (f"{head}# How to embed a post\n\nPaste `<blockquote class=\"twitter-tweet\"><a href=\"{status}\">"
+               "</a></blockquote>` into the HTML block.\n\n    <img src=\"/code.jpg\">\n\n<img src=\"/shown.jpg\">\n")
+        found = discover(doc, base_url=BASE)
+        assert found.embeds == [] and [i.url for i in found.images] == ["https://www.example.com/shown.jpg"], head

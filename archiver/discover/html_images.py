@@ -18,6 +18,7 @@ import bisect
 import html
 import re
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 from archiver import foreign_json
 from archiver.discover import css
@@ -268,12 +269,30 @@ class HtmlImages:
             self._attributes_read = True
             self._attribute_images()
             self._block_comment_images()
-        base = self.base_url
+        base = self.document_base()
+        kept = []
+        for image in self.images:
+            if _EXPRESSION.search(image.url):
+                continue  # a JSX expression ({pier}) or a template's ({{ page.image }}): no URL yet
+            image.url = resolve(image.url, base)
+            kept.append(image)
+        return [i for i in kept if is_image_candidate(i.url)]
+
+    def document_base(self) -> str | None:
+        """What relative URLs resolve against: the first ``<base href>``, resolved against the article's
+        URL, when that gives an http(s) URL that parses; else the article's URL, as a browser falls back
+        when the base cannot be parsed (``http://[::1``) or is not a base at all (``javascript:``, ``data:``)."""
         if self.base_href:
             base = resolve(html.unescape(self.base_href), self.base_url)
-        for image in self.images:
-            image.url = resolve(image.url, base)
-        return [i for i in self.images if is_image_candidate(i.url)]
+            try:
+                parts = urlsplit(base)
+                usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and (
+                    parts.port is None or parts.port >= 0)
+            except ValueError:
+                usable = False
+            if usable:
+                return base
+        return self.base_url
 
 
     def _block_comment_images(self) -> None:
@@ -381,8 +400,18 @@ def _candidate_list(text: str, start: int, end: int) -> list[tuple[int, int]] | 
 
 
 def _is_pixel(tag: Tag) -> bool:
+    """A tracking pixel: 0 or 1 pixel wide and high. Not when the size is only an aspect ratio (an AMP
+    layout that scales the image: responsive, fill, intrinsic, flex-item) or the image offers sources
+    for several widths (srcset, sizes), which no beacon does."""
     w, h = (tag.get("width") or "").strip(), (tag.get("height") or "").strip()
+    if (tag.get("layout") or "").strip().lower() in _SCALED_LAYOUTS or tag.get("srcset") or tag.get("sizes"):
+        return False
     return w in ("0", "1", "1px") and h in ("0", "1", "1px")
+
+
+# A value that is an expression, not a URL: JSX ({pier}), templates ({{ x }}, {% x %}, ${x}).
+_EXPRESSION = re.compile(r"\A\s*\{|\{\{|\{%|\$\{")
+_SCALED_LAYOUTS = frozenset({"responsive", "fill", "intrinsic", "flex-item"})
 
 
 def _occurrences(text: str, word: str) -> Iterator[int]:

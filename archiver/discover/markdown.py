@@ -203,24 +203,31 @@ _FRONT_VALUE = lazy(r"""^[ \t]*+(?:-[ \t]++|[A-Za-z_][\w.-]{0,80}[ \t]*+[:=][ \t
                     re.M)
 
 
+def front_matter(text: str) -> tuple[int, int, int] | None:
+    """(where its content starts, where its closing line starts, where that line ends) of the YAML
+    (``---``, closed by ``---`` or ``...``) or TOML (``+++``) front matter `text` opens with; None when it
+    opens with none closed within MAX_FRONT_MATTER characters."""
+    m = _FRONT_OPEN.match(text)
+    if m is None:
+        return None
+    closers = ("---", "...") if m.group(1) == "---" else ("+++",)
+    for line in re.finditer(r"(?m)^(?:---|\.\.\.|\+\+\+)[ \t]*\r?$", text[:MAX_FRONT_MATTER]):
+        if line.start() >= m.end() and line.group(0).rstrip() in closers:
+            return m.end(), line.start(), line.end()
+    return None
+
+
 def front_matter_images(text: str) -> list[ImageRef]:
     """The images a page's front matter names (``image: /img/lead.jpg``, ``cover = "..."``, a list of
     ``images:``): every value there that is an image file by itself (`looks_like_image_url`), whatever
     its key, since the site's theme shows it (the lead image, the social card). Nothing when the text
     does not open with front matter closed within MAX_FRONT_MATTER characters."""
-    m = _FRONT_OPEN.match(text)
-    if m is None:
+    found = front_matter(text)
+    if found is None:
         return []
-    closers = ("---", "...") if m.group(1) == "---" else ("+++",)
-    end = -1
-    for line in re.finditer(r"(?m)^(?:---|\.\.\.|\+\+\+)[ \t]*\r?$", text[:MAX_FRONT_MATTER]):
-        if line.start() >= m.end() and line.group(0).rstrip() in closers:
-            end = line.start()
-            break
-    if end < 0:
-        return []
+    start, end, _ = found
     out: list[ImageRef] = []
-    for v in _FRONT_VALUE.finditer(text, m.end(), end):
+    for v in _FRONT_VALUE.finditer(text, start, end):
         g = next(i for i in (1, 2, 3) if v.group(i) is not None)
         if looks_like_image_url(v.group(g)):
             _add(out, v.group(g), v.start(g), v.end(g), "front-matter", None)

@@ -4,7 +4,6 @@ nested findings (a block comment around a figure around a URL line) into one emb
 
 from __future__ import annotations
 
-import html
 import re
 
 from archiver.discover import constructs, markdown, shortcodes, srcdoc, text
@@ -44,6 +43,12 @@ _SAMPLE = 1_000_000
 def detect_format(doc: str) -> tuple[bool, bool]:
     """(has HTML, has Markdown) judged from the start of the document."""
     sample = doc[:_SAMPLE]
+    head = sample.lstrip("\ufeff")
+    front = markdown.front_matter(head)
+    if _ATX.match(head[front[2]:].lstrip("\r\n") if front else head):
+        # A document that opens with an ATX heading ("# How to embed a post") is Markdown, whatever HTML
+        # it holds: Markdown allows HTML, and no HTML page begins with "# ". Its code shows HTML as code.
+        return bool(_HTML_HINT.search(sample)), True
     maybe_md = _MD_MARKERS.search(sample) is not None
     has_html = bool(_HTML_HINT.search(sample))
     has_md = maybe_md and bool(_MD_HINT.search(sample))
@@ -137,21 +142,22 @@ def _discover(doc: str, base_url: str | None, fmt: str, depth: int) -> Discovery
         # Nor anything in a code sample or the text of a link (a card must never be put there).
         embeds = scanner.not_shown_as_code_or_link(embeds)
         if depth < srcdoc.MAX_DEPTH:
-            found = _in_srcdoc(doc, scanner, base_url, depth)
+            found = _in_srcdoc(doc, scanner, depth)
             embeds += found.embeds
             images += found.images
     return Discovery(embeds=fold_nested(embeds), images=_unique(images))
 
 
-def _in_srcdoc(doc: str, scanner: HtmlScanner, base_url: str | None, depth: int) -> Discovery:
+def _in_srcdoc(doc: str, scanner: HtmlScanner, depth: int) -> Discovery:
     """What the srcdoc documents of `doc`'s iframes hold (``srcdoc.py``), spans mapped to `doc`. Their
-    relative URLs resolve against `doc`'s base URL (an about:srcdoc document inherits it); an item whose
+    relative URLs resolve against `doc`'s base URL (``document_base``: an about:srcdoc document inherits
+    it); an item whose
     span does not map back to the same text exactly is left out (its edges cut a character reference)."""
     found = Discovery()
     nested = srcdoc.documents(doc, scanner.bounds, deep=False)
     if not nested:
         return found
-    base = resolve(html.unescape(scanner.base_href), base_url) if scanner.base_href else base_url
+    base = scanner.document_base()
     for inner in nested:
         sub = _discover(inner.inner, base, "html", depth + 1)
         for item in [*sub.embeds, *sub.images]:
