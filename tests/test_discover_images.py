@@ -412,3 +412,11 @@ def test_a_document_opening_with_a_heading_is_markdown_and_its_code_shows_html()
                "</a></blockquote>` into the HTML block.\n\n    <img src=\"/code.jpg\">\n\n<img src=\"/shown.jpg\">\n")
         found = discover(doc, base_url=BASE)
         assert found.embeds == [] and [i.url for i in found.images] == ["https://www.example.com/shown.jpg"], head
+
+
+def test_a_bad_css_url_is_no_image_and_is_read_once() -> None:
+    """A quote or "(" inside an unquoted url( makes a bad URL (CSS Syntax §4.3.6), up to its ")": no
+    image (``url(url(url(`` gave one image "url" per opening)."""
+    doc = '<p>x</p><div style="background:url(a(b).jpg); x:url( c.jpg ); y:url(d\'e.jpg)"></div>'
+    assert [i.url for i in discover(doc, base_url=BASE).images] == [BASE + "c.jpg"]
+    assert discover('<p>x</p><div style="' + "url(" * 50_000 + '"></div>', base_url=BASE).images == []

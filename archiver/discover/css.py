@@ -26,7 +26,6 @@ _MARK_ENTITY = lazy(
 _QUOTE_ENTITY = lazy(r"&(?:quot|apos|#0*3[49]|#x0*2[27]);", re.I)
 _ESCAPE = lazy(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n\f]?|\r\n|([\s\S]))")
 _NOT_IMAGE_FILE = lazy(r"\.(?:css|woff2?|ttf|otf|eot|htc)(?:[?#]|$)|\.svg#|^\s*#", re.I)
-_DECL_START = lazy(r"[{};]")
 
 
 def unescape(value: str) -> str:
@@ -76,9 +75,7 @@ def _string_end(text: str, pos: int, end: int, quote: str, entities: bool) -> tu
 def _declaration(text: str, lo: int, pos: int) -> str:
     """The property (or at-rule) that the value at `pos` belongs to, lower case ("" when unknown)."""
     back = max(lo, pos - 300)
-    start = back
-    for m in _DECL_START.finditer(text, back, pos):
-        start = m.end()
+    start = max(back, *(text.rfind(c, back, pos) + 1 for c in "{};"))
     head = text[start:pos].lstrip()
     if head.startswith("@"):
         return head.split(None, 1)[0].lower() if head.split() else "@"
@@ -143,6 +140,11 @@ def _url(text: str, pos: int, end: int, entities: bool, out: list[tuple[int, int
             break
         j += 1
     j = min(j, end)
+    if j < end and text[j] in "\"'(":
+        # A quote or "(" inside an unquoted url( makes it a bad URL (CSS Syntax §4.3.6): no image, and
+        # everything up to its ")" belongs to it (``url(url(url(`` is one bad URL, read once).
+        close = text.find(")", j, end)
+        return close + 1 if close >= 0 else end
     _keep(text, i, j, entities, out, prop)
     close = text.find(")", j, min(end, j + 200))
     return close + 1 if close >= 0 else j
