@@ -334,7 +334,8 @@ def test_a_wrapper_of_prose_around_a_post_leaves_the_post_its_own_span() -> None
     (e,) = discover(doc).embeds
     assert doc[e.start:e.end] == quote
     # an element's own fallback (a play button's label, the post's words) stays within it
-    player = '<lite-youtube videoid="i0kEjttb2mE"><a class="lty-playbtn"><span>Play: Council meeting</span></a></lite-youtube>'
+    player = ('<lite-youtube videoid="i0kEjttb2mE"><a class="lty-playbtn"><span>Play: Council meeting</span></a>'
+              "</lite-youtube>")
     (e,) = discover(f"<p>x</p>\n{player}\n").embeds
     assert e.post_id == "i0kEjttb2mE" and e.end - e.start == len(player)
 
@@ -574,3 +575,25 @@ def test_flattened_tweet_text_drops_reference_links_and_autolinks() -> None:
     assert (e.post_id, doc[e.start:e.end], e.date) == (sid, block, "May 3, 2024")
     assert e.text == "Release day! pic.twitter.com/AbCdEf9876 see https://example.com/notes and docs"
     assert e.media_links == ["pic.twitter.com/AbCdEf9876"]
+
+
+REDDIT = "https://www.reddit.com/r/Lakemont/comments/1b6yq2k/ice_out/"
+
+
+@pytest.mark.parametrize(("markup", "provider", "post_id"), [
+    (f'<blockquote class="embedly-card"><h4><a href="{REDDIT}">Ice out</a></h4><p>Pier 4</p></blockquote>\n'
+     '<script async src="//cdn.embedly.com/widgets/platform.js" charset="UTF-8"></script>', "reddit", "1b6yq2k"),
+    (f'<a class="embedly-card" data-card-controls="0" href="{REDDIT}">Ice out</a>', "reddit", "1b6yq2k"),
+    ('<div class="iframely-embed"><div class="iframely-responsive" style="padding-bottom: 56.25%;">'
+     '<a href="https://www.youtube.com/watch?v=Tq2wE9rY4uI" data-iframely-url="//iframely.net/x"></a></div></div>'
+     '<script async src="//iframely.net/embed.js"></script>', "youtube", "Tq2wE9rY4uI"),
+])
+def test_an_embed_services_card_of_a_post_is_that_posts_embed(markup: str, provider: str, post_id: str) -> None:
+    doc = f"<p>Before.</p>\n{markup}\n<p>After.</p>"
+    (e,) = discover(doc).embeds
+    assert (e.provider, e.post_id, doc[e.start:e.end]) == (provider, post_id, markup)
+    # a card of a page that is no post, or a card link inside a sentence, is not
+    assert discover(doc.replace(REDDIT, "https://example.com/story").replace("youtube.com/watch?v=", "example.com/?v=")
+                    ).embeds == []
+    if markup.startswith("<a "):
+        assert discover(f"<p>See {markup} now.</p>").embeds == []

@@ -64,6 +64,11 @@ _VOID_ELEMENTS = frozenset({
     "source", "track", "wbr",
 })
 _URL_IN = lazy(r"""https?://[^\s<>"']{1,2000}""")
+# Embed services that render a card of any URL, by the class their markup carries (`_card_services`).
+CARD_SERVICE_CLASSES = frozenset({"embedly-card", "iframely-embed"})
+_CARD_SERVICE = lazy(r"<(blockquote|div|a|figure|span)(?=[\t\n\f\r />])[^<>]{0,2000}?(?:embedly-card|iframely-embed)",
+                     re.I)
+_MAX_CARD_LINKS = 20
 
 
 class HtmlScanner(HtmlImages):
@@ -163,6 +168,7 @@ class HtmlScanner(HtmlImages):
             if tag is None:
                 break
             self._div(tag)
+        self._card_services()
         elements.find(self)  # any other element carrying a post, once the fixed forms are read
 
     def lower(self) -> str:
@@ -430,6 +436,29 @@ class HtmlScanner(HtmlImages):
         reader = next((r for c, r in self.constructs.divs.items() if c in classes), None)
         if reader is not None:
             reader(self, tag)
+
+    def _card_services(self) -> None:
+        """Cards of an embed service that renders any URL (Embedly's ``embedly-card``, Iframely's
+        ``iframely-embed``; Medium, Ghost and many CMSes write them): an element of that class whose
+        link (its own href, or the first link inside it naming a post) is a post URL of a known
+        provider, standing as its own block (not a link inside a sentence), is that post's embed, the
+        service's script after it included."""
+        low = self.lower()
+        if not any(c in (low or self.text.lower()) for c in CARD_SERVICE_CLASSES):
+            return
+        for m in _CARD_SERVICE.finditer(self.text):
+            if self.bounds.token_at(m.start()) is not None:
+                continue
+            tag = self._tag(m.group(1).lower(), m.start(), m.end(1))
+            if tag is None:
+                return
+            if not tag.classes() & CARD_SERVICE_CLASSES:
+                continue
+            inner_end, end = self.element_end(tag)
+            hrefs = [tag.get("href") or ""] + [link.href for link in links(self.text, tag.end, inner_end)]
+            found = next((f for f in map(match_post_url, hrefs[:_MAX_CARD_LINKS]) if f and f[1]), None)
+            if found and elements.stands_alone(self, tag.start, end):
+                self.add(found, found[0], tag.start, end, "card-service", handle=handle_in_url(found))
 
     def _figure(self, tag: Tag) -> None:
         classes = tag.classes()
