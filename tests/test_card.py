@@ -3,10 +3,12 @@ Devanagari / Arabic / emoji drawn with fonts of their own, missing fonts never f
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
 import tomllib
+import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from fnmatch import fnmatch
@@ -17,10 +19,10 @@ from typing import Any
 import pytest
 from PIL import Image, features
 
-from archiver.capture.cards import fonts, scripts
+from archiver.capture.cards import fonts, scripts, textlayout
 from archiver.capture.cards.html_card import card_frame, link_segments, render_card_html
 from archiver.capture.cards.png_card import MAX_PNG_HEIGHT, render_card_png
-from archiver.capture.cards.textlayout import measure
+from archiver.capture.cards.textlayout import measure, wrap
 from archiver.capture.fetch import Fetcher
 from archiver.capture.manifest import Manifest, validate_manifest
 from archiver.capture.record import store_capture
@@ -268,3 +270,92 @@ def test_a_card_never_decodes_a_huge_original_in_the_capturing_process(tmp_path:
     thumb = png_card._thumbnail(picture, 552)
     assert thumb is not None and thumb.width <= 552
     assert all(abs(a - b) <= 3 for a, b in zip(thumb.getpixel((10, 10))[:3], (200, 30, 30), strict=True))
+
+
+SCRIPTS_WITHOUT_A_RANGE = [("ქართული ენა", "ka"), ("Հայերեն լեզու", "hy"), ("සිංහල භාෂාව", "si"),
+                           ("ភាសាខ្មែរ", "km"), ("አማርኛ ቋንቋ", "am"), ("𝐁𝐨𝐥𝐝 𝑖𝑡𝑎𝑙𝑖𝑐 𝟏𝟐", "en"),
+                           ("ພາສາລາວ ✓ ★ ∑", "lo")]
+
+
+@functools.cache
+def _cmap(path: str) -> Any:
+    """The font file's FreeType face, to read its cmap."""
+    import freetype
+
+    return freetype.Face(path)
+
+
+@pytest.mark.parametrize(("text", "lang"), SCRIPTS_WITHOUT_A_RANGE,
+                         ids=["georgian", "armenian", "sinhala", "khmer", "ethiopic", "math", "lao-and-symbols"])
+def test_every_character_is_drawn_with_a_font_that_has_its_glyph(store: LocalStore, text: str, lang: str) -> None:
+    """No tofu: each character of a card's text is drawn with a face whose font maps it to a glyph of its
+    own (its cmap), whatever script it is in; nothing is recorded as lost when a font has it."""
+    for _, words in wrap(text, 18, 552):
+        for word in words:
+            for piece in word:
+                assert piece.face.path is not None
+                for ch in piece.text:
+                    if unicodedata.category(ch) not in ("Cf", "Zs"):
+                        assert _cmap(piece.face.path).get_char_index(ord(ch)), \
+                            f"U+{ord(ch):04X} drawn with {piece.face.path}, which lacks it"
+                assert not piece.lost and piece.source is None
+    im = _png(render_card_png(_manifest(text, lang), store))
+    assert "archiver-font-fallback" not in im.info
+
+
+def test_characters_no_font_has_are_recorded_and_math_letters_fold(store: LocalStore, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With only the Latin font installed, 𝐁𝐨𝐥𝐝 is drawn as Bold (NFKC) and Georgian, which no font has,
+    is named character by character in the archiver-font-fallback chunk."""
+    sans = fonts._font_files()["NotoSans-Regular.ttf"]
+    only = tmp_path / "fonts"
+    only.mkdir()
+    (only / sans.name).symlink_to(sans)
+    monkeypatch.setattr(fonts, "FONT_DIRS", (only,))
+    fonts.clear_caches()
+    try:
+        folded = _png(render_card_png(_manifest("𝐁𝐨𝐥𝐝 text", "en"), store))
+        plain = _png(render_card_png(_manifest("Bold text", "en"), store))
+        georgian = _png(render_card_png(_manifest("ქა text", "ka"), store))
+    finally:
+        fonts.clear_caches()
+    entries = set(folded.info["archiver-font-fallback"].split(","))
+    assert {"nfkc:U+1D401", "nfkc:U+1D428", "nfkc:U+1D425", "nfkc:U+1D41D"} <= entries
+    assert not any(e.startswith("missing:") for e in entries)
+    assert folded.tobytes() == plain.tobytes(), "the folded letters are drawn as the plain ones"
+    assert {"missing:U+10E5", "missing:U+10D0"} <= set(georgian.info["archiver-font-fallback"].split(","))
+
+
+ZALGO = "Z" + "".join(chr(0x300 + (i % 0x70)) for i in range(300))
+
+
+@pytest.mark.parametrize("capped", [True, False])
+def test_a_text_blocks_ink_stays_in_its_box(store: LocalStore, monkeypatch: pytest.MonkeyPatch,
+                                            capped: bool) -> None:
+    """Hundreds of combining marks on one letter (in the text and the name) draw nothing over the
+    header, the attribution or the border: the card is the same as without them outside the text's
+    box, whether or not the marks are capped first."""
+    if not capped:
+        monkeypatch.setattr(textlayout, "MAX_MARKS", 10_000)
+        monkeypatch.setattr(textlayout, "MAX_STACKED_MARKS", 10_000)
+    zalgo = _manifest(f"line one {ZALGO} ok", "en", name=f"A{ZALGO}")
+    plain = _manifest("line one Z ok", "en", name="AZ")
+    with monkeypatch.context() as low:
+        # An image worker may lower Pillow's bomb threshold meanwhile: keeping ink in its box must not trip it.
+        low.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+        drawn = [render_card_png(m, store) for m in (zalgo, plain)]
+    a, b = (_png(data).convert("RGB") for data in drawn)
+    assert a.size == b.size
+    top, bottom = 24 + 64, 24 + 64 + round(18 * 1.55) + 12  # the text's block: one line of 18 px, 12 px gap
+    for box in [(0, 0, 600, 2), (0, 24 + 30, 600, top), (0, bottom, 600, a.height)]:  # border, handle, below
+        assert a.crop(box).tobytes() == b.crop(box).tobytes(), f"ink outside its box in {box}"
+    diff = [(x, y) for y in range(top, bottom) for x in range(600) if a.getpixel((x, y)) != b.getpixel((x, y))]
+    assert diff, "the marks are drawn at all"
+
+
+def test_combining_marks_are_capped_for_drawing_only() -> None:
+    for text in ("Tiếng Việt ở đâu", "בְּרֵאשִׁ֖ית בָּרָ֣א", "नमस्ते क्षत्रिय", "བསྒྲུབས", "e\u0301\u0302\u0303\u0304", "#\ufe0f\u20e3"):
+        assert textlayout.cap_marks(text) == text
+    capped = textlayout.cap_marks(f"{ZALGO} ok")
+    assert capped.startswith("Z") and capped.endswith(" ok") and len(capped) <= 1 + textlayout.MAX_MARKS + 3
+    assert sum(unicodedata.combining(c) >= 200 for c in capped) == textlayout.MAX_STACKED_MARKS

@@ -21,10 +21,13 @@ from archiver.capture.cards.content import (
     PREVIEW_NOTE,
     attribution_parts,
     card_content,
+    content_from_json,
+    content_to_json,
     missing_summary,
     status_note,
 )
 from archiver.capture.cards.html_card import quoted_parts, render_card_html
+from archiver.capture.cards.inline import InlineCard, inline_card_html
 from archiver.capture.cards.page import render_capture_page
 from archiver.capture.cards.png_card import MAX_PNG_HEIGHT, render_card_png
 from archiver.capture.fetch import Fetcher
@@ -360,3 +363,98 @@ def test_the_readme_table_gives_every_status_its_retry_and_the_cards_words(store
         assert says.replace("**", "") == (note or "no note"), status
         if status != "archived":
             assert f"**{STATUS_WORDS[status]}**" in says
+
+
+# --- sensitive media and edits ------------------------------------------------------------------
+def _red_pixels(im: Image.Image) -> int:
+    """How many pixels of the card are the photo's pure red."""
+    return sum(n for n, px in im.convert("RGB").getcolors(1 << 20) or [] if px == (250, 0, 0))
+
+
+@pytest.mark.parametrize(("flags", "post_flag", "words"), [
+    ({"adult_content": True, "graphic_violence": False, "other": False}, True, "adult content"),
+    ({"adult_content": False, "graphic_violence": True, "other": False}, False, "graphic violence"),
+    ({"adult_content": False, "graphic_violence": False, "other": True}, True, "other sensitive content"),
+    (None, True, "sensitive content"),
+])
+def test_sensitive_media_are_hidden_behind_a_named_warning(store: LocalStore, flags: dict[str, bool] | None,
+                                                           post_flag: bool, words: str) -> None:
+    """A medium the platform hides behind its sensitive-media warning is not shown by any card: a notice
+    names the warning, the HTML card links to the archived copy (it stays in the capture)."""
+    photo = {**stored_image(store, (300, 200), (250, 0, 0)), "possibly_sensitive": True,
+             "sensitive_warning": flags}
+    m = manifest(possibly_sensitive=post_flag, media=[photo])
+    content = card_content(m, store)
+    assert content_from_json(json.loads(json.dumps(content_to_json(content)))) == content  # as a worker reads it
+    fragment = render_card_html(m, store)
+    soup = BeautifulSoup(fragment, "html.parser")
+    src = store.public_url(photo["key"])
+    assert not soup.find_all("img", src=src) and not soup.find_all("video")
+    assert soup.find("a", href=src), "the archived photo is linked"
+    words_shown = text_of(fragment)
+    assert f"behind a warning: {words}." in words_shown and f"hidden by the platform's warning: {words}" in words_shown
+    im = png(render_card_png(m, store))
+    assert _red_pixels(im) == 0, "the PNG card draws the sensitive photo"
+    inline = inline_card_html(m, store, InlineCard(page_url="https://archive.example/p/1",
+                                                   original=m["url"], version_date="2025-07-15T09:12:33Z"))
+    assert f'src="{src}"' not in inline and f'href="{src}"' in inline and words in inline
+    # The same photo unflagged is shown.
+    plain = manifest(media=[{**photo, "possibly_sensitive": False, "sensitive_warning": None}])
+    assert BeautifulSoup(render_card_html(plain, store), "html.parser").find_all("img", src=src)
+    assert _red_pixels(png(render_card_png(plain, store))) > 1000
+    assert "warning" not in text_of(render_card_html(plain, store))
+
+
+def test_a_quoted_posts_warnings_are_carried_into_the_quoting_card(store: LocalStore) -> None:
+    quoted = manifest(text="graphic quoted content", interstitial="This Post may include sensitive content.",
+                      possibly_sensitive=True, media=[{**stored_image(store, (300, 200), (250, 0, 0)),
+                                                       "possibly_sensitive": True}])
+    quoted["post_id"] = "1850000000000000002"
+    store.put("posts/twitter/1850000000000000002/q.json", json.dumps(quoted).encode())
+    m = manifest(text="look", quoted={"post_id": "1850000000000000002", "capture_id": None, "status": "archived",
+                                      "manifest_key": "posts/twitter/1850000000000000002/q.json"})
+    content = card_content(m, store)
+    assert content_from_json(json.loads(json.dumps(content_to_json(content)))) == content  # as a worker reads it
+    related = content.related[0]
+    assert related.notes and "“This Post may include sensitive content.”" in related.notes[0]
+    assert "behind a warning: sensitive content" in related.notes[1]
+    soup = BeautifulSoup(render_card_html(m, store), "html.parser")
+    quote = soup.find("blockquote")
+    assert quote is not None and "This Post may include sensitive content." in quote.get_text()
+    assert "behind a warning: sensitive content" in quote.get_text()
+    inline = inline_card_html(m, store, InlineCard(page_url="https://archive.example/p/1",
+                                                   original=m["url"], version_date="2025-07-15T09:12:33Z"))
+    quoted_inline = BeautifulSoup(inline, "html.parser").find("blockquote", class_="archiver-card-quoted")
+    assert quoted_inline is not None and "This Post may include sensitive content." in quoted_inline.get_text()
+    # The PNG card carries the notes too: it is taller than the same card without them.
+    calm = {**quoted, "interstitial": None, "possibly_sensitive": False, "media": []}
+    store.put("posts/twitter/1850000000000000002/q.json", json.dumps(calm).encode())
+    assert card_content(m, store).related[0].notes == ()
+    plain_height = png(render_card_png(m, store)).height
+    store.put("posts/twitter/1850000000000000002/q.json", json.dumps(quoted).encode())
+    assert png(render_card_png(m, store)).height > plain_height + 40
+
+
+@pytest.mark.parametrize(("edit", "latest_edit", "said"), [
+    ({"edit_ids": ["1850000000000000005", "1850000000000000001"], "is_edited": True, "is_latest": True,
+      "is_stale": False}, None, "The post was edited: this is the latest of its 2 versions."),
+    ({"edit_ids": ["1850000000000000001", "1850000000000000004"], "is_edited": True, "is_latest": False,
+      "is_stale": True}, {"post_id": "1850000000000000004", "capture_id": None, "manifest_key": None,
+                          "status": "archived"},
+     "The post was edited: the article showed an earlier version; the latest version is 1850000000000000004."),
+    ({"edit_ids": ["1850000000000000001", "1850000000000000004"], "is_edited": True, "is_latest": False},
+     None, "The post was edited: the article showed an earlier version; the latest version is 1850000000000000004."),
+    ({"edit_ids": ["1850000000000000001"], "is_edited": True, "is_latest": False}, None, "The post was edited."),
+    ({"edit_ids": ["1850000000000000001"], "is_edited": False, "is_latest": True, "is_stale": False}, None, ""),
+])
+def test_every_edited_post_says_so(store: LocalStore, edit: dict[str, Any], latest_edit: dict[str, Any] | None,
+                                   said: str) -> None:
+    """An edited post says it was edited (the latest version too), and a stale one that a later version
+    exists, in both cards; an unedited one says nothing of edits."""
+    m = manifest(edit=edit, **({"latest_edit": latest_edit} if latest_edit else {}))
+    content = card_content(m, store)
+    assert content.edit == said
+    words = text_of(render_card_html(m, store))
+    assert (said in words) if said else ("edited" not in words)
+    unedited = png(render_card_png(manifest(), store)).height
+    assert (png(render_card_png(m, store)).height > unedited) is bool(said)

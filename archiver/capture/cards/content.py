@@ -2,8 +2,10 @@
 
 Both cards (the HTML fragment and the PNG) show the same things: the author, notes (the status in plain
 words for every status but archived, holding ``STATUS_WORDS[status]``; the platform's interstitial; the
-countries a post is withheld in; a stale edit), the text (marked as a preview when no source gave all
-of it), the media, the link card and the poll, the quoted and parent posts, the attribution and where
+countries a post is withheld in; sensitive media hidden behind the platform's warning; an edit, and
+whether a later version exists), the text (marked as a preview when no source gave all of it), the
+media (a sensitive one by a notice naming its warning, not shown), the link card and the poll, the
+quoted and parent posts (with the warnings the platform shows before them), the attribution and where
 the copy came from.
 Manifests come from platforms and are hostile input, so every value is reduced here to plain display
 text (strings only, without control or bidi-override characters) and every URL is checked with
@@ -256,6 +258,45 @@ def withheld_note(m: dict[str, Any]) -> str:
     return f"The platform withholds this post in {_and(countries)}."
 
 
+# What the platform's sensitive_media_warning flags warn of (SensitiveWarning in manifest.py).
+_SENSITIVE_WORDS = (("adult_content", "adult content"), ("graphic_violence", "graphic violence"),
+                    ("other", "other sensitive content"))
+SENSITIVE_DEFAULT = "sensitive content"  # possibly_sensitive without a named warning
+
+
+def sensitive_warning(m: dict[str, Any], item: Any = None) -> str:
+    """What the platform warns of before showing a medium, in plain words (``adult content and graphic
+    violence``): the medium's ``sensitive_warning`` flags; ``sensitive content`` when the medium or the
+    post (``m``) is only marked ``possibly_sensitive`` (the platform then hides every medium of the
+    post behind its warning); ``""`` when neither is marked. ``item`` is None to ask about the post:
+    then any medium's warning counts."""
+    items = [item] if item is not None else _list(m.get("media"))
+    words: list[str] = []
+    flagged = m.get("possibly_sensitive") is True
+    for x in items:
+        x = _dict(x)
+        warning = _dict(x.get("sensitive_warning"))
+        for key, word in _SENSITIVE_WORDS:
+            if warning.get(key) is True and word not in words:
+                words.append(word)
+        flagged = flagged or x.get("possibly_sensitive") is True or any(v is True for v in warning.values())
+    if words:
+        return _and(words)
+    return SENSITIVE_DEFAULT if flagged else ""
+
+
+def sensitive_note(m: dict[str, Any]) -> str:
+    """For a post whose media the platform hides behind a warning: the card does the same, naming the
+    warning; ``""`` when no medium is marked (or the post has none)."""
+    if not _list(m.get("media")):
+        return ""
+    warning = sensitive_warning(m)
+    if not warning:
+        return ""
+    return (f"The platform hides this post's media behind a warning: {warning}. "
+            "The card does not show them; they are kept in the capture.")
+
+
 def interstitial_note(m: dict[str, Any]) -> str:
     """The warning the platform shows before the post, quoted; ``""`` when there is none."""
     text = _cut(" ".join(clean(m.get("interstitial")).split()), MAX_NOTE_CHARS)
@@ -263,17 +304,26 @@ def interstitial_note(m: dict[str, Any]) -> str:
 
 
 def edit_note(m: dict[str, Any]) -> str:
-    """For a stale version of an edited post (``edit.is_stale``): the article showed an earlier version,
-    and the latest one's id (from ``latest_edit``, else the edit chain); ``""`` otherwise."""
+    """Whether the post was edited, from the manifest's edit fields: every edited post says so (``edit.is_edited``,
+    or an edit chain of more than one version); a stale version (``edit.is_stale``, or ``is_latest`` false)
+    says the article showed an earlier version and names the latest one (from ``latest_edit``, else the
+    edit chain); the latest version says it is the latest. ``""`` for a post not known to be edited."""
     edit = _dict(m.get("edit"))
-    if edit.get("is_stale") is not True:
+    ids = [clean(i) for i in _list(edit.get("edit_ids")) if isinstance(i, str) and clean(i)]
+    stale = edit.get("is_stale") is True or (edit.get("is_stale") is None and edit.get("is_latest") is False
+                                              and len(ids) > 1)
+    if stale:
+        latest = (clean(_dict(m.get("latest_edit")).get("post_id")) or clean(edit.get("latest_id"))
+                  or (ids[-1] if ids else ""))
+        latest = latest if re.fullmatch(r"[0-9A-Za-z_-]{1,64}", latest) else ""
+        tail = f"; the latest version is {latest}" if latest else ""
+        return f"The post was edited: the article showed an earlier version{tail}."
+    if edit.get("is_edited") is not True and len(ids) < 2:
         return ""
-    ids = [clean(i) for i in _list(edit.get("edit_ids")) if clean(i)]
-    latest = (clean(_dict(m.get("latest_edit")).get("post_id")) or clean(edit.get("latest_id"))
-              or (ids[-1] if ids else ""))
-    latest = latest if re.fullmatch(r"[0-9A-Za-z_-]{1,64}", latest) else ""
-    tail = f"; the latest version is {latest}" if latest else ""
-    return f"The post was edited: the article showed an earlier version{tail}."
+    versions = f" of its {len(ids)} versions" if len(ids) > 1 else ""
+    if edit.get("is_latest") is True:
+        return f"The post was edited: this is the latest{versions or ' version'}."
+    return "The post was edited."
 
 
 # "— Name (@handle) Date": the lead (a dash, "shared by"), the name, the handle in brackets, the date.
@@ -326,6 +376,9 @@ class Media:
     alt: str
     width: int | None = None  # pixels as the manifest gives them (a positive int), else None
     height: int | None = None
+    # What the platform warns of before showing it (``sensitive_warning``), or "": a card then does not
+    # show the medium, only a notice naming the warning (and, in HTML, a link to the archived copy).
+    sensitive: str = ""
 
     @property
     def moving(self) -> bool:
@@ -336,6 +389,12 @@ class Media:
     def label(self) -> str:
         """What to call the medium in a note: video, GIF or image."""
         return {"video": "video", "animated_gif": "GIF"}.get(self.kind, "image")
+
+    @property
+    def hidden_label(self) -> str:
+        """The notice shown instead of a sensitive medium (``image hidden by the platform's warning: adult
+        content``); "" when it is not sensitive."""
+        return f"{self.label} hidden by the platform's warning: {self.sensitive}" if self.sensitive else ""
 
 
 @dataclass(frozen=True)
@@ -350,6 +409,8 @@ class Related:
     text: str
     url: str | None
     post_id: str
+    # The warnings the platform shows before it (its interstitial, its sensitive media), as notes.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -464,7 +525,8 @@ class CardContent:
     interstitial: str = ""  # the platform's warning before the post, as a note
     withheld: str = ""  # the countries a post shown in full is withheld in, as a note
     preview: bool = False  # the text is a preview (text_complete is false): say so
-    edit: str = ""  # a stale version: the article showed an earlier version
+    edit: str = ""  # an edited post: edited, and when stale, that a later version exists
+    sensitive: str = ""  # the platform hides the post's media behind a warning: the card does too
     link: LinkPreview | None = None
     poll: PollView | None = None
     # ``shown`` cut into (text, isolated) parts: name, handle and date isolated (``attribution_parts``)
@@ -473,7 +535,7 @@ class CardContent:
     @property
     def notes(self) -> tuple[str, ...]:
         """Every note a card shows above the text, in order (the status first)."""
-        return tuple(n for n in (self.note, self.interstitial, self.withheld, self.edit) if n)
+        return tuple(n for n in (self.note, self.interstitial, self.sensitive, self.withheld, self.edit) if n)
 
     @property
     def avatar_key(self) -> str | None:
@@ -494,7 +556,7 @@ def content_from_json(data: dict[str, Any]) -> CardContent:
     return CardContent(**{
         **data,
         "media": tuple(Media(**m) for m in data["media"]),
-        "related": tuple(Related(**r) for r in data["related"]),
+        "related": tuple(Related(**{**r, "notes": tuple(r.get("notes", ()))}) for r in data["related"]),
         "source_lines": tuple(data["source_lines"]),
         "link": LinkPreview(**link) if link is not None else None,
         "poll": PollView(**{**poll, "choices": tuple(PollOption(**o) for o in poll["choices"])})
@@ -511,7 +573,9 @@ def _related(store: ObjectStore, m: dict[str, Any], relation: str, label: str) -
     if rm is None:
         return Related(label, False, "", "", "", safe_url(ref.get("url")), clean(ref.get("post_id")))
     name, handle = author_of(rm)
-    return Related(label, True, name, handle, display_text(rm), safe_url(ref.get("url")), clean(ref.get("post_id")))
+    notes = tuple(n for n in (interstitial_note(rm), sensitive_note(rm)) if n)
+    return Related(label, True, name, handle, display_text(rm), safe_url(ref.get("url")), clean(ref.get("post_id")),
+                   notes)
 
 
 def _pixels(value: Any) -> int | None:
@@ -531,7 +595,8 @@ def card_content(manifest: dict[str, Any], store: ObjectStore, text_limit: int =
     lang = clean(m.get("lang"))
     attribution = _dict(m.get("attribution"))
     media = tuple(Media(str(x.get("type")), x.get("status") == "archived", x.get("key"), x.get("poster_key"),
-                        clean(x.get("alt_text")), _pixels(x.get("width")), _pixels(x.get("height")))
+                        clean(x.get("alt_text")), _pixels(x.get("width")), _pixels(x.get("height")),
+                        sensitive_warning(m, x))
                   for x in (m.get("media") if isinstance(m.get("media"), list) else []) if isinstance(x, dict))
     related = (_related(store, m, "quoted", "Quoting"), _related(store, m, "parent", "Replying to"))
     source_lines = attribution.get("source_lines") or []
@@ -557,6 +622,7 @@ def card_content(manifest: dict[str, Any], store: ObjectStore, text_limit: int =
         withheld=withheld_note(m),
         preview=m.get("text_complete") is False,
         edit=edit_note(m),
+        sensitive=sensitive_note(m),
         link=link_preview(m),
         poll=poll_view(m),
     )

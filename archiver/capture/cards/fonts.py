@@ -3,7 +3,8 @@
 Pillow draws only the glyphs its one font has, so a card mixing Latin, Devanagari, Arabic and emoji
 needs a font per script. Each script has a chain of Noto (then DejaVu, Liberation) files, looked up by
 file name under FONT_DIRS; a missing font is never fatal: the Latin font (or Pillow's built-in one)
-draws instead, and the face says so (``fallback``) so the card can record it.
+draws instead, and the face says so (``fallback``) so the card can record it. A character its script's
+font lacks (by the font's cmap) is drawn with the first of ``candidates`` that has it (textlayout.covered).
 
 Files found, fonts loaded and faces chosen are kept for the life of the process (``clear_caches``
 forgets them); each face is loaded once even when several threads draw cards at the same time.
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING
 from archiver.capture.cards import glyphs
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from PIL import ImageFont
 
 log = logging.getLogger(__name__)
@@ -42,11 +45,23 @@ FONT_CHAINS: dict[str, tuple[str, ...]] = {
     "kannada": ("NotoSansKannada-Regular.ttf",),
     "malayalam": ("NotoSansMalayalam-Regular.ttf",),
     "thai": ("NotoSansThai-Regular.ttf",),
+    "armenian": ("NotoSansArmenian-Regular.ttf", "NotoSerifArmenian-Regular.ttf", "DejaVuSans.ttf"),
+    "georgian": ("NotoSansGeorgian-Regular.ttf", "NotoSerifGeorgian-Regular.ttf", "DejaVuSans.ttf"),
+    "ethiopic": ("NotoSansEthiopic-Regular.ttf", "NotoSerifEthiopic-Regular.ttf"),
+    "sinhala": ("NotoSansSinhala-Regular.ttf", "NotoSerifSinhala-Regular.ttf"),
+    "khmer": ("NotoSansKhmer-Regular.ttf", "NotoSerifKhmer-Regular.ttf"),
+    "math": ("NotoSansMath-Regular.ttf", "DejaVuMathTeXGyre.ttf"),
     "cjk": ("NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf", "DroidSansFallbackFull.ttf"),
     "emoji": ("NotoColorEmoji.ttf",),
 }
 
 EMOJI_SIZE = 109  # the one bitmap strike of Noto Color Emoji, in pixels
+
+# Fonts tried for a character that neither its script's chain nor the Noto font named after its script
+# has (``candidates``): symbols, arrows, mathematical and musical signs, then broad fonts.
+FALLBACK_FONTS: tuple[str, ...] = (
+    "NotoSansSymbols2-Regular.ttf", "NotoSansSymbols-Regular.ttf", "NotoSansMath-Regular.ttf",
+    "NotoMusic-Regular.ttf", "DejaVuSans.ttf", "NotoSansCJK-Regular.ttc", "NotoColorEmoji.ttf")
 
 
 @cache
@@ -100,6 +115,8 @@ class Face:
 
 
 _faces: dict[tuple[str, int], Face] = {}
+_file_faces: dict[tuple[str, int], Face | None] = {}  # by font file name (``file_face``)
+_UNKNOWN = object()
 _faces_lock = threading.RLock()
 
 
@@ -140,11 +157,61 @@ def _choose_face(script: str, size: int) -> Face:
     return Face(ImageFont.load_default(size), 1.0, True)
 
 
+def file_face(name: str, size: int) -> Face | None:
+    """The font file ``name`` (searched under FONT_DIRS) at ``size`` pixels as a face of its own (the
+    emoji font as ``face("emoji")`` draws it); None when it is not installed or does not load. Loaded
+    once per process (thread-safe)."""
+    if name == FONT_CHAINS["emoji"][0]:
+        fc = face("emoji", size)
+        return None if fc.fallback else fc
+    key = (name, size)
+    found = _file_faces.get(key, _UNKNOWN)
+    if found is not _UNKNOWN:
+        return found  # type: ignore[return-value]
+    with _faces_lock:
+        found = _file_faces.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            path = _font_files().get(name)
+            font = _load_font(str(path), size) if path else None
+            found = _file_faces[key] = Face(font, 1.0, False, str(path)) if font is not None else None
+        return found  # type: ignore[return-value]
+
+
+@cache
+def _named_fonts(ch: str) -> tuple[str, ...]:
+    """The Noto font files named after ``ch``'s script, read from its Unicode name (``LAO LETTER KO``:
+    NotoSansLao-Regular.ttf, then NotoSerifLao-Regular.ttf; ``OL CHIKI LETTER LA``: NotoSansOl…,
+    NotoSansOlChiki…), for scripts FONT_CHAINS does not list."""
+    import unicodedata
+
+    words = [w.capitalize() for w in unicodedata.name(ch, "").replace("-", " ").split()[:3]]
+    names = ["".join(words[:n]) for n in range(1, len(words) + 1)]
+    return tuple(f"Noto{kind}{n}-Regular.ttf" for n in names if n.isalnum() for kind in ("Sans", "Serif"))
+
+
+def candidates(script: str, ch: str, size: int) -> Iterator[Face]:
+    """Faces that may have a glyph ``script``'s own face lacks for ``ch`` (the start of a cluster), in the
+    order tried: the rest of the script's chain, the Noto fonts named after ``ch``'s script, the Latin
+    chain, then FALLBACK_FONTS; each installed one once."""
+    bold = script == "latin-bold"
+    names = [*FONT_CHAINS.get(script, ()), *_named_fonts(ch), *FONT_CHAINS["latin-bold" if bold else "latin"],
+             *FONT_CHAINS["latin"], *FALLBACK_FONTS]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            continue
+        seen.add(name)
+        fc = file_face(name, size)
+        if fc is not None:
+            yield fc
+
+
 def clear_caches() -> None:
     """Forget the fonts found and loaded (after FONT_DIRS changed, or fonts were installed), and the
     glyphs drawn from them."""
     glyphs.clear_caches()
     with _faces_lock:
-        for cached in (_font_files, _load_font):
+        for cached in (_font_files, _load_font, _named_fonts):
             cached.cache_clear()
         _faces.clear()
+        _file_faces.clear()

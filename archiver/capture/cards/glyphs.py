@@ -285,8 +285,37 @@ def _round(v: float) -> int:
     return int(v + 0.5) if v >= 0 else -int(-v + 0.5)
 
 
+_cmaps: dict[str, Any] = {}  # font file -> its FreeType face, for cmap look-ups only (None: unreadable)
+_cmaps_lock = threading.Lock()
+
+
+@lru_cache(maxsize=65536)  # per font file and character (thread-safe)
+def has_glyph(path: str, cp: int) -> bool | None:
+    """Whether the font file at ``path`` (its first face, as Pillow loads it) maps code point ``cp`` to a
+    glyph of its own (its cmap; a character it lacks would be drawn as .notdef, a tofu box); None when
+    that cannot be told (the file or freetype-py cannot be read)."""
+    with _cmaps_lock:
+        ft = _cmaps.get(path, False)
+        if ft is False:
+            try:
+                import freetype  # lazy: see the note at the top
+
+                with _library_lock:  # FT_New_Face on the shared FreeType library
+                    ft = freetype.Face(path)
+            except Exception as exc:  # freetype-py's FT_Exception has no narrower base; ImportError
+                log.info("card: cannot read the characters of %s (%s)", path, exc)
+                ft = None
+            _cmaps[path] = ft
+        if ft is None:
+            return None
+        return bool(ft.get_char_index(cp))
+
+
 def clear_caches() -> None:
     """Forget the fonts and glyph masks (with fonts.clear_caches)."""
     with _fonts_lock, _masks_lock:
         _fonts.clear()
         _order.clear()
+    with _cmaps_lock:
+        _cmaps.clear()
+    has_glyph.cache_clear()

@@ -53,11 +53,13 @@ def quoted_parts(note: str) -> list[tuple[str, bool]]:
 
 def card_urls(content: CardContent, store: ObjectStore) -> dict[str, Any]:
     """The stable public URLs the HTML card of ``content`` shows, as plain data (JSON-safe): "media" (one
-    dict per medium: kind, label, moving, alt, src, poster), "avatar" and "link_image". With the content,
-    that is all ``render_card`` needs, so an image worker can render the card (``write.render_cards``)."""
+    dict per medium: kind, label, moving, alt, src, poster, and "hidden", the notice shown instead of a
+    medium the platform hides behind a warning: the card then only links to it), "avatar" and
+    "link_image". With the content, that is all ``render_card`` needs, so an image worker can render the
+    card (``write.render_cards``)."""
     media = [{"kind": x.kind, "label": x.label, "moving": x.moving, "alt": x.alt,
               "src": stable_url(store, x.key) if x.archived else None,
-              "poster": stable_url(store, x.poster_key) if x.moving else None}
+              "poster": stable_url(store, x.poster_key) if x.moving else None, "hidden": x.hidden_label}
              for x in content.media]
     link_image = stable_url(store, content.link.image_key) if content.link else None
     return {"media": media, "avatar": stable_url(store, content.avatar_key), "link_image": link_image}

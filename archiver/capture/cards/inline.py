@@ -121,11 +121,14 @@ def _media(content: CardContent, store: ObjectStore) -> list[dict[str, Any]]:
     for x in content.media[:MAX_INLINE_MEDIA]:
         copy = copy_url(store, x.key) if x.archived else None
         cls = {"video": "video", "animated_gif": "gif"}.get(x.kind, "photo")
-        if x.moving:  # the poster frame shown, the archived video linked
+        if x.sensitive:  # hidden behind the platform's warning: named and linked, not shown
+            src, href = None, copy
+        elif x.moving:  # the poster frame shown, the archived video linked
             src, href = copy_url(store, x.poster_key), copy
         else:
             src, href = copy, None
-        out.append({"cls": cls, "label": x.label, "alt": _cut(x.alt, MAX_ALT_CHARS), "src": src, "href": href,
+        out.append({"cls": cls, "label": x.hidden_label or x.label, "alt": _cut(x.alt, MAX_ALT_CHARS), "src": src,
+                    "href": href,
                     "width": x.width if not x.moving else None, "height": x.height if not x.moving else None})
     return out
 
@@ -135,10 +138,11 @@ def render_inline_card(content: CardContent, store: ObjectStore, card: InlineCar
     inert fragment). Raises ValueError for a time zone the machine does not know."""
     lang = language(content.lang)
     notes = [n for n in (card.gone, *content.notes) if n]
-    quoted = [{"label": r.label, "name": "", "handle": "", "text": WITHHELD_NOTICE, "dir": "ltr"}
+    quoted = [{"label": r.label, "name": "", "handle": "", "text": WITHHELD_NOTICE, "dir": "ltr", "notes": []}
               if card.withheld(content.provider, r.post_id) else
               {"label": r.label, "name": _cut(r.name or r.handle or "Unknown", MAX_NAME_CHARS),
-               "handle": _cut(r.handle, MAX_HANDLE_CHARS), "text": r.text, "dir": direction(r.text)}
+               "handle": _cut(r.handle, MAX_HANDLE_CHARS), "text": r.text, "dir": direction(r.text),
+               "notes": r.notes}
               for r in content.related if r.found and r.text]
     text = xml_safe(content.text)
     shown_content = replace(content, text=text, name=_cut(content.name, MAX_NAME_CHARS),

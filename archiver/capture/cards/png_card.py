@@ -3,14 +3,17 @@
 A PNG shows what the post looked like wherever HTML cannot go (evidence bundles, chat, print) and
 cannot run anything. The card is a column of blocks (text paragraphs, media thumbnails, a link card,
 poll choices drawn as bars) under a header with the avatar, name and handle; text layout is
-textlayout.py's. The same content gives the same bytes, and scripts drawn without a font of their
-own are recorded in a PNG text chunk (``archiver-font-fallback``).
+textlayout.py's. The same content gives the same bytes; scripts drawn without a font of their own,
+characters no installed font has and characters drawn as their NFKC folding are recorded in a PNG text
+chunk (``archiver-font-fallback``). Each text block's ink is kept to its own box (``_Canvas._clipped``),
+and media the platform hides behind a sensitive-media warning are shown by a notice, never drawn.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +39,11 @@ MAX_MEDIA_IN_CARD = 4
 # a text card); a hand-written encoder storing text rows unfiltered took half that, but the PNG format
 # is Pillow's job here, not ours.
 PNG_COMPRESS_LEVEL = 1
+
+# Entries of the archiver-font-fallback chunk: scripts drawn without a font of their own (``devanagari``),
+# characters no installed font has (``missing:U+10D0``), characters drawn as their NFKC folding
+# (``nfkc:U+1D401``); at most this many, then ``more:N``.
+MAX_FALLBACK_ENTRIES = 200
 
 MAX_RELATED_CHARS = 600  # of a quoted or parent post's text
 MAX_HEADER_CHARS = 300  # of the name or handle in the header, which shows one line of it
@@ -68,7 +76,7 @@ class _Canvas:
     def __init__(self) -> None:
         self.blocks: list[_Block] = []
         self.inner = self.WIDTH - 2 * self.PAD
-        self.fallbacks: set[str] = set()  # scripts drawn without a font of their own
+        self.fallbacks: set[str] = set()  # what the archiver-font-fallback chunk records
 
     def text(self, text: str, size: int, color: Color, *, bold: bool = False, indent: int = 0,
              gap: int = 6) -> None:
@@ -82,6 +90,7 @@ class _Canvas:
     def _wrap(self, text: str, size: int, width: int, bold: bool) -> list[Line]:
         lines = wrap(text, size, width, bold)
         self.fallbacks.update(p.script for _, words in lines for w in words for p in w if p.face.fallback)
+        self.fallbacks.update(t for _, words in lines for w in words for p in w for t in p.lost)
         return lines
 
     def bar(self, text: str, share: float, size: int = 15) -> None:
@@ -118,20 +127,21 @@ class _Canvas:
             ImageDraw.Draw(mask).ellipse([0, 0, avatar.width - 1, avatar.height - 1], fill=255)
             img.paste(avatar, (x0, self.PAD), mask)
             x0 += avatar.width + 12
-        self._header_line(img, x0, self.PAD + 22, name, 18, self.INK, bold=True)
+        split = self.PAD + 30  # between the name's line and the handle's
+        self._header_line(img, (x0, 2, split), x0, self.PAD + 22, name, 18, self.INK, bold=True)
         if handle:
-            self._header_line(img, x0, self.PAD + 48, f"@{handle}", 15, self.GREY)
+            self._header_line(img, (x0, split, self.PAD + head_h), x0, self.PAD + 48, f"@{handle}", 15, self.GREY)
         y = self.PAD + head_h
         for block in self.blocks:
             if y + block.height > height:
                 break
             if block.kind == "text":
                 lines, size, line_h, color, indent = block.data
-                for line in lines:
-                    draw_line(img, line, left=self.PAD + indent, width=self.inner - indent,
-                              baseline=y + round(size * 1.15), size=size, color=color)
-                    y += line_h
-                y += block.height - len(lines) * line_h
+                with self._clipped(img, y, y + block.height) as (region, dx, dy):
+                    for i, line in enumerate(lines):
+                        draw_line(region, line, left=self.PAD + indent - dx, width=self.inner - indent,
+                                  baseline=y + i * line_h + round(size * 1.15) - dy, size=size, color=color)
+                y += block.height
             elif block.kind == "bar":
                 lines, size, line_h, share = block.data
                 box = [self.PAD, y, self.WIDTH - self.PAD - 1, y + block.height - 7]
@@ -140,11 +150,10 @@ class _Canvas:
                     fill_right = self.PAD + max(6, round((self.inner - 1) * share))
                     draw.rounded_rectangle([self.PAD + 1, y + 1, fill_right, y + block.height - 8], radius=5,
                                            fill=(216, 232, 243))
-                ty = y + 4
-                for line in lines:
-                    draw_line(img, line, left=self.PAD + 8, width=self.inner - 16, baseline=ty + round(size * 1.15),
-                              size=size, color=self.INK)
-                    ty += line_h
+                with self._clipped(img, y + 1, y + block.height - 8) as (region, dx, dy):
+                    for i, line in enumerate(lines):
+                        draw_line(region, line, left=self.PAD + 8 - dx, width=self.inner - 16,
+                                  baseline=y + 4 + i * line_h + round(size * 1.15) - dy, size=size, color=self.INK)
                 y += block.height
             elif block.kind == "rule":
                 draw.line([self.PAD, y + 4, self.WIDTH - self.PAD, y + 4], fill=(207, 217, 222), width=1)
@@ -161,26 +170,51 @@ class _Canvas:
         img.save(out, "PNG", pnginfo=_png_info(self.fallbacks), compress_level=PNG_COMPRESS_LEVEL)
         return out.getvalue()
 
-    def _header_line(self, img: Image.Image, x: int, baseline: int, text: str, size: int, color: Color, *,
-                     bold: bool = False) -> None:
-        """The first line of ``text`` from ``x``, always left-aligned (name and handle); only its first
-        MAX_HEADER_CHARS characters are laid out, more than a line holds."""
+    @contextmanager
+    def _clipped(self, img: Image.Image, top: int, bottom: int, left: int | None = None
+                 ) -> Iterator[tuple[Image.Image, int, int]]:
+        """A block's box (``top`` to ``bottom``, ``left`` to the card's padding on the right; from the
+        padding on the left by default) as an image to draw on, and the offset of its corner: what is
+        drawn there is pasted back into ``img`` when the block is done, so no ink of a block (stacked
+        combining marks, a hostile font's tall glyph) reaches another block or the card's border."""
+        left = self.PAD // 2 if left is None else left
+        box = (left, max(2, top), self.WIDTH - self.PAD // 2, min(img.height - 2, bottom))
+        pil = pillow()
+        if box[2] <= box[0] or box[3] <= box[1]:
+            yield pil.new(img.mode, (1, 1)), 0, 0  # no room: drawn nowhere
+            return
+        # A copy of the box made by pasting, not Image.crop: crop applies Pillow's decompression-bomb
+        # threshold, which an image worker may lower meanwhile to a medium's ceiling.
+        region = pil.new(img.mode, (box[2] - box[0], box[3] - box[1]))
+        region.paste(img, (-box[0], -box[1]))
+        yield region, box[0], box[1]
+        img.paste(region, box[:2])
+
+    def _header_line(self, img: Image.Image, band: tuple[int, int, int], x: int, baseline: int, text: str,
+                     size: int, color: Color, *, bold: bool = False) -> None:
+        """The first line of ``text`` from ``x``, always left-aligned (name and handle), its ink kept in
+        ``band`` (left, top, bottom); only its first MAX_HEADER_CHARS characters are laid out, more than a
+        line holds."""
         lines = self._wrap(text[:MAX_HEADER_CHARS], size, self.WIDTH - self.PAD - x, bold)
         if lines:
             indent = x - self.PAD
-            draw_line(img, lines[0], left=self.PAD + indent, width=self.inner - indent, baseline=baseline,
-                      size=size, color=color, align_right=False)
+            with self._clipped(img, band[1], band[2], left=band[0]) as (region, dx, dy):
+                draw_line(region, lines[0], left=self.PAD + indent - dx, width=self.inner - indent,
+                          baseline=baseline - dy, size=size, color=color, align_right=False)
 
 
 def _png_info(fallbacks: set[str]) -> PngImagePlugin.PngInfo:
-    """PNG text chunks; which scripts were drawn without a font of their own, if any."""
+    """PNG text chunks; what was drawn without a font of its own, if anything (MAX_FALLBACK_ENTRIES)."""
     pillow()
     from PIL import PngImagePlugin  # lazy: see the note at the top
 
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", "archiver card")
     if fallbacks:
-        info.add_text("archiver-font-fallback", ",".join(sorted(fallbacks)))
+        found = sorted(fallbacks)
+        if len(found) > MAX_FALLBACK_ENTRIES:
+            found = [*found[:MAX_FALLBACK_ENTRIES], f"more:{len(found) - MAX_FALLBACK_ENTRIES}"]
+        info.add_text("archiver-font-fallback", ",".join(found))
     return info
 
 
@@ -234,8 +268,10 @@ def _blob(store: ObjectStore, key: Any) -> bytes | None:
 
 def _drawn_media(content: CardContent) -> list[tuple[Media, Any]]:
     """The media the card shows, each with the key it is drawn from (its poster for moving media;
-    None when it is shown by its label)."""
-    return [(item, (item.poster_key if item.moving else item.key) if item.archived or item.moving else None)
+    None when it is shown by its label: not archived, or hidden behind the platform's warning, which is
+    then never read nor drawn)."""
+    return [(item, (item.poster_key if item.moving else item.key)
+             if (item.archived or item.moving) and not item.sensitive else None)
             for item in content.media[:MAX_MEDIA_IN_CARD]]
 
 
@@ -269,7 +305,7 @@ def draw_card_from(content: CardContent, pictures: Mapping[str, bytes]) -> bytes
         card.text(PREVIEW_NOTE, 14, card.NOTE, gap=12)
     for item, key in _drawn_media(c):
         card.image(pictures.get(key) if isinstance(key, str) else None,
-                   item.label + (f": {item.alt}" if item.alt else ""), play=item.moving)
+                   (item.hidden_label or item.label) + (f": {item.alt}" if item.alt else ""), play=item.moving)
     if c.link:
         link = c.link
         if link.image_key:
@@ -290,6 +326,8 @@ def draw_card_from(content: CardContent, pictures: Mapping[str, bytes]) -> bytes
     for rel in c.related:
         if rel.found:
             card.text(f"{rel.label} {rel.name} @{rel.handle}".strip(), 14, card.GREY, indent=12, gap=2)
+            for note in rel.notes:
+                card.text(note, 14, card.NOTE, indent=12, gap=2)
             card.text(rel.text[:MAX_RELATED_CHARS], 15, card.INK, indent=12, gap=10)
     card.text(c.created, 14, card.GREY, gap=2)
     card.text(c.shown, 14, card.GREY, gap=2)

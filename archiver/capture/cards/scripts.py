@@ -27,6 +27,13 @@ _RANGES: tuple[tuple[int, int, str], ...] = (
     (0x0980, 0x09FF, "bengali"), (0x0A00, 0x0A7F, "gurmukhi"), (0x0A80, 0x0AFF, "gujarati"),
     (0x0B80, 0x0BFF, "tamil"), (0x0C00, 0x0C7F, "telugu"), (0x0C80, 0x0CFF, "kannada"),
     (0x0D00, 0x0D7F, "malayalam"), (0x0E00, 0x0E7F, "thai"),
+    (0x0530, 0x058F, "armenian"), (0xFB13, 0xFB17, "armenian"),
+    (0x10A0, 0x10FF, "georgian"), (0x1C90, 0x1CBF, "georgian"), (0x2D00, 0x2D2F, "georgian"),
+    (0x1200, 0x139F, "ethiopic"), (0x2D80, 0x2DDF, "ethiopic"), (0xAB00, 0xAB2F, "ethiopic"),
+    (0x1E7E0, 0x1E7FF, "ethiopic"),
+    (0x0D80, 0x0DFF, "sinhala"), (0x111E0, 0x111FF, "sinhala"),
+    (0x1780, 0x17FF, "khmer"), (0x19E0, 0x19FF, "khmer"),
+    (0x1D400, 0x1D7FF, "math"),  # mathematical alphanumerics (𝐁𝐨𝐥𝐝, 𝑖𝑡𝑎𝑙𝑖𝑐, 𝟙)
     (0x2E80, 0x9FFF, "cjk"), (0xAC00, 0xD7AF, "cjk"), (0xF900, 0xFAFF, "cjk"), (0xFF00, 0xFFEF, "cjk"),
     (0x1F000, 0x1FAFF, "emoji"), (0x2600, 0x27BF, "emoji"), (0x2B00, 0x2BFF, "emoji"),
 )
@@ -39,7 +46,8 @@ _JOINING = re.compile("[\u200c\u200d\ufe00-\ufe0f\u20e3\U0001f3fb-\U0001f3ff\U00
 @lru_cache(maxsize=8192)  # per character; a card looks up each of its characters (thread-safe)
 def script_of(ch: str) -> str | None:
     """The script a character forces (a FONT_CHAINS key); None for characters that take their
-    neighbours' script."""
+    neighbours' script. A letter of a script not listed here is "latin": the layout then draws it with
+    whichever font has it (textlayout.covered), so an unlisted script costs its own run, not its glyphs."""
     cp = ord(ch)
     if _JOINING.match(ch) or unicodedata.category(ch) in ("Mn", "Me", "Mc", "Zs", "Cf"):
         return None

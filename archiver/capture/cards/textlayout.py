@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from archiver.capture.cards import glyphs
-from archiver.capture.cards.fonts import Face, face, raqm
+from archiver.capture.cards.fonts import Face, candidates, face, raqm
 from archiver.capture.cards.scripts import LANGUAGE, RTL_SCRIPTS, paragraph_rtl, script_runs, visual_order
 
 if TYPE_CHECKING:
@@ -38,6 +38,9 @@ MAX_CLUSTER_CHARS = 32
 # most about 30 KB (one emoji at the card's sizes is about 1 KB); a longer run is drawn each time.
 MAX_EMOJI_TILES = 128
 MAX_TILE_KEPT_CHARS = MAX_CLUSTER_CHARS
+# Combining marks drawn per character (``cap_marks``): of those stacking above or below it, and in all.
+MAX_STACKED_MARKS = 4
+MAX_MARKS = 8
 
 
 @dataclass
@@ -50,6 +53,10 @@ class Piece:
     face: Face
     width: float
     shaped: glyphs.Shaped | None = None
+    # What the card records of this piece in its ``archiver-font-fallback`` chunk: characters no font has
+    # (``missing:U+10D0``) and characters drawn as their NFKC folding (``nfkc:U+1D401``).
+    lost: tuple[str, ...] = ()
+    source: str | None = None  # the word's own characters when ``text`` is their NFKC folding
 
     @property
     def rtl(self) -> bool:
@@ -110,13 +117,76 @@ def space_width(size: int) -> float:
 
 
 def pieces(word: str, size: int, bold: bool) -> Word:
-    """``word`` as its script runs, each with its face at ``size`` pixels and its width."""
+    """``word`` as its script runs, each with its face at ``size`` pixels and its width; a run is cut
+    further where its face lacks glyphs (``covered``)."""
     out = []
     for script, run in script_runs(word):
         key = "latin-bold" if bold and script == "latin" else script
-        fc = face(key, size)
-        out.append(Piece(run, script, fc, *_measured(run, script, fc)))
+        for text, fc, lost, source in covered(run, key, size):
+            out.append(Piece(text, script, fc, *_measured(text, script, fc), lost=lost, source=source))
     return out
+
+
+def _needs_glyph(ch: str) -> bool:
+    """Whether ``ch`` is drawn with a glyph of its own (not a joiner, variation selector, tag or other
+    default-ignorable character, which shaping hides)."""
+    return unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp") and not (
+        "\ufe00" <= ch <= "\ufe0f" or "\U000e0100" <= ch <= "\U000e01ef")
+
+
+def _has(fc: Face, ch: str) -> bool:
+    """Whether ``fc`` has a glyph for ``ch`` (True when that cannot be told: Pillow's built-in font)."""
+    return fc.path is None or glyphs.has_glyph(fc.path, ord(ch)) is not False
+
+
+def _cover(fc: Face, text: str) -> bool:
+    return all(_has(fc, c) for c in text if _needs_glyph(c))
+
+
+def covered(run: str, script: str, size: int) -> list[tuple[str, Face, tuple[str, ...], str | None]]:
+    """``run`` (of ``script``, a FONT_CHAINS key) cut so that every character is drawn with a face that
+    has its glyph: (text, face, lost, source) parts, in logical order. A cluster (a character with the
+    marks and joiners that attach to it) the script's face lacks is drawn with the first of
+    ``fonts.candidates`` that has all of it; else with its NFKC folding (𝐁 as B) when a face has that
+    (``source`` keeps the cluster, ``lost`` says ``nfkc:U+…``); else with the script's face, and ``lost``
+    names each character no font has (``missing:U+…``), which the card records."""
+    primary = face(script, size)
+    if _cover(primary, run):
+        return [(run, primary, (), None)]
+    parts: list[tuple[str, Face, tuple[str, ...], str | None]] = []
+    start = 0
+    for end in range(1, len(run) + 1):
+        if end < len(run) and _attaches(run, end):
+            continue
+        cluster = run[start:end]
+        start = end
+        text, fc, lost, source = cluster, primary, (), None
+        if not _cover(primary, cluster):
+            faces: list[Face] = []  # the candidates tried, each loaded only when the ones before lack it
+            found = None
+            for f in candidates(script, cluster[0], size):
+                faces.append(f)
+                if _cover(f, cluster):
+                    found = f
+                    break
+            if found is not None:
+                fc = found
+            else:
+                folded = unicodedata.normalize("NFKC", cluster)
+                fold_face = next((f for f in (primary, *faces) if _cover(f, folded)), None) \
+                    if folded != cluster and folded.strip() else None
+                if fold_face is not None:
+                    text, fc, source = folded, fold_face, cluster
+                    lost = tuple(f"nfkc:U+{ord(c):04X}" for c in cluster if _needs_glyph(c) and not _has(primary, c))
+                else:
+                    lost = tuple(f"missing:U+{ord(c):04X}" for c in cluster
+                                 if _needs_glyph(c) and not any(_has(f, c) for f in (primary, *faces)))
+        prev = parts[-1] if parts else None
+        if prev is not None and prev[1] is fc and prev[3] is None and source is None:
+            parts[-1] = (prev[0] + text, fc, prev[2] + lost, None)
+        else:
+            parts.append((text, fc, lost, source))
+    return parts
 
 
 def _clusters(word: str, size: int, bold: bool) -> list[tuple[int, float]]:
@@ -128,6 +198,10 @@ def _clusters(word: str, size: int, bold: bool) -> list[tuple[int, float]]:
     out: list[tuple[int, float]] = []
     at = 0
     for piece in pieces(word, size, bold):
+        if piece.source is not None:  # drawn as its folding: one cluster of the word's own characters
+            out.append((at, piece.width))
+            at += len(piece.source)
+            continue
         if piece.shaped is not None:
             clusters = piece.shaped.font.clusters(piece.text, piece.rtl, _language(piece.script, piece.face))
             out.extend((at + i, adv / 64 * piece.face.scale) for i, adv in clusters)
@@ -169,12 +243,35 @@ def _split_long(word: str, size: int, bold: bool, width: int) -> Iterator[str]:
         yield word[start:]
 
 
+def cap_marks(text: str) -> str:
+    """``text`` as it is drawn: a character keeps at most MAX_STACKED_MARKS of the combining marks that
+    stack above or below it (canonical combining class 200 and up: accents, zalgo) and at most MAX_MARKS
+    combining marks in all; the rest are left out of the drawing (the card's HTML and the manifest keep
+    them). Variation selectors are not counted."""
+    if text.isascii():
+        return text
+    out: list[str] = []
+    stacked = marks = 0
+    for ch in text:
+        if unicodedata.category(ch) in ("Mn", "Me") and not ("\ufe00" <= ch <= "\ufe0f"
+                                                              or "\U000e0100" <= ch <= "\U000e01ef"):
+            marks += 1
+            stack = unicodedata.combining(ch) >= 200
+            stacked += stack
+            if marks > MAX_MARKS or (stack and stacked > MAX_STACKED_MARKS):
+                continue
+        elif unicodedata.category(ch) not in ("Mc", "Cf"):
+            stacked = marks = 0
+        out.append(ch)
+    return "".join(out)
+
+
 def wrap(text: str, size: int, width: int, bold: bool = False) -> list[Line]:
     """``text`` as lines at most ``width`` pixels wide (one line at least per paragraph, split at
-    newlines), each with its paragraph's direction."""
+    newlines), each with its paragraph's direction; combining marks are capped first (``cap_marks``)."""
     lines: list[Line] = []
     space_w = space_width(size)
-    for para in text.split("\n"):
+    for para in cap_marks(text).split("\n"):
         rtl = paragraph_rtl(para)
         words: list[Word] = []
         for raw in para.split():
