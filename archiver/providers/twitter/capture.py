@@ -60,6 +60,7 @@ from archiver.providers.twitter.api import (
     fetch_syndication,
     metrics_info,
     note_text,
+    other_post_id,
     quoted_link,
     related_id,
     resolve_shortlinks,
@@ -150,7 +151,7 @@ class TwitterProvider:
         user = tweet.get("user") if isinstance(tweet.get("user"), dict) else {}
         o = oembed.data or {}
         mk = (sources[0].data or {}) if sources and sources[0].name == markup.MARKUP_SOURCE else {}
-        handle = str_or_none(user.get("screen_name")) or o.get("handle") or handle
+        handle = _handle(user.get("screen_name")) or _handle(o.get("handle")) or _handle(handle)
         m = markup.new_manifest(NAME, occurrences, ctx, post_id=post_id, capture_id=capture_id,
                                 url=canonical_url(post_id, handle))
         # A post object showing media has content even without a text (a photo-only post, a copy
@@ -184,14 +185,6 @@ class TwitterProvider:
         if tweet and not planned and not unplanned:  # pic links shown, no media listed at all
             missing += self._pic_links_missing(o, mk, "the post shows this medium (a pic link in its text) but "
                                                       "the answer lists no media")
-        if m.status == "archived" and not tweet:
-            missing += self._pic_links_missing(o, mk, "the post shows this medium but syndication had no post, "
-                                                      "so no source gave its URL")
-            if missing:
-                m.status = "partial"
-                m.error = (f"{len(missing)} medi{'um' if len(missing) == 1 else 'a'} the post shows "
-                           "(pic.twitter.com links) could not be fetched: syndication had no post, so no source "
-                           "gave their URLs")
         if missing:
             m.missing = missing
         m.sources = sources
@@ -294,16 +287,19 @@ class TwitterProvider:
             embedded = None
             if isinstance(obj, dict):
                 ans = read_answer(obj)
+                other = other_post_id(ans.tweet, rid) if ans.kind == "tweet" else None
+                if other is not None:  # a copy describing another post is not this post's copy
+                    ans = Answer("other", ans.typename, tweet=ans.tweet, other_id=other)
                 outcome = "ok" if ans.kind == "tweet" else ans.kind if ans.kind != "other" else "bad_response"
                 embedded = _Embedded(source_name, ans, source_entry(source_name, answer_exchanges, outcome=outcome,
                                                                     data=tweet_summary(ans)),
                                      list(answer_exchanges))
-            user = (embedded.answer.tweet or {}).get("user") if embedded else None
-            handle = str_or_none(user.get("screen_name")) if isinstance(user, dict) else None
-            handle = handle or str_or_none(tweet.get("in_reply_to_screen_name") if relation == "parent" else None)
-            handle = handle or (linked[0] if linked is not None else None)
+            user = (embedded.answer.tweet or {}).get("user") if embedded and embedded.answer.kind == "tweet" else None
+            handle = _handle(user.get("screen_name")) if isinstance(user, dict) else None
+            handle = handle or _handle(tweet.get("in_reply_to_screen_name") if relation == "parent" else None)
+            handle = handle or _handle(linked[0] if linked is not None else None)
             captured.related[relation] = self._capture_post(
-                ctx, rid, handle if handle and HANDLE.fullmatch(handle) else None,
+                ctx, rid, handle,
                 related_capture_id(capture_id, relation), [], [], [], depth=1,
                 referenced_by=ReferencedBy(capture_id=capture_id, relation=relation), embedded=embedded)
         edit = m.edit
@@ -319,12 +315,18 @@ class TwitterProvider:
 
     @staticmethod
     def _times(m: Manifest, post_id: str, tweet: dict[str, Any]) -> None:
+        """The post's date. ``created_at_snowflake`` is the time inside the id; ``created_at_consistent``
+        whether the answer's stated ``created_at`` agrees with it (None when either is missing). The
+        post's ``created_at`` is the stated time when it agrees (or the id is a pre-snowflake one), else
+        the id's own time: a stated date the id contradicts is never shown as the post's date (it stays
+        in the syndication source's ``data``, and ``created_at_consistent`` False flags it)."""
         snow = snowflake_time(post_id)
         stated = parse_time(tweet.get("created_at"))
         m.created_at_snowflake = utc_iso(snow) if snow else None
-        m.created_at = utc_iso(stated or snow) if (stated or snow) else None
         # created_at is stated to the second; the snowflake to the millisecond.
         m.created_at_consistent = abs((stated - snow).total_seconds()) < 1.5 if stated and snow else None
+        shown = snow if m.created_at_consistent is False else stated or snow
+        m.created_at = utc_iso(shown) if shown else None
 
     @staticmethod
     def _unresolved(occurrences: Sequence[Occurrence], ctx: CaptureContext, sources: list[Source],
@@ -340,6 +342,13 @@ class TwitterProvider:
             else "no status URL found for this flattened post; kept what the article showed"
         m.author.name, m.author.handle = e.author, e.handle
         return CapturedPost(NAME, m, exchanges=exchanges)
+
+
+def _handle(value: Any) -> str | None:
+    """``value`` when it is a handle as the platform allows them (1-15 of ``[A-Za-z0-9_]``), else None:
+    anything else ("../../etc", a name, 40 characters) is never used as the post's handle (an answer's
+    raw ``screen_name`` stays in its source entry's ``data``)."""
+    return value if isinstance(value, str) and HANDLE.fullmatch(value) else None
 
 
 def _ref(post_id: str | None) -> PostRef | None:

@@ -1,6 +1,7 @@
 """Twitter's media as the syndication JSON lists them, planned for archiving: photos (and video
 posters, and card images) at their original size with the smaller named sizes to fall back on, in
-order; videos and GIFs as their best mp4; and the flags the platform sets on each medium.
+order; videos and GIFs as their mp4s, best first (the next tried when one fails); and the flags the
+platform sets on each medium.
 
 The shapes are those of ``../shared/formats/twitter-shapes.md``, "Media details": a photo's sizes are
 asked for with ``?format=<ext>&name=<size>`` on ``pbs.twimg.com`` (``orig`` is the original, then
@@ -129,7 +130,9 @@ def plan_media(tweet: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Missin
       missing.
     - A video or animated GIF: the ``video/mp4`` variant with an http(s) URL and the highest
       ``bitrate`` whatever the listing order (HLS playlists are never taken; a GIF's one
-      ``bitrate: 0`` mp4 is; an mp4 stating no bitrate only when no other mp4 is listed),
+      ``bitrate: 0`` mp4 is; an mp4 stating no bitrate only when no other mp4 is listed), and in
+      ``variants`` every such mp4, highest bitrate first (``mp4_ladder``; labelled "<bitrate>bps"),
+      so a best variant that fails (404) falls back to the next,
       ``duration`` in seconds, ``bitrate`` in bits per second, and its poster (the listed
       ``media_url_https``) with ``poster_variants`` at each of ``PHOTO_SIZES`` (``poster_url`` the
       first). No such mp4 (only HLS, relative or non-http URLs): missing, saying which.
@@ -178,6 +181,7 @@ def plan_media(tweet: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Missin
 # Media types the capture archives.
 _KNOWN = ("photo", "video", "animated_gif")
 MAX_MEDIA = 100
+MAX_VIDEO_VARIANTS = 8  # mp4 variants of one video tried, best first
 _TYPE_WORD = lazy(r"[A-Za-z0-9_-]{1,40}")
 _CONTROL = lazy(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -225,15 +229,16 @@ def _plan_detail(md: dict[str, Any], tweet: dict[str, Any], plan: list[dict[str,
                    "only an HLS playlist is listed (never archived)" if hls else "no mp4 variant is listed")
             missing.append(_missing(str(kind), _ref(md), f"the answer lists this {_WORDS[str(kind)]} but {why}"))
             return
-        # The highest stated bitrate; an mp4 stating none only when no other is listed.
-        best = max(mp4s, key=lambda v: -1 if _bitrate(v) is None else _bitrate(v))
+        ranked = mp4_ladder(mp4s)
+        best = ranked[0]
         ms = info.get("duration_millis")
         poster_variants = photo_variants(listed) if listed else ()
         plan.append({"type": kind, "url": best["url"], "listed_url": best["url"], "alt_text": alt,
                      "bitrate": _bitrate(best), "poster_url": poster_variants[0][1] if poster_variants else None,
                      "duration": ms / 1000 if isinstance(ms, int | float) and not isinstance(ms, bool)
                      and 0 <= ms < 1e12 else None,
-                     "variants": (), "poster_variants": poster_variants, "flags": media_flags(md, tweet)})
+                     "variants": tuple((_mp4_label(v, i), str(v["url"])) for i, v in enumerate(ranked)),
+                     "poster_variants": poster_variants, "flags": media_flags(md, tweet)})
     else:
         named = kind if isinstance(kind, str) and _TYPE_WORD.fullmatch(kind) else "unstated"
         missing.append(_missing("media", _ref(md), f"the answer lists a medium of type {named}, which the "
@@ -241,6 +246,21 @@ def _plan_detail(md: dict[str, Any], tweet: dict[str, Any], plan: list[dict[str,
 
 
 _WORDS = {"video": "video", "animated_gif": "animated GIF"}
+
+
+def mp4_ladder(mp4s: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The mp4 variants to try, in order: each URL once, by stated ``bitrate``, highest first (listing
+    order among equal ones); those stating none after every one that states one (at most
+    ``MAX_VIDEO_VARIANTS``). When the best answers 404 or is refused as damaged, the next is tried."""
+    unique = list({str(v["url"]): v for v in reversed(mp4s)}.values())[::-1]  # the first of each URL
+    ranked = sorted(unique, key=lambda v: -1 if _bitrate(v) is None else -(_bitrate(v) or 0) - 2)
+    return ranked[:MAX_VIDEO_VARIANTS]
+
+
+def _mp4_label(variant: dict[str, Any], index: int) -> str:
+    """A video variant's label in the manifest's ``variant``: its bitrate ("2176000bps"), else "mp4-<n>"."""
+    bitrate = _bitrate(variant)
+    return f"{bitrate}bps" if bitrate is not None else f"mp4-{index + 1}"
 _SIZE_IN_PATH = lazy(r"/(\d{1,5})x(\d{1,5})/")
 
 
@@ -248,7 +268,8 @@ def _plan_video_object(video: dict[str, Any], tweet: dict[str, Any], plan: list[
                        missing: list[MissingPart]) -> None:
     """The syndication answer's ``video`` object (``variants`` of ``{"type", "src"}``, ``poster``,
     ``durationMs``) when it has no ``mediaDetails``: its largest mp4 (by the WxH in its path, else the
-    last listed) into ``plan``, or the video into ``missing``."""
+    last listed) into ``plan``, with every mp4 in ``variants``, largest first (labelled by their WxH),
+    or the video into ``missing``."""
     listing = video.get("variants") if isinstance(video.get("variants"), list) else []
     mp4s = [v for v in listing[:MAX_MEDIA] if isinstance(v, dict) and v.get("type") == "video/mp4"
             and http_url(v.get("src"))]
@@ -261,11 +282,17 @@ def _plan_video_object(video: dict[str, Any], tweet: dict[str, Any], plan: list[
         m = _SIZE_IN_PATH.search(str(v["src"]))
         return int(m.group(1)) * int(m.group(2)) if m else 0
 
-    best = max(enumerate(mp4s), key=lambda iv: (area(iv[1]), iv[0]))[1]
+    # Largest first; among equal sizes the last listed first (the listing ends with the best).
+    ranked = [v for _, v in sorted(enumerate(mp4s), key=lambda iv: (area(iv[1]), iv[0]), reverse=True)]
+    ranked = list({str(v["src"]): v for v in reversed(ranked)}.values())[::-1][:MAX_VIDEO_VARIANTS]
+    best = ranked[0]
     ms = video.get("durationMs")
     poster_variants = photo_variants(poster) if poster else ()
+    sizes = [_SIZE_IN_PATH.search(str(v["src"])) for v in ranked]
+    labels = [f"{m.group(1)}x{m.group(2)}" if m else f"mp4-{i + 1}" for i, m in enumerate(sizes)]
     plan.append({"type": "video", "url": best["src"], "listed_url": best["src"], "alt_text": None, "bitrate": None,
                  "poster_url": poster_variants[0][1] if poster_variants else None,
                  "duration": ms / 1000 if isinstance(ms, int | float) and not isinstance(ms, bool)
                  and 0 <= ms < 1e12 else None,
-                 "variants": (), "poster_variants": poster_variants, "flags": media_flags({}, tweet)})
+                 "variants": tuple(zip(labels, (str(v["src"]) for v in ranked), strict=True)),
+                 "poster_variants": poster_variants, "flags": media_flags({}, tweet)})

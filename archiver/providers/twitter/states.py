@@ -30,13 +30,17 @@ replied-to post, the copy its quoting or replying post carried. The rules, first
    not show the post now. With oEmbed's 404 too → ``deleted``; otherwise → ``tombstoned`` (never
    ``archived``: an oEmbed 200 beside it comes from oEmbed's cache, and a quoting post's copy only
    shows the post once existed; their text is kept as the post's text).
-6. Syndication did not answer usefully (429, 5xx, a timeout, a body that is not JSON, another 4xx):
-   with an embedded copy the post is ``partial`` (its content from the copy, the failed request a
-   missing part, retried); else ``unavailable`` (retried).
-7. Syndication has no post (404, ``{}``): an embedded copy shows the post existed at the moment its
-   parent was read → ``archived`` from the copy; else oEmbed decides: 404 → ``deleted``, ok with
-   text → ``archived`` (oEmbed-only: the capture lists the media it could not get, so it is
-   ``partial``), no answer → ``unavailable``, anything else → ``deleted``.
+6. Syndication did not answer usefully (429, 5xx, a timeout, a body that is not JSON, another 4xx,
+   an answer describing another post than the one asked for): with an embedded copy the post is
+   ``partial`` (its content from the copy, the failed request a missing part, retried); else
+   ``unavailable`` (retried).
+7. Syndication has no post (404, ``{}``: "the endpoint has no post under that id",
+   twitter-shapes.md): an embedded copy, read moments ago inside its quoting or replying post's
+   answer, shows the platform still shows the post → ``archived`` from the copy; else oEmbed
+   decides: 404 → ``deleted``; no answer → ``unavailable``; ok → ``tombstoned``, as in rule 5 (never
+   ``archived``: oEmbed's 200 comes from its cache, which outlives the post; its text is kept as
+   the post's text, ``text_source`` "oembed", and ``error`` says the content came only from
+   oEmbed's cache and the post may be gone); anything else → ``deleted``.
 """
 
 from __future__ import annotations
@@ -66,8 +70,10 @@ class Answer:
 
     ``kind``: "tweet" (``tweet`` is the post's object, unwrapped), "tombstone" (``tombstone`` its
     text, verbatim), "unavailable" (a TweetUnavailable; ``reason`` as given), "empty" (``{}``) or
-    "other" (not a post object). ``typename`` is the outermost ``__typename``; ``interstitial`` the
-    warning text of a visibility wrapper (``tweetInterstitial.text.text``)."""
+    "other" (not a post object, or, ``other_id`` set, a post object describing another post than the
+    one asked for: ``tweet`` is then that object, kept for the source entry only, never the post's
+    content). ``typename`` is the outermost ``__typename``; ``interstitial`` the warning text of a
+    visibility wrapper (``tweetInterstitial.text.text``)."""
 
     kind: AnswerKind
     typename: str | None = None
@@ -75,6 +81,7 @@ class Answer:
     interstitial: str | None = None
     tombstone: str | None = None
     reason: str | None = None
+    other_id: str | None = None
 
 
 def _notice(value: Any) -> str | None:
@@ -555,8 +562,10 @@ def decide(oembed: Fetched, synd: Fetched, has_content: bool,
         return "archived", None
     if oembed.outcome == "not_found":
         return "deleted", f"the post is deleted (oEmbed 404 and syndication {said})"
-    if oembed.outcome == "ok" and has_content:
-        return "archived", None
+    if oembed.outcome == "ok":
+        kept = "its content here comes only from oEmbed's cache" if has_content else "oEmbed's cache answered"
+        return "tombstoned", (f"the post is not shown by the platform now (syndication {said}: no post under "
+                              f"this id); {kept}, and the post may be gone")
     if oembed.transient:
         return "unavailable", oembed.error or f"oembed: {oembed.outcome}"
     return "deleted", f"the post is deleted (syndication {said}, oEmbed {oembed.outcome})"

@@ -22,15 +22,20 @@ The rule, in full:
    c. its stem is no longer than a preview's (a. or b.) and is a start of it (it adds nothing to a
       preview);
    d. it is oEmbed's or the markup's, ends in an ellipsis, and neither extends a preview (then the
-      ellipsis is the author's: "Wait for it...") nor has the stem of a whole syndication text.
+      ellipsis is the author's: "Wait for it...") nor has the stem of a whole syndication text;
+   e. it is the markup's and a platform text is a preview that it does not extend (rule 2): the
+      publisher's text completes a preview only when it starts with it, normalized (otherwise it is
+      another text, a paraphrase, a translation or a mistake, never the post's whole text);
+   f. it was longer than ``MAX_TEXT_CHARS`` and is kept cut: a cut text is never whole.
    The publisher's markup never makes a platform text a preview: text a publisher adds after a
    post ("[Translated by our desk]") is not the post's.
    Every other text is whole (``complete`` True): syndication's without a ``note_tweet`` that no
    platform text extends; a ``note_tweet``'s; oEmbed's or the markup's that no rule above marks.
    A whole post that really ends in "..." stays whole when nothing extends it.
 4. The post's ``text`` is the first whole platform text in ``PLATFORM`` order (syndication, the
-   note, the copies, oEmbed); else a whole markup text; else the longest text, with
-   ``text_complete`` False.
+   note, the copies, oEmbed); else a whole markup text (by 3e, one that extends the platform's
+   preview when there is one); else the longest text other than a markup text 3e marks (of equal
+   ones, the first in ``PLATFORM`` order), with ``text_complete`` False.
 """
 
 from __future__ import annotations
@@ -107,9 +112,12 @@ def choose_text(candidates: Sequence[tuple[str, str | None, bool | None]]) -> tu
     named twice are left out; ``text_complete`` is None when no source has a text. The rules are this
     module's docstring's."""
     texts: list[SourceText] = []
+    cut_off: set[str] = set()  # 3f
     for name, text, said in candidates:
         if isinstance(text, str) and text.strip() and all(t.source != name for t in texts):
             texts.append(SourceText(source=name, text=text[:MAX_TEXT_CHARS], complete=said))
+            if len(text) > MAX_TEXT_CHARS:
+                cut_off.add(name)
     if not texts:
         return [], None, None
     stems = {t.source: stem(t.text) for t in texts}
@@ -119,7 +127,7 @@ def choose_text(candidates: Sequence[tuple[str, str | None, bool | None]]) -> tu
         return bool(b) and len(a) > len(b) and a.startswith(b)
 
     platform = [t for t in texts if t.source != MARKUP]
-    preview = {t.source for t in texts if t.complete is False}  # rule 3a
+    preview = {t.source for t in texts if t.complete is False} | cut_off  # rules 3a, 3f
     preview |= {t.source for t in texts  # 3b
                 if any(u is not t and longer(stems[u.source], stems[t.source]) for u in platform)}
     known = set(preview)
@@ -134,6 +142,11 @@ def choose_text(candidates: Sequence[tuple[str, str | None, bool | None]]) -> tu
                 and not any(longer(stems[t.source], stems[p]) for p in known)
                 and stems[t.source] not in whole_answers):
             preview.add(t.source)
+    platform_previews = [stems[t.source] for t in platform if t.source in preview]
+    foreign = {t.source for t in texts  # 3e: the markup completes a preview only when it starts with it
+               if t.source == MARKUP and platform_previews
+               and not any(longer(stems[t.source], p) for p in platform_previews)}
+    preview |= foreign
     for t in texts:
         t.complete = t.source not in preview
 
@@ -143,4 +156,5 @@ def choose_text(candidates: Sequence[tuple[str, str | None, bool | None]]) -> tu
     whole = sorted((t for t in texts if t.complete), key=rank)
     if whole:
         return texts, whole[0], True
-    return texts, max(texts, key=lambda t: len(stems[t.source])), False
+    kept = [t for t in texts if t.source not in foreign]
+    return texts, max(kept, key=lambda t: (len(stems[t.source]), -rank(t))), False
