@@ -206,6 +206,7 @@ def test_a_video_whose_best_variant_fails_falls_back_by_bitrate(origin: FixtureO
     assert m["status"] == "archived", m.get("error")
     (video,) = m["media"]
     assert video["status"] == "archived" and video["degraded"] is True and video["variant"] == "832000bps"
+    assert video["bitrate"] == 832000  # the stored variant's, not the best one's
     assert video["sha256"] and origin.media_bytes(mid) == make_mp4(mid, 2000)
     assert origin.count(best) >= 1 and origin.count(mid) == 1
     assert origin.count(f"/amplify_video/{tid}/vid/320x180/Fb4llB4ck.mp4") == 0  # stops at the first served

@@ -79,6 +79,9 @@ class CaptureResult:
         for res in self.related:
             yield from res.stored()
 
+# A video variant labelled by its stated bitrate (the Twitter provider's "<bits per second>bps").
+_BITRATE_LABEL = re.compile(r"(\d{1,12})bps")
+
 
 def record_capture(rt: Runtime, captured: CapturedPost, ctx: CaptureContext) -> CaptureResult:
     """Store ``captured`` (``store_capture``) and index it in the catalog the way ``archiver reindex``
@@ -369,6 +372,11 @@ def _archive_media(m: Manifest, refs: Sequence[MediaRef], ctx: CaptureContext, s
         if variants:
             entry["variant"] = variants[index][0] if index >= 0 and entry["status"] == "archived" else None
             entry["degraded"] = index > 0 if entry["status"] == "archived" else None
+            if entry["degraded"]:
+                # The stated bitrate was the first variant's: the stored one's is its label's ("832000bps"),
+                # else unknown.
+                stated = _BITRATE_LABEL.fullmatch(variants[index][0])
+                entry["bitrate"] = int(stated.group(1)) if stated else None
         poster_tries: list[tuple[str | None, str]] = [(str(label), url) for label, url in ref.poster_variants if url]
         if not poster_tries and ref.poster_url:
             poster_tries = [(None, ref.poster_url)]
