@@ -49,3 +49,27 @@ def test_articles_share_the_runtimes_capture_threads(tmp_settings: Callable[...,
     assert len(ran_on) == 18
     assert len(set(ran_on)) <= 3
     assert not any(t.is_alive() for t in ran_on)  # close() ended them
+
+
+def test_captures_start_one_host_at_a_time_in_turn(tmp_settings: Callable[..., Settings],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items start host by host in turn, each host's in page order: a page's many images on one slow
+    host cannot take every capture slot while another host's image waits (it was reached last, after
+    the article's deadline)."""
+    started: list[str] = []
+    capture_item = local.capture_item
+
+    def recording(rt: Runtime, plan: Any, item_id: str, **kw: Any) -> Any:
+        started.append(plan.item(item_id).url)
+        return capture_item(rt, plan, item_id, **kw)
+
+    monkeypatch.setattr(local, "capture_item", recording)
+    with FixtureOrigin() as origin:
+        slow = [origin.add_image(f"/slow{i}.jpg", make_image(f"s{i}", 60, 40)) for i in range(4)]
+        other = origin.add_image("/other.jpg", make_image("o", 60, 40)).replace("127.0.0.1", "localhost")
+        page = "".join(f'<p><img src="{u}"></p>' for u in [*slow, other])
+        overrides = {**origin.settings_overrides(), "fetch_allow": "127.0.0.1,localhost"}
+        with Runtime.from_settings(tmp_settings(**overrides, capture_threads=1)) as rt:
+            rep = local.archive(rt, page.encode(), article_id="fair")
+    assert [im["status"] for im in rep["images"]] == ["archived"] * 5, rep
+    assert started == [slow[0], other, slow[1], slow[2], slow[3]]

@@ -4,11 +4,13 @@ and indexing it, and which items still need a capture.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import weakref
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from archiver.dates import iso, parse_iso, utcnow
 from archiver.records.plan import Plan
@@ -54,8 +56,26 @@ def pending(plan: Plan, results: Results, settings: Settings | None = None) -> l
     failed, unavailable, partial (archived with parts missing) or cut off), and, given the current
     `settings`, images our policy rejected under settings that have changed since
     (archiver/steps/policy.py: a content rejection stays rejected)."""
-    return [it.item_id for it in plan.items
-            if not is_final(res := results.get(it.item_id)) or (settings is not None and policy_changed(res, settings))]
+    return fair_order(plan, [it.item_id for it in plan.items if not is_final(res := results.get(it.item_id))
+                             or (settings is not None and policy_changed(res, settings))])
+
+
+def fair_order(plan: Plan, item_ids: list[str]) -> list[str]:
+    """`item_ids` in the order their captures start: one item of each host in turn (hosts in the order
+    they first appear, each host's items in page order), so the items of one slow host (40 images that
+    drip a byte a second) cannot take every capture slot while another host's items wait for a deadline
+    they never meet. Items of one host keep their order; an item with no parsable host counts as one
+    host of its own kind ("")."""
+    urls = {it.item_id: it.url for it in plan.items}
+    by_host: dict[str, list[str]] = {}
+    for iid in item_ids:
+        url = urls.get(iid) or ""
+        try:
+            host = (urlsplit(url).hostname or "").lower()
+        except ValueError:
+            host = ""
+        by_host.setdefault(host, []).append(iid)
+    return [iid for turn in itertools.zip_longest(*by_host.values()) for iid in turn if iid is not None]
 
 
 def pending_items(rt: Runtime, plan: Plan) -> list[str]:
