@@ -151,9 +151,10 @@ def test_filters(catalog: Catalog) -> None:
     assert ids(catalog, author="ニュース") == ["3"]
     assert ids(catalog, "lavrov", author="pinecrest") == []
     assert ids(catalog, provider="instagram") == []
-    # A query by dates alone lists the newest first by that date.
-    assert ids(catalog, posted_since="2025-06-01", posted_until="2025-07-15") == ["1", "2"]
-    assert ids(catalog, posted_until="2025-05-20") == ["3", "4"]
+    # A query by dates alone, without a sort, lists the newest first by that date.
+    assert ids(catalog, posted_since="2025-06-01", posted_until="2025-07-15", sort=None) == ["1", "2"]
+    assert ids(catalog, posted_until="2025-05-20", sort=None) == ["3", "4"]
+    assert ids(catalog, posted_since="2025-06-01", posted_until="2025-07-15") == ["2", "1"]  # sort="captured"
     assert ids(catalog, posted_since="2025-07-15T09:12:33Z") == ["1"]
     assert ids(catalog, posted_since="2025-07-15T09:12:34Z") == []
     assert ids(catalog, captured_since="2026-01-04", captured_until="2026-01-04") == ["4"]

@@ -38,10 +38,9 @@ from pydantic import (
 )
 
 from archiver.catalog.base import MAX_LIMIT
-from archiver.catalog.syntax import SYNTAX_HELP, parse_search, shown
+from archiver.catalog.syntax import MAX_HANDLE, SYNTAX_HELP, parse_search, provider_name, shown
 from archiver.errors import InputError
 from archiver.providers.base import EMBED_STATUSES
-from archiver.storage.layout import PROVIDER_RE
 
 # A date (the whole day) or an ISO 8601 timestamp (UTC unless it names an offset).
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
@@ -96,6 +95,15 @@ def _status(value: str) -> str:
     return value
 
 
+def _provider(value: str) -> str:
+    """A registered provider's name in any case, as the query's provider: filter takes it: the name
+    in lower case; an unknown one is refused naming the known ones (syntax.provider_name)."""
+    try:
+        return provider_name(value)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _listed(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
@@ -117,6 +125,7 @@ SORTS = ("relevance", "posted", "captured")
 __all__ = ["SORTS", "SYNTAX_HELP", "SearchQuery", "flag", "is_list", "plain_message", "problems"]
 
 Status = Annotated[str, AfterValidator(_status), WithJsonSchema({"type": "string", "enum": list(EMBED_STATUSES)})]
+Provider = Annotated[str, AfterValidator(_provider), WithJsonSchema({"type": "string"})]
 Sha256 = _hex(64, "a SHA-256")
 DHash = _hex(16, "a difference hash")
 
@@ -140,11 +149,10 @@ class SearchQuery(BaseModel):
                             description='words, "phrases", -exclude, OR, prefix*, from:handle, provider:, '
                                         'lang:, status: (see the search syntax); empty: every post'),
                  AfterValidator(_words), Flag("query", positional=True)] = ""
-    handle: str | None = Field(None, max_length=100, title="Handle",
+    handle: str | None = Field(None, max_length=MAX_HANDLE, title="Handle",
                                description="the author's handle (with or without @)")
     author: str | None = Field(None, max_length=200, title="Author", description="words of the author's display name")
-    provider: str | None = Field(None, pattern=PROVIDER_RE.pattern.join("^$"), title="Provider",
-                                 description="twitter, instagram, ...")
+    provider: Provider | None = Field(None, title="Provider", description="twitter, instagram, ... (any case)")
     posted_since: Annotated[Instant | None, Field(title="Posted from",
                                                   description="posted on or after (YYYY-MM-DD or ISO 8601)"),
                             Flag("--since")] = None

@@ -5,10 +5,11 @@ becomes a condition here, in portable SQL (the full-text part comes from the bac
 tsvector, and so does the relevance rank: bm25 or ts_rank). How a search stays fast at a million posts: it
 first collects up to COUNT_CAP + 1 matching ids (the count); below the cap the page is read by id;
 above it the backend picks how to walk to the page (`Backend.page_order`). A query by dates alone
-lists the newest first by the date it filters on, along that date's index. Sorting by relevance
-collects the newest COUNT_CAP + 1 matches instead (`Backend.newest_ids`: the count and, in one go,
-the RANK_POOL newest that are ranked); sorting by posting date walks that date's index past the
-cap (benchmarks/bench_search.py times them).
+without a sort lists the newest first by the date it filters on, along that date's index; a sort
+asked for holds on both backends whatever the filters. Sorting by relevance collects the newest
+COUNT_CAP + 1 matches instead (`Backend.newest_ids`: the count and, in one go, the RANK_POOL
+newest that are ranked); sorting by posting date walks that date's index past the cap
+(benchmarks/bench_search.py times them).
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ def run_search(catalog: Catalog, query: SearchQuery) -> SearchResult:
     """Posts (their latest capture) matching every filter of `query` and its parsed `q`
     (archiver/catalog/syntax.py), in the `query.sort` order: "relevance" (the backend's rank, then
     the newest archived), "posted" (newest posted first, posts without a date last) or "captured"
-    (the most recently archived post first, by the time of its first capture: see core.post_row_id;
-    a query by dates alone lists the newest first by the date it filters on). Without a sort:
-    relevance when there are words (in `q` or `author`), else captured. A filter given both in `q`
-    and as a field must hold both ways, so two different values match nothing. Raises InputError
-    when `q` does not parse (a query built without validation)."""
+    (the most recently archived post first, by the time of its first capture: see core.post_row_id).
+    Without a sort: relevance when there are words (in `q` or `author`), else newest first by the
+    date filtered on (posted, else captured) when there is a date filter, else captured; a sort
+    asked for holds whatever the filters, on both backends. A filter given both in `q` and as a
+    field must hold both ways, so two different values match nothing. Raises InputError when `q`
+    does not parse (a query built without validation)."""
     parsed = parse_search(query.q)
     author = _author_clauses(query.author)
     if query.author is not None and query.author.strip() and not author:
@@ -121,7 +123,8 @@ def run_search(catalog: Catalog, query: SearchQuery) -> SearchResult:
                      f"blobs b ON b.sha256 = m.sha256 WHERE length(b.dhash) = 16 AND {dist} <= ?)")
         params += [query.near_dhash, query.distance]
     cond = " WHERE " + " AND ".join(where) if where else ""
-    sort = query.sort or ("relevance" if positive else "captured")
+    # "dated": no sort asked for and no words, but a date range: newest first by that date.
+    sort = query.sort or ("relevance" if positive else "dated" if dated else "captured")
     if sort == "relevance" and rank is None:
         sort = "captured"  # nothing to rank by: no words
     rows, found = _page(catalog, _Select(source, cond, params, order, dated), query.limit, query.offset,
@@ -151,17 +154,19 @@ def _page(catalog: Catalog, sel: _Select, limit: int, offset: int, sort: str,
         if not newest:
             return [], 0
         return _ranked_page(catalog, sel, rank, newest, limit, offset), min(len(newest), COUNT_CAP + 1)
-    found = [r["id"] for r in catalog.query(f"SELECT {'1' if dated else 'p.id'} AS id FROM {source}{cond} "  # noqa: S608
-                                            "LIMIT ?", [*params, COUNT_CAP + 1])]
+    # Sorted by a date, only the number of matches is used: the date index alone counts them.
+    counted = "1" if sort in ("dated", "posted") else "p.id"
+    found = [r["id"] for r in catalog.query(f"SELECT {counted} AS id FROM {source}{cond} LIMIT ?",  # noqa: S608
+                                            [*params, COUNT_CAP + 1])]
     if not found:
         return [], 0
     if sort == "posted":
         rows = _posted_page(catalog, sel, len(found), limit, offset)
-    elif dated:
+    elif sort == "dated":
         # Ids follow capture time, so walking them newest first to an old date range would read
         # most of the table: a query by dates alone lists newest first by that date, along its index.
-        order_by = f"p.{dated[0]} DESC, p.id DESC" if order == "p.id" else f"{order} DESC"
-        rows = catalog.query(f"SELECT p.* FROM {source}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",  # noqa: S608
+        rows = catalog.query(f"SELECT p.* FROM {source}{cond} ORDER BY p.{dated[0]} DESC, p.id DESC "  # noqa: S608
+                             "LIMIT ? OFFSET ?",
                              [*params, limit, offset])
     elif len(found) <= COUNT_CAP:
         # Every match is known: the page is read by id, without matching anything again.

@@ -11,6 +11,7 @@ syntax from tokens only: nothing typed ever becomes SQL or backend syntax.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,23 +26,34 @@ from archiver.storage.layout import PROVIDER_RE
 MAX_TERMS = 16  # words, phrases and prefixes in one query
 MAX_DEPTH = 4  # parentheses inside parentheses
 MIN_PREFIX = 2  # characters before a `*`
-MAX_HANDLE = 100
+MAX_HANDLE = 320  # the longest handle a provider stores: a Mastodon user (64) @ its host (253)
 SHOWN = 40  # characters of user input quoted in an error
 FILTERS = ("from", "provider", "lang", "status")
 _LANG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+# Phrase quotes: the double and corner quotation marks of Unicode's Quotation_Mark property (“ ”
+# „ ‟ « » ‹ › ⹂ 「 」 『 』 〝 〞 〟 ﹁ ﹂ ﹃ ﹄ ＂ ｢ ｣ and the ASCII "). The single ones (' ‘ ’ ‚ ‛
+# ＇) are apostrophes inside words too (don't, O’Brien), so they stay punctuation. ASCII " and ＂
+# close only at the same mark; a typographic quote closes at any typographic one, since languages
+# pair them differently („…“, „…”, »…«, ”…”, «…», 「…」).
+_ASCII_QUOTES = '"\uff02'
+_QUOTES = frozenset(_ASCII_QUOTES + "\u00ab\u00bb\u201c\u201d\u201e\u201f\u2039\u203a\u2e42"
+                    "\u300c\u300d\u300e\u300f\u301d\u301e\u301f\ufe41\ufe42\ufe43\ufe44\uff62\uff63")
+# Characters a handle filter takes besides letters, combining marks and digits: _ . - and the @ of
+# a Mastodon handle (user@instance.example).
+_HANDLE_PUNCT = frozenset("_.-@")
 
 SYNTAX_HELP = """\
 Search syntax (the same in `archiver search`, GET /v1/search `q` and the search page):
 
-  word word       every word must appear (any script: Hindi, Arabic, CJK, emoji; case and
-                  Arabic diacritics do not matter)
-  "exact phrase"  the words next to each other, in this order
+  word word       every word must appear (any script: Hindi, Arabic, CJK, emoji; case, accents,
+                  Arabic diacritics, Hebrew points and the script of digits do not matter)
+  "exact phrase"  the words next to each other, in this order (“ ” « » „ 「 」 quote too)
   prefix*         words starting with "prefix" (at least 2 characters before the *);
                   "a phras"* or "a phras*" ends a phrase with a prefix (only its last word)
   -word  -"a phrase"  leave out posts that have it
   a OR b          either (OR in capitals; a lower-case "or" is a word); a AND b is a b
   ( )             group: a (b OR c) -(d e)
-  from:handle  @handle    posts by this account (with or without @)
+  from:handle  @handle    posts by this account (with or without @; user@instance too)
   provider:twitter        posts from this provider (any case; an unknown one is an error)
   lang:hi                 posts in this language (hi also matches hi-IN)
   status:deleted          posts whose latest capture has this status
@@ -52,6 +64,8 @@ Filters (from:, provider:, lang:, status:) apply to the whole query: they cannot
 be part of an OR or stand inside parentheses. A filter in the query and the same filter given
 as its own field (--handle, --provider, --status) must both hold, so two different values
 match nothing.
+Punctuation is not searched: an emoticon :-) or a ')' that closes no '(' is punctuation, and so
+is a colon or comma after @handle ("RT @ANI: ...").
 A query needs something to match: a word, a phrase, a prefix or a filter; exclusions alone are
 refused. An empty query lists every post. At most 16 terms and 500 characters.
 Refused with one line rather than read some other way: a '*' that does not end a word (*modi,
@@ -60,7 +74,8 @@ are no functions), and other languages' operators: NOT and !word (use -word), ||
 and +word (words are all required already), NEAR (use a "phrase"), ~ and ^ (no fuzzy,
 proximity or boost); an unknown filter or provider. Quote anything to search it as words.
 Sort: relevance (the default when there are words), posted (newest posted first) or
-captured (newest archived first; the default without words).
+captured (newest archived first; the default without words, but for a date range alone, listed
+newest first by that date).
 """
 
 
@@ -140,16 +155,48 @@ def shown(text: str, limit: int = SHOWN) -> str:
     return "'" + (flat if len(flat) <= limit else flat[:limit - 1] + "…") + "'"
 
 
+def _emoticon(chunk: str) -> bool:
+    """Whether `chunk` (characters between blanks) is punctuation with parentheses in it, an emoticon
+    (:-) :( ;) (: ...), not a group: no word or quote in it, and more than parentheses and a '-'."""
+    return (any(c in "()" for c in chunk) and not any(c in _QUOTES for c in chunk)
+            and chunk.replace("(", "").replace(")", "") not in ("", "-") and not tokenize(chunk))
+
+
+def _closing_quote(q: str, i: int) -> int:
+    """Where the phrase opened by the quote at `i` closes (-1: nowhere)."""
+    if q[i] in _ASCII_QUOTES:
+        return q.find(q[i], i + 1)
+    return next((j for j in range(i + 1, len(q)) if q[j] in _QUOTES and q[j] not in _ASCII_QUOTES), -1)
+
+
 def _lex(q: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i, n = 0, len(q)
+    depth = 0  # groups open: a ')' that closes none is punctuation
     while i < n:
         ch = q[i]
         if ch.isspace():
             i += 1
             continue
+        if i == 0 or q[i - 1].isspace():
+            end = i
+            while end < n and not q[end].isspace():
+                end += 1
+            # An emoticon ending a group, "(happy :-))": its last ')' closes the group.
+            for _ in range(depth):
+                if q[end - 1] != ")" or not _emoticon(q[i:end - 1]):
+                    break
+                end -= 1
+            if _emoticon(q[i:end]):
+                toks.append(_Tok("word", q[i:end]))
+                i = end
+                continue
+        if ch == ")" and not depth:
+            i += 1
+            continue
         if ch in "()":
             toks.append(_Tok(ch, ch))
+            depth += 1 if ch == "(" else -1
             i += 1
             continue
         neg = False
@@ -167,12 +214,14 @@ def _lex(q: str) -> list[_Tok]:
             neg, i = True, i + 1
             if q[i] == "(":
                 toks.append(_Tok("(", "(", neg=True))
+                depth += 1
                 i += 1
                 continue
-        if q[i] == '"':
-            end = q.find('"', i + 1)
+        if q[i] in _QUOTES:
+            end = _closing_quote(q, i)
             if end < 0:
-                raise InputError(f"unbalanced quote: {shown(q[i:])} has no closing \"")
+                closing = q[i] if q[i] in _ASCII_QUOTES else "quote"
+                raise InputError(f"unbalanced quote: {shown(q[i:])} has no closing {closing}")
             star = end + 1 < n and q[end + 1] == "*"
             if end + 1 + star < n and q[end + 1 + star] in "~^":
                 raise InputError(f"{shown(q[start:end + 2 + star])}: there is no proximity or boost (~, ^) "
@@ -182,7 +231,7 @@ def _lex(q: str) -> list[_Tok]:
             i = end + 1 + star
             continue
         j = i
-        while j < n and not q[j].isspace() and q[j] not in '"()':
+        while j < n and not q[j].isspace() and q[j] not in _QUOTES and q[j] not in "()":
             j += 1
         word = q[i:j]
         typed = q[start:j]
@@ -197,14 +246,16 @@ def _lex(q: str) -> list[_Tok]:
             toks.append(_Tok(word, word))
             continue
         name, colon, value = word.partition(":")
-        if word.startswith("@") and len(word) > 1:
-            toks.append(_Tok("filter", word[1:], neg, field="from"))
+        if word.startswith("@") and _handle_end(word[1:]):
+            toks.append(_Tok("filter", _handle_end(word[1:]), neg, field="from"))
         elif colon and name.isascii() and name.isalpha():
             if name.lower() in FILTERS:
                 if not value:
                     raise InputError(f"{shown(typed)}: give the value right after the colon "
                                      f"({name.lower()}:value)")
-                toks.append(_Tok("filter", value, neg, field=name.lower()))
+                field = name.lower()
+                toks.append(_Tok("filter", (_handle_end(value) or value) if field == "from" else value, neg,
+                                 field=field))
             elif value and not value.startswith("//"):  # a URL's scheme is not a filter
                 raise InputError(f"unknown filter {shown(name + ':')}: known are "
                                  f"{', '.join(f + ':' for f in FILTERS)} (quote it to search the words)")
@@ -213,6 +264,15 @@ def _lex(q: str) -> list[_Tok]:
         else:
             toks.append(_Tok("word", word, neg))
     return toks
+
+
+def _handle_end(value: str) -> str:
+    """A handle typed after @ or from: without the punctuation that ends a sentence after it (the colon
+    of "RT @ANI:", a comma, a full stop): no handle ends in punctuation other than _."""
+    end = len(value)
+    while end and unicodedata.category(value[end - 1])[0] == "P" and value[end - 1] != "_":
+        end -= 1
+    return value[:end]
 
 
 def _phrase_star(text: str, typed: str, outer: bool) -> tuple[str, bool]:
@@ -345,16 +405,16 @@ class _Parser:
         value = tok.text
         if tok.field == "from":
             handle = handle_norm(value) or ""
-            if not handle or len(handle) > MAX_HANDLE or not all(c.isalnum() or c in "_.-" for c in handle):
-                raise InputError(f"{shown(typed)}: expected a handle (letters, digits, _ . -; "
+            if not handle or len(handle) > MAX_HANDLE or not all(
+                    unicodedata.category(c)[0] in "LMN" or c in _HANDLE_PUNCT for c in handle):
+                raise InputError(f"{shown(typed)}: expected a handle (letters, digits, _ . - @; "
                                  f"at most {MAX_HANDLE})")
             self.filters["from"].append(handle)
         elif tok.field == "provider":
-            name = value.lower()
-            known = registry.names()
-            if not PROVIDER_RE.fullmatch(name) or name not in known:
-                raise InputError(f"{shown(typed)}: unknown provider {shown(value)}: one of {', '.join(known)}")
-            self.filters["provider"].append(name)
+            try:
+                self.filters["provider"].append(provider_name(value))
+            except InputError as exc:
+                raise InputError(f"{shown(typed)}: {exc}") from None
         elif tok.field == "lang":
             lang = value.lower()
             if not (2 <= len(lang) <= 35 and set(lang) <= _LANG_CHARS and lang[0].isalpha()):
@@ -385,6 +445,17 @@ class _Parser:
         if star and len(toks[-1]) < MIN_PREFIX:
             raise InputError(f"{shown(raw)}: a prefix needs at least {MIN_PREFIX} characters before the *")
         return Term(Clause(tuple(toks), star))
+
+
+def provider_name(value: str) -> str:
+    """The registered provider `value` names (archiver.providers.registry), in any case: its name in
+    lower case. InputError naming the known ones otherwise: the provider: filter and the query's
+    provider field say the same."""
+    name = value.lower()
+    known = registry.names()
+    if not PROVIDER_RE.fullmatch(name) or name not in known:
+        raise InputError(f"unknown provider {shown(value)}: one of {', '.join(known)}")
+    return name
 
 
 def _check(node: Node) -> None:

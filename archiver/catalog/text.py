@@ -3,11 +3,13 @@
 Neither backend's own tokenizer copes with every script: SQLite's unicode61 splits Devanagari at
 its vowel signs (combining marks), and PostgreSQL's default parser drops letters its locale does
 not know. So text is normalized here (`normalize`: NFKC, casefold, invisible format characters
-dropped, Arabic diacritics and tatweel removed, Arabic and Persian letter variants folded) and cut
-into tokens: runs of letters, digits and combining marks;
-each CJK ideograph or kana alone (a phrase of single characters then finds any substring); each
-emoji alone. SQLite indexes the tokens with its `ascii` tokenizer (every non-ASCII character is a
-token character, so a token is never split again); PostgreSQL stores them as a `tsvector` literal.
+dropped, control characters as blanks, accents folded, Arabic diacritics and tatweel removed,
+Arabic and Persian letter variants folded, digits of every script as ASCII digits) and cut into
+tokens: runs of letters, digits and combining marks; each CJK ideograph or kana alone (a phrase of
+single characters then finds any substring); each emoji alone, a flag (a pair of regional
+indicators) or an emoji ZWJ sequence (👨‍👩‍👧) as one token, as a user sees one character.
+SQLite indexes the tokens with its `ascii` tokenizer (every non-ASCII character is a token
+character, so a token is never split again); PostgreSQL stores them as a `tsvector` literal.
 
 A post's words come in parts (its text, then the words of its link card and poll): `doc_tokens`
 puts PART_BREAK between them, a token no query ever has, so no phrase spans two parts.
@@ -33,9 +35,30 @@ MAX_QUERY_CLAUSES = 16
 # Arabic harakat (hamza above and below among them), superscript alef and tatweel.
 _DROP = dict.fromkeys([*range(0x064B, 0x0660), 0x0670, 0x0640])
 # Format characters kept: U+200B ZERO WIDTH SPACE marks a word boundary in scripts written without
-# spaces (Thai, Khmer, Burmese), so it still cuts a token; every other one (a soft hyphen, LRM/RLM
-# and the bidi controls a copy-paste carries, zero-width (non-)joiners, the BOM) is dropped.
-_KEPT_FORMATS = frozenset({0x200B})
+# spaces (Thai, Khmer, Burmese), so it still cuts a token; U+200D ZERO WIDTH JOINER between two
+# emoji joins them into one (👨‍👩‍👧: `_stray_zwj` drops every other one); U+200C ZERO WIDTH
+# NON-JOINER after an Arabic-script letter separates two words (Persian کتاب‌ها is کتاب + ها, as
+# Lucene's PersianCharFilter has it), elsewhere it is dropped like every other one (a soft hyphen,
+# LRM/RLM and the bidi controls a copy-paste carries, the BOM).
+_KEPT_FORMATS = frozenset({0x200B, 0x200D})
+_ARABIC_ZWNJ = re.compile("(?<=[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF])\u200C")
+# Control characters (C0, DEL, C1) and U+FFFD REPLACEMENT CHARACTER are blanks: never part of a
+# token, never a token. U+FFFD is what a NUL or an undecodable byte becomes where it is stored
+# (PostgreSQL's text holds no NUL: postgres.nul_free_text), so "hello\x00world" gives the same
+# tokens, hello and world next to each other, whichever backend its text was read back from.
+_BLANKS = dict.fromkeys([*range(0x00, 0x20), *range(0x7F, 0xA0), 0xFFFD], " ")
+# Emoji presentation selectors and skin-tone modifiers: how an emoji is drawn, not which one it is
+# (👍🏽 is found by 👍, ❤️ by ❤).
+_EMOJI_STYLE = dict.fromkeys([0xFE0E, 0xFE0F, *range(0x1F3FB, 0x1F400)])
+# Accents folded (as ICU's folding, Lucene's ICUFoldingFilter, does): after NFD, the nonspacing
+# marks of the combining diacritics blocks (Latin, Greek, Cyrillic accents: é, ά, ё; the dot of
+# Turkish İ) and the Hebrew points and cantillation marks are dropped, then NFC. Marks that are
+# letters' parts elsewhere (Devanagari vowel signs, nukta, Japanese dakuten) stay.
+_ACCENT_BLOCKS = ((0x0300, 0x036F), (0x0591, 0x05C7), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0xFE20, 0xFE2F))
+# Turkish dotless ı is i once case no longer counts (ICU folding too): DİYARBAKIR, diyarbakır and
+# Diyarbakir are one word.
+_LETTERS = {0x0131: "i"}
+# A digit of any script (Devanagari १, Arabic-Indic ٣, Persian ۴ ...) is folded to the ASCII digit.
 # Letters written several ways for one word, folded to one (as Lucene's ArabicNormalizer and
 # PersianNormalizer do): alef with madda, hamza above or below and wasla to bare alef; alef maksura,
 # Farsi yeh and yeh barree to yeh; teh marbuta, heh with yeh and heh goal to heh; keheh to kaf.
@@ -71,30 +94,98 @@ def _classes() -> tuple[Ranges, Ranges, Ranges]:
 def _table() -> dict[int, str | None]:
     """The str.translate table `normalize` applies after NFKC and casefold: drops and folds."""
     formats = (cp for a, b in _classes()[2] for cp in range(a, b + 1) if cp not in _KEPT_FORMATS)
-    return {**dict.fromkeys(formats), **_DROP, **_FOLD}
+    return {**dict.fromkeys(formats), **_DROP, **_FOLD, **_BLANKS, **_EMOJI_STYLE, **_LETTERS}
+
+
+@cache
+def _accents() -> frozenset[str]:
+    """The accents `normalize` drops: the nonspacing marks of `_ACCENT_BLOCKS`."""
+    return frozenset(chr(cp) for a, b in _ACCENT_BLOCKS for cp in range(a, b + 1)
+                     if unicodedata.category(chr(cp)) == "Mn")
+
+
+def fold_char(ch: str) -> str:
+    """One character of NFKC, case-folded text as `normalize` indexes it: `_table`'s drops and folds,
+    a digit of any script as the ASCII digit, an accent dropped (a letter with accents as its
+    letter without them, NFC). Any other character is itself."""
+    cp = ord(ch)
+    table = _table()
+    if cp in table:
+        return table[cp] or ""
+    if cp >= 0x80 and unicodedata.category(ch) == "Nd":
+        return str(unicodedata.decimal(ch))
+    accents = _accents()
+    nfd = unicodedata.normalize("NFD", ch)
+    if any(c in accents for c in nfd):
+        return unicodedata.normalize("NFC", "".join(c for c in nfd if c not in accents))
+    return ch
+
+
+class _Folds(dict[int, int | str | None]):
+    """The str.translate table of `fold_char`, each character's entry made the first time it is met
+    (walking every code point up front would cost a process's first search about 0.5 s); one
+    character as its code point, which str.translate copies fastest."""
+
+    def __missing__(self, cp: int) -> int | str | None:
+        folded = fold_char(chr(cp))
+        entry = self[cp] = ord(folded) if len(folded) == 1 else folded or None
+        return entry
+
+
+_FOLDS = _Folds()
+
+
+@cache
+def _stray_zwj() -> re.Pattern[str]:
+    """A ZERO WIDTH JOINER that does not join two emoji (they are dropped, as other format characters)."""
+    sym = _class(_classes()[1])
+    return re.compile(f"(?<![{sym}])\u200d|\u200d(?![{sym}])")
+
+
+# Regional indicators: two of them are one flag (🇮🇳).
+_RI = "\U0001F1E6-\U0001F1FF"
+
+
+@cache
+def _emoji_re() -> str:
+    """An emoji: a symbol, a flag (two regional indicators) or a ZWJ sequence (👨‍👩‍👧), as one grapheme
+    cluster."""
+    sym = _class(_classes()[1])
+    return f"[{_RI}]{{2}}|[{sym}](?:\u200d[{sym}])*"
 
 
 @cache
 def _token_re() -> re.Pattern[str]:
-    marks, symbols, _ = _classes()
-    cjk, mark, sym = _CJK, _class(marks), _class(symbols)
+    cjk, mark = _CJK, _class(_classes()[0])
     # A word: letters/digits (not CJK) with any combining marks inside or after them.
     word = f"(?:(?![{cjk}])[^\\W_])(?:(?![{cjk}])[^\\W_]|[{mark}])*"
-    return re.compile(f"[{cjk}]|[{sym}]|{word}")
+    return re.compile(f"{_emoji_re()}|[{cjk}]|{word}")
 
 
 def normalize(text: str) -> str:
-    """`text` as indexed and queried: NFKC, case-folded, format characters but U+200B dropped (a soft
-    hyphen or an RLM inside a word no longer cuts it), Arabic diacritics and tatweel dropped, and
-    Arabic and Persian letter variants folded (`_FOLD`: إجتماع, أجتماع and اجتماع are one word, and
-    Persian تیانجین finds Arabic تيانجين). Changing it changes the tokens stored: a catalog indexed
-    before needs `archiver reindex` to find old posts by the new rule."""
-    return unicodedata.normalize("NFKC", text).casefold().translate(_table())
+    """`text` as indexed and queried: NFKC, case-folded (Greek final sigma as sigma, Turkish ı and İ
+    as i), format characters but U+200B dropped (a soft hyphen or an RLM inside a word no longer
+    cuts it; a ZWJ only joins emoji; a ZWNJ after Arabic script separates words), control
+    characters and U+FFFD as blanks, accents and Hebrew points dropped (`_ACCENT_BLOCKS`: ΑΘΗΝΑ is
+    Αθήνα, café is cafe), Arabic diacritics and tatweel dropped, Arabic and Persian letter variants
+    folded (`_FOLD`: إجتماع, أجتماع and اجتماع are one word, and Persian تیانجین finds Arabic
+    تيانجين), every script's digits as ASCII digits (१२३४, ١٢٣٤ and 1234 are one number), emoji
+    presentation selectors and skin tones dropped. Changing it changes the tokens stored: a catalog
+    indexed before needs `archiver reindex` to find old posts by the new rule."""
+    text = unicodedata.normalize("NFKC", text)
+    if "\u200c" in text:
+        text = _ARABIC_ZWNJ.sub(" ", text)
+    text = text.casefold().translate(_FOLDS)
+    return _stray_zwj().sub("", text) if "\u200d" in text else text
 
 
 def handle_norm(handle: str | None) -> str | None:
-    """A handle as the index keeps it: without blanks around it or its @, case-folded (None for none)."""
-    return handle.strip().lstrip("@").casefold() if handle else None
+    """A handle as the index keeps it and a handle filter compares it: NFKC, without blanks around it
+    or its @, case-folded and NFKC again (NFC and NFD Jörg, Ｊörg and JÖRG are one handle; None for
+    none). Changing it changes the handles stored: a catalog needs `archiver reindex` then."""
+    if not handle:
+        return None
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", handle).strip().lstrip("@").casefold())
 
 
 def tokenize(text: str | None) -> list[str]:
@@ -127,9 +218,10 @@ def _whole_char_starts() -> tuple[list[int], list[int]]:
 
 
 def whole_char(token: str) -> bool:
-    """Whether `token` is one CJK character or one symbol (emoji): a token of its own, never a word."""
+    """Whether `token` is one CJK character or one symbol (emoji), a flag or an emoji ZWJ sequence: a
+    token of its own, never a word."""
     if len(token) != 1:
-        return False
+        return len(token) > 1 and re.fullmatch(_emoji_re(), token) is not None  # a flag, a ZWJ sequence
     firsts, lasts = _whole_char_starts()
     i = bisect_right(firsts, ord(token)) - 1
     return i >= 0 and ord(token) <= lasts[i]
