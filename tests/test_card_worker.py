@@ -169,16 +169,19 @@ def test_the_worker_refuses_a_cards_request_it_cannot_read(store: LocalStore) ->
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
-def test_the_worker_applies_pillows_own_ceiling_and_refuses_avif_it_cannot_read(
+def test_the_worker_applies_the_jobs_ceiling_and_refuses_avif_it_cannot_read(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job's ceiling (the max_image_pixels setting) is the one limit: Pillow's own threshold neither
+    lowers it nor is left changed by it."""
     out = io.BytesIO()
     Image.new("RGB", (100, 100)).save(out, "PNG")
     limits = {"mime": "image/png", "format": "PNG", "ceiling": 1_000_000, "max_frames": 1, "derive": False,
               "limit": 10.0}
     assert ImageJob(out.getvalue(), limits).width == 100
     monkeypatch.setattr(pillow(), "MAX_IMAGE_PIXELS", 9_999)
+    assert ImageJob(out.getvalue(), limits).width == 100 and pillow().MAX_IMAGE_PIXELS == 9_999
     with pytest.raises(MediaRejected, match="over the ceiling of 9999"):
-        ImageJob(out.getvalue(), limits)
+        ImageJob(out.getvalue(), {**limits, "ceiling": 9_999})
     monkeypatch.setattr(imaging, "_reads_avif", lambda: False)
     with pytest.raises(MediaRejected, match="not an allowed image type: image/avif"):
         ImageJob(b"\x00\x00\x00\x1cftypavif", {**limits, "mime": "image/avif", "format": "AVIF"})

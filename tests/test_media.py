@@ -98,16 +98,18 @@ def gif_frames(n: int) -> bytes:
     return encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=20, loop=0)
 
 
-def png_1x100m() -> bytes:
-    """A valid PNG 1 pixel wide and 100,000,000 high (about 200 KB compressed)."""
+def png_1x100m(height: int = 100_000_001) -> bytes:
+    """A valid PNG 1 pixel wide and `height` high, by default one pixel over the default ceiling
+    (100,000,000 pixels); about 200 KB compressed."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     comp = zlib.compressobj(9)
     rows = b"\0\0" * 5_000_000  # filter byte + one grey pixel, per row
-    idat = b"".join(comp.compress(rows) for _ in range(20)) + comp.flush()
-    ihdr = struct.pack(">IIBBBBB", 1, 100_000_000, 8, 0, 0, 0, 0)
+    whole, rest = divmod(height, 5_000_000)
+    idat = b"".join(comp.compress(rows) for _ in range(whole)) + comp.compress(b"\0\0" * rest) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", 1, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
@@ -423,6 +425,15 @@ def test_video_kept_and_non_video_rejected(files: Files, env: tuple[Settings, Fe
         settings=settings,
     )
     assert bad.status == "rejected"
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_an_empty_body_is_rejected_as_empty(files: Files, env: tuple[Settings, Fetcher, LocalStore], kind: str) -> None:
+    settings, fetcher, store = env
+    rec = archive_media(files.add(f"/empty-{kind}", b"", "image/png" if kind == "image" else "video/mp4"),
+                        kind=kind, fetcher=fetcher, store=store, settings=settings)
+    assert (rec.status, rec.error, rec.refused, rec.bytes) == ("rejected", "empty body", False, 0)
+    assert list(store.list("blobs/")) == []
 
 
 def test_store_failure_is_a_retryable_failure(

@@ -30,6 +30,7 @@ import functools
 import io
 import json
 import math
+import re
 import struct
 import time
 import warnings
@@ -74,10 +75,25 @@ def _reads_avif() -> bool:
     return bool(features.check("avif"))
 
 
+# An object's default repr (``<_io.BytesIO object at 0x7f...>``, ``<function f at 0x...>``): its address
+# differs on every run, so it has no place in a stored reason.
+_OBJECT_REPR = re.compile(r"\s*<[^<>]*?\bat 0x[0-9a-fA-F]+>")
+
+
+def stable_reason(text: str) -> str:
+    """`text` (an exception's message) as a stored reason may hold it: every object repr that shows a
+    memory address (``<... at 0x...>``) dropped and the spaces left tidied, so the same failure reads
+    the same on every run ("cannot identify image file", not "... <_io.BytesIO object at 0x7f...>")."""
+    text = _OBJECT_REPR.sub("", text)
+    return re.sub(r"\s+", " ", text).strip(" :") or "no detail"
+
+
 class MediaRejected(Exception):
-    """The bytes are not an image we keep; `reason` says why in one line."""
+    """The bytes are not an image we keep; `reason` says why in one line, as it is stored: the same on
+    every run (``stable_reason``: no object repr with a memory address in it)."""
 
     def __init__(self, reason: str) -> None:
+        reason = stable_reason(reason)
         super().__init__(reason)
         self.reason = reason
 
@@ -226,6 +242,24 @@ def gif_frame_count(data: bytes, cap: int) -> int | None:
     return None if found is None else found[0]
 
 
+def webp_loop(fmt: str, info: dict[str, Any]) -> int:
+    """The loop count the web copy (WebP: 0 plays forever, n > 0 plays n times in all) needs to play
+    as the source plays in a browser, from the source's ``info["loop"]`` as Pillow reads it: a GIF
+    without a NETSCAPE2.0 block has none and plays once; its count n is repeats after the first play
+    (0 forever, else n + 1 plays, as browsers play it); an APNG's num_plays and a WebP's loop count
+    are already plays in all (0 forever). Capped to the 16 bits WebP keeps it in (`_webp`)."""
+    loop = info.get("loop")
+    try:
+        count = int(loop) if loop is not None else None
+    except (TypeError, ValueError):
+        count = None
+    if fmt == "GIF":
+        plays = 1 if count is None else (0 if count <= 0 else count + 1)
+    else:
+        plays = 0 if count is None or count <= 0 else count
+    return min(plays, 0xFFFF)
+
+
 def dhash(im: Image.Image) -> str:
     """64-bit difference hash (hex): near-duplicate images differ in few bits."""
     small = im.convert("L").resize((9, 8), pillow().Resampling.BILINEAR, reducing_gap=2.0)
@@ -239,25 +273,50 @@ def dhash(im: Image.Image) -> str:
 
 def _rgb(im: Image.Image, profile: bytes | None = None) -> Image.Image:
     """`im` as RGB, or RGBA when it has alpha or a colour key (a PNG's tRNS: "transparency" in its info,
-    in any mode). 16-bit grey (PNG's I;16) is scaled to 8 bits first (Pillow's conversion would clip
-    every value over 255 to white), its colour key made alpha. CMYK or grey pixels with `profile`
-    (their embedded ICC profile, as `_icc` keeps it) are converted through it to sRGB
-    (`_device_to_srgb`); without one, or when littlecms cannot, by Pillow's plain conversion."""
-    if im.mode == "I" or im.mode.startswith("I;16"):
-        wide, key = im.convert("I"), im.info.get("transparency")
-        im = wide.point(lambda v: v * (1 / 256)).convert("L")
-        if isinstance(key, int):   # a 16-bit colour key: alpha from the exact 16-bit values
-            from PIL import ImageMath  # lazy, after pillow() (the image is open): see pillow()
+    in any mode). 16-bit grey (PNG's I;16) is scaled to 8 bits first (`_grey8`: Pillow's conversion
+    would clip every value over 255 to white), its colour key made alpha. CMYK or grey pixels with
+    `profile` (their embedded ICC profile, as `_icc` keeps it) are converted through it to sRGB
+    (`_device_to_srgb`); without one, or when littlecms cannot, by Pillow's plain conversion.
 
-            alpha = ImageMath.lambda_eval(lambda args: (args["a"] != key) * 255, a=wide).convert("L")
-            im = pillow().merge("LA", (im, alpha))
+    The full-size images this makes beside `im`, at most at once, are what `_RGB_BYTES` counts a
+    pixel for `im`'s mode (and `_ICC_BYTES` with a profile); `ImageJob._estimate` reserves them."""
+    alpha: Image.Image | None = None
+    if im.mode == "I" or im.mode.startswith("I;16"):
+        im, alpha = _grey8(im)
     if profile is not None and im.mode in _DEVICE_SPACES:
-        converted = _device_to_srgb(im, profile)
+        converted = _device_to_srgb(im, profile, alpha)
         if converted is not None:
             return converted
+    if alpha is not None:
+        return pillow().merge("RGBA", (im, im, im, alpha))
     transparent = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
     mode = "RGBA" if transparent else "RGB"
     return im if im.mode == mode else im.convert(mode)
+
+
+@functools.cache
+def _high_bytes() -> list[int]:
+    """The table from a 16-bit grey value to its 8-bit one (its high byte, as browsers scale it)."""
+    return [v >> 8 for v in range(1 << 16)]
+
+
+def _grey8(im: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """16-bit (I;16, I;16B...) or 32-bit (I) grey `im` as 8-bit grey (L, each value's high byte, values
+    past 16 bits clamped to white), and the alpha (L) of its 16-bit colour key (0 where the exact
+    16-bit value is the key, else 255) when it has one. Full-size images alive at once: the 32-bit copy
+    Pillow's 16-bit table lookup reads (4 bytes a pixel, none for I itself), the grey and the alpha
+    (1 byte each); only the last two are left when it returns."""
+    key = im.info.get("transparency")
+    wide = im if im.mode == "I" else im.convert("I")
+    grey = wide.point(_high_bytes(), "L")
+    grey.info.pop("transparency", None)   # a 16-bit key means nothing to 8-bit values: `alpha` holds it
+    alpha = None
+    if isinstance(key, int) and not isinstance(key, bool):
+        table = [255] * (1 << 16)
+        if 0 <= key < len(table):
+            table[key] = 0
+        alpha = wide.point(table, "L")
+    return grey, alpha
 
 
 # The ICC colour space (ICC.1:2010 table 19) of each Pillow mode whose embedded profile is honoured:
@@ -267,27 +326,31 @@ _DEVICE_SPACES = {"CMYK": "CMYK", "L": "GRAY", "LA": "GRAY"}
 _SPACES = {**_RGB_SPACES, **_DEVICE_SPACES, "I": "GRAY", "I;16": "GRAY", "I;16B": "GRAY", "I;16L": "GRAY"}
 
 
-def _device_to_srgb(im: Image.Image, icc: bytes) -> Image.Image | None:
+def _device_to_srgb(im: Image.Image, icc: bytes, alpha: Image.Image | None = None) -> Image.Image | None:
     """CMYK or grey (L, LA) pixels converted through their ICC profile `icc` to sRGB: RGB, or RGBA
-    when `im` has alpha or a grey colour key. A press photo in CMYK shows the colours its profile
-    gives (as browsers show it), not Pillow's plain ink arithmetic, which oversaturates. None when
-    littlecms cannot build the transform (the caller then converts plainly)."""
+    when `im` has alpha, a grey colour key or `alpha` is given (the alpha of a 16-bit key, `_grey8`).
+    A press photo in CMYK shows the colours its profile gives (as browsers show it), not Pillow's plain
+    ink arithmetic, which oversaturates. None when littlecms cannot build the transform (the caller then
+    converts plainly). Full-size images beside `im`: grey and alpha planes (1 byte a pixel each) and
+    the output (4), which the alpha is written into in place."""
     from PIL import ImageCms  # lazy, after pillow(): only an image with a profile needs littlecms
 
-    alpha: Image.Image | None = None
-    if im.mode == "LA":
+    if alpha is not None:
+        pass
+    elif im.mode == "LA":
         alpha, im = im.getchannel("A"), im.getchannel("L")
     elif im.mode == "L" and isinstance(im.info.get("transparency"), int):
         key = im.info["transparency"]
         alpha = im.point(lambda v: 0 if v == key else 255)
     try:
-        out = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), _srgb(), outputMode="RGB")
+        out = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), _srgb(),
+                                        outputMode="RGB" if alpha is None else "RGBA")
     except (ImageCms.PyCMSError, OSError, ValueError):
         return None
     if out is None:
         return None
     if alpha is not None:
-        out.putalpha(alpha)
+        out.putalpha(alpha)   # RGBA already: its alpha band written in place, no copy
     return out
 
 
@@ -610,6 +673,15 @@ def _web_frames(im: Image.Image, first: Image.Image, web: Image.Image | None, fr
 # Bytes a pixel takes in Pillow's memory, by mode (multi-band modes take 4).
 _PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 
+# Bytes a pixel of the full-size images `_rgb` makes beside its input, the most alive at once (its
+# output included), by the input's mode: none when the input is already RGB or RGBA as wanted, the
+# converted copy (4) otherwise, and for 16- and 32-bit grey (`_grey8`) the 32-bit copy, the grey and
+# the alpha (4 + 1 + 1), then the grey, the alpha and the RGBA they are merged into (1 + 1 + 4).
+_RGB_BYTES = {"I": 6, "I;16": 6, "I;16L": 6, "I;16B": 6, "I;16N": 6}
+_RGB_COPY = 4
+# With an embedded CMYK or grey profile (`_device_to_srgb`): the grey and alpha planes and the output.
+_ICC_BYTES = 1 + 1 + 4
+
 # What in a PNG may carry an orientation (its EXIF chunk, EXIF or XMP in text chunks).
 _PNG_EXIF = (b"eXIf", b"exif", b"Orientation", b"XML:com.adobe.xmp")
 
@@ -630,8 +702,10 @@ class ImageJob:
         self.data = data
         self.mime = str(limits["mime"])
         pil = pillow()
-        # Our ceiling, lowered to Pillow's own bomb threshold (MAX_IMAGE_PIXELS) where that is lower.
-        self.ceiling = min(int(limits["ceiling"]), pil.MAX_IMAGE_PIXELS or int(limits["ceiling"]))
+        # The setting is the one pixel limit: Pillow's own bomb threshold is set to it while this job
+        # reads the image (`_refusals`), neither lower (Pillow's default, 89,478,485 pixels, would
+        # refuse what the setting allows) nor higher.
+        self.ceiling = max(1, int(limits["ceiling"]))
         self.max_frames = max(1, int(limits["max_frames"]))
         self.derive = bool(limits["derive"])
         self.clock = Clock(float(limits["limit"]))
@@ -668,7 +742,7 @@ class ImageJob:
             frames = 1 if self.first_only else getattr(im, "n_frames", 1)
             if frames > self.max_frames:
                 raise MediaRejected(f"animation has {frames} frames, over the cap of {self.max_frames}")
-        self.loop = int(im.info.get("loop", 0) or 0)
+        self.loop = webp_loop(self.format, im.info)
         # A PNG's EXIF may follow its pixels (Pillow decodes the whole image to look): read it after decoding.
         self.orientation: int | None = None if self.format == "PNG" else exif_orientation(im)
         # An upright JPEG that is already web-sized is served as itself minus its metadata:
@@ -685,36 +759,57 @@ class ImageJob:
         self.estimate = self._estimate(im, frames)
 
     def _estimate(self, im: Image.Image, frames: int | None) -> int:
-        """Bytes held at the peak of decoding and deriving `im`, from its header: the decoded pixels
-        (at the JPEG's decoding scale), libjpeg's coefficient buffer, the RGB(A), upright and
-        premultiplied-alpha copies, the resize's intermediate, and for an animation the decoder's
-        previous frames and the web frames kept (`frames` None: a GIF whose structure we could not
-        read, counted at the cap). The copies are all alive at once at the peak."""
+        """Bytes held at the peak of decoding and deriving `im`, from its header: an upper bound, each
+        full-size or web-sized image the code makes counted at its mode's bytes a pixel as if all were
+        alive at once. The decoded pixels (at the JPEG's decoding scale), libjpeg's coefficient buffer
+        or the WebP and AVIF decoders' own buffers, `_rgb`'s images (`_rgb_bytes`), the upright copy,
+        the premultiplied-alpha copy a resize makes of an image with alpha, each resize's box-reduced
+        intermediate and output (web copy, thumbnail), the colour-converted copies, and for an
+        animation the decoder's previous frames and the web frames kept (`frames` None: a GIF whose
+        structure we could not read, counted at the cap). What libwebp's encoder and Python hold beside
+        them is `_DERIVE_OVERHEAD`."""
         pixels = self.canvas[0] * self.canvas[1]
-        total = 2 * len(self.data) + pixels * _PIXEL_BYTES.get(im.mode, 4) + _DERIVE_OVERHEAD
+        source = _PIXEL_BYTES.get(im.mode, 4)
+        total = 2 * len(self.data) + pixels * source + _DERIVE_OVERHEAD
         if self.format == "JPEG":
             total += jpeg_coefficient_bytes(self.data, self.width, self.height)
         elif self.format == "WEBP":
             total += pixels * 4 * 3   # libwebp's animation decoder (Pillow's for every WebP) keeps three canvases
         elif self.format == "AVIF":
             total += pixels * 4 * 2   # libavif's YUV planes and its RGB conversion
-        if im.mode not in ("RGB", "RGBA"):
-            total += pixels * 4   # _rgb's copy
-        if self.device_icc is not None:
-            total += pixels * 2   # _device_to_srgb's grey and alpha planes
-        if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        total += pixels * self._rgb_bytes(im)
+        alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
+        if alpha:
             total += pixels * 4   # resizing an image with alpha premultiplies it in a full-size copy
         unknown = self.orientation is None and any(tag in self.data for tag in _PNG_EXIF)
         if unknown or self.orientation not in (1, None):
-            total += pixels * 4   # the upright copy
+            total += pixels * source   # the upright copy, made before `_rgb`
         web = fit(im.size, WEB_SIZE)
-        total += (reduced_pixels(im.size, WEB_SIZE) + web[0] * web[1]) * 4   # resize's intermediate and output
+        thumb = fit(web, THUMB_SIZE)
+        web_pixels, thumb_pixels = web[0] * web[1], thumb[0] * thumb[1]
+        total += (reduced_pixels(im.size, WEB_SIZE) + web_pixels) * 4   # the web copy: resize's intermediate and output
+        # The thumbnail, from the full-size image or from the web copy (premultiplied when it has alpha),
+        # with the intermediate of either resize; dhash's grey copy of it.
+        reduced = max(reduced_pixels(im.size, THUMB_SIZE), reduced_pixels(web, THUMB_SIZE))
+        total += (reduced + thumb_pixels) * 4 + thumb_pixels
+        if alpha:
+            total += web_pixels * 4
+        if self.icc is not None:
+            total += (web_pixels + thumb_pixels) * 4   # `_to_srgb`'s converted copies
         if frames is None or frames > 1:
             frames = self.max_frames if frames is None else frames
             total += pixels * 4 * 3
             if pixels * frames <= self.ceiling:
                 total += frames * min(pixels, WEB_SIZE * WEB_SIZE) * 4
         return total
+
+    def _rgb_bytes(self, im: Image.Image) -> int:
+        """Bytes a pixel `_rgb` holds beside its input at its peak for `im` (`_RGB_BYTES`): none when
+        `im` is already the RGB or RGBA wanted, more for 16-bit grey, at least `_ICC_BYTES` when its
+        CMYK or grey profile is applied."""
+        wanted = "RGBA" if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info else "RGB"
+        held = _RGB_BYTES.get(im.mode, 0 if im.mode == wanted else _RGB_COPY)
+        return max(held, _ICC_BYTES) if self.device_icc is not None else held
 
     def finish(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         """Decode, verify, hash and (when asked) derive: {"width", "height" (as displayed), "frames",
@@ -770,18 +865,45 @@ class ImageJob:
 
     @contextmanager
     def _refusals(self) -> Iterator[None]:
-        """Whatever Pillow raises on hostile bytes, as MediaRejected (the image closed)."""
+        """Whatever Pillow raises on hostile bytes, as MediaRejected (the image closed), its reason
+        `stable_reason`'s; Pillow's bomb threshold is our ceiling meanwhile (`pixel_limit`)."""
         try:
-            yield
+            with pixel_limit(self.ceiling):
+                yield
         except MediaRejected:
             self.close()
             raise
         except (pillow().DecompressionBombError, pillow().DecompressionBombWarning) as exc:
+            # Pillow's threshold is our ceiling (`pixel_limit`): its refusal is the ceiling's, in our words.
             self.close()
-            raise MediaRejected(f"decompression bomb: {exc}") from None
+            found = _PILLOW_BOMB.search(str(exc))
+            if found is None:
+                raise MediaRejected(f"decompression bomb: {exc}") from None
+            raise MediaRejected(f"image of {found[1]} pixels is over the ceiling of {self.ceiling}") from None
         except MemoryError:
             self.close()
             raise MediaRejected("decoding the image ran out of memory") from None
         except Exception as exc:   # a C decoder fed hostile bytes: any failure means "not a usable image"
             self.close()
-            raise MediaRejected(f"damaged or unreadable {self.mime}: {type(exc).__name__}: {str(exc)[:200]}") from None
+            raise MediaRejected(f"damaged or unreadable {self.mime}: {type(exc).__name__}: "
+                                f"{stable_reason(str(exc))[:200]}") from None
+
+
+# Pillow's words when an image (a frame, a crop) is over its threshold (Image._decompression_bomb_check).
+_PILLOW_BOMB = re.compile(r"Image size \((\d+) pixels\) exceeds limit")
+
+
+@contextmanager
+def pixel_limit(ceiling: int) -> Iterator[None]:
+    """Pillow's decompression-bomb threshold (``Image.MAX_IMAGE_PIXELS``, which it checks as it opens an
+    image, seeks to a frame or crops) set to `ceiling` meanwhile, then put back: the setting
+    ``max_image_pixels`` is the one pixel limit of an image job, whichever side of Pillow's default it
+    is on, and nothing else in the process (a card's pictures) inherits a job's. Over it Pillow warns,
+    which ``pillow()`` made an error."""
+    pil = pillow()
+    before = pil.MAX_IMAGE_PIXELS
+    pil.MAX_IMAGE_PIXELS = ceiling
+    try:
+        yield
+    finally:
+        pil.MAX_IMAGE_PIXELS = before

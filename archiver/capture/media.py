@@ -3,7 +3,8 @@
 Bytes from the web are evidence and hostile at once. The real type is read from the bytes, not
 from the Content-Type; only raster formats we can decode safely are kept (an SVG or an HTML page
 served as image/jpeg is refused, with the reason). Pillow opens images with an explicit formats
-list, a pixel ceiling below its own and a frame cap, in an image worker process that is killed at
+list, a pixel ceiling (``max_image_pixels``, which Pillow's own bomb threshold is set to, whichever
+side of its default it is on) and a frame cap, in an image worker process that is killed at
 the time limit (``media_time_limit``), and decodes only once the process's memory budget
 (``media_memory_budget``) has room for what the header says decoding will take
 (``archiver.capture.imagepool``; the Pillow work itself is in ``archiver.capture.imaging``). The
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 from archiver.capture.exchange import Exchange, FetchError
 from archiver.capture.fetch import Fetcher
 from archiver.capture.imagepool import ImagingUnavailable, pool_for
-from archiver.capture.imaging import THUMB_SIZE, WEB_SIZE, MediaRejected, dhash, strip_jpeg_metadata
+from archiver.capture.imaging import THUMB_SIZE, WEB_SIZE, MediaRejected, dhash, stable_reason, strip_jpeg_metadata
 from archiver.config.settings import Settings
 from archiver.faults import is_infrastructure_error
 from archiver.lazyre import lazy
@@ -105,7 +106,7 @@ class MediaRecord:
 # name that is not one) says the URL is broken, not that we refuse it: both are content rejections.
 POLICY_KINDS = frozenset({"refused", "too_large"})
 # The reasons archiver.capture.imaging and the image pool give when one of our limits, not the bytes, ends an
-# image: the pixel ceiling, the frame cap, a decompression bomb (over Pillow's pixel threshold), the
+# image: the pixel ceiling (Pillow's own threshold, which is set to it, included), the frame cap, the
 # decoding time limit, the memory it would take. (The reasons cross a pipe from the image worker as
 # text, so they are told apart by their wording; tests/test_partial.py covers each.)
 _POLICY_REASON = lazy(r"pixels is over the ceiling|frames, over the cap|more than \d+ frames|"
@@ -116,6 +117,10 @@ def is_policy_reason(reason: str | None) -> bool:
     """Whether a MediaRejected reason is one of our limits (pixels, frames, decoding time, memory)
     rather than what the bytes are (not a kept type, damaged, a decoder that crashed on them)."""
     return bool(reason) and _POLICY_REASON.search(reason or "") is not None
+
+# The reason for a response whose body holds no byte at all (a 200 with Content-Length: 0): nothing to
+# sniff, so not "unrecognised bytes".
+EMPTY_BODY = "empty body"
 
 # --- sniffing --------------------------------------------------------------------------------
 _FTYP_IMAGE = {b"avif": "image/avif", b"avis": "image/avif", b"heic": "image/heic", b"heix": "image/heic",
@@ -162,6 +167,8 @@ def _process(data: bytes, settings: Settings, derive: bool) -> tuple[ImageInfo, 
     """Verify, hash and (optionally) derive from one decode in an image worker process
     (``archiver.capture.imaging.ImageJob`` says how); MediaRejected for anything we will not keep,
     including work that passed ``media_time_limit``; ImagingUnavailable when no worker could run."""
+    if not data:
+        raise MediaRejected(EMPTY_BODY)
     mime = sniff(data)
     if mime not in IMAGE_FORMATS:
         raise MediaRejected(f"not an allowed image type: {mime or 'unrecognised bytes'}")
@@ -249,6 +256,8 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
         if kind == "image":
             info, derived = _process(data, settings, derive=settings.media_derivatives)
             rec.width, rec.height, rec.dhash = info.width, info.height, info.dhash
+        elif not data:
+            raise MediaRejected(EMPTY_BODY)
         elif rec.mime not in VIDEO_MIMES:
             raise MediaRejected(f"not an allowed video type: {rec.mime or 'unrecognised bytes'}")
         else:
@@ -260,7 +269,7 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
     except ImagingUnavailable as exc:   # the machine's trouble, not the image's: worth retrying
         if is_infrastructure_error(exc):
             raise
-        rec.error = str(exc)
+        rec.error = stable_reason(str(exc))
         return rec
     try:
         sha, rec.key, _ = store.put_blob(data, rec.mime or "application/octet-stream", rec.sha256)
@@ -279,7 +288,7 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
         if is_infrastructure_error(exc):
             raise
         rec.key, rec.derived = None, {}
-        rec.error = f"storing failed: {type(exc).__name__}: {str(exc)[:200]}"
+        rec.error = f"storing failed: {type(exc).__name__}: {stable_reason(str(exc))[:200]}"
         return rec
     rec.status = "archived"
     return rec
