@@ -28,6 +28,7 @@ _HTML_HINT = re.compile(
     r"|(?-i:[A-Z][A-Za-z0-9]{1,40}(?=[\t ]+[A-Za-z][\w-]{0,40}=)))(?=[\s/>])|<!--",  # and JSX components
     re.I,
 )
+_TAG_OPENING = re.compile(r"<[A-Za-z!]")
 _MD_HINT = re.compile(
     r"!\[[^\[\]\n]{0,1000}+\][(\[]|^[ ]{0,3}\[[^\]\n]{1,999}+\]:[ \t]|\{\{[<%]|\{%[ \t]|^[ ]{0,3}(?:```|~~~)"
     r"|\]\(https?://",
@@ -40,6 +41,13 @@ _ATX_LINE = re.compile(r"\n[ ]{0,3}#{1,6}[ \t]+\S")
 _SAMPLE = 1_000_000
 
 
+def _has_html(sample: str) -> bool:
+    """Whether an HTML tag or comment (``_HTML_HINT``) opens somewhere in `sample`. Tried only where "<"
+    and a letter or "!" stand, so a run of "<" (or of text) costs one scan, not the whole list of tag
+    names at every character."""
+    return any(_HTML_HINT.match(sample, m.start()) for m in _TAG_OPENING.finditer(sample))
+
+
 def detect_format(doc: str) -> tuple[bool, bool]:
     """(has HTML, has Markdown) judged from the start of the document."""
     sample = doc[:_SAMPLE]
@@ -48,9 +56,9 @@ def detect_format(doc: str) -> tuple[bool, bool]:
     if _ATX.match(head[front[2]:].lstrip("\r\n") if front else head):
         # A document that opens with an ATX heading ("# How to embed a post") is Markdown, whatever HTML
         # it holds: Markdown allows HTML, and no HTML page begins with "# ". Its code shows HTML as code.
-        return bool(_HTML_HINT.search(sample)), True
+        return _has_html(sample), True
     maybe_md = _MD_MARKERS.search(sample) is not None
-    has_html = bool(_HTML_HINT.search(sample))
+    has_html = _has_html(sample)
     has_md = maybe_md and bool(_MD_HINT.search(sample))
     if not has_html and not has_md and "#" in sample:
         # A document with no markup but ATX headings ("# Title", "## Steps") is Markdown, so its
