@@ -420,3 +420,13 @@ def test_a_bad_css_url_is_no_image_and_is_read_once() -> None:
     doc = '<p>x</p><div style="background:url(a(b).jpg); x:url( c.jpg ); y:url(d\'e.jpg)"></div>'
     assert [i.url for i in discover(doc, base_url=BASE).images] == [BASE + "c.jpg"]
     assert discover('<p>x</p><div style="' + "url(" * 50_000 + '"></div>', base_url=BASE).images == []
+
+
+def test_markdown_targets_after_a_line_break_and_first_definitions_only() -> None:
+    """CommonMark: spaces and one line ending may stand before an inline target; a label's first
+    definition is its only one (a second is ordinary text)."""
+    doc = ("# Ice\n\n![a](\n  https://cdn.example/nl.jpg\n)\n\n![b](\r\nhttps://cdn.example/crlf.jpg)\n\n"
+           "![c](\n\nhttps://cdn.example/not-a-target.jpg)\n\n![r][r]\n\n[r]: https://cdn.example/first.jpg\n"
+           "[r]: https://cdn.example/second.jpg\n")
+    assert [i.url for i in discover(doc, base_url=BASE).images] == [
+        "https://cdn.example/nl.jpg", "https://cdn.example/crlf.jpg", "https://cdn.example/first.jpg"]

@@ -119,6 +119,10 @@ class _Targets:
         text, n = self.text, self.n
         while i < n and text[i] in " \t":
             i += 1
+        if i < n and text[i] in "\r\n":  # spaces around one line ending may come before it (CommonMark)
+            i += 2 if text.startswith("\r\n", i) else 1
+            while i < n and text[i] in " \t":
+                i += 1
         if i < n and text[i] == "<":
             if self.gt <= i:
                 self.gt = text.find(">", i + 1)
@@ -176,10 +180,12 @@ def images(text: str, fences: list[tuple[int, int]]) -> list[ImageRef]:
                     label = lm.group(1)
             refs.setdefault(_norm_label(label), alt or "")
     labels: set[str] | None = None  # every bracketed label: links' references
+    defined: set[str] = set()  # a label's first definition is its only one (CommonMark): later ones are text
     for d in _REF_DEF.finditer(text):
         key = _norm_label(d.group(1))
-        if inside(fences, d.start()):
+        if inside(fences, d.start()) or key in defined:
             continue
+        defined.add(key)
         g = 2 if d.group(2) is not None else 3
         if key in refs:
             _add(out, d.group(g), d.start(g), d.end(g), "markdown-ref", refs.pop(key) or None)
