@@ -48,6 +48,20 @@ def test_an_attribute_value_decodes_by_the_html_rules_with_offsets_into_the_arti
     assert html.unescape(raw[offsets[3] - 10:offsets[4] - 10]) == "<"
 
 
+@pytest.mark.parametrize("quote", ['"', "'", ""])
+def test_what_is_written_into_a_srcdoc_decodes_to_itself_and_ends_nothing(quote: str) -> None:
+    text = f"<p>x</p><iframe srcdoc={quote}<p>hi</p>{quote}></iframe>"
+    [doc] = srcdoc.documents(text)
+    new = '<blockquote class="card" data-x=\'a&b\'>\t`=` <a href="https://a.example/?x=1&amp;y=2">x</a></blockquote>'
+    written = doc.escape(new)
+    assert srcdoc.decode_value(written)[0] == new
+    assert not set(written) & set("<>\"'") and (quote or not set(written) & set(" \t\n=`"))
+    # written into the page, the attribute holds exactly it
+    page = text[:doc.start] + written + text[doc.end:]
+    [again] = srcdoc.documents(page)
+    assert again.inner == new
+
+
 def test_only_real_iframe_tags_are_read_and_nested_documents_to_a_depth() -> None:
     level3 = escaped('<img src="/deep.jpg">')
     level2 = escaped(f'<iframe srcdoc="{level3}"></iframe><img src="/two.jpg">')

@@ -23,6 +23,7 @@ from archiver.discover.tokens import Boundaries, tag_end
 
 MAX_DEPTH = 3  # srcdoc documents inside srcdoc documents read at most this deep
 _IFRAME = re.compile(r"<iframe(?=[\t\n\f\r />])", re.I)
+_UNQUOTED_ENDS = re.compile(r"[\t\n\f\r =`]")  # what an unquoted attribute value may not hold as written
 _REF = re.compile(r"&(?:#[xX]([0-9A-Fa-f]++);?|#([0-9]++);?|([A-Za-z][A-Za-z0-9]*+)(;?))")
 
 
@@ -58,8 +59,10 @@ class Nested:
 
     def escape(self, new: str) -> str:
         """`new` (text for the decoded document) as it is written inside this attribute value: "&", "<",
-        ">" and both quotes as character references, so it decodes to `new` and closes nothing."""
-        return html.escape(new, quote=True)
+        ">" and both quotes as character references, and in an unquoted value white space, "=" and "`"
+        too, so it decodes to `new` and ends nothing."""
+        out = html.escape(new, quote=True)
+        return _UNQUOTED_ENDS.sub(lambda m: f"&#{ord(m.group(0))};", out) if not self.quote else out
 
 
 def decode_value(raw: str, base: int = 0) -> tuple[str, list[int]]:
