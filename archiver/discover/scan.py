@@ -159,8 +159,8 @@ def _discover(doc: str, base_url: str | None, fmt: str, depth: int) -> Discovery
 def _in_srcdoc(doc: str, scanner: HtmlScanner, depth: int) -> Discovery:
     """What the srcdoc documents of `doc`'s iframes hold (``srcdoc.py``), spans mapped to `doc`. Their
     relative URLs resolve against `doc`'s base URL (``document_base``: an about:srcdoc document inherits
-    it); an item whose
-    span does not map back to the same text exactly is left out (its edges cut a character reference)."""
+    it); an item whose span does not map back to the same text exactly is left out (its edges cut a
+    character reference)."""
     found = Discovery()
     nested = srcdoc.documents(doc, scanner.bounds, deep=False)
     if not nested:
