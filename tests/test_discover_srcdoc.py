@@ -171,3 +171,23 @@ def test_a_dead_srcdoc_embed_is_restored_and_withheld_inside_the_attribute(
         assert inner_document(latest).find(attrs={"data-withheld": "true"}) is not None
         assert outside_the_frame(latest) == outside_the_frame(v1)
         assert still_carried(rt, "twitter", TWEET) == []
+
+
+def test_edits_in_many_srcdoc_documents_cost_linear_time() -> None:
+    """Each edit finds its srcdoc document by bisection: a page of 20,000 srcdoc frames took minutes
+    when every edit listed every frame again."""
+    import time
+
+    def edit_all(n: int) -> float:
+        text = "<p>x</p>\n" + '<iframe srcdoc="&lt;img src=/a.jpg&gt;"></iframe>\n' * n
+        docs = srcdoc.documents(text)
+        t0 = time.thread_time()
+        for doc in docs:
+            i = doc.inner.index("/a.jpg")
+            edits = srcdoc.edit_within(text, docs, doc.offsets[i], doc.offsets[i + 6],
+                                       lambda t, s, e: [(s, e, "https://s.example/x.jpg")])
+            assert len(edits) == 1
+        return time.thread_time() - t0
+
+    small = edit_all(2_000)
+    assert edit_all(20_000) < 25 * small + 0.5

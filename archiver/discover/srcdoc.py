@@ -131,7 +131,7 @@ def path_to(docs: list[Nested], start: int, end: int) -> list[Nested]:
     of each next one are offsets into the previous one's `inner`."""
     path: list[Nested] = []
     while docs:
-        i = bisect.bisect_right([d.start for d in docs], start) - 1
+        i = bisect.bisect_right(docs, start, key=_start_of) - 1  # O(log n): no list per call
         if i < 0 or not (docs[i].start <= start and end <= docs[i].end):
             break
         doc = docs[i]
@@ -142,6 +142,10 @@ def path_to(docs: list[Nested], start: int, end: int) -> list[Nested]:
         start, end = span
         docs = doc.children
     return path
+
+
+def _start_of(doc: Nested) -> int:
+    return doc.start
 
 
 def innermost_text(path: list[Nested], start: int, end: int) -> tuple[str, int, int]:
