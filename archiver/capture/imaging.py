@@ -335,11 +335,9 @@ def _device_to_srgb(im: Image.Image, icc: bytes, alpha: Image.Image | None = Non
     the output (4), which the alpha is written into in place."""
     from PIL import ImageCms  # lazy, after pillow(): only an image with a profile needs littlecms
 
-    if alpha is not None:
-        pass
-    elif im.mode == "LA":
+    if alpha is None and im.mode == "LA":
         alpha, im = im.getchannel("A"), im.getchannel("L")
-    elif im.mode == "L" and isinstance(im.info.get("transparency"), int):
+    elif alpha is None and im.mode == "L" and isinstance(im.info.get("transparency"), int):
         key = im.info["transparency"]
         alpha = im.point(lambda v: 0 if v == key else 255)
     try:
