@@ -74,6 +74,21 @@ def postgres_dsn() -> Iterator[str]:
         yield server.dsn
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A fresh, empty catalog: SQLite in tmp_path, then a fresh database on the session's PostgreSQL
+    (the search tests run on both; a module may define its own ``catalog``)."""
+    from archiver.catalog.backend import open_catalog
+    from tests.harness.services import fresh_pg_dsn
+
+    if request.param == "sqlite":
+        cat = open_catalog(f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    else:
+        cat = open_catalog(fresh_pg_dsn(request.getfixturevalue("postgres_dsn")))
+    yield cat
+    cat.close()
+
+
 @pytest.fixture
 def tmp_settings(tmp_path: Path) -> Callable[..., Settings]:
     """A factory: make_settings(**overrides) -> Settings with defaults, no environment, home=tmp_path."""

@@ -31,16 +31,6 @@ from tests.harness.services import fresh_pg_dsn
 SHA_A, SHA_B, SHA_C = "aa" * 32, "bb" * 32, "cc" * 32
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
-    if request.param == "sqlite":
-        cat = open_catalog(f"sqlite:///{tmp_path / 'c.sqlite3'}")
-    else:
-        cat = open_catalog(fresh_pg_dsn(request.getfixturevalue("postgres_dsn")))
-    yield cat
-    cat.close()
-
-
 POSTS: list[dict[str, Any]] = [
     {"post_id": "1", "handle": "ANI", "author": "ANI News", "posted_at": "2025-07-15T09:12:33Z",
      "text": "भारत-रूस संबंधों को मिला नया आयाम: Jaishankar meets Lavrov in Tianjin 🤝",

@@ -8,7 +8,6 @@ folding does."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +20,7 @@ from archiver.catalog.query import SearchQuery
 from archiver.catalog.syntax import parse_search
 from archiver.catalog.text import handle_norm, normalize, tokenize, whole_char
 from archiver.errors import InputError
-from tests.harness.services import fresh_pg_dsn
 from tests.test_search_query import Faces, faces  # noqa: F401 (the fixture)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
-    if request.param == "sqlite":
-        cat = open_catalog(f"sqlite:///{tmp_path / 'c.sqlite3'}")
-    else:
-        cat = open_catalog(fresh_pg_dsn(request.getfixturevalue("postgres_dsn")))
-    yield cat
-    cat.close()
 
 
 def post(cat: Catalog, post_id: str, text: str, *, day: int, handle: str = "desk", posted_at: str | None = None,

@@ -46,15 +46,11 @@ def load_posts(cat: Catalog) -> None:
             text=text, posted_at=posted, lang=lang, media=[])
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
-    if request.param == "sqlite":
-        cat = open_catalog(f"sqlite:///{tmp_path / 'c.sqlite3'}")
-    else:
-        cat = open_catalog(fresh_pg_dsn(request.getfixturevalue("postgres_dsn")))
-    load_posts(cat)
-    yield cat
-    cat.close()
+@pytest.fixture
+def catalog(catalog: Catalog) -> Catalog:
+    """conftest's fresh catalog (SQLite, then PostgreSQL) holding this module's posts."""
+    load_posts(catalog)
+    return catalog
 
 
 def found(cat: Catalog, q: str, **kw: Any) -> list[str]:
