@@ -11,11 +11,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, features
+from PIL import Image, ImageChops, ImageOps, features
 
 from archiver.capture import media
 from archiver.capture.fetch import Fetcher
-from archiver.capture.media import MediaRejected, archive_media, derive_image, dhash, inspect_image, mp4_duration, sniff
+from archiver.capture.media import (
+    MediaRejected,
+    archive_media,
+    article_key,
+    derive_image,
+    dhash,
+    inspect_image,
+    mp4_duration,
+    sniff,
+)
 from archiver.config.settings import Settings
 from archiver.storage.base import StoreError
 from archiver.storage.local import LocalStore
@@ -225,7 +234,15 @@ def test_derivatives_oriented_and_stripped() -> None:
     info = inspect_image(data, Settings())
     assert (info.width, info.height) == (100, 200)  # as displayed: rotated by the orientation tag
     out = derive_image(data, Settings())
-    assert set(out) == {"web.webp", "thumb.webp"}
+    assert set(out) == {"article.jpg", "web.webp", "thumb.webp"}
+    # The article's copy: the original's pixels, byte for byte, at full size, turned as the original is,
+    # with the orientation its only metadata.
+    article = out.pop("article.jpg")
+    assert b"SpyCam" not in article and b"GPS" not in article and len(article) < len(data)
+    shown = Image.open(io.BytesIO(article))
+    assert dict(shown.getexif()) == {0x0112: 6} and shown.getexif().get_ifd(0x8825) == {}
+    assert shown.tobytes() == original.tobytes()
+    assert ImageOps.exif_transpose(shown).size == (100, 200)
     for name, body in out.items():
         im = Image.open(io.BytesIO(body))
         assert im.format == "WEBP"
@@ -307,12 +324,16 @@ def test_archive_image_end_to_end(files: Files, env: tuple[Settings, Fetcher, Lo
     assert rec.key.endswith(rec.sha256) and rec.bytes == len(data) and rec.mime == "image/jpeg"
     assert (rec.width, rec.height) == (100, 200) and rec.dhash
     assert rec.derived == {
+        "article.jpg": f"derived/{rec.sha256}/article.jpg",
         "web.webp": f"derived/{rec.sha256}/web.webp",
         "thumb.webp": f"derived/{rec.sha256}/thumb.webp",
     }
+    # The article is pointed at the full-size copy: no GPS, the orientation its only tag.
+    assert article_key(rec.derived, rec.key) == rec.derived["article.jpg"]
     for key in rec.derived.values():
         body = store.get(key)
-        assert b"GPS" not in body and b"SpyCam" not in body and not Image.open(io.BytesIO(body)).getexif()
+        kept = {0x0112: 6} if key.endswith("article.jpg") else {}
+        assert b"GPS" not in body and b"SpyCam" not in body and dict(Image.open(io.BytesIO(body)).getexif()) == kept
     assert rec.exchanges and rec.exchanges[-1].status == 200
 
 
@@ -342,14 +363,21 @@ def test_a_serving_copy_that_is_the_original_is_not_stored_twice(
     clean = encode(picture((800, 600)), "JPEG", quality=85)
     rec = archive_media(files.add("/clean.jpg", clean), kind="image", fetcher=fetcher, store=store, settings=settings)
     assert rec.status == "archived", rec.error
-    assert rec.derived == {"web.jpg": rec.key, "thumb.webp": f"derived/{rec.sha256}/thumb.webp"}
+    assert rec.derived == {"article.jpg": rec.key, "web.jpg": rec.key,
+                           "thumb.webp": f"derived/{rec.sha256}/thumb.webp"}
     assert list(store.list("derived/")) == [f"derived/{rec.sha256}/thumb.webp"]
+    assert article_key(rec.derived, rec.key) == rec.key
     assert store.get(rec.derived["web.jpg"]) == clean and store.head(rec.key).content_type == "image/jpeg"
     tagged = encode(picture((800, 600)), "JPEG", quality=85, comment=b"shot by SpyCam")
     other = archive_media(files.add("/tagged.jpg", tagged), kind="image", fetcher=fetcher, store=store,
                           settings=settings)
     assert other.status == "archived", other.error
     assert other.derived["web.jpg"] == f"derived/{other.sha256}/web.jpg"
+    # The article's copy is the lossless web copy here (no profile, upright): one object, not two.
+    assert other.derived["article.jpg"] == other.derived["web.jpg"]
+    assert not store.exists(f"derived/{other.sha256}/article.jpg")
+    listed = {k: k for k in store.list(f"derived/{other.sha256}/")}
+    assert article_key(listed, other.key) == article_key(other.derived, other.key) == other.derived["web.jpg"]
     web = store.get(other.derived["web.jpg"])
     assert web != tagged and b"SpyCam" not in web and store.head(other.derived["web.jpg"]).content_type == "image/jpeg"
 
@@ -495,7 +523,8 @@ def test_upright_web_sized_jpeg_is_served_losslessly_without_metadata() -> None:
     data = encode(picture((1200, 800)), "JPEG", exif=exif.tobytes(), quality=90, xmp=xmp, comment=b"shot by SpyCam")
     assert b"GPS" in data and b"SpyCam" in data
     out = derive_image(data, Settings())
-    assert set(out) == {"web.jpg", "thumb.webp"}
+    assert set(out) == {"article.jpg", "web.jpg", "thumb.webp"}
+    assert out["article.jpg"] == out["web.jpg"]   # no profile to keep, upright: the same lossless copy
     web = out["web.jpg"]
     for body in out.values():
         assert b"Exif" not in body and b"SpyCam" not in body and b"GPS" not in body and b"xmpmeta" not in body
@@ -508,5 +537,7 @@ def test_upright_web_sized_jpeg_is_served_losslessly_without_metadata() -> None:
 
 
 def test_a_rotated_or_large_jpeg_is_re_encoded() -> None:
-    assert set(derive_image(jpeg_with_gps(orientation=6), Settings())) == {"web.webp", "thumb.webp"}
-    assert set(derive_image(encode(picture((2400, 1200)), "JPEG"), Settings())) == {"web.webp", "thumb.webp"}
+    assert set(derive_image(jpeg_with_gps(orientation=6), Settings())) == {"article.jpg", "web.webp", "thumb.webp"}
+    big = encode(picture((2400, 1200)), "JPEG")
+    out = derive_image(big, Settings())
+    assert set(out) == {"article.jpg", "web.webp", "thumb.webp"} and out["article.jpg"] == big

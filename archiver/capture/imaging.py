@@ -39,6 +39,8 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from archiver.capture.stripping import EXTENSIONS, jpeg_segments, strip_jpeg_metadata, strip_metadata
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -497,114 +499,9 @@ def _webp(frames: list[Image.Image], durations: list[int], loop: int, quality: i
     return out.getvalue()
 
 
-# JPEG markers that carry no image data: APP1-APP13 and APP15 (EXIF with GPS, XMP, IPTC, ICC,
-# maker notes...) and COM. APP0 (JFIF) and APP14 (Adobe: how to read the colour channels) stay.
-_JPEG_METADATA = frozenset({*range(0xE1, 0xEE), 0xEF, 0xFE})
-
-_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
-
 # Start-of-frame markers (not DHT 0xC4, JPG 0xC8, DAC 0xCC) and those of a multi-scan coding.
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_PROGRESSIVE = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
-
-
-def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
-    """(marker, payload start, payload end) of each segment up to and including the first scan's
-    header; ValueError for a malformed header."""
-    if data[:2] != b"\xff\xd8":
-        raise ValueError("not a JPEG")
-    found: list[tuple[int, int, int]] = []
-    pos = 2
-    while pos < len(data):
-        if data[pos] != 0xFF:
-            raise ValueError(f"JPEG marker expected at byte {pos}")
-        while pos < len(data) and data[pos] == 0xFF:   # fill bytes
-            pos += 1
-        if pos >= len(data):
-            break
-        marker = data[pos]
-        pos += 1
-        if marker in _JPEG_STANDALONE:
-            found.append((marker, pos, pos))
-            continue
-        if pos + 2 > len(data):
-            raise ValueError("JPEG segment length cut off")
-        (length,) = struct.unpack(">H", data[pos:pos + 2])
-        end = pos + length
-        if length < 2 or end > len(data):
-            raise ValueError("JPEG segment runs past the end")
-        found.append((marker, pos + 2, end))
-        if marker == 0xDA:   # start of scan: the rest is image data
-            return found
-        pos = end
-    raise ValueError("JPEG has no image data")
-
-
-def strip_jpeg_metadata(data: bytes) -> bytes:
-    """The same JPEG with every metadata segment dropped and the image data byte for byte as it was
-    (no re-encoding, so no loss), ending at its first EOI.
-
-    Kept: the segments that decode the image (tables, frame and scan headers, restart intervals, a DNL
-    of its 2 bytes), the scans' entropy-coded data, APP0 only as a JFIF header without its thumbnail
-    and APP14 only as Adobe's 12-byte colour transform. Dropped: APP1-APP13, APP15 and COM anywhere (also between the
-    scans of a progressive JPEG), a JFXX or other APP0, and everything after the first EOI (a second
-    image with its own EXIF, as in an MPO or an Ultra HDR gain map; a phone's motion video; an
-    appended file). ValueError for a malformed header or a file without an EOI."""
-    out = [data[:2]]
-    for marker, start, end in _jpeg_segments(data):
-        payload = data[start:end]
-        if marker in _JPEG_STANDALONE:
-            out.append(bytes((0xFF, marker)))
-        elif marker == 0xE0:
-            if payload[:5] == b"JFIF\x00" and len(payload) >= 14:   # version, units, densities; no thumbnail
-                out.append(b"\xff\xe0\x00\x10" + payload[:12] + b"\x00\x00")
-        elif marker == 0xEE:
-            if payload[:5] == b"Adobe" and len(payload) >= 12:
-                out.append(b"\xff\xee\x00\x0e" + payload[:12])
-        elif marker == 0xDA:
-            out.append(data[start - 4:end] + _after_first_scan_header(data, end))
-        elif marker not in _JPEG_METADATA and _decodes(marker, end - start):
-            out.append(data[start - 4:end])
-    return b"".join(out)
-
-
-def _decodes(marker: int, size: int) -> bool:
-    """Whether a kept segment with `size` bytes of payload is of its marker's own size: DNL (0xDC)
-    holds 2 bytes (the number of lines) and nothing else may ride in it."""
-    return marker != 0xDC or size == 2
-
-
-def _after_first_scan_header(data: bytes, pos: int) -> bytes:
-    """The bytes from `pos` (the first scan's entropy-coded data) to the first EOI, that included:
-    entropy-coded data (where 0xFF is followed by 0x00 or a restart marker), the tables and scan
-    headers of later scans, with the APPn and COM segments among them left out. ValueError when the
-    data ends before an EOI or a segment runs past the end."""
-    out: list[bytes] = []
-    start = pos
-    while True:
-        at = data.find(b"\xff", pos)
-        if at < 0 or at + 1 >= len(data):
-            raise ValueError("JPEG has no end of image")
-        marker = data[at + 1]
-        if marker == 0x00 or 0xD0 <= marker <= 0xD7:   # a stuffed 0xFF, a restart marker: image data
-            pos = at + 2
-            continue
-        if marker == 0xFF:   # fill bytes before a marker
-            pos = at + 1
-            continue
-        out.append(data[start:at])
-        if marker == 0xD9:
-            out.append(b"\xff\xd9")
-            return b"".join(out)
-        if marker in _JPEG_STANDALONE or at + 4 > len(data):
-            raise ValueError(f"JPEG marker 0x{marker:02x} where a segment was expected")
-        (length,) = struct.unpack(">H", data[at + 2:at + 4])
-        end = at + 2 + length
-        if length < 2 or end > len(data):
-            raise ValueError("JPEG segment runs past the end")
-        if not (0xE0 <= marker <= 0xEF or marker == 0xFE) and _decodes(marker, length - 2):
-            out.append(data[at:end])
-        pos = start = end
 
 
 def jpeg_coefficient_bytes(data: bytes, width: int, height: int) -> int:
@@ -613,7 +510,7 @@ def jpeg_coefficient_bytes(data: bytes, width: int, height: int) -> int:
     does not hold every component; 0 for a single-scan one. A header we cannot walk counts as
     2 bytes a pixel for each of 4 components."""
     try:
-        segments = _jpeg_segments(data)
+        segments = jpeg_segments(data)
     except ValueError:
         return width * height * 8
     sof = [(m, s, e) for m, s, e in segments if m in _JPEG_SOF]
@@ -811,7 +708,9 @@ class ImageJob:
 
     def finish(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         """Decode, verify, hash and (when asked) derive: {"width", "height" (as displayed), "frames",
-        "dhash"} and the serving copies by name ("web.jpg" or "web.webp", "thumb.webp").
+        "dhash"} and the serving copies by name: "article.<ext>" (the original at full size without its
+        metadata, archiver.capture.stripping; the web copy's bytes where the container cannot be
+        stripped without re-encoding), "web.jpg" or "web.webp", "thumb.webp".
 
         A JPEG is decoded once, at the smallest DCT scale (1/2, 1/4, 1/8) still at least web-sized:
         libjpeg reads every coefficient of the file at any scale, so damaged data is caught as surely
@@ -839,6 +738,10 @@ class ImageJob:
             info = {"width": width, "height": height, "frames": frames, "dhash": dhash(thumb)}
             derived: dict[str, bytes] = {}
             if self.derive:
+                full = self._full_copy(orientation)
+                if full is not None:
+                    derived[f"article.{EXTENSIONS[self.format]}"] = full
+                clock.check("stripping metadata")
                 stripped = _stripped_or_none(self.data) if self.lossless else None
                 if stripped is not None:
                     derived["web.jpg"] = stripped
@@ -852,8 +755,19 @@ class ImageJob:
                 _to_srgb(thumbs, self.icc, clock)
                 derived["thumb.webp"] = _webp(thumbs, [], 0, THUMB_QUALITY)
                 clock.check("encoding thumbnail")
+                if full is None and "web.webp" in derived:
+                    derived["article.webp"] = derived["web.webp"]   # re-encoded, but without metadata
         self.close()
         return info, derived
+
+    def _full_copy(self, orientation: int) -> bytes | None:
+        """The original at its full size without its metadata, the copy an article is pointed at
+        (archiver.capture.stripping: lossless, the ICC profile and the orientation kept); None for a
+        format or a container the walker refuses (the article then gets the web copy)."""
+        try:
+            return strip_metadata(self.data, self.format, orientation)
+        except (ValueError, KeyError):
+            return None
 
     def close(self) -> None:
         """Let go of the image (and its decoded pixels)."""

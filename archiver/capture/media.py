@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,8 +37,8 @@ from archiver.storage.layout import derived_key
 if TYPE_CHECKING:
     from archiver.storage.base import ObjectStore
 
-__all__ = ["POLICY_KINDS", "THUMB_SIZE", "VIDEO_MIMES", "WEB_SIZE", "ImageInfo", "ImagingUnavailable",
-           "MediaRecord", "MediaRejected", "archive_media", "derive_image", "dhash", "image_formats",
+__all__ = ["ARTICLE_COPY", "POLICY_KINDS", "THUMB_SIZE", "VIDEO_MIMES", "WEB_SIZE", "ImageInfo", "ImagingUnavailable",
+           "MediaRecord", "MediaRejected", "archive_media", "article_key", "derive_image", "dhash", "image_formats",
            "inspect_image", "is_policy_reason", "mp4_duration", "sniff", "strip_jpeg_metadata"]
 
 
@@ -223,6 +224,25 @@ def mp4_duration(data: bytes) -> float | None:
                 return round(duration / timescale, 3) if timescale else None
     return None
 
+# The serving copy an article is pointed at (``derived/<hex>/article.<ext>``), when it is not the
+# original itself or the lossless web copy (``web.jpg``): see article_key.
+ARTICLE_COPY = "article."
+
+
+def article_key(derived: Mapping[str, str], original_key: str) -> str:
+    """The key of the copy an article shows for an image: its ``article.<ext>`` serving copy (the
+    original at full size without metadata, archiver.capture.stripping), else ``web.jpg`` (the
+    lossless web copy: an upright JPEG of at most web size without its metadata, so the original's
+    pixels at their size), else the original (its bytes carry no metadata, or derivatives are off).
+    `derived` maps a copy's name (``web.jpg``) or key (``derived/<hex>/web.jpg``) to its key, as
+    ``MediaRecord.derived`` or a listing of the store's ``derived/<hex>/`` does."""
+    by_name = {name.rsplit("/", 1)[-1]: key for name, key in derived.items()}
+    for name in sorted(by_name):
+        if name.startswith(ARTICLE_COPY):
+            return by_name[name]
+    return by_name.get("web.jpg", original_key)
+
+
 def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
                   settings: Settings) -> MediaRecord:
     """Fetch, verify, store the untouched original by SHA-256, then the serving copies (one whose bytes
@@ -275,15 +295,20 @@ def archive_media(url: str, *, kind: str, fetcher: Fetcher, store: ObjectStore,
         sha, rec.key, _ = store.put_blob(data, rec.mime or "application/octet-stream", rec.sha256)
         if sha != rec.sha256:
             raise OSError(f"store computed sha256 {sha}, expected {rec.sha256}")
-        for name, body in derived.items():
-            if body is data or body == data:
-                # A serving copy byte for byte the original is the original: its key, not a second object.
-                rec.derived[name] = rec.key
+        stored: dict[bytes, str] = {data: rec.key}
+        for name, body in sorted(derived.items(), key=lambda item: item[0].startswith(ARTICLE_COPY)):
+            # A serving copy byte for byte the original (or the lossless web copy) is that object: its
+            # key, not a second one. The article's copy is found by its name (`article_key`), so it is
+            # stored when it is the bytes of a re-encoded web copy.
+            known = stored.get(body)
+            lossless = (rec.key, derived_key(sha, "web.jpg"))
+            if known is not None and (not name.startswith(ARTICLE_COPY) or known in lossless):
+                rec.derived[name] = known
                 continue
             key = derived_key(sha, name)   # the key names its source: no metadata (one object write)
-            store.put(key, body, content_type="image/jpeg" if name.endswith(".jpg") else "image/webp",
+            store.put(key, body, content_type=image_type(body[:12]) or "application/octet-stream",
                       if_none_match=True)
-            rec.derived[name] = key
+            rec.derived[name] = stored[body] = key
     except Exception as exc:   # a storage failure that is not a fault is a retryable failure of this item
         if is_infrastructure_error(exc):
             raise

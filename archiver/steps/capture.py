@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from archiver.capture.guard import normalize_url
 from archiver.capture.manifest import CAPTURED_STATUSES, STATUS_WORDS, new_capture_id
-from archiver.capture.media import archive_media
+from archiver.capture.media import archive_media, article_key
 from archiver.capture.ownsite import site_scope
 from archiver.capture.record import one_line, record_capture
 from archiver.catalog.indexing import record_fetch, record_image_blob
@@ -39,7 +39,7 @@ from archiver.steps.policy import refused_under
 from archiver.steps.prepare import load_source, over_image_limit
 from archiver.steps.results import is_final, load_result, save_result
 from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import manifest_key
+from archiver.storage.layout import blob_key, derived_prefix, manifest_key
 
 if TYPE_CHECKING:
     from archiver.runtime import Runtime
@@ -236,13 +236,15 @@ def _capture_image(rt: Runtime, plan: Plan, item: ImageItem) -> ImageResult:
     same = normalize_url(url)  # spellings of one URL share one fetch
     base = {"item_id": item.item_id, "url": url, "occurrences": len(item.occurrences)}
     own = own_copy(rt, url)
-    if own is not None:  # already archived: the result names the same copy, nothing is fetched
-        key, sha = own
+    if own is not None:  # already archived: the result shows the same copy, nothing is fetched
+        shown, sha = own
         known = rt.catalog.blob(sha) or {}
+        original = blob_key(sha)   # the result's key is the original (the evidence), as when fetched
+        key = original if shown == original or rt.store.exists(original) else shown
         for occ in item.occurrences:
             rt.catalog.record_blob_use(sha, plan.article_id, occ.start, url)
         return ImageResult(**base, status="archived", sha256=sha, key=key, mime=known.get("mime"),
-                           stable_url=rt.store.public_url(key), error=None)
+                           stable_url=rt.store.public_url(shown), error=None)
     window = rt.settings.media_dedupe_window
     # One fetch of a URL across all workers: whoever holds the lock fetches, the others reuse.
     with rt.coordinator.lock(f"url:{hashlib.sha256(same.encode()).hexdigest()}", timeout=180):
@@ -251,6 +253,7 @@ def _capture_image(rt: Runtime, plan: Plan, item: ImageItem) -> ImageResult:
         blob = rt.catalog.blob(seen["sha256"]) if seen else None
         if seen is not None and blob is not None and rt.store.exists(blob["key"]):
             sha, key, mime, fetched_at = blob["sha256"], blob["key"], blob["mime"], seen["fetched_at"]
+            shown = article_key({k: k for k in rt.store.list(derived_prefix(sha))}, key)
         else:
             rec = archive_media(url, kind="image", fetcher=rt.fetcher, store=rt.store, settings=rt.settings)
             if rec.status != "archived" or not rec.sha256 or not rec.key:
@@ -264,7 +267,10 @@ def _capture_image(rt: Runtime, plan: Plan, item: ImageItem) -> ImageResult:
             rt.catalog.record_url_fetch(same, rec.sha256, fetched_at)
             record_fetch(rt, same, rec.sha256, fetched_at)  # every fetch kept: the URL's Mementos
             sha, key, mime = rec.sha256, rec.key, rec.mime
+            shown = article_key(rec.derived, key)
     for occ in item.occurrences:
         rt.catalog.record_blob_use(sha, plan.article_id, occ.start, url)
-    return ImageResult(**base, status="archived", sha256=sha, key=key, mime=mime, stable_url=rt.store.public_url(key),
-                       error=None, fetched_at=fetched_at)
+    # The article shows the copy without metadata (no GPS position served); the result's key is the
+    # original, the evidence.
+    return ImageResult(**base, status="archived", sha256=sha, key=key, mime=mime,
+                       stable_url=rt.store.public_url(shown), error=None, fetched_at=fetched_at)

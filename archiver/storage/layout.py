@@ -2,6 +2,7 @@
 
 ```
 blobs/sha256/ab/<hex>                               originals, content-addressed
+derived/<hex>/article.<ext>                         the copy an article shows (full size, no metadata)
 derived/<hex>/web.jpg | web.webp, thumb.webp        serving copies
 posts/<provider>/<post_id>/<capture_id>.json        manifest (+ .warc.gz, .card.html, .card.png)
 posts/<provider>/<post_id>/<capture_id>.html        the capture's human page (a Memento of the post)
@@ -65,7 +66,7 @@ def derived_prefix(sha256: str) -> str:
 
 
 def derived_key(sha256: str, name: str) -> str:
-    """A serving copy of an original: ``derived/<hex>/<name>`` (web.jpg, web.webp, thumb.webp)."""
+    """A serving copy of an original: ``derived/<hex>/<name>`` (article.jpg, web.jpg, web.webp, thumb.webp...)."""
     return f"{derived_prefix(sha256)}{name}"
 
 
