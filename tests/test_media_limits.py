@@ -250,7 +250,7 @@ def test_hostile_image_rejected_within_the_time_limit(name: str, origin: Fixture
     assert list(store.list("blobs/")) == [] and list(store.list("derived/")) == []
     # The killed worker was replaced: the next image is archived as usual.
     ok = archive_media(origin.url("/img/ok.jpg"), kind="image", fetcher=fetcher, store=store, settings=settings)
-    assert ok.status == "archived" and set(ok.derived) == {"web.jpg", "thumb.webp"}
+    assert ok.status == "archived" and set(ok.derived) == {"article.jpg", "web.jpg", "thumb.webp"}
     fetcher.close()
 
 
