@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+from html.entities import html5
 from urllib.parse import urljoin
 
 from archiver.discover import constructs
@@ -68,6 +69,35 @@ def last_dash(text: str, lo: int, hi: int, dashes: tuple[str, ...]) -> tuple[int
 def clean_text(fragment: str) -> str:
     """Markup fragment to plain text: tags dropped, entities decoded, whitespace collapsed."""
     return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", fragment))).strip()
+
+
+# A character reference in an attribute value, as the HTML Standard's tokenizer reads it (§13.2.5.72-80):
+# numeric, or a name with its whole run of letters and digits and an optional ";".
+ATTR_REF = re.compile(r"&(?:#[xX]([0-9A-Fa-f]++);?|#([0-9]++);?|([A-Za-z][A-Za-z0-9]*+)(;?))")
+
+
+def attr_reference(m: re.Match[str]) -> str:
+    """What the reference `m` (an ATTR_REF match in an attribute value, `m.string`) stands for: a named
+    one with ";" that HTML5 names; a legacy one without ";" only when its name is the whole run of
+    letters and digits and no "=" follows (so ``&region`` and ``&copy=2`` stay as written); numeric ones
+    with the Standard's replacements (``html.unescape`` implements them). Itself when it is none."""
+    ref = m.group(0)
+    if m.group(3) is None:
+        return html.unescape(ref if ref.endswith(";") else ref + ";")
+    name, semi = m.group(3), m.group(4)
+    if semi:
+        return html5.get(name + ";", ref)
+    if name in html5 and m.string[m.end():m.end() + 1] != "=":
+        return html5[name]
+    return ref
+
+
+def unescape_attr(value: str) -> str:
+    """An attribute value with its character references decoded as the HTML Standard decodes them in an
+    attribute (`attr_reference`; ``srcdoc.decode_value`` reads them the same way, with offsets):
+    ``?w=1&region=eu&copy=2`` keeps ``&region`` and ``&copy``, which ``html.unescape`` (the rule for
+    text) would decode."""
+    return ATTR_REF.sub(attr_reference, value) if "&" in value else value
 
 
 def resolve(url: str, base: str | None) -> str:

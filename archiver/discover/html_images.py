@@ -15,7 +15,6 @@ other raw text, <link> and <script> tags, data: URIs, SVG sprite fragments.
 from __future__ import annotations
 
 import bisect
-import html
 import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -30,6 +29,7 @@ from archiver.discover.common import (
     is_image_candidate,
     looks_like_image_url,
     resolve,
+    unescape_attr,
 )
 from archiver.discover.model import ImageRef
 from archiver.discover.tags import Tag, parse_attrs, parse_srcset, trimmed
@@ -107,7 +107,7 @@ class HtmlImages:
 
     def _image(self, raw: str, start: int, end: int, form: str, alt: str | None, credit: str | None,
                decode: bool = True) -> None:
-        url = html.unescape(raw).strip() if decode else raw.strip()
+        url = unescape_attr(raw).strip() if decode else raw.strip()
         if not is_image_candidate(url):
             return
         self.images.append(ImageRef(url=url, start=start, end=end, alt=alt, credit=credit, form=form))
@@ -191,15 +191,15 @@ class HtmlImages:
             if (element and attr in own) or not raw.strip():
                 continue
             found: list[tuple[int, int, str]] = []
-            value = html.unescape(raw).strip()
+            value = unescape_attr(raw).strip()
             data = attr.startswith("data-")
             if attr == "style" or (data and "url(" in value.lower()):
                 found = css.image_urls(self.text, vs, ve, entities=True)
             elif attr.endswith("srcset"):
-                found = [(s, e, html.unescape(self.text[s:e]).strip()) for s, e in parse_srcset(self.text, vs, ve)]
+                found = [(s, e, unescape_attr(self.text[s:e]).strip()) for s, e in parse_srcset(self.text, vs, ve)]
             elif data and (listed := _candidate_list(self.text, vs, ve)) is not None:
                 found = [(s, e, url) for s, e in listed
-                         if "/" in (url := html.unescape(self.text[s:e]).strip()) and looks_like_image_url(url)]
+                         if "/" in (url := unescape_attr(self.text[s:e]).strip()) and looks_like_image_url(url)]
             elif _names_image(tag.name, attr, value):
                 found = [(*trimmed(self.text, vs, ve), value)]
             if found and not credit_known:
@@ -283,7 +283,7 @@ class HtmlImages:
         URL, when that gives an http(s) URL that parses; else the article's URL, as a browser falls back
         when the base cannot be parsed (``http://[::1``) or is not a base at all (``javascript:``, ``data:``)."""
         if self.base_href:
-            base = resolve(html.unescape(self.base_href), self.base_url)
+            base = resolve(unescape_attr(self.base_href), self.base_url)
             try:
                 parts = urlsplit(base)
                 usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 import sys
+from html.entities import html5
 
 from archiver.discover.common import credit_from_alt, is_image_candidate, looks_like_image_url, merge_ranges
 from archiver.discover.model import ImageRef
@@ -33,12 +34,22 @@ _BRACKETED = lazy(r"\[([^\[\]\n]{1,999}+)\](?!:)")
 _MAX_URL = 4096
 
 
+def _lf(text: str) -> str:
+    """`text` with every line ending written as LF, offsets kept: CommonMark's line ending is LF, CR or
+    CR LF (§2.1), so a lone CR becomes LF and CR LF becomes " " LF (white space at a line's end, which
+    changes nothing discovery reads)."""
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", " \n").replace("\r", "\n")
+
+
 def fenced_ranges(text: str) -> list[tuple[int, int]]:
     """Code-fence regions, whose content is shown, not rendered: as CommonMark reads them, a fence
     opens with three or more backticks or tildes (a backtick fence's info string holds no backtick)
     and closes only at a line of the same character, at least as many, and nothing else but blanks
     (so a 4-backtick fence shows a 3-backtick one as its content); an unclosed fence runs to the end.
     Sorted (start, end) pairs, end after the closing fence."""
+    text = _lf(text)
     ranges: list[tuple[int, int]] = []
     opening: tuple[int, str, int] | None = None  # (start, character, length)
     for m in _FENCE.finditer(text):
@@ -153,6 +164,7 @@ def images(text: str, fences: list[tuple[int, int]]) -> list[ImageRef]:
     occurrence or used definition; and links whose target is an image file (``[![thumb](a.jpg)](full.jpg)``,
     ``[download](photo.jpg)``, ``<https://x/a.jpg>``, a used reference definition), as an ``<a href>``
     to an image is one."""
+    text = _lf(text)
     out: list[ImageRef] = []
     refs: dict[str, str] = {}
     targets: set[int] = set()  # where the images' own "(" are
@@ -165,7 +177,7 @@ def images(text: str, fences: list[tuple[int, int]]) -> list[ImageRef]:
         pos = m.end()
         if inside(fences, m.start()) or _escaped(text, m.start()):
             continue  # code, or "\\![": a "!" shown as written before a link
-        alt = m.group(1).strip() or None
+        alt = decoded(m.group(1)).strip() or None
         if m.group(2) == "(":
             targets.add(m.end() - 1)
             found = reader.at(m.end())
@@ -189,7 +201,7 @@ def images(text: str, fences: list[tuple[int, int]]) -> list[ImageRef]:
         g = 2 if d.group(2) is not None else 3
         if key in refs:
             _add(out, d.group(g), d.start(g), d.end(g), "markdown-ref", refs.pop(key) or None)
-        elif looks_like_image_url(_unescaped(d.group(g))):
+        elif looks_like_image_url(decoded(d.group(g))):
             if labels is None:
                 labels = {_norm_label(b.group(1)) for b in _BRACKETED.finditer(text)}
             if key in labels:
@@ -213,6 +225,7 @@ def front_matter(text: str) -> tuple[int, int, int] | None:
     """(where its content starts, where its closing line starts, where that line ends) of the YAML
     (``---``, closed by ``---`` or ``...``) or TOML (``+++``) front matter `text` opens with; None when it
     opens with none closed within MAX_FRONT_MATTER characters."""
+    text = _lf(text)
     m = _FRONT_OPEN.match(text)
     if m is None:
         return None
@@ -228,6 +241,7 @@ def front_matter_images(text: str) -> list[ImageRef]:
     ``images:``): every value there that is an image file by itself (`looks_like_image_url`), whatever
     its key, since the site's theme shows it (the lead image, the social card). Nothing when the text
     does not open with front matter closed within MAX_FRONT_MATTER characters."""
+    text = _lf(text)
     found = front_matter(text)
     if found is None:
         return []
@@ -236,7 +250,7 @@ def front_matter_images(text: str) -> list[ImageRef]:
     for v in _FRONT_VALUE.finditer(text, start, end):
         g = next(i for i in (1, 2, 3) if v.group(i) is not None)
         if looks_like_image_url(v.group(g)):
-            _add(out, v.group(g), v.start(g), v.end(g), "front-matter", None)
+            _add(out, v.group(g), v.start(g), v.end(g), "front-matter", None, markdown=False)
     return out
 
 
@@ -246,11 +260,11 @@ def _image_links(text: str, fences: list[tuple[int, int]], targets: set[int], ou
         if m.start() + 1 in targets or inside(fences, m.start()) or not _TITLE_CLOSE.match(text, m.end()):
             continue
         g = 1 if m.group(1) is not None else 2
-        if looks_like_image_url(m.group(g)):
+        if looks_like_image_url(decoded(m.group(g))):
             _add(out, m.group(g), m.start(g), m.end(g), "markdown-link", None)
     for m in _AUTOLINK.finditer(text):
-        if not inside(fences, m.start()) and looks_like_image_url(m.group(1)):
-            _add(out, m.group(1), m.start(1), m.end(1), "markdown-link", None)
+        if not inside(fences, m.start()) and looks_like_image_url(decoded(m.group(1), escapes=False)):
+            _add(out, m.group(1), m.start(1), m.end(1), "markdown-link", None, escapes=False)
 
 
 def _escaped(text: str, pos: int) -> bool:
@@ -265,8 +279,34 @@ def _unescaped(url: str) -> str:
     return url.replace("\\(", "(").replace("\\)", ")")
 
 
-def _add(out: list[ImageRef], url: str, start: int, end: int, form: str, alt: str | None) -> None:
-    url = _unescaped(url)
+# CommonMark §2.4 (a backslash before ASCII punctuation) and §2.5 (entity and numeric character
+# references, ";" required; a named one only when HTML5 names it), read in one pass: "\&amp;" is "&amp;".
+_MD_DECODE = lazy(r"\\([!-/:-@\[-`{-~])|&(?:#[xX]([0-9A-Fa-f]{1,6});|#([0-9]{1,7});|([A-Za-z][A-Za-z0-9]{0,47});)")
+
+
+def _decode_one(m: re.Match[str]) -> str:
+    if m.group(1) is not None:
+        return m.group(1)
+    if m.group(4) is not None:
+        return html5.get(m.group(4) + ";", m.group(0))
+    code = int(m.group(2) or m.group(3), 16 if m.group(2) else 10)
+    return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+
+
+def decoded(raw: str, escapes: bool = True) -> str:
+    """A link destination, title or image description as CommonMark reads it: backslash escapes and
+    character references decoded (``/a.png?x=1&amp;y=2`` is ``/a.png?x=1&y=2``); an autolink's URL
+    (`escapes` False) has its references decoded, its backslashes kept (§6.5)."""
+    if ("\\" not in raw or not escapes) and "&" not in raw:
+        return raw
+    if not escapes:
+        return _MD_DECODE.sub(lambda m: m.group(0) if m.group(1) is not None else _decode_one(m), raw)
+    return _MD_DECODE.sub(_decode_one, raw)
+
+
+def _add(out: list[ImageRef], url: str, start: int, end: int, form: str, alt: str | None,
+         markdown: bool = True, escapes: bool = True) -> None:
+    url = decoded(url, escapes) if markdown else _unescaped(url)
     if is_image_candidate(url):
         out.append(ImageRef(url=url, start=start, end=end, alt=alt, credit=credit_from_alt(alt), form=form))
 
@@ -375,6 +415,7 @@ def code_ranges(text: str, fences: list[tuple[int, int]]) -> list[tuple[int, int
     """Sorted, non-overlapping ranges of Markdown where nothing is an embed: code (`shown_as_code`)
     and the text of a link or image spread over lines (``[`` to ``](`` or ``][``: a card must never
     be put inside a link)."""
+    text = _lf(text)
     return merge_ranges(shown_as_code(text, fences) + _link_texts(text, fences))
 
 
@@ -383,6 +424,7 @@ def shown_as_code(text: str, fences: list[tuple[int, int]]) -> list[tuple[int, i
     image or an embed: the fences given, indented code blocks (lines indented four columns past their
     container, the document or the list item whose content they are, after a blank line) and inline
     code spans (a run of backticks to the next run of the same length in the same paragraph)."""
+    text = _lf(text)
     ranges = list(fences)
     blanks = [m.start() for m in _BLANK_LINE.finditer(text)]
     # Indented code: a run of lines indented four columns past their container (the document, or the

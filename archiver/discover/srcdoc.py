@@ -16,15 +16,14 @@ import html
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from html.entities import html5
 
+from archiver.discover.common import ATTR_REF, attr_reference
 from archiver.discover.tags import parse_attrs
 from archiver.discover.tokens import Boundaries, tag_end
 
 MAX_DEPTH = 3  # srcdoc documents inside srcdoc documents read at most this deep
 _IFRAME = re.compile(r"<iframe(?=[\t\n\f\r />])", re.I)
 _UNQUOTED_ENDS = re.compile(r"[\t\n\f\r =`]")  # what an unquoted attribute value may not hold as written
-_REF = re.compile(r"&(?:#[xX]([0-9A-Fa-f]++);?|#([0-9]++);?|([A-Za-z][A-Za-z0-9]*+)(;?))")
 
 
 @dataclass
@@ -72,21 +71,12 @@ def decode_value(raw: str, base: int = 0) -> tuple[str, list[int]]:
     out: list[str] = []
     offsets: list[int] = []
     pos = 0
-    for m in _REF.finditer(raw):
+    for m in ATTR_REF.finditer(raw):
         if m.start() > pos:
             out.append(raw[pos:m.start()])
             offsets.extend(range(base + pos, base + m.start()))
         ref = m.group(0)
-        decoded = ref
-        if m.group(3) is not None:
-            name, semi = m.group(3), m.group(4)
-            after = raw[m.end():m.end() + 1]
-            if semi and name + ";" in html5:
-                decoded = html5[name + ";"]
-            elif not semi and name in html5 and after != "=":
-                decoded = html5[name]  # a legacy name, its whole run of letters and digits (so nothing follows)
-        else:
-            decoded = html.unescape(ref if ref.endswith(";") else ref + ";")
+        decoded = attr_reference(m)
         if decoded == ref:
             out.append(ref)
             offsets.extend(range(base + m.start(), base + m.end()))

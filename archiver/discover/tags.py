@@ -5,10 +5,10 @@ image half (``html_images.py``) and the providers' readers (``readers.py``).
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 
+from archiver.discover.common import unescape_attr
 from archiver.discover.tokens import ATTR, tag_body
 
 _A_OPEN = re.compile(rf"<a(?=[\t\n\f\r />])({tag_body(3000)})>", re.I)
@@ -28,7 +28,7 @@ class Tag:
     def get(self, name: str) -> str | None:
         """Attribute value with entities decoded, or None."""
         found = self.attrs.get(name)
-        return html.unescape(found[0]) if found is not None else None
+        return unescape_attr(found[0]) if found is not None else None
 
     def classes(self) -> set[str]:
         """Its class names, lower case."""
@@ -120,7 +120,7 @@ def links(text: str, start: int, end: int) -> list[Link]:
         h = parse_attrs(text, m.start(1), m.end()).get("href")
         if not h:
             continue
-        href = html.unescape(h[0])
+        href = unescape_attr(h[0])
         close = text.find("</a", m.end(), min(end, m.end() + 2000))
         out.append(Link(href, text[m.end():close] if close >= 0 else ""))
     return out

@@ -10,7 +10,7 @@ import html
 import re
 from collections.abc import Iterator
 
-from archiver.discover.common import is_image_candidate, looks_like_image_path
+from archiver.discover.common import is_image_candidate, looks_like_image_path, unescape_attr
 from archiver.discover.model import ImageRef
 from archiver.discover.tags import parse_attrs
 from archiver.discover.tokens import tag_body
@@ -157,7 +157,7 @@ def link_at(text: str, pos: int) -> tuple[str, str, int] | None:
     m = _HTML_LINK.match(text, pos)
     href = parse_attrs(text, m.start(1), m.end(1) + 1).get("href") if m else None
     if m and href and href[0].strip():
-        return _anchor(m.group(2)), html.unescape(href[0]), m.end()
+        return _anchor(m.group(2)), unescape_attr(href[0]), m.end()
     return None
 
 

@@ -71,6 +71,27 @@ def build_replacements(rt: Runtime, text: str, plan: Plan, results: Results, whe
     of one element, or of overlapping text, the one earlier in the text is kept and the other logged),
     so a link never gets an attribute twice and archiving the rewritten article again changes nothing."""
 
+    safe = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$*+,;=:@/?%")
+
+    def with_fragment(stable: str, url: str, written: str) -> str:
+        """The stable URL with the fragment of the URL it replaces (a media fragment ``#xywh=…``, an SVG
+        view ``#v``), written as the article wrote it (the span's suffix from a "#" that is, or decodes
+        as an attribute value to, the fragment: its character references stay), else percent-encoded
+        down to characters no context (HTML, CSS, Markdown, JSON) reads."""
+        if "#" not in url or "#" in stable:
+            return stable
+        fragment = url.split("#", 1)[1]
+        at, tries = written.find("#"), 4  # a few "#" tried: each try reads the rest of the span
+        while at >= 0 and tries:
+            if not written.endswith("&", 0, at):  # not a numeric character reference's "#"
+                tries -= 1
+                tail = written[at + 1:]
+                if fragment in (tail, srcdoc.decode_value(tail)[0]):
+                    return stable + written[at:]
+            at = written.find("#", at + 1)
+        return stable + "#" + "".join(
+            c if c in safe else "".join(f"%{b:02X}" for b in c.encode("utf-8", "surrogatepass")) for c in fragment)
+
     reps: set[tuple[int, int, str]] = set()
     ours = our_version_url(rt)
     nested = srcdoc.documents(text)  # a span inside an iframe's srcdoc is edited in its decoded document
@@ -81,10 +102,10 @@ def build_replacements(rt: Runtime, text: str, plan: Plan, results: Results, whe
         spans = [where(o.start, o.end) if where else (o.start, o.end) for o in item.occurrences]
         if isinstance(res, ImageResult) and res.stable_url and res.status in CAPTURED_STATUSES:
             stable = res.stable_url
-            for span in spans:
+            for o, span in zip(item.occurrences, spans, strict=True):
                 if span is not None:
-                    reps.update(srcdoc.edit_within(text, nested, span[0], span[1], lambda t, s, e, u=stable: (
-                        [(s, e, u)] if t[s:e] != u else [])))
+                    reps.update(srcdoc.edit_within(text, nested, span[0], span[1], lambda t, s, e, u=stable, f=o.url: (
+                        [(s, e, new)] if t[s:e] != (new := with_fragment(u, f, t[s:e])) else [])))
         elif (isinstance(res, EmbedResult) and isinstance(item, EmbedItem) and res.manifest_key
               and res.status in ROBUST_LINK_STATUSES):
             original = res.url or item.url
