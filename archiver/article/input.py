@@ -25,7 +25,8 @@ class ArticleInput:
     data: the bytes, untouched (they are stored and rewritten byte for byte).
     url: where the article is published (an absolute http(s) URL), or None.
     base_url: what relative links resolve against (absolute http(s)); `url` when None.
-    charset: the charset to try when the bytes have no BOM and are not UTF-8: a label of the WHATWG
+    charset: the charset the bytes are in when they have no BOM (it wins over the document's own
+        declaration and over detection, as an HTTP charset does in a browser): a label of the WHATWG
         Encoding Standard ("windows-1252", "shift_jis", ...; a Python-only codec name is refused).
     format: "auto", "html", "markdown" or "text": how discovery reads the text.
     published_at: when the sender says it was published, as the sender wrote it.
@@ -86,7 +87,7 @@ class ArticleInput:
         return sha256_hex(self.data)
 
     def decode(self, max_bytes: int | None = None) -> DecodedArticle:
-        """The text (BOM, then UTF-8, then this charset or the declared one, then detection).
+        """The text (BOM, then this charset, then the document's declaration, then UTF-8 and detection).
 
         Raises InputError when the article is over `max_bytes`, empty, binary or undecodable."""
         return decode_article(self.data, self.charset, max_bytes=max_bytes)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from archiver import __version__
+from archiver.article.decode import same_encoding, web_name
 from archiver.article.splice import Patch
 from archiver.coordination import share_locks
 from archiver.dates import iso, utcnow
@@ -163,11 +164,14 @@ def write_version(rt: Runtime, article_id: str, body: bytes, *, reason: str, sou
         if expected_current is not None and number != expected_current:
             raise VersionConflict(f"article {aid!r} moved to version {number} while an edit of version "
                                   f"{expected_current} was prepared; run it again")
-        if unless_current and current is not None and current.sha256 == digest:
+        # The same bytes in another encoding (a re-archive with a corrected charset) are a new version:
+        # the version's encoding is what the article is shown, restored and edited in.
+        if (unless_current and current is not None and current.sha256 == digest
+                and (current.encoding is None or same_encoding(current.encoding, encoding))):
             written = Written(current, new=False)
         else:
             n = last + 1
-            rt.store.put(version_key(aid, n), body, content_type="text/html; charset=" + encoding)
+            rt.store.put(version_key(aid, n), body, content_type="text/html; charset=" + web_name(encoding))
             rt.store.put(patch_key(aid, n), json_bytes(patch_doc), content_type="application/json")
             meta = Version(article_id=aid, version=n, key=version_key(aid, n), sha256=digest,
                            created_at=iso(utcnow()), reason=reason, source_sha256=source_sha256,

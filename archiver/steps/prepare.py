@@ -1,15 +1,23 @@
 """The first step: store the article's source and a plan of its distinct items (posts grouped by id,
-images by URL) with every occurrence's span. The first plan stored for a source wins.
+images by URL) with every occurrence's span.
+
+A stored plan of the same source is reused only when what decided it is the same: the encoding the
+bytes decode in (BOM, given or declared charset), the article URL, the base URL, and what discovery
+makes of the text in the given format. Archiving the same bytes with a corrected --charset,
+--base-url, --format or HTTP charset plans again and stores that plan in place of the old one (the
+items it shares keep their results; the rest are captured); an unchanged re-archive stores nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from archiver.article.decode import DecodedArticle, article_id_for
+from archiver.article.decode import KEPT, DecodedArticle, article_id_for, same_encoding, web_name
 from archiver.article.input import ArticleInput
 from archiver.article.metadata import article_metadata
 from archiver.capture.ownsite import OwnSites
@@ -25,6 +33,7 @@ from archiver.storage.layout import plan_key, source_key
 if TYPE_CHECKING:
     from archiver.runtime import Runtime
 
+log = logging.getLogger(__name__)
 _ARTICLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -88,34 +97,105 @@ def over_image_limit(rt: Runtime, plan: Plan, item: ImageItem) -> ImageResult | 
                        refused_under={"max_images_per_article": str(limit)})
 
 
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+
+
+def query_in_document_encoding(url: str, encoding: str) -> str:
+    """`url` with the non-ASCII characters of its query percent-encoded as a browser's URL parser
+    encodes them in a document in `encoding` (a Python codec; WHATWG URL, query state: the document's
+    encoding, except UTF-8 for UTF-8 and UTF-16 documents; a character the encoding lacks as
+    ``%26%23<code point>%3B``, "&#N;"). Unchanged for a URL that is not http(s), has no non-ASCII query,
+    or comes from a UTF-8 or UTF-16 document (the fetcher's UTF-8 percent-encoding is then right)."""
+    q = url.find("?")
+    if q < 0 or url.isascii() or not url[:8].lower().startswith(("http://", "https://")):
+        return url
+    end = url.find("#", q)
+    end = len(url) if end < 0 else end
+    query = url[q + 1:end]
+    if query.isascii() or web_name(encoding) in {"utf-8", "utf-16le", "utf-16be"}:
+        return url
+
+    def escaped(m: re.Match[str]) -> str:
+        run = m.group(0)
+        try:
+            parts = [(run, run.encode(encoding))]
+        except UnicodeEncodeError:
+            parts = []
+            for ch in run:
+                try:
+                    parts.append((ch, ch.encode(encoding)))
+                except UnicodeEncodeError:
+                    parts.append((ch, b""))
+        # A byte of the special-query percent-encode set (controls, space, '"', '#', "'", '<', '>', and
+        # every byte above 0x7E) is escaped; other ASCII bytes a multi-byte encoding gives stay as they are.
+        return "".join("".join(chr(b) if 0x20 < b < 0x7F and b not in b'"#\'<>' else f"%{b:02X}" for b in data)
+                       if data else f"%26%23{ord(ch)}%3B" for ch, data in parts)
+
+    return url[:q + 1] + _NON_ASCII_RUN.sub(escaped, query) + url[end:]
+
+
+def _sanitized(text: str) -> str:
+    """`text` with the bytes a declared encoding could not decode (kept as U+10FF00 + byte, see
+    archiver.article.decode) shown as U+FFFD, as a browser shows them: the headline in the catalog."""
+    return KEPT.sub(lambda m: "\ufffd" * len(m.group()), text)
+
+
+def _same_plan(stored: Plan, new: Plan) -> bool:
+    """Whether a new plan of a stored plan's source was decided alike: the same encoding, article URL,
+    base URL, items (what the format made of the text) and metadata (unless the stored plan was made
+    before metadata was read)."""
+    return (same_encoding(stored.encoding, new.encoding) and stored.url == new.url
+            and stored.base_url == new.base_url and stored.metadata in (None, new.metadata)
+            and [it.to_json() for it in stored.items] == [it.to_json() for it in new.items])
+
+
+def source_cache_key(plan: Plan) -> str:
+    """The key of `plan`'s decoded source in rt.sources: its group and encoding (a new plan of the same
+    source in another encoding never reads the text decoded for the old one)."""
+    return f"{plan.group}:{plan.encoding}"
+
+
 def prepare(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | None = None,
             source_stored: bool = False) -> Plan:
-    """Store the source, discover its items and store the plan (first plan for a source wins).
+    """Store the source, discover its items and store the plan.
 
     `article` is what a face built (bytes: ArticleInput(bytes)); `article_id` defaults to a hash of
     the bytes; `source_stored` says the source is already in storage (Intake stored it), so it is not
-    written twice. The source is written before the plan, so a stored plan implies a stored source
-    and is taken as it is, with no decoding and no write. Raises InputError for an unusable article."""
+    written twice. The source is written before the plan, so a stored plan implies a stored source.
+    A stored plan of this source is kept as it is (nothing written) when this article decodes in the
+    same encoding and gives the same URLs, metadata and items; otherwise the new plan replaces it
+    (two processes storing the first plan at once: the first wins). Raises InputError for an
+    unusable article."""
     article = ArticleInput.of(article)
     article_id = check_article_id(article_id or article_id_for(article.data))
     sha = article.sha256
     key = plan_key(article_id, sha)
+    decoded = article.decode(max_bytes=rt.settings.max_article_bytes)
     try:
-        plan = Plan.loads(rt.store.get(key), key)
+        stored: Plan | None = Plan.loads(rt.store.get(key), key)
     except ObjectNotFound:
-        decoded = article.decode(max_bytes=rt.settings.max_article_bytes)
-        if not source_stored:
-            rt.store.put(source_key(article_id, sha), article.data, content_type="application/octet-stream",
-                         if_none_match=True)
-        found = discover(decoded.text, base_url=article.base, fmt=article.format)
-        plan = Plan(article_id=article_id, source_sha256=sha, encoding=decoded.encoding, url=article.url,
-                    base_url=article.base, own_site=own_site_of(rt, article), created_at=iso(utcnow()),
-                    metadata=article_metadata(decoded.text, article.format),
-                    items=_group_items(found.embeds, found.images))
+        stored = None
+    if not source_stored and stored is None:
+        rt.store.put(source_key(article_id, sha), article.data, content_type="application/octet-stream",
+                     if_none_match=True)
+    found = discover(decoded.text, base_url=article.base, fmt=article.format)
+    images = [replace(im, url=query_in_document_encoding(im.url, decoded.encoding)) for im in found.images]
+    plan = Plan(article_id=article_id, source_sha256=sha, encoding=decoded.encoding, url=article.url,
+                base_url=article.base, own_site=own_site_of(rt, article), created_at=iso(utcnow()),
+                metadata=article_metadata(_sanitized(decoded.text) if decoded.encoding.startswith("x-keep-")
+                                          else decoded.text, article.format),
+                items=_group_items(found.embeds, images))
+    if stored is not None and _same_plan(stored, plan):
+        plan = stored  # decided alike: the stored plan stays, nothing is written
+    elif stored is None:
         if not rt.store.put(key, plan.dumps(), content_type="application/json", if_none_match=True):
             plan = Plan.loads(rt.store.get(key), key)  # another process stored the first plan
-        if plan.encoding == decoded.encoding:
-            rt.sources.put(plan.group, decoded)  # the steps after this one need not decode it again
+    else:
+        log.info("article %s: source %s planned again (encoding %s, base %s, format %s; was %s, %s)", article_id,
+                 sha[:12], plan.encoding, plan.base_url, article.format, stored.encoding, stored.base_url)
+        rt.store.put(key, plan.dumps(), content_type="application/json")
+    if same_encoding(plan.encoding, decoded.encoding):
+        rt.sources.put(source_cache_key(plan), DecodedArticle(decoded.text, plan.encoding))
     now = iso(utcnow())
     meta = plan.metadata
     rt.catalog.record_article(article_id=article_id, url=article.url, source_sha256=sha, encoding=plan.encoding,
@@ -149,4 +229,4 @@ def load_source(rt: Runtime, plan: Plan) -> DecodedArticle:
         data = rt.store.get(source_key(plan.article_id, plan.source_sha256))
         return DecodedArticle(data.decode(plan.encoding), plan.encoding)
 
-    return rt.sources.get(plan.group, load)
+    return rt.sources.get(source_cache_key(plan), load)
