@@ -30,6 +30,7 @@ from archiver.config.settings import Settings
 from archiver.coordination import RedisCoordinator
 from archiver.dates import iso, utcnow
 from archiver.faults import is_infrastructure_error
+from archiver.health.originals import current_source
 from archiver.providers.base import RETRYABLE_STATUSES
 from archiver.records.plan import Plan
 from archiver.records.result import EmbedResult, ItemResult, failed_result
@@ -230,6 +231,8 @@ def capture_item(self: Task, article_id: str, source_sha256: str, item_id: str,
     rt = runtime()
     _start_capture_clock(rt)
     plan = load_plan(rt, article_id, source_sha256)
+    if attempt > 0 and _left_behind(rt, plan):
+        return "superseded"
     if _over_delivered(self):
         result = failed_result(plan.item(item_id), "worker lost too often while capturing")
         # A partial (or archived) result already stored stays the item's, the loss noted in its error.
@@ -263,12 +266,26 @@ def _after_capture(rt: Runtime, plan: Plan, item_id: str, result: ItemResult, at
                                  countdown=delays[attempt] * random.uniform(0.8, 1.0))
 
 
+def _left_behind(rt: Runtime, plan: Plan) -> bool:
+    """Whether the article is no longer on `plan`'s source (archiver.health.originals.current_source):
+    an editor reverted to a version of another source, or a newer source was archived since. A
+    scheduled retry of such a plan captures nothing and writes no version, so it never brings back
+    content the article no longer shows."""
+    if current_source(rt, plan.article_id) == plan.source_sha256:
+        return False
+    log.info("article %s: source %s is no longer the article's; its scheduled retry is dropped",
+             plan.article_id, plan.source_sha256[:12])
+    return True
+
+
 def _finalize_here(rt: Runtime, plan: Plan, reason: str) -> None:
     """Write the article's version in this task, the one that saw the article's last item end, instead of
     in a finalize_article task of its own (one task message, delivery and acknowledgement fewer per
     article). When that fails here (a fault, NotReady, the soft time limit), finalize_article is queued
     as before, with its own retries; finalize is idempotent, so a redelivered task doing it again is
-    harmless."""
+    harmless. A retry's finalize of a source the article left (`_left_behind`) writes nothing."""
+    if reason == "retry" and _left_behind(rt, plan):
+        return
     try:
         finalize(rt, plan, reason=reason)
     except Exception as exc:
@@ -319,6 +336,8 @@ def finalize_article(self: Task, article_id: str, source_sha256: str, reason: st
     """Write the article's next version once every item has a result (NotReady: retried shortly)."""
     rt = runtime()
     plan = load_plan(rt, article_id, source_sha256)
+    if reason == "retry" and _left_behind(rt, plan):
+        return 0
     try:
         return finalize(rt, plan, reason=reason).number
     except NotReady as exc:

@@ -23,8 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from archiver.capture.exchange import FetchError
-from archiver.config.settings import Settings
-from archiver.errors import ConfigError
+from archiver.config.settings import AllowRule, Settings, parse_allow
 from archiver.lazyre import lazy
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -156,54 +155,9 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-@dataclass(frozen=True)
-class _Allow:
-    network: ipaddress.IPv4Network | ipaddress.IPv6Network | None
-    host: str | None
-    port: int | None
-
-    def matches(self, host: str, ip: IPAddress, port: int) -> bool:
-        if self.port is not None and self.port != port:
-            return False
-        if self.network is not None:
-            return ip in self.network
-        return self.host == host
-
-
-# A host name of an allow entry: dot-separated labels of letters, digits, "-" and "_" (RFC 1123, and
-# the underscores of service names), not all of them digits (that would be a mistyped IPv4 address).
-_ALLOW_HOST = lazy(r"(?=.{1,253}\.?$)(?![0-9.]+$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-                         r"(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?", re.ASCII)
-
-
-def parse_allow(entries: list[str]) -> list[_Allow]:
-    """ARCHIVER_FETCH_ALLOW entries: host, host:port, IP, IP:port, [IPv6]:port or CIDR (a port 1-65535).
-    ConfigError naming the first entry that is none of these (`[::1` or `999.1.1.1/99`, say): a
-    mistyped allowance is said, not kept as a host name that matches nothing."""
-    rules = []
-    for raw in entries:
-        entry = raw.strip().lower()
-        try:
-            rules.append(_Allow(ipaddress.ip_network(entry, strict=False), None, None))
-            continue
-        except ValueError:
-            pass
-        host, port = entry, None
-        m = re.fullmatch(r"\[([0-9a-f:.]+)\](?::([0-9]+))?|([^:\[\]]+):([0-9]+)", entry)
-        if m:
-            host = m.group(1) or m.group(3)
-            port = int(m.group(2) or m.group(4)) if (m.group(2) or m.group(4)) else None
-            if port is not None and not 1 <= port <= 65535:
-                raise ConfigError(f"ARCHIVER_FETCH_ALLOW: {raw.strip()[:80]!r} has a port out of 1-65535")
-        try:
-            ip = ipaddress.ip_address(host)
-            rules.append(_Allow(ipaddress.ip_network(ip), None, port))
-        except ValueError:
-            if (m is not None and m.group(1)) or not _ALLOW_HOST.fullmatch(host):
-                raise ConfigError(f"ARCHIVER_FETCH_ALLOW: {raw.strip()[:80]!r} is not a host, host:port, IP address, "
-                                  "IP:port, [IPv6]:port or CIDR network") from None
-            rules.append(_Allow(None, host.rstrip("."), port))
-    return rules
+# The allow-list parser lives with the settings, which validate ARCHIVER_FETCH_ALLOW with it when they
+# load (a mistyped entry is a configuration error at start, not at the first fetch).
+_Allow = AllowRule
 
 
 def _literal_address(host: str) -> IPAddress | None:

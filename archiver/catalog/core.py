@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import random
+import threading
+import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +29,7 @@ from archiver.catalog.base import MAX_LIMIT, Backend
 from archiver.catalog.schema import INDEX_TABLES, POST_FIELDS, create_schema
 from archiver.catalog.text import doc_tokens, handle_norm, tokenize
 from archiver.errors import InputError
-from archiver.storage.layout import blob_key, derived_key
+from archiver.storage.layout import MANIFEST_KEY_RE, blob_key, derived_key
 
 if TYPE_CHECKING:
     from archiver.catalog.query import SearchQuery
@@ -43,6 +46,28 @@ class Catalog:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self._ready = False
+        self._tables_ready: set[str] = set()
+        self._tables_lock = threading.RLock()   # a module's tables may need another's first
+
+    def ensure_tables(self, name: str, create: Callable[[], None]) -> None:
+        """Run `create` (CREATE ... IF NOT EXISTS statements of a module's own tables, `name`) once per
+        Catalog object, one thread at a time. PostgreSQL's IF NOT EXISTS is not atomic: two processes
+        creating the same table at once, one fails on the system catalog's unique index; that one runs
+        `create` again once the other is done (up to 5 tries, then the error is raised)."""
+        if name in self._tables_ready:
+            return
+        with self._tables_lock:
+            if name in self._tables_ready:
+                return
+            for attempt in range(5):
+                try:
+                    create()
+                    break
+                except Exception:
+                    if attempt == 4:
+                        raise
+                    time.sleep(0.05 * (attempt + 1) + random.random() * 0.05)
+            self._tables_ready.add(name)
 
     # --- plumbing -------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -110,10 +135,14 @@ class Catalog:
         return rows[0] if rows else None
 
     def record_version(self, **row: Any) -> None:
+        """Index a version; one newer than the article's current version becomes current, and its
+        source the article's (a revert to a version of an earlier source puts the article back on
+        that source: retry, health and `show` read the source of what the article shows)."""
         self._upsert("versions", row, ["article_id", "version"])
         self.execute(
-            "UPDATE articles SET current_version = ? WHERE article_id = ? AND current_version < ?",
-            [row["version"], row["article_id"], row["version"]],
+            "UPDATE articles SET current_version = ?, source_sha256 = COALESCE(?, source_sha256) "
+            "WHERE article_id = ? AND current_version < ?",
+            [row["version"], row.get("source_sha256"), row["article_id"], row["version"]],
         )
 
     def sweep_candidates(self, *, now: str, stale_before: str, recent_since: str, limit: int) -> list[dict[str, Any]]:
@@ -150,6 +179,14 @@ class Catalog:
 
     # --- items of an article ------------------------------------------------------------------
     def record_item(self, **row: Any) -> None:
+        """Index one item result. An embed whose post has no id of its own (a flattened post nothing
+        resolved) is joined to its capture's post by the id the capture is filed under
+        (``posts/<provider>/unresolved-<hash>/...``): search --article, export --article and a hit's
+        "articles" find it like any post of the article."""
+        if row.get("kind") == "embed" and not row.get("post_id") and isinstance(row.get("manifest_key"), str):
+            m = MANIFEST_KEY_RE.fullmatch(row["manifest_key"])
+            if m is not None and m.group("provider") == row.get("provider"):
+                row = {**row, "post_id": m.group("post_id")}
         self._upsert("items", row, ["article_id", "source_sha256", "item_id"])
 
     def items(self, article_id: str, source_sha256: str) -> list[dict[str, Any]]:

@@ -100,10 +100,13 @@ def record_image_blob(rt: Runtime, rec: MediaRecord) -> None:
 def image_blob(rt: Runtime, sha256: str, key: str | None, mime: str | None,
                measured: MediaRecord | None = None) -> bool:
     """Record an image original (size, dimensions, difference hash) unless the catalog has it; True
-    when recorded. `measured` is what the capture learnt archiving it; without it the stored
-    original is read and decoded (False when it is not in storage)."""
+    when the catalog holds it afterwards (recorded now, or already), so `archiver reindex` counts the
+    same blobs every time it runs over the same storage, as it counts captures, items and versions
+    (not only those new to the catalog: a second reindex said "0 blobs"). `measured` is what the capture
+    learnt archiving it; without it the stored original is read and decoded (False when it is not in
+    storage)."""
     if rt.catalog.blob(sha256) is not None:
-        return False
+        return True
     if measured is not None and measured.sha256 == sha256:
         record_image_blob(rt, measured)
         return True
@@ -150,18 +153,21 @@ def _flag_text(value: Any) -> str | None:
 def index_capture(rt: Runtime, manifest_key: str, manifest: dict[str, Any],
                   measured: Mapping[str, MediaRecord] | None = None) -> int:
     """Index one stored capture: its row, its post's search row (text, author, handle and
-    `card_words`), its image blobs (media and a link card's image). Returns new blobs.
+    `card_words`), its image blobs (media and a link card's image). Returns how many distinct image
+    blobs of the capture the catalog holds (`image_blob`: recorded now or already).
 
     `measured`: the capture's archived media by sha256, so a fresh capture's images are not decoded
     again (`archiver reindex` passes none)."""
     measured = measured or {}
     new_blobs = 0
+    seen: set[str] = set()
     media = manifest.get("media") or []
     card = manifest.get("card") if isinstance(manifest.get("card"), dict) else {}
     # A link card's image is an archived original like the media (v2): indexed for image search too.
     for m in [*media, card.get("image")]:
         if isinstance(m, dict) and m.get("status") == "archived" and m.get("sha256") \
-                and (m.get("mime") or "").startswith("image/"):
+                and (m.get("mime") or "").startswith("image/") and m["sha256"] not in seen:
+            seen.add(m["sha256"])
             new_blobs += image_blob(rt, m["sha256"], m.get("key"), m.get("mime"), measured.get(m["sha256"]))
     for url, sha in manifest_fetches(manifest):
         record_fetch(rt, url, sha, manifest.get("captured_at"), *(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -255,18 +256,75 @@ class Reporter:
         print(f"{self.done} {self.done_word}, {self.failed} failed{tail}", file=sys.stderr)
 
 
+def source_key(source: str) -> str:
+    """What makes two sources of one command the same article source: a URL (or '-') as given, a file
+    by its real path (`a.html`, `./a.html` and a link to it are one file)."""
+    if source == "-" or source.lower().startswith(("http://", "https://")):
+        return source
+    try:
+        return "file:" + os.path.realpath(source)
+    except (OSError, ValueError):
+        return source
+
+
+class CountedInterrupts:
+    """While entered, Ctrl-C (SIGINT) is counted (`hits`) instead of raising KeyboardInterrupt at
+    whatever line runs, so a JSON line is never cut short, nor an article's report dropped between its
+    end and its printing; `release` gives Ctrl-C back its usual effect (KeyboardInterrupt). Only the
+    main thread can catch signals: elsewhere nothing changes (KeyboardInterrupt is raised as before)."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self._previous: Any = None
+        self._held = False
+
+    def _count(self, signum: int, frame: Any) -> None:
+        self.hits += 1
+
+    def __enter__(self) -> CountedInterrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._count)
+            self._held = True
+        return self
+
+    def release(self) -> None:
+        """Ctrl-C raises KeyboardInterrupt again (the handler in force before)."""
+        if self._held:
+            signal.signal(signal.SIGINT, self._previous)
+            self._held = False
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 def run_bulk(sources: list[str], work: Callable[[str], dict[str, Any]], reporter: Reporter, *,
              workers: int) -> int:
     """Run `work(source)` for every source, at most `workers` at once, reporting each as it finishes
     (`reporter`, from this thread); returns the exit status of the module's docstring. `work` raises
-    what one source's failure is (see `failure`). A first Ctrl-C starts no more sources and reports
-    those running as they finish; a second stops reporting (they still end, under their deadlines,
-    before the process exits). The first service fault (`is_service_fault`: storage, the catalog or
-    the broker) is reported and starts no more sources either: those running that meet a fault too,
-    and those not started, are counted once as not done (exit 2, as a command whose service does not
-    answer; 1 if an internal error struck one). When reporting itself fails (stdout closed, a reader
-    gone: BrokenPipeError), no more start, those running end, and the error is raised."""
-    todo = iter(sources)
+    what one source's failure is (see `failure`). A source named again (the same URL, or the same file
+    by any path: `source_key`) is run once: each time it is named gets the first run's report. A first
+    Ctrl-C starts no more sources and reports those running as they finish (they end under their
+    deadlines, and the process waits for them in any case); a second says so and gives Ctrl-C back, and
+    a third stops waiting for their reports: what finished by then is reported, the rest counted as not
+    done. Ctrl-C is counted, not raised, until then (`CountedInterrupts`), so an article's report is
+    never lost half-written nor dropped between its end and its printing. The first service fault
+    (`is_service_fault`: storage, the catalog or the broker) is reported and starts no more sources
+    either: those running that meet a fault too, and those not started, are counted once as not done
+    (exit 2, as a command whose service does not answer; 1 if an internal error struck one). When
+    reporting itself fails (stdout closed, a reader gone: BrokenPipeError), no more start, those
+    running end, and the error is raised."""
+    distinct: list[str] = []
+    again: dict[str, list[str]] = {}  # a source run -> the later names of the same source
+    first_of: dict[str, str] = {}
+    for source in sources:
+        key = source_key(source)
+        if key in first_of:
+            again[first_of[key]].append(source)
+        else:
+            first_of[key] = source
+            again.setdefault(source, [])
+            distinct.append(source)
+    todo = iter(distinct)
     running: dict[Future[dict[str, Any]], str] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="article")
     interrupted = False
@@ -281,43 +339,64 @@ def run_bulk(sources: list[str], work: Callable[[str], dict[str, Any]], reporter
     def report(fut: Future[dict[str, Any]]) -> None:
         nonlocal fault, lost
         source = running.pop(fut)
+        names = [source, *again[source]]
         exc = fut.exception()
         if exc is None:
-            reporter.finished(source, fut.result())
+            for name in names:
+                reporter.finished(name, fut.result())
             return
         if not isinstance(exc, ArchiverError):
             log.debug("%s failed", source, exc_info=exc)
         if is_service_fault(exc):
             if fault is not None:
-                lost += 1
+                lost += len(names)
                 return
             fault = which_service(exc)
             reporter.failed_with(source, *failure(exc, source))
+            lost += len(names) - 1
             reporter.note(f"archiver: error: {fault} did not answer: no more sources start")
             return
-        reporter.failed_with(source, *failure(exc, source),
-                             line=str(exc) if isinstance(exc, SourceError) else None)
+        for name in names:
+            reporter.failed_with(name, *failure(exc, name),
+                                 line=str(exc) if isinstance(exc, SourceError) and name == source else None)
+
+    def on_interrupt(interrupts: CountedInterrupts) -> None:
+        """A Ctrl-C: the first starts no more sources; the second gives Ctrl-C back its usual effect, so
+        a third stops waiting for the reports of those still running."""
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            reporter.note(f"interrupted: no more articles start; the {len(running)} running finish and are "
+                          "reported (Ctrl-C twice more to stop waiting for them)")
+        else:
+            interrupts.release()
+            reporter.note(f"interrupted again: the {len(running)} running end under their deadline and are "
+                          "reported as they end (Ctrl-C again to stop waiting for their reports)")
 
     try:
-        for _ in range(max(1, workers)):
-            start_next()
-        while running:
+        with CountedInterrupts() as interrupts:
+            seen = 0
             try:
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    report(fut)
+                for _ in range(max(1, workers)):
                     start_next()
-            except KeyboardInterrupt:
-                if interrupted:
-                    break
+                while running:
+                    finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        report(fut)
+                        start_next()
+                    while seen < interrupts.hits:
+                        seen += 1
+                        on_interrupt(interrupts)
+            except KeyboardInterrupt:  # Ctrl-C given back (or not in the main thread): stop waiting
                 interrupted = True
-                reporter.note(f"interrupted: no more articles start; the {len(running)} running finish "
-                              "(Ctrl-C again to stop waiting)")
+            # The articles that finished by now are reported, whatever stopped the wait.
+            for fut in [f for f in running if f.done()]:
+                report(fut)
     except BaseException:
         # Reporting failed: what started ends (under its deadline) before the Runtime closes.
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=False, cancel_futures=True)
-    left = len(running) + sum(1 for _ in todo) + lost
+    left = sum(1 + len(again[s]) for s in running.values()) + sum(1 + len(again[s]) for s in todo) + lost
     reporter.summary(left=left, why="interrupted" if interrupted else f"{fault} did not answer")
     return EXIT_INTERRUPTED if interrupted else reporter.worst

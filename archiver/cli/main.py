@@ -265,6 +265,23 @@ def _is_broken_pipe(exc: BaseException) -> bool:
     return isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE)
 
 
+# What an interrupted command left, by command (others: nothing to finish).
+_INTERRUPTED_HINTS = {
+    "archive": "what was captured stays stored; archive it again, or `archiver retry ARTICLE_ID`, to finish",
+    "retry": "what was captured stays stored; retry again to finish",
+    "submit": "what was queued stays queued; submit again what was not",
+    "demo": "run it again to finish",
+    "reindex": "the catalog is incomplete; run `archiver reindex` again",
+    "export": "the bundle is incomplete; export again",
+    "restore": "each version is written whole or not at all; check `archiver show` and run it again",
+}
+
+
+def _interrupted_hint(command: str | None) -> str:
+    """The end of the line an interrupted command prints: what it left, or that it stopped."""
+    return _INTERRUPTED_HINTS.get(command or "", f"{command or 'the command'} stopped")
+
+
 def run_command(args: argparse.Namespace, *, debug: bool) -> int:
     """Run the parsed command and map what it raises to the exit codes of this module's docstring,
     printing at most one line on stderr (and with `debug` the traceback of an internal error)."""
@@ -287,6 +304,8 @@ def run_command(args: argparse.Namespace, *, debug: bool) -> int:
         print(f"archiver: error: {error_line(str(exc))}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
+        # A bulk run says it itself (archiver/cli/bulk.py); any other command says it here, in one line.
+        print(f"archiver: interrupted: {_interrupted_hint(args.command)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         if _is_damaged_version(exc):

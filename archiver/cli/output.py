@@ -49,8 +49,14 @@ class EscapingWriter:
         self.inner = inner
 
     def write(self, text: str) -> int:
-        """Write `text`, escaped; returns len(text) as a text stream does."""
-        self.inner.write(escape_unsafe(text))
+        """Write `text`, escaped; returns len(text) as a text stream does. A character the stream's
+        encoding cannot hold (Devanagari on an ASCII or Latin-1 terminal, PYTHONIOENCODING=ascii) is
+        written as `escape_char` spells it, never a UnicodeEncodeError."""
+        safe = escape_unsafe(text)
+        try:
+            self.inner.write(safe)
+        except UnicodeEncodeError:
+            self.inner.write(encodable(safe, getattr(self.inner, "encoding", None)))
         return len(text)
 
     def writelines(self, lines: Any) -> None:
@@ -144,16 +150,47 @@ def copy_to_stdout(src: IO[bytes], chunk: int = 1 << 20) -> int:
 SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def json_text(obj: Any, indent: int | None = 2) -> str:
+def encodable(text: str, encoding: str | None) -> str:
+    """`text` with each character `encoding` cannot encode as `escape_char` spells it (all of it when
+    the encoding is unknown to Python: then only ASCII is kept)."""
+    def fits(c: str) -> bool:
+        try:
+            c.encode(encoding or "ascii")
+        except (UnicodeEncodeError, LookupError):
+            return False
+        return True
+
+    return "".join(c if c.isascii() or fits(c) else escape_char(c) for c in text)
+
+
+def stdout_encodes(text: str) -> bool:
+    """Whether standard output's encoding can hold `text` as it is (UTF-8 can; ASCII or Latin-1, the
+    encoding of a narrow terminal or PYTHONIOENCODING=ascii, may not)."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def json_text(obj: Any, indent: int | None = 2, *, ascii_only: bool | None = None) -> str:
     """`obj` as JSON text carrying the real strings (never pre-escaped text), non-ASCII characters as
     they are except UNSAFE ones: json.dumps escapes only C0 controls, so the C1 and bidirectional
     controls, DEL and U+2028/2029 are escaped here too (``\\u202e``; they can only stand inside JSON
     strings, where that escape is the same character to any JSON reader). A lone surrogate (a byte of
     a file name that is not UTF-8, as Python decodes it: byte 0xff is U+DCFF) is written as its
     ``\\udcff`` escape, as ensure_ascii would, never as the raw byte: the text is always valid UTF-8,
-    and a reader in Python gets the name back with ``os.fsencode(json.loads(line)["input"])``."""
+    and a reader in Python gets the name back with ``os.fsencode(json.loads(line)["input"])``.
+
+    `ascii_only` (None: when standard output's encoding cannot hold the text, `stdout_encodes`): every
+    character outside ASCII as its JSON escape (json.dumps' ensure_ascii), so the output is valid JSON,
+    the same strings to any reader, whatever the terminal's encoding."""
     text = json.dumps(obj, ensure_ascii=False, indent=indent)
-    return escape_unsafe(SURROGATE.sub(lambda m: escape_char(m.group()), text))
+    text = escape_unsafe(SURROGATE.sub(lambda m: escape_char(m.group()), text))
+    if ascii_only or (ascii_only is None and not stdout_encodes(text)):
+        return json.dumps(obj, ensure_ascii=True, indent=indent)
+    return text
 
 
 def print_json(obj: Any) -> None:

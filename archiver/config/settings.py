@@ -14,8 +14,11 @@ imports this module, so reading the registry at import time would be an import c
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -38,6 +41,7 @@ from pydantic import (
 from archiver.capture.ownsite import parse_own_hosts, parse_own_sites
 from archiver.dates import zone
 from archiver.errors import ConfigError
+from archiver.lazyre import lazy
 from archiver.providers.registry import provider_settings
 from archiver.redact import MASK, is_secret_name, redact_text
 
@@ -74,6 +78,99 @@ def _maximum(name: str) -> float | None:
     if name.endswith("_hours"):
         return _MAX_SECONDS / 3600
     return _MAX_SECONDS
+
+
+# --- ARCHIVER_FETCH_ALLOW (archiver.capture.guard reads it with this parser; the settings check it
+# when they load, so a mistyped entry is one line and exit 2 at start, never an error at fetch time)
+@dataclass(frozen=True)
+class AllowRule:
+    """One entry of ``fetch_allow``: a network, or a host name; either with a port or any port."""
+
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network | None
+    host: str | None
+    port: int | None
+
+    def matches(self, host: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> bool:
+        if self.port is not None and self.port != port:
+            return False
+        if self.network is not None:
+            return ip in self.network
+        return self.host == host
+
+
+# A host name of an allow entry: dot-separated labels of letters, digits, "-" and "_" (RFC 1123, and
+# the underscores of service names), not all of them digits (that would be a mistyped IPv4 address).
+_ALLOW_HOST = lazy(r"(?=.{1,253}\.?$)(?![0-9.]+$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+                         r"(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?", re.ASCII)
+_ALLOW_PREFIX = "ARCHIVER_FETCH_ALLOW: "
+
+
+def parse_allow(entries: list[str]) -> list[AllowRule]:
+    """ARCHIVER_FETCH_ALLOW entries: host, host:port, IP, IP:port, [IPv6]:port or CIDR (a port 1-65535).
+    ConfigError naming the first entry that is none of these (`[::1` or `999.1.1.1/99`, say): a
+    mistyped allowance is said, not kept as a host name that matches nothing."""
+    rules = []
+    for raw in entries:
+        entry = raw.strip().lower()
+        try:
+            rules.append(AllowRule(ipaddress.ip_network(entry, strict=False), None, None))
+            continue
+        except ValueError:
+            pass
+        host, port = entry, None
+        m = re.fullmatch(r"\[([0-9a-f:.]+)\](?::([0-9]+))?|([^:\[\]]+):([0-9]+)", entry)
+        if m:
+            host = m.group(1) or m.group(3)
+            port = int(m.group(2) or m.group(4)) if (m.group(2) or m.group(4)) else None
+            if port is not None and not 1 <= port <= 65535:
+                raise ConfigError(f"{_ALLOW_PREFIX}{raw.strip()[:80]!r} has a port out of 1-65535")
+        try:
+            ip = ipaddress.ip_address(host)
+            rules.append(AllowRule(ipaddress.ip_network(ip), None, port))
+        except ValueError:
+            if (m is not None and m.group(1)) or not _ALLOW_HOST.fullmatch(host):
+                raise ConfigError(f"{_ALLOW_PREFIX}{raw.strip()[:80]!r} is not a host, host:port, IP address, "
+                                  "IP:port, [IPv6]:port or CIDR network") from None
+            rules.append(AllowRule(None, host.rstrip("."), port))
+    return rules
+
+
+class SettingValueError(ValueError):
+    """A bad value of the setting `name`, found where pydantic does not know the name (a provider's
+    setting, kept as an extra): ``_explain`` names its variable or key from it."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+# Characters a public base URL may not hold: spliced into an article (an attribute, a srcset list, a
+# CSS url()), any of them would end or split the value it is put in.
+_UNSPLICEABLE = frozenset("\"'`,()<>\\")
+
+
+def check_http_url(value: str, *, spliced: bool = False) -> str:
+    """`value` itself when it is an absolute http(s) URL with a host (a template's {placeholders} count
+    as text) of at most 2048 characters, without whitespace or control characters; with `spliced`, also
+    none of the characters that would break an attribute, srcset or CSS url() (`_UNSPLICEABLE`).
+    ValueError saying what is wrong otherwise."""
+    shown = redact_text(value)[:80]
+    if len(value) > 2048 or any(c.isspace() or ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise ValueError(f"{shown!r} is not an absolute http(s) URL (no spaces or control characters, "
+                         "at most 2048 characters)")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - a port out of range or not a number raises here
+    except ValueError:
+        raise ValueError(f"{shown!r} is not an absolute http(s) URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or not (parts.hostname or "{" in parts.netloc):
+        raise ValueError(f"{shown!r} is not an absolute http(s) URL (http://host/...)")
+    if spliced:
+        bad = sorted({c for c in value if c in _UNSPLICEABLE})
+        if bad:
+            raise ValueError(f"{shown!r} holds {' '.join(map(repr, bad))}, which would break the attributes, "
+                             "srcset lists and CSS url()s the URL is written into")
+    return value
 
 
 Switch = Annotated[bool, BeforeValidator(_switch)]
@@ -252,6 +349,52 @@ class Settings(BaseModel):
             raise ValueError("a time-stamping authority is named twice")
         return value
 
+    @field_validator("fetch_allow")
+    @classmethod
+    def _fetch_allow(cls, value: str) -> str:
+        """A comma list of host, host:port, IP, IP:port, [IPv6]:port or CIDR entries (`parse_allow`)."""
+        try:
+            parse_allow([p for p in value.split(",") if p.strip()])
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix(_ALLOW_PREFIX)) from None
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str) -> str:
+        """An absolute http(s) URL that can be spliced into an article as it is (`check_http_url`)."""
+        return check_http_url(value, spliced=True)
+
+    @field_validator("shortlink_url")
+    @classmethod
+    def _url_template(cls, value: str) -> str:
+        """An absolute http(s) URL or URL template ({host}, {path}, ...)."""
+        return check_http_url(value)
+
+    @field_validator("cms_callback_url", "s3_endpoint_url")
+    @classmethod
+    def _optional_url(cls, value: str) -> str:
+        """Empty (not used) or an absolute http(s) URL."""
+        return check_http_url(value) if value.strip() else value
+
+    @field_validator("feeds")
+    @classmethod
+    def _feeds(cls, value: str) -> str:
+        """A comma list of absolute http(s) feed URLs (may be empty)."""
+        for url in (p.strip() for p in value.split(",")):
+            if url:
+                check_http_url(url)
+        return value
+
+    @field_validator("health_placeholder_sha256s")
+    @classmethod
+    def _sha256s(cls, value: str) -> str:
+        """A comma list of sha256 digests (64 hex digits each; may be empty)."""
+        for digest in (p.strip() for p in value.split(",")):
+            if digest and not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+                raise ValueError(f"{digest[:80]!r} is not a sha256 digest (64 hex digits)")
+        return value
+
     if TYPE_CHECKING:
         # The providers' settings (twitter_oembed_url, ...): strings, kept as pydantic extras.
         def __getattr__(self, name: str) -> str: ...
@@ -280,6 +423,12 @@ class Settings(BaseModel):
         wrong = sorted(name for name in declared if name in data and not isinstance(data[name], str))
         if wrong:
             raise ValueError(f"not a string: {', '.join(wrong)}")
+        for name in sorted(declared):  # every provider setting is an endpoint URL or URL template, or
+            if name in data and data[name].strip():   # empty: the provider has no endpoint (markup only)
+                try:
+                    check_http_url(data[name])
+                except ValueError as exc:
+                    raise SettingValueError(name, str(exc)) from None
         return {**declared, **data}
 
     # --- derived values -------------------------------------------------------------
@@ -382,6 +531,12 @@ def _explain(exc: ValidationError, from_env: Mapping[str, str], path: str | Path
     error = exc.errors(include_url=False)[0]
     name = str(error["loc"][0]) if error["loc"] else ""
     message = str(error["msg"]).splitlines()[0]
+    cause = (error.get("ctx") or {}).get("error")
+    if not name and isinstance(cause, SettingValueError):
+        name, message = cause.name, str(cause)
+        if name not in from_env:
+            given = error["input"].get(name) if isinstance(error["input"], Mapping) else None
+            return f"{path or 'settings'}: {name} = {_shown(name, given)!r}: {message}"
     if name in from_env:
         return f"{env_name(name)}={_shown(name, from_env[name])!r}: {message}"
     if name:

@@ -90,9 +90,33 @@ def ensure_schema(catalog: Catalog) -> None:
 
 
 
+def current_source(rt: Runtime, article_id: str) -> str | None:
+    """The sha256 of the source the article is on now: the source of the version it shows (a revert
+    to a version of an earlier source puts it back on that source), or a newer source being archived
+    that has no version yet. The catalog's source, unless storage's history shows that source was
+    left by a later version (a catalog indexed before reverts moved it); None for an unknown article.
+
+    retry, health and `show` work on this source, never merely the latest one."""
+    row = rt.catalog.article(check_article_id(article_id))
+    sha = row["source_sha256"] if row else None
+    history = versions(rt, article_id)
+    if not history:
+        return sha
+    shown = history[-1].source_sha256
+    if sha is None or (sha != shown and any(v.source_sha256 == sha for v in history)):
+        return shown
+    return sha
+
+
+def current_plan(rt: Runtime, article_id: str) -> Plan:
+    """The plan of `current_source` (InputError for an unknown article or plan)."""
+    return load_plan(rt, check_article_id(article_id), current_source(rt, article_id))
+
+
 def originals(rt: Runtime, article_id: str) -> list[Original]:
-    """The article's items (its current source's plan) with the URL each one's original lives at."""
-    plan = load_plan(rt, check_article_id(article_id))
+    """The article's items (the plan of the source it shows now: `current_source`) with the URL each
+    one's original lives at."""
+    plan = current_plan(rt, article_id)
     return originals_of(plan, load_results(rt, plan))
 
 
@@ -159,11 +183,30 @@ def claim(rt: Runtime, urls: list[str], until: datetime) -> None:
 
 # --- storage and index ------------------------------------------------------------------------------
 def load_record(rt: Runtime, url: str) -> dict[str, Any] | None:
-    """The stored liveness record of original `url` (new_record's keys), or None when never stored."""
+    """The stored liveness record of original `url` (new_record's keys), or None when never stored. A
+    damaged record (not JSON, not UTF-8, not a record: a JSON object lacking new_record's keys) counts
+    as none: it is reported in the log, never raised, and the next check writes a good one over it."""
+    key = record_key(url)
     try:
-        return json.loads(rt.store.get(record_key(url)))
+        raw = rt.store.get(key)
     except ObjectNotFound:
         return None
+    try:
+        rec = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        log.warning("health: damaged record %s for %s (%s: %s): taken as never checked", key, url,
+                    type(exc).__name__, exc)
+        return None
+    if (not isinstance(rec, dict) or not rec.keys() >= _RECORD_KEYS or rec["state"] not in STATES
+            or not isinstance(rec["failures"], list) or not isinstance(rec["history"], list)):
+        log.warning("health: damaged record %s for %s (not a health record): taken as never checked", key, url)
+        return None
+    return rec
+
+# What the reports and the state machine read of a stored record (new_record writes them all).
+_RECORD_KEYS = frozenset({"url", "state", "since", "failures", "checks", "history", "last_checked_at",
+                          "last_detail", "next_check_at"})
+
 
 def _index(rt: Runtime, rec: dict[str, Any]) -> None:
     ensure_schema(rt.catalog)
@@ -386,7 +429,7 @@ def current_records(rt: Runtime, article_id: str) -> tuple[Plan, Results] | None
     """The article's current plan and its item results, read once for `taken_down_items` and
     `uncopied_items`; None when they cannot be read."""
     try:
-        plan = load_plan(rt, check_article_id(article_id))
+        plan = current_plan(rt, article_id)
         return plan, load_results(rt, plan)
     except (RecordError, ObjectNotFound, InputError, ValueError, LookupError):
         return None

@@ -27,11 +27,12 @@ from archiver.article.input import ArticleInput
 from archiver.capture.fetch import ARTICLE_DEADLINE
 from archiver.coordination import share_locks
 from archiver.dates import iso, utcnow
+from archiver.health.originals import current_plan
 from archiver.records.plan import Plan
 from archiver.records.result import ItemResult, failed_result
 from archiver.steps.capture import capture_item, settle
 from archiver.steps.finalize import finalize
-from archiver.steps.prepare import load_plan, prepare
+from archiver.steps.prepare import prepare
 from archiver.steps.report import report
 from archiver.steps.results import commit_result, is_final, load_result, load_results, pending
 from archiver.steps.timestamp import timestamp_after_run
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 
 def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float,
-                 redo: Collection[str] | None = None) -> dict[str, ItemResult]:
+                 redo: Collection[str] | None = None, *, retry: bool = False) -> dict[str, ItemResult]:
     """Capture items on the Runtime's capture pool (shared by the articles archived at once, each with
     its own deadline); what is not done by the deadline (time.monotonic()) is stored as
     failed, and committed: a capture that ends later does not overwrite it (`archiver retry` redoes
@@ -51,13 +52,15 @@ def run_captures(rt: Runtime, plan: Plan, item_ids: list[str], deadline: float,
 
     Items in `redo` (all of them when None) are captured again even when their stored result is final
     (one our policy refused under settings since changed); any other item whose result became final
-    while this run waited for its capture lock (another process captured it) keeps that result."""
+    while this run waited for its capture lock (another process captured it) keeps that result.
+    With `retry` (`archiver retry`) a fresh partial capture is captured again; otherwise it stands
+    (archiver.steps.capture.capture_item)."""
     if not item_ids:
         return {}
     pool = rt.capture_pool()  # shared by the articles archived at once on this Runtime
     # Each capture runs in a copy of this thread's context: it sees this article's deadline.
     futures = {pool.submit(contextvars.copy_context().run, capture_item, rt, plan, iid,
-                           force=redo is None or iid in redo): iid
+                           force=redo is None or iid in redo, retry=retry): iid
                for iid in item_ids}
     done, late = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
     results = {}
@@ -90,7 +93,8 @@ def _run_within(rt: Runtime, plan: Plan, deadline: float, reason: str) -> dict[s
     results = load_results(rt, plan)
     todo = pending(plan, results, rt.settings)
     # Only what is final already is forced; the rest is captured unless it is final by its turn.
-    results.update(run_captures(rt, plan, todo, deadline, redo={i for i in todo if is_final(results.get(i))}))
+    results.update(run_captures(rt, plan, todo, deadline, redo={i for i in todo if is_final(results.get(i))},
+                                retry=reason == "retry"))
     rep = report(rt, plan, finalize(rt, plan, reason=reason, results=results), results)
     # Trusted time (RFC 3161) once the article is rewritten: it never raises nor holds the rewrite back.
     timestamp_after_run(rt, results)
@@ -118,7 +122,10 @@ def retry(rt: Runtime, article_id: str) -> dict[str, Any]:
     write a new version if anything changed; returns the report. A failed or unavailable embed's
     earlier capture is completed under the same capture id; a partial one is captured under a new
     one, and the item moves to it only when it is archived or partial again (otherwise the partial
-    capture stays the item's, its error saying what the retry found: archiver.steps.capture.settle)."""
+    capture stays the item's, its error saying what the retry found: archiver.steps.capture.settle).
+    It works on the source of the version the article shows (archiver.health.originals.current_source)."""
     share_locks(rt)
     deadline = time.monotonic() + rt.settings.archive_deadline
-    return _run(rt, load_plan(rt, article_id), deadline, "retry")
+    # The source of the version the article shows now (after a revert, the reverted-to version's), not
+    # merely the latest source: a retry never brings back content an editor reverted away.
+    return _run(rt, current_plan(rt, article_id), deadline, "retry")

@@ -48,8 +48,12 @@ log = logging.getLogger(__name__)
 
 
 # --- capture ---------------------------------------------------------------------------------------
-def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False, attempt: int = 0) -> ItemResult:
-    """Capture one item and store its result. A final stored result is returned as is.
+def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False, attempt: int = 0,
+                 retry: bool = False) -> ItemResult:
+    """Capture one item and store its result. A final stored result is returned as is, and so is a
+    fresh partial one (captured within capture_fresh_for) unless this is a retry (`retry`, or `force`):
+    archiving an article again stores nothing new and gives the same bytes; only a retry captures a
+    partial post again.
 
     One capture of a post runs at a time, across workers: a task delivered twice, or two articles
     embedding the same post, wait for the first capture and then find it (stored, or fresh).
@@ -70,7 +74,7 @@ def capture_item(rt: Runtime, plan: Plan, item_id: str, *, force: bool = False, 
     # (archiver.capture.ownsite); a URL merely claimed with the article's bytes gives none.
     with (site_scope(plan.own_site),
           rt.coordinator.lock(capture_lock(plan, item), timeout=float(rt.settings.task_time_limit))):
-        return _capture_item(rt, plan, item, force=force, attempt=attempt)
+        return _capture_item(rt, plan, item, force=force, attempt=attempt, retry=retry or force)
 
 
 def capture_lock(plan: Plan, item: EmbedItem | ImageItem) -> str:
@@ -80,10 +84,13 @@ def capture_lock(plan: Plan, item: EmbedItem | ImageItem) -> str:
     return f"capture:{plan.group}:{item.item_id}"
 
 
-def _capture_item(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem, *, force: bool, attempt: int) -> ItemResult:
+def _capture_item(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem, *, force: bool, attempt: int,
+                  retry: bool = False) -> ItemResult:
     existing = load_result(rt, plan, item.item_id)
     if existing is not None and is_final(existing) and not force:
         return existing
+    if not retry and _fresh_partial(rt, existing):
+        return existing  # a plain re-archive: the fresh partial capture stands, nothing is stored
     result: ItemResult
     try:
         if isinstance(item, EmbedItem):
@@ -104,7 +111,7 @@ def _capture_item(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem, *, force
                     update={"status": CAPTURING, "capture_id": capture_id, "attempt": attempt})
                 if not save_result(rt, plan, placeholder):
                     return _committed(rt, plan, item)
-            result = _capture_embed(rt, plan, item, capture_id)
+            result = _capture_embed(rt, plan, item, capture_id, retry=retry)
         else:
             result = over_image_limit(rt, plan, item) or _capture_image(rt, plan, item)
     except Exception as exc:
@@ -182,13 +189,27 @@ def _committed(rt: Runtime, plan: Plan, item: EmbedItem | ImageItem) -> ItemResu
     return load_result(rt, plan, item.item_id) or failed_result(item, "no result was stored")
 
 
-def _capture_embed(rt: Runtime, plan: Plan, item: EmbedItem, capture_id: str) -> EmbedResult:
+def _fresh_since(rt: Runtime) -> str:
+    """The oldest capture time still fresh (capture_fresh_for), as stored (ISO 8601 UTC)."""
+    return iso(utcnow() - timedelta(seconds=rt.settings.capture_fresh_for))
+
+
+def _fresh_partial(rt: Runtime, existing: ItemResult | None) -> bool:
+    """Whether `existing` is a partial capture holding content (`content_rank` 1), captured within
+    capture_fresh_for, whose manifest this storage holds: a plain re-archive keeps it as it is."""
+    return (isinstance(existing, EmbedResult) and content_rank(existing) == 1 and bool(existing.captured_at)
+            and (existing.captured_at or "") >= _fresh_since(rt) and rt.store.exists(existing.manifest_key or ""))
+
+
+def _capture_embed(rt: Runtime, plan: Plan, item: EmbedItem, capture_id: str, *, retry: bool = False) -> EmbedResult:
 
     occurrences = item.occurrences
     base = {"item_id": item.item_id, "provider": item.provider, "occurrences": len(occurrences)}
     post_id = filing_id(occurrences[0])
-    since = iso(utcnow() - timedelta(seconds=rt.settings.capture_fresh_for))
-    fresh = rt.catalog.latest_capture(item.provider, post_id, since, FINAL_EMBED_STATUSES)
+    # A plain archive reuses a fresh capture of any final status or partial; a retry, whose point is
+    # to capture a partial post again, reuses only a final one.
+    statuses = FINAL_EMBED_STATUSES if retry else (*FINAL_EMBED_STATUSES, "partial")
+    fresh = rt.catalog.latest_capture(item.provider, post_id, _fresh_since(rt), statuses)
     # A fresh capture is reused: archiving the same post again stores nothing new. Only one this
     # storage holds: a catalog that is not this storage's index (a storage setting changed, a bucket
     # emptied) must not make an article point at a manifest that is not there.
