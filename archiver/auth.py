@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -55,7 +54,6 @@ ADDED_COLUMNS = ("expires_at", "revoked_at", "last_used_at")
 # A token's row as `admit` and TokenInfo read it (never the hash): what a query joining api_tokens selects.
 ROW_COLUMNS = ("token_id", "name", "role", "created_at", "expires_at", "revoked_at", "last_used_at")
 _COLUMNS = ", ".join(ROW_COLUMNS)
-_ready: weakref.WeakSet[Catalog] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -129,10 +127,11 @@ def parse_duration(text: str) -> timedelta:
 def ensure_schema(catalog: Catalog) -> None:
     """Create the api_tokens table in `catalog` if missing and add the columns an older catalog's table
     lacks (ADDED_COLUMNS); done once per Catalog object."""
-    if catalog not in _ready:
+    def create() -> None:
         catalog.execute(_SCHEMA)
         catalog.add_text_columns("api_tokens", ADDED_COLUMNS)
-        _ready.add(catalog)
+
+    catalog.ensure_tables("api_tokens", create)
 
 
 def _info(row: dict[str, Any]) -> TokenInfo:

@@ -49,3 +49,40 @@ def test_fresh_catalog_opened_by_four_processes_at_once(tmp_path: Path) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     pytest.main([__file__])
+
+
+def test_module_tables_created_by_many_catalogs_at_once_on_postgres(postgres_dsn: str) -> None:
+    """The tables each module creates on first use (compliance, audit, tokens, sessions) are created by
+    many Catalog objects at once, as capture threads and worker processes do, without an error:
+    PostgreSQL's CREATE TABLE IF NOT EXISTS is not atomic (a UniqueViolation on pg_type)."""
+    import threading
+
+    from archiver.auth import ensure_schema as tokens
+    from archiver.compliance.audit import ensure_schema as audit
+    from archiver.compliance.holds import ensure_schema as compliance
+    from archiver.web.sessions import ensure_schema as sessions
+    from tests.harness.services import fresh_pg_dsn
+
+    for _ in range(3):
+        dsn = fresh_pg_dsn(postgres_dsn)
+        catalogs = [open_catalog(dsn) for _ in range(8)]
+        for c in catalogs:
+            c.ensure_schema()   # the catalog's own tables: done under its advisory lock
+        start, errors = threading.Barrier(len(catalogs)), []
+
+        def create(catalog: object) -> None:
+            start.wait()
+            try:
+                for ensure in (compliance, audit, sessions, tokens):
+                    ensure(catalog)  # type: ignore[arg-type]
+            except Exception as exc:   # what the capture that raced would have failed with
+                errors.append(exc)
+
+        threads = [threading.Thread(target=create, args=(c,)) for c in catalogs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for c in catalogs:
+            c.close()
+        assert errors == []

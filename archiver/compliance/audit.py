@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import weakref
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,16 +36,16 @@ _SCHEMA = [
         key TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)",
 ]
-_ready: weakref.WeakSet[Catalog] = weakref.WeakSet()
 _COLUMNS = ("event_id", "at", "token_id", "actor", "role", "action", "target", "detail", "result_count", "key")
 
 
 def ensure_schema(catalog: Catalog) -> None:
     """Create the audit_log table and its index in `catalog` if missing; once per Catalog object."""
-    if catalog not in _ready:
+    def create() -> None:
         for stmt in _SCHEMA:
             catalog.execute(stmt)
-        _ready.add(catalog)
+
+    catalog.ensure_tables("audit", create)
 
 
 def _index(catalog: Catalog, event: dict[str, Any], key: str) -> None:

@@ -23,7 +23,6 @@ import json
 import re
 import secrets
 import time
-import weakref
 from typing import Any
 
 from archiver.auth import ROW_COLUMNS, Principal, admit
@@ -49,7 +48,6 @@ _FLASH_SCHEMA = """CREATE TABLE IF NOT EXISTS web_flash (
 FLASH_LIFETIME = 600  # seconds a flash waits to be shown
 MAX_FLASH_BYTES = 4096  # of one flash's JSON
 _FLASH_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-_ready: weakref.WeakSet[Catalog] = weakref.WeakSet()
 
 
 def _hash(session_id: str) -> str:
@@ -58,11 +56,12 @@ def _hash(session_id: str) -> str:
 
 def ensure_schema(catalog: Catalog) -> None:
     """Create the web_sessions table (and the api_tokens table it refers to) if missing; once per Catalog."""
-    if catalog not in _ready:
+    def create() -> None:
         ensure_token_schema(catalog)
         catalog.execute(_SCHEMA)
         catalog.execute(_FLASH_SCHEMA)
-        _ready.add(catalog)
+
+    catalog.ensure_tables("web_sessions", create)
 
 
 def start_session(catalog: Catalog, principal: Principal, lifetime: int) -> str:
