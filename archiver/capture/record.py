@@ -4,7 +4,10 @@ are archived as originals (``archive_media``; a medium served at several sizes i
 first), its related posts (quoted, parent, latest_edit) are stored in their own right (the same
 way), and then its static cards, its WARC (the exchanges as received and the cards as resource
 records) and, last, the manifest that commits it are written.
-``record_capture`` (the capture step's entry) also indexes what was stored in the catalog.
+``record_capture`` (the capture step's entry) also indexes what was stored in the catalog, and keeps
+what it stores hidden from public serving from the moment it is stored when it is a taken-down post's,
+or carries a taken-down post's words as its quoted or replied-to post (``holds.TakedownGuard``): the
+rule of a takedown holds for captures made after it, in the local runner and the workers alike.
 
 What the sources show but could not be captured is listed in the manifest's ``missing`` (a medium or
 card image that failed or was rejected, a related post whose capture is worth retrying); an
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +43,7 @@ from archiver.capture.manifest import (
 from archiver.capture.media import MediaRecord, archive_media
 from archiver.capture.warc import Resource, build_warc
 from archiver.catalog.indexing import index_capture
+from archiver.compliance.holds import Post, TakedownGuard
 from archiver.errors import ArchiverError
 from archiver.faults import is_infrastructure_error
 from archiver.storage.layout import capture_page_key, card_keys, manifest_key, warc_key
@@ -86,13 +90,34 @@ _BITRATE_LABEL = re.compile(r"(\d{1,12})bps")
 def record_capture(rt: Runtime, captured: CapturedPost, ctx: CaptureContext) -> CaptureResult:
     """Store ``captured`` (``store_capture``) and index it in the catalog the way ``archiver reindex``
     does: the capture, its post's search row, its images, and the quoted and parent posts stored with it."""
-    res = store_capture(captured, ctx, rt.store)
+    # Hidden before it is stored, not once it is indexed: a taken-down post's new media, or a new post
+    # quoting one, must never be served, not even for the seconds a capture takes.
+    guard = TakedownGuard(rt, carried_posts(captured))
+    res = store_capture(captured, ctx, rt.store, through=guard.store_for)
     for done in res.stored():
         index_capture(rt, done.manifest_key or "", done.manifest.to_json() if done.manifest else {}, done.measured)
+    guard.settle()
     return res
 
 
-def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStore) -> CaptureResult:
+def carried_posts(captured: CapturedPost) -> list[tuple[Post, list[Post]]]:
+    """Each capture ``captured`` stores (itself and its related posts, depth first), as its post
+    (provider, post_id) and the posts whose words it carries: its related posts but a later edit of
+    its own (the relations ``holds.quoting_posts`` follows). Captures without a manifest are left out."""
+    out: list[tuple[Post, list[Post]]] = []
+    m = captured.manifest
+    if m is None:
+        return out
+    carried = [(p.manifest.provider, p.manifest.post_id) for relation, p in captured.related.items()
+               if relation != "latest_edit" and p.manifest is not None]
+    out.append(((m.provider, m.post_id), carried))
+    for post in captured.related.values():
+        out.extend(carried_posts(post))
+    return out
+
+
+def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStore, *,
+                  through: Callable[[str, str, ObjectStore], ObjectStore] | None = None) -> CaptureResult:
     """Archive the capture's media, card image and avatar (through ``ctx.fetcher``), store its related
     posts, fill the manifest's ``media``, ``card.image``, ``missing`` and the related posts' fields
     (``quoted``, ``parent``, ``latest_edit``: the relation's name), then write its WARC, cards and
@@ -104,14 +129,18 @@ def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStor
     "archived" capture with anything missing is stored "partial", its error a one-line summary
     (``missing_summary``). A capture that cannot be stored as it is (a manifest the schema refuses, a
     key it cannot make) is a "failed" result; an infrastructure fault (archiver.faults: the store or
-    the catalog in trouble) is raised, so the caller retries instead of recording it as the post's."""
+    the catalog in trouble) is raised, so the caller retries instead of recording it as the post's.
+
+    ``through(provider, post_id, store)``, when given, is the store each capture (this one and each
+    related one) writes through (``record_capture``'s hides a taken-down post's originals as they are
+    written)."""
     m = captured.manifest
     if m is None:
         return CaptureResult("failed", captured.provider, None, None, error=captured.error)
     related = []
     lacking: list[MissingPart] = []
     for relation, post in captured.related.items():
-        res = store_capture(post, ctx, store)
+        res = store_capture(post, ctx, store, through=through)
         related.append(res)
         # A related post nothing could be stored of keeps the id the provider named it by.
         named = getattr(m, relation, None)
@@ -121,6 +150,7 @@ def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStor
         if res.status in RETRYABLE_STATUSES:
             words = STATUS_WORDS.get(res.status, res.status)
             lacking.append(missing_part(relation, post_id or None, f"{words}: {res.error}" if res.error else words))
+    store = through(m.provider, m.post_id, store) if through is not None else store
     exchanges = list(captured.exchanges)
     measured: dict[str, MediaRecord] = {}
     lacking[:0] = _archive_media(m, captured.media, ctx, store, exchanges, measured)

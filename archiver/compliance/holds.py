@@ -4,28 +4,34 @@ Object storage stays the truth: each post's compliance state is `compliance/post
 and the catalog tables post_compliance / takedown_keys are an index rebuilt from it by `reindex`.
 A hold sets an S3 Object Lock legal hold on every object of the post where the bucket supports it,
 and is recorded in every case. A takedown hides the post's manifests, WARC, cards and media from
-public serving (410) but deletes nothing. An export is a signed WACZ of the stored bytes
+public serving (410) but deletes nothing, and so does it for what is stored after it: a capture of the
+post, or of a post whose capture carries its words, is hidden as it is stored (``TakedownGuard``, used
+by archiver/capture/record.py), and once stored the post's hidden keys are those a rebuild gives.
+Every change of a post's state is made under the post's lock (``post_lock``), so a hold and a takedown
+sent at once are both kept. An export is a signed WACZ of the stored bytes
 themselves (archiver/compliance/wacz.py), which `verify_bundle` checks offline. Every action is
 written to the audit log.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
-import weakref
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, cast
 
 from archiver.auth import Principal
 from archiver.capture.manifest import is_manifest_document
 from archiver.catalog.core import Catalog
 from archiver.compliance import audit
+from archiver.coordination import share_locks
 from archiver.dates import iso, utcnow
 from archiver.errors import InputError
 from archiver.storage import layout
-from archiver.storage.base import ObjectNotFound, stored_json_objects
+from archiver.storage.base import ObjectNotFound, ObjectStore, stored_json_objects
 from archiver.storage.layout import blob_key
 
 if TYPE_CHECKING:
@@ -48,7 +54,6 @@ _SCHEMA = [
         PRIMARY KEY (key, provider, post_id))""",
 ]
 
-_ready: weakref.WeakSet[Catalog] = weakref.WeakSet()
 
 
 class PostNotFound(InputError):
@@ -57,10 +62,11 @@ class PostNotFound(InputError):
 
 def ensure_schema(catalog: Catalog) -> None:
     """Create the post_compliance and takedown_keys tables in `catalog` if missing; once per Catalog object."""
-    if catalog not in _ready:
+    def create() -> None:
         for stmt in _SCHEMA:
             catalog.execute(stmt)
-        _ready.add(catalog)
+
+    catalog.ensure_tables("compliance", create)
 
 
 def check_post(provider: str, post_id: str) -> tuple[str, str]:
@@ -188,7 +194,11 @@ def embeds_taken_down(rt: Runtime, provider: str, post_id: str) -> bool:
     return any((r["provider"], r["post_id"]) != (provider, post_id) for r in rows)
 
 
-def _index(rt: Runtime, provider: str, post_id: str, state: dict[str, Any]) -> None:
+def _index(rt: Runtime, provider: str, post_id: str, state: dict[str, Any], *, exact: bool = False) -> None:
+    """Index the post's state: its post_compliance row and, while it is taken down, its takedown_keys
+    (``_hidden_keys``; every row of the post gets the current reason). Rows of the post beyond those are
+    left in place (a capture running now may have hidden what it is storing: ``TakedownGuard``) unless
+    ``exact`` (a rebuild), and all go when it is not taken down."""
     ensure_schema(rt.catalog)
     cat = rt.catalog
     cat.execute(
@@ -198,14 +208,175 @@ def _index(rt: Runtime, provider: str, post_id: str, state: dict[str, Any]) -> N
         [provider, post_id, int(bool(state.get("hold"))), int(bool(state.get("takedown"))),
          json.dumps(state, ensure_ascii=False, sort_keys=True), iso(utcnow())],
     )
-    cat.execute("DELETE FROM takedown_keys WHERE provider = ? AND post_id = ?", [provider, post_id])
-    if state.get("takedown"):
-        for key in _hidden_keys(rt, provider, post_id):
-            cat.execute(
-                "INSERT INTO takedown_keys (key, provider, post_id, reason) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (key, provider, post_id) DO NOTHING",
-                [key, provider, post_id, state["takedown"]["reason"]],
-            )
+    if not state.get("takedown"):
+        cat.execute("DELETE FROM takedown_keys WHERE provider = ? AND post_id = ?", [provider, post_id])
+        return
+    reason = state["takedown"]["reason"]
+    # The new keys first, the old ones after: no moment where a key of the post is not hidden.
+    wanted = _hide_all(rt, provider, post_id, reason)
+    cat.execute("UPDATE takedown_keys SET reason = ? WHERE provider = ? AND post_id = ?", [reason, provider, post_id])
+    if exact:
+        for row in cat.query("SELECT key FROM takedown_keys WHERE provider = ? AND post_id = ?", [provider, post_id]):
+            if row["key"] not in wanted:
+                _unhide(rt, row["key"], provider, post_id)
+
+
+def _hide(rt: Runtime, key: str, provider: str, post_id: str, reason: str) -> None:
+    """Hide ``key`` (a post prefix or ``blob:<sha256>``) for the takedown of provider/post_id."""
+    rt.catalog.execute(
+        "INSERT INTO takedown_keys (key, provider, post_id, reason) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (key, provider, post_id) DO NOTHING", [key, provider, post_id, reason])
+
+
+def _unhide(rt: Runtime, key: str, provider: str, post_id: str) -> None:
+    rt.catalog.execute("DELETE FROM takedown_keys WHERE key = ? AND provider = ? AND post_id = ?",
+                       [key, provider, post_id])
+
+
+def _hide_all(rt: Runtime, provider: str, post_id: str, reason: str) -> set[str]:
+    """Hide every key of ``_hidden_keys`` for the takedown of provider/post_id; returns them."""
+    wanted = set(_hidden_keys(rt, provider, post_id))
+    for key in sorted(wanted):
+        _hide(rt, key, provider, post_id, reason)
+    return wanted
+
+
+@contextmanager
+def post_lock(rt: Runtime, provider: str, post_id: str, timeout: float = 120.0) -> Iterator[None]:
+    """Hold the post's compliance lock: every process changing the post's state or its takedown keys
+    (API, UI, CLI, a capture of it) takes it, so read-modify-writes of its state never interleave (the
+    coordinator's lock: Redis for the workers, lock files shared on this host otherwise).
+    TimeoutError when not acquired within ``timeout`` seconds."""
+    share_locks(rt)  # across processes on this host, not only this one's threads
+    with rt.coordinator.lock(f"compliance:{provider}/{post_id}", timeout=timeout):
+        yield
+
+
+def _current_state(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
+    """The post's state as stored (the truth; read under its lock, it is the latest); the catalog's
+    (``post_state``) when no readable state is stored."""
+    try:
+        doc = json.loads(rt.store.get(layout.compliance_state_key(provider, post_id)))
+    except (ObjectNotFound, ValueError, RecursionError):
+        return post_state(rt, provider, post_id)
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(p), dict | None) for p in ("hold", "takedown")):
+        return post_state(rt, provider, post_id)
+    state = {"hold": doc.get("hold"), "takedown": doc.get("takedown")}
+    for part in ("hold", "takedown"):  # shown as post_state shows it
+        if isinstance(state[part], dict) and isinstance(state[part].get("reason"), str):
+            state[part] = {**state[part], "reason": shown_reason(state[part]["reason"])}
+    return state
+
+
+# --- what is stored after a takedown ---------------------------------------------------------------
+Post = tuple[str, str]  # (provider, post_id)
+
+
+def taken_down(rt: Runtime, posts: Iterable[Post]) -> dict[Post, str]:
+    """The posts among ``posts`` taken down now (as the catalog indexes it), with the takedown's reason."""
+    ensure_schema(rt.catalog)
+    out: dict[Post, str] = {}
+    for provider, post_id in sorted(set(posts)):
+        rows = rt.catalog.query("SELECT state FROM post_compliance WHERE provider = ? AND post_id = ? "
+                                "AND taken_down = 1", [provider, post_id])
+        if rows:
+            try:
+                reason = json.loads(rows[0]["state"])["takedown"]["reason"]
+            except (ValueError, KeyError, TypeError):
+                reason = None
+            out[(provider, post_id)] = reason if isinstance(reason, str) and reason else "taken down"
+    return out
+
+
+class TakedownGuard:
+    """Keeps what one capture stores (the post's capture and those of its related posts) hidden from
+    the moment it is stored when a taken-down post is involved, as the takedown would have hidden it
+    had the capture been made before it:
+
+    * a capture of a taken-down post writes through ``store_for``'s store, which hides each original
+      (and so its derived copies) before writing it (its manifest, WARC, cards and page are under the
+      post's prefix, hidden already);
+    * a capture carrying a taken-down post's words (``captures``: each capture's post and the posts it
+      carries as quoted or parent) has its post's prefix hidden before anything is stored.
+
+    ``settle``, once the captures are stored and indexed, makes the takedown keys of every post involved
+    what a takedown (or ``archiver reindex``) computes from storage now: under each post's lock, the keys
+    of ``_hidden_keys`` hidden, and those hidden here beyond them (the author's avatar, shared with
+    the author's other posts; a takedown lifted meanwhile) shown again. A capture that raised leaves
+    what it hid hidden (its retry settles it)."""
+
+    def __init__(self, rt: Runtime, captures: Sequence[tuple[Post, Sequence[Post]]]) -> None:
+        self.rt = rt
+        self.posts = {p for own, carried in captures for p in (own, *carried) if _well_formed(p)}
+        self.down = taken_down(rt, self.posts) if self.posts else {}
+        self.made: set[tuple[str, Post]] = set()  # (key, taken-down post) hidden here
+        for own, carried in captures:
+            for other in carried:
+                if other in self.down and other != own and _well_formed(own):
+                    self._hide(layout.post_prefix(*own), other)
+
+    def _hide(self, key: str, post: Post) -> None:
+        if (key, post) not in self.made:
+            _hide(self.rt, key, *post, self.down[post])
+            self.made.add((key, post))
+
+    def store_for(self, provider: str, post_id: str, store: ObjectStore) -> ObjectStore:
+        """The store a capture of provider/post_id writes through: ``store`` itself unless the post is
+        taken down, else one that hides each original before writing it or a copy derived from it."""
+        post = (provider, post_id)
+        if post not in self.down:
+            return store
+        return cast(ObjectStore, _HidingStore(store, lambda sha: self._hide(f"blob:{sha}", post)))
+
+    def settle(self) -> None:
+        """Make the takedown keys of every post involved those ``_hidden_keys`` gives now (see the class)."""
+        now = taken_down(self.rt, self.posts) if self.posts else {}
+        for post in sorted(set(now) | {p for _, p in self.made}):
+            made = {key for key, p in self.made if p == post}
+            with post_lock(self.rt, *post):
+                state = post_state(self.rt, *post)  # indexed under the same lock by whoever changed it
+                takedown = state.get("takedown") if isinstance(state.get("takedown"), dict) else None
+                wanted: set[str] = set()
+                if takedown is not None:
+                    reason = takedown.get("reason")
+                    wanted = _hide_all(self.rt, *post, reason if isinstance(reason, str) else "taken down")
+                for key in sorted(made - wanted):
+                    _unhide(self.rt, key, *post)
+
+
+def _well_formed(post: Post) -> bool:
+    try:
+        layout.check_post(*post)
+    except ValueError:
+        return False
+    return True
+
+
+class _HidingStore:
+    """An object store that calls ``hide(sha256)`` before writing an original (``blobs/sha256/..``) or a
+    copy derived from one (``derived/<sha256>/..``); everything else is the store's own."""
+
+    def __init__(self, store: ObjectStore, hide: Callable[[str], None]) -> None:
+        self._store = store
+        self._hide = hide
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def put(self, key: str, data: bytes, **kwargs: Any) -> bool:
+        """The store's put, the original named by ``key`` hidden first."""
+        parts = key.split("/")
+        if key.startswith(layout.BLOB_PREFIX):
+            self._hide(parts[-1])
+        elif key.startswith(layout.DERIVED_PREFIX) and len(parts) > 1:
+            self._hide(parts[1])
+        return self._store.put(key, data, **kwargs)
+
+    def put_blob(self, data: bytes, content_type: str, sha256: str | None = None) -> tuple[str, str, bool]:
+        """The store's put_blob, the original hidden first."""
+        sha = sha256 or hashlib.sha256(data).hexdigest()
+        self._hide(sha)
+        return self._store.put_blob(data, content_type, sha)
 
 
 def _save(rt: Runtime, provider: str, post_id: str, state: dict[str, Any]) -> None:
@@ -257,9 +428,16 @@ def set_hold(rt: Runtime, principal: Principal | None, provider: str, post_id: s
     reasons are audited), "hold released", "already held: nothing changed" (same reason) or "not held:
     nothing changed" (a release without a hold: audited as a "noop" event, not a state change).
     InputError for a reason without a visible character (``clean_reason``); PostNotFound."""
-    target = f"{provider}/{post_id}"
     keys = post_keys(rt, provider, post_id)
-    state = post_state(rt, provider, post_id)
+    with post_lock(rt, provider, post_id):  # a takedown or another hold sent at once waits: neither is lost
+        return _set_hold(rt, principal, provider, post_id, keys, on=on, reason=reason)
+
+
+def _set_hold(rt: Runtime, principal: Principal | None, provider: str, post_id: str, keys: list[str], *,
+              on: bool, reason: str) -> dict[str, Any]:
+    """set_hold's read-modify-write, under the post's lock."""
+    target = f"{provider}/{post_id}"
+    state = _current_state(rt, provider, post_id)
     before = state.get("hold") if isinstance(state.get("hold"), dict) else None
     if on:
         reason = clean_reason(reason)
@@ -288,9 +466,16 @@ def set_takedown(rt: Runtime, principal: Principal | None, provider: str, post_i
     new state with ``changed`` and ``outcome`` as set_hold does: "taken down", "takedown updated",
     "already taken down: nothing changed", "served publicly again" or "not taken down: nothing changed"
     (a lift without a takedown: a "noop" audit event). InputError for a bad reason (``clean_reason``)."""
-    target = f"{provider}/{post_id}"
     post_keys(rt, provider, post_id)  # the post must exist
-    state = post_state(rt, provider, post_id)
+    with post_lock(rt, provider, post_id):  # a hold or another takedown sent at once waits: neither is lost
+        return _set_takedown(rt, principal, provider, post_id, on=on, reason=reason)
+
+
+def _set_takedown(rt: Runtime, principal: Principal | None, provider: str, post_id: str, *, on: bool,
+                  reason: str) -> dict[str, Any]:
+    """set_takedown's read-modify-write, under the post's lock."""
+    target = f"{provider}/{post_id}"
+    state = _current_state(rt, provider, post_id)
     before = state.get("takedown") if isinstance(state.get("takedown"), dict) else None
     if on:
         reason = clean_reason(reason)
@@ -330,18 +515,36 @@ def hidden_reason(rt: Runtime, key: str) -> str | None:
     return shown_reason(rows[0]["reason"]) or "taken down" if rows else None
 
 
+def _state_of(doc: Any) -> tuple[str, str, dict[str, Any]] | None:
+    """(provider, post_id, {"hold", "takedown"}) of a stored compliance state; None when it is not one."""
+    if not isinstance(doc, dict):
+        return None
+    provider, post_id = doc.get("provider"), doc.get("post_id")
+    hold, takedown = doc.get("hold"), doc.get("takedown")
+    if (not isinstance(provider, str) or not isinstance(post_id, str) or not isinstance(hold, dict | None)
+            or not isinstance(takedown, dict | None) or (takedown and not isinstance(takedown.get("reason"), str))):
+        return None
+    return provider, post_id, {"hold": hold, "takedown": takedown}
+
+
 def reindex(rt: Runtime, skipped: list[str] | None = None) -> int:
     """Rebuild post_compliance and takedown_keys from the stored states (holds and takedowns); returns
     how many were indexed. A damaged state is left out, its key and reason appended to `skipped`."""
     n = 0
     for key, doc in stored_json_objects(rt.store, layout.COMPLIANCE_POSTS_PREFIX, skipped):
-        provider, post_id = doc.get("provider"), doc.get("post_id")
-        hold, takedown = doc.get("hold"), doc.get("takedown")
-        if (not isinstance(provider, str) or not isinstance(post_id, str) or not isinstance(hold, dict | None)
-                or not isinstance(takedown, dict | None) or (takedown and not isinstance(takedown.get("reason"), str))):
+        found = _state_of(doc)
+        if found is None:
             if skipped is not None:
                 skipped.append(f"{key}: not a compliance state")
             continue
-        _index(rt, provider, post_id, {"hold": hold, "takedown": takedown})
+        provider, post_id, state = found
+        with post_lock(rt, provider, post_id):  # not amid a change of the post's state
+            try:  # the latest, should it have changed since it was listed
+                again = _state_of(json.loads(rt.store.get(key)))
+            except (ObjectNotFound, ValueError, RecursionError):
+                again = None
+            if again is not None and again[:2] == (provider, post_id):
+                state = again[2]
+            _index(rt, provider, post_id, state, exact=True)
         n += 1
     return n
