@@ -2,3 +2,7 @@
 (`archiver token create --role`) without loading the token code (``archiver.auth`` re-exports ROLES)."""
 
 ROLES = ("publisher", "editor", "compliance", "admin")
+
+# Who may read a takedown's internal reason, wherever it is shown: the 410 of a withdrawn copy, the post
+# page, search hits and the API's post and search answers (others see that the post is taken down).
+REASON_ROLES = ("compliance", "admin")

@@ -161,6 +161,87 @@ def check_content_type(content_type: str) -> str:
         raise ValueError(f"content type {content_type!r} must be printable ASCII")
     return content_type or DEFAULT_CONTENT_TYPE
 
+# How many bytes an ObjectStream yields at a time by default (64 KiB): what one open stream holds in memory.
+STREAM_CHUNK = 64 * 1024
+
+
+class ObjectStream(ABC):
+    """An object's bytes ``[start, stop)`` being read from its store, a chunk at a time, so an object of
+    any size is served in bounded memory. ``size`` is the whole object's size in bytes; ``start`` and
+    ``stop`` the byte offsets read (``stop - start`` == ``length`` bytes in all). Iterating yields
+    chunks of at most ``chunk_size`` bytes (never an empty one) until ``length`` bytes came, then
+    closes the stream; ``close()`` (also on leaving a ``with`` block) releases the file or connection
+    at once, whatever was read, and may be called more than once. A store
+    that fails mid-read raises StoreError; an object that turns out shorter than announced too.
+    Not safe for two threads to read at once."""
+
+    def __init__(self, key: str, size: int, start: int, stop: int, chunk_size: int = STREAM_CHUNK) -> None:
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        self.key, self.size, self.start, self.stop = key, size, start, stop
+        self.chunk_size = chunk_size
+        self._left = stop - start
+        self.closed = False
+
+    @property
+    def length(self) -> int:
+        """How many bytes the stream yields in all (``stop - start``)."""
+        return self.stop - self.start
+
+    @abstractmethod
+    def _read(self, n: int) -> bytes:
+        """Up to `n` (>= 1) next bytes of the range; b"" only at the object's end."""
+
+    @abstractmethod
+    def _release(self) -> None:
+        """Close the underlying file or connection."""
+
+    def read(self, n: int) -> bytes:
+        """The next `n` bytes of the range (fewer only at its end; b"" once it is read); StoreError when
+        the object ends before the range does."""
+        n = min(max(n, 0), self._left)
+        parts: list[bytes] = []
+        while n > 0:
+            if self.closed:
+                raise StoreError(f"the stream of {self.key!r} is closed")
+            part = self._read(n)
+            if not part:
+                self.close()
+                raise StoreError(f"{self.key!r} ended {self._left} bytes early while being read")
+            parts.append(part)
+            n -= len(part)
+            self._left -= len(part)
+        return b"".join(parts)
+
+    def __iter__(self) -> ObjectStream:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._left <= 0 or self.closed:
+            self.close()
+            raise StopIteration
+        return self.read(self.chunk_size)
+
+    def close(self) -> None:
+        """Release the file or connection (idempotent)."""
+        if not self.closed:
+            self.closed = True
+            self._release()
+
+    def __enter__(self) -> ObjectStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_range(start: int, stop: int | None) -> None:
+    """ValueError unless ``0 <= start`` and (``stop`` is None or ``start <= stop``): the byte range
+    arguments of ``ObjectStore.stream``."""
+    if start < 0 or (stop is not None and stop < start):
+        raise ValueError(f"bad byte range {start}..{stop}")
+
+
 class ObjectStore(ABC):
     """Where archived bytes live. Implementations are safe to share between threads."""
 
@@ -181,6 +262,15 @@ class ObjectStore(ABC):
     @abstractmethod
     def get(self, key: str) -> bytes:
         """The bytes under ``key``; ObjectNotFound if there are none."""
+
+    @abstractmethod
+    def stream(self, key: str, start: int = 0, stop: int | None = None, *,
+               chunk_size: int = STREAM_CHUNK) -> ObjectStream:
+        """The bytes ``[start, stop)`` of ``key`` (to its end when `stop` is None; a range past the end
+        is cut at the end, so it may be empty), opened for reading in chunks of at most `chunk_size`
+        bytes without holding the object in memory: close the stream when done (``with``).
+        ObjectNotFound if there is no object, ValueError for a bad key or a negative or reversed range,
+        StoreError when the store cannot be read."""
 
     @abstractmethod
     def head(self, key: str) -> ObjectInfo:

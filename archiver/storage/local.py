@@ -33,15 +33,18 @@ from typing import Any
 
 from archiver.storage.base import (
     DEFAULT_CONTENT_TYPE,
+    STREAM_CHUNK,
     LockConfig,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
+    ObjectStream,
     StoreError,
     check_content_type,
     check_key,
     check_metadata,
     check_prefix,
+    check_range,
     check_retention,
     image_type,
 )
@@ -192,6 +195,28 @@ class LocalStore(ObjectStore):
         except OSError as exc:
             raise StoreError(f"cannot read {key!r} in {self.describe()}: {exc.strerror or exc}") from None
 
+    def stream(self, key: str, start: int = 0, stop: int | None = None, *,
+               chunk_size: int = STREAM_CHUNK) -> ObjectStream:
+        """As ObjectStore.stream: the file opened and positioned at `start` (a file replaced while it is
+        read is read to the end as it was when opened)."""
+        check_range(start, stop)
+        path = self._path(key)
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - the stream owns it and closes it
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {key!r} in {self.describe()}: {exc.strerror or exc}") from None
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            begin = min(start, size)
+            fh.seek(begin)
+        except OSError as exc:
+            fh.close()
+            raise StoreError(f"cannot read {key!r} in {self.describe()}: {exc.strerror or exc}") from None
+        return _FileStream(key, fh, size, begin, size if stop is None else min(stop, size), chunk_size,
+                           self.describe())
+
     def head(self, key: str) -> ObjectInfo:
         """Size, content type and metadata: from the key's sidecar when it has one, else the type
         ``implied_content_type`` reads from the key and the object's first bytes, no metadata."""
@@ -254,3 +279,21 @@ class LocalStore(ObjectStore):
 
     def locate(self, key: str) -> str:
         return str(self._path(key))
+
+
+class _FileStream(ObjectStream):
+    """LocalStore.stream's answer: reads from an open file, closes it."""
+
+    def __init__(self, key: str, fh: Any, size: int, start: int, stop: int, chunk_size: int, where: str) -> None:
+        super().__init__(key, size, start, stop, chunk_size)
+        self._fh, self._where = fh, where
+
+    def _read(self, n: int) -> bytes:
+        try:
+            return self._fh.read(n)
+        except (OSError, ValueError) as exc:
+            self.close()
+            raise StoreError(f"cannot read {self.key!r} in {self._where}: {exc}") from None
+
+    def _release(self) -> None:
+        self._fh.close()

@@ -20,15 +20,18 @@ from archiver.storage.base import (
     DEFAULT_CONTENT_TYPE,
     MAX_KEY_BYTES,
     RETENTION_MODES,
+    STREAM_CHUNK,
     LockConfig,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
+    ObjectStream,
     StoreError,
     check_content_type,
     check_key,
     check_metadata,
     check_prefix,
+    check_range,
     check_retention,
 )
 from archiver.storage.layout import blob_key
@@ -128,6 +131,40 @@ class S3Store(ObjectStore):
                 return body.read()
         except BotoCoreError as exc:
             raise self._fail("read", key, exc) from None
+
+    def stream(self, key: str, start: int = 0, stop: int | None = None, *,
+               chunk_size: int = STREAM_CHUNK) -> ObjectStream:
+        """As ObjectStore.stream: one GET (with a Range header unless the whole object is asked for)
+        whose body, boto3's StreamingBody, is read a chunk at a time; closing the stream closes the
+        connection. An empty range costs a HEAD instead."""
+        check_range(start, stop)
+        full = self._full(key)
+        if stop is not None and stop == start:
+            return _BodyStream(self, key, None, self.head(key).size, start, stop, chunk_size)
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": full}
+        if start or stop is not None:
+            args["Range"] = f"bytes={start}-{'' if stop is None else stop - 1}"
+        resp = self._call("read", key, "get_object", otherwise=_BAD_RANGE, **args)
+        if resp is None:   # the range starts at or past the end: nothing of it is stored
+            size = self.head(key).size
+            return _BodyStream(self, key, None, size, min(start, size), min(start, size), chunk_size)
+        body = resp["Body"]
+        try:
+            match = _CONTENT_RANGE.fullmatch(str(resp.get("ContentRange") or ""))
+            if match:
+                first, size = int(match.group(1)), int(match.group(3))
+            else:   # the whole object came (no Range sent, or a server that ignores it): skip to start
+                first, size = 0, int(resp.get("ContentLength") or 0)
+            begin, end = min(start, size), size if stop is None else min(stop, size)
+            stream = _BodyStream(self, key, body, size, first, end, chunk_size)
+            skip = begin - first
+            while skip > 0:
+                skip -= len(stream.read(min(chunk_size, skip)))
+            stream.start = begin
+            return stream
+        except BaseException:
+            body.close()
+            raise
 
     def head(self, key: str) -> ObjectInfo:
         resp = self._call("inspect", key, "head_object", Bucket=self.bucket, Key=self._full(key))
@@ -235,6 +272,31 @@ class S3Store(ObjectStore):
     def locate(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._full(key)}"
 
+class _BodyStream(ObjectStream):
+    """S3Store.stream's answer: reads boto3's StreamingBody (None for an empty range), closes it."""
+
+    def __init__(self, store: S3Store, key: str, body: Any, size: int, start: int, stop: int,
+                 chunk_size: int) -> None:
+        super().__init__(key, size, start, stop, chunk_size)
+        self._store, self._body = store, body
+
+    def _read(self, n: int) -> bytes:
+        from botocore.exceptions import BotoCoreError
+
+        if self._body is None:
+            return b""
+        try:
+            return self._body.read(n)
+        except (BotoCoreError, OSError, ValueError) as exc:
+            self.close()
+            raise self._store._fail("read", self.key, exc) from None
+
+    def _release(self) -> None:
+        if self._body is not None:
+            with contextlib.suppress(Exception):   # closing a broken connection may raise: it is gone anyway
+                self._body.close()
+
+
 def _lock_config(conf: dict[str, Any]) -> LockConfig:
     if conf.get("ObjectLockEnabled") != "Enabled":
         return LockConfig()
@@ -251,6 +313,11 @@ _EXISTS = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", 
 _NO_LOCK_WRITE = frozenset({"InvalidRequest", "ObjectLockConfigurationNotFoundError", "NotImplemented"})
 
 _NO_LOCK_READ = frozenset({"InvalidRequest", "ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"})
+
+# A Range that starts at or past the object's end (S3 answers 416).
+_BAD_RANGE = frozenset({"InvalidRange", "416", "RequestedRangeNotSatisfiable"})
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
 _NO_BUCKET = frozenset({"404", "NoSuchBucket", "NotFound"})
 

@@ -27,17 +27,18 @@ from archiver import __version__
 from archiver.auth import ROLES, Principal
 from archiver.compliance.holds import hidden_reason
 from archiver.config.settings import Settings
+from archiver.roles import REASON_ROLES
 from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
 from archiver.web import errors
-from archiver.web.copies import content_type_for, copy_csp, load_copy
+from archiver.web.copies import RANGE_RESPONSES, copy_csp, copy_info, serve_copy
 from archiver.web.deps import identify, require_role
 from archiver.web.guard import RequestGuard, origin_of
 from archiver.web.routes import api, articles, compliance, health, keys, memento, pages
 
 # What a taken-down copy answers the public (410); who may read the takedown's reason there.
 WITHDRAWN = "withdrawn from public access"
-STAFF_ROLES = ("compliance", "admin")
+STAFF_ROLES = REASON_ROLES
 
 
 def publish_cap(settings: Settings) -> int:
@@ -109,9 +110,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     @app.get("/media/{key:path}", tags=["public"], response_class=Response,
              responses={200: {"description": "the archived copy, with its own content type",
                               "content": {"*/*": {}}},
-                        **errors.error_responses(404, 410, *errors.COMMON)})
+                        **RANGE_RESPONSES, **errors.error_responses(404, 410, *errors.COMMON)})
     def media(key: str, request: Request) -> Response:
-        data = load_copy(rt, key)
+        """A public stable copy (blob, derivative, post snapshot), streamed from storage (never read
+        whole): a single byte range gives 206, HEAD reads no body (archiver/web/copies.py)."""
+        info = copy_info(rt, key)
         reason = hidden_reason(rt, key)
         if reason is not None:
             return withdrawn(request, reason)
@@ -121,7 +124,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             "Content-Security-Policy": copy_csp(rt.store.public_base_url),
         }
         headers.update(memento.page_headers(rt, key))  # a capture page: Memento-Datetime, Link
-        return Response(content=data, media_type=content_type_for(key, data), headers=headers)
+        return serve_copy(request, rt.store, info, headers)
 
     def withdrawn(request: Request, reason: str) -> Response:
         """410 for a copy compliance has taken down: "withdrawn from public access" (a page for a capture

@@ -3,7 +3,9 @@
 Who is calling (`identify`): `Authorization: Bearer TOKEN` (an API token) or, for browser pages, the
 HttpOnly session cookie `archiver_session` (archiver/web/sessions.py: a session id, never the token).
 The cookie is not accepted for the JSON API's changing methods (POST, PUT, PATCH, DELETE under /v1):
-those need the header, so no other site can make a signed-in browser call them. No credentials or
+those need the header, so no other site can make a signed-in browser call them. Nor for the API's GETs
+that do something (an evidence export, checks started by `check_now`): those answer 401 to the cookie
+alone (`refuse_session`, `require_token_role`); the pages do them by a form post with the CSRF token. No credentials or
 unknown ones → 401; a known caller whose role may not do this → 403. The admin role may do everything.
 
 Requests that change something are identified before their body is read, by the request guard
@@ -31,8 +33,8 @@ CALLER_KEY = "archiver.caller"  # the ASGI scope key where the request guard lea
 _bearer = HTTPBearer(auto_error=False, description="an API token made by `archiver token create`")
 
 __all__ = ["CALLER_KEY", "COOKIE_NAME", "SAFE_METHODS", "Caller", "Principal", "check_csrf", "get_intake",
-           "get_principal", "get_runtime", "get_settings", "identify", "is_api_path", "require_form_role",
-           "require_role"]
+           "get_principal", "get_runtime", "get_settings", "identify", "is_api_path", "refuse_session",
+           "require_form_role", "require_role", "require_token_role"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,28 @@ def require_role(*roles: str) -> Callable[..., Principal]:
     def dependency(principal: Principal = Depends(get_principal)) -> Principal:
         if principal.role not in allowed:
             raise HTTPException(status_code=403, detail=f"role {principal.role!r} may not do this")
+        return principal
+
+    return dependency
+
+
+def refuse_session(request: Request) -> None:
+    """401 when the caller came by the session cookie alone (`get_principal` ran first): for a GET that
+    does something (writes, exports, starts outbound requests), which a link from another site could
+    otherwise make a signed-in browser do. Callers with the Authorization header pass."""
+    if getattr(request.state, "session_id", None) is not None:
+        raise HTTPException(status_code=401, detail="this call does something: send the token as "
+                                                    "Authorization: Bearer (the session cookie is not accepted)",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_token_role(*roles: str) -> Callable[..., Principal]:
+    """`require_role` for a GET with side effects: the role, and the Authorization header
+    (`refuse_session`: the session cookie alone is a 401)."""
+    role = require_role(*roles)
+
+    def dependency(request: Request, principal: Principal = Depends(role)) -> Principal:
+        refuse_session(request)
         return principal
 
     return dependency

@@ -47,9 +47,12 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import Scope
 
+from archiver.article.versions import RestoreError, VersionConflict
+from archiver.capture.manifest import ManifestError
 from archiver.capture.memento import MEMENTO, TIMEGATE, TIMEMAP
 from archiver.errors import ArchiverError, InputError
 from archiver.faults import is_infrastructure_error
+from archiver.records.base import RecordError
 from archiver.redact import redact_text
 
 log = logging.getLogger(__name__)
@@ -98,7 +101,7 @@ DESCRIPTIONS = {
     410: "withdrawn from public access by compliance",
     413: "the request body is over its cap (Content-Length or counted as it arrives)",
     422: "the request does not validate: the problems, without the submitted values",
-    500: "internal error (no details)",
+    500: "internal error (no details), or damaged stored data (one line naming the damaged record)",
     503: "storage, catalog or broker unavailable, or misconfigured",
 }
 _MODELS: dict[int, type[BaseModel]] = {410: TakenDownOut, 422: ValidationErrorOut}
@@ -281,9 +284,12 @@ def new_error_id() -> str:
 
 
 def install(app: FastAPI) -> None:
-    """The app's error handlers: HTTP errors and InputError (400) and ArchiverError (503) as ErrorOut
-    with public_detail, validation errors as ValidationErrorOut, an infrastructure fault 503 with
-    Retry-After, anything else 500 "internal error".
+    """The app's error handlers: HTTP errors and InputError (400) as ErrorOut with public_detail,
+    validation errors as ValidationErrorOut, an infrastructure fault 503 with Retry-After, an ArchiverError
+    of the environment (a StoreError, a ConfigError, a queue that does not answer) 503 with its line: 503
+    means only that. Damaged stored data (a RecordError or ManifestError, naming the record) is a 500
+    with its one line and an error id (the article routes report a damaged part in their answer
+    instead); a RestoreError or VersionConflict 409. Anything else is 500 "internal error".
     Also makes the OpenAPI document describe that 422 on every route (see _document_422)."""
     generate = app.openapi
 
@@ -316,8 +322,19 @@ def install(app: FastAPI) -> None:
         return answer(request, 400, str(exc))
 
     @app.exception_handler(ArchiverError)
-    def unavailable(request: Request, exc: ArchiverError) -> Response:
-        return answer(request, 503, str(exc))
+    def archiver_error(request: Request, exc: ArchiverError) -> Response:
+        if isinstance(exc, RestoreError | VersionConflict):  # the request conflicts with the versions
+            return answer(request, 409, str(exc))
+        if not isinstance(exc, RecordError | ManifestError):  # down (a fault, a queue), or misconfigured
+            return answer(request, 503, str(exc))
+        # Damaged stored data (a record that is not valid): not the service being down, never a 503.
+        error_id = new_error_id()
+        log.error("%s %s: damaged stored data, error %s: %s", request.method, request.url.path, error_id,
+                  unavailable_reason(exc))
+        line = " ".join(public_detail(str(exc), local_roots(request.app)).split())[:MAX_MESSAGE]
+        if json_errors(request):
+            return JSONResponse({"detail": f"damaged stored data: {line}"}, status_code=500)
+        return error_response(request, 500, f"damaged stored data: {line}", error_id=error_id)
 
     @app.exception_handler(Exception)
     def internal(request: Request, exc: Exception) -> Response:

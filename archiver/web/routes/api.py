@@ -17,11 +17,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter, ValidationError, field_validator
 
 from archiver.article.input import ArticleInput, is_http_url, utf8_body
+from archiver.article.versions import version_listing
 from archiver.auth import Principal
-from archiver.catalog.query import DATE_PATTERN, SearchQuery
+from archiver.catalog.query import DATE_PATTERN, Instant, SearchQuery
 from archiver.catalog.search import SearchResult
 from archiver.compliance import audit
 from archiver.compliance.answers import search_answer
@@ -30,13 +31,18 @@ from archiver.compliance.holds import manifests, post_state, set_hold
 from archiver.errors import InputError
 from archiver.health.restore import takedown_post
 from archiver.metrics import registry_for
+from archiver.records.base import RecordError
+from archiver.records.plan import EmbedItem
+from archiver.records.result import EmbedResult, ImageResult
 from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
-from archiver.steps.report import article_answer
+from archiver.steps.report import article_answer, intake_records
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE
 from archiver.web.bundles import BUNDLE_TYPE, bundle_download
-from archiver.web.deps import get_intake, get_runtime, require_role
+from archiver.web.deps import get_intake, get_runtime, require_role, require_token_role
 from archiver.web.errors import AUTHENTICATED, error_responses, validation_error
+from archiver.web.routes.articles import readable_plan, readable_results
+from archiver.web.routes.pages import visible_state
 
 router = APIRouter(responses=error_responses(*AUTHENTICATED))
 NOT_FOUND = error_responses(404)
@@ -50,6 +56,8 @@ Publisher = Annotated[Principal, Depends(require_role("publisher"))]
 Editor = Annotated[Principal, Depends(require_role("editor"))]
 Reader = Annotated[Principal, Depends(require_role("compliance", "editor"))]
 Compliance = Annotated[Principal, Depends(require_role("compliance"))]
+# For a GET that does something (an export): the Authorization header only, never the session cookie.
+ComplianceByToken = Annotated[Principal, Depends(require_token_role("compliance"))]
 Operator = Annotated[Principal, Depends(require_role("editor", "compliance"))]
 Rt = Annotated[Runtime, Depends(get_runtime)]
 
@@ -106,7 +114,8 @@ class ArticleIn(BaseModel):
 
 class JobOut(BaseModel):
     """The publish hook's answer: the job for this article source (`job_id` is `article_id:` plus the first
-    16 hex digits of its SHA-256), `mode` "queue" or "embedded", whether this call queued it, where to poll."""
+    16 hex digits of its SHA-256), `mode` "queue" or "embedded", whether this call queued it, where to poll
+    (`status_url`: the job's status, GET /v1/jobs/{job_id}, which the publisher's token may read)."""
 
     job_id: str
     article_id: str
@@ -127,18 +136,113 @@ def publish(article: ArticleIn, _who: Publisher, rt: Rt, intake: Annotated[Intak
     # The URLs come with the body, claimed, not fetched: the article gets the own-site politeness limits
     # only when its domain is a configured own site (ArticleInput.url_trusted stays False).
     job = intake.submit(article_id, ArticleInput(data, url=url, base_url=article.base_url, published_at=published_at))
-    return JobOut(**asdict(job), status_url=f"/v1/articles/{job.article_id}")
+    return JobOut(**asdict(job), status_url=f"/v1/jobs/{job.job_id}")
+
+
+JOB_ID = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}:[0-9a-f]{16}$", max_length=145)
+JobReader = Annotated[Principal, Depends(require_role("publisher", "editor", "compliance"))]
+
+
+class JobStatusOut(BaseModel):
+    """A publish job's status: `status` is the article's catalog status ("queued", "complete", ...) while
+    this job's source is the article's current one, "queued" before the article is in the catalog, and
+    "superseded" once a later source replaced it (`current` false); `article_url` is the full status
+    (editor, compliance)."""
+
+    job_id: str
+    article_id: str
+    source_sha256: str
+    status: str
+    current: bool
+    received_at: str | None
+    article_url: str
+
+
+@router.get("/v1/jobs/{job_id}", response_model=JobStatusOut, tags=["articles"], responses=NOT_FOUND)
+def job_status(rt: Rt, _who: JobReader, job_id: str = JOB_ID) -> JobStatusOut:
+    """The status of a job the publish hook answered with (its `status_url`): readable by the publisher
+    that sent it, and by editors and compliance; 404 for a job never received."""
+    article_id = job_id.rpartition(":")[0]
+    records = intake_records(rt, article_id)
+    record = next((r for r in reversed(records) if r.get("job_id") == job_id), None)
+    if record is None or not isinstance(record.get("source_sha256"), str):
+        raise HTTPException(status_code=404, detail="no such job")
+    sha = record["source_sha256"]
+    row = rt.catalog.article(article_id)
+    if row is not None and row.get("source_sha256") == sha:
+        status, current = str(row.get("status") or "queued"), True
+    elif records[-1].get("job_id") == job_id:  # the latest source received, not in the catalog yet
+        status, current = "queued", True
+    else:
+        status, current = "superseded", False
+    received = record.get("received_at")
+    return JobStatusOut(job_id=job_id, article_id=article_id, source_sha256=sha, status=status, current=current,
+                        received_at=received if isinstance(received, str) else None,
+                        article_url=f"/v1/articles/{article_id}")
 
 
 # --- articles ---------------------------------------------------------------------------------
 @router.get("/v1/articles/{article_id}", tags=["articles"], responses=NOT_FOUND)
-def article_status(rt: Rt, _who: Operator, article_id: str = ARTICLE_ID) -> dict[str, Any]:
+def article_status(rt: Rt, who: Operator, article_id: str = ARTICLE_ID) -> dict[str, Any]:
     """Status, committed versions, per-item results and the current rewritten body
-    (archiver.steps.report.article_answer, what `archiver show --json` prints). A version whose record
-    is damaged is listed as {"version", "unreadable": true, "key"}: the answer is still 200."""
-    answer = article_answer(rt, article_id)
+    (archiver.steps.report.article_answer, what `archiver show --json` prints). A damaged stored record
+    is reported for its part and the answer is still 200: a version as {"version", "unreadable": true,
+    "key"}, an item whose result is damaged with "status": "unreadable", "unreadable": true and its
+    "key", a damaged plan as "plan": {"unreadable": true, "key"} (its items are then not listed).
+    Audit-logged as a view of `article:<id>`, as the article page is."""
+    try:
+        answer = article_answer(rt, article_id)
+    except RecordError:
+        answer = damaged_article_answer(rt, article_id)
     if answer is None:
         raise HTTPException(status_code=404, detail="no such article")
+    audit.record(rt, who, "view", f"article:{article_id}", {"versions": len(answer["versions"]), "via": "api"})
+    return answer
+
+
+def damaged_article_answer(rt: Runtime, article_id: str) -> dict[str, Any] | None:
+    """`article_answer` of an article whose stored plan or an item result is damaged: the same shape,
+    each damaged record reported where it belongs (see `article_status`), the rest as stored."""
+    row = rt.catalog.article(article_id)
+    if row is None:
+        return None
+    sha = row["source_sha256"]
+    plan, damaged_plan = readable_plan(rt, article_id, sha)
+    results, damaged = readable_results(rt, plan) if plan is not None else ({}, {})
+    items = []
+    for item in plan.items if plan is not None else ():
+        res = results.get(item.item_id)
+        embed = res if isinstance(res, EmbedResult) else None
+        image = res if isinstance(res, ImageResult) else None
+        entry = {
+            "item_id": item.item_id, "kind": item.kind,
+            "provider": item.provider if isinstance(item, EmbedItem) else None,
+            "post_id": embed.post_id if embed else (item.post_id if isinstance(item, EmbedItem) else None),
+            "url": (res.url if res else None) or item.url, "status": res.status if res else "pending",
+            "error": res.error if res else None, "snapshot": embed.manifest_key if embed else None,
+            "sha256": image.sha256 if image else None, "stable_url": image.stable_url if image else None,
+            "occurrences": len(item.occurrences)}
+        if item.item_id in damaged:
+            entry.update(status="unreadable", unreadable=True, key=damaged[item.item_id])
+        items.append(entry)
+    listing = version_listing(rt, article_id)
+    history = listing.readable
+    body = None
+    if history:
+        current = history[-1]
+        body = rt.store.get(current.key).decode(current.encoding or (plan.encoding if plan else "utf-8"), "replace")
+    received = intake_records(rt, article_id)
+    answer = {
+        "article_id": article_id, "status": row["status"], "url": row["url"], "source_sha256": sha,
+        "job_id": f"{article_id}:{sha[:16]}",
+        "published_at": next((r.get("published_at") for r in reversed(received) if r.get("source_sha256") == sha),
+                             None),
+        "created_at": row["created_at"], "updated_at": row["updated_at"],
+        "current_version": history[-1].version if history else None,
+        "versions": listing.entries(), "items": items, "body": body,
+    }
+    if damaged_plan:
+        answer["plan"] = {"unreadable": True, "key": damaged_plan}
     return answer
 
 
@@ -163,6 +267,9 @@ def search(rt: Rt, who: Reader, params: Annotated[SearchParams, Query()]) -> dic
     """Posts by words (any script), author, handle, dates, status, article, image; audit-logged. The
     answer is `search_answer`'s, as `archiver search --json` prints it."""
     answer = search_answer(rt, params)
+    for hit in answer.get("hits") or []:
+        if isinstance(hit, dict) and "compliance" in hit:
+            hit["compliance"] = visible_state(who, hit["compliance"])
     audit.record(rt, who, "search", params.q, params.filters(), result_count=answer["total"])
     return answer
 
@@ -183,7 +290,7 @@ def post(rt: Rt, who: Reader, provider: str = PROVIDER, post_id: str = POST_ID) 
     audit.record(rt, who, "view", f"{provider}/{post_id}", {"captures": len(docs)}, result_count=len(docs))
     return {"provider": provider, "post_id": post_id, "captures": captures,
             "manifests": [{"key": key, "manifest": doc} for key, doc in docs],
-            "compliance": post_state(rt, provider, post_id)}
+            "compliance": visible_state(who, post_state(rt, provider, post_id))}
 
 
 # --- compliance actions ---------------------------------------------------------------------------
@@ -255,10 +362,11 @@ _BUNDLE_DOC = {200: {"description": "a WACZ 1.1.1 evidence bundle (a zip: save i
 
 @router.get("/v1/posts/{provider}/{post_id}/export", tags=["compliance"], response_class=Response,
             responses={**_BUNDLE_DOC, **NOT_FOUND})
-def export_post(rt: Rt, who: Compliance, provider: str = PROVIDER, post_id: str = POST_ID) -> Response:
+def export_post(rt: Rt, who: ComplianceByToken, provider: str = PROVIDER, post_id: str = POST_ID) -> Response:
     """Evidence bundle (WACZ) of one post: every capture with its WARC, manifest, cards, page, timestamps,
     originals and derived copies, and the captures of the posts it quotes and replies to and of its latest
-    version when it was edited."""
+    version when it was edited; audit-logged. A GET that does something: the token in the Authorization
+    header only (the session cookie alone is a 401; the post page's button posts its form instead)."""
     _post_or_404(rt, provider, post_id)
     return bundle_download(rt, who, [(provider, post_id)], None, f"evidence-{provider}-{post_id}.wacz", via="api")
 
@@ -292,8 +400,17 @@ def audit_log(rt: Rt, who: Compliance,
               action: Annotated[str | None, Query(pattern=STATUS)] = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:
-    """The audit log, newest first. Read-only: no route changes or deletes an event."""
+    """The audit log, newest first; `since` a real date or ISO 8601 timestamp, checked as the search's
+    dates are (2025-13-45 is a 422). Read-only: no route changes or deletes an event."""
+    if since is not None:
+        try:
+            _INSTANT.validate_python(since)
+        except ValidationError as exc:
+            raise validation_error(["query", "since"], exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
     return {"events": audit.list_events(rt, since, limit, action=action, offset=offset)}
+
+
+_INSTANT: TypeAdapter[Any] = TypeAdapter(Instant)
 
 
 @router.get("/metrics", tags=["operations"], response_class=Response,

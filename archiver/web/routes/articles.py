@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
+from archiver.article.decode import web_name
 from archiver.article.versions import RestoreError, chain_docs, version_listing
 from archiver.auth import Principal
 from archiver.capture.cards.content import edit_note, status_note
@@ -38,14 +39,15 @@ from archiver.health.originals import (
 )
 from archiver.health.restore import inline_markup
 from archiver.health.state import STATES
-from archiver.records.plan import EmbedItem
+from archiver.records.base import RecordError
+from archiver.records.plan import EmbedItem, Plan
 from archiver.records.result import CAPTURING, EMBED_STATUSES, IMAGE_STATUSES, EmbedResult, ImageResult
 from archiver.records.version import Version
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id, load_plan
-from archiver.steps.results import load_results
+from archiver.steps.results import load_result
 from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import capture_page_key, source_key, version_key
+from archiver.storage.layout import capture_page_key, plan_key, result_key, source_key, version_key
 from archiver.web.deps import get_runtime, require_role
 from archiver.web.routes.pages import (
     ARTICLE_ROLES,
@@ -120,6 +122,33 @@ def provide_article_health(source: HealthSource) -> None:
 def article_health(rt: Runtime, article_id: str) -> dict[str, Any] | None:
     """The article's link-health block from the registered source (see provide_article_health), or None."""
     return _health_source[0](rt, article_id) if _health_source else None
+
+
+def readable_results(rt: Runtime, plan: Plan) -> tuple[dict[str, Any], dict[str, str]]:
+    """The stored results of `plan`'s items that can be read, by item id, and the keys of those whose
+    stored record is damaged (not a valid item result), by item id: a damaged one is reported for its
+    item, as a damaged version record is, and hides nothing else. Storage faults are raised."""
+    results: dict[str, Any] = {}
+    damaged: dict[str, str] = {}
+    for item in plan.items:
+        try:
+            res = load_result(rt, plan, item.item_id)
+        except RecordError:
+            damaged[item.item_id] = result_key(plan.article_id, plan.source_sha256, item.item_id)
+            continue
+        if res is not None:
+            results[item.item_id] = res
+    return results, damaged
+
+
+def readable_plan(rt: Runtime, article_id: str, source_sha: str | None = None) -> tuple[Plan | None, str | None]:
+    """The article's stored plan (`load_plan`), or (None, its key) when the stored plan is damaged;
+    InputError when the article or its plan is unknown. Storage faults are raised."""
+    try:
+        return load_plan(rt, article_id, source_sha), None
+    except RecordError:
+        sha = source_sha or (rt.catalog.article(article_id) or {}).get("source_sha256") or ""
+        return None, plan_key(article_id, sha)
 
 
 def restored_in(rt: Runtime, history: list[Version]) -> set[str]:
@@ -249,7 +278,7 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
     except InputError:
         raise HTTPException(status_code=404, detail="no such article") from None
     try:
-        plan = load_plan(rt, article_id)
+        plan, damaged_plan = readable_plan(rt, article_id)
     except InputError:
         row = rt.catalog.article(article_id)
         if not row:
@@ -259,13 +288,16 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
             "status": row.get("status") or "queued", "title": f"Article {article_id} is not processed yet",
             "detail": f"Received {row.get('created_at') or ''} and {row.get('status') or 'queued'}: this page "
                       "shows its embeds, images and versions once a worker has read it. Reload later."})
-    results = load_results(rt, plan)
+    results, damaged = readable_results(rt, plan) if plan is not None else ({}, {})
     health = article_health(rt, article_id)
     checks = (health or {}).get("items") or {}
     embeds, images = [], []
-    for item in plan.items:
+    for item in plan.items if plan is not None else ():
         res = results.get(item.item_id)
-        entry: dict[str, Any] = {"item": item, "result": res or {"status": "pending"},
+        shown = res or ({"status": "unreadable", "error": f"its stored result is damaged (not a valid item "
+                                                          f"result): {damaged[item.item_id]}"}
+                        if item.item_id in damaged else {"status": "pending"})
+        entry: dict[str, Any] = {"item": item, "result": shown, "damaged": item.item_id in damaged,
                                  "occurrences": len(item.occurrences), "health": checks.get(item.item_id)}
         if isinstance(item, EmbedItem):
             embed = res if isinstance(res, EmbedResult) else None
@@ -280,10 +312,15 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
     listing = version_listing(rt, article_id)
     history, unreadable = listing.readable, listing.unreadable
     restored = restored_in(rt, history) if not unreadable else set()
-    covered = served_from_archive(rt, article_id) if not unreadable else set()
-    records = (plan, results)  # read above: the current plan and its results
-    down = taken_down_items(rt, article_id, records)
-    lost = uncopied_items(rt, article_id, records)
+    covered: set[str] = set()
+    if not unreadable and plan is not None:
+        try:
+            covered = served_from_archive(rt, article_id)
+        except RecordError:  # a damaged plan or item result: nothing counted as covered
+            covered = set()
+    records = (plan, results)  # read above: the current plan and its readable results
+    down = taken_down_items(rt, article_id, records) if plan is not None else set()
+    lost = uncopied_items(rt, article_id, records) - set(damaged) if plan is not None else set()
     reverted_to = {v.version: reverted_target(rt, v) for v in history if v.reason == "revert"}
     for entry in (*embeds, *images):
         entry["restored"] = entry["item"].item_id in restored
@@ -304,13 +341,14 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
     if notice and notice["version"]:
         changes = version_changes(rt, article_id, notice["version"], history, context=1, max_rows=60)
     row = rt.catalog.article(article_id) or {}
-    meta = plan.metadata
+    meta = plan.metadata if plan is not None else None
     audit.record(rt, principal, "view", f"article:{article_id}", {"versions": len(history)}, None)
     return render(request, "article.html", {
         "article_id": article_id, "article": row, "plan": plan,
         "headline": row.get("headline") or (meta.headline if meta else None),
         "published_at": row.get("published_at") or (meta.published_at if meta else None),
-        "url": plan.url or row.get("url") or plan.base_url, "base_url": plan.base_url,
+        "url": (plan.url if plan else None) or row.get("url") or (plan.base_url if plan else None),
+        "base_url": plan.base_url if plan else None, "damaged_plan": damaged_plan, "damaged_results": damaged,
         "versions": history, "reasons": REASON_WORDS, "reverted_to": reverted_to, "embeds": embeds, "images": images,
         "health": health, "can_edit": can_edit(principal), "result": notice, "changes": changes,
         "unrestored_dead": sum(not e["covered"] for e in dead), "restored_dead": sum(e["restored"] for e in dead),
@@ -325,8 +363,9 @@ def article_page(request: Request, article_id: str, rt: Runtime = Depends(get_ru
 
 @router.get("/articles/{article_id}/versions/{number}")
 def article_version(article_id: str, number: int, rt: Runtime = Depends(get_runtime),
-                    _principal: Principal = Depends(require_role(*ARTICLE_ROLES))) -> Response:
-    """A version's bytes as plain text (never rendered as the publisher's HTML here)."""
+                    principal: Principal = Depends(require_role(*ARTICLE_ROLES))) -> Response:
+    """A version's bytes as plain text (never rendered as the publisher's HTML here). Audit-logged as
+    a view of `article:<id>/v<number>`."""
     try:
         check_article_id(article_id)
         data = rt.store.get(version_key(article_id, number))
@@ -335,7 +374,10 @@ def article_version(article_id: str, number: int, rt: Runtime = Depends(get_runt
     meta = next((v for v in version_listing(rt, article_id).readable if v.version == number), None)
     if meta is None:
         raise HTTPException(status_code=404, detail="no such version")
-    charset = meta.encoding if re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", str(meta.encoding)) else "utf-8"
+    # The WHATWG name a browser knows (a plan's codec may be archiver's own: x-cp1252, x-keep-utf-8).
+    charset = web_name(str(meta.encoding))
+    charset = charset if re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", charset) else "utf-8"
+    audit.record(rt, principal, "view", f"article:{article_id}/v{number}", {"what": "version", "bytes": len(data)})
     return Response(data, media_type=f"text/plain; charset={charset}",
                     headers={**PAGE_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox"})
 
@@ -457,10 +499,10 @@ def version_changes(rt: Runtime, article_id: str, number: int, history: list[Ver
 
 @router.get("/articles/{article_id}/versions/{number}/diff")
 def version_diff(request: Request, article_id: str, number: int, rt: Runtime = Depends(get_runtime),
-                 _principal: Principal = Depends(require_role(*ARTICLE_ROLES))) -> HTMLResponse:
+                 principal: Principal = Depends(require_role(*ARTICLE_ROLES))) -> HTMLResponse:
     """Version `number` of the article against the version before it (version 1 against the source as
     received): changed lines with their neighbours, changed words marked, everything escaped; 404
-    for an unknown article or version."""
+    for an unknown article or version. Audit-logged as a view of `article:<id>/v<number>` (a diff)."""
     try:
         check_article_id(article_id)
     except InputError:
@@ -469,6 +511,8 @@ def version_diff(request: Request, article_id: str, number: int, rt: Runtime = D
     changes = version_changes(rt, article_id, number, history)
     if changes is None:
         raise HTTPException(status_code=404, detail="no such version")
+    audit.record(rt, principal, "view", f"article:{article_id}/v{number}",
+                 {"what": "diff", "base": changes["base"]})
     return render(request, "diff.html", {"article_id": article_id, "changes": changes, "reasons": REASON_WORDS,
                                          "headline": (rt.catalog.article(article_id) or {}).get("headline"),
                                          "numbers": [v.version for v in history]})

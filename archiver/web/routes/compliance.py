@@ -189,7 +189,8 @@ async def export_search_form(request: Request, rt: Runtime = Depends(get_runtime
     recorded in the bundle and the audit log. A search that searches nothing or finds nothing, or one
     that does not validate, shows the exports page again with the error (400)."""
     data = await request.form()
-    form = _search_form({name: str(data.get(name) or "")[:2000] for name in SEARCH_FIELDS})
+    form = _search_form([(k, v) for k, v in data.multi_items() if k in SEARCH_FIELDS and isinstance(v, str)],
+                        cut=2000)
     given = {k: v for k, v in form.items() if v}
 
     def again(errors: list[str]) -> HTMLResponse:

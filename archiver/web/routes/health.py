@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from archiver.article.versions import RestoreError, version_listing
 from archiver.auth import Principal
@@ -35,9 +35,10 @@ from archiver.health.originals import (
     uncopied_items,
 )
 from archiver.health.restore import restore, revert
+from archiver.records.base import RecordError
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id
-from archiver.web.deps import get_runtime, require_form_role, require_role
+from archiver.web.deps import get_runtime, refuse_session, require_form_role, require_role
 from archiver.web.errors import AUTHENTICATED, error_responses
 from archiver.web.routes import articles, pages
 
@@ -55,15 +56,15 @@ class RestoreIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     items: list[str] = Field(default_factory=list, max_length=1000,
                              description="item ids to restore; empty: every dead item")
-    all_dead: bool = Field(False, description="also restore every dead item")
+    all_dead: StrictBool = Field(False, description="also restore every dead item")
 
 
 class RevertIn(BaseModel):
-    """The earlier version (a number from 1) whose exact bytes become a new current version; a field it
-    does not name is a 422."""
+    """The earlier version (a JSON integer from 1: not true, "1" or 1.0) whose exact bytes become a new
+    current version; a field it does not name is a 422."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1, description="the version whose bytes become current again")
+    version: StrictInt = Field(ge=1, le=1_000_000_000, description="the version whose bytes become current again")
 
 
 def _article(article_id: str) -> str:
@@ -98,11 +99,15 @@ def health_overview(state: str | None = Query(None, pattern="^(unchecked|live|su
 
 
 @router.get("/v1/articles/{article_id}/health", tags=["health"], responses=error_responses(404))
-def article_health(article_id: str, check_now: bool = False, rt: Runtime = Depends(get_runtime),
+def article_health(request: Request, article_id: str, check_now: bool = False, rt: Runtime = Depends(get_runtime),
                    principal: Principal = Depends(require_role(*VIEW_ROLES))) -> dict[str, Any]:
-    """Every item of the article with its state and history; `check_now` (editors) checks each now."""
+    """Every item of the article with its state and history; `check_now` (editors) checks each now: it
+    starts requests to the originals, so it needs the token in the Authorization header (the session
+    cookie alone is a 401)."""
     if check_now and principal.role not in (*EDIT_ROLES, "admin"):
         raise HTTPException(status_code=403, detail=f"role {principal.role!r} may not start checks")
+    if check_now:
+        refuse_session(request)
     return _run(health_originals.article_health, rt, _article(article_id), check_now=check_now)
 
 
@@ -153,7 +158,7 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
     readable = {aid: version_listing(rt, aid) for aid in {d["article_id"] for d in dead}}
     restored = {aid: articles.restored_in(rt, listing.readable) if not listing.unreadable else set()
                 for aid, listing in readable.items()}
-    covered = {aid: served_from_archive(rt, aid) if not readable[aid].unreadable else set() for aid in readable}
+    covered = {aid: _covered(rt, aid) if not readable[aid].unreadable else set() for aid in readable}
     records = {aid: current_records(rt, aid) for aid in readable}
     down = {aid: taken_down_items(rt, aid, records[aid]) for aid in readable}
     lost = {aid: uncopied_items(rt, aid, records[aid]) for aid in readable}
@@ -179,6 +184,14 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
         "dead_prev_url": link(dead_page=dead_page - 1) + "#worklist" if dead_page > 1 else None,
         "dead_next_url": link(dead_page=dead_page + 1) + "#worklist" if dead_page < dead_pages else None,
     })
+
+
+def _covered(rt: Runtime, article_id: str) -> set[str]:
+    """`served_from_archive`, or nothing counted as covered when a stored record it reads is damaged."""
+    try:
+        return served_from_archive(rt, article_id)
+    except RecordError:
+        return set()
 
 
 def _back(article_id: str, **outcome: int | str) -> RedirectResponse:
@@ -228,7 +241,12 @@ def article_block(rt: Runtime, article_id: str) -> dict[str, Any] | None:
     when, the last check's time and answer and its recent checks (newest first); `restore_url` when
     an item is dead (the page shows the button to editors only)."""
     items = {}
-    for item_id, rec in item_records(rt, originals(rt, article_id)).items():
+    try:
+        found = originals(rt, article_id)
+    except RecordError:  # a damaged plan or item result: the block covers the items that can be read
+        plan, _ = articles.readable_plan(rt, article_id)
+        found = health_originals.originals_of(plan, articles.readable_results(rt, plan)[0]) if plan else []
+    for item_id, rec in item_records(rt, found).items():
         items[item_id] = {"state": rec["state"], "checked_at": rec["last_checked_at"], "detail": rec["last_detail"],
                           "since": rec.get("since"), "checks": rec.get("checks") or 0,
                           "history": list(reversed(rec.get("history") or []))[:articles.HISTORY_SHOWN]}

@@ -60,7 +60,6 @@ from fastapi.responses import Response
 
 from archiver.capture.cards.content import safe_url
 from archiver.capture.guard import normalize_url
-from archiver.capture.media import sniff
 from archiver.capture.memento import (
     LINK_FORMAT,
     MAX_URL,
@@ -82,7 +81,7 @@ from archiver.discover.urls import match_post_url
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import blob_key, capture_page_key, page_manifest_key, post_prefix, safe_post_id
-from archiver.web.copies import copy_csp, public_origin
+from archiver.web.copies import RANGE_RESPONSES, copy_csp, public_origin, serve_copy
 from archiver.web.errors import COMMON, error_responses
 
 log = logging.getLogger(__name__)
@@ -383,9 +382,10 @@ def timemap(request: Request, rest: str) -> Response:
                   response_class=Response,
                   responses={200: {"description": "the archived image, with Memento-Datetime and Link headers",
                                    "content": {"*/*": {}}},
-                             **error_responses(400, 404, 410, *COMMON)})
+                             **RANGE_RESPONSES, **error_responses(400, 404, 410, *COMMON)})
 def image_memento(request: Request, when: str, rest: str) -> Response:
-    """An image's Memento: the original archived from the URL at that second (14 digits, UTC)."""
+    """An image's Memento: the original archived from the URL at that second (14 digits, UTC), streamed
+    from storage as /media/ serves a copy (a byte range gives 206, HEAD reads no body: serve_copy)."""
     rt: Runtime = request.app.state.runtime
     try:
         at = parse_stamp(when)
@@ -403,7 +403,7 @@ def image_memento(request: Request, when: str, rest: str) -> Response:
     if reason is not None:
         raise HTTPException(status_code=410, detail="taken down")
     try:
-        data = rt.store.get(key)
+        info = rt.store.head(key)
     except ObjectNotFound:
         raise HTTPException(status_code=404, detail="the archived copy is missing from storage") from None
     base = rt.store.public_base_url
@@ -411,7 +411,7 @@ def image_memento(request: Request, when: str, rest: str) -> Response:
                "Content-Security-Policy": copy_csp(base), "Cache-Control": "public, max-age=3600",
                "Link": ", ".join([link(original, "original"), link(timegate_url(base, original), "timegate"),
                                   link(timemap_url(base, original), "timemap", type=LINK_FORMAT)])}
-    return _head(request, Response(data, media_type=sniff(data) or "application/octet-stream", headers=headers))
+    return serve_copy(request, rt.store, info, headers)   # a blob: its type sniffed from its first bytes
 
 
 # --- a capture page's headers (the /media/ route) -----------------------------------------------------

@@ -63,10 +63,11 @@ from archiver.dates import shown
 from archiver.errors import ConfigError
 from archiver.providers.base import EMBED_STATUSES
 from archiver.providers.registry import names as provider_names
+from archiver.roles import REASON_ROLES
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, PUBLIC_PREFIXES, derived_key
-from archiver.web.copies import content_type_for, copy_csp, load_copy, public_origin
+from archiver.web.copies import copy_csp, copy_info, public_origin, serve_copy
 from archiver.web.deps import check_csrf, get_runtime, identify, require_role
 from archiver.web.errors import PAGE_TITLES, error_response
 from archiver.web.sessions import (
@@ -166,6 +167,16 @@ def may(principal: Principal | None, roles: tuple[str, ...]) -> bool:
     return principal is not None and (principal.role == "admin" or principal.role in roles)
 
 
+def visible_state(principal: Principal | None, state: Any) -> Any:
+    """A post's compliance state (`post_state`) as `principal` may see it: the takedown's internal
+    reason only for REASON_ROLES (compliance, admin: those the 410 of a withdrawn copy shows it to);
+    for others the takedown is there without its reason."""
+    if not isinstance(state, dict) or not isinstance(state.get("takedown"), dict) or (
+            principal is not None and principal.role in REASON_ROLES):
+        return state
+    return {**state, "takedown": {k: v for k, v in state["takedown"].items() if k != "reason"}}
+
+
 def nav_for(principal: Principal | None, path: str) -> list[dict[str, Any]]:
     """The navigation links `principal` may follow: [{href, label, current}], `current` for the page at
     `path` (or under it); empty when nobody is signed in."""
@@ -186,11 +197,12 @@ class PageRoute(APIRoute):
                 response = await handler(request)
                 if request.method == "POST" and response.status_code == 303:
                     response = await run_in_threadpool(outcome_to_flash, request, response)
+                if request.method == "GET" and self.path in AUDITED_DOWNLOADS and response.status_code in (200, 206):
+                    await run_in_threadpool(audit_download, request, response.status_code)
                 return response
             except HTTPException as exc:
                 if exc.status_code == 401 and request.method in ("GET", "HEAD"):
-                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+                    return RedirectResponse(login_url(request), status_code=303)
                 return await run_in_threadpool(error_response, request, exc.status_code, str(exc.detail),
                                                dict(exc.headers or {}))
 
@@ -200,6 +212,18 @@ class PageRoute(APIRoute):
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 FLASH_PARAM = "flash"
+# The page routes whose GET hands out stored bytes (a copy under /evidence/): audit-logged as views of
+# what they served (`audit_download`), as page views are; a HEAD reads nothing and is not.
+AUDITED_DOWNLOADS = frozenset({"/evidence/{key:path}"})
+
+
+def audit_download(request: Request, status: int) -> None:
+    """Audit-log a download from /evidence/ by the signed-in caller: a "view" of `evidence:<key>`."""
+    runtime = getattr(request.app.state, "runtime", None)
+    principal = getattr(request.state, "principal", None)
+    if runtime is not None and principal is not None:
+        key = str(request.path_params.get("key", ""))[:1000]
+        audit.record(runtime, principal, "view", f"evidence:{key}", {"download": True, "status": status}, None)
 
 
 def outcome_to_flash(request: Request, response: Response) -> Response:
@@ -311,12 +335,29 @@ def media_url(key: Any) -> str | None:
     return "/evidence/" + "/".join(seg(p) for p in key.split("/"))
 
 
+# The longest `next` (the path to go to after signing in) kept: a longer one is dropped for "/".
+MAX_NEXT = 4000
+
+
 def safe_next(target: Any) -> str:
     """Only a path on this site: never `//host`, a scheme or a backslash trick (no open redirect); "/"
-    for anything else, a value that is not a string included."""
+    for anything else, a value that is not a string and one over MAX_NEXT characters included."""
     if not isinstance(target, str) or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
+    if len(target) > MAX_NEXT:
+        return "/"
     return target if not any(ord(c) < 32 for c in target) else "/"
+
+
+def login_url(conn: HTTPConnection) -> str:
+    """The sign-in form's address for a page asked for without a session: `/login?next=<the page>`, the
+    page's query left out when the whole is over MAX_NEXT (`next` is then the path alone, or "/" when
+    even that is too long), so the form never carries a `next` the sign-in refuses or drops."""
+    path, query = conn.url.path, conn.url.query
+    target = path + (f"?{query}" if query else "")
+    if len(target) > MAX_NEXT:
+        target = path if len(path) <= MAX_NEXT else "/"
+    return "/login?" + urlencode({"next": safe_next(target)})
 
 
 @pass_context
@@ -347,14 +388,35 @@ def unbidi(value: Any) -> Any:
     return value
 
 
+# What HTML forbids in a document's text (control characters other than tab, newline, form feed and
+# carriage return; C1 controls; noncharacters) and what UTF-8 cannot carry (lone surrogates, which a
+# JSON record may hold): each printed as U+FFFD (`html_safe`), everywhere a page prints, so a NUL byte
+# of a post's text never reaches the HTML. The diff view shows controls as ⟨U+XXXX⟩ first.
+FORBIDDEN_IN_HTML = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+                               + "".join(f"{chr(p + 0xFFFE)}{chr(p + 0xFFFF)}" for p in range(0x10000, 0x110000,
+                                                                                              0x10000))
+                               + "]")
+REPLACEMENT = "\ufffd"
+
+
+def html_safe(value: Any) -> Any:
+    """`value` with the characters HTML forbids (FORBIDDEN_IN_HTML) replaced by U+FFFD when it is text
+    (Markup stays Markup); anything else unchanged."""
+    if isinstance(value, str) and FORBIDDEN_IN_HTML.search(value):
+        cleaned = FORBIDDEN_IN_HTML.sub(REPLACEMENT, value)
+        return Markup(cleaned) if isinstance(value, Markup) else cleaned  # noqa: S704 - was Markup already
+    return value
+
+
 def finalize(value: Any) -> Any:
     """What every `{{ ... }}` of every page prints, before escaping: text without bidi controls
-    (`unbidi`), numbers as they are, "" for None and "—" for a list or a mapping (a forged record
-    putting a structure where a value belongs is shown as missing, never as its repr)."""
+    (`unbidi`) and with what HTML forbids as U+FFFD (`html_safe`), numbers as they are, "" for None and
+    "—" for a list or a mapping (a forged record putting a structure where a value belongs is shown as
+    missing, never as its repr)."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return unbidi(value)
+        return html_safe(unbidi(value))
     if isinstance(value, (list, tuple, dict, set)):
         return "—"
     return value
@@ -388,12 +450,13 @@ def stylesheet() -> Response:
 
 
 @router.get("/evidence/{key:path}")
-def evidence(key: str, rt: Runtime = Depends(get_runtime),
+def evidence(key: str, request: Request, rt: Runtime = Depends(get_runtime),
              _principal: Principal = Depends(require_role(*SEARCH_ROLES))) -> Response:
     """A stored copy for signed-in staff: what /media/ serves, taken-down posts included (the
-    evidence is kept; only the public copy is hidden), never cached by shared caches."""
-    data = load_copy(rt, key)
-    return Response(data, media_type=content_type_for(key, data), headers={
+    evidence is kept; only the public copy is hidden), never cached by shared caches. Streamed from
+    storage, never read whole: a single byte range gives 206, HEAD reads no body (copies.serve_copy)."""
+    info = copy_info(rt, key)
+    return serve_copy(request, rt.store, info, {
         "X-Content-Type-Options": "nosniff", "Content-Security-Policy": copy_csp(rt.store.public_base_url),
         "Cache-Control": "private, no-store"})
 
@@ -406,12 +469,13 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
 
 
 @router.post("/login")
-def login(request: Request, token: str = Form("", max_length=1000), next: str = Form("/", max_length=4000),
+def login(request: Request, token: str = Form("", max_length=1000), next: str = Form("/"),
           rt: Runtime = Depends(get_runtime)) -> Response:
     """Sign in with an API token: starts a session, sets its id in the HttpOnly cookie `archiver_session`
-    (Secure over https) and redirects (303) to `next`; 401 with the form again when the token is not
-    valid; 403 with the form again for a role no page is for (a publisher's). Audit-logged as "login"
-    (the request guard has already refused posts from other sites)."""
+    (Secure over https) and redirects (303) to `next`, or to "/" when `next` is not one to follow
+    (`safe_next`: off-site, or over MAX_NEXT characters; the body cap bounds the field); 401 with the
+    form again when the token is not valid; 403 with the form again for a role no page is for (a
+    publisher's). Audit-logged as "login" (the request guard has already refused posts from other sites)."""
     principal = authenticate(rt.catalog, token.strip())
     if principal is None:
         return render(request, "login.html", {"next": safe_next(next), "error": "That token is not valid."},
@@ -449,11 +513,31 @@ async def logout(request: Request, rt: Runtime = Depends(get_runtime)) -> Respon
 
 
 # --- search ----------------------------------------------------------------------------------------
-def _search_form(params: Any) -> dict[str, str]:
-    """The search form's values by SearchQuery field name ("" when not given), from the query string."""
-    given = {FORMER_SEARCH_NAMES.get(k, k): v.strip() for k, v in params.items()}
+# The search fields that may be repeated (`status=archived&status=deleted`): every value is taken, as
+# the API takes them.
+REPEATED_FIELDS = tuple(name for name in SEARCH_FIELDS if name == "status")
+
+
+def _search_form(params: Any, cut: int | None = None) -> dict[str, Any]:
+    """The search form's values by SearchQuery field name ("" when not given), from the query string or
+    a posted form (each value cut to `cut` characters when given). A repeatable field (REPEATED_FIELDS)
+    given more than once is the list of its non-empty values, in order; once, its value."""
+    pairs = (params.multi_items() if hasattr(params, "multi_items") else
+             params.items() if hasattr(params, "items") else params)
+    given: dict[str, Any] = {}
+    for key, value in pairs:
+        name = FORMER_SEARCH_NAMES.get(key, key)
+        value = str(value)[:cut].strip() if cut is not None else str(value).strip()
+        if name in REPEATED_FIELDS:
+            if value:
+                given.setdefault(name, []).append(value)
+        else:
+            given[name] = value
     if "provider" in given:  # provider names are lower case; "Twitter" means twitter, as in `provider:`
         given["provider"] = given["provider"].lower()
+    for name in REPEATED_FIELDS:
+        values = given.get(name) or []
+        given[name] = values[0] if len(values) == 1 else values or ""
     return {name: given.get(name, "") for name in SEARCH_FIELDS}
 
 
@@ -462,7 +546,7 @@ def _label(name: str) -> str:
     return (SearchQuery.model_fields[name].title or name).lower()
 
 
-def search_problems(given: dict[str, str]) -> list[str]:
+def search_problems(given: dict[str, Any]) -> list[str]:
     """What is wrong with a search's fields (by SearchQuery name), one readable line each: a provider
     no registered provider is called (`unknown_value`, listing those that are), then SearchQuery's own
     checks (the same lines the CLI and the API give; a status or sort lists the values it takes).
@@ -521,11 +605,12 @@ def search_page(
     result = rt.catalog.search(query)
     filters = {k: v for k, v in query.filters().items() if k not in ("q", "limit", "offset")}
     audit.record(rt, principal, "search", "posts", {"q": query.q, **filters, "page": page}, result.total)
-    hits = [_card_of(rt, hit) for hit in result.hits]
+    hits = [{**card, "compliance": visible_state(principal, card["compliance"])}
+            for card in (_card_of(rt, hit) for hit in result.hits)]
     context.update(result=result, hits=hits, pages=max(1, -(-result.total // PAGE_SIZE)),
-                   export_url=f"/exports?{urlencode(given)}",
-                   prev_url=f"/search?{urlencode({**given, 'page': page - 1})}" if page > 1 else None,
-                   next_url=(f"/search?{urlencode({**given, 'page': page + 1})}"
+                   export_url=f"/exports?{urlencode(given, doseq=True)}",
+                   prev_url=f"/search?{urlencode({**given, 'page': page - 1}, doseq=True)}" if page > 1 else None,
+                   next_url=(f"/search?{urlencode({**given, 'page': page + 1}, doseq=True)}"
                              if page * PAGE_SIZE < result.total else None))
     return render(request, "search.html", context)
 
@@ -789,6 +874,7 @@ def post_page(request: Request, provider: str, post_id: str, rt: Runtime = Depen
     """The post page (post_view), with the compliance forms for those who may use them; 404 for a
     malformed id or a post never captured. Audit-logged as a view."""
     context = post_view(rt, provider, post_id)
+    context["compliance"] = visible_state(principal, context["compliance"])
     captures = context["captures"]
     audit.record(rt, principal, "view", f"post:{provider}/{post_id}", {"captures": len(captures)}, len(captures))
     return render(request, "post.html", context)
