@@ -221,8 +221,15 @@ def slow_env(tmp_path: Path, slow: SlowImages) -> dict[str, str]:
                     ARCHIVER_FETCH_READ_TIMEOUT="30", ARCHIVER_FETCH_DEADLINE="30")
 
 
+def _as_from_a_terminal() -> None:
+    # A suite started in the background (`cmd &` in a script) has SIGINT ignored, and a child keeps
+    # that: Python then never raises KeyboardInterrupt. Ctrl-C at a terminal has its default action.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([*ARCHIVER, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([*ARCHIVER, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_from_a_terminal)
 
 
 def test_ctrl_c_of_one_article_says_so_in_one_line(tmp_path: Path) -> None:
