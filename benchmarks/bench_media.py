@@ -8,7 +8,7 @@ the serving copies (for these upright, metadata-free JPEGs, the thumbnail alone:
 the original's own key). CPU figures count the image worker processes too; on a shared machine
 they are steadier than the rates.
 
-    .venv/bin/python benchmarks/bench_media.py [--count 96] [--threads 8] [--size 1200x800] [--store both]
+    .venv/bin/python benchmarks/bench_media.py [--count 96] [--threads 8] [--size 1200x800] [--store both] [--exif]
 """
 
 from __future__ import annotations
@@ -43,8 +43,17 @@ from archiver.storage.local import LocalStore  # noqa: E402
 from archiver.storage.s3 import S3Store  # noqa: E402
 
 
-def photos(count: int, size: tuple[int, int]) -> list[bytes]:
-    """Distinct JPEGs with gradients and noise, sized and compressed like news photos."""
+def camera_exif() -> bytes:
+    """An EXIF block as a camera writes one: make, model, serial, time and a GPS position."""
+    exif = Image.Exif()
+    exif.update({0x010F: "Bench", 0x0110: "Camera 1", 0x0132: "2026:11:30 10:00:00", 0xA431: "SN-0042"})
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)}
+    return exif.tobytes()
+
+
+def photos(count: int, size: tuple[int, int], exif: bool = False) -> list[bytes]:
+    """Distinct JPEGs with gradients and noise, sized and compressed like news photos; with `exif`,
+    each carries a camera's EXIF with GPS (so the article copy without metadata is stored apart)."""
     base = Image.merge("RGB", (Image.linear_gradient("L").resize(size),
                                Image.radial_gradient("L").resize(size),
                                Image.linear_gradient("L").rotate(90).resize(size)))
@@ -53,7 +62,7 @@ def photos(count: int, size: tuple[int, int]) -> list[bytes]:
     for i in range(count):
         im = ImageChops.add(ImageChops.offset(base, i * 37, i * 11), noise, scale=1.6)
         buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=85)
+        im.save(buf, "JPEG", quality=85, **({"exif": camera_exif()} if exif else {}))
         out.append(buf.getvalue())
     return out
 
@@ -164,11 +173,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--size", default="1200x800", help="WIDTHxHEIGHT of the test photos")
     parser.add_argument("--store", choices=["local", "s3", "both"], default="both")
+    parser.add_argument("--exif", action="store_true",
+                        help="camera EXIF with GPS in every photo: the article copy without it is a third object")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
-    bodies = photos(args.count, (width, height))
+    bodies = photos(args.count, (width, height), exif=args.exif)
     average = sum(map(len, bodies)) // args.count // 1024
-    print(f"{args.count} JPEGs of {width}x{height}, {average} KB on average, {args.threads} threads")
+    print(f"{args.count} JPEGs of {width}x{height}{' with camera EXIF' if args.exif else ''}, "
+          f"{average} KB on average, {args.threads} threads")
     server = serve(bodies)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     settings = Settings(fetch_allow=f"127.0.0.1:{server.server_address[1]}", host_concurrency=args.threads,
