@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from archiver.article.input import ArticleInput
+from archiver.article.versions import versions
 from archiver.cli import main as cli
 from archiver.config.settings import Settings
 from archiver.errors import InputError
@@ -52,6 +53,37 @@ def test_declared_charset_reaches_the_plan_on_the_local_runner(local: tuple[Runt
     intake.wait_idle()
     assert load_plan(rt, "cyr").encoding == "cp1251"
     assert rt.store.get(rt.catalog.versions("cyr")[-1]["key"]) == CP1251
+
+
+def test_a_corrected_charset_submitted_again_is_archived_again(local: tuple[Runtime, Intake]) -> None:
+    """The same bytes submitted with a corrected charset are planned again (as `archiver archive` does);
+    submitted again unchanged, nothing is queued."""
+    rt, intake = local
+    assert intake.submit("cyr", ArticleInput(CP1251, charset="windows-1252")).queued
+    intake.wait_idle()
+    assert load_plan(rt, "cyr").encoding == "cp1252"
+    assert not intake.submit("cyr", ArticleInput(CP1251, charset="windows-1252")).queued
+    assert intake.submit("cyr", ArticleInput(CP1251, charset="windows-1251")).queued
+    intake.wait_idle()
+    assert load_plan(rt, "cyr").encoding == "cp1251"
+    shown = versions(rt, "cyr")
+    assert [v.encoding for v in shown] == ["cp1252", "cp1251"]   # the same bytes, now read right
+    assert rt.store.get(shown[-1].key).decode(shown[-1].encoding) == "<p>Привет, мир</p>"
+    assert not intake.submit("cyr", ArticleInput(CP1251, charset="windows-1251")).queued
+
+
+def test_a_corrected_charset_is_queued_again(tmp_settings: Callable[..., Settings],
+                                            broker: tuple[str, redis.Redis]) -> None:
+    url, r = broker
+    with Runtime.from_settings(tmp_settings(broker_url=url)) as rt, Intake(rt) as intake:
+        intake.submit("q2", ArticleInput(CP1251, charset="windows-1252"), queue_only=True)
+        intake.submit("q2", ArticleInput(CP1251, charset="windows-1252"), queue_only=True)   # the same: once
+        assert len(_messages(r)) == 1
+        # A worker planned it as windows-1252 (the plan is what the marker is compared with).
+        from archiver.steps.prepare import prepare
+        prepare(rt, ArticleInput(CP1251, charset="windows-1252"), article_id="q2", source_stored=True)
+        assert intake.submit("q2", ArticleInput(CP1251, charset="windows-1251"), queue_only=True).queued
+        assert [m[2]["charset"] for m in _messages(r)] == ["windows-1252", "windows-1251"]
 
 
 def test_markdown_submitted_without_a_broker_is_discovered_as_markdown(local: tuple[Runtime, Intake]) -> None:

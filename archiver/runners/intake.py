@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from archiver.article.decode import same_encoding
 from archiver.article.input import ArticleInput
 from archiver.article.versions import versions
 from archiver.dates import iso, utcnow
@@ -142,20 +143,35 @@ class Intake:
                   "received_at": iso(utcnow())}
         store.put(intake_key(article_id, sha), json.dumps(record, ensure_ascii=False, sort_keys=True).encode(),
                   content_type="application/json", if_none_match=True)
-        done = any(v.source_sha256 == sha for v in versions(self.rt, article_id))
+        # Done when a version of these bytes exists and their plan was decided as this submission
+        # would decide it: a corrected charset or base URL for the same bytes is archived again
+        # (prepare plans again), as `archiver archive` does.
+        decided = self._decided(article_id, sha, article, encoding)
+        done = decided and any(v.source_sha256 == sha for v in versions(self.rt, article_id))
         if queue_only:
             client = self._redis if self._answered and self._redis is not None else self.reachable_broker()
         else:
             client = self.redis()
         if client is not None:
-            queued = not done and self._enqueue(client, job_id, article_id, article, encoding)
+            queued = not done and self._enqueue(client, job_id, article_id, article, encoding, again=not decided)
             return Job(job_id, article_id, sha, MODE_QUEUE, queued)
         queued = not done and self._run_locally(job_id, article_id, article, encoding)
         return Job(job_id, article_id, sha, MODE_LOCAL, queued)
 
+    def _decided(self, article_id: str, sha: str, article: ArticleInput, encoding: str) -> bool:
+        """Whether the stored plan of these bytes (if any) was decided as this submission decides it:
+        the same encoding, article URL and base URL (archiver.steps.prepare reuses it only then)."""
+        try:
+            plan = load_plan(self.rt, article_id, sha)
+        except ArchiverError:
+            return True   # no plan yet (or an unreadable one): nothing to compare; the job runs once
+        return same_encoding(plan.encoding, encoding) and plan.url == article.url and plan.base_url == article.base
+
     def _enqueue(self, client: redis.Redis, job_id: str, article_id: str, article: ArticleInput,
-                 encoding: str) -> bool:
-        marker = f"archiver:job:{job_id}"
+                 encoding: str, *, again: bool = False) -> bool:
+        # A submission that plans the bytes again has a marker of its own: the first job's does not
+        # hold it back (its encoding, URL and base URL name it).
+        marker = f"archiver:job:{job_id}" + (f":{encoding}:{article.url}:{article.base}" if again else "")
         if not client.set(marker, "1", nx=True, ex=JOB_TTL):
             return False
         self._record_queued(article_id, article, encoding)
