@@ -149,7 +149,7 @@ def test_media_get_streams_the_copy_in_bounded_chunks(served: Api, monkeypatch: 
     assert got.content == data
     assert got.headers["content-type"] == "image/jpeg" and got.headers["content-length"] == str(BIG)
     assert got.headers["accept-ranges"] == "bytes" and got.headers["x-content-type-options"] == "nosniff"
-    assert got.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert got.headers["cache-control"] == "public, max-age=3600"
     assert got.headers["content-security-policy"].endswith("sandbox")
     assert [(start, stop) for start, stop, _ in spy.opened] == [(0, BIG)]  # one stream, sniffed from it
     assert spy.read == BIG and max(spy.pieces) <= CHUNK and len(spy.pieces) >= BIG // CHUNK
@@ -225,7 +225,7 @@ def test_media_answers_single_byte_ranges(served: Api, monkeypatch: pytest.Monke
     check_ranges(served.client, f"/media/{key}", data)
     got = served.client.get(f"/media/{key}", headers={"Range": "bytes=0-9"})
     assert got.headers["content-type"] == "image/jpeg"   # a range's type is the whole copy's
-    assert got.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert got.headers["cache-control"] == "public, max-age=3600"
     spy.pieces.clear()
     assert served.client.get(f"/media/{key}", headers={"Range": "bytes=300000-300009"}).status_code == 206
     assert spy.read <= SNIFF + 10   # the type from the first bytes, then the ten asked for
@@ -355,3 +355,12 @@ def test_the_stream_is_closed_when_the_client_goes_away(server: tuple[Runtime, s
         assert time.monotonic() < deadline, "the copy's stream was not closed after the client went away"
         time.sleep(0.05)
     assert spy.read < HUGE   # it stopped reading: the rest was never fetched from storage
+
+
+def test_range_positions_with_leading_zeros() -> None:
+    """RFC 9110 §14.1.1: a position is digits, leading zeros included; they do not make it huge."""
+    from archiver.web.copies import byte_range
+
+    assert byte_range({"range": "bytes=0000000000000000000001-2"}, 10) == (1, 3)
+    assert byte_range({"range": "bytes=0000000000000000000005-"}, 10) == (5, 10)
+    assert byte_range({"range": "bytes=-0000000000000000000003"}, 10) == (7, 10)

@@ -544,6 +544,25 @@ def test_a_hostile_manifest_renders_an_inert_page(env: Env) -> None:
     assert len(soup.find_all("li")) <= 260  # lists are cut
 
 
+def test_a_taken_down_image_memento_answers_410_not_404(env: Env, client: httpx.Client) -> None:
+    """An image Memento whose original compliance took down (a taken-down post's photo) is not listed,
+    and its URI-M says it was withdrawn (410), as the copy itself does, not that it never existed."""
+    from archiver.compliance.holds import _hide, _unhide
+
+    image = env.origin.url("/media/lead.jpg")
+    first = by_rel(links(client.get(f"/media/timemap/link/{image}").text), "memento")[0]
+    path = first[len(env.base):]
+    sha = hashlib.sha256(client.get(path).content).hexdigest()
+    _hide(env.rt, f"blob:{sha}", "twitter", TWEET, "court order")
+    try:
+        assert client.get(path).status_code == 410
+        assert client.head(path).status_code == 410
+        assert first not in by_rel(links(client.get(f"/media/timemap/link/{image}").text), "memento")
+    finally:
+        _unhide(env.rt, f"blob:{sha}", "twitter", TWEET)
+    assert client.get(path).status_code == 200
+
+
 def test_a_taken_down_post_is_not_listed(env: Env, client: httpx.Client) -> None:
     set_takedown(env.rt, None, "twitter", TWEET, on=True, reason="court order")
     try:

@@ -46,6 +46,10 @@ def publish_cap(settings: Settings) -> int:
     return 2 * settings.max_article_bytes + (1 << 20)
 
 
+# How long a browser or CDN may keep a public copy: the bytes never change under their key, but a
+# takedown must reach caches too (within this hour; purge a CDN in front of /media/ for at once).
+COPY_CACHE = "public, max-age=3600"
+
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     """The app; `runtime` is built from `settings` unless given (tests share one).
 
@@ -120,7 +124,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             return withdrawn(request, reason)
         headers = {
             "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "public, max-age=31536000, immutable",
+            # Not "immutable" for a year: a copy taken down later must stop being served from caches too.
+            "Cache-Control": COPY_CACHE,
             "Content-Security-Policy": copy_csp(rt.store.public_base_url),
         }
         headers.update(memento.page_headers(rt, key))  # a capture page: Memento-Datetime, Link

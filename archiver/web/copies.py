@@ -105,7 +105,9 @@ class RangeNotSatisfiable(Exception):
 
 
 def _position(digits: str) -> int:
-    """A byte position from its digits; more than 18 digits is past the end of anything stored."""
+    """A byte position from its digits (leading zeros allowed, RFC 9110 §14.1.1); more than 18
+    significant digits is past the end of anything stored."""
+    digits = digits.lstrip("0") or "0"
     return int(digits) if len(digits) <= 18 else 10 ** 18
 
 

@@ -134,6 +134,8 @@ class Found:
     original: str
     mementos: list[Memento] = field(default_factory=list)
     blobs: dict[str, str] = field(default_factory=dict)
+    # Image Mementos compliance has taken down: not listed, but their URI-Ms answer 410, not 404.
+    withdrawn: list[Memento] = field(default_factory=list)
 
 
 # --- the catalog --------------------------------------------------------------------------------------
@@ -239,7 +241,9 @@ def image_mementos(rt: Runtime, url: str) -> Found:
             continue  # two originals in the same second: the first is the Memento of that second
         found.blobs[uri] = sha
         found.mementos.append(Memento.at(t, uri))
-    found.mementos = [m for m in found.mementos if hidden_reason(rt, blob_key(found.blobs[m.uri])) is None]
+    hidden = {m.uri for m in found.mementos if hidden_reason(rt, blob_key(found.blobs[m.uri])) is not None}
+    found.withdrawn = [m for m in found.mementos if m.uri in hidden]
+    found.mementos = [m for m in found.mementos if m.uri not in hidden]
     found.mementos = found.mementos[-MAX_MEMENTOS:]
     return found
 
@@ -396,6 +400,8 @@ def image_memento(request: Request, when: str, rest: str) -> Response:
         raise HTTPException(status_code=404, detail="a post's Mementos are its capture pages: ask its TimeGate")
     found = image_mementos(rt, original)
     match = next((m for m in found.mementos if stamp(m.when) == stamp(at)), None)
+    if match is None and any(stamp(m.when) == stamp(at) for m in found.withdrawn):
+        raise HTTPException(status_code=410, detail="taken down")
     if match is None:
         raise HTTPException(status_code=404, detail="no Memento of that URL at that time: ask its TimeGate")
     key = blob_key(found.blobs[match.uri])
