@@ -140,3 +140,72 @@ def test_gif_sizes_that_run_past_the_end() -> None:
 def test_other_formats_are_not_walked() -> None:
     with pytest.raises(ValueError):
         strip_metadata(b"\x00\x00\x00\x1cftypavif", "AVIF")
+
+
+# --- bytes hidden inside the chunks that are kept ------------------------------------------------------
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _png_insert(data: bytes, *chunks: bytes, before: bytes = b"IDAT") -> bytes:
+    at = data.index(before) - 4
+    return data[:at] + b"".join(chunks) + data[at:]
+
+
+def test_png_chunks_kept_only_at_their_size_and_profiles_renamed() -> None:
+    data = encode("PNG")
+    padded = _png_insert(data, _png_chunk(b"pHYs", struct.pack(">IIB", 2835, 2835, 1) + SECRET.encode()),
+                         _png_chunk(b"bKGD", b"\x00\x01\x00\x02\x00\x03" + SECRET.encode()))
+    out = strip_png_metadata(padded)
+    assert SECRET.encode() not in out and b"pHYs" not in out and pixels(out) == pixels(data)
+    named = _png_insert(data, _png_chunk(b"iCCP", SECRET.encode()[:70] + b"\x00\x00" + zlib.compress(SRGB)))
+    out = strip_png_metadata(named)
+    assert SECRET.encode() not in out and Image.open(io.BytesIO(out)).info["icc_profile"] == SRGB
+    smuggled = _png_insert(data, _png_chunk(b"iCCP", b"x\x00\x00" + zlib.compress(SRGB + SECRET.encode())))
+    assert b"iCCP" not in strip_png_metadata(smuggled)
+
+
+def test_png_exif_after_the_image_data_is_not_made_an_orientation_browsers_apply() -> None:
+    data = encode("PNG")
+    late = data[:data.index(b"IEND") - 4] + _png_chunk(b"eXIf", exif(6)[6:]) + data[data.index(b"IEND") - 4:]
+    assert Image.open(io.BytesIO(late)).getexif().get(0x0112) == 6   # Pillow reads it, browsers do not
+    out = strip_png_metadata(late, orientation=6)
+    assert b"eXIf" not in out and SECRET.encode() not in out
+
+
+def test_jpeg_icc_kept_only_as_one_valid_profile_and_garbage_between_segments_skipped() -> None:
+    data = encode("JPEG", icc_profile=SRGB)
+    at = data.index(b"ICC_PROFILE\x00")
+    (length,) = struct.unpack(">H", data[at - 2:at])
+    tailed = data[:at - 2] + struct.pack(">H", length + len(SECRET)) + data[at:at - 2 + length] + SECRET.encode() \
+        + data[at - 2 + length:]
+    assert Image.open(io.BytesIO(tailed)).size == (30, 20)
+    out = strip_jpeg_metadata(tailed, keep_icc=True)
+    assert SECRET.encode() not in out and b"ICC_PROFILE" not in out and pixels(out) == pixels(data)
+    assert Image.open(io.BytesIO(strip_jpeg_metadata(data, keep_icc=True))).info["icc_profile"] == SRGB
+    sos = data.index(b"\xff\xc4")
+    junk = data[:sos] + b"\x00\x00" + data[sos:]   # extraneous bytes before a marker: decoders skip them
+    assert pixels(strip_jpeg_metadata(junk)) == pixels(data)
+
+
+def test_gif_extensions_cut_to_their_fields() -> None:
+    data = encode("GIF", n=2)
+    at = data.index(b"NETSCAPE2.0") + 11
+    assert data[at:at + 5] == b"\x03\x01\x00\x00\x00"
+    smuggled = data[:at + 4] + bytes([len(SECRET)]) + SECRET.encode() + data[at + 4:]   # a second sub-block
+    assert Image.open(io.BytesIO(smuggled)).n_frames == 2 and smuggled.endswith(b"\x3b")
+    out = strip_gif_metadata(smuggled[:-1] + b"\x00\x3b")   # and a stray 0x00 before the trailer
+    assert SECRET.encode() not in out and pixels(out) == pixels(data)
+    assert Image.open(io.BytesIO(out)).info.get("loop") == 0
+
+
+def test_webp_frames_and_fixed_chunks_carry_nothing_more() -> None:
+    data = encode("WEBP", n=2, lossless=True)
+    at = data.index(b"ANMF")
+    (size,) = struct.unpack("<I", data[at + 4:at + 8])
+    extra = b"XMP " + struct.pack("<I", len(SECRET)) + SECRET.encode() + (b"\x00" if len(SECRET) & 1 else b"")
+    frame = data[at + 8:at + 8 + size] + extra
+    hostile = data[:at] + b"ANMF" + struct.pack("<I", len(frame)) + frame + data[at + 8 + size:]
+    hostile = hostile[:4] + struct.pack("<I", len(hostile) - 8) + hostile[8:]
+    out = strip_webp_metadata(hostile)
+    assert SECRET.encode() not in out and pixels(out) == pixels(data)

@@ -8,15 +8,21 @@ how the pixels look is copied, unchanged, so the copy shows exactly what the ori
 
 - JPEG (ITU T.81, JFIF 1.02; EXIF 2.32 for the orientation): the coding segments and the scans'
   data, the JFIF header without its thumbnail, Adobe's colour transform, and (``full`` copies) the
-  ICC profile and an orientation-only EXIF block;
-- PNG (ISO/IEC 15948, PNG Third Edition for cICP, mDCV, cLLI and eXIf): the critical chunks, the
-  colour, transparency and pixel-size chunks and APNG's animation chunks; an eXIf chunk becomes an
-  orientation-only one;
-- GIF (GIF89a): the image data, graphic control and plain-text extensions, the loop count
-  (NETSCAPE2.0 / ANIMEXTS1.0) and an ICC profile (ICCRGBG1012); comments, XMP and every other
+  ICC profile when its chunks make one valid profile and an orientation-only EXIF block; bytes
+  between segments, which decoders skip, are left out;
+- PNG (ISO/IEC 15948, PNG Third Edition for cICP, mDCV, cLLI and eXIf): the critical chunks and the
+  colour, transparency and pixel-size chunks and APNG's animation chunks, each only at its spec's
+  size; an iCCP rebuilt with a neutral name around a valid profile; an eXIf before the image data
+  becomes an orientation-only one (one after it, which browsers ignore, is dropped);
+- GIF (GIF89a): the image data, each graphic control extension cut to its 4 bytes and the loop
+  count (NETSCAPE2.0 / ANIMEXTS1.0) to its sub-block; comments, plain text, XMP, ICC and every other
   application extension are dropped;
-- WebP (RFC 9649): the image, alpha, animation and ICC chunks; EXIF becomes orientation only, XMP and
-  unknown chunks are dropped and the VP8X flags say so.
+- WebP (RFC 9649): the image, alpha, animation and ICC chunks, cut to their fields (a frame's own
+  sub-chunks filtered the same way, a profile kept only when valid); EXIF becomes orientation only,
+  XMP and unknown chunks are dropped and the VP8X flags say so.
+
+An ICC profile is kept whole (ICC.1: the colours need it) only when it is one and nothing more
+(``icc_ok``); its own description tags are the profile's, not the photographer's.
 
 Every function raises ValueError for a container it cannot walk; the caller then serves a
 re-encoded copy instead (archiver.capture.imaging). Nothing here decodes pixels: the bytes were
@@ -28,7 +34,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-__all__ = ["EXTENSIONS", "jpeg_segments", "strip_gif_metadata", "strip_jpeg_metadata", "strip_metadata",
+__all__ = ["EXTENSIONS", "icc_ok", "jpeg_segments", "strip_gif_metadata", "strip_jpeg_metadata", "strip_metadata",
            "strip_png_metadata", "strip_webp_metadata"]
 
 # The file name extension of a copy in each format Pillow names (the derived copies' keys).
@@ -43,6 +49,14 @@ def _orientation_tiff(orientation: int) -> bytes:
     exif[0x0112] = orientation
     data = exif.tobytes()
     return data[6:] if data.startswith(b"Exif\x00\x00") else data
+
+
+def icc_ok(profile: bytes) -> bool:
+    """Whether `profile` is an ICC profile and nothing more (ICC.1:2022 §7.2: a 128-byte header whose
+    first 4 bytes give the profile's size, which must be the whole of `profile`, and "acsp" at 36):
+    bytes riding after a profile, or a chunk that only claims to be one, are not copied."""
+    return (len(profile) >= 128 and int.from_bytes(profile[:4], "big") == len(profile)
+            and profile[36:40] == b"acsp")
 
 
 def _turned(orientation: int | None) -> bool:
@@ -65,8 +79,10 @@ def jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
     found: list[tuple[int, int, int]] = []
     pos = 2
     while pos < len(data):
-        if data[pos] != 0xFF:
-            raise ValueError(f"JPEG marker expected at byte {pos}")
+        if data[pos] != 0xFF:   # bytes between segments: decoders skip them ("extraneous bytes"), so do we
+            pos = data.find(b"\xff", pos)
+            if pos < 0:
+                raise ValueError("JPEG has no image data")
         while pos < len(data) and data[pos] == 0xFF:   # fill bytes
             pos += 1
         if pos >= len(data):
@@ -103,7 +119,9 @@ def strip_jpeg_metadata(data: bytes, *, keep_icc: bool = False, orientation: int
     Ultra HDR gain map; a phone's motion video; an appended file). ValueError for a malformed header
     or a file without an EOI."""
     out = [data[:2]]
-    for marker, start, end in jpeg_segments(data):
+    segments = jpeg_segments(data)
+    keep_icc = keep_icc and _jpeg_icc_ok(data, segments)
+    for marker, start, end in segments:
         payload = data[start:end]
         if marker in _JPEG_STANDALONE:
             out.append(bytes((0xFF, marker)))
@@ -124,6 +142,18 @@ def strip_jpeg_metadata(data: bytes, *, keep_icc: bool = False, orientation: int
         jfif = len(out) > 1 and out[1].startswith(b"\xff\xe0\x00\x10")   # APP0 stays first (JFIF 1.02)
         out.insert(2 if jfif else 1, b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif)
     return b"".join(out)
+
+
+def _jpeg_icc_ok(data: bytes, segments: list[tuple[int, int, int]]) -> bool:
+    """Whether the APP2 ICC_PROFILE segments are a profile's chunks 1..n of n in order, making one
+    valid profile (`icc_ok`) with nothing after it."""
+    chunks = [data[s:e] for m, s, e in segments if m == 0xE2 and data[s:e].startswith(_ICC_JPEG)]
+    if not chunks:
+        return False
+    count = len(chunks)
+    if any(len(c) < 14 or c[12] != i + 1 or c[13] != count for i, c in enumerate(chunks)):
+        return False
+    return icc_ok(b"".join(c[14:] for c in chunks))
 
 
 def _decodes(marker: int, size: int) -> bool:
@@ -170,9 +200,41 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Ancillary chunks that decide how the pixels look (colour, transparency, gamma, pixel size, HDR
 # metadata) or move (APNG). Everything else ancillary is dropped: tEXt, zTXt, iTXt (XMP rides in
 # iTXt), tIME, eXIf (written back as orientation only), and chunks no decoder needs.
-_PNG_KEPT = frozenset({b"PLTE", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"bKGD", b"pHYs",
+_PNG_KEPT = frozenset({b"PLTE", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"bKGD", b"pHYs",
                        b"cICP", b"mDCV", b"cLLI", b"acTL", b"fcTL", b"fdAT"})
 _PNG_CRITICAL = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND"})
+# Sizes the spec gives the kept chunks (a set of allowed sizes, or the largest): a chunk of another
+# size could carry bytes after its fields, and is dropped (a critical one refused).
+_PNG_SIZES: dict[bytes, frozenset[int] | int] = {
+    b"IHDR": frozenset({13}), b"PLTE": 768, b"tRNS": 256, b"gAMA": frozenset({4}), b"cHRM": frozenset({32}),
+    b"sRGB": frozenset({1}), b"sBIT": frozenset({1, 2, 3, 4}), b"bKGD": frozenset({1, 2, 6}),
+    b"pHYs": frozenset({9}), b"cICP": frozenset({4}), b"mDCV": frozenset({24}), b"cLLI": frozenset({8}),
+    b"acTL": frozenset({8}), b"fcTL": frozenset({26}),
+}
+_MAX_ICC = 4 * 1024 * 1024   # bytes of a decompressed iCCP profile read at most
+
+
+def _png_sized(kind: bytes, length: int) -> bool:
+    allowed = _PNG_SIZES.get(kind)
+    if allowed is None:
+        return True
+    return length in allowed if isinstance(allowed, frozenset) else length <= allowed
+
+
+def _png_iccp(body: bytes) -> bytes | None:
+    """An iCCP chunk's body rebuilt: a neutral name (the original's is free text), and the profile
+    recompressed when it is one valid profile and nothing more (`icc_ok`); None otherwise."""
+    nul = body.find(b"\x00", 0, 80)
+    if nul < 1 or nul + 2 > len(body) or body[nul + 1] != 0:
+        return None
+    inflater = zlib.decompressobj()
+    try:
+        profile = inflater.decompress(body[nul + 2:], _MAX_ICC)
+    except zlib.error:
+        return None
+    if inflater.unconsumed_tail or not inflater.eof or not icc_ok(profile):
+        return None
+    return b"ICC profile\x00\x00" + zlib.compress(profile)
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -180,25 +242,36 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
 
 
 def strip_png_metadata(data: bytes, *, orientation: int | None = None) -> bytes:
-    """The same PNG with only the chunks that decide how it looks (`_PNG_KEPT`, the critical ones),
-    each copied unchanged, ending at IEND; an `orientation` of 2-8 as an eXIf chunk of that tag alone,
-    before the first IDAT as the spec wants. ValueError for a chunk that runs past the end, a critical
-    chunk this walker does not know (it could not say what the chunk holds), or no IEND."""
+    """The same PNG with only the chunks that decide how it looks (`_PNG_KEPT`, the critical ones), each
+    copied unchanged when of its spec's size (`_PNG_SIZES`; another size is dropped), ending at IEND; an
+    iCCP rebuilt with a neutral name around a valid profile (`_png_iccp`, else dropped); an eXIf before
+    the image data replaced by one of the `orientation` (2-8) alone, one after it dropped (browsers do
+    not turn a PNG by it). ValueError for a chunk that runs past the end, a critical chunk of a wrong
+    size or one this walker does not know (it could not say what the chunk holds), or no IEND."""
     if not data.startswith(_PNG_SIGNATURE):
         raise ValueError("not a PNG")
     out = [_PNG_SIGNATURE]
-    pos, exif_written = len(_PNG_SIGNATURE), not _turned(orientation)
+    pos, pixels_seen = len(_PNG_SIGNATURE), False
     while pos + 12 <= len(data):
         (length,) = struct.unpack(">I", data[pos:pos + 4])
         kind = data[pos + 4:pos + 8]
         end = pos + 12 + length
         if length > 0x7FFFFFFF or end > len(data):
             raise ValueError("PNG chunk runs past the end")
-        if kind in (b"IDAT", b"fdAT", b"IEND") and not exif_written:
-            out.append(_png_chunk(b"eXIf", _orientation_tiff(orientation or 1)))
-            exif_written = True
-        if kind in _PNG_CRITICAL or kind in _PNG_KEPT:
-            out.append(data[pos:end])
+        pixels_seen = pixels_seen or kind in (b"IDAT", b"fdAT")
+        if kind == b"eXIf":
+            # Browsers turn a PNG by an eXIf before its image data only: one after it is not written back.
+            if not pixels_seen and _turned(orientation):
+                out.append(_png_chunk(b"eXIf", _orientation_tiff(orientation or 1)))
+        elif kind == b"iCCP":
+            body = _png_iccp(data[pos + 8:end - 4])
+            if body is not None:
+                out.append(_png_chunk(b"iCCP", body))
+        elif kind in _PNG_CRITICAL or kind in _PNG_KEPT:
+            if _png_sized(kind, length):
+                out.append(data[pos:end])
+            elif kind in _PNG_CRITICAL:
+                raise ValueError(f"PNG {kind.decode('latin-1')} chunk of {length} bytes")
         elif not kind[:1].islower():   # a critical chunk we do not know: the image may depend on it
             raise ValueError(f"unknown critical PNG chunk {kind!r}")
         if kind == b"IEND":
@@ -208,7 +281,7 @@ def strip_png_metadata(data: bytes, *, orientation: int | None = None) -> bytes:
 
 
 # --- GIF ----------------------------------------------------------------------------------------
-_GIF_KEPT_APPLICATIONS = (b"NETSCAPE2.0", b"ANIMEXTS1.0", b"ICCRGBG1012")
+_GIF_LOOP_APPLICATIONS = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
 
 
 def _gif_sub_blocks(data: bytes, pos: int) -> int:
@@ -223,9 +296,11 @@ def _gif_sub_blocks(data: bytes, pos: int) -> int:
 
 
 def strip_gif_metadata(data: bytes) -> bytes:
-    """The same GIF with comment extensions and application extensions other than the loop count and
-    an ICC profile (`_GIF_KEPT_APPLICATIONS`) dropped, every other block copied unchanged, ending at
-    its trailer. ValueError for a block this walker does not know or data that runs past the end."""
+    """The same GIF with its image data (descriptors, colour tables, LZW data) copied unchanged, each
+    graphic control extension cut to its 4 bytes and the loop count (`_GIF_LOOP_APPLICATIONS`) to its
+    sub-block, and every other extension dropped (comments, XMP and other application blocks, plain
+    text, which browsers do not draw), ending at its trailer. ValueError for a block this walker does
+    not know or data that runs past the end."""
     if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
         raise ValueError("not a GIF")
     pos = 13
@@ -247,12 +322,18 @@ def strip_gif_metadata(data: bytes) -> bytes:
             out.append(data[start:end])
             pos = end
         elif kind == 0x21 and pos + 2 <= len(data):   # extension: label, then sub-blocks
-            label, start = data[pos + 1], pos
+            label = data[pos + 1]
             end = _gif_sub_blocks(data, pos + 2)
-            app = data[pos + 3:pos + 14] if label == 0xFF and data[pos + 2] == 11 else b""
-            if label in (0xF9, 0x01) or app in _GIF_KEPT_APPLICATIONS:
-                out.append(data[start:end])
+            first = data[pos + 3:pos + 3 + data[pos + 2]] if pos + 2 < len(data) else b""
+            if label == 0xF9 and len(first) == 4:   # graphic control: its 4 bytes, nothing after them
+                out.append(b"\x21\xf9\x04" + first + b"\x00")
+            elif label == 0xFF and first in _GIF_LOOP_APPLICATIONS:
+                loop = data[pos + 14:pos + 18] if pos + 18 <= len(data) else b""
+                if loop[:2] == b"\x03\x01":   # the loop count's sub-block alone
+                    out.append(b"\x21\xff\x0b" + first + loop + b"\x00")
             pos = end
+        elif kind == 0x00:   # a stray terminator between blocks: decoders pass over it
+            pos += 1
         else:
             raise ValueError(f"GIF block 0x{kind:02x} not known")
     raise ValueError("GIF has no trailer")
@@ -260,11 +341,40 @@ def strip_gif_metadata(data: bytes) -> bytes:
 
 # --- WebP ---------------------------------------------------------------------------------------
 _WEBP_KEPT = frozenset({b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP"})
-_VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
+_VP8X_ICC, _VP8X_EXIF, _VP8X_XMP = 0x20, 0x08, 0x04
+_WEBP_SIZES = {b"VP8X": 10, b"ANIM": 6}   # fixed-size chunks: cut to their fields
+_ANMF_HEADER = 16   # an ANMF frame's own fields, before its sub-chunks
+_ANMF_KEPT = frozenset({b"ALPH", b"VP8 ", b"VP8L"})
+
+
+def _webp_body(kind: bytes, body: bytes) -> bytes | None:
+    """A kept chunk's body as copied: VP8X and ANIM cut to their fields, ICCP only a valid profile
+    (`icc_ok`), ANMF with only its image sub-chunks (an XMP or unknown chunk inside a frame dropped);
+    None to drop the chunk. ValueError for an ANMF whose sub-chunks run past its end."""
+    if kind in _WEBP_SIZES:
+        return body[:_WEBP_SIZES[kind]] if len(body) >= _WEBP_SIZES[kind] else None
+    if kind == b"ICCP":
+        return body if icc_ok(body) else None
+    if kind != b"ANMF":
+        return body
+    if len(body) < _ANMF_HEADER:
+        return None
+    out, pos = [body[:_ANMF_HEADER]], _ANMF_HEADER
+    while pos + 8 <= len(body):
+        sub = body[pos:pos + 4]
+        (size,) = struct.unpack("<I", body[pos + 4:pos + 8])
+        end = pos + 8 + size
+        if end > len(body):
+            raise ValueError("WebP frame chunk runs past the end")
+        if sub in _ANMF_KEPT:
+            out.append(body[pos:end] + (b"\x00" if size & 1 else b""))
+        pos = end + (size & 1)
+    return b"".join(out)
 
 
 def strip_webp_metadata(data: bytes, *, orientation: int | None = None) -> bytes:
-    """The same WebP with only its image, alpha, animation and ICC chunks, each copied unchanged; an
+    """The same WebP with only its image, alpha, animation and ICC chunks (`_webp_body`: cut to their
+    fields, frames' own sub-chunks filtered, a profile only when valid); an
     `orientation` of 2-8 as an EXIF chunk of that tag alone (extended format only, the only one that
     may hold one). The VP8X flags and the RIFF size are set to what is left. ValueError for a chunk
     that runs past the end or a file that is not a WebP."""
@@ -281,7 +391,9 @@ def strip_webp_metadata(data: bytes, *, orientation: int | None = None) -> bytes
         if end > limit:
             raise ValueError("WebP chunk runs past the end")
         if kind in _WEBP_KEPT:
-            chunks.append((kind, data[pos + 8:end]))
+            body = _webp_body(kind, data[pos + 8:end])
+            if body is not None:
+                chunks.append((kind, body))
         pos = end + (size & 1)
     if not chunks:
         raise ValueError("WebP has no image")
@@ -289,7 +401,9 @@ def strip_webp_metadata(data: bytes, *, orientation: int | None = None) -> bytes
         header = bytearray(chunks[0][1])
         if len(header) < 10:
             raise ValueError("WebP VP8X chunk too short")
-        header[0] &= ~(_VP8X_EXIF | _VP8X_XMP) & 0xFF
+        header[0] &= ~(_VP8X_EXIF | _VP8X_XMP | _VP8X_ICC) & 0xFF
+        if any(kind == b"ICCP" for kind, _ in chunks):
+            header[0] |= _VP8X_ICC
         if _turned(orientation):
             header[0] |= _VP8X_EXIF
             chunks.append((b"EXIF", _orientation_tiff(orientation or 1)))
