@@ -170,7 +170,8 @@ def test_an_image_query_is_encoded_in_the_documents_encoding(tmp_settings: Calla
     with Runtime.from_settings(settings) as rt:
         rep = archive(rt, ArticleInput(data), article_id="q")
     # As a browser asks for them (WHATWG URL: the query in windows-1251; 日, which it lacks, as "&#26085;").
-    assert [i["url"] for i in rep["images"]] == [f"{img}?q=%CF%F0%E8#top", f"{img}?q=%26%2326085%3B&r=1",
+    # (The item is the resource fetched: its fragment stays in the article's rewritten URL only.)
+    assert [i["url"] for i in rep["images"]] == [f"{img}?q=%CF%F0%E8", f"{img}?q=%26%2326085%3B&r=1",
                                                  f"{img}?plain=1"]
     assert [i["status"] for i in rep["images"]] == ["archived"] * 3
     asked = [r.query for r in origin.requests if r.path == "/media/a.jpg"]
@@ -179,3 +180,25 @@ def test_an_image_query_is_encoded_in_the_documents_encoding(tmp_settings: Calla
     with Runtime.from_settings(settings) as rt:
         rep = archive(rt, ArticleInput(f'<meta charset="utf-8"><img src="{img}?q=При">'.encode()), article_id="u")
     assert [i["url"] for i in rep["images"]] == [f"{img}?q=При"]
+
+
+def test_web_names_of_utf16_are_whatwg_labels() -> None:
+    """A version's charset parameter names the encoding as browsers know it: utf-16le, not Python's
+    utf-16-le."""
+    from archiver.article.decode import web_name
+
+    assert [web_name(c) for c in ("utf-16-le", "utf-16-be", "x-keep-utf-8")] == ["utf-16le", "utf-16be", "utf-8"]
+
+
+def test_an_undecodable_byte_in_an_image_url_is_fetched_as_a_browser_asks(tmp_settings: Callable[..., Settings],
+                                                                          origin: FixtureOrigin) -> None:
+    """In a page whose declared encoding does not decode a byte, a browser reads U+FFFD there and asks
+    for %EF%BF%BD; the byte is still kept exactly in the article (x-keep-)."""
+    img = origin.url("/media/a.jpg")
+    data = f'<meta charset="utf-8"><img src="{img}?q=a'.encode() + b"\xff" + b'b">'
+    settings = tmp_settings(**{**origin.settings_overrides(), "public_base_url": "https://archive.example/media"})
+    with Runtime.from_settings(settings) as rt:
+        rep = archive(rt, ArticleInput(data), article_id="k")
+    assert [i["url"] for i in rep["images"]] == [f"{img}?q=a\ufffdb"]
+    asked = [r.query for r in origin.requests if r.path == "/media/a.jpg"]
+    assert asked == [{"q": "a\ufffdb"}]

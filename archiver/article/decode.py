@@ -338,6 +338,8 @@ def web_name(codec: str) -> str:
     name = str(codec).lower()
     if name.startswith(_KEEP):
         name = name[len(_KEEP):]
+    if name in ("utf-16-le", "utf-16-be", "utf_16_le", "utf_16_be"):   # Python's names; WHATWG's have no inner "-"
+        return "utf-16" + name[-2:]
     found = webencodings.lookup(name) or webencodings.lookup(name.replace("_", "-"))
     if found is None:
         try:

@@ -52,8 +52,14 @@ def _group_items(embeds: Iterable[Embed], images: Iterable[ImageRef]) -> list[Em
     for e in embeds:
         posts.setdefault(item_id_for("embed", e.key), []).append(e)
     pictures: dict[str, list[ImageRef]] = {}
+    fetched: dict[str, str] = {}
     for im in images:
-        pictures.setdefault(item_id_for("image", im.url), []).append(im)
+        # One item per resource: a fragment (an SVG sprite's #icon, #xywh=…) names a part of the same
+        # fetch, and each occurrence keeps its own in the rewrite (finalize.build_replacements).
+        url = im.url.split("#", 1)[0]
+        iid = item_id_for("image", url)
+        fetched.setdefault(iid, url)
+        pictures.setdefault(iid, []).append(im)
     items: list[EmbedItem | ImageItem] = []
     for iid, found in posts.items():
         first = found[0]
@@ -61,7 +67,7 @@ def _group_items(embeds: Iterable[Embed], images: Iterable[ImageRef]) -> list[Em
         found.sort(key=lambda o: (-(o.end - o.start), o.start))
         items.append(EmbedItem(item_id=iid, provider=first.provider, post_id=first.post_id, url=url,
                                occurrences=found))
-    items += [ImageItem(item_id=iid, url=found[0].url, occurrences=found) for iid, found in pictures.items()]
+    items += [ImageItem(item_id=iid, url=fetched[iid], occurrences=found) for iid, found in pictures.items()]
     return sorted(items, key=lambda it: (it.kind, min(o.start for o in it.occurrences)))
 
 
@@ -179,7 +185,10 @@ def prepare(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | Non
         rt.store.put(source_key(article_id, sha), article.data, content_type="application/octet-stream",
                      if_none_match=True)
     found = discover(decoded.text, base_url=article.base, fmt=article.format)
-    images = [replace(im, url=query_in_document_encoding(im.url, decoded.encoding)) for im in found.images]
+    # A byte the declared encoding does not decode is U+FFFD in a URL, as a browser reads it (not the
+    # code point that keeps it for the byte-exact rewrite); the query is encoded in the page's encoding.
+    images = [replace(im, url=query_in_document_encoding(_sanitized(im.url), decoded.encoding))
+              for im in found.images]
     plan = Plan(article_id=article_id, source_sha256=sha, encoding=decoded.encoding, url=article.url,
                 base_url=article.base, own_site=own_site_of(rt, article), created_at=iso(utcnow()),
                 metadata=article_metadata(_sanitized(decoded.text) if decoded.encoding.startswith("x-keep-")
