@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import random
 import socket
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -19,7 +18,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 
 from archiver.config.settings import Settings
 from archiver.runtime import Runtime
@@ -28,6 +26,7 @@ from archiver.storage.base import ObjectNotFound, ObjectStore
 from archiver.testing.fixture_origin import FixtureOrigin
 from archiver.web.app import create_app
 from tests.apikit import Api, api, archive_sample, fixture_origin
+from tests.browser_kit import serve
 from tests.harness.services import SeaweedFS
 
 CHUNK = 64 * 1024            # the most bytes one read of a served copy may take from the store
@@ -282,25 +281,6 @@ def test_image_memento_streams_and_answers_ranges(tmp_settings: Callable[..., Se
 
 # --- through a real HTTP server ---------------------------------------------------------------------
 @contextmanager
-def running(app: Any) -> Iterator[tuple[str, int]]:
-    """`app` under uvicorn on a free loopback port, in a daemon thread: yields (host, port)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield "127.0.0.1", port
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture(params=["local", "s3"])
 def server(request: pytest.FixtureRequest, tmp_settings: Callable[..., Settings],
            tmp_path: Path) -> Iterator[tuple[Runtime, str, int]]:
@@ -308,7 +288,8 @@ def server(request: pytest.FixtureRequest, tmp_settings: Callable[..., Settings]
                             **store_overrides(request, tmp_path))
     rt = Runtime.from_settings(settings)
     try:
-        with running(create_app(settings, rt)) as (host, port):
+        with serve(create_app(settings, rt)) as base:
+            host, port = "127.0.0.1", int(base.rsplit(":", 1)[1])
             yield rt, host, port
     finally:
         rt.close()
