@@ -11,7 +11,6 @@ import socket
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -280,7 +279,6 @@ def test_image_memento_streams_and_answers_ranges(tmp_settings: Callable[..., Se
 
 
 # --- through a real HTTP server ---------------------------------------------------------------------
-@contextmanager
 @pytest.fixture(params=["local", "s3"])
 def server(request: pytest.FixtureRequest, tmp_settings: Callable[..., Settings],
            tmp_path: Path) -> Iterator[tuple[Runtime, str, int]]:
