@@ -53,13 +53,14 @@ if __name__ == "__main__":  # pragma: no cover
 
 def test_module_tables_created_by_many_catalogs_at_once_on_postgres(postgres_dsn: str) -> None:
     """The tables each module creates on first use (compliance, audit, tokens, sessions) are created by
-    many Catalog objects at once, as capture threads and worker processes do, without an error:
+    many Catalog objects at once, as capture threads and worker processes do (health's too), without an error:
     PostgreSQL's CREATE TABLE IF NOT EXISTS is not atomic (a UniqueViolation on pg_type)."""
     import threading
 
     from archiver.auth import ensure_schema as tokens
     from archiver.compliance.audit import ensure_schema as audit
     from archiver.compliance.holds import ensure_schema as compliance
+    from archiver.health.originals import ensure_schema as health
     from archiver.web.sessions import ensure_schema as sessions
     from tests.harness.services import fresh_pg_dsn
 
@@ -73,7 +74,7 @@ def test_module_tables_created_by_many_catalogs_at_once_on_postgres(postgres_dsn
         def create(catalog: object) -> None:
             start.wait()
             try:
-                for ensure in (compliance, audit, sessions, tokens):
+                for ensure in (compliance, audit, sessions, tokens, health):
                     ensure(catalog)  # type: ignore[arg-type]
             except Exception as exc:   # what the capture that raced would have failed with
                 errors.append(exc)

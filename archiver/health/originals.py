@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import weakref
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -75,17 +74,17 @@ _SCHEMA = [
 _ADDED = ("since", "last_detail")
 _LATER = ["CREATE INDEX IF NOT EXISTS link_health_state ON link_health (state, since)"]
 
-_ready: weakref.WeakSet[Catalog] = weakref.WeakSet()
 
 def ensure_schema(catalog: Catalog) -> None:
     """Create the link_health and link_uses tables and their indexes in `catalog` if missing; once per Catalog."""
-    if catalog not in _ready:
+    def create() -> None:
         for stmt in _SCHEMA:
             catalog.execute(stmt)
         catalog.add_text_columns("link_health", _ADDED)
         for stmt in _LATER:
             catalog.execute(stmt)
-        _ready.add(catalog)
+
+    catalog.ensure_tables("link_health", create)
 
 
 
