@@ -30,7 +30,6 @@ from archiver.config.settings import Settings
 from archiver.coordination import RedisCoordinator
 from archiver.dates import iso, utcnow
 from archiver.faults import is_infrastructure_error
-from archiver.health.originals import current_source
 from archiver.providers.base import RETRYABLE_STATUSES
 from archiver.records.plan import Plan
 from archiver.records.result import EmbedResult, ItemResult, failed_result
@@ -38,7 +37,7 @@ from archiver.runtime import Runtime
 from archiver.steps import capture as capture_step
 from archiver.steps import timestamp as timestamp_step
 from archiver.steps.finalize import NotReady, finalize
-from archiver.steps.prepare import load_plan, prepare
+from archiver.steps.prepare import current_source, load_plan, prepare
 from archiver.steps.results import load_result, load_results, pending, save_result
 from archiver.storage.layout import source_key
 from workers.app import app, fetch_window, settings
@@ -267,7 +266,7 @@ def _after_capture(rt: Runtime, plan: Plan, item_id: str, result: ItemResult, at
 
 
 def _left_behind(rt: Runtime, plan: Plan) -> bool:
-    """Whether the article is no longer on `plan`'s source (archiver.health.originals.current_source):
+    """Whether the article is no longer on `plan`'s source (archiver.steps.prepare.current_source):
     an editor reverted to a version of another source, or a newer source was archived since. A
     scheduled retry of such a plan captures nothing and writes no version, so it never brings back
     content the article no longer shows."""

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from archiver.capture.exchange import FetchError
-from archiver.config.settings import AllowRule, Settings, parse_allow
+from archiver.config.settings import Settings, parse_allow
 from archiver.lazyre import lazy
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -155,9 +155,8 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-# The allow-list parser lives with the settings, which validate ARCHIVER_FETCH_ALLOW with it when they
-# load (a mistyped entry is a configuration error at start, not at the first fetch).
-_Allow = AllowRule
+# The allow-list parser (parse_allow) lives with the settings, which validate ARCHIVER_FETCH_ALLOW with
+# it when they load (a mistyped entry is a configuration error at start, not at the first fetch).
 
 
 def _literal_address(host: str) -> IPAddress | None:

@@ -766,7 +766,7 @@ class ImageJob:
         format or a container the walker refuses (the article then gets the web copy)."""
         try:
             return strip_metadata(self.data, self.format, orientation)
-        except (ValueError, KeyError):
+        except ValueError:
             return None
 
     def close(self) -> None:

@@ -34,7 +34,7 @@ from archiver.health.state import STATES, Original, advance, new_record
 from archiver.records.base import RecordError
 from archiver.records.plan import EmbedItem, ImageItem, Plan
 from archiver.records.result import EmbedResult, ImageResult
-from archiver.steps.prepare import check_article_id, load_plan
+from archiver.steps.prepare import check_article_id, current_plan, load_plan
 from archiver.steps.results import Results, load_results
 from archiver.storage.base import ObjectNotFound, stored_json_objects
 from archiver.storage.layout import HEALTH_PREFIX, record_key, url_sha256
@@ -89,32 +89,9 @@ def ensure_schema(catalog: Catalog) -> None:
 
 
 
-def current_source(rt: Runtime, article_id: str) -> str | None:
-    """The sha256 of the source the article is on now: the source of the version it shows (a revert
-    to a version of an earlier source puts it back on that source), or a newer source being archived
-    that has no version yet. The catalog's source, unless storage's history shows that source was
-    left by a later version (a catalog indexed before reverts moved it); None for an unknown article.
-
-    retry, health and `show` work on this source, never merely the latest one."""
-    row = rt.catalog.article(check_article_id(article_id))
-    sha = row["source_sha256"] if row else None
-    history = versions(rt, article_id)
-    if not history:
-        return sha
-    shown = history[-1].source_sha256
-    if sha is None or (sha != shown and any(v.source_sha256 == sha for v in history)):
-        return shown
-    return sha
-
-
-def current_plan(rt: Runtime, article_id: str) -> Plan:
-    """The plan of `current_source` (InputError for an unknown article or plan)."""
-    return load_plan(rt, check_article_id(article_id), current_source(rt, article_id))
-
-
 def originals(rt: Runtime, article_id: str) -> list[Original]:
-    """The article's items (the plan of the source it shows now: `current_source`) with the URL each
-    one's original lives at."""
+    """The article's items (the plan of the source it shows now: archiver.steps.prepare.current_source)
+    with the URL each one's original lives at."""
     plan = current_plan(rt, article_id)
     return originals_of(plan, load_results(rt, plan))
 

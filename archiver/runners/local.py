@@ -27,12 +27,11 @@ from archiver.article.input import ArticleInput
 from archiver.capture.fetch import ARTICLE_DEADLINE
 from archiver.coordination import share_locks
 from archiver.dates import iso, utcnow
-from archiver.health.originals import current_plan
 from archiver.records.plan import Plan
 from archiver.records.result import ItemResult, failed_result
 from archiver.steps.capture import capture_item, settle
 from archiver.steps.finalize import finalize
-from archiver.steps.prepare import prepare
+from archiver.steps.prepare import current_plan, prepare
 from archiver.steps.report import report
 from archiver.steps.results import commit_result, is_final, load_result, load_results, pending
 from archiver.steps.timestamp import timestamp_after_run
@@ -123,7 +122,7 @@ def retry(rt: Runtime, article_id: str) -> dict[str, Any]:
     earlier capture is completed under the same capture id; a partial one is captured under a new
     one, and the item moves to it only when it is archived or partial again (otherwise the partial
     capture stays the item's, its error saying what the retry found: archiver.steps.capture.settle).
-    It works on the source of the version the article shows (archiver.health.originals.current_source)."""
+    It works on the source of the version the article shows (archiver.steps.prepare.current_source)."""
     share_locks(rt)
     deadline = time.monotonic() + rt.settings.archive_deadline
     # The source of the version the article shows now (after a revert, the reverted-to version's), not

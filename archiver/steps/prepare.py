@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from archiver.article.decode import KEPT, DecodedArticle, article_id_for, same_encoding, web_name
 from archiver.article.input import ArticleInput
 from archiver.article.metadata import article_metadata
+from archiver.article.versions import versions
 from archiver.capture.ownsite import OwnSites
 from archiver.dates import iso, utcnow
 from archiver.discover.model import Embed, ImageRef
@@ -228,6 +229,29 @@ def load_plan(rt: Runtime, article_id: str, source_sha: str | None = None) -> Pl
         return Plan.loads(rt.store.get(key), key)
     except ObjectNotFound:
         raise InputError(f"article {article_id!r} has no stored plan for source {source_sha[:12]}") from None
+
+
+def current_source(rt: Runtime, article_id: str) -> str | None:
+    """The sha256 of the source the article is on now: the source of the version it shows (a revert
+    to a version of an earlier source puts it back on that source), or a newer source being archived
+    that has no version yet. The catalog's source, unless storage's history shows that source was
+    left by a later version (a catalog indexed before reverts moved it); None for an unknown article.
+
+    retry, health and `show` work on this source, never merely the latest one."""
+    row = rt.catalog.article(check_article_id(article_id))
+    sha = row["source_sha256"] if row else None
+    history = versions(rt, article_id)
+    if not history:
+        return sha
+    shown = history[-1].source_sha256
+    if sha is None or (sha != shown and any(v.source_sha256 == sha for v in history)):
+        return shown
+    return sha
+
+
+def current_plan(rt: Runtime, article_id: str) -> Plan:
+    """The plan of `current_source` (InputError for an unknown article or plan)."""
+    return load_plan(rt, check_article_id(article_id), current_source(rt, article_id))
 
 
 def load_source(rt: Runtime, plan: Plan) -> DecodedArticle:
