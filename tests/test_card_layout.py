@@ -9,7 +9,7 @@ from PIL import Image, ImageChops, ImageDraw
 
 from archiver.capture.cards import fonts
 from archiver.capture.cards.scripts import visual_order
-from archiver.capture.cards.textlayout import _runs, draw_line, space_width, wrap
+from archiver.capture.cards.textlayout import _runs, draw_line, pieces, space_width, wrap
 
 LATIN = "Foreign ministers met in Tianjin on Tuesday to discuss trade, border talks and the next summit"
 MIXED = "Hi विदेश मंत्री 🎉 سلام عليكم friends"
@@ -123,3 +123,50 @@ def test_a_card_template_is_compiled_once_when_threads_ask_at_once() -> None:
     assert len({id(t) for t in got}) == 1
     assert compiled.count("card.html") == 1
 
+
+
+# Right-to-left scripts with no entry of their own in scripts.py (bidi class R or AL): Thaana (Dhivehi),
+# Syriac, N'Ko, Adlam. Their direction comes from the Unicode bidi class, as Arabic's does.
+OTHER_RTL = {"thaana": "ދިވެހި ރާއްޖެ", "syriac": "ܫܠܡܐ ܥܠܡܐ", "nko": "ߒߞߏ ߞߊ߲", "adlam": "𞤀𞤣𞤤𞤢𞤥 𞤆𞤵𞤤𞤢𞤪"}
+
+
+def test_right_to_left_scripts_without_an_entry_of_their_own_run_right_to_left() -> None:
+    for name, text in OTHER_RTL.items():
+        (rtl, words), = wrap(text, 18, 552)
+        assert rtl, name
+        assert all(p.rtl for w in words for p in w), name
+        # Shaped right to left: the same glyphs as raqm's own right-to-left layout of the run.
+        img = Image.new("RGBA", (600, 44), (255, 255, 255, 255))
+        draw_line(img, (rtl, words), left=24, width=552, baseline=30, size=18, color=(0, 0, 0))
+        box = ImageChops.invert(img.convert("L")).getbbox()
+        assert box is not None and 600 - 24 - 3 <= box[2] <= 600 - 24 + 2, name  # against the right margin
+        # The first word in logical order is the rightmost one.
+        first = Image.new("RGBA", (600, 44), (255, 255, 255, 255))
+        (_, first_words), = wrap(text.split()[0], 18, 552)
+        draw_line(first, (True, first_words), left=24, width=552, baseline=30, size=18, color=(0, 0, 0))
+        first_box = ImageChops.invert(first.convert("L")).getbbox()
+        assert first_box is not None and abs(first_box[2] - box[2]) <= 1, name
+
+
+def test_a_right_to_left_word_among_latin_ones_is_a_run_of_its_own() -> None:
+    text = OTHER_RTL["thaana"]
+    runs = _runs_of(f"Hi {text} friends")
+    assert runs == [("latin", "Hi"), ("latin", text), ("latin", "friends")]
+    (_, words), = wrap(f"Hi {text} friends", 18, 2000)
+    assert [w[0].rtl for w in visual_order(False, words)] == [False, True, True, False]
+
+
+def test_bold_text_of_any_script_is_drawn_with_its_bold_font() -> None:
+    # A name in the card's header is bold whatever its script (fonts-noto-core has these bold files).
+    for word, script in (("विदेश", "devanagari"), ("سلام", "arabic"), ("שלום", "hebrew"), ("ไทย", "thai"),
+                         ("ދިވެހި", "latin"), ("Hello", "latin")):
+        regular, = pieces(word, 18, False)
+        bold, = pieces(word, 18, True)
+        assert bold.script == regular.script == script
+        assert bold.face.path and "-Bold." in bold.face.path and "-Regular." in str(regular.face.path), word
+        ink = []
+        for piece in (regular, bold):
+            img = Image.new("L", (200, 40), 255)
+            draw_line(img, (piece.rtl, [[piece]]), left=10, width=180, baseline=28, size=18, color=0)
+            ink.append(sum(img.histogram()[:128]))
+        assert ink[1] > ink[0], word  # heavier strokes

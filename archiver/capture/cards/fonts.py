@@ -55,6 +55,23 @@ FONT_CHAINS: dict[str, tuple[str, ...]] = {
     "emoji": ("NotoColorEmoji.ttf",),
 }
 
+BOLD = "-bold"  # a face key's suffix for the bold weight of a script ("devanagari-bold")
+
+
+def chain(key: str) -> tuple[str, ...]:
+    """The font files tried, in order, for a face key: a script's FONT_CHAINS entry; for "<script>-bold"
+    (a name, a link's title) the bold file of each font of the script's chain (Noto's naming: -Bold
+    beside -Regular), then the chain itself, so a script whose bold is not installed is drawn in its
+    regular weight rather than in another script's font. () for an unknown key."""
+    if key in FONT_CHAINS:
+        return FONT_CHAINS[key]
+    script = key.removesuffix(BOLD)
+    if script != key and script in FONT_CHAINS and script != "emoji":
+        regular = FONT_CHAINS[script]
+        return (*(n.replace("-Regular.", "-Bold.") for n in regular if "-Regular." in n), *regular)
+    return ()
+
+
 EMOJI_SIZE = 109  # the one bitmap strike of Noto Color Emoji, in pixels
 
 # Fonts tried for a character that neither its script's chain nor the Noto font named after its script
@@ -142,14 +159,14 @@ def _choose_face(script: str, size: int) -> Face:
         if font is not None:
             return Face(font, size / EMOJI_SIZE, False, str(path))
     else:
-        for name in FONT_CHAINS.get(script, ()):
+        for name in chain(script):
             path = files.get(name)
             font = _load_font(str(path), size) if path else None
             if font is not None:
                 return Face(font, 1.0, False, str(path))
-    if script not in ("latin", "latin-bold"):
+    if script not in ("latin", "latin" + BOLD):
         log.warning("card: no font for %s text; drawing it with the Latin font", script)
-        latin = face("latin", size)
+        latin = face("latin" + BOLD if script.endswith(BOLD) else "latin", size)
         return Face(latin.font, 1.0, True, latin.path)
     log.warning("card: no font file found under %s; using Pillow's built-in font", FONT_DIRS)
     from PIL import ImageFont  # lazy: Pillow is imported when a card is drawn (see png_card)
@@ -178,23 +195,26 @@ def file_face(name: str, size: int) -> Face | None:
 
 
 @cache
-def _named_fonts(ch: str) -> tuple[str, ...]:
+def _named_fonts(ch: str, bold: bool = False) -> tuple[str, ...]:
     """The Noto font files named after ``ch``'s script, read from its Unicode name (``LAO LETTER KO``:
     NotoSansLao-Regular.ttf, then NotoSerifLao-Regular.ttf; ``OL CHIKI LETTER LA``: NotoSansOl…,
-    NotoSansOlChiki…), for scripts FONT_CHAINS does not list."""
+    NotoSansOlChiki…), for scripts FONT_CHAINS does not list; with ``bold``, each one's -Bold file
+    before it."""
     import unicodedata
 
     words = [w.capitalize() for w in unicodedata.name(ch, "").replace("-", " ").split()[:3]]
     names = ["".join(words[:n]) for n in range(1, len(words) + 1)]
-    return tuple(f"Noto{kind}{n}-Regular.ttf" for n in names if n.isalnum() for kind in ("Sans", "Serif"))
+    weights = ("Bold", "Regular") if bold else ("Regular",)
+    return tuple(f"Noto{kind}{n}-{weight}.ttf" for n in names if n.isalnum() for kind in ("Sans", "Serif")
+                 for weight in weights)
 
 
 def candidates(script: str, ch: str, size: int) -> Iterator[Face]:
     """Faces that may have a glyph ``script``'s own face lacks for ``ch`` (the start of a cluster), in the
     order tried: the rest of the script's chain, the Noto fonts named after ``ch``'s script, the Latin
     chain, then FALLBACK_FONTS; each installed one once."""
-    bold = script == "latin-bold"
-    names = [*FONT_CHAINS.get(script, ()), *_named_fonts(ch), *FONT_CHAINS["latin-bold" if bold else "latin"],
+    bold = script.endswith(BOLD)
+    names = [*chain(script), *_named_fonts(ch, bold), *FONT_CHAINS["latin-bold" if bold else "latin"],
              *FONT_CHAINS["latin"], *FALLBACK_FONTS]
     seen: set[str] = set()
     for name in names:

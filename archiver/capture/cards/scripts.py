@@ -59,21 +59,52 @@ def script_of(ch: str) -> str | None:
     return None
 
 
+def strong_rtl(ch: str) -> bool | None:
+    """Whether ``ch`` is a strong right-to-left character (bidi class R or AL: Hebrew, Arabic, Syriac,
+    Thaana, N'Ko, Adlam, Hanifi Rohingya, ...), a strong left-to-right one (L: False), or neither (None):
+    UAX #9's strong types, read from the Unicode Character Database."""
+    bidi = unicodedata.bidirectional(ch)
+    if bidi in ("R", "AL"):
+        return True
+    return False if bidi == "L" else None
+
+
+def run_rtl(text: str, script: str) -> bool:
+    """A run's direction: that of its first strong character (``strong_rtl``), so a right-to-left script
+    with no entry of its own here (Thaana, Syriac, N'Ko, Adlam, ...) runs right to left as Arabic does;
+    a run with no strong character (digits, emoji) takes its script's (RTL_SCRIPTS)."""
+    for ch in text:
+        found = strong_rtl(ch)
+        if found is not None:
+            return found
+    return script in RTL_SCRIPTS
+
+
 def script_runs(text: str) -> list[tuple[str, str]]:
     """``text`` as (script, run) pairs, in logical order; neutral characters join the run before them
-    (a leading neutral run joins the one after). The runs concatenate back to ``text``."""
-    runs: list[tuple[str, str]] = []
+    (a leading neutral run joins the one after). A run holds one direction of strong characters too: a
+    script without an entry of its own is "latin" (its font found per character), so a right-to-left
+    word in it (Thaana, Syriac, ...) is a run of its own beside Latin letters. The runs concatenate back
+    to ``text``."""
+    runs: list[list[str]] = []          # [script, text]
+    directions: list[bool | None] = []  # each run's strong direction so far
     for ch in text:
         script = script_of(ch)
-        if runs and (script is None or script == runs[-1][0]):
-            runs[-1] = (runs[-1][0], runs[-1][1] + ch)
+        rtl = strong_rtl(ch) if script is not None else None
+        # A neutral character joins the run; so does one of the run's script whose direction agrees
+        # with the run's (either of them not known yet counts as agreeing).
+        if runs and (script is None or (script == runs[-1][0]
+                                        and (None in (rtl, directions[-1]) or rtl == directions[-1]))):
+            runs[-1][1] += ch
+            if directions[-1] is None:
+                directions[-1] = rtl
         else:
-            runs.append((script or "latin", ch))
+            runs.append([script or "latin", ch])
+            directions.append(rtl)
     # A leading neutral run takes the next run's script.
     if len(runs) > 1 and all(script_of(c) is None for c in runs[0][1]):
-        first, second = runs[0], runs[1]
-        runs[:2] = [(second[0], first[1] + second[1])]
-    return runs
+        runs[:2] = [[runs[1][0], runs[0][1] + runs[1][1]]]
+    return [(script, run) for script, run in runs]
 
 
 def paragraph_rtl(text: str) -> bool:
@@ -103,7 +134,7 @@ R = TypeVar("R", bound=Run)
 
 def _word_rtl(word: list[R]) -> bool | None:
     """The direction of a word's first strong run (letters, not emoji); None for a neutral word."""
-    strong = [p.script in RTL_SCRIPTS for p in word if p.script != "emoji" and any(c.isalpha() for c in p.text)]
+    strong = [run_rtl(p.text, p.script) for p in word if p.script != "emoji" and any(c.isalpha() for c in p.text)]
     return strong[0] if strong else None
 
 

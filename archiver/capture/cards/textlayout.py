@@ -19,8 +19,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from archiver.capture.cards import glyphs
-from archiver.capture.cards.fonts import Face, candidates, face, raqm
-from archiver.capture.cards.scripts import LANGUAGE, RTL_SCRIPTS, paragraph_rtl, script_runs, visual_order
+from archiver.capture.cards.fonts import BOLD, Face, candidates, face, raqm
+from archiver.capture.cards.scripts import LANGUAGE, paragraph_rtl, run_rtl, script_runs, visual_order
 
 if TYPE_CHECKING:
     from PIL import Image, ImageDraw
@@ -60,13 +60,13 @@ class Piece:
 
     @property
     def rtl(self) -> bool:
-        return self.script in RTL_SCRIPTS
+        return run_rtl(self.text, self.script)
 
 
-def _direction(script: str, fc: Face) -> dict[str, Any]:
+def _direction(rtl: bool, fc: Face) -> dict[str, Any]:
     """The raqm direction argument for a run, when raqm shapes it (not for a fallback face)."""
     if raqm() and not fc.fallback:
-        return {"direction": "rtl" if script in RTL_SCRIPTS else "ltr"}
+        return {"direction": "rtl" if rtl else "ltr"}
     return {}
 
 
@@ -86,7 +86,7 @@ def _language(script: str, fc: Face) -> str | None:
 def _measured(text: str, script: str, fc: Face) -> tuple[float, glyphs.Shaped | None]:
     """The advance width of ``text`` drawn with ``fc`` in pixels, and its glyphs when glyphs.py draws it
     (None: Pillow measures and draws it)."""
-    shaped = glyphs.shape(text, script in RTL_SCRIPTS, _glyph_font(fc), _language(script, fc))
+    shaped = glyphs.shape(text, run_rtl(text, script), _glyph_font(fc), _language(script, fc))
     if shaped is not None:
         return shaped.advance / 64 * fc.scale, shaped
     return _pillow_width(text, script, fc), None
@@ -95,7 +95,7 @@ def _measured(text: str, script: str, fc: Face) -> tuple[float, glyphs.Shaped | 
 def _pillow_width(text: str, script: str, fc: Face) -> float:
     """The advance width of ``text`` as Pillow lays it out, in pixels."""
     try:
-        return float(fc.font.getlength(text, **_direction(script, fc))) * fc.scale
+        return float(fc.font.getlength(text, **_direction(run_rtl(text, script), fc))) * fc.scale
     except (OSError, ValueError, KeyError):
         return float(fc.font.getlength(text)) * fc.scale
 
@@ -121,7 +121,7 @@ def pieces(word: str, size: int, bold: bool) -> Word:
     further where its face lacks glyphs (``covered``)."""
     out = []
     for script, run in script_runs(word):
-        key = "latin-bold" if bold and script == "latin" else script
+        key = script + BOLD if bold and script != "emoji" else script
         for text, fc, lost, source in covered(run, key, size):
             out.append(Piece(text, script, fc, *_measured(text, script, fc), lost=lost, source=source))
     return out
@@ -296,7 +296,7 @@ def wrap(text: str, size: int, width: int, bold: bool = False) -> list[Line]:
 def _draw_text(draw: ImageDraw.ImageDraw, x: float, baseline: float, text: str, script: str, fc: Face,
                fill: Color) -> None:
     """Draw ``text`` (one script, one face, logical order) from ``x`` on ``baseline`` in one call."""
-    kwargs = _direction(script, fc)
+    kwargs = _direction(run_rtl(text, script), fc)
     if kwargs and script in LANGUAGE:
         kwargs["language"] = LANGUAGE[script]
     draw.text((x, baseline), text, font=fc.font, fill=fill, anchor="ls", **kwargs)
@@ -317,7 +317,7 @@ def _draw_emoji(img: Image.Image, x: float, baseline: float, piece: Piece) -> No
 def _emoji_tile(text: str, script: str, fc: Face) -> tuple[Image.Image, float, float]:
     """``text`` drawn in colour with the emoji face and scaled by its ``scale``, with the offset of
     the tile's top left corner from the pen position on the baseline, in pixels."""
-    kwargs = _direction(script, fc)
+    kwargs = _direction(run_rtl(text, script), fc)
     left, top, right, bottom = fc.font.getbbox(text, anchor="ls", **kwargs)
     w, h = max(1, int(right - left)), max(1, int(bottom - top))
     from PIL import Image, ImageDraw  # lazy: Pillow is imported when a card is drawn (see png_card)
