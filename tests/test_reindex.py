@@ -133,3 +133,54 @@ def test_an_older_catalog_gets_the_new_column_names_when_opened(backend: str, re
     again = open_catalog(url)  # opening a renamed catalog again changes nothing
     assert "phash" not in again.blob("ab" * 32) and again.blob("ab" * 32)["dhash"] == "f0f0f0f0f0f0f0f0"
     again.close()
+
+
+def test_reindex_counts_each_blob_once_however_many_uses_it_has(settings: Settings, origin: FixtureOrigin,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`archiver reindex` printed 4 blobs for 3 originals: the lead image used by two articles was
+    counted once per article (and an original shared by captures once per capture). Each count it
+    prints, as text or --json, counts what it names: blobs are the distinct originals indexed."""
+    import argparse
+
+    from archiver.cli.reindex import cmd_reindex
+
+    with Runtime.from_settings(settings) as rt:
+        for n in range(3):  # story-0 and story-1 use the same lead image; every story the same tweet
+            archive(rt, story(origin, n), article_id=f"story-{n}")
+        originals = rt.catalog.query("SELECT COUNT(*) AS n FROM blobs")[0]["n"]
+    assert originals == 3  # the tweet's photo, lead.jpg, other.jpg
+
+    def run(**flags: bool) -> str:
+        assert cmd_reindex(argparse.Namespace(**{"fresh": False, "json": False, **flags}), settings) == 0
+        return capsys.readouterr().out
+
+    fresh = json.loads(run(json=True, fresh=True))
+    assert fresh["blobs"] == originals
+    assert (fresh["captures"], fresh["articles"], fresh["versions"]) == (2, 3, 3)
+    assert json.loads(run(json=True)) == fresh  # a second reindex counts the same
+    text = run()
+    assert f", {originals} blobs, " in text and f", {fresh['items']} items, " in text
+    with Runtime.from_settings(settings) as rt:
+        assert rt.catalog.query("SELECT COUNT(*) AS n FROM blobs")[0]["n"] == originals
+
+
+def test_reindex_counts_blobs_and_skipped_objects_once_when_called_directly(settings: Settings,
+                                                                            origin: FixtureOrigin) -> None:
+    """The runner's own report (not only the command's) counts distinct originals; an article whose only
+    plan is unreadable has each of its objects counted as skipped once (before: the plan, then the
+    article again as "no plan stored")."""
+    from archiver.storage.layout import ARTICLE_OBJECT_RE
+
+    with Runtime.from_settings(settings) as rt:
+        for n in range(3):  # story-0 and story-1 share lead.jpg; story-2 alone uses other.jpg
+            archive(rt, story(origin, n), article_id=f"story-{n}")
+        objects = [k for k in rt.store.list("articles/story-2/") if ARTICLE_OBJECT_RE.fullmatch(k)]
+        plans = [k for k in objects if ARTICLE_OBJECT_RE.fullmatch(k)["plan"]]  # type: ignore[index]
+        assert len(plans) == 1 and len(objects) > 2
+        rt.store.put(plans[0], b"{not json", content_type="application/json")
+        rep = reindex(rt, fresh=True)
+        again = reindex(rt)
+    # story-2 is not indexed: the originals of the other two, the tweet's photo and lead.jpg, each once.
+    assert (rep.articles, rep.blobs) == (2, 2)
+    assert rep.skipped == len(objects)
+    assert again == rep

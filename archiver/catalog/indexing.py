@@ -12,12 +12,17 @@ Memento TimeMap; an article's images are recorded there by the capture step and 
 A fresh capture hands over what it measured of the images it archived (size, dimensions, difference
 hash), so they are recorded as they are; only `archiver reindex`, which has nothing but the stored
 originals, reads and decodes them again.
+
+An original is content-addressed: one blob, however many captures, articles and places use it. A
+report of blobs counts each once (`distinct_blobs`), never each use.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from archiver.capture.guard import normalize_url
@@ -31,6 +36,30 @@ if TYPE_CHECKING:
 
 MAX_FETCH_URL = 8192  # characters of a URL recorded in url_history (the Memento routes take no longer)
 MAX_MANIFEST_FETCHES = 200  # (URL, digest) pairs read from one manifest
+# The set `distinct_blobs` is collecting into, in this context (None: none is).
+_held_blobs: ContextVar[set[str] | None] = ContextVar("archiver_held_blobs", default=None)
+
+
+@contextmanager
+def distinct_blobs() -> Iterator[set[str]]:
+    """While open, collect (in this thread or task's context) the sha256 of every image original
+    `image_blob` leaves the catalog holding: its size is the number of distinct blobs met, each counted
+    once however many captures, articles or uses reference it (`archiver reindex` reports that, not
+    the number of references). Nested, the inner set collects alone."""
+    seen: set[str] = set()
+    token = _held_blobs.set(seen)
+    try:
+        yield seen
+    finally:
+        _held_blobs.reset(token)
+
+
+def _held(sha256: str) -> bool:
+    """Note `sha256` as held in the open `distinct_blobs` set, if any; True."""
+    seen = _held_blobs.get()
+    if seen is not None:
+        seen.add(sha256)
+    return True
 
 
 def record_fetch(rt: Runtime, url: Any, sha256: Any, fetched_at: Any, provider: str | None = None,
@@ -102,14 +131,16 @@ def image_blob(rt: Runtime, sha256: str, key: str | None, mime: str | None,
     """Record an image original (size, dimensions, difference hash) unless the catalog has it; True
     when the catalog holds it afterwards (recorded now, or already), so `archiver reindex` counts the
     same blobs every time it runs over the same storage, as it counts captures, items and versions
-    (not only those new to the catalog: a second reindex said "0 blobs"). `measured` is what the capture
-    learnt archiving it; without it the stored original is read and decoded (False when it is not in
-    storage)."""
+    (not only those new to the catalog: a second reindex said "0 blobs"). True is a use of the blob, not
+    a distinct one: the same original is met once per capture and article using it, so a count of blobs
+    is the size of the `distinct_blobs` set, into which each held one is noted. `measured` is what the
+    capture learnt archiving it; without it the stored original is read and decoded (False when it is
+    not in storage)."""
     if rt.catalog.blob(sha256) is not None:
-        return True
+        return _held(sha256)
     if measured is not None and measured.sha256 == sha256:
         record_image_blob(rt, measured)
-        return True
+        return _held(sha256)
     key = key or blob_key(sha256)
     try:
         data = rt.store.get(key)
@@ -122,7 +153,7 @@ def image_blob(rt: Runtime, sha256: str, key: str | None, mime: str | None,
         width = height = dhash = None
     rt.catalog.record_blob(sha256=sha256, key=key, mime=mime, bytes=len(data), width=width, height=height,
                            dhash=dhash)
-    return True
+    return _held(sha256)
 
 
 MAX_CARD_WORDS_CHARS = 4000  # of one field (a title, a description, a label)
@@ -154,7 +185,8 @@ def index_capture(rt: Runtime, manifest_key: str, manifest: dict[str, Any],
                   measured: Mapping[str, MediaRecord] | None = None) -> int:
     """Index one stored capture: its row, its post's search row (text, author, handle and
     `card_words`), its image blobs (media and a link card's image). Returns how many distinct image
-    blobs of the capture the catalog holds (`image_blob`: recorded now or already).
+    blobs of the capture the catalog holds (`image_blob`: recorded now or already): distinct within this
+    capture only (another capture may use the same blobs; `distinct_blobs` counts them across captures).
 
     `measured`: the capture's archived media by sha256, so a fresh capture's images are not decoded
     again (`archiver reindex` passes none)."""

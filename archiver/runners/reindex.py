@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from archiver.article.metadata import MAX_SCAN, ArticleMetadata, article_metadata
-from archiver.catalog.indexing import image_blob, index_capture, record_fetch
+from archiver.catalog.indexing import distinct_blobs, image_blob, index_capture, record_fetch
 from archiver.compliance import audit, holds
 from archiver.dates import iso, utcnow
 from archiver.health import originals
@@ -53,7 +53,9 @@ READ_THREADS = 8
 
 @dataclass
 class ReindexReport:
-    """What a reindex did: rows recorded of each kind, and stored objects skipped as unreadable."""
+    """What a reindex did: rows recorded of each kind, and stored objects skipped as unreadable. ``blobs``
+    counts distinct originals (one content-addressed original used by many captures and articles is one
+    blob); every other count is of stored objects or rows, each once."""
 
     captures: int = 0
     articles: int = 0
@@ -85,6 +87,14 @@ def _read(rt: Runtime, keys: Iterable[str]) -> Iterator[tuple[str, bytes | None]
 def reindex(rt: Runtime, *, fresh: bool = False,
             progress: Callable[[ReindexReport], None] | None = None) -> ReindexReport:
     """Rebuild every catalog row that storage can give; `fresh` empties those tables first."""
+    with distinct_blobs() as seen:
+        rep = _reindex(rt, fresh, progress, seen)
+    rep.blobs = len(seen)
+    return rep
+
+
+def _reindex(rt: Runtime, fresh: bool, progress: Callable[[ReindexReport], None] | None,
+             seen: set[str]) -> ReindexReport:
     rep = ReindexReport()
     if fresh:
         rt.catalog.clear_index()
@@ -97,12 +107,13 @@ def reindex(rt: Runtime, *, fresh: bool = False,
             manifest = json.loads(data) if data is not None else None
             if not isinstance(manifest, dict):
                 raise ValueError("not a JSON object")
-            rep.blobs += index_capture(rt, key, manifest)
+            index_capture(rt, key, manifest)  # its blobs are counted in `seen` (distinct_blobs)
             rep.captures += 1
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("reindex: skipping manifest %s: %s", key, exc)
             rep.skipped += 1
         if progress and rep.captures % 1000 == 0:
+            rep.blobs = len(seen)
             progress(rep)
     by_article: dict[str, list[tuple[re.Match[str], str]]] = defaultdict(list)
     for key in rt.store.list(ARTICLES_PREFIX):
@@ -115,6 +126,8 @@ def reindex(rt: Runtime, *, fresh: bool = False,
             _index_article(rt, article_id, objects, rep)
             rep.articles += 1
             indexed.add(article_id)
+        except _NoPlan as exc:  # its objects are counted as skipped already
+            log.warning("reindex: skipping article %s: %s", article_id, exc)
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("reindex: skipping article %s: %s", article_id, exc)
             rep.skipped += 1
@@ -161,6 +174,11 @@ def _index_unprocessed(rt: Runtime, indexed: set[str], rep: ReindexReport) -> No
         rep.articles += 1
 
 
+class _NoPlan(ValueError):
+    """An article with no readable plan: none of its objects can be indexed, and each was counted as
+    skipped (an unreadable plan once, not again as the article)."""
+
+
 def _index_article(rt: Runtime, article_id: str, objects: list[tuple[re.Match[str], str]],
                    rep: ReindexReport) -> None:
     """Index one article's plans, item results and versions; a malformed object is skipped (counted)."""
@@ -168,6 +186,7 @@ def _index_article(rt: Runtime, article_id: str, objects: list[tuple[re.Match[st
     plans: dict[str, Plan] = {}
     results: dict[str, list[ItemResult]] = defaultdict(list)
     versions: list[Version] = []
+    unreadable = 0
     for m, key in objects:
         raw = data.get(key)
         try:
@@ -181,10 +200,13 @@ def _index_article(rt: Runtime, article_id: str, objects: list[tuple[re.Match[st
                 versions.append(Version.loads(raw, key))
         except RecordError as exc:
             log.warning("reindex: skipping %s", exc)
-            rep.skipped += 1
+            unreadable += 1
     versions.sort(key=lambda v: v.version)
     if not plans:
-        raise ValueError("no plan stored")
+        # Without a plan nothing of the article is indexed: each of its objects is skipped, once.
+        rep.skipped += len(objects)
+        raise _NoPlan("no readable plan stored")
+    rep.skipped += unreadable
     # The article's current source: the latest version's, else the newest plan.
     newest = max(plans.values(), key=lambda p: p.created_at)
     plan = plans.get(versions[-1].source_sha256, newest) if versions else newest
@@ -226,7 +248,7 @@ def _index_result(rt: Runtime, article_id: str, source_sha: str, plan: Plan | No
     rep.items += 1
     if not isinstance(res, ImageResult) or res.status != "archived" or not res.sha256:
         return
-    rep.blobs += image_blob(rt, res.sha256, res.key, res.mime)
+    image_blob(rt, res.sha256, res.key, res.mime)  # counted once however many uses (distinct_blobs)
     # The fetch it records (url_history, the image's Mementos): its time, else (a result stored before
     # results kept it) the plan's creation, the article's arrival, which a reindex reads the same each time.
     record_fetch(rt, res.url, res.sha256, res.fetched_at or (plan.created_at if plan is not None else None))
