@@ -2,6 +2,13 @@
 auto-embeds), and image URLs and leftover image paths in plain text. (Platform-specific plain-text
 forms, such as tweets flattened to "… — Name (@handle) Month D, YYYY", are read by their provider
 module: ``EmbedForms.text``.)
+
+A line ends at LF, CR or CR LF, as HTML and CommonMark read them (an article saved on a classic Mac
+or sent through a CMS that writes CR LF has the same lines); in a plain-text article also at the other
+mandatory breaks of Unicode (UAX #14: VT, FF, NEL, LS, PS; ``url_lines(..., unicode_breaks=True)``,
+``image_lines``). The patterns run over a copy of the text with every line ending written as LF and
+offsets kept (``as_lf``), so each span still points at the exact characters of the article, and a
+line ending is never part of a URL or of a span.
 """
 
 from __future__ import annotations
@@ -31,19 +38,43 @@ _PATH_LINE = lazy(
 )
 
 
+# The mandatory line breaks of Unicode besides CR and LF (UAX #14 classes BK and NL): line breaks of a
+# plain-text article, not of HTML or Markdown (where they are characters of a line).
+UNICODE_BREAKS = "\x0b\x0c\x85\u2028\u2029"
+_UNICODE_TO_LF = str.maketrans(dict.fromkeys(UNICODE_BREAKS, "\n"))
+
+
+def as_lf(text: str, unicode_breaks: bool = False) -> str:
+    """`text` with every line ending written as LF, each character at its offset: CR LF becomes " " LF
+    (white space at a line's end, which no pattern here keeps), a lone CR becomes LF; with
+    `unicode_breaks`, VT, FF, NEL, LS and PS become LF too. Spans found in the result are spans of `text`."""
+    if "\r" in text:
+        text = text.replace("\r\n", " \n").replace("\r", "\n")
+    if unicode_breaks and any(c in text for c in UNICODE_BREAKS):
+        text = text.translate(_UNICODE_TO_LF)
+    return text
+
+
+def _as_lf_text(fragment: str) -> str:
+    """A fragment's text with CR LF and a lone CR written as LF (offsets not kept: for what a reader sees)."""
+    return fragment.replace("\r\n", "\n").replace("\r", "\n") if "\r" in fragment else fragment
+
+
 def _url_line_matches(text: str) -> Iterator[re.Match[str]]:
-    """Every line holding one URL and nothing else (group 1: the URL), as _URL_LINE.finditer gives them."""
+    """Every line holding one URL and nothing else (group 1: the URL), as _URL_LINE.finditer gives them;
+    `text` has LF line endings only (``as_lf``)."""
     first = _URL_LINE.match(text, 0)
     if first:
         yield first
     yield from _NEXT_URL_LINE.finditer(text)
 
 
-def url_lines(text: str) -> list[tuple[int, int, PostMatch]]:
-    """Post URLs alone on their line: (start, end, match); the span is the URL itself."""
+def url_lines(text: str, *, unicode_breaks: bool = False) -> list[tuple[int, int, PostMatch]]:
+    """Post URLs alone on their line (ended by LF, CR or CR LF; with `unicode_breaks`, as in a plain-text
+    article, also VT, FF, NEL, LS or PS): (start, end, match); the span is the URL itself."""
     out = []
-    for m in _url_line_matches(text):
-        found = match_post_url(html.unescape(m.group(1)))
+    for m in _url_line_matches(as_lf(text, unicode_breaks)):
+        found = match_post_url(html.unescape(text[m.start(1):m.end(1)]))
         if found:
             out.append((m.start(1), m.end(1), found))
     return out
@@ -60,15 +91,18 @@ def url_paragraphs(text: str) -> list[tuple[int, int, PostMatch]]:
 
 
 def image_lines(text: str) -> list[ImageRef]:
-    """Image URLs alone on a line, and root-relative image paths left from Markdown images."""
+    """Image URLs alone on a line, and root-relative image paths left from Markdown images, in a
+    plain-text article: a line ends at LF, CR, CR LF or another Unicode line break (``as_lf``)."""
     out = []
-    for m in _url_line_matches(text):
-        url = m.group(1)
+    lf = as_lf(text, unicode_breaks=True)
+    for m in _url_line_matches(lf):
+        url = text[m.start(1):m.end(1)]
         if looks_like_image_path(url) and is_image_candidate(url) and not match_post_url(url):
             out.append(ImageRef(url=url, start=m.start(1), end=m.end(1), form="text"))
-    for m in _PATH_LINE.finditer(text):
-        if not m.group(1).startswith("//"):
-            out.append(ImageRef(url=m.group(1), start=m.start(1), end=m.end(1), form="text-path"))
+    for m in _PATH_LINE.finditer(lf):
+        path = text[m.start(1):m.end(1)]
+        if not path.startswith("//"):
+            out.append(ImageRef(url=path, start=m.start(1), end=m.end(1), form="text-path"))
     return out
 
 
@@ -112,15 +146,17 @@ def is_quoted(text: str, line_start: int) -> bool:
 def run_start(text: str, line_start: int, lo: int, max_lines: int = 40) -> int:
     """Where the run of lines that ends with the line at ``line_start`` begins, not before ``lo``: the
     first line of its blockquote when that line is quoted ("> "), else the first line of its paragraph
-    (lines up to a blank one). The line at ``line_start`` itself is included."""
+    (lines up to a blank one). The line at ``line_start`` itself is included. Lines end at LF, CR or
+    CR LF."""
     quoted = is_quoted(text, line_start)
     start = line_start
     for _ in range(max_lines):
         if start <= lo:
             return lo
-        prev = text.rfind("\n", lo, start - 1) + 1
+        brk = start - 2 if start - 2 >= lo and text.startswith("\r\n", start - 2) else start - 1
+        prev = max(text.rfind("\n", lo, brk), text.rfind("\r", lo, brk)) + 1
         prev = max(prev, lo)
-        line = text[prev:start - 1]
+        line = text[prev:brk]
         if quoted:
             if not is_quoted(text, prev):
                 break
@@ -133,7 +169,7 @@ def run_start(text: str, line_start: int, lo: int, max_lines: int = 40) -> int:
 def plain_markdown(fragment: str) -> str:
     """What a reader sees of converted Markdown: quote markers, hard breaks, link targets and escapes
     dropped, entities decoded, blank-line runs made one, outer white space trimmed."""
-    out = _QUOTE_MARK.sub("", fragment)
+    out = _QUOTE_MARK.sub("", _as_lf_text(fragment))
     out = _HARD_BREAK.sub("", out)
     out = _MD_LINK.sub(lambda m: m.group(1) if m.group(2) is None else m.group(2), out)
     out = html.unescape(_MD_ESCAPE.sub(r"\1", out))
@@ -175,7 +211,7 @@ def _definitions(text: str) -> dict[str, str]:
     if cached is not None and cached[0] is text:
         return cached[1]
     defs: dict[str, str] = {}
-    for d in _REF_DEF.finditer(text):
+    for d in _REF_DEF.finditer(as_lf(text)):
         defs.setdefault(_label(d.group(1)), d.group(2))
     _defs_cache = (text, defs)
     return defs
@@ -188,4 +224,4 @@ def url_at(text: str, pos: int) -> tuple[str, int] | None:
 
 
 def _anchor(raw: str) -> str:
-    return " ".join(_QUOTE_MARK.sub("", html.unescape(_MD_ESCAPE.sub(r"\1", raw))).split())
+    return " ".join(_QUOTE_MARK.sub("", html.unescape(_MD_ESCAPE.sub(r"\1", _as_lf_text(raw)))).split())
