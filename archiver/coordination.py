@@ -26,6 +26,7 @@ from archiver.storage.base import ObjectStore
 from archiver.storage.local import LocalStore
 
 if TYPE_CHECKING:
+    from archiver.records.plan import Plan
     from archiver.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,27 @@ class LocalCoordinator:
         with self._guard:
             self._done[group].add(member)
             return len(self._done[group])
+
+
+def plan_done_group(plan: Plan) -> str:
+    """The name of `plan`'s own done-set: its group (``<article id>:<source sha256>``) and a digest of its
+    item ids. A plan that replaced another of the same source with other items (planned again after a
+    corrected charset or base URL) starts a set of its own, so what the replaced plan marked done never
+    counts towards it; plans with the same items share one (their results are the same objects)."""
+    ids = "\n".join(sorted({it.item_id for it in plan.items}))
+    return f"{plan.group}:{hashlib.sha256(ids.encode()).hexdigest()[:32]}"
+
+
+def mark_item_done(coord: Coordinator, plan: Plan, item_id: str) -> int:
+    """Mark `item_id` done in `plan`'s own done-set (`plan_done_group`) and return how many of the plan's
+    items are marked done: at most ``len(plan.items)``, and that only once each of them is (the caller
+    that sees the total writes the version). An id the plan does not hold (an item of a plan replaced
+    since) marks nothing and returns 0. Idempotent, as `mark_done` is."""
+    if not any(it.item_id == item_id for it in plan.items):
+        log.info("article %s: item %s is not in the plan of source %s; not counted as done",
+                 plan.article_id, item_id, plan.source_sha256[:12])
+        return 0
+    return coord.mark_done(plan_done_group(plan), item_id)
 
 
 def _lock_file(name: str) -> str:

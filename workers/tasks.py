@@ -27,7 +27,7 @@ from celery.signals import worker_init, worker_process_shutdown
 from archiver.article.input import ArticleInput
 from archiver.capture.ratelimit import RedisHostLimiter
 from archiver.config.settings import Settings
-from archiver.coordination import RedisCoordinator
+from archiver.coordination import RedisCoordinator, mark_item_done
 from archiver.dates import iso, utcnow
 from archiver.faults import is_infrastructure_error
 from archiver.providers.base import RETRYABLE_STATUSES
@@ -155,7 +155,7 @@ def process_article(self: Task, article_id: str, source_sha256: str, url: str | 
     plan = prepare(rt, article, article_id=article_id, source_stored=True)
     todo = pending(plan, load_results(rt, plan))
     for iid in (it.item_id for it in plan.items if it.item_id not in todo):
-        rt.coordinator.mark_done(plan.group, iid)
+        mark_item_done(rt.coordinator, plan, iid)
     if not todo:
         _finalize_here(rt, plan, "archive")
         return {"article_id": article_id, "items": len(plan.items), "queued": 0, "captured": 0}
@@ -254,7 +254,9 @@ def _after_capture(rt: Runtime, plan: Plan, item_id: str, result: ItemResult, at
     for later must stay under the broker's visibility timeout), else by the sweeper, which reads the
     item's retry_at. The attempts end with the delays, whatever the outcome."""
     _note_for_timestamps(rt, result)
-    if rt.coordinator.mark_done(plan.group, item_id) >= len(plan.items):
+    # The plan's own done-set (archiver.coordination.mark_item_done): items a replaced plan of this source
+    # marked done never count, so the total is reached only when each of this plan's items has ended.
+    if mark_item_done(rt.coordinator, plan, item_id) >= len(plan.items):
         _finalize_here(rt, plan, "archive" if attempt == 0 else "retry")
     delays = settings.capture_retry_delay_list
     if result.status in RETRYABLE_STATUSES and attempt < len(delays) and delays[attempt] <= _countdown_limit():
