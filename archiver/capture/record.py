@@ -132,8 +132,9 @@ def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStor
     the catalog in trouble) is raised, so the caller retries instead of recording it as the post's.
 
     ``through(provider, post_id, store)``, when given, is the store each capture (this one and each
-    related one) writes through (``record_capture``'s hides a taken-down post's originals as they are
-    written)."""
+    related one) writes its own objects and media through (``record_capture``'s hides a taken-down
+    post's originals as they are written); the author's avatar, shared with the author's other posts
+    and never covered by a takedown of this one, is written to ``store`` itself."""
     m = captured.manifest
     if m is None:
         return CaptureResult("failed", captured.provider, None, None, error=captured.error)
@@ -150,13 +151,15 @@ def store_capture(captured: CapturedPost, ctx: CaptureContext, store: ObjectStor
         if res.status in RETRYABLE_STATUSES:
             words = STATUS_WORDS.get(res.status, res.status)
             lacking.append(missing_part(relation, post_id or None, f"{words}: {res.error}" if res.error else words))
-    store = through(m.provider, m.post_id, store) if through is not None else store
+    # The author's avatar goes to the store itself: the author's other posts share it, so a takedown of
+    # this post does not cover it (holds._hidden_keys) and ``through`` must not hide it, not even briefly.
+    own = through(m.provider, m.post_id, store) if through is not None else store
     exchanges = list(captured.exchanges)
     measured: dict[str, MediaRecord] = {}
-    lacking[:0] = _archive_media(m, captured.media, ctx, store, exchanges, measured)
+    lacking[:0] = _archive_media(m, captured.media, ctx, own, exchanges, measured, shared=store)
     _note_missing(m, lacking)
     try:
-        key, stored = _write(store, m, exchanges, ctx.settings)
+        key, stored = _write(own, m, exchanges, ctx.settings)
     except (ArchiverError, OSError, ValueError) as exc:
         if is_infrastructure_error(exc):
             raise
@@ -298,8 +301,11 @@ def media_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _archive_media(m: Manifest, refs: Sequence[MediaRef], ctx: CaptureContext, store: ObjectStore,
-                   exchanges: list[Exchange], measured: dict[str, MediaRecord]) -> list[MissingPart]:
+                   exchanges: list[Exchange], measured: dict[str, MediaRecord], *,
+                   shared: ObjectStore | None = None) -> list[MissingPart]:
     """Archive the author's avatar and every medium into ``m`` and return what could not be archived.
+    Media, posters and the card image are written to ``store``; the avatar, which the author's other
+    posts share, to ``shared`` (``store`` when not given).
 
     Each medium becomes a Media entry of ``m.media``, or the link card's image (``m.card.image``) for
     a MediaRef of slot "card"; every fetch gets a source entry (its variant's label in ``data``), its
@@ -320,10 +326,11 @@ def _archive_media(m: Manifest, refs: Sequence[MediaRef], ctx: CaptureContext, s
     hold it (or a second one) is not fetched: a source entry says so. Infrastructure faults are
     raised."""
 
-    def fetch(name: str, url: str, kind: str, label: str | None = None) -> MediaRecord | str:
-        """The medium's record, or the reason none came (archive_media raised)."""
+    def fetch(name: str, url: str, kind: str, label: str | None = None,
+              into: ObjectStore = store) -> MediaRecord | str:
+        """The medium's record (stored in ``into``), or the reason none came (archive_media raised)."""
         try:
-            rec = archive_media(url, kind=kind, fetcher=ctx.fetcher, store=store, settings=ctx.settings)
+            rec = archive_media(url, kind=kind, fetcher=ctx.fetcher, store=into, settings=ctx.settings)
         except (ArchiverError, OSError, ValueError) as exc:
             if is_infrastructure_error(exc):
                 raise
@@ -368,7 +375,7 @@ def _archive_media(m: Manifest, refs: Sequence[MediaRef], ctx: CaptureContext, s
         return last, -1
 
     if m.author.avatar_url:
-        avatar = fetch("avatar", m.author.avatar_url, "image")
+        avatar = fetch("avatar", m.author.avatar_url, "image", into=shared if shared is not None else store)
         if isinstance(avatar, MediaRecord) and avatar.status == "archived":
             m.author.avatar_sha256 = avatar.sha256
     missing: list[MissingPart] = []

@@ -9,7 +9,7 @@ import argparse
 
 from archiver.auth import Principal
 from archiver.cli.output import cli_principal, print_json
-from archiver.compliance.holds import check_post, clean_reason, set_hold
+from archiver.compliance.holds import check_post, clean_reason, set_hold, visible_state
 from archiver.config.settings import Settings
 from archiver.errors import InputError
 from archiver.health.restore import takedown_post
@@ -36,7 +36,9 @@ def _reason(reason: str | None, what: str) -> str:
 
 
 def _show(state: dict[str, object], as_json: bool, line: str) -> None:
-    print_json(state) if as_json else print(line)
+    """Print ``line``, or with --json the state as the CLI's principal may see it (``holds.visible_state``,
+    the one rule the pages and the API answers follow)."""
+    print_json(visible_state(_principal().role, state)) if as_json else print(line)
 
 
 def cmd_hold(args: argparse.Namespace, settings: Settings) -> int:

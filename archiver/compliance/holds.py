@@ -30,6 +30,7 @@ from archiver.compliance import audit
 from archiver.coordination import share_locks
 from archiver.dates import iso, utcnow
 from archiver.errors import InputError
+from archiver.roles import may_read_reasons
 from archiver.storage import layout
 from archiver.storage.base import ObjectNotFound, ObjectStore, stored_json_objects
 from archiver.storage.layout import blob_key
@@ -151,6 +152,25 @@ def post_state(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
         if isinstance(state.get(part), dict) and isinstance(state[part].get("reason"), str):
             state[part]["reason"] = shown_reason(state[part]["reason"])
     return state
+
+# What a caller outside REASON_ROLES sees of a hold or a takedown (``visible_state``): that there is one,
+# and since when. Its reason, who placed it, what the store enforced, notes, history: none of it.
+SHOWN_TO_ALL = ("at",)
+
+
+def visible_state(role: str | None, state: Any) -> Any:
+    """A post's compliance state (``post_state``, or an action's answer) as a caller of ``role`` may see
+    it: whole for REASON_ROLES (``roles.may_read_reasons``, the one check); for anyone else only whether
+    the post is held and whether it is taken down, each ``{"at": ...}`` (SHOWN_TO_ALL) or None, and
+    nothing else of the state (an allowlist: a field added to a hold later is hidden until listed)."""
+    if not isinstance(state, dict) or may_read_reasons(role):
+        return state
+    out: dict[str, Any] = {}
+    for part in ("hold", "takedown"):
+        value = state.get(part)
+        out[part] = {k: value.get(k) for k in SHOWN_TO_ALL} if isinstance(value, dict) else None
+    return out
+
 
 MAX_QUOTING = 1000  # captures quoting or replying to one post that a takedown follows
 
@@ -291,19 +311,28 @@ def taken_down(rt: Runtime, posts: Iterable[Post]) -> dict[Post, str]:
 class TakedownGuard:
     """Keeps what one capture stores (the post's capture and those of its related posts) hidden from
     the moment it is stored when a taken-down post is involved, as the takedown would have hidden it
-    had the capture been made before it:
+    had the capture been made before it, and hides nothing else, not even for a moment:
 
-    * a capture of a taken-down post writes through ``store_for``'s store, which hides each original
-      (and so its derived copies) before writing it (its manifest, WARC, cards and page are under the
-      post's prefix, hidden already);
+    * a capture of a taken-down post writes its media, video posters and link card image through
+      ``store_for``'s store, which hides each original (and so its derived copies) before writing it
+      (its manifest, WARC, cards and page are under the post's prefix, hidden already). The author's
+      avatar, which the takedown's rule (``_hidden_keys``) leaves out because the author's other posts
+      share it, is written to the store itself (archiver/capture/record.py), never through it;
     * a capture carrying a taken-down post's words (``captures``: each capture's post and the posts it
       carries as quoted or parent) has its post's prefix hidden before anything is stored.
 
+    The rule of every hide, decided before the object is written: only a key the takedown's own rule
+    gives for that object, and only under the post's lock while the post is taken down (a takedown
+    lifted since the capture began hides nothing more; a lift, under the same lock, removes what was
+    hidden before it). So a capture that raises or dies between a hide and ``settle`` leaves nothing
+    hidden that the takedown does not cover: at most the originals a finished capture of the post would
+    have hidden (an original stored but named by no manifest, the capture having died first, stays
+    hidden until the capture's retry settles or ``archiver reindex`` rebuilds the keys exactly).
+
     ``settle``, once the captures are stored and indexed, makes the takedown keys of every post involved
     what a takedown (or ``archiver reindex``) computes from storage now: under each post's lock, the keys
-    of ``_hidden_keys`` hidden, and those hidden here beyond them (the author's avatar, shared with
-    the author's other posts; a takedown lifted meanwhile) shown again. A capture that raised leaves
-    what it hid hidden (its retry settles it)."""
+    of ``_hidden_keys`` hidden (a takedown placed while the capture ran), and those hidden here beyond
+    them (an original no stored manifest names) shown again."""
 
     def __init__(self, rt: Runtime, captures: Sequence[tuple[Post, Sequence[Post]]]) -> None:
         self.rt = rt
@@ -316,9 +345,16 @@ class TakedownGuard:
                     self._hide(layout.post_prefix(*own), other)
 
     def _hide(self, key: str, post: Post) -> None:
-        if (key, post) not in self.made:
-            _hide(self.rt, key, *post, self.down[post])
-            self.made.add((key, post))
+        """Hide ``key`` for the takedown of ``post``, under the post's lock and only while it is taken
+        down (its current reason); once per key and post."""
+        if (key, post) in self.made:
+            return
+        with post_lock(self.rt, *post):
+            reason = taken_down(self.rt, [post]).get(post)
+            if reason is None:  # lifted since the capture began: nothing of it is hidden any more
+                return
+            _hide(self.rt, key, *post, reason)
+        self.made.add((key, post))
 
     def store_for(self, provider: str, post_id: str, store: ObjectStore) -> ObjectStore:
         """The store a capture of provider/post_id writes through: ``store`` itself unless the post is

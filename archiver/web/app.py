@@ -27,7 +27,7 @@ from archiver import __version__
 from archiver.auth import ROLES, Principal
 from archiver.compliance.holds import hidden_reason
 from archiver.config.settings import Settings
-from archiver.roles import REASON_ROLES
+from archiver.roles import may_read_reasons
 from archiver.runners.intake import Intake
 from archiver.runtime import Runtime
 from archiver.web import errors
@@ -36,9 +36,9 @@ from archiver.web.deps import identify, require_role
 from archiver.web.guard import RequestGuard, origin_of
 from archiver.web.routes import api, articles, compliance, health, keys, memento, pages
 
-# What a taken-down copy answers the public (410); who may read the takedown's reason there.
+# What a taken-down copy answers the public (410); who may read the takedown's reason there is
+# roles.may_read_reasons's (the one rule).
 WITHDRAWN = "withdrawn from public access"
-STAFF_ROLES = REASON_ROLES
 
 
 def publish_cap(settings: Settings) -> int:
@@ -137,7 +137,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         staff, never cached."""
         headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
         caller = identify(rt, request)
-        staff = caller is not None and caller.principal.role in STAFF_ROLES
+        staff = caller is not None and may_read_reasons(caller.principal.role)
         if staff and errors.json_errors(request):
             return JSONResponse({"detail": WITHDRAWN, "reason": reason}, status_code=410,
                                 headers={**headers, "Vary": "Accept"})

@@ -44,6 +44,7 @@ from archiver.web.routes.pages import (
     search_problems,
     seg,
     signing_state,
+    visible_state,
 )
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -76,10 +77,11 @@ def _post_url(provider: str, post_id: str, done: str | None = None) -> str:
     return f"/posts/{seg(provider)}/{seg(post_id)}" + (f"?{urlencode({'done': done})}" if done else "")
 
 
-def _again(request: Request, rt: Runtime, provider: str, post_id: str, form: str, message: str,
-           reason: str) -> HTMLResponse:
+def _again(request: Request, rt: Runtime, principal: Principal, provider: str, post_id: str, form: str,
+           message: str, reason: str) -> HTMLResponse:
     """The post page again (400) with the error under the form that was sent; nothing was changed."""
     context = post_view(rt, provider, post_id)
+    context["compliance"] = visible_state(principal, context["compliance"])
     context["form_error"] = {"form": form, "message": message, "reason": reason[:MAX_REASON]}
     return render(request, "post.html", context, status_code=400)
 
@@ -96,7 +98,7 @@ def hold_form(request: Request, provider: str, post_id: str,
     post_view(rt, provider, post_id)  # 404 for an unknown post, before anything is checked
     problem = reason_problem(reason)
     if problem:
-        return _again(request, rt, provider, post_id, "hold", problem, reason)
+        return _again(request, rt, principal, provider, post_id, "hold", problem, reason)
     state = set_hold(rt, principal, provider, post_id, on=True, reason=reason)
     return RedirectResponse(_post_url(provider, post_id, OUTCOME_NOTICES[state["outcome"]]), status_code=303)
 
@@ -119,7 +121,7 @@ def takedown_form(request: Request, provider: str, post_id: str,
     post_view(rt, provider, post_id)
     problem = reason_problem(reason)
     if problem:
-        return _again(request, rt, provider, post_id, "takedown", problem, reason)
+        return _again(request, rt, principal, provider, post_id, "takedown", problem, reason)
     state = takedown_post(rt, principal, provider, post_id, on=True, reason=reason)
     done = "takedown-still" if state.get("still_carried") else OUTCOME_NOTICES[state["outcome"]]
     return RedirectResponse(_post_url(provider, post_id, done), status_code=303)
@@ -226,7 +228,7 @@ def _latest_capture(rt: Runtime, provider: str, post_id: str) -> dict[str, Any]:
 @router.get("/holds")
 def holds_page(request: Request, show: str = Query("all", max_length=200),
                page: int = Query(1, ge=1, le=10_000), rt: Runtime = Depends(get_runtime),
-               _principal: Principal = Depends(require_role(*COMPLIANCE_ROLES))) -> HTMLResponse:
+               principal: Principal = Depends(require_role(*COMPLIANCE_ROLES))) -> HTMLResponse:
     """The posts under legal hold or taken down now, latest change first, HOLDS_PAGE_SIZE a page: for
     each the post (linked), who placed the hold or takedown, when and why. `show`: all, hold or
     takedown (anything else is a 400 page listing them). A page past the last shows no rows (and a link
@@ -245,7 +247,7 @@ def holds_page(request: Request, show: str = Query("all", max_length=200),
             state = json.loads(row["state"])
         except ValueError:
             state = {}
-        state = state if isinstance(state, dict) else {}
+        state = visible_state(principal, state if isinstance(state, dict) else {})
         latest = _latest_capture(rt, row["provider"], row["post_id"])
         entries.append({"provider": row["provider"], "post_id": row["post_id"],
                         "link": _post_url(row["provider"], row["post_id"]),

@@ -58,12 +58,12 @@ from archiver.catalog.query import SORTS as QUERY_SORTS
 from archiver.catalog.query import SYNTAX_HELP, SearchQuery, problems
 from archiver.compliance import audit
 from archiver.compliance.holds import post_state
+from archiver.compliance.holds import visible_state as shown_state
 from archiver.compliance.signing import fingerprint, key_path, load_private_key
 from archiver.dates import shown
 from archiver.errors import ConfigError
 from archiver.providers.base import EMBED_STATUSES
 from archiver.providers.registry import names as provider_names
-from archiver.roles import REASON_ROLES
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
 from archiver.storage.layout import POST_ID_RE, PROVIDER_RE, PUBLIC_PREFIXES, derived_key
@@ -168,13 +168,11 @@ def may(principal: Principal | None, roles: tuple[str, ...]) -> bool:
 
 
 def visible_state(principal: Principal | None, state: Any) -> Any:
-    """A post's compliance state (`post_state`) as `principal` may see it: the takedown's internal
-    reason only for REASON_ROLES (compliance, admin: those the 410 of a withdrawn copy shows it to);
-    for others the takedown is there without its reason."""
-    if not isinstance(state, dict) or not isinstance(state.get("takedown"), dict) or (
-            principal is not None and principal.role in REASON_ROLES):
-        return state
-    return {**state, "takedown": {k: v for k, v in state["takedown"].items() if k != "reason"}}
+    """A post's compliance state (`post_state`) as `principal` may see it (`holds.visible_state`, the one
+    rule): whole for REASON_ROLES (compliance, admin: those the 410 of a withdrawn copy shows the reason
+    to); for others only THAT the post is held or taken down, and since when: no reason, no name of who
+    placed it, nothing else."""
+    return shown_state(principal.role if principal is not None else None, state)
 
 
 def nav_for(principal: Principal | None, path: str) -> list[dict[str, Any]]:
