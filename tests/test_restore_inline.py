@@ -286,6 +286,8 @@ def test_a_dead_link_without_a_later_capture_says_so(tmp_settings: Callable[...,
     card = BeautifulSoup(rt.store.get(version_key("story", 2)).decode(), "html5lib").find(
         "blockquote", class_="archiver-card")
     (note,) = card.find_all("p", class_="archiver-card-note")
-    assert note.get_text() == "No longer available at the source: the link to the post stopped working."
+    # No later capture, but the health check's own finding (the post is deleted) is what the card says.
+    assert note.get_text() == ("No longer available at the source. The post has been deleted. "
+                               "This is what the article showed.")
     assert card["dir"] == "rtl" and note["dir"] == "ltr" and note["lang"] == "en"
     rt.close()

@@ -72,6 +72,27 @@ class DamagedVersion(Exception):
         self.article_id, self.number, self.key = article_id, number, key
 
 
+class DamagedData(DamagedVersion):
+    """Stored data a command needs is damaged or missing (a version's bytes gone or failing their
+    recorded SHA-256, a version record gone, a capture's manifest gone): not the user's error. The CLI
+    exits 1 with this one line, which names the object and says how to get it back."""
+
+    def __init__(self, message: str, *, article_id: str = "", number: int = 0, key: str = "") -> None:
+        Exception.__init__(self, message)
+        self.article_id, self.number, self.key = article_id, number, key
+
+
+class DamagedStoredVersion(RestoreError, DamagedData):
+    """A version's stored bytes (or its record) are missing or fail their recorded SHA-256. A
+    RestoreError (the API answers 409) and DamagedData (the CLI exits 1: ``as_damaged``)."""
+
+
+def as_damaged(exc: DamagedData) -> DamagedData:
+    """`exc` as a plain DamagedData (no ArchiverError), so the CLI reports it as damaged stored data
+    (exit 1) and not as the user's error."""
+    return DamagedData(str(exc), article_id=exc.article_id, number=exc.number, key=exc.key)
+
+
 @dataclass(frozen=True)
 class Listing:
     """Article `article_id`'s committed versions as storage holds them: `readable` (oldest first) and the numbers
@@ -124,6 +145,31 @@ def version_entry(rt: Runtime, v: Version) -> dict[str, Any]:
     {"version", "created", "reason", "key", "path" (a file path in file mode, else the key), "sha256"}."""
     return {"version": v.version, "created": v.created_at, "reason": v.reason, "key": v.key,
             "path": rt.store.locate(v.key), "sha256": v.sha256}
+
+
+def version_body(rt: Runtime, v: Version) -> bytes:
+    """Version `v`'s stored bytes, verified against its recorded SHA-256: what every reader that builds
+    on a stored version (restore, revert, withhold) must use. DamagedStoredVersion, one line naming the
+    object, when they are missing or differ."""
+    where = f"version {v.version} of article {v.article_id!r} cannot be used: its bytes {v.key}"
+    fix = "(damaged stored data: restore that object from a backup, or revert to another version)"
+    try:
+        body = rt.store.get(v.key)
+    except ObjectNotFound:
+        raise DamagedStoredVersion(f"{where} are missing {fix}", article_id=v.article_id, number=v.version,
+                                   key=v.key) from None
+    if sha256_hex(body) != v.sha256:
+        raise DamagedStoredVersion(f"{where} do not match their recorded sha256 {fix}", article_id=v.article_id,
+                                   number=v.version, key=v.key)
+    return body
+
+
+def missing_version(article_id: str, number: int) -> DamagedStoredVersion:
+    """The error for version `number`, below the last committed one, whose record is missing or unreadable."""
+    key = version_meta_key(article_id, number)
+    return DamagedStoredVersion(f"version {number} of article {article_id!r} cannot be used: its record {key} is "
+                                "missing or unreadable (damaged stored data: restore that object from a backup)",
+                                article_id=article_id, number=number, key=key)
 
 
 def encodable(text: str, encoding: str) -> str:
@@ -206,8 +252,16 @@ def chain_docs(rt: Runtime, history: Sequence[Version], number: int,
                 raise KeyError("patch_key")
             doc = json.loads(rt.store.get(meta.patch_key))
             chain.append((Patch.from_json(doc), doc))
-        except (ObjectNotFound, KeyError, ValueError) as exc:
-            raise RestoreError(f"version {number} has no usable patch: {exc}") from None
+        except ObjectNotFound:
+            raise DamagedStoredVersion(f"version {number} of article {meta.article_id!r} cannot be used: its patch "
+                                       f"{meta.patch_key} is missing (damaged stored data: restore that object "
+                                       "from a backup)", article_id=meta.article_id, number=number,
+                                       key=meta.patch_key or "") from None
+        except (KeyError, ValueError) as exc:
+            raise DamagedStoredVersion(f"version {number} of article {meta.article_id!r} cannot be used: its patch "
+                                       f"{meta.patch_key} is unreadable ({str(exc)[:200]}; damaged stored data: "
+                                       "restore that object from a backup)", article_id=meta.article_id,
+                                       number=number, key=meta.patch_key or "") from None
         base = doc.get("base") or {}
         if base.get("kind") == "version" and int(base.get("version", number)) < number:
             number = int(base["version"])

@@ -291,9 +291,13 @@ def health(sub: argparse._SubParsersAction) -> None:
                          "or GET /v1/articles/{id}/health (--article-id)")
     sp.set_defaults(run="health:cmd_health")
 
-    sp = sub.add_parser("restore", help="point dead embeds and images of an article at their stable copies")
-    sp.add_argument("article_id", type=article_id, help="the article's id")
-    sp.add_argument("--item", action="append", metavar="ID", help="restore this item (repeatable)")
+    sp = sub.add_parser("restore", help="point dead embeds and images of articles at their stable copies")
+    sp.add_argument("article_ids", nargs="*", type=article_id, metavar="ARTICLE_ID",
+                    help="the articles' ids (none: with --post every article embedding the post, with "
+                         "--all-dead every article with dead items)")
+    sp.add_argument("--post", metavar="PROVIDER/POST_ID",
+                    help="restore this post in every article embedding it (or in the ids given)")
+    sp.add_argument("--item", action="append", metavar="ID", help="restore this item (repeatable; one article)")
     sp.add_argument("--all-dead", action="store_true", help="restore every dead item (the default)")
     sp.add_argument("--json", action="store_true", help="print the restore report as the API's restore answers it")
     sp.set_defaults(run="health:cmd_restore")

@@ -17,7 +17,6 @@ posts quoting one), so no version written while a post is down carries its words
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import logging
@@ -28,15 +27,20 @@ from urllib.parse import unquote, urlsplit
 
 from archiver.article.splice import Patch, PatchError, Replacement, splice
 from archiver.article.versions import (
+    DamagedData,
     RestoreError,
     encodable,
     map_span,
+    missing_version,
     patch_chain,
+    version_body,
     version_entry,
+    version_listing,
     versions,
     write_version,
 )
 from archiver.auth import Principal
+from archiver.capture.cards.content import status_note
 from archiver.capture.cards.html_card import card_frame
 from archiver.capture.cards.inline import (
     WITHHELD_NOTICE,
@@ -54,7 +58,14 @@ from archiver.compliance.holds import ensure_schema as ensure_compliance_schema
 from archiver.discover import srcdoc
 from archiver.errors import ArchiverError, InputError
 from archiver.health.callback import notify_cms
-from archiver.health.originals import dead_among, ensure_schema, load_record, originals_of, url_sha256
+from archiver.health.originals import (
+    dead_among,
+    ensure_schema,
+    load_record,
+    needs_restore,
+    originals_of,
+    url_sha256,
+)
 from archiver.records.plan import EmbedItem, ImageItem
 from archiver.records.result import EmbedResult, ImageResult, ItemResult
 from archiver.records.version import Version
@@ -76,6 +87,24 @@ def _history(rt: Runtime, article_id: str) -> list[Version]:
     if not history:
         raise InputError(f"no article {article_id!r}: nothing is stored under that id")
     return history
+
+
+def _current_history(rt: Runtime, article_id: str) -> list[Version]:
+    """The article's readable versions, the last of them its current version; DamagedStoredVersion when
+    the latest committed version's record is missing or unreadable (nothing is built on an older one
+    as if it were current), InputError for an unknown article."""
+    listing = version_listing(rt, check_article_id(article_id))
+    if not listing.readable and not listing.unreadable:
+        raise InputError(f"no article {article_id!r}: nothing is stored under that id")
+    if not listing.readable or listing.last_number != listing.readable[-1].version:
+        raise missing_version(article_id, listing.last_number)
+    return listing.readable
+
+
+def _missing(exc: ObjectNotFound) -> str:
+    """One line for a stored object found missing (a KeyError's message is only the quoted key)."""
+    key = exc.args[0] if exc.args else "?"
+    return f"the stored object {key} is missing (damaged stored data: restore it from a backup)"
 
 
 # --- what compliance has taken down ----------------------------------------------------------------
@@ -119,7 +148,12 @@ def card_key(rt: Runtime, result: ItemResult | None) -> str:
     """The static card of the item's capture; RestoreError when there is none."""
     embed = captured(result)
     assert embed.manifest_key is not None  # captured() checked it
-    manifest = json.loads(rt.store.get(embed.manifest_key))
+    try:
+        manifest = json.loads(rt.store.get(embed.manifest_key))
+    except ObjectNotFound:
+        raise RestoreError(f"the capture {embed.capture_id} of {embed.url} cannot be used: its manifest "
+                           f"{embed.manifest_key} is missing (damaged stored data: restore it from a backup, "
+                           "or capture the post again)") from None
     key = (manifest.get("cards") or {}).get("html") or embed.manifest_key.removesuffix(".json") + ".card.html"
     if not isinstance(key, str) or not rt.store.exists(key):
         raise RestoreError(f"the capture {embed.capture_id} of {embed.url} has no static card "
@@ -152,9 +186,25 @@ def why_gone(rt: Runtime, result: EmbedResult) -> str:
                 note = ""
             if note:
                 return note
-    if result.url and (load_record(rt, result.url) or {}).get("state") == "dead":
+    record = load_record(rt, result.url) if result.url else None
+    if record is not None and record.get("state") == "dead":
+        status = _health_status(record)
+        if status:
+            return "No longer available at the source. " + status_note({"status": status})
         return "No longer available at the source: the link to the post stopped working."
     return ""
+
+
+def _health_status(record: dict[str, Any]) -> str:
+    """The gone status (deleted, protected, suspended ...: ``GONE_STATUSES``) the health check's latest
+    failure named (a provider probe's detail reads "<status>: <reason>"), else ""."""
+    if record.get("last_outcome") == "failure":
+        detail = record.get("last_detail")
+    else:
+        detail = next((h.get("detail") for h in reversed(record.get("history") or [])
+                       if isinstance(h, dict) and h.get("outcome") == "failure"), None)
+    status = detail.split(":", 1)[0].strip().lower() if isinstance(detail, str) else ""
+    return status if status in GONE_STATUSES and status_note({"status": status}) else ""
 
 
 def inline_markup(rt: Runtime, result: EmbedResult, *, html_context: bool, amp: bool) -> str:
@@ -166,6 +216,10 @@ def inline_markup(rt: Runtime, result: EmbedResult, *, html_context: bool, amp: 
         return page
     try:
         manifest = json.loads(rt.store.get(result.manifest_key))
+    except ObjectNotFound:
+        raise RestoreError(f"the capture {result.capture_id} of {result.url} cannot be used: its manifest "
+                           f"{result.manifest_key} is missing (damaged stored data: restore it from a backup, "
+                           "or capture the post again)") from None
     except ValueError as exc:
         raise RestoreError(f"the capture {result.capture_id} of {result.url} has an unreadable manifest: "
                            f"{str(exc)[:200]}") from None
@@ -274,11 +328,99 @@ def withheld_line(changed: list[str]) -> str:
     return f"{n} card{'s' if n != 1 else ''} withheld: taken down" if n else ""
 
 
+# --- the platforms' loader scripts an embed's span may hold -------------------------------------------
+# Discovery puts the platform script right after an embed into its span; one script often serves every
+# embed of its platform in the article. Which platform a script loads, by its host (else the platform
+# of the embed whose span holds it, when its file is named like one: widgets.js, embed.js, sdk.js ...).
+LOADER_HOSTS: dict[str, tuple[str, ...]] = {
+    "twitter": ("platform.twitter.com", "platform.x.com"),
+    "instagram": ("instagram.com", "cdninstagram.com"),
+    "tiktok": ("tiktok.com", "ttwstatic.com"),
+    "facebook": ("connect.facebook.net", "facebook.com"),
+    "bluesky": ("embed.bsky.app", "bsky.app"),
+    "threads": ("threads.net", "threads.com"),
+    "reddit": ("embed.reddit.com", "redditmedia.com", "reddit.com", "redditstatic.com"),
+    "telegram": ("telegram.org",),
+}
+_SCRIPT_ELEMENT = re.compile(r"<script\b[^<>]*>.*?</script\s*>", re.I | re.S)
+_SCRIPT_SRC = re.compile(r"""[\s"']src\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'<>]+))""", re.I)
+_LOADER_FILE = re.compile(r"/(?:widgets?|embeds?|platform|sdk|all)(?:[._-][\w.-]*)?\.js$", re.I)
+# A script that is itself a post's embed (Telegram's widget names its post), never a shared loader.
+_POST_SCRIPT = re.compile(r"\sdata-telegram-(?:post|discussion|comments)\s*=", re.I)
+
+
+def loader_family(open_tag: str, provider: str | None) -> str | None:
+    """The platform whose embeds the script element opening with `open_tag` loads (``LOADER_HOSTS``, else
+    `provider`, the platform of the embed whose span holds it, for a file named like a loader); None
+    for any other script and for a script that is itself a post's embed."""
+    m = _SCRIPT_SRC.search(open_tag)
+    if m is None or _POST_SCRIPT.search(open_tag):
+        return None
+    src = html.unescape(next(g for g in m.groups() if g is not None)).strip()
+    parts = urlsplit(("https:" + src) if src.startswith("//") else src)
+    host = (parts.hostname or "").lower().rstrip(".")
+    for family, hosts in LOADER_HOSTS.items():
+        if host and any(host == h or host.endswith("." + h) for h in hosts):
+            return family
+    return provider if provider and _LOADER_FILE.search(parts.path or "") else None
+
+
+def loader_scripts(doc: str, start: int, end: int, provider: str | None) -> list[tuple[int, int, str]]:
+    """Each platform loader script element inside doc[start:end], as (start, end, platform), in order."""
+    out = []
+    for m in _SCRIPT_ELEMENT.finditer(doc, start, end):
+        family = loader_family(doc[m.start():doc.index(">", m.start()) + 1], provider)
+        if family is not None and (m.start(), m.end()) != (start, end):
+            out.append((m.start(), m.end(), family))
+    return out
+
+
+def _keeping(doc: str, start: int, end: int, new: str, keep: list[tuple[int, int, str]]) -> list[srcdoc.Edit]:
+    """doc[start:end] becomes `new`, but for the script elements in `keep` (and the white space before
+    each), which stay in place byte for byte after it."""
+    edits: list[srcdoc.Edit] = []
+    cursor, made = start, False
+    for a, b, _ in keep:
+        a_ws = a
+        while a_ws > cursor and doc[a_ws - 1] in " \t\r\n\f":
+            a_ws -= 1
+        if not made:
+            edits.append((cursor, a_ws, new))
+            made = True
+        elif a_ws > cursor:
+            edits.append((cursor, a_ws, ""))
+        cursor = b
+    if not made:
+        return [(start, end, new)]
+    if cursor < end:
+        edits.append((cursor, end, ""))
+    return edits
+
+
+def line_ending(doc: str, start: int, end: int) -> str:
+    """The line ending the text around doc[start:end] uses: that of the nearest line break before it
+    (else after it); "\n" when there is none."""
+    before = max(doc.rfind("\n", 0, start), doc.rfind("\r", 0, start))
+    if before >= 0:
+        if doc[before] == "\n":
+            return "\r\n" if before > 0 and doc[before - 1] == "\r" else "\n"
+        return "\r"
+    m = re.compile(r"\r\n|\n|\r").search(doc, end)
+    return m.group(0) if m else "\n"
+
+
+def _with_line_ending(markup: str, eol: str) -> str:
+    """`markup` (written with "\n") with each line break made `eol`."""
+    return markup if eol == "\n" else markup.replace("\r\n", "\n").replace("\n", eol)
+
+
 def _replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch], item: EmbedItem | ImageItem,
-                  res: ItemResult | None) -> list[Replacement]:
+                  res: ItemResult | None, live: frozenset[str] = frozenset()) -> list[Replacement]:
     """What restoring `item` (with its result `res`) changes in the current version's `text`: each
     occurrence's span, carried through `chain`, replaced by what the item becomes, as it reads back
-    once encoded in the article's `encoding` (characters it lacks become character references)."""
+    once encoded in the article's `encoding` (characters it lacks become character references), with
+    the article's line ending (``line_ending``). A platform loader script inside the span is kept in
+    place, byte for byte, when an embed of its platform stays live (`live`: their platforms)."""
     reps = []
     _check_not_taken_down(rt, res)
     amp = is_amp(text)
@@ -293,10 +435,14 @@ def _replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch], ite
     def becomes(doc: str, start: int, end: int) -> list[srcdoc.Edit]:
         """What doc[start:end] (the article's text, or a srcdoc document's) becomes."""
         html_context = doc[start:end].lstrip().startswith("<")
-        if embed is not None and html_context not in made:
+        if embed is None:
+            return [(start, end, xml_safe(stable_url or ""))]
+        if html_context not in made:
             made[html_context] = (inline_markup(rt, embed, html_context=html_context, amp=amp) if inline
                                   else card_markup(rt, embed, key or "", html_context=html_context))
-        return [(start, end, xml_safe(made[html_context] if embed is not None else stable_url or ""))]
+        new = _with_line_ending(xml_safe(made[html_context]), line_ending(doc, start, end))
+        keep = [s for s in loader_scripts(doc, start, end, item.provider) if s[2] in live] if html_context else []
+        return _keeping(doc, start, end, new, keep)
 
     nested = srcdoc.documents(text)  # an embed inside an iframe's srcdoc: its card is written there, escaped
     for occ in item.occurrences:
@@ -315,41 +461,95 @@ def _replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch], ite
 
 # --- restore and revert ---------------------------------------------------------------------------
 def restore(rt: Runtime, article_id: str, *, item_ids: list[str] | None = None, all_dead: bool = False,
-            principal: Principal | None = None, auto: bool = False) -> dict[str, Any]:
-    """Restore the given items (with `all_dead`, or when none are given: every dead one too) into a
-    new version; report what happened to each.
+            principal: Principal | None = None, auto: bool = False,
+            post: tuple[str, str] | None = None) -> dict[str, Any]:
+    """Restore the given items (and the items embedding `post`, (provider, post_id); with `all_dead`,
+    or when none are given: every dead one too) into a new version; report what happened to each.
 
-    The current version's plan and item results are read once, and its dead items found among them."""
+    The current version's plan and item results are read once, and its dead items found among them.
+    The current version's stored bytes are verified against their SHA-256 first (DamagedStoredVersion
+    when they, or its record, are missing or damaged). An attempt that fails is audited too
+    ("restore_failed", with its reason)."""
+    try:
+        return _restore(rt, article_id, item_ids=item_ids, all_dead=all_dead, principal=principal, auto=auto,
+                        post=post)
+    except (ArchiverError, DamagedData, ObjectNotFound, ValueError, PatchError) as exc:
+        _audit_failure(rt, principal, "restore_failed", article_id, exc, {"auto": auto, "items": item_ids or []})
+        if isinstance(exc, ObjectNotFound):
+            raise RestoreError(f"restoring {article_id!r}: {_missing(exc)}") from None
+        raise
+
+
+def _live_platforms(text: str, chain: list[Patch], plan: Any, restoring: set[str]) -> frozenset[str]:
+    """The platforms of the article's embeds that stay live once the items `restoring` are restored: each
+    other embed item whose markup still stands in `text` (not already a card; one an edit cut across counts
+    as live)."""
+    live = set()
+    for item in plan.items:
+        if not isinstance(item, EmbedItem) or item.item_id in restoring or item.provider in live:
+            continue
+        for occ in item.occurrences:
+            span = map_span(chain, occ.start, occ.end)
+            if span is None or "archiver-card" not in text[span[0]:span[1]]:
+                live.add(item.provider)
+                break
+    return frozenset(live)
+
+
+def _unneeded_loaders(text: str, chain: list[Patch], plan: Any, wanted: set[str], live: frozenset[str],
+                      reps: list[Replacement]) -> list[Replacement]:
+    """The loader scripts an earlier restore kept beside a card (an embed of their platform was live
+    then) that no embed staying live needs now: each removed with the white space before it."""
+    out: list[Replacement] = []
+    for item in plan.items:
+        if not isinstance(item, EmbedItem) or item.item_id in wanted:
+            continue
+        for occ in item.occurrences:
+            span = map_span(chain, occ.start, occ.end)
+            if span is None or "archiver-card" not in text[span[0]:span[1]]:
+                continue
+            for a, b, family in loader_scripts(text, span[0], span[1], item.provider):
+                if family in live:
+                    continue
+                while a > span[0] and text[a - 1] in " \t\r\n\f":
+                    a -= 1
+                if not any(a < r.end and r.start < b for r in [*reps, *out]):
+                    out.append(Replacement(a, b, ""))
+    return out
+
+
+def _restore(rt: Runtime, article_id: str, *, item_ids: list[str] | None, all_dead: bool,
+             principal: Principal | None, auto: bool, post: tuple[str, str] | None = None) -> dict[str, Any]:
     with rt.coordinator.lock(f"restore:{article_id}", timeout=120):
-        history = _history(rt, article_id)
+        history = _current_history(rt, article_id)
         current = history[-1]
+        body = version_body(rt, current)  # verified: nothing is built on damaged bytes
         plan = load_plan(rt, article_id, current.source_sha256)
         results = load_results(rt, plan)
         wanted = set(item_ids or [])
         unknown = sorted(wanted - {it.item_id for it in plan.items})
         if unknown:
             raise InputError(f"article {article_id!r} has no item {', '.join(unknown)}")
+        if post is not None:
+            of_post = {it.item_id for it in plan.items
+                       if isinstance(it, EmbedItem) and (it.provider, it.post_id) == post}
+            if not of_post:
+                raise InputError(f"article {article_id!r} does not embed {post[0]}/{post[1]}")
+            wanted |= of_post
         if all_dead or not wanted:
             wanted |= {o.item_id for o in dead_among(rt, originals_of(plan, results))}
         encoding = current.encoding or plan.encoding
-        text = rt.store.get(current.key).decode(encoding)
+        text = body.decode(encoding)
         chain = patch_chain(rt, history, current.version, plan.source_sha256)
-        reps: list[Replacement] = []
-        outcome = []
-        for item in plan.items:
-            if item.item_id not in wanted:
-                continue
-            entry = {"item_id": item.item_id, "kind": item.kind, "url": item.url}
-            try:
-                found = _replacements(rt, text, encoding, chain, item, results.get(item.item_id))
-            except TakenDown as exc:
-                outcome.append({**entry, "status": "taken_down", "error": str(exc)})
-                continue
-            except (RestoreError, ObjectNotFound) as exc:
-                outcome.append({**entry, "status": "error", "error": str(exc)})
-                continue
-            reps.extend(found)
-            outcome.append({**entry, "status": "restored" if found else "already", "error": None})
+        failed: set[str] = set()
+        while True:  # an item that fails stays live: its platform's loader script is kept for it
+            live = _live_platforms(text, chain, plan, wanted - failed)
+            reps, outcome = _item_replacements(rt, text, encoding, chain, plan, results, wanted, live)
+            now_failed = {o["item_id"] for o in outcome if o["status"] != "restored" and o["status"] != "already"}
+            if now_failed <= failed:
+                break
+            failed |= now_failed
+        reps += _unneeded_loaders(text, chain, plan, wanted, live, reps)
         # the takedown filter, on the cards restore does not rewrite now (every written version passes it)
         held, changed = takedown_filter(rt, text, results=results)
         kept = [(h, c) for h, c in zip(held, changed, strict=True)
@@ -383,6 +583,74 @@ def restore(rt: Runtime, article_id: str, *, item_ids: list[str] | None = None, 
     return report
 
 
+def _item_replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch], plan: Any,
+                       results: dict[str, ItemResult], wanted: set[str], live: frozenset[str]
+                       ) -> tuple[list[Replacement], list[dict[str, Any]]]:
+    """(replacements, each wanted item's outcome) of restoring the `wanted` items of `plan`."""
+    reps: list[Replacement] = []
+    outcome = []
+    for item in plan.items:
+        if item.item_id not in wanted:
+            continue
+        entry = {"item_id": item.item_id, "kind": item.kind, "url": item.url}
+        try:
+            found = _replacements(rt, text, encoding, chain, item, results.get(item.item_id), live)
+        except TakenDown as exc:
+            outcome.append({**entry, "status": "taken_down", "error": str(exc)})
+            continue
+        except RestoreError as exc:
+            outcome.append({**entry, "status": "error", "error": str(exc)})
+            continue
+        except ObjectNotFound as exc:
+            outcome.append({**entry, "status": "error", "error": _missing(exc)})
+            continue
+        except ValueError as exc:  # a damaged stored record (not JSON, not a record)
+            outcome.append({**entry, "status": "error", "error": f"a stored record is damaged: {str(exc)[:200]}"})
+            continue
+        reps.extend(found)
+        outcome.append({**entry, "status": "restored" if found else "already", "error": None})
+    return reps, outcome
+
+
+def parse_post(value: str) -> tuple[str, str]:
+    """(provider, post_id) of "<provider>/<post_id>" (as reports name posts); InputError otherwise."""
+    provider, _, post_id = value.strip().partition("/")
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", provider) or not post_id or len(post_id) > 200:
+        raise InputError(f"not a post: {value[:60]!r} (expected PROVIDER/POST_ID, e.g. twitter/1945048830047662087)")
+    return provider, post_id
+
+
+def restore_many(rt: Runtime, article_ids: list[str], *, item_ids: list[str] | None = None,
+                 all_dead: bool = False, post: tuple[str, str] | None = None,
+                 principal: Principal | None = None) -> dict[str, Any]:
+    """Restore many articles, each as ``restore`` does (its own version, callback and audit event): the
+    `article_ids` given; with none, every article embedding `post` (``articles_of_post``), or with
+    `all_dead` every article with dead items a restore would change (``originals.needs_restore``).
+    An article that fails does not stop the others. Returns {"articles": [each article's report, or
+    {"article_id", "error", "damaged"} for one that failed], "summary": {"articles", "new_versions",
+    "unchanged", "failed", "items_restored", "items_failed", "items_taken_down"}}."""
+    ids = list(dict.fromkeys(article_ids))
+    if not ids and post is not None:
+        ids = articles_of_post(rt, *post)
+    elif not ids and all_dead:
+        ids = sorted(needs_restore(rt))
+    out: list[dict[str, Any]] = []
+    for aid in ids:
+        try:
+            out.append(restore(rt, aid, item_ids=item_ids, all_dead=all_dead, principal=principal, post=post))
+        except (ArchiverError, DamagedData) as exc:
+            out.append({"article_id": aid, "error": (str(exc).strip().splitlines() or [""])[0],
+                        "damaged": isinstance(exc, DamagedData)})
+    items = [i for r in out for i in r.get("items", [])]
+    summary = {"articles": len(out), "new_versions": sum(1 for r in out if r.get("new_version")),
+               "unchanged": sum(1 for r in out if "error" not in r and not r.get("new_version")),
+               "failed": sum(1 for r in out if "error" in r),
+               "items_restored": sum(1 for i in items if i["status"] == "restored"),
+               "items_failed": sum(1 for i in items if i["status"] == "error"),
+               "items_taken_down": sum(1 for i in items if i["status"] == "taken_down")}
+    return {"articles": out, "summary": summary}
+
+
 def articles_of_post(rt: Runtime, provider: str, post_id: str) -> list[str]:
     """The ids of the articles whose items embed the post (any of their sources), sorted."""
     rows = rt.catalog.query("SELECT DISTINCT article_id FROM items WHERE kind = 'embed' AND provider = ? "
@@ -392,11 +660,12 @@ def articles_of_post(rt: Runtime, provider: str, post_id: str) -> list[str]:
 
 def _current(rt: Runtime, article_id: str) -> tuple[list[Version], Any, str, str, dict[str, ItemResult]]:
     """(history, plan, encoding, current text, item results) of the article's current version."""
-    history = _history(rt, article_id)
+    history = _current_history(rt, article_id)
     current = history[-1]
+    body = version_body(rt, current)
     plan = load_plan(rt, article_id, current.source_sha256)
     encoding = current.encoding or plan.encoding
-    return history, plan, encoding, rt.store.get(current.key).decode(encoding), load_results(rt, plan)
+    return history, plan, encoding, body.decode(encoding), load_results(rt, plan)
 
 
 def _carries(text: str, posts: set[tuple[str, str]]) -> bool:
@@ -447,7 +716,7 @@ def withhold(rt: Runtime, provider: str, post_id: str, *, principal: Principal |
                     encoding=encoding, patch_doc={"base": base, **patch.to_json(), "withheld": sorted(changed),
                                                   "post": f"{provider}/{post_id}"},
                     unless_current=False, expected_current=current.version, history=history).version
-        except (ArchiverError, ObjectNotFound, ValueError, PatchError) as exc:
+        except (ArchiverError, DamagedData, ObjectNotFound, ValueError, PatchError) as exc:
             log.warning("withholding %s/%s in %s failed: %s", provider, post_id, article_id, exc)
             continue
         report = {"article_id": article_id, "current": version.version, "version": version_entry(rt, version),
@@ -469,7 +738,7 @@ def still_carried(rt: Runtime, provider: str, post_id: str) -> list[str]:
     for article_id in articles_of_post(rt, provider, post_id):
         try:
             _, _, _, text, _ = _current(rt, article_id)
-        except (ArchiverError, ObjectNotFound, ValueError):
+        except (ArchiverError, DamagedData, ObjectNotFound, ValueError):
             out.append(article_id)
             continue
         if _carries(text, {target}):
@@ -486,7 +755,7 @@ def withheld_in(rt: Runtime, provider: str, post_id: str) -> list[str]:
                               for a in articles_of_post(rt, *p)}):
         try:
             _, _, _, text, _ = _current(rt, article_id)
-        except (ArchiverError, ObjectNotFound, ValueError):
+        except (ArchiverError, DamagedData, ObjectNotFound, ValueError):
             continue
         if WITHHELD_NOTICE in text:
             out.append(article_id)
@@ -515,16 +784,31 @@ def revert(rt: Runtime, article_id: str, to_version: int, *, principal: Principa
     now (or the quoted words of one) is written as the withheld notice, and the report says so
     ("withheld": "1 card withheld: taken down", "" when none). When the current version already has
     the (filtered) bytes nothing is written (``new_version`` False), as a restore that changes nothing.
-    InputError for an unknown version, RestoreError when its stored bytes fail their SHA-256."""
+    InputError for an unknown version; DamagedStoredVersion (a RestoreError; the CLI exits 1) when its
+    record or its stored bytes are missing or fail their SHA-256. An attempt that fails is audited too
+    ("revert_failed", with its reason)."""
+    try:
+        return _revert(rt, article_id, to_version, principal=principal)
+    except (ArchiverError, DamagedData, ObjectNotFound, ValueError, PatchError) as exc:
+        _audit_failure(rt, principal, "revert_failed", article_id, exc, {"reverted_to": to_version})
+        if isinstance(exc, ObjectNotFound):
+            raise RestoreError(f"reverting {article_id!r}: {_missing(exc)}") from None
+        raise
+
+
+def _revert(rt: Runtime, article_id: str, to_version: int, *, principal: Principal | None) -> dict[str, Any]:
     with rt.coordinator.lock(f"restore:{article_id}", timeout=120):
-        history = _history(rt, article_id)
+        listing = version_listing(rt, check_article_id(article_id))
+        history = listing.readable
+        if not history and not listing.unreadable:
+            raise InputError(f"no article {article_id!r}: nothing is stored under that id")
         target = next((v for v in history if v.version == to_version), None)
+        if target is None and 1 <= to_version <= listing.last_number:
+            raise missing_version(article_id, to_version)  # committed once: its record is gone or damaged
         if target is None:
             raise InputError(f"article {article_id!r} has no version {to_version} "
-                             f"(versions 1-{history[-1].version})")
-        body = rt.store.get(target.key)
-        if hashlib.sha256(body).hexdigest() != target.sha256:
-            raise RestoreError(f"stored bytes of version {to_version} do not match their recorded sha256")
+                             f"(versions 1-{listing.last_number})")
+        body = version_body(rt, target)
         encoding = target.encoding or "utf-8"
         text = body.decode(encoding, errors="replace")
         try:
@@ -559,6 +843,18 @@ def _audit(rt: Runtime, principal: Principal | None, action: str, article_id: st
            count: int) -> None:
 
     audit.record(rt, principal, action, f"article:{article_id}", detail, count)
+
+
+def _audit_failure(rt: Runtime, principal: Principal | None, action: str, article_id: str, exc: BaseException,
+                   detail: dict[str, Any]) -> None:
+    """Audit a failed restore or revert attempt (`action`) with its one-line reason; an audit that
+    cannot be written is logged, and the attempt's own error is what the caller sees."""
+    reason = _missing(exc) if isinstance(exc, ObjectNotFound) else (str(exc).strip().splitlines() or [""])[0]
+    try:
+        audit.record(rt, principal, action, f"article:{article_id}",
+                     {**detail, "error": reason[:500], "error_type": type(exc).__name__}, 0)
+    except Exception as audit_exc:
+        log.debug("auditing a failed %s of %s failed: %s", action, article_id, audit_exc)
 
 # --- auto-restore policy ----------------------------------------------------------------------------
 def auto_restore_sites(rt: Runtime) -> set[str]:

@@ -1,0 +1,263 @@
+"""Restore and revert defects: shared loader scripts kept for live embeds, verified reads of stored versions,
+clear errors on damaged storage, bulk restore, the health check's reason on the card, the article's line
+endings, and audited failures. Real components throughout (fixture origin, file storage, SQLite catalog)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from archiver.article.versions import RestoreError, versions
+from archiver.compliance import audit
+from archiver.config.settings import Settings
+from archiver.health import restore as restore_module
+from archiver.health.originals import article_health
+from archiver.health.restore import restore, revert
+from archiver.records.plan import EmbedItem
+from archiver.runners.local import archive
+from archiver.runtime import Runtime
+from archiver.steps.prepare import load_plan
+from archiver.steps.results import load_result
+from archiver.storage.layout import version_key, version_meta_key
+from archiver.testing.fixture_origin import FixtureOrigin, TweetFixture
+from tests.test_health import T0
+
+BASE = "https://archive.example/media"
+BOB = TweetFixture(id="1945048830047662101", handle="bob", name="Bob", text="Bob says hello")
+CAROL = TweetFixture(id="1945048830047662102", handle="carol", name="Carol", text="Carol says hi")
+SCRIPT = '<script async src="https://platform.twitter.com/widgets.js" charset="utf-8"></script>'
+
+
+def quote(t: TweetFixture) -> str:
+    return (f'<blockquote class="twitter-tweet"><p lang="en" dir="ltr">{t.text}</p>&mdash; {t.name} (@{t.handle}) '
+            f'<a href="https://twitter.com/{t.handle}/status/{t.id}">July 15, 2025</a></blockquote>')
+
+
+def shared_page(eol: str = "\n") -> str:
+    """Bob's tweet, ONE shared widgets.js, then Carol's tweet."""
+    return eol.join(["<html><head><meta charset=\"utf-8\"><title>Story</title></head><body>", "<p>Intro</p>",
+                     quote(BOB), SCRIPT, "<p>Between</p>", quote(CAROL), "<p>Outro</p></body></html>", ""])
+
+
+@pytest.fixture
+def origin() -> Iterator[FixtureOrigin]:
+    with FixtureOrigin(tweets=[BOB, CAROL]) as o:
+        yield o
+
+
+def make_rt(tmp_settings: Callable[..., Settings], origin: FixtureOrigin, **overrides: Any) -> Runtime:
+    settings = tmp_settings(**{**origin.settings_overrides(), "public_base_url": BASE, "fetch_retries": 0,
+                               "health_dead_after_failures": 1, "health_dead_after_hours": 0.0,
+                               "capture_fresh_for": 0, **overrides})
+    return Runtime.from_settings(settings)
+
+
+def setup(tmp_settings: Callable[..., Settings], origin: FixtureOrigin, *, aid: str = "story", eol: str = "\n",
+          **overrides: Any) -> Runtime:
+    rt = make_rt(tmp_settings, origin, **overrides)
+    archive(rt, shared_page(eol).encode(), article_id=aid, url=f"https://news.example/{aid}")
+    return rt
+
+
+def item_of(rt: Runtime, aid: str, t: TweetFixture) -> str:
+    plan = load_plan(rt, aid)
+    item = next(i for i in plan.items if isinstance(i, EmbedItem) and i.post_id == t.id)
+    assert load_result(rt, plan, item.item_id).status == "archived"
+    return item.item_id
+
+
+def delete(rt: Runtime, key: str) -> None:
+    """Lose a stored object (file storage: its file)."""
+    os.remove(rt.store.locate(key))
+
+
+def current(rt: Runtime, aid: str = "story") -> str:
+    return rt.store.get(versions(rt, aid)[-1].key).decode()
+
+
+# --- 1. a shared loader script stays while an embed of its platform stays live ------------------------
+def test_restoring_one_embed_keeps_the_loader_a_live_embed_needs(tmp_settings: Callable[..., Settings],
+                                                                 origin: FixtureOrigin) -> None:
+    rt = setup(tmp_settings, origin)
+    v1 = current(rt)
+    assert v1.count(SCRIPT) == 1
+    rep = restore(rt, "story", item_ids=[item_of(rt, "story", BOB)])
+    assert rep["new_version"] and [i["status"] for i in rep["items"]] == ["restored"]
+    v2 = current(rt)
+    assert v2.count(SCRIPT) == 1 and 'class="archiver-card"' in v2  # Carol's live tweet keeps its loader
+    # nothing but Bob's blockquote changed: the script is kept byte for byte, in place, after the card
+    bob = v1.index('<blockquote class="twitter-tweet"')
+    assert v2[:bob] == v1[:bob] and v2[v2.index(SCRIPT):] == v1[v1.index(SCRIPT):]
+    assert restore(rt, "story", item_ids=[item_of(rt, "story", BOB)])["new_version"] is False  # idempotent
+    # once Carol is restored too, no live tweet needs the loader: restoring both removes it
+    rep = restore(rt, "story", item_ids=[item_of(rt, "story", BOB), item_of(rt, "story", CAROL)])
+    assert rep["new_version"] and SCRIPT not in current(rt) and current(rt).count('class="archiver-card"') == 2
+    assert revert(rt, "story", 1)["new_version"] and current(rt) == v1  # reversible
+    rt.close()
+
+
+def test_loader_scripts_of_every_platform() -> None:
+    cases = {
+        '<script async src="https://platform.twitter.com/widgets.js">': "twitter",
+        '<script async src="//www.instagram.com/embed.js">': "instagram",
+        '<script async src="https://www.tiktok.com/embed.js">': "tiktok",
+        '<script async defer crossorigin="anonymous" src="https://connect.facebook.net/en_US/sdk.js#v=1">': "facebook",
+        '<script async src="https://embed.bsky.app/static/embed.js" charset="utf-8">': "bluesky",
+        '<script async src="https://www.threads.net/embed.js">': "threads",
+        '<script async src="https://embed.reddit.com/widgets.js" charset="UTF-8">': "reddit",
+        "<script src='https://telegram.org/js/telegram-widget.js?22'>": "telegram",
+    }
+    loader_family = restore_module.loader_family
+    for tag, family in cases.items():
+        assert loader_family(tag, None) == family, tag
+    # a Telegram widget naming its post is that post's embed, not a shared loader
+    assert loader_family('<script async src="https://telegram.org/js/telegram-widget.js?22" '
+                         'data-telegram-post="durov/43">', "telegram") is None
+    assert loader_family('<script src="https://cdn.example/embeds.js">', "mastodon") == "mastodon"
+    assert loader_family('<script src="https://cdn.example/app.js">', "twitter") is None
+
+
+# --- 2/3. verified reads and clear errors on damaged storage ----------------------------------------
+def test_restore_refuses_a_damaged_current_version(tmp_settings: Callable[..., Settings],
+                                                   origin: FixtureOrigin) -> None:
+    rt = setup(tmp_settings, origin)
+    bob = item_of(rt, "story", BOB)
+    rt.store.put(version_key("story", 1), b"damaged!", content_type="text/html")
+    with pytest.raises(RestoreError, match=r"do not match their recorded sha256") as err:
+        restore(rt, "story", item_ids=[bob])
+    assert type(err.value).__name__ == "DamagedStoredVersion"  # a RestoreError (the API: 409), exit 1 in the CLI
+    assert len(versions(rt, "story")) == 1  # nothing written on the damage
+    delete(rt, version_key("story", 1))
+    with pytest.raises(RestoreError, match=r"articles/story/v1\S* are missing"):
+        restore(rt, "story", item_ids=[bob])
+    failed = audit.list_events(rt, action="restore_failed")
+    assert len(failed) == 2 and "sha256" in failed[-1]["detail"]["error"]  # newest first
+    rt.close()
+
+
+def test_revert_errors_name_the_damaged_object(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    rt = setup(tmp_settings, origin)
+    restore(rt, "story", item_ids=[item_of(rt, "story", BOB)])
+    restore(rt, "story", item_ids=[item_of(rt, "story", CAROL)])
+    delete(rt, version_key("story", 2))
+    with pytest.raises(RestoreError, match=r"its bytes articles/story/v2\S* are missing"):
+        revert(rt, "story", 2)
+    delete(rt, version_meta_key("story", 1))
+    with pytest.raises(RestoreError, match=r"version 1 .* record articles/story/v1.json is missing or unreadable"):
+        revert(rt, "story", 1)
+    failed = audit.list_events(rt, action="revert_failed")
+    assert [e["detail"]["reverted_to"] for e in failed] == [1, 2] and all(e["detail"]["error"] for e in failed)
+    rt.close()
+
+
+def test_a_missing_manifest_is_a_clear_item_error(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    rt = setup(tmp_settings, origin)
+    bob = item_of(rt, "story", BOB)
+    res = load_result(rt, load_plan(rt, "story"), bob)
+    delete(rt, res.manifest_key)
+    (item,) = restore(rt, "story", item_ids=[bob])["items"]
+    assert item["status"] == "error" and "manifest" in item["error"] and "missing" in item["error"]
+    assert item["error"] != repr(res.manifest_key)
+    rt.close()
+
+
+def test_cli_exit_codes(tmp_settings: Callable[..., Settings], origin: FixtureOrigin,
+                        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from archiver.cli import main as cli
+
+    rt = setup(tmp_settings, origin)
+    restore(rt, "story", item_ids=[item_of(rt, "story", BOB)])
+    for name in ("home", "public_base_url", "fetch_allow", "twitter_oembed_url", "twitter_syndication_url",
+                 "twitter_shortlink_url", "fetch_retries"):
+        monkeypatch.setenv(f"ARCHIVER_{name.upper()}", str(getattr(rt.settings, name)))
+    rt.store.put(version_key("story", 1), b"changed", content_type="text/html")
+    capsys.readouterr()
+    assert cli.main(["revert", "story", "--to", "1"]) == 1  # damaged stored data, not the user's error
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sha256" in err and "internal error" not in err
+    delete(rt, version_key("story", 2))
+    assert cli.main(["restore", "story"]) == 1
+    err = capsys.readouterr().err
+    assert "articles/story/v2" in err and "missing" in err and "ObjectNotFound" not in err
+    rt.close()
+
+
+# --- 4. many articles at once -----------------------------------------------------------------------
+def test_bulk_restore_by_ids_by_post_and_all_dead(tmp_settings: Callable[..., Settings], origin: FixtureOrigin,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from archiver.cli import health as cli_health
+
+    rt = setup(tmp_settings, origin, aid="art1")
+    for aid in ("art2", "art3"):
+        archive(rt, shared_page().encode(), article_id=aid, url=f"https://news.example/{aid}")
+    restore_many = restore_module.restore_many
+    out = restore_many(rt, [], post=("twitter", BOB.id))
+    assert [r["article_id"] for r in out["articles"]] == ["art1", "art2", "art3"]
+    assert out["summary"]["new_versions"] == 3 and out["summary"]["items_restored"] == 3
+    assert all(SCRIPT in current(rt, a) for a in ("art1", "art2", "art3"))  # Carol stays live everywhere
+    again = restore_many(rt, ["art2", "art3", "nope"], post=("twitter", BOB.id))
+    assert again["summary"] == {"articles": 3, "new_versions": 0, "unchanged": 2, "failed": 1,
+                                "items_restored": 0, "items_failed": 0, "items_taken_down": 0}
+    # --all-dead across articles: Carol dies
+    origin.add_tweet(replace(CAROL, state="deleted"))
+    for aid in ("art1", "art2"):
+        article_health(rt, aid, check_now=True, now=T0)
+    out = restore_many(rt, [], all_dead=True)
+    assert {r["article_id"] for r in out["articles"]} >= {"art1", "art2"}
+    assert SCRIPT not in current(rt, "art1") and SCRIPT in current(rt, "art3")
+    # the CLI's command: several ids, a summary line; an item that errored is in its status and the
+    # summary (exit 0, the common rule), an article that could not be restored at all exits 2
+    for name in ("home", "public_base_url", "fetch_allow", "twitter_oembed_url", "twitter_syndication_url",
+                 "twitter_shortlink_url", "fetch_retries"):
+        monkeypatch.setenv(f"ARCHIVER_{name.upper()}", str(getattr(rt.settings, name)))
+    res = load_result(rt, load_plan(rt, "art3"), item_of(rt, "art3", CAROL))
+    delete(rt, res.manifest_key)  # art3's Carol cannot be restored now
+    args = argparse.Namespace(article_ids=["art2", "art3"], item=None, all_dead=False,
+                              post=f"twitter/{CAROL.id}", json=False)
+    capsys.readouterr()
+    assert cli_health.cmd_restore(args, rt.settings) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[-1].startswith("2 articles: ") and "1 failed, 0 taken down" in text
+    args = argparse.Namespace(article_ids=["art2", "nope"], item=None, all_dead=False,
+                              post=f"twitter/{CAROL.id}", json=False)
+    assert cli_health.cmd_restore(args, rt.settings) == 2
+    assert "! nope: " in capsys.readouterr().out
+    args = argparse.Namespace(article_ids=[], item=None, all_dead=False, post=None, json=True)
+    with pytest.raises(Exception, match="name the articles"):
+        cli_health.cmd_restore(args, rt.settings)
+    rt.close()
+
+
+# --- 5. the health check's own reason on the card ---------------------------------------------------
+def test_the_card_says_why_the_health_check_found_the_post_gone(tmp_settings: Callable[..., Settings],
+                                                                origin: FixtureOrigin) -> None:
+    rt = setup(tmp_settings, origin)
+    origin.add_tweet(replace(BOB, state="protected"))
+    article_health(rt, "story", check_now=True, now=T0)
+    rep = restore(rt, "story")
+    assert [i["status"] for i in rep["items"]] == ["restored"]
+    text = current(rt)
+    assert "protected" in text.split('class="archiver-card-note"', 1)[1].split("</p>", 1)[0]
+    assert "the link to the post stopped working" not in text
+    rt.close()
+
+
+# --- 6. the article's line endings ------------------------------------------------------------------
+def test_a_card_in_a_crlf_article_uses_crlf(tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    rt = setup(tmp_settings, origin, eol="\r\n")
+    v1 = current(rt)
+    assert restore(rt, "story", item_ids=[item_of(rt, "story", BOB)])["new_version"]
+    v2 = current(rt)
+    assert v2.replace("\r\n", "").count("\n") == 0 and v2.replace("\r\n", "").count("\r") == 0
+    assert v2.count("\r\n") > v1.count("\r\n")  # the card's own line breaks are the article's
+    assert restore(rt, "story", item_ids=[item_of(rt, "story", BOB)])["new_version"] is False  # idempotent
+    line_ending = restore_module.line_ending
+    assert line_ending("a\r\nb", 3, 4) == "\r\n" and line_ending("a\nb", 2, 3) == "\n"
+    assert line_ending("ab\r\n", 0, 1) == "\r\n" and line_ending("ab", 0, 1) == "\n"
+    rt.close()
