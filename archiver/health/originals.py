@@ -14,14 +14,19 @@ to a month.
 
 from __future__ import annotations
 
+import contextvars
+import importlib.util
 import json
 import logging
 import random
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from archiver.article.versions import RestoreError, chain_docs, map_span, versions
+from archiver.article.versions import RestoreError, chain_docs, map_span, version_body, versions
+from archiver.capture.fetch import ARTICLE_DEADLINE
 from archiver.capture.manifest import CAPTURED_STATUSES
 from archiver.catalog.base import row_window
 from archiver.catalog.core import Catalog
@@ -30,7 +35,7 @@ from archiver.compliance.holds import hidden_reason
 from archiver.dates import iso, utcnow
 from archiver.errors import InputError
 from archiver.health.probes import probe
-from archiver.health.state import STATES, Original, advance, new_record
+from archiver.health.state import STATES, Original, advance, check_label, could_not_check, new_record
 from archiver.records.base import RecordError
 from archiver.records.plan import EmbedItem, ImageItem, Plan
 from archiver.records.result import EmbedResult, ImageResult
@@ -199,15 +204,17 @@ def _index(rt: Runtime, rec: dict[str, Any]) -> None:
          len(rec["failures"]), rec["last_checked_at"], rec["last_outcome"], rec["next_check_at"],
          rec["last_checked_at"], rec.get("since"), (rec.get("last_detail") or "")[:500] or None])
 
-def check(rt: Runtime, original: Original | dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+def check(rt: Runtime, original: Original | dict[str, Any], *, now: datetime | None = None,
+          lock_timeout: float = 60.0) -> dict[str, Any]:
     """Probe one original and advance its state; returns the stored record.
 
-    Serialized per URL. The record is read before the probe and written after it, so an outage of
-    storage or Redis raises (from the lock, the read or the write) and leaves the state as it was.
+    Serialized per URL (TimeoutError when another check of it holds the lock for `lock_timeout`
+    seconds). The record is read before the probe and written after it, so an outage of storage or
+    Redis raises (from the lock, the read or the write) and leaves the state as it was.
     """
     o = original if isinstance(original, dict) else asdict(original)
     url = o["url"]
-    with rt.coordinator.lock(f"health:{url_sha256(url)}", timeout=60):
+    with rt.coordinator.lock(f"health:{url_sha256(url)}", timeout=lock_timeout):
         record = load_record(rt, url) or new_record(url, o["kind"], o.get("provider"), o.get("post_id"),
                                                     o.get("archived_sha256"))
         o = {**o, "archived_sha256": o.get("archived_sha256") or record.get("archived_sha256")}
@@ -219,6 +226,84 @@ def check(rt: Runtime, original: Original | dict[str, Any], *, now: datetime | N
     if rec["state"] != record["state"]:
         log.info("health: %s %s -> %s (%s)", url, record["state"], rec["state"], result.detail)
     return rec
+
+
+# Why an original of a check run was not probed (it keeps its state; the next run or round asks it).
+NOT_IN_TIME = "not checked this time: the check's time limit passed before it was probed"
+BUSY = "not checked this time: another check of this original was running"
+
+
+def check_time_limit(rt: Runtime) -> float:
+    """The overall time limit, in seconds, of one article's check run: `archive_deadline`, the limit
+    an article's archiving has."""
+    return float(rt.settings.archive_deadline)
+
+
+def check_concurrency(rt: Runtime) -> int:
+    """How many originals one check run probes at once: `capture_threads` (per host, the fetcher's
+    `host_concurrency` still holds)."""
+    return max(1, int(rt.settings.capture_threads))
+
+
+def check_many(rt: Runtime, found: list[Original] | list[dict[str, Any]], *, now: datetime | None = None,
+               time_limit: float | None = None, done: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check each distinct original URL of `found` once (`check`), `check_concurrency` at a time,
+    all within `time_limit` seconds (`check_time_limit`): every request of the run is cut at that
+    deadline, and what was not probed by then is not probed (NOT_IN_TIME). An original whose check
+    another caller is running is not waited for (BUSY). Returns per URL its new record (a dict) or
+    why it was not probed (a str). `done`: the same map from earlier articles of the same run, whose
+    URLs are not probed again (it is updated in place)."""
+    out: dict[str, Any] = {} if done is None else done
+    todo: dict[str, dict[str, Any]] = {}
+    for o in found:
+        d = o if isinstance(o, dict) else asdict(o)
+        if out.get(d["url"], NOT_IN_TIME) == NOT_IN_TIME and d["url"] not in todo:
+            todo[d["url"]] = d
+    if not todo:
+        return out
+    limit = check_time_limit(rt) if time_limit is None else max(0.0, time_limit)
+    end = time.monotonic() + limit
+    outer = ARTICLE_DEADLINE.get()
+    if outer is not None:
+        end = min(end, outer)
+
+    def one(d: dict[str, Any]) -> Any:
+        if time.monotonic() >= end:
+            return NOT_IN_TIME
+        token = ARTICLE_DEADLINE.set(end)
+        try:
+            return check(rt, d, now=now, lock_timeout=0)
+        except TimeoutError:
+            return BUSY
+        finally:
+            ARTICLE_DEADLINE.reset(token)
+
+    pool = ThreadPoolExecutor(max_workers=min(check_concurrency(rt), len(todo)), thread_name_prefix="health")
+    try:
+        futures = {pool.submit(contextvars.copy_context().run, one, d): url for url, d in todo.items()}
+        # Every fetch ends at `end`; the grace covers writing the records of the last probes.
+        finished, _ = wait(futures, timeout=max(0.0, end - time.monotonic()) + _GRACE)
+        for fut, url in futures.items():
+            if fut in finished:
+                out[url] = fut.result()  # a fault of our side (storage, catalog) raises here
+            else:
+                out[url] = NOT_IN_TIME
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return out
+
+
+_GRACE = 15.0
+
+
+def check_articles(rt: Runtime, article_ids: list[str], *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """`article_health(..., check_now=True)` of each article, probing each distinct original once for
+    the whole run (an original several articles use is asked once, its result shown in each); each
+    article's remaining originals have their own `check_time_limit`. What `archiver health
+    --check-now` without an article runs."""
+    done: dict[str, Any] = {}
+    return [article_health(rt, aid, check_now=True, now=now, done=done) for aid in article_ids]
+
 
 def reindex(rt: Runtime, skipped: list[str] | None = None) -> int:
     """Rebuild link_health from storage (link_uses comes back with `enroll_all`); returns how many
@@ -236,19 +321,86 @@ def reindex(rt: Runtime, skipped: list[str] | None = None) -> int:
 
 # --- reports ----------------------------------------------------------------------------------------
 def article_health(rt: Runtime, article_id: str, *, check_now: bool = False,
-                   now: datetime | None = None) -> dict[str, Any]:
-    """Every item of the article with its state and history (from storage, the truth)."""
+                   now: datetime | None = None, done: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every item of the article with its state and history (from storage, the truth); each item's
+    `label` says its state or why its last check could not decide ("could not check: timed out (last
+    known: live)"), `could_not_check` the reason alone (None when it decided).
+
+    With `check_now`, its distinct originals are checked now (`check_many`, within the run's time
+    limit; `done` as there). When some were not probed (the time limit passed, another check of them
+    was running), the answer adds "check": {"running": False, "probed", "not_checked", "time_limit_s"}
+    and each such item "not_checked" (why); a run that probed everything answers exactly what a plain
+    read then answers. When a check-now of the same article is running already, nothing is probed:
+    the stored results come back with "check": {"running": True, "detail"}."""
     found = enroll(rt, article_id, now=now)
+    outcome: dict[str, Any] = {}
+    run: dict[str, Any] | None = None
+    if check_now:
+        try:
+            with rt.coordinator.lock(f"health-article:{article_id}", timeout=0):
+                outcome = check_many(rt, found, now=now, done=done)
+        except TimeoutError:
+            run = {"running": True, "detail": "a check of this article is running; these are the last results"}
+        else:
+            urls = {o.url for o in found}
+            missed = sum(1 for u in urls if isinstance(outcome.get(u), str))
+            run = {"running": False, "probed": len(urls) - missed, "not_checked": missed,
+                   "time_limit_s": check_time_limit(rt)}
     items = []
     for o in found:
-        rec = check(rt, o, now=now) if check_now else load_record(rt, o.url)
+        got = outcome.get(o.url)
+        rec = got if isinstance(got, dict) else load_record(rt, o.url)
         rec = rec or new_record(o.url, o.kind, o.provider, o.post_id)
-        items.append({"item_id": o.item_id, "kind": o.kind, "url": o.url, "provider": o.provider,
-                      "post_id": o.post_id, "capture_status": o.capture_status, "state": rec["state"],
-                      "since": rec["since"], "failures": len(rec["failures"]), "checks": rec["checks"],
-                      "last_checked_at": rec["last_checked_at"], "last_detail": rec["last_detail"],
-                      "next_check_at": rec["next_check_at"], "history": rec["history"]})
-    return {"article_id": article_id, "summary": _summary(i["state"] for i in items), "items": items}
+        item = {"item_id": o.item_id, "kind": o.kind, "url": o.url, "provider": o.provider,
+                "post_id": o.post_id, "capture_status": o.capture_status, "state": rec["state"],
+                "label": check_label(rec), "could_not_check": could_not_check(rec),
+                "changed_since_archived": rec.get("changed_since_archived"),
+                "since": rec["since"], "failures": len(rec["failures"]), "checks": rec["checks"],
+                "last_checked_at": rec["last_checked_at"], "last_detail": rec["last_detail"],
+                "next_check_at": rec["next_check_at"], "history": rec["history"]}
+        if isinstance(got, str):
+            item["not_checked"] = got
+        items.append(item)
+    report: dict[str, Any] = {"article_id": article_id, "summary": _summary(i["state"] for i in items),
+                              "could_not_check": sum(1 for i in items if i["could_not_check"]), "items": items}
+    if run is not None and (run["running"] or run["not_checked"]):
+        report["check"] = run
+    return report
+
+
+def could_not_check_count(rt: Runtime) -> int:
+    """How many current items of every article are linked to an original whose last check could not
+    decide (a timeout, a server error, ...: the state it shows is its last conclusive one)."""
+    ensure_schema(rt.catalog)
+    rows = rt.catalog.query(
+        "SELECT COUNT(*) AS n FROM link_health h JOIN link_uses u ON u.url_sha256 = h.url_sha256 "
+        "JOIN articles a ON a.article_id = u.article_id "
+        "JOIN items i ON i.article_id = a.article_id AND i.source_sha256 = a.source_sha256 AND i.item_id = u.item_id "
+        "WHERE h.last_outcome = 'inconclusive'")
+    return int(rows[0]["n"]) if rows else 0
+
+
+def scheduler_possible(rt: Runtime) -> bool:
+    """Whether this installation can have beat schedule the health rounds: a Redis broker URL and the
+    `redis` extra (Celery, redis-py) installed. False is the embedded mode, where nothing checks
+    unless `archiver health --check-now` is scheduled (cron, a systemd timer)."""
+    if not rt.settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return False
+    return all(importlib.util.find_spec(name) is not None for name in ("celery", "redis"))
+
+
+def last_check(rt: Runtime) -> dict[str, Any]:
+    """When any original was last checked and whether anything is checking: {"last_checked_at": ISO
+    or None, "overdue": how many originals' next check is more than two health rounds and an hour
+    past, "scheduler": `scheduler_possible`}. With a scheduler possible, overdue checks say beat is
+    not running."""
+    ensure_schema(rt.catalog)
+    late = iso(utcnow() - timedelta(seconds=2 * rt.settings.health_round_seconds + 3600))
+    row = rt.catalog.query("SELECT MAX(last_checked_at) AS last FROM link_health")
+    overdue = rt.catalog.query("SELECT COUNT(*) AS n FROM link_health WHERE next_check_at < ?", [late])
+    return {"last_checked_at": row[0]["last"] if row else None, "overdue": int(overdue[0]["n"]) if overdue else 0,
+            "scheduler": scheduler_possible(rt)}
+
 
 def _summary(states: Any) -> dict[str, int]:
     out = dict.fromkeys(STATES, 0)
@@ -383,7 +535,7 @@ def served_from_archive(rt: Runtime, article_id: str) -> set[str]:
         current = history[-1]
         docs = chain_docs(rt, history, current.version, current.source_sha256)
         plan = load_plan(rt, article_id, current.source_sha256)
-        text = rt.store.get(current.key).decode(current.encoding or plan.encoding or "utf-8", errors="replace")
+        text = version_body(rt, current).decode(current.encoding or plan.encoding or "utf-8", errors="replace")
     except (RecordError, RestoreError, ObjectNotFound, InputError, ValueError, LookupError):
         return set()
     covered = {i for _, doc in docs for i in (doc.get("restored") or []) if isinstance(i, str)}
@@ -499,9 +651,11 @@ def health_answer(rt: Runtime, *, state: str | None = None, limit: int = 100, of
     first; `state` filters, `limit` 1+ rows from `offset` 0+); `needs_restore` (per article and in the
     totals) counts the dead items a restore would change: a dead item the current version already serves
     from the archive (restored, or an image rewritten to its stable copy when archived) is dead at its
-    origin but covered, and not counted there."""
+    origin but covered, and not counted there. The totals' `could_not_check` counts the items whose
+    last check could not decide (each keeps its last conclusive state in the counts per state)."""
     rows = overview(rt, state=state, limit=limit, offset=offset)
     waiting = needs_restore(rt, [r["article_id"] for r in rows if r["dead"]])
     counts: dict[str, Any] = dict(totals(rt, state=state))
     counts["needs_restore"] = sum(needs_restore(rt).values())
+    counts["could_not_check"] = could_not_check_count(rt)
     return {"articles": [{**r, "needs_restore": waiting.get(r["article_id"], 0)} for r in rows], "totals": counts}

@@ -33,6 +33,46 @@ class Probe:
 
     outcome: str   # "ok", "failure" (counts toward dead) or "inconclusive" (never counts)
     detail: str
+    # An image probe that read the body: whether it differs from the archived bytes (None: not known).
+    changed: bool | None = None
+
+
+# Why a check could not decide, from its detail (the probe's "<fetch error kind>: ..." or "HTTP n"):
+# the first matching prefix or pattern names it for people ("could not check: timed out").
+_WHY = (("timeout:", "timed out"), ("too_large:", "the answer is too large"),
+        ("refused:", "refused by the address guard"), ("network:", "network error"),
+        ("malformed:", "malformed answer"), ("bad_response:", "bad answer (e.g. too many redirects)"),
+        ("bad_url:", "not a usable URL"), ("HTTP 429", "rate limited (HTTP 429)"))
+
+
+def unchecked_reason(detail: str | None) -> str:
+    """A short phrase for why a check could not decide, from its stored `detail` ("timed out",
+    "server error (HTTP 503)", "access refused (HTTP 403)", ...); the detail itself otherwise."""
+    text = (detail or "").strip()
+    for prefix, why in _WHY:
+        if text.startswith(prefix):
+            return why
+    if text.startswith("HTTP 5"):
+        return f"server error ({text[:8]})"
+    if text.startswith(("HTTP 401", "HTTP 403")):
+        return f"access refused ({text[:8]})"
+    return text[:120] or "no answer"
+
+
+def check_label(rec: dict[str, Any]) -> str:
+    """What the pages and the API say of an original's record: its state, or, when its last check
+    could not decide, "could not check: <why>" with its last conclusive state kept visible
+    ("could not check: timed out (last known: live)"; never conclusive: without the parenthesis)."""
+    if rec.get("last_outcome") != "inconclusive":
+        return str(rec["state"])
+    label = f"could not check: {unchecked_reason(rec.get('last_detail'))}"
+    return label if rec["state"] == "unchecked" else f"{label} (last known: {rec['state']})"
+
+
+def could_not_check(rec: dict[str, Any]) -> str | None:
+    """Why the last check of `rec` could not decide (`unchecked_reason`), or None when it decided
+    (or there was none)."""
+    return unchecked_reason(rec.get("last_detail")) if rec.get("last_outcome") == "inconclusive" else None
 
 # --- the state machine ------------------------------------------------------------------------------
 def new_record(url: str, kind: str, provider: str | None = None, post_id: str | None = None,
@@ -64,6 +104,8 @@ def advance(record: dict[str, Any], result: Probe, now: datetime, settings: Sett
             interval = min(DAY, max(HOUR, settings.health_dead_after_hours * HOUR / gaps))
     else:
         interval = HOUR  # ask again soon; the state stays what it was
+    if result.outcome == "ok" and result.changed is not None:
+        rec["changed_since_archived"] = result.changed
     if rec["state"] != before:
         rec["since"] = iso(now)
     rec["checks"] = int(rec.get("checks") or 0) + 1

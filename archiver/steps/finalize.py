@@ -25,6 +25,7 @@ from archiver.article.versions import (
     chain_docs,
     encodable,
     map_span,
+    version_body,
     versions,
     write_version,
 )
@@ -265,6 +266,8 @@ def _edited(rt: Runtime, plan: Plan, history: list[Version]) -> Edited | None:
         return None  # a new text of the article: written from its source
     try:
         docs = chain_docs(rt, history, current.version, plan.source_sha256)
+        # Its bytes as recorded (versions.version_body): damaged bytes are never built on.
+        body = version_body(rt, current) if len(docs) > 1 else b""
     except RestoreError as exc:
         log.warning("article %s: version %s cannot be traced to its source (%s); rewriting from the source",
                     plan.article_id, current.version, exc)
@@ -274,5 +277,5 @@ def _edited(rt: Runtime, plan: Plan, history: list[Version]) -> Edited | None:
     chain = [patch for patch, _ in docs]
     restored = {str(i) for _, doc in docs for i in doc.get("restored") or []}
     encoding = current.encoding or plan.encoding
-    text = rt.store.get(current.key).decode(encoding)
+    text = body.decode(encoding)
     return Edited(current, text, encoding, lambda start, end: map_span(chain, start, end), restored)

@@ -10,10 +10,14 @@ archiver.health.restore.
 
 from __future__ import annotations
 
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
@@ -22,10 +26,12 @@ from archiver.auth import Principal
 from archiver.errors import InputError
 from archiver.health import originals as health_originals
 from archiver.health.originals import (
+    could_not_check_count,
     current_records,
     dead_worklist,
     health_answer,
     item_records,
+    last_check,
     needs_restore,
     originals,
     overview,
@@ -35,11 +41,12 @@ from archiver.health.originals import (
     uncopied_items,
 )
 from archiver.health.restore import restore, revert
+from archiver.health.state import check_label, could_not_check
 from archiver.records.base import RecordError
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id
 from archiver.web.deps import get_runtime, refuse_session, require_form_role, require_role
-from archiver.web.errors import AUTHENTICATED, error_responses
+from archiver.web.errors import AUTHENTICATED, ErrorOut, error_responses
 from archiver.web.routes import articles, pages
 
 VIEW_ROLES = ("editor", "compliance")
@@ -98,17 +105,69 @@ def health_overview(state: str | None = Query(None, pattern="^(unchecked|live|su
     return health_answer(rt, state=state, limit=limit, offset=offset)
 
 
-@router.get("/v1/articles/{article_id}/health", tags=["health"], responses=error_responses(404))
-def article_health(request: Request, article_id: str, check_now: bool = False, rt: Runtime = Depends(get_runtime),
+# Check-now over HTTP: at most CHECKS_PER_CALLER running per caller (token) and CHECKS_AT_ONCE per
+# process, so check-now requests never take every worker thread from the rest of the API; past
+# either, a 429 with Retry-After (one check run's time limit). A check-now of an article whose check
+# is running already answers at once, 202 with the last results (never a wait on its lock, never 503).
+CHECKS_PER_CALLER = 2
+CHECKS_AT_ONCE = 4
+_checks_guard = threading.Lock()
+_checks_running: dict[str, int] = {}
+
+
+@contextmanager
+def check_slot(rt: Runtime, caller: str) -> Iterator[None]:
+    """Hold one of the check-now slots of `caller` (and of the process) while checking; HTTPException
+    429 with Retry-After when the caller or the process has none free."""
+    retry = {"Retry-After": str(max(1, math.ceil(health_originals.check_time_limit(rt))))}
+    with _checks_guard:
+        if _checks_running.get(caller, 0) >= CHECKS_PER_CALLER:
+            raise HTTPException(status_code=429, headers=retry,
+                                detail=f"at most {CHECKS_PER_CALLER} check-now requests of one caller run at once")
+        if sum(_checks_running.values()) >= CHECKS_AT_ONCE:
+            raise HTTPException(status_code=429, headers=retry,
+                                detail=f"at most {CHECKS_AT_ONCE} check-now requests run at once; try again")
+        _checks_running[caller] = _checks_running.get(caller, 0) + 1
+    try:
+        yield
+    finally:
+        with _checks_guard:
+            _checks_running[caller] -= 1
+            if not _checks_running[caller]:
+                del _checks_running[caller]
+
+
+_CHECK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **error_responses(404),
+    202: {"description": "check_now: a check of this article is running already; the last results "
+                         "(`check.running` true)"},
+    429: {"description": "check_now: too many check-now requests of this caller or in all (Retry-After)",
+          "model": ErrorOut},
+}
+
+
+@router.get("/v1/articles/{article_id}/health", tags=["health"], responses=_CHECK_RESPONSES)
+def article_health(request: Request, response: Response, article_id: str, check_now: bool = False,
+                   rt: Runtime = Depends(get_runtime),
                    principal: Principal = Depends(require_role(*VIEW_ROLES))) -> dict[str, Any]:
-    """Every item of the article with its state and history; `check_now` (editors) checks each now: it
-    starts requests to the originals, so it needs the token in the Authorization header (the session
-    cookie alone is a 401)."""
+    """Every item of the article with its state and history; `label` says the state or why the last
+    check could not decide ("could not check: timed out (last known: live)"). `check_now` (editors)
+    checks each distinct original now, within one run's time limit (`archive_deadline`; what was not
+    probed in time is listed as not checked, its state kept): it starts requests to the originals, so
+    it needs the token in the Authorization header (the session cookie alone is a 401). A check-now
+    while one of the same article runs answers 202 with the last results; past CHECKS_PER_CALLER
+    running check-nows of the caller (or CHECKS_AT_ONCE in all), 429 with Retry-After."""
     if check_now and principal.role not in (*EDIT_ROLES, "admin"):
         raise HTTPException(status_code=403, detail=f"role {principal.role!r} may not start checks")
-    if check_now:
-        refuse_session(request)
-    return _run(health_originals.article_health, rt, _article(article_id), check_now=check_now)
+    if not check_now:
+        return _run(health_originals.article_health, rt, _article(article_id))
+    refuse_session(request)
+    aid = _article(article_id)
+    with check_slot(rt, principal.token_id):
+        report = _run(health_originals.article_health, rt, aid, check_now=True)
+    if report.get("check", {}).get("running"):
+        response.status_code = 202
+    return report
 
 
 @router.post("/v1/articles/{article_id}/restore", tags=["health"], responses=error_responses(404, 409))
@@ -150,7 +209,9 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
     worklist of dead items across articles, dead longest first (`dead_page`), each with a Restore
     button for editors unless the article's current version already serves it from the archive
     (restored, or an image archiving pointed at its stable copy: "covered by the archived copy"). An unknown `state`
-    is a 400 page listing the states."""
+    is a 400 page listing the states. It also says how many items' last check could not decide, when
+    the last check ran, and, when no scheduler runs (embedded mode) or checks are overdue, that
+    nothing is checking (`originals.last_check`)."""
     state = pages.check_choice("state", state, _WORST)
     rows = overview(rt, state=state, limit=OVERVIEW_PAGE, offset=(page - 1) * OVERVIEW_PAGE)
     counts = totals(rt, state=state)
@@ -176,6 +237,7 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
 
     return pages.render(request, "health.html", {
         "rows": rows, "state": state or "", "states": ("dead", "suspect", "live", "unchecked"), "totals": counts,
+        "last_check": last_check(rt), "could_not_check": could_not_check_count(rt),
         "dead": dead, "dead_total": dead_total,
         "needs_restore": sum(needs_restore(rt).values()), "can_edit": articles.can_edit(principal),
         "page": page, "pages": pages_n, "dead_page": dead_page, "dead_pages": dead_pages,
@@ -237,9 +299,11 @@ router.add_api_route("/articles/{article_id}/revert", revert_form, methods=["POS
 
 def article_block(rt: Runtime, article_id: str) -> dict[str, Any] | None:
     """The article page's link-health block, from the stored records (the truth): the article's worst
-    state ("unchecked" until a check), when it was last checked, and per item id its state, since
-    when, the last check's time and answer and its recent checks (newest first); `restore_url` when
-    an item is dead (the page shows the button to editors only)."""
+    state ("unchecked" until a check), when it was last checked, and per item id its state, its label
+    (the state, or "could not check: <why> (last known: <state>)"), whether the image changed since
+    it was archived (None: not known), since when, the last check's time and answer and its recent
+    checks (newest first); `restore_url` when an item is dead (the page shows the button to editors
+    only)."""
     items = {}
     try:
         found = originals(rt, article_id)
@@ -247,7 +311,9 @@ def article_block(rt: Runtime, article_id: str) -> dict[str, Any] | None:
         plan, _ = articles.readable_plan(rt, article_id)
         found = health_originals.originals_of(plan, articles.readable_results(rt, plan)[0]) if plan else []
     for item_id, rec in item_records(rt, found).items():
-        items[item_id] = {"state": rec["state"], "checked_at": rec["last_checked_at"], "detail": rec["last_detail"],
+        items[item_id] = {"state": rec["state"], "label": check_label(rec), "could_not_check": could_not_check(rec),
+                          "changed_since_archived": rec.get("changed_since_archived"),
+                          "checked_at": rec["last_checked_at"], "detail": rec["last_detail"],
                           "since": rec.get("since"), "checks": rec.get("checks") or 0,
                           "history": list(reversed(rec.get("history") or []))[:articles.HISTORY_SHOWN]}
     states = {i["state"] for i in items.values()}
