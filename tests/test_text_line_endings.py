@@ -102,3 +102,11 @@ def test_the_rewrite_of_a_plain_text_article_changes_only_the_url_spans(
         expected += [doc[pos:i.start], stable[i.url]]
         pos = i.end
     assert new == "".join(expected) + doc[pos:]
+
+
+@pytest.mark.parametrize("brk", ["\x0b", "\x0c", "\x85", "\u2028", "\u2029"])
+def test_a_post_url_line_ended_by_a_unicode_break_is_found_in_a_plain_text_article(brk: str) -> None:
+    url = "https://twitter.com/ANI/status/1945048830047662087"
+    doc = f"Intro line{brk}{url}{brk}More text{brk}"
+    found = discover(doc, base_url="https://news.example/a/", fmt="text").embeds
+    assert [(e.post_id, doc[e.start:e.end]) for e in found] == [("1945048830047662087", url)]

@@ -275,6 +275,8 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
             print(printable(f"embed {e.provider} {e.post_id or '-'} [{e.start}:{e.end}] {e.url or ''}", 10_000))
         for i in found.images:
             print(printable(f"image [{i.start}:{i.end}] {i.url}", 10_000))
+        for limit in found.limits:  # what discovery left unread past one of its limits
+            print(printable(f"limit: {limit}", 10_000))
     return 0
 
 

@@ -90,6 +90,9 @@ _PAGE_ELEMENT = lazy(r"<(?:h[1-6]|article|main|section|header|footer|nav|aside|f
 _MARKUP = lazy(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.I | re.S)
 _MAX_FALLBACK_TEXT = 300  # characters (white space left out): a post's words fit, a page's do not
 _MAX_WRAPPER_SCAN = 200_000  # characters of an element read for its text; more is a page's content
+# An element inside this many element embeds already added is not read: its embed would fold into
+# theirs (``scan.fold_nested``), and reading each of thousands of nested ones cost their content again.
+_MAX_AROUND = 2
 _NOSCRIPT_AFTER = lazy(r"[\t\n\f\r ]{0,200}<noscript(?=[\t\n\f\r />])", re.I)
 # (generation, [(platform word, provider, the provider's id keys without "data", its id reader)]).
 _keyed_cache: tuple[int, list[tuple[str, str, frozenset[str], IdReader]]] | None = None
@@ -104,6 +107,7 @@ def find(scan: HtmlScanner) -> None:
     fixed = sorted((e.start, e.end) for e in scan.embeds)
     posts = sorted((e.start, e.end, e.provider, e.post_id) for e in scan.embeds)
     objects = _ranges(scan, "object") if "<object" in (scan.lower() or text.lower()) else []
+    around: list[int] = []  # ends of the element embeds added here that hold the position reached
     pos = 0
     for hit in _hits(scan, tables):
         if hit < pos:
@@ -127,11 +131,18 @@ def find(scan: HtmlScanner) -> None:
         if found is None or shows_no_post(tag, found[0], tables.not_posts):
             continue
         span = _object_around(objects, start, end) or _element_span(scan, tag)
+        while around and around[-1] <= span[0]:
+            around.pop()
+        if len(around) >= _MAX_AROUND:
+            continue  # its embed would fold into theirs; reading it would cost its content again
         if span in spans or _inside(fixed, span) or not _only_holds(posts, span, found) \
                 or not stands_alone(scan, *span) or _holds_page_text(scan, tag, span, posts):
             continue
         spans.add(span)
+        before = len(scan.embeds)
         scan.add(found, found[0], span[0], span[1], "element", handle=handle_in_url(found))
+        if len(scan.embeds) > before:
+            around.append(span[1])
     _join_fallbacks(scan)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import html
 import re
+from collections.abc import Callable
 
 from archiver import foreign_json
 from archiver.discover import constructs, elements
@@ -69,6 +70,13 @@ CARD_SERVICE_CLASSES = frozenset({"embedly-card", "iframely-embed"})
 _CARD_SERVICE = lazy(r"<(blockquote|div|a|figure|span)(?=[\t\n\f\r />])[^<>]{0,2000}?(?:embedly-card|iframely-embed)",
                      re.I)
 _MAX_CARD_LINKS = 20
+# Elements of one construct nested in each other (a blockquote of an embed class inside another,
+# thousands deep in hostile markup) are each read over their whole content, which made reading them
+# quadratic. An element is not read when `_MAX_NESTED_EMBEDS` elements of its kind around it were read
+# and each became an embed covering it (its own embed would be folded into theirs, and their reads
+# covered its markup), nor when `_MAX_NESTED_READS` around it were read at all (``_read_nested``).
+_MAX_NESTED_EMBEDS = 2
+_MAX_NESTED_READS = 8
 
 
 class HtmlScanner(HtmlImages):
@@ -90,10 +98,15 @@ class HtmlScanner(HtmlImages):
         self._closers: dict[str, list[tuple[int, int]]] = {}
         self._figures: tuple[list[int], list[tuple[int, int]]] | None = None
         self._figure_credit: dict[int, str | None] = {}
+        self._figure_searches = []  # html_images: the figure credit searches, in the order made
         self._read_tags: list[tuple[int, int]] = []  # image elements read (html_images.HtmlImages)
         self._attributes_read = False
         self.constructs = constructs.current()
         self._low: str | None = None
+        # Per construct kind: (element end, whether an embed covering it was added) of the elements
+        # read that are still open at the scan's position (`_read_nested`).
+        self._reads: dict[str, list[tuple[int, bool]]] = {}
+        self._next_tag: dict[str, re.Pattern[str]] = {}
 
     # --- tokenizing ---------------------------------------------------------------------
     def _tag(self, name: str, start: int, body: int) -> Tag | None:
@@ -132,7 +145,10 @@ class HtmlScanner(HtmlImages):
         if pair:
             return pair
         stop = min(self.n, tag.end + 20000)
-        nxt = re.compile(rf"<{re.escape(tag.name)}(?=[\t\n\f\r />])", re.I).search(self.text, tag.end, stop)
+        pattern = self._next_tag.get(tag.name)
+        if pattern is None:
+            pattern = self._next_tag[tag.name] = re.compile(rf"<{re.escape(tag.name)}(?=[\t\n\f\r />])", re.I)
+        nxt = pattern.search(self.text, tag.end, stop)
         stop = nxt.start() if nxt else stop
         end = tag.end
         for m in _A_CLOSE.finditer(self.text, tag.end, stop):  # the last real </a> before it
@@ -396,6 +412,23 @@ class HtmlScanner(HtmlImages):
         close_end = closers[i][1] if i < len(closers) else end
         self.add(found, found[0], start, close_end, "wp-block", handle=handle_in_url(found))
 
+    def _read_nested(self, kind: str, tag: Tag, end: int, read: Callable[[], None]) -> None:
+        """Call ``read`` for the element of construct ``kind`` from ``tag`` to ``end``, unless it lies
+        inside ``_MAX_NESTED_EMBEDS`` elements of that kind already read that each became an embed
+        covering it, or inside ``_MAX_NESTED_READS`` read ones in all: reading a deeper one would cost
+        its whole content again (quadratic in the nesting depth) and find nothing an outer read did not
+        (its embed would lie inside theirs, folded into the outermost one by ``scan.fold_nested``).
+        Elements of one kind come in document order."""
+        reads = self._reads.setdefault(kind, [])
+        while reads and reads[-1][0] <= tag.start:
+            reads.pop()
+        if len(reads) >= _MAX_NESTED_READS or sum(covered for _, covered in reads) >= _MAX_NESTED_EMBEDS:
+            return
+        before = len(self.embeds)
+        read()
+        covered = any(e.start <= tag.start and end <= e.end for e in self.embeds[before:])
+        reads.append((end, covered))
+
     def _blockquote(self, tag: Tag) -> None:
         classes = tag.classes()
         reader = next((r for c, (_, r) in self.constructs.blockquotes.items() if c in classes), None)
@@ -403,7 +436,8 @@ class HtmlScanner(HtmlImages):
             unclassed_blockquote(self, tag)
             return
         inner_end, end = self.element_end(tag)
-        reader(self, Block(tag, tag.end, inner_end, end, links(self.text, tag.end, inner_end)))
+        self._read_nested("blockquote", tag, end, lambda: reader(
+            self, Block(tag, tag.end, inner_end, end, links(self.text, tag.end, inner_end))))
 
     def first_paragraph(self, s: int, e: int) -> tuple[str | None, int]:
         """The text of the first <p> in text[s:e] and where it ends (s when there is none)."""
@@ -435,7 +469,7 @@ class HtmlScanner(HtmlImages):
         classes = tag.classes()
         reader = next((r for c, r in self.constructs.divs.items() if c in classes), None)
         if reader is not None:
-            reader(self, tag)
+            self._read_nested("div", tag, self.element_end(tag)[1], lambda: reader(self, tag))
 
     def _card_services(self) -> None:
         """Cards of an embed service that renders any URL (Embedly's ``embedly-card``, Iframely's
@@ -455,16 +489,24 @@ class HtmlScanner(HtmlImages):
             if not tag.classes() & CARD_SERVICE_CLASSES:
                 continue
             inner_end, end = self.element_end(tag)
-            hrefs = [tag.get("href") or ""] + [link.href for link in links(self.text, tag.end, inner_end)]
-            found = next((f for f in map(match_post_url, hrefs[:_MAX_CARD_LINKS]) if f and f[1]), None)
-            if found and elements.stands_alone(self, tag.start, end):
-                self.add(found, found[0], tag.start, end, "card-service", handle=handle_in_url(found))
+            self._read_nested("card-service", tag, end, lambda t=tag, i=inner_end, e=end: self._card(t, i, e))
+
+    def _card(self, tag: Tag, inner_end: int, end: int) -> None:
+        """One element of an embed service's class (`_card_services`), ``end`` where it ends."""
+        hrefs = [tag.get("href") or ""] + [link.href for link in links(self.text, tag.end, inner_end)]
+        found = next((f for f in map(match_post_url, hrefs[:_MAX_CARD_LINKS]) if f and f[1]), None)
+        if found and elements.stands_alone(self, tag.start, end):
+            self.add(found, found[0], tag.start, end, "card-service", handle=handle_in_url(found))
 
     def _figure(self, tag: Tag) -> None:
         classes = tag.classes()
         if "wp-block-embed" not in classes and not any(c.startswith("wp-block-embed-") for c in classes):
             return
         inner_end, end = self.element_end(tag)
+        self._read_nested("figure", tag, end, lambda: self._figure_url(tag, inner_end, end))
+
+    def _figure_url(self, tag: Tag, inner_end: int, end: int) -> None:
+        """A WordPress embed figure (`_figure`): the first URL in it, when it is a post's."""
         m = _URL_IN.search(self.text, tag.end, inner_end)
         found = match_post_url(html.unescape(m.group(0))) if m else None
         if found:

@@ -38,10 +38,18 @@ from archiver.lazyre import lazy
 
 _FIGCAPTION = re.compile(r"<figcaption\b[^<>]{0,2000}>(.{0,4000}?)</figcaption", re.I | re.S)
 _CREDIT_EL = re.compile(
-    r"""<(span|p|div|small|cite|em)\b[^<>]{0,500}?\bclass\s*=\s*["']?[^"'<>]{0,200}?credit[^<>]{0,500}>"""
-    r"""(.{0,600}?)</\1\s*>""",
+    r"""<(span|p|div|small|cite|em)\b[^<>]{0,500}?\bclass\s{0,200}=\s{0,200}["']?[^"'<>]{0,200}?credit[^<>]{0,500}>"""
+    r"""(.{0,600}?)</\1\s{0,200}>""",
     re.I | re.S,
 )
+_FIGURE_SCAN = 200_000  # the characters of a figure read for its credit
+# The longest match of _CREDIT_EL and of _FIGCAPTION (at least), by the slot their results take in a
+# _FigureSearch.
+_LONGEST = {2: 3000, 3: 6100}
+# A figure's credit searches (`HtmlImages._figure_text_credit`): its window's start and end, then the
+# first credit element and the first figcaption in it (None: there is none; _UNSEARCHED: not looked for).
+_UNSEARCHED: object = object()
+_FigureSearch = tuple[int, int, "re.Match[str] | None", "re.Match[str] | object | None"]
 _JSON_STRING = lazy(r'"((?:[^"\\]++|\\.)*+)"(\s*+:)?', re.S)
 _LD_KEY_FALLBACK = lazy(r'"(?:image|thumbnailUrl|contentUrl)"\s*+:\s*+\[?\s*+"([^"\\]{1,4000})"')
 _LAZY_SRC = (
@@ -98,6 +106,7 @@ class HtmlImages:
     images: list[ImageRef]
     _figures: tuple[list[int], list[tuple[int, int]]] | None
     _figure_credit: dict[int, str | None]
+    _figure_searches: list[_FigureSearch]
     # (start, end) of the image elements read by the scan, in document order.
     _read_tags: list[tuple[int, int]]
     _attributes_read: bool
@@ -256,12 +265,39 @@ class HtmlImages:
         return None
 
     def _figure_text_credit(self, start: int, end: int) -> str | None:
-        end = min(end, start + 200_000)
-        m = _CREDIT_EL.search(self.text, start, end)
+        """The credit written in the figure text[start:end] (its first 200,000 characters): a credit
+        element's text, else its figcaption's credit."""
+        end = min(end, start + _FIGURE_SCAN)
+        searched = self._figure_searches[-1] if self._figure_searches else None
+        outer = searched if searched is not None and searched[0] <= start < searched[1] else None
+        m = self._first(_CREDIT_EL, 2, start, end, outer)
+        cap = self._first(_FIGCAPTION, 3, start, end, outer) if m is None else None
+        self._figure_searches.append((start, end, m, cap if m is None else _UNSEARCHED))
         if m:
             return clean_text(m.group(2)) or None
-        cap = _FIGCAPTION.search(self.text, start, end)
         return credit_from_caption(clean_text(cap.group(1))) if cap else None
+
+    def _first(self, pattern: re.Pattern[str], slot: int, start: int, end: int,
+               outer: _FigureSearch | None) -> re.Match[str] | None:
+        """``pattern.search(text, start, end)``, helped by the search made for the figure before
+        (``outer``: its window began at or before ``start`` and ends after it). When that one found
+        nothing, a match here ends past its window, so starts at most ``_LONGEST`` characters before
+        its end: only from there is searched. When its first match lies in text[start:end] and no
+        match ending past its window can begin before that one, that match is this one's first too.
+        Nested figures (hostile markup nests thousands) so have their text searched about once, not
+        once per figure around it."""
+        found = outer[slot] if outer is not None else _UNSEARCHED
+        if outer is None or found is _UNSEARCHED:
+            return pattern.search(self.text, start, end)
+        if found is None:
+            if end <= outer[1]:
+                return None
+            return pattern.search(self.text, max(start, outer[1] - _LONGEST[slot]), end)
+        assert isinstance(found, re.Match)
+        if start <= found.start() and found.end() <= end and (
+                end <= outer[1] or found.start() <= outer[1] - _LONGEST[slot]):
+            return found
+        return pattern.search(self.text, start, end)
 
     def resolved_images(self) -> list[ImageRef]:
         """The images found, their URLs resolved against <base href> or the article's base URL."""

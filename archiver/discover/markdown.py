@@ -453,13 +453,13 @@ def shown_as_code(text: str, fences: list[tuple[int, int]]) -> list[tuple[int, i
     # Inline code spans.
     runs: dict[int, list[int]] = {}
     for m in _TICKS.finditer(text):
-        if not inside(fences, m.start()):
+        if not fences or not inside(fences, m.start()):
             runs.setdefault(len(m.group(0)), []).append(m.start())
     cursor = {n: 0 for n in runs}
     pos = 0
     for m in _TICKS.finditer(text):
         n = len(m.group(0))
-        if m.start() < pos or inside(fences, m.start()) or (m.start() and text[m.start() - 1] == "\\"):
+        if m.start() < pos or (fences and inside(fences, m.start())) or (m.start() and text[m.start() - 1] == "\\"):
             continue
         starts = runs[n]
         i = cursor[n]

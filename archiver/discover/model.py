@@ -72,9 +72,16 @@ class Discovery:
 
     embeds: list[Embed] = field(default_factory=list)
     images: list[ImageRef] = field(default_factory=list)
+    # What was not read because a limit of discovery was reached, one line each (e.g. the srcdoc
+    # documents past ``srcdoc.MAX_DOCUMENTS``); empty for an ordinary article.
+    limits: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """Its embeds and images as JSON; ``limits`` only when some limit was reached."""
+        out: dict[str, Any] = {
             "embeds": [e.to_json() for e in self.embeds],
             "images": [i.to_json() for i in self.images],
         }
+        if self.limits:
+            out["limits"] = list(self.limits)
+        return out

@@ -4,7 +4,9 @@ nested findings (a block comment around a figure around a URL line) into one emb
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import dataclass, field
 
 from archiver.discover import constructs, markdown, shortcodes, srcdoc, text
 from archiver.discover.common import merge_ranges, resolve
@@ -39,6 +41,16 @@ _MD_MARKERS = re.compile(r"!\[|\]:|\]\(|\{\{[<%]|\{%|```|~~~")
 _ATX = re.compile(r"#{1,6}[ \t]+\S")
 _ATX_LINE = re.compile(r"\n[ ]{0,3}#{1,6}[ \t]+\S")
 _SAMPLE = 1_000_000
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Budget:
+    """The srcdoc documents an article may still have read (``srcdoc.MAX_DOCUMENTS`` in all, every
+    depth together) and how many were left unread because none were left."""
+
+    left: int = field(default_factory=lambda: srcdoc.MAX_DOCUMENTS)
+    unread: int = 0
 
 
 def _has_html(sample: str) -> bool:
@@ -76,11 +88,19 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
     if base_url is not None and not isinstance(base_url, str):
         raise InputError("base URL must be a string")
     base_url = (base_url.strip() or None) if base_url else None
-    return _discover(doc, base_url, fmt, 1)
+    budget = _Budget()
+    found = _discover(doc, base_url, fmt, 1, budget)
+    if budget.unread:
+        note = (f"{budget.unread} iframe srcdoc document(s) not read: discovery reads at most "
+                f"{srcdoc.MAX_DOCUMENTS} per article; embeds and images in them were not looked for")
+        found.limits.append(note)
+        log.warning("discovery: %s", note)
+    return found
 
 
-def _discover(doc: str, base_url: str | None, fmt: str, depth: int) -> Discovery:
-    """`discover` of a document at `depth` (1: the article; 2: a srcdoc document inside it, ...)."""
+def _discover(doc: str, base_url: str | None, fmt: str, depth: int, budget: _Budget) -> Discovery:
+    """`discover` of a document at `depth` (1: the article; 2: a srcdoc document inside it, ...);
+    `budget`: the srcdoc documents the article may still have read."""
     if fmt == "auto":
         has_html, has_md = detect_format(doc)
         fmt = "markdown" if has_md else "html" if has_html else "text"
@@ -128,7 +148,7 @@ def _discover(doc: str, base_url: str | None, fmt: str, depth: int) -> Discovery
             embeds += [e for e in read(doc) if not _inside_any(excluded, e.start)]
     if fmt == "text":
         images += [_resolved(i, base_url) for i in text.image_lines(doc)]
-    embeds += [_line_embed(s, e, f, "url-line") for s, e, f in text.url_lines(doc)
+    embeds += [_line_embed(s, e, f, "url-line") for s, e, f in text.url_lines(doc, unicode_breaks=fmt == "text")
                if not _inside_any(excluded, s)]
     if fmt == "html" and scanner is not None:
         # In HTML no span may begin or end inside a tag, a comment or raw text (a URL line inside a
@@ -150,24 +170,26 @@ def _discover(doc: str, base_url: str | None, fmt: str, depth: int) -> Discovery
         # Nor anything in a code sample or the text of a link (a card must never be put there).
         embeds = scanner.not_shown_as_code_or_link(embeds)
         if depth < srcdoc.MAX_DEPTH:
-            found = _in_srcdoc(doc, scanner, depth)
+            found = _in_srcdoc(doc, scanner, depth, budget)
             embeds += found.embeds
             images += found.images
     return Discovery(embeds=fold_nested(embeds), images=_unique(images))
 
 
-def _in_srcdoc(doc: str, scanner: HtmlScanner, depth: int) -> Discovery:
+def _in_srcdoc(doc: str, scanner: HtmlScanner, depth: int, budget: _Budget) -> Discovery:
     """What the srcdoc documents of `doc`'s iframes hold (``srcdoc.py``), spans mapped to `doc`. Their
     relative URLs resolve against `doc`'s base URL (``document_base``: an about:srcdoc document inherits
     it); an item whose span does not map back to the same text exactly is left out (its edges cut a
-    character reference)."""
+    character reference). Once `budget` is spent, the documents left are counted in it, not read."""
     found = Discovery()
-    nested = srcdoc.documents(doc, scanner.bounds, deep=False)
-    if not nested:
-        return found
     base = scanner.document_base()
-    for inner in nested:
-        sub = _discover(inner.inner, base, "html", depth + 1)
+    for value in srcdoc.values(doc, scanner.bounds):
+        if budget.left <= 0:
+            budget.unread += 1
+            continue
+        budget.left -= 1
+        inner = srcdoc.decoded(doc, value)
+        sub = _discover(inner.inner, base, "html", depth + 1, budget)
         for item in [*sub.embeds, *sub.images]:
             span = inner.outer_span(item.start, item.end)
             if span is not None:

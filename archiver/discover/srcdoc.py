@@ -22,6 +22,10 @@ from archiver.discover.tags import parse_attrs
 from archiver.discover.tokens import Boundaries, tag_end
 
 MAX_DEPTH = 3  # srcdoc documents inside srcdoc documents read at most this deep
+# At most this many srcdoc documents of an article (all depths together) are read by discovery: each
+# is discovered as a document of its own, and 40,000 tiny ones made an article cost seconds. Those past
+# it are counted and reported (``Discovery.limits``), never read in part.
+MAX_DOCUMENTS = 10_000
 _IFRAME = re.compile(r"<iframe(?=[\t\n\f\r />])", re.I)
 _UNQUOTED_ENDS = re.compile(r"[\t\n\f\r =`]")  # what an unquoted attribute value may not hold as written
 
@@ -93,10 +97,24 @@ def documents(text: str, bounds: Boundaries | None = None, *, deep: bool = True,
     """The srcdoc documents of `text`'s real iframe tags (not one inside a comment, raw text or another
     tag), in order; with `deep`, each with the ones inside it down to MAX_DEPTH levels. `bounds`: the
     text's token boundaries when the caller has them. Cheap when "srcdoc" does not occur."""
-    if "srcdoc" not in text and "SRCDOC" not in text.upper():
-        return []
-    bounds = bounds or Boundaries(text)
     found = []
+    for value in values(text, bounds):
+        doc = decoded(text, value)
+        if deep and depth < MAX_DEPTH:
+            doc.children = documents(doc.inner, depth=depth + 1)
+        found.append(doc)
+    return found
+
+
+SrcdocValue = tuple[int, int, str]  # (value start, value end, raw value) of a non-empty srcdoc attribute
+
+
+def values(text: str, bounds: Boundaries | None = None) -> Iterator[SrcdocValue]:
+    """The non-empty srcdoc attribute values of `text`'s real iframe tags, in order, not decoded (a
+    caller that reads only some of them decodes those: `decoded`). Cheap when "srcdoc" does not occur."""
+    if "srcdoc" not in text and "SRCDOC" not in text.upper():
+        return
+    bounds = bounds or Boundaries(text)
     for m in _IFRAME.finditer(text):
         if bounds.token_at(m.start()) is not None:
             continue
@@ -106,14 +124,15 @@ def documents(text: str, bounds: Boundaries | None = None, *, deep: bool = True,
         value = parse_attrs(text, m.end(), end).get("srcdoc")
         if value is None or value[1] == value[2]:
             continue
-        raw, start, stop = value
-        quote = text[start - 1] if start > 0 and text[start - 1] in "\"'" else ""
-        inner, offsets = decode_value(raw, start)
-        doc = Nested(start, stop, quote, inner, offsets, text)
-        if deep and depth < MAX_DEPTH:
-            doc.children = documents(inner, depth=depth + 1)
-        found.append(doc)
-    return found
+        yield value[1], value[2], value[0]
+
+
+def decoded(text: str, value: SrcdocValue) -> Nested:
+    """The document of one srcdoc attribute value of `text` (`values`), without its children."""
+    start, stop, raw = value
+    quote = text[start - 1] if start > 0 and text[start - 1] in "\"'" else ""
+    inner, offsets = decode_value(raw, start)
+    return Nested(start, stop, quote, inner, offsets, text)
 
 
 def path_to(docs: list[Nested], start: int, end: int) -> list[Nested]:

@@ -184,7 +184,10 @@ class Boundaries:
             if stop == pos:
                 half = self._half_open(pos) if self.text[pos - 1] in "</" else None
                 if half is None:
-                    if pos - origin > _SHORT_WALK:
+                    if pos - origin > _SHORT_WALK or (base > origin and pos > marks[-1]):
+                        # A long walk, or one over raw-text elements (each read to its end tag: a page
+                        # of many small iframes or scripts walked them again at every query) that
+                        # ends past every mark: remembered (appended, so no mark moves).
                         bisect.insort(marks, pos)
                     return None
                 stop = half

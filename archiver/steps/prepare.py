@@ -186,6 +186,8 @@ def prepare(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | Non
         rt.store.put(source_key(article_id, sha), article.data, content_type="application/octet-stream",
                      if_none_match=True)
     found = discover(decoded.text, base_url=article.base, fmt=article.format)
+    for limit in found.limits:  # a limit of discovery reached (hostile markup): said, not silent
+        log.warning("article %s: %s", article_id, limit)
     # A byte the declared encoding does not decode is U+FFFD in a URL, as a browser reads it (not the
     # code point that keeps it for the byte-exact rewrite); the query is encoded in the page's encoding.
     images = [replace(im, url=query_in_document_encoding(_sanitized(im.url), decoded.encoding))
