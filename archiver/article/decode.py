@@ -4,20 +4,29 @@ Spans from discovery are code-point offsets into the decoded text, and a rewrite
 with the same encoding, so every byte outside the replaced spans stays identical.
 
 The encoding is chosen as the WHATWG HTML and Encoding Standards choose it: a byte-order mark, else
-the charset given (``--charset``, an HTTP header), else the document's declaration (an XML
-declaration, else the HTML prescan of the first 1024 bytes, html5lib's implementation of it), and
-only when nothing is declared UTF-8 and then a detector's guess. Every label goes through the
-Encoding Standard's label table (the ``webencodings`` package), so a label such as
-``unicode_escape``, ``rot13``, ``base64``, ``idna``, ``utf-7`` or ``undefined`` names nothing and is an
-InputError. Each encoding decodes as the standard's decoder: where Python's codec leaves bytes
-undefined that the standard maps (windows-1252's 0x81/0x8D/0x8F/0x90/0x9D and the other windows-125x
-and windows-874 C1 bytes, gbk's 0x80) a wider codec registered here is used (``x-cp1252``, ...,
-``dos-874``, ``x-gbk``: names that are WHATWG labels of the same encoding), and where Python's decodes
-otherwise (KOI8-U, x-user-defined) the registered one always is (``koi8-ru``, ``x-user-defined``).
-Bytes a declared encoding does not decode are kept as U+10FF00 + byte under ``x-keep-<name>`` (the
-browser shows U+FFFD there). An encoding is used only when it gives the bytes back exactly (decode,
-then encode, is the identity) and its encoder is stateless at ASCII (every web encoding but
-ISO-2022-JP is; ISO-2022-JP is checked by the round trip), so a splice over markup changes no other byte.
+the charset given (``--charset``, an HTTP header: charset_param reads a Content-Type as WHATWG's MIME
+type parsing does), else the document's declaration as the HTML "prescan a byte stream to determine its
+encoding" finds it (after whatwg/html#1752): an XML declaration in UTF-16 without a BOM (``<\\0?\\0x\\0``,
+``\\0<\\0?\\0x``) means UTF-16LE/BE; else a <meta> in the first 1024 bytes (html5lib's implementation of
+the prescan loop); else the XML declaration ("get an XML encoding"); and only when nothing is declared
+UTF-8 and then a detector's guess. Every label goes through the Encoding Standard's label table (the
+``webencodings`` package), so a label such as ``unicode_escape``, ``rot13``, ``base64``, ``idna``,
+``utf-7`` or ``undefined`` names nothing and is an InputError. Each encoding decodes as the standard's
+decoder: where Python's codec leaves bytes undefined that the standard maps (windows-1252's
+0x81/0x8D/0x8F/0x90/0x9D and the other windows-125x and windows-874 C1 bytes, gbk's 0x80) a wider codec
+registered here is used (``x-cp1252``, ..., ``dos-874``, ``x-gbk``: names that are WHATWG labels of the
+same encoding), and where Python's decodes otherwise (KOI8-U, x-user-defined; Shift_JIS, whose single
+bytes 0xA0 and 0xFD-0xFF cp932 reads as private-use characters where the standard has errors;
+ISO-2022-JP) the registered one always is (``koi8-ru``, ``x-user-defined``, ``x-sjis``,
+``x-iso-2022-jp``). Bytes a declared encoding does not decode are kept as U+10FF00 + byte under
+``x-keep-<name>`` (the browser shows U+FFFD there), and so are pairs a multibyte codec decodes to a
+character it writes as other bytes (cp932's NEC and IBM rows, big5-hkscs and gbk duplicates). An
+encoding is used only when it gives the bytes back exactly (decode, then encode, is the identity).
+ISO-2022-JP is stateful: its codec here leaves out of the text the escape sequences its encoder writes
+itself and keeps the others (ESC ( J back from kanji, ESC $ @, ...) as their bytes, and its encoder
+writes spliced text in the state the bytes around it are in (see _Iso2022Jp), so a splice over markup
+changes no other byte. Binary data (WHATWG MIME Sniffing's signatures and binary data bytes) is refused:
+see looks_binary.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from dataclasses import dataclass
 import webencodings
 
 from archiver.errors import InputError
+from archiver.lazyre import lazy
 
 # The byte-order marks the WHATWG decode algorithm honours (the BOM wins over every label), with the
 # codec that keeps the mark as U+FEFF in the text, so encoding the text gives the very same bytes.
@@ -42,7 +52,9 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
-_XML_ENCODING = re.compile(rb"""^<\?xml[^>]{0,100}encoding\s*=\s*["']([A-Za-z0-9_.:-]{1,40})""")
+# The HTML prescan's "prescan for UTF-16 XML declarations": `<?x` in UTF-16LE or UTF-16BE, no BOM.
+_UTF16_XML = ((b"<\x00?\x00x\x00", "utf-16le"), (b"\x00<\x00?\x00x", "utf-16be"))
+_XML_ENCODING_NAME = lazy(rb"encoding", re.IGNORECASE)
 _PRESCAN_BYTES = 1024  # the HTML prescan reads at most this much (WHATWG HTML, "prescan a byte stream")
 
 # --- the web's codecs --------------------------------------------------------------------------------
@@ -110,10 +122,37 @@ KEPT = re.compile("[\U0010ff00-\U0010ffff]+")
 _KEEP_DECODE = "archiver-keep-decode"
 
 
+# The lead bytes of the double-byte decoders, by Python codec. Where the standard's decoder meets a lead
+# byte and then a byte that makes no character, it drops both unless the second is ASCII; Python's
+# drops only the lead and reads the next byte as the start of a character.
+_LEAD_BYTES = {name: frozenset(leads) for names, leads in (
+    (("cp932", "shift_jis"), [*range(0x81, 0xA0), *range(0xE0, 0xFD)]),
+    (("euc_jp",), [0x8E, *range(0xA1, 0xFF)]),
+    (("cp949", "euc_kr", "big5hkscs", "big5", "gb18030", "gbk"), range(0x81, 0xFF))) for name in names}
+
+
+_KEPT_TEXT = {b: KEPT_BASE + b for b in range(256)}
+_KEPT_BYTES = {KEPT_BASE + b: b for b in range(256)}
+
+
+def kept_text(raw: bytes) -> str:
+    """Bytes kept in a text: each as the code point KEPT_BASE + byte."""
+    return raw.decode("latin-1").translate(_KEPT_TEXT)
+
+
+def kept_bytes(text: str) -> bytes:
+    """The bytes kept in `text`, a run of code points KEPT_BASE + byte (the inverse of kept_text)."""
+    return text.translate(_KEPT_BYTES).encode("latin-1")
+
+
 def _keep_decode(exc: UnicodeError) -> tuple[str, int]:
     if not isinstance(exc, UnicodeDecodeError):
         raise exc
-    return "".join(chr(KEPT_BASE + b) for b in exc.object[exc.start:exc.end]), exc.end
+    end, data = exc.end, exc.object
+    if (end == exc.start + 1 and end < len(data) and data[end] >= 0x80
+            and data[exc.start] in _LEAD_BYTES.get(str(exc.encoding), ())):
+        end += 1  # the byte after the lead is an error with it, as the standard's decoder reads them
+    return kept_text(bytes(data[exc.start:end])), end
 
 
 codecs.register_error(_KEEP_DECODE, _keep_decode)
@@ -149,7 +188,132 @@ def _gbk_codec() -> codecs.CodecInfo:
     return codecs.CodecInfo(encode, decode, name=_GBK)
 
 
-def _keep_codec(name: str, base: str) -> codecs.CodecInfo:
+# --- multibyte codecs: bytes Python's codec reads otherwise than the standard, and pairs it writes back
+# otherwise. cp932 (Python's codec for Shift_JIS) decodes the single bytes 0xA0 and 0xFD-0xFF to private
+# use characters, where the standard's Shift_JIS decoder gives an error (U+FFFD): ``x-sjis`` (a WHATWG
+# label of Shift_JIS) is cp932 with those bytes errors. And some pairs decode to a character whose
+# encoding is another pair (cp932's NEC and IBM rows, e.g. 0x8790 and 0x81E0 both U+2252; big5-hkscs;
+# gb18030's 0xA2E3 and 0x80, both U+20AC): read as the browser reads them, they do not give the bytes
+# back, so ``x-keep-<name>`` keeps such a pair, and a byte the standard does not decode, as its bytes.
+_SJIS = "x-sjis"
+_SJIS_ERRORS = frozenset(bytes([b]) for b in (0xA0, 0xFD, 0xFE, 0xFF))  # single bytes, not trail bytes
+_SJIS_PRIVATE = lazy("[\uf8f0-\uf8f3]")  # what cp932 decodes them to
+# How the standard's decoders split bytes into characters (a run of ASCII bytes is one token here).
+_TOKENS = {
+    "shift_jis": lazy(rb"[\x00-\x7f]+|[\x81-\x9f\xe0-\xfc][\x40-\x7e\x80-\xfc]|[\x80-\xff]"),
+    "big5": lazy(rb"[\x00-\x7f]+|[\x81-\xfe][\x40-\x7e\xa1-\xfe]|[\x80-\xff]"),
+    "gbk": lazy(rb"[\x00-\x7f]+|[\x81-\xfe][\x30-\x39][\x81-\xfe][\x30-\x39]|[\x81-\xfe][\x40-\x7e\x80-\xfe]"
+                      rb"|[\x80-\xff]"),
+}
+_TOKENS["gb18030"] = _TOKENS["gbk"]
+_TOKENS["euc-jp"] = lazy(rb"[\x00-\x7f]+|\x8f[\xa1-\xfe][\xa1-\xfe]|[\x8e\xa1-\xfe][\xa1-\xfe]|[\x80-\xff]")
+_ODD_PAIRS: dict[str, frozenset[bytes]] = {}
+_ODD_PAIRS_LOCK = threading.Lock()
+
+
+def _odd_pairs(codec: str) -> frozenset[bytes]:
+    """The two-byte sequences (and EUC-JP's three-byte ones) `codec` decodes to a character that it
+    encodes otherwise (computed once)."""
+    with _ODD_PAIRS_LOCK:
+        found = _ODD_PAIRS.get(codec)
+        if found is None:
+            odd = set()
+            pairs = [bytes([lead, trail]) for lead in range(0x81, 0xFF) for trail in range(0x40, 0xFF)]
+            if codec == _EUC_JP:
+                pairs += [b"\x8f" + pair for pair in pairs if pair[0] >= 0xA1 and pair[1] >= 0xA1]
+            for pair in pairs:
+                try:
+                    if pair.decode(codec).encode(codec) != pair:
+                        odd.add(pair)
+                except UnicodeError:
+                    continue
+            found = _ODD_PAIRS[codec] = frozenset(odd)
+    return found
+
+
+def _decode_marking(data: bytes, codec: str, errors: str, tokens: re.Pattern[bytes], marked: frozenset[bytes],
+                    name: str) -> str:
+    """`data` decoded with `codec` (`errors` for its errors), each token (as `tokens` splits the bytes)
+    that is in `marked` being an error for `errors` instead (a linear scan)."""
+    handler = codecs.lookup_error(errors)
+    out, done = [], 0
+    for m in tokens.finditer(data):
+        if m.group() not in marked:
+            continue
+        try:
+            out.append(data[done:m.start()].decode(codec, errors))
+        except UnicodeDecodeError as exc:
+            raise UnicodeDecodeError(exc.encoding, data, done + exc.start, done + exc.end, exc.reason) from None
+        replacement, _ = handler(UnicodeDecodeError(name, data, m.start(), m.end(), "not decoded by the standard"))
+        out.append(str(replacement))
+        done = m.end()
+    try:
+        out.append(data[done:].decode(codec, errors))
+    except UnicodeDecodeError as exc:
+        raise UnicodeDecodeError(exc.encoding, data, done + exc.start, done + exc.end, exc.reason) from None
+    return "".join(out)
+
+
+def _sjis_codec() -> codecs.CodecInfo:
+    def encode(text: str, errors: str = "strict") -> tuple[bytes, int]:
+        return codecs.encode(text, "cp932", errors), len(text)
+
+    def decode(data: bytes, errors: str = "strict") -> tuple[str, int]:
+        data = bytes(data)
+        try:
+            text = codecs.decode(data, "cp932", errors)
+        except UnicodeDecodeError:
+            text = None
+        if text is not None and not _SJIS_PRIVATE.search(text):
+            return text, len(data)
+        return _decode_marking(data, "cp932", errors, _TOKENS["shift_jis"], _SJIS_ERRORS, _SJIS), len(data)
+
+    return codecs.CodecInfo(encode, decode, name=_SJIS)
+
+
+# EUC-JP: the standard reads its JIS X 0208 pairs with index jis0208 (as Shift_JIS and ISO-2022-JP), where
+# Python's euc_jp has the JIS mappings of six characters and leaves the NEC and IBM rows undefined.
+_EUC_JP = "x-euc-jp"  # a WHATWG label of EUC-JP
+
+
+def _euc_jp_handler(errors: str, encoding: bool) -> str:
+    """An error handler that reads (or writes) a JIS X 0208 pair of index jis0208 that Python's euc_jp
+    leaves undefined, then does `errors`."""
+    name = f"archiver-euc-jp-{'encode' if encoding else 'decode'}+{errors}"
+    with _HANDLERS_LOCK:
+        try:
+            codecs.lookup_error(name)
+            return name
+        except LookupError:
+            pass
+        then = codecs.lookup_error(errors)
+
+        def jis0208(exc: UnicodeError) -> tuple[str | bytes, int]:
+            jis, first = _jis0208()
+            if isinstance(exc, UnicodeDecodeError):
+                pair = bytes(exc.object[exc.start:exc.start + 2])
+                ch = jis.get(bytes(b & 0x7F for b in pair)) if len(pair) == 2 and min(pair) >= 0xA1 else None
+                if ch is not None:
+                    return ch, exc.start + 2
+            elif isinstance(exc, UnicodeEncodeError) and exc.object[exc.start] in first:
+                return bytes(b | 0x80 for b in first[exc.object[exc.start]]), exc.start + 1
+            return then(exc)  # type: ignore[no-any-return]
+
+        codecs.register_error(name, jis0208)
+        return name
+
+
+def _euc_jp_codec() -> codecs.CodecInfo:
+    def encode(text: str, errors: str = "strict") -> tuple[bytes, int]:
+        return codecs.encode(text.translate(_JIS_UNFIX), "euc_jp", _euc_jp_handler(errors, True)), len(text)
+
+    def decode(data: bytes, errors: str = "strict") -> tuple[str, int]:
+        return codecs.decode(data, "euc_jp", _euc_jp_handler(errors, False)).translate(_JIS_FIX), len(data)
+
+    return codecs.CodecInfo(encode, decode, name=_EUC_JP)
+
+
+def _keep_codec(name: str, base: str, web: str) -> codecs.CodecInfo:
     """`base`, except that a byte it cannot decode becomes KEPT_BASE + the byte when decoding strictly,
     and encodes back to that byte: a declared encoding the bytes do not wholly follow is still the one
     the text is read and written in (a browser shows U+FFFD there; decoding with errors="replace" gives
@@ -157,15 +321,371 @@ def _keep_codec(name: str, base: str) -> codecs.CodecInfo:
     def encode(text: str, errors: str = "strict") -> tuple[bytes, int]:
         out, pos = [], 0
         for m in KEPT.finditer(text):
-            out += [codecs.encode(text[pos:m.start()], base, errors), bytes(ord(c) - KEPT_BASE for c in m.group())]
+            out += [codecs.encode(text[pos:m.start()], base, errors), kept_bytes(m.group())]
             pos = m.end()
         out.append(codecs.encode(text[pos:], base, errors))
         return b"".join(out), len(text)
 
     def decode(data: bytes, errors: str = "strict") -> tuple[str, int]:
-        return codecs.decode(data, base, _KEEP_DECODE if errors == "strict" else errors), len(data)
+        if errors != "strict":
+            return codecs.decode(data, base, errors), len(data)
+        text = codecs.decode(data, base, _KEEP_DECODE)
+        tokens = _TOKENS.get(web)
+        if tokens is not None and encode(text)[0] != data:  # pairs written back otherwise: kept
+            marked = _odd_pairs(base) | (_SJIS_ERRORS if web == "shift_jis" else frozenset())
+            text = _decode_marking(bytes(data), base, _KEEP_DECODE, tokens, marked, name)
+        return text, len(data)
 
     return codecs.CodecInfo(encode, decode, name=name)
+
+
+# --- ISO-2022-JP: a stateful encoding, read as the standard's decoder reads it, written back exactly ----
+# The Encoding Standard's decoder switches state at each escape sequence (ESC ( B: ASCII, ESC ( J: JIS X
+# 0201 Roman, where 0x5C is U+00A5 and 0x7E U+203E; ESC ( I: katakana; ESC $ @ and ESC $ B: JIS X 0208,
+# index jis0208, the index Shift_JIS uses, so cp932 gives it) and outputs nothing for it. Many pages write
+# escapes an encoder would not (ESC ( J back from kanji, ESC $ @, escapes with nothing between), so
+# re-encoding the decoded text does not give the bytes back. The codec here writes the escape sequences
+# its encoder would write itself, and keeps each escape it would not, in the text, as its bytes
+# (U+10FF00 + byte, as a byte no decoder maps is kept): decoding then encoding gives the bytes back, and
+# text spliced in is written in the state the bytes around it are in, returning to it after.
+#
+# The encoder (`_Iso2022Jp.encode`): the "base" state is ASCII at the start and the state of the last
+# kept escape after it. A character the base state holds is written in it (first switching back to it);
+# else one the current state holds is written in it; else it is written after an escape to the state
+# that holds it (ASCII before Roman for ASCII characters, JIS X 0208 written as the last kept escape to it
+# was, ESC $ B before any). At the end it switches back from katakana or JIS X 0208 to an ASCII or Roman
+# base state. An escape in the bytes is
+# "implied" (left out of the text) when the encoder writes exactly it there; the decoder checks that,
+# and, should its check and the encoder ever disagree, keeps every escape (which always round-trips).
+_ASCII, _ROMAN, _KATAKANA, _JIS = 0, 1, 2, 3
+_ESCAPES = {b"\x1b(B": _ASCII, b"\x1b(J": _ROMAN, b"\x1b(I": _KATAKANA, b"\x1b$@": _JIS, b"\x1b$B": _JIS}
+_ESCAPE_OF = {_ASCII: b"\x1b(B", _ROMAN: b"\x1b(J", _KATAKANA: b"\x1b(I"}
+_ESCAPE = lazy(rb"\x1b(?:\([BJI]|\$[@B])")
+_ISO2022JP_RUNS = (lazy(rb"[^\x0e\x0f\x1b\x80-\xff]+"), lazy(rb"[^\x0e\x0f\x1b\x80-\xff]+"),
+                   lazy(rb"[\x21-\x5f]+"), lazy(rb"(?:[\x21-\x7e][\x21-\x7e])+"))
+_MAX_TOKENS = 1_000_000
+_ISO2022JP_ERRORS = (lazy(rb"[\x0e\x0f\x80-\xff]+"), lazy(rb"[\x0e\x0f\x80-\xff]+"),
+                     lazy(rb"[^\x1b\x21-\x5f]+"), lazy(rb"[^\x1b\x21-\x7e]+"))
+_SINGLE_BYTE_RUN = {_ASCII: lazy("[^\x0e\x0f\x1b\x80-\U0010ffff]+"),
+                    _ROMAN: lazy("[^\x0e\x0f\x1b\\\\~\x80-\U0010ffff]+")}
+_ROMAN_ENCODE = {"\u00a5": b"\x5c", "\u203e": b"\x7e"}
+_TEXT_RUN = lazy("([\U0010ff00-\U0010ffff]+)|([\x00-\x7f]+)|([^\x00-\x7f\U0010ff00-\U0010ffff]+)")
+_JIS0208: tuple[dict[bytes, str], dict[str, bytes]] | None = None
+_JIS_LATIN1: dict[int, str] = {}  # character -> its two bytes as Latin-1 text (str.translate, then encode)
+# Python's iso2022_jp reads JIS X 0208 with the JIS mappings of these six; index jis0208 (cp932) otherwise.
+_JIS_FIX = str.maketrans("\u301c\u2016\u2212\xa2\xa3\xac", "\uff5e\u2225\uff0d\uffe0\uffe1\uffe2")
+_JIS_UNFIX = {v: k for k, v in _JIS_FIX.items()}  # (EUC-JP: written back with Python's euc_jp)
+_KATAKANA_TEXT = {b: chr(0xFF61 - 0x21 + b) for b in range(0x21, 0x60)}
+_ROMAN_TEXT = {0x5C: "\u00a5", 0x7E: "\u203e"}
+_JIS_BYTES = lazy("[\x21-\x7e]*")
+
+
+def _jis0208() -> tuple[dict[bytes, str], dict[str, bytes]]:
+    """index jis0208 as (two ISO-2022-JP bytes -> character, character -> the bytes of its first
+    pointer), from cp932 (whose pairs decode as the Encoding Standard's Shift_JIS decoder does)."""
+    global _JIS0208
+    if _JIS0208 is None:
+        decode: dict[bytes, str] = {}
+        encode: dict[str, bytes] = {}
+        for pointer in range(94 * 94):
+            lead, trail = divmod(pointer, 188)
+            sjis = bytes([lead + (0x81 if lead < 0x1F else 0xC1), trail + (0x40 if trail < 0x3F else 0x41)])
+            try:
+                ch = sjis.decode("cp932")
+            except UnicodeDecodeError:
+                continue
+            jis = bytes([pointer // 94 + 0x21, pointer % 94 + 0x21])
+            decode[jis] = ch
+            encode.setdefault(ch, jis)
+        _JIS_LATIN1.update({ord(ch): jis.decode("latin-1") for ch, jis in encode.items()})
+        _JIS0208 = (decode, encode)
+    return _JIS0208
+
+
+def _jis_text(raw: bytes) -> str | None:
+    """Pairs of JIS X 0208 bytes as index jis0208 reads them, when each is the first pointer of its
+    character (Python's C decoder, then the six mappings it differs in); None otherwise."""
+    try:
+        return (b"\x1b$B" + raw).decode("iso2022_jp").translate(_JIS_FIX)
+    except UnicodeDecodeError:
+        return None  # NEC and IBM rows: read pair by pair
+
+
+def _holds(ch: str, state: int) -> bool:
+    """Whether ISO-2022-JP `state` writes the character `ch`."""
+    o = ord(ch)
+    if state == _ASCII:
+        return o < 0x80 and o not in (0x0E, 0x0F, 0x1B)
+    if state == _ROMAN:
+        return (o < 0x80 and o not in (0x0E, 0x0F, 0x1B, 0x5C, 0x7E)) or ch in _ROMAN_ENCODE
+    if state == _KATAKANA:
+        return 0xFF61 <= o <= 0xFF9F
+    return ch in _jis0208()[1]
+
+
+def _target(ch: str) -> int | None:
+    """The state the encoder switches to for `ch` (one neither the base nor the current state holds)."""
+    for state in (_ASCII, _ROMAN, _KATAKANA, _JIS):
+        if _holds(ch, state):
+            return state
+    return None
+
+
+@dataclass(slots=True)
+class _Token:
+    kind: str  # "text" (in `state`), "escape" (to `state`), "error" (bytes no decoder maps), "odd" (a pair
+    #            index jis0208 maps to a character whose first pointer is another)
+    raw: bytes
+    start: int
+    text: str = ""
+    state: int = _ASCII
+
+
+def _iso2022jp_tokens(data: bytes) -> list[_Token] | None:
+    """`data` split as the Encoding Standard's ISO-2022-JP decoder reads it; None past _MAX_TOKENS tokens
+    (escape sequences, runs of text and errors: an article has thousands; bounded work)."""
+    jis, first = _jis0208()
+    tokens: list[_Token] = []
+    state, pos, n = _ASCII, 0, len(data)
+    while pos < n:
+        if len(tokens) > _MAX_TOKENS:
+            return None
+        m = _ISO2022JP_RUNS[state].match(data, pos)
+        if m:
+            raw = m.group()
+            fast = _jis_text(raw) if state == _JIS else None
+            if fast is not None:
+                tokens.append(_Token("text", raw, pos, fast, state))
+            elif state == _JIS:
+                chars = [jis.get(raw[i:i + 2]) for i in range(0, len(raw), 2)]
+                done = 0  # consecutive pairs that are text make one token
+                for i, ch in enumerate(chars):
+                    pair = raw[2 * i:2 * i + 2]
+                    if ch is not None and first[ch] == pair:
+                        continue
+                    if done < i:
+                        tokens.append(_Token("text", raw[2 * done:2 * i], pos + 2 * done, "".join(
+                            chars[done:i]), state))  # type: ignore[arg-type]
+                    tokens.append(_Token("error" if ch is None else "odd", pair, pos + 2 * i, ch or "", state))
+                    done = i + 1
+                if done < len(chars):
+                    tokens.append(_Token("text", raw[2 * done:], pos + 2 * done, "".join(
+                        chars[done:]), state))  # type: ignore[arg-type]
+            else:
+                text = raw.decode("ascii").translate({_ASCII: {}, _ROMAN: _ROMAN_TEXT,
+                                                      _KATAKANA: _KATAKANA_TEXT}[state])
+                tokens.append(_Token("text", raw, pos, text, state))
+            pos = m.end()
+            continue
+        if data[pos] == 0x1B:
+            escape = data[pos:pos + 3]
+            if escape in _ESCAPES:
+                state = _ESCAPES[escape]
+                tokens.append(_Token("escape", escape, pos, state=state))
+                pos += 3
+            else:
+                tokens.append(_Token("error", data[pos:pos + 1], pos))
+                pos += 1
+        elif state == _JIS and 0x21 <= data[pos] <= 0x7E:  # a lead byte, then ESC, another byte or the end
+            end = pos + 1 if pos + 1 >= n or data[pos + 1] == 0x1B else pos + 2
+            tokens.append(_Token("error", data[pos:end], pos, state=state))
+            pos = end
+        else:  # bytes no state reads (a run of them is one token: bounded memory)
+            m = _ISO2022JP_ERRORS[state].match(data, pos)
+            end = m.end() if m else pos + 1
+            tokens.append(_Token("error", data[pos:end], pos))
+            pos = end
+    return tokens
+
+
+class _Iso2022JpEncoder:
+    """The encoder described above, fed characters and kept bytes in turn."""
+
+    def __init__(self) -> None:
+        self.out: list[bytes] = []
+        self.current = self.base = _ASCII
+        self.jis_escape = b"\x1b$B"
+
+    def escape(self, state: int) -> bytes:
+        return self.jis_escape if state == _JIS else _ESCAPE_OF[state]
+
+    def switch(self, state: int) -> None:
+        if self.current != state:
+            self.out.append(self.escape(state))
+            self.current = state
+
+    def kept(self, raw: bytes) -> None:
+        self.out.append(raw)
+        for m in _ESCAPE.finditer(raw):
+            self.current = self.base = _ESCAPES[m.group()]
+            if self.current == _JIS:
+                self.jis_escape = m.group()
+
+    def state_for(self, ch: str) -> int | None:
+        """The state `ch` is written in from here (None: none holds it), without writing anything."""
+        if _holds(ch, self.base):
+            return self.base
+        if _holds(ch, self.current):
+            return self.current
+        return _target(ch)
+
+    def char(self, ch: str, state: int) -> None:
+        self.switch(state)
+        if state == _JIS:
+            self.out.append(_jis0208()[1][ch])
+        elif state == _KATAKANA:
+            self.out.append(bytes([ord(ch) - 0xFF61 + 0x21]))
+        else:
+            self.out.append(_ROMAN_ENCODE.get(ch) or ch.encode("ascii"))
+
+    def ends_back(self) -> bool:
+        """Whether the encoder switches back to the base state at the end (from katakana or JIS X 0208 to
+        an ASCII-compatible base)."""
+        return self.base in (_ASCII, _ROMAN) and self.current in (_KATAKANA, _JIS)
+
+    def finish(self) -> bytes:
+        if self.ends_back():
+            self.switch(self.base)
+        return b"".join(self.out)
+
+
+class _Iso2022Jp:
+    """The ISO-2022-JP codec (`keep`: escapes and bytes kept as U+10FF00 + byte, see above)."""
+
+    def __init__(self, name: str, keep: bool) -> None:
+        self.name, self.keep = name, keep
+
+    def encode(self, text: str, errors: str = "strict") -> tuple[bytes, int]:
+        enc = _Iso2022JpEncoder()
+        for m in _TEXT_RUN.finditer(text):
+            if m.group(1):
+                enc.kept(kept_bytes(m.group(1)))
+                continue
+            run, i = m.group(), 0
+            if m.group(3):
+                _jis0208()
+                as_jis = run.translate(_JIS_LATIN1)
+                if _JIS_BYTES.fullmatch(as_jis):  # all JIS X 0208, which no other state holds
+                    enc.switch(_JIS)
+                    enc.out.append(as_jis.encode("latin-1"))
+                    continue
+            while i < len(run):
+                if m.group(2) and enc.current == enc.base in (_ASCII, _ROMAN):
+                    same = _SINGLE_BYTE_RUN[enc.base].match(run, i)
+                    if same:  # characters the base state holds, in it: as they are
+                        enc.out.append(same.group().encode("ascii"))
+                        i = same.end()
+                        continue
+                ch = run[i]
+                i += 1
+                state = enc.state_for(ch)
+                if state is not None:
+                    enc.char(ch, state)
+                    continue
+                at = m.start() + i - 1
+                replacement, _ = codecs.lookup_error(errors)(
+                    UnicodeEncodeError(self.name, text, at, at + 1, "not in ISO-2022-JP"))
+                if isinstance(replacement, bytes):
+                    enc.kept(replacement)
+                    continue
+                for r in replacement:
+                    state = enc.state_for(r)
+                    if state is None:
+                        raise UnicodeEncodeError(self.name, text, at, at + 1, "not in ISO-2022-JP")
+                    enc.char(r, state)
+        return enc.finish(), len(text)
+
+    def decode(self, data: bytes | bytearray | memoryview, errors: str = "strict") -> tuple[str, int]:
+        data = bytes(data)
+        try:  # most pages: Python's C decoder reads them alike, and the encoder writes them back
+            fast: str | None = data.decode("iso2022_jp").translate(_JIS_FIX)
+        except UnicodeDecodeError:
+            fast = None
+        if fast is not None and not KEPT.search(fast) and self._gives_back(fast, data):
+            return fast, len(data)
+        tokens = _iso2022jp_tokens(data)
+        keeping = self.keep and errors == "strict"
+        if tokens is None:  # hostile: Python's decoder for a view, else not this encoding
+            if errors != "strict":
+                return codecs.decode(data, "iso2022_jp", errors).translate(_JIS_FIX), len(data)
+            raise UnicodeDecodeError(self.name, data, 0, len(data), f"over {_MAX_TOKENS:,} escape sequences "
+                                     "and errors")
+        if errors != "strict" and not keeping:
+            return self._browser_text(data, tokens, errors), len(data)
+        implied = _implied_escapes(tokens)
+        text = self._text(data, tokens, implied, keeping)  # (not keeping: raises at the first kept escape)
+        if not self._gives_back(text, data):
+            if not keeping:
+                raise UnicodeDecodeError(self.name, data, 0, len(data), "escape sequences written unusually")
+            text = self._text(data, tokens, set(), keeping)  # every escape kept: always gives the bytes back
+        return text, len(data)
+
+    def _gives_back(self, text: str, data: bytes) -> bool:
+        try:
+            return self.encode(text)[0] == data
+        except UnicodeEncodeError:
+            return False
+
+    def _text(self, data: bytes, tokens: list[_Token], implied: set[int], keeping: bool) -> str:
+        out = []
+        for t in tokens:
+            if t.kind == "text":
+                out.append(t.text)
+            elif t.kind == "escape" and t.start in implied:
+                continue
+            elif keeping:
+                out.append(kept_text(t.raw))
+            else:
+                reason = {"escape": "an escape sequence the encoder would not write", "odd": "a duplicate of "
+                          "another pair", "error": "not in ISO-2022-JP"}[t.kind]
+                raise UnicodeDecodeError(self.name, data, t.start, t.start + len(t.raw), reason)
+        return "".join(out)
+
+    def _browser_text(self, data: bytes, tokens: list[_Token], errors: str) -> str:
+        """The text as the standard's decoder gives it (an escape right after another is an error)."""
+        handler, out, after_escape = codecs.lookup_error(errors), [], False
+        for t in tokens:
+            if t.kind in ("text", "odd"):
+                out.append(t.text)
+            elif t.kind == "error" or after_escape:
+                one = len(t.raw) == 2 and t.state == _JIS and t.raw[0] >= 0x21  # a lead byte and its trail
+                for at in [t.start] if one or t.kind == "escape" else range(t.start, t.start + len(t.raw)):
+                    end = t.start + len(t.raw) if one else at + 1
+                    replacement, _ = handler(UnicodeDecodeError(self.name, data, at, end, "not in ISO-2022-JP"))
+                    out.append(str(replacement))
+            after_escape = t.kind == "escape"
+        return "".join(out)
+
+    def info(self) -> codecs.CodecInfo:
+        return codecs.CodecInfo(self.encode, self.decode, name=self.name)
+
+
+def _implied_escapes(tokens: list[_Token]) -> set[int]:
+    """The offsets of the escape sequences the encoder writes itself (left out of the text): it follows
+    the encoder through the tokens, an escape not implied being kept (and setting the base state)."""
+    enc = _Iso2022JpEncoder()
+    implied: set[int] = set()
+    for i, t in enumerate(tokens):
+        if t.kind != "escape":
+            if t.kind == "text":
+                enc.current = t.state  # where the encoder, in step with the bytes, writes them
+            else:
+                enc.kept(t.raw)
+            continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if nxt is None:
+            ok = t.state == enc.base and enc.ends_back() and t.raw == enc.escape(t.state)
+        else:
+            first = nxt.text[:1] if nxt.kind == "text" and nxt.state == t.state else ""
+            ok = (bool(first) and t.state != enc.current and enc.state_for(first) == t.state
+                  and t.raw == enc.escape(t.state)
+                  and (t.state == enc.base or not any(_holds(c, enc.base) for c in set(nxt.text))))
+        if ok:
+            implied.add(t.start)
+            enc.current = t.state
+        else:
+            enc.kept(t.raw)
+    return implied
 
 
 def _search(name: str) -> codecs.CodecInfo | None:
@@ -175,21 +695,30 @@ def _search(name: str) -> codecs.CodecInfo | None:
     if found is None and key.startswith("x_keep_"):
         rest = key[len("x_keep_"):]
         web = webencodings.lookup(rest) or webencodings.lookup(rest.replace("_", "-"))
-        if web is not None and web.name not in {"replacement", "utf-16le", "utf-16be"}:
+        if web is not None and web.name == "iso-2022-jp":
+            found = _CODECS.setdefault(key, _Iso2022Jp(_KEEP + web.name, keep=True).info())
+        elif web is not None and web.name not in {"replacement", "utf-16le", "utf-16be"}:
             base = _WIDER.get(web.name) or python_codec(web.name)
-            found = _CODECS.setdefault(key, _keep_codec(_KEEP + web.name, base))
+            found = _CODECS.setdefault(key, _keep_codec(_KEEP + web.name, base, web.name))
     return found
 
 
 for _web, (_name, _base, _extra) in _SINGLE_BYTE.items():
     _CODECS[_name.replace("-", "_")] = _single_byte_codec(_name, _base, _extra, fill_c1=_web != "x-user-defined")
 _CODECS[_GBK.replace("-", "_")] = _gbk_codec()
+_CODECS[_SJIS.replace("-", "_")] = _sjis_codec()
+_CODECS[_EUC_JP.replace("-", "_")] = _euc_jp_codec()
+_ISO2022JP = "x-iso-2022-jp"  # ISO-2022-JP as the standard decodes it (_Iso2022Jp)
+_CODECS[_ISO2022JP.replace("-", "_")] = _Iso2022Jp(_ISO2022JP, keep=False).info()
 codecs.register(_search)
 
 # The Python codec for a WHATWG encoding whose Python codec (webencodings' choice) decodes some byte
 # to another character than the standard's decoder does: always this one.
 # (gbk is decoded with the gb18030 decoder, as the standard's gbk decoder is that one.)
-_PYTHON_CODEC = {"gbk": "gb18030", "koi8-u": "koi8-ru", "x-user-defined": "x-user-defined"}
+_PYTHON_CODEC = {"gbk": "gb18030", "koi8-u": "koi8-ru", "x-user-defined": "x-user-defined",
+                 "iso-2022-jp": _ISO2022JP, "shift_jis": _SJIS, "euc-jp": _EUC_JP}
+# The WHATWG encoding of each codec registered here that is not named by one of its labels.
+_WEB_OF = {_ISO2022JP: "iso-2022-jp"}
 # Where Python's codec only leaves bytes undefined that the standard decodes, the codec that decodes
 # them too: tried when Python's own does not give the bytes back (so the text, and a plan's encoding
 # name, stay what they were for every article Python's codec reads).
@@ -266,21 +795,64 @@ def web_codec(label: object, *, where: str = "charset") -> str:
     return python_codec(web_encoding(label, where=where))
 
 
+def utf16_xml_declaration(data: bytes) -> str | None:
+    """"utf-16le" or "utf-16be" when `data` starts with an XML declaration in UTF-16 without a BOM (its
+    first bytes are ``<\\0?\\0x\\0`` or ``\\0<\\0?\\0x``), else None: the first step of the WHATWG HTML
+    "prescan a byte stream to determine its encoding" ("prescan for UTF-16 XML declarations")."""
+    return next((name for pattern, name in _UTF16_XML if data.startswith(pattern)), None)
+
+
+def xml_encoding_label(data: bytes) -> str | None:
+    """The label an XML declaration at the very start of `data` names, as the WHATWG HTML "get an XML
+    encoding" reads it: ``<?xml``, then the first ``encoding`` (any case) before the declaration's
+    ``>``, optional bytes <= 0x20, ``=``, optional bytes <= 0x20, a quoted value holding no byte <= 0x20.
+    None when any step fails. The label is returned as written (at most 60 characters), not looked up:
+    the caller judges it. Reads at most the first 1024 bytes; never raises."""
+    head = data[:_PRESCAN_BYTES]
+    if not head.startswith(b"<?xml"):
+        return None
+    end = head.find(b">")
+    if end < 0:
+        return None
+    m = _XML_ENCODING_NAME.search(head, 5, end)
+    if m is None:
+        return None
+    pos = m.end()
+    while pos < len(head) and head[pos] <= 0x20:
+        pos += 1
+    if pos >= len(head) or head[pos] != 0x3D:  # "="
+        return None
+    pos += 1
+    while pos < len(head) and head[pos] <= 0x20:
+        pos += 1
+    if pos >= len(head) or head[pos] not in b"\"'":
+        return None
+    close = head.find(head[pos:pos + 1], pos + 1)
+    if close < 0:
+        return None
+    label = head[pos + 1:close]
+    if not label or any(b <= 0x20 for b in label):
+        return None
+    return label.decode("latin-1")[:60]
+
+
 def _document_label(data: bytes) -> str | None:
-    """The label the document declares: an XML declaration at its start, else what the WHATWG HTML
-    "prescan a byte stream to determine its encoding" finds in its first 1024 bytes (comments skipped,
-    only real <meta> attributes read: charset, or http-equiv="content-type" with a content charset;
-    html5lib's EncodingParser is that algorithm). A label there that names no encoding is passed over
-    as the prescan does when a later <meta> names one; when none does, that label is returned (and
+    """The label the document declares, as the WHATWG HTML "prescan a byte stream to determine its
+    encoding" (after whatwg/html#1752) finds it in the first 1024 bytes: a <meta> first (comments
+    skipped, only real <meta> attributes read: charset, or http-equiv="content-type" with a content
+    charset; html5lib's EncodingParser is that loop), and only when no <meta> names an encoding the XML
+    declaration ("get an XML encoding"). (A UTF-16 XML declaration is found before this, by
+    utf16_xml_declaration.) A label there that names no encoding is passed over as the prescan does
+    when a later <meta>, or the XML declaration, names one; when none does, that label is returned (and
     refused as not an encoding of the web) rather than the article being read as something else."""
-    m = _XML_ENCODING.match(data[:4096])
-    if m:
-        return m.group(1).decode("ascii")
     parser = _prescan_parser()(data[:_PRESCAN_BYTES])
     found = parser.getEncoding()
     if found is not None:
         return str(found.name)
-    return parser.junk
+    xml = xml_encoding_label(data)
+    if xml is not None and webencodings.lookup(xml) is not None:
+        return xml
+    return parser.junk if parser.junk is not None else xml
 
 
 _PRESCANNER: type | None = None
@@ -346,6 +918,8 @@ def web_name(codec: str) -> str:
             py = codecs.lookup(name).name
         except LookupError:
             return str(codec)
+        if py in _WEB_OF:
+            return _WEB_OF[py]
         found = next((webencodings.lookup(w) for w, (n, b, _) in _SINGLE_BYTE.items() if py in (n, b)), None)
         found = found or next((webencodings.lookup(w) for w in _DETECTABLE if _base_codec(w) == py), None)
     return found.name if found is not None else str(codec)
@@ -360,12 +934,49 @@ def exact(data: bytes, codec: str) -> str | None:
         return None
 
 
-def _looks_binary(data: bytes) -> bool:
-    sample = data[:8192]
-    if b"\x00" in sample:
+# WHATWG MIME Sniffing's binary data bytes (0x1B, ESC, is not one: ISO-2022-JP text is full of it).
+_BINARY_DATA_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)])
+# The HTML and XML signatures of WHATWG MIME Sniffing's "identify an unknown MIME type" (after leading
+# whitespace: "<!DOCTYPE HTML", "<HTML", ..., "<!--", each followed by a space or ">"; and "<?xml").
+_HTML_SIGNATURE = re.compile(
+    rb"[\t\n\x0c\r ]*+(?:<(?:!DOCTYPE HTML|HTML|HEAD|SCRIPT|IFRAME|H1|DIV|FONT|TABLE|A|STYLE|TITLE|B|BODY|BR|P"
+    rb"|!--)[ >]|<\?xml)", re.IGNORECASE)
+# Binary signatures of the same algorithm (images, audio and video, fonts, archives) and PDF: those that
+# no text starts with (BMP's "BM" and similar two-letter or word-like ones are left out).
+_BINARY_SIGNATURES = (b"GIF87a", b"GIF89a", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"\x00\x00\x01\x00",
+                      b"\x00\x00\x02\x00", b"OggS\x00", b"ID3\x02", b"ID3\x03", b"ID3\x04", b"\x1a\x45\xdf\xa3",
+                      b"wOFF", b"wOF2", b"\x00\x01\x00\x00", b"\x1f\x8b\x08", b"PK\x03\x04", b"Rar!\x1a\x07\x00",
+                      b"%PDF-", b"%!PS-Adobe-")
+_RIFF = lazy(rb"RIFF....(?:WEBP|WAVE|AVI )", re.DOTALL)
+
+
+def _binary_signature(data: bytes) -> bool:
+    return data.startswith(_BINARY_SIGNATURES) or _RIFF.match(data) is not None
+
+
+def looks_binary(data: bytes, *, declared: bool) -> bool:
+    """Whether `data` is binary data rather than a text article, by WHATWG MIME Sniffing's rules.
+
+    Text when it starts (after whitespace) with an HTML or XML signature ("identify an unknown MIME
+    type": ``<!DOCTYPE HTML``, ``<html``, ``<p``, ``<!--`` ...; ``<?xml``), whatever else it holds.
+    Binary when it starts with a binary signature (an image, audio or video, font, archive or PDF
+    magic number; decode_article refuses those before any decoding). Otherwise: an article whose
+    encoding is `declared` (a charset given, or declared in the document) is binary only when over 5%
+    of its first 8192 bytes are binary data bytes (0x00-0x08, 0x0B, 0x0E-0x1A, 0x1C-0x1F), so a stray
+    NUL does not make a page binary; an undeclared one is binary, as "the rules for distinguishing if a
+    resource is text or binary" say, when its first 1445 bytes hold any binary data byte (or its first
+    8192 bytes a NUL, or over 5% binary data bytes). Reads at most 8192 bytes; never raises."""
+    head = data[:1445]
+    if _HTML_SIGNATURE.match(head):
+        return False
+    if _binary_signature(head):
         return True
-    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
-    return controls > len(sample) * 0.05
+    sample = data[:8192]
+    controls = len(sample) - len(sample.translate(None, _BINARY_DATA_BYTES))
+    if declared:
+        return controls > len(sample) * 0.05
+    return (controls > len(sample) * 0.05 or b"\x00" in sample
+            or len(head.translate(None, _BINARY_DATA_BYTES)) < len(head))
 
 
 def decode_article(
@@ -373,14 +984,17 @@ def decode_article(
 ) -> DecodedArticle:
     """Decode an article as a browser does: its BOM (which wins), else `declared_charset` (a WHATWG
     label, from --charset or the HTTP header), else the label the document declares (an XML
-    declaration, else the HTML prescan of its first 1024 bytes for <meta charset>), else, only when
-    nothing is declared, UTF-8 and then detection.
+    declaration as the HTML prescan of its first 1024 bytes finds it: a UTF-16 XML declaration, else
+    <meta charset>, else the XML declaration), else, only when nothing is declared, UTF-8 and then
+    detection.
 
     A declared encoding is used even when some bytes are not valid in it (a browser shows U+FFFD for
     them): those bytes are kept in the text as U+10FF00 + byte and the codec is ``x-keep-<name>``, so
     encoding the text still gives the same bytes. Every label is read through the WHATWG label table,
     and an encoding is used only when it gives the bytes back exactly. Raises InputError with a plain
-    reason (one line) when the article is over `max_bytes`, empty, binary, has a BOM its bytes do not
+    reason (one line) when the article is over `max_bytes`, empty, binary (it starts with an image,
+    font, archive or PDF signature; or, when its declared encoding does not decode it, or nothing is
+    declared and it is not UTF-8, looks_binary says so), has a BOM its bytes do not
     follow, is given or (with no charset given) declares a label that is not an encoding of the web
     (or the replacement encoding), or no web encoding decodes it exactly."""
     if max_bytes is not None and len(data) > max_bytes:
@@ -395,8 +1009,12 @@ def decode_article(
     for bom, codec in _BOMS:
         if data.startswith(bom):
             return _with_bom(data, codec)
+    if _binary_signature(data):  # an image, a font, an archive ... whatever charset is declared
+        raise InputError("article looks like binary data, not text or HTML")
     if declared_charset is not None:
         encoding, shown = web_encoding(declared_charset), f"{declared_charset} (given)"
+    elif (utf16 := utf16_xml_declaration(data)) is not None:
+        encoding, shown = utf16, f"{utf16} (an XML declaration in UTF-16)"
     else:
         label = _document_label(data)
         encoding = _document_encoding(label) if label is not None else None
@@ -409,7 +1027,7 @@ def decode_article(
         if encoding.startswith("utf-16"):
             raise InputError(f"article is not valid {shown}: its length is odd or it holds unpaired "
                              "surrogates")
-        if _looks_binary(data):
+        if looks_binary(data, declared=True):
             raise InputError("article looks like binary data, not text or HTML")
         text = exact(data, _KEEP + encoding)
         if text is not None:
@@ -419,7 +1037,7 @@ def decode_article(
     text = exact(data, "utf-8")
     if text is not None:
         return DecodedArticle(text, "utf-8")
-    if _looks_binary(data):
+    if looks_binary(data, declared=False):
         raise InputError("article looks like binary data, not text or HTML")
     found = _detected(data)
     if found is not None:
@@ -472,10 +1090,129 @@ def _detected(data: bytes) -> DecodedArticle | None:
 _DETECTABLE = tuple(sorted({e for e in webencodings.LABELS.values()} - _NOT_DETECTED))
 
 
+_HTTP_WHITESPACE = "\t\n\r "
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_QUOTED_STRING_TOKEN = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+_MAX_CONTENT_TYPE = 8192  # a header value longer than this is cut (bounded work)
+
+
+def _quoted_string(value: str, pos: int, extract: bool) -> tuple[str, int]:
+    """WHATWG Fetch "collect an HTTP quoted string" from value[pos] (a '"'): the string and the position
+    after it."""
+    start, out = pos, []
+    pos += 1
+    while True:
+        end = pos
+        while end < len(value) and value[end] not in '"\\':
+            end += 1
+        out.append(value[pos:end])
+        pos = end
+        if pos >= len(value):
+            break
+        quote_or_backslash = value[pos]
+        pos += 1
+        if quote_or_backslash == "\\":
+            if pos >= len(value):
+                out.append("\\")
+                break
+            out.append(value[pos])
+            pos += 1
+        else:
+            break
+    return ("".join(out) if extract else value[start:pos]), pos
+
+
+def parse_mime_type(value: str) -> tuple[str, dict[str, str]] | None:
+    """WHATWG MIME Sniffing "parse a MIME type": (essence, parameters) for a MIME type string such as
+    'text/html; charset="utf-8"' -> ("text/html", {"charset": "utf-8"}), or None (failure).
+
+    Type and subtype must be HTTP tokens (lower-cased); parameter names are lower-cased; a value may be
+    an HTTP quoted string (backslash escapes; text after its closing quote up to ";" is ignored) or
+    runs to the next ";" (trailing whitespace removed); a parameter whose name is not a token or whose
+    value holds other code points is skipped, and of a repeated name the first wins. Never raises."""
+    value = value.strip(_HTTP_WHITESPACE)
+    slash = value.find("/")
+    if slash < 0 or not _TOKEN.fullmatch(value[:slash]):
+        return None
+    semi = value.find(";", slash + 1)
+    end = len(value) if semi < 0 else semi
+    subtype = value[slash + 1:end].rstrip(_HTTP_WHITESPACE)
+    if not _TOKEN.fullmatch(subtype):
+        return None
+    params: dict[str, str] = {}
+    pos = end
+    while pos < len(value):
+        pos += 1  # past ";"
+        while pos < len(value) and value[pos] in _HTTP_WHITESPACE:
+            pos += 1
+        name_end = pos
+        while name_end < len(value) and value[name_end] not in ";=":
+            name_end += 1
+        name, pos = value[pos:name_end].lower(), name_end
+        if pos < len(value):
+            if value[pos] == ";":
+                continue
+            pos += 1  # past "="
+        if pos >= len(value):
+            break
+        if value[pos] == '"':
+            param, pos = _quoted_string(value, pos, extract=True)
+            while pos < len(value) and value[pos] != ";":
+                pos += 1
+        else:
+            param_end = value.find(";", pos)
+            param_end = len(value) if param_end < 0 else param_end
+            param, pos = value[pos:param_end].rstrip(_HTTP_WHITESPACE), param_end
+            if not param:
+                continue
+        if name and _TOKEN.fullmatch(name) and _QUOTED_STRING_TOKEN.fullmatch(param) and name not in params:
+            params[name] = param
+    return f"{value[:slash].lower()}/{subtype.lower()}", params
+
+
+def _split_header(value: str) -> list[str]:
+    """WHATWG Fetch "get, decode, and split" of a header value: split at commas outside quoted
+    strings, each part stripped of HTTP tab or space."""
+    parts, pos, current = [], 0, []
+    while True:
+        end = pos
+        while end < len(value) and value[end] not in '",':
+            end += 1
+        current.append(value[pos:end])
+        pos = end
+        if pos < len(value) and value[pos] == '"':
+            quoted, pos = _quoted_string(value, pos, extract=False)
+            current.append(quoted)
+            if pos < len(value):
+                continue
+        parts.append("".join(current).strip("\t "))
+        if pos >= len(value):
+            return parts
+        current = []
+        pos += 1  # past ","
+
+
 def charset_param(content_type: str | None) -> str | None:
-    """The charset parameter of a Content-Type header value ("text/html; charset=UTF-8" -> "UTF-8")."""
-    m = re.search(r"""(?i);\s*charset\s*=\s*["']?([^"';\s]{1,60})""", content_type or "")
-    return m.group(1) if m else None
+    """The charset parameter of a Content-Type header value, as WHATWG Fetch's "extract a MIME type"
+    and "legacy extract an encoding" read it: 'text/html; charset="UTF-8"' -> "UTF-8". The value is
+    split at commas outside quotes (headers combined), each part parsed as a MIME type
+    (parse_mime_type; failures and "*/*" skipped); the last MIME type counts, and it keeps the charset of
+    an earlier one of the same essence when it has none. So `charset` inside another parameter's quoted
+    value is not read, the first of two charset parameters wins, and names are matched in any case.
+    None when there is no charset (the label is returned as given, not looked up). Never raises."""
+    if not isinstance(content_type, str) or not content_type:
+        return None
+    charset: str | None = None
+    essence: str | None = None
+    for part in _split_header(content_type[:_MAX_CONTENT_TYPE]):
+        parsed = parse_mime_type(part)
+        if parsed is None or parsed[0] == "*/*":
+            continue
+        if parsed[0] != essence:
+            charset, essence = parsed[1].get("charset"), parsed[0]
+        elif "charset" in parsed[1]:
+            charset = parsed[1]["charset"]
+    return charset
 
 
 def decode_xml(data: bytes, content_type: str | None = None, *, what: str = "feed") -> str:
@@ -491,9 +1228,10 @@ def decode_xml(data: bytes, content_type: str | None = None, *, what: str = "fee
         header = charset_param(content_type)
         if header is not None:
             codec = web_codec(header, where=f"charset in the {what}'s HTTP header")
+        elif (utf16 := utf16_xml_declaration(data)) is not None:
+            codec = python_codec(utf16)
         else:
-            m = _XML_ENCODING.match(data[:4096])
-            label = m.group(1).decode("ascii") if m else None
+            label = xml_encoding_label(data)
             codec = python_codec(web_encoding(label, where=f"encoding declared in the {what}")
                                  if label is not None else "utf-8")
             codec = "utf-8" if codec.startswith("utf-16") else codec
