@@ -224,3 +224,11 @@ def test_a_lead_byte_and_the_byte_after_it_are_one_error(label: str, data: bytes
     decoded = decode_article(page)
     assert decoded.encode(decoded.text) == page
     assert decoded.text.endswith("<p>" + "".join(chr(0x10FF00 + b) for b in data) + char + "</p>")
+
+
+def test_a_kept_iso_2022_jp_escape_shows_nothing_in_the_headline_and_other_kept_bytes_show_ufffd() -> None:
+    from archiver.article.decode import kept_text
+    from archiver.steps.prepare import _sanitized
+
+    title = "東京" + kept_text(b"\x1b(J") + "ニュース" + kept_text(b"\x1b(B\xff") + "!"
+    assert _sanitized(title) == "東京ニュース\ufffd!"

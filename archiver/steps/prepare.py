@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from archiver.article.decode import KEPT, DecodedArticle, article_id_for, same_encoding, web_name
+from archiver.article.decode import KEPT, DecodedArticle, article_id_for, kept_text, same_encoding, web_name
 from archiver.article.input import ArticleInput
 from archiver.article.metadata import article_metadata
 from archiver.article.versions import versions
@@ -26,6 +26,7 @@ from archiver.dates import iso, utcnow
 from archiver.discover.model import Embed, ImageRef
 from archiver.discover.scan import discover
 from archiver.errors import InputError
+from archiver.lazyre import lazy
 from archiver.records.plan import EmbedItem, ImageItem, Plan
 from archiver.records.result import ImageResult
 from archiver.storage.base import ObjectNotFound
@@ -141,10 +142,16 @@ def query_in_document_encoding(url: str, encoding: str) -> str:
     return url[:q + 1] + _NON_ASCII_RUN.sub(escaped, query) + url[end:]
 
 
+# ISO-2022-JP's escape sequences, which a page may hold where its own encoder would not write them (kept
+# as bytes by the decoder): each switches the decoder's state and shows nothing.
+_KEPT_ESCAPES = lazy("|".join(re.escape(kept_text(e)) for e in (b"\x1b(B", b"\x1b(J", b"\x1b(I", b"\x1b$@", b"\x1b$B")))
+
+
 def _sanitized(text: str) -> str:
     """`text` with the bytes a declared encoding could not decode (kept as U+10FF00 + byte, see
-    archiver.article.decode) shown as U+FFFD, as a browser shows them: the headline in the catalog."""
-    return KEPT.sub(lambda m: "\ufffd" * len(m.group()), text)
+    archiver.article.decode) shown as a browser shows them: an ISO-2022-JP escape sequence as nothing,
+    any other byte as U+FFFD. The headline in the catalog, an image URL."""
+    return KEPT.sub(lambda m: "\ufffd" * len(_KEPT_ESCAPES.sub("", m.group())), text)
 
 
 def _same_plan(stored: Plan, new: Plan) -> bool:
