@@ -234,7 +234,10 @@ def test_editor_restores_from_the_worklist_and_reverts(env: Env) -> None:
     assert worklist.count('href="/articles/story-flow#health"') == 2 and "HTTP 404" in worklist
     assert 'action="/articles/story-flow/restore"' in worklist and "Flow story | News" in worklist
     # The image was pointed at its stable copy when archived: dead at its origin, covered, no button.
-    assert worklist.count("<button") == 1 and 'status-restored">covered' in worklist
+    # The tweet: its Restore button, "Restore everywhere" (the post in every article) and "Restore all".
+    assert worklist.count("<button") == 3 and 'status-restored">covered' in worklist
+    assert worklist.count(">Restore</button>") == 1 and "Restore everywhere" in worklist
+    assert "Restore all 1 in their articles" in worklist
     assert "1 needs a restore" in worklist
     # The JSON API counts what the page counts.
     api = editor.get("/v1/health").json()

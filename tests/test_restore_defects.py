@@ -261,3 +261,60 @@ def test_a_card_in_a_crlf_article_uses_crlf(tmp_settings: Callable[..., Settings
     assert line_ending("a\r\nb", 3, 4) == "\r\n" and line_ending("a\nb", 2, 3) == "\n"
     assert line_ending("ab\r\n", 0, 1) == "\r\n" and line_ending("ab", 0, 1) == "\n"
     rt.close()
+
+
+# --- 4b. many articles at once over HTTP: the API and /health's buttons --------------------------------
+def test_bulk_restore_over_the_api_and_from_the_health_page(tmp_settings: Callable[..., Settings],
+                                                            origin: FixtureOrigin) -> None:
+    from fastapi.testclient import TestClient
+
+    from archiver.auth import create_token
+    from archiver.web.app import create_app
+    from archiver.web.routes import health as health_routes
+
+    rt = setup(tmp_settings, origin, aid="art1")
+    for aid in ("art2", "art3"):
+        archive(rt, shared_page().encode(), article_id=aid, url=f"https://news.example/{aid}")
+    origin.add_tweet(replace(BOB, state="deleted"))
+    for aid in ("art1", "art2", "art3"):
+        article_health(rt, aid, check_now=True, now=T0)
+    editor = create_token(rt.catalog, "editor")
+    compliance = create_token(rt.catalog, "compliance")
+    client = TestClient(create_app(rt.settings, runtime=rt))
+    auth = {"Authorization": f"Bearer {editor}"}
+    assert client.post("/v1/restore", json={"post": f"twitter/{BOB.id}"},
+                       headers={"Authorization": f"Bearer {compliance}"}).status_code == 403
+    assert client.post("/v1/restore", json={}, headers=auth).status_code == 400  # names nothing
+    assert client.post("/v1/restore", json={"post": "not a post"}, headers=auth).status_code == 400
+    assert client.post("/v1/restore", json={"articles": ["art1"]}, headers=auth).status_code == 422  # typo
+    # The API: the post in the articles named.
+    r = client.post("/v1/restore", json={"article_ids": ["art1"], "post": f"twitter/{BOB.id}"}, headers=auth)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["summary"]["new_versions"] == 1 and [a["article_id"] for a in answer["articles"]] == ["art1"]
+    assert "path" not in answer["articles"][0]["version"]  # no server path, as the one-article answer
+    assert SCRIPT in current(rt, "art1") and current(rt, "art2") == rt.store.get(versions(rt, "art2")[0].key).decode()
+    # The page: "Restore all" restores the two left, each in its own version, and says so.
+    assert client.post("/login", data={"token": editor, "next": "/"}, follow_redirects=False).status_code == 303
+    page = client.get("/health").text
+    assert 'action="/health/restore"' in page and "Restore all 2 in their articles" in page
+    assert f'name="post" value="twitter/{BOB.id}"' in page  # "Restore everywhere" per dead post
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    assert client.post("/health/restore", data={"all_dead": "true"}, follow_redirects=False).status_code == 403
+    r = client.post("/health/restore", data={"csrf": csrf, "all_dead": "true"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/health?flash=")
+    shown = client.get(r.headers["location"]).text
+    assert "Restored in 2 articles: 2 new versions, 2 items restored" in shown
+    assert all(versions(rt, a)[-1].reason == "restore" for a in ("art1", "art2", "art3"))
+    assert all(SCRIPT in current(rt, a) for a in ("art1", "art2", "art3"))  # Carol stays live everywhere
+    # Over the cap: refused, naming the command, nothing written.
+    before = [len(versions(rt, a)) for a in ("art1", "art2", "art3")]
+    old = health_routes.MAX_BULK_RESTORE
+    health_routes.MAX_BULK_RESTORE = 1
+    try:
+        r = client.post("/v1/restore", json={"post": f"twitter/{BOB.id}"}, headers=auth)
+    finally:
+        health_routes.MAX_BULK_RESTORE = old
+    assert r.status_code == 400 and f"archiver restore --post twitter/{BOB.id}" in r.json()["detail"]
+    assert [len(versions(rt, a)) for a in ("art1", "art2", "art3")] == before
+    rt.close()

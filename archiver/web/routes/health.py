@@ -40,7 +40,7 @@ from archiver.health.originals import (
     totals,
     uncopied_items,
 )
-from archiver.health.restore import restore, revert
+from archiver.health.restore import articles_of_post, parse_post, restore, restore_many, revert
 from archiver.health.state import check_label, could_not_check
 from archiver.records.base import RecordError
 from archiver.runtime import Runtime
@@ -64,6 +64,21 @@ class RestoreIn(BaseModel):
     items: list[str] = Field(default_factory=list, max_length=1000,
                              description="item ids to restore; empty: every dead item")
     all_dead: StrictBool = Field(False, description="also restore every dead item")
+
+
+MAX_BULK_RESTORE = 200  # articles one bulk restore over HTTP may change (`archiver restore` takes any number)
+
+
+class RestoreManyIn(BaseModel):
+    """Which articles to restore at once: the listed ids; with none, every article embedding `post`
+    (``provider/post_id``: that post restored in each), or with `all_dead` every article with dead items
+    a restore would change. One of the three is required; a field it does not name is a 422."""
+
+    model_config = ConfigDict(extra="forbid")
+    article_ids: list[str] = Field(default_factory=list, max_length=MAX_BULK_RESTORE,
+                                   description="the articles' ids")
+    post: str | None = Field(None, max_length=300, description="provider/post_id: restore this post everywhere")
+    all_dead: StrictBool = Field(False, description="every dead item (of the ids given, or of every article)")
 
 
 class RevertIn(BaseModel):
@@ -180,6 +195,40 @@ def restore_article(article_id: str, body: RestoreIn | None = None, rt: Runtime 
                              all_dead=body.all_dead, principal=principal))
 
 
+def _restore_many(rt: Runtime, ids: list[str], post: str | None, all_dead: bool,
+                  principal: Principal) -> dict[str, Any]:
+    """`restore_many` as the API and the /health page run it: ids checked (404 for a malformed one),
+    `post` parsed (400 when it is not provider/post_id), at most MAX_BULK_RESTORE articles (400 beyond,
+    naming the CLI command that takes any number); nothing is written when it refuses."""
+    if not ids and not post and not all_dead:
+        raise HTTPException(status_code=400, detail="name the articles, a post (provider/post_id) or all_dead")
+    try:
+        found = parse_post(post) if post else None
+    except InputError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    ids = [_article(a) for a in ids]
+    if not ids:
+        ids = articles_of_post(rt, *found) if found is not None else sorted(needs_restore(rt))
+    if len(ids) > MAX_BULK_RESTORE:
+        command = f"archiver restore --post {post}" if found is not None else "archiver restore --all-dead"
+        raise HTTPException(status_code=400, detail=f"{len(ids)} articles: more than {MAX_BULK_RESTORE} at once "
+                                                    f"over HTTP; run `{command}` on the server")
+    answer = _run(restore_many, rt, ids, all_dead=all_dead, post=found, principal=principal)
+    answer["articles"] = [r if "error" in r else without_path(r) for r in answer["articles"]]
+    return answer
+
+
+@router.post("/v1/restore", tags=["health"], responses=error_responses(404, 409))
+def restore_articles(body: RestoreManyIn, rt: Runtime = Depends(get_runtime),
+                     principal: Principal = Depends(require_role(*EDIT_ROLES))) -> dict[str, Any]:
+    """Restore many articles at once, each into its own version (`RestoreManyIn`): {"articles": [each
+    article's report as POST /v1/articles/{id}/restore answers it, or {"article_id", "error", "damaged"}],
+    "summary": {"articles", "new_versions", "unchanged", "failed", "items_restored", "items_failed",
+    "items_taken_down"}}. At most MAX_BULK_RESTORE articles (400 beyond); a body naming nothing, or a
+    `post` that is not provider/post_id, is a 400 too."""
+    return _restore_many(rt, body.article_ids, body.post, body.all_dead, principal)
+
+
 @router.post("/v1/articles/{article_id}/revert", tags=["health"], responses=error_responses(404, 409))
 def revert_article(article_id: str, body: RevertIn, rt: Runtime = Depends(get_runtime),
                    principal: Principal = Depends(require_role(*EDIT_ROLES))) -> dict[str, Any]:
@@ -236,6 +285,7 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
         return "/health?" + urlencode({k: v for k, v in query.items() if v not in ("", 1)})
 
     return pages.render(request, "health.html", {
+        "outcome": _outcome(request),
         "rows": rows, "state": state or "", "states": ("dead", "suspect", "live", "unchecked"), "totals": counts,
         "last_check": last_check(rt), "could_not_check": could_not_check_count(rt),
         "dead": dead, "dead_total": dead_total,
@@ -246,6 +296,20 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
         "dead_prev_url": link(dead_page=dead_page - 1) + "#worklist" if dead_page > 1 else None,
         "dead_next_url": link(dead_page=dead_page + 1) + "#worklist" if dead_page < dead_pages else None,
     })
+
+
+def _outcome(request: Request) -> dict[str, int] | None:
+    """A bulk restore's outcome, from the session's flash (what `restore_many_form` redirected with,
+    pages.outcome_to_flash): each count a number from 0 (anything else is 0), for the page's sentence;
+    None when the page was not reached from a bulk restore."""
+    flash = pages.flash_of(request)
+    if flash.get("done") != "restore":
+        return None
+    out = {}
+    for name in ("articles", "new", "failed", "items", "items_failed", "withheld"):
+        value = flash.get(name, "")
+        out[name] = int(value) if value.isdigit() and len(value) < 10 else 0
+    return out
 
 
 def _covered(rt: Runtime, article_id: str) -> set[str]:
@@ -278,6 +342,20 @@ def restore_form(article_id: str, item: list[str] = Form([], max_length=1000),
                  cards=len(report.get("withheld_cards") or []))
 
 
+def restore_many_form(post: str = Form("", max_length=300), all_dead: bool = Form(False),
+                      rt: Runtime = Depends(get_runtime),
+                      principal: Principal = Depends(require_form_role(*EDIT_ROLES))) -> RedirectResponse:
+    """The /health page's bulk buttons: "Restore all" (every article with dead items to restore) and,
+    per dead post of the worklist, "Restore everywhere" (`post`: in every article embedding it). CSRF
+    as for Restore; over MAX_BULK_RESTORE articles a 400 page naming the CLI command. Then back to
+    /health (303) with the outcome as numbers, which the page turns into a sentence."""
+    answer = _restore_many(rt, [], post.strip() or None, all_dead and not post.strip(), principal)
+    n = answer["summary"]
+    query = {"done": "restore", "articles": n["articles"], "new": n["new_versions"], "failed": n["failed"],
+             "items": n["items_restored"], "items_failed": n["items_failed"], "withheld": n["items_taken_down"]}
+    return RedirectResponse(f"/health?{urlencode(query)}#result", status_code=303)
+
+
 def revert_form(article_id: str, version: int = Form(..., ge=1, le=1_000_000_000),
                 rt: Runtime = Depends(get_runtime),
                 principal: Principal = Depends(require_form_role(*EDIT_ROLES))) -> RedirectResponse:
@@ -290,6 +368,8 @@ def revert_form(article_id: str, version: int = Form(..., ge=1, le=1_000_000_000
 
 
 router.add_api_route("/health", health_page, methods=["GET"], response_class=HTMLResponse,
+                     include_in_schema=False, route_class_override=pages.PageRoute)
+router.add_api_route("/health/restore", restore_many_form, methods=["POST"],
                      include_in_schema=False, route_class_override=pages.PageRoute)
 router.add_api_route("/articles/{article_id}/restore", restore_form, methods=["POST"],
                      include_in_schema=False, route_class_override=pages.PageRoute)
