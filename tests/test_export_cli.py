@@ -188,10 +188,12 @@ def test_a_target_that_is_not_a_regular_file_is_refused_and_left_alone(made: Mad
     assert victim.read_text() == "keep me" and (tmp_path / "link-to-file").is_symlink()
     assert (tmp_path / "fifo").is_fifo() and not (tmp_path / "nowhere.wacz").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling", "dir", "fifo", "link-to-file", "victim.txt"]
-    # a regular file is replaced (atomically, through a temporary file beside it)
+    # a regular file is refused without --force, then replaced (atomically, through a temporary file beside it)
     victim_wacz = tmp_path / "dir" / "old.wacz"
     victim_wacz.write_bytes(b"old")
-    assert _export(made.settings, f"twitter/{QUOTING}", "-o", str(victim_wacz)).returncode == 0
+    run = _export(made.settings, f"twitter/{QUOTING}", "-o", str(victim_wacz))
+    assert run.returncode == 2 and "--force" in run.stderr.decode() and victim_wacz.read_bytes() == b"old"
+    assert _export(made.settings, f"twitter/{QUOTING}", "-o", str(victim_wacz), "--force").returncode == 0
     assert zipfile.is_zipfile(victim_wacz) and [p.name for p in (tmp_path / "dir").iterdir()] == ["old.wacz"]
 
 

@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from archiver import __version__, foreign_json
 from archiver.capture.fetch import content_decoder
 from archiver.capture.manifest import SCHEMA_ID as SCHEMA_V2
-from archiver.capture.manifest import SCHEMA_V1, utc_iso
+from archiver.capture.manifest import SCHEMA_V1
 from archiver.providers.markup import MARKUP_SOURCE
 from archiver.providers.oembed import OEmbedProvider
 from archiver.providers.registry import get_provider
@@ -46,7 +46,8 @@ from archiver.providers.twitter.api import (
     related_id,
     str_or_none,
 )
-from archiver.providers.twitter.ids import parse_status_url, parse_time, snowflake_time
+from archiver.providers.twitter.capture import RELATED, post_times, shows_media
+from archiver.providers.twitter.ids import HANDLE, parse_status_url, parse_time
 from archiver.providers.twitter.media import plan_media
 from archiver.providers.twitter.states import Answer, decide, read_answer
 from archiver.providers.twitter.texts import MAX_TEXT_CHARS
@@ -507,8 +508,12 @@ def _read_twitter_answer(posts: _Posts, body: dict[str, Any], uri: str | None) -
             return
         user = tw.get("user") if isinstance(tw.get("user"), dict) else {}
         text = expand_text(tw)[0]
+        # a screen_name the capture would not take as a handle (``twitter.capture._handle``: not 1-15 of
+        # [A-Za-z0-9_]) is no handle the answer gives: the capture took oEmbed's or the markup's instead
+        screen_name = str_or_none(user.get("screen_name"))
         posts.add(post_id, source, uri, text=text[:MAX_TEXT_CHARS] if text else None,
-                  name=str_or_none(user.get("name")), handle=str_or_none(user.get("screen_name")))
+                  name=str_or_none(user.get("name")),
+                  handle=screen_name if screen_name and HANDLE.fullmatch(screen_name) else None)
         note = note_text(tw)
         if note:
             posts.add(post_id, "note_tweet", uri, text=note[:MAX_TEXT_CHARS])
@@ -754,7 +759,8 @@ def check_manifest_against_warc(manifest: dict[str, Any], warc: bytes) -> list[s
       syndication and oEmbed answers and of a copy in a quoting or replying post's answer ("partial"
       standing for "archived"); another oEmbed provider's what ``OEmbedProvider._decide`` makes of its
       oEmbed answer (404 deleted, 401/403 protected, 2xx with a text archived);
-    - Twitter, from the post's answer: ``created_at`` (the answer's, else the id's time), ``author.id``,
+    - Twitter, from the post's answer: ``created_at``, ``created_at_snowflake`` and
+      ``created_at_consistent`` by the capture's own rule (``post_times``), ``author.id``,
       ``lang``, the quoted and parent post ids (``twitter.api.related_id``/``quoted_link``), and in a
       version 2 manifest ``metrics`` counts and ``entities``; every medium the answer lists
       (``twitter.media.plan_media``) is in ``media`` or ``missing``, one not archived is in ``missing``
@@ -934,8 +940,7 @@ def _check_media(manifest: dict[str, Any], whole_2xx: set[tuple[Any, str]], ok_s
 # the WARC was written (its warcinfo's WARC-Date) by more than CLOCK_SLACK.
 CLOCK_SLACK_S = 2.0
 CAPTURE_SPAN_S = 600.0
-_RELATIONS = (("quoted", "quoted_tweet", "quoted_status_id_str", "quoting_post"),
-              ("parent", "parent", "in_reply_to_status_id_str", "replying_post"))
+_RELATIONS = RELATED  # the capture's own table of quoted and parent posts (one table, not a copy)
 
 
 def _outcome(entry: dict[str, Any] | None) -> str:
@@ -992,12 +997,6 @@ def _embedded_copy(answers: Sequence[dict[str, Any]], post_id: str) -> tuple[Ans
     return None
 
 
-def _shows_media(tweet: dict[str, Any]) -> bool:
-    entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
-    return any(isinstance(v, list) and v for v in (tweet.get("mediaDetails"), tweet.get("photos"),
-                                                   entities.get("media")))
-
-
 def _check_answers(manifest: dict[str, Any], derived: dict[str, Any]) -> list[str]:
     """The manifest's status, dates, related posts, counts, author id, language and media list against
     what the WARC's answers decide (``check_manifest_against_warc``'s second half)."""
@@ -1046,6 +1045,13 @@ def _check_time(manifest: dict[str, Any], derived: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _twitter_times(post_id: str, tweet: dict[str, Any]) -> dict[str, Any]:
+    """``created_at``, ``created_at_snowflake`` and ``created_at_consistent`` as the Twitter capture sets
+    them from the post's answer (``post_times``, the one rule for both)."""
+    created, snowflake, consistent = post_times(post_id, tweet)
+    return {"created_at": created, "created_at_snowflake": snowflake, "created_at_consistent": consistent}
+
+
 def _check_twitter(manifest: dict[str, Any], derived: dict[str, Any]) -> list[str]:
 
     problems: list[str] = []
@@ -1062,7 +1068,7 @@ def _check_twitter(manifest: dict[str, Any], derived: dict[str, Any]) -> list[st
         return [*problems, f"the post's syndication answer is not kept for checking (over {BODY_KEEP} bytes, or "
                            f"after {MAX_BODIES} others): its status, dates and media are not checked"]
     texts = derived["posts"].get(post_id, {}).get("texts", [])
-    has_content = bool(texts) or (tweet is not None and _shows_media(tweet))
+    has_content = bool(texts) or (tweet is not None and shows_media(tweet))
     synd = Fetched("syndication", _outcome(synd_entry), data=own)
     oembed = Fetched("oembed", _outcome(oembed_entry))
     decided, _ = decide(oembed, synd, has_content, copy[0] if copy else None, copy[1] if copy else "embedded")
@@ -1073,12 +1079,12 @@ def _check_twitter(manifest: dict[str, Any], derived: dict[str, Any]) -> list[st
                 f"{', a copy in the ' + copy[1].replace('_', ' ') if copy else ''}")
         problems.append(f"status {_shown(status, 30)} is not what the WARC's answers decide: {decided} ({said})")
     user = tweet.get("user") if tweet is not None and isinstance(tweet.get("user"), dict) else {}
-    # created_at: the answer's, else the id's (snowflake) time, as the capture sets it.
-    stated, snow = parse_time((tweet or {}).get("created_at")), snowflake_time(post_id)
-    expected = utc_iso(stated or snow) if (stated or snow) else None
-    if "created_at" in manifest and manifest.get("created_at") != expected:
-        problems.append(f"created_at {_shown(manifest.get('created_at'), 40)} is not what the WARC's answer "
-                        f"says: {_shown(expected, 40)}")
+    # The dates, by the capture's own rule (``post_times``: one function, not a copy).
+    times = _twitter_times(post_id, tweet or {})
+    for name, expected in times.items():
+        if name in manifest and manifest.get(name) != expected:
+            problems.append(f"{name} {_shown(manifest.get(name), 40)} is not what the WARC's answer "
+                            f"says: {_shown(expected, 40)}")
     author = manifest.get("author") if isinstance(manifest.get("author"), dict) else {}
     user_id = str_or_none(user.get("id_str"))
     if "id" in author and author.get("id") != user_id:

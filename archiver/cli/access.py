@@ -24,7 +24,7 @@ from archiver.catalog.syntax import selects_something
 from archiver.cli.kinds import shown
 from archiver.cli.output import cli_principal, copy_to_stdout, json_text, os_user, print_json, printable
 from archiver.compliance import audit
-from archiver.compliance.evidence import MAX_EXPORT_POSTS, export_bundle, one_line, verify_bundle
+from archiver.compliance.evidence import export_bundle, one_line, search_posts, verify_bundle
 from archiver.compliance.holds import check_post
 from archiver.compliance.signing import (
     all_keys,
@@ -116,7 +116,10 @@ def _check_output(path: str) -> Path | None:
     """The bundle's target: None for ``-`` (standard output; refused when it is a terminal), else the
     path, refused (InputError) when something that is not a regular file is there (a directory, a
     symlink, a FIFO, a device, a socket: the bundle is written to a temporary file beside it and renamed
-    over, which must only ever replace a file) or when its directory does not exist."""
+    over, which must only ever replace a file) or when its directory does not exist. An empty name
+    is refused as such. Names in messages are quoted cut to 60 characters (`shown`)."""
+    if path == "":
+        raise InputError("-o '': give the .wacz file to write (- for standard output)")
     if path == "-":
         if sys.stdout.isatty():
             raise InputError("-o -: standard output is a terminal; redirect it to a file or a pipe")
@@ -127,14 +130,14 @@ def _check_output(path: str) -> Path | None:
     except FileNotFoundError:
         st = None
     except OSError as exc:
-        raise InputError(f"{one_line(path)}: {exc.strerror or exc}") from None
+        raise InputError(f"{shown(path)}: {exc.strerror or exc}") from None
     if st is not None and not stat.S_ISREG(st.st_mode):
         kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a symbolic link" if stat.S_ISLNK(st.st_mode)
                 else "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device"
                 if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
-        raise InputError(f"{one_line(path)} is {kind}: give a new or regular .wacz file to write (- for stdout)")
+        raise InputError(f"{shown(path)} is {kind}: give a new or regular .wacz file to write (- for stdout)")
     if not out.absolute().parent.is_dir():
-        raise InputError(f"{one_line(path)}: no such directory {one_line(str(out.absolute().parent))!r}")
+        raise InputError(f"{shown(path)}: no such directory {shown(str(out.absolute().parent))}")
     return out
 
 
@@ -158,13 +161,8 @@ def _posts_of(args: argparse.Namespace, settings: Settings) -> tuple[list[tuple[
                                    spell=lambda name: {"q": "--query", "article_id": "--article"}.get(name, name))
         query["search"] = search.filters()
         with closing(open_catalog(settings.catalog_url)) as catalog:
-            offset = 0
-            while len(posts) <= MAX_EXPORT_POSTS:
-                page = catalog.search(search.model_copy(update={"offset": offset}))
-                posts += [(h["provider"], h["post_id"]) for h in page.hits]
-                offset += len(page.hits)
-                if not page.hits or offset >= page.total:
-                    break
+            found, query["matched"] = search_posts(catalog.search, search)  # every match, or refused
+        posts += found
         if not posts:
             what = " and ".join(x for x in (f"article {shown(args.article)}" if args.article else "",
                                             f"the query {shown(args.query)}" if args.query else "") if x)
@@ -184,9 +182,16 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     temporary file in the target's directory and renamed over the target, so a failed export leaves
     nothing behind. InputError for a malformed or unknown post, nothing to export, a query that
     searches nothing (empty; one that does not parse is the parser's line; a filter alone, `from:ANI`,
-    is a selection: `selects_something`), too many posts, or a target that is not a regular file (`_check_output`).
+    is a selection: `selects_something`), a search matching more than MAX_EXPORT_POSTS (`search_posts`:
+    every match is exported, never a cut), a stored capture that does not verify, too many posts, or a
+    target that is empty or not a regular file (`_check_output`), or an existing FILE without `--force`
+    (an earlier bundle is evidence; with `--force` it is replaced, and stderr says so).
     `--json` indents the summary (without it, it is one line of JSON)."""
     out = _check_output(args.output)
+    force = getattr(args, "force", False)
+    existed = out is not None and out.exists()
+    if existed and not force:
+        raise InputError(f"{shown(args.output)} exists: give --force to replace it, or another file name")
     env_user = os_user()[1]
     with Runtime.from_settings(settings) as rt:
         posts, query = _posts_of(args, settings)
@@ -211,6 +216,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
                 os.replace(tmp, out)
         finally:
             Path(tmp).unlink(missing_ok=True)
+    if existed:
+        print(f"archiver: note: {shown(args.output)} existed and was replaced by this bundle", file=sys.stderr)
     if summary["signed"] is None:
         print("archiver: warning: the bundle is not signed: this archive has no signing key "
               "(make one with `archiver keys create`)", file=sys.stderr)

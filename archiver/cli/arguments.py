@@ -242,6 +242,8 @@ def access(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--query", metavar="WORDS", help='every post a search finds: words, "phrases", prefix*')
     sp.add_argument("-o", "--output", required=True, help="the .wacz file to write (a new or regular file; "
                     "- writes the bundle to stdout and the summary to stderr)")
+    sp.add_argument("--force", action="store_true", help="replace an existing -o FILE (an earlier bundle is "
+                    "evidence: without it an existing file is refused)")
     sp.add_argument("--json", action="store_true", help="print the summary as indented JSON (without it: one "
                     "line of JSON)")
     sp.set_defaults(run="access:cmd_export")

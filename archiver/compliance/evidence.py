@@ -39,6 +39,7 @@ from archiver import __version__
 from archiver.auth import Principal
 from archiver.capture.manifest import ManifestError, is_manifest_document, validate_manifest
 from archiver.capture.media import sniff
+from archiver.catalog import base as catalog_base
 from archiver.compliance import audit
 from archiver.compliance.holds import PostNotFound, check_post, media_sha256s, post_state
 from archiver.compliance.signing import (
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
     from archiver.runtime import Runtime
 
 MAX_EXPORT_POSTS = 1000
+SEARCH_PAGE = 1000           # hits asked for at a time when an export pages through a search
 MAX_EXPORT_CAPTURES = 5000   # captures in one bundle, the exported posts' and their related ones
 MAX_RELATED_DEPTH = 4        # quoted/parent/latest_edit links followed from an exported post's capture
 EXPORT_SCHEMA = "archiver.export.v2"
@@ -279,11 +281,81 @@ def _tsa_ca_files(rt: Runtime) -> list[bytes]:
     return out
 
 
+def search_posts(search: Callable[[Any], Any], query: Any) -> tuple[list[tuple[str, str]], int]:
+    """Every post a search finds, for an export: pages through ``search`` (a catalog's ``search``) with
+    ``query`` (a SearchQuery; its own limit and offset are ignored: an export of a query takes every
+    match) and returns ((provider, post_id) pairs in the search's order, how many it matched). InputError,
+    one line, when it matches more than MAX_EXPORT_POSTS (narrow the search): a query's export never
+    leaves a match out silently."""
+    posts: dict[tuple[str, str], None] = {}
+    offset, total, exact = 0, 0, True
+    step = max(1, min(catalog_base.MAX_LIMIT, SEARCH_PAGE, MAX_EXPORT_POSTS))
+    while True:
+        page = search(query.model_copy(update={"limit": step, "offset": offset}))
+        total, exact = max(total, int(page.total)), exact and bool(getattr(page, "total_exact", True))
+        if total > MAX_EXPORT_POSTS or not exact:
+            raise InputError(f"the search matches {'more than ' if not exact else ''}{total} posts; an export holds "
+                             f"at most {MAX_EXPORT_POSTS}: narrow the search (a date range, from:, status:)")
+        posts.update(((h["provider"], h["post_id"]), None) for h in page.hits)
+        offset += len(page.hits)
+        if not page.hits or offset >= total:
+            break
+    return list(posts), max(total, len(posts))
+
+
+def _stored_capture_problems(rt: Runtime, mkey: str, doc: dict[str, Any], got: Mapping[str, bytes | None],
+                             record: Any, tsa_ca: list[bytes]) -> list[str]:
+    """What `verify_bundle` would say against a stored capture before it is exported and signed: its
+    manifest's schema, its WARC (``warc_sha256``, its warcinfo's capture, the manifest re-derived from
+    it: ``check_manifest_against_warc``) and its timestamp record and tokens
+    (``verify_capture_timestamps``, under the configured TSA CA certificates, else the tokens' own).
+    One line each; [] when it holds."""
+    problems: list[str] = []
+    try:
+        validate_manifest(doc)
+    except ManifestError as exc:
+        problems.append(f"not a valid manifest: {one_line(exc, 200)}")
+    raw = got.get(mkey)
+    wkey = doc.get("warc")
+    warc = got.get(wkey) if isinstance(wkey, str) else None
+    if warc is not None and len(warc) <= MAX_CHECKED_WARC_BYTES:
+        want = doc.get("warc_sha256")
+        if want is not None and want != hashlib.sha256(warc).hexdigest():
+            problems.append(f"its WARC is not the one its warc_sha256 {str(want)[:16]}… names")
+        if check_manifest_against_warc is not None:
+            problems += check_manifest_against_warc(doc, warc)
+    if raw is None or not isinstance(record, dict) or verify_capture_timestamps is None:
+        return problems
+    trust = tsa_ca or None
+    # As the verifier does (_check_timestamps): the record must be this manifest's, and when it holds
+    # tokens at least one of them must verify (another TSA's failing token is only a warning there).
+    problems += [f"timestamp record: {p}" for p in verify_capture_timestamps(raw, {**record, "tokens": []}, {}, trust)
+                 if "timestamping still pending" not in str(p)]
+    entries = record.get("tokens")
+    if problems or not isinstance(entries, list) or not entries:
+        return problems
+    for entry in entries[:MAX_TIMESTAMP_TOKENS]:
+        tkey = entry.get("token_key") if isinstance(entry, dict) else None
+        if not isinstance(tkey, str) or not TOKEN_KEY_RE.fullmatch(tkey):
+            continue
+        try:
+            token = rt.store.get(tkey)
+        except ObjectNotFound:
+            continue
+        if not verify_capture_timestamps(raw, {**record, "tokens": [entry]}, {tkey: token}, trust):
+            return problems
+    return [*problems, "timestamp record: no token verifies"]
+
+
 def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[str, str]], out: IO[bytes], *,
                   query: dict[str, Any] | None = None, via: str = "api",
                   env_user: str | None = None) -> dict[str, Any]:
     """Write the WACZ evidence bundle of `posts` ((provider, post_id) pairs) to `out` (a seekable binary
     file) and record the export in the audit log under `principal` (None: "system").
+
+    `query`: the selection as the caller recorded it; when it holds ``matched`` (how many posts the
+    search matched, ``search_posts``), export.json, README.txt, the summary and the audit event say
+    ``matched`` and ``exported`` (every match: a search over the bound is refused before this).
 
     `env_user`: for a CLI export, the user name the environment claimed when it is not the OS user's
     (archiver.cli.output.os_user); recorded as ``created_by.environment_user`` and in the audit event,
@@ -295,7 +367,9 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
     ``archive/files.warc.gz`` (its export.json entry's ``replay_copy``; the same bytes and SHA-256).
 
     Signed with the key at ``<home>/keys/evidence-signing-key.pem`` when there is one. Returns the
-    summary ``{"format": "wacz", "posts", "captures", "files": the files in the package
+    summary ``{"format": "wacz", "sha256" and "bytes": the bundle's as written to `out` (also in the
+    audit event, so a file can be tied to its export), "partial": manifest keys of partial captures
+    (also in export.json and README.txt), "posts", "captures", "files": the files in the package
     (datapackage.json's resources, what `archiver verify` counts as files), "stored_files": the stored
     files it holds (export.json's "files"), "missing": [...], "left_out": [...], "pending_timestamps":
     [manifest keys whose timestamp record has no token yet], "signed": fingerprint or None}``. Raises
@@ -307,6 +381,8 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
         raise InputError("nothing to export: give at least one post")
     if len(posts) > MAX_EXPORT_POSTS:
         raise InputError(f"at most {MAX_EXPORT_POSTS} posts per export (got {len(posts)})")
+    found = query.get("matched") if isinstance(query, dict) else None
+    matched = found if isinstance(found, int) and not isinstance(found, bool) else None
     key: ec.EllipticCurvePrivateKey | None = load_private_key(key_path(rt.settings.home_path))
     created_at = iso(utcnow())
     now_date = warc_date(created_at)
@@ -361,8 +437,11 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
             own = [k for k in listings[prefix] if k.startswith(base + ".")]
             cards = doc.get("cards") if isinstance(doc.get("cards"), dict) else {}
             named = [n for n in (doc.get("warc"), *cards.values()) if isinstance(n, str) and n.startswith(base + ".")]
+            got: dict[str, bytes] = {}
             for k in [mkey, *own, *named]:
-                add_stored(k, date, mkey)
+                data = add_stored(k, date, mkey)
+                if data is not None:
+                    got[k] = data
             record_key = timestamp_record_key(mkey)
             record: Any = None
             if record_key in added:
@@ -377,6 +456,13 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
                 tkey = token.get("token_key") if isinstance(token, dict) else None
                 if isinstance(tkey, str) and TOKEN_KEY_RE.fullmatch(tkey):
                     add_stored(tkey, date, record_key)
+            bad = _stored_capture_problems(rt, mkey, doc, got, record, tsa_ca)
+            if bad:  # never sign what the bundle's own checks would fail: the storage is not what was captured
+                audit.record(rt, principal, "export_refused", f"{provider}/{post_id}",
+                             {"via": via, "manifest_key": mkey, "problems": bad[:10]}, result_count=0)
+                raise InputError(f"{one_line(mkey, 200)} does not verify against its own WARC and timestamp "
+                                 f"record ({one_line(bad[0], 300)}{f'; {len(bad) - 1} more' if len(bad) > 1 else ''}"
+                                 "): the stored capture was altered or damaged; nothing was exported or signed")
             for sha in media_sha256s([doc], avatars=True):
                 blob_dates.setdefault(sha, date)
             page_key = next((k for k in (f"{base}.html", f"{base}.card.html") if k in added), None)
@@ -411,6 +497,10 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
                 "bounds": {"related_depth": MAX_RELATED_DEPTH, "captures": MAX_EXPORT_CAPTURES},
                 "posts": post_list, "captures": captures_out, "files": files,
                 "missing": collected.missing, "left_out": collected.left_out, "pending_timestamps": pending}
+        partial = [c.key for c in collected.captures.values() if c.doc.get("status") == "partial"]
+        meta["partial"] = partial
+        if matched is not None:
+            meta["search_result"] = {"matched": matched, "exported": matched, "cut": False}
         builder.add_doc("export.json", json.dumps(meta, ensure_ascii=False, indent=1, sort_keys=True).encode())
         kinds: dict[str, int] = {}
         for f in files:
@@ -420,6 +510,15 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
             ["1  export.json: what was exported, by whom, and where each file is",
              "1  README.txt: this file"]
             + ([f"{len(ca_docs)}  TSA CA certificate(s)"] if ca_docs else [])))
+        if matched is not None:
+            kind_lines += (f"\n\nThe search matched {matched} post(s); all {matched} are exported (an export "
+                           f"holds at most {MAX_EXPORT_POSTS}: a search matching more is refused).")
+        if partial:
+            kind_lines += (f"\n\nPartial captures ({len(partial)}): some of what these posts showed could not "
+                           "be archived (a photo or video failed, a source did not answer); each manifest's "
+                           "\"missing\" says what and why, and docs/export.json \"partial\" lists them:\n"
+                           + "\n".join(f"  {k}" for k in partial[:50])
+                           + (f"\n  and {len(partial) - 50} more" if len(partial) > 50 else ""))
         if collected.missing:
             kind_lines += f"\n\nMissing ({len(collected.missing)}): see docs/export.json \"missing\"."
         if collected.left_out:
@@ -443,16 +542,36 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
             def signer(hash_value: str, created: str) -> dict[str, Any]:
                 return sign_digest(private, hash_value, created)
 
+        start = out.tell()
         package = builder.write(out, title=title,
                       description=f"{len(collected.captures)} capture(s) of {len(posts)} post(s) exported "
                                   f"{created_at} by {who['name']} with archiver {__version__}.",
                       main_page=first, sign=signer)
-    summary = {"format": "wacz", "posts": len(posts), "captures": len(collected.captures),
+    end = out.tell()
+    bundle_sha: str | None = None
+    try:  # read back what was written (a write-only target cannot be: its hash is then not known)
+        out.seek(start)
+        bundle_hash, left = hashlib.sha256(), end - start
+        while left > 0:
+            chunk = out.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            bundle_hash.update(chunk)
+            left -= len(chunk)
+        bundle_sha = bundle_hash.hexdigest()
+    except OSError:
+        bundle_sha = None
+    out.seek(end)
+    summary = {"format": "wacz", "sha256": bundle_sha, "bytes": end - start,
+               "posts": len(posts), "captures": len(collected.captures), "partial": partial,
+               **({"matched": matched, "exported": matched} if matched is not None else {}),
                "files": len(package.get("resources") or []), "stored_files": len(files), "missing": collected.missing,
                "left_out": collected.left_out, "pending_timestamps": pending, "signed": signed}
     audit.record(rt, principal, "export", ",".join(f"{p}/{i}" for p, i in posts)[:1000],
                  {"query": query, "via": via,
-                  **{k: v for k, v in summary.items() if k not in ("missing", "left_out", "pending_timestamps")},
+                  **{k: v for k, v in summary.items()
+                     if k not in ("missing", "left_out", "pending_timestamps", "partial")},
+                  "partial": len(partial),
                   "missing": len(collected.missing), "left_out": len(collected.left_out),
                   "pending_timestamps": len(pending),
                   **({"environment_user": who["environment_user"]} if env_user is not None else {})},
@@ -642,6 +761,39 @@ def _check_layout(infos: list[zipfile.ZipInfo], result: Verification) -> None:
             elif i.file_size > _RATIO_FLOOR and i.file_size > MAX_RATIO * max(i.compress_size, 1):
                 result.problems.append(f"'{name[:200]}': decodes to {i.file_size} bytes from "
                                        f"{i.compress_size} (a compression bomb)")
+
+
+_EOCD = b"PK\x05\x06"
+_PACKAGE_FILES = ("datapackage.json", "datapackage-digest.json", "indexes/index.cdx.gz", "indexes/index.idx",
+                  "pages/pages.jsonl")
+
+
+def _check_framing(path: str | Path, infos: list[zipfile.ZipInfo], comment: bytes, result: Verification) -> None:
+    """The package is the zip alone, as export writes it (WACZ 1.1.1: a ZIP whose every file the
+    datapackage lists): no bytes before its first member, no zip comment and nothing after its end of
+    central directory, and no directory entries (a WACZ holds files; every one listed and hashed)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            fh.seek(0, io.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 22))
+            tail = fh.read(22)
+    except OSError as exc:
+        result.problems.append(f"{Path(path).name}: unreadable ({exc.strerror or exc})")
+        return
+    prefix = min((i.header_offset for i in infos), default=0)
+    if prefix > 0 or head != b"PK\x03\x04":
+        result.problems.append(f"{Path(path).name}: {prefix or 'some'} bytes before the zip's first file (a bundle "
+                               "is the zip alone)")
+    if comment:
+        result.problems.append(f"{Path(path).name}: a zip comment ({len(comment)} bytes) export never writes")
+    elif tail[:4] != _EOCD or tail[20:22] != b"\0\0":
+        result.problems.append(f"{Path(path).name}: bytes after the zip's end (a bundle is the zip alone)")
+    for i in infos:
+        if i.is_dir():
+            result.problems.append(f"'{i.filename[:200]}': a directory entry (a WACZ holds files, each listed in "
+                                   "datapackage.json)")
 
 
 def _sha256_member(zf: zipfile.ZipFile, name: str, budget: _Budget) -> tuple[str, int]:
@@ -867,6 +1019,7 @@ def verify_bundle(path: str | Path, *, public_key: bytes | None = None,
             result.problems.append(f"{Path(path).name}: over {MAX_MEMBERS} files")
             return _cleaned(result)
         _check_layout(infos, result)  # nothing is ever extracted: the rest is still checked, within budget
+        _check_framing(path, infos, zf.comment, result)
         names = {i.filename for i in infos if not i.is_dir()}
         try:
             _check_package(zf, names, result, trusted, budget)
@@ -1118,6 +1271,12 @@ def _check_contents(zf: zipfile.ZipFile, names: set[str], meta: dict[str, Any], 
             result.problems.append(f"{EXPORT_DOC}: tsa_ca names {p[:200]}, which is not in the bundle")
         else:
             ca_names.append(p)
+    # Nothing but what an export writes (WACZ 1.1.1's files, and the ones export.json places): a member
+    # the package lists but export.json does not account for is not part of the evidence.
+    wrote = {*_PACKAGE_FILES, files_warc, EXPORT_DOC, README_DOC, *ca_names, *(f["in"] for f in entries)}
+    for n in sorted(names - wrote):
+        result.problems.append(f"'{n[:200]}': not a file this export wrote (docs/export.json does not account "
+                               "for it)")
     trust, trust_from = trust_given, "given"
     if trust is None:
         trust, trust_from = [], "bundle"

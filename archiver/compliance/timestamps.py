@@ -267,6 +267,66 @@ def _tsa_name(resp: TimeStampResponse) -> str | None:
     return one_line(value, 200) if value is not None else None
 
 
+def _tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """The DER element at ``pos`` (before ``end``): (tag byte, where its content starts, where it ends).
+    ValueError for a high tag number, an indefinite or overlong length, or one past ``end``."""
+    if pos + 2 > end:
+        raise ValueError("truncated element")
+    tag, first = buf[pos], buf[pos + 1]
+    if tag & 0x1F == 0x1F:
+        raise ValueError("high tag number")
+    pos += 2
+    if first < 0x80:
+        length = first
+    else:
+        n = first & 0x7F
+        if n == 0 or n > 4 or pos + n > end:
+            raise ValueError("indefinite or overlong length")
+        length = int.from_bytes(buf[pos:pos + n], "big")
+        pos += n
+    if pos + length > end:
+        raise ValueError("length past the end")
+    return tag, pos, pos + length
+
+
+def _children(buf: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """The elements inside ``buf[start:end]``: (tag, element start, content start, end) each."""
+    out, pos = [], start
+    while pos < end:
+        tag, content, stop = _tlv(buf, pos, end)
+        out.append((tag, pos, content, stop))
+        pos = stop
+    return out
+
+
+def der_sets_sorted(data: bytes) -> bytes | None:
+    """A TimeStampResp (DER) with its token's SignedData SET OFs that no signature covers
+    (``digestAlgorithms``, ``certificates`` [0], ``crls`` [1]) put in DER's order (X.690 11.6: by
+    their encodings), so a strict DER parser reads a reply a real TSA sent unsorted. The elements are
+    moved, never changed (every length stays), and ``signerInfos`` and everything signed are left as
+    they are. None when ``data`` is not shaped as a TimeStampResp with a SignedData token."""
+    try:
+        out = bytearray(data)
+        tag, start, end = _tlv(data, 0, len(data))
+        parts = _children(data, start, end) if tag == 0x30 else []
+        if len(parts) < 2 or parts[1][0] != 0x30:
+            return None
+        info = _children(data, parts[1][2], parts[1][3])  # ContentInfo: OID, [0] EXPLICIT SignedData
+        if len(info) < 2 or info[1][0] != 0xA0:
+            return None
+        inner = _children(data, info[1][2], info[1][3])
+        if len(inner) != 1 or inner[0][0] != 0x30:
+            return None
+        signed = _children(data, inner[0][2], inner[0][3])
+        for i, (tag, _, content, stop) in enumerate(signed):
+            if (i == 1 and tag == 0x31) or tag in (0xA0, 0xA1):
+                members = sorted(data[p:q] for _, p, _, q in _children(data, content, stop))
+                out[content:stop] = b"".join(members)
+        return bytes(out)
+    except (ValueError, IndexError):
+        return None
+
+
 def check_token(data: bytes, root: bytes, trust_roots: Sequence[bytes] | None, *,
                 nonce: int | None = None, unanchored_ok: bool = False) -> tuple[TimeStampResponse, TokenInfo]:
     """Check a TimeStampResp (DER) over the 32-byte Merkle `root` and return it with what it says.
@@ -288,7 +348,15 @@ def check_token(data: bytes, root: bytes, trust_roots: Sequence[bytes] | None, *
     if len(data) > MAX_RESPONSE_BYTES:
         raise TsaError("too_large", f"{len(data)} bytes, over {MAX_RESPONSE_BYTES}")
     try:
-        resp = decode_timestamp_response(data)
+        try:
+            resp = decode_timestamp_response(data)
+        except Exception:
+            # Real TSAs (OpenSSL's `certs=` chains among them) send SET OFs out of DER's order: parse
+            # them sorted. Only unsigned sets are reordered, so the signature is checked as sent.
+            ordered = der_sets_sorted(data)
+            if ordered is None or ordered == data:
+                raise
+            resp = decode_timestamp_response(ordered)
         status = int(resp.status)
     except Exception as exc:
         raise TsaError("malformed", f"not an RFC 3161 TimeStampResp ({type(exc).__name__}: "

@@ -80,7 +80,7 @@ if TYPE_CHECKING:
 _AVATAR_SIZE = re.compile(r"_(?:normal|bigger|mini|x96|200x200|400x400)(\.\w+)$")
 # The quoted and parent posts: (relation, the tweet's object key, the tweet's id key, the name of the
 # source the object is for the related post's capture).
-_RELATED: tuple[tuple[Relation, str, str | None, str], ...] = (
+RELATED: tuple[tuple[Relation, str, str | None, str], ...] = (
     ("quoted", "quoted_tweet", "quoted_status_id_str", "quoting_post"),
     ("parent", "parent", "in_reply_to_status_id_str", "replying_post"))
 # pic.twitter.com / pic.x.com links in a text: media a post shows.
@@ -156,7 +156,7 @@ class TwitterProvider:
                                 url=canonical_url(post_id, handle))
         # A post object showing media has content even without a text (a photo-only post, a copy
         # whose text the quoting post's answer left out).
-        has_content = self._text(m, mk, o, own, copy, embedded) or any(_shows_media(t) for t in (own, copy) if t)
+        has_content = self._text(m, mk, o, own, copy, embedded) or any(shows_media(t) for t in (own, copy) if t)
         m.lang = str_or_none(tweet.get("lang")) or o.get("lang") or mk.get("lang")
         sensitive = tweet.get("possibly_sensitive")
         m.possibly_sensitive = sensitive if isinstance(sensitive, bool) else None
@@ -273,7 +273,7 @@ class TwitterProvider:
                  answer_exchanges: list[Exchange], capture_id: str, depth: int) -> None:
         """The quoted and replied-to posts and, when this version is stale, the latest version: captured
         in their own right at depth 0, only referred to (``PostRef``) deeper."""
-        for relation, obj_key, id_key, source_name in _RELATED:
+        for relation, obj_key, id_key, source_name in RELATED:
             rid = related_id(tweet, obj_key, id_key)
             linked = quoted_link(tweet, m.post_id) if rid is None and relation == "quoted" else None
             if linked is not None:  # a quoted tombstone names no id: the quoting post's link to it does
@@ -315,18 +315,8 @@ class TwitterProvider:
 
     @staticmethod
     def _times(m: Manifest, post_id: str, tweet: dict[str, Any]) -> None:
-        """The post's date. ``created_at_snowflake`` is the time inside the id; ``created_at_consistent``
-        whether the answer's stated ``created_at`` agrees with it (None when either is missing). The
-        post's ``created_at`` is the stated time when it agrees (or the id is a pre-snowflake one), else
-        the id's own time: a stated date the id contradicts is never shown as the post's date (it stays
-        in the syndication source's ``data``, and ``created_at_consistent`` False flags it)."""
-        snow = snowflake_time(post_id)
-        stated = parse_time(tweet.get("created_at"))
-        m.created_at_snowflake = utc_iso(snow) if snow else None
-        # created_at is stated to the second; the snowflake to the millisecond.
-        m.created_at_consistent = abs((stated - snow).total_seconds()) < 1.5 if stated and snow else None
-        shown = snow if m.created_at_consistent is False else stated or snow
-        m.created_at = utc_iso(shown) if shown else None
+        """The post's dates on the manifest, by ``post_times``."""
+        m.created_at, m.created_at_snowflake, m.created_at_consistent = post_times(post_id, tweet)
 
     @staticmethod
     def _unresolved(occurrences: Sequence[Occurrence], ctx: CaptureContext, sources: list[Source],
@@ -357,7 +347,23 @@ def _ref(post_id: str | None) -> PostRef | None:
     return PostRef(post_id=post_id, url=canonical_url(post_id, None), capture_id=None, manifest_key=None, status=None)
 
 
-def _shows_media(tweet: dict[str, Any]) -> bool:
+def post_times(post_id: str, tweet: dict[str, Any]) -> tuple[str | None, str | None, bool | None]:
+    """(created_at, created_at_snowflake, created_at_consistent) of a post from its id and its answer:
+    the one rule the capture sets them by and ``archiver verify`` checks them by.
+    ``created_at_snowflake`` is the time inside the id; ``created_at_consistent`` whether the answer's
+    stated ``created_at`` agrees with it (None when either is missing). The post's ``created_at`` is the
+    stated time when it agrees (or the id is a pre-snowflake one), else the id's own time: a stated date
+    the id contradicts is never shown as the post's date (it stays in the syndication source's
+    ``data``, and ``created_at_consistent`` False flags it). Times are ISO 8601 UTC strings."""
+    snow = snowflake_time(post_id)
+    stated = parse_time(tweet.get("created_at"))
+    # created_at is stated to the second; the snowflake to the millisecond.
+    consistent = abs((stated - snow).total_seconds()) < 1.5 if stated and snow else None
+    shown = snow if consistent is False else stated or snow
+    return (utc_iso(shown) if shown else None), (utc_iso(snow) if snow else None), consistent
+
+
+def shows_media(tweet: dict[str, Any]) -> bool:
     """Whether a tweet object lists media (mediaDetails, photos or media entities)."""
     entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
     return any(isinstance(v, list) and v for v in (tweet.get("mediaDetails"), tweet.get("photos"),

@@ -26,7 +26,7 @@ from archiver.catalog.query import DATE_PATTERN, Instant, SearchQuery
 from archiver.catalog.search import SearchResult
 from archiver.compliance import audit
 from archiver.compliance.answers import search_answer
-from archiver.compliance.evidence import MAX_EXPORT_POSTS
+from archiver.compliance.evidence import MAX_EXPORT_POSTS, search_posts
 from archiver.compliance.holds import manifests, post_state, set_hold
 from archiver.errors import InputError
 from archiver.health.restore import takedown_post
@@ -345,12 +345,24 @@ class PostRef(BaseModel):
     post_id: str = Field(..., pattern=POST_ID_RE.pattern.join("^$"))
 
 
+class ExportSearch(SearchQuery):
+    """POST /v1/exports' search: a SearchQuery whose every match is exported (the search is paged
+    through: `limit` and `offset` are accepted for compatibility and ignored); one matching more than
+    MAX_EXPORT_POSTS posts is refused (400), never cut short."""
+
+    model_config = ConfigDict(defer_build=False)
+
+    limit: int = Field(MAX_EXPORT_POSTS, ge=1, le=MAX_EXPORT_POSTS, title="Limit",
+                       description="ignored: an export takes every match")
+    offset: int = Field(0, ge=0, le=100_000, title="Offset", description="ignored: an export takes every match")
+
+
 class ExportIn(BaseModel):
-    """Either posts, or a search whose hits (up to its limit) are exported."""
+    """Posts, and/or a search whose every match is exported (at most MAX_EXPORT_POSTS in all)."""
 
     model_config = ConfigDict(extra="forbid")
     posts: list[PostRef] = Field(default_factory=list, max_length=MAX_EXPORT_POSTS)
-    search: SearchParams | None = None
+    search: ExportSearch | None = None
 
 
 _BUNDLE_DOC = {200: {"description": "a WACZ 1.1.1 evidence bundle (a zip: save it as .wacz), signed with the "
@@ -374,7 +386,9 @@ def export_post(rt: Rt, who: ComplianceByToken, provider: str = PROVIDER, post_i
 @router.post("/v1/exports", tags=["compliance"], response_class=Response,
              responses={**_BUNDLE_DOC, **NOT_FOUND})
 def export(body: ExportIn, rt: Rt, who: Compliance) -> Response:
-    """Evidence bundle (WACZ) of listed posts and/or of a search's hits (up to its limit)."""
+    """Evidence bundle (WACZ) of listed posts and/or of every post a search matches (the search paged
+    through; one matching more than MAX_EXPORT_POSTS is a 400 saying so). export.json's `query` and
+    `search_result` and the audit event record how many posts the search matched."""
     posts = [(p.provider, p.post_id) for p in body.posts]
     query = None
     if body.search is not None:
@@ -382,8 +396,12 @@ def export(body: ExportIn, rt: Rt, who: Compliance) -> Response:
         if not given:  # a q that validated has something to match (catalog.syntax.selects_something)
             raise validation_error(["body", "search"], "the search searches nothing: give words, \"phrases\" or "
                                    "prefix*, or another filter (to export everything, list the posts)")
-        query = body.search.model_dump(mode="json", by_alias=True)
-        posts += [(h["provider"], h["post_id"]) for h in _search(rt, body.search).hits]
+        query = body.search.model_dump(mode="json", by_alias=True, exclude={"limit", "offset"})
+        try:
+            found, query["matched"] = search_posts(rt.catalog.search, body.search)
+        except InputError as exc:
+            raise validation_error(["body", "search"], str(exc)) from None
+        posts += found
     if not posts:
         raise validation_error(["body"], "nothing to export: give posts or a search with hits")
     if len(dict.fromkeys(posts)) > MAX_EXPORT_POSTS:

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from archiver.auth import Principal
 from archiver.catalog.query import SearchQuery, problems
 from archiver.compliance import audit
-from archiver.compliance.evidence import MAX_EXPORT_POSTS
+from archiver.compliance.evidence import MAX_EXPORT_POSTS, search_posts
 from archiver.compliance.holds import MAX_REASON, clean_reason, ensure_schema, set_hold
 from archiver.errors import InputError
 from archiver.health.restore import takedown_post
@@ -187,7 +187,8 @@ def exports_page(request: Request, rt: Runtime = Depends(get_runtime),
 @router.post("/exports")
 async def export_search_form(request: Request, rt: Runtime = Depends(get_runtime),
                              principal: Principal = Officer) -> Response:
-    """Export the posts a search finds (at most MAX_EXPORT_POSTS) as one WACZ download, the search
+    """Export every post a search finds (a search matching more than MAX_EXPORT_POSTS is refused with
+    the count) as one WACZ download, the search
     recorded in the bundle and the audit log. A search that searches nothing or finds nothing, or one
     that does not validate, shows the exports page again with the error (400)."""
     data = await request.form()
@@ -210,12 +211,15 @@ async def export_search_form(request: Request, rt: Runtime = Depends(get_runtime
         query = SearchQuery.model_validate({**given, "limit": MAX_EXPORT_POSTS, "offset": 0})
     except ValidationError as exc:
         return await run_in_threadpool(again, problems(exc, _label))
-    result = await run_in_threadpool(rt.catalog.search, query)
-    posts = [(h["provider"], h["post_id"]) for h in result.hits]
+    try:  # every match, paged through; more than MAX_EXPORT_POSTS is refused, never cut
+        posts, matched = await run_in_threadpool(search_posts, rt.catalog.search, query)
+    except InputError as exc:
+        return await run_in_threadpool(again, [str(exc)])
     if not posts:
         return await run_in_threadpool(again, ["The search finds no post: nothing to export."])
+    recorded = {**query.model_dump(mode="json", by_alias=True, exclude={"limit", "offset"}), "matched": matched}
     return await run_in_threadpool(partial(bundle_download, via="web"), rt, principal, posts,
-                                   query.model_dump(mode="json", by_alias=True), "evidence-search.wacz")
+                                   recorded, "evidence-search.wacz")
 
 
 # --- the holds and takedowns -------------------------------------------------------------------------
