@@ -42,10 +42,13 @@ def walked() -> tuple[re.Pattern[str], re.Pattern[str]]:
             marks.append(cp)
         elif cat == "So" and cp >= 0x2000:
             symbols.append(cp)
-    word = f"(?:(?![{CJK}])[^\\W_])(?:(?![{CJK}])[^\\W_]|[{_ranges(marks)}])*"
+    unspaced = _ranges([cp for a, b in text._UNSPACED_RANGES for cp in range(a, b + 1)])
+    word = f"(?:(?![{CJK}{unspaced}])[^\\W_])(?:(?![{CJK}{unspaced}])[^\\W_]|[{_ranges(marks)}])*"
     sym = _ranges(symbols)
     emoji = f"[\U0001F1E6-\U0001F1FF]{{2}}|[{sym}](?:\u200d[{sym}])*"  # an emoji, a flag, a ZWJ sequence
-    return (re.compile(f"{emoji}|[{CJK}]|{word}"),
+    # Scripts written without spaces (Thai, Lao, Khmer, Myanmar, Tai) and Hangul: each character with
+    # its marks is a token, as each CJK character is.
+    return (re.compile(f"{emoji}|[{CJK}]|(?=[{unspaced}])[^\\W_][{_ranges(marks)}]*|{word}"),
             re.compile(f"[{CJK}]|[{_ranges(symbols)}]"))
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from archiver.catalog.base import ThreadConnections
 from archiver.catalog.schema import posts_table
 from archiver.catalog.syntax import All, AnyOf, Node, Not, Term
-from archiver.catalog.text import Clause, doc_tokens, tokenize
+from archiver.catalog.text import TOKEN_VERSION, Clause, doc_tokens, tokenize
 from archiver.errors import MissingExtra
 from archiver.redact import redact_url
 
@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 
 MAX_POSITION = 16383  # tsvector positions above this are clamped by PostgreSQL
 AUTHOR_GAP = 64  # author positions start after the text's, so no phrase spans the two
-DOC_FORMAT = "2"  # 2: pair and handle lexemes. Older vectors are rebuilt when the catalog opens.
+# 2: pair and handle lexemes; "+t" the tokens' cut (text.TOKEN_VERSION). Vectors of another format
+# are rebuilt when the catalog opens (`upgrade`).
+DOC_FORMAT = f"2+t{TOKEN_VERSION}"
 
 
 def _lexeme(token: str) -> str:
@@ -179,7 +181,8 @@ class PostgresBackend(ThreadConnections):
         return "NOT (p.doc @@ ?::tsquery)", [_tsq(AnyOf(tuple(nodes)) if len(nodes) > 1 else nodes[0])]
 
     def upgrade(self) -> None:
-        """Rebuild the vectors of a catalog written by an older release (DOC_FORMAT).
+        """Rebuild the vectors of a catalog written by an older release or under another cut of the
+        tokens (DOC_FORMAT), from the posts' text, card words, author and handle.
 
         In one transaction, so searches see the old vectors or the new ones: new vectors are copied
         into a scratch table, the GIN index is dropped, every row updated at once and the index

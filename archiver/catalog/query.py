@@ -39,6 +39,7 @@ from pydantic import (
 
 from archiver.catalog.base import MAX_LIMIT
 from archiver.catalog.syntax import MAX_HANDLE, SYNTAX_HELP, parse_search, provider_name, shown
+from archiver.catalog.text import handle_norm
 from archiver.errors import InputError
 from archiver.providers.base import EMBED_STATUSES
 
@@ -90,8 +91,18 @@ def _hex(digits: int, what: str) -> Any:
 
 
 def _status(value: str) -> str:
-    if value not in EMBED_STATUSES:
-        raise ValueError(f"expected one of {', '.join(EMBED_STATUSES)}")
+    """A capture status in any case (ARCHIVED is archived, as status: takes it): its lower-case name."""
+    folded = value.strip().lower()
+    if folded not in EMBED_STATUSES:
+        raise ValueError(f"expected one of {', '.join(EMBED_STATUSES)}, not {shown(value)}")
+    return folded
+
+
+def _handle(value: str | None) -> str | None:
+    """A handle given as its own field: refused when it holds nothing of a handle ('', blanks, a lone
+    @), which would otherwise match no post without saying why."""
+    if value is not None and not handle_norm(value):
+        raise ValueError(f"{shown(value)} is not a handle: give the account's handle, or leave the filter out")
     return value
 
 
@@ -136,8 +147,9 @@ class SearchQuery(BaseModel):
     `q`: the query language of archiver/catalog/syntax.py (SYNTAX_HELP: words, "phrases",
     -exclusions, OR, prefix*, from:/provider:/lang:/status: filters), in any script; a `q` that does
     not parse fails validation with the parser's one line. Date bounds include the day or second
-    they name. `handle` matches with or without its @, in any case; a handle of blanks matches no
-    post. `limit` hits from `offset`, in the `sort` order: "relevance" (best first), "posted" or
+    they name (a bound at the ends of the date range bounds nothing). `handle` matches with or without
+    its @, in any case; an empty handle is refused. `author`: every word of it, in any order.
+    `status`: in any case. `limit` hits from `offset`, in the `sort` order: "relevance" (best first), "posted" or
     "captured" (newest first); None: relevance when there are words, else captured.
     """
 
@@ -149,9 +161,11 @@ class SearchQuery(BaseModel):
                             description='words, "phrases", -exclude, OR, prefix*, from:handle, provider:, '
                                         'lang:, status: (see the search syntax); empty: every post'),
                  AfterValidator(_words), Flag("query", positional=True)] = ""
-    handle: str | None = Field(None, max_length=MAX_HANDLE, title="Handle",
-                               description="the author's handle (with or without @)")
-    author: str | None = Field(None, max_length=200, title="Author", description="words of the author's display name")
+    handle: Annotated[str | None, Field(max_length=MAX_HANDLE, title="Handle",
+                                        description="the author's handle (with or without @)"),
+                      AfterValidator(_handle)] = None
+    author: str | None = Field(None, max_length=200, title="Author",
+                               description="words of the author's display name, in any order")
     provider: Provider | None = Field(None, title="Provider", description="twitter, instagram, ... (any case)")
     posted_since: Annotated[Instant | None, Field(title="Posted from",
                                                   description="posted on or after (YYYY-MM-DD or ISO 8601)"),

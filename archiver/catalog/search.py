@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from archiver.catalog.query import SearchQuery
 from archiver.catalog.syntax import parse_search
-from archiver.catalog.text import Clause, handle_norm, tokenize
+from archiver.catalog.text import MAX_QUERY_CLAUSES, Clause, handle_norm, tokenize
 
 if TYPE_CHECKING:
     from archiver.catalog.core import Catalog
@@ -58,6 +58,9 @@ def run_search(catalog: Catalog, query: SearchQuery) -> SearchResult:
     field must hold both ways, so two different values match nothing. Raises InputError when `q`
     does not parse (a query built without validation)."""
     parsed = parse_search(query.q)
+    # Before the backend's own look-ups (newest_ids reads its connection directly): a catalog an older
+    # release indexed is upgraded (re-tokenized) before its words are first searched.
+    catalog.ensure_schema()
     author = _author_clauses(query.author)
     if query.author is not None and query.author.strip() and not author:
         return SearchResult(0)  # an author made only of punctuation matches no one
@@ -96,12 +99,12 @@ def run_search(catalog: Catalog, query: SearchQuery) -> SearchResult:
     dated = []
     for col, since, until in (("posted_at", query.posted_since, query.posted_until),
                               ("captured_at", query.captured_since, query.captured_until)):
-        if since is not None:
+        if since is not None and (low := _bound(since, end=False)) is not None:
             where.append(f"p.{col} >= ?")
-            params.append(_bound(since, end=False))
-        if until is not None:
+            params.append(low)
+        if until is not None and (high := _bound(until, end=True)) is not None:
             where.append(f"p.{col} < ?")
-            params.append(_bound(until, end=True))
+            params.append(high)
         if since is not None or until is not None:
             dated.append(col)
     if query.status:
@@ -221,15 +224,31 @@ def _ranked_page(catalog: Catalog, sel: _Select, rank: tuple[str, list[Any], boo
 
 
 def _author_clauses(author: str | None) -> list[Clause]:
-    toks = tokenize(author)
-    return [Clause(tuple(toks))] if toks else []
+    """Each word of `author` (its blank-separated parts), in any order: "عربي مستخدم" finds the
+    display name "مستخدم عربي". A word of several tokens (a CJK or Thai run) keeps them adjacent."""
+    clauses = [Clause(tuple(toks)) for word in (author or "").split() if (toks := tokenize(word))]
+    return list(dict.fromkeys(clauses))[:MAX_QUERY_CLAUSES]
 
 
-def _bound(value: date | datetime, *, end: bool) -> str:
-    """An ISO comparison bound: since → inclusive start; until → exclusive end (the next day or second)."""
-    if not isinstance(value, datetime):
-        return (value + timedelta(days=1) if end else value).isoformat()
-    dt = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).replace(microsecond=0)
-    if end:
-        dt += timedelta(seconds=1)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S")
+# Bounds past either end of the datetime range (year 1 to 9999), as stored times compare with them:
+# every stored time is after BEFORE_ALL and before AFTER_ALL.
+BEFORE_ALL, AFTER_ALL = "0000", "9999-99"
+
+
+def _bound(value: date | datetime, *, end: bool) -> str | None:
+    """An ISO comparison bound: since → inclusive start; until → exclusive end (the next day or second).
+    A bound at the ends of the range is clamped, never an OverflowError: None when it bounds nothing
+    (until 9999-12-31, since 0001-01-01T00:00:00+01:00, which is in year 0 in UTC), BEFORE_ALL or
+    AFTER_ALL when it leaves nothing (until year 0 in UTC, since year 10000 in UTC)."""
+    try:
+        if not isinstance(value, datetime):
+            return (value + timedelta(days=1) if end else value).isoformat()
+        dt = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).replace(microsecond=0)
+        if end:
+            dt += timedelta(seconds=1)
+    except OverflowError:
+        below = value.year == 1  # before year 1 in UTC; else after 9999 (or the day after 9999-12-31)
+        if end:
+            return BEFORE_ALL if below else None
+        return None if below else AFTER_ALL
+    return dt.replace(tzinfo=None).isoformat(timespec="seconds")  # strftime writes year 1 as "1"

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from archiver.catalog.base import ThreadConnections
 from archiver.catalog.schema import posts_table
 from archiver.catalog.syntax import All, AnyOf, Node, Not, Term
-from archiver.catalog.text import Clause
+from archiver.catalog.text import TOKEN_VERSION, Clause, doc_tokens, tokenize
 from archiver.errors import ConfigError
 
 # The handle as one FTS token (hex, so the ascii tokenizer never splits it): words by one account
@@ -218,10 +218,52 @@ class SqliteBackend(ThreadConnections):
                 [_fts(AnyOf(tuple(nodes)) if len(nodes) > 1 else nodes[0])])
 
     def upgrade(self) -> None:
-        """Give a catalog written by an older release its handle column, then rebuild the FTS table."""
+        """Give a catalog written by an older release its handle column, then rebuild the FTS table;
+        then re-tokenize the words of a catalog indexed under another cut (`_retokenize`)."""
         conn = self.connect()
-        if "handle_doc" in self.columns("posts"):
+        if "handle_doc" not in self.columns("posts"):
+            self._add_handle_doc(conn)
+        self._retokenize(conn)
+
+    def _retokenize(self, conn: sqlite3.Connection) -> None:
+        """Rebuild every post's text_doc and author_doc (and the FTS table) when they were cut under
+        another text.TOKEN_VERSION than this release's (recorded in catalog_meta; a catalog without it
+        is older), from the posts' text, author and card words, in one transaction: searches see the
+        old words or the new. About as long as `archiver reindex`'s indexing of the words."""
+        conn.execute("CREATE TABLE IF NOT EXISTS catalog_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        done = "SELECT 1 FROM catalog_meta WHERE name = 'token_version' AND value = ?"
+        if conn.execute(done, (TOKEN_VERSION,)).fetchone():
             return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if not conn.execute(done, (TOKEN_VERSION,)).fetchone():
+                if conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone():
+                    for trigger in ("posts_fts_ai", "posts_fts_ad", "posts_fts_au"):
+                        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+                    conn.execute("DROP TABLE IF EXISTS posts_fts")
+                    last = -1 << 63
+                    # A row without the text (or name) its words came from keeps the words it has.
+                    batch = ("SELECT p.id, p.text, p.author, p.text_doc, p.author_doc, c.card_text FROM posts p "
+                             "LEFT JOIN captures c ON c.capture_id = p.capture_id WHERE p.id > ? ORDER BY p.id "
+                             "LIMIT 5000")
+                    while rows := conn.execute(batch, (last,)).fetchall():
+                        conn.executemany("UPDATE posts SET text_doc = ?, author_doc = ? WHERE id = ?", [(
+                            r["text_doc"] if r["text"] is None and r["card_text"] is None
+                            else " ".join(doc_tokens(r["text"], r["card_text"])),
+                            r["author_doc"] if r["author"] is None else " ".join(tokenize(r["author"])),
+                            r["id"]) for r in rows])
+                        last = rows[-1]["id"]
+                    for stmt in self.search_schema[1:]:
+                        conn.execute(stmt)
+                    conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')")
+                conn.execute("INSERT INTO catalog_meta (name, value) VALUES ('token_version', ?) "
+                             "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (TOKEN_VERSION,))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _add_handle_doc(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if "handle_doc" not in self.columns("posts"):

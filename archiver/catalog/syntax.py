@@ -10,14 +10,13 @@ syntax from tokens only: nothing typed ever becomes SQL or backend syntax.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Union
 
-from archiver.catalog.text import Clause, handle_norm, tokenize, whole_char
+from archiver.catalog.text import Clause, handle_norm, tokenize, unspaced, whole_char
 from archiver.errors import InputError
 from archiver.providers import registry
 from archiver.providers.base import EMBED_STATUSES
@@ -56,7 +55,7 @@ Search syntax (the same in `archiver search`, GET /v1/search `q` and the search 
   from:handle  @handle    posts by this account (with or without @; user@instance too)
   provider:twitter        posts from this provider (any case; an unknown one is an error)
   lang:hi                 posts in this language (hi also matches hi-IN)
-  status:deleted          posts whose latest capture has this status
+  status:deleted          posts whose latest capture has this status (any case)
 
 Precedence: OR binds tighter than the implicit AND, so `modi rally OR speech` means
 modi AND (rally OR speech); use parentheses for anything else.
@@ -68,11 +67,13 @@ Punctuation is not searched: an emoticon :-) or a ')' that closes no '(' is punc
 is a colon or comma after @handle ("RT @ANI: ...").
 A query needs something to match: a word, a phrase, a prefix or a filter; exclusions alone are
 refused. An empty query lists every post. At most 16 terms and 500 characters.
+A word right before '(' is a word and a group (BJP(Bharatiya Janata Party) needs every word),
+and a name: that is not a filter is words (Note:party, https://...).
 Refused with one line rather than read some other way: a '*' that does not end a word (*modi,
-modi*rally) or ends a phrase's earlier word ("a* b"), a word right before '(' (NEAR(a b): there
-are no functions), and other languages' operators: NOT and !word (use -word), || (use OR), &&
-and +word (words are all required already), NEAR (use a "phrase"), ~ and ^ (no fuzzy,
-proximity or boost); an unknown filter or provider. Quote anything to search it as words.
+modi*rally) or ends a phrase's earlier word ("a* b"), and other languages' operators: NOT and
+!word (use -word), || (use OR), && and +word (words are all required already), NEAR (use a
+"phrase"; there are no functions), a ~ or ^ anywhere in a word (no fuzzy, proximity or boost:
+rally~2, a^2, x^y); an unknown provider or status. Quote anything to search it as words.
 Sort: relevance (the default when there are words), posted (newest posted first) or
 captured (newest archived first; the default without words, but for a date range alone, listed
 newest first by that date).
@@ -236,9 +237,8 @@ def _lex(q: str) -> list[_Tok]:
         word = q[i:j]
         typed = q[start:j]
         i = j
-        if j < n and q[j] == "(":
-            raise InputError(f"{shown(typed + '(')}: a word right before '(' is not search syntax (there is no "
-                             "NEAR or other function); put a space before '(' to group, or quote the words")
+        # A word right before '(' ("BJP(Bharatiya Janata Party)", pasted text) is the word, then the
+        # group: every word is required either way. NEAR( is refused below (there are no functions).
         if word == "NOT" and not neg:
             raise InputError("NOT is not an operator here: put '-' right before what to leave out (-word)")
         _check_foreign(word, typed)
@@ -256,10 +256,7 @@ def _lex(q: str) -> list[_Tok]:
                 field = name.lower()
                 toks.append(_Tok("filter", (_handle_end(value) or value) if field == "from" else value, neg,
                                  field=field))
-            elif value and not value.startswith("//"):  # a URL's scheme is not a filter
-                raise InputError(f"unknown filter {shown(name + ':')}: known are "
-                                 f"{', '.join(f + ':' for f in FILTERS)} (quote it to search the words)")
-            else:
+            else:  # an unknown name: ("Note:party", a URL's scheme) is words, the colon punctuation
                 toks.append(_Tok("word", word, neg))
         else:
             toks.append(_Tok("word", word, neg))
@@ -297,9 +294,10 @@ _FOREIGN: tuple[tuple[str, Callable[[str], bool], str], ...] = (
     ("'+word'", lambda w: len(w) > 1 and w[0] == "+" and w[1] != "+",
      "every word is required already: drop the '+'"),
     ("'!word'", lambda w: len(w) > 1 and w[0] == "!" and w[1] != "!", "use -word to leave it out"),
-    ("'~'", lambda w: w.startswith("~") or bool(re.search(r".~\d*$", w)),
-     "there is no fuzzy or proximity search; use prefix* or a \"phrase\""),
-    ("'^'", lambda w: w.startswith("^") or bool(re.search(r".\^[\d.]*$", w)), "there is no boosting"),
+    # One rule for each: a '~' or '^' anywhere in an unquoted word (rally~2, a~b, a^2, x^y) is refused,
+    # not read as an operator in one place and as punctuation in another.
+    ("'~'", lambda w: "~" in w, "there is no fuzzy or proximity search; use prefix* or a \"phrase\""),
+    ("'^'", lambda w: "^" in w, "there is no boosting"),
     ("NEAR", lambda w: w == "NEAR" or w.startswith("NEAR/"), "use a \"phrase\" for words next to each other"),
 )
 
@@ -421,9 +419,10 @@ class _Parser:
                 raise InputError(f"{shown(typed)}: expected a language code such as hi, ar or en-GB")
             self.filters["lang"].append(lang)
         else:
-            if value not in EMBED_STATUSES:
+            status = value.lower()  # status:ARCHIVED is status:archived, as provider: and lang: take any case
+            if status not in EMBED_STATUSES:
                 raise InputError(f"{shown(typed)}: expected one of {', '.join(EMBED_STATUSES)}")
-            self.filters["status"].append(value)
+            self.filters["status"].append(status)
         return "filter"
 
     def term(self, tok: _Tok) -> Term | None:
@@ -440,8 +439,8 @@ class _Parser:
         self.terms += 1
         if self.terms > MAX_TERMS:
             raise InputError(f"too many terms: at most {MAX_TERMS} words, phrases and prefixes")
-        if star and whole_char(toks[-1]):
-            star = False  # a CJK character or an emoji is a whole token: nothing to widen
+        if star and (whole_char(toks[-1]) or unspaced(toks[-1])):
+            star = False  # a CJK, Thai or Hangul character or an emoji is a whole token: nothing to widen
         if star and len(toks[-1]) < MIN_PREFIX:
             raise InputError(f"{shown(raw)}: a prefix needs at least {MIN_PREFIX} characters before the *")
         return Term(Clause(tuple(toks), star))
@@ -475,9 +474,9 @@ def parse_search(q: str) -> Parsed:
     """Parse a user's query (SYNTAX_HELP). An empty or blank `q` is Parsed() (no condition).
 
     Raises InputError, one line quoting at most SHOWN characters of the input, for what it cannot
-    parse: an unbalanced quote or parenthesis, a dangling OR or AND, a '-' alone, an unknown or
-    empty filter, a prefix under MIN_PREFIX characters, more than MAX_TERMS terms, or a query with
-    nothing to match (only punctuation, or only exclusions).
+    parse: an unbalanced quote or parenthesis, a dangling OR or AND, a '-' alone, an empty filter, a
+    prefix under MIN_PREFIX characters, more than MAX_TERMS terms, or a query with nothing to match
+    (only punctuation, or only exclusions).
     """
     if not q.strip():
         return Parsed()

@@ -6,8 +6,12 @@ not know. So text is normalized here (`normalize`: NFKC, casefold, invisible for
 dropped, control characters as blanks, accents folded, Arabic diacritics and tatweel removed,
 Arabic and Persian letter variants folded, digits of every script as ASCII digits) and cut into
 tokens: runs of letters, digits and combining marks; each CJK ideograph or kana alone (a phrase of
-single characters then finds any substring); each emoji alone, a flag (a pair of regional
-indicators) or an emoji ZWJ sequence (👨‍👩‍👧) as one token, as a user sees one character.
+single characters then finds any substring); likewise each character (with its combining marks) of
+the scripts written without spaces between words (Thai, Lao, Khmer, Myanmar, Tai) and each Hangul
+syllable, so นโยบาย finds นายกรัฐมนตรีประกาศนโยบายใหม่ and 서울 finds 서울에서 (a word with its
+particles attached); each emoji alone and a flag (a pair of regional indicators) as one token; an
+emoji ZWJ sequence (👨‍👩‍👧) is its emoji next to each other, so 👨 finds it and the sequence is a phrase.
+TOKEN_VERSION names this cut: a catalog indexed under another is re-tokenized when opened.
 SQLite indexes the tokens with its `ascii` tokenizer (every non-ASCII character is a token
 character, so a token is never split again); PostgreSQL stores them as a `tsvector` literal.
 
@@ -30,17 +34,21 @@ from functools import cache
 from archiver.catalog import unicode_classes
 from archiver.catalog.gen_unicode_classes import walk
 
+# The version of the cut (normalize + tokenize): stored tokens made under another are rebuilt when a
+# catalog opens (sqlite.py, postgres.py). 3: Thai/Lao/Khmer/Myanmar/Hangul characters, kana and hamza
+# carriers folded, O'Brien joined, emoji ZWJ sequences as their emoji.
+TOKEN_VERSION = "3"  # noqa: S105 (a version, not a secret)
 MAX_TOKEN_CHARS = 100
 MAX_QUERY_CLAUSES = 16
 # Arabic harakat (hamza above and below among them), superscript alef and tatweel.
 _DROP = dict.fromkeys([*range(0x064B, 0x0660), 0x0670, 0x0640])
 # Format characters kept: U+200B ZERO WIDTH SPACE marks a word boundary in scripts written without
-# spaces (Thai, Khmer, Burmese), so it still cuts a token; U+200D ZERO WIDTH JOINER between two
-# emoji joins them into one (👨‍👩‍👧: `_stray_zwj` drops every other one); U+200C ZERO WIDTH
+# spaces (Thai, Khmer, Burmese), so it still cuts a token; U+200D ZERO WIDTH JOINER is dropped like
+# the others (an emoji ZWJ sequence is then its emoji next to each other); U+200C ZERO WIDTH
 # NON-JOINER after an Arabic-script letter separates two words (Persian کتاب‌ها is کتاب + ها, as
 # Lucene's PersianCharFilter has it), elsewhere it is dropped like every other one (a soft hyphen,
 # LRM/RLM and the bidi controls a copy-paste carries, the BOM).
-_KEPT_FORMATS = frozenset({0x200B, 0x200D})
+_KEPT_FORMATS = frozenset({0x200B})
 _ARABIC_ZWNJ = re.compile("(?<=[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF])\u200C")
 # Control characters (C0, DEL, C1) and U+FFFD REPLACEMENT CHARACTER are blanks: never part of a
 # token, never a token. U+FFFD is what a NUL or an undecodable byte becomes where it is stored
@@ -62,11 +70,30 @@ _LETTERS = {0x0131: "i"}
 # Letters written several ways for one word, folded to one (as Lucene's ArabicNormalizer and
 # PersianNormalizer do): alef with madda, hamza above or below and wasla to bare alef; alef maksura,
 # Farsi yeh and yeh barree to yeh; teh marbuta, heh with yeh and heh goal to heh; keheh to kaf.
+# Hamza on a waw or yeh seat as the hamza alone: the seat is a spelling convention that varies
+# (Egyptian المسئول, elsewhere المسؤول), so both are المسءول.
+# Katakana as hiragana (トウキョウ is とうきょう; halfwidth ｶﾀｶﾅ is katakana after NFKC), as ICU's
+# kana folding in Japanese search does.
 _FOLD = {0x0622: "\u0627", 0x0623: "\u0627", 0x0625: "\u0627", 0x0671: "\u0627",
          0x0649: "\u064a", 0x06CC: "\u064a", 0x06D2: "\u064a",
-         0x0629: "\u0647", 0x06C0: "\u0647", 0x06C1: "\u0647", 0x06A9: "\u0643"}
+         0x0629: "\u0647", 0x06C0: "\u0647", 0x06C1: "\u0647", 0x06A9: "\u0643",
+         0x0624: "\u0621", 0x0626: "\u0621",
+         **{cp: chr(cp - 0x60) for cp in range(0x30A1, 0x30F7)}, 0x30FD: "\u309d", 0x30FE: "\u309e"}
 # Kana, CJK ideographs (extension A, unified, compatibility, extensions B and later).
 _CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
+
+
+# Scripts written without spaces between words (Thai, Lao, Myanmar and its extensions, Khmer and its
+# symbols, New Tai Lue, Tai Tham, Tai Viet) and Hangul (jamo, compatibility jamo, syllables): each
+# character with its combining marks is a token, as each CJK character is.
+_UNSPACED_RANGES = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1100, 0x11FF), (0x1780, 0x17FF), (0x1980, 0x19FF),
+                    (0x1A20, 0x1AAF), (0x3130, 0x318F), (0xA960, 0xA97F), (0xA9E0, 0xA9FF), (0xAA60, 0xAADF),
+                    (0xAC00, 0xD7FF))
+# An apostrophe after a lone letter that is not an elided article (c d j l m n s t: French l'Europe,
+# Italian d'Italia stay two words) or English I (I'm, I'll) joins the two: O'Brien's is obrien + s,
+# so obrien finds it. Any other apostrophe still separates (Turkish Erdoğan'ın is found by Erdoğan,
+# don't is don + t).
+_APOSTROPHE_JOIN = re.compile("(?<![^\\W_])([^\\W\\dcdijlmnst_])['\u2019](?=[^\\W_])")
 
 
 def _class(ranges: tuple[tuple[int, int], ...]) -> str:
@@ -75,6 +102,7 @@ def _class(ranges: tuple[tuple[int, int], ...]) -> str:
 
 
 _CJK = _class(_CJK_RANGES)
+_UNSPACED = _class(_UNSPACED_RANGES)
 
 
 Ranges = tuple[tuple[int, int], ...]
@@ -135,13 +163,6 @@ class _Folds(dict[int, int | str | None]):
 _FOLDS = _Folds()
 
 
-@cache
-def _stray_zwj() -> re.Pattern[str]:
-    """A ZERO WIDTH JOINER that does not join two emoji (they are dropped, as other format characters)."""
-    sym = _class(_classes()[1])
-    return re.compile(f"(?<![{sym}])\u200d|\u200d(?![{sym}])")
-
-
 # Regional indicators: two of them are one flag (🇮🇳).
 _RI = "\U0001F1E6-\U0001F1FF"
 
@@ -156,10 +177,10 @@ def _emoji_re() -> str:
 
 @cache
 def _token_re() -> re.Pattern[str]:
-    cjk, mark = _CJK, _class(_classes()[0])
-    # A word: letters/digits (not CJK) with any combining marks inside or after them.
-    word = f"(?:(?![{cjk}])[^\\W_])(?:(?![{cjk}])[^\\W_]|[{mark}])*"
-    return re.compile(f"{_emoji_re()}|[{cjk}]|{word}")
+    cjk, mark, unspaced = _CJK, _class(_classes()[0]), _UNSPACED
+    # A word: letters/digits (not CJK, not an unspaced script) with any combining marks inside or after them.
+    word = f"(?:(?![{cjk}{unspaced}])[^\\W_])(?:(?![{cjk}{unspaced}])[^\\W_]|[{mark}])*"
+    return re.compile(f"{_emoji_re()}|[{cjk}]|(?=[{unspaced}])[^\\W_][{mark}]*|{word}")
 
 
 def normalize(text: str) -> str:
@@ -170,13 +191,17 @@ def normalize(text: str) -> str:
     Αθήνα, café is cafe), Arabic diacritics and tatweel dropped, Arabic and Persian letter variants
     folded (`_FOLD`: إجتماع, أجتماع and اجتماع are one word, and Persian تیانجین finds Arabic
     تيانجين), every script's digits as ASCII digits (१२३४, ١٢٣٤ and 1234 are one number), emoji
-    presentation selectors and skin tones dropped. Changing it changes the tokens stored: a catalog
-    indexed before needs `archiver reindex` to find old posts by the new rule."""
+    presentation selectors and skin tones dropped, hamza seats and kana folded (`_FOLD`), an
+    apostrophe after a lone letter joining it to the word (`_APOSTROPHE_JOIN`: O'Brien is obrien).
+    Changing it changes the tokens stored: bump TOKEN_VERSION, so a catalog indexed before is
+    re-tokenized when opened and finds old posts by the new rule."""
     text = unicodedata.normalize("NFKC", text)
     if "\u200c" in text:
         text = _ARABIC_ZWNJ.sub(" ", text)
     text = text.casefold().translate(_FOLDS)
-    return _stray_zwj().sub("", text) if "\u200d" in text else text
+    if "'" in text or "\u2019" in text:
+        text = _APOSTROPHE_JOIN.sub(r"\1", text)
+    return text
 
 
 def handle_norm(handle: str | None) -> str | None:
@@ -225,6 +250,12 @@ def whole_char(token: str) -> bool:
     firsts, lasts = _whole_char_starts()
     i = bisect_right(firsts, ord(token)) - 1
     return i >= 0 and ord(token) <= lasts[i]
+
+
+def unspaced(token: str) -> bool:
+    """Whether `token` is one character (with its marks) of a script written without spaces or of
+    Hangul: a token of its own, never a word (a prefix of it widens nothing)."""
+    return bool(token) and any(a <= ord(token[0]) <= b for a, b in _UNSPACED_RANGES)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,189 @@
+"""Search defects found by an attacker, each fixed by a rule (not by its sample): date bounds at the ends
+of the range, words inside scripts written without spaces and Hangul, folding (hamza seats, kana,
+O'Brien, parts of emoji ZWJ sequences), input read the same way everywhere (status case, unknown
+`name:`, a word before `(`, ^ and ~, an empty handle, the author's words in any order), and a catalog
+indexed under the previous cut re-tokenized when opened. SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archiver.catalog.backend import open_catalog
+from archiver.catalog.core import Catalog
+from archiver.catalog.query import SearchQuery
+from archiver.catalog.syntax import parse_search
+from archiver.catalog.text import tokenize
+from archiver.errors import InputError
+from tests.harness.services import fresh_pg_dsn
+from tests.test_search_query import Faces, faces  # noqa: F401 (the fixture)
+
+
+def post(cat: Catalog, post_id: str, text: str, *, day: int, author: str = "Desk", handle: str = "desk",
+         status: str = "archived", posted_at: str | None = "2025-07-01T10:00:00Z") -> None:
+    cat.record_capture(
+        capture_id=f"202605{day:02d}T000000Z-{day:08x}", provider="twitter", post_id=post_id, url=None,
+        status=status, manifest_key=f"posts/twitter/{post_id}/c.json",
+        captured_at=f"2026-05-{day:02d}T00:00:00.000Z", handle=handle, author=author, text=text,
+        posted_at=posted_at, lang=None, media=[])
+
+
+def found(cat: Catalog, q: str = "", **kw: Any) -> list[str]:
+    return sorted(h["post_id"] for h in cat.search(q, **kw).hits)
+
+
+# --- 1. date bounds at the ends of the range ------------------------------------------------------------
+@pytest.mark.parametrize(("field", "value", "finds"), [
+    ("posted_until", "9999-12-31", True), ("posted_until", date(9999, 12, 31), True),
+    ("captured_until", "9999-12-31T23:59:59", True), ("captured_until", "9999-12-31T23:59:59Z", True),
+    ("posted_since", "0001-01-01T00:00:00+01:00", True), ("posted_since", "0001-01-01", True),
+    ("captured_since", "0001-01-01T00:00:00+14:00", True),
+    ("posted_until", "0001-01-01T00:00:00+01:00", False),  # in year 0 in UTC: before every post
+    ("captured_since", "9999-12-31T23:59:59-01:00", False),  # in year 10000 in UTC: after every post
+    ("posted_since", datetime(9999, 12, 31, 23, 59, 59), False),
+])
+def test_date_bounds_at_the_ends_of_the_range(catalog: Catalog, field: str, value: Any, finds: bool) -> None:
+    post(catalog, "1", "summit", day=1)
+    assert found(catalog, **{field: value}) == (["1"] if finds else [])
+    assert found(catalog, "summit", **{field: value}) == (["1"] if finds else [])
+
+
+def test_far_off_dates_on_every_face(faces: Faces) -> None:  # noqa: F811
+    everything = faces.by_api({})
+    assert everything
+    for filters in ({"posted_until": "9999-12-31"}, {"captured_until": "9999-12-31T23:59:59"},
+                    {"posted_since": "0001-01-01T00:00:00+01:00"}, {"captured_until": "9999-12-31"}):
+        expected = [h["post_id"] for h in faces.rt.catalog.search(SearchQuery(**filters)).hits]
+        assert expected and set(expected) <= set(everything), filters
+        assert faces.by_api(filters) == faces.by_cli(filters) == faces.by_page(filters) == expected, filters
+    code, _, err = faces.cli(["search", "x", "--until", "9999-12-31"])
+    assert code == 0 and "internal error" not in err
+
+
+# --- 2. words inside scripts written without spaces, and Hangul -----------------------------------------
+THAI = "นายกรัฐมนตรีประกาศนโยบายใหม่วันนี้"
+
+
+def test_words_inside_unspaced_scripts_and_hangul(catalog: Catalog) -> None:
+    post(catalog, "th", THAI, day=1)
+    post(catalog, "lo", "ກະຊວງສາທາລະນະສຸກປະກາດມາດຕະການໃໝ່", day=2)
+    post(catalog, "km", "រដ្ឋាភិបាលកម្ពុជាប្រកាសគោលនយោបាយថ្មី", day=3)
+    post(catalog, "my", "အစိုးရကမူဝါဒသစ်ကြေညာသည်", day=4)
+    post(catalog, "ko", "서울에서 기자회견을 열었다", day=5)
+    for q in ("นโยบาย", "ประกาศ", "นายกรัฐมนตรี", THAI, "วันนี้", '"ประกาศนโยบาย"', "นโยบ*"):
+        assert found(catalog, q) == ["th"], q
+    assert found(catalog, "ສາທາລະນະສຸກ") == ["lo"]
+    assert found(catalog, "ប្រកាស") == ["km"]
+    assert found(catalog, "မူဝါဒ") == ["my"]
+    for q in ("서울", "기자회견", "서울에서", '"기자회견을 열었다"', "서울*"):
+        assert found(catalog, q) == ["ko"], q
+    assert found(catalog, "นโยบายเก่า") == [] and found(catalog, "부산") == []  # not any of its characters
+    assert found(catalog, "-นโยบาย status:archived") == ["km", "ko", "lo", "my"]
+    assert tokenize("서울") == ["서", "울"]
+
+
+# --- 3. folding ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("stored", "typed"), [
+    ("بيان المسؤول اليوم", "المسئول"), ("بيان المسئول اليوم", "المسؤول"), ("سُئِل الوزير", "سؤل"),
+    ("トウキョウ で", "とうきょう"), ("とうきょう で", "トウキョウ"), ("ｶﾀｶﾅ", "かたかな"),
+    ("O'Brien's statement", "obrien"), ("O’Brien said", "OBrien"), ("obrien", "O'Brien"),
+    ("family 👨\u200d👩\u200d👧 photo", "👨"), ("family 👨\u200d👩\u200d👧 photo", "👧"),
+    ("family 👨\u200d👩\u200d👧 photo", "👨\u200d👩\u200d👧"),
+])
+def test_folding(catalog: Catalog, stored: str, typed: str) -> None:
+    post(catalog, "1", stored, day=1)
+    post(catalog, "2", "unrelated words", day=2)
+    assert found(catalog, typed) == ["1"], typed
+
+
+def test_folding_keeps_what_it_should(catalog: Catalog) -> None:
+    post(catalog, "fr", "l'Europe et d'Italia", day=1)
+    post(catalog, "tr", "Erdoğan'ın açıklaması", day=2)
+    post(catalog, "sq", "👨\u200d👩\u200d👧", day=3)
+    post(catalog, "solo", "👩 alone", day=4)
+    assert found(catalog, "europe") == ["fr"] and found(catalog, "italia") == ["fr"]
+    assert found(catalog, "erdogan") == ["tr"]
+    assert found(catalog, "👨\u200d👩\u200d👧") == ["sq"]  # the sequence is its emoji next to each other
+    assert found(catalog, "👩") == ["solo", "sq"]
+
+
+# --- 4. input read one way everywhere ---------------------------------------------------------------------
+def test_status_in_any_case(catalog: Catalog) -> None:
+    post(catalog, "1", "summit", day=1)
+    post(catalog, "2", "summit", day=2, status="deleted")
+    assert found(catalog, "status:ARCHIVED") == found(catalog, status=["ARCHIVED"]) == ["1"]
+    assert found(catalog, "summit status:Deleted") == found(catalog, "summit", status="DELETED") == ["2"]
+    assert SearchQuery(status=["Archived"]).status == ["archived"]
+    with pytest.raises(InputError, match="status: expected one of"):
+        catalog.search(status="gone")
+
+
+def test_pasted_text_is_words(catalog: Catalog) -> None:
+    post(catalog, "1", "Note: party leaders of the BJP (Bharatiya Janata Party) met", day=1)
+    post(catalog, "2", "a party", day=2)
+    assert found(catalog, "Note:party") == ["1"]  # "note party": the words next to each other
+    assert found(catalog, "Note:party leaders") == ["1"] and found(catalog, "Leaders:note") == []
+    assert found(catalog, "BJP(Bharatiya Janata Party)") == ["1"]
+    assert found(catalog, "Leaders:of") == ["1"]
+    assert parse_search("colour:red") == parse_search('"colour red"')
+    for q in ("NEAR(a b)", "x^y", "a^2", "rally^2", "a~b", "rally~2"):
+        with pytest.raises(InputError, match="is not search syntax here"):
+            parse_search(q)
+    assert found(catalog, '"x^y" party') == []  # quoted, the characters are words
+
+
+@pytest.mark.parametrize("handle", ["", "   ", "@"])
+def test_an_empty_handle_is_refused(catalog: Catalog, handle: str) -> None:
+    with pytest.raises(InputError, match=r"handle: .* is not a handle"):
+        catalog.search("x", handle=handle)
+
+
+def test_an_empty_handle_on_the_cli(faces: Faces) -> None:  # noqa: F811
+    code, _, err = faces.cli(["search", "x", "--handle", ""])
+    assert code == 2 and "--handle" in err and "not a handle" in err
+    resp = faces.api.get("/v1/search", params={"handle": ""}, headers=faces.headers)
+    assert resp.status_code == 422 and "not a handle" in resp.text
+
+
+def test_author_words_in_any_order(catalog: Catalog) -> None:
+    post(catalog, "1", "news", day=1, author="مستخدم عربي")
+    post(catalog, "2", "news", day=2, author="مستخدم آخر")
+    assert found(catalog, author="عربي مستخدم") == ["1"]
+    assert found(catalog, author="مستخدم عربي") == ["1"]
+    assert found(catalog, "news", author="مستخدم") == ["1", "2"]
+    assert "any order" in (SearchQuery.model_fields["author"].description or "")
+
+
+# --- an index cut under the previous rule is re-tokenized when opened ---------------------------------------
+def test_an_older_sqlite_catalog_is_retokenized_on_open(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    cat = open_catalog(url)
+    post(cat, "1", THAI, day=1, author="서울 기자")
+    cat.close()
+    conn = sqlite3.connect(tmp_path / "c.sqlite3")  # as the previous release indexed it
+    conn.execute("UPDATE posts SET text_doc = ?, author_doc = ?", (THAI, "서울 기자"))
+    conn.execute("DELETE FROM catalog_meta")
+    conn.commit()
+    conn.close()
+    cat = open_catalog(url)
+    assert found(cat, "นโยบาย") == ["1"] and found(cat, author="서") == ["1"]
+    from archiver.catalog.text import TOKEN_VERSION
+
+    assert cat.query("SELECT value FROM catalog_meta WHERE name = 'token_version'")[0]["value"] == TOKEN_VERSION
+    cat.close()
+
+
+def test_an_older_postgres_catalog_is_retokenized_on_open(postgres_dsn: str) -> None:
+    dsn = fresh_pg_dsn(postgres_dsn)
+    cat = open_catalog(dsn)
+    post(cat, "1", THAI, day=1)
+    cat.execute("UPDATE posts SET doc = to_tsvector('simple', 'x')")
+    cat.execute("UPDATE catalog_meta SET value = '2' WHERE name = 'doc_format'")
+    cat.close()
+    cat = open_catalog(dsn)
+    assert found(cat, "นโยบาย") == ["1"]
+    cat.close()
