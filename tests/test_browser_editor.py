@@ -114,7 +114,7 @@ def test_editor_restores_a_dead_embed_from_the_worklist_then_reverts(
     # Back to the worklist, and Restore there.
     page.go_back()
     page.wait_for_load_state()
-    page.locator("#worklist tr", has_text="twitter").get_by_role("button", name="Restore").click()
+    page.locator("#worklist tr", has_text="twitter").get_by_role("button", name="Restore", exact=True).click()
     page.wait_for_load_state()
     assert "/articles/story-meet?flash=" in page.url
     notice = page.locator("#result-text")

@@ -215,6 +215,7 @@ BODY_ROUTES = [
     ("POST", "/v1/exports", "compliance"),
     ("POST", "/v1/articles/story-1/restore", "editor"),
     ("POST", "/v1/articles/story-1/revert", "editor"),
+    ("POST", "/v1/restore", "editor"),
 ]
 NO_BODY_ROUTES = [("DELETE", f"{POST}/hold", "compliance"), ("DELETE", f"{POST}/takedown", "compliance")]
 PAGE_POST = "/posts/twitter/1945048830047662087"
@@ -223,7 +224,7 @@ FORM_ROUTES = [("POST", "/articles/story-1/restore", "editor"), ("POST", "/artic
                ("POST", "/login", None), ("POST", f"{PAGE_POST}/hold", "compliance"),
                ("POST", f"{PAGE_POST}/release", "compliance"), ("POST", f"{PAGE_POST}/takedown", "compliance"),
                ("POST", f"{PAGE_POST}/lift-takedown", "compliance"), ("POST", f"{PAGE_POST}/export", "compliance"),
-               ("POST", "/exports", "compliance")]
+               ("POST", "/exports", "compliance"), ("POST", "/health/restore", "editor")]
 
 
 def test_every_changing_route_is_listed_here() -> None:
