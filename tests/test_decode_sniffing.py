@@ -232,3 +232,14 @@ def test_a_kept_iso_2022_jp_escape_shows_nothing_in_the_headline_and_other_kept_
 
     title = "東京" + kept_text(b"\x1b(J") + "ニュース" + kept_text(b"\x1b(B\xff") + "!"
     assert _sanitized(title) == "東京ニュース\ufffd!"
+
+
+def test_an_http_charset_no_browser_knows_is_ignored_as_browsers_ignore_it() -> None:
+    from archiver.article.decode import charset_param, http_charset
+
+    assert http_charset('text/html; charset="UTF-8"') == "UTF-8"
+    assert http_charset("text/html; charset=latin1") == "latin1"  # a WHATWG label (windows-1252)
+    for header in ("text/html; charset=utf8mb4", "text/html; charset=none", "text/html; charset=unicode_escape",
+                   "text/html; charset=rot13", "text/html"):
+        assert http_charset(header) is None, header
+    assert charset_param("text/html; charset=utf8mb4") == "utf8mb4"  # read as written; http_charset decides

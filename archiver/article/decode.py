@@ -1215,6 +1215,18 @@ def charset_param(content_type: str | None) -> str | None:
     return charset
 
 
+def http_charset(content_type: str | None) -> str | None:
+    """The charset an HTTP Content-Type header declares, as a browser takes it (WHATWG Fetch's "legacy
+    extract an encoding"): `charset_param`'s label when it names an encoding of the web, else None, so
+    a label no browser knows (``charset=utf8mb4``, ``charset=none``) is ignored and the document's own
+    declaration decides, as a browser reads the page. (A label given by a person, ``--charset``, is
+    still refused when unknown: that is a mistake to correct.) Never raises."""
+    label = charset_param(content_type)
+    if label is None or webencodings.lookup(label) is None:
+        return None
+    return label
+
+
 def decode_xml(data: bytes, content_type: str | None = None, *, what: str = "feed") -> str:
     """An XML document (a feed) as text, the encoding chosen as for the web: its BOM, else the charset
     of its Content-Type header, else its XML declaration (UTF-16 read as UTF-8), else UTF-8.
@@ -1225,7 +1237,7 @@ def decode_xml(data: bytes, content_type: str | None = None, *, what: str = "fee
         raise InputError(f"{what} starts with a UTF-32 byte-order mark; UTF-32 is not an encoding of the web")
     codec = next((c for bom, c in _BOMS if data.startswith(bom)), None)
     if codec is None:
-        header = charset_param(content_type)
+        header = http_charset(content_type)
         if header is not None:
             codec = web_codec(header, where=f"charset in the {what}'s HTTP header")
         elif (utf16 := utf16_xml_declaration(data)) is not None:

@@ -16,7 +16,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from archiver.article.decode import article_id_for, charset_param, web_encoding
+from archiver.article.decode import article_id_for, http_charset, web_encoding
 from archiver.article.input import ArticleInput
 from archiver.article.versions import Written, version_entry, version_listing, versions
 from archiver.capture.exchange import FetchError
@@ -56,7 +56,7 @@ def read_source(source: str, settings: Settings,
             raise SourceError(source, f"cannot fetch: {without_source(str(exc), source)}") from None
         if resp.status != 200:
             raise SourceError(source, f"cannot fetch: HTTP {resp.status}")
-        return resp.body, resp.final_url, charset_param(resp.headers.get("content-type"))
+        return resp.body, resp.final_url, http_charset(resp.headers.get("content-type"))
     if source == "-":
         if sys.stdin is None:
             raise SourceError(source, "there is no stdin to read (it was closed)")
