@@ -10,6 +10,7 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -279,3 +280,18 @@ def test_cli_hold_release_and_takedown_are_audited_under_the_os_user(
     assert cli.main(["takedown", "twitter/42", "--reason", "x"]) == 2
     err = capsys.readouterr().err
     assert err.count("archiver: error:") == 2 and "Traceback" not in err
+
+
+def test_the_audit_logs_since_is_the_instant_it_names_whatever_its_offset(tmp_settings: Callable[..., Settings]
+                                                                          ) -> None:
+    with Runtime.from_settings(tmp_settings()) as rt:
+        event = audit.record(rt, None, "probe", "x", {})
+        at = datetime.fromisoformat(event["at"].replace("Z", "+00:00"))
+        ahead = (at + timedelta(minutes=30)).astimezone(timezone(timedelta(hours=-8)))
+        behind = (at - timedelta(minutes=30)).astimezone(timezone(timedelta(hours=5, minutes=30)))
+        # As strings these sort the other way round: "-08:00" local time reads hours earlier than UTC,
+        # "+05:30" hours later.
+        assert [e["event_id"] for e in audit.list_events(rt, ahead.isoformat())] == []
+        assert [e["event_id"] for e in audit.list_events(rt, behind.isoformat())] == [event["id"]]
+        assert [e["event_id"] for e in audit.list_events(rt, "0001-01-01T00:00:00+01:00")] == [event["id"]]
+        assert [e["event_id"] for e in audit.list_events(rt, at.date().isoformat())] == [event["id"]]

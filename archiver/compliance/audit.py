@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from archiver.auth import Principal
 from archiver.catalog.base import row_window
 from archiver.catalog.core import Catalog
+from archiver.dates import as_datetime, iso_precise
 from archiver.storage.base import stored_json_objects
 from archiver.storage.layout import AUDIT_PREFIX, audit_key
 
@@ -87,12 +88,16 @@ def record(rt: Runtime, principal: Principal | None, action: str, target: str, d
 
 def list_events(rt: Runtime, since: str | None = None, limit: int = 100, *, action: str | None = None,
                 offset: int = 0) -> list[dict[str, Any]]:
-    """Newest first; `since` is an ISO-8601 UTC instant (inclusive)."""
+    """Newest first; `since` (inclusive) a date (its start in UTC) or an ISO 8601 time with or without an
+    offset (none: UTC), compared as the instant it names. One before year 1 in UTC bounds nothing.
+    ValueError when `since` is not a date or time."""
     ensure_schema(rt.catalog)
     where, params = [], []
     if since:
-        where.append("at >= ?")
-        params.append(since)
+        bound = _instant(since)
+        if bound is not None:
+            where.append("at >= ?")
+            params.append(bound)
     if action:
         where.append("action = ?")
         params.append(action)
@@ -102,6 +107,18 @@ def list_events(rt: Runtime, since: str | None = None, limit: int = 100, *, acti
     for row in rows:
         row["detail"] = json.loads(row["detail"])
     return rows
+
+
+def _instant(since: str) -> str | None:
+    """`since` as the stored events' `at` is written (UTC, microseconds, `iso_precise`), so a string
+    comparison is a comparison of instants; None when it is before every event (year 1 in UTC)."""
+    try:
+        dt = as_datetime(since)
+    except OverflowError:  # before 0001-01-01 in UTC: no lower bound
+        return None
+    if dt is None:
+        raise ValueError(f"since: not a date or time: {since[:40]!r}")
+    return iso_precise(dt)
 
 
 def reindex(rt: Runtime, skipped: list[str] | None = None) -> int:
