@@ -295,3 +295,29 @@ def test_a_screen_name_the_capture_refuses_as_a_handle_is_not_held_against_it() 
                   response_headers=[("Content-Type", "application/json")], body=body)
     said = derive_from_warc(build_warc([ex], capture_id="c"), "twitter")["posts"]["1900000000000000300"]
     assert said["names"][0]["value"] == "Someone" and said["handles"] == []
+
+
+def test_a_bundle_written_meanwhile_under_the_same_name_is_never_replaced(tmp_settings: Any, tmp_path: Path,
+                                                                         monkeypatch: Any) -> None:
+    """Two exports to one new -o FILE at once: the second to finish refuses (it was an exists-check,
+    then a rename over whatever the first had written)."""
+    import pytest
+
+    from archiver.cli import access
+    from archiver.errors import InputError
+
+    settings = tmp_settings()
+    _demo(settings, tmp_path, WORDY[:1])
+    target = tmp_path / "race.wacz"
+    real = access.export_bundle
+
+    def other_export_finishes_first(*args: Any, **kwargs: Any) -> Any:
+        summary = real(*args, **kwargs)
+        target.write_bytes(b"the other export's bundle")  # lands between the check and the placing
+        return summary
+
+    monkeypatch.setattr(access, "export_bundle", other_export_finishes_first)
+    with pytest.raises(InputError, match="appeared while the bundle was written"):
+        _cli_export(settings, f"twitter/{WORDY[0]['id']}", "-o", str(target))
+    assert target.read_bytes() == b"the other export's bundle"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".archiver-export-")] == []

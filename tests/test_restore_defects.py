@@ -318,3 +318,35 @@ def test_bulk_restore_over_the_api_and_from_the_health_page(tmp_settings: Callab
     assert r.status_code == 400 and f"archiver restore --post twitter/{BOB.id}" in r.json()["detail"]
     assert [len(versions(rt, a)) for a in ("art1", "art2", "art3")] == before
     rt.close()
+
+
+def test_bulk_restore_over_the_api_answers_each_kind_of_bad_request_alike(tmp_settings: Callable[..., Settings],
+                                                                         origin: FixtureOrigin) -> None:
+    from fastapi.testclient import TestClient
+
+    from archiver.auth import create_token
+    from archiver.web.app import create_app
+    from archiver.web.routes import health as health_routes
+
+    rt = setup(tmp_settings, origin, aid="art1")
+    origin.add_tweet(replace(BOB, state="deleted"))
+    article_health(rt, "art1", check_now=True, now=T0)
+    client = TestClient(create_app(rt.settings, runtime=rt))
+    auth = {"Authorization": f"Bearer {create_token(rt.catalog, 'editor')}"}
+    # An id that names no article is that article's error; the valid one is restored all the same.
+    r = client.post("/v1/restore", json={"article_ids": ["art1", "../x", "nope"], "post": f"twitter/{BOB.id}"},
+                    headers=auth)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert [a["article_id"] for a in answer["articles"]] == ["art1", "../x", "nope"]
+    assert answer["summary"]["new_versions"] == 1 and answer["summary"]["failed"] == 2
+    # Unknown provider, a post with all_dead: refused alike (400), nothing written.
+    for body in ({"post": "foo/123"}, {"post": f"twitter/{BOB.id}", "all_dead": True}):
+        assert client.post("/v1/restore", json=body, headers=auth).status_code == 400, body
+    # The cap counts distinct articles and answers as documented (400 naming the command), not 422.
+    assert client.post("/v1/restore", json={"article_ids": ["art1"] * 500}, headers=auth).status_code == 200
+    many = [f"a{i}" for i in range(health_routes.MAX_BULK_RESTORE + 1)]
+    r = client.post("/v1/restore", json={"article_ids": many}, headers=auth)
+    assert r.status_code == 400 and "archiver restore ID" in r.json()["detail"]
+    assert len(versions(rt, "art1")) == 2
+    rt.close()

@@ -213,7 +213,19 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
                                       "the bundle was written whole"}, result_count=0)
                         raise
             if out is not None:
-                os.replace(tmp, out)
+                if force:
+                    os.replace(tmp, out)
+                else:
+                    try:  # placed only if the name is still free: a link never replaces (another export's file)
+                        os.link(tmp, out)
+                    except FileExistsError:
+                        audit.record(rt, who, "export_incomplete", ",".join(f"{p}/{i}" for p, i in posts)[:1000],
+                                     {"via": "cli", "sha256": summary.get("sha256"), "reason": f"{out} was "
+                                      "written by someone else meanwhile; this bundle was not kept"},
+                                     result_count=0)
+                        raise InputError(f"{shown(args.output)} appeared while the bundle was written (another "
+                                         "export?): it was left as it is; give --force to replace it, or another "
+                                         "file name") from None
         finally:
             Path(tmp).unlink(missing_ok=True)
     if existed:

@@ -42,6 +42,7 @@ from archiver.health.originals import (
 )
 from archiver.health.restore import articles_of_post, parse_post, restore, restore_many, revert
 from archiver.health.state import check_label, could_not_check
+from archiver.providers.registry import names as provider_names
 from archiver.records.base import RecordError
 from archiver.runtime import Runtime
 from archiver.steps.prepare import check_article_id
@@ -75,8 +76,8 @@ class RestoreManyIn(BaseModel):
     a restore would change. One of the three is required; a field it does not name is a 422."""
 
     model_config = ConfigDict(extra="forbid")
-    article_ids: list[str] = Field(default_factory=list, max_length=MAX_BULK_RESTORE,
-                                   description="the articles' ids")
+    article_ids: list[str] = Field(default_factory=list, max_length=10_000,
+                                   description=f"the articles' ids (at most {MAX_BULK_RESTORE} distinct ones)")
     post: str | None = Field(None, max_length=300, description="provider/post_id: restore this post everywhere")
     all_dead: StrictBool = Field(False, description="every dead item (of the ids given, or of every article)")
 
@@ -197,20 +198,28 @@ def restore_article(article_id: str, body: RestoreIn | None = None, rt: Runtime 
 
 def _restore_many(rt: Runtime, ids: list[str], post: str | None, all_dead: bool,
                   principal: Principal) -> dict[str, Any]:
-    """`restore_many` as the API and the /health page run it: ids checked (404 for a malformed one),
-    `post` parsed (400 when it is not provider/post_id), at most MAX_BULK_RESTORE articles (400 beyond,
-    naming the CLI command that takes any number); nothing is written when it refuses."""
+    """`restore_many` as the API and the /health page run it: the ids as given, each distinct one once
+    (one that names no article is that article's error in the answer, not the request's); `post` a
+    post of a known provider (400 otherwise), never with `all_dead` (400: say which); at most
+    MAX_BULK_RESTORE articles (400 beyond, naming the CLI command that takes any number); nothing is
+    written when it refuses."""
     if not ids and not post and not all_dead:
         raise HTTPException(status_code=400, detail="name the articles, a post (provider/post_id) or all_dead")
+    if post and all_dead:
+        raise HTTPException(status_code=400, detail="give a post or all_dead, not both: a post restores that "
+                                                    "post; all_dead every dead item")
     try:
         found = parse_post(post) if post else None
     except InputError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    ids = [_article(a) for a in ids]
+    if found is not None and found[0] not in provider_names():
+        raise HTTPException(status_code=400, detail=f"not a post: unknown provider {found[0][:40]!r}")
+    ids = list(dict.fromkeys(a[:200] for a in ids))
     if not ids:
         ids = articles_of_post(rt, *found) if found is not None else sorted(needs_restore(rt))
     if len(ids) > MAX_BULK_RESTORE:
-        command = f"archiver restore --post {post}" if found is not None else "archiver restore --all-dead"
+        command = (f"archiver restore --post {post}" if found is not None and not all_dead
+                   else "archiver restore --all-dead" if all_dead else "archiver restore ID [ID ...]")
         raise HTTPException(status_code=400, detail=f"{len(ids)} articles: more than {MAX_BULK_RESTORE} at once "
                                                     f"over HTTP; run `{command}` on the server")
     answer = _run(restore_many, rt, ids, all_dead=all_dead, post=found, principal=principal)
