@@ -321,3 +321,33 @@ def test_a_bundle_written_meanwhile_under_the_same_name_is_never_replaced(tmp_se
         _cli_export(settings, f"twitter/{WORDY[0]['id']}", "-o", str(target))
     assert target.read_bytes() == b"the other export's bundle"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".archiver-export-")] == []
+
+
+def test_a_capture_that_fetched_nothing_has_no_warc_and_its_bundle_verifies(tmp_settings: Any,
+                                                                             tmp_path: Path) -> None:
+    """A post kept only as the article showed it (unresolved: no answer fetched) has no WARC; export
+    signed it and verify refused it ("its WARC is not in the bundle"). It verifies, saying what it could
+    not check; a manifest that claims an answer still needs its WARC."""
+    import zipfile
+
+    from archiver.runners.local import archive
+
+    settings = tmp_settings(fetch_retries=0, archive_deadline=10)
+    page = ('<p>x</p><iframe src="https://www.facebook.com/plugins/post.php?href=https%3A%2F%2Fwww.facebook.com'
+            '%2Fnews%2Fposts%2F1234567890" width="500" height="600"></iframe>')
+    with Runtime.from_settings(settings) as rt:
+        rep = archive(rt, page.encode(), article_id="m")
+        assert [e["status"] for e in rep["embeds"]] == ["unresolved"]
+    bundle = _export(settings, tmp_path, [("facebook", "1234567890")])
+    result = verify_bundle(bundle)
+    assert result.ok, result.problems
+    assert any("no WARC: nothing was fetched" in line for line in result.not_checked)
+    # The same manifest claiming it was archived must have its WARC.
+    forged = tmp_path / "forged.wacz"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(forged, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith(".json") and b'"status": "unresolved"' in data:
+                data = data.replace(b'"status": "unresolved"', b'"status": "archived"')
+            dst.writestr(info, data)
+    assert not verify_bundle(forged).ok
