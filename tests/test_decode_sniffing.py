@@ -226,20 +226,12 @@ def test_a_lead_byte_and_the_byte_after_it_are_one_error(label: str, data: bytes
     assert decoded.text.endswith("<p>" + "".join(chr(0x10FF00 + b) for b in data) + char + "</p>")
 
 
-def test_a_kept_iso_2022_jp_escape_shows_nothing_in_the_headline_and_other_kept_bytes_show_ufffd() -> None:
+def test_kept_bytes_are_read_as_a_browser_reads_them_in_the_headline_and_image_urls() -> None:
     from archiver.article.decode import kept_text
     from archiver.steps.prepare import _sanitized
 
     title = "東京" + kept_text(b"\x1b(J") + "ニュース" + kept_text(b"\x1b(B\xff") + "!"
-    assert _sanitized(title) == "東京ニュース\ufffd!"
-
-
-def test_an_http_charset_no_browser_knows_is_ignored_as_browsers_ignore_it() -> None:
-    from archiver.article.decode import charset_param, http_charset
-
-    assert http_charset('text/html; charset="UTF-8"') == "UTF-8"
-    assert http_charset("text/html; charset=latin1") == "latin1"  # a WHATWG label (windows-1252)
-    for header in ("text/html; charset=utf8mb4", "text/html; charset=none", "text/html; charset=unicode_escape",
-                   "text/html; charset=rot13", "text/html"):
-        assert http_charset(header) is None, header
-    assert charset_param("text/html; charset=utf8mb4") == "utf8mb4"  # read as written; http_charset decides
+    assert _sanitized(title, "x-keep-x-iso-2022-jp") == "東京ニュース\ufffd!"  # an escape shows nothing
+    # A Shift_JIS pair kept as bytes (cp932 writes ≒ back as 0x81 0xE0) is still ≒ to a reader.
+    assert _sanitized("a" + kept_text(b"\x87\x90\xfa\x40") + kept_text(b"\xff"), "x-keep-x-sjis") == "a≒ⅰ\ufffd"
+    assert _sanitized("caf" + kept_text(b"\xe9"), "x-keep-utf-8") == "caf\ufffd"

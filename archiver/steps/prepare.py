@@ -17,7 +17,15 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from archiver.article.decode import KEPT, DecodedArticle, article_id_for, kept_text, same_encoding, web_name
+from archiver.article.decode import (
+    KEPT,
+    DecodedArticle,
+    article_id_for,
+    kept_bytes,
+    python_codec,
+    same_encoding,
+    web_name,
+)
 from archiver.article.input import ArticleInput
 from archiver.article.metadata import article_metadata
 from archiver.article.versions import versions
@@ -26,7 +34,6 @@ from archiver.dates import iso, utcnow
 from archiver.discover.model import Embed, ImageRef
 from archiver.discover.scan import discover
 from archiver.errors import InputError
-from archiver.lazyre import lazy
 from archiver.records.plan import EmbedItem, ImageItem, Plan
 from archiver.records.result import ImageResult
 from archiver.storage.base import ObjectNotFound
@@ -142,16 +149,25 @@ def query_in_document_encoding(url: str, encoding: str) -> str:
     return url[:q + 1] + _NON_ASCII_RUN.sub(escaped, query) + url[end:]
 
 
-# ISO-2022-JP's escape sequences, which a page may hold where its own encoder would not write them (kept
-# as bytes by the decoder): each switches the decoder's state and shows nothing.
-_KEPT_ESCAPES = lazy("|".join(re.escape(kept_text(e)) for e in (b"\x1b(B", b"\x1b(J", b"\x1b(I", b"\x1b$@", b"\x1b$B")))
+def _sanitized(text: str, encoding: str) -> str:
+    """`text` as a browser reads it: the bytes the page's encoding did not give back exactly (kept as
+    U+10FF00 + byte for the byte-exact rewrite, see archiver.article.decode) decoded as the web decodes
+    them, each run with the encoding's decoder (`encoding`: the plan's, e.g. "x-keep-x-sjis"): a
+    Shift_JIS pair another codec would write back otherwise is its character (0x87 0x90: ≒), an
+    ISO-2022-JP escape sequence nothing (it switches the decoder's state), a byte no character uses
+    U+FFFD. The headline in the catalog, an image URL as fetched."""
+    try:
+        codec = python_codec(web_name(encoding))
+    except InputError:
+        codec = "utf-8"
 
+    def shown(m: re.Match[str]) -> str:
+        try:
+            return kept_bytes(m.group()).decode(codec, errors="replace")
+        except (LookupError, ValueError):
+            return "\ufffd" * len(m.group())
 
-def _sanitized(text: str) -> str:
-    """`text` with the bytes a declared encoding could not decode (kept as U+10FF00 + byte, see
-    archiver.article.decode) shown as a browser shows them: an ISO-2022-JP escape sequence as nothing,
-    any other byte as U+FFFD. The headline in the catalog, an image URL."""
-    return KEPT.sub(lambda m: "\ufffd" * len(_KEPT_ESCAPES.sub("", m.group())), text)
+    return KEPT.sub(shown, text)
 
 
 def _same_plan(stored: Plan, new: Plan) -> bool:
@@ -197,12 +213,13 @@ def prepare(rt: Runtime, article: ArticleInput | bytes, *, article_id: str | Non
         log.warning("article %s: %s", article_id, limit)
     # A byte the declared encoding does not decode is U+FFFD in a URL, as a browser reads it (not the
     # code point that keeps it for the byte-exact rewrite); the query is encoded in the page's encoding.
-    images = [replace(im, url=query_in_document_encoding(_sanitized(im.url), decoded.encoding))
+    images = [replace(im, url=query_in_document_encoding(_sanitized(im.url, decoded.encoding), decoded.encoding))
               for im in found.images]
     plan = Plan(article_id=article_id, source_sha256=sha, encoding=decoded.encoding, url=article.url,
                 base_url=article.base, own_site=own_site_of(rt, article), created_at=iso(utcnow()),
-                metadata=article_metadata(_sanitized(decoded.text) if decoded.encoding.startswith("x-keep-")
-                                          else decoded.text, article.format),
+                metadata=article_metadata(_sanitized(decoded.text, decoded.encoding)
+                                          if decoded.encoding.startswith("x-keep-") else decoded.text,
+                                          article.format),
                 items=_group_items(found.embeds, images))
     if stored is not None and _same_plan(stored, plan):
         plan = stored  # decided alike: the stored plan stays, nothing is written
