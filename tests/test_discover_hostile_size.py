@@ -138,3 +138,21 @@ def test_elements_carrying_a_post_nested_thousands_deep_are_one_embed() -> None:
     doc = '<x-post data-url="https://twitter.com/a/status/1">' * n + "</x-post>" * n
     (e,) = discover(doc).embeds
     assert (e.provider, e.post_id, e.form, e.start, e.end) == ("twitter", "1", "element", 0, len(doc))
+
+
+def test_srcdoc_documents_nested_past_the_depth_read_are_said_not_read() -> None:
+    import html as html_mod
+
+    from archiver.discover import srcdoc
+    from archiver.discover.scan import discover
+
+    img = '<img src="https://news.example/pic.jpg">'
+    doc = img
+    for _ in range(srcdoc.MAX_DEPTH):  # the image at depth 1, 2, ... MAX_DEPTH inside srcdoc documents
+        doc = f'{img}<iframe srcdoc="{html_mod.escape(doc, quote=True)}"></iframe>'
+    found = discover(doc, base_url="https://news.example/a/", fmt="html")
+    assert len(found.images) == srcdoc.MAX_DEPTH  # the outer document and each depth read
+    assert len(found.limits) == 1 and f"nested more than {srcdoc.MAX_DEPTH} deep" in found.limits[0]
+    shallow = discover(f'{img}<iframe srcdoc="{html_mod.escape(img, quote=True)}"></iframe>',
+                       base_url="https://news.example/a/", fmt="html")
+    assert len(shallow.images) == 2 and shallow.limits == []

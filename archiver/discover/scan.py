@@ -51,6 +51,7 @@ class _Budget:
 
     left: int = field(default_factory=lambda: srcdoc.MAX_DOCUMENTS)
     unread: int = 0
+    too_deep: int = 0  # srcdoc documents nested deeper than srcdoc.MAX_DEPTH, not read
 
 
 def _has_html(sample: str) -> bool:
@@ -93,6 +94,11 @@ def discover(doc: str, base_url: str | None = None, fmt: str = "auto") -> Discov
     if budget.unread:
         note = (f"{budget.unread} iframe srcdoc document(s) not read: discovery reads at most "
                 f"{srcdoc.MAX_DOCUMENTS} per article; embeds and images in them were not looked for")
+        found.limits.append(note)
+        log.warning("discovery: %s", note)
+    if budget.too_deep:
+        note = (f"{budget.too_deep} iframe srcdoc document(s) not read: nested more than {srcdoc.MAX_DEPTH} deep "
+                "(inside srcdoc documents themselves inside others); embeds and images in them were not looked for")
         found.limits.append(note)
         log.warning("discovery: %s", note)
     return found
@@ -173,6 +179,8 @@ def _discover(doc: str, base_url: str | None, fmt: str, depth: int, budget: _Bud
             found = _in_srcdoc(doc, scanner, depth, budget)
             embeds += found.embeds
             images += found.images
+        else:  # past the depth read: counted, so the report says what was not looked at
+            budget.too_deep += sum(1 for _ in srcdoc.values(doc, scanner.bounds))
     return Discovery(embeds=fold_nested(embeds), images=_unique(images))
 
 
