@@ -36,6 +36,7 @@ from archiver.providers.markup import MARKUP_SOURCE
 from archiver.providers.oembed import OEmbedProvider
 from archiver.providers.registry import get_provider
 from archiver.providers.sources import Fetched
+from archiver.providers.twitter.answers import RELATED, post_times, shows_media
 from archiver.providers.twitter.api import (
     _oembed_text,
     entities_info,
@@ -46,7 +47,6 @@ from archiver.providers.twitter.api import (
     related_id,
     str_or_none,
 )
-from archiver.providers.twitter.capture import RELATED, post_times, shows_media
 from archiver.providers.twitter.ids import HANDLE, parse_status_url, parse_time
 from archiver.providers.twitter.media import plan_media
 from archiver.providers.twitter.states import Answer, decide, read_answer

@@ -50,7 +50,8 @@ from archiver.capture.manifest import (
     utc_iso,
 )
 from archiver.providers import markup
-from archiver.providers.base import CaptureContext, CapturedPost, MediaRef, Occurrence, Relation
+from archiver.providers.base import CaptureContext, CapturedPost, MediaRef, Occurrence
+from archiver.providers.twitter.answers import RELATED, post_times, shows_media
 from archiver.providers.twitter.api import (
     edit_info,
     entities_info,
@@ -69,7 +70,7 @@ from archiver.providers.twitter.api import (
     tweet_summary,
 )
 from archiver.providers.twitter.cards import read_card
-from archiver.providers.twitter.ids import DIGITS, HANDLE, NAME, canonical_url, parse_time, snowflake_time
+from archiver.providers.twitter.ids import DIGITS, HANDLE, NAME, canonical_url
 from archiver.providers.twitter.media import plan_media
 from archiver.providers.twitter.states import Answer, decide, read_answer, withheld_countries
 from archiver.providers.twitter.texts import choose_text
@@ -78,11 +79,6 @@ if TYPE_CHECKING:
     from archiver.capture.exchange import Exchange
 
 _AVATAR_SIZE = re.compile(r"_(?:normal|bigger|mini|x96|200x200|400x400)(\.\w+)$")
-# The quoted and parent posts: (relation, the tweet's object key, the tweet's id key, the name of the
-# source the object is for the related post's capture).
-RELATED: tuple[tuple[Relation, str, str | None, str], ...] = (
-    ("quoted", "quoted_tweet", "quoted_status_id_str", "quoting_post"),
-    ("parent", "parent", "in_reply_to_status_id_str", "replying_post"))
 # pic.twitter.com / pic.x.com links in a text: media a post shows.
 _PIC_LINK = re.compile(r"(?i)(?<![\w.])(?:https?://)?pic\.(?:twitter|x)\.com/([A-Za-z0-9]{1,40})")
 MAX_MISSING_LINKS = 20
@@ -347,24 +343,3 @@ def _ref(post_id: str | None) -> PostRef | None:
     return PostRef(post_id=post_id, url=canonical_url(post_id, None), capture_id=None, manifest_key=None, status=None)
 
 
-def post_times(post_id: str, tweet: dict[str, Any]) -> tuple[str | None, str | None, bool | None]:
-    """(created_at, created_at_snowflake, created_at_consistent) of a post from its id and its answer:
-    the one rule the capture sets them by and ``archiver verify`` checks them by.
-    ``created_at_snowflake`` is the time inside the id; ``created_at_consistent`` whether the answer's
-    stated ``created_at`` agrees with it (None when either is missing). The post's ``created_at`` is the
-    stated time when it agrees (or the id is a pre-snowflake one), else the id's own time: a stated date
-    the id contradicts is never shown as the post's date (it stays in the syndication source's
-    ``data``, and ``created_at_consistent`` False flags it). Times are ISO 8601 UTC strings."""
-    snow = snowflake_time(post_id)
-    stated = parse_time(tweet.get("created_at"))
-    # created_at is stated to the second; the snowflake to the millisecond.
-    consistent = abs((stated - snow).total_seconds()) < 1.5 if stated and snow else None
-    shown = snow if consistent is False else stated or snow
-    return (utc_iso(shown) if shown else None), (utc_iso(snow) if snow else None), consistent
-
-
-def shows_media(tweet: dict[str, Any]) -> bool:
-    """Whether a tweet object lists media (mediaDetails, photos or media entities)."""
-    entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
-    return any(isinstance(v, list) and v for v in (tweet.get("mediaDetails"), tweet.get("photos"),
-                                                   entities.get("media")))
