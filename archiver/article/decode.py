@@ -158,9 +158,9 @@ def _keep_decode(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error(_KEEP_DECODE, _keep_decode)
 
 
-def _handler(errors: str) -> str:
-    """The name of an error handler that decodes a lone 0x80 to the euro sign (gbk), then does `errors`."""
-    name = f"archiver-gbk-euro+{errors}"
+def _chained(name: str, first: Callable[[UnicodeError], tuple[str | bytes, int] | None], errors: str) -> str:
+    """The name of an error handler (registered once per process, under `name`) that tries `first`,
+    then, when it gives None, does `errors` (codecs' handler of that name)."""
     with _HANDLERS_LOCK:
         try:
             codecs.lookup_error(name)
@@ -169,13 +169,24 @@ def _handler(errors: str) -> str:
             pass
         then = codecs.lookup_error(errors)
 
-        def gbk_euro(exc: UnicodeError) -> tuple[str | bytes, int]:
-            if isinstance(exc, UnicodeDecodeError) and exc.object[exc.start] == 0x80:
-                return "\u20ac", exc.start + 1
-            return then(exc)
+        def handler(exc: UnicodeError) -> tuple[str | bytes, int]:
+            found = first(exc)
+            return found if found is not None else then(exc)  # type: ignore[no-any-return]
 
-        codecs.register_error(name, gbk_euro)
+        codecs.register_error(name, handler)
         return name
+
+
+def _gbk_euro(exc: UnicodeError) -> tuple[str | bytes, int] | None:
+    """A lone 0x80 decoded to the euro sign (gbk, as WHATWG's decoder reads it)."""
+    if isinstance(exc, UnicodeDecodeError) and exc.object[exc.start] == 0x80:
+        return "\u20ac", exc.start + 1
+    return None
+
+
+def _handler(errors: str) -> str:
+    """The name of an error handler that decodes a lone 0x80 to the euro sign (gbk), then does `errors`."""
+    return _chained(f"archiver-gbk-euro+{errors}", _gbk_euro, errors)
 
 
 def _gbk_codec() -> codecs.CodecInfo:
@@ -276,31 +287,23 @@ def _sjis_codec() -> codecs.CodecInfo:
 _EUC_JP = "x-euc-jp"  # a WHATWG label of EUC-JP
 
 
+def _jis0208_pair(exc: UnicodeError) -> tuple[str | bytes, int] | None:
+    """A JIS X 0208 pair of index jis0208 that Python's euc_jp leaves undefined, read or written."""
+    jis, first = _jis0208()
+    if isinstance(exc, UnicodeDecodeError):
+        pair = bytes(exc.object[exc.start:exc.start + 2])
+        ch = jis.get(bytes(b & 0x7F for b in pair)) if len(pair) == 2 and min(pair) >= 0xA1 else None
+        if ch is not None:
+            return ch, exc.start + 2
+    elif isinstance(exc, UnicodeEncodeError) and exc.object[exc.start] in first:
+        return bytes(b | 0x80 for b in first[exc.object[exc.start]]), exc.start + 1
+    return None
+
+
 def _euc_jp_handler(errors: str, encoding: bool) -> str:
     """An error handler that reads (or writes) a JIS X 0208 pair of index jis0208 that Python's euc_jp
     leaves undefined, then does `errors`."""
-    name = f"archiver-euc-jp-{'encode' if encoding else 'decode'}+{errors}"
-    with _HANDLERS_LOCK:
-        try:
-            codecs.lookup_error(name)
-            return name
-        except LookupError:
-            pass
-        then = codecs.lookup_error(errors)
-
-        def jis0208(exc: UnicodeError) -> tuple[str | bytes, int]:
-            jis, first = _jis0208()
-            if isinstance(exc, UnicodeDecodeError):
-                pair = bytes(exc.object[exc.start:exc.start + 2])
-                ch = jis.get(bytes(b & 0x7F for b in pair)) if len(pair) == 2 and min(pair) >= 0xA1 else None
-                if ch is not None:
-                    return ch, exc.start + 2
-            elif isinstance(exc, UnicodeEncodeError) and exc.object[exc.start] in first:
-                return bytes(b | 0x80 for b in first[exc.object[exc.start]]), exc.start + 1
-            return then(exc)  # type: ignore[no-any-return]
-
-        codecs.register_error(name, jis0208)
-        return name
+    return _chained(f"archiver-euc-jp-{'encode' if encoding else 'decode'}+{errors}", _jis0208_pair, errors)
 
 
 def _euc_jp_codec() -> codecs.CodecInfo:
