@@ -144,16 +144,30 @@ def captured(result: ItemResult | None) -> EmbedResult:
     return embed
 
 
-def card_key(rt: Runtime, result: ItemResult | None) -> str:
-    """The static card of the item's capture; RestoreError when there is none."""
-    embed = captured(result)
-    assert embed.manifest_key is not None  # captured() checked it
+def _manifest_of(rt: Runtime, embed: EmbedResult) -> dict[str, Any]:
+    """The stored manifest of the item's capture (its ``manifest_key`` is set); RestoreError, one line
+    naming it, when it is missing or not a JSON object."""
+    assert embed.manifest_key is not None
     try:
         manifest = json.loads(rt.store.get(embed.manifest_key))
     except ObjectNotFound:
         raise RestoreError(f"the capture {embed.capture_id} of {embed.url} cannot be used: its manifest "
                            f"{embed.manifest_key} is missing (damaged stored data: restore it from a backup, "
                            "or capture the post again)") from None
+    except ValueError as exc:
+        raise RestoreError(f"the capture {embed.capture_id} of {embed.url} has an unreadable manifest: "
+                           f"{str(exc)[:200]}") from None
+    if not isinstance(manifest, dict):
+        raise RestoreError(f"the capture {embed.capture_id} of {embed.url} has an unreadable manifest: "
+                           "not a JSON object")
+    return manifest
+
+
+def card_key(rt: Runtime, result: ItemResult | None) -> str:
+    """The static card of the item's capture; RestoreError when there is none."""
+    embed = captured(result)
+    assert embed.manifest_key is not None  # captured() checked it
+    manifest = _manifest_of(rt, embed)
     key = (manifest.get("cards") or {}).get("html") or embed.manifest_key.removesuffix(".json") + ".card.html"
     if not isinstance(key, str) or not rt.store.exists(key):
         raise RestoreError(f"the capture {embed.capture_id} of {embed.url} has no static card "
@@ -214,15 +228,7 @@ def inline_markup(rt: Runtime, result: EmbedResult, *, html_context: bool, amp: 
     page = version_page_url(rt, result.manifest_key)
     if not html_context:
         return page
-    try:
-        manifest = json.loads(rt.store.get(result.manifest_key))
-    except ObjectNotFound:
-        raise RestoreError(f"the capture {result.capture_id} of {result.url} cannot be used: its manifest "
-                           f"{result.manifest_key} is missing (damaged stored data: restore it from a backup, "
-                           "or capture the post again)") from None
-    except ValueError as exc:
-        raise RestoreError(f"the capture {result.capture_id} of {result.url} has an unreadable manifest: "
-                           f"{str(exc)[:200]}") from None
+    manifest = _manifest_of(rt, result)
     if not isinstance(manifest, dict):
         raise RestoreError(f"the capture {result.capture_id} of {result.url} has no manifest object")
     card = InlineCard(page_url=page, original=result.url or "", version_date=result.captured_at or "",
