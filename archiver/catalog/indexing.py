@@ -14,15 +14,13 @@ hash), so they are recorded as they are; only `archiver reindex`, which has noth
 originals, reads and decodes them again.
 
 An original is content-addressed: one blob, however many captures, articles and places use it. A
-report of blobs counts each once (`distinct_blobs`), never each use.
+report of blobs counts each once (the set of their SHA-256, `index_capture`'s answer), never each use.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from archiver.capture.guard import normalize_url
@@ -36,32 +34,6 @@ if TYPE_CHECKING:
 
 MAX_FETCH_URL = 8192  # characters of a URL recorded in url_history (the Memento routes take no longer)
 MAX_MANIFEST_FETCHES = 200  # (URL, digest) pairs read from one manifest
-# The set `distinct_blobs` is collecting into, in this context (None: none is).
-_held_blobs: ContextVar[set[str] | None] = ContextVar("archiver_held_blobs", default=None)
-
-
-@contextmanager
-def distinct_blobs() -> Iterator[set[str]]:
-    """While open, collect (in this thread or task's context) the sha256 of every image original
-    `image_blob` leaves the catalog holding: its size is the number of distinct blobs met, each counted
-    once however many captures, articles or uses reference it (`archiver reindex` reports that, not
-    the number of references). Nested, the inner set collects alone."""
-    seen: set[str] = set()
-    token = _held_blobs.set(seen)
-    try:
-        yield seen
-    finally:
-        _held_blobs.reset(token)
-
-
-def _held(sha256: str) -> bool:
-    """Note `sha256` as held in the open `distinct_blobs` set, if any; True."""
-    seen = _held_blobs.get()
-    if seen is not None:
-        seen.add(sha256)
-    return True
-
-
 def record_fetch(rt: Runtime, url: Any, sha256: Any, fetched_at: Any, provider: str | None = None,
                  post_id: str | None = None) -> bool:
     """Record that ``url`` gave the original ``sha256`` at ``fetched_at`` (ISO 8601 UTC) in url_history,
@@ -133,14 +105,13 @@ def image_blob(rt: Runtime, sha256: str, key: str | None, mime: str | None,
     same blobs every time it runs over the same storage, as it counts captures, items and versions
     (not only those new to the catalog: a second reindex said "0 blobs"). True is a use of the blob, not
     a distinct one: the same original is met once per capture and article using it, so a count of blobs
-    is the size of the `distinct_blobs` set, into which each held one is noted. `measured` is what the
-    capture learnt archiving it; without it the stored original is read and decoded (False when it is
-    not in storage)."""
+    is of the distinct SHA-256 values held. `measured` is what the capture learnt archiving it; without
+    it the stored original is read and decoded (False when it is not in storage)."""
     if rt.catalog.blob(sha256) is not None:
-        return _held(sha256)
+        return True
     if measured is not None and measured.sha256 == sha256:
         record_image_blob(rt, measured)
-        return _held(sha256)
+        return True
     key = key or blob_key(sha256)
     try:
         data = rt.store.get(key)
@@ -153,7 +124,7 @@ def image_blob(rt: Runtime, sha256: str, key: str | None, mime: str | None,
         width = height = dhash = None
     rt.catalog.record_blob(sha256=sha256, key=key, mime=mime, bytes=len(data), width=width, height=height,
                            dhash=dhash)
-    return _held(sha256)
+    return True
 
 
 MAX_CARD_WORDS_CHARS = 4000  # of one field (a title, a description, a label)
@@ -182,16 +153,16 @@ def _flag_text(value: Any) -> str | None:
 
 
 def index_capture(rt: Runtime, manifest_key: str, manifest: dict[str, Any],
-                  measured: Mapping[str, MediaRecord] | None = None) -> int:
+                  measured: Mapping[str, MediaRecord] | None = None) -> set[str]:
     """Index one stored capture: its row, its post's search row (text, author, handle and
-    `card_words`), its image blobs (media and a link card's image). Returns how many distinct image
-    blobs of the capture the catalog holds (`image_blob`: recorded now or already): distinct within this
-    capture only (another capture may use the same blobs; `distinct_blobs` counts them across captures).
+    `card_words`), its image blobs (media and a link card's image). Returns the SHA-256 of the capture's
+    image blobs the catalog holds (`image_blob`: recorded now or already), so a caller counting blobs
+    across captures counts each original once.
 
     `measured`: the capture's archived media by sha256, so a fresh capture's images are not decoded
     again (`archiver reindex` passes none)."""
     measured = measured or {}
-    new_blobs = 0
+    held: set[str] = set()
     seen: set[str] = set()
     media = manifest.get("media") or []
     card = manifest.get("card") if isinstance(manifest.get("card"), dict) else {}
@@ -200,7 +171,8 @@ def index_capture(rt: Runtime, manifest_key: str, manifest: dict[str, Any],
         if isinstance(m, dict) and m.get("status") == "archived" and m.get("sha256") \
                 and (m.get("mime") or "").startswith("image/") and m["sha256"] not in seen:
             seen.add(m["sha256"])
-            new_blobs += image_blob(rt, m["sha256"], m.get("key"), m.get("mime"), measured.get(m["sha256"]))
+            if image_blob(rt, m["sha256"], m.get("key"), m.get("mime"), measured.get(m["sha256"])):
+                held.add(m["sha256"])
     for url, sha in manifest_fetches(manifest):
         record_fetch(rt, url, sha, manifest.get("captured_at"), *(
             v if isinstance(v, str) else None for v in (manifest.get("provider"), manifest.get("post_id"))))
@@ -211,4 +183,4 @@ def index_capture(rt: Runtime, manifest_key: str, manifest: dict[str, Any],
         captured_at=manifest["captured_at"], handle=author.get("handle"), author=author.get("name"),
         text=manifest.get("text"), posted_at=manifest.get("created_at"), lang=manifest.get("lang"), media=media,
         card_text=card_words(manifest), text_complete=_flag_text(manifest.get("text_complete")))
-    return new_blobs
+    return held

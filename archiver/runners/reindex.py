@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from archiver.article.metadata import MAX_SCAN, ArticleMetadata, article_metadata
-from archiver.catalog.indexing import distinct_blobs, image_blob, index_capture, record_fetch
+from archiver.catalog.indexing import image_blob, index_capture, record_fetch
 from archiver.compliance import audit, holds
 from archiver.dates import iso, utcnow
 from archiver.health import originals
@@ -87,15 +87,8 @@ def _read(rt: Runtime, keys: Iterable[str]) -> Iterator[tuple[str, bytes | None]
 def reindex(rt: Runtime, *, fresh: bool = False,
             progress: Callable[[ReindexReport], None] | None = None) -> ReindexReport:
     """Rebuild every catalog row that storage can give; `fresh` empties those tables first."""
-    with distinct_blobs() as seen:
-        rep = _reindex(rt, fresh, progress, seen)
-    rep.blobs = len(seen)
-    return rep
-
-
-def _reindex(rt: Runtime, fresh: bool, progress: Callable[[ReindexReport], None] | None,
-             seen: set[str]) -> ReindexReport:
     rep = ReindexReport()
+    seen: set[str] = set()  # the distinct originals the catalog holds (by SHA-256): rep.blobs
     if fresh:
         rt.catalog.clear_index()
     # Oldest capture first (capture ids start with their time): each post's row is made from its
@@ -107,7 +100,7 @@ def _reindex(rt: Runtime, fresh: bool, progress: Callable[[ReindexReport], None]
             manifest = json.loads(data) if data is not None else None
             if not isinstance(manifest, dict):
                 raise ValueError("not a JSON object")
-            index_capture(rt, key, manifest)  # its blobs are counted in `seen` (distinct_blobs)
+            seen |= index_capture(rt, key, manifest)
             rep.captures += 1
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("reindex: skipping manifest %s: %s", key, exc)
@@ -123,7 +116,7 @@ def _reindex(rt: Runtime, fresh: bool, progress: Callable[[ReindexReport], None]
     indexed = set()
     for article_id, objects in sorted(by_article.items()):
         try:
-            _index_article(rt, article_id, objects, rep)
+            _index_article(rt, article_id, objects, rep, seen)
             rep.articles += 1
             indexed.add(article_id)
         except _NoPlan as exc:  # its objects are counted as skipped already
@@ -133,6 +126,7 @@ def _reindex(rt: Runtime, fresh: bool, progress: Callable[[ReindexReport], None]
             rep.skipped += 1
     _index_unprocessed(rt, indexed, rep)
     _index_compliance_and_health(rt, rep)
+    rep.blobs = len(seen)
     return rep
 
 
@@ -180,7 +174,7 @@ class _NoPlan(ValueError):
 
 
 def _index_article(rt: Runtime, article_id: str, objects: list[tuple[re.Match[str], str]],
-                   rep: ReindexReport) -> None:
+                   rep: ReindexReport, seen: set[str]) -> None:
     """Index one article's plans, item results and versions; a malformed object is skipped (counted)."""
     data = dict(_read(rt, [key for _, key in objects]))
     plans: dict[str, Plan] = {}
@@ -214,7 +208,7 @@ def _index_article(rt: Runtime, article_id: str, objects: list[tuple[re.Match[st
     for sha, res_list in results.items():
         item_plan = plans.get(sha)
         for res in res_list:
-            _index_result(rt, article_id, sha, item_plan, res, now, rep)
+            _index_result(rt, article_id, sha, item_plan, res, now, rep, seen)
     by_item = {r.item_id: r for r in results.get(plan.source_sha256, [])}
     done = all(is_final(by_item.get(it.item_id)) for it in plan.items)
     status = ("complete" if done else "partial") if versions else "capturing"
@@ -243,12 +237,13 @@ def _metadata(rt: Runtime, plan: Plan) -> ArticleMetadata:
 
 
 def _index_result(rt: Runtime, article_id: str, source_sha: str, plan: Plan | None, res: ItemResult,
-                  now: str, rep: ReindexReport) -> None:
+                  now: str, rep: ReindexReport, seen: set[str]) -> None:
     record_item(rt, article_id, source_sha, res, now)
     rep.items += 1
     if not isinstance(res, ImageResult) or res.status != "archived" or not res.sha256:
         return
-    image_blob(rt, res.sha256, res.key, res.mime)  # counted once however many uses (distinct_blobs)
+    if image_blob(rt, res.sha256, res.key, res.mime):
+        seen.add(res.sha256)  # counted once however many uses
     # The fetch it records (url_history, the image's Mementos): its time, else (a result stored before
     # results kept it) the plan's creation, the article's arrival, which a reindex reads the same each time.
     record_fetch(rt, res.url, res.sha256, res.fetched_at or (plan.created_at if plan is not None else None))
