@@ -68,9 +68,8 @@ def fetch_failure(exc: FetchError) -> Probe:
     else (a timeout, a network error, a resolver that cannot answer, an answer too large, a refused
     scheme) could not decide: inconclusive."""
     text = str(exc)
-    if exc.kind == "network" and text.startswith("cannot resolve ") and any(n in text for n in _GONE_NAMES):
-        return Probe("failure", f"the host no longer resolves ({text[:200]})")
-    if exc.kind == "network" and text.endswith(" has no address"):
+    if exc.kind == "network" and (text.endswith(" has no address") or (
+            text.startswith("cannot resolve ") and any(n in text for n in _GONE_NAMES))):
         return Probe("failure", f"the host no longer resolves ({text[:200]})")
     if exc.kind == "refused" and _ADDRESS_REFUSED.match(text):
         where = "redirected to" if exc.exchanges else "the host now points at"
@@ -79,10 +78,9 @@ def fetch_failure(exc: FetchError) -> Probe:
 
 
 def _login_redirect(url: str, final_url: str) -> str | None:
-    if final_url == url:
-        return None
-    before, after = urlsplit(url), urlsplit(final_url)
-    if _LOGIN.search(after.path) and not _LOGIN.search(before.path):
+    """Why a redirect from `url` to `final_url` says the original is gone behind a sign-in wall (its
+    target's path has a login page's segment and the URL's did not); None otherwise."""
+    if final_url != url and _LOGIN.search(urlsplit(final_url).path) and not _LOGIN.search(urlsplit(url).path):
         return f"redirected to a login page ({final_url[:200]})"
     return None
 
