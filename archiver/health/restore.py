@@ -66,6 +66,7 @@ from archiver.health.originals import (
     originals_of,
     url_sha256,
 )
+from archiver.providers.registry import providers
 from archiver.records.plan import EmbedItem, ImageItem
 from archiver.records.result import EmbedResult, ImageResult, ItemResult
 from archiver.records.version import Version
@@ -338,16 +339,6 @@ def withheld_line(changed: list[str]) -> str:
 # Discovery puts the platform script right after an embed into its span; one script often serves every
 # embed of its platform in the article. Which platform a script loads, by its host (else the platform
 # of the embed whose span holds it, when its file is named like one: widgets.js, embed.js, sdk.js ...).
-LOADER_HOSTS: dict[str, tuple[str, ...]] = {
-    "twitter": ("platform.twitter.com", "platform.x.com"),
-    "instagram": ("instagram.com", "cdninstagram.com"),
-    "tiktok": ("tiktok.com", "ttwstatic.com"),
-    "facebook": ("connect.facebook.net", "facebook.com"),
-    "bluesky": ("embed.bsky.app", "bsky.app"),
-    "threads": ("threads.net", "threads.com"),
-    "reddit": ("embed.reddit.com", "redditmedia.com", "reddit.com", "redditstatic.com"),
-    "telegram": ("telegram.org",),
-}
 _SCRIPT_ELEMENT = re.compile(r"<script\b[^<>]*>.*?</script\s*>", re.I | re.S)
 _SCRIPT_SRC = re.compile(r"""[\s"']src\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'<>]+))""", re.I)
 _LOADER_FILE = re.compile(r"/(?:widgets?|embeds?|platform|sdk|all)(?:[._-][\w.-]*)?\.js$", re.I)
@@ -356,18 +347,19 @@ _POST_SCRIPT = re.compile(r"\sdata-telegram-(?:post|discussion|comments)\s*=", r
 
 
 def loader_family(open_tag: str, provider: str | None) -> str | None:
-    """The platform whose embeds the script element opening with `open_tag` loads (``LOADER_HOSTS``, else
-    `provider`, the platform of the embed whose span holds it, for a file named like a loader); None
-    for any other script and for a script that is itself a post's embed."""
+    """The platform whose embeds the script element opening with `open_tag` loads (the provider whose
+    ``loader_hosts`` serve it, from the provider registry; else `provider`, the platform of the embed
+    whose span holds it, for a file named like a loader); None for any other script and for a script
+    that is itself a post's embed."""
     m = _SCRIPT_SRC.search(open_tag)
     if m is None or _POST_SCRIPT.search(open_tag):
         return None
     src = html.unescape(next(g for g in m.groups() if g is not None)).strip()
     parts = urlsplit(("https:" + src) if src.startswith("//") else src)
     host = (parts.hostname or "").lower().rstrip(".")
-    for family, hosts in LOADER_HOSTS.items():
-        if host and any(host == h or host.endswith("." + h) for h in hosts):
-            return family
+    for spec in providers():
+        if host and any(host == h or host.endswith("." + h) for h in spec.loader_hosts):
+            return spec.name
     return provider if provider and _LOADER_FILE.search(parts.path or "") else None
 
 

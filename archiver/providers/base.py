@@ -289,6 +289,10 @@ class ProviderSpec:
     # short-link hosts and post URLs, never an article's own site, so their fetches keep the third-party
     # politeness limits whatever an article's URL or ``own_hosts`` says (archiver.capture.ownsite).
     platform_domains: tuple[str, ...] = ()
+    # Hosts its embed loader script is served from (``platform.twitter.com/widgets.js``): one such script
+    # serves every embed of the platform in an article, so a restore keeps it while one of them stays live
+    # (archiver.health.restore.loader_family). A host matches itself and its subdomains.
+    loader_hosts: tuple[str, ...] = ()
     # Share links that hide the post id until followed (``https://vt.tiktok.com/ZSTD5bW7/``), tried with
     # ``re.match`` after every provider's post URLs (compile them with ``re.I``). Discovery takes one as
     # an embed of this provider with no post id and the short link as its URL; the capture follows its

@@ -64,6 +64,7 @@ SPEC = PlatformSpec(NAME, ENDPOINT.name, text=lambda body: html_text(body.get("h
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    loader_hosts=("embed.bsky.app", "bsky.app"),
     platform_domains=("bsky.app", "bsky.social", "bsky.network"),
     order=5,
     urls=(PostUrl(_POST, _CANONICAL), PostUrl(_AT_URI, _CANONICAL), PostUrl(_EMBED, _CANONICAL)),

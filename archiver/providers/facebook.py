@@ -114,6 +114,7 @@ def _sdk_div(scan: HtmlScanner, tag: Tag) -> None:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    loader_hosts=("connect.facebook.net", "facebook.com"),
     platform_domains=("fbcdn.net",),
     order=2,
     urls=(PostUrl(_PLUGIN, post=_plugin), *_SPELLINGS),

@@ -59,6 +59,7 @@ def _blockquote(scan: HtmlScanner, block: Block) -> None:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    loader_hosts=("instagram.com", "cdninstagram.com"),
     platform_domains=("instagram.com", "cdninstagram.com", "cdninstagram.net"),
     order=1,
     urls=(PostUrl(_POST, post=_post),),

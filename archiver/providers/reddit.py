@@ -68,6 +68,7 @@ SPEC = PlatformSpec(NAME, ENDPOINT.name, handle=_handle)
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    loader_hosts=("embed.reddit.com", "redditmedia.com", "reddit.com", "redditstatic.com"),
     platform_domains=("redd.it", "redditmedia.com", "redditstatic.com"),
     order=9,
     urls=(PostUrl(_COMMENTS, post=_post), PostUrl(_SHORT, post=_post)),

@@ -57,6 +57,7 @@ def _widget(scan: HtmlScanner, tag: Tag, value: str, end: int) -> None:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    loader_hosts=("telegram.org",),
     platform_domains=("t.me", "telegram.me", "telegram.org", "cdn-telegram.org"),
     order=8,
     urls=(PostUrl(_POST, post=_url), PostUrl(_PRIVATE, post=_private)),

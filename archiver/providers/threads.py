@@ -19,6 +19,7 @@ _T = lazy(r"https?://(?:www\.)?threads\.(?:net|com)/t/(?P<id>[-\w]{5,40})", re.I
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    loader_hosts=("threads.net", "threads.com"),
     platform_domains=("threads.net",),
     order=6,
     urls=(PostUrl(_POST, "https://www.threads.com/@{user}/post/{id}"), PostUrl(_T, "https://www.threads.com/t/{id}/")),

@@ -85,6 +85,7 @@ SPEC = PlatformSpec(NAME, ENDPOINT.name, handle=_handle, id_time=id_time)
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    loader_hosts=("tiktok.com", "ttwstatic.com"),
     platform_domains=("tiktokcdn.com", "tiktokcdn-us.com", "tiktokv.com"),
     order=4,
     urls=(PostUrl(_VIDEO, post=_video),),

@@ -72,6 +72,7 @@ def probe(rt: Runtime, url: str, post_id: str) -> Probe:
 
 PROVIDER = ProviderSpec(
     name=NAME,
+    loader_hosts=("platform.twitter.com", "platform.x.com"),
     platform_domains=("twimg.com",),
     order=0,
     urls=(PostUrl(_STATUS, post=_status), PostUrl(_WIDGET, post=_widget)),
