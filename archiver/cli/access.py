@@ -226,6 +226,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
                         raise InputError(f"{shown(args.output)} appeared while the bundle was written (another "
                                          "export?): it was left as it is; give --force to replace it, or another "
                                          "file name") from None
+                    except OSError:  # a file system without hard links: placed by rename (the check above)
+                        os.replace(tmp, out)
         finally:
             Path(tmp).unlink(missing_ok=True)
     if existed:
