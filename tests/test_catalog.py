@@ -102,3 +102,21 @@ def test_outside_text_with_nul_is_recorded_and_found(catalog: Catalog) -> None:
     assert [h["post_id"] for h in catalog.search(f"dam{nul}").hits] == ["1945048830047662001"]
     assert [h["post_id"] for h in catalog.search("gates", author=f"Coast{nul}Desk").hits] in (
         [], ["1945048830047662001"])   # an author filter is words of the name; it must not fail
+
+
+def test_an_older_catalogs_items_name_posts_by_their_filed_id(catalog: Catalog) -> None:
+    """Releases before filed ids named an embed's post in items by the platform's id (Telegram's
+    "durov/43"); opening the catalog files them as storage does ("durov:43"), once."""
+    row = {"article_id": "a1", "source_sha256": "s1", "kind": "embed", "provider": "telegram", "status": "archived",
+           "occurrences": 1, "updated_at": "2026-01-01T00:00:00Z"}
+    catalog.record_item(**row, item_id="i1", post_id="durov/43", url="https://t.me/durov/43")
+    catalog.record_item(**row, item_id="i2", post_id="c/1234567/89", url="https://t.me/c/1234567/89")
+    catalog.record_item(**{**row, "provider": "twitter"}, item_id="i3", post_id="20", url="https://x.com/a/status/20")
+    catalog.execute("DELETE FROM catalog_meta WHERE name = 'item_post_ids'")
+    catalog._ready = False  # as a process opening it
+    got = catalog.query("SELECT item_id, post_id FROM items WHERE article_id = 'a1' ORDER BY item_id")
+    assert [(r["item_id"], r["post_id"]) for r in got] == [("i1", "durov:43"), ("i2", "c:1234567:89"), ("i3", "20")]
+    # Once: an id written afterwards as it is stays as it is (a writer always gives the filed id).
+    catalog.record_item(**row, item_id="i4", post_id="x/1", url="https://t.me/x/1")
+    catalog._ready = False
+    assert catalog.query("SELECT post_id FROM items WHERE item_id = 'i4'") == [{"post_id": "x/1"}]

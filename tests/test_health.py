@@ -139,6 +139,23 @@ def test_dying_originals_are_declared_dead(tmp_settings: Callable[..., Settings]
     assert again["state"] == "live" and again["failures"] == []
 
 
+def test_an_article_archived_after_its_original_died_shows_it_dead_at_once(tmp_settings: Callable[..., Settings],
+                                                                           origin: FixtureOrigin) -> None:
+    """The health of an original is the URL's, not the article's: a second article using an image
+    already found dead lists it dead from the moment it is archived, before its own health is read."""
+    rt = archived(tmp_settings, origin)
+    origin.set_behaviour("/media/a.jpg", "404", sticky=True)
+    check(rt, {"url": origin.url("/media/a.jpg"), "kind": "image"}, now=T0)
+    page = f'<html><body><p>Later story</p><img src="{origin.url("/media/a.jpg")}"></body></html>'
+    archive(rt, page.encode(), article_id="later", url="https://news.example/later")
+    rows = {r["article_id"]: r for r in overview(rt)}
+    assert rows["later"]["dead"] == 1 and rows["later"]["unchecked"] == 0, rows["later"]
+    # The first article, never enrolled either, shows the same original dead.
+    assert [r["article_id"] for r in overview(rt, state="dead")] == ["later", "story"]
+    assert totals(rt)["dead"] == 2
+    rt.close()
+
+
 def test_placeholder_by_listed_sha256_and_html_instead_of_image(tmp_settings: Callable[..., Settings],
                                                                 origin: FixtureOrigin) -> None:
     import hashlib

@@ -29,7 +29,7 @@ from archiver.catalog.base import MAX_LIMIT, Backend
 from archiver.catalog.schema import INDEX_TABLES, POST_FIELDS, create_schema
 from archiver.catalog.text import doc_tokens, handle_norm, tokenize
 from archiver.errors import InputError
-from archiver.storage.layout import MANIFEST_KEY_RE, blob_key, derived_key
+from archiver.storage.layout import blob_key, derived_key, url_sha256
 
 if TYPE_CHECKING:
     from archiver.catalog.query import SearchQuery
@@ -179,15 +179,14 @@ class Catalog:
 
     # --- items of an article ------------------------------------------------------------------
     def record_item(self, **row: Any) -> None:
-        """Index one item result. An embed whose post has no id of its own (a flattened post nothing
-        resolved) is joined to its capture's post by the id the capture is filed under
-        (``posts/<provider>/unresolved-<hash>/...``): search --article, export --article and a hit's
-        "articles" find it like any post of the article."""
-        if row.get("kind") == "embed" and not row.get("post_id") and isinstance(row.get("manifest_key"), str):
-            m = MANIFEST_KEY_RE.fullmatch(row["manifest_key"])
-            if m is not None and m.group("provider") == row.get("provider"):
-                row = {**row, "post_id": m.group("post_id")}
+        """Index one item result (an embed's ``post_id`` is the id its post is filed under:
+        EmbedResult.filed_id), and the item's use of its original URL (link_uses), so the item shows
+        that original's health at once (archiver.health.originals)."""
         self._upsert("items", row, ["article_id", "source_sha256", "item_id"])
+        if row.get("url"):
+            self.execute("INSERT INTO link_uses (url_sha256, article_id, item_id) VALUES (?, ?, ?) "
+                         "ON CONFLICT (url_sha256, article_id, item_id) DO NOTHING",
+                         [url_sha256(row["url"]), row["article_id"], row["item_id"]])
 
     def items(self, article_id: str, source_sha256: str) -> list[dict[str, Any]]:
         return self.query(

@@ -59,6 +59,15 @@ SCHEMA = [
         text_complete TEXT)""",
     "CREATE INDEX IF NOT EXISTS captures_post ON captures (provider, post_id, captured_at)",
     "CREATE INDEX IF NOT EXISTS items_post ON items (provider, post_id)",
+    # Which items of which articles use an original URL (by its SHA-256, link health's key): written with
+    # each item's row, so an item shows its original's health (archiver.health.originals) from the moment
+    # it is archived, even when that original was checked for another article before.
+    """CREATE TABLE IF NOT EXISTS link_uses (
+        url_sha256 TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        PRIMARY KEY (url_sha256, article_id, item_id))""",
+    "CREATE INDEX IF NOT EXISTS link_uses_article ON link_uses (article_id)",
     """CREATE TABLE IF NOT EXISTS post_media (
         sha256 TEXT NOT NULL,
         provider TEXT NOT NULL,
@@ -140,7 +149,7 @@ POST_INDEXES = [
 ]
 # Every table the catalog rebuilds from storage (reindex clears these, nothing else).
 INDEX_TABLES = ("articles", "items", "captures", "posts", "post_media", "blobs", "blob_uses", "url_fetches",
-                "url_history", "versions")
+                "url_history", "versions", "link_uses")
 POST_FIELDS = ("provider", "post_id", "capture_id", "url", "status", "manifest_key", "captured_at", "posted_at",
                "handle", "author", "text", "lang", "text_complete")
 
@@ -182,7 +191,21 @@ def create_schema(backend: Backend) -> None:
     _add_columns(backend, conn, "posts", ADDED_POST_COLUMNS)
     for stmt in [*POST_INDEXES, *SWEEP_INDEXES]:
         conn.execute(stmt)
+    _file_item_post_ids(conn)
     backend.upgrade()
+
+
+def _file_item_post_ids(conn: Any) -> None:
+    """Name each embed's post in ``items`` by the id its post is filed under (layout.filed_post_id:
+    Telegram's "durov/43" is filed "durov:43"), as releases before this one did not: once per catalog
+    (catalog_meta's ``item_post_ids``), idempotent, so processes opening the catalog at once agree."""
+    conn.execute("CREATE TABLE IF NOT EXISTS catalog_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    if conn.execute("SELECT 1 FROM catalog_meta WHERE name = 'item_post_ids'").fetchone():
+        return
+    conn.execute("UPDATE items SET post_id = replace(post_id, '/', ':') "
+                 "WHERE kind = 'embed' AND replace(post_id, '/', ':') <> post_id")
+    conn.execute("INSERT INTO catalog_meta (name, value) VALUES ('item_post_ids', 'filed') "
+                 "ON CONFLICT (name) DO NOTHING")
 
 
 def _add_columns(backend: Backend, conn: Any, table: str, cols: list[str]) -> None:

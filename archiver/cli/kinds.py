@@ -26,7 +26,7 @@ from archiver.errors import InputError
 from archiver.lazyre import lazy
 from archiver.providers import registry
 from archiver.redact import redact_url
-from archiver.storage.layout import POST_ID_RE, PROVIDER_RE
+from archiver.storage.layout import PROVIDER_RE, filed_post_id
 
 MAX_URL = 2048
 SHOWN = 60
@@ -229,12 +229,14 @@ def article_id(value: str) -> str:
 
 
 def post_ref(value: str) -> str:
-    """``provider/post_id`` (e.g. twitter/20), each part as storage names it; the value itself.
-    ArgumentTypeError otherwise."""
+    """``provider/post_id`` (e.g. twitter/20), the post id as the platform writes it (Telegram's
+    telegram/durov/43) or as storage files it (telegram/durov:43); the value with the filed id
+    (``layout.filed_post_id``). ArgumentTypeError otherwise."""
     provider, slash, post_id = value.partition("/")
-    if not slash or not PROVIDER_RE.fullmatch(provider) or not POST_ID_RE.fullmatch(post_id) or ".." in post_id:
+    filed = filed_post_id(post_id)
+    if not slash or not PROVIDER_RE.fullmatch(provider) or filed is None:
         raise _bad(f"{shown(value)} is not provider/post_id (like twitter/1945048830047662087)")
-    return value
+    return f"{provider}/{filed}"
 
 
 def provider(value: str) -> str:

@@ -67,12 +67,6 @@ _SCHEMA = [
         since TEXT,
         last_detail TEXT)""",
     "CREATE INDEX IF NOT EXISTS link_health_due ON link_health (next_check_at)",
-    """CREATE TABLE IF NOT EXISTS link_uses (
-        url_sha256 TEXT NOT NULL,
-        article_id TEXT NOT NULL,
-        item_id TEXT NOT NULL,
-        PRIMARY KEY (url_sha256, article_id, item_id))""",
-    "CREATE INDEX IF NOT EXISTS link_uses_article ON link_uses (article_id)",
 ]
 # Columns added to link_health after its first release (added on open; `reindex` fills them): since
 # when the original is in its state, and what the last check heard (the dead worklist shows both).
@@ -81,7 +75,8 @@ _LATER = ["CREATE INDEX IF NOT EXISTS link_health_state ON link_health (state, s
 
 
 def ensure_schema(catalog: Catalog) -> None:
-    """Create the link_health and link_uses tables and their indexes in `catalog` if missing; once per Catalog."""
+    """Create the link_health table and its indexes in `catalog` if missing; once per Catalog (link_uses,
+    written with every item's row, is the catalog's own: archiver.catalog.schema)."""
     def create() -> None:
         for stmt in _SCHEMA:
             catalog.execute(stmt)
@@ -306,7 +301,7 @@ def check_articles(rt: Runtime, article_ids: list[str], *, now: datetime | None 
 
 
 def reindex(rt: Runtime, skipped: list[str] | None = None) -> int:
-    """Rebuild link_health from storage (link_uses comes back with `enroll_all`); returns how many
+    """Rebuild link_health from storage (link_uses comes back with the items: Catalog.record_item); returns how many
     records were indexed. A damaged record is left out, its key and reason appended to `skipped`."""
     n = 0
     for key, rec in stored_json_objects(rt.store, HEALTH_PREFIX, skipped):
@@ -578,7 +573,7 @@ def taken_down_items(rt: Runtime, article_id: str, records: tuple[Plan, Results]
     out = set()
     for item in plan.items:
         res = results.get(item.item_id)
-        embed_down = isinstance(res, EmbedResult) and (res.provider, res.post_id) in down
+        embed_down = isinstance(res, EmbedResult) and (res.provider, res.filed_id) in down
         image_down = isinstance(res, ImageResult) and bool(res.key) and hidden_reason(rt, res.key or "") is not None
         if embed_down or image_down:
             out.add(item.item_id)

@@ -128,7 +128,7 @@ def is_taken_down(rt: Runtime, provider: str | None, post_id: str | None) -> boo
 
 def _check_not_taken_down(rt: Runtime, res: ItemResult | None) -> None:
     """TakenDown when `res` is a taken-down post, or an image whose stable copy a takedown hides."""
-    if isinstance(res, EmbedResult) and is_taken_down(rt, res.provider, res.post_id):
+    if isinstance(res, EmbedResult) and is_taken_down(rt, res.provider, res.filed_id):
         raise TakenDown(TAKEN_DOWN)
     if isinstance(res, ImageResult) and res.key and hidden_reason(rt, res.key) is not None:
         raise TakenDown(TAKEN_DOWN)
@@ -192,8 +192,8 @@ def why_gone(rt: Runtime, result: EmbedResult) -> str:
     post that found it gone (deleted, suspended, withheld …: ``inline.gone_note``), else from its link's
     health (dead); "" when neither says so. Read from the catalog and storage, so restoring again
     with nothing new learnt gives the same note."""
-    if result.post_id:
-        row = rt.catalog.latest_capture(result.provider, result.post_id, result.captured_at or "", GONE_STATUSES)
+    if result.filed_id:
+        row = rt.catalog.latest_capture(result.provider, result.filed_id, result.captured_at or "", GONE_STATUSES)
         if row is not None and row.get("manifest_key") and row["manifest_key"] != result.manifest_key:
             try:
                 note = gone_note(json.loads(rt.store.get(row["manifest_key"])))
@@ -293,7 +293,7 @@ def takedown_filter(rt: Runtime, text: str, *, results: dict[str, ItemResult] | 
     cards = cards_everywhere(text)
     if not cards:
         return [], []
-    by_post = {(r.provider, r.post_id): r for r in (results or {}).values()
+    by_post = {(r.provider, r.filed_id): r for r in (results or {}).values()
                if isinstance(r, EmbedResult) and r.manifest_key and r.status in CAPTURED_STATUSES}
     amp = is_amp(text)
     reps, changed = [], []
@@ -530,7 +530,8 @@ def _restore(rt: Runtime, article_id: str, *, item_ids: list[str] | None, all_de
             raise InputError(f"article {article_id!r} has no item {', '.join(unknown)}")
         if post is not None:
             of_post = {it.item_id for it in plan.items
-                       if isinstance(it, EmbedItem) and (it.provider, it.post_id) == post}
+                       if isinstance(it, EmbedItem) and it.provider == post[0] and post[1] in
+                       (layout.filed_post_id(it.post_id), _filed_id_of(results.get(it.item_id)))}
             if not of_post:
                 raise InputError(f"article {article_id!r} does not embed {post[0]}/{post[1]}")
             wanted |= of_post
@@ -610,12 +611,20 @@ def _item_replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch]
     return reps, outcome
 
 
+def _filed_id_of(result: ItemResult | None) -> str | None:
+    """The filed id of the post an embed's result names (None for an image's or no result)."""
+    return result.filed_id if isinstance(result, EmbedResult) else None
+
+
 def parse_post(value: str) -> tuple[str, str]:
-    """(provider, post_id) of "<provider>/<post_id>" (as reports name posts); InputError otherwise."""
+    """(provider, filed post id) of "<provider>/<post_id>" (as reports name posts; the id as the platform
+    writes it, Telegram's "durov/43", or as it is filed, "durov:43": ``layout.filed_post_id``);
+    InputError otherwise."""
     provider, _, post_id = value.strip().partition("/")
-    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", provider) or not post_id or len(post_id) > 200:
+    filed = layout.filed_post_id(post_id)
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", provider) or filed is None:
         raise InputError(f"not a post: {value[:60]!r} (expected PROVIDER/POST_ID, e.g. twitter/1945048830047662087)")
-    return provider, post_id
+    return provider, filed
 
 
 def restore_many(rt: Runtime, article_ids: list[str], *, item_ids: list[str] | None = None,

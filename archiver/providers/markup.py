@@ -26,7 +26,7 @@ from archiver.capture.manifest import (
     source_entry,
 )
 from archiver.providers.base import CaptureContext, CapturedPost, Occurrence
-from archiver.storage.layout import safe_post_id
+from archiver.storage.layout import filed_post_id
 
 if TYPE_CHECKING:
     from archiver.discover.model import Embed
@@ -176,8 +176,7 @@ def filing_id(embed: Embed) -> str:
     """The id a post is stored and indexed under: its own id, with "/" (Telegram's "channel/123")
     written ":" so it stays one key segment and one URL segment; for a post whose markup carries
     no usable id, a hash of what the article showed."""
-    candidate = embed.post_id.replace("/", ":") if embed.post_id else None
-    return candidate if safe_post_id(candidate) else unresolved_post_id(embed)
+    return filed_post_id(embed.post_id) or unresolved_post_id(embed)
 
 
 class MarkupProvider:

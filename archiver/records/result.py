@@ -16,6 +16,7 @@ from archiver.capture.manifest import FINAL_STATUSES
 from archiver.providers.base import EMBED_STATUSES
 from archiver.records.base import Record, load_as
 from archiver.records.plan import EmbedFields, EmbedItem, ImageFields, ImageItem
+from archiver.storage.layout import filed_post_id_of
 
 # The outcomes that end an item; the others ("partial", "unavailable", "failed") are captured again by retry.
 FINAL_EMBED_STATUSES = FINAL_STATUSES
@@ -75,6 +76,14 @@ class EmbedResult(_Outcome, EmbedFields):
     manifest_key: str | None = Field(None, alias="snapshot")
     capture_id: str | None = None
     captured_at: str | None = None
+
+    @property
+    def filed_id(self) -> str | None:
+        """The id the post is stored and indexed under (``posts/<provider>/<id>/``, the catalog's
+        posts, captures and compliance rows), which `post_id` (the platform's, Telegram's "channel/123")
+        may not be: archiver.storage.layout.filed_post_id_of. Compare this, never `post_id`, with
+        what storage or the catalog hold."""
+        return filed_post_id_of(self.manifest_key, self.post_id)
 
 
 class ImageResult(_Outcome, ImageFields):

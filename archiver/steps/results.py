@@ -151,11 +151,13 @@ def retry_at(rt: Runtime, result: ItemResult, updated_at: str) -> str | None:
 
 
 def record_item(rt: Runtime, article_id: str, source_sha256: str, result: ItemResult, updated_at: str) -> None:
-    """The catalog's row of one item result (a fresh result and `archiver reindex` both come here)."""
+    """The catalog's row of one item result (a fresh result and `archiver reindex` both come here). An
+    embed's row names its post by the id the post is filed under (EmbedResult.filed_id), so the
+    catalog's joins of items with posts, captures and compliance rows hold for every platform."""
     embed = isinstance(result, EmbedResult)
     rt.catalog.record_item(
         article_id=article_id, source_sha256=source_sha256, item_id=result.item_id, kind=result.kind,
-        provider=result.provider if embed else None, post_id=result.post_id if embed else None,
+        provider=result.provider if embed else None, post_id=result.filed_id if embed else None,
         url=result.url, status=result.status, error=result.error,
         manifest_key=result.manifest_key if embed else None, sha256=None if embed else result.sha256,
         stable_url=None if embed else result.stable_url, occurrences=result.occurrences, updated_at=updated_at,

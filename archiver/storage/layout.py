@@ -90,6 +90,24 @@ def safe_post_id(post_id: str | None) -> bool:
     return bool(post_id) and bool(POST_ID_RE.fullmatch(post_id or "")) and ".." not in (post_id or "")
 
 
+def filed_post_id(post_id: str | None) -> str | None:
+    """The id a post whose platform id is `post_id` is stored and indexed under (its key segment under
+    ``posts/<provider>/``, its rows in the catalog's posts, captures, items and compliance tables):
+    the id itself, with "/" (Telegram's "channel/123", "c/123/45") written ":"; None when there is no
+    id or it cannot be a key segment even so (``markup.filing_id`` then files the post under a hash of
+    what the article showed). Idempotent: a filed id is its own filed id."""
+    candidate = post_id.replace("/", ":") if post_id else None
+    return candidate if safe_post_id(candidate) else None
+
+
+def filed_post_id_of(manifest_key_: str | None, post_id: str | None) -> str | None:
+    """The filed id of the post a result names: the one in its manifest key when that is one (the id the
+    capture was really filed under, a hash for a post the markup gave no id), else
+    `filed_post_id(post_id)`."""
+    found = MANIFEST_KEY_RE.fullmatch(manifest_key_ or "")
+    return found["post_id"] if found else filed_post_id(post_id)
+
+
 # A stored manifest: posts/<provider>/<post_id>/<capture_id>.json
 MANIFEST_KEY_RE = re.compile(
     rf"{POSTS_PREFIX}(?P<provider>{PROVIDER_RE.pattern})/(?P<post_id>{POST_ID_RE.pattern})/"

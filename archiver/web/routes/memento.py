@@ -80,7 +80,7 @@ from archiver.compliance.holds import hidden_reason
 from archiver.discover.urls import match_post_url
 from archiver.runtime import Runtime
 from archiver.storage.base import ObjectNotFound
-from archiver.storage.layout import blob_key, capture_page_key, page_manifest_key, post_prefix, safe_post_id
+from archiver.storage.layout import blob_key, capture_page_key, filed_post_id, page_manifest_key, post_prefix
 from archiver.web.copies import RANGE_RESPONSES, copy_csp, public_origin, serve_copy
 from archiver.web.errors import COMMON, error_responses
 
@@ -168,15 +168,15 @@ def _posts_named_by(rt: Runtime, url: str) -> tuple[list[tuple[str, str]], str |
         if found is not None:
             break
     if found is not None and found[1]:
-        post_id = found[1].replace("/", ":")  # how markup.filing_id files a post ("channel/123")
-        return ([(found[0], post_id)] if safe_post_id(post_id) else []), found[2]
+        post_id = filed_post_id(found[1])  # how the post is filed ("channel/123" as "channel:123")
+        return ([(found[0], post_id)] if post_id else []), found[2]
     if found is None:
         return [], None
     # A share link: the posts the articles that used it resolved it to.
     rows = _items_by_url(rt, "embed", _candidates(url), "DISTINCT provider, post_id",
                          "AND provider IS NOT NULL AND post_id IS NOT NULL")
-    pairs = [(r["provider"], r["post_id"].replace("/", ":")) for r in rows]
-    return [p for p in pairs if safe_post_id(p[1])][:MAX_POSTS], None
+    pairs = [(r["provider"], filed_post_id(r["post_id"])) for r in rows]
+    return [(provider, post_id) for provider, post_id in pairs if post_id][:MAX_POSTS], None
 
 
 def post_mementos(rt: Runtime, url: str) -> Found | None:
