@@ -414,3 +414,25 @@ def test_hostile_occurrences_never_raise(env: dict[str, Any]) -> None:
     e = Embed("twitter", None, None, 50, 10, handle="bad handle!", text=None, form="flattened")
     res = _capture(env, [e], "short")
     assert res.status == "unresolved" and res.manifest_key
+
+
+def test_the_two_sources_are_asked_at_the_same_time(tmp_settings: Callable[..., Any]) -> None:
+    """oEmbed and syndication are independent: a capture and a liveness probe ask both at once (over a
+    network each is a round trip of its own), and what each said is read as when asked one by one."""
+    from archiver.health.probes import probe
+    from archiver.providers.twitter.api import fetch_sources
+    from archiver.runtime import Runtime
+
+    with FixtureOrigin(tweets=[HINDI, DELETED], latency=0.3) as slow:
+        settings = tmp_settings(**slow.settings_overrides(), fetch_retries=0)
+        ctx = CaptureContext(settings=settings, fetcher=Fetcher(settings))
+        oembed, synd = fetch_sources(ctx, HINDI["id"], HINDI["handle"])
+        assert slow.max_in_flight == 2 and {r.path for r in slow.requests} == {"/oembed", "/tweet-result"}
+        assert oembed.outcome == "ok" and oembed.data["text"] == HINDI["text"]
+        assert synd.outcome == "ok" and synd.data.tweet["id_str"] == HINDI["id"]
+        slow.max_in_flight = 0
+        rt = Runtime.from_settings(settings)
+        url = f"https://twitter.com/gone/status/{DELETED['id']}"
+        answer = probe(rt, {"url": url, "kind": "embed", "provider": "twitter", "post_id": DELETED["id"]})
+        assert answer.outcome == "failure" and "deleted" in answer.detail and slow.max_in_flight == 2
+        rt.close()

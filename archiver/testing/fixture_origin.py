@@ -18,6 +18,7 @@ garbage, 500). Every request is recorded.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import html
 import json
@@ -26,7 +27,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -92,6 +93,10 @@ class FixtureOrigin(ResponseShapes):
         self.retry_after = retry_after
         self.timeout_sleep = min(_MAX_SLEEP, max(0.0, timeout_sleep))
         self.requests: list[RecordedRequest] = []
+        # How many GET requests are being answered now, and the most ever answered at once (a client
+        # that asks concurrently shows more than 1 when answers take time: ``latency``).
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._files: dict[str, tuple[bytes, str]] = {}
         self._behaviours: dict[str, tuple[list[str], bool]] = {}
         self._lock = threading.Lock()
@@ -254,6 +259,18 @@ class FixtureOrigin(ResponseShapes):
         return None
 
     # --- request handling ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Count one request as being answered (``in_flight``, ``max_in_flight``) while the block runs."""
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
     def _record(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> str | None:
         """Log the request; the behaviour step to play, if one matches."""
         with self._lock:
@@ -370,6 +387,10 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:
+        with self.fixture.serving():
+            self._answer_get()
+
+    def _answer_get(self) -> None:
         if self.fixture.latency:
             time.sleep(self.fixture.latency)
         try:

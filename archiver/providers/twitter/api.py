@@ -16,8 +16,10 @@ The capture's status from what the sources said is ``states.decide`` (re-exporte
 
 from __future__ import annotations
 
+import contextvars
 import html
 import re
+import threading
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
@@ -122,6 +124,34 @@ def _oembed_text(fragment: str) -> str:
         return ""
     text, _, _, _ = markup.parse_fragment(m.group(1))
     return text.strip()
+
+
+def fetch_sources(ctx: CaptureContext, post_id: str, handle: str | None) -> tuple[Fetched, Fetched]:
+    """(``fetch_oembed``, ``fetch_syndication``) of the post, asked at the same time: the two are
+    independent and on different hosts, each a round trip of 100-300 ms on the real network, so a
+    capture (and a liveness probe) waits for the slower one instead of both. Syndication runs in a
+    thread of its own, in a copy of this context (the article's fetch deadline holds there too);
+    whatever it raises (an infrastructure fault: neither raises for remote trouble) is raised here,
+    after oEmbed is done."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def ask_syndication() -> None:
+        try:
+            outcome.append((True, fetch_syndication(ctx, post_id)))
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(ask_syndication,),
+                              name="syndication", daemon=True)
+    worker.start()
+    try:
+        oembed = fetch_oembed(ctx, post_id, handle)
+    finally:
+        worker.join()
+    ok, synd = outcome[0]
+    if not ok:
+        raise synd
+    return oembed, synd
 
 
 def fetch_syndication(ctx: CaptureContext, post_id: str) -> Fetched:

@@ -57,8 +57,7 @@ from archiver.providers.twitter.api import (
     entities_info,
     expand_links,
     expand_text,
-    fetch_oembed,
-    fetch_syndication,
+    fetch_sources,
     metrics_info,
     note_text,
     other_post_id,
@@ -131,8 +130,7 @@ class TwitterProvider:
                       occurrences: Sequence[Occurrence], sources: list[Source],
                       exchanges: list[Exchange], depth: int,
                       referenced_by: ReferencedBy | None = None, embedded: _Embedded | None = None) -> CapturedPost:
-        oembed = fetch_oembed(ctx, post_id, handle)
-        synd = fetch_syndication(ctx, post_id)
+        oembed, synd = fetch_sources(ctx, post_id, handle)
         exchanges += oembed.exchanges + synd.exchanges
         synd_entry = synd.entry(synd_summary(synd))
         sources += [oembed.entry(oembed.data), synd_entry]

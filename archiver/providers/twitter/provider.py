@@ -12,7 +12,7 @@ from archiver.capture.manifest import CAPTURED_STATUSES, GONE_STATUSES
 from archiver.discover.urls import query
 from archiver.health.state import Probe
 from archiver.providers.base import CaptureContext, EmbedForms, PostUrl, ProviderSpec, SettingSpec, is_digits
-from archiver.providers.twitter.api import fetch_oembed, fetch_syndication
+from archiver.providers.twitter.api import fetch_sources
 from archiver.providers.twitter.capture import TwitterProvider
 from archiver.providers.twitter.discovery import (
     finish,
@@ -60,8 +60,7 @@ def probe(rt: Runtime, url: str, post_id: str) -> Probe:
     failure; anything else is inconclusive."""
     ctx = CaptureContext(settings=rt.settings, fetcher=rt.fetcher)
     found = parse_status_url(url)
-    synd = fetch_syndication(ctx, post_id)
-    oembed = fetch_oembed(ctx, post_id, found[0] if found else None)
+    oembed, synd = fetch_sources(ctx, post_id, found[0] if found else None)
     status, reason = decide(oembed, synd, True)
     if status in CAPTURED_STATUSES:
         return Probe("ok", "the post is up")
