@@ -138,8 +138,8 @@ def test_web_labels_are_read_as_the_standard_says() -> None:
 
 
 BAD_ENCODINGS = [
-    ("bom-then-latin1.html", b"\xef\xbb\xbf<p>caf\xe9</p>", [], "has a UTF-8 byte-order mark but is not valid UTF-8"),
-    ("bom-then-cut.html", b"\xef\xbb\xbf<p>\xe2\x82</p>", [], "UTF-8 byte-order mark"),
+    ("utf16-bom-odd.html", b"\xff\xfe<\x00p\x00>", [], "has a UTF-16LE byte-order mark but is not valid UTF-16LE"),
+    ("bom-then-binary.html", b"\xef\xbb\xbf" + b"\x00\x01\x02\x03\xfe\xff" * 50, [], "binary"),
     ("undefined.html", b'<meta charset="undefined"><p>caf\xe9</p>', [], "'undefined': not an encoding of the web"),
     ("escape.html", b'<meta charset="unicode_escape"><p>\\u0041</p>', [], "'unicode_escape': not an encoding"),
     ("xml.html", b'<?xml version="1.0" encoding="raw_unicode_escape"?><p>x</p>', [], "'raw_unicode_escape': not"),
@@ -160,6 +160,21 @@ def test_bad_encodings_are_one_line_and_exit_2(tmp_path: Path, name: str, conten
         assert out.returncode == 2, (command, out.stderr)
         assert message in out.stderr and "Traceback" not in out.stderr, (command, out.stderr)
         assert out.stderr.count("\n") == 1 and out.stdout == ""
+
+
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbf<p>caf\xe9</p>", b"\xef\xbb\xbf<p>\xe2\x82</p>\r\n"],
+                         ids=["bom-then-latin1", "bom-then-cut"])
+def test_a_utf8_bom_page_with_bytes_that_are_not_utf8_is_archived_byte_for_byte(tmp_path: Path,
+                                                                                content: bytes) -> None:
+    """The BOM says UTF-8 as a <meta charset> does: bytes that are not UTF-8 (a browser shows U+FFFD)
+    are kept as they are, and the rest of the article is archived."""
+    path = tmp_path / "bom.html"
+    path.write_bytes(content)
+    out = run(["archive", str(path), "--json"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert Path(report["rewritten"]).read_bytes() == content
+    assert decode_article(content).encoding == "x-keep-utf-8"
 
 
 def test_bad_encodings_are_the_same_error_from_the_api(tmp_settings: Callable[..., Settings]) -> None:

@@ -998,7 +998,8 @@ def decode_article(
     reason (one line) when the article is over `max_bytes`, empty, binary (it starts with an image,
     font, archive or PDF signature; or, when its declared encoding does not decode it, or nothing is
     declared and it is not UTF-8, looks_binary says so), has a BOM its bytes do not
-    follow, is given or (with no charset given) declares a label that is not an encoding of the web
+    follow (UTF-16; a UTF-8 one keeps the bytes that are not UTF-8, as a declared encoding does), is
+    given or (with no charset given) declares a label that is not an encoding of the web
     (or the replacement encoding), or no web encoding decodes it exactly."""
     if max_bytes is not None and len(data) > max_bytes:
         raise InputError(
@@ -1050,11 +1051,21 @@ def decode_article(
 
 
 def _with_bom(data: bytes, codec: str) -> DecodedArticle:
+    """The article in the encoding its BOM names (the BOM stays in the text as U+FEFF, so encoding the
+    text gives back the same bytes). A UTF-8 article with bytes that are not UTF-8 after its BOM is
+    read as one that declares UTF-8 is (a browser shows U+FFFD there): those bytes are kept
+    (``x-keep-utf-8``), unless it looks binary. InputError for that, and for UTF-16 that is not
+    (an odd length, unpaired surrogates)."""
     try:
-        # The BOM stays in the text (U+FEFF), so encoding the text gives back the same bytes.
         return DecodedArticle(data.decode(codec, errors="strict"), codec)
     except UnicodeDecodeError as exc:
         name = {"utf-8": "UTF-8", "utf-16-le": "UTF-16LE", "utf-16-be": "UTF-16BE"}[codec]
+        if codec == "utf-8":
+            if looks_binary(data, declared=True):
+                raise InputError("article looks like binary data, not text or HTML") from None
+            text = exact(data, _KEEP + "utf-8")
+            if text is not None:
+                return DecodedArticle(text, codecs.lookup(_KEEP + "utf-8").name)
         raise InputError(f"article has a {name} byte-order mark but is not valid {name} "
                          f"({exc.reason} at byte {exc.start:,})") from None
 
