@@ -135,6 +135,14 @@ def test_hostile_iso_2022_jp_bytes_are_kept_exactly(data: bytes) -> None:
     assert decoded.encode(decoded.text) == b'<meta charset="iso-2022-jp">' + data
 
 
+def test_an_iso_2022_jp_page_over_the_escape_bound_says_so() -> None:
+    """Over a million escape sequences and errors the keeping decoder stops (a bound on hostile input);
+    the error names that bound instead of suggesting another charset."""
+    page = b'<meta charset="iso-2022-jp"><p>' + b"\x1b$B\x46\x7c\x1b(B" * 600_000 + b"\xff</p>"
+    with pytest.raises(InputError, match=r"has over 1,000,000 escape sequences and errors, .*convert it to UTF-8"):
+        decode_article(page)
+
+
 @pytest.mark.parametrize(("label", "data", "shown"), [
     ("shift_jis", "≒ ①".encode("cp932") + b" \x87\x90 \xed\x40 \xfa\x40", "≒ ① ≒ 纊 ⅰ"),  # NEC and IBM rows
     ("big5", "中文".encode("big5") + b" \xa2\xcc", "中文 十"),  # a pair also written 0xA451

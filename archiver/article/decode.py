@@ -367,6 +367,12 @@ _ESCAPE = lazy(rb"\x1b(?:\([BJI]|\$[@B])")
 _ISO2022JP_RUNS = (lazy(rb"[^\x0e\x0f\x1b\x80-\xff]+"), lazy(rb"[^\x0e\x0f\x1b\x80-\xff]+"),
                    lazy(rb"[\x21-\x5f]+"), lazy(rb"(?:[\x21-\x7e][\x21-\x7e])+"))
 _MAX_TOKENS = 1_000_000
+
+
+class OverDecodeLimit(UnicodeDecodeError):
+    """Bytes a codec of this module will not read exactly because they are over one of its bounds (an
+    ISO-2022-JP page with more than _MAX_TOKENS escape sequences and errors), not because they are not
+    in its encoding: the article's error says so instead of suggesting another charset."""
 _ISO2022JP_ERRORS = (lazy(rb"[\x0e\x0f\x80-\xff]+"), lazy(rb"[\x0e\x0f\x80-\xff]+"),
                      lazy(rb"[^\x1b\x21-\x5f]+"), lazy(rb"[^\x1b\x21-\x7e]+"))
 _SINGLE_BYTE_RUN = {_ASCII: lazy("[^\x0e\x0f\x1b\x80-\U0010ffff]+"),
@@ -611,8 +617,8 @@ class _Iso2022Jp:
         if tokens is None:  # hostile: Python's decoder for a view, else not this encoding
             if errors != "strict":
                 return codecs.decode(data, "iso2022_jp", errors).translate(_JIS_FIX), len(data)
-            raise UnicodeDecodeError(self.name, data, 0, len(data), f"over {_MAX_TOKENS:,} escape sequences "
-                                     "and errors")
+            raise OverDecodeLimit(self.name, data, 0, len(data), f"over {_MAX_TOKENS:,} escape sequences "
+                                  "and errors")
         if errors != "strict" and not keeping:
             return self._browser_text(data, tokens, errors), len(data)
         implied = _implied_escapes(tokens)
@@ -928,11 +934,17 @@ def web_name(codec: str) -> str:
     return found.name if found is not None else str(codec)
 
 
-def exact(data: bytes, codec: str) -> str | None:
-    """`data` decoded with the Python `codec` when that gives the same bytes back when encoded; else None."""
+def exact(data: bytes, codec: str, *, bounded: bool = True) -> str | None:
+    """`data` decoded with the Python `codec` when that gives the same bytes back when encoded; else None
+    (also when the bytes are over one of the codec's bounds, or, with `bounded` False, OverDecodeLimit
+    then)."""
     try:
         text = data.decode(codec, errors="strict")
         return text if text.encode(codec, errors="strict") == data else None
+    except OverDecodeLimit:
+        if not bounded:
+            raise
+        return None
     except (UnicodeError, LookupError):
         return None
 
@@ -1033,7 +1045,11 @@ def decode_article(
                              "surrogates")
         if looks_binary(data, declared=True):
             raise InputError("article looks like binary data, not text or HTML")
-        text = exact(data, _KEEP + encoding)
+        try:
+            text = exact(data, _KEEP + encoding, bounded=False)
+        except OverDecodeLimit as exc:
+            raise InputError(f"article in {shown} has {exc.reason}, more than archiver reads byte for byte: "
+                             "convert it to UTF-8") from None
         if text is not None:
             return DecodedArticle(text, codecs.lookup(_KEEP + encoding).name)
         raise InputError(f"article does not decode as {shown} in a way that gives its bytes back: give "
