@@ -352,3 +352,28 @@ def test_bulk_restore_over_the_api_answers_each_kind_of_bad_request_alike(tmp_se
     assert r.status_code == 400 and "archiver restore ID" in r.json()["detail"]
     assert len(versions(rt, "art1")) == 2
     rt.close()
+
+
+# --- 7. a post gone before this article was archived is restored from another article's capture ----
+def test_a_post_already_gone_is_restored_from_another_articles_capture(tmp_settings: Callable[..., Settings],
+                                                                        origin: FixtureOrigin) -> None:
+    from archiver.health.originals import needs_restore, uncopied_items
+
+    rt = setup(tmp_settings, origin, aid="first")  # Bob's tweet captured while it was up
+    first = load_result(rt, load_plan(rt, "first"), item_of(rt, "first", BOB))
+    origin.add_tweet(replace(BOB, state="deleted"))
+    page = f"<html><body><p>Later</p>{quote(BOB)}{SCRIPT}</body></html>"
+    archive(rt, page.encode(), article_id="later", url="https://news.example/later")
+    plan = load_plan(rt, "later")
+    (item,) = [i for i in plan.items if isinstance(i, EmbedItem)]
+    assert load_result(rt, plan, item.item_id).status == "deleted"  # nothing of the post kept this time
+    assert uncopied_items(rt, "later") == set()  # ... but the archive holds it
+    article_health(rt, "later", check_now=True, now=T0)
+    assert needs_restore(rt, ["later"]) == {"later": 1}
+    rep = restore(rt, "later")
+    assert [i["status"] for i in rep["items"]] == ["restored"] and rep["new_version"]
+    text = current(rt, "later")
+    # The frame shows the first article's capture, and its version is that capture's page.
+    assert 'class="archiver-card"' in text and first.capture_id in text and SCRIPT not in text
+    assert restore(rt, "later")["new_version"] is False
+    rt.close()

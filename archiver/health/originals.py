@@ -38,7 +38,7 @@ from archiver.health.probes import probe
 from archiver.health.state import STATES, Original, advance, check_label, could_not_check, new_record
 from archiver.records.base import RecordError
 from archiver.records.plan import EmbedItem, ImageItem, Plan
-from archiver.records.result import EmbedResult, ImageResult
+from archiver.records.result import EmbedResult, ImageResult, ItemResult
 from archiver.steps.prepare import check_article_id, current_plan, load_plan
 from archiver.steps.results import Results, load_results
 from archiver.storage.base import ObjectNotFound, stored_json_objects
@@ -580,12 +580,33 @@ def taken_down_items(rt: Runtime, article_id: str, records: tuple[Plan, Results]
     return out
 
 
+def archived_copy(rt: Runtime, res: ItemResult | None) -> EmbedResult | None:
+    """The capture holding the post an embed's result names that a restore shows: the item's own when
+    it holds the post ("archived" or "partial", with a manifest); else the post's latest capture that
+    does, made for any article (by its filed id: the post may have been gone already when this
+    article was archived, and kept by another article's earlier capture), as a copy of `res` naming
+    that capture. None when no capture holds the post (or `res` is not an embed's)."""
+    if not isinstance(res, EmbedResult):
+        return None
+    if res.status in CAPTURED_STATUSES and res.manifest_key:
+        return res
+    post_id = res.filed_id
+    if not post_id:
+        return None
+    row = rt.catalog.latest_capture(res.provider, post_id, "", CAPTURED_STATUSES)
+    if row is None or not row.get("manifest_key") or not rt.store.exists(row["manifest_key"]):
+        return None
+    return res.model_copy(update={"status": row["status"], "manifest_key": row["manifest_key"],
+                                  "capture_id": row["capture_id"], "captured_at": row["captured_at"],
+                                  "url": res.url or row.get("url")})
+
+
 def uncopied_items(rt: Runtime, article_id: str, records: tuple[Plan, Results] | None = None) -> set[str]:
     """The item ids of the article's current plan with no archived copy to restore from: an embed whose
-    capture holds no post (deleted, protected or failed before anything was kept: not "archived" or
-    "partial", or no manifest) and an image with no stable copy. Dead, such an item is lost, not in
-    need of a restore (restore would refuse it: health.restore.captured). `records`: as for
-    `taken_down_items`. Empty when the records cannot be read."""
+    post no capture holds (``archived_copy``: neither its own, deleted, protected or failed before
+    anything was kept, nor another article's) and an image with no stable copy. Dead, such an item is
+    lost, not in need of a restore (restore would refuse it: health.restore.captured). `records`: as
+    for `taken_down_items`. Empty when the records cannot be read."""
     found = records if records is not None else current_records(rt, article_id)
     if found is None:
         return set()
@@ -594,7 +615,7 @@ def uncopied_items(rt: Runtime, article_id: str, records: tuple[Plan, Results] |
     for item in plan.items:
         res = results.get(item.item_id)
         if isinstance(item, EmbedItem):
-            kept = isinstance(res, EmbedResult) and res.status in CAPTURED_STATUSES and bool(res.manifest_key)
+            kept = archived_copy(rt, res) is not None
         else:
             kept = isinstance(res, ImageResult) and bool(res.stable_url)
         if not kept:

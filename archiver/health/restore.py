@@ -59,6 +59,7 @@ from archiver.discover import srcdoc
 from archiver.errors import ArchiverError, InputError
 from archiver.health.callback import notify_cms
 from archiver.health.originals import (
+    archived_copy,
     dead_among,
     ensure_schema,
     load_record,
@@ -423,8 +424,10 @@ def _replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch], ite
     _check_not_taken_down(rt, res)
     amp = is_amp(text)
     inline = rt.settings.restore_style == "inline" or amp  # AMP forbids the iframe's style attribute
-    embed = captured(res) if isinstance(item, EmbedItem) else None
-    key = card_key(rt, res) if embed is not None and not inline else None
+    # The item's own capture, else another article's capture of the post (the post may have been gone
+    # when this article was archived); RestoreError when no capture holds it.
+    embed = (archived_copy(rt, res) or captured(res)) if isinstance(item, EmbedItem) else None
+    key = card_key(rt, embed) if embed is not None and not inline else None
     stable_url = res.stable_url if isinstance(res, ImageResult) else None
     if isinstance(item, ImageItem) and not stable_url:
         raise RestoreError(f"no stable copy of {item.url} (capture status {res.status if res else None!r})")
