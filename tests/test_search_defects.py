@@ -187,3 +187,49 @@ def test_an_older_postgres_catalog_is_retokenized_on_open(postgres_dsn: str) -> 
     cat = open_catalog(dsn)
     assert found(cat, "นโยบาย") == ["1"]
     cat.close()
+
+
+# --- every capture's words are searched -------------------------------------------------------------------
+def test_a_post_is_found_by_the_words_of_any_of_its_captures(catalog: Catalog) -> None:
+    """An edit (the same id, other words) or a later capture that kept no text (the post gone, the markup
+    carrying none) leaves the earlier words searchable; a phrase never spans two captures' words; the
+    hit shows the latest capture. Captures indexed in any order (reindex walks storage) give the same."""
+    post(catalog, "1", "Ice report: stay off the lake", day=3)
+    post(catalog, "1", "Ice report updated: the lake is safe", day=5)
+    post(catalog, "1", None, day=7, status="deleted")  # type: ignore[arg-type]
+    post(catalog, "1", "Ice report: stay off the lake", day=1)  # an older one indexed last
+    post(catalog, "2", "Harbour news", day=2)
+    assert found(catalog, '"stay off"') == ["1"] and found(catalog, "safe") == ["1"]
+    assert found(catalog, '"safe ice"') == [] and found(catalog, '"lake ice"') == []  # across two captures
+    (hit,) = catalog.search("stay").hits
+    assert hit["status"] == "deleted" and hit["text"] is None and hit["captures"] == 4
+    assert found(catalog, "harbour") == ["2"] and found(catalog, "stay", status="deleted") == ["1"]
+
+
+def test_an_older_catalog_gains_the_earlier_captures_words_on_open(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    cat = open_catalog(url)
+    post(cat, "1", "flood warning for the valley", day=1)
+    post(cat, "1", "all clear", day=2)
+    cat.close()
+    conn = sqlite3.connect(tmp_path / "c.sqlite3")  # as the previous release indexed it: the latest only
+    conn.execute("UPDATE posts SET text_doc = 'all clear'")
+    conn.execute("UPDATE catalog_meta SET value = '3' WHERE name = 'token_version'")
+    conn.commit()
+    conn.close()
+    cat = open_catalog(url)
+    assert found(cat, "flood") == ["1"] and found(cat, '"all clear"') == ["1"]
+    cat.close()
+
+
+def test_an_older_postgres_catalog_gains_the_earlier_captures_words_on_open(postgres_dsn: str) -> None:
+    dsn = fresh_pg_dsn(postgres_dsn)
+    cat = open_catalog(dsn)
+    post(cat, "1", "flood warning for the valley", day=1)
+    post(cat, "1", "all clear", day=2)
+    cat.execute("UPDATE posts SET doc = to_tsvector('simple', 'all clear')")
+    cat.execute("UPDATE catalog_meta SET value = '2+t3' WHERE name = 'doc_format'")
+    cat.close()
+    cat = open_catalog(dsn)
+    assert found(cat, "flood") == ["1"] and found(cat, "clear") == ["1"]
+    cat.close()

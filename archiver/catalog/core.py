@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from archiver.catalog.base import MAX_LIMIT, Backend
-from archiver.catalog.schema import INDEX_TABLES, POST_FIELDS, create_schema
-from archiver.catalog.text import doc_tokens, handle_norm, tokenize
+from archiver.catalog.schema import INDEX_TABLES, POST_FIELDS, create_schema, earlier_words
+from archiver.catalog.text import handle_norm, post_doc_tokens, tokenize
 from archiver.errors import InputError
 from archiver.storage.layout import blob_key, derived_key, url_sha256
 
@@ -197,8 +197,9 @@ class Catalog:
     # --- captures of posts ---------------------------------------------------------------------
     def record_capture(self, *, media: Sequence[dict[str, Any]] | None = None, **row: Any) -> None:
         """Record one capture (optionally with its manifest's media list) and refresh the post's
-        search row when this capture is the post's latest. `card_text` (optional) is searched after
-        the text: the words of the post's link card and poll (indexing.card_words)."""
+        search row (its latest capture's, with the words of every capture: text.post_doc_tokens).
+        `card_text` (optional) is searched after the text: the words of the post's link card and poll
+        (indexing.card_words)."""
         media_rows = _media_summary(media or [])
         row["media"] = json.dumps(media_rows, sort_keys=True) if media is not None else None
         self._upsert("captures", row, ["capture_id"])
@@ -208,13 +209,17 @@ class Catalog:
         latest = self.query(
             "SELECT * FROM captures WHERE provider = ? AND post_id = ? ORDER BY captured_at DESC, capture_id DESC "
             "LIMIT 1", [row["provider"], row["post_id"]])
-        if latest and latest[0]["capture_id"] == row["capture_id"]:
+        if latest:  # the post's row is its latest capture's; its words hold this capture's too
             self._index_post(latest[0])
 
     def _index_post(self, cap: dict[str, Any]) -> None:
+        """The post's search row from its latest capture `cap`, its words with its earlier captures'
+        (text.post_doc_tokens)."""
         handle = handle_norm(cap.get("handle"))
         values = [cap.get(c) for c in POST_FIELDS] + [handle, cap.get("media") or "[]"]
-        values += self.backend.doc_values(doc_tokens(cap.get("text"), cap.get("card_text")),
+        key = (cap["provider"], cap["post_id"])
+        earlier = earlier_words(self.backend.connect(), [(*key, cap["capture_id"])], self.backend.placeholder)
+        values += self.backend.doc_values(post_doc_tokens(cap.get("text"), cap.get("card_text"), earlier.get(key, ())),
                                           tokenize(cap.get("author")), handle)
         cols = ["id", *POST_FIELDS, "handle_norm", "media", *self.backend.doc_columns]
         marks = ["?"] * (len(POST_FIELDS) + 3) + list(self.backend.doc_columns.values())
@@ -359,7 +364,7 @@ class Catalog:
             cap_rows.append([*base, media_json, c.get("card_text")])
             handle = handle_norm(c.get("handle"))
             post_rows.append([post_row_id(c), *base, handle, media_json,
-                              *self.backend.doc_values(doc_tokens(c.get("text"), c.get("card_text")),
+                              *self.backend.doc_values(post_doc_tokens(c.get("text"), c.get("card_text")),
                                                        tokenize(c.get("author")), handle)])
             media_rows += [[m["sha256"], c["provider"], c["post_id"]] for m in media]
         self.backend.bulk_insert("captures", cap_cols, cap_rows)

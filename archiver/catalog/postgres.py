@@ -22,9 +22,9 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from archiver.catalog.base import ThreadConnections
-from archiver.catalog.schema import posts_table
+from archiver.catalog.schema import earlier_words, posts_table
 from archiver.catalog.syntax import All, AnyOf, Node, Not, Term
-from archiver.catalog.text import TOKEN_VERSION, Clause, doc_tokens, tokenize
+from archiver.catalog.text import TOKEN_VERSION, Clause, post_doc_tokens, tokenize
 from archiver.errors import MissingExtra
 from archiver.redact import redact_url
 
@@ -182,7 +182,8 @@ class PostgresBackend(ThreadConnections):
 
     def upgrade(self) -> None:
         """Rebuild the vectors of a catalog written by an older release or under another cut of the
-        tokens (DOC_FORMAT), from the posts' text, card words, author and handle.
+        tokens (DOC_FORMAT), from the posts' text, card words, earlier captures' words (text.post_doc_tokens),
+        author and handle.
 
         In one transaction, so searches see the old vectors or the new ones: new vectors are copied
         into a scratch table, the GIN index is dropped, every row updated at once and the index
@@ -202,14 +203,17 @@ class PostgresBackend(ThreadConnections):
                 conn.execute("CREATE TEMP TABLE doc_upgrade (id BIGINT, doc TSVECTOR) ON COMMIT DROP")
                 # One COPY per batch: a connection cannot fetch from the cursor while a COPY runs.
                 with conn.cursor(name="doc_upgrade_read") as read, conn.cursor() as write:
-                    read.execute("SELECT p.id, p.text, p.author, p.handle_norm, c.card_text FROM posts p "
-                                 "LEFT JOIN captures c ON c.capture_id = p.capture_id")
+                    read.execute("SELECT p.id, p.provider, p.post_id, p.capture_id, p.text, p.author, p.handle_norm, "
+                                 "c.card_text FROM posts p LEFT JOIN captures c ON c.capture_id = p.capture_id")
                     while rows := read.fetchmany(5000):
+                        earlier = earlier_words(write, [(r["provider"], r["post_id"], r["capture_id"]) for r in rows],
+                                                self.placeholder)
                         with write.copy("COPY doc_upgrade (id, doc) FROM STDIN") as copy:
                             for r in rows:
                                 copy.write_row((r["id"], tsvector_literal(
-                                    doc_tokens(r["text"], r["card_text"]), tokenize(r["author"]),
-                                    r["handle_norm"])))
+                                    post_doc_tokens(r["text"], r["card_text"],
+                                                    earlier.get((r["provider"], r["post_id"]), ())),
+                                    tokenize(r["author"]), r["handle_norm"])))
                 conn.execute("DROP INDEX IF EXISTS posts_doc")
                 conn.execute("UPDATE posts p SET doc = d.doc FROM doc_upgrade d WHERE p.id = d.id")
                 conn.execute(self.search_schema[1])

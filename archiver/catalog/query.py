@@ -142,7 +142,8 @@ DHash = _hex(16, "a difference hash")
 
 
 class SearchQuery(BaseModel):
-    """Posts (their latest capture) matching every filter given; None (or an empty list) is no filter.
+    """Posts (shown as their latest capture; words found in any capture) matching every filter given; None
+    (or an empty list) is no filter.
 
     `q`: the query language of archiver/catalog/syntax.py (SYNTAX_HELP: words, "phrases",
     -exclusions, OR, prefix*, from:/provider:/lang:/status: filters), in any script; a `q` that does

@@ -9,6 +9,7 @@ rebuilt from object storage (`archiver reindex` clears INDEX_TABLES).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from archiver.catalog.base import Backend
@@ -232,3 +233,23 @@ def _rename_columns(backend: Backend, conn: Any) -> None:
             except Exception:
                 if new not in backend.columns(table):  # not another process renaming it first
                     raise
+
+
+def earlier_words(conn: Any, posts: Sequence[tuple[str, str, str]], mark: str) -> dict[tuple[str, str], list[Any]]:
+    """The (text, card_text) of every capture of each post in `posts` ((provider, post_id, its latest
+    capture_id)) but that latest one, newest first, by (provider, post_id): a post's earlier words
+    (text.post_doc_tokens). `conn` is a backend connection and `mark` its placeholder ("?", "%s")."""
+    if not posts:
+        return {}
+    latest = {(p, i): c for p, i, c in posts}
+    providers, ids = sorted({p for p, _ in latest}), sorted({i for _, i in latest})
+    sql = (f"SELECT provider, post_id, capture_id, text, card_text FROM captures "  # noqa: S608
+           f"WHERE provider IN ({', '.join(mark for _ in providers)}) AND post_id IN ({', '.join(mark for _ in ids)}) "
+           "ORDER BY captured_at DESC, capture_id DESC")
+    out: dict[tuple[str, str], list[Any]] = {}
+    for r in conn.execute(sql, (*providers, *ids)).fetchall():
+        key = (r["provider"], r["post_id"])
+        if key in latest and r["capture_id"] != latest[key]:
+            out.setdefault(key, []).append((r["text"], r["card_text"]))
+    return out
+

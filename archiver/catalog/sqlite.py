@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from archiver.catalog.base import ThreadConnections
-from archiver.catalog.schema import posts_table
+from archiver.catalog.schema import earlier_words, posts_table
 from archiver.catalog.syntax import All, AnyOf, Node, Not, Term
-from archiver.catalog.text import TOKEN_VERSION, Clause, doc_tokens, tokenize
+from archiver.catalog.text import TOKEN_VERSION, Clause, post_doc_tokens, tokenize
 from archiver.errors import ConfigError
 
 # The handle as one FTS token (hex, so the ascii tokenizer never splits it): words by one account
@@ -228,8 +228,9 @@ class SqliteBackend(ThreadConnections):
     def _retokenize(self, conn: sqlite3.Connection) -> None:
         """Rebuild every post's text_doc and author_doc (and the FTS table) when they were cut under
         another text.TOKEN_VERSION than this release's (recorded in catalog_meta; a catalog without it
-        is older), from the posts' text, author and card words, in one transaction: searches see the
-        old words or the new. About as long as `archiver reindex`'s indexing of the words."""
+        is older), from the posts' text, author and card words and their earlier captures' words
+        (text.post_doc_tokens), in one transaction: searches see the old words or the new. About as
+        long as `archiver reindex`'s indexing of the words."""
         conn.execute("CREATE TABLE IF NOT EXISTS catalog_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
         done = "SELECT 1 FROM catalog_meta WHERE name = 'token_version' AND value = ?"
         if conn.execute(done, (TOKEN_VERSION,)).fetchone():
@@ -243,15 +244,18 @@ class SqliteBackend(ThreadConnections):
                     conn.execute("DROP TABLE IF EXISTS posts_fts")
                     last = -1 << 63
                     # A row without the text (or name) its words came from keeps the words it has.
-                    batch = ("SELECT p.id, p.text, p.author, p.text_doc, p.author_doc, c.card_text FROM posts p "
-                             "LEFT JOIN captures c ON c.capture_id = p.capture_id WHERE p.id > ? ORDER BY p.id "
-                             "LIMIT 5000")
+                    batch = ("SELECT p.id, p.provider, p.post_id, p.capture_id, p.text, p.author, p.text_doc, "
+                             "p.author_doc, c.card_text FROM posts p LEFT JOIN captures c ON c.capture_id = "
+                             "p.capture_id WHERE p.id > ? ORDER BY p.id LIMIT 5000")
                     while rows := conn.execute(batch, (last,)).fetchall():
+                        earlier = earlier_words(conn, [(r["provider"], r["post_id"], r["capture_id"]) for r in rows],
+                                                self.placeholder)
+                        docs = [(r, post_doc_tokens(r["text"], r["card_text"],
+                                                    earlier.get((r["provider"], r["post_id"]), ()))) for r in rows]
                         conn.executemany("UPDATE posts SET text_doc = ?, author_doc = ? WHERE id = ?", [(
-                            r["text_doc"] if r["text"] is None and r["card_text"] is None
-                            else " ".join(doc_tokens(r["text"], r["card_text"])),
+                            " ".join(doc) if doc else r["text_doc"],
                             r["author_doc"] if r["author"] is None else " ".join(tokenize(r["author"])),
-                            r["id"]) for r in rows])
+                            r["id"]) for r, doc in docs])
                         last = rows[-1]["id"]
                     for stmt in self.search_schema[1:]:
                         conn.execute(stmt)

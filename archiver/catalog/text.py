@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -36,8 +37,9 @@ from archiver.catalog.gen_unicode_classes import walk
 
 # The version of the cut (normalize + tokenize): stored tokens made under another are rebuilt when a
 # catalog opens (sqlite.py, postgres.py). 3: Thai/Lao/Khmer/Myanmar/Hangul characters, kana and hamza
-# carriers folded, O'Brien joined, emoji ZWJ sequences as their emoji.
-TOKEN_VERSION = "3"  # noqa: S105 (a version, not a secret)
+# carriers folded, O'Brien joined, emoji ZWJ sequences as their emoji. 4: a post's words also hold its
+# earlier captures' (post_doc_tokens).
+TOKEN_VERSION = "4"  # noqa: S105 (a version, not a secret)
 MAX_TOKEN_CHARS = 100
 MAX_QUERY_CLAUSES = 16
 # Arabic harakat (hamza above and below among them), superscript alef and tatweel.
@@ -223,6 +225,27 @@ def tokenize(text: str | None) -> list[str]:
 # Between two parts of a post's words: U+2063 (INVISIBLE SEPARATOR) is no letter, digit, mark or
 # symbol, so `tokenize` never makes it and no query holds it; both backends keep it as a token.
 PART_BREAK = "\u2063"
+
+
+# How many parts (texts, card words) of a post's earlier captures its words hold besides its latest's.
+EARLIER_PARTS = 8
+
+
+def post_doc_tokens(text: str | None, card_text: str | None,
+                    earlier: Iterable[tuple[str | None, str | None]] = ()) -> list[str]:
+    """The search tokens of a post: its latest capture's `text` and `card_text`, then the distinct texts
+    and card words of its other captures (`earlier`: (text, card_text) pairs, newest first), at most
+    EARLIER_PARTS of them, each part after a PART_BREAK (a phrase never spans two). So a post is found
+    by the words it showed before an edit, or before a later capture that found it gone and kept no
+    text; a hit still shows its latest capture."""
+    parts = [text, card_text]
+    seen = {p for p in parts if p}
+    for pair in earlier:
+        for part in pair:
+            if part and part not in seen and len(parts) < 2 + EARLIER_PARTS:
+                seen.add(part)
+                parts.append(part)
+    return doc_tokens(*parts)
 
 
 def doc_tokens(*parts: str | None) -> list[str]:
