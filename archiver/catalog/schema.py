@@ -235,17 +235,20 @@ def _rename_columns(backend: Backend, conn: Any) -> None:
                     raise
 
 
-def earlier_words(conn: Any, posts: Sequence[tuple[str, str, str]], mark: str) -> dict[tuple[str, str], list[Any]]:
+def earlier_words(conn: Any, posts: Sequence[tuple[str, str, str]], mark: str,
+                  limit: int | None = None) -> dict[tuple[str, str], list[Any]]:
     """The (text, card_text) of every capture of each post in `posts` ((provider, post_id, its latest
     capture_id)) but that latest one, newest first, by (provider, post_id): a post's earlier words
-    (text.post_doc_tokens). `conn` is a backend connection and `mark` its placeholder ("?", "%s")."""
+    (text.post_doc_tokens). `conn` is a backend connection and `mark` its placeholder ("?", "%s");
+    `limit`: read at most that many captures (the newest) in all, so indexing one post captured
+    thousands of times stays bounded."""
     if not posts:
         return {}
     latest = {(p, i): c for p, i, c in posts}
     providers, ids = sorted({p for p, _ in latest}), sorted({i for _, i in latest})
     sql = (f"SELECT provider, post_id, capture_id, text, card_text FROM captures "  # noqa: S608
            f"WHERE provider IN ({', '.join(mark for _ in providers)}) AND post_id IN ({', '.join(mark for _ in ids)}) "
-           "ORDER BY captured_at DESC, capture_id DESC")
+           "ORDER BY captured_at DESC, capture_id DESC" + (f" LIMIT {int(limit)}" if limit is not None else ""))
     out: dict[tuple[str, str], list[Any]] = {}
     for r in conn.execute(sql, (*providers, *ids)).fetchall():
         key = (r["provider"], r["post_id"])
