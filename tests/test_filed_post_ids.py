@@ -86,3 +86,35 @@ def test_a_catalog_an_older_release_wrote_is_upgraded_once(rt: Runtime) -> None:
     assert [r["post_id"] for r in reopened.query("SELECT post_id FROM items WHERE provider = 'telegram' "
                                                  "ORDER BY post_id")] == [FILED]
     assert reopened.query("SELECT value FROM catalog_meta WHERE name = 'item_post_ids'") == [{"value": "filed"}]
+
+
+def test_one_telegram_post_however_an_article_spells_its_channel(tmp_settings: Callable[..., Settings]) -> None:
+    """Telegram usernames are case-insensitive: LakemontAlerts/512 is lakemontalerts/512, one post filed
+    once, so one takedown covers every article showing it."""
+    rt = Runtime.from_settings(tmp_settings(fetch_retries=0))
+    archive(rt, PAGE, article_id="lower", url="https://news.example/lower")
+    archive(rt, PAGE.replace(b"lakemontalerts/512", b"LakemontAlerts/512"), article_id="mixed",
+            url="https://news.example/mixed")
+    assert articles_of_post(rt, "telegram", FILED) == ["lower", "mixed"]
+    takedown_post(rt, None, "telegram", FILED, on=True, reason="court order")
+    assert taken_down_items(rt, "mixed") and taken_down_items(rt, "lower")
+    rt.close()
+
+
+@pytest.mark.parametrize("value", ["lakemontalerts/٥١٢", "lakeмонт/512", "lakemontalerts/５１２"])
+def test_telegram_ids_are_ascii_as_telegram_issues_them(value: str) -> None:
+    from archiver.discover.urls import match_post_url
+    from archiver.providers.telegram import telegram_post
+
+    assert telegram_post(value) is None and match_post_url(f"https://t.me/{value}") is None
+
+
+def test_a_post_id_that_cannot_be_a_key_is_filed_under_a_hash() -> None:
+    from archiver.discover.model import Embed
+    from archiver.providers.markup import filing_id
+    from archiver.storage.layout import safe_post_id
+
+    for bad in ("a/../b", "lakemontalerts/٥١٢", "x" * 300, "..", "a b"):
+        filed = filing_id(Embed("telegram", bad, None, 0, 1))
+        assert filed.startswith("unresolved-") and safe_post_id(filed), (bad, filed)
+    assert filing_id(Embed("telegram", "a/../b", None, 0, 1)) != filing_id(Embed("telegram", "a/../c", None, 0, 1))

@@ -377,3 +377,52 @@ def test_a_post_already_gone_is_restored_from_another_articles_capture(tmp_setti
     assert 'class="archiver-card"' in text and first.capture_id in text and SCRIPT not in text
     assert restore(rt, "later")["new_version"] is False
     rt.close()
+
+
+def test_a_card_from_another_articles_capture_survives_a_takedown_of_the_post_it_quotes(
+        tmp_settings: Callable[..., Settings]) -> None:
+    """The takedown rule re-renders a quoting card from the capture restore showed, which may be another
+    article's: only the quoted words become the notice, the quoting post's stay."""
+    from archiver.health.restore import takedown_post
+
+    eve = TweetFixture(id="1945048830047662200", handle="eve", name="Eve", text="Eve secretword zebra")
+    bob = TweetFixture(id="1945048830047662101", handle="bob", name="Bob", text="Bob comments here", quoted_id=eve.id)
+    with FixtureOrigin(tweets=[bob, eve]) as o:
+        rt = make_rt(tmp_settings, o)
+        page = f"<html><body><p>X</p>{quote(bob)}{SCRIPT}</body></html>"
+        archive(rt, page.encode(), article_id="first", url="https://news.example/first")
+        o.add_tweet(replace(bob, state="deleted"))
+        archive(rt, page.replace("X", "Later").encode(), article_id="later", url="https://news.example/later")
+        for aid in ("first", "later"):
+            article_health(rt, aid, check_now=True, now=T0)
+            assert restore(rt, aid)["new_version"]
+            assert "comments" in current(rt, aid) and "secretword" in current(rt, aid)
+        takedown_post(rt, None, "twitter", eve.id, on=True, reason="court order")
+        for aid in ("first", "later"):
+            text = current(rt, aid)
+            assert "comments" in text and "secretword" not in text, aid
+        rt.close()
+
+
+@pytest.mark.parametrize("damage", ["missing", "unreadable"])
+def test_restore_passes_over_a_damaged_newer_capture_for_an_older_intact_one(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin, damage: str) -> None:
+    from archiver.health.originals import uncopied_items
+
+    rt = setup(tmp_settings, origin, aid="first")
+    first = load_result(rt, load_plan(rt, "first"), item_of(rt, "first", BOB))
+    archive(rt, shared_page().encode(), article_id="second", url="https://news.example/second")
+    second = load_result(rt, load_plan(rt, "second"), item_of(rt, "second", BOB))
+    assert second.capture_id != first.capture_id
+    origin.add_tweet(replace(BOB, state="deleted"))
+    archive(rt, f"<html><body><p>Later</p>{quote(BOB)}{SCRIPT}</body></html>".encode(), article_id="later",
+            url="https://news.example/later")
+    if damage == "missing":
+        delete(rt, second.manifest_key)
+    else:
+        rt.store.put(second.manifest_key, b"{broken", content_type="application/json")
+    assert uncopied_items(rt, "later") == set()
+    article_health(rt, "later", check_now=True, now=T0)
+    rep = restore(rt, "later")
+    assert [i["status"] for i in rep["items"]] == ["restored"] and first.capture_id in current(rt, "later")
+    rt.close()

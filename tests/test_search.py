@@ -75,7 +75,7 @@ def test_tokens_keep_every_script_whole() -> None:
     assert tokenize("مَرْحَبًا") == ["مرحبا"]  # harakat dropped
     assert tokenize("أإآٱا یىي ةه کك") == ["ااااا", "ييي", "هه", "كك"]  # one letter, one spelling
     assert tokenize("जय\u00adशंकर a\u200fb c\u2060d") == ["जयशंकर", "ab", "cd"]  # invisible format characters
-    assert tokenize("東京 ソウル") == ["东", "京", "そ", "う", "る"]  # kana fold to hiragana, Traditional kanji to Simplified
+    assert tokenize("東京 ソウル") == ["东", "京", "そ", "う", "る"]  # kana as hiragana, Traditional as Simplified
     assert tokenize("Ｊａｉｓｈａｎｋａｒ 🤝!") == ["jaishankar", "🤝"]
     assert parse_query('"नया आयाम" jai* 東京')[0].tokens == ("नया", "आयाम")
 

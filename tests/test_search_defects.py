@@ -242,3 +242,26 @@ def test_traditional_and_simplified_chinese_are_one_word(catalog: Catalog) -> No
     assert found(catalog, "台湾") == ["1", "2"] and found(catalog, "臺灣") == ["1", "2"]
     assert found(catalog, '"國家發展"') == ["1", "2"] and found(catalog, "东京") == ["3"]
     assert found(catalog, "宣布") == ["1"]  # characters that are one form in both stay themselves
+
+
+def test_a_chain_of_simplified_forms_folds_to_its_end() -> None:
+    assert tokenize("薴麻") == tokenize("苧麻") == tokenize("苎麻")
+
+
+def test_the_words_of_a_post_captured_many_times_are_read_bounded(catalog: Catalog,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from archiver.catalog import schema
+
+    for day in range(1, 29):
+        post(catalog, "1", f"word{day:02d} text", day=day)
+    post(catalog, "2", "other", day=30)
+    # Eight distinct earlier parts at most: the newest ones.
+    assert found(catalog, "word20") == ["1"] and found(catalog, "word19") == []
+    posts = [("twitter", "1", "20260528T000000Z-0000001c"), ("twitter", "2", "20260530T000000Z-0000001e")]
+    conn = catalog.backend.connect()
+    got = schema.earlier_words(conn, posts, catalog.backend.placeholder)
+    assert len(got[("twitter", "1")]) == 27 and got[("twitter", "1")][0] == ("word27 text", None)  # newest first
+    assert ("twitter", "2") not in got  # its one capture is its latest
+    monkeypatch.setattr(schema, "EARLIER_CAPTURES_READ", 5)  # read per post, in the database
+    got = schema.earlier_words(conn, posts, catalog.backend.placeholder)
+    assert [t for t, _ in got[("twitter", "1")]] == [f"word{d} text" for d in (27, 26, 25, 24, 23)]

@@ -36,11 +36,6 @@ if TYPE_CHECKING:
     from archiver.catalog.search import SearchResult
 
 
-# The newest captures of a post whose words its search row holds (text.post_doc_tokens keeps at most
-# EARLIER_PARTS distinct parts of them): indexing a post captured thousands of times reads no more.
-EARLIER_CAPTURES_READ = 200
-
-
 class Catalog:
     """The catalog over one backend: records what storage holds and reads it back as dicts of columns.
 
@@ -223,8 +218,7 @@ class Catalog:
         handle = handle_norm(cap.get("handle"))
         values = [cap.get(c) for c in POST_FIELDS] + [handle, cap.get("media") or "[]"]
         key = (cap["provider"], cap["post_id"])
-        earlier = earlier_words(self.backend.connect(), [(*key, cap["capture_id"])], self.backend.placeholder,
-                                limit=EARLIER_CAPTURES_READ)
+        earlier = earlier_words(self.backend.connect(), [(*key, cap["capture_id"])], self.backend.placeholder)
         values += self.backend.doc_values(post_doc_tokens(cap.get("text"), cap.get("card_text"), earlier.get(key, ())),
                                           tokenize(cap.get("author")), handle)
         cols = ["id", *POST_FIELDS, "handle_norm", "media", *self.backend.doc_columns]

@@ -235,20 +235,21 @@ def _rename_columns(backend: Backend, conn: Any) -> None:
                     raise
 
 
-def earlier_words(conn: Any, posts: Sequence[tuple[str, str, str]], mark: str,
-                  limit: int | None = None) -> dict[tuple[str, str], list[Any]]:
-    """The (text, card_text) of every capture of each post in `posts` ((provider, post_id, its latest
+def earlier_words(conn: Any, posts: Sequence[tuple[str, str, str]], mark: str) -> dict[tuple[str, str], list[Any]]:
+    """The (text, card_text) of the captures of each post in `posts` ((provider, post_id, its latest
     capture_id)) but that latest one, newest first, by (provider, post_id): a post's earlier words
-    (text.post_doc_tokens). `conn` is a backend connection and `mark` its placeholder ("?", "%s");
-    `limit`: read at most that many captures (the newest) in all, so indexing one post captured
-    thousands of times stays bounded."""
+    (text.post_doc_tokens). At most EARLIER_CAPTURES_READ of them a post (its newest), so indexing a
+    post captured thousands of times, or a batch of such posts, stays bounded. `conn` is a backend
+    connection and `mark` its placeholder ("?", "%s")."""
     if not posts:
         return {}
     latest = {(p, i): c for p, i, c in posts}
     providers, ids = sorted({p for p, _ in latest}), sorted({i for _, i in latest})
-    sql = (f"SELECT provider, post_id, capture_id, text, card_text FROM captures "  # noqa: S608
-           f"WHERE provider IN ({', '.join(mark for _ in providers)}) AND post_id IN ({', '.join(mark for _ in ids)}) "
-           "ORDER BY captured_at DESC, capture_id DESC" + (f" LIMIT {int(limit)}" if limit is not None else ""))
+    sql = ("SELECT provider, post_id, capture_id, text, card_text FROM (SELECT provider, post_id, capture_id, "  # noqa: S608
+           "text, card_text, ROW_NUMBER() OVER (PARTITION BY provider, post_id ORDER BY captured_at DESC, "
+           f"capture_id DESC) AS n FROM captures WHERE provider IN ({', '.join(mark for _ in providers)}) "
+           f"AND post_id IN ({', '.join(mark for _ in ids)})) c WHERE n <= {EARLIER_CAPTURES_READ + 1} "
+           "ORDER BY provider, post_id, n")
     out: dict[tuple[str, str], list[Any]] = {}
     for r in conn.execute(sql, (*providers, *ids)).fetchall():
         key = (r["provider"], r["post_id"])
@@ -256,3 +257,7 @@ def earlier_words(conn: Any, posts: Sequence[tuple[str, str, str]], mark: str,
             out.setdefault(key, []).append((r["text"], r["card_text"]))
     return out
 
+
+# The newest captures of a post whose words its search row holds (text.post_doc_tokens keeps at most
+# EARLIER_PARTS distinct parts of them).
+EARLIER_CAPTURES_READ = 200

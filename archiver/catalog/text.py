@@ -175,6 +175,13 @@ def _simplified() -> dict[str, str]:
         first = simp.split(" ", 1)[0]
         if len(trad) == 1 and len(first) == 1 and first != trad:
             table[trad] = first
+    # A Simplified form that is itself in the table (薴 → 苧 → 苎) is followed to its end, so all fold alike.
+    for trad, simp in table.items():
+        seen = {trad}
+        while simp in table and simp not in seen:
+            seen.add(simp)
+            simp = table[simp]
+        table[trad] = simp
     return table
 
 

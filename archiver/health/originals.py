@@ -584,8 +584,9 @@ def archived_copy(rt: Runtime, res: ItemResult | None) -> EmbedResult | None:
     """The capture holding the post an embed's result names that a restore shows: the item's own when
     it holds the post ("archived" or "partial", with a manifest); else the post's latest capture that
     does, made for any article (by its filed id: the post may have been gone already when this
-    article was archived, and kept by another article's earlier capture), as a copy of `res` naming
-    that capture. None when no capture holds the post (or `res` is not an embed's)."""
+    article was archived, and kept by another article's earlier capture) and whose manifest storage
+    holds readable (a missing or damaged one is passed over for an older one), as a copy of `res`
+    naming that capture. None when no capture holds the post (or `res` is not an embed's)."""
     if not isinstance(res, EmbedResult):
         return None
     if res.status in CAPTURED_STATUSES and res.manifest_key:
@@ -593,12 +594,29 @@ def archived_copy(rt: Runtime, res: ItemResult | None) -> EmbedResult | None:
     post_id = res.filed_id
     if not post_id:
         return None
-    row = rt.catalog.latest_capture(res.provider, post_id, "", CAPTURED_STATUSES)
-    if row is None or not row.get("manifest_key") or not rt.store.exists(row["manifest_key"]):
-        return None
-    return res.model_copy(update={"status": row["status"], "manifest_key": row["manifest_key"],
-                                  "capture_id": row["capture_id"], "captured_at": row["captured_at"],
-                                  "url": res.url or row.get("url")})
+    marks = ", ".join("?" for _ in CAPTURED_STATUSES)
+    rows = rt.catalog.query(
+        f"SELECT capture_id, status, manifest_key, captured_at, url FROM captures WHERE provider = ? "  # noqa: S608
+        f"AND post_id = ? AND status IN ({marks}) ORDER BY captured_at DESC, capture_id DESC LIMIT ?",
+        [res.provider, post_id, *CAPTURED_STATUSES, _COPIES_TRIED])
+    for row in rows:  # the newest whose manifest storage holds, readable: a damaged one is passed over
+        if row.get("manifest_key") and _readable_manifest(rt, row["manifest_key"]):
+            return res.model_copy(update={"status": row["status"], "manifest_key": row["manifest_key"],
+                                          "capture_id": row["capture_id"], "captured_at": row["captured_at"],
+                                          "url": res.url or row.get("url")})
+    return None
+
+
+# How many of a post's captures holding it `archived_copy` tries, newest first.
+_COPIES_TRIED = 20
+
+
+def _readable_manifest(rt: Runtime, key: str) -> bool:
+    """Whether storage holds a JSON object at `key` (a capture's manifest a card can be made from)."""
+    try:
+        return isinstance(json.loads(rt.store.get(key)), dict)
+    except (ObjectNotFound, ValueError):
+        return False
 
 
 def uncopied_items(rt: Runtime, article_id: str, records: tuple[Plan, Results] | None = None) -> set[str]:

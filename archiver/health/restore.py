@@ -294,8 +294,9 @@ def takedown_filter(rt: Runtime, text: str, *, results: dict[str, ItemResult] | 
     cards = cards_everywhere(text)
     if not cards:
         return [], []
-    by_post = {(r.provider, r.filed_id): r for r in (results or {}).values()
-               if isinstance(r, EmbedResult) and r.manifest_key and r.status in CAPTURED_STATUSES}
+    # Each post's capture as restore showed it (its own, else another article's: archived_copy).
+    copies = (archived_copy(rt, r) for r in (results or {}).values() if isinstance(r, EmbedResult))
+    by_post = {(c.provider, c.filed_id): c for c in copies if c is not None}
     amp = is_amp(text)
     reps, changed = [], []
     for path, (start, end, tag, provider, post_id) in cards:

@@ -168,8 +168,12 @@ def new_manifest(name: str, occurrences: Sequence[Occurrence], ctx: CaptureConte
 
 
 def unresolved_post_id(embed: Embed) -> str:
-    """The id a post without one in the markup is filed under (hash of what the article showed)."""
-    return "unresolved-" + embed.key.rsplit(":", 1)[-1]
+    """The id a post without a usable one in the markup is filed under: "unresolved-" and a hash of what
+    the article showed (Embed.key), or, for an id that cannot be a key segment, of that id."""
+    key = embed.key
+    if key.startswith(f"{embed.provider}:unresolved:"):
+        return "unresolved-" + key.rsplit(":", 1)[-1]
+    return "unresolved-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def filing_id(embed: Embed) -> str:

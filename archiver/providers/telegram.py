@@ -16,24 +16,27 @@ from archiver.lazyre import lazy
 from archiver.providers.base import EmbedForms, PostUrl, ProviderSpec
 
 NAME = "telegram"
+# Channel names and numbers are ASCII (a username is letters, digits and "_"); so are the patterns.
 _POST = lazy(
     r"https?://(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/(?:s/)?(?P<channel>[A-Za-z]\w{3,31})/(?P<n>\d{1,10})(?:/(?P<topic_n>\d{1,10}))?(?!\d)",
-    re.I,
+    re.I | re.A,
 )
 # A message of a private channel or group: t.me/c/<channel number>/<message> (or /<topic>/<message>).
 _PRIVATE = lazy(
     r"https?://(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/c/(?P<channel>\d{4,16})/(?:\d{1,10}/)?(?P<n>\d{1,10})(?!\d)",
-    re.I,
+    re.I | re.A,
 )
-_WIDGET_POST = lazy(r"([A-Za-z]\w{3,31})/(\d{1,10})")
+_WIDGET_POST = lazy(r"([A-Za-z]\w{3,31})/(\d{1,10})", re.A)
 
 
 def telegram_post(value: str) -> PostMatch | None:
-    """A ``data-telegram-post`` value ("channel/123") as a post."""
+    """A ``data-telegram-post`` value ("channel/123") as a post, the channel in lower case: Telegram's
+    usernames are case-insensitive (t.me/DurovChannel is t.me/durovchannel), so one post is one id
+    however an article spells it (and one takedown covers it)."""
     m = _WIDGET_POST.fullmatch(value.strip())
     if not m:
         return None
-    post_id = f"{m.group(1)}/{m.group(2)}"
+    post_id = f"{m.group(1).lower()}/{m.group(2)}"
     return NAME, post_id, f"https://t.me/{post_id}"
 
 
@@ -62,5 +65,6 @@ PROVIDER = ProviderSpec(
     order=8,
     urls=(PostUrl(_POST, post=_url), PostUrl(_PRIVATE, post=_private)),
     embeds=EmbedForms(scripts={"data-telegram-post": _widget},
-                      shortcodes={"telegram": id_reader(NAME, "https://t.me/{id}", r"[A-Za-z]\w{3,31}/\d{1,10}")}),
+                      shortcodes={"telegram": id_reader(NAME, "https://t.me/{id}",
+                                                        r"[A-Za-z][A-Za-z0-9_]{3,31}/[0-9]{1,10}")}),
 )
