@@ -15,7 +15,7 @@ from archiver.runtime import Runtime
 ODD_ID = "1900000000000000016"
 
 
-def _demo(settings: Any, tmp_path: Path, tweets: list[dict[str, Any]]) -> None:
+def _demo(settings: Any, tmp_path: Path, tweets: list[dict[str, Any]], article_id: str = "art") -> None:
     article = tmp_path / "art.html"
     article.write_text("<h1>A</h1>\n" + "".join(
         f'<blockquote class="twitter-tweet"><p>t</p>&mdash; {t["handle"]} '
@@ -24,7 +24,7 @@ def _demo(settings: Any, tmp_path: Path, tweets: list[dict[str, Any]]) -> None:
     path = tmp_path / "tweets.json"
     path.write_text(json.dumps(tweets), encoding="utf-8")
     assert run_demo(settings, as_json=True, out=io.StringIO(), article_path=str(article),
-                    tweets_path=str(path), article_id="art") == 0
+                    tweets_path=str(path), article_id=article_id) == 0
 
 
 def _export(settings: Any, tmp_path: Path, posts: list[tuple[str, str]], name: str = "x.wacz") -> Path:
@@ -351,3 +351,24 @@ def test_a_capture_that_fetched_nothing_has_no_warc_and_its_bundle_verifies(tmp_
                 data = data.replace(b'"status": "unresolved"', b'"status": "archived"')
             dst.writestr(info, data)
     assert not verify_bundle(forged).ok
+
+
+def test_a_search_export_names_the_earlier_capture_the_words_matched(
+        tmp_settings: Any, tmp_path: Path, capsys: Any) -> None:
+    settings = tmp_settings(broker_url="", capture_fresh_for=0)
+    tweet = {"id": "1900000000000000201", "handle": "desk", "name": "Desk", "lang": "en"}
+    _demo(settings, tmp_path, [{**tweet, "text": "glacier melt warning"}])
+    later = tmp_path / "later"
+    later.mkdir()
+    _demo(settings, later, [{**tweet, "text": "all clear now"}], article_id="later")  # edited, captured again
+    with Runtime.from_settings(settings) as rt:
+        first = rt.catalog.captures("twitter", tweet["id"])[0]["capture_id"]
+    out = tmp_path / "q.wacz"
+    assert _cli_export(settings, "--query", "glacier", "-o", str(out)) == 0
+    docs = _members(out)
+    meta = json.loads(docs["docs/export.json"])
+    assert meta["query"]["matched_captures"] == {f"twitter/{tweet['id']}": first}
+    assert "1 of them matched by the words of an earlier capture" in docs["docs/README.txt"].decode()
+    assert verify_bundle(out).ok
+    assert _cli_export(settings, "--query", "clear", "-o", str(tmp_path / "r.wacz")) == 0
+    assert json.loads(_members(tmp_path / "r.wacz")["docs/export.json"])["query"]["matched_captures"] == {}

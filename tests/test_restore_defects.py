@@ -219,13 +219,15 @@ def test_bulk_restore_by_ids_by_post_and_all_dead(tmp_settings: Callable[..., Se
                  "twitter_shortlink_url", "fetch_retries"):
         monkeypatch.setenv(f"ARCHIVER_{name.upper()}", str(getattr(rt.settings, name)))
     res = load_result(rt, load_plan(rt, "art3"), item_of(rt, "art3", CAROL))
-    delete(rt, res.manifest_key)  # art3's Carol cannot be restored now
+    delete(rt, res.manifest_key)  # Carol cannot be restored in art2 or art3 now: every capture of her post
+    for aid in ("art1", "art2"):  # is damaged (with one intact, restore would take it: archived_copy)
+        delete(rt, load_result(rt, load_plan(rt, aid), item_of(rt, aid, CAROL)).manifest_key)
     args = argparse.Namespace(article_ids=["art2", "art3"], item=None, all_dead=False,
                               post=f"twitter/{CAROL.id}", json=False)
     capsys.readouterr()
     assert cli_health.cmd_restore(args, rt.settings) == 0
     text = capsys.readouterr().out
-    assert text.splitlines()[-1].startswith("2 articles: ") and "1 failed, 0 taken down" in text
+    assert text.splitlines()[-1].startswith("2 articles: ") and "2 failed, 0 taken down" in text
     args = argparse.Namespace(article_ids=["art2", "nope"], item=None, all_dead=False,
                               post=f"twitter/{CAROL.id}", json=False)
     assert cli_health.cmd_restore(args, rt.settings) == 2
@@ -425,4 +427,44 @@ def test_restore_passes_over_a_damaged_newer_capture_for_an_older_intact_one(
     article_health(rt, "later", check_now=True, now=T0)
     rep = restore(rt, "later")
     assert [i["status"] for i in rep["items"]] == ["restored"] and first.capture_id in current(rt, "later")
+    rt.close()
+
+
+def test_a_card_from_another_article_shows_the_words_this_article_showed_and_says_whose_copy_it_is(
+        tmp_settings: Callable[..., Settings]) -> None:
+    """The post edited under its id: the capture saying what this article showed comes first, and a card
+    from another article's capture never claims to be what this article showed."""
+    bob = TweetFixture(id="1945048830047662101", handle="bob", name="Bob", text="Original words")
+    page = f"<html><body>{quote(bob)}</body></html>".encode()
+    with FixtureOrigin(tweets=[bob]) as o:
+        rt = make_rt(tmp_settings, o)
+        archive(rt, page, article_id="early", url="https://news.example/early")  # "Original words"
+        o.add_tweet(replace(bob, text="Edited words"))
+        archive(rt, page, article_id="other", url="https://news.example/other")  # captures the edit, newer
+        o.add_tweet(replace(bob, state="deleted"))
+        archive(rt, page, article_id="story", url="https://news.example/story")  # its own capture: deleted
+        article_health(rt, "story", check_now=True, now=T0)
+        assert [i["status"] for i in restore(rt, "story")["items"]] == ["restored"]
+        text = current(rt, "story")
+        card = text[text.index('class="archiver-card"'):]
+        assert "Original words" in card and "Edited words" not in card
+        assert "This copy was archived for another article." in card and "This is what the article showed" not in card
+        rt.close()
+
+
+def test_an_item_whose_own_capture_is_damaged_is_restored_from_another_and_counted_alike(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    from archiver.health.originals import needs_restore
+
+    rt = setup(tmp_settings, origin, aid="a1")
+    archive(rt, shared_page().encode(), article_id="a2", url="https://news.example/a2")
+    first = load_result(rt, load_plan(rt, "a1"), item_of(rt, "a1", BOB))
+    delete(rt, load_result(rt, load_plan(rt, "a2"), item_of(rt, "a2", BOB)).manifest_key)
+    origin.add_tweet(replace(BOB, state="deleted"))
+    for aid in ("a1", "a2"):
+        article_health(rt, aid, check_now=True, now=T0)
+    assert needs_restore(rt) == {"a1": 1, "a2": 1}
+    out = restore_module.restore_many(rt, [], all_dead=True)
+    assert out["summary"]["items_restored"] == 2 and out["summary"]["failed"] == 0
+    assert first.capture_id in current(rt, "a2") and needs_restore(rt) == {}
     rt.close()

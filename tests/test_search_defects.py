@@ -7,6 +7,7 @@ indexed under the previous cut re-tokenized when opened. SQLite and PostgreSQL a
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -265,3 +266,96 @@ def test_the_words_of_a_post_captured_many_times_are_read_bounded(catalog: Catal
     monkeypatch.setattr(schema, "EARLIER_CAPTURES_READ", 5)  # read per post, in the database
     got = schema.earlier_words(conn, posts, catalog.backend.placeholder)
     assert [t for t, _ in got[("twitter", "1")]] == [f"word{d} text" for d in (27, 26, 25, 24, 23)]
+
+
+def test_a_hit_says_which_capture_its_words_matched(catalog: Catalog) -> None:
+    post(catalog, "1", "Ice report: stay off the lake", day=3)
+    post(catalog, "1", "Ice report updated: the lake is safe", day=5)
+    latest, earlier = "20260505T000000Z-00000005", "20260503T000000Z-00000003"
+
+    def matched(q: str) -> Any:
+        (hit,) = catalog.search(q).hits
+        return hit["matched_capture_id"]
+
+    assert matched("safe") == latest and matched("lake") == latest  # the text the hit shows
+    assert matched('"stay off"') == earlier and matched("sta*") == earlier
+    assert matched('"stay off" safe') is None  # spread over two captures
+    assert catalog.search("lake -stay").hits == []  # an exclusion holds over every capture's words
+    assert "matched_capture_id" not in catalog.search("", provider="twitter").hits[0]  # no words, no claim
+
+
+def test_the_search_page_says_when_an_earlier_capture_matched(tmp_settings: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from archiver.auth import create_token
+    from archiver.runtime import Runtime
+    from archiver.web.app import create_app
+
+    settings = tmp_settings()
+    rt = Runtime.from_settings(settings)
+    post(rt.catalog, "1", "Ice report: stay off the lake", day=3)
+    post(rt.catalog, "1", "Ice report updated: the lake is safe", day=5)
+    client = TestClient(create_app(settings, runtime=rt), follow_redirects=False)
+    assert client.post("/login", data={"token": create_token(rt.catalog, "compliance"), "next": "/"}).status_code == 303
+    page = client.get("/search", params={"q": '"stay off"'}).text
+    assert "The words matched" in page and "/posts/twitter/1#capture-20260503T000000Z-00000003" in page
+    assert "the lake is safe" in page  # the latest capture's text is the one shown
+    assert "The words matched" not in client.get("/search", params={"q": "safe"}).text
+    api = client.get("/v1/search", params={"q": '"stay off"'})
+    assert api.status_code == 200 and api.json()["hits"][0]["matched_capture_id"] == "20260503T000000Z-00000003"
+    rt.close()
+
+
+def test_the_cli_says_when_an_earlier_capture_matched(tmp_settings: Any, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from archiver.cli.main import main
+    from archiver.runtime import Runtime
+
+    settings = tmp_settings()
+    rt = Runtime.from_settings(settings)
+    post(rt.catalog, "1", "Ice report: stay off the lake", day=3)
+    post(rt.catalog, "1", "Ice report updated: the lake is safe", day=5)
+    rt.close()
+    monkeypatch.setenv("ARCHIVER_HOME", settings.home)
+    assert main(["search", '"stay off"']) == 0
+    out = capsys.readouterr().out
+    assert "the lake is safe" in out and "matched an earlier capture, 20260503T000000Z-00000003" in out
+    assert main(["search", "safe"]) == 0 and "matched" not in capsys.readouterr().out
+
+
+def test_two_captures_of_a_post_indexed_at_once_leave_the_latest_with_both_words(
+        catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A capture of a post and one of a post quoting it index the post at once: the row ends as the
+    latest capture's, holding both captures' words (as reindex makes it), whichever writes last."""
+    import threading
+
+    from archiver.catalog import core
+
+    real = core.earlier_words
+    older_reading = threading.Event()
+
+    def slow_for_the_older(conn: Any, posts: Any, mark: str) -> Any:
+        found = real(conn, posts, mark)
+        if threading.current_thread().name == "older":
+            older_reading.set()
+            time.sleep(0.5)  # the newer capture is recorded meanwhile (or waits, as it should)
+        return found
+
+    monkeypatch.setattr(core, "earlier_words", slow_for_the_older)
+    older = threading.Thread(target=post, args=(catalog, "1", "first words glacier"), kwargs={"day": 1},
+                             name="older")
+    older.start()
+    assert older_reading.wait(10)
+    post(catalog, "1", "edited wording blizzard", day=2)
+    older.join()
+    (hit,) = catalog.search("blizzard").hits
+    assert hit["capture_id"] == "20260502T000000Z-00000002" and found(catalog, "glacier") == ["1"]
+
+
+def test_an_exclusion_holds_over_every_capture_and_the_note_names_the_positive_match(catalog: Catalog) -> None:
+    post(catalog, "1", "Bob edited text now", day=1)
+    post(catalog, "1", "Bob says hello glacier", day=2)
+    post(catalog, "2", "glacier report", day=3)
+    assert found(catalog, "glacier -edited") == ["2"]  # post 1 once said "edited"
+    (hit,) = catalog.search("glacier -report").hits
+    assert hit["post_id"] == "1" and hit["matched_capture_id"] == "20260502T000000Z-00000002"

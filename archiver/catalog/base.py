@@ -13,6 +13,7 @@ import os
 import threading
 import weakref
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -60,6 +61,14 @@ class Backend(Protocol):
         `execute(sql, params)` on it takes SQL with this backend's placeholders and a tuple, and
         returns a cursor whose `fetchone()` / `fetchall()` rows are read by column name
         (`row["col"]`, `dict(row)`). Raises the driver's error when the database cannot be reached."""
+        ...
+
+    def serialized(self, name: str) -> AbstractContextManager[None]:
+        """A block that no other process or thread runs under the same `name` at once, on this thread's
+        connection (the Catalog's read-then-write of one post's search row). SQLite: a write
+        transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on an error; a unique-key clash inside
+        undoes only its statement). PostgreSQL: a session advisory lock on the name's hash, the
+        statements still autocommitted one by one. Waits as long as the driver's own lock timeout."""
         ...
 
     def describe(self) -> str:

@@ -202,15 +202,20 @@ class Catalog:
         (indexing.card_words)."""
         media_rows = _media_summary(media or [])
         row["media"] = json.dumps(media_rows, sort_keys=True) if media is not None else None
-        self._upsert("captures", row, ["capture_id"])
-        for m in media_rows:
-            self._upsert("post_media", {"sha256": m["sha256"], "provider": row["provider"],
-                                        "post_id": row["post_id"]}, ["sha256", "provider", "post_id"])
-        latest = self.query(
-            "SELECT * FROM captures WHERE provider = ? AND post_id = ? ORDER BY captured_at DESC, capture_id DESC "
-            "LIMIT 1", [row["provider"], row["post_id"]])
-        if latest:  # the post's row is its latest capture's; its words hold this capture's too
-            self._index_post(latest[0])
+        self.ensure_schema()
+        # One post's captures indexed at once (a capture of it beside one of a post quoting it) read and
+        # write its search row one after the other, so the row is always its latest capture's with every
+        # capture's words, as reindex would make it.
+        with self.backend.serialized(f"post:{row['provider']}/{row['post_id']}"):
+            self._upsert("captures", row, ["capture_id"])
+            for m in media_rows:
+                self._upsert("post_media", {"sha256": m["sha256"], "provider": row["provider"],
+                                            "post_id": row["post_id"]}, ["sha256", "provider", "post_id"])
+            latest = self.query(
+                "SELECT * FROM captures WHERE provider = ? AND post_id = ? ORDER BY captured_at DESC, "
+                "capture_id DESC LIMIT 1", [row["provider"], row["post_id"]])
+            if latest:  # the post's row is its latest capture's; its words hold this capture's too
+                self._index_post(latest[0])
 
     def _index_post(self, cap: dict[str, Any]) -> None:
         """The post's search row from its latest capture `cap`, its words with its earlier captures'

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -179,6 +180,16 @@ class PostgresBackend(ThreadConnections):
     def exclude_sql(nodes: Sequence[Node]) -> tuple[str, list[Any]]:
         """Posts whose vector matches none of `nodes`."""
         return "NOT (p.doc @@ ?::tsquery)", [_tsq(AnyOf(tuple(nodes)) if len(nodes) > 1 else nodes[0])]
+
+    @contextmanager
+    def serialized(self, name: str) -> Iterator[None]:
+        """As Backend.serialized: a session advisory lock on the name's hash, released at the end."""
+        conn = self.connect()
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
 
     def upgrade(self) -> None:
         """Rebuild the vectors of a catalog written by an older release or under another cut of the

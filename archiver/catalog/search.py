@@ -19,8 +19,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from archiver.catalog.query import SearchQuery
-from archiver.catalog.syntax import parse_search
-from archiver.catalog.text import MAX_QUERY_CLAUSES, Clause, handle_norm, tokenize
+from archiver.catalog.schema import EARLIER_CAPTURES_READ
+from archiver.catalog.syntax import All, Node, Not, Term, parse_search
+from archiver.catalog.text import MAX_QUERY_CLAUSES, Clause, doc_tokens, handle_norm, tokenize
 
 if TYPE_CHECKING:
     from archiver.catalog.core import Catalog
@@ -132,7 +133,53 @@ def run_search(catalog: Catalog, query: SearchQuery) -> SearchResult:
         sort = "captured"  # nothing to rank by: no words
     rows, found = _page(catalog, _Select(source, cond, params, order, dated), query.limit, query.offset,
                         sort, rank)
-    return SearchResult(min(found, COUNT_CAP), catalog.hits(rows), found <= COUNT_CAP)
+    hits = catalog.hits(rows)
+    if words is not None and parsed.positive:
+        _mark_matched_capture(catalog, hits, words)
+    return SearchResult(min(found, COUNT_CAP), hits, found <= COUNT_CAP)
+
+
+def _mark_matched_capture(catalog: Catalog, hits: list[dict[str, Any]], words: All) -> None:
+    """Say in each hit which capture's words its query words matched (a post's words are all its
+    captures': text.post_doc_tokens), as "matched_capture_id": the latest capture's id when its own
+    words match (the text the hit shows), else the newest earlier capture whose own words match, else
+    None (the words are spread over several captures). The hit's text is always the latest's, so a
+    reader sees why a post whose latest text lacks the words was found."""
+    if not hits:
+        return
+    providers, ids = sorted({h["provider"] for h in hits}), sorted({h["post_id"] for h in hits})
+    rows = catalog.query(
+        f"SELECT provider, post_id, capture_id, text, card_text FROM captures WHERE provider IN "  # noqa: S608
+        f"({', '.join('?' for _ in providers)}) AND post_id IN ({', '.join('?' for _ in ids)}) "
+        "ORDER BY captured_at DESC, capture_id DESC", [*providers, *ids])
+    by_post: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        by_post.setdefault((r["provider"], r["post_id"]), []).append(r)
+    for hit in hits:
+        captures = by_post.get((hit["provider"], hit["post_id"]), [])
+        latest = next((c for c in captures if c["capture_id"] == hit["capture_id"]), None)
+        ordered = ([latest] if latest else []) + [c for c in captures if c is not latest][:EARLIER_CAPTURES_READ]
+        hit["matched_capture_id"] = next((c["capture_id"] for c in ordered
+                                          if words_match(words, doc_tokens(c["text"], c["card_text"]))), None)
+
+
+def words_match(node: Node, tokens: list[str]) -> bool:
+    """Whether the search tokens `tokens` of one text (doc_tokens) hold what `node` asks, as the
+    backends' full-text match reads it: a term's tokens next to each other within one part (the last
+    one a prefix for a prefix term), every part of an All (a Not: its node absent; a hit's captures
+    all lack it, as the search left out posts that ever said it), one of an AnyOf."""
+    if isinstance(node, Term):
+        want, prefix = node.clause.tokens, node.clause.prefix
+        n = len(want)
+        return n > 0 and any(
+            all(tokens[i + j] == want[j] for j in range(n - 1))
+            and (tokens[i + n - 1].startswith(want[-1]) if prefix else tokens[i + n - 1] == want[-1])
+            for i in range(len(tokens) - n + 1))
+    if isinstance(node, Not):
+        return not words_match(node.node, tokens)
+    if isinstance(node, All):
+        return all(words_match(part, tokens) for part in node.parts)
+    return any(words_match(part, tokens) for part in node.parts)
 
 
 @dataclass(frozen=True)

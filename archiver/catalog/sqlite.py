@@ -217,6 +217,18 @@ class SqliteBackend(ThreadConnections):
         return ("p.id NOT IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)",
                 [_fts(AnyOf(tuple(nodes)) if len(nodes) > 1 else nodes[0])])
 
+    @contextmanager
+    def serialized(self, name: str) -> Iterator[None]:
+        """As Backend.serialized: a write transaction (SQLite's one write lock serializes every name)."""
+        conn = self.connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     def upgrade(self) -> None:
         """Give a catalog written by an older release its handle column, then rebuild the FTS table;
         then re-tokenize the words of a catalog indexed under another cut (`_retokenize`)."""

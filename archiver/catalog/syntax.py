@@ -51,7 +51,7 @@ Search syntax (the same in `archiver search`, GET /v1/search `q` and the search 
   "exact phrase"  the words next to each other, in this order (“ ” « » „ 「 」 quote too)
   prefix*         words starting with "prefix" (at least 2 characters before the *);
                   "a phras"* or "a phras*" ends a phrase with a prefix (only its last word)
-  -word  -"a phrase"  leave out posts that have it
+  -word  -"a phrase"  leave out posts that have it (in any of their captures)
   a OR b          either (OR in capitals; a lower-case "or" is a word); a AND b is a b
   ( )             group: a (b OR c) -(d e)
   from:handle  @handle    posts by this account (with or without @; user@instance too)

@@ -161,7 +161,8 @@ def _posts_of(args: argparse.Namespace, settings: Settings) -> tuple[list[tuple[
                                    spell=lambda name: {"q": "--query", "article_id": "--article"}.get(name, name))
         query["search"] = search.filters()
         with closing(open_catalog(settings.catalog_url)) as catalog:
-            found, query["matched"] = search_posts(catalog.search, search)  # every match, or refused
+            # every match, or refused
+            found, query["matched"], query["matched_captures"] = search_posts(catalog.search, search)
         posts += found
         if not posts:
             what = " and ".join(x for x in (f"article {shown(args.article)}" if args.article else "",

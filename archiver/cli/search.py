@@ -39,4 +39,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
                         f"{text[:100]}{'…' if len(text) > 100 else ''}", 10_000))
         if h["articles"]:
             print(printable(f"    in: {', '.join(h['articles'])}", 10_000))
+        if "matched_capture_id" in h and h["matched_capture_id"] != h["capture_id"]:
+            where = (f"an earlier capture, {h['matched_capture_id']}" if h["matched_capture_id"]
+                     else "several captures together")
+            print(printable(f"    the words matched {where} (the text shown is the latest capture's)", 10_000))
     return 0

@@ -281,13 +281,16 @@ def _tsa_ca_files(rt: Runtime) -> list[bytes]:
     return out
 
 
-def search_posts(search: Callable[[Any], Any], query: Any) -> tuple[list[tuple[str, str]], int]:
+def search_posts(search: Callable[[Any], Any], query: Any) -> tuple[list[tuple[str, str]], int, dict[str, str | None]]:
     """Every post a search finds, for an export: pages through ``search`` (a catalog's ``search``) with
     ``query`` (a SearchQuery; its own limit and offset are ignored: an export of a query takes every
-    match) and returns ((provider, post_id) pairs in the search's order, how many it matched). InputError,
+    match) and returns ((provider, post_id) pairs in the search's order, how many it matched, and for
+    each post whose words matched another capture than its latest: "provider/post_id" -> that capture's
+    id, or None for words spread over several captures: the hits' ``matched_capture_id``). InputError,
     one line, when it matches more than MAX_EXPORT_POSTS (narrow the search): a query's export never
     leaves a match out silently."""
     posts: dict[tuple[str, str], None] = {}
+    elsewhere: dict[str, str | None] = {}
     offset, total, exact = 0, 0, True
     step = max(1, min(catalog_base.MAX_LIMIT, SEARCH_PAGE, MAX_EXPORT_POSTS))
     while True:
@@ -297,10 +300,12 @@ def search_posts(search: Callable[[Any], Any], query: Any) -> tuple[list[tuple[s
             raise InputError(f"the search matches {'more than ' if not exact else ''}{total} posts; an export holds "
                              f"at most {MAX_EXPORT_POSTS}: narrow the search (a date range, from:, status:)")
         posts.update(((h["provider"], h["post_id"]), None) for h in page.hits)
+        elsewhere.update((f"{h['provider']}/{h['post_id']}", h["matched_capture_id"]) for h in page.hits
+                         if "matched_capture_id" in h and h["matched_capture_id"] != h.get("capture_id"))
         offset += len(page.hits)
         if not page.hits or offset >= total:
             break
-    return list(posts), max(total, len(posts))
+    return list(posts), max(total, len(posts)), elsewhere
 
 
 def _stored_capture_problems(rt: Runtime, mkey: str, doc: dict[str, Any], got: Mapping[str, bytes | None],
@@ -513,6 +518,11 @@ def export_bundle(rt: Runtime, principal: Principal | None, posts: list[tuple[st
         if matched is not None:
             kind_lines += (f"\n\nThe search matched {matched} post(s); all {matched} are exported (an export "
                            f"holds at most {MAX_EXPORT_POSTS}: a search matching more is refused).")
+            elsewhere = query.get("matched_captures") if isinstance(query, dict) else None
+            if isinstance(elsewhere, dict) and elsewhere:
+                kind_lines += (f"\n{len(elsewhere)} of them matched by the words of an earlier capture, not "
+                               "their latest (or of several captures together): docs/export.json's "
+                               "query.matched_captures names the capture for each.")
         if partial:
             kind_lines += (f"\n\nPartial captures ({len(partial)}): some of what these posts showed could not "
                            "be archived (a photo or video failed, a source did not answer); each manifest's "

@@ -581,26 +581,33 @@ def taken_down_items(rt: Runtime, article_id: str, records: tuple[Plan, Results]
 
 
 def archived_copy(rt: Runtime, res: ItemResult | None) -> EmbedResult | None:
-    """The capture holding the post an embed's result names that a restore shows: the item's own when
-    it holds the post ("archived" or "partial", with a manifest); else the post's latest capture that
-    does, made for any article (by its filed id: the post may have been gone already when this
-    article was archived, and kept by another article's earlier capture) and whose manifest storage
-    holds readable (a missing or damaged one is passed over for an older one), as a copy of `res`
-    naming that capture. None when no capture holds the post (or `res` is not an embed's)."""
+    """The capture holding the post an embed's result names that a restore shows: the item's own when it
+    holds the post ("archived" or "partial") and storage holds its manifest readable; else, by the
+    post's filed id, the latest capture holding it made for any article (the post may have been gone
+    when this article was archived, kept by another article's earlier capture), one saying what the
+    article's own capture kept of it first (the post may have been edited since), a missing or
+    damaged one passed over; as a copy of `res` naming that capture. None when no capture holds the
+    post (or `res` is not an embed's)."""
     if not isinstance(res, EmbedResult):
         return None
-    if res.status in CAPTURED_STATUSES and res.manifest_key:
+    if res.status in CAPTURED_STATUSES and res.manifest_key and _readable_manifest(rt, res.manifest_key):
         return res
     post_id = res.filed_id
     if not post_id:
         return None
     marks = ", ".join("?" for _ in CAPTURED_STATUSES)
     rows = rt.catalog.query(
-        f"SELECT capture_id, status, manifest_key, captured_at, url FROM captures WHERE provider = ? "  # noqa: S608
+        f"SELECT capture_id, status, manifest_key, captured_at, url, text FROM captures WHERE provider = ? "  # noqa: S608
         f"AND post_id = ? AND status IN ({marks}) ORDER BY captured_at DESC, capture_id DESC LIMIT ?",
         [res.provider, post_id, *CAPTURED_STATUSES, _COPIES_TRIED])
-    for row in rows:  # the newest whose manifest storage holds, readable: a damaged one is passed over
-        if row.get("manifest_key") and _readable_manifest(rt, row["manifest_key"]):
+    # What the article showed: its own capture's words (a capture that found the post gone keeps the
+    # article's markup). A capture saying the same comes first (the post may have been edited since).
+    shown = rt.catalog.query("SELECT text FROM captures WHERE capture_id = ?", [res.capture_id or ""])
+    said = shown[0]["text"] if shown and shown[0]["text"] else None
+    rows.sort(key=lambda row: said is not None and row["text"] != said)  # stable: newest first within
+    for row in rows:  # the first whose manifest storage holds, readable: a damaged one is passed over
+        if row["capture_id"] != res.capture_id and row.get("manifest_key") and \
+                _readable_manifest(rt, row["manifest_key"]):
             return res.model_copy(update={"status": row["status"], "manifest_key": row["manifest_key"],
                                           "capture_id": row["capture_id"], "captured_at": row["captured_at"],
                                           "url": res.url or row.get("url")})

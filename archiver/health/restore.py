@@ -40,7 +40,7 @@ from archiver.article.versions import (
     write_version,
 )
 from archiver.auth import Principal
-from archiver.capture.cards.content import status_note
+from archiver.capture.cards.content import ARTICLE_SHOWED, OTHER_ARTICLE, status_note
 from archiver.capture.cards.html_card import card_frame
 from archiver.capture.cards.inline import (
     WITHHELD_NOTICE,
@@ -188,16 +188,17 @@ def card_markup(rt: Runtime, result: EmbedResult, key: str, *, html_context: boo
                       version_date=result.captured_at or "")
 
 
-def why_gone(rt: Runtime, result: EmbedResult) -> str:
+def why_gone(rt: Runtime, result: EmbedResult, shown: str = ARTICLE_SHOWED) -> str:
     """The note saying the post is no longer at its source, and why: from the latest later capture of the
     post that found it gone (deleted, suspended, withheld …: ``inline.gone_note``), else from its link's
-    health (dead); "" when neither says so. Read from the catalog and storage, so restoring again
-    with nothing new learnt gives the same note."""
+    health (dead); "" when neither says so. Its last sentence is `shown` (what the card shows:
+    OTHER_ARTICLE for another article's capture). Read from the catalog and storage, so restoring
+    again with nothing new learnt gives the same note."""
     if result.filed_id:
         row = rt.catalog.latest_capture(result.provider, result.filed_id, result.captured_at or "", GONE_STATUSES)
         if row is not None and row.get("manifest_key") and row["manifest_key"] != result.manifest_key:
             try:
-                note = gone_note(json.loads(rt.store.get(row["manifest_key"])))
+                note = gone_note(json.loads(rt.store.get(row["manifest_key"])), shown)
             except (ObjectNotFound, ValueError):
                 note = ""
             if note:
@@ -206,7 +207,7 @@ def why_gone(rt: Runtime, result: EmbedResult) -> str:
     if record is not None and record.get("state") == "dead":
         status = _health_status(record)
         if status:
-            return "No longer available at the source. " + status_note({"status": status})
+            return "No longer available at the source. " + status_note({"status": status}, shown)
         return "No longer available at the source: the link to the post stopped working."
     return ""
 
@@ -223,7 +224,8 @@ def _health_status(record: dict[str, Any]) -> str:
     return status if status in GONE_STATUSES and status_note({"status": status}) else ""
 
 
-def inline_markup(rt: Runtime, result: EmbedResult, *, html_context: bool, amp: bool) -> str:
+def inline_markup(rt: Runtime, result: EmbedResult, *, html_context: bool, amp: bool,
+                  foreign: bool = False) -> str:
     """The inline static card of the item's capture (HTML; ``inline.inline_card_html``), or the capture
     page's public URL (text, Markdown lines). RestoreError when the capture's manifest cannot be read."""
     assert result.manifest_key is not None  # captured() checked it
@@ -234,7 +236,8 @@ def inline_markup(rt: Runtime, result: EmbedResult, *, html_context: bool, amp: 
     if not isinstance(manifest, dict):
         raise RestoreError(f"the capture {result.capture_id} of {result.url} has no manifest object")
     card = InlineCard(page_url=page, original=result.url or "", version_date=result.captured_at or "",
-                      tz=rt.settings.display_timezone, gone=why_gone(rt, result), amp=amp,
+                      tz=rt.settings.display_timezone,
+                      gone=why_gone(rt, result, OTHER_ARTICLE if foreign else ARTICLE_SHOWED), amp=amp,
                       withheld=lambda provider, post_id: is_taken_down(rt, provider, post_id))
     return inline_card_html(manifest, rt.store, card)
 
@@ -428,6 +431,7 @@ def _replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch], ite
     # The item's own capture, else another article's capture of the post (the post may have been gone
     # when this article was archived); RestoreError when no capture holds it.
     embed = (archived_copy(rt, res) or captured(res)) if isinstance(item, EmbedItem) else None
+    foreign = embed is not None and isinstance(res, EmbedResult) and embed.capture_id != res.capture_id
     key = card_key(rt, embed) if embed is not None and not inline else None
     stable_url = res.stable_url if isinstance(res, ImageResult) else None
     if isinstance(item, ImageItem) and not stable_url:
@@ -440,7 +444,8 @@ def _replacements(rt: Runtime, text: str, encoding: str, chain: list[Patch], ite
         if embed is None:
             return [(start, end, xml_safe(stable_url or ""))]
         if html_context not in made:
-            made[html_context] = (inline_markup(rt, embed, html_context=html_context, amp=amp) if inline
+            made[html_context] = (inline_markup(rt, embed, html_context=html_context, amp=amp, foreign=foreign)
+                                  if inline
                                   else card_markup(rt, embed, key or "", html_context=html_context))
         new = _with_line_ending(xml_safe(made[html_context]), line_ending(doc, start, end))
         keep = [s for s in loader_scripts(doc, start, end, item.provider) if s[2] in live] if html_context else []

@@ -56,20 +56,24 @@ MAX_MISSING_KINDS = 6
 _NOTES = {
     "partial": "The post was {words}: {missing}. This is what was captured.",
     "unavailable": "The post could not be read: {words}. This is what was captured so far.",
-    "deleted": "The post has been {words}. This is what the article showed.",
-    "suspended": "The post is {words}. This is what the article showed.",
+    "deleted": "The post has been {words}. {shown}",
+    "suspended": "The post is {words}. {shown}",
     "protected": "The post is {words}: only the people the account owner allows can see it. "
-                 "This is what the article showed.",
-    "withheld": "The post is {words}{countries}{tombstone}. This is what the article showed.",
+                 "{shown}",
+    "withheld": "The post is {words}{countries}{tombstone}. {shown}",
     "age_restricted": "The post is {words}: it is not shown to readers who are not logged in. "
-                      "This is what the article showed.",
-    "violated_rules": "The post was {words}. This is what the article showed.",
-    "tombstoned": "The post is {words}{tombstone}. This is what the article showed.",
+                      "{shown}",
+    "violated_rules": "The post was {words}. {shown}",
+    "tombstoned": "The post is {words}{tombstone}. {shown}",
     "unresolved": "The embed is {words}: the original post could not be identified. "
-                  "This is what the article showed.",
-    "failed": "The post {words}. This is what the article showed.",
+                  "{shown}",
+    "failed": "The post {words}. {shown}",
 }
 PREVIEW_NOTE = "Preview: the platform did not give the whole text."
+# The last sentence of a gone post's note: what the card shows. Another article's capture (a restore
+# that found none of the article's own) is said to be one.
+ARTICLE_SHOWED = "This is what the article showed."
+OTHER_ARTICLE = "This copy was archived for another article."
 # What a missing part is called, singular and plural (MissingPart.part).
 _PART_WORDS = {
     "photo": ("photo", "photos"), "video": ("video", "videos"), "animated_gif": ("GIF", "GIFs"),
@@ -232,10 +236,11 @@ def missing_summary(missing: Any) -> str:
     return "; ".join(clauses)
 
 
-def status_note(m: dict[str, Any]) -> str:
+def status_note(m: dict[str, Any], shown: str = ARTICLE_SHOWED) -> str:
     """What the post's status means for the reader, in plain words holding STATUS_WORDS[status]
     (``""`` for archived and for an unknown status): a withheld post names its countries, a
-    tombstoned one quotes the platform's text, a partial one says what is missing."""
+    tombstoned one quotes the platform's text, a partial one says what is missing; a gone post's
+    note ends with `shown`, what the card shows (ARTICLE_SHOWED, or OTHER_ARTICLE)."""
     status = m.get("status")
     if not isinstance(status, str) or status not in _NOTES:
         return ""
@@ -246,7 +251,7 @@ def status_note(m: dict[str, Any]) -> str:
         countries=f" in {_and(countries)}" if countries else "",
         # A withheld post's countries say enough; without them, the platform's text may name them.
         tombstone=f", which says: “{tombstone}”" if tombstone and not (countries and status == "withheld") else "",
-        missing=missing_summary(m.get("missing")))
+        missing=missing_summary(m.get("missing")), shown=shown)
 
 
 def withheld_note(m: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from archiver.article.splice import xml_safe
-from archiver.capture.cards.content import CardContent, card_content, stable_url, status_note
+from archiver.capture.cards.content import ARTICLE_SHOWED, CardContent, card_content, stable_url, status_note
 from archiver.capture.cards.html_card import quoted_parts
 from archiver.capture.cards.jinja import template
 from archiver.capture.cards.scripts import paragraph_rtl
@@ -75,13 +75,14 @@ def direction(text: str, lang: str | None = None) -> str:
     return "rtl" if (lang or "").split("-")[0].lower() in RTL_LANGUAGES else "ltr"
 
 
-def gone_note(manifest: dict[str, Any] | None) -> str:
+def gone_note(manifest: dict[str, Any] | None, shown: str = ARTICLE_SHOWED) -> str:
     """The note an inline card shows for a post gone from its source, from the later capture
     (``manifest``) that found it gone: ``No longer available at the source. The post has been
-    deleted. …`` (``status_note``, holding STATUS_WORDS[status]); "" when it does not say the post is gone."""
+    deleted. …`` (``status_note``, holding STATUS_WORDS[status], ending with `shown`); "" when it does
+    not say the post is gone."""
     if not isinstance(manifest, dict) or manifest.get("status") not in GONE_STATUSES:
         return ""
-    return "No longer available at the source. " + status_note(manifest)
+    return "No longer available at the source. " + status_note(manifest, shown)
 
 
 @dataclass(frozen=True)

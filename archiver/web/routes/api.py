@@ -398,7 +398,7 @@ def export(body: ExportIn, rt: Rt, who: Compliance) -> Response:
                                    "prefix*, or another filter (to export everything, list the posts)")
         query = body.search.model_dump(mode="json", by_alias=True, exclude={"limit", "offset"})
         try:
-            found, query["matched"] = search_posts(rt.catalog.search, body.search)
+            found, query["matched"], query["matched_captures"] = search_posts(rt.catalog.search, body.search)
         except InputError as exc:
             raise validation_error(["body", "search"], str(exc)) from None
         posts += found

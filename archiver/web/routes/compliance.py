@@ -212,12 +212,13 @@ async def export_search_form(request: Request, rt: Runtime = Depends(get_runtime
     except ValidationError as exc:
         return await run_in_threadpool(again, problems(exc, _label))
     try:  # every match, paged through; more than MAX_EXPORT_POSTS is refused, never cut
-        posts, matched = await run_in_threadpool(search_posts, rt.catalog.search, query)
+        posts, matched, elsewhere = await run_in_threadpool(search_posts, rt.catalog.search, query)
     except InputError as exc:
         return await run_in_threadpool(again, [str(exc)])
     if not posts:
         return await run_in_threadpool(again, ["The search finds no post: nothing to export."])
-    recorded = {**query.model_dump(mode="json", by_alias=True, exclude={"limit", "offset"}), "matched": matched}
+    recorded = {**query.model_dump(mode="json", by_alias=True, exclude={"limit", "offset"}), "matched": matched,
+                "matched_captures": elsewhere}
     return await run_in_threadpool(partial(bundle_download, via="web"), rt, principal, posts,
                                    recorded, "evidence-search.wacz")
 
