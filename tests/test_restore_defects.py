@@ -403,6 +403,9 @@ def test_a_card_from_another_articles_capture_survives_a_takedown_of_the_post_it
         for aid in ("first", "later"):
             text = current(rt, aid)
             assert "comments" in text and "secretword" not in text, aid
+        # re-rendered, the later article's card still says whose copy it shows
+        assert "This copy was archived for another article." in current(rt, "later")
+        assert "This copy was archived for another article." not in current(rt, "first")
         rt.close()
 
 

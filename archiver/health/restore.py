@@ -298,17 +298,18 @@ def takedown_filter(rt: Runtime, text: str, *, results: dict[str, ItemResult] | 
     if not cards:
         return [], []
     # Each post's capture as restore showed it (its own, else another article's: archived_copy).
-    copies = (archived_copy(rt, r) for r in (results or {}).values() if isinstance(r, EmbedResult))
-    by_post = {(c.provider, c.filed_id): c for c in copies if c is not None}
+    copies = ((archived_copy(rt, r), r) for r in (results or {}).values() if isinstance(r, EmbedResult))
+    by_post = {(c.provider, c.filed_id): (c, c.capture_id != r.capture_id) for c, r in copies if c is not None}
     amp = is_amp(text)
     reps, changed = [], []
     for path, (start, end, tag, provider, post_id) in cards:
         if is_taken_down(rt, provider, post_id):
             new = withheld_card_html()
         elif tag == "blockquote" and embeds_taken_down(rt, provider, post_id):
-            res = by_post.get((provider, post_id))
+            res, foreign = by_post.get((provider, post_id), (None, False))
             try:
-                new = inline_markup(rt, res, html_context=True, amp=amp) if res else withheld_card_html()
+                new = (inline_markup(rt, res, html_context=True, amp=amp, foreign=foreign) if res
+                       else withheld_card_html())
             except (RestoreError, ObjectNotFound, ValueError):
                 new = withheld_card_html()
         else:
