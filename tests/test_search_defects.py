@@ -261,11 +261,12 @@ def test_the_words_of_a_post_captured_many_times_are_read_bounded(catalog: Catal
     posts = [("twitter", "1", "20260528T000000Z-0000001c"), ("twitter", "2", "20260530T000000Z-0000001e")]
     conn = catalog.backend.connect()
     got = schema.earlier_words(conn, posts, catalog.backend.placeholder)
-    assert len(got[("twitter", "1")]) == 27 and got[("twitter", "1")][0] == ("word27 text", None)  # newest first
+    assert len(got[("twitter", "1")]) == 27  # newest first, the latest left out
+    assert got[("twitter", "1")][0] == ("20260527T000000Z-0000001b", "word27 text", None)
     assert ("twitter", "2") not in got  # its one capture is its latest
     monkeypatch.setattr(schema, "EARLIER_CAPTURES_READ", 5)  # read per post, in the database
     got = schema.earlier_words(conn, posts, catalog.backend.placeholder)
-    assert [t for t, _ in got[("twitter", "1")]] == [f"word{d} text" for d in (27, 26, 25, 24, 23)]
+    assert [t for _, t, _ in got[("twitter", "1")]] == [f"word{d} text" for d in (27, 26, 25, 24, 23)]
 
 
 def test_a_hit_says_which_capture_its_words_matched(catalog: Catalog) -> None:

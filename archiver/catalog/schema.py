@@ -236,11 +236,11 @@ def _rename_columns(backend: Backend, conn: Any) -> None:
 
 
 def earlier_words(conn: Any, posts: Sequence[tuple[str, str, str]], mark: str) -> dict[tuple[str, str], list[Any]]:
-    """The (text, card_text) of the captures of each post in `posts` ((provider, post_id, its latest
-    capture_id)) but that latest one, newest first, by (provider, post_id): a post's earlier words
-    (text.post_doc_tokens). At most EARLIER_CAPTURES_READ of them a post (its newest), so indexing a
-    post captured thousands of times, or a batch of such posts, stays bounded. `conn` is a backend
-    connection and `mark` its placeholder ("?", "%s")."""
+    """The (capture_id, text, card_text) of the captures of each post in `posts` ((provider, post_id, its
+    latest capture_id, or "" to leave none out)) but that latest one, newest first, by (provider,
+    post_id): a post's earlier words (text.post_doc_tokens). At most EARLIER_CAPTURES_READ of them a
+    post (its newest), so indexing a post captured thousands of times, or a batch of such posts, stays
+    bounded. `conn` is a backend connection and `mark` its placeholder ("?", "%s")."""
     if not posts:
         return {}
     latest = {(p, i): c for p, i, c in posts}
@@ -254,7 +254,7 @@ def earlier_words(conn: Any, posts: Sequence[tuple[str, str, str]], mark: str) -
     for r in conn.execute(sql, (*providers, *ids)).fetchall():
         key = (r["provider"], r["post_id"])
         if key in latest and r["capture_id"] != latest[key]:
-            out.setdefault(key, []).append((r["text"], r["card_text"]))
+            out.setdefault(key, []).append((r["capture_id"], r["text"], r["card_text"]))
     return out
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from archiver.catalog.query import SearchQuery
-from archiver.catalog.schema import EARLIER_CAPTURES_READ
+from archiver.catalog.schema import earlier_words
 from archiver.catalog.syntax import All, Node, Not, Term, parse_search
 from archiver.catalog.text import MAX_QUERY_CLAUSES, Clause, doc_tokens, handle_norm, tokenize
 
@@ -147,20 +147,14 @@ def _mark_matched_capture(catalog: Catalog, hits: list[dict[str, Any]], words: A
     reader sees why a post whose latest text lacks the words was found."""
     if not hits:
         return
-    providers, ids = sorted({h["provider"] for h in hits}), sorted({h["post_id"] for h in hits})
-    rows = catalog.query(
-        f"SELECT provider, post_id, capture_id, text, card_text FROM captures WHERE provider IN "  # noqa: S608
-        f"({', '.join('?' for _ in providers)}) AND post_id IN ({', '.join('?' for _ in ids)}) "
-        "ORDER BY captured_at DESC, capture_id DESC", [*providers, *ids])
-    by_post: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for r in rows:
-        by_post.setdefault((r["provider"], r["post_id"]), []).append(r)
+    # Every capture of each hit's post (at most EARLIER_CAPTURES_READ + 1, the newest), newest first.
+    captures = earlier_words(catalog.backend.connect(), [(h["provider"], h["post_id"], "") for h in hits],
+                             catalog.backend.placeholder)
     for hit in hits:
-        captures = by_post.get((hit["provider"], hit["post_id"]), [])
-        latest = next((c for c in captures if c["capture_id"] == hit["capture_id"]), None)
-        ordered = ([latest] if latest else []) + [c for c in captures if c is not latest][:EARLIER_CAPTURES_READ]
-        hit["matched_capture_id"] = next((c["capture_id"] for c in ordered
-                                          if words_match(words, doc_tokens(c["text"], c["card_text"]))), None)
+        found = captures.get((hit["provider"], hit["post_id"]), [])
+        ordered = sorted(found, key=lambda c: c[0] != hit["capture_id"])  # its latest first (stable)
+        hit["matched_capture_id"] = next((capture_id for capture_id, text, card_text in ordered
+                                          if words_match(words, doc_tokens(text, card_text))), None)
 
 
 def words_match(node: Node, tokens: list[str]) -> bool:

@@ -267,15 +267,16 @@ EARLIER_PARTS = 8
 
 
 def post_doc_tokens(text: str | None, card_text: str | None,
-                    earlier: Iterable[tuple[str | None, str | None]] = ()) -> list[str]:
+                    earlier: Iterable[tuple[str, str | None, str | None]] = ()) -> list[str]:
     """The search tokens of a post: its latest capture's `text` and `card_text`, then the distinct texts
-    and card words of its other captures (`earlier`: (text, card_text) pairs, newest first), at most
+    and card words of its other captures (`earlier`: (capture_id, text, card_text), newest first, as
+    schema.earlier_words gives them), at most
     EARLIER_PARTS of them, each part after a PART_BREAK (a phrase never spans two). So a post is found
     by the words it showed before an edit, or before a later capture that found it gone and kept no
     text; a hit still shows its latest capture."""
     parts = [text, card_text]
     seen = {p for p in parts if p}
-    for pair in earlier:
+    for _, *pair in earlier:
         for part in pair:
             if part and part not in seen and len(parts) < 2 + EARLIER_PARTS:
                 seen.add(part)
