@@ -145,12 +145,19 @@ def _mark_matched_capture(catalog: Catalog, hits: list[dict[str, Any]], words: A
     words match (the text the hit shows), else the newest earlier capture whose own words match, else
     None (the words are spread over several captures). The hit's text is always the latest's, so a
     reader sees why a post whose latest text lacks the words was found."""
-    if not hits:
-        return
-    # Every capture of each hit's post (at most EARLIER_CAPTURES_READ + 1, the newest), newest first.
-    captures = earlier_words(catalog.backend.connect(), [(h["provider"], h["post_id"], "") for h in hits],
-                             catalog.backend.placeholder)
+    # Most hits match by the text they show (the latest capture's): no capture is read for those.
+    rest = []
     for hit in hits:
+        if words_match(words, doc_tokens(hit["text"])):
+            hit["matched_capture_id"] = hit["capture_id"]
+        else:
+            rest.append(hit)
+    if not rest:
+        return
+    # Every capture of the others' posts (at most EARLIER_CAPTURES_READ + 1, the newest), newest first.
+    captures = earlier_words(catalog.backend.connect(), [(h["provider"], h["post_id"], "") for h in rest],
+                             catalog.backend.placeholder)
+    for hit in rest:
         found = captures.get((hit["provider"], hit["post_id"]), [])
         ordered = sorted(found, key=lambda c: c[0] != hit["capture_id"])  # its latest first (stable)
         hit["matched_capture_id"] = next((capture_id for capture_id, text, card_text in ordered
