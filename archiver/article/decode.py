@@ -1126,15 +1126,22 @@ _QUOTED_STRING_TOKEN = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 _MAX_CONTENT_TYPE = 8192  # a header value longer than this is cut (bounded work)
 
 
+def _collect(value: str, pos: int, stop: str) -> int:
+    """WHATWG Infra "collect a sequence of code points" that are not in `stop`, from value[pos]: where
+    the sequence ends (the first character in `stop`, or the end of `value`)."""
+    end = pos
+    while end < len(value) and value[end] not in stop:
+        end += 1
+    return end
+
+
 def _quoted_string(value: str, pos: int, extract: bool) -> tuple[str, int]:
     """WHATWG Fetch "collect an HTTP quoted string" from value[pos] (a '"'): the string and the position
     after it."""
     start, out = pos, []
     pos += 1
     while True:
-        end = pos
-        while end < len(value) and value[end] not in '"\\':
-            end += 1
+        end = _collect(value, pos, '"\\')
         out.append(value[pos:end])
         pos = end
         if pos >= len(value):
@@ -1175,9 +1182,7 @@ def parse_mime_type(value: str) -> tuple[str, dict[str, str]] | None:
         pos += 1  # past ";"
         while pos < len(value) and value[pos] in _HTTP_WHITESPACE:
             pos += 1
-        name_end = pos
-        while name_end < len(value) and value[name_end] not in ";=":
-            name_end += 1
+        name_end = _collect(value, pos, ";=")
         name, pos = value[pos:name_end].lower(), name_end
         if pos < len(value):
             if value[pos] == ";":
@@ -1187,8 +1192,7 @@ def parse_mime_type(value: str) -> tuple[str, dict[str, str]] | None:
             break
         if value[pos] == '"':
             param, pos = _quoted_string(value, pos, extract=True)
-            while pos < len(value) and value[pos] != ";":
-                pos += 1
+            pos = _collect(value, pos, ";")
         else:
             param_end = value.find(";", pos)
             param_end = len(value) if param_end < 0 else param_end
@@ -1205,9 +1209,7 @@ def _split_header(value: str) -> list[str]:
     strings, each part stripped of HTTP tab or space."""
     parts, pos, current = [], 0, []
     while True:
-        end = pos
-        while end < len(value) and value[end] not in '",':
-            end += 1
+        end = _collect(value, pos, '",')
         current.append(value[pos:end])
         pos = end
         if pos < len(value) and value[pos] == '"':
