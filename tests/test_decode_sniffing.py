@@ -5,6 +5,8 @@ kept byte for byte, and when bytes are binary (WHATWG MIME Sniffing)."""
 
 from __future__ import annotations
 
+import codecs
+import random
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -243,3 +245,98 @@ def test_kept_bytes_are_read_as_a_browser_reads_them_in_the_headline_and_image_u
     # A Shift_JIS pair kept as bytes (cp932 writes ≒ back as 0x81 0xE0) is still ≒ to a reader.
     assert _sanitized("a" + kept_text(b"\x87\x90\xfa\x40") + kept_text(b"\xff"), "x-keep-x-sjis") == "a≒ⅰ\ufffd"
     assert _sanitized("caf" + kept_text(b"\xe9"), "x-keep-utf-8") == "caf\ufffd"
+
+
+# --- 7. decoding time is linear in the bytes, whatever they hold --------------------------------------------
+SINGLE_BYTE_AND_UTF8 = ["utf-8", "ibm866", "iso-8859-2", "iso-8859-8", "iso-8859-8-i", "koi8-r", "macintosh",
+                        "x-mac-cyrillic", "windows-874", "windows-1250", "windows-1252", "windows-1253",
+                        "windows-1255", "windows-1257", "x-user-defined"]
+
+
+def random_bytes(rng: random.Random, n: int, alphabet: bytes) -> bytes:
+    return bytes(rng.choice(alphabet) for _ in range(n))
+
+
+@pytest.mark.parametrize("label", SINGLE_BYTE_AND_UTF8)
+def test_errors_kept_in_c_are_the_errors_kept_one_by_one(label: str) -> None:
+    """UTF-8 and the single-byte encodings keep their errors in Python's C codecs (surrogateescape): the
+    same text, byte for byte, as the error handler that keeps them one at a time, on random bytes."""
+    from archiver.article.decode import _KEEP_DECODE, _WIDER, python_codec
+
+    base = _WIDER.get(label) or python_codec(label)
+    rng = random.Random(label)
+    alphabet = b"ab <>" + bytes(range(0x80, 0x100))
+    for _ in range(300):
+        data = random_bytes(rng, rng.randrange(1, 60), alphabet)
+        text = codecs.decode(data, "x-keep-" + label)
+        assert text == codecs.decode(data, base, _KEEP_DECODE), data
+        assert codecs.encode(text, "x-keep-" + label) == data
+
+
+MULTI_BYTE = {"shift_jis": "日本語", "euc-jp": "日本語", "euc-kr": "한국어", "big5": "中文", "gbk": "中文",
+              "gb18030": "中文"}
+
+
+@pytest.mark.parametrize("label", ["shift_jis", "euc-jp", "big5", "gbk", "gb18030"])  # euc-kr: every pair round-trips
+def test_marked_runs_are_found_as_the_token_by_token_scan_finds_them(label: str) -> None:
+    """Pairs a codec writes back otherwise, and Shift_JIS's bytes the standard does not map, are found by
+    one regular expression at each token boundary (a run kept in one step): the same text as splitting
+    the bytes into tokens and looking at each, for random mixes of characters, errors and such pairs."""
+    from archiver.article import decode
+
+    web = decode.webencodings.lookup(label).name
+    tokens = decode._TOKENS[web]
+    base = decode._WIDER.get(web) or decode.python_codec(web)
+    raw = {"gbk": "gb18030", "gb18030": "gb18030", "shift_jis": "cp932", "euc-jp": "euc_jp"}.get(web, base)
+    marked = decode._odd_pairs(raw) | (decode._SJIS_ERRORS if web == "shift_jis" else frozenset())
+    pieces = [*sorted(marked)[:40], MULTI_BYTE[label].encode(raw), b"a", b"<p>", b"\xff", b"\x81", b"\xa1",
+              b"\x8f", b"\xa0", b"\x80", b"1"]
+
+    def token_by_token(data: bytes, errors: str) -> str:
+        handler, out, done = codecs.lookup_error(errors), [], 0
+        for m in tokens.finditer(data):
+            if m.group() in marked:
+                out.append(data[done:m.start()].decode(base, errors))
+                out.append(str(handler(UnicodeDecodeError("x", data, m.start(), m.end(), "marked"))[0]))
+                done = m.end()
+        return "".join(out) + data[done:].decode(base, errors)
+
+    rng = random.Random(label)
+    for _ in range(400):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
+        for errors in (decode._KEEP_DECODE, "replace"):
+            assert decode._decode_marking(data, base, errors, tokens, marked, "x") == token_by_token(data, errors)
+
+
+@pytest.mark.parametrize(("label", "error"), [
+    ("shift_jis", b"\x85 "), ("euc-jp", b"\xa1 "), ("euc-kr", b"\xff "), ("big5", b"\x81 "), ("gbk", b"\xff "),
+    ("gb18030", b"\x80"),  # gbk's euro sign: a character, but one Python's codec leaves to the handler
+    ("euc-jp", b"\xad\xa1"),  # NEC row 13's circled 1: a character Python's euc_jp leaves undefined
+])
+def test_a_multibyte_page_read_one_byte_at_a_time_past_the_bound_is_refused_with_that_reason(
+        label: str, error: bytes) -> None:
+    """A page of more than MAX_ONE_BY_ONE bytes that Python's codec leaves to a Python handler is refused
+    (with that reason, not 'give its charset') instead of taking seconds a megabyte; under the bound
+    such bytes are read as before and kept exactly."""
+    from archiver.article.decode import MAX_ONE_BY_ONE
+
+    head = f'<meta charset="{label}"><p>'.encode()
+    with pytest.raises(InputError, match=rf"over {MAX_ONE_BY_ONE:,} bytes or characters that its codec does "
+                                         r"not read as the Encoding Standard does, .*convert it to UTF-8"):
+        decode_article(head + error * (MAX_ONE_BY_ONE + 10) + b"</p>")
+    page = head + error * 5_000 + b"</p>"
+    decoded = decode_article(page)
+    read_as = "gbk" if error == b"\x80" else label  # (gb18030's euro sign is gbk's: x-gbk decodes it)
+    assert web_name(decoded.encoding) == read_as and decoded.encode(decoded.text) == page
+
+
+@pytest.mark.parametrize("label", ["utf-8", "windows-1253", "shift_jis"])
+def test_a_page_of_errors_read_in_c_is_kept_past_the_bound(label: str) -> None:
+    """Errors that C code keeps (UTF-8 and single-byte encodings; a run of Shift_JIS bytes the standard
+    does not map, kept as one run) are not bounded: such a page is archived byte for byte."""
+    from archiver.article.decode import MAX_ONE_BY_ONE
+
+    page = f'<meta charset="{label}"><p>'.encode() + b"\xff" * (MAX_ONE_BY_ONE * 2) + b" a\xff" * 1000 + b"</p>"
+    decoded = decode_article(page)
+    assert web_name(decoded.encoding) == label and decoded.encode(decoded.text) == page
+    assert decoded.text.count(chr(0x10FFFF)) == MAX_ONE_BY_ONE * 2 + 1000

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import itertools
 import re
 import threading
 from collections import OrderedDict
@@ -133,6 +134,28 @@ _LEAD_BYTES = {name: frozenset(leads) for names, leads in (
 
 _KEPT_TEXT = {b: KEPT_BASE + b for b in range(256)}
 _KEPT_BYTES = {KEPT_BASE + b: b for b in range(256)}
+# Python's surrogateescape error handler writes a byte >= 0x80 it cannot decode as U+DC00 + byte.
+_ESCAPED = re.compile("[\udc80-\udcff]+")
+_ESCAPED_KEPT = {0xDC00 + b: KEPT_BASE + b for b in range(0x80, 0x100)}
+_KEPT_ESCAPED = {KEPT_BASE + b: 0xDC00 + b for b in range(0x80, 0x100)}
+# Text the surrogateescape shortcut of an x-keep- encoder would write otherwise than it does: a lone
+# surrogate it would write as a byte (the encoder refuses it), a kept ASCII byte it cannot write.
+_ESCAPED_OR_KEPT_ASCII = re.compile("[\udc80-\udcff\U0010ff00-\U0010ff7f]")
+
+
+def _swapped(text: str, runs: re.Pattern[str], table: dict[int, int]) -> str:
+    """`text` with the characters `runs` finds (runs of them) translated by `table`: run by run when
+    there are few, else the whole text in one call (both in C; linear in the text)."""
+    found = 0
+    for _ in runs.finditer(text):
+        found += 1
+        if found > 64:
+            return text.translate(table)
+    return runs.sub(lambda m: m.group().translate(table), text) if found else text
+
+
+# The WHATWG encodings of more than one byte a character (UTF-16 and ISO-2022-JP have codecs of their own).
+_MULTI_BYTE = frozenset({"gbk", "gb18030", "big5", "euc-jp", "shift_jis", "euc-kr"})
 
 
 def kept_text(raw: bytes) -> str:
@@ -145,9 +168,44 @@ def kept_bytes(text: str) -> bytes:
     return text.translate(_KEPT_BYTES).encode("latin-1")
 
 
+# A decode reads at most this many byte sequences one at a time in Python: bytes kept because the
+# encoding does not decode them, and characters a Python codec leaves undefined that the standard reads
+# (gbk's 0x80, EUC-JP's NEC and IBM rows). Everything else is read by Python's C codecs; without the bound
+# a hostile page of errors in a multibyte encoding took several seconds a megabyte. Past it, exact()
+# raises OverDecodeLimit (the article's error says so).
+MAX_ONE_BY_ONE = 200_000
+_BUDGET = threading.local()
+
+
+class _OneByOneBudget:
+    """Within it, this thread's Python error handlers of this module read at most MAX_ONE_BY_ONE byte
+    sequences, then raise OverDecodeLimit."""
+
+    def __enter__(self) -> None:
+        self.outer = getattr(_BUDGET, "left", None)
+        _BUDGET.left = MAX_ONE_BY_ONE
+
+    def __exit__(self, *exc: object) -> None:
+        _BUDGET.left = self.outer
+
+
+def _spend(exc: UnicodeDecodeError) -> None:
+    """Count one byte sequence read one by one (`exc` says where); OverDecodeLimit when the budget is
+    spent."""
+    left = getattr(_BUDGET, "left", None)
+    if left is None:
+        return
+    if left <= 0:
+        raise OverDecodeLimit(str(exc.encoding), exc.object, exc.start, exc.end,
+                              f"over {MAX_ONE_BY_ONE:,} bytes or characters that its codec does not read "
+                              "as the Encoding Standard does")
+    _BUDGET.left = left - 1
+
+
 def _keep_decode(exc: UnicodeError) -> tuple[str, int]:
     if not isinstance(exc, UnicodeDecodeError):
         raise exc
+    _spend(exc)
     end, data = exc.end, exc.object
     if (end == exc.start + 1 and end < len(data) and data[end] >= 0x80
             and data[exc.start] in _LEAD_BYTES.get(str(exc.encoding), ())):
@@ -171,7 +229,11 @@ def _chained(name: str, first: Callable[[UnicodeError], tuple[str | bytes, int] 
 
         def handler(exc: UnicodeError) -> tuple[str | bytes, int]:
             found = first(exc)
-            return found if found is not None else then(exc)  # type: ignore[no-any-return]
+            if found is None:
+                return then(exc)  # type: ignore[no-any-return]
+            if isinstance(exc, UnicodeDecodeError):
+                _spend(exc)
+            return found
 
         codecs.register_error(name, handler)
         return name
@@ -242,26 +304,84 @@ def _odd_pairs(codec: str) -> frozenset[bytes]:
     return found
 
 
+def _alternatives(strings: list[bytes]) -> bytes:
+    """A regular expression matching exactly one of `strings` (non-empty byte strings), as a tree of
+    their common leading bytes, so the engine tests one byte at a time instead of each string in turn."""
+    by_first: dict[int, list[bytes]] = {}
+    for s in strings:
+        by_first.setdefault(s[0], []).append(s[1:])
+    alts = []
+    for first, rests in sorted(by_first.items()):
+        ends, longer = b"" in rests, [r for r in rests if r]
+        rest = _alternatives(longer) if longer else b""
+        alts.append(re.escape(bytes([first])) + (b"(?:" + rest + b")?" if ends and rest else rest))
+    return b"(?:" + b"|".join(alts) + b")"
+
+
+_MARKED_SCANNERS: dict[tuple[bytes, frozenset[bytes]], tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
+
+
+def _marked_scanner(tokens: re.Pattern[bytes], marked: frozenset[bytes]) -> tuple[re.Pattern[bytes],
+                                                                                 re.Pattern[bytes]]:
+    """(scan, one): `scan.match(data, pos)`, from a token boundary `pos`, skips the tokens (as `tokens`
+    splits bytes) not in `marked` and matches the next run of tokens in `marked` as group 1 (None when
+    there is none); `one` matches one token in `marked`. Each string in `marked` must be a whole token
+    wherever it stands (checked once, ValueError otherwise), so looking for it at each token boundary
+    finds what splitting by `tokens` finds; the skipping is atomic, so the engine never splits the
+    bytes otherwise than `tokens` does."""
+    key = (tokens.pattern, marked)
+    found = _MARKED_SCANNERS.get(key)
+    if found is None:
+        # Whether a string is a whole token wherever it stands: tested with every continuation up to
+        # the longest token (4 bytes), one byte of each stretch of bytes the token classes treat alike
+        # (each class is written with \xHH bounds, so those bounds and the bytes after them start them).
+        bounds = {int(h, 16) for h in re.findall(rb"\\x([0-9a-f]{2})", tokens.pattern)}
+        alike = bytes(sorted({0} | bounds | {b + 1 for b in bounds if b < 0xFF}))
+
+        def whole(s: bytes) -> bool:
+            return bool(tokens.fullmatch(s)) and all(
+                tokens.match(s + bytes(tail)).end() == len(s)  # type: ignore[union-attr]
+                for n in range(1, 5 - len(s)) for tail in itertools.product(alike, repeat=n))
+
+        if not all(s and whole(s) for s in marked):
+            raise ValueError("a marked string is not always one token")  # (a programming error)
+        one = _alternatives(sorted(marked)) if marked else rb"(?!)"  # (nothing marked: never matches)
+        found = (re.compile(rb"(?:(?!" + one + rb")(?>" + tokens.pattern + rb"))*+((?:" + one + rb")++)"),
+                 re.compile(one))
+        _MARKED_SCANNERS[key] = found
+    return found
+
+
 def _decode_marking(data: bytes, codec: str, errors: str, tokens: re.Pattern[bytes], marked: frozenset[bytes],
                     name: str) -> str:
     """`data` decoded with `codec` (`errors` for its errors), each token (as `tokens` splits the bytes)
-    that is in `marked` being an error for `errors` instead (a linear scan)."""
+    that is in `marked` being an error for `errors` instead (a linear scan by the regular expression
+    engine; a run of such tokens is kept in one step)."""
     handler = codecs.lookup_error(errors)
+    scan, one = _marked_scanner(tokens, marked)
     out, done = [], 0
-    for m in tokens.finditer(data):
-        if m.group() not in marked:
-            continue
+
+    def part(end: int) -> str:
         try:
-            out.append(data[done:m.start()].decode(codec, errors))
+            return data[done:end].decode(codec, errors)
+        except OverDecodeLimit:
+            raise
         except UnicodeDecodeError as exc:
             raise UnicodeDecodeError(exc.encoding, data, done + exc.start, done + exc.end, exc.reason) from None
-        replacement, _ = handler(UnicodeDecodeError(name, data, m.start(), m.end(), "not decoded by the standard"))
-        out.append(str(replacement))
-        done = m.end()
-    try:
-        out.append(data[done:].decode(codec, errors))
-    except UnicodeDecodeError as exc:
-        raise UnicodeDecodeError(exc.encoding, data, done + exc.start, done + exc.end, exc.reason) from None
+
+    while (m := scan.match(data, done)) is not None:
+        start, end = m.span(1)
+        out.append(part(start))
+        if errors == _KEEP_DECODE:
+            _spend(UnicodeDecodeError(name, data, start, end, "not decoded by the standard"))
+            out.append(kept_text(data[start:end]))
+        else:
+            for t in one.finditer(data, start, end):
+                replacement, _ = handler(UnicodeDecodeError(name, data, t.start(), t.end(),
+                                                            "not decoded by the standard"))
+                out.append(str(replacement))
+        done = end
+    out.append(part(len(data)))
     return "".join(out)
 
 
@@ -321,7 +441,11 @@ def _keep_codec(name: str, base: str, web: str) -> codecs.CodecInfo:
     and encodes back to that byte: a declared encoding the bytes do not wholly follow is still the one
     the text is read and written in (a browser shows U+FFFD there; decoding with errors="replace" gives
     that), and the bytes come back exactly."""
+    simple = web not in _MULTI_BYTE  # UTF-8 and the single-byte encodings: errors read in C
+
     def encode(text: str, errors: str = "strict") -> tuple[bytes, int]:
+        if simple and errors == "strict" and not _ESCAPED_OR_KEPT_ASCII.search(text):
+            return codecs.encode(_swapped(text, KEPT, _KEPT_ESCAPED), base, "surrogateescape"), len(text)
         out, pos = [], 0
         for m in KEPT.finditer(text):
             out += [codecs.encode(text[pos:m.start()], base, errors), kept_bytes(m.group())]
@@ -332,6 +456,16 @@ def _keep_codec(name: str, base: str, web: str) -> codecs.CodecInfo:
     def decode(data: bytes, errors: str = "strict") -> tuple[str, int]:
         if errors != "strict":
             return codecs.decode(data, base, errors), len(data)
+        if simple:
+            # Python's surrogateescape writes each byte of an error as U+DC00 + byte, in C, where
+            # _keep_decode writes KEPT_BASE + byte; for these encodings it keeps the same bytes (its
+            # errors never take a lead byte's next byte along), so only the code points differ.
+            try:
+                text = codecs.decode(data, base, "surrogateescape")
+            except UnicodeDecodeError:  # an error holding an ASCII byte: not expected, read as below
+                pass
+            else:
+                return _swapped(text, _ESCAPED, _ESCAPED_KEPT), len(data)
         text = codecs.decode(data, base, _KEEP_DECODE)
         tokens = _TOKENS.get(web)
         if tokens is not None and encode(text)[0] != data:  # pairs written back otherwise: kept
@@ -371,8 +505,9 @@ _MAX_TOKENS = 1_000_000
 
 class OverDecodeLimit(UnicodeDecodeError):
     """Bytes a codec of this module will not read exactly because they are over one of its bounds (an
-    ISO-2022-JP page with more than _MAX_TOKENS escape sequences and errors), not because they are not
-    in its encoding: the article's error says so instead of suggesting another charset."""
+    ISO-2022-JP page with more than _MAX_TOKENS escape sequences and errors; more than MAX_ONE_BY_ONE
+    byte sequences read one at a time), not because they are not in its encoding: the article's error
+    says so instead of suggesting another charset."""
 _ISO2022JP_ERRORS = (lazy(rb"[\x0e\x0f\x80-\xff]+"), lazy(rb"[\x0e\x0f\x80-\xff]+"),
                      lazy(rb"[^\x1b\x21-\x5f]+"), lazy(rb"[^\x1b\x21-\x7e]+"))
 _SINGLE_BYTE_RUN = {_ASCII: lazy("[^\x0e\x0f\x1b\x80-\U0010ffff]+"),
@@ -939,7 +1074,8 @@ def exact(data: bytes, codec: str, *, bounded: bool = True) -> str | None:
     (also when the bytes are over one of the codec's bounds, or, with `bounded` False, OverDecodeLimit
     then)."""
     try:
-        text = data.decode(codec, errors="strict")
+        with _OneByOneBudget():
+            text = data.decode(codec, errors="strict")
         return text if text.encode(codec, errors="strict") == data else None
     except OverDecodeLimit:
         if not bounded:
