@@ -91,11 +91,14 @@ def test_post_and_article_pages_render_manifests_with_every_field_of_the_wrong_t
     client = client_for(app, corpus, "admin", raise_errors=False)
     failures = []
     try:
-        for name, forged in _mutations(doc):
+        paths = (f"/posts/twitter/{pc.HINDI_ID}", f"/posts/twitter/{pc.FORGED_ID}", "/articles/story-hi",
+                 "/articles/story-ar", "/search?q=forged", "/search?q=%E0%A4%9C%E0%A4%AF%E0%A4%B6")
+        for n, (name, forged) in enumerate(_mutations(doc)):
             for k in (key, forged_key):
                 store.put(k, json.dumps(forged).encode(), content_type="application/json")
-            for path in (f"/posts/twitter/{pc.HINDI_ID}", f"/posts/twitter/{pc.FORGED_ID}", "/articles/story-hi",
-                         "/articles/story-ar", "/search?q=forged", "/search?q=%E0%A4%9C%E0%A4%AF%E0%A4%B6"):
+            # Half of the pages, alternately: consecutive mutations are one field's wrong values, so
+            # every page still renders every field wrong, with half of its wrong values.
+            for path in paths[n % 2::2]:
                 r = client.get(path)
                 if r.status_code != 200 or "Traceback" in r.text:
                     failures.append(f"{name} {path} {r.status_code}")
