@@ -19,6 +19,7 @@ import importlib.util
 import json
 import logging
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict
@@ -517,12 +518,14 @@ def article_listing(rt: Runtime, *, state: str | None = None, limit: int = 50,
     return rows, int(total[0]["n"]) if total else 0
 
 
-def served_from_archive(rt: Runtime, article_id: str) -> set[str]:
+def served_from_archive(rt: Runtime, article_id: str, only: set[str] | None = None) -> set[str]:
     """The item ids the article's current version already serves from the archive, so restoring them
     would write nothing: items a restore put in (the `restored` lists of the patches on the current
     version's chain) and images whose every occurrence already names the stable copy (archiving
     rewrote them). A dead one of these is dead at its origin but covered by the archived copy: not
-    in need of a restore. Empty when the article has no version or its records cannot be read."""
+    in need of a restore. `only`: look at these item ids alone (the version's bytes are read only when
+    one of them is an image with a stable copy). Empty when the article has no version or its records
+    cannot be read."""
     try:
         history = versions(rt, check_article_id(article_id))
         if not history:
@@ -530,22 +533,25 @@ def served_from_archive(rt: Runtime, article_id: str) -> set[str]:
         current = history[-1]
         docs = chain_docs(rt, history, current.version, current.source_sha256)
         plan = load_plan(rt, article_id, current.source_sha256)
-        text = version_body(rt, current).decode(current.encoding or plan.encoding or "utf-8", errors="replace")
+        covered = {i for _, doc in docs for i in (doc.get("restored") or []) if isinstance(i, str)}
+        chain = [patch for patch, _ in docs]
+        looked_at = [item for item in plan.items if isinstance(item, ImageItem) and item.occurrences
+                     and (only is None or item.item_id in only) and item.item_id not in covered]
+        results = load_results(rt, plan) if looked_at else {}
+        stable = {item.item_id: res.stable_url for item in looked_at
+                  if isinstance(res := results.get(item.item_id), ImageResult) and res.stable_url}
+        text = version_body(rt, current).decode(current.encoding or plan.encoding or "utf-8",
+                                                errors="replace") if stable else ""
     except (RecordError, RestoreError, ObjectNotFound, InputError, ValueError, LookupError):
         return set()
-    covered = {i for _, doc in docs for i in (doc.get("restored") or []) if isinstance(i, str)}
-    chain = [patch for patch, _ in docs]
-    results = load_results(rt, plan)
-    for item in plan.items:
-        res = results.get(item.item_id)
-        stable = res.stable_url if isinstance(item, ImageItem) and isinstance(res, ImageResult) else None
-        if not stable or not item.occurrences:
+    for item in looked_at:
+        url = stable.get(item.item_id)
+        if not url:
             continue
         spans = [map_span(chain, occ.start, occ.end) for occ in item.occurrences]
-        if all(span is not None and text[span[0]:span[1]] in (stable, stable.replace("&", "&amp;"))
-               for span in spans):
+        if all(span is not None and text[span[0]:span[1]] in (url, url.replace("&", "&amp;")) for span in spans):
             covered.add(item.item_id)
-    return covered
+    return covered if only is None else covered & only
 
 
 def current_records(rt: Runtime, article_id: str) -> tuple[Plan, Results] | None:
@@ -626,25 +632,34 @@ def _readable_manifest(rt: Runtime, key: str) -> bool:
         return False
 
 
-def uncopied_items(rt: Runtime, article_id: str, records: tuple[Plan, Results] | None = None) -> set[str]:
+def uncopied_items(rt: Runtime, article_id: str, records: tuple[Plan, Results] | None = None,
+                   only: set[str] | None = None) -> set[str]:
     """The item ids of the article's current plan with no archived copy to restore from: an embed whose
     post no capture holds (``archived_copy``: neither its own, deleted, protected or failed before
     anything was kept, nor another article's) and an image with no stable copy. Dead, such an item is
     lost, not in need of a restore (restore would refuse it: health.restore.captured). `records`: as
-    for `taken_down_items`. Empty when the records cannot be read."""
+    for `taken_down_items`; `only`: look at these item ids alone. Empty when the records cannot be
+    read."""
     found = records if records is not None else current_records(rt, article_id)
     if found is None:
         return set()
-    plan, results = found
-    out = set()
+    return {item_id for item_id, (kept, _) in _copies(rt, found, only).items() if not kept}
+
+
+def _copies(rt: Runtime, records: tuple[Plan, Results], only: set[str] | None) -> dict[str, tuple[bool, bool]]:
+    """Per item of the plan (those in `only`, or all): (whether an archived copy can restore it, whether
+    that copy, or the search for one, went beyond the item's own result to other captures)."""
+    plan, results = records
+    out = {}
     for item in plan.items:
+        if only is not None and item.item_id not in only:
+            continue
         res = results.get(item.item_id)
         if isinstance(item, EmbedItem):
-            kept = archived_copy(rt, res) is not None
+            copy = archived_copy(rt, res)
+            out[item.item_id] = (copy is not None, copy is not res)
         else:
-            kept = isinstance(res, ImageResult) and bool(res.stable_url)
-        if not kept:
-            out.add(item.item_id)
+            out[item.item_id] = (isinstance(res, ImageResult) and bool(res.stable_url), False)
     return out
 
 
@@ -652,21 +667,82 @@ def needs_restore(rt: Runtime, article_ids: list[str] | None = None) -> dict[str
     """Per article with dead items (of those in `article_ids`, or all): how many of its dead items its
     current version does not already serve from the archive (`served_from_archive`), compliance has
     not taken down (`taken_down_items`) and have an archived copy (not `uncopied_items`), i.e. what a
-    restore would change. Articles with none are left out."""
+    restore would change. Articles with none are left out.
+
+    Each article's count reads its records from storage (a dozen objects), so it is remembered in this
+    process for RESTORE_COUNT_SECONDS under what the catalog says of the article (its current version,
+    its items' last change, its dead items, the takedowns, and, for a count that looked beyond the
+    article's own captures, every capture): /health does not read every article with a dead item
+    again on every view. What the catalog does not see (a stored object damaged since) shows within
+    that time."""
     ensure_schema(rt.catalog)
     rows = rt.catalog.query(f"SELECT u.article_id AS article_id, u.item_id AS item_id {_DEAD}")
     dead: dict[str, set[str]] = {}
     for r in rows:
         if article_ids is None or r["article_id"] in article_ids:
             dead.setdefault(r["article_id"], set()).add(r["item_id"])
-    out = {}
-    for aid, items in dead.items():
-        records = current_records(rt, aid)
-        n = len(items - served_from_archive(rt, aid) - taken_down_items(rt, aid, records)
-                - uncopied_items(rt, aid, records))
-        if n:
-            out[aid] = n
-    return out
+    if not dead:
+        return {}
+    marks = ", ".join("?" for _ in dead)
+    ids = list(dead)
+    state: dict[str, list[Any]] = {aid: [] for aid in ids}
+    for r in rt.catalog.query(
+            "SELECT v.article_id AS article_id, v.version AS version, v.sha256 AS sha256 FROM versions v "  # noqa: S608
+            f"WHERE v.article_id IN ({marks}) AND v.version = (SELECT MAX(w.version) FROM versions w "
+            "WHERE w.article_id = v.article_id)", ids):
+        state[r["article_id"]] += [r["version"], r["sha256"]]
+    for r in rt.catalog.query(
+            "SELECT i.article_id AS article_id, a.source_sha256 AS sha, COUNT(*) AS n, MAX(i.updated_at) AS at "  # noqa: S608
+            "FROM items i JOIN articles a ON a.article_id = i.article_id AND a.source_sha256 = i.source_sha256 "
+            f"WHERE i.article_id IN ({marks}) GROUP BY i.article_id, a.source_sha256", ids):
+        state[r["article_id"]] += [r["sha"], r["n"], r["at"]]
+    ensure_compliance_schema(rt.catalog)
+    everywhere = [*rt.catalog.query("SELECT COUNT(*) AS n, MAX(updated_at) AS at FROM post_compliance"),
+                  *rt.catalog.query("SELECT COUNT(*) AS n FROM takedown_keys")]
+    now = time.monotonic()
+    where = (rt.settings.catalog_url, rt.settings.storage_url)
+    keys = {aid: json.dumps([state[aid], sorted(items), everywhere], default=str) for aid, items in dead.items()}
+    with _RESTORE_COUNTS_LOCK:
+        known = {aid: found for aid, key in keys.items() if (found := _RESTORE_COUNTS.get((where, aid))) is not None
+                 and found[0] == key and now - found[1] < RESTORE_COUNT_SECONDS}
+    # A count that looked at other articles' captures holds while they are the same.
+    captures = (json.dumps(rt.catalog.query("SELECT COUNT(*) AS n, MAX(captured_at) AS at FROM captures"),
+                           default=str) if any(k[3] is not None for k in known.values()) else None)
+    counts = {aid: k[2] for aid, k in known.items() if k[3] is None or k[3] == captures}
+    missing = [aid for aid in dead if aid not in counts]
+    if missing:  # each reads a dozen stored objects: several at once
+        if captures is None:  # (read first: a capture added meanwhile makes the next view count again)
+            captures = json.dumps(rt.catalog.query("SELECT COUNT(*) AS n, MAX(captured_at) AS at FROM captures"),
+                                  default=str)
+        with ThreadPoolExecutor(max_workers=min(8, len(missing)), thread_name_prefix="restore-count") as pool:
+            found = dict(zip(missing, pool.map(lambda aid: _restore_count(rt, aid, dead[aid]), missing), strict=True))
+        with _RESTORE_COUNTS_LOCK:
+            if len(_RESTORE_COUNTS) + len(found) > _RESTORE_COUNTS_MAX:
+                _RESTORE_COUNTS.clear()
+            for aid, (n, beyond) in found.items():
+                _RESTORE_COUNTS[(where, aid)] = (keys[aid], now, n, captures if beyond else None)
+                counts[aid] = n
+    return {aid: n for aid, n in counts.items() if n}
+
+
+# How long a count of `needs_restore` is used again while the catalog says nothing changed, in seconds.
+RESTORE_COUNT_SECONDS = 300.0
+_RESTORE_COUNTS: dict[tuple[tuple[str, str], str], tuple[str, float, int, str | None]] = {}
+_RESTORE_COUNTS_MAX = 200_000
+_RESTORE_COUNTS_LOCK = threading.Lock()
+
+
+def _restore_count(rt: Runtime, article_id: str, dead: set[str]) -> tuple[int, bool]:
+    """(how many of the article's `dead` item ids a restore would change, whether that looked at
+    captures made for other articles): `needs_restore` for one article, reading only what it must."""
+    left = dead - served_from_archive(rt, article_id, only=dead)
+    records = current_records(rt, article_id) if left else None
+    if records is None:  # (unreadable records: nothing is known taken down or lost)
+        return len(left), False
+    left -= taken_down_items(rt, article_id, records)
+    copies = _copies(rt, records, left) if left else {}
+    lost = {item_id for item_id, (kept, _) in copies.items() if not kept}
+    return len(left - lost), any(beyond for _, beyond in copies.values())
 
 
 def item_records(rt: Runtime, found: list[Original]) -> dict[str, dict[str, Any]]:
