@@ -280,7 +280,8 @@ def health_page(request: Request, state: str | None = Query(None, max_length=200
     covered = {aid: _covered(rt, aid) if not readable[aid].unreadable else set() for aid in readable}
     records = {aid: current_records(rt, aid) for aid in readable}
     down = {aid: taken_down_items(rt, aid, records[aid]) for aid in readable}
-    lost = {aid: uncopied_items(rt, aid, records[aid]) for aid in readable}
+    listed = {aid: {d["item_id"] for d in dead if d["article_id"] == aid} for aid in readable}
+    lost = {aid: uncopied_items(rt, aid, records[aid], only=listed[aid]) for aid in readable}
     dead = [{**d, "restored": d["item_id"] in restored[d["article_id"]],
              "taken_down": d["item_id"] in down[d["article_id"]],
              "uncopied": d["item_id"] in lost[d["article_id"]],
