@@ -340,3 +340,32 @@ def test_a_page_of_errors_read_in_c_is_kept_past_the_bound(label: str) -> None:
     decoded = decode_article(page)
     assert web_name(decoded.encoding) == label and decoded.encode(decoded.text) == page
     assert decoded.text.count(chr(0x10FFFF)) == MAX_ONE_BY_ONE * 2 + 1000
+
+
+@pytest.mark.parametrize(("label", "page"), [
+    ("shift_jis", b"<p>" + b"\x85 " * 150_000 + b"\xa0\x87\x90"),  # errors, a byte the standard leaves out, NEC
+    ("euc-jp", b"<p>" + b"\xad\xa1" * 150_000 + b"\xad\xe2"),  # valid: NEC row 13, then a pair kept as bytes
+    ("big5", b"<p>" + b"\xff " * 150_000 + b"\xa1\xfe"),
+    ("gbk", b"<p>" + b"\xff " * 150_000 + b"\xa2\xe3"),
+])
+def test_each_byte_sequence_counts_once_toward_the_bound(label: str, page: bytes) -> None:
+    """Bytes read again when pairs are marked are not counted again: a page under the bound is kept."""
+    decoded = decode_article(page, label)
+    assert web_name(decoded.encoding) == label and decoded.encode(decoded.text) == page
+
+
+def test_a_page_at_the_bound_leaves_the_process_tables_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table of pairs a codec writes back otherwise is built once per process, not counted: built
+    while a hostile page had spent its budget, it was cut short and later good pages were refused."""
+    from archiver.article import decode
+
+    monkeypatch.setattr(decode, "_ODD_PAIRS", {})  # as in a new process
+    monkeypatch.setattr(decode, "_MARKED_SCANNERS", {})
+    with pytest.raises(InputError, match="over 200,000"):
+        decode_article(b"<p>" + b"\xff " * 200_010 + b"\xad\xe2", "euc-jp")
+    small = b"<p>\xad\xe2\xff</p>"  # a pair euc_jp writes back otherwise, then an error
+    decoded = decode_article(small, "euc-jp")
+    assert web_name(decoded.encoding) == "euc-jp" and decoded.encode(decoded.text) == small
+    monkeypatch.setattr(decode, "_ODD_PAIRS", {})
+    monkeypatch.setattr(decode, "_MARKED_SCANNERS", {})
+    assert decode_article(small, "euc-jp").text == decoded.text  # as a process that saw no hostile page

@@ -189,11 +189,22 @@ class _OneByOneBudget:
         _BUDGET.left = self.outer
 
 
+class _NotCounted:
+    """Within it, this thread's byte sequences read one by one are not counted: bytes read again (a
+    second pass over the same bytes, counted in the first) and tables built once per process."""
+
+    def __enter__(self) -> None:
+        _BUDGET.paused = getattr(_BUDGET, "paused", 0) + 1
+
+    def __exit__(self, *exc: object) -> None:
+        _BUDGET.paused -= 1
+
+
 def _spend(exc: UnicodeDecodeError) -> None:
     """Count one byte sequence read one by one (`exc` says where); OverDecodeLimit when the budget is
     spent."""
     left = getattr(_BUDGET, "left", None)
-    if left is None:
+    if left is None or getattr(_BUDGET, "paused", 0):
         return
     if left <= 0:
         raise OverDecodeLimit(str(exc.encoding), exc.object, exc.start, exc.end,
@@ -287,7 +298,7 @@ _ODD_PAIRS_LOCK = threading.Lock()
 def _odd_pairs(codec: str) -> frozenset[bytes]:
     """The two-byte sequences (and EUC-JP's three-byte ones) `codec` decodes to a character that it
     encodes otherwise (computed once)."""
-    with _ODD_PAIRS_LOCK:
+    with _ODD_PAIRS_LOCK, _NotCounted():
         found = _ODD_PAIRS.get(codec)
         if found is None:
             odd = set()
@@ -363,7 +374,8 @@ def _decode_marking(data: bytes, codec: str, errors: str, tokens: re.Pattern[byt
 
     def part(end: int) -> str:
         try:
-            return data[done:end].decode(codec, errors)
+            with _NotCounted():  # (its errors were counted when the bytes were read before marking)
+                return data[done:end].decode(codec, errors)
         except OverDecodeLimit:
             raise
         except UnicodeDecodeError as exc:
@@ -393,7 +405,9 @@ def _sjis_codec() -> codecs.CodecInfo:
         data = bytes(data)
         try:
             text = codecs.decode(data, "cp932", errors)
-        except UnicodeDecodeError:
+        except OverDecodeLimit:
+            raise
+        except UnicodeDecodeError:  # (strict: the marking pass below says where)
             text = None
         if text is not None and not _SJIS_PRIVATE.search(text):
             return text, len(data)
