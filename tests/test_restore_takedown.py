@@ -509,3 +509,61 @@ def test_restore_counts_are_read_again_only_when_the_catalog_says_something_chan
     monkeypatch.setattr(originals, "RESTORE_COUNT_SECONDS", 0.0)
     assert needs_restore(rt) == {"story": 1} and counted == ["story"] * 6
     rt.close()
+
+
+def test_remembered_restore_counts_follow_which_posts_are_taken_down_and_damaged_versions(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counts depend on which posts are taken down, not on how many or when (a takedown lifted and
+    another made in the same second left the count at 0 for 5 minutes); a current version whose bytes
+    are damaged counts what restore would then do (nothing served from it), as before."""
+    from archiver.compliance import holds
+    from archiver.health import originals
+
+    monkeypatch.setattr(holds, "utcnow", lambda: T0)  # every compliance change in one second
+    rt = setup(tmp_settings, origin, HINDI)
+    archive(rt, page(NONCHAR), article_id="other", url="https://news.example/other")
+    origin.set_behaviour("/oembed", "404", sticky=True)
+    origin.set_behaviour("/tweet-result", "empty", sticky=True)
+    article_health(rt, "story", check_now=True, now=T0)
+    holds.set_hold(rt, None, "twitter", NONCHAR.id, on=True, reason="case 7")
+    assert needs_restore(rt) == {"story": 1}
+    takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order 1")
+    assert needs_restore(rt) == {}
+    takedown_post(rt, None, "twitter", HINDI.id, on=False)
+    takedown_post(rt, None, "twitter", NONCHAR.id, on=True, reason="court order 2")
+    assert needs_restore(rt) == {"story": 1}
+    item_id, _ = embed_result(rt)
+    assert restore(rt, "story", item_ids=[item_id])["new_version"]
+    assert needs_restore(rt) == {}
+    rt.store.put(versions(rt, "story")[-1].key, b"<html>damaged</html>")
+    originals._RESTORE_COUNTS.clear()
+    assert needs_restore(rt) == {"story": 1}
+    rt.close()
+
+
+def test_counts_not_remembered_are_made_on_a_few_threads_kept_for_it(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    """Forty views at once of a cold /health start no more than RESTORE_COUNT_THREADS threads (each
+    holds a catalog connection: a PostgreSQL catalog ran out of connections)."""
+    from archiver.health import originals
+
+    rt = setup(tmp_settings, origin, HINDI)
+    for n in range(1, 8):
+        archive(rt, page(HINDI), article_id=f"story{n}", url=f"https://news.example/story{n}")
+    origin.set_behaviour("/oembed", "404", sticky=True)
+    origin.set_behaviour("/tweet-result", "empty", sticky=True)
+    article_health(rt, "story", check_now=True, now=T0)
+    answers: list[dict[str, int]] = []
+
+    def view() -> None:
+        answers.append(needs_restore(rt))
+
+    threads = [threading.Thread(target=view) for _ in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [{"story": 1, **{f"story{n}": 1 for n in range(1, 8)}}] * 40
+    counting = [t for t in threading.enumerate() if t.name.startswith("restore-count")]
+    assert 0 < len(counting) <= originals.RESTORE_COUNT_THREADS
+    rt.close()

@@ -15,6 +15,7 @@ to a month.
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import importlib.util
 import json
 import logging
@@ -523,9 +524,9 @@ def served_from_archive(rt: Runtime, article_id: str, only: set[str] | None = No
     would write nothing: items a restore put in (the `restored` lists of the patches on the current
     version's chain) and images whose every occurrence already names the stable copy (archiving
     rewrote them). A dead one of these is dead at its origin but covered by the archived copy: not
-    in need of a restore. `only`: look at these item ids alone (the version's bytes are read only when
-    one of them is an image with a stable copy). Empty when the article has no version or its records
-    cannot be read."""
+    in need of a restore. `only`: look at these item ids alone (the version's bytes are decoded only
+    when one of them is an image with a stable copy). Empty when the article has no version or its
+    records cannot be read."""
     try:
         history = versions(rt, check_article_id(article_id))
         if not history:
@@ -540,8 +541,8 @@ def served_from_archive(rt: Runtime, article_id: str, only: set[str] | None = No
         results = load_results(rt, plan) if looked_at else {}
         stable = {item.item_id: res.stable_url for item in looked_at
                   if isinstance(res := results.get(item.item_id), ImageResult) and res.stable_url}
-        text = version_body(rt, current).decode(current.encoding or plan.encoding or "utf-8",
-                                                errors="replace") if stable else ""
+        body = version_body(rt, current)  # (checked against its SHA-256 even when not read further)
+        text = body.decode(current.encoding or plan.encoding or "utf-8", errors="replace") if stable else ""
     except (RecordError, RestoreError, ObjectNotFound, InputError, ValueError, LookupError):
         return set()
     for item in looked_at:
@@ -670,52 +671,52 @@ def needs_restore(rt: Runtime, article_ids: list[str] | None = None) -> dict[str
     restore would change. Articles with none are left out.
 
     Each article's count reads its records from storage (a dozen objects), so it is remembered in this
-    process for RESTORE_COUNT_SECONDS under what the catalog says of the article (its current version,
-    its items' last change, its dead items, the takedowns, and, for a count that looked beyond the
-    article's own captures, every capture): /health does not read every article with a dead item
-    again on every view. What the catalog does not see (a stored object damaged since) shows within
-    that time."""
+    process for RESTORE_COUNT_SECONDS while the catalog says the same of what it depends on: the
+    article's current version, its dead items and their rows, the posts and keys taken down, and, for
+    a count that looked beyond the article's own captures, every capture. /health does not read every
+    article with a dead item again on every view; what the catalog does not see (a stored object
+    damaged since) shows within that time. Counts not remembered are made RESTORE_COUNT_THREADS at
+    a time, on threads kept for it (each holds one catalog connection)."""
     ensure_schema(rt.catalog)
-    rows = rt.catalog.query(f"SELECT u.article_id AS article_id, u.item_id AS item_id {_DEAD}")
+    ensure_compliance_schema(rt.catalog)
+    # (No list of ids is sent to the catalog: there may be more articles than a query takes parameters.)
+    rows = rt.catalog.query(
+        "SELECT u.article_id AS article_id, u.item_id AS item_id, a.source_sha256 AS source_sha256, "
+        f"i.status AS status, i.manifest_key AS manifest_key, i.stable_url AS stable_url, i.sha256 AS sha256, "
+        f"i.updated_at AS updated_at {_DEAD} ORDER BY u.article_id, u.item_id")
     dead: dict[str, set[str]] = {}
+    said: dict[str, list[Any]] = {}
     for r in rows:
         if article_ids is None or r["article_id"] in article_ids:
             dead.setdefault(r["article_id"], set()).add(r["item_id"])
+            said.setdefault(r["article_id"], []).append(list(r.values()))
     if not dead:
         return {}
-    marks = ", ".join("?" for _ in dead)
-    ids = list(dead)
-    state: dict[str, list[Any]] = {aid: [] for aid in ids}
     for r in rt.catalog.query(
             "SELECT v.article_id AS article_id, v.version AS version, v.sha256 AS sha256 FROM versions v "  # noqa: S608
-            f"WHERE v.article_id IN ({marks}) AND v.version = (SELECT MAX(w.version) FROM versions w "
-            "WHERE w.article_id = v.article_id)", ids):
-        state[r["article_id"]] += [r["version"], r["sha256"]]
-    for r in rt.catalog.query(
-            "SELECT i.article_id AS article_id, a.source_sha256 AS sha, COUNT(*) AS n, MAX(i.updated_at) AS at "  # noqa: S608
-            "FROM items i JOIN articles a ON a.article_id = i.article_id AND a.source_sha256 = i.source_sha256 "
-            f"WHERE i.article_id IN ({marks}) GROUP BY i.article_id, a.source_sha256", ids):
-        state[r["article_id"]] += [r["sha"], r["n"], r["at"]]
-    ensure_compliance_schema(rt.catalog)
-    everywhere = [*rt.catalog.query("SELECT COUNT(*) AS n, MAX(updated_at) AS at FROM post_compliance"),
-                  *rt.catalog.query("SELECT COUNT(*) AS n FROM takedown_keys")]
+            "WHERE v.version = (SELECT MAX(w.version) FROM versions w WHERE w.article_id = v.article_id) "
+            f"AND v.article_id IN (SELECT u.article_id {_DEAD})"):
+        if r["article_id"] in said:
+            said[r["article_id"]].append([r["version"], r["sha256"]])
+    down = [[r["provider"], r["post_id"]] for r in rt.catalog.query(
+        "SELECT provider, post_id FROM post_compliance WHERE taken_down = 1 ORDER BY provider, post_id")]
+    down += [[r["key"]] for r in rt.catalog.query("SELECT DISTINCT key FROM takedown_keys ORDER BY key")]
+    everywhere = hashlib.sha256(json.dumps(down).encode()).hexdigest()
     now = time.monotonic()
-    where = (rt.settings.catalog_url, rt.settings.storage_url)
-    keys = {aid: json.dumps([state[aid], sorted(items), everywhere], default=str) for aid, items in dead.items()}
+    where = (rt.settings.catalog_url, rt.settings.storage_url, rt.settings.s3_endpoint_url)
+    keys = {aid: json.dumps([said[aid], everywhere], default=str) for aid in dead}
     with _RESTORE_COUNTS_LOCK:
         known = {aid: found for aid, key in keys.items() if (found := _RESTORE_COUNTS.get((where, aid))) is not None
                  and found[0] == key and now - found[1] < RESTORE_COUNT_SECONDS}
     # A count that looked at other articles' captures holds while they are the same.
-    captures = (json.dumps(rt.catalog.query("SELECT COUNT(*) AS n, MAX(captured_at) AS at FROM captures"),
-                           default=str) if any(k[3] is not None for k in known.values()) else None)
+    captures = (_captures_said(rt) if any(k[3] is not None for k in known.values()) else None)
     counts = {aid: k[2] for aid, k in known.items() if k[3] is None or k[3] == captures}
     missing = [aid for aid in dead if aid not in counts]
-    if missing:  # each reads a dozen stored objects: several at once
+    if missing:
         if captures is None:  # (read first: a capture added meanwhile makes the next view count again)
-            captures = json.dumps(rt.catalog.query("SELECT COUNT(*) AS n, MAX(captured_at) AS at FROM captures"),
-                                  default=str)
-        with ThreadPoolExecutor(max_workers=min(8, len(missing)), thread_name_prefix="restore-count") as pool:
-            found = dict(zip(missing, pool.map(lambda aid: _restore_count(rt, aid, dead[aid]), missing), strict=True))
+            captures = _captures_said(rt)
+        found = dict(zip(missing, _restore_pool().map(lambda aid: _restore_count(rt, aid, dead[aid]), missing),
+                         strict=True))
         with _RESTORE_COUNTS_LOCK:
             if len(_RESTORE_COUNTS) + len(found) > _RESTORE_COUNTS_MAX:
                 _RESTORE_COUNTS.clear()
@@ -723,6 +724,25 @@ def needs_restore(rt: Runtime, article_ids: list[str] | None = None) -> dict[str
                 _RESTORE_COUNTS[(where, aid)] = (keys[aid], now, n, captures if beyond else None)
                 counts[aid] = n
     return {aid: n for aid, n in counts.items() if n}
+
+
+def _captures_said(rt: Runtime) -> str:
+    """What the catalog says of every capture, in short: how many, and the latest."""
+    return json.dumps(rt.catalog.query("SELECT COUNT(*) AS n, MAX(captured_at) AS at FROM captures"), default=str)
+
+
+# Threads making the counts of `needs_restore` (a few objects from storage each, S3's latency), shared by
+# every caller of the process: each thread holds a catalog connection, so these are all it adds.
+RESTORE_COUNT_THREADS = 8
+_RESTORE_POOL: ThreadPoolExecutor | None = None
+
+
+def _restore_pool() -> ThreadPoolExecutor:
+    global _RESTORE_POOL
+    with _RESTORE_COUNTS_LOCK:
+        if _RESTORE_POOL is None:
+            _RESTORE_POOL = ThreadPoolExecutor(max_workers=RESTORE_COUNT_THREADS, thread_name_prefix="restore-count")
+        return _RESTORE_POOL
 
 
 # How long a count of `needs_restore` is used again while the catalog says nothing changed, in seconds.
