@@ -682,7 +682,7 @@ def needs_restore(rt: Runtime, article_ids: list[str] | None = None) -> dict[str
     # (No list of ids is sent to the catalog: there may be more articles than a query takes parameters.)
     rows = rt.catalog.query(
         "SELECT u.article_id AS article_id, u.item_id AS item_id, a.source_sha256 AS source_sha256, "
-        f"i.status AS status, i.manifest_key AS manifest_key, i.stable_url AS stable_url, i.sha256 AS sha256, "
+        "i.status AS status, i.manifest_key AS manifest_key, i.stable_url AS stable_url, i.sha256 AS sha256, "
         f"i.updated_at AS updated_at {_DEAD} ORDER BY u.article_id, u.item_id")
     dead: dict[str, set[str]] = {}
     said: dict[str, list[Any]] = {}
