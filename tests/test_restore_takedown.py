@@ -567,3 +567,22 @@ def test_counts_not_remembered_are_made_on_a_few_threads_kept_for_it(
     counting = [t for t in threading.enumerate() if t.name.startswith("restore-count")]
     assert 0 < len(counting) <= originals.RESTORE_COUNT_THREADS
     rt.close()
+
+
+def test_a_card_withheld_by_a_takedown_since_lifted_needs_a_restore_again(
+        tmp_settings: Callable[..., Settings], origin: FixtureOrigin) -> None:
+    """A restored card that a takedown turned into the withheld notice is no longer served from the
+    archive: once the takedown is lifted, "Restore all" counts it and restores it (it said 0 and left
+    it out, while restoring the article by name put it back)."""
+    rt = setup(tmp_settings, origin, HINDI)
+    origin.set_behaviour("/oembed", "404", sticky=True)
+    origin.set_behaviour("/tweet-result", "empty", sticky=True)
+    article_health(rt, "story", check_now=True, now=T0)
+    assert restore(rt, "story")["new_version"] and needs_restore(rt) == {}
+    takedown_post(rt, None, "twitter", HINDI.id, on=True, reason="court order 12")
+    assert needs_restore(rt) == {}
+    takedown_post(rt, None, "twitter", HINDI.id, on=False)
+    assert needs_restore(rt) == {"story": 1}
+    assert [i["status"] for i in restore(rt, "story")["items"]] == ["restored"]
+    assert needs_restore(rt) == {}
+    rt.close()

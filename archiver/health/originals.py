@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from archiver.article.versions import RestoreError, chain_docs, map_span, version_body, versions
+from archiver.capture.cards.inline import WITHHELD_CLASS
 from archiver.capture.fetch import ARTICLE_DEADLINE
 from archiver.capture.manifest import CAPTURED_STATUSES
 from archiver.catalog.base import row_window
@@ -535,6 +536,8 @@ def served_from_archive(rt: Runtime, article_id: str, only: set[str] | None = No
         docs = chain_docs(rt, history, current.version, current.source_sha256)
         plan = load_plan(rt, article_id, current.source_sha256)
         covered = {i for _, doc in docs for i in (doc.get("restored") or []) if isinstance(i, str)}
+        if only is not None:
+            covered &= only
         chain = [patch for patch, _ in docs]
         looked_at = [item for item in plan.items if isinstance(item, ImageItem) and item.occurrences
                      and (only is None or item.item_id in only) and item.item_id not in covered]
@@ -542,9 +545,16 @@ def served_from_archive(rt: Runtime, article_id: str, only: set[str] | None = No
         stable = {item.item_id: res.stable_url for item in looked_at
                   if isinstance(res := results.get(item.item_id), ImageResult) and res.stable_url}
         body = version_body(rt, current)  # (checked against its SHA-256 even when not read further)
-        text = body.decode(current.encoding or plan.encoding or "utf-8", errors="replace") if stable else ""
+        text = body.decode(current.encoding or plan.encoding or "utf-8",
+                           errors="replace") if stable or covered else ""
     except (RecordError, RestoreError, ObjectNotFound, InputError, ValueError, LookupError):
         return set()
+    # A restored card a takedown has since made the withheld notice is not served from the archive.
+    for item in plan.items:
+        if item.item_id in covered and any(
+                span is not None and WITHHELD_CLASS in text[span[0]:span[1]]
+                for span in (map_span(chain, occ.start, occ.end) for occ in item.occurrences)):
+            covered.discard(item.item_id)
     for item in looked_at:
         url = stable.get(item.item_id)
         if not url:
@@ -552,7 +562,7 @@ def served_from_archive(rt: Runtime, article_id: str, only: set[str] | None = No
         spans = [map_span(chain, occ.start, occ.end) for occ in item.occurrences]
         if all(span is not None and text[span[0]:span[1]] in (url, url.replace("&", "&amp;")) for span in spans):
             covered.add(item.item_id)
-    return covered if only is None else covered & only
+    return covered
 
 
 def current_records(rt: Runtime, article_id: str) -> tuple[Plan, Results] | None:

@@ -168,10 +168,14 @@ def inline_card_html(manifest: dict[str, Any], store: ObjectStore, card: InlineC
 WITHHELD_NOTICE = "This post has been withheld."
 
 
+# The class of the withheld notice card (withheld_card_html): a card with it holds nothing of the post.
+WITHHELD_CLASS = "archiver-card-withheld"
+
+
 def withheld_card_html() -> str:
     """The withheld notice card (one balanced ``<blockquote class="archiver-card archiver-card-withheld">``,
     the same for every post): what replaces a taken-down post's restored card in an article."""
-    return ('<blockquote class="archiver-card archiver-card-withheld" lang="en" dir="ltr" data-withheld="true">'
+    return (f'<blockquote class="archiver-card {WITHHELD_CLASS}" lang="en" dir="ltr" data-withheld="true">'
             f'<p class="archiver-card-note">{WITHHELD_NOTICE}</p></blockquote>')
 
 
