@@ -97,3 +97,18 @@ def tmp_settings(tmp_path: Path) -> Callable[..., Settings]:
         return load_settings(env={}).replace(**{"home": str(tmp_path), **overrides})
 
     return make_settings
+
+
+# The files that take longest (each over about 30 s of a worker's time on a slow two-core machine), run
+# first: pytest-xdist hands whole files out in collection order, so one of them collected last ran
+# alone at the end while the other workers sat idle.
+LONGEST_FIRST = ("test_install.py", "test_workers.py", "test_media_limits.py", "test_schemathesis.py",
+                 "test_chaos.py", "test_cli_readme.py", "test_local_concurrency.py", "test_wacz.py",
+                 "test_cli_errors.py", "test_cli_defects.py", "test_discover_robust.py", "test_compliance_race.py",
+                 "test_browser_states.py", "test_pages_hostile.py", "test_browser_compliance.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test files in LONGEST_FIRST order, then the rest as collected (the order within a file kept)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
