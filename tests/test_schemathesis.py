@@ -59,7 +59,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_answer_is_what_the_document_says(case: schemathesis.Case, env: Api) -> None:
     """Each case as admin (every route reached), as a publisher (403 almost everywhere) and without a
     token (401)."""
